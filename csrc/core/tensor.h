@@ -1,0 +1,68 @@
+// The tensor: a shared Storage plus offset, sizes, strides (in elements), dtype. A view shares the
+// storage and differs only in metadata. Storage owns its memory through a deleter, so memory that
+// came from numpy or DLPack is released by its owner, never by us.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <vector>
+#include "core/device.h"
+#include "core/dtype.h"
+#include "core/error.h"
+
+namespace flambeau {
+
+using Shape = std::vector<int64_t>;
+
+struct Storage {
+  void* data = nullptr;
+  size_t nbytes = 0;
+  Device device;
+  std::function<void(void*)> deleter;
+  Storage() = default;
+  Storage(const Storage&) = delete;
+  Storage& operator=(const Storage&) = delete;
+  ~Storage() {
+    if (deleter) deleter(data);
+  }
+};
+
+struct Tensor {
+  std::shared_ptr<Storage> storage;
+  int64_t offset = 0;  // in elements
+  Shape sizes;
+  Shape strides;       // in elements
+  DType dtype = DType::Float32;
+
+  Device device() const { return storage->device; }
+  int64_t dim() const { return (int64_t)sizes.size(); }
+  int64_t numel() const {
+    int64_t n = 1;
+    for (auto s : sizes) n *= s;
+    return n;
+  }
+  size_t element_size() const { return itemsize(dtype); }
+  bool is_contiguous() const;
+  void* data_ptr() const { return static_cast<char*>(storage->data) + offset * (int64_t)itemsize(dtype); }
+  template <class T>
+  T* data() const { return reinterpret_cast<T*>(data_ptr()); }
+  int64_t size(int64_t d) const { return sizes[d]; }
+};
+
+Shape contiguous_strides(const Shape& sizes);
+int64_t shape_numel(const Shape& sizes);
+// Checks sizes are non-negative and the element count fits; names `op` in the error.
+void check_shape(const Shape& sizes, const char* op);
+
+// Allocation: 64-byte aligned on the CPU, the caching allocator on CUDA. Contents uninitialised.
+std::shared_ptr<Storage> allocate_storage(size_t nbytes, Device device);
+Tensor empty(const Shape& sizes, DType dtype, Device device);
+Tensor empty_like(const Tensor& t);
+// Wraps memory owned elsewhere; `deleter` runs when the last view is gone.
+Tensor from_blob(void* data, const Shape& sizes, const Shape& strides, DType dtype, Device device,
+                 std::function<void(void*)> deleter);
+
+// Wraps a negative dim and checks range: "op: dim 3 out of range for a 2-d tensor".
+int64_t wrap_dim(int64_t dim, int64_t ndim, const char* op);
+
+}  // namespace flambeau

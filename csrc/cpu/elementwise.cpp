@@ -1,0 +1,287 @@
+// Elementwise kernels: every unary and binary op of op_enums.h over the strided walk of loops.h.
+// The op is chosen once per call (a switch outside the loop), so each inner loop is a tight,
+// auto-vectorisable loop over one lambda. Contiguous float32 add/sub/mul/div go to the SIMD leaf
+// files when the CPU has AVX2/AVX-512. Semantics follow PyTorch: NaN propagates through
+// maximum/minimum/relu/clamp, remainder and floor_divide round toward -inf like Python, integer
+// division by zero raises.
+#include <atomic>
+#include <cmath>
+#include <type_traits>
+#include "cpu/capability.h"
+#include "cpu/kernels.h"
+#include "cpu/loops.h"
+#include "cpu/simd/simd.h"
+
+namespace flambeau::cpu {
+
+namespace {
+
+template <class T>
+inline bool is_nan(T v) {
+  if constexpr (std::is_floating_point_v<T>) return std::isnan(v);
+  else return false;
+}
+
+template <class T>
+inline T max_nan(T a, T b) {
+  if (is_nan(a)) return a;
+  if (is_nan(b)) return b;
+  return a > b ? a : b;
+}
+template <class T>
+inline T min_nan(T a, T b) {
+  if (is_nan(a)) return a;
+  if (is_nan(b)) return b;
+  return a < b ? a : b;
+}
+
+template <class T>
+inline T float_floor_divide(T a, T b) {
+  if (b == 0) return a / b;
+  T mod = std::fmod(a, b);
+  T div = (a - mod) / b;
+  if (mod != 0 && ((b < 0) != (mod < 0))) div -= T(1);
+  T floordiv;
+  if (div != 0) {
+    floordiv = std::floor(div);
+    if (div - floordiv > T(0.5)) floordiv += T(1);
+  } else {
+    floordiv = std::copysign(T(0), a / b);
+  }
+  return floordiv;
+}
+
+inline int64_t int_pow(int64_t base, int64_t exp) {
+  int64_t result = 1;
+  while (exp) {
+    if (exp & 1) result *= base;
+    exp >>= 1;
+    base *= base;
+  }
+  return result;
+}
+
+bool simd_binary_f32(BinaryOp op, const Tensor& out, const Tensor& a, const Tensor& b) {
+  if (out.dtype != DType::Float32 || (int)op > (int)BinaryOp::Div) return false;
+  if (!out.is_contiguous() || !a.is_contiguous()) return false;
+  Capability cap = capability();
+  if (cap == Capability::Default) return false;
+  bool b_scalar = true;
+  for (auto s : b.strides) b_scalar = b_scalar && s == 0;
+  b_scalar = b_scalar || b.numel() == 1;
+  if (!b_scalar && !b.is_contiguous()) return false;
+  int64_t n = out.numel();
+  float* o = out.data<float>();
+  const float* x = a.data<float>();
+  if (b_scalar) {
+    auto fn = cap == Capability::AVX512 ? simd::binary_scalar_f32_avx512() : simd::binary_scalar_f32_avx2();
+    float y = *b.data<float>();
+    parallel_for(n, kGrain, [&](int64_t s, int64_t e) { fn((int)op, o + s, x + s, y, e - s); });
+  } else {
+    auto fn = cap == Capability::AVX512 ? simd::binary_f32_avx512() : simd::binary_f32_avx2();
+    const float* y = b.data<float>();
+    parallel_for(n, kGrain, [&](int64_t s, int64_t e) { fn((int)op, o + s, x + s, y + s, e - s); });
+  }
+  return true;
+}
+
+template <class T>
+void unary_typed(UnaryOp op, const Tensor& out, const Tensor& a) {
+  constexpr bool F = std::is_floating_point_v<T>;
+  constexpr bool B = std::is_same_v<T, bool>;
+  auto same = [&](auto f) { unary_loop<T, T>(out, a, f); };
+  auto to_bool = [&](auto f) { unary_loop<bool, T>(out, a, f); };
+  switch (op) {
+    case UnaryOp::LogicalNot: return to_bool([](T x) { return !(x != T(0)); });
+    case UnaryOp::IsNan: return to_bool([](T x) { return is_nan(x); });
+    case UnaryOp::IsInf:
+      if constexpr (F) return to_bool([](T x) { return std::isinf(x); });
+      else return to_bool([](T) { return false; });
+    case UnaryOp::IsFinite:
+      if constexpr (F) return to_bool([](T x) { return std::isfinite(x); });
+      else return to_bool([](T) { return true; });
+    default: break;
+  }
+  if constexpr (B) {
+    if (op == UnaryOp::BitwiseNot) return same([](bool x) { return !x; });
+    throw TypeError(str_cat("unary op ", (int)op, " is not supported for bool tensors"));
+  } else {
+    switch (op) {
+      case UnaryOp::Neg: return same([](T x) { return T(-x); });
+      case UnaryOp::Abs: return same([](T x) { return x < 0 ? T(-x) : x; });
+      case UnaryOp::Sign: return same([](T x) { return T((T(0) < x) - (x < T(0))); });
+      case UnaryOp::Square: return same([](T x) { return T(x * x); });
+      case UnaryOp::Relu: return same([](T x) { return is_nan(x) ? x : (x > T(0) ? x : T(0)); });
+      default: break;
+    }
+    if constexpr (!F) {
+      switch (op) {
+        case UnaryOp::Floor: case UnaryOp::Ceil: case UnaryOp::Round: case UnaryOp::Trunc:
+          return same([](T x) { return x; });
+        case UnaryOp::BitwiseNot: return same([](T x) { return T(~x); });
+        default: throw TypeError(str_cat("unary op ", (int)op, " needs a floating-point tensor"));
+      }
+    } else {
+      switch (op) {
+        case UnaryOp::Exp: return same([](T x) { return std::exp(x); });
+        case UnaryOp::Log: return same([](T x) { return std::log(x); });
+        case UnaryOp::Log2: return same([](T x) { return std::log2(x); });
+        case UnaryOp::Log10: return same([](T x) { return std::log10(x); });
+        case UnaryOp::Log1p: return same([](T x) { return std::log1p(x); });
+        case UnaryOp::Expm1: return same([](T x) { return std::expm1(x); });
+        case UnaryOp::Sqrt: return same([](T x) { return std::sqrt(x); });
+        case UnaryOp::Rsqrt: return same([](T x) { return T(1) / std::sqrt(x); });
+        case UnaryOp::Sin: return same([](T x) { return std::sin(x); });
+        case UnaryOp::Cos: return same([](T x) { return std::cos(x); });
+        case UnaryOp::Tan: return same([](T x) { return std::tan(x); });
+        case UnaryOp::Tanh: return same([](T x) { return std::tanh(x); });
+        case UnaryOp::Sigmoid: return same([](T x) { return T(1) / (T(1) + std::exp(-x)); });
+        case UnaryOp::Floor: return same([](T x) { return std::floor(x); });
+        case UnaryOp::Ceil: return same([](T x) { return std::ceil(x); });
+        case UnaryOp::Round: return same([](T x) { return std::nearbyint(x); });
+        case UnaryOp::Trunc: return same([](T x) { return std::trunc(x); });
+        case UnaryOp::Reciprocal: return same([](T x) { return T(1) / x; });
+        case UnaryOp::Erf: return same([](T x) { return std::erf(x); });
+        default: throw TypeError(str_cat("unary op ", (int)op, " is not supported for floating-point tensors"));
+      }
+    }
+  }
+}
+
+template <class T>
+void binary_typed(BinaryOp op, const Tensor& out, const Tensor& a, const Tensor& b) {
+  constexpr bool F = std::is_floating_point_v<T>;
+  constexpr bool B = std::is_same_v<T, bool>;
+  auto same = [&](auto f) { binary_loop<T, T>(out, a, b, f); };
+  auto to_bool = [&](auto f) { binary_loop<bool, T>(out, a, b, f); };
+  switch (op) {
+    case BinaryOp::Eq: return to_bool([](T x, T y) { return x == y; });
+    case BinaryOp::Ne: return to_bool([](T x, T y) { return x != y; });
+    case BinaryOp::Lt: return to_bool([](T x, T y) { return x < y; });
+    case BinaryOp::Le: return to_bool([](T x, T y) { return x <= y; });
+    case BinaryOp::Gt: return to_bool([](T x, T y) { return x > y; });
+    case BinaryOp::Ge: return to_bool([](T x, T y) { return x >= y; });
+    case BinaryOp::LogicalAnd: return to_bool([](T x, T y) { return (x != T(0)) && (y != T(0)); });
+    case BinaryOp::LogicalOr: return to_bool([](T x, T y) { return (x != T(0)) || (y != T(0)); });
+    case BinaryOp::LogicalXor: return to_bool([](T x, T y) { return (x != T(0)) != (y != T(0)); });
+    case BinaryOp::Maximum: return same([](T x, T y) { return max_nan(x, y); });
+    case BinaryOp::Minimum: return same([](T x, T y) { return min_nan(x, y); });
+    default: break;
+  }
+  if constexpr (B) {
+    switch (op) {
+      case BinaryOp::Add: case BinaryOp::BitwiseOr: return same([](bool x, bool y) { return x || y; });
+      case BinaryOp::Mul: case BinaryOp::BitwiseAnd: return same([](bool x, bool y) { return x && y; });
+      case BinaryOp::BitwiseXor: return same([](bool x, bool y) { return x != y; });
+      default: throw TypeError(str_cat("binary op ", (int)op, " is not supported for bool tensors"));
+    }
+  } else {
+    switch (op) {
+      case BinaryOp::Add: return same([](T x, T y) { return T(x + y); });
+      case BinaryOp::Sub: return same([](T x, T y) { return T(x - y); });
+      case BinaryOp::Mul: return same([](T x, T y) { return T(x * y); });
+      default: break;
+    }
+    if constexpr (F) {
+      switch (op) {
+        case BinaryOp::Div: return same([](T x, T y) { return x / y; });
+        case BinaryOp::Pow: return same([](T x, T y) { return std::pow(x, y); });
+        case BinaryOp::Remainder:
+          return same([](T x, T y) {
+            T r = std::fmod(x, y);
+            if (r != 0 && ((r < 0) != (y < 0))) r += y;
+            return r;
+          });
+        case BinaryOp::FloorDivide: return same([](T x, T y) { return float_floor_divide(x, y); });
+        case BinaryOp::Atan2: return same([](T x, T y) { return std::atan2(x, y); });
+        case BinaryOp::TanhBackward: return same([](T g, T y) { return g * (T(1) - y * y); });
+        case BinaryOp::SigmoidBackward: return same([](T g, T y) { return g * (T(1) - y) * y; });
+        default: throw TypeError(str_cat("binary op ", (int)op, " is not supported for floating-point tensors"));
+      }
+    } else {
+      // Integer ops that can fault: check the divisor/exponent first, then compute.
+      std::atomic<bool> bad{false};
+      switch (op) {
+        case BinaryOp::Div:
+        case BinaryOp::FloorDivide:
+        case BinaryOp::Remainder: {
+          bool floor_mode = op != BinaryOp::Div;
+          bool rem = op == BinaryOp::Remainder;
+          same([&](T x, T y) -> T {
+            if (y == 0) { bad.store(true, std::memory_order_relaxed); return 0; }
+            if (y == -1) return rem ? T(0) : T(0 - (uint64_t)x);  // avoids INT64_MIN / -1 overflow trap
+            T q = x / y, r = x % y;
+            if (floor_mode && r != 0 && ((r < 0) != (y < 0))) { q -= 1; r += y; }
+            return rem ? r : q;
+          });
+          if (bad) throw RuntimeError("ZeroDivisionError: integer division or remainder by zero");
+          return;
+        }
+        case BinaryOp::Pow:
+          same([&](T x, T y) -> T {
+            if (y < 0) {
+              if (x == 1) return 1;
+              if (x == -1) return (y & 1) ? -1 : 1;
+              bad.store(true, std::memory_order_relaxed);
+              return 0;
+            }
+            return int_pow(x, y);
+          });
+          if (bad) throw RuntimeError("pow: integers to negative integer powers are not allowed");
+          return;
+        case BinaryOp::BitwiseAnd: return same([](T x, T y) { return T(x & y); });
+        case BinaryOp::BitwiseOr: return same([](T x, T y) { return T(x | y); });
+        case BinaryOp::BitwiseXor: return same([](T x, T y) { return T(x ^ y); });
+        default: throw TypeError(str_cat("binary op ", (int)op, " needs floating-point tensors"));
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void unary(UnaryOp op, const Tensor& out, const Tensor& a) {
+  FLB_DISPATCH_ALL(a.dtype, "unary", [&] { unary_typed<scalar_t>(op, out, a); });
+}
+
+void binary(BinaryOp op, const Tensor& out, const Tensor& a, const Tensor& b) {
+  if (simd_binary_f32(op, out, a, b)) return;
+  FLB_DISPATCH_ALL(a.dtype, "binary", [&] { binary_typed<scalar_t>(op, out, a, b); });
+}
+
+void clamp(const Tensor& out, const Tensor& a, const Scalar* lo, const Scalar* hi) {
+  FLB_DISPATCH_NUMERIC(a.dtype, "clamp", [&] {
+    using T = scalar_t;
+    const bool has_lo = lo != nullptr, has_hi = hi != nullptr;
+    const T l = has_lo ? lo->to<T>() : T(0), h = has_hi ? hi->to<T>() : T(0);
+    unary_loop<T, T>(out, a, [=](T x) {
+      if (is_nan(x)) return x;
+      if (has_lo) x = x < l ? l : x;
+      if (has_hi) x = x > h ? h : x;
+      return x;
+    });
+  });
+}
+
+void where(const Tensor& out, const Tensor& cond, const Tensor& a, const Tensor& b) {
+  FLB_DISPATCH_ALL(out.dtype, "where", [&] {
+    using T = scalar_t;
+    StridedWalk<4> w({&out, &cond, &a, &b});
+    w.run(base_ptrs<4>({&out, &cond, &a, &b}), [&](std::array<char*, 4>& p, int64_t n, const std::array<int64_t, 4>& s) {
+      for (int64_t i = 0; i < n; ++i)
+        *reinterpret_cast<T*>(p[0] + i * s[0]) = *reinterpret_cast<const bool*>(p[1] + i * s[1])
+                                                     ? *reinterpret_cast<const T*>(p[2] + i * s[2])
+                                                     : *reinterpret_cast<const T*>(p[3] + i * s[3]);
+    });
+  });
+}
+
+void threshold_backward(const Tensor& out, const Tensor& grad, const Tensor& x, double threshold) {
+  FLB_DISPATCH_FLOATING(out.dtype, "threshold_backward", [&] {
+    using T = scalar_t;
+    const T th = (T)threshold;
+    binary_loop<T, T>(out, grad, x, [th](T g, T v) { return v <= th ? T(0) : g; });
+  });
+}
+
+}  // namespace flambeau::cpu

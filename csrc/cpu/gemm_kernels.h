@@ -1,0 +1,54 @@
+// Internal to the GEMM: the contract between the driver (csrc/cpu/gemm.cpp, baseline x86-64) and the
+// register micro-kernels (csrc/cpu/simd/gemm_avx2.cpp, gemm_avx512.cpp, and the portable one in
+// gemm.cpp). Callers of the GEMM include csrc/cpu/gemm.h, not this.
+//
+// This header holds only types and plain function declarations: no inline functions and no templates
+// with code. The leaf files are compiled with ISA flags, and any inline or template function that both
+// they and baseline files instantiated would be emitted twice under one name; the linker keeps one
+// copy, possibly the AVX-512 one, for every caller (an illegal-instruction crash on older CPUs).
+#pragma once
+#include <cstdint>
+
+namespace flambeau::cpu::gemm_detail {
+
+// A micro-kernel computes one register tile of C from one packed A micro-panel and one packed B
+// micro-panel:
+//
+//   acc[i][j] = sum_{k < kc} a[k*MR + i] * b[k*NR + j]          (i < m, j < NR)
+//   C[i*ldc + j] = alpha*acc[i][j] + beta*C[i*ldc + j] + bias_n[j] + bias_m[i]     (i < m, j < n)
+//
+// MR and NR are the kernel set's register-tile sizes: the packed panels always have those strides
+// (edge panels are zero-padded). The number of rows m is fixed by which table entry is called
+// (kernel[m-1][..]); the number of columns n (1..NR) is an argument, and the second index picks a
+// variant that computes only ceil(n / vector width) vectors. beta == 0 means C is not read (so NaNs
+// already in C do not propagate); bias_n and bias_m may be null.
+template <class T>
+using MicroKernel = void (*)(int64_t kc, const T* a, const T* b, T* c, int64_t ldc, int64_t n, T alpha,
+                             T beta, const T* bias_n, const T* bias_m);
+
+constexpr int kMaxMR = 16;
+constexpr int kMaxNV = 4;
+
+// One instruction set's kernels and the cache blocking that suits them (see gemm.cpp for the loops).
+template <class T>
+struct KernelSet {
+  const char* name;
+  int mr, nr;      // register tile: mr rows of C by nr columns
+  int vl;          // vector width in elements: kernel[m-1][v] computes (v+1)*vl columns
+  int kc;          // depth of a packed block (K direction)
+  int mc;          // rows of A packed at once (shared by the threads, lives in L3)
+  int nc;          // columns of B packed at once (one per thread, lives in that core's L2)
+  MicroKernel<T> kernel[kMaxMR][kMaxNV];
+};
+
+}  // namespace flambeau::cpu::gemm_detail
+
+namespace flambeau::cpu::gemm_avx512 {
+const gemm_detail::KernelSet<float>* sgemm_kernels();
+const gemm_detail::KernelSet<double>* dgemm_kernels();
+}  // namespace flambeau::cpu::gemm_avx512
+
+namespace flambeau::cpu::gemm_avx2 {
+const gemm_detail::KernelSet<float>* sgemm_kernels();
+const gemm_detail::KernelSet<double>* dgemm_kernels();
+}  // namespace flambeau::cpu::gemm_avx2

@@ -1,0 +1,180 @@
+// Advanced indexing (integer arrays), index_put (assignment / accumulation), nonzero, gather and
+// scatter_add. The dispatch layer has already bounds-checked and wrapped every index, so these
+// loops never read or write outside the tensors. Accumulating writes run serially in index order:
+// duplicates are summed deterministically.
+#include <vector>
+#include "cpu/kernels.h"
+#include "cpu/parallel.h"
+
+namespace flambeau::cpu {
+
+namespace {
+
+// Visits every element of a strided block (sizes/strides in elements) in row-major order.
+struct Block {
+  std::vector<int64_t> sizes, strides;
+  int64_t numel = 1;
+};
+
+Block tail_block(const Tensor& t, int64_t from) {
+  Block b;
+  for (int64_t d = from; d < t.dim(); ++d) {
+    b.sizes.push_back(t.sizes[d]);
+    b.strides.push_back(t.strides[d]);
+    b.numel *= t.sizes[d];
+  }
+  return b;
+}
+
+template <class F>
+void for_each_offset(const Block& b, F&& f) {
+  int64_t nd = (int64_t)b.sizes.size();
+  std::vector<int64_t> idx(nd, 0);
+  int64_t off = 0;
+  for (int64_t e = 0; e < b.numel; ++e) {
+    f(e, off);
+    for (int64_t d = nd - 1; d >= 0; --d) {
+      idx[d]++;
+      off += b.strides[d];
+      if (idx[d] < b.sizes[d]) break;
+      off -= b.sizes[d] * b.strides[d];
+      idx[d] = 0;
+    }
+  }
+}
+
+int64_t source_offset(const Tensor& src, const std::vector<const int64_t*>& idx, int64_t b) {
+  int64_t off = 0;
+  for (size_t j = 0; j < idx.size(); ++j) off += idx[j][b] * src.strides[j];
+  return off;
+}
+
+std::vector<const int64_t*> index_ptrs(const std::vector<Tensor>& idx) {
+  std::vector<const int64_t*> p;
+  for (auto& t : idx) p.push_back(t.data<int64_t>());
+  return p;
+}
+
+}  // namespace
+
+void index_gather(const Tensor& out_perm, const Tensor& src_perm, const std::vector<Tensor>& idx) {
+  const int64_t k = (int64_t)idx.size();
+  const int64_t B = idx.empty() ? 1 : idx[0].numel();
+  Block rest = tail_block(src_perm, k);
+  Block out_rest = tail_block(out_perm, out_perm.dim() - (src_perm.dim() - k));
+  auto ip = index_ptrs(idx);
+  FLB_DISPATCH_ALL(src_perm.dtype, "index", [&] {
+    using T = scalar_t;
+    const T* s = src_perm.data<T>();
+    T* o = out_perm.data<T>();
+    // out_perm is contiguous: element (b, r) sits at b * rest.numel + r.
+    parallel_for(B, std::max<int64_t>(1, kGrain / std::max<int64_t>(rest.numel, 1)), [&](int64_t b0, int64_t b1) {
+      for (int64_t b = b0; b < b1; ++b) {
+        const T* base = s + source_offset(src_perm, ip, b);
+        T* dst = o + b * rest.numel;
+        for_each_offset(rest, [&](int64_t e, int64_t off) { dst[e] = base[off]; });
+      }
+    });
+    (void)out_rest;
+  });
+}
+
+void index_put(const Tensor& dst_perm, const Tensor& values_perm, const std::vector<Tensor>& idx, bool accumulate) {
+  const int64_t k = (int64_t)idx.size();
+  const int64_t B = idx.empty() ? 1 : idx[0].numel();
+  Block rest = tail_block(dst_perm, k);
+  // values_perm has shape bshape + rest (possibly with 0 strides); walk it as [B, rest].
+  const int64_t vb_dims = values_perm.dim() - (dst_perm.dim() - k);
+  Block vb;
+  for (int64_t d = 0; d < vb_dims; ++d) {
+    vb.sizes.push_back(values_perm.sizes[d]);
+    vb.strides.push_back(values_perm.strides[d]);
+    vb.numel *= values_perm.sizes[d];
+  }
+  Block vrest = tail_block(values_perm, vb_dims);
+  auto ip = index_ptrs(idx);
+  FLB_DISPATCH_ALL(dst_perm.dtype, "index_put_", [&] {
+    using T = scalar_t;
+    T* d = dst_perm.data<T>();
+    const T* v = values_perm.data<T>();
+    std::vector<int64_t> voffs(rest.numel);
+    for_each_offset(vrest, [&](int64_t e, int64_t off) { voffs[e] = off; });
+    for_each_offset(vb, [&](int64_t b, int64_t vboff) {
+      T* base = d + source_offset(dst_perm, ip, b);
+      const T* vbase = v + vboff;
+      for_each_offset(rest, [&](int64_t e, int64_t off) {
+        if constexpr (std::is_same_v<T, bool>) {
+          base[off] = accumulate ? (base[off] || vbase[voffs[e]]) : vbase[voffs[e]];
+        } else {
+          if (accumulate) base[off] += vbase[voffs[e]];
+          else base[off] = vbase[voffs[e]];
+        }
+      });
+    });
+    (void)B;
+  });
+}
+
+Tensor nonzero(const Tensor& t) {
+  Block all = tail_block(t, 0);
+  std::vector<int64_t> hits;
+  FLB_DISPATCH_ALL(t.dtype, "nonzero", [&] {
+    const scalar_t* x = t.data<scalar_t>();
+    for_each_offset(all, [&](int64_t e, int64_t off) {
+      if (x[off] != scalar_t(0)) hits.push_back(e);
+    });
+  });
+  int64_t nd = t.dim();
+  Tensor out = empty({(int64_t)hits.size(), nd}, DType::Int64, t.device());
+  int64_t* o = out.data<int64_t>();
+  for (size_t h = 0; h < hits.size(); ++h) {
+    int64_t e = hits[h];
+    for (int64_t d = nd - 1; d >= 0; --d) {
+      o[h * nd + d] = e % t.sizes[d];
+      e /= t.sizes[d];
+    }
+  }
+  return out;
+}
+
+void gather(const Tensor& out, const Tensor& in, int64_t dim, const Tensor& index) {
+  // out[..., j, ...] = in[..., index[..., j, ...], ...] along `dim`; index and out share a shape.
+  Block ib = tail_block(index, 0);
+  Block ob = tail_block(out, 0);
+  std::vector<int64_t> ioff(ib.numel), ooff(ib.numel);
+  for_each_offset(ib, [&](int64_t e, int64_t off) { ioff[e] = off; });
+  for_each_offset(ob, [&](int64_t e, int64_t off) { ooff[e] = off; });
+  // Source offset of element e with the `dim` coordinate removed.
+  Block src = ib;
+  src.strides = in.strides;
+  src.strides[dim] = 0;
+  std::vector<int64_t> soff(ib.numel);
+  for_each_offset(src, [&](int64_t e, int64_t off) { soff[e] = off; });
+  const int64_t* ix = index.data<int64_t>();
+  FLB_DISPATCH_ALL(in.dtype, "gather", [&] {
+    const scalar_t* s = in.data<scalar_t>();
+    scalar_t* o = out.data<scalar_t>();
+    for (int64_t e = 0; e < ib.numel; ++e) o[ooff[e]] = s[soff[e] + ix[ioff[e]] * in.strides[dim]];
+  });
+}
+
+void scatter_add(const Tensor& self, int64_t dim, const Tensor& index, const Tensor& src) {
+  Block ib = tail_block(index, 0);
+  std::vector<int64_t> ioff(ib.numel), soff(ib.numel), doff(ib.numel);
+  for_each_offset(ib, [&](int64_t e, int64_t off) { ioff[e] = off; });
+  Block sb = ib;
+  sb.strides = src.strides;
+  for_each_offset(sb, [&](int64_t e, int64_t off) { soff[e] = off; });
+  Block db = ib;
+  db.strides = self.strides;
+  db.strides[dim] = 0;
+  for_each_offset(db, [&](int64_t e, int64_t off) { doff[e] = off; });
+  const int64_t* ix = index.data<int64_t>();
+  FLB_DISPATCH_NUMERIC(self.dtype, "scatter_add_", [&] {
+    const scalar_t* s = src.data<scalar_t>();
+    scalar_t* d = self.data<scalar_t>();
+    for (int64_t e = 0; e < ib.numel; ++e) d[doff[e] + ix[ioff[e]] * self.strides[dim]] += s[soff[e]];
+  });
+}
+
+}  // namespace flambeau::cpu

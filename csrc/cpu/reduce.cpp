@@ -1,0 +1,330 @@
+// Reductions over any set of dims. Each output element reduces its own slice in a fixed order, so
+// results are the same bits run after run (no atomics, no order that depends on timing).
+//
+// The reduced dims are coalesced into as few (size, stride) pairs as possible; the innermost one is
+// walked by a tight loop with several independent accumulators (vectorisable without
+// reassociating a single accumulator, which the compiler may not do). Float32 sums accumulate in
+// float64: more accurate than float32 pairwise summation and still memory-bound.
+// When the reduced dims are all outside a contiguous kept block (e.g. summing a [N, C] batch
+// over N), rows are added into a per-output accumulator instead, so memory is read in order.
+#include <cmath>
+#include <limits>
+#include <type_traits>
+#include <vector>
+#include "cpu/kernels.h"
+#include "cpu/parallel.h"
+
+namespace flambeau::cpu {
+
+namespace {
+
+struct Plan {
+  std::vector<int64_t> kept_sizes, kept_strides;  // elements, outer to inner
+  std::vector<int64_t> red_sizes, red_strides;    // elements, coalesced, outer to inner
+  int64_t red_numel = 1, out_numel = 1;
+};
+
+void coalesce(std::vector<int64_t>& sizes, std::vector<int64_t>& strides) {
+  std::vector<int64_t> s2, st2;
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    if (sizes[i] == 1) continue;
+    if (!s2.empty() && st2.back() == strides[i] * sizes[i]) {
+      s2.back() *= sizes[i];
+      st2.back() = strides[i];
+    } else {
+      s2.push_back(sizes[i]);
+      st2.push_back(strides[i]);
+    }
+  }
+  sizes = s2;
+  strides = st2;
+}
+
+Plan make_plan(const Tensor& in, const std::vector<int64_t>& dims) {
+  Plan p;
+  std::vector<bool> red(in.dim(), false);
+  for (auto d : dims) red[d] = true;
+  for (int64_t d = 0; d < in.dim(); ++d) {
+    if (red[d]) {
+      p.red_sizes.push_back(in.sizes[d]);
+      p.red_strides.push_back(in.strides[d]);
+      p.red_numel *= in.sizes[d];
+    } else {
+      p.kept_sizes.push_back(in.sizes[d]);
+      p.kept_strides.push_back(in.strides[d]);
+      p.out_numel *= in.sizes[d];
+    }
+  }
+  coalesce(p.red_sizes, p.red_strides);
+  return p;
+}
+
+// Offset (elements) of output element `o` in the input.
+inline int64_t kept_offset(const Plan& p, int64_t o) {
+  int64_t off = 0;
+  for (int64_t d = (int64_t)p.kept_sizes.size() - 1; d >= 0; --d) {
+    off += (o % p.kept_sizes[d]) * p.kept_strides[d];
+    o /= p.kept_sizes[d];
+  }
+  return off;
+}
+
+// Calls row(ptr, n, stride) for each innermost row of the reduced slice starting at `base`, in order.
+template <class T, class Row>
+void for_each_row(const Plan& p, const T* base, Row&& row) {
+  int64_t nd = (int64_t)p.red_sizes.size();
+  if (nd == 0) {
+    row(base, (int64_t)1, (int64_t)1);
+    return;
+  }
+  int64_t n = p.red_sizes[nd - 1], st = p.red_strides[nd - 1];
+  int64_t rows = p.red_numel / n;
+  std::vector<int64_t> idx(nd, 0);
+  const T* ptr = base;
+  for (int64_t r = 0; r < rows; ++r) {
+    row(ptr, n, st);
+    for (int64_t d = nd - 2; d >= 0; --d) {
+      idx[d]++;
+      ptr += p.red_strides[d];
+      if (idx[d] < p.red_sizes[d]) break;
+      ptr -= p.red_sizes[d] * p.red_strides[d];
+      idx[d] = 0;
+    }
+  }
+}
+
+template <class T>
+inline bool is_nan(T v) {
+  if constexpr (std::is_floating_point_v<T>) return std::isnan(v);
+  else return false;
+}
+
+// Accumulator type: float64 for floats, int64 for integers and bools.
+template <class T>
+using acc_t = std::conditional_t<std::is_floating_point_v<T>, double, int64_t>;
+
+template <class T>
+acc_t<T> sum_row(const T* x, int64_t n, int64_t st) {
+  using A = acc_t<T>;
+  if (st == 1) {
+    A a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0;
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+      a0 += (A)x[i]; a1 += (A)x[i + 1]; a2 += (A)x[i + 2]; a3 += (A)x[i + 3];
+      a4 += (A)x[i + 4]; a5 += (A)x[i + 5]; a6 += (A)x[i + 6]; a7 += (A)x[i + 7];
+    }
+    for (; i < n; ++i) a0 += (A)x[i];
+    return ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));
+  }
+  A a = 0;
+  for (int64_t i = 0; i < n; ++i) a += (A)x[i * st];
+  return a;
+}
+
+// out[o] = finish(fold over the slice of o). Parallel over outputs.
+template <class Tin, class Tout, class Fn>
+void per_output(const Plan& p, const Tensor& out, const Tensor& in, Fn&& fn) {
+  const Tin* x = in.data<Tin>();
+  Tout* o = out.data<Tout>();
+  int64_t grain = std::max<int64_t>(1, kGrain / std::max<int64_t>(p.red_numel, 1));
+  parallel_for(p.out_numel, grain, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) o[i] = fn(x + kept_offset(p, i));
+  });
+}
+
+template <class T>
+void reduce_typed(ReduceOp op, const Tensor& out, const Tensor& in, const Plan& p) {
+  using A = acc_t<T>;
+  switch (op) {
+    case ReduceOp::Sum:
+    case ReduceOp::Mean: {
+      const double scale = op == ReduceOp::Mean ? 1.0 / (double)p.red_numel : 1.0;
+      // Outer reduction over a contiguous kept block: add rows in order.
+      bool rows_ok = !p.kept_strides.empty() && p.kept_strides.back() == 1 && !p.red_sizes.empty();
+      int64_t inner = rows_ok ? p.kept_sizes.back() : 0;
+      if (rows_ok) {
+        for (auto s : p.red_strides) rows_ok = rows_ok && s >= inner && s % inner == 0;
+      }
+      if (rows_ok && inner >= 16 && p.red_numel > 1) {
+        const T* x = in.data<T>();
+        Plan q = p;
+        q.kept_sizes.pop_back();
+        q.kept_strides.pop_back();
+        parallel_for(p.out_numel, std::max<int64_t>(1, kGrain / p.red_numel), [&](int64_t b, int64_t e) {
+          // Split [b, e) into (outer index, inner range) pieces.
+          std::vector<A> acc;
+          for (int64_t o = b; o < e;) {
+            int64_t ob = o / inner, ib = o % inner;
+            int64_t ie = std::min(inner, ib + (e - o));
+            acc.assign(ie - ib, A(0));
+            const T* base = x + kept_offset(q, ob) + ib;
+            for_each_row<T>(p, base, [&](const T* r, int64_t n, int64_t st) {
+              for (int64_t k = 0; k < n; ++k) {
+                const T* row = r + k * st;
+                for (int64_t j = 0; j < ie - ib; ++j) acc[j] += (A)row[j];
+              }
+            });
+            auto* dst = out.data_ptr();
+            for (int64_t j = 0; j < ie - ib; ++j) {
+              if (out.dtype == DType::Int64) static_cast<int64_t*>(dst)[ob * inner + ib + j] = (int64_t)acc[j];
+              else static_cast<T*>(dst)[ob * inner + ib + j] = (T)((double)acc[j] * scale);
+            }
+            o += ie - ib;
+          }
+        });
+        return;
+      }
+      if (out.dtype == DType::Int64) {
+        per_output<T, int64_t>(p, out, in, [&](const T* base) {
+          A s = 0;
+          for_each_row<T>(p, base, [&](const T* r, int64_t n, int64_t st) { s += sum_row(r, n, st); });
+          return (int64_t)s;
+        });
+      } else {
+        per_output<T, T>(p, out, in, [&](const T* base) {
+          A s = 0;
+          for_each_row<T>(p, base, [&](const T* r, int64_t n, int64_t st) { s += sum_row(r, n, st); });
+          return (T)((double)s * scale);
+        });
+      }
+      return;
+    }
+    case ReduceOp::Prod: {
+      auto fold = [&](const T* base) {
+        A s = 1;
+        for_each_row<T>(p, base, [&](const T* r, int64_t n, int64_t st) {
+          for (int64_t i = 0; i < n; ++i) s *= (A)r[i * st];
+        });
+        return s;
+      };
+      if (out.dtype == DType::Int64) per_output<T, int64_t>(p, out, in, [&](const T* b) { return (int64_t)fold(b); });
+      else per_output<T, T>(p, out, in, [&](const T* b) { return (T)fold(b); });
+      return;
+    }
+    case ReduceOp::Max:
+    case ReduceOp::Min: {
+      const bool is_max = op == ReduceOp::Max;
+      per_output<T, T>(p, out, in, [&](const T* base) {
+        T best = *base;
+        bool found_nan = is_nan(best);
+        for_each_row<T>(p, base, [&](const T* r, int64_t n, int64_t st) {
+          if (found_nan) return;
+          for (int64_t i = 0; i < n; ++i) {
+            T v = r[i * st];
+            if (is_nan(v)) { best = v; found_nan = true; return; }
+            if (is_max ? v > best : v < best) best = v;
+          }
+        });
+        return best;
+      });
+      return;
+    }
+    case ReduceOp::All:
+    case ReduceOp::Any: {
+      const bool is_all = op == ReduceOp::All;
+      per_output<T, bool>(p, out, in, [&](const T* base) {
+        bool acc = is_all;
+        for_each_row<T>(p, base, [&](const T* r, int64_t n, int64_t st) {
+          for (int64_t i = 0; i < n; ++i) {
+            bool v = r[i * st] != T(0);
+            if (is_all) acc = acc && v; else acc = acc || v;
+          }
+        });
+        return acc;
+      });
+      return;
+    }
+  }
+}
+
+}  // namespace
+
+void reduce(ReduceOp op, const Tensor& out, const Tensor& in, const std::vector<int64_t>& dims) {
+  Plan p = make_plan(in, dims);
+  FLB_DISPATCH_ALL(in.dtype, "reduce", [&] { reduce_typed<scalar_t>(op, out, in, p); });
+}
+
+void var(const Tensor& out, const Tensor& in, const std::vector<int64_t>& dims, double correction, bool take_sqrt) {
+  Plan p = make_plan(in, dims);
+  FLB_DISPATCH_FLOATING(in.dtype, "var", [&] {
+    using T = scalar_t;
+    const double n = (double)p.red_numel;
+    const double denom = std::max(0.0, n - correction);
+    per_output<T, T>(p, out, in, [&](const T* base) {
+      double s = 0;
+      for_each_row<T>(p, base, [&](const T* r, int64_t k, int64_t st) { s += sum_row(r, k, st); });
+      const double mean = s / n;
+      double ss = 0;
+      for_each_row<T>(p, base, [&](const T* r, int64_t k, int64_t st) {
+        for (int64_t i = 0; i < k; ++i) {
+          double d = (double)r[i * st] - mean;
+          ss += d * d;
+        }
+      });
+      double v = ss / denom;
+      return (T)(take_sqrt ? std::sqrt(v) : v);
+    });
+  });
+}
+
+void logsumexp(const Tensor& out, const Tensor& in, const std::vector<int64_t>& dims) {
+  Plan p = make_plan(in, dims);
+  FLB_DISPATCH_FLOATING(in.dtype, "logsumexp", [&] {
+    using T = scalar_t;
+    per_output<T, T>(p, out, in, [&](const T* base) {
+      double m = -std::numeric_limits<double>::infinity();
+      bool nan = false;
+      for_each_row<T>(p, base, [&](const T* r, int64_t k, int64_t st) {
+        for (int64_t i = 0; i < k; ++i) {
+          double v = (double)r[i * st];
+          if (std::isnan(v)) nan = true;
+          m = v > m ? v : m;
+        }
+      });
+      if (nan) return std::numeric_limits<T>::quiet_NaN();
+      if (p.red_numel == 0) return (T)-std::numeric_limits<double>::infinity();
+      double shift = std::isinf(m) ? 0.0 : m;
+      double s = 0;
+      for_each_row<T>(p, base, [&](const T* r, int64_t k, int64_t st) {
+        for (int64_t i = 0; i < k; ++i) s += std::exp((double)r[i * st] - shift);
+      });
+      return (T)(std::log(s) + shift);
+    });
+  });
+}
+
+void arg_reduce(bool is_max, const Tensor* values, const Tensor& indices, const Tensor& in, int64_t dim) {
+  // One reduced dim (not coalesced: the index counts positions along `dim`).
+  Plan p;
+  for (int64_t d = 0; d < in.dim(); ++d) {
+    if (d == dim) continue;
+    p.kept_sizes.push_back(in.sizes[d]);
+    p.kept_strides.push_back(in.strides[d]);
+    p.out_numel *= in.sizes[d];
+  }
+  const int64_t n = in.dim() ? in.sizes[dim] : 1, st = in.dim() ? in.strides[dim] : 1;
+  FLB_DISPATCH_NUMERIC(in.dtype, "max", [&] {
+    using T = scalar_t;
+    const T* x = in.data<T>();
+    int64_t* oi = indices.data<int64_t>();
+    T* ov = values ? values->data<T>() : nullptr;
+    parallel_for(p.out_numel, std::max<int64_t>(1, kGrain / std::max<int64_t>(n, 1)), [&](int64_t b, int64_t e) {
+      for (int64_t o = b; o < e; ++o) {
+        const T* r = x + kept_offset(p, o);
+        T best = r[0];
+        int64_t bi = 0;
+        if (!is_nan(best)) {
+          for (int64_t i = 1; i < n; ++i) {
+            T v = r[i * st];
+            if (is_nan(v)) { best = v; bi = i; break; }
+            if (is_max ? v > best : v < best) { best = v; bi = i; }
+          }
+        }
+        oi[o] = bi;
+        if (ov) ov[o] = best;
+      }
+    });
+  });
+}
+
+}  // namespace flambeau::cpu

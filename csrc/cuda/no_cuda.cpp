@@ -1,0 +1,24 @@
+// Built instead of csrc/cuda/*.cu when nvcc is absent or FLAMBEAU_CUDA=OFF: the CUDA entry points
+// exist and say clearly that this build has no CUDA.
+#include "core/cuda_hooks.h"
+
+namespace flambeau::cuda {
+
+[[noreturn]] static void not_built() {
+  throw RuntimeError("flambeau was built without CUDA support (rebuild with nvcc present, FLAMBEAU_CUDA=ON)");
+}
+
+bool is_built() { return false; }
+int device_count() { return 0; }
+void synchronize(int) { not_built(); }
+void* allocate(size_t, int) { not_built(); }
+void release(void*, int) {}
+size_t memory_allocated(int) { return 0; }
+size_t max_memory_allocated(int) { return 0; }
+void reset_peak_memory_stats(int) {}
+void empty_cache() {}
+void memcpy_h2d(void*, const void*, size_t, int) { not_built(); }
+void memcpy_d2h(void*, const void*, size_t, int) { not_built(); }
+void memcpy_d2d(void*, const void*, size_t, int) { not_built(); }
+
+}  // namespace flambeau::cuda

@@ -1,0 +1,165 @@
+// Creation ops and the global random stream. One (seed, offset) pair serves every device: a draw
+// of n numbers takes stream positions [offset, offset + n) and advances offset (rounded up to a
+// whole Philox block), so the same seed gives the same numbers on the CPU and on CUDA.
+#include <atomic>
+#include <cmath>
+#include <mutex>
+#include <numeric>
+#include "ops/dispatch.h"
+#include "ops/ops.h"
+
+namespace flambeau::ops {
+
+namespace {
+struct RngState {
+  std::mutex mu;
+  uint64_t seed = 67280421310721ull;  // PyTorch's default seed value
+  uint64_t offset = 0;
+};
+RngState& rng() {
+  static RngState s;
+  return s;
+}
+// Reserves `n` stream positions and returns (seed, first position).
+std::pair<uint64_t, uint64_t> reserve(int64_t n) {
+  auto& r = rng();
+  std::lock_guard<std::mutex> lock(r.mu);
+  uint64_t off = r.offset;
+  r.offset += ((uint64_t)n + 3) / 4 * 4;
+  return {r.seed, off};
+}
+}  // namespace
+
+void manual_seed(uint64_t seed) {
+  auto& r = rng();
+  std::lock_guard<std::mutex> lock(r.mu);
+  r.seed = seed;
+  r.offset = 0;
+}
+uint64_t initial_seed() { return rng().seed; }
+std::pair<uint64_t, uint64_t> get_rng_state() {
+  auto& r = rng();
+  std::lock_guard<std::mutex> lock(r.mu);
+  return {r.seed, r.offset};
+}
+void set_rng_state(uint64_t seed, uint64_t offset) {
+  auto& r = rng();
+  std::lock_guard<std::mutex> lock(r.mu);
+  r.seed = seed;
+  r.offset = offset;
+}
+
+Tensor full(const Shape& shape, const Scalar& v, DType dtype, Device device) {
+  Tensor t = empty(shape, dtype, device);
+  fill_(t, v);
+  return t;
+}
+
+Tensor arange(double start, double end, double step, DType dtype, Device device) {
+  FLB_CHECK(step != 0, ValueError, "arange: step must be nonzero");
+  FLB_CHECK(std::isfinite(start) && std::isfinite(end), ValueError, "arange: unsupported range: ", start, " -> ", end);
+  FLB_CHECK((step > 0 && end >= start) || (step < 0 && end <= start), ValueError,
+            "arange: upper bound and larger bound inconsistent with step sign (start=", start, ", end=", end,
+            ", step=", step, ")");
+  int64_t n = (int64_t)std::ceil((end - start) / step);
+  Tensor t = empty({n}, dtype, device);
+  if (n > 0) FLB_BACKEND(device, arange, t, start, step);
+  return t;
+}
+
+Tensor linspace(double start, double end, int64_t steps, DType dtype, Device device) {
+  FLB_CHECK(steps >= 0, ValueError, "linspace: number of steps must be non-negative, got ", steps);
+  Tensor t = empty({steps}, dtype, device);
+  if (steps > 0) FLB_BACKEND(device, linspace, t, start, end);
+  return t;
+}
+
+Tensor eye(int64_t n, int64_t m, DType dtype, Device device) {
+  FLB_CHECK(n >= 0 && m >= 0, ValueError, "eye: n and m must be non-negative, got ", n, " and ", m);
+  Tensor t = full({n, m}, Scalar::from_int(0), dtype, device);
+  if (n > 0 && m > 0) fill_(diagonal(t, 0, 0, 1), Scalar::from_int(1));
+  return t;
+}
+
+Tensor rand(const Shape& shape, DType dtype, Device device) {
+  FLB_CHECK(is_floating(dtype), TypeError, "rand: expected a floating-point dtype, got ", dtype_name(dtype));
+  Tensor t = empty(shape, dtype, device);
+  return uniform_(t, 0.0, 1.0);
+}
+
+Tensor randn(const Shape& shape, DType dtype, Device device) {
+  FLB_CHECK(is_floating(dtype), TypeError, "randn: expected a floating-point dtype, got ", dtype_name(dtype));
+  Tensor t = empty(shape, dtype, device);
+  return normal_(t, 0.0, 1.0);
+}
+
+Tensor randint(int64_t low, int64_t high, const Shape& shape, Device device) {
+  FLB_CHECK(high > low, ValueError, "randint: random_ expects 'from' to be less than 'to', but got from=", low,
+            " >= to=", high);
+  Tensor t = empty(shape, DType::Int64, device);
+  if (t.numel() == 0) return t;
+  auto [seed, off] = reserve(t.numel());
+  FLB_BACKEND(device, randint, t, seed, off, low, high);
+  return t;
+}
+
+Tensor randperm(int64_t n, Device device) {
+  FLB_CHECK(n >= 0, ValueError, "randperm: n must be non-negative, got ", n);
+  // Fisher-Yates on the host with one stream position per swap; then moved to the device.
+  Tensor host = empty({n}, DType::Int64, cpu_device());
+  int64_t* p = host.data<int64_t>();
+  std::iota(p, p + n, (int64_t)0);
+  if (n > 1) {
+    Tensor r = empty({n}, DType::Int64, cpu_device());
+    auto [seed, off] = reserve(n);
+    cpu::randint(r, seed, off, 0, INT64_MAX);
+    int64_t* rv = r.data<int64_t>();
+    for (int64_t i = n - 1; i > 0; --i) std::swap(p[i], p[rv[i] % (i + 1)]);
+  }
+  return to(host, DType::Int64, device, false);
+}
+
+Tensor& uniform_(Tensor& t, double low, double high) {
+  FLB_CHECK(is_floating(t.dtype), TypeError, "uniform_: expected a floating-point tensor, got ", dtype_name(t.dtype));
+  FLB_CHECK(low <= high, ValueError, "uniform_: expects to return a [from, to) range, but found from=", low,
+            " > to=", high);
+  if (t.numel() == 0) return t;
+  auto [seed, off] = reserve(t.numel());
+  Tensor c = t.is_contiguous() ? t : empty(t.sizes, t.dtype, t.device());
+  FLB_BACKEND(t.device(), rand, c, seed, off, low, high);
+  if (!t.is_contiguous()) copy_(t, c);
+  return t;
+}
+
+Tensor& normal_(Tensor& t, double mean, double std) {
+  FLB_CHECK(is_floating(t.dtype), TypeError, "normal_: expected a floating-point tensor, got ", dtype_name(t.dtype));
+  FLB_CHECK(std >= 0, ValueError, "normal_: expects std >= 0.0, but found std ", std);
+  if (t.numel() == 0) return t;
+  auto [seed, off] = reserve(t.numel());
+  Tensor c = t.is_contiguous() ? t : empty(t.sizes, t.dtype, t.device());
+  FLB_BACKEND(t.device(), randn, c, seed, off, mean, std);
+  if (!t.is_contiguous()) copy_(t, c);
+  return t;
+}
+
+Tensor bernoulli(const Tensor& p) {
+  FLB_CHECK(is_floating(p.dtype), TypeError, "bernoulli: expected a floating-point tensor of probabilities, got ",
+            dtype_name(p.dtype));
+  Tensor pc = contiguous(p);
+  Tensor t = empty(p.sizes, p.dtype, p.device());
+  if (t.numel() == 0) return t;
+  auto [seed, off] = reserve(t.numel());
+  FLB_BACKEND(p.device(), bernoulli, t, pc, seed, off);
+  return t;
+}
+
+Tensor bernoulli_scalar(const Shape& shape, double p, DType dtype, Device device) {
+  FLB_CHECK(p >= 0 && p <= 1, ValueError, "bernoulli: expected 0 <= p <= 1, but got p=", p);
+  Tensor t = empty(shape, dtype, device);
+  if (t.numel() == 0) return t;
+  auto [seed, off] = reserve(t.numel());
+  FLB_BACKEND(device, bernoulli_scalar, t, p, seed, off);
+  return t;
+}
+
+}  // namespace flambeau::ops

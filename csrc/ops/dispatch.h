@@ -1,0 +1,19 @@
+// FLB_BACKEND(device, fn, args...): calls cpu::fn or cuda::fn. Without CUDA built, a CUDA tensor
+// can't exist (allocation throws first), but the call still fails cleanly.
+#pragma once
+#include "core/error.h"
+#include "cpu/kernels.h"
+#ifdef FLAMBEAU_WITH_CUDA
+#include "cuda/kernels.h"
+#define FLB_BACKEND(device, fn, ...)                 \
+  do {                                               \
+    if ((device).is_cuda()) ::flambeau::cuda::fn(__VA_ARGS__); \
+    else ::flambeau::cpu::fn(__VA_ARGS__);           \
+  } while (0)
+#else
+#define FLB_BACKEND(device, fn, ...)                                                  \
+  do {                                                                                \
+    if ((device).is_cuda()) throw ::flambeau::RuntimeError(#fn ": flambeau was built without CUDA"); \
+    ::flambeau::cpu::fn(__VA_ARGS__);                                                 \
+  } while (0)
+#endif

@@ -1,0 +1,158 @@
+// Elementwise ops: broadcast, allocate (or check `out`), dispatch.
+#include <cmath>
+#include "ops/dispatch.h"
+#include "ops/ops.h"
+
+namespace flambeau::ops {
+
+void check_same_device(const Tensor& a, const Tensor& b, const char* op) {
+  FLB_CHECK(a.device() == b.device(), RuntimeError, op,
+            ": expected all tensors to be on the same device, but found at least two devices, ", a.device().str(),
+            " and ", b.device().str(), "!");
+}
+
+void check_same_dtype(const Tensor& a, const Tensor& b, const char* op) {
+  FLB_CHECK(a.dtype == b.dtype, TypeError, op, ": expected both operands to have the same dtype, got ",
+            dtype_name(a.dtype), " and ", dtype_name(b.dtype));
+}
+
+// An output that several elements alias (an expanded view) can't be written elementwise.
+static void check_writable(const Tensor& out, const char* op) {
+  for (int64_t d = 0; d < out.dim(); ++d)
+    FLB_CHECK(!(out.strides[d] == 0 && out.sizes[d] > 1), RuntimeError, op,
+              ": unsupported operation: more than one element of the written-to tensor (shape ", shape_str(out.sizes),
+              ") refers to a single memory location. Please clone() the tensor before performing the operation.");
+}
+
+static Tensor prepare_out(const std::optional<Tensor>& out, const Shape& shape, DType dtype, Device device,
+                          const char* op) {
+  if (!out) return empty(shape, dtype, device);
+  const Tensor& o = *out;
+  FLB_CHECK(o.sizes == shape, ValueError, op, ": output with shape ", shape_str(o.sizes),
+            " doesn't match the broadcast shape ", shape_str(shape));
+  FLB_CHECK(o.dtype == dtype, TypeError, op, ": result type ", dtype_name(dtype), " can't be cast to the desired output type ",
+            dtype_name(o.dtype));
+  FLB_CHECK(o.device() == device, RuntimeError, op, ": output is on ", o.device().str(), ", inputs on ", device.str());
+  check_writable(o, op);
+  return o;
+}
+
+static const char* unary_name(UnaryOp op) {
+  static const char* names[] = {"neg", "abs", "exp", "log", "log2", "log10", "log1p", "expm1", "sqrt", "rsqrt",
+                                "sin", "cos", "tan", "tanh", "sigmoid", "relu", "sign", "floor", "ceil", "round",
+                                "trunc", "reciprocal", "erf", "square", "logical_not", "isnan", "isinf", "isfinite",
+                                "bitwise_not"};
+  return names[(int)op];
+}
+
+static const char* binary_name(BinaryOp op) {
+  static const char* names[] = {"add", "sub", "mul", "div", "pow", "maximum", "minimum", "remainder", "floor_divide",
+                                "atan2", "eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or",
+                                "logical_xor", "bitwise_and", "bitwise_or", "bitwise_xor", "tanh_backward",
+                                "sigmoid_backward"};
+  return names[(int)op];
+}
+
+static bool unary_float_only(UnaryOp op) {
+  switch (op) {
+    case UnaryOp::Neg: case UnaryOp::Abs: case UnaryOp::Sign: case UnaryOp::Square: case UnaryOp::Relu:
+    case UnaryOp::Floor: case UnaryOp::Ceil: case UnaryOp::Round: case UnaryOp::Trunc:
+    case UnaryOp::LogicalNot: case UnaryOp::IsNan: case UnaryOp::IsInf: case UnaryOp::IsFinite:
+    case UnaryOp::BitwiseNot:
+      return false;
+    default:
+      return true;
+  }
+}
+
+Tensor unary(UnaryOp op, const Tensor& a, const std::optional<Tensor>& out) {
+  const char* name = unary_name(op);
+  if (unary_float_only(op))
+    FLB_CHECK(is_floating(a.dtype), TypeError, name, ": expected a floating-point tensor, got ", dtype_name(a.dtype),
+              " with shape ", shape_str(a.sizes));
+  if (op == UnaryOp::BitwiseNot)
+    FLB_CHECK(!is_floating(a.dtype), TypeError, name, ": not supported for floating-point tensors");
+  if (a.dtype == DType::Bool)
+    FLB_CHECK(op == UnaryOp::LogicalNot || op == UnaryOp::BitwiseNot || op == UnaryOp::IsNan || op == UnaryOp::IsInf ||
+                  op == UnaryOp::IsFinite,
+              TypeError, name, ": not supported for bool tensors (shape ", shape_str(a.sizes), ")");
+  DType rt = unary_returns_bool(op) ? DType::Bool : a.dtype;
+  Tensor o = prepare_out(out, a.sizes, rt, a.device(), name);
+  if (o.numel() == 0) return o;
+  Tensor src = (out && may_overlap(o, a) && !(o.storage == a.storage && o.offset == a.offset && o.strides == a.strides))
+                   ? clone(a) : a;
+  FLB_BACKEND(a.device(), unary, op, o, src);
+  return o;
+}
+
+Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b, const std::optional<Tensor>& out) {
+  const char* name = binary_name(op);
+  check_same_device(a, b, name);
+  check_same_dtype(a, b, name);
+  bool is_float = is_floating(a.dtype);
+  switch (op) {
+    case BinaryOp::Atan2: case BinaryOp::TanhBackward: case BinaryOp::SigmoidBackward:
+      FLB_CHECK(is_float, TypeError, name, ": expected floating-point tensors, got ", dtype_name(a.dtype));
+      break;
+    case BinaryOp::BitwiseAnd: case BinaryOp::BitwiseOr: case BinaryOp::BitwiseXor:
+      FLB_CHECK(!is_float, TypeError, name, ": not supported for floating-point tensors");
+      break;
+    case BinaryOp::Sub: case BinaryOp::Div: case BinaryOp::Pow: case BinaryOp::Remainder: case BinaryOp::FloorDivide:
+      FLB_CHECK(a.dtype != DType::Bool, TypeError, name, ": not supported for bool tensors (shapes ",
+                shape_str(a.sizes), " and ", shape_str(b.sizes), ")");
+      break;
+    default:
+      break;
+  }
+  Shape shape = broadcast_shapes(a.sizes, b.sizes, name);
+  DType rt = binary_returns_bool(op) ? DType::Bool : a.dtype;
+  Tensor o = prepare_out(out, shape, rt, a.device(), name);
+  if (o.numel() == 0) return o;
+  // An output that partially overlaps an input would be read after being written: stage the input.
+  auto safe = [&](const Tensor& x) {
+    if (!out || !may_overlap(o, x)) return x;
+    if (o.storage == x.storage && o.offset == x.offset && o.strides == x.strides && o.sizes == x.sizes) return x;
+    return clone(x);
+  };
+  Tensor ea = expand(safe(a), shape), eb = expand(safe(b), shape);
+  FLB_BACKEND(a.device(), binary, op, o, ea, eb);
+  return o;
+}
+
+Tensor clamp(const Tensor& a, std::optional<Scalar> lo, std::optional<Scalar> hi, const std::optional<Tensor>& out) {
+  FLB_CHECK(a.dtype != DType::Bool, TypeError, "clamp: not supported for bool tensors");
+  FLB_CHECK(lo || hi, ValueError, "clamp: at least one of 'min' or 'max' must not be None");
+  Tensor o = prepare_out(out, a.sizes, a.dtype, a.device(), "clamp");
+  if (o.numel() == 0) return o;
+  const Scalar* pl = lo ? &*lo : nullptr;
+  const Scalar* ph = hi ? &*hi : nullptr;
+  FLB_BACKEND(a.device(), clamp, o, a, pl, ph);
+  return o;
+}
+
+Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
+  check_same_device(cond, a, "where");
+  check_same_device(a, b, "where");
+  check_same_dtype(a, b, "where");
+  FLB_CHECK(cond.dtype == DType::Bool, TypeError, "where: expected condition to be a bool tensor, got ",
+            dtype_name(cond.dtype));
+  Shape shape = broadcast_shapes(broadcast_shapes(cond.sizes, a.sizes, "where"), b.sizes, "where");
+  Tensor o = empty(shape, a.dtype, a.device());
+  if (o.numel() == 0) return o;
+  Tensor ec = expand(cond, shape), ea = expand(a, shape), eb = expand(b, shape);
+  FLB_BACKEND(a.device(), where, o, ec, ea, eb);
+  return o;
+}
+
+Tensor threshold_backward(const Tensor& grad, const Tensor& x, double threshold) {
+  check_same_device(grad, x, "threshold_backward");
+  check_same_dtype(grad, x, "threshold_backward");
+  FLB_CHECK(grad.sizes == x.sizes, ValueError, "threshold_backward: grad shape ", shape_str(grad.sizes),
+            " differs from input shape ", shape_str(x.sizes));
+  Tensor o = empty(x.sizes, x.dtype, x.device());
+  if (o.numel() == 0) return o;
+  FLB_BACKEND(x.device(), threshold_backward, o, grad, x, threshold);
+  return o;
+}
+
+}  // namespace flambeau::ops

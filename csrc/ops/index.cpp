@@ -1,0 +1,250 @@
+// Advanced indexing with NumPy's rules: integer index tensors broadcast together; bool masks stand
+// for their nonzero coordinates; when the indexed dims are adjacent the result dims replace them in
+// place, otherwise they come first. Every index is bounds-checked (and negatives wrapped) before a
+// kernel runs, on whatever device the tensors live.
+#include <algorithm>
+#include <numeric>
+#include "ops/dispatch.h"
+#include "ops/ops.h"
+
+namespace flambeau::ops {
+
+namespace {
+
+int64_t scalar_of(const Tensor& t) {
+  Tensor host = to(t, DType::Int64, cpu_device(), false);
+  return *host.data<int64_t>();
+}
+
+// A fresh contiguous int64 index of `shape`, bounds-checked against `size` and wrapped.
+Tensor prepare_index(const Tensor& idx, const Shape& shape, int64_t size, int64_t dim, bool allow_negative,
+                     const char* op) {
+  Tensor c = clone(expand(idx, shape));
+  if (c.numel() == 0) return c;
+  int64_t lo = scalar_of(reduce(ReduceOp::Min, c, {}, false));
+  int64_t hi = scalar_of(reduce(ReduceOp::Max, c, {}, false));
+  int64_t bad = hi >= size ? hi : lo;
+  FLB_CHECK(hi < size && lo >= (allow_negative ? -size : 0), IndexError, op, ": index ", bad,
+            " is out of bounds for dimension ", dim, " with size ", size);
+  if (lo < 0) {
+    // idx += (idx < 0) * size
+    Tensor neg = binary(BinaryOp::Lt, c, full({}, Scalar::from_int(0), DType::Int64, c.device()), std::nullopt);
+    Tensor negl = to(neg, DType::Int64, c.device(), false);
+    Tensor add = binary(BinaryOp::Mul, negl, full({}, Scalar::from_int(size), DType::Int64, c.device()), std::nullopt);
+    binary(BinaryOp::Add, c, add, c);
+  }
+  return c;
+}
+
+struct IndexPlan {
+  std::vector<int64_t> adv_dims;   // dims of the source that are indexed, ascending
+  std::vector<Tensor> idx;         // prepared (contiguous, wrapped) index per adv dim
+  Shape bshape;                    // broadcast shape of the indices
+  std::vector<int64_t> perm;       // source dims: adv first, then the rest
+  bool adjacent = true;
+  Shape result_shape;              // user-visible result shape
+  std::vector<int64_t> result_perm;  // result_perm[i] = dim of the permuted result for result dim i
+};
+
+IndexPlan plan_index(const Tensor& t, const std::vector<std::optional<Tensor>>& indices, const char* op) {
+  FLB_CHECK((int64_t)indices.size() <= t.dim(), IndexError, op, ": too many indices for tensor of dimension ", t.dim(),
+            " (got ", indices.size(), ")");
+  // Expand bool masks into one int64 index per masked dim.
+  std::vector<std::optional<Tensor>> full_idx;
+  int64_t pos = 0;
+  for (auto& e : indices) {
+    if (!e) {
+      full_idx.push_back(std::nullopt);
+      pos++;
+      continue;
+    }
+    check_same_device(t, *e, op);
+    if (e->dtype == DType::Bool) {
+      int64_t k = e->dim();
+      FLB_CHECK(pos + k <= t.dim(), IndexError, op, ": too many indices for tensor of dimension ", t.dim());
+      for (int64_t j = 0; j < k; ++j)
+        FLB_CHECK(e->sizes[j] == t.sizes[pos + j], IndexError, op, ": the shape of the mask ", shape_str(e->sizes),
+                  " at index ", j, " does not match the shape of the indexed tensor ", shape_str(t.sizes),
+                  " at index ", pos + j);
+      if (k == 0) {
+        // A 0-d mask adds a dim of size 1 (True) or 0 (False); the caller handles it with unsqueeze.
+        throw IndexError(str_cat(op, ": 0-dim bool index is handled by the Python layer"));
+      }
+      Tensor nz = nonzero(*e);
+      for (int64_t j = 0; j < k; ++j) full_idx.push_back(select(nz, 1, j));
+      pos += k;
+    } else {
+      FLB_CHECK(e->dtype == DType::Int64, IndexError, op,
+                ": tensors used as indices must be long or bool tensors, got ", dtype_name(e->dtype));
+      full_idx.push_back(*e);
+      pos++;
+    }
+  }
+  FLB_CHECK((int64_t)full_idx.size() <= t.dim(), IndexError, op, ": too many indices for tensor of dimension ", t.dim());
+  IndexPlan p;
+  Shape bshape;
+  bool first = true;
+  for (size_t d = 0; d < full_idx.size(); ++d)
+    if (full_idx[d]) {
+      p.adv_dims.push_back((int64_t)d);
+      bshape = first ? full_idx[d]->sizes : broadcast_shapes(bshape, full_idx[d]->sizes, op);
+      first = false;
+    }
+  p.bshape = bshape;
+  for (size_t j = 1; j < p.adv_dims.size(); ++j)
+    if (p.adv_dims[j] != p.adv_dims[j - 1] + 1) p.adjacent = false;
+  for (auto d : p.adv_dims)
+    p.idx.push_back(prepare_index(*full_idx[d], bshape, t.sizes[d], d, true, op));
+  p.perm = p.adv_dims;
+  for (int64_t d = 0; d < t.dim(); ++d)
+    if (std::find(p.adv_dims.begin(), p.adv_dims.end(), d) == p.adv_dims.end()) p.perm.push_back(d);
+  // Permuted result: bshape + rest dims. User result: same, unless adjacent with leading rest dims.
+  int64_t nb = (int64_t)bshape.size(), k = (int64_t)p.adv_dims.size();
+  int64_t nrest = t.dim() - k;
+  int64_t lead = (p.adjacent && !p.adv_dims.empty()) ? p.adv_dims[0] : 0;
+  for (int64_t i = 0; i < lead; ++i) p.result_perm.push_back(nb + i);
+  for (int64_t i = 0; i < nb; ++i) p.result_perm.push_back(i);
+  for (int64_t i = lead; i < nrest; ++i) p.result_perm.push_back(nb + i);
+  Shape perm_shape = bshape;
+  for (int64_t i = k; i < t.dim(); ++i) perm_shape.push_back(t.sizes[p.perm[i]]);
+  for (auto r : p.result_perm) p.result_shape.push_back(perm_shape[r]);
+  return p;
+}
+
+}  // namespace
+
+Tensor index(const Tensor& t, const std::vector<std::optional<Tensor>>& indices) {
+  IndexPlan p = plan_index(t, indices, "index");
+  if (p.adv_dims.empty()) return t;
+  Tensor src = permute(t, p.perm);
+  Shape perm_shape = p.bshape;
+  for (int64_t i = (int64_t)p.adv_dims.size(); i < t.dim(); ++i) perm_shape.push_back(src.sizes[i]);
+  Tensor out = empty(perm_shape, t.dtype, t.device());
+  if (out.numel() > 0) FLB_BACKEND(t.device(), index_gather, out, src, p.idx);
+  return permute(out, p.result_perm);
+}
+
+Tensor& index_put_(Tensor& t, const std::vector<std::optional<Tensor>>& indices, const Tensor& values, bool accumulate) {
+  check_same_device(t, values, "index_put_");
+  check_same_dtype(t, values, "index_put_");
+  for (int64_t d = 0; d < t.dim(); ++d)
+    FLB_CHECK(!(t.strides[d] == 0 && t.sizes[d] > 1), RuntimeError,
+              "index_put_: unsupported operation: the written-to tensor (shape ", shape_str(t.sizes),
+              ") has elements that share memory; clone() it first");
+  IndexPlan p = plan_index(t, indices, "index_put_");
+  if (p.adv_dims.empty()) {
+    if (accumulate) binary(BinaryOp::Add, t, values, t);
+    else copy_(t, values);
+    return t;
+  }
+  Tensor v = expand(values, p.result_shape);  // checks shapes, e.g. "shape mismatch"
+  if (may_overlap(t, v)) v = clone(v);
+  // Into the permuted order: inverse of result_perm.
+  std::vector<int64_t> inv(p.result_perm.size());
+  for (size_t i = 0; i < p.result_perm.size(); ++i) inv[p.result_perm[i]] = (int64_t)i;
+  Tensor vp = permute(v, inv);
+  Tensor dst = permute(t, p.perm);
+  if (v.numel() > 0) FLB_BACKEND(t.device(), index_put, dst, vp, p.idx, accumulate);
+  return t;
+}
+
+Tensor nonzero(const Tensor& t) {
+  if (t.device().is_cpu()) return cpu::nonzero(t);
+#ifdef FLAMBEAU_WITH_CUDA
+  return cuda::nonzero(t);
+#else
+  throw RuntimeError("nonzero: flambeau was built without CUDA");
+#endif
+}
+
+Tensor cat(const std::vector<Tensor>& ts, int64_t dim) {
+  FLB_CHECK(!ts.empty(), ValueError, "cat: expected a non-empty list of tensors");
+  // Legacy rule kept by PyTorch: 1-D empty tensors are skipped.
+  const Tensor* ref = nullptr;
+  for (auto& t : ts)
+    if (!(t.dim() == 1 && t.sizes[0] == 0)) { ref = &t; break; }
+  if (!ref) return empty({0}, ts[0].dtype, ts[0].device());
+  FLB_CHECK(ref->dim() > 0, ValueError, "cat: zero-dimensional tensor cannot be concatenated");
+  int64_t d = wrap_dim(dim, ref->dim(), "cat");
+  Shape shape = ref->sizes;
+  shape[d] = 0;
+  for (size_t i = 0; i < ts.size(); ++i) {
+    const Tensor& t = ts[i];
+    if (t.dim() == 1 && t.sizes[0] == 0) continue;
+    check_same_device(*ref, t, "cat");
+    check_same_dtype(*ref, t, "cat");
+    FLB_CHECK(t.dim() == ref->dim(), ValueError, "cat: tensors must have same number of dimensions: got ", ref->dim(),
+              " and ", t.dim());
+    for (int64_t j = 0; j < t.dim(); ++j)
+      FLB_CHECK(j == d || t.sizes[j] == ref->sizes[j], ValueError, "cat: sizes of tensors must match except in dimension ",
+                d, ". Expected size ", ref->sizes[j], " but got size ", t.sizes[j], " for tensor number ", i,
+                " in the list (shapes ", shape_str(ref->sizes), " and ", shape_str(t.sizes), ")");
+    shape[d] += t.sizes[d];
+  }
+  Tensor out = empty(shape, ref->dtype, ref->device());
+  int64_t at = 0;
+  for (auto& t : ts) {
+    if (t.dim() == 1 && t.sizes[0] == 0) continue;
+    copy_(slice(out, d, at, at + t.sizes[d], 1), t);
+    at += t.sizes[d];
+  }
+  return out;
+}
+
+Tensor index_select(const Tensor& t, int64_t dim, const Tensor& idx_t) {
+  FLB_CHECK(idx_t.dim() <= 1, IndexError, "index_select: index must be 1-D, got shape ", shape_str(idx_t.sizes));
+  FLB_CHECK(idx_t.dtype == DType::Int64, IndexError, "index_select: index must be an int64 tensor, got ",
+            dtype_name(idx_t.dtype));
+  if (t.dim() == 0) {
+    wrap_dim(dim, 0, "index_select");
+    Tensor i1 = reshape(idx_t, {-1});
+    return reshape(index(reshape(t, {1}), {i1}), {});
+  }
+  int64_t d = wrap_dim(dim, t.dim(), "index_select");
+  std::vector<std::optional<Tensor>> idx(d, std::nullopt);
+  idx.push_back(reshape(idx_t, {-1}));
+  Tensor r = index(t, idx);
+  return r;
+}
+
+static void check_gather_shapes(const Tensor& t, int64_t d, const Tensor& index, const char* op) {
+  FLB_CHECK(index.dtype == DType::Int64, TypeError, op, ": expected an int64 index, got ", dtype_name(index.dtype));
+  FLB_CHECK(index.dim() == t.dim(), ValueError, op, ": index tensor must have the same number of dimensions as input "
+            "tensor (index shape ", shape_str(index.sizes), ", input shape ", shape_str(t.sizes), ")");
+  for (int64_t j = 0; j < t.dim(); ++j)
+    if (j != d)
+      FLB_CHECK(index.sizes[j] <= t.sizes[j], ValueError, op, ": size of index ", shape_str(index.sizes),
+                " does not fit input ", shape_str(t.sizes), " at dimension ", j);
+}
+
+Tensor gather(const Tensor& t, int64_t dim, const Tensor& index) {
+  check_same_device(t, index, "gather");
+  int64_t d = wrap_dim(dim, t.dim(), "gather");
+  if (t.dim() == 0) {
+    Tensor r = gather(reshape(t, {1}), 0, reshape(index, {-1}));
+    return reshape(r, index.sizes);
+  }
+  check_gather_shapes(t, d, index, "gather");
+  Tensor idx = prepare_index(index, index.sizes, t.sizes[d], d, false, "gather");
+  Tensor out = empty(index.sizes, t.dtype, t.device());
+  if (out.numel() > 0) FLB_BACKEND(t.device(), gather, out, t, d, idx);
+  return out;
+}
+
+Tensor& scatter_add_(Tensor& t, int64_t dim, const Tensor& index, const Tensor& src) {
+  check_same_device(t, index, "scatter_add_");
+  check_same_device(t, src, "scatter_add_");
+  check_same_dtype(t, src, "scatter_add_");
+  FLB_CHECK(t.dim() > 0, ValueError, "scatter_add_: expected a tensor with at least one dim");
+  int64_t d = wrap_dim(dim, t.dim(), "scatter_add_");
+  check_gather_shapes(t, d, index, "scatter_add_");
+  for (int64_t j = 0; j < t.dim(); ++j)
+    FLB_CHECK(index.sizes[j] <= src.sizes[j], ValueError, "scatter_add_: index ", shape_str(index.sizes),
+              " is larger than src ", shape_str(src.sizes), " at dimension ", j);
+  Tensor idx = prepare_index(index, index.sizes, t.sizes[d], d, false, "scatter_add_");
+  Tensor s = may_overlap(t, src) ? clone(src) : src;
+  if (idx.numel() > 0) FLB_BACKEND(t.device(), scatter_add, t, d, idx, s);
+  return t;
+}
+
+}  // namespace flambeau::ops

@@ -1,0 +1,68 @@
+// Matrix products and the softmax family.
+#include "ops/dispatch.h"
+#include "ops/ops.h"
+
+namespace flambeau::ops {
+
+Tensor mm(const Tensor& a, const Tensor& b) {
+  check_same_device(a, b, "mm");
+  FLB_CHECK(a.dim() == 2 && b.dim() == 2, ValueError, "mm: expected 2-D tensors, got shapes ", shape_str(a.sizes),
+            " and ", shape_str(b.sizes));
+  FLB_CHECK(a.sizes[1] == b.sizes[0], ValueError, "mm: mat1 and mat2 shapes cannot be multiplied (", a.sizes[0], "x",
+            a.sizes[1], " and ", b.sizes[0], "x", b.sizes[1], ")");
+  check_same_dtype(a, b, "mm");
+  FLB_CHECK(a.dtype != DType::Bool, TypeError, "mm: not implemented for bool tensors");
+  Tensor c = empty({a.sizes[0], b.sizes[1]}, a.dtype, a.device());
+  if (c.numel() == 0) return c;
+  if (a.sizes[1] == 0) {
+    fill_(c, Scalar::from_int(0));
+    return c;
+  }
+  FLB_BACKEND(a.device(), mm, c, a, b);
+  return c;
+}
+
+Tensor bmm(const Tensor& a, const Tensor& b) {
+  check_same_device(a, b, "bmm");
+  FLB_CHECK(a.dim() == 3 && b.dim() == 3, ValueError, "bmm: expected 3-D tensors, got shapes ", shape_str(a.sizes),
+            " and ", shape_str(b.sizes));
+  FLB_CHECK(a.sizes[0] == b.sizes[0] && a.sizes[2] == b.sizes[1], ValueError, "bmm: shapes ", shape_str(a.sizes),
+            " and ", shape_str(b.sizes), " cannot be multiplied");
+  check_same_dtype(a, b, "bmm");
+  FLB_CHECK(a.dtype != DType::Bool, TypeError, "bmm: not implemented for bool tensors");
+  Tensor c = empty({a.sizes[0], a.sizes[1], b.sizes[2]}, a.dtype, a.device());
+  if (c.numel() == 0) return c;
+  if (a.sizes[2] == 0) {
+    fill_(c, Scalar::from_int(0));
+    return c;
+  }
+  FLB_BACKEND(a.device(), bmm, c, a, b);
+  return c;
+}
+
+Tensor softmax(const Tensor& t, int64_t dim, bool log) {
+  const char* name = log ? "log_softmax" : "softmax";
+  FLB_CHECK(is_floating(t.dtype), TypeError, name, ": expected a floating-point tensor, got ", dtype_name(t.dtype));
+  int64_t d = wrap_dim(dim, t.dim(), name);
+  Tensor in = contiguous(t);
+  Tensor out = empty(t.sizes, t.dtype, t.device());
+  if (out.numel() == 0) return out;
+  FLB_BACKEND(t.device(), softmax, out, in, t.dim() ? d : 0, log);
+  return out;
+}
+
+Tensor softmax_backward(const Tensor& grad, const Tensor& out, int64_t dim, bool log) {
+  const char* name = log ? "log_softmax_backward" : "softmax_backward";
+  check_same_device(grad, out, name);
+  check_same_dtype(grad, out, name);
+  FLB_CHECK(grad.sizes == out.sizes, ValueError, name, ": grad shape ", shape_str(grad.sizes),
+            " differs from output shape ", shape_str(out.sizes));
+  int64_t d = wrap_dim(dim, out.dim(), name);
+  Tensor g = contiguous(grad), y = contiguous(out);
+  Tensor gi = empty(out.sizes, out.dtype, out.device());
+  if (gi.numel() == 0) return gi;
+  FLB_BACKEND(out.device(), softmax_backward, gi, g, y, out.dim() ? d : 0, log);
+  return gi;
+}
+
+}  // namespace flambeau::ops

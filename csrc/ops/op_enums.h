@@ -1,0 +1,31 @@
+// The elementwise and reduction op codes shared by the dispatch layer and both backends.
+#pragma once
+#include <cstdint>
+
+namespace flambeau {
+
+enum class UnaryOp : int {
+  Neg, Abs, Exp, Log, Log2, Log10, Log1p, Expm1, Sqrt, Rsqrt, Sin, Cos, Tan, Tanh, Sigmoid, Relu,
+  Sign, Floor, Ceil, Round, Trunc, Reciprocal, Erf, Square, LogicalNot, IsNan, IsInf, IsFinite, BitwiseNot,
+  Count
+};
+
+enum class BinaryOp : int {
+  Add, Sub, Mul, Div, Pow, Maximum, Minimum, Remainder, FloorDivide, Atan2,
+  Eq, Ne, Lt, Le, Gt, Ge, LogicalAnd, LogicalOr, LogicalXor, BitwiseAnd, BitwiseOr, BitwiseXor,
+  // Fused backward helpers (grad, saved) -> grad_input: one pass instead of three.
+  TanhBackward,     // g * (1 - y*y)
+  SigmoidBackward,  // g * y * (1 - y)
+  Count
+};
+
+enum class ReduceOp : int { Sum, Prod, Max, Min, All, Any, Mean };
+
+inline bool binary_returns_bool(BinaryOp op) {
+  return op >= BinaryOp::Eq && op <= BinaryOp::LogicalXor;
+}
+inline bool unary_returns_bool(UnaryOp op) {
+  return op == UnaryOp::LogicalNot || op == UnaryOp::IsNan || op == UnaryOp::IsInf || op == UnaryOp::IsFinite;
+}
+
+}  // namespace flambeau

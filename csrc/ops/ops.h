@@ -1,0 +1,72 @@
+// Op entry points: argument checks, shape inference, output allocation and dispatch to cpu:: or
+// cuda::. This layer is the only one that knows both backends. Every check runs before any memory
+// is touched and names the op and the shapes.
+#pragma once
+#include <optional>
+#include <utility>
+#include <vector>
+#include "core/copy.h"
+#include "core/scalar.h"
+#include "core/tensor.h"
+#include "core/view.h"
+#include "ops/op_enums.h"
+
+namespace flambeau::ops {
+
+using Dims = std::vector<int64_t>;
+
+// Elementwise. `out`, when given, must have the broadcast shape and the result dtype (it may be an
+// input: in-place ops).
+Tensor unary(UnaryOp op, const Tensor& a, const std::optional<Tensor>& out);
+Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b, const std::optional<Tensor>& out);
+Tensor clamp(const Tensor& a, std::optional<Scalar> lo, std::optional<Scalar> hi, const std::optional<Tensor>& out);
+Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
+Tensor threshold_backward(const Tensor& grad, const Tensor& x, double threshold);
+
+// Reductions. Empty dims = all dims.
+Tensor reduce(ReduceOp op, const Tensor& t, const Dims& dims, bool keepdim);
+Tensor var(const Tensor& t, const Dims& dims, double correction, bool keepdim, bool take_sqrt);
+Tensor logsumexp(const Tensor& t, const Dims& dims, bool keepdim);
+std::pair<Tensor, Tensor> max_min_dim(const Tensor& t, int64_t dim, bool keepdim, bool is_max);
+Tensor arg_max_min(const Tensor& t, std::optional<int64_t> dim, bool keepdim, bool is_max);
+
+// Linear algebra and softmax.
+Tensor mm(const Tensor& a, const Tensor& b);
+Tensor bmm(const Tensor& a, const Tensor& b);
+Tensor softmax(const Tensor& t, int64_t dim, bool log);
+Tensor softmax_backward(const Tensor& grad, const Tensor& out, int64_t dim, bool log);
+
+// Indexing and joining.
+Tensor index(const Tensor& t, const std::vector<std::optional<Tensor>>& indices);
+Tensor& index_put_(Tensor& t, const std::vector<std::optional<Tensor>>& indices, const Tensor& values, bool accumulate);
+Tensor nonzero(const Tensor& t);
+Tensor cat(const std::vector<Tensor>& ts, int64_t dim);
+Tensor index_select(const Tensor& t, int64_t dim, const Tensor& index);
+Tensor gather(const Tensor& t, int64_t dim, const Tensor& index);
+Tensor& scatter_add_(Tensor& t, int64_t dim, const Tensor& index, const Tensor& src);
+
+// Creation and random numbers (one Philox stream for all devices).
+Tensor full(const Shape& shape, const Scalar& v, DType dtype, Device device);
+Tensor arange(double start, double end, double step, DType dtype, Device device);
+Tensor linspace(double start, double end, int64_t steps, DType dtype, Device device);
+Tensor eye(int64_t n, int64_t m, DType dtype, Device device);
+void manual_seed(uint64_t seed);
+uint64_t initial_seed();
+std::pair<uint64_t, uint64_t> get_rng_state();
+void set_rng_state(uint64_t seed, uint64_t offset);
+Tensor rand(const Shape& shape, DType dtype, Device device);
+Tensor randn(const Shape& shape, DType dtype, Device device);
+Tensor randint(int64_t low, int64_t high, const Shape& shape, Device device);
+Tensor randperm(int64_t n, Device device);
+Tensor& uniform_(Tensor& t, double low, double high);
+Tensor& normal_(Tensor& t, double mean, double std);
+Tensor bernoulli(const Tensor& p);
+Tensor bernoulli_scalar(const Shape& shape, double p, DType dtype, Device device);
+
+// Shared checks.
+void check_same_device(const Tensor& a, const Tensor& b, const char* op);
+void check_same_dtype(const Tensor& a, const Tensor& b, const char* op);
+// Sorted unique wrapped dims; empty input = all dims.
+Dims normalize_dims(const Dims& dims, int64_t ndim, const char* op);
+
+}  // namespace flambeau::ops

@@ -1,0 +1,34 @@
+// Shared helpers for the pybind11 binding files.
+#pragma once
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+#include "core/scalar.h"
+#include "core/tensor.h"
+
+namespace flambeau::python {
+
+namespace py = pybind11;
+
+inline Scalar to_scalar(const py::handle& h, const char* op) {
+  if (py::isinstance<py::bool_>(h)) return Scalar::from_bool(h.cast<bool>());
+  if (py::isinstance<py::int_>(h)) {
+    try {
+      return Scalar::from_int(h.cast<int64_t>());
+    } catch (const py::cast_error&) {
+      throw std::overflow_error(std::string(op) + ": integer value out of range for int64");
+    }
+  }
+  if (py::isinstance<py::float_>(h)) return Scalar::from_double(h.cast<double>());
+  // numpy scalars and other numbers
+  try {
+    return Scalar::from_double(py::reinterpret_borrow<py::object>(h).cast<double>());
+  } catch (...) {
+    throw TypeError(std::string(op) + ": expected a number, got " + std::string(py::str(py::type::of(h))));
+  }
+}
+
+void bind_tensor(py::module_& m);
+void bind_ops(py::module_& m);
+void bind_interop(py::module_& m);
+
+}  // namespace flambeau::python

@@ -1,0 +1,58 @@
+// flambeau._C: the one extension module. Registers how C++ errors become Python exceptions, then
+// the tensor type, the ops and the runtime queries.
+#include <cstdlib>
+#include "core/cuda_hooks.h"
+#include "cpu/capability.h"
+#include "cpu/parallel.h"
+#include "python/bind.h"
+#ifdef FLAMBEAU_OPENMP
+#include <omp.h>
+#endif
+
+namespace py = pybind11;
+using namespace flambeau;
+
+PYBIND11_MODULE(_C, m) {
+  m.doc() = "Flambeau's C++/CUDA core";
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const ValueError& e) {
+      PyErr_SetString(PyExc_ValueError, e.what());
+    } catch (const TypeError& e) {
+      PyErr_SetString(PyExc_TypeError, e.what());
+    } catch (const IndexError& e) {
+      PyErr_SetString(PyExc_IndexError, e.what());
+    } catch (const NotImplementedError& e) {
+      PyErr_SetString(PyExc_NotImplementedError, e.what());
+    }
+  });
+
+  python::bind_tensor(m);
+  python::bind_ops(m);
+  python::bind_interop(m);
+
+  m.def("cuda_is_built", &cuda::is_built);
+  m.def("cuda_device_count", &cuda::device_count);
+  m.def("cuda_synchronize", &cuda::synchronize, py::arg("device") = -1);
+  m.def("cuda_memory_allocated", &cuda::memory_allocated, py::arg("device") = 0);
+  m.def("cuda_max_memory_allocated", &cuda::max_memory_allocated, py::arg("device") = 0);
+  m.def("cuda_reset_peak_memory_stats", &cuda::reset_peak_memory_stats, py::arg("device") = 0);
+  m.def("cuda_empty_cache", &cuda::empty_cache);
+  m.def("cpu_capability", [] { return std::string(cpu::capability_name(cpu::capability())); });
+  m.def("cpu_detected_capability", [] { return std::string(cpu::capability_name(cpu::detected_capability())); });
+  m.def("set_cpu_capability", &cpu::set_capability);
+  m.def("get_num_threads", [] { return cpu::max_threads(); });
+  m.def("set_num_threads", [](int n) {
+    if (n < 1) throw ValueError("set_num_threads: expected a positive number of threads, got " + std::to_string(n));
+#ifdef FLAMBEAU_OPENMP
+    omp_set_num_threads(n);
+#endif
+  });
+  m.attr("has_openmp") =
+#ifdef FLAMBEAU_OPENMP
+      true;
+#else
+      false;
+#endif
+}

@@ -1,0 +1,173 @@
+// Bindings for the op entry points of csrc/ops (names as in csrc/python/API.md). Heavy ops release
+// the GIL; tiny ones keep it, since releasing costs more than they do.
+#include <optional>
+#include "ops/ops.h"
+#include "python/bind.h"
+
+namespace flambeau::python {
+
+using OptT = std::optional<Tensor>;
+using Dims = std::vector<int64_t>;
+
+static std::optional<Scalar> opt_scalar(const py::object& o, const char* op) {
+  if (o.is_none()) return std::nullopt;
+  return to_scalar(o, op);
+}
+
+void bind_ops(py::module_& m) {
+  auto dev = [](const std::string& s) { return device_from_string(s); };
+  auto dt = [](const std::string& s) { return dtype_from_name(s); };
+
+  // ---- creation and random
+  m.def("empty", [=](const Shape& s, const std::string& d, const std::string& device) { return empty(s, dt(d), dev(device)); });
+  m.def("full", [=](const Shape& s, py::object v, const std::string& d, const std::string& device) {
+    return ops::full(s, to_scalar(v, "full"), dt(d), dev(device));
+  });
+  m.def("scalar_tensor", [=](py::object v, const std::string& d, const std::string& device) {
+    return ops::full({}, to_scalar(v, "scalar_tensor"), dt(d), dev(device));
+  });
+  m.def("arange", [=](double a, double b, double s, const std::string& d, const std::string& device) {
+    return ops::arange(a, b, s, dt(d), dev(device));
+  });
+  m.def("linspace", [=](double a, double b, int64_t n, const std::string& d, const std::string& device) {
+    return ops::linspace(a, b, n, dt(d), dev(device));
+  });
+  m.def("eye", [=](int64_t n, int64_t k, const std::string& d, const std::string& device) {
+    return ops::eye(n, k, dt(d), dev(device));
+  });
+  m.def("manual_seed", [](py::int_ seed) {
+    // Any Python int: keep the low 64 bits, as PyTorch does for negative seeds.
+    uint64_t s = PyLong_AsUnsignedLongLongMask(seed.ptr());
+    ops::manual_seed(s);
+  });
+  m.def("initial_seed", &ops::initial_seed);
+  m.def("get_rng_state", &ops::get_rng_state);
+  m.def("set_rng_state", &ops::set_rng_state);
+  m.def("rand", [=](const Shape& s, const std::string& d, const std::string& device) { return ops::rand(s, dt(d), dev(device)); });
+  m.def("randn", [=](const Shape& s, const std::string& d, const std::string& device) { return ops::randn(s, dt(d), dev(device)); });
+  m.def("randint", [=](int64_t lo, int64_t hi, const Shape& s, const std::string& device) {
+    return ops::randint(lo, hi, s, dev(device));
+  });
+  m.def("randperm", [=](int64_t n, const std::string& device) { return ops::randperm(n, dev(device)); });
+  m.def("uniform_", [](Tensor t, double a, double b) { return ops::uniform_(t, a, b); });
+  m.def("normal_", [](Tensor t, double mean, double std) { return ops::normal_(t, mean, std); });
+  m.def("bernoulli", &ops::bernoulli);
+  m.def("bernoulli_scalar", [=](const Shape& s, double p, const std::string& d, const std::string& device) {
+    return ops::bernoulli_scalar(s, p, dt(d), dev(device));
+  });
+
+  // ---- views and copies
+  m.def("view", &view);
+  m.def("reshape", &reshape);
+  m.def("permute", &permute);
+  m.def("transpose", &transpose);
+  m.def("expand", &expand);
+  m.def("slice", &slice);
+  m.def("select", &select);
+  m.def("unsqueeze", &unsqueeze);
+  m.def("squeeze", &squeeze);
+  m.def("as_strided", &as_strided);
+  m.def("diagonal", &diagonal);
+  m.def("contiguous", &contiguous);
+  m.def("clone", &clone);
+  m.def("copy_", [](const Tensor& dst, const Tensor& src) {
+    copy_(dst, src);
+    return dst;
+  });
+  m.def("fill_", [](const Tensor& t, py::object v) {
+    fill_(t, to_scalar(v, "fill_"));
+    return t;
+  });
+  m.def("to", [=](const Tensor& t, const std::string& d, const std::string& device, bool copy) {
+    return to(t, dt(d), dev(device), copy);
+  });
+  m.def("broadcast_shapes", [](const Shape& a, const Shape& b) { return broadcast_shapes(a, b, "broadcast_shapes"); });
+
+  // ---- elementwise
+  struct U { const char* name; UnaryOp op; };
+  static const U unaries[] = {
+      {"neg", UnaryOp::Neg}, {"abs", UnaryOp::Abs}, {"exp", UnaryOp::Exp}, {"log", UnaryOp::Log},
+      {"log2", UnaryOp::Log2}, {"log10", UnaryOp::Log10}, {"log1p", UnaryOp::Log1p}, {"expm1", UnaryOp::Expm1},
+      {"sqrt", UnaryOp::Sqrt}, {"rsqrt", UnaryOp::Rsqrt}, {"sin", UnaryOp::Sin}, {"cos", UnaryOp::Cos},
+      {"tan", UnaryOp::Tan}, {"tanh", UnaryOp::Tanh}, {"sigmoid", UnaryOp::Sigmoid}, {"relu", UnaryOp::Relu},
+      {"sign", UnaryOp::Sign}, {"floor", UnaryOp::Floor}, {"ceil", UnaryOp::Ceil}, {"round", UnaryOp::Round},
+      {"trunc", UnaryOp::Trunc}, {"reciprocal", UnaryOp::Reciprocal}, {"erf", UnaryOp::Erf},
+      {"square", UnaryOp::Square}, {"logical_not", UnaryOp::LogicalNot}, {"isnan", UnaryOp::IsNan},
+      {"isinf", UnaryOp::IsInf}, {"isfinite", UnaryOp::IsFinite}, {"bitwise_not", UnaryOp::BitwiseNot}};
+  for (const auto& u : unaries) {
+    UnaryOp op = u.op;
+    m.def(u.name, [op](const Tensor& a, const OptT& out) { return ops::unary(op, a, out); }, py::arg("a"),
+          py::arg("out") = py::none());
+  }
+  struct B { const char* name; BinaryOp op; };
+  static const B binaries[] = {
+      {"add", BinaryOp::Add}, {"sub", BinaryOp::Sub}, {"mul", BinaryOp::Mul}, {"div", BinaryOp::Div},
+      {"pow", BinaryOp::Pow}, {"maximum", BinaryOp::Maximum}, {"minimum", BinaryOp::Minimum},
+      {"remainder", BinaryOp::Remainder}, {"floor_divide", BinaryOp::FloorDivide}, {"atan2", BinaryOp::Atan2},
+      {"eq", BinaryOp::Eq}, {"ne", BinaryOp::Ne}, {"lt", BinaryOp::Lt}, {"le", BinaryOp::Le}, {"gt", BinaryOp::Gt},
+      {"ge", BinaryOp::Ge}, {"logical_and", BinaryOp::LogicalAnd}, {"logical_or", BinaryOp::LogicalOr},
+      {"logical_xor", BinaryOp::LogicalXor}, {"bitwise_and", BinaryOp::BitwiseAnd},
+      {"bitwise_or", BinaryOp::BitwiseOr}, {"bitwise_xor", BinaryOp::BitwiseXor},
+      {"fused_tanh_backward", BinaryOp::TanhBackward}, {"sigmoid_backward", BinaryOp::SigmoidBackward}};
+  for (const auto& b : binaries) {
+    BinaryOp op = b.op;
+    m.def(b.name, [op](const Tensor& a, const Tensor& c, const OptT& out) { return ops::binary(op, a, c, out); },
+          py::arg("a"), py::arg("b"), py::arg("out") = py::none());
+  }
+  m.def("clamp", [](const Tensor& a, py::object lo, py::object hi, const OptT& out) {
+    return ops::clamp(a, opt_scalar(lo, "clamp"), opt_scalar(hi, "clamp"), out);
+  }, py::arg("a"), py::arg("min") = py::none(), py::arg("max") = py::none(), py::arg("out") = py::none());
+  m.def("where", &ops::where);
+  m.def("threshold_backward", &ops::threshold_backward);
+
+  // ---- reductions
+  auto red = [&](const char* name, ReduceOp op) {
+    m.def(name, [op](const Tensor& t, const Dims& dims, bool keepdim) { return ops::reduce(op, t, dims, keepdim); },
+          py::arg("t"), py::arg("dims") = Dims{}, py::arg("keepdim") = false);
+  };
+  red("sum", ReduceOp::Sum);
+  red("mean", ReduceOp::Mean);
+  red("prod", ReduceOp::Prod);
+  red("amax", ReduceOp::Max);
+  red("amin", ReduceOp::Min);
+  red("all", ReduceOp::All);
+  red("any", ReduceOp::Any);
+  m.def("var", [](const Tensor& t, const Dims& dims, double correction, bool keepdim) {
+    return ops::var(t, dims, correction, keepdim, false);
+  });
+  m.def("std", [](const Tensor& t, const Dims& dims, double correction, bool keepdim) {
+    return ops::var(t, dims, correction, keepdim, true);
+  });
+  m.def("logsumexp", &ops::logsumexp);
+  m.def("max_dim", [](const Tensor& t, int64_t dim, bool keepdim) { return ops::max_min_dim(t, dim, keepdim, true); });
+  m.def("min_dim", [](const Tensor& t, int64_t dim, bool keepdim) { return ops::max_min_dim(t, dim, keepdim, false); });
+  m.def("argmax", [](const Tensor& t, std::optional<int64_t> dim, bool keepdim) { return ops::arg_max_min(t, dim, keepdim, true); },
+        py::arg("t"), py::arg("dim") = py::none(), py::arg("keepdim") = false);
+  m.def("argmin", [](const Tensor& t, std::optional<int64_t> dim, bool keepdim) { return ops::arg_max_min(t, dim, keepdim, false); },
+        py::arg("t"), py::arg("dim") = py::none(), py::arg("keepdim") = false);
+
+  // ---- linear algebra, softmax
+  m.def("mm", &ops::mm, py::call_guard<py::gil_scoped_release>());
+  m.def("bmm", &ops::bmm, py::call_guard<py::gil_scoped_release>());
+  m.def("softmax", [](const Tensor& t, int64_t dim) { return ops::softmax(t, dim, false); });
+  m.def("log_softmax", [](const Tensor& t, int64_t dim) { return ops::softmax(t, dim, true); });
+  m.def("softmax_backward", [](const Tensor& g, const Tensor& y, int64_t dim) { return ops::softmax_backward(g, y, dim, false); });
+  m.def("log_softmax_backward", [](const Tensor& g, const Tensor& y, int64_t dim) { return ops::softmax_backward(g, y, dim, true); });
+
+  // ---- indexing and joining
+  m.def("index", &ops::index);
+  m.def("index_put_", [](Tensor t, const std::vector<OptT>& idx, const Tensor& v, bool acc) {
+    ops::index_put_(t, idx, v, acc);
+    return t;
+  }, py::arg("t"), py::arg("indices"), py::arg("values"), py::arg("accumulate") = false);
+  m.def("nonzero", &ops::nonzero);
+  m.def("cat", &ops::cat);
+  m.def("index_select", &ops::index_select);
+  m.def("gather", &ops::gather);
+  m.def("scatter_add_", [](Tensor t, int64_t dim, const Tensor& idx, const Tensor& src) {
+    ops::scatter_add_(t, dim, idx, src);
+    return t;
+  });
+}
+
+}  // namespace flambeau::python

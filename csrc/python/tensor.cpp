@@ -1,0 +1,34 @@
+// TensorImpl: the C++ tensor as Python sees it (metadata only; ops live in ops.cpp).
+#include "core/view.h"
+#include "python/bind.h"
+
+namespace flambeau::python {
+
+static py::tuple to_tuple(const Shape& s) {
+  py::tuple t(s.size());
+  for (size_t i = 0; i < s.size(); ++i) t[i] = py::int_(s[i]);
+  return t;
+}
+
+void bind_tensor(py::module_& m) {
+  py::class_<Tensor>(m, "TensorImpl")
+      .def_property_readonly("shape", [](const Tensor& t) { return to_tuple(t.sizes); })
+      .def_property_readonly("stride", [](const Tensor& t) { return to_tuple(t.strides); })
+      .def_property_readonly("dtype", [](const Tensor& t) { return std::string(dtype_name(t.dtype)); })
+      .def_property_readonly("device", [](const Tensor& t) { return t.device().str(); })
+      .def_property_readonly("is_cuda", [](const Tensor& t) { return t.device().is_cuda(); })
+      .def_property_readonly("storage_offset", [](const Tensor& t) { return t.offset; })
+      .def_property_readonly("numel", &Tensor::numel)
+      .def_property_readonly("ndim", &Tensor::dim)
+      .def_property_readonly("itemsize", [](const Tensor& t) { return t.element_size(); })
+      .def_property_readonly("data_ptr", [](const Tensor& t) { return (uintptr_t)t.data_ptr(); })
+      .def_property_readonly("storage_nbytes", [](const Tensor& t) { return t.storage->nbytes; })
+      .def("is_contiguous", &Tensor::is_contiguous)
+      .def("same_storage", [](const Tensor& a, const Tensor& b) { return a.storage == b.storage; })
+      .def("__repr__", [](const Tensor& t) {
+        return str_cat("TensorImpl(shape=", shape_str(t.sizes), ", dtype=", dtype_name(t.dtype), ", device=",
+                       t.device().str(), ")");
+      });
+}
+
+}  // namespace flambeau::python
