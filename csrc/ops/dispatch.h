@@ -17,3 +17,12 @@
     ::flambeau::cpu::fn(__VA_ARGS__);                                                 \
   } while (0)
 #endif
+
+// FLB_CPU_ONLY(device, "op", cpu_fn, args...): for ops whose CUDA kernel is not written yet; a CUDA
+// tensor gets a clear NotImplementedError instead of a wrong answer.
+#define FLB_CPU_ONLY(device, opname, fn, ...)                                                     \
+  do {                                                                                            \
+    if ((device).is_cuda())                                                                       \
+      throw ::flambeau::NotImplementedError(std::string(opname) + ": no CUDA kernel yet (CPU only)"); \
+    ::flambeau::cpu::fn(__VA_ARGS__);                                                             \
+  } while (0)
