@@ -28,7 +28,7 @@ inline Device device_from_string(const std::string& s) {
     try { idx = std::stoi(s.substr(5), &pos); } catch (...) { idx = -1; }
     if (idx >= 0 && pos == s.size() - 5) return Device{DeviceType::CUDA, idx};
   }
-  throw ValueError("invalid device string '" + s + "' (expected 'cpu', 'cuda' or 'cuda:N')");
+  throw RuntimeError("invalid device string '" + s + "' (expected 'cpu', 'cuda' or 'cuda:N')");
 }
 
 }  // namespace flambeau

@@ -25,9 +25,9 @@ int64_t shape_numel(const Shape& sizes) {
 void check_shape(const Shape& sizes, const char* op) {
   int64_t n = 1;
   for (auto s : sizes) {
-    FLB_CHECK(s >= 0, ValueError, op, ": negative dimension in shape ", shape_str(sizes));
+    FLB_CHECK(s >= 0, RuntimeError, op, ": negative dimension in shape ", shape_str(sizes));
     if (s != 0 && n > std::numeric_limits<int64_t>::max() / s)
-      throw ValueError(str_cat(op, ": shape ", shape_str(sizes), " has too many elements"));
+      throw RuntimeError(str_cat(op, ": shape ", shape_str(sizes), " has too many elements"));
     n *= s;
   }
 }

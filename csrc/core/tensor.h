@@ -2,6 +2,7 @@
 // storage and differs only in metadata. Storage owns its memory through a deleter, so memory that
 // came from numpy or DLPack is released by its owner, never by us.
 #pragma once
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -19,6 +20,9 @@ struct Storage {
   size_t nbytes = 0;
   Device device;
   std::function<void(void*)> deleter;
+  // Bumped by every op that writes into existing memory, shared by all views: autograd compares it
+  // to detect a saved tensor modified in place.
+  std::atomic<int64_t> version{0};
   Storage() = default;
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;
@@ -47,6 +51,7 @@ struct Tensor {
   template <class T>
   T* data() const { return reinterpret_cast<T*>(data_ptr()); }
   int64_t size(int64_t d) const { return sizes[d]; }
+  void bump_version() const { storage->version.fetch_add(1, std::memory_order_relaxed); }
 };
 
 Shape contiguous_strides(const Shape& sizes);

@@ -10,19 +10,19 @@ Shape infer_shape(const Shape& shape, int64_t numel, const char* op) {
   int64_t known = 1, infer_at = -1;
   for (size_t i = 0; i < shape.size(); ++i) {
     if (shape[i] == -1) {
-      FLB_CHECK(infer_at < 0, ValueError, op, ": only one dimension can be inferred in shape ", shape_str(shape));
+      FLB_CHECK(infer_at < 0, RuntimeError, op, ": only one dimension can be inferred in shape ", shape_str(shape));
       infer_at = (int64_t)i;
     } else {
-      FLB_CHECK(shape[i] >= 0, ValueError, op, ": invalid shape dimension ", shape[i], " in ", shape_str(shape));
+      FLB_CHECK(shape[i] >= 0, RuntimeError, op, ": invalid shape dimension ", shape[i], " in ", shape_str(shape));
       known *= shape[i];
     }
   }
   if (infer_at >= 0) {
-    FLB_CHECK(known != 0 && numel % known == 0, ValueError, op, ": shape ", shape_str(shape),
+    FLB_CHECK(known != 0 && numel % known == 0, RuntimeError, op, ": shape ", shape_str(shape),
               " is invalid for input of size ", numel);
     out[infer_at] = numel / known;
   } else {
-    FLB_CHECK(known == numel, ValueError, op, ": shape ", shape_str(shape), " is invalid for input of size ", numel);
+    FLB_CHECK(known == numel, RuntimeError, op, ": shape ", shape_str(shape), " is invalid for input of size ", numel);
   }
   return out;
 }
@@ -93,13 +93,13 @@ Tensor reshape(const Tensor& t, const Shape& shape) {
 
 Tensor permute(const Tensor& t, const std::vector<int64_t>& dims) {
   int64_t n = t.dim();
-  FLB_CHECK((int64_t)dims.size() == n, ValueError, "permute: number of dims ", dims.size(),
+  FLB_CHECK((int64_t)dims.size() == n, RuntimeError, "permute: number of dims ", dims.size(),
             " does not match the tensor's ", n, " dims (shape ", shape_str(t.sizes), ")");
   std::vector<bool> seen(n, false);
   Tensor out = t;
   for (int64_t i = 0; i < n; ++i) {
     int64_t d = wrap_dim(dims[i], n, "permute");
-    FLB_CHECK(!seen[d], ValueError, "permute: repeated dim ", dims[i], " in ", shape_str(dims));
+    FLB_CHECK(!seen[d], RuntimeError, "permute: repeated dim ", dims[i], " in ", shape_str(dims));
     seen[d] = true;
     out.sizes[i] = t.sizes[d];
     out.strides[i] = t.strides[d];
@@ -123,7 +123,7 @@ Tensor transpose(const Tensor& t, int64_t d0, int64_t d1) {
 
 Tensor expand(const Tensor& t, const Shape& shape) {
   int64_t n = (int64_t)shape.size(), m = t.dim();
-  FLB_CHECK(n >= m, ValueError, "expand: the number of sizes provided (", n,
+  FLB_CHECK(n >= m, RuntimeError, "expand: the number of sizes provided (", n,
             ") must be greater or equal to the number of dimensions in the tensor (", m, ")");
   Tensor out = t;
   out.sizes.assign(n, 0);
@@ -134,13 +134,13 @@ Tensor expand(const Tensor& t, const Shape& shape) {
     if (j >= 0) {
       int64_t have = t.sizes[j];
       if (want == -1) want = have;
-      FLB_CHECK(have == want || have == 1, ValueError, "expand: the expanded size of the tensor (", want,
+      FLB_CHECK(have == want || have == 1, RuntimeError, "expand: the expanded size of the tensor (", want,
                 ") must match the existing size (", have, ") at non-singleton dimension ", i,
                 ".  Target sizes: ", shape_str(shape), ".  Tensor sizes: ", shape_str(t.sizes));
       out.sizes[i] = want;
       out.strides[i] = (have == want) ? t.strides[j] : 0;
     } else {
-      FLB_CHECK(want >= 0, ValueError, "expand: the expanded size ", want,
+      FLB_CHECK(want >= 0, RuntimeError, "expand: the expanded size ", want,
                 " is not allowed in a leading, non-existing dimension ", i);
       out.sizes[i] = want;
       out.strides[i] = 0;
@@ -152,7 +152,7 @@ Tensor expand(const Tensor& t, const Shape& shape) {
 Tensor slice(const Tensor& t, int64_t dim, int64_t start, int64_t stop, int64_t step) {
   FLB_CHECK(t.dim() > 0, IndexError, "slice: cannot slice a 0-d tensor");
   dim = wrap_dim(dim, t.dim(), "slice");
-  FLB_CHECK(step > 0, ValueError, "slice: step must be positive, got ", step);
+  FLB_CHECK(step > 0, RuntimeError, "slice: step must be positive, got ", step);
   int64_t n = t.sizes[dim];
   // Python slice semantics: clamp out-of-range bounds.
   if (start < 0) start += n;
@@ -215,10 +215,10 @@ Tensor squeeze(const Tensor& t, const std::vector<int64_t>& dims) {
 }
 
 Tensor as_strided(const Tensor& t, const Shape& sizes, const Shape& strides, int64_t offset) {
-  FLB_CHECK(sizes.size() == strides.size(), ValueError, "as_strided: sizes ", shape_str(sizes), " and strides ",
+  FLB_CHECK(sizes.size() == strides.size(), RuntimeError, "as_strided: sizes ", shape_str(sizes), " and strides ",
             shape_str(strides), " differ in length");
   check_shape(sizes, "as_strided");
-  FLB_CHECK(offset >= 0, ValueError, "as_strided: negative storage offset ", offset);
+  FLB_CHECK(offset >= 0, RuntimeError, "as_strided: negative storage offset ", offset);
   // Bounds: the largest element reached must lie inside the storage.
   int64_t hi = offset, lo = offset;
   bool empty = false;
@@ -227,7 +227,7 @@ Tensor as_strided(const Tensor& t, const Shape& sizes, const Shape& strides, int
     if (strides[i] >= 0) hi += (sizes[i] - 1) * strides[i]; else lo += (sizes[i] - 1) * strides[i];
   }
   int64_t capacity = (int64_t)(t.storage->nbytes / itemsize(t.dtype));
-  FLB_CHECK(empty || (lo >= 0 && hi < capacity), ValueError, "as_strided: sizes ", shape_str(sizes), " strides ",
+  FLB_CHECK(empty || (lo >= 0 && hi < capacity), RuntimeError, "as_strided: sizes ", shape_str(sizes), " strides ",
             shape_str(strides), " offset ", offset, " reach outside a storage of ", capacity, " elements");
   Tensor out = t;
   out.sizes = sizes;
@@ -237,10 +237,10 @@ Tensor as_strided(const Tensor& t, const Shape& sizes, const Shape& strides, int
 }
 
 Tensor diagonal(const Tensor& t, int64_t offset, int64_t d0, int64_t d1) {
-  FLB_CHECK(t.dim() >= 2, ValueError, "diagonal: expected a tensor with at least 2 dims, got shape ", shape_str(t.sizes));
+  FLB_CHECK(t.dim() >= 2, RuntimeError, "diagonal: expected a tensor with at least 2 dims, got shape ", shape_str(t.sizes));
   d0 = wrap_dim(d0, t.dim(), "diagonal");
   d1 = wrap_dim(d1, t.dim(), "diagonal");
-  FLB_CHECK(d0 != d1, ValueError, "diagonal: dimensions cannot be identical ", d0, ", ", d1);
+  FLB_CHECK(d0 != d1, RuntimeError, "diagonal: dimensions cannot be identical ", d0, ", ", d1);
   int64_t len;
   Tensor out = t;
   if (offset >= 0) {
@@ -278,7 +278,7 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op) {
   for (size_t i = 0; i < n; ++i) {
     int64_t x = i < n - a.size() ? 1 : a[i - (n - a.size())];
     int64_t y = i < n - b.size() ? 1 : b[i - (n - b.size())];
-    FLB_CHECK(x == y || x == 1 || y == 1, ValueError, op, ": shapes ", shape_str(a), " and ", shape_str(b),
+    FLB_CHECK(x == y || x == 1 || y == 1, RuntimeError, op, ": shapes ", shape_str(a), " and ", shape_str(b),
               " cannot be broadcast together (size ", x, " vs ", y, " at dimension ", i, ")");
     out[i] = (x == 1) ? y : x;
   }

@@ -218,17 +218,16 @@ void binary_typed(BinaryOp op, const Tensor& out, const Tensor& a, const Tensor&
           return;
         }
         case BinaryOp::Pow:
-          same([&](T x, T y) -> T {
+          // Negative exponents truncate toward zero, as PyTorch's integer pow: 1 and -1 stay +-1,
+          // everything else (0 included) becomes 0.
+          return same([](T x, T y) -> T {
             if (y < 0) {
               if (x == 1) return 1;
               if (x == -1) return (y & 1) ? -1 : 1;
-              bad.store(true, std::memory_order_relaxed);
               return 0;
             }
             return int_pow(x, y);
           });
-          if (bad) throw RuntimeError("pow: integers to negative integer powers are not allowed");
-          return;
         case BinaryOp::BitwiseAnd: return same([](T x, T y) { return T(x & y); });
         case BinaryOp::BitwiseOr: return same([](T x, T y) { return T(x | y); });
         case BinaryOp::BitwiseXor: return same([](T x, T y) { return T(x ^ y); });

@@ -3,6 +3,7 @@
 #include "cpu/kernels.h"
 #include "cpu/parallel.h"
 #include "core/view.h"
+#include "cpu/gemm.h"
 
 namespace flambeau::cpu {
 
@@ -33,6 +34,13 @@ void mm_simple(int64_t M, int64_t N, int64_t K, const T* A, int64_t sam, int64_t
 
 void mm(const Tensor& c, const Tensor& a, const Tensor& b) {
   int64_t M = a.sizes[0], K = a.sizes[1], N = b.sizes[1];
+  if (is_floating(a.dtype)) {
+    FLB_DISPATCH_FLOATING(a.dtype, "mm", [&] {
+      gemm<scalar_t>(M, N, K, 1, a.data<scalar_t>(), a.strides[0], a.strides[1], b.data<scalar_t>(), b.strides[0],
+                     b.strides[1], 0, c.data<scalar_t>(), N);
+    });
+    return;
+  }
   FLB_DISPATCH_NUMERIC(a.dtype, "mm", [&] {
     mm_simple<scalar_t>(M, N, K, a.data<scalar_t>(), a.strides[0], a.strides[1], b.data<scalar_t>(), b.strides[0],
                         b.strides[1], c.data<scalar_t>());
@@ -41,6 +49,15 @@ void mm(const Tensor& c, const Tensor& a, const Tensor& b) {
 
 void bmm(const Tensor& c, const Tensor& a, const Tensor& b) {
   int64_t batch = a.sizes[0];
+  if (is_floating(a.dtype)) {
+    int64_t M = a.sizes[1], K = a.sizes[2], N = b.sizes[2];
+    FLB_DISPATCH_FLOATING(a.dtype, "bmm", [&] {
+      gemm_batched<scalar_t>(batch, M, N, K, 1, a.data<scalar_t>(), a.strides[0], a.strides[1], a.strides[2],
+                             b.data<scalar_t>(), b.strides[0], b.strides[1], b.strides[2], 0, c.data<scalar_t>(),
+                             M * N, N);
+    });
+    return;
+  }
   for (int64_t i = 0; i < batch; ++i) mm(select(c, 0, i), select(a, 0, i), select(b, 0, i));
 }
 

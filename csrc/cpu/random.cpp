@@ -36,7 +36,7 @@ void linspace(const Tensor& out, double start, double end) {
   double step = n > 1 ? (end - start) / (double)(n - 1) : 0.0;
   // As PyTorch: the first half counts up from start, the second half down from end (symmetric error).
   int64_t half = n / 2;
-  generate(out, [=](int64_t i) { return i < half ? start + step * (double)i : end - step * (double)(n - 1 - i); });
+  generate(out, [=](int64_t i) { return (i < half || n == 1) ? start + step * (double)i : end - step * (double)(n - 1 - i); });
 }
 
 void rand(const Tensor& out, uint64_t seed, uint64_t offset, double low, double high) {

@@ -30,6 +30,7 @@ static bool same_view(const Tensor& a, const Tensor& b) {
 
 void copy_(const Tensor& dst, const Tensor& src_in) {
   Tensor src = expand(src_in, dst.sizes);  // checks broadcastability, names expand
+  dst.bump_version();
   if (dst.numel() == 0) return;
   if (same_view(dst, src)) return;
   // Writing into memory we are about to read (x[1:] = x[:-1]): read from a private copy.
@@ -70,6 +71,7 @@ void copy_(const Tensor& dst, const Tensor& src_in) {
 }
 
 void fill_(const Tensor& dst, const Scalar& value) {
+  dst.bump_version();
   if (dst.numel() == 0) return;
   FLB_BACKEND(dst.device(), fill, dst, value);
 }

@@ -30,6 +30,10 @@ std::pair<uint64_t, uint64_t> reserve(int64_t n) {
 }
 }  // namespace
 
+// Public form of reserve() for ops outside this file (dropout): reserves `n` stream positions,
+// returns (seed, first position). Declared in ops/norm_optim_ops.h.
+std::pair<uint64_t, uint64_t> reserve_random(int64_t n) { return reserve(n); }
+
 void manual_seed(uint64_t seed) {
   auto& r = rng();
   std::lock_guard<std::mutex> lock(r.mu);
@@ -56,9 +60,9 @@ Tensor full(const Shape& shape, const Scalar& v, DType dtype, Device device) {
 }
 
 Tensor arange(double start, double end, double step, DType dtype, Device device) {
-  FLB_CHECK(step != 0, ValueError, "arange: step must be nonzero");
-  FLB_CHECK(std::isfinite(start) && std::isfinite(end), ValueError, "arange: unsupported range: ", start, " -> ", end);
-  FLB_CHECK((step > 0 && end >= start) || (step < 0 && end <= start), ValueError,
+  FLB_CHECK(step != 0, RuntimeError, "arange: step must be nonzero");
+  FLB_CHECK(std::isfinite(start) && std::isfinite(end), RuntimeError, "arange: unsupported range: ", start, " -> ", end);
+  FLB_CHECK((step > 0 && end >= start) || (step < 0 && end <= start), RuntimeError,
             "arange: upper bound and larger bound inconsistent with step sign (start=", start, ", end=", end,
             ", step=", step, ")");
   int64_t n = (int64_t)std::ceil((end - start) / step);
@@ -68,14 +72,14 @@ Tensor arange(double start, double end, double step, DType dtype, Device device)
 }
 
 Tensor linspace(double start, double end, int64_t steps, DType dtype, Device device) {
-  FLB_CHECK(steps >= 0, ValueError, "linspace: number of steps must be non-negative, got ", steps);
+  FLB_CHECK(steps >= 0, RuntimeError, "linspace: number of steps must be non-negative, got ", steps);
   Tensor t = empty({steps}, dtype, device);
   if (steps > 0) FLB_BACKEND(device, linspace, t, start, end);
   return t;
 }
 
 Tensor eye(int64_t n, int64_t m, DType dtype, Device device) {
-  FLB_CHECK(n >= 0 && m >= 0, ValueError, "eye: n and m must be non-negative, got ", n, " and ", m);
+  FLB_CHECK(n >= 0 && m >= 0, RuntimeError, "eye: n and m must be non-negative, got ", n, " and ", m);
   Tensor t = full({n, m}, Scalar::from_int(0), dtype, device);
   if (n > 0 && m > 0) fill_(diagonal(t, 0, 0, 1), Scalar::from_int(1));
   return t;
@@ -94,7 +98,7 @@ Tensor randn(const Shape& shape, DType dtype, Device device) {
 }
 
 Tensor randint(int64_t low, int64_t high, const Shape& shape, Device device) {
-  FLB_CHECK(high > low, ValueError, "randint: random_ expects 'from' to be less than 'to', but got from=", low,
+  FLB_CHECK(high > low, RuntimeError, "randint: random_ expects 'from' to be less than 'to', but got from=", low,
             " >= to=", high);
   Tensor t = empty(shape, DType::Int64, device);
   if (t.numel() == 0) return t;
@@ -104,7 +108,7 @@ Tensor randint(int64_t low, int64_t high, const Shape& shape, Device device) {
 }
 
 Tensor randperm(int64_t n, Device device) {
-  FLB_CHECK(n >= 0, ValueError, "randperm: n must be non-negative, got ", n);
+  FLB_CHECK(n >= 0, RuntimeError, "randperm: n must be non-negative, got ", n);
   // Fisher-Yates on the host with one stream position per swap; then moved to the device.
   Tensor host = empty({n}, DType::Int64, cpu_device());
   int64_t* p = host.data<int64_t>();
@@ -121,8 +125,9 @@ Tensor randperm(int64_t n, Device device) {
 
 Tensor& uniform_(Tensor& t, double low, double high) {
   FLB_CHECK(is_floating(t.dtype), TypeError, "uniform_: expected a floating-point tensor, got ", dtype_name(t.dtype));
-  FLB_CHECK(low <= high, ValueError, "uniform_: expects to return a [from, to) range, but found from=", low,
+  FLB_CHECK(low <= high, RuntimeError, "uniform_: expects to return a [from, to) range, but found from=", low,
             " > to=", high);
+  t.bump_version();
   if (t.numel() == 0) return t;
   auto [seed, off] = reserve(t.numel());
   Tensor c = t.is_contiguous() ? t : empty(t.sizes, t.dtype, t.device());
@@ -133,7 +138,8 @@ Tensor& uniform_(Tensor& t, double low, double high) {
 
 Tensor& normal_(Tensor& t, double mean, double std) {
   FLB_CHECK(is_floating(t.dtype), TypeError, "normal_: expected a floating-point tensor, got ", dtype_name(t.dtype));
-  FLB_CHECK(std >= 0, ValueError, "normal_: expects std >= 0.0, but found std ", std);
+  FLB_CHECK(std >= 0, RuntimeError, "normal_: expects std >= 0.0, but found std ", std);
+  t.bump_version();
   if (t.numel() == 0) return t;
   auto [seed, off] = reserve(t.numel());
   Tensor c = t.is_contiguous() ? t : empty(t.sizes, t.dtype, t.device());
@@ -154,7 +160,7 @@ Tensor bernoulli(const Tensor& p) {
 }
 
 Tensor bernoulli_scalar(const Shape& shape, double p, DType dtype, Device device) {
-  FLB_CHECK(p >= 0 && p <= 1, ValueError, "bernoulli: expected 0 <= p <= 1, but got p=", p);
+  FLB_CHECK(p >= 0 && p <= 1, RuntimeError, "bernoulli: expected 0 <= p <= 1, but got p=", p);
   Tensor t = empty(shape, dtype, device);
   if (t.numel() == 0) return t;
   auto [seed, off] = reserve(t.numel());

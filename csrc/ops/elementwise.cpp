@@ -28,12 +28,13 @@ static Tensor prepare_out(const std::optional<Tensor>& out, const Shape& shape, 
                           const char* op) {
   if (!out) return empty(shape, dtype, device);
   const Tensor& o = *out;
-  FLB_CHECK(o.sizes == shape, ValueError, op, ": output with shape ", shape_str(o.sizes),
+  FLB_CHECK(o.sizes == shape, RuntimeError, op, ": output with shape ", shape_str(o.sizes),
             " doesn't match the broadcast shape ", shape_str(shape));
   FLB_CHECK(o.dtype == dtype, TypeError, op, ": result type ", dtype_name(dtype), " can't be cast to the desired output type ",
             dtype_name(o.dtype));
   FLB_CHECK(o.device() == device, RuntimeError, op, ": output is on ", o.device().str(), ", inputs on ", device.str());
   check_writable(o, op);
+  o.bump_version();
   return o;
 }
 
@@ -68,14 +69,14 @@ static bool unary_float_only(UnaryOp op) {
 Tensor unary(UnaryOp op, const Tensor& a, const std::optional<Tensor>& out) {
   const char* name = unary_name(op);
   if (unary_float_only(op))
-    FLB_CHECK(is_floating(a.dtype), TypeError, name, ": expected a floating-point tensor, got ", dtype_name(a.dtype),
-              " with shape ", shape_str(a.sizes));
+    FLB_CHECK(is_floating(a.dtype), NotImplementedError, name, ": not implemented for ", dtype_name(a.dtype),
+              " tensors (shape ", shape_str(a.sizes), "); expected a floating-point tensor");
   if (op == UnaryOp::BitwiseNot)
-    FLB_CHECK(!is_floating(a.dtype), TypeError, name, ": not supported for floating-point tensors");
+    FLB_CHECK(!is_floating(a.dtype), NotImplementedError, name, ": not implemented for floating-point tensors");
   if (a.dtype == DType::Bool)
     FLB_CHECK(op == UnaryOp::LogicalNot || op == UnaryOp::BitwiseNot || op == UnaryOp::IsNan || op == UnaryOp::IsInf ||
                   op == UnaryOp::IsFinite,
-              TypeError, name, ": not supported for bool tensors (shape ", shape_str(a.sizes), ")");
+              NotImplementedError, name, ": not implemented for bool tensors (shape ", shape_str(a.sizes), ")");
   DType rt = unary_returns_bool(op) ? DType::Bool : a.dtype;
   Tensor o = prepare_out(out, a.sizes, rt, a.device(), name);
   if (o.numel() == 0) return o;
@@ -92,13 +93,13 @@ Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b, const std::optional
   bool is_float = is_floating(a.dtype);
   switch (op) {
     case BinaryOp::Atan2: case BinaryOp::TanhBackward: case BinaryOp::SigmoidBackward:
-      FLB_CHECK(is_float, TypeError, name, ": expected floating-point tensors, got ", dtype_name(a.dtype));
+      FLB_CHECK(is_float, NotImplementedError, name, ": not implemented for ", dtype_name(a.dtype), " tensors");
       break;
     case BinaryOp::BitwiseAnd: case BinaryOp::BitwiseOr: case BinaryOp::BitwiseXor:
-      FLB_CHECK(!is_float, TypeError, name, ": not supported for floating-point tensors");
+      FLB_CHECK(!is_float, NotImplementedError, name, ": not implemented for floating-point tensors");
       break;
     case BinaryOp::Sub: case BinaryOp::Div: case BinaryOp::Pow: case BinaryOp::Remainder: case BinaryOp::FloorDivide:
-      FLB_CHECK(a.dtype != DType::Bool, TypeError, name, ": not supported for bool tensors (shapes ",
+      FLB_CHECK(a.dtype != DType::Bool, NotImplementedError, name, ": not implemented for bool tensors (shapes ",
                 shape_str(a.sizes), " and ", shape_str(b.sizes), ")");
       break;
     default:
@@ -121,7 +122,7 @@ Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b, const std::optional
 
 Tensor clamp(const Tensor& a, std::optional<Scalar> lo, std::optional<Scalar> hi, const std::optional<Tensor>& out) {
   FLB_CHECK(a.dtype != DType::Bool, TypeError, "clamp: not supported for bool tensors");
-  FLB_CHECK(lo || hi, ValueError, "clamp: at least one of 'min' or 'max' must not be None");
+  FLB_CHECK(lo || hi, RuntimeError, "clamp: at least one of 'min' or 'max' must not be None");
   Tensor o = prepare_out(out, a.sizes, a.dtype, a.device(), "clamp");
   if (o.numel() == 0) return o;
   const Scalar* pl = lo ? &*lo : nullptr;
@@ -147,7 +148,7 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
 Tensor threshold_backward(const Tensor& grad, const Tensor& x, double threshold) {
   check_same_device(grad, x, "threshold_backward");
   check_same_dtype(grad, x, "threshold_backward");
-  FLB_CHECK(grad.sizes == x.sizes, ValueError, "threshold_backward: grad shape ", shape_str(grad.sizes),
+  FLB_CHECK(grad.sizes == x.sizes, RuntimeError, "threshold_backward: grad shape ", shape_str(grad.sizes),
             " differs from input shape ", shape_str(x.sizes));
   Tensor o = empty(x.sizes, x.dtype, x.device());
   if (o.numel() == 0) return o;

@@ -87,7 +87,17 @@ IndexPlan plan_index(const Tensor& t, const std::vector<std::optional<Tensor>>& 
   for (size_t d = 0; d < full_idx.size(); ++d)
     if (full_idx[d]) {
       p.adv_dims.push_back((int64_t)d);
-      bshape = first ? full_idx[d]->sizes : broadcast_shapes(bshape, full_idx[d]->sizes, op);
+      if (!first) {
+        Shape prev = bshape;
+        try {
+          bshape = broadcast_shapes(bshape, full_idx[d]->sizes, op);
+        } catch (const RuntimeError&) {
+          throw IndexError(str_cat(op, ": shape mismatch: indexing tensors could not be broadcast together with shapes ",
+                                   shape_str(prev), ", ", shape_str(full_idx[d]->sizes)));
+        }
+      } else {
+        bshape = full_idx[d]->sizes;
+      }
       first = false;
     }
   p.bshape = bshape;
@@ -132,6 +142,7 @@ Tensor& index_put_(Tensor& t, const std::vector<std::optional<Tensor>>& indices,
               "index_put_: unsupported operation: the written-to tensor (shape ", shape_str(t.sizes),
               ") has elements that share memory; clone() it first");
   IndexPlan p = plan_index(t, indices, "index_put_");
+  t.bump_version();
   if (p.adv_dims.empty()) {
     if (accumulate) binary(BinaryOp::Add, t, values, t);
     else copy_(t, values);
@@ -158,13 +169,13 @@ Tensor nonzero(const Tensor& t) {
 }
 
 Tensor cat(const std::vector<Tensor>& ts, int64_t dim) {
-  FLB_CHECK(!ts.empty(), ValueError, "cat: expected a non-empty list of tensors");
+  FLB_CHECK(!ts.empty(), RuntimeError, "cat: expected a non-empty list of tensors");
   // Legacy rule kept by PyTorch: 1-D empty tensors are skipped.
   const Tensor* ref = nullptr;
   for (auto& t : ts)
     if (!(t.dim() == 1 && t.sizes[0] == 0)) { ref = &t; break; }
   if (!ref) return empty({0}, ts[0].dtype, ts[0].device());
-  FLB_CHECK(ref->dim() > 0, ValueError, "cat: zero-dimensional tensor cannot be concatenated");
+  FLB_CHECK(ref->dim() > 0, RuntimeError, "cat: zero-dimensional tensor cannot be concatenated");
   int64_t d = wrap_dim(dim, ref->dim(), "cat");
   Shape shape = ref->sizes;
   shape[d] = 0;
@@ -173,10 +184,10 @@ Tensor cat(const std::vector<Tensor>& ts, int64_t dim) {
     if (t.dim() == 1 && t.sizes[0] == 0) continue;
     check_same_device(*ref, t, "cat");
     check_same_dtype(*ref, t, "cat");
-    FLB_CHECK(t.dim() == ref->dim(), ValueError, "cat: tensors must have same number of dimensions: got ", ref->dim(),
+    FLB_CHECK(t.dim() == ref->dim(), RuntimeError, "cat: tensors must have same number of dimensions: got ", ref->dim(),
               " and ", t.dim());
     for (int64_t j = 0; j < t.dim(); ++j)
-      FLB_CHECK(j == d || t.sizes[j] == ref->sizes[j], ValueError, "cat: sizes of tensors must match except in dimension ",
+      FLB_CHECK(j == d || t.sizes[j] == ref->sizes[j], RuntimeError, "cat: sizes of tensors must match except in dimension ",
                 d, ". Expected size ", ref->sizes[j], " but got size ", t.sizes[j], " for tensor number ", i,
                 " in the list (shapes ", shape_str(ref->sizes), " and ", shape_str(t.sizes), ")");
     shape[d] += t.sizes[d];
@@ -209,11 +220,11 @@ Tensor index_select(const Tensor& t, int64_t dim, const Tensor& idx_t) {
 
 static void check_gather_shapes(const Tensor& t, int64_t d, const Tensor& index, const char* op) {
   FLB_CHECK(index.dtype == DType::Int64, TypeError, op, ": expected an int64 index, got ", dtype_name(index.dtype));
-  FLB_CHECK(index.dim() == t.dim(), ValueError, op, ": index tensor must have the same number of dimensions as input "
+  FLB_CHECK(index.dim() == t.dim(), RuntimeError, op, ": index tensor must have the same number of dimensions as input "
             "tensor (index shape ", shape_str(index.sizes), ", input shape ", shape_str(t.sizes), ")");
   for (int64_t j = 0; j < t.dim(); ++j)
     if (j != d)
-      FLB_CHECK(index.sizes[j] <= t.sizes[j], ValueError, op, ": size of index ", shape_str(index.sizes),
+      FLB_CHECK(index.sizes[j] <= t.sizes[j], RuntimeError, op, ": size of index ", shape_str(index.sizes),
                 " does not fit input ", shape_str(t.sizes), " at dimension ", j);
 }
 
@@ -235,14 +246,15 @@ Tensor& scatter_add_(Tensor& t, int64_t dim, const Tensor& index, const Tensor& 
   check_same_device(t, index, "scatter_add_");
   check_same_device(t, src, "scatter_add_");
   check_same_dtype(t, src, "scatter_add_");
-  FLB_CHECK(t.dim() > 0, ValueError, "scatter_add_: expected a tensor with at least one dim");
+  FLB_CHECK(t.dim() > 0, RuntimeError, "scatter_add_: expected a tensor with at least one dim");
   int64_t d = wrap_dim(dim, t.dim(), "scatter_add_");
   check_gather_shapes(t, d, index, "scatter_add_");
   for (int64_t j = 0; j < t.dim(); ++j)
-    FLB_CHECK(index.sizes[j] <= src.sizes[j], ValueError, "scatter_add_: index ", shape_str(index.sizes),
+    FLB_CHECK(index.sizes[j] <= src.sizes[j], RuntimeError, "scatter_add_: index ", shape_str(index.sizes),
               " is larger than src ", shape_str(src.sizes), " at dimension ", j);
   Tensor idx = prepare_index(index, index.sizes, t.sizes[d], d, false, "scatter_add_");
   Tensor s = may_overlap(t, src) ? clone(src) : src;
+  t.bump_version();
   if (idx.numel() > 0) FLB_BACKEND(t.device(), scatter_add, t, d, idx, s);
   return t;
 }

@@ -6,9 +6,9 @@ namespace flambeau::ops {
 
 Tensor mm(const Tensor& a, const Tensor& b) {
   check_same_device(a, b, "mm");
-  FLB_CHECK(a.dim() == 2 && b.dim() == 2, ValueError, "mm: expected 2-D tensors, got shapes ", shape_str(a.sizes),
+  FLB_CHECK(a.dim() == 2 && b.dim() == 2, RuntimeError, "mm: expected 2-D tensors, got shapes ", shape_str(a.sizes),
             " and ", shape_str(b.sizes));
-  FLB_CHECK(a.sizes[1] == b.sizes[0], ValueError, "mm: mat1 and mat2 shapes cannot be multiplied (", a.sizes[0], "x",
+  FLB_CHECK(a.sizes[1] == b.sizes[0], RuntimeError, "mm: mat1 and mat2 shapes cannot be multiplied (", a.sizes[0], "x",
             a.sizes[1], " and ", b.sizes[0], "x", b.sizes[1], ")");
   check_same_dtype(a, b, "mm");
   FLB_CHECK(a.dtype != DType::Bool, TypeError, "mm: not implemented for bool tensors");
@@ -24,9 +24,9 @@ Tensor mm(const Tensor& a, const Tensor& b) {
 
 Tensor bmm(const Tensor& a, const Tensor& b) {
   check_same_device(a, b, "bmm");
-  FLB_CHECK(a.dim() == 3 && b.dim() == 3, ValueError, "bmm: expected 3-D tensors, got shapes ", shape_str(a.sizes),
+  FLB_CHECK(a.dim() == 3 && b.dim() == 3, RuntimeError, "bmm: expected 3-D tensors, got shapes ", shape_str(a.sizes),
             " and ", shape_str(b.sizes));
-  FLB_CHECK(a.sizes[0] == b.sizes[0] && a.sizes[2] == b.sizes[1], ValueError, "bmm: shapes ", shape_str(a.sizes),
+  FLB_CHECK(a.sizes[0] == b.sizes[0] && a.sizes[2] == b.sizes[1], RuntimeError, "bmm: shapes ", shape_str(a.sizes),
             " and ", shape_str(b.sizes), " cannot be multiplied");
   check_same_dtype(a, b, "bmm");
   FLB_CHECK(a.dtype != DType::Bool, TypeError, "bmm: not implemented for bool tensors");
@@ -55,7 +55,7 @@ Tensor softmax_backward(const Tensor& grad, const Tensor& out, int64_t dim, bool
   const char* name = log ? "log_softmax_backward" : "softmax_backward";
   check_same_device(grad, out, name);
   check_same_dtype(grad, out, name);
-  FLB_CHECK(grad.sizes == out.sizes, ValueError, name, ": grad shape ", shape_str(grad.sizes),
+  FLB_CHECK(grad.sizes == out.sizes, RuntimeError, name, ": grad shape ", shape_str(grad.sizes),
             " differs from output shape ", shape_str(out.sizes));
   int64_t d = wrap_dim(dim, out.dim(), name);
   Tensor g = contiguous(grad), y = contiguous(out);

@@ -15,7 +15,7 @@ Dims normalize_dims(const Dims& dims, int64_t ndim, const char* op) {
   }
   for (auto d : dims) {
     int64_t w = wrap_dim(d, ndim, op);
-    FLB_CHECK(std::find(out.begin(), out.end(), w) == out.end(), ValueError, op, ": dim ", w,
+    FLB_CHECK(std::find(out.begin(), out.end(), w) == out.end(), RuntimeError, op, ": dim ", w,
               " appears multiple times in the list of dims");
     out.push_back(w);
   }

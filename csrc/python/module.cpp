@@ -28,9 +28,14 @@ PYBIND11_MODULE(_C, m) {
     }
   });
 
+  // Read FLAMBEAU_CPU_CAPABILITY now, so a bad value fails the import rather than the first op.
+  cpu::capability();
   python::bind_tensor(m);
   python::bind_ops(m);
   python::bind_interop(m);
+  python::bind_norm_optim(m);
+  python::bind_conv_pool(m);
+  python::bind_act_loss(m);
 
   m.def("cuda_is_built", &cuda::is_built);
   m.def("cuda_device_count", &cuda::device_count);

@@ -81,7 +81,9 @@ void bind_ops(py::module_& m) {
   m.def("to", [=](const Tensor& t, const std::string& d, const std::string& device, bool copy) {
     return to(t, dt(d), dev(device), copy);
   });
-  m.def("broadcast_shapes", [](const Shape& a, const Shape& b) { return broadcast_shapes(a, b, "broadcast_shapes"); });
+  m.def("broadcast_shapes", [](const Shape& a, const Shape& b, const std::string& op) {
+    return broadcast_shapes(a, b, op.c_str());
+  }, py::arg("a"), py::arg("b"), py::arg("op") = "broadcast_shapes");
 
   // ---- elementwise
   struct U { const char* name; UnaryOp op; };

@@ -10,11 +10,20 @@ static py::tuple to_tuple(const Shape& s) {
   return t;
 }
 
+// Interned dtype names: reading .dtype is on every op's path, so don't build a new str each time.
+static py::object dtype_str(DType t) {
+  // Leaked on purpose: destroying Python objects after the interpreter is gone would crash at exit.
+  static py::object* names = new py::object[4]{py::str("bool"), py::str("int64"), py::str("float32"), py::str("float64")};
+  return names[(int)t];
+}
+
 void bind_tensor(py::module_& m) {
   py::class_<Tensor>(m, "TensorImpl")
       .def_property_readonly("shape", [](const Tensor& t) { return to_tuple(t.sizes); })
       .def_property_readonly("stride", [](const Tensor& t) { return to_tuple(t.strides); })
-      .def_property_readonly("dtype", [](const Tensor& t) { return std::string(dtype_name(t.dtype)); })
+      .def_property_readonly("dtype", [](const Tensor& t) { return dtype_str(t.dtype); })
+      .def_property_readonly("version", [](const Tensor& t) { return t.storage->version.load(); })
+      .def("bump_version", [](const Tensor& t) { t.bump_version(); })
       .def_property_readonly("device", [](const Tensor& t) { return t.device().str(); })
       .def_property_readonly("is_cuda", [](const Tensor& t) { return t.device().is_cuda(); })
       .def_property_readonly("storage_offset", [](const Tensor& t) { return t.offset; })
