@@ -1,0 +1,145 @@
+"""Flambeau: a deep-learning library with handwritten C++/CUDA kernels and PyTorch's API.
+
+`import flambeau as torch` is meant to run typical PyTorch scripts. Tensors live in C++
+(`flambeau._C`); this package adds dtype promotion, autograd and PyTorch's surface on top.
+"""
+import builtins as _builtins
+
+from . import _C
+from ._dtype import (dtype, device, Size, float32, float64, int64, bool, float, double, long,
+                     set_default_dtype, get_default_dtype)
+from ._tensor import Tensor
+from . import _tensor_methods  # noqa: F401  (attaches op methods to Tensor)
+from .autograd.grad_mode import no_grad, enable_grad, set_grad_enabled, is_grad_enabled, inference_mode
+from . import autograd
+from ._creation import (tensor, as_tensor, asarray, from_numpy, from_dlpack, empty, zeros, ones, full, empty_like,
+                        zeros_like, ones_like, full_like, scalar_tensor, arange, range, linspace, logspace, eye, diag,
+                        diag_embed, tril_indices, triu_indices, meshgrid, cartesian_prod, set_default_device,
+                        get_default_device)
+from ._random import (manual_seed, seed, initial_seed, get_rng_state, set_rng_state, Generator, default_generator,
+                      rand, randn, randint, randperm, rand_like, randn_like, randint_like, normal, bernoulli,
+                      poisson, multinomial)
+from ._promote import result_type, promote_types, can_cast
+from ._printing import set_printoptions, get_printoptions
+from ._functions.elementwise import (
+    add, sub, subtract, rsub, mul, multiply, div, divide, true_divide, pow, float_power, maximum, minimum, fmax, fmin,
+    remainder, fmod, floor_divide, atan2, arctan2, neg, negative, abs, absolute, exp, log, log2, log10, log1p, expm1,
+    sqrt, rsqrt, sin, cos, tan, tanh, sigmoid, relu, reciprocal, erf, square, sign, sgn, floor, ceil, trunc, fix,
+    round, neg_, abs_, exp_, log_, sqrt_, sigmoid_, tanh_, relu_)
+from ._functions.compare import (
+    eq, ne, lt, le, gt, ge, not_equal, less, less_equal, greater, greater_equal, logical_and, logical_or, logical_xor,
+    logical_not, bitwise_and, bitwise_or, bitwise_xor, bitwise_not, isnan, isinf, isfinite, isposinf, isneginf,
+    isreal, signbit, isclose, allclose, equal)
+from ._functions.pointwise import (
+    positive, exp2, sinh, cosh, atan, arctan, erfc, frac, xlogy, logaddexp, hypot, lerp, addcmul, addcdiv,
+    nan_to_num, clamp, clip, clamp_min, clamp_max, clamp_, clip_, where)
+from ._functions.reduction import (sum, nansum, mean, nanmean, prod, amax, amin, max, min, aminmax, argmax, argmin,
+                                   all, any, count_nonzero, var, std, var_mean, std_mean, logsumexp, norm, dist,
+                                   cumsum, return_types)
+from ._functions.shape import (reshape, flatten, unflatten, permute, transpose, swapaxes, swapdims, t, adjoint,
+                               movedim, moveaxis, broadcast_to, broadcast_shapes, broadcast_tensors, unsqueeze,
+                               squeeze, select, narrow, diagonal, as_strided, clone, cat, concat, concatenate, stack,
+                               hstack, vstack, row_stack, dstack, column_stack, atleast_1d, atleast_2d, atleast_3d,
+                               split, split_with_sizes, chunk, tensor_split, unbind, tile, repeat_interleave, flip,
+                               fliplr, flipud, roll, rot90)
+from ._functions.indexing import (index_select, gather, scatter, scatter_add, masked_fill, masked_select, take,
+                                  take_along_dim, nonzero, argwhere, tril, triu, index_add, index_fill, index_copy,
+                                  index_put)
+from ._functions.linalg import (matmul, mm, bmm, mv, dot, inner, vdot, outer, ger, addmm, addmv, baddbmm, addbmm,
+                                tensordot, einsum, softmax, log_softmax)
+from ._functions.sorting import (sort, argsort, msort, topk, kthvalue, median, nanmedian, unique, unique_consecutive,
+                                 searchsorted, bucketize, bincount, histc, cumprod, cummax, cummin)
+from . import cuda, backends, linalg  # noqa: F401
+
+int = int64  # noqa: A001 - flambeau has one integer type; torch.int scripts get int64
+strided = "torch.strided"
+contiguous_format = preserve_format = channels_last = "contiguous_format"
+e = 2.718281828459045
+pi = 3.141592653589793
+inf = _builtins.float("inf")
+nan = _builtins.float("nan")
+__version__ = "0.1.0"
+
+
+def is_tensor(obj):
+    return isinstance(obj, Tensor)
+
+
+def is_storage(obj):
+    return False
+
+
+def is_floating_point(input):
+    return input.is_floating_point()
+
+
+def is_complex(input):
+    return False
+
+
+def is_nonzero(input):
+    if input.numel() != 1:
+        raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous")
+    return _builtins.bool(input.item())
+
+
+def numel(input):
+    return input.numel()
+
+
+def get_num_threads():
+    return _C.get_num_threads()
+
+
+def set_num_threads(n):
+    _C.set_num_threads(n)
+
+
+def get_num_interop_threads():
+    return 1
+
+
+def set_num_interop_threads(n):
+    pass
+
+
+def use_deterministic_algorithms(mode, *, warn_only=False):
+    pass  # flambeau's kernels are deterministic by design (no floating-point atomics in reductions)
+
+
+def are_deterministic_algorithms_enabled():
+    return True
+
+
+def compile(model=None, **kwargs):
+    """No compiler: returns the model (or a decorator that does) unchanged."""
+    if model is None:
+        return lambda m: m
+    return model
+
+
+def detach(input):
+    return input.detach()
+
+
+def square_(input):
+    return input.square_()
+
+
+def zero_(input):
+    return input.zero_()
+
+
+def trace(input):
+    return input.trace()
+
+
+def chain_matmul(*matrices):
+    r = matrices[0]
+    for m in matrices[1:]:
+        r = mm(r, m)
+    return r
+
+
+from . import nn, optim, utils  # noqa: E402,F401  (after the core, which they build on)
+from .serialization import save, load, save_safetensors, load_safetensors  # noqa: E402,F401

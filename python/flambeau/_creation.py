@@ -1,0 +1,396 @@
+"""Tensor creation: tensor/as_tensor/from_numpy/from_dlpack, zeros/ones/full/empty (and _like),
+arange/linspace/logspace/eye, with PyTorch's dtype inference (Python floats -> default dtype,
+ints -> int64, bools -> bool; numpy arrays keep float64/float32).
+
+Data from Python goes through numpy once (np.array on a nested list is fast and validates
+raggedness), then into `_C.from_numpy` on an array we own, so no second copy is made.
+"""
+import numbers
+
+import numpy as np
+
+from . import _C
+from ._dtype import (_BY_NAME, _default_dtype, _device_str, _to_dtype, dtype as _dtype_cls, get_default_dtype)
+from ._tensor import Tensor, _wrap
+from ._utils import parse_size
+
+_NP_TO_NAME = {np.dtype(np.float32): "float32", np.dtype(np.float64): "float64", np.dtype(np.int64): "int64",
+               np.dtype(np.bool_): "bool"}
+_NAME_TO_NP = {"float32": np.float32, "float64": np.float64, "int64": np.int64, "bool": np.bool_}
+_default_device = ["cpu"]
+
+
+def _dev(device):
+    return _default_device[0] if device is None else _device_str(device)
+
+
+def _dt(dtype, default=None):
+    if dtype is None:
+        return default if default is not None else _default_dtype[0]._name
+    return dtype._name if isinstance(dtype, _dtype_cls) else _to_dtype(dtype)._name
+
+
+def set_default_device(device):
+    _default_device[0] = "cpu" if device is None else _device_str(device)
+
+
+def get_default_device():
+    from ._dtype import _device_from_str
+    return _device_from_str(_default_device[0])
+
+
+def _finish(impl, requires_grad):
+    t = _wrap(impl)
+    if requires_grad:
+        if impl.dtype not in ("float32", "float64"):
+            raise RuntimeError("Only Tensors of floating point and complex dtype can require gradients")
+        t._rg = True
+    return t
+
+
+# ---------------------------------------------------------------- from data
+def _np_dtype_name(arr, from_python):
+    """Our dtype for a numpy array; arrays built from Python lists map floats to the default."""
+    k = arr.dtype.kind
+    if k == "f":
+        if from_python:
+            return _default_dtype[0]._name
+        return "float64" if arr.dtype == np.float64 else "float32"
+    if k in "iu":
+        return "int64"
+    if k == "b":
+        return "bool"
+    raise TypeError(f"can't convert np.ndarray of type numpy.{arr.dtype.type.__name__}. The only supported types "
+                    "are: float64, float32, float16, int64, int32, int16, int8, uint8, and bool.")
+
+
+def _tensors_to_lists(data):
+    if isinstance(data, Tensor):
+        if data._impl.ndim == 0:
+            return data.item()
+        return data.tolist()
+    if isinstance(data, (list, tuple)):
+        return [_tensors_to_lists(x) for x in data]
+    return data
+
+
+def _to_array(data):
+    """(numpy array, inferred dtype name) for tensor()'s data argument."""
+    if isinstance(data, np.ndarray):
+        return data, _np_dtype_name(data, False)
+    if isinstance(data, np.generic):
+        arr = np.asarray(data)
+        return arr, _np_dtype_name(arr, False)
+    if isinstance(data, bool):
+        return np.array(data), "bool"
+    if isinstance(data, numbers.Integral):
+        return np.array(data, dtype=np.int64), "int64"
+    if isinstance(data, numbers.Real):
+        return np.array(float(data)), _default_dtype[0]._name
+    if isinstance(data, (list, tuple)):
+        try:
+            arr = np.array(data)
+        except (ValueError, RuntimeError, TypeError):
+            arr = None
+        if arr is None or arr.dtype == object:
+            try:
+                arr = np.array(_tensors_to_lists(data))
+            except ValueError as e:
+                raise ValueError(f"expected sequence of equal lengths at every dim: {e}") from None
+            if arr.dtype == object:
+                raise ValueError("expected sequence of equal lengths at every dim (got a ragged nested sequence)")
+        if arr.dtype.kind in "US":
+            raise ValueError("too many dimensions 'str'")
+        return arr, _np_dtype_name(arr, True)
+    if hasattr(data, "__array__"):
+        arr = np.asarray(data)
+        return arr, _np_dtype_name(arr, False)
+    if isinstance(data, complex):
+        raise TypeError("flambeau does not support complex numbers")
+    raise TypeError(f"Could not infer dtype of {type(data).__name__}")
+
+
+def tensor(data, dtype=None, device=None, requires_grad=False, pin_memory=False):
+    """A new tensor holding a copy of `data` (nested lists, numpy arrays, scalars or tensors)."""
+    if isinstance(data, Tensor):
+        impl = data._impl
+        dt = impl.dtype if dtype is None else _dt(dtype)
+        dev = impl.device if device is None else _dev(device)
+        return _finish(_C.to(impl, dt, dev, True), requires_grad)
+    if hasattr(data, "__dlpack__") and not isinstance(data, np.ndarray) and type(data).__module__.startswith("torch"):
+        data = data.detach().cpu().numpy()  # a torch tensor: go through numpy (copy below)
+    arr, inferred = _to_array(data)
+    dt = inferred if dtype is None else _dt(dtype)
+    arr = np.array(arr, dtype=_NAME_TO_NP[dt], order="C", copy=True)
+    impl = _C.from_numpy(arr)
+    dev = _dev(device)
+    if dev != "cpu":
+        impl = _C.to(impl, dt, dev, False)
+    return _finish(impl, requires_grad)
+
+
+def as_tensor(data, dtype=None, device=None):
+    """Like tensor(), but shares memory with a Tensor or a numpy array when no conversion is needed."""
+    if isinstance(data, Tensor):
+        return data.to(dtype=dtype, device=device) if (dtype is not None or device is not None) else data
+    if isinstance(data, np.ndarray) and data.dtype in _NP_TO_NAME and _dev(device) == "cpu":
+        if dtype is None or _dt(dtype) == _NP_TO_NAME[data.dtype]:
+            try:
+                return from_numpy(data)
+            except ValueError:
+                pass
+    return tensor(data, dtype=dtype, device=device)
+
+
+asarray = as_tensor
+
+
+def from_numpy(ndarray):
+    """A tensor sharing `ndarray`'s memory (writes through either are seen by both)."""
+    if not isinstance(ndarray, np.ndarray):
+        raise TypeError(f"expected np.ndarray (got {type(ndarray).__name__})")
+    if ndarray.dtype not in _NP_TO_NAME:
+        raise TypeError(f"can't convert np.ndarray of type numpy.{ndarray.dtype.type.__name__}. The only supported "
+                        "types are: float64, float32, int64, and bool.")
+    if any(s < 0 for s in ndarray.strides):
+        raise ValueError("At least one stride in the given numpy array is negative, and tensors with negative "
+                         "strides are not currently supported. (You can probably work around this by making a "
+                         "copy of your array  with array.copy().) ")
+    if any(s % ndarray.itemsize for s in ndarray.strides):
+        raise ValueError("given numpy array strides not a multiple of the element byte size. Copy the numpy array "
+                         "to reallocate the memory.")
+    if not ndarray.dtype.isnative:
+        raise ValueError("given numpy array has byte order different from the native byte order. Conversion "
+                         "between byte orders is currently not supported.")
+    return _wrap(_C.from_numpy(ndarray))
+
+
+def from_dlpack(ext_tensor):
+    """A tensor sharing memory with any object implementing __dlpack__ (or a raw capsule)."""
+    if hasattr(ext_tensor, "__dlpack__"):
+        kwargs = {}
+        dev = getattr(ext_tensor, "__dlpack_device__", None)
+        if dev is not None and dev()[0] == 2:
+            kwargs["stream"] = 1  # the legacy default stream, which is what our kernels use
+        try:
+            capsule = ext_tensor.__dlpack__(**kwargs)
+        except TypeError:
+            capsule = ext_tensor.__dlpack__()
+    else:
+        capsule = ext_tensor
+    return _wrap(_C.from_dlpack(capsule))
+
+
+# ---------------------------------------------------------------- filled
+def _size_args(size, kwargs_size, op):
+    if kwargs_size is not None:
+        if size:
+            raise TypeError(f"{op}() got multiple values for argument 'size'")
+        return parse_size((kwargs_size,), op)
+    return parse_size(size, op)
+
+
+def _out(out, impl):
+    if out is None:
+        return None
+    from ._functions._dispatch import _write_out
+    return _write_out(out, _wrap(impl))
+
+
+def empty(*size, out=None, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False,
+          memory_format=None):
+    shape = parse_size(size, "empty")
+    impl = _C.empty(shape, _dt(dtype), _dev(device))
+    return _out(out, impl) or _finish(impl, requires_grad)
+
+
+def zeros(*size, out=None, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False):
+    impl = _C.full(parse_size(size, "zeros"), 0, _dt(dtype), _dev(device))
+    return _out(out, impl) or _finish(impl, requires_grad)
+
+
+def ones(*size, out=None, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False):
+    impl = _C.full(parse_size(size, "ones"), 1, _dt(dtype), _dev(device))
+    return _out(out, impl) or _finish(impl, requires_grad)
+
+
+def _fill_dtype(fill_value):
+    if isinstance(fill_value, bool):
+        return "bool"
+    if isinstance(fill_value, numbers.Integral):
+        return "int64"
+    return _default_dtype[0]._name
+
+
+def full(size, fill_value, *, out=None, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False):
+    if isinstance(fill_value, Tensor):
+        fill_value = fill_value.item()
+    dt = _dt(dtype, _fill_dtype(fill_value))
+    impl = _C.full(parse_size((size,), "full"), fill_value, dt, _dev(device))
+    return _out(out, impl) or _finish(impl, requires_grad)
+
+
+def _like(input, dtype, device):
+    impl = input._impl
+    return impl.shape, (impl.dtype if dtype is None else _dt(dtype)), (impl.device if device is None else _dev(device))
+
+
+def empty_like(input, *, dtype=None, layout=None, device=None, requires_grad=False, memory_format=None):
+    shape, dt, dev = _like(input, dtype, device)
+    return _finish(_C.empty(shape, dt, dev), requires_grad)
+
+
+def zeros_like(input, *, dtype=None, layout=None, device=None, requires_grad=False, memory_format=None):
+    shape, dt, dev = _like(input, dtype, device)
+    return _finish(_C.full(shape, 0, dt, dev), requires_grad)
+
+
+def ones_like(input, *, dtype=None, layout=None, device=None, requires_grad=False, memory_format=None):
+    shape, dt, dev = _like(input, dtype, device)
+    return _finish(_C.full(shape, 1, dt, dev), requires_grad)
+
+
+def full_like(input, fill_value, *, dtype=None, layout=None, device=None, requires_grad=False, memory_format=None):
+    shape, dt, dev = _like(input, dtype, device)
+    return _finish(_C.full(shape, fill_value, dt, dev), requires_grad)
+
+
+def scalar_tensor(s, *, dtype=None, device=None, requires_grad=False):
+    return _finish(_C.scalar_tensor(s, _dt(dtype), _dev(device)), requires_grad)
+
+
+# ---------------------------------------------------------------- ranges
+def _num(v):
+    return v.item() if isinstance(v, Tensor) else v
+
+
+def arange(start=0, end=None, step=1, *, out=None, dtype=None, layout=None, device=None, requires_grad=False):
+    start, end, step = _num(start), _num(end), _num(step)
+    if end is None:
+        start, end = 0, start
+    if step == 0:
+        raise RuntimeError("step must be nonzero")
+    if (end - start) * step < 0 and end != start:
+        raise RuntimeError("upper bound and larger bound inconsistent with step sign")
+    if dtype is None:
+        is_int = all(isinstance(v, numbers.Integral) for v in (start, end, step))
+        dt = "int64" if is_int else _default_dtype[0]._name
+    else:
+        dt = _dt(dtype)
+    if dt == "int64":
+        # PyTorch casts the bounds and step to the integer type first: arange(10, 0, -1.5) steps by -1.
+        start, end, step = int(start), int(end), int(step)
+        if step == 0:
+            raise RuntimeError("step must be nonzero")
+    impl = _C.arange(start, end, step, dt, _dev(device))
+    return _out(out, impl) or _finish(impl, requires_grad)
+
+
+def range(start=0, end=None, step=1, *, dtype=None, device=None, requires_grad=False):  # noqa: A001
+    """Deprecated torch.range: like arange but includes `end`, in the default float dtype."""
+    if end is None:
+        start, end = 0, start
+    n = int((end - start) // step) + 1
+    steps = arange(max(n, 0), dtype=_BY_NAME["float64"], device=device)
+    return _finish((steps * step + start).to(_BY_NAME[_dt(dtype)])._impl, requires_grad)
+
+
+def linspace(start, end, steps, *, out=None, dtype=None, layout=None, device=None, requires_grad=False):
+    start, end = _num(start), _num(end)
+    if steps < 0:
+        raise RuntimeError("number of steps must be non-negative")
+    impl = _C.linspace(start, end, int(steps), _dt(dtype), _dev(device))
+    return _out(out, impl) or _finish(impl, requires_grad)
+
+
+def logspace(start, end, steps, base=10.0, *, dtype=None, layout=None, device=None, requires_grad=False):
+    exps = linspace(start, end, steps, dtype=_BY_NAME["float64"], device=device)
+    r = (exps * 0 + base) ** exps
+    return _finish(r.to(_BY_NAME[_dt(dtype)])._impl, requires_grad)
+
+
+def eye(n, m=None, *, out=None, dtype=None, layout=None, device=None, requires_grad=False):
+    if n < 0 or (m is not None and m < 0):
+        raise RuntimeError(f"n must be greater or equal to 0, got {n if n < 0 else m}")
+    impl = _C.eye(int(n), int(n if m is None else m), _dt(dtype), _dev(device))
+    return _out(out, impl) or _finish(impl, requires_grad)
+
+
+def diag(input, diagonal=0):
+    """1-D -> a matrix with input on the given diagonal; 2-D -> its diagonal (a copy)."""
+    from ._functions.shape import diagonal as _diagonal, clone
+    nd = input._impl.ndim
+    if nd == 2:
+        return clone(_diagonal(input, diagonal))
+    if nd != 1:
+        raise RuntimeError("diag(): Supports 1D or 2D tensors. Got " + str(nd) + "D")
+    n = input._impl.shape[0] + (diagonal if diagonal >= 0 else -diagonal)
+    z = zeros(n, n, dtype=input.dtype, device=input.device)
+    z[_diag_index(n, diagonal, input.device)] = input
+    return z
+
+
+def _diag_index(n, k, device):
+    m = n - (k if k >= 0 else -k)
+    rows = arange(m, device=device) + (0 if k >= 0 else -k)
+    cols = arange(m, device=device) + (k if k >= 0 else 0)
+    return (rows, cols)
+
+
+def diag_embed(input, offset=0, dim1=-2, dim2=-1):
+    if offset != 0 or dim1 != -2 or dim2 != -1:
+        raise NotImplementedError("diag_embed: only offset=0, dim1=-2, dim2=-1 are supported")
+    n = input._impl.shape[-1]
+    return input.unsqueeze(-1) * eye(n, dtype=input.dtype, device=input.device)
+
+
+def tril_indices(row, col, offset=0, *, dtype=None, device=None):
+    r = arange(row, device=device).reshape(row, 1).expand(row, col)
+    c = arange(col, device=device).reshape(1, col).expand(row, col)
+    mask = (c - r) <= offset
+    return _stack_rc(r[mask], c[mask], dtype)
+
+
+def triu_indices(row, col, offset=0, *, dtype=None, device=None):
+    r = arange(row, device=device).reshape(row, 1).expand(row, col)
+    c = arange(col, device=device).reshape(1, col).expand(row, col)
+    mask = (c - r) >= offset
+    return _stack_rc(r[mask], c[mask], dtype)
+
+
+def _stack_rc(r, c, dtype):
+    from ._functions.shape import stack
+    out = stack([r, c])
+    return out if dtype is None else out.to(dtype)
+
+
+def meshgrid(*tensors, indexing="ij"):
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tuple(tensors[0])
+    if indexing not in ("ij", "xy"):
+        raise ValueError(f"meshgrid: indexing must be 'ij' or 'xy', got {indexing!r}")
+    ts = list(tensors)
+    swap = indexing == "xy" and len(ts) >= 2
+    if swap:
+        ts[0], ts[1] = ts[1], ts[0]
+    shape = [t.numel() for t in ts]
+    out = []
+    for i, t in enumerate(ts):
+        view = [1] * len(ts)
+        view[i] = -1
+        out.append(t.reshape(view).expand(shape))
+    if swap:  # 'xy' is 'ij' on the first two inputs swapped, outputs swapped back
+        out[0], out[1] = out[1], out[0]
+    return tuple(out)
+
+
+def cartesian_prod(*tensors):
+    from ._functions.shape import stack
+    if len(tensors) == 1:
+        return tensors[0]
+    grids = meshgrid(*tensors, indexing="ij")
+    return stack([g.reshape(-1) for g in grids], 1)
+
+
+def complex(*args, **kwargs):  # noqa: A001
+    raise TypeError("flambeau does not support complex tensors")

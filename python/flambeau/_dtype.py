@@ -1,0 +1,224 @@
+"""dtype and device objects, flambeau.Size, and the default floating dtype.
+
+`_C` speaks in strings ('float32', 'cuda:0'); users speak in objects (flambeau.float32,
+flambeau.device('cuda:0')). This module converts between the two and owns one canonical object
+per dtype, so `t.dtype is flambeau.float32` holds as it does in PyTorch.
+"""
+import builtins
+
+
+class dtype:
+    """A tensor element type. Compare with `is` or `==`; one object exists per type."""
+
+    __slots__ = ("_name", "is_floating_point", "is_signed", "itemsize", "_rank")
+
+    def __init__(self, name, is_floating_point, is_signed, itemsize, rank):
+        self._name = name
+        self.is_floating_point = is_floating_point
+        self.is_signed = is_signed
+        self.itemsize = itemsize
+        # Promotion rank: bool < int64 < float32 < float64 (a total order for our four types).
+        self._rank = rank
+
+    @property
+    def is_complex(self):
+        return False
+
+    def __repr__(self):
+        return "flambeau." + self._name
+
+    def __reduce__(self):
+        # Pickles as a reference to the module-level singleton, keeping `is` comparisons valid.
+        return (_dtype_from_name, (self._name,))
+
+    def to_real(self):
+        return self
+
+    def to_complex(self):
+        raise TypeError(f"flambeau has no complex dtypes (asked for the complex version of {self})")
+
+
+float32 = dtype("float32", True, True, 4, 2)
+float64 = dtype("float64", True, True, 8, 3)
+int64 = dtype("int64", False, True, 8, 1)
+bool = dtype("bool", False, False, 1, 0)  # noqa: A001 - mirrors torch.bool
+float = float32  # noqa: A001
+double = float64
+long = int64
+
+_BY_NAME = {"float32": float32, "float64": float64, "int64": int64, "bool": bool}
+# Names numpy / users may hand us, mapped onto our four types.
+_ALIASES = {"float": float32, "double": float64, "long": int64, "int": int64}
+
+
+def _dtype_from_name(name):
+    return _BY_NAME[name]
+
+
+def _to_dtype(obj):
+    """Accepts a flambeau dtype, a torch dtype, a numpy dtype, a Python type or a name."""
+    if isinstance(obj, dtype):
+        return obj
+    import builtins
+    if obj is builtins.float:
+        return get_default_dtype()
+    if obj is builtins.int:
+        return int64
+    if obj is builtins.bool:
+        return bool
+    name = obj if isinstance(obj, str) else None
+    if name is None:
+        text = str(obj)  # torch.float32 -> 'torch.float32', np.dtype('float32') -> 'float32'
+        name = text.rsplit(".", 1)[-1]
+        if name.startswith("<class 'numpy"):
+            name = text
+        try:
+            import numpy as np
+            name = np.dtype(obj).name
+        except Exception:
+            pass
+    d = _BY_NAME.get(name) or _ALIASES.get(name)
+    if d is None:
+        raise TypeError(f"unsupported dtype {obj!r} (flambeau supports float32, float64, int64, bool)")
+    return d
+
+
+_default_dtype = [float32]
+
+
+def set_default_dtype(d):
+    d = _to_dtype(d)
+    if not d.is_floating_point:
+        raise TypeError(f"only floating-point types are supported as the default type, got {d}")
+    _default_dtype[0] = d
+
+
+def get_default_dtype():
+    return _default_dtype[0]
+
+
+class device:
+    """Where a tensor lives: device('cpu'), device('cuda'), device('cuda:1'), device('cuda', 1)."""
+
+    __slots__ = ("type", "index")
+
+    def __init__(self, type, index=None):  # noqa: A002 - mirrors torch.device
+        if isinstance(type, device):
+            if index is not None:
+                raise ValueError("device(): an index cannot be given together with a device object")
+            self.type, self.index = type.type, type.index
+            return
+        if isinstance(type, int) and not isinstance(type, builtins.bool):
+            # torch.device(0) means cuda:0
+            self.type, self.index = "cuda", type
+            return
+        if not isinstance(type, str):
+            raise TypeError(f"device(): expected a string or device, got {type.__class__.__name__}")
+        kind, sep, idx = type.partition(":")
+        if kind not in ("cpu", "cuda"):
+            raise RuntimeError(f"Expected one of cpu, cuda device type at start of device string: {type}")
+        if sep:
+            if index is not None:
+                raise RuntimeError(f"type (string) must not include an index because index was passed explicitly: {type}")
+            if not idx.isdigit():
+                raise RuntimeError(f"Invalid device string: '{type}'")
+            index = int(idx)
+        if index is not None and index < 0:
+            raise RuntimeError(f"Device index must not be negative, got {index}")
+        if kind == "cpu" and index not in (None, 0):
+            raise RuntimeError(f"CPU device index must be 0, got {index}")
+        self.type, self.index = kind, index
+
+    def __repr__(self):
+        if self.index is None:
+            return f"device(type='{self.type}')"
+        return f"device(type='{self.type}', index={self.index})"
+
+    def __str__(self):
+        return self.type if self.index is None else f"{self.type}:{self.index}"
+
+    def __eq__(self, other):
+        if isinstance(other, str):
+            try:
+                other = device(other)
+            except Exception:
+                return False
+        if not isinstance(other, device):
+            return NotImplemented
+        return self.type == other.type and self.index == other.index
+
+    def __hash__(self):
+        return hash((self.type, self.index))
+
+    def __reduce__(self):
+        return (device, (str(self),))
+
+
+# The device strings `_C` reports are canonical ('cpu', 'cuda:0'); cache their objects.
+_DEVICE_CACHE = {}
+
+
+def _device_from_str(s):
+    d = _DEVICE_CACHE.get(s)
+    if d is None:
+        d = _DEVICE_CACHE[s] = device(s)
+    return d
+
+
+_DEVICE_STR_CACHE = {"cpu": "cpu"}
+
+
+def _device_str(d):
+    """A user's device argument (str, int, device) as the canonical string `_C` expects."""
+    if isinstance(d, str):
+        r = _DEVICE_STR_CACHE.get(d)
+        if r is not None:
+            return r
+        dev = device(d)  # validates, with PyTorch's RuntimeError for bad strings
+        r = _canonical(dev)
+        if dev.index is not None:
+            _DEVICE_STR_CACHE[d] = r
+        return r
+    return _canonical(d if isinstance(d, device) else device(d))
+
+
+def _canonical(d):
+    if d.type == "cpu":
+        return "cpu"
+    if d.index is None:
+        from . import cuda
+        return f"cuda:{cuda.current_device()}"
+    return f"cuda:{d.index}"
+
+
+class Size(tuple):
+    """The shape of a tensor: a tuple of ints that prints as flambeau.Size([2, 3])."""
+
+    __slots__ = ()
+
+    def __repr__(self):
+        return f"flambeau.Size([{', '.join(str(s) for s in self)}])"
+
+    def numel(self):
+        n = 1
+        for s in self:
+            n *= s
+        return n
+
+    def __getitem__(self, item):
+        r = tuple.__getitem__(self, item)
+        return Size(r) if isinstance(item, slice) else r
+
+    def __add__(self, other):
+        return Size(tuple.__add__(self, tuple(other)))
+
+    def __radd__(self, other):
+        return Size(tuple(other) + tuple(self))
+
+    def __mul__(self, n):
+        return Size(tuple.__mul__(self, n))
+
+    __rmul__ = __mul__
+
+    def __reduce__(self):
+        return (Size, (tuple(self),))

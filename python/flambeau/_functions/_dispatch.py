@@ -1,0 +1,262 @@
+"""How an elementwise op reaches `_C`: PyTorch's dtype promotion and the in-place rules.
+
+Operands are cast to one dtype before `_C` is called (a differentiable cast when they require
+grad), Python scalars become cached 0-dim tensors, a 0-dim CPU tensor may meet a CUDA one, and an
+in-place op under autograd is computed out of place and written back (`_rebase`), which for a view
+also gives the tensor owning the storage a new history (`_rebase_view`, PyTorch's CopySlices).
+"""
+import math
+import numbers
+
+from .. import _C
+from .._dtype import _default_dtype, _BY_NAME
+from .._promote import (result_type_names, result_type_tensor_scalar, scalar_impl, scalar_dtype,
+                        can_cast_names, _FLOAT)
+from .._tensor import Tensor, _wrap
+from ..autograd.function import Function, apply_unary, apply_binary
+from ..autograd.grad_mode import _state as _gs
+from .shape import _to
+
+
+def _cast(t, dt):
+    return t if t._impl.dtype == dt else _to(t, dt, t._impl.device)
+
+
+def _as_tensor_operand(x):
+    """numpy arrays (and 0-d arrays) used as operands become tensors, as in PyTorch."""
+    if hasattr(x, "__array__") and not isinstance(x, numbers.Number):
+        from .._creation import tensor
+        return tensor(x)
+    return None
+
+
+def _devices_fixed(ai, bi):
+    """PyTorch lets a 0-dim CPU tensor meet a CUDA tensor; move it. Otherwise raise its error."""
+    da, db = ai.device, bi.device
+    if da == db:
+        return None
+    if db == "cpu" and bi.ndim == 0:
+        return ai, _C.to(bi, bi.dtype, da, False)
+    if da == "cpu" and ai.ndim == 0:
+        return _C.to(ai, ai.dtype, db, False), bi
+    raise RuntimeError(f"Expected all tensors to be on the same device, but found at least two devices, "
+                       f"{da} and {db}!")
+
+
+def _write_out(out, res):
+    """Writes an op's result into a user-given out= tensor (resizing it like PyTorch if needed)."""
+    if not isinstance(out, Tensor):
+        raise TypeError(f"out must be a Tensor, got {type(out).__name__}")
+    if (out._rg or res._rg) and _gs.enabled:
+        raise RuntimeError("functions with out=... arguments don't support automatic differentiation, but one "
+                           "of the arguments requires grad.")
+    oi, ri = out._impl, res._impl
+    if not can_cast_names(ri.dtype, oi.dtype):
+        raise RuntimeError(f"result type {_BY_NAME[ri.dtype]} can't be cast to the desired output type "
+                           f"{_BY_NAME[oi.dtype]}")
+    if oi.shape == ri.shape:
+        _C.copy_(oi, ri)
+    else:
+        out._impl = _C.to(ri, oi.dtype, oi.device, True)
+    return out
+
+
+# ---------------------------------------------------------------- binary dispatch
+def _binary(a, b, cfn, Fn):
+    """a (Tensor) op b (Tensor or number) with promotion; Fn records the graph when needed."""
+    ai = a._impl
+    if isinstance(b, Tensor):
+        bi = b._impl
+        if ai.dtype != bi.dtype:
+            dt = result_type_names(a, b)
+            a, b = _cast(a, dt), _cast(b, dt)
+            ai, bi = a._impl, b._impl
+        if (a._rg or b._rg) and _gs.enabled:
+            try:
+                return apply_binary(Fn, a, b)
+            except Exception:
+                fixed = _devices_fixed(ai, bi)
+                if fixed is None:
+                    raise
+                a = _wrap(fixed[0]) if fixed[0] is not ai else a
+                b = _wrap(fixed[1]) if fixed[1] is not bi else b
+                return Fn.apply(a, b)
+        try:
+            return _wrap(cfn(ai, bi))
+        except Exception:
+            fixed = _devices_fixed(ai, bi)
+            if fixed is None:
+                raise
+            return _wrap(cfn(*fixed))
+    if not isinstance(b, numbers.Number):
+        t = _as_tensor_operand(b)
+        if t is None:
+            raise TypeError(f"unsupported operand type for {Fn.__name__.lower()}: 'Tensor' and '{type(b).__name__}'")
+        return _binary(a, t, cfn, Fn)
+    da = ai.dtype
+    dt = result_type_tensor_scalar(da, b)
+    if da != dt:
+        a = _cast(a, dt)
+        ai = a._impl
+    bi = scalar_impl(b, dt, ai.device)
+    if a._rg and _gs.enabled:
+        return apply_binary(Fn, a, _wrap(bi))
+    return _wrap(cfn(ai, bi))
+
+
+def _rbinary(a, s, cfn, Fn):
+    """s (number) op a (Tensor): the reflected operators (2 - t, 1 / t, 2 ** t)."""
+    if not isinstance(s, numbers.Number):
+        t = _as_tensor_operand(s)
+        if t is None:
+            return NotImplemented
+        return _binary(t, a, cfn, Fn)
+    ai = a._impl
+    da = ai.dtype
+    dt = result_type_tensor_scalar(da, s)
+    if da != dt:
+        a = _cast(a, dt)
+        ai = a._impl
+    si = scalar_impl(s, dt, ai.device)
+    if a._rg and _gs.enabled:
+        return Fn.apply(_wrap(si), a)
+    return _wrap(cfn(si, ai))
+
+
+def _first_tensor(a, b, op):
+    if isinstance(a, Tensor):
+        return a, b, False
+    if isinstance(b, Tensor):
+        return b, a, True
+    raise TypeError(f"{op}(): argument 'input' must be Tensor, not {type(a).__name__}")
+
+
+def _snapshot(a):
+    """A copy of `a` carrying a's place in the graph: in-place ops whose backward needs the old
+    value of `a` compute from this, since `a`'s storage is about to be overwritten."""
+    s = _wrap(_C.clone(a._impl))
+    if a._rg:
+        s._rg = True
+        s.grad_fn = a.grad_fn
+        s._output_nr = a._output_nr
+    return s
+
+
+def _rebase(a, r):
+    """After an in-place op under autograd: `a` holds r's values and takes over r's history.
+    When `a` is a view, the tensor owning the storage gets a new history too (PyTorch's
+    CopySlices), or gradients through it would silently miss the write."""
+    base = a._base
+    if base is not None:
+        return _rebase_view(a, base, r)
+    _C.copy_(a._impl, r._impl)
+    a._rg = True
+    a.grad_fn = r.grad_fn
+    a._output_nr = r._output_nr
+    return a
+
+
+class _CopySlicesInplace(Function):
+    """base with the region `view_fn` selects replaced by `r`, recorded for a write that has
+    been (or is about to be) made in place. Forward returns an alias of base (no copy)."""
+    _builtin = True
+    _grad_fn_name = "CopySlices"
+
+    @staticmethod
+    def forward(ctx, base, r, view_fn):
+        ctx.view_fn = view_fn
+        ctx.rshape = r._impl.shape
+        return _wrap(base._impl)
+
+    @staticmethod
+    def backward(ctx, g):
+        view_fn = ctx.view_fn
+        nig = ctx.needs_input_grad
+        gi = g._impl
+        if not gi.is_contiguous():  # view_fn addresses a dense base-shaped layout (g may be expanded)
+            gi = _C.contiguous(gi)
+        gb = gr = None
+        if nig[0]:
+            z = _C.clone(gi)
+            _C.fill_(view_fn(z), 0)
+            gb = _wrap(z)
+        if nig[1]:
+            gr = _wrap(_C.contiguous(view_fn(gi)))
+        return gb, gr, None
+
+
+def _rebase_view(v, base, r):
+    if base._rg and base.grad_fn is None and _gs.enabled:
+        raise RuntimeError("a view of a leaf Variable that requires grad is being used in an in-place operation.")
+    bi, vi = base._impl, v._impl
+    if not bi.is_contiguous():
+        raise NotImplementedError("flambeau: an in-place operation on a view of a non-contiguous tensor cannot be "
+                                  "recorded by autograd; make the base contiguous first")
+    rel = vi.storage_offset - bi.storage_offset
+    size, stride = list(vi.shape), list(vi.stride)
+
+    def view_fn(impl):  # the view's geometry, relative to any contiguous tensor shaped like base
+        return _C.as_strided(impl, size, stride, impl.storage_offset + rel)
+
+    node_out = _CopySlicesInplace.apply(base, r, view_fn)
+    _C.copy_(vi, r._impl)  # the write itself (into the shared storage)
+    base._rg = True
+    base.grad_fn = node_out.grad_fn
+    base._output_nr = 0
+    from .shape import _ViewFn
+    nv = _ViewFn.apply(base, view_fn)
+    v._rg = True
+    v.grad_fn = nv.grad_fn
+    v._output_nr = 0
+    return v
+
+
+def _check_inplace_leaf(a):
+    if a._rg and a.grad_fn is None:
+        raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
+
+
+def _inplace_binary(a, b, cfn, Fn):
+    """a op= b: computed in a's dtype (after checking the result type may be cast into it)."""
+    ai = a._impl
+    da = ai.dtype
+    if isinstance(b, Tensor):
+        db = b._impl.dtype
+        if db != da:
+            dt = result_type_names(a, b)
+            if not can_cast_names(dt, da):
+                raise RuntimeError(f"result type {_BY_NAME[dt]} can't be cast to the desired output type {_BY_NAME[da]}")
+            b = _cast(b, da)
+        bt = b
+    else:
+        if not isinstance(b, numbers.Number):
+            t = _as_tensor_operand(b)
+            if t is None:
+                raise TypeError(f"unsupported operand type: 'Tensor' and '{type(b).__name__}'")
+            return _inplace_binary(a, t, cfn, Fn)
+        dt = result_type_tensor_scalar(da, b)
+        if not can_cast_names(dt, da):
+            raise RuntimeError(f"result type {_BY_NAME[dt]} can't be cast to the desired output type {_BY_NAME[da]}")
+        bt = None
+        bi = scalar_impl(b, da, ai.device)
+    if (a._rg or (bt is not None and bt._rg)) and _gs.enabled:
+        _check_inplace_leaf(a)
+        src = _snapshot(a) if Fn._saves_self else a
+        r = Fn.apply(src, bt if bt is not None else _wrap(bi))
+        return _rebase(a, r)
+    bi = bt._impl if bt is not None else bi
+    try:
+        cfn(ai, bi, out=ai)
+    except Exception:
+        fixed = _devices_fixed(ai, bi) if bt is not None else None
+        if fixed is None:
+            raise
+        cfn(ai, fixed[1], out=ai)
+    return a
+
+
+def _scalar_like(t, v):
+    return _wrap(scalar_impl(v, t._impl.dtype if t._impl.dtype in _FLOAT else _default_dtype[0]._name, t._impl.device))
+
+
+_TORCH_TYPE_NAMES = {"float32": "Float", "float64": "Double", "int64": "Long", "bool": "Bool"}

@@ -1,0 +1,204 @@
+"""Convolutions: conv2d and conv_transpose2d (kernels: _C.conv2d / _C.conv2d_backward,
+_C.conv_transpose2d / _C.conv_transpose2d_backward, csrc/cpu/conv.cpp).
+
+One Function, `_Conv`, covers both ops (PyTorch's ConvolutionBackward0): its backward calls the
+fused backward kernel that returns the input, weight and bias gradients in one call. That backward
+is itself a Function (`_ConvBackward`), so create_graph=True gives correct higher derivatives: with
+y = F(x, w) bilinear (F = conv or transposed conv without bias), gx = F_x*(g; w), gw = F_w*(g; x) and
+gb = sum(g), the adjoint identities give
+
+    d/dg = F(ggx, w) + F(x, ggw) + broadcast(ggb),   d/dx = F_x*(g; ggw),   d/dw = F_w*(g; ggx).
+
+Argument checking happens in C++ (csrc/ops/conv.cpp) before any memory is touched; padding='same' /
+'valid' are resolved here ('same' with an even kernel pads the extra row/column at the bottom/right,
+as PyTorch does, through the kernel's asymmetric padding). 3-D (unbatched) inputs are accepted.
+"""
+from .. import _C
+from .._tensor import Tensor, _wrap
+from ..autograd.function import Function
+from ..autograd.grad_mode import _state as _gs
+from .shape import reshape, expand, unsqueeze, squeeze
+
+
+class _Params:
+    """Static arguments of one convolution (lists of ints, as _C takes them)."""
+
+    __slots__ = ("transposed", "stride", "padding", "dilation", "groups", "output_padding")
+
+    def __init__(self, transposed, stride, padding, dilation, groups, output_padding=(0,)):
+        self.transposed = transposed
+        self.stride = stride
+        self.padding = padding
+        self.dilation = dilation
+        self.groups = groups
+        self.output_padding = output_padding
+
+
+def _fwd_impl(xi, wi, bi, p):
+    if p.transposed:
+        return _C.conv_transpose2d(xi, wi, bi, p.stride, p.padding, p.output_padding, p.groups, p.dilation)
+    return _C.conv2d(xi, wi, bi, p.stride, p.padding, p.dilation, p.groups)
+
+
+def _bwd_impl(gi, xi, wi, p, mask):
+    if p.transposed:
+        return _C.conv_transpose2d_backward(gi, xi, wi, p.stride, p.padding, p.output_padding, p.groups,
+                                            p.dilation, list(mask))
+    return _C.conv2d_backward(gi, xi, wi, p.stride, p.padding, p.dilation, p.groups, list(mask))
+
+
+def _opt_wrap(impl):
+    return None if impl is None else _wrap(impl)
+
+
+def _conv_apply(x, w, b, p):
+    """F(x, w) + b, recorded for autograd when needed."""
+    if _gs.enabled and (x._rg or w._rg or (b is not None and b._rg)):
+        return _Conv.apply(x, w, b, p)
+    return _wrap(_fwd_impl(x._impl, w._impl, None if b is None else b._impl, p))
+
+
+def _conv_grads(g, x, w, p, mask):
+    """(grad_input, grad_weight, grad_bias) for the entries of mask that are True; differentiable
+    when grad mode is on (create_graph=True)."""
+    if _gs.enabled and (g._rg or x._rg or w._rg):
+        return _ConvBackward.apply(g, x, w, p, tuple(mask))
+    return tuple(_opt_wrap(t) for t in _bwd_impl(g._impl, x._impl, w._impl, p, mask))
+
+
+class _Conv(Function):
+    _builtin = True
+    _grad_fn_name = "ConvolutionBackward0"
+
+    @staticmethod
+    def forward(ctx, x, w, b, p):
+        ctx.p = p
+        ctx.has_bias = b is not None
+        ctx.save_for_backward(x, w)
+        return _wrap(_fwd_impl(x._impl, w._impl, None if b is None else b._impl, p))
+
+    @staticmethod
+    def backward(ctx, g):
+        x, w = ctx.saved_tensors
+        nig = ctx.needs_input_grad
+        mask = (bool(nig[0]), bool(nig[1]), bool(ctx.has_bias and nig[2]))
+        if not any(mask):
+            return None, None, None, None
+        gi, gw, gb = _conv_grads(g, x, w, ctx.p, mask)
+        return gi, gw, gb, None
+
+
+class _ConvBackward(Function):
+    """The backward of a convolution as a differentiable op: (g, x, w) -> (gx, gw, gb)."""
+
+    _builtin = True
+    _grad_fn_name = "ConvolutionBackwardBackward0"
+
+    @staticmethod
+    def forward(ctx, g, x, w, p, mask):
+        ctx.p = p
+        ctx.set_materialize_grads(False)
+        ctx.save_for_backward(g, x, w)
+        return tuple(_opt_wrap(t) for t in _bwd_impl(g._impl, x._impl, w._impl, p, mask))
+
+    @staticmethod
+    def backward(ctx, ggx, ggw, ggb):
+        g, x, w = ctx.saved_tensors
+        p = ctx.p
+        nig = ctx.needs_input_grad
+        dg = dx = dw = None
+        if nig[0]:
+            terms = []
+            if ggx is not None:
+                terms.append(_conv_apply(ggx, w, None, p))
+            if ggw is not None:
+                terms.append(_conv_apply(x, ggw, None, p))
+            if ggb is not None:
+                terms.append(expand(reshape(ggb, (1, -1, 1, 1)), tuple(g._impl.shape)))
+            for t in terms:
+                dg = t if dg is None else dg + t
+        if nig[1] and ggw is not None:
+            dx = _conv_grads(g, x, ggw, p, (True, False, False))[0]
+        if nig[2] and ggx is not None:
+            dw = _conv_grads(g, ggx, w, p, (False, True, False))[1]
+        return dg, dx, dw, None, None
+
+
+# ---------------------------------------------------------------------------------------------------
+# argument handling
+
+def _int_list(v, name, op):
+    if isinstance(v, (tuple, list)):
+        if len(v) not in (1, 2):
+            raise RuntimeError(f"{op}: expected {name} to be a single integer value or a list of 2 values, "
+                               f"but got {name}={list(v)}")
+        return [_as_int(e, name, op) for e in v]
+    return [_as_int(v, name, op)]
+
+
+def _as_int(v, name, op):
+    if isinstance(v, bool) or not hasattr(v, "__index__"):
+        raise TypeError(f"{op}(): argument '{name}' must be an int or a tuple of ints, not {type(v).__name__}")
+    return v.__index__()
+
+
+def _pair(v):
+    return (v[0], v[0]) if len(v) == 1 else (v[0], v[1])
+
+
+def _check_tensors(op, input, weight, bias):
+    for name, t in (("input", input), ("weight", weight)):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{op}(): argument '{name}' must be Tensor, not {type(t).__name__}")
+    if bias is not None and not isinstance(bias, Tensor):
+        raise TypeError(f"{op}(): argument 'bias' must be Tensor, not {type(bias).__name__}")
+
+
+def _unbatched(op, input):
+    nd = input._impl.ndim
+    if nd not in (3, 4):
+        raise RuntimeError(f"Expected 3D (unbatched) or 4D (batched) input to {op}, but got input of size: "
+                           f"{list(input._impl.shape)}")
+    return nd == 3
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """2-D convolution over an NCHW (or unbatched CHW) input; PyTorch's signature and semantics."""
+    _check_tensors("conv2d", input, weight, bias)
+    stride = _int_list(stride, "stride", "conv2d")
+    dilation = _int_list(dilation, "dilation", "conv2d")
+    if isinstance(padding, str):
+        if padding == "valid":
+            padding = [0]
+        elif padding == "same":
+            if any(s != 1 for s in stride):
+                raise RuntimeError("padding='same' is not supported for strided convolutions")
+            if weight._impl.ndim != 4:
+                raise RuntimeError(f"conv2d: expected a 4-D weight, got shape {list(weight._impl.shape)}")
+            kh, kw = weight._impl.shape[2], weight._impl.shape[3]
+            dh, dw = _pair(dilation)
+            th, tw = dh * (kh - 1), dw * (kw - 1)
+            padding = [th // 2, th - th // 2, tw // 2, tw - tw // 2]
+        else:
+            raise ValueError(f"Invalid padding string '{padding}', should be one of ['valid', 'same']")
+    else:
+        padding = _int_list(padding, "padding", "conv2d")
+    groups = int(groups)
+    p = _Params(False, stride, padding, dilation, groups)
+    if _unbatched("conv2d", input):
+        return squeeze(_conv_apply(unsqueeze(input, 0), weight, bias, p), 0)
+    return _conv_apply(input, weight, bias, p)
+
+
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """2-D transposed convolution ("deconvolution"), the adjoint of conv2d; PyTorch's signature."""
+    _check_tensors("conv_transpose2d", input, weight, bias)
+    if isinstance(padding, str):
+        raise RuntimeError("conv_transpose2d: padding must be an int or a tuple of ints (string padding is not "
+                           "supported for transposed convolutions)")
+    p = _Params(True, _int_list(stride, "stride", "conv_transpose2d"),
+                _int_list(padding, "padding", "conv_transpose2d"), _int_list(dilation, "dilation", "conv_transpose2d"),
+                int(groups), _int_list(output_padding, "output_padding", "conv_transpose2d"))
+    if _unbatched("conv_transpose2d", input):
+        return squeeze(_conv_apply(unsqueeze(input, 0), weight, bias, p), 0)
+    return _conv_apply(input, weight, bias, p)

@@ -1,0 +1,673 @@
+"""Arithmetic (add, sub, mul, div, pow, maximum/minimum, remainder, floor_divide, atan2) and unary
+math (exp, log, sqrt, tanh, sigmoid, relu, ...), one autograd Function per op.
+
+When both operands already share a dtype and no graph is recorded, `a + b` is: one dtype
+comparison, one `_C` call, one `_wrap` (the fast path the overhead benchmark measures). Backward
+formulas are written with flambeau ops, so they are themselves differentiable and
+`create_graph=True` works; where a fused `_C` backward kernel exists (sigmoid, tanh, relu) it is
+used when no higher-order graph is being recorded.
+"""
+import math
+import numbers
+
+from .. import _C
+from .._dtype import _default_dtype, _BY_NAME
+from .._promote import (result_type_names, result_type_tensor_scalar, scalar_impl, scalar_dtype,
+                        can_cast_names, _FLOAT)
+from .._tensor import Tensor, _wrap
+from ..autograd.function import Function, apply_unary, apply_binary
+from ..autograd.grad_mode import _state as _gs
+from .shape import _sum_to, _to
+from ._dispatch import (_cast, _as_tensor_operand, _devices_fixed, _write_out, _binary, _rbinary, _first_tensor,
+                        _snapshot, _rebase, _check_inplace_leaf, _inplace_binary, _scalar_like, _TORCH_TYPE_NAMES)
+from .compare import eq, ne, lt, gt, ge, logical_and, logical_not, isnan, isinf, isfinite
+
+
+class _Binary(Function):
+    _builtin = True
+    _saves_self = True  # backward needs the first operand's value (in-place ops snapshot it)
+
+
+# ---------------------------------------------------------------- arithmetic
+class Add(_Binary):
+    _grad_fn_name = "AddBackward0"
+    _saves_self = False
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ai, bi = a._impl, b._impl
+        ctx.shapes = (ai.shape, bi.shape)
+        return _wrap(_C.add(ai, bi))
+
+    @staticmethod
+    def backward(ctx, g):
+        sa, sb = ctx.shapes
+        nig = ctx.needs_input_grad
+        return (_sum_to(g, sa) if nig[0] else None,
+                _sum_to(g, sb) if nig[1] else None)
+
+
+class Sub(_Binary):
+    _grad_fn_name = "SubBackward0"
+    _saves_self = False
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ai, bi = a._impl, b._impl
+        ctx.shapes = (ai.shape, bi.shape)
+        return _wrap(_C.sub(ai, bi))
+
+    @staticmethod
+    def backward(ctx, g):
+        sa, sb = ctx.shapes
+        nig = ctx.needs_input_grad
+        return (_sum_to(g, sa) if nig[0] else None,
+                _sum_to(neg(g), sb) if nig[1] else None)
+
+
+class Mul(_Binary):
+    _grad_fn_name = "MulBackward0"
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ai, bi = a._impl, b._impl
+        ctx.shapes = (ai.shape, bi.shape)
+        nig = ctx.needs_input_grad
+        # Save only what the needed gradients use: d(ab)/da needs b, d(ab)/db needs a.
+        ctx.save_for_backward(a if nig[1] else None, b if nig[0] else None)
+        return _wrap(_C.mul(ai, bi))
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        sa, sb = ctx.shapes
+        nig = ctx.needs_input_grad
+        return (_sum_to(mul(g, b), sa) if nig[0] else None,
+                _sum_to(mul(g, a), sb) if nig[1] else None)
+
+
+class Div(_Binary):
+    _grad_fn_name = "DivBackward0"
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ai, bi = a._impl, b._impl
+        ctx.shapes = (ai.shape, bi.shape)
+        out = _wrap(_C.div(ai, bi))
+        nig = ctx.needs_input_grad
+        ctx.save_for_backward(b, out if nig[1] else None)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        b, out = ctx.saved_tensors
+        sa, sb = ctx.shapes
+        nig = ctx.needs_input_grad
+        ga = _sum_to(div(g, b), sa) if nig[0] else None
+        gb = _sum_to(neg(div(mul(g, out), b)), sb) if nig[1] else None
+        return ga, gb
+
+
+def add(input, other, *, alpha=1, out=None):
+    if other.__class__ is Tensor and input.__class__ is Tensor and out is None and alpha == 1:
+        # The hot path (two plain tensors of one dtype, nothing to record), inlined.
+        ai = input._impl
+        bi = other._impl
+        dt = ai.dtype
+        if dt == bi.dtype and not ((input._rg or other._rg) and _gs.enabled):
+            try:
+                return _wrap(_C.add(ai, bi))
+            except Exception:
+                pass  # e.g. a 0-dim CPU tensor with a CUDA one: the general path below decides
+    if alpha != 1:
+        other = mul(other, alpha)
+    if out is not None:
+        return _write_out(out, add(input, other))
+    if input.__class__ is not Tensor and not isinstance(input, Tensor):
+        return _rbinary(other, input, _C.add, Add)
+    return _binary(input, other, _C.add, Add)
+
+
+def sub(input, other, *, alpha=1, out=None):
+    if other.__class__ is Tensor and input.__class__ is Tensor and out is None and alpha == 1:
+        # The hot path (two plain tensors of one dtype, nothing to record), inlined.
+        ai = input._impl
+        bi = other._impl
+        dt = ai.dtype
+        if dt == bi.dtype and dt != "bool" and not ((input._rg or other._rg) and _gs.enabled):
+            try:
+                return _wrap(_C.sub(ai, bi))
+            except Exception:
+                pass  # e.g. a 0-dim CPU tensor with a CUDA one: the general path below decides
+    if alpha != 1:
+        other = mul(other, alpha)
+    if out is not None:
+        return _write_out(out, sub(input, other))
+    _check_sub_bool(input, other)
+    if not isinstance(input, Tensor):
+        return _rbinary(other, input, _C.sub, Sub)
+    return _binary(input, other, _C.sub, Sub)
+
+
+subtract = sub
+
+
+def _is_bool_operand(x):
+    return x._impl.dtype == "bool" if isinstance(x, Tensor) else isinstance(x, bool)
+
+
+def _check_sub_bool(a, b):
+    ba, bb = _is_bool_operand(a), _is_bool_operand(b)
+    if ba and bb:
+        raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or "
+                           "`logical_xor()` operator instead.")
+    if ba or bb:
+        raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to "
+                           "invert a mask, use the `~` or `logical_not()` operator instead.")
+
+
+def rsub(input, other, *, alpha=1):
+    """other - alpha * input."""
+    return sub(other, input, alpha=alpha) if isinstance(other, Tensor) else _rbinary(mul(input, alpha), other, _C.sub, Sub)
+
+
+def mul(input, other, *, out=None):
+    if other.__class__ is Tensor and input.__class__ is Tensor and out is None:
+        # The hot path (two plain tensors of one dtype, nothing to record), inlined.
+        ai = input._impl
+        bi = other._impl
+        dt = ai.dtype
+        if dt == bi.dtype and not ((input._rg or other._rg) and _gs.enabled):
+            try:
+                return _wrap(_C.mul(ai, bi))
+            except Exception:
+                pass  # e.g. a 0-dim CPU tensor with a CUDA one: the general path below decides
+    if out is not None:
+        return _write_out(out, mul(input, other))
+    if not isinstance(input, Tensor):
+        return _binary(other, input, _C.mul, Mul) if isinstance(other, Tensor) else input * other
+    return _binary(input, other, _C.mul, Mul)
+
+
+multiply = mul
+
+
+def _true_div_dtype(a, b):
+    """Promotes operands of true division so integer inputs divide as floats."""
+    dt = result_type_names(a, b)
+    return dt if dt in _FLOAT else _default_dtype[0]._name
+
+
+def div(input, other, *, rounding_mode=None, out=None):
+    if other.__class__ is Tensor and input.__class__ is Tensor and out is None and rounding_mode is None:
+        # The hot path (two plain tensors of one dtype, nothing to record), inlined.
+        ai = input._impl
+        bi = other._impl
+        dt = ai.dtype
+        if dt == bi.dtype and dt in _FLOAT and not ((input._rg or other._rg) and _gs.enabled):
+            try:
+                return _wrap(_C.div(ai, bi))
+            except Exception:
+                pass  # e.g. a 0-dim CPU tensor with a CUDA one: the general path below decides
+    if out is not None:
+        return _write_out(out, div(input, other, rounding_mode=rounding_mode))
+    if rounding_mode is not None:
+        if rounding_mode == "floor":
+            return floor_divide(input, other)
+        if rounding_mode == "trunc":
+            return _trunc_div(input, other)
+        raise RuntimeError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found "
+                           f"'{rounding_mode}'")
+    if not isinstance(input, Tensor):
+        b = other
+        dt = _true_div_dtype(b, input)
+        return _rbinary(_cast(b, dt), input if not isinstance(input, bool) else float(input), _C.div, Div)
+    ai = input._impl
+    if isinstance(other, Tensor):
+        da = ai.dtype
+        if da in _FLOAT and da == other._impl.dtype:
+            return _binary(input, other, _C.div, Div)
+        dt = _true_div_dtype(input, other)
+        return _binary(_cast(input, dt), _cast(other, dt), _C.div, Div)
+    if ai.dtype not in _FLOAT:
+        if not isinstance(other, numbers.Number):
+            t = _as_tensor_operand(other)
+            if t is None:
+                raise TypeError(f"div(): unsupported operand type '{type(other).__name__}'")
+            return div(input, t)
+        input = _cast(input, _true_div_dtype(input, other))
+    return _binary(input, other, _C.div, Div)
+
+
+divide = true_divide = div
+
+
+def _trunc_div(a, b):
+    q = div(a, b)
+    r = trunc(q)
+    dt = result_type_names(a, b)
+    return r if dt in _FLOAT else _cast(r.detach(), dt)
+
+
+class Pow(_Binary):
+    _grad_fn_name = "PowBackward1"
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ai, bi = a._impl, b._impl
+        ctx.shapes = (ai.shape, bi.shape)
+        out = _wrap(_C.pow(ai, bi))
+        ctx.save_for_backward(a, b, out if ctx.needs_input_grad[1] else None)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b, out = ctx.saved_tensors
+        sa, sb = ctx.shapes
+        nig = ctx.needs_input_grad
+        ga = gb = None
+        if nig[0]:
+            # d(a^b)/da = b * a^(b-1), and 0 where b == 0 (even at a == 0).
+            ga = _pw.where(eq(b, 0), 0.0, mul(mul(g, b), pow(a, sub(b, 1))))
+            ga = _sum_to(ga, sa)
+        if nig[1]:
+            # d(a^b)/db = a^b * log(a), and 0 where a == 0 and b >= 0 (PyTorch's convention).
+            zero = logical_and(eq(a, 0), ge(b, 0))
+            gb = _sum_to(_pw.where(zero, 0.0, mul(mul(g, out), log(a))), sb)
+        return ga, gb
+
+
+class PowScalar(Function):
+    """x ** c for a Python number c: the common case (x ** 2, x ** 0.5), with one saved tensor."""
+    _builtin = True
+    _grad_fn_name = "PowBackward0"
+    _saves_self = True
+
+    @staticmethod
+    def forward(ctx, x, c):
+        ctx.save_for_backward(x)
+        ctx.c = c
+        return _wrap(_C.pow(x._impl, scalar_impl(c, x._impl.dtype, x._impl.device)))
+
+    @staticmethod
+    def backward(ctx, g):
+        x, = ctx.saved_tensors
+        c = ctx.c
+        if c == 0:
+            return mul(g, 0.0), None
+        if c == 1:
+            return g, None
+        if c == 2:
+            return mul(g, mul(x, 2.0)), None
+        return mul(g, mul(pow(x, c - 1), c)), None
+
+
+def pow(input, exponent, *, out=None):
+    if out is not None:
+        return _write_out(out, pow(input, exponent))
+    if not isinstance(input, Tensor):
+        return _rbinary(exponent, input, _C.pow, Pow)
+    if isinstance(exponent, numbers.Number) and not isinstance(exponent, bool):
+        ai = input._impl
+        dt = result_type_tensor_scalar(ai.dtype, exponent)
+        if dt == "int64" and exponent < 0:
+            raise RuntimeError("Integers to negative integer powers are not allowed.")
+        x = _cast(input, dt)
+        if x._rg and _gs.enabled:
+            return PowScalar.apply(x, exponent)
+        return _wrap(_C.pow(x._impl, scalar_impl(exponent, dt, ai.device)))
+    return _binary(input, exponent, _C.pow, Pow)
+
+
+def float_power(input, exponent):
+    """pow computed in float64, as PyTorch's float_power."""
+    a = _cast(input, "float64") if isinstance(input, Tensor) else float(input)
+    b = _cast(exponent, "float64") if isinstance(exponent, Tensor) else float(exponent)
+    return pow(a, b)
+
+
+class Maximum(_Binary):
+    _grad_fn_name = "MaximumBackward0"
+    _cfn = staticmethod(_C.maximum)
+
+    @staticmethod
+    def _wins(a, b):
+        return gt(a, b)
+
+    @classmethod
+    def forward(cls, ctx, a, b):
+        ai, bi = a._impl, b._impl
+        ctx.shapes = (ai.shape, bi.shape)
+        ctx.save_for_backward(a, b)
+        return _wrap(cls._cfn(ai, bi))
+
+    @classmethod
+    def backward(cls, ctx, g):
+        a, b = ctx.saved_tensors
+        sa, sb = ctx.shapes
+        nig = ctx.needs_input_grad
+        # Ties split the gradient evenly, as in PyTorch.
+        wins = cls._wins(a, b)
+        tie = eq(a, b)
+        half = mul(g, 0.5)
+        ga = _sum_to(_pw.where(tie, half, _pw.where(wins, g, 0.0)), sa) if nig[0] else None
+        gb = _sum_to(_pw.where(tie, half, _pw.where(wins, 0.0, g)), sb) if nig[1] else None
+        return ga, gb
+
+
+class Minimum(Maximum):
+    _grad_fn_name = "MinimumBackward0"
+    _cfn = staticmethod(_C.minimum)
+
+    @staticmethod
+    def _wins(a, b):
+        return lt(a, b)
+
+
+def maximum(input, other, *, out=None):
+    if not isinstance(other, Tensor):
+        raise TypeError(f"maximum(): argument 'other' must be Tensor, not {type(other).__name__}")
+    r = _binary(input, other, _C.maximum, Maximum)
+    return _write_out(out, r) if out is not None else r
+
+
+def minimum(input, other, *, out=None):
+    if not isinstance(other, Tensor):
+        raise TypeError(f"minimum(): argument 'other' must be Tensor, not {type(other).__name__}")
+    r = _binary(input, other, _C.minimum, Minimum)
+    return _write_out(out, r) if out is not None else r
+
+
+fmax = maximum
+fmin = minimum
+
+
+class Remainder(_Binary):
+    _grad_fn_name = "RemainderBackward0"
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ai, bi = a._impl, b._impl
+        ctx.shapes = (ai.shape, bi.shape)
+        ctx.save_for_backward(a, b)
+        return _wrap(_C.remainder(ai, bi))
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        sa, sb = ctx.shapes
+        nig = ctx.needs_input_grad
+        ga = _sum_to(g, sa) if nig[0] else None
+        gb = _sum_to(mul(neg(g), floor_divide(a, b)), sb) if nig[1] else None
+        return ga, gb
+
+
+def remainder(input, other, *, out=None):
+    if not isinstance(input, Tensor):
+        r = _rbinary(other, input, _C.remainder, Remainder)
+    else:
+        r = _binary(input, other, _C.remainder, Remainder)
+    return _write_out(out, r) if out is not None else r
+
+
+def fmod(input, other, *, out=None):
+    """C-style remainder (sign of the dividend): a - trunc(a / b) * b."""
+    dt = result_type_names(input, other)
+    if dt in _FLOAT:
+        r = sub(input, mul(trunc(div(input, other)), other))
+    else:
+        r = remainder(input, other)
+        # Python-style remainder differs from C-style where the signs of the result and a differ.
+        fix = logical_and(ne(r, 0), ne(lt(r, 0), lt(input, 0) if isinstance(input, Tensor) else input < 0))
+        r = _pw.where(fix, sub(r, other), r)
+    return _write_out(out, r) if out is not None else r
+
+
+class _NoGrad(Function):
+    """Ops without a derivative: results never require grad."""
+    _builtin = True
+
+
+def floor_divide(input, other, *, out=None):
+    if not isinstance(input, Tensor):
+        t, s, _ = _first_tensor(input, other, "floor_divide")
+        r = _rbinary(t.detach(), s, _C.floor_divide, _NoGrad)
+    else:
+        r = _binary(input.detach(), other.detach() if isinstance(other, Tensor) else other, _C.floor_divide, _NoGrad)
+    return _write_out(out, r) if out is not None else r
+
+
+class Atan2(_Binary):
+    _grad_fn_name = "Atan2Backward0"
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ai, bi = a._impl, b._impl
+        ctx.shapes = (ai.shape, bi.shape)
+        ctx.save_for_backward(a, b)
+        return _wrap(_C.atan2(ai, bi))
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        sa, sb = ctx.shapes
+        nig = ctx.needs_input_grad
+        den = add(mul(a, a), mul(b, b))
+        ga = _sum_to(div(mul(g, b), den), sa) if nig[0] else None
+        gb = _sum_to(div(mul(neg(g), a), den), sb) if nig[1] else None
+        return ga, gb
+
+
+def atan2(input, other, *, out=None):
+    dt = _true_div_dtype(input, other)
+    r = _binary(_cast(input, dt), _cast(other, dt) if isinstance(other, Tensor) else other, _C.atan2, Atan2)
+    return _write_out(out, r) if out is not None else r
+
+
+arctan2 = atan2
+
+
+# ---------------------------------------------------------------- unary
+class _Unary(Function):
+    """y = f(x) with a backward formula in terms of (g, x) or (g, y), chosen by `_save`."""
+    _builtin = True
+    _save = 1  # 0: nothing, 1: the input, 2: the output
+    _saves_self = True
+    _cfn = None
+
+    @classmethod
+    def forward(cls, ctx, x):
+        y = _wrap(cls._cfn(x._impl))
+        s = cls._save
+        if s == 1:
+            ctx.save_for_backward(x)
+        elif s == 2:
+            ctx.save_for_backward(y)
+        return y
+
+    @classmethod
+    def backward(cls, ctx, g):
+        t = ctx.saved_tensors
+        return cls._grad(g, t[0] if t else None)
+
+
+def _unary_class(name, cfn, grad, save, grad_fn_name=None):
+    return type(name, (_Unary,), {
+        "_cfn": staticmethod(cfn), "_grad": staticmethod(grad), "_save": save,
+        "_saves_self": save == 1, "_grad_fn_name": grad_fn_name or name + "Backward0"})
+
+
+def _sigmoid_grad(g, y):
+    if _gs.enabled:
+        return mul(g, mul(y, rsub(y, 1.0)))
+    return _wrap(_C.sigmoid_backward(g._impl, y._impl))
+
+
+def _tanh_grad(g, y):
+    if _gs.enabled:
+        return mul(g, rsub(mul(y, y), 1.0))
+    return _wrap(_C.fused_tanh_backward(g._impl, y._impl))
+
+
+def _relu_grad(g, y):
+    if _gs.enabled:
+        return mul(g, _cast(gt(y, 0), y._impl.dtype))
+    return _wrap(_C.threshold_backward(g._impl, y._impl, 0))
+
+
+_LN2 = math.log(2.0)
+_LN10 = math.log(10.0)
+_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
+
+Neg = _unary_class("Neg", _C.neg, lambda g, x: neg(g), 0)
+Abs = _unary_class("Abs", _C.abs, lambda g, x: mul(g, sign(x)), 1)
+Exp = _unary_class("Exp", _C.exp, lambda g, y: mul(g, y), 2)
+Log = _unary_class("Log", _C.log, lambda g, x: div(g, x), 1)
+Log2 = _unary_class("Log2", _C.log2, lambda g, x: div(g, mul(x, _LN2)), 1)
+Log10 = _unary_class("Log10", _C.log10, lambda g, x: div(g, mul(x, _LN10)), 1)
+Log1p = _unary_class("Log1p", _C.log1p, lambda g, x: div(g, add(x, 1.0)), 1)
+Expm1 = _unary_class("Expm1", _C.expm1, lambda g, y: mul(g, add(y, 1.0)), 2)
+Sqrt = _unary_class("Sqrt", _C.sqrt, lambda g, y: div(g, mul(y, 2.0)), 2)
+Rsqrt = _unary_class("Rsqrt", _C.rsqrt, lambda g, y: mul(mul(g, -0.5), mul(y, mul(y, y))), 2)
+Sin = _unary_class("Sin", _C.sin, lambda g, x: mul(g, cos(x)), 1)
+Cos = _unary_class("Cos", _C.cos, lambda g, x: mul(g, neg(sin(x))), 1)
+Tan = _unary_class("Tan", _C.tan, lambda g, y: mul(g, add(mul(y, y), 1.0)), 2)
+Tanh = _unary_class("Tanh", _C.tanh, _tanh_grad, 2)
+Sigmoid = _unary_class("Sigmoid", _C.sigmoid, _sigmoid_grad, 2)
+Relu = _unary_class("Relu", _C.relu, _relu_grad, 2, "ReluBackward0")
+Reciprocal = _unary_class("Reciprocal", _C.reciprocal, lambda g, y: mul(neg(g), mul(y, y)), 2)
+Erf = _unary_class("Erf", _C.erf, lambda g, x: mul(g, mul(exp(neg(mul(x, x))), _TWO_OVER_SQRT_PI)), 1)
+Square = _unary_class("Square", _C.square, lambda g, x: mul(g, mul(x, 2.0)), 1, "PowBackward0")
+# Piecewise-constant functions: zero gradient (PyTorch keeps them in the graph, so do we).
+Sign = _unary_class("Sign", _C.sign, lambda g, x: mul(g, 0.0), 0)
+Floor = _unary_class("Floor", _C.floor, lambda g, x: mul(g, 0.0), 0)
+Ceil = _unary_class("Ceil", _C.ceil, lambda g, x: mul(g, 0.0), 0)
+Round = _unary_class("Round", _C.round, lambda g, x: mul(g, 0.0), 0)
+Trunc = _unary_class("Trunc", _C.trunc, lambda g, x: mul(g, 0.0), 0)
+
+
+def _make_unary(name, Fn, float_only=False, int_identity=False, on_bool=None):
+    """Builds op(input, *, out=None) and op_(input). float_only ops promote integer/bool inputs to
+    the default dtype; int_identity ops (floor, ...) return integer inputs unchanged; on_bool
+    says what PyTorch does with a bool input when it differs: an exception to raise, 'identity',
+    or a dtype name to promote to."""
+    cfn = Fn._cfn
+
+    def _bool_input(xi):
+        if isinstance(on_bool, BaseException):
+            raise type(on_bool)(*on_bool.args)
+        if on_bool == "identity":
+            return _wrap(_C.clone(xi))
+        return None
+
+    def op(input, *, out=None):
+        xi = input._impl
+        dt = xi.dtype
+        if dt not in _FLOAT:
+            if float_only:
+                input = _wrap(_C.to(xi, _default_dtype[0]._name, xi.device, False))
+                xi = input._impl
+            elif dt == "bool" and on_bool is not None:
+                r = _bool_input(xi)
+                if r is None:
+                    input = _wrap(_C.to(xi, on_bool, xi.device, False))
+                    xi = input._impl
+                else:
+                    return _write_out(out, r) if out is not None else r
+            elif int_identity and dt == "int64":
+                r = _wrap(_C.clone(xi))  # floor/ceil/round/trunc of an integer is the integer
+                return _write_out(out, r) if out is not None else r
+        if input._rg and _gs.enabled:
+            r = apply_unary(Fn, input)
+        else:
+            r = _wrap(cfn(xi))
+        return _write_out(out, r) if out is not None else r
+
+    def op_(input):
+        xi = input._impl
+        dt = xi.dtype
+        if dt not in _FLOAT:
+            if float_only:
+                raise RuntimeError(f"result type {_TORCH_TYPE_NAMES[_default_dtype[0]._name]} can't be cast to the "
+                                   f"desired output type {_TORCH_TYPE_NAMES[dt]}")
+            if dt == "bool" and on_bool is not None:
+                if _bool_input(xi) is not None:
+                    return input
+                raise RuntimeError(f"result type {_TORCH_TYPE_NAMES[on_bool]} can't be cast to the desired output "
+                                   f"type Bool")
+            if int_identity and dt == "int64":
+                return input
+        if input._rg and _gs.enabled:
+            _check_inplace_leaf(input)
+            src = _snapshot(input) if Fn._saves_self else input
+            return _rebase(input, Fn.apply(src))
+        cfn(xi, out=xi)
+        return input
+
+    op.__name__ = op.__qualname__ = name
+    op_.__name__ = op_.__qualname__ = name + "_"
+    return op, op_
+
+
+def _not_impl_bool(kernel):
+    return NotImplementedError(f"\"{kernel}\" not implemented for 'Bool'")
+
+
+neg, neg_ = _make_unary("neg", Neg, on_bool=RuntimeError(
+    "Negation, the `-` operator, on a bool tensor is not supported. If you are trying to invert a mask, use the `~` "
+    "or `logical_not()` operator instead."))
+abs, abs_ = _make_unary("abs", Abs, on_bool=_not_impl_bool("abs_cpu"))  # noqa: A001
+exp, exp_ = _make_unary("exp", Exp, True)
+log, log_ = _make_unary("log", Log, True)
+log2, log2_ = _make_unary("log2", Log2, True)
+log10, log10_ = _make_unary("log10", Log10, True)
+log1p, log1p_ = _make_unary("log1p", Log1p, True)
+expm1, expm1_ = _make_unary("expm1", Expm1, True)
+sqrt, sqrt_ = _make_unary("sqrt", Sqrt, True)
+rsqrt, rsqrt_ = _make_unary("rsqrt", Rsqrt, True)
+sin, sin_ = _make_unary("sin", Sin, True)
+cos, cos_ = _make_unary("cos", Cos, True)
+tan, tan_ = _make_unary("tan", Tan, True)
+tanh, tanh_ = _make_unary("tanh", Tanh, True)
+sigmoid, sigmoid_ = _make_unary("sigmoid", Sigmoid, True)
+relu, relu_ = _make_unary("relu", Relu, on_bool=RuntimeError("Boolean inputs not supported for relu"))
+reciprocal, reciprocal_ = _make_unary("reciprocal", Reciprocal, True)
+erf, erf_ = _make_unary("erf", Erf, True)
+square, square_ = _make_unary("square", Square, on_bool="int64")
+sign, sign_ = _make_unary("sign", Sign, on_bool="identity")
+floor, floor_ = _make_unary("floor", Floor, int_identity=True, on_bool=_not_impl_bool("floor_vml_cpu"))
+ceil, ceil_ = _make_unary("ceil", Ceil, int_identity=True, on_bool=_not_impl_bool("ceil_vml_cpu"))
+trunc, trunc_ = _make_unary("trunc", Trunc, int_identity=True, on_bool=_not_impl_bool("trunc_vml_cpu"))
+fix, fix_ = trunc, trunc_
+negative, negative_ = neg, neg_
+absolute, absolute_ = abs, abs_
+sgn = sign
+
+negative = neg
+
+
+_round0, round_0_ = _make_unary("round", Round, int_identity=True, on_bool=_not_impl_bool("round_vml_cpu"))
+
+
+def round(input, *, decimals=0, out=None):  # noqa: A001
+    if decimals == 0:
+        return _round0(input, out=out)
+    s = 10.0 ** decimals
+    r = div(_round0(mul(input, s)), s)
+    return _write_out(out, r) if out is not None else r
+
+
+def round_(input, *, decimals=0):
+    if decimals == 0:
+        return round_0_(input)
+    return input.copy_(round(input, decimals=decimals))
+
+
+
+
+from . import pointwise as _pw  # noqa: E402  (after our names: pointwise is built from them)
+
+
+def where(condition, input=None, other=None, *, out=None):
+    """Kept here for modules that import it from elementwise; the op lives in pointwise.py."""
+    return _pw.where(condition, input, other, out=out)

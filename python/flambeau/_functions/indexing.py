@@ -1,0 +1,460 @@
+"""Gather/scatter-style ops: advanced indexing (index, index_put), index_select, gather,
+scatter/scatter_add, masked_fill/masked_select, nonzero, take, tril/triu, index_add/fill/copy.
+
+Backward of a read at indices is a write at the same indices (`_C.index_put_` with
+accumulate=True, so repeated indices add up), and vice versa.
+"""
+import numbers
+
+from .. import _C
+from .._promote import scalar_impl, result_type_names, _FLOAT
+from .._tensor import Tensor, _wrap
+from .._utils import wrap_dim
+from ..autograd.function import Function
+from ..autograd.grad_mode import _state as _gs
+from . import elementwise as ew, compare as cmp, pointwise as pw, _dispatch as dsp
+from .shape import _sum_to, _to, reshape, expand, unsqueeze
+
+_CPP = {"float32": "float", "float64": "double", "int64": "long int", "bool": "bool"}
+
+
+def _zeros_impl(shape, dt, dev):
+    return _C.full(list(shape), 0, dt, dev)
+
+
+def _impls(indices):
+    return [None if i is None else i._impl for i in indices]
+
+
+# ---------------------------------------------------------------- advanced indexing
+class Index(Function):
+    """x[indices] for a list (one entry per leading dim) of int64 index tensors or None."""
+    _builtin = True
+    _grad_fn_name = "IndexBackward0"
+
+    @staticmethod
+    def forward(ctx, x, indices):
+        xi = x._impl
+        ctx.meta = (xi.shape, xi.dtype, xi.device)
+        ctx.indices = indices
+        return _wrap(_C.index(xi, _impls(indices)))
+
+    @staticmethod
+    def backward(ctx, g):
+        shape, dt, dev = ctx.meta
+        return _IndexPutAccumulateIntoZeros.apply(g, shape, ctx.indices), None
+
+
+class _IndexPutAccumulateIntoZeros(Function):
+    """zeros(shape).index_put_(indices, g, accumulate=True); its backward reads g back."""
+    _builtin = True
+    _grad_fn_name = "IndexPutBackward0"
+
+    @staticmethod
+    def forward(ctx, g, shape, indices):
+        ctx.indices = indices
+        gi = g._impl
+        z = _zeros_impl(shape, gi.dtype, gi.device)
+        _C.index_put_(z, _impls(indices), gi, True)
+        return _wrap(z)
+
+    @staticmethod
+    def backward(ctx, gg):
+        return index(gg, ctx.indices), None, None
+
+
+def index(x, indices):
+    if x._rg and _gs.enabled:
+        return Index.apply(x, indices)
+    return _wrap(_C.index(x._impl, _impls(indices)))
+
+
+class IndexPut(Function):
+    """Out-of-place x.index_put(indices, values, accumulate) (the autograd form of setitem)."""
+    _builtin = True
+    _grad_fn_name = "IndexPutBackward0"
+
+    @staticmethod
+    def forward(ctx, x, values, indices, accumulate):
+        ctx.indices, ctx.accumulate = indices, accumulate
+        ctx.vshape = values._impl.shape
+        y = _C.clone(x._impl)
+        _C.index_put_(y, _impls(indices), values._impl, accumulate)
+        return _wrap(y)
+
+    @staticmethod
+    def backward(ctx, g):
+        nig = ctx.needs_input_grad
+        gx = gv = None
+        if nig[0]:
+            if ctx.accumulate:
+                gx = g
+            else:
+                gi = _C.clone(g._impl)
+                _C.index_put_(gi, _impls(ctx.indices), _C.scalar_tensor(0, gi.dtype, gi.device), False)
+                gx = _wrap(gi)
+        if nig[1]:
+            gv = _sum_to(index(g, ctx.indices), ctx.vshape)
+        return gx, gv, None, None
+
+
+def _prepare_values(x, values):
+    xi = x._impl
+    if isinstance(values, Tensor):
+        vi = values._impl
+        if vi.dtype != xi.dtype or vi.device != xi.device:
+            values = _to(values, xi.dtype, xi.device)
+        return values
+    return _wrap(scalar_impl(values, xi.dtype, xi.device))
+
+
+def _index_tensors(x, indices):
+    """A user's indices tuple (tensors, bool masks, None, lists) as index_put's list."""
+    from .._indexing import getitem_plan
+    plan = getitem_plan(x._impl.shape, tuple(slice(None) if i is None else i for i in indices))
+    if plan.ops:
+        raise IndexError("index_put_: indices must be tensors or None")
+    return plan.adv_list()
+
+
+def index_put_(input, indices, values, accumulate=False):
+    idx = _index_tensors(input, indices)
+    values = _prepare_values(input, values)
+    if (input._rg or values._rg) and _gs.enabled:
+        dsp._check_inplace_leaf(input)
+        return dsp._rebase(input, IndexPut.apply(input, values, idx, accumulate))
+    _C.index_put_(input._impl, _impls(idx), values._impl, accumulate)
+    return input
+
+
+def index_put(input, indices, values, accumulate=False):
+    idx = _index_tensors(input, indices)
+    values = _prepare_values(input, values)
+    if (input._rg or values._rg) and _gs.enabled:
+        return IndexPut.apply(input, values, idx, accumulate)
+    y = _C.clone(input._impl)
+    _C.index_put_(y, _impls(idx), values._impl, accumulate)
+    return _wrap(y)
+
+
+def nonzero(input, *, as_tuple=False):
+    nz = _C.nonzero(input._impl)
+    if not as_tuple:
+        return _wrap(nz)
+    if input._impl.ndim == 0:  # PyTorch treats a 0-d input as 1-d here
+        return (_wrap(_C.full([int(_bool_item(input))], 0, "int64", input._impl.device)),)
+    return tuple(_wrap(_C.select(nz, 1, k)) for k in range(input._impl.ndim))
+
+
+def _bool_item(t):
+    return bool(_C.to_numpy(_C.to(t._impl, "bool", "cpu", False)).item())
+
+
+def argwhere(input):
+    return nonzero(input)
+
+
+# ---------------------------------------------------------------- index_select, gather, scatter
+def _check_index(index, op, allow_0d=True):
+    if not isinstance(index, Tensor):
+        raise TypeError(f"{op}(): argument 'index' must be Tensor, not {type(index).__name__}")
+    if index._impl.dtype != "int64":
+        raise RuntimeError(f"{op}(): Expected dtype int64 for index")
+
+
+class IndexSelect(Function):
+    _builtin = True
+    _grad_fn_name = "IndexSelectBackward0"
+
+    @staticmethod
+    def forward(ctx, x, dim, idx):
+        xi = x._impl
+        ctx.meta = (xi.shape, dim)
+        ctx.save_for_backward(idx)
+        return _wrap(_C.index_select(xi, dim, idx._impl))
+
+    @staticmethod
+    def backward(ctx, g):
+        idx, = ctx.saved_tensors
+        shape, dim = ctx.meta
+        flat = reshape(idx, (-1,))
+        return _IndexPutAccumulateIntoZeros.apply(g, shape, [None] * dim + [flat]), None, None
+
+
+def index_select(input, dim, index, *, out=None):
+    _check_index(index, "index_select")
+    nd = input._impl.ndim
+    d = wrap_dim(dim, nd)
+    if index._impl.ndim > 1:
+        raise IndexError("index_select(): Index is supposed to be a vector")
+    if input._rg and _gs.enabled:
+        r = IndexSelect.apply(input, d, index)
+    else:
+        r = _wrap(_C.index_select(input._impl, d, index._impl))
+    return dsp._write_out(out, r) if out is not None else r
+
+
+class Gather(Function):
+    _builtin = True
+    _grad_fn_name = "GatherBackward0"
+
+    @staticmethod
+    def forward(ctx, x, dim, idx):
+        xi = x._impl
+        ctx.meta = (xi.shape, dim)
+        ctx.save_for_backward(idx)
+        return _wrap(_C.gather(xi, dim, idx._impl))
+
+    @staticmethod
+    def backward(ctx, g):
+        idx, = ctx.saved_tensors
+        shape, dim = ctx.meta
+        gi = g._impl
+        z = _wrap(_zeros_impl(shape, gi.dtype, gi.device))
+        return scatter_add(z, dim, idx, g), None, None
+
+
+def gather(input, dim, index, *, sparse_grad=False, out=None):
+    _check_index(index, "gather")
+    d = wrap_dim(dim, input._impl.ndim)
+    if input._rg and _gs.enabled:
+        r = Gather.apply(input, d, index)
+    else:
+        r = _wrap(_C.gather(input._impl, d, index._impl))
+    return dsp._write_out(out, r) if out is not None else r
+
+
+def take_along_dim(input, indices, dim=None):
+    if dim is None:
+        return gather(reshape(input, (-1,)), 0, reshape(indices, (-1,)))
+    d = wrap_dim(dim, input._impl.ndim)
+    shape_i = list(input._impl.shape)
+    shape_x = list(indices._impl.shape)
+    shape_i[d] = shape_x[d] = 1
+    from .shape import broadcast_shapes
+    b = list(broadcast_shapes(shape_i, shape_x))
+    bi, bx = list(b), list(b)
+    bi[d] = input._impl.shape[d]
+    bx[d] = indices._impl.shape[d]
+    return gather(expand(input, bi), d, expand(indices, bx))
+
+
+class ScatterAdd(Function):
+    _builtin = True
+    _grad_fn_name = "ScatterAddBackward0"
+
+    @staticmethod
+    def forward(ctx, x, dim, idx, src):
+        ctx.dim = dim
+        ctx.save_for_backward(idx)
+        y = _C.clone(x._impl)
+        _C.scatter_add_(y, dim, idx._impl, src._impl)
+        return _wrap(y)
+
+    @staticmethod
+    def backward(ctx, g):
+        idx, = ctx.saved_tensors
+        nig = ctx.needs_input_grad
+        return (g if nig[0] else None, None, None,
+                gather(g, ctx.dim, idx) if nig[3] else None)
+
+
+def _scatter_args(input, dim, index, src, op):
+    _check_index(index, op)
+    d = wrap_dim(dim, input._impl.ndim)
+    if isinstance(src, Tensor):
+        if src._impl.dtype != input._impl.dtype:
+            raise RuntimeError(f"{op}(): Expected self.dtype to be equal to src.dtype")
+    return d
+
+
+def scatter_add(input, dim, index, src):
+    d = _scatter_args(input, dim, index, src, "scatter_add")
+    if (input._rg or src._rg) and _gs.enabled:
+        return ScatterAdd.apply(input, d, index, src)
+    y = _C.clone(input._impl)
+    _C.scatter_add_(y, d, index._impl, src._impl)
+    return _wrap(y)
+
+
+def scatter_add_(input, dim, index, src):
+    d = _scatter_args(input, dim, index, src, "scatter_add_")
+    if (input._rg or src._rg) and _gs.enabled:
+        dsp._check_inplace_leaf(input)
+        return dsp._rebase(input, ScatterAdd.apply(input, d, index, src))
+    _C.scatter_add_(input._impl, d, index._impl, src._impl)
+    return input
+
+
+def _scatter_coords(index, dim):
+    """Full coordinates of every element of `index` for scatter: arange along each dim except
+    `dim`, where the index values themselves are used."""
+    shape = index._impl.shape
+    dev = index._impl.device
+    coords = []
+    for k, n in enumerate(shape):
+        if k == dim:
+            coords.append(index)
+        else:
+            view = [1] * len(shape)
+            view[k] = n
+            ar = _wrap(_C.view(_C.arange(0, n, 1, "int64", dev), view))
+            coords.append(expand(ar, shape))
+    return coords
+
+
+def scatter(input, dim, index, src=None, *, value=None, reduce=None):
+    if src is None and value is None:
+        raise TypeError("scatter(): expected 'src' or 'value'")
+    if not isinstance(src, Tensor):
+        value, src = (src if src is not None else value), None
+    if reduce is not None:
+        if reduce not in ("add", "sum"):
+            raise NotImplementedError(f"scatter(reduce={reduce!r}) is not supported by flambeau")
+        if src is None:
+            src = dsp._scalar_like(input, value).expand(index._impl.shape)
+        return scatter_add(input, dim, index, src)
+    d = wrap_dim(dim, input._impl.ndim)
+    coords = _scatter_coords(index, d)
+    if src is not None:
+        ishape = index._impl.shape
+        vals = src
+        if src._impl.shape != ishape:
+            from .shape import _slice
+            for k, n in enumerate(ishape):
+                vals = _slice(vals, k, 0, n, 1)
+        return index_put(input, coords, vals)
+    return index_put(input, coords, value)
+
+
+def scatter_(input, dim, index, src=None, *, value=None, reduce=None):
+    r = scatter(input, dim, index, src, value=value, reduce=reduce)
+    return _assign(input, r)
+
+
+def _assign(input, r):
+    """In-place result: copy r into input, moving r's history onto input if it has one."""
+    if r._rg and _gs.enabled:
+        dsp._check_inplace_leaf(input)
+        return dsp._rebase(input, r)
+    _C.copy_(input._impl, r._impl)
+    return input
+
+
+# ---------------------------------------------------------------- masks
+def _check_mask(mask, op):
+    if not isinstance(mask, Tensor):
+        raise TypeError(f"{op}(): argument 'mask' must be Tensor, not {type(mask).__name__}")
+    if mask._impl.dtype != "bool":
+        raise RuntimeError(f"{op} only supports boolean masks, but got mask with dtype {_CPP[mask._impl.dtype]}")
+
+
+def masked_fill(input, mask, value):
+    _check_mask(mask, "masked_fill_")
+    if isinstance(value, Tensor):
+        if value._impl.ndim != 0:
+            raise RuntimeError(f"masked_fill_ only supports a 0-dimensional value tensor, but got tensor with "
+                               f"{value._impl.ndim} dimension(s).")
+        v = _to(value, input._impl.dtype, input._impl.device) if value._impl.dtype != input._impl.dtype \
+            or value._impl.device != input._impl.device else value
+    else:
+        xi = input._impl
+        if xi.dtype not in _FLOAT and isinstance(value, float) and not value.is_integer():
+            pass  # PyTorch truncates silently here too
+        v = _wrap(scalar_impl(value if xi.dtype != "bool" else bool(value), xi.dtype, xi.device))
+    ms, xs = mask._impl.shape, input._impl.shape
+    if ms != xs:
+        from .shape import broadcast_shapes
+        if tuple(broadcast_shapes(ms, xs)) != tuple(xs):
+            raise RuntimeError(f"The size of tensor a ({xs[-1] if xs else 1}) must match the size of tensor b "
+                               f"({ms[-1] if ms else 1}) at non-singleton dimension")
+    if (input._rg or v._rg) and _gs.enabled:
+        return pw.Where.apply(mask, v, input)
+    return _wrap(_C.where(mask._impl, v._impl, input._impl))
+
+
+def masked_fill_(input, mask, value):
+    r = masked_fill(input, mask, value)
+    return _assign(input, r)
+
+
+def masked_select(input, mask):
+    _check_mask(mask, "masked_select")
+    from .shape import broadcast_tensors
+    x, m = broadcast_tensors(input, mask)
+    nz = _C.nonzero(m._impl)
+    idx = [_wrap(_C.select(nz, 1, k)) for k in range(m._impl.ndim)]
+    if not idx:  # 0-d input and mask: zero or one element
+        return index(reshape(x, (1,)), [_wrap(_C.full([int(_bool_item(m))], 0, "int64", m._impl.device))])
+    return index(x, idx)
+
+
+def take(input, index_):
+    return index(reshape(input, (-1,)), [index_])
+
+
+def _tri_mask(input, diagonal, upper):
+    shape = input._impl.shape
+    if len(shape) < 2:
+        raise RuntimeError(f"{'triu' if upper else 'tril'}: input tensor must have at least 2 dimensions")
+    r, c = shape[-2], shape[-1]
+    dev = input._impl.device
+    rows = _wrap(_C.view(_C.arange(0, r, 1, "int64", dev), [r, 1]))
+    cols = _wrap(_C.view(_C.arange(0, c, 1, "int64", dev), [1, c]))
+    diff = ew.sub(cols, rows)
+    return cmp.ge(diff, diagonal) if upper else cmp.le(diff, diagonal)
+
+
+def tril(input, diagonal=0):
+    return masked_fill(input, cmp.logical_not(_tri_mask(input, diagonal, False)), 0)
+
+
+def triu(input, diagonal=0):
+    return masked_fill(input, cmp.logical_not(_tri_mask(input, diagonal, True)), 0)
+
+
+def tril_(input, diagonal=0):
+    return _assign(input, tril(input, diagonal))
+
+
+def triu_(input, diagonal=0):
+    return _assign(input, triu(input, diagonal))
+
+
+def _dim_indices(input, dim, index):
+    d = wrap_dim(dim, input._impl.ndim)
+    return [None] * d + [index], d
+
+
+def index_add(input, dim, index_, source, *, alpha=1):
+    idx, d = _dim_indices(input, dim, reshape(index_, (-1,)))
+    if alpha != 1:
+        source = ew.mul(source, alpha)
+    return index_put(input, idx, source, accumulate=True)
+
+
+def index_add_(input, dim, index_, source, *, alpha=1):
+    idx, d = _dim_indices(input, dim, reshape(index_, (-1,)))
+    if alpha != 1:
+        source = ew.mul(source, alpha)
+    return index_put_(input, idx, source, accumulate=True)
+
+
+def index_fill(input, dim, index_, value):
+    idx, d = _dim_indices(input, dim, reshape(index_, (-1,)))
+    return index_put(input, idx, value)
+
+
+def index_fill_(input, dim, index_, value):
+    idx, d = _dim_indices(input, dim, reshape(index_, (-1,)))
+    return index_put_(input, idx, value)
+
+
+def index_copy(input, dim, index_, source):
+    idx, d = _dim_indices(input, dim, reshape(index_, (-1,)))
+    return index_put(input, idx, source)
+
+
+def index_copy_(input, dim, index_, source):
+    idx, d = _dim_indices(input, dim, reshape(index_, (-1,)))
+    return index_put_(input, idx, source)

@@ -1,0 +1,241 @@
+"""Pointwise ops built from others (lerp, addcmul, addcdiv, exp2, sinh, hypot, nan_to_num, ...,
+differentiable by construction) and clamp/where, which have their own Functions.
+"""
+import math
+import numbers
+
+from .. import _C
+from .._dtype import _default_dtype, _BY_NAME
+from .._promote import (result_type_names, result_type_tensor_scalar, scalar_impl, scalar_dtype,
+                        can_cast_names, _FLOAT)
+from .._tensor import Tensor, _wrap
+from ..autograd.function import Function, apply_unary, apply_binary
+from ..autograd.grad_mode import _state as _gs
+from .shape import _sum_to
+from ._dispatch import _cast, _write_out, _check_inplace_leaf, _snapshot, _rebase, _scalar_like, _TORCH_TYPE_NAMES
+from .compare import (eq, ne, lt, le, gt, ge, logical_and, logical_or, logical_not, isnan, isinf, isfinite,
+                      isposinf, isneginf, _inplace_nograd)
+from .elementwise import (add, sub, rsub, mul, div, neg, abs, exp, log, log1p, sqrt, trunc, erf, pow, atan2,
+                          maximum, minimum, remainder)
+
+
+def positive(input):
+    if input._impl.dtype == "bool":
+        raise RuntimeError("The `+` operator, on a bool tensor is not supported.")
+    return input
+
+
+# ---------------------------------------------------------------- composites (differentiable by construction)
+def exp2(input):
+    return pow(2.0, input if input._impl.dtype in _FLOAT else _cast(input, _default_dtype[0]._name))
+
+
+def sinh(input):
+    input = input if input._impl.dtype in _FLOAT else _cast(input, _default_dtype[0]._name)
+    return mul(sub(exp(input), exp(neg(input))), 0.5)
+
+
+def cosh(input):
+    input = input if input._impl.dtype in _FLOAT else _cast(input, _default_dtype[0]._name)
+    return mul(add(exp(input), exp(neg(input))), 0.5)
+
+
+def atan(input):
+    input = input if input._impl.dtype in _FLOAT else _cast(input, _default_dtype[0]._name)
+    return atan2(input, 1.0)
+
+
+arctan = atan
+
+
+def erfc(input):
+    return rsub(erf(input), 1.0)
+
+
+def frac(input):
+    if input._impl.dtype not in _FLOAT:
+        raise NotImplementedError(f"\"frac_cpu\" not implemented for '{_TORCH_TYPE_NAMES[input._impl.dtype]}'")
+    return sub(input, trunc(input))
+
+
+def xlogy(input, other):
+    r = mul(input, log(other if isinstance(other, Tensor) else _scalar_like(input, other)))
+    return where(eq(input, 0), 0.0, r)
+
+
+def logaddexp(input, other):
+    m = maximum(input, other).detach()
+    m = where(isfinite(m), m, 0.0)
+    return add(log(add(exp(sub(input, m)), exp(sub(other, m)))), m)
+
+
+def hypot(input, other):
+    return sqrt(add(mul(input, input), mul(other, other)))
+
+
+def lerp(input, end, weight):
+    """input + weight * (end - input)."""
+    return add(input, mul(weight, sub(end, input)))
+
+
+def addcmul(input, tensor1, tensor2, *, value=1, out=None):
+    prod = mul(tensor1, tensor2)
+    r = add(input, mul(prod, value) if value != 1 else prod)
+    return _write_out(out, r) if out is not None else r
+
+
+def addcdiv(input, tensor1, tensor2, *, value=1, out=None):
+    q = div(tensor1, tensor2)
+    r = add(input, mul(q, value) if value != 1 else q)
+    return _write_out(out, r) if out is not None else r
+
+
+def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
+    if input._impl.dtype not in _FLOAT:
+        return clone_(input)
+    big = 3.4028234663852886e38 if input._impl.dtype == "float32" else 1.7976931348623157e308
+    posinf = big if posinf is None else posinf
+    neginf = -big if neginf is None else neginf
+    r = where(isnan(input), nan, input)
+    r = where(isposinf(input), posinf, r)
+    return where(isneginf(input), neginf, r)
+
+
+def clone_(t):
+    from .shape import clone
+    return clone(t)
+
+
+# ---------------------------------------------------------------- clamp, where
+class Clamp(Function):
+    _builtin = True
+    _grad_fn_name = "ClampBackward1"
+    _saves_self = True
+
+    @staticmethod
+    def forward(ctx, x, lo, hi):
+        ctx.save_for_backward(x)
+        ctx.lo, ctx.hi = lo, hi
+        return _wrap(_C.clamp(x._impl, lo, hi))
+
+    @staticmethod
+    def backward(ctx, g):
+        x, = ctx.saved_tensors
+        lo, hi = ctx.lo, ctx.hi
+        if lo is not None and hi is not None:
+            mask = logical_and(ge(x, lo), le(x, hi))
+        elif lo is not None:
+            mask = ge(x, lo)
+        else:
+            mask = le(x, hi)
+        return where(mask, g, 0.0), None, None
+
+
+def clamp(input, min=None, max=None, *, out=None):  # noqa: A002
+    if min is None and max is None:
+        raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None".replace("torch.", ""))
+    if isinstance(min, Tensor) or isinstance(max, Tensor):
+        r = input
+        if min is not None:
+            r = maximum(r, min if isinstance(min, Tensor) else _scalar_like(r, min))
+        if max is not None:
+            r = minimum(r, max if isinstance(max, Tensor) else _scalar_like(r, max))
+        return _write_out(out, r) if out is not None else r
+    xi = input._impl
+    dt = xi.dtype
+    for v in (min, max):
+        if v is not None:
+            dt = result_type_tensor_scalar(dt, v)
+    x = _cast(input, dt)
+    if x._rg and _gs.enabled:
+        r = Clamp.apply(x, min, max)
+    else:
+        r = _wrap(_C.clamp(x._impl, min, max))
+    return _write_out(out, r) if out is not None else r
+
+
+clip = clamp
+
+
+def clamp_(input, min=None, max=None):  # noqa: A002
+    if min is None and max is None:
+        raise RuntimeError("clamp_: At least one of 'min' or 'max' must not be None")
+    if isinstance(min, Tensor) or isinstance(max, Tensor) or (input._rg and _gs.enabled):
+        if input._rg and _gs.enabled:
+            _check_inplace_leaf(input)
+            return _rebase(input, clamp(_snapshot(input), min, max))
+        return _inplace_nograd(input, clamp(input, min, max))
+    xi = input._impl
+    for v in (min, max):
+        if v is not None and not can_cast_names(result_type_tensor_scalar(xi.dtype, v), xi.dtype):
+            raise RuntimeError(f"result type Float can't be cast to the desired output type {_BY_NAME[xi.dtype]}")
+    _C.clamp(xi, min, max, out=xi)
+    return input
+
+
+clip_ = clamp_
+
+
+def clamp_min(input, min):  # noqa: A002
+    return clamp(input, min=min)
+
+
+def clamp_max(input, max):  # noqa: A002
+    return clamp(input, max=max)
+
+
+def clamp_min_(input, min):  # noqa: A002
+    return clamp_(input, min=min)
+
+
+def clamp_max_(input, max):  # noqa: A002
+    return clamp_(input, max=max)
+
+
+class Where(Function):
+    _builtin = True
+    _grad_fn_name = "WhereBackward0"
+
+    @staticmethod
+    def forward(ctx, cond, a, b):
+        ai, bi = a._impl, b._impl
+        ctx.shapes = (ai.shape, bi.shape)
+        ctx.save_for_backward(cond)
+        return _wrap(_C.where(cond._impl, ai, bi))
+
+    @staticmethod
+    def backward(ctx, g):
+        cond, = ctx.saved_tensors
+        sa, sb = ctx.shapes
+        nig = ctx.needs_input_grad
+        ga = _sum_to(where(cond, g, 0.0), sa) if nig[1] else None
+        gb = _sum_to(where(cond, 0.0, g), sb) if nig[2] else None
+        return None, ga, gb
+
+
+def where(condition, input=None, other=None, *, out=None):
+    if input is None and other is None:
+        from .indexing import nonzero
+        return nonzero(condition, as_tuple=True)
+    if not isinstance(condition, Tensor):
+        raise TypeError(f"where(): argument 'condition' must be Tensor, not {type(condition).__name__}")
+    ci = condition._impl
+    if ci.dtype != "bool":
+        raise RuntimeError(f"where expected condition to be a boolean tensor, but got a tensor with dtype "
+                           f"{_TORCH_TYPE_NAMES[ci.dtype]}")
+    ta = isinstance(input, Tensor)
+    tb = isinstance(other, Tensor)
+    if ta and tb and input._impl.dtype == other._impl.dtype:
+        dt = input._impl.dtype
+    else:
+        dt = result_type_names(input, other)
+    dev = input._impl.device if ta else (other._impl.device if tb else ci.device)
+    a = _cast(input, dt) if ta else _wrap(scalar_impl(input, dt, dev))
+    b = _cast(other, dt) if tb else _wrap(scalar_impl(other, dt, dev))
+    if (a._rg or b._rg) and _gs.enabled:
+        r = Where.apply(condition, a, b)
+    else:
+        r = _wrap(_C.where(ci, a._impl, b._impl))
+    return _write_out(out, r) if out is not None else r
+
+

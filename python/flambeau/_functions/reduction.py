@@ -1,0 +1,600 @@
+"""Reductions: sum, mean, prod, amax/amin, max/min (with and without dim), argmax/argmin,
+var/std, logsumexp, all/any, norms, cumsum.
+
+`_C` reductions take a list of dims (`[]` = all) and keepdim. Gradients broadcast the output
+gradient back over the reduced dims (reshape to the keepdim shape, then expand).
+"""
+import builtins
+import collections
+import numbers
+
+from .. import _C
+from .._dtype import _BY_NAME, _to_dtype
+from .._promote import _FLOAT
+from .._tensor import Tensor, _wrap
+from .._utils import wrap_dim, wrap_dims
+from ..autograd.function import Function
+from ..autograd.grad_mode import _state as _gs
+from . import elementwise as ew, compare as cmp, pointwise as pw, _dispatch as dsp
+from .shape import _to, reshape, expand, unsqueeze
+
+
+def _dims(input, dim, op):
+    nd = input._impl.ndim
+    if dim is None:
+        return []
+    if isinstance(dim, numbers.Integral):
+        return [wrap_dim(dim, nd, op)]
+    dims = wrap_dims(dim, nd, op)
+    return dims
+
+
+def _keep_shape(shape, dims):
+    """The keepdim=True shape of reducing `shape` over `dims` ([] = all)."""
+    if not dims:
+        return [1] * len(shape)
+    return [1 if i in dims else s for i, s in enumerate(shape)]
+
+
+def _expand_back(g, shape, dims, keepdim):
+    """The gradient of a reduction output broadcast back to the input's shape (a stride-0 view)."""
+    if not _gs.enabled:  # plain backward: impl-level views, no dispatch
+        gi = g._impl
+        if not keepdim:
+            gi = _C.reshape(gi, _keep_shape(shape, dims))
+        return _wrap(_C.expand(gi, list(shape)))
+    if not keepdim:
+        g = reshape(g, _keep_shape(shape, dims))
+    return expand(g, shape)
+
+
+def _count(shape, dims):
+    n = 1
+    for i, s in enumerate(shape):
+        if not dims or i in dims:
+            n *= s
+    return n
+
+
+def _write(out, r):
+    if out is None:
+        return r
+    return dsp._write_out(out, r)
+
+
+class Sum(Function):
+    _builtin = True
+    _grad_fn_name = "SumBackward1"
+
+    @staticmethod
+    def forward(ctx, x, dims, keepdim):
+        ctx.args = (x._impl.shape, dims, keepdim)
+        return _wrap(_C.sum(x._impl, dims, keepdim))
+
+    @staticmethod
+    def backward(ctx, g):
+        shape, dims, keepdim = ctx.args
+        return _expand_back(g, shape, dims, keepdim), None, None
+
+
+class SumAll(Sum):
+    _grad_fn_name = "SumBackward0"
+
+
+def sum(input, dim=None, keepdim=False, *, dtype=None, out=None):  # noqa: A001
+    if isinstance(dim, _BY_NAME["float32"].__class__):  # sum(x, flambeau.float64)
+        dim, dtype = None, dim
+    if dtype is not None:
+        input = _to(input, _to_dtype(dtype)._name, input._impl.device)
+    dims = _dims(input, dim, "sum")
+    if input._rg and _gs.enabled:
+        return _write(out, (Sum if dim is not None else SumAll).apply(input, dims, keepdim))
+    return _write(out, _wrap(_C.sum(input._impl, dims, keepdim)))
+
+
+def nansum(input, dim=None, keepdim=False, *, dtype=None):
+    if input._impl.dtype in _FLOAT:
+        input = pw.where(cmp.isnan(input), 0.0, input)
+    return sum(input, dim, keepdim, dtype=dtype)
+
+
+class Mean(Function):
+    _builtin = True
+    _grad_fn_name = "MeanBackward1"
+
+    @staticmethod
+    def forward(ctx, x, dims, keepdim):
+        ctx.args = (x._impl.shape, dims, keepdim)
+        return _wrap(_C.mean(x._impl, dims, keepdim))
+
+    @staticmethod
+    def backward(ctx, g):
+        shape, dims, keepdim = ctx.args
+        n = _count(shape, dims)
+        return _expand_back(ew.div(g, n) if n else g, shape, dims, keepdim), None, None
+
+
+class MeanAll(Mean):
+    _grad_fn_name = "MeanBackward0"
+
+
+def mean(input, dim=None, keepdim=False, *, dtype=None, out=None):
+    if isinstance(dim, _BY_NAME["float32"].__class__):
+        dim, dtype = None, dim
+    if dtype is not None:
+        input = _to(input, _to_dtype(dtype)._name, input._impl.device)
+    dt = input._impl.dtype
+    if dt not in _FLOAT:
+        raise RuntimeError("mean(): could not infer output dtype. Input dtype must be either a floating point or "
+                           f"complex dtype. Got: {dsp._TORCH_TYPE_NAMES[dt]}")
+    dims = _dims(input, dim, "mean")
+    if input._rg and _gs.enabled:
+        return _write(out, (Mean if dim is not None else MeanAll).apply(input, dims, keepdim))
+    return _write(out, _wrap(_C.mean(input._impl, dims, keepdim)))
+
+
+def nanmean(input, dim=None, keepdim=False, *, dtype=None):
+    notnan = cmp.logical_not(cmp.isnan(input))
+    return ew.div(nansum(input, dim, keepdim, dtype=dtype), sum(notnan, dim, keepdim))
+
+
+class Prod(Function):
+    _builtin = True
+    _grad_fn_name = "ProdBackward1"
+
+    @staticmethod
+    def forward(ctx, x, dims, keepdim):
+        ctx.args = (x._impl.shape, dims, keepdim)
+        out = _wrap(_C.prod(x._impl, dims, keepdim))
+        ctx.save_for_backward(x)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        x, = ctx.saved_tensors
+        shape, dims, keepdim = ctx.args
+        g = _expand_back(g, shape, dims, keepdim)
+        # d prod / dx_i = product of the others. Without zeros that is prod / x_i; with exactly one
+        # zero in a slice only the zero's position gets (the product of the rest); with more, all 0.
+        is_zero = cmp.eq(x, 0)
+        x_nz = pw.where(is_zero, 1.0, x)
+        p_nz = prod(x_nz, dims or None, True)
+        nzero = sum(is_zero, dims or None, True)
+        p_full = pw.where(cmp.gt(nzero, 0), 0.0, p_nz)
+        grad_no_zero = ew.div(p_full, x_nz)
+        grad_one_zero = pw.where(cmp.logical_and(is_zero, cmp.eq(nzero, 1)), p_nz, 0.0)
+        return ew.mul(g, pw.where(cmp.eq(nzero, 0), grad_no_zero, grad_one_zero)), None, None
+
+
+class ProdAll(Prod):
+    _grad_fn_name = "ProdBackward0"
+
+
+def prod(input, dim=None, keepdim=False, *, dtype=None):
+    if isinstance(dim, _BY_NAME["float32"].__class__):
+        dim, dtype = None, dim
+    if dtype is not None:
+        input = _to(input, _to_dtype(dtype)._name, input._impl.device)
+    dims = _dims(input, dim, "prod")
+    if input._rg and _gs.enabled:
+        return (Prod if dim is not None else ProdAll).apply(input, dims, keepdim)
+    return _wrap(_C.prod(input._impl, dims, keepdim))
+
+
+class _AmaxAmin(Function):
+    """amax/amin (and max()/min() without dim): ties share the gradient evenly."""
+    _builtin = True
+    _cfn = None
+
+    @classmethod
+    def forward(cls, ctx, x, dims, keepdim):
+        out = _wrap(cls._cfn(x._impl, dims, keepdim))
+        ctx.args = (x._impl.shape, dims, keepdim)
+        ctx.save_for_backward(x, out)
+        return out
+
+    @classmethod
+    def backward(cls, ctx, g):
+        x, out = ctx.saved_tensors
+        shape, dims, keepdim = ctx.args
+        out_b = _expand_back(out, shape, dims, keepdim)
+        mask = cmp.eq(x, out_b)
+        count = sum(mask, dims or None, True)
+        share = ew.div(_expand_back(g, shape, dims, keepdim), _expand_back(count, shape, dims, True))
+        return pw.where(mask, share, 0.0), None, None
+
+
+class Amax(_AmaxAmin):
+    _grad_fn_name = "AmaxBackward0"
+    _cfn = staticmethod(_C.amax)
+
+
+class Amin(_AmaxAmin):
+    _grad_fn_name = "AminBackward0"
+    _cfn = staticmethod(_C.amin)
+
+
+class _MaxAll(_AmaxAmin):
+    _grad_fn_name = "MaxBackward1"
+    _cfn = staticmethod(_C.amax)
+
+
+class _MinAll(_AmaxAmin):
+    _grad_fn_name = "MinBackward1"
+    _cfn = staticmethod(_C.amin)
+
+
+def _check_nonempty(input, op, dims, full_error=RuntimeError):
+    """PyTorch's errors for reducing an empty tensor: RuntimeError without a dim (IndexError for
+    argmax/argmin), IndexError when the chosen dim has size 0."""
+    if input._impl.numel == 0:
+        shape = input._impl.shape
+        if not dims:
+            raise full_error(f"{op}(): Expected reduction dim to be specified for input.numel() == 0. Specify the "
+                             "reduction dim with the 'dim' argument.")
+        for d in dims:
+            if shape[d] == 0:
+                raise IndexError(f"{op}(): Expected reduction dim {d} to have non-zero size.")
+
+
+def amax(input, dim=(), keepdim=False, *, out=None):
+    dims = _dims(input, dim if dim != () else None, "amax")
+    _check_nonempty(input, "amax", dims)
+    if input._rg and _gs.enabled:
+        return _write(out, Amax.apply(input, dims, keepdim))
+    return _write(out, _wrap(_C.amax(input._impl, dims, keepdim)))
+
+
+def amin(input, dim=(), keepdim=False, *, out=None):
+    dims = _dims(input, dim if dim != () else None, "amin")
+    _check_nonempty(input, "amin", dims)
+    if input._rg and _gs.enabled:
+        return _write(out, Amin.apply(input, dims, keepdim))
+    return _write(out, _wrap(_C.amin(input._impl, dims, keepdim)))
+
+
+class _ReturnType(tuple):
+    """A (values, indices) pair like torch.return_types.max."""
+    __slots__ = ()
+    _name = "max"
+
+    def __new__(cls, values, indices):
+        return tuple.__new__(cls, (values, indices))
+
+    @property
+    def values(self):
+        return self[0]
+
+    @property
+    def indices(self):
+        return self[1]
+
+    def __repr__(self):
+        return f"flambeau.return_types.{self._name}(\nvalues={self[0]!r},\nindices={self[1]!r})"
+
+    def __reduce__(self):
+        return (type(self), (self[0], self[1]))
+
+
+def _return_type(name):
+    return type(name, (_ReturnType,), {"_name": name, "__slots__": ()})
+
+
+class return_types:
+    max = _return_type("max")
+    min = _return_type("min")
+    mode = _return_type("mode")
+    sort = _return_type("sort")
+    topk = _return_type("topk")
+    kthvalue = _return_type("kthvalue")
+    median = _return_type("median")
+    cummax = _return_type("cummax")
+    cummin = _return_type("cummin")
+    aminmax = collections.namedtuple("aminmax", ["min", "max"])
+
+
+class _MaxMinDim(Function):
+    _builtin = True
+    _cfn = None
+
+    @classmethod
+    def forward(cls, ctx, x, dim, keepdim):
+        v, i = cls._cfn(x._impl, dim, keepdim)
+        values, indices = _wrap(v), _wrap(i)
+        ctx.args = (x._impl.shape, dim, keepdim)
+        ctx.save_for_backward(indices)
+        ctx.mark_non_differentiable(indices)
+        return values, indices
+
+    @classmethod
+    def backward(cls, ctx, g, _gi):
+        idx, = ctx.saved_tensors
+        shape, dim, keepdim = ctx.args
+        return _value_selecting_backward(g, idx, shape, dim, keepdim), None, None
+
+
+def _value_selecting_backward(g, idx, shape, dim, keepdim):
+    """Gradient of values picked by `idx` along `dim`: g scattered into zeros at those indices."""
+    from .indexing import scatter_add
+    if not keepdim and shape:
+        g = unsqueeze(g, dim)
+        idx = unsqueeze(idx, dim)
+    gi = g._impl
+    z = _wrap(_C.full(list(shape), 0, gi.dtype, gi.device))
+    if not shape:
+        return g.reshape(())
+    return scatter_add(z, dim, idx, g)
+
+
+class MaxDim(_MaxMinDim):
+    _grad_fn_name = "MaxBackward0"
+    _cfn = staticmethod(_C.max_dim)
+
+
+class MinDim(_MaxMinDim):
+    _grad_fn_name = "MinBackward0"
+    _cfn = staticmethod(_C.min_dim)
+
+
+def _max_min(input, dim, keepdim, out, name, AllFn, DimFn, cfn_all, cfn_dim, pairwise):
+    if isinstance(dim, Tensor):
+        return pairwise(input, dim, out=out)
+    if dim is None:
+        if keepdim:
+            raise TypeError(f"{name}() received an invalid combination of arguments: keepdim requires dim")
+        _check_nonempty(input, name, [])
+        if input._rg and _gs.enabled:
+            return AllFn.apply(input, [], False)
+        return _wrap(cfn_all(input._impl, [], False))
+    d = wrap_dim(dim, input._impl.ndim, name)
+    _check_nonempty(input, name, [d])
+    rt = getattr(return_types, name)
+    if input._rg and _gs.enabled:
+        v, i = DimFn.apply(input, d, keepdim)
+    else:
+        v, i = cfn_dim(input._impl, d, keepdim)
+        v, i = _wrap(v), _wrap(i)
+    if out is not None:
+        dsp._write_out(out[0], v)
+        dsp._write_out(out[1], i)
+        return rt(out[0], out[1])
+    return rt(v, i)
+
+
+def max(input, dim=None, keepdim=False, *, out=None):  # noqa: A001
+    """max(input) -> value; max(input, dim, keepdim=False) -> (values, indices); max(input, other)."""
+    return _max_min(input, dim, keepdim, out, "max", _MaxAll, MaxDim, _C.amax, _C.max_dim, ew.maximum)
+
+
+def min(input, dim=None, keepdim=False, *, out=None):  # noqa: A001
+    return _max_min(input, dim, keepdim, out, "min", _MinAll, MinDim, _C.amin, _C.min_dim, ew.minimum)
+
+
+def aminmax(input, *, dim=None, keepdim=False):
+    return return_types.aminmax(amin(input, () if dim is None else dim, keepdim),
+                                amax(input, () if dim is None else dim, keepdim))
+
+
+def argmax(input, dim=None, keepdim=False):
+    if dim is not None:
+        dim = wrap_dim(dim, input._impl.ndim, "argmax")
+    _check_nonempty(input, "argmax", [] if dim is None else [dim], IndexError)
+    return _wrap(_C.argmax(input._impl, dim, keepdim))
+
+
+def argmin(input, dim=None, keepdim=False):
+    if dim is not None:
+        dim = wrap_dim(dim, input._impl.ndim, "argmin")
+    _check_nonempty(input, "argmin", [] if dim is None else [dim], IndexError)
+    return _wrap(_C.argmin(input._impl, dim, keepdim))
+
+
+def all(input, dim=None, keepdim=False, *, out=None):  # noqa: A001
+    return _write(out, _wrap(_C.all(input._impl, _dims(input, dim, "all"), keepdim)))
+
+
+def any(input, dim=None, keepdim=False, *, out=None):  # noqa: A001
+    return _write(out, _wrap(_C.any(input._impl, _dims(input, dim, "any"), keepdim)))
+
+
+def count_nonzero(input, dim=None):
+    return sum(cmp.ne(input, 0), dim)
+
+
+def _correction(unbiased, correction):
+    if correction is not None:
+        if unbiased is not None:
+            raise RuntimeError("var/std: cannot specify both unbiased and correction")
+        return correction
+    return 0 if unbiased is False else 1
+
+
+class Var(Function):
+    _builtin = True
+    _grad_fn_name = "VarBackward0"
+
+    @staticmethod
+    def forward(ctx, x, dims, correction, keepdim):
+        ctx.args = (x._impl.shape, dims, correction, keepdim)
+        ctx.save_for_backward(x)
+        return _wrap(_C.var(x._impl, dims, correction, keepdim))
+
+    @staticmethod
+    def backward(ctx, g):
+        x, = ctx.saved_tensors
+        shape, dims, c, keepdim = ctx.args
+        n = _count(shape, dims)
+        centered = ew.sub(x, mean(x, dims or None, True))
+        scale = 2.0 / (n - c) if n - c > 0 else float("inf")
+        return ew.mul(ew.mul(_expand_back(g, shape, dims, keepdim), centered), scale), None, None, None
+
+
+class Std(Function):
+    _builtin = True
+    _grad_fn_name = "StdBackward0"
+
+    @staticmethod
+    def forward(ctx, x, dims, correction, keepdim):
+        ctx.args = (x._impl.shape, dims, correction, keepdim)
+        out = _wrap(_C.std(x._impl, dims, correction, keepdim))
+        ctx.save_for_backward(x, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        x, out = ctx.saved_tensors
+        shape, dims, c, keepdim = ctx.args
+        n = _count(shape, dims)
+        centered = ew.sub(x, mean(x, dims or None, True))
+        denom = ew.mul(_expand_back(out, shape, dims, keepdim), float(n - c))
+        return ew.div(ew.mul(_expand_back(g, shape, dims, keepdim), centered), denom), None, None, None
+
+
+def _var_args(input, dim, unbiased, keepdim, correction, op):
+    if isinstance(dim, bool):  # var(x, False): the legacy `unbiased` positional
+        dim, unbiased = None, dim
+    if input._impl.dtype not in _FLOAT:
+        raise RuntimeError(f"{op}(): could not infer output dtype. Input dtype must be either a floating point or "
+                           f"complex dtype. Got: {dsp._TORCH_TYPE_NAMES[input._impl.dtype]}")
+    return _dims(input, dim, op), _correction(unbiased, correction)
+
+
+def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None, out=None):
+    dims, c = _var_args(input, dim, unbiased, keepdim, correction, "var")
+    if input._rg and _gs.enabled:
+        return _write(out, Var.apply(input, dims, c, keepdim))
+    return _write(out, _wrap(_C.var(input._impl, dims, c, keepdim)))
+
+
+def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None, out=None):
+    dims, c = _var_args(input, dim, unbiased, keepdim, correction, "std")
+    if input._rg and _gs.enabled:
+        return _write(out, Std.apply(input, dims, c, keepdim))
+    return _write(out, _wrap(_C.std(input._impl, dims, c, keepdim)))
+
+
+def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    if isinstance(dim, bool):
+        dim, unbiased = None, dim
+    return var(input, dim, unbiased, keepdim, correction=correction), mean(input, dim, keepdim)
+
+
+def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    if isinstance(dim, bool):
+        dim, unbiased = None, dim
+    return std(input, dim, unbiased, keepdim, correction=correction), mean(input, dim, keepdim)
+
+
+class LogSumExp(Function):
+    _builtin = True
+    _grad_fn_name = "LogsumexpBackward0"
+
+    @staticmethod
+    def forward(ctx, x, dims, keepdim):
+        out = _wrap(_C.logsumexp(x._impl, dims, keepdim))
+        ctx.args = (x._impl.shape, dims, keepdim)
+        ctx.save_for_backward(x, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        x, out = ctx.saved_tensors
+        shape, dims, keepdim = ctx.args
+        p = ew.exp(ew.sub(x, _expand_back(out, shape, dims, keepdim)))
+        return ew.mul(_expand_back(g, shape, dims, keepdim), p), None, None
+
+
+def logsumexp(input, dim, keepdim=False, *, out=None):
+    if input._impl.dtype not in _FLOAT:
+        input = _to(input, ew._default_dtype[0]._name, input._impl.device)
+    dims = _dims(input, dim, "logsumexp")
+    if input._rg and _gs.enabled:
+        return _write(out, LogSumExp.apply(input, dims, keepdim))
+    return _write(out, _wrap(_C.logsumexp(input._impl, dims, keepdim)))
+
+
+class Norm2(Function):
+    """The 2-norm, with gradient 0 (not NaN) where the norm is 0, as in PyTorch."""
+    _builtin = True
+    _grad_fn_name = "LinalgVectorNormBackward0"
+
+    @staticmethod
+    def forward(ctx, x, dims, keepdim):
+        xi = x._impl
+        out = _C.sqrt(_C.sum(_C.mul(xi, xi), dims, keepdim))
+        out = _wrap(out)
+        ctx.args = (xi.shape, dims, keepdim)
+        ctx.save_for_backward(x, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        x, out = ctx.saved_tensors
+        shape, dims, keepdim = ctx.args
+        o = _expand_back(out, shape, dims, keepdim)
+        scale = pw.where(cmp.eq(o, 0), 0.0, ew.div(_expand_back(g, shape, dims, keepdim), o))
+        return ew.mul(x, scale), None, None
+
+
+def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):  # noqa: A002
+    if dtype is not None:
+        x = _to(x, _to_dtype(dtype)._name, x._impl.device)
+    if x._impl.dtype not in _FLOAT:
+        raise RuntimeError(f"linalg.vector_norm: Expected a floating point or complex tensor as input. Got "
+                           f"{dsp._TORCH_TYPE_NAMES[x._impl.dtype]}")
+    dims = _dims(x, dim, "vector_norm")
+    inf = float("inf")
+    if ord == 2:
+        if x._rg and _gs.enabled:
+            return Norm2.apply(x, dims, keepdim)
+        xi = x._impl
+        return _wrap(_C.sqrt(_C.sum(_C.mul(xi, xi), dims, keepdim)))
+    a = ew.abs(x)
+    if ord == inf:
+        return amax(a, dims or (), keepdim)
+    if ord == -inf:
+        return amin(a, dims or (), keepdim)
+    if ord == 1:
+        return sum(a, dims or None, keepdim)
+    if ord == 0:
+        return sum(dsp._cast(cmp.ne(x, 0), x._impl.dtype), dims or None, keepdim)
+    return ew.pow(sum(ew.pow(a, ord), dims or None, keepdim), 1.0 / ord)
+
+
+def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
+    """torch.norm: vector norms over dim (all elements when dim is None); 'fro' is the 2-norm."""
+    if p == "fro" or p is None:
+        p = 2
+    if p == "nuc":
+        raise NotImplementedError("norm(p='nuc') needs an SVD, which flambeau does not implement")
+    if isinstance(p, str):
+        raise RuntimeError(f"norm(): unsupported p={p!r}")
+    return vector_norm(input, p, dim, keepdim, dtype=dtype)
+
+
+def dist(input, other, p=2):
+    return vector_norm(ew.sub(input, other), p)
+
+
+def cumsum(input, dim, *, dtype=None):
+    """Prefix sums along dim, as a product with a triangular matrix of ones (exact for integers
+    below 2**53; differentiable through matmul)."""
+    from .linalg import matmul
+    from .. import _creation
+    from .shape import movedim
+    if dtype is not None:
+        input = _to(input, _to_dtype(dtype)._name, input._impl.device)
+    nd = input._impl.ndim
+    if nd == 0:
+        return input.clone()
+    d = wrap_dim(dim, nd)
+    src_dt = input._impl.dtype
+    x = input if src_dt in _FLOAT else _to(input, "float64", input._impl.device)
+    n = x._impl.shape[d]
+    tri = _creation.ones(n, n, dtype=_BY_NAME[x._impl.dtype], device=input.device)
+    tri = pw.where(cmp.le(_creation.arange(n, device=input.device).reshape(n, 1),
+                         _creation.arange(n, device=input.device).reshape(1, n)), tri, 0.0)
+    r = movedim(matmul(movedim(x, d, -1), tri), -1, d)
+    if src_dt not in _FLOAT:
+        r = _to(ew.round(r), "int64", r._impl.device)
+    return r

@@ -1,0 +1,947 @@
+"""Shape and view ops: view/reshape/permute/transpose/expand/slice/select/squeeze/unsqueeze/
+diagonal/as_strided, copies (clone, contiguous, to), and joining/splitting (cat, stack, split,
+chunk, unbind). Views share storage (metadata only, in `_C`); their backward maps the gradient
+back to the input's geometry. Each public function takes the fast path (no Function, no ctx)
+when no graph needs recording.
+"""
+import numbers
+
+from .. import _C
+from .._tensor import Tensor, _wrap, _wrap_view
+from .._utils import wrap_dim, parse_size, infer_size
+from ..autograd.function import Function
+from ..autograd.grad_mode import _state as _gs
+
+
+def _needs_grad(t):
+    return t._rg and _gs.enabled
+
+
+# ---------------------------------------------------------------- gradient helpers
+def _reduce_dims_for(gshape, shape):
+    """Dims of a gradient of shape `gshape` to sum so it matches `shape` (None if impossible)."""
+    lead = len(gshape) - len(shape)
+    if lead < 0:
+        return None
+    dims = list(range(lead))
+    for i, s in enumerate(shape):
+        gs = gshape[lead + i]
+        if s == gs:
+            continue
+        if s != 1:
+            return None
+        dims.append(lead + i)
+    return dims
+
+
+def _sum_to(g, shape):
+    """Sums a broadcast gradient back to `shape` (the inverse of broadcasting)."""
+    gshape = g._impl.shape
+    if gshape == shape:
+        return g
+    dims = _reduce_dims_for(gshape, shape)
+    if not _gs.enabled:
+        r = _C.sum(g._impl, dims, True) if dims else g._impl
+        return _wrap(_C.view(r, list(shape)))
+    return (g.sum(dims, keepdim=True) if dims else g).reshape(shape)
+
+
+def _sum_to_or_none(g, shape):
+    shape = tuple(shape)
+    if _reduce_dims_for(g._impl.shape, shape) is None:
+        return None
+    return _sum_to(g, shape)
+
+
+class _ScatterIntoZeros(Function):
+    """Gradient of a view: zeros of the base's shape with the gradient written through the same
+    view. Its own backward is the view again, so double backward works."""
+    _builtin = True
+
+    @staticmethod
+    def forward(ctx, g, shape, view_fn):
+        ctx.view_fn = view_fn
+        gi = g._impl
+        z = _C.full(list(shape), 0, gi.dtype, gi.device)
+        _C.copy_(view_fn(z), gi)
+        return _wrap(z)
+
+    @staticmethod
+    def backward(ctx, gg):
+        return _view_of(gg, ctx.view_fn), None, None
+
+
+def _view_of(t, view_fn):
+    """Applies an impl-level view function to a Tensor, differentiably."""
+    if _needs_grad(t):
+        return _ViewFn.apply(t, view_fn)
+    return _wrap_view(view_fn(t._impl), t)
+
+
+class _ViewFn(Function):
+    _builtin = True
+
+    @staticmethod
+    def forward(ctx, t, view_fn):
+        ctx.shape = t._impl.shape
+        ctx.view_fn = view_fn
+        return _wrap_view(view_fn(t._impl), t)
+
+    @staticmethod
+    def backward(ctx, g):
+        return _ScatterIntoZeros.apply(g, ctx.shape, ctx.view_fn), None
+
+
+def _scatter_grad(g, shape, view_fn):
+    if not _gs.enabled:
+        gi = g._impl
+        z = _C.full(list(shape), 0, gi.dtype, gi.device)
+        _C.copy_(view_fn(z), gi)
+        return _wrap(z)
+    return _ScatterIntoZeros.apply(g, shape, view_fn)
+
+
+# ---------------------------------------------------------------- views
+class View(Function):
+    _builtin = True
+    _grad_fn_name = "ViewBackward0"
+
+    @staticmethod
+    def forward(ctx, x, shape):
+        ctx.shape = x._impl.shape
+        return _wrap_view(_C.view(x._impl, shape), x)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g.reshape(ctx.shape), None
+
+
+class Reshape(Function):
+    _builtin = True
+    _grad_fn_name = "ViewBackward0"
+
+    @staticmethod
+    def forward(ctx, x, shape):
+        ctx.shape = x._impl.shape
+        return _reshape_result(_C.reshape(x._impl, shape), x)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g.reshape(ctx.shape), None
+
+
+def _reshape_result(impl, src):
+    # reshape is a view when the strides allow, else a copy; only a view may carry `_base`.
+    return _wrap_view(impl, src) if impl.same_storage(src._impl) else _wrap(impl)
+
+
+def _shape_arg(args, op):
+    return parse_size(args, op)
+
+
+def view(input, *shape):
+    """Tensor.view(*shape) (also view(dtype) is not supported: flambeau dtypes differ in size)."""
+    if len(shape) == 1 and not isinstance(shape[0], numbers.Integral) and not isinstance(shape[0], (tuple, list)) \
+            and shape[0].__class__.__name__ == "dtype":
+        raise RuntimeError("view(dtype) is not supported by flambeau")
+    shape = infer_size(_shape_arg(shape, "view"), input._impl.numel, "view")
+    if _needs_grad(input):
+        return View.apply(input, shape)
+    return _wrap_view(_C.view(input._impl, shape), input)
+
+
+def reshape(input, *shape):
+    shape = infer_size(_shape_arg(shape, "reshape"), input._impl.numel, "reshape")
+    if _needs_grad(input):
+        return Reshape.apply(input, shape)
+    return _reshape_result(_C.reshape(input._impl, shape), input)
+
+
+def view_as(input, other):
+    return view(input, other._impl.shape)
+
+
+def reshape_as(input, other):
+    return reshape(input, other._impl.shape)
+
+
+def flatten(input, start_dim=0, end_dim=-1):
+    shape = input._impl.shape
+    nd = len(shape)
+    if nd == 0:
+        return reshape(input, (1,))
+    s = wrap_dim(start_dim, nd)
+    e = wrap_dim(end_dim, nd)
+    if s > e:
+        raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
+    if s == e:
+        return input
+    n = 1
+    for d in shape[s:e + 1]:
+        n *= d
+    return reshape(input, tuple(shape[:s]) + (n,) + tuple(shape[e + 1:]))
+
+
+def unflatten(input, dim, sizes):
+    shape = input._impl.shape
+    d = wrap_dim(dim, len(shape))
+    sizes = tuple(sizes)
+    if sizes.count(-1) > 1:
+        raise RuntimeError("unflatten: only one dimension can be inferred")
+    sizes = infer_size(sizes, shape[d], "unflatten") if -1 in sizes else sizes
+    n = 1
+    for s in sizes:
+        n *= s
+    if n != shape[d]:
+        raise RuntimeError(f"unflatten: Provided sizes {list(sizes)} don't multiply up to the size of dim {dim} "
+                           f"({shape[d]}) in the input tensor")
+    return view(input, tuple(shape[:d]) + sizes + tuple(shape[d + 1:])) if input._impl.is_contiguous() \
+        else reshape(input, tuple(shape[:d]) + sizes + tuple(shape[d + 1:]))
+
+
+class Permute(Function):
+    _builtin = True
+    _grad_fn_name = "PermuteBackward0"
+
+    @staticmethod
+    def forward(ctx, x, dims):
+        ctx.dims = dims
+        return _wrap_view(_C.permute(x._impl, dims), x)
+
+    @staticmethod
+    def backward(ctx, g):
+        inv = [0] * len(ctx.dims)
+        for i, d in enumerate(ctx.dims):
+            inv[d] = i
+        return g.permute(inv), None
+
+
+def permute(input, *dims):
+    dims = parse_size(dims, "permute")
+    nd = input._impl.ndim
+    if len(dims) != nd:
+        raise RuntimeError(f"permute(sparse_coo): number of dimensions in the tensor input does not match the "
+                           f"length of the desired ordering of dimensions i.e. input.dim() = {nd} is not equal to "
+                           f"len(dims) = {len(dims)}".replace("(sparse_coo)", ""))
+    dims = [wrap_dim(d, nd) for d in dims]
+    if len(set(dims)) != nd:
+        raise RuntimeError("permute(): duplicate dims are not allowed.")
+    if _needs_grad(input):
+        return Permute.apply(input, dims)
+    return _wrap_view(_C.permute(input._impl, dims), input)
+
+
+class Transpose(Function):
+    _builtin = True
+    _grad_fn_name = "TransposeBackward0"
+
+    @staticmethod
+    def forward(ctx, x, d0, d1):
+        ctx.d = (d0, d1)
+        return _wrap_view(_C.transpose(x._impl, d0, d1), x)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g.transpose(*ctx.d), None, None
+
+
+def transpose(input, dim0, dim1):
+    nd = input._impl.ndim
+    d0, d1 = wrap_dim(dim0, nd), wrap_dim(dim1, nd)
+    if _needs_grad(input):
+        return Transpose.apply(input, d0, d1)
+    if nd == 0:
+        return _wrap_view(input._impl, input)
+    return _wrap_view(_C.transpose(input._impl, d0, d1), input)
+
+
+swapaxes = swapdims = transpose
+
+
+def t(input):
+    nd = input._impl.ndim
+    if nd > 2:
+        raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {nd}D")
+    if nd < 2:
+        return input if not _needs_grad(input) else transpose(input, 0, 0)
+    return transpose(input, 0, 1)
+
+
+def adjoint(input):
+    return transpose(input, -2, -1)
+
+
+def movedim(input, source, destination):
+    nd = input._impl.ndim
+    src = [source] if isinstance(source, numbers.Integral) else list(source)
+    dst = [destination] if isinstance(destination, numbers.Integral) else list(destination)
+    if len(src) != len(dst):
+        raise RuntimeError(f"movedim: Invalid source or destination dims: source ({src} dims) should contain the "
+                           f"same number of dims as destination ({dst} dims)")
+    src = [wrap_dim(d, nd) for d in src]
+    dst = [wrap_dim(d, nd) for d in dst]
+    order = [None] * nd
+    for s, d in zip(src, dst):
+        order[d] = s
+    rest = iter(d for d in range(nd) if d not in src)
+    order = [o if o is not None else next(rest) for o in order]
+    return permute(input, order)
+
+
+moveaxis = movedim
+
+
+class Expand(Function):
+    _builtin = True
+    _grad_fn_name = "ExpandBackward0"
+
+    @staticmethod
+    def forward(ctx, x, shape):
+        ctx.shape = x._impl.shape
+        return _wrap_view(_C.expand(x._impl, shape), x)
+
+    @staticmethod
+    def backward(ctx, g):
+        return _sum_to(g, ctx.shape), None
+
+
+def _expand_shape(shape, sizes, op="expand"):
+    n = len(sizes)
+    if n < len(shape):
+        raise RuntimeError(f"{op}: the number of sizes provided ({n}) must be greater or equal to the number of "
+                           f"dimensions in the tensor ({len(shape)})")
+    lead = n - len(shape)
+    out = []
+    for i, s in enumerate(sizes):
+        if s == -1:
+            if i < lead:
+                raise RuntimeError(f"{op}: -1 is not allowed in a leading, non-existing dimension {i}")
+            s = shape[i - lead]
+        elif i >= lead and shape[i - lead] != 1 and shape[i - lead] != s:
+            raise RuntimeError(f"The expanded size of the tensor ({s}) must match the existing size "
+                               f"({shape[i - lead]}) at non-singleton dimension {i}.  Target sizes: "
+                               f"{list(sizes)}.  Tensor sizes: {list(shape)}")
+        out.append(s)
+    return out
+
+
+def expand(input, *sizes):
+    shape = input._impl.shape
+    sizes = _expand_shape(shape, parse_size(sizes, "expand"))
+    if tuple(sizes) == shape and not _needs_grad(input):
+        return _wrap_view(input._impl, input)
+    if _needs_grad(input):
+        return Expand.apply(input, sizes)
+    return _wrap_view(_C.expand(input._impl, sizes), input)
+
+
+def expand_as(input, other):
+    return expand(input, other._impl.shape)
+
+
+def broadcast_to(input, size):
+    return expand(input, tuple(size))
+
+
+def broadcast_shapes(*shapes):
+    out = ()
+    for s in shapes:
+        s = (s,) if isinstance(s, numbers.Integral) else tuple(s)
+        out = tuple(_C.broadcast_shapes(list(out), list(s)))
+    from .._dtype import Size
+    return Size(out)
+
+
+def broadcast_tensors(*tensors):
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tensors[0]
+    shape = broadcast_shapes(*[t._impl.shape for t in tensors])
+    return tuple(expand(t, shape) for t in tensors)
+
+
+def _squeeze_noop(x):
+    return x
+
+
+class ShapeOnly(Function):
+    """squeeze/unsqueeze: the gradient only needs reshaping back."""
+    _builtin = True
+
+    @staticmethod
+    def forward(ctx, x, fn, arg):
+        ctx.shape = x._impl.shape
+        return _wrap_view(fn(x._impl, arg), x)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g.reshape(ctx.shape), None, None
+
+
+class Unsqueeze(ShapeOnly):
+    _builtin = True
+    _grad_fn_name = "UnsqueezeBackward0"
+
+
+class Squeeze(ShapeOnly):
+    _builtin = True
+    _grad_fn_name = "SqueezeBackward0"
+
+
+def unsqueeze(input, dim):
+    d = wrap_dim(dim, input._impl.ndim + 1)
+    if _needs_grad(input):
+        return Unsqueeze.apply(input, _C.unsqueeze, d)
+    return _wrap_view(_C.unsqueeze(input._impl, d), input)
+
+
+def squeeze(input, dim=None):
+    shape = input._impl.shape
+    if dim is None:
+        dims = []
+    else:
+        dims = [wrap_dim(d, len(shape)) for d in ((dim,) if isinstance(dim, numbers.Integral) else dim)]
+        dims = [d for d in dims if shape and shape[d] == 1]
+        if not dims:  # nothing to squeeze: still a new view, as in PyTorch
+            return View.apply(input, list(shape)) if _needs_grad(input) else _wrap_view(input._impl, input)
+    if _needs_grad(input):
+        return Squeeze.apply(input, _C.squeeze, dims)
+    return _wrap_view(_C.squeeze(input._impl, dims), input)
+
+
+class Select(Function):
+    _builtin = True
+    _grad_fn_name = "SelectBackward0"
+
+    @staticmethod
+    def forward(ctx, x, dim, index):
+        ctx.shape = x._impl.shape
+        ctx.dim, ctx.index = dim, index
+        return _wrap_view(_C.select(x._impl, dim, index), x)
+
+    @staticmethod
+    def backward(ctx, g):
+        d, i = ctx.dim, ctx.index
+        return _scatter_grad(g, ctx.shape, lambda z: _C.select(z, d, i)), None, None
+
+
+def select(input, dim, index):
+    shape = input._impl.shape
+    if not shape:
+        raise IndexError("select() cannot be applied to a 0-dim tensor.")
+    d = wrap_dim(dim, len(shape))
+    n = shape[d]
+    index = int(index)
+    if index < -n or index >= n:
+        raise IndexError(f"index {index} is out of bounds for dimension {d} with size {n}")
+    if index < 0:
+        index += n
+    if _needs_grad(input):
+        return Select.apply(input, d, index)
+    return _wrap_view(_C.select(input._impl, d, index), input)
+
+
+class Slice(Function):
+    _builtin = True
+    _grad_fn_name = "SliceBackward0"
+
+    @staticmethod
+    def forward(ctx, x, dim, start, stop, step):
+        ctx.shape = x._impl.shape
+        ctx.args = (dim, start, stop, step)
+        return _wrap_view(_C.slice(x._impl, dim, start, stop, step), x)
+
+    @staticmethod
+    def backward(ctx, g):
+        d, a, b, s = ctx.args
+        return _scatter_grad(g, ctx.shape, lambda z: _C.slice(z, d, a, b, s)), None, None, None, None
+
+
+def _slice(input, dim, start, stop, step):
+    """Slice with Python semantics already resolved: 0 <= start <= stop <= size, step > 0."""
+    if _needs_grad(input):
+        return Slice.apply(input, dim, start, stop, step)
+    return _wrap_view(_C.slice(input._impl, dim, start, stop, step), input)
+
+
+def narrow(input, dim, start, length):
+    shape = input._impl.shape
+    if not shape:
+        raise RuntimeError("narrow() cannot be applied to a 0-dim tensor.")
+    d = wrap_dim(dim, len(shape))
+    start = int(start)
+    n = shape[d]
+    if start < -n or start > n:
+        raise IndexError(f"start out of range (expected to be in range of [{-n}, {n}], but got {start})")
+    if start < 0:
+        start += n
+    if length < 0 or start + length > n:
+        raise RuntimeError(f"start ({start}) + length ({length}) exceeds dimension size ({n}).")
+    return _slice(input, d, start, start + length, 1)
+
+
+class Diagonal(Function):
+    _builtin = True
+    _grad_fn_name = "DiagonalBackward0"
+
+    @staticmethod
+    def forward(ctx, x, offset, d1, d2):
+        ctx.shape = x._impl.shape
+        ctx.args = (offset, d1, d2)
+        return _wrap_view(_C.diagonal(x._impl, offset, d1, d2), x)
+
+    @staticmethod
+    def backward(ctx, g):
+        o, a, b = ctx.args
+        return _scatter_grad(g, ctx.shape, lambda z: _C.diagonal(z, o, a, b)), None, None, None
+
+
+def diagonal(input, offset=0, dim1=0, dim2=1):
+    nd = input._impl.ndim
+    d1, d2 = wrap_dim(dim1, nd), wrap_dim(dim2, nd)
+    if d1 == d2:
+        raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
+    if _needs_grad(input):
+        return Diagonal.apply(input, offset, d1, d2)
+    return _wrap_view(_C.diagonal(input._impl, offset, d1, d2), input)
+
+
+class AsStrided(Function):
+    _builtin = True
+    _grad_fn_name = "AsStridedBackward0"
+
+    @staticmethod
+    def forward(ctx, x, size, stride, offset):
+        xi = x._impl
+        ctx.meta = (xi.shape, xi.storage_offset, xi.dtype, xi.device, xi.is_contiguous())
+        ctx.args = (size, stride, offset)
+        return _wrap_view(_C.as_strided(xi, size, stride, offset), x)
+
+    @staticmethod
+    def backward(ctx, g):
+        shape, base_off, dt, dev, contig = ctx.meta
+        if not contig:
+            raise RuntimeError("as_strided: backward is only supported for contiguous inputs")
+        size, stride, offset = ctx.args
+        n = 1
+        for s in shape:
+            n *= s
+        # Storage position of each output element; overlapping views repeat positions, and
+        # index_put_ with accumulate sums their gradients. Input element k sits at base_off + k.
+        last = offset + sum((a - 1) * b for a, b in zip(size, stride)) if all(size) else offset
+        pos = _C.as_strided(_C.arange(0, last + 1, 1, "int64", dev), size, stride, offset)
+        pos = _C.sub(_C.contiguous(pos), _C.scalar_tensor(base_off, "int64", dev))
+        flat = _C.full([n], 0, dt, dev)
+        _C.index_put_(flat, [_C.reshape(pos, [-1])], _C.reshape(_C.contiguous(g._impl), [-1]), True)
+        return _wrap(_C.view(flat, list(shape))), None, None, None
+
+
+def as_strided(input, size, stride, storage_offset=None):
+    off = input._impl.storage_offset if storage_offset is None else storage_offset
+    size, stride = list(size), list(stride)
+    if _needs_grad(input):
+        return AsStrided.apply(input, size, stride, off)
+    return _wrap_view(_C.as_strided(input._impl, size, stride, off), input)
+
+
+# ---------------------------------------------------------------- copies
+class Clone(Function):
+    _builtin = True
+    _grad_fn_name = "CloneBackward0"
+
+    @staticmethod
+    def forward(ctx, x, fn):
+        return _wrap(fn(x._impl))
+
+    @staticmethod
+    def backward(ctx, g):
+        return g, None
+
+
+def clone(input, *, memory_format=None):
+    if _needs_grad(input):
+        return Clone.apply(input, _C.clone)
+    return _wrap(_C.clone(input._impl))
+
+
+def contiguous(input, memory_format=None):
+    if input._impl.is_contiguous():
+        return input
+    if _needs_grad(input):
+        return Clone.apply(input, _C.contiguous)
+    return _wrap(_C.contiguous(input._impl))
+
+
+class ToCopy(Function):
+    _builtin = True
+    _grad_fn_name = "ToCopyBackward0"
+
+    @staticmethod
+    def forward(ctx, x, dt, dev):
+        xi = x._impl
+        ctx.src = (xi.dtype, xi.device)
+        return _wrap(_C.to(xi, dt, dev, True))
+
+    @staticmethod
+    def backward(ctx, g):
+        dt, dev = ctx.src
+        gi = g._impl
+        if gi.dtype == dt and gi.device == dev:
+            return g, None, None
+        return _to(g, dt, dev), None, None
+
+
+def _to(x, dt, dev):
+    """Copy of x with dtype name dt on device string dev (differentiable)."""
+    if _needs_grad(x) and dt in ("float32", "float64"):
+        return ToCopy.apply(x, dt, dev)
+    return _wrap(_C.to(x._impl, dt, dev, True))
+
+
+# ---------------------------------------------------------------- joining and splitting
+class Cat(Function):
+    _builtin = True
+    _grad_fn_name = "CatBackward0"
+
+    @staticmethod
+    def forward(ctx, dim, *tensors):
+        ctx.dim = dim
+        ctx.sizes = [t._impl.shape[dim] if t._impl.ndim else 0 for t in tensors]
+        return _wrap(_C.cat([t._impl for t in tensors], dim))
+
+    @staticmethod
+    def backward(ctx, g):
+        out = [None]
+        start = 0
+        nig = ctx.needs_input_grad
+        for k, n in enumerate(ctx.sizes):
+            if nig[k + 1] and n >= 0:
+                out.append(narrow(g, ctx.dim, start, n))
+            else:
+                out.append(None)
+            start += n
+        return tuple(out)
+
+
+def _promote_all(tensors, op):
+    from .._promote import result_type_names
+    from .._tensor import Tensor as T
+    for i, t in enumerate(tensors):
+        if not isinstance(t, T):
+            raise TypeError(f"{op}(): expected a sequence of Tensors, but element {i} is {type(t).__name__}")
+    dts = {t._impl.dtype for t in tensors}
+    if len(dts) == 1:
+        return list(tensors)
+    dt = result_type_names(*tensors)
+    return [t if t._impl.dtype == dt else _to(t, dt, t._impl.device) for t in tensors]
+
+
+def cat(tensors, dim=0, *, out=None):
+    if isinstance(tensors, Tensor) or not hasattr(tensors, "__len__"):
+        raise TypeError("cat(): argument 'tensors' must be a tuple or list of Tensors")
+    tensors = list(tensors)
+    if not tensors:
+        raise RuntimeError("torch.cat(): expected a non-empty list of Tensors".replace("torch.", "flambeau."))
+    tensors = _promote_all(tensors, "cat")
+    # Legacy rule kept by PyTorch: 1-d empty tensors are skipped whatever the others' shape.
+    ref = next((t for t in tensors if not (t._impl.ndim == 1 and t._impl.numel == 0)), tensors[0])
+    nd = ref._impl.ndim
+    if nd == 0:
+        raise RuntimeError("zero-dimensional tensor (at position 0) cannot be concatenated")
+    d = wrap_dim(dim, nd)
+    tensors = [t for t in tensors if not (t._impl.ndim == 1 and t._impl.numel == 0)] or tensors[:1]
+    if len(tensors) == 1 and out is None:
+        return clone(tensors[0])
+    if _gs.enabled and any(t._rg for t in tensors):
+        res = Cat.apply(d, *tensors)
+    else:
+        res = _wrap(_C.cat([t._impl for t in tensors], d))
+    if out is not None:
+        from ._dispatch import _write_out
+        return _write_out(out, res)
+    return res
+
+
+concat = concatenate = cat
+
+
+def stack(tensors, dim=0, *, out=None):
+    tensors = list(tensors)
+    if not tensors:
+        raise RuntimeError("stack expects a non-empty TensorList")
+    shape0 = tensors[0]._impl.shape
+    for i, t in enumerate(tensors):
+        if t._impl.shape != shape0:
+            raise RuntimeError(f"stack expects each tensor to be equal size, but got {list(shape0)} at entry 0 and "
+                               f"{list(t._impl.shape)} at entry {i}")
+    d = wrap_dim(dim, len(shape0) + 1)
+    return cat([unsqueeze(t, d) for t in tensors], d, out=out)
+
+
+def hstack(tensors):
+    tensors = [atleast_1d(t) for t in tensors]
+    return cat(tensors, 0 if tensors[0]._impl.ndim == 1 else 1)
+
+
+def vstack(tensors):
+    return cat([atleast_2d(t) for t in tensors], 0)
+
+
+row_stack = vstack
+
+
+def dstack(tensors):
+    return cat([atleast_3d(t) for t in tensors], 2)
+
+
+def column_stack(tensors):
+    return hstack([reshape(t, (-1, 1)) if t._impl.ndim <= 1 else t for t in tensors])
+
+
+def atleast_1d(t):
+    return reshape(t, (1,)) if t._impl.ndim == 0 else t
+
+
+def atleast_2d(t):
+    nd = t._impl.ndim
+    return reshape(t, (1, 1)) if nd == 0 else (unsqueeze(t, 0) if nd == 1 else t)
+
+
+def atleast_3d(t):
+    nd = t._impl.ndim
+    if nd == 0:
+        return reshape(t, (1, 1, 1))
+    if nd == 1:
+        return reshape(t, (1, -1, 1))
+    if nd == 2:
+        return unsqueeze(t, 2)
+    return t
+
+
+class SplitViews(Function):
+    """Several slices of one dim at once (split/chunk/tensor_split); the gradient is their cat,
+    with zeros for pieces that got none."""
+    _builtin = True
+    _grad_fn_name = "SplitWithSizesBackward0"
+
+    @staticmethod
+    def forward(ctx, x, dim, sizes):
+        ctx.dim = dim
+        xi = x._impl
+        outs = []
+        start = 0
+        for n in sizes:
+            outs.append(_wrap_view(_C.slice(xi, dim, start, start + n, 1), x))
+            start += n
+        return tuple(outs)
+
+    @staticmethod
+    def backward(ctx, *grads):
+        return cat(list(grads), ctx.dim), None, None
+
+
+def _split_sizes(input, sizes, dim):
+    shape = input._impl.shape
+    if not shape:
+        raise RuntimeError("split expects at least a 1-dimensional tensor")
+    d = wrap_dim(dim, len(shape))
+    if sum(sizes) != shape[d]:
+        raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {shape[d]} (input tensor's size "
+                           f"at dimension {d}), but got split_sizes={list(sizes)}")
+    if _needs_grad(input):
+        return SplitViews.apply(input, d, list(sizes))
+    xi = input._impl
+    outs = []
+    start = 0
+    for n in sizes:
+        outs.append(_wrap_view(_C.slice(xi, d, start, start + n, 1), input))
+        start += n
+    return tuple(outs)
+
+
+def split(tensor, split_size_or_sections, dim=0):
+    shape = tensor._impl.shape
+    if not shape:
+        raise RuntimeError("split expects at least a 1-dimensional tensor")
+    d = wrap_dim(dim, len(shape))
+    n = shape[d]
+    if isinstance(split_size_or_sections, numbers.Integral):
+        s = int(split_size_or_sections)
+        if s < 0 or (s == 0 and n != 0):
+            raise RuntimeError(f"split_size can only be 0 if dimension size is 0, but got dimension size of {n}")
+        if s == 0:
+            sizes = [0]
+        else:
+            sizes = [s] * (n // s) + ([n % s] if n % s else [])
+            if not sizes:
+                sizes = [0]
+    else:
+        sizes = [int(x) for x in split_size_or_sections]
+    return _split_sizes(tensor, sizes, d)
+
+
+def split_with_sizes(input, split_sizes, dim=0):
+    return _split_sizes(input, [int(s) for s in split_sizes], dim)
+
+
+def chunk(input, chunks, dim=0):
+    if chunks <= 0:
+        raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
+    shape = input._impl.shape
+    if not shape:
+        raise RuntimeError("chunk expects at least a 1-dimensional tensor")
+    d = wrap_dim(dim, len(shape))
+    n = shape[d]
+    size = (n + chunks - 1) // chunks
+    if size == 0:
+        return split(input, 0, d) if n == 0 else ()
+    return split(input, size, d)
+
+
+def tensor_split(input, indices_or_sections, dim=0):
+    shape = input._impl.shape
+    d = wrap_dim(dim, len(shape))
+    n = shape[d]
+    if isinstance(indices_or_sections, numbers.Integral):
+        k = int(indices_or_sections)
+        if k <= 0:
+            raise RuntimeError(f"number of sections must be larger than 0, got {k}")
+        q, r = divmod(n, k)
+        sizes = [q + 1] * r + [q] * (k - r)
+    else:
+        idx = [min(max(int(i), 0), n) for i in indices_or_sections]
+        bounds = [0] + idx + [n]
+        sizes = [max(bounds[i + 1] - bounds[i], 0) for i in range(len(bounds) - 1)]
+        # Non-monotonic indices give empty pieces, as in PyTorch.
+        fixed, pos = [], 0
+        for b in idx + [n]:
+            b = max(b, pos)
+            fixed.append(b - pos)
+            pos = b
+        sizes = fixed
+    return _split_sizes(input, sizes, d)
+
+
+class Unbind(Function):
+    _builtin = True
+    _grad_fn_name = "UnbindBackward0"
+
+    @staticmethod
+    def forward(ctx, x, dim):
+        ctx.dim = dim
+        xi = x._impl
+        return tuple(_wrap_view(_C.select(xi, dim, i), x) for i in range(xi.shape[dim]))
+
+    @staticmethod
+    def backward(ctx, *grads):
+        return stack(list(grads), ctx.dim), None
+
+
+def unbind(input, dim=0):
+    shape = input._impl.shape
+    if not shape:
+        raise IndexError("Dimension specified as 0 but tensor has no dimensions")
+    d = wrap_dim(dim, len(shape))
+    if _needs_grad(input):
+        if shape[d] == 0:
+            return ()
+        return Unbind.apply(input, d)
+    xi = input._impl
+    return tuple(_wrap_view(_C.select(xi, d, i), input) for i in range(shape[d]))
+
+
+def repeat(input, *sizes):
+    sizes = parse_size(sizes, "repeat")
+    shape = input._impl.shape
+    if len(sizes) < len(shape):
+        raise RuntimeError("Number of dimensions of repeat dims can not be smaller than number of dimensions of tensor")
+    shape = (1,) * (len(sizes) - len(shape)) + tuple(shape)
+    # Tile by broadcasting: (r0, s0, r1, s1, ...) then merge each (r, s) pair.
+    x = reshape(input, shape)
+    inter, target = [], []
+    for r, s in zip(sizes, shape):
+        inter += [1, s]
+        target += [r, s]
+    x = expand(reshape(x, inter), target)
+    return reshape(contiguous(x), [r * s for r, s in zip(sizes, shape)])
+
+
+def tile(input, dims):
+    dims = tuple(dims)
+    nd = input._impl.ndim
+    if len(dims) < nd:
+        dims = (1,) * (nd - len(dims)) + dims
+    return repeat(input, dims)
+
+
+def repeat_interleave(input, repeats, dim=None):
+    if not isinstance(repeats, numbers.Integral):
+        raise NotImplementedError("repeat_interleave: only an integer number of repeats is supported")
+    if dim is None:
+        input = reshape(input, (-1,))
+        dim = 0
+    shape = input._impl.shape
+    d = wrap_dim(dim, len(shape))
+    x = unsqueeze(input, d + 1)
+    target = list(shape[:d + 1]) + [repeats] + list(shape[d + 1:])
+    x = expand(x, target)
+    out_shape = list(shape)
+    out_shape[d] *= repeats
+    return reshape(contiguous(x), out_shape)
+
+
+def flip(input, dims):
+    from .indexing import index_select
+    from .. import _creation
+    nd = input._impl.ndim
+    if isinstance(dims, numbers.Integral):
+        dims = (dims,)
+    x = input
+    for d in dims:
+        d = wrap_dim(d, nd)
+        n = input._impl.shape[d]
+        idx = _creation.arange(n - 1, -1, -1, device=input.device)
+        x = index_select(x, d, idx)
+    return x if dims else clone(input)
+
+
+def fliplr(input):
+    return flip(input, (1,))
+
+
+def flipud(input):
+    return flip(input, (0,))
+
+
+def roll(input, shifts, dims=None):
+    if dims is None:
+        flat = reshape(input, (-1,))
+        return view(roll(flat, shifts, 0), input._impl.shape) if input._impl.is_contiguous() \
+            else reshape(roll(flat, shifts, 0), input._impl.shape)
+    if isinstance(shifts, numbers.Integral):
+        shifts = (shifts,)
+    if isinstance(dims, numbers.Integral):
+        dims = (dims,)
+    if len(shifts) != len(dims):
+        raise RuntimeError(f"shifts and dimensions must align. shifts: {len(shifts)}, dims:{len(dims)}")
+    x = input
+    for s, d in zip(shifts, dims):
+        d = wrap_dim(d, x._impl.ndim)
+        n = x._impl.shape[d]
+        if n == 0:
+            continue
+        s %= n
+        if s:
+            x = cat([narrow(x, d, n - s, s), narrow(x, d, 0, n - s)], d)
+    return x
+
+
+def rot90(input, k=1, dims=(0, 1)):
+    k %= 4
+    d0, d1 = dims
+    if k == 1:
+        return transpose(flip(input, (d1,)), d0, d1)
+    if k == 2:
+        return flip(input, (d0, d1))
+    if k == 3:
+        return flip(transpose(input, d0, d1), (d1,))
+    return clone(input)

@@ -1,0 +1,319 @@
+"""Tensor.__getitem__ / __setitem__: PyTorch's indexing rules.
+
+An index is first turned into a plan: a list of basic view steps (select for ints, slice for
+slices, unsqueeze for None/True) applied left to right, plus the advanced indices (int64 tensors;
+bool masks become their nonzero() coordinates) keyed by the dim they apply to after those steps.
+Basic steps are views (no copy); advanced indices then go through `_C.index` (reads) or
+`_C.index_put_` (writes), which place result dims by NumPy's rules. Integers are selects, not
+advanced indices, exactly as in PyTorch (x[0, :, [1, 2]] has shape (n, 2), not numpy's (2, n)).
+"""
+import numbers
+
+import numpy as _np
+
+from . import _C
+from ._tensor import Tensor, _wrap, _wrap_view
+from .autograd.function import Function
+from .autograd.grad_mode import _state as _gs
+
+
+class _Plan:
+    __slots__ = ("ops", "adv", "shape")
+
+    def __init__(self):
+        self.ops = []    # ('s', dim, index) | ('l', dim, start, stop, step) | ('u', dim)
+        self.adv = []    # (dim, int64 Tensor)
+        self.shape = None
+
+    def adv_list(self):
+        n = max(d for d, _ in self.adv) + 1
+        out = [None] * n
+        for d, t in self.adv:
+            out[d] = t
+        return out
+
+    def apply_impl(self, impl):
+        for op in self.ops:
+            k = op[0]
+            if k == "s":
+                impl = _C.select(impl, op[1], op[2])
+            elif k == "l":
+                impl = _C.slice(impl, op[1], op[2], op[3], op[4])
+            else:
+                impl = _C.unsqueeze(impl, op[1])
+        return impl
+
+    def apply_tensor(self, t):
+        from ._functions import shape as S
+        if not self.ops:
+            return S.View.apply(t, list(t._impl.shape))  # x[...] is a new view with its own node
+        for op in self.ops:
+            k = op[0]
+            if k == "s":
+                t = S.Select.apply(t, op[1], op[2])
+            elif k == "l":
+                t = S.Slice.apply(t, op[1], op[2], op[3], op[4])
+            else:
+                t = S.Unsqueeze.apply(t, _C.unsqueeze, op[1])
+        return t
+
+
+def _invalid(item):
+    return IndexError("only integers, slices (`:`), ellipsis (`...`), None and long or byte Variables are valid "
+                      f"indices (got {type(item).__name__})")
+
+
+def _to_index_tensor(item, device):
+    """Lists, tuples (inside a tuple index) and arrays become int64 or bool tensors."""
+    from ._creation import tensor
+    try:
+        t = tensor(item)
+    except Exception:
+        raise _invalid(item) from None
+    if t._impl.dtype not in ("int64", "bool"):
+        if t._impl.numel == 0:
+            return _wrap(_C.to(t._impl, "int64", "cpu", False))
+        raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
+    return t
+
+
+def getitem_plan(shape, idx, device="cpu"):
+    if not isinstance(idx, tuple):
+        idx = (idx,)
+    items = []
+    consumed = 0
+    n_ell = 0
+    for it in idx:
+        if it is None or it is True or it is False:
+            pass
+        elif it is Ellipsis:
+            n_ell += 1
+        elif isinstance(it, slice):
+            consumed += 1
+        elif isinstance(it, numbers.Integral) and not isinstance(it, (bool, _np.bool_)):
+            consumed += 1
+        elif isinstance(it, Tensor):
+            ii = it._impl
+            if ii.dtype == "bool":
+                consumed += ii.ndim
+            elif ii.dtype == "int64":
+                consumed += 1
+            else:
+                raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
+        elif isinstance(it, (list, tuple, _np.ndarray)) or isinstance(it, _np.bool_):
+            it = _to_index_tensor(it, device)
+            consumed += it._impl.ndim if it._impl.dtype == "bool" else 1
+        else:
+            raise _invalid(it)
+        items.append(it)
+    if n_ell > 1:
+        raise IndexError("an index can only have a single ellipsis ('...')")
+    nd = len(shape)
+    if consumed > nd:
+        raise IndexError(f"too many indices for tensor of dimension {nd}")
+
+    plan = _Plan()
+    ops, adv = plan.ops, plan.adv
+    cur = list(shape)
+    d = 0  # current dim in the tensor after the steps so far
+    for it in items:
+        if it is Ellipsis:
+            d += nd - consumed
+        elif it is None or it is True or it is False or isinstance(it, _np.bool_):
+            ops.append(("u", d))
+            cur.insert(d, 1)
+            if it is False or (isinstance(it, _np.bool_) and not it):
+                ops.append(("l", d, 0, 0, 1))
+                cur[d] = 0
+            d += 1
+        elif isinstance(it, slice):
+            n = cur[d]
+            if it.step is not None and _as_int(it.step) <= 0:
+                if _as_int(it.step) == 0:
+                    raise ValueError("slice step cannot be zero")
+                raise ValueError("step must be greater than zero")
+            start, stop, step = slice(_opt_int(it.start), _opt_int(it.stop), _opt_int(it.step)).indices(n)
+            if stop < start:
+                stop = start
+            if not (start == 0 and stop == n and step == 1):
+                ops.append(("l", d, start, stop, step))
+                cur[d] = (stop - start + step - 1) // step
+            d += 1
+        elif isinstance(it, Tensor):
+            ii = it._impl
+            if ii.dtype == "bool":
+                k = ii.ndim
+                if k == 0:
+                    ops.append(("u", d))
+                    cur.insert(d, 1)
+                    if not bool(_C.to_numpy(_C.to(ii, "bool", "cpu", False)).item()):
+                        ops.append(("l", d, 0, 0, 1))
+                        cur[d] = 0
+                    d += 1
+                    continue
+                if list(ii.shape) != cur[d:d + k]:
+                    raise IndexError(f"The shape of the mask {list(ii.shape)} at index {_first_mismatch(ii.shape, cur[d:])} "
+                                     f"does not match the shape of the indexed tensor {cur[d:] if d else cur} at index "
+                                     f"{_first_mismatch(ii.shape, cur[d:])}")
+                if ii.device != device:
+                    ii = _C.to(ii, "bool", device, False)
+                nz = _C.nonzero(ii)
+                for j in range(k):
+                    adv.append((d + j, _wrap(_C.select(nz, 1, j))))
+                d += k
+            elif ii.ndim == 0:
+                i = int(_C.to_numpy(_C.to(ii, "int64", "cpu", False)).item())
+                _select(ops, cur, d, i)
+            else:
+                if ii.device != device:
+                    it = _wrap(_C.to(ii, "int64", device, False))
+                adv.append((d, it))
+                d += 1
+        else:
+            _select(ops, cur, d, int(it))
+    plan.shape = cur
+    return plan
+
+
+def _first_mismatch(a, b):
+    for i, (x, y) in enumerate(zip(a, b)):
+        if x != y:
+            return i
+    return 0
+
+
+def _as_int(v):
+    if isinstance(v, Tensor):
+        return int(v.item())
+    return v.__index__() if not isinstance(v, int) else v
+
+
+def _opt_int(v):
+    return None if v is None else _as_int(v)
+
+
+def _select(ops, cur, d, i):
+    n = cur[d]
+    if i < -n or i >= n:
+        raise IndexError(f"index {i} is out of bounds for dimension {d} with size {n}")
+    ops.append(("s", d, i + n if i < 0 else i))
+    del cur[d]
+
+
+def getitem(t, idx):
+    impl = t._impl
+    rg = t._rg and _gs.enabled
+    if not rg:
+        # Fast paths for the commonest reads: t[i] and t[a:b].
+        cls = idx.__class__
+        if cls is int:
+            shape = impl.shape
+            if shape:
+                n = shape[0]
+                if -n <= idx < n:
+                    return _wrap_view(_C.select(impl, 0, idx + n if idx < 0 else idx), t)
+        elif cls is slice and idx.step is None and impl.ndim:
+            n = impl.shape[0]
+            start, stop, _ = idx.indices(n)
+            if stop < start:
+                stop = start
+            return _wrap_view(_C.slice(impl, 0, start, stop, 1), t)
+    plan = getitem_plan(impl.shape, idx, impl.device)
+    from ._functions.indexing import index, Index
+    if not rg:
+        r = plan.apply_impl(impl) if plan.ops else impl
+        if plan.adv:
+            return _wrap(_C.index(r, [None if x is None else x._impl for x in plan.adv_list()]))
+        return _wrap_view(r, t)  # basic indexing gives a view
+    r = plan.apply_tensor(t) if (plan.ops or not plan.adv) else t
+    if plan.adv:
+        r = Index.apply(r, plan.adv_list())
+    return r
+
+
+def _value_tensor(t, value):
+    """The value of t[idx] = value as a tensor of t's dtype and device (numbers stay numbers)."""
+    if isinstance(value, Tensor):
+        vi = value._impl
+        ti = t._impl
+        if vi.dtype != ti.dtype or vi.device != ti.device:
+            from ._functions.shape import _to
+            value = _to(value, ti.dtype, ti.device)
+        return value
+    if isinstance(value, numbers.Number) or isinstance(value, _np.bool_):
+        return value
+    from ._creation import tensor
+    return _value_tensor(t, tensor(value))
+
+
+def _strip_leading_ones(vi, ndim):
+    # PyTorch's copy for setitem drops leading size-1 dims of the value (x[0] = y[None]).
+    while vi.ndim > ndim and vi.shape[0] == 1:
+        vi = _C.select(vi, 0, 0)
+    return vi
+
+
+def _write(target, plan, value):
+    """Writes value (impl or number) into target (already the basic view)."""
+    if plan.adv:
+        ti = target
+        if not hasattr(value, "shape"):
+            value = _C.scalar_tensor(value, ti.dtype, ti.device)
+        _C.index_put_(ti, [None if x is None else x._impl for x in plan.adv_list()], value, False)
+    elif hasattr(value, "shape"):
+        _C.copy_(target, _strip_leading_ones(value, target.ndim))
+    else:
+        _C.fill_(target, value)
+
+
+class SetItem(Function):
+    """Out-of-place x with x[idx] = v: the autograd form of __setitem__ (PyTorch's CopySlices)."""
+    _builtin = True
+    _grad_fn_name = "CopySlices"
+
+    @staticmethod
+    def forward(ctx, x, v, plan):
+        ctx.plan = plan
+        ctx.vshape = v._impl.shape
+        y = _C.clone(x._impl)
+        _write(plan.apply_impl(y), plan, v._impl)
+        return _wrap(y)
+
+    @staticmethod
+    def backward(ctx, g):
+        from ._functions.shape import _sum_to
+        plan = ctx.plan
+        nig = ctx.needs_input_grad
+        gi = g._impl
+        gx = gv = None
+        if nig[0]:
+            z = _C.clone(gi)
+            _write(plan.apply_impl(z), plan, 0)
+            gx = _wrap(z)
+        if nig[1]:
+            sub = plan.apply_impl(gi)
+            if plan.adv:
+                sub = _C.index(sub, [None if x is None else x._impl for x in plan.adv_list()])
+            vshape = ctx.vshape
+            sub_t = _wrap(sub)
+            if len(vshape) > sub.ndim:
+                sub_t = _wrap(_C.reshape(sub, [1] * (len(vshape) - sub.ndim) + list(sub.shape)))
+            gv = _sum_to(sub_t, vshape)
+        return gx, gv, None
+
+
+def setitem(t, idx, value):
+    impl = t._impl
+    plan = getitem_plan(impl.shape, idx, impl.device)
+    value = _value_tensor(t, value)
+    vt = isinstance(value, Tensor)
+    if (t._rg or (vt and value._rg)) and _gs.enabled:
+        from ._functions._dispatch import _check_inplace_leaf, _rebase
+        _check_inplace_leaf(t)
+        if not vt:
+            from ._promote import scalar_impl
+            value = _wrap(scalar_impl(value, impl.dtype, impl.device))
+        _rebase(t, SetItem.apply(t, value, plan))
+        return
+    target = plan.apply_impl(impl) if plan.ops else impl
+    _write(target, plan, value._impl if vt else value)

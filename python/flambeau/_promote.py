@@ -1,0 +1,136 @@
+"""PyTorch's type promotion (result_type), on dtype names as `_C` reports them.
+
+Operands fall in three tiers: tensors with dims, 0-dim tensors, Python scalars. Within a tier
+dtypes promote by rank (bool < int64 < float32 < float64); a lower tier only wins when it is of a
+higher *category* (bool < integer < floating), and a Python float then means the default dtype.
+So int_tensor * 2.5 -> float32, float32_tensor + float64_0dim -> float32, bool_tensor + 1 -> int64.
+"""
+import numbers
+
+from . import _C
+from ._dtype import _BY_NAME, _default_dtype
+
+_RANK = {"bool": 0, "int64": 1, "float32": 2, "float64": 3}
+_BY_RANK = ("bool", "int64", "float32", "float64")
+_FLOAT = frozenset(("float32", "float64"))
+_CAT = {"bool": 0, "int64": 1, "float32": 2, "float64": 2}
+
+
+def scalar_dtype(v):
+    """The dtype name a Python (or numpy) scalar stands for as an operand."""
+    t = type(v)
+    if t is float:
+        return _default_dtype[0]._name
+    if t is int:
+        return "int64"
+    if t is bool:
+        return "bool"
+    if isinstance(v, numbers.Integral):
+        return "bool" if str(getattr(v, "dtype", "")) == "bool" else "int64"
+    if isinstance(v, numbers.Real):
+        return _default_dtype[0]._name
+    if hasattr(v, "dtype") and str(v.dtype) == "bool":  # numpy.bool_
+        return "bool"
+    if isinstance(v, complex):
+        raise TypeError("flambeau does not support complex numbers")
+    raise TypeError(f"expected a Tensor or a number, got {type(v).__name__}")
+
+
+def _promote(a, b):
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return a if _RANK[a] >= _RANK[b] else b
+
+
+def _combine(higher, lower):
+    # PyTorch's combine_categories: the higher tier wins unless the lower is of a higher category.
+    if higher is None:
+        return lower
+    if lower is None or higher in _FLOAT:
+        return higher
+    if higher == "bool" or lower in _FLOAT:
+        return _promote(higher, lower)
+    return higher
+
+
+def result_type_names(*operands):
+    """result_type over Tensors and Python scalars, as a dtype name."""
+    dim_r = zero_r = wrapped_r = None
+    for x in operands:
+        impl = getattr(x, "_impl", None)
+        if impl is not None:
+            if impl.ndim > 0:
+                dim_r = _promote(dim_r, impl.dtype)
+            else:
+                zero_r = _promote(zero_r, impl.dtype)
+        elif x is not None:
+            wrapped_r = _promote(wrapped_r, scalar_dtype(x))
+    return _combine(dim_r, _combine(zero_r, wrapped_r))
+
+
+def result_type_tensor_scalar(dt, v):
+    """Fast path of result_type(tensor_with_dtype_dt, python_scalar_v)."""
+    if dt in _FLOAT:
+        return dt
+    t = type(v)
+    if t is float:
+        return _default_dtype[0]._name
+    if t is int:
+        return "int64"
+    if t is bool:
+        return dt
+    return _combine(dt, scalar_dtype(v))
+
+
+def result_type(tensor1, tensor2):
+    """flambeau.result_type: the dtype an arithmetic op on the operands would produce."""
+    return _BY_NAME[result_type_names(tensor1, tensor2)]
+
+
+def promote_types(type1, type2):
+    return _BY_NAME[_promote(type1._name, type2._name)]
+
+
+def can_cast(from_, to):
+    """Whether an in-place op may write a `from_` result into a `to` tensor (category order)."""
+    return _CAT[from_._name] <= _CAT[to._name]
+
+
+def can_cast_names(from_, to):
+    return _CAT[from_] <= _CAT[to]
+
+
+# Scalar operands become cached 0-dim tensors (ops take tensors only). They are internal and never
+# written to. -0.0 and NaN are not cached (0.0 == -0.0 would collide; NaN never compares equal).
+_scalar_cache = {}
+
+
+def scalar_impl(v, dt, device):
+    key = (v, v.__class__, dt, device)
+    try:
+        return _scalar_cache[key]
+    except KeyError:
+        pass
+    except TypeError:  # unhashable number type
+        return _C.scalar_tensor(_py_number(v), dt, device)
+    impl = _C.scalar_tensor(_py_number(v), dt, device)
+    if v == v and not (v == 0 and isinstance(v, float)):
+        if len(_scalar_cache) > 4096:
+            _scalar_cache.clear()
+        _scalar_cache[key] = impl
+    return impl
+
+
+def _py_number(v):
+    t = type(v)
+    if t is float or t is int or t is bool:
+        return v
+    if isinstance(v, numbers.Integral):
+        if str(getattr(v, "dtype", "")) == "bool":
+            return bool(v)
+        return int(v)
+    if hasattr(v, "dtype") and str(v.dtype) == "bool":
+        return bool(v)
+    return float(v)

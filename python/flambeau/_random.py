@@ -1,0 +1,389 @@
+"""Random numbers: seeding, the global generator's state, Generator objects, rand/randn/randint/
+randperm/normal/bernoulli/multinomial and the in-place uniform_/normal_/bernoulli_/random_.
+
+`_C` has one counter-based Philox stream (seed, offset) shared by CPU and CUDA, so the same seed
+gives the same numbers on both. A user Generator is just a saved (seed, offset) pair swapped into
+that stream around each call: cheap, and it keeps the default stream untouched.
+"""
+import os
+
+from . import _C
+from ._creation import _dt, _dev, _finish
+from ._dtype import _BY_NAME, _default_dtype
+from ._tensor import Tensor, _wrap
+from ._utils import parse_size
+
+_MASK64 = (1 << 64) - 1
+
+
+def _u64(seed):
+    seed = int(seed)
+    if seed < -(1 << 63) or seed > _MASK64:
+        raise RuntimeError(f"Overflow when unpacking long long: seed {seed} does not fit in 64 bits")
+    return seed & _MASK64
+
+
+def manual_seed(seed):
+    """Seeds the generator shared by all devices; returns the default generator like PyTorch."""
+    _C.manual_seed(_u64(seed))
+    return default_generator
+
+
+def seed():
+    s = int.from_bytes(os.urandom(8), "little") & ((1 << 63) - 1)
+    _C.manual_seed(s)
+    return s
+
+
+def initial_seed():
+    return _C.initial_seed()
+
+
+def _state_tensor(seed_, offset):
+    # int64 storage of two uint64 values (two's complement), so the state is a plain tensor.
+    to_i64 = lambda v: v - (1 << 64) if v >= (1 << 63) else v  # noqa: E731
+    from ._creation import tensor
+    return tensor([to_i64(seed_), to_i64(offset)], dtype=_BY_NAME["int64"])
+
+
+def _state_from_tensor(state):
+    if not isinstance(state, Tensor) or state._impl.numel != 2:
+        raise TypeError("RNG state must be the 2-element int64 tensor returned by get_rng_state()")
+    a, b = state.tolist()
+    return a & _MASK64, b & _MASK64
+
+
+def get_rng_state():
+    return _state_tensor(*_C.get_rng_state())
+
+
+def set_rng_state(new_state):
+    _C.set_rng_state(*_state_from_tensor(new_state))
+
+
+class Generator:
+    """An independent random stream: Generator().manual_seed(0) passed as generator=... ."""
+
+    def __init__(self, device="cpu"):
+        from ._dtype import device as _device
+        self.device = _device(device)
+        self._seed = 67280421310721  # PyTorch's default seed
+        self._offset = 0
+
+    def manual_seed(self, seed):
+        self._seed = _u64(seed)
+        self._offset = 0
+        return self
+
+    def seed(self):
+        s = int.from_bytes(os.urandom(8), "little") & ((1 << 63) - 1)
+        self.manual_seed(s)
+        return s
+
+    def initial_seed(self):
+        return self._seed
+
+    def get_state(self):
+        return _state_tensor(self._seed, self._offset)
+
+    def set_state(self, new_state):
+        self._seed, self._offset = _state_from_tensor(new_state)
+        return self
+
+
+class _DefaultGenerator(Generator):
+    """The process-wide stream, read and written through `_C`."""
+
+    def __init__(self):
+        from ._dtype import device as _device
+        self.device = _device("cpu")
+
+    def manual_seed(self, seed):
+        _C.manual_seed(_u64(seed))
+        return self
+
+    def seed(self):
+        return seed()
+
+    def initial_seed(self):
+        return _C.initial_seed()
+
+    def get_state(self):
+        return get_rng_state()
+
+    def set_state(self, new_state):
+        set_rng_state(new_state)
+        return self
+
+
+default_generator = _DefaultGenerator()
+
+
+def _run(generator, fn, *args):
+    """Calls fn(*args) drawing from `generator` (the default stream when None)."""
+    if generator is None or isinstance(generator, _DefaultGenerator):
+        return fn(*args)
+    if not isinstance(generator, Generator):
+        raise TypeError(f"generator must be a flambeau.Generator, got {type(generator).__name__}")
+    saved = _C.get_rng_state()
+    _C.set_rng_state(generator._seed, generator._offset)
+    try:
+        return fn(*args)
+    finally:
+        generator._seed, generator._offset = _C.get_rng_state()
+        _C.set_rng_state(*saved)
+
+
+def _float_dt(dtype, op):
+    dt = _dt(dtype)
+    if dt not in ("float32", "float64"):
+        raise RuntimeError(f"\"{op}\" not implemented for '{_TORCH[dt]}'")
+    return dt
+
+
+_TORCH = {"float32": "Float", "float64": "Double", "int64": "Long", "bool": "Bool"}
+
+
+def rand(*size, generator=None, out=None, dtype=None, layout=None, device=None, requires_grad=False,
+         pin_memory=False):
+    impl = _run(generator, _C.rand, list(parse_size(size, "rand")), _float_dt(dtype, "check_uniform_bounds"),
+                _dev(device))
+    return _out(out, impl) or _finish(impl, requires_grad)
+
+
+def randn(*size, generator=None, out=None, dtype=None, layout=None, device=None, requires_grad=False,
+          pin_memory=False):
+    impl = _run(generator, _C.randn, list(parse_size(size, "randn")), _float_dt(dtype, "normal_kernel_cpu"),
+                _dev(device))
+    return _out(out, impl) or _finish(impl, requires_grad)
+
+
+def _out(out, impl):
+    if out is None:
+        return None
+    from ._functions._dispatch import _write_out
+    return _write_out(out, _wrap(impl))
+
+
+def randint(*args, generator=None, out=None, dtype=None, layout=None, device=None, requires_grad=False,
+            size=None, low=None, high=None):
+    """randint(high, size) or randint(low, high, size)."""
+    args = list(args)
+    if size is not None:
+        args.append(size)
+    if high is not None:
+        args.insert(0 if low is None else 1, high)
+    if low is not None:
+        args.insert(0, low)
+    if len(args) == 2:
+        lo, hi, shape = 0, args[0], args[1]
+    elif len(args) == 3:
+        lo, hi, shape = args
+    else:
+        raise TypeError("randint() expects (high, size) or (low, high, size)")
+    lo, hi = int(lo), int(hi)
+    if lo >= hi:
+        raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={lo} >= to={hi}")
+    impl = _run(generator, _C.randint, lo, hi, list(parse_size((shape,), "randint")), _dev(device))
+    dt = _dt(dtype, "int64")
+    if dt != "int64":
+        impl = _C.to(impl, dt, impl.device, False)
+    return _out(out, impl) or _finish(impl, requires_grad)
+
+
+def randperm(n, *, generator=None, out=None, dtype=None, layout=None, device=None, requires_grad=False,
+             pin_memory=False):
+    if n < 0:
+        raise RuntimeError(f"n must be non-negative, got{n}")
+    impl = _run(generator, _C.randperm, int(n), _dev(device))
+    dt = _dt(dtype, "int64")
+    if dt != "int64":
+        impl = _C.to(impl, dt, impl.device, False)
+    return _out(out, impl) or _finish(impl, requires_grad)
+
+
+def rand_like(input, *, dtype=None, layout=None, device=None, requires_grad=False, memory_format=None,
+              generator=None):
+    impl = input._impl
+    return rand(impl.shape, dtype=dtype or _BY_NAME[impl.dtype], device=device or impl.device,
+                requires_grad=requires_grad, generator=generator)
+
+
+def randn_like(input, *, dtype=None, layout=None, device=None, requires_grad=False, memory_format=None,
+               generator=None):
+    impl = input._impl
+    return randn(impl.shape, dtype=dtype or _BY_NAME[impl.dtype], device=device or impl.device,
+                 requires_grad=requires_grad, generator=generator)
+
+
+def randint_like(input, low=0, high=None, *, dtype=None, layout=None, device=None, requires_grad=False,
+                 memory_format=None, generator=None):
+    if high is None:
+        low, high = 0, low
+    impl = input._impl
+    return randint(low, high, impl.shape, dtype=dtype or _BY_NAME[impl.dtype], device=device or impl.device,
+                   requires_grad=requires_grad, generator=generator)
+
+
+def normal(mean=0.0, std=1.0, size=None, *, generator=None, out=None, dtype=None, layout=None, device=None,
+           requires_grad=False):
+    """normal(mean, std, size) for numbers, or elementwise for tensor mean and/or std."""
+    if isinstance(mean, Tensor) or isinstance(std, Tensor):
+        ref = mean if isinstance(mean, Tensor) else std
+        if isinstance(mean, Tensor) and isinstance(std, Tensor):
+            from ._functions.shape import broadcast_shapes
+            shape = broadcast_shapes(mean._impl.shape, std._impl.shape)
+        else:
+            shape = ref._impl.shape
+        z = randn(shape, dtype=_BY_NAME[ref._impl.dtype] if ref._impl.dtype in ("float32", "float64") else None,
+                  device=ref.device, generator=generator)
+        r = (z * std + mean).detach()
+    else:
+        if size is None:
+            raise TypeError("normal(): with scalar mean and std, `size` is required")
+        if std < 0:
+            raise RuntimeError(f"normal expects std >= 0.0, but found std {std}")
+        r = randn(*parse_size((size,), "normal"), dtype=dtype, device=device, generator=generator)
+        if std != 1.0:
+            r = r * std
+        if mean != 0.0:
+            r = r + mean
+    if out is not None:
+        from ._functions._dispatch import _write_out
+        return _write_out(out, r)
+    return r.requires_grad_() if requires_grad else r
+
+
+def bernoulli(input, p=None, *, generator=None, out=None):
+    impl = input._impl
+    if p is None:
+        r = _wrap(_run(generator, _C.bernoulli, impl))
+    else:
+        r = _wrap(_run(generator, _C.bernoulli_scalar, list(impl.shape), float(p), impl.dtype, impl.device))
+    if out is not None:
+        from ._functions._dispatch import _write_out
+        return _write_out(out, r)
+    return r
+
+
+def poisson(input, generator=None):
+    raise NotImplementedError("poisson sampling is not implemented in flambeau")
+
+
+def multinomial(input, num_samples, replacement=False, *, generator=None, out=None):
+    """Samples indices with probability proportional to `input` (1-D or 2-D rows) using the
+    Gumbel-max trick: argmax(log p + Gumbel noise) is a sample; without replacement each draw masks
+    the chosen category out. Costs num_samples passes over the categories."""
+    from ._functions import elementwise as ew, compare as cmp, pointwise as pw, reduction as red
+    from ._functions.shape import stack
+    if input._impl.ndim not in (1, 2):
+        raise RuntimeError("prob_dist must be 1 or 2 dim")
+    x = input.detach()
+    if x._impl.dtype not in ("float32", "float64"):
+        raise RuntimeError("multinomial only supports floating-point dtypes for input")
+    n_cat = x._impl.shape[-1]
+    if not replacement and num_samples > n_cat:
+        raise RuntimeError("cannot sample n_sample > prob_dist.size(-1) samples without replacement")
+    if bool(red.any(cmp.lt(x, 0)).item()):
+        raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
+    logp = ew.log(x)
+    picks = []
+    for _ in range(num_samples):
+        u = rand(x._impl.shape, dtype=x.dtype, device=x.device, generator=generator)
+        u = pw.clamp(u, 1e-20, 1.0)
+        keys = ew.sub(logp, ew.log(ew.neg(ew.log(u))))
+        idx = red.argmax(keys, -1, True)
+        picks.append(idx)
+        if not replacement:
+            from ._functions.indexing import scatter
+            logp = scatter(logp, -1, idx, float("-inf"))
+    r = stack(picks, -1).reshape(*x._impl.shape[:-1], num_samples)
+    if out is not None:
+        from ._functions._dispatch import _write_out
+        return _write_out(out, r)
+    return r
+
+
+# ---------------------------------------------------------------- in-place (Tensor methods)
+def _inplace_guard(t, op):
+    from .autograd.grad_mode import _state
+    if t._rg and t.grad_fn is None and _state.enabled:
+        raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
+
+
+def uniform_(t, a=0.0, b=1.0, *, generator=None):
+    _inplace_guard(t, "uniform_")
+    _run(generator, _C.uniform_, t._impl, float(a), float(b))
+    return t
+
+
+def normal_(t, mean=0.0, std=1.0, *, generator=None):
+    _inplace_guard(t, "normal_")
+    _run(generator, _C.normal_, t._impl, float(mean), float(std))
+    return t
+
+
+def bernoulli_(t, p=0.5, *, generator=None):
+    _inplace_guard(t, "bernoulli_")
+    impl = t._impl
+    if isinstance(p, Tensor):
+        r = _run(generator, _C.bernoulli, _C.to(p._impl, impl.dtype if impl.dtype in ("float32", "float64")
+                                                  else "float32", impl.device, False))
+        r = _C.expand(r, list(impl.shape)) if r.shape != impl.shape else r
+    else:
+        r = _run(generator, _C.bernoulli_scalar, list(impl.shape), float(p),
+                 impl.dtype if impl.dtype in ("float32", "float64") else "float32", impl.device)
+    _C.copy_(impl, r)
+    return t
+
+
+def random_(t, from_=0, to=None, *, generator=None):
+    """Integers uniform in [from, to) (or [0, from) with one argument), written into t."""
+    _inplace_guard(t, "random_")
+    if to is None:
+        if from_ == 0:
+            hi = {"float32": 1 << 24, "float64": 1 << 53, "int64": (1 << 63) - 1, "bool": 2}[t._impl.dtype]
+            from_, to = 0, hi
+        else:
+            from_, to = 0, from_
+    impl = t._impl
+    r = _run(generator, _C.randint, int(from_), int(to), list(impl.shape), impl.device)
+    _C.copy_(impl, r)
+    return t
+
+
+def exponential_(t, lambd=1.0, *, generator=None):
+    _inplace_guard(t, "exponential_")
+    from ._functions import elementwise as ew, pointwise as pw, compare as cmp
+    u = rand(t._impl.shape, dtype=t.dtype, device=t.device, generator=generator)
+    r = ew.div(ew.neg(ew.log1p(ew.neg(u))), lambd)
+    _C.copy_(t._impl, r._impl)
+    return t
+
+
+def geometric_(t, p, *, generator=None):
+    _inplace_guard(t, "geometric_")
+    from ._functions import elementwise as ew, pointwise as pw, compare as cmp
+    import math
+    u = rand(t._impl.shape, dtype=_BY_NAME["float64"], device=t.device, generator=generator)
+    r = ew.ceil(ew.div(ew.log1p(ew.neg(u)), math.log1p(-p)))
+    _C.copy_(t._impl, r._impl)
+    return t
+
+
+def cauchy_(t, median=0.0, sigma=1.0, *, generator=None):
+    _inplace_guard(t, "cauchy_")
+    import math
+    from ._functions import elementwise as ew, pointwise as pw, compare as cmp
+    u = rand(t._impl.shape, dtype=t.dtype, device=t.device, generator=generator)
+    r = ew.add(ew.mul(ew.tan(ew.mul(ew.sub(u, 0.5), math.pi)), sigma), median)
+    _C.copy_(t._impl, r._impl)
+    return t
+
+
+def log_normal_(t, mean=1.0, std=2.0, *, generator=None):
+    _inplace_guard(t, "log_normal_")
+    from ._functions import elementwise as ew, pointwise as pw, compare as cmp
+    z = randn(t._impl.shape, dtype=t.dtype, device=t.device, generator=generator)
+    _C.copy_(t._impl, ew.exp(ew.add(ew.mul(z, std), mean))._impl)
+    return t

@@ -1,0 +1,586 @@
+"""Tensor: one `_C.TensorImpl` (storage, offset, sizes, strides, dtype, device) plus autograd state.
+
+Data lives in C++; this class only adds what autograd needs (requires_grad, grad, grad_fn) and
+PyTorch's surface. Per-op overhead matters (small-tensor code is dominated by it), hence
+__slots__, `_wrap` building results without __init__, and `_rg` read directly by hot paths
+instead of the `requires_grad` property. Attributes that are rarely set (hooks, output_nr, the
+leaf's AccumulateGrad) are left unset and read through __getattr__'s defaults, so creating a
+tensor sets three slots, not eight.
+
+Most op methods are attached in `_tensor_methods.py` straight from the functional modules (so
+`t.exp()` and `flambeau.exp(t)` are the same function); what is here is what is not a plain op.
+"""
+import copy as _copy
+import weakref
+
+import numpy as _np
+
+from . import _C
+from ._dtype import (Size, _BY_NAME, _device_from_str, _device_str, _to_dtype, device as _device_cls,
+                     dtype as _dtype_cls)
+
+_new = object.__new__
+_FLOAT = frozenset(("float32", "float64"))
+
+# Values of slots that are usually left unset (see module docstring).
+_SLOT_DEFAULTS = {"grad": None, "_output_nr": 0, "_retains_grad": False, "_hooks": None, "_acc": None,
+                  "_post_acc": None}
+
+
+def _wrap(impl):
+    """A fresh Tensor around `impl` that does not require grad (the result of every op)."""
+    t = _new(Tensor)
+    t._impl = impl
+    t._rg = False
+    t.grad_fn = None
+    t._base = None
+    return t
+
+
+def _wrap_view(impl, src):
+    """Like _wrap, for a view of tensor `src`: remembers the tensor owning the storage (`_base`),
+    which an in-place op on the view must give a new history when autograd is recording."""
+    t = _new(Tensor)
+    t._impl = impl
+    t._rg = False
+    t.grad_fn = None
+    b = src._base
+    t._base = src if b is None else b
+    return t
+
+
+class Tensor:
+    __slots__ = ("_impl", "_rg", "grad_fn", "_base", "grad", "_output_nr", "_retains_grad", "_hooks", "_acc",
+                 "_post_acc", "__weakref__")
+
+    # numpy defers to our reflected operators (ndarray + tensor -> tensor.__radd__).
+    __array_priority__ = 1000
+
+    def __new__(cls, *args, device=None, dtype=None):
+        """Legacy constructor: Tensor(2, 3) is uninitialised float32 of that shape, Tensor([1, 2])
+        copies the data as float32, Tensor() is empty."""
+        from . import _creation
+        from ._dtype import get_default_dtype
+        dtype = dtype or get_default_dtype()
+        if len(args) == 1 and not isinstance(args[0], (int, Size)):
+            src = args[0]
+            if isinstance(src, Tensor):
+                impl = src._impl
+            else:
+                impl = _creation.tensor(src, dtype=dtype, device=device)._impl
+        else:
+            from ._utils import parse_size
+            shape = parse_size(args, "Tensor") if args else (0,)
+            impl = _C.empty(shape, dtype._name, _device_str(device) if device is not None else "cpu")
+        t = _new(cls)
+        t._impl = impl
+        t._rg = False
+        t.grad_fn = None
+        t._base = None
+        return t
+
+    def __getattr__(self, name):
+        try:
+            return _SLOT_DEFAULTS[name]
+        except KeyError:
+            raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'") from None
+
+    @staticmethod
+    def _make_subclass(cls, data, require_grad=False):
+        """An instance of Tensor subclass `cls` sharing `data`'s storage (used by nn.Parameter)."""
+        t = _new(cls)
+        t._impl = data._impl
+        t.grad_fn = None
+        t._base = None
+        t._rg = False
+        if require_grad:
+            t.requires_grad = True
+        return t
+
+    # ------------------------------------------------------------------ metadata
+    @property
+    def shape(self):
+        return Size(self._impl.shape)
+
+    def size(self, dim=None):
+        if dim is None:
+            return Size(self._impl.shape)
+        shape = self._impl.shape
+        from ._utils import wrap_dim
+        return shape[wrap_dim(dim, len(shape))] if shape else _size_of_0d(dim)
+
+    def dim(self):
+        return self._impl.ndim
+
+    ndimension = dim
+
+    @property
+    def ndim(self):
+        return self._impl.ndim
+
+    def numel(self):
+        return self._impl.numel
+
+    nelement = numel
+
+    @property
+    def dtype(self):
+        return _BY_NAME[self._impl.dtype]
+
+    @property
+    def device(self):
+        return _device_from_str(self._impl.device)
+
+    def get_device(self):
+        d = self._impl.device
+        return -1 if d == "cpu" else int(d[5:])
+
+    @property
+    def is_cuda(self):
+        return self._impl.device != "cpu"
+
+    @property
+    def is_cpu(self):
+        return self._impl.device == "cpu"
+
+    @property
+    def is_sparse(self):
+        return False
+
+    @property
+    def is_quantized(self):
+        return False
+
+    @property
+    def is_meta(self):
+        return False
+
+    @property
+    def layout(self):
+        from . import strided
+        return strided
+
+    def is_floating_point(self):
+        return self._impl.dtype in _FLOAT
+
+    def is_complex(self):
+        return False
+
+    def is_signed(self):
+        return self._impl.dtype != "bool"
+
+    def element_size(self):
+        return self._impl.itemsize
+
+    @property
+    def itemsize(self):
+        return self._impl.itemsize
+
+    @property
+    def nbytes(self):
+        return self._impl.itemsize * self._impl.numel
+
+    def stride(self, dim=None):
+        st = self._impl.stride
+        if dim is None:
+            return tuple(st)
+        from ._utils import wrap_dim
+        return st[wrap_dim(dim, len(st))]
+
+    def storage_offset(self):
+        return self._impl.storage_offset
+
+    def data_ptr(self):
+        return self._impl.data_ptr
+
+    def untyped_storage(self):
+        return _StorageView(self)
+
+    def is_contiguous(self, memory_format=None):
+        return self._impl.is_contiguous()
+
+    def is_set_to(self, other):
+        a, b = self._impl, other._impl
+        return (a.same_storage(b) and a.storage_offset == b.storage_offset and a.shape == b.shape
+                and a.stride == b.stride)
+
+    # ------------------------------------------------------------------ autograd state
+    @property
+    def requires_grad(self):
+        return self._rg
+
+    @requires_grad.setter
+    def requires_grad(self, value):
+        value = bool(value)
+        if self.grad_fn is not None:
+            if not value:
+                raise RuntimeError(
+                    "you can only change requires_grad flags of leaf variables. If you want to use a "
+                    "computed variable in a subgraph that doesn't require differentiation use "
+                    "var_no_grad = var.detach().")
+            return
+        if value and self._impl.dtype not in _FLOAT:
+            raise RuntimeError("only Tensors of floating point and complex dtype can require gradients")
+        self._rg = value
+
+    def requires_grad_(self, requires_grad=True):
+        self.requires_grad = requires_grad
+        return self
+
+    @property
+    def is_leaf(self):
+        return self.grad_fn is None
+
+    @property
+    def retains_grad(self):
+        return self._retains_grad
+
+    @property
+    def output_nr(self):
+        return self._output_nr
+
+    @property
+    def data(self):
+        """The same storage, detached from the graph (changes to it are invisible to autograd)."""
+        return _wrap(self._impl)
+
+    def _is_view(self):
+        return self._base is not None
+
+    @data.setter
+    def data(self, value):
+        if not isinstance(value, Tensor):
+            raise TypeError(f"data must be a Tensor, got {type(value).__name__}")
+        self._impl = value._impl
+
+    def detach(self):
+        return _wrap(self._impl)
+
+    def detach_(self):
+        self._rg = False
+        self.grad_fn = None
+        return self
+
+    def retain_grad(self):
+        if not self._rg:
+            raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
+        if self.grad_fn is None or self._retains_grad:
+            return  # leaves keep their gradient anyway
+        fn = self.grad_fn
+        refs = fn.__dict__.get("_retain_refs")
+        if refs is None:
+            refs = fn._retain_refs = {}
+        refs[self._output_nr] = weakref.ref(self)
+        self._retains_grad = True
+
+    def register_hook(self, hook):
+        """hook(grad) runs when this tensor's gradient is computed; a non-None return replaces it."""
+        from .autograd.function import _add_hook
+        if not self._rg:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        fn = self.grad_fn
+        if fn is None:
+            hooks = self._hooks
+            if hooks is None:
+                hooks = self._hooks = {}
+            return _add_hook(hooks, hook)
+        pre = fn.__dict__.get("_pre_hooks")
+        if pre is None:
+            pre = fn._pre_hooks = {}
+        return _add_hook(pre.setdefault(self._output_nr, {}), hook)
+
+    def register_post_accumulate_grad_hook(self, hook):
+        """hook(tensor) runs after a gradient has been accumulated into this leaf's .grad."""
+        from .autograd.function import _add_hook
+        if self.grad_fn is not None:
+            raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf tensors")
+        hooks = self._post_acc
+        if hooks is None:
+            hooks = self._post_acc = {}
+        return _add_hook(hooks, hook)
+
+    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+        from .autograd import backward
+        backward(self, gradient, retain_graph, create_graph, inputs=inputs)
+
+    # ------------------------------------------------------------------ conversion
+    def item(self):
+        impl = self._impl
+        n = impl.numel
+        if n != 1:
+            raise RuntimeError(f"a Tensor with {n} elements cannot be converted to Scalar")
+        if impl.device != "cpu":
+            impl = _C.to(impl, impl.dtype, "cpu", False)
+        return _C.to_numpy(impl).item()
+
+    def tolist(self):
+        impl = self._impl
+        if impl.device != "cpu":
+            impl = _C.to(impl, impl.dtype, "cpu", False)
+        return _C.to_numpy(impl).tolist()
+
+    def numpy(self, *, force=False):
+        if force:
+            return _C.to_numpy(self.detach().cpu()._impl)
+        if self._rg:
+            raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.")
+        if self._impl.device != "cpu":
+            raise TypeError(f"can't convert {self._impl.device} device type tensor to numpy. Use Tensor.cpu() "
+                            "to copy the tensor to host memory first.")
+        return _C.to_numpy(self._impl)
+
+    def __array__(self, dtype=None, copy=None):
+        arr = self.numpy()
+        if dtype is not None and arr.dtype != dtype:
+            return arr.astype(dtype)
+        if copy:
+            return arr.copy()
+        return arr
+
+    def __array_wrap__(self, array, context=None, return_scalar=False):
+        # numpy ufuncs applied to a tensor hand back a tensor (as they do for torch tensors).
+        if array.ndim == 0 and return_scalar:
+            return array[()]
+        from ._creation import from_numpy
+        if array.dtype == _np.bool_ or array.dtype in (_np.float32, _np.float64, _np.int64):
+            return from_numpy(_np.ascontiguousarray(array))
+        return array
+
+    def __dlpack__(self, stream=None, max_version=None, dl_device=None, copy=None):
+        if self._rg:
+            raise RuntimeError("Can't export tensors that require gradient, use tensor.detach()")
+        if self._impl.device != "cpu":
+            from . import cuda
+            cuda.synchronize(self._impl.device)  # the consumer's stream must see finished data
+        return _C.to_dlpack(self._impl)
+
+    def __dlpack_device__(self):
+        d = self._impl.device
+        return (1, 0) if d == "cpu" else (2, int(d[5:]))
+
+    def to(self, *args, **kwargs):
+        """to(dtype), to(device, dtype=None), to(other), with copy=, non_blocking= (ignored)."""
+        dt, dev, copy = _parse_to(args, kwargs)
+        impl = self._impl
+        dt_name = impl.dtype if dt is None else dt._name
+        dev_str = impl.device if dev is None else _device_str(dev)
+        if dt_name == impl.dtype and dev_str == impl.device and not copy:
+            return self
+        from ._functions.shape import _to
+        return _to(self, dt_name, dev_str)
+
+    def type(self, dtype=None, non_blocking=False, **kwargs):
+        if dtype is None:
+            prefix = "flambeau." if self._impl.device == "cpu" else "flambeau.cuda."
+            return prefix + _TYPE_NAMES[self._impl.dtype]
+        if isinstance(dtype, str) and dtype.endswith("Tensor"):
+            name = dtype.rsplit(".", 1)[-1]
+            dt = {v: k for k, v in _TYPE_NAMES.items()}.get(name)
+            if dt is None:
+                raise TypeError(f"invalid type: '{dtype}'")
+            return self.to(dtype=_BY_NAME[dt], device="cuda" if ".cuda." in dtype else "cpu")
+        return self.to(_to_dtype(dtype))
+
+    def type_as(self, other):
+        return self.to(other.dtype)
+
+    def float(self, memory_format=None):
+        return self.to(_BY_NAME["float32"])
+
+    def double(self, memory_format=None):
+        return self.to(_BY_NAME["float64"])
+
+    def long(self, memory_format=None):
+        return self.to(_BY_NAME["int64"])
+
+    int = long  # flambeau has no int32: .int() gives int64 (documented difference)
+
+    def bool(self, memory_format=None):
+        return self.to(_BY_NAME["bool"])
+
+    def cpu(self, memory_format=None):
+        return self.to("cpu")
+
+    def cuda(self, device=None, non_blocking=False, memory_format=None):
+        if device is None:
+            device = "cuda"
+        elif isinstance(device, int):
+            device = f"cuda:{device}"
+        return self.to(device)
+
+    def pin_memory(self, device=None):
+        return self  # page-locked host memory is not implemented; a no-op keeps scripts running
+
+    def is_pinned(self, device=None):
+        return False
+
+    def share_memory_(self):
+        return self
+
+    def is_shared(self):
+        return False
+
+    # ------------------------------------------------------------------ Python protocol
+    def __repr__(self, *, tensor_contents=None):
+        from ._printing import tensor_repr
+        return tensor_repr(self)
+
+    def __str__(self):
+        return self.__repr__()
+
+    def __format__(self, spec):
+        if self._impl.ndim == 0:
+            return self.item().__format__(spec)
+        return object.__format__(self.__repr__(), spec)
+
+    def __len__(self):
+        shape = self._impl.shape
+        if not shape:
+            raise TypeError("len() of a 0-d tensor")
+        return shape[0]
+
+    def __iter__(self):
+        shape = self._impl.shape
+        if not shape:
+            raise TypeError("iteration over a 0-d tensor")
+        if not self._rg:
+            # No graph to record: plain select views are cheaper than unbind.
+            impl = self._impl
+            return iter([_wrap_view(_C.select(impl, 0, i), self) for i in range(shape[0])])
+        return iter(self.unbind(0))
+
+    def __reversed__(self):
+        return self.flip(0) if self._impl.ndim else self
+
+    def __bool__(self):
+        n = self._impl.numel
+        if n != 1:
+            if n == 0:
+                raise RuntimeError("Boolean value of Tensor with no values is ambiguous")
+            raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous")
+        return bool(self.item())
+
+    def __float__(self):
+        if self._impl.numel != 1:
+            raise TypeError("only one element tensors can be converted to Python scalars")
+        return float(self.item())
+
+    def __int__(self):
+        if self._impl.numel != 1:
+            raise TypeError("only one element tensors can be converted to Python scalars")
+        return int(self.item())
+
+    def __index__(self):
+        if self._impl.numel != 1 or self._impl.dtype not in ("int64", "bool"):
+            raise TypeError("only integer tensors of a single element can be converted to an index")
+        return int(self.item())
+
+    def __complex__(self):
+        return complex(self.item())
+
+    def __hash__(self):
+        return id(self)
+
+    def __contains__(self, element):
+        if isinstance(element, (Tensor, int, float, bool)):
+            return bool((self == element).any().item())
+        raise RuntimeError(f"Tensor.__contains__ only supports Tensor or scalar, but you passed in a {type(element)}.")
+
+    def __deepcopy__(self, memo):
+        if id(self) in memo:
+            return memo[id(self)]
+        new = _new(type(self))
+        new._impl = _C.clone(self._impl)
+        new.grad_fn = None
+        new._base = None
+        new._rg = self._rg
+        memo[id(self)] = new
+        if self.grad is not None:
+            new.grad = _copy.deepcopy(self.grad, memo)
+        d = getattr(self, "__dict__", None)
+        if d:
+            new.__dict__.update(_copy.deepcopy(d, memo))
+        return new
+
+    def __reduce_ex__(self, proto):
+        # Pickled as bytes through numpy (CPU), so pickled tensors never rely on our internals.
+        arr = _C.to_numpy(self.detach().cpu().contiguous()._impl).copy()
+        return (_rebuild_tensor, (type(self), arr, self._impl.dtype, self._impl.device, self._rg,
+                                  getattr(self, "__dict__", None) or None))
+
+    def __setstate__(self, state):
+        pass
+
+    # numpy-style `t.T`, `t.mT`, `t.H`: defined in _tensor_methods (they are view ops).
+
+
+_TYPE_NAMES = {"float32": "FloatTensor", "float64": "DoubleTensor", "int64": "LongTensor", "bool": "BoolTensor"}
+
+
+def _size_of_0d(dim):
+    from ._utils import wrap_dim
+    wrap_dim(dim, 0)
+    raise IndexError("dimension specified as 0 but tensor has no dimensions")
+
+
+def _rebuild_tensor(cls, arr, dt, dev, rg, state):
+    impl = _C.from_numpy(arr)
+    if dev != "cpu":
+        impl = _C.to(impl, dt, dev, False)
+    t = _new(cls)
+    t._impl = impl
+    t.grad_fn = None
+    t._base = None
+    t._rg = rg
+    if state:
+        t.__dict__.update(state)
+    return t
+
+
+def _parse_to(args, kwargs):
+    """Parses Tensor.to's overloads into (dtype or None, device or None, copy)."""
+    dt = kwargs.pop("dtype", None)
+    dev = kwargs.pop("device", None)
+    copy = kwargs.pop("copy", False)
+    kwargs.pop("non_blocking", None)
+    kwargs.pop("memory_format", None)
+    if kwargs:
+        raise TypeError(f"to() got an unexpected keyword argument '{next(iter(kwargs))}'")
+    args = list(args)
+    if args and isinstance(args[0], Tensor):
+        other = args.pop(0)
+        dt, dev = other.dtype, other.device
+    elif args and isinstance(args[0], (str, _device_cls, int)) and not isinstance(args[0], bool):
+        dev = args.pop(0)
+        if args and not isinstance(args[0], bool):
+            dt = args.pop(0)
+    if args and not isinstance(args[0], bool):
+        dt = args.pop(0)
+    # Remaining positionals: non_blocking, copy (PyTorch's order).
+    if args:
+        args.pop(0)
+    if args:
+        copy = args.pop(0)
+    if dt is not None and not isinstance(dt, _dtype_cls):
+        dt = _to_dtype(dt)
+    return dt, dev, bool(copy)
+
+
+class _StorageView:
+    """Minimal untyped_storage(): enough for data_ptr()/nbytes()/size() comparisons."""
+
+    def __init__(self, t):
+        self._impl = t._impl
+
+    def data_ptr(self):
+        impl = self._impl
+        return impl.data_ptr - impl.storage_offset * impl.itemsize
+
+    def nbytes(self):
+        return self._impl.storage_nbytes
+
+    def size(self):
+        return self._impl.storage_nbytes
+
+    def __len__(self):
+        return self._impl.storage_nbytes

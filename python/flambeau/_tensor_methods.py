@@ -1,0 +1,442 @@
+"""Attaches op methods to Tensor. Where a method has the same signature as the function
+(`t.exp()` is `exp(t)`), the function itself becomes the method, so there is no extra call layer;
+methods with a different calling convention (varargs shapes, reflected operators, in-place
+variants) are small wrappers defined here.
+"""
+import numbers
+
+from . import _C
+from ._dtype import _BY_NAME
+from ._tensor import Tensor, _wrap
+from ._functions import elementwise as ew, reduction as red, shape as sh, indexing as ix, linalg as la
+from ._functions import compare as cmp, pointwise as pw, _dispatch as dsp
+from ._functions import sorting as so
+from . import _random as rnd, _creation as cr, _indexing
+from .autograd.grad_mode import _state as _gs
+
+
+def _bind(module, names):
+    for name in names:
+        setattr(Tensor, name, getattr(module, name))
+
+
+_bind(ew, """add sub subtract mul multiply div divide true_divide pow float_power maximum minimum fmax fmin
+    remainder fmod floor_divide atan2 arctan2 neg negative abs absolute exp log log2 log10 log1p expm1 sqrt rsqrt
+    sin cos tan tanh sigmoid relu reciprocal erf square sign sgn floor ceil trunc fix round
+    neg_ negative_ abs_ absolute_ exp_ log_ log2_ log10_ log1p_ expm1_ sqrt_ rsqrt_ sin_ cos_ tan_ tanh_
+    sigmoid_ relu_ reciprocal_ erf_ square_ sign_ floor_ ceil_ trunc_ fix_ round_""".split())
+_bind(cmp, """eq ne lt le gt ge not_equal less less_equal greater greater_equal logical_and logical_or logical_xor
+    bitwise_and bitwise_or bitwise_xor logical_not isnan isinf isfinite isposinf isneginf signbit bitwise_not isreal
+    isclose allclose equal""".split())
+_bind(pw, """lerp addcmul addcdiv hypot logaddexp xlogy clamp clip clamp_min clamp_max clamp_ clip_ clamp_min_
+    clamp_max_ positive exp2 sinh cosh atan arctan erfc nan_to_num frac""".split())
+_bind(red, """sum nansum mean nanmean prod amax amin max min aminmax argmax argmin all any count_nonzero var std
+    logsumexp norm dist cumsum""".split())
+_bind(sh, """view_as reshape_as flatten unflatten transpose swapaxes swapdims t adjoint movedim moveaxis
+    expand_as broadcast_to unsqueeze squeeze select narrow diagonal as_strided clone contiguous split
+    split_with_sizes chunk tensor_split unbind tile repeat_interleave flip fliplr flipud roll rot90""".split())
+_bind(ix, """index_select gather scatter scatter_ scatter_add scatter_add_ masked_fill masked_fill_ masked_select
+    take take_along_dim nonzero argwhere tril triu tril_ triu_ index_add index_add_ index_fill index_fill_
+    index_copy index_copy_ index_put index_put_""".split())
+_bind(la, "matmul mm bmm mv dot inner outer ger addmm addmv baddbmm addbmm softmax log_softmax".split())
+_bind(so, """sort argsort msort topk kthvalue median nanmedian unique unique_consecutive bincount histc cumprod
+    cummax cummin""".split())
+_bind(rnd, "uniform_ normal_ bernoulli_ random_ exponential_ geometric_ cauchy_ log_normal_ multinomial".split())
+
+
+# ---------------------------------------------------------------- varargs shapes
+def _view(self, *shape):
+    return sh.view(self, *shape)
+
+
+def _reshape(self, *shape):
+    return sh.reshape(self, *shape)
+
+
+def _permute(self, *dims):
+    return sh.permute(self, *dims)
+
+
+def _expand(self, *sizes):
+    return sh.expand(self, *sizes)
+
+
+def _repeat(self, *sizes):
+    return sh.repeat(self, *sizes)
+
+
+Tensor.view = _view
+Tensor.reshape = _reshape
+Tensor.permute = _permute
+Tensor.expand = _expand
+Tensor.repeat = _repeat
+Tensor.T = property(lambda self: sh.permute(self, list(range(self._impl.ndim - 1, -1, -1))))
+Tensor.mT = property(lambda self: sh.transpose(self, -2, -1))
+Tensor.H = Tensor.T
+Tensor.mH = Tensor.mT
+
+
+def _where(self, condition, other):
+    return pw.where(condition, self, other)
+
+
+Tensor.where = _where
+
+
+def _bernoulli(self, p=None, *, generator=None):
+    return rnd.bernoulli(self, p, generator=generator)
+
+
+Tensor.bernoulli = _bernoulli
+
+
+# ---------------------------------------------------------------- operators
+def _rsub(self, other):
+    ew._check_sub_bool(other, self)
+    return dsp._rbinary(self, other, _C.sub, ew.Sub)
+
+
+def _rtruediv(self, other):
+    if self._impl.dtype not in ("float32", "float64"):
+        self = dsp._cast(self, ew._true_div_dtype(self, other))
+    return dsp._rbinary(self, other, _C.div, ew.Div)
+
+
+def _rfloordiv(self, other):
+    return dsp._rbinary(self.detach(), other, _C.floor_divide, ew._NoGrad)
+
+
+def _rmod(self, other):
+    return dsp._rbinary(self, other, _C.remainder, ew.Remainder)
+
+
+def _rpow(self, other):
+    return ew.pow(other, self)
+
+
+def _rmatmul(self, other):
+    if not isinstance(other, Tensor):
+        other = cr.tensor(other)
+    return la.matmul(other, self)
+
+
+def _invert(self):
+    if self._impl.dtype in ("float32", "float64"):
+        raise TypeError("~ (bitwise_not) is only supported for integer and boolean tensors")
+    return cmp.bitwise_not(self)
+
+
+def _cmp(cfn):
+    def op(self, other):
+        return cmp._compare(self, other, cfn)
+    return op
+
+
+Tensor.__add__ = Tensor.__radd__ = ew.add
+Tensor.__sub__ = ew.sub
+Tensor.__rsub__ = _rsub
+Tensor.__mul__ = Tensor.__rmul__ = ew.mul
+Tensor.__truediv__ = Tensor.__div__ = ew.div
+Tensor.__rtruediv__ = Tensor.__rdiv__ = _rtruediv
+Tensor.__floordiv__ = ew.floor_divide
+Tensor.__rfloordiv__ = _rfloordiv
+Tensor.__mod__ = ew.remainder
+Tensor.__rmod__ = _rmod
+Tensor.__pow__ = ew.pow
+Tensor.__rpow__ = _rpow
+Tensor.__matmul__ = la.matmul
+Tensor.__rmatmul__ = _rmatmul
+Tensor.__neg__ = ew.neg
+Tensor.__pos__ = pw.positive
+Tensor.__abs__ = ew.abs
+Tensor.__invert__ = _invert
+Tensor.__and__ = Tensor.__rand__ = cmp.bitwise_and
+Tensor.__or__ = Tensor.__ror__ = cmp.bitwise_or
+Tensor.__xor__ = Tensor.__rxor__ = cmp.bitwise_xor
+Tensor.__eq__ = _cmp(_C.eq)
+Tensor.__ne__ = _cmp(_C.ne)
+Tensor.__lt__ = _cmp(_C.lt)
+Tensor.__le__ = _cmp(_C.le)
+Tensor.__gt__ = _cmp(_C.gt)
+Tensor.__ge__ = _cmp(_C.ge)
+Tensor.__getitem__ = _indexing.getitem
+Tensor.__setitem__ = _indexing.setitem
+
+
+# ---------------------------------------------------------------- in-place arithmetic
+def add_(self, other, *, alpha=1):
+    if alpha != 1:
+        other = ew.mul(other, alpha)
+    return dsp._inplace_binary(self, other, _C.add, ew.Add)
+
+
+def sub_(self, other, *, alpha=1):
+    if alpha != 1:
+        other = ew.mul(other, alpha)
+    return dsp._inplace_binary(self, other, _C.sub, ew.Sub)
+
+
+def mul_(self, other):
+    return dsp._inplace_binary(self, other, _C.mul, ew.Mul)
+
+
+def div_(self, other, *, rounding_mode=None):
+    if rounding_mode == "floor":
+        return floor_divide_(self, other)
+    if rounding_mode == "trunc":
+        return _assign_result(self, ew.div(self, other, rounding_mode="trunc"))
+    if rounding_mode is not None:
+        raise RuntimeError(f"div_ expected rounding_mode to be one of None, 'trunc', or 'floor' but found '{rounding_mode}'")
+    if self._impl.dtype not in ("float32", "float64"):
+        raise RuntimeError(f"result type Float can't be cast to the desired output type "
+                           f"{dsp._TORCH_TYPE_NAMES[self._impl.dtype]}")
+    return dsp._inplace_binary(self, other, _C.div, ew.Div)
+
+
+def pow_(self, exponent):
+    return _assign_result(self, ew.pow(self, exponent))
+
+
+def remainder_(self, other):
+    return dsp._inplace_binary(self, other, _C.remainder, ew.Remainder)
+
+
+def floor_divide_(self, other):
+    return _assign_result(self, ew.floor_divide(self, other))
+
+
+def fmod_(self, other):
+    return _assign_result(self, ew.fmod(self, other))
+
+
+def atan2_(self, other):
+    return _assign_result(self, ew.atan2(self, other))
+
+
+def lerp_(self, end, weight):
+    return _assign_result(self, pw.lerp(self, end, weight))
+
+
+def addcmul_(self, tensor1, tensor2, *, value=1):
+    prod = ew.mul(tensor1, tensor2)
+    return add_(self, ew.mul(prod, value) if value != 1 else prod)
+
+
+def addcdiv_(self, tensor1, tensor2, *, value=1):
+    q = ew.div(tensor1, tensor2)
+    return add_(self, ew.mul(q, value) if value != 1 else q)
+
+
+def addmm_(self, mat1, mat2, *, beta=1, alpha=1):
+    return _assign_result(self, la.addmm(self, mat1, mat2, beta=beta, alpha=alpha))
+
+
+def _assign_result(self, r):
+    """Writes an out-of-place result into self, as an in-place op (history moves onto self)."""
+    if r._impl.dtype != self._impl.dtype:
+        from ._promote import can_cast_names
+        if not can_cast_names(r._impl.dtype, self._impl.dtype):
+            raise RuntimeError(f"result type {dsp._TORCH_TYPE_NAMES[r._impl.dtype]} can't be cast to the desired "
+                               f"output type {dsp._TORCH_TYPE_NAMES[self._impl.dtype]}")
+    if r._rg and _gs.enabled:
+        dsp._check_inplace_leaf(self)
+        if r._impl.dtype != self._impl.dtype:
+            r = dsp._cast(r, self._impl.dtype)
+        return dsp._rebase(self, r)
+    _C.copy_(self._impl, r._impl)
+    return self
+
+
+def _logical_inplace(fn):
+    def op(self, other):
+        return cmp._inplace_nograd(self, fn(self, other))
+    return op
+
+
+for _name, _fn in (("add_", add_), ("sub_", sub_), ("subtract_", sub_), ("mul_", mul_), ("multiply_", mul_),
+                   ("div_", div_), ("divide_", div_), ("true_divide_", div_), ("pow_", pow_),
+                   ("remainder_", remainder_), ("floor_divide_", floor_divide_), ("fmod_", fmod_),
+                   ("atan2_", atan2_), ("lerp_", lerp_), ("addcmul_", addcmul_), ("addcdiv_", addcdiv_),
+                   ("addmm_", addmm_)):
+    setattr(Tensor, _name, _fn)
+for _name in ("eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "logical_xor",
+              "bitwise_and", "bitwise_or", "bitwise_xor"):
+    setattr(Tensor, _name + "_", _logical_inplace(getattr(cmp, _name)))
+
+
+def _iop(fn):
+    def op(self, other):
+        return fn(self, other)
+    return op
+
+
+Tensor.__iadd__ = _iop(add_)
+Tensor.__isub__ = _iop(sub_)
+Tensor.__imul__ = _iop(mul_)
+Tensor.__itruediv__ = Tensor.__idiv__ = _iop(div_)
+Tensor.__ifloordiv__ = _iop(floor_divide_)
+Tensor.__imod__ = _iop(remainder_)
+Tensor.__ipow__ = _iop(pow_)
+Tensor.__iand__ = Tensor.bitwise_and_
+Tensor.__ior__ = Tensor.bitwise_or_
+Tensor.__ixor__ = Tensor.bitwise_xor_
+
+
+def logical_not_(self):
+    return cmp._inplace_nograd(self, cmp.logical_not(self))
+
+
+def bitwise_not_(self):
+    return cmp._inplace_nograd(self, cmp.bitwise_not(self))
+
+
+Tensor.logical_not_ = logical_not_
+Tensor.bitwise_not_ = bitwise_not_
+
+
+def _unary_inplace_composite(fn):
+    def op(self):
+        return _assign_result(self, fn(self))
+    return op
+
+
+for _name in ("frac", "exp2", "sinh", "cosh", "atan", "arctan", "erfc", "nan_to_num"):
+    setattr(Tensor, _name + "_", _unary_inplace_composite(getattr(pw, _name)))
+
+
+# ---------------------------------------------------------------- fill / copy / zero
+def fill_(self, value):
+    if isinstance(value, Tensor):
+        if value._impl.ndim != 0:
+            raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor with "
+                               f"{value._impl.ndim} dimensions.")
+        if not ((self._rg or value._rg) and _gs.enabled):
+            value = value.item()
+    if _gs.enabled and (self._rg or (isinstance(value, Tensor) and value._rg)):
+        _indexing.setitem(self, Ellipsis, value)
+        return self
+    _C.fill_(self._impl, value)
+    return self
+
+
+def zero_(self):
+    return fill_(self, 0)
+
+
+def copy_(self, src, non_blocking=False):
+    if not isinstance(src, Tensor):
+        raise TypeError(f"copy_(): argument 'src' must be Tensor, not {type(src).__name__}")
+    if (self._rg or src._rg) and _gs.enabled:
+        _indexing.setitem(self, Ellipsis, src)
+        return self
+    _C.copy_(self._impl, src._impl)
+    return self
+
+
+def set_(self, source=None):
+    """set_(source): self now shares source's storage and geometry (set_() -> empty)."""
+    if source is None:
+        self._impl = _C.empty([0], self._impl.dtype, self._impl.device)
+    else:
+        self._impl = source._impl
+    return self
+
+
+def resize_(self, *sizes, memory_format=None):
+    from ._utils import parse_size
+    shape = parse_size(sizes, "resize_")
+    impl = self._impl
+    n = 1
+    for s in shape:
+        n *= s
+    if n == impl.numel and impl.is_contiguous():
+        self._impl = _C.view(impl, list(shape))
+    else:
+        new = _C.empty(list(shape), impl.dtype, impl.device)
+        m = min(n, impl.numel)
+        if m:
+            _C.copy_(_C.slice(_C.reshape(new, [-1]), 0, 0, m, 1),
+                     _C.slice(_C.reshape(_C.contiguous(impl), [-1]), 0, 0, m, 1))
+        self._impl = new
+    return self
+
+
+def resize_as_(self, other, memory_format=None):
+    return resize_(self, other._impl.shape)
+
+
+Tensor.fill_ = fill_
+Tensor.zero_ = zero_
+Tensor.copy_ = copy_
+Tensor.set_ = set_
+Tensor.resize_ = resize_
+Tensor.resize_as_ = resize_as_
+
+
+# ---------------------------------------------------------------- new_* constructors
+def _new_kwargs(self, dtype, device):
+    return (dtype if dtype is not None else _BY_NAME[self._impl.dtype],
+            device if device is not None else self._impl.device)
+
+
+def new_zeros(self, *size, dtype=None, device=None, requires_grad=False, layout=None, pin_memory=False):
+    dt, dev = _new_kwargs(self, dtype, device)
+    return cr.zeros(*size, dtype=dt, device=dev, requires_grad=requires_grad)
+
+
+def new_ones(self, *size, dtype=None, device=None, requires_grad=False, layout=None, pin_memory=False):
+    dt, dev = _new_kwargs(self, dtype, device)
+    return cr.ones(*size, dtype=dt, device=dev, requires_grad=requires_grad)
+
+
+def new_empty(self, *size, dtype=None, device=None, requires_grad=False, layout=None, pin_memory=False):
+    dt, dev = _new_kwargs(self, dtype, device)
+    return cr.empty(*size, dtype=dt, device=dev, requires_grad=requires_grad)
+
+
+def new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=False, layout=None,
+             pin_memory=False):
+    dt, dev = _new_kwargs(self, dtype, device)
+    return cr.full(size, fill_value, dtype=dt, device=dev, requires_grad=requires_grad)
+
+
+def new_tensor(self, data, *, dtype=None, device=None, requires_grad=False, layout=None, pin_memory=False):
+    dt, dev = _new_kwargs(self, dtype, device)
+    return cr.tensor(data, dtype=dt, device=dev, requires_grad=requires_grad)
+
+
+Tensor.new_zeros = new_zeros
+Tensor.new_ones = new_ones
+Tensor.new_empty = new_empty
+Tensor.new_full = new_full
+Tensor.new_tensor = new_tensor
+
+
+def _diag(self, diagonal=0):
+    return cr.diag(self, diagonal)
+
+
+def _trace(self):
+    return red.sum(sh.diagonal(self))
+
+
+def _apply_(self, callable):
+    arr = self.numpy()
+    flat = arr.reshape(-1)
+    for i in range(flat.size):
+        flat[i] = callable(flat[i].item())
+    return self
+
+
+def _map_(self, other, callable):
+    a, b = self.numpy().reshape(-1), other.expand_as(self).contiguous().numpy().reshape(-1)
+    for i in range(a.size):
+        a[i] = callable(a[i].item(), b[i].item())
+    return self
+
+
+Tensor.diag = _diag
+Tensor.trace = _trace
+Tensor.apply_ = _apply_
+Tensor.map_ = _map_
+Tensor.diag_embed = cr.diag_embed

@@ -1,0 +1,65 @@
+"""flambeau.autograd: Function, backward, grad, gradcheck and the grad-mode switches."""
+from .grad_mode import no_grad, enable_grad, set_grad_enabled, is_grad_enabled, inference_mode
+from .function import Function, FunctionCtx, once_differentiable, InplaceFunction, NestedIOFunction
+from . import function, grad_mode, engine
+from .engine import run_backward as _run_backward
+from .gradcheck import gradcheck, gradgradcheck, GradcheckError
+from . import functional
+from .. import _tensor
+
+
+def _as_tuple(x):
+    if x is None:
+        return None
+    if isinstance(x, _tensor.Tensor):
+        return (x,)
+    return tuple(x)
+
+
+def _grads_tuple(grads, n, what):
+    if grads is None:
+        return (None,) * n
+    grads = _as_tuple(grads) if not isinstance(grads, (int, float)) else (grads,)
+    if len(grads) != n:
+        raise RuntimeError(f"{what}: got {len(grads)} gradients for {n} outputs")
+    return grads
+
+
+def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, grad_variables=None,
+             inputs=None):
+    """Accumulates d(tensors)/d(leaf) into each leaf's .grad (restricted to `inputs` if given)."""
+    if grad_variables is not None:
+        grad_tensors = grad_variables
+    tensors = _as_tuple(tensors)
+    grads = _grads_tuple(grad_tensors, len(tensors), "backward")
+    inputs = _as_tuple(inputs)
+    if inputs is not None and len(inputs) == 0:
+        raise RuntimeError("`inputs` argument to `backward()` cannot be empty.")
+    _run_backward(tensors, grads, retain_graph, create_graph, inputs=inputs, accumulate=True)
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, only_inputs=True,
+         allow_unused=None, is_grads_batched=False, materialize_grads=False):
+    """Returns d(outputs)/d(inputs) without touching any .grad."""
+    if is_grads_batched:
+        raise NotImplementedError("grad(is_grads_batched=True) is not supported by flambeau")
+    outputs = _as_tuple(outputs)
+    inputs = _as_tuple(inputs)
+    grads = _grads_tuple(grad_outputs, len(outputs), "grad")
+    if allow_unused is None:
+        allow_unused = materialize_grads
+    res = _run_backward(outputs, grads, retain_graph, create_graph, inputs=inputs,
+                        allow_unused=allow_unused, accumulate=False)
+    if materialize_grads:
+        from .._creation import zeros_like
+        res = tuple(zeros_like(x) if r is None else r for r, x in zip(res, inputs))
+    return res
+
+
+class Variable:
+    """Legacy: Variable(t) returns t (optionally with requires_grad set), as in modern PyTorch."""
+
+    def __new__(cls, data, requires_grad=False, volatile=False):
+        if requires_grad:
+            data.requires_grad_(True)
+        return data

@@ -1,0 +1,332 @@
+"""The backward engine: a reverse topological walk of the graph recorded by Function.apply.
+
+1. Walk from the roots' nodes to count, for every node, how many edges point at it.
+2. Seed the roots' gradients, then run nodes whose count has dropped to zero (Kahn's algorithm),
+   so a node runs once, after every consumer of its outputs has contributed its gradient.
+3. Gradients reaching a leaf's AccumulateGrad are added into `.grad` (or captured, for
+   autograd.grad). Saved tensors are freed as each node finishes unless retain_graph.
+
+With autograd.grad(inputs=...) only nodes that lead to an input run (the rest of the graph is
+pruned), as in PyTorch.
+"""
+from .. import _C
+from .. import _tensor
+from .function import AccumulateGrad, _accumulate_node, _FREED_MSG  # noqa: F401
+from .grad_mode import _state as _gs
+
+
+def _sum_grads(a, b):
+    """a + b for gradient buffers; out-of-place because either may alias a user's tensor."""
+    if _gs.enabled:
+        return a + b
+    return _tensor._wrap(_C.add(a._impl, b._impl))
+
+
+def _root_node(t):
+    fn = t.grad_fn
+    if fn is not None:
+        return fn, t._output_nr
+    return _accumulate_node(t), 0
+
+
+def _make_root_grads(tensors, grad_tensors, is_grads_batched=False):
+    Tensor = _tensor.Tensor
+    out = []
+    for i, (t, g) in enumerate(zip(tensors, grad_tensors)):
+        if g is None:
+            if t._impl.numel != 1:
+                raise RuntimeError("grad can be implicitly created only for scalar outputs")
+            if t._impl.dtype not in ("float32", "float64"):
+                raise RuntimeError("grad can be implicitly created only for real scalar outputs but got "
+                                   f"flambeau.{t._impl.dtype}")
+            g = _tensor._wrap(_C.full(t._impl.shape, 1.0, t._impl.dtype, t._impl.device))
+        else:
+            if not isinstance(g, Tensor):
+                g = _tensor._wrap(_C.scalar_tensor(g, t._impl.dtype, t._impl.device))
+            if tuple(g._impl.shape) != tuple(t._impl.shape):
+                from .._dtype import Size
+                raise RuntimeError(f"Mismatch in shape: grad_output[{i}] has a shape of "
+                                   f"{Size(g._impl.shape)} and output[{i}] has a shape of {Size(t._impl.shape)}.")
+            if g._impl.dtype != t._impl.dtype:
+                g = g.to(t.dtype)
+        out.append(g)
+    return out
+
+
+def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None, allow_unused=True,
+                 accumulate=True):
+    """Runs backward from `tensors`. With accumulate=False returns the gradients of `inputs`
+    (autograd.grad); otherwise accumulates into leaves' .grad (restricted to `inputs` if given)."""
+    Tensor = _tensor.Tensor
+    for i, t in enumerate(tensors):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"backward: expected a Tensor at position {i}, got {type(t).__name__}")
+        if not t._rg:
+            raise RuntimeError(f"element {i} of tensors does not require grad and does not have a grad_fn")
+    grads = _make_root_grads(tensors, grad_tensors)
+    if retain_graph is None:
+        retain_graph = create_graph
+
+    roots = [_root_node(t) for t in tensors]
+
+    # Targets: where gradients are captured (autograd.grad) or the only leaves to accumulate into.
+    capture = None  # (node, output_nr) -> position in inputs
+    if inputs is not None:
+        capture = {}
+        for k, x in enumerate(inputs):
+            if not isinstance(x, Tensor):
+                raise TypeError(f"grad: inputs must be Tensors, got {type(x).__name__} at position {k}")
+            if not x._rg:
+                raise RuntimeError(f"One of the differentiated Tensors does not require grad")
+            capture.setdefault(_root_node(x), []).append(k)
+
+    # 1. Dependency counts over the reachable graph (iterative DFS; graphs can be deep).
+    deps = {}
+    children = {}
+    stack = []
+    for node, _ in roots:
+        if node not in children:
+            children[node] = None
+            stack.append(node)
+    order = []
+    while stack:
+        node = stack.pop()
+        order.append(node)
+        nexts = node.next_functions
+        children[node] = nexts
+        for nf, _ in nexts:
+            if nf is None:
+                continue
+            deps[nf] = deps.get(nf, 0) + 1
+            if nf not in children:
+                children[nf] = None
+                stack.append(nf)
+
+    # Pruning: a node is needed when some target is reachable from it (all nodes for plain backward).
+    needed = None
+    if capture is not None:
+        target_nodes = {n for n, _ in capture}
+        needed = set()
+        # Reverse DFS order approximates post-order poorly on DAGs; iterate to a fixed point instead,
+        # over the nodes in reverse discovery order (children are mostly discovered after parents).
+        changed = True
+        while changed:
+            changed = False
+            for node in reversed(order):
+                if node in needed:
+                    continue
+                if node in target_nodes or any(nf in needed for nf, _ in children[node] if nf is not None):
+                    needed.add(node)
+                    changed = True
+
+    # 2. Seed the roots' gradients.
+    buffers = {}
+    for (node, nr), g in zip(roots, grads):
+        buf = buffers.get(node)
+        if buf is None:
+            buf = buffers[node] = [None] * node._n_outputs
+        buf[nr] = g if buf[nr] is None else _sum_grads(buf[nr], g)
+
+    results = [None] * len(inputs) if (capture is not None and not accumulate) else None
+    # Storages already owned by a .grad in this pass, or by a root gradient: a gradient sharing one
+    # of them must be copied before it becomes a .grad, or later in-place accumulation would alias.
+    owned = set()
+    for g in grads:
+        owned.add(_storage_key(g._impl))
+
+    ready = []
+    seen_ready = set()
+    for node, _ in roots:
+        if deps.get(node, 0) == 0 and node not in seen_ready:
+            seen_ready.add(node)
+            ready.append(node)
+
+    prev_mode = _gs.enabled
+    _gs.enabled = bool(create_graph)
+    try:
+        while ready:
+            node = ready.pop()
+            buf = buffers.pop(node, None)
+            nexts = children[node]
+            if needed is not None and node not in needed:
+                in_grads = None
+            elif node.__class__ is AccumulateGrad:
+                in_grads = None
+                g = buf[0] if buf is not None else None
+                if g is not None:
+                    _run_accumulate(node, g, capture, results, accumulate, create_graph, owned)
+            else:
+                in_grads = _run_node(node, buf, capture, results, retain_graph)
+            for k, (nf, nr) in enumerate(nexts):
+                if nf is None:
+                    continue
+                if in_grads is not None:
+                    g = in_grads[k]
+                    if g is not None:
+                        b = buffers.get(nf)
+                        if b is None:
+                            b = buffers[nf] = [None] * nf._n_outputs
+                        b[nr] = g if b[nr] is None else _sum_grads(b[nr], g)
+                d = deps[nf] - 1
+                deps[nf] = d
+                if d == 0:
+                    ready.append(nf)
+    finally:
+        _gs.enabled = prev_mode
+
+    if results is not None:
+        if not allow_unused:
+            for k, r in enumerate(results):
+                if r is None:
+                    raise RuntimeError(f"The differentiated Tensor at index {k} appears to not have been used in "
+                                       "the graph. Set allow_unused=True if this is the desired behavior.")
+        return tuple(results)
+    return None
+
+
+def _storage_key(impl):
+    # The storage's base address identifies it while alive (impl data_ptr includes the offset).
+    return impl.data_ptr - impl.storage_offset * impl.itemsize
+
+
+def _run_tensor_hooks(hooks, g):
+    for fn in list(hooks.values()):
+        r = fn(g)
+        if r is not None:
+            g = r
+    return g
+
+
+def _run_accumulate(node, g, capture, results, accumulate, create_graph, owned):
+    var = node._ref()
+    hooks = var._hooks if var is not None else None
+    if hooks:
+        g = _run_tensor_hooks(hooks, g)
+    if capture is not None:
+        pos = capture.get((node, 0))
+        if pos is None:
+            return  # not a requested input: backward(inputs=...) leaves it alone
+        if not accumulate:
+            for k in pos:
+                results[k] = g
+            return
+    if var is None:
+        return  # the leaf is gone; nobody can read its gradient
+    cur = var.grad
+    if cur is None:
+        if not create_graph:
+            key = _storage_key(g._impl)
+            if key in owned or g._rg:
+                g = _tensor._wrap(_C.clone(g._impl))
+                key = _storage_key(g._impl)
+            elif g.__class__ is not _tensor.Tensor:
+                g = _tensor._wrap(g._impl)
+            owned.add(key)
+        var.grad = g
+    elif create_graph:
+        var.grad = cur + g
+    else:
+        ci, gi = cur._impl, g._impl
+        if ci.shape == gi.shape and ci.dtype == gi.dtype:
+            _C.add(ci, gi, out=ci)  # in place, like PyTorch: .grad keeps its identity across backwards
+        else:
+            var.grad = cur + g
+    post = var._post_acc
+    if post:
+        for fn in list(post.values()):
+            fn(var)
+
+
+def _run_node(node, buf, capture, results, retain_graph):
+    d = node.__dict__
+    pre = d.get("_pre_hooks")  # tensor hooks of non-leaf outputs: {output_nr: {id: fn}}
+    if pre:
+        for nr, hooks in pre.items():
+            if hooks and nr < len(buf) and buf[nr] is not None:
+                buf[nr] = _run_tensor_hooks(hooks, buf[nr])
+    node_pre = d.get("_node_pre_hooks")
+    if node_pre:
+        for fn in list(node_pre.values()):
+            r = fn(tuple(buf))
+            if r is not None:
+                buf = list(r)
+    retain = d.get("_retain_refs")
+    if retain:
+        for nr, ref in retain.items():
+            t = ref()
+            g = buf[nr] if nr < len(buf) else None
+            if t is not None and g is not None:
+                if t.grad is None:
+                    t.grad = _tensor._wrap(_C.clone(g._impl)) if not g._rg else g.clone()
+                else:
+                    t.grad = t.grad + g
+    if capture is not None:
+        for nr in range(len(buf)):
+            pos = capture.get((node, nr))
+            if pos is not None and results is not None:
+                for k in pos:
+                    results[k] = buf[nr]
+
+    if all(g is None for g in buf):
+        return None
+    if node._freed:
+        raise RuntimeError(_FREED_MSG)
+    if node.materialize_grads and any(g is None for g in buf):  # `None in buf` would call Tensor.__eq__
+        meta = node._out_meta
+        for i, g in enumerate(buf):
+            if g is None and meta[i] is not None:
+                shape, dt, dev = meta[i]
+                buf[i] = _tensor._wrap(_C.full(shape, 0, dt, dev))
+    fwd = node._forward_cls
+    out = fwd.backward(node, *buf)
+    if not retain_graph:
+        node._release()
+    if not isinstance(out, tuple):
+        out = (out,)
+    n_in = len(node.next_functions)
+    if node._validate:
+        out = _validate(node, out, n_in)
+    post = d.get("_post_hooks")
+    if post:
+        for fn in list(post.values()):
+            r = fn(out, tuple(buf))
+            if r is not None:
+                out = tuple(r)
+    return out
+
+
+def _validate(node, out, n_in):
+    """Checks a user Function's gradients: count, then shape (summing broadcast dims back, as
+    PyTorch does) and dtype/device against the inputs."""
+    name = node._name
+    if len(out) < n_in:
+        raise RuntimeError(f"function {name} returned an incorrect number of gradients (expected {n_in}, got {len(out)})")
+    if len(out) > n_in:
+        if any(g is not None for g in out[n_in:]):
+            raise RuntimeError(f"function {name} returned an incorrect number of gradients (expected {n_in}, got {len(out)})")
+        out = out[:n_in]
+    meta = node._in_meta
+    res = []
+    Tensor = _tensor.Tensor
+    for i, g in enumerate(out):
+        m = meta[i] if i < len(meta) else None
+        if g is None or m is None:
+            res.append(None if m is None else g)
+            continue
+        if not isinstance(g, Tensor):
+            raise TypeError(f"function {name} returned a gradient of type {type(g).__name__} at index {i}; "
+                            "expected a Tensor or None")
+        shape, dt, dev = m
+        gshape = g._impl.shape
+        if gshape != shape:
+            from .._functions.shape import _sum_to_or_none
+            r = _sum_to_or_none(g, shape)
+            if r is None:
+                from .._dtype import Size
+                raise RuntimeError(f"Function {name} returned an invalid gradient at index {i} - got "
+                                   f"{list(gshape)} but expected shape compatible with {list(shape)}")
+            g = r
+        if g._impl.dtype != dt or g._impl.device != dev:
+            g = g.to(device=dev, dtype=dt)
+        res.append(g)
+    return tuple(res)

@@ -1,0 +1,472 @@
+"""Function: the unit of differentiation, public so users can write their own ops.
+
+A Function subclass defines `forward(ctx, *args)` and `backward(ctx, *grad_outputs)`. `apply`
+runs forward with recording off and, when an input requires grad, makes `ctx` the grad_fn of the
+outputs: the context object *is* the graph node (as in PyTorch, where it is a BackwardCFunction),
+so saved tensors, needs_input_grad and the edges to the inputs' nodes all live in one object.
+
+Reference cycles are avoided on purpose: an output saved for backward is kept as its bare
+TensorImpl (output -> grad_fn -> saved output would be a cycle, freed only by the cyclic GC,
+which on CUDA means memory that lingers), and AccumulateGrad refers to its leaf through a weakref.
+"""
+import weakref
+
+from .. import _C, _tensor
+from .grad_mode import _state as _gs
+
+_FREED_MSG = (
+    "Trying to backward through the graph a second time (or directly access saved tensors after "
+    "they have already been freed). Saved intermediate values of the graph are freed when you call "
+    ".backward() or autograd.grad(). Specify retain_graph=True if you need to backward through the "
+    "graph a second time or if you need to access saved tensors after calling backward.")
+
+
+class RemovableHandle:
+    """Returned by register_hook; `remove()` unregisters the hook."""
+
+    __slots__ = ("_hooks", "_key")
+
+    def __init__(self, hooks, key):
+        self._hooks, self._key = hooks, key
+
+    def remove(self):
+        self._hooks.pop(self._key, None)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
+
+
+_hook_ids = [0]
+
+
+def _add_hook(hooks, fn):
+    _hook_ids[0] += 1
+    hooks[_hook_ids[0]] = fn
+    return RemovableHandle(hooks, _hook_ids[0])
+
+
+class Node:
+    """Base of every graph node (grad_fn objects and AccumulateGrad)."""
+
+    _name = "Node"
+
+    def name(self):
+        return self._name
+
+    def register_hook(self, fn):
+        """fn(grad_inputs, grad_outputs) runs after this node's backward; may return new grad_inputs."""
+        d = self.__dict__.get("_post_hooks")
+        if d is None:
+            d = self._post_hooks = {}
+        return _add_hook(d, fn)
+
+    def register_prehook(self, fn):
+        """fn(grad_outputs) runs before this node's backward; may return new grad_outputs."""
+        d = self.__dict__.get("_node_pre_hooks")
+        if d is None:
+            d = self._node_pre_hooks = {}
+        return _add_hook(d, fn)
+
+    def __repr__(self):
+        return f"<{self._name} object at {hex(id(self))}>"
+
+
+class AccumulateGrad(Node):
+    """The node of a leaf that requires grad: adds incoming gradients into `variable.grad`."""
+
+    _name = "torch::autograd::AccumulateGrad"
+    next_functions = ()
+    _n_outputs = 1
+
+    def __init__(self, tensor):
+        self._ref = weakref.ref(tensor)
+
+    @property
+    def variable(self):
+        return self._ref()
+
+
+def _accumulate_node(t):
+    """The (cached) AccumulateGrad node of leaf tensor t."""
+    node = t._acc
+    if node is None:
+        node = t._acc = AccumulateGrad(t)
+    return node
+
+
+# Detecting in-place changes to saved tensors needs a per-storage version counter from `_C`
+# (TensorImpl.version, bumped by every write into an existing tensor). Without it, no check.
+_HAS_VERSION = hasattr(_C.TensorImpl, "version")
+
+
+def _versions_of(saved):
+    return [None if s is None else (s.impl.version if s.__class__ is _SavedOutput else s._impl.version)
+            for s in saved]
+
+
+def _raise_modified(node, t, s, expected):
+    impl = t._impl
+    kind = {"float32": "FloatTensor", "float64": "DoubleTensor", "int64": "LongTensor", "bool": "BoolTensor"}
+    import re
+    fwd_name = lambda n: re.sub(r"Backward\d*$", "", n)  # noqa: E731 - PyTorch names the forward op
+    what = (f"output {s.output_nr} of {fwd_name(node._name)}" if s.__class__ is _SavedOutput
+            else (f"output {t._output_nr} of {fwd_name(type(t.grad_fn).__name__)}" if t.grad_fn is not None
+                  else "a leaf Variable"))
+    raise RuntimeError(
+        "one of the variables needed for gradient computation has been modified by an inplace operation: "
+        f"[flambeau.{kind[impl.dtype]} {list(impl.shape)}], which is {what}, is at version {impl.version}; "
+        f"expected version {expected} instead. Hint: the saved value was overwritten after the forward pass; "
+        "use an out-of-place operation (or .clone()) instead.")
+
+
+class _SavedOutput:
+    """An output saved for backward, kept as its impl to avoid an output <-> grad_fn cycle."""
+
+    __slots__ = ("impl", "output_nr")
+
+    def __init__(self, impl, output_nr):
+        self.impl, self.output_nr = impl, output_nr
+
+
+class BackwardCFunction(Node):
+    """The grad_fn of a Function's outputs, and the `ctx` its forward/backward receive."""
+
+    _forward_cls = None
+    _validate = True  # check gradient count/shape/dtype (skipped for built-in ops, known correct)
+
+    # Per-node state lives in class-level defaults, overridden per instance only when set: creating
+    # a node is then a bare object allocation (this runs once per recorded op).
+    to_save = ()
+    _saved = None
+    _freed = False
+    materialize_grads = True
+    _non_diff = None
+    _dirty = None
+    needs_input_grad = ()
+    next_functions = ()
+    _n_outputs = 1
+
+    # --- the ctx API used inside forward/backward ---
+    def save_for_backward(self, *tensors):
+        for t in tensors:
+            if t is not None and not isinstance(t, _tensor.Tensor):
+                raise TypeError("save_for_backward can only save tensors or None, but got "
+                                f"{type(t).__name__}")
+        self.to_save = tensors
+
+    def save_for_forward(self, *tensors):
+        pass  # forward-mode AD is not supported; accepted so functions written for it still run
+
+    def mark_non_differentiable(self, *tensors):
+        self._non_diff = {id(t) for t in tensors}
+
+    def mark_dirty(self, *tensors):
+        self._dirty = {id(t) for t in tensors}
+
+    def set_materialize_grads(self, value):
+        self.materialize_grads = bool(value)
+
+    @property
+    def saved_tensors(self):
+        if self._freed:
+            raise RuntimeError(_FREED_MSG)
+        saved = self._saved
+        if saved is None:
+            # Accessed inside forward (or no graph was recorded): hand back what was given.
+            return tuple(self.to_save)
+        versions = self.__dict__.get("_versions")
+        out = []
+        for k, s in enumerate(saved):
+            if s.__class__ is _SavedOutput:
+                # Re-attach the output to this node so double backward sees its history.
+                t = _tensor._wrap(s.impl)
+                t._rg = True
+                t.grad_fn = self
+                t._output_nr = s.output_nr
+            else:
+                t = s
+            if versions is not None and t is not None and t._impl.version != versions[k]:
+                _raise_modified(self, t, s, versions[k])
+            out.append(t)
+        return tuple(out)
+
+    saved_variables = saved_tensors
+
+    def _release(self):
+        """Frees what backward needed (called after backward unless retain_graph)."""
+        if self._saved:
+            self._saved = None
+            self._freed = True
+        # Attributes a built-in op stashed on ctx (tensors kept outside save_for_backward).
+        extra = self.__dict__.get("_release_attrs")
+        if extra:
+            for name in extra:
+                self.__dict__.pop(name, None)
+            self._freed = True
+
+    def apply(self, *grad_outputs):
+        """Calls the Function's backward (what the engine does for this node)."""
+        return self._forward_cls.backward(self, *grad_outputs)
+
+
+class FunctionMeta(type):
+    """Gives every Function subclass its own node class, named like PyTorch's (`ExpBackward0`
+    for built-ins via `_grad_fn_name`, `MyFnBackward` for user functions), and gives built-in
+    ops the lean `apply` below."""
+
+    def __init__(cls, name, bases, attrs):
+        super().__init__(name, bases, attrs)
+        node_name = attrs.get("_grad_fn_name") or name + "Backward"
+        builtin = getattr(cls, "_builtin", False)
+        cls._backward_cls = type(node_name, (BackwardCFunction,), {
+            "_forward_cls": cls, "_name": node_name, "_validate": not builtin})
+        if builtin and "apply" not in attrs:
+            cls.apply = classmethod(_apply_builtin)
+
+
+def _apply_builtin(cls, *args):
+    """Function.apply for flambeau's own ops: positional args only, forward(ctx, ...) style, a
+    forward that calls only `_C`, outputs differentiable unless marked otherwise. Same graph as
+    the generic path, with less work per call."""
+    Tensor = _tensor.Tensor
+    ctx = cls._backward_cls()
+    flags = []
+    nexts = []
+    for a in args:
+        if isinstance(a, Tensor) and a._rg:
+            flags.append(True)
+            fn = a.grad_fn
+            nexts.append((fn, a._output_nr) if fn is not None else (_accumulate_node(a), 0))
+        else:
+            flags.append(False)
+            nexts.append(_NO_EDGE)
+    record = True in flags and _gs.enabled
+    ctx.needs_input_grad = tuple(flags) if record else (False,) * len(args)
+    # Built-in forwards call only `_C` (never a recording op), so grad mode is left as it is:
+    # toggling the thread-local flag would cost more than the rest of this function.
+    out = cls.forward(ctx, *args)
+    if not record:
+        return out
+    ctx.next_functions = tuple(nexts)
+    if out.__class__ is Tensor and ctx._dirty is None and ctx._non_diff is None and \
+            not any(out is a for a in args):
+        out._rg = True
+        out.grad_fn = ctx
+        out._output_nr = 0
+        to_save = ctx.to_save
+        if to_save:
+            ctx._saved = saved = [_SavedOutput(t._impl, 0) if t is out else t for t in to_save]
+            ctx.to_save = ()
+            if _HAS_VERSION:
+                ctx._versions = _versions_of(saved)
+        return out
+    return _record_outputs(ctx, args, out)
+
+
+_NO_EDGE = (None, 0)
+
+
+def _edge(t):
+    fn = t.grad_fn
+    if fn is not None:
+        return (fn, t._output_nr)
+    node = t._acc
+    if node is None:
+        node = t._acc = AccumulateGrad(t)
+    return (node, 0)
+
+
+def apply_unary(cls, x):
+    """_apply_builtin specialised for one Tensor input that requires grad, with grad mode on (the
+    caller has checked both): the per-op path of every unary op under autograd."""
+    ctx = cls._backward_cls()
+    ctx.needs_input_grad = _TRUE1
+    ctx.next_functions = (_edge(x),)
+    out = cls.forward(ctx, x)
+    out._rg = True
+    out.grad_fn = ctx
+    out._output_nr = 0
+    to_save = ctx.to_save
+    if to_save:
+        ctx._saved = saved = [_SavedOutput(t._impl, 0) if t is out else t for t in to_save]
+        ctx.to_save = ()
+        if _HAS_VERSION:
+            ctx._versions = _versions_of(saved)
+    return out
+
+
+def apply_binary(cls, a, b):
+    """_apply_builtin specialised for two Tensor inputs, at least one requiring grad, grad mode on."""
+    ctx = cls._backward_cls()
+    ra, rb = a._rg, b._rg
+    ctx.needs_input_grad = (ra, rb)
+    ctx.next_functions = (_edge(a) if ra else _NO_EDGE, _edge(b) if rb else _NO_EDGE)
+    out = cls.forward(ctx, a, b)
+    out._rg = True
+    out.grad_fn = ctx
+    out._output_nr = 0
+    to_save = ctx.to_save
+    if to_save:
+        ctx._saved = saved = [_SavedOutput(t._impl, 0) if t is out else t for t in to_save]
+        ctx.to_save = ()
+        if _HAS_VERSION:
+            ctx._versions = _versions_of(saved)
+    return out
+
+
+_TRUE1 = (True,)
+
+
+class Function(metaclass=FunctionMeta):
+    """Base class for differentiable operations; see the module docstring."""
+
+    _builtin = False
+
+    def __init__(self, *args, **kwargs):
+        raise RuntimeError("Function objects are not instantiated: call MyFunction.apply(...) instead "
+                           "(legacy autograd functions with non-static forward are not supported)")
+
+    @staticmethod
+    def forward(ctx, *args, **kwargs):
+        raise NotImplementedError("You must implement the forward function for custom autograd.Function.")
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        raise NotImplementedError("setup_context is not overridden")
+
+    @staticmethod
+    def backward(ctx, *grad_outputs):
+        raise NotImplementedError("You must implement either the backward or vjp method for your "
+                                  "custom autograd.Function to use it with backward mode AD.")
+
+    vjp = backward
+
+    @staticmethod
+    def jvp(ctx, *grad_inputs):
+        raise NotImplementedError("forward-mode AD (jvp) is not supported by flambeau")
+
+    @classmethod
+    def apply(cls, *args, **kwargs):
+        Tensor = _tensor.Tensor
+        ctx = cls._backward_cls()
+        prev = _gs.enabled
+        record = False
+        if prev:
+            flags = tuple([isinstance(a, Tensor) and a._rg for a in args])
+            record = True in flags
+        ctx.needs_input_grad = flags if record else (False,) * len(args)
+        _gs.enabled = False
+        try:
+            if cls.setup_context is not Function.setup_context:
+                # New-style function: forward(*args) + setup_context(ctx, inputs, output).
+                outputs = cls.forward(*args, **kwargs)
+                cls.setup_context(ctx, args, outputs)
+            else:
+                outputs = cls.forward(ctx, *args, **kwargs)
+        finally:
+            _gs.enabled = prev
+        if not record:
+            return outputs
+        return _record(ctx, args, flags, outputs)
+
+
+def _record(ctx, args, flags, outputs):
+    nexts = []
+    for a, f in zip(args, flags):
+        if f:
+            fn = a.grad_fn
+            nexts.append((fn, a._output_nr) if fn is not None else (_accumulate_node(a), 0))
+        else:
+            nexts.append(_NO_EDGE)
+    ctx.next_functions = tuple(nexts)
+    return _record_outputs(ctx, args, outputs)
+
+
+def _record_outputs(ctx, args, outputs):
+    """Makes ctx the grad_fn of every differentiable output and converts saved outputs."""
+    Tensor = _tensor.Tensor
+    builtin = ctx._forward_cls._builtin
+    single = not isinstance(outputs, tuple)
+    outs = (outputs,) if single else outputs
+    non_diff = ctx._non_diff
+    dirty = ctx._dirty
+    arg_ids = {id(a) for a in args}
+    result = []
+    for i, o in enumerate(outs):
+        if not isinstance(o, Tensor):
+            result.append(o)
+            continue
+        if dirty is not None and id(o) in dirty:
+            # In-place custom op: the input itself now carries this node's history.
+            if o.grad_fn is None and o._rg:
+                raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
+        elif id(o) in arg_ids:
+            # forward returned an input unchanged: the output is a new alias with its own history.
+            o = _tensor._wrap(o._impl)
+        if (non_diff is not None and id(outs[i]) in non_diff) or \
+                (not builtin and o._impl.dtype not in _FLOAT_NAMES):
+            o._rg = False
+            o.grad_fn = None
+            result.append(o)
+            continue
+        o._rg = True
+        o.grad_fn = ctx
+        o._output_nr = i
+        result.append(o)
+    ctx._n_outputs = len(outs)
+    if len(outs) > 1 or not builtin:
+        # Shapes of the outputs, to materialise zero gradients for outputs that got none.
+        ctx._out_meta = tuple((o._impl.shape, o._impl.dtype, o._impl.device) if isinstance(o, Tensor) else None
+                              for o in result)
+        if not builtin:
+            ctx._in_meta = tuple((a._impl.shape, a._impl.dtype, a._impl.device) if f else None
+                                 for a, f in zip(args, ctx.needs_input_grad))
+    to_save = ctx.to_save
+    if to_save:
+        saved = []
+        for t in to_save:
+            for j, o in enumerate(result):
+                if isinstance(o, Tensor) and (t is o or t is outs[j]):
+                    saved.append(_SavedOutput(o._impl, j))
+                    break
+            else:
+                saved.append(t)
+        ctx._saved = saved
+        ctx.to_save = ()
+        if _HAS_VERSION:
+            ctx._versions = _versions_of(saved)
+    return result[0] if single else tuple(result)
+
+
+_FLOAT_NAMES = frozenset(("float32", "float64"))
+
+
+class InplaceFunction(Function):
+    pass
+
+
+class NestedIOFunction(Function):
+    pass
+
+
+def once_differentiable(fn):
+    """Accepted for compatibility: runs backward with grad mode off, so its result is not
+    differentiable again."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(ctx, *args):
+        prev = _gs.enabled
+        _gs.enabled = False
+        try:
+            return fn(ctx, *args)
+        finally:
+            _gs.enabled = prev
+    return wrapper
+
+
+# The ctx type seen by forward/backward (PyTorch exposes it under this name).
+FunctionCtx = BackwardCFunction

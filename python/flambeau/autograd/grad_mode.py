@@ -1,0 +1,148 @@
+"""Whether operations record an autograd graph: no_grad, enable_grad, set_grad_enabled.
+
+The flag is thread-local, as in PyTorch, so a DataLoader thread running under no_grad does not
+switch recording off for the training loop. Every op reads it, so it is one attribute on a
+threading.local subclass whose class attribute gives new threads the default (enabled).
+"""
+import functools
+import inspect
+import threading
+
+
+class _GradState(threading.local):
+    enabled = True
+
+
+_state = _GradState()
+
+
+def is_grad_enabled():
+    return _state.enabled
+
+
+class _DecoratorContextManager:
+    """A context manager that also works as a decorator (and as @no_grad without parentheses)."""
+
+    def __call__(self, func):
+        if inspect.isclass(func):
+            raise TypeError(f"{type(self).__name__} cannot decorate a class")
+        if inspect.isgeneratorfunction(func):
+            @functools.wraps(func)
+            def gen_wrapper(*args, **kwargs):
+                gen = func(*args, **kwargs)
+                # Re-enter the mode around each step, so the generator's body always runs in it
+                # and the caller's code between steps never does.
+                with self.clone():
+                    response = gen.send(None)
+                while True:
+                    try:
+                        request = yield response
+                    except GeneratorExit:
+                        with self.clone():
+                            gen.close()
+                        raise
+                    except BaseException as e:
+                        with self.clone():
+                            response = gen.throw(e)
+                    else:
+                        with self.clone():
+                            try:
+                                response = gen.send(request)
+                            except StopIteration as stop:
+                                return stop.value
+            return gen_wrapper
+
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            with self.clone():
+                return func(*args, **kwargs)
+        return wrapper
+
+    def clone(self):
+        return self.__class__()
+
+
+class no_grad(_DecoratorContextManager):
+    """Disables graph recording inside the block (results have requires_grad=False)."""
+
+    def __new__(cls, orig_func=None):
+        # `@no_grad` without parentheses passes the function straight to the constructor.
+        if orig_func is not None and callable(orig_func):
+            return cls()(orig_func)
+        return super().__new__(cls)
+
+    def __init__(self, orig_func=None):
+        self.prev = False
+
+    def __enter__(self):
+        self.prev = _state.enabled
+        _state.enabled = False
+
+    def __exit__(self, *exc):
+        _state.enabled = self.prev
+
+
+class enable_grad(_DecoratorContextManager):
+    """Enables graph recording inside the block, even within no_grad."""
+
+    def __new__(cls, orig_func=None):
+        if orig_func is not None and callable(orig_func):
+            return cls()(orig_func)
+        return super().__new__(cls)
+
+    def __init__(self, orig_func=None):
+        self.prev = False
+
+    def __enter__(self):
+        self.prev = _state.enabled
+        _state.enabled = True
+
+    def __exit__(self, *exc):
+        _state.enabled = self.prev
+
+
+class set_grad_enabled(_DecoratorContextManager):
+    """set_grad_enabled(mode): takes effect immediately (like PyTorch), and restores on exit when
+    used as a context manager."""
+
+    def __init__(self, mode):
+        if not isinstance(mode, bool):
+            raise TypeError(f"set_grad_enabled(): mode must be a bool, got {type(mode).__name__}")
+        self.prev = _state.enabled
+        self.mode = mode
+        _state.enabled = mode
+
+    def __call__(self, func):
+        # Used as a decorator: undo the immediate switch made by __init__.
+        _state.enabled = self.prev
+        return super().__call__(func)
+
+    def __enter__(self):
+        _state.enabled = self.mode
+
+    def __exit__(self, *exc):
+        _state.enabled = self.prev
+
+    def clone(self):
+        return self.__class__(self.mode)
+
+
+class inference_mode(no_grad):
+    """Accepted for compatibility: behaves as no_grad (flambeau has no separate inference tensors)."""
+
+    def __new__(cls, mode=True):
+        if callable(mode) and not isinstance(mode, bool):
+            return cls()(mode)
+        return object.__new__(cls)
+
+    def __init__(self, mode=True):
+        self.prev = False
+        self.mode = bool(mode) if isinstance(mode, bool) else True
+
+    def __enter__(self):
+        self.prev = _state.enabled
+        if self.mode:
+            _state.enabled = False
+
+    def clone(self):
+        return self.__class__(self.mode)

@@ -1,0 +1,384 @@
+"""Elementwise ops against PyTorch: forward and gradient, float32/float64 (+ int64/bool where PyTorch
+allows), odd sizes, empty and 0-d tensors, non-contiguous views, broadcasting, special values,
+type promotion, and sizes that straddle SIMD widths and the OpenMP threshold."""
+from functools import partial
+
+import numpy as np
+import pytest
+import torch
+
+import flambeau
+from helpers import assert_close, check_op, fl_tensor, rand_array
+
+SHAPES = [(), (1,), (7,), (3, 5), (2, 3, 4), (0, 3), (2, 1, 3, 2)]
+BROADCAST_PAIRS = [
+    ((), ()),
+    ((7,), (7,)),
+    ((3, 5), (3, 5)),
+    ((3, 1), (1, 4)),
+    ((5,), (2, 3, 5)),
+    ((2, 3, 5), (5,)),
+    ((), (2, 3)),
+    ((2, 3), ()),
+    ((2, 1, 4), (3, 1)),
+    ((4, 1, 1), (1, 3, 1)),
+    ((0, 3), (1, 3)),
+    ((0, 3), (3,)),
+    ((1,), (0,)),
+]
+
+
+def both(spec):
+    """spec(lib, *args) -> (torch_fn, flambeau_fn)."""
+    return partial(spec, torch), partial(spec, flambeau)
+
+
+# name -> (spec(lib, x), positive-only inputs)
+UNARY = {
+    "neg_op": (lambda m, x: -x, False),
+    "neg": (lambda m, x: m.neg(x), False),
+    "abs_builtin": (lambda m, x: abs(x), False),
+    "abs": (lambda m, x: m.abs(x), False),
+    "abs_method": (lambda m, x: x.abs(), False),
+    "exp": (lambda m, x: m.exp(x), False),
+    "exp_method": (lambda m, x: x.exp(), False),
+    "log": (lambda m, x: m.log(x), True),
+    "log_method": (lambda m, x: x.log(), True),
+    "sqrt": (lambda m, x: m.sqrt(x), True),
+    "sqrt_method": (lambda m, x: x.sqrt(), True),
+    "sin": (lambda m, x: m.sin(x), False),
+    "cos": (lambda m, x: m.cos(x), False),
+    "cos_method": (lambda m, x: x.cos(), False),
+    "tanh": (lambda m, x: m.tanh(x), False),
+    "tanh_method": (lambda m, x: x.tanh(), False),
+    "sigmoid": (lambda m, x: m.sigmoid(x), False),
+    "sigmoid_method": (lambda m, x: x.sigmoid(), False),
+    "clamp_both": (lambda m, x: m.clamp(x, -0.5, 0.7), False),
+    "clamp_min": (lambda m, x: m.clamp(x, min=-0.3), False),
+    "clamp_max_method": (lambda m, x: x.clamp(max=0.4), False),
+    "clamp_kw_method": (lambda m, x: x.clamp(min=-1, max=1), False),
+    "pow2": (lambda m, x: x ** 2, False),
+    "pow3": (lambda m, x: x ** 3, False),
+    "pow_half": (lambda m, x: x ** 0.5, True),
+    "pow_neg1": (lambda m, x: x ** -1, True),
+    "pow_0": (lambda m, x: x ** 0, False),
+    "pow_method": (lambda m, x: x.pow(2.5), True),
+    "rpow": (lambda m, x: 2 ** x, False),
+    "add_scalar": (lambda m, x: x + 1.5, False),
+    "radd_scalar": (lambda m, x: 1.5 + x, False),
+    "sub_scalar": (lambda m, x: x - 2, False),
+    "rsub_scalar": (lambda m, x: 2 - x, False),
+    "mul_scalar": (lambda m, x: x * 3, False),
+    "rmul_scalar": (lambda m, x: -0.5 * x, False),
+    "div_scalar": (lambda m, x: x / 4, False),
+    "rdiv_scalar": (lambda m, x: 2 / x, True),
+    "chain": (lambda m, x: (m.sigmoid(x) * m.tanh(x) + m.exp(-x * x)).sin() ** 2, False),
+}
+
+
+@pytest.mark.parametrize("non_contiguous", [False, True], ids=["contig", "strided"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("shape", SHAPES, ids=str)
+@pytest.mark.parametrize("name", list(UNARY))
+def test_unary(name, shape, dtype, non_contiguous, device):
+    spec, positive = UNARY[name]
+    check_op(*both(spec), shapes=[shape], dtype=dtype, positive=positive, non_contiguous=non_contiguous,
+             device=device)
+
+
+BINARY = {
+    "add": lambda m, a, b: a + b,
+    "add_fn": lambda m, a, b: m.add(a, b),
+    "add_method": lambda m, a, b: a.add(b),
+    "sub": lambda m, a, b: a - b,
+    "sub_fn": lambda m, a, b: m.sub(a, b),
+    "mul": lambda m, a, b: a * b,
+    "mul_fn": lambda m, a, b: m.mul(a, b),
+    "div": lambda m, a, b: a / b,
+    "div_fn": lambda m, a, b: m.div(a, b),
+    "pow": lambda m, a, b: a ** b,
+    "pow_fn": lambda m, a, b: m.pow(a, b),
+    "maximum": lambda m, a, b: m.maximum(a, b),
+    "minimum": lambda m, a, b: m.minimum(a, b),
+    "max_binary": lambda m, a, b: m.max(a, b),
+    "mixed": lambda m, a, b: (a * b - a / (b * b + 1)) ** 2,
+}
+
+
+@pytest.mark.parametrize("non_contiguous", [False, True], ids=["contig", "strided"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("shapes", BROADCAST_PAIRS, ids=str)
+@pytest.mark.parametrize("name", list(BINARY))
+def test_binary(name, shapes, dtype, non_contiguous, device):
+    # div and pow draw positive operands: no division by ~0, no negative bases.
+    positive = name.startswith(("div", "pow", "mixed"))
+    check_op(*both(BINARY[name]), shapes=list(shapes), dtype=dtype, positive=positive,
+             non_contiguous=non_contiguous, device=device)
+
+
+def test_binary_same_tensor_twice(device):
+    # x * x: both operands are the same leaf; gradients from both uses accumulate.
+    check_op(*both(lambda m, x: x * x + x / (x + 3)), shapes=[(4, 3)], positive=True, device=device)
+
+
+INT_UNARY = {
+    "neg": lambda m, x: -x,
+    "abs": lambda m, x: m.abs(x),
+    "clamp": lambda m, x: x.clamp(-2, 3),
+    "clamp_min": lambda m, x: x.clamp(min=0),
+    "add_int": lambda m, x: x + 2,
+    "mul_int": lambda m, x: 3 * x,
+    "pow_int": lambda m, x: x ** 2,
+    "add_float": lambda m, x: x + 2.5,  # int64 tensor + float scalar -> float32
+    "div_int": lambda m, x: x / 2,  # true division -> float32
+    "clamp_float": lambda m, x: x.clamp(0.5, 1.5),  # -> float32
+    "exp": lambda m, x: m.exp(x),  # float-only math on int64 -> float32
+    "sqrt": lambda m, x: m.sqrt(m.abs(x)),
+    "sin": lambda m, x: m.sin(x),
+    "tanh": lambda m, x: m.tanh(x),
+    "sigmoid": lambda m, x: m.sigmoid(x),
+}
+
+
+@pytest.mark.parametrize("shape", [(), (7,), (3, 5), (0, 2)], ids=str)
+@pytest.mark.parametrize("name", list(INT_UNARY))
+def test_unary_int64(name, shape, device):
+    check_op(*both(INT_UNARY[name]), shapes=[shape], dtype="int64", device=device)
+
+
+INT_BINARY = {
+    "add": lambda m, a, b: a + b,
+    "sub": lambda m, a, b: a - b,
+    "mul": lambda m, a, b: a * b,
+    "truediv": lambda m, a, b: a / (b * b + 1),  # -> float32
+    "maximum": lambda m, a, b: m.maximum(a, b),
+    "minimum": lambda m, a, b: m.minimum(a, b),
+}
+
+
+@pytest.mark.parametrize("non_contiguous", [False, True], ids=["contig", "strided"])
+@pytest.mark.parametrize("shapes", [((7,), (7,)), ((3, 1), (1, 4)), ((), (2, 3)), ((0, 3), (3,))], ids=str)
+@pytest.mark.parametrize("name", list(INT_BINARY))
+def test_binary_int64(name, shapes, non_contiguous, device):
+    check_op(*both(INT_BINARY[name]), shapes=list(shapes), dtype="int64", non_contiguous=non_contiguous,
+             device=device)
+
+
+# Type promotion: (dtype of a, dtype of b) where None means a Python scalar given in `scalar`.
+PROMOTION = [
+    ("float32", "float64", None),
+    ("float64", "float32", None),
+    ("int64", "float32", None),
+    ("float64", "int64", None),
+    ("bool", "int64", None),
+    ("bool", "float32", None),
+    ("int64", None, 2.5),
+    ("int64", None, 2),
+    ("float32", None, 2),
+    ("float64", None, 0.5),
+    ("bool", None, 3),
+    ("bool", None, 1.5),
+    ("float32", "float64_0d", None),  # 0-d tensors don't promote within a category
+    ("int64", "float64_0d", None),  # ... but do across categories
+    ("int64", "int64", "div"),  # true division of ints -> float32
+]
+
+
+@pytest.mark.parametrize("case", PROMOTION, ids=str)
+@pytest.mark.parametrize("op", ["add", "mul", "sub"])
+def test_type_promotion(case, op, device, rng):
+    da, db, scalar = case
+    if op == "sub" and da == "bool":
+        pytest.skip("subtracting from a bool tensor is an error in PyTorch")
+    a = rand_array((2, 3), da, rng, positive=True)
+    if db is None:
+        t_b, f_b = scalar, scalar
+    elif db == "float64_0d":
+        arr = np.array(1.25)
+        t_b, f_b = torch.tensor(arr), fl_tensor(arr, device)
+    else:
+        arr = rand_array((2, 3), db, rng, positive=True)
+        t_b, f_b = torch.tensor(arr), fl_tensor(arr, device)
+    t_a, f_a = torch.tensor(a), fl_tensor(a, device)
+    if scalar == "div":
+        t_out, f_out = t_a / t_b, f_a / f_b
+    else:
+        fn = {"add": lambda x, y: x + y, "mul": lambda x, y: x * y, "sub": lambda x, y: x - y}[op]
+        t_out, f_out = fn(t_a, t_b), fn(f_a, f_b)
+    assert_close(f_out, t_out)
+
+
+def test_mixed_dtype_gradients_keep_input_dtypes(device):
+    # float32 leaf + float64 leaf -> float64 result; each grad has its own leaf's dtype.
+    check_op(*both(lambda m, a, b: a * b), shapes=[(3, 4), (4,)], dtype=["float32", "float64"],
+             device=device)
+
+
+COMPARE = {
+    "eq": lambda m, a, b: a == b,
+    "ne": lambda m, a, b: a != b,
+    "lt": lambda m, a, b: a < b,
+    "le": lambda m, a, b: a <= b,
+    "gt": lambda m, a, b: a > b,
+    "ge": lambda m, a, b: a >= b,
+    "eq_fn": lambda m, a, b: m.eq(a, b),
+    "ne_fn": lambda m, a, b: m.ne(a, b),
+    "lt_fn": lambda m, a, b: m.lt(a, b),
+    "le_fn": lambda m, a, b: m.le(a, b),
+    "gt_fn": lambda m, a, b: m.gt(a, b),
+    "ge_fn": lambda m, a, b: m.ge(a, b),
+}
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int64"])
+@pytest.mark.parametrize("shapes", [((7,), (7,)), ((3, 1), (1, 4)), ((2, 3, 5), (5,)), ((), (3,)), ((0, 2), (2,))],
+                         ids=str)
+@pytest.mark.parametrize("name", list(COMPARE))
+def test_compare(name, shapes, dtype, device, rng):
+    # Small integer-valued inputs so that equal elements actually occur.
+    inputs = [rng.integers(-2, 3, size=s).astype(dtype) for s in shapes]
+    t_out, f_out = check_op(*both(COMPARE[name]), inputs=inputs, device=device)
+    assert f_out.dtype == flambeau.bool
+    assert not f_out.requires_grad
+
+
+@pytest.mark.parametrize("name", ["eq", "ne"])
+def test_compare_bool(name, device, rng):
+    inputs = [rng.random(size=(4, 3)) < 0.5, rng.random(size=(3,)) < 0.5]
+    check_op(*both(COMPARE[name]), inputs=inputs, device=device)
+
+
+@pytest.mark.parametrize("expr", ["x > 0.5", "x <= 0", "0.5 < x", "x == 1", "x != 1", "1 >= x"])
+@pytest.mark.parametrize("dtype", ["float32", "int64"])
+def test_compare_scalar(expr, dtype, device, rng):
+    fn = eval("lambda x: " + expr)
+    check_op(fn, inputs=[rng.integers(-1, 3, size=(3, 4)).astype(dtype)], device=device)
+
+
+def test_compare_requires_grad_input_gives_bool_without_grad(device):
+    x = flambeau.tensor([1.0, 2.0, 3.0], requires_grad=True, device=device)
+    y = x > 1.5
+    assert y.dtype == flambeau.bool and not y.requires_grad and y.grad_fn is None
+    assert y.tolist() == [False, True, True]
+
+
+@pytest.mark.parametrize("op", ["and", "or", "xor", "not"])
+def test_logical_bool_ops(op, device, rng):
+    fn = {"and": lambda a, b: a & b, "or": lambda a, b: a | b, "xor": lambda a, b: a ^ b,
+          "not": lambda a, b: ~a}[op]
+    check_op(fn, shapes=[(3, 4), (4,)], dtype="bool", device=device)
+
+
+WHERE_SHAPES = [
+    ((7,), (7,), (7,)),
+    ((3, 1), (1, 4), (3, 4)),
+    ((2, 3, 4), (4,), ()),
+    ((3, 4), (2, 1, 4), (1,)),
+    ((0, 3), (3,), (1, 3)),
+    ((), (), ()),
+]
+
+
+@pytest.mark.parametrize("non_contiguous", [False, True], ids=["contig", "strided"])
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int64"])
+@pytest.mark.parametrize("shapes", WHERE_SHAPES, ids=str)
+def test_where(shapes, dtype, non_contiguous, device):
+    check_op(*both(lambda m, c, a, b: m.where(c, a, b)), shapes=list(shapes),
+             dtype=["bool", dtype, dtype], non_contiguous=non_contiguous, device=device)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_where_scalar_branch(dtype, device):
+    check_op(*both(lambda m, c, a: m.where(c, a, 0.0)), shapes=[(3, 4), (4,)], dtype=["bool", dtype],
+             device=device)
+    check_op(*both(lambda m, c, a: m.where(c, -1.5, a)), shapes=[(3, 4), (3, 1)], dtype=["bool", dtype],
+             device=device)
+
+
+def test_where_method_and_mask_from_comparison(device):
+    check_op(lambda x: (x > 0).float() * x + x.where(x < 0.5, x * 2), shapes=[(5, 6)], device=device)
+
+
+SPECIAL = [-np.inf, -100.0, -20.0, -1.0, -0.0, 0.0, 1e-30, 0.5, 1.0, 20.0, 88.0, 100.0, 710.0, np.inf, np.nan]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("name", ["neg", "abs", "exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid"])
+def test_unary_special_values(name, dtype, device):
+    arr = np.array(SPECIAL, dtype=dtype)
+    check_op(*both(lambda m, x: getattr(m, name)(x)), inputs=[arr], grad=False, device=device)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_division_special_values(dtype, device):
+    a = np.array([1.0, -1.0, 0.0, np.inf, 2.0, np.nan], dtype=dtype)
+    b = np.array([0.0, 0.0, 0.0, np.inf, -0.0, 1.0], dtype=dtype)
+    check_op(lambda x, y: x / y, inputs=[a, b], grad=False, device=device)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_abs_clamp_max_gradient_at_ties(dtype, device):
+    # Subgradient conventions are PyTorch's: abs'(0) = 0, clamp passes the gradient at the bounds,
+    # maximum/minimum split it equally between equal operands.
+    x = np.array([-1.0, 0.0, 0.5, 1.0, 2.0], dtype=dtype)
+    check_op(lambda t: t.abs(), inputs=[x], device=device)
+    check_op(lambda t: t.clamp(0.0, 1.0), inputs=[x], device=device)
+    check_op(*both(lambda m, a, b: m.maximum(a, b)), inputs=[x, np.full(5, 0.5, dtype)], device=device)
+    check_op(*both(lambda m, a, b: m.minimum(a, b)), inputs=[x, np.full(5, 1.0, dtype)], device=device)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_large_magnitude_stability(dtype, device, rng):
+    # sigmoid/tanh/exp of large |x| must saturate, not produce NaN; gradients stay finite.
+    x = (rng.uniform(-1, 1, size=(64,)) * 200).astype(dtype)
+    check_op(lambda t: t.sigmoid(), inputs=[x], device=device)
+    check_op(lambda t: t.tanh(), inputs=[x], device=device)
+
+
+# Sizes on both sides of SIMD vector widths (4/8/16 lanes), unroll factors and the parallel threshold.
+SIMD_SIZES = [1, 3, 7, 8, 15, 16, 17, 31, 33, 63, 65, 1025, 4099, 100003]
+SIMD_OPS = {
+    "add": (lambda m, a, b: a + b, 2, False),
+    "mul": (lambda m, a, b: a * b, 2, False),
+    "div": (lambda m, a, b: a / b, 2, True),
+    "maximum": (lambda m, a, b: m.maximum(a, b), 2, False),
+    "exp": (lambda m, a: m.exp(a), 1, False),
+    "log": (lambda m, a: m.log(a), 1, True),
+    "tanh": (lambda m, a: m.tanh(a), 1, False),
+    "sigmoid": (lambda m, a: m.sigmoid(a), 1, False),
+    "sqrt": (lambda m, a: m.sqrt(a), 1, True),
+}
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("n", SIMD_SIZES)
+@pytest.mark.parametrize("name", list(SIMD_OPS))
+def test_simd_tail_sizes(name, n, dtype, device):
+    spec, arity, positive = SIMD_OPS[name]
+    check_op(*both(spec), shapes=[(n,)] * arity, dtype=dtype, positive=positive, low=-8, high=8,
+             device=device)
+
+
+@pytest.mark.parametrize("name", ["add", "mul", "exp", "sigmoid"])
+def test_large_broadcast_and_strided(name, device):
+    # Big enough to be split across threads, with a stride-0 operand and a transposed one.
+    spec, arity, positive = SIMD_OPS[name]
+    if arity == 2:
+        check_op(*both(spec), shapes=[(301, 257), (257,)], non_contiguous=True, device=device)
+    else:
+        check_op(*both(spec), shapes=[(301, 257)], non_contiguous=True, device=device)
+
+
+def test_results_do_not_alias_inputs(device):
+    x = flambeau.tensor([1.0, 2.0, 3.0], device=device)
+    y = x + 0
+    y[0] = 100.0
+    assert x.tolist() == [1.0, 2.0, 3.0]
+
+
+def test_elementwise_on_expanded_input(device, rng):
+    a = rand_array((3, 1), "float32", rng)
+    b = rand_array((3, 4), "float32", rng)
+    t = torch.tensor(a).expand(3, 4) * torch.tensor(b)
+    f = fl_tensor(a, device).expand(3, 4) * fl_tensor(b, device)
+    assert_close(f, t)

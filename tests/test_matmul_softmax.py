@@ -1,0 +1,143 @@
+"""matmul / @ for 1-D, 2-D and batched (broadcast) operands, mm/bmm, and softmax/log_softmax, against
+PyTorch: forward and gradient, odd and empty sizes, transposed operands, numerical stability."""
+import numpy as np
+import pytest
+import torch
+
+import flambeau
+from helpers import assert_close, check_op, fl_tensor
+
+MATMUL_SHAPES = [
+    ((3,), (3,)),
+    ((4, 3), (3,)),
+    ((3,), (3, 5)),
+    ((4, 3), (3, 5)),
+    ((1, 1), (1, 1)),
+    ((7, 13), (13, 9)),
+    ((2, 4, 3), (2, 3, 5)),
+    ((2, 4, 3), (3, 5)),
+    ((4, 3), (2, 3, 5)),
+    ((3,), (2, 3, 5)),
+    ((2, 4, 3), (3,)),
+    ((2, 1, 4, 3), (5, 3, 2)),
+    ((1, 3, 2, 4), (2, 1, 4, 3)),
+    ((0, 3), (3, 4)),
+    ((4, 3), (3, 0)),
+    ((4, 0), (0, 5)),
+    ((0,), (0,)),
+    ((2, 0, 3), (3, 4)),
+    ((0, 2, 3), (0, 3, 4)),
+]
+
+
+@pytest.mark.parametrize("non_contiguous", [False, True], ids=["contig", "strided"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("shapes", MATMUL_SHAPES, ids=str)
+def test_matmul(shapes, dtype, non_contiguous, device):
+    check_op(lambda a, b: a @ b, shapes=list(shapes), dtype=dtype, non_contiguous=non_contiguous, device=device)
+
+
+@pytest.mark.parametrize("shapes", [((4, 3), (3, 5)), ((2, 4, 3), (3,)), ((3,), (3,))], ids=str)
+def test_matmul_function_and_method(shapes, device):
+    check_op(lambda a, b: torch.matmul(a, b), lambda a, b: flambeau.matmul(a, b), shapes=list(shapes),
+             device=device)
+    check_op(lambda a, b: a.matmul(b), shapes=list(shapes), device=device)
+
+
+@pytest.mark.parametrize("non_contiguous", [False, True], ids=["contig", "strided"])
+@pytest.mark.parametrize("shapes", [((4, 3), (3, 5)), ((1, 7), (7, 1)), ((0, 2), (2, 3))], ids=str)
+def test_mm(shapes, non_contiguous, device):
+    check_op(lambda a, b: torch.mm(a, b), lambda a, b: flambeau.mm(a, b), shapes=list(shapes),
+             non_contiguous=non_contiguous, device=device)
+    check_op(lambda a, b: a.mm(b), shapes=list(shapes), device=device)
+
+
+@pytest.mark.parametrize("non_contiguous", [False, True], ids=["contig", "strided"])
+@pytest.mark.parametrize("shapes", [((2, 4, 3), (2, 3, 5)), ((1, 1, 1), (1, 1, 1)), ((3, 0, 2), (3, 2, 4))],
+                         ids=str)
+def test_bmm(shapes, non_contiguous, device):
+    check_op(lambda a, b: torch.bmm(a, b), lambda a, b: flambeau.bmm(a, b), shapes=list(shapes),
+             non_contiguous=non_contiguous, device=device)
+    check_op(lambda a, b: a.bmm(b), shapes=list(shapes), device=device)
+
+
+# Sizes around GEMM register/cache blocking (tails in m, n and k), float32 with a looser tolerance.
+@pytest.mark.parametrize("m,k,n", [(1, 1, 1), (5, 17, 3), (17, 5, 33), (64, 64, 64), (65, 129, 33),
+                                   (127, 255, 67), (256, 128, 1), (1, 300, 257)])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_matmul_blocking_sizes(m, k, n, dtype, device):
+    tol = 2e-4 if dtype == "float32" else 1e-10
+    check_op(lambda a, b: a @ b, shapes=[(m, k), (k, n)], dtype=dtype, low=-1, high=1, atol=tol,
+             grad_atol=10 * tol, device=device)
+    # x @ W.T: the Linear layout, with the weight transposed (non-contiguous).
+    check_op(lambda a, w: a @ w.T, shapes=[(m, k), (n, k)], dtype=dtype, low=-1, high=1, atol=tol,
+             grad_atol=10 * tol, device=device)
+    check_op(lambda a, b: a.T @ b, shapes=[(k, m), (k, n)], dtype=dtype, low=-1, high=1, atol=tol,
+             grad_atol=10 * tol, device=device)
+
+
+def test_matmul_batched_large(device):
+    check_op(lambda a, b: a @ b, shapes=[(6, 33, 47), (6, 47, 29)], low=-1, high=1, atol=1e-4, grad_atol=1e-3,
+             device=device)
+
+
+def test_matmul_int64(device, rng):
+    a = rng.integers(-5, 6, size=(3, 4)).astype(np.int64)
+    b = rng.integers(-5, 6, size=(4, 2)).astype(np.int64)
+    check_op(lambda x, y: x @ y, inputs=[a, b], device=device)
+
+
+def test_matmul_zero_k_gives_zeros(device):
+    out = flambeau.ones(3, 0, device=device) @ flambeau.ones(0, 4, device=device)
+    assert out.shape == (3, 4)
+    assert out.tolist() == [[0.0] * 4] * 3
+
+
+def test_matmul_then_sum_gradients(device):
+    # A 2-layer MLP-like expression: gradients through two matmuls and broadcast bias adds.
+    check_op(lambda x, w1, b1, w2: ((x @ w1.T + b1).tanh() @ w2).sum(1).mean(),
+             shapes=[(8, 5), (7, 5), (7,), (7, 3)], device=device)
+
+
+SOFTMAX_CASES = [((7,), 0), ((7,), -1), ((3, 5), 1), ((3, 5), 0), ((3, 5), -1), ((2, 3, 4), 0),
+                 ((2, 3, 4), 1), ((2, 3, 4), 2), ((1, 1), 1), ((0, 3), 1), ((3, 0), 1), ((), 0), ((3, 1001), 1),
+                 ((2, 3, 17), -2)]
+
+
+@pytest.mark.parametrize("non_contiguous", [False, True], ids=["contig", "strided"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("case", SOFTMAX_CASES, ids=str)
+@pytest.mark.parametrize("op", ["softmax", "log_softmax"])
+def test_softmax(op, case, dtype, non_contiguous, device):
+    shape, dim = case
+    check_op(lambda x: getattr(torch, op)(x, dim), lambda x: getattr(flambeau, op)(x, dim), shapes=[shape],
+             dtype=dtype, low=-4, high=4, non_contiguous=non_contiguous, device=device)
+    check_op(lambda x: getattr(x, op)(dim=dim), shapes=[shape], dtype=dtype, device=device)
+    check_op(lambda x: getattr(x, op)(dim), shapes=[shape], dtype=dtype, device=device)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("op", ["softmax", "log_softmax"])
+def test_softmax_is_stable(op, dtype, device, rng):
+    x = (rng.uniform(-1, 1, size=(4, 9)) * 1000).astype(dtype)
+    x[1, 3] = -np.inf  # a masked entry: probability 0, log-probability -inf, no NaN anywhere
+    x[2, :] += 1e4
+    check_op(lambda t: getattr(t, op)(dim=1), inputs=[x], grad=False, device=device)
+    check_op(lambda t: getattr(t, op)(dim=1), inputs=[np.delete(x, 1, axis=0)], device=device)
+
+
+def test_softmax_rows_sum_to_one(device, rng):
+    x = fl_tensor(rng.standard_normal((5, 37)).astype(np.float32) * 10, device)
+    s = flambeau.softmax(x, 1).sum(1)
+    np.testing.assert_allclose(s.to("cpu").numpy(), np.ones(5), rtol=1e-6, atol=1e-6)
+
+
+def test_softmax_composes_with_nll(device):
+    # Cross-entropy written by hand: -log_softmax(x)[range(n), y].mean()
+    y = np.array([2, 0, 4, 1, 1])
+
+    def make(lib, dev):
+        def fn(x):
+            return -(lib.log_softmax(x, 1)[lib.arange(5, device=dev), lib.tensor(y, device=dev)]).mean()
+        return fn
+    check_op(make(torch, "cpu"), make(flambeau, device), shapes=[(5, 6)], device=device)

@@ -1,0 +1,304 @@
+"""Reductions against PyTorch, forward and gradient: sum, mean, var/std (unbiased / correction), max/min
+(with indices), argmax/argmin, prod, all/any, logsumexp; over any dims, keepdim, empty tensors, 0-d
+tensors, non-contiguous inputs, int64/bool inputs, and accuracy and determinism on large inputs."""
+import numpy as np
+import pytest
+import torch
+
+import flambeau
+from helpers import assert_close, check_op, fl_tensor
+
+# (shape, dim) with dim None meaning "all dims".
+SHAPE_DIMS = [
+    ((), None),
+    ((), 0),
+    ((1,), 0),
+    ((7,), None),
+    ((7,), 0),
+    ((7,), -1),
+    ((3, 5), None),
+    ((3, 5), 0),
+    ((3, 5), 1),
+    ((3, 5), (0, 1)),
+    ((2, 3, 4), None),
+    ((2, 3, 4), 1),
+    ((2, 3, 4), -1),
+    ((2, 3, 4), (0, 2)),
+    ((2, 3, 4), (-1, -3)),
+    ((4, 1, 6), 1),
+    ((2, 3, 2, 3), (1, 3)),
+    ((0, 3), None),
+    ((0, 3), 0),
+    ((0, 3), 1),
+]
+NONEMPTY_SHAPE_DIMS = [(s, d) for s, d in SHAPE_DIMS if 0 not in s]
+SINGLE_DIMS = [(s, d) for s, d in NONEMPTY_SHAPE_DIMS if not isinstance(d, tuple)]
+
+
+def _ids(case):
+    return f"{case[0]}-dim{case[1]}"
+
+
+@pytest.mark.parametrize("non_contiguous", [False, True], ids=["contig", "strided"])
+@pytest.mark.parametrize("keepdim", [False, True])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("case", SHAPE_DIMS, ids=_ids)
+@pytest.mark.parametrize("op", ["sum", "mean"])
+def test_sum_mean(op, case, dtype, keepdim, non_contiguous, device):
+    shape, dim = case
+    if dim is None and not keepdim:
+        fn = lambda x: getattr(x, op)()
+    else:
+        fn = lambda x: getattr(x, op)(dim=dim, keepdim=keepdim)
+    check_op(fn, shapes=[shape], dtype=dtype, non_contiguous=non_contiguous, device=device)
+
+
+@pytest.mark.parametrize("op", ["sum", "mean"])
+def test_sum_mean_functional_and_positional(op, device):
+    m_t, m_f = getattr(torch, op), getattr(flambeau, op)
+    check_op(lambda x: m_t(x), lambda x: m_f(x), shapes=[(3, 4)], device=device)
+    check_op(lambda x: m_t(x, 1), lambda x: m_f(x, 1), shapes=[(3, 4)], device=device)
+    check_op(lambda x: m_t(x, (0, 1), True), lambda x: m_f(x, (0, 1), True), shapes=[(3, 4)], device=device)
+    check_op(lambda x: getattr(x, op)(-1, True), shapes=[(2, 3, 4)], device=device)
+    check_op(lambda x: getattr(x, op)([0, 2]), shapes=[(2, 3, 4)], device=device)
+
+
+@pytest.mark.parametrize("keepdim", [False, True])
+@pytest.mark.parametrize("dtype", ["int64", "bool"])
+@pytest.mark.parametrize("case", SHAPE_DIMS, ids=_ids)
+def test_sum_int_bool(case, dtype, keepdim, device):
+    shape, dim = case
+    fn = (lambda x: x.sum()) if dim is None else (lambda x: x.sum(dim=dim, keepdim=keepdim))
+    t, f = check_op(fn, shapes=[shape], dtype=dtype, device=device)
+    assert f.dtype == flambeau.int64
+
+
+# var/std: (shape, dim) whose reduced extent exceeds every correction used below.
+VAR_CASES = [
+    ((7,), None),
+    ((7,), 0),
+    ((3, 5), None),
+    ((3, 5), 0),
+    ((3, 5), 1),
+    ((2, 3, 4), (0, 2)),
+    ((2, 3, 4), -1),
+    ((4, 3, 5), (0, 1, 2)),
+]
+VAR_KW = [
+    {},
+    {"unbiased": True},
+    {"unbiased": False},
+    {"correction": 0},
+    {"correction": 1},
+    {"correction": 2},
+]
+
+
+@pytest.mark.parametrize("non_contiguous", [False, True], ids=["contig", "strided"])
+@pytest.mark.parametrize("keepdim", [False, True])
+@pytest.mark.parametrize("kw", VAR_KW, ids=str)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("case", VAR_CASES, ids=_ids)
+@pytest.mark.parametrize("op", ["var", "std"])
+def test_var_std(op, case, dtype, kw, keepdim, non_contiguous, device):
+    shape, dim = case
+    if dim is None and not keepdim:
+        fn = lambda x: getattr(x, op)(**kw)
+    else:
+        fn = lambda x: getattr(x, op)(dim=dim, keepdim=keepdim, **kw)
+    check_op(fn, shapes=[shape], dtype=dtype, non_contiguous=non_contiguous, device=device)
+
+
+@pytest.mark.parametrize("op", ["var", "std"])
+def test_var_std_functional_forms(op, device):
+    m_t, m_f = getattr(torch, op), getattr(flambeau, op)
+    check_op(lambda x: m_t(x), lambda x: m_f(x), shapes=[(4, 5)], device=device)
+    check_op(lambda x: m_t(x, 1), lambda x: m_f(x, 1), shapes=[(4, 5)], device=device)
+    check_op(lambda x: m_t(x, dim=0, correction=0), lambda x: m_f(x, dim=0, correction=0), shapes=[(4, 5)],
+             device=device)
+    # Legacy positional (dim, unbiased, keepdim).
+    check_op(lambda x: getattr(x, op)(0, False, True), shapes=[(4, 5)], device=device)
+
+
+@pytest.mark.parametrize("op", ["var", "std"])
+def test_var_std_large_offset_is_accurate(op, device, rng):
+    # A naive E[x^2] - E[x]^2 loses everything when the mean dwarfs the spread.
+    x = (1000.0 + rng.standard_normal(1001)).astype(np.float32)
+    check_op(lambda t: getattr(t, op)(), inputs=[x], device=device, rtol=1e-3)
+
+
+@pytest.mark.parametrize("non_contiguous", [False, True], ids=["contig", "strided"])
+@pytest.mark.parametrize("keepdim", [False, True])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("case", SINGLE_DIMS, ids=_ids)
+@pytest.mark.parametrize("op", ["max", "min"])
+def test_max_min_with_indices(op, case, dtype, keepdim, non_contiguous, device):
+    shape, dim = case
+    if dim is None:
+        fn = lambda x: getattr(x, op)()
+    else:
+        fn = lambda x: getattr(x, op)(dim=dim, keepdim=keepdim)
+    t, f = check_op(fn, shapes=[shape], dtype=dtype, non_contiguous=non_contiguous, device=device)
+    if dim is not None:
+        values, indices = f
+        assert_close(f.values, t.values)
+        assert_close(f.indices, t.indices)
+        assert indices.dtype == flambeau.int64 and not indices.requires_grad
+
+
+@pytest.mark.parametrize("op", ["max", "min"])
+def test_max_min_functional_and_positional(op, device):
+    m_t, m_f = getattr(torch, op), getattr(flambeau, op)
+    check_op(lambda x: m_t(x), lambda x: m_f(x), shapes=[(3, 4)], device=device)
+    check_op(lambda x: m_t(x, 1), lambda x: m_f(x, 1), shapes=[(3, 4)], device=device)
+    check_op(lambda x: m_t(x, dim=0, keepdim=True), lambda x: m_f(x, dim=0, keepdim=True), shapes=[(3, 4)],
+             device=device)
+    # The classifier idiom: predictions = out.max(1)[1]
+    check_op(lambda x: getattr(x, op)(1)[1], shapes=[(5, 3)], device=device)
+
+
+@pytest.mark.parametrize("keepdim", [False, True])
+@pytest.mark.parametrize("shape,dim", [((7,), 0), ((3, 5), 1), ((2, 3, 4), 0), ((2, 3, 4), -1)])
+@pytest.mark.parametrize("op", ["max", "min"])
+def test_max_min_int64(op, shape, dim, keepdim, device, rng):
+    # A permutation: no ties, so the indices are unambiguous.
+    x = rng.permutation(int(np.prod(shape))).reshape(shape).astype(np.int64) - 5
+    check_op(lambda t: getattr(t, op)(dim=dim, keepdim=keepdim), inputs=[x], device=device)
+    check_op(lambda t: getattr(t, op)(), inputs=[x], device=device)
+
+
+@pytest.mark.parametrize("op", ["max", "min"])
+def test_max_min_special_values(op, device):
+    x = np.array([[1.0, np.inf, -2.0], [-np.inf, -np.inf, 0.5], [3.0, np.nan, 1.0]], dtype=np.float32)
+    check_op(lambda t: getattr(t, op)(dim=1), inputs=[x], grad=False, device=device)
+    check_op(lambda t: getattr(t, op)(), inputs=[x], grad=False, device=device)
+
+
+@pytest.mark.parametrize("keepdim", [False, True])
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int64"])
+@pytest.mark.parametrize("case", SINGLE_DIMS, ids=_ids)
+@pytest.mark.parametrize("op", ["argmax", "argmin"])
+def test_argmax_argmin(op, case, dtype, keepdim, device, rng):
+    shape, dim = case
+    n = int(np.prod(shape))
+    x = (rng.permutation(n).reshape(shape) - n // 2).astype(dtype)
+    if dim is None:
+        check_op(lambda t: getattr(t, op)(), inputs=[x], device=device)
+        check_op(lambda t: getattr(torch, op)(t), lambda t: getattr(flambeau, op)(t), inputs=[x], device=device)
+    else:
+        check_op(lambda t: getattr(t, op)(dim=dim, keepdim=keepdim), inputs=[x], device=device)
+        check_op(lambda t: getattr(torch, op)(t, dim), lambda t: getattr(flambeau, op)(t, dim), inputs=[x],
+                 device=device)
+
+
+@pytest.mark.parametrize("op", ["argmax", "argmin", "max", "min"])
+def test_arg_reductions_ties_pick_first(op, device):
+    # PyTorch returns the first occurrence of the extreme value.
+    x = np.array([[1.0, 3.0, 3.0, 0.0, 0.0], [2.0, 2.0, 2.0, 2.0, 2.0]], dtype=np.float32)
+    if op.startswith("arg"):
+        check_op(lambda t: getattr(t, op)(dim=1), inputs=[x], device=device)
+        check_op(lambda t: getattr(t, op)(), inputs=[x], device=device)
+    else:
+        check_op(lambda t: getattr(t, op)(dim=1)[1], inputs=[x], device=device)
+
+
+@pytest.mark.parametrize("non_contiguous", [False, True], ids=["contig", "strided"])
+@pytest.mark.parametrize("keepdim", [False, True])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("case", [c for c in SHAPE_DIMS if not isinstance(c[1], tuple)], ids=_ids)
+def test_prod(case, dtype, keepdim, non_contiguous, device):
+    shape, dim = case
+    fn = (lambda x: x.prod()) if dim is None else (lambda x: x.prod(dim=dim, keepdim=keepdim))
+    check_op(fn, shapes=[shape], dtype=dtype, low=0.5, high=1.5, non_contiguous=non_contiguous, device=device)
+
+
+@pytest.mark.parametrize("dim", [None, 0, 1])
+def test_prod_gradient_with_zeros(dim, device):
+    # One zero in a row: only the zero gets a nonzero gradient; two zeros: the whole row gets zero.
+    x = np.array([[1.5, 0.0, 2.0], [0.0, 0.0, 3.0], [2.0, -3.0, 0.5]], dtype=np.float64)
+    fn = (lambda t: t.prod()) if dim is None else (lambda t: t.prod(dim))
+    check_op(fn, inputs=[x], device=device)
+    check_op(lambda t: torch.prod(t), lambda t: flambeau.prod(t), inputs=[x], device=device)
+
+
+@pytest.mark.parametrize("dim", [None, 0, 1])
+def test_prod_int64(dim, device):
+    fn = (lambda t: t.prod()) if dim is None else (lambda t: t.prod(dim))
+    check_op(fn, shapes=[(3, 4)], dtype="int64", device=device)
+
+
+ALL_ANY_CASES = [c for c in SHAPE_DIMS]
+
+
+@pytest.mark.parametrize("keepdim", [False, True])
+@pytest.mark.parametrize("dtype", ["bool", "float32", "int64"])
+@pytest.mark.parametrize("case", ALL_ANY_CASES, ids=_ids)
+@pytest.mark.parametrize("op", ["all", "any"])
+def test_all_any(op, case, dtype, keepdim, device, rng):
+    shape, dim = case
+    # Mostly-true data so that `all` is sometimes True along a dim.
+    x = (rng.random(size=shape) < 0.8).astype(dtype)
+    if dim is None:
+        check_op(lambda t: getattr(t, op)(), inputs=[x], device=device)
+        check_op(lambda t: getattr(torch, op)(t), lambda t: getattr(flambeau, op)(t), inputs=[x], device=device)
+    else:
+        t, f = check_op(lambda t: getattr(t, op)(dim=dim, keepdim=keepdim), inputs=[x], device=device)
+        assert f.dtype == flambeau.bool
+
+
+@pytest.mark.parametrize("non_contiguous", [False, True], ids=["contig", "strided"])
+@pytest.mark.parametrize("keepdim", [False, True])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("case", [c for c in SHAPE_DIMS if c[1] is not None], ids=_ids)
+def test_logsumexp(case, dtype, keepdim, non_contiguous, device):
+    shape, dim = case
+    check_op(lambda x: x.logsumexp(dim=dim, keepdim=keepdim), shapes=[shape], dtype=dtype,
+             non_contiguous=non_contiguous, device=device)
+    check_op(lambda x: torch.logsumexp(x, dim, keepdim), lambda x: flambeau.logsumexp(x, dim, keepdim),
+             shapes=[shape], dtype=dtype, device=device)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_logsumexp_is_stable(dtype, device, rng):
+    x = (rng.uniform(-1, 1, size=(4, 9)) * 1000).astype(dtype)
+    x[0] = -np.inf  # a fully -inf row gives -inf, not NaN
+    check_op(lambda t: t.logsumexp(dim=1), inputs=[x], grad=False, device=device)
+    check_op(lambda t: t.logsumexp(dim=1), inputs=[x[1:]], device=device)
+
+
+def test_sum_of_many_float32_ones_is_exact(device):
+    # 2**24 + 10 ones: a single float32 running sum saturates at 2**24; PyTorch's (pairwise) sum doesn't.
+    n = 2**24 + 10
+    x = flambeau.ones(n, device=device)
+    assert x.sum().item() == float(torch.ones(n).sum().item()) == float(n)
+    assert x.mean().item() == pytest.approx(1.0, abs=1e-6)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_large_reductions_match_torch(dtype, device, rng):
+    x = rng.uniform(-1, 1, size=(1000, 1003)).astype(dtype)
+    t, f = torch.tensor(x), fl_tensor(x, device)
+    tol = {"float32": (1e-3, 1e-4), "float64": (1e-9, 1e-10)}[dtype]
+    for fn in (lambda a: a.sum(), lambda a: a.sum(0), lambda a: a.sum(1), lambda a: a.mean(1),
+               lambda a: a.var(0), lambda a: a.max(1)[0],
+               lambda a: a.logsumexp(1), lambda a: a.T.sum(1)):
+        assert_close(fn(f), fn(t), atol=tol[0], rtol=tol[1])
+
+
+def test_reductions_are_deterministic(device, rng):
+    x = fl_tensor(rng.standard_normal((513, 1031)).astype(np.float32), device)
+    for fn in (lambda a: a.sum(), lambda a: a.sum(0), lambda a: a.var(1), lambda a: a.logsumexp(0)):
+        a, b = fn(x).tolist(), fn(x).tolist()
+        assert a == b
+
+
+def test_reduction_of_empty_tensor_values(device):
+    # Identity elements, as in PyTorch.
+    e = flambeau.zeros(0, 3, device=device)
+    assert e.sum().item() == 0.0
+    assert e.prod().item() == 1.0
+    assert e.all().item() is True
+    assert e.any().item() is False
+    assert np.isnan(e.mean().item())
+    assert e.sum(0).tolist() == [0.0, 0.0, 0.0]
+    assert e.sum(1).shape == (0,)

@@ -1,0 +1,318 @@
+"""Shape ops against PyTorch, forward and gradient: reshape/view, permute, transpose, .T, flatten,
+unsqueeze, squeeze, expand, cat, stack, split/chunk; plus view semantics (shared storage, strides,
+is_contiguous) and shape introspection."""
+import numpy as np
+import pytest
+import torch
+
+import flambeau
+from helpers import assert_close, check_op, fl_tensor, rand_array
+
+RESHAPES = [
+    ((2, 3, 4), (6, 4)),
+    ((2, 3, 4), (-1,)),
+    ((2, 3, 4), (4, -1, 2)),
+    ((2, 3, 4), (24, 1)),
+    ((7,), (7, 1)),
+    ((7,), (1, 7, 1)),
+    ((), (1,)),
+    ((1,), ()),
+    ((1, 1), ()),
+    ((0, 3), (3, 0)),
+    ((0, 3), (-1, 3)),
+    ((0, 3), (0,)),
+]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int64", "bool"])
+@pytest.mark.parametrize("case", RESHAPES, ids=str)
+def test_reshape_view(case, dtype, device):
+    shape, new = case
+    check_op(lambda x: x.reshape(new), shapes=[shape], dtype=dtype, device=device)
+    check_op(lambda x: x.view(new), shapes=[shape], dtype=dtype, device=device)
+    check_op(lambda x: torch.reshape(x, new), lambda x: flambeau.reshape(x, new), shapes=[shape], dtype=dtype,
+             device=device)
+    if len(new) > 0:
+        check_op(lambda x: x.reshape(*new), shapes=[shape], dtype=dtype, device=device)
+        check_op(lambda x: x.view(*new), shapes=[shape], dtype=dtype, device=device)
+
+
+@pytest.mark.parametrize("shape,new", [((3, 5), (15,)), ((2, 3, 4), (4, 6)), ((4, 6), (2, 2, 6))], ids=str)
+def test_reshape_non_contiguous(shape, new, device):
+    check_op(lambda x: x.reshape(new), shapes=[shape], non_contiguous=True, device=device)
+    check_op(lambda x: x.reshape(new) * 2 + 1, shapes=[shape], non_contiguous="step", device=device)
+
+
+def test_view_as_and_reshape_as(device):
+    check_op(lambda x, y: x.view_as(y) * y, shapes=[(2, 6), (3, 4)], device=device)
+    check_op(lambda x, y: x.reshape_as(y) + y, shapes=[(2, 6), (4, 3)], device=device)
+
+
+PERMUTES = [((2, 3, 4), (2, 0, 1)), ((2, 3, 4), (0, 2, 1)), ((2, 3, 4), (-1, -3, -2)), ((3, 5), (1, 0)),
+            ((2, 1, 3, 2), (3, 1, 0, 2)), ((7,), (0,)), ((), ()), ((0, 3), (1, 0))]
+
+
+@pytest.mark.parametrize("non_contiguous", [False, True], ids=["contig", "strided"])
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int64"])
+@pytest.mark.parametrize("case", PERMUTES, ids=str)
+def test_permute(case, dtype, non_contiguous, device):
+    shape, dims = case
+    check_op(lambda x: x.permute(dims), shapes=[shape], dtype=dtype, non_contiguous=non_contiguous,
+             device=device)
+    check_op(lambda x: torch.permute(x, dims), lambda x: flambeau.permute(x, dims), shapes=[shape],
+             dtype=dtype, device=device)
+    if dims:
+        check_op(lambda x: x.permute(*dims), shapes=[shape], dtype=dtype, device=device)
+    # Elementwise math straight on the permuted view, then its gradient.
+    if dtype != "int64":
+        check_op(lambda x: x.permute(dims).exp() * 2, shapes=[shape], dtype=dtype, device=device)
+
+
+TRANSPOSES = [((3, 5), 0, 1), ((3, 5), -1, -2), ((2, 3, 4), 0, 2), ((2, 3, 4), 1, 1), ((2, 3, 4), -1, 0),
+              ((7,), 0, -1), ((0, 3), 0, 1)]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int64", "bool"])
+@pytest.mark.parametrize("case", TRANSPOSES, ids=str)
+def test_transpose(case, dtype, device):
+    shape, d0, d1 = case
+    check_op(lambda x: x.transpose(d0, d1), shapes=[shape], dtype=dtype, device=device)
+    check_op(lambda x: torch.transpose(x, d0, d1), lambda x: flambeau.transpose(x, d0, d1), shapes=[shape],
+             dtype=dtype, device=device)
+
+
+@pytest.mark.parametrize("shape", [(3, 5), (1, 4), (0, 2)], ids=str)
+def test_T_and_t(shape, device):
+    check_op(lambda x: x.T, shapes=[shape], device=device)
+    check_op(lambda x: x.t(), shapes=[shape], device=device)
+    check_op(lambda x: x.T.T + x, shapes=[shape], device=device)
+
+
+FLATTENS = [((2, 3, 4), {}), ((2, 3, 4), {"start_dim": 1}), ((2, 3, 4), {"start_dim": 0, "end_dim": 1}),
+            ((2, 3, 4, 5), {"start_dim": -3, "end_dim": -2}), ((7,), {}), ((), {}), ((0, 3), {}),
+            ((2, 3), {"start_dim": 1})]
+
+
+@pytest.mark.parametrize("non_contiguous", [False, True], ids=["contig", "strided"])
+@pytest.mark.parametrize("case", FLATTENS, ids=str)
+def test_flatten(case, non_contiguous, device):
+    shape, kw = case
+    check_op(lambda x: x.flatten(**kw), shapes=[shape], non_contiguous=non_contiguous, device=device)
+    check_op(lambda x: torch.flatten(x, **kw), lambda x: flambeau.flatten(x, **kw), shapes=[shape],
+             device=device)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "int64"])
+@pytest.mark.parametrize("shape,dim", [((), 0), ((), -1), ((7,), 0), ((7,), 1), ((7,), -1), ((3, 5), 1),
+                                       ((3, 5), -2), ((2, 3, 4), 3), ((0, 3), 0)], ids=str)
+def test_unsqueeze(shape, dim, dtype, device):
+    check_op(lambda x: x.unsqueeze(dim), shapes=[shape], dtype=dtype, device=device)
+    check_op(lambda x: torch.unsqueeze(x, dim), lambda x: flambeau.unsqueeze(x, dim), shapes=[shape],
+             dtype=dtype, device=device)
+
+
+SQUEEZES = [((2, 1, 3, 1), None), ((2, 1, 3, 1), 1), ((2, 1, 3, 1), -1), ((2, 1, 3, 1), 0),
+            ((2, 1, 3, 1), (1, 3)), ((1,), None), ((1,), 0), ((1, 1, 1), None), ((), None), ((), 0),
+            ((0, 1), 1), ((0, 1), None), ((3, 5), None)]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "bool"])
+@pytest.mark.parametrize("case", SQUEEZES, ids=str)
+def test_squeeze(case, dtype, device):
+    shape, dim = case
+    if dim is None:
+        check_op(lambda x: x.squeeze(), shapes=[shape], dtype=dtype, device=device)
+        check_op(lambda x: torch.squeeze(x), lambda x: flambeau.squeeze(x), shapes=[shape], dtype=dtype,
+                 device=device)
+    else:
+        check_op(lambda x: x.squeeze(dim), shapes=[shape], dtype=dtype, device=device)
+        check_op(lambda x: torch.squeeze(x, dim), lambda x: flambeau.squeeze(x, dim), shapes=[shape],
+                 dtype=dtype, device=device)
+
+
+EXPANDS = [((3, 1), (3, 4)), ((3, 1), (2, 3, 5)), ((1,), (7,)), ((), (2, 3)), ((3, 1), (-1, 4)),
+           ((1, 4), (3, -1, 4)), ((2, 1, 4), (2, 3, 4)), ((3, 4), (3, 4)), ((1, 3), (0, 3))]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int64"])
+@pytest.mark.parametrize("case", EXPANDS, ids=str)
+def test_expand(case, dtype, device):
+    shape, new = case
+    check_op(lambda x: x.expand(new), shapes=[shape], dtype=dtype, device=device)
+    check_op(lambda x: x.expand(*new), shapes=[shape], dtype=dtype, device=device)
+    if dtype != "int64":
+        # The expanded (stride-0) view feeding an elementwise op and a reduction.
+        check_op(lambda x: (x.expand(new) * 3).sum(0) if len(new) else x.expand(new), shapes=[shape],
+                 dtype=dtype, device=device)
+
+
+def test_expand_as(device):
+    check_op(lambda x, y: x.expand_as(y) * y, shapes=[(3, 1), (2, 3, 4)], device=device)
+
+
+CATS = [
+    ([(2, 3), (4, 3)], 0),
+    ([(2, 3), (2, 5), (2, 1)], 1),
+    ([(2, 3), (2, 5)], -1),
+    ([(2, 3, 4), (2, 1, 4), (2, 2, 4)], 1),
+    ([(7,), (1,), (3,)], 0),
+    ([(2, 3)], 0),
+    ([(0, 3), (2, 3)], 0),
+    ([(2, 0), (2, 3), (2, 0)], 1),
+    ([(1, 2, 3), (1, 2, 3)], 2),
+]
+
+
+@pytest.mark.parametrize("non_contiguous", [False, True], ids=["contig", "strided"])
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int64", "bool"])
+@pytest.mark.parametrize("case", CATS, ids=str)
+def test_cat(case, dtype, non_contiguous, device):
+    shapes, dim = case
+    check_op(lambda *xs: torch.cat(xs, dim), lambda *xs: flambeau.cat(xs, dim), shapes=shapes, dtype=dtype,
+             non_contiguous=non_contiguous, device=device)
+    check_op(lambda *xs: torch.cat(list(xs), dim=dim), lambda *xs: flambeau.cat(list(xs), dim=dim),
+             shapes=shapes, dtype=dtype, device=device)
+
+
+def test_cat_default_dim(device):
+    check_op(lambda a, b: torch.cat([a, b]), lambda a, b: flambeau.cat([a, b]), shapes=[(2, 3), (1, 3)],
+             device=device)
+
+
+STACKS = [([(2, 3)] * 3, 0), ([(2, 3)] * 2, 1), ([(2, 3)] * 2, 2), ([(2, 3)] * 4, -1), ([()] * 5, 0),
+          ([(7,)] * 2, 0), ([(0, 3)] * 2, 1), ([(2, 3, 4)], 0)]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int64", "bool"])
+@pytest.mark.parametrize("case", STACKS, ids=str)
+def test_stack(case, dtype, device):
+    shapes, dim = case
+    check_op(lambda *xs: torch.stack(xs, dim), lambda *xs: flambeau.stack(xs, dim), shapes=shapes,
+             dtype=dtype, device=device)
+    check_op(lambda *xs: torch.stack(list(xs), dim=dim), lambda *xs: flambeau.stack(list(xs), dim=dim),
+             shapes=shapes, dtype=dtype, non_contiguous=True, device=device)
+
+
+SPLITS = [((7,), 3, 0), ((7,), 7, 0), ((7,), 10, 0), ((7,), [2, 5], 0), ((7,), [0, 7], 0),
+          ((3, 8), 3, 1), ((3, 8), [1, 4, 3], -1), ((6, 2), 2, 0), ((0, 4), 2, 1), ((2, 3, 4), [1, 1, 1], 1)]
+
+
+@pytest.mark.parametrize("non_contiguous", [False, True], ids=["contig", "strided"])
+@pytest.mark.parametrize("case", SPLITS, ids=str)
+def test_split(case, non_contiguous, device):
+    shape, size, dim = case
+    check_op(lambda x: x.split(size, dim), shapes=[shape], non_contiguous=non_contiguous, device=device)
+    check_op(lambda x: torch.split(x, size, dim=dim), lambda x: flambeau.split(x, size, dim=dim),
+             shapes=[shape], device=device)
+
+
+CHUNKS = [((7,), 3, 0), ((6,), 4, 0), ((6,), 3, 0), ((7,), 1, 0), ((5,), 7, 0), ((3, 8), 3, 1),
+          ((3, 8), 2, -1), ((5, 2), 2, 0)]
+
+
+@pytest.mark.parametrize("non_contiguous", [False, True], ids=["contig", "strided"])
+@pytest.mark.parametrize("case", CHUNKS, ids=str)
+def test_chunk(case, non_contiguous, device):
+    shape, n, dim = case
+    check_op(lambda x: x.chunk(n, dim), shapes=[shape], non_contiguous=non_contiguous, device=device)
+    check_op(lambda x: torch.chunk(x, n, dim=dim), lambda x: flambeau.chunk(x, n, dim=dim), shapes=[shape],
+             device=device)
+
+
+def test_split_outputs_used_partially(device):
+    # Only some pieces reach the loss: the others contribute zero gradient.
+    check_op(lambda x: x.split(2, 1)[1] * 3, shapes=[(3, 7)], device=device)
+    check_op(lambda x: x.chunk(3)[0].sum() + x.chunk(3)[2].sum(), shapes=[(7, 2)], device=device)
+
+
+def test_shape_op_chain_gradient(device):
+    check_op(lambda x, y: torch.cat([x.permute(1, 0, 2).reshape(3, -1), y.T.unsqueeze(0).flatten(1)
+                                     .expand(3, -1)], 1).split(5, 1)[1].squeeze(),
+             lambda x, y: flambeau.cat([x.permute(1, 0, 2).reshape(3, -1), y.T.unsqueeze(0).flatten(1)
+                                        .expand(3, -1)], 1).split(5, 1)[1].squeeze(),
+             shapes=[(2, 3, 4), (4, 2)], device=device)
+
+
+# ---- view semantics -------------------------------------------------------------------------------------
+
+VIEWS = {
+    "transpose": lambda x: x.transpose(0, 1),
+    "permute": lambda x: x.permute(2, 0, 1),
+    "T_of_slice": lambda x: x[0].T,
+    "slice_step": lambda x: x[:, ::2, 1:],
+    "expand": lambda x: x[:, :1].expand(2, 5, 4),
+    "unsqueeze": lambda x: x.unsqueeze(1),
+    "squeeze": lambda x: x[:1].squeeze(0),
+    "reshape_contig": lambda x: x.reshape(10, 4),
+    "view": lambda x: x.view(2, 20),
+    "flatten": lambda x: x.flatten(),
+    "select": lambda x: x[1],
+    "split": lambda x: x.split(2, 1)[1],
+}
+
+
+@pytest.mark.parametrize("name", list(VIEWS))
+def test_view_metadata_matches_torch(name, device, rng):
+    a = rand_array((2, 5, 4), "float32", rng)
+    t, f = VIEWS[name](torch.tensor(a)), VIEWS[name](fl_tensor(a, device))
+    assert_close(f, t)
+    assert tuple(f.stride()) == tuple(t.stride())
+    assert f.stride(0) == t.stride(0)
+    assert f.is_contiguous() == t.is_contiguous()
+    assert f.storage_offset() == t.storage_offset()
+
+
+@pytest.mark.parametrize("name", ["transpose", "permute", "T_of_slice", "slice_step", "unsqueeze", "squeeze",
+                                  "reshape_contig", "view", "flatten", "select", "split"])
+def test_views_share_storage(name, device):
+    base = flambeau.zeros(2, 5, 4, device=device)
+    v = VIEWS[name](base)
+    v[...] = 7.0
+    tb = torch.zeros(2, 5, 4)
+    VIEWS[name](tb)[...] = 7.0
+    np.testing.assert_array_equal(base.to("cpu").numpy(), tb.numpy())
+
+
+def test_view_write_through_setitem(device):
+    x = flambeau.zeros(3, 4, device=device)
+    x.T[1, 2] = 5.0
+    x.view(12)[0] = 1.0
+    assert x[2, 1].item() == 5.0 and x[0, 0].item() == 1.0
+
+
+def test_contiguous(device, rng):
+    a = rand_array((3, 5), "float32", rng)
+    f = fl_tensor(a, device).T
+    assert not f.is_contiguous()
+    c = f.contiguous()
+    assert c.is_contiguous() and tuple(c.stride()) == (3, 1)
+    np.testing.assert_array_equal(c.to("cpu").numpy(), a.T)
+    d = fl_tensor(a, device)
+    assert d.contiguous().is_contiguous()
+    check_op(lambda x: x.contiguous() * 2, shapes=[(3, 5)], non_contiguous=True, device=device)
+
+
+def test_reshape_of_non_contiguous_copies(device):
+    x = flambeau.zeros(3, 4, device=device)
+    y = x.T.reshape(12)
+    y[0] = 1.0
+    assert x.sum().item() == 0.0
+
+
+def test_shape_introspection(device):
+    x = flambeau.zeros(2, 3, 4, device=device)
+    t = torch.zeros(2, 3, 4)
+    assert x.shape == t.shape == (2, 3, 4)
+    assert x.size() == (2, 3, 4) and x.size(1) == 3 and x.size(-1) == 4
+    assert x.shape[0] == 2 and list(x.shape) == [2, 3, 4]
+    assert x.dim() == x.ndim == 3
+    assert x.numel() == 24
+    assert len(x) == 2
+    assert flambeau.zeros((), device=device).shape == ()
+    assert flambeau.zeros((), device=device).dim() == 0
+    assert isinstance(x.shape, tuple)
+
+
+def test_size_class():
+    assert flambeau.Size((2, 3)) == (2, 3)
+    assert isinstance(flambeau.zeros(2, 3).shape, flambeau.Size)
