@@ -1,0 +1,93 @@
+"""Fused multi-tensor optimizer steps: one `_C` call per step updates every parameter and its state
+in place (one pass over memory, threads splitting the concatenated parameters).
+
+Each function mirrors torch.optim's functional single-tensor path (`_single_tensor_adam` etc.):
+same lists, same keyword hyperparameters, the same per-element arithmetic in the same order, so a
+trajectory agrees with `torch.optim.X(..., foreach=False)` to float rounding. Tensors in (lists of
+flambeau Tensors, parameters usually nn.Parameter), updated in place; nothing is returned except
+by `fused_sgd_`, which fills the `None` entries of `momentum_buffer_list` like PyTorch's SGD.
+
+`state_steps` holds one 1-element tensor per parameter (PyTorch keeps `state['step']` as a float32
+tensor); the call increments each by 1 itself (torch's `step_t += 1`) before using its value for
+the bias corrections (Adam) or the learning-rate decay (Adagrad).
+
+Parameters of float32 and float64 may be mixed in one call; every state tensor must match its
+parameter's shape and dtype. CPU only for now (CUDA tensors raise NotImplementedError).
+"""
+from .. import _C
+
+__all__ = ["fused_sgd_", "fused_adam_", "fused_adamw_", "fused_rmsprop_", "fused_adagrad_"]
+
+
+def _impls(ts, name, op):
+    try:
+        return [t._impl for t in ts]
+    except AttributeError:
+        bad = next(t for t in ts if not hasattr(t, "_impl"))
+        raise TypeError(f"{op}: {name} must be a list of Tensors, got an element of type "
+                        f"{type(bad).__name__}") from None
+
+
+def _f(x):
+    """A hyperparameter as a Python float (accepts 1-element tensors, as torch's lr)."""
+    if hasattr(x, "_impl"):
+        return float(x.item())
+    return float(x)
+
+
+def fused_sgd_(params, grads, momentum_buffer_list, *, lr, momentum=0.0, dampening=0.0, weight_decay=0.0,
+               nesterov=False, maximize=False):
+    """SGD step. momentum_buffer_list[i] is None before the first step with momentum: it is then set to
+    a new buffer holding that step's (decayed, possibly negated) gradient, as torch.optim.SGD does."""
+    op = "fused_sgd_"
+    momentum = _f(momentum)
+    bufs = [None if b is None else b._impl for b in momentum_buffer_list] if momentum != 0 else []
+    new = _C.fused_sgd_(_impls(params, "params", op), _impls(grads, "grads", op), bufs, _f(lr), momentum,
+                        _f(dampening), _f(weight_decay), bool(nesterov), bool(maximize))
+    if momentum != 0:
+        from .._tensor import _wrap
+        for i, b in enumerate(new):
+            if momentum_buffer_list[i] is None:
+                momentum_buffer_list[i] = _wrap(b)
+
+
+def fused_adam_(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, state_steps, *, lr, beta1, beta2, eps,
+                weight_decay, amsgrad, maximize, decoupled=False):
+    """Adam (decoupled=False) or AdamW (decoupled=True) step. max_exp_avg_sqs is used only with amsgrad
+    (pass [] otherwise)."""
+    op = "fused_adamw_" if decoupled else "fused_adam_"
+    _C.fused_adam_(_impls(params, "params", op), _impls(grads, "grads", op), _impls(exp_avgs, "exp_avgs", op),
+                   _impls(exp_avg_sqs, "exp_avg_sqs", op),
+                   _impls(max_exp_avg_sqs, "max_exp_avg_sqs", op) if amsgrad else [],
+                   _impls(state_steps, "state_steps", op), _f(lr), _f(beta1), _f(beta2), _f(eps),
+                   _f(weight_decay), bool(amsgrad), bool(maximize), bool(decoupled))
+
+
+def fused_adamw_(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, state_steps, *, lr, beta1, beta2, eps,
+                 weight_decay, amsgrad, maximize):
+    """AdamW step: fused_adam_ with decoupled weight decay (p *= 1 - lr * weight_decay first)."""
+    fused_adam_(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, state_steps, lr=lr, beta1=beta1,
+                beta2=beta2, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad, maximize=maximize,
+                decoupled=True)
+
+
+def fused_rmsprop_(params, grads, square_avgs, grad_avgs, momentum_buffer_list, state_steps, *, lr, alpha, eps,
+                   weight_decay, momentum, centered, maximize):
+    """RMSprop step. grad_avgs is used only when centered, momentum_buffer_list only when momentum > 0
+    (pass [] otherwise); both hold tensors (zeros before the first step), as torch's state."""
+    op = "fused_rmsprop_"
+    momentum = _f(momentum)
+    _C.fused_rmsprop_(_impls(params, "params", op), _impls(grads, "grads", op),
+                      _impls(square_avgs, "square_avgs", op),
+                      _impls(grad_avgs, "grad_avgs", op) if centered else [],
+                      _impls(momentum_buffer_list, "momentum_buffer_list", op) if momentum > 0 else [],
+                      _impls(state_steps, "state_steps", op), _f(lr), _f(alpha), _f(eps), _f(weight_decay),
+                      momentum, bool(centered), bool(maximize))
+
+
+def fused_adagrad_(params, grads, state_sums, state_steps, *, lr, lr_decay, weight_decay, eps, maximize):
+    """Adagrad step (state_sums start at initial_accumulator_value)."""
+    op = "fused_adagrad_"
+    _C.fused_adagrad_(_impls(params, "params", op), _impls(grads, "grads", op), _impls(state_sums, "state_sums", op),
+                      _impls(state_steps, "state_steps", op), _f(lr), _f(lr_decay), _f(weight_decay), _f(eps),
+                      bool(maximize))

@@ -1,0 +1,77 @@
+"""Adagrad with lr_decay and initial_accumulator_value (PyTorch's update rule)."""
+import flambeau
+from .optimizer import Optimizer, _addcdiv_, _addcmul_, _to_scalar
+
+__all__ = ["Adagrad"]
+
+
+class Adagrad(Optimizer):
+    def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0,
+                 eps=1e-10, foreach=None, *, maximize=False, differentiable=False, fused=None):
+        if isinstance(lr, flambeau.Tensor) and lr.numel() != 1:
+            raise ValueError("Tensor lr must be 1-element")
+        if not 0.0 <= lr:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if not 0.0 <= lr_decay:
+            raise ValueError(f"Invalid lr_decay value: {lr_decay}")
+        if not 0.0 <= weight_decay:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        if not 0.0 <= initial_accumulator_value:
+            raise ValueError(f"Invalid initial_accumulator_value value: "
+                             f"{initial_accumulator_value}")
+        if not 0.0 <= eps:
+            raise ValueError(f"Invalid epsilon value: {eps}")
+        defaults = dict(lr=lr, lr_decay=lr_decay, eps=eps, weight_decay=weight_decay,
+                        initial_accumulator_value=initial_accumulator_value, foreach=foreach,
+                        maximize=maximize, differentiable=differentiable, fused=fused)
+        super().__init__(params, defaults)
+        # like PyTorch, the state is created eagerly
+        for group in self.param_groups:
+            for p in group["params"]:
+                state = self.state[p]
+                state["step"] = self._step_tensor()
+                init_value = group["initial_accumulator_value"]
+                state["sum"] = flambeau.full_like(p, init_value)
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        for group in self.param_groups:
+            group.setdefault("foreach", None)
+            group.setdefault("maximize", False)
+            group.setdefault("differentiable", False)
+            group.setdefault("fused", None)
+            for p in group["params"]:
+                p_state = self.state.get(p, [])
+                if len(p_state) != 0 and not isinstance(p_state["step"], flambeau.Tensor):
+                    p_state["step"] = flambeau.tensor(float(p_state["step"]))
+
+    def step(self, closure=None):
+        """One update of every parameter that has a gradient. `closure` re-evaluates the loss."""
+        loss = None
+        if closure is not None:
+            with flambeau.enable_grad():
+                loss = closure()
+        with flambeau.no_grad():
+            for group in self.param_groups:
+                lr = _to_scalar(group["lr"])
+                lr_decay = group["lr_decay"]
+                weight_decay = group["weight_decay"]
+                eps = group["eps"]
+                maximize = group["maximize"]
+                for p in group["params"]:
+                    if p.grad is None:
+                        continue
+                    # kernel: _C.adagrad_step (multi-tensor)
+                    state = self.state[p]
+                    state_sum = state["sum"]
+                    step_t = state["step"]
+                    step_t.add_(1)
+                    step = step_t.item()
+                    grad = p.grad if not maximize else -p.grad
+                    if weight_decay != 0:
+                        grad = grad + p * weight_decay
+                    clr = lr / (1 + (step - 1) * lr_decay)
+                    _addcmul_(state_sum, grad, grad, value=1)
+                    std = state_sum.sqrt().add_(eps)
+                    _addcdiv_(p, grad, std, value=-clr)
+        return loss

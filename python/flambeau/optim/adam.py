@@ -1,0 +1,113 @@
+"""Adam and AdamW (PyTorch's update rule, bias corrections computed in Python floats)."""
+import flambeau
+from .optimizer import Optimizer, _addcdiv_, _addcmul_, _lerp_, _to_scalar
+
+__all__ = ["Adam", "AdamW"]
+
+
+class Adam(Optimizer):
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False,
+                 *, foreach=None, maximize=False, capturable=False, differentiable=False,
+                 fused=None, decoupled_weight_decay=False):
+        if isinstance(lr, flambeau.Tensor) and lr.numel() != 1:
+            raise ValueError("Tensor lr must be 1-element")
+        if not 0.0 <= lr:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if not 0.0 <= eps:
+            raise ValueError(f"Invalid epsilon value: {eps}")
+        if not 0.0 <= betas[0] < 1.0:
+            raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
+        if not 0.0 <= betas[1] < 1.0:
+            raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
+        if not 0.0 <= weight_decay:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
+                        maximize=maximize, foreach=foreach, capturable=capturable,
+                        differentiable=differentiable, fused=fused,
+                        decoupled_weight_decay=decoupled_weight_decay)
+        super().__init__(params, defaults)
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        for group in self.param_groups:
+            group.setdefault("amsgrad", False)
+            group.setdefault("maximize", False)
+            group.setdefault("foreach", None)
+            group.setdefault("capturable", False)
+            group.setdefault("differentiable", False)
+            group.setdefault("decoupled_weight_decay", False)
+            group.setdefault("fused", None)
+            for p in group["params"]:
+                p_state = self.state.get(p, [])
+                if len(p_state) != 0 and not isinstance(p_state["step"], flambeau.Tensor):
+                    p_state["step"] = flambeau.tensor(float(p_state["step"]))
+
+    def _init_state(self, p, amsgrad):
+        state = self.state[p]
+        if len(state) == 0:
+            state["step"] = self._step_tensor()
+            state["exp_avg"] = flambeau.zeros_like(p)
+            state["exp_avg_sq"] = flambeau.zeros_like(p)
+            if amsgrad:
+                state["max_exp_avg_sq"] = flambeau.zeros_like(p)
+        return state
+
+    def step(self, closure=None):
+        """One update of every parameter that has a gradient. `closure` re-evaluates the loss."""
+        loss = None
+        if closure is not None:
+            with flambeau.enable_grad():
+                loss = closure()
+        with flambeau.no_grad():
+            for group in self.param_groups:
+                beta1, beta2 = (_to_scalar(b) for b in group["betas"])
+                lr = _to_scalar(group["lr"])
+                weight_decay = group["weight_decay"]
+                eps = group["eps"]
+                amsgrad = group["amsgrad"]
+                maximize = group["maximize"]
+                decoupled = group["decoupled_weight_decay"]
+                for p in group["params"]:
+                    if p.grad is None:
+                        continue
+                    # kernel: _C.adam_step (multi-tensor, fused)
+                    state = self._init_state(p, amsgrad)
+                    grad = p.grad if not maximize else -p.grad
+                    exp_avg, exp_avg_sq, step_t = state["exp_avg"], state["exp_avg_sq"], state["step"]
+                    step_t.add_(1)
+                    if weight_decay != 0:
+                        if decoupled:
+                            p.mul_(1 - lr * weight_decay)
+                        else:
+                            grad = grad + p * weight_decay
+                    _lerp_(exp_avg, grad, 1 - beta1)
+                    _addcmul_(exp_avg_sq.mul_(beta2), grad, grad, value=1 - beta2)
+                    step = step_t.item()
+                    bias_correction1 = 1 - beta1 ** step
+                    bias_correction2 = 1 - beta2 ** step
+                    step_size = lr / bias_correction1
+                    bias_correction2_sqrt = bias_correction2 ** 0.5
+                    if amsgrad:
+                        max_sq = state["max_exp_avg_sq"]
+                        max_sq.copy_(flambeau.maximum(max_sq, exp_avg_sq))
+                        denom = (max_sq.sqrt() / bias_correction2_sqrt).add_(eps)
+                    else:
+                        denom = (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(eps)
+                    _addcdiv_(p, exp_avg, denom, value=-step_size)
+        return loss
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay: p <- p * (1 - lr * weight_decay) before the Adam step."""
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2,
+                 amsgrad=False, *, maximize=False, foreach=None, capturable=False,
+                 differentiable=False, fused=None):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, foreach=foreach,
+                         maximize=maximize, capturable=capturable, differentiable=differentiable,
+                         fused=fused, decoupled_weight_decay=True)
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        for group in self.param_groups:
+            group["decoupled_weight_decay"] = True

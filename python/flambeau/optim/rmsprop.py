@@ -1,0 +1,89 @@
+"""RMSprop with optional centering and momentum (PyTorch's update rule)."""
+import flambeau
+from .optimizer import Optimizer, _add_, _addcdiv_, _addcmul_, _lerp_, _to_scalar
+
+__all__ = ["RMSprop"]
+
+
+class RMSprop(Optimizer):
+    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0,
+                 centered=False, capturable=False, foreach=None, maximize=False,
+                 differentiable=False):
+        if isinstance(lr, flambeau.Tensor) and lr.numel() != 1:
+            raise ValueError("Tensor lr must be 1-element")
+        if not 0.0 <= lr:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if not 0.0 <= eps:
+            raise ValueError(f"Invalid epsilon value: {eps}")
+        if not 0.0 <= momentum:
+            raise ValueError(f"Invalid momentum value: {momentum}")
+        if not 0.0 <= weight_decay:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        if not 0.0 <= alpha:
+            raise ValueError(f"Invalid alpha value: {alpha}")
+        defaults = dict(lr=lr, momentum=momentum, alpha=alpha, eps=eps, centered=centered,
+                        weight_decay=weight_decay, capturable=capturable, foreach=foreach,
+                        maximize=maximize, differentiable=differentiable)
+        super().__init__(params, defaults)
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        for group in self.param_groups:
+            group.setdefault("momentum", 0)
+            group.setdefault("centered", False)
+            group.setdefault("foreach", None)
+            group.setdefault("maximize", False)
+            group.setdefault("differentiable", False)
+            group.setdefault("capturable", False)
+            for p in group["params"]:
+                p_state = self.state.get(p, [])
+                if len(p_state) != 0 and not isinstance(p_state["step"], flambeau.Tensor):
+                    p_state["step"] = flambeau.tensor(float(p_state["step"]))
+
+    def step(self, closure=None):
+        """One update of every parameter that has a gradient. `closure` re-evaluates the loss."""
+        loss = None
+        if closure is not None:
+            with flambeau.enable_grad():
+                loss = closure()
+        with flambeau.no_grad():
+            for group in self.param_groups:
+                lr = _to_scalar(group["lr"])
+                alpha = group["alpha"]
+                eps = group["eps"]
+                weight_decay = group["weight_decay"]
+                momentum = group["momentum"]
+                centered = group["centered"]
+                maximize = group["maximize"]
+                for p in group["params"]:
+                    if p.grad is None:
+                        continue
+                    # kernel: _C.rmsprop_step (multi-tensor)
+                    state = self.state[p]
+                    if len(state) == 0:
+                        state["step"] = self._step_tensor()
+                        state["square_avg"] = flambeau.zeros_like(p)
+                        if momentum > 0:
+                            state["momentum_buffer"] = flambeau.zeros_like(p)
+                        if centered:
+                            state["grad_avg"] = flambeau.zeros_like(p)
+                    grad = p.grad if not maximize else -p.grad
+                    square_avg = state["square_avg"]
+                    state["step"].add_(1)
+                    if weight_decay != 0:
+                        grad = grad + p * weight_decay
+                    _addcmul_(square_avg.mul_(alpha), grad, grad, value=1 - alpha)
+                    if centered:
+                        grad_avg = state["grad_avg"]
+                        _lerp_(grad_avg, grad, 1 - alpha)
+                        avg = (square_avg - grad_avg * grad_avg).sqrt_()
+                    else:
+                        avg = square_avg.sqrt()
+                    avg = avg.add_(eps)
+                    if momentum > 0:
+                        buf = state["momentum_buffer"]
+                        _addcdiv_(buf.mul_(momentum), grad, avg)
+                        _add_(p, buf, alpha=-lr)
+                    else:
+                        _addcdiv_(p, grad, avg, value=-lr)
+        return loss

@@ -1,0 +1,4 @@
+"""flambeau.utils."""
+from . import data
+
+__all__ = ["data"]

@@ -1,0 +1,12 @@
+"""flambeau.utils.data: datasets, samplers and the DataLoader (PyTorch's API)."""
+from .dataset import (Dataset, IterableDataset, ChainDataset, TensorDataset, Subset,  # noqa: F401
+                      ConcatDataset, random_split)
+from .sampler import (Sampler, SequentialSampler, RandomSampler, SubsetRandomSampler,  # noqa: F401
+                      WeightedRandomSampler, BatchSampler)
+from .dataloader import (DataLoader, default_collate, default_convert, get_worker_info,  # noqa: F401
+                         WorkerInfo)
+
+__all__ = ["Dataset", "IterableDataset", "ChainDataset", "TensorDataset", "Subset",
+           "ConcatDataset", "random_split", "Sampler", "SequentialSampler", "RandomSampler",
+           "SubsetRandomSampler", "WeightedRandomSampler", "BatchSampler", "DataLoader",
+           "default_collate", "default_convert", "get_worker_info", "WorkerInfo"]

@@ -1,0 +1,192 @@
+"""nn.functional entry points not covered through a module: pad, unfold, one_hot, embedding,
+scaled_dot_product_attention, conv with explicit weights, distance functions, float64 gradients
+through the composite ops (against PyTorch)."""
+import numpy as np
+import pytest
+import torch
+
+import flambeau
+from flambeau.nn import functional as F
+from nn_helpers import assert_close, t2f, to_np
+
+TF = torch.nn.functional
+
+
+def randn(*shape, dtype=np.float32):
+    return np.random.randn(*shape).astype(dtype)
+
+
+def compare(fn_f, fn_t, arrays, dtype="float32", grads=None, **tol):
+    """fn_f(*flambeau tensors) vs fn_t(*torch tensors): values and gradients of float inputs."""
+    grads = grads if grads is not None else [a.dtype.kind == "f" for a in arrays]
+    ti = [torch.from_numpy(a.copy()).requires_grad_(g) for a, g in zip(arrays, grads)]
+    fi = [t2f(a, requires_grad=g) for a, g in zip(arrays, grads)]
+    tout, fout = fn_t(*ti), fn_f(*fi)
+    assert_close(fout, tout, dtype, "value", **tol)
+    if tout.requires_grad:
+        g = randn(*tout.shape, dtype=to_np(tout).dtype)
+        (tout * torch.from_numpy(g)).sum().backward()
+        (fout * t2f(g)).sum().backward()
+        for i, (a, b) in enumerate(zip(fi, ti)):
+            if b.requires_grad:
+                assert_close(a.grad, b.grad, dtype, f"grad {i}", **tol)
+
+
+@pytest.mark.parametrize("mode", ["constant", "reflect", "replicate", "circular"])
+def test_pad_modes(mode):
+    x = randn(2, 3, 5, 6)
+    for p in [(2, 1, 0, 3), (1, 1, 1, 1)]:
+        compare(lambda t: F.pad(t, p, mode=mode), lambda t: TF.pad(t, p, mode=mode), [x])
+    compare(lambda t: F.pad(t, (1, 2), mode=mode), lambda t: TF.pad(t, (1, 2), mode=mode),
+            [randn(2, 3, 5)])
+    if mode != "constant":
+        with pytest.raises(NotImplementedError, match="Padding size 2 is not supported"):
+            F.pad(t2f(x), (1, 2), mode=mode)
+    if mode == "constant":
+        compare(lambda t: F.pad(t, (-1, 2, 1, -2), value=3.0),
+                lambda t: TF.pad(t, (-1, 2, 1, -2), value=3.0), [x])
+        compare(lambda t: F.pad(t, (1, 1, 0, 0, 2, 0)), lambda t: TF.pad(t, (1, 1, 0, 0, 2, 0)),
+                [x])
+
+
+def test_pad_errors():
+    with pytest.raises(RuntimeError, match="divisible by 2"):
+        F.pad(flambeau.zeros(2, 2), (1,))
+    with pytest.raises(RuntimeError, match="Padding size should be less"):
+        F.pad(flambeau.zeros(1, 1, 3), (3, 0), mode="reflect")
+
+
+def test_unfold_matches_pytorch():
+    x = randn(2, 3, 6, 7)
+    for kw in [dict(kernel_size=2), dict(kernel_size=(2, 3), stride=2, padding=1),
+               dict(kernel_size=3, dilation=2, padding=(0, 1))]:
+        compare(lambda t: F.unfold(t, **kw), lambda t: TF.unfold(t, **kw), [x])
+
+
+def test_conv2d_functional_explicit_weights_and_float64():
+    x, w, b = randn(2, 4, 7, 6, dtype=np.float64), randn(6, 2, 3, 3, dtype=np.float64), \
+        randn(6, dtype=np.float64)
+    compare(lambda a, c, d: F.conv2d(a, c, d, stride=(2, 1), padding=1, dilation=(1, 2), groups=2),
+            lambda a, c, d: TF.conv2d(a, c, d, stride=(2, 1), padding=1, dilation=(1, 2), groups=2),
+            [x, w, b], "float64")
+    compare(lambda a, c: F.conv1d(a, c, None, 2, "valid"), lambda a, c: TF.conv1d(a, c, None, 2),
+            [randn(2, 3, 9), randn(4, 3, 3)])
+    wt = randn(4, 3, 3, 3, dtype=np.float64)
+    compare(lambda a, c: F.conv_transpose2d(a, c, None, 2, 1, 1),
+            lambda a, c: TF.conv_transpose2d(a, c, None, 2, 1, 1),
+            [randn(1, 4, 4, 5, dtype=np.float64), wt], "float64")
+
+
+def test_pooling_functional_float64_gradients():
+    x = randn(2, 3, 7, 8, dtype=np.float64)
+    compare(lambda t: F.max_pool2d(t, 3, 2, 1), lambda t: TF.max_pool2d(t, 3, 2, 1), [x], "float64")
+    compare(lambda t: F.avg_pool2d(t, 3, 2, 1, True, False), lambda t: TF.avg_pool2d(t, 3, 2, 1, True, False),
+            [x], "float64")
+    compare(lambda t: F.adaptive_avg_pool2d(t, (3, 5)), lambda t: TF.adaptive_avg_pool2d(t, (3, 5)),
+            [x], "float64")
+    compare(lambda t: F.adaptive_max_pool2d(t, 4), lambda t: TF.adaptive_max_pool2d(t, 4), [x],
+            "float64")
+
+
+def test_normalization_functional_float64():
+    x = randn(4, 6, 3, 2, dtype=np.float64)
+    rm, rv = np.zeros(6), np.ones(6)
+    compare(lambda t: F.batch_norm(t, None, None, training=True),
+            lambda t: TF.batch_norm(t, None, None, training=True), [x], "float64")
+    compare(lambda t, w, b: F.group_norm(t, 3, w, b), lambda t, w, b: TF.group_norm(t, 3, w, b),
+            [x, randn(6, dtype=np.float64), randn(6, dtype=np.float64)], "float64")
+    compare(lambda t: F.layer_norm(t, (3, 2)), lambda t: TF.layer_norm(t, (3, 2)), [x], "float64")
+    compare(lambda t: F.instance_norm(t), lambda t: TF.instance_norm(t), [x], "float64")
+    compare(lambda t: F.rms_norm(t, (2,)), lambda t: TF.rms_norm(t, (2,)), [x], "float64")
+    f_rm, f_rv = t2f(rm), t2f(rv)
+    t_rm, t_rv = torch.from_numpy(rm.copy()), torch.from_numpy(rv.copy())
+    F.batch_norm(t2f(x), f_rm, f_rv, training=True, momentum=0.3)
+    TF.batch_norm(torch.from_numpy(x), t_rm, t_rv, training=True, momentum=0.3)
+    assert_close(f_rm, t_rm, "float64")
+    assert_close(f_rv, t_rv, "float64")
+
+
+def test_one_hot_and_embedding_functional():
+    idx = np.array([[0, 3], [2, 2]], np.int64)
+    assert np.array_equal(to_np(F.one_hot(t2f(idx), 5)), TF.one_hot(torch.from_numpy(idx), 5).numpy())
+    assert tuple(F.one_hot(t2f(idx)).shape) == (2, 2, 4)
+    with pytest.raises(RuntimeError):
+        F.one_hot(t2f(idx), 2)
+    w = randn(5, 3)
+    compare(lambda ww: F.embedding(t2f(idx), ww, padding_idx=2),
+            lambda ww: TF.embedding(torch.from_numpy(idx), ww, padding_idx=2), [w])
+
+
+@pytest.mark.parametrize("case", ["plain", "bool_mask", "float_mask", "causal", "scale", "gqa"])
+def test_scaled_dot_product_attention(case):
+    q, k, v = randn(2, 4, 5, 8), randn(2, 4, 6, 8), randn(2, 4, 6, 8)
+    kw = {}
+    arrays = [q, k, v]
+    if case == "bool_mask":
+        mask = np.random.rand(5, 6) > 0.3
+        mask[:, 0] = True
+        kw["attn_mask"] = mask
+    elif case == "float_mask":
+        kw["attn_mask"] = randn(5, 6)
+    elif case == "causal":
+        k, v = randn(2, 4, 5, 8), randn(2, 4, 5, 8)
+        arrays = [q, k, v]
+        kw["is_causal"] = True
+    elif case == "scale":
+        kw["scale"] = 0.3
+    elif case == "gqa":
+        arrays = [q, randn(2, 2, 6, 8), randn(2, 2, 6, 8)]
+        kw["enable_gqa"] = True
+
+    def fkw():
+        return {a: (t2f(b) if isinstance(b, np.ndarray) else b) for a, b in kw.items()}
+
+    def tkw():
+        return {a: (torch.from_numpy(b) if isinstance(b, np.ndarray) else b) for a, b in kw.items()}
+
+    compare(lambda a, b, c: F.scaled_dot_product_attention(a, b, c, **fkw()),
+            lambda a, b, c: TF.scaled_dot_product_attention(a, b, c, **tkw()), arrays)
+
+
+def test_distances_and_similarity():
+    a, b = randn(4, 5), randn(4, 5)
+    compare(lambda x, y: F.pairwise_distance(x, y, 3.0), lambda x, y: TF.pairwise_distance(x, y, 3.0),
+            [a, b])
+    compare(lambda x, y: F.cosine_similarity(x, y, dim=0), lambda x, y: TF.cosine_similarity(x, y, dim=0),
+            [a, b])
+    compare(lambda x, y: F.bilinear(x, y, t2f(randn_w), None),
+            lambda x, y: TF.bilinear(x, y, torch.from_numpy(randn_w), None), [a, randn(4, 2)])
+
+
+randn_w = np.random.RandomState(0).randn(3, 5, 2).astype(np.float32)
+
+
+@pytest.mark.parametrize("kw,shape", [
+    (dict(scale_factor=2), (2, 3, 4, 5)),
+    (dict(size=(7, 3)), (2, 3, 4, 5)),
+    (dict(scale_factor=1.7, mode="nearest-exact"), (1, 2, 5, 4)),
+    (dict(scale_factor=(2, 1.5), mode="bilinear"), (2, 3, 4, 5)),
+    (dict(size=(9, 2), mode="bilinear", align_corners=True), (2, 3, 4, 5)),
+    (dict(size=(3, 7), mode="bilinear", align_corners=False), (1, 2, 6, 5)),
+    (dict(scale_factor=2.5, mode="bilinear", recompute_scale_factor=True), (1, 1, 3, 3)),
+    (dict(scale_factor=3, mode="linear"), (2, 3, 5)),
+    (dict(size=4, mode="nearest"), (2, 3, 9)),
+])
+def test_interpolate_matches_pytorch(kw, shape):
+    compare(lambda t: F.interpolate(t, **kw), lambda t: TF.interpolate(t, **kw),
+            [randn(*shape, dtype=np.float64)], "float64")
+
+
+def test_interpolate_modules_and_errors():
+    import flambeau.nn as fnn
+    for ctor in [lambda n: n.Upsample(scale_factor=2, mode="bilinear"), lambda n: n.Upsample(size=5),
+                 lambda n: n.PixelShuffle(2), lambda n: n.PixelUnshuffle(2),
+                 lambda n: n.Unfold((2, 3), padding=1, stride=2)]:
+        tm, fm = ctor(torch.nn), ctor(fnn)
+        assert repr(fm) == repr(tm)
+        x = randn(2, 8, 4, 6)
+        compare(lambda t: fm(t), lambda t: tm(t), [x])
+    with pytest.raises(NotImplementedError, match="bicubic"):
+        F.interpolate(flambeau.zeros(1, 1, 2, 2), scale_factor=2, mode="bicubic")
+    with pytest.raises(ValueError, match="only one of size or scale_factor"):
+        F.interpolate(flambeau.zeros(1, 1, 2, 2))
