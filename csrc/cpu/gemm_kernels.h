@@ -26,6 +26,17 @@ template <class T>
 using MicroKernel = void (*)(int64_t kc, const T* a, const T* b, T* c, int64_t ldc, int64_t n, T alpha,
                              T beta, const T* bias_n, const T* bias_m);
 
+// A packer copies one micro-panel of P rows (P = MR for A, NR for B) into the layout above:
+//
+//   dst[k*P + i] = src[i*si + k*sk]     (i < m, k < kc);   dst[k*P + i] = 0 for m <= i < P
+//
+// For A, rows are A's rows (si = lda_row, sk = lda_col); for B, rows are B's columns (si = ldb_col,
+// sk = ldb_row). sk == 1 is a transpose (row-major A, column-major B such as F.linear's weight),
+// si == 1 a straight copy (row-major B, column-major A); any other strides are gathered. dst is
+// 64-byte aligned.
+template <class T>
+using PackFn = void (*)(const T* src, int64_t si, int64_t sk, int64_t m, int64_t kc, T* dst);
+
 constexpr int kMaxMR = 16;
 constexpr int kMaxNV = 4;
 
@@ -39,6 +50,8 @@ struct KernelSet {
   int mc;          // rows of A packed at once (shared by the threads, lives in L3)
   int nc;          // columns of B packed at once (one per thread, lives in that core's L2)
   MicroKernel<T> kernel[kMaxMR][kMaxNV];
+  PackFn<T> pack_a;  // P = mr
+  PackFn<T> pack_b;  // P = nr
 };
 
 }  // namespace flambeau::cpu::gemm_detail

@@ -1,0 +1,483 @@
+// CPU GEMM driver: C = alpha * A @ B + beta * C + bias_n[j] + bias_m[i] (API: csrc/cpu/gemm.h).
+//
+// Built in the manner of BLIS (Van Zee & van de Geijn; Goto & van de Geijn, "Anatomy of
+// high-performance matrix multiplication"): the operands are copied into packed panels whose layout is
+// exactly the order in which a register micro-kernel reads them, blocked so that each level of reuse
+// comes out of a cache level:
+//
+//   for pc in K by kc                          k block; C gets beta and the biases in the first one
+//     for ic in M by mc                        A block (mc x kc), packed once, shared by all threads: L3
+//       pack A block -> MR-row micro-panels    (the threads pack disjoint panels, then a barrier)
+//       for jc in this thread's columns by nc  B block (kc x nc), private to the thread: its core's L2
+//         pack B block -> NR-column micro-panels
+//         for ir in mc by MR                   A micro-panel (MR x kc) stays hot in L1/L2
+//           for jr in nc by NR                 B micro-panels stream from L2
+//             micro-kernel: MR x NR tile of C, kc rank-1 updates in registers
+//
+// The micro-kernel's tile puts vectors along N, because C is row-major: the kernel loads NR/VL vectors
+// of a B row and broadcasts MR values of an A column. This is BLIS's skx ordering seen through the
+// transpose (C^T = B^T A^T): the broadcast operand's panel is reused from L1 while the vector operand
+// streams from L2, which has bandwidth to spare for one zmm row per 14 FMA cycles.
+//
+// Threads split the columns of C: each takes a contiguous range of NR-panels and packs only its own
+// B, while the A block is packed once for all of them (each thread would otherwise copy all of A, a
+// visible cost when N is small next to M, as in 4096x784 @ 784x512). When N has too few panels to go
+// round, the threads split the rows instead and run independent products on their row ranges (B is
+// then small, so each packing its own copy is cheap). Tiny products run on the calling thread.
+//
+// Packing reads A and B through arbitrary element strides, so transposed operands (F.linear's weight,
+// the gradients' A^T and B^T) cost nothing extra; unit-stride layouts take the contiguous fast paths.
+// Edge panels are zero-padded to MR/NR, and the micro-kernels are instantiated for every row count
+// 1..MR, so ragged edges neither read out of bounds nor waste FMAs on padded rows.
+//
+// Kernel sets: AVX-512 (14x32 float, 14x16 double) and AVX2 (6x16 float, 6x8 double) live in
+// csrc/cpu/simd/gemm_*.cpp; the portable set below (plain C++, vectorised by the compiler for the
+// baseline ISA) is the fallback and the reference for FLAMBEAU_CPU_CAPABILITY=default.
+#include "cpu/gemm.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <new>
+
+#include "cpu/capability.h"
+#include "cpu/gemm_kernels.h"
+
+#ifdef FLAMBEAU_OPENMP
+#include <omp.h>
+#endif
+
+namespace flambeau::cpu {
+
+using gemm_detail::KernelSet;
+
+namespace {
+
+// ---------------------------------------------------------------------------------------------------
+// Portable packing (contract in gemm_kernels.h): dst[k*P + i] = src[i*si + k*sk], zero rows m..P-1.
+// The SIMD kernel sets bring their own packers (in-register transposes); this one serves the portable
+// set. For sk == 1 (a transpose) rows are read in chunks of kChunk along k, so that the P source
+// lines in flight and the chunk of dst both stay in L1.
+
+template <class T, int P>
+void portable_pack(const T* src, int64_t si, int64_t sk, int64_t m, int64_t kc, T* __restrict dst) {
+  if (si == 1) {
+    for (int64_t k = 0; k < kc; ++k) {
+      const T* s = src + k * sk;
+      T* d = dst + k * P;
+      for (int64_t i = 0; i < m; ++i) d[i] = s[i];
+      for (int64_t i = m; i < P; ++i) d[i] = T(0);
+    }
+    return;
+  }
+  if (m < P) {
+    for (int64_t k = 0; k < kc; ++k)
+      for (int64_t i = m; i < P; ++i) dst[k * P + i] = T(0);
+  }
+  if (sk == 1) {
+    constexpr int64_t kChunk = 64;
+    for (int64_t k0 = 0; k0 < kc; k0 += kChunk) {
+      const int64_t k1 = std::min(kc, k0 + kChunk);
+      for (int64_t i = 0; i < m; ++i) {
+        const T* s = src + i * si;
+        for (int64_t k = k0; k < k1; ++k) dst[k * P + i] = s[k];
+      }
+    }
+    return;
+  }
+  for (int64_t k = 0; k < kc; ++k)
+    for (int64_t i = 0; i < m; ++i) dst[k * P + i] = src[i * si + k * sk];
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Portable micro-kernels (baseline ISA). acc is a small array the compiler keeps in SSE registers:
+// 4 x 8 floats = 8 xmm accumulators, 4 x 4 doubles = 8 xmm accumulators.
+
+template <class T, int MR, int NR, int M>
+void portable_kernel(int64_t kc, const T* __restrict a, const T* __restrict b, T* __restrict c, int64_t ldc,
+                     int64_t n, T alpha, T beta, const T* bias_n, const T* bias_m) {
+  T acc[M][NR];
+  for (int i = 0; i < M; ++i)
+    for (int j = 0; j < NR; ++j) acc[i][j] = T(0);
+  for (int64_t k = 0; k < kc; ++k) {
+    for (int i = 0; i < M; ++i) {
+      const T ai = a[i];
+      for (int j = 0; j < NR; ++j) acc[i][j] += ai * b[j];
+    }
+    a += MR;
+    b += NR;
+  }
+  for (int i = 0; i < M; ++i) {
+    T* ci = c + i * ldc;
+    const T bm = bias_m ? bias_m[i] : T(0);
+    for (int64_t j = 0; j < n; ++j) {
+      T r = alpha * acc[i][j] + (bias_n ? bias_n[j] : T(0)) + bm;
+      if (beta != T(0)) r += beta * ci[j];
+      ci[j] = r;
+    }
+  }
+}
+
+template <class T, int MR, int NR, int M>
+void fill_portable(KernelSet<T>& ks) {
+  if constexpr (M >= 1) {
+    ks.kernel[M - 1][0] = &portable_kernel<T, MR, NR, M>;
+    fill_portable<T, MR, NR, M - 1>(ks);
+  }
+}
+
+template <class T, int MR, int NR>
+KernelSet<T> make_portable(const char* name, int kc, int mc, int nc) {
+  KernelSet<T> ks{};
+  ks.name = name;
+  ks.mr = MR;
+  ks.nr = NR;
+  ks.vl = NR;  // one variant: it always computes NR columns and stores n
+  ks.kc = kc;
+  ks.mc = mc;
+  ks.nc = nc;
+  fill_portable<T, MR, NR, MR>(ks);
+  ks.pack_a = &portable_pack<T, MR>;
+  ks.pack_b = &portable_pack<T, NR>;
+  return ks;
+}
+
+template <class T>
+const KernelSet<T>* portable_kernels();
+
+template <>
+const KernelSet<float>* portable_kernels<float>() {
+  static const KernelSet<float> ks = make_portable<float, 4, 8>("portable 4x8", 256, 1024, 512);
+  return &ks;
+}
+
+template <>
+const KernelSet<double>* portable_kernels<double>() {
+  static const KernelSet<double> ks = make_portable<double, 4, 4>("portable 4x4", 256, 1024, 256);
+  return &ks;
+}
+
+template <class T>
+const KernelSet<T>* select_kernels() {
+  const Capability cap = capability();
+  if constexpr (sizeof(T) == 4) {
+    if (cap == Capability::AVX512) return gemm_avx512::sgemm_kernels();
+    if (cap == Capability::AVX2) return gemm_avx2::sgemm_kernels();
+  } else {
+    if (cap == Capability::AVX512) return gemm_avx512::dgemm_kernels();
+    if (cap == Capability::AVX2) return gemm_avx2::dgemm_kernels();
+  }
+  return portable_kernels<T>();
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Workspace for the packed panels: one per calling thread, kept between calls (a GEMM in a training
+// loop would otherwise pay for fresh pages on every call) and grown as needed. The calling thread
+// carves it up for the whole team before the parallel region opens, so nothing inside the region
+// allocates or throws.
+
+struct Workspace {
+  void* ptr = nullptr;
+  size_t bytes = 0;
+  ~Workspace() { std::free(ptr); }
+  template <class T>
+  T* get(size_t count) {
+    const size_t need = (count * sizeof(T) + 63) & ~size_t(63);
+    if (need > bytes) {
+      std::free(ptr);
+      ptr = nullptr;
+      bytes = 0;
+      ptr = std::aligned_alloc(64, need);
+      if (!ptr) throw std::bad_alloc();
+      bytes = need;
+    }
+    return static_cast<T*>(ptr);
+  }
+};
+
+thread_local Workspace tls_workspace;
+
+// ---------------------------------------------------------------------------------------------------
+// The blocked product.
+
+template <class T>
+struct Problem {
+  int64_t M, N, K;
+  T alpha;
+  const T* A;
+  int64_t ar, ac;
+  const T* B;
+  int64_t br, bc;
+  T beta;
+  T* C;
+  int64_t ldc;
+  const T* bias_n;
+  const T* bias_m;
+};
+
+inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+inline int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
+
+// Equal blocks of at most `max_block` (rounded up to a multiple of `unit`) covering `total`.
+inline int64_t balanced_block(int64_t total, int64_t max_block, int64_t unit) {
+  const int64_t nblocks = ceil_div(total, max_block);
+  return round_up(ceil_div(total, nblocks), unit);
+}
+
+// Block sizes for one product (or one thread's rows of it), and the packed-buffer sizes they need.
+struct Blocking {
+  int64_t kc, mc, nc;
+  size_t a_elems() const { return (size_t)round_up(mc * kc, 16); }  // 16 elements keep slices 64B-aligned
+  size_t b_elems() const { return (size_t)round_up(kc * nc, 16); }
+};
+
+template <class T>
+Blocking blocking_for(const KernelSet<T>& ks, int64_t M, int64_t N, int64_t K) {
+  Blocking b;
+  b.kc = balanced_block(K, ks.kc, 1);
+  b.mc = balanced_block(M, ks.mc, ks.mr);
+  b.nc = balanced_block(N, ks.nc, ks.nr);
+  return b;
+}
+
+// An orphaned barrier: binds to the team of the parallel region gemm_run opened.
+inline void team_barrier() {
+#ifdef FLAMBEAU_OPENMP
+#pragma omp barrier
+#endif
+}
+
+// The product, as run by one thread of a team of nt (tid is this one; nt == 1: the whole product on the
+// calling thread, with no barriers, so that it also runs inside someone else's parallel region).
+//
+// Each (k block, A block) phase: the team packs the shared A block (`apack`, disjoint micro-panels per
+// thread), meets at a barrier, then takes column blocks of `nc` columns from a shared counter until
+// none are left: pack that B block into the thread's own `bpack`, run the micro-kernels over it. A
+// dynamic share rather than a fixed one, because a thread that loses its core for a while (another
+// process, a data loader) would otherwise hold the whole team at the next barrier. Which thread
+// computes a tile does not change its bits.
+template <class T>
+void gemm_team(const KernelSet<T>& ks, const Problem<T>& p, const Blocking& bl, T* apack, T* bpack, int tid, int nt,
+               std::atomic<int64_t>* counter) {
+  const int MR = ks.mr, NR = ks.nr, VL = ks.vl;
+  const int64_t nc = bl.nc;
+  const int64_t n_items = ceil_div(p.N, nc);
+  int64_t limit = 0;  // the counter's value when this phase's column blocks are all taken
+  bool first_phase = true;
+  for (int64_t pc = 0; pc < p.K; pc += bl.kc) {
+    const int64_t kc = std::min(bl.kc, p.K - pc);
+    // beta and the biases are applied once, with the first k block; later blocks accumulate.
+    const T beta = pc == 0 ? p.beta : T(1);
+    const T* bias_n = pc == 0 ? p.bias_n : nullptr;
+    const T* bias_m = pc == 0 ? p.bias_m : nullptr;
+    for (int64_t ic = 0; ic < p.M; ic += bl.mc) {
+      const int64_t mc = std::min(bl.mc, p.M - ic);
+      const int64_t a_panels = ceil_div(mc, MR);
+      if (nt > 1 && !first_phase) team_barrier();  // everyone is done with the previous A block
+      first_phase = false;
+      for (int64_t ip = tid; ip < a_panels; ip += nt) {
+        const int64_t i0 = ip * MR;
+        ks.pack_a(p.A + (ic + i0) * p.ar + pc * p.ac, p.ar, p.ac, std::min<int64_t>(MR, mc - i0), kc,
+                  apack + i0 * kc);
+      }
+      if (nt > 1) team_barrier();  // all of this A block is packed
+      limit += n_items;
+      for (int64_t item = 0;; ++item) {
+        if (nt > 1) {  // take the next column block, never one past this phase's
+          int64_t c = counter->load(std::memory_order_relaxed);
+          do {
+            if (c >= limit) break;
+          } while (!counter->compare_exchange_weak(c, c + 1, std::memory_order_relaxed));
+          if (c >= limit) break;
+          item = c - (limit - n_items);
+        } else if (item >= n_items) {
+          break;
+        }
+        const int64_t jc = item * nc;
+        const int64_t ncur = std::min(nc, p.N - jc);
+        for (int64_t j0 = 0; j0 < ncur; j0 += NR)
+          ks.pack_b(p.B + pc * p.br + (jc + j0) * p.bc, p.bc, p.br, std::min<int64_t>(NR, ncur - j0), kc,
+                    bpack + j0 * kc);
+        for (int64_t ir = 0; ir < mc; ir += MR) {
+          const int64_t m = std::min<int64_t>(MR, mc - ir);
+          const T* a = apack + ir * kc;
+          T* crow = p.C + (ic + ir) * p.ldc + jc;
+          const T* bm = bias_m ? bias_m + ic + ir : nullptr;
+          for (int64_t jr = 0; jr < ncur; jr += NR) {
+            const int64_t n = std::min<int64_t>(NR, ncur - jr);
+            ks.kernel[m - 1][(n - 1) / VL](kc, a, bpack + jr * kc, crow + jr, p.ldc, n, p.alpha, beta,
+                                           bias_n ? bias_n + jc + jr : nullptr, bm);
+          }
+        }
+      }
+    }
+  }
+}
+
+// alpha == 0 or K == 0: C = beta*C + biases, without reading A and B.
+template <class T>
+void scale_only(const Problem<T>& p) {
+  for (int64_t i = 0; i < p.M; ++i) {
+    T* c = p.C + i * p.ldc;
+    const T bm = p.bias_m ? p.bias_m[i] : T(0);
+    for (int64_t j = 0; j < p.N; ++j) {
+      T r = (p.bias_n ? p.bias_n[j] : T(0)) + bm;
+      if (p.beta != T(0)) r += p.beta * c[j];
+      c[j] = r;
+    }
+  }
+}
+
+// Column blocks per thread in a phase: enough to even out a thread that runs slow for a while, few
+// enough that each B block still feeds several micro-kernel calls per A micro-panel.
+constexpr int64_t kItemsPerThread = 4;
+
+// Below this many multiply-adds per thread a thread costs more to wake than it saves.
+constexpr int64_t kMinWorkPerThread = int64_t(1) << 19;
+
+int max_threads() {
+#ifdef FLAMBEAU_OPENMP
+  if (omp_in_parallel()) return 1;
+  return omp_get_max_threads();
+#else
+  return 1;
+#endif
+}
+
+// Split `total` elements, in panels of `unit`, into nt contiguous ranges of (nearly) equal panel
+// counts; part t is [lo, hi).
+inline void split_range(int64_t total, int64_t unit, int nt, int t, int64_t& lo, int64_t& hi) {
+  const int64_t panels = ceil_div(total, unit);
+  const int64_t p0 = panels * t / nt, p1 = panels * (t + 1) / nt;
+  lo = std::min(total, p0 * unit);
+  hi = std::min(total, p1 * unit);
+}
+
+template <class T>
+void gemm_run(const Problem<T>& p, int threads) {
+  if (p.M <= 0 || p.N <= 0) return;
+  if (p.K <= 0 || p.alpha == T(0)) {
+    scale_only(p);
+    return;
+  }
+  const KernelSet<T>& ks = *select_kernels<T>();
+  const double work = double(p.M) * double(p.N) * double(p.K);
+  int nt = (int)std::min<double>(threads, std::max(1.0, work / double(kMinWorkPerThread)));
+  const int64_t n_panels = ceil_div(p.N, ks.nr), m_panels = ceil_div(p.M, ks.mr);
+  // Split columns when every thread gets a couple of NR-panels (or rows are no better off); otherwise
+  // split rows.
+  const bool split_columns = n_panels >= 2 * nt || n_panels >= m_panels;
+  nt = (int)std::min<int64_t>(nt, split_columns ? n_panels : m_panels);
+  if (nt <= 1) {
+    const Blocking bl = blocking_for(ks, p.M, p.N, p.K);
+    T* ws = tls_workspace.get<T>(bl.a_elems() + bl.b_elems());
+    gemm_team(ks, p, bl, ws, ws + bl.a_elems(), 0, 1, nullptr);
+    return;
+  }
+#ifdef FLAMBEAU_OPENMP
+  if (split_columns) {
+    // One shared A block; column blocks small enough that each thread gets about kItemsPerThread of
+    // them, each packed into the thread's own B buffer.
+    Blocking bl = blocking_for(ks, p.M, p.N, p.K);
+    bl.nc = std::min(bl.nc, std::max<int64_t>(ks.nr, round_up(ceil_div(p.N, kItemsPerThread * nt), ks.nr)));
+    T* ws = tls_workspace.get<T>(bl.a_elems() + nt * bl.b_elems());
+    std::atomic<int64_t> counter{0};
+#pragma omp parallel num_threads(nt)
+    {
+      const int t = omp_get_thread_num(), team = omp_get_num_threads();
+      gemm_team(ks, p, bl, ws, ws + bl.a_elems() + t * bl.b_elems(), t, team, &counter);
+    }
+  } else {
+    // Independent products on row ranges: each thread its own A and B blocks.
+    const Blocking bl = blocking_for(ks, round_up(ceil_div(p.M, nt), ks.mr), p.N, p.K);
+    const size_t per_thread = bl.a_elems() + bl.b_elems();
+    T* ws = tls_workspace.get<T>(nt * per_thread);
+#pragma omp parallel num_threads(nt)
+    {
+      const int t = omp_get_thread_num(), team = omp_get_num_threads();
+      int64_t m0, m1;
+      split_range(p.M, ks.mr, team, t, m0, m1);
+      if (m1 > m0) {
+        Problem<T> q = p;
+        q.M = m1 - m0;
+        q.A = p.A + m0 * p.ar;
+        q.C = p.C + m0 * p.ldc;
+        q.bias_m = p.bias_m ? p.bias_m + m0 : nullptr;
+        T* mine = ws + t * per_thread;
+        gemm_team(ks, q, bl, mine, mine + bl.a_elems(), 0, 1, nullptr);
+      }
+    }
+  }
+#endif
+}
+
+}  // namespace
+
+template <class T>
+void gemm(int64_t M, int64_t N, int64_t K, typename gemm_identity<T>::type alpha, const T* A, int64_t lda_row,
+          int64_t lda_col, const T* B, int64_t ldb_row, int64_t ldb_col, typename gemm_identity<T>::type beta,
+          T* C, int64_t ldc, const T* bias_n, const T* bias_m) {
+  const Problem<T> p{M, N, K, alpha, A, lda_row, lda_col, B, ldb_row, ldb_col, beta, C, ldc, bias_n, bias_m};
+  gemm_run(p, max_threads());
+}
+
+template <class T>
+void gemm_batched(int64_t batch, int64_t M, int64_t N, int64_t K, typename gemm_identity<T>::type alpha,
+                  const T* A, int64_t stride_a, int64_t lda_row, int64_t lda_col, const T* B, int64_t stride_b,
+                  int64_t ldb_row, int64_t ldb_col, typename gemm_identity<T>::type beta, T* C,
+                  int64_t stride_c, int64_t ldc, const T* bias_n, const T* bias_m) {
+  if (batch <= 0) return;
+  const Problem<T> p{M, N, K, alpha, A, lda_row, lda_col, B, ldb_row, ldb_col, beta, C, ldc, bias_n, bias_m};
+  const int threads = max_threads();
+  const double work = double(M) * double(N) * double(K);
+  // Parallel inside each product when one product keeps all threads busy (or there are fewer products
+  // than threads); otherwise one product per thread at a time.
+  const bool inner = threads <= 1 || batch < threads || work >= double(kMinWorkPerThread) * threads * 8;
+  if (inner) {
+    for (int64_t b = 0; b < batch; ++b) {
+      Problem<T> q = p;
+      q.A = A + b * stride_a;
+      q.B = B + b * stride_b;
+      q.C = C + b * stride_c;
+      gemm_run(q, threads);
+    }
+    return;
+  }
+#ifdef FLAMBEAU_OPENMP
+  // An exception must not leave the parallel region: the first one is kept and rethrown after it.
+  std::exception_ptr error;
+#pragma omp parallel for schedule(static) num_threads(threads)
+  for (int64_t b = 0; b < batch; ++b) {
+    Problem<T> q = p;
+    q.A = A + b * stride_a;
+    q.B = B + b * stride_b;
+    q.C = C + b * stride_c;
+    try {
+      gemm_run(q, 1);
+    } catch (...) {
+#pragma omp critical(flambeau_gemm_error)
+      if (!error) error = std::current_exception();
+    }
+  }
+  if (error) std::rethrow_exception(error);
+#endif
+}
+
+const char* gemm_kernel_name(bool is_double) {
+  return is_double ? select_kernels<double>()->name : select_kernels<float>()->name;
+}
+
+template void gemm<float>(int64_t, int64_t, int64_t, float, const float*, int64_t, int64_t, const float*, int64_t,
+                          int64_t, float, float*, int64_t, const float*, const float*);
+template void gemm<double>(int64_t, int64_t, int64_t, double, const double*, int64_t, int64_t, const double*,
+                           int64_t, int64_t, double, double*, int64_t, const double*, const double*);
+template void gemm_batched<float>(int64_t, int64_t, int64_t, int64_t, float, const float*, int64_t, int64_t,
+                                  int64_t, const float*, int64_t, int64_t, int64_t, float, float*, int64_t,
+                                  int64_t, const float*, const float*);
+template void gemm_batched<double>(int64_t, int64_t, int64_t, int64_t, double, const double*, int64_t, int64_t,
+                                   int64_t, const double*, int64_t, int64_t, int64_t, double, double*, int64_t,
+                                   int64_t, const double*, const double*);
+
+}  // namespace flambeau::cpu
