@@ -108,7 +108,9 @@ void unary_typed(UnaryOp op, const Tensor& out, const Tensor& a) {
   } else {
     switch (op) {
       case UnaryOp::Neg: return same([](T x) { return T(-x); });
-      case UnaryOp::Abs: return same([](T x) { return x < 0 ? T(-x) : x; });
+      case UnaryOp::Abs:
+        if constexpr (F) return same([](T x) { return std::fabs(x); });  // abs(-0.0) = +0.0
+        else return same([](T x) { return x < 0 ? T(-x) : x; });
       case UnaryOp::Sign: return same([](T x) { return T((T(0) < x) - (x < T(0))); });
       case UnaryOp::Square: return same([](T x) { return T(x * x); });
       case UnaryOp::Relu: return same([](T x) { return is_nan(x) ? x : (x > T(0) ? x : T(0)); });
