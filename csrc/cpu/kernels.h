@@ -34,6 +34,8 @@ void arg_reduce(bool is_max, const Tensor* values, const Tensor& indices, const 
 // C = A @ B (2-D, any strides) and batched (3-D).
 void mm(const Tensor& c, const Tensor& a, const Tensor& b);
 void bmm(const Tensor& c, const Tensor& a, const Tensor& b);
+// out[M,N] = x[M,K] @ w[N,K]^T + bias[N]: F.linear, with the bias added in the GEMM's epilogue.
+void linear(const Tensor& out, const Tensor& x, const Tensor& w, const Tensor* bias);
 
 // Softmax family along `dim`; input contiguous.
 void softmax(const Tensor& out, const Tensor& in, int64_t dim, bool log);

@@ -47,6 +47,15 @@ void mm(const Tensor& c, const Tensor& a, const Tensor& b) {
   });
 }
 
+void linear(const Tensor& out, const Tensor& x, const Tensor& w, const Tensor* bias) {
+  int64_t M = x.sizes[0], K = x.sizes[1], N = w.sizes[0];
+  FLB_DISPATCH_FLOATING(x.dtype, "linear", [&] {
+    // B(k, j) = w[j, k]: the transposed weight is read through its strides, never copied.
+    gemm<scalar_t>(M, N, K, 1, x.data<scalar_t>(), x.strides[0], x.strides[1], w.data<scalar_t>(), w.strides[1],
+                   w.strides[0], 0, out.data<scalar_t>(), N, bias ? bias->data<scalar_t>() : nullptr);
+  });
+}
+
 void bmm(const Tensor& c, const Tensor& a, const Tensor& b) {
   int64_t batch = a.sizes[0];
   if (is_floating(a.dtype)) {

@@ -40,6 +40,34 @@ Tensor bmm(const Tensor& a, const Tensor& b) {
   return c;
 }
 
+Tensor linear(const Tensor& x, const Tensor& w, const std::optional<Tensor>& bias) {
+  check_same_device(x, w, "linear");
+  check_same_dtype(x, w, "linear");
+  FLB_CHECK(x.dim() == 2 && w.dim() == 2, RuntimeError, "linear: expected a 2-D input and weight, got shapes ",
+            shape_str(x.sizes), " and ", shape_str(w.sizes));
+  FLB_CHECK(x.sizes[1] == w.sizes[1], RuntimeError, "linear: mat1 and mat2 shapes cannot be multiplied (", x.sizes[0],
+            "x", x.sizes[1], " and ", w.sizes[1], "x", w.sizes[0], ")");
+  FLB_CHECK(is_floating(x.dtype), TypeError, "linear: expected floating-point tensors, got ", dtype_name(x.dtype));
+  std::optional<Tensor> b;
+  if (bias) {
+    check_same_device(x, *bias, "linear");
+    check_same_dtype(x, *bias, "linear");
+    FLB_CHECK(bias->dim() == 1 && bias->sizes[0] == w.sizes[0], RuntimeError, "linear: bias of shape ",
+              shape_str(bias->sizes), " does not match weight of shape ", shape_str(w.sizes));
+    b = contiguous(*bias);
+  }
+  if (x.device().is_cuda() || x.sizes[1] == 0) {
+    // No fused CUDA kernel yet (and K = 0 reads nothing): product, then the bias.
+    Tensor out = mm(x, transpose(w, 0, 1));
+    if (b) binary(BinaryOp::Add, out, *b, out);
+    return out;
+  }
+  Tensor out = empty({x.sizes[0], w.sizes[0]}, x.dtype, x.device());
+  if (out.numel() == 0) return out;
+  cpu::linear(out, x, w, b ? &*b : nullptr);
+  return out;
+}
+
 Tensor softmax(const Tensor& t, int64_t dim, bool log) {
   const char* name = log ? "log_softmax" : "softmax";
   FLB_CHECK(is_floating(t.dtype), TypeError, name, ": expected a floating-point tensor, got ", dtype_name(t.dtype));

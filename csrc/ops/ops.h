@@ -33,6 +33,7 @@ Tensor arg_max_min(const Tensor& t, std::optional<int64_t> dim, bool keepdim, bo
 // Linear algebra and softmax.
 Tensor mm(const Tensor& a, const Tensor& b);
 Tensor bmm(const Tensor& a, const Tensor& b);
+Tensor linear(const Tensor& x, const Tensor& w, const std::optional<Tensor>& bias);  // x 2-D
 Tensor softmax(const Tensor& t, int64_t dim, bool log);
 Tensor softmax_backward(const Tensor& grad, const Tensor& out, int64_t dim, bool log);
 

@@ -1,0 +1,48 @@
+"""F.linear as one `_C.linear` call: the GEMM computes x @ W^T with the bias added in its epilogue
+(csrc/cpu/matmul.cpp), instead of a matmul followed by a broadcast add. Backward is two GEMMs and a
+column sum, written with differentiable ops so double backward works."""
+from .. import _C
+from .._tensor import Tensor, _wrap
+from ..autograd.function import Function
+from .linalg import mm
+from .shape import reshape, transpose
+
+
+class Linear(Function):
+    _builtin = True
+    _grad_fn_name = "AddmmBackward0"
+
+    @staticmethod
+    def forward(ctx, x, w, b):
+        nig = ctx.needs_input_grad
+        ctx.save_for_backward(x if nig[1] else None, w if nig[0] else None)
+        return _wrap(_C.linear(x._impl, w._impl, None if b is None else b._impl))
+
+    @staticmethod
+    def backward(ctx, g):
+        x, w = ctx.saved_tensors
+        nig = ctx.needs_input_grad
+        return (mm(g, w) if nig[0] else None,
+                mm(transpose(g, 0, 1), x) if nig[1] else None,
+                g.sum(0) if len(nig) > 2 and nig[2] else None)
+
+
+def linear(input, weight, bias=None):
+    """y = input @ weight.T + bias, for input (*, in_features) and weight (out_features, in_features)."""
+    if not isinstance(input, Tensor) or not isinstance(weight, Tensor):
+        raise TypeError("linear(): input and weight must be Tensors")
+    if input.dim() == 0 or weight.dim() == 0 or input.shape[-1] != weight.shape[-1]:
+        raise RuntimeError(
+            f"linear: input of shape {tuple(input.shape)} and weight of shape {tuple(weight.shape)} "
+            f"do not match (input has {input.shape[-1] if input.dim() else 0} features, weight expects "
+            f"{weight.shape[-1] if weight.dim() else 0})")
+    if weight.dim() != 2 or input.dim() == 0 or input.dtype != weight.dtype or \
+            (bias is not None and (bias.dim() != 1 or bias.dtype != input.dtype)):
+        # Rare shapes and mixed dtypes: the general path (matmul promotes and broadcasts).
+        out = input.matmul(weight.t() if weight.dim() == 2 else weight)
+        return out + bias if bias is not None else out
+    if input.dim() == 2:
+        return Linear.apply(input, weight, bias)
+    lead = tuple(input.shape[:-1])
+    out = Linear.apply(reshape(input, (-1, input.shape[-1])), weight, bias)
+    return reshape(out, lead + (weight.shape[0],))
