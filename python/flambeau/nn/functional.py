@@ -4,6 +4,7 @@ Every op here is one function with PyTorch's exact signature. For now each is co
 differentiable flambeau Tensor ops, so autograd works through it; the comment `# kernel: _C.<op>`
 marks the function whose body will be replaced by a dedicated `_C` kernel (forward + backward) later.
 """
+from .._functions.linear import linear as _linear_kernel
 import math
 import numbers
 import warnings
@@ -423,20 +424,8 @@ def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
 # linear, dropout, embedding, distances, attention
 # ----------------------------------------------------------------------------------------------
 def linear(input, weight, bias=None):
-    # kernel: _C.linear (GEMM with the bias added in the epilogue)
-    if input.shape[-1] != weight.shape[-1]:
-        raise RuntimeError(
-            f"linear: input has {input.shape[-1]} features, weight expects {weight.shape[-1]} "
-            f"(input {tuple(input.shape)}, weight {tuple(weight.shape)})")
-    if weight.dim() == 1:
-        out = input.matmul(weight)
-    elif input.dim() == 2:
-        out = input.mm(weight.t())
-    else:
-        out = input.matmul(weight.t())
-    if bias is not None:
-        out = out + bias
-    return out
+    # One _C.linear call: the GEMM adds the bias in its epilogue.
+    return _linear_kernel(input, weight, bias)
 
 
 def bilinear(input1, input2, weight, bias=None):
