@@ -38,10 +38,10 @@ from ._functions.reduction import (sum, nansum, mean, nanmean, prod, amax, amin,
                                    cumsum, return_types)
 from ._functions.shape import (reshape, flatten, unflatten, permute, transpose, swapaxes, swapdims, t, adjoint,
                                movedim, moveaxis, broadcast_to, broadcast_shapes, broadcast_tensors, unsqueeze,
-                               squeeze, select, narrow, diagonal, as_strided, clone, cat, concat, concatenate, stack,
-                               hstack, vstack, row_stack, dstack, column_stack, atleast_1d, atleast_2d, atleast_3d,
-                               split, split_with_sizes, chunk, tensor_split, unbind, tile, repeat_interleave, flip,
-                               fliplr, flipud, roll, rot90)
+                               squeeze, select, narrow, diagonal, as_strided, clone)
+from ._functions.join import (cat, concat, concatenate, stack, hstack, vstack, row_stack, dstack, column_stack,
+                              atleast_1d, atleast_2d, atleast_3d, split, split_with_sizes, chunk, tensor_split, unbind,
+                              tile, repeat_interleave, flip, fliplr, flipud, roll, rot90)
 from ._functions.indexing import (index_select, gather, scatter, scatter_add, masked_fill, masked_select, take,
                                   take_along_dim, nonzero, argwhere, tril, triu, index_add, index_fill, index_copy,
                                   index_put)
@@ -49,6 +49,7 @@ from ._functions.linalg import (matmul, mm, bmm, mv, dot, inner, vdot, outer, ge
                                 tensordot, einsum, softmax, log_softmax)
 from ._functions.sorting import (sort, argsort, msort, topk, kthvalue, median, nanmedian, unique, unique_consecutive,
                                  searchsorted, bucketize, bincount, histc, cumprod, cummax, cummin)
+from ._legacy_types import FloatTensor, DoubleTensor, LongTensor, BoolTensor
 from . import cuda, backends, linalg  # noqa: F401
 
 int = int64  # noqa: A001 - flambeau has one integer type; torch.int scripts get int64

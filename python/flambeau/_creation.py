@@ -10,7 +10,7 @@ import numbers
 import numpy as np
 
 from . import _C
-from ._dtype import (_BY_NAME, _default_dtype, _device_str, _to_dtype, dtype as _dtype_cls, get_default_dtype)
+from ._dtype import _BY_NAME, _default_dtype, _device_str, _to_dtype, dtype as _dtype_cls
 from ._tensor import Tensor, _wrap
 from ._utils import parse_size
 
@@ -359,7 +359,7 @@ def triu_indices(row, col, offset=0, *, dtype=None, device=None):
 
 
 def _stack_rc(r, c, dtype):
-    from ._functions.shape import stack
+    from ._functions.join import stack
     out = stack([r, c])
     return out if dtype is None else out.to(dtype)
 
@@ -385,7 +385,7 @@ def meshgrid(*tensors, indexing="ij"):
 
 
 def cartesian_prod(*tensors):
-    from ._functions.shape import stack
+    from ._functions.join import stack
     if len(tensors) == 1:
         return tensors[0]
     grids = meshgrid(*tensors, indexing="ij")

@@ -219,7 +219,7 @@ def getitem(t, idx):
                 stop = start
             return _wrap_view(_C.slice(impl, 0, start, stop, 1), t)
     plan = getitem_plan(impl.shape, idx, impl.device)
-    from ._functions.indexing import index, Index
+    from ._functions.indexing import Index
     if not rg:
         r = plan.apply_impl(impl) if plan.ops else impl
         if plan.adv:

@@ -9,7 +9,7 @@ import os
 
 from . import _C
 from ._creation import _dt, _dev, _finish
-from ._dtype import _BY_NAME, _default_dtype
+from ._dtype import _BY_NAME
 from ._tensor import Tensor, _wrap
 from ._utils import parse_size
 
@@ -275,7 +275,7 @@ def multinomial(input, num_samples, replacement=False, *, generator=None, out=No
     Gumbel-max trick: argmax(log p + Gumbel noise) is a sample; without replacement each draw masks
     the chosen category out. Costs num_samples passes over the categories."""
     from ._functions import elementwise as ew, compare as cmp, pointwise as pw, reduction as red
-    from ._functions.shape import stack
+    from ._functions.join import stack
     if input._impl.ndim not in (1, 2):
         raise RuntimeError("prob_dist must be 1 or 2 dim")
     x = input.detach()
@@ -354,7 +354,7 @@ def random_(t, from_=0, to=None, *, generator=None):
 
 def exponential_(t, lambd=1.0, *, generator=None):
     _inplace_guard(t, "exponential_")
-    from ._functions import elementwise as ew, pointwise as pw, compare as cmp
+    from ._functions import elementwise as ew
     u = rand(t._impl.shape, dtype=t.dtype, device=t.device, generator=generator)
     r = ew.div(ew.neg(ew.log1p(ew.neg(u))), lambd)
     _C.copy_(t._impl, r._impl)
@@ -363,7 +363,7 @@ def exponential_(t, lambd=1.0, *, generator=None):
 
 def geometric_(t, p, *, generator=None):
     _inplace_guard(t, "geometric_")
-    from ._functions import elementwise as ew, pointwise as pw, compare as cmp
+    from ._functions import elementwise as ew
     import math
     u = rand(t._impl.shape, dtype=_BY_NAME["float64"], device=t.device, generator=generator)
     r = ew.ceil(ew.div(ew.log1p(ew.neg(u)), math.log1p(-p)))
@@ -374,7 +374,7 @@ def geometric_(t, p, *, generator=None):
 def cauchy_(t, median=0.0, sigma=1.0, *, generator=None):
     _inplace_guard(t, "cauchy_")
     import math
-    from ._functions import elementwise as ew, pointwise as pw, compare as cmp
+    from ._functions import elementwise as ew
     u = rand(t._impl.shape, dtype=t.dtype, device=t.device, generator=generator)
     r = ew.add(ew.mul(ew.tan(ew.mul(ew.sub(u, 0.5), math.pi)), sigma), median)
     _C.copy_(t._impl, r._impl)
@@ -383,7 +383,7 @@ def cauchy_(t, median=0.0, sigma=1.0, *, generator=None):
 
 def log_normal_(t, mean=1.0, std=2.0, *, generator=None):
     _inplace_guard(t, "log_normal_")
-    from ._functions import elementwise as ew, pointwise as pw, compare as cmp
+    from ._functions import elementwise as ew
     z = randn(t._impl.shape, dtype=t.dtype, device=t.device, generator=generator)
     _C.copy_(t._impl, ew.exp(ew.add(ew.mul(z, std), mean))._impl)
     return t

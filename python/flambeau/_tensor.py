@@ -3,9 +3,10 @@
 Data lives in C++; this class only adds what autograd needs (requires_grad, grad, grad_fn) and
 PyTorch's surface. Per-op overhead matters (small-tensor code is dominated by it), hence
 __slots__, `_wrap` building results without __init__, and `_rg` read directly by hot paths
-instead of the `requires_grad` property. Attributes that are rarely set (hooks, output_nr, the
-leaf's AccumulateGrad) are left unset and read through __getattr__'s defaults, so creating a
-tensor sets three slots, not eight.
+instead of the `requires_grad` property. Attributes that are rarely set (grad, hooks, output_nr,
+the leaf's AccumulateGrad) are left unset and read through __getattr__'s defaults, so creating a
+tensor sets four slots (_impl, _rg, grad_fn, _base), not ten. `_base` is the tensor owning the
+storage when this tensor is a view (in-place ops on views must update the base's history).
 
 Most op methods are attached in `_tensor_methods.py` straight from the functional modules (so
 `t.exp()` and `flambeau.exp(t)` are the same function); what is here is what is not a plain op.
@@ -23,7 +24,7 @@ _new = object.__new__
 _FLOAT = frozenset(("float32", "float64"))
 
 # Values of slots that are usually left unset (see module docstring).
-_SLOT_DEFAULTS = {"grad": None, "_output_nr": 0, "_retains_grad": False, "_hooks": None, "_acc": None,
+_SLOT_DEFAULTS = {"grad": None, "_base": None, "_output_nr": 0, "_retains_grad": False, "_hooks": None, "_acc": None,
                   "_post_acc": None}
 
 

@@ -3,13 +3,11 @@
 methods with a different calling convention (varargs shapes, reflected operators, in-place
 variants) are small wrappers defined here.
 """
-import numbers
-
 from . import _C
 from ._dtype import _BY_NAME
-from ._tensor import Tensor, _wrap
+from ._tensor import Tensor
 from ._functions import elementwise as ew, reduction as red, shape as sh, indexing as ix, linalg as la
-from ._functions import compare as cmp, pointwise as pw, _dispatch as dsp
+from ._functions import compare as cmp, pointwise as pw, _dispatch as dsp, join as jn
 from ._functions import sorting as so
 from . import _random as rnd, _creation as cr, _indexing
 from .autograd.grad_mode import _state as _gs
@@ -33,8 +31,9 @@ _bind(pw, """lerp addcmul addcdiv hypot logaddexp xlogy clamp clip clamp_min cla
 _bind(red, """sum nansum mean nanmean prod amax amin max min aminmax argmax argmin all any count_nonzero var std
     logsumexp norm dist cumsum""".split())
 _bind(sh, """view_as reshape_as flatten unflatten transpose swapaxes swapdims t adjoint movedim moveaxis
-    expand_as broadcast_to unsqueeze squeeze select narrow diagonal as_strided clone contiguous split
-    split_with_sizes chunk tensor_split unbind tile repeat_interleave flip fliplr flipud roll rot90""".split())
+    expand_as broadcast_to unsqueeze squeeze select narrow diagonal as_strided clone contiguous""".split())
+_bind(jn, """split split_with_sizes chunk tensor_split unbind tile repeat_interleave flip fliplr flipud roll
+    rot90""".split())
 _bind(ix, """index_select gather scatter scatter_ scatter_add scatter_add_ masked_fill masked_fill_ masked_select
     take take_along_dim nonzero argwhere tril triu tril_ triu_ index_add index_add_ index_fill index_fill_
     index_copy index_copy_ index_put index_put_""".split())
@@ -62,7 +61,7 @@ def _expand(self, *sizes):
 
 
 def _repeat(self, *sizes):
-    return sh.repeat(self, *sizes)
+    return jn.repeat(self, *sizes)
 
 
 Tensor.view = _view

@@ -35,7 +35,8 @@ def vecdot(x, y, *, dim=-1):
 
 
 def cross(input, other, *, dim=-1):
-    from ._functions.shape import stack, select
+    from ._functions.shape import select
+    from ._functions.join import stack
     a = [select(input, dim, i) for i in range(3)]
     b = [select(other, dim, i) for i in range(3)]
     c = [_ew.sub(_ew.mul(a[1], b[2]), _ew.mul(a[2], b[1])),

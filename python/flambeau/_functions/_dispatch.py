@@ -5,15 +5,13 @@ grad), Python scalars become cached 0-dim tensors, a 0-dim CPU tensor may meet a
 in-place op under autograd is computed out of place and written back (`_rebase`), which for a view
 also gives the tensor owning the storage a new history (`_rebase_view`, PyTorch's CopySlices).
 """
-import math
 import numbers
 
 from .. import _C
 from .._dtype import _default_dtype, _BY_NAME
-from .._promote import (result_type_names, result_type_tensor_scalar, scalar_impl, scalar_dtype,
-                        can_cast_names, _FLOAT)
+from .._promote import result_type_names, result_type_tensor_scalar, scalar_impl, can_cast_names, _FLOAT
 from .._tensor import Tensor, _wrap
-from ..autograd.function import Function, apply_unary, apply_binary
+from ..autograd.function import Function, apply_binary
 from ..autograd.grad_mode import _state as _gs
 from .shape import _to
 

@@ -1,17 +1,13 @@
 """Comparisons (eq, lt, ...), logical and bitwise ops, the bool-valued tests (isnan, isinf, ...)
 and isclose/allclose/equal. None of these is differentiable: results are bool tensors.
 """
-import math
 import numbers
 
 from .. import _C
 from .._dtype import _default_dtype, _BY_NAME
-from .._promote import (result_type_names, result_type_tensor_scalar, scalar_impl, scalar_dtype,
-                        can_cast_names, _FLOAT)
+from .._promote import result_type_names, result_type_tensor_scalar, scalar_impl, scalar_dtype, can_cast_names, _FLOAT
 from .._tensor import Tensor, _wrap
-from ..autograd.function import Function, apply_unary, apply_binary
-from ..autograd.grad_mode import _state as _gs
-from ._dispatch import _as_tensor_operand, _devices_fixed, _write_out, _first_tensor, _cast, _TORCH_TYPE_NAMES
+from ._dispatch import _as_tensor_operand, _devices_fixed, _write_out, _first_tensor, _cast
 
 
 # ---------------------------------------------------------------- comparisons, logical, bitwise

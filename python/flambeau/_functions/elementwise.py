@@ -11,16 +11,15 @@ import math
 import numbers
 
 from .. import _C
-from .._dtype import _default_dtype, _BY_NAME
-from .._promote import (result_type_names, result_type_tensor_scalar, scalar_impl, scalar_dtype,
-                        can_cast_names, _FLOAT)
+from .._dtype import _default_dtype
+from .._promote import result_type_names, result_type_tensor_scalar, scalar_impl, _FLOAT
 from .._tensor import Tensor, _wrap
-from ..autograd.function import Function, apply_unary, apply_binary
+from ..autograd.function import Function, apply_unary
 from ..autograd.grad_mode import _state as _gs
-from .shape import _sum_to, _to
-from ._dispatch import (_cast, _as_tensor_operand, _devices_fixed, _write_out, _binary, _rbinary, _first_tensor,
-                        _snapshot, _rebase, _check_inplace_leaf, _inplace_binary, _scalar_like, _TORCH_TYPE_NAMES)
-from .compare import eq, ne, lt, gt, ge, logical_and, logical_not, isnan, isinf, isfinite
+from .shape import _sum_to
+from ._dispatch import (_cast, _as_tensor_operand, _write_out, _binary, _rbinary, _first_tensor, _snapshot, _rebase,
+                        _check_inplace_leaf, _TORCH_TYPE_NAMES)
+from .compare import eq, ne, lt, gt, ge, logical_and
 
 
 class _Binary(Function):

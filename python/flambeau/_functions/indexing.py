@@ -4,16 +4,15 @@ scatter/scatter_add, masked_fill/masked_select, nonzero, take, tril/triu, index_
 Backward of a read at indices is a write at the same indices (`_C.index_put_` with
 accumulate=True, so repeated indices add up), and vice versa.
 """
-import numbers
 
 from .. import _C
-from .._promote import scalar_impl, result_type_names, _FLOAT
+from .._promote import scalar_impl, _FLOAT
 from .._tensor import Tensor, _wrap
 from .._utils import wrap_dim
 from ..autograd.function import Function
 from ..autograd.grad_mode import _state as _gs
 from . import elementwise as ew, compare as cmp, pointwise as pw, _dispatch as dsp
-from .shape import _sum_to, _to, reshape, expand, unsqueeze
+from .shape import _sum_to, _to, reshape, expand
 
 _CPP = {"float32": "float", "float64": "double", "int64": "long int", "bool": "bool"}
 

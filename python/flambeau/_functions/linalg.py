@@ -6,12 +6,11 @@ broadcast batch dims are expanded then flattened. Because that mapping uses diff
 ops, gradients for broadcast batch dims are summed back by the expand's backward for free.
 """
 from .. import _C
-from .._dtype import Size
 from .._tensor import Tensor, _wrap
 from .._utils import wrap_dim
 from ..autograd.function import Function
 from ..autograd.grad_mode import _state as _gs
-from . import elementwise as ew, compare as cmp, pointwise as pw, _dispatch as dsp
+from . import elementwise as ew, _dispatch as dsp
 from .shape import reshape, expand, transpose, unsqueeze, broadcast_shapes
 
 _TYPE_NAMES = {"float32": "float", "float64": "double", "int64": "long int", "bool": "bool"}
@@ -226,7 +225,7 @@ def einsum(equation, *operands):
         operands = tuple(operands[0])
     eq = equation.replace(" ", "")
     if "..." in eq:
-        raise NotImplementedError("einsum: ellipsis ('...') is not supported by flambeau")
+        eq = _expand_ellipsis(eq, operands)
     if "->" in eq:
         lhs, out_labels = eq.split("->")
     else:
@@ -287,6 +286,34 @@ def einsum(equation, *operands):
     t, labels = ops[0]
     t, labels = reduce_unused(t, labels, set(out_labels))
     return permute(t, [labels.index(c) for c in out_labels]) if labels else t
+
+
+def _expand_ellipsis(eq, operands):
+    """Rewrites '...' as explicit labels (unused capital letters), right-aligned across operands
+    so broadcasting works as in NumPy."""
+    lhs, arrow, rhs = eq.partition("->")
+    terms = lhs.split(",")
+    used = set(eq)
+    free = [c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ" if c not in used]
+    n_ell = 0
+    for t, op in zip(terms, operands):
+        if "..." in t:
+            n_ell = max(n_ell, op.dim() - (len(t) - 3))
+    ell = "".join(free[:n_ell])
+    new_terms = []
+    for t, op in zip(terms, operands):
+        if "..." in t:
+            k = op.dim() - (len(t) - 3)
+            t = t.replace("...", ell[n_ell - k:] if k else "")
+        new_terms.append(t)
+    if arrow:
+        rhs = rhs.replace("...", ell)
+    else:
+        counts = {}
+        for c in "".join(new_terms):
+            counts[c] = counts.get(c, 0) + 1
+        rhs = ell + "".join(sorted(c for c, n in counts.items() if n == 1 and c not in ell))
+    return ",".join(new_terms) + "->" + rhs
 
 
 def builtins_max(a, b):

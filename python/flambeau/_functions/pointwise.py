@@ -1,22 +1,16 @@
 """Pointwise ops built from others (lerp, addcmul, addcdiv, exp2, sinh, hypot, nan_to_num, ...,
 differentiable by construction) and clamp/where, which have their own Functions.
 """
-import math
-import numbers
-
 from .. import _C
 from .._dtype import _default_dtype, _BY_NAME
-from .._promote import (result_type_names, result_type_tensor_scalar, scalar_impl, scalar_dtype,
-                        can_cast_names, _FLOAT)
+from .._promote import result_type_names, result_type_tensor_scalar, scalar_impl, can_cast_names, _FLOAT
 from .._tensor import Tensor, _wrap
-from ..autograd.function import Function, apply_unary, apply_binary
+from ..autograd.function import Function
 from ..autograd.grad_mode import _state as _gs
 from .shape import _sum_to
 from ._dispatch import _cast, _write_out, _check_inplace_leaf, _snapshot, _rebase, _scalar_like, _TORCH_TYPE_NAMES
-from .compare import (eq, ne, lt, le, gt, ge, logical_and, logical_or, logical_not, isnan, isinf, isfinite,
-                      isposinf, isneginf, _inplace_nograd)
-from .elementwise import (add, sub, rsub, mul, div, neg, abs, exp, log, log1p, sqrt, trunc, erf, pow, atan2,
-                          maximum, minimum, remainder)
+from .compare import eq, le, ge, logical_and, isnan, isfinite, isposinf, isneginf, _inplace_nograd
+from .elementwise import add, sub, rsub, mul, div, neg, exp, log, sqrt, trunc, erf, pow, atan2, maximum, minimum
 
 
 def positive(input):

@@ -4,7 +4,6 @@ var/std, logsumexp, all/any, norms, cumsum.
 `_C` reductions take a list of dims (`[]` = all) and keepdim. Gradients broadcast the output
 gradient back over the reduced dims (reshape to the keepdim shape, then expand).
 """
-import builtins
 import collections
 import numbers
 

@@ -11,7 +11,7 @@ from .._tensor import Tensor, _wrap
 from .._utils import wrap_dim
 from .indexing import gather
 from .reduction import return_types
-from .shape import reshape, squeeze, unsqueeze
+from .shape import reshape, squeeze
 
 
 def _host(t):
@@ -71,7 +71,7 @@ def topk(input, k, dim=-1, largest=True, sorted=True, *, out=None):  # noqa: A00
     d = wrap_dim(dim, nd) if nd else 0
     n = input._impl.shape[d] if nd else 1
     if k < 0 or k > n:
-        raise RuntimeError(f"selected index k out of range")
+        raise RuntimeError("selected index k out of range")
     if nd == 0:
         return return_types.topk(input.clone(), _to_dev(np.zeros((), np.int64), input))
     order = _order(_host(input), d, largest)

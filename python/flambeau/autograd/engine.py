@@ -77,7 +77,7 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None,
             if not isinstance(x, Tensor):
                 raise TypeError(f"grad: inputs must be Tensors, got {type(x).__name__} at position {k}")
             if not x._rg:
-                raise RuntimeError(f"One of the differentiated Tensors does not require grad")
+                raise RuntimeError("One of the differentiated Tensors does not require grad")
             capture.setdefault(_root_node(x), []).append(k)
 
     # 1. Dependency counts over the reachable graph (iterative DFS; graphs can be deep).
@@ -322,7 +322,6 @@ def _validate(node, out, n_in):
             from .._functions.shape import _sum_to_or_none
             r = _sum_to_or_none(g, shape)
             if r is None:
-                from .._dtype import Size
                 raise RuntimeError(f"Function {name} returned an invalid gradient at index {i} - got "
                                    f"{list(gshape)} but expected shape compatible with {list(shape)}")
             g = r

@@ -22,7 +22,7 @@ def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False, st
     """J[i][j] = d out_i / d in_j, each of shape out_i.shape + in_j.shape (tuples unwrapped like PyTorch)."""
     from . import grad
     from .._creation import zeros_like
-    from .._functions.shape import stack
+    from .._functions.join import stack
     is_tensor_in = isinstance(inputs, _tensor.Tensor)
     ins = tuple(x.detach().requires_grad_(True) for x in _tuple(inputs))
     outs = func(*ins)

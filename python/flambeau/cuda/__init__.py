@@ -182,3 +182,11 @@ class _Amp:
 
 
 amp = _Amp()
+
+from .._legacy_types import _make as _make_type  # noqa: E402
+from .._dtype import float32 as _f32, float64 as _f64, int64 as _i64, bool as _b  # noqa: E402
+
+FloatTensor = _make_type("FloatTensor", _f32, True)
+DoubleTensor = _make_type("DoubleTensor", _f64, True)
+LongTensor = _make_type("LongTensor", _i64, True)
+BoolTensor = _make_type("BoolTensor", _b, True)

@@ -1,0 +1,362 @@
+"""Joining and splitting: cat/stack (and hstack, vstack, ...), split/chunk/tensor_split/unbind
+(views of one dim, one multi-output Function), and the copies built from them: repeat, tile,
+repeat_interleave, flip, roll, rot90. Gradients: cat's is narrow views of the output gradient,
+split's is the cat of the pieces' gradients (zeros for pieces that got none).
+"""
+import numbers
+
+from .. import _C
+from .._tensor import Tensor, _wrap, _wrap_view
+from .._utils import wrap_dim, parse_size
+from ..autograd.function import Function
+from ..autograd.grad_mode import _state as _gs
+from .shape import (_needs_grad, _to, narrow, unsqueeze, reshape, expand, contiguous, clone, view, transpose)
+
+
+class Cat(Function):
+    _builtin = True
+    _grad_fn_name = "CatBackward0"
+
+    @staticmethod
+    def forward(ctx, dim, *tensors):
+        ctx.dim = dim
+        ctx.sizes = [t._impl.shape[dim] if t._impl.ndim else 0 for t in tensors]
+        return _wrap(_C.cat([t._impl for t in tensors], dim))
+
+    @staticmethod
+    def backward(ctx, g):
+        out = [None]
+        start = 0
+        nig = ctx.needs_input_grad
+        for k, n in enumerate(ctx.sizes):
+            if nig[k + 1] and n >= 0:
+                out.append(narrow(g, ctx.dim, start, n))
+            else:
+                out.append(None)
+            start += n
+        return tuple(out)
+
+
+def _promote_all(tensors, op):
+    from .._promote import result_type_names
+    from .._tensor import Tensor as T
+    for i, t in enumerate(tensors):
+        if not isinstance(t, T):
+            raise TypeError(f"{op}(): expected a sequence of Tensors, but element {i} is {type(t).__name__}")
+    dts = {t._impl.dtype for t in tensors}
+    if len(dts) == 1:
+        return list(tensors)
+    dt = result_type_names(*tensors)
+    return [t if t._impl.dtype == dt else _to(t, dt, t._impl.device) for t in tensors]
+
+
+def cat(tensors, dim=0, *, out=None):
+    if isinstance(tensors, Tensor) or not hasattr(tensors, "__len__"):
+        raise TypeError("cat(): argument 'tensors' must be a tuple or list of Tensors")
+    tensors = list(tensors)
+    if not tensors:
+        raise RuntimeError("torch.cat(): expected a non-empty list of Tensors".replace("torch.", "flambeau."))
+    tensors = _promote_all(tensors, "cat")
+    # Legacy rule kept by PyTorch: 1-d empty tensors are skipped whatever the others' shape.
+    ref = next((t for t in tensors if not (t._impl.ndim == 1 and t._impl.numel == 0)), tensors[0])
+    nd = ref._impl.ndim
+    if nd == 0:
+        raise RuntimeError("zero-dimensional tensor (at position 0) cannot be concatenated")
+    d = wrap_dim(dim, nd)
+    tensors = [t for t in tensors if not (t._impl.ndim == 1 and t._impl.numel == 0)] or tensors[:1]
+    if len(tensors) == 1 and out is None:
+        return clone(tensors[0])
+    if _gs.enabled and any(t._rg for t in tensors):
+        res = Cat.apply(d, *tensors)
+    else:
+        res = _wrap(_C.cat([t._impl for t in tensors], d))
+    if out is not None:
+        from ._dispatch import _write_out
+        return _write_out(out, res)
+    return res
+
+
+concat = concatenate = cat
+
+
+def stack(tensors, dim=0, *, out=None):
+    tensors = list(tensors)
+    if not tensors:
+        raise RuntimeError("stack expects a non-empty TensorList")
+    shape0 = tensors[0]._impl.shape
+    for i, t in enumerate(tensors):
+        if t._impl.shape != shape0:
+            raise RuntimeError(f"stack expects each tensor to be equal size, but got {list(shape0)} at entry 0 and "
+                               f"{list(t._impl.shape)} at entry {i}")
+    d = wrap_dim(dim, len(shape0) + 1)
+    return cat([unsqueeze(t, d) for t in tensors], d, out=out)
+
+
+def hstack(tensors):
+    tensors = [atleast_1d(t) for t in tensors]
+    return cat(tensors, 0 if tensors[0]._impl.ndim == 1 else 1)
+
+
+def vstack(tensors):
+    return cat([atleast_2d(t) for t in tensors], 0)
+
+
+row_stack = vstack
+
+
+def dstack(tensors):
+    return cat([atleast_3d(t) for t in tensors], 2)
+
+
+def column_stack(tensors):
+    return hstack([reshape(t, (-1, 1)) if t._impl.ndim <= 1 else t for t in tensors])
+
+
+def atleast_1d(t):
+    return reshape(t, (1,)) if t._impl.ndim == 0 else t
+
+
+def atleast_2d(t):
+    nd = t._impl.ndim
+    return reshape(t, (1, 1)) if nd == 0 else (unsqueeze(t, 0) if nd == 1 else t)
+
+
+def atleast_3d(t):
+    nd = t._impl.ndim
+    if nd == 0:
+        return reshape(t, (1, 1, 1))
+    if nd == 1:
+        return reshape(t, (1, -1, 1))
+    if nd == 2:
+        return unsqueeze(t, 2)
+    return t
+
+
+class SplitViews(Function):
+    """Several slices of one dim at once (split/chunk/tensor_split); the gradient is their cat,
+    with zeros for pieces that got none."""
+    _builtin = True
+    _grad_fn_name = "SplitWithSizesBackward0"
+
+    @staticmethod
+    def forward(ctx, x, dim, sizes):
+        ctx.dim = dim
+        xi = x._impl
+        outs = []
+        start = 0
+        for n in sizes:
+            outs.append(_wrap_view(_C.slice(xi, dim, start, start + n, 1), x))
+            start += n
+        return tuple(outs)
+
+    @staticmethod
+    def backward(ctx, *grads):
+        return cat(list(grads), ctx.dim), None, None
+
+
+def _split_sizes(input, sizes, dim):
+    shape = input._impl.shape
+    if not shape:
+        raise RuntimeError("split expects at least a 1-dimensional tensor")
+    d = wrap_dim(dim, len(shape))
+    if sum(sizes) != shape[d]:
+        raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {shape[d]} (input tensor's size "
+                           f"at dimension {d}), but got split_sizes={list(sizes)}")
+    if _needs_grad(input):
+        return SplitViews.apply(input, d, list(sizes))
+    xi = input._impl
+    outs = []
+    start = 0
+    for n in sizes:
+        outs.append(_wrap_view(_C.slice(xi, d, start, start + n, 1), input))
+        start += n
+    return tuple(outs)
+
+
+def split(tensor, split_size_or_sections, dim=0):
+    shape = tensor._impl.shape
+    if not shape:
+        raise RuntimeError("split expects at least a 1-dimensional tensor")
+    d = wrap_dim(dim, len(shape))
+    n = shape[d]
+    if isinstance(split_size_or_sections, numbers.Integral):
+        s = int(split_size_or_sections)
+        if s < 0 or (s == 0 and n != 0):
+            raise RuntimeError(f"split_size can only be 0 if dimension size is 0, but got dimension size of {n}")
+        if s == 0:
+            sizes = [0]
+        else:
+            sizes = [s] * (n // s) + ([n % s] if n % s else [])
+            if not sizes:
+                sizes = [0]
+    else:
+        sizes = [int(x) for x in split_size_or_sections]
+    return _split_sizes(tensor, sizes, d)
+
+
+def split_with_sizes(input, split_sizes, dim=0):
+    return _split_sizes(input, [int(s) for s in split_sizes], dim)
+
+
+def chunk(input, chunks, dim=0):
+    if chunks <= 0:
+        raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
+    shape = input._impl.shape
+    if not shape:
+        raise RuntimeError("chunk expects at least a 1-dimensional tensor")
+    d = wrap_dim(dim, len(shape))
+    n = shape[d]
+    size = (n + chunks - 1) // chunks
+    if size == 0:
+        return split(input, 0, d) if n == 0 else ()
+    return split(input, size, d)
+
+
+def tensor_split(input, indices_or_sections, dim=0):
+    shape = input._impl.shape
+    d = wrap_dim(dim, len(shape))
+    n = shape[d]
+    if isinstance(indices_or_sections, numbers.Integral):
+        k = int(indices_or_sections)
+        if k <= 0:
+            raise RuntimeError(f"number of sections must be larger than 0, got {k}")
+        q, r = divmod(n, k)
+        sizes = [q + 1] * r + [q] * (k - r)
+    else:
+        idx = [min(max(int(i), 0), n) for i in indices_or_sections]
+        bounds = [0] + idx + [n]
+        sizes = [max(bounds[i + 1] - bounds[i], 0) for i in range(len(bounds) - 1)]
+        # Non-monotonic indices give empty pieces, as in PyTorch.
+        fixed, pos = [], 0
+        for b in idx + [n]:
+            b = max(b, pos)
+            fixed.append(b - pos)
+            pos = b
+        sizes = fixed
+    return _split_sizes(input, sizes, d)
+
+
+class Unbind(Function):
+    _builtin = True
+    _grad_fn_name = "UnbindBackward0"
+
+    @staticmethod
+    def forward(ctx, x, dim):
+        ctx.dim = dim
+        xi = x._impl
+        return tuple(_wrap_view(_C.select(xi, dim, i), x) for i in range(xi.shape[dim]))
+
+    @staticmethod
+    def backward(ctx, *grads):
+        return stack(list(grads), ctx.dim), None
+
+
+def unbind(input, dim=0):
+    shape = input._impl.shape
+    if not shape:
+        raise IndexError("Dimension specified as 0 but tensor has no dimensions")
+    d = wrap_dim(dim, len(shape))
+    if _needs_grad(input):
+        if shape[d] == 0:
+            return ()
+        return Unbind.apply(input, d)
+    xi = input._impl
+    return tuple(_wrap_view(_C.select(xi, d, i), input) for i in range(shape[d]))
+
+
+def repeat(input, *sizes):
+    sizes = parse_size(sizes, "repeat")
+    shape = input._impl.shape
+    if len(sizes) < len(shape):
+        raise RuntimeError("Number of dimensions of repeat dims can not be smaller than number of dimensions of tensor")
+    shape = (1,) * (len(sizes) - len(shape)) + tuple(shape)
+    # Tile by broadcasting: (r0, s0, r1, s1, ...) then merge each (r, s) pair.
+    x = reshape(input, shape)
+    inter, target = [], []
+    for r, s in zip(sizes, shape):
+        inter += [1, s]
+        target += [r, s]
+    x = expand(reshape(x, inter), target)
+    return reshape(contiguous(x), [r * s for r, s in zip(sizes, shape)])
+
+
+def tile(input, dims):
+    dims = tuple(dims)
+    nd = input._impl.ndim
+    if len(dims) < nd:
+        dims = (1,) * (nd - len(dims)) + dims
+    return repeat(input, dims)
+
+
+def repeat_interleave(input, repeats, dim=None):
+    if not isinstance(repeats, numbers.Integral):
+        raise NotImplementedError("repeat_interleave: only an integer number of repeats is supported")
+    if dim is None:
+        input = reshape(input, (-1,))
+        dim = 0
+    shape = input._impl.shape
+    d = wrap_dim(dim, len(shape))
+    x = unsqueeze(input, d + 1)
+    target = list(shape[:d + 1]) + [repeats] + list(shape[d + 1:])
+    x = expand(x, target)
+    out_shape = list(shape)
+    out_shape[d] *= repeats
+    return reshape(contiguous(x), out_shape)
+
+
+def flip(input, dims):
+    from .indexing import index_select
+    from .. import _creation
+    nd = input._impl.ndim
+    if isinstance(dims, numbers.Integral):
+        dims = (dims,)
+    x = input
+    for d in dims:
+        d = wrap_dim(d, nd)
+        n = input._impl.shape[d]
+        idx = _creation.arange(n - 1, -1, -1, device=input.device)
+        x = index_select(x, d, idx)
+    return x if dims else clone(input)
+
+
+def fliplr(input):
+    return flip(input, (1,))
+
+
+def flipud(input):
+    return flip(input, (0,))
+
+
+def roll(input, shifts, dims=None):
+    if dims is None:
+        flat = reshape(input, (-1,))
+        return view(roll(flat, shifts, 0), input._impl.shape) if input._impl.is_contiguous() \
+            else reshape(roll(flat, shifts, 0), input._impl.shape)
+    if isinstance(shifts, numbers.Integral):
+        shifts = (shifts,)
+    if isinstance(dims, numbers.Integral):
+        dims = (dims,)
+    if len(shifts) != len(dims):
+        raise RuntimeError(f"shifts and dimensions must align. shifts: {len(shifts)}, dims:{len(dims)}")
+    x = input
+    for s, d in zip(shifts, dims):
+        d = wrap_dim(d, x._impl.ndim)
+        n = x._impl.shape[d]
+        if n == 0:
+            continue
+        s %= n
+        if s:
+            x = cat([narrow(x, d, n - s, s), narrow(x, d, 0, n - s)], d)
+    return x
+
+
+def rot90(input, k=1, dims=(0, 1)):
+    k %= 4
+    d0, d1 = dims
+    if k == 1:
+        return transpose(flip(input, (d1,)), d0, d1)
+    if k == 2:
+        return flip(input, (d0, d1))
+    if k == 3:
+        return flip(transpose(input, d0, d1), (d1,))
+    return clone(input)
