@@ -13,4 +13,8 @@ if [ ! -f "$build/build.ninja" ]; then
     -Dpybind11_DIR="$(python3 -m pybind11 --cmakedir)" >/dev/null
 fi
 ninja -C "$build" ${NINJA_FLAGS:-}
-cp "$build"/_C*.so python/flambeau/
+# Copy then rename: a new inode, so processes that have the old module loaded keep running.
+for so in "$build"/_C*.so; do
+  cp "$so" "python/flambeau/.$(basename "$so").tmp"
+  mv -f "python/flambeau/.$(basename "$so").tmp" "python/flambeau/$(basename "$so")"
+done
