@@ -5,13 +5,13 @@
 // exactly the order in which a register micro-kernel reads them, blocked so that each level of reuse
 // comes out of a cache level:
 //
-//   for pc in K by kc                          k block; C gets beta and the biases in the first one
-//     for ic in M by mc                        A block (mc x kc), packed once, shared by all threads: L3
-//       pack A block -> MR-row micro-panels    (the threads pack disjoint panels, then a barrier)
-//       for jc in this thread's columns by nc  B block (kc x nc), private to the thread: its core's L2
-//         pack B block -> NR-column micro-panels
-//         for ir in mc by MR                   A micro-panel (MR x kc) stays hot in L1/L2
-//           for jr in nc by NR                 B micro-panels stream from L2
+//   for pc in K by kc                         k block; C gets beta and the biases in the first one
+//     for ic in M by mc                       A block (mc x kc), packed once, shared by the threads: L3
+//       pack A block -> MR-row micro-panels   (the threads pack disjoint panels, then a barrier)
+//       for jc in N by nc                     B block (kc x nc), packed by the thread that takes it,
+//         pack B block -> NR-column panels    into its own buffer: its core's L2
+//         for ir in mc by MR                  A micro-panel (MR x kc) reused across the jr loop
+//           for jr in nc by NR                B micro-panels stream from L2
 //             micro-kernel: MR x NR tile of C, kc rank-1 updates in registers
 //
 // The micro-kernel's tile puts vectors along N, because C is row-major: the kernel loads NR/VL vectors
@@ -19,11 +19,17 @@
 // transpose (C^T = B^T A^T): the broadcast operand's panel is reused from L1 while the vector operand
 // streams from L2, which has bandwidth to spare for one zmm row per 14 FMA cycles.
 //
-// Threads split the columns of C: each takes a contiguous range of NR-panels and packs only its own
-// B, while the A block is packed once for all of them (each thread would otherwise copy all of A, a
-// visible cost when N is small next to M, as in 4096x784 @ 784x512). When N has too few panels to go
-// round, the threads split the rows instead and run independent products on their row ranges (B is
-// then small, so each packing its own copy is cheap). Tiny products run on the calling thread.
+// Threads (OpenMP). Two ways to share a product, both handing out work from an atomic counter rather
+// than in fixed shares, because on a shared machine a thread that loses its core for a while would
+// otherwise hold up the rest:
+//   - columns (the default): the loops above, with the jc blocks dealt out dynamically. The A block is
+//     packed once for the team, so no thread copies A for nothing; two barriers per (pc, ic) phase.
+//   - rows, for tall products (M >= 2N, e.g. a large batch through a narrow layer): blocks of rows,
+//     each an independent product on the thread that takes it. Each row block packs its own copy of B,
+//     small next to its rows of A; no barriers at all.
+// Items are whole panels, a few per thread (team_block). Tiny products run on the calling thread, as
+// do calls from inside a parallel region. Every element of C is summed in the same order whatever the
+// thread count or the split: k blocks in order, the kernel's FMA chain within one.
 //
 // Packing reads A and B through arbitrary element strides, so transposed operands (F.linear's weight,
 // the gradients' A^T and B^T) cost nothing extra; unit-stride layouts take the contiguous fast paths.
@@ -159,8 +165,16 @@ const KernelSet<double>* portable_kernels<double>() {
   return &ks;
 }
 
+std::atomic<const KernelSet<float>*> override_f32{nullptr};
+std::atomic<const KernelSet<double>*> override_f64{nullptr};
+
 template <class T>
 const KernelSet<T>* select_kernels() {
+  if constexpr (sizeof(T) == 4) {
+    if (const KernelSet<float>* ks = override_f32.load(std::memory_order_relaxed)) return ks;
+  } else {
+    if (const KernelSet<double>* ks = override_f64.load(std::memory_order_relaxed)) return ks;
+  }
   const Capability cap = capability();
   if constexpr (sizeof(T) == 4) {
     if (cap == Capability::AVX512) return gemm_avx512::sgemm_kernels();
@@ -226,21 +240,26 @@ inline int64_t balanced_block(int64_t total, int64_t max_block, int64_t unit) {
   return round_up(ceil_div(total, nblocks), unit);
 }
 
-// Block sizes for one product (or one thread's rows of it), and the packed-buffer sizes they need.
+// Block sizes for one product (or one row block of it), and the packed-buffer sizes they need.
 struct Blocking {
   int64_t kc, mc, nc;
-  size_t a_elems() const { return (size_t)round_up(mc * kc, 16); }  // 16 elements keep slices 64B-aligned
+  int64_t kg;  // k extent of one phase's A block: kc (one k block), or more for a team (gemm_team)
+  size_t a_elems() const { return (size_t)round_up(round_up(mc, 16) * kg, 16); }  // 64B-aligned slices
   size_t b_elems() const { return (size_t)round_up(kc * nc, 16); }
 };
 
 template <class T>
 Blocking blocking_for(const KernelSet<T>& ks, int64_t M, int64_t N, int64_t K) {
   Blocking b;
-  b.kc = balanced_block(K, ks.kc, 1);
+  b.kc = balanced_block(K, ks.kc + ks.kc / 8, 1);  // K = 784 in 2 blocks of 392, not 3 of 262
   b.mc = balanced_block(M, ks.mc, ks.mr);
   b.nc = balanced_block(N, ks.nc, ks.nr);
+  b.kg = b.kc;
   return b;
 }
+
+// A team packs as many k blocks of A per phase as fit in kTeamABytes: fewer phases, fewer barriers.
+constexpr size_t kTeamABytes = size_t(16) << 20;
 
 // An orphaned barrier: binds to the team of the parallel region gemm_run opened.
 inline void team_barrier() {
@@ -252,11 +271,13 @@ inline void team_barrier() {
 // The product, as run by one thread of a team of nt (tid is this one; nt == 1: the whole product on the
 // calling thread, with no barriers, so that it also runs inside someone else's parallel region).
 //
-// Each (k block, A block) phase: the team packs the shared A block (`apack`, disjoint micro-panels per
-// thread), meets at a barrier, then takes column blocks of `nc` columns from a shared counter until
-// none are left: pack that B block into the thread's own `bpack`, run the micro-kernels over it. A
-// dynamic share rather than a fixed one, because a thread that loses its core for a while (another
-// process, a data loader) would otherwise hold the whole team at the next barrier. Which thread
+// Phases: an A block of mc rows by kg columns of K (bl.kg: a few k blocks, as many as fit the team's
+// A buffer). The team packs the phase's A micro-panels (`apack`, disjoint panels per thread), meets
+// at a barrier, then takes column blocks of `nc` columns from a shared counter until none are left;
+// for each, k block by k block: pack that B block into the thread's own `bpack`, run the micro-kernels
+// over it. A dynamic share rather than a fixed one, because a thread that loses its core for a while
+// (another process, a data loader) would otherwise hold up the whole team at the next barrier; and few
+// phases, because every barrier is a point where the team waits for its slowest thread. Which thread
 // computes a tile does not change its bits.
 template <class T>
 void gemm_team(const KernelSet<T>& ks, const Problem<T>& p, const Blocking& bl, T* apack, T* bpack, int tid, int nt,
@@ -266,21 +287,22 @@ void gemm_team(const KernelSet<T>& ks, const Problem<T>& p, const Blocking& bl, 
   const int64_t n_items = ceil_div(p.N, nc);
   int64_t limit = 0;  // the counter's value when this phase's column blocks are all taken
   bool first_phase = true;
-  for (int64_t pc = 0; pc < p.K; pc += bl.kc) {
-    const int64_t kc = std::min(bl.kc, p.K - pc);
-    // beta and the biases are applied once, with the first k block; later blocks accumulate.
-    const T beta = pc == 0 ? p.beta : T(1);
-    const T* bias_n = pc == 0 ? p.bias_n : nullptr;
-    const T* bias_m = pc == 0 ? p.bias_m : nullptr;
-    for (int64_t ic = 0; ic < p.M; ic += bl.mc) {
-      const int64_t mc = std::min(bl.mc, p.M - ic);
-      const int64_t a_panels = ceil_div(mc, MR);
+  for (int64_t ic = 0; ic < p.M; ic += bl.mc) {
+    const int64_t mc = std::min(bl.mc, p.M - ic);
+    const int64_t a_panels = ceil_div(mc, MR);
+    const int64_t mcr = a_panels * MR;  // the k block at pc of this phase starts at apack + (pc - pg)*mcr
+    for (int64_t pg = 0; pg < p.K; pg += bl.kg) {
+      const int64_t pend = std::min(p.K, pg + bl.kg);
       if (nt > 1 && !first_phase) team_barrier();  // everyone is done with the previous A block
       first_phase = false;
-      for (int64_t ip = tid; ip < a_panels; ip += nt) {
-        const int64_t i0 = ip * MR;
-        ks.pack_a(p.A + (ic + i0) * p.ar + pc * p.ac, p.ar, p.ac, std::min<int64_t>(MR, mc - i0), kc,
-                  apack + i0 * kc);
+      for (int64_t pc = pg; pc < pend; pc += bl.kc) {
+        const int64_t kc = std::min(bl.kc, p.K - pc);
+        T* ablock = apack + (pc - pg) * mcr;
+        for (int64_t ip = tid; ip < a_panels; ip += nt) {
+          const int64_t i0 = ip * MR;
+          ks.pack_a(p.A + (ic + i0) * p.ar + pc * p.ac, p.ar, p.ac, std::min<int64_t>(MR, mc - i0), kc,
+                    ablock + i0 * kc);
+        }
       }
       if (nt > 1) team_barrier();  // all of this A block is packed
       limit += n_items;
@@ -297,18 +319,26 @@ void gemm_team(const KernelSet<T>& ks, const Problem<T>& p, const Blocking& bl, 
         }
         const int64_t jc = item * nc;
         const int64_t ncur = std::min(nc, p.N - jc);
-        for (int64_t j0 = 0; j0 < ncur; j0 += NR)
-          ks.pack_b(p.B + pc * p.br + (jc + j0) * p.bc, p.bc, p.br, std::min<int64_t>(NR, ncur - j0), kc,
-                    bpack + j0 * kc);
-        for (int64_t ir = 0; ir < mc; ir += MR) {
-          const int64_t m = std::min<int64_t>(MR, mc - ir);
-          const T* a = apack + ir * kc;
-          T* crow = p.C + (ic + ir) * p.ldc + jc;
-          const T* bm = bias_m ? bias_m + ic + ir : nullptr;
-          for (int64_t jr = 0; jr < ncur; jr += NR) {
-            const int64_t n = std::min<int64_t>(NR, ncur - jr);
-            ks.kernel[m - 1][(n - 1) / VL](kc, a, bpack + jr * kc, crow + jr, p.ldc, n, p.alpha, beta,
-                                           bias_n ? bias_n + jc + jr : nullptr, bm);
+        for (int64_t pc = pg; pc < pend; pc += bl.kc) {
+          const int64_t kc = std::min(bl.kc, p.K - pc);
+          // beta and the biases are applied once, with the first k block; later blocks accumulate.
+          const T beta = pc == 0 ? p.beta : T(1);
+          const T* bias_n = pc == 0 && p.bias_n ? p.bias_n + jc : nullptr;
+          const T* bias_m = pc == 0 && p.bias_m ? p.bias_m + ic : nullptr;
+          for (int64_t j0 = 0; j0 < ncur; j0 += NR)
+            ks.pack_b(p.B + pc * p.br + (jc + j0) * p.bc, p.bc, p.br, std::min<int64_t>(NR, ncur - j0), kc,
+                      bpack + j0 * kc);
+          const T* ablock = apack + (pc - pg) * mcr;
+          for (int64_t ir = 0; ir < mc; ir += MR) {
+            const int64_t m = std::min<int64_t>(MR, mc - ir);
+            const T* a = ablock + ir * kc;
+            T* crow = p.C + (ic + ir) * p.ldc + jc;
+            const T* bm = bias_m ? bias_m + ir : nullptr;
+            for (int64_t jr = 0; jr < ncur; jr += NR) {
+              const int64_t n = std::min<int64_t>(NR, ncur - jr);
+              ks.kernel[m - 1][(n - 1) / VL](kc, a, bpack + jr * kc, crow + jr, p.ldc, n, p.alpha, beta,
+                                             bias_n ? bias_n + jr : nullptr, bm);
+            }
           }
         }
       }
@@ -330,9 +360,26 @@ void scale_only(const Problem<T>& p) {
   }
 }
 
-// Column blocks per thread in a phase: enough to even out a thread that runs slow for a while, few
-// enough that each B block still feeds several micro-kernel calls per A micro-panel.
-constexpr int64_t kItemsPerThread = 4;
+// Work items for a team of nt threads: `panels` panels (NR columns or MR rows) cut into blocks of
+// whole panels. At least kItemsPerThread blocks per thread, so that a thread that runs slow for a while
+// (another process on its core) is evened out by the others; no block wider than max_panels; and if
+// possible a block count that is a multiple of nt and divides the panels evenly, so that on a quiet
+// machine every thread does the same work. Returns panels per block. Narrower blocks cost something
+// (column blocks: each re-reads the A block and uses each A micro-panel for fewer kernel calls; row
+// blocks: each packs its own copy of B), hence only a few per thread.
+constexpr int64_t kItemsPerThread = 2;
+
+inline int64_t team_block(int64_t panels, int64_t max_panels, int nt) {
+  const int64_t lo = round_up(std::max(ceil_div(panels, std::max<int64_t>(1, max_panels)), kItemsPerThread * nt), nt);
+  int64_t items = lo;
+  for (int64_t n = lo; n <= 2 * lo && n <= panels; n += nt) {
+    if (panels % n == 0) {
+      items = n;
+      break;
+    }
+  }
+  return ceil_div(panels, std::min(items, panels));
+}
 
 // Below this many multiply-adds per thread a thread costs more to wake than it saves.
 constexpr int64_t kMinWorkPerThread = int64_t(1) << 19;
@@ -346,15 +393,6 @@ int max_threads() {
 #endif
 }
 
-// Split `total` elements, in panels of `unit`, into nt contiguous ranges of (nearly) equal panel
-// counts; part t is [lo, hi).
-inline void split_range(int64_t total, int64_t unit, int nt, int t, int64_t& lo, int64_t& hi) {
-  const int64_t panels = ceil_div(total, unit);
-  const int64_t p0 = panels * t / nt, p1 = panels * (t + 1) / nt;
-  lo = std::min(total, p0 * unit);
-  hi = std::min(total, p1 * unit);
-}
-
 template <class T>
 void gemm_run(const Problem<T>& p, int threads) {
   if (p.M <= 0 || p.N <= 0) return;
@@ -366,10 +404,12 @@ void gemm_run(const Problem<T>& p, int threads) {
   const double work = double(p.M) * double(p.N) * double(p.K);
   int nt = (int)std::min<double>(threads, std::max(1.0, work / double(kMinWorkPerThread)));
   const int64_t n_panels = ceil_div(p.N, ks.nr), m_panels = ceil_div(p.M, ks.mr);
-  // Split columns when every thread gets a couple of NR-panels (or rows are no better off); otherwise
-  // split rows.
-  const bool split_columns = n_panels >= 2 * nt || n_panels >= m_panels;
-  nt = (int)std::min<int64_t>(nt, split_columns ? n_panels : m_panels);
+  // Tall products (M >= 2N, e.g. a big batch through a narrow layer) split rows: each thread packs
+  // only its own rows of A, and the copies of B it packs are small next to them. Otherwise split
+  // columns around one shared A block. Either way each thread should get a couple of panels.
+  bool split_rows = (p.M >= 2 * p.N && m_panels >= 2 * nt) || n_panels < 2 * nt;
+  if (split_rows && m_panels < 2 * nt && n_panels > m_panels) split_rows = false;
+  nt = (int)std::min<int64_t>(nt, split_rows ? m_panels : n_panels);
   if (nt <= 1) {
     const Blocking bl = blocking_for(ks, p.M, p.N, p.K);
     T* ws = tls_workspace.get<T>(bl.a_elems() + bl.b_elems());
@@ -377,35 +417,40 @@ void gemm_run(const Problem<T>& p, int threads) {
     return;
   }
 #ifdef FLAMBEAU_OPENMP
-  if (split_columns) {
-    // One shared A block; column blocks small enough that each thread gets about kItemsPerThread of
-    // them, each packed into the thread's own B buffer.
+  std::atomic<int64_t> counter{0};
+  if (!split_rows) {
+    // One shared A block; each thread packs the column blocks it takes into its own B buffer.
     Blocking bl = blocking_for(ks, p.M, p.N, p.K);
-    bl.nc = std::min(bl.nc, std::max<int64_t>(ks.nr, round_up(ceil_div(p.N, kItemsPerThread * nt), ks.nr)));
+    bl.nc = team_block(n_panels, ks.nc / ks.nr, nt) * ks.nr;
+    const int64_t k_blocks = ceil_div(p.K, bl.kc);
+    const int64_t fit = (int64_t)(kTeamABytes / sizeof(T)) / (round_up(bl.mc, 16) * bl.kc);
+    bl.kg = bl.kc * std::max<int64_t>(1, std::min(k_blocks, fit));
     T* ws = tls_workspace.get<T>(bl.a_elems() + nt * bl.b_elems());
-    std::atomic<int64_t> counter{0};
 #pragma omp parallel num_threads(nt)
     {
       const int t = omp_get_thread_num(), team = omp_get_num_threads();
       gemm_team(ks, p, bl, ws, ws + bl.a_elems() + t * bl.b_elems(), t, team, &counter);
     }
   } else {
-    // Independent products on row ranges: each thread its own A and B blocks.
-    const Blocking bl = blocking_for(ks, round_up(ceil_div(p.M, nt), ks.mr), p.N, p.K);
+    // Row blocks taken from a shared counter, each an independent product with the thread's own A
+    // and B buffers: no barriers at all.
+    const int64_t rows = team_block(m_panels, ks.mc / ks.mr, nt) * ks.mr;
+    const int64_t items = ceil_div(p.M, rows);
+    const Blocking bl = blocking_for(ks, rows, p.N, p.K);
     const size_t per_thread = bl.a_elems() + bl.b_elems();
     T* ws = tls_workspace.get<T>(nt * per_thread);
 #pragma omp parallel num_threads(nt)
     {
-      const int t = omp_get_thread_num(), team = omp_get_num_threads();
-      int64_t m0, m1;
-      split_range(p.M, ks.mr, team, t, m0, m1);
-      if (m1 > m0) {
+      T* mine = ws + omp_get_thread_num() * per_thread;
+      for (;;) {
+        const int64_t item = counter.fetch_add(1, std::memory_order_relaxed);
+        if (item >= items) break;
+        const int64_t m0 = item * rows, m1 = std::min(p.M, m0 + rows);
         Problem<T> q = p;
         q.M = m1 - m0;
         q.A = p.A + m0 * p.ar;
         q.C = p.C + m0 * p.ldc;
         q.bias_m = p.bias_m ? p.bias_m + m0 : nullptr;
-        T* mine = ws + t * per_thread;
         gemm_team(ks, q, bl, mine, mine + bl.a_elems(), 0, 1, nullptr);
       }
     }
@@ -464,6 +509,11 @@ void gemm_batched(int64_t batch, int64_t M, int64_t N, int64_t K, typename gemm_
   if (error) std::rethrow_exception(error);
 #endif
 }
+
+namespace gemm_detail {
+void set_kernel_override(const KernelSet<float>* ks) { override_f32.store(ks); }
+void set_kernel_override(const KernelSet<double>* ks) { override_f64.store(ks); }
+}  // namespace gemm_detail
 
 const char* gemm_kernel_name(bool is_double) {
   return is_double ? select_kernels<double>()->name : select_kernels<float>()->name;

@@ -54,6 +54,12 @@ struct KernelSet {
   PackFn<T> pack_b;  // P = nr
 };
 
+// For benchmarks and experiments (benchmarks/gemm/bench_variants.cpp): run every float / double product
+// with this kernel set instead of the one the capability selects, e.g. a copy of a real set with other
+// blocking or other packers; nullptr goes back to normal. Not for library code.
+void set_kernel_override(const KernelSet<float>* ks);
+void set_kernel_override(const KernelSet<double>* ks);
+
 }  // namespace flambeau::cpu::gemm_detail
 
 namespace flambeau::cpu::gemm_avx512 {

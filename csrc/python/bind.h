@@ -30,5 +30,8 @@ inline Scalar to_scalar(const py::handle& h, const char* op) {
 void bind_tensor(py::module_& m);
 void bind_ops(py::module_& m);
 void bind_interop(py::module_& m);
+void bind_norm_optim(py::module_& m);  // bind_norm_optim.cpp: normalization, dropout, fused optimizers
+void bind_conv_pool(py::module_& m);  // bind_conv_pool.cpp: convolution and pooling
+void bind_act_loss(py::module_& m);  // bind_act_loss.cpp: activations and losses
 
 }  // namespace flambeau::python

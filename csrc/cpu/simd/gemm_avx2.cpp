@@ -237,14 +237,15 @@ KernelSet<typename S::T> make_set(const char* name, int kc, int mc, int nc) {
 
 }  // namespace
 
-// Blocking as for AVX-512 (see gemm_avx512.cpp): the thread's kc x nc B block in L2, A in L3.
+// Blocking as for AVX-512 (see gemm_avx512.cpp), sized for the smaller L2 of AVX2-only cores (256 KiB
+// on Haswell/Broadwell, 512 KiB on Zen 2/3): the thread's kc x nc B block is 192 KiB, A lives in L3.
 const KernelSet<float>* sgemm_kernels() {
-  static const KernelSet<float> ks = make_set<F32>("avx2 6x16", 256, 1536, 960);
+  static const KernelSet<float> ks = make_set<F32>("avx2 6x16", 256, 1536, 192);
   return &ks;
 }
 
 const KernelSet<double>* dgemm_kernels() {
-  static const KernelSet<double> ks = make_set<F64>("avx2 6x8", 256, 768, 480);
+  static const KernelSet<double> ks = make_set<F64>("avx2 6x8", 256, 768, 96);
   return &ks;
 }
 

@@ -11,6 +11,7 @@
 // MR*NR/VL accumulators + NR/VL B vectors + 1 broadcast.
 //   float : 14 x 32 (2 zmm per row): 28 accumulators, 2 B vectors, 1 broadcast = 31 registers.
 //   double: 14 x 16 (2 zmm per row): the same shape in registers, 8 doubles per zmm.
+// (The packers below transpose A and B panels in registers too: 16 x 16 floats / 8 x 8 doubles.)
 // Per k step that is 28 FMAs for 2 vector loads + 14 broadcast loads: the two FMA ports stay the
 // bottleneck (14 cycles) while the two load ports have room (8 cycles) for loads and prefetches. A
 // squarer tile (8 x 48, 12 x 32) spends more loads per FMA or leaves accumulators unused.
@@ -25,6 +26,7 @@
 //
 // ODR: everything here is in an anonymous namespace inside flambeau::cpu::gemm_avx512 and uses only
 // intrinsics (always-inline builtins), never a template or inline function shared with baseline code.
+
 // GCC 12 warns inside its own AVX-512 shuffle intrinsics (their _mm512_undefined_ps() pass-through is
 // "maybe uninitialized"); a known false positive, silenced for this file only.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -275,16 +277,17 @@ KernelSet<typename S::T> make_set(const char* name, int kc, int mc, int nc) {
 
 }  // namespace
 
-// Blocking: kc * nr elements of B stream per micro-kernel call, and the thread's B block (kc x nc)
-// stays in its 1 MiB L2 (384 x 480 floats = 720 KiB); mc rows of A (mc x kc, shared by the threads) in
-// L3. Measured choices: benchmarks/gemm/RESULTS-gemm.md.
+// Blocking (Cascade Lake: 32 KiB L1D, 1 MiB L2 per core, shared L3). The thread's B block, kc x nc,
+// stays in its L2: float 384 x 480 (720 KiB; the driver may stretch kc by 1/8 to even out the k
+// blocks), double 256 x 352 (704 KiB). The A block (mc x kc, shared by the threads) lives in L3.
+// Measurements: benchmarks/gemm/RESULTS-gemm.md.
 const KernelSet<float>* sgemm_kernels() {
   static const KernelSet<float> ks = make_set<F32>("avx512 14x32", 384, 3066, 480);
   return &ks;
 }
 
 const KernelSet<double>* dgemm_kernels() {
-  static const KernelSet<double> ks = make_set<F64>("avx512 14x16", 256, 1512, 480);
+  static const KernelSet<double> ks = make_set<F64>("avx512 14x16", 256, 1512, 352);
   return &ks;
 }
 

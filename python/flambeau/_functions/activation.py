@@ -12,6 +12,7 @@ snapshot when backward needs the old input) and copied back, the input taking ov
 as python-core's elementwise in-place ops do.
 """
 import math
+import struct as _struct
 import warnings
 
 from .. import _C
@@ -52,11 +53,25 @@ def _where(cond, a, b):
     return where(cond, a, b)
 
 
-def _const_factor(bwd, s, params):
-    """For piecewise-linear activations: f'(s) as a constant (no graph) tensor, f' being 0 a.e."""
-    si = s._impl
-    ones = _C.full(list(si.shape), 1.0, si.dtype, si.device)
-    return _wrap(bwd(ones, si, *params))
+class _PiecewiseGrad(Function):
+    """g * f'(s) for a piecewise-linear f, as a graph node (double backward): linear in g with the
+    same kernel, and zero gradient for s (f'' = 0 almost everywhere), as PyTorch's
+    threshold_backward / hardtanh_backward / leaky_relu_backward."""
+    _builtin = True
+    _grad_fn_name = "PiecewiseLinearBackwardBackward0"
+
+    @staticmethod
+    def forward(ctx, g, s, bwd, params):
+        ctx.bwd, ctx.params = bwd, params
+        ctx.save_for_backward(s)
+        return _wrap(bwd(g._impl, s._impl, *params))
+
+    @staticmethod
+    def backward(ctx, gg):
+        s, = ctx.saved_tensors
+        gi = _PiecewiseGrad.apply(gg, s, ctx.bwd, ctx.params) if _gs.enabled else \
+            _wrap(ctx.bwd(gg._impl, s._impl, *ctx.params))
+        return gi, _full_like(s, 0.0), None, None
 
 
 # ---------------------------------------------------------------- the pointwise Function
@@ -81,7 +96,7 @@ class _Pointwise(Function):
         nones = (None,) * len(params)
         if _gs.enabled:  # double backward: a differentiable formula
             if cls._piecewise_linear:
-                return (g * _const_factor(cls._bwd, s, params),) + nones
+                return (_PiecewiseGrad.apply(g, s, cls._bwd, params),) + nones
             return (cls._graph_grad(g, s, *params),) + nones
         return (_wrap(cls._bwd(g._impl, s._impl, *params)),) + nones
 
@@ -200,6 +215,12 @@ Elu = _pointwise("Elu", lambda xi, a, s, i, out=None: _C.elu(xi, a, s, i, out=ou
 EluInplace = _pointwise("EluInplace", lambda xi, a, s, i, out=None: _C.elu(xi, a, s, i, out=out),
                         lambda gi, si, a, s, i: _C.elu_backward(gi, si, a, s, i, True), "y",
                         lambda g, y, a, s, i: _gg_elu(g, y, a, s, i, True), grad_fn="EluBackward1")
+Celu = _pointwise("Celu", lambda xi, a, i, i32, out=None: _C.elu(xi, a, 1.0, i, out=out),
+                  lambda gi, si, a, i, i32: _C.elu_backward(gi, si, a, 1.0, i32, False), "x",
+                  lambda g, x, a, i, i32: _gg_elu(g, x, a, 1.0, i32, False), grad_fn="EluBackward0")
+CeluInplace = _pointwise("CeluInplace", lambda xi, a, i, i32, out=None: _C.elu(xi, a, 1.0, i, out=out),
+                         lambda gi, si, a, i, i32: _C.elu_backward(gi, si, a, 1.0, i32, True), "y",
+                         lambda g, y, a, i, i32: _gg_elu(g, y, a, 1.0, i32, True), grad_fn="EluBackward1")
 Gelu = _pointwise("Gelu", lambda xi, ap, out=None: _C.gelu(xi, ap, out=out), _C.gelu_backward, "x", _gg_gelu)
 Silu = _pointwise("Silu", _C.silu, _C.silu_backward, "x", _gg_silu)
 Mish = _pointwise("Mish", _C.mish, _C.mish_backward, "x", _gg_mish)
@@ -295,8 +316,11 @@ def selu_(input):
 def celu(input, alpha=1.0, inplace=False):
     if alpha == 0:
         raise RuntimeError("ZeroDivisionError: alpha cannot be 0 for CELU")
-    p = _elu_params(alpha, 1.0, 1.0 / alpha, inplace and _gs.enabled and input._rg, "celu")
-    return _apply(EluInplace if inplace else Elu, "celu", input, p, inplace)
+    # PyTorch's forward scales by 1 / alpha, its backward by 1.0 / alpha.toFloat() (alpha rounded to
+    # float32 first); keep both so float64 results agree to the last bit.
+    inv32 = 1.0 / _struct.unpack("f", _struct.pack("f", float(alpha)))[0]
+    a, _, inv = _elu_params(alpha, 1.0, 1.0 / alpha, inplace and _gs.enabled and input._rg, "celu")
+    return _apply(CeluInplace if inplace else Celu, "celu", input, (a, inv, inv32), inplace)
 
 
 def celu_(input, alpha=1.0):

@@ -86,6 +86,7 @@ class _MaxPool(Function):
         ctx.indices = indices
         ctx._release_attrs = ("indices",)
         if return_indices:
+            ctx.mark_non_differentiable(indices)
             return _wrap(out), indices
         return _wrap(out)
 

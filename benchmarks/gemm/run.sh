@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Build the standalone GEMM test/benchmark and run it.
+#
+#   benchmarks/gemm/run.sh test          correctness against a naive reference, every capability
+#   benchmarks/gemm/run.sh bench [R]     R rounds (default 5) alternating bench_gemm and numpy; best of each
+#   benchmarks/gemm/run.sh all [R]       both (default)
+#   benchmarks/gemm/run.sh openblas [R]  in-process, interleaved against numpy's own OpenBLAS library
+#                                        (bench_vs_openblas.cpp; NT=1 CPUTIME=1 for thread CPU time)
+#   benchmarks/gemm/run.sh variants [R]  the variants that lost, against the shipped set (bench_variants.cpp)
+#
+# THREADS=n limits both libraries to n threads (default: all cores). Flags follow CMakeLists.txt:
+# baseline x86-64 everywhere, ISA flags only on the csrc/cpu/simd leaf files.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+here="$root/benchmarks/gemm"
+out=${BUILD_DIR:-$root/build/bench-gemm}
+mode=${1:-all}
+rounds=${2:-5}
+mkdir -p "$out"
+
+cxx="${CXX:-g++} -std=c++17 -O3 -fno-strict-aliasing -Wall -Wno-unused-function -fopenmp -DFLAMBEAU_OPENMP=1 -I$root/csrc"
+$cxx -c "$root/csrc/cpu/capability.cpp" -o "$out/capability.o"
+$cxx -c "$root/csrc/cpu/gemm.cpp" -o "$out/gemm.o"
+$cxx -mavx2 -mfma -c "$root/csrc/cpu/simd/gemm_avx2.cpp" -o "$out/gemm_avx2.o"
+$cxx -mavx512f -mavx512dq -mavx512bw -mavx512vl -mavx2 -mfma -c "$root/csrc/cpu/simd/gemm_avx512.cpp" \
+  -o "$out/gemm_avx512.o"
+$cxx -c "$here/bench_gemm.cpp" -o "$out/bench_gemm.o"
+$cxx "$out"/bench_gemm.o "$out"/capability.o "$out"/gemm.o "$out"/gemm_avx2.o "$out"/gemm_avx512.o \
+  -o "$out/bench_gemm"
+
+if [ "$mode" = variants ]; then
+  $cxx "$here/bench_variants.cpp" "$out"/capability.o "$out"/gemm.o "$out"/gemm_avx2.o "$out"/gemm_avx512.o \
+    -o "$out/bench_variants"
+  "$out/bench_variants" "$rounds"
+  exit 0
+fi
+
+if [ "$mode" = openblas ]; then
+  $cxx "$here/bench_vs_openblas.cpp" "$out"/capability.o "$out"/gemm.o "$out"/gemm_avx2.o "$out"/gemm_avx512.o \
+    -ldl -o "$out/bench_vs_openblas"
+  lib=$(python3 -c "import glob, os, numpy; print((glob.glob(os.path.join(os.path.dirname(numpy.__file__) + '.libs', 'libscipy_openblas*.so')) + [''])[0])")
+  OPENBLAS_LIB="$lib" "$out/bench_vs_openblas" "$rounds"
+  exit 0
+fi
+
+if [ "$mode" = test ] || [ "$mode" = all ]; then
+  "$out/bench_gemm" test
+fi
+
+if [ "$mode" = bench ] || [ "$mode" = all ]; then
+  ours="$out/ours.txt"; theirs="$out/numpy.txt"
+  : > "$ours"; : > "$theirs"
+  thread_env=()
+  if [ -n "${THREADS:-}" ]; then
+    thread_env=(OMP_NUM_THREADS="$THREADS" OPENBLAS_NUM_THREADS="$THREADS")
+  fi
+  for r in $(seq "$rounds"); do
+    env "${thread_env[@]}" "$out/bench_gemm" bench 5 >> "$ours"
+    # numpy alone runs without the OpenBLAS tuning overrides that may be set for other work.
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "${thread_env[@]}" python3 "$here/bench_numpy.py" 5 >> "$theirs"
+  done
+  python3 - "$ours" "$theirs" <<'PY'
+import sys
+def load(path):
+    best, notes = {}, []
+    for line in open(path):
+        if line.startswith("#"):
+            if line not in notes: notes.append(line)
+            continue
+        *key, g = line.split()
+        best[tuple(key)] = max(best.get(tuple(key), 0.0), float(g))
+    return best, notes
+ours, n1 = load(sys.argv[1]); theirs, n2 = load(sys.argv[2])
+for line in n1 + n2: print(line.rstrip())
+print(f"{'shape':8} {'M':>5} {'N':>5} {'K':>5} {'B':>2} {'flambeau':>9} {'numpy':>8} {'ratio':>6}   (GFLOP/s, best of rounds)")
+for key, g in ours.items():
+    t = theirs.get(key, float('nan'))
+    print(f"{key[0]:8} {key[1]:>5} {key[2]:>5} {key[3]:>5} {key[4]:>2} {g:9.1f} {t:8.1f} {g / t:6.2f}")
+PY
+fi

@@ -1,0 +1,355 @@
+// 2-D pooling on the CPU: max, average, adaptive average, adaptive max; forward and backward.
+//
+// What is computed: the input is viewed as `planes` = N*C independent H x W planes (contiguous NCHW);
+// output cell (oh, ow) of a plane pools a window of that plane:
+//
+//   max_pool2d     rows oh*sh - ph + i*dh (i < kh), columns ow*sw - pw + j*dw (j < kw), clipped to
+//                  the plane; value = max, index = h*W + w of the max within the plane.
+//   avg_pool2d     rows [oh*sh - ph, +kh) and columns likewise, clipped to [0, H + ph) for the
+//                  divisor (count_include_pad) and to the plane for the sum.
+//   adaptive_*     rows [floor(oh*H/OH), ceil((oh+1)*H/OH)), columns likewise.
+//
+// Semantics follow PyTorch's CPU kernels exactly, down to the order of operations where it shows in
+// the bits: the max takes the first maximum, and a NaN wins (the last NaN in the window, as in
+// PyTorch's `val > max || isnan(val)`); the average is a sum in the element type divided once (avg)
+// or by the two window extents in turn (adaptive); backward walks the outputs in order and adds into
+// the input gradient, so gradients of overlapping windows sum in a fixed order.
+//
+// Why it is built this way: pooling reads each input element about once (kh*kw/(sh*sw) times) and
+// does one compare or add per read, so it is bound by memory, not arithmetic; the work is split over
+// planes (each plane owned by one thread: deterministic, no atomics, and the backward scatter-adds of
+// a plane never race). Windows that lie wholly inside the plane skip the clipping; the common 2x2
+// stride-2 max pool gets its own loop.
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "cpu/nn_kernels.h"
+#include "cpu/parallel.h"
+
+namespace flambeau::cpu {
+
+namespace {
+
+inline int64_t grain_for(int64_t per_plane) { return std::max<int64_t>(1, kGrain / std::max<int64_t>(per_plane, 1)); }
+
+template <class T>
+inline bool gt_or_nan(T v, T m) {
+  return v > m || std::isnan(v);
+}
+
+// ---- max pooling
+
+template <class T, bool kIdx>
+void max_pool_plane(const T* x, T* y, int64_t* ind, const PoolGeometry& g) {
+  const int64_t H = g.H, W = g.W;
+  for (int64_t oh = 0; oh < g.OH; ++oh) {
+    int64_t ih0 = oh * g.sh - g.ph;
+    const int64_t ih1 = std::min(ih0 + (g.kh - 1) * g.dh + 1, H);
+    while (ih0 < 0) ih0 += g.dh;
+    for (int64_t ow = 0; ow < g.OW; ++ow) {
+      int64_t iw0 = ow * g.sw - g.pw;
+      const int64_t iw1 = std::min(iw0 + (g.kw - 1) * g.dw + 1, W);
+      while (iw0 < 0) iw0 += g.dw;
+      int64_t best = ih0 * W + iw0;
+      T m = -std::numeric_limits<T>::infinity();
+      for (int64_t ih = ih0; ih < ih1; ih += g.dh) {
+        const T* row = x + ih * W;
+        for (int64_t iw = iw0; iw < iw1; iw += g.dw) {
+          const T v = row[iw];
+          if (gt_or_nan(v, m)) {
+            m = v;
+            best = ih * W + iw;
+          }
+        }
+      }
+      y[oh * g.OW + ow] = m;
+      if (kIdx) ind[oh * g.OW + ow] = best;
+    }
+  }
+}
+
+// 2x2 windows, stride 2, no padding, no dilation (every window inside the plane).
+template <class T, bool kIdx>
+void max_pool_plane_2x2(const T* x, T* y, int64_t* ind, const PoolGeometry& g) {
+  const int64_t W = g.W;
+  for (int64_t oh = 0; oh < g.OH; ++oh) {
+    const T* r0 = x + 2 * oh * W;
+    const T* r1 = r0 + W;
+    T* yr = y + oh * g.OW;
+    if (!kIdx) {
+      for (int64_t ow = 0; ow < g.OW; ++ow) {
+        // Same comparisons, same order as the generic loop (NaN wins, first max kept).
+        T m = r0[2 * ow];
+        T v = r0[2 * ow + 1];
+        if (gt_or_nan(v, m)) m = v;
+        v = r1[2 * ow];
+        if (gt_or_nan(v, m)) m = v;
+        v = r1[2 * ow + 1];
+        if (gt_or_nan(v, m)) m = v;
+        yr[ow] = m;
+      }
+    } else {
+      int64_t* ir = ind + oh * g.OW;
+      const int64_t base = 2 * oh * W;
+      for (int64_t ow = 0; ow < g.OW; ++ow) {
+        T m = -std::numeric_limits<T>::infinity();
+        int64_t best = base + 2 * ow;
+        const T c[4] = {r0[2 * ow], r0[2 * ow + 1], r1[2 * ow], r1[2 * ow + 1]};
+        const int64_t ci[4] = {base + 2 * ow, base + 2 * ow + 1, base + W + 2 * ow, base + W + 2 * ow + 1};
+        for (int k = 0; k < 4; ++k)
+          if (gt_or_nan(c[k], m)) {
+            m = c[k];
+            best = ci[k];
+          }
+        yr[ow] = m;
+        ir[ow] = best;
+      }
+    }
+  }
+}
+
+template <class T>
+void max_pool_impl(T* y, int64_t* ind, const T* x, const PoolGeometry& g) {
+  const int64_t in_plane = g.H * g.W, out_plane = g.OH * g.OW;
+  const bool two = g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 && g.ph == 0 && g.pw == 0 && g.dh == 1 &&
+                   g.dw == 1 && 2 * g.OH <= g.H && 2 * g.OW <= g.W;
+  parallel_for(g.planes, grain_for(in_plane + out_plane * g.kh * g.kw), [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p) {
+      const T* xp = x + p * in_plane;
+      T* yp = y + p * out_plane;
+      int64_t* ip = ind ? ind + p * out_plane : nullptr;
+      if (two) {
+        if (ind) max_pool_plane_2x2<T, true>(xp, yp, ip, g);
+        else max_pool_plane_2x2<T, false>(xp, yp, ip, g);
+      } else {
+        if (ind) max_pool_plane<T, true>(xp, yp, ip, g);
+        else max_pool_plane<T, false>(xp, yp, ip, g);
+      }
+    }
+  });
+}
+
+// Returns false if some index was outside [0, in_plane) (that element is skipped).
+template <class T>
+bool max_backward_impl(T* gx, const T* gy, const int64_t* ind, int64_t planes, int64_t in_plane, int64_t out_plane) {
+  std::atomic<bool> ok{true};
+  parallel_for(planes, grain_for(in_plane + out_plane), [&](int64_t p0, int64_t p1) {
+    bool good = true;
+    for (int64_t p = p0; p < p1; ++p) {
+      T* gxp = gx + p * in_plane;
+      const T* gyp = gy + p * out_plane;
+      const int64_t* ip = ind + p * out_plane;
+      std::memset(gxp, 0, sizeof(T) * in_plane);
+      for (int64_t i = 0; i < out_plane; ++i) {
+        const int64_t k = ip[i];
+        if (k < 0 || k >= in_plane) {
+          good = false;
+          continue;
+        }
+        gxp[k] += gyp[i];
+      }
+    }
+    if (!good) ok.store(false);
+  });
+  return ok.load();
+}
+
+// ---- average pooling
+
+struct AvgWindow {
+  int64_t h0, h1, w0, w1, div;  // clipped window and divisor; div == 0: empty window (output 0)
+};
+
+inline AvgWindow avg_window(int64_t oh, int64_t ow, const PoolGeometry& g, bool count_include_pad,
+                            int64_t divisor_override) {
+  int64_t h0 = oh * g.sh - g.ph, w0 = ow * g.sw - g.pw;
+  int64_t h1 = std::min(h0 + g.kh, g.H + g.ph), w1 = std::min(w0 + g.kw, g.W + g.pw);
+  const int64_t pool_size = (h1 - h0) * (w1 - w0);
+  h0 = std::max<int64_t>(h0, 0);
+  w0 = std::max<int64_t>(w0, 0);
+  h1 = std::min(h1, g.H);
+  w1 = std::min(w1, g.W);
+  AvgWindow a{h0, h1, w0, w1, 0};
+  if (h0 >= h1 || w0 >= w1) return a;
+  a.div = divisor_override ? divisor_override : count_include_pad ? pool_size : (h1 - h0) * (w1 - w0);
+  return a;
+}
+
+template <class T>
+void avg_pool_impl(T* y, const T* x, const PoolGeometry& g, bool cip, int64_t dov) {
+  const int64_t in_plane = g.H * g.W, out_plane = g.OH * g.OW;
+  parallel_for(g.planes, grain_for(in_plane + out_plane * g.kh * g.kw), [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p) {
+      const T* xp = x + p * in_plane;
+      T* yp = y + p * out_plane;
+      for (int64_t oh = 0; oh < g.OH; ++oh)
+        for (int64_t ow = 0; ow < g.OW; ++ow) {
+          const AvgWindow a = avg_window(oh, ow, g, cip, dov);
+          if (a.div == 0) {
+            yp[oh * g.OW + ow] = T(0);
+            continue;
+          }
+          T s = 0;
+          for (int64_t ih = a.h0; ih < a.h1; ++ih)
+            for (int64_t iw = a.w0; iw < a.w1; ++iw) s += xp[ih * g.W + iw];
+          yp[oh * g.OW + ow] = s / T(a.div);
+        }
+    }
+  });
+}
+
+template <class T>
+void avg_backward_impl(T* gx, const T* gy, const PoolGeometry& g, bool cip, int64_t dov) {
+  const int64_t in_plane = g.H * g.W, out_plane = g.OH * g.OW;
+  parallel_for(g.planes, grain_for(in_plane + out_plane * g.kh * g.kw), [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p) {
+      T* gxp = gx + p * in_plane;
+      const T* gyp = gy + p * out_plane;
+      std::memset(gxp, 0, sizeof(T) * in_plane);
+      for (int64_t oh = 0; oh < g.OH; ++oh)
+        for (int64_t ow = 0; ow < g.OW; ++ow) {
+          const AvgWindow a = avg_window(oh, ow, g, cip, dov);
+          if (a.div == 0) continue;
+          const T d = gyp[oh * g.OW + ow] / T(a.div);
+          for (int64_t ih = a.h0; ih < a.h1; ++ih)
+            for (int64_t iw = a.w0; iw < a.w1; ++iw) gxp[ih * g.W + iw] += d;
+        }
+    }
+  });
+}
+
+// ---- adaptive pooling
+
+inline int64_t start_index(int64_t o, int64_t out, int64_t in) { return (o / out) * in + ((o % out) * in) / out; }
+inline int64_t end_index(int64_t o, int64_t out, int64_t in) { return 1 + ((o + 1) * in - 1) / out; }
+
+template <class T>
+void adaptive_avg_impl(T* y, const T* x, const PoolGeometry& g) {
+  const int64_t in_plane = g.H * g.W, out_plane = g.OH * g.OW;
+  parallel_for(g.planes, grain_for(in_plane + out_plane), [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p) {
+      const T* xp = x + p * in_plane;
+      T* yp = y + p * out_plane;
+      for (int64_t oh = 0; oh < g.OH; ++oh) {
+        const int64_t h0 = start_index(oh, g.OH, g.H), h1 = end_index(oh, g.OH, g.H);
+        for (int64_t ow = 0; ow < g.OW; ++ow) {
+          const int64_t w0 = start_index(ow, g.OW, g.W), w1 = end_index(ow, g.OW, g.W);
+          T s = 0;
+          for (int64_t ih = h0; ih < h1; ++ih)
+            for (int64_t iw = w0; iw < w1; ++iw) s += xp[ih * g.W + iw];
+          yp[oh * g.OW + ow] = s / T(h1 - h0) / T(w1 - w0);
+        }
+      }
+    }
+  });
+}
+
+template <class T>
+void adaptive_avg_backward_impl(T* gx, const T* gy, const PoolGeometry& g) {
+  const int64_t in_plane = g.H * g.W, out_plane = g.OH * g.OW;
+  parallel_for(g.planes, grain_for(in_plane + out_plane), [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p) {
+      T* gxp = gx + p * in_plane;
+      const T* gyp = gy + p * out_plane;
+      std::memset(gxp, 0, sizeof(T) * in_plane);
+      for (int64_t oh = 0; oh < g.OH; ++oh) {
+        const int64_t h0 = start_index(oh, g.OH, g.H), h1 = end_index(oh, g.OH, g.H);
+        for (int64_t ow = 0; ow < g.OW; ++ow) {
+          const int64_t w0 = start_index(ow, g.OW, g.W), w1 = end_index(ow, g.OW, g.W);
+          const T d = gyp[oh * g.OW + ow] / T(h1 - h0) / T(w1 - w0);
+          for (int64_t ih = h0; ih < h1; ++ih)
+            for (int64_t iw = w0; iw < w1; ++iw) gxp[ih * g.W + iw] += d;
+        }
+      }
+    }
+  });
+}
+
+template <class T>
+void adaptive_max_impl(T* y, int64_t* ind, const T* x, const PoolGeometry& g) {
+  const int64_t in_plane = g.H * g.W, out_plane = g.OH * g.OW;
+  parallel_for(g.planes, grain_for(in_plane + out_plane), [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p) {
+      const T* xp = x + p * in_plane;
+      T* yp = y + p * out_plane;
+      int64_t* ip = ind ? ind + p * out_plane : nullptr;
+      for (int64_t oh = 0; oh < g.OH; ++oh) {
+        const int64_t h0 = start_index(oh, g.OH, g.H), h1 = end_index(oh, g.OH, g.H);
+        for (int64_t ow = 0; ow < g.OW; ++ow) {
+          const int64_t w0 = start_index(ow, g.OW, g.W), w1 = end_index(ow, g.OW, g.W);
+          int64_t best = h0 * g.W + w0;
+          T m = -std::numeric_limits<T>::infinity();
+          for (int64_t ih = h0; ih < h1; ++ih)
+            for (int64_t iw = w0; iw < w1; ++iw) {
+              const T v = xp[ih * g.W + iw];
+              if (gt_or_nan(v, m)) {
+                m = v;
+                best = ih * g.W + iw;
+              }
+            }
+          yp[oh * g.OW + ow] = m;
+          if (ip) ip[oh * g.OW + ow] = best;
+        }
+      }
+    }
+  });
+}
+
+}  // namespace
+
+void max_pool2d_forward(const Tensor& y, const Tensor* indices, const Tensor& x, const PoolGeometry& g) {
+  FLB_DISPATCH_FLOATING(x.dtype, "max_pool2d", [&] {
+    max_pool_impl<scalar_t>(y.data<scalar_t>(), indices ? indices->data<int64_t>() : nullptr, x.data<scalar_t>(), g);
+  });
+}
+
+void max_pool2d_backward(const Tensor& grad_x, const Tensor& grad_y, const Tensor& indices, int64_t in_plane_size) {
+  const int64_t out_plane = grad_y.dim() >= 2 ? grad_y.sizes[grad_y.dim() - 1] * grad_y.sizes[grad_y.dim() - 2] : 1;
+  const int64_t planes = out_plane ? grad_y.numel() / out_plane : 0;
+  bool ok = true;
+  FLB_DISPATCH_FLOATING(grad_y.dtype, "max_pool2d_backward", [&] {
+    ok = max_backward_impl<scalar_t>(grad_x.data<scalar_t>(), grad_y.data<scalar_t>(), indices.data<int64_t>(),
+                                     planes, in_plane_size, out_plane);
+  });
+  FLB_CHECK(ok, IndexError, "max_pool2d_backward: an index is out of range for input planes of ", in_plane_size,
+            " elements");
+}
+
+void avg_pool2d_forward(const Tensor& y, const Tensor& x, const PoolGeometry& g, bool count_include_pad,
+                        int64_t divisor_override) {
+  FLB_DISPATCH_FLOATING(x.dtype, "avg_pool2d", [&] {
+    avg_pool_impl<scalar_t>(y.data<scalar_t>(), x.data<scalar_t>(), g, count_include_pad, divisor_override);
+  });
+}
+
+void avg_pool2d_backward(const Tensor& grad_x, const Tensor& grad_y, const PoolGeometry& g, bool count_include_pad,
+                         int64_t divisor_override) {
+  FLB_DISPATCH_FLOATING(grad_y.dtype, "avg_pool2d_backward", [&] {
+    avg_backward_impl<scalar_t>(grad_x.data<scalar_t>(), grad_y.data<scalar_t>(), g, count_include_pad,
+                                divisor_override);
+  });
+}
+
+void adaptive_avg_pool2d_forward(const Tensor& y, const Tensor& x, const PoolGeometry& g) {
+  FLB_DISPATCH_FLOATING(x.dtype, "adaptive_avg_pool2d", [&] {
+    adaptive_avg_impl<scalar_t>(y.data<scalar_t>(), x.data<scalar_t>(), g);
+  });
+}
+
+void adaptive_avg_pool2d_backward(const Tensor& grad_x, const Tensor& grad_y, const PoolGeometry& g) {
+  FLB_DISPATCH_FLOATING(grad_y.dtype, "adaptive_avg_pool2d_backward", [&] {
+    adaptive_avg_backward_impl<scalar_t>(grad_x.data<scalar_t>(), grad_y.data<scalar_t>(), g);
+  });
+}
+
+void adaptive_max_pool2d_forward(const Tensor& y, const Tensor* indices, const Tensor& x, const PoolGeometry& g) {
+  FLB_DISPATCH_FLOATING(x.dtype, "adaptive_max_pool2d", [&] {
+    adaptive_max_impl<scalar_t>(y.data<scalar_t>(), indices ? indices->data<int64_t>() : nullptr,
+                                x.data<scalar_t>(), g);
+  });
+}
+
+}  // namespace flambeau::cpu

@@ -1,0 +1,45 @@
+// Function tables filled by the activation SIMD leaf files (activation_avx2.cpp, activation_avx512.cpp).
+// As in simd.h, only plain function pointers cross: this header declares nothing inline.
+#pragma once
+#include <cstdint>
+
+namespace flambeau::cpu::simd {
+
+// Op ids, equal to cpu::Act (checked by static_assert in cpu/activation.cpp).
+enum ActId : int {
+  kSigmoid = 0, kTanh, kRelu, kLeakyRelu, kElu, kGelu, kGeluTanh, kSilu, kMish, kSoftplus, kSoftsign, kHardtanh,
+  kHardsigmoid, kHardswish, kHardshrink, kSoftshrink, kTanhshrink, kThreshold, kLogSigmoid, kActCount
+};
+
+// Contiguous float32 activation forward: out[i] = f(x[i]) for op = (int)cpu::Act, p = ActParams::p.
+// Returns false (touching nothing) when the leaf has no vector version of `op`; the caller then runs
+// the scalar loop. out may alias x.
+using ActFwdF32Fn = bool (*)(int op, const double* p, float* out, const float* x, int64_t n);
+// Contiguous float32 backward: gi[i] = g[i] * f'(s[i]) (s = saved input or output, as the scalar
+// kernel). gi may alias g.
+using ActBwdF32Fn = bool (*)(int op, const double* p, float* gi, const float* g, const float* s, int64_t n);
+// Row helpers for the fused cross-entropy (cpu/loss.cpp), contiguous float32 rows:
+// max of x[0..n) (NaN if any is NaN), and sum of exp(x[i] - m) accumulated in float64 per lane.
+using RowMaxF32Fn = float (*)(const float* x, int64_t n);
+using RowSumExpF32Fn = double (*)(const float* x, float m, int64_t n);
+// out[i] = a * exp(x[i] - m) + b (the softmax-based gradient of a row); out may alias x.
+using RowSoftmaxAxpbF32Fn = void (*)(float* out, const float* x, float m, float a, float b, int64_t n);
+
+// out[i] = exp((x[i] - m[i]) - l[i]) (l may be null: 0), contiguous float32: the per-position softmax
+// numerators of N-d cross-entropy, where every position has its own max m and log-sum l.
+using ExpSubF32Fn = void (*)(float* out, const float* x, const float* m, const float* l, int64_t n);
+
+ActFwdF32Fn act_fwd_f32_avx2();
+ExpSubF32Fn exp_sub_f32_avx2();
+ExpSubF32Fn exp_sub_f32_avx512();
+ActBwdF32Fn act_bwd_f32_avx2();
+RowMaxF32Fn row_max_f32_avx2();
+RowSumExpF32Fn row_sumexp_f32_avx2();
+RowSoftmaxAxpbF32Fn row_softmax_axpb_f32_avx2();
+ActFwdF32Fn act_fwd_f32_avx512();
+ActBwdF32Fn act_bwd_f32_avx512();
+RowMaxF32Fn row_max_f32_avx512();
+RowSumExpF32Fn row_sumexp_f32_avx512();
+RowSoftmaxAxpbF32Fn row_softmax_axpb_f32_avx512();
+
+}  // namespace flambeau::cpu::simd

@@ -1,0 +1,85 @@
+// Activation kernels with AVX2 + FMA registers (8 float lanes): the primitives for
+// cpu/simd/act_vec.inc, which holds the math and the op bodies shared with activation_avx512.cpp.
+// Only built with AVX2/FMA flags and only called when the CPU has them (cpu/capability.cpp).
+// Everything is in an anonymous namespace; only the function pointers below leave this file.
+#include <immintrin.h>
+#include "cpu/simd/act_simd.h"
+
+namespace flambeau::cpu::simd {
+namespace {
+
+constexpr int W = 8;
+using vf = __m256;
+using vm = __m256;  // all-ones lanes
+
+inline vf ld(const float* p) { return _mm256_loadu_ps(p); }
+inline void st(float* p, vf v) { _mm256_storeu_ps(p, v); }
+inline vf set1(float v) { return _mm256_set1_ps(v); }
+inline vf add(vf a, vf b) { return _mm256_add_ps(a, b); }
+inline vf sub(vf a, vf b) { return _mm256_sub_ps(a, b); }
+inline vf mul(vf a, vf b) { return _mm256_mul_ps(a, b); }
+inline vf div_(vf a, vf b) { return _mm256_div_ps(a, b); }
+inline vf fma_(vf a, vf b, vf c) { return _mm256_fmadd_ps(a, b, c); }
+inline vf fnma_(vf a, vf b, vf c) { return _mm256_fnmadd_ps(a, b, c); }
+inline vf vmax(vf a, vf b) { return _mm256_max_ps(a, b); }
+inline vf vmin(vf a, vf b) { return _mm256_min_ps(a, b); }
+inline vf vabs(vf a) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), a); }
+inline vf vneg(vf a) { return _mm256_xor_ps(a, _mm256_set1_ps(-0.0f)); }
+inline vm lt(vf a, vf b) { return _mm256_cmp_ps(a, b, _CMP_LT_OQ); }
+inline vm le(vf a, vf b) { return _mm256_cmp_ps(a, b, _CMP_LE_OQ); }
+inline vm gt(vf a, vf b) { return _mm256_cmp_ps(a, b, _CMP_GT_OQ); }
+inline vm ge(vf a, vf b) { return _mm256_cmp_ps(a, b, _CMP_GE_OQ); }
+inline vm isnan_(vf a) { return _mm256_cmp_ps(a, a, _CMP_UNORD_Q); }
+inline vm mand(vm a, vm b) { return _mm256_and_ps(a, b); }
+inline vm mor(vm a, vm b) { return _mm256_or_ps(a, b); }
+inline bool any_(vm a) { return _mm256_movemask_ps(a) != 0; }
+inline vf sel(vm m, vf a, vf b) { return _mm256_blendv_ps(b, a, m); }
+inline vf roundn(vf a) { return _mm256_round_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+// y * 2^n in two steps (2^(n>>1) * 2^(n - (n>>1))), each factor a normal float for n in [-150, 128].
+inline vf scale2n(vf y, vf n) {
+  __m256i ni = _mm256_cvtps_epi32(n);
+  __m256i n1 = _mm256_srai_epi32(ni, 1);
+  __m256i n2 = _mm256_sub_epi32(ni, n1);
+  const __m256i bias = _mm256_set1_epi32(127);
+  vf s1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n1, bias), 23));
+  vf s2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n2, bias), 23));
+  return _mm256_mul_ps(_mm256_mul_ps(y, s1), s2);
+}
+inline vf copysign_(vf mag, vf sgn) {
+  const vf s = _mm256_set1_ps(-0.0f);
+  return _mm256_or_ps(_mm256_andnot_ps(s, mag), _mm256_and_ps(s, sgn));
+}
+inline float hmax(vf a) {
+  alignas(32) float t[8];
+  _mm256_store_ps(t, a);
+  float m = t[0];
+  for (int i = 1; i < 8; ++i) m = t[i] > m ? t[i] : m;
+  return m;
+}
+struct Dacc { __m256d lo, hi; };
+inline Dacc dacc_zero() { return {_mm256_setzero_pd(), _mm256_setzero_pd()}; }
+inline void dacc_add(Dacc& d, vf v) {
+  d.lo = _mm256_add_pd(d.lo, _mm256_cvtps_pd(_mm256_castps256_ps128(v)));
+  d.hi = _mm256_add_pd(d.hi, _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)));
+}
+inline double dacc_sum(const Dacc& d) {
+  alignas(32) double t[8];
+  _mm256_store_pd(t, d.lo);
+  _mm256_store_pd(t + 4, d.hi);
+  double s = 0;
+  for (int i = 0; i < 8; ++i) s += t[i];
+  return s;
+}
+
+#include "cpu/simd/act_vec.inc"
+
+}  // namespace
+
+ActFwdF32Fn act_fwd_f32_avx2() { return &act_fwd; }
+ActBwdF32Fn act_bwd_f32_avx2() { return &act_bwd; }
+RowMaxF32Fn row_max_f32_avx2() { return &row_max; }
+RowSumExpF32Fn row_sumexp_f32_avx2() { return &row_sumexp; }
+RowSoftmaxAxpbF32Fn row_softmax_axpb_f32_avx2() { return &row_softmax_axpb; }
+ExpSubF32Fn exp_sub_f32_avx2() { return &exp_sub; }
+
+}  // namespace flambeau::cpu::simd

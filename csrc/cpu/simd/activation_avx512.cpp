@@ -1,0 +1,70 @@
+// Activation kernels with AVX-512 registers (16 float lanes): the primitives for cpu/simd/act_vec.inc,
+// which holds the math and the op bodies shared with activation_avx2.cpp. Only built with AVX-512
+// flags and only called when the CPU has AVX-512 (cpu/capability.cpp). Everything is in an
+// anonymous namespace; only the function pointers below leave this file.
+#include <immintrin.h>
+#include "cpu/simd/act_simd.h"
+
+namespace flambeau::cpu::simd {
+namespace {
+
+constexpr int W = 16;
+using vf = __m512;
+using vm = __mmask16;
+
+inline vf ld(const float* p) { return _mm512_loadu_ps(p); }
+inline void st(float* p, vf v) { _mm512_storeu_ps(p, v); }
+inline vf set1(float v) { return _mm512_set1_ps(v); }
+inline vf add(vf a, vf b) { return _mm512_add_ps(a, b); }
+inline vf sub(vf a, vf b) { return _mm512_sub_ps(a, b); }
+inline vf mul(vf a, vf b) { return _mm512_mul_ps(a, b); }
+inline vf div_(vf a, vf b) { return _mm512_div_ps(a, b); }
+inline vf fma_(vf a, vf b, vf c) { return _mm512_fmadd_ps(a, b, c); }
+inline vf fnma_(vf a, vf b, vf c) { return _mm512_fnmadd_ps(a, b, c); }
+inline vf vmax(vf a, vf b) { return _mm512_max_ps(a, b); }
+inline vf vmin(vf a, vf b) { return _mm512_min_ps(a, b); }
+inline vf vabs(vf a) { return _mm512_abs_ps(a); }
+inline vf vneg(vf a) { return _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(a), _mm512_set1_epi32((int)0x80000000))); }
+inline vm lt(vf a, vf b) { return _mm512_cmp_ps_mask(a, b, _CMP_LT_OQ); }
+inline vm le(vf a, vf b) { return _mm512_cmp_ps_mask(a, b, _CMP_LE_OQ); }
+inline vm gt(vf a, vf b) { return _mm512_cmp_ps_mask(a, b, _CMP_GT_OQ); }
+inline vm ge(vf a, vf b) { return _mm512_cmp_ps_mask(a, b, _CMP_GE_OQ); }
+inline vm isnan_(vf a) { return _mm512_cmp_ps_mask(a, a, _CMP_UNORD_Q); }
+inline vm mand(vm a, vm b) { return (vm)(a & b); }
+inline vm mor(vm a, vm b) { return (vm)(a | b); }
+inline bool any_(vm a) { return a != 0; }
+inline vf sel(vm m, vf a, vf b) { return _mm512_mask_blend_ps(m, b, a); }
+inline vf roundn(vf a) { return _mm512_roundscale_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+inline vf scale2n(vf y, vf n) { return _mm512_scalef_ps(y, n); }
+inline vf copysign_(vf mag, vf sgn) {
+  const __m512i s = _mm512_set1_epi32((int)0x80000000);
+  return _mm512_castsi512_ps(_mm512_ternarylogic_epi32(_mm512_castps_si512(mag), _mm512_castps_si512(sgn), s, 0xD8));  // s ? sgn : mag, bitwise
+}
+inline float hmax(vf a) { return _mm512_reduce_max_ps(a); }
+struct Dacc { __m512d lo, hi; };
+inline Dacc dacc_zero() { return {_mm512_setzero_pd(), _mm512_setzero_pd()}; }
+inline void dacc_add(Dacc& d, vf v) {
+  d.lo = _mm512_add_pd(d.lo, _mm512_cvtps_pd(_mm512_castps512_ps256(v)));
+  d.hi = _mm512_add_pd(d.hi, _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1))));
+}
+inline double dacc_sum(const Dacc& d) {
+  alignas(64) double t[16];
+  _mm512_store_pd(t, d.lo);
+  _mm512_store_pd(t + 8, d.hi);
+  double s = 0;
+  for (int i = 0; i < 16; ++i) s += t[i];
+  return s;
+}
+
+#include "cpu/simd/act_vec.inc"
+
+}  // namespace
+
+ActFwdF32Fn act_fwd_f32_avx512() { return &act_fwd; }
+ActBwdF32Fn act_bwd_f32_avx512() { return &act_bwd; }
+RowMaxF32Fn row_max_f32_avx512() { return &row_max; }
+RowSumExpF32Fn row_sumexp_f32_avx512() { return &row_sumexp; }
+RowSoftmaxAxpbF32Fn row_softmax_axpb_f32_avx512() { return &row_softmax_axpb; }
+ExpSubF32Fn exp_sub_f32_avx512() { return &exp_sub; }
+
+}  // namespace flambeau::cpu::simd

@@ -1,0 +1,105 @@
+// AVX2 packer for the implicit-GEMM convolution (contract in conv_simd.h, caller csrc/cpu/conv.cpp).
+// As conv_avx512.cpp with ymm registers: NR = 16 floats / 8 doubles = two ymm; runs that do not fill
+// whole vectors use vmaskmov loads and stores (masked-off lanes never fault).
+//
+// ODR: everything is in an anonymous namespace and uses only intrinsics (see simd.h).
+#include <immintrin.h>
+
+#include "cpu/simd/conv_simd.h"
+
+namespace flambeau::cpu::conv_simd {
+namespace {
+
+struct F32 {
+  using T = float;
+  using V = __m256;
+  static constexpr int VL = 8;
+  static V loadu(const T* p) { return _mm256_loadu_ps(p); }
+  static void store(T* p, V v) { _mm256_store_ps(p, v); }
+  static V zero() { return _mm256_setzero_ps(); }
+  static __m256i mask(int64_t left) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(left > VL ? VL : left)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  }
+  static V mloadu(__m256i m, const T* p) { return _mm256_maskload_ps(p, m); }
+  static void mstoreu(T* p, __m256i m, V v) { _mm256_maskstore_ps(p, m, v); }
+};
+
+struct F64 {
+  using T = double;
+  using V = __m256d;
+  static constexpr int VL = 4;
+  static V loadu(const T* p) { return _mm256_loadu_pd(p); }
+  static void store(T* p, V v) { _mm256_store_pd(p, v); }
+  static V zero() { return _mm256_setzero_pd(); }
+  static __m256i mask(int64_t left) {
+    return _mm256_cmpgt_epi64(_mm256_set1_epi64x(left > VL ? VL : left), _mm256_setr_epi64x(0, 1, 2, 3));
+  }
+  static V mloadu(__m256i m, const T* p) { return _mm256_maskload_pd(p, m); }
+  static void mstoreu(T* p, __m256i m, V v) { _mm256_maskstore_pd(p, m, v); }
+};
+
+template <class S>
+void pack_runs(const typename S::T* src, const int64_t* off, int64_t kc, const PixelRun* runs, int64_t nruns,
+               int64_t n, int64_t nr, typename S::T* dst) {
+  using T = typename S::T;
+  constexpr int VL = S::VL;
+  if (nruns == 1 && runs[0].dst == 0 && runs[0].len == nr && nr == 2 * VL) {
+    const T* s = src + runs[0].base;
+    for (int64_t k = 0; k < kc; ++k) {
+      const T* r = s + off[k];
+      const auto a = S::loadu(r), b = S::loadu(r + VL);
+      S::store(dst + k * nr, a);
+      S::store(dst + k * nr + VL, b);
+    }
+    return;
+  }
+  for (int64_t k = 0; k < kc; ++k) {
+    T* d = dst + k * nr;
+    const T* s = src + off[k];
+    if (n < nr)
+      for (int64_t j = 0; j < nr; j += VL) S::store(d + j, S::zero());
+    for (int64_t q = 0; q < nruns; ++q) {
+      const PixelRun& r = runs[q];
+      for (int64_t j = 0; j < r.len; j += VL) {
+        const auto m = S::mask(r.len - j);
+        S::mstoreu(d + r.dst + j, m, S::mloadu(m, s + r.base + j));
+      }
+    }
+  }
+}
+
+void pack_f32(const float* src, const int64_t* off, int64_t kc, const PixelRun* runs, int64_t nruns, int64_t n,
+              int64_t nr, float* dst) {
+  pack_runs<F32>(src, off, kc, runs, nruns, n, nr, dst);
+}
+
+void pack_f64(const double* src, const int64_t* off, int64_t kc, const PixelRun* runs, int64_t nruns, int64_t n,
+              int64_t nr, double* dst) {
+  pack_runs<F64>(src, off, kc, runs, nruns, n, nr, dst);
+}
+
+
+// Direct single-channel correlation (conv_direct.inc), 32-byte vectors.
+namespace f32 {
+using Elem = float;
+typedef float Vec __attribute__((vector_size(32), aligned(4), may_alias));
+constexpr int kLanes = 32 / 4;
+#include "cpu/simd/conv_direct.inc"
+}  // namespace f32
+namespace f64 {
+using Elem = double;
+typedef double Vec __attribute__((vector_size(32), aligned(8), may_alias));
+constexpr int kLanes = 32 / 8;
+#include "cpu/simd/conv_direct.inc"
+}  // namespace f64
+
+}  // namespace
+
+PackRunsF32 pack_runs_f32_avx2() { return &pack_f32; }
+PackRunsF64 pack_runs_f64_avx2() { return &pack_f64; }
+TapsRunF32 taps_run_f32_avx2() { return &f32::taps_run_body; }
+TapsRunF64 taps_run_f64_avx2() { return &f64::taps_run_body; }
+TapDotsF32 tap_dots_f32_avx2() { return &f32::tap_dots_body; }
+TapDotsF64 tap_dots_f64_avx2() { return &f64::tap_dots_body; }
+
+}  // namespace flambeau::cpu::conv_simd

@@ -1,0 +1,359 @@
+"""Activation kernels (flambeau._functions.activation -> _C, csrc/cpu/activation.cpp and the AVX2 /
+AVX-512 leaves) against PyTorch CPU: forward and gradient for every activation and parameter set,
+odd sizes (SIMD tails), empty and 0-d tensors, non-contiguous views, in-place variants, edge values
+(the boundaries where PyTorch's gradient conventions matter, +-inf, NaN), every CPU capability,
+float64 gradchecks, double backward and argument errors."""
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as TF
+
+import flambeau
+from flambeau import _C
+from flambeau._functions import activation as A
+from helpers import check_op, fl_tensor, to_np, assert_close, rand_array
+
+CAPS = ["default", "avx2", "avx512"]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _torch_single_thread():
+    # The oracle runs tiny tensors: one thread avoids its thread-pool wake-ups (which cost ~10 ms a
+    # call on a loaded 2-core machine and would dominate this file's run time).
+    prev = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(prev)
+
+
+@pytest.fixture(params=CAPS)
+def cap(request):
+    prev = _C.cpu_capability()
+    _C.set_cpu_capability(request.param)
+    yield request.param
+    _C.set_cpu_capability(prev)
+
+
+# name -> (torch fn, flambeau fn)
+ACTS = {
+    "sigmoid": (torch.sigmoid, A.sigmoid),
+    "tanh": (torch.tanh, A.tanh),
+    "relu": (TF.relu, A.relu),
+    "relu6": (TF.relu6, A.relu6),
+    "leaky_relu": (TF.leaky_relu, A.leaky_relu),
+    "leaky_relu_0.2": (lambda x: TF.leaky_relu(x, 0.2), lambda x: A.leaky_relu(x, 0.2)),
+    "leaky_relu_neg": (lambda x: TF.leaky_relu(x, -0.3), lambda x: A.leaky_relu(x, -0.3)),
+    "elu": (TF.elu, A.elu),
+    "elu_0.5": (lambda x: TF.elu(x, 0.5), lambda x: A.elu(x, 0.5)),
+    "selu": (TF.selu, A.selu),
+    "celu": (TF.celu, A.celu),
+    "celu_1.7": (lambda x: TF.celu(x, 1.7), lambda x: A.celu(x, 1.7)),
+    "celu_neg": (lambda x: TF.celu(x, -0.8), lambda x: A.celu(x, -0.8)),
+    "gelu": (TF.gelu, A.gelu),
+    "gelu_tanh": (lambda x: TF.gelu(x, approximate="tanh"), lambda x: A.gelu(x, approximate="tanh")),
+    "silu": (TF.silu, A.silu),
+    "mish": (TF.mish, A.mish),
+    "softplus": (TF.softplus, A.softplus),
+    "softplus_b2_t3": (lambda x: TF.softplus(x, 2.0, 3.0), lambda x: A.softplus(x, 2.0, 3.0)),
+    "softplus_b0.5": (lambda x: TF.softplus(x, 0.5), lambda x: A.softplus(x, 0.5)),
+    "softsign": (TF.softsign, A.softsign),
+    "hardtanh": (TF.hardtanh, A.hardtanh),
+    "hardtanh_m2_3": (lambda x: TF.hardtanh(x, -2.0, 3.0), lambda x: A.hardtanh(x, -2.0, 3.0)),
+    "hardsigmoid": (TF.hardsigmoid, A.hardsigmoid),
+    "hardswish": (TF.hardswish, A.hardswish),
+    "hardshrink": (TF.hardshrink, A.hardshrink),
+    "hardshrink_1": (lambda x: TF.hardshrink(x, 1.0), lambda x: A.hardshrink(x, 1.0)),
+    "softshrink": (TF.softshrink, A.softshrink),
+    "softshrink_1": (lambda x: TF.softshrink(x, 1.0), lambda x: A.softshrink(x, 1.0)),
+    "tanhshrink": (TF.tanhshrink, A.tanhshrink),
+    "threshold": (lambda x: TF.threshold(x, 0.5, -3.0), lambda x: A.threshold(x, 0.5, -3.0)),
+    "logsigmoid": (TF.logsigmoid, A.logsigmoid),
+}
+NAMES = sorted(ACTS)
+
+# Values where the branches of the formulas meet (PyTorch's conventions are checked exactly there).
+EDGES = [0.0, -0.0, 1.0, -1.0, 0.5, -0.5, 3.0, -3.0, 6.0, -6.0, 2.0, -2.0, 20.0, -20.0, 10.0, 1.5, 0.25,
+         -0.25, 1e-3, -1e-3, 1e-7, -1e-7, 40.0, -40.0, 88.0, -88.0, 100.0, -100.0]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_forward_backward(name, cap, rng):
+    tf, ff = ACTS[name]
+    for shape in [(1,), (7,), (17,), (33, 3), (2, 3, 5, 7)]:
+        check_op(tf, ff, [shape], low=-8.0, high=8.0, rng=rng)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_large_odd_size(name, cap, rng):
+    # More than one thread's worth of work, and a length that is no multiple of 16.
+    tf, ff = ACTS[name]
+    for dtype in ["float32", "float64"]:
+        check_op(tf, ff, [(70001,)], dtype=dtype, low=-12.0, high=12.0, rng=rng)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_edges_and_specials(name, cap):
+    for dtype in ["float32", "float64"]:
+        _edges_and_specials(name, dtype)
+
+
+def _edges_and_specials(name, dtype):
+    tf, ff = ACTS[name]
+    x = np.array(EDGES, dtype=dtype)
+    check_op(tf, ff, inputs=[x])
+    special = np.array([np.inf, -np.inf, np.nan, 0.0], dtype=dtype)
+    t = tf(torch.tensor(special))
+    f = ff(fl_tensor(special))
+    a, b = to_np(f), to_np(t)
+    if name == "gelu":  # PyTorch's vectorised erf gives NaN at +inf; the limit (and ours) is inf
+        b = b.copy()
+        b[0] = np.inf
+    np.testing.assert_array_equal(np.isnan(a), np.isnan(b), err_msg=f"{name}: NaN pattern {a} vs {b}")
+    np.testing.assert_allclose(a[~np.isnan(a)], b[~np.isnan(b)], rtol=1e-6, atol=0)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_non_contiguous_broadcast_empty(name, cap, rng):
+    tf, ff = ACTS[name]
+    for mode in ["T", "step"]:
+        check_op(tf, ff, [(9, 13)], non_contiguous=mode, low=-6.0, high=6.0, rng=rng)
+    # A stride-0 (expanded) input goes through the strided walk unchanged.
+    arr = rand_array((1, 5), "float32", rng, low=-4, high=4)
+    t = tf(torch.tensor(arr).expand(6, 5))
+    f = ff(fl_tensor(arr).expand(6, 5))
+    assert_close(f, t)
+    for shape in [(0,), (3, 0), ()]:
+        check_op(tf, ff, [shape], rng=rng)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_gradcheck_float64(name, rng):
+    tf, ff = ACTS[name]
+    x = rand_array((23,), "float64", rng, low=-4, high=4)
+    x = x[np.abs(x) > 0.05]  # stay off the kinks of the piecewise ones
+    for edge in (0.5, 1.0, 3.0, 6.0, 2.0, 0.0):
+        x = x[np.abs(np.abs(x) - edge) > 0.05]
+    xt = fl_tensor(x, requires_grad=True)
+    assert flambeau.autograd.gradcheck(ff, (xt,), eps=1e-6, atol=1e-5, rtol=1e-4)
+
+
+DOUBLE_BACKWARD = ["sigmoid", "tanh", "relu", "leaky_relu_0.2", "elu", "selu", "celu_1.7", "gelu", "gelu_tanh", "silu",
+                   "mish", "softplus", "softplus_b2_t3", "softsign", "hardtanh", "hardswish",
+                   "hardshrink", "softshrink", "tanhshrink", "threshold", "logsigmoid"]
+
+
+@pytest.mark.parametrize("name", DOUBLE_BACKWARD)  # (PyTorch has no double backward for hardsigmoid)
+def test_double_backward(name, rng):
+    tf, ff = ACTS[name]
+    x = rand_array((11,), "float64", rng, low=-3, high=3)
+    x = x[np.abs(x) > 0.05]
+    tx = torch.tensor(x, requires_grad=True)
+    fx = fl_tensor(x, requires_grad=True)
+    (tg,) = torch.autograd.grad(tf(tx).sum(), tx, create_graph=True)
+    (fg,) = flambeau.autograd.grad(ff(fx).sum(), fx, create_graph=True)
+    assert_close(fg, tg, what="first derivative")
+    (tgg,) = torch.autograd.grad((tg * tg).sum(), tx)
+    (fgg,) = flambeau.autograd.grad((fg * fg).sum(), fx)
+    assert_close(fgg, tgg, atol=1e-8, rtol=1e-7, what="second derivative")
+
+
+# ---------------------------------------------------------------- in place
+INPLACE = {
+    "relu": (lambda x: TF.relu(x, inplace=True), lambda x: A.relu(x, inplace=True)),
+    "relu_": (torch.relu_, A.relu_),
+    "relu6": (lambda x: TF.relu6(x, inplace=True), lambda x: A.relu6(x, inplace=True)),
+    "leaky_relu": (lambda x: TF.leaky_relu(x, 0.1, inplace=True), lambda x: A.leaky_relu(x, 0.1, inplace=True)),
+    "elu": (lambda x: TF.elu(x, 0.7, inplace=True), lambda x: A.elu(x, 0.7, inplace=True)),
+    "selu": (lambda x: TF.selu(x, inplace=True), lambda x: A.selu(x, inplace=True)),
+    "celu": (lambda x: TF.celu(x, 1.3, inplace=True), lambda x: A.celu(x, 1.3, inplace=True)),
+    "silu": (lambda x: TF.silu(x, inplace=True), lambda x: A.silu(x, inplace=True)),
+    "mish": (lambda x: TF.mish(x, inplace=True), lambda x: A.mish(x, inplace=True)),
+    "hardtanh": (lambda x: TF.hardtanh(x, -0.5, 0.5, inplace=True), lambda x: A.hardtanh(x, -0.5, 0.5, inplace=True)),
+    "hardsigmoid": (lambda x: TF.hardsigmoid(x, inplace=True), lambda x: A.hardsigmoid(x, inplace=True)),
+    "hardswish": (lambda x: TF.hardswish(x, inplace=True), lambda x: A.hardswish(x, inplace=True)),
+    "threshold": (lambda x: TF.threshold(x, 0.2, 5.0, inplace=True), lambda x: A.threshold(x, 0.2, 5.0, inplace=True)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(INPLACE))
+def test_inplace(name, cap, rng):
+    tf, ff = INPLACE[name]
+    arr = rand_array((5, 19), "float32", rng, low=-4, high=4)
+    # Without autograd: the input is overwritten and returned.
+    t, f = torch.tensor(arr), fl_tensor(arr)
+    rt, rf = tf(t), ff(f)
+    assert rf is f
+    assert_close(f, t)
+    # With autograd on a non-leaf: values and gradient through the in-place op.
+    tl, fl = torch.tensor(arr, requires_grad=True), fl_tensor(arr, requires_grad=True)
+    ty, fy = tf(tl * 1.5), ff(fl * 1.5)
+    assert_close(fy, ty)
+    g = rand_array((5, 19), "float32", rng)
+    ty.backward(torch.tensor(g))
+    fy.backward(fl_tensor(g))
+    assert_close(fl.grad, tl.grad, atol=1e-5, rtol=1e-4, what="grad")
+
+
+def test_inplace_on_strided_view(cap, rng):
+    arr = rand_array((6, 8), "float32", rng, low=-3, high=3)
+    t, f = torch.tensor(arr), fl_tensor(arr)
+    TF.elu(t[:, ::2], inplace=True)
+    A.elu(f[:, ::2], inplace=True)
+    assert_close(f, t)
+
+
+def test_inplace_leaf_requires_grad_raises():
+    f = fl_tensor(np.ones(3, np.float32), requires_grad=True)
+    with pytest.raises(RuntimeError, match="leaf Variable"):
+        A.relu(f, inplace=True)
+
+
+# ---------------------------------------------------------------- PReLU
+@pytest.mark.parametrize("shape,wn", [((4, 3), 3), ((4, 3), 1), ((2, 5, 7, 3), 5), ((2, 5, 7, 3), 1), ((6,), 1), ((), 1), ((3, 2, 33), 2), ((0, 4), 4), ((129, 2), 2)], ids=str)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_prelu(shape, wn, dtype, rng):
+    check_op(TF.prelu, A.prelu, [shape, (wn,)], dtype=dtype, rng=rng)
+
+
+def test_prelu_non_contiguous(rng):
+    check_op(TF.prelu, A.prelu, [(5, 4), (4,)], non_contiguous="step", rng=rng, grad=[True, False])
+    check_op(lambda x, w: TF.prelu(x.transpose(0, 1), w), lambda x, w: A.prelu(x.transpose(0, 1), w),
+             [(5, 4), (5,)], rng=rng)
+
+
+def test_prelu_big_weight_grad_deterministic(rng):
+    # The weight gradient sums 1M products: float64 blocks in a fixed order, same bits every time.
+    x = rand_array((64, 4, 64, 64), "float32", rng)
+    g = rand_array((64, 4, 64, 64), "float32", rng)
+    w = np.array([0.1, 0.2, 0.3, 0.4], np.float32)
+    outs = []
+    for threads in (1, 2):
+        prev = _C.get_num_threads()
+        _C.set_num_threads(threads)
+        try:
+            gx, gw = _C.prelu_backward(fl_tensor(g)._impl, fl_tensor(x)._impl, fl_tensor(w)._impl)
+        finally:
+            _C.set_num_threads(prev)
+        outs.append(to_np(flambeau._tensor._wrap(gw)))
+    np.testing.assert_array_equal(outs[0], outs[1])
+    ref = ((x <= 0) * x.astype(np.float64) * g).sum(axis=(0, 2, 3))
+    np.testing.assert_allclose(outs[0], ref, rtol=1e-6)
+
+
+def test_prelu_errors():
+    x = fl_tensor(np.ones((2, 3), np.float32))
+    with pytest.raises(RuntimeError, match="parameter numbers = 2 and channel size = 3"):
+        A.prelu(x, fl_tensor(np.ones(2, np.float32)))
+    with pytest.raises(RuntimeError, match="parameter numbers = 6 and channel size = 1"):
+        A.prelu(fl_tensor(np.ones(6, np.float32)), fl_tensor(np.ones(6, np.float32)))  # 1-D: one channel
+    with pytest.raises(RuntimeError, match="scalar or 1D"):
+        A.prelu(x, fl_tensor(np.ones((3, 1), np.float32)))
+    with pytest.raises(TypeError, match="dtype"):
+        A.prelu(x, fl_tensor(np.ones(3, np.float64)))
+
+
+# ---------------------------------------------------------------- GLU
+@pytest.mark.parametrize("shape,dim", [((4, 6), -1), ((4, 6), 0), ((2, 8, 3), 1), ((10,), 0), ((3, 34), 1),
+                                       ((0, 4), 1), ((2, 2, 2), 2)], ids=str)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_glu(shape, dim, dtype, rng):
+    check_op(lambda x: TF.glu(x, dim), lambda x: A.glu(x, dim), [shape], dtype=dtype, rng=rng)
+
+
+def test_glu_non_contiguous(rng):
+    check_op(lambda x: TF.glu(x, 0), lambda x: A.glu(x, 0), [(6, 5)], non_contiguous="T", rng=rng)
+
+
+def test_glu_errors():
+    with pytest.raises(RuntimeError, match="Halving dimension must be even"):
+        A.glu(fl_tensor(np.ones((3, 5), np.float32)), 1)
+    with pytest.raises(RuntimeError, match="scalars"):
+        A.glu(fl_tensor(np.array(1.0, np.float32)))
+
+
+# ---------------------------------------------------------------- softmax family
+@pytest.mark.parametrize("fn", ["softmax", "log_softmax", "softmin"])
+@pytest.mark.parametrize("shape,dim", [((4, 7), 1), ((4, 7), 0), ((2, 3, 5), 1), ((2, 3, 5), -1), ((9,), 0)],
+                         ids=str)
+def test_softmax_family(fn, shape, dim, rng):
+    check_op(lambda x: getattr(TF, fn)(x, dim), lambda x: getattr(A, fn)(x, dim), [shape], rng=rng)
+
+
+def test_softmax_family_dtype_and_large_logits(rng):
+    x = rand_array((3, 5), "float32", rng) * 1000
+    check_op(lambda x: TF.softmin(x, 1, dtype=torch.float64), lambda x: A.softmin(x, 1, dtype=flambeau.float64),
+             inputs=[x])
+    check_op(lambda x: TF.log_softmax(x, 1), lambda x: A.log_softmax(x, 1), inputs=[x])
+
+
+# ---------------------------------------------------------------- accuracy of the SIMD math
+@pytest.mark.parametrize("name", ["sigmoid", "tanh", "silu", "elu", "selu", "softplus", "logsigmoid", "mish"])
+def test_simd_accuracy_ulp(name, cap, rng):
+    """float32 results within 4 ulp of the float64 result rounded (PyTorch's Sleef is ~1-2 ulp)."""
+    tf, ff = ACTS[name]
+    x = np.concatenate([rng.standard_normal(50000) * 6, rng.uniform(-90, 90, 5000),
+                        rng.uniform(-1e-3, 1e-3, 2000)]).astype(np.float32)
+    ref = tf(torch.tensor(x, dtype=torch.float64)).numpy()
+    ours = to_np(ff(fl_tensor(x))).astype(np.float64)
+    r32 = ref.astype(np.float32)
+    ok = np.isfinite(ref) & (np.abs(ref) > 1e-30)
+    ulp = np.abs(ours - ref)[ok] / np.spacing(np.abs(r32[ok])).astype(np.float64)
+    assert ulp.max() <= 4.0, f"{name}: max error {ulp.max():.1f} ulp at x={x[ok][ulp.argmax()]!r}"
+
+
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+def test_gelu_tail_accuracy(approximate, cap):
+    """gelu in the negative tail: ours stays relatively accurate (PyTorch's float32 gelu computes
+    1 + erf(x) and loses all digits there; the float64 result is the reference)."""
+    x = np.linspace(-9, 9, 20001).astype(np.float32)
+    ref = TF.gelu(torch.tensor(x, dtype=torch.float64), approximate=approximate).numpy()
+    ours = to_np(A.gelu(fl_tensor(x), approximate)).astype(np.float64)
+    ok = np.abs(ref) > 1e-30
+    rel = np.abs(ours - ref)[ok] / np.abs(ref[ok])
+    tail = x[ok] > -5.5  # beyond that the float64 reference (1 + erf / 1 + tanh) itself loses digits
+    assert rel[tail].max() < (2e-6 if approximate == "none" else 2e-5), rel[tail].max()
+
+
+def test_capabilities_agree_closely(rng):
+    x = fl_tensor(rand_array((10007,), "float32", rng, low=-10, high=10))
+    res = {}
+    prev = _C.cpu_capability()
+    try:
+        for c in CAPS:
+            _C.set_cpu_capability(c)
+            res[c] = to_np(A.gelu(x))
+    finally:
+        _C.set_cpu_capability(prev)
+    np.testing.assert_array_equal(res["avx2"], res["avx512"])  # same algorithm, same bits
+    np.testing.assert_allclose(res["default"], res["avx512"], rtol=3e-6, atol=1e-7)
+
+
+# ---------------------------------------------------------------- errors
+def test_errors():
+    xi = flambeau.tensor([1, 2, 3])
+    x = fl_tensor(np.ones(4, np.float32))
+    with pytest.raises(TypeError, match="gelu: expected a floating-point tensor, got int64"):
+        A.gelu(xi)
+    with pytest.raises(RuntimeError, match="approximate argument must be either none or tanh"):
+        A.gelu(x, approximate="fast")
+    with pytest.raises(ValueError, match="min_val cannot be greater than max_val"):
+        A.hardtanh(x, 2.0, 1.0)
+    with pytest.raises(RuntimeError, match="lambda must be greater or equal to 0"):
+        A.softshrink(x, -1.0)
+    with pytest.raises(RuntimeError, match="alpha cannot be 0"):
+        A.celu(x, 0.0)
+    with pytest.raises(TypeError, match="must be Tensor"):
+        A.silu([1.0, 2.0])
+    # backward with mismatched shapes is refused by the _C layer before touching memory
+    with pytest.raises(ValueError, match=r"gelu_backward: grad shape \[3\] differs"):
+        _C.gelu_backward(fl_tensor(np.ones(3, np.float32))._impl, x._impl)
+    with pytest.raises(TypeError, match="same dtype"):
+        _C.silu_backward(fl_tensor(np.ones(4, np.float64))._impl, x._impl)
+    # out= of the wrong shape
+    with pytest.raises(ValueError, match="output with shape"):
+        _C.silu(x._impl, out=fl_tensor(np.ones(3, np.float32))._impl)
+
+
+def test_relu_integer_falls_back():
+    x = flambeau.tensor([-2, 0, 3])
+    assert A.relu(x).tolist() == [0, 0, 3]

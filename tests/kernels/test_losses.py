@@ -1,0 +1,484 @@
+"""Loss kernels (flambeau._functions.loss -> _C, csrc/cpu/loss.cpp) against PyTorch CPU: forward and
+every gradient for cross_entropy (class indices and probabilities, weights, ignore_index, label
+smoothing, N-d inputs, unbatched input, logits in the thousands), nll_loss, the pointwise losses
+(mse, l1, smooth_l1, huber, bce, bce with logits + pos_weight, kl_div), multi_margin_loss and
+cosine_embedding_loss; every reduction, empty inputs, non-contiguous inputs, every CPU capability,
+float64 gradchecks, determinism across thread counts and argument errors."""
+import warnings
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as TF
+
+import flambeau
+from flambeau import _C
+from flambeau._functions import loss as L
+from helpers import check_op, fl_tensor, to_np, assert_close, rand_array
+
+CAPS = ["default", "avx2", "avx512"]
+REDS = ["mean", "sum", "none"]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _torch_single_thread():
+    # The oracle runs tiny tensors: one thread avoids its thread-pool wake-ups (which cost ~10 ms a
+    # call on a loaded 2-core machine and would dominate this file's run time).
+    prev = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(prev)
+
+
+@pytest.fixture(params=CAPS)
+def cap(request):
+    prev = _C.cpu_capability()
+    _C.set_cpu_capability(request.param)
+    yield request.param
+    _C.set_cpu_capability(prev)
+
+
+def _targets(rng, shape, C, ignore=None, frac_ignored=0.25):
+    t = rng.integers(0, C, size=shape).astype(np.int64)
+    if ignore is not None and t.size:
+        t[rng.random(size=shape) < frac_ignored] = ignore
+    return t
+
+
+def _pair_t(t):
+    return torch.tensor(t), fl_tensor(t)
+
+
+# ---------------------------------------------------------------- cross-entropy, class indices
+CE_SHAPES = [(4, 5), (1, 1), (7, 3), (33, 17), (3, 1000), (2, 5, 3), (2, 4, 3, 5), (3, 2, 300), (5,), (0, 4)]
+
+
+@pytest.mark.parametrize("shape", CE_SHAPES, ids=str)
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+def test_cross_entropy_index(shape, weighted, cap, rng):
+    for reduction in REDS:
+        for ignore in [None, 1]:
+            for ls in [0.0, 0.1]:
+                _ce_index_case(shape, reduction, weighted, ignore, ls, rng)
+
+
+def _ce_index_case(shape, reduction, weighted, ignore, ls, rng):
+    C = shape[0] if len(shape) == 1 else shape[1]
+    tshape = () if len(shape) == 1 else (shape[0],) + shape[2:]
+    tgt = _targets(rng, tshape, C, ignore)
+    if len(shape) == 1 and ignore is not None:
+        tgt = np.array(ignore if rng.random() < 0.3 else tgt, dtype=np.int64)
+    tt, ft = _pair_t(tgt)
+    w = rand_array((C,), "float32", rng, positive=True) if weighted else None
+    tw, fw = (torch.tensor(w), fl_tensor(w)) if weighted else (None, None)
+    ii = -100 if ignore is None else ignore
+    check_op(lambda x: TF.cross_entropy(x, tt, tw, ignore_index=ii, reduction=reduction, label_smoothing=ls),
+             lambda x: L.cross_entropy(x, ft, fw, ignore_index=ii, reduction=reduction, label_smoothing=ls),
+             [shape], low=-4, high=4, rng=rng)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("ls", [0.0, 0.3])
+def test_cross_entropy_large_logits(dtype, ls, cap, rng):
+    # Logits in the thousands (and one row of equal huge values) stay exact to float rounding.
+    x = (rand_array((16, 10), dtype, rng) * 3000).astype(dtype)
+    x[3] = 5000.0
+    tgt = _targets(rng, (16,), 10)
+    tt, ft = _pair_t(tgt)
+    for red in REDS:
+        t, f = check_op(lambda x: TF.cross_entropy(x, tt, reduction=red, label_smoothing=ls),
+                        lambda x: L.cross_entropy(x, ft, reduction=red, label_smoothing=ls), inputs=[x],
+                        rtol=1e-5 if dtype == "float32" else 1e-9)
+        assert np.all(np.isfinite(to_np(f)))
+
+
+def test_cross_entropy_all_ignored_mean_is_nan(rng):
+    x = rand_array((3, 4), "float32", rng)
+    tgt = np.full(3, -100, np.int64)
+    tt, ft = _pair_t(tgt)
+    t = TF.cross_entropy(torch.tensor(x), tt)
+    f = L.cross_entropy(fl_tensor(x), ft)
+    assert np.isnan(t.item()) and np.isnan(f.item())
+    check_op(lambda x: TF.cross_entropy(x, tt, reduction="sum"), lambda x: L.cross_entropy(x, ft, reduction="sum"),
+             inputs=[x])
+
+
+@pytest.mark.parametrize("shape", [(4, 5), (2, 3, 4), (2, 3, 2, 2), (6,), (0, 3)], ids=str)
+def test_cross_entropy_prob_targets(shape, cap, rng):
+    for reduction in REDS:
+        for weighted in [False, True]:
+            for ls in [0.0, 0.2]:
+                _ce_prob_case(shape, reduction, weighted, ls, rng)
+
+
+def _ce_prob_case(shape, reduction, weighted, ls, rng):
+    C = shape[0] if len(shape) == 1 else shape[1]
+    w = rand_array((C,), "float32", rng, positive=True) if weighted else None
+    tw, fw = (torch.tensor(w), fl_tensor(w)) if weighted else (None, None)
+    cd = 0 if len(shape) == 1 else 1
+    p = rand_array(shape, "float32", rng, positive=True)
+    if p.size:
+        p = p / p.sum(axis=cd, keepdims=True)
+    # gradient flows to the probabilities too
+    check_op(lambda x, t: TF.cross_entropy(x, t, tw, reduction=reduction, label_smoothing=ls),
+             lambda x, t: L.cross_entropy(x, t, fw, reduction=reduction, label_smoothing=ls),
+             inputs=[rand_array(shape, "float32", rng, low=-3, high=3), p])
+
+
+def test_cross_entropy_non_contiguous(rng):
+    tgt = _targets(rng, (6,), 5, -100)
+    tt, ft = _pair_t(tgt)
+    check_op(lambda x: TF.cross_entropy(x, tt), lambda x: L.cross_entropy(x, ft), [(6, 5)], non_contiguous="T",
+             rng=rng)
+    check_op(lambda x: TF.cross_entropy(x, tt, label_smoothing=0.1),
+             lambda x: L.cross_entropy(x, ft, label_smoothing=0.1), [(6, 5)], non_contiguous="step", rng=rng)
+    # non-contiguous target
+    t2 = _targets(rng, (6, 2), 5)
+    tt2, ft2 = torch.tensor(t2)[:, 1], fl_tensor(t2)[:, 1]
+    check_op(lambda x: TF.cross_entropy(x, tt2), lambda x: L.cross_entropy(x, ft2), [(6, 5)], rng=rng)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_cross_entropy_gradcheck(dtype, rng):
+    x = fl_tensor(rand_array((5, 4, 3), "float64", rng), requires_grad=True)
+    tgt = fl_tensor(_targets(rng, (5, 3), 4, ignore=2))
+    w = fl_tensor(rand_array((4,), "float64", rng, positive=True))
+    assert flambeau.autograd.gradcheck(
+        lambda x: L.cross_entropy(x, tgt, w, ignore_index=2, label_smoothing=0.15), (x,))
+    p = fl_tensor(rand_array((5, 4), "float64", rng, positive=True), requires_grad=True)
+    x2 = fl_tensor(rand_array((5, 4), "float64", rng), requires_grad=True)
+    assert flambeau.autograd.gradcheck(lambda x, p: L.cross_entropy(x, p, w, label_smoothing=0.1), (x2, p))
+
+
+def test_cross_entropy_deterministic_across_threads(rng):
+    x = fl_tensor(rand_array((4099, 37), "float32", rng, low=-5, high=5))
+    tgt = fl_tensor(_targets(rng, (4099,), 37, -100))
+    w = fl_tensor(rand_array((37,), "float32", rng, positive=True))
+    vals = []
+    prev = _C.get_num_threads()
+    try:
+        for n in (1, 2, 3):
+            _C.set_num_threads(n)
+            vals.append(L.cross_entropy(x, tgt, w, label_smoothing=0.1).item())
+    finally:
+        _C.set_num_threads(prev)
+    assert vals[0] == vals[1] == vals[2]
+
+
+def test_cross_entropy_errors():
+    x = fl_tensor(np.zeros((3, 5), np.float32))
+    with pytest.raises(IndexError, match="cross_entropy: target 7 is out of bounds for 5 classes"):
+        L.cross_entropy(x, flambeau.tensor([1, 7, 2]))
+    with pytest.raises(IndexError, match="target -3 is out of bounds"):
+        L.cross_entropy(x, flambeau.tensor([1, -3, 2]))
+    with pytest.raises(ValueError, match=r"Expected input batch_size \(3\) to match target batch_size \(2\)"):
+        L.cross_entropy(x, flambeau.tensor([1, 2]))
+    with pytest.raises(RuntimeError, match="weight tensor should be defined either for all 5 classes"):
+        L.cross_entropy(x, flambeau.tensor([1, 2, 3]), weight=fl_tensor(np.ones(4, np.float32)))
+    with pytest.raises(ValueError, match="label_smoothing must be between 0.0 and 1.0"):
+        L.cross_entropy(x, flambeau.tensor([1, 2, 3]), label_smoothing=1.5)
+    with pytest.raises(ValueError, match="is not a valid value for reduction"):
+        L.cross_entropy(x, flambeau.tensor([1, 2, 3]), reduction="avg")
+    with pytest.raises(RuntimeError, match="ignore_index is not supported for floating point target"):
+        L.cross_entropy(x, x, ignore_index=1)
+    with pytest.raises(ValueError, match=r"expected target size \[3, 5\]"):
+        L.cross_entropy(x, fl_tensor(np.zeros((3, 4), np.float32)))
+    with pytest.raises(TypeError, match="int64"):
+        L.cross_entropy(x, flambeau.tensor([True, False, True]))
+    with pytest.raises(ValueError, match=r"expected target size \[2, 4\]"):
+        L.cross_entropy(fl_tensor(np.zeros((2, 3, 4), np.float32)), flambeau.tensor([[0, 1, 2], [0, 1, 2]]))
+
+
+def test_cross_entropy_weight_grad_raises():
+    x = fl_tensor(np.zeros((3, 5), np.float32), requires_grad=True)
+    w = fl_tensor(np.ones(5, np.float32), requires_grad=True)
+    with pytest.raises(RuntimeError, match="derivative for 'weight' is not implemented"):
+        L.cross_entropy(x, flambeau.tensor([1, 2, 3]), w)
+
+
+# ---------------------------------------------------------------- NLL
+@pytest.mark.parametrize("shape", [(4, 5), (1, 1), (2, 5, 3), (2, 3, 2, 4), (5,), (0, 3)], ids=str)
+def test_nll_loss(shape, rng):
+    for reduction in REDS:
+        for weighted in [False, True]:
+            for ignore in [None, 0]:
+                _nll_case(shape, reduction, weighted, ignore, rng)
+
+
+def _nll_case(shape, reduction, weighted, ignore, rng):
+    C = shape[0] if len(shape) == 1 else shape[1]
+    tshape = () if len(shape) == 1 else (shape[0],) + shape[2:]
+    tt, ft = _pair_t(_targets(rng, tshape, C, ignore))
+    w = rand_array((C,), "float32", rng, positive=True) if weighted else None
+    tw, fw = (torch.tensor(w), fl_tensor(w)) if weighted else (None, None)
+    ii = -100 if ignore is None else ignore
+    check_op(lambda x: TF.nll_loss(x, tt, tw, ignore_index=ii, reduction=reduction),
+             lambda x: L.nll_loss(x, ft, fw, ignore_index=ii, reduction=reduction), [shape], rng=rng)
+
+
+def test_nll_loss_errors():
+    x = fl_tensor(np.zeros((3, 5), np.float32))
+    with pytest.raises(IndexError, match="nll_loss: target 5 is out of bounds for 5 classes"):
+        L.nll_loss(x, flambeau.tensor([1, 5, 2]))
+    with pytest.raises(ValueError, match="batch_size"):
+        L.nll_loss(x, flambeau.tensor([1]))
+
+
+def test_legacy_size_average_reduce(rng):
+    x = rand_array((4, 3), "float32", rng)
+    tt, ft = _pair_t(_targets(rng, (4,), 3))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        t = TF.nll_loss(torch.tensor(x), tt, size_average=False)
+        f = L.nll_loss(fl_tensor(x), ft, size_average=False)
+        assert_close(f, t)
+        t = TF.mse_loss(torch.tensor(x), torch.tensor(x * 2), reduce=False)
+        f = L.mse_loss(fl_tensor(x), fl_tensor(x * 2), reduce=False)
+        assert_close(f, t)
+
+
+# ---------------------------------------------------------------- pointwise losses
+POINT = {
+    "mse": (TF.mse_loss, L.mse_loss, {}),
+    "l1": (TF.l1_loss, L.l1_loss, {}),
+    "smooth_l1": (TF.smooth_l1_loss, L.smooth_l1_loss, {}),
+    "smooth_l1_b0.5": (TF.smooth_l1_loss, L.smooth_l1_loss, {"beta": 0.5}),
+    "smooth_l1_b0": (TF.smooth_l1_loss, L.smooth_l1_loss, {"beta": 0.0}),
+    "huber": (TF.huber_loss, L.huber_loss, {}),
+    "huber_d0.3": (TF.huber_loss, L.huber_loss, {"delta": 0.3}),
+}
+
+
+@pytest.mark.parametrize("name", sorted(POINT))
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_regression_losses(name, dtype, rng):
+    tf, ff, kw = POINT[name]
+    for shape in [(7,), (3, 5), (2, 3, 4), (), (0, 3), (40001,)]:
+        for reduction in REDS:
+            check_op(lambda x, t: tf(x, t, reduction=reduction, **kw),
+                     lambda x, t: ff(x, t, reduction=reduction, **kw), [shape, shape], dtype=dtype, rng=rng)
+
+
+@pytest.mark.parametrize("name", ["mse", "l1", "huber"])
+@pytest.mark.parametrize("reduction", REDS)
+def test_regression_weighted(name, reduction, rng):
+    tf, ff, kw = POINT[name]
+    w = rand_array((3, 5), "float32", rng, positive=True)
+    tw, fw = torch.tensor(w), fl_tensor(w)
+    check_op(lambda x, t: tf(x, t, reduction=reduction, weight=tw, **kw),
+             lambda x, t: ff(x, t, reduction=reduction, weight=fw, **kw), [(3, 5), (3, 5)], rng=rng)
+
+
+@pytest.mark.parametrize("name", sorted(POINT))
+def test_regression_broadcast_and_strided(name, rng):
+    tf, ff, kw = POINT[name]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        check_op(lambda x, t: tf(x, t, **kw), lambda x, t: ff(x, t, **kw), [(4, 5), (1, 5)], rng=rng)
+        check_op(lambda x, t: tf(x, t, reduction="none", **kw), lambda x, t: ff(x, t, reduction="none", **kw),
+                 [(4, 1), (3,)], rng=rng)
+    check_op(lambda x, t: tf(x, t, **kw), lambda x, t: ff(x, t, **kw), [(6, 7), (6, 7)], non_contiguous="T", rng=rng)
+
+
+def test_regression_edges():
+    x = np.array([0.0, 1.0, -1.0, 0.5, -0.5, 2.0, 1.0, 0.3], np.float32)
+    t = np.array([0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 2.0, 0.0], np.float32)
+    for name, (tf, ff, kw) in POINT.items():
+        check_op(lambda x, t: tf(x, t, reduction="sum", **kw), lambda x, t: ff(x, t, reduction="sum", **kw),
+                 inputs=[x, t])
+
+
+@pytest.mark.parametrize("shape", [(7,), (3, 5), (2, 3, 4), (), (0,), (30001,)], ids=str)
+def test_binary_cross_entropy(shape, rng):
+    for reduction in REDS:
+        for weighted in [False, True]:
+            _bce_case(shape, reduction, weighted, rng)
+
+
+def _bce_case(shape, reduction, weighted, rng):
+    x = rand_array(shape, "float32", rng, low=0.02, high=0.98)
+    t = rand_array(shape, "float32", rng, low=0.0, high=1.0)
+    w = rand_array(shape[-1:] if shape else (), "float32", rng, positive=True) if weighted else None
+    tw, fw = (torch.tensor(w), fl_tensor(w)) if weighted else (None, None)
+    check_op(lambda x, t: TF.binary_cross_entropy(x, t, tw, reduction=reduction),
+             lambda x, t: L.binary_cross_entropy(x, t, fw, reduction=reduction), inputs=[x, t])
+
+
+def test_binary_cross_entropy_clamps_log():
+    # input exactly 0 and 1: logs clamp at -100, so the loss is finite, as in PyTorch
+    x = np.array([0.0, 1.0, 0.0, 1.0, 0.5], np.float32)
+    t = np.array([0.0, 1.0, 1.0, 0.0, 0.3], np.float32)
+    for red in REDS:
+        check_op(lambda x, t: TF.binary_cross_entropy(x, t, reduction=red),
+                 lambda x, t: L.binary_cross_entropy(x, t, reduction=red), inputs=[x, t], grad=[False, False])
+
+
+def test_binary_cross_entropy_range_errors():
+    with pytest.raises(RuntimeError, match="all elements of input should be between 0 and 1"):
+        L.binary_cross_entropy(fl_tensor(np.array([1.5], np.float32)), fl_tensor(np.array([1.0], np.float32)))
+    with pytest.raises(RuntimeError, match="all elements of target should be between 0 and 1"):
+        L.binary_cross_entropy(fl_tensor(np.array([0.5], np.float32)), fl_tensor(np.array([1.5], np.float32)))
+    with pytest.raises(ValueError, match="different to the input size"):
+        L.binary_cross_entropy(fl_tensor(np.ones(3, np.float32) / 2), fl_tensor(np.ones(2, np.float32) / 2))
+
+
+@pytest.mark.parametrize("shape", [(7,), (3, 5), (2, 3, 4), (), (0, 4), (30001,)], ids=str)
+def test_bce_with_logits(shape, rng):
+    for reduction in REDS:
+        for weighted in [False, True]:
+            for pos in [False, True]:
+                _bcewl_case(shape, reduction, weighted, pos, rng)
+
+
+def _bcewl_case(shape, reduction, weighted, pos, rng):
+    last = shape[-1:] if shape else ()
+    w = rand_array(last, "float32", rng, positive=True) if weighted else None
+    pw = rand_array(last, "float32", rng, positive=True) * 2 if pos else None
+    tw, fw = (torch.tensor(w), fl_tensor(w)) if weighted else (None, None)
+    tpw, fpw = (torch.tensor(pw), fl_tensor(pw)) if pos else (None, None)
+    x = rand_array(shape, "float32", rng, low=-30, high=30)
+    t = rand_array(shape, "float32", rng, low=0.0, high=1.0)
+    check_op(lambda x, t: TF.binary_cross_entropy_with_logits(x, t, tw, reduction=reduction, pos_weight=tpw),
+             lambda x, t: L.binary_cross_entropy_with_logits(x, t, fw, reduction=reduction, pos_weight=fpw),
+             inputs=[x, t])
+
+
+def test_bce_with_logits_extreme_logits_stable():
+    x = np.array([-1000.0, -90.0, 0.0, 90.0, 1000.0], np.float32)
+    t = np.array([1.0, 0.0, 0.5, 1.0, 0.0], np.float32)
+    check_op(lambda x, t: TF.binary_cross_entropy_with_logits(x, t, reduction="none"),
+             lambda x, t: L.binary_cross_entropy_with_logits(x, t, reduction="none"), inputs=[x, t])
+
+
+@pytest.mark.parametrize("shape", [(4, 5), (3,), (2, 3, 4), (0, 2)], ids=str)
+@pytest.mark.parametrize("reduction", REDS + ["batchmean"])
+@pytest.mark.parametrize("log_target", [False, True])
+def test_kl_div(shape, reduction, log_target, rng):
+    x = np.log(rand_array(shape, "float32", rng, positive=True))
+    if log_target:
+        t = np.log(rand_array(shape, "float32", rng, positive=True))
+    else:
+        t = rand_array(shape, "float32", rng, positive=True)
+        if t.size > 2:
+            t.flat[1] = 0.0  # xlogy(0, 0) = 0
+    grads = [True, not (not log_target and t.size > 2)]  # target grad is NaN at t == 0 (as in PyTorch)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        check_op(lambda x, t: TF.kl_div(x, t, reduction=reduction, log_target=log_target),
+                 lambda x, t: L.kl_div(x, t, reduction=reduction, log_target=log_target), inputs=[x, t], grad=grads)
+
+
+def test_kl_div_target_grad(rng):
+    x = np.log(rand_array((3, 4), "float32", rng, positive=True))
+    t = rand_array((3, 4), "float32", rng, positive=True)
+    check_op(lambda x, t: TF.kl_div(x, t, reduction="batchmean"), lambda x, t: L.kl_div(x, t, reduction="batchmean"),
+             inputs=[x, t])
+
+
+@pytest.mark.parametrize("dtype", ["float64"])
+def test_pointwise_gradcheck(dtype, rng):
+    x = fl_tensor(rand_array((3, 4), dtype, rng), requires_grad=True)
+    t = fl_tensor(rand_array((3, 4), dtype, rng), requires_grad=True)
+    w = fl_tensor(rand_array((3, 4), dtype, rng, positive=True))
+    gc = flambeau.autograd.gradcheck
+    assert gc(lambda x, t: L.mse_loss(x, t, weight=w), (x, t))
+    assert gc(lambda x, t: L.huber_loss(x, t, delta=0.7), (x, t))
+    assert gc(lambda x, t: L.smooth_l1_loss(x, t, beta=0.4, reduction="sum"), (x, t))
+    p = fl_tensor(rand_array((3, 4), dtype, rng, low=0.1, high=0.9), requires_grad=True)
+    q = fl_tensor(rand_array((3, 4), dtype, rng, low=0.1, high=0.9), requires_grad=True)
+    assert gc(lambda p, q: L.binary_cross_entropy(p, q, w), (p, q))
+    pw = fl_tensor(rand_array((4,), dtype, rng, positive=True))
+    assert gc(lambda x, q: L.binary_cross_entropy_with_logits(x, q, w, pos_weight=pw), (x, q))
+    assert gc(lambda x, q: L.kl_div(x, q, reduction="batchmean"), (x, q))
+    assert gc(lambda x, t: L.kl_div(x, t, reduction="sum", log_target=True), (x, t))
+
+
+def test_pointwise_errors():
+    x = fl_tensor(np.zeros(3, np.float32))
+    with pytest.raises(RuntimeError, match="negative values for beta"):
+        L.smooth_l1_loss(x, x, beta=-1.0)
+    with pytest.raises(RuntimeError, match="non-positive values for delta"):
+        L.huber_loss(x, x, delta=0.0)
+    with pytest.raises(ValueError, match="Weights and input must have the same size"):
+        L.mse_loss(x, x, weight=fl_tensor(np.ones(2, np.float32)))
+    with pytest.raises(ValueError, match="must be the same as input size"):
+        L.binary_cross_entropy_with_logits(x, fl_tensor(np.zeros(2, np.float32)))
+    with pytest.raises(RuntimeError, match=r"mse_loss: shapes \[3\] and \[2\] cannot be broadcast"):
+        _C.mse_loss(x._impl, fl_tensor(np.zeros(2, np.float32))._impl)
+    with pytest.raises(ValueError, match="not a valid value for reduction"):
+        L.l1_loss(x, x, reduction="max")
+    with pytest.raises(TypeError, match="expected target to have the input's dtype"):
+        _C.l1_loss(x._impl, fl_tensor(np.zeros(3, np.float64))._impl)
+
+
+def test_mixed_dtypes_promote(rng):
+    x = rand_array((4,), "float32", rng)
+    t = rand_array((4,), "float64", rng)
+    tr = TF.mse_loss(torch.tensor(x), torch.tensor(t))
+    fr = L.mse_loss(fl_tensor(x), fl_tensor(t))
+    assert_close(fr, tr)
+
+
+# ---------------------------------------------------------------- multi-margin
+@pytest.mark.parametrize("shape", [(4, 5), (1, 1), (7, 3), (6,), (0, 3), (65, 33)], ids=str)
+def test_multi_margin(shape, rng):
+    for reduction in REDS:
+        if shape[0] == 0 and reduction != "none":
+            continue  # PyTorch returns uninitialised memory there (see test_multi_margin_empty_batch)
+        for p in [1, 2]:
+            for weighted in [False, True]:
+                _mm_case(shape, reduction, p, weighted, rng)
+
+
+def _mm_case(shape, reduction, p, weighted, rng):
+    C = shape[-1]
+    tgt = _targets(rng, shape[:1] if len(shape) == 2 else (), C)
+    tt, ft = _pair_t(tgt)
+    w = rand_array((C,), "float32", rng, positive=True) if weighted else None
+    tw, fw = (torch.tensor(w), fl_tensor(w)) if weighted else (None, None)
+    check_op(lambda x: TF.multi_margin_loss(x, tt, p=p, margin=0.7, weight=tw, reduction=reduction),
+             lambda x: L.multi_margin_loss(x, ft, p=p, margin=0.7, weight=fw, reduction=reduction), [shape], rng=rng)
+
+
+def test_multi_margin_empty_batch():
+    x = fl_tensor(np.zeros((0, 3), np.float32))
+    t = flambeau.tensor(np.zeros(0, np.int64))
+    assert L.multi_margin_loss(x, t, reduction="sum").item() == 0.0
+    assert np.isnan(L.multi_margin_loss(x, t).item())
+
+
+def test_multi_margin_errors():
+    x = fl_tensor(np.zeros((3, 5), np.float32))
+    with pytest.raises(IndexError, match="multi_margin_loss: target 5 is out of bounds for 5 classes"):
+        L.multi_margin_loss(x, flambeau.tensor([1, 5, 2]))
+    with pytest.raises(ValueError, match="only p == 1 and p == 2 supported"):
+        L.multi_margin_loss(x, flambeau.tensor([1, 2, 2]), p=3)
+    with pytest.raises(ValueError, match="inconsistent target size"):
+        L.multi_margin_loss(x, flambeau.tensor([1, 2]))
+
+
+# ---------------------------------------------------------------- cosine embedding
+@pytest.mark.parametrize("shape", [(4, 5), (1, 3), (9, 17), (6,), (0, 3)], ids=str)
+@pytest.mark.parametrize("reduction", REDS)
+@pytest.mark.parametrize("margin", [0.0, 0.3])
+def test_cosine_embedding(shape, reduction, margin, rng):
+    tgt = rng.choice([-1.0, 1.0], size=shape[:1] if len(shape) == 2 else ()).astype(np.float32)
+    tt, ft = torch.tensor(tgt), fl_tensor(tgt)
+    check_op(lambda a, b: TF.cosine_embedding_loss(a, b, tt, margin=margin, reduction=reduction),
+             lambda a, b: L.cosine_embedding_loss(a, b, ft, margin=margin, reduction=reduction), [shape, shape],
+             rng=rng)
+
+
+def test_cosine_embedding_int_target(rng):
+    tgt = np.array([1, -1, 1, -1], np.int64)
+    tt, ft = torch.tensor(tgt), fl_tensor(tgt)
+    check_op(lambda a, b: TF.cosine_embedding_loss(a, b, tt), lambda a, b: L.cosine_embedding_loss(a, b, ft),
+             [(4, 3), (4, 3)], rng=rng)
+
+
+# ---------------------------------------------------------------- double backward is refused clearly
+def test_double_backward_raises():
+    x = fl_tensor(np.ones((2, 3), np.float32), requires_grad=True)
+    loss = L.cross_entropy(x * 2, flambeau.tensor([0, 1]))
+    with pytest.raises(NotImplementedError, match="double backward"):
+        flambeau.autograd.grad(loss, x, create_graph=True)
