@@ -1,7 +1,8 @@
 """Shared pytest setup.
 
-- Puts the in-tree python/ first on sys.path (unless FLAMBEAU_TEST_INSTALLED=1), so
-  `python -m pytest tests` tests the tree it sits in.
+- Puts the in-tree python/ first on sys.path when it holds a developer build of _C (unless
+  FLAMBEAU_TEST_INSTALLED=1), so `python -m pytest tests` tests the tree it sits in; otherwise
+  the installed package is tested.
 - Any test taking a `device` argument runs once per device: 'cpu', plus 'cuda' when
   flambeau.cuda.is_available(). The oracle (PyTorch) always runs on CPU.
 - numpy's global generator (which tests/helpers.py draws from) and torch's are seeded per test from
@@ -16,7 +17,9 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-if os.environ.get("FLAMBEAU_TEST_INSTALLED") != "1":
+# The in-tree package is only importable once a developer build (tools/build_dev.sh) has put _C
+# beside it; a fresh checkout (CI) tests the installed wheel instead.
+if os.environ.get("FLAMBEAU_TEST_INSTALLED") != "1" and any((ROOT / "python" / "flambeau").glob("_C*.so")):
     sys.path.insert(0, str(ROOT / "python"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
