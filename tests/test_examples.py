@@ -13,9 +13,10 @@ EXAMPLES = ROOT / "examples"
 
 def run_example(script, *args, tmp_path, timeout=120):
     env = dict(os.environ)
-    if os.environ.get("FLAMBEAU_TEST_INSTALLED") != "1":
-        env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "python")] +
-                                            ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+    # The subprocess imports the same flambeau as this test session (in-tree build or installed wheel).
+    import flambeau
+    pkg_root = str(Path(flambeau.__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join([pkg_root] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
     env["MPLBACKEND"] = "Agg"
     proc = subprocess.run([sys.executable, str(EXAMPLES / script), *args, "--out", str(tmp_path)],
                           cwd=str(ROOT), env=env, capture_output=True, text=True, timeout=timeout)
