@@ -324,7 +324,8 @@ def test_capabilities_agree_closely(rng):
             res[c] = to_np(A.gelu(x))
     finally:
         _C.set_cpu_capability(prev)
-    np.testing.assert_array_equal(res["avx2"], res["avx512"])  # same algorithm, same bits
+    # Same algorithm; AVX-512 replaces divisions by rcp14 + a Newton step (within an ulp).
+    np.testing.assert_allclose(res["avx2"], res["avx512"], rtol=3e-7, atol=1e-30)
     np.testing.assert_allclose(res["default"], res["avx512"], rtol=3e-6, atol=1e-7)
 
 

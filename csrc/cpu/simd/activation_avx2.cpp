@@ -20,6 +20,8 @@ inline vf sub(vf a, vf b) { return _mm256_sub_ps(a, b); }
 inline vf mul(vf a, vf b) { return _mm256_mul_ps(a, b); }
 inline vf div_(vf a, vf b) { return _mm256_div_ps(a, b); }
 inline vf fma_(vf a, vf b, vf c) { return _mm256_fmadd_ps(a, b, c); }
+// 1 / b: a true division (256-bit vdivps is cheap enough; rcpps has only 12 bits).
+inline vf rcp_(vf b) { return _mm256_div_ps(_mm256_set1_ps(1.0f), b); }
 inline vf fnma_(vf a, vf b, vf c) { return _mm256_fnmadd_ps(a, b, c); }
 inline vf vmax(vf a, vf b) { return _mm256_max_ps(a, b); }
 inline vf vmin(vf a, vf b) { return _mm256_min_ps(a, b); }
