@@ -13,8 +13,9 @@
 // Statistics are one pass, numerically stable: sums of (x - K) and (x - K)^2 in double, with the
 // shift K a sample of the same data (so close to the mean: no cancellation in q/n - (s/n)^2), via
 // the SSE2 helpers of norm_optim_vec.h (for 2-D batch norm, blocks of 8 rows are first summed in
-// float registers: 8 terms cost at most a few float ulps, and the double work drops 8-fold). The
-// backward sums are centred on the saved mean, also in double. Elementwise passes run in the input's dtype as y = (x - mean) * (rstd * w) + b: PyTorch
+// the dtype: 8 terms cost at most a few float ulps, and the double work drops 8-fold). The
+// backward sums are centred on the saved mean, also in double. The elementwise loops are in
+// csrc/cpu/simd/norm_body.h, built for SSE2, AVX2 and AVX-512 (same bits on each). Elementwise passes run in the input's dtype as y = (x - mean) * (rstd * w) + b: PyTorch
 // computes x * alpha + (b - mean * alpha), which agrees to float rounding on ordinary data but
 // loses the low digits of y when |mean| >> std (x * alpha and mean * alpha cancel); x - mean is
 // exact there, so ours stays accurate on badly centred data.
@@ -31,9 +32,11 @@
 #include <algorithm>
 #include <cmath>
 #include <vector>
+#include "cpu/capability.h"
 #include "cpu/norm_optim_kernels.h"
 #include "cpu/norm_optim_vec.h"
 #include "cpu/parallel.h"
+#include "cpu/simd/norm_simd.h"
 
 namespace flambeau::cpu {
 
@@ -52,69 +55,23 @@ inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 // Grain (in tasks) for parallel_for so that tiny problems stay on one thread.
 inline int64_t task_grain(int64_t work_per_task) { return std::max<int64_t>(1, kGrain / std::max<int64_t>(1, work_per_task)); }
 
-// ---- inner loops. Each is a function of plain pointer and value arguments (never a lambda that
-// captures by reference): the lambdas run inside OpenMP regions, where the compiler must reload
-// every captured reference after each store, which keeps loops scalar. These vectorise.
+// The elementwise loops (csrc/cpu/simd/norm_body.h): portable here, AVX2 / AVX-512 builds of the
+// same source in csrc/cpu/simd/norm_avx2.cpp, norm_avx512.cpp, chosen once per call.
+namespace portable {
+#include "cpu/simd/norm_body.h"
+}  // namespace portable
 
-// y = (x - m) * a + b over n elements (m: the high part of the mean, its low part folded into b,
-// see bn_forward)
 template <class T>
-void affine_plane(T* y, const T* x, int64_t n, T m, T a, T b) {
-  for (int64_t i = 0; i < n; ++i) y[i] = (x[i] - m) * a + b;
-}
-// the same with per-element (per-channel) m, a, b
-template <class T>
-void affine_row(T* y, const T* x, int64_t n, const T* m, const T* a, const T* b) {
-  for (int64_t i = 0; i < n; ++i) y[i] = (x[i] - m[i]) * a[i] + b[i];
-}
-// dx = dy * a
-template <class T>
-void scale_plane(T* dx, const T* dy, int64_t n, T a) {
-  for (int64_t i = 0; i < n; ++i) dx[i] = dy[i] * a;
-}
-template <class T>
-void scale_row(T* dx, const T* dy, int64_t n, const T* a) {
-  for (int64_t i = 0; i < n; ++i) dx[i] = dy[i] * a[i];
-}
-// batch norm training dx = ((dy - md) - (x - m) * k) * a
-template <class T>
-void bn_dx_plane(T* dx, const T* dy, const T* x, int64_t n, T md, T k, T m, T a) {
-  for (int64_t i = 0; i < n; ++i) dx[i] = ((dy[i] - md) - (x[i] - m) * k) * a;
-}
-template <class T>
-void bn_dx_row(T* dx, const T* dy, const T* x, int64_t n, const T* md, const T* k, const T* m, const T* a) {
-  for (int64_t i = 0; i < n; ++i) dx[i] = ((dy[i] - md[i]) - (x[i] - m[i]) * k[i]) * a[i];
-}
-// layer / group norm dx = g * a + (x - m) * bc + cd
-template <class T>
-void norm_dx(T* dx, const T* g, const T* x, int64_t n, T a, T m, T bc, T cd) {
-  for (int64_t i = 0; i < n; ++i) dx[i] = g[i] * a + (x[i] - m) * bc + cd;
-}
-// out = a * b
-template <class T>
-void mul_rows(T* out, const T* a, const T* b, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) out[i] = a[i] * b[i];
-}
-// pw += dy * ((x - m) * rs), pb += dy, in double
-template <class T>
-void param_grad_row(const T* dy, const T* x, double m, double rs, double* pw, double* pb, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) {
-    double g = (double)dy[i];
-    pw[i] += g * (((double)x[i] - m) * rs);
-    pb[i] += g;
-  }
-}
-// layer norm forward row: y = ((x - m) - ml) * a [* w] [+ b]
-template <class T>
-void ln_row(T* y, const T* x, const T* w, const T* b, int64_t n, T m, T ml, T a) {
-  if (w && b) {
-    for (int64_t i = 0; i < n; ++i) y[i] = ((x[i] - m) - ml) * a * w[i] + b[i];
-  } else if (w) {
-    for (int64_t i = 0; i < n; ++i) y[i] = ((x[i] - m) - ml) * a * w[i];
-  } else if (b) {
-    for (int64_t i = 0; i < n; ++i) y[i] = ((x[i] - m) - ml) * a + b[i];
+const norm::Fns<T>* loops() {
+  const Capability cap = capability();
+  if constexpr (sizeof(T) == 4) {
+    if (cap == Capability::AVX512) return norm::fns_f32_avx512();
+    if (cap == Capability::AVX2) return norm::fns_f32_avx2();
+    return portable::NormTables::f32();
   } else {
-    for (int64_t i = 0; i < n; ++i) y[i] = ((x[i] - m) - ml) * a;
+    if (cap == Capability::AVX512) return norm::fns_f64_avx512();
+    if (cap == Capability::AVX2) return norm::fns_f64_avx2();
+    return portable::NormTables::f64();
   }
 }
 
@@ -148,7 +105,8 @@ void channel_reduce(int64_t N, int64_t C, int64_t S, PlaneFn&& plane, RowFn&& ro
     return;
   }
   constexpr int64_t CW = 4096;  // channels per task
-  int64_t rb = std::max<int64_t>(1, kTask / std::min(C, CW));  // rows per task
+  // rows per task: 4x the plane tasks (each task's partials are C doubles to zero and combine)
+  int64_t rb = std::max<int64_t>(1, 4 * kTask / std::min(C, CW));
   if (ceil_div(N, rb) > 64) rb = ceil_div(N, 64);
   const int64_t NB = ceil_div(N, rb), NCB = ceil_div(C, CW);
   std::vector<double> pa(NB * C, 0.0), pb(NB * C, 0.0);
@@ -211,6 +169,7 @@ template <class T>
 void bn_forward(const Tensor& out, const Tensor& save_mean, const Tensor& save_invstd, const Tensor& input, int64_t N,
                 int64_t C, int64_t S, const Tensor* weight, const Tensor* bias, const Tensor* running_mean,
                 const Tensor* running_var, bool training, double momentum, double eps) {
+  const norm::Fns<T>* L = loops<T>();
   const T* x = input.data<T>();
   T* y = out.data<T>();
   const T* w = opt_data<T>(weight);
@@ -226,9 +185,11 @@ void bn_forward(const Tensor& out, const Tensor& save_mean, const Tensor& save_i
   // cannot (|mean| >> std).
   std::vector<T> alpha(C), beta(C), Kt(C);
   std::vector<double> K(C);
-  for (int64_t c = 0; c < C; ++c) {
-    Kt[c] = x[c * S];  // the shift: a sample of channel c
-    K[c] = (double)Kt[c];
+  if (training) {  // (training implies N * S > 1)
+    for (int64_t c = 0; c < C; ++c) {
+      Kt[c] = x[c * S];  // the shift: a sample of channel c
+      K[c] = (double)Kt[c];
+    }
   }
   // Statistics of channel c from its shifted sums (training), then the affine coefficients.
   auto finish = [&](int64_t c, double A, double B) {
@@ -263,7 +224,7 @@ void bn_forward(const Tensor& out, const Tensor& save_mean, const Tensor& save_i
         finish(c, A, B);
         for (int64_t n = 0; n < N; ++n) {
           const int64_t off = (n * C + c) * S;
-          affine_plane(y + off, x + off, S, sm[c], alpha[c], beta[c]);
+          L->affine_plane(y + off, x + off, S, sm[c], alpha[c], beta[c]);
         }
       }
     });
@@ -275,7 +236,7 @@ void bn_forward(const Tensor& out, const Tensor& save_mean, const Tensor& save_i
         N, C, S, plane_stats,
         [&](int64_t n0, int64_t n1, int64_t c0, int64_t c1, double* pa, double* pb) {
           for (int64_t n = n0; n < n1; n += kRowFold)
-            shifted_rows(x + n * C + c0, C, std::min(kRowFold, n1 - n), Kt.data() + c0, pa + c0, pb + c0, c1 - c0);
+            L->shifted_rows(x + n * C + c0, C, std::min(kRowFold, n1 - n), Kt.data() + c0, pa + c0, pb + c0, c1 - c0);
         },
         A, B);
     for (int64_t c = 0; c < C; ++c) finish(c, A[c], B[c]);
@@ -285,14 +246,15 @@ void bn_forward(const Tensor& out, const Tensor& save_mean, const Tensor& save_i
   const T* al = alpha.data();
   const T* be = beta.data();
   channel_map(
-      N, C, S, [&](int64_t c, int64_t off, int64_t cnt) { affine_plane(y + off, x + off, cnt, sm[c], al[c], be[c]); },
-      [&](int64_t off) { affine_row(y + off, x + off, C, (const T*)sm, al, be); });
+      N, C, S, [&](int64_t c, int64_t off, int64_t cnt) { L->affine_plane(y + off, x + off, cnt, sm[c], al[c], be[c]); },
+      [&](int64_t off) { L->affine_row(y + off, x + off, C, (const T*)sm, al, be); });
 }
 
 template <class T>
 void bn_backward(const Tensor* grad_input, const Tensor* grad_weight, const Tensor* grad_bias, const Tensor& grad_out,
                  const Tensor& input, int64_t N, int64_t C, int64_t S, const Tensor* weight, const Tensor& mean_t,
                  const Tensor& invstd_t, bool training) {
+  const norm::Fns<T>* L = loops<T>();
   const T* x = input.data<T>();
   const T* dy = grad_out.data<T>();
   const T* w = opt_data<T>(weight);
@@ -324,8 +286,8 @@ void bn_backward(const Tensor* grad_input, const Tensor* grad_weight, const Tens
     }
   };
   auto dx_plane = [&](int64_t c, int64_t off, int64_t cnt) {
-    if (training) bn_dx_plane(dx + off, dy + off, x + off, cnt, mdy[c], kk[c], mean[c], aw[c]);
-    else scale_plane(dx + off, dy + off, cnt, aw[c]);
+    if (training) L->bn_dx_plane(dx + off, dy + off, x + off, cnt, mdy[c], kk[c], mean[c], aw[c]);
+    else L->scale_plane(dx + off, dy + off, cnt, aw[c]);
   };
   if (need_sums && by_channel(C, S)) {
     parallel_for(C, 1, [&](int64_t c0, int64_t c1) {
@@ -345,7 +307,7 @@ void bn_backward(const Tensor* grad_input, const Tensor* grad_weight, const Tens
         N, C, S, plane_sums,
         [&](int64_t n0, int64_t n1, int64_t c0, int64_t c1, double* pa, double* pb) {
           for (int64_t n = n0; n < n1; n += kRowFold)
-            grad_rows(dy + n * C + c0, x + n * C + c0, C, std::min(kRowFold, n1 - n), mean + c0, pa + c0, pb + c0,
+            L->grad_rows(dy + n * C + c0, x + n * C + c0, C, std::min(kRowFold, n1 - n), mean + c0, pa + c0, pb + c0,
                       c1 - c0);
         },
         A, B);
@@ -356,8 +318,8 @@ void bn_backward(const Tensor* grad_input, const Tensor* grad_weight, const Tens
   if (!dx) return;
   const T *awp = aw.data(), *mp = mdy.data(), *kp = kk.data();
   channel_map(N, C, S, dx_plane, [&](int64_t off) {
-    if (training) bn_dx_row(dx + off, dy + off, x + off, C, mp, kp, mean, awp);
-    else scale_row(dx + off, dy + off, C, awp);
+    if (training) L->bn_dx_row(dx + off, dy + off, x + off, C, mp, kp, mean, awp);
+    else L->scale_row(dx + off, dy + off, C, awp);
   });
 }
 
@@ -381,6 +343,7 @@ inline void row_stats(const T* xr, int64_t n, double eps, double& mean, double& 
 template <class T>
 void ln_forward(const Tensor& out, const Tensor& mean_t, const Tensor& rstd_t, const Tensor& input, int64_t M,
                 int64_t K, const Tensor* weight, const Tensor* bias, double eps) {
+  const norm::Fns<T>* L = loops<T>();
   const T* x = input.data<T>();
   T* y = out.data<T>();
   const T* w = opt_data<T>(weight);
@@ -397,7 +360,7 @@ void ln_forward(const Tensor& out, const Tensor& mean_t, const Tensor& rstd_t, c
       ro[r] = (T)rstd;
       // y = (x - mean) * rstd * w + b (exact centring, see batch norm)
       const T mt = (T)mean, ml = (T)(mean - (double)mt);  // mean = hi + lo, as batch norm
-      ln_row(yr, xr, w, b, K, mt, ml, (T)rstd);
+      L->ln_row(yr, xr, w, b, K, mt, ml, (T)rstd);
     }
   });
 }
@@ -406,6 +369,7 @@ template <class T>
 void ln_backward(const Tensor* grad_input, const Tensor* grad_weight, const Tensor* grad_bias, const Tensor& grad_out,
                  const Tensor& input, int64_t M, int64_t K, const Tensor& mean_t, const Tensor& rstd_t,
                  const Tensor* weight) {
+  const norm::Fns<T>* L = loops<T>();
   const T* x = input.data<T>();
   const T* dy = grad_out.data<T>();
   const T* w = opt_data<T>(weight);
@@ -429,16 +393,16 @@ void ln_backward(const Tensor* grad_input, const Tensor* grad_weight, const Tens
         if (dx) {
           const T* gw = gr;
           if (w) {
-            mul_rows(g.data(), gr, w, K);
+            L->mul_rows(g.data(), gr, w, K);
             gw = g.data();
           }
           double sg = 0, sgx = 0;  // sum(g), sum(g * (x - mean))
           grad_sums(gw, xr, K, m, sg, sgx);
           const T a = (T)rs, bc = (T)(-sgx * rs * rs * rs / (double)K), cd = (T)(-sg * rs / (double)K),
                   mt = mean[r];
-          norm_dx(dx + r * K, gw, xr, K, a, mt, bc, cd);
+          L->norm_dx(dx + r * K, gw, xr, K, a, mt, bc, cd);
         }
-        if (params) param_grad_row(gr, xr, m, rs, pwb, pbb, K);
+        if (params) L->param_grad_row(gr, xr, m, rs, pwb, pbb, K);
       }
     }
   });
@@ -462,6 +426,7 @@ void ln_backward(const Tensor* grad_input, const Tensor* grad_weight, const Tens
 template <class T>
 void gn_forward(const Tensor& out, const Tensor& mean_t, const Tensor& rstd_t, const Tensor& input, int64_t N,
                 int64_t C, int64_t S, int64_t G, const Tensor* weight, const Tensor* bias, double eps) {
+  const norm::Fns<T>* L = loops<T>();
   const T* x = input.data<T>();
   T* y = out.data<T>();
   const T* w = opt_data<T>(weight);
@@ -483,7 +448,7 @@ void gn_forward(const Tensor& out, const Tensor& mean_t, const Tensor& rstd_t, c
         const int64_t c = g * D + d;
         const T a = rt * (w ? w[c] : T(1));
         const T cst = bb ? bb[c] : T(0);
-        affine_plane(y + off + d * S, x + off + d * S, S, mt, a, cst - ml * a);
+        L->affine_plane(y + off + d * S, x + off + d * S, S, mt, a, cst - ml * a);
       }
     }
   });
@@ -493,6 +458,7 @@ template <class T>
 void gn_backward(const Tensor* grad_input, const Tensor* grad_weight, const Tensor* grad_bias, const Tensor& grad_out,
                  const Tensor& input, int64_t N, int64_t C, int64_t S, int64_t G, const Tensor& mean_t,
                  const Tensor& rstd_t, const Tensor* weight) {
+  const norm::Fns<T>* L = loops<T>();
   const T* x = input.data<T>();
   const T* dy = grad_out.data<T>();
   const T* w = opt_data<T>(weight);
@@ -521,7 +487,7 @@ void gn_backward(const Tensor* grad_input, const Tensor* grad_weight, const Tens
       const T bc = (T)(-dsg * rs * rs * rs / (double)len), cd = (T)(-dbg * rs / (double)len), mt = mean[t];
       for (int64_t d = 0; d < D; ++d) {
         const int64_t c = g * D + d, off = (n * C + c) * S;
-        norm_dx(dx + off, dy + off, x + off, S, rstd[t] * (w ? w[c] : T(1)), mt, bc, cd);
+        L->norm_dx(dx + off, dy + off, x + off, S, rstd[t] * (w ? w[c] : T(1)), mt, bc, cd);
       }
     }
   });

@@ -140,6 +140,8 @@ def test_batch_norm_empty_batch(training, rng):
              [(0, c, 4, 4), (c,), (c,)], rng=rng)
     np.testing.assert_array_equal(to_np(f_rm), rm)
     np.testing.assert_array_equal(to_np(f_rv), rv)
+    check_op(lambda x: TF.batch_norm(x, t_rm, t_rv, None, None, training),
+             lambda x: batch_norm(x, f_rm, f_rv, None, None, training), [(0, c)], rng=rng)
 
 
 @pytest.mark.parametrize("training", [True, False])
@@ -317,3 +319,35 @@ def test_group_norm_errors(rng):
         group_norm(x, 3, flambeau.ones(3))
     with pytest.raises(ValueError, match="at least 2 dimensions"):
         group_norm(flambeau.ones(6), 3)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_same_bits_on_every_cpu_capability(dtype, rng):
+    # The elementwise loops are built for SSE2, AVX2 and AVX-512 (FMA contraction off): same bits.
+    cases = [(rand_array((9, 5, 7, 3), dtype, rng), "bn4"), (rand_array((37, 21), dtype, rng), "bn2"),
+             (rand_array((6, 33), dtype, rng), "ln"), (rand_array((4, 6, 11), dtype, rng), "gn")]
+    before = _C.cpu_capability()
+    results = []
+    try:
+        for cap in ("default", "avx2", "avx512"):
+            _C.set_cpu_capability(cap)
+            out = []
+            for x, kind in cases:
+                xf = fl_tensor(x, requires_grad=True)
+                c = x.shape[1] if kind != "ln" else x.shape[-1]
+                w = fl_tensor(np.linspace(0.5, 1.5, c).astype(x.dtype), requires_grad=True)
+                b = fl_tensor(np.linspace(-1, 1, c).astype(x.dtype), requires_grad=True)
+                if kind.startswith("bn"):
+                    y = batch_norm(xf, None, None, w, b, True)
+                elif kind == "ln":
+                    y = layer_norm(xf, c, w, b)
+                else:
+                    y = group_norm(xf, 3, w, b)
+                y.backward(fl_tensor(np.cos(x)))
+                out += [to_np(y), to_np(xf.grad), to_np(w.grad), to_np(b.grad)]
+            results.append(out)
+    finally:
+        _C.set_cpu_capability(before)
+    for other in results[1:]:
+        for a, b in zip(results[0], other):
+            np.testing.assert_array_equal(a, b)
