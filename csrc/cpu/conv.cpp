@@ -11,30 +11,40 @@
 // where col(x)[(c, kh, kw), (oh, ow)] = x[c, oh*sh - ph + kh*dh, ow*sw - pw + kw*dw] (zero outside
 // the image) is the im2col matrix and col2im is its adjoint (a scatter-add).
 //
-// Why it is built this way. All the arithmetic goes through the packed GEMM (csrc/cpu/gemm.h), which
-// runs near the machine's peak; what is left is to feed it without a whole-batch im2col buffer:
+// Why it is built this way. The arithmetic is a GEMM, and the GEMM's register micro-kernels
+// (csrc/cpu/gemm_kernels.h, AVX-512 / AVX2) run near the machine's peak; the work here is to feed them
+// without materialising col(x), and never a whole batch of it. Four paths, chosen per shape:
 //
-//   * im2col is done per tile of output pixels into a thread-local scratch of about kColBudget bytes
-//     (never the whole batch, never even a whole large image), so the tile the GEMM packs from is
-//     still in L2 when it is packed.
-//   * 1x1 stride-1 unpadded convolutions need no im2col at all: x[n, g] *is* the Cg x P matrix; the
-//     GEMM reads it in place (forward, input gradient, and weight gradient).
-//   * Small first layers (1 input channel, 5x5) are tall-skinny GEMMs (M = Og, K = 25); they stay on
-//     the same path, parallel over images, since a GEMM over one image is already cheap and the
-//     im2col of a 1-channel image is tiny.
-//   * Threads: forward is parallel over (image, group, pixel tile) work items, each a serial GEMM on
-//     private scratch; the input gradient over (image, group) items (the tiles of one image add into
-//     the same dx, so one thread owns an image). When there are fewer items than threads (batch 1),
-//     the items run one after another and the GEMM inside uses all the threads.
-//   * The weight gradient is a reduction over images. To stay deterministic without atomics, and
-//     bitwise independent of the thread count, each thread owns a disjoint slice of dW (a group, a
-//     range of its input channels, and if that is not enough a range of its output channels) and
-//     walks all images in order, accumulating with beta = 1. Images with few pixels are batched
-//     (nb images side by side, K = nb*P) so that each GEMM has a long enough reduction; the chunking
-//     depends only on the shapes, never on the thread count.
-//   * The bias gradient is a per-channel sum (parallel over channels, double accumulator).
+//   * Implicit GEMM (AVX2/AVX-512, every kernel size and stride): per image, the input channels are
+//     copied once into a zero-padded "source" (split into column phases for strides > 1) in which
+//     every row of col(x) is a few contiguous runs; the packer writes the micro-kernel's B panels
+//     straight from it (csrc/cpu/simd/conv_*.cpp), so each element is copied once, in cache, instead
+//     of im2col + the GEMM's own packing. Weights are packed once per call. The input gradient of a
+//     stride-1 convolution is itself a convolution (dy with the flipped, transposed kernel and padding
+//     d*(K-1) - p) and takes the same path; the weight gradient uses the micro-kernels with dy as A
+//     and col(x)^T panels as B (gathered per panel into a small temporary, then transposed by the
+//     kernel set's packer).
+//   * Pointwise (1x1, stride 1, unpadded): col(x) is x itself; gemm() reads it in place.
+//   * Direct (one input channel per group and few filters: depthwise layers, 1-channel first layers
+//     with a handful of filters): an output plane is sum_taps w * (shifted input plane), computed over
+//     the zero-padded plane's rows laid end to end ("wide" rows, so the whole plane is one vector
+//     run; polyphase planes for strides > 1), in SIMD bodies shared by every ISA
+//     (csrc/cpu/simd/conv_direct.inc). im2col would copy each input row KH*KW times to feed a GEMM
+//     with M = Og and K = KH*KW, too thin to pay.
+//   * im2col + gemm() into a bounded per-tile scratch (~kColBudget bytes per thread), and col2im for
+//     the input gradient: the portable path (FLAMBEAU_CPU_CAPABILITY=default), strided input
+//     gradients, and input gradients with few input channels (where the implicit GEMM's M = Cg would be
+//     too small).
 //
-// Every result is deterministic: no atomics, and every sum runs in an order fixed by the shapes.
+// Threads. Forward and input gradient: (image, group[, pixel range]) work items, one thread each
+// (with fewer items than threads, the pixels of an image are split, or the GEMM threads itself). The
+// weight gradient is a reduction over images; to stay deterministic without atomics, and bitwise
+// independent of the thread count, each thread owns a disjoint slice of dW (group, range of input
+// channels, and if that is not enough a range of output channels) and walks all images in an order
+// fixed by the shapes, accumulating with beta = 1. The bias gradient is a per-channel sum.
+//
+// Every result is deterministic: no atomics, and every sum runs in an order fixed by the shapes (and
+// the CPU capability, which picks the micro-kernels).
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -92,6 +102,7 @@ struct Scratch {
 thread_local Scratch tls_col;
 thread_local Scratch tls_aux;
 thread_local Scratch tls_pack;
+thread_local Scratch tls_tmp;
 
 template <class T>
 T* tls_bpack(int64_t count) {
@@ -627,6 +638,110 @@ void backward_input_impl(T* dx, const T* dy, const T* w, const ConvGeometry& g) 
 // ---------------------------------------------------------------------------------------------------
 // Weight gradient.
 
+// The weight gradient on the GEMM's micro-kernels: dW[o, r] (+)= sum_p dy[o, p] * col(x)[r, p], i.e.
+// M = output channels (A = dy, packed by the kernel set's transposing A packer), N = rows r = (c, kh,
+// kw) of col(x), K = pixels. B panels (pixels x NR rows) are col(x)^T: each is gathered from the
+// source (see implicit_conv) into a small row-major temporary (NR rows of the pixel block, SIMD run
+// copies, in L1/L2) and transposed by the kernel set's B packer, then fed to the micro-kernels, which
+// accumulate into dW (beta = 1 after the first block). `chunks` fixes the reduction order: images
+// n0..n0+nimg side by side, pixels [p0, p1) of each.
+template <class T>
+void implicit_weight_grad_item(const KernelSet<T>& ks, PackRuns<T> packer, T* dw, const T* dy, const T* x,
+                               const ConvGeometry& g, int64_t gi, int64_t c0, int64_t c1, int64_t o0, int64_t o1,
+                               int64_t nb, int64_t lt) {
+  const Dims d = dims_of(g);
+  const int MR = ks.mr, NR = ks.nr, VL = ks.vl;
+  const Implicit q{g.N, g.groups, c1 - c0, d.Og, g.H, g.W, g.OH, g.OW, g.KH, g.KW,
+                   g.stride_h, g.stride_w, g.pad_h, g.pad_w, g.dil_h, g.dil_w};
+  const SourceLayout sl = source_layout(q);
+  const int64_t rows = (c1 - c0) * d.KK, mo = o1 - o0;
+  const int64_t npa = ceil_div(mo, MR), rows_pp = ceil_div(mo, npa), Mpad = npa * MR;
+  const int64_t nc = balanced_block(rows, std::max<int64_t>(NR, ks.nc / NR * NR), NR);
+  T* dwg = dw + (gi * d.Og + o0) * d.Kdim + c0 * d.KK;
+  const int64_t img_stride = sl.in_place ? g.C * d.HW : sl.size;  // between the sources of two images
+  bool first = true;
+  std::vector<PixelRun> chunk_runs, block_runs;
+  for (int64_t n0 = 0; n0 < g.N; n0 += nb) {
+    const int64_t nimg = std::min(nb, g.N - n0);
+    for (int64_t p0 = 0; p0 < d.P; p0 += lt) {
+      const int64_t p1 = std::min(d.P, p0 + lt), np = p1 - p0, L = nimg * np;
+      // Sources of the chunk's images, and the runs of its L pixel columns.
+      const T* xg = x + (n0 * g.C + gi * d.Cg + c0) * d.HW;
+      const T* src = xg;
+      if (!sl.in_place) {
+        T* sb = tls_col.get<T>(nimg * sl.size);
+        for (int64_t i = 0; i < nimg; ++i) build_source(xg + i * g.C * d.HW, q, sb + i * sl.size);
+        src = sb;
+      }
+      chunk_runs.clear();
+      for (int64_t i = 0; i < nimg; ++i)
+        for (PixelRun r : pixel_runs(q, sl.Wq, p0, p1)) {
+          r.dst += (int32_t)(i * np);
+          r.base += i * img_stride;
+          chunk_runs.push_back(r);
+        }
+      const int64_t kc = balanced_block(L, ks.kc, 1);
+      for (int64_t k0 = 0; k0 < L; k0 += kc) {
+        const int64_t kcb = std::min(kc, L - k0);
+        // A: dy rows o0..o1 for pixel columns [k0, k0 + kcb) of the chunk.
+        T* apack = tls_aux.get<T>(Mpad * kcb + (nimg > 1 ? mo * kcb : 0));
+        const T* a_src;
+        int64_t a_ld;
+        if (nimg == 1) {
+          a_src = dy + (n0 * g.O + gi * d.Og + o0) * d.P + p0 + k0;
+          a_ld = d.P;
+        } else {  // columns of several images: gather them into one row-major block first
+          T* t = apack + Mpad * kcb;
+          for (int64_t o = 0; o < mo; ++o)
+            for (int64_t k = k0; k < k0 + kcb;) {
+              const int64_t i = k / np, pp = k % np, len = std::min(np - pp, k0 + kcb - k);
+              std::memcpy(t + o * kcb + (k - k0), dy + ((n0 + i) * g.O + gi * d.Og + o0 + o) * d.P + p0 + pp,
+                          sizeof(T) * len);
+              k += len;
+            }
+          a_src = t;
+          a_ld = kcb;
+        }
+        for (int64_t ip = 0; ip < npa; ++ip) {
+          const int64_t m = std::min(rows_pp, mo - ip * rows_pp);
+          ks.pack_a(a_src + ip * rows_pp * a_ld, a_ld, 1, m, kcb, apack + ip * kcb * MR);
+        }
+        // The runs of this block's pixel columns, relative to k0.
+        block_runs.clear();
+        for (const PixelRun& r : chunk_runs) {
+          const int64_t a = std::max<int64_t>(r.dst, k0), b = std::min<int64_t>(r.dst + r.len, k0 + kcb);
+          if (a < b) block_runs.push_back({(int32_t)(a - k0), (int32_t)(b - a), r.base + (a - r.dst)});
+        }
+        const int64_t ldt = ceil_div(kcb, 16) * 16;  // temporary rows, 64-byte aligned
+        T* tmp = tls_tmp.get<T>(NR * ldt);
+        const T beta = first ? T(0) : T(1);
+        for (int64_t jc = 0; jc < rows; jc += nc) {
+          const int64_t ncur = std::min(nc, rows - jc), npan = ceil_div(ncur, NR);
+          T* bpack = tls_bpack<T>(kcb * nc);
+          for (int64_t jp = 0; jp < npan; ++jp) {
+            const int64_t r0 = jc + jp * NR, m = std::min<int64_t>(NR, rows - r0);
+            packer(src, sl.off.data() + r0, m, block_runs.data(), (int64_t)block_runs.size(), ldt, ldt, tmp);
+            ks.pack_b(tmp, ldt, 1, m, kcb, bpack + jp * kcb * NR);
+          }
+          for (int64_t ip = 0; ip < npa; ++ip) {
+            const int64_t m = std::min(rows_pp, mo - ip * rows_pp);
+            const T* a = apack + ip * kcb * MR;
+            T* crow = dwg + ip * rows_pp * d.Kdim + jc;
+            for (int64_t jp = 0; jp < npan; ++jp) {
+              const int64_t nn = std::min<int64_t>(NR, ncur - jp * NR);
+              ks.kernel[m - 1][(nn - 1) / VL](kcb, a, bpack + jp * kcb * NR, crow + jp * NR, d.Kdim, nn, T(1), beta,
+                                              nullptr, nullptr);
+            }
+          }
+        }
+        first = false;
+      }
+    }
+  }
+  if (first)  // no images: dW = 0
+    for (int64_t o = 0; o < mo; ++o) std::memset(dwg + o * d.Kdim, 0, sizeof(T) * rows);
+}
+
 template <class T>
 void backward_weight_impl(T* dw, const T* dy, const T* x, const ConvGeometry& g) {
   const Dims d = dims_of(g);
@@ -638,7 +753,7 @@ void backward_weight_impl(T* dw, const T* dy, const T* x, const ConvGeometry& g)
   // The reduction over images, in chunks of L pixels: nb whole images side by side when images are
   // small, else tiles of one image. Depends on the shapes only (the sum order fixes the bits).
   const int64_t L_target = std::min<int64_t>(4096, budget_cols<T>(d.Kdim));
-  int64_t nb = 1, lt = d.P;
+  int64_t nb = 1, lt = d.P;  // images per chunk, pixels per chunk
   if (d.P < L_target) {
     nb = std::max<int64_t>(1, std::min<int64_t>(g.N, L_target / std::max<int64_t>(d.P, 1)));
   } else {
@@ -654,12 +769,24 @@ void backward_weight_impl(T* dw, const T* dy, const T* x, const ConvGeometry& g)
   const int64_t items = d.G * c_parts * o_parts;
   const PackRuns<T> packer = simd_kernels<T>() ? simd_packer<T>() : nullptr;
 
+  const KernelSet<T>* ks = d.pointwise ? nullptr : simd_kernels<T>();
+  if (ks) {
+    // The implicit path needs no im2col scratch, so its chunks are whole images (the source is built
+    // once per image); small images are still grouped so that each reduction block is long enough.
+    lt = d.P;
+    nb = std::max<int64_t>(1, std::min<int64_t>(g.N, ceil_div(256, std::max<int64_t>(d.P, 1))));
+  }
+
   auto run_item = [&](int64_t item) {
     const int64_t gi = item / (c_parts * o_parts);
     const int64_t cp = (item / o_parts) % c_parts, op = item % o_parts;
     const int64_t c0 = d.Cg * cp / c_parts, c1 = d.Cg * (cp + 1) / c_parts;
     const int64_t o0 = d.Og * op / o_parts, o1 = d.Og * (op + 1) / o_parts;
     if (c1 <= c0 || o1 <= o0) return;
+    if (ks) {
+      implicit_weight_grad_item(*ks, packer, dw, dy, x, g, gi, c0, c1, o0, o1, nb, lt);
+      return;
+    }
     const int64_t rows = (c1 - c0) * d.KK, mo = o1 - o0;
     T* dwg = dw + (gi * d.Og + o0) * d.Kdim + c0 * d.KK;
     bool first = true;
@@ -741,24 +868,6 @@ inline Acc sum_fixed(const T* a, int64_t n) {
   Acc r = 0;
   for (int j = 0; j < 8; ++j) r += s[j];
   for (; i < n; ++i) r += (Acc)a[i];
-  return r;
-}
-
-// Dot product of a[0..n) with b[0], b[sb], ..., in a fixed order (as sum_fixed).
-template <class T>
-inline T dot_fixed(const T* a, const T* b, int64_t n, int64_t sb) {
-  T s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  int64_t i = 0;
-  if (sb == 1) {
-    for (; i + 8 <= n; i += 8)
-      for (int j = 0; j < 8; ++j) s[j] += a[i + j] * b[i + j];
-  } else {
-    for (; i + 8 <= n; i += 8)
-      for (int j = 0; j < 8; ++j) s[j] += a[i + j] * b[(i + j) * sb];
-  }
-  T r = 0;
-  for (int j = 0; j < 8; ++j) r += s[j];
-  for (; i < n; ++i) r += a[i] * b[i * sb];
   return r;
 }
 

@@ -25,6 +25,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <vector>
 
 #include "cpu/nn_kernels.h"
 #include "cpu/parallel.h"
@@ -181,22 +182,38 @@ inline AvgWindow avg_window(int64_t oh, int64_t ow, const PoolGeometry& g, bool 
 template <class T>
 void avg_pool_impl(T* y, const T* x, const PoolGeometry& g, bool cip, int64_t dov) {
   const int64_t in_plane = g.H * g.W, out_plane = g.OH * g.OW;
+  // The windows depend on (oh, ow) only: computed once for all planes.
+  std::vector<AvgWindow> win(out_plane);
+  for (int64_t oh = 0; oh < g.OH; ++oh)
+    for (int64_t ow = 0; ow < g.OW; ++ow) win[oh * g.OW + ow] = avg_window(oh, ow, g, cip, dov);
+  const bool two = g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 && g.ph == 0 && g.pw == 0 &&
+                   2 * g.OH <= g.H && 2 * g.OW <= g.W;
   parallel_for(g.planes, grain_for(in_plane + out_plane * g.kh * g.kw), [&](int64_t p0, int64_t p1) {
     for (int64_t p = p0; p < p1; ++p) {
       const T* xp = x + p * in_plane;
       T* yp = y + p * out_plane;
-      for (int64_t oh = 0; oh < g.OH; ++oh)
-        for (int64_t ow = 0; ow < g.OW; ++ow) {
-          const AvgWindow a = avg_window(oh, ow, g, cip, dov);
-          if (a.div == 0) {
-            yp[oh * g.OW + ow] = T(0);
-            continue;
-          }
-          T s = 0;
-          for (int64_t ih = a.h0; ih < a.h1; ++ih)
-            for (int64_t iw = a.w0; iw < a.w1; ++iw) s += xp[ih * g.W + iw];
-          yp[oh * g.OW + ow] = s / T(a.div);
+      if (two) {  // 2x2 stride 2, no padding: every window is full (same sum order as below)
+        const T d = T(dov ? dov : 4);
+        for (int64_t oh = 0; oh < g.OH; ++oh) {
+          const T* r0 = xp + 2 * oh * g.W;
+          const T* r1 = r0 + g.W;
+          T* yr = yp + oh * g.OW;
+          for (int64_t ow = 0; ow < g.OW; ++ow)
+            yr[ow] = (((T(0) + r0[2 * ow]) + r0[2 * ow + 1]) + r1[2 * ow] + r1[2 * ow + 1]) / d;
         }
+        continue;
+      }
+      for (int64_t i = 0; i < out_plane; ++i) {
+        const AvgWindow& a = win[i];
+        if (a.div == 0) {
+          yp[i] = T(0);
+          continue;
+        }
+        T s = 0;
+        for (int64_t ih = a.h0; ih < a.h1; ++ih)
+          for (int64_t iw = a.w0; iw < a.w1; ++iw) s += xp[ih * g.W + iw];
+        yp[i] = s / T(a.div);
+      }
     }
   });
 }
@@ -204,6 +221,9 @@ void avg_pool_impl(T* y, const T* x, const PoolGeometry& g, bool cip, int64_t do
 template <class T>
 void avg_backward_impl(T* gx, const T* gy, const PoolGeometry& g, bool cip, int64_t dov) {
   const int64_t in_plane = g.H * g.W, out_plane = g.OH * g.OW;
+  std::vector<AvgWindow> win(out_plane);
+  for (int64_t oh = 0; oh < g.OH; ++oh)
+    for (int64_t ow = 0; ow < g.OW; ++ow) win[oh * g.OW + ow] = avg_window(oh, ow, g, cip, dov);
   parallel_for(g.planes, grain_for(in_plane + out_plane * g.kh * g.kw), [&](int64_t p0, int64_t p1) {
     for (int64_t p = p0; p < p1; ++p) {
       T* gxp = gx + p * in_plane;
@@ -211,7 +231,7 @@ void avg_backward_impl(T* gx, const T* gy, const PoolGeometry& g, bool cip, int6
       std::memset(gxp, 0, sizeof(T) * in_plane);
       for (int64_t oh = 0; oh < g.OH; ++oh)
         for (int64_t ow = 0; ow < g.OW; ++ow) {
-          const AvgWindow a = avg_window(oh, ow, g, cip, dov);
+          const AvgWindow& a = win[oh * g.OW + ow];
           if (a.div == 0) continue;
           const T d = gyp[oh * g.OW + ow] / T(a.div);
           for (int64_t ih = a.h0; ih < a.h1; ++ih)
@@ -226,9 +246,28 @@ void avg_backward_impl(T* gx, const T* gy, const PoolGeometry& g, bool cip, int6
 inline int64_t start_index(int64_t o, int64_t out, int64_t in) { return (o / out) * in + ((o % out) * in) / out; }
 inline int64_t end_index(int64_t o, int64_t out, int64_t in) { return 1 + ((o + 1) * in - 1) / out; }
 
+// Sum of n contiguous values with 8 interleaved partial sums (vectorisable, fixed order).
+template <class T>
+inline T sum_lanes(const T* a, int64_t n) {
+  T s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int j = 0; j < 8; ++j) s[j] += a[i + j];
+  T r = 0;
+  for (int j = 0; j < 8; ++j) r += s[j];
+  for (; i < n; ++i) r += a[i];
+  return r;
+}
+
 template <class T>
 void adaptive_avg_impl(T* y, const T* x, const PoolGeometry& g) {
   const int64_t in_plane = g.H * g.W, out_plane = g.OH * g.OW;
+  if (g.OH == 1 && g.OW == 1) {  // global average pooling: one contiguous sum per plane
+    parallel_for(g.planes, grain_for(in_plane), [&](int64_t p0, int64_t p1) {
+      for (int64_t p = p0; p < p1; ++p) y[p] = sum_lanes(x + p * in_plane, in_plane) / T(g.H) / T(g.W);
+    });
+    return;
+  }
   parallel_for(g.planes, grain_for(in_plane + out_plane), [&](int64_t p0, int64_t p1) {
     for (int64_t p = p0; p < p1; ++p) {
       const T* xp = x + p * in_plane;
@@ -250,6 +289,16 @@ void adaptive_avg_impl(T* y, const T* x, const PoolGeometry& g) {
 template <class T>
 void adaptive_avg_backward_impl(T* gx, const T* gy, const PoolGeometry& g) {
   const int64_t in_plane = g.H * g.W, out_plane = g.OH * g.OW;
+  if (g.OH == 1 && g.OW == 1) {  // global average pooling: a broadcast (same value as the loop below)
+    parallel_for(g.planes, grain_for(in_plane), [&](int64_t p0, int64_t p1) {
+      for (int64_t p = p0; p < p1; ++p) {
+        const T d = gy[p] / T(g.H) / T(g.W);
+        T* gxp = gx + p * in_plane;
+        for (int64_t i = 0; i < in_plane; ++i) gxp[i] = d;
+      }
+    });
+    return;
+  }
   parallel_for(g.planes, grain_for(in_plane + out_plane), [&](int64_t p0, int64_t p1) {
     for (int64_t p = p0; p < p1; ++p) {
       T* gxp = gx + p * in_plane;

@@ -48,6 +48,9 @@ CONFIGS = {
     "s3_p2_d2": ((2, 3, 10, 11), (5, 3, 3, 3), 3, 2, 2, 1, True),
     "stride_gt_kernel": ((2, 3, 9, 9), (2, 3, 2, 2), 4, 1, 1, 1, True),
     "pad_gt_kernel": ((1, 2, 4, 5), (3, 2, 3, 3), 1, 3, 1, 1, True),
+    # padding > dilation*(K-1): the stride-1 input gradient is a convolution with negative padding
+    "pad_gt_kernel_implicit": ((2, 16, 5, 6), (8, 16, 3, 3), 1, 3, 1, 1, True),
+    "pad_gt_kernel_depthwise": ((2, 4, 5, 6), (4, 1, 3, 2), 1, (3, 2), 1, 4, True),
     "wide_implicit": ((2, 24, 6, 37), (20, 24, 3, 3), 1, 1, 1, 1, True),
     "wide_implicit_s2": ((2, 24, 9, 11), (18, 24, 3, 3), 2, 1, 1, 1, True),
     "groups3_16ch": ((2, 48, 6, 6), (48, 16, 3, 3), 1, 1, 1, 3, True),
