@@ -7,6 +7,7 @@
 #   benchmarks/gemm/run.sh openblas [R]  in-process, interleaved against numpy's own OpenBLAS library
 #                                        (bench_vs_openblas.cpp; NT=1 CPUTIME=1 for thread CPU time)
 #   benchmarks/gemm/run.sh variants [R]  the variants that lost, against the shipped set (bench_variants.cpp)
+#   benchmarks/gemm/run.sh kernel        the AVX-512 micro-kernel alone against the FMA peak (bench_kernel.cpp)
 #
 # THREADS=n limits both libraries to n threads (default: all cores). Flags follow CMakeLists.txt:
 # baseline x86-64 everywhere, ISA flags only on the csrc/cpu/simd leaf files.
@@ -27,6 +28,14 @@ $cxx -mavx512f -mavx512dq -mavx512bw -mavx512vl -mavx2 -mfma -c "$root/csrc/cpu/
 $cxx -c "$here/bench_gemm.cpp" -o "$out/bench_gemm.o"
 $cxx "$out"/bench_gemm.o "$out"/capability.o "$out"/gemm.o "$out"/gemm_avx2.o "$out"/gemm_avx512.o \
   -o "$out/bench_gemm"
+
+if [ "$mode" = kernel ]; then
+  $cxx "$here/bench_kernel.cpp" "$out"/capability.o "$out"/gemm.o "$out"/gemm_avx2.o "$out"/gemm_avx512.o \
+    -o "$out/bench_kernel"
+  "$out/bench_kernel"
+  "$out/bench_kernel" 384 1
+  exit 0
+fi
 
 if [ "$mode" = variants ]; then
   $cxx "$here/bench_variants.cpp" "$out"/capability.o "$out"/gemm.o "$out"/gemm_avx2.o "$out"/gemm_avx512.o \

@@ -22,14 +22,16 @@
 // Threads (OpenMP). Two ways to share a product, both handing out work from an atomic counter rather
 // than in fixed shares, because on a shared machine a thread that loses its core for a while would
 // otherwise hold up the rest:
-//   - columns (the default): the loops above, with the jc blocks dealt out dynamically. The A block is
-//     packed once for the team, so no thread copies A for nothing; two barriers per (pc, ic) phase.
-//   - rows, for tall products (M >= 2N, e.g. a large batch through a narrow layer): blocks of rows,
-//     each an independent product on the thread that takes it. Each row block packs its own copy of B,
-//     small next to its rows of A; no barriers at all.
-// Items are whole panels, a few per thread (team_block). Tiny products run on the calling thread, as
-// do calls from inside a parallel region. Every element of C is summed in the same order whatever the
-// thread count or the split: k blocks in order, the kernel's FMA chain within one.
+//   - columns (the default): the loops above, the jc blocks dealt out dynamically; the A block is
+//     packed once for the team (gemm_team).
+//   - rows, for tall products (M >= 2N, e.g. a large batch through a narrow layer): B is packed once
+//     for the team, and blocks of rows are dealt out, each packing its own A (gemm_team_rows).
+// Nothing is packed twice. The shared operand is packed for several k blocks at once (up to 16 MiB),
+// so a product has one or two phases, each with one barrier after packing (and one before
+// repacking): few points where the team waits for its slowest thread. Items are whole panels, a few
+// per thread (team_block). Tiny products run on the calling thread, as do calls from inside a parallel
+// region. Every element of C is summed in the same order whatever the thread count or the split: k
+// blocks in order, the kernel's FMA chain within one.
 //
 // Packing reads A and B through arbitrary element strides, so transposed operands (F.linear's weight,
 // the gradients' A^T and B^T) cost nothing extra; unit-stride layouts take the contiguous fast paths.
@@ -47,6 +49,7 @@
 #include <cstring>
 #include <exception>
 #include <new>
+#include <thread>
 
 #include "cpu/capability.h"
 #include "cpu/gemm_kernels.h"
@@ -258,7 +261,8 @@ Blocking blocking_for(const KernelSet<T>& ks, int64_t M, int64_t N, int64_t K) {
   return b;
 }
 
-// A team packs as many k blocks of A per phase as fit in kTeamABytes: fewer phases, fewer barriers.
+// A team packs as many k blocks of its shared operand (A when it splits columns, B when it splits rows)
+// per phase as fit in kTeamABytes: fewer phases, fewer barriers.
 constexpr size_t kTeamABytes = size_t(16) << 20;
 
 // An orphaned barrier: binds to the team of the parallel region gemm_run opened.
@@ -266,6 +270,41 @@ inline void team_barrier() {
 #ifdef FLAMBEAU_OPENMP
 #pragma omp barrier
 #endif
+}
+
+// What a team shares besides the packed operand: counters that only grow, phase after phase, so that
+// they never need resetting (phase f's units are [limit_f - count_f, limit_f)).
+struct TeamState {
+  std::atomic<int64_t> items{0};   // work items (column or row blocks) taken
+  std::atomic<int64_t> claimed{0};  // shared-operand micro-panels claimed for packing
+  std::atomic<int64_t> packed{0};   // ... and finished
+};
+
+// The next unit below `limit`, or -1 when all are taken.
+inline int64_t take(std::atomic<int64_t>& counter, int64_t limit) {
+  int64_t c = counter.load(std::memory_order_relaxed);
+  do {
+    if (c >= limit) return -1;
+  } while (!counter.compare_exchange_weak(c, c + 1, std::memory_order_relaxed));
+  return c;
+}
+
+// Pack a phase's `count` shared micro-panels (pack(i) for i in [0, count)) as a team, then wait until
+// all are packed. Panels are claimed, not assigned: a thread that arrives late (its core was busy) finds
+// them packed by the others rather than holding them up at a barrier. With team == nullptr the calling
+// thread packs them all.
+template <class PackOne>
+void team_pack(TeamState* team, int64_t& limit, int64_t count, const PackOne& pack) {
+  if (!team) {
+    for (int64_t i = 0; i < count; ++i) pack(i);
+    return;
+  }
+  limit += count;
+  for (int64_t c; (c = take(team->claimed, limit)) >= 0;) {
+    pack(c - (limit - count));
+    team->packed.fetch_add(1, std::memory_order_release);
+  }
+  while (team->packed.load(std::memory_order_acquire) < limit) std::this_thread::yield();
 }
 
 // The product, as run by one thread of a team of nt (tid is this one; nt == 1: the whole product on the
@@ -280,12 +319,12 @@ inline void team_barrier() {
 // phases, because every barrier is a point where the team waits for its slowest thread. Which thread
 // computes a tile does not change its bits.
 template <class T>
-void gemm_team(const KernelSet<T>& ks, const Problem<T>& p, const Blocking& bl, T* apack, T* bpack, int tid, int nt,
-               std::atomic<int64_t>* counter) {
+void gemm_team(const KernelSet<T>& ks, const Problem<T>& p, const Blocking& bl, T* apack, T* bpack,
+               TeamState* team) {
   const int MR = ks.mr, NR = ks.nr, VL = ks.vl;
   const int64_t nc = bl.nc;
   const int64_t n_items = ceil_div(p.N, nc);
-  int64_t limit = 0;  // the counter's value when this phase's column blocks are all taken
+  int64_t item_limit = 0, pack_limit = 0;  // the counters' values once this phase's units are all taken
   bool first_phase = true;
   for (int64_t ic = 0; ic < p.M; ic += bl.mc) {
     const int64_t mc = std::min(bl.mc, p.M - ic);
@@ -293,27 +332,21 @@ void gemm_team(const KernelSet<T>& ks, const Problem<T>& p, const Blocking& bl, 
     const int64_t mcr = a_panels * MR;  // the k block at pc of this phase starts at apack + (pc - pg)*mcr
     for (int64_t pg = 0; pg < p.K; pg += bl.kg) {
       const int64_t pend = std::min(p.K, pg + bl.kg);
-      if (nt > 1 && !first_phase) team_barrier();  // everyone is done with the previous A block
+      if (team && !first_phase) team_barrier();  // everyone is done with the previous A block
       first_phase = false;
-      for (int64_t pc = pg; pc < pend; pc += bl.kc) {
+      const int64_t k_blocks = ceil_div(pend - pg, bl.kc);
+      team_pack(team, pack_limit, k_blocks * a_panels, [&](int64_t u) {
+        const int64_t pc = pg + (u / a_panels) * bl.kc, i0 = (u % a_panels) * MR;
         const int64_t kc = std::min(bl.kc, p.K - pc);
-        T* ablock = apack + (pc - pg) * mcr;
-        for (int64_t ip = tid; ip < a_panels; ip += nt) {
-          const int64_t i0 = ip * MR;
-          ks.pack_a(p.A + (ic + i0) * p.ar + pc * p.ac, p.ar, p.ac, std::min<int64_t>(MR, mc - i0), kc,
-                    ablock + i0 * kc);
-        }
-      }
-      if (nt > 1) team_barrier();  // all of this A block is packed
-      limit += n_items;
+        ks.pack_a(p.A + (ic + i0) * p.ar + pc * p.ac, p.ar, p.ac, std::min<int64_t>(MR, mc - i0), kc,
+                  apack + (pc - pg) * mcr + i0 * kc);
+      });
+      item_limit += n_items;
       for (int64_t item = 0;; ++item) {
-        if (nt > 1) {  // take the next column block, never one past this phase's
-          int64_t c = counter->load(std::memory_order_relaxed);
-          do {
-            if (c >= limit) break;
-          } while (!counter->compare_exchange_weak(c, c + 1, std::memory_order_relaxed));
-          if (c >= limit) break;
-          item = c - (limit - n_items);
+        if (team) {  // take the next column block, never one past this phase's
+          const int64_t c = take(team->items, item_limit);
+          if (c < 0) break;
+          item = c - (item_limit - n_items);
         } else if (item >= n_items) {
           break;
         }
@@ -346,6 +379,63 @@ void gemm_team(const KernelSet<T>& ks, const Problem<T>& p, const Blocking& bl, 
   }
 }
 
+// The row split, as run by one thread of a team of nt: the mirror image of gemm_team. Phases of kg
+// columns of K over all of N: the team packs the phase's B micro-panels once (`bshared`, disjoint
+// panels per thread) and meets at a barrier; then each thread takes blocks of `rows` rows of A and C
+// from the shared counter and, k block by k block, packs that A block into its own `apack` and runs the
+// micro-kernels against the shared B, nc columns at a time (a kc x nc slice of B stays in L2 while the
+// block's A micro-panels go by). Nothing is packed twice, so the row blocks can be small, which is what
+// evens out a thread that runs slow.
+template <class T>
+void gemm_team_rows(const KernelSet<T>& ks, const Problem<T>& p, const Blocking& bl, T* bshared, T* apack,
+                    int64_t rows, TeamState* team) {
+  const int MR = ks.mr, NR = ks.nr, VL = ks.vl;
+  const int64_t b_panels = ceil_div(p.N, NR);
+  const int64_t nr_total = b_panels * NR;  // the k block at pc of this phase starts at bshared + (pc - pg)*nr_total
+  const int64_t n_items = ceil_div(p.M, rows);
+  int64_t item_limit = 0, pack_limit = 0;
+  for (int64_t pg = 0; pg < p.K; pg += bl.kg) {
+    const int64_t pend = std::min(p.K, pg + bl.kg);
+    if (pg > 0) team_barrier();  // everyone is done with the previous B
+    const int64_t k_blocks = ceil_div(pend - pg, bl.kc);
+    team_pack(team, pack_limit, k_blocks * b_panels, [&](int64_t u) {
+      const int64_t pc = pg + (u / b_panels) * bl.kc, j0 = (u % b_panels) * NR;
+      const int64_t kc = std::min(bl.kc, p.K - pc);
+      ks.pack_b(p.B + pc * p.br + j0 * p.bc, p.bc, p.br, std::min<int64_t>(NR, p.N - j0), kc,
+                bshared + (pc - pg) * nr_total + j0 * kc);
+    });
+    item_limit += n_items;
+    for (int64_t c; (c = take(team->items, item_limit)) >= 0;) {
+      const int64_t m0 = (c - (item_limit - n_items)) * rows;
+      const int64_t mcur = std::min(rows, p.M - m0);
+      for (int64_t pc = pg; pc < pend; pc += bl.kc) {
+        const int64_t kc = std::min(bl.kc, p.K - pc);
+        const T beta = pc == 0 ? p.beta : T(1);
+        const T* bias_n = pc == 0 ? p.bias_n : nullptr;
+        const T* bias_m = pc == 0 && p.bias_m ? p.bias_m + m0 : nullptr;
+        for (int64_t i0 = 0; i0 < mcur; i0 += MR)
+          ks.pack_a(p.A + (m0 + i0) * p.ar + pc * p.ac, p.ar, p.ac, std::min<int64_t>(MR, mcur - i0), kc,
+                    apack + i0 * kc);
+        const T* bblock = bshared + (pc - pg) * nr_total;
+        for (int64_t jc = 0; jc < p.N; jc += bl.nc) {
+          const int64_t ncur = std::min(bl.nc, p.N - jc);
+          for (int64_t ir = 0; ir < mcur; ir += MR) {
+            const int64_t m = std::min<int64_t>(MR, mcur - ir);
+            const T* a = apack + ir * kc;
+            T* crow = p.C + (m0 + ir) * p.ldc + jc;
+            const T* bm = bias_m ? bias_m + ir : nullptr;
+            for (int64_t jr = 0; jr < ncur; jr += NR) {
+              const int64_t n = std::min<int64_t>(NR, ncur - jr);
+              ks.kernel[m - 1][(n - 1) / VL](kc, a, bblock + (jc + jr) * kc, crow + jr, p.ldc, n, p.alpha, beta,
+                                             bias_n ? bias_n + jc + jr : nullptr, bm);
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
 // alpha == 0 or K == 0: C = beta*C + biases, without reading A and B.
 template <class T>
 void scale_only(const Problem<T>& p) {
@@ -361,16 +451,17 @@ void scale_only(const Problem<T>& p) {
 }
 
 // Work items for a team of nt threads: `panels` panels (NR columns or MR rows) cut into blocks of
-// whole panels. At least kItemsPerThread blocks per thread, so that a thread that runs slow for a while
+// whole panels. At least per_thread blocks per thread, so that a thread that runs slow for a while
 // (another process on its core) is evened out by the others; no block wider than max_panels; and if
 // possible a block count that is a multiple of nt and divides the panels evenly, so that on a quiet
-// machine every thread does the same work. Returns panels per block. Narrower blocks cost something
-// (column blocks: each re-reads the A block and uses each A micro-panel for fewer kernel calls; row
-// blocks: each packs its own copy of B), hence only a few per thread.
-constexpr int64_t kItemsPerThread = 2;
+// machine every thread does the same work. Returns panels per block. Column blocks are also the B
+// blocks, and narrower ones cost a little (each re-reads the A block and feeds each A micro-panel to
+// fewer kernel calls), so only two per thread; row blocks cost nothing extra.
+constexpr int64_t kColumnItemsPerThread = 2;
+constexpr int64_t kRowItemsPerThread = 4;
 
-inline int64_t team_block(int64_t panels, int64_t max_panels, int nt) {
-  const int64_t lo = round_up(std::max(ceil_div(panels, std::max<int64_t>(1, max_panels)), kItemsPerThread * nt), nt);
+inline int64_t team_block(int64_t panels, int64_t max_panels, int nt, int64_t per_thread) {
+  const int64_t lo = round_up(std::max(ceil_div(panels, std::max<int64_t>(1, max_panels)), per_thread * nt), nt);
   int64_t items = lo;
   for (int64_t n = lo; n <= 2 * lo && n <= panels; n += nt) {
     if (panels % n == 0) {
@@ -413,46 +504,38 @@ void gemm_run(const Problem<T>& p, int threads) {
   if (nt <= 1) {
     const Blocking bl = blocking_for(ks, p.M, p.N, p.K);
     T* ws = tls_workspace.get<T>(bl.a_elems() + bl.b_elems());
-    gemm_team(ks, p, bl, ws, ws + bl.a_elems(), 0, 1, nullptr);
+    gemm_team(ks, p, bl, ws, ws + bl.a_elems(), nullptr);
     return;
   }
 #ifdef FLAMBEAU_OPENMP
-  std::atomic<int64_t> counter{0};
+  TeamState team;
   if (!split_rows) {
     // One shared A block; each thread packs the column blocks it takes into its own B buffer.
     Blocking bl = blocking_for(ks, p.M, p.N, p.K);
-    bl.nc = team_block(n_panels, ks.nc / ks.nr, nt) * ks.nr;
+    bl.nc = team_block(n_panels, ks.nc / ks.nr, nt, kColumnItemsPerThread) * ks.nr;
     const int64_t k_blocks = ceil_div(p.K, bl.kc);
     const int64_t fit = (int64_t)(kTeamABytes / sizeof(T)) / (round_up(bl.mc, 16) * bl.kc);
     bl.kg = bl.kc * std::max<int64_t>(1, std::min(k_blocks, fit));
     T* ws = tls_workspace.get<T>(bl.a_elems() + nt * bl.b_elems());
 #pragma omp parallel num_threads(nt)
     {
-      const int t = omp_get_thread_num(), team = omp_get_num_threads();
-      gemm_team(ks, p, bl, ws, ws + bl.a_elems() + t * bl.b_elems(), t, team, &counter);
+      gemm_team(ks, p, bl, ws, ws + bl.a_elems() + omp_get_thread_num() * bl.b_elems(), &team);
     }
   } else {
-    // Row blocks taken from a shared counter, each an independent product with the thread's own A
-    // and B buffers: no barriers at all.
-    const int64_t rows = team_block(m_panels, ks.mc / ks.mr, nt) * ks.mr;
-    const int64_t items = ceil_div(p.M, rows);
-    const Blocking bl = blocking_for(ks, rows, p.N, p.K);
-    const size_t per_thread = bl.a_elems() + bl.b_elems();
-    T* ws = tls_workspace.get<T>(nt * per_thread);
+    // One shared B (all N columns of kg rows of K per phase); row blocks dealt out dynamically, each
+    // packed into the thread's own A buffer.
+    Blocking bl = blocking_for(ks, p.M, p.N, p.K);
+    const int64_t rows = team_block(m_panels, ks.mc / ks.mr, nt, kRowItemsPerThread) * ks.mr;
+    bl.mc = rows;
+    const int64_t b_panel_elems = round_up(p.N, ks.nr) * bl.kc;
+    const int64_t fit = (int64_t)(kTeamABytes / sizeof(T)) / b_panel_elems;
+    bl.kg = bl.kc * std::max<int64_t>(1, std::min(ceil_div(p.K, bl.kc), fit));
+    const size_t b_shared = (size_t)round_up(round_up(p.N, ks.nr) * bl.kg, 16);
+    const size_t a_private = (size_t)round_up(rows * bl.kc, 16);
+    T* ws = tls_workspace.get<T>(b_shared + nt * a_private);
 #pragma omp parallel num_threads(nt)
     {
-      T* mine = ws + omp_get_thread_num() * per_thread;
-      for (;;) {
-        const int64_t item = counter.fetch_add(1, std::memory_order_relaxed);
-        if (item >= items) break;
-        const int64_t m0 = item * rows, m1 = std::min(p.M, m0 + rows);
-        Problem<T> q = p;
-        q.M = m1 - m0;
-        q.A = p.A + m0 * p.ar;
-        q.C = p.C + m0 * p.ldc;
-        q.bias_m = p.bias_m ? p.bias_m + m0 : nullptr;
-        gemm_team(ks, q, bl, mine, mine + bl.a_elems(), 0, 1, nullptr);
-      }
+      gemm_team_rows(ks, p, bl, ws, ws + b_shared + omp_get_thread_num() * a_private, rows, &team);
     }
   }
 #endif

@@ -1,0 +1,98 @@
+// The AVX-512 float micro-kernel alone, against the core's FMA peak measured in the same process.
+//
+//   bench_kernel [kc] [panels]     (run.sh kernel; single thread, thread CPU time)
+//
+// Calls the 14x32 kernel on one packed A micro-panel (14 x kc) and `panels` packed B micro-panels
+// (kc x 32 each), like the driver's jr loop over an L2-resident B block, and alternates each timing
+// with a register-only FMA loop (12 independent chains of vfmadd231ps zmm) that measures what the FMA
+// units deliver at that moment. The ratio is the kernel's efficiency; on a shared machine the best
+// round is the one to read.
+#include <immintrin.h>
+#include <time.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <vector>
+
+#include "cpu/capability.h"
+#include "cpu/gemm_kernels.h"
+
+using namespace flambeau::cpu;
+
+namespace {
+
+double cpu_now() {
+  timespec t;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return t.tv_sec + 1e-9 * t.tv_nsec;
+}
+
+// GFLOP/s of 12 independent FMA chains (enough to cover 4 cycles of latency on 2 ports).
+__attribute__((target("avx512f"))) double fma_peak() {
+  __m512 c0 = _mm512_set1_ps(0), c1 = _mm512_set1_ps(1), c2 = _mm512_set1_ps(2), c3 = _mm512_set1_ps(3);
+  __m512 c4 = _mm512_set1_ps(4), c5 = _mm512_set1_ps(5), c6 = _mm512_set1_ps(6), c7 = _mm512_set1_ps(7);
+  __m512 c8 = _mm512_set1_ps(8), c9 = _mm512_set1_ps(9), c10 = _mm512_set1_ps(10), c11 = _mm512_set1_ps(11);
+  __m512 a = _mm512_set1_ps(1.0f), b = _mm512_set1_ps(1e-9f);
+  const long iters = 5000000;
+  const double t0 = cpu_now();
+  for (long i = 0; i < iters; ++i) {
+    c0 = _mm512_fmadd_ps(a, b, c0);
+    c1 = _mm512_fmadd_ps(a, b, c1);
+    c2 = _mm512_fmadd_ps(a, b, c2);
+    c3 = _mm512_fmadd_ps(a, b, c3);
+    c4 = _mm512_fmadd_ps(a, b, c4);
+    c5 = _mm512_fmadd_ps(a, b, c5);
+    c6 = _mm512_fmadd_ps(a, b, c6);
+    c7 = _mm512_fmadd_ps(a, b, c7);
+    c8 = _mm512_fmadd_ps(a, b, c8);
+    c9 = _mm512_fmadd_ps(a, b, c9);
+    c10 = _mm512_fmadd_ps(a, b, c10);
+    c11 = _mm512_fmadd_ps(a, b, c11);
+    asm volatile("" : "+v"(a), "+v"(b));  // the compiler may not hoist or merge the chains
+  }
+  const double s = cpu_now() - t0;
+  __m512 x = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(c0, c1), _mm512_add_ps(c2, c3)),
+                           _mm512_add_ps(_mm512_add_ps(c4, c5), _mm512_add_ps(c6, c7)));
+  x = _mm512_add_ps(x, _mm512_add_ps(_mm512_add_ps(c8, c9), _mm512_add_ps(c10, c11)));
+  alignas(64) float lanes[16];
+  _mm512_store_ps(lanes, x);
+  volatile float sink = lanes[0];  // keep the chains alive
+  (void)sink;
+  return iters * 12.0 * 32 / s / 1e9;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (detected_capability() != Capability::AVX512) {
+    std::printf("no AVX-512 on this CPU\n");
+    return 0;
+  }
+  const gemm_detail::KernelSet<float>* ks = gemm_avx512::sgemm_kernels();
+  const int kc = argc > 1 ? std::atoi(argv[1]) : ks->kc;
+  const int panels = argc > 2 ? std::atoi(argv[2]) : ks->nc / ks->nr;
+  const int MR = ks->mr, NR = ks->nr;
+  float* a = (float*)std::aligned_alloc(64, sizeof(float) * MR * kc + 64);
+  float* b = (float*)std::aligned_alloc(64, sizeof(float) * NR * kc * panels + 64);
+  for (int i = 0; i < MR * kc; ++i) a[i] = 1e-3f;
+  for (long i = 0; i < (long)NR * kc * panels; ++i) b[i] = 1e-3f;
+  std::vector<float> c((size_t)MR * NR * panels);
+  const long iters = (long)(2e8 / (2.0 * MR * NR * kc * panels)) + 1;
+  double best_kernel = 0, best_peak = 0, best_ratio = 0;
+  for (int rep = 0; rep < 20; ++rep) {
+    const double t0 = cpu_now();
+    for (long it = 0; it < iters; ++it)
+      for (int p = 0; p < panels; ++p)
+        ks->kernel[MR - 1][1](kc, a, b + (size_t)p * NR * kc, c.data() + p * NR, (int64_t)NR * panels, NR, 1.0f,
+                              1.0f, nullptr, nullptr);
+    const double g = iters * panels * 2.0 * MR * NR * kc / (cpu_now() - t0) / 1e9;
+    const double pk = fma_peak();
+    best_kernel = std::max(best_kernel, g);
+    best_peak = std::max(best_peak, pk);
+    best_ratio = std::max(best_ratio, g / pk);
+  }
+  std::printf("%s kernel, kc=%d, %d B panels: kernel %.1f GFLOP/s, FMA peak %.1f GFLOP/s, best round %.2f of peak\n",
+              ks->name, kc, panels, best_kernel, best_peak, best_ratio);
+  return 0;
+}
