@@ -342,6 +342,9 @@ def plot_panels(path, panels, suptitle=None, ncols=None):
             xs, ys = curve if isinstance(curve, tuple) else (range(1, len(curve) + 1), curve)
             ax.plot(list(xs), list(ys), label=label, marker="o" if len(ys) <= 30 else None,
                     markersize=3)
+        if all(float(x).is_integer() for c in panel["curves"].values()
+               for x in (c[0] if isinstance(c, tuple) else [])):
+            ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
         ax.set_title(panel.get("title", ""))
         ax.set_xlabel(panel.get("xlabel", ""))
         ax.set_ylabel(panel.get("ylabel", ""))

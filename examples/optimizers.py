@@ -4,7 +4,8 @@
 Writes optimizers_loss.png (training loss per step, smoothed, and test accuracy per epoch) and
 optimizers_weights.png: the first 10 units of the first layer, each a 28x28 image of its 784 input
 weights, one row per optimizer (and one for the shared initial weights) -- the templates each
-optimizer has carved out of the same random start.
+optimizer has carved out of the same random start; optimizers_weight_changes.png draws the
+difference from the initial weights, which shows it more clearly where the steps were small.
 
     PYTHONPATH=python python examples/optimizers.py [--epochs 3]
 """
@@ -94,6 +95,12 @@ def main():
     C.save_image_grid(os.path.join(args.out, "optimizers_weights.png"),
                       [[w[i].reshape(28, 28) for i in range(args.units)]
                        for w in weights.values()], row_titles=list(weights))
+    # What each optimizer added to the (shared) random start: clearer where the steps were small.
+    w0 = weights["initial"]
+    C.save_image_grid(os.path.join(args.out, "optimizers_weight_changes.png"),
+                      [[(w - w0)[i].reshape(28, 28) for i in range(args.units)]
+                       for name, w in weights.items() if name != "initial"],
+                      row_titles=[f"{name} - initial" for name in OPTIMIZERS])
 
 
 if __name__ == "__main__":

@@ -105,7 +105,7 @@ def main():
         print(f"{name:<20} test acc {test_acc:.4f}", flush=True)
 
     print()
-    print("| regularisation | epochs | final train loss | best val loss | test loss | test acc "
+    print("| regularisation | epochs | final train loss (+ penalty) | best val loss | test loss | test acc "
           "| weights with \\|w\\| < 1e-3 |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for name, r in results.items():

@@ -88,20 +88,40 @@ inline void exp_sub_row(T* out, const T* x, const T* m, const T* l, int64_t n, c
 // an all -inf position gets max 0 (its lse is then -inf, as PyTorch's log_softmax gives).
 template <class T>
 inline void tile_max(T* mx, const T* xb, int64_t C, int64_t stride, int64_t nj) {
-  alignas(64) unsigned char nan[256];
-  for (int64_t j = 0; j < nj; ++j) mx[j] = -std::numeric_limits<T>::infinity(), nan[j] = 0;
+  alignas(64) T nan[256];  // 0, or a NaN met in that position (selects only: vectorises)
+  for (int64_t j = 0; j < nj; ++j) mx[j] = -std::numeric_limits<T>::infinity(), nan[j] = T(0);
   for (int64_t c = 0; c < C; ++c) {
     const T* xc = xb + c * stride;
     for (int64_t j = 0; j < nj; ++j) {
       T v = xc[j];
-      nan[j] |= (unsigned char)(v != v);
+      nan[j] = v != v ? v : nan[j];
       mx[j] = v > mx[j] ? v : mx[j];
     }
   }
   for (int64_t j = 0; j < nj; ++j) {
-    if (nan[j]) mx[j] = std::numeric_limits<T>::quiet_NaN();
+    if (nan[j] != nan[j]) mx[j] = nan[j];
     if (std::isinf(mx[j]) && mx[j] < 0) mx[j] = 0;
   }
+}
+
+// sum_c w_c (m - x_c) over a contiguous row (w null: weights 1), in 8 lanes of T added in double at
+// the end: vectorises, fixed order (the label-smoothing term, itself scaled by ls / C).
+template <class T>
+inline double row_dev_sum(const T* x, const T* w, T m, int64_t C) {
+  T acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t c = 0;
+  if (w) {
+    for (; c + 8 <= C; c += 8)
+      for (int j = 0; j < 8; ++j) acc[j] += w[c + j] * (m - x[c + j]);
+    for (; c < C; ++c) acc[c & 7] += w[c] * (m - x[c]);
+  } else {
+    for (; c + 8 <= C; c += 8)
+      for (int j = 0; j < 8; ++j) acc[j] += m - x[c + j];
+    for (; c < C; ++c) acc[c & 7] += m - x[c];
+  }
+  double r = 0;
+  for (int j = 0; j < 8; ++j) r += (double)acc[j];
+  return r;
 }
 
 // max and sum of exp(x - max) of a contiguous row; NaN anywhere gives a NaN max.
@@ -183,6 +203,8 @@ void cross_entropy(const Tensor& loss, const Tensor& lse_t, double* total_weight
     else W = (double)C;
     const bool none = reduction == Reduction::None;
     T* out = none ? loss.data<T>() : nullptr;
+    std::vector<T> wt_T(weight ? (size_t)C : 0);
+    if (weight) for (int64_t c = 0; c < C; ++c) wt_T[c] = weight->data<T>()[c];
     RowFns rf = row_fns();
     const double keep = 1.0 - ls, smooth = ls / (double)C;
     int64_t rows = N * inner;
@@ -211,10 +233,7 @@ void cross_entropy(const Tensor& loss, const Tensor& lse_t, double* total_weight
           double l = std::log(s);
           lse[i] = (double)m + l;
           double sacc = 0;
-          if (ls > 0) {
-            if (w) for (int64_t c = 0; c < C; ++c) sacc += w[c] * ((double)m - (double)xr[c]);
-            else for (int64_t c = 0; c < C; ++c) sacc += (double)m - (double)xr[c];
-          }
+          if (ls > 0) sacc = row_dev_sum<T>(xr, w ? wt_T.data() : nullptr, m, C);
           int64_t t = tg[i];
           double xt = (t >= 0 && t < C) ? (double)xr[t] : 0.0;
           double wt;
@@ -237,30 +256,34 @@ void cross_entropy(const Tensor& loss, const Tensor& lse_t, double* total_weight
     int64_t tiles_per_n = (inner + J - 1) / J;
     int64_t units = N * tiles_per_n;
     auto sums = block_sums<2>(units, 1, C * J, [&](int64_t b, int64_t e, double* acc) {
-      alignas(64) T mx[J], tmp[J];
-      alignas(64) double s[J], sacc[J];
+      alignas(64) T mx[J], tmp[J], sacc[J], sf[J];
+      alignas(64) double s[J];
       for (int64_t u = b; u < e; ++u) {
         int64_t n = u / tiles_per_n, j0 = (u % tiles_per_n) * J, nj = std::min(inner, j0 + J) - j0;
         const T* xb = x + n * C * inner + j0;
         tile_max<T>(mx, xb, C, inner, nj);
-        for (int64_t j = 0; j < nj; ++j) s[j] = 0, sacc[j] = 0;
+        for (int64_t j = 0; j < nj; ++j) s[j] = 0, sf[j] = 0, sacc[j] = 0;
         for (int64_t c = 0; c < C; ++c) {
           const T* xc = xb + c * inner;
           exp_sub_row<T>(tmp, xc, mx, nullptr, nj, rf);
-          for (int64_t j = 0; j < nj; ++j) s[j] += (double)tmp[j];
+          // Up to 64 terms (each <= 1) are summed in T, as PyTorch does; more in float64.
+          if (C <= 64)
+            for (int64_t j = 0; j < nj; ++j) sf[j] += tmp[j];
+          else
+            for (int64_t j = 0; j < nj; ++j) s[j] += (double)tmp[j];
           if (ls > 0) {
-            double wc = w ? w[c] : 1.0;
-            for (int64_t j = 0; j < nj; ++j) sacc[j] += wc * ((double)mx[j] - (double)xc[j]);
+            const T wc = w ? wt_T[c] : T(1);
+            for (int64_t j = 0; j < nj; ++j) sacc[j] += wc * (mx[j] - xc[j]);
           }
         }
         for (int64_t j = 0; j < nj; ++j) {
           int64_t i = n * inner + j0 + j;
-          double l = std::log(s[j]);
+          double l = C <= 64 ? (double)std::log(sf[j]) : std::log(s[j]);
           lse[i] = (double)mx[j] + l;
           int64_t t = tg[i];
           double xt = (t >= 0 && t < C) ? (double)xb[t * inner + j] : 0.0;
           double wt;
-          double r = finish(i, xt, (double)mx[j], l, sacc[j], wt);
+          double r = finish(i, xt, (double)mx[j], l, (double)sacc[j], wt);
           if (none) out[i] = (T)r;
           acc[0] += r;
           acc[1] += wt;
@@ -294,6 +317,8 @@ void cross_entropy_backward(const Tensor& grad_in, const Tensor& grad_out, const
     else W = (double)C;
     const double keep = 1.0 - ls, smooth = ls / (double)C;
     const double norm = reduction == Reduction::Mean ? 1.0 / total_weight : 1.0;
+    std::vector<T> wt_T(weight ? (size_t)C : 0);
+    if (weight) for (int64_t c = 0; c < C; ++c) wt_T[c] = weight->data<T>()[c];
     RowFns rf = row_fns();
     int64_t rows = N * inner;
 
@@ -328,8 +353,9 @@ void cross_entropy_backward(const Tensor& grad_in, const Tensor& grad_out, const
             }
           }
           if (w && ls > 0) {
-            double a = k.scale * smooth;
-            for (int64_t c = 0; c < C; ++c) gr[c] = (T)((double)gr[c] - a * w[c]);
+            const T a = (T)(k.scale * smooth);
+            const T* wt = wt_T.data();
+            for (int64_t c = 0; c < C; ++c) gr[c] -= a * wt[c];
           }
           int64_t t = tg[i];
           gr[t] = (T)((double)gr[t] - k.K);
@@ -344,8 +370,7 @@ void cross_entropy_backward(const Tensor& grad_in, const Tensor& grad_out, const
     int64_t units = N * tiles_per_n;
     parallel_for(units, std::max<int64_t>(1, kGrain / std::max<int64_t>(1, C * J)), [&](int64_t b, int64_t e) {
       alignas(64) T mx[J], lf[J], p[J], Af[J], Bf[J], Kf[J], Sf[J];
-      alignas(64) int64_t tj[J];
-      alignas(64) unsigned char zero[J];
+      alignas(64) int32_t tj[J];  // int32: the compare vectorises with SSE2
       for (int64_t u = b; u < e; ++u) {
         int64_t n = u / tiles_per_n, j0 = (u % tiles_per_n) * J, nj = std::min(inner, j0 + J) - j0;
         int64_t base = n * C * inner + j0;
@@ -353,20 +378,20 @@ void cross_entropy_backward(const Tensor& grad_in, const Tensor& grad_out, const
         const T* xb = x + base;
         tile_max<T>(mx, xb, C, inner, nj);
         for (int64_t j = 0; j < nj; ++j) {
-          Coef k = coef(r0 + j);
-          zero[j] = k.zero;
+          Coef k = coef(r0 + j);  // an ignored row has all coefficients 0: its gradient is 0
           Af[j] = (T)k.A, Bf[j] = (T)k.B, Kf[j] = (T)k.K, Sf[j] = (T)(w && ls > 0 ? k.scale * smooth : 0.0);
-          tj[j] = tg[r0 + j];
+          tj[j] = (int32_t)(k.zero ? -1 : tg[r0 + j]);
           lf[j] = (T)(lse[r0 + j] - (double)mx[j]);
         }
         for (int64_t c = 0; c < C; ++c) {
           const T* xc = xb + c * inner;
           T* gc = gi + base + c * inner;
-          const T wc = w ? (T)w[c] : T(1);
+          const T wc = w ? wt_T[c] : T(1);
+          const int32_t c32 = (int32_t)c;
           exp_sub_row<T>(p, xc, mx, lf, nj, rf);
           for (int64_t j = 0; j < nj; ++j) {
-            T v = Af[j] * p[j] + Bf[j] - Sf[j] * wc - (tj[j] == c ? Kf[j] : T(0));
-            gc[j] = zero[j] ? T(0) : v;
+            T kk = tj[j] == c32 ? Kf[j] : T(0);
+            gc[j] = Af[j] * p[j] + Bf[j] - Sf[j] * wc - kk;
           }
         }
       }
@@ -599,14 +624,15 @@ inline T point_value(T x, T t, T pw, T ls, T param, int& bad) {
   } else if constexpr (K == PointLoss::L1) {
     return std::abs(x - t);
   } else if constexpr (K == PointLoss::SmoothL1) {  // beta > 0 (beta == 0 runs as L1)
-    // Both sides computed, then selected: branch-free, so the loop vectorises.
+    // Written with min instead of a branch (same value to rounding) so that the loop vectorises:
+    // z < beta: 0.5 z^2 / beta; else 0.5 beta + (z - beta) = z - 0.5 beta.
     T z = std::abs(x - t);
-    T q = T(0.5) * z * z / param, l = z - T(0.5) * param;
-    return z < param ? q : l;
-  } else if constexpr (K == PointLoss::Huber) {
+    T zc = z < param ? z : param;
+    return T(0.5) * zc * zc / param + (z - zc);
+  } else if constexpr (K == PointLoss::Huber) {  // z < delta: 0.5 z^2; else delta (z - 0.5 delta)
     T z = std::abs(x - t);
-    T q = T(0.5) * z * z, l = param * (z - T(0.5) * param);
-    return z < param ? q : l;
+    T zc = z < param ? z : param;
+    return T(0.5) * zc * zc + param * (z - zc);
   } else if constexpr (K == PointLoss::BCE) {
     bad |= (!(x >= T(0) && x <= T(1)) ? 1 : 0) | (!(t >= T(0) && t <= T(1)) ? 2 : 0);
     T l1 = std::log1p(-x), l0 = std::log(x);
@@ -631,18 +657,23 @@ inline void point_grad(T x, T t, T pw, T sg, T ls, T param, T& gx, T& gt) {
   if constexpr (K == PointLoss::MSE) {
     gx = T(2) * (x - t);
     gt = -gx;
-  } else if constexpr (K == PointLoss::L1) {
+  } else if constexpr (K == PointLoss::L1) {  // sign(x - t), NaN kept; selects only (vectorises)
     T d = x - t;
-    gx = d > T(0) ? T(1) : (d < T(0) ? T(-1) : T(0) * d);
+    T sg = (T)(d > T(0)) - (T)(d < T(0));
+    gx = d != d ? d : sg;
     gt = -gx;
-  } else if constexpr (K == PointLoss::SmoothL1) {  // beta > 0
-    T d = x - t;
-    T q = d / param;
-    gx = d < -param ? T(-1) : (d > param ? T(1) : q);
+  } else if constexpr (K == PointLoss::SmoothL1) {  // beta > 0: clamp(d / beta, -1, 1)
+    // (GCC 12 won't if-convert a select against a literal constant here; param / param is a
+    // loop-invariant 1 it can't fold, and the loop then vectorises.)
+    const T one = param / param;
+    T q = (x - t) / param;
+    q = q < -one ? -one : q;
+    gx = q > one ? one : q;
     gt = -gx;
-  } else if constexpr (K == PointLoss::Huber) {
+  } else if constexpr (K == PointLoss::Huber) {  // clamp(d, -delta, delta)
     T d = x - t;
-    gx = d <= -param ? -param : (d >= param ? param : d);
+    d = d < -param ? -param : d;
+    gx = d > param ? param : d;
     gt = -gx;
   } else if constexpr (K == PointLoss::BCE) {
     T den = (T(1) - x) * x;
