@@ -1,10 +1,18 @@
 """flambeau.nn.functional: PyTorch's functional API.
 
-Every op here is one function with PyTorch's exact signature. For now each is composed from
-differentiable flambeau Tensor ops, so autograd works through it; the comment `# kernel: _C.<op>`
-marks the function whose body will be replaced by a dedicated `_C` kernel (forward + backward) later.
+Every op here is one function with PyTorch's exact signature. Two implementations stand behind many
+of them:
+
+* the fused `_C` kernels (csrc/cpu: conv.cpp, pooling.cpp, activation.cpp, loss.cpp,
+  normalization.cpp, dropout.cpp, linear.cpp), reached through the autograd Functions of
+  flambeau._functions.{conv, pooling, activation, loss, normalization, dropout, linear}. A function
+  decorated `@_kernel(...)` sends its CPU calls there: one kernel forward, one backward.
+* the body written below it, composed from differentiable foundation ops. It serves the devices
+  that have no such kernel yet (CUDA, whose conv/norm/loss kernels are still to come: the `_C`
+  entry points raise NotImplementedError there), and it is the whole implementation of the
+  functions without a decorator (their `# kernel: _C.<op>` comment names the kernel they would get).
 """
-from .._functions.linear import linear as _linear_kernel
+import functools
 import math
 import numbers
 import warnings
@@ -14,6 +22,27 @@ import numpy as np
 import flambeau
 from flambeau._tensor import Tensor
 from flambeau.autograd import Function
+from .._functions.linear import linear as _linear_kernel
+from .._functions import activation as _A, loss as _L, conv as _Cv, pooling as _P
+from .._functions import normalization as _N, dropout as _D
+
+
+def _kernel(kernel_fn):
+    """Dispatch: a call whose first argument is a CPU tensor (or not a tensor at all, so that the
+    kernel wrapper reports the bad argument) goes to kernel_fn; a tensor on another device runs the
+    decorated composed body. The composed body stays reachable as `f.composed` (tests compare the
+    two)."""
+    def deco(composed):
+        @functools.wraps(composed)
+        def dispatch(input, *args, **kwargs):
+            impl = getattr(input, "_impl", None)
+            if impl is None or impl.device == "cpu":
+                return kernel_fn(input, *args, **kwargs)
+            return composed(input, *args, **kwargs)
+        dispatch.composed = composed
+        return dispatch
+    return deco
+
 
 __all__ = [
     # activations
@@ -142,21 +171,25 @@ def _mean_dims(x, dims, keepdim=False):
 # ----------------------------------------------------------------------------------------------
 # activations
 # ----------------------------------------------------------------------------------------------
+@_kernel(_A.threshold)
 def threshold(input, threshold, value, inplace=False):
     # kernel: _C.threshold
     return _inplace(input, inplace, lambda x: _where(x > threshold, x, value))
 
 
+@_kernel(_A.threshold_)
 def threshold_(input, threshold, value):
     return globals()["threshold"](input, threshold, value, inplace=True)
 
 
+@_kernel(_A.relu)
 def relu(input, inplace=False):
     if inplace:
         return input.relu_()
     return input.relu()
 
 
+@_kernel(_A.relu_)
 def relu_(input):
     return input.relu_()
 
@@ -167,6 +200,7 @@ def _hardtanh(x, min_val, max_val):
     return _where(inside, x, x.detach().clamp(min=min_val, max=max_val))
 
 
+@_kernel(_A.hardtanh)
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
     # kernel: _C.hardtanh
     if min_val > max_val:
@@ -174,10 +208,12 @@ def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
     return _inplace(input, inplace, lambda x: _hardtanh(x, min_val, max_val))
 
 
+@_kernel(_A.hardtanh_)
 def hardtanh_(input, min_val=-1.0, max_val=1.0):
     return hardtanh(input, min_val, max_val, inplace=True)
 
 
+@_kernel(_A.relu6)
 def relu6(input, inplace=False):
     return hardtanh(input, 0.0, 6.0, inplace)
 
@@ -187,11 +223,13 @@ def _elu(x, alpha, scale, input_scale):
     return _where(x > 0, x * scale if scale != 1.0 else x, neg)
 
 
+@_kernel(_A.elu)
 def elu(input, alpha=1.0, inplace=False):
     # kernel: _C.elu
     return _inplace(input, inplace, lambda x: _elu(x, alpha, 1.0, 1.0))
 
 
+@_kernel(_A.elu_)
 def elu_(input, alpha=1.0):
     return elu(input, alpha, inplace=True)
 
@@ -200,15 +238,18 @@ _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946
 
 
+@_kernel(_A.selu)
 def selu(input, inplace=False):
     # kernel: _C.selu
     return _inplace(input, inplace, lambda x: _elu(x, _SELU_ALPHA, _SELU_SCALE, 1.0))
 
 
+@_kernel(_A.selu_)
 def selu_(input):
     return selu(input, inplace=True)
 
 
+@_kernel(_A.celu)
 def celu(input, alpha=1.0, inplace=False):
     # kernel: _C.celu
     if alpha == 0:
@@ -216,19 +257,23 @@ def celu(input, alpha=1.0, inplace=False):
     return _inplace(input, inplace, lambda x: _elu(x, alpha, 1.0, 1.0 / alpha))
 
 
+@_kernel(_A.celu_)
 def celu_(input, alpha=1.0):
     return celu(input, alpha, inplace=True)
 
 
+@_kernel(_A.leaky_relu)
 def leaky_relu(input, negative_slope=0.01, inplace=False):
     # kernel: _C.leaky_relu
     return _inplace(input, inplace, lambda x: _where(x > 0, x, x * negative_slope))
 
 
+@_kernel(_A.leaky_relu_)
 def leaky_relu_(input, negative_slope=0.01):
     return leaky_relu(input, negative_slope, inplace=True)
 
 
+@_kernel(_A.prelu)
 def prelu(input, weight):
     # kernel: _C.prelu
     if weight.numel() != 1:
@@ -264,6 +309,7 @@ def rrelu_(input, lower=1.0 / 8, upper=1.0 / 3, training=False):
     return rrelu(input, lower, upper, training, inplace=True)
 
 
+@_kernel(_A.glu)
 def glu(input, dim=-1):
     # kernel: _C.glu
     if input.dim() == 0:
@@ -277,6 +323,7 @@ def glu(input, dim=-1):
     return a * b.sigmoid()
 
 
+@_kernel(_A.gelu)
 def gelu(input, approximate="none"):
     # kernel: _C.gelu
     if approximate == "none":
@@ -287,24 +334,29 @@ def gelu(input, approximate="none"):
     raise RuntimeError(f"approximate argument must be either none or tanh, got {approximate!r}")
 
 
+@_kernel(_A.logsigmoid)
 def logsigmoid(input):
     # kernel: _C.log_sigmoid
     return input.clamp(max=0) - (-input.abs()).exp().log1p()
 
 
+@_kernel(_A.hardshrink)
 def hardshrink(input, lambd=0.5):
     # kernel: _C.hardshrink
     return _where((input >= -lambd) & (input <= lambd), 0.0, input)
 
 
+@_kernel(_A.tanhshrink)
 def tanhshrink(input):
     return input - input.tanh()
 
 
+@_kernel(_A.softsign)
 def softsign(input):
     return input / (input.abs() + 1)
 
 
+@_kernel(_A.softplus)
 def softplus(input, beta=1.0, threshold=20.0):
     # kernel: _C.softplus
     scaled = input * beta
@@ -318,6 +370,7 @@ def _softmax_dim(name, ndim):
     return 0 if ndim in (0, 1, 3) else 1
 
 
+@_kernel(_A.softmin)
 def softmin(input, dim=None, _stacklevel=3, dtype=None):
     if dim is None:
         dim = _softmax_dim("softmin", input.dim())
@@ -326,6 +379,7 @@ def softmin(input, dim=None, _stacklevel=3, dtype=None):
     return (-input).softmax(dim)
 
 
+@_kernel(_A.softmax)
 def softmax(input, dim=None, _stacklevel=3, dtype=None):
     # kernel: _C.softmax
     if dim is None:
@@ -335,6 +389,7 @@ def softmax(input, dim=None, _stacklevel=3, dtype=None):
     return input.softmax(dim)
 
 
+@_kernel(_A.log_softmax)
 def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
     # kernel: _C.log_softmax
     if dim is None:
@@ -344,6 +399,7 @@ def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
     return input.log_softmax(dim)
 
 
+@_kernel(_A.softshrink)
 def softshrink(input, lambd=0.5):
     # kernel: _C.softshrink
     if lambd < 0:
@@ -351,10 +407,12 @@ def softshrink(input, lambd=0.5):
     return _where(input > lambd, input - lambd, _where(input < -lambd, input + lambd, 0.0))
 
 
+@_kernel(_A.tanh)
 def tanh(input):
     return input.tanh()
 
 
+@_kernel(_A.sigmoid)
 def sigmoid(input):
     return input.sigmoid()
 
@@ -365,16 +423,19 @@ def _hardsigmoid(x):
     return _where(inside, (x + 3.0) / 6.0, ((x.detach() + 3.0).clamp(min=0.0, max=6.0) / 6.0))
 
 
+@_kernel(_A.hardsigmoid)
 def hardsigmoid(input, inplace=False):
     # kernel: _C.hardsigmoid
     return _inplace(input, inplace, _hardsigmoid)
 
 
+@_kernel(_A.silu)
 def silu(input, inplace=False):
     # kernel: _C.silu
     return _inplace(input, inplace, lambda x: x * x.sigmoid())
 
 
+@_kernel(_A.mish)
 def mish(input, inplace=False):
     # kernel: _C.mish
     return _inplace(input, inplace, lambda x: x * softplus(x).tanh())
@@ -386,6 +447,7 @@ def _hardswish(x):
     return _where(x > 3.0, x, _where(x < -3.0, 0.0, mid))
 
 
+@_kernel(_A.hardswish)
 def hardswish(input, inplace=False):
     # kernel: _C.hardswish
     return _inplace(input, inplace, _hardswish)
@@ -455,6 +517,7 @@ def _keep_mask(shape, keep, like):
     return (u < keep).to(like.dtype)
 
 
+@_kernel(_D.dropout)
 def dropout(input, p=0.5, training=True, inplace=False):
     # kernel: _C.dropout (mask regenerated from the Philox (seed, offset) in backward)
     _check_p(p)
@@ -482,6 +545,7 @@ def _feature_dropout(input, p, training, inplace, batched_dim):
     return _inplace(input, inplace, lambda x: x * mask)
 
 
+@_kernel(_D.dropout1d)
 def dropout1d(input, p=0.5, training=True, inplace=False):
     # kernel: _C.feature_dropout
     if input.dim() not in (2, 3):
@@ -492,6 +556,7 @@ def dropout1d(input, p=0.5, training=True, inplace=False):
     return _feature_dropout(input, p, training, inplace, 3)
 
 
+@_kernel(_D.dropout2d)
 def dropout2d(input, p=0.5, training=True, inplace=False):
     # kernel: _C.feature_dropout
     if input.dim() not in (3, 4):
@@ -505,6 +570,7 @@ def dropout2d(input, p=0.5, training=True, inplace=False):
     return _feature_dropout(input, p, training, inplace, 4)
 
 
+@_kernel(_D.dropout3d)
 def dropout3d(input, p=0.5, training=True, inplace=False):
     # kernel: _C.feature_dropout
     if input.dim() not in (4, 5):
@@ -813,6 +879,7 @@ def _conv_padding(padding, kernel, dilation, stride, nd):
     return [(v, v) for v in p]
 
 
+@_kernel(_Cv.conv2d)
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     # kernel: _C.conv2d / _C.conv2d_backward
     unbatched = input.dim() == 3
@@ -880,6 +947,7 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     return out.squeeze(0) if unbatched else out
 
 
+@_kernel(_Cv.conv_transpose2d)
 def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
                      dilation=1):
     # kernel: _C.conv_transpose2d
@@ -1112,6 +1180,7 @@ def _pool_patches(x, k, s, p, d, ceil_mode, fill, name):
     return patches, oh, ow
 
 
+@_kernel(_P.max_pool2d)
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                return_indices=False):
     # kernel: _C.max_pool2d / _C.max_pool2d_backward
@@ -1150,6 +1219,7 @@ def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     return res.squeeze(-2)
 
 
+@_kernel(_P.avg_pool2d)
 def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
                count_include_pad=True, divisor_override=None):
     # kernel: _C.avg_pool2d / _C.avg_pool2d_backward
@@ -1218,6 +1288,7 @@ def _avg_matrix(in_size, out_size):
     return m
 
 
+@_kernel(_P.adaptive_avg_pool2d)
 def adaptive_avg_pool2d(input, output_size):
     # kernel: _C.adaptive_avg_pool2d
     if input.dim() not in (3, 4):
@@ -1249,6 +1320,7 @@ def adaptive_avg_pool1d(input, output_size):
     return adaptive_avg_pool2d(input.unsqueeze(-2), (1, o)).squeeze(-2)
 
 
+@_kernel(_P.adaptive_max_pool2d)
 def adaptive_max_pool2d(input, output_size, return_indices=False):
     # kernel: _C.adaptive_max_pool2d
     if input.dim() not in (3, 4):
@@ -1301,6 +1373,7 @@ def adaptive_max_pool1d(input, output_size, return_indices=False):
 # ----------------------------------------------------------------------------------------------
 # normalization
 # ----------------------------------------------------------------------------------------------
+@_kernel(_N.batch_norm)
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,
                momentum=0.1, eps=1e-5):
     # kernel: _C.batch_norm / _C.batch_norm_backward (statistics in one pass)
@@ -1372,6 +1445,7 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
     return out
 
 
+@_kernel(_N.layer_norm)
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     # kernel: _C.layer_norm / _C.layer_norm_backward
     if isinstance(normalized_shape, numbers.Integral):
@@ -1414,6 +1488,7 @@ def rms_norm(input, normalized_shape, weight=None, eps=None):
     return out
 
 
+@_kernel(_N.group_norm)
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     # kernel: _C.group_norm
     if input.dim() < 2:
@@ -1478,6 +1553,7 @@ def _weighted(loss, weight, reduction, input):
     raise ValueError(f"Invalid reduction mode: {reduction}. Expected one of 'none', 'mean', 'sum'.")
 
 
+@_kernel(_L.mse_loss)
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     # kernel: _C.mse_loss
     _warn_size(input, target)
@@ -1487,6 +1563,7 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", we
     return _weighted(d * d, weight, reduction, input)
 
 
+@_kernel(_L.l1_loss)
 def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     # kernel: _C.l1_loss
     _warn_size(input, target)
@@ -1495,6 +1572,7 @@ def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", wei
     return _weighted((input - target).abs(), weight, reduction, input)
 
 
+@_kernel(_L.smooth_l1_loss)
 def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
     # kernel: _C.smooth_l1_loss
     _warn_size(input, target)
@@ -1509,6 +1587,7 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
     return _reduce(loss, reduction)
 
 
+@_kernel(_L.huber_loss)
 def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     # kernel: _C.huber_loss
     _warn_size(input, target)
@@ -1524,6 +1603,7 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     return _reduce(loss, reduction)
 
 
+@_kernel(_L.binary_cross_entropy)
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None,
                          reduction="mean"):
     # kernel: _C.binary_cross_entropy
@@ -1545,6 +1625,7 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     return _reduce(loss, reduction)
 
 
+@_kernel(_L.binary_cross_entropy_with_logits)
 def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None,
                                      reduction="mean", pos_weight=None):
     # kernel: _C.binary_cross_entropy_with_logits
@@ -1577,6 +1658,7 @@ def _check_targets(target, n_classes, ignore_index=None):
         raise IndexError(f"Target {bad} is out of bounds.")
 
 
+@_kernel(_L.nll_loss)
 def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
              reduction="mean"):
     # kernel: _C.nll_loss
@@ -1624,6 +1706,7 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     return loss.sum() / w.sum()
 
 
+@_kernel(_L.cross_entropy)
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
                   reduction="mean", label_smoothing=0.0):
     # kernel: _C.cross_entropy (softmax + NLL fused forward and backward)
@@ -1677,6 +1760,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     return (1 - label_smoothing) * nll + ret * (label_smoothing / n_classes)
 
 
+@_kernel(_L.kl_div)
 def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
     # kernel: _C.kl_div
     if size_average is not None or reduce is not None:
@@ -1699,6 +1783,7 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
     return _reduce(loss, reduction)
 
 
+@_kernel(_L.multi_margin_loss)
 def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=None, reduce=None,
                       reduction="mean"):
     # kernel: _C.multi_margin_loss
@@ -1762,6 +1847,7 @@ def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=No
     return _reduce(out_margin + out_self, reduction)
 
 
+@_kernel(_L.cosine_embedding_loss)
 def cosine_embedding_loss(input1, input2, target, margin=0, size_average=None, reduce=None,
                           reduction="mean"):
     # kernel: _C.cosine_embedding_loss
