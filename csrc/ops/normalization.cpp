@@ -21,7 +21,7 @@ void check_param(const OptTensor& t, const Tensor& input, int64_t numel, const c
   check_same_device(*t, input, op);
   FLB_CHECK(t->dtype == input.dtype, TypeError, op, ": ", name, " has dtype ", dtype_name(t->dtype),
             " but input has dtype ", dtype_name(input.dtype));
-  FLB_CHECK(t->numel() == numel, ValueError, op, ": ", name, " should contain ", numel, " elements not ", t->numel());
+  FLB_CHECK(t->numel() == numel, RuntimeError, op, ": ", name, " should contain ", numel, " elements not ", t->numel());
 }
 
 std::optional<Tensor> contig(const OptTensor& t) {
@@ -35,7 +35,7 @@ void check_grad(const Tensor& grad, const Tensor& input, const char* op) {
   check_same_device(grad, input, op);
   FLB_CHECK(grad.dtype == input.dtype, TypeError, op, ": grad_output has dtype ", dtype_name(grad.dtype),
             " but input has dtype ", dtype_name(input.dtype));
-  FLB_CHECK(grad.sizes == input.sizes, ValueError, op, ": grad_output shape ", shape_str(grad.sizes),
+  FLB_CHECK(grad.sizes == input.sizes, RuntimeError, op, ": grad_output shape ", shape_str(grad.sizes),
             " differs from input shape ", shape_str(input.sizes));
 }
 
@@ -61,7 +61,7 @@ std::tuple<Tensor, Tensor, Tensor> batch_norm(const Tensor& input, const OptTens
                                               bool training, double momentum, double eps) {
   const char* op = "batch_norm";
   check_float_input(input, op);
-  FLB_CHECK(input.dim() >= 2, ValueError, op, ": expected at least 2-D input (N, C, ...), got shape ",
+  FLB_CHECK(input.dim() >= 2, RuntimeError, op, ": expected at least 2-D input (N, C, ...), got shape ",
             shape_str(input.sizes));
   int64_t N, C, S;
   ncs(input, N, C, S);
@@ -69,7 +69,7 @@ std::tuple<Tensor, Tensor, Tensor> batch_norm(const Tensor& input, const OptTens
   check_param(bias, input, C, op, "bias");
   check_param(running_mean, input, C, op, "running_mean");
   check_param(running_var, input, C, op, "running_var");
-  FLB_CHECK(training || (running_mean && running_var), ValueError, op,
+  FLB_CHECK(training || (running_mean && running_var), RuntimeError, op,
             ": running_mean and running_var must be defined in evaluation mode");
   FLB_CHECK(!training || N * S != 1, ValueError, "Expected more than 1 value per channel when training, got input size ",
             shape_str(input.sizes));
@@ -104,7 +104,7 @@ std::tuple<OptTensor, OptTensor, OptTensor> batch_norm_backward(const Tensor& gr
                                                                 std::array<bool, 3> mask) {
   const char* op = "batch_norm_backward";
   check_float_input(input, op);
-  FLB_CHECK(input.dim() >= 2, ValueError, op, ": expected at least 2-D input (N, C, ...), got shape ",
+  FLB_CHECK(input.dim() >= 2, RuntimeError, op, ": expected at least 2-D input (N, C, ...), got shape ",
             shape_str(input.sizes));
   check_grad(grad_out, input, op);
   int64_t N, C, S;
@@ -134,12 +134,12 @@ std::tuple<OptTensor, OptTensor, OptTensor> batch_norm_backward(const Tensor& gr
 namespace {
 // (M, K) of a layer norm, with PyTorch's shape errors.
 void ln_dims(const Tensor& input, const Shape& ns, const char* op, int64_t& M, int64_t& K) {
-  FLB_CHECK(!ns.empty(), ValueError, op, ": Expected normalized_shape to be at least 1-dimensional, i.e., containing "
+  FLB_CHECK(!ns.empty(), RuntimeError, op, ": Expected normalized_shape to be at least 1-dimensional, i.e., containing "
             "at least one element, but got normalized_shape = []");
   const int64_t nd = (int64_t)ns.size(), axis = input.dim() - nd;
   bool ok = axis >= 0;
   for (int64_t i = 0; ok && i < nd; ++i) ok = input.sizes[axis + i] == ns[i];
-  FLB_CHECK(ok, ValueError, op, ": Given normalized_shape=", shape_str(ns), ", expected input with shape [*",
+  FLB_CHECK(ok, RuntimeError, op, ": Given normalized_shape=", shape_str(ns), ", expected input with shape [*",
             [&] {
               std::string s;
               for (auto v : ns) s += ", " + std::to_string(v);
@@ -157,7 +157,7 @@ void ln_check_param(const OptTensor& t, const Tensor& input, const Shape& ns, co
   check_same_device(*t, input, op);
   FLB_CHECK(t->dtype == input.dtype, TypeError, op, ": ", name, " has dtype ", dtype_name(t->dtype),
             " but input has dtype ", dtype_name(input.dtype));
-  FLB_CHECK(t->sizes == ns, ValueError, op, ": Expected ", name, " to be of same shape as normalized_shape, but got ",
+  FLB_CHECK(t->sizes == ns, RuntimeError, op, ": Expected ", name, " to be of same shape as normalized_shape, but got ",
             name, " of shape ", shape_str(t->sizes), " and normalized_shape = ", shape_str(ns));
 }
 
@@ -221,11 +221,11 @@ std::tuple<OptTensor, OptTensor, OptTensor> layer_norm_backward(const Tensor& gr
 // ------------------------------------------------------------------------------------ group norm
 namespace {
 void gn_dims(const Tensor& input, int64_t G, const char* op, int64_t& N, int64_t& C, int64_t& S) {
-  FLB_CHECK(input.dim() >= 2, ValueError, op, ": Expected at least 2 dimensions for input tensor but received ",
+  FLB_CHECK(input.dim() >= 2, RuntimeError, op, ": Expected at least 2 dimensions for input tensor but received ",
             input.dim());
-  FLB_CHECK(G > 0, ValueError, op, ": num_groups must be positive, got ", G);
+  FLB_CHECK(G > 0, RuntimeError, op, ": num_groups must be positive, got ", G);
   ncs(input, N, C, S);
-  FLB_CHECK(C % G == 0, ValueError, op,
+  FLB_CHECK(C % G == 0, RuntimeError, op,
             ": Expected number of channels in input to be divisible by num_groups, but got input of shape ",
             shape_str(input.sizes), " and num_groups=", G);
 }
@@ -235,7 +235,7 @@ void gn_check_param(const OptTensor& t, const Tensor& input, int64_t C, const ch
   check_same_device(*t, input, op);
   FLB_CHECK(t->dtype == input.dtype, TypeError, op, ": ", name, " has dtype ", dtype_name(t->dtype),
             " but input has dtype ", dtype_name(input.dtype));
-  FLB_CHECK(t->dim() == 1 && t->numel() == C, ValueError, op, ": Expected ", name,
+  FLB_CHECK(t->dim() == 1 && t->numel() == C, RuntimeError, op, ": Expected ", name,
             " to be a vector of size equal to the number of channels in input, but got ", name, " of shape ",
             shape_str(t->sizes), " and input of shape ", shape_str(input.sizes));
 }
