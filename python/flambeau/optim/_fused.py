@@ -13,6 +13,10 @@ the bias corrections (Adam) or the learning-rate decay (Adagrad).
 
 Parameters of float32 and float64 may be mixed in one call; every state tensor must match its
 parameter's shape and dtype. CPU only for now (CUDA tensors raise NotImplementedError).
+
+Like any in-place op, each call bumps the version counter of every tensor it wrote (parameters,
+states, step counters), so that autograd still reports a parameter saved for backward and then
+updated by an optimizer step before that backward ran.
 """
 from .. import _C
 
@@ -26,6 +30,13 @@ def _impls(ts, name, op):
         bad = next(t for t in ts if not hasattr(t, "_impl"))
         raise TypeError(f"{op}: {name} must be a list of Tensors, got an element of type "
                         f"{type(bad).__name__}") from None
+
+
+def _bump(*impl_lists):
+    """Marks tensors written in place by a kernel as modified (TensorImpl.version), as in-place ops do."""
+    for impls in impl_lists:
+        for t in impls:
+            t.bump_version()
 
 
 def _f(x):
@@ -42,8 +53,10 @@ def fused_sgd_(params, grads, momentum_buffer_list, *, lr, momentum=0.0, dampeni
     op = "fused_sgd_"
     momentum = _f(momentum)
     bufs = [None if b is None else b._impl for b in momentum_buffer_list] if momentum != 0 else []
-    new = _C.fused_sgd_(_impls(params, "params", op), _impls(grads, "grads", op), bufs, _f(lr), momentum,
-                        _f(dampening), _f(weight_decay), bool(nesterov), bool(maximize))
+    p, g = _impls(params, "params", op), _impls(grads, "grads", op)
+    new = _C.fused_sgd_(p, g, bufs, _f(lr), momentum, _f(dampening), _f(weight_decay), bool(nesterov),
+                        bool(maximize))
+    _bump(p, [b for b in bufs if b is not None])
     if momentum != 0:
         from .._tensor import _wrap
         for i, b in enumerate(new):
@@ -56,11 +69,13 @@ def fused_adam_(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, state_ste
     """Adam (decoupled=False) or AdamW (decoupled=True) step. max_exp_avg_sqs is used only with amsgrad
     (pass [] otherwise)."""
     op = "fused_adamw_" if decoupled else "fused_adam_"
-    _C.fused_adam_(_impls(params, "params", op), _impls(grads, "grads", op), _impls(exp_avgs, "exp_avgs", op),
-                   _impls(exp_avg_sqs, "exp_avg_sqs", op),
-                   _impls(max_exp_avg_sqs, "max_exp_avg_sqs", op) if amsgrad else [],
-                   _impls(state_steps, "state_steps", op), _f(lr), _f(beta1), _f(beta2), _f(eps),
-                   _f(weight_decay), bool(amsgrad), bool(maximize), bool(decoupled))
+    p, g = _impls(params, "params", op), _impls(grads, "grads", op)
+    m, v = _impls(exp_avgs, "exp_avgs", op), _impls(exp_avg_sqs, "exp_avg_sqs", op)
+    mx = _impls(max_exp_avg_sqs, "max_exp_avg_sqs", op) if amsgrad else []
+    steps = _impls(state_steps, "state_steps", op)
+    _C.fused_adam_(p, g, m, v, mx, steps, _f(lr), _f(beta1), _f(beta2), _f(eps), _f(weight_decay), bool(amsgrad),
+                   bool(maximize), bool(decoupled))
+    _bump(p, m, v, mx, steps)
 
 
 def fused_adamw_(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, state_steps, *, lr, beta1, beta2, eps,
@@ -77,17 +92,20 @@ def fused_rmsprop_(params, grads, square_avgs, grad_avgs, momentum_buffer_list, 
     (pass [] otherwise); both hold tensors (zeros before the first step), as torch's state."""
     op = "fused_rmsprop_"
     momentum = _f(momentum)
-    _C.fused_rmsprop_(_impls(params, "params", op), _impls(grads, "grads", op),
-                      _impls(square_avgs, "square_avgs", op),
-                      _impls(grad_avgs, "grad_avgs", op) if centered else [],
-                      _impls(momentum_buffer_list, "momentum_buffer_list", op) if momentum > 0 else [],
-                      _impls(state_steps, "state_steps", op), _f(lr), _f(alpha), _f(eps), _f(weight_decay),
-                      momentum, bool(centered), bool(maximize))
+    p, g = _impls(params, "params", op), _impls(grads, "grads", op)
+    sq = _impls(square_avgs, "square_avgs", op)
+    ga = _impls(grad_avgs, "grad_avgs", op) if centered else []
+    bufs = _impls(momentum_buffer_list, "momentum_buffer_list", op) if momentum > 0 else []
+    steps = _impls(state_steps, "state_steps", op)
+    _C.fused_rmsprop_(p, g, sq, ga, bufs, steps, _f(lr), _f(alpha), _f(eps), _f(weight_decay), momentum,
+                      bool(centered), bool(maximize))
+    _bump(p, sq, ga, bufs, steps)
 
 
 def fused_adagrad_(params, grads, state_sums, state_steps, *, lr, lr_decay, weight_decay, eps, maximize):
     """Adagrad step (state_sums start at initial_accumulator_value)."""
     op = "fused_adagrad_"
-    _C.fused_adagrad_(_impls(params, "params", op), _impls(grads, "grads", op), _impls(state_sums, "state_sums", op),
-                      _impls(state_steps, "state_steps", op), _f(lr), _f(lr_decay), _f(weight_decay), _f(eps),
-                      bool(maximize))
+    p, g = _impls(params, "params", op), _impls(grads, "grads", op)
+    sums, steps = _impls(state_sums, "state_sums", op), _impls(state_steps, "state_steps", op)
+    _C.fused_adagrad_(p, g, sums, steps, _f(lr), _f(lr_decay), _f(weight_decay), _f(eps), bool(maximize))
+    _bump(p, sums, steps)

@@ -1,6 +1,7 @@
 """Adagrad with lr_decay and initial_accumulator_value (PyTorch's update rule)."""
 import flambeau
-from .optimizer import Optimizer, _addcdiv_, _addcmul_, _to_scalar
+from . import _fused
+from .optimizer import Optimizer, _addcdiv_, _addcmul_, _fused_ok, _fused_state_ok, _to_scalar
 
 __all__ = ["Adagrad"]
 
@@ -46,32 +47,54 @@ class Adagrad(Optimizer):
                     p_state["step"] = flambeau.tensor(float(p_state["step"]))
 
     def step(self, closure=None):
-        """One update of every parameter that has a gradient. `closure` re-evaluates the loss."""
+        """One update of every parameter that has a gradient. `closure` re-evaluates the loss.
+
+        Per param group, one call of the fused kernel (optim/_fused.py) when it takes the group's
+        tensors (optimizer._fused_ok, _fused_state_ok), else the per-parameter path
+        (_single_tensor_step)."""
         loss = None
         if closure is not None:
             with flambeau.enable_grad():
                 loss = closure()
         with flambeau.no_grad():
             for group in self.param_groups:
+                params = [p for p in group["params"] if p.grad is not None]
+                if not params:
+                    continue
                 lr = _to_scalar(group["lr"])
-                lr_decay = group["lr_decay"]
-                weight_decay = group["weight_decay"]
-                eps = group["eps"]
-                maximize = group["maximize"]
-                for p in group["params"]:
-                    if p.grad is None:
-                        continue
-                    # kernel: _C.adagrad_step (multi-tensor)
-                    state = self.state[p]
-                    state_sum = state["sum"]
-                    step_t = state["step"]
-                    step_t.add_(1)
-                    step = step_t.item()
-                    grad = p.grad if not maximize else -p.grad
-                    if weight_decay != 0:
-                        grad = grad + p * weight_decay
-                    clr = lr / (1 + (step - 1) * lr_decay)
-                    _addcmul_(state_sum, grad, grad, value=1)
-                    std = state_sum.sqrt().add_(eps)
-                    _addcdiv_(p, grad, std, value=-clr)
+                grads = [p.grad for p in params]
+                if not _fused_ok(group, params, grads, lr):
+                    self._single_tensor_step(group, params, lr)
+                    continue
+                states = [self.state[p] for p in params]
+                state_sums = [s["sum"] for s in states]
+                steps = [s["step"] for s in states]
+                if not _fused_state_ok(params, (state_sums,), steps):
+                    self._single_tensor_step(group, params, lr)
+                    continue
+                # the kernel increments each state['step'] itself
+                _fused.fused_adagrad_(params, grads, state_sums, steps, lr=lr, lr_decay=group["lr_decay"],
+                                      weight_decay=group["weight_decay"], eps=group["eps"],
+                                      maximize=group["maximize"])
         return loss
+
+    def _single_tensor_step(self, group, params, lr):
+        """PyTorch's single-tensor Adagrad rule, op by op (CUDA params, differentiable=True, and
+        whatever else the fused kernel does not take)."""
+        lr_decay = group["lr_decay"]
+        weight_decay = group["weight_decay"]
+        eps = group["eps"]
+        maximize = group["maximize"]
+        for p in params:
+            state = self.state[p]
+            state_sum = state["sum"]
+            step_t = state["step"]
+            step_t.add_(1)
+            step = step_t.item()
+            grad = p.grad if not maximize else -p.grad
+            if weight_decay != 0:
+                grad = grad + p * weight_decay
+            clr = lr / (1 + (step - 1) * lr_decay)
+            _addcmul_(state_sum, grad, grad, value=1)
+            std = state_sum.sqrt().add_(eps)
+            _addcdiv_(p, grad, std, value=-clr)

@@ -1,6 +1,7 @@
 """Adam and AdamW (PyTorch's update rule, bias corrections computed in Python floats)."""
 import flambeau
-from .optimizer import Optimizer, _addcdiv_, _addcmul_, _lerp_, _to_scalar
+from . import _fused
+from .optimizer import Optimizer, _addcdiv_, _addcmul_, _fused_ok, _fused_state_ok, _lerp_, _to_scalar
 
 __all__ = ["Adam", "AdamW"]
 
@@ -53,48 +54,75 @@ class Adam(Optimizer):
         return state
 
     def step(self, closure=None):
-        """One update of every parameter that has a gradient. `closure` re-evaluates the loss."""
+        """One update of every parameter that has a gradient. `closure` re-evaluates the loss.
+
+        Per param group, one call of the fused kernel (optim/_fused.py) when it takes the group's
+        tensors (optimizer._fused_ok, _fused_state_ok), else the per-parameter path
+        (_single_tensor_step)."""
         loss = None
         if closure is not None:
             with flambeau.enable_grad():
                 loss = closure()
         with flambeau.no_grad():
             for group in self.param_groups:
+                params = [p for p in group["params"] if p.grad is not None]
+                if not params:
+                    continue
                 beta1, beta2 = (_to_scalar(b) for b in group["betas"])
                 lr = _to_scalar(group["lr"])
-                weight_decay = group["weight_decay"]
-                eps = group["eps"]
+                grads = [p.grad for p in params]
+                if not (0.0 <= beta1 < 1.0 and 0.0 <= beta2 < 1.0 and _fused_ok(group, params, grads, lr)):
+                    self._single_tensor_step(group, params, lr, beta1, beta2)
+                    continue
                 amsgrad = group["amsgrad"]
-                maximize = group["maximize"]
-                decoupled = group["decoupled_weight_decay"]
-                for p in group["params"]:
-                    if p.grad is None:
-                        continue
-                    # kernel: _C.adam_step (multi-tensor, fused)
-                    state = self._init_state(p, amsgrad)
-                    grad = p.grad if not maximize else -p.grad
-                    exp_avg, exp_avg_sq, step_t = state["exp_avg"], state["exp_avg_sq"], state["step"]
-                    step_t.add_(1)
-                    if weight_decay != 0:
-                        if decoupled:
-                            p.mul_(1 - lr * weight_decay)
-                        else:
-                            grad = grad + p * weight_decay
-                    _lerp_(exp_avg, grad, 1 - beta1)
-                    _addcmul_(exp_avg_sq.mul_(beta2), grad, grad, value=1 - beta2)
-                    step = step_t.item()
-                    bias_correction1 = 1 - beta1 ** step
-                    bias_correction2 = 1 - beta2 ** step
-                    step_size = lr / bias_correction1
-                    bias_correction2_sqrt = bias_correction2 ** 0.5
-                    if amsgrad:
-                        max_sq = state["max_exp_avg_sq"]
-                        max_sq.copy_(flambeau.maximum(max_sq, exp_avg_sq))
-                        denom = (max_sq.sqrt() / bias_correction2_sqrt).add_(eps)
-                    else:
-                        denom = (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(eps)
-                    _addcdiv_(p, exp_avg, denom, value=-step_size)
+                states = [self._init_state(p, amsgrad) for p in params]
+                exp_avgs = [s["exp_avg"] for s in states]
+                exp_avg_sqs = [s["exp_avg_sq"] for s in states]
+                max_exp_avg_sqs = [s["max_exp_avg_sq"] for s in states] if amsgrad else []
+                steps = [s["step"] for s in states]
+                if not _fused_state_ok(params, (exp_avgs, exp_avg_sqs, max_exp_avg_sqs) if amsgrad
+                                       else (exp_avgs, exp_avg_sqs), steps):
+                    self._single_tensor_step(group, params, lr, beta1, beta2)
+                    continue
+                # the kernel increments each state['step'] itself
+                _fused.fused_adam_(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, lr=lr, beta1=beta1,
+                                   beta2=beta2, eps=group["eps"], weight_decay=group["weight_decay"],
+                                   amsgrad=amsgrad, maximize=group["maximize"],
+                                   decoupled=group["decoupled_weight_decay"])
         return loss
+
+    def _single_tensor_step(self, group, params, lr, beta1, beta2):
+        """PyTorch's single-tensor Adam rule, op by op (CUDA params, differentiable=True, and
+        whatever else the fused kernel does not take)."""
+        weight_decay = group["weight_decay"]
+        eps = group["eps"]
+        amsgrad = group["amsgrad"]
+        maximize = group["maximize"]
+        decoupled = group["decoupled_weight_decay"]
+        for p in params:
+            state = self._init_state(p, amsgrad)
+            grad = p.grad if not maximize else -p.grad
+            exp_avg, exp_avg_sq, step_t = state["exp_avg"], state["exp_avg_sq"], state["step"]
+            step_t.add_(1)
+            if weight_decay != 0:
+                if decoupled:
+                    p.mul_(1 - lr * weight_decay)
+                else:
+                    grad = grad + p * weight_decay
+            _lerp_(exp_avg, grad, 1 - beta1)
+            _addcmul_(exp_avg_sq.mul_(beta2), grad, grad, value=1 - beta2)
+            step = step_t.item()
+            bias_correction1 = 1 - beta1 ** step
+            bias_correction2 = 1 - beta2 ** step
+            step_size = lr / bias_correction1
+            bias_correction2_sqrt = bias_correction2 ** 0.5
+            if amsgrad:
+                max_sq = state["max_exp_avg_sq"]
+                max_sq.copy_(flambeau.maximum(max_sq, exp_avg_sq))
+                denom = (max_sq.sqrt() / bias_correction2_sqrt).add_(eps)
+            else:
+                denom = (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(eps)
+            _addcdiv_(p, exp_avg, denom, value=-step_size)
 
 
 class AdamW(Adam):

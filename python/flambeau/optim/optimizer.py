@@ -1,5 +1,6 @@
 """Optimizer base class: parameter groups, per-parameter state, state_dict round trips, hooks."""
 import functools
+import math
 import warnings
 from collections import OrderedDict, defaultdict
 from copy import deepcopy
@@ -327,6 +328,65 @@ class Optimizer:
     @staticmethod
     def _step_tensor():
         return flambeau.tensor(0.0, dtype=_scalar_dtype())
+
+
+# ---------------------------------------------------------------------- fused-kernel eligibility
+# The optimizers update each param group with one call of the fused multi-tensor kernels
+# (optim/_fused.py) when the group's tensors are what those kernels take, and otherwise with their
+# per-parameter Python path (same update rule, op by op). False sends every step down the Python
+# path (tests and benchmarks compare the two).
+_use_fused_kernels = True
+
+_FUSED_DTYPES = ("float32", "float64")
+_STEP_DTYPES = ("float32", "float64", "int64")
+
+
+def _fused_ok(group, params, grads, lr):
+    """True when the fused kernel can take this group's parameters and grads, judged by what
+    csrc/ops/optimizer.cpp checks (and rejects with an error where the Python path would go on);
+    the state is checked by _fused_state_ok once created. Needed:
+
+    - every parameter a CPU float32/float64 tensor (the kernels are CPU-only; float32 and float64
+      may be mixed), its grad of the same dtype and shape (the Python path would promote or
+      broadcast a different one);
+    - no parameter twice in the group (the kernel would update it from several threads at once;
+      the Python path updates it twice in turn);
+    - a finite learning rate; not `differentiable=True` (the kernels record no graph).
+
+    Checked before the state is created so that the Python path, when taken, creates it as it
+    always has (one parameter at a time, between the updates). A few attribute reads per
+    parameter; no copy.
+    """
+    if not _use_fused_kernels or group.get("differentiable", False) or not math.isfinite(lr):
+        return False
+    if len({id(p) for p in params}) != len(params):
+        return False
+    for p, g in zip(params, grads):
+        pi, gi = p._impl, g._impl
+        dt = pi.dtype
+        # (a grad on another device than its parameter fails on both paths: not checked)
+        if dt not in _FUSED_DTYPES or pi.device != "cpu" or gi.dtype != dt or gi.shape != pi.shape:
+            return False
+    return True
+
+
+def _fused_state_ok(params, states=(), steps=None):
+    """The state half of _fused_ok: each state tensor (an entry of a list in `states`; None is
+    skipped: SGD's not-yet-created momentum buffers) of its parameter's dtype, each step counter a
+    1-element CPU tensor of float32/float64/int64. Normally true (the state is created like the
+    parameter and load_state_dict casts it so); false for state set by hand to something else,
+    which the Python path accepts."""
+    for i, p in enumerate(params):
+        dt = p._impl.dtype
+        for lst in states:
+            s = lst[i]
+            if s is not None and s._impl.dtype != dt:
+                return False
+        if steps is not None:
+            si = steps[i]._impl
+            if si.dtype not in _STEP_DTYPES or si.device != "cpu" or si.numel != 1:
+                return False
+    return True
 
 
 def _scalar_dtype():

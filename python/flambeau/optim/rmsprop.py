@@ -1,6 +1,7 @@
 """RMSprop with optional centering and momentum (PyTorch's update rule)."""
 import flambeau
-from .optimizer import Optimizer, _add_, _addcdiv_, _addcmul_, _lerp_, _to_scalar
+from . import _fused
+from .optimizer import Optimizer, _add_, _addcdiv_, _addcmul_, _fused_ok, _fused_state_ok, _lerp_, _to_scalar
 
 __all__ = ["RMSprop"]
 
@@ -40,50 +41,80 @@ class RMSprop(Optimizer):
                 if len(p_state) != 0 and not isinstance(p_state["step"], flambeau.Tensor):
                     p_state["step"] = flambeau.tensor(float(p_state["step"]))
 
+    def _init_state(self, p, group):
+        state = self.state[p]
+        if len(state) == 0:
+            state["step"] = self._step_tensor()
+            state["square_avg"] = flambeau.zeros_like(p)
+            if group["momentum"] > 0:
+                state["momentum_buffer"] = flambeau.zeros_like(p)
+            if group["centered"]:
+                state["grad_avg"] = flambeau.zeros_like(p)
+        return state
+
     def step(self, closure=None):
-        """One update of every parameter that has a gradient. `closure` re-evaluates the loss."""
+        """One update of every parameter that has a gradient. `closure` re-evaluates the loss.
+
+        Per param group, one call of the fused kernel (optim/_fused.py) when it takes the group's
+        tensors (optimizer._fused_ok, _fused_state_ok), else the per-parameter path
+        (_single_tensor_step)."""
         loss = None
         if closure is not None:
             with flambeau.enable_grad():
                 loss = closure()
         with flambeau.no_grad():
             for group in self.param_groups:
+                params = [p for p in group["params"] if p.grad is not None]
+                if not params:
+                    continue
                 lr = _to_scalar(group["lr"])
-                alpha = group["alpha"]
-                eps = group["eps"]
-                weight_decay = group["weight_decay"]
+                grads = [p.grad for p in params]
+                if not _fused_ok(group, params, grads, lr):
+                    self._single_tensor_step(group, params, lr)
+                    continue
                 momentum = group["momentum"]
                 centered = group["centered"]
-                maximize = group["maximize"]
-                for p in group["params"]:
-                    if p.grad is None:
-                        continue
-                    # kernel: _C.rmsprop_step (multi-tensor)
-                    state = self.state[p]
-                    if len(state) == 0:
-                        state["step"] = self._step_tensor()
-                        state["square_avg"] = flambeau.zeros_like(p)
-                        if momentum > 0:
-                            state["momentum_buffer"] = flambeau.zeros_like(p)
-                        if centered:
-                            state["grad_avg"] = flambeau.zeros_like(p)
-                    grad = p.grad if not maximize else -p.grad
-                    square_avg = state["square_avg"]
-                    state["step"].add_(1)
-                    if weight_decay != 0:
-                        grad = grad + p * weight_decay
-                    _addcmul_(square_avg.mul_(alpha), grad, grad, value=1 - alpha)
-                    if centered:
-                        grad_avg = state["grad_avg"]
-                        _lerp_(grad_avg, grad, 1 - alpha)
-                        avg = (square_avg - grad_avg * grad_avg).sqrt_()
-                    else:
-                        avg = square_avg.sqrt()
-                    avg = avg.add_(eps)
-                    if momentum > 0:
-                        buf = state["momentum_buffer"]
-                        _addcdiv_(buf.mul_(momentum), grad, avg)
-                        _add_(p, buf, alpha=-lr)
-                    else:
-                        _addcdiv_(p, grad, avg, value=-lr)
+                states = [self._init_state(p, group) for p in params]
+                square_avgs = [s["square_avg"] for s in states]
+                grad_avgs = [s["grad_avg"] for s in states] if centered else []
+                bufs = [s["momentum_buffer"] for s in states] if momentum > 0 else []
+                steps = [s["step"] for s in states]
+                if not _fused_state_ok(params, tuple(x for x in (square_avgs, grad_avgs, bufs) if x), steps):
+                    self._single_tensor_step(group, params, lr)
+                    continue
+                # the kernel increments each state['step'] itself
+                _fused.fused_rmsprop_(params, grads, square_avgs, grad_avgs, bufs, steps, lr=lr, alpha=group["alpha"],
+                                      eps=group["eps"], weight_decay=group["weight_decay"], momentum=momentum,
+                                      centered=centered, maximize=group["maximize"])
         return loss
+
+    def _single_tensor_step(self, group, params, lr):
+        """PyTorch's single-tensor RMSprop rule, op by op (CUDA params, differentiable=True, and
+        whatever else the fused kernel does not take)."""
+        alpha = group["alpha"]
+        eps = group["eps"]
+        weight_decay = group["weight_decay"]
+        momentum = group["momentum"]
+        centered = group["centered"]
+        maximize = group["maximize"]
+        for p in params:
+            state = self._init_state(p, group)
+            grad = p.grad if not maximize else -p.grad
+            square_avg = state["square_avg"]
+            state["step"].add_(1)
+            if weight_decay != 0:
+                grad = grad + p * weight_decay
+            _addcmul_(square_avg.mul_(alpha), grad, grad, value=1 - alpha)
+            if centered:
+                grad_avg = state["grad_avg"]
+                _lerp_(grad_avg, grad, 1 - alpha)
+                avg = (square_avg - grad_avg * grad_avg).sqrt_()
+            else:
+                avg = square_avg.sqrt()
+            avg = avg.add_(eps)
+            if momentum > 0:
+                buf = state["momentum_buffer"]
+                _addcdiv_(buf.mul_(momentum), grad, avg)
+                _add_(p, buf, alpha=-lr)
+            else:
+                _addcdiv_(p, grad, avg, value=-lr)

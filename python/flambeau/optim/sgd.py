@@ -1,6 +1,7 @@
 """SGD with momentum, dampening, Nesterov momentum, weight decay and maximize (PyTorch's rule)."""
 import flambeau
-from .optimizer import Optimizer, _add_, _to_scalar
+from . import _fused
+from .optimizer import Optimizer, _add_, _fused_ok, _fused_state_ok, _to_scalar
 
 __all__ = ["SGD"]
 
@@ -33,37 +34,62 @@ class SGD(Optimizer):
             group.setdefault("fused", False)
 
     def step(self, closure=None):
-        """One update of every parameter that has a gradient. `closure` re-evaluates the loss."""
+        """One update of every parameter that has a gradient. `closure` re-evaluates the loss.
+
+        Per param group, one call of the fused kernel (optim/_fused.py) when it takes the group's
+        tensors (optimizer._fused_ok, _fused_state_ok), else the per-parameter path
+        (_single_tensor_step)."""
         loss = None
         if closure is not None:
             with flambeau.enable_grad():
                 loss = closure()
         with flambeau.no_grad():
             for group in self.param_groups:
+                params = [p for p in group["params"] if p.grad is not None]
+                if not params:
+                    continue
                 lr = _to_scalar(group["lr"])
-                weight_decay = group["weight_decay"]
                 momentum = group["momentum"]
-                dampening = group["dampening"]
-                nesterov = group["nesterov"]
-                maximize = group["maximize"]
-                for p in group["params"]:
-                    if p.grad is None:
-                        continue
-                    # kernel: _C.sgd_step (multi-tensor)
-                    grad = p.grad if not maximize else -p.grad
-                    if weight_decay != 0:
-                        grad = grad + p * weight_decay
-                    if momentum != 0:
-                        state = self.state[p]
-                        buf = state.get("momentum_buffer")
-                        if buf is None:
-                            buf = grad.detach().clone()
-                            state["momentum_buffer"] = buf
-                        else:
-                            _add_(buf.mul_(momentum), grad, alpha=1 - dampening)
-                        if nesterov:
-                            grad = grad + buf * momentum
-                        else:
-                            grad = buf
-                    _add_(p, grad, alpha=-lr)
+                grads = [p.grad for p in params]
+                if not (_fused_ok(group, params, grads, lr)
+                        and (not group["nesterov"] or (momentum > 0 and group["dampening"] == 0))):
+                    self._single_tensor_step(group, params, lr)
+                    continue
+                # as torch: a param's state holds 'momentum_buffer' only when momentum != 0; None
+                # entries (first step) are filled by the kernel
+                bufs = [self.state[p].get("momentum_buffer") for p in params] if momentum != 0 else []
+                if bufs and not _fused_state_ok(params, (bufs,)):
+                    self._single_tensor_step(group, params, lr)
+                    continue
+                _fused.fused_sgd_(params, grads, bufs, lr=lr, momentum=momentum, dampening=group["dampening"],
+                                  weight_decay=group["weight_decay"], nesterov=group["nesterov"],
+                                  maximize=group["maximize"])
+                for p, buf in zip(params, bufs):
+                    self.state[p]["momentum_buffer"] = buf
         return loss
+
+    def _single_tensor_step(self, group, params, lr):
+        """PyTorch's single-tensor SGD rule, op by op (CUDA params, differentiable=True, and
+        whatever else the fused kernel does not take)."""
+        weight_decay = group["weight_decay"]
+        momentum = group["momentum"]
+        dampening = group["dampening"]
+        nesterov = group["nesterov"]
+        maximize = group["maximize"]
+        for p in params:
+            grad = p.grad if not maximize else -p.grad
+            if weight_decay != 0:
+                grad = grad + p * weight_decay
+            if momentum != 0:
+                state = self.state[p]
+                buf = state.get("momentum_buffer")
+                if buf is None:
+                    buf = grad.detach().clone()
+                    state["momentum_buffer"] = buf
+                else:
+                    _add_(buf.mul_(momentum), grad, alpha=1 - dampening)
+                if nesterov:
+                    grad = grad + buf * momentum
+                else:
+                    grad = buf
+            _add_(p, grad, alpha=-lr)
