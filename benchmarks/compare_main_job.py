@@ -10,6 +10,10 @@ preparation excluded.
 
     PYTHONPATH=python python benchmarks/compare_main_job.py                 # subset, 8 epochs
     PYTHONPATH=python python benchmarks/compare_main_job.py --full --epochs 12
+    PYTHONPATH=python python benchmarks/compare_main_job.py --full --model mlp --epochs 15
+
+--model mlp swaps the CNN for the MLP 784-256-128-10 with ReLU (the shape of the Fashion-MNIST
+benchmark table's "MLP 256-128-100" entry), everything else unchanged.
 
 This is a comparison script: it is the only place where the main job meets PyTorch.
 """
@@ -57,6 +61,21 @@ def cpu_name():
     return platform.processor() or platform.machine()
 
 
+def build_mlp(nn, sizes=(784, 256, 128, 10)):
+    """Flatten, then Linear + ReLU between each pair of sizes (no activation at the end)."""
+    layers = [nn.Flatten()]
+    for i, (a, b) in enumerate(zip(sizes, sizes[1:])):
+        layers.append(nn.Linear(a, b))
+        if i < len(sizes) - 2:
+            layers.append(nn.ReLU())
+    return nn.Sequential(*layers)
+
+
+def build(lib_nn, model):
+    from train_fashion_mnist import build_model
+    return build_model(lib_nn) if model == "cnn" else build_mlp(lib_nn)
+
+
 def child(args):
     """Train with one library; print one JSON line with the results."""
     if args.backend == "torch":
@@ -66,11 +85,11 @@ def child(args):
     lib.set_num_threads(args.threads)
     lib.manual_seed(args.seed)
     import _common as C
-    from train_fashion_mnist import build_model, make_optimizer
+    from train_fashion_mnist import make_optimizer
 
     data = np.load(os.path.join(args.workdir, "data.npz"))
     init = np.load(os.path.join(args.workdir, "init.npz"))
-    model = build_model(lib.nn)
+    model = build(lib.nn, args.model)
     model.load_state_dict({k: lib.from_numpy(init[k].copy()) for k in init.files})
     train = Batches(lib, data["x_train"], data["y_train"], args.batch_size, True, args.seed)
     test = Batches(lib, data["x_test"], data["y_test"], 500, False, 0)
@@ -86,16 +105,15 @@ def child(args):
 def parent(args):
     import flambeau
     import _common as C
-    from train_fashion_mnist import build_model
 
     work = tempfile.mkdtemp(prefix="compare_main_job_")
     x_train, y_train, x_test, y_test = C.numpy_data(args.full, args.limit)
     np.savez(os.path.join(work, "data.npz"), x_train=x_train, y_train=y_train, x_test=x_test,
              y_test=y_test)
     flambeau.manual_seed(args.seed)
-    init = build_model(flambeau.nn).state_dict()
+    init = build(flambeau.nn, args.model).state_dict()
     np.savez(os.path.join(work, "init.npz"), **{k: v.numpy() for k, v in init.items()})
-    print(f"{len(x_train)} training / {len(x_test)} test images, {args.epochs} epochs, batch "
+    print(f"{args.model}: {len(x_train)} training / {len(x_test)} test images, {args.epochs} epochs, batch "
           f"{args.batch_size}, {args.optimizer} lr {args.lr}, {args.threads} threads")
 
     results = {}
@@ -104,7 +122,7 @@ def parent(args):
         cmd = [sys.executable, os.path.abspath(__file__), "--child", "--backend", backend,
                "--workdir", work, "--epochs", str(args.epochs), "--batch-size", str(args.batch_size),
                "--lr", str(args.lr), "--seed", str(args.seed), "--threads", str(args.threads),
-               "--optimizer", args.optimizer]
+               "--optimizer", args.optimizer, "--model", args.model]
         env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
         start = time.perf_counter()
         proc = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, text=True)
@@ -143,6 +161,7 @@ def main():
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--optimizer", choices=["adam", "sgd"], default="adam")
+    p.add_argument("--model", choices=["cnn", "mlp"], default="cnn")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=os.cpu_count())
     p.add_argument("--limit", type=int, default=None)
