@@ -59,7 +59,7 @@ Tensor activation(Act op, const char* name, const Tensor& x, const ActParams& p,
   Tensor src = x;
   if (out && may_overlap(o, x) && !(o.storage == x.storage && o.offset == x.offset && o.strides == x.strides))
     src = clone(x);
-  FLB_CPU_ONLY(x.device(), name, activation, op, o, src, p);
+  FLB_BACKEND(x.device(), activation, op, o, src, p);
   return o;
 }
 
@@ -74,7 +74,7 @@ Tensor activation_backward(Act op, const char* name, const Tensor& grad, const T
   check_params(op, n, p);
   Tensor gi = empty(saved.sizes, saved.dtype, saved.device());
   if (gi.numel() == 0) return gi;
-  FLB_CPU_ONLY(saved.device(), n, activation_backward, op, gi, grad, saved, p);
+  FLB_BACKEND(saved.device(), activation_backward, op, gi, grad, saved, p);
   return gi;
 }
 
@@ -108,7 +108,7 @@ Tensor prelu(const Tensor& x, const Tensor& w) {
   Tensor o = empty(x.sizes, x.dtype, x.device());
   if (o.numel() == 0) return o;
   Tensor wv = prelu_weight_view(x, w, C);
-  FLB_CPU_ONLY(x.device(), "prelu", prelu, o, x, wv);
+  FLB_BACKEND(x.device(), prelu, o, x, wv);
   return o;
 }
 
@@ -133,7 +133,7 @@ std::pair<Tensor, Tensor> prelu_backward(const Tensor& grad, const Tensor& x, co
     inner = x.numel();
   }
   Tensor xc = contiguous(x), gc = contiguous(grad), wc = contiguous(w);
-  FLB_CPU_ONLY(x.device(), "prelu_backward", prelu_backward, gi, gw, gc, xc, wc, outer, C, inner);
+  FLB_BACKEND(x.device(), prelu_backward, gi, gw, gc, xc, wc, outer, C, inner);
   return {gi, gw};
 }
 
@@ -155,7 +155,7 @@ Tensor glu(const Tensor& x, int64_t dim) {
   Tensor o = empty(os, x.dtype, x.device());
   if (o.numel() == 0) return o;
   Tensor a = slice(x, d, 0, h, 1), b = slice(x, d, h, 2 * h, 1);
-  FLB_CPU_ONLY(x.device(), "glu", glu, o, a, b);
+  FLB_BACKEND(x.device(), glu, o, a, b);
   return o;
 }
 
@@ -172,7 +172,7 @@ Tensor glu_backward(const Tensor& grad, const Tensor& x, int64_t dim) {
   if (gi.numel() == 0) return gi;
   Tensor a = slice(x, d, 0, h, 1), b = slice(x, d, h, 2 * h, 1);
   Tensor ga = slice(gi, d, 0, h, 1), gb = slice(gi, d, h, 2 * h, 1);
-  FLB_CPU_ONLY(x.device(), "glu_backward", glu_backward, ga, gb, grad, a, b);
+  FLB_BACKEND(x.device(), glu_backward, ga, gb, grad, a, b);
   return gi;
 }
 

@@ -5,6 +5,7 @@
 #include "cpu/kernels.h"
 #ifdef FLAMBEAU_WITH_CUDA
 #include "cuda/kernels.h"
+#include "cuda/nn_kernels.h"
 #define FLB_BACKEND(device, fn, ...)                 \
   do {                                               \
     if ((device).is_cuda()) ::flambeau::cuda::fn(__VA_ARGS__); \

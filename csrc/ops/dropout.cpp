@@ -61,7 +61,7 @@ std::tuple<Tensor, uint64_t, uint64_t> dropout(const Tensor& input, double p, co
   Tensor x = contiguous(input);
   uint64_t seed = 0, offset = 0;
   if (p < 1.0) std::tie(seed, offset) = reserve_random(x.numel());
-  FLB_CPU_ONLY(input.device(), op, dropout, y, x, p, seed, offset);
+  FLB_BACKEND(input.device(), dropout, y, x, p, seed, offset);
   return {finish(y, out), seed, offset};
 }
 
@@ -76,7 +76,7 @@ Tensor dropout_backward(const Tensor& grad, double p, uint64_t seed, uint64_t of
     copy_(dx, g);
     return dx;
   }
-  FLB_CPU_ONLY(grad.device(), op, dropout, dx, g, p, seed, offset);
+  FLB_BACKEND(grad.device(), dropout, dx, g, p, seed, offset);
   return dx;
 }
 
@@ -95,7 +95,7 @@ std::tuple<Tensor, uint64_t, uint64_t> feature_dropout(const Tensor& input, doub
   Tensor x = contiguous(input);
   uint64_t seed = 0, offset = 0;
   if (p < 1.0) std::tie(seed, offset) = reserve_random(features);
-  FLB_CPU_ONLY(input.device(), op, feature_dropout, y, x, features, inner, p, seed, offset);
+  FLB_BACKEND(input.device(), feature_dropout, y, x, features, inner, p, seed, offset);
   return {finish(y, out), seed, offset};
 }
 
@@ -112,7 +112,7 @@ Tensor feature_dropout_backward(const Tensor& grad, double p, uint64_t seed, uin
     copy_(dx, g);
     return dx;
   }
-  FLB_CPU_ONLY(grad.device(), op, feature_dropout, dx, g, features, inner, p, seed, offset);
+  FLB_BACKEND(grad.device(), feature_dropout, dx, g, features, inner, p, seed, offset);
   return dx;
 }
 

@@ -25,10 +25,6 @@ Reduction parse_reduction(const std::string& s, const char* op, bool* batchmean)
 
 namespace {
 
-void cpu_only(const Tensor& t, const char* op) {
-  if (t.device().is_cuda()) throw NotImplementedError(str_cat(op, ": no CUDA kernel yet (CPU only)"));
-}
-
 void check_float(const Tensor& t, const char* op, const char* what) {
   FLB_CHECK(is_floating(t.dtype), TypeError, op, ": expected a floating-point ", what, ", got ", dtype_name(t.dtype),
             " with shape ", shape_str(t.sizes));
@@ -87,7 +83,9 @@ void check_index_target(const Tensor& input, const Tensor& target, const ClassLa
 }
 
 // Every target in [0, C) or equal to ignore_index (when `allow_ignore`).
-void check_target_range(const Tensor& tc, int64_t C, int64_t ignore_index, bool allow_ignore, const char* op) {
+// A CUDA target is copied to the host for the check (one synchronous copy of the labels).
+void check_target_range(const Tensor& target, int64_t C, int64_t ignore_index, bool allow_ignore, const char* op) {
+  const Tensor tc = target.device().is_cuda() ? to(target, DType::Int64, cpu_device(), false) : target;
   const int64_t* t = tc.data<int64_t>();
   int64_t n = tc.numel();
   for (int64_t i = 0; i < n; ++i) {
@@ -126,7 +124,6 @@ std::tuple<Tensor, Tensor, double> cross_entropy(const Tensor& input, const Tens
   } else {
     check_index_target(input, target, L, op);
   }
-  cpu_only(input, op);
   Tensor x = contiguous(input), t = contiguous(target);
   std::optional<Tensor> w;
   if (weight) w = contiguous(*weight);
@@ -137,9 +134,9 @@ std::tuple<Tensor, Tensor, double> cross_entropy(const Tensor& input, const Tens
   Tensor lse = empty({rows}, DType::Float64, input.device());
   double total_weight = (double)rows;
   if (prob)
-    cpu::cross_entropy_prob(loss, lse, x, t, w ? &*w : nullptr, label_smoothing, red, L.N, L.C, L.inner);
+    FLB_BACKEND(input.device(), cross_entropy_prob, loss, lse, x, t, w ? &*w : nullptr, label_smoothing, red, L.N, L.C, L.inner);
   else
-    cpu::cross_entropy(loss, lse, &total_weight, x, t, w ? &*w : nullptr, ignore_index, label_smoothing, red, L.N,
+    FLB_BACKEND(input.device(), cross_entropy, loss, lse, &total_weight, x, t, w ? &*w : nullptr, ignore_index, label_smoothing, red, L.N,
                        L.C, L.inner);
   return {loss, lse, total_weight};
 }
@@ -179,7 +176,6 @@ std::pair<std::optional<Tensor>, std::optional<Tensor>> cross_entropy_backward(
             shape_str(lse.sizes), ")");
   Shape loss_shape = input.dim() == 1 ? (prob ? Shape{} : target.sizes) : L.loss_shape;
   check_loss_grad(grad, input, red, loss_shape, op);
-  cpu_only(input, op);
   Tensor x = contiguous(input), t = contiguous(target), g = contiguous(grad), l = contiguous(lse);
   std::optional<Tensor> w;
   if (weight) w = contiguous(*weight);
@@ -189,10 +185,10 @@ std::pair<std::optional<Tensor>, std::optional<Tensor>> cross_entropy_backward(
   if (target_grad) gt = empty(input.sizes, input.dtype, input.device());
   if (input.numel() == 0 || (!gi && !gt)) return {gi, gt};
   if (prob)
-    cpu::cross_entropy_prob_backward(gi ? &*gi : nullptr, gt ? &*gt : nullptr, g, x, t, l, w ? &*w : nullptr,
+    FLB_BACKEND(input.device(), cross_entropy_prob_backward, gi ? &*gi : nullptr, gt ? &*gt : nullptr, g, x, t, l, w ? &*w : nullptr,
                                      label_smoothing, red, L.N, L.C, L.inner);
   else
-    cpu::cross_entropy_backward(*gi, g, x, t, l, w ? &*w : nullptr, ignore_index, label_smoothing, red, total_weight,
+    FLB_BACKEND(input.device(), cross_entropy_backward, *gi, g, x, t, l, w ? &*w : nullptr, ignore_index, label_smoothing, red, total_weight,
                                 L.N, L.C, L.inner);
   return {gi, gt};
 }
@@ -206,7 +202,6 @@ std::pair<Tensor, double> nll_loss(const Tensor& input, const Tensor& target, co
   Reduction red = parse_reduction(reduction, op);
   check_class_weight(weight, input, L.C, op);
   check_index_target(input, target, L, op);
-  cpu_only(input, op);
   Tensor x = contiguous(input), t = contiguous(target);
   std::optional<Tensor> w;
   if (weight) w = contiguous(*weight);
@@ -214,7 +209,7 @@ std::pair<Tensor, double> nll_loss(const Tensor& input, const Tensor& target, co
   Shape loss_shape = input.dim() == 1 ? target.sizes : L.loss_shape;
   Tensor loss = empty(red == Reduction::None ? loss_shape : Shape{}, input.dtype, input.device());
   double tw = 0;
-  cpu::nll_loss(loss, &tw, x, t, w ? &*w : nullptr, ignore_index, red, L.N, L.C, L.inner);
+  FLB_BACKEND(input.device(), nll_loss, loss, &tw, x, t, w ? &*w : nullptr, ignore_index, red, L.N, L.C, L.inner);
   return {loss, tw};
 }
 
@@ -229,14 +224,13 @@ Tensor nll_loss_backward(const Tensor& grad, const Tensor& input, const Tensor& 
   check_index_target(input, target, L, op);
   Shape loss_shape = input.dim() == 1 ? target.sizes : L.loss_shape;
   check_loss_grad(grad, input, red, loss_shape, op);
-  cpu_only(input, op);
   Tensor t = contiguous(target), g = contiguous(grad);
   std::optional<Tensor> w;
   if (weight) w = contiguous(*weight);
   check_target_range(t, L.C, ignore_index, true, op);
   Tensor gi = empty(input.sizes, input.dtype, input.device());
   if (gi.numel() == 0) return gi;
-  cpu::nll_loss_backward(gi, g, t, w ? &*w : nullptr, ignore_index, red, total_weight, L.N, L.C, L.inner);
+  FLB_BACKEND(input.device(), nll_loss_backward, gi, g, t, w ? &*w : nullptr, ignore_index, red, total_weight, L.N, L.C, L.inner);
   return gi;
 }
 
@@ -300,13 +294,20 @@ Tensor point_loss(PointLoss kind, const Tensor& input, const Tensor& target, con
                   const std::optional<Tensor>& pos_weight, double param, const std::string& reduction) {
   const char* op = point_name(kind);
   PointPlan P = plan_point(kind, op, input, target, weight, pos_weight, param, reduction);
-  cpu_only(input, op);
   Tensor out = empty(P.red == Reduction::None ? P.shape : Shape{}, input.dtype, input.device());
   Tensor x = expand(input, P.shape), t = expand(target, P.shape);
   std::optional<Tensor> w, pw;
   if (weight) w = expand(*weight, P.shape);
   if (pos_weight) pw = expand(*pos_weight, P.shape);
-  int bad = cpu::point_loss(kind, out, x, t, w ? &*w : nullptr, pw ? &*pw : nullptr, param, P.red, P.denom);
+  int bad = 0;
+#ifdef FLAMBEAU_WITH_CUDA
+  if (input.device().is_cuda())
+    bad = cuda::point_loss(kind, out, x, t, w ? &*w : nullptr, pw ? &*pw : nullptr, param, P.red, P.denom);
+  else
+#else
+  if (input.device().is_cuda()) throw RuntimeError(str_cat(op, ": flambeau was built without CUDA"));
+#endif
+    bad = cpu::point_loss(kind, out, x, t, w ? &*w : nullptr, pw ? &*pw : nullptr, param, P.red, P.denom);
   FLB_CHECK(!(bad & 1), RuntimeError, op, ": all elements of input should be between 0 and 1");
   FLB_CHECK(!(bad & 2), RuntimeError, op, ": all elements of target should be between 0 and 1");
   return out;
@@ -320,7 +321,6 @@ std::pair<std::optional<Tensor>, std::optional<Tensor>> point_loss_backward(
   const char* op = name.c_str();
   PointPlan P = plan_point(kind, op, input, target, weight, pos_weight, param, reduction);
   check_loss_grad(grad, input, P.red, P.shape, op);
-  cpu_only(input, op);
   std::optional<Tensor> gx, gt;
   if (input_grad) gx = empty(P.shape, input.dtype, input.device());
   if (target_grad) gt = empty(P.shape, input.dtype, input.device());
@@ -335,11 +335,12 @@ std::pair<std::optional<Tensor>, std::optional<Tensor>> point_loss_backward(
     double denom = P.denom;
     if (denom < 0) {
       Tensor s = reduce(ReduceOp::Sum, to(*w, DType::Float64, w->device(), false), {}, false);
+      if (s.device().is_cuda()) s = to(s, DType::Float64, cpu_device(), false);
       denom = *s.data<double>();
     }
     scale = 1.0 / denom;
   }
-  cpu::point_loss_backward(kind, gx ? &*gx : nullptr, gt ? &*gt : nullptr, g, x, t, w ? &*w : nullptr,
+  FLB_BACKEND(input.device(), point_loss_backward, kind, gx ? &*gx : nullptr, gt ? &*gt : nullptr, g, x, t, w ? &*w : nullptr,
                            pw ? &*pw : nullptr, param, scale);
   return {gx, gt};
 }
@@ -389,14 +390,13 @@ Tensor multi_margin_loss(const Tensor& input, const Tensor& target, int64_t p, d
                          const std::optional<Tensor>& weight, const std::string& reduction) {
   const char* op = "multi_margin_loss";
   MarginPlan M = plan_margin(op, input, target, p, weight, reduction);
-  cpu_only(input, op);
   Tensor x = contiguous(input), t = contiguous(target);
   std::optional<Tensor> w;
   if (weight) w = contiguous(*weight);
   check_target_range(t, M.C, 0, false, op);
   Tensor out = empty(M.red == Reduction::None ? M.loss_shape : Shape{}, input.dtype, input.device());
   if (M.red == Reduction::None && M.N == 0) return out;
-  cpu::multi_margin_loss(out, x, t, w ? &*w : nullptr, (int)p, margin, M.red, M.N, M.C);
+  FLB_BACKEND(input.device(), multi_margin_loss, out, x, t, w ? &*w : nullptr, (int)p, margin, M.red, M.N, M.C);
   return out;
 }
 
@@ -405,14 +405,13 @@ Tensor multi_margin_loss_backward(const Tensor& grad, const Tensor& input, const
   const char* op = "multi_margin_loss_backward";
   MarginPlan M = plan_margin(op, input, target, p, weight, reduction);
   check_loss_grad(grad, input, M.red, M.loss_shape, op);
-  cpu_only(input, op);
   Tensor x = contiguous(input), t = contiguous(target), g = contiguous(grad);
   std::optional<Tensor> w;
   if (weight) w = contiguous(*weight);
   check_target_range(t, M.C, 0, false, op);
   Tensor gi = empty(input.sizes, input.dtype, input.device());
   if (gi.numel() == 0) return gi;
-  cpu::multi_margin_loss_backward(gi, g, x, t, w ? &*w : nullptr, (int)p, margin, M.red, M.N, M.C);
+  FLB_BACKEND(input.device(), multi_margin_loss_backward, gi, g, x, t, w ? &*w : nullptr, (int)p, margin, M.red, M.N, M.C);
   return gi;
 }
 
@@ -454,11 +453,10 @@ Tensor cosine_embedding_loss(const Tensor& x1, const Tensor& x2, const Tensor& t
                              const std::string& reduction) {
   const char* op = "cosine_embedding_loss";
   CosPlan P = plan_cos(op, x1, x2, target, reduction);
-  cpu_only(x1, op);
   Tensor a = contiguous(x1), b = contiguous(x2), t = contiguous(target);
   Tensor out = empty(P.red == Reduction::None ? P.loss_shape : Shape{}, x1.dtype, x1.device());
   if (P.red == Reduction::None && P.N == 0) return out;
-  cpu::cosine_embedding_loss(out, a, b, t, margin, P.red, P.N, P.D);
+  FLB_BACKEND(x1.device(), cosine_embedding_loss, out, a, b, t, margin, P.red, P.N, P.D);
   return out;
 }
 
@@ -468,13 +466,12 @@ std::pair<std::optional<Tensor>, std::optional<Tensor>> cosine_embedding_loss_ba
   const char* op = "cosine_embedding_loss_backward";
   CosPlan P = plan_cos(op, x1, x2, target, reduction);
   check_loss_grad(grad, x1, P.red, P.loss_shape, op);
-  cpu_only(x1, op);
   std::optional<Tensor> g1, g2;
   if (grad1) g1 = empty(x1.sizes, x1.dtype, x1.device());
   if (grad2) g2 = empty(x2.sizes, x2.dtype, x2.device());
   if (x1.numel() == 0 || (!g1 && !g2)) return {g1, g2};
   Tensor a = contiguous(x1), b = contiguous(x2), t = contiguous(target), g = contiguous(grad);
-  cpu::cosine_embedding_loss_backward(g1 ? &*g1 : nullptr, g2 ? &*g2 : nullptr, g, a, b, t, margin, P.red, P.N, P.D);
+  FLB_BACKEND(x1.device(), cosine_embedding_loss_backward, g1 ? &*g1 : nullptr, g2 ? &*g2 : nullptr, g, a, b, t, margin, P.red, P.N, P.D);
   return {g1, g2};
 }
 

@@ -89,7 +89,7 @@ std::tuple<Tensor, Tensor, Tensor> batch_norm(const Tensor& input, const OptTens
   auto w = contig(weight), b = contig(bias);
   // Running stats are written in place: work on contiguous copies of views, copy back after.
   auto rm = contig(running_mean), rv = contig(running_var);
-  FLB_CPU_ONLY(dev, op, batch_norm_forward, out, save_mean, save_invstd, x, N, C, S, ptr(w), ptr(b), ptr(rm), ptr(rv),
+  FLB_BACKEND(dev, batch_norm_forward, out, save_mean, save_invstd, x, N, C, S, ptr(w), ptr(b), ptr(rm), ptr(rv),
                training, momentum, eps);
   if (training) {
     if (rm && rm->storage != running_mean->storage) copy_(*running_mean, *rm);
@@ -126,7 +126,7 @@ std::tuple<OptTensor, OptTensor, OptTensor> batch_norm_backward(const Tensor& gr
   Tensor x = contiguous(input), dy = contiguous(grad_out);
   auto w = contig(weight);
   Tensor m = contiguous(save_mean), is = contiguous(save_invstd);
-  FLB_CPU_ONLY(dev, op, batch_norm_backward, ptr(gi), ptr(gw), ptr(gb), dy, x, N, C, S, ptr(w), m, is, training);
+  FLB_BACKEND(dev, batch_norm_backward, ptr(gi), ptr(gw), ptr(gb), dy, x, N, C, S, ptr(w), m, is, training);
   return {gi, gw, gb};
 }
 
@@ -185,7 +185,7 @@ std::tuple<Tensor, Tensor, Tensor> layer_norm(const Tensor& input, const Shape& 
   if (M == 0) return {out, mean, rstd};
   Tensor x = contiguous(input);
   auto w = contig(weight), b = contig(bias);
-  FLB_CPU_ONLY(dev, op, layer_norm_forward, out, mean, rstd, x, M, K, ptr(w), ptr(b), eps);
+  FLB_BACKEND(dev, layer_norm_forward, out, mean, rstd, x, M, K, ptr(w), ptr(b), eps);
   return {out, mean, rstd};
 }
 
@@ -214,7 +214,7 @@ std::tuple<OptTensor, OptTensor, OptTensor> layer_norm_backward(const Tensor& gr
   if (!mask[0] && !mask[1] && !mask[2]) return {gi, gw, gb};
   Tensor x = contiguous(input), dy = contiguous(grad_out), m = contiguous(mean), r = contiguous(rstd);
   auto w = contig(weight);
-  FLB_CPU_ONLY(dev, op, layer_norm_backward, ptr(gi), ptr(gw), ptr(gb), dy, x, M, K, m, r, ptr(w));
+  FLB_BACKEND(dev, layer_norm_backward, ptr(gi), ptr(gw), ptr(gb), dy, x, M, K, m, r, ptr(w));
   return {gi, gw, gb};
 }
 
@@ -256,7 +256,7 @@ std::tuple<Tensor, Tensor, Tensor> group_norm(const Tensor& input, int64_t num_g
   if (N == 0) return {out, mean, rstd};
   Tensor x = contiguous(input);
   auto w = contig(weight), b = contig(bias);
-  FLB_CPU_ONLY(dev, op, group_norm_forward, out, mean, rstd, x, N, C, S, num_groups, ptr(w), ptr(b), eps);
+  FLB_BACKEND(dev, group_norm_forward, out, mean, rstd, x, N, C, S, num_groups, ptr(w), ptr(b), eps);
   return {out, mean, rstd};
 }
 
@@ -285,7 +285,7 @@ std::tuple<OptTensor, OptTensor, OptTensor> group_norm_backward(const Tensor& gr
   if (!mask[0] && !mask[1] && !mask[2]) return {gi, gw, gb};
   Tensor x = contiguous(input), dy = contiguous(grad_out), m = contiguous(mean), r = contiguous(rstd);
   auto w = contig(weight);
-  FLB_CPU_ONLY(dev, op, group_norm_backward, ptr(gi), ptr(gw), ptr(gb), dy, x, N, C, S, num_groups, m, r, ptr(w));
+  FLB_BACKEND(dev, group_norm_backward, ptr(gi), ptr(gw), ptr(gb), dy, x, N, C, S, num_groups, m, r, ptr(w));
   return {gi, gw, gb};
 }
 

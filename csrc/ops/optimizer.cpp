@@ -20,8 +20,6 @@ void check_len(size_t got, size_t want, const char* op, const char* name) {
 }
 
 void check_params(const TList& params, const char* op) {
-  FLB_CHECK(params.empty() || !params[0].device().is_cuda(), NotImplementedError, op,
-            ": no CUDA kernel yet (CPU only)");
   for (size_t k = 0; k < params.size(); ++k) {
     const Tensor& p = params[k];
     FLB_CHECK(is_floating(p.dtype), TypeError, op, ": params[", k, "] has dtype ", dtype_name(p.dtype),
@@ -154,7 +152,7 @@ std::vector<Tensor> fused_sgd_(const TList& params, const TList& grads, const st
     TList p = w.prep(params, true), g = w.prep(grads, false), b = w.prep(bufs, true);
     cpu::SgdOptions o{lr, momentum, dampening, weight_decay, nesterov, maximize};
     by_dtype(p, [&](const std::vector<size_t>& idx) {
-      FLB_CPU_ONLY(params[0].device(), op, fused_sgd, pick(p, idx), pick(g, idx), pick(b, idx), pickv(first, idx), o);
+      FLB_BACKEND(params[0].device(), fused_sgd, pick(p, idx), pick(g, idx), pick(b, idx), pickv(first, idx), o);
     });
     w.write_back();
   }
@@ -182,7 +180,7 @@ void fused_adam_(const TList& params, const TList& grads, const TList& exp_avgs,
   TList mx = amsgrad ? w.prep(max_exp_avg_sqs, true) : TList{};
   cpu::AdamOptions o{lr, beta1, beta2, eps, weight_decay, amsgrad, maximize, decoupled};
   by_dtype(p, [&](const std::vector<size_t>& idx) {
-    FLB_CPU_ONLY(params[0].device(), op, fused_adam, pick(p, idx), pick(g, idx), pick(m, idx), pick(v, idx),
+    FLB_BACKEND(params[0].device(), fused_adam, pick(p, idx), pick(g, idx), pick(m, idx), pick(v, idx),
                  pick(mx, idx), pickv(steps, idx), o);
   });
   w.write_back();
@@ -207,7 +205,7 @@ void fused_rmsprop_(const TList& params, const TList& grads, const TList& square
   TList b = momentum > 0 ? w.prep(momentum_buffers, true) : TList{};
   cpu::RmspropOptions o{lr, alpha, eps, weight_decay, momentum, centered, maximize};
   by_dtype(p, [&](const std::vector<size_t>& idx) {
-    FLB_CPU_ONLY(params[0].device(), op, fused_rmsprop, pick(p, idx), pick(g, idx), pick(sq, idx), pick(ga, idx),
+    FLB_BACKEND(params[0].device(), fused_rmsprop, pick(p, idx), pick(g, idx), pick(sq, idx), pick(ga, idx),
                  pick(b, idx), o);
   });
   w.write_back();
@@ -228,7 +226,7 @@ void fused_adagrad_(const TList& params, const TList& grads, const TList& state_
   TList p = w.prep(params, true), g = w.prep(grads, false), ss = w.prep(state_sums, true);
   cpu::AdagradOptions o{lr, lr_decay, weight_decay, eps, maximize};
   by_dtype(p, [&](const std::vector<size_t>& idx) {
-    FLB_CPU_ONLY(params[0].device(), op, fused_adagrad, pick(p, idx), pick(g, idx), pick(ss, idx),
+    FLB_BACKEND(params[0].device(), fused_adagrad, pick(p, idx), pick(g, idx), pick(ss, idx),
                  pickv(steps, idx), o);
   });
   w.write_back();

@@ -139,7 +139,7 @@ std::pair<Tensor, OptTensor> max_pool2d(const Tensor& input, const IntList& kern
   if (return_indices) idx = empty(os, DType::Int64, input.device());
   if (out.numel() == 0) return {out, idx};
   Tensor x = contiguous(input);
-  FLB_CPU_ONLY(input.device(), op, max_pool2d_forward, out, idx ? &*idx : nullptr, x, g);
+  FLB_BACKEND(input.device(), max_pool2d_forward, out, idx ? &*idx : nullptr, x, g);
   return {out, idx};
 }
 
@@ -160,7 +160,7 @@ Tensor max_pool2d_backward(const Tensor& grad_output, const Tensor& indices, con
   }
   Tensor gy = contiguous(grad_output), ind = contiguous(indices);
   const int64_t in_plane = input_shape[input_shape.size() - 1] * input_shape[input_shape.size() - 2];
-  FLB_CPU_ONLY(grad_output.device(), op, max_pool2d_backward, gi, gy, ind, in_plane);
+  FLB_BACKEND(grad_output.device(), max_pool2d_backward, gi, gy, ind, in_plane);
   return gi;
 }
 
@@ -173,7 +173,7 @@ Tensor avg_pool2d(const Tensor& input, const IntList& kernel_size, const IntList
   Tensor out = empty(with_spatial(input.sizes, g.OH, g.OW), input.dtype, input.device());
   if (out.numel() == 0) return out;
   Tensor x = contiguous(input);
-  FLB_CPU_ONLY(input.device(), op, avg_pool2d_forward, out, x, g, count_include_pad, divisor_override.value_or(0));
+  FLB_BACKEND(input.device(), avg_pool2d_forward, out, x, g, count_include_pad, divisor_override.value_or(0));
   return out;
 }
 
@@ -190,7 +190,7 @@ Tensor avg_pool2d_backward(const Tensor& grad_output, const Shape& input_shape, 
   Tensor gi = empty(input_shape, grad_output.dtype, grad_output.device());
   if (gi.numel() == 0) return gi;
   Tensor gy = contiguous(grad_output);
-  FLB_CPU_ONLY(grad_output.device(), op, avg_pool2d_backward, gi, gy, g, count_include_pad,
+  FLB_BACKEND(grad_output.device(), avg_pool2d_backward, gi, gy, g, count_include_pad,
                divisor_override.value_or(0));
   return gi;
 }
@@ -203,7 +203,7 @@ Tensor adaptive_avg_pool2d(const Tensor& input, const IntList& output_size) {
   Tensor out = empty(with_spatial(input.sizes, o.h, o.w), input.dtype, input.device());
   if (out.numel() == 0) return out;
   Tensor x = contiguous(input);
-  FLB_CPU_ONLY(input.device(), op, adaptive_avg_pool2d_forward, out, x, adaptive_geometry(input.sizes, o.h, o.w));
+  FLB_BACKEND(input.device(), adaptive_avg_pool2d_forward, out, x, adaptive_geometry(input.sizes, o.h, o.w));
   return out;
 }
 
@@ -219,7 +219,7 @@ Tensor adaptive_avg_pool2d_backward(const Tensor& grad_output, const Shape& inpu
     return gi;
   }
   Tensor gy = contiguous(grad_output);
-  FLB_CPU_ONLY(grad_output.device(), op, adaptive_avg_pool2d_backward, gi, gy, adaptive_geometry(input_shape, oh, ow));
+  FLB_BACKEND(grad_output.device(), adaptive_avg_pool2d_backward, gi, gy, adaptive_geometry(input_shape, oh, ow));
   return gi;
 }
 
@@ -235,7 +235,7 @@ std::pair<Tensor, OptTensor> adaptive_max_pool2d(const Tensor& input, const IntL
   if (return_indices) idx = empty(os, DType::Int64, input.device());
   if (out.numel() == 0) return {out, idx};
   Tensor x = contiguous(input);
-  FLB_CPU_ONLY(input.device(), op, adaptive_max_pool2d_forward, out, idx ? &*idx : nullptr, x,
+  FLB_BACKEND(input.device(), adaptive_max_pool2d_forward, out, idx ? &*idx : nullptr, x,
                adaptive_geometry(input.sizes, o.h, o.w));
   return {out, idx};
 }
