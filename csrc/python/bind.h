@@ -33,5 +33,6 @@ void bind_interop(py::module_& m);
 void bind_norm_optim(py::module_& m);  // bind_norm_optim.cpp: normalization, dropout, fused optimizers
 void bind_conv_pool(py::module_& m);  // bind_conv_pool.cpp: convolution and pooling
 void bind_act_loss(py::module_& m);  // bind_act_loss.cpp: activations and losses
+void bind_sort(py::module_& m);  // bind_sort.cpp: sort, topk, kthvalue, median, cumulative scans
 
 }  // namespace flambeau::python

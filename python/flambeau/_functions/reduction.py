@@ -287,6 +287,7 @@ class return_types:
     topk = _return_type("topk")
     kthvalue = _return_type("kthvalue")
     median = _return_type("median")
+    nanmedian = _return_type("nanmedian")
     cummax = _return_type("cummax")
     cummin = _return_type("cummin")
     aminmax = collections.namedtuple("aminmax", ["min", "max"])
@@ -575,15 +576,39 @@ def dist(input, other, p=2):
     return vector_norm(ew.sub(input, other), p)
 
 
+class Cumsum(Function):
+    """Prefix sums along d (reverse: suffix sums), `_C.cumsum` on the CPU: a sequential scan with
+    float32 accumulated in double, bit-identical to PyTorch. The gradient of one is the other."""
+    _builtin = True
+    _grad_fn_name = "CumsumBackward0"
+
+    @staticmethod
+    def forward(ctx, x, d, reverse=False):
+        ctx.args = (d, reverse)
+        return _wrap(_C.cumsum(x._impl, d, reverse))
+
+    @staticmethod
+    def backward(ctx, g):
+        d, reverse = ctx.args
+        if _gs.enabled:
+            return Cumsum.apply(g, d, not reverse), None, None
+        return _wrap(_C.cumsum(g._impl, d, not reverse)), None, None
+
+
 def cumsum(input, dim, *, dtype=None):
-    """Prefix sums along dim, as a product with a triangular matrix of ones (exact for integers
-    below 2**53; differentiable through matmul)."""
+    """Prefix sums along dim. CPU: the `_C.cumsum` scan (int/bool -> int64). Other devices: a product
+    with a triangular matrix of ones (exact for integers below 2**53; differentiable through matmul)."""
     from .linalg import matmul
     from .. import _creation
     from .shape import movedim
     if dtype is not None:
         input = _to(input, _to_dtype(dtype)._name, input._impl.device)
     nd = input._impl.ndim
+    if input._impl.device == "cpu":
+        d = wrap_dim(dim, nd)
+        if input._rg and _gs.enabled:
+            return Cumsum.apply(input, d, False)
+        return _wrap(_C.cumsum(input._impl, d))
     if nd == 0:
         return input.clone()
     d = wrap_dim(dim, nd)

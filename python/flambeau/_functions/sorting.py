@@ -1,17 +1,34 @@
-"""Order statistics: sort, argsort, topk, kthvalue, median, unique, searchsorted, bincount, histc.
+"""Order statistics: sort, argsort, topk, kthvalue, median, unique, searchsorted, bincount, histc,
+and the scans cumprod, cummax, cummin.
 
-`_C` has no sorting kernels, so the *indices* are computed with numpy on a host copy (these ops
-are data-dependent and rarely hot), and the *values* are then read with the differentiable
-`gather` — which gives them the right gradient (scattered back to the chosen positions) for free.
+CPU tensors use the C++ kernels (`_C.sort/topk/kthvalue/median/cumprod/cummax/cummin`,
+csrc/cpu/sort.cpp and scan.cpp): stable, NaN counted as the largest value, ties resolved towards the
+lower index. Other devices have no kernels yet: their *indices* are computed with numpy on a host
+copy. Either way, when autograd is recording, the *values* are read with the differentiable `gather`
+— which gives them the right gradient (scattered back to the chosen positions) for free.
 """
 import numpy as np
 
 from .. import _C
 from .._tensor import Tensor, _wrap
 from .._utils import wrap_dim
+from ..autograd.function import Function
+from ..autograd.grad_mode import _state as _gs
 from .indexing import gather
 from .reduction import return_types
 from .shape import reshape, squeeze
+
+
+def _on_cpu(t):
+    return t._impl.device == "cpu"
+
+
+def _picked(input, d, idx, v_impl):
+    """The values chosen by `idx` along `d`: through `gather` when autograd records (for the gradient),
+    else the kernel's own values."""
+    if input._rg and _gs.enabled:
+        return gather(input, d, idx)
+    return _wrap(v_impl)
 
 
 def _host(t):
@@ -22,7 +39,8 @@ def _host(t):
 
 
 def _to_dev(arr, like):
-    impl = _C.from_numpy(np.ascontiguousarray(arr))
+    arr = np.asarray(arr)
+    impl = _C.from_numpy(np.ascontiguousarray(arr).reshape(arr.shape))  # ascontiguousarray makes 0-d 1-d
     dev = like._impl.device
     if dev != "cpu":
         impl = _C.to(impl, impl.dtype, dev, False)
@@ -50,6 +68,10 @@ def sort(input, dim=-1, descending=False, stable=False, *, out=None):
     if nd == 0:
         return return_types.sort(input.clone(), _to_dev(np.zeros((), np.int64), input))
     d = wrap_dim(dim, nd)
+    if _on_cpu(input):
+        v, i = _C.sort(input._impl, d, bool(descending), bool(stable))
+        idx = _wrap(i)
+        return return_types.sort(_picked(input, d, idx, v), idx)
     idx = _to_dev(_order(_host(input), d, descending).astype(np.int64), input)
     return return_types.sort(gather(input, d, idx), idx)
 
@@ -59,6 +81,8 @@ def argsort(input, dim=-1, descending=False, stable=False):
     if nd == 0:
         return _to_dev(np.zeros((), np.int64), input)
     d = wrap_dim(dim, nd)
+    if _on_cpu(input):
+        return _wrap(_C.sort(input._impl, d, bool(descending), bool(stable))[1])
     return _to_dev(_order(_host(input), d, descending).astype(np.int64), input)
 
 
@@ -74,6 +98,10 @@ def topk(input, k, dim=-1, largest=True, sorted=True, *, out=None):  # noqa: A00
         raise RuntimeError("selected index k out of range")
     if nd == 0:
         return return_types.topk(input.clone(), _to_dev(np.zeros((), np.int64), input))
+    if _on_cpu(input):
+        v, i = _C.topk(input._impl, int(k), d, bool(largest), bool(sorted))
+        idx = _wrap(i)
+        return return_types.topk(_picked(input, d, idx, v), idx)
     order = _order(_host(input), d, largest)
     idx = _to_dev(np.take(order, np.arange(k), axis=d).astype(np.int64), input)
     return return_types.topk(gather(input, d, idx), idx)
@@ -83,10 +111,15 @@ def kthvalue(input, k, dim=-1, keepdim=False, *, out=None):
     nd = input._impl.ndim
     d = wrap_dim(dim, nd) if nd else 0
     n = input._impl.shape[d] if nd else 1
+    if n == 0:
+        raise IndexError(f"kthvalue(): Expected reduction dim {d} to have non-zero size.")
     if k < 1 or k > n:
-        raise IndexError(f"kthvalue(): selected number k out of range for dimension {d}")
+        raise RuntimeError(f"kthvalue(): selected number k out of range for dimension {d}")
     if nd == 0:
         return return_types.kthvalue(input.clone(), _to_dev(np.zeros((), np.int64), input))
+    if _on_cpu(input):
+        v, i = _C.kthvalue(input._impl, int(k), d, True)
+        return _keepdim_result(input, d, _wrap(i), v, keepdim, return_types.kthvalue)
     order = _order(_host(input), d, False)
     idx = _to_dev(np.take(order, [k - 1], axis=d).astype(np.int64), input)
     vals = gather(input, d, idx)
@@ -95,24 +128,48 @@ def kthvalue(input, k, dim=-1, keepdim=False, *, out=None):
     return return_types.kthvalue(vals, idx)
 
 
-def median(input, dim=None, keepdim=False, *, out=None):
-    """The lower median (PyTorch's definition); with dim returns (values, indices)."""
+def _keepdim_result(input, d, idx, v_impl, keepdim, rtype):
+    """(values, indices) of a selection computed with keepdim=True, squeezed unless keepdim."""
+    vals = _picked(input, d, idx, v_impl)
+    if not keepdim:
+        vals, idx = squeeze(vals, d), squeeze(idx, d)
+    return rtype(vals, idx)
+
+
+def _median(input, dim, keepdim, ignore_nan):
+    name = "nanmedian" if ignore_nan else "median"
+    rtype = getattr(return_types, name)
     if dim is None:
         flat = reshape(input, (-1,))
         n = flat._impl.shape[0]
         if n == 0:
             from .. import _creation
             return _creation.full((), float("nan"), dtype=input.dtype, device=input.device)
+        if _on_cpu(input):
+            return reshape(_median(flat, 0, False, ignore_nan)[0], ())
         return reshape(kthvalue(flat, (n - 1) // 2 + 1).values, ())
     nd = input._impl.ndim
     d = wrap_dim(dim, nd) if nd else 0
     n = input._impl.shape[d] if nd else 1
+    if n == 0:
+        raise IndexError(f"{name}(): Expected reduction dim {d} to have non-zero size.")
+    if _on_cpu(input) and nd:
+        v, i = _C.median(input._impl, d, True, ignore_nan)
+        return _keepdim_result(input, d, _wrap(i), v, keepdim, rtype)
     r = kthvalue(input, (n - 1) // 2 + 1, d if nd else 0, keepdim)
-    return return_types.median(r[0], r[1])
+    return rtype(r[0], r[1])
+
+
+def median(input, dim=None, keepdim=False, *, out=None):
+    """The lower median (PyTorch's definition); a NaN in a slice makes its median NaN (at the first
+    NaN). With dim returns (values, indices)."""
+    return _median(input, dim, keepdim, False)
 
 
 def nanmedian(input, dim=None, keepdim=False):
-    return median(input, dim, keepdim)
+    """median ignoring NaNs (NaN only where a slice is all NaN). The host path (non-CPU devices)
+    does not ignore them yet."""
+    return _median(input, dim, keepdim, True)
 
 
 def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=None):  # noqa: A002
@@ -193,14 +250,19 @@ def histc(input, bins=100, min=0, max=0):  # noqa: A002
 
 
 def cumprod(input, dim, *, dtype=None):
-    """Cumulative product. Differentiable where the input has no zeros (via exp of cumsum of log|x|
-    with the sign tracked separately); exact values come from numpy."""
+    """Cumulative product. CPU: `_C.cumprod` (float32 accumulated in double, as PyTorch), gradient by
+    `Cumprod` (exact with zeros). Other devices: exact values from numpy, differentiable where the
+    input has no zeros (via exp of cumsum of log|x| with the sign tracked separately)."""
     from . import elementwise as ew
     from .reduction import cumsum
     from ..autograd.grad_mode import _state
     if dtype is not None:
         input = input.to(dtype)
     d = wrap_dim(dim, input._impl.ndim) if input._impl.ndim else 0
+    if _on_cpu(input):
+        if input._rg and _state.enabled:
+            return Cumprod.apply(input, d)
+        return _wrap(_C.cumprod(input._impl, d))
     exact = _to_dev(np.cumprod(_host(input), axis=d) if input._impl.ndim else _host(input).copy(), input)
     if not (input._rg and _state.enabled):
         return exact
@@ -211,8 +273,48 @@ def cumprod(input, dim, *, dtype=None):
     return ew.add(exact, ew.sub(r, r.detach()))
 
 
+class Cumprod(Function):
+    """y = cumprod(x) along d (CPU). Plain backward: `_C.cumprod_backward`, an O(n) recurrence that
+    is exact where x has zeros. Double backward (create_graph): sum_{i>=k}(g*y)_i / x_k with
+    differentiable ops where x has no zeros (PyTorch's formula); with zeros the first-order
+    gradient is still exact but is not itself differentiated (no graph through it)."""
+    _builtin = True
+    _grad_fn_name = "CumprodBackward0"
+
+    @staticmethod
+    def forward(ctx, x, d):
+        ctx.d = d
+        ctx.save_for_backward(x)
+        return _wrap(_C.cumprod(x._impl, d))
+
+    @staticmethod
+    def backward(ctx, g):
+        x, = ctx.saved_tensors
+        d = ctx.d
+        if _gs.enabled and not _has_zero(x):
+            from . import elementwise as ew
+            gy = ew.mul(g, cumprod(x, d))
+            return ew.div(_flip_cumsum(gy, d), x), None
+        return _wrap(_C.cumprod_backward(g._impl, x._impl, d)), None
+
+
+def _has_zero(x):
+    z = _C.eq(x._impl, _C.full([], 0, x._impl.dtype, x._impl.device))
+    return bool(_C.to_numpy(_C.any(z, [], False)))
+
+
+def _flip_cumsum(t, d):
+    """sum over i >= k along d (reversed cumsum), differentiable."""
+    from .reduction import Cumsum
+    return Cumsum.apply(t, d, True)
+
+
 def cummax(input, dim):
-    d = wrap_dim(dim, input._impl.ndim)
+    d = wrap_dim(dim, input._impl.ndim) if input._impl.ndim else 0
+    if _on_cpu(input):
+        v, i = _C.cummax(input._impl, d)
+        idx = _wrap(i)
+        return return_types.cummax(_picked(input, d, idx, v), idx)
     arr = _host(input)
     vals = np.maximum.accumulate(arr, axis=d)
     n = arr.shape[d]
@@ -224,7 +326,11 @@ def cummax(input, dim):
 
 
 def cummin(input, dim):
-    d = wrap_dim(dim, input._impl.ndim)
+    d = wrap_dim(dim, input._impl.ndim) if input._impl.ndim else 0
+    if _on_cpu(input):
+        v, i = _C.cummin(input._impl, d)
+        idx = _wrap(i)
+        return return_types.cummin(_picked(input, d, idx, v), idx)
     arr = _host(input)
     vals = np.minimum.accumulate(arr, axis=d)
     n = arr.shape[d]

@@ -1,0 +1,211 @@
+// Sorting and selection along one dim: sort, topk, kthvalue, median.
+//
+// How. The input is made contiguous and seen as [outer, n, inner] (n = the size of `dim`). Rows are
+// processed in blocks of B adjacent rows (B consecutive `inner` positions, B <= 16), so that when
+// dim is not the last one each cache line read from the input serves B rows; the block is gathered
+// (transposed) into contiguous buffers: the values, and one sort key per element. Blocks run in
+// parallel (cpu/parallel.h), each thread with its own buffers.
+//
+// The key is what makes every op here simple and deterministic: each value is mapped to an unsigned
+// integer whose order is the value order of PyTorch's comparators — NaN is the largest value, -0.0
+// equals +0.0 (both map to one key), int64 by flipping the sign bit — and bit-inverted for a
+// descending order; the element's index is the low part of the key. Keys are then all distinct and
+// compare as one integer (float32/bool: 32-bit key << 32 | index in one uint64; float64/int64: a
+// (key, index) pair), so
+//   - std::sort of the keys is a *stable* sort (equal values keep increasing index, also in
+//     descending order, and NaNs keep their order), as torch.sort(stable=True) on the CPU;
+//   - topk/kthvalue/median by nth_element / partial_sort return well-defined indices: among equal
+//     values the lower index comes first. PyTorch's own CPU topk/kthvalue compare values only, so
+//     its choice among ties is whatever its selection algorithm leaves (not the lower index in
+//     general); values always match it, indices match wherever the selection is tie-free.
+// Output values are read back from the gathered row by index, so they are bit-identical to the input
+// (signed zeros and NaN payloads kept).
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <memory>
+#include <vector>
+#include "core/view.h"
+#include "cpu/parallel.h"
+#include "cpu/sort_kernels.h"
+
+namespace flambeau::cpu {
+
+namespace {
+
+// ---- order-preserving unsigned keys
+inline uint64_t ordered(float v) {
+  if (std::isnan(v)) return 0xFFFFFFFFu;
+  if (v == 0.0f) return 0x80000000u;
+  uint32_t b;
+  std::memcpy(&b, &v, 4);
+  return (b & 0x80000000u) ? (uint32_t)~b : (b | 0x80000000u);
+}
+inline uint64_t ordered(double v) {
+  if (std::isnan(v)) return ~0ull;
+  if (v == 0.0) return 1ull << 63;
+  uint64_t b;
+  std::memcpy(&b, &v, 8);
+  return (b >> 63) ? ~b : (b | (1ull << 63));
+}
+inline uint64_t ordered(int64_t v) { return (uint64_t)v ^ (1ull << 63); }
+inline uint64_t ordered(bool v) { return v ? 1u : 0u; }
+
+template <class T> constexpr bool is_narrow = sizeof(T) <= 4;  // float, bool: 32-bit keys
+
+// One key per element: Packed (narrow key and index < 2^32 in one uint64) or Wide (a pair).
+struct Packed {
+  using K = uint64_t;
+  static K make(uint64_t u, int64_t i) { return (u << 32) | (uint64_t)i; }
+  static int64_t index(K k) { return (int64_t)(k & 0xFFFFFFFFu); }
+};
+struct Wide {
+  struct K {
+    uint64_t u, i;
+    bool operator<(const K& o) const { return u < o.u || (u == o.u && i < o.i); }
+  };
+  static K make(uint64_t u, int64_t i) { return K{u, (uint64_t)i}; }
+  static int64_t index(K k) { return (int64_t)k.i; }
+};
+
+struct Layout {
+  int64_t outer, n, inner;
+};
+Layout layout(const Shape& s, int64_t dim) {
+  Layout L{1, s[dim], 1};
+  for (int64_t d = 0; d < dim; ++d) L.outer *= s[d];
+  for (int64_t d = dim + 1; d < (int64_t)s.size(); ++d) L.inner *= s[d];
+  return L;
+}
+
+// The driver. For each row: `pick(keys, vals, n)` reorders the row's keys and returns a pointer to
+// the `m` keys to write out (as values, indices) at positions 0..m-1 along the output's dim.
+template <class T, class KP, class Pick>
+void run_rows(const Tensor& values, const Tensor& indices, const Tensor& x_in, int64_t dim, bool invert, int64_t m,
+              Pick pick) {
+  using K = typename KP::K;
+  Tensor x = contiguous(x_in);
+  const Layout L = layout(x.sizes, dim);
+  const int64_t n = L.n, inner = L.inner;
+  if (L.outer * inner == 0 || m == 0) return;
+  const T* xp = x.data<T>();
+  T* vp = values.data<T>();
+  int64_t* ip = indices.data<int64_t>();
+  const uint64_t mask = is_narrow<T> ? 0xFFFFFFFFull : ~0ull;
+  const uint64_t flip = invert ? mask : 0;
+  // Rows per block: up to 16 adjacent inner positions, fewer for long rows (bounded buffers).
+  const int64_t B = std::max<int64_t>(1, std::min<int64_t>({16, inner, (1 << 16) / std::max<int64_t>(n, 1)}));
+  const int64_t jblocks = (inner + B - 1) / B, nblocks = L.outer * jblocks;
+  const int64_t grain = std::max<int64_t>(1, kGrain / std::max<int64_t>(1, n * B));
+  parallel_for(nblocks, grain, [&](int64_t b0, int64_t b1) {
+    std::unique_ptr<K[]> keys(new K[(size_t)(B * n)]);
+    std::unique_ptr<T[]> vals(new T[(size_t)(B * n)]);  // not std::vector: vector<bool> has no data()
+    std::vector<const K*> res((size_t)B);
+    for (int64_t blk = b0; blk < b1; ++blk) {
+      const int64_t o = blk / jblocks, j0 = (blk % jblocks) * B, nb = std::min(B, inner - j0);
+      const T* src = xp + o * n * inner + j0;
+      for (int64_t i = 0; i < n; ++i) {
+        const T* s = src + i * inner;
+        for (int64_t b = 0; b < nb; ++b) {
+          T v = s[b];
+          vals[b * n + i] = v;
+          keys[b * n + i] = KP::make(ordered(v) ^ flip, i);
+        }
+      }
+      for (int64_t b = 0; b < nb; ++b) res[b] = pick(keys.get() + b * n, vals.get() + b * n, n);
+      T* vo = vp + o * m * inner + j0;
+      int64_t* io = ip + o * m * inner + j0;
+      for (int64_t i = 0; i < m; ++i) {
+        for (int64_t b = 0; b < nb; ++b) {
+          int64_t idx = KP::index(res[b][i]);
+          vo[i * inner + b] = vals[b * n + idx];
+          io[i * inner + b] = idx;
+        }
+      }
+    }
+  });
+}
+
+// Picks KP (Packed when the key is narrow and indices fit in 32 bits) and the element type.
+template <class F>
+void dispatch(const Tensor& x, int64_t dim, F&& f) {
+  const bool narrow_ok = x.sizes[dim] <= (int64_t)0xFFFFFFFF;
+  switch (x.dtype) {
+    case DType::Float32:
+      if (narrow_ok) f((float)0, Packed{});
+      else f((float)0, Wide{});
+      break;
+    case DType::Bool:
+      if (narrow_ok) f(false, Packed{});
+      else f(false, Wide{});
+      break;
+    case DType::Float64: f(0.0, Wide{}); break;
+    case DType::Int64: f((int64_t)0, Wide{}); break;
+  }
+}
+
+}  // namespace
+
+void sort(const Tensor& values, const Tensor& indices, const Tensor& x, int64_t dim, bool descending) {
+  dispatch(x, dim, [&](auto t, auto kp) {
+    using T = decltype(t);
+    using KP = decltype(kp);
+    run_rows<T, KP>(values, indices, x, dim, descending, x.sizes[dim], [](typename KP::K* k, const T*, int64_t n) {
+      std::sort(k, k + n);
+      return (const typename KP::K*)k;
+    });
+  });
+}
+
+void topk(const Tensor& values, const Tensor& indices, const Tensor& x, int64_t k, int64_t dim, bool largest) {
+  dispatch(x, dim, [&](auto t, auto kp) {
+    using T = decltype(t);
+    using KP = decltype(kp);
+    run_rows<T, KP>(values, indices, x, dim, largest, k, [k](typename KP::K* key, const T*, int64_t n) {
+      // Small k: a heap-based partial sort touches the row once; otherwise select then sort the k.
+      if (k * 64 <= n) {
+        std::partial_sort(key, key + k, key + n);
+      } else {
+        std::nth_element(key, key + (k - 1), key + n);
+        std::sort(key, key + (k - 1));
+      }
+      return (const typename KP::K*)key;
+    });
+  });
+}
+
+void kthvalue(const Tensor& values, const Tensor& indices, const Tensor& x, int64_t k, int64_t dim) {
+  dispatch(x, dim, [&](auto t, auto kp) {
+    using T = decltype(t);
+    using KP = decltype(kp);
+    run_rows<T, KP>(values, indices, x, dim, false, 1, [k](typename KP::K* key, const T*, int64_t n) {
+      std::nth_element(key, key + (k - 1), key + n);
+      return (const typename KP::K*)(key + (k - 1));
+    });
+  });
+}
+
+void median(const Tensor& values, const Tensor& indices, const Tensor& x, int64_t dim, bool ignore_nan) {
+  dispatch(x, dim, [&](auto t, auto kp) {
+    using T = decltype(t);
+    using KP = decltype(kp);
+    run_rows<T, KP>(values, indices, x, dim, false, 1, [ignore_nan](typename KP::K* key, const T* v, int64_t n) {
+      int64_t nan_count = 0;
+      if constexpr (std::is_floating_point_v<T>) {
+        for (int64_t i = 0; i < n; ++i) {
+          if (std::isnan(v[i])) {
+            // median(): the first NaN of the row is the answer (the key at i has index i).
+            if (!ignore_nan) return (const typename KP::K*)(key + i);
+            ++nan_count;
+          }
+        }
+      }
+      const int64_t valid = n - nan_count;
+      const int64_t k = valid > 0 ? (valid - 1) / 2 : 0;  // all-NaN row: the first NaN
+      std::nth_element(key, key + k, key + n);
+      return (const typename KP::K*)(key + k);
+    });
+  });
+}
+
+}  // namespace flambeau::cpu
