@@ -16,10 +16,13 @@
 // without materialising col(x), and never a whole batch of it. Four paths, chosen per shape:
 //
 //   * Implicit GEMM (AVX2/AVX-512, every kernel size and stride): per image, the input channels are
-//     copied once into a zero-padded "source" (split into column phases for strides > 1) in which
-//     every row of col(x) is a few contiguous runs; the packer writes the micro-kernel's B panels
-//     straight from it (csrc/cpu/simd/conv_*.cpp), so each element is copied once, in cache, instead
-//     of im2col + the GEMM's own packing. Weights are packed once per call. The input gradient of a
+//     copied once into a zero-padded "source" (split into column phases for strides > 1; with AVX-512,
+//     masked vector rows, stride-2 phases deinterleaved in registers) in which every row of col(x) is
+//     a few contiguous runs; the packer writes the micro-kernel's B panels straight from it
+//     (csrc/cpu/simd/conv_*.cpp), so each element is copied once, in cache, instead of im2col + the
+//     GEMM's own packing. Weights are packed once per call (by all threads). Small images (8x8,
+//     16x16) are batched several to a work item, so that each packed weight panel feeds more
+//     micro-kernel calls. The input gradient of a
 //     stride-1 convolution is itself a convolution (dy with the flipped, transposed kernel and padding
 //     d*(K-1) - p) and takes the same path; the weight gradient uses the micro-kernels with dy as A
 //     and col(x)^T panels as B (gathered per panel into a small temporary, then transposed by the
@@ -28,16 +31,18 @@
 //   * Direct (one input channel per group and few filters: depthwise layers, 1-channel first layers
 //     with a handful of filters): an output plane is sum_taps w * (shifted input plane), computed over
 //     the zero-padded plane's rows laid end to end ("wide" rows, so the whole plane is one vector
-//     run; polyphase planes for strides > 1), in SIMD bodies shared by every ISA
-//     (csrc/cpu/simd/conv_direct.inc). im2col would copy each input row KH*KW times to feed a GEMM
+//     run; polyphase planes for strides > 1), or, when output rows are whole vectors (16x16 planes)
+//     or long, row by row straight into the output (no scratch, no compaction pass), in SIMD bodies
+//     shared by every ISA (csrc/cpu/simd/conv_direct.inc). im2col would copy each input row KH*KW times to feed a GEMM
 //     with M = Og and K = KH*KW, too thin to pay.
 //   * im2col + gemm() into a bounded per-tile scratch (~kColBudget bytes per thread), and col2im for
 //     the input gradient: the portable path (FLAMBEAU_CPU_CAPABILITY=default), strided input
 //     gradients, and input gradients with few input channels (where the implicit GEMM's M = Cg would be
 //     too small).
 //
-// Threads. Forward and input gradient: (image, group[, pixel range]) work items, one thread each
-// (with fewer items than threads, the pixels of an image are split, or the GEMM threads itself). The
+// Threads. Forward and input gradient: (block of images, group[, pixel range]) work items, one thread
+// each (with fewer images than threads need, the pixels of an image are split and its source is
+// built once for all of them; on the im2col path the GEMM threads itself). The
 // weight gradient is a reduction over images; to stay deterministic without atomics, and bitwise
 // independent of the thread count, each thread owns a disjoint slice of dW (group, range of input
 // channels, and if that is not enough a range of output channels) and walks all images in an order
@@ -103,6 +108,8 @@ thread_local Scratch tls_col;
 thread_local Scratch tls_aux;
 thread_local Scratch tls_pack;
 thread_local Scratch tls_tmp;
+thread_local Scratch tls_shared;  // sources shared by the threads (implicit_conv, split images)
+thread_local Scratch tls_wt;      // flipped, transposed weights (input gradient)
 
 template <class T>
 T* tls_bpack(int64_t count) {
@@ -206,10 +213,47 @@ void im2col_tile(const T* x, int64_t nc, const ConvGeometry& g, const ColRange* 
 // The adjoint: dx[c] += col[r, p - p0] for the same rows and pixels, channels [c0, c1) only (so that
 // threads may split the channels of one image).
 template <class T>
+using AddRows = void (*)(T*, int64_t, const T*, int64_t, int64_t, int64_t);
+
+template <class T>
+AddRows<T> simd_add_rows() {
+  if (capability() != Capability::AVX512) return nullptr;
+  if constexpr (sizeof(T) == 4) return conv_simd::add_rows_f32_avx512();
+  else return conv_simd::add_rows_f64_avx512();
+}
+
+template <class T>
 void col2im_tile(T* dx, int64_t c0, int64_t c1, const ConvGeometry& g, const ColRange* cr, int64_t p0, int64_t p1,
                  const T* col, int64_t ldcol) {
   const int64_t H = g.H, W = g.W, OW = g.OW, sh = g.stride_h, sw = g.stride_w;
   const int64_t HW = H * W;
+  const AddRows<T> add_rows = sw == 1 ? simd_add_rows<T>() : nullptr;
+  if (add_rows && p0 % OW == 0 && (p1 % OW == 0 || p1 == g.OH * OW)) {
+    // Whole output rows, unit column stride: each (c, kh, kw) adds a block of rows (OW-wide in col,
+    // W*sh apart in dx) in one call; masked vector adds instead of a scalar loop of 8-16 elements per
+    // row (the same additions, in the same order).
+    const int64_t oh0 = p0 / OW, oh1 = ceil_div(p1, OW);
+    for (int64_t c = c0; c < c1; ++c) {
+      T* xc = dx + c * HW;
+      for (int64_t kh = 0; kh < g.KH; ++kh) {
+        // Output rows oh in [oh0, oh1) with input row oh*sh - ph + kh*dh inside [0, H).
+        const int64_t off_h = kh * g.dil_h - g.pad_h;
+        int64_t lo_h = off_h >= 0 ? 0 : ceil_div(-off_h, sh);
+        int64_t hi_h = (H - 1 - off_h) < 0 ? 0 : (H - 1 - off_h) / sh + 1;
+        lo_h = std::max(lo_h, oh0);
+        hi_h = std::min(hi_h, oh1);
+        if (hi_h <= lo_h) continue;
+        for (int64_t kw = 0; kw < g.KW; ++kw) {
+          const int64_t lo = cr[kw].lo, hi = cr[kw].hi;
+          if (hi <= lo) continue;
+          const T* src = col + ((c * g.KH + kh) * g.KW + kw) * ldcol + (lo_h * OW - p0) + lo;
+          T* dst = xc + (lo_h * sh + off_h) * W + kw * g.dil_w - g.pad_w + lo;
+          add_rows(dst, sh * W, src, OW, hi_h - lo_h, hi - lo);
+        }
+      }
+    }
+    return;
+  }
   for (int64_t c = c0; c < c1; ++c) {
     T* xc = dx + c * HW;
     for (int64_t kh = 0; kh < g.KH; ++kh) {
@@ -303,11 +347,115 @@ struct Implicit {
   bool in_place() const { return sw == 1 && ph == 0 && pw == 0 && Hp() <= H && Wp() == W; }
 };
 
-// src[((c*sw + phase)*Hp + r)*Wq + j] = x[c, r - ph, j*sw + phase - pw] (zero outside x).
+// Copies and fills of short rows (an 8x8 or 16x16 plane's rows are 8-18 elements, where a call into
+// memcpy / memset costs more than the copy), through 16-byte vectors, inline; rows over 64 bytes go
+// to libc.
 template <class T>
-void build_source(const T* x, const Implicit& q, T* src) {
+inline void copy_small(T* __restrict dst, const T* __restrict src, int64_t n) {
+  if (n <= 0) return;
+  if (n * (int64_t)sizeof(T) > 64) {  // longer rows: libc's wide moves win
+    std::memcpy(dst, src, sizeof(T) * n);
+    return;
+  }
+  typedef T V __attribute__((vector_size(16), aligned(sizeof(T)), may_alias));
+  constexpr int64_t L = 16 / sizeof(T);
+  int64_t j = 0;
+  // (The empty asm hides the loop from GCC's idiom recognition, which would turn it back into a call
+  // to memmove, the thing this function exists to avoid.)
+  for (; j + L <= n; j += L) {
+    *reinterpret_cast<V*>(dst + j) = *reinterpret_cast<const V*>(src + j);
+    __asm__("" : "+r"(j));
+  }
+  for (; j < n; ++j) {
+    dst[j] = src[j];
+    __asm__("" : "+r"(j));
+  }
+}
+
+template <class T>
+inline void zero_small(T* dst, int64_t n) {
+  if (n <= 0) return;
+  if (n * (int64_t)sizeof(T) > 64) {
+    std::memset(dst, 0, sizeof(T) * n);
+    return;
+  }
+  typedef T V __attribute__((vector_size(16), aligned(sizeof(T)), may_alias));
+  constexpr int64_t L = 16 / sizeof(T);
+  int64_t j = 0;
+  for (; j + L <= n; j += L) {
+    *reinterpret_cast<V*>(dst + j) = V{};
+    __asm__("" : "+r"(j));
+  }
+  for (; j < n; ++j) {
+    dst[j] = T(0);
+    __asm__("" : "+r"(j));
+  }
+}
+
+// src[((c*sw + phase)*Hp + r)*Wq + j] = x[c, r - ph, j*sw + phase - pw] (zero outside x), for channels
+// [c0, c1) (src and x point at channel 0).
+template <class T>
+using PadRows = void (*)(T*, int64_t, const T*, int64_t, int64_t, int64_t, int64_t);
+
+template <class T>
+PadRows<T> simd_pad_rows() {
+  if (capability() != Capability::AVX512) return nullptr;
+  if constexpr (sizeof(T) == 4) return conv_simd::pad_rows_f32_avx512();
+  else return conv_simd::pad_rows_f64_avx512();
+}
+
+template <class T>
+using PadRows2 = void (*)(T*, T*, int64_t, const T*, int64_t, int64_t, int64_t, int64_t);
+
+template <class T>
+PadRows2<T> simd_pad_rows2() {
+  if (capability() != Capability::AVX512) return nullptr;
+  if constexpr (sizeof(T) == 4) return conv_simd::pad_rows2_f32_avx512();
+  else return conv_simd::pad_rows2_f64_avx512();
+}
+
+template <class T>
+void build_source(const T* x, const Implicit& q, T* src, int64_t c0, int64_t c1) {
   const int64_t Hp = q.Hp(), Wq = q.Wq(), sw = q.sw;
-  for (int64_t c = 0; c < q.Cg; ++c) {
+  if (sw == 2) {
+    if (const PadRows2<T> pad2 = simd_pad_rows2<T>()) {
+      // Both column phases of each row at once (masked loads of the padded row, deinterleaved in
+      // registers); rows outside the image are zero.
+      const int64_t r0 = std::min(std::max<int64_t>(0, q.ph), Hp);
+      const int64_t r1 = std::min(std::max(q.H + q.ph, r0), Hp);
+      const int64_t lo = std::max<int64_t>(0, q.pw), hi = std::max(q.W + q.pw, lo);
+      for (int64_t c = c0; c < c1; ++c) {
+        T* d0 = src + c * 2 * Hp * Wq;
+        T* d1 = d0 + Hp * Wq;
+        const T* xc = x + c * q.in_cstride();
+        for (T* d : {d0, d1}) {
+          if (r0 > 0) zero_small(d, r0 * Wq);
+          if (Hp > r1) zero_small(d + r1 * Wq, (Hp - r1) * Wq);
+        }
+        if (r1 > r0) pad2(d0 + r0 * Wq, d1 + r0 * Wq, Wq, xc + (r0 - q.ph) * q.W - q.pw, q.W, r1 - r0, lo, hi);
+      }
+      return;
+    }
+  }
+  if (sw == 1) {
+    if (const PadRows<T> pad = simd_pad_rows<T>()) {
+      // Rows r with input row r - ph inside [0, H) are copied (masked loads and stores, one vector per
+      // 16 floats including the padding); the others are zero.
+      const int64_t jlo = std::min(std::max<int64_t>(0, q.pw), Wq);
+      const int64_t jhi = std::min(std::max(q.W + q.pw, jlo), Wq);
+      const int64_t r0 = std::min(std::max<int64_t>(0, q.ph), Hp);
+      const int64_t r1 = std::min(std::max(q.H + q.ph, r0), Hp);
+      for (int64_t c = c0; c < c1; ++c) {
+        T* dst = src + c * Hp * Wq;
+        const T* xc = x + c * q.in_cstride();
+        if (r0 > 0) zero_small(dst, r0 * Wq);
+        if (r1 > r0) pad(dst + r0 * Wq, Wq, xc + (r0 - q.ph) * q.W - q.pw, q.W, r1 - r0, jlo, jhi);
+        if (Hp > r1) zero_small(dst + r1 * Wq, (Hp - r1) * Wq);
+      }
+      return;
+    }
+  }
+  for (int64_t c = c0; c < c1; ++c) {
     const T* xc = x + c * q.in_cstride();
     for (int64_t ph = 0; ph < sw; ++ph) {
       // Columns j with input column j*sw + ph - pw inside [0, W).
@@ -316,24 +464,38 @@ void build_source(const T* x, const Implicit& q, T* src) {
       int64_t jhi = (q.W - 1 - first) < 0 ? 0 : (q.W - 1 - first) / sw + 1;
       jlo = std::min(jlo, Wq);
       jhi = std::min(std::max(jhi, jlo), Wq);
+      const bool small = Wq <= 64;
       for (int64_t r = 0; r < Hp; ++r) {
         T* dst = src + ((c * sw + ph) * Hp + r) * Wq;
         const int64_t ih = r - q.ph;
         if (ih < 0 || ih >= q.H || jhi <= jlo) {
-          std::memset(dst, 0, sizeof(T) * Wq);
+          if (small) zero_small(dst, Wq);
+          else std::memset(dst, 0, sizeof(T) * Wq);
           continue;
         }
         const T* row = xc + ih * q.W + first;
-        if (jlo > 0) std::memset(dst, 0, sizeof(T) * jlo);
         if (sw == 1) {
+          if (small) {
+            zero_small(dst, jlo);
+            copy_small(dst + jlo, row + jlo, jhi - jlo);
+            zero_small(dst + jhi, Wq - jhi);
+            continue;
+          }
+          if (jlo > 0) std::memset(dst, 0, sizeof(T) * jlo);
           std::memcpy(dst + jlo, row + jlo, sizeof(T) * (jhi - jlo));
         } else {
+          zero_small(dst, jlo);
           for (int64_t j = jlo; j < jhi; ++j) dst[j] = row[j * sw];
         }
-        if (jhi < Wq) std::memset(dst + jhi, 0, sizeof(T) * (Wq - jhi));
+        if (jhi < Wq) zero_small(dst + jhi, Wq - jhi);
       }
     }
   }
+}
+
+template <class T>
+void build_source(const T* x, const Implicit& q, T* src) {
+  build_source(x, q, src, 0, q.Cg);
 }
 
 using conv_simd::PixelRun;
@@ -421,6 +583,13 @@ inline int64_t balanced_block(int64_t total, int64_t max_block, int64_t unit) {
 
 // out = conv(in, w) (+ bias) for the problem q, with the micro-kernels of ks. `w` is [G*Og, Kdim].
 // out[n, g*Og + o, p] has image stride out_nstride; in[n, g*Cg + c] has image stride in_nstride.
+//
+// Work items, one thread each: (block of images, group, pixel range). The packed B block of an item
+// holds micro-panels of every image of its block (panels never straddle two images, so each one's
+// C tile is a plain row-major tile of that image's output): with small images (8x8, 16x16: P = 64 or
+// 256 pixels, i.e. 2 or 8 micro-panels), one image alone would give each packed A micro-panel (MR x
+// kc, loaded from L2/L3) only a couple of micro-kernel calls to feed. With fewer images than threads
+// need, an image's pixels are split instead (and its source is built once, shared by its items).
 template <class T>
 void implicit_conv(const KernelSet<T>& ks, T* out, int64_t out_nstride, const T* in, int64_t in_nstride,
                    const T* w, const T* bias, const Implicit& q) {
@@ -434,66 +603,116 @@ void implicit_conv(const KernelSet<T>& ks, T* out, int64_t out_nstride, const T*
 
   // Weights: k blocks of kc, MR-row panels, once for all threads. Block kb starts at k0*Mpad.
   const int64_t kc = balanced_block(Kdim, ks.kc, 1);
-  // Row panels of equal height (64 rows: 13+13+13+13+12, not 14+14+14+14+8: a short last panel runs
-  // its micro-kernel at a worse ratio of FMAs to loads and stores).
-  const int64_t npa = ceil_div(Og, MR), Mpad = npa * MR, rows_pp = ceil_div(Og, npa);
+  // Row panels of near-equal height (64 rows: 12+13+13+13+13; 256: 13s and 14s, not 18 x 14 + 4: a
+  // short panel runs its micro-kernel at a worse ratio of FMAs to loads and stores).
+  const int64_t npa = ceil_div(Og, MR), Mpad = npa * MR;
+  auto row0 = [&](int64_t ip) { return Og * ip / npa; };
+  // (Packed by all threads: 2.4 MB of weights for a 256->256 3x3 layer, which one thread would pack
+  // while the others wait.)
   T* apack = tls_aux.get<T>(q.G * Kdim * Mpad);  // the calling thread's scratch, read by all
-  for (int64_t gi = 0; gi < q.G; ++gi)
-    for (int64_t k0 = 0; k0 < Kdim; k0 += kc) {
-      const int64_t kcb = std::min(kc, Kdim - k0);
-      for (int64_t ip = 0; ip < npa; ++ip) {
-        const int64_t m = std::min(rows_pp, Og - ip * rows_pp);
-        ks.pack_a(w + (gi * Og + ip * rows_pp) * Kdim + k0, Kdim, 1, m, kcb,
-                  apack + gi * Kdim * Mpad + k0 * Mpad + ip * kcb * MR);
-      }
-    }
+  const int64_t nkb = ceil_div(Kdim, kc);
+  parallel_for(q.G * nkb * npa, std::max<int64_t>(1, kGrain / std::max<int64_t>(kc * MR, 1)),
+               [&](int64_t e0, int64_t e1) {
+                 for (int64_t e = e0; e < e1; ++e) {
+                   const int64_t ip = e % npa, kb = e / npa % nkb, gi = e / (npa * nkb);
+                   const int64_t k0 = kb * kc, kcb = std::min(kc, Kdim - k0);
+                   ks.pack_a(w + (gi * Og + row0(ip)) * Kdim + k0, Kdim, 1, row0(ip + 1) - row0(ip), kcb,
+                             apack + gi * Kdim * Mpad + k0 * Mpad + ip * kcb * MR);
+                 }
+               });
 
-  // Work items: (image, group, pixel range); ranges are whole micro-panels.
   const int64_t NG = q.N * q.G;
-  const int64_t npanels = ceil_div(P, NR);
+  const int64_t npanels = ceil_div(P, NR);  // micro-panels per image
+  const int64_t nc_max = std::max<int64_t>(NR, ks.nc / NR * NR);
   int nt = threads_available();
   if (double(q.N) * q.G * Og * P * Kdim < kMinParallelWork) nt = 1;
-  int64_t splits = 1;
-  if (nt > 1 && NG < 4 * nt) splits = std::min<int64_t>(npanels, ceil_div(4 * nt, NG));
-  const int64_t items = NG * splits;
-  const int64_t nc_max = std::max<int64_t>(NR, ks.nc / NR * NR);
+  int64_t splits = 1, nb = 1;
+  if (nt > 1 && NG < 4 * nt) {
+    splits = std::min<int64_t>(npanels, ceil_div(4 * nt, NG));
+  } else {
+    // Images per item: as many as fit the B block, but no more than keeps the threads evenly loaded
+    // (the fewest images on the busiest thread, then the largest block).
+    const int64_t nb_max = std::max<int64_t>(1, nc_max / (npanels * NR));
+    int64_t best = -1;
+    for (int64_t b = 1; b <= std::min(nb_max, q.N); ++b) {
+      const int64_t items_b = ceil_div(q.N, b) * q.G;
+      const int64_t load = ceil_div(items_b, nt) * b;
+      if (best < 0 || load <= best) {
+        best = load;
+        nb = b;
+      }
+    }
+  }
+  const int64_t nblocks = ceil_div(q.N, nb);
+  const int64_t items = nblocks * q.G * splits;
+
+  // Split images: build each image's source once, shared by its items.
+  const T* shared_src = nullptr;
+  if (splits > 1 && !in_place) {
+    T* s = tls_shared.get<T>(NG * sl.size);
+    const int64_t nch = NG * q.Cg;
+    parallel_for(nch, std::max<int64_t>(1, kGrain / std::max<int64_t>(sl.size / std::max<int64_t>(q.Cg, 1), 1)),
+                 [&](int64_t i0, int64_t i1) {
+                   for (int64_t i = i0; i < i1;) {
+                     const int64_t ng = i / q.Cg, c0 = i % q.Cg, c1 = std::min(q.Cg, c0 + (i1 - i));
+                     const int64_t n = ng / q.G, gi = ng % q.G;
+                     build_source(in + n * in_nstride + gi * q.Cg * q.in_cstride(), q, s + ng * sl.size, c0, c1);
+                     i += c1 - c0;
+                   }
+                 });
+    shared_src = s;
+  }
 
   auto run_item = [&](int64_t item) {
-    const int64_t ng = item / splits, sp = item % splits;
-    const int64_t n = ng / q.G, gi = ng % q.G;
-    const int64_t pa = npanels * sp / splits * NR, pb = std::min(P, npanels * (sp + 1) / splits * NR);
-    if (pb <= pa) return;
-    const T* xg = in + n * in_nstride + gi * q.Cg * q.in_cstride();
-    const T* src = xg;
-    if (!in_place) {
-      T* s = tls_col.get<T>(sl.size);
-      build_source(xg, q, s);
-      src = s;
+    const int64_t sp = item % splits, bg_ = item / splits;
+    const int64_t gi = bg_ % q.G, n0 = bg_ / q.G * nb;
+    const int64_t nimg = std::min(nb, q.N - n0);
+    const int64_t pan0 = npanels * sp / splits, pan1 = npanels * (sp + 1) / splits, ppi = pan1 - pan0;
+    if (ppi <= 0 || nimg <= 0) return;
+    // The sources of the block's images.
+    const T* srcs[64];
+    std::vector<const T*> srcv;
+    const T** src_of = srcs;
+    if (nimg > 64) {
+      srcv.resize(nimg);
+      src_of = srcv.data();
     }
-    T* yg = out + n * out_nstride + gi * Og * P;
+    if (in_place) {
+      for (int64_t i = 0; i < nimg; ++i) src_of[i] = in + (n0 + i) * in_nstride + gi * q.Cg * q.in_cstride();
+    } else if (shared_src) {
+      for (int64_t i = 0; i < nimg; ++i) src_of[i] = shared_src + ((n0 + i) * q.G + gi) * sl.size;
+    } else {
+      T* s = tls_col.get<T>(nimg * sl.size);
+      for (int64_t i = 0; i < nimg; ++i) {
+        build_source(in + (n0 + i) * in_nstride + gi * q.Cg * q.in_cstride(), q, s + i * sl.size);
+        src_of[i] = s + i * sl.size;
+      }
+    }
     const T* ag = apack + gi * Kdim * Mpad;
     const T* bg = bias ? bias + gi * Og : nullptr;
-    const int64_t nc = balanced_block(pb - pa, nc_max, NR);
-    T* bpack = tls_bpack<T>(kc * nc);
-    for (int64_t jc = pa; jc < pb; jc += nc) {
-      const int64_t ncur = std::min(nc, pb - jc), npan = ceil_div(ncur, NR);
+    // B blocks of up to nc_max columns: `per` micro-panels (of image t / ppi, panel pan0 + t % ppi).
+    const int64_t tp = nimg * ppi;
+    const int64_t per = ceil_div(tp, ceil_div(tp, nc_max / NR));
+    T* bpack = tls_bpack<T>(kc * per * NR);
+    for (int64_t t0 = 0; t0 < tp; t0 += per) {
+      const int64_t cnt = std::min(per, tp - t0);
       for (int64_t k0 = 0; k0 < Kdim; k0 += kc) {
         const int64_t kcb = std::min(kc, Kdim - k0);
-        for (int64_t jp = 0; jp < npan; ++jp) {
-          const int64_t pan = jc / NR + jp;
-          packer(src, off.data() + k0, kcb, pr.runs.data() + pr.first[pan], pr.first[pan + 1] - pr.first[pan],
-                 std::min<int64_t>(NR, ncur - jp * NR), NR, bpack + jp * kcb * NR);
+        for (int64_t j = 0; j < cnt; ++j) {
+          const int64_t t = t0 + j, i = t / ppi, pan = pan0 + t % ppi;
+          packer(src_of[i], off.data() + k0, kcb, pr.runs.data() + pr.first[pan], pr.first[pan + 1] - pr.first[pan],
+                 std::min<int64_t>(NR, P - pan * NR), NR, bpack + j * kcb * NR);
         }
         const T beta = k0 == 0 ? T(0) : T(1);
         for (int64_t ip = 0; ip < npa; ++ip) {
-          const int64_t m = std::min(rows_pp, Og - ip * rows_pp);
+          const int64_t r0 = row0(ip), m = row0(ip + 1) - r0;
           const T* a = ag + k0 * Mpad + ip * kcb * MR;
-          const T* bm = (k0 == 0 && bg) ? bg + ip * rows_pp : nullptr;
-          T* crow = yg + ip * rows_pp * P + jc;
-          for (int64_t jp = 0; jp < npan; ++jp) {
-            const int64_t nn = std::min<int64_t>(NR, ncur - jp * NR);
-            ks.kernel[m - 1][(nn - 1) / VL](kcb, a, bpack + jp * kcb * NR, crow + jp * NR, P, nn, T(1), beta,
-                                            nullptr, bm);
+          const T* bm = (k0 == 0 && bg) ? bg + r0 : nullptr;
+          for (int64_t j = 0; j < cnt; ++j) {
+            const int64_t t = t0 + j, i = t / ppi, pan = pan0 + t % ppi;
+            const int64_t nn = std::min<int64_t>(NR, P - pan * NR);
+            T* crow = out + (n0 + i) * out_nstride + (gi * Og + r0) * P + pan * NR;
+            ks.kernel[m - 1][(nn - 1) / VL](kcb, a, bpack + j * kcb * NR, crow, P, nn, T(1), beta, nullptr, bm);
           }
         }
       }
@@ -581,15 +800,23 @@ void backward_input_impl(T* dx, const T* dy, const T* w, const ConvGeometry& g) 
     if (const KernelSet<T>* ks = simd_kernels<T>()) {
       // Stride 1: dx is the convolution of dy with the flipped, transposed kernel and padding
       // d*(K-1) - p, so it runs on the forward's implicit GEMM (no col2im).
-      std::vector<T> wt(g.groups * d.Cg * d.Og * d.KK);
-      for (int64_t gi = 0; gi < g.groups; ++gi)
-        for (int64_t o = 0; o < d.Og; ++o)
-          for (int64_t c = 0; c < d.Cg; ++c)
-            for (int64_t k = 0; k < d.KK; ++k)
-              wt[((gi * d.Cg + c) * d.Og + o) * d.KK + k] = w[((gi * d.Og + o) * d.Cg + c) * d.KK + d.KK - 1 - k];
+      // (In reused scratch, filled by all threads: a fresh 2.4 MB vector per call would be page-faulted
+      // in every time, by one thread.)
+      T* wt = tls_wt.get<T>(g.groups * d.Cg * d.Og * d.KK);
+      parallel_for(g.groups * d.Cg, std::max<int64_t>(1, kGrain / std::max<int64_t>(d.Og * d.KK, 1)),
+                   [&](int64_t r0, int64_t r1) {
+                     for (int64_t r = r0; r < r1; ++r) {
+                       const int64_t gi = r / d.Cg, c = r % d.Cg;
+                       T* dst = wt + r * d.Og * d.KK;
+                       for (int64_t o = 0; o < d.Og; ++o) {
+                         const T* src = w + ((gi * d.Og + o) * d.Cg + c) * d.KK;
+                         for (int64_t k = 0; k < d.KK; ++k) dst[o * d.KK + k] = src[d.KK - 1 - k];
+                       }
+                     }
+                   });
       const Implicit q{g.N, g.groups, d.Og, d.Cg, g.OH, g.OW, g.H, g.W, g.KH, g.KW, 1, 1,
                        g.dil_h * (g.KH - 1) - g.pad_h, g.dil_w * (g.KW - 1) - g.pad_w, g.dil_h, g.dil_w};
-      implicit_conv(*ks, dx, g.C * d.HW, dy, g.O * d.P, wt.data(), (const T*)nullptr, q);
+      implicit_conv(*ks, dx, g.C * d.HW, dy, g.O * d.P, (const T*)wt, (const T*)nullptr, q);
       return;
     }
   }
@@ -904,27 +1131,7 @@ struct PlaneConv {
   int64_t Wp() const { return (OW - 1) * sw + dw * (KW - 1) + 1; }
 };
 
-// Copies and fills of short rows (a plane of a depthwise layer is often 8-32 elements wide, where a
-// call into memcpy costs more than the copy), through 16-byte vectors.
-template <class T>
-inline void copy_small(T* __restrict dst, const T* __restrict src, int64_t n) {
-  if (n <= 0) return;
-  typedef T V __attribute__((vector_size(16), aligned(sizeof(T)), may_alias));
-  constexpr int64_t L = 16 / sizeof(T);
-  int64_t j = 0;
-  for (; j + L <= n; j += L) *reinterpret_cast<V*>(dst + j) = *reinterpret_cast<const V*>(src + j);
-  for (; j < n; ++j) dst[j] = src[j];
-}
-
-template <class T>
-inline void zero_small(T* dst, int64_t n) {
-  if (n <= 0) return;
-  typedef T V __attribute__((vector_size(16), aligned(sizeof(T)), may_alias));
-  constexpr int64_t L = 16 / sizeof(T);
-  int64_t j = 0;
-  for (; j + L <= n; j += L) *reinterpret_cast<V*>(dst + j) = V{};
-  for (; j < n; ++j) dst[j] = T(0);
-}
+// (copy_small / zero_small, above, serve the short rows of these planes too.)
 
 // xp[r*Wp + c] = x[r - ph, c - pw] (zero outside x), plus `slack` zeros after the last row.
 template <class T>
@@ -1039,29 +1246,55 @@ template <class T>
 struct DirectFns {
   void (*taps)(T*, const T*, const T*, const int64_t*, int64_t, int64_t);
   void (*dots)(const T*, const T*, const int64_t*, int64_t, int64_t, double*);
+  void (*rows)(T*, int64_t, const T*, int64_t, const T*, const int64_t*, int64_t, int64_t, int64_t, int, T);
+  void (*dots_rows)(const T*, int64_t, const T*, int64_t, const int64_t*, int64_t, int64_t, int64_t, double*);
+  int64_t lanes;  // elements per vector of these bodies
 };
 
 template <class T>
 DirectFns<T> direct_fns() {
   const Capability cap = capability();
   if constexpr (sizeof(T) == 4) {
-    if (cap == Capability::AVX512) return {conv_simd::taps_run_f32_avx512(), conv_simd::tap_dots_f32_avx512()};
-    if (cap == Capability::AVX2) return {conv_simd::taps_run_f32_avx2(), conv_simd::tap_dots_f32_avx2()};
-    return {&base_f32::taps_run_body, &base_f32::tap_dots_body};
+    if (cap == Capability::AVX512)
+      return {conv_simd::taps_run_f32_avx512(), conv_simd::tap_dots_f32_avx512(), conv_simd::taps_rows_f32_avx512(),
+              conv_simd::tap_dots_rows_f32_avx512(), 16};
+    if (cap == Capability::AVX2)
+      return {conv_simd::taps_run_f32_avx2(), conv_simd::tap_dots_f32_avx2(), conv_simd::taps_rows_f32_avx2(),
+              conv_simd::tap_dots_rows_f32_avx2(), 8};
+    return {&base_f32::taps_run_body, &base_f32::tap_dots_body, &base_f32::taps_rows_body,
+            &base_f32::tap_dots_rows_body, base_f32::kLanes};
   } else {
-    if (cap == Capability::AVX512) return {conv_simd::taps_run_f64_avx512(), conv_simd::tap_dots_f64_avx512()};
-    if (cap == Capability::AVX2) return {conv_simd::taps_run_f64_avx2(), conv_simd::tap_dots_f64_avx2()};
-    return {&base_f64::taps_run_body, &base_f64::tap_dots_body};
+    if (cap == Capability::AVX512)
+      return {conv_simd::taps_run_f64_avx512(), conv_simd::tap_dots_f64_avx512(), conv_simd::taps_rows_f64_avx512(),
+              conv_simd::tap_dots_rows_f64_avx512(), 8};
+    if (cap == Capability::AVX2)
+      return {conv_simd::taps_run_f64_avx2(), conv_simd::tap_dots_f64_avx2(), conv_simd::taps_rows_f64_avx2(),
+              conv_simd::tap_dots_rows_f64_avx2(), 4};
+    return {&base_f64::taps_run_body, &base_f64::tap_dots_body, &base_f64::taps_rows_body,
+            &base_f64::tap_dots_rows_body, base_f64::kLanes};
   }
 }
 
-// y = start + correlation (start: y itself when accumulate, else `bias`). The whole plane is one wide
-// run (position q = oh*pitch + ow; the pitch - OW extra columns of each row are computed and dropped).
+// Output rows that are whole vectors (16x16 planes with 16 floats a vector), or long enough that a
+// partial last vector costs little, are computed row by row straight into y ("rows" bodies); short
+// ragged rows (7x7, 8x8 planes with 16-lane vectors) as one wide run into a scratch, then compacted.
+template <class T>
+bool rows_mode(const DirectFns<T>& fn, int64_t OW) {
+  return OW % fn.lanes == 0 || OW >= 4 * fn.lanes;
+}
+
+// y = start + correlation (start: y itself when accumulate, else `bias`). Either row by row, or the
+// whole plane as one wide run (position q = oh*pitch + ow; the pitch - OW extra columns of each row
+// are computed and dropped).
 template <class T>
 void direct_plane(const DirectFns<T>& fn, T* y, const T* x, const T* w, const PlaneConv& c, const WideLayout& L,
                   bool accumulate, T bias) {
   constexpr int64_t S = kTapsSlack<T>;
   const T* base = wide_source(x, c, L, S);
+  if (rows_mode(fn, c.OW)) {
+    fn.rows(y, c.OW, base, L.pitch, w, L.off.data(), (int64_t)L.off.size(), c.OH, c.OW, accumulate ? 1 : 0, bias);
+    return;
+  }
   const int64_t total = (c.OH - 1) * L.pitch + c.OW;
   T* yw = tls_aux.get<T>(total + S);
   fn.taps(yw, base, w, L.off.data(), (int64_t)L.off.size(), total);
@@ -1155,8 +1388,13 @@ void direct_backward_weight(T* dw, const T* dy, const T* x, const ConvGeometry& 
       std::fill(acc.begin(), acc.end(), 0.0);
       const int64_t c = o / d.Og;
       for (int64_t n = 0; n < g.N; ++n) {
-        const T* base = wide_source(x + (n * g.C + c) * d.HW, pc, L, 0);
         const T* dyo = dy + (n * g.O + o) * d.P;
+        if (g.OW % fn.lanes == 0) {  // dy's rows are whole vectors: dots row by row, dy read in place
+          const T* base = wide_source(x + (n * g.C + c) * d.HW, pc, L, 0);
+          fn.dots_rows(dyo, g.OW, base, pitch, L.off.data(), d.KK, g.OH, g.OW, acc.data());
+          continue;
+        }
+        const T* base = wide_source(x + (n * g.C + c) * d.HW, pc, L, 0);
         const int64_t total = (g.OH - 1) * pitch + g.OW;
         T* dyw = tls_aux.get<T>(total);
         for (int64_t oh = 0; oh < g.OH; ++oh) {

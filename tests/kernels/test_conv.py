@@ -56,6 +56,15 @@ CONFIGS = {
     "groups3_16ch": ((2, 48, 6, 6), (48, 16, 3, 3), 1, 1, 1, 3, True),
     "many_channels_tiles": ((1, 64, 20, 21), (8, 64, 3, 3), 1, 1, 1, 1, True),
     "odd_everything": ((3, 5, 13, 6), (7, 5, 4, 3), (2, 1), (0, 2), (1, 2), 1, True),
+    # Small images: the implicit GEMM's items hold several images (ragged last block), 40 rows in
+    # panels of 13/13/14; unpadded and grouped: the source read in place.
+    "small_images_batched": ((11, 32, 8, 8), (40, 32, 3, 3), 1, 1, 1, 1, True),
+    "small_images_groups_in_place": ((9, 32, 6, 6), (24, 16, 3, 3), 1, 0, 1, 2, True),
+    # Depthwise planes whose rows are whole vectors (row-by-row direct bodies, dy read in place by the
+    # weight gradient), and long ragged rows (row bodies with a partial last vector).
+    "depthwise_16x16": ((3, 8, 16, 16), (8, 1, 3, 3), 1, 1, 1, 8, True),
+    "depthwise_long_rows": ((2, 4, 5, 70), (4, 1, 3, 3), 1, 1, 1, 4, True),
+    "depthwise_mult_16_wide": ((2, 4, 8, 16), (8, 1, 3, 3), 1, 1, 1, 4, True),
 }
 
 
@@ -84,7 +93,9 @@ def test_conv2d_non_contiguous(name, rng):
 
 
 @pytest.mark.parametrize("name", ["basic", "rect_groups", "depthwise_mult_s2", "pointwise", "wide_implicit",
-                                  "wide_implicit_s2", "lenet_direct", "s3_p2_d2", "groups3_16ch"])
+                                  "wide_implicit_s2", "lenet_direct", "s3_p2_d2", "groups3_16ch",
+                                  "small_images_batched", "small_images_groups_in_place", "depthwise_16x16",
+                                  "depthwise_long_rows", "depthwise_mult_16_wide"])
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_conv2d_every_capability(cap, name, dtype, rng):
     _run_config(name, dtype, rng)
@@ -187,7 +198,7 @@ def test_conv2d_double_backward_matches_torch(rng):
 
 
 @pytest.mark.parametrize("name", ["basic", "wide_implicit", "depthwise", "pointwise", "many_channels_tiles",
-                                  "one_channel_many_filters"])
+                                  "one_channel_many_filters", "small_images_batched", "depthwise_16x16"])
 def test_conv2d_deterministic_and_thread_count_independent(name, rng):
     xs, ws, s, p, d, g, has_b = CONFIGS[name]
     x = rand_array((4,) + xs[1:], "float32", rng)

@@ -101,5 +101,9 @@ TapsRunF32 taps_run_f32_avx2() { return &f32::taps_run_body; }
 TapsRunF64 taps_run_f64_avx2() { return &f64::taps_run_body; }
 TapDotsF32 tap_dots_f32_avx2() { return &f32::tap_dots_body; }
 TapDotsF64 tap_dots_f64_avx2() { return &f64::tap_dots_body; }
+TapsRowsF32 taps_rows_f32_avx2() { return &f32::taps_rows_body; }
+TapsRowsF64 taps_rows_f64_avx2() { return &f64::taps_rows_body; }
+TapDotsRowsF32 tap_dots_rows_f32_avx2() { return &f32::tap_dots_rows_body; }
+TapDotsRowsF64 tap_dots_rows_f64_avx2() { return &f64::tap_dots_rows_body; }
 
 }  // namespace flambeau::cpu::conv_simd
