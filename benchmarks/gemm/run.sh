@@ -8,7 +8,11 @@
 #                                        (bench_vs_openblas.cpp; NT=1 CPUTIME=1 for thread CPU time)
 #   benchmarks/gemm/run.sh variants [R]  the variants that lost, against the shipped set (bench_variants.cpp)
 #   benchmarks/gemm/run.sh kernel        the AVX-512 micro-kernel alone against the FMA peak (bench_kernel.cpp)
+#   benchmarks/gemm/run.sh emb [R]       the kernel's k loop with 0..14 embedded-broadcast rows (bench_kernel_emb.cpp)
 #
+# BENCH_LOCK=/tmp/flambeau-bench.lock takes that lock (flock) around each round of `bench` (one bench_gemm
+# run and one numpy run), instead of holding it for the whole command: on the shared machine a
+# locked run should stay under a minute.
 # THREADS=n limits both libraries to n threads (default: all cores). Flags follow CMakeLists.txt:
 # baseline x86-64 everywhere, ISA flags only on the csrc/cpu/simd leaf files.
 set -euo pipefail
@@ -34,6 +38,12 @@ if [ "$mode" = kernel ]; then
     -o "$out/bench_kernel"
   "$out/bench_kernel"
   "$out/bench_kernel" 384 1
+  exit 0
+fi
+
+if [ "$mode" = emb ]; then
+  $cxx -mavx512f -mavx512dq -mavx512bw -mavx512vl -mfma "$here/bench_kernel_emb.cpp" -o "$out/bench_kernel_emb"
+  "$out/bench_kernel_emb" 384 15 "${2:-15}"
   exit 0
 fi
 
@@ -63,10 +73,15 @@ if [ "$mode" = bench ] || [ "$mode" = all ]; then
   if [ -n "${THREADS:-}" ]; then
     thread_env=(OMP_NUM_THREADS="$THREADS" OPENBLAS_NUM_THREADS="$THREADS")
   fi
+  lock=()
+  if [ -n "${BENCH_LOCK:-}" ]; then
+    lock=(flock "$BENCH_LOCK")
+  fi
   for r in $(seq "$rounds"); do
-    env "${thread_env[@]}" "$out/bench_gemm" bench 5 >> "$ours"
     # numpy alone runs without the OpenBLAS tuning overrides that may be set for other work.
-    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "${thread_env[@]}" python3 "$here/bench_numpy.py" 5 >> "$theirs"
+    "${lock[@]}" bash -c 'env "${@:5}" "$1" bench 5 >> "$2"
+      env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "${@:5}" python3 "$3" 5 >> "$4"' _ \
+      "$out/bench_gemm" "$ours" "$here/bench_numpy.py" "$theirs" "${thread_env[@]}"
   done
   python3 - "$ours" "$theirs" <<'PY'
 import sys

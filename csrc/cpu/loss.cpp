@@ -652,7 +652,7 @@ inline T point_value(T x, T t, T pw, T ls, T param, int& bad) {
 
 // d loss / d x and d loss / d t of the unweighted element; sg = sigmoid(x), ls = log_sigmoid(x)
 // (BCEWithLogits only, from the chunk's pre-pass).
-template <PointLoss K, class T, bool HPW>
+template <PointLoss K, class T, bool HPW, bool WT = true>
 inline void point_grad(T x, T t, T pw, T sg, T ls, T param, T& gx, T& gt) {
   if constexpr (K == PointLoss::MSE) {
     gx = T(2) * (x - t);
@@ -679,7 +679,10 @@ inline void point_grad(T x, T t, T pw, T sg, T ls, T param, T& gx, T& gt) {
     T den = (T(1) - x) * x;
     den = den < T(1e-12) ? T(1e-12) : den;
     gx = (x - t) / den;
-    gt = -std::log(x / (T(1) - x));
+    // Only when the target's gradient is wanted: a libm call per element (it sets errno, so the
+    // compiler may not drop it even unused) kept the input-gradient loop scalar and slow.
+    if constexpr (WT) gt = -std::log(x / (T(1) - x));
+    else gt = T(0);
   } else if constexpr (K == PointLoss::BCEWithLogits) {
     if constexpr (HPW) {
       T pt = pw * t;
@@ -707,15 +710,46 @@ constexpr int64_t kChunk = 256;
 
 struct LeafAct {
   simd::ActFwdF32Fn fwd = nullptr;
+  simd::BceF32Fn bce = nullptr;
 };
 LeafAct leaf_act() {
   LeafAct l;
   switch (capability()) {
-    case Capability::AVX512: l.fwd = simd::act_fwd_f32_avx512(); break;
-    case Capability::AVX2: l.fwd = simd::act_fwd_f32_avx2(); break;
+    case Capability::AVX512: l.fwd = simd::act_fwd_f32_avx512(); l.bce = simd::bce_f32_avx512(); break;
+    case Capability::AVX2: l.fwd = simd::act_fwd_f32_avx2(); l.bce = simd::bce_f32_avx2(); break;
     default: break;
   }
   return l;
+}
+
+// BCE values of a contiguous float32 chunk through the SIMD leaf (vectorised log / log1p), the
+// vectors it declines (a lane outside [2^-126, 1]) by the scalar formula. The range flags are
+// gathered here in a plain loop (it vectorises). False when there is no leaf.
+template <class T>
+bool bce_prepass(T* out, const T* x, const T* t, int64_t m, const LeafAct& leaf, int& bad) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (!leaf.bce) return false;
+    int b1 = 0, b2 = 0;
+    for (int64_t k = 0; k < m; ++k) {
+      b1 |= !(x[k] >= 0.0f && x[k] <= 1.0f);
+      b2 |= !(t[k] >= 0.0f && t[k] <= 1.0f);
+    }
+    bad |= (b1 ? 1 : 0) | (b2 ? 2 : 0);
+    int64_t k = 0;
+    while (k < m) {
+      k += leaf.bce(out + k, x + k, t + k, m - k);
+      if (k >= m) break;
+      int64_t e = std::min<int64_t>(m, k + 16);  // one vector's worth (or less) by the scalar formula
+      for (; k < e; ++k) {
+        int dummy = 0;
+        out[k] = point_value<PointLoss::BCE, T, false>(x[k], t[k], T(0), T(0), T(0), dummy);
+      }
+    }
+    return true;
+  } else {
+    (void)out, (void)x, (void)t, (void)m, (void)leaf, (void)bad;
+    return false;
+  }
 }
 
 // out[k] = f(x[k * sx]) for the pre-pass: log_sigmoid (which = 0) or sigmoid (which = 1).
@@ -751,11 +785,14 @@ struct PointFwd {
     for (int64_t c0 = 0; c0 < n; c0 += kChunk) {
       int64_t m = std::min(kChunk, n - c0);
       if constexpr (K == PointLoss::BCEWithLogits) prepass<T>(0, ls, x + c0 * sx, sx, m, leaf);
+      bool pre = false;  // BCE: ls[] holds the values themselves
+      if constexpr (K == PointLoss::BCE)
+        if (contig) pre = bce_prepass<T>(ls, x + c0, t + c0, m, leaf, lbad);
       if (contig) {
         const T* xc = x + c0;
         const T* tc = t + c0;
         for (int64_t k = 0; k < m; ++k) {
-          T v = point_value<K, T, HPW>(xc[k], tc[k], HPW ? pw[c0 + k] : T(0), ls[k], param, lbad);
+          T v = pre ? ls[k] : point_value<K, T, HPW>(xc[k], tc[k], HPW ? pw[c0 + k] : T(0), ls[k], param, lbad);
           if constexpr (HW) {
             T wk = w[c0 + k];
             v *= wk;
@@ -866,7 +903,7 @@ void point_loss_backward_typed(const Tensor* gx_t, const Tensor* gt_t, const Ten
           for (int64_t k = 0; k < m; ++k) {
             int64_t i = c0 + k;
             T gx, gt;
-            point_grad<K, T, HPW>(xp[i], tp[i], HPW ? pwp[i] : T(0), sgm[k], lsg[k], param, gx, gt);
+            point_grad<K, T, HPW, want_t>(xp[i], tp[i], HPW ? pwp[i] : T(0), sgm[k], lsg[k], param, gx, gt);
             T f;
             if constexpr (decltype(G)::value) f = gc[i] * tscale;
             else f = g0;
@@ -881,7 +918,8 @@ void point_loss_backward_typed(const Tensor* gx_t, const Tensor* gt_t, const Ten
         for (int64_t k = 0; k < m; ++k) {
           int64_t i = c0 + k;
           T gx, gt;
-          point_grad<K, T, HPW>(xp[i * sx], tp[i * stt], HPW ? pwp[i * spw] : T(0), sgm[k], lsg[k], param, gx, gt);
+          point_grad<K, T, HPW, want_t>(xp[i * sx], tp[i * stt], HPW ? pwp[i * spw] : T(0), sgm[k], lsg[k], param, gx,
+                                        gt);
           T f = g[i * sg] * tscale;
           if constexpr (HW) f *= wp[i * sw];
           if constexpr (want_x) ox[i * sox] = gx * f;

@@ -301,3 +301,28 @@ def test_conv_dtype_errors():
 def test_conv_backward_checks_grad_shape():
     with pytest.raises(RuntimeError, match=r"conv2d_backward: grad_output has shape \[1, 4, 5, 5\], expected \[1, 4, 3, 3\]"):
         _C.conv2d_backward(_t((1, 4, 5, 5))._impl, _t((1, 3, 5, 5))._impl, _t((4, 3, 3, 3))._impl)
+
+
+def test_small_convolutions_leave_the_heap_intact():
+    """Many small forward/backward calls (1x1 and 3x3, every capability) in a fresh process: a kernel
+    that writes past a buffer shows up as glibc's abort ('corrupted size vs. prev_size'), which a
+    value comparison in this process could miss (a WIP conv change did exactly that)."""
+    import subprocess
+    import sys
+    code = (
+        "import flambeau as fl\n"
+        "from flambeau import _C\n"
+        "for i in range(40):\n"
+        "    for (c, o, k, s) in [(3, 2, 1, 4), (1, 6, 5, 12), (16, 8, 3, 5), (3, 64, 3, 9)]:\n"
+        "        x = fl.randn(2, c, s, s); w = fl.randn(o, c, k, k); g = fl.randn(2, o, s - k + 1, s - k + 1)\n"
+        "        _C.conv2d_backward(g._impl, x._impl, w._impl, [1, 1], [0, 0], [1, 1], 1, [True, True, True])\n"
+        "import gc; gc.collect()\n"
+        "print('ok')\n")
+    import os
+    from pathlib import Path
+    pkg_root = str(Path(flambeau.__file__).resolve().parent.parent)
+    for cap in ("default", "avx2", "avx512"):
+        env = dict(os.environ, FLAMBEAU_CPU_CAPABILITY=cap,
+                   PYTHONPATH=os.pathsep.join([pkg_root] + ([os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else [])))
+        proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0 and "ok" in proc.stdout, (cap, proc.returncode, proc.stderr[-500:])

@@ -29,6 +29,14 @@ using RowSoftmaxAxpbF32Fn = void (*)(float* out, const float* x, float m, float 
 // numerators of N-d cross-entropy, where every position has its own max m and log-sum l.
 using ExpSubF32Fn = void (*)(float* out, const float* x, const float* m, const float* l, int64_t n);
 
+// Binary cross-entropy values of a contiguous float32 chunk, unweighted:
+// out[i] = (t - 1) max(log1p(-x), -100) - t max(log(x), -100). Inputs with x outside [2^-126, 1]
+// (zero, subnormal, out of range, NaN) are computed by the caller's scalar formula, which this
+// leaves to it: returns the number of leading elements done (a multiple of W, or n).
+using BceF32Fn = int64_t (*)(float* out, const float* x, const float* t, int64_t n);
+BceF32Fn bce_f32_avx2();
+BceF32Fn bce_f32_avx512();
+
 ActFwdF32Fn act_fwd_f32_avx2();
 ExpSubF32Fn exp_sub_f32_avx2();
 ExpSubF32Fn exp_sub_f32_avx512();

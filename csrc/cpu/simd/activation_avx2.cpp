@@ -22,6 +22,19 @@ inline vf div_(vf a, vf b) { return _mm256_div_ps(a, b); }
 inline vf fma_(vf a, vf b, vf c) { return _mm256_fmadd_ps(a, b, c); }
 // 1 / b: a true division (256-bit vdivps is cheap enough; rcpps has only 12 bits).
 inline vf rcp_(vf b) { return _mm256_div_ps(_mm256_set1_ps(1.0f), b); }
+inline vf rcp_fin(vf b) { return _mm256_div_ps(_mm256_set1_ps(1.0f), b); }
+inline vf fdiv_(vf a, vf b) { return _mm256_div_ps(a, b); }
+inline vf fms_(vf a, vf b, vf c) { return _mm256_fmsub_ps(a, b, c); }
+inline vf frexp_(vf y, vf& e) {
+  __m256i b = _mm256_castps_si256(y);
+  __m256i ei = _mm256_sub_epi32(_mm256_srli_epi32(b, 23), _mm256_set1_epi32(127));
+  vf m = _mm256_castsi256_ps(_mm256_or_si256(_mm256_and_si256(b, _mm256_set1_epi32(0x007fffff)),
+                                             _mm256_set1_epi32(0x3f800000)));  // [1, 2)
+  vf big = _mm256_cmp_ps(m, _mm256_set1_ps(1.41421356f), _CMP_GT_OQ);
+  vf ef = _mm256_cvtepi32_ps(ei);
+  e = _mm256_blendv_ps(ef, _mm256_add_ps(ef, _mm256_set1_ps(1.0f)), big);
+  return _mm256_blendv_ps(m, _mm256_mul_ps(m, _mm256_set1_ps(0.5f)), big);
+}
 inline vf fnma_(vf a, vf b, vf c) { return _mm256_fnmadd_ps(a, b, c); }
 inline vf vmax(vf a, vf b) { return _mm256_max_ps(a, b); }
 inline vf vmin(vf a, vf b) { return _mm256_min_ps(a, b); }
@@ -83,5 +96,6 @@ RowMaxF32Fn row_max_f32_avx2() { return &row_max; }
 RowSumExpF32Fn row_sumexp_f32_avx2() { return &row_sumexp; }
 RowSoftmaxAxpbF32Fn row_softmax_axpb_f32_avx2() { return &row_softmax_axpb; }
 ExpSubF32Fn exp_sub_f32_avx2() { return &exp_sub; }
+BceF32Fn bce_f32_avx2() { return &bce_values; }
 
 }  // namespace flambeau::cpu::simd

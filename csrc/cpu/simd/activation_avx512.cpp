@@ -29,6 +29,25 @@ inline vf rcp_(vf b) {
   __mmask16 inf = _mm512_fpclass_ps_mask(b, 0x08 | 0x10);  // +inf | -inf
   return _mm512_mask_blend_ps(inf, r, _mm512_setzero_ps());
 }
+// 1 / b for finite b of moderate size (no +-inf fix-up): rcp14 and one Newton step.
+inline vf rcp_fin(vf b) {
+  vf r = _mm512_rcp14_ps(b);
+  return _mm512_fmadd_ps(r, _mm512_fnmadd_ps(b, r, _mm512_set1_ps(1.0f)), r);
+}
+// a / b for finite moderate b: a * rcp_fin(b) (within ~1 ulp; vdivps zmm is several times slower).
+inline vf fdiv_(vf a, vf b) { return _mm512_mul_ps(a, rcp_fin(b)); }
+inline vf fms_(vf a, vf b, vf c) { return _mm512_fmsub_ps(a, b, c); }
+// y = m 2^e with m in [sqrt(1/2), sqrt(2)), for positive normal y (the caller keeps zero, subnormal,
+// inf and NaN away): exponent and mantissa from the bits.
+inline vf frexp_(vf y, vf& e) {
+  __m512i b = _mm512_castps_si512(y);
+  __m512i ei = _mm512_sub_epi32(_mm512_srli_epi32(b, 23), _mm512_set1_epi32(127));
+  vf m = _mm512_castsi512_ps(_mm512_or_si512(_mm512_and_si512(b, _mm512_set1_epi32(0x007fffff)),
+                                             _mm512_set1_epi32(0x3f800000)));  // [1, 2)
+  __mmask16 big = _mm512_cmp_ps_mask(m, _mm512_set1_ps(1.41421356f), _CMP_GT_OQ);
+  e = _mm512_mask_add_ps(_mm512_cvtepi32_ps(ei), big, _mm512_cvtepi32_ps(ei), _mm512_set1_ps(1.0f));
+  return _mm512_mask_mul_ps(m, big, m, _mm512_set1_ps(0.5f));
+}
 inline vf fnma_(vf a, vf b, vf c) { return _mm512_fnmadd_ps(a, b, c); }
 inline vf vmax(vf a, vf b) { return _mm512_max_ps(a, b); }
 inline vf vmin(vf a, vf b) { return _mm512_min_ps(a, b); }
@@ -75,5 +94,6 @@ RowMaxF32Fn row_max_f32_avx512() { return &row_max; }
 RowSumExpF32Fn row_sumexp_f32_avx512() { return &row_sumexp; }
 RowSoftmaxAxpbF32Fn row_softmax_axpb_f32_avx512() { return &row_softmax_axpb; }
 ExpSubF32Fn exp_sub_f32_avx512() { return &exp_sub; }
+BceF32Fn bce_f32_avx512() { return &bce_values; }
 
 }  // namespace flambeau::cpu::simd

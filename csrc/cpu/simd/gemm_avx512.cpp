@@ -16,6 +16,22 @@
 // bottleneck (14 cycles) while the two load ports have room (8 cycles) for loads and prefetches. A
 // squarer tile (8 x 48, 12 x 32) spends more loads per FMA or leaves accumulators unused.
 //
+// Front end. Written that way, a k step is 46 instructions (28 FMA, 14 vbroadcastss, 2 loads, 2
+// prefetches) for 14 cycles of FMA work: 3.3 per cycle against the core's 4-wide allocation. On a quiet
+// core that is enough (0.93-0.95 of the FMA peak), but this is a KVM guest, and for long stretches
+// (even with our own guest idle) the kernel ran at 0.56-0.65 of the register-only FMA peak measured at
+// the same moment: most likely the host running something on our core's sibling hyperthread, which
+// halves the allocation slots and hurts a front-end-bound loop far more than the FMA-only one (the
+// guest has no PMU to confirm it). So the
+// first kEmbRows rows skip the broadcast: each of their two FMAs takes a[i] as an embedded-broadcast
+// memory operand (vfmadd231ps m32{1to16}, one micro-fused instruction; the same arithmetic, so the same
+// bits). A row done that way costs one instruction less and one load more; with 6 such rows a k step
+// is 40 instructions and 24 loads (of the 2 x 14 the load ports can take), which measured 0.61-0.72
+// (median) under that contention against 0.55-0.64, and 0.94 against 0.88-0.91 on a quiet core. Fewer rows
+// help less; more (8, 10, 14) run into the load ports (benchmarks/gemm/bench_kernel_emb.cpp,
+// RESULTS-gemm.md). Kernels with one vector per row (n <= VL) do every row that way: one load per row
+// either way, and one instruction instead of two.
+//
 // Edges. Every m in 1..14 has its own instantiation (kernel<M, NV>), so a ragged last row-panel costs
 // only its own rows' FMAs; columns are masked loads/stores, and NV=1 (n <= VL) skips the second
 // vector's FMAs. The packed panels keep the full MR/NR strides (zero-padded by the packer).
@@ -25,7 +41,8 @@
 // prefetch the C tile before the k loop so that the read-modify-write at the end does not stall.
 //
 // ODR: everything here is in an anonymous namespace inside flambeau::cpu::gemm_avx512 and uses only
-// intrinsics (always-inline builtins), never a template or inline function shared with baseline code.
+// intrinsics (always-inline builtins) and inline asm, never a template or inline function shared with
+// baseline code.
 
 // GCC 12 warns inside its own AVX-512 shuffle intrinsics (their _mm512_undefined_ps() pass-through is
 // "maybe uninitialized"); a known false positive, silenced for this file only.
@@ -48,6 +65,11 @@ struct F32 {
   static V load(const T* p) { return _mm512_load_ps(p); }
   static V set1(T x) { return _mm512_set1_ps(x); }
   static V fmadd(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
+  // c += broadcast(*p) * b as one instruction with an embedded-broadcast memory operand (see kernel).
+  static V fmadd_bcast(const T* p, V b, V c) {
+    asm("vfmadd231ps %[m]%{1to16%}, %[b], %[c]" : [c] "+v"(c) : [b] "v"(b), [m] "m"(*p));
+    return c;
+  }
   static V mul(V a, V b) { return _mm512_mul_ps(a, b); }
   static V add(V a, V b) { return _mm512_add_ps(a, b); }
   static V loadu(const T* p) { return _mm512_loadu_ps(p); }
@@ -96,6 +118,10 @@ struct F64 {
   static V load(const T* p) { return _mm512_load_pd(p); }
   static V set1(T x) { return _mm512_set1_pd(x); }
   static V fmadd(V a, V b, V c) { return _mm512_fmadd_pd(a, b, c); }
+  static V fmadd_bcast(const T* p, V b, V c) {
+    asm("vfmadd231pd %[m]%{1to8%}, %[b], %[c]" : [c] "+v"(c) : [b] "v"(b), [m] "m"(*p));
+    return c;
+  }
   static V mul(V a, V b) { return _mm512_mul_pd(a, b); }
   static V add(V a, V b) { return _mm512_add_pd(a, b); }
   static V loadu(const T* p) { return _mm512_loadu_pd(p); }
@@ -127,6 +153,7 @@ struct F64 {
 
 constexpr int kMR = 14;
 constexpr int kNV = 2;  // vectors per row of the tile: NR = kNV * VL
+constexpr int kEmbRows = 6;  // rows whose FMAs take a[i] as an embedded-broadcast operand (see above)
 
 template <class S, int M, int NV>
 void kernel(int64_t kc, const typename S::T* __restrict a, const typename S::T* __restrict b,
@@ -160,9 +187,14 @@ void kernel(int64_t kc, const typename S::T* __restrict a, const typename S::T* 
     _mm_prefetch((const char*)(b + B_PREFETCH + 64 / sizeof(T)), _MM_HINT_T0);
 #pragma GCC unroll 16
     for (int i = 0; i < M; ++i) {
-      V ai = S::set1(a[i]);
+      if (NV == 1 || i < kEmbRows) {  // a[i] loaded by each FMA, no broadcast instruction (see above)
 #pragma GCC unroll 4
-      for (int v = 0; v < NV; ++v) acc[i][v] = S::fmadd(ai, bv[v], acc[i][v]);
+        for (int v = 0; v < NV; ++v) acc[i][v] = S::fmadd_bcast(a + i, bv[v], acc[i][v]);
+      } else {
+        V ai = S::set1(a[i]);
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; ++v) acc[i][v] = S::fmadd(ai, bv[v], acc[i][v]);
+      }
     }
     a += kMR;
     b += NR;

@@ -7,10 +7,11 @@ of them:
   normalization.cpp, dropout.cpp, linear.cpp), reached through the autograd Functions of
   flambeau._functions.{conv, pooling, activation, loss, normalization, dropout, linear}. A function
   decorated `@_kernel(...)` sends its CPU calls there: one kernel forward, one backward.
-* the body written below it, composed from differentiable foundation ops. It serves the devices
-  that have no such kernel yet (CUDA, whose conv/norm/loss kernels are still to come: the `_C`
-  entry points raise NotImplementedError there), and it is the whole implementation of the
-  functions without a decorator (their `# kernel: _C.<op>` comment names the kernel they would get).
+* the body written below it, composed from differentiable foundation ops. It serves the other
+  devices (CUDA: conv2d has no CUDA kernel yet, and the CUDA activation/loss/norm/dropout/pooling
+  kernels are written but not yet verified on a GPU, see csrc/cuda/UNVERIFIED.md), and it is the
+  whole implementation of the functions without a decorator (their `# kernel: _C.<op>` comment names
+  the kernel they would get).
 """
 import functools
 import math
