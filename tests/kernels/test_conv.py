@@ -65,6 +65,12 @@ CONFIGS = {
     "depthwise_16x16": ((3, 8, 16, 16), (8, 1, 3, 3), 1, 1, 1, 8, True),
     "depthwise_long_rows": ((2, 4, 5, 70), (4, 1, 3, 3), 1, 1, 1, 4, True),
     "depthwise_mult_16_wide": ((2, 4, 8, 16), (8, 1, 3, 3), 1, 1, 1, 4, True),
+    # Pointwise weight gradient with small images side by side in one col row (one packer call per
+    # image, the row as wide as the packer's NR: 2 x 16 floats, 4 x 8 floats at unaligned offsets,
+    # 2 x 8 doubles): only each image's own columns may be written.
+    "pointwise_two_4x4": ((2, 3, 4, 4), (2, 3, 1, 1), 1, 0, 1, 1, True),
+    "pointwise_four_2x4": ((4, 3, 2, 4), (2, 3, 1, 1), 1, 0, 1, 1, True),
+    "pointwise_two_2x4": ((2, 3, 2, 4), (2, 3, 1, 1), 1, 0, 1, 1, True),
 }
 
 
@@ -95,7 +101,8 @@ def test_conv2d_non_contiguous(name, rng):
 @pytest.mark.parametrize("name", ["basic", "rect_groups", "depthwise_mult_s2", "pointwise", "wide_implicit",
                                   "wide_implicit_s2", "lenet_direct", "s3_p2_d2", "groups3_16ch",
                                   "small_images_batched", "small_images_groups_in_place", "depthwise_16x16",
-                                  "depthwise_long_rows", "depthwise_mult_16_wide"])
+                                  "depthwise_long_rows", "depthwise_mult_16_wide", "pointwise_two_4x4",
+                                  "pointwise_four_2x4", "pointwise_two_2x4"])
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_conv2d_every_capability(cap, name, dtype, rng):
     _run_config(name, dtype, rng)

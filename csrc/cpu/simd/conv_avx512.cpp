@@ -67,7 +67,16 @@ void pack_runs(const typename S::T* src, const int64_t* off, int64_t kc, const P
     }
     return;
   }
-  if (nr != 2 * VL || nruns > 2 * VL) {  // (not the kernel sets' NR: the general loop)
+  // The register path below stores every column of [0, nr) of each row (zero outside the runs). That
+  // is right only for a whole micro-panel: n < nr (columns [n, nr) are to be zeroed anyway) or runs
+  // that cover all nr columns. With n == nr and runs covering less, the caller is using nr as a row
+  // pitch and fills the rest of the row itself (backward_weight_impl puts several images side by side
+  // in one col row, one call per image at dst + i*np): only the runs' columns may be written there,
+  // and a whole-vector store would clobber the other images' columns and, for the last image, run
+  // past the end of the buffer (heap corruption), besides needing a 64-byte aligned dst.
+  int64_t covered = 0;
+  for (int64_t q = 0; q < nruns; ++q) covered += runs[q].len;
+  if (nr != 2 * VL || nruns > 2 * VL || (n >= nr && covered != nr)) {  // the general loop
     for (int64_t k = 0; k < kc; ++k) {
       T* d = dst + k * nr;
       const T* s = src + off[k];

@@ -16,7 +16,9 @@ struct PixelRun {
 // Packs a GEMM B micro-panel of kc rows and nr columns straight from the convolution's source:
 //   dst[k*nr + run.dst + j] = src[off[k] + run.base + j]   (j < run.len, every run, k < kc)
 // and zeroes columns [n, nr) of every row. dst is 64-byte aligned; nr is the kernel set's NR (two
-// vectors of the ISA); the runs cover columns [0, n).
+// vectors of the ISA); the runs cover columns [0, n). Also used with n == nr as a row pitch and runs
+// covering only part of each row (several images side by side, one call each, dst not necessarily
+// aligned): then only the runs' columns are written.
 using PackRunsF32 = void (*)(const float* src, const int64_t* off, int64_t kc, const PixelRun* runs, int64_t nruns,
                              int64_t n, int64_t nr, float* dst);
 using PackRunsF64 = void (*)(const double* src, const int64_t* off, int64_t kc, const PixelRun* runs,
