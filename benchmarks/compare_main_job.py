@@ -61,19 +61,13 @@ def cpu_name():
     return platform.processor() or platform.machine()
 
 
-def build_mlp(nn, sizes=(784, 256, 128, 10)):
-    """Flatten, then Linear + ReLU between each pair of sizes (no activation at the end)."""
-    layers = [nn.Flatten()]
-    for i, (a, b) in enumerate(zip(sizes, sizes[1:])):
-        layers.append(nn.Linear(a, b))
-        if i < len(sizes) - 2:
-            layers.append(nn.ReLU())
-    return nn.Sequential(*layers)
-
-
 def build(lib_nn, model):
-    from train_fashion_mnist import build_model
-    return build_model(lib_nn) if model == "cnn" else build_mlp(lib_nn)
+    """The main job's CNN, or the MLP 784-256-128-10 with ReLU, from the `nn` package given."""
+    if model == "cnn":
+        from train_fashion_mnist import build_model
+        return build_model(lib_nn)
+    from activations_mlp import mlp
+    return mlp(lib_nn.ReLU, (784, 256, 128, 10), nn=lib_nn)
 
 
 def child(args):

@@ -18,8 +18,10 @@ ACTIVATIONS = {
 }
 
 
-def mlp(activation=nn.ReLU, sizes=(784, 120, 80, 10)):
-    """Flatten, then Linear + activation between each pair of sizes (no activation at the end)."""
+def mlp(activation=None, sizes=(784, 120, 80, 10), nn=nn):
+    """Flatten, then Linear + activation (default nn.ReLU) between each pair of sizes (no activation
+    at the end), built from the `nn` package given (benchmarks/compare_main_job.py passes torch.nn)."""
+    activation = activation or nn.ReLU
     layers = [nn.Flatten()]
     for i, (a, b) in enumerate(zip(sizes, sizes[1:])):
         layers.append(nn.Linear(a, b))
