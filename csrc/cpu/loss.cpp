@@ -1085,6 +1085,20 @@ void multi_margin_loss_backward(const Tensor& grad_in, const Tensor& grad_out, c
 }
 
 // ---------------------------------------------------------------- cosine embedding
+// x1 . x2 and the squared norms of one row (plus PyTorch's 1e-12), in double, shared by the
+// forward and the backward so both see the same cosine.
+template <typename T>
+inline void cosine_row_terms(const T* ar, const T* br, int64_t D, double& prod, double& m1, double& m2) {
+  prod = 0, m1 = 0, m2 = 0;
+  for (int64_t d = 0; d < D; ++d) {
+    prod += (double)ar[d] * br[d];
+    m1 += (double)ar[d] * ar[d];
+    m2 += (double)br[d] * br[d];
+  }
+  m1 += 1e-12;
+  m2 += 1e-12;
+}
+
 void cosine_embedding_loss(const Tensor& out, const Tensor& x1, const Tensor& x2, const Tensor& target,
                            double margin, Reduction reduction, int64_t N, int64_t D) {
   FLB_DISPATCH_FLOATING(x1.dtype, "cosine_embedding_loss", [&] {
@@ -1099,14 +1113,8 @@ void cosine_embedding_loss(const Tensor& out, const Tensor& x1, const Tensor& x2
       for (int64_t i = b0; i < e; ++i) {
         const T* ar = a + i * D;
         const T* br = b + i * D;
-        double prod = 0, m1 = 0, m2 = 0;
-        for (int64_t d = 0; d < D; ++d) {
-          prod += (double)ar[d] * br[d];
-          m1 += (double)ar[d] * ar[d];
-          m2 += (double)br[d] * br[d];
-        }
-        m1 += 1e-12;
-        m2 += 1e-12;
+        double prod, m1, m2;
+        cosine_row_terms(ar, br, D, prod, m1, m2);
         double cs = prod / std::sqrt(m1 * m2);
         double r = 0;
         if (tg[i] == T(1)) r = 1.0 - cs;
@@ -1139,14 +1147,8 @@ void cosine_embedding_loss_backward(const Tensor* g1, const Tensor* g2, const Te
       for (int64_t i = b0; i < e; ++i) {
         const T* ar = a + i * D;
         const T* br = b + i * D;
-        double prod = 0, m1 = 0, m2 = 0;
-        for (int64_t d = 0; d < D; ++d) {
-          prod += (double)ar[d] * br[d];
-          m1 += (double)ar[d] * ar[d];
-          m2 += (double)br[d] * br[d];
-        }
-        m1 += 1e-12;
-        m2 += 1e-12;
+        double prod, m1, m2;
+        cosine_row_terms(ar, br, D, prod, m1, m2);
         double den = std::sqrt(m1 * m2);
         double cs = prod / den;
         double dl = 0;  // d loss / d cos
