@@ -18,6 +18,8 @@ Like any in-place op, each call bumps the version counter of every tensor it wro
 states, step counters), so that autograd still reports a parameter saved for backward and then
 updated by an optimizer step before that backward ran.
 """
+from collections import deque
+
 from .. import _C
 
 __all__ = ["fused_sgd_", "fused_adam_", "fused_adamw_", "fused_rmsprop_", "fused_adagrad_"]
@@ -35,8 +37,9 @@ def _impls(ts, name, op):
 def _bump(*impl_lists):
     """Marks tensors written in place by a kernel as modified (TensorImpl.version), as in-place ops do."""
     for impls in impl_lists:
-        for t in impls:
-            t.bump_version()
+        if impls:
+            # map() over the unbound method: no bound-method object per tensor
+            deque(map(type(impls[0]).bump_version, impls), maxlen=0)
 
 
 def _f(x):

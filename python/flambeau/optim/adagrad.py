@@ -1,7 +1,7 @@
 """Adagrad with lr_decay and initial_accumulator_value (PyTorch's update rule)."""
 import flambeau
 from . import _fused
-from .optimizer import Optimizer, _addcdiv_, _addcmul_, _fused_ok, _fused_state_ok, _to_scalar
+from .optimizer import Optimizer, _addcdiv_, _addcmul_, _to_scalar
 
 __all__ = ["Adagrad"]
 
@@ -26,11 +26,12 @@ class Adagrad(Optimizer):
                         initial_accumulator_value=initial_accumulator_value, foreach=foreach,
                         maximize=maximize, differentiable=differentiable, fused=fused)
         super().__init__(params, defaults)
+        self._check_fused_flags(fused, foreach, differentiable)
         # like PyTorch, the state is created eagerly
         for group in self.param_groups:
             for p in group["params"]:
                 state = self.state[p]
-                state["step"] = self._step_tensor()
+                state["step"] = self._step_tensor(group["fused"], p.device)
                 init_value = group["initial_accumulator_value"]
                 state["sum"] = flambeau.full_like(p, init_value)
 
@@ -44,43 +45,34 @@ class Adagrad(Optimizer):
             for p in group["params"]:
                 p_state = self.state.get(p, [])
                 if len(p_state) != 0 and not isinstance(p_state["step"], flambeau.Tensor):
-                    p_state["step"] = flambeau.tensor(float(p_state["step"]))
+                    p_state["step"] = self._step_tensor(group["fused"], p.device, p_state["step"])
 
     def step(self, closure=None):
         """One update of every parameter that has a gradient. `closure` re-evaluates the loss.
 
         Per param group, one call of the fused kernel (optim/_fused.py) when it takes the group's
-        tensors (optimizer._fused_ok, _fused_state_ok), else the per-parameter path
-        (_single_tensor_step)."""
-        loss = None
-        if closure is not None:
-            with flambeau.enable_grad():
-                loss = closure()
-        with flambeau.no_grad():
-            for group in self.param_groups:
-                params = [p for p in group["params"] if p.grad is not None]
-                if not params:
-                    continue
-                lr = _to_scalar(group["lr"])
-                grads = [p.grad for p in params]
-                if not _fused_ok(group, params, grads, lr):
-                    self._single_tensor_step(group, params, lr)
-                    continue
-                states = [self.state[p] for p in params]
-                state_sums = [s["sum"] for s in states]
-                steps = [s["step"] for s in states]
-                if not _fused_state_ok(params, (state_sums,), steps):
-                    self._single_tensor_step(group, params, lr)
-                    continue
-                # the kernel increments each state['step'] itself
-                _fused.fused_adagrad_(params, grads, state_sums, steps, lr=lr, lr_decay=group["lr_decay"],
-                                      weight_decay=group["weight_decay"], eps=group["eps"],
-                                      maximize=group["maximize"])
-        return loss
+        tensors, else the per-parameter path (_single_tensor_step): Optimizer._step_groups."""
+        return self._step_groups(closure)
 
-    def _single_tensor_step(self, group, params, lr):
-        """PyTorch's single-tensor Adagrad rule, op by op (CUDA params, differentiable=True, and
-        whatever else the fused kernel does not take)."""
+    _fused_differentiable_error = "adagrad with fused=True does not support differentiable=True"
+    _foreach_differentiable_error = True
+
+    def _group_scalars(self, group):
+        return (_to_scalar(group["lr"]),)
+
+    def _fused_state(self, group, params):
+        states = [self.state[p] for p in params]
+        return ([s["sum"] for s in states],), [s["step"] for s in states]
+
+    def _fused_update(self, group, params, grads, state_lists, steps, hp):
+        # the kernel increments each state['step'] itself
+        _fused.fused_adagrad_(params, grads, state_lists[0], steps, lr=hp[0], lr_decay=group["lr_decay"],
+                              weight_decay=group["weight_decay"], eps=group["eps"], maximize=group["maximize"])
+
+    def _single_tensor_step(self, group, params, hp):
+        """PyTorch's single-tensor Adagrad rule, op by op (CUDA params, differentiable=True,
+        foreach=False, and whatever else the fused kernel does not take)."""
+        lr = hp[0]
         lr_decay = group["lr_decay"]
         weight_decay = group["weight_decay"]
         eps = group["eps"]

@@ -1,7 +1,7 @@
 """Adam and AdamW (PyTorch's update rule, bias corrections computed in Python floats)."""
 import flambeau
 from . import _fused
-from .optimizer import Optimizer, _addcdiv_, _addcmul_, _fused_ok, _fused_state_ok, _lerp_, _to_scalar
+from .optimizer import Optimizer, _addcdiv_, _addcmul_, _lerp_, _to_scalar
 
 __all__ = ["Adam", "AdamW"]
 
@@ -10,8 +10,11 @@ class Adam(Optimizer):
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False,
                  *, foreach=None, maximize=False, capturable=False, differentiable=False,
                  fused=None, decoupled_weight_decay=False):
-        if isinstance(lr, flambeau.Tensor) and lr.numel() != 1:
-            raise ValueError("Tensor lr must be 1-element")
+        if isinstance(lr, flambeau.Tensor):
+            if foreach and not capturable:
+                raise ValueError("lr as a Tensor is not supported for capturable=False and foreach=True")
+            if lr.numel() != 1:
+                raise ValueError("Tensor lr must be 1-element")
         if not 0.0 <= lr:
             raise ValueError(f"Invalid learning rate: {lr}")
         if not 0.0 <= eps:
@@ -22,11 +25,15 @@ class Adam(Optimizer):
             raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
         if not 0.0 <= weight_decay:
             raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        for i, b in enumerate(betas):
+            if isinstance(b, flambeau.Tensor) and foreach and not capturable:
+                raise ValueError(f"betas[{i}] as a Tensor is not supported for capturable=False and foreach=True")
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
                         maximize=maximize, foreach=foreach, capturable=capturable,
                         differentiable=differentiable, fused=fused,
                         decoupled_weight_decay=decoupled_weight_decay)
         super().__init__(params, defaults)
+        self._check_fused_flags(fused, foreach, differentiable)
 
     def __setstate__(self, state):
         super().__setstate__(state)
@@ -41,15 +48,15 @@ class Adam(Optimizer):
             for p in group["params"]:
                 p_state = self.state.get(p, [])
                 if len(p_state) != 0 and not isinstance(p_state["step"], flambeau.Tensor):
-                    p_state["step"] = flambeau.tensor(float(p_state["step"]))
+                    p_state["step"] = self._step_tensor(group["fused"], p.device, p_state["step"])
 
-    def _init_state(self, p, amsgrad):
+    def _init_state(self, p, group):
         state = self.state[p]
         if len(state) == 0:
-            state["step"] = self._step_tensor()
+            state["step"] = self._step_tensor(group["fused"], p.device)
             state["exp_avg"] = flambeau.zeros_like(p)
             state["exp_avg_sq"] = flambeau.zeros_like(p)
-            if amsgrad:
+            if group["amsgrad"]:
                 state["max_exp_avg_sq"] = flambeau.zeros_like(p)
         return state
 
@@ -57,50 +64,51 @@ class Adam(Optimizer):
         """One update of every parameter that has a gradient. `closure` re-evaluates the loss.
 
         Per param group, one call of the fused kernel (optim/_fused.py) when it takes the group's
-        tensors (optimizer._fused_ok, _fused_state_ok), else the per-parameter path
-        (_single_tensor_step)."""
-        loss = None
-        if closure is not None:
-            with flambeau.enable_grad():
-                loss = closure()
-        with flambeau.no_grad():
-            for group in self.param_groups:
-                params = [p for p in group["params"] if p.grad is not None]
-                if not params:
-                    continue
-                beta1, beta2 = (_to_scalar(b) for b in group["betas"])
-                lr = _to_scalar(group["lr"])
-                grads = [p.grad for p in params]
-                if not (0.0 <= beta1 < 1.0 and 0.0 <= beta2 < 1.0 and _fused_ok(group, params, grads, lr)):
-                    self._single_tensor_step(group, params, lr, beta1, beta2)
-                    continue
-                amsgrad = group["amsgrad"]
-                states = [self._init_state(p, amsgrad) for p in params]
-                exp_avgs = [s["exp_avg"] for s in states]
-                exp_avg_sqs = [s["exp_avg_sq"] for s in states]
-                max_exp_avg_sqs = [s["max_exp_avg_sq"] for s in states] if amsgrad else []
-                steps = [s["step"] for s in states]
-                if not _fused_state_ok(params, (exp_avgs, exp_avg_sqs, max_exp_avg_sqs) if amsgrad
-                                       else (exp_avgs, exp_avg_sqs), steps):
-                    self._single_tensor_step(group, params, lr, beta1, beta2)
-                    continue
-                # the kernel increments each state['step'] itself
-                _fused.fused_adam_(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, lr=lr, beta1=beta1,
-                                   beta2=beta2, eps=group["eps"], weight_decay=group["weight_decay"],
-                                   amsgrad=amsgrad, maximize=group["maximize"],
-                                   decoupled=group["decoupled_weight_decay"])
-        return loss
+        tensors, else the per-parameter path (_single_tensor_step): Optimizer._step_groups."""
+        return self._step_groups(closure)
 
-    def _single_tensor_step(self, group, params, lr, beta1, beta2):
-        """PyTorch's single-tensor Adam rule, op by op (CUDA params, differentiable=True, and
-        whatever else the fused kernel does not take)."""
+    _fused_differentiable_error = "Adam with fused=True does not support differentiable=True"
+    _foreach_differentiable_error = True
+
+    def _group_scalars(self, group):
+        lr = group["lr"]
+        if group["foreach"] and isinstance(lr, flambeau.Tensor) and not group["capturable"]:
+            raise RuntimeError("lr as a Tensor is not supported for capturable=False and foreach=True")
+        beta1, beta2 = group["betas"]
+        return _to_scalar(lr), _to_scalar(beta1), _to_scalar(beta2)
+
+    def _kernel_takes_options(self, group, hp):
+        return 0.0 <= hp[1] < 1.0 and 0.0 <= hp[2] < 1.0
+
+    def _fused_state(self, group, params):
+        state = self.state
+        states = [state[p] for p in params]
+        for p, s in zip(params, states):
+            if not s:
+                self._init_state(p, group)
+        lists = ([s["exp_avg"] for s in states], [s["exp_avg_sq"] for s in states])
+        if group["amsgrad"]:
+            lists += ([s["max_exp_avg_sq"] for s in states],)
+        return lists, [s["step"] for s in states]
+
+    def _fused_update(self, group, params, grads, state_lists, steps, hp):
+        # the kernel increments each state['step'] itself
+        amsgrad = group["amsgrad"]
+        _fused.fused_adam_(params, grads, state_lists[0], state_lists[1], state_lists[2] if amsgrad else [], steps,
+                           lr=hp[0], beta1=hp[1], beta2=hp[2], eps=group["eps"], weight_decay=group["weight_decay"],
+                           amsgrad=amsgrad, maximize=group["maximize"], decoupled=group["decoupled_weight_decay"])
+
+    def _single_tensor_step(self, group, params, hp):
+        """PyTorch's single-tensor Adam rule, op by op (CUDA params, differentiable=True,
+        foreach=False, and whatever else the fused kernel does not take)."""
+        lr, beta1, beta2 = hp
         weight_decay = group["weight_decay"]
         eps = group["eps"]
         amsgrad = group["amsgrad"]
         maximize = group["maximize"]
         decoupled = group["decoupled_weight_decay"]
         for p in params:
-            state = self._init_state(p, amsgrad)
+            state = self._init_state(p, group)
             grad = p.grad if not maximize else -p.grad
             exp_avg, exp_avg_sq, step_t = state["exp_avg"], state["exp_avg_sq"], state["step"]
             step_t.add_(1)

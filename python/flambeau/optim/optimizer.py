@@ -5,6 +5,7 @@ import warnings
 from collections import OrderedDict, defaultdict
 from copy import deepcopy
 from itertools import chain
+from operator import is_
 
 import flambeau
 from flambeau._tensor import Tensor
@@ -99,6 +100,8 @@ class Optimizer:
             if name not in self.__dict__:
                 self.__dict__[name] = OrderedDict()
         self.defaults.setdefault("differentiable", False)
+        # the groups are new dicts: forget what was cached about the old ones
+        self.__dict__.pop("_group_cache", None)
 
     def __repr__(self):
         format_string = self.__class__.__name__ + " ("
@@ -324,68 +327,189 @@ class Optimizer:
         for post_hook in self._optimizer_load_state_dict_post_hooks.values():
             post_hook(self)
 
-    # ------------------------------------------------------------------ helpers for subclasses
+    # ------------------------------------------------------------------ the fused / per-parameter step
+    # SGD, Adam, AdamW, RMSprop and Adagrad update each param group either with one call of a fused
+    # multi-tensor kernel (optim/_fused.py) or, when that kernel does not take the group (or the
+    # flags ask for it), with their per-parameter Python path (the same rule, op by op). _step_groups
+    # is that shared sequence; a subclass states only what differs:
+    #
+    #   _group_scalars(group) -> hp     the group's hyperparameters as Python numbers, hp[0] the lr
+    #                                   (both paths receive hp; may raise for bad flag combinations)
+    #   _kernel_takes_options(group, hp) whether the kernel takes these option values (default True)
+    #   _fused_state(group, params) -> (state_lists, steps)
+    #                                   creates the state the kernel needs and returns it: a tuple of
+    #                                   per-parameter lists of state tensors (None entries allowed:
+    #                                   SGD's buffers before the first step), the step counters or None
+    #   _fused_update(group, params, grads, state_lists, steps, hp)   the one _fused.* call
+    #   _single_tensor_step(group, params, hp)                         the per-parameter path
+    #
+    # Class attributes: _fused_differentiable_error (the message torch raises at step for a group
+    # with fused=True and differentiable=True; None: no error) and _foreach_differentiable_error
+    # (whether foreach=True with differentiable=True raises torch's AssertionError at step).
+    _fused_differentiable_error = None
+    _foreach_differentiable_error = False
+
+    def _kernel_takes_options(self, group, hp):
+        return True
+
+    def _check_fused_flags(self, fused, foreach, differentiable):
+        """torch.optim's constructor checks of fused=True (after the param groups are built)."""
+        if fused:
+            if differentiable:
+                raise RuntimeError("`fused` does not support `differentiable`")
+            if foreach:
+                raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
+
+    def _step_groups(self, closure):
+        """step() of the fused-kernel optimizers: evaluates `closure` (with grad enabled), then per
+        param group with at least one gradient, one fused kernel call when _kernel_path says the
+        kernel takes the group, else the per-parameter path."""
+        loss = None
+        if closure is not None:
+            with flambeau.enable_grad():
+                loss = closure()
+        with flambeau.no_grad():
+            for group in self.param_groups:
+                params = [p for p in group["params"] if p.grad is not None]
+                if not params:
+                    continue
+                hp = self._group_scalars(group)
+                grads = [p.grad for p in params]
+                entry = self._kernel_path(group, params, grads, hp)
+                if entry is not None:
+                    state_lists, steps = self._fused_state(group, params)
+                    if _fused_state_ok(entry, state_lists, steps):
+                        self._fused_update(group, params, grads, state_lists, steps, hp)
+                        continue
+                self._single_tensor_step(group, params, hp)
+        return loss
+
+    def _kernel_path(self, group, params, grads, hp):
+        """The group's _GroupCache entry when the fused kernel can take the group's parameters and
+        grads (the state is checked by _fused_state_ok once created), else None. Needed:
+
+        - the flags allow it: fused=True, foreach=True, or both None (the default); foreach=False
+          with fused not True, or fused=False with foreach None, ask for the per-parameter path
+          (what torch.optim runs for those flags on the CPU);
+        - not `differentiable=True` (the kernels record no graph); a finite learning rate and
+          option values the kernel takes (_kernel_takes_options);
+        - every parameter a CPU float32/float64 tensor (the kernels are CPU-only; float32 and
+          float64 may be mixed), no parameter twice in the group (the kernel would update it from
+          several threads at once; the Python path updates it twice in turn): checked once per
+          group and cached (_group_entry) while the group's parameter tensors stay the same;
+        - each grad of its parameter's dtype and shape (the Python path would promote or broadcast
+          another): checked every step, as grads are new tensors after zero_grad().
+
+        Checked before the state is created so that the Python path, when taken, creates it as it
+        always has (one parameter at a time, between the updates).
+        """
+        fused = group.get("fused")
+        foreach = group.get("foreach")
+        differentiable = group.get("differentiable", False)
+        if fused:
+            if differentiable and self._fused_differentiable_error:
+                raise RuntimeError(self._fused_differentiable_error)
+        elif foreach:
+            if differentiable and self._foreach_differentiable_error:
+                raise AssertionError("_foreach ops don't support autograd")
+        elif fused is not None or foreach is not None:
+            return None
+        entry = self._group_entry(group, params, bool(fused))
+        if not (entry.ok and _use_fused_kernels) or differentiable or not math.isfinite(hp[0]):
+            return None
+        if not self._kernel_takes_options(group, hp):
+            return None
+        for (dt, shape), g in zip(entry.meta, grads):
+            gi = g._impl
+            # (a grad on another device than its parameter fails on both paths: not checked)
+            if gi.dtype != dt or gi.shape != shape:
+                return None
+        return entry
+
+    def _group_entry(self, group, params, fused):
+        """The cached parameter-side facts of `group` (a _GroupCache), recomputed when the list of
+        parameter tensors with a grad changes (another parameter, or a parameter given new data:
+        a TensorImpl's dtype, device and shape never change, so its identity is the key). With
+        fused=True, raises torch's error for a parameter that is not floating point."""
+        cache = self.__dict__.get("_group_cache")
+        if cache is None:
+            cache = self.__dict__["_group_cache"] = {}
+        impls = [p._impl for p in params]
+        entry = cache.get(id(group))
+        if (entry is not None and entry.group is group and len(entry.impls) == len(impls)
+                and all(map(is_, entry.impls, impls)) and (entry.fused or not fused)):
+            return entry
+        ok = len({id(p) for p in params}) == len(params)
+        meta = []
+        for p, pi in zip(params, impls):
+            dt = pi.dtype
+            if fused and not p.is_floating_point():
+                raise RuntimeError("`fused=True` requires all the params to be floating point Tensors of "
+                                   f"supported devices: {_FUSED_DEVICES} but {p.dtype} and {p.device.type}")
+            if dt not in _FUSED_DTYPES or pi.device != "cpu":
+                ok = False
+            meta.append((dt, pi.shape))
+        entry = cache[id(group)] = _GroupCache(group, impls, ok, meta, fused)
+        return entry
+
     @staticmethod
-    def _step_tensor():
-        return flambeau.tensor(0.0, dtype=_scalar_dtype())
+    def _step_tensor(fused=False, device=None, value=0.0):
+        """A step counter holding `value`: torch's 0-dim tensor of the default float dtype on the
+        CPU, or with fused=True a float32 one on the parameter's device (torch's
+        `_get_scalar_dtype(is_fused)`)."""
+        if fused:
+            return flambeau.tensor(float(value), dtype=flambeau.float32, device=device)
+        return flambeau.tensor(float(value), dtype=_scalar_dtype())
 
 
 # ---------------------------------------------------------------------- fused-kernel eligibility
-# The optimizers update each param group with one call of the fused multi-tensor kernels
-# (optim/_fused.py) when the group's tensors are what those kernels take, and otherwise with their
-# per-parameter Python path (same update rule, op by op). False sends every step down the Python
-# path (tests and benchmarks compare the two).
+# False sends every step down the per-parameter Python path (tests and benchmarks compare the two).
 _use_fused_kernels = True
 
 _FUSED_DTYPES = ("float32", "float64")
 _STEP_DTYPES = ("float32", "float64", "int64")
+# where fused=True is accepted (torch's list for its build; our kernel is CPU-only: CUDA parameters
+# take the per-parameter path)
+_FUSED_DEVICES = ["cuda", "cpu"]
 
 
-def _fused_ok(group, params, grads, lr):
-    """True when the fused kernel can take this group's parameters and grads, judged by what
-    csrc/ops/optimizer.cpp checks (and rejects with an error where the Python path would go on);
-    the state is checked by _fused_state_ok once created. Needed:
+class _GroupCache:
+    """What Optimizer._kernel_path learnt about one param group: the group and the TensorImpls of
+    its parameters with a grad (strong references: their ids cannot be reused while cached), ok
+    (all of them kernel-eligible and distinct), meta ((dtype, shape) per parameter, for the grad
+    check), fused (whether fused=True's dtype check ran), and states: the TensorImpls of the state
+    tensors last found kernel-eligible by _fused_state_ok (None: not yet)."""
+    __slots__ = ("group", "impls", "ok", "meta", "fused", "states")
 
-    - every parameter a CPU float32/float64 tensor (the kernels are CPU-only; float32 and float64
-      may be mixed), its grad of the same dtype and shape (the Python path would promote or
-      broadcast a different one);
-    - no parameter twice in the group (the kernel would update it from several threads at once;
-      the Python path updates it twice in turn);
-    - a finite learning rate; not `differentiable=True` (the kernels record no graph).
+    def __init__(self, group, impls, ok, meta, fused):
+        self.group, self.impls, self.ok, self.meta, self.fused = group, impls, ok, meta, fused
+        self.states = None
 
-    Checked before the state is created so that the Python path, when taken, creates it as it
-    always has (one parameter at a time, between the updates). A few attribute reads per
-    parameter; no copy.
-    """
-    if not _use_fused_kernels or group.get("differentiable", False) or not math.isfinite(lr):
-        return False
-    if len({id(p) for p in params}) != len(params):
-        return False
-    for p, g in zip(params, grads):
-        pi, gi = p._impl, g._impl
-        dt = pi.dtype
-        # (a grad on another device than its parameter fails on both paths: not checked)
-        if dt not in _FUSED_DTYPES or pi.device != "cpu" or gi.dtype != dt or gi.shape != pi.shape:
+
+def _fused_state_ok(entry, state_lists=(), steps=None):
+    """The state half of the kernel's checks: each state tensor (an entry of a list in
+    `state_lists`; None is skipped: SGD's not-yet-created momentum buffers) of its parameter's
+    dtype, each step counter a 1-element CPU tensor of float32/float64/int64. Normally true (the
+    state is created like the parameter and load_state_dict casts it so); false for state set by
+    hand to something else, which the Python path accepts. The result is cached on `entry` while
+    the state tensors stay the same TensorImpls."""
+    if not state_lists and steps is None:
+        return True
+    impls = [None if s is None else s._impl for lst in state_lists for s in lst]
+    if steps is not None:
+        impls += [s._impl for s in steps]
+    old = entry.states
+    if old is not None and len(old) == len(impls) and all(map(is_, old, impls)):
+        return True
+    n = len(entry.meta)
+    for j, si in enumerate(impls[:len(state_lists) * n]):
+        if si is not None and si.dtype != entry.meta[j % n][0]:
             return False
-    return True
-
-
-def _fused_state_ok(params, states=(), steps=None):
-    """The state half of _fused_ok: each state tensor (an entry of a list in `states`; None is
-    skipped: SGD's not-yet-created momentum buffers) of its parameter's dtype, each step counter a
-    1-element CPU tensor of float32/float64/int64. Normally true (the state is created like the
-    parameter and load_state_dict casts it so); false for state set by hand to something else,
-    which the Python path accepts."""
-    for i, p in enumerate(params):
-        dt = p._impl.dtype
-        for lst in states:
-            s = lst[i]
-            if s is not None and s._impl.dtype != dt:
-                return False
-        if steps is not None:
-            si = steps[i]._impl
+    if steps is not None:
+        for si in impls[len(state_lists) * n:]:
             if si.dtype not in _STEP_DTYPES or si.device != "cpu" or si.numel != 1:
                 return False
+    entry.states = impls
     return True
 
 

@@ -1,7 +1,7 @@
 """RMSprop with optional centering and momentum (PyTorch's update rule)."""
 import flambeau
 from . import _fused
-from .optimizer import Optimizer, _add_, _addcdiv_, _addcmul_, _fused_ok, _fused_state_ok, _lerp_, _to_scalar
+from .optimizer import Optimizer, _add_, _addcdiv_, _addcmul_, _lerp_, _to_scalar
 
 __all__ = ["RMSprop"]
 
@@ -39,7 +39,7 @@ class RMSprop(Optimizer):
             for p in group["params"]:
                 p_state = self.state.get(p, [])
                 if len(p_state) != 0 and not isinstance(p_state["step"], flambeau.Tensor):
-                    p_state["step"] = flambeau.tensor(float(p_state["step"]))
+                    p_state["step"] = self._step_tensor(value=p_state["step"])
 
     def _init_state(self, p, group):
         state = self.state[p]
@@ -56,41 +56,41 @@ class RMSprop(Optimizer):
         """One update of every parameter that has a gradient. `closure` re-evaluates the loss.
 
         Per param group, one call of the fused kernel (optim/_fused.py) when it takes the group's
-        tensors (optimizer._fused_ok, _fused_state_ok), else the per-parameter path
-        (_single_tensor_step)."""
-        loss = None
-        if closure is not None:
-            with flambeau.enable_grad():
-                loss = closure()
-        with flambeau.no_grad():
-            for group in self.param_groups:
-                params = [p for p in group["params"] if p.grad is not None]
-                if not params:
-                    continue
-                lr = _to_scalar(group["lr"])
-                grads = [p.grad for p in params]
-                if not _fused_ok(group, params, grads, lr):
-                    self._single_tensor_step(group, params, lr)
-                    continue
-                momentum = group["momentum"]
-                centered = group["centered"]
-                states = [self._init_state(p, group) for p in params]
-                square_avgs = [s["square_avg"] for s in states]
-                grad_avgs = [s["grad_avg"] for s in states] if centered else []
-                bufs = [s["momentum_buffer"] for s in states] if momentum > 0 else []
-                steps = [s["step"] for s in states]
-                if not _fused_state_ok(params, tuple(x for x in (square_avgs, grad_avgs, bufs) if x), steps):
-                    self._single_tensor_step(group, params, lr)
-                    continue
-                # the kernel increments each state['step'] itself
-                _fused.fused_rmsprop_(params, grads, square_avgs, grad_avgs, bufs, steps, lr=lr, alpha=group["alpha"],
-                                      eps=group["eps"], weight_decay=group["weight_decay"], momentum=momentum,
-                                      centered=centered, maximize=group["maximize"])
-        return loss
+        tensors, else the per-parameter path (_single_tensor_step): Optimizer._step_groups."""
+        return self._step_groups(closure)
 
-    def _single_tensor_step(self, group, params, lr):
-        """PyTorch's single-tensor RMSprop rule, op by op (CUDA params, differentiable=True, and
-        whatever else the fused kernel does not take)."""
+    _foreach_differentiable_error = True
+
+    def _group_scalars(self, group):
+        return (_to_scalar(group["lr"]),)
+
+    def _fused_state(self, group, params):
+        state = self.state
+        states = [state[p] for p in params]
+        for p, s in zip(params, states):
+            if not s:
+                self._init_state(p, group)
+        lists = ([s["square_avg"] for s in states],)
+        if group["centered"]:
+            lists += ([s["grad_avg"] for s in states],)
+        if group["momentum"] > 0:
+            lists += ([s["momentum_buffer"] for s in states],)
+        return lists, [s["step"] for s in states]
+
+    def _fused_update(self, group, params, grads, state_lists, steps, hp):
+        # the kernel increments each state['step'] itself
+        centered = group["centered"]
+        momentum = group["momentum"]
+        grad_avgs = state_lists[1] if centered else []
+        bufs = state_lists[-1] if momentum > 0 else []
+        _fused.fused_rmsprop_(params, grads, state_lists[0], grad_avgs, bufs, steps, lr=hp[0], alpha=group["alpha"],
+                              eps=group["eps"], weight_decay=group["weight_decay"], momentum=momentum,
+                              centered=centered, maximize=group["maximize"])
+
+    def _single_tensor_step(self, group, params, hp):
+        """PyTorch's single-tensor RMSprop rule, op by op (CUDA params, differentiable=True,
+        foreach=False, and whatever else the fused kernel does not take)."""
+        lr = hp[0]
         alpha = group["alpha"]
         eps = group["eps"]
         weight_decay = group["weight_decay"]

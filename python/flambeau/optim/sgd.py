@@ -1,7 +1,7 @@
 """SGD with momentum, dampening, Nesterov momentum, weight decay and maximize (PyTorch's rule)."""
 import flambeau
 from . import _fused
-from .optimizer import Optimizer, _add_, _fused_ok, _fused_state_ok, _to_scalar
+from .optimizer import Optimizer, _add_, _to_scalar
 
 __all__ = ["SGD"]
 
@@ -23,6 +23,7 @@ class SGD(Optimizer):
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
         super().__init__(params, defaults)
+        self._check_fused_flags(fused, foreach, differentiable)
 
     def __setstate__(self, state):
         super().__setstate__(state)
@@ -37,40 +38,38 @@ class SGD(Optimizer):
         """One update of every parameter that has a gradient. `closure` re-evaluates the loss.
 
         Per param group, one call of the fused kernel (optim/_fused.py) when it takes the group's
-        tensors (optimizer._fused_ok, _fused_state_ok), else the per-parameter path
-        (_single_tensor_step)."""
-        loss = None
-        if closure is not None:
-            with flambeau.enable_grad():
-                loss = closure()
-        with flambeau.no_grad():
-            for group in self.param_groups:
-                params = [p for p in group["params"] if p.grad is not None]
-                if not params:
-                    continue
-                lr = _to_scalar(group["lr"])
-                momentum = group["momentum"]
-                grads = [p.grad for p in params]
-                if not (_fused_ok(group, params, grads, lr)
-                        and (not group["nesterov"] or (momentum > 0 and group["dampening"] == 0))):
-                    self._single_tensor_step(group, params, lr)
-                    continue
-                # as torch: a param's state holds 'momentum_buffer' only when momentum != 0; None
-                # entries (first step) are filled by the kernel
-                bufs = [self.state[p].get("momentum_buffer") for p in params] if momentum != 0 else []
-                if bufs and not _fused_state_ok(params, (bufs,)):
-                    self._single_tensor_step(group, params, lr)
-                    continue
-                _fused.fused_sgd_(params, grads, bufs, lr=lr, momentum=momentum, dampening=group["dampening"],
-                                  weight_decay=group["weight_decay"], nesterov=group["nesterov"],
-                                  maximize=group["maximize"])
-                for p, buf in zip(params, bufs):
-                    self.state[p]["momentum_buffer"] = buf
-        return loss
+        tensors, else the per-parameter path (_single_tensor_step): Optimizer._step_groups."""
+        return self._step_groups(closure)
 
-    def _single_tensor_step(self, group, params, lr):
-        """PyTorch's single-tensor SGD rule, op by op (CUDA params, differentiable=True, and
-        whatever else the fused kernel does not take)."""
+    def _group_scalars(self, group):
+        return (_to_scalar(group["lr"]),)
+
+    def _kernel_takes_options(self, group, hp):
+        # Nesterov in a group without momentum (only the defaults are validated): the Python path
+        # runs plain SGD, as torch; the kernel rejects it
+        return not group["nesterov"] or (group["momentum"] > 0 and group["dampening"] == 0)
+
+    def _fused_state(self, group, params):
+        # as torch: a param's state holds 'momentum_buffer' only when momentum != 0; None entries
+        # (first step) are filled by the kernel
+        if group["momentum"] == 0:
+            return (), None
+        state = self.state
+        return ([state[p].get("momentum_buffer") for p in params],), None
+
+    def _fused_update(self, group, params, grads, state_lists, steps, hp):
+        bufs = state_lists[0] if state_lists else []
+        new = [i for i, b in enumerate(bufs) if b is None]
+        _fused.fused_sgd_(params, grads, bufs, lr=hp[0], momentum=group["momentum"], dampening=group["dampening"],
+                          weight_decay=group["weight_decay"], nesterov=group["nesterov"],
+                          maximize=group["maximize"])
+        for i in new:
+            self.state[params[i]]["momentum_buffer"] = bufs[i]
+
+    def _single_tensor_step(self, group, params, hp):
+        """PyTorch's single-tensor SGD rule, op by op (CUDA params, differentiable=True,
+        foreach=False, and whatever else the fused kernel does not take)."""
+        lr = hp[0]
         weight_decay = group["weight_decay"]
         momentum = group["momentum"]
         dampening = group["dampening"]
