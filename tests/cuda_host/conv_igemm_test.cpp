@@ -2,6 +2,7 @@
 // system C++ compiler by tests/kernels/test_conv_cuda_host.py (no GPU, no CUDA toolkit needed).
 //
 // For random geometries (strides, dilations, top/left padding with any bottom/right remainder,
+// negative included as in conv_transpose2d,
 // groups incl. depthwise, rectangular kernels, odd sizes, batch 1..3) it runs the launch plans of
 // conv.cu's three products -- forward, dgrad, wgrad -- through the very loaders, micro-tile update
 // and stores the kernels use, with a loop standing in for the 256 threads of a block and the
@@ -250,7 +251,9 @@ int main(int argc, char** argv) {
     d.W = pick(1, 13);
     d.ph = pick(0, 3);
     d.pw = pick(0, 3);
-    const int64_t pb = pick(0, 3), pr = pick(0, 3);  // bottom/right padding: only OH/OW see it
+    // Bottom/right padding: only OH/OW see it. Negative values occur in conv_transpose2d's adjoint
+    // geometry (padding > output_padding): the last windows then end inside the image.
+    const int64_t pb = pick(-2, 3), pr = pick(-2, 3);
     const int64_t ekh = d.dh * (d.KH - 1) + 1, ekw = d.dw * (d.KW - 1) + 1;
     const int64_t hp = d.H + d.ph + pb, wp = d.W + d.pw + pr;
     if (hp < ekh || wp < ekw) {
