@@ -3,6 +3,7 @@
     PYTHONPATH=python python tools/verify_cuda_conv.py            # correctness battery + timings
     PYTHONPATH=python python tools/verify_cuda_conv.py --no-bench # correctness only (~1 min)
     PYTHONPATH=python python tools/verify_cuda_conv.py --bench-only
+    PYTHONPATH=python python tools/verify_cuda_conv.py --dry-run-cpu  # CPU vs CPU: checks the script
 
 Correctness: calls the `_C` ops directly (conv2d, conv2d_backward, conv_transpose2d,
 conv_transpose2d_backward) on CUDA and on the CPU with the same data, float32 and float64, over a
@@ -34,6 +35,9 @@ from flambeau._tensor import _wrap
 
 
 # ------------------------------------------------------------------ helpers
+DEV = "cuda"  # the device under test; --dry-run-cpu sets "cpu" (the script's own plumbing check)
+
+
 def to_dev(a, device):
     t = flambeau.from_numpy(np.ascontiguousarray(a))
     return (t.cuda() if device == "cuda" else t)._impl
@@ -49,7 +53,8 @@ def to_np(impl):
 
 
 def sync():
-    flambeau.cuda.synchronize()
+    if DEV == "cuda":
+        flambeau.cuda.synchronize()
 
 
 def rel_err(got, ref):
@@ -66,7 +71,7 @@ CONV_CASES = [
     ("basic 3x3", (2, 3, 7, 9), (4, 3, 3, 3), [1], [1], [1], 1, True),
     ("rect kernel, stride 2, dil", (2, 4, 11, 13), (6, 2, 3, 2), [2, 1], [1, 0], [1, 2], 2, True),
     ("asym padding", (3, 5, 10, 7), (7, 5, 2, 4), [1, 2], [0, 2, 1, 3], [1], 1, False),
-    ("stride 3 dil 2", (2, 6, 17, 15), (9, 3, 3, 3), [3], [2], [2], 2, True),
+    ("stride 3 dil 2", (2, 6, 17, 15), (10, 3, 3, 3), [3], [2], [2], 2, True),
     ("groups 3 odd", (1, 9, 9, 11), (12, 3, 5, 3), [1, 2], [2, 1], [1], 3, True),
     ("pointwise 1x1", (4, 32, 14, 14), (48, 32, 1, 1), [1], [0], [1], 1, True),
     ("pointwise stride 2", (2, 16, 15, 15), (24, 16, 1, 1), [2], [0], [1], 1, False),
@@ -77,7 +82,9 @@ CONV_CASES = [
     ("single channel first layer", (3, 1, 28, 28), (6, 1, 5, 5), [1], [0], [1], 1, True),
     ("few filters (128x32)", (4, 16, 20, 20), (8, 16, 3, 3), [1], [1], [1], 1, True),
     ("many filters (multi N tiles)", (2, 8, 9, 9), (200, 8, 3, 3), [1], [1], [1], 1, True),
-    ("big fp32 tiles + split-K", (16, 64, 28, 28), (128, 64, 3, 3), [1], [1], [1], 1, True),
+    ("split-K wgrad", (16, 64, 28, 28), (128, 64, 3, 3), [1], [1], [1], 1, True),
+    ("128x128 tiles fwd/dgrad (f32)", (64, 128, 28, 28), (128, 128, 3, 3), [1], [1], [1], 1, False),
+    ("grouped wide: 128x128 wgrad", (2, 2048, 4, 4), (1024, 512, 3, 3), [1], [1], [1], 4, True),
     ("resnet stem 7x7 s2", (2, 3, 64, 64), (64, 3, 7, 7), [2], [3], [1], 1, False),
     ("resnet 3x3 s2", (4, 64, 28, 28), (128, 64, 3, 3), [2], [1], [1], 1, False),
     ("wgrad narrow M", (8, 256, 8, 8), (16, 256, 3, 3), [1], [1], [1], 1, True),
@@ -128,28 +135,28 @@ def run_conv_cases(rep, rng):
             w = rng.uniform(-1, 1, ws).astype(dtype)
             b = rng.uniform(-1, 1, ws[0]).astype(dtype) if bias else None
             outs = {}
-            for dev in ("cpu", "cuda"):
+            for dev in ("cpu", DEV):
                 xi, wi = to_dev(x, dev), to_dev(w, dev)
                 bi = to_dev(b, dev) if bias else None
                 y = _C.conv2d(xi, wi, bi, stride, padding, dilation, groups)
                 outs[dev] = [to_np(y)]
-            rep.check(name, dtype, "forward", outs["cuda"][0], outs["cpu"][0])
+            rep.check(name, dtype, "forward", outs[DEV][0], outs["cpu"][0])
             gy = rng.uniform(-1, 1, outs["cpu"][0].shape).astype(dtype)
             for mask in MASKS:
                 res = {}
-                for dev in ("cpu", "cuda"):
+                for dev in ("cpu", DEV):
                     r = _C.conv2d_backward(to_dev(gy, dev), to_dev(x, dev), to_dev(w, dev), stride, padding,
                                            dilation, groups, mask)
                     res[dev] = [to_np(t) for t in r]
                 for k, what in enumerate(("grad_x", "grad_w", "grad_b")):
-                    if mask[k] or res["cuda"][k] is not None:
-                        rep.check(name, dtype, what + ("" if mask == [True] * 3 else "*"), res["cuda"][k],
+                    if mask[k] or res[DEV][k] is not None:
+                        rep.check(name, dtype, what + ("" if mask == [True] * 3 else "*"), res[DEV][k],
                                   res["cpu"][k])
             # determinism: weight and bias gradients bitwise equal across runs
             if dtype == "float32" and xs[0] > 0:
-                a = [to_np(t) for t in _C.conv2d_backward(to_dev(gy, "cuda"), to_dev(x, "cuda"), to_dev(w, "cuda"),
+                a = [to_np(t) for t in _C.conv2d_backward(to_dev(gy, DEV), to_dev(x, DEV), to_dev(w, DEV),
                                                             stride, padding, dilation, groups, [False, True, True])]
-                b2 = [to_np(t) for t in _C.conv2d_backward(to_dev(gy, "cuda"), to_dev(x, "cuda"), to_dev(w, "cuda"),
+                b2 = [to_np(t) for t in _C.conv2d_backward(to_dev(gy, DEV), to_dev(x, DEV), to_dev(w, DEV),
                                                              stride, padding, dilation, groups, [False, True, True])]
                 same = np.array_equal(a[1], b2[1]) and np.array_equal(a[2], b2[2])
                 rep.failures += not same
@@ -165,27 +172,27 @@ def run_transpose_cases(rep, rng):
             w = rng.uniform(-1, 1, ws).astype(dtype)
             b = rng.uniform(-1, 1, ws[1] * groups).astype(dtype) if bias else None
             outs = {}
-            for dev in ("cpu", "cuda"):
+            for dev in ("cpu", DEV):
                 y = _C.conv_transpose2d(to_dev(x, dev), to_dev(w, dev), to_dev(b, dev) if bias else None, stride,
                                         padding, out_pad, groups, dilation)
                 outs[dev] = to_np(y)
-            rep.check(name, dtype, "forward", outs["cuda"], outs["cpu"])
+            rep.check(name, dtype, "forward", outs[DEV], outs["cpu"])
             gy = rng.uniform(-1, 1, outs["cpu"].shape).astype(dtype)
             res = {}
-            for dev in ("cpu", "cuda"):
+            for dev in ("cpu", DEV):
                 r = _C.conv_transpose2d_backward(to_dev(gy, dev), to_dev(x, dev), to_dev(w, dev), stride, padding,
                                                  out_pad, groups, dilation, [True, True, True])
                 res[dev] = [to_np(t) for t in r]
             for k, what in enumerate(("grad_x", "grad_w", "grad_b")):
-                rep.check(name, dtype, what, res["cuda"][k], res["cpu"][k])
+                rep.check(name, dtype, what, res[DEV][k], res["cpu"][k])
 
 
 def run_noncontiguous(rep, rng):
     print("non-contiguous CUDA inputs (the ops layer makes them contiguous)")
     x = rng.uniform(-1, 1, (2, 5, 9, 11)).astype("float32")
     w = rng.uniform(-1, 1, (6, 5, 3, 3)).astype("float32")
-    xt = flambeau.from_numpy(np.ascontiguousarray(x.transpose(0, 1, 3, 2))).cuda().transpose(2, 3)
-    y = to_np(_C.conv2d(xt._impl, to_dev(w, "cuda"), None, [1], [1], [1], 1))
+    xt = flambeau.from_numpy(np.ascontiguousarray(x.transpose(0, 1, 3, 2))).to(DEV).transpose(2, 3)
+    y = to_np(_C.conv2d(xt._impl, to_dev(w, DEV), None, [1], [1], [1], 1))
     ref = to_np(_C.conv2d(to_dev(x, "cpu"), to_dev(w, "cpu"), None, [1], [1], [1], 1))
     rep.check("transposed-view input", "float32", "forward", y, ref)
 
@@ -217,10 +224,10 @@ def median_time(fn, sync_fn, reps):
     return statistics.median(ts)
 
 
-def run_bench(reps):
+def run_bench(reps, batch=None):
     try:
         import torch
-        have_torch = torch.cuda.is_available()
+        have_torch = torch.cuda.is_available() and DEV == "cuda"
     except Exception:
         have_torch = False
     if have_torch:
@@ -232,13 +239,14 @@ def run_bench(reps):
     print(f"  {'layer':24s} {'pass':6s} {'flambeau':>9s} {'TFLOP/s':>8s} {'cuDNN':>9s} {'TFLOP/s':>8s} {'ratio':>6s}")
     rng = np.random.default_rng(0)
     for name, N, C, H, W, O, K, s, p, G in BENCH:
+        N = batch or N
         OH = (H + 2 * p - K) // s + 1
         OW = (W + 2 * p - K) // s + 1
         flops = 2.0 * N * O * OH * OW * (C // G) * K * K
         x = rng.uniform(-1, 1, (N, C, H, W)).astype("float32")
         w = rng.uniform(-1, 1, (O, C // G, K, K)).astype("float32")
         gy = rng.uniform(-1, 1, (N, O, OH, OW)).astype("float32")
-        xi, wi, gyi = to_dev(x, "cuda"), to_dev(w, "cuda"), to_dev(gy, "cuda")
+        xi, wi, gyi = to_dev(x, DEV), to_dev(w, DEV), to_dev(gy, DEV)
         args = ([s], [p], [1], G)
         fl = {
             "fwd": lambda: _C.conv2d(xi, wi, None, *args),
@@ -275,8 +283,12 @@ def main():
     ap.add_argument("--no-bench", action="store_true")
     ap.add_argument("--bench-only", action="store_true")
     ap.add_argument("--reps", type=int, default=7)
+    ap.add_argument("--dry-run-cpu", action="store_true", help="device under test = CPU: checks the script itself (bench at batch 1)")
     a = ap.parse_args()
-    if not flambeau.cuda.is_available():
+    global DEV
+    if a.dry_run_cpu:
+        DEV = "cpu"
+    elif not flambeau.cuda.is_available():
         print("flambeau.cuda.is_available() is False: needs a CUDA build on a GPU machine")
         return 2
     rep = Report()
@@ -288,7 +300,10 @@ def main():
         run_noncontiguous(rep, rng)
         print(f"\ncorrectness: {rep.rows} comparisons, {rep.failures} failures ({time.time() - t0:.1f} s)")
     if not a.no_bench:
-        run_bench(a.reps)
+        if a.dry_run_cpu:
+            run_bench(1, batch=1)  # plumbing only
+        else:
+            run_bench(a.reps)
     return 1 if rep.failures else 0
 
 
