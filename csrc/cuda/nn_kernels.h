@@ -1,6 +1,6 @@
 // CUDA entry points of the neural-network ops: activations and losses (cuda/activation.cu,
 // cuda/loss.cu), dropout (cuda/dropout.cu), fused optimizer steps (cuda/optimizer.cu),
-// normalization (cuda/normalization.cu) and pooling (cuda/pooling.cu). Same names, signatures
+// normalization (cuda/normalization.cu), pooling (cuda/pooling.cu) and convolution (cuda/conv.cu). Same names, signatures
 // and preconditions as the CPU kernels they mirror (cpu/act_loss_kernels.h,
 // cpu/norm_optim_kernels.h, cpu/nn_kernels.h), whose comments document each function; the
 // option structs are the CPU ones. Every tensor lives on one CUDA device; kernels run on
@@ -21,6 +21,7 @@ namespace flambeau::cuda {
 
 using cpu::AdagradOptions;
 using cpu::AdamOptions;
+using cpu::ConvGeometry;
 using cpu::PoolGeometry;
 using cpu::RmspropOptions;
 using cpu::SgdOptions;
@@ -108,6 +109,15 @@ void group_norm_forward(const Tensor& out, const Tensor& mean, const Tensor& rst
 void group_norm_backward(const Tensor* grad_input, const Tensor* grad_weight, const Tensor* grad_bias,
                          const Tensor& grad_out, const Tensor& input, int64_t N, int64_t C, int64_t S,
                          int64_t G, const Tensor& mean, const Tensor& rstd, const Tensor* weight);
+
+// ---------------------------------------------------------------- convolution (conv.cu)
+// Contiguous NCHW operands (checked); geometries whose in-kernel indices would not fit in int raise
+// NotImplementedError. The weight and bias gradients are deterministic (no float atomics).
+void conv2d_forward(const Tensor& y, const Tensor& x, const Tensor& w, const Tensor* bias, const ConvGeometry& g);
+void conv2d_backward_input(const Tensor& grad_x, const Tensor& grad_y, const Tensor& w, const ConvGeometry& g);
+void conv2d_backward_weight(const Tensor& grad_w, const Tensor& grad_y, const Tensor& x, const ConvGeometry& g);
+void conv2d_backward_bias(const Tensor& grad_b, const Tensor& grad_y);
+void conv2d_add_bias(const Tensor& y, const Tensor& bias);
 
 // ---------------------------------------------------------------- pooling (pooling.cu)
 void max_pool2d_forward(const Tensor& y, const Tensor* indices, const Tensor& x, const PoolGeometry& g);

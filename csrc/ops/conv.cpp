@@ -1,5 +1,5 @@
 // conv2d and conv_transpose2d: argument checks, output shapes, allocation, dispatch (kernels in
-// csrc/cpu/conv.cpp). conv_transpose2d reuses the three conv2d kernels with the roles swapped: its
+// csrc/cpu/conv.cpp and csrc/cuda/conv.cu; the CUDA ones are unverified, see csrc/cuda/UNVERIFIED.md). conv_transpose2d reuses the three conv2d kernels with the roles swapped: its
 // forward is conv2d's input gradient, its input gradient is conv2d's forward, and its weight
 // gradient is conv2d's weight gradient with input and grad_output exchanged.
 #include <string>
@@ -196,7 +196,7 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const OptTensor& bias, 
   Tensor x = contiguous(input), w = contiguous(weight);
   OptTensor b;
   if (bias) b = contiguous(*bias);
-  FLB_CPU_ONLY(input.device(), "conv2d", conv2d_forward, out, x, w, b ? &*b : nullptr, g);
+  FLB_BACKEND(input.device(), conv2d_forward, out, x, w, b ? &*b : nullptr, g);
   return out;
 }
 
@@ -212,7 +212,7 @@ Grads3 conv2d_backward(const Tensor& grad_output, const Tensor& input, const Ten
     gi = empty(input.sizes, input.dtype, input.device());
     if (gi->numel() > 0) {
       Tensor w = contiguous(weight);
-      FLB_CPU_ONLY(input.device(), op, conv2d_backward_input, *gi, dy, w, g);
+      FLB_BACKEND(input.device(), conv2d_backward_input, *gi, dy, w, g);
     }
   }
   if (output_mask[1]) {
@@ -222,13 +222,13 @@ Grads3 conv2d_backward(const Tensor& grad_output, const Tensor& input, const Ten
         zero(*gw);
       } else {
         Tensor x = contiguous(input);
-        FLB_CPU_ONLY(input.device(), op, conv2d_backward_weight, *gw, dy, x, g);
+        FLB_BACKEND(input.device(), conv2d_backward_weight, *gw, dy, x, g);
       }
     }
   }
   if (output_mask[2]) {
     gb = empty({g.O}, input.dtype, input.device());
-    FLB_CPU_ONLY(input.device(), op, conv2d_backward_bias, *gb, dy);
+    FLB_BACKEND(input.device(), conv2d_backward_bias, *gb, dy);
   }
   return {gi, gw, gb};
 }
@@ -241,8 +241,8 @@ Tensor conv_transpose2d(const Tensor& input, const Tensor& weight, const OptTens
   Tensor out = empty({g.N, g.C, g.H, g.W}, input.dtype, input.device());
   if (out.numel() == 0) return out;
   Tensor x = contiguous(input), w = contiguous(weight);
-  FLB_CPU_ONLY(input.device(), "conv_transpose2d", conv2d_backward_input, out, x, w, g);
-  if (bias) FLB_CPU_ONLY(input.device(), "conv_transpose2d", conv2d_add_bias, out, contiguous(*bias));
+  FLB_BACKEND(input.device(), conv2d_backward_input, out, x, w, g);
+  if (bias) FLB_BACKEND(input.device(), conv2d_add_bias, out, contiguous(*bias));
   return out;
 }
 
@@ -259,7 +259,7 @@ Grads3 conv_transpose2d_backward(const Tensor& grad_output, const Tensor& input,
     gi = empty(input.sizes, input.dtype, input.device());
     if (gi->numel() > 0) {
       Tensor w = contiguous(weight);
-      FLB_CPU_ONLY(input.device(), op, conv2d_forward, *gi, dy, w, nullptr, g);
+      FLB_BACKEND(input.device(), conv2d_forward, *gi, dy, w, nullptr, g);
     }
   }
   if (output_mask[1]) {
@@ -269,13 +269,13 @@ Grads3 conv_transpose2d_backward(const Tensor& grad_output, const Tensor& input,
         zero(*gw);
       } else {
         Tensor x = contiguous(input);
-        FLB_CPU_ONLY(input.device(), op, conv2d_backward_weight, *gw, x, dy, g);
+        FLB_BACKEND(input.device(), conv2d_backward_weight, *gw, x, dy, g);
       }
     }
   }
   if (output_mask[2]) {
     gb = empty({g.C}, input.dtype, input.device());
-    FLB_CPU_ONLY(input.device(), op, conv2d_backward_bias, *gb, dy);
+    FLB_BACKEND(input.device(), conv2d_backward_bias, *gb, dy);
   }
   return {gi, gw, gb};
 }

@@ -8,8 +8,8 @@ of them:
   flambeau._functions.{conv, pooling, activation, loss, normalization, dropout, linear}. A function
   decorated `@_kernel(...)` sends its CPU calls there: one kernel forward, one backward.
 * the body written below it, composed from differentiable foundation ops. It serves the other
-  devices (CUDA: conv2d has no CUDA kernel yet, and the CUDA activation/loss/norm/dropout/pooling
-  kernels are written but not yet verified on a GPU, see csrc/cuda/UNVERIFIED.md), and it is the
+  devices (CUDA: the CUDA conv/activation/loss/norm/dropout/pooling kernels are written but not yet
+  verified on a GPU, see csrc/cuda/UNVERIFIED.md), and it is the
   whole implementation of the functions without a decorator (their `# kernel: _C.<op>` comment names
   the kernel they would get).
 """
