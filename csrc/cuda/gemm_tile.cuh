@@ -116,6 +116,21 @@ FLB_HD float to_tf32(float x) {
 #endif
 }
 
+#if defined(__CUDACC__)
+// D += A B on one m16n8k8 tile; A, B already TF32 bit patterns. sm_80+ only (see launcher).
+__device__ __forceinline__ void mma_tf32(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  asm volatile(
+      "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+      "{%0,%1,%2,%3};\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+#else
+  __trap();  // unreachable: the launcher picks TF32 only on compute capability >= 8.0
+#endif
+}
+#endif
+
 FLB_HD float4 load4(const float* p) {
 #if defined(__CUDA_ARCH__)
   return __ldg(reinterpret_cast<const float4*>(p));

@@ -172,19 +172,6 @@ void reference_gemm(const T* A, const T* B, const T* bias, T* C, const GemmArgs&
 // 2. Tuned float32 kernel (SIMT or TF32 mma), 16-byte loads, register-staged double buffering
 // ---------------------------------------------------------------------------------------------
 
-// D += A B on one m16n8k8 tile; A, B already TF32 bit patterns. sm_80+ only (see launcher).
-__device__ __forceinline__ void mma_tf32(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-  asm volatile(
-      "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
-      "{%0,%1,%2,%3};\n"
-      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
-#else
-  __trap();  // unreachable: the launcher picks TF32 only on compute capability >= 8.0
-#endif
-}
-
 // One BK k-step of a warp's MT x NT mma tiles from shared memory.
 template <class Cfg, class Thr>
 __device__ __forceinline__ void compute_tf32(Thr& th, const float* As, const float* Bs, int tid) {
@@ -203,7 +190,7 @@ __device__ __forceinline__ void compute_tf32(Thr& th, const float* As, const flo
       for (int nt = 0; nt < Cfg::NT; ++nt) {
         float* d = th.acc + Thr::acc_tf32(mt, nt, 0);
         float dv[4] = {d[0], d[1], d[2], d[3]};
-        mma_tf32(dv, a[mt], b[nt]);
+        gemm::mma_tf32(dv, a[mt], b[nt]);
         d[0] = dv[0]; d[1] = dv[1]; d[2] = dv[2]; d[3] = dv[3];
       }
   }
