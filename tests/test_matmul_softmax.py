@@ -141,3 +141,46 @@ def test_softmax_composes_with_nll(device):
             return -(lib.log_softmax(x, 1)[lib.arange(5, device=dev), lib.tensor(y, device=dev)]).mean()
         return fn
     check_op(make(torch, "cpu"), make(flambeau, device), shapes=[(5, 6)], device=device)
+
+
+# addmm with a 1-d bias row (beta = alpha = 1): on CUDA one GEMM with the bias in its epilogue
+# (the Linear kernel); elsewhere mm + add. Forward and gradients of all three operands.
+@pytest.mark.parametrize("m,k,n", [(1, 1, 1), (5, 3, 7), (33, 65, 17), (4, 0, 3)])
+def test_addmm_bias_row(m, k, n, device):
+    check_op(lambda b, x, w: torch.addmm(b, x, w), lambda b, x, w: flambeau.addmm(b, x, w),
+             shapes=[(n,), (m, k), (k, n)], low=-1, high=1, atol=1e-5, grad_atol=1e-4, device=device)
+    check_op(lambda b, x, w: torch.addmm(b, x, w.T), lambda b, x, w: flambeau.addmm(b, x, w.T),
+             shapes=[(n,), (m, k), (n, k)], low=-1, high=1, atol=1e-5, grad_atol=1e-4, device=device)
+
+
+# Views whose data pointer or row stride is not a multiple of 16 bytes (the CUDA GEMM then uses its
+# reference kernel), next to aligned ones (its vectorised kernel); strided columns.
+@pytest.mark.parametrize("view", ["off1", "off4", "pad1", "step2"])
+def test_mm_sliced_views(view, device, rng):
+    def cut(arr, cols):
+        return {"off1": arr[:, 1:1 + cols], "off4": arr[:, 4:4 + cols], "pad1": arr[:, :cols],
+                "step2": arr[:, ::2][:, :cols]}[view]
+    m, k, n = 37, 29, 45
+    a = rng.standard_normal((m, 2 * k + 8)).astype(np.float32)
+    b = rng.standard_normal((k, 2 * n + 8)).astype(np.float32)
+    fa, fb = fl_tensor(a, device), fl_tensor(b, device)
+    ta, tb = torch.from_numpy(a), torch.from_numpy(b)
+    assert_close(flambeau.mm(cut(fa, k), cut(fb, n)), torch.mm(cut(ta, k), cut(tb, n)), atol=1e-4)
+    w = rng.standard_normal((n, 2 * k + 8)).astype(np.float32)
+    bias = rng.standard_normal(n).astype(np.float32)
+    got = flambeau.nn.functional.linear(cut(fa, k), cut(fl_tensor(w, device), k), fl_tensor(bias, device))
+    want = torch.nn.functional.linear(cut(ta, k), cut(torch.from_numpy(w), k), torch.from_numpy(bias))
+    assert_close(got, want, atol=1e-4)
+
+
+def test_allow_tf32_flag_reaches_the_kernels():
+    flags = flambeau.backends.cuda.matmul
+    assert flags.allow_tf32 is False  # PyTorch's default
+    try:
+        flags.allow_tf32 = True
+        assert flags.allow_tf32 is True and flambeau._C.cuda_matmul_allow_tf32() is True
+        a = flambeau.randn(5, 3)
+        assert_close(a @ a.T, torch.from_numpy(a.numpy()) @ torch.from_numpy(a.numpy()).T, atol=1e-5)  # CPU: unaffected
+    finally:
+        flags.allow_tf32 = False
+    assert flambeau._C.cuda_matmul_allow_tf32() is False

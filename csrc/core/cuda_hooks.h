@@ -20,5 +20,9 @@ void empty_cache();
 void memcpy_h2d(void* dst, const void* src, size_t nbytes, int device);
 void memcpy_d2h(void* dst, const void* src, size_t nbytes, int device);
 void memcpy_d2d(void* dst, const void* src, size_t nbytes, int device);
+// TF32 tensor cores for float32 mm/bmm/linear (flambeau.backends.cuda.matmul.allow_tf32). Off by
+// default, as in PyTorch: float32 products are then computed in full float32 FMAs.
+void set_matmul_allow_tf32(bool allow);
+bool matmul_allow_tf32();
 
 }  // namespace flambeau::cuda

@@ -48,6 +48,9 @@ void arg_reduce(bool is_max, const Tensor* values, const Tensor& indices, const 
 // C = A @ B (2-D, any strides) and batched (3-D).
 void mm(const Tensor& c, const Tensor& a, const Tensor& b);
 void bmm(const Tensor& c, const Tensor& a, const Tensor& b);
+// out[M,N] = x[M,K] @ w[N,K]^T + bias[N] (F.linear; bias may be null): the bias is added in the
+// GEMM's epilogue. K = 0 writes the bias (or zeros). Any strides.
+void linear(const Tensor& out, const Tensor& x, const Tensor& w, const Tensor* bias);
 
 // Softmax family along `dim`; input contiguous.
 void softmax(const Tensor& out, const Tensor& in, int64_t dim, bool log);

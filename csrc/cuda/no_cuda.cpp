@@ -20,5 +20,9 @@ void empty_cache() {}
 void memcpy_h2d(void*, const void*, size_t, int) { not_built(); }
 void memcpy_d2h(void*, const void*, size_t, int) { not_built(); }
 void memcpy_d2d(void*, const void*, size_t, int) { not_built(); }
+// The flag is only recorded: there is no GPU GEMM to honour it.
+static bool g_allow_tf32 = false;
+void set_matmul_allow_tf32(bool allow) { g_allow_tf32 = allow; }
+bool matmul_allow_tf32() { return g_allow_tf32; }
 
 }  // namespace flambeau::cuda

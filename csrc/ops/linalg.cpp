@@ -56,15 +56,16 @@ Tensor linear(const Tensor& x, const Tensor& w, const std::optional<Tensor>& bia
               shape_str(bias->sizes), " does not match weight of shape ", shape_str(w.sizes));
     b = contiguous(*bias);
   }
-  if (x.device().is_cuda() || x.sizes[1] == 0) {
-    // No fused CUDA kernel yet (and K = 0 reads nothing): product, then the bias.
+  if (!x.device().is_cuda() && x.sizes[1] == 0) {
+    // K = 0 reads nothing: zeros, then the bias.
     Tensor out = mm(x, transpose(w, 0, 1));
     if (b) binary(BinaryOp::Add, out, *b, out);
     return out;
   }
   Tensor out = empty({x.sizes[0], w.sizes[0]}, x.dtype, x.device());
   if (out.numel() == 0) return out;
-  cpu::linear(out, x, w, b ? &*b : nullptr);
+  // Both backends add the bias in the GEMM's epilogue (CUDA: K = 0 writes the bias alone).
+  FLB_BACKEND(x.device(), linear, out, x, w, b ? &*b : nullptr);
   return out;
 }
 

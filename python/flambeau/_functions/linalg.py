@@ -169,9 +169,25 @@ ger = outer
 
 
 def addmm(input, mat1, mat2, *, beta=1, alpha=1, out=None):
+    if _fused_addmm_ok(input, mat1, mat2, beta, alpha):
+        # CUDA: one GEMM with the bias row added in its epilogue (F.linear's kernel, W = mat2^T).
+        from .linear import Linear
+        r = Linear.apply(mat1, transpose(mat2, 0, 1), input)
+        return dsp._write_out(out, r) if out is not None else r
     prod = mm(mat1, mat2)
     r = _axpby(input, prod, beta, alpha)
     return dsp._write_out(out, r) if out is not None else r
+
+
+def _fused_addmm_ok(input, mat1, mat2, beta, alpha):
+    """addmm(bias, x, w) with a 1-d bias row, beta = alpha = 1, one floating dtype, on CUDA: what
+    nn.Linear-style code writes. Anything else (and every CPU call) takes mm + axpby."""
+    if beta != 1 or alpha != 1 or not all(isinstance(t, Tensor) for t in (input, mat1, mat2)):
+        return False
+    i, a, b = input._impl, mat1._impl, mat2._impl
+    return (i.device != "cpu" and a.device == i.device and b.device == i.device and
+            i.ndim == 1 and a.ndim == 2 and b.ndim == 2 and a.shape[1] == b.shape[0] and
+            i.shape[0] == b.shape[1] and i.dtype == a.dtype == b.dtype and a.dtype in ("float32", "float64"))
 
 
 def addmv(input, mat, vec, *, beta=1, alpha=1):
