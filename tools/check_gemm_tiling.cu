@@ -1,5 +1,6 @@
 // CPU check of the tuned GEMM's index math (csrc/cuda/gemm_tile.cuh), runnable without a GPU:
 //   nvcc -std=c++17 -O1 -Icsrc -o /tmp/check_gemm_tiling tools/check_gemm_tiling.cu && /tmp/check_gemm_tiling
+// (tests/kernels/test_gemm_cuda_host.py does exactly this wherever nvcc is on PATH.)
 // For every block configuration and operand layout it runs the per-thread steps of
 // sgemm_tiled_kernel (load -> store -> compute -> epilogue, threads one after another between the
 // kernel's barriers) over a whole problem, block by block, and compares with a naive product:
