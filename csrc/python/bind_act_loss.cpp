@@ -1,6 +1,7 @@
 // Bindings for the activation and loss ops (csrc/ops/activation.cpp, csrc/ops/loss.cpp); the names
-// are listed in csrc/python/API.md under "Activations and losses". All of them release the GIL:
-// even the pointwise ones run for milliseconds on large tensors.
+// are listed in csrc/python/API.md under "Activations and losses". All of them release the GIL on
+// large tensors (the pointwise ones run for milliseconds there); the pointwise activations and the
+// class-index losses keep it below nogil_if_big's threshold, where releasing costs more than it frees.
 #include <optional>
 #include "ops/act_loss_ops.h"
 #include "python/bind.h"
