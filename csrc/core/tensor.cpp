@@ -2,6 +2,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <limits>
+#include "core/cpu_allocator.h"
 #include "core/cuda_hooks.h"
 
 namespace flambeau {
@@ -48,13 +49,10 @@ std::shared_ptr<Storage> allocate_storage(size_t nbytes, Device device) {
   st->nbytes = nbytes;
   st->device = device;
   if (device.is_cpu()) {
-    // 64-byte alignment: a cache line and an AVX-512 register. aligned_alloc wants a multiple.
-    size_t rounded = (nbytes + 63) / 64 * 64;
-    if (rounded == 0) rounded = 64;
-    void* p = std::aligned_alloc(64, rounded);
-    if (!p) throw std::runtime_error(str_cat("CPU out of memory: tried to allocate ", nbytes, " bytes"));
-    st->data = p;
-    st->deleter = [](void* q) { std::free(q); };
+    // 64-byte aligned (a cache line and an AVX-512 register), from the caching allocator.
+    size_t cls = 0;
+    st->data = cpu_alloc::allocate(nbytes, &cls);
+    st->deleter = [cls](void* q) { cpu_alloc::release(q, cls); };
   } else {
     int dev = device.index;
     st->data = cuda::allocate(nbytes, dev);

@@ -14,11 +14,48 @@
 
 namespace flambeau::cpu {
 
+// A vector of int64 with its first 8 elements inline: the walk's dims and the multi-index live
+// here, so a walk over a tensor of up to 8 dims touches no heap (it runs on every elementwise
+// call, where a few malloc/free pairs were a measurable part of a small tensor's time).
+class DimVec {
+ public:
+  DimVec() = default;
+  explicit DimVec(size_t n) { grow_to(n); }
+  DimVec(const DimVec&) = delete;
+  DimVec& operator=(const DimVec&) = delete;
+  size_t size() const { return n_; }
+  bool empty() const { return n_ == 0; }
+  int64_t& operator[](size_t i) { return data()[i]; }
+  const int64_t& operator[](size_t i) const { return data()[i]; }
+  int64_t& back() { return data()[n_ - 1]; }
+  const int64_t& back() const { return data()[n_ - 1]; }
+  void push_back(int64_t v) {
+    if (n_ == kInline && heap_.empty()) heap_.assign(inline_, inline_ + kInline);
+    if (n_ >= kInline) heap_.push_back(v);
+    else inline_[n_] = v;
+    ++n_;
+  }
+  void grow_to(size_t n) {  // new elements are 0
+    while (n_ < n) push_back(0);
+  }
+
+ private:
+  static constexpr size_t kInline = 8;
+  int64_t* data() { return n_ > kInline ? heap_.data() : inline_; }
+  const int64_t* data() const { return n_ > kInline ? heap_.data() : inline_; }
+  int64_t inline_[kInline] = {};
+  std::vector<int64_t> heap_;
+  size_t n_ = 0;
+};
+
 template <int N>
 struct StridedWalk {
-  std::vector<int64_t> sizes;                    // innermost last
-  std::array<std::vector<int64_t>, N> strides;   // bytes
+  DimVec sizes;                    // innermost last
+  std::array<DimVec, N> strides;   // bytes
   int64_t numel = 1;
+
+  StridedWalk(const StridedWalk&) = delete;
+  StridedWalk& operator=(const StridedWalk&) = delete;
 
   explicit StridedWalk(const std::array<const Tensor*, N>& ts) {
     const Tensor& out = *ts[0];
@@ -60,7 +97,7 @@ struct StridedWalk {
     int64_t row = sizes[nd - 1];
     parallel_for(numel, grain, [&](int64_t begin, int64_t end) {
       // Unravel `begin` into a multi-index and pointers.
-      std::vector<int64_t> idx(nd);
+      DimVec idx((size_t)nd);
       std::array<char*, N> p = base;
       int64_t rem = begin;
       for (int64_t d = nd - 1; d >= 0; --d) {

@@ -56,22 +56,24 @@ Tensor activation(Act op, const char* name, const Tensor& x, const ActParams& p,
   if (out) check_out(o, x, name);
   if (o.numel() == 0) return o;
   // An output that overlaps the input other than exactly (same view) would be read after written.
-  Tensor src = x;
-  if (out && may_overlap(o, x) && !(o.storage == x.storage && o.offset == x.offset && o.strides == x.strides))
-    src = clone(x);
-  FLB_BACKEND(x.device(), activation, op, o, src, p);
+  if (out && may_overlap(o, x) && !(o.storage == x.storage && o.offset == x.offset && o.strides == x.strides)) {
+    Tensor src = clone(x);
+    FLB_BACKEND(x.device(), activation, op, o, src, p);
+    return o;
+  }
+  FLB_BACKEND(x.device(), activation, op, o, x, p);
   return o;
 }
 
 Tensor activation_backward(Act op, const char* name, const Tensor& grad, const Tensor& saved, const ActParams& p) {
-  std::string bname = std::string(name) + "_backward";
-  const char* n = bname.c_str();
-  check_float(saved, n, "saved tensor");
-  check_same_device(grad, saved, n);
-  check_same_dtype(grad, saved, n);
-  FLB_CHECK(grad.sizes == saved.sizes, ValueError, n, ": grad shape ", shape_str(grad.sizes),
+  // The op's name for messages, built only when a check fails.
+  auto full_name = [&] { return std::string(name) + "_backward"; };
+  if (!is_floating(saved.dtype)) check_float(saved, full_name().c_str(), "saved tensor");
+  if (grad.device() != saved.device()) check_same_device(grad, saved, full_name().c_str());
+  if (grad.dtype != saved.dtype) check_same_dtype(grad, saved, full_name().c_str());
+  FLB_CHECK(grad.sizes == saved.sizes, ValueError, full_name(), ": grad shape ", shape_str(grad.sizes),
             " differs from the saved tensor's shape ", shape_str(saved.sizes));
-  check_params(op, n, p);
+  if (op == Act::Hardtanh || op == Act::Softshrink || op == Act::Elu) check_params(op, full_name().c_str(), p);
   Tensor gi = empty(saved.sizes, saved.dtype, saved.device());
   if (gi.numel() == 0) return gi;
   FLB_BACKEND(saved.device(), activation_backward, op, gi, grad, saved, p);

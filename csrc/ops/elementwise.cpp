@@ -80,9 +80,12 @@ Tensor unary(UnaryOp op, const Tensor& a, const std::optional<Tensor>& out) {
   DType rt = unary_returns_bool(op) ? DType::Bool : a.dtype;
   Tensor o = prepare_out(out, a.sizes, rt, a.device(), name);
   if (o.numel() == 0) return o;
-  Tensor src = (out && may_overlap(o, a) && !(o.storage == a.storage && o.offset == a.offset && o.strides == a.strides))
-                   ? clone(a) : a;
-  FLB_BACKEND(a.device(), unary, op, o, src);
+  if (out && may_overlap(o, a) && !(o.storage == a.storage && o.offset == a.offset && o.strides == a.strides)) {
+    Tensor src = clone(a);
+    FLB_BACKEND(a.device(), unary, op, o, src);
+    return o;
+  }
+  FLB_BACKEND(a.device(), unary, op, o, a);
   return o;
 }
 
@@ -105,8 +108,14 @@ Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b, const std::optional
     default:
       break;
   }
-  Shape shape = broadcast_shapes(a.sizes, b.sizes, name);
   DType rt = binary_returns_bool(op) ? DType::Bool : a.dtype;
+  if (!out && a.sizes == b.sizes) {  // the common case: no broadcast, no out= (no expanded copies)
+    Tensor o = empty(a.sizes, rt, a.device());
+    if (o.numel() == 0) return o;
+    FLB_BACKEND(a.device(), binary, op, o, a, b);
+    return o;
+  }
+  Shape shape = broadcast_shapes(a.sizes, b.sizes, name);
   Tensor o = prepare_out(out, shape, rt, a.device(), name);
   if (o.numel() == 0) return o;
   // An output that partially overlaps an input would be read after being written: stage the input.

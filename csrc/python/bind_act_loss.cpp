@@ -1,6 +1,7 @@
 // Bindings for the activation and loss ops (csrc/ops/activation.cpp, csrc/ops/loss.cpp); the names
-// are listed in csrc/python/API.md under "Activations and losses". All of them release the GIL:
-// even the pointwise ones run for milliseconds on large tensors.
+// are listed in csrc/python/API.md under "Activations and losses". All of them release the GIL on
+// large tensors (the pointwise ones run for milliseconds there); the pointwise activations and the
+// class-index losses keep it below nogil_if_big's threshold, where releasing costs more than it frees.
 #include <optional>
 #include "ops/act_loss_ops.h"
 #include "python/bind.h"
@@ -38,65 +39,67 @@ void bind_act_loss(py::module_& m) {
   for (const auto& a : plain) {
     Act op = a.op;
     const char* name = a.name;
-    m.def(a.name, [op, name](const Tensor& x, const OptT& out) { return ops::activation(op, name, x, P(), out); },
-          arg("x"), arg("out") = none, nogil);
-    m.def(a.bname, [op, name](const Tensor& g, const Tensor& s) { return ops::activation_backward(op, name, g, s, P()); },
-          arg("grad"), arg("saved"), nogil);
+    m.def(a.name, [op, name](const Tensor& x, const OptT& out) {
+      return nogil_if_big(x.numel(), [&] { return ops::activation(op, name, x, P(), out); });
+    }, arg("x"), arg("out") = none);
+    m.def(a.bname, [op, name](const Tensor& g, const Tensor& s) {
+      return nogil_if_big(s.numel(), [&] { return ops::activation_backward(op, name, g, s, P()); });
+    }, arg("grad"), arg("saved"));
   }
 
   m.def("leaky_relu", [](const Tensor& x, double slope, const OptT& out) {
-    return ops::activation(Act::LeakyRelu, "leaky_relu", x, P(slope), out);
-  }, arg("x"), arg("negative_slope") = 0.01, arg("out") = none, nogil);
+    return nogil_if_big(x.numel(), [&] { return ops::activation(Act::LeakyRelu, "leaky_relu", x, P(slope), out); });
+  }, arg("x"), arg("negative_slope") = 0.01, arg("out") = none);
   m.def("leaky_relu_backward", [](const Tensor& g, const Tensor& s, double slope) {
-    return ops::activation_backward(Act::LeakyRelu, "leaky_relu", g, s, P(slope));
-  }, arg("grad"), arg("saved"), arg("negative_slope") = 0.01, nogil);
+    return nogil_if_big(s.numel(), [&] { return ops::activation_backward(Act::LeakyRelu, "leaky_relu", g, s, P(slope)); });
+  }, arg("grad"), arg("saved"), arg("negative_slope") = 0.01);
 
   m.def("elu", [](const Tensor& x, double alpha, double scale, double input_scale, const OptT& out) {
-    return ops::activation(Act::Elu, "elu", x, P(alpha, scale, input_scale), out);
-  }, arg("x"), arg("alpha") = 1.0, arg("scale") = 1.0, arg("input_scale") = 1.0, arg("out") = none, nogil);
+    return nogil_if_big(x.numel(), [&] { return ops::activation(Act::Elu, "elu", x, P(alpha, scale, input_scale), out); });
+  }, arg("x"), arg("alpha") = 1.0, arg("scale") = 1.0, arg("input_scale") = 1.0, arg("out") = none);
   m.def("elu_backward", [](const Tensor& g, const Tensor& s, double alpha, double scale, double input_scale,
                            bool is_result) {
-    return ops::activation_backward(Act::Elu, "elu", g, s, P(alpha, scale, input_scale, is_result ? 1 : 0));
+    return nogil_if_big(s.numel(), [&] { return ops::activation_backward(Act::Elu, "elu", g, s, P(alpha, scale, input_scale, is_result ? 1 : 0)); });
   }, arg("grad"), arg("saved"), arg("alpha") = 1.0, arg("scale") = 1.0, arg("input_scale") = 1.0,
-     arg("is_result") = false, nogil);
+     arg("is_result") = false);
 
   m.def("gelu", [](const Tensor& x, const std::string& approximate, const OptT& out) {
-    return ops::activation(gelu_kind(approximate), "gelu", x, P(), out);
-  }, arg("x"), arg("approximate") = "none", arg("out") = none, nogil);
+    return nogil_if_big(x.numel(), [&] { return ops::activation(gelu_kind(approximate), "gelu", x, P(), out); });
+  }, arg("x"), arg("approximate") = "none", arg("out") = none);
   m.def("gelu_backward", [](const Tensor& g, const Tensor& x, const std::string& approximate) {
-    return ops::activation_backward(gelu_kind(approximate), "gelu", g, x, P());
-  }, arg("grad"), arg("x"), arg("approximate") = "none", nogil);
+    return nogil_if_big(x.numel(), [&] { return ops::activation_backward(gelu_kind(approximate), "gelu", g, x, P()); });
+  }, arg("grad"), arg("x"), arg("approximate") = "none");
 
   m.def("softplus", [](const Tensor& x, double beta, double threshold, const OptT& out) {
-    return ops::activation(Act::Softplus, "softplus", x, P(beta, threshold), out);
-  }, arg("x"), arg("beta") = 1.0, arg("threshold") = 20.0, arg("out") = none, nogil);
+    return nogil_if_big(x.numel(), [&] { return ops::activation(Act::Softplus, "softplus", x, P(beta, threshold), out); });
+  }, arg("x"), arg("beta") = 1.0, arg("threshold") = 20.0, arg("out") = none);
   m.def("softplus_backward", [](const Tensor& g, const Tensor& x, double beta, double threshold) {
-    return ops::activation_backward(Act::Softplus, "softplus", g, x, P(beta, threshold));
-  }, arg("grad"), arg("x"), arg("beta") = 1.0, arg("threshold") = 20.0, nogil);
+    return nogil_if_big(x.numel(), [&] { return ops::activation_backward(Act::Softplus, "softplus", g, x, P(beta, threshold)); });
+  }, arg("grad"), arg("x"), arg("beta") = 1.0, arg("threshold") = 20.0);
 
   m.def("hardtanh", [](const Tensor& x, double lo, double hi, const OptT& out) {
-    return ops::activation(Act::Hardtanh, "hardtanh", x, P(lo, hi), out);
-  }, arg("x"), arg("min_val") = -1.0, arg("max_val") = 1.0, arg("out") = none, nogil);
+    return nogil_if_big(x.numel(), [&] { return ops::activation(Act::Hardtanh, "hardtanh", x, P(lo, hi), out); });
+  }, arg("x"), arg("min_val") = -1.0, arg("max_val") = 1.0, arg("out") = none);
   m.def("hardtanh_backward", [](const Tensor& g, const Tensor& s, double lo, double hi) {
-    return ops::activation_backward(Act::Hardtanh, "hardtanh", g, s, P(lo, hi));
-  }, arg("grad"), arg("saved"), arg("min_val") = -1.0, arg("max_val") = 1.0, nogil);
+    return nogil_if_big(s.numel(), [&] { return ops::activation_backward(Act::Hardtanh, "hardtanh", g, s, P(lo, hi)); });
+  }, arg("grad"), arg("saved"), arg("min_val") = -1.0, arg("max_val") = 1.0);
 
   m.def("hardshrink", [](const Tensor& x, double l, const OptT& out) {
-    return ops::activation(Act::Hardshrink, "hardshrink", x, P(l), out);
-  }, arg("x"), arg("lambd") = 0.5, arg("out") = none, nogil);
+    return nogil_if_big(x.numel(), [&] { return ops::activation(Act::Hardshrink, "hardshrink", x, P(l), out); });
+  }, arg("x"), arg("lambd") = 0.5, arg("out") = none);
   m.def("hardshrink_backward", [](const Tensor& g, const Tensor& x, double l) {
-    return ops::activation_backward(Act::Hardshrink, "hardshrink", g, x, P(l));
-  }, arg("grad"), arg("x"), arg("lambd") = 0.5, nogil);
+    return nogil_if_big(x.numel(), [&] { return ops::activation_backward(Act::Hardshrink, "hardshrink", g, x, P(l)); });
+  }, arg("grad"), arg("x"), arg("lambd") = 0.5);
   m.def("softshrink", [](const Tensor& x, double l, const OptT& out) {
-    return ops::activation(Act::Softshrink, "softshrink", x, P(l), out);
-  }, arg("x"), arg("lambd") = 0.5, arg("out") = none, nogil);
+    return nogil_if_big(x.numel(), [&] { return ops::activation(Act::Softshrink, "softshrink", x, P(l), out); });
+  }, arg("x"), arg("lambd") = 0.5, arg("out") = none);
   m.def("softshrink_backward", [](const Tensor& g, const Tensor& x, double l) {
-    return ops::activation_backward(Act::Softshrink, "softshrink", g, x, P(l));
-  }, arg("grad"), arg("x"), arg("lambd") = 0.5, nogil);
+    return nogil_if_big(x.numel(), [&] { return ops::activation_backward(Act::Softshrink, "softshrink", g, x, P(l)); });
+  }, arg("grad"), arg("x"), arg("lambd") = 0.5);
 
   m.def("threshold", [](const Tensor& x, double th, double value, const OptT& out) {
-    return ops::activation(Act::Threshold, "threshold", x, P(th, value), out);
-  }, arg("x"), arg("threshold"), arg("value"), arg("out") = none, nogil);
+    return nogil_if_big(x.numel(), [&] { return ops::activation(Act::Threshold, "threshold", x, P(th, value), out); });
+  }, arg("x"), arg("threshold"), arg("value"), arg("out") = none);
   // (its backward is the core's threshold_backward(grad, x, threshold))
 
   m.def("prelu", &ops::prelu, arg("x"), arg("weight"), nogil);
@@ -105,15 +108,26 @@ void bind_act_loss(py::module_& m) {
   m.def("glu_backward", &ops::glu_backward, arg("grad"), arg("x"), arg("dim") = -1, nogil);
 
   // ---- losses
-  m.def("cross_entropy", &ops::cross_entropy, arg("input"), arg("target"), arg("weight") = none,
-        arg("reduction") = "mean", arg("ignore_index") = -100, arg("label_smoothing") = 0.0, nogil);
-  m.def("cross_entropy_backward", &ops::cross_entropy_backward, arg("grad"), arg("input"), arg("target"), arg("lse"),
-        arg("weight") = none, arg("reduction") = "mean", arg("ignore_index") = -100, arg("label_smoothing") = 0.0,
-        arg("total_weight") = 1.0, arg("input_grad") = true, arg("target_grad") = false, nogil);
-  m.def("nll_loss", &ops::nll_loss, arg("input"), arg("target"), arg("weight") = none, arg("reduction") = "mean",
-        arg("ignore_index") = -100, nogil);
-  m.def("nll_loss_backward", &ops::nll_loss_backward, arg("grad"), arg("input"), arg("target"), arg("weight") = none,
-        arg("reduction") = "mean", arg("ignore_index") = -100, arg("total_weight") = 1.0, nogil);
+  m.def("cross_entropy", [](const Tensor& x, const Tensor& t, const OptT& w, const std::string& red, int64_t ii,
+                            double ls) {
+    return nogil_if_big(x.numel(), [&] { return ops::cross_entropy(x, t, w, red, ii, ls); });
+  }, arg("input"), arg("target"), arg("weight") = none, arg("reduction") = "mean", arg("ignore_index") = -100,
+     arg("label_smoothing") = 0.0);
+  m.def("cross_entropy_backward", [](const Tensor& g, const Tensor& x, const Tensor& t, const Tensor& lse,
+                                     const OptT& w, const std::string& red, int64_t ii, double ls, double tw, bool gx,
+                                     bool gt) {
+    return nogil_if_big(x.numel(), [&] { return ops::cross_entropy_backward(g, x, t, lse, w, red, ii, ls, tw, gx, gt); });
+  }, arg("grad"), arg("input"), arg("target"), arg("lse"), arg("weight") = none, arg("reduction") = "mean",
+     arg("ignore_index") = -100, arg("label_smoothing") = 0.0, arg("total_weight") = 1.0, arg("input_grad") = true,
+     arg("target_grad") = false);
+  m.def("nll_loss", [](const Tensor& x, const Tensor& t, const OptT& w, const std::string& red, int64_t ii) {
+    return nogil_if_big(x.numel(), [&] { return ops::nll_loss(x, t, w, red, ii); });
+  }, arg("input"), arg("target"), arg("weight") = none, arg("reduction") = "mean", arg("ignore_index") = -100);
+  m.def("nll_loss_backward", [](const Tensor& g, const Tensor& x, const Tensor& t, const OptT& w,
+                                const std::string& red, int64_t ii, double tw) {
+    return nogil_if_big(x.numel(), [&] { return ops::nll_loss_backward(g, x, t, w, red, ii, tw); });
+  }, arg("grad"), arg("input"), arg("target"), arg("weight") = none, arg("reduction") = "mean",
+     arg("ignore_index") = -100, arg("total_weight") = 1.0);
 
   struct L { const char* name; const char* bname; PointLoss kind; };
   static const L point[] = {

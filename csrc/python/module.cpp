@@ -1,6 +1,7 @@
 // flambeau._C: the one extension module. Registers how C++ errors become Python exceptions, then
 // the tensor type, the ops and the runtime queries.
 #include <cstdlib>
+#include "core/cpu_allocator.h"
 #include "core/cuda_hooks.h"
 #include "cpu/capability.h"
 #include "cpu/parallel.h"
@@ -57,6 +58,24 @@ PYBIND11_MODULE(_C, m) {
     omp_set_num_threads(n);
 #endif
   });
+  // The CPU caching allocator (core/cpu_allocator.h): counters, and ways to give memory back.
+  m.def("cpu_allocator_stats", [] {
+    auto s = cpu_alloc::stats();
+    py::dict d;
+    d["hits"] = s.hits;
+    d["misses"] = s.misses;
+    d["evictions"] = s.evictions;
+    d["cached_bytes"] = s.cached_bytes;
+    d["cached_blocks"] = s.cached_blocks;
+    d["limit_bytes"] = s.limit_bytes;
+    return d;
+  });
+  m.def("cpu_empty_cache", &cpu_alloc::empty_cache);
+  m.def("cpu_set_cache_limit", [](int64_t bytes) {
+    if (bytes < 0) throw ValueError("cpu_set_cache_limit: expected a non-negative number of bytes, got " + std::to_string(bytes));
+    cpu_alloc::set_limit((uint64_t)bytes);
+  });
+  m.def("cpu_reset_allocator_counters", &cpu_alloc::reset_counters);
   m.attr("has_openmp") =
 #ifdef FLAMBEAU_OPENMP
       true;

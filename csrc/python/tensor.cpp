@@ -32,6 +32,8 @@ void bind_tensor(py::module_& m) {
       .def_property_readonly("itemsize", [](const Tensor& t) { return t.element_size(); })
       .def_property_readonly("data_ptr", [](const Tensor& t) { return (uintptr_t)t.data_ptr(); })
       .def_property_readonly("storage_nbytes", [](const Tensor& t) { return t.storage->nbytes; })
+      // The storage's base address: identifies the storage while it is alive (autograd's aliasing check).
+      .def_property_readonly("storage_ptr", [](const Tensor& t) { return (uintptr_t)t.storage->data; })
       .def("is_contiguous", &Tensor::is_contiguous)
       .def("same_storage", [](const Tensor& a, const Tensor& b) { return a.storage == b.storage; })
       .def("__repr__", [](const Tensor& t) {

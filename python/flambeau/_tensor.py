@@ -21,6 +21,7 @@ from ._dtype import (Size, _BY_NAME, _device_from_str, _device_str, _to_dtype, d
                      dtype as _dtype_cls)
 
 _new = object.__new__
+_autograd_backward = None  # autograd.backward, bound on first use (autograd imports this module)
 _FLOAT = frozenset(("float32", "float64"))
 
 # Values of slots that are usually left unset (see module docstring).
@@ -301,8 +302,10 @@ class Tensor:
         return _add_hook(hooks, hook)
 
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
-        from .autograd import backward
-        backward(self, gradient, retain_graph, create_graph, inputs=inputs)
+        global _autograd_backward
+        if _autograd_backward is None:
+            from .autograd import backward as _autograd_backward
+        _autograd_backward(self, gradient, retain_graph, create_graph, inputs=inputs)
 
     # ------------------------------------------------------------------ conversion
     def item(self):

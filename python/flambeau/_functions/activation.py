@@ -110,6 +110,13 @@ def _pointwise(name, fwd, bwd, save="x", graph_grad=None, piecewise_linear=False
 
 def _apply(Fn, name, input, params, inplace=False):
     """Runs Fn on input (recording a graph when needed); inplace writes the result into input."""
+    if not inplace and isinstance(input, Tensor) and not (input._rg and _gs.enabled):
+        # The hot path (nothing to record): one kernel call. A non-float input makes the kernel
+        # raise TypeError; the checks below then raise it in this function's words.
+        try:
+            return _wrap(Fn._fwd(input._impl, *params))
+        except TypeError:
+            pass
     _check_tensor(input, name)
     xi = input._impl
     if xi.dtype not in _FLOAT:
@@ -239,15 +246,38 @@ LogSigmoid = _pointwise("LogSigmoid", _C.log_sigmoid, _C.log_sigmoid_backward, "
 
 
 # ---------------------------------------------------------------- public functions
+# The public functions try the kernel first when no graph is recorded (the common inference and
+# no-grad case, where per-call overhead matters most on small tensors); anything else takes the
+# checked path of _apply.
+_act_relu, _act_sigmoid, _act_tanh, _silu = _C.act_relu, _C.act_sigmoid, _C.act_tanh, _C.silu
+
+
 def sigmoid(input):
+    if isinstance(input, Tensor) and not (input._rg and _gs.enabled):
+        try:
+            return _wrap(_act_sigmoid(input._impl))
+        except TypeError:
+            pass
     return _apply(Sigmoid, "sigmoid", input, ())
 
 
 def tanh(input):
+    if isinstance(input, Tensor) and not (input._rg and _gs.enabled):
+        try:
+            return _wrap(_act_tanh(input._impl))
+        except TypeError:
+            pass
     return _apply(Tanh, "tanh", input, ())
 
 
 def relu(input, inplace=False):
+    if not inplace and isinstance(input, Tensor) and not (input._rg and _gs.enabled):
+        # Hot path: float input, nothing to record. An integer input makes the kernel raise
+        # TypeError and goes to the core's elementwise relu below.
+        try:
+            return _wrap(_act_relu(input._impl))
+        except TypeError:
+            pass
     _check_tensor(input, "relu")
     if input._impl.dtype not in _FLOAT:  # integer relu: the core's elementwise op
         from .elementwise import relu as _relu, relu_ as _relu_
@@ -334,6 +364,11 @@ def gelu(input, approximate="none"):
 
 
 def silu(input, inplace=False):
+    if not inplace and isinstance(input, Tensor) and not (input._rg and _gs.enabled):
+        try:
+            return _wrap(_silu(input._impl))
+        except TypeError:
+            pass
     return _apply(Silu, "silu", input, (), inplace)
 
 

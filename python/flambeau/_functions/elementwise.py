@@ -109,15 +109,14 @@ class Div(_Binary):
 
 def add(input, other, *, alpha=1, out=None):
     if other.__class__ is Tensor and input.__class__ is Tensor and out is None and alpha == 1:
-        # The hot path (two plain tensors of one dtype, nothing to record), inlined.
-        ai = input._impl
-        bi = other._impl
-        dt = ai.dtype
-        if dt == bi.dtype and not ((input._rg or other._rg) and _gs.enabled):
+        # The hot path (two plain tensors, nothing to record), inlined. The kernel itself checks
+        # that the dtypes match (and the devices); when it refuses, the general path below
+        # promotes or raises the error in this function's words.
+        if not ((input._rg or other._rg) and _gs.enabled):
             try:
-                return _wrap(_C.add(ai, bi))
+                return _wrap(_C.add(input._impl, other._impl))
             except Exception:
-                pass  # e.g. a 0-dim CPU tensor with a CUDA one: the general path below decides
+                pass
     if alpha != 1:
         other = mul(other, alpha)
     if out is not None:
@@ -129,15 +128,14 @@ def add(input, other, *, alpha=1, out=None):
 
 def sub(input, other, *, alpha=1, out=None):
     if other.__class__ is Tensor and input.__class__ is Tensor and out is None and alpha == 1:
-        # The hot path (two plain tensors of one dtype, nothing to record), inlined.
-        ai = input._impl
-        bi = other._impl
-        dt = ai.dtype
-        if dt == bi.dtype and dt != "bool" and not ((input._rg or other._rg) and _gs.enabled):
+        # The hot path (two plain tensors, nothing to record), inlined. The kernel itself checks
+        # that the dtypes match (and that they are not bool); when it refuses, the general path below
+        # promotes or raises the error in this function's words.
+        if not ((input._rg or other._rg) and _gs.enabled):
             try:
-                return _wrap(_C.sub(ai, bi))
+                return _wrap(_C.sub(input._impl, other._impl))
             except Exception:
-                pass  # e.g. a 0-dim CPU tensor with a CUDA one: the general path below decides
+                pass
     if alpha != 1:
         other = mul(other, alpha)
     if out is not None:
@@ -172,15 +170,14 @@ def rsub(input, other, *, alpha=1):
 
 def mul(input, other, *, out=None):
     if other.__class__ is Tensor and input.__class__ is Tensor and out is None:
-        # The hot path (two plain tensors of one dtype, nothing to record), inlined.
-        ai = input._impl
-        bi = other._impl
-        dt = ai.dtype
-        if dt == bi.dtype and not ((input._rg or other._rg) and _gs.enabled):
+        # The hot path (two plain tensors, nothing to record), inlined. The kernel itself checks
+        # that the dtypes match (and the devices); when it refuses, the general path below
+        # promotes or raises the error in this function's words.
+        if not ((input._rg or other._rg) and _gs.enabled):
             try:
-                return _wrap(_C.mul(ai, bi))
+                return _wrap(_C.mul(input._impl, other._impl))
             except Exception:
-                pass  # e.g. a 0-dim CPU tensor with a CUDA one: the general path below decides
+                pass
     if out is not None:
         return _write_out(out, mul(input, other))
     if not isinstance(input, Tensor):
@@ -200,12 +197,11 @@ def _true_div_dtype(a, b):
 def div(input, other, *, rounding_mode=None, out=None):
     if other.__class__ is Tensor and input.__class__ is Tensor and out is None and rounding_mode is None:
         # The hot path (two plain tensors of one dtype, nothing to record), inlined.
+        # (an integer pair must promote to float first; a dtype mismatch is refused by the kernel)
         ai = input._impl
-        bi = other._impl
-        dt = ai.dtype
-        if dt == bi.dtype and dt in _FLOAT and not ((input._rg or other._rg) and _gs.enabled):
+        if ai.dtype in _FLOAT and not ((input._rg or other._rg) and _gs.enabled):
             try:
-                return _wrap(_C.div(ai, bi))
+                return _wrap(_C.div(ai, other._impl))
             except Exception:
                 pass  # e.g. a 0-dim CPU tensor with a CUDA one: the general path below decides
     if out is not None:

@@ -34,12 +34,14 @@ def _make_root_grads(tensors, grad_tensors, is_grads_batched=False):
     out = []
     for i, (t, g) in enumerate(zip(tensors, grad_tensors)):
         if g is None:
-            if t._impl.numel != 1:
+            ti = t._impl
+            if ti.numel != 1:
                 raise RuntimeError("grad can be implicitly created only for scalar outputs")
-            if t._impl.dtype not in ("float32", "float64"):
+            dt = ti.dtype
+            if dt not in ("float32", "float64"):
                 raise RuntimeError("grad can be implicitly created only for real scalar outputs but got "
-                                   f"flambeau.{t._impl.dtype}")
-            g = _tensor._wrap(_C.full(t._impl.shape, 1.0, t._impl.dtype, t._impl.device))
+                                   f"flambeau.{dt}")
+            g = _tensor._wrap(_C.full(ti.shape, 1.0, dt, ti.device))
         else:
             if not isinstance(g, Tensor):
                 g = _tensor._wrap(_C.scalar_tensor(g, t._impl.dtype, t._impl.device))
@@ -186,7 +188,7 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None,
 
 def _storage_key(impl):
     # The storage's base address identifies it while alive (impl data_ptr includes the offset).
-    return impl.data_ptr - impl.storage_offset * impl.itemsize
+    return impl.storage_ptr
 
 
 def _run_tensor_hooks(hooks, g):
@@ -267,11 +269,17 @@ def _run_node(node, buf, capture, results, retain_graph):
                 for k in pos:
                     results[k] = buf[nr]
 
-    if all(g is None for g in buf):
+    has_grad = has_none = False  # (`None in buf` would call Tensor.__eq__)
+    for g in buf:
+        if g is None:
+            has_none = True
+        else:
+            has_grad = True
+    if not has_grad:
         return None
     if node._freed:
         raise RuntimeError(_FREED_MSG)
-    if node.materialize_grads and any(g is None for g in buf):  # `None in buf` would call Tensor.__eq__
+    if has_none and node.materialize_grads:
         meta = node._out_meta
         for i, g in enumerate(buf):
             if g is None and meta[i] is not None:

@@ -94,7 +94,19 @@ def _accumulate_node(t):
     node = t._acc
     if node is None:
         node = t._acc = AccumulateGrad(t)
+        _materialise_leaf_slots(t)
     return node
+
+
+def _materialise_leaf_slots(t):
+    """Sets the slots every backward pass reads on a leaf (grad, _hooks, _post_acc) to their
+    defaults when unset: an unset slot is read through Tensor.__getattr__, a Python call each time.
+    Values are unchanged (the defaults are what __getattr__ returns)."""
+    for name in ("grad", "_hooks", "_post_acc"):
+        try:
+            object.__getattribute__(t, name)
+        except AttributeError:
+            object.__setattr__(t, name, None)
 
 
 # Detecting in-place changes to saved tensors needs a per-storage version counter from `_C`
@@ -276,6 +288,7 @@ def _edge(t):
     node = t._acc
     if node is None:
         node = t._acc = AccumulateGrad(t)
+        _materialise_leaf_slots(t)
     return (node, 0)
 
 

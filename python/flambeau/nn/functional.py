@@ -16,16 +16,23 @@ of them:
 import functools
 import math
 import numbers
+import types
 import warnings
 
 import numpy as np
 
 import flambeau
+from flambeau import _C
 from flambeau._tensor import Tensor
 from flambeau.autograd import Function
 from .._functions.linear import linear as _linear_kernel
 from .._functions import activation as _A, loss as _L, conv as _Cv, pooling as _P
 from .._functions import normalization as _N, dropout as _D
+
+
+# Without CUDA compiled in, every tensor is a CPU tensor: the decorated name is then the kernel
+# function itself (a copy carrying the composed body's name and doc), with no dispatch frame.
+_CPU_ONLY = not _C.cuda_is_built()
 
 
 def _kernel(kernel_fn):
@@ -34,12 +41,18 @@ def _kernel(kernel_fn):
     decorated composed body. The composed body stays reachable as `f.composed` (tests compare the
     two)."""
     def deco(composed):
-        @functools.wraps(composed)
-        def dispatch(input, *args, **kwargs):
-            impl = getattr(input, "_impl", None)
-            if impl is None or impl.device == "cpu":
-                return kernel_fn(input, *args, **kwargs)
-            return composed(input, *args, **kwargs)
+        if _CPU_ONLY and isinstance(kernel_fn, types.FunctionType):
+            dispatch = types.FunctionType(kernel_fn.__code__, kernel_fn.__globals__, composed.__name__,
+                                          kernel_fn.__defaults__, kernel_fn.__closure__)
+            dispatch.__kwdefaults__ = kernel_fn.__kwdefaults__
+            functools.update_wrapper(dispatch, composed)
+        else:
+            @functools.wraps(composed)
+            def dispatch(input, *args, **kwargs):
+                impl = getattr(input, "_impl", None)
+                if impl is None or not impl.is_cuda:
+                    return kernel_fn(input, *args, **kwargs)
+                return composed(input, *args, **kwargs)
         dispatch.composed = composed
         return dispatch
     return deco
