@@ -93,7 +93,8 @@ ActBwdF32Fn act_bwd_f32_avx512() { return &act_bwd; }
 RowMaxF32Fn row_max_f32_avx512() { return &row_max; }
 RowSumExpF32Fn row_sumexp_f32_avx512() { return &row_sumexp; }
 RowSoftmaxAxpbF32Fn row_softmax_axpb_f32_avx512() { return &row_softmax_axpb; }
-ExpSubF32Fn exp_sub_f32_avx512() { return &exp_sub; }
+CeTileFwdF32Fn ce_tile_fwd_f32_avx512() { return &ce_tile_fwd; }
+CeTileBwdF32Fn ce_tile_bwd_f32_avx512() { return &ce_tile_bwd; }
 BceF32Fn bce_f32_avx512() { return &bce_values; }
 
 }  // namespace flambeau::cpu::simd
