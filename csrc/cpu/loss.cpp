@@ -265,7 +265,10 @@ void cross_entropy(const Tensor& loss, const Tensor& lse_t, double* total_weight
       return r;
     };
 
-    if (inner == 1) {
+    // Rows of up to 16 classes go through the tile path too (transposed, W rows per vector): one
+    // row at a time they are a chain of dependent vector steps with most lanes idle.
+    const bool rows_t = inner == 1 && C <= 16 && std::is_same_v<T, float> && rf.tile_fwd != nullptr;
+    if (inner == 1 && !rows_t) {
       int64_t block = std::max<int64_t>(1, 8192 / std::max<int64_t>(C, 1));
       auto sums = block_sums<2>(rows, block, C, [&](int64_t b, int64_t e, double* acc) {
         for (int64_t i = b; i < e; ++i) {
@@ -297,19 +300,27 @@ void cross_entropy(const Tensor& loss, const Tensor& lse_t, double* total_weight
     // into a contiguous [C][J] buffer, and the max, the sum of exps, the target logit and the
     // smoothing sums all come from there.
     const int64_t J = tile_width(C);
-    int64_t tiles_per_n = (inner + J - 1) / J;
-    int64_t units = N * tiles_per_n;
+    const int64_t Ne = rows_t ? 1 : N, Ie = rows_t ? N : inner;  // rows: one "sample" of N positions
+    int64_t tiles_per_n = (Ie + J - 1) / J;
+    int64_t units = Ne * tiles_per_n;
     const int64_t ig = ignore_index;
     const double* wc = w;
     const double Wsum = W;
     auto sums = block_sums<2>(units, 4, C * J, [&](int64_t b, int64_t e, double* acc) {
-      std::vector<T> bufv((size_t)(C * J));
+      std::vector<T> bufv((size_t)(C * J * (rows_t ? 2 : 1)));
       T* buf = bufv.data();
       alignas(64) T mx[256], sacc[256];
       alignas(64) double l[256];
       for (int64_t u = b; u < e; ++u) {
-        int64_t n = u / tiles_per_n, j0 = (u % tiles_per_n) * J, nj = std::min(inner, j0 + J) - j0;
-        tile_fwd<T>(x + n * C * inner + j0, inner, C, nj, J, buf, mx, l, rf);
+        int64_t n = u / tiles_per_n, j0 = (u % tiles_per_n) * J, nj = std::min(Ie, j0 + J) - j0;
+        if (rows_t) {
+          T* tb = buf + C * J;
+          for (int64_t j = 0; j < nj; ++j)
+            for (int64_t c = 0; c < C; ++c) tb[c * J + j] = x[(j0 + j) * C + c];
+          tile_fwd<T>(tb, J, C, nj, J, buf, mx, l, rf);
+        } else {
+          tile_fwd<T>(x + n * C * inner + j0, inner, C, nj, J, buf, mx, l, rf);
+        }
         if (ls > 0) {
           for (int64_t j = 0; j < nj; ++j) sacc[j] = 0;
           for (int64_t c = 0; c < C; ++c) {
@@ -320,7 +331,7 @@ void cross_entropy(const Tensor& loss, const Tensor& lse_t, double* total_weight
         }
         // Per position: lse, and the loss from m, l = lse - m, x_t (read from buf) and the smoothing
         // sum; the options are hoisted into locals so that this loop keeps them in registers.
-        const int64_t r0 = n * inner + j0;
+        const int64_t r0 = n * Ie + j0;
         const int64_t* tr = tg + r0;
         double* lr = lse + r0;
         double a0 = 0, a1 = 0;
