@@ -51,56 +51,99 @@ struct RowFns {
   simd::RowMaxF32Fn max = nullptr;
   simd::RowSumExpF32Fn sumexp = nullptr;
   simd::RowSoftmaxAxpbF32Fn axpb = nullptr;
-  simd::ExpSubF32Fn expsub = nullptr;
+  simd::CeTileFwdF32Fn tile_fwd = nullptr;
+  simd::CeTileBwdF32Fn tile_bwd = nullptr;
 };
 RowFns row_fns() {
   RowFns r;
   switch (capability()) {
     case Capability::AVX512:
       r.max = simd::row_max_f32_avx512(), r.sumexp = simd::row_sumexp_f32_avx512();
-      r.axpb = simd::row_softmax_axpb_f32_avx512(), r.expsub = simd::exp_sub_f32_avx512();
+      r.axpb = simd::row_softmax_axpb_f32_avx512();
+      r.tile_fwd = simd::ce_tile_fwd_f32_avx512(), r.tile_bwd = simd::ce_tile_bwd_f32_avx512();
       break;
     case Capability::AVX2:
       r.max = simd::row_max_f32_avx2(), r.sumexp = simd::row_sumexp_f32_avx2();
-      r.axpb = simd::row_softmax_axpb_f32_avx2(), r.expsub = simd::exp_sub_f32_avx2();
+      r.axpb = simd::row_softmax_axpb_f32_avx2();
+      r.tile_fwd = simd::ce_tile_fwd_f32_avx2(), r.tile_bwd = simd::ce_tile_bwd_f32_avx2();
       break;
     default: break;
   }
   return r;
 }
 
-// out[j] = exp((x[j] - m[j]) - l[j]) over contiguous arrays (l may be null).
+// N-d tiles (see ce_tile_fwd/ce_tile_bwd in cpu/simd/act_vec.inc for the float32 leaves, which these
+// match): J positions of one sample at a time, C planes `stride` apart. Planes 2^k bytes apart share
+// cache sets (a 128x128 map puts all 21 planes of a tile in one L2 set group), so the forward reads
+// the input once into a contiguous buffer and works there; the backward reads it once, in place.
+inline int64_t tile_width(int64_t C) {
+  return C <= 64 ? 256 : std::max<int64_t>(16, (16384 / C) & ~int64_t(15));
+}
+
+// Forward: buf = the planes ([C][J]), m = per-position max (all -inf: 0; NaN: NaN), and l = log of
+// the sum of exp(x - m) (summed in T for C <= 64, as PyTorch does; in float64 for more).
 template <class T>
-inline void exp_sub_row(T* out, const T* x, const T* m, const T* l, int64_t n, const RowFns& rf) {
+inline void tile_fwd(const T* x, int64_t stride, int64_t C, int64_t nj, int64_t J, T* buf, T* m, double* l,
+                     const RowFns& rf) {
   if constexpr (std::is_same_v<T, float>) {
-    if (rf.expsub) {
-      rf.expsub(out, x, m, l, n);
+    if (rf.tile_fwd) {
+      alignas(64) float lf[256];
+      rf.tile_fwd(x, stride, C, nj, J, buf, m, lf, l);
+      if (C <= 64)
+        for (int64_t j = 0; j < nj; ++j) l[j] = (double)lf[j];
+      else
+        for (int64_t j = 0; j < nj; ++j) l[j] = std::log(l[j]);
       return;
     }
   }
-  if (l)
-    for (int64_t j = 0; j < n; ++j) out[j] = std::exp((x[j] - m[j]) - l[j]);
-  else
-    for (int64_t j = 0; j < n; ++j) out[j] = std::exp(x[j] - m[j]);
-}
-
-// Per-position max over the C planes of a tile ([C][stride] layout, nj positions), NaN-propagating;
-// an all -inf position gets max 0 (its lse is then -inf, as PyTorch's log_softmax gives).
-template <class T>
-inline void tile_max(T* mx, const T* xb, int64_t C, int64_t stride, int64_t nj) {
   alignas(64) T nan[256];  // 0, or a NaN met in that position (selects only: vectorises)
-  for (int64_t j = 0; j < nj; ++j) mx[j] = -std::numeric_limits<T>::infinity(), nan[j] = T(0);
+  for (int64_t j = 0; j < nj; ++j) m[j] = -std::numeric_limits<T>::infinity(), nan[j] = T(0);
   for (int64_t c = 0; c < C; ++c) {
-    const T* xc = xb + c * stride;
+    const T* xc = x + c * stride;
+    T* bc = buf + c * J;
     for (int64_t j = 0; j < nj; ++j) {
       T v = xc[j];
+      bc[j] = v;
       nan[j] = v != v ? v : nan[j];
-      mx[j] = v > mx[j] ? v : mx[j];
+      m[j] = v > m[j] ? v : m[j];
     }
   }
   for (int64_t j = 0; j < nj; ++j) {
-    if (nan[j] != nan[j]) mx[j] = nan[j];
-    if (std::isinf(mx[j]) && mx[j] < 0) mx[j] = 0;
+    if (nan[j] != nan[j]) m[j] = nan[j];
+    if (std::isinf(m[j]) && m[j] < 0) m[j] = 0;
+  }
+  alignas(64) T sf[256];
+  for (int64_t j = 0; j < nj; ++j) sf[j] = 0, l[j] = 0;
+  for (int64_t c = 0; c < C; ++c) {
+    const T* bc = buf + c * J;
+    if (C <= 64)
+      for (int64_t j = 0; j < nj; ++j) sf[j] += std::exp(bc[j] - m[j]);
+    else
+      for (int64_t j = 0; j < nj; ++j) l[j] += (double)std::exp(bc[j] - m[j]);
+  }
+  for (int64_t j = 0; j < nj; ++j) l[j] = C <= 64 ? (double)std::log(sf[j]) : std::log(l[j]);
+}
+
+// Backward: g = A p + B - S w_c - (tf == c) K with p = exp((x - m) - l) (S null: no S term).
+template <class T>
+inline void tile_bwd(T* g, const T* x, int64_t stride, int64_t C, int64_t nj, const T* m, const T* l, const T* A,
+                     const T* B, const T* tf, const T* K, const T* S, const T* w, const RowFns& rf) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (rf.tile_bwd) {
+      rf.tile_bwd(g, x, stride, C, nj, m, l, A, B, tf, K, S, w);
+      return;
+    }
+  }
+  for (int64_t c = 0; c < C; ++c) {
+    const T* xc = x + c * stride;
+    T* gc = g + c * stride;
+    const T cf = (T)c, wc = S ? w[c] : T(0);
+    for (int64_t j = 0; j < nj; ++j) {
+      T p = std::exp((xc[j] - m[j]) - l[j]);
+      T o = A[j] * p + B[j];
+      if (S) o -= S[j] * wc;
+      gc[j] = o - (tf[j] == cf ? K[j] : T(0));
+    }
   }
 }
 
@@ -222,7 +265,10 @@ void cross_entropy(const Tensor& loss, const Tensor& lse_t, double* total_weight
       return r;
     };
 
-    if (inner == 1) {
+    // Rows of up to 16 classes go through the tile path too (transposed, W rows per vector): one
+    // row at a time they are a chain of dependent vector steps with most lanes idle.
+    const bool rows_t = inner == 1 && C <= 16 && std::is_same_v<T, float> && rf.tile_fwd != nullptr;
+    if (inner == 1 && !rows_t) {
       int64_t block = std::max<int64_t>(1, 8192 / std::max<int64_t>(C, 1));
       auto sums = block_sums<2>(rows, block, C, [&](int64_t b, int64_t e, double* acc) {
         for (int64_t i = b; i < e; ++i) {
@@ -250,44 +296,61 @@ void cross_entropy(const Tensor& loss, const Tensor& lse_t, double* total_weight
       }
       return;
     }
-    // N-d: tiles of J consecutive positions of one sample, so that every read of the input is a
-    // contiguous run; per-position max, sum and smoothing sums live in small arrays.
-    constexpr int64_t J = 256;
-    int64_t tiles_per_n = (inner + J - 1) / J;
-    int64_t units = N * tiles_per_n;
-    auto sums = block_sums<2>(units, 1, C * J, [&](int64_t b, int64_t e, double* acc) {
-      alignas(64) T mx[J], tmp[J], sacc[J], sf[J];
-      alignas(64) double s[J];
+    // N-d: tiles of J consecutive positions of one sample (see tile_fwd): the input is read once,
+    // into a contiguous [C][J] buffer, and the max, the sum of exps, the target logit and the
+    // smoothing sums all come from there.
+    const int64_t J = tile_width(C);
+    const int64_t Ne = rows_t ? 1 : N, Ie = rows_t ? N : inner;  // rows: one "sample" of N positions
+    int64_t tiles_per_n = (Ie + J - 1) / J;
+    int64_t units = Ne * tiles_per_n;
+    const int64_t ig = ignore_index;
+    const double* wc = w;
+    const double Wsum = W;
+    auto sums = block_sums<2>(units, 4, C * J, [&](int64_t b, int64_t e, double* acc) {
+      std::vector<T> bufv((size_t)(C * J * (rows_t ? 2 : 1)));
+      T* buf = bufv.data();
+      alignas(64) T mx[256], sacc[256];
+      alignas(64) double l[256];
       for (int64_t u = b; u < e; ++u) {
-        int64_t n = u / tiles_per_n, j0 = (u % tiles_per_n) * J, nj = std::min(inner, j0 + J) - j0;
-        const T* xb = x + n * C * inner + j0;
-        tile_max<T>(mx, xb, C, inner, nj);
-        for (int64_t j = 0; j < nj; ++j) s[j] = 0, sf[j] = 0, sacc[j] = 0;
-        for (int64_t c = 0; c < C; ++c) {
-          const T* xc = xb + c * inner;
-          exp_sub_row<T>(tmp, xc, mx, nullptr, nj, rf);
-          // Up to 64 terms (each <= 1) are summed in T, as PyTorch does; more in float64.
-          if (C <= 64)
-            for (int64_t j = 0; j < nj; ++j) sf[j] += tmp[j];
-          else
-            for (int64_t j = 0; j < nj; ++j) s[j] += (double)tmp[j];
-          if (ls > 0) {
+        int64_t n = u / tiles_per_n, j0 = (u % tiles_per_n) * J, nj = std::min(Ie, j0 + J) - j0;
+        if (rows_t) {
+          T* tb = buf + C * J;
+          for (int64_t j = 0; j < nj; ++j)
+            for (int64_t c = 0; c < C; ++c) tb[c * J + j] = x[(j0 + j) * C + c];
+          tile_fwd<T>(tb, J, C, nj, J, buf, mx, l, rf);
+        } else {
+          tile_fwd<T>(x + n * C * inner + j0, inner, C, nj, J, buf, mx, l, rf);
+        }
+        if (ls > 0) {
+          for (int64_t j = 0; j < nj; ++j) sacc[j] = 0;
+          for (int64_t c = 0; c < C; ++c) {
             const T wc = w ? wt_T[c] : T(1);
-            for (int64_t j = 0; j < nj; ++j) sacc[j] += wc * (mx[j] - xc[j]);
+            const T* bc = buf + c * J;
+            for (int64_t j = 0; j < nj; ++j) sacc[j] += wc * (mx[j] - bc[j]);
           }
         }
+        // Per position: lse, and the loss from m, l = lse - m, x_t (read from buf) and the smoothing
+        // sum; the options are hoisted into locals so that this loop keeps them in registers.
+        const int64_t r0 = n * Ie + j0;
+        const int64_t* tr = tg + r0;
+        double* lr = lse + r0;
+        double a0 = 0, a1 = 0;
         for (int64_t j = 0; j < nj; ++j) {
-          int64_t i = n * inner + j0 + j;
-          double l = C <= 64 ? (double)std::log(sf[j]) : std::log(s[j]);
-          lse[i] = (double)mx[j] + l;
-          int64_t t = tg[i];
-          double xt = (t >= 0 && t < C) ? (double)xb[t * inner + j] : 0.0;
-          double wt;
-          double r = finish(i, xt, (double)mx[j], l, (double)sacc[j], wt);
-          if (none) out[i] = (T)r;
-          acc[0] += r;
-          acc[1] += wt;
+          const double m = (double)mx[j], lj = l[j];
+          lr[j] = m + lj;
+          const int64_t t = tr[j];
+          double r = 0, wt = 0;
+          if (t != ig) {  // t in [0, C): checked by the op
+            wt = wc ? wc[t] : 1.0;
+            r = keep * wt * ((m - (double)buf[t * J + j]) + lj);  // lse - x_t, large values added last
+            if (ls > 0) r += smooth * (Wsum * lj + (double)sacc[j]);  // sum_c w_c (lse - x_c)
+          }
+          if (none) out[r0 + j] = (T)r;
+          a0 += r;
+          a1 += wt;
         }
+        acc[0] += a0;
+        acc[1] += a1;
       }
     });
     if (total_weight) *total_weight = sums[1];
@@ -363,37 +426,42 @@ void cross_entropy_backward(const Tensor& grad_in, const Tensor& grad_out, const
       });
       return;
     }
-    // N-d tiles, as in the forward: m recomputed per position, l = lse - m (small), and
-    // p = exp((x - m) - l), so large logits keep float accuracy.
-    constexpr int64_t J = 256;
+    // N-d tiles, as in the forward, but straight from the input: one read of x, one write of the
+    // gradient. p = exp((x - m) - l) with m = lse rounded to T and l = lse - m (tiny, exact to
+    // float64): x - m is exact near the top of the row, as with the row max, so logits in the
+    // thousands keep float accuracy without a second pass for the max.
+    const int64_t J = tile_width(C);
     int64_t tiles_per_n = (inner + J - 1) / J;
     int64_t units = N * tiles_per_n;
+    const bool wls = w && ls > 0;
+    const int64_t ig = ignore_index;
+    const double* wc = w;
+    const double Wsum = W, scale0 = none ? 0.0 : (double)go[0] * norm;
     parallel_for(units, std::max<int64_t>(1, kGrain / std::max<int64_t>(1, C * J)), [&](int64_t b, int64_t e) {
-      alignas(64) T mx[J], lf[J], p[J], Af[J], Bf[J], Kf[J], Sf[J];
-      alignas(64) int32_t tj[J];  // int32: the compare vectorises with SSE2
+      alignas(64) T mf[256], lf[256], Af[256], Bf[256], Kf[256], Sf[256], tf[256];
       for (int64_t u = b; u < e; ++u) {
         int64_t n = u / tiles_per_n, j0 = (u % tiles_per_n) * J, nj = std::min(inner, j0 + J) - j0;
         int64_t base = n * C * inner + j0;
         int64_t r0 = n * inner + j0;
-        const T* xb = x + base;
-        tile_max<T>(mx, xb, C, inner, nj);
+        const int64_t* tr = tg + r0;
+        const double* lr = lse + r0;
         for (int64_t j = 0; j < nj; ++j) {
-          Coef k = coef(r0 + j);  // an ignored row has all coefficients 0: its gradient is 0
-          Af[j] = (T)k.A, Bf[j] = (T)k.B, Kf[j] = (T)k.K, Sf[j] = (T)(w && ls > 0 ? k.scale * smooth : 0.0);
-          tj[j] = (int32_t)(k.zero ? -1 : tg[r0 + j]);
-          lf[j] = (T)(lse[r0 + j] - (double)mx[j]);
+          const int64_t t = tr[j];
+          const double scale = none ? (double)go[r0 + j] * norm : scale0;
+          const bool live = t != ig;  // an ignored row: all coefficients 0 (even when norm is inf)
+          const double wt = live ? (wc ? wc[t] : 1.0) : 0.0;
+          Af[j] = live ? (T)(scale * (keep * wt + smooth * Wsum)) : T(0);
+          Bf[j] = live && !wc ? (T)(-scale * smooth) : T(0);
+          Kf[j] = live ? (T)(scale * keep * wt) : T(0);
+          Sf[j] = live ? (T)(scale * smooth) : T(0);
+          tf[j] = t == ig ? T(-1) : (T)t;
+          const double L = lr[j];
+          T m = (T)L;
+          if (!std::isfinite(m)) m = 0;  // -inf (all -inf row), NaN: p = exp(x - lse) as it comes
+          mf[j] = m, lf[j] = (T)(L - (double)m);
         }
-        for (int64_t c = 0; c < C; ++c) {
-          const T* xc = xb + c * inner;
-          T* gc = gi + base + c * inner;
-          const T wc = w ? wt_T[c] : T(1);
-          const int32_t c32 = (int32_t)c;
-          exp_sub_row<T>(p, xc, mx, lf, nj, rf);
-          for (int64_t j = 0; j < nj; ++j) {
-            T kk = tj[j] == c32 ? Kf[j] : T(0);
-            gc[j] = Af[j] * p[j] + Bf[j] - Sf[j] * wc - kk;
-          }
-        }
+        tile_bwd<T>(gi + base, x + base, inner, C, nj, mf, lf, Af, Bf, tf, Kf, wls ? Sf : nullptr,
+                    wls ? wt_T.data() : nullptr, rf);
       }
     });
   });

@@ -165,6 +165,105 @@ def test_cross_entropy_deterministic_across_threads(rng):
     assert vals[0] == vals[1] == vals[2]
 
 
+# ---------------------------------------------------------------- cross-entropy, N-d (N, C, d1, ...)
+# The N-d kernels work on tiles of up to 256 positions of one sample ([C][J] buffers, SIMD across
+# positions): odd map sizes and tile tails, one pixel, C = 1, C > 64 (float64 sums), several tiles.
+ND_SHAPES = [(2, 3, 7, 5), (3, 4, 1, 1), (2, 1, 7, 5), (1, 21, 17, 19), (2, 70, 3, 5), (2, 6, 300), (1, 5, 2, 3, 3)]
+
+
+@pytest.mark.parametrize("shape", ND_SHAPES, ids=str)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_cross_entropy_nd_all_options(shape, dtype, cap, rng):
+    C = shape[1]
+    tshape = (shape[0],) + shape[2:]
+    for weighted in [False, True]:
+        for ignore in [None, 0]:
+            for ls in [0.0, 0.2]:
+                for reduction in REDS:
+                    tgt = _targets(rng, tshape, C, ignore)
+                    tt, ft = _pair_t(tgt)
+                    w = rand_array((C,), dtype, rng, positive=True) if weighted else None
+                    tw, fw = (torch.tensor(w), fl_tensor(w)) if weighted else (None, None)
+                    ii = -100 if ignore is None else ignore
+                    check_op(lambda x: TF.cross_entropy(x, tt, tw, ignore_index=ii, reduction=reduction,
+                                                        label_smoothing=ls),
+                             lambda x: L.cross_entropy(x, ft, fw, ignore_index=ii, reduction=reduction,
+                                                       label_smoothing=ls),
+                             [shape], dtype=dtype, low=-4, high=4, rng=rng)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_cross_entropy_nd_large_logits_and_specials(dtype, cap, rng):
+    # Logits in the thousands, per position offsets of +-3000: every loss and gradient finite and
+    # as exact as PyTorch's.
+    x = rand_array((2, 6, 9, 7), dtype, rng, low=-3, high=3)
+    x += (rng.uniform(-3000, 3000, size=(2, 1, 9, 7))).astype(dtype)
+    tgt = _targets(rng, (2, 9, 7), 6)
+    tt, ft = _pair_t(tgt)
+    for ls in [0.0, 0.3]:
+        for red in REDS:
+            t, f = check_op(lambda x: TF.cross_entropy(x, tt, reduction=red, label_smoothing=ls),
+                            lambda x: L.cross_entropy(x, ft, reduction=red, label_smoothing=ls), inputs=[x],
+                            rtol=1e-5 if dtype == "float32" else 1e-9)
+            assert np.all(np.isfinite(to_np(f)))
+    # NaN at one position and an all -inf position: NaN exactly where PyTorch has NaN (loss and grad)
+    x = rand_array((2, 4, 3, 3), dtype, rng)
+    x[0, 1, 0, 0] = np.nan
+    x[1, :, 1, 1] = -np.inf
+    tgt = _targets(rng, (2, 3, 3), 4)
+    tt, ft = _pair_t(tgt)
+    tx, fx = torch.tensor(x, requires_grad=True), fl_tensor(x, requires_grad=True)
+    tl = TF.cross_entropy(tx, tt, reduction="none")
+    fl = L.cross_entropy(fx, ft, reduction="none")
+    tl.sum().backward()
+    fl.sum().backward()
+    np.testing.assert_array_equal(np.isnan(to_np(fl)), np.isnan(tl.detach().numpy()))
+    np.testing.assert_array_equal(np.isnan(to_np(fx.grad)), np.isnan(tx.grad.numpy()))
+
+
+def test_cross_entropy_nd_non_contiguous_and_empty(rng):
+    # NHWC storage seen as NCHW (class stride 1, spatial strides C): the op copies to NCHW first.
+    x = rand_array((2, 7, 5, 3), "float32", rng)
+    tgt = _targets(rng, (2, 7, 5), 3, 1)
+    tt, ft = _pair_t(tgt)
+    check_op(lambda x: TF.cross_entropy(x.permute(0, 3, 1, 2), tt, ignore_index=1, label_smoothing=0.1),
+             lambda x: L.cross_entropy(x.permute(0, 3, 1, 2), ft, ignore_index=1, label_smoothing=0.1),
+             inputs=[x])
+    # empty batch and empty map
+    for shape in [(0, 3, 4, 5), (2, 3, 0, 5)]:
+        tgt = _targets(rng, (shape[0],) + shape[2:], 3)
+        tt, ft = _pair_t(tgt)
+        for red in ["sum", "none"]:
+            check_op(lambda x: TF.cross_entropy(x, tt, reduction=red), lambda x: L.cross_entropy(x, ft, reduction=red),
+                     [shape], rng=rng)
+
+
+def test_cross_entropy_nd_gradcheck(rng):
+    x = fl_tensor(rand_array((2, 3, 7, 5), "float64", rng), requires_grad=True)
+    tgt = fl_tensor(_targets(rng, (2, 7, 5), 3, ignore=1))
+    w = fl_tensor(rand_array((3,), "float64", rng, positive=True))
+    for red in REDS:
+        assert flambeau.autograd.gradcheck(
+            lambda x: L.cross_entropy(x, tgt, w, ignore_index=1, label_smoothing=0.15, reduction=red), (x,))
+    x1 = fl_tensor(rand_array((2, 1, 3, 1), "float64", rng), requires_grad=True)
+    assert flambeau.autograd.gradcheck(lambda x: L.cross_entropy(x, fl_tensor(np.zeros((2, 3, 1), np.int64))), (x1,))
+
+
+def test_cross_entropy_nd_deterministic_across_threads(rng):
+    x = fl_tensor(rand_array((3, 21, 37, 41), "float32", rng, low=-5, high=5))
+    tgt = fl_tensor(_targets(rng, (3, 37, 41), 21, -100))
+    w = fl_tensor(rand_array((21,), "float32", rng, positive=True))
+    vals = []
+    prev = _C.get_num_threads()
+    try:
+        for n in (1, 2, 3):
+            _C.set_num_threads(n)
+            vals.append(L.cross_entropy(x, tgt, w, label_smoothing=0.1).item())
+    finally:
+        _C.set_num_threads(prev)
+    assert vals[0] == vals[1] == vals[2]
+
+
 def test_cross_entropy_errors():
     x = fl_tensor(np.zeros((3, 5), np.float32))
     with pytest.raises(IndexError, match="cross_entropy: target 7 is out of bounds for 5 classes"):

@@ -25,9 +25,20 @@ using RowSumExpF32Fn = double (*)(const float* x, float m, int64_t n);
 // out[i] = a * exp(x[i] - m) + b (the softmax-based gradient of a row); out may alias x.
 using RowSoftmaxAxpbF32Fn = void (*)(float* out, const float* x, float m, float a, float b, int64_t n);
 
-// out[i] = exp((x[i] - m[i]) - l[i]) (l may be null: 0), contiguous float32: the per-position softmax
-// numerators of N-d cross-entropy, where every position has its own max m and log-sum l.
-using ExpSubF32Fn = void (*)(float* out, const float* x, const float* m, const float* l, int64_t n);
+// N-d cross-entropy tiles (the layout and contract are described at ce_tile_fwd/ce_tile_bwd in
+// cpu/simd/act_vec.inc): C planes of nj consecutive positions, plane c at x + c * stride.
+// Forward: copies the planes into buf ([C][J]), writes m[j] (per-position max, all -inf -> 0) and
+// l[j] = log(sum exp(x - m)) (C <= 64, float sum) or sd[j] = the sum in float64 (C > 64).
+using CeTileFwdF32Fn = void (*)(const float* x, int64_t stride, int64_t C, int64_t nj, int64_t J, float* buf,
+                                float* m, float* l, double* sd);
+// Backward: g[c*stride + j] = A[j] exp((x - m[j]) - l[j]) + B[j] - S[j] w[c] - (tf[j] == c ? K[j] : 0).
+using CeTileBwdF32Fn = void (*)(float* g, const float* x, int64_t stride, int64_t C, int64_t nj, const float* m,
+                                const float* l, const float* A, const float* B, const float* tf, const float* K,
+                                const float* S, const float* w);
+CeTileFwdF32Fn ce_tile_fwd_f32_avx2();
+CeTileFwdF32Fn ce_tile_fwd_f32_avx512();
+CeTileBwdF32Fn ce_tile_bwd_f32_avx2();
+CeTileBwdF32Fn ce_tile_bwd_f32_avx512();
 
 // Binary cross-entropy values of a contiguous float32 chunk, unweighted:
 // out[i] = (t - 1) max(log1p(-x), -100) - t max(log(x), -100). Inputs with x outside [2^-126, 1]
@@ -38,8 +49,6 @@ BceF32Fn bce_f32_avx2();
 BceF32Fn bce_f32_avx512();
 
 ActFwdF32Fn act_fwd_f32_avx2();
-ExpSubF32Fn exp_sub_f32_avx2();
-ExpSubF32Fn exp_sub_f32_avx512();
 ActBwdF32Fn act_bwd_f32_avx2();
 RowMaxF32Fn row_max_f32_avx2();
 RowSumExpF32Fn row_sumexp_f32_avx2();

@@ -77,13 +77,12 @@ inline void dacc_add(Dacc& d, vf v) {
   d.lo = _mm256_add_pd(d.lo, _mm256_cvtps_pd(_mm256_castps256_ps128(v)));
   d.hi = _mm256_add_pd(d.hi, _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)));
 }
+// Fixed pairwise order (lo + hi, then halves): a short dependency chain for the many short rows of
+// small-C cross-entropy, and the same bits on every call.
 inline double dacc_sum(const Dacc& d) {
-  alignas(32) double t[8];
-  _mm256_store_pd(t, d.lo);
-  _mm256_store_pd(t + 4, d.hi);
-  double s = 0;
-  for (int i = 0; i < 8; ++i) s += t[i];
-  return s;
+  __m256d a = _mm256_add_pd(d.lo, d.hi);
+  __m128d b = _mm_add_pd(_mm256_castpd256_pd128(a), _mm256_extractf128_pd(a, 1));
+  return _mm_cvtsd_f64(_mm_add_sd(b, _mm_unpackhi_pd(b, b)));
 }
 
 #include "cpu/simd/act_vec.inc"
@@ -95,7 +94,8 @@ ActBwdF32Fn act_bwd_f32_avx2() { return &act_bwd; }
 RowMaxF32Fn row_max_f32_avx2() { return &row_max; }
 RowSumExpF32Fn row_sumexp_f32_avx2() { return &row_sumexp; }
 RowSoftmaxAxpbF32Fn row_softmax_axpb_f32_avx2() { return &row_softmax_axpb; }
-ExpSubF32Fn exp_sub_f32_avx2() { return &exp_sub; }
+CeTileFwdF32Fn ce_tile_fwd_f32_avx2() { return &ce_tile_fwd; }
+CeTileBwdF32Fn ce_tile_bwd_f32_avx2() { return &ce_tile_bwd; }
 BceF32Fn bce_f32_avx2() { return &bce_values; }
 
 }  // namespace flambeau::cpu::simd
