@@ -9,6 +9,10 @@
 #   benchmarks/gemm/run.sh variants [R]  the variants that lost, against the shipped set (bench_variants.cpp)
 #   benchmarks/gemm/run.sh kernel        the AVX-512 micro-kernel alone against the FMA peak (bench_kernel.cpp)
 #   benchmarks/gemm/run.sh emb [R]       the kernel's k loop with 0..14 embedded-broadcast rows (bench_kernel_emb.cpp)
+#   benchmarks/gemm/run.sh ab [R] [OLD] [FILTER]
+#                                        this tree's GEMM against OLD's csrc (another checkout; default this
+#                                        tree) and OpenBLAS in one process, interleaved, median of R rounds,
+#                                        with the team's register-only FMA limit (bench_ab.cpp; NT=threads, 2)
 #
 # BENCH_LOCK=/tmp/flambeau-bench.lock takes that lock (flock) around each round of `bench` (one bench_gemm
 # run and one numpy run), instead of holding it for the whole command: on the shared machine a
@@ -51,6 +55,21 @@ if [ "$mode" = variants ]; then
   $cxx "$here/bench_variants.cpp" "$out"/capability.o "$out"/gemm.o "$out"/gemm_avx2.o "$out"/gemm_avx512.o \
     -o "$out/bench_variants"
   "$out/bench_variants" "$rounds"
+  exit 0
+fi
+
+if [ "$mode" = ab ]; then
+  old="${3:-$root}"
+  ocxx="${cxx/-I$root\/csrc/-I$old/csrc} -Dflambeau=flambeau_old"
+  $ocxx -c "$old/csrc/cpu/capability.cpp" -o "$out/old_capability.o"
+  $ocxx -c "$old/csrc/cpu/gemm.cpp" -o "$out/old_gemm.o"
+  $ocxx -mavx2 -mfma -c "$old/csrc/cpu/simd/gemm_avx2.cpp" -o "$out/old_gemm_avx2.o"
+  $ocxx -mavx512f -mavx512dq -mavx512bw -mavx512vl -mavx2 -mfma -c "$old/csrc/cpu/simd/gemm_avx512.cpp" \
+    -o "$out/old_gemm_avx512.o"
+  $cxx "$here/bench_ab.cpp" "$out"/capability.o "$out"/gemm.o "$out"/gemm_avx2.o "$out"/gemm_avx512.o \
+    "$out"/old_capability.o "$out"/old_gemm.o "$out"/old_gemm_avx2.o "$out"/old_gemm_avx512.o -ldl -o "$out/bench_ab"
+  lib=$(python3 -c "import glob, os, numpy; print((glob.glob(os.path.join(os.path.dirname(numpy.__file__) + '.libs', 'libscipy_openblas*.so')) + [''])[0])")
+  OPENBLAS_LIB="$lib" "$out/bench_ab" "$rounds" ${4:-}
   exit 0
 fi
 
