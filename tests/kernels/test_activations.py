@@ -301,6 +301,38 @@ def test_simd_accuracy_ulp(name, cap, rng):
     assert ulp.max() <= 4.0, f"{name}: max error {ulp.max():.1f} ulp at x={x[ok][ulp.argmax()]!r}"
 
 
+# The bounds promised in the header of csrc/cpu/simd/act_vec.inc (tools/act_ulp_sweep.py measures
+# them over every 97th float32; here every 1999th bit pattern plus the neighbourhoods of the worst
+# points found, against float64 references that do not go through PyTorch).
+ULP_BOUNDS = {"tanh": (3.0, 20.0), "gelu": (7.0, 20.0), "sigmoid": (2.5, 100.0), "silu": (3.0, 85.0)}
+
+
+@pytest.mark.parametrize("name", sorted(ULP_BOUNDS))
+@pytest.mark.parametrize("cap", ["avx2", "avx512"])
+def test_simd_ulp_bounds(name, cap):
+    from scipy import special
+    bound, lim = ULP_BOUNDS[name]
+    hi = int(np.float32(lim).view(np.int32))
+    pos = np.arange(0, hi + 1, 1999, dtype=np.int64).astype(np.int32).view(np.float32)
+    worst = np.array([0.0618174523, 0.00091033382, 16.6423969, 16.6832848, 13.045419, 1.8481708], np.float32)
+    near = (worst.view(np.int32)[:, None] + np.arange(-2000, 2001, dtype=np.int32)).reshape(-1).view(np.float32)
+    x = np.concatenate([pos, -pos, near, -near])
+    xd = x.astype(np.float64)
+    ref = {"tanh": np.tanh, "sigmoid": special.expit, "silu": lambda v: v * special.expit(v),
+           "gelu": lambda v: v * 0.5 * special.erfc(-v / np.sqrt(2.0))}[name](xd)
+    prev = _C.cpu_capability()
+    try:
+        _C.set_cpu_capability(cap)
+        if _C.cpu_capability() != cap:
+            pytest.skip(f"{cap} not supported here")
+        ours = to_np(ACTS[name][1](fl_tensor(x))).astype(np.float64)
+    finally:
+        _C.set_cpu_capability(prev)
+    ok = (np.abs(x) <= lim) & (np.abs(ref) >= np.finfo(np.float32).tiny)
+    ulp = np.abs(ours - ref)[ok] / np.spacing(np.abs(ref[ok]).astype(np.float32)).astype(np.float64)
+    assert ulp.max() <= bound, f"{name}/{cap}: {ulp.max():.2f} ulp at x={x[ok][ulp.argmax()]!r}"
+
+
 @pytest.mark.parametrize("approximate", ["none", "tanh"])
 def test_gelu_tail_accuracy(approximate, cap):
     """gelu in the negative tail: ours stays relatively accurate (PyTorch's float32 gelu computes

@@ -52,6 +52,9 @@ inline vf fnma_(vf a, vf b, vf c) { return _mm512_fnmadd_ps(a, b, c); }
 inline vf vmax(vf a, vf b) { return _mm512_max_ps(a, b); }
 inline vf vmin(vf a, vf b) { return _mm512_min_ps(a, b); }
 inline vf vabs(vf a) { return _mm512_abs_ps(a); }
+// min(|a|, c) for c > 0 in one vrangeps (imm 0b1010: the operand of smaller magnitude, sign cleared);
+// a NaN a gives NaN.
+inline vf absmin_(vf a, vf c) { return _mm512_range_ps(a, c, 0x0A); }
 inline vf vneg(vf a) { return _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(a), _mm512_set1_epi32((int)0x80000000))); }
 inline vm lt(vf a, vf b) { return _mm512_cmp_ps_mask(a, b, _CMP_LT_OQ); }
 inline vm le(vf a, vf b) { return _mm512_cmp_ps_mask(a, b, _CMP_LE_OQ); }
