@@ -184,3 +184,57 @@ def test_allow_tf32_flag_reaches_the_kernels():
     finally:
         flags.allow_tf32 = False
     assert flambeau._C.cuda_matmul_allow_tf32() is False
+
+
+# Non-last dims run tiles of up to 256 inner positions (csrc/cpu/softmax.cpp, SIMD lanes across the
+# inner dim): inner sizes around the SIMD widths and the tile width, several dims of 3-D/4-D tensors.
+SOFTMAX_INNER_CASES = [((4, 5, 1), 1), ((4, 5, 3), 1), ((3, 6, 7), 1), ((2, 9, 255), 1), ((2, 9, 256), 1),
+                       ((2, 9, 257), 1), ((2, 5, 1000), 1), ((3, 70, 33), 1), ((300, 5), 0), ((2, 3, 4, 5), 0),
+                       ((2, 3, 4, 5), 1), ((2, 3, 4, 5), -2), ((2, 21, 16, 17), 1), ((1, 1, 9), 1), ((2, 0, 5), 1),
+                       ((2, 3, 0), 1)]
+
+
+@pytest.mark.parametrize("non_contiguous", [False, True], ids=["contig", "strided"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("case", SOFTMAX_INNER_CASES, ids=str)
+@pytest.mark.parametrize("op", ["softmax", "log_softmax", "softmin"])
+def test_softmax_inner_dims(op, case, dtype, non_contiguous, device):
+    shape, dim = case
+    mod = torch.nn.functional if op == "softmin" else torch
+    fmod = flambeau.nn.functional if op == "softmin" else flambeau
+    check_op(lambda x: getattr(mod, op)(x, dim), lambda x: getattr(fmod, op)(x, dim), shapes=[shape],
+             dtype=dtype, low=-6, high=6, non_contiguous=non_contiguous, device=device)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("op", ["softmax", "log_softmax"])
+def test_softmax_inner_dims_specials(op, dtype, device, rng):
+    # Large logits, -inf entries, an all -inf line, +inf and NaN lines, over dim 1 of [3, 6, 19].
+    x = (rng.uniform(-1, 1, size=(3, 6, 19)) * 1000).astype(dtype)
+    x[0] += 1e4
+    x[1, 2, 4] = -np.inf
+    x[1, :, 5] = -np.inf
+    x[2, 3, 6] = np.inf
+    x[2, 1, 7] = np.nan
+    x[2, 0, 8] = np.nan
+    x[2, 5, 8] = np.inf
+    check_op(lambda t: getattr(t, op)(dim=1), inputs=[x], grad=False, device=device)
+    # Gradients where everything is finite.
+    y = (rng.uniform(-1, 1, size=(3, 6, 19)) * 1000).astype(dtype)
+    y[1, 2, 4] = -np.inf
+    check_op(lambda t: getattr(t, op)(dim=1), inputs=[y], device=device)
+
+
+@pytest.mark.parametrize("op", ["softmax", "log_softmax"])
+@pytest.mark.parametrize("shape,dim", [((2, 3, 5), 1), ((3, 4, 2, 3), 0), ((2, 3, 4, 5), 2)])
+def test_softmax_inner_dims_gradcheck(op, shape, dim, rng):
+    x = flambeau.tensor(rng.standard_normal(shape), dtype=flambeau.float64, requires_grad=True)
+    assert flambeau.autograd.gradcheck(lambda t: getattr(flambeau, op)(t, dim), (x,))
+
+
+def test_softmax_inner_dims_big(rng):
+    # The benchmark's shape: [8, 21, 128, 128] over dim 1, forward and backward (random upstream
+    # gradient), against torch.
+    x = rng.standard_normal((8, 21, 128, 128)).astype(np.float32) * 3
+    for op in ("softmax", "log_softmax"):
+        check_op(lambda t: getattr(t, op)(1), inputs=[x], device="cpu")

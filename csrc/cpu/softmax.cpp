@@ -1,10 +1,21 @@
 // Softmax and log-softmax along one dim of a contiguous tensor viewed as [outer, n, inner].
-// Each (outer, inner) line is done in three passes (max, sum of exp, write) in float64 for float32
-// input, which keeps logits in the thousands exact to float32 rounding.
+// Last dim (inner == 1): each line is done in three passes (max, sum of exp, write) in float64 for
+// float32 input, which keeps logits in the thousands exact to float32 rounding.
+// Other dims (inner > 1): the lines are strided by inner, so they are processed in tiles of up to
+// 512 consecutive inner positions of one outer index (C = n planes `inner` apart), read once into a
+// contiguous [C][J] buffer, as the N-d cross-entropy does (cpu/loss.cpp): planes 2^k bytes apart
+// share cache sets, and a line at a time re-read every plane's cache line C times. Float32 with an
+// AVX2/AVX-512 capability runs the SIMD leaves (sm_tile_fwd/sm_tile_bwd in cpu/simd/act_vec.inc: one
+// lane per position, float exp, per-position sums in float64); float64, and float32 at the default
+// capability, run the same float64 operations as the per-line loop, element for element.
 #include <cmath>
 #include <limits>
+#include <type_traits>
+#include <vector>
+#include "cpu/capability.h"
 #include "cpu/kernels.h"
 #include "cpu/parallel.h"
+#include "cpu/simd/act_simd.h"
 
 namespace flambeau::cpu {
 
@@ -21,6 +32,126 @@ Lines lines_of(const Tensor& t, int64_t dim) {
   }
   return l;
 }
+
+struct TileFns {
+  simd::SmTileFwdF32Fn fwd = nullptr;
+  simd::SmTileBwdF32Fn bwd = nullptr;
+};
+TileFns tile_fns() {
+  switch (capability()) {
+    case Capability::AVX512: return {simd::sm_tile_fwd_f32_avx512(), simd::sm_tile_bwd_f32_avx512()};
+    case Capability::AVX2: return {simd::sm_tile_fwd_f32_avx2(), simd::sm_tile_bwd_f32_avx2()};
+    default: return {};
+  }
+}
+
+// The SIMD leaves, where there are some for the type: false when the scalar tile must run.
+inline bool simd_fwd(const TileFns& tf, float* y, const float* x, int64_t stride, int64_t C, int64_t nj, int64_t J,
+                     float* buf, bool log) {
+  if (!tf.fwd) return false;
+  tf.fwd(y, x, stride, C, nj, J, buf, log);
+  return true;
+}
+inline bool simd_fwd(const TileFns&, double*, const double*, int64_t, int64_t, int64_t, int64_t, double*, bool) {
+  return false;
+}
+inline bool simd_bwd(const TileFns& tf, float* gi, const float* g, const float* y, int64_t stride, int64_t C,
+                     int64_t nj, int64_t J, float* buf, bool log) {
+  if (!tf.bwd) return false;
+  tf.bwd(gi, g, y, stride, C, nj, J, buf, log);
+  return true;
+}
+inline bool simd_bwd(const TileFns&, double*, const double*, const double*, int64_t, int64_t, int64_t, int64_t,
+                     double*, bool) {
+  return false;
+}
+
+// Positions per tile: 512 (a multiple of every SIMD width; 2 KiB runs of each plane), fewer for
+// many classes so that a buffer stays within 32768 elements per tensor. 256 was measurably slower
+// on [8,21,128,128] (shorter runs per plane), 768 no faster.
+constexpr int64_t kMaxJ = 512;
+inline int64_t tile_width(int64_t C) {
+  return std::min<int64_t>(kMaxJ, std::max<int64_t>(16, (32768 / std::max<int64_t>(C, 1)) & ~int64_t(15)));
+}
+
+// Scalar tile (float64 arithmetic, the per-line loop's operations in the same order for each
+// position): buf holds C * J elements.
+template <class T>
+void tile_fwd_scalar(T* y, const T* x, int64_t stride, int64_t C, int64_t nj, int64_t J, T* buf, bool log) {
+  double m[kMaxJ], s[kMaxJ];
+  for (int64_t j = 0; j < nj; ++j) m[j] = -std::numeric_limits<double>::infinity(), s[j] = 0;
+  for (int64_t c = 0; c < C; ++c) {
+    const T* xc = x + c * stride;
+    T* bc = buf + c * J;
+    for (int64_t j = 0; j < nj; ++j) bc[j] = xc[j], m[j] = std::fmax(m[j], (double)xc[j]);
+  }
+  for (int64_t j = 0; j < nj; ++j)
+    if (std::isinf(m[j]) && m[j] < 0) m[j] = 0;  // all -inf: exp gives 0s, as PyTorch (NaN out)
+  for (int64_t c = 0; c < C; ++c) {
+    T* bc = buf + c * J;
+    for (int64_t j = 0; j < nj; ++j) {
+      double e = std::exp((double)bc[j] - m[j]);
+      if constexpr (std::is_same_v<T, double>)
+        if (!log) bc[j] = e;  // exact: reused by the write pass
+      s[j] += e;
+    }
+  }
+  for (int64_t j = 0; j < nj; ++j) s[j] = log ? std::log(s[j]) + m[j] : 1.0 / s[j];
+  for (int64_t c = 0; c < C; ++c) {
+    const T* bc = buf + c * J;
+    T* yc = y + c * stride;
+    if (log)
+      for (int64_t j = 0; j < nj; ++j) yc[j] = (T)((double)bc[j] - s[j]);
+    else if constexpr (std::is_same_v<T, double>)
+      for (int64_t j = 0; j < nj; ++j) yc[j] = bc[j] * s[j];
+    else
+      for (int64_t j = 0; j < nj; ++j) yc[j] = (T)(std::exp((double)bc[j] - m[j]) * s[j]);
+  }
+}
+
+// buf holds 2 * C * J elements.
+template <class T>
+void tile_bwd_scalar(T* gi, const T* g, const T* y, int64_t stride, int64_t C, int64_t nj, int64_t J, T* buf,
+                     bool log) {
+  double s[kMaxJ];
+  T* gb = buf;
+  T* yb = buf + C * J;
+  for (int64_t j = 0; j < nj; ++j) s[j] = 0;
+  for (int64_t c = 0; c < C; ++c) {
+    const T* gc = g + c * stride;
+    const T* yc = y + c * stride;
+    T* gbc = gb + c * J;
+    T* ybc = yb + c * J;
+    for (int64_t j = 0; j < nj; ++j) gbc[j] = gc[j], ybc[j] = yc[j];
+    if (log)
+      for (int64_t j = 0; j < nj; ++j) s[j] += (double)gbc[j];
+    else
+      for (int64_t j = 0; j < nj; ++j) s[j] += (double)gbc[j] * (double)ybc[j];
+  }
+  for (int64_t c = 0; c < C; ++c) {
+    const T* gbc = gb + c * J;
+    const T* ybc = yb + c * J;
+    T* oc = gi + c * stride;
+    if (log)  // d/dx log_softmax: g - exp(y) * sum(g)
+      for (int64_t j = 0; j < nj; ++j) oc[j] = (T)((double)gbc[j] - std::exp((double)ybc[j]) * s[j]);
+    else  // d/dx softmax: y * (g - sum(g * y))
+      for (int64_t j = 0; j < nj; ++j) oc[j] = (T)((double)ybc[j] * ((double)gbc[j] - s[j]));
+  }
+}
+
+// Runs tile(base offset, nj, J, buf) over every (outer, tile of inner positions), in parallel.
+template <class T, class F>
+void for_tiles(const Lines& L, int64_t bufs, F tile) {
+  const int64_t C = L.n, J = tile_width(C);
+  const int64_t per = (L.inner + J - 1) / J, units = L.outer * per;
+  parallel_for(units, std::max<int64_t>(1, kGrain / std::max<int64_t>(1, C * J)), [&](int64_t b, int64_t e) {
+    std::vector<T> buf((size_t)std::max<int64_t>(1, bufs * C * J));
+    for (int64_t u = b; u < e; ++u) {
+      int64_t o = u / per, j0 = (u % per) * J;
+      tile(o * C * L.inner + j0, std::min(L.inner, j0 + J) - j0, J, buf.data());
+    }
+  });
+}
 }  // namespace
 
 void softmax(const Tensor& out, const Tensor& in, int64_t dim, bool log) {
@@ -29,6 +160,14 @@ void softmax(const Tensor& out, const Tensor& in, int64_t dim, bool log) {
     using T = scalar_t;
     const T* x = in.data<T>();
     T* y = out.data<T>();
+    if (L.inner > 1) {
+      const TileFns tf = tile_fns();
+      for_tiles<T>(L, 1, [&](int64_t base, int64_t nj, int64_t J, T* buf) {
+        if (simd_fwd(tf, y + base, x + base, L.inner, L.n, nj, J, buf, log)) return;
+        tile_fwd_scalar<T>(y + base, x + base, L.inner, L.n, nj, J, buf, log);
+      });
+      return;
+    }
     parallel_for(L.outer * L.inner, std::max<int64_t>(1, kGrain / std::max<int64_t>(L.n, 1)), [&](int64_t b, int64_t e) {
       for (int64_t line = b; line < e; ++line) {
         int64_t o = line / L.inner, i = line % L.inner;
@@ -58,6 +197,14 @@ void softmax_backward(const Tensor& grad_in, const Tensor& grad_out, const Tenso
     const T* g = grad_out.data<T>();
     const T* y = out.data<T>();
     T* gi = grad_in.data<T>();
+    if (L.inner > 1) {
+      const TileFns tf = tile_fns();
+      for_tiles<T>(L, 2, [&](int64_t base, int64_t nj, int64_t J, T* buf) {
+        if (simd_bwd(tf, gi + base, g + base, y + base, L.inner, L.n, nj, J, buf, log)) return;
+        tile_bwd_scalar<T>(gi + base, g + base, y + base, L.inner, L.n, nj, J, buf, log);
+      });
+      return;
+    }
     parallel_for(L.outer * L.inner, std::max<int64_t>(1, kGrain / std::max<int64_t>(L.n, 1)), [&](int64_t b, int64_t e) {
       for (int64_t line = b; line < e; ++line) {
         int64_t o = line / L.inner, i = line % L.inner;

@@ -40,6 +40,18 @@ CeTileFwdF32Fn ce_tile_fwd_f32_avx512();
 CeTileBwdF32Fn ce_tile_bwd_f32_avx2();
 CeTileBwdF32Fn ce_tile_bwd_f32_avx512();
 
+// Softmax / log-softmax over a non-last dim (cpu/softmax.cpp), same tile layout (described at
+// sm_tile_fwd/sm_tile_bwd in cpu/simd/act_vec.inc): nj <= J <= 512 positions, C planes `stride` apart
+// in x, y, g and gi alike. buf: C * J floats (forward), 2 * C * J (backward). gi may alias g.
+using SmTileFwdF32Fn = void (*)(float* y, const float* x, int64_t stride, int64_t C, int64_t nj, int64_t J,
+                                float* buf, bool log);
+using SmTileBwdF32Fn = void (*)(float* gi, const float* g, const float* y, int64_t stride, int64_t C, int64_t nj,
+                                int64_t J, float* buf, bool log);
+SmTileFwdF32Fn sm_tile_fwd_f32_avx2();
+SmTileFwdF32Fn sm_tile_fwd_f32_avx512();
+SmTileBwdF32Fn sm_tile_bwd_f32_avx2();
+SmTileBwdF32Fn sm_tile_bwd_f32_avx512();
+
 // Binary cross-entropy values of a contiguous float32 chunk, unweighted:
 // out[i] = (t - 1) max(log1p(-x), -100) - t max(log(x), -100). Inputs with x outside [2^-126, 1]
 // (zero, subnormal, out of range, NaN) are computed by the caller's scalar formula, which this

@@ -78,6 +78,11 @@ inline void dacc_add(Dacc& d, vf v) {
   d.lo = _mm512_add_pd(d.lo, _mm512_cvtps_pd(_mm512_castps512_ps256(v)));
   d.hi = _mm512_add_pd(d.hi, _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1))));
 }
+// The W float64 lanes, in lane order (per-position sums of the softmax tiles).
+inline void dacc_st(double* p, const Dacc& d) {
+  _mm512_storeu_pd(p, d.lo);
+  _mm512_storeu_pd(p + 8, d.hi);
+}
 // Fixed pairwise order (lo + hi, then halves): a short dependency chain for the many short rows of
 // small-C cross-entropy, and the same bits on every call.
 inline double dacc_sum(const Dacc& d) {
@@ -98,6 +103,8 @@ RowSumExpF32Fn row_sumexp_f32_avx512() { return &row_sumexp; }
 RowSoftmaxAxpbF32Fn row_softmax_axpb_f32_avx512() { return &row_softmax_axpb; }
 CeTileFwdF32Fn ce_tile_fwd_f32_avx512() { return &ce_tile_fwd; }
 CeTileBwdF32Fn ce_tile_bwd_f32_avx512() { return &ce_tile_bwd; }
+SmTileFwdF32Fn sm_tile_fwd_f32_avx512() { return &sm_tile_fwd; }
+SmTileBwdF32Fn sm_tile_bwd_f32_avx512() { return &sm_tile_bwd; }
 BceF32Fn bce_f32_avx512() { return &bce_values; }
 
 }  // namespace flambeau::cpu::simd
