@@ -16,7 +16,6 @@ import torch
 
 import flambeau
 from flambeau import nn, optim
-from flambeau.optim import _fused
 from flambeau.optim import optimizer as optimizer_mod
 
 STEPS = 6
@@ -47,21 +46,6 @@ CASES = [
     ("Adagrad", dict(lr=0.1, lr_decay=0.01, maximize=True)),
 ]
 IDS = [f"{n}-{i}" for i, (n, _) in enumerate(CASES)]
-
-
-@pytest.fixture
-def fused_calls(monkeypatch):
-    """Counts the calls of each _fused function (the optimizers look them up at step time)."""
-    calls = {name: 0 for name in _fused.__all__}
-    for name in _fused.__all__:
-        fn = getattr(_fused, name)
-
-        def counting(*args, _fn=fn, _name=name, **kwargs):
-            calls[_name] += 1
-            return _fn(*args, **kwargs)
-
-        monkeypatch.setattr(_fused, name, counting)
-    return calls
 
 
 @pytest.fixture(params=["fused", "fallback"])

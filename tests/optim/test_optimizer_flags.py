@@ -16,7 +16,6 @@ import torch
 
 import flambeau
 from flambeau import nn, optim
-from flambeau.optim import _fused
 
 STEPS = 5
 SHAPES = [(7, 5), (5,), (4, 3), (), (3, 7), (2500,)]
@@ -49,20 +48,6 @@ def _combos():
             if "fused" in flags and name not in HAS_FUSED:
                 continue
             yield pytest.param(name, flags, id=f"{name}-{'-'.join(f'{k}={v}' for k, v in flags.items()) or 'default'}")
-
-
-@pytest.fixture
-def fused_calls(monkeypatch):
-    calls = {name: 0 for name in _fused.__all__}
-    for name in _fused.__all__:
-        fn = getattr(_fused, name)
-
-        def counting(*args, _fn=fn, _name=name, **kwargs):
-            calls[_name] += 1
-            return _fn(*args, **kwargs)
-
-        monkeypatch.setattr(_fused, name, counting)
-    return calls
 
 
 @pytest.fixture
