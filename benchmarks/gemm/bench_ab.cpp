@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "cpu/gemm.h"
+#include "bench_util.h"
 
 namespace flambeau_old::cpu {  // the old build: gemm.h's declarations, renamed
 template <class T>
@@ -37,48 +38,15 @@ extern template void gemm<float>(int64_t, int64_t, int64_t, float, const float*,
 
 namespace {
 
-using sgemm_fn = void (*)(int, int, int, int64_t, int64_t, int64_t, float, const float*, int64_t, const float*,
-                          int64_t, float, float*, int64_t);
 constexpr int kRowMajor = 101, kNoTrans = 111, kTrans = 112;
 
 double now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
-
-// 12 independent FMA chains, `iters` times (a function of its own: the target attribute does not reach
-// the body of an OpenMP region outlined from a function that has it).
-__attribute__((target("avx512f"), noinline)) void fma_chains(long iters) {
-  __m512 c0 = _mm512_set1_ps(0), c1 = _mm512_set1_ps(1), c2 = _mm512_set1_ps(2), c3 = _mm512_set1_ps(3);
-  __m512 c4 = _mm512_set1_ps(4), c5 = _mm512_set1_ps(5), c6 = _mm512_set1_ps(6), c7 = _mm512_set1_ps(7);
-  __m512 c8 = _mm512_set1_ps(8), c9 = _mm512_set1_ps(9), c10 = _mm512_set1_ps(10), c11 = _mm512_set1_ps(11);
-  __m512 a = _mm512_set1_ps(1.0f), b = _mm512_set1_ps(1e-9f);
-  for (long i = 0; i < iters; ++i) {
-    c0 = _mm512_fmadd_ps(a, b, c0);
-    c1 = _mm512_fmadd_ps(a, b, c1);
-    c2 = _mm512_fmadd_ps(a, b, c2);
-    c3 = _mm512_fmadd_ps(a, b, c3);
-    c4 = _mm512_fmadd_ps(a, b, c4);
-    c5 = _mm512_fmadd_ps(a, b, c5);
-    c6 = _mm512_fmadd_ps(a, b, c6);
-    c7 = _mm512_fmadd_ps(a, b, c7);
-    c8 = _mm512_fmadd_ps(a, b, c8);
-    c9 = _mm512_fmadd_ps(a, b, c9);
-    c10 = _mm512_fmadd_ps(a, b, c10);
-    c11 = _mm512_fmadd_ps(a, b, c11);
-    asm volatile("" : "+v"(a), "+v"(b));
-  }
-  __m512 x = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(c0, c1), _mm512_add_ps(c2, c3)),
-                           _mm512_add_ps(_mm512_add_ps(c4, c5), _mm512_add_ps(c6, c7)));
-  x = _mm512_add_ps(x, _mm512_add_ps(_mm512_add_ps(c8, c9), _mm512_add_ps(c10, c11)));
-  alignas(64) float lanes[16];
-  _mm512_store_ps(lanes, x);
-  volatile float sink = lanes[0];
-  (void)sink;
-}
 
 // GFLOP/s of nt threads each running fma_chains(iters) at once.
 double fma_peak(int nt, long iters) {
   const double t0 = now();
 #pragma omp parallel num_threads(nt)
-  fma_chains(iters);
+  bench::fma_chains(iters);
   return nt * iters * 12.0 * 32 / (now() - t0) / 1e9;
 }
 
@@ -91,15 +59,10 @@ double median(std::vector<double> v) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const char* lib = std::getenv("OPENBLAS_LIB");
-  void* h = lib ? dlopen(lib, RTLD_NOW | RTLD_LOCAL) : nullptr;
-  if (!h) {
-    std::printf("cannot load OPENBLAS_LIB=%s: %s\n", lib ? lib : "(unset)", lib ? dlerror() : "");
-    return 1;
-  }
-  auto sgemm = (sgemm_fn)dlsym(h, "scipy_cblas_sgemm64_");
-  auto set_threads = (void (*)(int))dlsym(h, "scipy_openblas_set_num_threads64_");
-  if (!sgemm || !set_threads) return 1;
+  bench::OpenBlas ob;
+  if (!bench::load_openblas(&ob)) return 1;
+  const auto sgemm = ob.sgemm;
+  const auto set_threads = ob.set_threads;
   const int nt = std::getenv("NT") ? std::atoi(std::getenv("NT")) : 2;
   set_threads(nt);
   omp_set_num_threads(nt);

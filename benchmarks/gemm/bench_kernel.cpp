@@ -17,6 +17,7 @@
 
 #include "cpu/capability.h"
 #include "cpu/gemm_kernels.h"
+#include "bench_util.h"
 
 using namespace flambeau::cpu;
 
@@ -28,38 +29,12 @@ double cpu_now() {
   return t.tv_sec + 1e-9 * t.tv_nsec;
 }
 
-// GFLOP/s of 12 independent FMA chains (enough to cover 4 cycles of latency on 2 ports).
-__attribute__((target("avx512f"))) double fma_peak() {
-  __m512 c0 = _mm512_set1_ps(0), c1 = _mm512_set1_ps(1), c2 = _mm512_set1_ps(2), c3 = _mm512_set1_ps(3);
-  __m512 c4 = _mm512_set1_ps(4), c5 = _mm512_set1_ps(5), c6 = _mm512_set1_ps(6), c7 = _mm512_set1_ps(7);
-  __m512 c8 = _mm512_set1_ps(8), c9 = _mm512_set1_ps(9), c10 = _mm512_set1_ps(10), c11 = _mm512_set1_ps(11);
-  __m512 a = _mm512_set1_ps(1.0f), b = _mm512_set1_ps(1e-9f);
+// GFLOP/s of 12 independent FMA chains (enough to cover 4 cycles of latency on 2 ports), one thread.
+double fma_peak() {
   const long iters = 5000000;
   const double t0 = cpu_now();
-  for (long i = 0; i < iters; ++i) {
-    c0 = _mm512_fmadd_ps(a, b, c0);
-    c1 = _mm512_fmadd_ps(a, b, c1);
-    c2 = _mm512_fmadd_ps(a, b, c2);
-    c3 = _mm512_fmadd_ps(a, b, c3);
-    c4 = _mm512_fmadd_ps(a, b, c4);
-    c5 = _mm512_fmadd_ps(a, b, c5);
-    c6 = _mm512_fmadd_ps(a, b, c6);
-    c7 = _mm512_fmadd_ps(a, b, c7);
-    c8 = _mm512_fmadd_ps(a, b, c8);
-    c9 = _mm512_fmadd_ps(a, b, c9);
-    c10 = _mm512_fmadd_ps(a, b, c10);
-    c11 = _mm512_fmadd_ps(a, b, c11);
-    asm volatile("" : "+v"(a), "+v"(b));  // the compiler may not hoist or merge the chains
-  }
-  const double s = cpu_now() - t0;
-  __m512 x = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(c0, c1), _mm512_add_ps(c2, c3)),
-                           _mm512_add_ps(_mm512_add_ps(c4, c5), _mm512_add_ps(c6, c7)));
-  x = _mm512_add_ps(x, _mm512_add_ps(_mm512_add_ps(c8, c9), _mm512_add_ps(c10, c11)));
-  alignas(64) float lanes[16];
-  _mm512_store_ps(lanes, x);
-  volatile float sink = lanes[0];  // keep the chains alive
-  (void)sink;
-  return iters * 12.0 * 32 / s / 1e9;
+  bench::fma_chains(iters);
+  return iters * 12.0 * 32 / (cpu_now() - t0) / 1e9;
 }
 
 }  // namespace

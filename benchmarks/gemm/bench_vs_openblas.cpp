@@ -20,14 +20,14 @@
 #include <vector>
 
 #include "cpu/gemm.h"
+#include "bench_util.h"
 
 using namespace flambeau::cpu;
 
 namespace {
 
-// cblas_sgemm with 64-bit integers: (order, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc)
-using sgemm_fn = void (*)(int, int, int, int64_t, int64_t, int64_t, float, const float*, int64_t, const float*,
-                          int64_t, float, float*, int64_t);
+// OpenBLAS's cblas_sgemm with 64-bit integers (bench_util.h): (order, transA, transB, M, N, K, alpha, A, lda,
+// B, ldb, beta, C, ldc)
 constexpr int kRowMajor = 101, kNoTrans = 111, kTrans = 112;
 
 bool use_cpu_time = false;
@@ -44,19 +44,11 @@ double now() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const char* lib = std::getenv("OPENBLAS_LIB");
-  void* h = lib ? dlopen(lib, RTLD_NOW | RTLD_LOCAL) : nullptr;
-  if (!h) {
-    std::printf("cannot load OPENBLAS_LIB=%s: %s\n", lib ? lib : "(unset)", lib ? dlerror() : "");
-    return 1;
-  }
-  auto sgemm = (sgemm_fn)dlsym(h, "scipy_cblas_sgemm64_");
-  auto set_threads = (void (*)(int))dlsym(h, "scipy_openblas_set_num_threads64_");
-  auto corename = (const char* (*)())dlsym(h, "scipy_openblas_get_corename64_");
-  if (!sgemm || !set_threads) {
-    std::printf("OPENBLAS_LIB has no scipy_cblas_sgemm64_\n");
-    return 1;
-  }
+  bench::OpenBlas ob;
+  if (!bench::load_openblas(&ob)) return 1;
+  const auto sgemm = ob.sgemm;
+  const auto set_threads = ob.set_threads;
+  const auto corename = ob.corename;
   const int nt = std::getenv("NT") ? std::atoi(std::getenv("NT")) : 0;
   if (nt > 0) set_threads(nt);
   use_cpu_time = std::getenv("CPUTIME") != nullptr;
