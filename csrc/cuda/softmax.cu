@@ -2,7 +2,9 @@
 // tensors viewed as [outer, n, inner] (the softmax dim in the middle).
 //
 // Forward, per line of n elements (stride `inner` apart):
-//   m = max(x), s = sum(exp(x - m));  softmax: y = exp(x - m) * (1/s);  log: y = x - (log(s) + m)
+//   m = max(x), s = sum(exp(x - m));  softmax: y = exp(x - m) * (1/s);  log: y = (x - m) - log(s)
+// (not x - (m + log(s)): for logits in the thousands, m + log(s) rounds to m's ulp, ~6e-5 in float32,
+// and the largest outputs, near 0, lose all their digits; x - m is exact there)
 // computed in one read pass with the online rescaling trick (a running (max, sum) pair, rescaled
 // when the max grows) plus one write pass. A line of all -inf gives NaN, and any NaN or +inf gives
 // NaN, exactly as the CPU build and PyTorch.
@@ -84,16 +86,16 @@ __device__ __forceinline__ T warp_sum(T v) {
   return v;
 }
 
-// Final per-line constants: the shift m (0 for an all -inf line, as the CPU) and 1/s or log(s)+m.
+// Final per-line constants: the shift m (0 for an all -inf line, as the CPU) and 1/s or log(s).
 template <class T>
 __device__ __forceinline__ void finish(MS<T> a, bool log, T& m, T& c) {
   m = a.m == -(T)INFINITY ? (T)0 : a.m;
-  c = log ? dm::log(a.s) + m : (T)1 / a.s;
+  c = log ? dm::log(a.s) : (T)1 / a.s;
 }
 
 template <class T>
 __device__ __forceinline__ T fwd_out(T x, T m, T c, bool log) {
-  return log ? x - c : dm::exp(x - m) * c;
+  return log ? (x - m) - c : dm::exp(x - m) * c;
 }
 
 // Backward's per-line sum: sum(g * y) for softmax, sum(g) for log_softmax.

@@ -418,7 +418,7 @@ def test_fallback_is_per_group(fused_calls):
     _assert_params_close(fparams, tparams)
 
 
-def test_cuda_params_take_the_python_path(fused_calls):
+def test_cuda_params_take_the_kernel(fused_calls):
     if not flambeau.cuda.is_available():
         pytest.skip("no CUDA device")
     init, grads = _data(seed=31)
@@ -430,6 +430,24 @@ def test_cuda_params_take_the_python_path(fused_calls):
     for g in grads:
         for i, (p, a) in enumerate(zip(fparams, g)):
             p.grad = None if i in NO_GRAD else flambeau.from_numpy(a.copy()).to("cuda")
+        fopt.step()
+    assert fused_calls["fused_adam_"] == len(grads)
+    _assert_params_close([p.cpu() for p in fparams], tparams)
+
+
+def test_a_group_on_two_devices_takes_the_python_path(fused_calls):
+    if not flambeau.cuda.is_available():
+        pytest.skip("no CUDA device")
+    init, grads = _data(seed=37)
+    tparams = _torch_params(init)
+    topt = _torch_opt("Adam", tparams, dict(lr=0.01))
+    _run(torch, tparams, topt, grads)
+    fparams = [nn.Parameter(flambeau.from_numpy(a.copy()).to("cuda" if i % 2 else "cpu"))
+               for i, a in enumerate(init)]
+    fopt = optim.Adam(fparams, lr=0.01)
+    for g in grads:
+        for i, (p, a) in enumerate(zip(fparams, g)):
+            p.grad = None if i in NO_GRAD else flambeau.from_numpy(a.copy()).to(p.device)
         fopt.step()
     assert fused_calls["fused_adam_"] == 0
     _assert_params_close([p.cpu() for p in fparams], tparams)

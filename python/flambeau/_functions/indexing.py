@@ -110,7 +110,7 @@ def _prepare_values(x, values):
 def _index_tensors(x, indices):
     """A user's indices tuple (tensors, bool masks, None, lists) as index_put's list."""
     from .._indexing import getitem_plan
-    plan = getitem_plan(x._impl.shape, tuple(slice(None) if i is None else i for i in indices))
+    plan = getitem_plan(x._impl.shape, tuple(slice(None) if i is None else i for i in indices), x._impl.device)
     if plan.ops:
         raise IndexError("index_put_: indices must be tensors or None")
     return plan.adv_list()

@@ -42,7 +42,7 @@ def _numerical_jacobian(func, inputs, k, out_idx, eps):
                 else:
                     args = tuple(pert if j == k else a for j, a in enumerate(inputs))
                 out = _outputs(func, args)[out_idx]
-                vals.append(out.detach().to(dtype=_float64()).reshape(-1).numpy().copy())
+                vals.append(out.detach().to(dtype=_float64()).reshape(-1).cpu().numpy().copy())
             cols.append((vals[0] - vals[1]) / (2 * eps))
         if contiguous:
             x.data.copy_(base)
@@ -69,7 +69,7 @@ def _analytical_jacobian(func, inputs, out_idx, diff_idx):
         grads = _grad(out, [inputs[k] for k in diff_idx], g, retain_graph=True, allow_unused=True)
         for col, (k, gk) in enumerate(zip(diff_idx, grads)):
             if gk is not None:
-                jac[col][:, j] = gk.detach().to(dtype=_float64()).reshape(-1).numpy()
+                jac[col][:, j] = gk.detach().to(dtype=_float64()).reshape(-1).cpu().numpy()
     return jac
 
 

@@ -6,16 +6,17 @@ of them:
 * the fused `_C` kernels (csrc/cpu: conv.cpp, pooling.cpp, activation.cpp, loss.cpp,
   normalization.cpp, dropout.cpp, linear.cpp), reached through the autograd Functions of
   flambeau._functions.{conv, pooling, activation, loss, normalization, dropout, linear}. A function
-  decorated `@_kernel(...)` sends its CPU calls there: one kernel forward, one backward.
-* the body written below it, composed from differentiable foundation ops. It serves the other
-  devices (CUDA: the CUDA conv/activation/loss/norm/dropout/pooling kernels are written but not yet
-  verified on a GPU, see csrc/cuda/UNVERIFIED.md), and it is the
+  decorated `@_kernel(...)` sends its calls there, CPU and CUDA (csrc/cuda): one kernel forward,
+  one backward.
+* the body written below it, composed from differentiable foundation ops. It is a second
+  implementation for CUDA tensors when FLAMBEAU_CUDA_COMPOSED=1 (tests and debugging), and the
   whole implementation of the functions without a decorator (their `# kernel: _C.<op>` comment names
   the kernel they would get).
 """
 import functools
 import math
 import numbers
+import os
 import types
 import warnings
 
@@ -30,18 +31,20 @@ from .._functions import activation as _A, loss as _L, conv as _Cv, pooling as _
 from .._functions import normalization as _N, dropout as _D
 
 
-# Without CUDA compiled in, every tensor is a CPU tensor: the decorated name is then the kernel
-# function itself (a copy carrying the composed body's name and doc), with no dispatch frame.
+# Every call goes to the `_C` kernels (CPU and CUDA alike), so the decorated name is normally the
+# kernel function itself (a copy carrying the composed body's name and doc), with no dispatch frame.
+# FLAMBEAU_CUDA_COMPOSED=1 (read at import) sends CUDA tensors to the composed bodies instead, built
+# from foundation ops: a second implementation to compare the CUDA kernels with when debugging.
 _CPU_ONLY = not _C.cuda_is_built()
+_CUDA_COMPOSED = not _CPU_ONLY and os.environ.get("FLAMBEAU_CUDA_COMPOSED", "") == "1"
 
 
 def _kernel(kernel_fn):
-    """Dispatch: a call whose first argument is a CPU tensor (or not a tensor at all, so that the
-    kernel wrapper reports the bad argument) goes to kernel_fn; a tensor on another device runs the
-    decorated composed body. The composed body stays reachable as `f.composed` (tests compare the
-    two)."""
+    """Dispatch to kernel_fn; with FLAMBEAU_CUDA_COMPOSED=1, a tensor on a CUDA device runs the
+    decorated composed body instead. The composed body stays reachable as `f.composed` (tests compare
+    the two)."""
     def deco(composed):
-        if _CPU_ONLY and isinstance(kernel_fn, types.FunctionType):
+        if not _CUDA_COMPOSED and isinstance(kernel_fn, types.FunctionType):
             dispatch = types.FunctionType(kernel_fn.__code__, kernel_fn.__globals__, composed.__name__,
                                           kernel_fn.__defaults__, kernel_fn.__closure__)
             dispatch.__kwdefaults__ = kernel_fn.__kwdefaults__
@@ -50,7 +53,7 @@ def _kernel(kernel_fn):
             @functools.wraps(composed)
             def dispatch(input, *args, **kwargs):
                 impl = getattr(input, "_impl", None)
-                if impl is None or not impl.is_cuda:
+                if impl is None or not impl.is_cuda or not _CUDA_COMPOSED:
                     return kernel_fn(input, *args, **kwargs)
                 return composed(input, *args, **kwargs)
         dispatch.composed = composed

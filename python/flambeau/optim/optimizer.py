@@ -441,12 +441,13 @@ class Optimizer:
             return entry
         ok = len({id(p) for p in params}) == len(params)
         meta = []
+        device = impls[0].device if impls else None
         for p, pi in zip(params, impls):
             dt = pi.dtype
             if fused and not p.is_floating_point():
                 raise RuntimeError("`fused=True` requires all the params to be floating point Tensors of "
                                    f"supported devices: {_FUSED_DEVICES} but {p.dtype} and {p.device.type}")
-            if dt not in _FUSED_DTYPES or pi.device != "cpu":
+            if dt not in _FUSED_DTYPES or pi.device != device:
                 ok = False
             meta.append((dt, pi.shape))
         entry = cache[id(group)] = _GroupCache(group, impls, ok, meta, fused)
@@ -468,8 +469,8 @@ _use_fused_kernels = True
 
 _FUSED_DTYPES = ("float32", "float64")
 _STEP_DTYPES = ("float32", "float64", "int64")
-# where fused=True is accepted (torch's list for its build; our kernel is CPU-only: CUDA parameters
-# take the per-parameter path)
+# where fused=True is accepted (torch's list for its build); the kernels run on both (one device per
+# group: a group with parameters on several devices takes the per-parameter path)
 _FUSED_DEVICES = ["cuda", "cpu"]
 
 
