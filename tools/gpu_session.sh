@@ -58,9 +58,10 @@ composed)
   FLAMBEAU_CUDA_COMPOSED=1 PYTEST_K=${PYTEST_K-cuda} run_tests composed tests/nn tests/optim
   ;;
 bench)
-  timeout 200 python3 benchmarks/bench_cuda.py --out "$OUT/bench_cuda.md" > "$OUT/bench_cuda.log" 2>&1; log "bench_cuda rc=$?"
-  timeout 200 python3 tools/verify_cuda_gemm.py --bench > "$OUT/bench_gemm.log" 2>&1; log "bench gemm rc=$?"
-  timeout 180 python3 tools/verify_cuda_conv.py --bench-only > "$OUT/bench_conv.log" 2>&1; log "bench conv rc=$?"
+  timeout 200 python3 benchmarks/bench_cuda.py --max-seconds 170 ${BENCH_ONLY:+--only "$BENCH_ONLY"} \
+    --out "$OUT/bench_cuda.md" > "$OUT/bench_cuda.log" 2>&1; log "bench_cuda rc=$?"
+  [ -n "${SKIP_GEMM:-}" ] || { timeout 190 python3 tools/verify_cuda_gemm.py --bench > "$OUT/bench_gemm.log" 2>&1; log "bench gemm rc=$?"; }
+  [ -n "${SKIP_CONV:-}" ] || { timeout 170 python3 tools/verify_cuda_conv.py --bench-only > "$OUT/bench_conv.log" 2>&1; log "bench conv rc=$?"; }
   ;;
 sanitize)  # compute-sanitizer memcheck: the smoke test, then each CUDA test file in its own process
   san="compute-sanitizer --tool memcheck --error-exitcode 9 --print-limit 20"
