@@ -43,14 +43,17 @@ def on(arr, dev, misalign=False, grad=False):
 
 def run_ce(x, t, w, kw, dev, mis):
     xt = on(x, dev, mis, grad=True)
-    tt = on(t, dev)
+    tt = on(t, dev, grad=t.dtype != np.int64)
     wt = on(w, dev) if w is not None else None
     loss = F.cross_entropy(xt, tt, weight=wt, **kw)
     if loss.dim() == 0:
         loss.backward()
     else:
         (loss * on(np.linspace(0.5, 1.5, loss.numel()).reshape(loss.shape).astype(x.dtype), dev)).sum().backward()
-    return loss.detach().cpu().numpy(), xt.grad.cpu().numpy()
+    g = xt.grad.cpu().numpy()
+    if t.dtype != np.int64:
+        g = np.concatenate([g.ravel(), tt.grad.cpu().numpy().ravel()])
+    return loss.detach().cpu().numpy(), g
 
 
 def ce_cases():
@@ -66,7 +69,7 @@ def ce_cases():
                 x[1, 0] = np.nan
                 x[2, :] = -np.inf
                 x[3, C // 2] = 80.0
-            for opt in range(6):
+            for opt in range(8):
                 kw = {}
                 w = None
                 if opt in (1, 4):
@@ -77,6 +80,14 @@ def ce_cases():
                     kw["label_smoothing"] = 0.1
                 if opt == 5:
                     w = rng.random(C).astype(dtype) + 0.1
+                tgt = t
+                if opt >= 6:  # class-probability targets (opt 7: weighted, smoothed)
+                    tgt = rng.random(shape).astype(dtype)
+                    tgt /= np.maximum(tgt.sum(1, keepdims=True), 1e-3)
+                    kw.pop("ignore_index", None)
+                    if opt == 7:
+                        w = rng.random(C).astype(dtype) + 0.1
+                        kw["label_smoothing"] = 0.2
                 for red in ("mean", "sum", "none"):
                     kw["reduction"] = red
                     for mis in (False, True):
@@ -85,9 +96,9 @@ def ce_cases():
                         count += 1
                         name = f"ce {dtype.__name__} {shape} opt{opt} {red} mis={mis}"
                         try:
-                            lc, gc = run_ce(x, t, w, kw, "cpu", False)
-                            lg, gg = run_ce(x, t, w, kw, GPU, mis)
-                            lg2, gg2 = run_ce(x, t, w, kw, GPU, mis)
+                            lc, gc = run_ce(x, tgt, w, kw, "cpu", False)
+                            lg, gg = run_ce(x, tgt, w, kw, GPU, mis)
+                            lg2, gg2 = run_ce(x, tgt, w, kw, GPU, mis)
                         except Exception as e:  # noqa: BLE001
                             global fails
                             fails += 1

@@ -385,49 +385,63 @@ ce_backward_rows_kernel(T* __restrict__ gi, const T* __restrict__ go, const T* _
 }
 
 // ---------------------------------------------------------------- cross-entropy, probabilities
-template <class T>
+// L = 32 (inner == 1): one warp per row, lanes stride the contiguous logits and targets; L = 1:
+// one thread per row (inner > 1: adjacent threads read adjacent positions). Same per-element
+// formulas and double sums; the warp's sums are folded by a fixed butterfly.
+template <int L, class T>
 __global__ void __launch_bounds__(kRedBlock)
 ce_prob_forward_kernel(T* __restrict__ out, double* __restrict__ lse, double* __restrict__ part,
                        const T* __restrict__ x, const T* __restrict__ tp, const T* __restrict__ w, int64_t rows,
                        int64_t C, int64_t inner, double ls, bool none) {
   __shared__ double sh[2 * 32];
   const double keep = 1.0 - ls, smooth = ls / (double)C;
+  const int lane = L > 1 ? (threadIdx.x & 31) : 0;
+  const int64_t per_block = kRedBlock / L;
+  const int64_t first = (int64_t)blockIdx.x * per_block + threadIdx.x / L, step = (int64_t)gridDim.x * per_block;
   double acc = 0;
-  for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < rows; i += (int64_t)gridDim.x * blockDim.x) {
+  for (int64_t i = first; i < rows; i += step) {
     const int64_t n = i / inner, j = i - n * inner, base = n * C * inner + j;
     T m;
     double l, sacc;
-    row_lse<1, T>(x + base, inner, C, nullptr, false, 0, m, l, sacc);
-    lse[i] = (double)m + l;
+    row_lse<L, T>(x + base, inner, C, nullptr, false, lane, m, l, sacc);
     double r = 0;
-    for (int64_t c = 0; c < C; ++c) {
+    for (int64_t c = lane; c < C; c += L) {
       double a = (double)tp[base + c * inner] * keep + smooth;
       if (w) a *= (double)w[c];
       r += a * (((double)m - (double)x[base + c * inner]) + l);
     }
-    if (none) out[i] = (T)r;
-    acc += r;
+    if (L > 1) r = warp_allsum(r);
+    if (lane == 0) {
+      lse[i] = (double)m + l;
+      if (none) out[i] = (T)r;
+      acc += r;
+    }
   }
   write_block_partial(acc, 0.0, part, sh);
 }
 
-template <class T>
+// L as in ce_prob_forward_kernel (grid of rows * L threads).
+template <int L, class T>
 __global__ void ce_prob_backward_kernel(T* __restrict__ gi, T* __restrict__ gt, const T* __restrict__ go,
                                         const T* __restrict__ x, const T* __restrict__ tp,
                                         const double* __restrict__ lse, const T* __restrict__ w, int64_t rows,
                                         int64_t C, int64_t inner, double ls, bool none, double norm) {
   const double keep = 1.0 - ls, smooth = ls / (double)C;
-  for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < rows; i += (int64_t)gridDim.x * blockDim.x) {
+  const int lane = L > 1 ? (threadIdx.x & 31) : 0;
+  const int64_t first = ((int64_t)blockIdx.x * blockDim.x + threadIdx.x) / L;
+  const int64_t step = ((int64_t)gridDim.x * blockDim.x) / L;
+  for (int64_t i = first; i < rows; i += step) {
     const int64_t n = i / inner, j = i - n * inner, base = n * C * inner + j;
     const double scale = (double)(none ? go[i] : go[0]) * norm;
     const double l = lse[i];
     double asum = 0;
-    for (int64_t c = 0; c < C; ++c) {
+    for (int64_t c = lane; c < C; c += L) {
       double a = (double)tp[base + c * inner] * keep + smooth;
       if (w) a *= (double)w[c];
       asum += a;
     }
-    for (int64_t c = 0; c < C; ++c) {
+    if (L > 1) asum = warp_allsum(asum);
+    for (int64_t c = lane; c < C; c += L) {
       const int64_t k = base + c * inner;
       const double wc = w ? (double)w[c] : 1.0;
       if (gi) {
@@ -962,11 +976,17 @@ void cross_entropy_prob(const Tensor& loss, const Tensor& lse_t, const Tensor& i
   cudaStream_t s = stream(dev);
   FLB_DISPATCH_FLOATING(input.dtype, op, [&] {
     using T = scalar_t;
-    const unsigned blocks = red_blocks(rows);
+    const bool warp_rows = inner == 1;
+    const unsigned blocks = red_blocks(rows, warp_rows ? kRedBlock / 32 : kRedBlock);
     TempBuffer part((size_t)blocks * 2 * sizeof(double), dev);
-    ce_prob_forward_kernel<T><<<blocks, kRedBlock, 0, s>>>(none ? loss.data<T>() : nullptr, lse_t.data<double>(),
-                                                           part.get<double>(), input.data<T>(), target.data<T>(),
-                                                           opt_data<T>(weight), rows, C, inner, ls, none);
+    if (warp_rows)
+      ce_prob_forward_kernel<32, T><<<blocks, kRedBlock, 0, s>>>(
+          none ? loss.data<T>() : nullptr, lse_t.data<double>(), part.get<double>(), input.data<T>(),
+          target.data<T>(), opt_data<T>(weight), rows, C, inner, ls, none);
+    else
+      ce_prob_forward_kernel<1, T><<<blocks, kRedBlock, 0, s>>>(
+          none ? loss.data<T>() : nullptr, lse_t.data<double>(), part.get<double>(), input.data<T>(),
+          target.data<T>(), opt_data<T>(weight), rows, C, inner, ls, none);
     FLB_CUDA_CHECK_LAUNCH("ce_prob_forward_kernel", dev);
     if (!none)
       finish_reduction<T>(&loss, nullptr, part.get<double>(), blocks, reduction == Reduction::Mean, false,
@@ -990,10 +1010,16 @@ void cross_entropy_prob_backward(const Tensor* grad_in, const Tensor* grad_targe
   DeviceGuard guard(dev);
   FLB_DISPATCH_FLOATING(input.dtype, op, [&] {
     using T = scalar_t;
-    ce_prob_backward_kernel<T><<<grid_for(rows, 256, dev), 256, 0, stream(dev)>>>(
-        grad_in ? grad_in->data<T>() : nullptr, grad_target ? grad_target->data<T>() : nullptr, grad_out.data<T>(),
-        input.data<T>(), target.data<T>(), lse_t.data<double>(), opt_data<T>(weight), rows, C, inner, ls, none,
-        norm);
+    T* gid = grad_in ? grad_in->data<T>() : nullptr;
+    T* gtd = grad_target ? grad_target->data<T>() : nullptr;
+    if (inner == 1)
+      ce_prob_backward_kernel<32, T><<<grid_for(rows * 32, 256, dev), 256, 0, stream(dev)>>>(
+          gid, gtd, grad_out.data<T>(), input.data<T>(), target.data<T>(), lse_t.data<double>(), opt_data<T>(weight),
+          rows, C, inner, ls, none, norm);
+    else
+      ce_prob_backward_kernel<1, T><<<grid_for(rows, 256, dev), 256, 0, stream(dev)>>>(
+          gid, gtd, grad_out.data<T>(), input.data<T>(), target.data<T>(), lse_t.data<double>(), opt_data<T>(weight),
+          rows, C, inner, ls, none, norm);
     FLB_CUDA_CHECK_LAUNCH("ce_prob_backward_kernel", dev);
   });
 }
