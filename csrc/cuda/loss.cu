@@ -10,24 +10,29 @@
 // Layout and parallelisation. Class-scored inputs are contiguous [N, C, inner]; row i = (n, j)
 // has its C logits at n*C*inner + j + c*inner.
 //   * Row passes (cross-entropy forward, NLL, class-probability forward/backward, multi-margin,
-//     cosine): for inner == 1 and index cross-entropy, one warp per row (lanes stride the C
-//     contiguous logits, shuffle reductions); everywhere else one thread per row, which for
-//     inner > 1 makes adjacent threads read adjacent positions j (coalesced).
-//   * Index cross-entropy and NLL backward write every element of grad_input: one thread per
-//     element, which recomputes its row's few coefficients (cheap next to the exp).
-//   * Pointwise losses: one thread per element of the broadcast shape; OffsetCalc maps the linear
-//     index to offsets in the (possibly broadcast) inputs; outputs are contiguous.
+//     cosine): for inner == 1 and cross-entropy, one warp per row (lanes stride the C contiguous
+//     logits, shuffle reductions); index cross-entropy with C % 4 == 0 (float; % 2 double),
+//     16-byte aligned rows and C <= 1024 floats keeps the row in registers (16-byte loads, one
+//     read of the logits); everywhere else one thread per row, which for inner > 1 makes
+//     adjacent threads read adjacent positions j (coalesced).
+//   * Index cross-entropy backward, inner == 1: one warp per row (row coefficients once, 16-byte
+//     packs when aligned); inner > 1 and NLL backward: one thread per element, which recomputes
+//     its row's few coefficients.
+//   * Pointwise losses: contiguous same-shape 16-byte-aligned operands use 16-byte packs; else
+//     one thread per element of the broadcast shape, OffsetCalc mapping the linear index to
+//     offsets in the (possibly broadcast) inputs; outputs are contiguous.
 //   * Reductions (Sum / Mean, and the total target weight): each block folds its threads' double
 //     partials in a fixed order (cuda/block_reduce.cuh) and writes one partial; the grid size is
-//     fixed by the shape, and a one-thread kernel adds the partials in block order and writes the
-//     0-d loss. Deterministic, no atomics (except an integer OR for BCE's range flags).
+//     fixed by the shape, and a one-warp kernel folds the partials (lane k: k, k+32, ... in
+//     order, then a fixed butterfly) and writes the 0-d loss. Deterministic, no atomics (except
+//     an integer OR for BCE's range flags).
 // Host results: total_weight (cross-entropy, NLL) and BCE's range flags are copied back with one
 // synchronous D2H copy each (the op API returns them as host values).
 //
 // Summation order differs from the CPU's blocks, so reduced losses agree to rounding; the
 // per-element gradient formulas are the CPU's (its scalar path for inner == 1).
 //
-// UNVERIFIED: compiled without a GPU (csrc/cuda/UNVERIFIED.md).
+// Verified on an H100 (tools/check_cuda_losses.py, the CUDA loss tests, bench_cuda.py; 2026-11-23).
 #include <cmath>
 #include <cstdint>
 #include <type_traits>
