@@ -10,25 +10,32 @@
 // Layout and parallelisation. Class-scored inputs are contiguous [N, C, inner]; row i = (n, j)
 // has its C logits at n*C*inner + j + c*inner.
 //   * Row passes (cross-entropy forward, NLL, class-probability forward/backward, multi-margin,
-//     cosine): for inner == 1 and index cross-entropy, one warp per row (lanes stride the C
-//     contiguous logits, shuffle reductions); everywhere else one thread per row, which for
-//     inner > 1 makes adjacent threads read adjacent positions j (coalesced).
-//   * Index cross-entropy and NLL backward write every element of grad_input: one thread per
-//     element, which recomputes its row's few coefficients (cheap next to the exp).
-//   * Pointwise losses: one thread per element of the broadcast shape; OffsetCalc maps the linear
-//     index to offsets in the (possibly broadcast) inputs; outputs are contiguous.
+//     cosine): for inner == 1 and cross-entropy, one warp per row (lanes stride the C contiguous
+//     logits, shuffle reductions); index cross-entropy with C % 4 == 0 (float; % 2 double),
+//     16-byte aligned rows and C <= 1024 floats keeps the row in registers (16-byte loads, one
+//     read of the logits); everywhere else one thread per row, which for inner > 1 makes
+//     adjacent threads read adjacent positions j (coalesced).
+//   * Index cross-entropy backward, inner == 1: one warp per row (row coefficients once, 16-byte
+//     packs when aligned); inner > 1 and NLL backward: one thread per element, which recomputes
+//     its row's few coefficients.
+//   * Pointwise losses: contiguous same-shape 16-byte-aligned operands use 16-byte packs; else
+//     one thread per element of the broadcast shape, OffsetCalc mapping the linear index to
+//     offsets in the (possibly broadcast) inputs; outputs are contiguous.
 //   * Reductions (Sum / Mean, and the total target weight): each block folds its threads' double
 //     partials in a fixed order (cuda/block_reduce.cuh) and writes one partial; the grid size is
-//     fixed by the shape, and a one-thread kernel adds the partials in block order and writes the
-//     0-d loss. Deterministic, no atomics (except an integer OR for BCE's range flags).
+//     fixed by the shape, and a one-warp kernel folds the partials (lane k: k, k+32, ... in
+//     order, then a fixed butterfly) and writes the 0-d loss. Deterministic, no atomics (except
+//     an integer OR for BCE's range flags).
 // Host results: total_weight (cross-entropy, NLL) and BCE's range flags are copied back with one
 // synchronous D2H copy each (the op API returns them as host values).
 //
 // Summation order differs from the CPU's blocks, so reduced losses agree to rounding; the
 // per-element gradient formulas are the CPU's (its scalar path for inner == 1).
 //
-// UNVERIFIED: compiled without a GPU (csrc/cuda/UNVERIFIED.md).
+// Verified on an H100 (tools/check_cuda_losses.py, the CUDA loss tests, bench_cuda.py; 2026-11-23).
 #include <cmath>
+#include <cstdint>
+#include <type_traits>
 #include <limits>
 #include "core/view.h"
 #include "cuda/block_reduce.cuh"
@@ -54,12 +61,20 @@ inline unsigned red_blocks(int64_t work, int64_t items_per_block = kRedBlock) {
 template <class T>
 __global__ void loss_final_kernel(T* loss, double* tw_out, const double* part, int64_t nblocks, bool write_loss,
                                   bool mean, bool use_s1, double denom) {
-  if (blockIdx.x != 0 || threadIdx.x != 0) return;
+  // One warp (launched with 32 threads): lane k adds partials k, k+32, ... in order, then a fixed
+  // butterfly. Deterministic (fixed by nblocks); the loads of a lane are independent, so the fold
+  // costs a few L2 round trips instead of one per partial.
+  if (blockIdx.x != 0 || threadIdx.x >= 32) return;
+  const int lane = threadIdx.x;
   double s0 = 0, s1 = 0;
-  for (int64_t b = 0; b < nblocks; ++b) {
+#pragma unroll 8
+  for (int64_t b = lane; b < nblocks; b += 32) {
     s0 += part[2 * b];
     s1 += part[2 * b + 1];
   }
+  s0 = warp_allsum(s0);
+  s1 = warp_allsum(s1);
+  if (lane != 0) return;
   if (tw_out) *tw_out = s1;
   if (write_loss) {
     double v = s0;
@@ -67,6 +82,15 @@ __global__ void loss_final_kernel(T* loss, double* tw_out, const double* part, i
     *loss = (T)v;
   }
 }
+
+// 16 bytes of T (4 floats / 2 doubles): one LDG.128 / STG.128.
+template <class T>
+struct alignas(16) Pack {
+  static constexpr int kN = 16 / (int)sizeof(T);
+  T v[kN];
+};
+
+inline bool aligned16(const void* p) { return p == nullptr || (reinterpret_cast<uintptr_t>(p) & 15u) == 0; }
 
 // Block-level fold of (a, b) and one write of the block's partial.
 __device__ __forceinline__ void write_block_partial(double a, double b, double* part, double* sh) {
@@ -186,6 +210,85 @@ ce_forward_kernel(T* __restrict__ out, double* __restrict__ lse, double* __restr
   write_block_partial(acc, wacc, part, sh);
 }
 
+// inner == 1, C % Pack::kN == 0, 16-byte aligned logits, C <= 32 * V * Pack::kN: one warp per row,
+// the row read once from memory into registers (V packs per lane, 16-byte loads), then the same
+// statistics as row_lse<32> from the registers: NaN-propagating max, sum of exp(x - m) added
+// in double per element, the smoothing sum, and ce_row_loss. Grid-stride over rows as above.
+template <int V, class T>
+__global__ void __launch_bounds__(kRedBlock)
+ce_forward_vec_kernel(T* __restrict__ out, double* __restrict__ lse, double* __restrict__ part,
+                      const T* __restrict__ x, const int64_t* __restrict__ tg, const T* __restrict__ w,
+                      const double* __restrict__ Wsum, int64_t rows, int64_t C, double ls, int64_t ignore,
+                      bool none) {
+  constexpr int P = Pack<T>::kN;
+  __shared__ double sh[2 * 32];
+  const int lane = threadIdx.x & 31;
+  const int64_t per_block = kRedBlock / 32;
+  const int64_t first = (int64_t)blockIdx.x * per_block + threadIdx.x / 32, step = (int64_t)gridDim.x * per_block;
+  const double W = ls > 0 ? (w ? *Wsum : (double)C) : 0.0;
+  const bool smooth = ls > 0;
+  const int np = (int)(C / P);
+  double acc = 0, wacc = 0;
+  for (int64_t i = first; i < rows; i += step) {
+    const T* xr = x + i * C;
+    const Pack<T>* xp = reinterpret_cast<const Pack<T>*>(xr);
+    Pack<T> r[V];
+#pragma unroll
+    for (int k = 0; k < V; ++k) {
+      const int q = lane + 32 * k;
+      if (q < np) r[k] = xp[q];
+    }
+    T mx = -(T)INFINITY;
+    bool nan = false;
+#pragma unroll
+    for (int k = 0; k < V; ++k) {
+      if (lane + 32 * k < np) {
+#pragma unroll
+        for (int e = 0; e < P; ++e) {
+          const T v = r[k].v[e];
+          nan |= v != v;
+          mx = v > mx ? v : mx;
+        }
+      }
+    }
+#pragma unroll
+    for (int off = 16; off > 0; off >>= 1) {
+      const T o = __shfl_xor_sync(0xffffffffu, mx, off);
+      mx = o > mx ? o : mx;
+    }
+    nan = __any_sync(0xffffffffu, nan);
+    if (nan) mx = (T)NAN;
+    if (mx == -(T)INFINITY) mx = T(0);
+    double s = 0, sacc = 0;
+#pragma unroll
+    for (int k = 0; k < V; ++k) {
+      const int q = lane + 32 * k;
+      if (q < np) {
+#pragma unroll
+        for (int e = 0; e < P; ++e) {
+          const T v = r[k].v[e];
+          s += (double)dm::exp(v - mx);
+          if (smooth) sacc += w ? (double)(w[q * P + e] * (mx - v)) : (double)(mx - v);
+        }
+      }
+    }
+    s = warp_allsum(s);
+    if (smooth) sacc = warp_allsum(sacc);
+    if (lane == 0) {
+      const double l = log(s);
+      lse[i] = (double)mx + l;
+      const int64_t t = tg[i];
+      const double xt = (t >= 0 && t < C) ? (double)xr[t] : 0.0;
+      double wt;
+      const double rl = ce_row_loss<T>(t, xt, (double)mx, l, sacc, w, W, ls, ignore, C, wt);
+      if (none) out[i] = (T)rl;
+      acc += rl;
+      wacc += wt;
+    }
+  }
+  write_block_partial(acc, wacc, part, sh);
+}
+
 // One thread per element of grad_in [N, C, inner]:
 //   g = A p + B - [w && ls] scale*smooth*w_c - (c == t) K,  p = exp(x - lse).
 template <class T>
@@ -214,50 +317,136 @@ __global__ void ce_backward_kernel(T* __restrict__ gi, const T* __restrict__ go,
   }
 }
 
+// inner == 1: one warp per row of grad_in; the row's coefficients (target, scale, A, B, lse) are
+// read once per row, the logits read once and the gradient written once (16-byte packs when VEC:
+// C % Pack::kN == 0 and x, gi 16-byte aligned; else one element per lane). Per element the
+// formula of ce_backward_kernel, operation for operation.
+template <bool VEC, class T>
+__global__ void __launch_bounds__(256)
+ce_backward_rows_kernel(T* __restrict__ gi, const T* __restrict__ go, const T* __restrict__ x,
+                        const int64_t* __restrict__ tg, const double* __restrict__ lse, const T* __restrict__ w,
+                        const double* __restrict__ Wsum, int64_t rows, int64_t C, double ls, int64_t ignore,
+                        bool none, double norm) {
+  constexpr int P = Pack<T>::kN;
+  const double W = w ? *Wsum : (double)C;
+  const double keep = 1.0 - ls, smooth = ls / (double)C;
+  const int lane = threadIdx.x & 31;
+  const int64_t first = ((int64_t)blockIdx.x * blockDim.x + threadIdx.x) >> 5;
+  const int64_t step = ((int64_t)gridDim.x * blockDim.x) >> 5;
+  const bool wsmooth = w && ls > 0;
+  for (int64_t i = first; i < rows; i += step) {
+    const int64_t t = tg[i];
+    const T* xr = x + i * C;
+    T* gr = gi + i * C;
+    if (t == ignore) {
+      if (VEC) {
+        Pack<T> z;
+#pragma unroll
+        for (int e = 0; e < P; ++e) z.v[e] = T(0);
+        for (int64_t q = lane; q < C / P; q += 32) reinterpret_cast<Pack<T>*>(gr)[q] = z;
+      } else {
+        for (int64_t c = lane; c < C; c += 32) gr[c] = T(0);
+      }
+      continue;
+    }
+    const double scale = (double)(none ? go[i] : go[0]) * norm;
+    const double wt = w ? (double)w[t] : 1.0;
+    const double A = scale * (keep * wt + smooth * W);
+    const double B = w ? 0.0 : -scale * smooth;
+    const double K = scale * keep * wt;
+    const T sw = (T)(scale * smooth);
+    const double l = lse[i];
+    auto elem = [&](T xv, int64_t c) -> T {
+      const T p = dm::exp((T)((double)xv - l));
+      T g = (T)(A * (double)p + B);
+      if (wsmooth) g -= sw * w[c];
+      if (c == t) g = (T)((double)g - K);
+      return g;
+    };
+    if (VEC) {
+      const int64_t np = C / P;
+      const Pack<T>* xp = reinterpret_cast<const Pack<T>*>(xr);
+      Pack<T>* gp = reinterpret_cast<Pack<T>*>(gr);
+      // Two packs per lane per step: two 16-byte loads in flight before the math.
+      for (int64_t q = lane; q < np; q += 64) {
+        const bool has2 = q + 32 < np;
+        const Pack<T> a = xp[q];
+        Pack<T> b = a;
+        if (has2) b = xp[q + 32];
+        Pack<T> ga, gb;
+#pragma unroll
+        for (int e = 0; e < P; ++e) ga.v[e] = elem(a.v[e], q * P + e);
+        gp[q] = ga;
+        if (has2) {
+#pragma unroll
+          for (int e = 0; e < P; ++e) gb.v[e] = elem(b.v[e], (q + 32) * P + e);
+          gp[q + 32] = gb;
+        }
+      }
+    } else {
+      for (int64_t c = lane; c < C; c += 32) gr[c] = elem(xr[c], c);
+    }
+  }
+}
+
 // ---------------------------------------------------------------- cross-entropy, probabilities
-template <class T>
+// L = 32 (inner == 1): one warp per row, lanes stride the contiguous logits and targets; L = 1:
+// one thread per row (inner > 1: adjacent threads read adjacent positions). Same per-element
+// formulas and double sums; the warp's sums are folded by a fixed butterfly.
+template <int L, class T>
 __global__ void __launch_bounds__(kRedBlock)
 ce_prob_forward_kernel(T* __restrict__ out, double* __restrict__ lse, double* __restrict__ part,
                        const T* __restrict__ x, const T* __restrict__ tp, const T* __restrict__ w, int64_t rows,
                        int64_t C, int64_t inner, double ls, bool none) {
   __shared__ double sh[2 * 32];
   const double keep = 1.0 - ls, smooth = ls / (double)C;
+  const int lane = L > 1 ? (threadIdx.x & 31) : 0;
+  const int64_t per_block = kRedBlock / L;
+  const int64_t first = (int64_t)blockIdx.x * per_block + threadIdx.x / L, step = (int64_t)gridDim.x * per_block;
   double acc = 0;
-  for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < rows; i += (int64_t)gridDim.x * blockDim.x) {
+  for (int64_t i = first; i < rows; i += step) {
     const int64_t n = i / inner, j = i - n * inner, base = n * C * inner + j;
     T m;
     double l, sacc;
-    row_lse<1, T>(x + base, inner, C, nullptr, false, 0, m, l, sacc);
-    lse[i] = (double)m + l;
+    row_lse<L, T>(x + base, inner, C, nullptr, false, lane, m, l, sacc);
     double r = 0;
-    for (int64_t c = 0; c < C; ++c) {
+    for (int64_t c = lane; c < C; c += L) {
       double a = (double)tp[base + c * inner] * keep + smooth;
       if (w) a *= (double)w[c];
       r += a * (((double)m - (double)x[base + c * inner]) + l);
     }
-    if (none) out[i] = (T)r;
-    acc += r;
+    if (L > 1) r = warp_allsum(r);
+    if (lane == 0) {
+      lse[i] = (double)m + l;
+      if (none) out[i] = (T)r;
+      acc += r;
+    }
   }
   write_block_partial(acc, 0.0, part, sh);
 }
 
-template <class T>
+// L as in ce_prob_forward_kernel (grid of rows * L threads).
+template <int L, class T>
 __global__ void ce_prob_backward_kernel(T* __restrict__ gi, T* __restrict__ gt, const T* __restrict__ go,
                                         const T* __restrict__ x, const T* __restrict__ tp,
                                         const double* __restrict__ lse, const T* __restrict__ w, int64_t rows,
                                         int64_t C, int64_t inner, double ls, bool none, double norm) {
   const double keep = 1.0 - ls, smooth = ls / (double)C;
-  for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < rows; i += (int64_t)gridDim.x * blockDim.x) {
+  const int lane = L > 1 ? (threadIdx.x & 31) : 0;
+  const int64_t first = ((int64_t)blockIdx.x * blockDim.x + threadIdx.x) / L;
+  const int64_t step = ((int64_t)gridDim.x * blockDim.x) / L;
+  for (int64_t i = first; i < rows; i += step) {
     const int64_t n = i / inner, j = i - n * inner, base = n * C * inner + j;
     const double scale = (double)(none ? go[i] : go[0]) * norm;
     const double l = lse[i];
     double asum = 0;
-    for (int64_t c = 0; c < C; ++c) {
+    for (int64_t c = lane; c < C; c += L) {
       double a = (double)tp[base + c * inner] * keep + smooth;
       if (w) a *= (double)w[c];
       asum += a;
     }
-    for (int64_t c = 0; c < C; ++c) {
+    if (L > 1) asum = warp_allsum(asum);
+    for (int64_t c = lane; c < C; c += L) {
       const int64_t k = base + c * inner;
       const double wc = w ? (double)w[c] : 1.0;
       if (gi) {
@@ -459,6 +648,95 @@ __global__ void point_backward_kernel(T* __restrict__ gxo, T* __restrict__ gto, 
   }
 }
 
+// Contiguous, same-shape operands, all 16-byte aligned: the same per-element work as
+// point_forward_kernel on 16-byte packs (x, t, w, pw and, for None, out), the n % kN tail
+// element by element. Each thread still adds its own elements' double values in its own order
+// and the block fold is the same, so the reduction stays fixed by the shape.
+template <class T>
+__global__ void __launch_bounds__(kRedBlock)
+point_forward_vec_kernel(T* __restrict__ out, double* __restrict__ part, int* __restrict__ bad_flag,
+                         const T* __restrict__ x, const T* __restrict__ t, const T* __restrict__ w,
+                         const T* __restrict__ pw, int64_t n, PointLoss K, T param) {
+  constexpr int P = Pack<T>::kN;
+  __shared__ double sh[2 * 32];
+  double acc = 0, wacc = 0;
+  int bad = 0;
+  const int64_t tid = (int64_t)blockIdx.x * blockDim.x + threadIdx.x, stride = (int64_t)gridDim.x * blockDim.x;
+  const int64_t np = n / P;
+  const bool hpw = pw != nullptr;
+  for (int64_t q = tid; q < np; q += stride) {
+    const Pack<T> xv = reinterpret_cast<const Pack<T>*>(x)[q];
+    const Pack<T> tv = reinterpret_cast<const Pack<T>*>(t)[q];
+    Pack<T> wv, pv, ov;
+    if (w) wv = reinterpret_cast<const Pack<T>*>(w)[q];
+    if (hpw) pv = reinterpret_cast<const Pack<T>*>(pw)[q];
+#pragma unroll
+    for (int e = 0; e < P; ++e) {
+      T v = point_value<T>(K, xv.v[e], tv.v[e], hpw ? pv.v[e] : T(0), hpw, param, bad);
+      if (w) {
+        const T wk = wv.v[e];
+        v *= wk;
+        wacc += (double)wk;
+      }
+      if (out) ov.v[e] = v;
+      else acc += (double)v;
+    }
+    if (out) reinterpret_cast<Pack<T>*>(out)[q] = ov;
+  }
+  for (int64_t i = np * P + tid; i < n; i += stride) {
+    T v = point_value<T>(K, x[i], t[i], hpw ? pw[i] : T(0), hpw, param, bad);
+    if (w) {
+      const T wk = w[i];
+      v *= wk;
+      wacc += (double)wk;
+    }
+    if (out) out[i] = v;
+    else acc += (double)v;
+  }
+  if (bad) atomicOr(bad_flag, bad);
+  if (part) write_block_partial(acc, wacc, part, sh);
+}
+
+// Contiguous, aligned twin of point_backward_kernel (g contiguous or one broadcast value).
+template <class T>
+__global__ void __launch_bounds__(256)
+point_backward_vec_kernel(T* __restrict__ gxo, T* __restrict__ gto, const T* __restrict__ g, bool g_scalar,
+                          const T* __restrict__ x, const T* __restrict__ t, const T* __restrict__ w,
+                          const T* __restrict__ pw, int64_t n, PointLoss K, T param, T tscale) {
+  constexpr int P = Pack<T>::kN;
+  const int64_t tid = (int64_t)blockIdx.x * blockDim.x + threadIdx.x, stride = (int64_t)gridDim.x * blockDim.x;
+  const int64_t np = n / P;
+  const bool hpw = pw != nullptr;
+  const T g0 = g_scalar ? g[0] : T(0);
+  for (int64_t q = tid; q < np; q += stride) {
+    const Pack<T> xv = reinterpret_cast<const Pack<T>*>(x)[q];
+    const Pack<T> tv = reinterpret_cast<const Pack<T>*>(t)[q];
+    Pack<T> wv, pv, gv, ox, ot;
+    if (w) wv = reinterpret_cast<const Pack<T>*>(w)[q];
+    if (hpw) pv = reinterpret_cast<const Pack<T>*>(pw)[q];
+    if (!g_scalar) gv = reinterpret_cast<const Pack<T>*>(g)[q];
+#pragma unroll
+    for (int e = 0; e < P; ++e) {
+      T gx, gt;
+      point_grad<T>(K, xv.v[e], tv.v[e], hpw ? pv.v[e] : T(0), hpw, param, gx, gt);
+      T f = (g_scalar ? g0 : gv.v[e]) * tscale;
+      if (w) f *= wv.v[e];
+      ox.v[e] = gx * f;
+      ot.v[e] = gt * f;
+    }
+    if (gxo) reinterpret_cast<Pack<T>*>(gxo)[q] = ox;
+    if (gto) reinterpret_cast<Pack<T>*>(gto)[q] = ot;
+  }
+  for (int64_t i = np * P + tid; i < n; i += stride) {
+    T gx, gt;
+    point_grad<T>(K, x[i], t[i], hpw ? pw[i] : T(0), hpw, param, gx, gt);
+    T f = (g_scalar ? g0 : g[i]) * tscale;
+    if (w) f *= w[i];
+    if (gxo) gxo[i] = gx * f;
+    if (gto) gto[i] = gt * f;
+  }
+}
+
 // ---------------------------------------------------------------- multi-margin
 template <class T>
 __global__ void __launch_bounds__(kRedBlock)
@@ -613,7 +891,22 @@ void cross_entropy(const Tensor& loss, const Tensor& lse_t, double* total_weight
     const bool warp_rows = inner == 1;
     const unsigned blocks = red_blocks(rows, warp_rows ? kRedBlock / 32 : kRedBlock);
     TempBuffer part((size_t)blocks * 2 * sizeof(double), dev);
-    if (warp_rows)
+    // Row in registers: 16-byte packs, at most 8 per lane (C <= 1024 floats / 512 doubles).
+    constexpr int P = Pack<T>::kN;
+    const int64_t packs = C / P;
+    const bool vec = warp_rows && C > 0 && C % P == 0 && aligned16(input.data<T>()) && packs <= 32 * 8;
+    auto launch_vec = [&](auto vtag) {
+      constexpr int V = decltype(vtag)::value;
+      ce_forward_vec_kernel<V, T><<<blocks, kRedBlock, 0, s>>>(
+          none ? loss.data<T>() : nullptr, lse_t.data<double>(), part.get<double>(), input.data<T>(),
+          target.data<int64_t>(), opt_data<T>(weight), wsum.get<double>(), rows, C, ls, ignore_index, none);
+    };
+    if (vec) {
+      if (packs <= 32) launch_vec(std::integral_constant<int, 1>{});
+      else if (packs <= 64) launch_vec(std::integral_constant<int, 2>{});
+      else if (packs <= 128) launch_vec(std::integral_constant<int, 4>{});
+      else launch_vec(std::integral_constant<int, 8>{});
+    } else if (warp_rows)
       ce_forward_kernel<32, T><<<blocks, kRedBlock, 0, s>>>(none ? loss.data<T>() : nullptr, lse_t.data<double>(),
                                                             part.get<double>(), input.data<T>(),
                                                             target.data<int64_t>(), opt_data<T>(weight),
@@ -653,6 +946,21 @@ void cross_entropy_backward(const Tensor& grad_in, const Tensor& grad_out, const
       weight_sum_kernel<T><<<1, kRedBlock, 0, s>>>(wsum.get<double>(), weight->data<T>(), C);
       FLB_CUDA_CHECK_LAUNCH("weight_sum_kernel", dev);
     }
+    if (inner == 1) {  // one warp per row: logits read once, grad written once
+      const int64_t rows = N;
+      const bool vec = C % Pack<T>::kN == 0 && aligned16(input.data<T>()) && aligned16(grad_in.data<T>());
+      const unsigned blocks = grid_for(rows * 32, 256, dev);
+      if (vec)
+        ce_backward_rows_kernel<true, T><<<blocks, 256, 0, s>>>(
+            grad_in.data<T>(), grad_out.data<T>(), input.data<T>(), target.data<int64_t>(), lse_t.data<double>(),
+            opt_data<T>(weight), wsum.get<double>(), rows, C, ls, ignore_index, none, norm);
+      else
+        ce_backward_rows_kernel<false, T><<<blocks, 256, 0, s>>>(
+            grad_in.data<T>(), grad_out.data<T>(), input.data<T>(), target.data<int64_t>(), lse_t.data<double>(),
+            opt_data<T>(weight), wsum.get<double>(), rows, C, ls, ignore_index, none, norm);
+      FLB_CUDA_CHECK_LAUNCH("ce_backward_rows_kernel", dev);
+      return;
+    }
     ce_backward_kernel<T><<<grid_for(total, 256, dev), 256, 0, s>>>(
         grad_in.data<T>(), grad_out.data<T>(), input.data<T>(), target.data<int64_t>(), lse_t.data<double>(),
         opt_data<T>(weight), wsum.get<double>(), total, C, inner, ls, ignore_index, none, norm);
@@ -673,11 +981,17 @@ void cross_entropy_prob(const Tensor& loss, const Tensor& lse_t, const Tensor& i
   cudaStream_t s = stream(dev);
   FLB_DISPATCH_FLOATING(input.dtype, op, [&] {
     using T = scalar_t;
-    const unsigned blocks = red_blocks(rows);
+    const bool warp_rows = inner == 1;
+    const unsigned blocks = red_blocks(rows, warp_rows ? kRedBlock / 32 : kRedBlock);
     TempBuffer part((size_t)blocks * 2 * sizeof(double), dev);
-    ce_prob_forward_kernel<T><<<blocks, kRedBlock, 0, s>>>(none ? loss.data<T>() : nullptr, lse_t.data<double>(),
-                                                           part.get<double>(), input.data<T>(), target.data<T>(),
-                                                           opt_data<T>(weight), rows, C, inner, ls, none);
+    if (warp_rows)
+      ce_prob_forward_kernel<32, T><<<blocks, kRedBlock, 0, s>>>(
+          none ? loss.data<T>() : nullptr, lse_t.data<double>(), part.get<double>(), input.data<T>(),
+          target.data<T>(), opt_data<T>(weight), rows, C, inner, ls, none);
+    else
+      ce_prob_forward_kernel<1, T><<<blocks, kRedBlock, 0, s>>>(
+          none ? loss.data<T>() : nullptr, lse_t.data<double>(), part.get<double>(), input.data<T>(),
+          target.data<T>(), opt_data<T>(weight), rows, C, inner, ls, none);
     FLB_CUDA_CHECK_LAUNCH("ce_prob_forward_kernel", dev);
     if (!none)
       finish_reduction<T>(&loss, nullptr, part.get<double>(), blocks, reduction == Reduction::Mean, false,
@@ -701,10 +1015,16 @@ void cross_entropy_prob_backward(const Tensor* grad_in, const Tensor* grad_targe
   DeviceGuard guard(dev);
   FLB_DISPATCH_FLOATING(input.dtype, op, [&] {
     using T = scalar_t;
-    ce_prob_backward_kernel<T><<<grid_for(rows, 256, dev), 256, 0, stream(dev)>>>(
-        grad_in ? grad_in->data<T>() : nullptr, grad_target ? grad_target->data<T>() : nullptr, grad_out.data<T>(),
-        input.data<T>(), target.data<T>(), lse_t.data<double>(), opt_data<T>(weight), rows, C, inner, ls, none,
-        norm);
+    T* gid = grad_in ? grad_in->data<T>() : nullptr;
+    T* gtd = grad_target ? grad_target->data<T>() : nullptr;
+    if (inner == 1)
+      ce_prob_backward_kernel<32, T><<<grid_for(rows * 32, 256, dev), 256, 0, stream(dev)>>>(
+          gid, gtd, grad_out.data<T>(), input.data<T>(), target.data<T>(), lse_t.data<double>(), opt_data<T>(weight),
+          rows, C, inner, ls, none, norm);
+    else
+      ce_prob_backward_kernel<1, T><<<grid_for(rows, 256, dev), 256, 0, stream(dev)>>>(
+          gid, gtd, grad_out.data<T>(), input.data<T>(), target.data<T>(), lse_t.data<double>(), opt_data<T>(weight),
+          rows, C, inner, ls, none, norm);
     FLB_CUDA_CHECK_LAUNCH("ce_prob_backward_kernel", dev);
   });
 }
@@ -783,7 +1103,19 @@ int point_loss(PointLoss kind, const Tensor& out, const Tensor& x, const Tensor&
     TempBuffer part(none ? 0 : (size_t)blocks * 2 * sizeof(double), dev);
     TempBuffer flag(sizeof(int), dev);
     FLB_CUDA_CHECK(cudaMemsetAsync(flag.get<int>(), 0, sizeof(int), s));
-    if (n > 0) {
+    const T* xd = x.data<T>();
+    const T* td = t.data<T>();
+    const T* wd = w ? w->data<T>() : nullptr;
+    const T* pd = hpw ? pos_weight->data<T>() : nullptr;
+    T* od = none ? out.data<T>() : nullptr;
+    const bool vec = x.is_contiguous() && t.is_contiguous() && (!w || w->is_contiguous()) &&
+                     (!hpw || pos_weight->is_contiguous()) && aligned16(xd) && aligned16(td) && aligned16(wd) &&
+                     aligned16(pd) && aligned16(od);
+    if (n > 0 && vec) {
+      point_forward_vec_kernel<T><<<blocks, kRedBlock, 0, s>>>(od, none ? nullptr : part.get<double>(),
+                                                               flag.get<int>(), xd, td, wd, pd, n, kind, (T)param);
+      FLB_CUDA_CHECK_LAUNCH("point_forward_vec_kernel", dev);
+    } else if (n > 0) {
       point_forward_kernel<T><<<blocks, kRedBlock, 0, s>>>(
           none ? out.data<T>() : nullptr, none ? nullptr : part.get<double>(), flag.get<int>(), oc, x.data<T>(),
           t.data<T>(), w ? w->data<T>() : nullptr, hpw ? pos_weight->data<T>() : nullptr, n, kind, (T)param);
@@ -829,6 +1161,21 @@ void point_loss_backward(PointLoss kind, const Tensor* grad_x, const Tensor* gra
   DeviceGuard guard(dev);
   FLB_DISPATCH_FLOATING(x.dtype, op, [&] {
     using T = scalar_t;
+    const T* xd = x.data<T>();
+    const T* td = t.data<T>();
+    const T* wd = w ? w->data<T>() : nullptr;
+    const T* pd = hpw ? pos_weight->data<T>() : nullptr;
+    T* gxd = grad_x ? grad_x->data<T>() : nullptr;
+    T* gtd = grad_t ? grad_t->data<T>() : nullptr;
+    const bool vec = x.is_contiguous() && t.is_contiguous() && (!w || w->is_contiguous()) &&
+                     (!hpw || pos_weight->is_contiguous()) && aligned16(xd) && aligned16(td) && aligned16(wd) &&
+                     aligned16(pd) && aligned16(gxd) && aligned16(gtd) && (g_scalar || aligned16(g.data<T>()));
+    if (vec) {
+      point_backward_vec_kernel<T><<<grid_for(ceil_div(n, Pack<T>::kN), 256, dev), 256, 0, stream(dev)>>>(
+          gxd, gtd, g.data<T>(), g_scalar, xd, td, wd, pd, n, kind, (T)param, (T)scale);
+      FLB_CUDA_CHECK_LAUNCH("point_backward_vec_kernel", dev);
+      return;
+    }
     auto oc = make_offset_calc<4>(x.sizes, {&x.strides, &t.strides, &wt.strides, &pwt.strides}, op);
     point_backward_kernel<T><<<grid_for(n, 256, dev), 256, 0, stream(dev)>>>(
         grad_x ? grad_x->data<T>() : nullptr, grad_t ? grad_t->data<T>() : nullptr, g.data<T>(), g_scalar, oc,
