@@ -50,13 +50,14 @@ void check_steps(const TList& steps, const TList& params, const char* op) {
     const Tensor& s = steps[k];
     FLB_CHECK(s.numel() == 1, ValueError, op, ": state_steps[", k, "] should have 1 element, got shape ",
               shape_str(s.sizes));
-    FLB_CHECK(s.device().is_cpu(), RuntimeError, op, ": state_steps[", k, "] must be a CPU tensor, got ",
+    FLB_CHECK(s.device().is_cpu() || s.device() == params[k].device(), RuntimeError, op, ": state_steps[", k,
+              "] must be a CPU tensor or on params[", k, "]'s device (", params[k].device().str(), "), got ",
               s.device().str());
     FLB_CHECK(s.dtype != DType::Bool, TypeError, op, ": state_steps[", k, "] has dtype bool");
   }
 }
 
-// step_t += 1 in the step tensor's own dtype; returns the new value.
+// step_t += 1 in the step tensor's own dtype (a CPU tensor); returns the new value.
 double bump(const Tensor& s) {
   switch (s.dtype) {
     case DType::Float32: { float* p = s.data<float>(); *p = *p + 1.0f; return (double)*p; }
@@ -64,6 +65,41 @@ double bump(const Tensor& s) {
     case DType::Int64: { int64_t* p = s.data<int64_t>(); *p = *p + 1; return (double)*p; }
     default: throw TypeError("optimizer step counter has dtype bool");
   }
+}
+
+// bump() of every counter; returns the new values. CPU counters are incremented in place. Counters
+// on a device (torch's fused=True keeps state['step'] on the parameter's device) stay there: per
+// (device, dtype), they are gathered into one device buffer, copied to the host once, incremented
+// there with the same arithmetic, and the buffer copied back once and scattered to the counters
+// (device-to-device copies, no further synchronisation).
+std::vector<double> bump_all(const TList& steps) {
+  std::vector<double> vals(steps.size());
+  std::vector<char> done(steps.size(), 0);
+  for (size_t k = 0; k < steps.size(); ++k) {
+    if (steps[k].device().is_cpu()) {
+      vals[k] = bump(steps[k]);
+      done[k] = 1;
+    }
+  }
+  for (size_t k0 = 0; k0 < steps.size(); ++k0) {
+    if (done[k0]) continue;
+    const Device dev = steps[k0].device();
+    const DType dt = steps[k0].dtype;
+    std::vector<size_t> idx;
+    for (size_t k = k0; k < steps.size(); ++k)
+      if (!done[k] && steps[k].device() == dev && steps[k].dtype == dt) idx.push_back(k);
+    const int64_t n = (int64_t)idx.size();
+    Tensor buf = empty({n}, dt, dev);
+    for (int64_t j = 0; j < n; ++j) copy_(slice(buf, 0, j, j + 1, 1), reshape(steps[idx[j]], {1}));
+    Tensor host = to(buf, dt, cpu_device(), true);  // the one device-to-host copy
+    for (int64_t j = 0; j < n; ++j) {
+      vals[idx[j]] = bump(select(host, 0, j));
+      done[idx[j]] = 1;
+    }
+    copy_(buf, host);  // the one host-to-device copy
+    for (int64_t j = 0; j < n; ++j) copy_(steps[idx[j]], reshape(slice(buf, 0, j, j + 1, 1), steps[idx[j]].sizes));
+  }
+  return vals;
 }
 
 void check_hyper(bool ok, const char* op, const char* what, double v) {
@@ -173,8 +209,7 @@ void fused_adam_(const TList& params, const TList& grads, const TList& exp_avgs,
   check_hyper(beta1 >= 0 && beta1 < 1, op, "beta parameter at index 0", beta1);
   check_hyper(beta2 >= 0 && beta2 < 1, op, "beta parameter at index 1", beta2);
   if (params.empty()) return;
-  std::vector<double> steps;
-  for (const Tensor& s : state_steps) steps.push_back(bump(s));
+  std::vector<double> steps = bump_all(state_steps);
   Work w;
   TList p = w.prep(params, true), g = w.prep(grads, false), m = w.prep(exp_avgs, true), v = w.prep(exp_avg_sqs, true);
   TList mx = amsgrad ? w.prep(max_exp_avg_sqs, true) : TList{};
@@ -198,7 +233,7 @@ void fused_rmsprop_(const TList& params, const TList& grads, const TList& square
   check_steps(state_steps, params, op);
   check_hyper(std::isfinite(lr), op, "learning rate", lr);
   if (params.empty()) return;
-  for (const Tensor& s : state_steps) bump(s);
+  bump_all(state_steps);
   Work w;
   TList p = w.prep(params, true), g = w.prep(grads, false), sq = w.prep(square_avgs, true);
   TList ga = centered ? w.prep(grad_avgs, true) : TList{};
@@ -220,8 +255,7 @@ void fused_adagrad_(const TList& params, const TList& grads, const TList& state_
   check_steps(state_steps, params, op);
   check_hyper(std::isfinite(lr), op, "learning rate", lr);
   if (params.empty()) return;
-  std::vector<double> steps;
-  for (const Tensor& s : state_steps) steps.push_back(bump(s));
+  std::vector<double> steps = bump_all(state_steps);
   Work w;
   TList p = w.prep(params, true), g = w.prep(grads, false), ss = w.prep(state_sums, true);
   cpu::AdagradOptions o{lr, lr_decay, weight_decay, eps, maximize};

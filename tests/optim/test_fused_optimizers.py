@@ -8,6 +8,7 @@ PyTorch's state), autograd's check of in-place updates, and the cases that must 
 (differentiable=True, grad of another dtype or shape, a parameter listed twice, non-finite lr, beta
 out of range, Nesterov without momentum)."""
 import copy
+import inspect
 import math
 
 import numpy as np
@@ -450,4 +451,36 @@ def test_a_group_on_two_devices_takes_the_python_path(fused_calls):
             p.grad = None if i in NO_GRAD else flambeau.from_numpy(a.copy()).to(p.device)
         fopt.step()
     assert fused_calls["fused_adam_"] == 0
+    _assert_params_close([p.cpu() for p in fparams], tparams)
+
+
+FUSED_CASES = [(n, kw) for n, kw in CASES if "fused" in inspect.signature(getattr(torch.optim, n)).parameters]
+
+
+@pytest.mark.parametrize("name,kw", FUSED_CASES, ids=[f"{n}-{i}" for i, (n, _) in enumerate(FUSED_CASES)])
+def test_fused_true_takes_the_kernel_on_every_device(name, kw, device, fused_calls):
+    """fused=True keeps state['step'] on the parameter's device (as torch); the kernels take such
+    counters (csrc/ops/optimizer.cpp reads them with one device-to-host copy per call), so CUDA
+    parameters with fused=True still take the kernel, and follow torch CPU's trajectory."""
+    init, grads = _data(seed=41)
+    tparams = _torch_params(init)
+    topt = _torch_opt(name, tparams, kw)
+    _run(torch, tparams, topt, grads)
+    fparams = [nn.Parameter(flambeau.from_numpy(a.copy()).to(device)) for a in init]
+    fopt = getattr(optim, name)(fparams, fused=True, **kw)
+    for g in grads:
+        for i, (p, a) in enumerate(zip(fparams, g)):
+            p.grad = None if i in NO_GRAD else flambeau.from_numpy(a.copy()).to(device)
+        fopt.step()
+    assert fused_calls[KERNEL[name]] == len(grads)
+    assert sum(fused_calls.values()) == len(grads)
+    for i, p in enumerate(fparams):
+        assert p.device.type == device
+        st = fopt.state.get(p, {})
+        for key, v in st.items():
+            if hasattr(v, "device"):
+                assert v.device.type == device, (i, key)
+        if "step" in st:
+            assert st["step"].dtype == flambeau.float32
+            assert st["step"].item() == (0 if i in NO_GRAD else len(grads))
     _assert_params_close([p.cpu() for p in fparams], tparams)

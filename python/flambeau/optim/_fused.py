@@ -8,11 +8,13 @@ flambeau Tensors, parameters usually nn.Parameter), updated in place; nothing is
 by `fused_sgd_`, which fills the `None` entries of `momentum_buffer_list` like PyTorch's SGD.
 
 `state_steps` holds one 1-element tensor per parameter (PyTorch keeps `state['step']` as a float32
-tensor); the call increments each by 1 itself (torch's `step_t += 1`) before using its value for
-the bias corrections (Adam) or the learning-rate decay (Adagrad).
+tensor), on the CPU or on the parameters' device (torch's fused=True puts it there); the call
+increments each by 1 itself (torch's `step_t += 1`) before using its value for the bias corrections
+(Adam) or the learning-rate decay (Adagrad). Counters on a CUDA device are read with one
+device-to-host copy per call (per counter dtype), incremented on the host and copied back.
 
 Parameters of float32 and float64 may be mixed in one call; every state tensor must match its
-parameter's shape and dtype. CPU only for now (CUDA tensors raise NotImplementedError).
+parameter's shape, dtype and device. CPU and CUDA (one device per call).
 
 Like any in-place op, each call bumps the version counter of every tensor it wrote (parameters,
 states, step counters), so that autograd still reports a parameter saved for backward and then

@@ -393,8 +393,8 @@ class Optimizer:
           (what torch.optim runs for those flags on the CPU);
         - not `differentiable=True` (the kernels record no graph); a finite learning rate and
           option values the kernel takes (_kernel_takes_options);
-        - every parameter a CPU float32/float64 tensor (the kernels are CPU-only; float32 and
-          float64 may be mixed), no parameter twice in the group (the kernel would update it from
+        - every parameter a float32/float64 tensor, all on one device (the kernels run on the CPU
+          and on CUDA; float32 and float64 may be mixed), no parameter twice in the group (the kernel would update it from
           several threads at once; the Python path updates it twice in turn): checked once per
           group and cached (_group_entry) while the group's parameter tensors stay the same;
         - each grad of its parameter's dtype and shape (the Python path would promote or broadcast
@@ -490,7 +490,8 @@ class _GroupCache:
 def _fused_state_ok(entry, state_lists=(), steps=None):
     """The state half of the kernel's checks: each state tensor (an entry of a list in
     `state_lists`; None is skipped: SGD's not-yet-created momentum buffers) of its parameter's
-    dtype, each step counter a 1-element CPU tensor of float32/float64/int64. Normally true (the
+    dtype, each step counter a 1-element tensor of float32/float64/int64 on the CPU or on the
+    parameters' device. Normally true (the
     state is created like the parameter and load_state_dict casts it so); false for state set by
     hand to something else, which the Python path accepts. The result is cached on `entry` while
     the state tensors stay the same TensorImpls."""
@@ -507,8 +508,11 @@ def _fused_state_ok(entry, state_lists=(), steps=None):
         if si is not None and si.dtype != entry.meta[j % n][0]:
             return False
     if steps is not None:
+        # CPU counters, or counters on the parameters' device (fused=True creates them there, as
+        # torch): the kernel reads them with one device-to-host copy and writes them back in place.
+        pdev = entry.impls[0].device if entry.impls else "cpu"
         for si in impls[len(state_lists) * n:]:
-            if si.dtype not in _STEP_DTYPES or si.device != "cpu" or si.numel != 1:
+            if si.dtype not in _STEP_DTYPES or (si.device != "cpu" and si.device != pdev) or si.numel != 1:
                 return False
     entry.states = impls
     return True
