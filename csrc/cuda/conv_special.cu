@@ -91,13 +91,11 @@ small_cg_dgrad_kernel(Problem p, T* __restrict__ dx, const T* __restrict__ dy, c
   T* ws = reinterpret_cast<T*>(smem_raw);
   constexpr int CP = small_cg_cp(CG);
   const int slots = p.H * p.sw * Tw;
-  const int64_t per_group = (int64_t)p.N * tiles_per_img;
   const int64_t w_group = (int64_t)p.Og * CG * p.Kk;
   int staged = -1;
   for (int64_t t = blockIdx.x; t < total_tiles; t += gridDim.x) {  // block-uniform
-    const int g = (int)(t / per_group);
-    const int64_t rest = t - g * per_group;
-    const int n = (int)(rest / tiles_per_img), xt = (int)(rest - (int64_t)n * tiles_per_img);
+    const SmallCgTile tile = small_cg_tile(t, p.N, tiles_per_img);
+    const int g = tile.g, n = tile.n, xt = tile.xt;
     if constexpr (SMEM) {
       if (g != staged) {  // block-uniform: every thread reaches both barriers
         __syncthreads();  // the previous group's readers are done

@@ -75,6 +75,20 @@ FLB_HD PolyPix poly_pixel(int q, int W, int sw, int Tw) {
   return {ih, iw, iw < W};
 }
 
+// The kernel's persistent grid walks tiles t = (g, n, xt) in this order (groups slowest, so a block
+// restages its weights only when g changes); tile xt of image n holds pixel slots
+// [xt*block, (xt+1)*block).
+struct SmallCgTile {
+  int g, n, xt;
+};
+FLB_HD SmallCgTile small_cg_tile(int64_t t, int N, int tiles_per_img) {
+  const int64_t per_group = (int64_t)N * tiles_per_img;
+  const int g = (int)(t / per_group);
+  const int64_t rest = t - g * per_group;
+  const int n = (int)(rest / tiles_per_img);
+  return {g, n, (int)(rest - (int64_t)n * tiles_per_img)};
+}
+
 // Shared-memory slot of the group's weight element s = (j*Cg + c)*Kk + r (global order, so the
 // staging reads are contiguous).
 template <int CG>

@@ -4,7 +4,8 @@
 // 1. tap_run against brute force over every t, kernel size, stride, dilation and output count.
 // 2. For random geometries with 1..4 input channels per group (strides 1..4, dilations, top/left
 //    padding with any bottom/right remainder, groups, rectangular kernels, odd sizes) it runs the
-//    kernel's per-thread body for every pixel slot of every (group, image) in polyphase order, with
+//    kernel's per-thread body over its persistent-grid walk (small_cg_tile, a few blocks each taking
+//    several tiles) and every pixel slot in polyphase order, with
 //    the weights read both from "global" memory and from the staged shared layout (staged with
 //    small_cg_stage_slot into a NaN-poisoned buffer, pad lanes zeroed as the kernel does), and
 //    compares against a naive scatter-form input gradient. Integer-valued doubles: sums are exact,
@@ -89,21 +90,31 @@ static bool run_case(const Dims& d, std::mt19937& rng) {
       auto sget = [&](int j, int r, double (&wv)[CG]) {
         for (int c = 0; c < CG; ++c) wv[c] = ws[(j * p.Kk + r) * CP + c];
       };
-      for (int n = 0; n < p.N; ++n) {
-        const double* dy_g = dy.data() + ((int64_t)n * p.O + (int64_t)g * p.Og) * p.OHW;
-        for (int q = 0; q < slots; ++q) {
-          const PolyPix px = poly_pixel(q, p.W, p.sw, Tw);
-          if (!px.ok) continue;
-          double acc[CG];
-          if (variant == 0) small_cg_dgrad_pixel<double, CG>(p, dy_g, px.ih, px.iw, gget, acc);
-          else small_cg_dgrad_pixel<double, CG>(p, dy_g, px.ih, px.iw, sget, acc);
-          for (int c = 0; c < CG; ++c) {
-            const int64_t i = ((int64_t)n * p.C + (int64_t)g * CG + c) * p.HW + px.ih * p.W + px.iw;
-            dx[i] = acc[c];
-            ++writes[i];
+      // the kernel's persistent grid: `grid` blocks of kBlock threads walk the tiles of this group
+      // (small block and grid so that blocks take several tiles and tiles straddle rows)
+      constexpr int kBlock = 8;
+      const int tiles_per_img = (slots + kBlock - 1) / kBlock;
+      const int64_t total = (int64_t)p.G * p.N * tiles_per_img;
+      const int64_t grid = 1 + (int64_t)(total % 5);
+      for (int64_t b = 0; b < grid; ++b)
+        for (int64_t t = b; t < total; t += grid)
+          for (int tid = 0; tid < kBlock; ++tid) {
+            const SmallCgTile tile = small_cg_tile(t, p.N, tiles_per_img);
+            if (tile.g != g) continue;  // other groups: handled with their staged weights
+            const int n = tile.n, q = tile.xt * kBlock + tid;
+            if (q >= slots) continue;
+            const double* dy_g = dy.data() + ((int64_t)n * p.O + (int64_t)g * p.Og) * p.OHW;
+            const PolyPix px = poly_pixel(q, p.W, p.sw, Tw);
+            if (!px.ok) continue;
+            double acc[CG];
+            if (variant == 0) small_cg_dgrad_pixel<double, CG>(p, dy_g, px.ih, px.iw, gget, acc);
+            else small_cg_dgrad_pixel<double, CG>(p, dy_g, px.ih, px.iw, sget, acc);
+            for (int c = 0; c < CG; ++c) {
+              const int64_t i = ((int64_t)n * p.C + (int64_t)g * CG + c) * p.HW + px.ih * p.W + px.iw;
+              dx[i] = acc[c];
+              ++writes[i];
+            }
           }
-        }
-      }
     }
     for (size_t i = 0; i < ref.size(); ++i) {
       if (writes[i] != 1 || !(dx[i] == ref[i])) {
