@@ -22,8 +22,8 @@
 //               [O, N*HW] would need dy and x transposed to (channel, image, pixel) first (a full
 //               copy of both), so the batch is kept; the partials need N*O*C floats (at most 16M,
 //               else the implicit GEMM's split-K runs).
-//    Every GEMM output is one thread's sum in k order: deterministic. Other dtypes and shapes stay
-//    on the implicit GEMM.
+//    Every GEMM output is one thread's sum in k order: deterministic. Other dtypes and shapes, and
+//    every conv while matmul TF32 is allowed (the GEMM would round to TF32), stay on the implicit GEMM.
 //
 // UNVERIFIED until the lead runs tests/kernels/test_conv.py and tools/verify_cuda_conv.py on a GPU.
 #include <algorithm>
@@ -168,7 +168,11 @@ __global__ void fold_images_kernel(float* __restrict__ dw, const float* __restri
   }
 }
 
-bool pointwise_ok(const Tensor& t, const Dims& d) { return t.dtype == DType::Float32 && use_pointwise_gemm(d); }
+// With flambeau.backends.cuda.matmul.allow_tf32 set, the GEMM would round to TF32; convolutions have
+// always been true float32 here, so they then stay on the implicit GEMM.
+bool pointwise_ok(const Tensor& t, const Dims& d) {
+  return t.dtype == DType::Float32 && use_pointwise_gemm(d) && !matmul_allow_tf32();
+}
 
 }  // namespace
 
