@@ -37,10 +37,6 @@
 // per output (forward) or input element (dgrad) walking its taps, and one block per weight element
 // (wgrad) with a block reduction over the batch.
 //
-// Special cases (csrc/cuda/conv_special.cu, tried first): the input gradient with at most 4 input
-// channels per group (one thread per input pixel, only the taps that hit), and float32 pointwise
-// convolutions as batched GEMMs on the tuned matmul kernel.
-//
 // Known gaps (performance, not correctness): dgrad with stride > 1 gathers sh*sw times more zeros
 // than it needs (a polyphase split would skip them); no tensor cores (TF32) and no double
 // buffering of the shared tiles; the direct wgrad is one block per weight element.
