@@ -92,6 +92,13 @@ CONV_CASES = [
     ("kernel = padded input", (2, 4, 5, 6), (3, 4, 7, 8), [1], [1], [1], 1, True),
     ("1x1 image", (3, 5, 1, 1), (4, 5, 1, 1), [1], [0], [1], 1, True),
     ("empty batch", (0, 4, 8, 8), (6, 4, 3, 3), [1], [1], [1], 1, True),
+    # conv_special.cu: small-Cg input gradient (full-size stem; 2 groups of 4 channels with 512
+    # filters each: weights 72 KB in shared memory for float32, global memory for float64, restaged
+    # per group) and pointwise GEMMs (128x128 tiles with 4 images; M = 64 with 3 images)
+    ("small-Cg dgrad: stem 7x7/2 @224", (2, 3, 224, 224), (64, 3, 7, 7), [2], [3], [1], 1, False),
+    ("small-Cg dgrad: G2 x 4ch, 512 f/g", (2, 8, 17, 19), (1024, 4, 3, 3), [2], [1], [1], 2, True),
+    ("pointwise GEMM 64->256 @56", (4, 64, 56, 56), (256, 64, 1, 1), [1], [0], [1], 1, True),
+    ("pointwise GEMM 256->64 @28", (3, 256, 28, 28), (64, 256, 1, 1), [1], [0], [1], 1, False),
 ]
 
 # (name, (N, Cin, H, W), (Cin, Cout/groups, KH, KW), stride, padding, output_padding, groups, dilation, bias)
@@ -101,6 +108,7 @@ TRANSPOSE_CASES = [
     ("tconv s3 dil2 op2", (1, 4, 6, 6), (4, 2, 3, 3), [3], [2, 1], [2, 1], 1, [2], False),
     ("tconv depthwise", (2, 8, 9, 9), (8, 1, 3, 3), [2], [1], [1], 8, [1], True),
     ("tconv decoder 64->32", (4, 64, 14, 14), (64, 32, 4, 4), [2], [1], [0], 1, [1], True),
+    ("tconv to RGB 64->3 (small-Cg)", (4, 64, 32, 32), (64, 3, 4, 4), [2], [1], [0], 1, [1], True),
 ]
 
 MASKS = [[True, True, True], [True, False, False], [False, True, False], [False, False, True]]

@@ -47,6 +47,7 @@
 #include "cuda/common.cuh"
 #include "cuda/block_reduce.cuh"
 #include "cuda/conv_igemm.h"
+#include "cuda/conv_special.h"
 #include "cuda/nn_kernels.h"
 
 namespace flambeau::cuda {
@@ -237,6 +238,7 @@ void conv2d_forward(const Tensor& y, const Tensor& x, const Tensor& w, const Ten
   if (y.numel() == 0) return;
   const int dev = y.device().index;
   DeviceGuard guard(dev);
+  if (conv::pointwise_forward(y, x, w, bias, d)) return;  // conv_special.cu
   FLB_DISPATCH_FLOATING(x.dtype, op, [&] {
     using T = scalar_t;
     const T* b = bias ? bias->data<T>() : nullptr;
@@ -259,6 +261,7 @@ void conv2d_backward_input(const Tensor& grad_x, const Tensor& grad_y, const Ten
   if (grad_x.numel() == 0) return;
   const int dev = grad_x.device().index;
   DeviceGuard guard(dev);
+  if (conv::special_dgrad(grad_x, grad_y, w, d)) return;  // conv_special.cu
   FLB_DISPATCH_FLOATING(w.dtype, op, [&] {
     using T = scalar_t;
     const Plan plan = conv::plan_conv(Mode::Dgrad, d, sizeof(T) == 4);
@@ -286,6 +289,7 @@ void conv2d_backward_weight(const Tensor& grad_w, const Tensor& grad_y, const Te
     FLB_CUDA_CHECK(cudaMemsetAsync(grad_w.data_ptr(), 0, grad_w.numel() * grad_w.element_size(), s));
     return;
   }
+  if (conv::pointwise_wgrad(grad_w, grad_y, x, d)) return;  // conv_special.cu
   FLB_DISPATCH_FLOATING(x.dtype, op, [&] {
     using T = scalar_t;
     const Plan plan = conv::plan_conv(Mode::Wgrad, d, sizeof(T) == 4);

@@ -71,6 +71,21 @@ CONFIGS = {
     "pointwise_two_4x4": ((2, 3, 4, 4), (2, 3, 1, 1), 1, 0, 1, 1, True),
     "pointwise_four_2x4": ((4, 3, 2, 4), (2, 3, 1, 1), 1, 0, 1, 1, True),
     "pointwise_two_2x4": ((2, 3, 2, 4), (2, 3, 1, 1), 1, 0, 1, 1, True),
+    # CUDA special cases (csrc/cuda/conv_special.cu). Input gradient with <= 4 input channels per
+    # group: stem-like 7x7/2 on 3 channels, stride 3 with dilation, groups with 1, 2 and 4 channels
+    # each, and 4 channels with 512 filters (shared-memory weights above 48 KB: float32 opts in,
+    # float64 exceeds the cap and reads them from global memory).
+    "stem_7x7_s2_c3": ((2, 3, 23, 22), (16, 3, 7, 7), 2, 3, 1, 1, True),
+    "cin2_s3_dilated": ((2, 2, 14, 13), (5, 2, 3, 4), 3, (2, 1), (2, 3), 1, False),
+    "cin1_groups2_s2": ((2, 2, 9, 10), (24, 1, 3, 3), 2, 1, 1, 2, True),
+    "cin4_groups2_s2_rect": ((1, 8, 11, 9), (6, 4, 5, 3), (2, 3), (2, 1), 1, 2, True),
+    "cin4_512_filters": ((1, 4, 6, 5), (512, 4, 3, 3), 2, 1, 1, 1, False),
+    # Pointwise float32 convolutions as batched GEMMs (C and H*W multiples of 4), bias or none;
+    # odd H*W and C stay on the implicit GEMM.
+    "pointwise_gemm_bias": ((3, 20, 4, 6), (12, 20, 1, 1), 1, 0, 1, 1, True),
+    "pointwise_gemm_nobias": ((2, 8, 4, 4), (36, 8, 1, 1), 1, 0, 1, 1, False),
+    "pointwise_gemm_batch1": ((1, 12, 2, 6), (7, 12, 1, 1), 1, 0, 1, 1, True),
+    "pointwise_odd_hw": ((2, 8, 5, 5), (6, 8, 1, 1), 1, 0, 1, 1, True),
 }
 
 
@@ -234,12 +249,17 @@ TCONFIGS = {
     "dilated": ((2, 3, 5, 5), (3, 5, 3, 3), 2, 2, 1, 1, 2, True),
     "depthwise": ((2, 8, 6, 6), (8, 1, 4, 4), 2, 1, 0, 8, 1, True),
     "wide": ((2, 24, 7, 9), (24, 20, 3, 3), 1, 1, 0, 1, 1, True),
+    # forward = conv2d's input gradient with 3 / 2 channels per group: the CUDA small-Cg kernel
+    "to_rgb_s2": ((2, 16, 5, 6), (16, 3, 4, 4), 2, 1, 1, 1, 1, True),
+    "groups2_s3_dilated": ((1, 6, 4, 5), (6, 2, 3, 3), 3, 1, 2, 2, 2, False),
+    # forward = a 1x1 conv2d's input gradient: the CUDA pointwise GEMM
+    "pointwise": ((2, 12, 4, 4), (12, 8, 1, 1), 1, 0, 0, 1, 1, True),
 }
 
 
 @pytest.mark.parametrize("name", sorted(TCONFIGS))
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_conv_transpose2d_matches_torch(name, dtype, rng):
+def test_conv_transpose2d_matches_torch(name, dtype, rng, device):
     xs, ws, s, p, op, g, d, has_b = TCONFIGS[name]
     shapes = [xs, ws] + ([(ws[1] * g,)] if has_b else [])
     if has_b:
@@ -248,7 +268,7 @@ def test_conv_transpose2d_matches_torch(name, dtype, rng):
     else:
         tfn = lambda x, w: TF.conv_transpose2d(x, w, None, s, p, op, g, d)
         ffn = lambda x, w: conv_transpose2d(x, w, None, s, p, op, g, d)
-    check_op(tfn, ffn, shapes, dtype=dtype, rng=rng, low=-1, high=1, **tol(dtype))
+    check_op(tfn, ffn, shapes, dtype=dtype, rng=rng, low=-1, high=1, device=device, **tol(dtype))
 
 
 def test_conv_transpose2d_unbatched_and_gradcheck(rng):
