@@ -20,7 +20,10 @@
 //     elementwise pass writes y (or dx). Three launches, input read twice (the CPU fuses the
 //     second read while the channel is in cache; on the GPU the re-read mostly hits L2 for
 //     moderate sizes).
-//   * layer norm forward / backward dx and group norm: one block per row (layer norm: M rows of K;
+//   * layer norm forward / backward dx, float32 rows of K <= 1024 with >= 4 rows per SM: one warp
+//     per row, the row (and dy) in registers (row_regs.cuh), the same statistics from the registers
+//     (double sums: lane-serial, then a fixed butterfly): x read once, y / dx written once.
+//   * otherwise layer norm forward / backward dx and group norm: one block per row (layer norm: M rows of K;
 //     group norm: the N*G groups, each D*S contiguous elements): block-wide double sums (warp
 //     shuffles, then warps in order), then the row's elementwise pass by the same block.
 //   * layer norm dw/db: column sums over M rows: 32 x 8 blocks over (32 columns, a fixed range of

@@ -10,8 +10,12 @@
 // NaN, exactly as the CPU build and PyTorch.
 // Backward: softmax:  dx = y * (g - sum(g * y));  log_softmax: dx = g - exp(y) * sum(g).
 //
-// Three kernel shapes, picked by the launcher:
-//   * inner == 1, n <= 1024: one warp per line (lines of a class dimension: 10 .. 1024 logits);
+// Four kernel shapes, picked by the launcher:
+//   * inner == 1, float32, n <= 2048 (backward: n <= 1024), many lines (or n <= 32): one warp per
+//     line with the line in registers (row_regs.cuh): x read once, y written once; 16-byte chunks
+//     when n % 4 == 0 and the pointers are 16-byte aligned. Max pass, then s = sum(exp(x - m)) over
+//     the elements that are not -inf, from the registers (same special cases, see the kernel).
+//   * inner == 1, n <= 1024 (float64, or float32 lines too long for the above): one warp per line (lines of a class dimension: 10 .. 1024 logits);
 //     4 lines per 128-thread block, lanes stride the line, warp-shuffle reductions.
 //   * inner == 1, n > 1024, or few lines: one block (512 threads) per line; warp shuffles, then
 //     shared memory across warps. Also used for inner > 1 when there are too few lines to give
