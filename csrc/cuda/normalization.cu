@@ -20,7 +20,10 @@
 //     elementwise pass writes y (or dx). Three launches, input read twice (the CPU fuses the
 //     second read while the channel is in cache; on the GPU the re-read mostly hits L2 for
 //     moderate sizes).
-//   * layer norm forward / backward dx and group norm: one block per row (layer norm: M rows of K;
+//   * layer norm forward / backward dx, float32 rows of K <= 1024 with >= 4 rows per SM: one warp
+//     per row, the row (and dy) in registers (row_regs.cuh), the same statistics from the registers
+//     (double sums: lane-serial, then a fixed butterfly): x read once, y / dx written once.
+//   * otherwise layer norm forward / backward dx and group norm: one block per row (layer norm: M rows of K;
 //     group norm: the N*G groups, each D*S contiguous elements): block-wide double sums (warp
 //     shuffles, then warps in order), then the row's elementwise pass by the same block.
 //   * layer norm dw/db: column sums over M rows: 32 x 8 blocks over (32 columns, a fixed range of
@@ -29,10 +32,12 @@
 //
 // UNVERIFIED: compiled without a GPU (csrc/cuda/UNVERIFIED.md).
 #include <cmath>
+#include <type_traits>
 #include "cuda/block_reduce.cuh"
 #include "cuda/kernels.h"
 #include "cuda/common.cuh"
 #include "cuda/nn_kernels.h"
+#include "cuda/row_regs.cuh"
 
 namespace flambeau::cuda {
 
@@ -316,6 +321,149 @@ ln_backward_dx_kernel(T* __restrict__ dx, const T* __restrict__ dy, const T* __r
   }
 }
 
+// ---- layer norm, one warp per row, the row in registers (float32, 1 <= K <= kLnRegMaxK)
+// The same statistics as block_row_stats (shift K0 = the row's first element, sums of d and d^2
+// in double, the same mean/var/rstd formulas) and the same elementwise expressions as the block
+// kernels below; only the order of the double sums differs (lane-serial, then a fixed butterfly).
+// x (and dy) are read once, y (dx) written once; 16-byte chunks when row_regs.cuh allows.
+constexpr int kLnWarpBlock = 128;  // 4 rows per block
+constexpr int64_t kLnRegMaxK = 1024;
+
+template <int VEC, int CH>
+__global__ void __launch_bounds__(kLnWarpBlock, 4)
+ln_forward_reg_kernel(float* __restrict__ y, float* __restrict__ mo, float* __restrict__ ro,
+                      const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ b, int64_t M,
+                      int K, double eps) {
+  const int lane = threadIdx.x & 31;
+  const int64_t warps_total = (int64_t)gridDim.x * (kLnWarpBlock / 32);
+  for (int64_t r = (int64_t)blockIdx.x * (kLnWarpBlock / 32) + threadIdx.x / 32; r < M; r += warps_total) {
+    float v[CH][VEC];
+    rr_load<float, VEC, CH>(v, x + r * K, K, lane, 0.f);
+    const double K0 = (double)__shfl_sync(0xffffffffu, v[0][0], 0);  // element 0 sits in lane 0, chunk 0
+    double s1 = 0.0, s2 = 0.0;
+#pragma unroll
+    for (int c = 0; c < CH; ++c)
+#pragma unroll
+      for (int j = 0; j < VEC; ++j) {
+        const double d = rr_index<VEC>(c, lane) < K ? (double)v[c][j] - K0 : 0.0;  // padding adds 0
+        s1 += d;
+        s2 += d * d;
+      }
+    s1 = warp_allsum(s1);
+    s2 = warp_allsum(s2);
+    const double dm = s1 / (double)K;
+    const double mean = K0 + dm;
+    const double var = fmax(0.0, s2 / (double)K - dm * dm);
+    const double rstd = 1.0 / sqrt(var + eps);
+    if (lane == 0) {
+      mo[r] = (float)mean;
+      ro[r] = (float)rstd;
+    }
+    const float mt = (float)mean, ml = (float)(mean - (double)mt), a = (float)rstd;
+#pragma unroll
+    for (int c = 0; c < CH; ++c) {
+      const int k = rr_index<VEC>(c, lane);
+      if (k < K) {
+        float wv[VEC], bv[VEC];
+        if (w) rr_load_chunk<float, VEC>(wv, w + k);
+        if (b) rr_load_chunk<float, VEC>(bv, b + k);
+#pragma unroll
+        for (int j = 0; j < VEC; ++j) {
+          float t = mul_rn(sub_rn(sub_rn(v[c][j], mt), ml), a);
+          if (w) t = mul_rn(t, wv[j]);
+          if (b) t = add_rn(t, bv[j]);
+          v[c][j] = t;
+        }
+      }
+    }
+    rr_store<float, VEC, CH>(y + r * K, v, K, lane);
+  }
+}
+
+template <int VEC, int CH>
+__global__ void __launch_bounds__(kLnWarpBlock, 3)
+ln_backward_dx_reg_kernel(float* __restrict__ dx, const float* __restrict__ dy, const float* __restrict__ x,
+                          const float* __restrict__ mean, const float* __restrict__ rstd,
+                          const float* __restrict__ w, int64_t M, int K) {
+  const int lane = threadIdx.x & 31;
+  const int64_t warps_total = (int64_t)gridDim.x * (kLnWarpBlock / 32);
+  for (int64_t r = (int64_t)blockIdx.x * (kLnWarpBlock / 32) + threadIdx.x / 32; r < M; r += warps_total) {
+    float gv[CH][VEC], xv[CH][VEC];
+    rr_load<float, VEC, CH>(gv, dy + r * K, K, lane, 0.f);
+    rr_load<float, VEC, CH>(xv, x + r * K, K, lane, 0.f);
+    const float mt = mean[r];
+    const double m = (double)mt, rs = (double)rstd[r];
+    double s1 = 0.0, s2 = 0.0;  // sum(g), sum(g * (x - mean))
+#pragma unroll
+    for (int c = 0; c < CH; ++c) {
+      const int k = rr_index<VEC>(c, lane);
+      if (k < K) {
+        float wv[VEC];
+        if (w) rr_load_chunk<float, VEC>(wv, w + k);
+#pragma unroll
+        for (int j = 0; j < VEC; ++j) {
+          const float g = w ? mul_rn(gv[c][j], wv[j]) : gv[c][j];
+          gv[c][j] = g;
+          const double gd = (double)g;
+          s1 += gd;
+          s2 += gd * ((double)xv[c][j] - m);
+        }
+      }
+    }
+    s1 = warp_allsum(s1);
+    s2 = warp_allsum(s2);
+    const float a = (float)rs, bc = (float)(-s2 * rs * rs * rs / (double)K), cd = (float)(-s1 * rs / (double)K);
+#pragma unroll
+    for (int c = 0; c < CH; ++c)
+#pragma unroll
+      for (int j = 0; j < VEC; ++j)
+        gv[c][j] = add_rn(add_rn(mul_rn(gv[c][j], a), mul_rn(sub_rn(xv[c][j], mt), bc)), cd);
+    rr_store<float, VEC, CH>(dx + r * K, gv, K, lane);
+  }
+}
+
+// Launches the forward (BWD false: o = y, a = x, p0 = mean out, p1 = rstd out, w, b) or backward
+// dx (BWD true: o = dx, a = dy, c = x, p0 = mean, p1 = rstd, w) register kernel for K <= 32 * E.
+template <bool BWD, int VEC, int E>
+void ln_reg_launch_e(float* o, const float* a, const float* c, float* p0, float* p1, const float* w, const float* b,
+                     int64_t M, int K, double eps, unsigned grid, cudaStream_t s, int dev) {
+  if constexpr (BWD) {
+    ln_backward_dx_reg_kernel<VEC, E / VEC><<<grid, kLnWarpBlock, 0, s>>>(o, a, c, p0, p1, w, M, K);
+    FLB_CUDA_CHECK_LAUNCH("ln_backward_dx_reg_kernel", dev);
+  } else {
+    ln_forward_reg_kernel<VEC, E / VEC><<<grid, kLnWarpBlock, 0, s>>>(o, p0, p1, a, w, b, M, K, eps);
+    FLB_CUDA_CHECK_LAUNCH("ln_forward_reg_kernel", dev);
+  }
+}
+
+template <bool BWD, int VEC>
+void ln_reg_launch_vec(float* o, const float* a, const float* c, float* p0, float* p1, const float* w,
+                       const float* b, int64_t M, int K, double eps, unsigned grid, cudaStream_t s, int dev) {
+  if (K <= 32 * 4) return ln_reg_launch_e<BWD, VEC, 4>(o, a, c, p0, p1, w, b, M, K, eps, grid, s, dev);
+  if (K <= 32 * 8) return ln_reg_launch_e<BWD, VEC, 8>(o, a, c, p0, p1, w, b, M, K, eps, grid, s, dev);
+  if (K <= 32 * 16) return ln_reg_launch_e<BWD, VEC, 16>(o, a, c, p0, p1, w, b, M, K, eps, grid, s, dev);
+  return ln_reg_launch_e<BWD, VEC, 32>(o, a, c, p0, p1, w, b, M, K, eps, grid, s, dev);  // K <= kLnRegMaxK
+}
+
+// (templated on T so that the float64 instantiation of the dispatch compiles; it does nothing)
+template <bool BWD, class T>
+void ln_reg_launch(T* o, const T* a, const T* c, T* p0, T* p1, const T* w, const T* b, int64_t M, int64_t K,
+                   double eps, cudaStream_t s, int dev) {
+  if constexpr (std::is_same_v<T, float>) {
+    const unsigned grid = grid_for(ceil_div(M, kLnWarpBlock / 32) * kLnWarpBlock, kLnWarpBlock, dev);
+    if (rr_vec_ok<float>(K, {o, a, c, w, b}))
+      ln_reg_launch_vec<BWD, 4>(o, a, c, p0, p1, w, b, M, (int)K, eps, grid, s, dev);
+    else
+      ln_reg_launch_vec<BWD, 1>(o, a, c, p0, p1, w, b, M, (int)K, eps, grid, s, dev);
+  }
+}
+
+// The register kernels take float32 rows of 1..kLnRegMaxK with enough rows to fill the GPU.
+template <class T>
+bool ln_use_reg(int64_t M, int64_t K, int dev) {
+  return std::is_same_v<T, float> && K >= 1 && K <= kLnRegMaxK && M >= (int64_t)multiprocessor_count(dev) * 4;
+}
+
 // Column partials of dw = sum_r dy * ((x - m_r) * rs_r), db = sum_r dy: grid (ceil(K/32), splits),
 // block (32, 8); part [2][K][splits].
 template <class T>
@@ -550,6 +698,11 @@ void layer_norm_forward(const Tensor& out, const Tensor& mean, const Tensor& rst
   DeviceGuard guard(dev);
   FLB_DISPATCH_FLOATING(input.dtype, op, [&] {
     using T = scalar_t;
+    if (ln_use_reg<T>(M, K, dev)) {
+      ln_reg_launch<false, T>(out.data<T>(), input.data<T>(), nullptr, mean.data<T>(), rstd.data<T>(),
+                              opt_data<T>(weight), opt_data<T>(bias), M, K, eps, stream(dev), dev);
+      return;
+    }
     ln_forward_kernel<T><<<row_grid(M, dev), kRedBlock, 0, stream(dev)>>>(
         out.data<T>(), mean.data<T>(), rstd.data<T>(), input.data<T>(), opt_data<T>(weight), opt_data<T>(bias), M,
         K, eps);
@@ -573,7 +726,13 @@ void layer_norm_backward(const Tensor* grad_input, const Tensor* grad_weight, co
     using T = scalar_t;
     const T* x = input.data<T>();
     const T* dy = grad_out.data<T>();
-    if (grad_input && M > 0 && K > 0) {
+    bool dx_done = false;
+    if (grad_input && ln_use_reg<T>(M, K, dev)) {
+      ln_reg_launch<true, T>(grad_input->data<T>(), dy, x, mean.data<T>(), rstd.data<T>(), opt_data<T>(weight),
+                             nullptr, M, K, 0.0, s, dev);
+      dx_done = true;
+    }
+    if (grad_input && M > 0 && K > 0 && !dx_done) {
       ln_backward_dx_kernel<T><<<row_grid(M, dev), kRedBlock, 0, s>>>(grad_input->data<T>(), dy, x, mean.data<T>(),
                                                                       rstd.data<T>(), opt_data<T>(weight), M, K);
       FLB_CUDA_CHECK_LAUNCH("ln_backward_dx_kernel", dev);

@@ -10,8 +10,12 @@
 // NaN, exactly as the CPU build and PyTorch.
 // Backward: softmax:  dx = y * (g - sum(g * y));  log_softmax: dx = g - exp(y) * sum(g).
 //
-// Three kernel shapes, picked by the launcher:
-//   * inner == 1, n <= 1024: one warp per line (lines of a class dimension: 10 .. 1024 logits);
+// Four kernel shapes, picked by the launcher:
+//   * inner == 1, float32, n <= 2048 (backward: n <= 1024), many lines (or n <= 32): one warp per
+//     line with the line in registers (row_regs.cuh): x read once, y written once; 16-byte chunks
+//     when n % 4 == 0 and the pointers are 16-byte aligned. Max pass, then s = sum(exp(x - m)) over
+//     the elements that are not -inf, from the registers (same special cases, see the kernel).
+//   * inner == 1, n <= 1024 (float64, or float32 lines too long for the above): one warp per line (lines of a class dimension: 10 .. 1024 logits);
 //     4 lines per 128-thread block, lanes stride the line, warp-shuffle reductions.
 //   * inner == 1, n > 1024, or few lines: one block (512 threads) per line; warp shuffles, then
 //     shared memory across warps. Also used for inner > 1 when there are too few lines to give
@@ -22,9 +26,11 @@
 // build uses double, so results agree to rounding, not bit for bit. Reduction order is fixed by
 // the shape, so results are deterministic.
 #include <cmath>
+#include <type_traits>
 #include "cuda/kernels.h"
 #include "cuda/common.cuh"
 #include "cuda/math.cuh"
+#include "cuda/row_regs.cuh"
 
 namespace flambeau::cuda {
 
@@ -141,6 +147,131 @@ __global__ void __launch_bounds__(kWarpBlock) softmax_bwd_warp_kernel(T* __restr
 }
 
 // ---------------------------------------------------------------------------------------------
+// One warp per line, the line in registers (inner == 1, n <= 32 * VEC * CH): x read once, y
+// written once. Two passes over the registers: the max (NaN ignored, as fmax), then
+// s = sum(exp(x - m)) over the elements that are not -inf (they contribute 0; an all -inf line
+// keeps s = 0 as the online code does). Any NaN makes s NaN; a +inf makes m = +inf and
+// exp(inf - inf) = NaN, so s NaN: the same special cases as the online (max, sum) pair above.
+// Softmax keeps e = exp(x - m) from the sum pass: for a finite m that is exactly the write pass's
+// exp(x - m); for m = -inf (all -inf/NaN) or +inf every output is NaN either way (0 * inf,
+// 0 * NaN, NaN), as before.
+// ---------------------------------------------------------------------------------------------
+
+template <class T>
+__device__ __forceinline__ T warp_max(T v) {
+#pragma unroll
+  for (int off = 16; off > 0; off >>= 1) {
+    const T o = __shfl_xor_sync(0xffffffffu, v, off);
+    v = o > v ? o : v;  // lanes' maxima are never NaN (NaN never wins a comparison)
+  }
+  return v;
+}
+
+template <class T, int VEC, int CH, bool log>
+__global__ void __launch_bounds__(kWarpBlock) softmax_reg_kernel(T* __restrict__ y, const T* __restrict__ x,
+                                                                 int64_t lines, int n) {
+  const int lane = threadIdx.x & 31;
+  const int64_t warps_total = (int64_t)gridDim.x * (kWarpBlock / 32);
+  for (int64_t line = (int64_t)blockIdx.x * (kWarpBlock / 32) + threadIdx.x / 32; line < lines; line += warps_total) {
+    T r[CH][VEC];
+    rr_load<T, VEC, CH>(r, x + line * n, n, lane, -(T)INFINITY);  // padding: -inf, skipped below
+    T mx = -(T)INFINITY;
+#pragma unroll
+    for (int c = 0; c < CH; ++c)
+#pragma unroll
+      for (int j = 0; j < VEC; ++j) mx = r[c][j] > mx ? r[c][j] : mx;
+    mx = warp_max(mx);
+    T s = 0;
+#pragma unroll
+    for (int c = 0; c < CH; ++c)
+#pragma unroll
+      for (int j = 0; j < VEC; ++j) {
+        const T v = r[c][j];
+        const T e = v == -(T)INFINITY ? (T)0 : dm::exp(v - mx);
+        s += e;
+        if (!log) r[c][j] = e;
+      }
+    s = warp_sum(s);
+    T m, cst;
+    finish(MS<T>{mx, s}, log, m, cst);
+#pragma unroll
+    for (int c = 0; c < CH; ++c)
+#pragma unroll
+      for (int j = 0; j < VEC; ++j) r[c][j] = log ? (r[c][j] - m) - cst : r[c][j] * cst;
+    rr_store<T, VEC, CH>(y + line * n, r, n, lane);
+  }
+}
+
+template <class T, int VEC, int CH, bool log>
+__global__ void __launch_bounds__(kWarpBlock) softmax_bwd_reg_kernel(T* __restrict__ gi, const T* __restrict__ g,
+                                                                     const T* __restrict__ y, int64_t lines, int n) {
+  const int lane = threadIdx.x & 31;
+  const int64_t warps_total = (int64_t)gridDim.x * (kWarpBlock / 32);
+  for (int64_t line = (int64_t)blockIdx.x * (kWarpBlock / 32) + threadIdx.x / 32; line < lines; line += warps_total) {
+    T rg[CH][VEC], ry[CH][VEC];
+    rr_load<T, VEC, CH>(rg, g + line * n, n, lane, (T)0);  // padding: g = y = 0 adds 0 to either sum
+    rr_load<T, VEC, CH>(ry, y + line * n, n, lane, (T)0);
+    T s = 0;
+#pragma unroll
+    for (int c = 0; c < CH; ++c)
+#pragma unroll
+      for (int j = 0; j < VEC; ++j) s += bwd_term(rg[c][j], ry[c][j], log);
+    s = warp_sum(s);
+#pragma unroll
+    for (int c = 0; c < CH; ++c)
+#pragma unroll
+      for (int j = 0; j < VEC; ++j) rg[c][j] = bwd_out(rg[c][j], ry[c][j], s, log);
+    rr_store<T, VEC, CH>(gi + line * n, rg, n, lane);
+  }
+}
+
+// Longest line for the register kernels: forward 64 floats per lane; backward (two arrays, g and
+// y) half that. float32 only: the double instances called exp/log's slow-path subroutines with
+// values live in registers and spilled to local memory; float64 keeps the kernels below.
+template <class T, bool BWD>
+constexpr int64_t kRegMaxN = std::is_same_v<T, float> ? 2048 / (BWD ? 2 : 1) : 0;
+
+// Launches the register kernel with the smallest per-lane bound E in {4, 8, 16, 32, 64} that holds
+// n (E <= kRegMaxN / 32), 16-byte chunks when every pointer allows them. BWD picks the kernel.
+template <class T, bool BWD, int VEC, int E>
+void launch_reg_e(T* o, const T* a, const T* b, int64_t lines, int n, bool log, unsigned grid, cudaStream_t s,
+                  int dev) {
+  if constexpr (BWD) {
+    if (log) softmax_bwd_reg_kernel<T, VEC, E / VEC, true><<<grid, kWarpBlock, 0, s>>>(o, a, b, lines, n);
+    else softmax_bwd_reg_kernel<T, VEC, E / VEC, false><<<grid, kWarpBlock, 0, s>>>(o, a, b, lines, n);
+    FLB_CUDA_CHECK_LAUNCH("softmax_bwd_reg_kernel", dev);
+  } else {
+    if (log) softmax_reg_kernel<T, VEC, E / VEC, true><<<grid, kWarpBlock, 0, s>>>(o, a, lines, n);
+    else softmax_reg_kernel<T, VEC, E / VEC, false><<<grid, kWarpBlock, 0, s>>>(o, a, lines, n);
+    FLB_CUDA_CHECK_LAUNCH("softmax_reg_kernel", dev);
+  }
+}
+
+template <class T, bool BWD, int VEC>
+void launch_reg_vec(T* o, const T* a, const T* b, int64_t lines, int n, bool log, unsigned grid, cudaStream_t s,
+                    int dev) {
+  if (n <= 32 * 4) return launch_reg_e<T, BWD, VEC, 4>(o, a, b, lines, n, log, grid, s, dev);
+  if (n <= 32 * 8) return launch_reg_e<T, BWD, VEC, 8>(o, a, b, lines, n, log, grid, s, dev);
+  if (n <= 32 * 16) return launch_reg_e<T, BWD, VEC, 16>(o, a, b, lines, n, log, grid, s, dev);
+  // (the launcher checked n <= kRegMaxN<T, BWD>)
+  if constexpr (kRegMaxN<T, BWD> >= 32 * 32) {
+    if (n <= 32 * 32) return launch_reg_e<T, BWD, VEC, 32>(o, a, b, lines, n, log, grid, s, dev);
+  }
+  if constexpr (kRegMaxN<T, BWD> >= 32 * 64) {
+    return launch_reg_e<T, BWD, VEC, 64>(o, a, b, lines, n, log, grid, s, dev);
+  }
+}
+
+template <class T, bool BWD>
+void launch_reg(T* o, const T* a, const T* b, int64_t lines, int64_t n, bool log, int dev, cudaStream_t s) {
+  const unsigned grid = grid_for(ceil_div(lines, kWarpBlock / 32) * kWarpBlock, kWarpBlock, dev);
+  if (rr_vec_ok<T>(n, {o, a, b}))
+    launch_reg_vec<T, BWD, kVec16<T>>(o, a, b, lines, (int)n, log, grid, s, dev);
+  else
+    launch_reg_vec<T, BWD, 1>(o, a, b, lines, (int)n, log, grid, s, dev);
+}
+
+// ---------------------------------------------------------------------------------------------
 // One block per line (any inner: element k of line (o, i) is at o*n*inner + k*inner + i)
 // ---------------------------------------------------------------------------------------------
 
@@ -251,14 +382,18 @@ Lines lines_of(const Tensor& t, int64_t dim, const char* op) {
   return l;
 }
 
-enum class Shape3 { Warp, Block, Column };
+enum class Shape3 { Reg, Warp, Block, Column };
 
+template <class T, bool BWD>
 Shape3 pick(const Lines& L, int dev) {
   const int64_t lines = L.outer * L.inner;
   const int64_t sms = multiprocessor_count(dev);
   if (L.inner == 1) {
-    if (L.n <= 1024 && lines >= sms * 4) return Shape3::Warp;  // (few lines: a block each is faster)
-    return L.n <= 32 ? Shape3::Warp : Shape3::Block;
+    if (L.n <= 32 || lines >= sms * 4) {  // (few lines: a block each is faster)
+      if (L.n <= kRegMaxN<T, BWD>) return Shape3::Reg;
+      if (L.n <= 1024) return Shape3::Warp;
+    }
+    return Shape3::Block;
   }
   // inner > 1: a thread per line if that fills the GPU, else a block per line.
   return lines >= sms * 256 || L.n <= 4 ? Shape3::Column : Shape3::Block;
@@ -287,7 +422,11 @@ void softmax(const Tensor& out, const Tensor& in, int64_t dim, bool log) {
   cudaStream_t s = stream(dev);
   FLB_DISPATCH_FLOATING(in.dtype, op, [&] {
     using T = scalar_t;
-    switch (pick(L, dev)) {
+    switch (pick<T, false>(L, dev)) {
+      case Shape3::Reg:
+        if constexpr (kRegMaxN<T, false> > 0)
+          launch_reg<T, false>(out.data<T>(), in.data<T>(), nullptr, lines, L.n, log, dev, s);
+        break;
       case Shape3::Warp: {
         unsigned grid = grid_for(ceil_div(lines, kWarpBlock / 32) * kWarpBlock, kWarpBlock, dev);
         softmax_warp_kernel<T><<<grid, kWarpBlock, 0, s>>>(out.data<T>(), in.data<T>(), lines, L.n, log);
@@ -327,7 +466,11 @@ void softmax_backward(const Tensor& grad_in, const Tensor& grad_out, const Tenso
   cudaStream_t s = stream(dev);
   FLB_DISPATCH_FLOATING(out.dtype, op, [&] {
     using T = scalar_t;
-    switch (pick(L, dev)) {
+    switch (pick<T, true>(L, dev)) {
+      case Shape3::Reg:
+        if constexpr (kRegMaxN<T, true> > 0)
+          launch_reg<T, true>(grad_in.data<T>(), grad_out.data<T>(), out.data<T>(), lines, L.n, log, dev, s);
+        break;
       case Shape3::Warp: {
         unsigned grid = grid_for(ceil_div(lines, kWarpBlock / 32) * kWarpBlock, kWarpBlock, dev);
         softmax_bwd_warp_kernel<T><<<grid, kWarpBlock, 0, s>>>(grad_in.data<T>(), grad_out.data<T>(), out.data<T>(),
