@@ -21,7 +21,7 @@
 // contiguous grad_in and of one input, so the two halves share strides: one OffsetCalc over
 // (ga, g, a) and constant pointer offsets to gb and b.
 //
-// UNVERIFIED: compiled without a GPU (csrc/cuda/UNVERIFIED.md).
+// Ran on an H100: csrc/cuda/GPU_STATUS.md says what has and what has not.
 #include <cmath>
 #include "cuda/block_reduce.cuh"
 #include "cuda/kernels.h"

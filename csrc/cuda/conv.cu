@@ -41,7 +41,7 @@
 // than it needs (a polyphase split would skip them); no tensor cores (TF32) and no double
 // buffering of the shared tiles; the direct wgrad is one block per weight element.
 //
-// UNVERIFIED: compiled without a GPU (csrc/cuda/UNVERIFIED.md; tools/verify_cuda_conv.py checks it).
+// Ran on an H100 (csrc/cuda/GPU_STATUS.md; tools/verify_cuda_conv.py checks it).
 #include <algorithm>
 #include "cuda/kernels.h"
 #include "cuda/common.cuh"
@@ -238,7 +238,7 @@ void conv2d_forward(const Tensor& y, const Tensor& x, const Tensor& w, const Ten
   if (y.numel() == 0) return;
   const int dev = y.device().index;
   DeviceGuard guard(dev);
-  if (conv::pointwise_forward(y, x, w, bias, d)) return;  // conv_special.cu
+  if (unverified_kernels() && conv::pointwise_forward(y, x, w, bias, d)) return;  // conv_special.cu (gated: GPU_STATUS.md)
   FLB_DISPATCH_FLOATING(x.dtype, op, [&] {
     using T = scalar_t;
     const T* b = bias ? bias->data<T>() : nullptr;
@@ -261,7 +261,7 @@ void conv2d_backward_input(const Tensor& grad_x, const Tensor& grad_y, const Ten
   if (grad_x.numel() == 0) return;
   const int dev = grad_x.device().index;
   DeviceGuard guard(dev);
-  if (conv::special_dgrad(grad_x, grad_y, w, d)) return;  // conv_special.cu
+  if (unverified_kernels() && conv::special_dgrad(grad_x, grad_y, w, d)) return;  // conv_special.cu (gated: GPU_STATUS.md)
   FLB_DISPATCH_FLOATING(w.dtype, op, [&] {
     using T = scalar_t;
     const Plan plan = conv::plan_conv(Mode::Dgrad, d, sizeof(T) == 4);
@@ -289,7 +289,7 @@ void conv2d_backward_weight(const Tensor& grad_w, const Tensor& grad_y, const Te
     FLB_CUDA_CHECK(cudaMemsetAsync(grad_w.data_ptr(), 0, grad_w.numel() * grad_w.element_size(), s));
     return;
   }
-  if (conv::pointwise_wgrad(grad_w, grad_y, x, d)) return;  // conv_special.cu
+  if (unverified_kernels() && conv::pointwise_wgrad(grad_w, grad_y, x, d)) return;  // conv_special.cu (gated: GPU_STATUS.md)
   FLB_DISPATCH_FLOATING(x.dtype, op, [&] {
     using T = scalar_t;
     const Plan plan = conv::plan_conv(Mode::Wgrad, d, sizeof(T) == 4);

@@ -21,7 +21,7 @@
 // does 4 scalar loads per thread at a 16-byte stride across the warp, with per-element 64-bit
 // position tests; it stays for double and for unaligned views or offsets.
 //
-// UNVERIFIED: compiled without a GPU (csrc/cuda/UNVERIFIED.md).
+// Ran on an H100: csrc/cuda/GPU_STATUS.md says what has and what has not.
 #include <cmath>
 #include <cstdint>
 #include <type_traits>
@@ -159,7 +159,7 @@ void dropout(const Tensor& out, const Tensor& in, double p, uint64_t seed, uint6
     if constexpr (std::is_same_v<T, float>) {
       const bool aligned = ((reinterpret_cast<uintptr_t>(out.data_ptr()) | reinterpret_cast<uintptr_t>(in.data_ptr())) &
                             15u) == 0;
-      if (aligned && (offset & 3u) == 0) {
+      if (unverified_kernels() && aligned && (offset & 3u) == 0) {  // gated: GPU_STATUS.md
         const int64_t nv = n / 4;
         dropout_vec4_kernel<<<grid_for(std::max<int64_t>(nv, 1), kDropBlock, dev), kDropBlock, 0, s>>>(
             reinterpret_cast<float4*>(out.data<float>()), reinterpret_cast<const float4*>(in.data<float>()), nv,

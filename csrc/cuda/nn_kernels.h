@@ -7,7 +7,7 @@
 // cuda::stream(device). Host-side results (total_weight, point_loss's flags) are read back with
 // one synchronous copy, as documented per file.
 //
-// UNVERIFIED: written and compiled without a GPU; see csrc/cuda/UNVERIFIED.md.
+// Ran on an H100: csrc/cuda/GPU_STATUS.md says what has and what has not.
 #pragma once
 #include <cstdint>
 #include <vector>

@@ -30,7 +30,7 @@
 //     rows), partials per row-split, folded in order. Group norm dw/db: per-(n, c) sums saved by
 //     the backward kernel, folded over n by one thread per channel (as the CPU).
 //
-// UNVERIFIED: compiled without a GPU (csrc/cuda/UNVERIFIED.md).
+// Ran on an H100: csrc/cuda/GPU_STATUS.md says what has and what has not.
 #include <cmath>
 #include <type_traits>
 #include "cuda/block_reduce.cuh"
@@ -458,10 +458,11 @@ void ln_reg_launch(T* o, const T* a, const T* c, T* p0, T* p1, const T* w, const
   }
 }
 
-// The register kernels take float32 rows of 1..kLnRegMaxK with enough rows to fill the GPU.
+// The register kernels take float32 rows of 1..kLnRegMaxK with enough rows to fill the GPU (gated
+// until a GPU session has run them: GPU_STATUS.md).
 template <class T>
 bool ln_use_reg(int64_t M, int64_t K, int dev) {
-  return std::is_same_v<T, float> && K >= 1 && K <= kLnRegMaxK && M >= (int64_t)multiprocessor_count(dev) * 4;
+  return unverified_kernels() && std::is_same_v<T, float> && K >= 1 && K <= kLnRegMaxK && M >= (int64_t)multiprocessor_count(dev) * 4;
 }
 
 // Column partials of dw = sum_r dy * ((x - m_r) * rs_r), db = sum_r dy: grid (ceil(K/32), splits),

@@ -17,7 +17,7 @@
 // busy, the CUDA form of the CPU's multi_tensor_apply. The update is memory-bound (Adam reads and
 // writes ~7 values per parameter element).
 //
-// UNVERIFIED: compiled without a GPU (csrc/cuda/UNVERIFIED.md).
+// Ran on an H100: csrc/cuda/GPU_STATUS.md says what has and what has not.
 #include <cmath>
 #include <cstring>
 #include <vector>

@@ -20,7 +20,7 @@
 //     float atomics. An out-of-range index is skipped and recorded in a device error flag; the
 //     launcher reads the flag back (one synchronisation) and raises IndexError like the CPU.
 //
-// UNVERIFIED: compiled without a GPU (csrc/cuda/UNVERIFIED.md).
+// Ran on an H100: csrc/cuda/GPU_STATUS.md says what has and what has not.
 #include <cmath>
 #include "cuda/kernels.h"
 #include "cuda/common.cuh"

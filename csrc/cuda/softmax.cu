@@ -389,10 +389,9 @@ Shape3 pick(const Lines& L, int dev) {
   const int64_t lines = L.outer * L.inner;
   const int64_t sms = multiprocessor_count(dev);
   if (L.inner == 1) {
-    if (L.n <= 32 || lines >= sms * 4) {  // (few lines: a block each is faster)
-      if (L.n <= kRegMaxN<T, BWD>) return Shape3::Reg;
-      if (L.n <= 1024) return Shape3::Warp;
-    }
+    // The register kernels: gated until a GPU session has run them (GPU_STATUS.md).
+    if (unverified_kernels() && (L.n <= 32 || lines >= sms * 4) && L.n <= kRegMaxN<T, BWD>) return Shape3::Reg;
+    if (L.n <= 1024 && lines >= sms * 4) return Shape3::Warp;  // (few lines: a block each is faster)
     return Shape3::Block;
   }
   // inner > 1: a thread per line if that fills the GPU, else a block per line.

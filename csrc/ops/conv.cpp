@@ -1,5 +1,5 @@
 // conv2d and conv_transpose2d: argument checks, output shapes, allocation, dispatch (kernels in
-// csrc/cpu/conv.cpp and csrc/cuda/conv.cu; the CUDA ones are unverified, see csrc/cuda/UNVERIFIED.md). conv_transpose2d reuses the three conv2d kernels with the roles swapped: its
+// csrc/cpu/conv.cpp and csrc/cuda/conv.cu; the CUDA ones ran on an H100, see csrc/cuda/GPU_STATUS.md). conv_transpose2d reuses the three conv2d kernels with the roles swapped: its
 // forward is conv2d's input gradient, its input gradient is conv2d's forward, and its weight
 // gradient is conv2d's weight gradient with input and grad_output exchanged.
 #include <string>

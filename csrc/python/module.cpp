@@ -15,7 +15,10 @@ using namespace flambeau;
 
 PYBIND11_MODULE(_C, m) {
   m.doc() = "Flambeau's C++/CUDA core";
-  py::register_exception_translator([](std::exception_ptr p) {
+  // Local to this module: our exception types are ours alone, and a translator in pybind11's shared
+  // list would also run for every other pybind11 module's exceptions (and theirs for ours).
+  // Unmatched exceptions (std::runtime_error, std::bad_alloc, ...) go on to pybind11's defaults.
+  py::register_local_exception_translator([](std::exception_ptr p) {
     try {
       if (p) std::rethrow_exception(p);
     } catch (const ValueError& e) {
