@@ -173,20 +173,22 @@ def main():
     if not only or "softmax" in only:
         # Over a non-last dim (the class dim of a segmentation map, stride 128*128): forward through
         # the public functions, backward on the kernels (_C.*_backward vs aten._*_backward_data).
-        N, C, H, W = 8, 21, 128, 128
-        print(f"## softmax / log_softmax over dim=1 of float32 [{N},{C},{H},{W}]")
-        x = (rng.standard_normal((N, C, H, W)) * 3).astype(np.float32)
-        gx = rng.standard_normal((N, C, H, W)).astype(np.float32)
-        fxx, txx = flambeau.from_numpy(x), torch.from_numpy(x)
-        fgx, tgx = flambeau.from_numpy(gx), torch.from_numpy(gx)
-        for op in ("log_softmax", "softmax"):
-            fo_, to_ = getattr(flambeau, op), getattr(torch, op)
-            o, t = compare(lambda: fo_(fxx, 1), lambda: to_(txx, 1), rounds, k)
-            row(f"{op} dim=1 [{N},{C},{H},{W}]", o, t, 8 * x.size, bw)
-            fy, ty = fo_(fxx, 1), to_(txx, 1)
-            fb, tb = getattr(_C, op + "_backward"), getattr(aten, "_" + op + "_backward_data")
-            o, t = compare(lambda: fb(fgx._impl, fy._impl, 1), lambda: tb(tgx, ty, 1, torch.float32), rounds, k)
-            row(f"{op} backward dim=1 [{N},{C},{H},{W}]", o, t, 12 * x.size, bw)
+        # Also tiny inner sizes ([4000,50,3]: 3 positions per outer index, most SIMD lanes padding).
+        for shape in [(8, 21, 128, 128), (4000, 50, 3), (1000, 50, 8)]:
+            name = ",".join(map(str, shape))
+            print(f"## softmax / log_softmax over dim=1 of float32 [{name}]")
+            x = (rng.standard_normal(shape) * 3).astype(np.float32)
+            gx = rng.standard_normal(shape).astype(np.float32)
+            fxx, txx = flambeau.from_numpy(x), torch.from_numpy(x)
+            fgx, tgx = flambeau.from_numpy(gx), torch.from_numpy(gx)
+            for op in ("log_softmax", "softmax"):
+                fo_, to_ = getattr(flambeau, op), getattr(torch, op)
+                o, t = compare(lambda: fo_(fxx, 1), lambda: to_(txx, 1), rounds, k)
+                row(f"{op} dim=1 [{name}]", o, t, 8 * x.size, bw)
+                fy, ty = fo_(fxx, 1), to_(txx, 1)
+                fb, tb = getattr(_C, op + "_backward"), getattr(aten, "_" + op + "_backward_data")
+                o, t = compare(lambda: fb(fgx._impl, fy._impl, 1), lambda: tb(tgx, ty, 1, torch.float32), rounds, k)
+                row(f"{op} backward dim=1 [{name}]", o, t, 12 * x.size, bw)
 
     if not only or "cross_entropy" in only:
         print("## cross_entropy forward + backward (class indices, mean), float32 logits [N, C]")

@@ -186,12 +186,13 @@ def test_allow_tf32_flag_reaches_the_kernels():
     assert flambeau._C.cuda_matmul_allow_tf32() is False
 
 
-# Non-last dims run tiles of up to 256 inner positions (csrc/cpu/softmax.cpp, SIMD lanes across the
-# inner dim): inner sizes around the SIMD widths and the tile width, several dims of 3-D/4-D tensors.
+# Non-last dims run tiles of up to 512 inner positions (csrc/cpu/softmax.cpp, SIMD lanes across the
+# inner dim; the float32 SIMD backward 384-1024): inner sizes around the SIMD widths and the tile
+# widths, several dims of 3-D/4-D tensors.
 SOFTMAX_INNER_CASES = [((4, 5, 1), 1), ((4, 5, 3), 1), ((3, 6, 7), 1), ((2, 9, 255), 1), ((2, 9, 256), 1),
                        ((2, 9, 257), 1), ((2, 5, 1000), 1), ((3, 70, 33), 1), ((300, 5), 0), ((2, 3, 4, 5), 0),
                        ((2, 3, 4, 5), 1), ((2, 3, 4, 5), -2), ((2, 21, 16, 17), 1), ((1, 1, 9), 1), ((2, 0, 5), 1),
-                       ((2, 3, 0), 1)]
+                       ((2, 3, 0), 1), ((2, 5, 1023), 1), ((1, 5, 1025), 1), ((1, 3, 2063), 1), ((2, 64, 385), 1)]
 
 
 @pytest.mark.parametrize("non_contiguous", [False, True], ids=["contig", "strided"])
@@ -230,6 +231,25 @@ def test_softmax_inner_dims_specials(op, dtype, device, rng):
 def test_softmax_inner_dims_gradcheck(op, shape, dim, rng):
     x = flambeau.tensor(rng.standard_normal(shape), dtype=flambeau.float64, requires_grad=True)
     assert flambeau.autograd.gradcheck(lambda t: getattr(flambeau, op)(t, dim), (x,))
+
+
+@pytest.mark.parametrize("op", ["softmax", "log_softmax"])
+def test_softmax_inner_dims_backward_threads(op, rng):
+    # The backward's per-position sums are formed in class order whatever the tiling or thread split:
+    # 1 and 2 threads give the same bits.
+    from flambeau import _C
+    x = flambeau.from_numpy(rng.standard_normal((3, 37, 1100)).astype(np.float32) * 3)
+    g = rng.standard_normal((3, 37, 1100)).astype(np.float32)
+    y = getattr(flambeau, op)(x, 1)
+    outs = []
+    prev = _C.get_num_threads()
+    try:
+        for threads in (1, 2):
+            _C.set_num_threads(threads)
+            outs.append(flambeau._tensor._wrap(getattr(_C, op + "_backward")(flambeau.from_numpy(g)._impl, y._impl, 1)).numpy())
+    finally:
+        _C.set_num_threads(prev)
+    np.testing.assert_array_equal(outs[0], outs[1])
 
 
 def test_softmax_inner_dims_big(rng):

@@ -7,7 +7,9 @@
 // share cache sets, and a line at a time re-read every plane's cache line C times. Float32 with an
 // AVX2/AVX-512 capability runs the SIMD leaves (sm_tile_fwd/sm_tile_bwd in cpu/simd/act_vec.inc: one
 // lane per position, float exp, per-position sums in float64); float64, and float32 at the default
-// capability, run the same float64 operations as the per-line loop, element for element.
+// capability, run the same float64 operations as the per-line loop, element for element. The SIMD
+// backward is the exception to the buffering: it streams each tile's planes twice (sums, then
+// results) with its per-position sums in memory, which was faster than buffering g and y.
 #include <cmath>
 #include <limits>
 #include <type_traits>
@@ -72,6 +74,14 @@ inline bool simd_bwd(const TileFns&, double*, const double*, const double*, int6
 constexpr int64_t kMaxJ = 512;
 inline int64_t tile_width(int64_t C) {
   return std::min<int64_t>(kMaxJ, std::max<int64_t>(16, (32768 / std::max<int64_t>(C, 1)) & ~int64_t(15)));
+}
+// The SIMD backward buffers nothing (sm_tile_bwd: two streaming passes over the tile's planes, the
+// second from L2/L3); its tiles are wider: about 24576 / C positions (~96 KiB of each input per
+// tile), within [384, 1024]. Measured on [8,21,128,128] (2 threads): 512 / 768 / 1024 / 1536 / 2048
+// wide: torch/ours 1.11-1.18x / 1.15x / 1.13-1.23x / 1.13x / 1.03x (softmax); [16,64,56,56],
+// 256 / 384 / 512 / 1024: 1.12x / 1.07x / 1.02x / 0.88x; [4,150,64,64]: 1.09x / 1.16x / 1.18x / 1.25x.
+inline int64_t bwd_tile_width(int64_t C) {
+  return std::min<int64_t>(1024, std::max<int64_t>(384, (24576 / std::max<int64_t>(C, 1)) & ~int64_t(15)));
 }
 
 // Scalar tile (float64 arithmetic, the per-line loop's operations in the same order for each
@@ -141,8 +151,11 @@ void tile_bwd_scalar(T* gi, const T* g, const T* y, int64_t stride, int64_t C, i
 
 // Runs tile(base offset, nj, J, buf) over every (outer, tile of inner positions), in parallel.
 template <class T, class F>
-void for_tiles(const Lines& L, int64_t bufs, F tile) {
-  const int64_t C = L.n, J = tile_width(C);
+void for_tiles(const Lines& L, int64_t bufs, F tile, int64_t Jw = 0) {
+  // Never wider than inner rounded up to 16 (a multiple of every SIMD width): J is the buffer's row
+  // stride, and for a small inner, rows 2 KiB apart for a few used positions would put every plane's
+  // row in the same couple of L1 sets (on [4000,50,3] the gain was within this machine's noise).
+  const int64_t C = L.n, J = std::min<int64_t>(Jw ? Jw : tile_width(C), (L.inner + 15) & ~int64_t(15));
   const int64_t per = (L.inner + J - 1) / J, units = L.outer * per;
   parallel_for(units, std::max<int64_t>(1, kGrain / std::max<int64_t>(1, C * J)), [&](int64_t b, int64_t e) {
     std::vector<T> buf((size_t)std::max<int64_t>(1, bufs * C * J));
@@ -199,10 +212,11 @@ void softmax_backward(const Tensor& grad_in, const Tensor& grad_out, const Tenso
     T* gi = grad_in.data<T>();
     if (L.inner > 1) {
       const TileFns tf = tile_fns();
-      for_tiles<T>(L, 2, [&](int64_t base, int64_t nj, int64_t J, T* buf) {
+      const bool simd = std::is_same_v<T, float> && tf.bwd;  // no buffer, its own tile width
+      for_tiles<T>(L, simd ? 0 : 2, [&](int64_t base, int64_t nj, int64_t J, T* buf) {
         if (simd_bwd(tf, gi + base, g + base, y + base, L.inner, L.n, nj, J, buf, log)) return;
         tile_bwd_scalar<T>(gi + base, g + base, y + base, L.inner, L.n, nj, J, buf, log);
-      });
+      }, simd ? bwd_tile_width(L.n) : 0);
       return;
     }
     parallel_for(L.outer * L.inner, std::max<int64_t>(1, kGrain / std::max<int64_t>(L.n, 1)), [&](int64_t b, int64_t e) {
@@ -229,5 +243,4 @@ void softmax_backward(const Tensor& grad_in, const Tensor& grad_out, const Tenso
     });
   });
 }
-
 }  // namespace flambeau::cpu

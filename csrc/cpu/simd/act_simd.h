@@ -42,7 +42,8 @@ CeTileBwdF32Fn ce_tile_bwd_f32_avx512();
 
 // Softmax / log-softmax over a non-last dim (cpu/softmax.cpp), same tile layout (described at
 // sm_tile_fwd/sm_tile_bwd in cpu/simd/act_vec.inc): nj <= J <= 512 positions, C planes `stride` apart
-// in x, y, g and gi alike. buf: C * J floats (forward), 2 * C * J (backward). gi may alias g.
+// in x, y, g and gi alike. buf: C * J floats (forward); the backward uses none (J <= 2048 there).
+// gi may alias g.
 using SmTileFwdF32Fn = void (*)(float* y, const float* x, int64_t stride, int64_t C, int64_t nj, int64_t J,
                                 float* buf, bool log);
 using SmTileBwdF32Fn = void (*)(float* gi, const float* g, const float* y, int64_t stride, int64_t C, int64_t nj,

@@ -15,6 +15,12 @@ using vm = __m256;  // all-ones lanes
 inline vf ld(const float* p) { return _mm256_loadu_ps(p); }
 inline void st(float* p, vf v) { _mm256_storeu_ps(p, v); }
 inline vf set1(float v) { return _mm256_set1_ps(v); }
+// The first n (0 <= n < W) lanes, the others 0 (loaded) / untouched (stored); masked lanes never fault.
+inline __m256i lanes_below(int64_t n) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+inline vf ldn(const float* p, int64_t n) { return _mm256_maskload_ps(p, lanes_below(n)); }
+inline void stn(float* p, vf v, int64_t n) { _mm256_maskstore_ps(p, lanes_below(n), v); }
 inline vf add(vf a, vf b) { return _mm256_add_ps(a, b); }
 inline vf sub(vf a, vf b) { return _mm256_sub_ps(a, b); }
 inline vf mul(vf a, vf b) { return _mm256_mul_ps(a, b); }
@@ -83,6 +89,7 @@ inline void dacc_st(double* p, const Dacc& d) {
   _mm256_storeu_pd(p, d.lo);
   _mm256_storeu_pd(p + 4, d.hi);
 }
+inline Dacc dacc_ld(const double* p) { return {_mm256_loadu_pd(p), _mm256_loadu_pd(p + 4)}; }
 // Fixed pairwise order (lo + hi, then halves): a short dependency chain for the many short rows of
 // small-C cross-entropy, and the same bits on every call.
 inline double dacc_sum(const Dacc& d) {

@@ -15,6 +15,9 @@ using vm = __mmask16;
 inline vf ld(const float* p) { return _mm512_loadu_ps(p); }
 inline void st(float* p, vf v) { _mm512_storeu_ps(p, v); }
 inline vf set1(float v) { return _mm512_set1_ps(v); }
+// The first n (0 <= n < W) lanes, the others 0 (loaded) / untouched (stored); masked lanes never fault.
+inline vf ldn(const float* p, int64_t n) { return _mm512_maskz_loadu_ps((__mmask16)((1u << n) - 1), p); }
+inline void stn(float* p, vf v, int64_t n) { _mm512_mask_storeu_ps(p, (__mmask16)((1u << n) - 1), v); }
 inline vf add(vf a, vf b) { return _mm512_add_ps(a, b); }
 inline vf sub(vf a, vf b) { return _mm512_sub_ps(a, b); }
 inline vf mul(vf a, vf b) { return _mm512_mul_ps(a, b); }
@@ -83,6 +86,7 @@ inline void dacc_st(double* p, const Dacc& d) {
   _mm512_storeu_pd(p, d.lo);
   _mm512_storeu_pd(p + 8, d.hi);
 }
+inline Dacc dacc_ld(const double* p) { return {_mm512_loadu_pd(p), _mm512_loadu_pd(p + 8)}; }
 // Fixed pairwise order (lo + hi, then halves): a short dependency chain for the many short rows of
 // small-C cross-entropy, and the same bits on every call.
 inline double dacc_sum(const Dacc& d) {
