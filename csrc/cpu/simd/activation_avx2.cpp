@@ -14,6 +14,9 @@ using vm = __m256;  // all-ones lanes
 
 inline vf ld(const float* p) { return _mm256_loadu_ps(p); }
 inline void st(float* p, vf v) { _mm256_storeu_ps(p, v); }
+// Non-temporal store (p aligned to the vector width): bypasses the cache, no read-for-ownership.
+inline void st_nt(float* p, vf v) { _mm256_stream_ps(p, v); }
+inline void nt_fence() { _mm_sfence(); }
 inline vf set1(float v) { return _mm256_set1_ps(v); }
 // The first n (0 <= n < W) lanes, the others 0 (loaded) / untouched (stored); masked lanes never fault.
 inline __m256i lanes_below(int64_t n) {

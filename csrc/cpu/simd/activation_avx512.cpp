@@ -14,6 +14,9 @@ using vm = __mmask16;
 
 inline vf ld(const float* p) { return _mm512_loadu_ps(p); }
 inline void st(float* p, vf v) { _mm512_storeu_ps(p, v); }
+// Non-temporal store (p aligned to 64 bytes): bypasses the cache, no read-for-ownership.
+inline void st_nt(float* p, vf v) { _mm512_stream_ps(p, v); }
+inline void nt_fence() { _mm_sfence(); }
 inline vf set1(float v) { return _mm512_set1_ps(v); }
 // The first n (0 <= n < W) lanes, the others 0 (loaded) / untouched (stored); masked lanes never fault.
 inline vf ldn(const float* p, int64_t n) { return _mm512_maskz_loadu_ps((__mmask16)((1u << n) - 1), p); }
