@@ -81,11 +81,7 @@ class Adam(Optimizer):
         return 0.0 <= hp[1] < 1.0 and 0.0 <= hp[2] < 1.0
 
     def _fused_state(self, group, params):
-        state = self.state
-        states = [state[p] for p in params]
-        for p, s in zip(params, states):
-            if not s:
-                self._init_state(p, group)
+        states = [self._init_state(p, group) for p in params]  # creates the missing ones
         lists = ([s["exp_avg"] for s in states], [s["exp_avg_sq"] for s in states])
         if group["amsgrad"]:
             lists += ([s["max_exp_avg_sq"] for s in states],)

@@ -65,11 +65,7 @@ class RMSprop(Optimizer):
         return (_to_scalar(group["lr"]),)
 
     def _fused_state(self, group, params):
-        state = self.state
-        states = [state[p] for p in params]
-        for p, s in zip(params, states):
-            if not s:
-                self._init_state(p, group)
+        states = [self._init_state(p, group) for p in params]  # creates the missing ones
         lists = ([s["square_avg"] for s in states],)
         if group["centered"]:
             lists += ([s["grad_avg"] for s in states],)
