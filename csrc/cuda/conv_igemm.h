@@ -36,12 +36,7 @@
 #include <cmath>
 #include <cstdint>
 #include <vector>
-
-#if defined(__CUDACC__)
-#define FLB_HD __host__ __device__ __forceinline__
-#else
-#define FLB_HD inline
-#endif
+#include "cuda/host_device.h"
 
 namespace flambeau::cuda::conv {
 

@@ -24,12 +24,7 @@
 #include <cstdint>
 #include <cstring>
 #include <cuda_runtime.h>
-
-#if defined(__CUDACC__)
-#define FLB_HD __host__ __device__ __forceinline__
-#else
-#define FLB_HD inline
-#endif
+#include "cuda/host_device.h"
 
 namespace flambeau::cuda::gemm {
 
