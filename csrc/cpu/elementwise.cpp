@@ -10,6 +10,7 @@
 #include "cpu/capability.h"
 #include "cpu/kernels.h"
 #include "cpu/loops.h"
+#include "cpu/simd/act_simd.h"
 #include "cpu/simd/simd.h"
 
 namespace flambeau::cpu {
@@ -59,6 +60,27 @@ inline int64_t int_pow(int64_t base, int64_t exp) {
     base *= base;
   }
   return result;
+}
+
+static_assert((int)UnaryOp::Exp == simd::kUExp && (int)UnaryOp::Log1p == simd::kULog1p &&
+                  (int)UnaryOp::Sin == simd::kUSin && (int)UnaryOp::Tanh == simd::kUTanh &&
+                  (int)UnaryOp::Relu == simd::kURelu && (int)UnaryOp::Floor == simd::kUFloor &&
+                  (int)UnaryOp::Reciprocal == simd::kUReciprocal && (int)UnaryOp::Erf == simd::kUErf,
+              "UnaryOp and simd::UnaryId must agree");
+
+// Contiguous float32 unary math through the SIMD leaves (cpu/simd/unary_vec.inc); false when the op
+// has no vector body, the layout is not contiguous, or the CPU capability is the portable one.
+bool simd_unary_f32(UnaryOp op, const Tensor& out, const Tensor& a) {
+  if (out.dtype != DType::Float32 || a.dtype != DType::Float32) return false;
+  if (!out.is_contiguous() || !a.is_contiguous() || out.numel() != a.numel()) return false;
+  const Capability cap = capability();
+  if (cap == Capability::Default) return false;
+  const simd::UnaryF32Fn fn = cap == Capability::AVX512 ? simd::unary_f32_avx512() : simd::unary_f32_avx2();
+  if (!fn((int)op, nullptr, nullptr, 0)) return false;  // no vector body for this op
+  float* o = out.data<float>();
+  const float* x = a.data<float>();
+  parallel_for(out.numel(), kGrain / 4, [&](int64_t s, int64_t e) { fn((int)op, o + s, x + s, e - s); });
+  return true;
 }
 
 bool simd_binary_f32(BinaryOp op, const Tensor& out, const Tensor& a, const Tensor& b) {
@@ -113,7 +135,7 @@ void unary_typed(UnaryOp op, const Tensor& out, const Tensor& a) {
         else return same([](T x) { return x < 0 ? T(-x) : x; });
       case UnaryOp::Sign: return same([](T x) { return T((T(0) < x) - (x < T(0))); });
       case UnaryOp::Square: return same([](T x) { return T(x * x); });
-      case UnaryOp::Relu: return same([](T x) { return is_nan(x) ? x : (x > T(0) ? x : T(0)); });
+      case UnaryOp::Relu: return same([](T x) { return x < T(0) ? T(0) : x; });  // NaN and -0 kept, as PyTorch
       default: break;
     }
     if constexpr (!F) {
@@ -242,6 +264,7 @@ void binary_typed(BinaryOp op, const Tensor& out, const Tensor& a, const Tensor&
 }  // namespace
 
 void unary(UnaryOp op, const Tensor& out, const Tensor& a) {
+  if (simd_unary_f32(op, out, a)) return;
   FLB_DISPATCH_ALL(a.dtype, "unary", [&] { unary_typed<scalar_t>(op, out, a); });
 }
 

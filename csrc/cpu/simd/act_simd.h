@@ -61,6 +61,18 @@ using BceF32Fn = int64_t (*)(float* out, const float* x, const float* t, int64_t
 BceF32Fn bce_f32_avx2();
 BceF32Fn bce_f32_avx512();
 
+// Foundation unary math on contiguous float32 (cpu/elementwise.cpp, the ops of flambeau.exp, log,
+// tanh, ...): out[i] = f(x[i]) for op = (int)UnaryOp, whose values these ids repeat (checked by
+// static_assert in cpu/elementwise.cpp). Returns false, touching nothing, when the leaf has no vector
+// version of `op` (then the caller runs its scalar loop); n = 0 asks only that. out may alias x.
+enum UnaryId : int {
+  kUExp = 2, kULog, kULog2, kULog10, kULog1p, kUExpm1, kUSqrt, kURsqrt, kUSin, kUCos, kUTan, kUTanh, kUSigmoid,
+  kURelu, kUSign, kUFloor, kUCeil, kURound, kUTrunc, kUReciprocal, kUErf
+};
+using UnaryF32Fn = bool (*)(int op, float* out, const float* x, int64_t n);
+UnaryF32Fn unary_f32_avx2();
+UnaryF32Fn unary_f32_avx512();
+
 ActFwdF32Fn act_fwd_f32_avx2();
 ActBwdF32Fn act_bwd_f32_avx2();
 RowMaxF32Fn row_max_f32_avx2();

@@ -3,6 +3,7 @@
 // Only built with AVX2/FMA flags and only called when the CPU has them (cpu/capability.cpp).
 // Everything is in an anonymous namespace; only the function pointers below leave this file.
 #include <immintrin.h>
+#include <math.h>  // ::sinf, ::cosf (unary_vec.inc's fallback for large arguments)
 #include "cpu/simd/act_simd.h"
 
 namespace flambeau::cpu::simd {
@@ -34,15 +35,12 @@ inline vf rcp_(vf b) { return _mm256_div_ps(_mm256_set1_ps(1.0f), b); }
 inline vf rcp_fin(vf b) { return _mm256_div_ps(_mm256_set1_ps(1.0f), b); }
 inline vf fdiv_(vf a, vf b) { return _mm256_div_ps(a, b); }
 inline vf fms_(vf a, vf b, vf c) { return _mm256_fmsub_ps(a, b, c); }
+// y = m 2^e, m in [sqrt(1/2), sqrt(2)), for positive normal y: as in activation_avx512.cpp.
 inline vf frexp_(vf y, vf& e) {
-  __m256i b = _mm256_castps_si256(y);
-  __m256i ei = _mm256_sub_epi32(_mm256_srli_epi32(b, 23), _mm256_set1_epi32(127));
-  vf m = _mm256_castsi256_ps(_mm256_or_si256(_mm256_and_si256(b, _mm256_set1_epi32(0x007fffff)),
-                                             _mm256_set1_epi32(0x3f800000)));  // [1, 2)
-  vf big = _mm256_cmp_ps(m, _mm256_set1_ps(1.41421356f), _CMP_GT_OQ);
-  vf ef = _mm256_cvtepi32_ps(ei);
-  e = _mm256_blendv_ps(ef, _mm256_add_ps(ef, _mm256_set1_ps(1.0f)), big);
-  return _mm256_blendv_ps(m, _mm256_mul_ps(m, _mm256_set1_ps(0.5f)), big);
+  __m256i ix = _mm256_castps_si256(y);
+  __m256i t = _mm256_sub_epi32(ix, _mm256_set1_epi32(0x3F3504F4));
+  e = _mm256_cvtepi32_ps(_mm256_srai_epi32(t, 23));
+  return _mm256_castsi256_ps(_mm256_sub_epi32(ix, _mm256_and_si256(t, _mm256_set1_epi32((int)0xFF800000))));
 }
 inline vf fnma_(vf a, vf b, vf c) { return _mm256_fnmadd_ps(a, b, c); }
 inline vf vmax(vf a, vf b) { return _mm256_max_ps(a, b); }
@@ -58,8 +56,25 @@ inline vm isnan_(vf a) { return _mm256_cmp_ps(a, a, _CMP_UNORD_Q); }
 inline vm mand(vm a, vm b) { return _mm256_and_ps(a, b); }
 inline vm mor(vm a, vm b) { return _mm256_or_ps(a, b); }
 inline bool any_(vm a) { return _mm256_movemask_ps(a) != 0; }
+inline bool all_(vm a) { return _mm256_movemask_ps(a) == 0xFF; }
 inline vf sel(vm m, vf a, vf b) { return _mm256_blendv_ps(b, a, m); }
 inline vf roundn(vf a) { return _mm256_round_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+inline vf floor_(vf a) { return _mm256_round_ps(a, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC); }
+inline vf ceil_(vf a) { return _mm256_round_ps(a, _MM_FROUND_TO_POS_INF | _MM_FROUND_NO_EXC); }
+inline vf trunc_(vf a) { return _mm256_round_ps(a, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC); }
+inline vf sqrt_(vf a) { return _mm256_sqrt_ps(a); }  // correctly rounded, as std::sqrt
+inline vm eq(vf a, vf b) { return _mm256_cmp_ps(a, b, _CMP_EQ_OQ); }
+// x - j pi/2 for integral j, in float64 (pi/2 in two parts, each product rounded once by the fma),
+// then rounded to float: the argument reduction of sin/cos, accurate to half an ulp of the result.
+inline vf sub_pio2(vf x, vf j) {
+  auto half = [](__m256d xd, __m256d jd) {
+    xd = _mm256_fnmadd_pd(jd, _mm256_set1_pd(1.5707963267948966), xd);
+    return _mm256_cvtpd_ps(_mm256_fnmadd_pd(jd, _mm256_set1_pd(6.123233995736766e-17), xd));
+  };
+  __m128 lo = half(_mm256_cvtps_pd(_mm256_castps256_ps128(x)), _mm256_cvtps_pd(_mm256_castps256_ps128(j)));
+  __m128 hi = half(_mm256_cvtps_pd(_mm256_extractf128_ps(x, 1)), _mm256_cvtps_pd(_mm256_extractf128_ps(j, 1)));
+  return _mm256_insertf128_ps(_mm256_castps128_ps256(lo), hi, 1);
+}
 // y * 2^n in two steps (2^(n>>1) * 2^(n - (n>>1))), each factor a normal float for n in [-150, 128].
 inline vf scale2n(vf y, vf n) {
   __m256i ni = _mm256_cvtps_epi32(n);
@@ -102,6 +117,7 @@ inline double dacc_sum(const Dacc& d) {
 }
 
 #include "cpu/simd/act_vec.inc"
+#include "cpu/simd/unary_vec.inc"
 
 }  // namespace
 
@@ -115,5 +131,6 @@ CeTileBwdF32Fn ce_tile_bwd_f32_avx2() { return &ce_tile_bwd; }
 SmTileFwdF32Fn sm_tile_fwd_f32_avx2() { return &sm_tile_fwd; }
 SmTileBwdF32Fn sm_tile_bwd_f32_avx2() { return &sm_tile_bwd; }
 BceF32Fn bce_f32_avx2() { return &bce_values; }
+UnaryF32Fn unary_f32_avx2() { return &unary_math; }
 
 }  // namespace flambeau::cpu::simd

@@ -3,6 +3,7 @@
 // flags and only called when the CPU has AVX-512 (cpu/capability.cpp). Everything is in an
 // anonymous namespace; only the function pointers below leave this file.
 #include <immintrin.h>
+#include <math.h>  // ::sinf, ::cosf (unary_vec.inc's fallback for large arguments)
 #include "cpu/simd/act_simd.h"
 
 namespace flambeau::cpu::simd {
@@ -44,15 +45,13 @@ inline vf rcp_fin(vf b) {
 inline vf fdiv_(vf a, vf b) { return _mm512_mul_ps(a, rcp_fin(b)); }
 inline vf fms_(vf a, vf b, vf c) { return _mm512_fmsub_ps(a, b, c); }
 // y = m 2^e with m in [sqrt(1/2), sqrt(2)), for positive normal y (the caller keeps zero, subnormal,
-// inf and NaN away): exponent and mantissa from the bits.
+// inf and NaN away), from the bits in three integer steps: t = bits(y) - bits(sqrt(1/2)) (rounded up
+// one), e = t >> 23, m = bits(y) - (t's exponent field), so m > float(sqrt 2) is halved, as before.
 inline vf frexp_(vf y, vf& e) {
-  __m512i b = _mm512_castps_si512(y);
-  __m512i ei = _mm512_sub_epi32(_mm512_srli_epi32(b, 23), _mm512_set1_epi32(127));
-  vf m = _mm512_castsi512_ps(_mm512_or_si512(_mm512_and_si512(b, _mm512_set1_epi32(0x007fffff)),
-                                             _mm512_set1_epi32(0x3f800000)));  // [1, 2)
-  __mmask16 big = _mm512_cmp_ps_mask(m, _mm512_set1_ps(1.41421356f), _CMP_GT_OQ);
-  e = _mm512_mask_add_ps(_mm512_cvtepi32_ps(ei), big, _mm512_cvtepi32_ps(ei), _mm512_set1_ps(1.0f));
-  return _mm512_mask_mul_ps(m, big, m, _mm512_set1_ps(0.5f));
+  __m512i ix = _mm512_castps_si512(y);
+  __m512i t = _mm512_sub_epi32(ix, _mm512_set1_epi32(0x3F3504F4));
+  e = _mm512_cvtepi32_ps(_mm512_srai_epi32(t, 23));
+  return _mm512_castsi512_ps(_mm512_sub_epi32(ix, _mm512_and_si512(t, _mm512_set1_epi32((int)0xFF800000))));
 }
 inline vf fnma_(vf a, vf b, vf c) { return _mm512_fnmadd_ps(a, b, c); }
 inline vf vmax(vf a, vf b) { return _mm512_max_ps(a, b); }
@@ -70,8 +69,26 @@ inline vm isnan_(vf a) { return _mm512_cmp_ps_mask(a, a, _CMP_UNORD_Q); }
 inline vm mand(vm a, vm b) { return (vm)(a & b); }
 inline vm mor(vm a, vm b) { return (vm)(a | b); }
 inline bool any_(vm a) { return a != 0; }
+inline bool all_(vm a) { return a == (vm)0xFFFF; }
 inline vf sel(vm m, vf a, vf b) { return _mm512_mask_blend_ps(m, b, a); }
 inline vf roundn(vf a) { return _mm512_roundscale_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+inline vf floor_(vf a) { return _mm512_roundscale_ps(a, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC); }
+inline vf ceil_(vf a) { return _mm512_roundscale_ps(a, _MM_FROUND_TO_POS_INF | _MM_FROUND_NO_EXC); }
+inline vf trunc_(vf a) { return _mm512_roundscale_ps(a, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC); }
+inline vf sqrt_(vf a) { return _mm512_sqrt_ps(a); }  // correctly rounded, as std::sqrt
+inline vm eq(vf a, vf b) { return _mm512_cmp_ps_mask(a, b, _CMP_EQ_OQ); }
+// x - j pi/2 for integral j, in float64 (pi/2 in two parts, each product rounded once by the fma),
+// then rounded to float: the argument reduction of sin/cos, accurate to half an ulp of the result.
+inline vf sub_pio2(vf x, vf j) {
+  auto half = [](__m512d xd, __m512d jd) {
+    xd = _mm512_fnmadd_pd(jd, _mm512_set1_pd(1.5707963267948966), xd);
+    return _mm512_cvtpd_ps(_mm512_fnmadd_pd(jd, _mm512_set1_pd(6.123233995736766e-17), xd));
+  };
+  __m256 lo = half(_mm512_cvtps_pd(_mm512_castps512_ps256(x)), _mm512_cvtps_pd(_mm512_castps512_ps256(j)));
+  __m256 hi = half(_mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(x), 1))),
+                   _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(j), 1))));
+  return _mm512_insertf32x8(_mm512_castps256_ps512(lo), hi, 1);
+}
 inline vf scale2n(vf y, vf n) { return _mm512_scalef_ps(y, n); }
 inline vf copysign_(vf mag, vf sgn) {
   const __m512i s = _mm512_set1_epi32((int)0x80000000);
@@ -100,6 +117,7 @@ inline double dacc_sum(const Dacc& d) {
 }
 
 #include "cpu/simd/act_vec.inc"
+#include "cpu/simd/unary_vec.inc"
 
 }  // namespace
 
@@ -113,5 +131,6 @@ CeTileBwdF32Fn ce_tile_bwd_f32_avx512() { return &ce_tile_bwd; }
 SmTileFwdF32Fn sm_tile_fwd_f32_avx512() { return &sm_tile_fwd; }
 SmTileBwdF32Fn sm_tile_bwd_f32_avx512() { return &sm_tile_bwd; }
 BceF32Fn bce_f32_avx512() { return &bce_values; }
+UnaryF32Fn unary_f32_avx512() { return &unary_math; }
 
 }  // namespace flambeau::cpu::simd
