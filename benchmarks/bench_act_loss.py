@@ -85,6 +85,10 @@ ACTS = [
     ("tanhshrink", lambda x: A.tanhshrink(x), lambda x: TF.tanhshrink(x)),
 ]
 
+UNARY = ["exp", "log", "log2", "log1p", "expm1", "sqrt", "rsqrt", "sin", "cos", "erf", "tanh", "sigmoid", "relu",
+         "floor", "round"]
+POSITIVE = {"log", "log2", "log1p", "sqrt", "rsqrt"}
+
 aten = torch.ops.aten
 # (name, ours(g_impl, s_impl), theirs(g, s) with s = what each backward reads)
 ACT_BWD = [
@@ -169,6 +173,17 @@ def main():
             continue
         o, t = compare(lambda: fo(fs), lambda: ft(ts), rounds, k, n=200)
         row(name + " (1000)", o, t)
+
+    # The foundation unary ops under their torch.* names (flambeau.exp, ...: cpu/simd/unary_vec.inc),
+    # on the same input; log-type ops on |x| + 0.5.
+    print(f"## foundation unary ops (flambeau.<name> vs torch.<name>), forward, {n} float32 elements")
+    fpos, tpos = flambeau.from_numpy(np.abs(xs) + 0.5), torch.from_numpy(np.abs(xs) + 0.5)
+    for name in UNARY:
+        if only and name not in only and "unary" not in only:
+            continue
+        a, b = (fpos, tpos) if name in POSITIVE else (fx, tx)
+        o, t = compare(lambda: getattr(flambeau, name)(a), lambda: getattr(torch, name)(b), rounds, k)
+        row("torch." + name, o, t, 8 * n, bw)
 
     if not only or "softmax" in only:
         # Over a non-last dim (the class dim of a segmentation map, stride 128*128): forward through
