@@ -382,3 +382,18 @@ def test_elementwise_on_expanded_input(device, rng):
     t = torch.tensor(a).expand(3, 4) * torch.tensor(b)
     f = fl_tensor(a, device).expand(3, 4) * fl_tensor(b, device)
     assert_close(f, t)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("e", [2, 1, 3, 0.5, -1, -2, -0.5, 2.5, 0])
+def test_pow_scalar_exponent_special_cases(e, dtype, rng):
+    # PyTorch takes x*x, sqrt, 1/x, ... for these scalar exponents (sqrt(-0) = -0 and sqrt(-inf) = NaN,
+    # unlike pow); ours must give the same values, special inputs included.
+    x = np.concatenate([rng.normal(0, 3, 1000), [-np.inf, -0.0, 0.0, -1.0, np.inf, np.nan, 1e-30, 1e30]]).astype(dtype)
+    ours = (flambeau.from_numpy(x) ** e).numpy()
+    ref = (torch.from_numpy(x) ** e).numpy()
+    np.testing.assert_array_equal(np.isnan(ours), np.isnan(ref))
+    ok = ~np.isnan(ref)
+    np.testing.assert_allclose(ours[ok], ref[ok], rtol=2e-7 if dtype == "float32" else 1e-15, atol=0)
+    z = ok & (ref == 0)
+    np.testing.assert_array_equal(np.signbit(ours[z]), np.signbit(ref[z]))
