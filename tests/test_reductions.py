@@ -302,3 +302,30 @@ def test_reduction_of_empty_tensor_values(device):
     assert np.isnan(e.mean().item())
     assert e.sum(0).tolist() == [0.0, 0.0, 0.0]
     assert e.sum(1).shape == (0,)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int64"])
+@pytest.mark.parametrize("n", [1, 7, 65536, 65537, 300001])
+@pytest.mark.parametrize("op", ["max", "min"])
+def test_whole_tensor_max_min_blocks(op, n, dtype, rng):
+    # The whole-tensor path folds fixed 65536-element blocks in parallel: sizes around a block, a NaN
+    # in the last block only, and the extreme value in the last element.
+    x = (rng.standard_normal(n) * 100).astype(dtype)
+    x[-1] = 10 ** 6 if op == "max" else -10 ** 6
+    got = getattr(flambeau.from_numpy(x), op)().item()
+    assert got == getattr(torch.from_numpy(x), op)().item()
+    if dtype.startswith("float"):
+        x[-1] = np.nan
+        assert np.isnan(getattr(flambeau.from_numpy(x), op)().item())
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int64"])
+def test_clamp_contiguous_and_strided_special_values(dtype, rng):
+    x = (rng.standard_normal((50, 41)) * 3).astype(dtype)
+    if dtype.startswith("float"):
+        x[0, :4] = [np.nan, np.inf, -np.inf, -0.0]
+    for lo, hi in [(-1, 1), (None, 1), (-1, None), (0, 0)]:
+        for view in (lambda t: t, lambda t: t.t()):
+            ours = view(flambeau.from_numpy(x)).clamp(lo, hi).numpy()
+            ref = view(torch.from_numpy(x)).clamp(lo, hi).numpy()
+            np.testing.assert_array_equal(ours, ref)

@@ -6,6 +6,7 @@
 // division by zero raises.
 #include <atomic>
 #include <cmath>
+#include <limits>
 #include <type_traits>
 #include "cpu/capability.h"
 #include "cpu/kernels.h"
@@ -296,12 +297,27 @@ void clamp(const Tensor& out, const Tensor& a, const Scalar* lo, const Scalar* h
     using T = scalar_t;
     const bool has_lo = lo != nullptr, has_hi = hi != nullptr;
     const T l = has_lo ? lo->to<T>() : T(0), h = has_hi ? hi->to<T>() : T(0);
-    unary_loop<T, T>(out, a, [=](T x) {
-      if (is_nan(x)) return x;
-      if (has_lo) x = x < l ? l : x;
-      if (has_hi) x = x > h ? h : x;
-      return x;
-    });
+    // One branch-free body per case (NaN fails both comparisons and passes through): the loops
+    // vectorise, where one body testing has_lo/has_hi per element ran 7x slower than PyTorch.
+    if (out.is_contiguous() && a.is_contiguous() && out.numel() == a.numel() && (has_lo || has_hi)) {
+      T* o = out.data<T>();
+      const T* x = a.data<T>();
+      using Lim = std::numeric_limits<T>;  // a missing bound is the type's end (inf for floats: -inf stays)
+      const T lo_ = has_lo ? l : (Lim::has_infinity ? -Lim::infinity() : Lim::lowest());
+      const T hi_ = has_hi ? h : (Lim::has_infinity ? Lim::infinity() : Lim::max());
+      parallel_for(out.numel(), kGrain, [&](int64_t b, int64_t e) {
+        _Pragma("omp simd")  // (a #pragma cannot sit inside the dispatch macro's argument)
+        for (int64_t i = b; i < e; ++i) {
+          T v = x[i] < lo_ ? lo_ : x[i];
+          o[i] = v > hi_ ? hi_ : v;
+        }
+      });
+      return;
+    }
+    if (has_lo && has_hi) unary_loop<T, T>(out, a, [=](T x) { x = x < l ? l : x; return x > h ? h : x; });
+    else if (has_lo) unary_loop<T, T>(out, a, [=](T x) { return x < l ? l : x; });
+    else if (has_hi) unary_loop<T, T>(out, a, [=](T x) { return x > h ? h : x; });
+    else unary_loop<T, T>(out, a, [](T x) { return x; });
   });
 }
 

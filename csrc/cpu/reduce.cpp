@@ -121,6 +121,30 @@ acc_t<T> sum_row(const T* x, int64_t n, int64_t st) {
   return a;
 }
 
+// max (MAX) or min of x[0..n), n > 0, as an OpenMP simd reduction (GCC does not vectorise a float
+// max written as a comparison: it cannot assume no NaN); a NaN anywhere sets `nan` (the caller
+// returns NaN), so the lanes' NaN behaviour does not matter.
+template <class T, bool MAX>
+T fold_max_min(const T* x, int64_t n, char& nan) {
+  T r = x[0];
+  int seen = 0;
+  if constexpr (MAX) {
+#pragma omp simd reduction(max : r) reduction(| : seen)
+    for (int64_t i = 0; i < n; ++i) {
+      r = x[i] > r ? x[i] : r;
+      if constexpr (std::is_floating_point_v<T>) seen |= x[i] != x[i];
+    }
+  } else {
+#pragma omp simd reduction(min : r) reduction(| : seen)
+    for (int64_t i = 0; i < n; ++i) {
+      r = x[i] < r ? x[i] : r;
+      if constexpr (std::is_floating_point_v<T>) seen |= x[i] != x[i];
+    }
+  }
+  if (seen) nan = 1;
+  return r;
+}
+
 // out[o] = finish(fold over the slice of o). Parallel over outputs.
 template <class Tin, class Tout, class Fn>
 void per_output(const Plan& p, const Tensor& out, const Tensor& in, Fn&& fn) {
@@ -204,6 +228,29 @@ void reduce_typed(ReduceOp op, const Tensor& out, const Tensor& in, const Plan& 
     case ReduceOp::Max:
     case ReduceOp::Min: {
       const bool is_max = op == ReduceOp::Max;
+      if (p.out_numel == 1 && in.is_contiguous() && p.red_numel > 0) {
+        // Whole-tensor max/min: fixed blocks in parallel, each a branch-free fold, then the blocks'
+        // results (order does not matter for max/min; any NaN gives NaN).
+        const T* x = in.data<T>();
+        const int64_t n = p.red_numel, B = 1 << 16, nb = (n + B - 1) / B;
+        std::vector<T> part(nb);
+        std::vector<char> nan(nb, 0);
+        parallel_for(nb, 1, [&](int64_t b, int64_t e) {
+          for (int64_t k = b; k < e; ++k) {
+            const int64_t i0 = k * B, i1 = std::min(n, i0 + B);
+            part[k] = is_max ? fold_max_min<T, true>(x + i0, i1 - i0, nan[k]) : fold_max_min<T, false>(x + i0, i1 - i0, nan[k]);
+          }
+        });
+        T best = part[0];
+        bool any_nan = false;
+        for (int64_t k = 0; k < nb; ++k) {
+          any_nan = any_nan || nan[k];
+          best = is_max ? (part[k] > best ? part[k] : best) : (part[k] < best ? part[k] : best);
+        }
+        if constexpr (std::is_floating_point_v<T>) if (any_nan) best = std::numeric_limits<T>::quiet_NaN();
+        *out.data<T>() = best;
+        return;
+      }
       per_output<T, T>(p, out, in, [&](const T* base) {
         T best = *base;
         bool found_nan = is_nan(best);
