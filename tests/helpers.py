@@ -279,3 +279,17 @@ def run_python(code, env=None, timeout=300):
     full_env.update(env or {})
     return subprocess.run([sys.executable, "-c", code], env=full_env, capture_output=True, text=True,
                           timeout=timeout)
+
+
+def with_cpu_capability(cap, fn):
+    """fn() with the CPU capability forced to `cap` ('default', 'avx2', 'avx512'), restored after;
+    skips the test where this CPU lacks it."""
+    from flambeau import _C
+    prev = _C.cpu_capability()
+    try:
+        _C.set_cpu_capability(cap)
+        if _C.cpu_capability() != cap:
+            pytest.skip(f"{cap} not supported here")
+        return fn()
+    finally:
+        _C.set_cpu_capability(prev)

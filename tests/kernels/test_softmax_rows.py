@@ -6,20 +6,11 @@ import pytest
 import torch
 
 import flambeau
-from flambeau import _C
+from helpers import with_cpu_capability
 
 CAPS = ["default", "avx2", "avx512"]
 
 
-def _with_cap(cap, fn):
-    prev = _C.cpu_capability()
-    try:
-        _C.set_cpu_capability(cap)
-        if _C.cpu_capability() != cap:
-            pytest.skip(f"{cap} not supported here")
-        return fn()
-    finally:
-        _C.set_cpu_capability(prev)
 
 
 @pytest.mark.parametrize("cap", CAPS)
@@ -40,7 +31,7 @@ def test_rows_match_torch(name, n, cap, rng):
         (gi,) = flambeau.autograd.grad(y, xt, flambeau.from_numpy(g))
         return y.detach().numpy(), gi.numpy()
 
-    y, gi = _with_cap(cap, ours)
+    y, gi = with_cpu_capability(cap, ours)
     tx = torch.from_numpy(x.copy()).requires_grad_(True)
     ty = getattr(tx, name)(-1)
     (tgi,) = torch.autograd.grad(ty, tx, torch.from_numpy(g))
@@ -53,7 +44,7 @@ def test_rows_match_torch(name, n, cap, rng):
 @pytest.mark.parametrize("name", ["softmax", "log_softmax"])
 def test_special_rows(name, cap):
     x = np.array([[-np.inf] * 20, [0.0] * 19 + [np.nan], [np.inf] + [0.0] * 19, [1.0] * 20], np.float32)
-    y = _with_cap(cap, lambda: getattr(flambeau.from_numpy(x), name)(-1).numpy())
+    y = with_cpu_capability(cap, lambda: getattr(flambeau.from_numpy(x), name)(-1).numpy())
     ref = getattr(torch.from_numpy(x), name)(-1).numpy()
     np.testing.assert_array_equal(np.isnan(y), np.isnan(ref))
     np.testing.assert_allclose(y[3], ref[3], rtol=1e-6)

@@ -16,7 +16,7 @@ import pytest
 
 import flambeau
 import flambeau.nn.functional as F
-from flambeau import _C
+from helpers import with_cpu_capability
 
 CAPS = ["avx2", "avx512"]
 _erf64 = np.frompyfunc(math.erf, 1, 1)
@@ -47,15 +47,6 @@ ULP = {
 }
 
 
-def _with_cap(cap, fn):
-    prev = _C.cpu_capability()
-    try:
-        _C.set_cpu_capability(cap)
-        if _C.cpu_capability() != cap:
-            pytest.skip(f"{cap} not supported here")
-        return fn()
-    finally:
-        _C.set_cpu_capability(prev)
 
 
 def _sweep(step):
@@ -75,7 +66,7 @@ def test_ulp_bounds(name, cap):
     x = x[domain(x.astype(np.float64))]
     with np.errstate(all="ignore"):
         ref = ref_fn(x.astype(np.float64))
-    ours = _with_cap(cap, lambda: _run(name, x)).astype(np.float64)
+    ours = with_cpu_capability(cap, lambda: _run(name, x)).astype(np.float64)
     r32 = ref.astype(np.float32)
     ok = np.isfinite(r32) & (np.abs(ref) >= np.finfo(np.float32).tiny)
     ulp = np.abs(ours - ref)[ok] / np.spacing(np.abs(r32[ok])).astype(np.float64)
@@ -99,7 +90,7 @@ def test_trig_near_multiples_of_half_pi(name, cap):
     c = (ks * np.pi / 2).astype(np.float32).view(np.int32)
     x = (c[:, None] + np.arange(-3000, 3001, dtype=np.int32)).reshape(-1).view(np.float32)
     ref = getattr(np, name)(x.astype(np.float64))
-    ours = _with_cap(cap, lambda: _run(name, x)).astype(np.float64)
+    ours = with_cpu_capability(cap, lambda: _run(name, x)).astype(np.float64)
     ok = np.abs(ref) >= np.finfo(np.float32).tiny
     ulp = np.abs(ours - ref)[ok] / np.spacing(np.abs(ref[ok]).astype(np.float32)).astype(np.float64)
     assert ulp.max() <= 2.5, f"{name}/{cap}: {ulp.max():.2f} ulp at x={x[ok][ulp.argmax()]!r}"
@@ -114,8 +105,8 @@ def test_exact_ops_match_the_scalar_loop(name, cap, rng):
     x = np.concatenate([rng.normal(0, 10, 5000), rng.uniform(-3, 3, 5000).round(1) + 0.5,
                         [0.0, -0.0, 0.5, -0.5, 1.5, 2.5, -2.5, np.inf, -np.inf, np.nan, 1e-45, -1e-45,
                          3.4e38, -3.4e38, 8388608.5, -8388607.5]]).astype(np.float32)
-    ours = _with_cap(cap, lambda: _run(name, x))
-    scalar = _with_cap("default", lambda: _run(name, x))
+    ours = with_cpu_capability(cap, lambda: _run(name, x))
+    scalar = with_cpu_capability("default", lambda: _run(name, x))
     assert np.array_equal(ours.view(np.int32), scalar.view(np.int32)), name
 
 
@@ -133,7 +124,7 @@ def test_special_values(name, cap):
     x = np.tile(SPECIAL, 17)
     with np.errstate(all="ignore"):
         ref = ref_fn(x.astype(np.float64)).astype(np.float32)
-    ours = _with_cap(cap, lambda: _run(name, x))
+    ours = with_cpu_capability(cap, lambda: _run(name, x))
     assert np.array_equal(np.isnan(ours), np.isnan(ref)), (name, x[np.isnan(ours) != np.isnan(ref)])
     assert np.array_equal(np.isinf(ours), np.isinf(ref)), (name, x[np.isinf(ours) != np.isinf(ref)])
     fin = np.isfinite(ref)
@@ -179,5 +170,5 @@ def test_functional_and_tensor_names_agree(rng):
 def test_relu_keeps_negative_zero_and_nan():
     x = flambeau.tensor([-0.0, float("nan"), -1.0, 2.0])
     for cap in ["default"] + CAPS:
-        r = _with_cap(cap, lambda: flambeau.relu(x).numpy())
+        r = with_cpu_capability(cap, lambda: flambeau.relu(x).numpy())
         assert np.signbit(r[0]) and np.isnan(r[1]) and r[2] == 0 and r[3] == 2, (cap, r)
