@@ -329,3 +329,24 @@ def test_clamp_contiguous_and_strided_special_values(dtype, rng):
             ours = view(flambeau.from_numpy(x)).clamp(lo, hi).numpy()
             ref = view(torch.from_numpy(x)).clamp(lo, hi).numpy()
             np.testing.assert_array_equal(ours, ref)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int64", "bool"])
+@pytest.mark.parametrize("n", [131073, 65536 * 5 + 3])
+def test_whole_tensor_sum_blocks_thread_independent(n, dtype, rng):
+    # Large whole-tensor sums fold fixed blocks in parallel: the result is the same with 1 and 2
+    # threads, bit for bit, and matches a float64 reference.
+    from flambeau import _C
+    x = (rng.standard_normal(n) * 10).astype(dtype) if dtype != "bool" else rng.random(n) > 0.5
+    t = flambeau.from_numpy(x)
+    prev = _C.get_num_threads()
+    try:
+        _C.set_num_threads(1)
+        one = (t.sum().item(), t.mean().item() if dtype.startswith("float") else None)
+        _C.set_num_threads(2)
+        two = (t.sum().item(), t.mean().item() if dtype.startswith("float") else None)
+    finally:
+        _C.set_num_threads(prev)
+    assert one == two
+    ref = x.astype(np.float64).sum()
+    assert one[0] == pytest.approx(ref, rel=1e-6, abs=1e-3)
