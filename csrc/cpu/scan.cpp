@@ -66,6 +66,23 @@ void scan_impl(const Tensor& out, const Tensor& x_in, int64_t dim, bool reverse)
   const T* xp = x.data<T>();
   O* op = out.data<O>();
   const int64_t n = L.n, inner = L.inner;
+  if (inner == 1) {
+    // Rows (scan over the last dim): the running sum in a register. Through acc[] below, every
+    // store to the output reloaded it (the module is built with -fno-strict-aliasing), a
+    // store-to-load chain of ~6 ns per element (cumsum along rows was 0.24x PyTorch).
+    for_blocks(L, [&](int64_t o, int64_t, int64_t) {
+      const T* src = xp + o * n;
+      O* dst = op + o * n;
+      A acc = Prod ? A(1) : A(0);
+      for (int64_t ii = 0; ii < n; ++ii) {
+        const int64_t i = reverse ? n - 1 - ii : ii;
+        if constexpr (Prod) acc *= (A)src[i];
+        else acc += (A)src[i];
+        dst[i] = (O)acc;
+      }
+    });
+    return;
+  }
   for_blocks(L, [&](int64_t o, int64_t j0, int64_t nb) {
     A acc[kBlock];
     for (int64_t j = 0; j < nb; ++j) acc[j] = Prod ? A(1) : A(0);
