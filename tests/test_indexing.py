@@ -224,3 +224,20 @@ def test_setitem_gradient_through_mask_assignment(device):
             return y.exp()
         return fn
     check_op(make(torch), make(flambeau), shapes=[(4, 5)], device=device)
+
+
+@pytest.mark.parametrize("dtype", ["bool", "float32", "int64"])
+@pytest.mark.parametrize("shape", [(), (1,), (17,), (5, 7), (3, 4, 5), (2, 3, 1, 4), (0, 3), (4, 0)])
+def test_nonzero_and_mask_selection_match_torch(shape, dtype, rng):
+    # Contiguous inputs take a counting pass and a branch-free fill with running coordinates; a
+    # transposed view takes the strided walk. NaN counts as nonzero.
+    x = rng.standard_normal(shape)
+    x = (x > 0.3) if dtype == "bool" else np.where(np.abs(x) > 0.8, x, 0).astype(dtype)
+    if dtype == "float32" and x.size:
+        x.reshape(-1)[0] = np.nan
+    for view in ((lambda t: t), (lambda t: t.t())) if len(shape) == 2 else ((lambda t: t),):
+        f, t = view(flambeau.from_numpy(np.ascontiguousarray(x))), view(torch.from_numpy(np.ascontiguousarray(x)))
+        np.testing.assert_array_equal(f.nonzero().numpy(), t.nonzero().numpy())
+        m = np.asarray(x != 0) if dtype != "bool" else x
+        fm, tm = view(flambeau.from_numpy(np.ascontiguousarray(m))), view(torch.from_numpy(np.ascontiguousarray(m)))
+        np.testing.assert_array_equal(f[fm].numpy(), t[tm].numpy())

@@ -115,7 +115,56 @@ void index_put(const Tensor& dst_perm, const Tensor& values_perm, const std::vec
   });
 }
 
+// Contiguous input: count, then one branch-free pass that writes the running coordinates of every
+// element to output row k and advances k past the hits only (no per-hit division, no mispredicted
+// branch on a random mask). Strided input walks its offsets and decomposes the hits.
+Tensor nonzero_contiguous(const Tensor& t) {
+  const int64_t n = t.numel(), nd = t.dim();
+  int64_t cnt = 0;
+  FLB_DISPATCH_ALL(t.dtype, "nonzero", [&] {
+    const scalar_t* x = t.data<scalar_t>();
+    for (int64_t e = 0; e < n; ++e) cnt += x[e] != scalar_t(0);
+  });
+  Tensor out = empty({cnt, nd}, DType::Int64, t.device());
+  if (cnt == 0 || nd == 0) return out;
+  int64_t* o = out.data<int64_t>();
+  std::vector<int64_t> c(nd, 0);
+  FLB_DISPATCH_ALL(t.dtype, "nonzero", [&] {
+    const scalar_t* x = t.data<scalar_t>();
+    int64_t k = 0;
+    const int64_t last = t.sizes[nd - 1];
+    if (nd <= 2) {  // the common ranks with the coordinates in registers (c[] is reloaded after every
+                    // store to o: the module builds with -fno-strict-aliasing)
+      int64_t i = 0, j = 0;
+      for (int64_t e = 0; e < n && k < cnt; ++e) {
+        if (nd == 2) {
+          o[2 * k] = i;
+          o[2 * k + 1] = j;
+        } else {
+          o[k] = j;
+        }
+        k += x[e] != scalar_t(0);
+        if (++j == last) {
+          j = 0;
+          ++i;
+        }
+      }
+      return;
+    }
+    for (int64_t e = 0; e < n && k < cnt; ++e) {
+      for (int64_t d = 0; d < nd; ++d) o[k * nd + d] = c[d];
+      k += x[e] != scalar_t(0);
+      if (++c[nd - 1] == last) {  // carry into the outer coordinates
+        c[nd - 1] = 0;
+        for (int64_t d = nd - 2; d >= 0 && ++c[d] == t.sizes[d]; --d) c[d] = 0;
+      }
+    }
+  });
+  return out;
+}
+
 Tensor nonzero(const Tensor& t) {
+  if (t.is_contiguous()) return nonzero_contiguous(t);
   Block all = tail_block(t, 0);
   std::vector<int64_t> hits;
   FLB_DISPATCH_ALL(t.dtype, "nonzero", [&] {
