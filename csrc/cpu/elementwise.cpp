@@ -63,6 +63,13 @@ inline int64_t int_pow(int64_t base, int64_t exp) {
   return result;
 }
 
+// One value for every element: a single element, or broadcast with every stride 0 (a Python scalar).
+bool is_scalar_operand(const Tensor& b) {
+  bool zero_strides = true;
+  for (auto st : b.strides) zero_strides = zero_strides && st == 0;
+  return (zero_strides || b.numel() == 1) && b.numel() > 0;
+}
+
 static_assert((int)UnaryOp::Exp == simd::kUExp && (int)UnaryOp::Log1p == simd::kULog1p &&
                   (int)UnaryOp::Sin == simd::kUSin && (int)UnaryOp::Tanh == simd::kUTanh &&
                   (int)UnaryOp::Relu == simd::kURelu && (int)UnaryOp::Floor == simd::kUFloor &&
@@ -89,9 +96,7 @@ bool simd_binary_f32(BinaryOp op, const Tensor& out, const Tensor& a, const Tens
   if (!out.is_contiguous() || !a.is_contiguous()) return false;
   Capability cap = capability();
   if (cap == Capability::Default) return false;
-  bool b_scalar = true;
-  for (auto s : b.strides) b_scalar = b_scalar && s == 0;
-  b_scalar = b_scalar || b.numel() == 1;
+  const bool b_scalar = is_scalar_operand(b);
   if (!b_scalar && !b.is_contiguous()) return false;
   int64_t n = out.numel();
   float* o = out.data<float>();
@@ -214,10 +219,7 @@ void binary_typed(BinaryOp op, const Tensor& out, const Tensor& a, const Tensor&
           // A scalar exponent among PyTorch's special cases takes its cheap form, as PyTorch does
           // (x ** 2 is x * x, x ** 0.5 is sqrt(x), ...): a libm pow per element was 50x slower
           // than PyTorch's x ** 2. Other exponents (and tensor exponents) call std::pow.
-          bool scalar = true;
-          for (auto st : b.strides) scalar = scalar && st == 0;
-          scalar = (scalar || b.numel() == 1) && b.numel() > 0;
-          if (scalar) {
+          if (is_scalar_operand(b)) {
             const T e = *b.data<T>();
             if (e == T(2)) return same([](T x, T) { return T(x * x); });
             if (e == T(1)) return same([](T x, T) { return x; });

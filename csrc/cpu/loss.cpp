@@ -19,41 +19,11 @@
 #include "cpu/capability.h"
 #include "cpu/loops.h"
 #include "cpu/parallel.h"
+#include "cpu/row_simd.h"
 #include "cpu/simd/act_simd.h"
 
 namespace flambeau::cpu {
 
-namespace {
-
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-
-// Sums f(begin, end, acc) over [0, n) in fixed blocks; acc is a double[K] the block adds into.
-template <int K, class F>
-std::array<double, K> block_sums(int64_t n, int64_t block, int64_t work_per_item, F f) {
-  std::array<double, K> total{};
-  if (n <= 0) return total;
-  int64_t nb = (n + block - 1) / block;
-  std::vector<std::array<double, K>> part((size_t)nb);
-  int64_t grain = std::max<int64_t>(1, kGrain / std::max<int64_t>(1, block * work_per_item));
-  parallel_for(nb, grain, [&](int64_t b0, int64_t b1) {
-    for (int64_t b = b0; b < b1; ++b) {
-      std::array<double, K> acc{};
-      f(b * block, std::min(n, (b + 1) * block), acc.data());
-      part[b] = acc;
-    }
-  });
-  for (int64_t b = 0; b < nb; ++b)
-    for (int k = 0; k < K; ++k) total[k] += part[b][k];
-  return total;
-}
-
-struct RowFns {
-  simd::RowMaxF32Fn max = nullptr;
-  simd::RowSumExpF32Fn sumexp = nullptr;
-  simd::RowSoftmaxAxpbF32Fn axpb = nullptr;
-  simd::CeTileFwdF32Fn tile_fwd = nullptr;
-  simd::CeTileBwdF32Fn tile_bwd = nullptr;
-};
 RowFns row_fns() {
   RowFns r;
   switch (capability()) {
@@ -71,6 +41,26 @@ RowFns row_fns() {
   }
   return r;
 }
+
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+// Sums f(begin, end, acc) over [0, n) in fixed blocks; acc is a double[K] the block adds into.
+template <int K, class F>
+std::array<double, K> block_sums(int64_t n, int64_t block, int64_t work_per_item, F f) {
+  using Acc = std::array<double, K>;
+  const std::vector<Acc> part = fixed_block_results<Acc>(n, block, work_per_item, [&](int64_t b, int64_t e) {
+    Acc acc{};
+    f(b, e, acc.data());
+    return acc;
+  });
+  Acc total{};
+  for (const Acc& p : part)
+    for (int k = 0; k < K; ++k) total[k] += p[k];
+  return total;
+}
+
 
 // N-d tiles (see ce_tile_fwd/ce_tile_bwd in cpu/simd/act_vec.inc for the float32 leaves, which these
 // match): J positions of one sample at a time, C planes `stride` apart. Planes 2^k bytes apart share

@@ -3,6 +3,7 @@
 #pragma once
 #include <algorithm>
 #include <cstdint>
+#include <vector>
 #ifdef FLAMBEAU_OPENMP
 #include <omp.h>
 #endif
@@ -36,6 +37,20 @@ void parallel_for(int64_t n, int64_t grain, F&& f) {
   }
 #endif
   f(0, n);
+}
+
+// f(begin, end) -> R for each fixed block [b * block, min(n, (b + 1) * block)) of [0, n), the blocks
+// in parallel; the results in block order. Blocks that do not depend on the thread count make a fold
+// over the results (a sum added in this order) give the same bits with any number of threads.
+template <class R, class F>
+std::vector<R> fixed_block_results(int64_t n, int64_t block, int64_t work_per_item, F&& f) {
+  std::vector<R> part(n > 0 ? (size_t)((n + block - 1) / block) : 0);
+  const int64_t nb = (int64_t)part.size();
+  const int64_t grain = std::max<int64_t>(1, kGrain / std::max<int64_t>(1, block * work_per_item));
+  parallel_for(nb, grain, [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; ++b) part[b] = f(b * block, std::min(n, (b + 1) * block));
+  });
+  return part;
 }
 
 }  // namespace flambeau::cpu

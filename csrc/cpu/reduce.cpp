@@ -121,6 +121,9 @@ acc_t<T> sum_row(const T* x, int64_t n, int64_t st) {
   return a;
 }
 
+// Block of the whole-tensor sum/max/min (fixed: the sum's bits do not depend on the thread count).
+constexpr int64_t kReduceBlock = int64_t(1) << 16;
+
 // max (MAX) or min of x[0..n), n > 0, as an OpenMP simd reduction (GCC does not vectorise a float
 // max written as a comparison: it cannot assume no NaN); a NaN anywhere sets `nan` (the caller
 // returns NaN), so the lanes' NaN behaviour does not matter.
@@ -203,13 +206,10 @@ void reduce_typed(ReduceOp op, const Tensor& out, const Tensor& in, const Plan& 
         // order (the result does not depend on the thread count). One thread over the whole tensor
         // ran at half of PyTorch's speed.
         const T* x = in.data<T>();
-        const int64_t n = p.red_numel, B = 1 << 16, nb = (n + B - 1) / B;
-        std::vector<A> part(nb);
-        parallel_for(nb, 1, [&](int64_t b, int64_t e) {
-          for (int64_t k = b; k < e; ++k) part[k] = sum_row(x + k * B, std::min(B, n - k * B), 1);
-        });
         A total = 0;
-        for (int64_t k = 0; k < nb; ++k) total += part[k];
+        for (A part : fixed_block_results<A>(p.red_numel, kReduceBlock, 1,
+                                             [&](int64_t b, int64_t e) { return sum_row(x + b, e - b, 1); }))
+          total += part;
         if (out.dtype == DType::Int64) *out.data<int64_t>() = (int64_t)total;
         else *out.data<T>() = (T)((double)total * scale);
         return;
@@ -248,20 +248,17 @@ void reduce_typed(ReduceOp op, const Tensor& out, const Tensor& in, const Plan& 
         // Whole-tensor max/min: fixed blocks in parallel, each a branch-free fold, then the blocks'
         // results (order does not matter for max/min; any NaN gives NaN).
         const T* x = in.data<T>();
-        const int64_t n = p.red_numel, B = 1 << 16, nb = (n + B - 1) / B;
-        std::vector<T> part(nb);
-        std::vector<char> nan(nb, 0);
-        parallel_for(nb, 1, [&](int64_t b, int64_t e) {
-          for (int64_t k = b; k < e; ++k) {
-            const int64_t i0 = k * B, i1 = std::min(n, i0 + B);
-            part[k] = is_max ? fold_max_min<T, true>(x + i0, i1 - i0, nan[k]) : fold_max_min<T, false>(x + i0, i1 - i0, nan[k]);
-          }
+        struct Part { T v; char nan; };
+        const std::vector<Part> part = fixed_block_results<Part>(p.red_numel, kReduceBlock, 1, [&](int64_t b, int64_t e) {
+          Part r{T(0), 0};
+          r.v = is_max ? fold_max_min<T, true>(x + b, e - b, r.nan) : fold_max_min<T, false>(x + b, e - b, r.nan);
+          return r;
         });
-        T best = part[0];
+        T best = part[0].v;
         bool any_nan = false;
-        for (int64_t k = 0; k < nb; ++k) {
-          any_nan = any_nan || nan[k];
-          best = is_max ? (part[k] > best ? part[k] : best) : (part[k] < best ? part[k] : best);
+        for (const Part& q : part) {
+          any_nan = any_nan || q.nan;
+          best = is_max ? (q.v > best ? q.v : best) : (q.v < best ? q.v : best);
         }
         if constexpr (std::is_floating_point_v<T>) if (any_nan) best = std::numeric_limits<T>::quiet_NaN();
         *out.data<T>() = best;

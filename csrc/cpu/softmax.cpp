@@ -17,6 +17,7 @@
 #include "cpu/capability.h"
 #include "cpu/kernels.h"
 #include "cpu/parallel.h"
+#include "cpu/row_simd.h"
 #include "cpu/simd/act_simd.h"
 
 namespace flambeau::cpu {
@@ -51,21 +52,7 @@ TileFns tile_fns() {
 // cross-entropy's): max, sum of exp(x - m) accumulated in float64, then exp(x - m) / s (softmax) or
 // (x - m) - log s (log-softmax). The per-element exp is the vector float one (<= 1 ulp) instead of a
 // float64 libm call: a [4096, 1000] softmax went from 67 ms (16 ns/element) to memory speed.
-struct RowFns {
-  simd::RowMaxF32Fn max = nullptr;
-  simd::RowSumExpF32Fn sumexp = nullptr;
-  simd::RowSoftmaxAxpbF32Fn axpb = nullptr;
-};
-RowFns row_fns() {
-  switch (capability()) {
-    case Capability::AVX512:
-      return {simd::row_max_f32_avx512(), simd::row_sumexp_f32_avx512(), simd::row_softmax_axpb_f32_avx512()};
-    case Capability::AVX2:
-      return {simd::row_max_f32_avx2(), simd::row_sumexp_f32_avx2(), simd::row_softmax_axpb_f32_avx2()};
-    default: return {};
-  }
-}
-
+// (The row helpers: cpu/row_simd.h.)
 void softmax_rows_f32(const RowFns& rf, float* y, const float* x, int64_t rows, int64_t n, bool log) {
   parallel_for(rows, std::max<int64_t>(1, kGrain / std::max<int64_t>(n, 1)), [&](int64_t b, int64_t e) {
     for (int64_t r = b; r < e; ++r) {
