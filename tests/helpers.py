@@ -293,3 +293,9 @@ def with_cpu_capability(cap, fn):
         return fn()
     finally:
         _C.set_cpu_capability(prev)
+
+
+def expit64(v):
+    """float64 logistic function without overflow: exp of a non-positive argument only."""
+    e = np.exp(-np.abs(v))
+    return np.where(v >= 0, 1.0 / (1.0 + e), e / (1.0 + e))

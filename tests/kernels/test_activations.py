@@ -17,7 +17,7 @@ import torch.nn.functional as TF
 import flambeau
 from flambeau import _C
 from flambeau._functions import activation as A
-from helpers import check_op, fl_tensor, to_np, assert_close, rand_array
+from helpers import assert_close, check_op, expit64, fl_tensor, rand_array, to_np
 
 CAPS = ["default", "avx2", "avx512"]
 
@@ -364,11 +364,6 @@ ULP_BOUNDS = {"tanh": (3.0, 20.0), "gelu": (7.0, 20.0), "sigmoid": (2.5, 100.0),
 _erfc64 = np.frompyfunc(math.erfc, 1, 1)  # glibc's double erfc, element by element (no scipy needed)
 
 
-def _expit64(v):
-    """float64 logistic function without overflow: exp of a non-positive argument only."""
-    e = np.exp(-np.abs(v))
-    return np.where(v >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
-
 
 @pytest.mark.parametrize("name", sorted(ULP_BOUNDS))
 @pytest.mark.parametrize("cap", ["avx2", "avx512"])
@@ -380,7 +375,7 @@ def test_simd_ulp_bounds(name, cap):
     near = (worst.view(np.int32)[:, None] + np.arange(-2000, 2001, dtype=np.int32)).reshape(-1).view(np.float32)
     x = np.concatenate([pos, -pos, near, -near])
     xd = x.astype(np.float64)
-    ref = {"tanh": np.tanh, "sigmoid": _expit64, "silu": lambda v: v * _expit64(v),
+    ref = {"tanh": np.tanh, "sigmoid": expit64, "silu": lambda v: v * expit64(v),
            "gelu": lambda v: v * 0.5 * _erfc64(-v / np.sqrt(2.0)).astype(np.float64)}[name](xd)
     prev = _C.cpu_capability()
     try:

@@ -16,15 +16,11 @@ import pytest
 
 import flambeau
 import flambeau.nn.functional as F
-from helpers import with_cpu_capability
+from helpers import expit64, with_cpu_capability
 
 CAPS = ["avx2", "avx512"]
 _erf64 = np.frompyfunc(math.erf, 1, 1)
 
-
-def _expit64(v):
-    e = np.exp(-np.abs(v))
-    return np.where(v >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
 
 # name -> (float64 reference, domain of the sweep, ulp bound). Measured maxima (every 97th pattern,
@@ -41,7 +37,7 @@ ULP = {
     "cos": (np.cos, lambda v: np.abs(v) < 1e6, 2.5),
     "erf": (lambda v: _erf64(v).astype(np.float64), lambda v: np.abs(v) < 10, 3.0),
     "tanh": (np.tanh, lambda v: np.abs(v) < 20, 3.0),
-    "sigmoid": (_expit64, lambda v: v > -87, 2.5),  # below, 1 / (1 + exp(-x)) is 0 (as PyTorch's)
+    "sigmoid": (expit64, lambda v: v > -87, 2.5),  # below, 1 / (1 + exp(-x)) is 0 (as PyTorch's)
     "sqrt": (np.sqrt, lambda v: v >= 0, 0.5),
     "rsqrt": (lambda v: 1.0 / np.sqrt(v), lambda v: v > 0, 1.5),
 }
