@@ -189,21 +189,25 @@ def main():
         # Over a non-last dim (the class dim of a segmentation map, stride 128*128): forward through
         # the public functions, backward on the kernels (_C.*_backward vs aten._*_backward_data).
         # Also tiny inner sizes ([4000,50,3]: 3 positions per outer index, most SIMD lanes padding).
-        for shape in [(8, 21, 128, 128), (4000, 50, 3), (1000, 50, 8)]:
+        # Then over the last dim (classifier heads, attention rows, a GPT-2 vocabulary row).
+        cases = [((8, 21, 128, 128), 1), ((4000, 50, 3), 1), ((1000, 50, 8), 1),
+                 ((1024, 1024), -1), ((4096, 1000), -1), ((32768, 10), -1), ((64, 50257), -1)]
+        for shape, dim in cases:
             name = ",".join(map(str, shape))
-            print(f"## softmax / log_softmax over dim=1 of float32 [{name}]")
+            print(f"## softmax / log_softmax over dim={dim} of float32 [{name}]")
             x = (rng.standard_normal(shape) * 3).astype(np.float32)
             gx = rng.standard_normal(shape).astype(np.float32)
             fxx, txx = flambeau.from_numpy(x), torch.from_numpy(x)
             fgx, tgx = flambeau.from_numpy(gx), torch.from_numpy(gx)
             for op in ("log_softmax", "softmax"):
                 fo_, to_ = getattr(flambeau, op), getattr(torch, op)
-                o, t = compare(lambda: fo_(fxx, 1), lambda: to_(txx, 1), rounds, k)
-                row(f"{op} dim=1 [{name}]", o, t, 8 * x.size, bw)
-                fy, ty = fo_(fxx, 1), to_(txx, 1)
+                o, t = compare(lambda: fo_(fxx, dim), lambda: to_(txx, dim), rounds, k)
+                row(f"{op} dim={dim} [{name}]", o, t, 8 * x.size, bw)
+                fy, ty = fo_(fxx, dim), to_(txx, dim)
                 fb, tb = getattr(_C, op + "_backward"), getattr(aten, "_" + op + "_backward_data")
-                o, t = compare(lambda: fb(fgx._impl, fy._impl, 1), lambda: tb(tgx, ty, 1, torch.float32), rounds, k)
-                row(f"{op} backward dim=1 [{name}]", o, t, 12 * x.size, bw)
+                o, t = compare(lambda: fb(fgx._impl, fy._impl, dim), lambda: tb(tgx, ty, dim, torch.float32),
+                               rounds, k)
+                row(f"{op} backward dim={dim} [{name}]", o, t, 12 * x.size, bw)
 
     if not only or "cross_entropy" in only:
         print("## cross_entropy forward + backward (class indices, mean), float32 logits [N, C]")

@@ -1,6 +1,8 @@
 // Softmax and log-softmax along one dim of a contiguous tensor viewed as [outer, n, inner].
-// Last dim (inner == 1): each line is done in three passes (max, sum of exp, write) in float64 for
-// float32 input, which keeps logits in the thousands exact to float32 rounding.
+// Last dim (inner == 1): each line is done in three passes (max, sum of exp, write), the sum in
+// float64, which keeps logits in the thousands exact to float32 rounding. Float32 with an AVX2/AVX-512
+// capability runs the SIMD row leaves (row_softmax/row_softmax_bwd in cpu/simd/act_vec.inc: vector
+// float exp, computed once per element, sums in float64 lanes).
 // Other dims (inner > 1): the lines are strided by inner, so they are processed in tiles of up to
 // 512 consecutive inner positions of one outer index (C = n planes `inner` apart), read once into a
 // contiguous [C][J] buffer, as the N-d cross-entropy does (cpu/loss.cpp): planes 2^k bytes apart
@@ -17,7 +19,6 @@
 #include "cpu/capability.h"
 #include "cpu/kernels.h"
 #include "cpu/parallel.h"
-#include "cpu/row_simd.h"
 #include "cpu/simd/act_simd.h"
 
 namespace flambeau::cpu {
@@ -36,80 +37,27 @@ Lines lines_of(const Tensor& t, int64_t dim) {
   return l;
 }
 
+// The float32 SIMD leaves for the capability in force (all null at the portable one).
 struct TileFns {
   simd::SmTileFwdF32Fn fwd = nullptr;
   simd::SmTileBwdF32Fn bwd = nullptr;
+  simd::RowSoftmaxF32Fn rows_fwd = nullptr;
+  simd::RowSoftmaxBwdF32Fn rows_bwd = nullptr;
 };
 TileFns tile_fns() {
   switch (capability()) {
-    case Capability::AVX512: return {simd::sm_tile_fwd_f32_avx512(), simd::sm_tile_bwd_f32_avx512()};
-    case Capability::AVX2: return {simd::sm_tile_fwd_f32_avx2(), simd::sm_tile_bwd_f32_avx2()};
+    case Capability::AVX512:
+      return {simd::sm_tile_fwd_f32_avx512(), simd::sm_tile_bwd_f32_avx512(), simd::row_softmax_f32_avx512(),
+              simd::row_softmax_bwd_f32_avx512()};
+    case Capability::AVX2:
+      return {simd::sm_tile_fwd_f32_avx2(), simd::sm_tile_bwd_f32_avx2(), simd::row_softmax_f32_avx2(),
+              simd::row_softmax_bwd_f32_avx2()};
     default: return {};
   }
 }
 
-// Last-dim rows of float32 through the SIMD row helpers of the activation leaves (the fused
-// cross-entropy's): max, sum of exp(x - m) accumulated in float64, then exp(x - m) / s (softmax) or
-// (x - m) - log s (log-softmax). The per-element exp is the vector float one (<= 1 ulp) instead of a
-// float64 libm call: a [4096, 1000] softmax went from 67 ms (16 ns/element) to memory speed.
-// (The row helpers: cpu/row_simd.h.)
-void softmax_rows_f32(const RowFns& rf, float* y, const float* x, int64_t rows, int64_t n, bool log) {
-  parallel_for(rows, std::max<int64_t>(1, kGrain / std::max<int64_t>(n, 1)), [&](int64_t b, int64_t e) {
-    for (int64_t r = b; r < e; ++r) {
-      const float* xl = x + r * n;
-      float* yl = y + r * n;
-      float m = rf.max(xl, n);  // NaN if any is NaN: every output is then NaN, as before
-      if (std::isinf(m) && m < 0) m = 0;  // all -inf: NaN out, as PyTorch
-      const double s = rf.sumexp(xl, m, n);
-      if (log) {
-        const float ls = (float)std::log(s);
-        float* __restrict yr = yl;
-        for (int64_t k = 0; k < n; ++k) yr[k] = (xl[k] - m) - ls;
-      } else {
-        rf.axpb(yl, xl, m, (float)(1.0 / s), 0.0f, n);
-      }
-    }
-  });
-}
-
-// Sum of a[k] * b[k] (b = nullptr: of a[k]) in float64, eight running sums (a fixed order): the
-// backward's row reduction without a serial chain of float64 additions.
-double row_dot_f64(const float* a, const float* b, int64_t n) {
-  double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  int64_t k = 0;
-  if (b) {
-    for (; k + 8 <= n; k += 8)
-#pragma GCC unroll 8
-      for (int j = 0; j < 8; ++j) acc[j] += (double)a[k + j] * (double)b[k + j];
-    for (; k < n; ++k) acc[k % 8] += (double)a[k] * (double)b[k];
-  } else {
-    for (; k + 8 <= n; k += 8)
-#pragma GCC unroll 8
-      for (int j = 0; j < 8; ++j) acc[j] += (double)a[k + j];
-    for (; k < n; ++k) acc[k % 8] += (double)a[k];
-  }
-  return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-}
-
-void softmax_backward_rows_f32(const RowFns& rf, float* gi, const float* g, const float* y, int64_t rows,
-                               int64_t n, bool log) {
-  parallel_for(rows, std::max<int64_t>(1, kGrain / std::max<int64_t>(n, 1)), [&](int64_t b, int64_t e) {
-    for (int64_t r = b; r < e; ++r) {
-      const float* gl = g + r * n;
-      const float* yl = y + r * n;
-      float* ol = gi + r * n;
-      if (log) {
-        // g - exp(y) * sum(g): the exp term by the vector row helper, then the float difference.
-        const float s = (float)row_dot_f64(gl, nullptr, n);
-        rf.axpb(ol, yl, 0.0f, -s, 0.0f, n);
-        for (int64_t k = 0; k < n; ++k) ol[k] += gl[k];
-      } else {
-        const float s = (float)row_dot_f64(gl, yl, n);
-        for (int64_t k = 0; k < n; ++k) ol[k] = yl[k] * (gl[k] - s);
-      }
-    }
-  });
-}
+// Rows per parallel chunk for lines of n elements.
+int64_t rows_grain(int64_t n) { return std::max<int64_t>(1, kGrain / std::max<int64_t>(n, 1)); }
 
 // The SIMD leaves, where there are some for the type: false when the scalar tile must run.
 inline bool simd_fwd(const TileFns& tf, float* y, const float* x, int64_t stride, int64_t C, int64_t nj, int64_t J,
@@ -238,9 +186,11 @@ void softmax(const Tensor& out, const Tensor& in, int64_t dim, bool log) {
     const T* x = in.data<T>();
     T* y = out.data<T>();
     if constexpr (std::is_same_v<T, float>) {
-      if (L.inner == 1 && L.n > 0) {
-        const RowFns rf = row_fns();
-        if (rf.max) return softmax_rows_f32(rf, reinterpret_cast<float*>(y), reinterpret_cast<const float*>(x), L.outer, L.n, log);
+      const TileFns tf = tile_fns();
+      if (L.inner == 1 && L.n > 0 && tf.rows_fwd) {
+        return parallel_for(L.outer, rows_grain(L.n), [&](int64_t b, int64_t e) {
+          tf.rows_fwd(reinterpret_cast<float*>(y) + b * L.n, reinterpret_cast<const float*>(x) + b * L.n, e - b, L.n, log);
+        });
       }
     }
     if (L.inner > 1) {
@@ -251,7 +201,7 @@ void softmax(const Tensor& out, const Tensor& in, int64_t dim, bool log) {
       });
       return;
     }
-    parallel_for(L.outer * L.inner, std::max<int64_t>(1, kGrain / std::max<int64_t>(L.n, 1)), [&](int64_t b, int64_t e) {
+    parallel_for(L.outer * L.inner, rows_grain(L.n), [&](int64_t b, int64_t e) {
       for (int64_t line = b; line < e; ++line) {
         int64_t o = line / L.inner, i = line % L.inner;
         const T* xl = x + o * L.n * L.inner + i;
@@ -281,11 +231,12 @@ void softmax_backward(const Tensor& grad_in, const Tensor& grad_out, const Tenso
     const T* y = out.data<T>();
     T* gi = grad_in.data<T>();
     if constexpr (std::is_same_v<T, float>) {
-      if (L.inner == 1 && L.n > 0) {
-        const RowFns rf = row_fns();
-        if (rf.max)
-          return softmax_backward_rows_f32(rf, reinterpret_cast<float*>(gi), reinterpret_cast<const float*>(g),
-                                           reinterpret_cast<const float*>(y), L.outer, L.n, log);
+      const TileFns tf = tile_fns();
+      if (L.inner == 1 && L.n > 0 && tf.rows_bwd) {
+        return parallel_for(L.outer, rows_grain(L.n), [&](int64_t b, int64_t e) {
+          tf.rows_bwd(reinterpret_cast<float*>(gi) + b * L.n, reinterpret_cast<const float*>(g) + b * L.n,
+                      reinterpret_cast<const float*>(y) + b * L.n, e - b, L.n, log);
+        });
       }
     }
     if (L.inner > 1) {
@@ -297,7 +248,7 @@ void softmax_backward(const Tensor& grad_in, const Tensor& grad_out, const Tenso
       }, simd ? bwd_tile_width(L.n) : 0);
       return;
     }
-    parallel_for(L.outer * L.inner, std::max<int64_t>(1, kGrain / std::max<int64_t>(L.n, 1)), [&](int64_t b, int64_t e) {
+    parallel_for(L.outer * L.inner, rows_grain(L.n), [&](int64_t b, int64_t e) {
       for (int64_t line = b; line < e; ++line) {
         int64_t o = line / L.inner, i = line % L.inner;
         int64_t base = o * L.n * L.inner + i;

@@ -1,6 +1,7 @@
-"""softmax / log_softmax over the last dim of float32 (csrc/cpu/softmax.cpp softmax_rows_f32 and
-softmax_backward_rows_f32: the SIMD row helpers), each CPU capability forced in turn, against
-PyTorch: odd row lengths, logits in the thousands, -inf entries, all -inf and NaN rows, backward."""
+"""softmax / log_softmax over the last dim of float32 (csrc/cpu/softmax.cpp: the SIMD row leaves
+row_softmax/row_softmax_bwd in cpu/simd/act_vec.inc), each CPU capability forced in turn, against
+PyTorch: row lengths below, at and around the vector widths (8, 16), long rows, logits in the
+thousands, -inf entries, all -inf and NaN rows, empty shapes, backward."""
 import numpy as np
 import pytest
 import torch
@@ -11,10 +12,8 @@ from helpers import with_cpu_capability
 CAPS = ["default", "avx2", "avx512"]
 
 
-
-
 @pytest.mark.parametrize("cap", CAPS)
-@pytest.mark.parametrize("n", [1, 7, 17, 1000, 50257])
+@pytest.mark.parametrize("n", [1, 7, 8, 9, 15, 16, 17, 32, 1000, 50257])
 @pytest.mark.parametrize("name", ["softmax", "log_softmax"])
 def test_rows_match_torch(name, n, cap, rng):
     rows = max(2, 60000 // n)
@@ -48,3 +47,16 @@ def test_special_rows(name, cap):
     ref = getattr(torch.from_numpy(x), name)(-1).numpy()
     np.testing.assert_array_equal(np.isnan(y), np.isnan(ref))
     np.testing.assert_allclose(y[3], ref[3], rtol=1e-6)
+
+
+@pytest.mark.parametrize("cap", CAPS)
+@pytest.mark.parametrize("shape", [(0, 5), (5, 0), (3, 0, 4)])
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+def test_empty(name, shape, cap):
+    def ours():
+        xt = flambeau.zeros(*shape, requires_grad=True)
+        y = getattr(xt, name)(-1)
+        y.sum().backward()
+        return tuple(y.shape), tuple(xt.grad.shape)
+
+    assert with_cpu_capability(cap, ours) == (shape, shape)

@@ -77,6 +77,30 @@ def test_ulp_bounds(name, cap):
 
 
 @pytest.mark.parametrize("cap", CAPS)
+def test_exp_below_the_normal_range(cap, rng):
+    # Results below FLT_MIN (x < -87.33) take exp_tiny (act_vec.inc), which forms the subnormal from
+    # its integer significand. Every float32 in [-105, -86] (about 2.5M of them), checked against the
+    # float32 rounding of the float64 exp: within one step below FLT_MIN (the one rounding of y 2^n),
+    # 1.5 ulp above; then the same values mixed into vectors with -inf, ordinary and NaN lanes give the
+    # same bits.
+    lo, hi = np.array([-86.0, -105.0], np.float32).view(np.int32)
+    x = np.arange(lo, hi + 1, dtype=np.int32).view(np.float32)
+    ref = np.exp(x.astype(np.float64)).astype(np.float32)
+    ours = with_cpu_capability(cap, lambda: _run("exp", x))
+    tol = np.spacing(ref).astype(np.float64) * np.where(ref >= np.finfo(np.float32).tiny, 1.5, 1.0)
+    assert np.all(np.abs(ours.astype(np.float64) - ref) <= tol)
+    assert np.all(ours[x < -103.98] == 0) and np.all(ours[x > -103.97] > 0)
+    pick = rng.choice(x.size, 4000)
+    mixed = np.where(rng.random(4000) < 0.5, x[pick],
+                     rng.choice(np.array([-np.inf, np.nan, 0.5, -3.0, -120.0, 80.0], np.float32), 4000))
+    got = with_cpu_capability(cap, lambda: _run("exp", mixed))
+    alone = np.array([with_cpu_capability(cap, lambda: _run("exp", np.full(16, v, np.float32)))[0] for v in mixed[:300]])
+    assert np.array_equal(got[:300].view(np.int32), alone.view(np.int32))
+    sel = np.isin(np.arange(4000), np.arange(4000)[mixed == x[pick]])
+    assert np.array_equal(got[sel].view(np.int32), ours[pick][sel].view(np.int32))
+
+
+@pytest.mark.parametrize("cap", CAPS)
 @pytest.mark.parametrize("name", ["sin", "cos"])
 def test_trig_near_multiples_of_half_pi(name, cap):
     # Where the result is near 0 the argument reduction decides the relative accuracy: the 3000

@@ -25,6 +25,15 @@ using RowSumExpF32Fn = double (*)(const float* x, float m, int64_t n);
 // out[i] = a * exp(x[i] - m) + b (the softmax-based gradient of a row); out may alias x.
 using RowSoftmaxAxpbF32Fn = void (*)(float* out, const float* x, float m, float a, float b, int64_t n);
 
+// Last-dim softmax / log-softmax (cpu/softmax.cpp) of `rows` contiguous float32 rows of n > 0, and
+// its backward (y = the forward's output; gi may alias g). Described at row_softmax in act_vec.inc.
+using RowSoftmaxF32Fn = void (*)(float* y, const float* x, int64_t rows, int64_t n, bool log);
+using RowSoftmaxBwdF32Fn = void (*)(float* gi, const float* g, const float* y, int64_t rows, int64_t n, bool log);
+RowSoftmaxF32Fn row_softmax_f32_avx2();
+RowSoftmaxF32Fn row_softmax_f32_avx512();
+RowSoftmaxBwdF32Fn row_softmax_bwd_f32_avx2();
+RowSoftmaxBwdF32Fn row_softmax_bwd_f32_avx512();
+
 // N-d cross-entropy tiles (the layout and contract are described at ce_tile_fwd/ce_tile_bwd in
 // cpu/simd/act_vec.inc): C planes of nj consecutive positions, plane c at x + c * stride.
 // Forward: copies the planes into buf ([C][J]), writes m[j] (per-position max, all -inf -> 0) and

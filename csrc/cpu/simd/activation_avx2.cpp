@@ -25,6 +25,11 @@ inline __m256i lanes_below(int64_t n) {
 }
 inline vf ldn(const float* p, int64_t n) { return _mm256_maskload_ps(p, lanes_below(n)); }
 inline void stn(float* p, vf v, int64_t n) { _mm256_maskstore_ps(p, lanes_below(n), v); }
+// The first n (0 <= n < W) lanes from p, the others `fill` (-inf for a max or a sum of exp).
+inline vf ldn_or(const float* p, int64_t n, float fill) {
+  const __m256i m = lanes_below(n);
+  return _mm256_blendv_ps(_mm256_set1_ps(fill), _mm256_maskload_ps(p, m), _mm256_castsi256_ps(m));
+}
 inline vf add(vf a, vf b) { return _mm256_add_ps(a, b); }
 inline vf sub(vf a, vf b) { return _mm256_sub_ps(a, b); }
 inline vf mul(vf a, vf b) { return _mm256_mul_ps(a, b); }
@@ -58,6 +63,9 @@ inline vm mor(vm a, vm b) { return _mm256_or_ps(a, b); }
 inline bool any_(vm a) { return _mm256_movemask_ps(a) != 0; }
 inline bool all_(vm a) { return _mm256_movemask_ps(a) == 0xFF; }
 inline vf sel(vm m, vf a, vf b) { return _mm256_blendv_ps(b, a, m); }
+// The float whose bit pattern is the integer nearest a (0 <= a < 2^31, ties to even): for a in
+// [0, 2^24) the value a 2^-149, subnormal below 2^23, formed without a floating-point operation.
+inline vf int_bits(vf a) { return _mm256_castsi256_ps(_mm256_cvtps_epi32(a)); }
 inline vf roundn(vf a) { return _mm256_round_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
 inline vf floor_(vf a) { return _mm256_round_ps(a, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC); }
 inline vf ceil_(vf a) { return _mm256_round_ps(a, _MM_FROUND_TO_POS_INF | _MM_FROUND_NO_EXC); }
@@ -102,6 +110,11 @@ inline void dacc_add(Dacc& d, vf v) {
   d.lo = _mm256_add_pd(d.lo, _mm256_cvtps_pd(_mm256_castps256_ps128(v)));
   d.hi = _mm256_add_pd(d.hi, _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)));
 }
+// d += a * b lane by lane in float64 (exact products): as in activation_avx512.cpp.
+inline void dacc_add_prod(Dacc& d, vf a, vf b) {
+  d.lo = _mm256_fmadd_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(a)), _mm256_cvtps_pd(_mm256_castps256_ps128(b)), d.lo);
+  d.hi = _mm256_fmadd_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(a, 1)), _mm256_cvtps_pd(_mm256_extractf128_ps(b, 1)), d.hi);
+}
 // The W float64 lanes, in lane order (per-position sums of the softmax tiles).
 inline void dacc_st(double* p, const Dacc& d) {
   _mm256_storeu_pd(p, d.lo);
@@ -126,6 +139,8 @@ ActBwdF32Fn act_bwd_f32_avx2() { return &act_bwd; }
 RowMaxF32Fn row_max_f32_avx2() { return &row_max; }
 RowSumExpF32Fn row_sumexp_f32_avx2() { return &row_sumexp; }
 RowSoftmaxAxpbF32Fn row_softmax_axpb_f32_avx2() { return &row_softmax_axpb; }
+RowSoftmaxF32Fn row_softmax_f32_avx2() { return &row_softmax; }
+RowSoftmaxBwdF32Fn row_softmax_bwd_f32_avx2() { return &row_softmax_bwd; }
 CeTileFwdF32Fn ce_tile_fwd_f32_avx2() { return &ce_tile_fwd; }
 CeTileBwdF32Fn ce_tile_bwd_f32_avx2() { return &ce_tile_bwd; }
 SmTileFwdF32Fn sm_tile_fwd_f32_avx2() { return &sm_tile_fwd; }

@@ -22,6 +22,10 @@ inline vf set1(float v) { return _mm512_set1_ps(v); }
 // The first n (0 <= n < W) lanes, the others 0 (loaded) / untouched (stored); masked lanes never fault.
 inline vf ldn(const float* p, int64_t n) { return _mm512_maskz_loadu_ps((__mmask16)((1u << n) - 1), p); }
 inline void stn(float* p, vf v, int64_t n) { _mm512_mask_storeu_ps(p, (__mmask16)((1u << n) - 1), v); }
+// The first n (0 <= n < W) lanes from p, the others `fill` (-inf for a max or a sum of exp).
+inline vf ldn_or(const float* p, int64_t n, float fill) {
+  return _mm512_mask_loadu_ps(_mm512_set1_ps(fill), (__mmask16)((1u << n) - 1), p);
+}
 inline vf add(vf a, vf b) { return _mm512_add_ps(a, b); }
 inline vf sub(vf a, vf b) { return _mm512_sub_ps(a, b); }
 inline vf mul(vf a, vf b) { return _mm512_mul_ps(a, b); }
@@ -71,6 +75,9 @@ inline vm mor(vm a, vm b) { return (vm)(a | b); }
 inline bool any_(vm a) { return a != 0; }
 inline bool all_(vm a) { return a == (vm)0xFFFF; }
 inline vf sel(vm m, vf a, vf b) { return _mm512_mask_blend_ps(m, b, a); }
+// The float whose bit pattern is the integer nearest a (0 <= a < 2^31, ties to even): for a in
+// [0, 2^24) the value a 2^-149, subnormal below 2^23, formed without a floating-point operation.
+inline vf int_bits(vf a) { return _mm512_castsi512_ps(_mm512_cvtps_epi32(a)); }
 inline vf roundn(vf a) { return _mm512_roundscale_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
 inline vf floor_(vf a) { return _mm512_roundscale_ps(a, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC); }
 inline vf ceil_(vf a) { return _mm512_roundscale_ps(a, _MM_FROUND_TO_POS_INF | _MM_FROUND_NO_EXC); }
@@ -101,6 +108,14 @@ inline void dacc_add(Dacc& d, vf v) {
   d.lo = _mm512_add_pd(d.lo, _mm512_cvtps_pd(_mm512_castps512_ps256(v)));
   d.hi = _mm512_add_pd(d.hi, _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1))));
 }
+// d += a * b lane by lane in float64: the product of two floats is exact there, so this is the
+// float64 sum of the exact products (the softmax backward's sum of g * y).
+inline void dacc_add_prod(Dacc& d, vf a, vf b) {
+  auto lo = [](vf v) { return _mm512_cvtps_pd(_mm512_castps512_ps256(v)); };
+  auto hi = [](vf v) { return _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1))); };
+  d.lo = _mm512_fmadd_pd(lo(a), lo(b), d.lo);
+  d.hi = _mm512_fmadd_pd(hi(a), hi(b), d.hi);
+}
 // The W float64 lanes, in lane order (per-position sums of the softmax tiles).
 inline void dacc_st(double* p, const Dacc& d) {
   _mm512_storeu_pd(p, d.lo);
@@ -126,6 +141,8 @@ ActBwdF32Fn act_bwd_f32_avx512() { return &act_bwd; }
 RowMaxF32Fn row_max_f32_avx512() { return &row_max; }
 RowSumExpF32Fn row_sumexp_f32_avx512() { return &row_sumexp; }
 RowSoftmaxAxpbF32Fn row_softmax_axpb_f32_avx512() { return &row_softmax_axpb; }
+RowSoftmaxF32Fn row_softmax_f32_avx512() { return &row_softmax; }
+RowSoftmaxBwdF32Fn row_softmax_bwd_f32_avx512() { return &row_softmax_bwd; }
 CeTileFwdF32Fn ce_tile_fwd_f32_avx512() { return &ce_tile_fwd; }
 CeTileBwdF32Fn ce_tile_bwd_f32_avx512() { return &ce_tile_bwd; }
 SmTileFwdF32Fn sm_tile_fwd_f32_avx512() { return &sm_tile_fwd; }
