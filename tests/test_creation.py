@@ -425,3 +425,26 @@ def test_conversion_gradient(src, dst, device):
     # from PyTorch CPU's by an ulp), so float32 tolerances apply whatever the input's dtype
     tol = dict(atol=1e-6, rtol=1e-6, grad_atol=1e-6, grad_rtol=1e-6) if dst == "float32" else {}
     check_op(lambda x: getattr(x, method)().exp(), shapes=[(5,)], dtype=src, device=device, **tol)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int64", "bool"])
+@pytest.mark.parametrize("n", [0, 1, 1000, 300_001, 1_048_577])
+def test_fill_contiguous_across_thread_chunks(dtype, n):
+    # Contiguous fill_ runs one std::fill_n per thread from a megabyte on (cpu/copy.cpp): every
+    # element set, odd sizes around the chunk edges, the same as PyTorch's.
+    value = True if dtype == "bool" else 3
+    t = flambeau.empty(n, dtype=getattr(flambeau, dtype)).fill_(value)
+    ref = torch.empty(n, dtype=getattr(torch, dtype)).fill_(value)
+    np.testing.assert_array_equal(t.numpy(), ref.numpy())
+    z = flambeau.ones(n, dtype=getattr(flambeau, dtype)).zero_()
+    assert not z.numpy().any()
+
+
+def test_fill_strided_view_leaves_the_rest():
+    base = flambeau.zeros(600, 700)
+    base[:, 1::3].fill_(2.5)
+    ref = torch.zeros(600, 700)
+    ref[:, 1::3].fill_(2.5)
+    np.testing.assert_array_equal(base.numpy(), ref.numpy())
+    base.t().fill_(-1.0)
+    assert (base.numpy() == -1.0).all()
