@@ -4,19 +4,47 @@
 // The reduced dims are coalesced into as few (size, stride) pairs as possible; the innermost one is
 // walked by a tight loop with several independent accumulators (vectorisable without
 // reassociating a single accumulator, which the compiler may not do). Float32 sums accumulate in
-// float64: more accurate than float32 pairwise summation and still memory-bound.
+// float64: more accurate than float32 pairwise summation and still memory-bound. Contiguous float
+// rows go through csrc/cpu/simd/reduce_body.h, built per instruction set (same bits on each).
 // When the reduced dims are all outside a contiguous kept block (e.g. summing a [N, C] batch
 // over N), rows are added into a per-output accumulator instead, so memory is read in order.
 #include <cmath>
 #include <limits>
 #include <type_traits>
 #include <vector>
+#include <cstring>
+#include <immintrin.h>
+#include "cpu/capability.h"
 #include "cpu/kernels.h"
 #include "cpu/parallel.h"
+#include "cpu/simd/reduce_simd.h"
 
 namespace flambeau::cpu {
 
 namespace {
+
+// The float sum loops (csrc/cpu/simd/reduce_body.h): portable here, AVX2 / AVX-512 builds of the
+// same source in csrc/cpu/simd/reduce_avx2.cpp, reduce_avx512.cpp.
+namespace portable {
+#include "cpu/simd/reduce_body.h"
+}  // namespace portable
+
+// Null for the integer types (their sums stay in the int64 loops below).
+template <class T>
+const sums::Fns<T>* sum_loops() {
+  const Capability cap = capability();
+  if constexpr (std::is_same_v<T, float>) {
+    if (cap == Capability::AVX512) return sums::fns_f32_avx512();
+    if (cap == Capability::AVX2) return sums::fns_f32_avx2();
+    return portable::ReduceTables::f32();
+  } else if constexpr (std::is_same_v<T, double>) {
+    if (cap == Capability::AVX512) return sums::fns_f64_avx512();
+    if (cap == Capability::AVX2) return sums::fns_f64_avx2();
+    return portable::ReduceTables::f64();
+  } else {
+    return nullptr;
+  }
+}
 
 struct Plan {
   std::vector<int64_t> kept_sizes, kept_strides;  // elements, outer to inner
@@ -61,6 +89,7 @@ Plan make_plan(const Tensor& in, const std::vector<int64_t>& dims) {
 
 // Offset (elements) of output element `o` in the input.
 inline int64_t kept_offset(const Plan& p, int64_t o) {
+  if (p.kept_sizes.size() == 1) return o * p.kept_strides[0];  // no divisions (a row sum per output)
   int64_t off = 0;
   for (int64_t d = (int64_t)p.kept_sizes.size() - 1; d >= 0; --d) {
     off += (o % p.kept_sizes[d]) * p.kept_strides[d];
@@ -78,8 +107,12 @@ void for_each_row(const Plan& p, const T* base, Row&& row) {
     return;
   }
   int64_t n = p.red_sizes[nd - 1], st = p.red_strides[nd - 1];
+  if (nd == 1) {  // one (coalesced) reduced dim: the common case, no index to keep
+    row(base, n, st);
+    return;
+  }
   int64_t rows = p.red_numel / n;
-  std::vector<int64_t> idx(nd, 0);
+  std::vector<int64_t> idx(nd, 0);  // (a heap allocation per output: kept off the one-dim path)
   const T* ptr = base;
   for (int64_t r = 0; r < rows; ++r) {
     row(ptr, n, st);
@@ -106,6 +139,9 @@ using acc_t = std::conditional_t<std::is_floating_point_v<T>, double, int64_t>;
 template <class T>
 acc_t<T> sum_row(const T* x, int64_t n, int64_t st) {
   using A = acc_t<T>;
+  if constexpr (std::is_floating_point_v<T>) {
+    if (st == 1) return sum_loops<T>()->sum(x, n);
+  }
   if (st == 1) {
     A a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0;
     int64_t i = 0;
@@ -174,6 +210,7 @@ void reduce_typed(ReduceOp op, const Tensor& out, const Tensor& in, const Plan& 
       }
       if (rows_ok && inner >= 16 && p.red_numel > 1) {
         const T* x = in.data<T>();
+        const sums::Fns<T>* L = sum_loops<T>();
         Plan q = p;
         q.kept_sizes.pop_back();
         q.kept_strides.pop_back();
@@ -186,9 +223,13 @@ void reduce_typed(ReduceOp op, const Tensor& out, const Tensor& in, const Plan& 
             acc.assign(ie - ib, A(0));
             const T* base = x + kept_offset(q, ob) + ib;
             for_each_row<T>(p, base, [&](const T* r, int64_t n, int64_t st) {
-              for (int64_t k = 0; k < n; ++k) {
-                const T* row = r + k * st;
-                for (int64_t j = 0; j < ie - ib; ++j) acc[j] += (A)row[j];
+              if constexpr (std::is_floating_point_v<T>) {
+                L->add_rows(acc.data(), r, st, n, ie - ib);
+              } else {
+                for (int64_t k = 0; k < n; ++k) {
+                  const T* row = r + k * st;
+                  for (int64_t j = 0; j < ie - ib; ++j) acc[j] += (A)row[j];
+                }
               }
             });
             auto* dst = out.data_ptr();
@@ -200,6 +241,18 @@ void reduce_typed(ReduceOp op, const Tensor& out, const Tensor& in, const Plan& 
           }
         });
         return;
+      }
+      if constexpr (std::is_floating_point_v<T>) {
+        // The reduced dims are the innermost ones of a contiguous input: output o sums row o.
+        if (in.is_contiguous() && p.out_numel > 1 && p.red_sizes.size() == 1 && p.red_strides[0] == 1) {
+          const sums::Fns<T>* L = sum_loops<T>();
+          const T* x = in.data<T>();
+          T* o = out.data<T>();
+          const int64_t n = p.red_numel;
+          parallel_for(p.out_numel, std::max<int64_t>(1, kGrain / std::max<int64_t>(n, 1)),
+                       [L, x, o, n, scale](int64_t b, int64_t e) { L->sum_rows(o + b, x + b * n, e - b, n, scale); });
+          return;
+        }
       }
       if (p.out_numel == 1 && in.is_contiguous() && p.red_numel > (1 << 17)) {
         // Whole-tensor sum: fixed 65536-element blocks summed in parallel, then the block sums in
@@ -308,21 +361,46 @@ void var(const Tensor& out, const Tensor& in, const std::vector<int64_t>& dims, 
   Plan p = make_plan(in, dims);
   FLB_DISPATCH_FLOATING(in.dtype, "var", [&] {
     using T = scalar_t;
+    const sums::Fns<T>* L = sum_loops<T>();
     const double n = (double)p.red_numel;
     const double denom = std::max(0.0, n - correction);
+    auto finish = [&](double ss) {
+      double v = ss / denom;
+      return (T)(take_sqrt ? std::sqrt(v) : v);
+    };
+    // Two passes over the slice: the mean, then the sum of squared deviations from it (float64).
+    if (p.out_numel == 1 && in.is_contiguous() && p.red_numel > (1 << 17)) {
+      // Whole tensor: each pass in fixed blocks in parallel, the block results added in order (the
+      // same bits with any thread count), as the whole-tensor sum.
+      const T* x = in.data<T>();
+      double s = 0, ss = 0;
+      for (double part : fixed_block_results<double>(p.red_numel, kReduceBlock, 1,
+                                                     [&](int64_t b, int64_t e) { return L->sum(x + b, e - b); }))
+        s += part;
+      const double mean = s / n;
+      for (double part : fixed_block_results<double>(p.red_numel, kReduceBlock, 1, [&](int64_t b, int64_t e) {
+             return L->sum_sq(x + b, e - b, mean);
+           }))
+        ss += part;
+      *out.data<T>() = finish(ss);
+      return;
+    }
     per_output<T, T>(p, out, in, [&](const T* base) {
       double s = 0;
       for_each_row<T>(p, base, [&](const T* r, int64_t k, int64_t st) { s += sum_row(r, k, st); });
       const double mean = s / n;
       double ss = 0;
       for_each_row<T>(p, base, [&](const T* r, int64_t k, int64_t st) {
+        if (st == 1) {
+          ss += L->sum_sq(r, k, mean);
+          return;
+        }
         for (int64_t i = 0; i < k; ++i) {
           double d = (double)r[i * st] - mean;
           ss += d * d;
         }
       });
-      double v = ss / denom;
-      return (T)(take_sqrt ? std::sqrt(v) : v);
+      return finish(ss);
     });
   });
 }

@@ -1,0 +1,152 @@
+// The inner loops of the sum-type reductions (csrc/cpu/reduce.cpp), written once and compiled once
+// per instruction set: inside reduce.cpp (portable: SSE2), and by csrc/cpu/simd/reduce_avx2.cpp and
+// reduce_avx512.cpp. GCC's generic vectors (vector_size) of one native register (dv below: 8
+// doubles in a zmm with AVX-512, 4 in a ymm with AVX2, 2 in an xmm with SSE2) state the width, so
+// the compiler does not have to discover it (a 64-byte generic vector in the AVX2 build went through
+// the stack).
+//
+// Same bits on every instruction set: the sums are float64 in a fixed order that does not depend on
+// the vector width. Lane j of 32 accumulators takes the elements i = j (mod 32) in order, then the
+// lanes are added pairwise (lane j + 16, then + 8, + 4, + 2, + 1); rows below 32 elements have four
+// running sums (fold_sum). 32 independent chains keep the float64 add latency from bounding the loop (the
+// previous loop, 8 scalar chains in the baseline build, summed 1M floats at 0.6x PyTorch's float
+// sum). The leaf files turn off a*b+c contraction.
+//
+// Included only inside an anonymous namespace, after <cstdint>, <cstring>, <immintrin.h> and
+// cpu/simd/reduce_simd.h (no include guard: every includer needs its own copy).
+
+// dv: one native register of doubles for the build (kW lanes); kAcc of them make the 32 lanes.
+#if defined(__AVX512F__)
+typedef double dv __attribute__((vector_size(64)));
+#elif defined(__AVX__)
+typedef double dv __attribute__((vector_size(32)));
+#else
+typedef double dv __attribute__((vector_size(16)));
+#endif
+constexpr int kW = (int)(sizeof(dv) / sizeof(double));
+constexpr int kAcc = 32 / kW;
+
+// kW consecutive elements as doubles (one conversion instruction for float).
+template <class T>
+inline dv load_dv(const T* p) {
+  if constexpr (sizeof(T) == 4) {
+#if defined(__AVX512F__)
+    return (dv)_mm512_cvtps_pd(_mm256_loadu_ps(p));
+#elif defined(__AVX__)
+    return (dv)_mm256_cvtps_pd(_mm_loadu_ps(p));
+#else
+    return (dv)_mm_cvtps_pd(_mm_castsi128_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
+#endif
+  } else {
+    dv v;
+    std::memcpy(&v, p, sizeof v);
+    return v;
+  }
+}
+
+// The pairwise fold of the 32 lanes (lane j += lane j + w for w = 16, 8, ..., 1), its first steps as
+// whole-register additions (lane j + w is register k + w / kW when w >= kW): the same additions.
+inline double fold_lanes(dv* acc) {
+#pragma GCC unroll 4
+  for (int w = 16; w >= kW; w /= 2)
+#pragma GCC unroll 4
+    for (int k = 0; k < w / kW; ++k) acc[k] += acc[k + w / kW];
+  double a[kW];
+  std::memcpy(a, &acc[0], sizeof a);
+#pragma GCC unroll 4
+  for (int w = kW / 2; w >= 1; w /= 2)
+#pragma GCC unroll 4
+    for (int j = 0; j < w; ++j) a[j] += a[j + w];
+  return a[0];
+}
+
+// SQ: the sum of (x - c)^2 (d = x - c in float64, then d * d added), else of x.
+// Below 32 elements, four running sums (element i into sum i % 4), then (s0 + s1) + (s2 + s3): the 31
+// lane additions would cost more than such a row, and one running sum is a chain of n additions.
+template <class T, bool SQ>
+inline double fold_sum(const T* x, int64_t n, double c) {
+  if (n < 32) {
+    auto t = [c](T v) {
+      double d = (double)v - (SQ ? c : 0.0);
+      return SQ ? d * d : d;
+    };
+    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4) s0 += t(x[i]), s1 += t(x[i + 1]), s2 += t(x[i + 2]), s3 += t(x[i + 3]);
+    if (i < n) s0 += t(x[i]);
+    if (i + 1 < n) s1 += t(x[i + 1]);
+    if (i + 2 < n) s2 += t(x[i + 2]);
+    return (s0 + s1) + (s2 + s3);
+  }
+  dv acc[kAcc] = {};
+  const dv vc = dv{} + c;
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+#pragma GCC unroll 16
+    for (int k = 0; k < kAcc; ++k) {
+      dv v = load_dv(x + i + k * kW);
+      if constexpr (SQ) {
+        dv d = v - vc;
+        acc[k] += d * d;
+      } else {
+        acc[k] += v;
+      }
+    }
+  }
+  if (i < n) {  // the last n - i < 32 elements: lane j takes element i + j
+    double a[32];
+    std::memcpy(a, acc, sizeof a);
+    for (int j = 0; i + j < n; ++j) {
+      double v = (double)x[i + j];
+      if constexpr (SQ) {
+        double d = v - c;
+        a[j] += d * d;
+      } else {
+        a[j] += v;
+      }
+    }
+    std::memcpy(acc, a, sizeof a);
+  }
+  return fold_lanes(acc);
+}
+
+template <class T>
+double sum(const T* x, int64_t n) { return fold_sum<T, false>(x, n, 0.0); }
+// out[r] = sum of row r of x ([nrows, n], contiguous) times scale, rounded to T: the rows of a
+// last-dims sum or mean in one call (a call per row cost more than a 64-element row).
+template <class T>
+void sum_rows(T* out, const T* x, int64_t nrows, int64_t n, double scale) {
+  for (int64_t r = 0; r < nrows; ++r) out[r] = (T)(fold_sum<T, false>(x + r * n, n, 0.0) * scale);
+}
+template <class T>
+double sum_sq(const T* x, int64_t n, double c) { return fold_sum<T, true>(x, n, c); }
+
+// acc[j] += x[r * ld + j] for r = 0 .. nrows-1 in order (the outer reductions: a [N, C] batch summed
+// over N adds its rows into per-column float64 sums). Four rows per pass over acc, still added one
+// after another per column: the same bits as row by row, with a quarter of the accumulator loads
+// and stores (row by row ran at 0.9x PyTorch on one thread).
+template <class T>
+void add_rows(double* __restrict acc, const T* __restrict x, int64_t ld, int64_t nrows, int64_t n) {
+  int64_t r = 0;
+  for (; r + 4 <= nrows; r += 4) {
+    const T* __restrict x0 = x + r * ld;
+    const T* __restrict x1 = x0 + ld;
+    const T* __restrict x2 = x1 + ld;
+    const T* __restrict x3 = x2 + ld;
+    for (int64_t j = 0; j < n; ++j) acc[j] = (((acc[j] + (double)x0[j]) + (double)x1[j]) + (double)x2[j]) + (double)x3[j];
+  }
+  for (; r < nrows; ++r) {
+    const T* __restrict xr = x + r * ld;
+    for (int64_t j = 0; j < n; ++j) acc[j] += (double)xr[j];
+  }
+}
+
+struct ReduceTables {
+  template <class T>
+  static const flambeau::cpu::sums::Fns<T>* make() {
+    static const flambeau::cpu::sums::Fns<T> t{&sum<T>, &sum_rows<T>, &sum_sq<T>, &add_rows<T>};
+    return &t;
+  }
+  static const flambeau::cpu::sums::Fns<float>* f32() { return make<float>(); }
+  static const flambeau::cpu::sums::Fns<double>* f64() { return make<double>(); }
+};
