@@ -6,7 +6,9 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include "cpu/capability.h"
 #include "cpu/parallel.h"
+#include "cpu/simd/simd.h"
 
 namespace flambeau::cpu {
 
@@ -63,6 +65,14 @@ static bool copy_transposed(const Tensor& dst, const Tensor& src) {
   const int64_t rt = (R + kTile - 1) / kTile, ct = (C + kTile - 1) / kTile;
   char* const d0 = static_cast<char*>(dst.data_ptr());
   const char* const s0 = static_cast<const char*>(src.data_ptr());
+  // 4-byte elements with AVX2 (the AVX-512 capability included): register transposes. The strides
+  // must be whole elements (they are, for tensors of this element size).
+  simd::Transpose32Fn tr32 = nullptr;
+  if constexpr (E == 4) {
+    const Capability cap = capability();
+    const bool whole = dr % E == 0 && dc % E == 0 && sr % E == 0 && sc % E == 0;
+    if (whole && (cap == Capability::AVX2 || cap == Capability::AVX512)) tr32 = simd::transpose32_avx2();
+  }
   parallel_for(batch * rt, std::max<int64_t>(1, kGrain / (kTile * C)), [&](int64_t b, int64_t e) {
     for (int64_t job = b; job < e; ++job) {
       // Offsets of this batch index from the outer (batch) dims.
@@ -76,6 +86,15 @@ static bool copy_transposed(const Tensor& dst, const Tensor& src) {
       const int64_t r0 = (job % rt) * kTile, r1 = std::min(R, r0 + kTile);
       for (int64_t ti = 0; ti < ct; ++ti) {
         const int64_t c0 = ti * kTile, c1 = std::min(C, c0 + kTile);
+        if (tr32) {  // the tile in 8x8 register blocks (element strides: all are multiples of 4 bytes)
+          uint32_t* d = reinterpret_cast<uint32_t*>(d0 + doff);
+          const uint32_t* s = reinterpret_cast<const uint32_t*>(s0 + soff);
+          if (dst_c)  // dst (r, c) at r dr + c; src (r, c) at r + c sc
+            tr32(d + r0 * (dr / E) + c0, dr / E, s + c0 * (sc / E) + r0, sc / E, r1 - r0, c1 - c0);
+          else        // dst (r, c) at r + c dc; src (r, c) at r sr + c
+            tr32(d + c0 * (dc / E) + r0, dc / E, s + r0 * (sr / E) + c0, sr / E, c1 - c0, r1 - r0);
+          continue;
+        }
         if (dst_c) {  // read src down its contiguous R, write dst rows
           for (int64_t c = c0; c < c1; ++c)
             for (int64_t r = r0; r < r1; ++r)

@@ -56,8 +56,45 @@ void binary_scalar(int op, float* o, const float* a, float b, int64_t n) {
   }
 }
 
+// 8 rows of 8 in registers, transposed by the usual three rounds (pairs of lanes, 64-bit halves,
+// 128-bit halves): moves only, so every bit pattern (NaN payloads included) is copied as is.
+inline void transpose8x8(__m256* r) {
+  __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+  __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+  __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+  __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+  __m256 u0 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0)), u1 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2));
+  __m256 u2 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0)), u3 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2));
+  __m256 u4 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(1, 0, 1, 0)), u5 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(3, 2, 3, 2));
+  __m256 u6 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(1, 0, 1, 0)), u7 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(3, 2, 3, 2));
+  r[0] = _mm256_permute2f128_ps(u0, u4, 0x20), r[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
+  r[1] = _mm256_permute2f128_ps(u1, u5, 0x20), r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+  r[2] = _mm256_permute2f128_ps(u2, u6, 0x20), r[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
+  r[3] = _mm256_permute2f128_ps(u3, u7, 0x20), r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+}
+
+void transpose32(uint32_t* out, int64_t ldo, const uint32_t* in, int64_t ldi, int64_t ni, int64_t nj) {
+  float* o = reinterpret_cast<float*>(out);
+  const float* x = reinterpret_cast<const float*>(in);
+  int64_t i0 = 0;
+  for (; i0 + 8 <= ni; i0 += 8) {
+    int64_t j0 = 0;
+    for (; j0 + 8 <= nj; j0 += 8) {
+      __m256 r[8];
+      for (int k = 0; k < 8; ++k) r[k] = _mm256_loadu_ps(x + (j0 + k) * ldi + i0);
+      transpose8x8(r);
+      for (int k = 0; k < 8; ++k) _mm256_storeu_ps(o + (i0 + k) * ldo + j0, r[k]);
+    }
+    for (; j0 < nj; ++j0)
+      for (int k = 0; k < 8; ++k) out[(i0 + k) * ldo + j0] = in[j0 * ldi + i0 + k];
+  }
+  for (; i0 < ni; ++i0)
+    for (int64_t j = 0; j < nj; ++j) out[i0 * ldo + j] = in[j * ldi + i0];
+}
+
 }  // namespace
 
+Transpose32Fn transpose32_avx2() { return &transpose32; }
 BinaryF32Fn binary_f32_avx2() { return &binary; }
 BinaryScalarF32Fn binary_scalar_f32_avx2() { return &binary_scalar; }
 

@@ -11,6 +11,12 @@ using BinaryF32Fn = void (*)(int op, float* o, const float* a, const float* b, i
 // Same with b a single broadcast scalar.
 using BinaryScalarF32Fn = void (*)(int op, float* o, const float* a, float b, int64_t n);
 
+// Transpose of a block of 4-byte elements (float32, int32): out[i*ldo + j] = in[j*ldi + i] for
+// i < ni, j < nj (strides in elements). x.t().contiguous() and permute(...).contiguous(), one tile at
+// a time (cpu/copy.cpp). The AVX2 build serves the AVX-512 capability too (8x8 register blocks).
+using Transpose32Fn = void (*)(uint32_t* out, int64_t ldo, const uint32_t* in, int64_t ldi, int64_t ni, int64_t nj);
+Transpose32Fn transpose32_avx2();
+
 BinaryF32Fn binary_f32_avx2();
 BinaryScalarF32Fn binary_scalar_f32_avx2();
 BinaryF32Fn binary_f32_avx512();
