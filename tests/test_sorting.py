@@ -249,6 +249,23 @@ def test_cumsum_float32_bit_exact_large(dim, rng):
     assert_same(flambeau.cumprod(fl_tensor(b), dim), torch.cumprod(torch.tensor(b), dim))
 
 
+@pytest.mark.parametrize("rows", [1, 3, 4, 5, 7, 8, 9, 301])
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int64"])
+def test_cumsum_cumprod_rows_in_fours(rows, dtype, rng):
+    # The last-dim scan runs four rows side by side (csrc/cpu/scan.cpp): row counts around multiples
+    # of 4, forward and reverse (the gradient), bit for bit against PyTorch.
+    a = (rng.standard_normal((rows, 37)) * 10).astype(dtype)
+    b = rng.uniform(0.9, 1.1, (rows, 37)).astype(dtype) if dtype != "int64" else rng.integers(-2, 3, (rows, 37))
+    for fn, x in (("cumsum", a), ("cumprod", b)):
+        assert_same(getattr(flambeau, fn)(fl_tensor(x), 1), getattr(torch, fn)(torch.tensor(x), 1))
+    if dtype != "int64":
+        xf, xt = fl_tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+        g = rng.standard_normal((rows, 37)).astype(dtype)
+        flambeau.cumsum(xf, 1).backward(fl_tensor(g))
+        torch.cumsum(xt, 1).backward(torch.tensor(g))
+        assert_same(xf.grad, xt.grad)
+
+
 def test_cumsum_dtype_arg(rng):
     a = rng.integers(-5, 5, (4, 6))
     assert_same(flambeau.cumsum(fl_tensor(a), 1, dtype=flambeau.float32), torch.cumsum(torch.tensor(a), 1, dtype=torch.float32))
