@@ -397,3 +397,21 @@ def test_pow_scalar_exponent_special_cases(e, dtype, rng):
     np.testing.assert_allclose(ours[ok], ref[ok], rtol=2e-7 if dtype == "float32" else 1e-15, atol=0)
     z = ok & (ref == 0)
     np.testing.assert_array_equal(np.signbit(ours[z]), np.signbit(ref[z]))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("op", ["maximum", "minimum"])
+def test_maximum_minimum_nan_and_signed_zeros(op, dtype, rng):
+    # max_nan/min_nan are branch-free selects (csrc/cpu/elementwise.cpp): a NaN operand wins, ties
+    # give b (so max(0, -0) = -0 as in PyTorch), in every position of a vector and in the tail.
+    vals = np.array([np.nan, -np.inf, -1.0, -0.0, 0.0, 1.0, np.inf], dtype)
+    a = np.repeat(vals, len(vals))
+    b = np.tile(vals, len(vals))
+    a = np.concatenate([a, rng.standard_normal(1000).astype(dtype)])
+    b = np.concatenate([b, rng.standard_normal(1000).astype(dtype)])
+    for x, y in ((a, b), (b, a)):
+        ours = getattr(flambeau, op)(flambeau.from_numpy(x), flambeau.from_numpy(y)).numpy()
+        ref = getattr(torch, op)(torch.from_numpy(x), torch.from_numpy(y)).numpy()
+        assert np.array_equal(np.isnan(ours), np.isnan(ref))
+        fin = ~np.isnan(ref)
+        assert np.array_equal(ours[fin], ref[fin]) and np.array_equal(np.signbit(ours[fin]), np.signbit(ref[fin]))

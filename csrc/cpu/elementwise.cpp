@@ -24,17 +24,20 @@ inline bool is_nan(T v) {
   else return false;
 }
 
+// torch.maximum / minimum: a NaN operand wins (a's first), else the larger / smaller (b on ties).
+// Written as three selects, not branches, so that the loop vectorises (compare + blend); with the
+// early returns it ran one element at a time (maximum on 1M floats: 0.70x PyTorch).
 template <class T>
 inline T max_nan(T a, T b) {
-  if (is_nan(a)) return a;
-  if (is_nan(b)) return b;
-  return a > b ? a : b;
+  T r = a > b ? a : b;
+  r = b != b ? b : r;
+  return a != a ? a : r;
 }
 template <class T>
 inline T min_nan(T a, T b) {
-  if (is_nan(a)) return a;
-  if (is_nan(b)) return b;
-  return a < b ? a : b;
+  T r = a < b ? a : b;
+  r = b != b ? b : r;
+  return a != a ? a : r;
 }
 
 template <class T>
