@@ -19,11 +19,22 @@
 #include "cpu/capability.h"
 #include "cpu/loops.h"
 #include "cpu/parallel.h"
-#include "cpu/row_simd.h"
 #include "cpu/simd/act_simd.h"
 
 namespace flambeau::cpu {
 
+namespace {
+
+// The float32 row helpers of the activation SIMD leaves (cpu/simd/act_vec.inc) for the CPU
+// capability in force: row max, row sum of exp(x - m), a * exp(x - m) + b, and the N-d
+// cross-entropy tiles. All null at the portable capability (the callers then run scalar code).
+struct RowFns {
+  simd::RowMaxF32Fn max = nullptr;
+  simd::RowSumExpF32Fn sumexp = nullptr;
+  simd::RowSoftmaxAxpbF32Fn axpb = nullptr;
+  simd::CeTileFwdF32Fn tile_fwd = nullptr;
+  simd::CeTileBwdF32Fn tile_bwd = nullptr;
+};
 RowFns row_fns() {
   RowFns r;
   switch (capability()) {
@@ -42,8 +53,6 @@ RowFns row_fns() {
   return r;
 }
 
-namespace {
-
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 // Sums f(begin, end, acc) over [0, n) in fixed blocks; acc is a double[K] the block adds into.
@@ -60,7 +69,6 @@ std::array<double, K> block_sums(int64_t n, int64_t block, int64_t work_per_item
     for (int k = 0; k < K; ++k) total[k] += p[k];
   return total;
 }
-
 
 // N-d tiles (see ce_tile_fwd/ce_tile_bwd in cpu/simd/act_vec.inc for the float32 leaves, which these
 // match): J positions of one sample at a time, C planes `stride` apart. Planes 2^k bytes apart share
