@@ -183,10 +183,10 @@ void softmax(const Tensor& out, const Tensor& in, int64_t dim, bool log) {
   Lines L = lines_of(in, dim);
   FLB_DISPATCH_FLOATING(in.dtype, "softmax", [&] {
     using T = scalar_t;
+    const TileFns tf = tile_fns();
     const T* x = in.data<T>();
     T* y = out.data<T>();
     if constexpr (std::is_same_v<T, float>) {
-      const TileFns tf = tile_fns();
       if (L.inner == 1 && L.n > 0 && tf.rows_fwd) {
         return parallel_for(L.outer, rows_grain(L.n), [&](int64_t b, int64_t e) {
           tf.rows_fwd(reinterpret_cast<float*>(y) + b * L.n, reinterpret_cast<const float*>(x) + b * L.n, e - b, L.n, log);
@@ -194,7 +194,6 @@ void softmax(const Tensor& out, const Tensor& in, int64_t dim, bool log) {
       }
     }
     if (L.inner > 1) {
-      const TileFns tf = tile_fns();
       for_tiles<T>(L, 1, [&](int64_t base, int64_t nj, int64_t J, T* buf) {
         if (simd_fwd(tf, y + base, x + base, L.inner, L.n, nj, J, buf, log)) return;
         tile_fwd_scalar<T>(y + base, x + base, L.inner, L.n, nj, J, buf, log);
@@ -227,11 +226,11 @@ void softmax_backward(const Tensor& grad_in, const Tensor& grad_out, const Tenso
   Lines L = lines_of(out, dim);
   FLB_DISPATCH_FLOATING(out.dtype, "softmax_backward", [&] {
     using T = scalar_t;
+    const TileFns tf = tile_fns();
     const T* g = grad_out.data<T>();
     const T* y = out.data<T>();
     T* gi = grad_in.data<T>();
     if constexpr (std::is_same_v<T, float>) {
-      const TileFns tf = tile_fns();
       if (L.inner == 1 && L.n > 0 && tf.rows_bwd) {
         return parallel_for(L.outer, rows_grain(L.n), [&](int64_t b, int64_t e) {
           tf.rows_bwd(reinterpret_cast<float*>(gi) + b * L.n, reinterpret_cast<const float*>(g) + b * L.n,
@@ -240,7 +239,6 @@ void softmax_backward(const Tensor& grad_in, const Tensor& grad_out, const Tenso
       }
     }
     if (L.inner > 1) {
-      const TileFns tf = tile_fns();
       const bool simd = std::is_same_v<T, float> && tf.bwd;  // no buffer, its own tile width
       for_tiles<T>(L, simd ? 0 : 2, [&](int64_t base, int64_t nj, int64_t J, T* buf) {
         if (simd_bwd(tf, gi + base, g + base, y + base, L.inner, L.n, nj, J, buf, log)) return;
