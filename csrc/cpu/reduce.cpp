@@ -160,6 +160,14 @@ acc_t<T> sum_row(const T* x, int64_t n, int64_t st) {
 // Block of the whole-tensor sum/max/min (fixed: the sum's bits do not depend on the thread count).
 constexpr int64_t kReduceBlock = int64_t(1) << 16;
 
+// sum_b f(block b) over the fixed blocks of [0, n), computed in parallel and added in block order.
+template <class A, class F>
+A block_sum(int64_t n, F&& f) {
+  A total = 0;
+  for (A part : fixed_block_results<A>(n, kReduceBlock, 1, f)) total += part;
+  return total;
+}
+
 // max (MAX) or min of x[0..n), n > 0, as an OpenMP simd reduction (GCC does not vectorise a float
 // max written as a comparison: it cannot assume no NaN); a NaN anywhere sets `nan` (the caller
 // returns NaN), so the lanes' NaN behaviour does not matter.
@@ -259,10 +267,7 @@ void reduce_typed(ReduceOp op, const Tensor& out, const Tensor& in, const Plan& 
         // order (the result does not depend on the thread count). One thread over the whole tensor
         // ran at half of PyTorch's speed.
         const T* x = in.data<T>();
-        A total = 0;
-        for (A part : fixed_block_results<A>(p.red_numel, kReduceBlock, 1,
-                                             [&](int64_t b, int64_t e) { return sum_row(x + b, e - b, 1); }))
-          total += part;
+        const A total = block_sum<A>(p.red_numel, [&](int64_t b, int64_t e) { return sum_row(x + b, e - b, 1); });
         if (out.dtype == DType::Int64) *out.data<int64_t>() = (int64_t)total;
         else *out.data<T>() = (T)((double)total * scale);
         return;
@@ -373,16 +378,8 @@ void var(const Tensor& out, const Tensor& in, const std::vector<int64_t>& dims, 
       // Whole tensor: each pass in fixed blocks in parallel, the block results added in order (the
       // same bits with any thread count), as the whole-tensor sum.
       const T* x = in.data<T>();
-      double s = 0, ss = 0;
-      for (double part : fixed_block_results<double>(p.red_numel, kReduceBlock, 1,
-                                                     [&](int64_t b, int64_t e) { return L->sum(x + b, e - b); }))
-        s += part;
-      const double mean = s / n;
-      for (double part : fixed_block_results<double>(p.red_numel, kReduceBlock, 1, [&](int64_t b, int64_t e) {
-             return L->sum_sq(x + b, e - b, mean);
-           }))
-        ss += part;
-      *out.data<T>() = finish(ss);
+      const double mean = block_sum<double>(p.red_numel, [&](int64_t b, int64_t e) { return L->sum(x + b, e - b); }) / n;
+      *out.data<T>() = finish(block_sum<double>(p.red_numel, [&](int64_t b, int64_t e) { return L->sum_sq(x + b, e - b, mean); }));
       return;
     }
     per_output<T, T>(p, out, in, [&](const T* base) {

@@ -65,11 +65,11 @@ inline double fold_lanes(dv* acc) {
 // lane additions would cost more than such a row, and one running sum is a chain of n additions.
 template <class T, bool SQ>
 inline double fold_sum(const T* x, int64_t n, double c) {
+  auto t = [c](T v) {  // one scalar term
+    double d = (double)v - (SQ ? c : 0.0);
+    return SQ ? d * d : d;
+  };
   if (n < 32) {
-    auto t = [c](T v) {
-      double d = (double)v - (SQ ? c : 0.0);
-      return SQ ? d * d : d;
-    };
     double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
     int64_t i = 0;
     for (; i + 4 <= n; i += 4) s0 += t(x[i]), s1 += t(x[i + 1]), s2 += t(x[i + 2]), s3 += t(x[i + 3]);
@@ -96,15 +96,7 @@ inline double fold_sum(const T* x, int64_t n, double c) {
   if (i < n) {  // the last n - i < 32 elements: lane j takes element i + j
     double a[32];
     std::memcpy(a, acc, sizeof a);
-    for (int j = 0; i + j < n; ++j) {
-      double v = (double)x[i + j];
-      if constexpr (SQ) {
-        double d = v - c;
-        a[j] += d * d;
-      } else {
-        a[j] += v;
-      }
-    }
+    for (int j = 0; i + j < n; ++j) a[j] += t(x[i + j]);
     std::memcpy(acc, a, sizeof a);
   }
   return fold_lanes(acc);
