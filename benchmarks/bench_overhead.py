@@ -1,4 +1,6 @@
-"""Per-op overhead: a tiny `a + b` with and without autograd, Flambeau beside PyTorch CPU.
+"""Per-op overhead: a tiny `a + b` with and without autograd, and the metadata, view and basic
+indexing calls of a training script (x[0, 0], x[:, 1], x.view(-1), x.size(0), ...) on a 64x64
+tensor, Flambeau beside PyTorch CPU.
 
 Both libraries run in the same process, alternating, so machine noise hits both alike. We report
 the median over several rounds of the mean time per call, in microseconds.
@@ -36,6 +38,16 @@ def measure(lib, requires_grad, size):
     return per_call_us(lambda: a + b)
 
 
+VIEW_CASES = [
+    ("x[0, 0]", lambda x: x[0, 0]), ("x[:, 1]", lambda x: x[:, 1]), ("x[::2]", lambda x: x[::2]),
+    ("x[1:3, 2:5]", lambda x: x[1:3, 2:5]), ("x[..., None]", lambda x: x[..., None]),
+    ("x[0, 0] = 1.0", lambda x: x.__setitem__((0, 0), 1.0)), ("x[0, 0].item()", lambda x: x[0, 0].item()),
+    ("x.view(-1)", lambda x: x.view(-1)), ("x.reshape(32, 128)", lambda x: x.reshape(32, 128)),
+    ("x.flatten()", lambda x: x.flatten()), ("x.T", lambda x: x.T), ("x.unbind(0) (64 views)", lambda x: x.unbind(0)),
+    ("x.size(0)", lambda x: x.size(0)), ("x.shape", lambda x: x.shape), ("x.float()", lambda x: x.float()),
+]
+
+
 def main():
     if torch is not None:
         torch.set_num_threads(flambeau.get_num_threads())
@@ -51,6 +63,18 @@ def main():
         o = statistics.median(ours)
         t = statistics.median(theirs) if theirs else float("nan")
         rows.append((name, o, t))
+    a = np.random.rand(64, 64).astype(np.float32)
+    tensors = {flambeau: flambeau.from_numpy(a.copy())}
+    if torch is not None:
+        tensors[torch] = torch.from_numpy(a.copy())
+    for name, fn in VIEW_CASES:
+        ours, theirs = [], []
+        for _ in range(5):
+            ours.append(per_call_us(lambda: fn(tensors[flambeau]), 5000))
+            if torch is not None:
+                theirs.append(per_call_us(lambda: fn(tensors[torch]), 5000))
+        rows.append((name + " (64x64)", statistics.median(ours),
+                     statistics.median(theirs) if theirs else float("nan")))
     print(f"{'case':40s} {'flambeau us':>12s} {'torch us':>10s} {'torch/ours':>10s}")
     for name, o, t in rows:
         print(f"{name:40s} {o:12.2f} {t:10.2f} {t / o:10.2f}")

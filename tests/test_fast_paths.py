@@ -68,3 +68,105 @@ def test_functional_keeps_name_signature_and_composed():
     np.testing.assert_array_equal(F.relu(x).numpy(), F.relu.composed(x).numpy())
     with pytest.raises(TypeError, match="relu"):
         F.relu([1.0, 2.0])
+
+
+# ---------------------------------------------------------------- basic indexing in one C++ call
+def _random_basic_index(rng, ndim):
+    """A random tuple of ints, slices, None and at most one Ellipsis (sometimes out of range)."""
+    items = []
+    for _ in range(rng.integers(0, ndim + 3)):
+        k = rng.integers(0, 10)
+        if k < 3:
+            items.append(int(rng.integers(-6, 6)))
+        elif k < 7:
+            pick = lambda: None if rng.random() < 0.3 else int(rng.integers(-8, 9))  # noqa: E731
+            step = None if rng.random() < 0.5 else int(rng.integers(1, 4))
+            items.append(slice(pick(), pick(), step))
+        elif k < 9:
+            items.append(None)
+        elif Ellipsis not in items:
+            items.append(Ellipsis)
+    return items[0] if len(items) == 1 and rng.random() < 0.5 else tuple(items)
+
+
+def _outcome(lib_tensor, idx):
+    try:
+        return lib_tensor[idx]
+    except (IndexError, ValueError, TypeError, RuntimeError) as e:
+        return type(e)
+
+
+def test_basic_getitem_matches_torch_views_on_random_indices(rng):
+    """Shape, strides, storage offset (the same view geometry as PyTorch), values and error types."""
+    for trial in range(400):
+        shape = tuple(int(s) for s in rng.integers(0, 6, size=rng.integers(0, 4)))
+        a = rng.standard_normal(shape).astype(np.float32)
+        t, f = torch.from_numpy(a.copy()), flambeau.from_numpy(a.copy())
+        if trial % 3 == 0 and len(shape) >= 2:  # a non-contiguous base
+            t, f = t.transpose(0, 1), f.transpose(0, 1)
+        idx = _random_basic_index(rng, t.dim())
+        rt, rf = _outcome(t, idx), _outcome(f, idx)
+        if isinstance(rt, type):
+            assert rf is rt, (shape, idx, rf)
+            continue
+        assert not isinstance(rf, type), (shape, idx, rf)
+        assert tuple(rf.shape) == tuple(rt.shape), (shape, idx)
+        if rt.numel():
+            assert rf.stride() == rt.stride() and rf.storage_offset() == rt.storage_offset(), (shape, idx)
+        np.testing.assert_array_equal(rf.numpy(), rt.numpy())
+        assert rf._base is not None  # a view
+
+
+def test_basic_setitem_matches_torch_on_random_indices(rng):
+    for _ in range(200):
+        shape = tuple(int(s) for s in rng.integers(1, 6, size=rng.integers(1, 4)))
+        a = rng.standard_normal(shape).astype(np.float32)
+        t, f = torch.from_numpy(a.copy()), flambeau.from_numpy(a.copy())
+        idx = _random_basic_index(rng, t.dim())
+        try:
+            t[idx] = 7.5
+        except (IndexError, ValueError) as e:
+            with pytest.raises(type(e)):
+                f[idx] = 7.5
+            continue
+        f[idx] = 7.5
+        np.testing.assert_array_equal(f.numpy(), t.numpy())
+
+
+def test_basic_getitem_error_messages_and_fallbacks():
+    f = flambeau.arange(12.0).reshape(3, 4)
+    with pytest.raises(IndexError, match="index 3 is out of bounds for dimension 0 with size 3"):
+        f[3]
+    with pytest.raises(IndexError, match="index -5 is out of bounds for dimension 1 with size 4"):
+        f[0, -5]
+    with pytest.raises(IndexError, match="too many indices for tensor of dimension 2"):
+        f[0, 0, 0]
+    with pytest.raises(IndexError, match="single ellipsis"):
+        f[..., ...]
+    with pytest.raises(ValueError, match="slice step cannot be zero"):
+        f[::0]
+    with pytest.raises(ValueError, match="step must be greater than zero"):
+        f[::-1]
+    # Not basic for the C++ path (numpy ints, bools, tensors, huge ints): the Python plan answers.
+    t = torch.arange(12.0).reshape(3, 4)
+    for idx in [np.int64(1), (np.int64(2), slice(np.int64(1), None)), True, (0, False), (slice(0, 2**70),), [0, 2]]:
+        np.testing.assert_array_equal(f[idx].numpy(), t[idx].numpy())
+    np.testing.assert_array_equal(f[flambeau.tensor(1):].numpy(), t[1:].numpy())
+    # The plan (taken when autograd records) gives the same messages.
+    g = flambeau.zeros(3, 4, requires_grad=True)
+    for idx, msg in [((0, -5), "dimension 1 with size 4"), ((None, 0, 7), "dimension 2 with size 4")]:
+        for x in (f, g):
+            with pytest.raises(IndexError, match=msg):
+                x[idx]
+    with pytest.raises(IndexError):
+        f[2**70]
+
+
+def test_basic_getitem_with_grad_still_records():
+    x = flambeau.randn(3, 4, requires_grad=True)
+    y = x[1, ::2]
+    assert y.grad_fn is not None
+    y.sum().backward()
+    expect = np.zeros((3, 4), np.float32)
+    expect[1, ::2] = 1
+    np.testing.assert_array_equal(x.grad.numpy(), expect)

@@ -316,3 +316,23 @@ def test_shape_introspection(device):
 def test_size_class():
     assert flambeau.Size((2, 3)) == (2, 3)
     assert isinstance(flambeau.zeros(2, 3).shape, flambeau.Size)
+
+
+@pytest.mark.parametrize("shape,dim", [((4, 3), 0), ((4, 3), 1), ((2, 3, 5), -1), ((2, 0, 3), 0), ((2, 0, 3), 1), ((5,), 0)])
+@pytest.mark.parametrize("non_contiguous", [False, True])
+def test_unbind(shape, dim, non_contiguous, device):
+    check_op(lambda x: x.unbind(dim), shapes=[shape], non_contiguous=non_contiguous, device=device)
+    check_op(lambda x: torch.unbind(x, dim), lambda x: flambeau.unbind(x, dim), shapes=[shape], grad=False,
+             non_contiguous=non_contiguous, device=device)
+
+
+def test_unbind_views_and_errors():
+    x = flambeau.zeros(2, 3)
+    rows = x.unbind(1)
+    assert len(rows) == 3 and all(r._base is x for r in rows)
+    rows[1][0] = 10.0  # a view: writes reach x
+    assert x[0, 1].item() == 10.0
+    with pytest.raises(IndexError):
+        flambeau.tensor(1.0).unbind(0)
+    with pytest.raises(IndexError, match="Dimension out of range"):
+        x.unbind(2)

@@ -18,11 +18,11 @@ Shape infer_shape(const Shape& shape, int64_t numel, const char* op) {
     }
   }
   if (infer_at >= 0) {
-    FLB_CHECK(known != 0 && numel % known == 0, RuntimeError, op, ": shape ", shape_str(shape),
-              " is invalid for input of size ", numel);
+    FLB_CHECK(known != 0 && numel % known == 0, RuntimeError, op, ": shape '", shape_str(shape),
+              "' is invalid for input of size ", numel);
     out[infer_at] = numel / known;
   } else {
-    FLB_CHECK(known == numel, RuntimeError, op, ": shape ", shape_str(shape), " is invalid for input of size ", numel);
+    FLB_CHECK(known == numel, RuntimeError, op, ": shape '", shape_str(shape), "' is invalid for input of size ", numel);
   }
   return out;
 }

@@ -64,6 +64,14 @@ void bind_ops(py::module_& m) {
   m.def("expand", &expand);
   m.def("slice", &slice);
   m.def("select", &select);
+  // Every select along dim in one call (unbind without autograd: one binding call, not one per slice).
+  m.def("unbind", [](const Tensor& t, int64_t dim) {
+    std::vector<Tensor> out;
+    const int64_t n = t.dim() ? t.sizes[wrap_dim(dim, t.dim(), "unbind")] : 0;
+    out.reserve(n);
+    for (int64_t i = 0; i < n; ++i) out.push_back(select(t, dim, i));
+    return out;
+  });
   m.def("unsqueeze", &unsqueeze);
   m.def("squeeze", &squeeze);
   m.def("as_strided", &as_strided);

@@ -17,6 +17,90 @@ static py::object dtype_str(DType t) {
   return names[(int)t];
 }
 
+// t[idx] for the basic indices only (ints, slices of ints, None, one Ellipsis), as a view built in one
+// pass: the common reads (x[0, 0], x[:, 1], x[::2], x[..., None]) then cost one call instead of a
+// Python plan and one binding call per step. Returns None for anything else (tensors, lists, bools,
+// numpy integers, ints beyond int64, slices of non-ints), which the Python plan in _indexing.py
+// handles; its errors are the same as the plan's (and PyTorch's, which names the position in the index
+// as the dimension).
+static py::object basic_getitem(const Tensor& t, py::handle idx) {
+  py::handle single[1] = {idx};
+  const py::handle* items = single;
+  Py_ssize_t count = 1;
+  if (PyTuple_Check(idx.ptr())) {
+    items = reinterpret_cast<const py::handle*>(&PyTuple_GET_ITEM(idx.ptr(), 0));
+    count = PyTuple_GET_SIZE(idx.ptr());
+  }
+  int64_t consumed = 0, ellipses = 0;
+  for (Py_ssize_t i = 0; i < count; ++i) {
+    PyObject* it = items[i].ptr();
+    if (PyLong_CheckExact(it)) {
+      ++consumed;
+    } else if (PySlice_Check(it)) {
+      auto* sl = reinterpret_cast<PySliceObject*>(it);
+      for (PyObject* part : {sl->start, sl->stop, sl->step})
+        if (part != Py_None && !PyLong_CheckExact(part)) return py::none();
+      ++consumed;
+    } else if (it == Py_Ellipsis) {
+      ++ellipses;
+    } else if (it != Py_None) {
+      return py::none();
+    }
+  }
+  if (ellipses > 1) throw IndexError("an index can only have a single ellipsis ('...')");
+  const int64_t nd = t.dim();
+  if (consumed > nd) throw IndexError(str_cat("too many indices for tensor of dimension ", nd));
+
+  Tensor out = t;
+  out.sizes.clear();
+  out.strides.clear();
+  int64_t src = 0;  // next dim of t not yet indexed
+  for (Py_ssize_t i = 0; i < count; ++i) {
+    PyObject* it = items[i].ptr();
+    if (it == Py_None) {
+      // unsqueeze: the stride of a size-1 dim is that of the next dim times its size (1 at the end).
+      out.sizes.push_back(1);
+      out.strides.push_back(src < nd ? t.sizes[src] * t.strides[src] : 1);
+    } else if (it == Py_Ellipsis) {
+      for (int64_t k = 0; k < nd - consumed; ++k, ++src) {
+        out.sizes.push_back(t.sizes[src]);
+        out.strides.push_back(t.strides[src]);
+      }
+    } else if (PyLong_CheckExact(it)) {
+      int overflow = 0;
+      long long v = PyLong_AsLongLongAndOverflow(it, &overflow);
+      if (overflow) return py::none();
+      const int64_t n = t.sizes[src];
+      if (v < -n || v >= n)
+        throw IndexError(str_cat("index ", v, " is out of bounds for dimension ", (int64_t)i, " with size ", n));
+      out.offset += (v < 0 ? v + n : v) * t.strides[src];
+      ++src;
+    } else {  // a slice of ints
+      auto* sl = reinterpret_cast<PySliceObject*>(it);
+      Py_ssize_t start, stop, step;
+      if (sl->step != Py_None) {
+        int overflow = 0;
+        long long s = PyLong_AsLongLongAndOverflow(sl->step, &overflow);
+        if (!overflow && s == 0) throw ValueError("slice step cannot be zero");
+        if (overflow < 0 || (!overflow && s < 0)) throw ValueError("step must be greater than zero");
+      }
+      if (PySlice_Unpack(it, &start, &stop, &step) < 0) throw py::error_already_set();
+      const int64_t n = t.sizes[src];
+      PySlice_AdjustIndices(n, &start, &stop, step);  // clamps as slice.indices(n) does
+      if (stop < start) stop = start;
+      out.offset += start * t.strides[src];
+      out.sizes.push_back((stop - start + step - 1) / step);
+      out.strides.push_back(t.strides[src] * step);
+      ++src;
+    }
+  }
+  for (; src < nd; ++src) {  // dims after the last index are kept whole
+    out.sizes.push_back(t.sizes[src]);
+    out.strides.push_back(t.strides[src]);
+  }
+  return py::cast(std::move(out));
+}
+
 void bind_tensor(py::module_& m) {
   py::class_<Tensor>(m, "TensorImpl")
       .def_property_readonly("shape", [](const Tensor& t) { return to_tuple(t.sizes); })
@@ -40,6 +124,7 @@ void bind_tensor(py::module_& m) {
         return str_cat("TensorImpl(shape=", shape_str(t.sizes), ", dtype=", dtype_name(t.dtype), ", device=",
                        t.device().str(), ")");
       });
+  m.def("basic_getitem", &basic_getitem);
 }
 
 }  // namespace flambeau::python

@@ -191,6 +191,9 @@ def _canonical(d):
     return f"cuda:{d.index}"
 
 
+_tuple_getitem = tuple.__getitem__
+
+
 class Size(tuple):
     """The shape of a tensor: a tuple of ints that prints as flambeau.Size([2, 3])."""
 
@@ -206,8 +209,9 @@ class Size(tuple):
         return n
 
     def __getitem__(self, item):
-        r = tuple.__getitem__(self, item)
-        return Size(r) if isinstance(item, slice) else r
+        if item.__class__ is slice:
+            return Size(_tuple_getitem(self, item))
+        return _tuple_getitem(self, item)
 
     def __add__(self, other):
         return Size(tuple.__add__(self, tuple(other)))

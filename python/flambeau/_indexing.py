@@ -116,7 +116,7 @@ def getitem_plan(shape, idx, device="cpu"):
     ops, adv = plan.ops, plan.adv
     cur = list(shape)
     d = 0  # current dim in the tensor after the steps so far
-    for it in items:
+    for pos, it in enumerate(items):
         if it is Ellipsis:
             d += nd - consumed
         elif it is None or it is True or it is False or isinstance(it, _np.bool_):
@@ -163,14 +163,14 @@ def getitem_plan(shape, idx, device="cpu"):
                 d += k
             elif ii.ndim == 0:
                 i = int(_C.to_numpy(_C.to(ii, "int64", "cpu", False)).item())
-                _select(ops, cur, d, i)
+                _select(ops, cur, d, i, pos)
             else:
                 if ii.device != device:
                     it = _wrap(_C.to(ii, "int64", device, False))
                 adv.append((d, it))
                 d += 1
         else:
-            _select(ops, cur, d, int(it))
+            _select(ops, cur, d, int(it), pos)
     plan.shape = cur
     return plan
 
@@ -192,10 +192,11 @@ def _opt_int(v):
     return None if v is None else _as_int(v)
 
 
-def _select(ops, cur, d, i):
+def _select(ops, cur, d, i, pos):
+    # PyTorch's message names the position in the index (pos), not the dim of the tensor so far (d).
     n = cur[d]
     if i < -n or i >= n:
-        raise IndexError(f"index {i} is out of bounds for dimension {d} with size {n}")
+        raise IndexError(f"index {i} is out of bounds for dimension {pos} with size {n}")
     ops.append(("s", d, i + n if i < 0 else i))
     del cur[d]
 
@@ -204,20 +205,11 @@ def getitem(t, idx):
     impl = t._impl
     rg = t._rg and _gs.enabled
     if not rg:
-        # Fast paths for the commonest reads: t[i] and t[a:b].
-        cls = idx.__class__
-        if cls is int:
-            shape = impl.shape
-            if shape:
-                n = shape[0]
-                if -n <= idx < n:
-                    return _wrap_view(_C.select(impl, 0, idx + n if idx < 0 else idx), t)
-        elif cls is slice and idx.step is None and impl.ndim:
-            n = impl.shape[0]
-            start, stop, _ = idx.indices(n)
-            if stop < start:
-                stop = start
-            return _wrap_view(_C.slice(impl, 0, start, stop, 1), t)
+        # Fast path: x[i], x[a:b], x[0, 0], x[:, 1], x[..., None] and the like, built in one C++ call
+        # (None when the index has anything else: tensors, lists, bools, numpy integers).
+        r = _C.basic_getitem(impl, idx)
+        if r is not None:
+            return _wrap_view(r, t)
     plan = getitem_plan(impl.shape, idx, impl.device)
     from ._functions.indexing import Index
     if not rg:
@@ -304,6 +296,15 @@ class SetItem(Function):
 
 def setitem(t, idx, value):
     impl = t._impl
+    if not ((t._rg or (isinstance(value, Tensor) and value._rg)) and _gs.enabled):
+        target = _C.basic_getitem(impl, idx)  # fast path: a basic index is a view to write through
+        if target is not None:
+            value = _value_tensor(t, value)
+            if isinstance(value, Tensor):
+                _C.copy_(target, _strip_leading_ones(value._impl, target.ndim))
+            else:
+                _C.fill_(target, value)
+            return
     plan = getitem_plan(impl.shape, idx, impl.device)
     value = _value_tensor(t, value)
     vt = isinstance(value, Tensor)

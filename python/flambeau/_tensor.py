@@ -17,6 +17,7 @@ import weakref
 import numpy as _np
 
 from . import _C
+from ._utils import wrap_dim as _wrap_dim
 from ._dtype import (Size, _BY_NAME, _device_from_str, _device_str, _to_dtype, device as _device_cls,
                      dtype as _dtype_cls)
 
@@ -105,11 +106,12 @@ class Tensor:
         return Size(self._impl.shape)
 
     def size(self, dim=None):
-        if dim is None:
-            return Size(self._impl.shape)
         shape = self._impl.shape
-        from ._utils import wrap_dim
-        return shape[wrap_dim(dim, len(shape))] if shape else _size_of_0d(dim)
+        if dim is None:
+            return Size(shape)
+        if dim.__class__ is int and -len(shape) <= dim < len(shape):
+            return shape[dim]
+        return shape[_wrap_dim(dim, len(shape))] if shape else _size_of_0d(dim)
 
     def dim(self):
         return self._impl.ndim
@@ -185,9 +187,8 @@ class Tensor:
     def stride(self, dim=None):
         st = self._impl.stride
         if dim is None:
-            return tuple(st)
-        from ._utils import wrap_dim
-        return st[wrap_dim(dim, len(st))]
+            return st
+        return st[_wrap_dim(dim, len(st))]
 
     def storage_offset(self):
         return self._impl.storage_offset
@@ -388,19 +389,27 @@ class Tensor:
     def type_as(self, other):
         return self.to(other.dtype)
 
+    def _cast(self, name):
+        """self as dtype `name` on its device: self when it already is (as PyTorch's .float() etc.)."""
+        impl = self._impl
+        if impl.dtype == name:
+            return self
+        from ._functions.shape import _to
+        return _to(self, name, impl.device)
+
     def float(self, memory_format=None):
-        return self.to(_BY_NAME["float32"])
+        return self._cast("float32")
 
     def double(self, memory_format=None):
-        return self.to(_BY_NAME["float64"])
+        return self._cast("float64")
 
     def long(self, memory_format=None):
-        return self.to(_BY_NAME["int64"])
+        return self._cast("int64")
 
     int = long  # flambeau has no int32: .int() gives int64 (documented difference)
 
     def bool(self, memory_format=None):
-        return self.to(_BY_NAME["bool"])
+        return self._cast("bool")
 
     def cpu(self, memory_format=None):
         return self.to("cpu")
@@ -522,8 +531,7 @@ _TYPE_NAMES = {"float32": "FloatTensor", "float64": "DoubleTensor", "int64": "Lo
 
 
 def _size_of_0d(dim):
-    from ._utils import wrap_dim
-    wrap_dim(dim, 0)
+    _wrap_dim(dim, 0)
     raise IndexError("dimension specified as 0 but tensor has no dimensions")
 
 

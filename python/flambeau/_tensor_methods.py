@@ -44,32 +44,22 @@ _bind(rnd, "uniform_ normal_ bernoulli_ random_ exponential_ geometric_ cauchy_ 
 
 
 # ---------------------------------------------------------------- varargs shapes
-def _view(self, *shape):
-    return sh.view(self, *shape)
+# Functions of (input, *shape) work as methods as they are: no wrapper frame on these hot calls.
+Tensor.view = sh.view
+Tensor.reshape = sh.reshape
+Tensor.permute = sh.permute
+Tensor.expand = sh.expand
+Tensor.repeat = jn.repeat
 
 
-def _reshape(self, *shape):
-    return sh.reshape(self, *shape)
+def _T(self):
+    nd = self._impl.ndim
+    if nd == 2:  # the common case: one transpose, not a permute of a built list
+        return sh.transpose(self, 0, 1)
+    return sh.permute(self, list(range(nd - 1, -1, -1)))
 
 
-def _permute(self, *dims):
-    return sh.permute(self, *dims)
-
-
-def _expand(self, *sizes):
-    return sh.expand(self, *sizes)
-
-
-def _repeat(self, *sizes):
-    return jn.repeat(self, *sizes)
-
-
-Tensor.view = _view
-Tensor.reshape = _reshape
-Tensor.permute = _permute
-Tensor.expand = _expand
-Tensor.repeat = _repeat
-Tensor.T = property(lambda self: sh.permute(self, list(range(self._impl.ndim - 1, -1, -1))))
+Tensor.T = property(_T)
 Tensor.mT = property(lambda self: sh.transpose(self, -2, -1))
 Tensor.H = Tensor.T
 Tensor.mH = Tensor.mT

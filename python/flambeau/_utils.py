@@ -6,6 +6,8 @@ import numbers
 def wrap_dim(dim, ndim, op=None):
     """Wraps a negative dim; raises PyTorch's IndexError when out of range."""
     n = ndim if ndim > 0 else 1  # a 0-d tensor accepts dim 0 and -1
+    if dim.__class__ is int and -n <= dim < n:  # the common case, without the slow ABC check
+        return dim + n if dim < 0 else dim
     if not isinstance(dim, numbers.Integral) or isinstance(dim, bool):
         raise TypeError(f"{op + ': ' if op else ''}dim must be an int, got {type(dim).__name__}")
     if dim < -n or dim >= n:

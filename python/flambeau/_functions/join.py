@@ -260,8 +260,7 @@ def unbind(input, dim=0):
         if shape[d] == 0:
             return ()
         return Unbind.apply(input, d)
-    xi = input._impl
-    return tuple(_wrap_view(_C.select(xi, d, i), input) for i in range(shape[d]))
+    return tuple([_wrap_view(v, input) for v in _C.unbind(input._impl, d)])
 
 
 def repeat(input, *sizes):

@@ -141,17 +141,17 @@ def _shape_arg(args, op):
 
 def view(input, *shape):
     """Tensor.view(*shape) (also view(dtype) is not supported: flambeau dtypes differ in size)."""
-    if len(shape) == 1 and not isinstance(shape[0], numbers.Integral) and not isinstance(shape[0], (tuple, list)) \
-            and shape[0].__class__.__name__ == "dtype":
+    if len(shape) == 1 and shape[0].__class__.__name__ == "dtype":
         raise RuntimeError("view(dtype) is not supported by flambeau")
-    shape = infer_size(_shape_arg(shape, "view"), input._impl.numel, "view")
+    # _C.view resolves the -1 and checks the element count (its errors name the op and the shapes).
+    shape = _shape_arg(shape, "view")
     if _needs_grad(input):
         return View.apply(input, shape)
     return _wrap_view(_C.view(input._impl, shape), input)
 
 
 def reshape(input, *shape):
-    shape = infer_size(_shape_arg(shape, "reshape"), input._impl.numel, "reshape")
+    shape = _shape_arg(shape, "reshape")
     if _needs_grad(input):
         return Reshape.apply(input, shape)
     return _reshape_result(_C.reshape(input._impl, shape), input)
@@ -166,7 +166,10 @@ def reshape_as(input, other):
 
 
 def flatten(input, start_dim=0, end_dim=-1):
-    shape = input._impl.shape
+    impl = input._impl
+    if start_dim == 0 and end_dim == -1 and impl.ndim > 1 and not _needs_grad(input):  # the common x.flatten()
+        return _reshape_result(_C.reshape(impl, (impl.numel,)), input)
+    shape = impl.shape
     nd = len(shape)
     if nd == 0:
         return reshape(input, (1,))
