@@ -170,3 +170,20 @@ def test_basic_getitem_with_grad_still_records():
     expect = np.zeros((3, 4), np.float32)
     expect[1, ::2] = 1
     np.testing.assert_array_equal(x.grad.numpy(), expect)
+
+
+def test_unary_out_writes_in_place_and_keeps_the_checked_cases():
+    x = flambeau.from_numpy(np.linspace(-2, 2, 37))
+    out = flambeau.empty(37, dtype=flambeau.float64)
+    ptr = out.data_ptr()
+    r = flambeau.exp(x, out=out)
+    assert r is out and out.data_ptr() == ptr
+    np.testing.assert_array_equal(out.numpy(), flambeau.exp(x).numpy())
+    # A different dtype or shape still goes through the checked copy (PyTorch's casting and resizing).
+    o32 = flambeau.empty(37)
+    flambeau.exp(x, out=o32)
+    np.testing.assert_allclose(o32.numpy(), np.exp(np.linspace(-2, 2, 37)), rtol=1e-6)
+    o_small = flambeau.empty(3, dtype=flambeau.float64)
+    assert flambeau.exp(x, out=o_small).shape == (37,)
+    with pytest.raises(RuntimeError, match="automatic differentiation"):
+        flambeau.exp(x, out=flambeau.empty(37, dtype=flambeau.float64, requires_grad=True))

@@ -94,6 +94,20 @@ bool simd_unary_f32(UnaryOp op, const Tensor& out, const Tensor& a) {
   return true;
 }
 
+// The same for float64 (cpu/simd/math_f64_vec.inc).
+bool simd_unary_f64(UnaryOp op, const Tensor& out, const Tensor& a) {
+  if (out.dtype != DType::Float64 || a.dtype != DType::Float64) return false;
+  if (!out.is_contiguous() || !a.is_contiguous() || out.numel() != a.numel()) return false;
+  const Capability cap = capability();
+  if (cap == Capability::Default) return false;
+  const simd::UnaryF64Fn fn = cap == Capability::AVX512 ? simd::unary_f64_avx512() : simd::unary_f64_avx2();
+  if (!fn((int)op, nullptr, nullptr, 0)) return false;  // no vector body for this op
+  double* o = out.data<double>();
+  const double* x = a.data<double>();
+  parallel_for(out.numel(), kGrain / 8, [&](int64_t s, int64_t e) { fn((int)op, o + s, x + s, e - s); });
+  return true;
+}
+
 bool simd_binary_f32(BinaryOp op, const Tensor& out, const Tensor& a, const Tensor& b) {
   if (out.dtype != DType::Float32 || (int)op > (int)BinaryOp::Div) return false;
   if (!out.is_contiguous() || !a.is_contiguous()) return false;
@@ -288,7 +302,7 @@ void binary_typed(BinaryOp op, const Tensor& out, const Tensor& a, const Tensor&
 }  // namespace
 
 void unary(UnaryOp op, const Tensor& out, const Tensor& a) {
-  if (simd_unary_f32(op, out, a)) return;
+  if (simd_unary_f32(op, out, a) || simd_unary_f64(op, out, a)) return;
   FLB_DISPATCH_ALL(a.dtype, "unary", [&] { unary_typed<scalar_t>(op, out, a); });
 }
 

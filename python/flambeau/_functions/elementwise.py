@@ -575,6 +575,11 @@ def _make_unary(name, Fn, float_only=False, int_identity=False, on_bool=None):
         if input._rg and _gs.enabled:
             r = apply_unary(Fn, input)
         else:
+            if out is not None and isinstance(out, Tensor) and not out._rg:
+                oi = out._impl
+                if oi.dtype == xi.dtype and oi.shape == xi.shape and oi.device == xi.device:
+                    cfn(xi, oi)  # straight into out: no temporary and no second pass
+                    return out
             r = _wrap(cfn(xi))
         return _write_out(out, r) if out is not None else r
 

@@ -1,0 +1,82 @@
+// Float64 unary math with AVX2 + FMA registers (4 double lanes): the primitives for
+// cpu/simd/math_f64_vec.inc, which holds the math and the op bodies shared with math_f64_avx512.cpp.
+// Only built with AVX2/FMA flags and only called when the CPU has them (cpu/capability.cpp). AVX2
+// lacks the 64-bit integer conversions and scalef of AVX-512; frexp_ and scale2n below build them from
+// exponent-field arithmetic and give the same values.
+#include <immintrin.h>
+#include "cpu/simd/act_simd.h"
+
+namespace flambeau::cpu::simd {
+namespace {
+
+constexpr int W = 4;
+using vd = __m256d;
+using vm = __m256d;  // all-ones lanes
+
+inline vd ld(const double* p) { return _mm256_loadu_pd(p); }
+inline void st(double* p, vd v) { _mm256_storeu_pd(p, v); }
+// Non-temporal store (p aligned to 32 bytes): bypasses the cache, no read-for-ownership.
+inline void st_nt(double* p, vd v) { _mm256_stream_pd(p, v); }
+inline void nt_fence() { _mm_sfence(); }
+inline vd set1(double v) { return _mm256_set1_pd(v); }
+inline vd add(vd a, vd b) { return _mm256_add_pd(a, b); }
+inline vd sub(vd a, vd b) { return _mm256_sub_pd(a, b); }
+inline vd mul(vd a, vd b) { return _mm256_mul_pd(a, b); }
+inline vd div_(vd a, vd b) { return _mm256_div_pd(a, b); }
+inline vd fma_(vd a, vd b, vd c) { return _mm256_fmadd_pd(a, b, c); }
+inline vd fnma_(vd a, vd b, vd c) { return _mm256_fnmadd_pd(a, b, c); }  // c - a b
+// If either operand is NaN, min/max return the second (b): callers pass x second to keep its NaN.
+inline vd vmin(vd a, vd b) { return _mm256_min_pd(a, b); }
+inline vd vmax(vd a, vd b) { return _mm256_max_pd(a, b); }
+inline vd vabs(vd a) { return _mm256_andnot_pd(_mm256_set1_pd(-0.0), a); }
+inline vd vneg(vd a) { return _mm256_xor_pd(a, _mm256_set1_pd(-0.0)); }
+inline vd copysign_(vd mag, vd sgn) {
+  const vd s = _mm256_set1_pd(-0.0);
+  return _mm256_or_pd(_mm256_andnot_pd(s, mag), _mm256_and_pd(s, sgn));
+}
+inline vm lt(vd a, vd b) { return _mm256_cmp_pd(a, b, _CMP_LT_OQ); }
+inline vm gt(vd a, vd b) { return _mm256_cmp_pd(a, b, _CMP_GT_OQ); }
+inline vm ge(vd a, vd b) { return _mm256_cmp_pd(a, b, _CMP_GE_OQ); }
+inline vm eq(vd a, vd b) { return _mm256_cmp_pd(a, b, _CMP_EQ_OQ); }
+inline vm isnan_(vd a) { return _mm256_cmp_pd(a, a, _CMP_UNORD_Q); }
+inline vm mand(vm a, vm b) { return _mm256_and_pd(a, b); }
+inline bool all_(vm a) { return _mm256_movemask_pd(a) == 0xF; }
+inline vd sel(vm m, vd a, vd b) { return _mm256_blendv_pd(b, a, m); }
+inline vd sqrt_(vd a) { return _mm256_sqrt_pd(a); }
+inline vd roundn(vd a) { return _mm256_round_pd(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+inline vd floor_(vd a) { return _mm256_round_pd(a, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC); }
+inline vd ceil_(vd a) { return _mm256_round_pd(a, _MM_FROUND_TO_POS_INF | _MM_FROUND_NO_EXC); }
+inline vd trunc_(vd a) { return _mm256_round_pd(a, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC); }
+// 2^n for integral n in [-1022, 1023]: n + 1023 lands in the low bits of 2^52 + (n + 1023), and the
+// shift moves it into the exponent field.
+inline vd pow2i(vd n) {
+  __m256i b = _mm256_castpd_si256(_mm256_add_pd(n, _mm256_set1_pd(0x1p52 + 1023.0)));
+  return _mm256_castsi256_pd(_mm256_slli_epi64(b, 52));
+}
+// y 2^n for integral |n| <= 2044 and y in [0.5, 2] (what the callers pass), rounded once: 2^n as
+// 2^n1 2^n2 with both halves normal; y 2^n1 stays normal (n1 >= -1022 / 2 - 1), so only the second
+// product rounds, as AVX-512's scalef. NaN n or y gives NaN.
+inline vd scale2n(vd y, vd n) {
+  n = _mm256_min_pd(_mm256_set1_pd(2044.0), _mm256_max_pd(_mm256_set1_pd(-2044.0), n));
+  vd n1 = floor_(_mm256_mul_pd(n, _mm256_set1_pd(0.5)));
+  return _mm256_mul_pd(_mm256_mul_pd(y, pow2i(n1)), pow2i(_mm256_sub_pd(n, n1)));
+}
+// y = m 2^e with m in [sqrt(1/2), sqrt(2)) for positive normal y, as in math_f64_avx512.cpp; the
+// arithmetic shift of t by 52 is its logical shift u (12 bits) with u >= 2048 meaning u - 4096.
+inline vd frexp_(vd y, vd& e) {
+  __m256i ix = _mm256_castpd_si256(y);
+  __m256i t = _mm256_sub_epi64(ix, _mm256_set1_epi64x(0x3FE6A09E667F3BCDll));
+  __m256i u = _mm256_srli_epi64(t, 52);
+  vd ud = _mm256_sub_pd(_mm256_castsi256_pd(_mm256_or_si256(u, _mm256_castpd_si256(_mm256_set1_pd(0x1p52)))),
+                        _mm256_set1_pd(0x1p52));
+  e = _mm256_sub_pd(ud, _mm256_and_pd(_mm256_cmp_pd(ud, _mm256_set1_pd(2048.0), _CMP_GE_OQ), _mm256_set1_pd(4096.0)));
+  return _mm256_castsi256_pd(_mm256_sub_epi64(ix, _mm256_and_si256(t, _mm256_set1_epi64x((long long)0xFFF0000000000000ull))));
+}
+
+#include "cpu/simd/math_f64_vec.inc"
+
+}  // namespace
+
+UnaryF64Fn unary_f64_avx2() { return &unary_math; }
+
+}  // namespace flambeau::cpu::simd

@@ -1,0 +1,67 @@
+// Float64 unary math with AVX-512 registers (8 double lanes): the primitives for
+// cpu/simd/math_f64_vec.inc, which holds the math and the op bodies shared with math_f64_avx2.cpp.
+// Only built with AVX-512 flags and only called when the CPU has AVX-512 (cpu/capability.cpp).
+#include <immintrin.h>
+#include "cpu/simd/act_simd.h"
+
+namespace flambeau::cpu::simd {
+namespace {
+
+constexpr int W = 8;
+using vd = __m512d;
+using vm = __mmask8;
+
+inline vd ld(const double* p) { return _mm512_loadu_pd(p); }
+inline void st(double* p, vd v) { _mm512_storeu_pd(p, v); }
+// Non-temporal store (p aligned to 64 bytes): bypasses the cache, no read-for-ownership.
+inline void st_nt(double* p, vd v) { _mm512_stream_pd(p, v); }
+inline void nt_fence() { _mm_sfence(); }
+inline vd set1(double v) { return _mm512_set1_pd(v); }
+inline vd add(vd a, vd b) { return _mm512_add_pd(a, b); }
+inline vd sub(vd a, vd b) { return _mm512_sub_pd(a, b); }
+inline vd mul(vd a, vd b) { return _mm512_mul_pd(a, b); }
+inline vd div_(vd a, vd b) { return _mm512_div_pd(a, b); }
+inline vd fma_(vd a, vd b, vd c) { return _mm512_fmadd_pd(a, b, c); }
+inline vd fnma_(vd a, vd b, vd c) { return _mm512_fnmadd_pd(a, b, c); }  // c - a b
+// If either operand is NaN, min/max return the second (b): callers pass x second to keep its NaN.
+inline vd vmin(vd a, vd b) { return _mm512_min_pd(a, b); }
+inline vd vmax(vd a, vd b) { return _mm512_max_pd(a, b); }
+inline vd vabs(vd a) { return _mm512_abs_pd(a); }
+inline vd vneg(vd a) {
+  return _mm512_castsi512_pd(_mm512_xor_si512(_mm512_castpd_si512(a), _mm512_set1_epi64((long long)0x8000000000000000ull)));
+}
+inline vd copysign_(vd mag, vd sgn) {
+  const __m512i s = _mm512_set1_epi64((long long)0x8000000000000000ull);
+  return _mm512_castsi512_pd(_mm512_ternarylogic_epi64(_mm512_castpd_si512(mag), _mm512_castpd_si512(sgn), s, 0xD8));
+}
+inline vm lt(vd a, vd b) { return _mm512_cmp_pd_mask(a, b, _CMP_LT_OQ); }
+inline vm gt(vd a, vd b) { return _mm512_cmp_pd_mask(a, b, _CMP_GT_OQ); }
+inline vm ge(vd a, vd b) { return _mm512_cmp_pd_mask(a, b, _CMP_GE_OQ); }
+inline vm eq(vd a, vd b) { return _mm512_cmp_pd_mask(a, b, _CMP_EQ_OQ); }
+inline vm isnan_(vd a) { return _mm512_cmp_pd_mask(a, a, _CMP_UNORD_Q); }
+inline vm mand(vm a, vm b) { return (vm)(a & b); }
+inline bool all_(vm a) { return a == (vm)0xFF; }
+inline vd sel(vm m, vd a, vd b) { return _mm512_mask_blend_pd(m, b, a); }
+inline vd sqrt_(vd a) { return _mm512_sqrt_pd(a); }
+inline vd roundn(vd a) { return _mm512_roundscale_pd(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+inline vd floor_(vd a) { return _mm512_roundscale_pd(a, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC); }
+inline vd ceil_(vd a) { return _mm512_roundscale_pd(a, _MM_FROUND_TO_POS_INF | _MM_FROUND_NO_EXC); }
+inline vd trunc_(vd a) { return _mm512_roundscale_pd(a, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC); }
+// y 2^n for integral n, rounded once (subnormal results and overflow to inf included).
+inline vd scale2n(vd y, vd n) { return _mm512_scalef_pd(y, n); }
+// y = m 2^e with m in [sqrt(1/2), sqrt(2)) for positive normal y: t = bits(y) - bits(sqrt(1/2)),
+// e = t >> 52 (arithmetic), m = bits(y) - (t's exponent field).
+inline vd frexp_(vd y, vd& e) {
+  __m512i ix = _mm512_castpd_si512(y);
+  __m512i t = _mm512_sub_epi64(ix, _mm512_set1_epi64(0x3FE6A09E667F3BCDll));
+  e = _mm512_cvtepi64_pd(_mm512_srai_epi64(t, 52));
+  return _mm512_castsi512_pd(_mm512_sub_epi64(ix, _mm512_and_si512(t, _mm512_set1_epi64((long long)0xFFF0000000000000ull))));
+}
+
+#include "cpu/simd/math_f64_vec.inc"
+
+}  // namespace
+
+UnaryF64Fn unary_f64_avx512() { return &unary_math; }
+
+}  // namespace flambeau::cpu::simd
