@@ -160,6 +160,21 @@ simd::ActBwdF32Fn simd_bwd() {
   }
 }
 
+simd::ActFwdF64Fn simd_fwd_f64() {
+  switch (capability()) {
+    case Capability::AVX512: return simd::act_fwd_f64_avx512();
+    case Capability::AVX2: return simd::act_fwd_f64_avx2();
+    default: return nullptr;
+  }
+}
+simd::ActBwdF64Fn simd_bwd_f64() {
+  switch (capability()) {
+    case Capability::AVX512: return simd::act_bwd_f64_avx512();
+    case Capability::AVX2: return simd::act_bwd_f64_avx2();
+    default: return nullptr;
+  }
+}
+
 // Exp-family ops cost ~10-40 ns per element in scalar code: split them over threads sooner.
 int64_t grain_of(Act op) {
   switch (op) {
@@ -176,14 +191,19 @@ template <Act OP, class T>
 void fwd_loop(const Tensor& out, const Tensor& x, const ActParams& ap) {
   const P<T> p(ap);
   simd::ActFwdF32Fn vf = nullptr;
+  simd::ActFwdF64Fn vd = nullptr;
   if constexpr (std::is_same_v<T, float>) vf = simd_fwd();
+  else vd = simd_fwd_f64();
   StridedWalk<2> w({&out, &x});
   w.run(base_ptrs<2>({&out, &x}), [&](std::array<char*, 2>& ptr, int64_t n, const std::array<int64_t, 2>& st) {
     T* o = reinterpret_cast<T*>(ptr[0]);
     const T* xi = reinterpret_cast<const T*>(ptr[1]);
     if (st[0] == (int64_t)sizeof(T) && st[1] == (int64_t)sizeof(T)) {
-      if constexpr (std::is_same_v<T, float>)
+      if constexpr (std::is_same_v<T, float>) {
         if (vf && vf((int)OP, ap.p, o, xi, n)) return;
+      } else {
+        if (vd && vd((int)OP, ap.p, o, xi, n)) return;
+      }
       for (int64_t i = 0; i < n; ++i) o[i] = fwd<OP, T>(xi[i], p);
     } else if (st[1] == 0) {  // broadcast scalar input
       const T v = fwd<OP, T>(*xi, p);
@@ -199,7 +219,9 @@ template <Act OP, class T>
 void bwd_loop(const Tensor& gi, const Tensor& g, const Tensor& s, const ActParams& ap) {
   const P<T> p(ap);
   simd::ActBwdF32Fn vf = nullptr;
+  simd::ActBwdF64Fn vd = nullptr;
   if constexpr (std::is_same_v<T, float>) vf = simd_bwd();
+  else vd = simd_bwd_f64();
   StridedWalk<3> w({&gi, &g, &s});
   w.run(base_ptrs<3>({&gi, &g, &s}), [&](std::array<char*, 3>& ptr, int64_t n, const std::array<int64_t, 3>& st) {
     T* o = reinterpret_cast<T*>(ptr[0]);
@@ -207,8 +229,11 @@ void bwd_loop(const Tensor& gi, const Tensor& g, const Tensor& s, const ActParam
     const T* sp = reinterpret_cast<const T*>(ptr[2]);
     constexpr int64_t E = sizeof(T);
     if (st[0] == E && st[1] == E && st[2] == E) {
-      if constexpr (std::is_same_v<T, float>)
+      if constexpr (std::is_same_v<T, float>) {
         if (vf && vf((int)OP, ap.p, o, gp, sp, n)) return;
+      } else {
+        if (vd && vd((int)OP, ap.p, o, gp, sp, n)) return;
+      }
       for (int64_t i = 0; i < n; ++i) o[i] = bwd<OP, T>(gp[i], sp[i], p);
     } else {
       for (int64_t i = 0; i < n; ++i)

@@ -8,6 +8,8 @@ round, trunc, relu, sign on contiguous float64, each vector CPU capability force
   scalar loop (capability 'default').
 - Special values (+-0, +-inf, NaN, subnormal inputs and results, overflow edges) as libm (numpy).
 - Every element gets the same bits wherever it sits (tails, thread chunks, offsets, in place).
+- The F.* activations on float64 (forward and backward, from the same leaves): both leaves give the
+  same bits, within a few ulp of the scalar kernel (the portable capability), specials alike.
 """
 import numpy as np
 import pytest
@@ -126,3 +128,48 @@ def test_bits_do_not_depend_on_position(name, cap, rng):
         np.testing.assert_array_equal(out.numpy(), whole)
 
     with_cpu_capability(cap, run)
+
+
+# ---------------------------------------------------------------- F.* activations on float64
+import flambeau.nn.functional as F  # noqa: E402
+
+ACTS64 = {
+    "sigmoid": F.sigmoid, "tanh": F.tanh, "relu": F.relu, "leaky_relu": lambda x: F.leaky_relu(x, 0.2),
+    "elu": F.elu, "selu": F.selu, "celu": lambda x: F.celu(x, 1.7), "gelu_tanh": lambda x: F.gelu(x, approximate="tanh"),
+    "silu": F.silu, "mish": F.mish, "softplus": F.softplus, "softplus_b2_t3": lambda x: F.softplus(x, 2.0, 3.0),
+    "softsign": F.softsign, "hardtanh": F.hardtanh, "hardsigmoid": F.hardsigmoid, "hardswish": F.hardswish,
+    "hardshrink": F.hardshrink, "softshrink": F.softshrink, "tanhshrink": F.tanhshrink,
+    "threshold": lambda x: F.threshold(x, 0.5, -3.0), "logsigmoid": F.logsigmoid,
+}
+
+
+def _act_fwd_bwd(fn, x, g):
+    t = flambeau.from_numpy(x.copy()).requires_grad_()
+    y = fn(t)
+    y.backward(flambeau.from_numpy(g))
+    return y.detach().numpy(), t.grad.numpy()
+
+
+@pytest.mark.parametrize("name", sorted(ACTS64))
+def test_activation_leaves_agree_and_stay_near_the_scalar_kernel(name, rng):
+    x = np.concatenate([rng.uniform(-30, 30, 3001), rng.uniform(-1, 1, 1000), rng.uniform(-1e-8, 1e-8, 50),
+                        [0.0, -0.0, 3.0, -3.0, 20.0, 0.5, -0.5, 700.0, -700.0, 800.0, -800.0]])
+    g = rng.standard_normal(len(x))
+    fn = ACTS64[name]
+    scalar = with_cpu_capability("default", lambda: _act_fwd_bwd(fn, x, g))
+    avx2 = with_cpu_capability("avx2", lambda: _act_fwd_bwd(fn, x, g))
+    avx512 = with_cpu_capability("avx512", lambda: _act_fwd_bwd(fn, x, g))
+    for k, what in enumerate(["forward", "backward"]):
+        np.testing.assert_array_equal(avx2[k].view(np.int64), avx512[k].view(np.int64), err_msg=f"{name} {what}")
+        a, b = avx512[k], scalar[k]
+        np.testing.assert_array_equal(np.isnan(a), np.isnan(b), err_msg=f"{name} {what}")
+        fin = np.isfinite(b)
+        np.testing.assert_array_equal(a[~fin], b[~fin], err_msg=f"{name} {what}")
+        # A few ulp of the larger of the result and the terms it is formed from (x forward, g backward:
+        # a difference such as tanhshrink's x - tanh(x) keeps the absolute error of its terms).
+        scale = np.maximum(np.abs(b[fin]), np.abs((x, g)[k][fin]))
+        err = np.abs(a[fin] - b[fin]) / np.spacing(scale)
+        # gelu_tanh's and mish's gradients take 1 - tanh(u)^2 at tanh(u) near 1, where one ulp of tanh
+        # (vector or libm) becomes tens of ulp of the result, in either kernel.
+        bound = 64 if what == "backward" and name in ("gelu_tanh", "mish") else 8
+        assert err.max() <= bound, f"{name} {what}: {err.max():.1f} ulp at x={x[fin][err.argmax()]!r}"

@@ -87,6 +87,14 @@ UnaryF32Fn unary_f32_avx512();
 using UnaryF64Fn = bool (*)(int op, double* out, const double* x, int64_t n);
 UnaryF64Fn unary_f64_avx2();
 UnaryF64Fn unary_f64_avx512();
+// The activations of ActFwdF32Fn / ActBwdF32Fn on contiguous float64, from the same leaves (every op
+// but gelu 'none', for which they return false).
+using ActFwdF64Fn = bool (*)(int op, const double* p, double* out, const double* x, int64_t n);
+using ActBwdF64Fn = bool (*)(int op, const double* p, double* gi, const double* g, const double* s, int64_t n);
+ActFwdF64Fn act_fwd_f64_avx2();
+ActFwdF64Fn act_fwd_f64_avx512();
+ActBwdF64Fn act_bwd_f64_avx2();
+ActBwdF64Fn act_bwd_f64_avx512();
 
 ActFwdF32Fn act_fwd_f32_avx2();
 ActBwdF32Fn act_bwd_f32_avx2();

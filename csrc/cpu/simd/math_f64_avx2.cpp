@@ -35,11 +35,13 @@ inline vd copysign_(vd mag, vd sgn) {
   return _mm256_or_pd(_mm256_andnot_pd(s, mag), _mm256_and_pd(s, sgn));
 }
 inline vm lt(vd a, vd b) { return _mm256_cmp_pd(a, b, _CMP_LT_OQ); }
+inline vm le(vd a, vd b) { return _mm256_cmp_pd(a, b, _CMP_LE_OQ); }
 inline vm gt(vd a, vd b) { return _mm256_cmp_pd(a, b, _CMP_GT_OQ); }
 inline vm ge(vd a, vd b) { return _mm256_cmp_pd(a, b, _CMP_GE_OQ); }
 inline vm eq(vd a, vd b) { return _mm256_cmp_pd(a, b, _CMP_EQ_OQ); }
 inline vm isnan_(vd a) { return _mm256_cmp_pd(a, a, _CMP_UNORD_Q); }
 inline vm mand(vm a, vm b) { return _mm256_and_pd(a, b); }
+inline vm mor(vm a, vm b) { return _mm256_or_pd(a, b); }
 inline bool all_(vm a) { return _mm256_movemask_pd(a) == 0xF; }
 inline vd sel(vm m, vd a, vd b) { return _mm256_blendv_pd(b, a, m); }
 inline vd sqrt_(vd a) { return _mm256_sqrt_pd(a); }
@@ -78,5 +80,7 @@ inline vd frexp_(vd y, vd& e) {
 }  // namespace
 
 UnaryF64Fn unary_f64_avx2() { return &unary_math; }
+ActFwdF64Fn act_fwd_f64_avx2() { return &act_fwd; }
+ActBwdF64Fn act_bwd_f64_avx2() { return &act_bwd; }
 
 }  // namespace flambeau::cpu::simd

@@ -35,11 +35,13 @@ inline vd copysign_(vd mag, vd sgn) {
   return _mm512_castsi512_pd(_mm512_ternarylogic_epi64(_mm512_castpd_si512(mag), _mm512_castpd_si512(sgn), s, 0xD8));
 }
 inline vm lt(vd a, vd b) { return _mm512_cmp_pd_mask(a, b, _CMP_LT_OQ); }
+inline vm le(vd a, vd b) { return _mm512_cmp_pd_mask(a, b, _CMP_LE_OQ); }
 inline vm gt(vd a, vd b) { return _mm512_cmp_pd_mask(a, b, _CMP_GT_OQ); }
 inline vm ge(vd a, vd b) { return _mm512_cmp_pd_mask(a, b, _CMP_GE_OQ); }
 inline vm eq(vd a, vd b) { return _mm512_cmp_pd_mask(a, b, _CMP_EQ_OQ); }
 inline vm isnan_(vd a) { return _mm512_cmp_pd_mask(a, a, _CMP_UNORD_Q); }
 inline vm mand(vm a, vm b) { return (vm)(a & b); }
+inline vm mor(vm a, vm b) { return (vm)(a | b); }
 inline bool all_(vm a) { return a == (vm)0xFF; }
 inline vd sel(vm m, vd a, vd b) { return _mm512_mask_blend_pd(m, b, a); }
 inline vd sqrt_(vd a) { return _mm512_sqrt_pd(a); }
@@ -63,5 +65,7 @@ inline vd frexp_(vd y, vd& e) {
 }  // namespace
 
 UnaryF64Fn unary_f64_avx512() { return &unary_math; }
+ActFwdF64Fn act_fwd_f64_avx512() { return &act_fwd; }
+ActBwdF64Fn act_bwd_f64_avx512() { return &act_bwd; }
 
 }  // namespace flambeau::cpu::simd
