@@ -108,6 +108,25 @@ bool simd_unary_f64(UnaryOp op, const Tensor& out, const Tensor& a) {
   return true;
 }
 
+// float32 x ** y for the exponents without a cheap form (cpu/simd/math_f64_vec.inc, v_pow): out and
+// x contiguous, y a scalar or contiguous.
+bool simd_pow_f32(const Tensor& out, const Tensor& a, const Tensor& b) {
+  if (out.dtype != DType::Float32 || a.dtype != DType::Float32 || b.dtype != DType::Float32) return false;
+  if (!out.is_contiguous() || !a.is_contiguous() || out.numel() != a.numel()) return false;
+  const bool b_scalar = is_scalar_operand(b);
+  if (!b_scalar && !(b.is_contiguous() && b.numel() == out.numel())) return false;
+  const Capability cap = capability();
+  if (cap == Capability::Default) return false;
+  const simd::PowF32Fn fn = cap == Capability::AVX512 ? simd::pow_f32_avx512() : simd::pow_f32_avx2();
+  float* o = out.data<float>();
+  const float* x = a.data<float>();
+  const float* y = b.data<float>();
+  parallel_for(out.numel(), kGrain / 8, [&](int64_t s, int64_t e) {
+    fn(o + s, x + s, b_scalar ? y : y + s, b_scalar, e - s);
+  });
+  return true;
+}
+
 bool simd_binary_f32(BinaryOp op, const Tensor& out, const Tensor& a, const Tensor& b) {
   if (out.dtype != DType::Float32 || (int)op > (int)BinaryOp::Div) return false;
   if (!out.is_contiguous() || !a.is_contiguous()) return false;
@@ -246,6 +265,8 @@ void binary_typed(BinaryOp op, const Tensor& out, const Tensor& a, const Tensor&
             if (e == T(-2)) return same([](T x, T) { return T(1) / (x * x); });
             if (e == T(-0.5)) return same([](T x, T) { return T(1) / std::sqrt(x); });
           }
+          if constexpr (std::is_same_v<T, float>)
+            if (simd_pow_f32(out, a, b)) return;
           return same([](T x, T y) { return std::pow(x, y); });
         }
         case BinaryOp::Remainder:

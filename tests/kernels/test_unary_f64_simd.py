@@ -10,6 +10,8 @@ round, trunc, relu, sign on contiguous float64, each vector CPU capability force
 - Every element gets the same bits wherever it sits (tails, thread chunks, offsets, in place).
 - The F.* activations on float64 (forward and backward, from the same leaves): both leaves give the
   same bits, within a few ulp of the scalar kernel (the portable capability), specials alike.
+- float32 x ** y (scalar and tensor exponents) computed in float64: correctly rounded on the sweep,
+  C99's special cases as libm, both leaves alike, tails and in place.
 """
 import numpy as np
 import pytest
@@ -173,3 +175,55 @@ def test_activation_leaves_agree_and_stay_near_the_scalar_kernel(name, rng):
         # (vector or libm) becomes tens of ulp of the result, in either kernel.
         bound = 64 if what == "backward" and name in ("gelu_tanh", "mish") else 8
         assert err.max() <= bound, f"{name} {what}: {err.max():.1f} ulp at x={x[fin][err.argmax()]!r}"
+
+
+# ---------------------------------------------------------------- float32 pow through float64
+def _pow(x, y):
+    yy = flambeau.from_numpy(y) if isinstance(y, np.ndarray) else float(y)
+    return (flambeau.from_numpy(x) ** yy).numpy()
+
+
+@pytest.mark.parametrize("cap", CAPS)
+@pytest.mark.parametrize("y", [2.5, -1.5, 0.3, 1 / 3, 7.0, -3.0, 1e-3, 100.0, "tensor"])
+def test_pow_float32_is_correctly_rounded(y, cap, rng):
+    bits = rng.integers(0, 0x7F800000, 100000).astype(np.int32).view(np.float32)
+    x = np.concatenate([bits, -bits, rng.uniform(-3, 3, 20000).astype(np.float32)])
+    yv = rng.uniform(-4, 4, len(x)).astype(np.float32) if y == "tensor" else np.float32(y)
+    with np.errstate(all="ignore"):
+        ref = np.power(x.astype(np.float64), np.asarray(yv, np.float64))  # exact enough: 2^-50 relative
+        r32 = ref.astype(np.float32)
+    ours = with_cpu_capability(cap, lambda: _pow(x, yv))
+    np.testing.assert_array_equal(np.isnan(ours), np.isnan(r32))
+    fin = np.isfinite(ref) & np.isfinite(r32)
+    ulp = np.abs(ours[fin].astype(np.float64) - ref[fin]) / np.spacing(np.abs(r32[fin])).astype(np.float64)
+    assert ulp.max() <= 0.5 + 1e-6, f"x ** {y}: {ulp.max()} ulp at x={x[fin][ulp.argmax()]!r}"
+    np.testing.assert_array_equal(ours[np.isinf(r32)], r32[np.isinf(r32)])
+
+
+def test_pow_float32_special_values_and_leaves_agree():
+    sp = np.array([0.0, -0.0, 1.0, -1.0, np.inf, -np.inf, np.nan, 2.0, -2.0, 0.5, -0.5, 3.0, -3.0, 1e-45, -1e-45,
+                   1e30, -1e30], np.float32)
+    X, Y = (a.ravel() for a in np.meshgrid(sp, sp))
+    with np.errstate(all="ignore"):
+        ref = np.power(X, Y)  # C99's pow, as libm
+    runs = [with_cpu_capability(cap, lambda: _pow(X, Y)) for cap in CAPS]
+    np.testing.assert_array_equal(runs[0].view(np.int32), runs[1].view(np.int32))
+    ours = runs[1]
+    # 0, +-1, inf and NaN exactly as libm, the sign included; other values within libm's own error
+    # (glibc's powf is not correctly rounded: 1e30 ** -1 is 9.999999e-31 there, 1e-30 here and exactly).
+    special = ~np.isfinite(ref) | (ref == 0) | (np.abs(ref) == 1)
+    same = ((ours == ref) & (np.signbit(ours) == np.signbit(ref))) | (np.isnan(ours) & np.isnan(ref))
+    assert same[special].all(), list(zip(X[special & ~same], Y[special & ~same], ours[special & ~same]))
+    np.testing.assert_array_max_ulp(ours[~special], ref[~special], maxulp=1)
+
+
+def test_pow_float32_position_and_in_place(rng):
+    x = np.abs(rng.standard_normal(300001)).astype(np.float32)
+    y = rng.uniform(-2, 2, 300001).astype(np.float32)
+    whole = _pow(x, y)
+    for n in range(0, 20):
+        np.testing.assert_array_equal(_pow(x[:n], y[:n]), whole[:n])
+    np.testing.assert_array_equal((flambeau.from_numpy(x)[5:] ** flambeau.from_numpy(y)[5:]).numpy(), whole[5:])
+    t = flambeau.from_numpy(x.copy())
+    t.pow_(flambeau.from_numpy(y))
+    np.testing.assert_array_equal(t.numpy(), whole)

@@ -95,6 +95,11 @@ ActFwdF64Fn act_fwd_f64_avx2();
 ActFwdF64Fn act_fwd_f64_avx512();
 ActBwdF64Fn act_bwd_f64_avx2();
 ActBwdF64Fn act_bwd_f64_avx512();
+// x ** y on contiguous float32, computed in float64 (correctly rounded but in rare near-ties, C99's
+// special cases), from the same leaves: o[i] = x[i] ** (y_scalar ? y[0] : y[i]); o may alias x or y.
+using PowF32Fn = void (*)(float* o, const float* x, const float* y, bool y_scalar, int64_t n);
+PowF32Fn pow_f32_avx2();
+PowF32Fn pow_f32_avx512();
 
 ActFwdF32Fn act_fwd_f32_avx2();
 ActBwdF32Fn act_bwd_f32_avx2();

@@ -17,6 +17,9 @@ inline void st(double* p, vd v) { _mm512_storeu_pd(p, v); }
 inline void st_nt(double* p, vd v) { _mm512_stream_pd(p, v); }
 inline void nt_fence() { _mm_sfence(); }
 inline vd set1(double v) { return _mm512_set1_pd(v); }
+// W floats as doubles, and back (rounded to nearest; overflow to inf, subnormals as IEEE).
+inline vd ld_f32(const float* p) { return _mm512_cvtps_pd(_mm256_loadu_ps(p)); }
+inline void st_f32(float* p, vd v) { _mm256_storeu_ps(p, _mm512_cvtpd_ps(v)); }
 inline vd add(vd a, vd b) { return _mm512_add_pd(a, b); }
 inline vd sub(vd a, vd b) { return _mm512_sub_pd(a, b); }
 inline vd mul(vd a, vd b) { return _mm512_mul_pd(a, b); }
@@ -39,6 +42,7 @@ inline vm le(vd a, vd b) { return _mm512_cmp_pd_mask(a, b, _CMP_LE_OQ); }
 inline vm gt(vd a, vd b) { return _mm512_cmp_pd_mask(a, b, _CMP_GT_OQ); }
 inline vm ge(vd a, vd b) { return _mm512_cmp_pd_mask(a, b, _CMP_GE_OQ); }
 inline vm eq(vd a, vd b) { return _mm512_cmp_pd_mask(a, b, _CMP_EQ_OQ); }
+inline vm ne(vd a, vd b) { return _mm512_cmp_pd_mask(a, b, _CMP_NEQ_UQ); }  // true if either is NaN
 inline vm isnan_(vd a) { return _mm512_cmp_pd_mask(a, a, _CMP_UNORD_Q); }
 inline vm mand(vm a, vm b) { return (vm)(a & b); }
 inline vm mor(vm a, vm b) { return (vm)(a | b); }
@@ -67,5 +71,6 @@ inline vd frexp_(vd y, vd& e) {
 UnaryF64Fn unary_f64_avx512() { return &unary_math; }
 ActFwdF64Fn act_fwd_f64_avx512() { return &act_fwd; }
 ActBwdF64Fn act_bwd_f64_avx512() { return &act_bwd; }
+PowF32Fn pow_f32_avx512() { return &pow_f32; }
 
 }  // namespace flambeau::cpu::simd
