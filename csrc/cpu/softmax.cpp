@@ -37,21 +37,24 @@ Lines lines_of(const Tensor& t, int64_t dim) {
   return l;
 }
 
-// The float32 SIMD leaves for the capability in force (all null at the portable one).
+// The SIMD leaves for the capability in force (all null at the portable one): float32 tiles and rows,
+// float64 rows.
 struct TileFns {
   simd::SmTileFwdF32Fn fwd = nullptr;
   simd::SmTileBwdF32Fn bwd = nullptr;
   simd::RowSoftmaxF32Fn rows_fwd = nullptr;
   simd::RowSoftmaxBwdF32Fn rows_bwd = nullptr;
+  simd::RowSoftmaxF64Fn rows_fwd64 = nullptr;
+  simd::RowSoftmaxBwdF64Fn rows_bwd64 = nullptr;
 };
 TileFns tile_fns() {
   switch (capability()) {
     case Capability::AVX512:
       return {simd::sm_tile_fwd_f32_avx512(), simd::sm_tile_bwd_f32_avx512(), simd::row_softmax_f32_avx512(),
-              simd::row_softmax_bwd_f32_avx512()};
+              simd::row_softmax_bwd_f32_avx512(), simd::row_softmax_f64_avx512(), simd::row_softmax_bwd_f64_avx512()};
     case Capability::AVX2:
       return {simd::sm_tile_fwd_f32_avx2(), simd::sm_tile_bwd_f32_avx2(), simd::row_softmax_f32_avx2(),
-              simd::row_softmax_bwd_f32_avx2()};
+              simd::row_softmax_bwd_f32_avx2(), simd::row_softmax_f64_avx2(), simd::row_softmax_bwd_f64_avx2()};
     default: return {};
   }
 }
@@ -192,6 +195,10 @@ void softmax(const Tensor& out, const Tensor& in, int64_t dim, bool log) {
           tf.rows_fwd(reinterpret_cast<float*>(y) + b * L.n, reinterpret_cast<const float*>(x) + b * L.n, e - b, L.n, log);
         });
       }
+    } else if (L.inner == 1 && L.n > 0 && tf.rows_fwd64) {
+      return parallel_for(L.outer, rows_grain(L.n), [&](int64_t b, int64_t e) {
+        tf.rows_fwd64(reinterpret_cast<double*>(y) + b * L.n, reinterpret_cast<const double*>(x) + b * L.n, e - b, L.n, log);
+      });
     }
     if (L.inner > 1) {
       for_tiles<T>(L, 1, [&](int64_t base, int64_t nj, int64_t J, T* buf) {
@@ -237,6 +244,11 @@ void softmax_backward(const Tensor& grad_in, const Tensor& grad_out, const Tenso
                       reinterpret_cast<const float*>(y) + b * L.n, e - b, L.n, log);
         });
       }
+    } else if (L.inner == 1 && L.n > 0 && tf.rows_bwd64) {
+      return parallel_for(L.outer, rows_grain(L.n), [&](int64_t b, int64_t e) {
+        tf.rows_bwd64(reinterpret_cast<double*>(gi) + b * L.n, reinterpret_cast<const double*>(g) + b * L.n,
+                      reinterpret_cast<const double*>(y) + b * L.n, e - b, L.n, log);
+      });
     }
     if (L.inner > 1) {
       const bool simd = std::is_same_v<T, float> && tf.bwd;  // no buffer, its own tile width

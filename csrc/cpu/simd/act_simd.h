@@ -100,6 +100,14 @@ ActBwdF64Fn act_bwd_f64_avx512();
 using PowF32Fn = void (*)(float* o, const float* x, const float* y, bool y_scalar, int64_t n);
 PowF32Fn pow_f32_avx2();
 PowF32Fn pow_f32_avx512();
+// Last-dim softmax / log-softmax rows and their backward on float64 (cpu/softmax.cpp), as the float32
+// ones above; the two leaves give the same bits.
+using RowSoftmaxF64Fn = void (*)(double* y, const double* x, int64_t rows, int64_t n, bool log);
+using RowSoftmaxBwdF64Fn = void (*)(double* gi, const double* g, const double* y, int64_t rows, int64_t n, bool log);
+RowSoftmaxF64Fn row_softmax_f64_avx2();
+RowSoftmaxF64Fn row_softmax_f64_avx512();
+RowSoftmaxBwdF64Fn row_softmax_bwd_f64_avx2();
+RowSoftmaxBwdF64Fn row_softmax_bwd_f64_avx512();
 
 ActFwdF32Fn act_fwd_f32_avx2();
 ActBwdF32Fn act_bwd_f32_avx2();

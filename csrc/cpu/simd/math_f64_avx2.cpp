@@ -4,6 +4,7 @@
 // lacks the 64-bit integer conversions and scalef of AVX-512; frexp_ and scale2n below build them from
 // exponent-field arithmetic and give the same values.
 #include <immintrin.h>
+#include <math.h>  // ::log (once per softmax row)
 #include "cpu/simd/act_simd.h"
 
 namespace flambeau::cpu::simd {
@@ -87,5 +88,7 @@ UnaryF64Fn unary_f64_avx2() { return &unary_math; }
 ActFwdF64Fn act_fwd_f64_avx2() { return &act_fwd; }
 ActBwdF64Fn act_bwd_f64_avx2() { return &act_bwd; }
 PowF32Fn pow_f32_avx2() { return &pow_f32; }
+RowSoftmaxF64Fn row_softmax_f64_avx2() { return &row_softmax; }
+RowSoftmaxBwdF64Fn row_softmax_bwd_f64_avx2() { return &row_softmax_bwd; }
 
 }  // namespace flambeau::cpu::simd

@@ -2,6 +2,7 @@
 // cpu/simd/math_f64_vec.inc, which holds the math and the op bodies shared with math_f64_avx2.cpp.
 // Only built with AVX-512 flags and only called when the CPU has AVX-512 (cpu/capability.cpp).
 #include <immintrin.h>
+#include <math.h>  // ::log (once per softmax row)
 #include "cpu/simd/act_simd.h"
 
 namespace flambeau::cpu::simd {
@@ -72,5 +73,7 @@ UnaryF64Fn unary_f64_avx512() { return &unary_math; }
 ActFwdF64Fn act_fwd_f64_avx512() { return &act_fwd; }
 ActBwdF64Fn act_bwd_f64_avx512() { return &act_bwd; }
 PowF32Fn pow_f32_avx512() { return &pow_f32; }
+RowSoftmaxF64Fn row_softmax_f64_avx512() { return &row_softmax; }
+RowSoftmaxBwdF64Fn row_softmax_bwd_f64_avx512() { return &row_softmax_bwd; }
 
 }  // namespace flambeau::cpu::simd
