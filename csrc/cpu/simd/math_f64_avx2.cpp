@@ -4,7 +4,7 @@
 // lacks the 64-bit integer conversions and scalef of AVX-512; frexp_ and scale2n below build them from
 // exponent-field arithmetic and give the same values.
 #include <immintrin.h>
-#include <math.h>  // ::log (once per softmax row)
+#include <math.h>  // ::log (once per softmax row), ::sin/::cos (arguments beyond the vector reduction)
 #include "cpu/simd/act_simd.h"
 
 namespace flambeau::cpu::simd {

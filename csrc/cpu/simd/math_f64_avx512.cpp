@@ -2,7 +2,7 @@
 // cpu/simd/math_f64_vec.inc, which holds the math and the op bodies shared with math_f64_avx2.cpp.
 // Only built with AVX-512 flags and only called when the CPU has AVX-512 (cpu/capability.cpp).
 #include <immintrin.h>
-#include <math.h>  // ::log (once per softmax row)
+#include <math.h>  // ::log (once per softmax row), ::sin/::cos (arguments beyond the vector reduction)
 #include "cpu/simd/act_simd.h"
 
 namespace flambeau::cpu::simd {
