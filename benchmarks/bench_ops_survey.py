@@ -1,5 +1,5 @@
 """A sweep over common foundation ops (reductions, pow, clamp, where, broadcasting, softmax, cumsum,
-sort, indexing, float64 math) beside PyTorch CPU: finds the ops that are far behind (marked <<<
+sort, indexing, pow, float64 math and activations) beside PyTorch CPU: finds the ops that are far behind (marked <<<
 below 0.5x). 1024x1024 float32 operands, 2 threads for both, best of 5 rounds of 10 calls, in ms.
 
     PYTHONPATH=python python benchmarks/bench_ops_survey.py
@@ -37,14 +37,23 @@ cases = {
  'add_bcast_row': lambda m, x, y: x + y[0], 'add_bcast_col': lambda m, x, y: x + y[:, :1], 'add_T': lambda m, x, y: x + y.t(),
  'contiguous_T': lambda m, x, y: x.t().contiguous(), 'softmax_F': lambda m, x, y: m.nn.functional.softmax(x, 1),
  'cumsum1': lambda m, x, y: x.cumsum(1), 'sort1': lambda m, x, y: x.sort(1)[0], 'topk': lambda m, x, y: x.topk(5, 1)[0],
- 'abs_sum': lambda m, x, y: (x - y).abs().sum(), 'float64_exp': None, 'to_f64': lambda m, x, y: x.double(),
+ 'abs_sum': lambda m, x, y: (x - y).abs().sum(), 'to_f64': lambda m, x, y: x.double(),
  'cat': lambda m, x, y: m.cat([x, y], 0), 'stack': lambda m, x, y: m.stack([x, y]), 'index_sel': lambda m, x, y: x[::2],
  'masked': lambda m, x, y: x[x > 1], 'mul_': lambda m, x, y: x.clone().mul_(y), 'lerp': lambda m, x, y: x + 0.5 * (y - x),
  'sign': lambda m, x, y: x.sign(), 'atan2': lambda m, x, y: m.atan2(x, y), 'fmod': lambda m, x, y: m.fmod(x, y.abs() + 1),
 }
-for name, f in cases.items():
+# float64 operands (session 7 moved these from one libm call per element to the float64 SIMD leaves)
+f64_cases = {
+ 'f64_exp': lambda m, x: x.exp(), 'f64_log': lambda m, x: x.abs().log(), 'f64_sin': lambda m, x: x.sin(),
+ 'f64_tanh': lambda m, x: x.tanh(), 'f64_sigmoid': lambda m, x: x.sigmoid(), 'f64_expm1': lambda m, x: x.expm1(),
+ 'f64_sqrt': lambda m, x: x.abs().sqrt(), 'f64_F.silu': lambda m, x: m.nn.functional.silu(x),
+ 'f64_F.softplus': lambda m, x: m.nn.functional.softplus(x), 'f64_F.gelu': lambda m, x: m.nn.functional.gelu(x),
+ 'f64_softmax': lambda m, x: m.nn.functional.softmax(x, 1), 'f64_log_softmax': lambda m, x: m.nn.functional.log_softmax(x, 1),
+}
+for name, f in list(cases.items()) + [(k, None) for k in f64_cases]:
     if f is None:
-        o = bench(lambda: fd.exp()); t = bench(lambda: td.exp())
+        g = f64_cases[name]
+        o = bench(lambda: g(fl, fd)); t = bench(lambda: g(torch, td))
     else:
         try:
             o = bench(lambda: f(fl, fa, fb)); t = bench(lambda: f(torch, ta, tb))

@@ -309,7 +309,8 @@ void reduce_typed(ReduceOp op, const Tensor& out, const Tensor& in, const Plan& 
         struct Part { T v; char nan; };
         const std::vector<Part> part = fixed_block_results<Part>(p.red_numel, kReduceBlock, 1, [&](int64_t b, int64_t e) {
           Part r{T(0), 0};
-          r.v = is_max ? fold_max_min<T, true>(x + b, e - b, r.nan) : fold_max_min<T, false>(x + b, e - b, r.nan);
+          if constexpr (std::is_floating_point_v<T>) r.v = sum_loops<T>()->max_min(x + b, e - b, is_max, &r.nan);
+          else r.v = is_max ? fold_max_min<T, true>(x + b, e - b, r.nan) : fold_max_min<T, false>(x + b, e - b, r.nan);
           return r;
         });
         T best = part[0].v;

@@ -3,7 +3,8 @@ AVX-512): sum / mean / var / std over the last dims of contiguous rows, sums ove
 (add_rows), and whole-tensor sum and var, for row lengths around the 32-lane block and the four-sum
 short rows. Each CPU capability gives the same bits, the whole-tensor results are the same with 1
 and 2 threads, and every result matches a float64 reference (PyTorch's float32 sums are less
-accurate than ours, so the reference is numpy's float64)."""
+accurate than ours, so the reference is numpy's float64). Also the whole-tensor max / min loops
+(max_min_fold): exact, NaN anywhere gives NaN, +-inf."""
 import numpy as np
 import pytest
 
@@ -80,3 +81,29 @@ def test_whole_tensor_sum_and_var(n, dtype, rng):
     np.testing.assert_allclose(s, x64.sum(), rtol=1e-7)
     np.testing.assert_allclose(v, x64.var(ddof=1), rtol=1e-6)
     np.testing.assert_allclose(sd, x64.std(), rtol=1e-6)
+
+
+# ---------------------------------------------------------------- whole-tensor max / min (max_min_fold)
+@pytest.mark.parametrize("cap", ["default", "avx2", "avx512"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_whole_tensor_max_min(cap, dtype, rng):
+    for n in [1, 3, 15, 16, 31, 63, 64, 65, 127, 129, 1000, 65536 + 17, 300001]:
+        x = rng.standard_normal(n).astype(dtype) * 100
+
+        def run(a):
+            t = flambeau.from_numpy(a)
+            return t.max().item(), t.min().item()
+
+        mx, mn = with_cpu_capability(cap, lambda: run(x))
+        assert mx == x.max() and mn == x.min(), n
+        for pos in sorted({0, n // 2, n - 1}):  # a NaN anywhere (inside the vector part or the tail)
+            y = x.copy()
+            y[pos] = np.nan
+            mx, mn = with_cpu_capability(cap, lambda: run(y))
+            assert np.isnan(mx) and np.isnan(mn), (n, pos)
+        if n >= 3:
+            y = x.copy()
+            y[n // 3] = np.inf
+            y[-1] = -np.inf
+            mx, mn = with_cpu_capability(cap, lambda: run(y))
+            assert mx == np.inf and mn == -np.inf

@@ -15,6 +15,7 @@ struct Fns {
   void (*sum_rows)(T* out, const T* x, int64_t nrows, int64_t n, double scale);  // out[r] = (T)(sum(row r) * scale)
   double (*sum_sq)(const T* x, int64_t n, double c);    // float64 sum of (x - c)^2, same order
   void (*add_rows)(double* acc, const T* x, int64_t ld, int64_t nrows, int64_t n);  // acc[j] += x[r*ld + j]
+  T (*max_min)(const T* x, int64_t n, bool is_max, char* nan);  // max or min of x (n > 0); NaN seen: *nan = 1
 };
 
 const Fns<float>* fns_f32_avx2();
