@@ -27,6 +27,8 @@ void threshold_backward(const Tensor& out, const Tensor& grad, const Tensor& x, 
 // (keepdim is handled by the caller with a view).
 void reduce(ReduceOp op, const Tensor& out, const Tensor& in, const std::vector<int64_t>& reduce_dims);
 void var(const Tensor& out, const Tensor& in, const std::vector<int64_t>& reduce_dims, double correction, bool take_sqrt);
+// The 2-norm of each slice: sqrt of the float64 sum of squares (cpu only; ops::norm2 composes it elsewhere).
+void norm2(const Tensor& out, const Tensor& in, const std::vector<int64_t>& reduce_dims);
 void logsumexp(const Tensor& out, const Tensor& in, const std::vector<int64_t>& reduce_dims);
 // Values and int64 indices of the max (is_max) or min along one dim; NaN wins, first index on ties.
 void arg_reduce(bool is_max, const Tensor* values, const Tensor& indices, const Tensor& in, int64_t dim);

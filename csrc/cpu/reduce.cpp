@@ -363,29 +363,33 @@ void reduce(ReduceOp op, const Tensor& out, const Tensor& in, const std::vector<
   FLB_DISPATCH_ALL(in.dtype, "reduce", [&] { reduce_typed<scalar_t>(op, out, in, p); });
 }
 
-void var(const Tensor& out, const Tensor& in, const std::vector<int64_t>& dims, double correction, bool take_sqrt) {
+namespace {
+// The sum of squares of each slice in float64, about the slice's mean (centered: var, std) or about 0
+// (the 2-norm), divided by denom, square-rooted if take_sqrt.
+void sum_squares(const Tensor& out, const Tensor& in, const std::vector<int64_t>& dims, bool centered, double denom,
+                 bool take_sqrt, const char* name) {
   Plan p = make_plan(in, dims);
-  FLB_DISPATCH_FLOATING(in.dtype, "var", [&] {
+  FLB_DISPATCH_FLOATING(in.dtype, name, [&] {
     using T = scalar_t;
     const sums::Fns<T>* L = sum_loops<T>();
     const double n = (double)p.red_numel;
-    const double denom = std::max(0.0, n - correction);
     auto finish = [&](double ss) {
       double v = ss / denom;
       return (T)(take_sqrt ? std::sqrt(v) : v);
     };
-    // Two passes over the slice: the mean, then the sum of squared deviations from it (float64).
+    // Two passes over the slice when centered: the mean, then the sum of squared deviations from it.
     if (p.out_numel == 1 && in.is_contiguous() && p.red_numel > (1 << 17)) {
       // Whole tensor: each pass in fixed blocks in parallel, the block results added in order (the
       // same bits with any thread count), as the whole-tensor sum.
       const T* x = in.data<T>();
-      const double mean = block_sum<double>(p.red_numel, [&](int64_t b, int64_t e) { return L->sum(x + b, e - b); }) / n;
+      const double mean =
+          centered ? block_sum<double>(p.red_numel, [&](int64_t b, int64_t e) { return L->sum(x + b, e - b); }) / n : 0.0;
       *out.data<T>() = finish(block_sum<double>(p.red_numel, [&](int64_t b, int64_t e) { return L->sum_sq(x + b, e - b, mean); }));
       return;
     }
     per_output<T, T>(p, out, in, [&](const T* base) {
       double s = 0;
-      for_each_row<T>(p, base, [&](const T* r, int64_t k, int64_t st) { s += sum_row(r, k, st); });
+      if (centered) for_each_row<T>(p, base, [&](const T* r, int64_t k, int64_t st) { s += sum_row(r, k, st); });
       const double mean = s / n;
       double ss = 0;
       for_each_row<T>(p, base, [&](const T* r, int64_t k, int64_t st) {
@@ -401,6 +405,17 @@ void var(const Tensor& out, const Tensor& in, const std::vector<int64_t>& dims, 
       return finish(ss);
     });
   });
+}
+}  // namespace
+
+void var(const Tensor& out, const Tensor& in, const std::vector<int64_t>& dims, double correction, bool take_sqrt) {
+  int64_t n = 1;  // the slice's element count, as make_plan's red_numel
+  for (auto d : dims) n *= in.sizes[d];
+  sum_squares(out, in, dims, true, std::max(0.0, (double)n - correction), take_sqrt, "var");
+}
+
+void norm2(const Tensor& out, const Tensor& in, const std::vector<int64_t>& dims) {
+  sum_squares(out, in, dims, false, 1.0, true, "norm");
 }
 
 void logsumexp(const Tensor& out, const Tensor& in, const std::vector<int64_t>& dims) {

@@ -26,6 +26,9 @@ Tensor threshold_backward(const Tensor& grad, const Tensor& x, double threshold)
 // Reductions. Empty dims = all dims.
 Tensor reduce(ReduceOp op, const Tensor& t, const Dims& dims, bool keepdim);
 Tensor var(const Tensor& t, const Dims& dims, double correction, bool keepdim, bool take_sqrt);
+// The 2-norm over dims (all when empty): one fused pass on the CPU (float64 sum of squares),
+// sqrt(sum(t * t)) on other devices.
+Tensor norm2(const Tensor& t, const Dims& dims, bool keepdim);
 Tensor logsumexp(const Tensor& t, const Dims& dims, bool keepdim);
 std::pair<Tensor, Tensor> max_min_dim(const Tensor& t, int64_t dim, bool keepdim, bool is_max);
 Tensor arg_max_min(const Tensor& t, std::optional<int64_t> dim, bool keepdim, bool is_max);

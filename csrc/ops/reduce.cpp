@@ -109,6 +109,22 @@ Tensor var(const Tensor& t, const Dims& dims_in, double correction, bool keepdim
   return out;
 }
 
+Tensor norm2(const Tensor& t, const Dims& dims_in, bool keepdim) {
+  FLB_CHECK(is_floating(t.dtype), TypeError, "norm: expected a floating-point tensor, got ", dtype_name(t.dtype));
+  if (!t.device().is_cpu()) return unary(UnaryOp::Sqrt, reduce(ReduceOp::Sum, binary(BinaryOp::Mul, t, t, std::nullopt),
+                                                              dims_in, keepdim), std::nullopt);
+  Dims dims = normalize_dims(dims_in, t.dim(), "norm");
+  Tensor out = empty(kept_shape(t, dims), t.dtype, t.device());
+  if (out.numel() > 0) {
+    int64_t red_numel = 1;
+    for (auto d : dims) red_numel *= t.sizes[d];
+    if (red_numel == 0) fill_(out, Scalar::from_double(0.0));
+    else cpu::norm2(out, t, dims);
+  }
+  if (keepdim) out = view(out, reduced_shape(t, dims, true));
+  return out;
+}
+
 Tensor logsumexp(const Tensor& t, const Dims& dims_in, bool keepdim) {
   FLB_CHECK(is_floating(t.dtype), TypeError, "logsumexp: expected a floating-point tensor, got ", dtype_name(t.dtype));
   Dims dims = normalize_dims(dims_in, t.dim(), "logsumexp");

@@ -142,6 +142,7 @@ void bind_ops(py::module_& m) {
   red("amin", ReduceOp::Min);
   red("all", ReduceOp::All);
   red("any", ReduceOp::Any);
+  m.def("norm2", &ops::norm2);
   m.def("var", [](const Tensor& t, const Dims& dims, double correction, bool keepdim) {
     return ops::var(t, dims, correction, keepdim, false);
   });

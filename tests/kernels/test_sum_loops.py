@@ -107,3 +107,25 @@ def test_whole_tensor_max_min(cap, dtype, rng):
             y[-1] = -np.inf
             mx, mn = with_cpu_capability(cap, lambda: run(y))
             assert mx == np.inf and mn == -np.inf
+
+
+# ---------------------------------------------------------------- the 2-norm (_C.norm2: the same sum_sq loops)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("shape,dim", [((1000,), None), ((300001,), None), ((37, 65), 1), ((37, 65), 0),
+                                       ((4, 5, 33), (0, 2)), ((0, 5), 1), ((5, 0), 1), ((), None)])
+def test_norm2_matches_a_float64_reference_on_every_capability(shape, dim, dtype, rng):
+    x = rng.standard_normal(shape).astype(dtype)
+
+    def run():
+        return flambeau.from_numpy(x).norm(dim=dim).numpy(), flambeau.from_numpy(x).norm(dim=dim, keepdim=True).numpy()
+
+    results = _all_caps(run)
+    _same_bits(results)
+    ref = np.sqrt(np.sum(x.astype(np.float64) ** 2, axis=dim))
+    np.testing.assert_allclose(results[0][0], ref.astype(dtype), rtol=1e-6 if dtype == "float32" else 1e-14)
+    assert results[0][1].shape == np.sqrt(np.sum(x.astype(np.float64) ** 2, axis=dim, keepdims=True)).shape
+    xt = x.T if x.ndim == 2 else x  # a non-contiguous input takes the strided rows
+    got = flambeau.from_numpy(x).t().norm(dim=dim).numpy() if x.ndim == 2 else None
+    if got is not None:
+        np.testing.assert_allclose(got, np.sqrt(np.sum(xt.astype(np.float64) ** 2, axis=dim)).astype(dtype),
+                                   rtol=1e-6 if dtype == "float32" else 1e-14)

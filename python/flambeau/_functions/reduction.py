@@ -521,8 +521,7 @@ class Norm2(Function):
     @staticmethod
     def forward(ctx, x, dims, keepdim):
         xi = x._impl
-        out = _C.sqrt(_C.sum(_C.mul(xi, xi), dims, keepdim))
-        out = _wrap(out)
+        out = _wrap(_C.norm2(xi, dims, keepdim))
         ctx.args = (xi.shape, dims, keepdim)
         ctx.save_for_backward(x, out)
         return out
@@ -547,8 +546,7 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):  # noqa: A002
     if ord == 2:
         if x._rg and _gs.enabled:
             return Norm2.apply(x, dims, keepdim)
-        xi = x._impl
-        return _wrap(_C.sqrt(_C.sum(_C.mul(xi, xi), dims, keepdim)))
+        return _wrap(_C.norm2(x._impl, dims, keepdim))  # one pass, squares summed in float64
     a = ew.abs(x)
     if ord == inf:
         return amax(a, dims or (), keepdim)
