@@ -335,3 +335,27 @@ def test_double_backward(name, rng):
     gt.sum().backward()
     gf.sum().backward()
     assert_close(xf.grad, xt.grad)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int64", "bool"])
+@pytest.mark.parametrize("largest", [True, False])
+def test_topk_small_k_row_pass_matches_the_general_path(dtype, largest, rng):
+    """topk with k * 64 <= n along the last dim takes the one-pass heap over each row; its values and
+    indices are those of the general partial sort (taken for a larger k), ties at the lower index."""
+    x = (rng.standard_normal((37, 700)) * 3).round(0 if dtype != "float64" else 1)
+    if dtype == "bool":
+        x = x > 0
+    x = x.astype(dtype)
+    if dtype.startswith("float"):
+        x[3, 5] = np.nan
+        x[4, :] = 0.0
+        x[4, 3::9] = -0.0
+    t = flambeau.from_numpy(x)
+    for k in (1, 5, 10):
+        v1, i1 = t.topk(k, largest=largest)
+        v2, i2 = t.topk(200, largest=largest)  # 200 * 64 > 700: the general path
+        np.testing.assert_array_equal(v1.numpy().view(np.uint8), np.ascontiguousarray(v2.numpy()[:, :k]).view(np.uint8))
+        np.testing.assert_array_equal(i1.numpy(), i2.numpy()[:, :k])
+        if dtype != "bool":  # PyTorch's CPU topk refuses bool
+            tv, _ = torch.from_numpy(x).topk(k, largest=largest)
+            np.testing.assert_array_equal(v1.numpy(), tv.numpy())
