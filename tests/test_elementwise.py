@@ -415,3 +415,23 @@ def test_maximum_minimum_nan_and_signed_zeros(op, dtype, rng):
         assert np.array_equal(np.isnan(ours), np.isnan(ref))
         fin = ~np.isnan(ref)
         assert np.array_equal(ours[fin], ref[fin]) and np.array_equal(np.signbit(ours[fin]), np.signbit(ref[fin]))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int64"])
+@pytest.mark.parametrize("shape", [(7, 9), (300, 301), (2, 260, 130)])
+def test_binary_with_a_transposed_operand(shape, dtype, rng):
+    """x + y.t(), y.t() - x, ...: 4-byte operands of 64K+ elements across the output's order are
+    first copied into its order (the fast transposing copy); the result is the same as the walk."""
+    a = (rng.standard_normal(shape) * 10).astype(dtype)
+    b = np.ascontiguousarray(np.swapaxes((rng.standard_normal(shape) * 10).astype(dtype), -1, -2))
+    fa, fb, ta, tb = flambeau.from_numpy(a), flambeau.from_numpy(b), torch.from_numpy(a), torch.from_numpy(b)
+    for op in ["add", "sub", "mul", "maximum"]:
+        f, t = getattr(flambeau, op), getattr(torch, op)
+        np.testing.assert_array_equal(f(fa, fb.transpose(-1, -2)).numpy(), t(ta, tb.transpose(-1, -2)).numpy())
+        np.testing.assert_array_equal(f(fb.transpose(-1, -2), fa).numpy(), t(tb.transpose(-1, -2), ta).numpy())
+    if shape[-1] == shape[-2] or len(shape) == 2 and shape[0] == shape[1]:
+        return
+    sq = (rng.standard_normal((shape[-1], shape[-1])) * 10).astype(dtype)
+    x, tx = flambeau.from_numpy(sq.copy()), torch.from_numpy(sq.copy())
+    x.add_(x.t())  # the output overlaps the transposed operand
+    np.testing.assert_array_equal(x.numpy(), (tx + tx.t().clone()).numpy())
