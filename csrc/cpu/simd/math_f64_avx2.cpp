@@ -1,5 +1,6 @@
-// Float64 unary math with AVX2 + FMA registers (4 double lanes): the primitives for
-// cpu/simd/math_f64_vec.inc, which holds the math and the op bodies shared with math_f64_avx512.cpp.
+// Float64 vector math (unary ops, activations, softmax rows, float32 pow) with AVX2 + FMA registers
+// (4 double lanes): the primitives for cpu/simd/math_f64_vec.inc, which holds the math and the bodies
+// shared with math_f64_avx512.cpp.
 // Only built with AVX2/FMA flags and only called when the CPU has them (cpu/capability.cpp). AVX2
 // lacks the 64-bit integer conversions and scalef of AVX-512; frexp_ and scale2n below build them from
 // exponent-field arithmetic and give the same values.

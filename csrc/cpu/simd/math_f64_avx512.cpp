@@ -1,5 +1,6 @@
-// Float64 unary math with AVX-512 registers (8 double lanes): the primitives for
-// cpu/simd/math_f64_vec.inc, which holds the math and the op bodies shared with math_f64_avx2.cpp.
+// Float64 vector math (unary ops, activations, softmax rows, float32 pow) with AVX-512 registers (8
+// double lanes): the primitives for cpu/simd/math_f64_vec.inc, which holds the math and the bodies
+// shared with math_f64_avx2.cpp.
 // Only built with AVX-512 flags and only called when the CPU has AVX-512 (cpu/capability.cpp).
 #include <immintrin.h>
 #include <math.h>  // ::log (once per softmax row), ::sin/::cos (arguments beyond the vector reduction)
