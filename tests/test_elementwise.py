@@ -435,3 +435,10 @@ def test_binary_with_a_transposed_operand(shape, dtype, rng):
     x, tx = flambeau.from_numpy(sq.copy()), torch.from_numpy(sq.copy())
     x.add_(x.t())  # the output overlaps the transposed operand
     np.testing.assert_array_equal(x.numpy(), (tx + tx.t().clone()).numpy())
+
+
+@pytest.mark.parametrize("shapes", [[(7,), (7,)], [(33, 65), (33, 65)], [(4, 1, 5), (3, 1)], [(300, 301), ()]])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_atan2_against_torch(shapes, dtype, device, rng):
+    check_op(torch.atan2, flambeau.atan2, shapes, dtype=dtype, device=device, rng=rng, grad=True)
+    check_op(torch.atan2, flambeau.atan2, shapes, dtype=dtype, device=device, rng=rng, grad=False, non_contiguous=True)

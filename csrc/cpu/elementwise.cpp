@@ -128,6 +128,32 @@ bool simd_pow_f32(const Tensor& out, const Tensor& a, const Tensor& b) {
   return true;
 }
 
+// atan2 of contiguous float32 / float64 in the float64 leaves (cpu/simd/math_f64_vec.inc, v_atan2);
+// y contiguous, x a scalar or contiguous. False (the scalar loop runs) otherwise.
+template <class T>
+bool simd_atan2(const Tensor& out, const Tensor& a, const Tensor& b) {
+  if constexpr (!std::is_floating_point_v<T>) {
+    return false;
+  } else {
+    if (!out.is_contiguous() || !a.is_contiguous() || out.numel() != a.numel() || b.dtype != a.dtype) return false;
+    const bool b_scalar = is_scalar_operand(b);
+    if (!b_scalar && !(b.is_contiguous() && b.numel() == out.numel())) return false;
+    const Capability cap = capability();
+    if (cap == Capability::Default) return false;
+    T* o = out.data<T>();
+    const T* y = a.data<T>();
+    const T* x = b.data<T>();
+    if constexpr (std::is_same_v<T, float>) {
+      const simd::Atan2F32Fn fn = cap == Capability::AVX512 ? simd::atan2_f32_avx512() : simd::atan2_f32_avx2();
+      parallel_for(out.numel(), kGrain / 8, [&](int64_t s, int64_t e) { fn(o + s, y + s, b_scalar ? x : x + s, b_scalar, e - s); });
+    } else {
+      const simd::Atan2F64Fn fn = cap == Capability::AVX512 ? simd::atan2_f64_avx512() : simd::atan2_f64_avx2();
+      parallel_for(out.numel(), kGrain / 8, [&](int64_t s, int64_t e) { fn(o + s, y + s, b_scalar ? x : x + s, b_scalar, e - s); });
+    }
+    return true;
+  }
+}
+
 bool simd_binary_f32(BinaryOp op, const Tensor& out, const Tensor& a, const Tensor& b) {
   if (out.dtype != DType::Float32 || (int)op > (int)BinaryOp::Div) return false;
   if (!out.is_contiguous() || !a.is_contiguous()) return false;
@@ -277,7 +303,9 @@ void binary_typed(BinaryOp op, const Tensor& out, const Tensor& a, const Tensor&
             return r;
           });
         case BinaryOp::FloorDivide: return same([](T x, T y) { return float_floor_divide(x, y); });
-        case BinaryOp::Atan2: return same([](T x, T y) { return std::atan2(x, y); });
+        case BinaryOp::Atan2:
+          if (simd_atan2<T>(out, a, b)) return;
+          return same([](T x, T y) { return std::atan2(x, y); });
         case BinaryOp::TanhBackward: return same([](T g, T y) { return g * (T(1) - y * y); });
         case BinaryOp::SigmoidBackward: return same([](T g, T y) { return g * (T(1) - y) * y; });
         default: throw TypeError(str_cat("binary op ", (int)op, " is not supported for floating-point tensors"));

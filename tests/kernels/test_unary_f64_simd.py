@@ -11,6 +11,7 @@ round, trunc, relu, sign on contiguous float64, each vector CPU capability force
 - The F.* activations on float64 (forward and backward, from the same leaves): both leaves give the
   same bits, within a few ulp of the scalar kernel (the portable capability), specials alike.
 - sin and cos near multiples of pi/2 (the reduction's deep stage), within half an ulp there.
+- atan2 on float64 (within 1.5 ulp) and float32 (computed in float64: correctly rounded), C99's cases.
 - float32 x ** y (scalar and tensor exponents) computed in float64: correctly rounded on the sweep,
   C99's special cases as libm, both leaves alike, tails and in place.
 """
@@ -245,3 +246,49 @@ def test_trig_near_multiples_of_half_pi(name, cap):
     ok = ref != 0
     ulp = np.abs(ours[ok].astype(np.longdouble) - refl[ok]) / np.spacing(np.abs(ref[ok])).astype(np.longdouble)
     assert ulp.max() <= 1.0, f"{name}: {float(ulp.max())} ulp at x={x[ok][ulp.argmax()]!r}"
+
+
+# ---------------------------------------------------------------- atan2 (float64, float32 through it)
+@pytest.mark.skipif(not LONG, reason="needs an 80-bit long double reference")
+@pytest.mark.parametrize("cap", CAPS)
+def test_atan2_accuracy(cap, rng):
+    n = 60000
+    sgn = lambda: rng.choice([-1.0, 1.0], n)  # noqa: E731
+    y = np.concatenate([rng.integers(0, 0x7FF0000000000000, n, dtype=np.int64).view(np.float64) * sgn(),
+                        rng.standard_normal(n), rng.standard_normal(n) * 1e-3])
+    x = np.concatenate([rng.integers(0, 0x7FF0000000000000, n, dtype=np.int64).view(np.float64) * sgn(),
+                        rng.standard_normal(n), rng.standard_normal(n)])
+    refl = np.arctan2(y.astype(np.longdouble), x.astype(np.longdouble))
+    ref = refl.astype(np.float64)
+    ours = with_cpu_capability(cap, lambda: flambeau.atan2(flambeau.from_numpy(y), flambeau.from_numpy(x)).numpy())
+    ok = ref != 0
+    ulp = np.abs(ours[ok].astype(np.longdouble) - refl[ok]) / np.spacing(np.abs(ref[ok])).astype(np.longdouble)
+    assert ulp.max() <= 1.5, f"{float(ulp.max())} ulp at y={y[ok][ulp.argmax()]!r}, x={x[ok][ulp.argmax()]!r}"
+    # float32: computed in float64 and rounded once, so correctly rounded
+    with np.errstate(all="ignore"):
+        y32, x32 = y.astype(np.float32), x.astype(np.float32)
+        r64 = np.arctan2(y32.astype(np.float64), x32.astype(np.float64))
+    o32 = with_cpu_capability(cap, lambda: flambeau.atan2(flambeau.from_numpy(y32), flambeau.from_numpy(x32)).numpy())
+    big = np.abs(r64) >= np.finfo(np.float32).tiny
+    ulp32 = np.abs(o32[big].astype(np.float64) - r64[big]) / np.spacing(np.abs(r64[big].astype(np.float32))).astype(np.float64)
+    assert ulp32.max() <= 0.5 + 1e-6
+    # a scalar x broadcast
+    got = with_cpu_capability(cap, lambda: flambeau.atan2(flambeau.from_numpy(y32), flambeau.tensor(-2.0)).numpy())
+    np.testing.assert_array_max_ulp(got, np.arctan2(y32, np.float32(-2.0)), maxulp=1)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_atan2_special_values_and_leaves_agree(dtype):
+    with np.errstate(over="ignore"):  # 3e300 is inf in float32
+        sp = np.array([0.0, -0.0, 1.0, -1.0, np.inf, -np.inf, np.nan, 1e-310, -2.5, 3e300, 1e-40]).astype(dtype)
+    Y, X = (a.ravel() for a in np.meshgrid(sp, sp))
+    runs = [with_cpu_capability(cap, lambda: flambeau.atan2(flambeau.from_numpy(Y), flambeau.from_numpy(X)).numpy())
+            for cap in CAPS]
+    np.testing.assert_array_equal(runs[0].view(np.uint8), runs[1].view(np.uint8))
+    with np.errstate(all="ignore"):
+        ref = np.arctan2(Y, X)
+    ours = runs[1]
+    np.testing.assert_array_equal(np.isnan(ours), np.isnan(ref))
+    fin = ~np.isnan(ref)
+    np.testing.assert_array_equal(np.signbit(ours[fin]), np.signbit(ref[fin]))
+    np.testing.assert_array_max_ulp(ours[fin], ref[fin], maxulp=1)

@@ -100,6 +100,14 @@ ActBwdF64Fn act_bwd_f64_avx512();
 using PowF32Fn = void (*)(float* o, const float* x, const float* y, bool y_scalar, int64_t n);
 PowF32Fn pow_f32_avx2();
 PowF32Fn pow_f32_avx512();
+// atan2(y, x) on contiguous float32 / float64 computed in float64 (fdlibm's atan; C99's cases), from
+// the same leaves: o[i] = atan2(y[i], x_scalar ? x[0] : x[i]); o may alias y or x.
+using Atan2F32Fn = void (*)(float* o, const float* y, const float* x, bool x_scalar, int64_t n);
+using Atan2F64Fn = void (*)(double* o, const double* y, const double* x, bool x_scalar, int64_t n);
+Atan2F32Fn atan2_f32_avx2();
+Atan2F32Fn atan2_f32_avx512();
+Atan2F64Fn atan2_f64_avx2();
+Atan2F64Fn atan2_f64_avx512();
 // Last-dim softmax / log-softmax rows and their backward on float64 (cpu/softmax.cpp), as the float32
 // ones above; the two leaves give the same bits.
 using RowSoftmaxF64Fn = void (*)(double* y, const double* x, int64_t rows, int64_t n, bool log);

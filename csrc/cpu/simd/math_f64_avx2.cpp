@@ -46,6 +46,7 @@ inline vm ge(vd a, vd b) { return _mm256_cmp_pd(a, b, _CMP_GE_OQ); }
 inline vm eq(vd a, vd b) { return _mm256_cmp_pd(a, b, _CMP_EQ_OQ); }
 inline vm ne(vd a, vd b) { return _mm256_cmp_pd(a, b, _CMP_NEQ_UQ); }  // true if either is NaN
 inline vm isnan_(vd a) { return _mm256_cmp_pd(a, a, _CMP_UNORD_Q); }
+inline vm signbit_(vd a) { return _mm256_castsi256_pd(_mm256_cmpgt_epi64(_mm256_setzero_si256(), _mm256_castpd_si256(a))); }  // sign bit set (-0 too)
 inline vm mand(vm a, vm b) { return _mm256_and_pd(a, b); }
 inline vm mor(vm a, vm b) { return _mm256_or_pd(a, b); }
 inline bool all_(vm a) { return _mm256_movemask_pd(a) == 0xF; }
@@ -89,6 +90,8 @@ UnaryF64Fn unary_f64_avx2() { return &unary_math; }
 ActFwdF64Fn act_fwd_f64_avx2() { return &act_fwd; }
 ActBwdF64Fn act_bwd_f64_avx2() { return &act_bwd; }
 PowF32Fn pow_f32_avx2() { return &pow_f32; }
+Atan2F32Fn atan2_f32_avx2() { return &atan2_run<float>; }
+Atan2F64Fn atan2_f64_avx2() { return &atan2_run<double>; }
 RowSoftmaxF64Fn row_softmax_f64_avx2() { return &row_softmax; }
 RowSoftmaxBwdF64Fn row_softmax_bwd_f64_avx2() { return &row_softmax_bwd; }
 

@@ -46,6 +46,7 @@ inline vm ge(vd a, vd b) { return _mm512_cmp_pd_mask(a, b, _CMP_GE_OQ); }
 inline vm eq(vd a, vd b) { return _mm512_cmp_pd_mask(a, b, _CMP_EQ_OQ); }
 inline vm ne(vd a, vd b) { return _mm512_cmp_pd_mask(a, b, _CMP_NEQ_UQ); }  // true if either is NaN
 inline vm isnan_(vd a) { return _mm512_cmp_pd_mask(a, a, _CMP_UNORD_Q); }
+inline vm signbit_(vd a) { return _mm512_movepi64_mask(_mm512_castpd_si512(a)); }  // sign bit set (-0 too)
 inline vm mand(vm a, vm b) { return (vm)(a & b); }
 inline vm mor(vm a, vm b) { return (vm)(a | b); }
 inline bool all_(vm a) { return a == (vm)0xFF; }
@@ -74,6 +75,8 @@ UnaryF64Fn unary_f64_avx512() { return &unary_math; }
 ActFwdF64Fn act_fwd_f64_avx512() { return &act_fwd; }
 ActBwdF64Fn act_bwd_f64_avx512() { return &act_bwd; }
 PowF32Fn pow_f32_avx512() { return &pow_f32; }
+Atan2F32Fn atan2_f32_avx512() { return &atan2_run<float>; }
+Atan2F64Fn atan2_f64_avx512() { return &atan2_run<double>; }
 RowSoftmaxF64Fn row_softmax_f64_avx512() { return &row_softmax; }
 RowSoftmaxBwdF64Fn row_softmax_bwd_f64_avx512() { return &row_softmax_bwd; }
 
