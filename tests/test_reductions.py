@@ -350,3 +350,27 @@ def test_whole_tensor_sum_blocks_thread_independent(n, dtype, rng):
     assert one == two
     ref = x.astype(np.float64).sum()
     assert one[0] == pytest.approx(ref, rel=1e-6, abs=1e-3)
+
+
+@pytest.mark.parametrize("cap", ["default", "avx2", "avx512"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_logsumexp_rows_on_every_capability(cap, dtype, rng):
+    """logsumexp over the last dims of a contiguous tensor runs the SIMD rows (float32: the
+    cross-entropy row helpers; float64: its leaf's row_logsumexp from 32 elements on)."""
+    from helpers import with_cpu_capability
+    for n in [1, 5, 16, 17, 31, 32, 33, 100, 1000, 50257]:
+        x = (rng.standard_normal((max(3, 4000 // n), n)) * 30).astype(dtype)
+        x[0] = -np.inf  # all -inf: -inf
+        x[1, n // 2] = np.nan  # NaN: NaN
+        x[2, 0] = np.inf  # +inf: inf
+        ours = with_cpu_capability(cap, lambda: flambeau.from_numpy(x).logsumexp(-1).numpy())
+        with np.errstate(all="ignore"):
+            ref = torch.from_numpy(x.astype(np.float64)).logsumexp(-1).numpy()
+        assert ours[0] == -np.inf and np.isnan(ours[1]) and ours[2] == np.inf
+        f32 = dtype == "float32"  # log(s) + shift may cancel: an absolute tolerance beside the relative one
+        np.testing.assert_allclose(ours[3:], ref[3:], rtol=2e-7 if f32 else 1e-15, atol=2e-6 if f32 else 1e-13)
+    if dtype == "float64":
+        x = rng.standard_normal((50, 77)) * 10
+        a = with_cpu_capability("avx2", lambda: flambeau.from_numpy(x).logsumexp(1).numpy())
+        b = with_cpu_capability("avx512", lambda: flambeau.from_numpy(x).logsumexp(1).numpy())
+        np.testing.assert_array_equal(a.view(np.int64), b.view(np.int64))

@@ -17,6 +17,7 @@
 #include "cpu/capability.h"
 #include "cpu/kernels.h"
 #include "cpu/parallel.h"
+#include "cpu/simd/act_simd.h"
 #include "cpu/simd/reduce_simd.h"
 
 namespace flambeau::cpu {
@@ -418,10 +419,48 @@ void norm2(const Tensor& out, const Tensor& in, const std::vector<int64_t>& dims
   sum_squares(out, in, dims, false, 1.0, true, "norm");
 }
 
+namespace {
+// logsumexp of contiguous slices (the last dims of a contiguous tensor) by the SIMD rows: float32
+// through the cross-entropy row helpers (max with NaN detection, float64 sum of vector exp), float64
+// through its leaf's row_logsumexp. False where they do not apply; the scalar loop of logsumexp
+// below took one libm exp per element (0.05-0.16x PyTorch on [1024, 1024]).
+template <class T>
+bool logsumexp_rows(const Plan& p, const Tensor& out, const Tensor& in) {
+  const Capability cap = capability();
+  if (cap == Capability::Default || p.red_numel == 0 || !in.is_contiguous() || p.red_sizes.size() != 1 ||
+      p.red_strides[0] != 1)
+    return false;
+  const int64_t n = p.red_numel;
+  const T* x = in.data<T>();
+  T* o = out.data<T>();
+  if constexpr (std::is_same_v<T, float>) {
+    const auto rmax = cap == Capability::AVX512 ? simd::row_max_f32_avx512() : simd::row_max_f32_avx2();
+    const auto rsum = cap == Capability::AVX512 ? simd::row_sumexp_f32_avx512() : simd::row_sumexp_f32_avx2();
+    parallel_for(p.out_numel, std::max<int64_t>(1, kGrain / n), [&](int64_t b, int64_t e) {
+      for (int64_t r = b; r < e; ++r) {
+        const float* row = x + r * n;
+        const float m = rmax(row, n);
+        const float shift = std::isinf(m) ? 0.0f : m;  // NaN stays: the result is NaN
+        o[r] = std::isnan(m) ? m : (float)(std::log(rsum(row, shift, n)) + (double)shift);
+      }
+    });
+    return true;
+  } else if constexpr (std::is_same_v<T, double>) {
+    if (n < 32) return false;  // the 16-lane fold costs more than such a row (measured [4096, 10]: 0.46 vs 0.21 ms)
+    const auto rows = cap == Capability::AVX512 ? simd::row_logsumexp_f64_avx512() : simd::row_logsumexp_f64_avx2();
+    parallel_for(p.out_numel, std::max<int64_t>(1, kGrain / n), [&](int64_t b, int64_t e) { rows(o + b, x + b * n, e - b, n); });
+    return true;
+  } else {
+    return false;
+  }
+}
+}  // namespace
+
 void logsumexp(const Tensor& out, const Tensor& in, const std::vector<int64_t>& dims) {
   Plan p = make_plan(in, dims);
   FLB_DISPATCH_FLOATING(in.dtype, "logsumexp", [&] {
     using T = scalar_t;
+    if (logsumexp_rows<T>(p, out, in)) return;
     per_output<T, T>(p, out, in, [&](const T* base) {
       double m = -std::numeric_limits<double>::infinity();
       bool nan = false;

@@ -116,6 +116,10 @@ RowSoftmaxF64Fn row_softmax_f64_avx2();
 RowSoftmaxF64Fn row_softmax_f64_avx512();
 RowSoftmaxBwdF64Fn row_softmax_bwd_f64_avx2();
 RowSoftmaxBwdF64Fn row_softmax_bwd_f64_avx512();
+// out[r] = logsumexp of row r (rows contiguous rows of n > 0 float64): cpu/reduce.cpp's last-dims case.
+using RowLogSumExpF64Fn = void (*)(double* out, const double* x, int64_t rows, int64_t n);
+RowLogSumExpF64Fn row_logsumexp_f64_avx2();
+RowLogSumExpF64Fn row_logsumexp_f64_avx512();
 
 ActFwdF32Fn act_fwd_f32_avx2();
 ActBwdF32Fn act_bwd_f32_avx2();

@@ -50,6 +50,7 @@ inline vm signbit_(vd a) { return _mm256_castsi256_pd(_mm256_cmpgt_epi64(_mm256_
 inline vm mand(vm a, vm b) { return _mm256_and_pd(a, b); }
 inline vm mor(vm a, vm b) { return _mm256_or_pd(a, b); }
 inline bool all_(vm a) { return _mm256_movemask_pd(a) == 0xF; }
+inline bool any_(vm a) { return _mm256_movemask_pd(a) != 0; }
 inline vd sel(vm m, vd a, vd b) { return _mm256_blendv_pd(b, a, m); }
 inline vd sqrt_(vd a) { return _mm256_sqrt_pd(a); }
 inline vd roundn(vd a) { return _mm256_round_pd(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
@@ -94,5 +95,6 @@ Atan2F32Fn atan2_f32_avx2() { return &atan2_run<float>; }
 Atan2F64Fn atan2_f64_avx2() { return &atan2_run<double>; }
 RowSoftmaxF64Fn row_softmax_f64_avx2() { return &row_softmax; }
 RowSoftmaxBwdF64Fn row_softmax_bwd_f64_avx2() { return &row_softmax_bwd; }
+RowLogSumExpF64Fn row_logsumexp_f64_avx2() { return &row_logsumexp; }
 
 }  // namespace flambeau::cpu::simd

@@ -50,6 +50,7 @@ inline vm signbit_(vd a) { return _mm512_movepi64_mask(_mm512_castpd_si512(a)); 
 inline vm mand(vm a, vm b) { return (vm)(a & b); }
 inline vm mor(vm a, vm b) { return (vm)(a | b); }
 inline bool all_(vm a) { return a == (vm)0xFF; }
+inline bool any_(vm a) { return a != 0; }
 inline vd sel(vm m, vd a, vd b) { return _mm512_mask_blend_pd(m, b, a); }
 inline vd sqrt_(vd a) { return _mm512_sqrt_pd(a); }
 inline vd roundn(vd a) { return _mm512_roundscale_pd(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
@@ -79,5 +80,6 @@ Atan2F32Fn atan2_f32_avx512() { return &atan2_run<float>; }
 Atan2F64Fn atan2_f64_avx512() { return &atan2_run<double>; }
 RowSoftmaxF64Fn row_softmax_f64_avx512() { return &row_softmax; }
 RowSoftmaxBwdF64Fn row_softmax_bwd_f64_avx512() { return &row_softmax_bwd; }
+RowLogSumExpF64Fn row_logsumexp_f64_avx512() { return &row_logsumexp; }
 
 }  // namespace flambeau::cpu::simd
