@@ -374,3 +374,42 @@ def test_logsumexp_rows_on_every_capability(cap, dtype, rng):
         a = with_cpu_capability("avx2", lambda: flambeau.from_numpy(x).logsumexp(1).numpy())
         b = with_cpu_capability("avx512", lambda: flambeau.from_numpy(x).logsumexp(1).numpy())
         np.testing.assert_array_equal(a.view(np.int64), b.view(np.int64))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("shape,dim", [((300, 301), 0), ((64, 40, 30), (0, 2)), ((40, 64, 30), 1)])
+def test_logsumexp_large_over_leading_or_strided_dims(shape, dim, dtype, device, rng):
+    """Large inputs reduced over dims that are not their contiguous last ones take the composite of
+    vector kernels (max, exp, sum, log): values, gradients and specials as PyTorch."""
+    check_op(lambda x: x.logsumexp(dim), shapes=[shape], dtype=dtype, device=device, rng=rng)
+    check_op(lambda x: x.logsumexp(dim, keepdim=True), shapes=[shape], dtype=dtype, device=device, rng=rng,
+             grad=False, non_contiguous=True)
+    x = (rng.standard_normal(shape) * 50).astype(dtype)
+    flat = x.reshape(-1)
+    flat[5] = np.nan
+    x[(slice(None),) * (len(shape) - 1) + (3,)] = -np.inf
+    x[(0,) * (len(shape) - 1) + (4,)] = np.inf
+    ours = flambeau.from_numpy(x).logsumexp(dim).numpy()
+    ref = torch.from_numpy(x).logsumexp(dim).numpy()
+    np.testing.assert_array_equal(np.isnan(ours), np.isnan(ref))
+    fin = np.isfinite(ref)
+    np.testing.assert_array_equal(ours[~fin & ~np.isnan(ref)], ref[~fin & ~np.isnan(ref)])
+    np.testing.assert_allclose(ours[fin], ref[fin], rtol=1e-6 if dtype == "float32" else 1e-12)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int64"])
+@pytest.mark.parametrize("shape,dim", [((50, 17), 0), ((7, 3, 40), (0, 1)), ((9, 33, 20), 1), ((1000, 64), 0)])
+def test_amax_amin_over_outer_dims(shape, dim, dtype, rng):
+    """Reductions over outer dims with a contiguous kept block of 16+ take the running per-column
+    max/min: exact, a NaN anywhere in a column gives NaN for that column only."""
+    x = (rng.standard_normal(shape) * 100).astype(dtype)
+    f = flambeau.from_numpy(x)
+    np.testing.assert_array_equal(f.amax(dim).numpy(), x.max(axis=dim))
+    np.testing.assert_array_equal(f.amin(dim).numpy(), x.min(axis=dim))
+    np.testing.assert_array_equal(f.amax(dim, keepdim=True).numpy(), x.max(axis=dim, keepdims=True))
+    if dtype != "int64":
+        y = x.copy()
+        y[(1,) * (len(shape) - 1) + (5,)] = np.nan
+        got, ref = flambeau.from_numpy(y).amax(dim).numpy(), y.max(axis=dim)
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(ref))
+        np.testing.assert_array_equal(got[~np.isnan(ref)], ref[~np.isnan(ref)])

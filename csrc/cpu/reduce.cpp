@@ -303,6 +303,48 @@ void reduce_typed(ReduceOp op, const Tensor& out, const Tensor& in, const Plan& 
     case ReduceOp::Max:
     case ReduceOp::Min: {
       const bool is_max = op == ReduceOp::Max;
+      // Outer reduction over a contiguous kept block (x.amax(0)): a running max/min per column, row
+      // by row (the loop vectorises), and a NaN flag per column. One strided fold per output ran at
+      // 0.09x PyTorch on [1024, 1024].
+      bool rows_ok = !p.kept_strides.empty() && p.kept_strides.back() == 1 && !p.red_sizes.empty();
+      const int64_t inner = rows_ok ? p.kept_sizes.back() : 0;
+      if (rows_ok)
+        for (auto st : p.red_strides) rows_ok = rows_ok && st >= inner && st % inner == 0;
+      if constexpr (!std::is_same_v<T, bool>) if (rows_ok && inner >= 16 && p.red_numel > 1) {
+        const T* x = in.data<T>();
+        T* dst = out.data<T>();
+        Plan q = p;
+        q.kept_sizes.pop_back();
+        q.kept_strides.pop_back();
+        parallel_for(p.out_numel, std::max<int64_t>(1, kGrain / p.red_numel), [&](int64_t b, int64_t e) {
+          std::vector<T> acc;
+          std::vector<char> nan;
+          for (int64_t o = b; o < e;) {
+            const int64_t ob = o / inner, ib = o % inner, ie = std::min(inner, ib + (e - o)), w = ie - ib;
+            const T* base = x + kept_offset(q, ob) + ib;
+            acc.assign(base, base + w);  // the first row of the slice
+            nan.assign(w, 0);
+            T* __restrict a = acc.data();
+            char* __restrict f = nan.data();
+            for_each_row<T>(p, base, [&](const T* r, int64_t n, int64_t st) {
+              for (int64_t k = 0; k < n; ++k) {
+                const T* __restrict row = r + k * st;
+                if (is_max)
+                  for (int64_t j = 0; j < w; ++j) a[j] = row[j] > a[j] ? row[j] : a[j], f[j] |= row[j] != row[j];
+                else
+                  for (int64_t j = 0; j < w; ++j) a[j] = row[j] < a[j] ? row[j] : a[j], f[j] |= row[j] != row[j];
+              }
+            });
+            for (int64_t j = 0; j < w; ++j) {
+              T v = a[j];
+              if constexpr (std::is_floating_point_v<T>) if (f[j]) v = std::numeric_limits<T>::quiet_NaN();
+              dst[ob * inner + ib + j] = v;
+            }
+            o += w;
+          }
+        });
+        return;
+      }
       if (p.out_numel == 1 && in.is_contiguous() && p.red_numel > 0) {
         // Whole-tensor max/min: fixed blocks in parallel, each a branch-free fold, then the blocks'
         // results (order does not matter for max/min; any NaN gives NaN).
