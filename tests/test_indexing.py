@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import flambeau
-from helpers import assert_close, check_op, fl_tensor, rand_array
+from helpers import assert_close, check_op, fl_tensor, rand_array, to_np
 
 
 class T:
@@ -241,3 +241,41 @@ def test_nonzero_and_mask_selection_match_torch(shape, dtype, rng):
         m = np.asarray(x != 0) if dtype != "bool" else x
         fm, tm = view(flambeau.from_numpy(np.ascontiguousarray(m))), view(torch.from_numpy(np.ascontiguousarray(m)))
         np.testing.assert_array_equal(f[fm].numpy(), t[tm].numpy())
+
+
+# ---------------------------------------------------------------- gather / scatter_add
+@pytest.mark.parametrize("shape,dim,ishape", [((5, 7), 1, (5, 4)), ((5, 7), 0, (3, 7)), ((6, 5, 4), 1, (6, 9, 4)),
+                                              ((6, 5, 4), -1, (2, 3, 4)), ((300, 301), 1, (300, 301)), ((9,), 0, (20,))])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_gather_against_torch(shape, dim, ishape, dtype, device, rng):
+    idx = rng.integers(0, shape[dim], size=ishape)
+    check_op(lambda x: torch.gather(x, dim, torch.from_numpy(idx)),
+             lambda x: flambeau.gather(x, dim, fl_tensor(idx, device)), shapes=[shape], dtype=dtype, device=device, rng=rng)
+    # a non-contiguous input and a non-contiguous index
+    idx_t = np.ascontiguousarray(np.swapaxes(idx, 0, -1)) if len(ishape) > 1 else idx
+    tix = torch.from_numpy(idx_t).transpose(0, -1) if len(ishape) > 1 else torch.from_numpy(idx_t)
+    fix = fl_tensor(idx_t, device).transpose(0, -1) if len(ishape) > 1 else fl_tensor(idx_t, device)
+    check_op(lambda x: torch.gather(x, dim, tix), lambda x: flambeau.gather(x, dim, fix), shapes=[shape], dtype=dtype,
+             device=device, rng=rng, non_contiguous=True)
+
+
+@pytest.mark.parametrize("shape,dim,ishape", [((5, 7), 1, (5, 12)), ((5, 7), 0, (9, 7)), ((6, 5, 4), 1, (6, 9, 4)),
+                                              ((300, 301), 1, (300, 301))])
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int64"])
+def test_scatter_add_against_torch(shape, dim, ishape, dtype, device, rng):
+    idx = rng.integers(0, shape[dim], size=ishape)  # repeated targets accumulate
+    src = (rng.standard_normal(ishape) * 10).astype(dtype)
+    base = (rng.standard_normal(shape) * 10).astype(dtype)
+    t = torch.from_numpy(base.copy()).scatter_add_(dim, torch.from_numpy(idx), torch.from_numpy(src))
+    f = fl_tensor(base.copy(), device).scatter_add_(dim, fl_tensor(idx, device), fl_tensor(src, device))
+    if dtype == "int64":
+        np.testing.assert_array_equal(to_np(f), t.numpy())
+    else:
+        assert_close(f, t)
+    # out of range raises, nothing written
+    bad = idx.copy()
+    bad.flat[0] = shape[dim]
+    g = fl_tensor(base.copy(), device)
+    with pytest.raises(IndexError, match="out of bounds"):
+        g.scatter_add_(dim, fl_tensor(bad, device), fl_tensor(src, device))
+    np.testing.assert_array_equal(to_np(g), base)

@@ -3,7 +3,9 @@
 // loops never read or write outside the tensors. Accumulating writes run serially in index order:
 // duplicates are summed deterministically.
 #include <vector>
+#include <limits>
 #include "cpu/kernels.h"
+#include "cpu/loops.h"
 #include "cpu/parallel.h"
 
 namespace flambeau::cpu {
@@ -186,43 +188,68 @@ Tensor nonzero(const Tensor& t) {
   return out;
 }
 
+// gather and scatter_add walk the index's shape with the strided loop of loops.h (no per-element
+// offset tables: building three int64 tables of the index's size, one thread, made gather(1) of
+// [1024, 1024] 0.05x PyTorch). `in`/`self` enter the walk as views with the index's sizes and their
+// own strides, 0 along `dim`; the index value then moves along `dim`.
+namespace {
+Tensor along_index(const Tensor& t, const Tensor& index, int64_t dim) {
+  Tensor v = t;
+  v.sizes = index.sizes;
+  v.strides[dim] = 0;
+  return v;
+}
+}  // namespace
+
 void gather(const Tensor& out, const Tensor& in, int64_t dim, const Tensor& index) {
   // out[..., j, ...] = in[..., index[..., j, ...], ...] along `dim`; index and out share a shape.
-  Block ib = tail_block(index, 0);
-  Block ob = tail_block(out, 0);
-  std::vector<int64_t> ioff(ib.numel), ooff(ib.numel);
-  for_each_offset(ib, [&](int64_t e, int64_t off) { ioff[e] = off; });
-  for_each_offset(ob, [&](int64_t e, int64_t off) { ooff[e] = off; });
-  // Source offset of element e with the `dim` coordinate removed.
-  Block src = ib;
-  src.strides = in.strides;
-  src.strides[dim] = 0;
-  std::vector<int64_t> soff(ib.numel);
-  for_each_offset(src, [&](int64_t e, int64_t off) { soff[e] = off; });
-  const int64_t* ix = index.data<int64_t>();
+  const Tensor src = along_index(in, index, dim);
+  StridedWalk<3> w({&out, &index, &src});
   FLB_DISPATCH_ALL(in.dtype, "gather", [&] {
-    const scalar_t* s = in.data<scalar_t>();
-    scalar_t* o = out.data<scalar_t>();
-    for (int64_t e = 0; e < ib.numel; ++e) o[ooff[e]] = s[soff[e] + ix[ioff[e]] * in.strides[dim]];
+    using T = scalar_t;
+    const int64_t step = in.strides[dim] * (int64_t)sizeof(T);
+    const int64_t st = in.strides[dim];
+    w.run(base_ptrs<3>({&out, &index, &src}), [step, st](std::array<char*, 3>& p, int64_t n, const std::array<int64_t, 3>& s) {
+      if (s[0] == (int64_t)sizeof(T) && s[1] == 8 && s[2] == 0) {  // a row along `dim` (gather(-1, ...))
+        T* __restrict o = reinterpret_cast<T*>(p[0]);
+        const int64_t* __restrict ix = reinterpret_cast<const int64_t*>(p[1]);
+        const T* __restrict row = reinterpret_cast<const T*>(p[2]);
+        for (int64_t i = 0; i < n; ++i) o[i] = row[ix[i] * st];
+        return;
+      }
+      for (int64_t i = 0; i < n; ++i) {
+        const int64_t k = *reinterpret_cast<const int64_t*>(p[1] + i * s[1]);
+        *reinterpret_cast<T*>(p[0] + i * s[0]) = *reinterpret_cast<const T*>(p[2] + i * s[2] + k * step);
+      }
+    });
   });
 }
 
 void scatter_add(const Tensor& self, int64_t dim, const Tensor& index, const Tensor& src) {
-  Block ib = tail_block(index, 0);
-  std::vector<int64_t> ioff(ib.numel), soff(ib.numel), doff(ib.numel);
-  for_each_offset(ib, [&](int64_t e, int64_t off) { ioff[e] = off; });
-  Block sb = ib;
-  sb.strides = src.strides;
-  for_each_offset(sb, [&](int64_t e, int64_t off) { soff[e] = off; });
-  Block db = ib;
-  db.strides = self.strides;
-  db.strides[dim] = 0;
-  for_each_offset(db, [&](int64_t e, int64_t off) { doff[e] = off; });
-  const int64_t* ix = index.data<int64_t>();
+  // self[..., index[..., j, ...], ...] += src[..., j, ...], one element after another in the index's
+  // row-major order (one thread: two index entries may name the same element), so the float sums are
+  // the same bits as before.
+  Tensor s2 = src;  // src is read at the index's coordinates, `dim` included
+  s2.sizes = index.sizes;
+  const Tensor dst = along_index(self, index, dim);
+  StridedWalk<3> w({&index, &s2, &dst});
   FLB_DISPATCH_NUMERIC(self.dtype, "scatter_add_", [&] {
-    const scalar_t* s = src.data<scalar_t>();
-    scalar_t* d = self.data<scalar_t>();
-    for (int64_t e = 0; e < ib.numel; ++e) d[doff[e] + ix[ioff[e]] * self.strides[dim]] += s[soff[e]];
+    using T = scalar_t;
+    const int64_t step = self.strides[dim] * (int64_t)sizeof(T);
+    const int64_t st = self.strides[dim];
+    w.run(base_ptrs<3>({&index, &s2, &dst}), [step, st](std::array<char*, 3>& p, int64_t n, const std::array<int64_t, 3>& s) {
+      if (s[0] == 8 && s[1] == (int64_t)sizeof(T) && s[2] == 0) {  // a row along `dim`
+        const int64_t* __restrict ix = reinterpret_cast<const int64_t*>(p[0]);
+        const T* __restrict v = reinterpret_cast<const T*>(p[1]);
+        T* row = reinterpret_cast<T*>(p[2]);
+        for (int64_t i = 0; i < n; ++i) row[ix[i] * st] += v[i];
+        return;
+      }
+      for (int64_t i = 0; i < n; ++i) {
+        const int64_t k = *reinterpret_cast<const int64_t*>(p[0] + i * s[0]);
+        *reinterpret_cast<T*>(p[2] + i * s[2] + k * step) += *reinterpret_cast<const T*>(p[1] + i * s[1]);
+      }
+    }, std::numeric_limits<int64_t>::max());
   });
 }
 
