@@ -279,3 +279,20 @@ def test_scatter_add_against_torch(shape, dim, ishape, dtype, device, rng):
     with pytest.raises(IndexError, match="out of bounds"):
         g.scatter_add_(dim, fl_tensor(bad, device), fl_tensor(src, device))
     np.testing.assert_array_equal(to_np(g), base)
+
+
+@pytest.mark.parametrize("shape,dim", [((5, 7), 0), ((5, 7), 1), ((4, 6, 3), 1), ((4, 6, 3), -1), ((300, 301), 0), ((9,), 0)])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_index_select_against_torch(shape, dim, dtype, device, rng):
+    """index_select copies whole slices on the CPU (a gather per row when the slices are single
+    elements): values and gradients, repeated and empty indices, non-contiguous input."""
+    n = shape[dim]
+    for idx in [rng.integers(0, n, size=11), np.array([n - 1, 0, 0, n - 1]), np.zeros(0, np.int64), np.arange(n)[::-1].copy()]:
+        check_op(lambda x: torch.index_select(x, dim, torch.from_numpy(idx)),
+                 lambda x: flambeau.index_select(x, dim, fl_tensor(idx, device)), shapes=[shape], dtype=dtype,
+                 device=device, rng=rng)
+        check_op(lambda x: torch.index_select(x, dim, torch.from_numpy(idx)),
+                 lambda x: flambeau.index_select(x, dim, fl_tensor(idx, device)), shapes=[shape], dtype=dtype,
+                 device=device, rng=rng, non_contiguous=True, grad=False)
+    with pytest.raises(IndexError, match="out of bounds"):
+        flambeau.index_select(flambeau.zeros(*shape, device=device), dim, fl_tensor(np.array([n]), device))

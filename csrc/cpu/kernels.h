@@ -49,6 +49,8 @@ void index_gather(const Tensor& out_perm, const Tensor& src_perm, const std::vec
 void index_put(const Tensor& dst_perm, const Tensor& values_perm, const std::vector<Tensor>& idx, bool accumulate);
 Tensor nonzero(const Tensor& t);
 void gather(const Tensor& out, const Tensor& in, int64_t dim, const Tensor& index);
+// out = in's slices along dim at the (checked, non-negative) indices; in contiguous, out fresh.
+void index_select(const Tensor& out, const Tensor& in, int64_t dim, const Tensor& index);
 void scatter_add(const Tensor& self, int64_t dim, const Tensor& index, const Tensor& src);
 
 // Creation and Philox random numbers (counter-based: element i of a draw at `offset` is the same on

@@ -216,6 +216,15 @@ Tensor index_select(const Tensor& t, int64_t dim, const Tensor& idx_t) {
     return reshape(index(reshape(t, {1}), {i1}), {});
   }
   int64_t d = wrap_dim(dim, t.dim(), "index_select");
+  if (t.device().is_cpu()) {  // a copy of whole slices (the general advanced index was 0.13x PyTorch)
+    check_same_device(t, idx_t, "index_select");
+    Tensor i1 = prepare_index(reshape(idx_t, {-1}), {idx_t.numel()}, t.sizes[d], d, true, "index_select", true);
+    Shape os = t.sizes;
+    os[d] = i1.numel();
+    Tensor out = empty(os, t.dtype, t.device());
+    if (out.numel() > 0) cpu::index_select(out, contiguous(t), d, i1);
+    return out;
+  }
   std::vector<std::optional<Tensor>> idx(d, std::nullopt);
   idx.push_back(reshape(idx_t, {-1}));
   Tensor r = index(t, idx);
