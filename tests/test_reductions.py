@@ -413,3 +413,21 @@ def test_amax_amin_over_outer_dims(shape, dim, dtype, rng):
         got, ref = flambeau.from_numpy(y).amax(dim).numpy(), y.max(axis=dim)
         np.testing.assert_array_equal(np.isnan(got), np.isnan(ref))
         np.testing.assert_array_equal(got[~np.isnan(ref)], ref[~np.isnan(ref)])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int64", "bool"])
+@pytest.mark.parametrize("shape,dim", [((64, 1000), 1), ((1000, 64), 0), ((6, 40, 30), 1), ((7, 15), 1), ((300, 20), 0)])
+def test_prod_rows_and_outer_dims(shape, dim, dtype, rng):
+    """prod over contiguous rows (eight running products) and over outer dims (a running product per
+    column): int64/bool exact, floats within float64 rounding of the exact product."""
+    if dtype in ("int64", "bool"):
+        x = rng.integers(-2, 3, size=shape).astype(dtype)
+    else:
+        x = (rng.random(shape) * 0.2 + 0.9).astype(dtype)
+    ours = flambeau.from_numpy(x).prod(dim).numpy()
+    ref = torch.from_numpy(x).prod(dim).numpy()
+    if dtype in ("int64", "bool"):
+        np.testing.assert_array_equal(ours, ref)
+    else:
+        exact = np.prod(x.astype(np.float64), axis=dim)
+        np.testing.assert_allclose(ours, exact.astype(dtype), rtol=2e-7 if dtype == "float32" else 1e-13)

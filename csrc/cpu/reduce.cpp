@@ -289,13 +289,56 @@ void reduce_typed(ReduceOp op, const Tensor& out, const Tensor& in, const Plan& 
       return;
     }
     case ReduceOp::Prod: {
+      // Contiguous runs in eight independent products (one chain of float64 multiplies, 4 cycles
+      // each, made prod(1) of [1024, 1024] 0.05x PyTorch), combined pairwise.
       auto fold = [&](const T* base) {
         A s = 1;
         for_each_row<T>(p, base, [&](const T* r, int64_t n, int64_t st) {
-          for (int64_t i = 0; i < n; ++i) s *= (A)r[i * st];
+          int64_t i = 0;
+          if (st == 1 && n >= 16) {
+            A q0 = 1, q1 = 1, q2 = 1, q3 = 1, q4 = 1, q5 = 1, q6 = 1, q7 = 1;
+            for (; i + 8 <= n; i += 8) {
+              q0 *= (A)r[i], q1 *= (A)r[i + 1], q2 *= (A)r[i + 2], q3 *= (A)r[i + 3];
+              q4 *= (A)r[i + 4], q5 *= (A)r[i + 5], q6 *= (A)r[i + 6], q7 *= (A)r[i + 7];
+            }
+            s *= ((q0 * q1) * (q2 * q3)) * ((q4 * q5) * (q6 * q7));
+          }
+          for (; i < n; ++i) s *= (A)r[i * st];
         });
         return s;
       };
+      // Outer reduction over a contiguous kept block (x.prod(0)): a running product per column, row
+      // by row, in the same order as the fold (was one strided chain per output: 0.06x PyTorch).
+      bool rows_ok = !p.kept_strides.empty() && p.kept_strides.back() == 1 && !p.red_sizes.empty();
+      const int64_t inner = rows_ok ? p.kept_sizes.back() : 0;
+      if (rows_ok)
+        for (auto st : p.red_strides) rows_ok = rows_ok && st >= inner && st % inner == 0;
+      if (rows_ok && inner >= 16 && p.red_numel > 1) {
+        const T* x = in.data<T>();
+        Plan q = p;
+        q.kept_sizes.pop_back();
+        q.kept_strides.pop_back();
+        parallel_for(p.out_numel, std::max<int64_t>(1, kGrain / p.red_numel), [&](int64_t b, int64_t e) {
+          std::vector<A> acc;
+          for (int64_t o = b; o < e;) {
+            const int64_t ob = o / inner, ib = o % inner, ie = std::min(inner, ib + (e - o)), w = ie - ib;
+            acc.assign(w, A(1));
+            A* __restrict a = acc.data();
+            for_each_row<T>(p, x + kept_offset(q, ob) + ib, [&](const T* r, int64_t n, int64_t st) {
+              for (int64_t k = 0; k < n; ++k) {
+                const T* __restrict row = r + k * st;
+                for (int64_t j = 0; j < w; ++j) a[j] *= (A)row[j];
+              }
+            });
+            for (int64_t j = 0; j < w; ++j) {
+              if (out.dtype == DType::Int64) out.data<int64_t>()[ob * inner + ib + j] = (int64_t)a[j];
+              else out.data<T>()[ob * inner + ib + j] = (T)a[j];
+            }
+            o += w;
+          }
+        });
+        return;
+      }
       if (out.dtype == DType::Int64) per_output<T, int64_t>(p, out, in, [&](const T* b) { return (int64_t)fold(b); });
       else per_output<T, T>(p, out, in, [&](const T* b) { return (T)fold(b); });
       return;
