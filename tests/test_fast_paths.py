@@ -187,3 +187,22 @@ def test_unary_out_writes_in_place_and_keeps_the_checked_cases():
     assert flambeau.exp(x, out=o_small).shape == (37,)
     with pytest.raises(RuntimeError, match="automatic differentiation"):
         flambeau.exp(x, out=flambeau.empty(37, dtype=flambeau.float64, requires_grad=True))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int64", "bool"])
+def test_setitem_with_a_full_shape_bool_mask_and_a_number(dtype, rng):
+    """x[mask] = number with mask shaped like x takes one select; the same values as PyTorch, on a
+    non-contiguous view too, and the version counter moves (autograd sees the write)."""
+    y = (rng.standard_normal((6, 9)) * 5).astype(dtype)
+    m = (y > 0) if dtype != "bool" else ~y
+    value = False if dtype == "bool" else (3 if dtype == "int64" else 2.5)
+    f, t = flambeau.from_numpy(y.copy()), torch.from_numpy(y.copy())
+    v0 = f._impl.version
+    f[flambeau.from_numpy(m)] = value
+    t[torch.from_numpy(m)] = value
+    np.testing.assert_array_equal(f.numpy(), t.numpy())
+    assert f._impl.version > v0
+    f2, t2 = flambeau.from_numpy(y.copy()), torch.from_numpy(y.copy())
+    f2.t()[flambeau.from_numpy(np.ascontiguousarray(m.T))] = value
+    t2.t()[torch.from_numpy(np.ascontiguousarray(m.T))] = value
+    np.testing.assert_array_equal(f2.numpy(), t2.numpy())

@@ -297,6 +297,13 @@ class SetItem(Function):
 def setitem(t, idx, value):
     impl = t._impl
     if not ((t._rg or (isinstance(value, Tensor) and value._rg)) and _gs.enabled):
+        # x[mask] = number with a bool mask of x's own shape (x[x < 0] = 0): one select, not the
+        # coordinates of every hit (nonzero) and a scatter through them (3x slower than PyTorch).
+        if idx.__class__ is Tensor and not isinstance(value, Tensor) and isinstance(value, numbers.Number):
+            mi = idx._impl
+            if mi.dtype == "bool" and mi.shape == impl.shape and mi.device == impl.device:
+                _C.copy_(impl, _C.where(mi, _C.scalar_tensor(value, impl.dtype, impl.device), impl))
+                return
         target = _C.basic_getitem(impl, idx)  # fast path: a basic index is a view to write through
         if target is not None:
             value = _value_tensor(t, value)
