@@ -204,6 +204,34 @@ void per_output(const Plan& p, const Tensor& out, const Tensor& in, Fn&& fn) {
   });
 }
 
+// The reduced dims are outer to a contiguous kept block (x.sum(0), x.amax(0), x.prod(0) of a
+// [rows, cols] tensor): the block's length (the columns), or 0 when the layout is otherwise or the
+// block is too short (under 16) for a column-wise fold to pay.
+int64_t outer_block(const Plan& p) {
+  if (p.kept_strides.empty() || p.kept_strides.back() != 1 || p.red_sizes.empty() || p.red_numel < 2) return 0;
+  const int64_t inner = p.kept_sizes.back();
+  for (auto st : p.red_strides)
+    if (st < inner || st % inner != 0) return 0;
+  return inner >= 16 ? inner : 0;
+}
+
+// Column-wise folds for outer_block layouts: the outputs are split over threads, each thread's range
+// into (outer index, column range) pieces, and f(base, out_index, w) folds the w columns starting at
+// base (for_each_row over the reduced dims gives the rows) into outputs out_index .. out_index + w.
+template <class T, class F>
+void column_pieces(const Plan& p, const T* x, int64_t inner, F&& f) {
+  Plan q = p;
+  q.kept_sizes.pop_back();
+  q.kept_strides.pop_back();
+  parallel_for(p.out_numel, std::max<int64_t>(1, kGrain / p.red_numel), [&](int64_t b, int64_t e) {
+    for (int64_t o = b; o < e;) {
+      const int64_t ob = o / inner, ib = o % inner, w = std::min(inner, ib + (e - o)) - ib;
+      f(x + kept_offset(q, ob) + ib, ob * inner + ib, w);
+      o += w;
+    }
+  });
+}
+
 template <class T>
 void reduce_typed(ReduceOp op, const Tensor& out, const Tensor& in, const Plan& p) {
   using A = acc_t<T>;
@@ -212,12 +240,8 @@ void reduce_typed(ReduceOp op, const Tensor& out, const Tensor& in, const Plan& 
     case ReduceOp::Mean: {
       const double scale = op == ReduceOp::Mean ? 1.0 / (double)p.red_numel : 1.0;
       // Outer reduction over a contiguous kept block: add rows in order.
-      bool rows_ok = !p.kept_strides.empty() && p.kept_strides.back() == 1 && !p.red_sizes.empty();
-      int64_t inner = rows_ok ? p.kept_sizes.back() : 0;
-      if (rows_ok) {
-        for (auto s : p.red_strides) rows_ok = rows_ok && s >= inner && s % inner == 0;
-      }
-      if (rows_ok && inner >= 16 && p.red_numel > 1) {
+      const int64_t inner = outer_block(p);
+      if (inner > 0) {
         const T* x = in.data<T>();
         const sums::Fns<T>* L = sum_loops<T>();
         Plan q = p;
@@ -309,32 +333,19 @@ void reduce_typed(ReduceOp op, const Tensor& out, const Tensor& in, const Plan& 
       };
       // Outer reduction over a contiguous kept block (x.prod(0)): a running product per column, row
       // by row, in the same order as the fold (was one strided chain per output: 0.06x PyTorch).
-      bool rows_ok = !p.kept_strides.empty() && p.kept_strides.back() == 1 && !p.red_sizes.empty();
-      const int64_t inner = rows_ok ? p.kept_sizes.back() : 0;
-      if (rows_ok)
-        for (auto st : p.red_strides) rows_ok = rows_ok && st >= inner && st % inner == 0;
-      if (rows_ok && inner >= 16 && p.red_numel > 1) {
-        const T* x = in.data<T>();
-        Plan q = p;
-        q.kept_sizes.pop_back();
-        q.kept_strides.pop_back();
-        parallel_for(p.out_numel, std::max<int64_t>(1, kGrain / p.red_numel), [&](int64_t b, int64_t e) {
-          std::vector<A> acc;
-          for (int64_t o = b; o < e;) {
-            const int64_t ob = o / inner, ib = o % inner, ie = std::min(inner, ib + (e - o)), w = ie - ib;
-            acc.assign(w, A(1));
-            A* __restrict a = acc.data();
-            for_each_row<T>(p, x + kept_offset(q, ob) + ib, [&](const T* r, int64_t n, int64_t st) {
-              for (int64_t k = 0; k < n; ++k) {
-                const T* __restrict row = r + k * st;
-                for (int64_t j = 0; j < w; ++j) a[j] *= (A)row[j];
-              }
-            });
-            for (int64_t j = 0; j < w; ++j) {
-              if (out.dtype == DType::Int64) out.data<int64_t>()[ob * inner + ib + j] = (int64_t)a[j];
-              else out.data<T>()[ob * inner + ib + j] = (T)a[j];
+      if (const int64_t inner = outer_block(p)) {
+        column_pieces<T>(p, in.data<T>(), inner, [&](const T* base, int64_t oi, int64_t w) {
+          std::vector<A> acc((size_t)w, A(1));
+          A* __restrict a = acc.data();
+          for_each_row<T>(p, base, [&](const T* r, int64_t n, int64_t st) {
+            for (int64_t k = 0; k < n; ++k) {
+              const T* __restrict row = r + k * st;
+              for (int64_t j = 0; j < w; ++j) a[j] *= (A)row[j];
             }
-            o += w;
+          });
+          for (int64_t j = 0; j < w; ++j) {
+            if (out.dtype == DType::Int64) out.data<int64_t>()[oi + j] = (int64_t)a[j];
+            else out.data<T>()[oi + j] = (T)a[j];
           }
         });
         return;
@@ -349,41 +360,26 @@ void reduce_typed(ReduceOp op, const Tensor& out, const Tensor& in, const Plan& 
       // Outer reduction over a contiguous kept block (x.amax(0)): a running max/min per column, row
       // by row (the loop vectorises), and a NaN flag per column. One strided fold per output ran at
       // 0.09x PyTorch on [1024, 1024].
-      bool rows_ok = !p.kept_strides.empty() && p.kept_strides.back() == 1 && !p.red_sizes.empty();
-      const int64_t inner = rows_ok ? p.kept_sizes.back() : 0;
-      if (rows_ok)
-        for (auto st : p.red_strides) rows_ok = rows_ok && st >= inner && st % inner == 0;
-      if constexpr (!std::is_same_v<T, bool>) if (rows_ok && inner >= 16 && p.red_numel > 1) {
-        const T* x = in.data<T>();
-        T* dst = out.data<T>();
-        Plan q = p;
-        q.kept_sizes.pop_back();
-        q.kept_strides.pop_back();
-        parallel_for(p.out_numel, std::max<int64_t>(1, kGrain / p.red_numel), [&](int64_t b, int64_t e) {
-          std::vector<T> acc;
-          std::vector<char> nan;
-          for (int64_t o = b; o < e;) {
-            const int64_t ob = o / inner, ib = o % inner, ie = std::min(inner, ib + (e - o)), w = ie - ib;
-            const T* base = x + kept_offset(q, ob) + ib;
-            acc.assign(base, base + w);  // the first row of the slice
-            nan.assign(w, 0);
-            T* __restrict a = acc.data();
-            char* __restrict f = nan.data();
-            for_each_row<T>(p, base, [&](const T* r, int64_t n, int64_t st) {
-              for (int64_t k = 0; k < n; ++k) {
-                const T* __restrict row = r + k * st;
-                if (is_max)
-                  for (int64_t j = 0; j < w; ++j) a[j] = row[j] > a[j] ? row[j] : a[j], f[j] |= row[j] != row[j];
-                else
-                  for (int64_t j = 0; j < w; ++j) a[j] = row[j] < a[j] ? row[j] : a[j], f[j] |= row[j] != row[j];
-              }
-            });
-            for (int64_t j = 0; j < w; ++j) {
-              T v = a[j];
-              if constexpr (std::is_floating_point_v<T>) if (f[j]) v = std::numeric_limits<T>::quiet_NaN();
-              dst[ob * inner + ib + j] = v;
+      if constexpr (!std::is_same_v<T, bool>) if (const int64_t inner = outer_block(p)) {
+        column_pieces<T>(p, in.data<T>(), inner, [&](const T* base, int64_t oi, int64_t w) {
+          std::vector<T> acc(base, base + w);  // the first row of the slice
+          std::vector<char> nan((size_t)w, 0);
+          T* __restrict a = acc.data();
+          char* __restrict f = nan.data();
+          for_each_row<T>(p, base, [&](const T* r, int64_t n, int64_t st) {
+            for (int64_t k = 0; k < n; ++k) {
+              const T* __restrict row = r + k * st;
+              if (is_max)
+                for (int64_t j = 0; j < w; ++j) a[j] = row[j] > a[j] ? row[j] : a[j], f[j] |= row[j] != row[j];
+              else
+                for (int64_t j = 0; j < w; ++j) a[j] = row[j] < a[j] ? row[j] : a[j], f[j] |= row[j] != row[j];
             }
-            o += w;
+          });
+          T* dst = out.data<T>() + oi;
+          for (int64_t j = 0; j < w; ++j) {
+            T v = a[j];
+            if constexpr (std::is_floating_point_v<T>) if (f[j]) v = std::numeric_limits<T>::quiet_NaN();
+            dst[j] = v;
           }
         });
         return;
