@@ -337,7 +337,7 @@ void reduce_typed(ReduceOp op, const Tensor& out, const Tensor& in, const Plan& 
         column_pieces<T>(p, in.data<T>(), inner, [&](const T* base, int64_t oi, int64_t w) {
           std::vector<A> acc((size_t)w, A(1));
           A* __restrict a = acc.data();
-          for_each_row<T>(p, base, [&](const T* r, int64_t n, int64_t st) {
+          for_each_row<T>(p, base, [a, w](const T* r, int64_t n, int64_t st) {  // by value: no reloads per element
             for (int64_t k = 0; k < n; ++k) {
               const T* __restrict row = r + k * st;
               for (int64_t j = 0; j < w; ++j) a[j] *= (A)row[j];
@@ -366,7 +366,7 @@ void reduce_typed(ReduceOp op, const Tensor& out, const Tensor& in, const Plan& 
           std::vector<char> nan((size_t)w, 0);
           T* __restrict a = acc.data();
           char* __restrict f = nan.data();
-          for_each_row<T>(p, base, [&](const T* r, int64_t n, int64_t st) {
+          for_each_row<T>(p, base, [a, f, w, is_max](const T* r, int64_t n, int64_t st) {  // by value: no reloads
             for (int64_t k = 0; k < n; ++k) {
               const T* __restrict row = r + k * st;
               if (is_max)
