@@ -61,3 +61,31 @@ for name, f in list(cases.items()) + [(k, None) for k in f64_cases]:
             print(name, 'ERR', e); continue
     flag = '  <<<' if t / o < 0.5 else ''
     print(f"{name:14s} ours {o:8.3f} torch {t:8.3f} ratio {t/o:6.2f}{flag}")
+
+idx = np.random.randint(0, 1024, (1024, 1024)).astype(np.int64); fi, ti = fl.from_numpy(idx), torch.from_numpy(idx)
+i1 = np.random.randint(0, 1024, 512).astype(np.int64); fi1, ti1 = fl.from_numpy(i1), torch.from_numpy(i1)
+mask = a > 0; fm, tm = fl.from_numpy(mask), torch.from_numpy(mask)
+more_cases = {  # reductions over other dims, indexing, gather/scatter, shape ops (session 7)
+ 'max(0)': lambda m, x, y, i, j, k: x.max(0), 'argmax(0)': lambda m, x, y, i, j, k: x.argmax(0), 'min(1)': lambda m, x, y, i, j, k: x.min(1),
+ 'prod(1)': lambda m, x, y, i, j, k: x.prod(1), 'any': lambda m, x, y, i, j, k: (x > 3).any(), 'all(1)': lambda m, x, y, i, j, k: (x > -5).all(1),
+ 'mean(0)': lambda m, x, y, i, j, k: x.mean(0), 'var(0)': lambda m, x, y, i, j, k: x.var(0), 'std(1)': lambda m, x, y, i, j, k: x.std(1),
+ 'cumsum(0)': lambda m, x, y, i, j, k: x.cumsum(0), 'softmax(0)': lambda m, x, y, i, j, k: m.softmax(x, 0), 'sort(0)': lambda m, x, y, i, j, k: x.sort(0)[0],
+ 'cat(1)': lambda m, x, y, i, j, k: m.cat([x, y], 1), 'gather(1)': lambda m, x, y, i, j, k: x.gather(1, i), 'index_select0': lambda m, x, y, i, j, k: x.index_select(0, j),
+ 'x[idx]': lambda m, x, y, i, j, k: x[j], 'scatter_add': lambda m, x, y, i, j, k: m.zeros(1024, 1024).scatter_add_(1, i, y),
+ 'masked_fill': lambda m, x, y, i, j, k: x.masked_fill(k, 0.0), 'where_b': lambda m, x, y, i, j, k: m.where(k, x, 0.0), 'x[mask]=0': lambda m, x, y, i, j, k: x.clone().__setitem__(k, 0.0),
+ 'clamp_min': lambda m, x, y, i, j, k: x.clamp(min=0), 'abs': lambda m, x, y, i, j, k: x.abs(), 'neg': lambda m, x, y, i, j, k: -x, 'x/y': lambda m, x, y, i, j, k: x / y,
+ 'x>0 float': lambda m, x, y, i, j, k: (x > 0).float(), 'mm 256': lambda m, x, y, i, j, k: x[:256, :256] @ y[:256, :256], 'flip(1)': lambda m, x, y, i, j, k: x.flip(1),
+ 'roll': lambda m, x, y, i, j, k: x.roll(3, 1), 'repeat': lambda m, x, y, i, j, k: x[:256].repeat(2, 2), 'tril': lambda m, x, y, i, j, k: x.tril(),
+ 'diag': lambda m, x, y, i, j, k: x.diagonal().sum(), 'unique': lambda m, x, y, i, j, k: m.unique(i[:64]), 'bincount': lambda m, x, y, i, j, k: m.bincount(j),
+ 'nonzero': lambda m, x, y, i, j, k: k.nonzero(), 'argsort1': lambda m, x, y, i, j, k: x.argsort(1), 'median1': lambda m, x, y, i, j, k: x.median(1)[0],
+ 'lerp_': lambda m, x, y, i, j, k: x.clone().lerp_(y, 0.3), 'addcmul': lambda m, x, y, i, j, k: m.addcmul(x, x, y, value=0.5), 'sqrt_abs': lambda m, x, y, i, j, k: x.abs().sqrt(),
+ 'to int64': lambda m, x, y, i, j, k: x.long(), 'int add': lambda m, x, y, i, j, k: i + i, 'bool and': lambda m, x, y, i, j, k: k & k, 'f32 sum bool': lambda m, x, y, i, j, k: k.sum(),
+ 'expand+add': lambda m, x, y, i, j, k: x[:, :1] + y[:1, :], 'outer': lambda m, x, y, i, j, k: m.outer(x[0], y[0]), 'einsum': lambda m, x, y, i, j, k: m.einsum('ij,ij->i', x, y),
+}
+for name, f in more_cases.items():
+    try:
+        o = bench(lambda: f(fl, fa, fb, fi, fi1, fm), 5); t = bench(lambda: f(torch, ta, tb, ti, ti1, tm), 5)
+    except Exception as e:
+        print(f"{name:14s} ERR {type(e).__name__}: {str(e)[:80]}"); continue
+    flag = '  <<<' if t / o < 0.5 else ''
+    print(f"{name:14s} ours {o:8.3f} torch {t:8.3f} ratio {t/o:6.2f}{flag}")
