@@ -206,3 +206,22 @@ def test_setitem_with_a_full_shape_bool_mask_and_a_number(dtype, rng):
     f2.t()[flambeau.from_numpy(np.ascontiguousarray(m.T))] = value
     t2.t()[torch.from_numpy(np.ascontiguousarray(m.T))] = value
     np.testing.assert_array_equal(f2.numpy(), t2.numpy())
+
+
+def test_getitem_with_an_int_index_tensor_takes_index_select(rng):
+    """x[j] with an int64 tensor of 1+ dims copies rows by index_select: the values and shape of
+    PyTorch's advanced index (negatives, 2-D and empty indices), a copy, and its error."""
+    x = rng.standard_normal((50, 7, 3)).astype(np.float32)
+    f, t = flambeau.from_numpy(x), torch.from_numpy(x)
+    for j in [rng.integers(-50, 50, 20), rng.integers(0, 50, (4, 5)), np.zeros(0, np.int64), np.array([49, -50])]:
+        r = f[flambeau.from_numpy(j)]
+        np.testing.assert_array_equal(r.numpy(), t[torch.from_numpy(j)].numpy())
+        assert r._base is None  # a copy, not a view
+    with pytest.raises(IndexError, match="out of bounds"):
+        f[flambeau.from_numpy(np.array([50]))]
+    g = flambeau.from_numpy(x.copy()).requires_grad_()
+    g[flambeau.from_numpy(np.array([1, 1, 3]))].sum().backward()  # autograd keeps the plan's Index
+    expect = np.zeros_like(x)
+    expect[1] = 2
+    expect[3] = 1
+    np.testing.assert_array_equal(g.grad.numpy(), expect)
