@@ -80,78 +80,61 @@ static_assert((int)UnaryOp::Exp == simd::kUExp && (int)UnaryOp::Log1p == simd::k
                   (int)UnaryOp::Reciprocal == simd::kUReciprocal && (int)UnaryOp::Erf == simd::kUErf,
               "UnaryOp and simd::UnaryId must agree");
 
-// Contiguous float32 unary math through the SIMD leaves (cpu/simd/unary_vec.inc); false when the op
-// has no vector body, the layout is not contiguous, or the CPU capability is the portable one.
-bool simd_unary_f32(UnaryOp op, const Tensor& out, const Tensor& a) {
-  if (out.dtype != DType::Float32 || a.dtype != DType::Float32) return false;
+// Contiguous float32 / float64 unary math through the SIMD leaves (float32: cpu/simd/unary_vec.inc,
+// float64: cpu/simd/math_f64_vec.inc); false when the op has no vector body, the layout is not
+// contiguous, or the CPU capability is the portable one.
+template <class T>
+bool simd_unary(UnaryOp op, const Tensor& out, const Tensor& a) {
+  constexpr DType kD = std::is_same_v<T, float> ? DType::Float32 : DType::Float64;
+  if (out.dtype != kD || a.dtype != kD) return false;
   if (!out.is_contiguous() || !a.is_contiguous() || out.numel() != a.numel()) return false;
   const Capability cap = capability();
   if (cap == Capability::Default) return false;
-  const simd::UnaryF32Fn fn = cap == Capability::AVX512 ? simd::unary_f32_avx512() : simd::unary_f32_avx2();
+  bool (*fn)(int, T*, const T*, int64_t);
+  if constexpr (std::is_same_v<T, float>) fn = cap == Capability::AVX512 ? simd::unary_f32_avx512() : simd::unary_f32_avx2();
+  else fn = cap == Capability::AVX512 ? simd::unary_f64_avx512() : simd::unary_f64_avx2();
   if (!fn((int)op, nullptr, nullptr, 0)) return false;  // no vector body for this op
-  float* o = out.data<float>();
-  const float* x = a.data<float>();
-  parallel_for(out.numel(), kGrain / 4, [&](int64_t s, int64_t e) { fn((int)op, o + s, x + s, e - s); });
+  T* o = out.data<T>();
+  const T* x = a.data<T>();
+  constexpr int64_t grain = std::is_same_v<T, float> ? kGrain / 4 : kGrain / 8;
+  parallel_for(out.numel(), grain, [&](int64_t s, int64_t e) { fn((int)op, o + s, x + s, e - s); });
   return true;
 }
 
-// The same for float64 (cpu/simd/math_f64_vec.inc).
-bool simd_unary_f64(UnaryOp op, const Tensor& out, const Tensor& a) {
-  if (out.dtype != DType::Float64 || a.dtype != DType::Float64) return false;
-  if (!out.is_contiguous() || !a.is_contiguous() || out.numel() != a.numel()) return false;
-  const Capability cap = capability();
-  if (cap == Capability::Default) return false;
-  const simd::UnaryF64Fn fn = cap == Capability::AVX512 ? simd::unary_f64_avx512() : simd::unary_f64_avx2();
-  if (!fn((int)op, nullptr, nullptr, 0)) return false;  // no vector body for this op
-  double* o = out.data<double>();
-  const double* x = a.data<double>();
-  parallel_for(out.numel(), kGrain / 8, [&](int64_t s, int64_t e) { fn((int)op, o + s, x + s, e - s); });
-  return true;
-}
-
-// float32 x ** y for the exponents without a cheap form (cpu/simd/math_f64_vec.inc, v_pow): out and
-// x contiguous, y a scalar or contiguous.
-bool simd_pow_f32(const Tensor& out, const Tensor& a, const Tensor& b) {
-  if (out.dtype != DType::Float32 || a.dtype != DType::Float32 || b.dtype != DType::Float32) return false;
-  if (!out.is_contiguous() || !a.is_contiguous() || out.numel() != a.numel()) return false;
+// out[i] = f(a[i], b[i] or b[0]) by a float64-leaf function fn(o, x, y, y_scalar, n): out and a
+// contiguous, b a scalar or contiguous of the same size, the work split in thread chunks. False
+// (touching nothing) when the layout does not fit.
+template <class T, class Fn>
+bool leaf_binary(const Tensor& out, const Tensor& a, const Tensor& b, Fn fn) {
+  if (!out.is_contiguous() || !a.is_contiguous() || out.numel() != a.numel() || b.dtype != a.dtype) return false;
   const bool b_scalar = is_scalar_operand(b);
   if (!b_scalar && !(b.is_contiguous() && b.numel() == out.numel())) return false;
-  const Capability cap = capability();
-  if (cap == Capability::Default) return false;
-  const simd::PowF32Fn fn = cap == Capability::AVX512 ? simd::pow_f32_avx512() : simd::pow_f32_avx2();
-  float* o = out.data<float>();
-  const float* x = a.data<float>();
-  const float* y = b.data<float>();
-  parallel_for(out.numel(), kGrain / 8, [&](int64_t s, int64_t e) {
-    fn(o + s, x + s, b_scalar ? y : y + s, b_scalar, e - s);
-  });
+  T* o = out.data<T>();
+  const T* x = a.data<T>();
+  const T* y = b.data<T>();
+  parallel_for(out.numel(), kGrain / 8, [&](int64_t s, int64_t e) { fn(o + s, x + s, b_scalar ? y : y + s, b_scalar, e - s); });
   return true;
 }
 
-// atan2 of contiguous float32 / float64 in the float64 leaves (cpu/simd/math_f64_vec.inc, v_atan2);
-// y contiguous, x a scalar or contiguous. False (the scalar loop runs) otherwise.
+// float32 x ** y for the exponents without a cheap form (cpu/simd/math_f64_vec.inc, v_pow).
+bool simd_pow_f32(const Tensor& out, const Tensor& a, const Tensor& b) {
+  const Capability cap = capability();
+  if (cap == Capability::Default || out.dtype != DType::Float32 || a.dtype != DType::Float32) return false;
+  return leaf_binary<float>(out, a, b, cap == Capability::AVX512 ? simd::pow_f32_avx512() : simd::pow_f32_avx2());
+}
+
+// atan2 of float32 / float64 in the float64 leaves (cpu/simd/math_f64_vec.inc, v_atan2).
 template <class T>
 bool simd_atan2(const Tensor& out, const Tensor& a, const Tensor& b) {
-  if constexpr (!std::is_floating_point_v<T>) {
+  const Capability cap = capability();
+  if constexpr (std::is_same_v<T, float>)
+    return cap != Capability::Default &&
+           leaf_binary<T>(out, a, b, cap == Capability::AVX512 ? simd::atan2_f32_avx512() : simd::atan2_f32_avx2());
+  else if constexpr (std::is_same_v<T, double>)
+    return cap != Capability::Default &&
+           leaf_binary<T>(out, a, b, cap == Capability::AVX512 ? simd::atan2_f64_avx512() : simd::atan2_f64_avx2());
+  else
     return false;
-  } else {
-    if (!out.is_contiguous() || !a.is_contiguous() || out.numel() != a.numel() || b.dtype != a.dtype) return false;
-    const bool b_scalar = is_scalar_operand(b);
-    if (!b_scalar && !(b.is_contiguous() && b.numel() == out.numel())) return false;
-    const Capability cap = capability();
-    if (cap == Capability::Default) return false;
-    T* o = out.data<T>();
-    const T* y = a.data<T>();
-    const T* x = b.data<T>();
-    if constexpr (std::is_same_v<T, float>) {
-      const simd::Atan2F32Fn fn = cap == Capability::AVX512 ? simd::atan2_f32_avx512() : simd::atan2_f32_avx2();
-      parallel_for(out.numel(), kGrain / 8, [&](int64_t s, int64_t e) { fn(o + s, y + s, b_scalar ? x : x + s, b_scalar, e - s); });
-    } else {
-      const simd::Atan2F64Fn fn = cap == Capability::AVX512 ? simd::atan2_f64_avx512() : simd::atan2_f64_avx2();
-      parallel_for(out.numel(), kGrain / 8, [&](int64_t s, int64_t e) { fn(o + s, y + s, b_scalar ? x : x + s, b_scalar, e - s); });
-    }
-    return true;
-  }
 }
 
 bool simd_binary_f32(BinaryOp op, const Tensor& out, const Tensor& a, const Tensor& b) {
@@ -352,7 +335,7 @@ void binary_typed(BinaryOp op, const Tensor& out, const Tensor& a, const Tensor&
 }  // namespace
 
 void unary(UnaryOp op, const Tensor& out, const Tensor& a) {
-  if (simd_unary_f32(op, out, a) || simd_unary_f64(op, out, a)) return;
+  if (simd_unary<float>(op, out, a) || simd_unary<double>(op, out, a)) return;
   FLB_DISPATCH_ALL(a.dtype, "unary", [&] { unary_typed<scalar_t>(op, out, a); });
 }
 

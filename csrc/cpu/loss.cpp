@@ -19,22 +19,10 @@
 #include "cpu/capability.h"
 #include "cpu/loops.h"
 #include "cpu/parallel.h"
-#include "cpu/simd/act_simd.h"
+#include "cpu/row_simd.h"
 
 namespace flambeau::cpu {
 
-namespace {
-
-// The float32 row helpers of the activation SIMD leaves (cpu/simd/act_vec.inc) for the CPU
-// capability in force: row max, row sum of exp(x - m), a * exp(x - m) + b, and the N-d
-// cross-entropy tiles. All null at the portable capability (the callers then run scalar code).
-struct RowFns {
-  simd::RowMaxF32Fn max = nullptr;
-  simd::RowSumExpF32Fn sumexp = nullptr;
-  simd::RowSoftmaxAxpbF32Fn axpb = nullptr;
-  simd::CeTileFwdF32Fn tile_fwd = nullptr;
-  simd::CeTileBwdF32Fn tile_bwd = nullptr;
-};
 RowFns row_fns() {
   RowFns r;
   switch (capability()) {
@@ -52,6 +40,8 @@ RowFns row_fns() {
   }
   return r;
 }
+
+namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 

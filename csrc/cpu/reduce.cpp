@@ -17,6 +17,7 @@
 #include "cpu/capability.h"
 #include "cpu/kernels.h"
 #include "cpu/parallel.h"
+#include "cpu/row_simd.h"
 #include "cpu/simd/act_simd.h"
 #include "cpu/simd/reduce_simd.h"
 
@@ -215,6 +216,12 @@ int64_t outer_block(const Plan& p) {
   return inner >= 16 ? inner : 0;
 }
 
+// The reduced dims are the innermost ones of a contiguous input: output o folds the contiguous row
+// x[o * red_numel, (o + 1) * red_numel).
+bool inner_rows(const Plan& p, const Tensor& in) {
+  return in.is_contiguous() && p.red_sizes.size() == 1 && p.red_strides[0] == 1;
+}
+
 // Column-wise folds for outer_block layouts: the outputs are split over threads, each thread's range
 // into (outer index, column range) pieces, and f(base, out_index, w) folds the w columns starting at
 // base (for_each_row over the reduced dims gives the rows) into outputs out_index .. out_index + w.
@@ -240,44 +247,30 @@ void reduce_typed(ReduceOp op, const Tensor& out, const Tensor& in, const Plan& 
     case ReduceOp::Mean: {
       const double scale = op == ReduceOp::Mean ? 1.0 / (double)p.red_numel : 1.0;
       // Outer reduction over a contiguous kept block: add rows in order.
-      const int64_t inner = outer_block(p);
-      if (inner > 0) {
-        const T* x = in.data<T>();
+      if (const int64_t inner = outer_block(p)) {
         const sums::Fns<T>* L = sum_loops<T>();
-        Plan q = p;
-        q.kept_sizes.pop_back();
-        q.kept_strides.pop_back();
-        parallel_for(p.out_numel, std::max<int64_t>(1, kGrain / p.red_numel), [&](int64_t b, int64_t e) {
-          // Split [b, e) into (outer index, inner range) pieces.
-          std::vector<A> acc;
-          for (int64_t o = b; o < e;) {
-            int64_t ob = o / inner, ib = o % inner;
-            int64_t ie = std::min(inner, ib + (e - o));
-            acc.assign(ie - ib, A(0));
-            const T* base = x + kept_offset(q, ob) + ib;
-            for_each_row<T>(p, base, [&](const T* r, int64_t n, int64_t st) {
-              if constexpr (std::is_floating_point_v<T>) {
-                L->add_rows(acc.data(), r, st, n, ie - ib);
-              } else {
-                for (int64_t k = 0; k < n; ++k) {
-                  const T* row = r + k * st;
-                  for (int64_t j = 0; j < ie - ib; ++j) acc[j] += (A)row[j];
-                }
+        column_pieces<T>(p, in.data<T>(), inner, [&](const T* base, int64_t oi, int64_t w) {
+          std::vector<A> acc((size_t)w, A(0));
+          for_each_row<T>(p, base, [&](const T* r, int64_t n, int64_t st) {
+            if constexpr (std::is_floating_point_v<T>) {
+              L->add_rows(acc.data(), r, st, n, w);
+            } else {
+              for (int64_t k = 0; k < n; ++k) {
+                const T* row = r + k * st;
+                for (int64_t j = 0; j < w; ++j) acc[j] += (A)row[j];
               }
-            });
-            auto* dst = out.data_ptr();
-            for (int64_t j = 0; j < ie - ib; ++j) {
-              if (out.dtype == DType::Int64) static_cast<int64_t*>(dst)[ob * inner + ib + j] = (int64_t)acc[j];
-              else static_cast<T*>(dst)[ob * inner + ib + j] = (T)((double)acc[j] * scale);
             }
-            o += ie - ib;
+          });
+          for (int64_t j = 0; j < w; ++j) {
+            if (out.dtype == DType::Int64) out.data<int64_t>()[oi + j] = (int64_t)acc[j];
+            else out.data<T>()[oi + j] = (T)((double)acc[j] * scale);
           }
         });
         return;
       }
       if constexpr (std::is_floating_point_v<T>) {
         // The reduced dims are the innermost ones of a contiguous input: output o sums row o.
-        if (in.is_contiguous() && p.out_numel > 1 && p.red_sizes.size() == 1 && p.red_strides[0] == 1) {
+        if (p.out_numel > 1 && inner_rows(p, in)) {
           const sums::Fns<T>* L = sum_loops<T>();
           const T* x = in.data<T>();
           T* o = out.data<T>();
@@ -508,15 +501,14 @@ namespace {
 template <class T>
 bool logsumexp_rows(const Plan& p, const Tensor& out, const Tensor& in) {
   const Capability cap = capability();
-  if (cap == Capability::Default || p.red_numel == 0 || !in.is_contiguous() || p.red_sizes.size() != 1 ||
-      p.red_strides[0] != 1)
-    return false;
+  if (cap == Capability::Default || p.red_numel == 0 || !inner_rows(p, in)) return false;
   const int64_t n = p.red_numel;
   const T* x = in.data<T>();
   T* o = out.data<T>();
   if constexpr (std::is_same_v<T, float>) {
-    const auto rmax = cap == Capability::AVX512 ? simd::row_max_f32_avx512() : simd::row_max_f32_avx2();
-    const auto rsum = cap == Capability::AVX512 ? simd::row_sumexp_f32_avx512() : simd::row_sumexp_f32_avx2();
+    const RowFns rf = row_fns();
+    const auto rmax = rf.max;
+    const auto rsum = rf.sumexp;
     parallel_for(p.out_numel, std::max<int64_t>(1, kGrain / n), [&](int64_t b, int64_t e) {
       for (int64_t r = b; r < e; ++r) {
         const float* row = x + r * n;

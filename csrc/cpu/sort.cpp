@@ -162,6 +162,10 @@ void sort(const Tensor& values, const Tensor& indices, const Tensor& x, int64_t 
 }
 
 namespace {
+// k is small beside a row of n: a heap of the k best pays (one pass over the row) where a selection
+// of the whole row would not.
+inline bool small_k(int64_t k, int64_t n) { return k * 64 <= n; }
+
 // topk of contiguous rows (inner == 1) for small k: one pass over each row with a max-heap of the k
 // best keys so far, a new key entering only when it beats the heap's worst. The rows are read in
 // place: no gathered copy of the values and no key per element in memory (the general driver wrote
@@ -223,12 +227,12 @@ void topk(const Tensor& values, const Tensor& indices, const Tensor& x, int64_t 
   dispatch(x, dim, [&](auto t, auto kp) {
     using T = decltype(t);
     using KP = decltype(kp);
-    if (dim == x.dim() - 1 && k > 0 && k * 64 <= x.sizes[dim] && x.numel() > 0 && values.is_contiguous() &&
+    if (dim == x.dim() - 1 && k > 0 && small_k(k, x.sizes[dim]) && x.numel() > 0 && values.is_contiguous() &&
         indices.is_contiguous())
       return topk_rows_small_k<T, KP>(values, indices, x, k, largest);
     run_rows<T, KP>(values, indices, x, dim, largest, k, [k](typename KP::K* key, const T*, int64_t n) {
       // Small k: a heap-based partial sort touches the row once; otherwise select then sort the k.
-      if (k * 64 <= n) {
+      if (small_k(k, n)) {
         std::partial_sort(key, key + k, key + n);
       } else {
         std::nth_element(key, key + (k - 1), key + n);

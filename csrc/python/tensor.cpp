@@ -24,16 +24,16 @@ static py::object dtype_str(DType t) {
 // handles; its errors are the same as the plan's (and PyTorch's, which names the position in the index
 // as the dimension).
 static py::object basic_getitem(const Tensor& t, py::handle idx) {
-  py::handle single[1] = {idx};
-  const py::handle* items = single;
+  PyObject* single[1] = {idx.ptr()};
+  PyObject* const* items = single;
   Py_ssize_t count = 1;
-  if (PyTuple_Check(idx.ptr())) {
-    items = reinterpret_cast<const py::handle*>(&PyTuple_GET_ITEM(idx.ptr(), 0));
+  if (PyTuple_Check(idx.ptr())) {  // the tuple's own item array (no reference changes)
+    items = &PyTuple_GET_ITEM(idx.ptr(), 0);
     count = PyTuple_GET_SIZE(idx.ptr());
   }
   int64_t consumed = 0, ellipses = 0;
   for (Py_ssize_t i = 0; i < count; ++i) {
-    PyObject* it = items[i].ptr();
+    PyObject* it = items[i];
     if (PyLong_CheckExact(it)) {
       ++consumed;
     } else if (PySlice_Check(it)) {
@@ -56,7 +56,7 @@ static py::object basic_getitem(const Tensor& t, py::handle idx) {
   out.strides.clear();
   int64_t src = 0;  // next dim of t not yet indexed
   for (Py_ssize_t i = 0; i < count; ++i) {
-    PyObject* it = items[i].ptr();
+    PyObject* it = items[i];
     if (it == Py_None) {
       // unsqueeze: the stride of a size-1 dim is that of the next dim times its size (1 at the end).
       out.sizes.push_back(1);

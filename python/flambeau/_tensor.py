@@ -109,7 +109,7 @@ class Tensor:
         shape = self._impl.shape
         if dim is None:
             return Size(shape)
-        if dim.__class__ is int and -len(shape) <= dim < len(shape):
+        if dim.__class__ is int and -len(shape) <= dim < len(shape):  # wrap_dim's fast case, inlined: x.size(0) is hot
             return shape[dim]
         return shape[_wrap_dim(dim, len(shape))] if shape else _size_of_0d(dim)
 
