@@ -94,49 +94,63 @@ Tensor reduce(ReduceOp op, const Tensor& t, const Dims& dims_in, bool keepdim) {
   return out;
 }
 
-Tensor var(const Tensor& t, const Dims& dims_in, double correction, bool keepdim, bool take_sqrt) {
-  const char* name = take_sqrt ? "std" : "var";
-  FLB_CHECK(is_floating(t.dtype), TypeError, name, ": expected a floating-point tensor, got ", dtype_name(t.dtype));
+// The frame shared by var/std, norm and logsumexp: dims normalized (empty = all), the kept shape
+// allocated, `empty_value` where the slices have no elements (NaN, 0, -inf), else run(out, dims),
+// then the keepdim view.
+namespace {
+template <class Run>
+Tensor float_reduction(const Tensor& t, const Dims& dims_in, bool keepdim, const char* name, double empty_value,
+                       Run&& run) {
   Dims dims = normalize_dims(dims_in, t.dim(), name);
   Tensor out = empty(kept_shape(t, dims), t.dtype, t.device());
   if (out.numel() > 0) {
     int64_t red_numel = 1;
     for (auto d : dims) red_numel *= t.sizes[d];
-    if (red_numel == 0) fill_(out, Scalar::from_double(std::nan("")));
-    else FLB_BACKEND(t.device(), var, out, t, dims, correction, take_sqrt);
+    if (red_numel == 0) fill_(out, Scalar::from_double(empty_value));
+    else run(out, dims);
   }
   if (keepdim) out = view(out, reduced_shape(t, dims, true));
   return out;
+}
+}  // namespace
+
+Tensor var(const Tensor& t, const Dims& dims_in, double correction, bool keepdim, bool take_sqrt) {
+  const char* name = take_sqrt ? "std" : "var";
+  FLB_CHECK(is_floating(t.dtype), TypeError, name, ": expected a floating-point tensor, got ", dtype_name(t.dtype));
+  return float_reduction(t, dims_in, keepdim, name, std::nan(""), [&](const Tensor& out, const Dims& dims) {
+    FLB_BACKEND(t.device(), var, out, t, dims, correction, take_sqrt);
+  });
 }
 
 Tensor norm2(const Tensor& t, const Dims& dims_in, bool keepdim) {
   FLB_CHECK(is_floating(t.dtype), TypeError, "norm: expected a floating-point tensor, got ", dtype_name(t.dtype));
   if (!t.device().is_cpu()) return unary(UnaryOp::Sqrt, reduce(ReduceOp::Sum, binary(BinaryOp::Mul, t, t, std::nullopt),
                                                               dims_in, keepdim), std::nullopt);
-  Dims dims = normalize_dims(dims_in, t.dim(), "norm");
-  Tensor out = empty(kept_shape(t, dims), t.dtype, t.device());
-  if (out.numel() > 0) {
-    int64_t red_numel = 1;
-    for (auto d : dims) red_numel *= t.sizes[d];
-    if (red_numel == 0) fill_(out, Scalar::from_double(0.0));
-    else cpu::norm2(out, t, dims);
-  }
-  if (keepdim) out = view(out, reduced_shape(t, dims, true));
-  return out;
+  return float_reduction(t, dims_in, keepdim, "norm", 0.0,
+                         [&](const Tensor& out, const Dims& dims) { cpu::norm2(out, t, dims); });
 }
 
 Tensor logsumexp(const Tensor& t, const Dims& dims_in, bool keepdim) {
   FLB_CHECK(is_floating(t.dtype), TypeError, "logsumexp: expected a floating-point tensor, got ", dtype_name(t.dtype));
-  Dims dims = normalize_dims(dims_in, t.dim(), "logsumexp");
-  Tensor out = empty(kept_shape(t, dims), t.dtype, t.device());
-  if (out.numel() > 0) {
-    int64_t red_numel = 1;
-    for (auto d : dims) red_numel *= t.sizes[d];
-    if (red_numel == 0) fill_(out, Scalar::from_double(-std::numeric_limits<double>::infinity()));
-    else FLB_BACKEND(t.device(), logsumexp, out, t, dims);
+  // A large CPU input reduced over dims that are not its contiguous last ones: the same formula from
+  // the vector kernels, shift = the max (0 where it is +-inf, NaN stays NaN), log(sum(exp(x - shift)))
+  // + shift. The kernel folds such slices over strided elements with a libm exp each
+  // (x.logsumexp(0) of [1024, 1024]: 0.06x PyTorch, 0.76x this way); its last-dims rows are SIMD.
+  if (t.device().is_cpu() && t.numel() >= 65536) {
+    const Dims dims = normalize_dims(dims_in, t.dim(), "logsumexp");
+    bool trailing = t.is_contiguous();
+    for (size_t i = 0; i < dims.size(); ++i) trailing = trailing && dims[i] == t.dim() - (int64_t)dims.size() + (int64_t)i;
+    if (!trailing) {
+      Tensor m = reduce(ReduceOp::Max, t, dims, true);
+      Tensor shift = where(unary(UnaryOp::IsInf, m, std::nullopt), full({}, Scalar::from_double(0.0), t.dtype, t.device()), m);
+      Tensor s = reduce(ReduceOp::Sum, unary(UnaryOp::Exp, binary(BinaryOp::Sub, t, shift, std::nullopt), std::nullopt),
+                        dims, true);
+      Tensor r = binary(BinaryOp::Add, unary(UnaryOp::Log, s, std::nullopt), shift, std::nullopt);
+      return keepdim ? r : view(r, kept_shape(t, dims));
+    }
   }
-  if (keepdim) out = view(out, reduced_shape(t, dims, true));
-  return out;
+  return float_reduction(t, dims_in, keepdim, "logsumexp", -std::numeric_limits<double>::infinity(),
+                         [&](const Tensor& out, const Dims& dims) { FLB_BACKEND(t.device(), logsumexp, out, t, dims); });
 }
 
 std::pair<Tensor, Tensor> max_min_dim(const Tensor& t, int64_t dim, bool keepdim, bool is_max) {

@@ -485,29 +485,13 @@ def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     return std(input, dim, unbiased, keepdim, correction=correction), mean(input, dim, keepdim)
 
 
-def _logsumexp_impl(xi, dims, keepdim):
-    """_C.logsumexp, or, for a large input whose reduced dims are not its contiguous last ones (where
-    the C++ kernel folds each output over strided elements with one libm exp each: x.logsumexp(0) of
-    [1024, 1024] at 0.06x PyTorch), the same formula from the vector kernels: shift = the max (0 where
-    it is +-inf; NaN stays NaN), log(sum(exp(x - shift))) + shift."""
-    nd = xi.ndim
-    red = sorted(dims) if dims else list(range(nd))
-    trailing = red == list(range(nd - len(red), nd)) and xi.is_contiguous()
-    if trailing or xi.numel < 65536 or xi.device != "cpu":
-        return _C.logsumexp(xi, dims, keepdim)
-    m = _C.amax(xi, red, True)
-    shift = _C.where(_C.isinf(m), _C.full([], 0, xi.dtype, xi.device), m)
-    r = _C.add(_C.log(_C.sum(_C.exp(_C.sub(xi, shift)), red, True)), shift)
-    return r if keepdim else _C.view(r, [s for d, s in enumerate(xi.shape) if d not in red])
-
-
 class LogSumExp(Function):
     _builtin = True
     _grad_fn_name = "LogsumexpBackward0"
 
     @staticmethod
     def forward(ctx, x, dims, keepdim):
-        out = _wrap(_logsumexp_impl(x._impl, dims, keepdim))
+        out = _wrap(_C.logsumexp(x._impl, dims, keepdim))
         ctx.args = (x._impl.shape, dims, keepdim)
         ctx.save_for_backward(x, out)
         return out
@@ -526,7 +510,7 @@ def logsumexp(input, dim, keepdim=False, *, out=None):
     dims = _dims(input, dim, "logsumexp")
     if input._rg and _gs.enabled:
         return _write(out, LogSumExp.apply(input, dims, keepdim))
-    return _write(out, _wrap(_logsumexp_impl(input._impl, dims, keepdim)))
+    return _write(out, _wrap(_C.logsumexp(input._impl, dims, keepdim)))
 
 
 class Norm2(Function):
