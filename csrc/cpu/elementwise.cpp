@@ -364,6 +364,32 @@ void binary(BinaryOp op, const Tensor& out, const Tensor& a, const Tensor& b) {
   FLB_DISPATCH_ALL(a.dtype, "binary", [&] { binary_typed<scalar_t>(op, out, a, b); });
 }
 
+namespace {
+#include "cpu/simd/ternary_vec.inc"  // the baseline copy, for CPUs without AVX2 (std::fma by libm)
+}  // namespace
+
+void ternary(TernaryOp op, const Tensor& out, const Tensor& s, const Tensor& a, const Tensor& b, double value) {
+  const Capability cap = capability();
+  StridedWalk<4> w({&out, &s, &a, &b});
+  auto run = [&](auto* tag, auto fn) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    w.run(base_ptrs<4>({&out, &s, &a, &b}), [&](std::array<char*, 4>& p, int64_t n, const std::array<int64_t, 4>& st) {
+      const int64_t el[4] = {st[0] / (int64_t)sizeof(T), st[1] / (int64_t)sizeof(T), st[2] / (int64_t)sizeof(T),
+                             st[3] / (int64_t)sizeof(T)};
+      fn((int)op, reinterpret_cast<T*>(p[0]), reinterpret_cast<const T*>(p[1]), reinterpret_cast<const T*>(p[2]),
+         reinterpret_cast<const T*>(p[3]), n, el, value);
+    });
+  };
+  if (out.dtype == DType::Float32)
+    run((float*)nullptr, cap == Capability::AVX512 ? simd::ternary_f32_avx512()
+                         : cap == Capability::AVX2 ? simd::ternary_f32_avx2() : &ternary_f32);
+  else if (out.dtype == DType::Float64)
+    run((double*)nullptr, cap == Capability::AVX512 ? simd::ternary_f64_avx512()
+                          : cap == Capability::AVX2 ? simd::ternary_f64_avx2() : &ternary_f64);
+  else
+    throw TypeError(str_cat("addcmul/addcdiv/lerp: expected a floating-point tensor, got ", dtype_name(out.dtype)));
+}
+
 void clamp(const Tensor& out, const Tensor& a, const Scalar* lo, const Scalar* hi) {
   FLB_DISPATCH_NUMERIC(a.dtype, "clamp", [&] {
     using T = scalar_t;

@@ -18,6 +18,8 @@ void fill(const Tensor& dst, const Scalar& value);
 // out = op(a) / op(a, b); all share out's shape. Bool-valued ops write a bool out.
 void unary(UnaryOp op, const Tensor& out, const Tensor& a);
 void binary(BinaryOp op, const Tensor& out, const Tensor& a, const Tensor& b);
+// Float32/float64 addcmul, addcdiv, lerp: operands already broadcast to out's shape, one dtype.
+void ternary(TernaryOp op, const Tensor& out, const Tensor& s, const Tensor& a, const Tensor& b, double value);
 void clamp(const Tensor& out, const Tensor& a, const Scalar* lo, const Scalar* hi);
 void where(const Tensor& out, const Tensor& cond, const Tensor& a, const Tensor& b);
 // grad * (x > threshold): ReLU's backward without materialising the mask.

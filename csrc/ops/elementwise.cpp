@@ -154,6 +154,58 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   return o;
 }
 
+static Tensor ternary(TernaryOp op, const char* name, const Tensor& s, const Tensor& a, const Tensor& b, double value,
+                      const std::optional<Tensor>& out) {
+  check_same_device(s, a, name);
+  check_same_device(s, b, name);
+  check_same_dtype(s, a, name);
+  check_same_dtype(s, b, name);
+  FLB_CHECK(is_floating(s.dtype), NotImplementedError, name, ": not implemented for ", dtype_name(s.dtype),
+            " tensors (shapes ", shape_str(s.sizes), ", ", shape_str(a.sizes), " and ", shape_str(b.sizes),
+            "); expected floating-point tensors");
+  Shape shape = broadcast_shapes(broadcast_shapes(s.sizes, a.sizes, name), b.sizes, name);
+  if (!s.device().is_cpu()) {
+    // No CUDA kernel yet: the same formulas from binary ops, with one rounding more than the fma.
+    Tensor r;
+    if (op == TernaryOp::Lerp) {
+      r = binary(BinaryOp::Add, s, binary(BinaryOp::Mul, b, binary(BinaryOp::Sub, a, s, std::nullopt), std::nullopt),
+                 std::nullopt);
+    } else {
+      Tensor va = binary(BinaryOp::Mul, a, full({}, Scalar::from_double(value), a.dtype, a.device()), std::nullopt);
+      r = binary(BinaryOp::Add, s,
+                 binary(op == TernaryOp::Addcmul ? BinaryOp::Mul : BinaryOp::Div, va, b, std::nullopt), std::nullopt);
+    }
+    if (!out) return r;
+    FLB_CHECK(r.sizes == out->sizes, RuntimeError, name, ": output with shape ", shape_str(out->sizes),
+              " doesn't match the broadcast shape ", shape_str(r.sizes));
+    copy_(*out, r);
+    return *out;
+  }
+  Tensor o = prepare_out(out, shape, s.dtype, s.device(), name);
+  if (o.numel() == 0) return o;
+  // An output partially overlapping an input would be read after being written: stage that input.
+  auto safe = [&](const Tensor& x) {
+    if (!out || !may_overlap(o, x)) return x;
+    if (o.storage == x.storage && o.offset == x.offset && o.strides == x.strides && o.sizes == x.sizes) return x;
+    return clone(x);
+  };
+  Tensor es = expand(safe(s), shape), ea = expand(safe(a), shape), eb = expand(safe(b), shape);
+  cpu::ternary(op, o, es, ea, eb, value);
+  return o;
+}
+
+Tensor addcmul(const Tensor& s, const Tensor& a, const Tensor& b, double value, const std::optional<Tensor>& out) {
+  return ternary(TernaryOp::Addcmul, "addcmul", s, a, b, value, out);
+}
+
+Tensor addcdiv(const Tensor& s, const Tensor& a, const Tensor& b, double value, const std::optional<Tensor>& out) {
+  return ternary(TernaryOp::Addcdiv, "addcdiv", s, a, b, value, out);
+}
+
+Tensor lerp(const Tensor& start, const Tensor& end, const Tensor& weight, const std::optional<Tensor>& out) {
+  return ternary(TernaryOp::Lerp, "lerp", start, end, weight, 0.0, out);
+}
+
 Tensor threshold_backward(const Tensor& grad, const Tensor& x, double threshold) {
   check_same_device(grad, x, "threshold_backward");
   check_same_dtype(grad, x, "threshold_backward");

@@ -19,6 +19,12 @@ enum class BinaryOp : int {
   Count
 };
 
+// Three-operand pointwise ops (s, a, b; a scalar `value`), with PyTorch's CPU rounding:
+//   Addcmul: fma(value*a, b, s)           Addcdiv: s + (value*a) / b
+//   Lerp:    fma(c, a - s, base), where c = w, base = s when |w| < 0.5, else c = w - 1, base = a
+//            (w is operand b: lerp(start = s, end = a, weight = b)); exact at w = 0 and w = 1.
+enum class TernaryOp : int { Addcmul, Addcdiv, Lerp };
+
 enum class ReduceOp : int { Sum, Prod, Max, Min, All, Any, Mean };
 
 inline bool binary_returns_bool(BinaryOp op) {

@@ -21,6 +21,11 @@ Tensor unary(UnaryOp op, const Tensor& a, const std::optional<Tensor>& out);
 Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b, const std::optional<Tensor>& out);
 Tensor clamp(const Tensor& a, std::optional<Scalar> lo, std::optional<Scalar> hi, const std::optional<Tensor>& out);
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
+// s + value * a * b, s + value * a / b, and lerp(start, end, weight): float32/float64 operands of one
+// dtype and device, broadcast together (TernaryOp in op_enums.h has the exact rounding).
+Tensor addcmul(const Tensor& s, const Tensor& a, const Tensor& b, double value, const std::optional<Tensor>& out);
+Tensor addcdiv(const Tensor& s, const Tensor& a, const Tensor& b, double value, const std::optional<Tensor>& out);
+Tensor lerp(const Tensor& start, const Tensor& end, const Tensor& weight, const std::optional<Tensor>& out);
 Tensor threshold_backward(const Tensor& grad, const Tensor& x, double threshold);
 
 // Reductions. Empty dims = all dims.

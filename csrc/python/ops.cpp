@@ -128,6 +128,15 @@ void bind_ops(py::module_& m) {
     return ops::clamp(a, opt_scalar(lo, "clamp"), opt_scalar(hi, "clamp"), out);
   }, py::arg("a"), py::arg("min") = py::none(), py::arg("max") = py::none(), py::arg("out") = py::none());
   m.def("where", &ops::where);
+  m.def("addcmul", &ops::addcmul, py::arg("input"), py::arg("tensor1"), py::arg("tensor2"), py::arg("value"),
+        py::arg("out") = py::none());
+  m.def("addcdiv", &ops::addcdiv, py::arg("input"), py::arg("tensor1"), py::arg("tensor2"), py::arg("value"),
+        py::arg("out") = py::none());
+  // weight: a tensor, or a number (a 0-d tensor of input's dtype, as PyTorch rounds a scalar weight).
+  m.def("lerp", [](const Tensor& s, const Tensor& e, py::handle w, const OptT& out) {
+    if (py::isinstance<Tensor>(w)) return ops::lerp(s, e, w.cast<const Tensor&>(), out);
+    return ops::lerp(s, e, ops::full({}, to_scalar(w, "lerp"), s.dtype, s.device()), out);
+  }, py::arg("input"), py::arg("end"), py::arg("weight"), py::arg("out") = py::none());
   m.def("threshold_backward", &ops::threshold_backward);
 
   // ---- reductions

@@ -202,18 +202,34 @@ def atan2_(self, other):
     return _assign_result(self, ew.atan2(self, other))
 
 
+def _ternary_(self, cfn, a, b, extra):
+    """self.addcmul_/addcdiv_/lerp_ by one kernel writing into self, when no graph is recorded and
+    the operands share self's float dtype (pointwise._ternary); True when done."""
+    if not (isinstance(a, Tensor) and (self._rg or a._rg or (isinstance(b, Tensor) and b._rg)) and _gs.enabled):
+        try:
+            cfn(self._impl, a._impl, b._impl if isinstance(b, Tensor) else b, *extra, self._impl)
+            return True
+        except pw._PROMOTE:
+            pass
+    return False
+
+
 def lerp_(self, end, weight):
+    if _ternary_(self, _C.lerp, end, weight, ()):
+        return self
     return _assign_result(self, pw.lerp(self, end, weight))
 
 
 def addcmul_(self, tensor1, tensor2, *, value=1):
-    prod = ew.mul(tensor1, tensor2)
-    return add_(self, ew.mul(prod, value) if value != 1 else prod)
+    if _ternary_(self, _C.addcmul, tensor1, tensor2, (float(value),)):
+        return self
+    return _assign_result(self, pw.addcmul(self, tensor1, tensor2, value=value))
 
 
 def addcdiv_(self, tensor1, tensor2, *, value=1):
-    q = ew.div(tensor1, tensor2)
-    return add_(self, ew.mul(q, value) if value != 1 else q)
+    if _ternary_(self, _C.addcdiv, tensor1, tensor2, (float(value),)):
+        return self
+    return _assign_result(self, pw.addcdiv(self, tensor1, tensor2, value=value))
 
 
 def addmm_(self, mat1, mat2, *, beta=1, alpha=1):

@@ -1,7 +1,9 @@
-// Contiguous float32 add/sub/mul/div with AVX2 registers (8 lanes). Only built with AVX2 flags
+// Contiguous float32 add/sub/mul/div with AVX2 registers (8 lanes), the 4-byte transpose, and the
+// addcmul/addcdiv/lerp rows of ternary_vec.inc. Only built with AVX2 flags
 // and only called when the CPU has AVX2 (cpu/capability.cpp). IEEE results are identical to the
 // scalar loops, so every capability gives the same bits.
 #include <immintrin.h>
+#include <cmath>
 #include "cpu/simd/simd.h"
 
 namespace flambeau::cpu::simd {
@@ -92,10 +94,14 @@ void transpose32(uint32_t* out, int64_t ldo, const uint32_t* in, int64_t ldi, in
     for (int64_t j = 0; j < nj; ++j) out[i0 * ldo + j] = in[j * ldi + i0];
 }
 
+#include "cpu/simd/ternary_vec.inc"
+
 }  // namespace
 
 Transpose32Fn transpose32_avx2() { return &transpose32; }
 BinaryF32Fn binary_f32_avx2() { return &binary; }
+TernaryF32Fn ternary_f32_avx2() { return &ternary_f32; }
+TernaryF64Fn ternary_f64_avx2() { return &ternary_f64; }
 BinaryScalarF32Fn binary_scalar_f32_avx2() { return &binary_scalar; }
 
 }  // namespace flambeau::cpu::simd

@@ -1,7 +1,9 @@
-// Contiguous float32 add/sub/mul/div with AVX512 registers (16 lanes). Only built with AVX512 flags
+// Contiguous float32 add/sub/mul/div with AVX512 registers (16 lanes), and the addcmul/addcdiv/lerp
+// rows of ternary_vec.inc. Only built with AVX512 flags
 // and only called when the CPU has AVX512 (cpu/capability.cpp). IEEE results are identical to the
 // scalar loops, so every capability gives the same bits.
 #include <immintrin.h>
+#include <cmath>
 #include "cpu/simd/simd.h"
 
 namespace flambeau::cpu::simd {
@@ -56,9 +58,13 @@ void binary_scalar(int op, float* o, const float* a, float b, int64_t n) {
   }
 }
 
+#include "cpu/simd/ternary_vec.inc"
+
 }  // namespace
 
 BinaryF32Fn binary_f32_avx512() { return &binary; }
+TernaryF32Fn ternary_f32_avx512() { return &ternary_f32; }
+TernaryF64Fn ternary_f64_avx512() { return &ternary_f64; }
 BinaryScalarF32Fn binary_scalar_f32_avx512() { return &binary_scalar; }
 
 }  // namespace flambeau::cpu::simd

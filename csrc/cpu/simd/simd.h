@@ -17,6 +17,17 @@ using BinaryScalarF32Fn = void (*)(int op, float* o, const float* a, float b, in
 using Transpose32Fn = void (*)(uint32_t* out, int64_t ldo, const uint32_t* in, int64_t ldi, int64_t ni, int64_t nj);
 Transpose32Fn transpose32_avx2();
 
+// Addcmul / addcdiv / lerp (op = (int)TernaryOp) over one row: o[i*st[0]] = f(s[i*st[1]], a[i*st[2]],
+// b[i*st[3]]), strides in elements; `value` scales addcmul/addcdiv (cpu/simd/ternary_vec.inc).
+using TernaryF32Fn = void (*)(int op, float* o, const float* s, const float* a, const float* b, int64_t n,
+                              const int64_t* st, double value);
+using TernaryF64Fn = void (*)(int op, double* o, const double* s, const double* a, const double* b, int64_t n,
+                              const int64_t* st, double value);
+TernaryF32Fn ternary_f32_avx2();
+TernaryF64Fn ternary_f64_avx2();
+TernaryF32Fn ternary_f32_avx512();
+TernaryF64Fn ternary_f64_avx512();
+
 BinaryF32Fn binary_f32_avx2();
 BinaryScalarF32Fn binary_scalar_f32_avx2();
 BinaryF32Fn binary_f32_avx512();

@@ -1,5 +1,5 @@
-"""Pointwise ops built from others (lerp, addcmul, addcdiv, exp2, sinh, hypot, nan_to_num, ...,
-differentiable by construction) and clamp/where, which have their own Functions.
+"""Pointwise ops built from others (exp2, sinh, hypot, nan_to_num, ..., differentiable by
+construction), and clamp/where/addcmul/addcdiv/lerp, which have their own kernels and Functions.
 """
 from .. import _C
 from .._dtype import _default_dtype, _BY_NAME
@@ -67,20 +67,124 @@ def hypot(input, other):
     return sqrt(add(mul(input, input), mul(other, other)))
 
 
-def lerp(input, end, weight):
-    """input + weight * (end - input)."""
-    return add(input, mul(weight, sub(end, input)))
+# ---------------------------------------------------------------- addcmul, addcdiv, lerp: one kernel each
+# _C.addcmul/addcdiv/lerp round as PyTorch's CPU kernels do (addcmul and lerp with one fma) and take
+# tensors of one float dtype and device; they raise TypeError/NotImplementedError, before touching
+# anything, for mixed or integer dtypes, which then take the composites below (they promote like
+# PyTorch). A shape or device mismatch is an error either way.
+_PROMOTE = (TypeError, NotImplementedError)
+
+
+class Addcmul(Function):
+    @staticmethod
+    def forward(ctx, s, a, b, value):
+        ctx.value = value
+        ctx.shapes = (s._impl.shape, a._impl.shape, b._impl.shape)
+        ctx.save_for_backward(a, b)
+        return _wrap(_C.addcmul(s._impl, a._impl, b._impl, value))
+
+    @staticmethod
+    def backward(ctx, g):  # as PyTorch: d/da = g * (b * value), d/db = g * (a * value)
+        a, b = ctx.saved_tensors
+        ss, sa, sb = ctx.shapes
+        nig = ctx.needs_input_grad
+        gs = _sum_to(g, ss) if nig[0] else None
+        ga = _sum_to(mul(g, mul(b, ctx.value)), sa) if nig[1] else None
+        gb = _sum_to(mul(g, mul(a, ctx.value)), sb) if nig[2] else None
+        return gs, ga, gb, None
+
+
+class Addcdiv(Function):
+    @staticmethod
+    def forward(ctx, s, a, b, value):
+        ctx.value = value
+        ctx.shapes = (s._impl.shape, a._impl.shape, b._impl.shape)
+        ctx.save_for_backward(a, b)
+        return _wrap(_C.addcdiv(s._impl, a._impl, b._impl, value))
+
+    @staticmethod
+    def backward(ctx, g):  # d/da = g * (value / b), d/db = -g * value * a / (b * b)
+        a, b = ctx.saved_tensors
+        ss, sa, sb = ctx.shapes
+        nig = ctx.needs_input_grad
+        gs = _sum_to(g, ss) if nig[0] else None
+        ga = _sum_to(mul(g, div(ctx.value, b)), sa) if nig[1] else None
+        gb = _sum_to(div(mul(mul(neg(g), ctx.value), a), mul(b, b)), sb) if nig[2] else None
+        return gs, ga, gb, None
+
+
+class Lerp(Function):
+    @staticmethod
+    def forward(ctx, s, e, w):
+        ctx.shapes = (s._impl.shape, e._impl.shape, w._impl.shape)
+        ctx.save_for_backward(s, e, w)
+        return _wrap(_C.lerp(s._impl, e._impl, w._impl))
+
+    @staticmethod
+    def backward(ctx, g):  # d/ds = g * (1 - w), d/de = g * w, d/dw = g * (e - s)
+        s, e, w = ctx.saved_tensors
+        ss, se, sw = ctx.shapes
+        nig = ctx.needs_input_grad
+        gs = _sum_to(mul(g, rsub(w, 1.0)), ss) if nig[0] else None
+        ge = _sum_to(mul(g, w), se) if nig[1] else None
+        gw = _sum_to(mul(g, sub(e, s)), sw) if nig[2] else None
+        return gs, ge, gw
+
+
+def _ternary(Fn, cfn, s, a, b, extra, out):
+    """The kernel's result (written into `out`), or None where the operands need the promoting
+    composite. `b` may be a number (lerp's weight)."""
+    if not (isinstance(s, Tensor) and isinstance(a, Tensor)):
+        return None
+    bt = isinstance(b, Tensor)
+    if (s._rg or a._rg or (bt and b._rg)) and _gs.enabled:
+        b = b if bt else _number_operand(s, b)
+        si, ai, bi = s._impl, a._impl, b._impl
+        if si.dtype not in _FLOAT or ai.dtype != si.dtype or bi.dtype != si.dtype:
+            return None
+        r = Fn.apply(s, a, b, *extra)
+        return _write_out(out, r) if out is not None else r
+    if out is not None:
+        if not isinstance(out, Tensor):
+            raise TypeError(f"out must be a Tensor, got {type(out).__name__}")
+        if out._rg and _gs.enabled:
+            raise RuntimeError("functions with out=... arguments don't support automatic differentiation, but one "
+                               "of the arguments requires grad.")
+    try:
+        r = _wrap(cfn(s._impl, a._impl, b._impl if bt else b, *extra))
+    except _PROMOTE:
+        return None
+    return _write_out(out, r) if out is not None else r
+
+
+def _number_operand(input, v):
+    """A number operand as a 0-d tensor of input's dtype (lerp's weight under autograd)."""
+    dt = input._impl.dtype if input._impl.dtype in _FLOAT else _default_dtype[0]._name
+    return _wrap(scalar_impl(v, dt, input._impl.device))
+
+
+def lerp(input, end, weight, *, out=None):
+    """input + weight * (end - input), rounded as PyTorch's CPU kernel."""
+    r = _ternary(Lerp, _C.lerp, input, end, weight, (), out)
+    if r is not None:
+        return r
+    r = add(input, mul(weight, sub(end, input)))
+    return _write_out(out, r) if out is not None else r
 
 
 def addcmul(input, tensor1, tensor2, *, value=1, out=None):
-    prod = mul(tensor1, tensor2)
-    r = add(input, mul(prod, value) if value != 1 else prod)
+    r = _ternary(Addcmul, _C.addcmul, input, tensor1, tensor2, (float(value),), out)
+    if r is not None:
+        return r
+    r = add(input, mul(mul(tensor1, value), tensor2) if value != 1 else mul(tensor1, tensor2))
     return _write_out(out, r) if out is not None else r
 
 
 def addcdiv(input, tensor1, tensor2, *, value=1, out=None):
-    q = div(tensor1, tensor2)
-    r = add(input, mul(q, value) if value != 1 else q)
+    r = _ternary(Addcdiv, _C.addcdiv, input, tensor1, tensor2, (float(value),), out)
+    if r is not None:
+        return r
+    r = add(input, div(mul(tensor1, value), tensor2) if value != 1 else div(tensor1, tensor2))
     return _write_out(out, r) if out is not None else r
 
 
