@@ -14,6 +14,11 @@ namespace flambeau::cpu {
 // Strided copy with dtype conversion; dst and src have the same shape (src may have 0 strides).
 void copy(const Tensor& dst, const Tensor& src);
 void fill(const Tensor& dst, const Scalar& value);
+// out (contiguous) = `flipped`, a view of the input with the flipped dims' strides negated (cpu only).
+void flip_copy(const Tensor& out, const Tensor& flipped);
+// out (contiguous) = src with the elements outside the lower (upper) triangle zeroed: j - i > diagonal
+// (j - i < diagonal) in the last two dims. out may be src itself (tril_/triu_).
+void tri(const Tensor& out, const Tensor& src, int64_t diagonal, bool upper);
 
 // out = op(a) / op(a, b); all share out's shape. Bool-valued ops write a bool out.
 void unary(UnaryOp op, const Tensor& out, const Tensor& a);

@@ -53,6 +53,10 @@ Tensor cat(const std::vector<Tensor>& ts, int64_t dim);
 Tensor index_select(const Tensor& t, int64_t dim, const Tensor& index);
 Tensor gather(const Tensor& t, int64_t dim, const Tensor& index);
 Tensor& scatter_add_(Tensor& t, int64_t dim, const Tensor& index, const Tensor& src);
+// A fresh copy with the order of `dims` reversed.
+Tensor flip(const Tensor& t, const Dims& dims);
+// tril (upper = false) / triu of the last two dims; in_place writes t (tril_/triu_) and returns it.
+Tensor tri(const Tensor& t, int64_t diagonal, bool upper, bool in_place);
 
 // Creation and random numbers (one Philox stream for all devices).
 Tensor full(const Shape& shape, const Scalar& v, DType dtype, Device device);

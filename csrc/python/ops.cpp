@@ -186,6 +186,8 @@ void bind_ops(py::module_& m) {
   m.def("cat", &ops::cat);
   m.def("index_select", &ops::index_select);
   m.def("gather", &ops::gather);
+  m.def("flip", &ops::flip, py::arg("t"), py::arg("dims"));
+  m.def("tri", &ops::tri, py::arg("t"), py::arg("diagonal"), py::arg("upper"), py::arg("in_place") = false);
   m.def("scatter_add_", [](Tensor t, int64_t dim, const Tensor& idx, const Tensor& src) {
     ops::scatter_add_(t, dim, idx, src);
     return t;

@@ -392,32 +392,48 @@ def take(input, index_):
     return index(reshape(input, (-1,)), [index_])
 
 
-def _tri_mask(input, diagonal, upper):
-    shape = input._impl.shape
-    if len(shape) < 2:
-        raise RuntimeError(f"{'triu' if upper else 'tril'}: input tensor must have at least 2 dimensions")
-    r, c = shape[-2], shape[-1]
-    dev = input._impl.device
-    rows = _wrap(_C.view(_C.arange(0, r, 1, "int64", dev), [r, 1]))
-    cols = _wrap(_C.view(_C.arange(0, c, 1, "int64", dev), [1, c]))
-    diff = ew.sub(cols, rows)
-    return cmp.ge(diff, diagonal) if upper else cmp.le(diff, diagonal)
+class Tri(Function):
+    """tril (upper=False) / triu: one row kernel (_C.tri); the gradient is the same triangle of g."""
+    _builtin = True
+
+    @staticmethod
+    def forward(ctx, x, diagonal, upper):
+        ctx.args = (diagonal, upper)
+        return _wrap(_C.tri(x._impl, diagonal, upper))
+
+    @staticmethod
+    def backward(ctx, g):
+        diagonal, upper = ctx.args
+        return tri(g, diagonal, upper), None, None
+
+
+def tri(input, diagonal, upper):
+    if input._rg and _gs.enabled:
+        return Tri.apply(input, int(diagonal), upper)
+    return _wrap(_C.tri(input._impl, int(diagonal), upper))
 
 
 def tril(input, diagonal=0):
-    return masked_fill(input, cmp.logical_not(_tri_mask(input, diagonal, False)), 0)
+    return tri(input, diagonal, False)
 
 
 def triu(input, diagonal=0):
-    return masked_fill(input, cmp.logical_not(_tri_mask(input, diagonal, True)), 0)
+    return tri(input, diagonal, True)
+
+
+def _tri_(input, diagonal, upper):
+    if input._rg and _gs.enabled:
+        return _assign(input, tri(input, diagonal, upper))
+    _C.tri(input._impl, int(diagonal), upper, True)
+    return input
 
 
 def tril_(input, diagonal=0):
-    return _assign(input, tril(input, diagonal))
+    return _tri_(input, diagonal, False)
 
 
 def triu_(input, diagonal=0):
-    return _assign(input, triu(input, diagonal))
+    return _tri_(input, diagonal, True)
 
 
 def _dim_indices(input, dim, index):

@@ -303,19 +303,29 @@ def repeat_interleave(input, repeats, dim=None):
     return reshape(contiguous(x), out_shape)
 
 
+class Flip(Function):
+    """A reversed copy along dims (_C.flip, one pass); the gradient is g flipped back."""
+    _builtin = True
+    _grad_fn_name = "FlipBackward0"
+
+    @staticmethod
+    def forward(ctx, x, dims):
+        ctx.dims = dims
+        return _wrap(_C.flip(x._impl, dims))
+
+    @staticmethod
+    def backward(ctx, g):
+        return flip(g, ctx.dims), None
+
+
 def flip(input, dims):
-    from .indexing import index_select
-    from .. import _creation
-    nd = input._impl.ndim
     if isinstance(dims, numbers.Integral):
-        dims = (dims,)
-    x = input
-    for d in dims:
-        d = wrap_dim(d, nd)
-        n = input._impl.shape[d]
-        idx = _creation.arange(n - 1, -1, -1, device=input.device)
-        x = index_select(x, d, idx)
-    return x if dims else clone(input)
+        dims = [int(dims)]
+    else:
+        dims = [int(d) for d in dims]
+    if input._rg and _gs.enabled:
+        return Flip.apply(input, dims)
+    return _wrap(_C.flip(input._impl, dims))
 
 
 def fliplr(input):
