@@ -296,3 +296,9 @@ def test_index_select_against_torch(shape, dim, dtype, device, rng):
                  device=device, rng=rng, non_contiguous=True, grad=False)
     with pytest.raises(IndexError, match="out of bounds"):
         flambeau.index_select(flambeau.zeros(*shape, device=device), dim, fl_tensor(np.array([n]), device))
+    # negative entries are out of range for index_select (PyTorch too), but x[idx] wraps them
+    with pytest.raises(IndexError, match=r"index_select: index -1 is out of bounds for dimension \d with size"):
+        flambeau.index_select(flambeau.zeros(*shape, device=device), dim, fl_tensor(np.array([0, -1]), device))
+    a = rand_array(shape, dtype, rng)
+    neg = np.array([-1, 0, -shape[0]])
+    np.testing.assert_array_equal(to_np(fl_tensor(a, device)[fl_tensor(neg, device)]), a[neg])

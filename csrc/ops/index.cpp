@@ -206,19 +206,17 @@ Tensor cat(const std::vector<Tensor>& ts, int64_t dim) {
   return out;
 }
 
-Tensor index_select(const Tensor& t, int64_t dim, const Tensor& idx_t) {
+Tensor index_select(const Tensor& t, int64_t dim, const Tensor& idx_t, bool allow_negative) {
   FLB_CHECK(idx_t.dim() <= 1, IndexError, "index_select: index must be 1-D, got shape ", shape_str(idx_t.sizes));
   FLB_CHECK(idx_t.dtype == DType::Int64, IndexError, "index_select: index must be an int64 tensor, got ",
             dtype_name(idx_t.dtype));
-  if (t.dim() == 0) {
-    wrap_dim(dim, 0, "index_select");
-    Tensor i1 = reshape(idx_t, {-1});
-    return reshape(index(reshape(t, {1}), {i1}), {});
-  }
-  int64_t d = wrap_dim(dim, t.dim(), "index_select");
+  check_same_device(t, idx_t, "index_select");
+  const int64_t d = wrap_dim(dim, t.dim(), "index_select");
+  const int64_t size = t.dim() == 0 ? 1 : t.sizes[d];
+  // Negative entries are an error for index_select itself (as in PyTorch); x[idx] wraps them.
+  Tensor i1 = prepare_index(reshape(idx_t, {-1}), {idx_t.numel()}, size, d, allow_negative, "index_select", true);
+  if (t.dim() == 0) return reshape(index(reshape(t, {1}), {i1}), {});
   if (t.device().is_cpu()) {  // a copy of whole slices (the general advanced index was 0.13x PyTorch)
-    check_same_device(t, idx_t, "index_select");
-    Tensor i1 = prepare_index(reshape(idx_t, {-1}), {idx_t.numel()}, t.sizes[d], d, true, "index_select", true);
     Shape os = t.sizes;
     os[d] = i1.numel();
     Tensor out = empty(os, t.dtype, t.device());
@@ -226,9 +224,8 @@ Tensor index_select(const Tensor& t, int64_t dim, const Tensor& idx_t) {
     return out;
   }
   std::vector<std::optional<Tensor>> idx(d, std::nullopt);
-  idx.push_back(reshape(idx_t, {-1}));
-  Tensor r = index(t, idx);
-  return r;
+  idx.push_back(i1);
+  return index(t, idx);
 }
 
 static void check_gather_shapes(const Tensor& t, int64_t d, const Tensor& index, const char* op) {

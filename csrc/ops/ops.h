@@ -50,7 +50,7 @@ Tensor index(const Tensor& t, const std::vector<std::optional<Tensor>>& indices)
 Tensor& index_put_(Tensor& t, const std::vector<std::optional<Tensor>>& indices, const Tensor& values, bool accumulate);
 Tensor nonzero(const Tensor& t);
 Tensor cat(const std::vector<Tensor>& ts, int64_t dim);
-Tensor index_select(const Tensor& t, int64_t dim, const Tensor& index);
+Tensor index_select(const Tensor& t, int64_t dim, const Tensor& index, bool allow_negative = false);
 Tensor gather(const Tensor& t, int64_t dim, const Tensor& index);
 Tensor& scatter_add_(Tensor& t, int64_t dim, const Tensor& index, const Tensor& src);
 // A fresh copy with the order of `dims` reversed.

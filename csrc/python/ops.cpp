@@ -184,7 +184,8 @@ void bind_ops(py::module_& m) {
   }, py::arg("t"), py::arg("indices"), py::arg("values"), py::arg("accumulate") = false);
   m.def("nonzero", &ops::nonzero);
   m.def("cat", &ops::cat);
-  m.def("index_select", &ops::index_select);
+  m.def("index_select", &ops::index_select, py::arg("t"), py::arg("dim"), py::arg("index"),
+        py::arg("allow_negative") = false);
   m.def("gather", &ops::gather);
   m.def("flip", &ops::flip, py::arg("t"), py::arg("dims"));
   m.def("tri", &ops::tri, py::arg("t"), py::arg("diagonal"), py::arg("upper"), py::arg("in_place") = false);

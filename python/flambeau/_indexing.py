@@ -215,7 +215,7 @@ def getitem(t, idx):
         if idx.__class__ is Tensor:
             ii = idx._impl
             if ii.dtype == "int64" and ii.ndim >= 1 and impl.ndim >= 1 and ii.device == impl.device:
-                rows = _C.index_select(impl, 0, ii if ii.ndim == 1 else _C.reshape(ii, [-1]))
+                rows = _C.index_select(impl, 0, ii if ii.ndim == 1 else _C.reshape(ii, [-1]), True)
                 return _wrap(rows if ii.ndim == 1 else _C.view(rows, list(ii.shape) + list(impl.shape[1:])))
     plan = getitem_plan(impl.shape, idx, impl.device)
     from ._functions.indexing import Index
