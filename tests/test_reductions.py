@@ -431,3 +431,22 @@ def test_prod_rows_and_outer_dims(shape, dim, dtype, rng):
     else:
         exact = np.prod(x.astype(np.float64), axis=dim)
         np.testing.assert_allclose(ours, exact.astype(dtype), rtol=2e-7 if dtype == "float32" else 1e-13)
+
+
+@pytest.mark.parametrize("shape,dim", [((37, 600), 0), ((3, 50, 300), 1), ((4, 5, 7), 0), ((1000, 3), 0),
+                                       ((2, 3, 600), -2)])
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int64"])
+def test_arg_reductions_over_outer_dims(shape, dim, dtype, rng):
+    """x.max(0) and kin on a contiguous input walk blocks of columns (cpu/reduce.cpp,
+    arg_reduce_columns): ties keep the first index, the first NaN wins, blocks and tails are exact."""
+    x = rng.integers(-3, 4, size=shape).astype(dtype)  # many ties
+    if dtype != "int64":
+        flat = x.reshape(-1)
+        flat[rng.choice(flat.size, size=max(1, flat.size // 50), replace=False)] = np.nan
+    fx, tx = flambeau.from_numpy(x), torch.from_numpy(x)
+    for op in ("max", "min"):
+        fv, fi = getattr(fx, op)(dim)
+        tv, ti = getattr(tx, op)(dim)
+        np.testing.assert_array_equal(fi.numpy(), ti.numpy())
+        np.testing.assert_array_equal(fv.numpy(), tv.numpy())
+        np.testing.assert_array_equal(getattr(fx, "arg" + op)(dim).numpy(), getattr(tx, "arg" + op)(dim).numpy())

@@ -556,7 +556,64 @@ void logsumexp(const Tensor& out, const Tensor& in, const std::vector<int64_t>& 
   });
 }
 
+// x.max(0), x.argmin(1) of [B, N, C]: the reduced dim is not the innermost of a contiguous input.
+// Walking each output's strided column touched one element per cache line (x.max(0) of [1024, 1024]:
+// 0.55x PyTorch); here a block of kArgCols columns keeps its running best and index in two small
+// arrays while the rows stream past, and the update is branch-free so that it vectorises. Same
+// results as the row loop: strict comparison keeps the first index on ties, and the first NaN wins
+// (a NaN replaces a number; nothing replaces a NaN).
+constexpr int64_t kArgCols = 256;
+
+// I: the running index's type, as wide as T where the row count allows, so that the blend of values
+// and indices is one vector width (float32 with int32 indices: 2x faster than with int64).
+template <class T, bool IsMax, class I>
+void arg_reduce_columns(T* ov, int64_t* oi, const T* x, int64_t outer, int64_t n, int64_t inner) {
+  const int64_t chunks = (inner + kArgCols - 1) / kArgCols;
+  parallel_for(outer * chunks, std::max<int64_t>(1, kGrain / std::max<int64_t>(n * kArgCols, 1)), [=](int64_t b, int64_t e) {
+    T best[kArgCols];
+    I idx[kArgCols];
+    for (int64_t job = b; job < e; ++job) {
+      const int64_t o = job / chunks, c0 = (job % chunks) * kArgCols, w = std::min(kArgCols, inner - c0);
+      const T* __restrict base = x + o * n * inner + c0;
+      for (int64_t j = 0; j < w; ++j) { best[j] = base[j]; idx[j] = 0; }
+      for (int64_t i = 1; i < n; ++i) {
+        const T* __restrict r = base + i * inner;
+        for (int64_t j = 0; j < w; ++j) {
+          const T v = r[j], cur = best[j];
+          const bool take = (IsMax ? v > cur : v < cur) || (v != v && cur == cur);
+          best[j] = take ? v : cur;
+          idx[j] = take ? (I)i : idx[j];
+        }
+      }
+      const int64_t out0 = o * inner + c0;
+      if (ov)
+        for (int64_t j = 0; j < w; ++j) ov[out0 + j] = best[j];
+      for (int64_t j = 0; j < w; ++j) oi[out0 + j] = (int64_t)idx[j];
+    }
+  });
+}
+
 void arg_reduce(bool is_max, const Tensor* values, const Tensor& indices, const Tensor& in, int64_t dim) {
+  if (in.dim() >= 2 && dim < in.dim() - 1 && in.is_contiguous() && in.numel() > 0) {
+    int64_t outer = 1, inner = 1;
+    for (int64_t d = 0; d < dim; ++d) outer *= in.sizes[d];
+    for (int64_t d = dim + 1; d < in.dim(); ++d) inner *= in.sizes[d];
+    FLB_DISPATCH_NUMERIC(in.dtype, "max", [&] {
+      using T = scalar_t;
+      T* ov = values ? values->data<T>() : nullptr;
+      const int64_t n = in.sizes[dim];
+      int64_t* oi = indices.data<int64_t>();
+      const T* x = in.data<T>();
+      if (sizeof(T) <= 4 && n <= INT32_MAX) {
+        if (is_max) arg_reduce_columns<T, true, int32_t>(ov, oi, x, outer, n, inner);
+        else arg_reduce_columns<T, false, int32_t>(ov, oi, x, outer, n, inner);
+      } else {
+        if (is_max) arg_reduce_columns<T, true, int64_t>(ov, oi, x, outer, n, inner);
+        else arg_reduce_columns<T, false, int64_t>(ov, oi, x, outer, n, inner);
+      }
+    });
+    return;
+  }
   // One reduced dim (not coalesced: the index counts positions along `dim`).
   Plan p;
   for (int64_t d = 0; d < in.dim(); ++d) {
