@@ -115,7 +115,7 @@ def test_leaves_agree_and_exact_ops_match_the_scalar_loop(name, rng):
 
 
 @pytest.mark.parametrize("cap", CAPS)
-@pytest.mark.parametrize("name", ["exp", "log1p", "tanh", "sigmoid", "expm1", "sin"])
+@pytest.mark.parametrize("name", ["exp", "log1p", "tanh", "sigmoid", "expm1", "sin", "erf"])
 def test_bits_do_not_depend_on_position(name, cap, rng):
     base = rng.uniform(-3, 3, 300000)  # big enough for two thread chunks and the streaming stores
     if name == "log1p":
@@ -136,12 +136,34 @@ def test_bits_do_not_depend_on_position(name, cap, rng):
     with_cpu_capability(cap, run)
 
 
+# ---------------------------------------------------------------- erf (fdlibm's ranges, vectorised)
+@pytest.mark.parametrize("cap", CAPS)
+def test_erf_within_an_ulp_and_specials(cap, rng):
+    mpmath = pytest.importorskip("mpmath")
+    mpmath.mp.prec = 120
+    edges = [0.84375, 1.25, 2.8571434020996094, 6.0, 28.0, 0.25, 1e-310, 5e-324, 1e-20, 27.5]
+    mags = np.concatenate([rng.uniform(0, 6.5, 3000), rng.uniform(0.8, 1.3, 1000), rng.uniform(6, 40, 300),
+                           np.exp(rng.uniform(-700, 0, 500)), edges, np.nextafter(edges, 0), np.nextafter(edges, 9)])
+    x = np.concatenate([mags, -mags])
+    ref = np.array([float(mpmath.erf(mpmath.mpf(float(v)))) for v in x])  # correctly rounded
+    ours = with_cpu_capability(cap, lambda: _run("erf", x))
+    ulp = np.abs(ours - ref) / np.maximum(np.spacing(np.abs(ref)), 5e-324)
+    assert ulp.max() <= 1.0, f"erf/{cap}: {ulp.max():.2f} ulp at x={x[ulp.argmax()]!r}"
+    sp = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 40.0, -40.0])
+    got = with_cpu_capability(cap, lambda: _run("erf", sp))
+    np.testing.assert_array_equal(got[:4], [0.0, -0.0, 1.0, -1.0])
+    assert np.signbit(got[1]) and np.isnan(got[4]) and got[5] == 1.0 and got[6] == -1.0
+    both = [with_cpu_capability(c, lambda: _run("erf", x)) for c in CAPS]
+    np.testing.assert_array_equal(both[0].view(np.int64), both[1].view(np.int64))
+
+
 # ---------------------------------------------------------------- F.* activations on float64
 import flambeau.nn.functional as F  # noqa: E402
 
 ACTS64 = {
     "sigmoid": F.sigmoid, "tanh": F.tanh, "relu": F.relu, "leaky_relu": lambda x: F.leaky_relu(x, 0.2),
-    "elu": F.elu, "selu": F.selu, "celu": lambda x: F.celu(x, 1.7), "gelu_tanh": lambda x: F.gelu(x, approximate="tanh"),
+    "elu": F.elu, "selu": F.selu, "celu": lambda x: F.celu(x, 1.7), "gelu": F.gelu,
+    "gelu_tanh": lambda x: F.gelu(x, approximate="tanh"),
     "silu": F.silu, "mish": F.mish, "softplus": F.softplus, "softplus_b2_t3": lambda x: F.softplus(x, 2.0, 3.0),
     "softsign": F.softsign, "hardtanh": F.hardtanh, "hardsigmoid": F.hardsigmoid, "hardswish": F.hardswish,
     "hardshrink": F.hardshrink, "softshrink": F.softshrink, "tanhshrink": F.tanhshrink,

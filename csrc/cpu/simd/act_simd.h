@@ -82,7 +82,7 @@ using UnaryF32Fn = bool (*)(int op, float* out, const float* x, int64_t n);
 UnaryF32Fn unary_f32_avx2();
 UnaryF32Fn unary_f32_avx512();
 // The same on contiguous float64 (cpu/simd/math_f64_vec.inc, leaves math_f64_avx2.cpp and
-// math_f64_avx512.cpp): exp, log, log2, log10, log1p, expm1, tanh, sigmoid and the exact ops; the
+// math_f64_avx512.cpp): exp, log, log2, log10, log1p, expm1, tanh, sigmoid, sin, cos, erf and the exact ops; the
 // two leaves give the same bits.
 using UnaryF64Fn = bool (*)(int op, double* out, const double* x, int64_t n);
 UnaryF64Fn unary_f64_avx2();

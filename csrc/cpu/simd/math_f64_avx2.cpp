@@ -39,6 +39,10 @@ inline vd copysign_(vd mag, vd sgn) {
   const vd s = _mm256_set1_pd(-0.0);
   return _mm256_or_pd(_mm256_andnot_pd(s, mag), _mm256_and_pd(s, sgn));
 }
+// a with the low 32 bits of its significand cleared (fdlibm's SET_LOW_WORD(z, 0)): z * z is exact.
+inline vd hi_half(vd a) {
+  return _mm256_and_pd(a, _mm256_castsi256_pd(_mm256_set1_epi64x((long long)0xFFFFFFFF00000000ull)));
+}
 inline vm lt(vd a, vd b) { return _mm256_cmp_pd(a, b, _CMP_LT_OQ); }
 inline vm le(vd a, vd b) { return _mm256_cmp_pd(a, b, _CMP_LE_OQ); }
 inline vm gt(vd a, vd b) { return _mm256_cmp_pd(a, b, _CMP_GT_OQ); }

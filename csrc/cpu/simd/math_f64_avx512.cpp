@@ -39,6 +39,10 @@ inline vd copysign_(vd mag, vd sgn) {
   const __m512i s = _mm512_set1_epi64((long long)0x8000000000000000ull);
   return _mm512_castsi512_pd(_mm512_ternarylogic_epi64(_mm512_castpd_si512(mag), _mm512_castpd_si512(sgn), s, 0xD8));
 }
+// a with the low 32 bits of its significand cleared (fdlibm's SET_LOW_WORD(z, 0)): z * z is exact.
+inline vd hi_half(vd a) {
+  return _mm512_castsi512_pd(_mm512_and_si512(_mm512_castpd_si512(a), _mm512_set1_epi64((long long)0xFFFFFFFF00000000ull)));
+}
 inline vm lt(vd a, vd b) { return _mm512_cmp_pd_mask(a, b, _CMP_LT_OQ); }
 inline vm le(vd a, vd b) { return _mm512_cmp_pd_mask(a, b, _CMP_LE_OQ); }
 inline vm gt(vd a, vd b) { return _mm512_cmp_pd_mask(a, b, _CMP_GT_OQ); }
