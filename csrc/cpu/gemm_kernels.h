@@ -52,6 +52,11 @@ struct KernelSet {
   MicroKernel<T> kernel[kMaxMR][kMaxNV];
   PackFn<T> pack_a;  // P = mr
   PackFn<T> pack_b;  // P = nr
+  // Products with one row or one column of C (cpu/simd/gemv_body.inc); null: the blocked path.
+  //   gemv_dot:  y[i] = sum_k a[i*lda + k] x[k]           (i < m)
+  //   gemv_axpy: y[j] = sum_k x[k*incx] b[k*ldb + j]      (j < n)
+  void (*gemv_dot)(int64_t m, int64_t K, const T* a, int64_t lda, const T* x, T* y);
+  void (*gemv_axpy)(int64_t n, int64_t K, const T* x, int64_t incx, const T* b, int64_t ldb, T* y);
 };
 
 // For benchmarks and experiments (benchmarks/gemm/bench_variants.cpp): run every float / double product

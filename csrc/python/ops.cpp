@@ -168,6 +168,12 @@ void bind_ops(py::module_& m) {
 
   // ---- linear algebra, softmax
   m.def("mm", &ops::mm, py::call_guard<py::gil_scoped_release>());
+  // 1-D . 1-D as one call (matmul's dot product without a graph): the [1, K] x [K, 1] product, 0-d.
+  m.def("dot", [](const Tensor& a, const Tensor& b) {
+    FLB_CHECK(a.dim() == 1 && b.dim() == 1, RuntimeError, "dot: 1D tensors expected, but got ", a.dim(), "D and ",
+              b.dim(), "D tensors");
+    return reshape(ops::mm(reshape(a, {1, a.sizes[0]}), reshape(b, {b.sizes[0], 1})), {});
+  }, py::call_guard<py::gil_scoped_release>());
   m.def("bmm", &ops::bmm, py::call_guard<py::gil_scoped_release>());
   m.def("linear", &ops::linear, py::arg("x"), py::arg("weight"), py::arg("bias") = py::none(),
         py::call_guard<py::gil_scoped_release>());

@@ -23,6 +23,8 @@
 namespace flambeau::cpu::gemm_avx2 {
 namespace {
 
+#include "cpu/simd/gemv_body.inc"
+
 using gemm_detail::KernelSet;
 
 struct F32 {
@@ -232,6 +234,8 @@ KernelSet<typename S::T> make_set(const char* name, int kc, int mc, int nc) {
   fill_rows<S, kMR>(ks);
   ks.pack_a = &pack<S, kMR>;
   ks.pack_b = &pack<S, kNV * S::VL>;
+  ks.gemv_dot = &gemv_dot<typename S::T>;
+  ks.gemv_axpy = &gemv_axpy<typename S::T>;
   return ks;
 }
 

@@ -108,7 +108,10 @@ def matmul(input, other, *, out=None):
     if na == 2 and nb == 2:
         r = mm(input, other)
     elif na == 1 and nb == 1:
-        r = reshape(mm(reshape(input, (1, sa[0])), reshape(other, (sb[0], 1))), ())
+        if (input._rg or other._rg) and _gs.enabled:
+            r = reshape(mm(reshape(input, (1, sa[0])), reshape(other, (sb[0], 1))), ())
+        else:  # a dot product without a graph: one _C call (gemm's GEMV path does the work)
+            r = _wrap(_C.dot(input._impl, other._impl))
     elif na == 2 and nb == 1:
         r = reshape(mm(input, reshape(other, (sb[0], 1))), (sa[0],))
     elif na == 1 and nb == 2:
@@ -295,7 +298,15 @@ def einsum(equation, *operands):
         B = expand(B, [size[c] for c in batch + contract + fb])
         nb_, nf_a, nk, nf_b = (_prod(size[c] for c in batch), _prod(size[c] for c in fa),
                                _prod(size[c] for c in contract), _prod(size[c] for c in fb))
-        R = bmm(reshape(A, (nb_, nf_a, nk)), reshape(B, (nb_, nk, nf_b)))
+        if not fa and not fb:
+            # Batched dot products ('ij,ij->i', 'i,i->'): a bmm of 1x1 blocks would do one tiny
+            # matmul per batch entry (0.25x PyTorch); the product summed over the contracted dims
+            # is one memory-bound pass.
+            R = ew.mul(A, B)
+            if contract:
+                R = _sum(R, list(range(len(batch), len(batch) + len(contract))))
+        else:
+            R = bmm(reshape(A, (nb_, nf_a, nk)), reshape(B, (nb_, nk, nf_b)))
         labels = "".join(batch + fa + fb)
         R = reshape(R, [size[c] for c in labels])
         ops = [(R, labels)] + ops[2:]
