@@ -359,3 +359,35 @@ def test_topk_small_k_row_pass_matches_the_general_path(dtype, largest, rng):
         if dtype != "bool":  # PyTorch's CPU topk refuses bool
             tv, _ = torch.from_numpy(x).topk(k, largest=largest)
             np.testing.assert_array_equal(v1.numpy(), tv.numpy())
+
+
+@pytest.mark.parametrize("dtype", ["int64", "float32", "float64", "bool"])
+@pytest.mark.parametrize("shape", [(0,), (1,), (7,), (4, 9), (3000,), (64, 1024)])
+def test_unique_against_torch(dtype, shape, rng):
+    """unique (dim=None) from flambeau's sort: values, inverse, counts, as PyTorch (sorted)."""
+    if dtype == "bool":
+        a = rng.integers(0, 2, size=shape).astype(bool)
+    elif dtype == "int64":
+        a = rng.integers(-20, 20, size=shape)
+    else:
+        a = np.round(rng.standard_normal(shape), 1).astype(dtype)
+    f, t = flambeau.from_numpy(a), torch.from_numpy(a)
+    np.testing.assert_array_equal(flambeau.unique(f).numpy(), torch.unique(t).numpy())
+    fv, fi, fc = flambeau.unique(f, return_inverse=True, return_counts=True)
+    tv, ti, tc = torch.unique(t, return_inverse=True, return_counts=True)
+    for x, y in ((fv, tv), (fi, ti), (fc, tc)):
+        assert x.shape == tuple(y.shape)
+        np.testing.assert_array_equal(x.numpy(), y.numpy())
+    fv, fi = flambeau.unique(f, return_inverse=True)
+    np.testing.assert_array_equal(fi.numpy(), ti.numpy())
+    fv, fc = flambeau.unique(f, return_counts=True)
+    np.testing.assert_array_equal(fc.numpy(), tc.numpy())
+
+
+def test_unique_nans_and_signed_zeros():
+    small = np.array([np.nan, 1.0, -0.0, 0.0, np.nan, 1.0, np.inf], np.float32)
+    for a in (small, np.tile(small, 2000)):  # the numpy path and the sort path
+        fv, fc = flambeau.unique(flambeau.from_numpy(a), return_counts=True)
+        tv, tc = torch.unique(torch.from_numpy(a), return_counts=True)
+        np.testing.assert_array_equal(fv.numpy(), tv.numpy())  # each NaN is its own value
+        np.testing.assert_array_equal(fc.numpy(), tc.numpy())

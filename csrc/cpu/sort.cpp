@@ -24,6 +24,7 @@
 #include <cmath>
 #include <cstring>
 #include <memory>
+#include <type_traits>
 #include <vector>
 #include "core/view.h"
 #include "cpu/parallel.h"
@@ -121,8 +122,11 @@ void run_rows(const Tensor& values, const Tensor& indices, const Tensor& x_in, i
       int64_t* io = ip + o * m * inner + j0;
       for (int64_t i = 0; i < m; ++i) {
         for (int64_t b = 0; b < nb; ++b) {
-          int64_t idx = KP::index(res[b][i]);
-          vo[i * inner + b] = vals[b * n + idx];
+          const int64_t idx = KP::index(res[b][i]);
+          if constexpr (std::is_same_v<T, int64_t>)  // the key is the value (a bijection): no random read
+            vo[i * inner + b] = (int64_t)((KP::value(res[b][i]) ^ flip) ^ (1ull << 63));
+          else
+            vo[i * inner + b] = vals[b * n + idx];
           io[i * inner + b] = idx;
         }
       }
@@ -150,12 +154,50 @@ void dispatch(const Tensor& x, int64_t dim, F&& f) {
 
 }  // namespace
 
+namespace {
+// Long rows: an LSD radix sort on the value part of the keys, one byte per pass (4 passes for narrow
+// keys, 8 for wide ones), a pass skipped when every key has the same byte there (int64 labels in
+// [0, 1024) take 2 passes, not 8). Each pass is a stable scatter and the keys start in index order,
+// so equal values stay in index order: the same permutation as std::sort of (value, index), which
+// compares the index too. std::sort of 16-byte pairs was 0.2x PyTorch on int64 rows (sort of 64K:
+// 7.3 ms, PyTorch 1.6).
+constexpr int64_t kRadixMin = 2048;
+
+template <class KP>
+void radix_sort(typename KP::K* k, int64_t n) {
+  using K = typename KP::K;
+  constexpr int kBytes = std::is_same_v<KP, Packed> ? 4 : 8;
+  std::vector<int64_t> count((size_t)kBytes * 256, 0);
+  for (int64_t i = 0; i < n; ++i) {
+    const uint64_t v = KP::value(k[i]);
+    for (int b = 0; b < kBytes; ++b) ++count[(size_t)(b * 256 + ((v >> (8 * b)) & 0xFF))];
+  }
+  std::unique_ptr<K[]> tmp(new K[(size_t)n]);
+  K* src = k;
+  K* dst = tmp.get();
+  for (int b = 0; b < kBytes; ++b) {
+    int64_t* c = count.data() + b * 256;
+    if (c[(KP::value(src[0]) >> (8 * b)) & 0xFF] == n) continue;  // one byte value: nothing moves
+    int64_t pos = 0;
+    for (int d = 0; d < 256; ++d) {
+      const int64_t cnt = c[d];
+      c[d] = pos;
+      pos += cnt;
+    }
+    for (int64_t i = 0; i < n; ++i) dst[c[(KP::value(src[i]) >> (8 * b)) & 0xFF]++] = src[i];
+    std::swap(src, dst);
+  }
+  if (src != k) std::copy(src, src + n, k);
+}
+}  // namespace
+
 void sort(const Tensor& values, const Tensor& indices, const Tensor& x, int64_t dim, bool descending) {
   dispatch(x, dim, [&](auto t, auto kp) {
     using T = decltype(t);
     using KP = decltype(kp);
     run_rows<T, KP>(values, indices, x, dim, descending, x.sizes[dim], [](typename KP::K* k, const T*, int64_t n) {
-      std::sort(k, k + n);
+      if (n >= kRadixMin) radix_sort<KP>(k, n);
+      else std::sort(k, k + n);
       return (const typename KP::K*)k;
     });
   });
