@@ -120,3 +120,24 @@ def test_tril_errors():
         flambeau.zeros(3).tril()
     with pytest.raises(RuntimeError, match="triu_: input tensor must have at least 2 dimensions"):
         flambeau.zeros(3).triu_()
+
+
+@pytest.mark.parametrize("shape,shifts,dims", [((7,), 3, 0), ((7,), -10, 0), ((4, 5), 2, None), ((4, 5), (1, -2), (0, 1)),
+                                               ((2, 3, 4), (5, 1), (-1, 0)), ((4, 5), (2, 3), (1, 1)), ((0, 3), 1, 0),
+                                               ((3, 4), 0, 1), ((300, 257), 100, 1), ((2, 3), 4, None)])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_roll_against_torch(shape, shifts, dims, dtype, device, rng):
+    a = np.asarray(rand_array(shape, dtype, rng))
+    _same(flambeau.roll(fl_tensor(a, device), shifts, dims), torch.roll(torch.from_numpy(a), shifts, dims))
+    if len(shape) >= 2:
+        _same(fl_tensor(a, device).transpose(0, 1).roll(shifts, dims), torch.from_numpy(a).transpose(0, 1).roll(shifts, dims))
+    if dtype in ("float32", "float64") and 0 not in shape:
+        check_op(lambda x: torch.roll(x * 2, shifts, dims), lambda x: flambeau.roll(x * 2, shifts, dims), shapes=[shape],
+                 dtype=dtype, device=device, rng=rng)
+
+
+def test_roll_errors():
+    with pytest.raises(RuntimeError, match="roll: shifts and dimensions must align"):
+        flambeau.zeros(3, 4).roll((1, 2), 0)
+    with pytest.raises(IndexError, match="roll"):
+        flambeau.zeros(3, 4).roll(1, 2)

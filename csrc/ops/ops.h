@@ -55,6 +55,8 @@ Tensor gather(const Tensor& t, int64_t dim, const Tensor& index);
 Tensor& scatter_add_(Tensor& t, int64_t dim, const Tensor& index, const Tensor& src);
 // A fresh copy with the order of `dims` reversed.
 Tensor flip(const Tensor& t, const Dims& dims);
+// torch.roll: shifts along dims (empty dims: the flattened tensor, one shift); a fresh tensor.
+Tensor roll(const Tensor& t, const std::vector<int64_t>& shifts, const Dims& dims);
 // tril (upper = false) / triu of the last two dims; in_place writes t (tril_/triu_) and returns it.
 Tensor tri(const Tensor& t, int64_t diagonal, bool upper, bool in_place);
 

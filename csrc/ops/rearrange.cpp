@@ -1,5 +1,6 @@
 // flip and tril/triu: checks, then the row kernels of cpu/rearrange.cpp. CUDA has no kernel for them
-// yet and composes them from index_select / where, as the Python layer did before.
+// yet and composes them from index_select / where, as the Python layer did before. roll: block
+// copies, on any device.
 #include <algorithm>
 #include "core/copy.h"
 #include "core/view.h"
@@ -66,6 +67,54 @@ Tensor tri(const Tensor& t, int64_t diagonal, bool upper, bool in_place) {
   if (!in_place) return r;
   copy_(t, r);
   return t;
+}
+
+Tensor roll(const Tensor& t, const std::vector<int64_t>& shifts, const Dims& dims_in) {
+  if (t.dim() == 0) {
+    for (int64_t d : dims_in) wrap_dim(d, 0, "roll");
+    return clone(t);
+  }
+  if (dims_in.empty()) {  // the flattened tensor, rolled, in t's shape
+    FLB_CHECK(shifts.size() == 1, RuntimeError, "roll: shifts and dimensions must align. shifts: ", shifts.size(),
+              ", dims: 0");
+    return view(roll(reshape(t, {t.numel()}), shifts, {0}), t.sizes);
+  }
+  FLB_CHECK(shifts.size() == dims_in.size(), RuntimeError, "roll: shifts and dimensions must align. shifts: ",
+            shifts.size(), ", dims: ", dims_in.size());
+  Tensor out = empty(t.sizes, t.dtype, t.device());
+  if (out.numel() == 0) return out;
+  // Along each rolled dim the output is two blocks: [s, n) from the input's [0, n - s) and [0, s)
+  // from [n - s, n). With k rolled dims, 2^k block copies straight from t (a dim rolled twice adds
+  // its shifts, as PyTorch's sequential rolls do).
+  std::vector<int64_t> dims, shift;
+  for (size_t i = 0; i < dims_in.size(); ++i) {
+    const int64_t d = wrap_dim(dims_in[i], t.dim(), "roll");
+    const int64_t n = t.sizes[(size_t)d];
+    const int64_t s = ((shifts[i] % n) + n) % n;
+    auto it = std::find(dims.begin(), dims.end(), d);
+    if (it != dims.end()) {
+      int64_t& acc = shift[(size_t)(it - dims.begin())];
+      acc = (acc + s) % n;
+    } else {
+      dims.push_back(d);
+      shift.push_back(s);
+    }
+  }
+  const size_t k = dims.size();
+  for (uint64_t mask = 0; mask < (uint64_t(1) << k); ++mask) {
+    Tensor dst = out, src = t;
+    bool empty_block = false;
+    for (size_t i = 0; i < k; ++i) {
+      const int64_t d = dims[i], n = t.sizes[(size_t)d], s = shift[i];
+      const bool head = (mask >> i) & 1;  // the output's [0, s) block
+      const int64_t len = head ? s : n - s;
+      if (len == 0) { empty_block = true; break; }
+      dst = slice(dst, d, head ? 0 : s, head ? s : n, 1);
+      src = slice(src, d, head ? n - s : 0, head ? n : n - s, 1);
+    }
+    if (!empty_block) copy_(dst, src);
+  }
+  return out;
 }
 
 }  // namespace flambeau::ops

@@ -194,6 +194,7 @@ void bind_ops(py::module_& m) {
         py::arg("allow_negative") = false);
   m.def("gather", &ops::gather);
   m.def("flip", &ops::flip, py::arg("t"), py::arg("dims"));
+  m.def("roll", &ops::roll, py::arg("t"), py::arg("shifts"), py::arg("dims"));
   m.def("tri", &ops::tri, py::arg("t"), py::arg("diagonal"), py::arg("upper"), py::arg("in_place") = false);
   m.def("scatter_add_", [](Tensor t, int64_t dim, const Tensor& idx, const Tensor& src) {
     ops::scatter_add_(t, dim, idx, src);

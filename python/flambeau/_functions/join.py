@@ -336,27 +336,31 @@ def flipud(input):
     return flip(input, (0,))
 
 
+class Roll(Function):
+    """torch.roll as block copies (_C.roll); the gradient is g rolled back."""
+    _builtin = True
+    _grad_fn_name = "RollBackward0"
+
+    @staticmethod
+    def forward(ctx, x, shifts, dims):
+        ctx.args = (shifts, dims)
+        return _wrap(_C.roll(x._impl, shifts, dims))
+
+    @staticmethod
+    def backward(ctx, g):
+        shifts, dims = ctx.args
+        return _wrap(_C.roll(g._impl, [-s for s in shifts], dims)), None, None
+
+
 def roll(input, shifts, dims=None):
+    shifts = [int(shifts)] if isinstance(shifts, numbers.Integral) else [int(s) for s in shifts]
     if dims is None:
-        flat = reshape(input, (-1,))
-        return view(roll(flat, shifts, 0), input._impl.shape) if input._impl.is_contiguous() \
-            else reshape(roll(flat, shifts, 0), input._impl.shape)
-    if isinstance(shifts, numbers.Integral):
-        shifts = (shifts,)
-    if isinstance(dims, numbers.Integral):
-        dims = (dims,)
-    if len(shifts) != len(dims):
-        raise RuntimeError(f"shifts and dimensions must align. shifts: {len(shifts)}, dims:{len(dims)}")
-    x = input
-    for s, d in zip(shifts, dims):
-        d = wrap_dim(d, x._impl.ndim)
-        n = x._impl.shape[d]
-        if n == 0:
-            continue
-        s %= n
-        if s:
-            x = cat([narrow(x, d, n - s, s), narrow(x, d, 0, n - s)], d)
-    return x
+        dims = []
+    else:
+        dims = [int(dims)] if isinstance(dims, numbers.Integral) else [int(d) for d in dims]
+    if input._rg and _gs.enabled:
+        return Roll.apply(input, shifts, dims)
+    return _wrap(_C.roll(input._impl, shifts, dims))
 
 
 def rot90(input, k=1, dims=(0, 1)):
