@@ -302,3 +302,26 @@ def test_index_select_against_torch(shape, dim, dtype, device, rng):
     a = rand_array(shape, dtype, rng)
     neg = np.array([-1, 0, -shape[0]])
     np.testing.assert_array_equal(to_np(fl_tensor(a, device)[fl_tensor(neg, device)]), a[neg])
+
+
+@pytest.mark.parametrize("shape,dim", [((300, 257), 0), ((300, 257), 1), ((7, 40, 300), 1), ((5, 6, 7), 2), ((64, 3, 50), 0)])
+def test_scatter_add_sums_in_index_order_for_any_thread_count(shape, dim, rng):
+    """scatter_add_ splits its work over the coordinates other than `dim` only (cpu/index.cpp): each
+    element of self gets its terms in the index's row-major order, as numpy's serial np.add.at, for
+    any number of threads (float32 sums compared bit for bit)."""
+    from flambeau import _C
+    idx = rng.integers(0, shape[dim], size=shape)
+    src = rng.standard_normal(shape).astype(np.float32)
+    base = rng.standard_normal(shape).astype(np.float32)
+    ref = base.copy()
+    coords = list(np.indices(shape))
+    coords[dim] = idx
+    np.add.at(ref, tuple(coords), src)
+    prev = _C.get_num_threads()
+    try:
+        for t in (1, 2, 3):
+            _C.set_num_threads(t)
+            got = flambeau.from_numpy(base.copy()).scatter_add_(dim, flambeau.from_numpy(idx), flambeau.from_numpy(src))
+            np.testing.assert_array_equal(got.numpy(), ref)
+    finally:
+        _C.set_num_threads(prev)

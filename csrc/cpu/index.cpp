@@ -263,31 +263,85 @@ void gather(const Tensor& out, const Tensor& in, int64_t dim, const Tensor& inde
   });
 }
 
+// The index's dims after `dim` as one (size, element stride) per tensor, when each tensor's strides
+// allow it over the index's sizes; false otherwise.
+static bool merged_inner(const Tensor& index, const Tensor& t, int64_t dim, int64_t& size, int64_t& stride) {
+  size = 1;
+  stride = 1;
+  const int64_t nd = index.dim();
+  for (int64_t d = nd - 1; d > dim; --d) {
+    if (index.sizes[d] == 1) continue;
+    if (size == 1) stride = t.strides[d];
+    else if (t.strides[d] != stride * size) return false;
+    size *= index.sizes[d];
+  }
+  return true;
+}
+
 void scatter_add(const Tensor& self, int64_t dim, const Tensor& index, const Tensor& src) {
-  // self[..., index[..., j, ...], ...] += src[..., j, ...], one element after another in the index's
-  // row-major order (one thread: two index entries may name the same element), so the float sums are
-  // the same bits as before.
-  Tensor s2 = src;  // src is read at the index's coordinates, `dim` included
-  s2.sizes = index.sizes;
-  const Tensor dst = along_index(self, index, dim);
-  StridedWalk<3> w({&index, &s2, &dst});
+  // self[..., index[..., j, ...], ...] += src[..., j, ...]. The index's elements at fixed coordinates
+  // other than `dim` can only write to the one line of self at the same coordinates. Work is split
+  // over those coordinates only, and along `dim` j runs upwards, so each element of self receives its
+  // terms in the index's row-major order, the serial loop's order: the same float sums for any thread
+  // count (before, one thread did it all: 0.2-0.4x PyTorch).
+  //  - Inner dims (after `dim`) mergeable into one stride in all three tensors: jobs of (outer
+  //    position, block of kCols inner positions), rows j streamed in order (x.scatter_add_(0, ...)).
+  //  - Otherwise one whole line per step (dim last: x.scatter_add_(1, ...) of a matrix).
+  const int64_t nd = index.dim();
+  const int64_t n = nd ? index.sizes[dim] : 1;
+  if (n == 0 || index.numel() == 0) return;
+  int64_t inner = 1, ii = 1, is = 1, id = 1;
+  const bool blocked = nd && merged_inner(index, index, dim, inner, ii) && merged_inner(index, src, dim, inner, is) &&
+                       merged_inner(index, self, dim, inner, id) && inner > 1;
+  // The dims iterated per job, innermost last, with each tensor's element strides: all but `dim`, or
+  // with `blocked` only the outer ones.
+  DimVec sizes, si, ss, sd;
+  for (int64_t d = 0; d < (blocked ? dim : nd); ++d) {
+    if (d == dim) continue;
+    sizes.push_back(index.sizes[d]);
+    si.push_back(index.strides[d]);
+    ss.push_back(src.strides[d]);
+    sd.push_back(self.strides[d]);
+  }
+  const int64_t ist = nd ? index.strides[dim] : 0, sst = nd ? src.strides[dim] : 0, dst = nd ? self.strides[dim] : 0;
+  const int64_t* ix0 = index.data<int64_t>();
+  constexpr int64_t kCols = 256;
+  const int64_t chunks = blocked ? (inner + kCols - 1) / kCols : 1;
+  const int64_t jobs = index.numel() / n / (blocked ? inner : 1) * chunks;
+  const int64_t per_job = n * (blocked ? std::min(kCols, inner) : 1);
   FLB_DISPATCH_NUMERIC(self.dtype, "scatter_add_", [&] {
     using T = scalar_t;
-    const int64_t step = self.strides[dim] * (int64_t)sizeof(T);
-    const int64_t st = self.strides[dim];
-    w.run(base_ptrs<3>({&index, &s2, &dst}), [step, st](std::array<char*, 3>& p, int64_t n, const std::array<int64_t, 3>& s) {
-      if (s[0] == 8 && s[1] == (int64_t)sizeof(T) && s[2] == 0) {  // a row along `dim`
-        const int64_t* __restrict ix = reinterpret_cast<const int64_t*>(p[0]);
-        const T* __restrict v = reinterpret_cast<const T*>(p[1]);
-        T* row = reinterpret_cast<T*>(p[2]);
-        for (int64_t i = 0; i < n; ++i) row[ix[i] * st] += v[i];
-        return;
+    const T* s0 = src.data<T>();
+    T* d0 = self.data<T>();
+    parallel_for(jobs, std::max<int64_t>(1, kGrain / per_job), [&](int64_t b, int64_t e) {
+      for (int64_t job = b; job < e; ++job) {
+        int64_t rem = job / chunks, oi = 0, os = 0, od = 0;
+        for (int64_t k = (int64_t)sizes.size() - 1; k >= 0; --k) {
+          const int64_t c = rem % sizes[k];
+          rem /= sizes[k];
+          oi += c * si[k];
+          os += c * ss[k];
+          od += c * sd[k];
+        }
+        // Locals, not captures: with -fno-strict-aliasing every store would reload captured values.
+        const int64_t n_ = n, ist_ = ist, sst_ = sst, dst_ = dst;
+        if (!blocked) {
+          const int64_t* __restrict ix = ix0 + oi;
+          const T* __restrict v = s0 + os;
+          T* row = d0 + od;
+          for (int64_t j = 0; j < n_; ++j) row[ix[j * ist_] * dst_] += v[j * sst_];
+          continue;
+        }
+        const int64_t c0 = (job % chunks) * kCols, w = std::min(kCols, inner - c0);
+        const int64_t ii_ = ii, is_ = is, id_ = id;
+        T* dcol = d0 + od + c0 * id_;
+        for (int64_t j = 0; j < n_; ++j) {
+          const int64_t* __restrict ix = ix0 + oi + j * ist_ + c0 * ii_;
+          const T* __restrict v = s0 + os + j * sst_ + c0 * is_;
+          for (int64_t c = 0; c < w; ++c) dcol[c * id_ + ix[c * ii_] * dst_] += v[c * is_];
+        }
       }
-      for (int64_t i = 0; i < n; ++i) {
-        const int64_t k = *reinterpret_cast<const int64_t*>(p[0] + i * s[0]);
-        *reinterpret_cast<T*>(p[2] + i * s[2] + k * step) += *reinterpret_cast<const T*>(p[1] + i * s[1]);
-      }
-    }, std::numeric_limits<int64_t>::max());
+    });
   });
 }
 
