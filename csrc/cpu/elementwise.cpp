@@ -137,8 +137,18 @@ bool simd_atan2(const Tensor& out, const Tensor& a, const Tensor& b) {
     return false;
 }
 
-bool simd_binary_f32(BinaryOp op, const Tensor& out, const Tensor& a, const Tensor& b) {
-  if (out.dtype != DType::Float32 || (int)op > (int)BinaryOp::Div) return false;
+bool simd_binary_f32(BinaryOp op_in, const Tensor& out, const Tensor& a, const Tensor& b) {
+  if (out.dtype != DType::Float32) return false;
+  int op;  // the leaves' op codes (cpu/simd/simd.h)
+  switch (op_in) {
+    case BinaryOp::Add: op = 0; break;
+    case BinaryOp::Sub: op = 1; break;
+    case BinaryOp::Mul: op = 2; break;
+    case BinaryOp::Div: op = 3; break;
+    case BinaryOp::Maximum: op = 4; break;  // branch-free selects in baseline SSE2 were 0.69x PyTorch
+    case BinaryOp::Minimum: op = 5; break;
+    default: return false;
+  }
   if (!out.is_contiguous() || !a.is_contiguous()) return false;
   Capability cap = capability();
   if (cap == Capability::Default) return false;

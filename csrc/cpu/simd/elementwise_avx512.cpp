@@ -1,4 +1,4 @@
-// Contiguous float32 add/sub/mul/div with AVX512 registers (16 lanes), and the addcmul/addcdiv/lerp
+// Contiguous float32 add/sub/mul/div/maximum/minimum with AVX512 registers (16 lanes), and the addcmul/addcdiv/lerp
 // rows of ternary_vec.inc. Only built with AVX512 flags
 // and only called when the CPU has AVX512 (cpu/capability.cpp). IEEE results are identical to the
 // scalar loops, so every capability gives the same bits.
@@ -14,7 +14,11 @@ inline __m512 apply(__m512 x, __m512 y) {
   if constexpr (OP == 0) return _mm512_add_ps(x, y);
   else if constexpr (OP == 1) return _mm512_sub_ps(x, y);
   else if constexpr (OP == 2) return _mm512_mul_ps(x, y);
-  else return _mm512_div_ps(x, y);
+  else if constexpr (OP == 3) return _mm512_div_ps(x, y);
+  else {  // 4 maximum, 5 minimum: max_ps(x, y) is x > y ? x : y (y when either is NaN); a NaN x wins
+    const __m512 r = OP == 4 ? _mm512_max_ps(x, y) : _mm512_min_ps(x, y);
+    return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q), r, x);
+  }
 }
 
 template <int OP>
@@ -22,7 +26,12 @@ inline float apply1(float x, float y) {
   if constexpr (OP == 0) return x + y;
   else if constexpr (OP == 1) return x - y;
   else if constexpr (OP == 2) return x * y;
-  else return x / y;
+  else if constexpr (OP == 3) return x / y;
+  else {  // as cpu/elementwise.cpp's max_nan / min_nan
+    float r = OP == 4 ? (x > y ? x : y) : (x < y ? x : y);
+    r = y != y ? y : r;
+    return x != x ? x : r;
+  }
 }
 
 template <int OP>
@@ -45,7 +54,9 @@ void binary(int op, float* o, const float* a, const float* b, int64_t n) {
     case 0: run<0>(o, a, b, n); break;
     case 1: run<1>(o, a, b, n); break;
     case 2: run<2>(o, a, b, n); break;
-    default: run<3>(o, a, b, n); break;
+    case 3: run<3>(o, a, b, n); break;
+    case 4: run<4>(o, a, b, n); break;
+    default: run<5>(o, a, b, n); break;
   }
 }
 
@@ -54,7 +65,9 @@ void binary_scalar(int op, float* o, const float* a, float b, int64_t n) {
     case 0: run_scalar<0>(o, a, b, n); break;
     case 1: run_scalar<1>(o, a, b, n); break;
     case 2: run_scalar<2>(o, a, b, n); break;
-    default: run_scalar<3>(o, a, b, n); break;
+    case 3: run_scalar<3>(o, a, b, n); break;
+    case 4: run_scalar<4>(o, a, b, n); break;
+    default: run_scalar<5>(o, a, b, n); break;
   }
 }
 

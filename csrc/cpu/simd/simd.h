@@ -6,7 +6,7 @@
 
 namespace flambeau::cpu::simd {
 
-// op: 0 add, 1 sub, 2 mul, 3 div. Contiguous float32 arrays; o may alias a or b.
+// op: 0 add, 1 sub, 2 mul, 3 div, 4 maximum, 5 minimum (NaN propagating, as max_nan / min_nan). Contiguous float32 arrays; o may alias a or b.
 using BinaryF32Fn = void (*)(int op, float* o, const float* a, const float* b, int64_t n);
 // Same with b a single broadcast scalar.
 using BinaryScalarF32Fn = void (*)(int op, float* o, const float* a, float b, int64_t n);
