@@ -442,3 +442,26 @@ def test_binary_with_a_transposed_operand(shape, dtype, rng):
 def test_atan2_against_torch(shapes, dtype, device, rng):
     check_op(torch.atan2, flambeau.atan2, shapes, dtype=dtype, device=device, rng=rng, grad=True)
     check_op(torch.atan2, flambeau.atan2, shapes, dtype=dtype, device=device, rng=rng, grad=False, non_contiguous=True)
+
+
+@pytest.mark.parametrize("cap", ["default", "avx2", "avx512"])
+@pytest.mark.parametrize("name", ["maximum", "minimum"])
+def test_float32_maximum_minimum_on_every_capability(name, cap, rng):
+    """float32 maximum/minimum run in the elementwise SIMD leaves: PyTorch's values (NaN wins, +-0 as
+    its comparison leaves them) for tensor and scalar operands, tails included."""
+    from helpers import with_cpu_capability
+    a = rng.standard_normal(10007).astype(np.float32)
+    b = rng.standard_normal(10007).astype(np.float32)
+    sp = np.array([np.nan, -0.0, 0.0, np.inf, -np.inf, 1.0], np.float32)
+    a[:36], b[:36] = np.repeat(sp, 6), np.tile(sp, 6)
+
+    def run():
+        for y, ty in ((flambeau.from_numpy(b), torch.from_numpy(b)), (flambeau.tensor(0.0), torch.tensor(0.0)),
+                      (flambeau.tensor(-0.0), torch.tensor(-0.0))):
+            r = getattr(flambeau, name)(flambeau.from_numpy(a), y).numpy()
+            t = getattr(torch, name)(torch.from_numpy(a), ty).numpy()
+            np.testing.assert_array_equal(np.isnan(r), np.isnan(t))
+            ok = ~np.isnan(t)
+            np.testing.assert_array_equal(r[ok].view(np.int32), t[ok].view(np.int32))  # -0.0 vs +0.0 too
+
+    with_cpu_capability(cap, run)
