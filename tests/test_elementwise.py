@@ -465,3 +465,22 @@ def test_float32_maximum_minimum_on_every_capability(name, cap, rng):
             np.testing.assert_array_equal(r[ok].view(np.int32), t[ok].view(np.int32))  # -0.0 vs +0.0 too
 
     with_cpu_capability(cap, run)
+
+
+@pytest.mark.parametrize("cap", ["avx2", "avx512"])
+@pytest.mark.parametrize("shapes", [((300, 257), (257,)), ((300, 257), (300, 1)), ((300, 1), (300, 257)),
+                                    ((300, 1), (1, 257)), ((1, 257), (300, 1)), ((3, 100, 50), (100, 1))])
+@pytest.mark.parametrize("op", ["add", "sub", "mul", "div", "maximum", "minimum"])
+def test_float32_broadcast_rows_take_the_simd_leaves(op, shapes, cap, rng):
+    """Broadcast float32 operands big enough for the row path (cpu/elementwise.cpp,
+    simd_binary_f32_rows): PyTorch's bits, whichever operand is broadcast."""
+    from helpers import with_cpu_capability
+    a = rng.standard_normal(shapes[0]).astype(np.float32)
+    b = rng.standard_normal(shapes[1]).astype(np.float32) + (3.0 if op == "div" else 0.0)
+
+    def run():
+        r = getattr(flambeau, op)(flambeau.from_numpy(a), flambeau.from_numpy(b)).numpy()
+        t = getattr(torch, op)(torch.from_numpy(a), torch.from_numpy(b)).numpy()
+        np.testing.assert_array_equal(r.view(np.int32), t.view(np.int32))
+
+    with_cpu_capability(cap, run)
