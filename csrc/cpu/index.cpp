@@ -239,6 +239,28 @@ Tensor along_index(const Tensor& t, const Tensor& index, int64_t dim) {
 }
 }  // namespace
 
+std::pair<int64_t, int64_t> index_range(const Tensor& index) {
+  const int64_t n = index.numel();
+  const int64_t* x = index.data<int64_t>();
+  constexpr int64_t kChunk = 1 << 16;  // fixed pieces, each thread's min/max kept apart
+  const int64_t pieces = (n + kChunk - 1) / kChunk;
+  std::vector<int64_t> lo((size_t)pieces), hi((size_t)pieces);
+  parallel_for(pieces, 1, [&](int64_t b, int64_t e) {
+    for (int64_t c = b; c < e; ++c) {
+      const int64_t* __restrict p = x + c * kChunk;
+      const int64_t m = std::min(kChunk, n - c * kChunk);
+      int64_t l = p[0], h = p[0];
+      for (int64_t i = 1; i < m; ++i) {
+        l = p[i] < l ? p[i] : l;
+        h = p[i] > h ? p[i] : h;
+      }
+      lo[(size_t)c] = l;
+      hi[(size_t)c] = h;
+    }
+  });
+  return {*std::min_element(lo.begin(), lo.end()), *std::max_element(hi.begin(), hi.end())};
+}
+
 void gather(const Tensor& out, const Tensor& in, int64_t dim, const Tensor& index) {
   // out[..., j, ...] = in[..., index[..., j, ...], ...] along `dim`; index and out share a shape.
   const Tensor src = along_index(in, index, dim);
@@ -252,7 +274,8 @@ void gather(const Tensor& out, const Tensor& in, int64_t dim, const Tensor& inde
         T* __restrict o = reinterpret_cast<T*>(p[0]);
         const int64_t* __restrict ix = reinterpret_cast<const int64_t*>(p[1]);
         const T* __restrict row = reinterpret_cast<const T*>(p[2]);
-        for (int64_t i = 0; i < n; ++i) o[i] = row[ix[i] * st];
+        const int64_t st_ = st;  // a local: the closure's copy would be reloaded after every store
+        for (int64_t i = 0; i < n; ++i) o[i] = row[ix[i] * st_];
         return;
       }
       for (int64_t i = 0; i < n; ++i) {

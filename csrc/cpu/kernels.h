@@ -56,6 +56,8 @@ void index_gather(const Tensor& out_perm, const Tensor& src_perm, const std::vec
 void index_put(const Tensor& dst_perm, const Tensor& values_perm, const std::vector<Tensor>& idx, bool accumulate);
 Tensor nonzero(const Tensor& t);
 void gather(const Tensor& out, const Tensor& in, int64_t dim, const Tensor& index);
+// The smallest and largest entry of a contiguous non-empty int64 index, in one pass (bounds checks).
+std::pair<int64_t, int64_t> index_range(const Tensor& index);
 // out = in's slices along dim at the (checked, non-negative) indices; in contiguous, out fresh.
 void index_select(const Tensor& out, const Tensor& in, int64_t dim, const Tensor& index);
 void scatter_add(const Tensor& self, int64_t dim, const Tensor& index, const Tensor& src);

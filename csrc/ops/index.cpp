@@ -4,6 +4,7 @@
 // kernel runs, on whatever device the tensors live.
 #include <algorithm>
 #include <numeric>
+#include <tuple>
 #include "ops/dispatch.h"
 #include "ops/ops.h"
 
@@ -24,8 +25,13 @@ Tensor prepare_index(const Tensor& idx, const Shape& shape, int64_t size, int64_
   // of its time).
   Tensor c = copy ? clone(expand(idx, shape)) : expand(idx, shape);
   if (c.numel() == 0) return c;
-  int64_t lo = scalar_of(reduce(ReduceOp::Min, c, {}, false));
-  int64_t hi = scalar_of(reduce(ReduceOp::Max, c, {}, false));
+  int64_t lo, hi;
+  if (c.device().is_cpu() && c.is_contiguous()) {  // one pass for both (two reductions cost a fifth of a gather)
+    std::tie(lo, hi) = cpu::index_range(c);
+  } else {
+    lo = scalar_of(reduce(ReduceOp::Min, c, {}, false));
+    hi = scalar_of(reduce(ReduceOp::Max, c, {}, false));
+  }
   int64_t bad = hi >= size ? hi : lo;
   FLB_CHECK(hi < size && lo >= (allow_negative ? -size : 0), IndexError, op, ": index ", bad,
             " is out of bounds for dimension ", dim, " with size ", size);
