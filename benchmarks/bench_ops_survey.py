@@ -4,6 +4,7 @@ below 0.5x). 1024x1024 float32 operands, 2 threads for both, best of 5 rounds of
 
     PYTHONPATH=python python benchmarks/bench_ops_survey.py
 
+Session 8's log: benchmarks/logs/survey_s8.txt (its more_cases end with that session's ops).
 Session 5 ran it first (benchmarks/logs/survey_*): it found torch.* math on one libm call per
 element, x ** 2 through pow, x.max() on one thread, clamp unvectorised and last-dim softmax in
 float64 libm exp.
@@ -81,6 +82,15 @@ more_cases = {  # reductions over other dims, indexing, gather/scatter, shape op
  'lerp_': lambda m, x, y, i, j, k: x.clone().lerp_(y, 0.3), 'addcmul': lambda m, x, y, i, j, k: m.addcmul(x, x, y, value=0.5), 'sqrt_abs': lambda m, x, y, i, j, k: x.abs().sqrt(),
  'to int64': lambda m, x, y, i, j, k: x.long(), 'int add': lambda m, x, y, i, j, k: i + i, 'bool and': lambda m, x, y, i, j, k: k & k, 'f32 sum bool': lambda m, x, y, i, j, k: k.sum(),
  'expand+add': lambda m, x, y, i, j, k: x[:, :1] + y[:1, :], 'outer': lambda m, x, y, i, j, k: m.outer(x[0], y[0]), 'einsum': lambda m, x, y, i, j, k: m.einsum('ij,ij->i', x, y),
+ # session 8
+ 'addcdiv_': lambda m, x, y, i, j, k: x.clone().addcdiv_(y, x.abs() + 1, value=0.1), 'lerp(w)': lambda m, x, y, i, j, k: m.lerp(x, y, x.abs()),
+ 'triu(1)': lambda m, x, y, i, j, k: x.triu(1), 'flip(0)': lambda m, x, y, i, j, k: x.flip(0), 'roll 64': lambda m, x, y, i, j, k: x[:64, :64].roll(3, 1),
+ 'min(0)': lambda m, x, y, i, j, k: x.min(0), 'scatter_add0': lambda m, x, y, i, j, k: m.zeros(1024, 1024).scatter_add_(0, i, y),
+ 'mv': lambda m, x, y, i, j, k: x @ y[0], 'vm': lambda m, x, y, i, j, k: y[0] @ x, 'dot 1k': lambda m, x, y, i, j, k: x[0] @ y[0],
+ 'dot 1M': lambda m, x, y, i, j, k: x.reshape(-1) @ y.reshape(-1), 'linear b1': lambda m, x, y, i, j, k: m.nn.functional.linear(x[:1], y[:512]),
+ 'sort int64 64K': lambda m, x, y, i, j, k: i[:64].reshape(-1).sort()[0], 'sort f32 1M': lambda m, x, y, i, j, k: x.reshape(-1).sort()[0],
+ 'unique 64K': lambda m, x, y, i, j, k: m.unique(i[:64]), 'maximum': lambda m, x, y, i, j, k: m.maximum(x, y),
+ 'f64 erf': lambda m, x, y, i, j, k: x.double().erf(), 'f64 gelu': lambda m, x, y, i, j, k: m.nn.functional.gelu(x.double()),
 }
 for name, f in more_cases.items():
     try:

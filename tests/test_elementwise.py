@@ -484,3 +484,26 @@ def test_float32_broadcast_rows_take_the_simd_leaves(op, shapes, cap, rng):
         np.testing.assert_array_equal(r.view(np.int32), t.view(np.int32))
 
     with_cpu_capability(cap, run)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int64", "bool"])
+def test_where_and_masked_fill_select_bits(dtype, rng):
+    """where's unit-stride rows select on the bits by a mask (cpu/elementwise.cpp): every bit pattern
+    (NaN payloads, -0.0) is kept, for tensor and scalar operands on either side."""
+    n = 50002
+    if dtype == "bool":
+        a, b = rng.integers(0, 2, n).astype(bool), rng.integers(0, 2, n).astype(bool)
+    elif dtype == "int64":
+        a, b = rng.integers(-(2 ** 62), 2 ** 62, n), rng.integers(-(2 ** 62), 2 ** 62, n)
+    else:
+        a, b = rng.standard_normal(n).astype(dtype), rng.standard_normal(n).astype(dtype)
+        a[:4] = [np.nan, -0.0, np.inf, -np.nan]
+    c = rng.integers(0, 2, n).astype(bool)
+    fa, fb, fc = flambeau.from_numpy(a), flambeau.from_numpy(b), flambeau.from_numpy(c)
+    bits = lambda x: np.ascontiguousarray(x).view(np.uint8)
+    np.testing.assert_array_equal(bits(flambeau.where(fc, fa, fb).numpy()), bits(np.where(c, a, b)))
+    s = a[5].item()
+    np.testing.assert_array_equal(bits(flambeau.where(fc, fa, s).numpy()), bits(np.where(c, a, np.array(s, a.dtype))))
+    np.testing.assert_array_equal(bits(fb.masked_fill(fc, s).numpy()), bits(np.where(c, np.array(s, a.dtype), b)))
+    # strided operands keep the general loop
+    np.testing.assert_array_equal(bits(flambeau.where(fc[::2], fa[::2], fb[1::2]).numpy()), bits(np.where(c[::2], a[::2], b[1::2])))

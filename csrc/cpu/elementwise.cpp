@@ -464,6 +464,37 @@ void where(const Tensor& out, const Tensor& cond, const Tensor& a, const Tensor&
     using T = scalar_t;
     StridedWalk<4> w({&out, &cond, &a, &b});
     w.run(base_ptrs<4>({&out, &cond, &a, &b}), [&](std::array<char*, 4>& p, int64_t n, const std::array<int64_t, 4>& s) {
+      constexpr int64_t E = sizeof(T);
+      // Unit-stride rows (a or b may be a scalar): a select the compiler vectorises, with locals that
+      // a store cannot alias (the strided form below ran at 0.75x PyTorch on [1024, 1024]).
+      if (s[0] == E && s[1] == 1 && ((s[2] == E && (s[3] == E || s[3] == 0)) || (s[2] == 0 && s[3] == E))) {
+        // On the bits, by a mask from the condition byte: a random condition made the select a
+        // mispredicted branch per element (3 ns each).
+        using U = std::conditional_t<E == 8, uint64_t, std::conditional_t<E == 4, uint32_t, uint8_t>>;
+        U* __restrict o = reinterpret_cast<U*>(p[0]);
+        const uint8_t* __restrict c = reinterpret_cast<const uint8_t*>(p[1]);
+        const U* __restrict x = reinterpret_cast<const U*>(p[2]);
+        const U* __restrict y = reinterpret_cast<const U*>(p[3]);
+        if (s[3] == 0) {
+          const U yv = *y;
+          for (int64_t i = 0; i < n; ++i) {
+            const U m = U(0) - U(c[i] != 0);
+            o[i] = (x[i] & m) | (yv & ~m);
+          }
+        } else if (s[2] == 0) {  // masked_fill: where(mask, value, x)
+          const U xv = *x;
+          for (int64_t i = 0; i < n; ++i) {
+            const U m = U(0) - U(c[i] != 0);
+            o[i] = (xv & m) | (y[i] & ~m);
+          }
+        } else {
+          for (int64_t i = 0; i < n; ++i) {
+            const U m = U(0) - U(c[i] != 0);
+            o[i] = (x[i] & m) | (y[i] & ~m);
+          }
+        }
+        return;
+      }
       for (int64_t i = 0; i < n; ++i)
         *reinterpret_cast<T*>(p[0] + i * s[0]) = *reinterpret_cast<const bool*>(p[1] + i * s[1])
                                                      ? *reinterpret_cast<const T*>(p[2] + i * s[2])
