@@ -172,3 +172,13 @@ def test_errors_name_the_op_and_shapes():
     x = flambeau.zeros(3, requires_grad=True)
     with pytest.raises(RuntimeError, match="leaf Variable"):
         x.lerp_(flambeau.ones(3), 0.5)
+
+
+def test_non_tensor_operands_raise_type_errors():
+    x = flambeau.ones(3)
+    with pytest.raises(TypeError, match="addcmul.*tensor1.*must be Tensor"):
+        x.addcmul_(2.0, flambeau.ones(3))
+    with pytest.raises(TypeError, match="addcdiv.*tensor2.*must be Tensor"):
+        flambeau.addcdiv(x, x, 2.0)
+    with pytest.raises(TypeError, match="lerp.*end.*must be Tensor"):
+        x.lerp_(1.0, 0.5)

@@ -205,13 +205,16 @@ def atan2_(self, other):
 def _ternary_(self, cfn, a, b, extra):
     """self.addcmul_/addcdiv_/lerp_ by one kernel writing into self, when no graph is recorded and
     the operands share self's float dtype (pointwise._ternary); True when done."""
-    if not (isinstance(a, Tensor) and (self._rg or a._rg or (isinstance(b, Tensor) and b._rg)) and _gs.enabled):
-        try:
-            cfn(self._impl, a._impl, b._impl if isinstance(b, Tensor) else b, *extra, self._impl)
-            return True
-        except pw._PROMOTE:
-            pass
-    return False
+    if not isinstance(a, Tensor):
+        return False  # the out-of-place op raises PyTorch's TypeError
+    bt = isinstance(b, Tensor)
+    if (self._rg or a._rg or (bt and b._rg)) and _gs.enabled:
+        return False
+    try:
+        cfn(self._impl, a._impl, b._impl if bt else b, *extra, self._impl)
+        return True
+    except pw._PROMOTE:
+        return False
 
 
 def lerp_(self, end, weight):

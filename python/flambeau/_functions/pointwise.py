@@ -75,13 +75,18 @@ def hypot(input, other):
 _PROMOTE = (TypeError, NotImplementedError)
 
 
+def _addc_forward(ctx, cfn, s, a, b, value):
+    """Addcmul's and Addcdiv's forward: the kernel, with what both backwards need."""
+    ctx.value = value
+    ctx.shapes = (s._impl.shape, a._impl.shape, b._impl.shape)
+    ctx.save_for_backward(a, b)
+    return _wrap(cfn(s._impl, a._impl, b._impl, value))
+
+
 class Addcmul(Function):
     @staticmethod
     def forward(ctx, s, a, b, value):
-        ctx.value = value
-        ctx.shapes = (s._impl.shape, a._impl.shape, b._impl.shape)
-        ctx.save_for_backward(a, b)
-        return _wrap(_C.addcmul(s._impl, a._impl, b._impl, value))
+        return _addc_forward(ctx, _C.addcmul, s, a, b, value)
 
     @staticmethod
     def backward(ctx, g):  # as PyTorch: d/da = g * (b * value), d/db = g * (a * value)
@@ -97,10 +102,7 @@ class Addcmul(Function):
 class Addcdiv(Function):
     @staticmethod
     def forward(ctx, s, a, b, value):
-        ctx.value = value
-        ctx.shapes = (s._impl.shape, a._impl.shape, b._impl.shape)
-        ctx.save_for_backward(a, b)
-        return _wrap(_C.addcdiv(s._impl, a._impl, b._impl, value))
+        return _addc_forward(ctx, _C.addcdiv, s, a, b, value)
 
     @staticmethod
     def backward(ctx, g):  # d/da = g * (value / b), d/db = -g * value * a / (b * b)
@@ -163,8 +165,15 @@ def _number_operand(input, v):
     return _wrap(scalar_impl(v, dt, input._impl.device))
 
 
+def _check_tensors(op, **named):
+    for name, t in named.items():
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{op}(): argument '{name}' must be Tensor, not {type(t).__name__}")
+
+
 def lerp(input, end, weight, *, out=None):
     """input + weight * (end - input), rounded as PyTorch's CPU kernel."""
+    _check_tensors("lerp", input=input, end=end)
     r = _ternary(Lerp, _C.lerp, input, end, weight, (), out)
     if r is not None:
         return r
@@ -173,6 +182,7 @@ def lerp(input, end, weight, *, out=None):
 
 
 def addcmul(input, tensor1, tensor2, *, value=1, out=None):
+    _check_tensors("addcmul", input=input, tensor1=tensor1, tensor2=tensor2)
     r = _ternary(Addcmul, _C.addcmul, input, tensor1, tensor2, (float(value),), out)
     if r is not None:
         return r
@@ -181,6 +191,7 @@ def addcmul(input, tensor1, tensor2, *, value=1, out=None):
 
 
 def addcdiv(input, tensor1, tensor2, *, value=1, out=None):
+    _check_tensors("addcdiv", input=input, tensor1=tensor1, tensor2=tensor2)
     r = _ternary(Addcdiv, _C.addcdiv, input, tensor1, tensor2, (float(value),), out)
     if r is not None:
         return r
