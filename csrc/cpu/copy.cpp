@@ -125,10 +125,21 @@ void copy(const Tensor& dst, const Tensor& src) {
     }
     if (done) return;
   }
+  const bool both_contiguous = dst.is_contiguous() && src.is_contiguous() && dst.numel() == src.numel();
   FLB_DISPATCH_ALL(dst.dtype, "copy", [&] {
     using To = scalar_t;
     FLB_DISPATCH_ALL(src.dtype, "copy", [&] {
       using From = scalar_t;
+      if (both_contiguous) {  // a conversion (x.double(), x.long()): restrict locals, so it vectorises
+        To* const o0 = dst.data<To>();
+        const From* const x0 = src.data<From>();
+        parallel_for(dst.numel(), kGrain, [=](int64_t b, int64_t e) {
+          To* __restrict o = o0;
+          const From* __restrict x = x0;
+          for (int64_t i = b; i < e; ++i) o[i] = convert<To, From>(x[i]);
+        });
+        return;
+      }
       unary_loop<To, From>(dst, src, [](From v) { return convert<To, From>(v); });
     });
   });
