@@ -450,3 +450,20 @@ def test_arg_reductions_over_outer_dims(shape, dim, dtype, rng):
         np.testing.assert_array_equal(fi.numpy(), ti.numpy())
         np.testing.assert_array_equal(fv.numpy(), tv.numpy())
         np.testing.assert_array_equal(getattr(fx, "arg" + op)(dim).numpy(), getattr(tx, "arg" + op)(dim).numpy())
+
+
+@pytest.mark.parametrize("n", [4096, 4097, 5000, 1 << 20, (1 << 20) + 3])
+def test_any_all_of_large_bool_tensors(n, rng):
+    """Whole-tensor any/all of a contiguous bool tensor fold its bytes 8 at a time (cpu/reduce.cpp):
+    a single True (or False) anywhere, the tail included, decides."""
+    cases = {"zeros": np.zeros(n, bool), "ones": np.ones(n, bool), "random": rng.random(n) > 0.5}
+    for pos in (0, n // 2, n - 1):
+        t = np.zeros(n, bool)
+        t[pos] = True
+        f = np.ones(n, bool)
+        f[pos] = False
+        cases[f"true@{pos}"], cases[f"false@{pos}"] = t, f
+    for name, a in cases.items():
+        x = flambeau.from_numpy(a)
+        assert x.any().item() == a.any() and x.all().item() == a.all(), name
+        assert flambeau.any(x.reshape(64, -1) if n % 64 == 0 else x).item() == a.any(), name

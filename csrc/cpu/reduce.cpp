@@ -416,6 +416,42 @@ void reduce_typed(ReduceOp op, const Tensor& out, const Tensor& in, const Plan& 
     case ReduceOp::All:
     case ReduceOp::Any: {
       const bool is_all = op == ReduceOp::All;
+      if constexpr (std::is_same_v<T, bool>) {
+        // x.any() / x.all() of a contiguous bool tensor: bytes (0 or 1) OR- / AND-folded 8 at a time
+        // in fixed pieces on all threads (the element loop ran on one thread: 0.53x PyTorch for 1M).
+        const int64_t n = in.numel();
+        if (p.out_numel == 1 && in.is_contiguous() && n >= 4096) {
+          const uint8_t* bytes = reinterpret_cast<const uint8_t*>(in.data<bool>());
+          const int64_t words = n / 8;
+          constexpr int64_t kPiece = 1 << 15;  // words
+          const int64_t pieces = (words + kPiece - 1) / kPiece;
+          std::vector<uint64_t> part((size_t)pieces);
+          parallel_for(pieces, 1, [&](int64_t b, int64_t e) {
+            for (int64_t c = b; c < e; ++c) {
+              const int64_t w0 = c * kPiece, w1 = std::min(words, w0 + kPiece);
+              uint64_t acc = is_all ? ~uint64_t(0) : 0;
+              for (int64_t w = w0; w < w1; ++w) {
+                uint64_t v;
+                std::memcpy(&v, bytes + w * 8, 8);
+                acc = is_all ? (acc & v) : (acc | v);
+              }
+              part[(size_t)c] = acc;
+            }
+          });
+          uint64_t acc = is_all ? ~uint64_t(0) : 0;
+          for (uint64_t v : part) acc = is_all ? (acc & v) : (acc | v);
+          bool r;
+          if (is_all) {  // every byte of the AND still 1
+            r = acc == 0x0101010101010101ull;
+            for (int64_t i = words * 8; i < n; ++i) r = r && bytes[i] != 0;
+          } else {
+            r = acc != 0;
+            for (int64_t i = words * 8; i < n; ++i) r = r || bytes[i] != 0;
+          }
+          *out.data<bool>() = r;
+          return;
+        }
+      }
       per_output<T, bool>(p, out, in, [&](const T* base) {
         bool acc = is_all;
         for_each_row<T>(p, base, [&](const T* r, int64_t n, int64_t st) {
