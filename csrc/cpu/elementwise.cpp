@@ -475,24 +475,19 @@ void where(const Tensor& out, const Tensor& cond, const Tensor& a, const Tensor&
         const uint8_t* __restrict c = reinterpret_cast<const uint8_t*>(p[1]);
         const U* __restrict x = reinterpret_cast<const U*>(p[2]);
         const U* __restrict y = reinterpret_cast<const U*>(p[3]);
-        if (s[3] == 0) {
-          const U yv = *y;
+        // xs, ys: the operands' element strides as compile-time 0 or 1, so each layout gets its own
+        // vectorised loop from this one body (a scalar operand is read once).
+        auto select = [&](auto xs, auto ys) {
           for (int64_t i = 0; i < n; ++i) {
             const U m = U(0) - U(c[i] != 0);
-            o[i] = (x[i] & m) | (yv & ~m);
+            o[i] = (x[i * xs] & m) | (y[i * ys] & ~m);
           }
-        } else if (s[2] == 0) {  // masked_fill: where(mask, value, x)
-          const U xv = *x;
-          for (int64_t i = 0; i < n; ++i) {
-            const U m = U(0) - U(c[i] != 0);
-            o[i] = (xv & m) | (y[i] & ~m);
-          }
-        } else {
-          for (int64_t i = 0; i < n; ++i) {
-            const U m = U(0) - U(c[i] != 0);
-            o[i] = (x[i] & m) | (y[i] & ~m);
-          }
-        }
+        };
+        using Zero = std::integral_constant<int64_t, 0>;
+        using One = std::integral_constant<int64_t, 1>;
+        if (s[3] == 0) select(One{}, Zero{});
+        else if (s[2] == 0) select(Zero{}, One{});  // masked_fill: where(mask, value, x)
+        else select(One{}, One{});
         return;
       }
       for (int64_t i = 0; i < n; ++i)
