@@ -42,6 +42,31 @@ __attribute__((target("avx512f"), noinline)) inline void fma_chains(long iters) 
   (void)sink;
 }
 
+// The same with ymm registers, for AVX2-only machines (12 * 16 flops per iteration).
+__attribute__((target("avx2,fma"), noinline)) inline void fma_chains_avx2(long iters) {
+  __m256 c[12];
+  for (int j = 0; j < 12; ++j) c[j] = _mm256_set1_ps((float)j);
+  __m256 a = _mm256_set1_ps(1.0f), b = _mm256_set1_ps(1e-9f);
+  for (long i = 0; i < iters; ++i) {
+#pragma GCC unroll 12
+    for (int j = 0; j < 12; ++j) c[j] = _mm256_fmadd_ps(a, b, c[j]);
+    asm volatile("" : "+x"(a), "+x"(b));
+  }
+  __m256 x = c[0];
+  for (int j = 1; j < 12; ++j) x = _mm256_add_ps(x, c[j]);
+  alignas(32) float lanes[8];
+  _mm256_store_ps(lanes, x);
+  volatile float sink = lanes[0];
+  (void)sink;
+}
+
+// flops per iteration of the chain loop this machine runs (fma_chains_any).
+inline double fma_chain_flops() { return __builtin_cpu_supports("avx512f") ? 12.0 * 32 : 12.0 * 16; }
+inline void fma_chains_any(long iters) {
+  if (__builtin_cpu_supports("avx512f")) fma_chains(iters);
+  else fma_chains_avx2(iters);
+}
+
 using sgemm_fn = void (*)(int, int, int, int64_t, int64_t, int64_t, float, const float*, int64_t, const float*,
                           int64_t, float, float*, int64_t);
 
