@@ -9,6 +9,8 @@
 namespace flambeau::cpu::simd {
 namespace {
 
+#include "cpu/simd/avx2_store_first.inc"
+
 constexpr int W = 8;
 using vf = __m256;
 using vm = __m256;  // all-ones lanes
@@ -24,7 +26,7 @@ inline __m256i lanes_below(int64_t n) {
   return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 inline vf ldn(const float* p, int64_t n) { return _mm256_maskload_ps(p, lanes_below(n)); }
-inline void stn(float* p, vf v, int64_t n) { _mm256_maskstore_ps(p, lanes_below(n), v); }
+inline void stn(float* p, vf v, int64_t n) { store_first(p, v, n); }
 // The first n (0 <= n < W) lanes from p, the others `fill` (-inf for a max or a sum of exp).
 inline vf ldn_or(const float* p, int64_t n, float fill) {
   const __m256i m = lanes_below(n);

@@ -12,7 +12,7 @@
 // (8 x 8 fits too but does 8 FMAs per 10 loads; 4 x 24 leaves the FMA latency exposed.)
 //
 // Edges. Every m in 1..6 has its own instantiation; columns past n are handled with maskload /
-// maskstore, and n <= 8 (float) / 4 (double) skips the second vector's FMAs.
+// store_first (avx2_store_first.inc), and n <= 8 (float) / 4 (double) skips the second vector's FMAs.
 //
 // ODR: everything here is in an anonymous namespace inside flambeau::cpu::gemm_avx2 and uses only
 // intrinsics, never a template or inline function shared with baseline code.
@@ -23,6 +23,7 @@
 namespace flambeau::cpu::gemm_avx2 {
 namespace {
 
+#include "cpu/simd/avx2_store_first.inc"
 #include "cpu/simd/gemv_body.inc"
 
 using gemm_detail::KernelSet;
@@ -43,7 +44,7 @@ struct F32 {
     return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)left), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
   }
   static V mloadu(__m256i m, const T* p) { return _mm256_maskload_ps(p, m); }
-  static void mstoreu(T* p, __m256i m, V v) { _mm256_maskstore_ps(p, m, v); }
+  static void storen(T* p, V v, int64_t n) { store_first(p, v, n); }
   // r[c] <- column c of the 8 x 8 block whose rows are r[0..7].
   static void transpose(V r[8]) {
     V t[8];
@@ -80,7 +81,7 @@ struct F64 {
     return _mm256_cmpgt_epi64(_mm256_set1_epi64x(left), _mm256_setr_epi64x(0, 1, 2, 3));
   }
   static V mloadu(__m256i m, const T* p) { return _mm256_maskload_pd(p, m); }
-  static void mstoreu(T* p, __m256i m, V v) { _mm256_maskstore_pd(p, m, v); }
+  static void storen(T* p, V v, int64_t n) { store_first(p, v, n); }
   // r[c] <- column c of the 4 x 4 block whose rows are r[0..3].
   static void transpose(V r[4]) {
     const V t0 = _mm256_unpacklo_pd(r[0], r[1]), t1 = _mm256_unpackhi_pd(r[0], r[1]);
@@ -152,7 +153,7 @@ void kernel(int64_t kc, const typename S::T* __restrict a, const typename S::T* 
         S::storeu(ci + v * VL, r);
       } else {
         if (beta != T(0)) r = S::fmadd(S::mloadu(mask[v], ci + v * VL), vb, r);
-        S::mstoreu(ci + v * VL, mask[v], r);
+        S::storen(ci + v * VL, r, n - v * VL);
       }
     }
   }
@@ -184,8 +185,7 @@ void pack(const typename S::T* src, int64_t si, int64_t sk, int64_t m, int64_t k
         if (P - g * VL >= VL) {
           for (int kk = 0; kk < kn; ++kk) S::storeu(d + kk * P, r[kk]);
         } else {
-          const __m256i lanes = S::mask(P - g * VL);
-          for (int kk = 0; kk < kn; ++kk) S::mstoreu(d + kk * P, lanes, r[kk]);
+          for (int kk = 0; kk < kn; ++kk) S::storen(d + kk * P, r[kk], P - g * VL);
         }
       }
     }
@@ -201,7 +201,7 @@ void pack(const typename S::T* src, int64_t si, int64_t sk, int64_t m, int64_t k
         if (P - g * VL >= VL)
           S::storeu(dst + k * P + g * VL, v);
         else
-          S::mstoreu(dst + k * P + g * VL, S::mask(P - g * VL), v);
+          S::storen(dst + k * P + g * VL, v, P - g * VL);
       }
     }
     return;
