@@ -425,6 +425,32 @@ void ternary(TernaryOp op, const Tensor& out, const Tensor& s, const Tensor& a, 
     throw TypeError(str_cat("addcmul/addcdiv/lerp: expected a floating-point tensor, got ", dtype_name(out.dtype)));
 }
 
+namespace {
+
+// Contiguous float32/float64 clamp in the elementwise leaves (cpu/simd/clamp_vec.inc: 8 or 16
+// lanes, the same bits as the loop below); false for other types or without AVX2.
+template <class T>
+bool clamp_simd(T*, const T*, T, T, int64_t) {
+  return false;
+}
+template <class T, class Fn>
+bool clamp_simd_run(Fn fn, T* o, const T* x, T lo, T hi, int64_t n) {
+  parallel_for(n, kGrain * 4 / (int64_t)sizeof(T), [=](int64_t b, int64_t e) { fn(o + b, x + b, lo, hi, e - b); });
+  return true;
+}
+bool clamp_simd(float* o, const float* x, float lo, float hi, int64_t n) {
+  const Capability cap = capability();
+  if (cap == Capability::Default) return false;
+  return clamp_simd_run(cap == Capability::AVX512 ? simd::clamp_f32_avx512() : simd::clamp_f32_avx2(), o, x, lo, hi, n);
+}
+bool clamp_simd(double* o, const double* x, double lo, double hi, int64_t n) {
+  const Capability cap = capability();
+  if (cap == Capability::Default) return false;
+  return clamp_simd_run(cap == Capability::AVX512 ? simd::clamp_f64_avx512() : simd::clamp_f64_avx2(), o, x, lo, hi, n);
+}
+
+}  // namespace
+
 void clamp(const Tensor& out, const Tensor& a, const Scalar* lo, const Scalar* hi) {
   FLB_DISPATCH_NUMERIC(a.dtype, "clamp", [&] {
     using T = scalar_t;
@@ -438,6 +464,7 @@ void clamp(const Tensor& out, const Tensor& a, const Scalar* lo, const Scalar* h
       using Lim = std::numeric_limits<T>;  // a missing bound is the type's end (inf for floats: -inf stays)
       const T lo_ = has_lo ? l : (Lim::has_infinity ? -Lim::infinity() : Lim::lowest());
       const T hi_ = has_hi ? h : (Lim::has_infinity ? Lim::infinity() : Lim::max());
+      if (clamp_simd(o, x, lo_, hi_, out.numel())) return;
       parallel_for(out.numel(), kGrain, [=](int64_t b, int64_t e) {
         // By value and restrict: captured by reference, every pointer and bound was reloaded per
         // element (the store might alias them) and the loop ran scalar at 2 ns per element.

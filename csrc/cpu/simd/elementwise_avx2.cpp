@@ -108,12 +108,15 @@ void transpose32(uint32_t* out, int64_t ldo, const uint32_t* in, int64_t ldi, in
 }
 
 #include "cpu/simd/ternary_vec.inc"
+#include "cpu/simd/clamp_vec.inc"
 
 }  // namespace
 
 Transpose32Fn transpose32_avx2() { return &transpose32; }
 BinaryF32Fn binary_f32_avx2() { return &binary; }
 TernaryF32Fn ternary_f32_avx2() { return &ternary_f32; }
+ClampF32Fn clamp_f32_avx2() { return &clamp_f32; }
+ClampF64Fn clamp_f64_avx2() { return &clamp_f64; }
 TernaryF64Fn ternary_f64_avx2() { return &ternary_f64; }
 BinaryScalarF32Fn binary_scalar_f32_avx2() { return &binary_scalar; }
 

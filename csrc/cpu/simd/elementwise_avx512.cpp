@@ -72,11 +72,14 @@ void binary_scalar(int op, float* o, const float* a, float b, int64_t n) {
 }
 
 #include "cpu/simd/ternary_vec.inc"
+#include "cpu/simd/clamp_vec.inc"
 
 }  // namespace
 
 BinaryF32Fn binary_f32_avx512() { return &binary; }
 TernaryF32Fn ternary_f32_avx512() { return &ternary_f32; }
+ClampF32Fn clamp_f32_avx512() { return &clamp_f32; }
+ClampF64Fn clamp_f64_avx512() { return &clamp_f64; }
 TernaryF64Fn ternary_f64_avx512() { return &ternary_f64; }
 BinaryScalarF32Fn binary_scalar_f32_avx512() { return &binary_scalar; }
 

@@ -28,6 +28,14 @@ TernaryF64Fn ternary_f64_avx2();
 TernaryF32Fn ternary_f32_avx512();
 TernaryF64Fn ternary_f64_avx512();
 
+// Clamp of a contiguous row (cpu/simd/clamp_vec.inc); o may be x (not otherwise overlapping).
+using ClampF32Fn = void (*)(float* o, const float* x, float lo, float hi, int64_t n);
+using ClampF64Fn = void (*)(double* o, const double* x, double lo, double hi, int64_t n);
+ClampF32Fn clamp_f32_avx2();
+ClampF64Fn clamp_f64_avx2();
+ClampF32Fn clamp_f32_avx512();
+ClampF64Fn clamp_f64_avx512();
+
 BinaryF32Fn binary_f32_avx2();
 BinaryScalarF32Fn binary_scalar_f32_avx2();
 BinaryF32Fn binary_f32_avx512();
