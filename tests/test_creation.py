@@ -309,6 +309,22 @@ def test_to_dtype(src, dst, device, rng):
     assert_close(fl_tensor(a, device).T.to(fdt(dst)), torch.tensor(a).T.to(tdt(dst)))  # strided source
 
 
+@pytest.mark.parametrize("n", [1, 7, 8, 9, 1000, 300_001])
+def test_float_double_conversion_bits(n, device, rng):
+    # The contiguous float32 <-> float64 kernels (AVX2 leaf on the CPU): every bit as PyTorch's casts,
+    # NaN payloads, infinities, -0, subnormals, overflow to inf and rounding included, at odd lengths.
+    d = rng.standard_normal(n) * np.exp(rng.uniform(-120, 120, n))
+    d[::7], d[1::11], d[2::13], d[3::17], d[4::19] = np.nan, -np.inf, -0.0, 1e-42, 3.5e38
+    f = (rng.standard_normal(n) * 1e3).astype(np.float32)
+    f[::5], f[1::9], f[2::10] = np.nan, np.inf, 1e-40
+    with np.errstate(over="ignore"):
+        got_f = fl_tensor(d, device).float().cpu().numpy()
+        want_f = torch.tensor(d).float().numpy()
+    assert np.array_equal(got_f.view(np.uint32), want_f.view(np.uint32))
+    got_d = fl_tensor(f, device).double().cpu().numpy()
+    assert np.array_equal(got_d.view(np.uint64), torch.tensor(f).double().numpy().view(np.uint64))
+
+
 @pytest.mark.parametrize("method,dst", [("float", "float32"), ("double", "float64"), ("long", "int64"),
                                         ("bool", "bool")])
 @pytest.mark.parametrize("src", DTYPES)

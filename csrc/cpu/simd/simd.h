@@ -17,6 +17,13 @@ using BinaryScalarF32Fn = void (*)(int op, float* o, const float* a, float b, in
 using Transpose32Fn = void (*)(uint32_t* out, int64_t ldo, const uint32_t* in, int64_t ldi, int64_t ni, int64_t nj);
 Transpose32Fn transpose32_avx2();
 
+// Contiguous float32 <-> float64 conversion (x.double(), x.float()), round to nearest as a cast. The
+// AVX2 build serves the AVX-512 capability too (memory-bound at 4 lanes).
+using F32ToF64Fn = void (*)(double* o, const float* x, int64_t n);
+using F64ToF32Fn = void (*)(float* o, const double* x, int64_t n);
+F32ToF64Fn f32_to_f64_avx2();
+F64ToF32Fn f64_to_f32_avx2();
+
 // Addcmul / addcdiv / lerp (op = (int)TernaryOp) over one row: o[i*st[0]] = f(s[i*st[1]], a[i*st[2]],
 // b[i*st[3]]), strides in elements; `value` scales addcmul/addcdiv (cpu/simd/ternary_vec.inc).
 using TernaryF32Fn = void (*)(int op, float* o, const float* s, const float* a, const float* b, int64_t n,
