@@ -28,6 +28,11 @@ MAX_CONFIGS = [
     ((2, 3, 6, 6), (2, 2), (1, 1), 0, 1, False),
     ((1, 2, 13, 5), (5, 3), (4, 1), (2, 1), (1, 1), True),
     ((2, 5, 3, 3), 3, 1, 1, 2, False),
+    # wide rows: the vector loop over interior windows (stride 1 or 2, undilated rows), with edges
+    ((2, 3, 9, 37), 3, 2, 1, 1, False),
+    ((2, 3, 8, 32), 2, 2, 0, 1, False),
+    ((1, 2, 7, 23), (2, 3), 1, (1, 1), (2, 1), True),
+    ((1, 2, 6, 29), (3, 3), (1, 2), 1, (1, 2), False),   # dilated rows: the scalar loop
 ]
 
 
@@ -55,11 +60,15 @@ def test_max_pool2d_ties_take_first_and_nan_wins(rng):
     x[0, 0, 1, 2] = np.nan
     x[1, 2, 4, 4] = -np.inf
     x[1, 1] = -np.inf                                             # a plane of -inf
-    for args in ((2, 2, 0, 1, False), (3, 2, 1, 1, True), (3, 1, 1, 2, False)):
-        tv, ti = TF.max_pool2d(torch.tensor(x), *args, return_indices=True)
-        fv, fi = max_pool2d(fl_tensor(x), *args, return_indices=True)
-        np.testing.assert_array_equal(to_np(fv), to_np(tv))
-        np.testing.assert_array_equal(to_np(fi), to_np(ti))
+    wide = rng.integers(0, 3, size=(2, 2, 6, 41)).astype(np.float64)   # rows wide enough for the vector loop
+    wide[0, 0, 1, 3:9] = np.nan
+    wide[0, 1, 2, 10:12] = -np.inf
+    for a in (x, wide, wide.astype(np.float32)):
+        for args in ((2, 2, 0, 1, False), (3, 2, 1, 1, True), (3, 1, 1, 2, False), (3, 1, 1, 1, False)):
+            tv, ti = TF.max_pool2d(torch.tensor(a), *args, return_indices=True)
+            fv, fi = max_pool2d(fl_tensor(a), *args, return_indices=True)
+            np.testing.assert_array_equal(to_np(fv), to_np(tv))
+            np.testing.assert_array_equal(to_np(fi), to_np(ti))
     tv, ti = TF.adaptive_max_pool2d(torch.tensor(x), (3, 5), return_indices=True)
     fv, fi = adaptive_max_pool2d(fl_tensor(x), (3, 5), return_indices=True)
     np.testing.assert_array_equal(to_np(fv), to_np(tv))
