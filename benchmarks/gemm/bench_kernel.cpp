@@ -1,4 +1,5 @@
-// The AVX-512 float micro-kernel alone, against the core's FMA peak measured in the same process.
+// The float micro-kernel of this CPU (AVX-512, else AVX2) alone, against the core's FMA peak measured
+// in the same process.
 //
 //   bench_kernel [kc] [panels]     (run.sh kernel; single thread, thread CPU time)
 //
@@ -33,18 +34,20 @@ double cpu_now() {
 double fma_peak() {
   const long iters = 5000000;
   const double t0 = cpu_now();
-  bench::fma_chains(iters);
-  return iters * 12.0 * 32 / (cpu_now() - t0) / 1e9;
+  bench::fma_chains_any(iters);
+  return iters * bench::fma_chain_flops() / (cpu_now() - t0) / 1e9;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (detected_capability() != Capability::AVX512) {
-    std::printf("no AVX-512 on this CPU\n");
+  const Capability cap = detected_capability();
+  if (cap == Capability::Default) {
+    std::printf("no AVX2 on this CPU\n");
     return 0;
   }
-  const gemm_detail::KernelSet<float>* ks = gemm_avx512::sgemm_kernels();
+  const gemm_detail::KernelSet<float>* ks =
+      cap == Capability::AVX512 ? gemm_avx512::sgemm_kernels() : gemm_avx2::sgemm_kernels();
   const int kc = argc > 1 ? std::atoi(argv[1]) : ks->kc;
   const int panels = argc > 2 ? std::atoi(argv[2]) : ks->nc / ks->nr;
   const int MR = ks->mr, NR = ks->nr;

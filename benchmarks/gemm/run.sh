@@ -7,7 +7,7 @@
 #   benchmarks/gemm/run.sh openblas [R]  in-process, interleaved against numpy's own OpenBLAS library
 #                                        (bench_vs_openblas.cpp; NT=1 CPUTIME=1 for thread CPU time)
 #   benchmarks/gemm/run.sh variants [R]  the variants that lost, against the shipped set (bench_variants.cpp)
-#   benchmarks/gemm/run.sh kernel        the AVX-512 micro-kernel alone against the FMA peak (bench_kernel.cpp)
+#   benchmarks/gemm/run.sh kernel        the micro-kernel (AVX-512, else AVX2) alone against the FMA peak (bench_kernel.cpp)
 #   benchmarks/gemm/run.sh emb [R]       the kernel's k loop with 0..14 embedded-broadcast rows (bench_kernel_emb.cpp)
 #   benchmarks/gemm/run.sh ab [R] [OLD] [FILTER]
 #                                        this tree's GEMM against OLD's csrc (another checkout; default this
