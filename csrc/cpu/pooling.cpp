@@ -145,9 +145,14 @@ void max_pool_plane(const T* x, T* y, int64_t* ind, const PoolGeometry& g) {
     int64_t ow = 0;
     if (lanes && ow_hi - ow_lo >= L) {
       for (; ow < ow_lo; ++ow) cell(ow);
-      for (; ow + L <= ow_hi; ow += L) {
-        if (g.sw == 1) max_pool_lanes<T, kIdx, 1>(x, yr + ow, kIdx ? ir + ow : nullptr, g, ih0, ih1, ow);
-        else max_pool_lanes<T, kIdx, 2>(x, yr + ow, kIdx ? ir + ow : nullptr, g, ih0, ih1, ow);
+      auto run = [&](int64_t o) {
+        if (g.sw == 1) max_pool_lanes<T, kIdx, 1>(x, yr + o, kIdx ? ir + o : nullptr, g, ih0, ih1, o);
+        else max_pool_lanes<T, kIdx, 2>(x, yr + o, kIdx ? ir + o : nullptr, g, ih0, ih1, o);
+      };
+      for (; ow + L <= ow_hi; ow += L) run(ow);
+      if (ow < ow_hi) {  // the last interior outputs: one more vector ending at ow_hi (overlap rewrites the same)
+        run(ow_hi - L);
+        ow = ow_hi;
       }
     }
     for (; ow < OW; ++ow) cell(ow);
