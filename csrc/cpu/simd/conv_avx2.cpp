@@ -57,6 +57,14 @@ void pack_runs(const typename S::T* src, const int64_t* off, int64_t kc, const P
     }
     return;
   }
+  // A whole micro-panel (as conv_avx512.cpp's register path decides: nr is NR and either n < nr or the
+  // runs cover all nr columns) belongs to this call alone, row by row in order: a run's last partial
+  // vector may then be stored whole, with the masked load's zeros past the run, when it stays inside
+  // the row (the next run rewrites those columns, or they are the zero columns [n, nr)). Otherwise
+  // (nr used as a row pitch, several images side by side) only the runs' columns may be written.
+  int64_t covered = 0;
+  for (int64_t q = 0; q < nruns; ++q) covered += runs[q].len;
+  const bool whole = nr == 2 * VL && (n < nr || covered == nr);
   for (int64_t k = 0; k < kc; ++k) {
     T* d = dst + k * nr;
     const T* s = src + off[k];
@@ -68,7 +76,11 @@ void pack_runs(const typename S::T* src, const int64_t* off, int64_t kc, const P
       // on AMD: lenet-sized runs of 8 took 3x the micro-kernel's time with every vector masked).
       int64_t j = 0;
       for (; j + VL <= r.len; j += VL) S::storeu(d + r.dst + j, S::loadu(s + r.base + j));
-      if (j < r.len) S::storen(d + r.dst + j, S::mloadu(S::mask(r.len - j), s + r.base + j), r.len - j);
+      if (j < r.len) {
+        const auto v = S::mloadu(S::mask(r.len - j), s + r.base + j);
+        if (whole && r.dst + j + VL <= nr) S::storeu(d + r.dst + j, v);
+        else S::storen(d + r.dst + j, v, r.len - j);
+      }
     }
   }
 }
