@@ -498,6 +498,38 @@ void sum_squares(const Tensor& out, const Tensor& in, const std::vector<int64_t>
       *out.data<T>() = finish(block_sum<double>(p.red_numel, [&](int64_t b, int64_t e) { return L->sum_sq(x + b, e - b, mean); }));
       return;
     }
+    // Reduced dims outer to a contiguous block of columns (x.var(0)): the same two passes for w
+    // columns at once, walking rows in memory order; per column the same additions in the same order
+    // as the strided loop below (each reduced run summed alone, then added), so the same bits. One
+    // strided column at a time made var(0) of [1024, 1024] float32 0.7x PyTorch (5.5 ms).
+    if (const int64_t inner = outer_block(p)) {
+      column_pieces<T>(p, in.data<T>(), inner, [&](const T* base, int64_t oi, int64_t w) {
+        std::vector<double> mean((size_t)w, 0.0), run((size_t)w), ss((size_t)w, 0.0);
+        if (centered) {
+          for_each_row<T>(p, base, [&](const T* r, int64_t k, int64_t st) {
+            std::fill(run.begin(), run.end(), 0.0);
+            for (int64_t i = 0; i < k; ++i) {
+              const T* row = r + i * st;
+              for (int64_t j = 0; j < w; ++j) run[j] += (double)row[j];
+            }
+            for (int64_t j = 0; j < w; ++j) mean[j] += run[j];
+          });
+          for (int64_t j = 0; j < w; ++j) mean[j] /= n;
+        }
+        for_each_row<T>(p, base, [&](const T* r, int64_t k, int64_t st) {
+          for (int64_t i = 0; i < k; ++i) {
+            const T* row = r + i * st;
+            for (int64_t j = 0; j < w; ++j) {
+              const double d = (double)row[j] - mean[j];
+              ss[j] += d * d;
+            }
+          }
+        });
+        T* o = out.data<T>() + oi;
+        for (int64_t j = 0; j < w; ++j) o[j] = finish(ss[j]);
+      });
+      return;
+    }
     per_output<T, T>(p, out, in, [&](const T* base) {
       double s = 0;
       if (centered) for_each_row<T>(p, base, [&](const T* r, int64_t k, int64_t st) { s += sum_row(r, k, st); });
