@@ -7,7 +7,9 @@
 #include <limits>
 #include "cpu/kernels.h"
 #include "cpu/loops.h"
+#include "cpu/capability.h"
 #include "cpu/parallel.h"
+#include "cpu/simd/simd.h"
 
 namespace flambeau::cpu {
 
@@ -245,10 +247,15 @@ std::pair<int64_t, int64_t> index_range(const Tensor& index) {
   constexpr int64_t kChunk = 1 << 16;  // fixed pieces, each thread's min/max kept apart
   const int64_t pieces = (n + kChunk - 1) / kChunk;
   std::vector<int64_t> lo((size_t)pieces), hi((size_t)pieces);
+  const simd::MinMaxI64Fn simd_minmax = capability() != Capability::Default ? simd::minmax_i64_avx2() : nullptr;
   parallel_for(pieces, 1, [&](int64_t b, int64_t e) {
     for (int64_t c = b; c < e; ++c) {
       const int64_t* __restrict p = x + c * kChunk;
       const int64_t m = std::min(kChunk, n - c * kChunk);
+      if (simd_minmax) {
+        simd_minmax(p, m, &lo[(size_t)c], &hi[(size_t)c]);
+        continue;
+      }
       int64_t l = p[0], h = p[0];
       for (int64_t i = 1; i < m; ++i) {
         l = p[i] < l ? p[i] : l;
