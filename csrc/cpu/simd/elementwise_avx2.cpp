@@ -1,4 +1,4 @@
-// Contiguous float32 add/sub/mul/div/maximum/minimum with AVX2 registers (8 lanes), the 4-byte transpose,
+// Contiguous float32 and float64 add/sub/mul/div/maximum/minimum with AVX2 registers, the 4-byte transpose,
 // float32 <-> float64 conversion, and the
 // addcmul/addcdiv/lerp rows of ternary_vec.inc. Only built with AVX2 flags
 // and only called when the CPU has AVX2 (cpu/capability.cpp). IEEE results are identical to the
@@ -10,66 +10,107 @@
 namespace flambeau::cpu::simd {
 namespace {
 
-template <int OP>
-inline __m256 apply(__m256 x, __m256 y) {
-  if constexpr (OP == 0) return _mm256_add_ps(x, y);
-  else if constexpr (OP == 1) return _mm256_sub_ps(x, y);
-  else if constexpr (OP == 2) return _mm256_mul_ps(x, y);
-  else if constexpr (OP == 3) return _mm256_div_ps(x, y);
-  else {  // 4 maximum, 5 minimum: max_ps(x, y) is x > y ? x : y (y when either is NaN); a NaN x wins
-    const __m256 r = OP == 4 ? _mm256_max_ps(x, y) : _mm256_min_ps(x, y);
-    return _mm256_blendv_ps(r, x, _mm256_cmp_ps(x, x, _CMP_UNORD_Q));
-  }
+// The register type of each element type: float (8 lanes) and double (4 lanes), the same code.
+struct PS {
+  using T = float;
+  using V = __m256;
+  static constexpr int W = 8;
+  static V ld(const T* p) { return _mm256_loadu_ps(p); }
+  static void st(T* p, V v) { _mm256_storeu_ps(p, v); }
+  static V set1(T x) { return _mm256_set1_ps(x); }
+  static V add(V x, V y) { return _mm256_add_ps(x, y); }
+  static V sub(V x, V y) { return _mm256_sub_ps(x, y); }
+  static V mul(V x, V y) { return _mm256_mul_ps(x, y); }
+  static V div(V x, V y) { return _mm256_div_ps(x, y); }
+  static V max(V x, V y) { return _mm256_max_ps(x, y); }
+  static V min(V x, V y) { return _mm256_min_ps(x, y); }
+  static V nan_wins(V r, V x) { return _mm256_blendv_ps(r, x, _mm256_cmp_ps(x, x, _CMP_UNORD_Q)); }
+};
+struct PD {
+  using T = double;
+  using V = __m256d;
+  static constexpr int W = 4;
+  static V ld(const T* p) { return _mm256_loadu_pd(p); }
+  static void st(T* p, V v) { _mm256_storeu_pd(p, v); }
+  static V set1(T x) { return _mm256_set1_pd(x); }
+  static V add(V x, V y) { return _mm256_add_pd(x, y); }
+  static V sub(V x, V y) { return _mm256_sub_pd(x, y); }
+  static V mul(V x, V y) { return _mm256_mul_pd(x, y); }
+  static V div(V x, V y) { return _mm256_div_pd(x, y); }
+  static V max(V x, V y) { return _mm256_max_pd(x, y); }
+  static V min(V x, V y) { return _mm256_min_pd(x, y); }
+  static V nan_wins(V r, V x) { return _mm256_blendv_pd(r, x, _mm256_cmp_pd(x, x, _CMP_UNORD_Q)); }
+};
+
+template <class S, int OP>
+inline typename S::V apply(typename S::V x, typename S::V y) {
+  if constexpr (OP == 0) return S::add(x, y);
+  else if constexpr (OP == 1) return S::sub(x, y);
+  else if constexpr (OP == 2) return S::mul(x, y);
+  else if constexpr (OP == 3) return S::div(x, y);
+  else  // 4 maximum, 5 minimum: max(x, y) is x > y ? x : y (y when either is NaN); a NaN x wins
+    return S::nan_wins(OP == 4 ? S::max(x, y) : S::min(x, y), x);
 }
 
-template <int OP>
-inline float apply1(float x, float y) {
+template <class T, int OP>
+inline T apply1(T x, T y) {
   if constexpr (OP == 0) return x + y;
   else if constexpr (OP == 1) return x - y;
   else if constexpr (OP == 2) return x * y;
   else if constexpr (OP == 3) return x / y;
   else {  // as cpu/elementwise.cpp's max_nan / min_nan
-    float r = OP == 4 ? (x > y ? x : y) : (x < y ? x : y);
+    T r = OP == 4 ? (x > y ? x : y) : (x < y ? x : y);
     r = y != y ? y : r;
     return x != x ? x : r;
   }
 }
 
-template <int OP>
-void run(float* o, const float* a, const float* b, int64_t n) {
+template <class S, int OP>
+void run(typename S::T* o, const typename S::T* a, const typename S::T* b, int64_t n) {
+  constexpr int W = S::W;
   int64_t i = 0;
-  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(o + i, apply<OP>(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i)));
-  for (; i < n; ++i) o[i] = apply1<OP>(a[i], b[i]);
+  for (; i + W <= n; i += W) S::st(o + i, apply<S, OP>(S::ld(a + i), S::ld(b + i)));
+  for (; i < n; ++i) o[i] = apply1<typename S::T, OP>(a[i], b[i]);
 }
 
-template <int OP>
-void run_scalar(float* o, const float* a, float b, int64_t n) {
-  const __m256 vb = _mm256_set1_ps(b);
+template <class S, int OP>
+void run_scalar(typename S::T* o, const typename S::T* a, typename S::T b, int64_t n) {
+  constexpr int W = S::W;
+  const typename S::V vb = S::set1(b);
   int64_t i = 0;
-  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(o + i, apply<OP>(_mm256_loadu_ps(a + i), vb));
-  for (; i < n; ++i) o[i] = apply1<OP>(a[i], b);
+  for (; i + W <= n; i += W) S::st(o + i, apply<S, OP>(S::ld(a + i), vb));
+  for (; i < n; ++i) o[i] = apply1<typename S::T, OP>(a[i], b);
 }
 
-void binary(int op, float* o, const float* a, const float* b, int64_t n) {
+template <class S>
+void binary_t(int op, typename S::T* o, const typename S::T* a, const typename S::T* b, int64_t n) {
   switch (op) {
-    case 0: run<0>(o, a, b, n); break;
-    case 1: run<1>(o, a, b, n); break;
-    case 2: run<2>(o, a, b, n); break;
-    case 3: run<3>(o, a, b, n); break;
-    case 4: run<4>(o, a, b, n); break;
-    default: run<5>(o, a, b, n); break;
+    case 0: run<S, 0>(o, a, b, n); break;
+    case 1: run<S, 1>(o, a, b, n); break;
+    case 2: run<S, 2>(o, a, b, n); break;
+    case 3: run<S, 3>(o, a, b, n); break;
+    case 4: run<S, 4>(o, a, b, n); break;
+    default: run<S, 5>(o, a, b, n); break;
   }
 }
 
-void binary_scalar(int op, float* o, const float* a, float b, int64_t n) {
+template <class S>
+void binary_scalar_t(int op, typename S::T* o, const typename S::T* a, typename S::T b, int64_t n) {
   switch (op) {
-    case 0: run_scalar<0>(o, a, b, n); break;
-    case 1: run_scalar<1>(o, a, b, n); break;
-    case 2: run_scalar<2>(o, a, b, n); break;
-    case 3: run_scalar<3>(o, a, b, n); break;
-    case 4: run_scalar<4>(o, a, b, n); break;
-    default: run_scalar<5>(o, a, b, n); break;
+    case 0: run_scalar<S, 0>(o, a, b, n); break;
+    case 1: run_scalar<S, 1>(o, a, b, n); break;
+    case 2: run_scalar<S, 2>(o, a, b, n); break;
+    case 3: run_scalar<S, 3>(o, a, b, n); break;
+    case 4: run_scalar<S, 4>(o, a, b, n); break;
+    default: run_scalar<S, 5>(o, a, b, n); break;
   }
+}
+
+void binary(int op, float* o, const float* a, const float* b, int64_t n) { binary_t<PS>(op, o, a, b, n); }
+void binary_scalar(int op, float* o, const float* a, float b, int64_t n) { binary_scalar_t<PS>(op, o, a, b, n); }
+void binary_f64(int op, double* o, const double* a, const double* b, int64_t n) { binary_t<PD>(op, o, a, b, n); }
+void binary_scalar_f64(int op, double* o, const double* a, double b, int64_t n) {
+  binary_scalar_t<PD>(op, o, a, b, n);
 }
 
 // 8 rows of 8 in registers, transposed by the usual three rounds (pairs of lanes, 64-bit halves,
@@ -144,5 +185,7 @@ ClampF32Fn clamp_f32_avx2() { return &clamp_f32; }
 ClampF64Fn clamp_f64_avx2() { return &clamp_f64; }
 TernaryF64Fn ternary_f64_avx2() { return &ternary_f64; }
 BinaryScalarF32Fn binary_scalar_f32_avx2() { return &binary_scalar; }
+BinaryF64Fn binary_f64_avx2() { return &binary_f64; }
+BinaryScalarF64Fn binary_scalar_f64_avx2() { return &binary_scalar_f64; }
 
 }  // namespace flambeau::cpu::simd

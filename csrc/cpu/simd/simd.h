@@ -48,6 +48,12 @@ ClampF64Fn clamp_f64_avx2();
 ClampF32Fn clamp_f32_avx512();
 ClampF64Fn clamp_f64_avx512();
 
+// The same on float64 (the AVX2 build serves the AVX-512 capability too).
+using BinaryF64Fn = void (*)(int op, double* o, const double* a, const double* b, int64_t n);
+using BinaryScalarF64Fn = void (*)(int op, double* o, const double* a, double b, int64_t n);
+BinaryF64Fn binary_f64_avx2();
+BinaryScalarF64Fn binary_scalar_f64_avx2();
+
 BinaryF32Fn binary_f32_avx2();
 BinaryScalarF32Fn binary_scalar_f32_avx2();
 BinaryF32Fn binary_f32_avx512();
