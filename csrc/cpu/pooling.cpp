@@ -103,8 +103,19 @@ inline void max_pool_lanes(const T* x, T* y, int64_t* ind, const PoolGeometry& g
     }
   }
   std::memcpy(y, &m, sizeof m);
-  if constexpr (kIdx)
-    for (int l = 0; l < P::L; ++l) ind[l] = (int64_t)best[l] + iw0 + l * S;
+  if constexpr (kIdx) {  // offsets (>= 0) widened to int64 by interleaving with zeros, plus the column
+    typedef int64_t I2 __attribute__((vector_size(16)));
+    if constexpr (P::L == 4) {
+      const typename P::M z{};
+      const I2 lo = (I2)__builtin_shuffle(best, z, typename P::M{0, 4, 1, 5}) + I2{iw0, iw0 + S};
+      const I2 hi = (I2)__builtin_shuffle(best, z, typename P::M{2, 6, 3, 7}) + I2{iw0 + 2 * S, iw0 + 3 * S};
+      std::memcpy(ind, &lo, sizeof lo);
+      std::memcpy(ind + 2, &hi, sizeof hi);
+    } else {
+      const I2 v = (I2)best + I2{iw0, iw0 + S};
+      std::memcpy(ind, &v, sizeof v);
+    }
+  }
 }
 
 template <class T, bool kIdx>
