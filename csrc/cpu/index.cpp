@@ -241,29 +241,27 @@ Tensor along_index(const Tensor& t, const Tensor& index, int64_t dim) {
 }
 }  // namespace
 
+// Baseline form of the AVX2 leaf's minmax_i64 (simd.h), for CPUs without AVX2.
+static void minmax_i64(const int64_t* __restrict x, int64_t n, int64_t* lo, int64_t* hi) {
+  int64_t l = x[0], h = x[0];
+  for (int64_t i = 1; i < n; ++i) {
+    l = x[i] < l ? x[i] : l;
+    h = x[i] > h ? x[i] : h;
+  }
+  *lo = l;
+  *hi = h;
+}
+
 std::pair<int64_t, int64_t> index_range(const Tensor& index) {
   const int64_t n = index.numel();
   const int64_t* x = index.data<int64_t>();
   constexpr int64_t kChunk = 1 << 16;  // fixed pieces, each thread's min/max kept apart
   const int64_t pieces = (n + kChunk - 1) / kChunk;
   std::vector<int64_t> lo((size_t)pieces), hi((size_t)pieces);
-  const simd::MinMaxI64Fn simd_minmax = capability() != Capability::Default ? simd::minmax_i64_avx2() : nullptr;
+  const simd::MinMaxI64Fn minmax = capability() != Capability::Default ? simd::minmax_i64_avx2() : &minmax_i64;
   parallel_for(pieces, 1, [&](int64_t b, int64_t e) {
-    for (int64_t c = b; c < e; ++c) {
-      const int64_t* __restrict p = x + c * kChunk;
-      const int64_t m = std::min(kChunk, n - c * kChunk);
-      if (simd_minmax) {
-        simd_minmax(p, m, &lo[(size_t)c], &hi[(size_t)c]);
-        continue;
-      }
-      int64_t l = p[0], h = p[0];
-      for (int64_t i = 1; i < m; ++i) {
-        l = p[i] < l ? p[i] : l;
-        h = p[i] > h ? p[i] : h;
-      }
-      lo[(size_t)c] = l;
-      hi[(size_t)c] = h;
-    }
+    for (int64_t c = b; c < e; ++c)
+      minmax(x + c * kChunk, std::min(kChunk, n - c * kChunk), &lo[(size_t)c], &hi[(size_t)c]);
   });
   return {*std::min_element(lo.begin(), lo.end()), *std::max_element(hi.begin(), hi.end())};
 }

@@ -182,11 +182,7 @@ void pack(const typename S::T* src, int64_t si, int64_t sk, int64_t m, int64_t k
         }
         S::transpose(r);
         T* d = dst + k0 * P + g * VL;
-        if (P - g * VL >= VL) {
-          for (int kk = 0; kk < kn; ++kk) S::storeu(d + kk * P, r[kk]);
-        } else {
-          for (int kk = 0; kk < kn; ++kk) S::storen(d + kk * P, r[kk], P - g * VL);
-        }
+        for (int kk = 0; kk < kn; ++kk) S::storen(d + kk * P, r[kk], P - g * VL);  // all VL lanes or the last P % VL
       }
     }
     return;
@@ -198,10 +194,7 @@ void pack(const typename S::T* src, int64_t si, int64_t sk, int64_t m, int64_t k
         const int64_t left = m - g * VL;
         const V v = left >= VL ? S::loadu(src + k * sk + g * VL)
                                : left > 0 ? S::mloadu(S::mask(left), src + k * sk + g * VL) : S::zero();
-        if (P - g * VL >= VL)
-          S::storeu(dst + k * P + g * VL, v);
-        else
-          S::storen(dst + k * P + g * VL, v, P - g * VL);
+        S::storen(dst + k * P + g * VL, v, P - g * VL);
       }
     }
     return;

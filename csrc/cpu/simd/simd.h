@@ -11,6 +11,13 @@ using BinaryF32Fn = void (*)(int op, float* o, const float* a, const float* b, i
 // Same with b a single broadcast scalar.
 using BinaryScalarF32Fn = void (*)(int op, float* o, const float* a, float b, int64_t n);
 
+// Both on float64 (the AVX2 build serves the AVX-512 capability too).
+using BinaryF64Fn = void (*)(int op, double* o, const double* a, const double* b, int64_t n);
+using BinaryScalarF64Fn = void (*)(int op, double* o, const double* a, double b, int64_t n);
+BinaryF64Fn binary_f64_avx2();
+BinaryScalarF64Fn binary_scalar_f64_avx2();
+
+
 // Transpose of a block of 4-byte elements (float32, int32): out[i*ldo + j] = in[j*ldi + i] for
 // i < ni, j < nj (strides in elements). x.t().contiguous() and permute(...).contiguous(), one tile at
 // a time (cpu/copy.cpp). The AVX2 build serves the AVX-512 capability too (8x8 register blocks).
@@ -47,12 +54,6 @@ ClampF32Fn clamp_f32_avx2();
 ClampF64Fn clamp_f64_avx2();
 ClampF32Fn clamp_f32_avx512();
 ClampF64Fn clamp_f64_avx512();
-
-// The same on float64 (the AVX2 build serves the AVX-512 capability too).
-using BinaryF64Fn = void (*)(int op, double* o, const double* a, const double* b, int64_t n);
-using BinaryScalarF64Fn = void (*)(int op, double* o, const double* a, double b, int64_t n);
-BinaryF64Fn binary_f64_avx2();
-BinaryScalarF64Fn binary_scalar_f64_avx2();
 
 BinaryF32Fn binary_f32_avx2();
 BinaryScalarF32Fn binary_scalar_f32_avx2();

@@ -318,11 +318,13 @@ class Flip(Function):
         return flip(g, ctx.dims), None
 
 
+def _ints(v):
+    """An int or a sequence of ints as a list of ints (the dims and shifts of flip and roll)."""
+    return [int(v)] if isinstance(v, numbers.Integral) else [int(x) for x in v]
+
+
 def flip(input, dims):
-    if isinstance(dims, numbers.Integral):
-        dims = [int(dims)]
-    else:
-        dims = [int(d) for d in dims]
+    dims = _ints(dims)
     if input._rg and _gs.enabled:
         return Flip.apply(input, dims)
     return _wrap(_C.flip(input._impl, dims))
@@ -353,11 +355,8 @@ class Roll(Function):
 
 
 def roll(input, shifts, dims=None):
-    shifts = [int(shifts)] if isinstance(shifts, numbers.Integral) else [int(s) for s in shifts]
-    if dims is None:
-        dims = []
-    else:
-        dims = [int(dims)] if isinstance(dims, numbers.Integral) else [int(d) for d in dims]
+    shifts = _ints(shifts)
+    dims = [] if dims is None else _ints(dims)
     if input._rg and _gs.enabled:
         return Roll.apply(input, shifts, dims)
     return _wrap(_C.roll(input._impl, shifts, dims))
