@@ -46,7 +46,7 @@ ULP = {
     "sin": (np.sin, lambda v: np.abs(v) < 1e22, 1.0),  # beyond 823549.6: the scalar libm call
     "cos": (np.cos, lambda v: np.abs(v) < 1e22, 1.0),
 }
-EXACT = ["sqrt", "rsqrt", "reciprocal", "floor", "ceil", "round", "trunc", "relu", "sign"]
+EXACT = ["sqrt", "rsqrt", "reciprocal", "floor", "ceil", "round", "trunc", "relu", "sign", "neg", "abs", "square"]
 SPECIALS = np.array([823549.6, 823549.7, 1e22, -1e22, 0.0, -0.0, np.inf, -np.inf, np.nan, 5e-324, -5e-324, 2.2250738585072014e-308, 1e-310,
                      709.782712893384, 709.7827128933841, 710.0, -708.39, -745.1332191019411,
                      -745.1332191019412, -746.0, 1.0, -1.0, 0.5, -0.5, 1e-300, 1e300, -1e300, 22.0, -22.0,

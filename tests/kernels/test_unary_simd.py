@@ -1,6 +1,6 @@
 """The vector float32 bodies of the foundation unary ops (csrc/cpu/simd/unary_vec.inc): flambeau.exp,
 log, log2, log10, log1p, expm1, sin, cos, erf, tanh, sigmoid, sqrt, rsqrt, reciprocal, floor, ceil,
-round, trunc, relu, sign on contiguous float32, each CPU capability forced in turn.
+round, trunc, relu, sign, neg, abs, square (and x ** 2, 0.5, -1, -0.5) on contiguous float32, each CPU capability forced in turn.
 
 - Accuracy against a float64 reference over a sweep of float32 bit patterns (both signs), bounded in
   ulp of the float32-rounded reference.
@@ -116,7 +116,7 @@ def test_trig_near_multiples_of_half_pi(name, cap):
     assert ulp.max() <= 2.5, f"{name}/{cap}: {ulp.max():.2f} ulp at x={x[ok][ulp.argmax()]!r}"
 
 
-EXACT = ["sqrt", "rsqrt", "reciprocal", "floor", "ceil", "round", "trunc", "relu", "sign", "neg", "abs"]
+EXACT = ["sqrt", "rsqrt", "reciprocal", "floor", "ceil", "round", "trunc", "relu", "sign", "neg", "abs", "square"]
 
 
 @pytest.mark.parametrize("cap", CAPS)
@@ -128,6 +128,19 @@ def test_exact_ops_match_the_scalar_loop(name, cap, rng):
     ours = with_cpu_capability(cap, lambda: _run(name, x))
     scalar = with_cpu_capability("default", lambda: _run(name, x))
     assert np.array_equal(ours.view(np.int32), scalar.view(np.int32)), name
+
+
+@pytest.mark.parametrize("cap", CAPS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("exponent", [2, 0.5, -1, -0.5, 3, -2, 1])
+def test_pow_special_exponents_match_the_scalar_loop(exponent, dtype, cap, rng):
+    # x ** 2, 0.5, -1 and -0.5 run the square / sqrt / reciprocal / rsqrt leaves: the scalar loop's bits.
+    x = np.concatenate([rng.normal(0, 10, 5001), [0.0, -0.0, np.inf, -np.inf, np.nan, 1e-45, -1e-45, 3.4e38]])
+    t = flambeau.from_numpy(x.astype(dtype))
+    ours = with_cpu_capability(cap, lambda: (t ** exponent).numpy())
+    scalar = with_cpu_capability("default", lambda: (t ** exponent).numpy())
+    np.testing.assert_array_equal(ours, scalar)
+    assert np.array_equal(np.signbit(ours), np.signbit(scalar))
 
 
 SPECIAL = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 1e-45, -1e-45, 1e-40, 1.1754942e-38, 1.17549435e-38,

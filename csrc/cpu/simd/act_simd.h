@@ -75,8 +75,8 @@ BceF32Fn bce_f32_avx512();
 // static_assert in cpu/elementwise.cpp). Returns false, touching nothing, when the leaf has no vector
 // version of `op` (then the caller runs its scalar loop); n = 0 asks only that. out may alias x.
 enum UnaryId : int {
-  kUExp = 2, kULog, kULog2, kULog10, kULog1p, kUExpm1, kUSqrt, kURsqrt, kUSin, kUCos, kUTan, kUTanh, kUSigmoid,
-  kURelu, kUSign, kUFloor, kUCeil, kURound, kUTrunc, kUReciprocal, kUErf
+  kUNeg = 0, kUAbs = 1, kUExp = 2, kULog, kULog2, kULog10, kULog1p, kUExpm1, kUSqrt, kURsqrt, kUSin, kUCos, kUTan, kUTanh, kUSigmoid,
+  kURelu, kUSign, kUFloor, kUCeil, kURound, kUTrunc, kUReciprocal, kUErf, kUSquare
 };
 using UnaryF32Fn = bool (*)(int op, float* out, const float* x, int64_t n);
 UnaryF32Fn unary_f32_avx2();
