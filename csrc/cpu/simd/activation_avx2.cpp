@@ -117,6 +117,11 @@ inline void dacc_add_prod(Dacc& d, vf a, vf b) {
   d.lo = _mm256_fmadd_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(a)), _mm256_cvtps_pd(_mm256_castps256_ps128(b)), d.lo);
   d.hi = _mm256_fmadd_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(a, 1)), _mm256_cvtps_pd(_mm256_extractf128_ps(b, 1)), d.hi);
 }
+// a += b lane by lane.
+inline void dacc_merge(Dacc& a, const Dacc& b) {
+  a.lo = _mm256_add_pd(a.lo, b.lo);
+  a.hi = _mm256_add_pd(a.hi, b.hi);
+}
 // The W float64 lanes, in lane order (per-position sums of the softmax tiles).
 inline void dacc_st(double* p, const Dacc& d) {
   _mm256_storeu_pd(p, d.lo);

@@ -116,6 +116,11 @@ inline void dacc_add_prod(Dacc& d, vf a, vf b) {
   d.lo = _mm512_fmadd_pd(lo(a), lo(b), d.lo);
   d.hi = _mm512_fmadd_pd(hi(a), hi(b), d.hi);
 }
+// a += b lane by lane.
+inline void dacc_merge(Dacc& a, const Dacc& b) {
+  a.lo = _mm512_add_pd(a.lo, b.lo);
+  a.hi = _mm512_add_pd(a.hi, b.hi);
+}
 // The W float64 lanes, in lane order (per-position sums of the softmax tiles).
 inline void dacc_st(double* p, const Dacc& d) {
   _mm512_storeu_pd(p, d.lo);
