@@ -102,6 +102,29 @@ def test_sort_large_rows_exact_indices(dtype, rng):
             assert_same(rf.values, rt.values)
 
 
+@pytest.mark.parametrize("case", ["int64_full_range", "int64_high_bits", "one_value", "float64_specials"])
+def test_sort_radix_digit_spans(case, rng):
+    # Long rows take the LSD radix sort over only the bits where the values differ, in 11-bit digits,
+    # one row cut into parts (a thread each): wide spans (six passes), a span far from bit 0, no
+    # span at all, and float keys with NaN / inf / -0 must all give PyTorch's stable order.
+    n = 70_000
+    if case == "int64_full_range":
+        a = rng.integers(-2**63, 2**63 - 1, size=n, dtype=np.int64)
+        a[::5] = a[7]  # ties across the parts
+    elif case == "int64_high_bits":
+        a = rng.integers(0, 3, size=n).astype(np.int64) * 2**40 - 2**52
+    elif case == "one_value":
+        a = np.full(n, -17, np.int64)
+    else:
+        a = rng.standard_normal(n)
+        a[::9], a[::13], a[::17], a[::19] = np.nan, -0.0, np.inf, 0.0
+    for desc in (False, True):
+        rt = torch.sort(torch.tensor(a), descending=desc, stable=True)
+        rf = flambeau.sort(fl_tensor(a), descending=desc)
+        assert_same(rf.indices, rt.indices)
+        assert_same(rf.values, rt.values)
+
+
 def test_sort_bad_dim():
     with pytest.raises(IndexError, match="Dimension out of range"):
         flambeau.sort(flambeau.zeros(3), 1)

@@ -24,6 +24,25 @@ namespace flambeau::cpu_alloc {
 void* allocate(size_t nbytes, size_t* cls);
 void release(void* p, size_t cls);
 
+// A kernel's working buffer of n elements of a trivial type T from the same cache, released when it
+// goes out of scope. For buffers of hundreds of kilobytes and more: from new[] or std::vector they
+// came from mmap on every call and page-faulted on first touch (sort of 64K int64 spent a third of
+// its time in the kernel's page-fault path). Contents uninitialised.
+template <class T>
+class Scratch {
+ public:
+  explicit Scratch(size_t n) : p_(static_cast<T*>(allocate(n > 0 ? n * sizeof(T) : 1, &cls_))) {}
+  ~Scratch() { release(p_, cls_); }
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+  T* get() const { return p_; }
+  T& operator[](size_t i) const { return p_[i]; }
+
+ private:
+  size_t cls_ = 0;
+  T* p_;
+};
+
 struct Stats {
   uint64_t hits = 0;          // requests served from the cache
   uint64_t misses = 0;        // requests that went to the system allocator

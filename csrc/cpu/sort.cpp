@@ -26,6 +26,7 @@
 #include <memory>
 #include <type_traits>
 #include <vector>
+#include "core/cpu_allocator.h"
 #include "core/view.h"
 #include "cpu/parallel.h"
 #include "cpu/sort_kernels.h"
@@ -103,31 +104,40 @@ void run_rows(const Tensor& values, const Tensor& indices, const Tensor& x_in, i
   const int64_t jblocks = (inner + B - 1) / B, nblocks = L.outer * jblocks;
   const int64_t grain = std::max<int64_t>(1, kGrain / std::max<int64_t>(1, n * B));
   parallel_for(nblocks, grain, [&](int64_t b0, int64_t b1) {
-    std::unique_ptr<K[]> keys(new K[(size_t)(B * n)]);
-    std::unique_ptr<T[]> vals(new T[(size_t)(B * n)]);  // not std::vector: vector<bool> has no data()
+    cpu_alloc::Scratch<K> keys((size_t)(B * n));
+    cpu_alloc::Scratch<T> vals((size_t)(B * n));  // not std::vector: vector<bool> has no data()
     std::vector<const K*> res((size_t)B);
     for (int64_t blk = b0; blk < b1; ++blk) {
       const int64_t o = blk / jblocks, j0 = (blk % jblocks) * B, nb = std::min(B, inner - j0);
-      const T* src = xp + o * n * inner + j0;
-      for (int64_t i = 0; i < n; ++i) {
-        const T* s = src + i * inner;
-        for (int64_t b = 0; b < nb; ++b) {
+      // Local restrict pointers: through the lambda's captures (-fno-strict-aliasing) every store
+      // made the loops reload them, and these two loops were 60% of the sort of 64K int64.
+      const T* __restrict src = xp + o * n * inner + j0;
+      K* __restrict kb = keys.get();
+      T* __restrict vb = vals.get();
+      const int64_t nn = n, in = inner, nbb = nb;
+      const uint64_t fl = flip;
+      for (int64_t i = 0; i < nn; ++i) {
+        const T* s = src + i * in;
+        for (int64_t b = 0; b < nbb; ++b) {
           T v = s[b];
-          vals[b * n + i] = v;
-          keys[b * n + i] = KP::make(ordered(v) ^ flip, i);
+          vb[b * nn + i] = v;
+          kb[b * nn + i] = KP::make(ordered(v) ^ fl, i);
         }
       }
-      for (int64_t b = 0; b < nb; ++b) res[b] = pick(keys.get() + b * n, vals.get() + b * n, n);
-      T* vo = vp + o * m * inner + j0;
-      int64_t* io = ip + o * m * inner + j0;
-      for (int64_t i = 0; i < m; ++i) {
-        for (int64_t b = 0; b < nb; ++b) {
-          const int64_t idx = KP::index(res[b][i]);
+      for (int64_t b = 0; b < nb; ++b) res[b] = pick(kb + b * n, vb + b * n, n);
+      T* __restrict vo = vp + o * m * inner + j0;
+      int64_t* __restrict io = ip + o * m * inner + j0;
+      const int64_t mm = m;
+      const K* const* rs = res.data();
+      for (int64_t i = 0; i < mm; ++i) {  // b innermost: adjacent outputs when dim is not the last
+        for (int64_t b = 0; b < nbb; ++b) {
+          const K key = rs[b][i];
+          const int64_t idx = KP::index(key);
           if constexpr (std::is_same_v<T, int64_t>)  // the key is the value (a bijection): no random read
-            vo[i * inner + b] = (int64_t)((KP::value(res[b][i]) ^ flip) ^ (1ull << 63));
+            vo[i * in + b] = (int64_t)((KP::value(key) ^ fl) ^ (1ull << 63));
           else
-            vo[i * inner + b] = vals[b * n + idx];
-          io[i * inner + b] = idx;
+            vo[i * in + b] = vb[b * nn + idx];
+          io[i * in + b] = idx;
         }
       }
     }
@@ -155,36 +165,80 @@ void dispatch(const Tensor& x, int64_t dim, F&& f) {
 }  // namespace
 
 namespace {
-// Long rows: an LSD radix sort on the value part of the keys, one byte per pass (4 passes for narrow
-// keys, 8 for wide ones), a pass skipped when every key has the same byte there (int64 labels in
-// [0, 1024) take 2 passes, not 8). Each pass is a stable scatter and the keys start in index order,
-// so equal values stay in index order: the same permutation as std::sort of (value, index), which
-// compares the index too. std::sort of 16-byte pairs was 0.2x PyTorch on int64 rows (sort of 64K:
-// 7.3 ms, PyTorch 1.6).
+// Long rows: an LSD radix sort on the value part of the keys. Each pass is a stable scatter and the
+// keys start in index order, so equal values stay in index order: the same permutation as std::sort
+// of (value, index), which compares the index too. std::sort of 16-byte pairs was 0.2x PyTorch on
+// int64 rows (sort of 64K: 7.3 ms, PyTorch 1.6).
+// Only the bits where the values differ are sorted on (an OR/AND pass finds them), in 11-bit digits
+// from the lowest (2048 buckets: int64 labels in [0, 1024) take one pass, random float32 three,
+// random int64 six). The one-byte digits over the whole key before, constant bytes included, made
+// the sort of 64K int64 labels 0.69x PyTorch.
 constexpr int64_t kRadixMin = 2048;
 
 template <class KP>
 void radix_sort(typename KP::K* k, int64_t n) {
   using K = typename KP::K;
-  constexpr int kBytes = std::is_same_v<KP, Packed> ? 4 : 8;
-  std::vector<int64_t> count((size_t)kBytes * 256, 0);
-  for (int64_t i = 0; i < n; ++i) {
-    const uint64_t v = KP::value(k[i]);
-    for (int b = 0; b < kBytes; ++b) ++count[(size_t)(b * 256 + ((v >> (8 * b)) & 0xFF))];
-  }
-  std::unique_ptr<K[]> tmp(new K[(size_t)n]);
+  // A long row is cut into P parts (a thread each when the caller is not already running in
+  // parallel, as for the one row of a 1-D sort): per pass, each part counts its digits, then
+  // scatters to offsets that put part q's keys after those of parts < q in every bucket, so the
+  // scatter stays stable and the result does not depend on P.
+  const int64_t P = std::max<int64_t>(1, std::min<int64_t>(max_threads(), n / 16384));
+  auto part = [n, P](int64_t q) { return q * n / P; };
+  std::vector<uint64_t> ors((size_t)P, 0), ands((size_t)P, ~0ull);
+  parallel_for(P, 1, [&](int64_t q0, int64_t q1) {
+    for (int64_t q = q0; q < q1; ++q) {
+      uint64_t o = 0, a = ~0ull;
+      const int64_t b = part(q), e = part(q + 1);  // locals: the loops re-read captures otherwise
+      for (int64_t i = b; i < e; ++i) {
+        const uint64_t v = KP::value(k[i]);
+        o |= v;
+        a &= v;
+      }
+      ors[q] = o;
+      ands[q] = a;
+    }
+  });
+  uint64_t all_or = 0, all_and = ~0ull;
+  for (int64_t q = 0; q < P; ++q) all_or |= ors[q], all_and &= ands[q];
+  const uint64_t varying = all_or ^ all_and;
+  if (varying == 0) return;  // one value: index order is the order
+  const int lo = __builtin_ctzll(varying), span = 64 - __builtin_clzll(varying) - lo;
+  const int width = span < 11 ? span : 11, passes = (span + width - 1) / width;
+  const int64_t buckets = int64_t(1) << width;
+  const uint64_t digit_mask = (uint64_t)buckets - 1;
+  std::vector<int64_t> count((size_t)(P * buckets));
+  cpu_alloc::Scratch<K> tmp((size_t)n);
   K* src = k;
   K* dst = tmp.get();
-  for (int b = 0; b < kBytes; ++b) {
-    int64_t* c = count.data() + b * 256;
-    if (c[(KP::value(src[0]) >> (8 * b)) & 0xFF] == n) continue;  // one byte value: nothing moves
+  for (int p = 0; p < passes; ++p) {
+    const int shift = lo + p * width;
+    parallel_for(P, 1, [&](int64_t q0, int64_t q1) {
+      for (int64_t q = q0; q < q1; ++q) {
+        int64_t* __restrict c = count.data() + q * buckets;
+        const K* __restrict s = src;
+        const int64_t b = part(q), e = part(q + 1), sh = shift;
+        const uint64_t dm = digit_mask;
+        std::fill(c, c + buckets, 0);
+        for (int64_t i = b; i < e; ++i) ++c[(KP::value(s[i]) >> sh) & dm];
+      }
+    });
     int64_t pos = 0;
-    for (int d = 0; d < 256; ++d) {
-      const int64_t cnt = c[d];
-      c[d] = pos;
-      pos += cnt;
-    }
-    for (int64_t i = 0; i < n; ++i) dst[c[(KP::value(src[i]) >> (8 * b)) & 0xFF]++] = src[i];
+    for (int64_t d = 0; d < buckets; ++d)
+      for (int64_t q = 0; q < P; ++q) {
+        const int64_t cnt = count[(size_t)(q * buckets + d)];
+        count[(size_t)(q * buckets + d)] = pos;
+        pos += cnt;
+      }
+    parallel_for(P, 1, [&](int64_t q0, int64_t q1) {
+      for (int64_t q = q0; q < q1; ++q) {
+        int64_t* __restrict c = count.data() + q * buckets;
+        const K* __restrict s = src;
+        K* __restrict o = dst;
+        const int64_t b = part(q), e = part(q + 1), sh = shift;
+        const uint64_t dm = digit_mask;
+        for (int64_t i = b; i < e; ++i) o[c[(KP::value(s[i]) >> sh) & dm]++] = s[i];
+      }
+    });
     std::swap(src, dst);
   }
   if (src != k) std::copy(src, src + n, k);
