@@ -215,6 +215,23 @@ def test_setitem_from_a_tensor_that_overlaps(device):
     assert f.tolist() == [0.0, 0.0, 1.0, 2.0, 3.0, 4.0]
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int64", "bool"])
+def test_setitem_wide_rows(dtype, device, rng):
+    # Rows of 64 bytes and more are copied a row at a time (cpu::copy_rows), from a contiguous or a
+    # strided source, and from a source that overlaps the destination in the same storage.
+    a = rand_array((5, 7, 50), dtype, rng)
+    b = rand_array((5, 3, 60), dtype, rng)
+    t, f = torch.tensor(a), fl_tensor(a, device)
+    t[:, 2:5, 10:40] = torch.tensor(b)[:, :, ::2]
+    f[:, 2:5, 10:40] = fl_tensor(b, device)[:, :, ::2]
+    t[1:, 4:, 5:35] = torch.tensor(b)[:-1, :, 30:]
+    f[1:, 4:, 5:35] = fl_tensor(b, device)[:-1, :, 30:]
+    assert_close(f, t)
+    f[:, 1:, :] = f[:, :-1, :].clone()
+    t[:, 1:, :] = t[:, :-1, :].clone()
+    assert_close(f, t)
+
+
 def test_setitem_gradient_through_mask_assignment(device):
     # The common "zero out where" idiom: y = x.clone(); y[y < 0] = 0
     def make(lib):

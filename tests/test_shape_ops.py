@@ -160,6 +160,11 @@ CATS = [
     ([(0, 3), (2, 3)], 0),
     ([(2, 0), (2, 3), (2, 0)], 1),
     ([(1, 2, 3), (1, 2, 3)], 2),
+    # Rows of 64 bytes and more: the contiguous cat writes whole output rows (cpu::cat_rows), the
+    # strided one copies row by row (cpu::copy_rows)
+    ([(3, 40), (3, 70), (3, 1)], 1),
+    ([(2, 5, 33), (2, 3, 33)], 1),
+    ([(4, 2, 100), (4, 2, 17)], -1),
 ]
 
 

@@ -110,6 +110,20 @@ static bool copy_transposed(const Tensor& dst, const Tensor& src) {
   return true;
 }
 
+// Same-dtype copies whose rows (the merged innermost dim) are contiguous on both sides, at least 64
+// bytes long: a memmove per row (libc's, with the CPU's widest moves; memmove because a view may
+// overlap its source). cat along an inner dim and x[:, a:b] = y write such rows; the element loop
+// (SSE2, one 16-byte move per step) made cat([x, y], 1) of [1024, 1024] floats 0.74x PyTorch.
+static bool copy_rows(const Tensor& dst, const Tensor& src) {
+  const int64_t E = dst.element_size();
+  StridedWalk<2> w({&dst, &src});
+  if (w.sizes.empty() || w.strides[0].back() != E || w.strides[1].back() != E || w.sizes.back() * E < 64) return false;
+  w.run(base_ptrs<2>({&dst, &src}), [E](std::array<char*, 2>& p, int64_t n, const std::array<int64_t, 2>&) {
+    std::memmove(p[0], p[1], (size_t)(n * E));
+  });
+  return true;
+}
+
 // Contiguous float32 <-> float64 in the AVX2 leaf (simd.h); false for other pairs or without AVX2.
 template <class To, class From>
 static bool convert_simd(To*, const From*, int64_t) {
@@ -142,6 +156,7 @@ void copy(const Tensor& dst, const Tensor& src) {
     }
     if (done) return;
   }
+  if (dst.dtype == src.dtype && copy_rows(dst, src)) return;
   const bool both_contiguous = dst.is_contiguous() && src.is_contiguous() && dst.numel() == src.numel();
   FLB_DISPATCH_ALL(dst.dtype, "copy", [&] {
     using To = scalar_t;
@@ -183,6 +198,31 @@ void fill(const Tensor& dst, const Scalar& value) {
         for (int64_t i = 0; i < n; ++i) *reinterpret_cast<scalar_t*>(p[0] + i * s[0]) = v;
       }
     });
+  });
+}
+
+void cat_rows(const Tensor& out, const std::vector<Tensor>& parts, int64_t d) {
+  int64_t outer = 1;
+  for (int64_t j = 0; j < d; ++j) outer *= out.sizes[j];
+  const int64_t E = out.element_size();
+  std::vector<int64_t> bytes(parts.size());  // each input's block per outer index
+  std::vector<const char*> src(parts.size());
+  int64_t row = 0;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    bytes[i] = outer > 0 ? parts[i].numel() / outer * E : 0;
+    src[i] = static_cast<const char*>(parts[i].data_ptr());
+    row += bytes[i];
+  }
+  char* const dst = static_cast<char*>(out.data_ptr());
+  const size_t np = parts.size();
+  parallel_for(outer, std::max<int64_t>(1, kGrain * 4 / std::max<int64_t>(row, 1)), [&](int64_t b, int64_t e) {
+    for (int64_t o = b; o < e; ++o) {
+      char* p = dst + o * row;
+      for (size_t i = 0; i < np; ++i) {
+        if (bytes[i]) std::memcpy(p, src[i] + o * bytes[i], (size_t)bytes[i]);
+        p += bytes[i];
+      }
+    }
   });
 }
 

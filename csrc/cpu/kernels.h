@@ -13,6 +13,9 @@ namespace flambeau::cpu {
 
 // Strided copy with dtype conversion; dst and src have the same shape (src may have 0 strides).
 void copy(const Tensor& dst, const Tensor& src);
+// cat of contiguous tensors along dim d > 0 into the contiguous `out`: for each index of the dims
+// before d, every input's block in turn (one memcpy each), the outer indices split among threads.
+void cat_rows(const Tensor& out, const std::vector<Tensor>& parts, int64_t d);
 void fill(const Tensor& dst, const Scalar& value);
 // out (contiguous) = `flipped`, a view of the input with the flipped dims' strides negated (cpu only).
 void flip_copy(const Tensor& out, const Tensor& flipped);

@@ -203,6 +203,21 @@ Tensor cat(const std::vector<Tensor>& ts, int64_t dim) {
     shape[d] += t.sizes[d];
   }
   Tensor out = empty(shape, ref->dtype, ref->device());
+  if (out.device().is_cpu() && d > 0 && out.numel() > 0) {
+    // Contiguous inputs along an inner dim: the output rows are written whole, in order (one slice
+    // per input, each a strided copy, was 0.74x PyTorch for cat([x, y], 1) of [1024, 1024]).
+    std::vector<Tensor> parts;
+    bool all_contiguous = true;
+    for (auto& t : ts) {
+      if (t.dim() == 1 && t.sizes[0] == 0) continue;
+      all_contiguous = all_contiguous && t.is_contiguous();
+      parts.push_back(t);
+    }
+    if (all_contiguous) {
+      cpu::cat_rows(out, parts, d);
+      return out;
+    }
+  }
   int64_t at = 0;
   for (auto& t : ts) {
     if (t.dim() == 1 && t.sizes[0] == 0) continue;
