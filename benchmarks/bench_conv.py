@@ -38,6 +38,9 @@ CONV_SHAPES = [
     ("cifar 3->64 32x32 3x3", 32, 3, 32, 32, 64, 3, 1, 1, 1),
     ("depthwise 128 16x16 3x3", 32, 128, 16, 16, 128, 3, 1, 1, 128),
     ("batch1 64->64 56x56 3x3", 1, 64, 56, 56, 64, 3, 1, 1, 1),
+    # the main job's two layers (examples/train_fashion_mnist.py, batch 128)
+    ("fashion 1->32 28x28 3x3 p1", 128, 1, 28, 28, 32, 3, 1, 1, 1),
+    ("fashion 32->64 14x14 3x3 p1", 128, 32, 14, 14, 64, 3, 1, 1, 1),
 ]
 
 POOL_SHAPES = [
