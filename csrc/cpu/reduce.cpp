@@ -308,9 +308,17 @@ void reduce_typed(ReduceOp op, const Tensor& out, const Tensor& in, const Plan& 
     case ReduceOp::Prod: {
       // Contiguous runs in eight independent products (one chain of float64 multiplies, 4 cycles
       // each, made prod(1) of [1024, 1024] 0.05x PyTorch), combined pairwise.
+      const sums::Fns<T>* PL = nullptr;
+      if constexpr (std::is_floating_point_v<T>) PL = sum_loops<T>();
       auto fold = [&](const T* base) {
         A s = 1;
         for_each_row<T>(p, base, [&](const T* r, int64_t n, int64_t st) {
+          if constexpr (std::is_floating_point_v<T>) {
+            if (st == 1) {  // the same products in the vector leaf (reduce_body.h, prod)
+              s = PL->prod(r, n, s);
+              return;
+            }
+          }
           int64_t i = 0;
           if (st == 1 && n >= 16) {
             A q0 = 1, q1 = 1, q2 = 1, q3 = 1, q4 = 1, q5 = 1, q6 = 1, q7 = 1;

@@ -16,8 +16,20 @@ CAPS = ["default", "avx2", "avx512"]
 LENGTHS = [0, 1, 2, 3, 4, 5, 15, 16, 31, 32, 33, 63, 64, 65, 100, 1000, 4097]
 
 
+def _supported(cap):
+    from flambeau import _C
+    prev = _C.cpu_capability()
+    try:
+        _C.set_cpu_capability(cap)
+        return _C.cpu_capability() == cap
+    finally:
+        _C.set_cpu_capability(prev)
+
+
 def _all_caps(fn):
-    return [with_cpu_capability(cap, fn) for cap in CAPS]
+    # Every capability this CPU has (the portable one always; on an AVX2-only CPU the AVX-512 build
+    # is left out rather than skipping the comparison of the other two).
+    return [with_cpu_capability(cap, fn) for cap in CAPS if _supported(cap)]
 
 
 def _same_bits(results):
@@ -128,3 +140,18 @@ def test_norm2_matches_a_float64_reference_on_every_capability(shape, dim, dtype
         got = flambeau.from_numpy(x).t().norm(dim=dim).numpy()
         np.testing.assert_allclose(got, np.sqrt(np.sum(x.T.astype(np.float64) ** 2, axis=dim)).astype(dtype),
                                    rtol=1e-6 if dtype == "float32" else 1e-14)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("n", LENGTHS)
+def test_prod_rows(n, dtype, rng):
+    # prod over contiguous rows (reduce_body.h, prod: eight running float64 products): the same bits
+    # on every capability, over the last dim, the whole tensor and a reduction of two dims.
+    x = (rng.uniform(0.97, 1.03, (5, n)) * np.where(rng.random((5, n)) < 0.5, -1, 1)).astype(dtype)
+    if n > 20:
+        x[1, 7], x[2, n - 1], x[3, 4] = np.nan, 0.0, np.inf
+    t = flambeau.from_numpy(x)
+    res = _all_caps(lambda: (t.prod(-1).numpy(), t.prod().numpy(), t.reshape(5, 1, n).prod((1, 2)).numpy()))
+    _same_bits(res)
+    ref = np.prod(x.astype(np.float64), axis=-1)
+    np.testing.assert_allclose(res[0][0], ref.astype(dtype), rtol=1e-6 if dtype == "float32" else 1e-13, equal_nan=True)

@@ -16,6 +16,7 @@ struct Fns {
   double (*sum_sq)(const T* x, int64_t n, double c);    // float64 sum of (x - c)^2, same order
   void (*add_rows)(double* acc, const T* x, int64_t ld, int64_t nrows, int64_t n);  // acc[j] += x[r*ld + j]
   T (*max_min)(const T* x, int64_t n, bool is_max, char* nan);  // max or min of x (n > 0); NaN seen: *nan = 1
+  double (*prod)(const T* x, int64_t n, double s);      // s times the float64 product of x[0..n), fixed order
 };
 
 const Fns<float>* fns_f32_avx2();
