@@ -295,6 +295,24 @@ def with_cpu_capability(cap, fn):
         _C.set_cpu_capability(prev)
 
 
+def on_each_cpu_capability(caps, fn):
+    """[fn() under each capability of `caps` that this CPU has], in order; skips the test only when it
+    has none of them (so that a comparison of leaves still runs its checks on an AVX2-only CPU)."""
+    from flambeau import _C
+    prev = _C.cpu_capability()
+    out = []
+    try:
+        for cap in caps:
+            _C.set_cpu_capability(cap)
+            if _C.cpu_capability() == cap:
+                out.append(fn())
+    finally:
+        _C.set_cpu_capability(prev)
+    if not out:
+        pytest.skip(f"none of {caps} supported here")
+    return out
+
+
 def expit64(v):
     """float64 logistic function without overflow: exp of a non-positive argument only."""
     e = np.exp(-np.abs(v))

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 import flambeau
-from helpers import with_cpu_capability
+from helpers import on_each_cpu_capability, with_cpu_capability
 
 CAPS = ["avx2", "avx512"]
 LONG = np.finfo(np.longdouble).nmant >= 63  # x86-64's 80-bit long double: 11 bits beyond float64
@@ -106,12 +106,12 @@ def test_special_values(name, cap):
 @pytest.mark.parametrize("name", sorted(ULP) + EXACT)
 def test_leaves_agree_and_exact_ops_match_the_scalar_loop(name, rng):
     x = np.concatenate([_sweep(rng, 5000), SPECIALS])
-    avx2 = with_cpu_capability("avx2", lambda: _run(name, x))
-    avx512 = with_cpu_capability("avx512", lambda: _run(name, x))
-    np.testing.assert_array_equal(avx2.view(np.int64), avx512.view(np.int64), err_msg=name)
+    leaves = on_each_cpu_capability(CAPS, lambda: _run(name, x))
+    for other in leaves[1:]:
+        np.testing.assert_array_equal(leaves[0].view(np.int64), other.view(np.int64), err_msg=name)
     if name in EXACT:
         default = with_cpu_capability("default", lambda: _run(name, x))
-        np.testing.assert_array_equal(avx512.view(np.int64), default.view(np.int64), err_msg=name)
+        np.testing.assert_array_equal(leaves[-1].view(np.int64), default.view(np.int64), err_msg=name)
 
 
 @pytest.mark.parametrize("cap", CAPS)
@@ -153,8 +153,9 @@ def test_erf_within_an_ulp_and_specials(cap, rng):
     got = with_cpu_capability(cap, lambda: _run("erf", sp))
     np.testing.assert_array_equal(got[:4], [0.0, -0.0, 1.0, -1.0])
     assert np.signbit(got[1]) and np.isnan(got[4]) and got[5] == 1.0 and got[6] == -1.0
-    both = [with_cpu_capability(c, lambda: _run("erf", x)) for c in CAPS]
-    np.testing.assert_array_equal(both[0].view(np.int64), both[1].view(np.int64))
+    both = on_each_cpu_capability(CAPS, lambda: _run("erf", x))
+    for other in both[1:]:
+        np.testing.assert_array_equal(both[0].view(np.int64), other.view(np.int64))
 
 
 # ---------------------------------------------------------------- F.* activations on float64
@@ -185,11 +186,11 @@ def test_activation_leaves_agree_and_stay_near_the_scalar_kernel(name, rng):
     g = rng.standard_normal(len(x))
     fn = ACTS64[name]
     scalar = with_cpu_capability("default", lambda: _act_fwd_bwd(fn, x, g))
-    avx2 = with_cpu_capability("avx2", lambda: _act_fwd_bwd(fn, x, g))
-    avx512 = with_cpu_capability("avx512", lambda: _act_fwd_bwd(fn, x, g))
+    leaves = on_each_cpu_capability(CAPS, lambda: _act_fwd_bwd(fn, x, g))
     for k, what in enumerate(["forward", "backward"]):
-        np.testing.assert_array_equal(avx2[k].view(np.int64), avx512[k].view(np.int64), err_msg=f"{name} {what}")
-        a, b = avx512[k], scalar[k]
+        for other in leaves[1:]:
+            np.testing.assert_array_equal(leaves[0][k].view(np.int64), other[k].view(np.int64), err_msg=f"{name} {what}")
+        a, b = leaves[-1][k], scalar[k]
         np.testing.assert_array_equal(np.isnan(a), np.isnan(b), err_msg=f"{name} {what}")
         fin = np.isfinite(b)
         np.testing.assert_array_equal(a[~fin], b[~fin], err_msg=f"{name} {what}")
@@ -232,9 +233,10 @@ def test_pow_float32_special_values_and_leaves_agree():
     X, Y = (a.ravel() for a in np.meshgrid(sp, sp))
     with np.errstate(all="ignore"):
         ref = np.power(X, Y)  # C99's pow, as libm
-    runs = [with_cpu_capability(cap, lambda: _pow(X, Y)) for cap in CAPS]
-    np.testing.assert_array_equal(runs[0].view(np.int32), runs[1].view(np.int32))
-    ours = runs[1]
+    runs = on_each_cpu_capability(CAPS, lambda: _pow(X, Y))
+    for other in runs[1:]:
+        np.testing.assert_array_equal(runs[0].view(np.int32), other.view(np.int32))
+    ours = runs[-1]
     # 0, +-1, inf and NaN exactly as libm, the sign included; other values within libm's own error
     # (glibc's powf is not correctly rounded: 1e30 ** -1 is 9.999999e-31 there, 1e-30 here and exactly).
     special = ~np.isfinite(ref) | (ref == 0) | (np.abs(ref) == 1)
@@ -304,12 +306,13 @@ def test_atan2_special_values_and_leaves_agree(dtype):
     with np.errstate(over="ignore"):  # 3e300 is inf in float32
         sp = np.array([0.0, -0.0, 1.0, -1.0, np.inf, -np.inf, np.nan, 1e-310, -2.5, 3e300, 1e-40]).astype(dtype)
     Y, X = (a.ravel() for a in np.meshgrid(sp, sp))
-    runs = [with_cpu_capability(cap, lambda: flambeau.atan2(flambeau.from_numpy(Y), flambeau.from_numpy(X)).numpy())
-            for cap in CAPS]
-    np.testing.assert_array_equal(runs[0].view(np.uint8), runs[1].view(np.uint8))
+    runs = on_each_cpu_capability(
+        CAPS, lambda: flambeau.atan2(flambeau.from_numpy(Y), flambeau.from_numpy(X)).numpy())
+    for other in runs[1:]:
+        np.testing.assert_array_equal(runs[0].view(np.uint8), other.view(np.uint8))
     with np.errstate(all="ignore"):
         ref = np.arctan2(Y, X)
-    ours = runs[1]
+    ours = runs[-1]
     np.testing.assert_array_equal(np.isnan(ours), np.isnan(ref))
     fin = ~np.isnan(ref)
     np.testing.assert_array_equal(np.signbit(ours[fin]), np.signbit(ref[fin]))
