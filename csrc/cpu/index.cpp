@@ -168,6 +168,60 @@ Tensor nonzero_contiguous(const Tensor& t) {
   return out;
 }
 
+// x[mask] for a contiguous x and bool mask of one shape: the selected elements in row-major order.
+// Fixed blocks of the mask are counted in parallel, then each block copies its hits to its offset
+// in one branch-free pass (o[k] = x[i]; k += m[i], stopping once the block's count is written, so no
+// store lands in the next block's range). Through nonzero() and a two-column advanced index, x[x > 0]
+// of [1024, 1024] took 2.4 ms (PyTorch 2.0).
+template <class E>
+void compact(E* out, const E* x, const bool* m, int64_t n, int64_t block, const std::vector<int64_t>& start,
+             const std::vector<int64_t>& count) {
+  const int64_t nb = (int64_t)count.size();
+  parallel_for(nb, 1, [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; ++b) {
+      const int64_t cnt = count[(size_t)b];
+      if (cnt == 0) continue;
+      E* __restrict o = out + start[(size_t)b];
+      const E* __restrict xs = x + b * block;
+      const unsigned char* __restrict ms = reinterpret_cast<const unsigned char*>(m) + b * block;
+      const int64_t len = std::min(block, n - b * block);
+      int64_t k = 0;
+      for (int64_t i = 0; i < len && k < cnt; ++i) {
+        o[k] = xs[i];
+        k += ms[i];
+      }
+    }
+  });
+}
+
+Tensor masked_select(const Tensor& x, const Tensor& mask) {
+  const int64_t n = x.numel();
+  constexpr int64_t kBlock = 1 << 15;
+  const int64_t nb = (n + kBlock - 1) / kBlock;
+  std::vector<int64_t> count((size_t)nb), start((size_t)nb);
+  const unsigned char* m = reinterpret_cast<const unsigned char*>(mask.data<bool>());
+  parallel_for(nb, 4, [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; ++b) {
+      const unsigned char* __restrict mb = m + b * kBlock;
+      const int64_t len = std::min(kBlock, n - b * kBlock);
+      int64_t c = 0;
+      for (int64_t i = 0; i < len; ++i) c += mb[i];  // bools are 0 or 1
+      count[(size_t)b] = c;
+    }
+  });
+  int64_t total = 0;
+  for (int64_t b = 0; b < nb; ++b) start[(size_t)b] = total, total += count[(size_t)b];
+  Tensor out = empty({total}, x.dtype, x.device());
+  if (total == 0) return out;
+  switch (x.element_size()) {
+    case 1: compact(static_cast<uint8_t*>(out.data_ptr()), static_cast<const uint8_t*>(x.data_ptr()), mask.data<bool>(), n, kBlock, start, count); break;
+    case 4: compact(static_cast<uint32_t*>(out.data_ptr()), static_cast<const uint32_t*>(x.data_ptr()), mask.data<bool>(), n, kBlock, start, count); break;
+    case 8: compact(static_cast<uint64_t*>(out.data_ptr()), static_cast<const uint64_t*>(x.data_ptr()), mask.data<bool>(), n, kBlock, start, count); break;
+    default: throw RuntimeError(str_cat("masked_select: unsupported element size ", x.element_size()));
+  }
+  return out;
+}
+
 Tensor nonzero(const Tensor& t) {
   if (t.is_contiguous()) return nonzero_contiguous(t);
   Block all = tail_block(t, 0);

@@ -58,6 +58,8 @@ void softmax_backward(const Tensor& grad_in, const Tensor& grad_out, const Tenso
 void index_gather(const Tensor& out_perm, const Tensor& src_perm, const std::vector<Tensor>& idx);
 void index_put(const Tensor& dst_perm, const Tensor& values_perm, const std::vector<Tensor>& idx, bool accumulate);
 Tensor nonzero(const Tensor& t);
+// x[mask], x and the bool mask contiguous and of one shape: a 1-D tensor of the selected elements.
+Tensor masked_select(const Tensor& x, const Tensor& mask);
 void gather(const Tensor& out, const Tensor& in, int64_t dim, const Tensor& index);
 // The smallest and largest entry of a contiguous non-empty int64 index, in one pass (bounds checks).
 std::pair<int64_t, int64_t> index_range(const Tensor& index);

@@ -314,7 +314,7 @@ void reduce_typed(ReduceOp op, const Tensor& out, const Tensor& in, const Plan& 
         A s = 1;
         for_each_row<T>(p, base, [&](const T* r, int64_t n, int64_t st) {
           if constexpr (std::is_floating_point_v<T>) {
-            if (st == 1) {  // the same products in the vector leaf (reduce_body.h, prod)
+            if (st == 1) {  // contiguous runs in the vector leaf (reduce_body.h, prod: 32 lanes)
               s = PL->prod(r, n, s);
               return;
             }

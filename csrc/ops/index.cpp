@@ -169,6 +169,20 @@ Tensor& index_put_(Tensor& t, const std::vector<std::optional<Tensor>>& indices,
   return t;
 }
 
+Tensor masked_select(const Tensor& x, const Tensor& mask) {
+  check_same_device(x, mask, "masked_select");
+  FLB_CHECK(mask.dtype == DType::Bool, RuntimeError, "masked_select: expected a bool mask, got ", dtype_name(mask.dtype));
+  FLB_CHECK(x.sizes == mask.sizes, RuntimeError, "masked_select: the mask's shape ", shape_str(mask.sizes),
+            " does not match the input's ", shape_str(x.sizes));
+  if (x.device().is_cpu()) return cpu::masked_select(contiguous(x), contiguous(mask));
+  // Other devices: the coordinates of the hits, then an advanced index (0-d operands as 1-D).
+  const Tensor xs = x.dim() == 0 ? reshape(x, {1}) : x, ms = mask.dim() == 0 ? reshape(mask, {1}) : mask;
+  Tensor nz = nonzero(ms);
+  std::vector<std::optional<Tensor>> idx;
+  for (int64_t j = 0; j < ms.dim(); ++j) idx.push_back(select(nz, 1, j));
+  return index(xs, idx);
+}
+
 Tensor nonzero(const Tensor& t) {
   if (t.device().is_cpu()) return cpu::nonzero(t);
 #ifdef FLAMBEAU_WITH_CUDA

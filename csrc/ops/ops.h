@@ -49,6 +49,8 @@ Tensor softmax_backward(const Tensor& grad, const Tensor& out, int64_t dim, bool
 Tensor index(const Tensor& t, const std::vector<std::optional<Tensor>>& indices);
 Tensor& index_put_(Tensor& t, const std::vector<std::optional<Tensor>>& indices, const Tensor& values, bool accumulate);
 Tensor nonzero(const Tensor& t);
+// x[mask] with a bool mask of x's shape (broadcast by the caller), on x's device: 1-D, row-major order.
+Tensor masked_select(const Tensor& x, const Tensor& mask);
 Tensor cat(const std::vector<Tensor>& ts, int64_t dim);
 Tensor index_select(const Tensor& t, int64_t dim, const Tensor& index, bool allow_negative = false);
 Tensor gather(const Tensor& t, int64_t dim, const Tensor& index);

@@ -210,10 +210,14 @@ def getitem(t, idx):
         r = _C.basic_getitem(impl, idx)
         if r is not None:
             return _wrap_view(r, t)
-        # x[j] with an int64 index tensor of 1+ dims (a batch of rows: x[perm[:64]]): the rows' copy
-        # by index_select (0.44x PyTorch through the general advanced index).
         if idx.__class__ is Tensor:
             ii = idx._impl
+            # x[mask] with a mask of x's whole shape: one compaction pass (_C.masked_select), not the
+            # mask's nonzero() coordinates and an advanced index (0.87x PyTorch on [1024, 1024]).
+            if ii.dtype == "bool" and ii.ndim >= 1 and ii.shape == impl.shape and ii.device == impl.device:
+                return _wrap(_C.masked_select(impl, ii))
+            # x[j] with an int64 index tensor of 1+ dims (a batch of rows: x[perm[:64]]): the rows' copy
+            # by index_select (0.44x PyTorch through the general advanced index).
             if ii.dtype == "int64" and ii.ndim >= 1 and impl.ndim >= 1 and ii.device == impl.device:
                 rows = _C.index_select(impl, 0, ii if ii.ndim == 1 else _C.reshape(ii, [-1]), True)
                 return _wrap(rows if ii.ndim == 1 else _C.view(rows, list(ii.shape) + list(impl.shape[1:])))

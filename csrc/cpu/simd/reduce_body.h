@@ -187,24 +187,37 @@ T max_min(const T* x, int64_t n, bool is_max, char* nan) {
   return is_max ? max_min_fold<T, true>(x, n, nan) : max_min_fold<T, false>(x, n, nan);
 }
 
-// s times the product of x[0..n) in float64, in the order of reduce.cpp's fold: for n >= 16, eight
-// running products (element i into product i % 8) over the first n - n % 8 elements, joined as
-// ((q0 q1)(q2 q3))((q4 q5)(q6 q7)) and multiplied into s, then the rest one by one into s. The
-// eight products are 8 / kW registers (the baseline build's scalar chains ran prod(1) of
-// [1024, 1024] float32 at 0.5x PyTorch); multiplications only, so the same bits on every build.
+// s times the product of x[0..n) in float64, in a fixed order that does not depend on the vector
+// width (multiplications only, so every build gives the same bits):
+//  - n >= 64: the 32 lanes of fold_sum (lane j takes the elements i = j mod 32, the last partial
+//    block included), joined pairwise (lane j *= lane j + w for w = 16, 8, ..., 1), into s;
+//  - 16 <= n < 64: eight running products over the first n - n % 8 elements, joined as
+//    ((q0 q1)(q2 q3))((q4 q5)(q6 q7)) into s, then the rest one by one;
+//  - shorter rows one element at a time.
+// One chain per eight elements (the baseline build's scalar products) left prod(1) of [1024, 1024]
+// float32 latency-bound at 0.5x PyTorch.
 template <class T>
 double prod(const T* x, int64_t n, double s) {
   int64_t i = 0;
+  if (n >= 64) {
+    dv acc[kAcc];
+#pragma GCC unroll 16
+    for (int k = 0; k < kAcc; ++k) acc[k] = dv{} + 1.0;  // unrolled, as the loop below: acc stays in registers
+    for (; i + 32 <= n; i += 32)
+#pragma GCC unroll 16
+      for (int k = 0; k < kAcc; ++k) acc[k] *= load_dv(x + i + k * kW);
+    double a[32];
+    std::memcpy(a, acc, sizeof a);
+    for (int j = 0; i + j < n; ++j) a[j] *= (double)x[i + j];
+    for (int w = 16; w >= 1; w /= 2)
+      for (int j = 0; j < w; ++j) a[j] *= a[j + w];
+    return s * a[0];
+  }
   if (n >= 16) {
-    constexpr int kP = 8 / kW;
-    dv q[kP];
-    for (int k = 0; k < kP; ++k) q[k] = dv{} + 1.0;
+    double q[8] = {1, 1, 1, 1, 1, 1, 1, 1};
     for (; i + 8 <= n; i += 8)
-#pragma GCC unroll 4
-      for (int k = 0; k < kP; ++k) q[k] *= load_dv(x + i + k * kW);
-    double a[8];
-    std::memcpy(a, q, sizeof a);
-    s *= ((a[0] * a[1]) * (a[2] * a[3])) * ((a[4] * a[5]) * (a[6] * a[7]));
+      for (int k = 0; k < 8; ++k) q[k] *= (double)x[i + k];
+    s *= ((q[0] * q[1]) * (q[2] * q[3])) * ((q[4] * q[5]) * (q[6] * q[7]));
   }
   for (; i < n; ++i) s *= (double)x[i];
   return s;

@@ -381,6 +381,8 @@ def masked_select(input, mask):
     _check_mask(mask, "masked_select")
     from .shape import broadcast_tensors
     x, m = broadcast_tensors(input, mask)
+    if not (x._rg and _gs.enabled):  # one compaction pass; with autograd, an Index of the coordinates below
+        return _wrap(_C.masked_select(x._impl, m._impl))
     nz = _C.nonzero(m._impl)
     idx = [_wrap(_C.select(nz, 1, k)) for k in range(m._impl.ndim)]
     if not idx:  # 0-d input and mask: zero or one element
