@@ -342,3 +342,27 @@ def test_scatter_add_sums_in_index_order_for_any_thread_count(shape, dim, rng):
             np.testing.assert_array_equal(got.numpy(), ref)
     finally:
         _C.set_num_threads(prev)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int64", "bool"])
+@pytest.mark.parametrize("shape", [(0,), (1,), (7,), (3, 5), (300, 301), (2, 3, 40000)])
+@pytest.mark.parametrize("density", [0.0, 0.3, 1.0])
+def test_whole_shape_bool_mask_select(shape, dtype, density, device, rng):
+    # x[mask] and masked_select with a mask of x's shape take one compaction pass (parallel blocks of
+    # the mask, each writing at its offset): every dtype, empty, all-false, all-true, block edges,
+    # non-contiguous operands.
+    a = rand_array(shape, dtype, rng)
+    m = rng.random(shape) < density
+    t, f = torch.tensor(a), fl_tensor(a, device)
+    tm, fm = torch.tensor(m), fl_tensor(m, device)
+    assert_close(f[fm], t[tm])
+    assert_close(flambeau.masked_select(f, fm), torch.masked_select(t, tm))
+    if len(shape) > 1:
+        assert_close(f.transpose(0, 1)[fm.transpose(0, 1)], t.transpose(0, 1)[tm.transpose(0, 1)])
+        assert_close(flambeau.masked_select(f, fm[0]), torch.masked_select(t, tm[0]))  # broadcast mask
+
+
+def test_whole_shape_bool_mask_select_gradient(device):
+    check_op(lambda x: x[x > 0] * 2, shapes=[(40, 50)], device=device)
+    check_op(lambda x: torch.masked_select(x, x > 0.5), lambda x: flambeau.masked_select(x, x > 0.5),
+             shapes=[(40, 50)], device=device)
