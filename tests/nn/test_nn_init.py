@@ -68,6 +68,7 @@ def test_xavier():
 
 
 def test_uniform_normal_constant_ones_zeros():
+    flambeau.manual_seed(2)  # the moment bounds are ~3 standard errors: a fixed stream, not the suite's order
     t = flambeau.empty(200, 100)
     init.uniform_(t, -2, 3)
     mean, s, lo, hi = _moments(t)

@@ -84,6 +84,13 @@ UnaryF32Fn unary_f32_avx512();
 // The same on contiguous float64 (cpu/simd/math_f64_vec.inc, leaves math_f64_avx2.cpp and
 // math_f64_avx512.cpp): exp, log, log2, log10, log1p, expm1, tanh, sigmoid, sin, cos, erf and the exact ops; the
 // two leaves give the same bits.
+// Box-Muller pairs for randn (cpu/random.cpp): for pair j of Philox words a = w[2j], c = w[2j + 1],
+// u1 = ((a >> 8) + 1) / 2^24, u2 = (c >> 8) / 2^24, r = sqrt(-2 log u1), t = 2 pi u2:
+// out[2j] = r cos t, out[2j + 1] = r sin t (core/philox.h's philox_normal, with this file's vector
+// log / sin / cos in place of libm's: within an ulp of float64 of it). Both leaves give the same bits.
+using BoxMullerFn = void (*)(double* out, const uint32_t* w, int64_t npairs);
+BoxMullerFn box_muller_avx2();
+BoxMullerFn box_muller_avx512();
 using UnaryF64Fn = bool (*)(int op, double* out, const double* x, int64_t n);
 UnaryF64Fn unary_f64_avx2();
 UnaryF64Fn unary_f64_avx512();

@@ -18,6 +18,13 @@ using DropF32 = int64_t (*)(float* out, const float* in, int64_t n, uint64_t see
 using DropF64 = int64_t (*)(double* out, const double* in, int64_t n, uint64_t seed, uint64_t pos0, uint32_t thr,
                             double scale);
 
+// Philox blocks block0 .. block0 + m - 1 of `seed` written word by word in stream order
+// (words[4j + w] = word w of block block0 + j, as philox_block), for the largest m <= nblocks that is
+// a multiple of the leaf's lane count (8 AVX2, 16 AVX-512); returns m. For rand/randn/... (cpu/random.cpp).
+using PhiloxBlocksFn = int64_t (*)(uint32_t* words, uint64_t seed, uint64_t block0, int64_t nblocks);
+PhiloxBlocksFn philox_blocks_avx2();
+PhiloxBlocksFn philox_blocks_avx512();
+
 DropF32 drop_f32_avx2();
 DropF64 drop_f64_avx2();
 DropF32 drop_f32_avx512();

@@ -92,6 +92,7 @@ inline vd frexp_(vd y, vd& e) {
 }  // namespace
 
 UnaryF64Fn unary_f64_avx2() { return &unary_math; }
+BoxMullerFn box_muller_avx2() { return &box_muller; }
 ActFwdF64Fn act_fwd_f64_avx2() { return &act_fwd; }
 ActBwdF64Fn act_bwd_f64_avx2() { return &act_bwd; }
 PowF32Fn pow_f32_avx2() { return &pow_f32; }
