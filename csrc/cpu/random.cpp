@@ -16,12 +16,16 @@ namespace flambeau::cpu {
 
 namespace {
 // Contiguous output assumed (the dispatch layer allocates it).
+// (A local restrict pointer and f by value: with the captures read through references, the
+// -fno-strict-aliasing build reloaded them after every store, and arange(1M) ran at 0.2x PyTorch.)
 template <class F>
-void generate(const Tensor& out, F&& f) {
+void generate(const Tensor& out, F f) {
   FLB_DISPATCH_ALL(out.dtype, "random", [&] {
-    scalar_t* o = out.data<scalar_t>();
-    parallel_for(out.numel(), 4096, [&](int64_t b, int64_t e) {
-      for (int64_t i = b; i < e; ++i) o[i] = static_cast<scalar_t>(f(i));
+    scalar_t* const o0 = out.data<scalar_t>();
+    parallel_for(out.numel(), 4096, [o0, f](int64_t b, int64_t e) {
+      scalar_t* __restrict o = o0;
+      const F g = f;
+      for (int64_t i = b; i < e; ++i) o[i] = static_cast<scalar_t>(g(i));
     });
   });
 }
@@ -29,12 +33,11 @@ void generate(const Tensor& out, F&& f) {
 
 void arange(const Tensor& out, double start, double step) {
   if (out.dtype == DType::Int64) {
-    int64_t s = (int64_t)start, st = (int64_t)step;
-    int64_t* o = out.data<int64_t>();
-    for (int64_t i = 0; i < out.numel(); ++i) o[i] = s + i * st;
+    const int64_t s = (int64_t)start, st = (int64_t)step;
+    generate(out, [s, st](int64_t i) { return s + i * st; });
     return;
   }
-  generate(out, [=](int64_t i) { return start + (double)i * step; });
+  generate(out, [start, step](int64_t i) { return start + (double)i * step; });
 }
 
 void linspace(const Tensor& out, double start, double end) {
