@@ -341,3 +341,14 @@ def test_unbind_views_and_errors():
         flambeau.tensor(1.0).unbind(0)
     with pytest.raises(IndexError, match="Dimension out of range"):
         x.unbind(2)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int64", "bool"])
+@pytest.mark.parametrize("shape,perm", [((4, 3, 16, 17), (0, 2, 3, 1)), ((2, 16, 9, 9), (0, 2, 3, 1)),
+                                        ((40, 2), (1, 0)), ((3, 5, 33), (2, 0, 1))], ids=str)
+def test_permute_contiguous_into_short_rows(shape, perm, dtype, device):
+    # NCHW -> NHWC with few channels: rows of C <= 16 elements filled from C planes (copy_interleave),
+    # also from a strided (every other column) source.
+    check_op(lambda x: x.permute(*perm).contiguous(), shapes=[shape], dtype=dtype, device=device)
+    check_op(lambda x: x[..., ::2].permute(*perm).contiguous() * 1, shapes=[shape], dtype=dtype, device=device,
+             grad=False)
