@@ -263,4 +263,50 @@ void cat_rows(const Tensor& out, const std::vector<Tensor>& parts, int64_t d) {
   });
 }
 
+// out = x inside a `value` border: out's last-dim rows in one parallel pass, each either all value
+// (outside x in an outer dim) or value, x's row, value. x contiguous; before[d] >= 0 per dim.
+void pad_constant(const Tensor& out, const Tensor& x, const std::vector<int64_t>& before, const Scalar& value) {
+  const int64_t nd = out.dim();
+  const int64_t OW = out.sizes[nd - 1], W = x.sizes[nd - 1], L = before[nd - 1];
+  if (out.numel() == 0) return;
+  const int64_t rows = out.numel() / OW;
+  FLB_DISPATCH_ALL(out.dtype, "pad", [&] {
+    using T = scalar_t;
+    const T v = value.to<T>();
+    T* const o0 = out.data<T>();
+    const T* const x0 = x.data<T>();
+    parallel_for(rows, std::max<int64_t>(1, kGrain / std::max<int64_t>(OW, 1)), [&](int64_t r0, int64_t r1) {
+      std::vector<int64_t> c((size_t)std::max<int64_t>(nd - 1, 1), 0);  // out coordinates of row r0
+      for (int64_t d = nd - 2, rem = r0; d >= 0; --d) {
+        c[(size_t)d] = rem % out.sizes[d];
+        rem /= out.sizes[d];
+      }
+      const T val = v;  // locals: through the captures every store would reload them (-fno-strict-aliasing)
+      const int64_t ow = OW, w = W, l = L;
+      for (int64_t r = r0; r < r1; ++r) {
+        T* __restrict o = o0 + r * ow;
+        int64_t xi = 0;  // x's row, or -1 outside it
+        for (int64_t d = 0; d < nd - 1 && xi >= 0; ++d) {
+          const int64_t i = c[(size_t)d] - before[(size_t)d];
+          xi = (i < 0 || i >= x.sizes[d]) ? -1 : xi * x.sizes[d] + i;
+        }
+        // Plain loops (they vectorise): a memcpy and two fills per row cost more than a CIFAR
+        // image row itself (40 floats).
+        if (xi < 0 || w == 0) {
+          for (int64_t i = 0; i < ow; ++i) o[i] = val;
+        } else {
+          const T* __restrict xr = x0 + xi * w;
+          for (int64_t i = 0; i < l; ++i) o[i] = val;
+          for (int64_t i = 0; i < w; ++i) o[l + i] = xr[i];
+          for (int64_t i = l + w; i < ow; ++i) o[i] = val;
+        }
+        for (int64_t d = nd - 2; d >= 0; --d) {  // next row
+          if (++c[(size_t)d] < out.sizes[d]) break;
+          c[(size_t)d] = 0;
+        }
+      }
+    });
+  });
+}
+
 }  // namespace flambeau::cpu

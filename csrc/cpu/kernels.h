@@ -16,6 +16,8 @@ void copy(const Tensor& dst, const Tensor& src);
 // cat of contiguous tensors along dim d > 0 into the contiguous `out`: for each index of the dims
 // before d, every input's block in turn (one memcpy each), the outer indices split among threads.
 void cat_rows(const Tensor& out, const std::vector<Tensor>& parts, int64_t d);
+// out = contiguous x inside a `value` border, before[d] >= 0 elements before it in each dim.
+void pad_constant(const Tensor& out, const Tensor& x, const std::vector<int64_t>& before, const Scalar& value);
 void fill(const Tensor& dst, const Scalar& value);
 // out (contiguous) = `flipped`, a view of the input with the flipped dims' strides negated (cpu only).
 void flip_copy(const Tensor& out, const Tensor& flipped);

@@ -59,6 +59,27 @@ Tensor full(const Shape& shape, const Scalar& v, DType dtype, Device device) {
   return t;
 }
 
+Tensor constant_pad(const Tensor& x, const std::vector<int64_t>& before, const std::vector<int64_t>& after,
+                    const Scalar& value) {
+  FLB_CHECK((int64_t)before.size() == x.dim() && (int64_t)after.size() == x.dim() && x.dim() > 0, RuntimeError,
+            "constant_pad: expected ", x.dim(), " (before, after) pairs for an input of shape ", shape_str(x.sizes));
+  Shape shape = x.sizes;
+  for (int64_t d = 0; d < x.dim(); ++d) {
+    FLB_CHECK(before[d] >= 0 && after[d] >= 0, RuntimeError, "constant_pad: negative padding (crop first)");
+    shape[d] += before[d] + after[d];
+  }
+  if (x.device().is_cpu()) {
+    Tensor out = empty(shape, x.dtype, x.device());
+    cpu::pad_constant(out, contiguous(x), before, value);
+    return out;
+  }
+  Tensor out = full(shape, value, x.dtype, x.device());  // other devices: fill, then the interior
+  Tensor inner = out;
+  for (int64_t d = 0; d < x.dim(); ++d) inner = slice(inner, d, before[d], before[d] + x.sizes[d], 1);
+  copy_(inner, x);
+  return out;
+}
+
 Tensor arange(double start, double end, double step, DType dtype, Device device) {
   FLB_CHECK(step != 0, RuntimeError, "arange: step must be nonzero");
   FLB_CHECK(std::isfinite(start) && std::isfinite(end), RuntimeError, "arange: unsupported range: ", start, " -> ", end);

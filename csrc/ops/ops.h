@@ -64,6 +64,9 @@ Tensor tri(const Tensor& t, int64_t diagonal, bool upper, bool in_place);
 
 // Creation and random numbers (one Philox stream for all devices).
 Tensor full(const Shape& shape, const Scalar& v, DType dtype, Device device);
+// F.pad(x, mode='constant') with non-negative pads: before[d] / after[d] elements of `value` around dim d.
+Tensor constant_pad(const Tensor& x, const std::vector<int64_t>& before, const std::vector<int64_t>& after,
+                    const Scalar& value);
 Tensor arange(double start, double end, double step, DType dtype, Device device);
 Tensor linspace(double start, double end, int64_t steps, DType dtype, Device device);
 Tensor eye(int64_t n, int64_t m, DType dtype, Device device);

@@ -23,6 +23,8 @@ void bind_ops(py::module_& m) {
   m.def("full", [=](const Shape& s, py::object v, const std::string& d, const std::string& device) {
     return ops::full(s, to_scalar(v, "full"), dt(d), dev(device));
   });
+  m.def("constant_pad", [=](const Tensor& x, const std::vector<int64_t>& before, const std::vector<int64_t>& after,
+                            py::object v) { return ops::constant_pad(x, before, after, to_scalar(v, "pad")); });
   m.def("scalar_tensor", [=](py::object v, const std::string& d, const std::string& device) {
     return ops::full({}, to_scalar(v, "scalar_tensor"), dt(d), dev(device));
   });

@@ -49,6 +49,22 @@ def test_pad_modes(mode):
                 [x])
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.int64, np.bool_])
+def test_constant_pad_dtypes_views_and_empty(dtype):
+    # _C.constant_pad: one pass over the output rows (border, input row, border), any dtype, from a
+    # non-contiguous input, with empty dims, and a value of the input's dtype.
+    rng = np.random.default_rng(3)
+    a = (rng.standard_normal((3, 4, 10)) * 5).astype(dtype)
+    fx, tx = flambeau.from_numpy(a), torch.from_numpy(a)
+    for p in [(1, 2, 3, 0), (0, 0, 2, 2, 1, 1), (5, 0)]:
+        np.testing.assert_array_equal(F.pad(fx.transpose(1, 2), p).numpy(), TF.pad(tx.transpose(1, 2), p).numpy())
+    v = True if dtype == np.bool_ else 7
+    np.testing.assert_array_equal(F.pad(fx, (2, 1), value=v).numpy(), TF.pad(tx, (2, 1), value=v).numpy())
+    e = np.zeros((2, 0, 3), dtype)
+    np.testing.assert_array_equal(F.pad(flambeau.from_numpy(e), (1, 1, 1, 1)).numpy(),
+                                  TF.pad(torch.from_numpy(e), (1, 1, 1, 1)).numpy())
+
+
 def test_pad_errors():
     with pytest.raises(RuntimeError, match="divisible by 2"):
         F.pad(flambeau.zeros(2, 2), (1,))

@@ -24,7 +24,7 @@ import numpy as np
 
 import flambeau
 from flambeau import _C
-from flambeau._tensor import Tensor
+from flambeau._tensor import Tensor, _wrap
 from flambeau.autograd import Function
 from .._functions.linear import linear as _linear_kernel
 from .._functions import activation as _A, loss as _L, conv as _Cv, pooling as _P
@@ -773,7 +773,7 @@ def _pad_indices(n, left, right, mode):
 
 
 def pad(input, pad, mode="constant", value=None):
-    # kernel: _C.pad
+    # kernel: _C.constant_pad (constant mode); the other modes gather with index_select
     if len(pad) % 2 != 0:
         raise RuntimeError("Padding length must be divisible by 2")
     if len(pad) // 2 > input.dim():
@@ -793,6 +793,23 @@ def pad(input, pad, mode="constant", value=None):
             "  - 3D or 4D input: padding size = 4 (pads last 2 dimensions)\n"
             "  - 4D or 5D input: padding size = 6 (pads last 3 dimensions)")
     out = input
+    if mode == "constant":
+        # Negative pads crop (views), then one output: filled, and the input copied into its interior
+        # (a cat per padded dim, each with its own fill tensors, was 0.33x PyTorch on CIFAR batches).
+        pads = []
+        for k in range(len(pad) // 2):
+            dim = input.dim() - 1 - k
+            left, right = int(pad[2 * k]), int(pad[2 * k + 1])
+            if left < 0:
+                out = out.narrow(dim, -left, out.shape[dim] + left)
+                left = 0
+            if right < 0:
+                out = out.narrow(dim, 0, out.shape[dim] + right)
+                right = 0
+            pads.append((dim, left, right))
+        if all(l == 0 and r == 0 for _, l, r in pads):
+            return out
+        return _ConstantPad.apply(out, tuple(pads), 0.0 if value is None else value)
     for k in range(len(pad) // 2):
         dim = input.dim() - 1 - k
         left, right = int(pad[2 * k]), int(pad[2 * k + 1])
@@ -822,6 +839,25 @@ def pad(input, pad, mode="constant", value=None):
         else:
             out = out.index_select(dim, _index(_pad_indices(n, left, right, mode), out.device))
     return out
+
+
+class _ConstantPad(Function):
+    """x inside a `value`-filled tensor: pads = ((dim, left, right), ...), all >= 0. Backward: the
+    gradient's interior."""
+
+    @staticmethod
+    def forward(ctx, x, pads, value):
+        before, after = [0] * x.dim(), [0] * x.dim()
+        for dim, left, right in pads:
+            before[dim], after[dim] = left, right
+        ctx.pads, ctx.shape = pads, tuple(x.shape)
+        return _wrap(_C.constant_pad(x._impl, before, after, value))
+
+    @staticmethod
+    def backward(ctx, g):
+        for dim, left, right in ctx.pads:
+            g = g.narrow(dim, left, ctx.shape[dim])
+        return g, None, None
 
 
 def _conv_out_size(n, k, s, p, d):
