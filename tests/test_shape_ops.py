@@ -352,3 +352,14 @@ def test_permute_contiguous_into_short_rows(shape, perm, dtype, device):
     check_op(lambda x: x.permute(*perm).contiguous(), shapes=[shape], dtype=dtype, device=device)
     check_op(lambda x: x[..., ::2].permute(*perm).contiguous() * 1, shapes=[shape], dtype=dtype, device=device,
              grad=False)
+
+
+@pytest.mark.parametrize("shapes", [[(1500, 1024), (700, 1024)], [(3, 5)] * 300, [(0, 4), (2, 4), (1, 4)]], ids=len)
+def test_cat_first_dim_of_contiguous_parts(shapes, device, rng):
+    # Along dim 0 each contiguous part is one block: a few large parts split each copy among the
+    # threads, many small ones (a batch stacked from its samples) go to the threads whole.
+    arrs = [rng.standard_normal(s).astype(np.float32) for s in shapes]
+    assert_close(flambeau.cat([fl_tensor(a, device) for a in arrs], 0), torch.cat([torch.tensor(a) for a in arrs], 0))
+    if len(set(shapes)) == 1:
+        assert_close(flambeau.stack([fl_tensor(a, device) for a in arrs], 1),
+                     torch.stack([torch.tensor(a) for a in arrs], 1))

@@ -252,6 +252,23 @@ void cat_rows(const Tensor& out, const std::vector<Tensor>& parts, int64_t d) {
   }
   char* const dst = static_cast<char*>(out.data_ptr());
   const size_t np = parts.size();
+  if (outer == 1) {  // cat along the first dim (stack of a batch): each part one block
+    if ((int64_t)np * 4 * (int64_t)kParallelCopyBytes < row * 2) {  // a few large parts: each copy split
+      char* p = dst;
+      for (size_t i = 0; i < np; ++i) {
+        parallel_memcpy(p, src[i], (size_t)bytes[i]);
+        p += bytes[i];
+      }
+      return;
+    }
+    std::vector<int64_t> at(np + 1, 0);
+    for (size_t i = 0; i < np; ++i) at[i + 1] = at[i] + bytes[i];
+    parallel_for((int64_t)np, std::max<int64_t>(1, (int64_t)np * kGrain * 4 / std::max<int64_t>(row, 1)), [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i)
+        if (bytes[i]) std::memcpy(dst + at[i], src[i], (size_t)bytes[i]);
+    });
+    return;
+  }
   parallel_for(outer, std::max<int64_t>(1, kGrain * 4 / std::max<int64_t>(row, 1)), [&](int64_t b, int64_t e) {
     for (int64_t o = b; o < e; ++o) {
       char* p = dst + o * row;

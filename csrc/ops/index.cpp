@@ -217,9 +217,10 @@ Tensor cat(const std::vector<Tensor>& ts, int64_t dim) {
     shape[d] += t.sizes[d];
   }
   Tensor out = empty(shape, ref->dtype, ref->device());
-  if (out.device().is_cpu() && d > 0 && out.numel() > 0) {
-    // Contiguous inputs along an inner dim: the output rows are written whole, in order (one slice
-    // per input, each a strided copy, was 0.74x PyTorch for cat([x, y], 1) of [1024, 1024]).
+  if (out.device().is_cpu() && out.numel() > 0) {
+    // Contiguous inputs: the output rows are written whole, in order (one slice per input, each a
+    // strided copy, was 0.74x PyTorch for cat([x, y], 1) of [1024, 1024]; along dim 0, one slice
+    // and copy_ per input made stack() of 128 CIFAR images 0.54x).
     std::vector<Tensor> parts;
     bool all_contiguous = true;
     for (auto& t : ts) {

@@ -89,6 +89,12 @@ def stack(tensors, dim=0, *, out=None):
             raise RuntimeError(f"stack expects each tensor to be equal size, but got {list(shape0)} at entry 0 and "
                                f"{list(t._impl.shape)} at entry {i}")
     d = wrap_dim(dim, len(shape0) + 1)
+    if out is None and not (_gs.enabled and any(t._rg for t in tensors)):
+        # Without autograd: the views and the cat in C++ (per tensor, the Python unsqueeze and the
+        # cat's checks cost ~2 us: stack() of 128 CIFAR images was 0.54x PyTorch).
+        impls = [t._impl for t in tensors]
+        if len({i.dtype for i in impls}) == 1:
+            return _wrap(_C.cat([_C.unsqueeze(i, d) for i in impls], d))
     return cat([unsqueeze(t, d) for t in tensors], d, out=out)
 
 
