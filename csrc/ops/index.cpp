@@ -169,6 +169,28 @@ Tensor& index_put_(Tensor& t, const std::vector<std::optional<Tensor>>& indices,
   return t;
 }
 
+Tensor one_hot(const Tensor& t, int64_t num_classes) {
+  FLB_CHECK(t.dtype == DType::Int64, RuntimeError, "one_hot is only applicable to index tensor of type LongTensor.");
+  FLB_CHECK(t.device().is_cpu(), RuntimeError, "one_hot: the C++ kernel is CPU-only (the Python layer composes it elsewhere)");
+  const Tensor c = contiguous(t);
+  const int64_t n = c.numel();
+  int64_t lo = 0, hi = -1;
+  if (n > 0) std::tie(lo, hi) = cpu::index_range(c);  // one pass for both bounds
+  if (num_classes == -1) {
+    FLB_CHECK(n > 0, RuntimeError, "Can not infer total number of classes from empty tensor.");
+    num_classes = hi + 1;
+  }
+  FLB_CHECK(n == 0 || lo >= 0, RuntimeError, "Class values must be non-negative.");
+  FLB_CHECK(n == 0 || hi < num_classes, RuntimeError, "Class values must be smaller than num_classes.");
+  Shape shape = t.sizes;
+  shape.push_back(num_classes);
+  Tensor out = full(shape, Scalar::from_int(0), DType::Int64, t.device());
+  int64_t* o = out.data<int64_t>();
+  const int64_t* idx = c.data<int64_t>();
+  for (int64_t i = 0; i < n; ++i) o[i * num_classes + idx[i]] = 1;
+  return out;
+}
+
 Tensor masked_select(const Tensor& x, const Tensor& mask) {
   check_same_device(x, mask, "masked_select");
   FLB_CHECK(mask.dtype == DType::Bool, RuntimeError, "masked_select: expected a bool mask, got ", dtype_name(mask.dtype));

@@ -51,6 +51,8 @@ Tensor& index_put_(Tensor& t, const std::vector<std::optional<Tensor>>& indices,
 Tensor nonzero(const Tensor& t);
 // x[mask] with a bool mask of x's shape (broadcast by the caller), on x's device: 1-D, row-major order.
 Tensor masked_select(const Tensor& x, const Tensor& mask);
+// F.one_hot on the CPU: int64 [..., num_classes] (-1: max + 1), the bounds checked in one pass.
+Tensor one_hot(const Tensor& t, int64_t num_classes);
 Tensor cat(const std::vector<Tensor>& ts, int64_t dim);
 Tensor index_select(const Tensor& t, int64_t dim, const Tensor& index, bool allow_negative = false);
 Tensor gather(const Tensor& t, int64_t dim, const Tensor& index);

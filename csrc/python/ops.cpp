@@ -192,6 +192,7 @@ void bind_ops(py::module_& m) {
   }, py::arg("t"), py::arg("indices"), py::arg("values"), py::arg("accumulate") = false);
   m.def("nonzero", &ops::nonzero);
   m.def("masked_select", &ops::masked_select);
+  m.def("one_hot", &ops::one_hot);
   m.def("cat", &ops::cat);
   m.def("index_select", &ops::index_select, py::arg("t"), py::arg("dim"), py::arg("index"),
         py::arg("allow_negative") = false);

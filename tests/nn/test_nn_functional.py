@@ -126,8 +126,16 @@ def test_one_hot_and_embedding_functional():
     idx = np.array([[0, 3], [2, 2]], np.int64)
     assert np.array_equal(to_np(F.one_hot(t2f(idx), 5)), TF.one_hot(torch.from_numpy(idx), 5).numpy())
     assert tuple(F.one_hot(t2f(idx)).shape) == (2, 2, 4)
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match="smaller than num_classes"):
         F.one_hot(t2f(idx), 2)
+    with pytest.raises(RuntimeError, match="non-negative"):
+        F.one_hot(t2f(np.array([1, -1], np.int64)), 3)
+    with pytest.raises(RuntimeError, match="empty tensor"):
+        F.one_hot(t2f(np.zeros(0, np.int64)))
+    with pytest.raises(RuntimeError, match="LongTensor"):
+        F.one_hot(flambeau.tensor([1.0]), 3)
+    for a in (np.array(2, np.int64), np.zeros((0, 3), np.int64), np.arange(12).reshape(3, 4)[:, ::2]):
+        np.testing.assert_array_equal(F.one_hot(t2f(a), 12).numpy(), TF.one_hot(torch.from_numpy(a), 12).numpy())
     w = randn(5, 3)
     compare(lambda ww: F.embedding(t2f(idx), ww, padding_idx=2),
             lambda ww: TF.embedding(torch.from_numpy(idx), ww, padding_idx=2), [w])

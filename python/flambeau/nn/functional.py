@@ -695,6 +695,8 @@ def _embedding_renorm_(weight, input, max_norm, norm_type):
 
 
 def one_hot(tensor, num_classes=-1):
+    if tensor._impl.device == "cpu" and tensor._impl.dtype == "int64":
+        return _wrap(_C.one_hot(tensor._impl, int(num_classes)))  # one C++ call (six ops here: 0.25x PyTorch)
     if tensor.dtype != flambeau.int64:
         raise RuntimeError("one_hot is only applicable to index tensor of type LongTensor.")
     if num_classes == -1:
