@@ -634,7 +634,12 @@ class _Embedding(Function):
         ctx.num_weights = weight.shape[0]
         ctx.padding_idx = padding_idx
         ctx.scale_grad_by_freq = scale_grad_by_freq
-        out = weight.index_select(0, flat)
+        try:  # the gather checks the bounds in its own pass (a min() and max() here cost 17 us a call)
+            out = _wrap(_C.index_select(weight._impl, 0, flat._impl))
+        except IndexError:
+            lo, hi = int(flat.min()), int(flat.max())
+            raise IndexError(f"embedding: index {hi if hi >= weight.shape[0] else lo} is out of "
+                             f"range for {weight.shape[0]} embeddings") from None
         return out.reshape(tuple(indices.shape) + (weight.shape[1],))
 
     @staticmethod
@@ -672,11 +677,6 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
             raise RuntimeError("Expected tensor for argument #1 'indices' to have one of the "
                                f"following scalar types: Long, Int; but got {input.dtype} instead")
         input = input.to(flambeau.int64)
-    if input.numel() > 0:
-        lo, hi = int(input.min()), int(input.max())
-        if lo < 0 or hi >= weight.shape[0]:
-            raise IndexError(f"embedding: index {hi if hi >= weight.shape[0] else lo} is out of "
-                             f"range for {weight.shape[0]} embeddings")
     if max_norm is not None:
         _embedding_renorm_(weight, input, max_norm, norm_type)
     return _Embedding.apply(weight, input, padding_idx, scale_grad_by_freq)
