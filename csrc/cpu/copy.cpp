@@ -223,6 +223,13 @@ void fill(const Tensor& dst, const Scalar& value) {
       // ran on one thread: 1M floats took 3x PyTorch's time).
       scalar_t* o = dst.data<scalar_t>();
       const int64_t grain = std::max<int64_t>(1, (int64_t)kParallelCopyBytes / (int64_t)sizeof(scalar_t));
+      // All-zero bytes (zeros(), +0.0, false): memset, libc's widest stores (fill_n's SSE2 loop made
+      // zeros(4096, 1024) 0.8x PyTorch).
+      scalar_t zero{};
+      if (std::memcmp(&v, &zero, sizeof v) == 0) {
+        parallel_for(dst.numel(), grain, [o](int64_t b, int64_t e) { std::memset(o + b, 0, sizeof(scalar_t) * (size_t)(e - b)); });
+        return;
+      }
       parallel_for(dst.numel(), grain, [o, v](int64_t b, int64_t e) { std::fill_n(o + b, e - b, v); });
       return;
     }
