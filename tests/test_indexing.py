@@ -246,7 +246,7 @@ def test_setitem_gradient_through_mask_assignment(device):
 @pytest.mark.parametrize("dtype", ["bool", "float32", "int64"])
 @pytest.mark.parametrize("shape", [(), (1,), (17,), (5, 7), (3, 4, 5), (2, 3, 1, 4), (0, 3), (4, 0)])
 def test_nonzero_and_mask_selection_match_torch(shape, dtype, rng):
-    # Contiguous inputs take a counting pass and a branch-free fill with running coordinates; a
+    # Contiguous inputs take a counting pass and a fill with running coordinates per block; a
     # transposed view takes the strided walk. NaN counts as nonzero.
     x = rng.standard_normal(shape)
     x = (x > 0.3) if dtype == "bool" else np.where(np.abs(x) > 0.8, x, 0).astype(dtype)
@@ -366,3 +366,14 @@ def test_whole_shape_bool_mask_select_gradient(device):
     check_op(lambda x: x[x > 0] * 2, shapes=[(40, 50)], device=device)
     check_op(lambda x: torch.masked_select(x, x > 0.5), lambda x: flambeau.masked_select(x, x > 0.5),
              shapes=[(40, 50)], device=device)
+
+
+@pytest.mark.parametrize("density", [0.0, 0.01, 0.2, 0.6, 1.0])
+@pytest.mark.parametrize("shape", [(70001,), (300, 257), (3, 40, 50, 7), (2,) * 17])
+def test_nonzero_blocks_dense_and_sparse(shape, density, rng):
+    # Blocks of 32K elements in parallel: dense blocks (a quarter or more hits) take the branch-free
+    # fill, sparse ones skip hit-free groups of 8; hits across block and row edges, 17 dims.
+    x = (rng.random(shape) < density) * rng.standard_normal(shape)
+    np.testing.assert_array_equal(flambeau.from_numpy(x).nonzero().numpy(), np.argwhere(x))
+    b = np.ascontiguousarray(x != 0)
+    np.testing.assert_array_equal(flambeau.from_numpy(b).nonzero().numpy(), np.argwhere(b))

@@ -120,50 +120,99 @@ void index_put(const Tensor& dst_perm, const Tensor& values_perm, const std::vec
   });
 }
 
-// Contiguous input: count, then one branch-free pass that writes the running coordinates of every
-// element to output row k and advances k past the hits only (no per-hit division, no mispredicted
-// branch on a random mask). Strided input walks its offsets and decomposes the hits.
+// Contiguous input, in fixed blocks of the flat index (in parallel): count the hits of each block,
+// then each block writes the coordinates of its hits at its offset. A block with many hits (a
+// quarter or more) runs one branch-free pass that writes the running coordinates at row k and
+// advances k past the hits only (no mispredicted branch on a random mask); a sparse one skips
+// hit-free groups of 8 and writes only the hits. One serial branch-free pass over everything
+// made (x > 2).nonzero() of [4096, 1024] (2% hits) 0.67x PyTorch.
 Tensor nonzero_contiguous(const Tensor& t) {
   const int64_t n = t.numel(), nd = t.dim();
-  int64_t cnt = 0;
+  constexpr int64_t kBlock = 1 << 15;
+  const int64_t nb = (n + kBlock - 1) / kBlock;
+  std::vector<int64_t> count((size_t)nb, 0), start((size_t)nb + 1, 0);
   FLB_DISPATCH_ALL(t.dtype, "nonzero", [&] {
-    const scalar_t* x = t.data<scalar_t>();
-    for (int64_t e = 0; e < n; ++e) cnt += x[e] != scalar_t(0);
+    const scalar_t* const x0 = t.data<scalar_t>();
+    parallel_for(nb, 1, [&](int64_t b0, int64_t b1) {
+      for (int64_t b = b0; b < b1; ++b) {
+        const scalar_t* __restrict x = x0 + b * kBlock;
+        const int64_t len = std::min(kBlock, n - b * kBlock);
+        int64_t c = 0;
+        for (int64_t i = 0; i < len; ++i) c += x[i] != scalar_t(0);
+        count[(size_t)b] = c;
+      }
+    });
   });
+  for (int64_t b = 0; b < nb; ++b) start[(size_t)b + 1] = start[(size_t)b] + count[(size_t)b];
+  const int64_t cnt = start[(size_t)nb];
   Tensor out = empty({cnt, nd}, DType::Int64, t.device());
   if (cnt == 0 || nd == 0) return out;
-  int64_t* o = out.data<int64_t>();
-  std::vector<int64_t> c(nd, 0);
+  int64_t* const o0 = out.data<int64_t>();
   FLB_DISPATCH_ALL(t.dtype, "nonzero", [&] {
-    const scalar_t* x = t.data<scalar_t>();
-    int64_t k = 0;
-    const int64_t last = t.sizes[nd - 1];
-    if (nd <= 2) {  // the common ranks with the coordinates in registers (c[] is reloaded after every
-                    // store to o: the module builds with -fno-strict-aliasing)
-      int64_t i = 0, j = 0;
-      for (int64_t e = 0; e < n && k < cnt; ++e) {
-        if (nd == 2) {
-          o[2 * k] = i;
-          o[2 * k + 1] = j;
+    const scalar_t* const x0 = t.data<scalar_t>();
+    parallel_for(nb, 1, [&](int64_t b0, int64_t b1) {
+      int64_t c[16];  // coordinates of the current element (nd <= 16 here; more dims take the general loop)
+      std::vector<int64_t> cv;
+      int64_t* cc = c;
+      if (nd > 16) {
+        cv.resize((size_t)nd);
+        cc = cv.data();
+      }
+      for (int64_t b = b0; b < b1; ++b) {
+        const int64_t hits = count[(size_t)b];
+        if (hits == 0) continue;
+        const int64_t e0 = b * kBlock, len = std::min(kBlock, n - e0);
+        for (int64_t d = nd - 1, rem = e0; d >= 0; --d) {
+          cc[d] = rem % t.sizes[d];
+          rem /= t.sizes[d];
+        }
+        const scalar_t* __restrict x = x0 + e0;
+        int64_t* __restrict o = o0 + start[(size_t)b] * nd;
+        const int64_t last = t.sizes[nd - 1], ndim = nd;
+        auto advance = [&]() {
+          if (++cc[ndim - 1] == last) {  // carry into the outer coordinates
+            cc[ndim - 1] = 0;
+            for (int64_t d = ndim - 2; d >= 0 && ++cc[d] == t.sizes[d]; --d) cc[d] = 0;
+          }
+        };
+        int64_t k = 0;
+        if (hits * 4 >= len) {
+          for (int64_t i = 0; i < len && k < hits; ++i) {
+            for (int64_t d = 0; d < ndim; ++d) o[k * ndim + d] = cc[d];
+            k += x[i] != scalar_t(0);
+            advance();
+          }
         } else {
-          o[k] = j;
-        }
-        k += x[e] != scalar_t(0);
-        if (++j == last) {
-          j = 0;
-          ++i;
+          int64_t i = 0;
+          for (; i + 8 <= len && k < hits; i += 8) {
+            bool any = false;
+            for (int j = 0; j < 8; ++j) any |= x[i + j] != scalar_t(0);
+            if (!any) {  // 8 steps of the coordinates at once when they stay in the row
+              if (cc[ndim - 1] + 8 < last) {
+                cc[ndim - 1] += 8;
+              } else {
+                for (int j = 0; j < 8; ++j) advance();
+              }
+              continue;
+            }
+            for (int j = 0; j < 8; ++j) {
+              if (x[i + j] != scalar_t(0)) {
+                for (int64_t d = 0; d < ndim; ++d) o[k * ndim + d] = cc[d];
+                ++k;
+              }
+              advance();
+            }
+          }
+          for (; i < len && k < hits; ++i) {
+            if (x[i] != scalar_t(0)) {
+              for (int64_t d = 0; d < ndim; ++d) o[k * ndim + d] = cc[d];
+              ++k;
+            }
+            advance();
+          }
         }
       }
-      return;
-    }
-    for (int64_t e = 0; e < n && k < cnt; ++e) {
-      for (int64_t d = 0; d < nd; ++d) o[k * nd + d] = c[d];
-      k += x[e] != scalar_t(0);
-      if (++c[nd - 1] == last) {  // carry into the outer coordinates
-        c[nd - 1] = 0;
-        for (int64_t d = nd - 2; d >= 0 && ++c[d] == t.sizes[d]; --d) c[d] = 0;
-      }
-    }
+    });
   });
   return out;
 }
