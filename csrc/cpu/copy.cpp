@@ -360,4 +360,121 @@ void pad_constant(const Tensor& out, const Tensor& x, const std::vector<int64_t>
   });
 }
 
+// Reflect / replicate / circular padding of x's last k dims (x contiguous, viewed as [planes,
+// I_1..I_k]; out as [planes, O_1..O_k]): out[p, i_1..i_k] = x[p, maps[0][i_1], .., maps[k-1][i_k]].
+// Each output row (the last dim) comes from the input row its outer indices map to: the run where
+// the last map is the identity (the unpadded middle) is a plain copy, the edges a gather. Rows are
+// visited with a running multi-index (no division per row). Before: one index_select per padded dim
+// (reflect pad of CIFAR batches 0.41x PyTorch).
+namespace {
+struct PadPlan {
+  int64_t k, OW, W, rows_per_plane, in_plane, mid;  // mid: where the last map's identity run starts (-1: none)
+  std::vector<int64_t> osz, istride;                // the outer padded dims (k - 1 of them): out sizes, x strides
+};
+PadPlan pad_plan(const Shape& out, const Shape& in, const std::vector<std::vector<int64_t>>& maps) {
+  PadPlan q;
+  q.k = (int64_t)maps.size();
+  const int64_t nd = (int64_t)out.size();
+  q.OW = out[nd - 1];
+  q.W = in[nd - 1];
+  q.rows_per_plane = 1;
+  q.in_plane = 1;
+  for (int64_t j = 0; j < q.k; ++j) q.in_plane *= in[nd - q.k + j];
+  for (int64_t j = 0; j + 1 < q.k; ++j) q.rows_per_plane *= out[nd - q.k + j];
+  q.osz.resize((size_t)std::max<int64_t>(q.k - 1, 0));
+  q.istride.resize(q.osz.size());
+  int64_t st = q.W;
+  for (int64_t j = q.k - 2; j >= 0; --j) {
+    q.osz[(size_t)j] = out[nd - q.k + j];
+    q.istride[(size_t)j] = st;
+    st *= in[nd - q.k + j];
+  }
+  const std::vector<int64_t>& m = maps[(size_t)q.k - 1];
+  q.mid = -1;
+  for (int64_t i = 0; i + q.W <= q.OW && q.mid < 0; ++i) {
+    bool run = true;
+    for (int64_t t = 0; t < q.W && run; ++t) run = m[(size_t)(i + t)] == t;
+    if (run) q.mid = i;
+  }
+  return q;
+}
+
+// Calls f(row r, x offset of its input row within the plane) for rows [r0, r1) of out's row order.
+template <class F>
+void pad_rows(const PadPlan& q, const std::vector<std::vector<int64_t>>& maps, int64_t r0, int64_t r1, F&& f) {
+  const int64_t nk = q.k - 1;
+  int64_t c[16] = {0};  // the outer padded dims' output indices (k <= 3 from F.pad; 16 for safety)
+  int64_t rem = r0 % q.rows_per_plane;
+  for (int64_t j = nk - 1; j >= 0; --j) {
+    c[j] = rem % q.osz[(size_t)j];
+    rem /= q.osz[(size_t)j];
+  }
+  for (int64_t r = r0; r < r1; ++r) {
+    int64_t xrow = 0;
+    for (int64_t j = 0; j < nk; ++j) xrow += maps[(size_t)j][(size_t)c[j]] * q.istride[(size_t)j];
+    f(r, xrow);
+    for (int64_t j = nk - 1; j >= 0; --j) {
+      if (++c[j] < q.osz[(size_t)j]) break;
+      c[j] = 0;
+    }
+  }
+}
+}  // namespace
+
+void pad_gather(const Tensor& out, const Tensor& x, const std::vector<std::vector<int64_t>>& maps) {
+  if (out.numel() == 0) return;
+  FLB_CHECK(maps.size() <= 16, RuntimeError, "pad: at most 16 padded dims");
+  const PadPlan q = pad_plan(out.sizes, x.sizes, maps);
+  const int64_t rows = out.numel() / q.OW;
+  FLB_DISPATCH_ALL(out.dtype, "pad", [&] {
+    using T = scalar_t;
+    T* const o0 = out.data<T>();
+    const T* const x0 = x.data<T>();
+    const int64_t* const m = maps[(size_t)q.k - 1].data();
+    const int64_t OW = q.OW, W = q.W, mid = q.mid, rpp = q.rows_per_plane, inp = q.in_plane;
+    parallel_for(rows, std::max<int64_t>(1, kGrain / std::max<int64_t>(OW, 1)), [&](int64_t r0, int64_t r1) {
+      pad_rows(q, maps, r0, r1, [&](int64_t r, int64_t xrow) {
+        // Locals (read once per row): through the captures, each store would reload them.
+        const int64_t ow = OW, w = W, md = mid;
+        const int64_t* __restrict mp = m;
+        const T* __restrict xr = x0 + (r / rpp) * inp + xrow;
+        T* __restrict o = o0 + r * ow;
+        if (md < 0) {
+          for (int64_t i = 0; i < ow; ++i) o[i] = xr[mp[i]];
+          return;
+        }
+        for (int64_t i = 0; i < md; ++i) o[i] = xr[mp[i]];
+        for (int64_t t = 0; t < w; ++t) o[md + t] = xr[t];
+        for (int64_t i = md + w; i < ow; ++i) o[i] = xr[mp[i]];
+      });
+    });
+  });
+}
+
+// The adjoint: gx[p, maps..] += g[p, i..] (gx zeroed here). Planes in parallel, each plane's rows in
+// order on one thread (reflected rows and columns fold onto the same input elements).
+void pad_gather_backward(const Tensor& gx, const Tensor& g, const std::vector<std::vector<int64_t>>& maps) {
+  FLB_CHECK(maps.size() <= 16, RuntimeError, "pad: at most 16 padded dims");
+  FLB_DISPATCH_FLOATING(g.dtype, "pad_backward", [&] {
+    using T = scalar_t;
+    T* const gx0 = gx.data<T>();
+    std::fill(gx0, gx0 + gx.numel(), T(0));
+    if (g.numel() == 0) return;
+    const PadPlan q = pad_plan(g.sizes, gx.sizes, maps);
+    const T* const g0 = g.data<T>();
+    const int64_t* const m = maps[(size_t)q.k - 1].data();
+    const int64_t OW = q.OW, rpp = q.rows_per_plane, inp = q.in_plane;
+    const int64_t planes = g.numel() / (rpp * OW);
+    parallel_for(planes, std::max<int64_t>(1, kGrain / std::max<int64_t>(rpp * OW, 1)), [&](int64_t p0, int64_t p1) {
+      pad_rows(q, maps, p0 * rpp, p1 * rpp, [&](int64_t r, int64_t xrow) {
+        const int64_t ow = OW;
+        const int64_t* __restrict mp = m;
+        T* xr = gx0 + (r / rpp) * inp + xrow;
+        const T* __restrict gr = g0 + r * ow;
+        for (int64_t i = 0; i < ow; ++i) xr[mp[i]] += gr[i];
+      });
+    });
+  });
+}
+
 }  // namespace flambeau::cpu

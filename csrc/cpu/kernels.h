@@ -18,6 +18,10 @@ void copy(const Tensor& dst, const Tensor& src);
 void cat_rows(const Tensor& out, const std::vector<Tensor>& parts, int64_t d);
 // out = contiguous x inside a `value` border, before[d] >= 0 elements before it in each dim.
 void pad_constant(const Tensor& out, const Tensor& x, const std::vector<int64_t>& before, const Scalar& value);
+// Reflect/replicate/circular pads of x's last maps.size() dims (x contiguous): out[.., i..] = x[.., maps[j][i_j]..],
+// and its adjoint (gx zeroed, then += through the maps).
+void pad_gather(const Tensor& out, const Tensor& x, const std::vector<std::vector<int64_t>>& maps);
+void pad_gather_backward(const Tensor& gx, const Tensor& g, const std::vector<std::vector<int64_t>>& maps);
 void fill(const Tensor& dst, const Scalar& value);
 // out (contiguous) = `flipped`, a view of the input with the flipped dims' strides negated (cpu only).
 void flip_copy(const Tensor& out, const Tensor& flipped);

@@ -80,6 +80,39 @@ Tensor constant_pad(const Tensor& x, const std::vector<int64_t>& before, const s
   return out;
 }
 
+static void check_pad_maps(const Shape& in, const std::vector<std::vector<int64_t>>& maps, const char* op) {
+  const int64_t k = (int64_t)maps.size(), nd = (int64_t)in.size();
+  FLB_CHECK(k >= 1 && k <= nd, RuntimeError, op, ": ", k, " index maps for an input of shape ", shape_str(in));
+  for (int64_t j = 0; j < k; ++j)
+    for (int64_t v : maps[(size_t)j])
+      FLB_CHECK(v >= 0 && v < in[nd - k + j], RuntimeError, op, ": index ", v, " out of range for dim ", nd - k + j,
+                " of size ", in[nd - k + j]);
+}
+
+Tensor pad_gather(const Tensor& x, const std::vector<std::vector<int64_t>>& maps) {
+  FLB_CHECK(x.device().is_cpu(), RuntimeError, "pad_gather: CPU only (the Python layer gathers elsewhere)");
+  check_pad_maps(x.sizes, maps, "pad_gather");
+  Shape shape = x.sizes;
+  const int64_t k = (int64_t)maps.size(), nd = x.dim();
+  for (int64_t j = 0; j < k; ++j) shape[nd - k + j] = (int64_t)maps[(size_t)j].size();
+  Tensor out = empty(shape, x.dtype, x.device());
+  cpu::pad_gather(out, contiguous(x), maps);
+  return out;
+}
+
+Tensor pad_gather_backward(const Tensor& grad, const Shape& input_shape, const std::vector<std::vector<int64_t>>& maps) {
+  FLB_CHECK(grad.device().is_cpu(), RuntimeError, "pad_gather_backward: CPU only");
+  check_pad_maps(input_shape, maps, "pad_gather_backward");
+  const int64_t k = (int64_t)maps.size(), nd = (int64_t)input_shape.size();
+  FLB_CHECK(grad.dim() == nd, RuntimeError, "pad_gather_backward: gradient of shape ", shape_str(grad.sizes));
+  for (int64_t j = 0; j < k; ++j)
+    FLB_CHECK(grad.sizes[nd - k + j] == (int64_t)maps[(size_t)j].size(), RuntimeError,
+              "pad_gather_backward: gradient of shape ", shape_str(grad.sizes), " for maps of other sizes");
+  Tensor gx = empty(input_shape, grad.dtype, grad.device());
+  cpu::pad_gather_backward(gx, contiguous(grad), maps);
+  return gx;
+}
+
 Tensor arange(double start, double end, double step, DType dtype, Device device) {
   FLB_CHECK(step != 0, RuntimeError, "arange: step must be nonzero");
   FLB_CHECK(std::isfinite(start) && std::isfinite(end), RuntimeError, "arange: unsupported range: ", start, " -> ", end);

@@ -69,6 +69,10 @@ Tensor full(const Shape& shape, const Scalar& v, DType dtype, Device device);
 // F.pad(x, mode='constant') with non-negative pads: before[d] / after[d] elements of `value` around dim d.
 Tensor constant_pad(const Tensor& x, const std::vector<int64_t>& before, const std::vector<int64_t>& after,
                     const Scalar& value);
+// F.pad's other modes on the CPU: maps[j] (values in [0, I_j)) gives, for each output index of the j-th of
+// x's last maps.size() dims, the input index it copies; the backward adds through the same maps into x's shape.
+Tensor pad_gather(const Tensor& x, const std::vector<std::vector<int64_t>>& maps);
+Tensor pad_gather_backward(const Tensor& grad, const Shape& input_shape, const std::vector<std::vector<int64_t>>& maps);
 Tensor arange(double start, double end, double step, DType dtype, Device device);
 Tensor linspace(double start, double end, int64_t steps, DType dtype, Device device);
 Tensor eye(int64_t n, int64_t m, DType dtype, Device device);

@@ -25,6 +25,8 @@ void bind_ops(py::module_& m) {
   });
   m.def("constant_pad", [=](const Tensor& x, const std::vector<int64_t>& before, const std::vector<int64_t>& after,
                             py::object v) { return ops::constant_pad(x, before, after, to_scalar(v, "pad")); });
+  m.def("pad_gather", &ops::pad_gather);
+  m.def("pad_gather_backward", &ops::pad_gather_backward);
   m.def("scalar_tensor", [=](py::object v, const std::string& d, const std::string& device) {
     return ops::full({}, to_scalar(v, "scalar_tensor"), dt(d), dev(device));
   });

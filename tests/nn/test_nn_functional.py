@@ -65,6 +65,21 @@ def test_constant_pad_dtypes_views_and_empty(dtype):
                                   TF.pad(torch.from_numpy(e), (1, 1, 1, 1)).numpy())
 
 
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+@pytest.mark.parametrize("shape,p", [((2, 3, 9, 12), (4, 3, 2, 5)), ((2, 3, 7), (3, 0)),
+                                     ((1, 2, 4, 5, 6), (1, 1, 2, 0, 1, 2)), ((2, 2, 6, 6), (0, 0, 3, 3))], ids=str)
+def test_gather_pads_forward_backward(mode, shape, p):
+    # _C.pad_gather: each output row an identity run (a plain copy) and gathered edges, reached through
+    # a running multi-index of the padded dims; the backward adds through the same maps (edges fold
+    # onto the same inputs). Float64 values and gradients exactly as PyTorch's; a strided int input.
+    x = randn(*shape).astype(np.float64)
+    compare(lambda t: F.pad(t, p, mode=mode), lambda t: TF.pad(t, p, mode=mode), [x])
+    xi = np.random.default_rng(1).integers(-9, 9, shape)
+    f = F.pad(flambeau.from_numpy(xi).transpose(0, 1), p, mode=mode).numpy()
+    t = TF.pad(torch.from_numpy(xi).transpose(0, 1).double(), p, mode=mode).numpy()
+    np.testing.assert_array_equal(f, t.astype(np.int64))
+
+
 def test_pad_errors():
     with pytest.raises(RuntimeError, match="divisible by 2"):
         F.pad(flambeau.zeros(2, 2), (1,))

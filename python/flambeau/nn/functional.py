@@ -779,7 +779,7 @@ def _pad_indices(n, left, right, mode):
 
 
 def pad(input, pad, mode="constant", value=None):
-    # kernel: _C.constant_pad (constant mode); the other modes gather with index_select
+    # kernels: _C.constant_pad (constant mode), _C.pad_gather (the other modes on the CPU)
     if len(pad) % 2 != 0:
         raise RuntimeError("Padding length must be divisible by 2")
     if len(pad) // 2 > input.dim():
@@ -816,6 +816,15 @@ def pad(input, pad, mode="constant", value=None):
         if all(l == 0 and r == 0 for _, l, r in pads):
             return out
         return _ConstantPad.apply(out, tuple(pads), 0.0 if value is None else value)
+    if input._impl.device == "cpu":
+        # One gather of the padded last dims through per-dim index maps (_C.pad_gather), and its
+        # adjoint for the gradient; an index_select per dim was 0.41x PyTorch (reflect, CIFAR batch).
+        k = len(pad) // 2
+        maps = [None] * k
+        for j in range(k):
+            dim = input.dim() - 1 - j
+            maps[k - 1 - j] = _pad_indices(input.shape[dim], int(pad[2 * j]), int(pad[2 * j + 1]), mode).tolist()
+        return _PadGather.apply(input, maps)
     for k in range(len(pad) // 2):
         dim = input.dim() - 1 - k
         left, right = int(pad[2 * k]), int(pad[2 * k + 1])
@@ -845,6 +854,19 @@ def pad(input, pad, mode="constant", value=None):
         else:
             out = out.index_select(dim, _index(_pad_indices(n, left, right, mode), out.device))
     return out
+
+
+class _PadGather(Function):
+    """x's last len(maps) dims gathered through index maps (reflect/replicate/circular pads, CPU)."""
+
+    @staticmethod
+    def forward(ctx, x, maps):
+        ctx.maps, ctx.shape = maps, list(x.shape)
+        return _wrap(_C.pad_gather(x._impl, maps))
+
+    @staticmethod
+    def backward(ctx, g):
+        return _wrap(_C.pad_gather_backward(g._impl, ctx.shape, ctx.maps)), None
 
 
 class _ConstantPad(Function):
