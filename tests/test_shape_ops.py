@@ -363,3 +363,18 @@ def test_cat_first_dim_of_contiguous_parts(shapes, device, rng):
     if len(set(shapes)) == 1:
         assert_close(flambeau.stack([fl_tensor(a, device) for a in arrs], 1),
                      torch.stack([torch.tensor(a) for a in arrs], 1))
+
+
+@pytest.mark.parametrize("case", range(7))
+def test_cat_of_block_strided_parts(case, device, rng):
+    # Parts whose blocks along the cat dim are contiguous and evenly spaced (chunks of one tensor)
+    # are copied block by block; flipped, stepped and transposed parts take the strided copy.
+    a, b = rng.standard_normal((64, 40)), rng.standard_normal((3, 64, 40, 5))
+    fn = [lambda m, x, y: m.cat(x.chunk(4, 1)[::-1], 1),
+          lambda m, x, y: m.cat([x[:, 3:10], x[:, :2], x.flip(0)[:, :5]], 1),
+          lambda m, x, y: m.cat([y[:, :, 1:3], y[:, :, ::2]], 2),
+          lambda m, x, y: m.cat([y.flip(0), y], 1),
+          lambda m, x, y: m.cat([x[::2], x[1::2]], 0),
+          lambda m, x, y: m.cat([y[:, 1:5], y[:, ::3]], 1),
+          lambda m, x, y: m.cat([x.t()[:, :3], x.t()[:, 5:9]], 1)][case]
+    assert_close(fn(flambeau, fl_tensor(a, device), fl_tensor(b, device)), fn(torch, torch.tensor(a), torch.tensor(b)))

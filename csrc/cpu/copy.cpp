@@ -272,15 +272,38 @@ void fill(const Tensor& dst, const Scalar& value) {
   });
 }
 
+// Elements between consecutive blocks t[o] (o over the dims before d, flattened) when every block is
+// contiguous and the blocks are evenly spaced; -1 otherwise. A contiguous tensor's pitch is its
+// block size; a chunk of a contiguous tensor along dim d (x.chunk(4, 1)) has the parent's row.
+int64_t block_pitch(const Tensor& t, int64_t d) {
+  int64_t expect = 1;  // contiguous block: dims >= d
+  for (int64_t j = t.dim() - 1; j >= d; --j) {
+    if (t.sizes[j] != 1 && t.strides[j] != expect) return -1;
+    expect *= t.sizes[j];
+  }
+  int64_t pitch = 0, span = 1;  // dims < d: one positive stride, in row-major order
+  bool found = false;
+  for (int64_t j = d - 1; j >= 0; --j) {
+    if (t.sizes[j] == 1) continue;
+    if (!found) pitch = t.strides[j], found = true;
+    else if (t.strides[j] != pitch * span) return -1;
+    span *= t.sizes[j];
+  }
+  if (!found) return expect;
+  return pitch > 0 ? pitch : -1;
+}
+
 void cat_rows(const Tensor& out, const std::vector<Tensor>& parts, int64_t d) {
   int64_t outer = 1;
   for (int64_t j = 0; j < d; ++j) outer *= out.sizes[j];
   const int64_t E = out.element_size();
   std::vector<int64_t> bytes(parts.size());  // each input's block per outer index
+  std::vector<int64_t> pitch(parts.size());  // bytes between a part's blocks (its block when contiguous)
   std::vector<const char*> src(parts.size());
   int64_t row = 0;
   for (size_t i = 0; i < parts.size(); ++i) {
     bytes[i] = outer > 0 ? parts[i].numel() / outer * E : 0;
+    pitch[i] = block_pitch(parts[i], d) * E;
     src[i] = static_cast<const char*>(parts[i].data_ptr());
     row += bytes[i];
   }
@@ -307,7 +330,7 @@ void cat_rows(const Tensor& out, const std::vector<Tensor>& parts, int64_t d) {
     for (int64_t o = b; o < e; ++o) {
       char* p = dst + o * row;
       for (size_t i = 0; i < np; ++i) {
-        if (bytes[i]) std::memcpy(p, src[i] + o * bytes[i], (size_t)bytes[i]);
+        if (bytes[i]) std::memcpy(p, src[i] + o * pitch[i], (size_t)bytes[i]);
         p += bytes[i];
       }
     }

@@ -13,8 +13,10 @@ namespace flambeau::cpu {
 
 // Strided copy with dtype conversion; dst and src have the same shape (src may have 0 strides).
 void copy(const Tensor& dst, const Tensor& src);
-// cat of contiguous tensors along dim d > 0 into the contiguous `out`: for each index of the dims
-// before d, every input's block in turn (one memcpy each), the outer indices split among threads.
+// cat along dim d into the contiguous `out` of parts whose blocks t[o] (o over the dims before d) are
+// contiguous and evenly spaced (block_pitch >= 0: contiguous tensors, chunks of one): for each outer
+// index, every input's block in turn (one memcpy each), the outer indices split among threads.
+int64_t block_pitch(const Tensor& t, int64_t d);
 void cat_rows(const Tensor& out, const std::vector<Tensor>& parts, int64_t d);
 // out = contiguous x inside a `value` border, before[d] >= 0 elements before it in each dim.
 void pad_constant(const Tensor& out, const Tensor& x, const std::vector<int64_t>& before, const Scalar& value);
