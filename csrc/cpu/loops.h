@@ -82,14 +82,14 @@ struct StridedWalk {
   }
 
   // The walk of elements [begin, end) with the dims, strides and multi-index copied into local
-  // arrays: read through the DimVecs, every store the inner loop made (through char*, and the module
-  // builds with -fno-strict-aliasing) forced them to be reloaded, ~20 cycles a row, which was most
-  // of the time of copies with 128-byte rows (x.view(B, T, H, D).transpose(1, 2).contiguous()).
-  static constexpr int64_t kLocalDims = 8;
-  template <class Inner>
-  void walk_local(const std::array<char*, N>& base, Inner& inner, const std::array<int64_t, N>& inner_st,
-                  int64_t row, int64_t nd, int64_t begin, int64_t end) const {
-    int64_t sz[kLocalDims], idx[kLocalDims], st[N][kLocalDims];
+  // arrays of kMax entries: read through the DimVecs, every store the inner loop made (through
+  // char*, and the module builds with -fno-strict-aliasing) forced them to be reloaded, ~20 cycles a
+  // row, most of the time of copies with 128-byte rows (x.view(B, T, H, D).transpose(1, 2).contiguous()).
+  static constexpr int64_t kMaxDims = 64;
+  template <int64_t kMax, class Inner>
+  void walk(const std::array<char*, N>& base, Inner& inner, const std::array<int64_t, N>& inner_st, int64_t row,
+            int64_t nd, int64_t begin, int64_t end) const {
+    int64_t sz[kMax], idx[kMax], st[N][kMax];
     for (int64_t d = 0; d < nd; ++d) {
       sz[d] = sizes[d];
       for (int k = 0; k < N; ++k) st[k][d] = strides[k][d];
@@ -107,6 +107,7 @@ struct StridedWalk {
       inner(p, n, inner_st);
       left -= n;
       if (left == 0) break;
+      // The row is done: rewind to its start, then carry into the outer dims.
       for (int k = 0; k < N; ++k) p[k] -= idx[nd - 1] * inner_st[k];
       idx[nd - 1] = 0;
       for (int64_t d = nd - 2; d >= 0; --d) {
@@ -130,40 +131,13 @@ struct StridedWalk {
       inner(p, 1, z);
       return;
     }
+    FLB_CHECK(nd <= kMaxDims, RuntimeError, "elementwise loop: ", nd, " dims after merging (at most ", kMaxDims, ")");
     std::array<int64_t, N> inner_st;
     for (int k = 0; k < N; ++k) inner_st[k] = strides[k][nd - 1];
     int64_t row = sizes[nd - 1];
     parallel_for(numel, grain, [&](int64_t begin, int64_t end) {
-      if (nd <= kLocalDims) {
-        walk_local(base, inner, inner_st, row, nd, begin, end);
-        return;
-      }
-      // Unravel `begin` into a multi-index and pointers.
-      DimVec idx((size_t)nd);
-      std::array<char*, N> p = base;
-      int64_t rem = begin;
-      for (int64_t d = nd - 1; d >= 0; --d) {
-        idx[d] = rem % sizes[d];
-        rem /= sizes[d];
-        for (int k = 0; k < N; ++k) p[k] += idx[d] * strides[k][d];
-      }
-      int64_t left = end - begin;
-      while (left > 0) {
-        int64_t n = std::min(row - idx[nd - 1], left);
-        inner(p, n, inner_st);
-        left -= n;
-        if (left == 0) break;
-        // We finished the current row: rewind to its start, then carry into the outer dims.
-        for (int k = 0; k < N; ++k) p[k] -= idx[nd - 1] * inner_st[k];
-        idx[nd - 1] = 0;
-        for (int64_t d = nd - 2; d >= 0; --d) {
-          idx[d]++;
-          for (int k = 0; k < N; ++k) p[k] += strides[k][d];
-          if (idx[d] < sizes[d]) break;
-          for (int k = 0; k < N; ++k) p[k] -= sizes[d] * strides[k][d];
-          idx[d] = 0;
-        }
-      }
+      if (nd <= 8) walk<8>(base, inner, inner_st, row, nd, begin, end);  // the common ranks: a small frame
+      else walk<kMaxDims>(base, inner, inner_st, row, nd, begin, end);
     });
   }
 };

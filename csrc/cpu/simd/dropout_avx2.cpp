@@ -73,26 +73,8 @@ int64_t philox_blocks(uint32_t* words, uint64_t seed, uint64_t block0, int64_t n
 }
 
 inline uint32_t keep_mask(uint64_t seed, uint64_t block, __m256i thr) {
-  alignas(32) uint32_t lo[8], hi[8];
-  for (int j = 0; j < 8; ++j) {
-    uint64_t b = block + (uint64_t)j;
-    lo[j] = (uint32_t)b;
-    hi[j] = (uint32_t)(b >> 32);
-  }
-  __m256i c0 = _mm256_load_si256((const __m256i*)lo), c1 = _mm256_load_si256((const __m256i*)hi);
-  __m256i c2 = _mm256_setzero_si256(), c3 = _mm256_setzero_si256();
-  const __m256i M0 = _mm256_set1_epi32((int)0xD2511F53u), M1 = _mm256_set1_epi32((int)0xCD9E8D57u);
-  uint32_t k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32);
-  for (int r = 0; r < 10; ++r) {
-    __m256i hi0 = mulhi(c0, M0), lo0 = _mm256_mullo_epi32(c0, M0);
-    __m256i hi1 = mulhi(c2, M1), lo1 = _mm256_mullo_epi32(c2, M1);
-    c0 = _mm256_xor_si256(_mm256_xor_si256(hi1, c1), _mm256_set1_epi32((int)k0));
-    c1 = lo1;
-    c2 = _mm256_xor_si256(_mm256_xor_si256(hi0, c3), _mm256_set1_epi32((int)k1));
-    c3 = lo0;
-    k0 += 0x9E3779B9u;
-    k1 += 0xBB67AE85u;
-  }
+  __m256i c0, c1, c2, c3;
+  philox8(seed, block, c0, c1, c2, c3);
   return spread4(word_mask(c0, thr)) | (spread4(word_mask(c1, thr)) << 1) | (spread4(word_mask(c2, thr)) << 2) |
          (spread4(word_mask(c3, thr)) << 3);
 }

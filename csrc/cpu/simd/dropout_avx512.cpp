@@ -27,31 +27,37 @@ inline uint64_t spread4(uint64_t x) {
   return x;
 }
 
+// The four words of blocks block .. block + 15, one block per lane (c0..c3 = words 0..3).
+inline void philox16(uint64_t seed, uint64_t block, __m512i& c0, __m512i& c1, __m512i& c2, __m512i& c3) {
+  alignas(64) uint32_t lo[16], hi[16];
+  for (int j = 0; j < 16; ++j) {
+    uint64_t b = block + (uint64_t)j;
+    lo[j] = (uint32_t)b;
+    hi[j] = (uint32_t)(b >> 32);
+  }
+  c0 = _mm512_load_si512(lo), c1 = _mm512_load_si512(hi);
+  c2 = _mm512_setzero_si512(), c3 = _mm512_setzero_si512();
+  const __m512i M0 = _mm512_set1_epi32((int)0xD2511F53u), M1 = _mm512_set1_epi32((int)0xCD9E8D57u);
+  uint32_t k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32);
+  for (int r = 0; r < 10; ++r) {
+    __m512i hi0 = mulhi(c0, M0), lo0 = _mm512_mullo_epi32(c0, M0);
+    __m512i hi1 = mulhi(c2, M1), lo1 = _mm512_mullo_epi32(c2, M1);
+    c0 = _mm512_xor_si512(_mm512_xor_si512(hi1, c1), _mm512_set1_epi32((int)k0));
+    c1 = lo1;
+    c2 = _mm512_xor_si512(_mm512_xor_si512(hi0, c3), _mm512_set1_epi32((int)k1));
+    c3 = lo0;
+    k0 += 0x9E3779B9u;
+    k1 += 0xBB67AE85u;
+  }
+}
+
 // Stream order for blocks block0 ..: the 16 x 4 words of each step stored word-major, then written
 // block by block (the words of block j are lane j of c0..c3).
 int64_t philox_blocks(uint32_t* words, uint64_t seed, uint64_t block0, int64_t nblocks) {
   int64_t j = 0;
   for (; j + 16 <= nblocks; j += 16) {
-    alignas(64) uint32_t lo[16], hi[16];
-    for (int i = 0; i < 16; ++i) {
-      uint64_t b = block0 + (uint64_t)(j + i);
-      lo[i] = (uint32_t)b;
-      hi[i] = (uint32_t)(b >> 32);
-    }
-    __m512i c0 = _mm512_load_si512(lo), c1 = _mm512_load_si512(hi);
-    __m512i c2 = _mm512_setzero_si512(), c3 = _mm512_setzero_si512();
-    const __m512i M0 = _mm512_set1_epi32((int)0xD2511F53u), M1 = _mm512_set1_epi32((int)0xCD9E8D57u);
-    uint32_t k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32);
-    for (int r = 0; r < 10; ++r) {
-      __m512i hi0 = mulhi(c0, M0), lo0 = _mm512_mullo_epi32(c0, M0);
-      __m512i hi1 = mulhi(c2, M1), lo1 = _mm512_mullo_epi32(c2, M1);
-      c0 = _mm512_xor_si512(_mm512_xor_si512(hi1, c1), _mm512_set1_epi32((int)k0));
-      c1 = lo1;
-      c2 = _mm512_xor_si512(_mm512_xor_si512(hi0, c3), _mm512_set1_epi32((int)k1));
-      c3 = lo0;
-      k0 += 0x9E3779B9u;
-      k1 += 0xBB67AE85u;
-    }
+    __m512i c0, c1, c2, c3;
+    philox16(seed, block0 + (uint64_t)j, c0, c1, c2, c3);
     alignas(64) uint32_t w[4][16];
     _mm512_store_si512(w[0], c0);
     _mm512_store_si512(w[1], c1);
@@ -66,26 +72,8 @@ int64_t philox_blocks(uint32_t* words, uint64_t seed, uint64_t block0, int64_t n
 
 // The 64-bit keep mask of the 64 stream positions starting at block `block`.
 inline uint64_t keep_mask(uint64_t seed, uint64_t block, __m512i thr) {
-  alignas(64) uint32_t lo[16], hi[16];
-  for (int j = 0; j < 16; ++j) {
-    uint64_t b = block + (uint64_t)j;
-    lo[j] = (uint32_t)b;
-    hi[j] = (uint32_t)(b >> 32);
-  }
-  __m512i c0 = _mm512_load_si512(lo), c1 = _mm512_load_si512(hi);
-  __m512i c2 = _mm512_setzero_si512(), c3 = _mm512_setzero_si512();
-  const __m512i M0 = _mm512_set1_epi32((int)0xD2511F53u), M1 = _mm512_set1_epi32((int)0xCD9E8D57u);
-  uint32_t k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32);
-  for (int r = 0; r < 10; ++r) {
-    __m512i hi0 = mulhi(c0, M0), lo0 = _mm512_mullo_epi32(c0, M0);
-    __m512i hi1 = mulhi(c2, M1), lo1 = _mm512_mullo_epi32(c2, M1);
-    c0 = _mm512_xor_si512(_mm512_xor_si512(hi1, c1), _mm512_set1_epi32((int)k0));
-    c1 = lo1;
-    c2 = _mm512_xor_si512(_mm512_xor_si512(hi0, c3), _mm512_set1_epi32((int)k1));
-    c3 = lo0;
-    k0 += 0x9E3779B9u;
-    k1 += 0xBB67AE85u;
-  }
+  __m512i c0, c1, c2, c3;
+  philox16(seed, block, c0, c1, c2, c3);
   uint64_t m0 = _mm512_cmplt_epu32_mask(_mm512_srli_epi32(c0, 8), thr);
   uint64_t m1 = _mm512_cmplt_epu32_mask(_mm512_srli_epi32(c1, 8), thr);
   uint64_t m2 = _mm512_cmplt_epu32_mask(_mm512_srli_epi32(c2, 8), thr);

@@ -825,34 +825,12 @@ def pad(input, pad, mode="constant", value=None):
             dim = input.dim() - 1 - j
             maps[k - 1 - j] = _pad_indices(input.shape[dim], int(pad[2 * j]), int(pad[2 * j + 1]), mode).tolist()
         return _PadGather.apply(input, maps)
-    for k in range(len(pad) // 2):
+    for k in range(len(pad) // 2):  # other devices: an index_select per padded dim
         dim = input.dim() - 1 - k
         left, right = int(pad[2 * k]), int(pad[2 * k + 1])
         if left == 0 and right == 0:
             continue
-        n = out.shape[dim]
-        if mode == "constant":
-            if left < 0:
-                out = out.narrow(dim, -left, out.shape[dim] + left)
-                left = 0
-            if right < 0:
-                out = out.narrow(dim, 0, out.shape[dim] + right)
-                right = 0
-            parts = []
-            fill = 0.0 if value is None else value
-            if left > 0:
-                shape = list(out.shape)
-                shape[dim] = left
-                parts.append(flambeau.full(shape, fill, dtype=out.dtype, device=out.device))
-            parts.append(out)
-            if right > 0:
-                shape = list(out.shape)
-                shape[dim] = right
-                parts.append(flambeau.full(shape, fill, dtype=out.dtype, device=out.device))
-            if len(parts) > 1:
-                out = flambeau.cat(parts, dim)
-        else:
-            out = out.index_select(dim, _index(_pad_indices(n, left, right, mode), out.device))
+        out = out.index_select(dim, _index(_pad_indices(out.shape[dim], left, right, mode), out.device))
     return out
 
 
