@@ -1458,4 +1458,37 @@ void conv2d_add_bias(const Tensor& y, const Tensor& bias) {
   });
 }
 
+// F.unfold and F.fold (the im2col matrix of every image, [N, C*KH*KW, OH*OW], and its adjoint): the
+// convolution's own im2col_tile / col2im_tile, one (image, channel) per work item. Before, F.unfold
+// was KH*KW strided slice copies in Python and there was no F.fold.
+void unfold2d(const Tensor& col, const Tensor& x, const ConvGeometry& g) {
+  FLB_DISPATCH_FLOATING(x.dtype, "unfold", [&] {
+    using T = scalar_t;
+    const std::vector<ColRange> cr = column_ranges(g);
+    const int64_t KK = g.KH * g.KW, P = g.OH * g.OW, HW = g.H * g.W;
+    const T* xp = x.data<T>();
+    T* cp = col.data<T>();
+    parallel_for(g.N * g.C, std::max<int64_t>(1, kGrain / std::max<int64_t>(KK * P, 1)), [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) im2col_tile(xp + i * HW, 1, g, cr.data(), 0, P, cp + i * KK * P, P);
+    });
+  });
+}
+
+void fold2d(const Tensor& x, const Tensor& col, const ConvGeometry& g) {
+  FLB_DISPATCH_FLOATING(x.dtype, "fold", [&] {
+    using T = scalar_t;
+    const std::vector<ColRange> cr = column_ranges(g);
+    const int64_t KK = g.KH * g.KW, P = g.OH * g.OW, HW = g.H * g.W;
+    T* xp = x.data<T>();
+    const T* cp = col.data<T>();
+    parallel_for(g.N * g.C, std::max<int64_t>(1, kGrain / std::max<int64_t>(KK * P, 1)), [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) {  // plane i = (n, c): only its own output plane, so items run in parallel
+        const int64_t n = i / g.C, c = i % g.C;
+        std::fill(xp + i * HW, xp + (i + 1) * HW, T(0));
+        col2im_tile(xp + n * g.C * HW, c, c + 1, g, cr.data(), 0, P, cp + n * g.C * KK * P, P);
+      }
+    });
+  });
+}
+
 }  // namespace flambeau::cpu

@@ -28,6 +28,10 @@ void conv2d_backward_weight(const Tensor& grad_w, const Tensor& grad_y, const Te
 void conv2d_backward_bias(const Tensor& grad_b, const Tensor& grad_y);
 // y[n, c, :, :] += bias[c] (conv_transpose2d's bias).
 void conv2d_add_bias(const Tensor& y, const Tensor& bias);
+// F.unfold: col [N, C*KH*KW, OH*OW] = im2col of x [N, C, H, W] (g.O, g.groups unused); F.fold: its adjoint
+// (x overwritten with the sum of the columns' entries over each input position).
+void unfold2d(const Tensor& col, const Tensor& x, const ConvGeometry& g);
+void fold2d(const Tensor& x, const Tensor& col, const ConvGeometry& g);
 
 // Pooling over [planes = N*C, H, W] -> [planes, OH, OW]. Window of output (oh, ow) starts at
 // (oh*sh - ph, ow*sw - pw); max windows step by the dilation.

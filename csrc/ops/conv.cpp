@@ -188,6 +188,62 @@ void zero(const Tensor& t) {
 
 }  // namespace
 
+static cpu::ConvGeometry window_geometry(const char* op, int64_t N, int64_t C, int64_t H, int64_t W, const IntList& k,
+                                         const IntList& d, const IntList& p, const IntList& s) {
+  FLB_CHECK(k.size() == 2 && d.size() == 2 && p.size() == 2 && s.size() == 2, RuntimeError, op,
+            ": kernel_size, dilation, padding and stride must be pairs");
+  FLB_CHECK(k[0] > 0 && k[1] > 0, RuntimeError, op, ": kernel_size must be positive, got (", k[0], ", ", k[1], ")");
+  FLB_CHECK(d[0] > 0 && d[1] > 0, RuntimeError, op, ": dilation must be positive, got (", d[0], ", ", d[1], ")");
+  FLB_CHECK(p[0] >= 0 && p[1] >= 0, RuntimeError, op, ": padding must be non-negative, got (", p[0], ", ", p[1], ")");
+  FLB_CHECK(s[0] > 0 && s[1] > 0, RuntimeError, op, ": stride must be positive, got (", s[0], ", ", s[1], ")");
+  cpu::ConvGeometry g{};
+  g.N = N, g.C = C, g.H = H, g.W = W, g.O = C, g.groups = 1;
+  g.KH = k[0], g.KW = k[1], g.dil_h = d[0], g.dil_w = d[1], g.pad_h = p[0], g.pad_w = p[1];
+  g.stride_h = s[0], g.stride_w = s[1];
+  g.OH = (H + 2 * p[0] - d[0] * (k[0] - 1) - 1) / s[0] + 1;
+  g.OW = (W + 2 * p[1] - d[1] * (k[1] - 1) - 1) / s[1] + 1;
+  FLB_CHECK(H + 2 * p[0] - d[0] * (k[0] - 1) - 1 >= 0 && W + 2 * p[1] - d[1] * (k[1] - 1) - 1 >= 0, RuntimeError, op,
+            ": the calculated shape of the array of sliding blocks is (", g.OH, ", ", g.OW,
+            "), which is too small (non-positive)");
+  return g;
+}
+
+Tensor unfold2d(const Tensor& input, const IntList& kernel, const IntList& dilation, const IntList& padding,
+                const IntList& stride) {
+  FLB_CHECK(input.dim() == 4, RuntimeError, "unfold: expected a 4-D input, got ", shape_str(input.sizes));
+  FLB_CHECK(input.device().is_cpu(), RuntimeError, "unfold: this kernel is CPU-only");
+  FLB_CHECK(is_floating(input.dtype), RuntimeError, "unfold: expected a floating-point input, got ", dtype_name(input.dtype));
+  const cpu::ConvGeometry g = window_geometry("unfold", input.sizes[0], input.sizes[1], input.sizes[2], input.sizes[3],
+                                              kernel, dilation, padding, stride);
+  Tensor col = empty({g.N, g.C * g.KH * g.KW, g.OH * g.OW}, input.dtype, input.device());
+  if (col.numel() > 0) cpu::unfold2d(col, contiguous(input), g);
+  return col;
+}
+
+Tensor fold2d(const Tensor& col, const IntList& output_size, const IntList& kernel, const IntList& dilation,
+              const IntList& padding, const IntList& stride) {
+  FLB_CHECK(col.dim() == 3, RuntimeError, "fold: expected a 3-D input (N, C*KH*KW, L), got ", shape_str(col.sizes));
+  FLB_CHECK(col.device().is_cpu(), RuntimeError, "fold: this kernel is CPU-only");
+  FLB_CHECK(is_floating(col.dtype), RuntimeError, "fold: expected a floating-point input, got ", dtype_name(col.dtype));
+  FLB_CHECK(output_size.size() == 2 && output_size[0] > 0 && output_size[1] > 0, RuntimeError,
+            "fold: output_size must be a pair of positive sizes");
+  FLB_CHECK(kernel.size() == 2 && kernel[0] > 0 && kernel[1] > 0, RuntimeError, "fold: kernel_size must be positive");
+  const int64_t KK = kernel[0] * kernel[1];
+  FLB_CHECK(col.sizes[1] % KK == 0, RuntimeError, "fold: expected size of input's dimension 1 to be divisible by the "
+            "product of kernel_size, but got input.size(1)=", col.sizes[1], " and kernel_size=(", kernel[0], ", ",
+            kernel[1], ")");
+  const cpu::ConvGeometry g = window_geometry("fold", col.sizes[0], col.sizes[1] / KK, output_size[0], output_size[1],
+                                              kernel, dilation, padding, stride);
+  FLB_CHECK(col.sizes[2] == g.OH * g.OW, RuntimeError, "fold: given output_size=(", output_size[0], ", ",
+            output_size[1], "), kernel_size=(", kernel[0], ", ", kernel[1], "), dilation=(", dilation[0], ", ",
+            dilation[1], "), padding=(", padding[0], ", ", padding[1], "), stride=(", stride[0], ", ", stride[1],
+            "), expected size of input's dimension 2 to match the calculated number of sliding blocks ", g.OH,
+            " * ", g.OW, " = ", g.OH * g.OW, ", but got input.size(2)=", col.sizes[2], ".");
+  Tensor x = empty({g.N, g.C, g.H, g.W}, col.dtype, col.device());
+  if (x.numel() > 0) cpu::fold2d(x, contiguous(col), g);
+  return x;
+}
+
 Tensor conv2d(const Tensor& input, const Tensor& weight, const OptTensor& bias, const IntList& stride,
               const IntList& padding, const IntList& dilation, int64_t groups) {
   const cpu::ConvGeometry g = conv2d_geometry(input, weight, bias, stride, padding, dilation, groups);

@@ -23,6 +23,12 @@ using Grads3 = std::tuple<OptTensor, OptTensor, OptTensor>;
 
 // ---- convolution
 // input [N, C, H, W], weight [O, C/groups, KH, KW], bias [O] or none -> [N, O, OH, OW].
+// F.unfold of a 4-D input ([N, C*KH*KW, L]) and F.fold of such columns into [N, C, H, W], on the CPU;
+// kernel, dilation, padding, stride are (h, w) pairs.
+Tensor unfold2d(const Tensor& input, const IntList& kernel, const IntList& dilation, const IntList& padding,
+                const IntList& stride);
+Tensor fold2d(const Tensor& col, const IntList& output_size, const IntList& kernel, const IntList& dilation,
+              const IntList& padding, const IntList& stride);
 Tensor conv2d(const Tensor& input, const Tensor& weight, const OptTensor& bias, const IntList& stride,
               const IntList& padding, const IntList& dilation, int64_t groups);
 // Gradients of conv2d with respect to (input, weight, bias); output_mask says which to compute (the

@@ -62,6 +62,10 @@ void bind_conv_pool(py::module_& m) {
       py::arg("grad_output"), py::arg("input"), py::arg("weight"), py::arg("stride") = 1, py::arg("padding") = 0,
       py::arg("dilation") = 1, py::arg("groups") = 1,
       py::arg("output_mask") = std::vector<bool>{true, true, true});
+  m.def("unfold2d", &ops::unfold2d, py::arg("input"), py::arg("kernel_size"), py::arg("dilation"), py::arg("padding"),
+        py::arg("stride"));
+  m.def("fold2d", &ops::fold2d, py::arg("input"), py::arg("output_size"), py::arg("kernel_size"), py::arg("dilation"),
+        py::arg("padding"), py::arg("stride"));
   m.def(
       "conv_transpose2d",
       [](const Tensor& x, const Tensor& w, const OptT& b, py::object stride, py::object padding,

@@ -87,6 +87,44 @@ def test_pad_errors():
         F.pad(flambeau.zeros(1, 1, 3), (3, 0), mode="reflect")
 
 
+@pytest.mark.parametrize("geom", [(3, 1, 1, 1), ((2, 3), (2, 1), (1, 0), (2, 3)), (5, 1, 2, 2), (1, 1, 0, 1),
+                                  ((3, 3), (1, 2), (2, 2), (1, 2))], ids=str)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_fold_and_unfold_kernels(geom, dtype):
+    # _C.unfold2d / _C.fold2d (the convolution's im2col and col2im): values and gradients against
+    # PyTorch, batched and unbatched, and fold as unfold's adjoint (<unfold x, c> = <x, fold c>).
+    k, d, p, s = geom
+    x = randn(2, 3, 10, 12, dtype=np.float64 if dtype == "float64" else np.float32)
+    compare(lambda t: F.unfold(t, k, d, p, s), lambda t: TF.unfold(t, k, d, p, s), [x], dtype)
+    compare(lambda t: F.unfold(t, k, d, p, s), lambda t: TF.unfold(t, k, d, p, s), [x[0]], dtype)
+    cols = TF.unfold(torch.from_numpy(x), k, d, p, s).numpy()
+    c = randn(*cols.shape, dtype=x.dtype)
+    compare(lambda t: F.fold(t, (10, 12), k, d, p, s), lambda t: TF.fold(t, (10, 12), k, d, p, s), [c], dtype)
+    compare(lambda t: F.fold(t, (10, 12), k, d, p, s), lambda t: TF.fold(t, (10, 12), k, d, p, s), [c[0]], dtype)
+    lhs = float((F.unfold(t2f(x), k, d, p, s) * t2f(c)).sum())
+    rhs = float((t2f(x) * F.fold(t2f(c), (10, 12), k, d, p, s)).sum())
+    assert abs(lhs - rhs) <= 1e-4 * max(1.0, abs(lhs))
+
+
+def test_fold_module_and_errors():
+    m = flambeau.nn.Fold((4, 5), 2)
+    assert tuple(m(flambeau.randn(1, 12, 12)).shape) == (1, 3, 4, 5)
+    assert "output_size=(4, 5)" in repr(m)
+    with pytest.raises(RuntimeError, match="divisible by the product of kernel_size"):
+        F.fold(flambeau.ones(1, 10, 12), (4, 5), 2)
+    with pytest.raises(RuntimeError, match="calculated number of sliding blocks"):
+        F.fold(flambeau.ones(1, 12, 11), (4, 5), 2)
+    with pytest.raises(RuntimeError, match="too small"):
+        F.unfold(flambeau.ones(1, 1, 2, 2), 3)
+
+
+def test_fold_gradcheck():
+    c = flambeau.from_numpy(np.random.default_rng(0).standard_normal((1, 8, 6))).requires_grad_(True)
+    assert flambeau.autograd.gradcheck(lambda t: F.fold(t, (3, 4), 2), (c,))
+    x = flambeau.from_numpy(np.random.default_rng(1).standard_normal((1, 2, 4, 5))).requires_grad_(True)
+    assert flambeau.autograd.gradcheck(lambda t: F.unfold(t, 2, padding=1, stride=2), (x,))
+
+
 def test_unfold_matches_pytorch():
     x = randn(2, 3, 6, 7)
     for kw in [dict(kernel_size=2), dict(kernel_size=(2, 3), stride=2, padding=1),

@@ -73,7 +73,7 @@ __all__ = [
     "feature_alpha_dropout", "embedding", "one_hot", "pairwise_distance", "cosine_similarity",
     "scaled_dot_product_attention",
     # convolution, pooling, padding
-    "conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "unfold", "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d",
+    "conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "unfold", "fold", "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d",
     "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool1d", "adaptive_max_pool2d",
     "pad", "pixel_shuffle", "pixel_unshuffle", "interpolate", "upsample",
     # normalization
@@ -1059,14 +1059,60 @@ def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_paddi
     return out.squeeze(0) if unbatched else out
 
 
+class _Unfold2d(Function):
+    """F.unfold on the CPU: the convolution's im2col (_C.unfold2d); backward is its adjoint (_C.fold2d)."""
+
+    @staticmethod
+    def forward(ctx, x, geometry):
+        ctx.geometry, ctx.hw = geometry, tuple(x.shape[-2:])
+        return _wrap(_C.unfold2d(x._impl, *geometry))
+
+    @staticmethod
+    def backward(ctx, g):
+        return _Fold2d.apply(g, ctx.hw, ctx.geometry), None
+
+
+class _Fold2d(Function):
+    """F.fold on the CPU: the sum of the columns' entries over each position (_C.fold2d); backward: unfold."""
+
+    @staticmethod
+    def forward(ctx, col, output_size, geometry):
+        ctx.geometry = geometry
+        return _wrap(_C.fold2d(col._impl, list(output_size), *geometry))
+
+    @staticmethod
+    def backward(ctx, g):
+        return _Unfold2d.apply(g, ctx.geometry), None, None
+
+
+def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
+    """Combines an array of sliding local blocks (N, C*kh*kw, L) into (N, C, H, W), the adjoint of
+    unfold: entries of overlapping blocks are summed. CPU tensors (the kernel is _C.fold2d)."""
+    if input.dim() not in (2, 3):
+        raise NotImplementedError("Input Error: Only unbatched (2D) or batched (3D) input Tensors are supported "
+                                  f"(got {input.dim()}D)")
+    if input._impl.device != "cpu":
+        raise NotImplementedError("fold: only CPU tensors are supported by flambeau")
+    unbatched = input.dim() == 2
+    if unbatched:
+        input = input.unsqueeze(0)
+    geometry = [list(_ntuple(a, 2)) for a in (kernel_size, dilation, padding, stride)]
+    out = _Fold2d.apply(input, tuple(_ntuple(output_size, 2)), geometry)
+    return out.squeeze(0) if unbatched else out
+
+
 def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
-    # kernel: _C.im2col
+    # kernel: _C.unfold2d on the CPU (float); elsewhere strided slices of the padded input
     if input.dim() not in (3, 4):
         raise NotImplementedError("Input Error: Only 3D or 4D input Tensors are supported "
                                   f"(got {input.dim()}D)")
     unbatched = input.dim() == 3
     if unbatched:
         input = input.unsqueeze(0)
+    if input._impl.device == "cpu" and input.is_floating_point():
+        geometry = [list(_ntuple(a, 2)) for a in (kernel_size, dilation, padding, stride)]
+        out = _Unfold2d.apply(input, geometry)
+        return out.squeeze(0) if unbatched else out
     kh, kw = _ntuple(kernel_size, 2)
     dh, dw = _ntuple(dilation, 2)
     ph, pw = _ntuple(padding, 2)

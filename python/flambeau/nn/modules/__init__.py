@@ -18,7 +18,7 @@ from .distance import PairwiseDistance, CosineSimilarity
 from .padding import (ZeroPad1d, ZeroPad2d, ConstantPad1d, ConstantPad2d, ReflectionPad1d,
                       ReflectionPad2d, ReplicationPad1d, ReplicationPad2d, CircularPad1d,
                       CircularPad2d)
-from .pixelshuffle import PixelShuffle, PixelUnshuffle, Upsample, Unfold
+from .pixelshuffle import PixelShuffle, PixelUnshuffle, Upsample, Fold, Unfold
 from .loss import (L1Loss, NLLLoss, PoissonNLLLoss, GaussianNLLLoss, KLDivLoss, MSELoss, BCELoss,
                    BCEWithLogitsLoss, HingeEmbeddingLoss, MultiLabelMarginLoss, SmoothL1Loss,
                    HuberLoss, SoftMarginLoss, CrossEntropyLoss, MultiLabelSoftMarginLoss,

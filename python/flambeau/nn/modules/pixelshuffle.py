@@ -1,8 +1,8 @@
-"""PixelShuffle, PixelUnshuffle, Upsample, Unfold."""
+"""PixelShuffle, PixelUnshuffle, Upsample, Fold, Unfold."""
 from .. import functional as F
 from .module import Module
 
-__all__ = ["PixelShuffle", "PixelUnshuffle", "Upsample", "Unfold"]
+__all__ = ["PixelShuffle", "PixelUnshuffle", "Upsample", "Fold", "Unfold"]
 
 
 class PixelShuffle(Module):
@@ -56,6 +56,23 @@ class Upsample(Module):
             info = "size=" + repr(self.size)
         info += ", mode=" + repr(self.mode)
         return info
+
+
+class Fold(Module):
+    def __init__(self, output_size, kernel_size, dilation=1, padding=0, stride=1):
+        super().__init__()
+        self.output_size = output_size
+        self.kernel_size = kernel_size
+        self.dilation = dilation
+        self.padding = padding
+        self.stride = stride
+
+    def forward(self, input):
+        return F.fold(input, self.output_size, self.kernel_size, self.dilation, self.padding, self.stride)
+
+    def extra_repr(self):
+        return ("output_size={output_size}, kernel_size={kernel_size}, dilation={dilation}, "
+                "padding={padding}, stride={stride}".format(**self.__dict__))
 
 
 class Unfold(Module):
