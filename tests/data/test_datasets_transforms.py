@@ -154,6 +154,7 @@ def test_flips_on_arrays_and_tensors():
     assert np.array_equal(transforms.RandomVerticalFlip(p=1.0)(img), img[::-1])
     t = flambeau.arange(24, dtype=flambeau.float32).reshape(2, 3, 4)
     assert np.array_equal(np_of(transforms.RandomHorizontalFlip(1.0)(t)), np_of(t)[..., ::-1])
+    assert np.array_equal(np_of(transforms.RandomVerticalFlip(1.0)(t)), np_of(t)[..., ::-1, :])
     flips = [transforms.RandomHorizontalFlip()(img)[0, 0] != 0 for _ in range(200)]
     assert 60 < sum(flips) < 140
 
@@ -178,6 +179,18 @@ def test_random_crop_with_padding():
     assert tuple(transforms.RandomCrop(8, pad_if_needed=True)(img).shape) == (8, 8)
     with pytest.raises(ValueError, match="larger than input"):
         transforms.RandomCrop(8)(img)
+
+
+def test_constant_pad_of_arrays_matches_numpy():
+    # The array path of a constant pad fills an array and assigns the image into it (np.pad was most of
+    # RandomCrop(32, padding=4)'s time): the same array as np.pad, for HWC and HW images and any fill.
+    from flambeau.transforms.transforms import _pad
+    rng = np.random.default_rng(0)
+    for img in (rng.integers(0, 256, (5, 7, 3)).astype(np.uint8), rng.standard_normal((4, 6)).astype(np.float32)):
+        for pad, widths in ((2, [(2, 2), (2, 2)]), ((1, 3), [(3, 3), (1, 1)]), ((1, 2, 3, 4), [(2, 4), (1, 3)])):
+            ref = np.pad(img, widths + [(0, 0)] * (img.ndim - 2), constant_values=7)
+            out = _pad(img, pad, 7)
+            assert out.dtype == img.dtype and np.array_equal(out, ref)
 
 
 def test_random_erasing():
