@@ -257,3 +257,26 @@ def test_training_loop_over_a_dataloader():
             opt.step()
     acc = float((model(x).argmax(1) == y).to(flambeau.float32).mean())
     assert acc > 0.9
+
+
+@pytest.mark.parametrize("num_workers", [0, 2])
+def test_tensor_dataset_batches_are_row_gathers(num_workers):
+    # A TensorDataset with the default collate is batched by one row gather per tensor: the same
+    # batches (values, dtypes, a list per batch) as collating the samples one by one, shuffled or not,
+    # with a partial last batch, a strided tensor among the dataset's tensors, and worker threads.
+    rng = np.random.default_rng(0)
+    x = flambeau.from_numpy(rng.standard_normal((103, 2, 3)).astype(np.float32))
+    y = flambeau.from_numpy(rng.integers(0, 10, 103))
+    z = flambeau.from_numpy(rng.standard_normal((5, 103))).t()
+    ds = TensorDataset(x, y, z)
+    for shuffle in (False, True):
+        flambeau.manual_seed(3)
+        fast = list(DataLoader(ds, batch_size=16, shuffle=shuffle, num_workers=num_workers))
+        flambeau.manual_seed(3)
+        slow = list(DataLoader(ds, batch_size=16, shuffle=shuffle, num_workers=num_workers,
+                               collate_fn=lambda b: default_collate(b)))
+        assert len(fast) == len(slow) == 7
+        for a, b in zip(fast, slow):
+            assert isinstance(a, list) and len(a) == 3
+            for u, v in zip(a, b):
+                assert u.dtype == v.dtype and np.array_equal(u.numpy(), v.numpy())
