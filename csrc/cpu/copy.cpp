@@ -50,6 +50,18 @@ static void parallel_memcpy(char* d, const char* s, size_t nbytes) {
 // Returns false when the layout is not of that shape.
 constexpr int64_t kTile = 16;
 
+// Byte offsets in dst and src of batch index `batch` of a walk whose last two dims are a tile's rows
+// and columns (the batch runs over the dims before them, row-major).
+static void batch_offsets(const StridedWalk<2>& w, int64_t batch, int64_t& doff, int64_t& soff) {
+  doff = soff = 0;
+  for (int64_t d = (int64_t)w.sizes.size() - 3; d >= 0; --d) {
+    const int64_t i = batch % w.sizes[d];
+    batch /= w.sizes[d];
+    doff += i * w.strides[0][d];
+    soff += i * w.strides[1][d];
+  }
+}
+
 template <class T>
 static bool copy_transposed(const Tensor& dst, const Tensor& src) {
   constexpr int64_t E = sizeof(T);
@@ -77,14 +89,8 @@ static bool copy_transposed(const Tensor& dst, const Tensor& src) {
   }
   parallel_for(batch * rt, std::max<int64_t>(1, kGrain / (kTile * C)), [&](int64_t b, int64_t e) {
     for (int64_t job = b; job < e; ++job) {
-      // Offsets of this batch index from the outer (batch) dims.
-      int64_t rem = job / rt, doff = 0, soff = 0;
-      for (int64_t d = nd - 3; d >= 0; --d) {
-        int64_t i = rem % w.sizes[d];
-        rem /= w.sizes[d];
-        doff += i * w.strides[0][d];
-        soff += i * w.strides[1][d];
-      }
+      int64_t doff, soff;
+      batch_offsets(w, job / rt, doff, soff);
       const int64_t r0 = (job % rt) * kTile, r1 = std::min(R, r0 + kTile);
       for (int64_t ti = 0; ti < ct; ++ti) {
         const int64_t c0 = ti * kTile, c1 = std::min(C, c0 + kTile);
@@ -131,13 +137,8 @@ static bool copy_interleave(const Tensor& dst, const Tensor& src) {
   const char* const s0 = static_cast<const char*>(src.data_ptr());
   parallel_for(batch, std::max<int64_t>(1, kGrain / (R * C)), [&](int64_t b, int64_t e) {
     for (int64_t job = b; job < e; ++job) {
-      int64_t rem = job, doff = 0, soff = 0;
-      for (int64_t d = nd - 3; d >= 0; --d) {
-        const int64_t i = rem % w.sizes[d];
-        rem /= w.sizes[d];
-        doff += i * w.strides[0][d];
-        soff += i * w.strides[1][d];
-      }
+      int64_t doff, soff;
+      batch_offsets(w, job, doff, soff);
       T* __restrict o = reinterpret_cast<T*>(d0 + doff);
       const T* __restrict x = reinterpret_cast<const T*>(s0 + soff);
       const int64_t cc = C, rr = R, ps = sc / E;
