@@ -95,24 +95,12 @@ void from_words(const Tensor& out, uint64_t seed, uint64_t offset, F&& f) {
 
 void rand(const Tensor& out, uint64_t seed, uint64_t offset, double low, double high) {
   const double span = high - low;
-  if (out.dtype == DType::Float32) {
-    float* o = out.data<float>();
+  if (out.dtype == DType::Float32) {  // in float, as the CUDA kernel
     const float l = (float)low, s = (float)span;
-    by_chunks(out.numel(), seed, offset, [&](const uint32_t* w, uint64_t first, uint64_t p0, uint64_t p1) {
-      for (uint64_t p = p0; p < p1; ++p) o[p - offset] = philox_uniform_f(w[p - first]) * s + l;
-    });
+    from_words(out, seed, offset, [l, s](uint32_t w, int64_t) { return philox_uniform_f(w) * s + l; });
     return;
   }
-  if (out.dtype == DType::Float64) {
-    double* o = out.data<double>();
-    by_chunks(out.numel(), seed, offset, [&](const uint32_t* w, uint64_t first, uint64_t p0, uint64_t p1) {
-      for (uint64_t p = p0; p < p1; ++p) o[p - offset] = (double)philox_uniform_f(w[p - first]) * span + low;
-    });
-    return;
-  }
-  generate(out, [=](int64_t i) {
-    return (double)philox_uniform_f(philox_word(seed, offset + i)) * span + low;
-  });
+  from_words(out, seed, offset, [span, low](uint32_t w, int64_t) { return (double)philox_uniform_f(w) * span + low; });
 }
 
 // Normals: Box-Muller on the chunk's word pairs, in the float64 SIMD leaf when the CPU has one (a
