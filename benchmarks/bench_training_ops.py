@@ -113,6 +113,11 @@ def make(m, Fm, T):
      'unfold 3x3 imgs': lambda: Fm.unfold(I[:16], 3, padding=1),
      'max_pool2d 2 imgs': lambda: Fm.max_pool2d(I, 2),
      'conv2d 3->16 imgs': lambda: Fm.conv2d(I, m.ones(16, 3, 3, 3), padding=1),
+     'cdist [128,256]x[128,256] (mm path)': lambda: m.cdist(S, S),
+     'cdist p=1 [128,256]x[128,256]': lambda: m.cdist(S, S, 1),
+     'cdist p=3 [128,256]x[128,256]': lambda: m.cdist(S, S, 3),
+     'cdist [20,256]x[20,256] (direct)': lambda: m.cdist(S[:20], S[:20]),
+     'pdist [128,256]': lambda: Fm.pdist(S),
     }
 
 

@@ -57,6 +57,12 @@ void bmm(const Tensor& c, const Tensor& a, const Tensor& b);
 // out[M,N] = x[M,K] @ w[N,K]^T + bias[N]: F.linear, with the bias added in the GEMM's epilogue.
 void linear(const Tensor& out, const Tensor& x, const Tensor& w, const Tensor* bias);
 
+// Pairwise p-norm distances (torch.cdist's direct path): out[b, i, j] = ||x1[b, i] - x2[b, j]||_p for
+// contiguous x1 [B, P, M], x2 [B, R, M] (or [P, M], [R, M]); and gx1 = d(sum g * out) / dx1 given out (cpu only).
+void cdist(const Tensor& out, const Tensor& x1, const Tensor& x2, double p);
+void cdist_backward(const Tensor& gx1, const Tensor& grad, const Tensor& x1, const Tensor& x2, const Tensor& dist,
+                    double p);
+
 // Softmax family along `dim`; input contiguous.
 void softmax(const Tensor& out, const Tensor& in, int64_t dim, bool log);
 void softmax_backward(const Tensor& grad_in, const Tensor& grad_out, const Tensor& out, int64_t dim, bool log);

@@ -94,4 +94,47 @@ Tensor softmax_backward(const Tensor& grad, const Tensor& out, int64_t dim, bool
   return gi;
 }
 
+namespace {
+void check_cdist_operands(const Tensor& x1, const Tensor& x2, double p, const char* name) {
+  check_same_device(x1, x2, name);
+  FLB_CHECK((x1.dim() == 3 || x1.dim() == 2) && x2.dim() == x1.dim(), RuntimeError, name,
+            ": expected 3-D tensors [B, P, M] and [B, R, M] (or 2-D [P, M] and [R, M]), got ", shape_str(x1.sizes),
+            " and ", shape_str(x2.sizes));
+  FLB_CHECK(x1.sizes.back() == x2.sizes.back() && (x1.dim() == 2 || x1.sizes[0] == x2.sizes[0]), RuntimeError, name,
+            ": shapes ", shape_str(x1.sizes), " and ", shape_str(x2.sizes),
+            " differ in the batch or the number of columns");
+  FLB_CHECK(is_floating(x1.dtype), TypeError, name, " only supports floating-point dtypes, X1 got: ",
+            dtype_name(x1.dtype));
+  check_same_dtype(x1, x2, name);
+  FLB_CHECK(p >= 0, RuntimeError, name, " only supports non-negative p values");
+}
+}  // namespace
+
+Tensor cdist(const Tensor& x1, const Tensor& x2, double p) {
+  check_cdist_operands(x1, x2, p, "cdist");
+  Shape os = x1.sizes;
+  os.back() = x2.sizes[x2.dim() - 2];
+  Tensor out = empty(os, x1.dtype, x1.device());
+  if (out.numel() == 0) return out;
+  FLB_CPU_ONLY(x1.device(), "cdist", cdist, out, contiguous(x1), contiguous(x2), p);
+  return out;
+}
+
+Tensor cdist_backward(const Tensor& grad, const Tensor& x1, const Tensor& x2, const Tensor& dist, double p) {
+  check_cdist_operands(x1, x2, p, "cdist_backward");
+  Shape os = x1.sizes;
+  os.back() = x2.sizes[x2.dim() - 2];
+  FLB_CHECK(grad.sizes == os && dist.sizes == os, RuntimeError, "cdist_backward: grad ", shape_str(grad.sizes),
+            " and dist ", shape_str(dist.sizes), " must both have shape ", shape_str(os));
+  check_same_dtype(x1, grad, "cdist_backward");
+  check_same_dtype(x1, dist, "cdist_backward");
+  check_same_device(x1, grad, "cdist_backward");
+  check_same_device(x1, dist, "cdist_backward");
+  Tensor gx = empty(x1.sizes, x1.dtype, x1.device());
+  if (gx.numel() == 0) return gx;
+  FLB_CPU_ONLY(x1.device(), "cdist_backward", cdist_backward, gx, contiguous(grad), contiguous(x1), contiguous(x2),
+               contiguous(dist), p);
+  return gx;
+}
+
 }  // namespace flambeau::ops

@@ -42,6 +42,10 @@ Tensor arg_max_min(const Tensor& t, std::optional<int64_t> dim, bool keepdim, bo
 Tensor mm(const Tensor& a, const Tensor& b);
 Tensor bmm(const Tensor& a, const Tensor& b);
 Tensor linear(const Tensor& x, const Tensor& w, const std::optional<Tensor>& bias);  // x 2-D
+// torch.cdist's direct path on [B, P, M] and [B, R, M], or [P, M] and [R, M] (the Python layer broadcasts the batch dims
+// and takes the matrix-product path for large Euclidean cases), and its gradient for x1.
+Tensor cdist(const Tensor& x1, const Tensor& x2, double p);
+Tensor cdist_backward(const Tensor& grad, const Tensor& x1, const Tensor& x2, const Tensor& dist, double p);
 Tensor softmax(const Tensor& t, int64_t dim, bool log);
 Tensor softmax_backward(const Tensor& grad, const Tensor& out, int64_t dim, bool log);
 

@@ -47,6 +47,7 @@ from ._functions.indexing import (index_select, gather, scatter, scatter_add, ma
                                   index_put)
 from ._functions.linalg import (matmul, mm, bmm, mv, dot, inner, vdot, outer, ger, addmm, addmv, baddbmm, addbmm,
                                 tensordot, einsum, softmax, log_softmax)
+from ._functions.distance import cdist, pdist
 from ._functions.sorting import (sort, argsort, msort, topk, kthvalue, median, nanmedian, unique, unique_consecutive,
                                  searchsorted, bucketize, bincount, histc, cumprod, cummax, cummin)
 from ._legacy_types import FloatTensor, DoubleTensor, LongTensor, BoolTensor

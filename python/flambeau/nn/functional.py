@@ -70,7 +70,7 @@ __all__ = [
     "hardswish", "normalize",
     # linear, dropout, sparse, distance
     "linear", "bilinear", "dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout",
-    "feature_alpha_dropout", "embedding", "one_hot", "pairwise_distance", "cosine_similarity",
+    "feature_alpha_dropout", "embedding", "one_hot", "pairwise_distance", "pdist", "cosine_similarity",
     "scaled_dot_product_attention",
     # convolution, pooling, padding
     "conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "unfold", "fold", "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d",
@@ -721,6 +721,12 @@ def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
     diff = x1 - x2 + eps
     dim = max(x1.dim(), x2.dim()) - 1
     return _norm(diff, p, dim, keepdim)
+
+
+def pdist(input, p=2):
+    # kernel: _C.cdist (the rows' distances for i < j)
+    from .._functions.distance import pdist as _pdist
+    return _pdist(input, p)
 
 
 def cosine_similarity(x1, x2, dim=1, eps=1e-8):
