@@ -7,7 +7,7 @@ import builtins as _builtins
 
 from . import _C
 from ._dtype import (dtype, device, Size, float32, float64, int64, bool, float, double, long,
-                     set_default_dtype, get_default_dtype)
+                     set_default_dtype, get_default_dtype, float16, half, bfloat16)
 from ._tensor import Tensor
 from . import _tensor_methods  # noqa: F401  (attaches op methods to Tensor)
 from .autograd.grad_mode import no_grad, enable_grad, set_grad_enabled, is_grad_enabled, inference_mode
@@ -51,7 +51,8 @@ from ._functions.distance import cdist, pdist
 from ._functions.sorting import (sort, argsort, msort, topk, kthvalue, median, nanmedian, unique, unique_consecutive,
                                  searchsorted, bucketize, bincount, histc, cumprod, cummax, cummin)
 from ._legacy_types import FloatTensor, DoubleTensor, LongTensor, BoolTensor
-from . import cuda, backends, linalg  # noqa: F401
+from . import cuda, backends, linalg, amp  # noqa: F401
+from .amp import autocast, is_autocast_enabled, is_autocast_available  # noqa: F401
 
 int = int64  # noqa: A001 - flambeau has one integer type; torch.int scripts get int64
 strided = "torch.strided"
@@ -111,6 +112,24 @@ def use_deterministic_algorithms(mode, *, warn_only=False):
 
 def are_deterministic_algorithms_enabled():
     return True
+
+
+_matmul_precision = ["highest"]
+
+
+def set_float32_matmul_precision(precision):
+    """Recorded for get_float32_matmul_precision. flambeau's float32 products are always computed in
+    float32 ('highest'): it has no TF32 or bfloat16 GEMM to trade accuracy for."""
+    if precision not in ("highest", "high", "medium"):
+        import warnings
+        warnings.warn(f"{precision} is not one of 'highest', 'high', or 'medium'; the current "
+                      "set_float32_matmul_precision call has no effect.", UserWarning, stacklevel=2)
+        return
+    _matmul_precision[0] = precision
+
+
+def get_float32_matmul_precision():
+    return _matmul_precision[0]
 
 
 def compile(model=None, **kwargs):

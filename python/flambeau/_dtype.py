@@ -46,6 +46,28 @@ float = float32  # noqa: A001
 double = float64
 long = int64
 
+
+
+class _NoTensorsDtype:
+    """torch.float16 / torch.bfloat16 as names only, for scripts that hand them to autocast (which runs
+    in float32, flambeau.amp): flambeau has no such tensors, and every op given one raises
+    "unsupported dtype"."""
+    __slots__ = ("_name",)
+    is_floating_point = True
+    is_signed = True
+    itemsize = 2
+    is_complex = False
+
+    def __init__(self, name):
+        self._name = name
+
+    def __repr__(self):
+        return "flambeau." + self._name
+
+
+float16 = half = _NoTensorsDtype("float16")
+bfloat16 = _NoTensorsDtype("bfloat16")
+
 _BY_NAME = {"float32": float32, "float64": float64, "int64": int64, "bool": bool}
 # Names numpy / users may hand us, mapped onto our four types.
 _ALIASES = {"float": float32, "double": float64, "long": int64, "int": int64}

@@ -384,6 +384,8 @@ class Tensor:
             if dt is None:
                 raise TypeError(f"invalid type: '{dtype}'")
             return self.to(dtype=_BY_NAME[dt], device="cuda" if ".cuda." in dtype else "cpu")
+        if isinstance(dtype, type) and hasattr(dtype, "_cuda"):  # flambeau.FloatTensor & co.
+            return self.to(dtype=dtype._dtype, device="cuda" if dtype._cuda else "cpu")
         return self.to(_to_dtype(dtype))
 
     def type_as(self, other):

@@ -165,20 +165,18 @@ class device:
 
 
 class _Amp:
-    """torch.cuda.amp placeholder: flambeau has no mixed precision yet; autocast is a no-op."""
+    """torch.cuda.amp: autocast and GradScaler for device 'cuda' (flambeau.amp; regions run in float32)."""
 
     class autocast:
-        def __init__(self, enabled=True, dtype=None, cache_enabled=True):
-            pass
+        def __new__(cls, enabled=True, dtype=None, cache_enabled=True):
+            from ..amp import autocast
+            return autocast("cuda", dtype=dtype, enabled=enabled, cache_enabled=cache_enabled)
 
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            return False
-
-        def __call__(self, fn):
-            return fn
+    class GradScaler:
+        def __new__(cls, init_scale=2.0 ** 16, growth_factor=2.0, backoff_factor=0.5, growth_interval=2000,
+                    enabled=True):
+            from ..amp import GradScaler
+            return GradScaler("cuda", init_scale, growth_factor, backoff_factor, growth_interval, enabled)
 
 
 amp = _Amp()

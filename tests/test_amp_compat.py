@@ -1,0 +1,154 @@
+"""What scripts written for PyTorch's mixed precision and padding helpers call: torch.amp.autocast /
+GradScaler (and their torch.cuda.amp spellings), set_float32_matmul_precision, float16/bfloat16 as
+names, nn.utils.rnn.pad_sequence, Tensor.type(FloatTensor). flambeau computes in float32, so an
+autocast region gives the numbers of the same code without it, and the scaler is disabled."""
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+import flambeau
+import flambeau.nn as nn
+import flambeau.nn.functional as F
+
+
+def _train(use_amp, scaler_cls, steps=5):
+    flambeau.manual_seed(0)
+    model = nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 3))
+    opt = flambeau.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    scaler = scaler_cls(enabled=use_amp) if scaler_cls else None
+    x = flambeau.randn(32, 6)
+    y = flambeau.randint(0, 3, (32,))
+    for _ in range(steps):
+        opt.zero_grad()
+        with flambeau.autocast("cpu", dtype=flambeau.bfloat16, enabled=use_amp):
+            loss = F.cross_entropy(model(x), y)
+        if scaler is not None:
+            scaler.scale(loss).backward()
+            scaler.unscale_(opt)
+            scaler.step(opt)
+            scaler.update()
+        else:
+            loss.backward()
+            opt.step()
+    return [p.detach().numpy().copy() for p in model.parameters()]
+
+
+@pytest.mark.parametrize("scaler_cls", [lambda enabled: flambeau.amp.GradScaler("cuda", enabled=enabled),
+                                        lambda enabled: flambeau.cuda.amp.GradScaler(enabled=enabled)])
+def test_amp_training_loop_gives_the_float32_numbers(scaler_cls):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        amp = _train(True, scaler_cls)
+    plain = _train(False, None)
+    for a, b in zip(amp, plain):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_grad_scaler_is_disabled_like_pytorchs_without_its_device():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        s = flambeau.amp.GradScaler(init_scale=1024.0, growth_factor=3.0)
+    t = flambeau.tensor(2.0)
+    assert s.scale(t) is t
+    assert not s.is_enabled() and s.get_scale() == 1.0 and s.state_dict() == {}
+    assert s.get_growth_factor() == 3.0
+    s.load_state_dict({})
+    # PyTorch on a machine without CUDA: the same
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ts = torch.amp.GradScaler("cuda")
+    if not torch.cuda.is_available():
+        assert not ts.is_enabled() and ts.get_scale() == 1.0 and ts.state_dict() == {}
+
+
+def test_autocast_context_decorator_and_flags():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ac = flambeau.autocast("cpu")
+    assert not flambeau.is_autocast_enabled()
+    with ac:
+        assert flambeau.is_autocast_enabled()
+        y = flambeau.ones(2, 2) @ flambeau.ones(2, 2)
+        assert y.dtype == flambeau.float32
+    assert not flambeau.is_autocast_enabled()
+
+    @flambeau.amp.autocast("cuda", enabled=False)
+    def f(a):
+        return a * 2
+    assert float(f(flambeau.tensor(3.0))) == 6.0
+    with flambeau.cuda.amp.autocast(enabled=False):
+        pass
+    assert flambeau.amp.is_autocast_available("cpu")
+
+
+def test_autocast_warns_once_that_it_runs_float32():
+    flambeau.amp._warned.discard("autocast")
+    with pytest.warns(UserWarning, match="runs in float32"):
+        flambeau.autocast("cuda", dtype=flambeau.float16)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        flambeau.autocast("cuda")  # no second warning
+
+
+def test_autocast_bad_device():
+    with pytest.raises(RuntimeError, match="Invalid device string: 'xpu2'"):
+        flambeau.autocast("xpu2")
+    with pytest.raises(RuntimeError, match="Invalid device string: 'xpu2'"):
+        torch.autocast("xpu2")
+
+
+def test_reduced_precision_dtypes_are_names_only():
+    assert repr(flambeau.float16) == "flambeau.float16" and flambeau.half is flambeau.float16
+    for dt in (flambeau.float16, flambeau.bfloat16):
+        with pytest.raises(TypeError, match="unsupported dtype flambeau.b?float16"):
+            flambeau.zeros(2, dtype=dt)
+        with pytest.raises(TypeError, match="unsupported dtype"):
+            flambeau.ones(2).to(dt)
+
+
+def test_float32_matmul_precision():
+    assert flambeau.get_float32_matmul_precision() == "highest"
+    flambeau.set_float32_matmul_precision("high")
+    assert flambeau.get_float32_matmul_precision() == "high"
+    with pytest.warns(UserWarning, match="no effect"):
+        flambeau.set_float32_matmul_precision("bad")
+    assert flambeau.get_float32_matmul_precision() == "high"
+    flambeau.set_float32_matmul_precision("highest")
+
+
+@pytest.mark.parametrize("batch_first", [False, True])
+@pytest.mark.parametrize("side", ["right", "left"])
+def test_pad_sequence_matches_torch(batch_first, side, rng):
+    arrs = [rng.standard_normal((n, 3)).astype(np.float32) for n in (2, 5, 1, 4)]
+    got = nn.utils.rnn.pad_sequence([flambeau.tensor(a) for a in arrs], batch_first=batch_first, padding_value=-1.0,
+                                    padding_side=side)
+    ref = torch.nn.utils.rnn.pad_sequence([torch.tensor(a) for a in arrs], batch_first=batch_first,
+                                          padding_value=-1.0, padding_side=side)
+    np.testing.assert_array_equal(got.numpy(), ref.numpy())
+    ints = nn.utils.rnn.pad_sequence([flambeau.tensor([1, 2]), flambeau.tensor([3])], batch_first=True)
+    assert ints.dtype == flambeau.int64 and ints.tolist() == [[1, 2], [3, 0]]
+
+
+def test_pad_sequence_gradient_and_errors():
+    a = flambeau.randn(3, 2, requires_grad=True)
+    b = flambeau.randn(1, 2, requires_grad=True)
+    out = nn.utils.rnn.pad_sequence([a, b], batch_first=True)
+    out.sum().backward()
+    assert a.grad.tolist() == [[1.0, 1.0]] * 3 and b.grad.tolist() == [[1.0, 1.0]]
+    with pytest.raises(RuntimeError, match="received an empty list of sequences"):
+        nn.utils.rnn.pad_sequence([])
+    with pytest.raises(RuntimeError, match="trailing shape"):
+        nn.utils.rnn.pad_sequence([flambeau.ones(2, 3), flambeau.ones(2, 4)])
+    with pytest.raises(ValueError, match="padding_side"):
+        nn.utils.rnn.pad_sequence([flambeau.ones(2)], padding_side="middle")
+
+
+def test_tensor_type_with_legacy_classes():
+    t = flambeau.tensor([1, 2])
+    f = t.type(flambeau.FloatTensor)
+    assert f.dtype == flambeau.float32 and f.tolist() == [1.0, 2.0]
+    assert t.type(flambeau.DoubleTensor).dtype == flambeau.float64
+    assert f.type(flambeau.LongTensor).dtype == flambeau.int64
+    assert f.type("torch.DoubleTensor").dtype == flambeau.float64
