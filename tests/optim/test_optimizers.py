@@ -72,6 +72,16 @@ CASES = [
     ("Adagrad", dict(lr=0.1, lr_decay=0.05, weight_decay=0.1, initial_accumulator_value=0.2,
                      eps=1e-6)),
     ("Adagrad", dict(lr=0.1, maximize=True)),
+    ("Adadelta", dict()),
+    ("Adadelta", dict(lr=0.5, rho=0.8, eps=1e-5, weight_decay=0.1, maximize=True)),
+    ("Adamax", dict()),
+    ("Adamax", dict(lr=0.01, betas=(0.8, 0.95), eps=1e-6, weight_decay=0.1, maximize=True)),
+    ("NAdam", dict()),
+    ("NAdam", dict(lr=0.01, betas=(0.8, 0.9), weight_decay=0.1, momentum_decay=0.01)),
+    ("NAdam", dict(lr=0.01, weight_decay=0.1, decoupled_weight_decay=True, maximize=True)),
+    ("RAdam", dict()),
+    ("RAdam", dict(lr=0.01, betas=(0.8, 0.9), weight_decay=0.1)),
+    ("RAdam", dict(lr=0.01, weight_decay=0.1, decoupled_weight_decay=True, maximize=True)),
 ]
 
 
@@ -145,7 +155,8 @@ def test_add_param_group():
         fopt.add_param_group({"params": {fm[0].weight}})
 
 
-@pytest.mark.parametrize("name,kw", [CASES[3], CASES[7], CASES[11], CASES[15], CASES[17]])
+@pytest.mark.parametrize("name,kw", [CASES[3], CASES[7], CASES[11], CASES[15], CASES[17], CASES[20], CASES[22],
+                                     CASES[25], CASES[28]])
 def test_state_dict_round_trip_continues_identically(name, kw, tmp_path):
     data = batches(10)
     _, fm = make_pair()
@@ -294,3 +305,35 @@ def test_training_reduces_loss_on_a_regression_problem():
             opt.step()
             losses.append(float(loss))
         assert losses[-1] < 0.2 * losses[0], cls.__name__
+
+
+@pytest.mark.parametrize("name, kw, msg", [
+    ("Adadelta", dict(rho=1.5), "Invalid rho value: 1.5"),
+    ("Adadelta", dict(lr=-1), "Invalid learning rate: -1"),
+    ("Adamax", dict(betas=(1.0, 0.9)), "Invalid beta parameter at index 0: 1.0"),
+    ("NAdam", dict(momentum_decay=-1), "Invalid momentum_decay value: -1"),
+    ("RAdam", dict(eps=-1), "Invalid epsilon value: -1"),
+    ("RAdam", dict(weight_decay=-0.1), "Invalid weight_decay value: -0.1"),
+])
+def test_per_parameter_optimizers_validate_like_pytorch(name, kw, msg):
+    _, fm = make_pair()
+    tm, _ = make_pair()
+    with pytest.raises(ValueError, match=msg):
+        getattr(optim, name)(fm.parameters(), **kw)
+    with pytest.raises(ValueError, match=msg):
+        getattr(torch.optim, name)(tm.parameters(), **kw)
+
+
+@pytest.mark.parametrize("name", ["Adadelta", "Adamax", "NAdam", "RAdam"])
+def test_per_parameter_optimizers_skip_params_without_grad_and_refuse_capturable(name):
+    _, fm = make_pair()
+    opt = getattr(optim, name)(fm.parameters())
+    x, y = batches(1)[0]
+    loss_of(flambeau, fm[:1], x, np.zeros((7, 6), np.float32)).backward()  # grads for layer 0 only
+    before = fm[2].weight.detach().numpy().copy()
+    opt.step()
+    assert np.array_equal(fm[2].weight.detach().numpy(), before)
+    assert len(opt.state) == 2  # layer 0's weight and bias
+    opt2 = getattr(optim, name)(fm.parameters(), capturable=True)
+    with pytest.raises(NotImplementedError, match="capturable"):
+        opt2.step()
