@@ -19,6 +19,7 @@ from .padding import (ZeroPad1d, ZeroPad2d, ConstantPad1d, ConstantPad2d, Reflec
                       ReflectionPad2d, ReplicationPad1d, ReplicationPad2d, CircularPad1d,
                       CircularPad2d)
 from .pixelshuffle import PixelShuffle, PixelUnshuffle, Upsample, Fold, Unfold
+from .rnn import RNNBase, RNN, LSTM, GRU, RNNCellBase, RNNCell, LSTMCell, GRUCell
 from .transformer import (MultiheadAttention, TransformerEncoderLayer, TransformerEncoder,
                           TransformerDecoderLayer, TransformerDecoder, Transformer)
 from .loss import (L1Loss, NLLLoss, PoissonNLLLoss, GaussianNLLLoss, KLDivLoss, MSELoss, BCELoss,
@@ -28,7 +29,8 @@ from .loss import (L1Loss, NLLLoss, PoissonNLLLoss, GaussianNLLLoss, KLDivLoss, 
 
 from . import (module as _m, container as _c, linear as _l, conv as _cv, pooling as _p,  # noqa: E402
                activation as _a, normalization as _n, dropout as _d, sparse as _s, flatten as _f,
-               distance as _ds, padding as _pd, loss as _ls, pixelshuffle as _ps, transformer as _t)
+               distance as _ds, padding as _pd, loss as _ls, pixelshuffle as _ps, transformer as _t,
+               rnn as _r)
 
-__all__ = [name for mod in (_m, _c, _l, _cv, _p, _a, _n, _d, _s, _f, _ds, _pd, _ls, _ps, _t)
+__all__ = [name for mod in (_m, _c, _l, _cv, _p, _a, _n, _d, _s, _f, _ds, _pd, _ls, _ps, _t, _r)
            for name in mod.__all__]

@@ -1,0 +1,288 @@
+"""Recurrent layers with PyTorch's names, parameters and equations: RNN (tanh or relu), LSTM, GRU, and
+their one-step cells.
+
+Each layer and direction projects the whole input sequence at once (one matrix product for every
+time step: x W_ih^T + b_ih), then steps through time adding h W_hh^T + b_hh and applying the gates;
+autograd records the steps, so backward is backpropagation through time. Parameters are named as
+PyTorch's (weight_ih_l{k}[_reverse], weight_hh_l{k}, bias_ih_l{k}, bias_hh_l{k}) with the same gate
+order (LSTM i, f, g, o; GRU r, z, n) and the same U(-1/sqrt(hidden), 1/sqrt(hidden)) initialisation,
+so state dicts load in either library. Not supported: PackedSequence inputs and LSTM proj_size.
+"""
+import math
+
+import flambeau
+from .. import functional as F
+from .. import init
+from ..parameter import Parameter
+from .module import Module
+
+__all__ = ["RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell"]
+
+_GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
+
+
+def _rnn_step(mode, xp, h, c, w_hh, b_hh):
+    """One time step given xp = x W_ih^T + b_ih: returns (h', c')."""
+    hp = F.linear(h, w_hh, b_hh)
+    if mode == "RNN_TANH":
+        return flambeau.tanh(xp + hp), None
+    if mode == "RNN_RELU":
+        return F.relu(xp + hp), None
+    if mode == "LSTM":
+        i, f, g, o = (xp + hp).chunk(4, -1)
+        c = flambeau.sigmoid(f) * c + flambeau.sigmoid(i) * flambeau.tanh(g)
+        return flambeau.sigmoid(o) * flambeau.tanh(c), c
+    xr, xz, xn = xp.chunk(3, -1)
+    hr, hz, hn = hp.chunk(3, -1)
+    r = flambeau.sigmoid(xr + hr)
+    z = flambeau.sigmoid(xz + hz)
+    n = flambeau.tanh(xn + r * hn)
+    return (1 - z) * n + z * h, None
+
+
+class RNNBase(Module):
+    def __init__(self, mode, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
+                 bidirectional=False, proj_size=0, device=None, dtype=None):
+        super().__init__()
+        if not isinstance(dropout, (int, float)) or not 0 <= dropout <= 1 or isinstance(dropout, bool):
+            raise ValueError("dropout should be a number in range [0, 1] representing the probability of an "
+                             "element being zeroed")
+        if not isinstance(hidden_size, int) or isinstance(hidden_size, bool):
+            raise TypeError(f"hidden_size should be of type int, got: {type(hidden_size).__name__}")
+        if hidden_size <= 0:
+            raise ValueError("hidden_size must be greater than zero")
+        if num_layers <= 0:
+            raise ValueError("num_layers must be greater than zero")
+        if proj_size:
+            raise NotImplementedError("LSTM proj_size is not supported by flambeau")
+        self.mode = mode
+        self.input_size = input_size
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.bias = bias
+        self.batch_first = batch_first
+        self.dropout = float(dropout)
+        self.bidirectional = bidirectional
+        self.proj_size = proj_size
+        gate = _GATES[mode] * hidden_size
+        dirs = 2 if bidirectional else 1
+        kw = dict(device=device, dtype=dtype)
+        self._flat_weights_names = []
+        for layer in range(num_layers):
+            for d in range(dirs):
+                size_in = input_size if layer == 0 else hidden_size * dirs
+                sfx = f"_l{layer}" + ("_reverse" if d == 1 else "")
+                names = [f"weight_ih{sfx}", f"weight_hh{sfx}"] + ([f"bias_ih{sfx}", f"bias_hh{sfx}"] if bias else [])
+                shapes = [(gate, size_in), (gate, hidden_size), (gate,), (gate,)]
+                for name, shape in zip(names, shapes):
+                    setattr(self, name, Parameter(flambeau.empty(shape, **kw)))
+                self._flat_weights_names.extend(names)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        stdv = 1.0 / math.sqrt(self.hidden_size)
+        for w in self.parameters():
+            init.uniform_(w, -stdv, stdv)
+
+    @property
+    def all_weights(self):
+        return [[getattr(self, n) for n in self._flat_weights_names[i:i + (4 if self.bias else 2)]]
+                for i in range(0, len(self._flat_weights_names), 4 if self.bias else 2)]
+
+    def extra_repr(self):
+        s = f"{self.input_size}, {self.hidden_size}"
+        if self.num_layers != 1:
+            s += f", num_layers={self.num_layers}"
+        if self.bias is not True:
+            s += f", bias={self.bias}"
+        if self.batch_first:
+            s += f", batch_first={self.batch_first}"
+        if self.dropout != 0:
+            s += f", dropout={self.dropout}"
+        if self.bidirectional:
+            s += f", bidirectional={self.bidirectional}"
+        return s
+
+    def _weights(self, layer, d):
+        sfx = f"_l{layer}" + ("_reverse" if d == 1 else "")
+        b = (getattr(self, f"bias_ih{sfx}"), getattr(self, f"bias_hh{sfx}")) if self.bias else (None, None)
+        return getattr(self, f"weight_ih{sfx}"), getattr(self, f"weight_hh{sfx}"), b[0], b[1]
+
+    def _run(self, input, hx):
+        """input [L, N, H_in] (sequence first); hx (h0, c0) or h0, each [layers*dirs, N, H] or None."""
+        if type(input).__name__ == "PackedSequence":
+            raise NotImplementedError("flambeau's recurrent layers take padded tensors, not PackedSequence")
+        lstm = self.mode == "LSTM"
+        dirs = 2 if self.bidirectional else 1
+        L, N, _ = input.shape
+        if input.shape[-1] != self.input_size:
+            raise RuntimeError(f"input.size(-1) must be equal to input_size. Expected {self.input_size}, got "
+                               f"{input.shape[-1]}")
+        if L == 0:
+            raise RuntimeError("Expected sequence length to be larger than 0 in RNN")
+        want = (self.num_layers * dirs, N, self.hidden_size)
+        if hx is None:
+            z = flambeau.zeros(want, dtype=input.dtype, device=input.device)
+            h0, c0 = z, (z if lstm else None)
+        else:
+            h0, c0 = hx if lstm else (hx, None)
+            names = (("hidden[0]", h0), ("hidden[1]", c0)) if lstm else (("hidden", h0),)
+            for name, t in names:
+                if tuple(t.shape) != want:
+                    raise RuntimeError(f"Expected {name} size {want}, got {list(t.shape)}")
+        x = input
+        h_n, c_n = [], []
+        for layer in range(self.num_layers):
+            outs = []
+            for d in range(dirs):
+                w_ih, w_hh, b_ih, b_hh = self._weights(layer, d)
+                # Every time step's input projection at once, then one view per step (unbind: its
+                # backward stacks the step gradients; xp[t] would add a zero-filled [L, N, G] per step).
+                xs = F.linear(x, w_ih, b_ih).unbind(0)
+                k = layer * dirs + d
+                h, c = h0[k], (c0[k] if lstm else None)
+                steps = [None] * L
+                for t in (range(L - 1, -1, -1) if d == 1 else range(L)):
+                    h, c = _rnn_step(self.mode, xs[t], h, c, w_hh, b_hh)
+                    steps[t] = h
+                outs.append(flambeau.stack(steps))
+                h_n.append(h)
+                if lstm:
+                    c_n.append(c)
+            x = outs[0] if dirs == 1 else flambeau.cat(outs, -1)
+            if self.dropout and self.training and layer < self.num_layers - 1:
+                x = F.dropout(x, self.dropout, True)
+        h_n = flambeau.stack(h_n)
+        return x, ((h_n, flambeau.stack(c_n)) if lstm else h_n)
+
+    def forward(self, input, hx=None):
+        batched = input.dim() == 3
+        if input.dim() not in (2, 3):
+            raise ValueError(f"{type(self).__name__}: Expected input to be 2D or 3D, got {input.dim()}D instead")
+        lstm = self.mode == "LSTM"
+        if not batched:
+            input = input.unsqueeze(1)
+            if hx is not None:
+                hx = tuple(t.unsqueeze(1) for t in hx) if lstm else hx.unsqueeze(1)
+        elif self.batch_first:
+            input = input.transpose(0, 1)
+        out, hid = self._run(input, hx)
+        if not batched:
+            out = out.squeeze(1)
+            hid = tuple(t.squeeze(1) for t in hid) if lstm else hid.squeeze(1)
+        elif self.batch_first:
+            out = out.transpose(0, 1)
+        return out, hid
+
+
+class RNN(RNNBase):
+    """Elman RNN: h_t = tanh(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh) (or relu)."""
+
+    def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True, batch_first=False,
+                 dropout=0.0, bidirectional=False, device=None, dtype=None):
+        if nonlinearity == "tanh":
+            mode = "RNN_TANH"
+        elif nonlinearity == "relu":
+            mode = "RNN_RELU"
+        else:
+            raise ValueError(f"Unknown nonlinearity '{nonlinearity}'. Select from 'tanh' or 'relu'.")
+        self.nonlinearity = nonlinearity
+        super().__init__(mode, input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
+                         device=device, dtype=dtype)
+
+
+class LSTM(RNNBase):
+    """Long short-term memory: gates i, f, g, o; c_t = f c_{t-1} + i g, h_t = o tanh(c_t)."""
+
+    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
+                 bidirectional=False, proj_size=0, device=None, dtype=None):
+        super().__init__("LSTM", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
+                         proj_size, device=device, dtype=dtype)
+
+
+class GRU(RNNBase):
+    """Gated recurrent unit: gates r, z; n = tanh(x W_in + b_in + r (h W_hn + b_hn)), h' = (1 - z) n + z h."""
+
+    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
+                 bidirectional=False, device=None, dtype=None):
+        super().__init__("GRU", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
+                         device=device, dtype=dtype)
+
+
+class RNNCellBase(Module):
+    def __init__(self, mode, input_size, hidden_size, bias, device=None, dtype=None):
+        super().__init__()
+        self.mode = mode
+        self.input_size = input_size
+        self.hidden_size = hidden_size
+        self.bias = bias
+        gate = _GATES[mode] * hidden_size
+        kw = dict(device=device, dtype=dtype)
+        self.weight_ih = Parameter(flambeau.empty((gate, input_size), **kw))
+        self.weight_hh = Parameter(flambeau.empty((gate, hidden_size), **kw))
+        if bias:
+            self.bias_ih = Parameter(flambeau.empty(gate, **kw))
+            self.bias_hh = Parameter(flambeau.empty(gate, **kw))
+        else:
+            self.register_parameter("bias_ih", None)
+            self.register_parameter("bias_hh", None)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        stdv = 1.0 / math.sqrt(self.hidden_size) if self.hidden_size > 0 else 0
+        for w in self.parameters():
+            init.uniform_(w, -stdv, stdv)
+
+    def extra_repr(self):
+        s = f"{self.input_size}, {self.hidden_size}"
+        if self.bias is not True:
+            s += f", bias={self.bias}"
+        return s
+
+    def _cell(self, input, hx):
+        if input.dim() not in (1, 2):
+            raise ValueError(f"{type(self).__name__}: Expected input to be 1D or 2D, got {input.dim()}D instead")
+        batched = input.dim() == 2
+        lstm = self.mode == "LSTM"
+        if not batched:
+            input = input.unsqueeze(0)
+        if hx is None:
+            z = flambeau.zeros((input.shape[0], self.hidden_size), dtype=input.dtype, device=input.device)
+            h, c = z, (z if lstm else None)
+        else:
+            h, c = hx if lstm else (hx, None)
+            if not batched:
+                h, c = h.unsqueeze(0), (c.unsqueeze(0) if lstm else None)
+        xp = F.linear(input, self.weight_ih, self.bias_ih)
+        h, c = _rnn_step(self.mode, xp, h, c, self.weight_hh, self.bias_hh)
+        if not batched:
+            h, c = h.squeeze(0), (c.squeeze(0) if lstm else None)
+        return (h, c) if lstm else h
+
+
+class RNNCell(RNNCellBase):
+    def __init__(self, input_size, hidden_size, bias=True, nonlinearity="tanh", device=None, dtype=None):
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"Unknown nonlinearity: {nonlinearity}")
+        self.nonlinearity = nonlinearity
+        super().__init__("RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU", input_size, hidden_size, bias,
+                         device=device, dtype=dtype)
+
+    def forward(self, input, hx=None):
+        return self._cell(input, hx)
+
+
+class LSTMCell(RNNCellBase):
+    def __init__(self, input_size, hidden_size, bias=True, device=None, dtype=None):
+        super().__init__("LSTM", input_size, hidden_size, bias, device=device, dtype=dtype)
+
+    def forward(self, input, hx=None):
+        return self._cell(input, hx)
+
+
+class GRUCell(RNNCellBase):
+    def __init__(self, input_size, hidden_size, bias=True, device=None, dtype=None):
+        super().__init__("GRU", input_size, hidden_size, bias, device=device, dtype=dtype)
+
+    def forward(self, input, hx=None):
+        return self._cell(input, hx)
