@@ -297,9 +297,27 @@ void avg_backward_impl(T* gx, const T* gy, const PoolGeometry& g, bool cip, int6
 inline int64_t start_index(int64_t o, int64_t out, int64_t in) { return (o / out) * in + ((o % out) * in) / out; }
 inline int64_t end_index(int64_t o, int64_t out, int64_t in) { return 1 + ((o + 1) * in - 1) / out; }
 
-// Sum of n contiguous values with 8 interleaved partial sums (vectorisable, fixed order).
+// Sum of n contiguous values with 8 interleaved partial sums (vectorisable, fixed order). Planes of
+// 512+ values take 32 partial sums added pairwise (sum32): with 8 the loop waited on the add
+// latency of its two SSE registers (global average pooling of [128, 3, 32, 32]: 28 -> 21 us,
+// PyTorch 22). Smaller planes keep the 8-sum loop and its bits (32 sums cost 10% on 16x16, 4x with
+// a naive fold on 7x7).
+template <class T>
+inline T sum32(const T* a, int64_t n) {
+  T s[32] = {};
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32)
+    for (int j = 0; j < 32; ++j) s[j] += a[i + j];
+  for (int w = 16; w >= 1; w /= 2)
+    for (int j = 0; j < w; ++j) s[j] += s[j + w];
+  T r = s[0];
+  for (; i < n; ++i) r += a[i];
+  return r;
+}
+
 template <class T>
 inline T sum_lanes(const T* a, int64_t n) {
+  if (n >= 512) return sum32(a, n);
   T s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
   int64_t i = 0;
   for (; i + 8 <= n; i += 8)
