@@ -169,3 +169,33 @@ def test_cdist_direct_on_cuda_says_cpu_only(device):
     a = flambeau.randn(3, 2, device=device)
     with pytest.raises(NotImplementedError, match="CPU only"):
         flambeau.cdist(a, a, 1.0)
+
+
+@pytest.mark.parametrize("p", [0.5, 1.0, 2.0, 3.0, float("inf")])
+def test_pdist_gradcheck_and_grad_fn(p, rng):
+    x = fl_tensor(rand_array((6, 3), "float64", rng), requires_grad=True)
+    assert flambeau.autograd.gradcheck(lambda a: flambeau.pdist(a, p), (x,), eps=1e-6, atol=1e-5, rtol=1e-3)
+    assert type(flambeau.pdist(x, p).grad_fn).__name__ == "PdistBackward0"
+    with pytest.raises(NotImplementedError, match="_pdist_backward"):
+        flambeau.autograd.grad(flambeau.pdist(x, p).sum(), x, create_graph=True)
+
+
+@pytest.mark.parametrize("shape", [(1, 3), (5, 0)])
+def test_pdist_empty_and_single_row(shape):
+    check_op(lambda a: torch.pdist(a), lambda a: flambeau.pdist(a), shapes=[shape])
+
+
+def test_pdist_of_no_rows():
+    # (PyTorch 2.13's own backward of pdist over 0 rows segfaults: compared forward only.)
+    assert torch.pdist(torch.ones(0, 3)).shape == (0,)
+    x = flambeau.ones(0, 3, requires_grad=True)
+    d = flambeau.pdist(x)
+    assert d.shape == (0,)
+    d.sum().backward()
+    assert x.grad.shape == (0, 3)
+
+
+def test_pdist_non_contiguous_and_dtype():
+    check_op(lambda a: torch.pdist(a, 1.5), lambda a: flambeau.pdist(a, 1.5), shapes=[(7, 5)], non_contiguous=True)
+    with pytest.raises(RuntimeError, match="floating-point"):
+        flambeau.pdist(flambeau.ones(3, 2, dtype=flambeau.int64))

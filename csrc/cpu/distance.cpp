@@ -22,7 +22,8 @@
 // order, in float64: deterministic without atomics.
 //
 // The small-batch Euclidean case with many rows (P or R > 25) goes through a matrix product instead
-// (python/flambeau/_functions/distance.py), as PyTorch does by default.
+// (python/flambeau/_functions/distance.py), as PyTorch does by default. F.pdist (the pairs i < j of
+// one matrix's rows, condensed) has its own forward and backward over the same per-pair code.
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -146,6 +147,42 @@ void cdist(const Tensor& out, const Tensor& x1, const Tensor& x2, double p) {
   });
 }
 
+namespace {
+// acc[m] += g * t(a[m] - b[m], D) for one pair of rows at distance D (the gradient terms of the header).
+template <class T>
+void add_pair_gradient(double* acc, const T* a, const T* b, int64_t M, Norm kind, double p, double g, T D) {
+  const double Dd = (double)D;
+  if (kind == Norm::Zero || Dd == 0) return;  // a subgradient of 0 (PyTorch's), also where the distance is 0
+  switch (kind) {
+    case Norm::One:
+      add_terms(acc, a, b, M, [g](T d) { return g * sign((double)d); });
+      return;
+    case Norm::Two: {
+      const double c = g / Dd;
+      add_terms(acc, a, b, M, [c](T d) { return c * (double)d; });
+      return;
+    }
+    case Norm::Inf:
+      add_terms(acc, a, b, M, [g, D](T d) { return std::fabs(d) == D ? g * sign((double)d) : 0.0; });
+      return;
+    default: {
+      const double c = g / std::pow(Dd, p - 1);
+      if (p == std::floor(p) && p <= 64) {  // |d|^(p-1), p - 1 >= 2
+        const int n = (int)p - 1;
+        add_terms(acc, a, b, M, [c, n](T d) { return c * sign((double)d) * powi(std::fabs((double)d), n); });
+      } else {
+        add_terms(acc, a, b, M, [c, p](T d) {
+          return d != T(0) ? c * sign((double)d) * std::pow(std::fabs((double)d), p - 1) : 0.0;
+        });
+      }
+    }
+  }
+}
+
+// Row i of the condensed pdist layout: pairs (i, j), j > i, start at i (2N - i - 1) / 2.
+inline int64_t pair_base(int64_t i, int64_t N) { return i * (2 * N - i - 1) / 2; }
+}  // namespace
+
 void cdist_backward(const Tensor& gx1, const Tensor& grad, const Tensor& x1, const Tensor& x2, const Tensor& dist,
                     double p) {
   const auto [B, P, M, R] = dims_of(x1, x2);
@@ -159,50 +196,66 @@ void cdist_backward(const Tensor& gx1, const Tensor& grad, const Tensor& x1, con
     T* gx = gx1.data<T>();
     parallel_for(B * P, std::max<int64_t>(1, kGrain / std::max<int64_t>(1, R * std::max<int64_t>(M, 1))),
                  [&](int64_t r0, int64_t r1) {
-      std::vector<double> acc_buf((size_t)M);
-      double* acc = acc_buf.data();
+      std::vector<double> acc((size_t)M);
       for (int64_t r = r0; r < r1; ++r) {
         const int64_t bi = r / P;
         const T* ar = a + r * M;
         const T* bb = b + bi * R * M;
-        const T* gr = g + r * R;
-        const T* dr = D + r * R;
-        std::fill(acc, acc + M, 0.0);
-        if (kind != Norm::Zero) {
-          for (int64_t j = 0; j < R; ++j) {
-            const double gj = (double)gr[j], Dj = (double)dr[j];
-            if (Dj == 0) continue;  // a subgradient of 0 (PyTorch's), also where the distance is 0
-            const T* br = bb + j * M;
-            switch (kind) {
-              case Norm::One:
-                add_terms(acc, ar, br, M, [gj](T d) { return gj * sign((double)d); });
-                break;
-              case Norm::Two: {
-                const double c = gj / Dj;
-                add_terms(acc, ar, br, M, [c](T d) { return c * (double)d; });
-                break;
-              }
-              case Norm::Inf: {
-                const T Dt = dr[j];
-                add_terms(acc, ar, br, M, [gj, Dt](T d) { return std::fabs(d) == Dt ? gj * sign((double)d) : 0.0; });
-                break;
-              }
-              default: {
-                const double c = gj / std::pow(Dj, p - 1);
-                if (p == std::floor(p) && p <= 64) {  // |d|^(p-1), p - 1 >= 2
-                  const int n = (int)p - 1;
-                  add_terms(acc, ar, br, M, [c, n](T d) { return c * sign((double)d) * powi(std::fabs((double)d), n); });
-                } else {
-                  add_terms(acc, ar, br, M, [c, p](T d) {
-                    return d != T(0) ? c * sign((double)d) * std::pow(std::fabs((double)d), p - 1) : 0.0;
-                  });
-                }
-              }
-            }
-          }
-        }
+        std::fill(acc.begin(), acc.end(), 0.0);
+        for (int64_t j = 0; j < R; ++j)
+          add_pair_gradient(acc.data(), ar, bb + j * M, M, kind, p, (double)g[r * R + j], D[r * R + j]);
         T* gxr = gx + r * M;
         for (int64_t m = 0; m < M; ++m) gxr[m] = (T)acc[m];
+      }
+    });
+  });
+}
+
+void pdist(const Tensor& out, const Tensor& x, double p) {
+  const int64_t N = x.sizes[0], M = x.sizes[1];
+  const Norm kind = norm_of(p);
+  FLB_DISPATCH_FLOATING(x.dtype, "pdist", [&] {
+    using T = scalar_t;
+    const T* a = x.data<T>();
+    T* o = out.data<T>();
+    // The threads split the pairs, not the rows (row i holds N - 1 - i of them: split by rows, the
+    // first thread got three quarters of the work). Each chunk finds its first pair's row, then walks.
+    const int64_t K = N * (N - 1) / 2;
+    parallel_for(K, std::max<int64_t>(1, kGrain / std::max<int64_t>(1, M)), [&](int64_t k0, int64_t k1) {
+      int64_t i = 0;
+      while (pair_base(i + 1, N) <= k0) ++i;
+      int64_t j = i + 1 + (k0 - pair_base(i, N));
+      for (int64_t k = k0; k < k1; ++k) {
+        o[k] = (T)distance(a + i * M, a + j * M, M, kind, p);
+        if (++j == N) ++i, j = i + 1;
+      }
+    });
+  });
+}
+
+void pdist_backward(const Tensor& gx, const Tensor& grad, const Tensor& x, const Tensor& dist, double p) {
+  const int64_t N = x.sizes[0], M = x.sizes[1];
+  const Norm kind = norm_of(p);
+  FLB_DISPATCH_FLOATING(x.dtype, "pdist_backward", [&] {
+    using T = scalar_t;
+    const T* a = x.data<T>();
+    const T* g = grad.data<T>();
+    const T* D = dist.data<T>();
+    T* gxp = gx.data<T>();
+    // Row i gathers every pair it belongs to, (i, j) and (j, i), in order of j: each thread owns
+    // whole rows of gx (no atomics, the same bits for any thread count).
+    parallel_for(N, std::max<int64_t>(1, kGrain / std::max<int64_t>(1, N * std::max<int64_t>(M, 1))),
+                 [&](int64_t i0, int64_t i1) {
+      std::vector<double> acc((size_t)M);
+      for (int64_t i = i0; i < i1; ++i) {
+        std::fill(acc.begin(), acc.end(), 0.0);
+        for (int64_t j = 0; j < N; ++j) {
+          if (j == i) continue;
+          const int64_t k = j > i ? pair_base(i, N) + (j - i - 1) : pair_base(j, N) + (i - j - 1);
+          add_pair_gradient(acc.data(), a + i * M, a + j * M, M, kind, p, (double)g[k], D[k]);
+        }
+        T* row = gxp + i * M;
+        for (int64_t m = 0; m < M; ++m) row[m] = (T)acc[m];
       }
     });
   });

@@ -62,6 +62,10 @@ void linear(const Tensor& out, const Tensor& x, const Tensor& w, const Tensor* b
 void cdist(const Tensor& out, const Tensor& x1, const Tensor& x2, double p);
 void cdist_backward(const Tensor& gx1, const Tensor& grad, const Tensor& x1, const Tensor& x2, const Tensor& dist,
                     double p);
+// F.pdist: out[k] = ||x[i] - x[j]||_p for the pairs i < j in row-major order (x [N, M] contiguous), and
+// gx = d(sum grad * out) / dx (cpu only).
+void pdist(const Tensor& out, const Tensor& x, double p);
+void pdist_backward(const Tensor& gx, const Tensor& grad, const Tensor& x, const Tensor& dist, double p);
 
 // Softmax family along `dim`; input contiguous.
 void softmax(const Tensor& out, const Tensor& in, int64_t dim, bool log);

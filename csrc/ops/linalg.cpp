@@ -137,4 +137,41 @@ Tensor cdist_backward(const Tensor& grad, const Tensor& x1, const Tensor& x2, co
   return gx;
 }
 
+namespace {
+void check_pdist_operand(const Tensor& x, double p, const char* name) {
+  FLB_CHECK(x.dim() == 2, RuntimeError, name, " only supports 2D tensors, got: ", x.dim(), "D");
+  FLB_CHECK(is_floating(x.dtype), RuntimeError, name, " only supports floating-point dtypes");
+  FLB_CHECK(p >= 0, RuntimeError, name, " only supports non-negative p values");
+}
+}  // namespace
+
+Tensor pdist(const Tensor& x, double p) {
+  check_pdist_operand(x, p, "pdist");
+  const int64_t N = x.sizes[0];
+  Tensor out = empty({N > 1 ? N * (N - 1) / 2 : 0}, x.dtype, x.device());
+  if (out.numel() == 0) return out;
+  FLB_CPU_ONLY(x.device(), "pdist", pdist, out, contiguous(x), p);
+  return out;
+}
+
+Tensor pdist_backward(const Tensor& grad, const Tensor& x, const Tensor& dist, double p) {
+  check_pdist_operand(x, p, "pdist_backward");
+  const int64_t N = x.sizes[0], K = N > 1 ? N * (N - 1) / 2 : 0;
+  FLB_CHECK(grad.dim() == 1 && grad.sizes[0] == K && dist.sizes == grad.sizes, RuntimeError,
+            "pdist_backward: grad ", shape_str(grad.sizes), " and dist ", shape_str(dist.sizes), " must both have shape [",
+            K, "]");
+  check_same_dtype(x, grad, "pdist_backward");
+  check_same_dtype(x, dist, "pdist_backward");
+  check_same_device(x, grad, "pdist_backward");
+  check_same_device(x, dist, "pdist_backward");
+  Tensor gx = empty(x.sizes, x.dtype, x.device());
+  if (gx.numel() == 0) return gx;
+  if (K == 0) {
+    fill_(gx, Scalar::from_int(0));
+    return gx;
+  }
+  FLB_CPU_ONLY(x.device(), "pdist_backward", pdist_backward, gx, contiguous(grad), contiguous(x), contiguous(dist), p);
+  return gx;
+}
+
 }  // namespace flambeau::ops

@@ -46,6 +46,9 @@ Tensor linear(const Tensor& x, const Tensor& w, const std::optional<Tensor>& bia
 // and takes the matrix-product path for large Euclidean cases), and its gradient for x1.
 Tensor cdist(const Tensor& x1, const Tensor& x2, double p);
 Tensor cdist_backward(const Tensor& grad, const Tensor& x1, const Tensor& x2, const Tensor& dist, double p);
+// F.pdist on [N, M]: the N (N - 1) / 2 distances of rows i < j, and its gradient.
+Tensor pdist(const Tensor& x, double p);
+Tensor pdist_backward(const Tensor& grad, const Tensor& x, const Tensor& dist, double p);
 Tensor softmax(const Tensor& t, int64_t dim, bool log);
 Tensor softmax_backward(const Tensor& grad, const Tensor& out, int64_t dim, bool log);
 

@@ -184,6 +184,9 @@ void bind_ops(py::module_& m) {
   m.def("cdist", &ops::cdist, py::arg("x1"), py::arg("x2"), py::arg("p"), py::call_guard<py::gil_scoped_release>());
   m.def("cdist_backward", &ops::cdist_backward, py::arg("grad"), py::arg("x1"), py::arg("x2"), py::arg("dist"),
         py::arg("p"), py::call_guard<py::gil_scoped_release>());
+  m.def("pdist", &ops::pdist, py::arg("x"), py::arg("p"), py::call_guard<py::gil_scoped_release>());
+  m.def("pdist_backward", &ops::pdist_backward, py::arg("grad"), py::arg("x"), py::arg("dist"), py::arg("p"),
+        py::call_guard<py::gil_scoped_release>());
   m.def("softmax", [](const Tensor& t, int64_t dim) { return ops::softmax(t, dim, false); });
   m.def("log_softmax", [](const Tensor& t, int64_t dim) { return ops::softmax(t, dim, true); });
   m.def("softmax_backward", [](const Tensor& g, const Tensor& y, int64_t dim) { return ops::softmax_backward(g, y, dim, false); });

@@ -123,15 +123,34 @@ def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
     return out.reshape(batch + (P, R)) if flat else out
 
 
+class Pdist(Function):
+    _builtin = True
+    _grad_fn_name = "PdistBackward0"
+
+    @staticmethod
+    def forward(ctx, x, p):
+        out = _wrap(_C.pdist(x._impl, p))
+        ctx.p = p
+        ctx.save_for_backward(x, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        from ..autograd.grad_mode import _state
+        if _state.enabled:
+            raise NotImplementedError("the derivative for '_pdist_backward' is not implemented.")
+        x, out = ctx.saved_tensors
+        return _wrap(_C.pdist_backward(g.contiguous()._impl, x._impl, out._impl, ctx.p)), None
+
+
 def pdist(input, p=2):
-    """The distances between the rows of input [N, M] for i < j, row-major: N (N - 1) / 2 of them."""
+    """The distances between the rows of input [N, M] for i < j, row-major: N (N - 1) / 2 of them
+    (`_C.pdist`, CPU; the direct differences as cdist's direct path)."""
     if not isinstance(input, Tensor) or input.dim() != 2:
         shape = list(input.shape) if isinstance(input, Tensor) else type(input).__name__
         raise RuntimeError(f"pdist only supports 2D tensors, got: {shape}")
     if p < 0:
         raise RuntimeError("pdist only supports non-negative p values")
-    import flambeau as fl
-    n = input.shape[0]
-    d = cdist(input, input, p, compute_mode="donot_use_mm_for_euclid_dist")
-    i, j = fl.triu_indices(n, n, 1, device=input.device)
-    return d[i, j]
+    if not input.is_floating_point():
+        raise RuntimeError("pdist only supports floating-point dtypes")
+    return Pdist.apply(input, float(p))
