@@ -62,6 +62,17 @@ void linear(const Tensor& out, const Tensor& x, const Tensor& w, const Tensor* b
 void cdist(const Tensor& out, const Tensor& x1, const Tensor& x2, double p);
 void cdist_backward(const Tensor& gx1, const Tensor& grad, const Tensor& x1, const Tensor& x2, const Tensor& dist,
                     double p);
+// One LSTM / GRU step's pointwise part, fused (cpu/rnn.cpp): gates from xp + hp ([N, 4H] / [N, 3H]
+// contiguous), the activated gates saved in acts; backward gives the gates' and the previous state's
+// gradients (dh / dc may be null: zero). CPU only.
+void lstm_cell(const Tensor& h, const Tensor& c, const Tensor& acts, const Tensor& xp, const Tensor& hp,
+               const Tensor& c_prev);
+void lstm_cell_backward(const Tensor& dgates, const Tensor& dc_prev, const Tensor* dh, const Tensor* dc,
+                        const Tensor& acts, const Tensor& c_prev, const Tensor& c);
+void gru_cell(const Tensor& h, const Tensor& acts, const Tensor& xp, const Tensor& hp, const Tensor& h_prev);
+void gru_cell_backward(const Tensor& dxp, const Tensor& dhp, const Tensor& dh_prev, const Tensor& dh,
+                       const Tensor& acts, const Tensor& hp, const Tensor& h_prev);
+
 // F.pdist: out[k] = ||x[i] - x[j]||_p for the pairs i < j in row-major order (x [N, M] contiguous), and
 // gx = d(sum grad * out) / dx (cpu only).
 void pdist(const Tensor& out, const Tensor& x, double p);

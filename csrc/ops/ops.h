@@ -46,6 +46,14 @@ Tensor linear(const Tensor& x, const Tensor& w, const std::optional<Tensor>& bia
 // and takes the matrix-product path for large Euclidean cases), and its gradient for x1.
 Tensor cdist(const Tensor& x1, const Tensor& x2, double p);
 Tensor cdist_backward(const Tensor& grad, const Tensor& x1, const Tensor& x2, const Tensor& dist, double p);
+// The fused pointwise part of an LSTM / GRU step (cpu/rnn.cpp): (h, c, acts) = lstm_cell(xp, hp, c_prev),
+// (dgates, dc_prev) = lstm_cell_backward(dh?, dc?, acts, c_prev, c); (h, acts) = gru_cell(xp, hp, h_prev),
+// (dxp, dhp, dh_prev) = gru_cell_backward(dh, acts, hp, h_prev).
+std::vector<Tensor> lstm_cell(const Tensor& xp, const Tensor& hp, const Tensor& c_prev);
+std::vector<Tensor> lstm_cell_backward(const std::optional<Tensor>& dh, const std::optional<Tensor>& dc,
+                                       const Tensor& acts, const Tensor& c_prev, const Tensor& c);
+std::vector<Tensor> gru_cell(const Tensor& xp, const Tensor& hp, const Tensor& h_prev);
+std::vector<Tensor> gru_cell_backward(const Tensor& dh, const Tensor& acts, const Tensor& hp, const Tensor& h_prev);
 // F.pdist on [N, M]: the N (N - 1) / 2 distances of rows i < j, and its gradient.
 Tensor pdist(const Tensor& x, double p);
 Tensor pdist_backward(const Tensor& grad, const Tensor& x, const Tensor& dist, double p);

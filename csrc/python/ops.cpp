@@ -184,6 +184,11 @@ void bind_ops(py::module_& m) {
   m.def("cdist", &ops::cdist, py::arg("x1"), py::arg("x2"), py::arg("p"), py::call_guard<py::gil_scoped_release>());
   m.def("cdist_backward", &ops::cdist_backward, py::arg("grad"), py::arg("x1"), py::arg("x2"), py::arg("dist"),
         py::arg("p"), py::call_guard<py::gil_scoped_release>());
+  m.def("lstm_cell", &ops::lstm_cell, py::arg("xp"), py::arg("hp"), py::arg("c_prev"));
+  m.def("lstm_cell_backward", &ops::lstm_cell_backward, py::arg("dh"), py::arg("dc"), py::arg("acts"),
+        py::arg("c_prev"), py::arg("c"));
+  m.def("gru_cell", &ops::gru_cell, py::arg("xp"), py::arg("hp"), py::arg("h_prev"));
+  m.def("gru_cell_backward", &ops::gru_cell_backward, py::arg("dh"), py::arg("acts"), py::arg("hp"), py::arg("h_prev"));
   m.def("pdist", &ops::pdist, py::arg("x"), py::arg("p"), py::call_guard<py::gil_scoped_release>());
   m.def("pdist_backward", &ops::pdist_backward, py::arg("grad"), py::arg("x"), py::arg("dist"), py::arg("p"),
         py::call_guard<py::gil_scoped_release>());

@@ -144,3 +144,44 @@ def test_lstm_learns_to_sum_a_sequence():
         opt.step()
         first = first if first is not None else float(loss)
     assert float(loss) < 0.05 * first
+
+
+@pytest.mark.parametrize("cls", ["LSTM", "GRU"])
+def test_fused_step_double_backward(cls):
+    # The fused CPU step's backward under create_graph runs the step's composite ops instead.
+    m = getattr(nn, cls)(3, 2).double()
+    x = flambeau.randn(3, 2, 3, dtype=flambeau.float64, requires_grad=True)
+    assert flambeau.autograd.gradgradcheck(lambda a: m(a)[0], (x,), eps=1e-6, atol=1e-5, rtol=1e-3)
+
+
+@pytest.mark.parametrize("fn, composite, gates", [
+    ("lstm", "_lstm_composite", 4), ("gru", "_gru_composite", 3)])
+def test_fused_step_matches_its_composite_ops(fn, composite, gates):
+    from flambeau.nn.modules import rnn
+    rng = np.random.default_rng(2)
+    for dtype in ("float32", "float64"):
+        xp = t2f(rng.standard_normal((5, gates * 7)).astype(dtype) * 2, requires_grad=True)
+        hp = t2f(rng.standard_normal((5, gates * 7)).astype(dtype) * 2, requires_grad=True)
+        st = t2f(rng.standard_normal((5, 7)).astype(dtype), requires_grad=True)
+        ref = getattr(rnn, composite)(xp, hp, st)
+        got = rnn._LSTMCellFn.apply(xp, hp, st) if fn == "lstm" else rnn._GRUCellFn.apply(xp, hp, st)
+        ref, got = (ref, got) if fn == "lstm" else ((ref,), (got,))
+        tol = dict(rtol=1e-6, atol=1e-6) if dtype == "float32" else dict(rtol=1e-13, atol=1e-13)
+        for a, b in zip(got, ref):
+            np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), **tol)
+        gs = [t2f(rng.standard_normal(o.shape).astype(dtype)) for o in ref]
+        gr = flambeau.autograd.grad(list(ref), [xp, hp, st], gs)
+        gg = flambeau.autograd.grad(list(got), [xp, hp, st], gs)
+        for a, b in zip(gg, gr):
+            np.testing.assert_allclose(a.numpy(), b.numpy(), **tol)
+
+
+def test_fused_step_kernels_check_shapes():
+    from flambeau import _C
+    with pytest.raises(RuntimeError, match=r"lstm_cell: gates \[2, 8\] and \[2, 8\] must have shape \[2, 12\]"):
+        _C.lstm_cell(flambeau.randn(2, 8)._impl, flambeau.randn(2, 8)._impl, flambeau.randn(2, 3)._impl)
+    with pytest.raises(RuntimeError, match="gru_cell: expected 2-D gates and state"):
+        _C.gru_cell(flambeau.randn(2, 9)._impl, flambeau.randn(2, 9)._impl, flambeau.randn(3)._impl)
+    with pytest.raises(TypeError, match="lstm_cell: expected floating-point tensors"):
+        z = flambeau.zeros(2, 4, dtype=flambeau.int64)._impl
+        _C.lstm_cell(z, z, flambeau.zeros(2, 1, dtype=flambeau.int64)._impl)

@@ -11,6 +11,10 @@ so state dicts load in either library. Not supported: PackedSequence inputs and 
 import math
 
 import flambeau
+from ... import _C
+from ..._tensor import _wrap
+from ...autograd.function import Function
+from ...autograd.grad_mode import _state as _gs
 from .. import functional as F
 from .. import init
 from ..parameter import Parameter
@@ -21,9 +25,83 @@ __all__ = ["RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell"
 _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
 
 
+class _LSTMCellFn(Function):
+    """The pointwise part of an LSTM step in one kernel each way (`_C.lstm_cell`, cpu/rnn.cpp)."""
+    _builtin = True
+    _grad_fn_name = "LstmCellBackward"
+
+    @staticmethod
+    def forward(ctx, xp, hp, c_prev):
+        h, c, acts = _C.lstm_cell(xp._impl, hp._impl, c_prev._impl)
+        h, c, acts = _wrap(h), _wrap(c), _wrap(acts)
+        ctx.save_for_backward(xp, hp, c_prev, acts, c)
+        return h, c
+
+    @staticmethod
+    def backward(ctx, dh, dc):
+        xp, hp, c_prev, acts, c = ctx.saved_tensors
+        if _gs.enabled:  # double backward: the same step in differentiable ops
+            return _grads_through(_lstm_composite, (xp, hp, c_prev), (dh, dc))
+        dg, dcp = _C.lstm_cell_backward(None if dh is None else dh._impl, None if dc is None else dc._impl,
+                                        acts._impl, c_prev._impl, c._impl)
+        dg = _wrap(dg)
+        return dg, dg, _wrap(dcp)
+
+
+class _GRUCellFn(Function):
+    """The pointwise part of a GRU step in one kernel each way (`_C.gru_cell`, cpu/rnn.cpp)."""
+    _builtin = True
+    _grad_fn_name = "GruCellBackward"
+
+    @staticmethod
+    def forward(ctx, xp, hp, h_prev):
+        h, acts = _C.gru_cell(xp._impl, hp._impl, h_prev._impl)
+        ctx.save_for_backward(xp, hp, h_prev, _wrap(acts))
+        return _wrap(h)
+
+    @staticmethod
+    def backward(ctx, dh):
+        xp, hp, h_prev, acts = ctx.saved_tensors
+        if _gs.enabled:
+            return _grads_through(_gru_composite, (xp, hp, h_prev), (dh,))
+        dxp, dhp, dhv = _C.gru_cell_backward(dh._impl, acts._impl, hp._impl, h_prev._impl)
+        return _wrap(dxp), _wrap(dhp), _wrap(dhv)
+
+
+def _lstm_composite(xp, hp, c):
+    i, f, g, o = (xp + hp).chunk(4, -1)
+    c = flambeau.sigmoid(f) * c + flambeau.sigmoid(i) * flambeau.tanh(g)
+    return flambeau.sigmoid(o) * flambeau.tanh(c), c
+
+
+def _gru_composite(xp, hp, h):
+    xr, xz, xn = xp.chunk(3, -1)
+    hr, hz, hn = hp.chunk(3, -1)
+    r = flambeau.sigmoid(xr + hr)
+    z = flambeau.sigmoid(xz + hz)
+    n = flambeau.tanh(xn + r * hn)
+    return (1 - z) * n + z * h
+
+
+def _grads_through(fn, inputs, grads):
+    """Gradients of fn's outputs with respect to inputs, with a graph (create_graph backward)."""
+    outs = fn(*inputs)
+    outs = outs if isinstance(outs, tuple) else (outs,)
+    pairs = [(o, g) for o, g in zip(outs, grads) if g is not None]
+    need = [x for x in inputs if x.requires_grad]
+    got = iter(flambeau.autograd.grad([o for o, _ in pairs], need, [g for _, g in pairs], create_graph=True,
+                                      allow_unused=True)) if pairs and need else iter(())
+    return tuple(next(got) if x.requires_grad else None for x in inputs)
+
+
 def _rnn_step(mode, xp, h, c, w_hh, b_hh):
-    """One time step given xp = x W_ih^T + b_ih: returns (h', c')."""
+    """One time step given xp = x W_ih^T + b_ih: returns (h', c'). LSTM and GRU steps on the CPU run
+    the fused kernels; elsewhere (CUDA) the same step in tensor ops."""
     hp = F.linear(h, w_hh, b_hh)
+    if mode == "LSTM" and not xp._impl.is_cuda:
+        return _LSTMCellFn.apply(xp, hp, c)
+    if mode == "GRU" and not xp._impl.is_cuda:
+        return _GRUCellFn.apply(xp, hp, h), None
     if mode == "RNN_TANH":
         return flambeau.tanh(xp + hp), None
     if mode == "RNN_RELU":
