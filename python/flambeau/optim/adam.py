@@ -1,7 +1,7 @@
 """Adam and AdamW (PyTorch's update rule, bias corrections computed in Python floats)."""
 import flambeau
 from . import _fused
-from .optimizer import Optimizer, _addcdiv_, _addcmul_, _lerp_, _to_scalar
+from .optimizer import Optimizer, _addcdiv_, _addcmul_, _check_adam_hparams, _lerp_, _to_scalar
 
 __all__ = ["Adam", "AdamW"]
 
@@ -17,14 +17,7 @@ class Adam(Optimizer):
                 raise ValueError("Tensor lr must be 1-element")
         if not 0.0 <= lr:
             raise ValueError(f"Invalid learning rate: {lr}")
-        if not 0.0 <= eps:
-            raise ValueError(f"Invalid epsilon value: {eps}")
-        if not 0.0 <= betas[0] < 1.0:
-            raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
-        if not 0.0 <= betas[1] < 1.0:
-            raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
-        if not 0.0 <= weight_decay:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        _check_adam_hparams(betas, eps, weight_decay)
         for i, b in enumerate(betas):
             if isinstance(b, flambeau.Tensor) and foreach and not capturable:
                 raise ValueError(f"betas[{i}] as a Tensor is not supported for capturable=False and foreach=True")

@@ -6,7 +6,7 @@ fused kernel (SGD, Adam/AdamW, RMSprop and Adagrad do: optim/_fused.py): one pas
 ops per parameter and step. State is created at the first step, with PyTorch's keys.
 """
 import flambeau
-from .optimizer import Optimizer, _addcdiv_, _addcmul_, _lerp_, _to_scalar
+from .optimizer import Optimizer, _addcdiv_, _addcmul_, _check_adam_hparams, _lerp_, _to_scalar
 
 __all__ = ["Adadelta", "Adamax", "NAdam", "RAdam"]
 
@@ -16,17 +16,6 @@ def _check_lr(lr):
         raise ValueError("Tensor lr must be 1-element")
     if not 0.0 <= lr:
         raise ValueError(f"Invalid learning rate: {lr}")
-
-
-def _check_betas_eps_wd(betas, eps, weight_decay):
-    if not 0.0 <= eps:
-        raise ValueError(f"Invalid epsilon value: {eps}")
-    if not 0.0 <= betas[0] < 1.0:
-        raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
-    if not 0.0 <= betas[1] < 1.0:
-        raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
-    if not 0.0 <= weight_decay:
-        raise ValueError(f"Invalid weight_decay value: {weight_decay}")
 
 
 class _PerParameter(Optimizer):
@@ -107,7 +96,7 @@ class Adamax(_PerParameter):
     def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, foreach=None, *,
                  maximize=False, differentiable=False, capturable=False):
         _check_lr(lr)
-        _check_betas_eps_wd(betas, eps, weight_decay)
+        _check_adam_hparams(betas, eps, weight_decay)
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, foreach=foreach,
                                       maximize=maximize, differentiable=differentiable, capturable=capturable))
 
@@ -131,7 +120,7 @@ class NAdam(_PerParameter):
                  decoupled_weight_decay=False, *, foreach=None, maximize=False, capturable=False,
                  differentiable=False):
         _check_lr(lr)
-        _check_betas_eps_wd(betas, eps, weight_decay)
+        _check_adam_hparams(betas, eps, weight_decay)
         if not 0.0 <= momentum_decay:
             raise ValueError(f"Invalid momentum_decay value: {momentum_decay}")
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
@@ -179,7 +168,7 @@ class RAdam(_PerParameter):
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, decoupled_weight_decay=False,
                  *, foreach=None, maximize=False, capturable=False, differentiable=False):
         _check_lr(lr)
-        _check_betas_eps_wd(betas, eps, weight_decay)
+        _check_adam_hparams(betas, eps, weight_decay)
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, maximize=maximize,
                                       foreach=foreach, capturable=capturable, decoupled_weight_decay=decoupled_weight_decay,
                                       differentiable=differentiable))

@@ -568,6 +568,18 @@ def _add_(t, other, alpha=1.0):
     return t.add_(other * alpha)
 
 
+def _check_adam_hparams(betas, eps, weight_decay):
+    """torch.optim's checks of eps, betas and weight_decay for the Adam family, in its order."""
+    if not 0.0 <= eps:
+        raise ValueError(f"Invalid epsilon value: {eps}")
+    if not 0.0 <= betas[0] < 1.0:
+        raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
+    if not 0.0 <= betas[1] < 1.0:
+        raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
+    if not 0.0 <= weight_decay:
+        raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+
+
 def _addcmul_(t, a, b, value=1.0):
     f = getattr(t, "addcmul_", None)
     if f is not None:
