@@ -162,5 +162,5 @@ def chain_matmul(*matrices):
     return r
 
 
-from . import nn, optim, utils  # noqa: E402,F401  (after the core, which they build on)
+from . import nn, optim, utils, distributions  # noqa: E402,F401  (after the core, which they build on)
 from .serialization import save, load, save_safetensors, load_safetensors  # noqa: E402,F401
