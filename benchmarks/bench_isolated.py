@@ -26,15 +26,15 @@ import numpy as np
 exec(setup)
 f = eval("lambda: " + stmt)
 f(); f()
-t = time.perf_counter(); f(); one = time.perf_counter() - t
-k = max(3, int(0.05 / max(one, 1e-7)))
-best = 1e9
+_t0 = time.perf_counter(); f(); _one = time.perf_counter() - _t0
+_k = max(3, int(0.05 / max(_one, 1e-7)))
+_best = 1e9
 for _ in range(7):
-    t = time.perf_counter()
-    for _ in range(k):
+    _t0 = time.perf_counter()
+    for _ in range(_k):
         f()
-    best = min(best, (time.perf_counter() - t) / k)
-print(best * 1e6)
+    _best = min(_best, (time.perf_counter() - _t0) / _k)
+print(_best * 1e6)
 '''
 
 X4M = "x = m.randn(4194304)"
