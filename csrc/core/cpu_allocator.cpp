@@ -1,6 +1,9 @@
 // The CPU caching allocator (see cpu_allocator.h for what and why).
 #include "core/cpu_allocator.h"
 #include <pthread.h>
+#ifdef __linux__
+#include <sys/mman.h>
+#endif
 #include <cstdlib>
 #include <mutex>
 #include <new>
@@ -128,11 +131,29 @@ struct Cleaner {
   }
 } cleaner;
 
+// Blocks of 4 MiB and more start on a 2 MiB boundary and are offered to the kernel's transparent
+// huge pages (MADV_HUGEPAGE: machines whose THP mode is "madvise", the common default, give them
+// only on request; numpy asks for its large arrays the same way). A 2 MiB page is one TLB entry where
+// 4 KiB pages are 512: the 3x3 convolution of [32, 64, 32, 32] went 14.1 -> ... ms, and PyTorch's own
+// took 20 ms on its 4 KiB-page tensors against 14 on numpy's.
+constexpr size_t kHugeMin = size_t(4) << 20, kHugeAlign = size_t(2) << 20;
+
+void* aligned_block(size_t size) {
+#ifdef __linux__
+  if (size >= kHugeMin) {
+    void* p = std::aligned_alloc(kHugeAlign, (size + kHugeAlign - 1) / kHugeAlign * kHugeAlign);
+    if (p) madvise(p, size, MADV_HUGEPAGE);  // advice only: an error leaves ordinary pages
+    return p;
+  }
+#endif
+  return std::aligned_alloc(kAlign, size);
+}
+
 void* system_alloc(size_t size) {
-  void* p = std::aligned_alloc(kAlign, size);
+  void* p = aligned_block(size);
   if (!p) {  // give the cache back and try once more
     empty_cache();
-    p = std::aligned_alloc(kAlign, size);
+    p = aligned_block(size);
   }
   return p;
 }
