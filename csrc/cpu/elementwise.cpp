@@ -82,24 +82,29 @@ static_assert((int)UnaryOp::Exp == simd::kUExp && (int)UnaryOp::Log1p == simd::k
                   (int)UnaryOp::Square == simd::kUSquare,
               "UnaryOp and simd::UnaryId must agree");
 
-// Contiguous float32 / float64 unary math through the SIMD leaves (float32: cpu/simd/unary_vec.inc,
-// float64: cpu/simd/math_f64_vec.inc); false when the op has no vector body, the layout is not
-// contiguous, or the CPU capability is the portable one.
+// float32 / float64 unary math through the SIMD leaves (float32: cpu/simd/unary_vec.inc, float64:
+// cpu/simd/math_f64_vec.inc); false when the op has no vector body or the CPU capability is the
+// portable one. A strided operand or output (a chunk of an LSTM's gates, a transposed view, tanh_ on
+// a slice) goes through a contiguous copy into the same leaf, rather than the scalar loop, which gave
+// other bits (libm's) and ran 16x slower (tanh of a [32, 128] view with row stride 512: 57 us against
+// 3.5 contiguous). The copy is a fresh tensor, so an output overlapping the operand stays safe.
 template <class T>
 bool simd_unary(UnaryOp op, const Tensor& out, const Tensor& a) {
   constexpr DType kD = std::is_same_v<T, float> ? DType::Float32 : DType::Float64;
-  if (out.dtype != kD || a.dtype != kD) return false;
-  if (!out.is_contiguous() || !a.is_contiguous() || out.numel() != a.numel()) return false;
+  if (out.dtype != kD || a.dtype != kD || out.numel() != a.numel()) return false;
   const Capability cap = capability();
   if (cap == Capability::Default) return false;
   bool (*fn)(int, T*, const T*, int64_t);
   if constexpr (std::is_same_v<T, float>) fn = cap == Capability::AVX512 ? simd::unary_f32_avx512() : simd::unary_f32_avx2();
   else fn = cap == Capability::AVX512 ? simd::unary_f64_avx512() : simd::unary_f64_avx2();
   if (!fn((int)op, nullptr, nullptr, 0)) return false;  // no vector body for this op
-  T* o = out.data<T>();
-  const T* x = a.data<T>();
+  const Tensor ac = a.is_contiguous() ? a : contiguous(a);
+  const Tensor oc = out.is_contiguous() ? out : empty(out.sizes, out.dtype, out.device());
+  T* o = oc.data<T>();
+  const T* x = ac.data<T>();
   constexpr int64_t grain = std::is_same_v<T, float> ? kGrain / 4 : kGrain / 8;
   parallel_for(out.numel(), grain, [&](int64_t s, int64_t e) { fn((int)op, o + s, x + s, e - s); });
+  if (!out.is_contiguous()) copy(out, oc);
   return true;
 }
 
@@ -403,36 +408,8 @@ void binary_typed(BinaryOp op, const Tensor& out, const Tensor& a, const Tensor&
 
 }  // namespace
 
-// Whether the SIMD leaf has a body for op on T (float32/float64 with AVX2 or AVX-512).
-template <class T>
-bool has_simd_unary(UnaryOp op, const Tensor& out, const Tensor& a) {
-  constexpr DType kD = std::is_same_v<T, float> ? DType::Float32 : DType::Float64;
-  if (out.dtype != kD || a.dtype != kD || out.numel() != a.numel()) return false;
-  const Capability cap = capability();
-  if (cap == Capability::Default) return false;
-  if constexpr (std::is_same_v<T, float>)
-    return (cap == Capability::AVX512 ? simd::unary_f32_avx512() : simd::unary_f32_avx2())((int)op, nullptr, nullptr, 0);
-  else
-    return (cap == Capability::AVX512 ? simd::unary_f64_avx512() : simd::unary_f64_avx2())((int)op, nullptr, nullptr, 0);
-}
-
 void unary(UnaryOp op, const Tensor& out, const Tensor& a) {
   if (simd_unary<float>(op, out, a) || simd_unary<double>(op, out, a)) return;
-  // A strided operand or output (a chunk of an LSTM's gates, a transposed view, tanh_ on a slice):
-  // through a contiguous copy into the same vector leaf, rather than the scalar loop below, which
-  // gave other bits (libm's) and ran 16x slower (tanh of a [32, 128] view with row stride 512: 57 us
-  // against 3.5 contiguous). The copy is a fresh tensor, so an output overlapping a stays safe.
-  if (has_simd_unary<float>(op, out, a) || has_simd_unary<double>(op, out, a)) {
-    const Tensor ac = a.is_contiguous() ? a : contiguous(a);
-    if (out.is_contiguous()) {
-      simd_unary<float>(op, out, ac) || simd_unary<double>(op, out, ac);
-    } else {
-      const Tensor tmp = empty(out.sizes, out.dtype, out.device());
-      simd_unary<float>(op, tmp, ac) || simd_unary<double>(op, tmp, ac);
-      copy(out, tmp);
-    }
-    return;
-  }
   FLB_DISPATCH_ALL(a.dtype, "unary", [&] { unary_typed<scalar_t>(op, out, a); });
 }
 
