@@ -98,24 +98,14 @@ def _rnn_step(mode, xp, h, c, w_hh, b_hh):
     """One time step given xp = x W_ih^T + b_ih: returns (h', c'). LSTM and GRU steps on the CPU run
     the fused kernels; elsewhere (CUDA) the same step in tensor ops."""
     hp = F.linear(h, w_hh, b_hh)
-    if mode == "LSTM" and not xp._impl.is_cuda:
-        return _LSTMCellFn.apply(xp, hp, c)
-    if mode == "GRU" and not xp._impl.is_cuda:
-        return _GRUCellFn.apply(xp, hp, h), None
     if mode == "RNN_TANH":
         return flambeau.tanh(xp + hp), None
     if mode == "RNN_RELU":
         return F.relu(xp + hp), None
+    fused = not xp._impl.is_cuda
     if mode == "LSTM":
-        i, f, g, o = (xp + hp).chunk(4, -1)
-        c = flambeau.sigmoid(f) * c + flambeau.sigmoid(i) * flambeau.tanh(g)
-        return flambeau.sigmoid(o) * flambeau.tanh(c), c
-    xr, xz, xn = xp.chunk(3, -1)
-    hr, hz, hn = hp.chunk(3, -1)
-    r = flambeau.sigmoid(xr + hr)
-    z = flambeau.sigmoid(xz + hz)
-    n = flambeau.tanh(xn + r * hn)
-    return (1 - z) * n + z * h, None
+        return _LSTMCellFn.apply(xp, hp, c) if fused else _lstm_composite(xp, hp, c)
+    return (_GRUCellFn.apply(xp, hp, h) if fused else _gru_composite(xp, hp, h)), None
 
 
 class RNNBase(Module):
