@@ -19,7 +19,8 @@ def _check_lr(lr):
 
 
 class _PerParameter(Optimizer):
-    """step(): per param group, each parameter with a gradient through `_update` (no_grad)."""
+    """step(): Optimizer._step_groups with no fused kernel: per param group, each parameter with a
+    gradient through `_update` (no_grad)."""
 
     _state_keys = ()  # state tensors created as zeros_like(p) at the first step, after "step"
 
@@ -29,25 +30,24 @@ class _PerParameter(Optimizer):
             state[key] = flambeau.zeros_like(p)
 
     def step(self, closure=None):
-        loss = None
-        if closure is not None:
-            with flambeau.enable_grad():
-                loss = closure()
-        with flambeau.no_grad():
-            for group in self.param_groups:
-                if group.get("capturable"):
-                    raise NotImplementedError(f"{type(self).__name__}: capturable=True (CUDA graphs) is not supported")
-                lr = _to_scalar(group["lr"])
-                for p in group["params"]:
-                    if p.grad is None:
-                        continue
-                    state = self.state[p]
-                    if len(state) == 0:
-                        self._init_state(state, p)
-                    grad = p.grad if not group["maximize"] else -p.grad
-                    state["step"].add_(1)
-                    self._update(group, lr, p, grad, state, state["step"].item())
-        return loss
+        return self._step_groups(closure)
+
+    def _group_scalars(self, group):
+        if group.get("capturable"):
+            raise NotImplementedError(f"{type(self).__name__}: capturable=True (CUDA graphs) is not supported")
+        return (_to_scalar(group["lr"]),)
+
+    def _kernel_path(self, group, params, grads, hp):
+        return None  # no fused kernel: always the per-parameter path
+
+    def _single_tensor_step(self, group, params, hp):
+        for p in params:
+            state = self.state[p]
+            if len(state) == 0:
+                self._init_state(state, p)
+            grad = p.grad if not group["maximize"] else -p.grad
+            state["step"].add_(1)
+            self._update(group, hp[0], p, grad, state, state["step"].item())
 
     def __setstate__(self, state):
         super().__setstate__(state)
