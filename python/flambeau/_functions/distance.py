@@ -15,7 +15,7 @@ PyTorch chooses them (so that the two libraries round alike):
 from .. import _C
 from .._tensor import Tensor, _wrap
 from ..autograd.function import Function
-from ..autograd.grad_mode import no_grad
+from ..autograd.grad_mode import _state as _gs, no_grad
 
 _MODES = {"use_mm_for_euclid_dist_if_necessary": 0, "use_mm_for_euclid_dist": 1, "donot_use_mm_for_euclid_dist": 2}
 _TYPE_NAMES = {"float32": "Float", "float64": "Double", "int64": "Long", "bool": "Bool"}
@@ -34,8 +34,7 @@ class Cdist(Function):
 
     @staticmethod
     def backward(ctx, g):
-        from ..autograd.grad_mode import _state
-        if _state.enabled:
+        if _gs.enabled:
             raise NotImplementedError("the derivative for '_cdist_backward' is not implemented.")
         x1, x2, out = ctx.saved_tensors
         p = ctx.p
@@ -136,8 +135,7 @@ class Pdist(Function):
 
     @staticmethod
     def backward(ctx, g):
-        from ..autograd.grad_mode import _state
-        if _state.enabled:
+        if _gs.enabled:
             raise NotImplementedError("the derivative for '_pdist_backward' is not implemented.")
         x, out = ctx.saved_tensors
         return _wrap(_C.pdist_backward(g.contiguous()._impl, x._impl, out._impl, ctx.p)), None
