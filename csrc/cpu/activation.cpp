@@ -25,6 +25,21 @@ static_assert((int)Act::Sigmoid == simd::kSigmoid && (int)Act::Elu == simd::kElu
                   (int)Act::Count == simd::kActCount,
               "cpu::Act and simd::ActId must agree");
 
+simd::ActFwdF32Fn simd::act_fwd_f32_for_cpu() {
+  switch (capability()) {
+    case Capability::AVX512: return simd::act_fwd_f32_avx512();
+    case Capability::AVX2: return simd::act_fwd_f32_avx2();
+    default: return nullptr;
+  }
+}
+simd::ActFwdF64Fn simd::act_fwd_f64_for_cpu() {
+  switch (capability()) {
+    case Capability::AVX512: return simd::act_fwd_f64_avx512();
+    case Capability::AVX2: return simd::act_fwd_f64_avx2();
+    default: return nullptr;
+  }
+}
+
 namespace {
 
 // ---------------------------------------------------------------- scalar formulas
@@ -145,13 +160,6 @@ inline T bwd(T g, T s, const P<T>& p) {
 }
 
 // ---------------------------------------------------------------- SIMD tables
-simd::ActFwdF32Fn simd_fwd() {
-  switch (capability()) {
-    case Capability::AVX512: return simd::act_fwd_f32_avx512();
-    case Capability::AVX2: return simd::act_fwd_f32_avx2();
-    default: return nullptr;
-  }
-}
 simd::ActBwdF32Fn simd_bwd() {
   switch (capability()) {
     case Capability::AVX512: return simd::act_bwd_f32_avx512();
@@ -160,13 +168,6 @@ simd::ActBwdF32Fn simd_bwd() {
   }
 }
 
-simd::ActFwdF64Fn simd_fwd_f64() {
-  switch (capability()) {
-    case Capability::AVX512: return simd::act_fwd_f64_avx512();
-    case Capability::AVX2: return simd::act_fwd_f64_avx2();
-    default: return nullptr;
-  }
-}
 simd::ActBwdF64Fn simd_bwd_f64() {
   switch (capability()) {
     case Capability::AVX512: return simd::act_bwd_f64_avx512();
@@ -192,8 +193,8 @@ void fwd_loop(const Tensor& out, const Tensor& x, const ActParams& ap) {
   const P<T> p(ap);
   simd::ActFwdF32Fn vf = nullptr;
   simd::ActFwdF64Fn vd = nullptr;
-  if constexpr (std::is_same_v<T, float>) vf = simd_fwd();
-  else vd = simd_fwd_f64();
+  if constexpr (std::is_same_v<T, float>) vf = simd::act_fwd_f32_for_cpu();
+  else vd = simd::act_fwd_f64_for_cpu();
   StridedWalk<2> w({&out, &x});
   w.run(base_ptrs<2>({&out, &x}), [&](std::array<char*, 2>& ptr, int64_t n, const std::array<int64_t, 2>& st) {
     T* o = reinterpret_cast<T*>(ptr[0]);

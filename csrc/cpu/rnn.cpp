@@ -17,7 +17,6 @@
 #include <type_traits>
 #include <vector>
 
-#include "cpu/capability.h"
 #include "cpu/kernels.h"
 #include "cpu/parallel.h"
 #include "cpu/simd/act_simd.h"
@@ -30,13 +29,8 @@ namespace {
 // functions without AVX2.
 template <class T>
 struct Act1 {
-  simd::ActFwdF32Fn f32 = nullptr;
-  simd::ActFwdF64Fn f64 = nullptr;
-  Act1() {
-    const Capability cap = capability();
-    if (cap == Capability::AVX512) f32 = simd::act_fwd_f32_avx512(), f64 = simd::act_fwd_f64_avx512();
-    else if (cap == Capability::AVX2) f32 = simd::act_fwd_f32_avx2(), f64 = simd::act_fwd_f64_avx2();
-  }
+  simd::ActFwdF32Fn f32 = simd::act_fwd_f32_for_cpu();
+  simd::ActFwdF64Fn f64 = simd::act_fwd_f64_for_cpu();
   void run(int op, T* out, const T* x, int64_t n) const {
     static const double p[4] = {0, 0, 0, 0};
     if constexpr (std::is_same_v<T, float>) {

@@ -102,6 +102,10 @@ ActFwdF64Fn act_fwd_f64_avx2();
 ActFwdF64Fn act_fwd_f64_avx512();
 ActBwdF64Fn act_bwd_f64_avx2();
 ActBwdF64Fn act_bwd_f64_avx512();
+// The forward leaves of the running CPU's capability, nullptr on the portable one (defined in the
+// baseline cpu/activation.cpp; cpu/rnn.cpp uses them too).
+ActFwdF32Fn act_fwd_f32_for_cpu();
+ActFwdF64Fn act_fwd_f64_for_cpu();
 // x ** y on contiguous float32, computed in float64 (correctly rounded but in rare near-ties, C99's
 // special cases), from the same leaves: o[i] = x[i] ** (y_scalar ? y[0] : y[i]); o may alias x or y.
 using PowF32Fn = void (*)(float* o, const float* x, const float* y, bool y_scalar, int64_t n);
