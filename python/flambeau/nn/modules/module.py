@@ -469,6 +469,10 @@ class Module:
 
         return self._apply(convert)
 
+    def to_empty(self, *, device, recurse=True):
+        """Move parameters and buffers to `device` without copying their values (uninitialised)."""
+        return self._apply(lambda t: flambeau.empty_like(t, device=device), recurse=recurse)
+
     def cuda(self, device=None):
         dev = "cuda" if device is None else (f"cuda:{device}" if isinstance(device, int) else device)
         return self._apply(lambda t: t.to(dev))
@@ -573,6 +577,21 @@ class Module:
     def register_load_state_dict_pre_hook(self, hook):
         handle = RemovableHandle(self._load_state_dict_pre_hooks)
         self._load_state_dict_pre_hooks[handle.id] = functools.partial(hook, self)
+        return handle
+
+    def _register_state_dict_hook(self, hook):
+        """Private form used by nn.utils (spectral_norm): hook(module, state_dict, prefix,
+        local_metadata) runs after the module's state_dict is built and may return a new one."""
+        handle = RemovableHandle(self._state_dict_hooks)
+        self._state_dict_hooks[handle.id] = hook
+        return handle
+
+    def _register_load_state_dict_pre_hook(self, hook, with_module=False):
+        """Private form used by nn.utils: hook(state_dict, prefix, local_metadata, strict,
+        missing_keys, unexpected_keys, error_msgs), or hook(module, ...) when with_module; it runs
+        before this module loads its own keys and may rewrite state_dict in place."""
+        handle = RemovableHandle(self._load_state_dict_pre_hooks)
+        self._load_state_dict_pre_hooks[handle.id] = functools.partial(hook, self) if with_module else hook
         return handle
 
     def register_load_state_dict_post_hook(self, hook):
