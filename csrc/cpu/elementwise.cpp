@@ -14,6 +14,7 @@
 #include "cpu/loops.h"
 #include "cpu/simd/act_simd.h"
 #include "cpu/simd/simd.h"
+#include "core/special_math.h"
 
 namespace flambeau::cpu {
 
@@ -285,6 +286,22 @@ void unary_typed(UnaryOp op, const Tensor& out, const Tensor& a) {
         case UnaryOp::Trunc: return same([](T x) { return std::trunc(x); });
         case UnaryOp::Reciprocal: return same([](T x) { return T(1) / x; });
         case UnaryOp::Erf: return same([](T x) { return std::erf(x); });
+        case UnaryOp::Asin: return same([](T x) { return std::asin(x); });
+        case UnaryOp::Acos: return same([](T x) { return std::acos(x); });
+        case UnaryOp::Atan: return same([](T x) { return std::atan(x); });
+        case UnaryOp::Sinh: return same([](T x) { return std::sinh(x); });
+        case UnaryOp::Cosh: return same([](T x) { return std::cosh(x); });
+        case UnaryOp::Asinh: return same([](T x) { return std::asinh(x); });
+        case UnaryOp::Acosh: return same([](T x) { return std::acosh(x); });
+        case UnaryOp::Atanh: return same([](T x) { return std::atanh(x); });
+        case UnaryOp::Erfc: return same([](T x) { return std::erfc(x); });
+        // lgamma_r: std::lgamma writes the global signgam, a data race under OpenMP.
+        case UnaryOp::Lgamma:
+          if constexpr (std::is_same_v<T, float>) return same([](float x) { int s; return lgammaf_r(x, &s); });
+          else return same([](double x) { int s; return lgamma_r(x, &s); });
+        case UnaryOp::Erfinv: return same([](T x) { return T(special::erfinv((double)x)); });
+        case UnaryOp::Digamma: return same([](T x) { return T(special::digamma((double)x)); });
+        case UnaryOp::Trigamma: return same([](T x) { return T(special::trigamma((double)x)); });
         default: throw TypeError(str_cat("unary op ", (int)op, " is not supported for floating-point tensors"));
       }
     }

@@ -18,6 +18,7 @@
 #include "cuda/kernels.h"
 #include "cuda/loops.cuh"
 #include "cuda/math.cuh"
+#include "core/special_math.h"
 
 namespace flambeau::cuda {
 
@@ -92,6 +93,20 @@ struct UnaryFn {
       else if constexpr (OP == UnaryOp::Trunc) return dm::trunc(x);
       else if constexpr (OP == UnaryOp::Reciprocal) return T(1) / x;
       else if constexpr (OP == UnaryOp::Erf) return dm::erf(x);
+      else if constexpr (OP == UnaryOp::Asin) return dm::asin(x);
+      else if constexpr (OP == UnaryOp::Acos) return dm::acos(x);
+      else if constexpr (OP == UnaryOp::Atan) return dm::atan(x);
+      else if constexpr (OP == UnaryOp::Sinh) return dm::sinh(x);
+      else if constexpr (OP == UnaryOp::Cosh) return dm::cosh(x);
+      else if constexpr (OP == UnaryOp::Asinh) return dm::asinh(x);
+      else if constexpr (OP == UnaryOp::Acosh) return dm::acosh(x);
+      else if constexpr (OP == UnaryOp::Atanh) return dm::atanh(x);
+      else if constexpr (OP == UnaryOp::Erfc) return dm::erfc(x);
+      else if constexpr (OP == UnaryOp::Lgamma) return dm::lgamma(x);
+      // float64 evaluation, one rounding for float32, the same code as the CPU (core/special_math.h).
+      else if constexpr (OP == UnaryOp::Erfinv) return T(special::erfinv((double)x));
+      else if constexpr (OP == UnaryOp::Digamma) return T(special::digamma((double)x));
+      else if constexpr (OP == UnaryOp::Trigamma) return T(special::trigamma((double)x));
       else return x;  // not reached: excluded by unary_ok
     }
   }
@@ -100,7 +115,8 @@ struct UnaryFn {
 #define FLB_UNARY_OPS(X)                                                                            \
   X(Neg) X(Abs) X(Exp) X(Log) X(Log2) X(Log10) X(Log1p) X(Expm1) X(Sqrt) X(Rsqrt) X(Sin) X(Cos) X(Tan) \
   X(Tanh) X(Sigmoid) X(Relu) X(Sign) X(Floor) X(Ceil) X(Round) X(Trunc) X(Reciprocal) X(Erf) X(Square) \
-  X(LogicalNot) X(IsNan) X(IsInf) X(IsFinite) X(BitwiseNot)
+  X(LogicalNot) X(IsNan) X(IsInf) X(IsFinite) X(BitwiseNot) X(Asin) X(Acos) X(Atan) X(Sinh) X(Cosh)    \
+  X(Asinh) X(Acosh) X(Atanh) X(Erfc) X(Erfinv) X(Lgamma) X(Digamma) X(Trigamma)
 
 // The op is a run-time value, switched on per element (a uniform branch: every thread takes the
 // same case). One kernel per (dtype, output kind) instead of one per op keeps compile time and

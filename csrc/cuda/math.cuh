@@ -31,6 +31,16 @@ FLB_DM_UNARY(rint, rintf, rint)  // round half to even, like std::nearbyint in t
 FLB_DM_UNARY(trunc, truncf, trunc)
 FLB_DM_UNARY(erf, erff, erf)
 FLB_DM_UNARY(fabs, fabsf, fabs)
+FLB_DM_UNARY(asin, asinf, asin)
+FLB_DM_UNARY(acos, acosf, acos)
+FLB_DM_UNARY(atan, atanf, atan)
+FLB_DM_UNARY(sinh, sinhf, sinh)
+FLB_DM_UNARY(cosh, coshf, cosh)
+FLB_DM_UNARY(asinh, asinhf, asinh)
+FLB_DM_UNARY(acosh, acoshf, acosh)
+FLB_DM_UNARY(atanh, atanhf, atanh)
+FLB_DM_UNARY(erfc, erfcf, erfc)
+FLB_DM_UNARY(lgamma, lgammaf, lgamma)
 #undef FLB_DM_UNARY
 
 #define FLB_DM_BINARY(name, fname, dname)                                                     \

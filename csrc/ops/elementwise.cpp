@@ -42,7 +42,9 @@ static const char* unary_name(UnaryOp op) {
   static const char* names[] = {"neg", "abs", "exp", "log", "log2", "log10", "log1p", "expm1", "sqrt", "rsqrt",
                                 "sin", "cos", "tan", "tanh", "sigmoid", "relu", "sign", "floor", "ceil", "round",
                                 "trunc", "reciprocal", "erf", "square", "logical_not", "isnan", "isinf", "isfinite",
-                                "bitwise_not"};
+                                "bitwise_not", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh",
+                                "erfc", "erfinv", "lgamma", "digamma", "trigamma"};
+  static_assert(sizeof(names) / sizeof(names[0]) == (size_t)UnaryOp::Count, "a name for every UnaryOp");
   return names[(int)op];
 }
 

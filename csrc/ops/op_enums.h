@@ -7,6 +7,7 @@ namespace flambeau {
 enum class UnaryOp : int {
   Neg, Abs, Exp, Log, Log2, Log10, Log1p, Expm1, Sqrt, Rsqrt, Sin, Cos, Tan, Tanh, Sigmoid, Relu,
   Sign, Floor, Ceil, Round, Trunc, Reciprocal, Erf, Square, LogicalNot, IsNan, IsInf, IsFinite, BitwiseNot,
+  Asin, Acos, Atan, Sinh, Cosh, Asinh, Acosh, Atanh, Erfc, Erfinv, Lgamma, Digamma, Trigamma,
   Count
 };
 

@@ -107,7 +107,11 @@ void bind_ops(py::module_& m) {
       {"sign", UnaryOp::Sign}, {"floor", UnaryOp::Floor}, {"ceil", UnaryOp::Ceil}, {"round", UnaryOp::Round},
       {"trunc", UnaryOp::Trunc}, {"reciprocal", UnaryOp::Reciprocal}, {"erf", UnaryOp::Erf},
       {"square", UnaryOp::Square}, {"logical_not", UnaryOp::LogicalNot}, {"isnan", UnaryOp::IsNan},
-      {"isinf", UnaryOp::IsInf}, {"isfinite", UnaryOp::IsFinite}, {"bitwise_not", UnaryOp::BitwiseNot}};
+      {"isinf", UnaryOp::IsInf}, {"isfinite", UnaryOp::IsFinite}, {"bitwise_not", UnaryOp::BitwiseNot},
+      {"asin", UnaryOp::Asin}, {"acos", UnaryOp::Acos}, {"atan", UnaryOp::Atan}, {"sinh", UnaryOp::Sinh},
+      {"cosh", UnaryOp::Cosh}, {"asinh", UnaryOp::Asinh}, {"acosh", UnaryOp::Acosh}, {"atanh", UnaryOp::Atanh},
+      {"erfc", UnaryOp::Erfc}, {"erfinv", UnaryOp::Erfinv}, {"lgamma", UnaryOp::Lgamma},
+      {"digamma", UnaryOp::Digamma}, {"trigamma", UnaryOp::Trigamma}};
   for (const auto& u : unaries) {
     UnaryOp op = u.op;
     m.def(u.name, [op](const Tensor& a, const OptT& out) { return ops::unary(op, a, out); }, py::arg("a"),

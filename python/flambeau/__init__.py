@@ -30,8 +30,12 @@ from ._functions.compare import (
     eq, ne, lt, le, gt, ge, not_equal, less, less_equal, greater, greater_equal, logical_and, logical_or, logical_xor,
     logical_not, bitwise_and, bitwise_or, bitwise_xor, bitwise_not, isnan, isinf, isfinite, isposinf, isneginf,
     isreal, signbit, isclose, allclose, equal)
+from ._functions.special import (
+    asin, asin_, acos, acos_, atan, atan_, sinh, sinh_, cosh, cosh_, asinh, asinh_, acosh, acosh_, atanh, atanh_,
+    arcsin, arcsin_, arccos, arccos_, arctan, arctan_, arcsinh, arcsinh_, arccosh, arccosh_, arctanh, arctanh_, erfc,
+    erfc_, erfinv, lgamma, digamma, polygamma, mvlgamma)
 from ._functions.pointwise import (
-    positive, exp2, sinh, cosh, atan, arctan, erfc, frac, xlogy, logaddexp, hypot, lerp, addcmul, addcdiv,
+    positive, exp2, frac, xlogy, logaddexp, hypot, lerp, addcmul, addcdiv,
     nan_to_num, clamp, clip, clamp_min, clamp_max, clamp_, clip_, where)
 from ._functions.reduction import (sum, nansum, mean, nanmean, prod, amax, amin, max, min, aminmax, argmax, argmin,
                                    all, any, count_nonzero, var, std, var_mean, std_mean, logsumexp, norm, dist,
@@ -51,7 +55,7 @@ from ._functions.distance import cdist, pdist
 from ._functions.sorting import (sort, argsort, msort, topk, kthvalue, median, nanmedian, unique, unique_consecutive,
                                  searchsorted, bucketize, bincount, histc, cumprod, cummax, cummin)
 from ._legacy_types import FloatTensor, DoubleTensor, LongTensor, BoolTensor
-from . import cuda, backends, linalg, amp  # noqa: F401
+from . import cuda, backends, linalg, amp, special  # noqa: F401
 from .amp import autocast, is_autocast_enabled, is_autocast_available  # noqa: F401
 
 int = int64  # noqa: A001 - flambeau has one integer type; torch.int scripts get int64

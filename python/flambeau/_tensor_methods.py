@@ -9,6 +9,7 @@ from ._tensor import Tensor
 from ._functions import elementwise as ew, reduction as red, shape as sh, indexing as ix, linalg as la
 from ._functions import compare as cmp, pointwise as pw, _dispatch as dsp, join as jn
 from ._functions import sorting as so
+from ._functions import special as spc
 from . import _random as rnd, _creation as cr, _indexing
 from .autograd.grad_mode import _state as _gs
 
@@ -26,8 +27,12 @@ _bind(ew, """add sub subtract mul multiply div divide true_divide pow float_powe
 _bind(cmp, """eq ne lt le gt ge not_equal less less_equal greater greater_equal logical_and logical_or logical_xor
     bitwise_and bitwise_or bitwise_xor logical_not isnan isinf isfinite isposinf isneginf signbit bitwise_not isreal
     isclose allclose equal""".split())
+_bind(spc, """asin asin_ acos acos_ atan atan_ sinh sinh_ cosh cosh_ asinh asinh_ acosh acosh_ atanh atanh_
+    arcsin arcsin_ arccos arccos_ arctan arctan_ arcsinh arcsinh_ arccosh arccosh_ arctanh arctanh_ erfc erfc_
+    erfinv erfinv_ lgamma lgamma_ digamma digamma_ mvlgamma polygamma_""".split())
+Tensor.polygamma = lambda self, n: spc.polygamma(n, self)
 _bind(pw, """lerp addcmul addcdiv hypot logaddexp xlogy clamp clip clamp_min clamp_max clamp_ clip_ clamp_min_
-    clamp_max_ positive exp2 sinh cosh atan arctan erfc nan_to_num frac""".split())
+    clamp_max_ positive exp2 nan_to_num frac""".split())
 _bind(red, """sum nansum mean nanmean prod amax amin max min aminmax argmax argmin all any count_nonzero var std
     logsumexp norm dist cumsum""".split())
 _bind(sh, """view_as reshape_as flatten unflatten transpose swapaxes swapdims t adjoint movedim moveaxis
@@ -308,7 +313,7 @@ def _unary_inplace_composite(fn):
     return op
 
 
-for _name in ("frac", "exp2", "sinh", "cosh", "atan", "arctan", "erfc", "nan_to_num"):
+for _name in ("frac", "exp2", "nan_to_num"):
     setattr(Tensor, _name + "_", _unary_inplace_composite(getattr(pw, _name)))
 
 

@@ -24,28 +24,6 @@ def exp2(input):
     return pow(2.0, input if input._impl.dtype in _FLOAT else _cast(input, _default_dtype[0]._name))
 
 
-def sinh(input):
-    input = input if input._impl.dtype in _FLOAT else _cast(input, _default_dtype[0]._name)
-    return mul(sub(exp(input), exp(neg(input))), 0.5)
-
-
-def cosh(input):
-    input = input if input._impl.dtype in _FLOAT else _cast(input, _default_dtype[0]._name)
-    return mul(add(exp(input), exp(neg(input))), 0.5)
-
-
-def atan(input):
-    input = input if input._impl.dtype in _FLOAT else _cast(input, _default_dtype[0]._name)
-    return atan2(input, 1.0)
-
-
-arctan = atan
-
-
-def erfc(input):
-    return rsub(erf(input), 1.0)
-
-
 def frac(input):
     if input._impl.dtype not in _FLOAT:
         raise NotImplementedError(f"\"frac_cpu\" not implemented for '{_TORCH_TYPE_NAMES[input._impl.dtype]}'")

@@ -1,0 +1,28 @@
+"""flambeau.special: PyTorch's torch.special names for the functions flambeau has (the same functions as
+the top-level ones; ndtr is erfc-based, so it keeps its relative accuracy in the lower tail)."""
+import math as _math
+
+from ._functions.elementwise import erf, expm1, log1p, sigmoid as expit, round  # noqa: F401,A004
+from ._functions.special import erfc, erfinv, lgamma as gammaln, digamma, polygamma, mvlgamma, entr  # noqa: F401
+from ._functions.pointwise import xlogy, exp2  # noqa: F401
+from ._functions.reduction import logsumexp  # noqa: F401
+from ._functions.special import digamma as psi  # noqa: F401
+
+
+def multigammaln(input, p):
+    return mvlgamma(input, p)
+
+
+def ndtr(input):
+    """The standard normal CDF, 0.5 erfc(-x / sqrt 2)."""
+    return erfc(input * (-1 / _math.sqrt(2))) * 0.5
+
+
+def softmax(input, dim, *, dtype=None):
+    from .nn.functional import softmax as _softmax
+    return _softmax(input, dim, dtype=dtype)
+
+
+def log_softmax(input, dim, *, dtype=None):
+    from .nn.functional import log_softmax as _log_softmax
+    return _log_softmax(input, dim, dtype=dtype)
