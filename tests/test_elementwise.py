@@ -527,3 +527,12 @@ def test_unary_strided_views_give_the_contiguous_bits(name, dtype):
                 getattr(v, name + "_")()
                 np.testing.assert_array_equal(v.numpy(), ref)
                 break
+
+
+def test_number_divided_by_tensor_has_torchs_bits():
+    # PyTorch computes number / tensor as tensor.reciprocal() * number: the same bits and graph here.
+    x = np.random.default_rng(3).uniform(0.1, 10, 4099).astype(np.float32)
+    np.testing.assert_array_equal((3.7 / flambeau.tensor(x)).numpy(), (3.7 / torch.from_numpy(x)).numpy())
+    y = flambeau.tensor(x[:4], requires_grad=True)
+    assert type((2 / y).grad_fn).__name__ == "MulBackward0"
+    assert_close(2 / flambeau.tensor([1, 2]), 2 / torch.tensor([1, 2]))

@@ -91,9 +91,13 @@ def _rsub(self, other):
 
 
 def _rtruediv(self, other):
+    # number / tensor is reciprocal(tensor) * number, as PyTorch's Tensor.__rdiv__ computes it: the same
+    # bits (a rounding of 1/x, then of the product) and the same graph (ReciprocalBackward0, MulBackward0).
+    if isinstance(other, Tensor):
+        return ew.div(other, self)
     if self._impl.dtype not in ("float32", "float64"):
         self = dsp._cast(self, ew._true_div_dtype(self, other))
-    return dsp._rbinary(self, other, _C.div, ew.Div)
+    return ew.mul(ew.reciprocal(self), other)
 
 
 def _rfloordiv(self, other):
