@@ -114,8 +114,8 @@ def test_init_and_errors_like_torch():
         nn.LSTM(3, 0)
     with pytest.raises(ValueError, match="Unknown nonlinearity 'sigmoid'"):
         nn.RNN(3, 4, nonlinearity="sigmoid")
-    with pytest.raises(NotImplementedError, match="proj_size"):
-        nn.LSTM(3, 4, proj_size=2)
+    with pytest.raises(ValueError, match="proj_size has to be smaller than hidden_size"):
+        nn.LSTM(3, 4, proj_size=4)
     lstm = nn.LSTM(3, 4)
     with pytest.raises(RuntimeError, match="input.size\\(-1\\) must be equal to input_size. Expected 3, got 6"):
         lstm(flambeau.randn(5, 2, 6))

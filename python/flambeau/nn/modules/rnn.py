@@ -6,8 +6,16 @@ time step: x W_ih^T + b_ih), then steps through time adding h W_hh^T + b_hh and 
 autograd records the steps, so backward is backpropagation through time. Parameters are named as
 PyTorch's (weight_ih_l{k}[_reverse], weight_hh_l{k}, bias_ih_l{k}, bias_hh_l{k}) with the same gate
 order (LSTM i, f, g, o; GRU r, z, n) and the same U(-1/sqrt(hidden), 1/sqrt(hidden)) initialisation,
-so state dicts load in either library. Not supported: PackedSequence inputs and LSTM proj_size.
+so state dicts load in either library. LSTM proj_size adds weight_hr_l{k}[_reverse] (h_t = W_hr (o * tanh c_t)),
+as PyTorch.
+
+A PackedSequence input (nn.utils.rnn) runs the same steps over its batch_sizes: the batch shrinks as
+sequences end (forward direction: a sequence's final state is its state at its own last step) and grows
+back in the reverse direction (each sequence's reverse pass starts at its own last element from its
+initial state); the output is a PackedSequence with the same batch_sizes and indices, and the initial
+and final states are permuted by sorted_indices / unsorted_indices as PyTorch does.
 """
+import warnings
 import math
 
 import flambeau
@@ -94,9 +102,9 @@ def _grads_through(fn, inputs, grads):
     return tuple(next(got) if x.requires_grad else None for x in inputs)
 
 
-def _rnn_step(mode, xp, h, c, w_hh, b_hh):
+def _rnn_step(mode, xp, h, c, w_hh, b_hh, w_hr=None):
     """One time step given xp = x W_ih^T + b_ih: returns (h', c'). LSTM and GRU steps on the CPU run
-    the fused kernels; elsewhere (CUDA) the same step in tensor ops."""
+    the fused kernels; elsewhere (CUDA) the same step in tensor ops. w_hr: LSTM projection (h' = W_hr h)."""
     hp = F.linear(h, w_hh, b_hh)
     if mode == "RNN_TANH":
         return flambeau.tanh(xp + hp), None
@@ -104,8 +112,60 @@ def _rnn_step(mode, xp, h, c, w_hh, b_hh):
         return F.relu(xp + hp), None
     fused = not xp._impl.is_cuda
     if mode == "LSTM":
-        return _LSTMCellFn.apply(xp, hp, c) if fused else _lstm_composite(xp, hp, c)
+        h, c = _LSTMCellFn.apply(xp, hp, c) if fused else _lstm_composite(xp, hp, c)
+        return (h if w_hr is None else F.linear(h, w_hr)), c
     return (_GRUCellFn.apply(xp, hp, h) if fused else _gru_composite(xp, hp, h)), None
+
+
+def _run_direction(mode, xs, batch_sizes, h, c, w_hh, b_hh, w_hr, reverse):
+    """One layer and direction over the steps' input projections xs (a sequence of [N_t, G]) from the
+    initial states h, c ([N, H]). batch_sizes None: every step has the full batch. Otherwise (packed
+    input, N_t = batch_sizes[t], non-increasing) the forward direction drops the rows of the sequences
+    that have ended, keeping them as their final states, and the reverse direction, walking from the last
+    step, adds each sequence's initial state rows when its last step is reached.
+    Returns (outputs of every step concatenated along dim 0, final h, final c)."""
+    lstm = mode == "LSTM"
+    L = len(xs)
+    steps = [None] * L
+    if batch_sizes is None:
+        for t in (range(L - 1, -1, -1) if reverse else range(L)):
+            h, c = _rnn_step(mode, xs[t], h, c, w_hh, b_hh, w_hr)
+            steps[t] = h
+        return flambeau.stack(steps), h, c
+    if not reverse:
+        cur = h.shape[0]
+        done_h, done_c = [], []
+        for t in range(L):
+            b = batch_sizes[t]
+            if b < cur:  # sequences b..cur-1 ended at step t-1: their states are final
+                done_h.append(h[b:cur])
+                h = h[:b]
+                if lstm:
+                    done_c.append(c[b:cur])
+                    c = c[:b]
+                cur = b
+            h, c = _rnn_step(mode, xs[t], h, c, w_hh, b_hh, w_hr)
+            steps[t] = h
+        if done_h:
+            h = flambeau.cat([h] + done_h[::-1], 0)
+            if lstm:
+                c = flambeau.cat([c] + done_c[::-1], 0)
+        return flambeau.cat(steps, 0), h, c
+    h0, c0 = h, c
+    cur = batch_sizes[L - 1]
+    if cur < h0.shape[0]:
+        h = h0[:cur]
+        c = c0[:cur] if lstm else None
+    for t in range(L - 1, -1, -1):
+        b = batch_sizes[t]
+        if b > cur:  # sequences cur..b-1 have their last element at step t: they start here
+            h = flambeau.cat([h, h0[cur:b]], 0)
+            if lstm:
+                c = flambeau.cat([c, c0[cur:b]], 0)
+            cur = b
+        h, c = _rnn_step(mode, xs[t], h, c, w_hh, b_hh, w_hr)
+        steps[t] = h
+    return flambeau.cat(steps, 0), h, c
 
 
 class RNNBase(Module):
@@ -115,14 +175,20 @@ class RNNBase(Module):
         if not isinstance(dropout, (int, float)) or not 0 <= dropout <= 1 or isinstance(dropout, bool):
             raise ValueError("dropout should be a number in range [0, 1] representing the probability of an "
                              "element being zeroed")
+        if dropout > 0 and num_layers == 1:
+            warnings.warn("dropout option adds dropout after all but last recurrent layer, so non-zero dropout "
+                          f"expects num_layers greater than 1, but got dropout={dropout} and num_layers={num_layers}",
+                          stacklevel=2)
         if not isinstance(hidden_size, int) or isinstance(hidden_size, bool):
             raise TypeError(f"hidden_size should be of type int, got: {type(hidden_size).__name__}")
         if hidden_size <= 0:
             raise ValueError("hidden_size must be greater than zero")
         if num_layers <= 0:
             raise ValueError("num_layers must be greater than zero")
-        if proj_size:
-            raise NotImplementedError("LSTM proj_size is not supported by flambeau")
+        if proj_size < 0:
+            raise ValueError("proj_size should be a positive integer or zero to disable projections")
+        if proj_size >= hidden_size:
+            raise ValueError("proj_size has to be smaller than hidden_size")
         self.mode = mode
         self.input_size = input_size
         self.hidden_size = hidden_size
@@ -133,32 +199,49 @@ class RNNBase(Module):
         self.bidirectional = bidirectional
         self.proj_size = proj_size
         gate = _GATES[mode] * hidden_size
+        real_hidden = proj_size if proj_size > 0 else hidden_size
         dirs = 2 if bidirectional else 1
         kw = dict(device=device, dtype=dtype)
         self._flat_weights_names = []
+        self._all_weights = []
         for layer in range(num_layers):
             for d in range(dirs):
-                size_in = input_size if layer == 0 else hidden_size * dirs
+                size_in = input_size if layer == 0 else real_hidden * dirs
                 sfx = f"_l{layer}" + ("_reverse" if d == 1 else "")
-                names = [f"weight_ih{sfx}", f"weight_hh{sfx}"] + ([f"bias_ih{sfx}", f"bias_hh{sfx}"] if bias else [])
-                shapes = [(gate, size_in), (gate, hidden_size), (gate,), (gate,)]
+                names = [f"weight_ih{sfx}", f"weight_hh{sfx}"]
+                shapes = [(gate, size_in), (gate, real_hidden)]
+                if bias:
+                    names += [f"bias_ih{sfx}", f"bias_hh{sfx}"]
+                    shapes += [(gate,), (gate,)]
+                if proj_size > 0:
+                    names.append(f"weight_hr{sfx}")
+                    shapes.append((proj_size, hidden_size))
                 for name, shape in zip(names, shapes):
                     setattr(self, name, Parameter(flambeau.empty(shape, **kw)))
                 self._flat_weights_names.extend(names)
+                self._all_weights.append(names)
         self.reset_parameters()
 
     def reset_parameters(self):
-        stdv = 1.0 / math.sqrt(self.hidden_size)
+        stdv = 1.0 / math.sqrt(self.hidden_size) if self.hidden_size > 0 else 0
         for w in self.parameters():
             init.uniform_(w, -stdv, stdv)
 
+    def flatten_parameters(self):
+        """A no-op, as PyTorch's on the CPU (it packs cuDNN's weight buffer there)."""
+
+    @property
+    def _flat_weights(self):
+        return [getattr(self, n, None) for n in self._flat_weights_names]
+
     @property
     def all_weights(self):
-        return [[getattr(self, n) for n in self._flat_weights_names[i:i + (4 if self.bias else 2)]]
-                for i in range(0, len(self._flat_weights_names), 4 if self.bias else 2)]
+        return [[getattr(self, n) for n in names] for names in self._all_weights]
 
     def extra_repr(self):
         s = f"{self.input_size}, {self.hidden_size}"
+        if self.proj_size != 0:
+            s += f", proj_size={self.proj_size}"
         if self.num_layers != 1:
             s += f", num_layers={self.num_layers}"
         if self.bias is not True:
@@ -174,46 +257,66 @@ class RNNBase(Module):
     def _weights(self, layer, d):
         sfx = f"_l{layer}" + ("_reverse" if d == 1 else "")
         b = (getattr(self, f"bias_ih{sfx}"), getattr(self, f"bias_hh{sfx}")) if self.bias else (None, None)
-        return getattr(self, f"weight_ih{sfx}"), getattr(self, f"weight_hh{sfx}"), b[0], b[1]
+        w_hr = getattr(self, f"weight_hr{sfx}") if self.proj_size > 0 else None
+        return getattr(self, f"weight_ih{sfx}"), getattr(self, f"weight_hh{sfx}"), b[0], b[1], w_hr
 
-    def _run(self, input, hx):
-        """input [L, N, H_in] (sequence first); hx (h0, c0) or h0, each [layers*dirs, N, H] or None."""
-        if type(input).__name__ == "PackedSequence":
-            raise NotImplementedError("flambeau's recurrent layers take padded tensors, not PackedSequence")
+    @staticmethod
+    def permute_hidden(hx, permutation):
+        if permutation is None:
+            return hx
+        if isinstance(hx, tuple):
+            return tuple(t.index_select(1, permutation) for t in hx)
+        return hx.index_select(1, permutation)
+
+    def _check_hidden(self, hx, x, n):
+        """hx: (h0, c0) or h0 or None, batch n. Returns (h0, c0), zeros of x's dtype and device if not given."""
+        lstm = self.mode == "LSTM"
+        k = self.num_layers * (2 if self.bidirectional else 1)
+        want_h = (k, n, self.proj_size if self.proj_size > 0 else self.hidden_size)
+        want_c = (k, n, self.hidden_size)
+        if hx is None:
+            h0 = flambeau.zeros(want_h, dtype=x.dtype, device=x.device)
+            c0 = (h0 if want_c == want_h else flambeau.zeros(want_c, dtype=x.dtype, device=x.device)) if lstm else None
+            return h0, c0
+        h0, c0 = hx if lstm else (hx, None)
+        checks = (("hidden[0]", h0, want_h), ("hidden[1]", c0, want_c)) if lstm else (("hidden", h0, want_h),)
+        for name, t, want in checks:
+            if tuple(t.shape) != want:
+                raise RuntimeError(f"Expected {name} size {want}, got {list(t.shape)}")
+        return h0, c0
+
+    def _run(self, x, batch_sizes, hx):
+        """x: [L, N, H_in] (sequence first; batch_sizes None) or a packed sequence's data [sum(batch_sizes),
+        H_in] with batch_sizes a list of ints; hx (h0, c0) or h0, each [layers*dirs, N, H], or None."""
         lstm = self.mode == "LSTM"
         dirs = 2 if self.bidirectional else 1
-        L, N, _ = input.shape
-        if input.shape[-1] != self.input_size:
+        w0 = getattr(self, self._flat_weights_names[0])
+        if x.dtype != w0.dtype:
+            raise ValueError(f"RNN input dtype ({x.dtype}) does not match weight dtype ({w0.dtype}). Convert input: "
+                             f"input.to({w0.dtype}), or convert model: model.to({x.dtype})")
+        if x.shape[-1] != self.input_size:
             raise RuntimeError(f"input.size(-1) must be equal to input_size. Expected {self.input_size}, got "
-                               f"{input.shape[-1]}")
-        if L == 0:
-            raise RuntimeError("Expected sequence length to be larger than 0 in RNN")
-        want = (self.num_layers * dirs, N, self.hidden_size)
-        if hx is None:
-            z = flambeau.zeros(want, dtype=input.dtype, device=input.device)
-            h0, c0 = z, (z if lstm else None)
+                               f"{x.shape[-1]}")
+        if batch_sizes is None:
+            if x.shape[0] == 0:
+                raise RuntimeError("Expected sequence length to be larger than 0 in RNN")
+            n = x.shape[1]
         else:
-            h0, c0 = hx if lstm else (hx, None)
-            names = (("hidden[0]", h0), ("hidden[1]", c0)) if lstm else (("hidden", h0),)
-            for name, t in names:
-                if tuple(t.shape) != want:
-                    raise RuntimeError(f"Expected {name} size {want}, got {list(t.shape)}")
-        x = input
+            n = batch_sizes[0] if batch_sizes else 0
+        h0, c0 = self._check_hidden(hx, x, n)
         h_n, c_n = [], []
         for layer in range(self.num_layers):
             outs = []
             for d in range(dirs):
-                w_ih, w_hh, b_ih, b_hh = self._weights(layer, d)
-                # Every time step's input projection at once, then one view per step (unbind: its
-                # backward stacks the step gradients; xp[t] would add a zero-filled [L, N, G] per step).
-                xs = F.linear(x, w_ih, b_ih).unbind(0)
+                w_ih, w_hh, b_ih, b_hh, w_hr = self._weights(layer, d)
+                # Every time step's input projection at once, then one view per step (unbind / split:
+                # their backward joins the step gradients; xp[t] would add a zero-filled [L, N, G] per step).
+                xp = F.linear(x, w_ih, b_ih)
+                xs = xp.unbind(0) if batch_sizes is None else xp.split(batch_sizes, 0)
                 k = layer * dirs + d
-                h, c = h0[k], (c0[k] if lstm else None)
-                steps = [None] * L
-                for t in (range(L - 1, -1, -1) if d == 1 else range(L)):
-                    h, c = _rnn_step(self.mode, xs[t], h, c, w_hh, b_hh)
-                    steps[t] = h
-                outs.append(flambeau.stack(steps))
+                out, h, c = _run_direction(self.mode, xs, batch_sizes, h0[k], c0[k] if lstm else None, w_hh, b_hh,
+                                           w_hr, d == 1)
+                outs.append(out)
                 h_n.append(h)
                 if lstm:
                     c_n.append(c)
@@ -224,17 +327,38 @@ class RNNBase(Module):
         return x, ((h_n, flambeau.stack(c_n)) if lstm else h_n)
 
     def forward(self, input, hx=None):
+        from ..utils.rnn import PackedSequence
+        lstm = self.mode == "LSTM"
+        name = type(self).__name__
+        if isinstance(input, PackedSequence):
+            data, batch_sizes, sorted_indices, unsorted_indices = input
+            if data.dim() != 2:
+                raise RuntimeError(f"input must have 2 dimensions, got {data.dim()}")
+            if hx is not None:
+                hx = self.permute_hidden(tuple(hx) if lstm else hx, sorted_indices)
+            out, hid = self._run(data, [int(b) for b in batch_sizes.tolist()], hx)
+            return (PackedSequence(out, batch_sizes, sorted_indices, unsorted_indices),
+                    self.permute_hidden(hid, unsorted_indices))
         batched = input.dim() == 3
         if input.dim() not in (2, 3):
-            raise ValueError(f"{type(self).__name__}: Expected input to be 2D or 3D, got {input.dim()}D instead")
-        lstm = self.mode == "LSTM"
+            raise ValueError(f"{name}: Expected input to be 2D or 3D, got {input.dim()}D"
+                             f"{' tensor' if self.mode.startswith('RNN') else ''} instead")
+        want = 3 if batched else 2
+        if hx is not None:
+            dims = [t.dim() for t in hx] if lstm else [hx.dim()]
+            if any(dd != want for dd in dims):
+                kind = "batched 3-D" if batched else "unbatched 2-D"
+                if lstm:
+                    raise RuntimeError(f"For {kind} input, hx and cx should also be {want}-D but got "
+                                       f"({dims[0]}-D, {dims[1]}-D) tensors")
+                raise RuntimeError(f"For {kind} input, hx should also be {want}-D but got {dims[0]}-D tensor")
         if not batched:
             input = input.unsqueeze(1)
             if hx is not None:
                 hx = tuple(t.unsqueeze(1) for t in hx) if lstm else hx.unsqueeze(1)
         elif self.batch_first:
             input = input.transpose(0, 1)
-        out, hid = self._run(input, hx)
+        out, hid = self._run(input, None, hx)
         if not batched:
             out = out.squeeze(1)
             hid = tuple(t.squeeze(1) for t in hid) if lstm else hid.squeeze(1)
@@ -243,11 +367,19 @@ class RNNBase(Module):
         return out, hid
 
 
+def _no_proj(kwargs):
+    if "proj_size" in kwargs:
+        raise ValueError("proj_size argument is only supported for LSTM, not RNN or GRU")
+    if kwargs:
+        raise TypeError(f"__init__() got an unexpected keyword argument '{next(iter(kwargs))}'")
+
+
 class RNN(RNNBase):
     """Elman RNN: h_t = tanh(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh) (or relu)."""
 
     def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True, batch_first=False,
-                 dropout=0.0, bidirectional=False, device=None, dtype=None):
+                 dropout=0.0, bidirectional=False, device=None, dtype=None, **kwargs):
+        _no_proj(kwargs)
         if nonlinearity == "tanh":
             mode = "RNN_TANH"
         elif nonlinearity == "relu":
@@ -260,7 +392,8 @@ class RNN(RNNBase):
 
 
 class LSTM(RNNBase):
-    """Long short-term memory: gates i, f, g, o; c_t = f c_{t-1} + i g, h_t = o tanh(c_t)."""
+    """Long short-term memory: gates i, f, g, o; c_t = f c_{t-1} + i g, h_t = o tanh(c_t) (times W_hr, of shape
+    [proj_size, hidden_size], when proj_size > 0: h_t and the output then have proj_size features)."""
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
                  bidirectional=False, proj_size=0, device=None, dtype=None):
@@ -272,7 +405,8 @@ class GRU(RNNBase):
     """Gated recurrent unit: gates r, z; n = tanh(x W_in + b_in + r (h W_hn + b_hn)), h' = (1 - z) n + z h."""
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
-                 bidirectional=False, device=None, dtype=None):
+                 bidirectional=False, device=None, dtype=None, **kwargs):
+        _no_proj(kwargs)
         super().__init__("GRU", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
                          device=device, dtype=dtype)
 
