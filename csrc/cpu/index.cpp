@@ -414,7 +414,8 @@ static bool merged_inner(const Tensor& index, const Tensor& t, int64_t dim, int6
   return true;
 }
 
-void scatter_add(const Tensor& self, int64_t dim, const Tensor& index, const Tensor& src) {
+template <class T, class Combine>
+void scatter_combine(const Tensor& self, int64_t dim, const Tensor& index, const Tensor& src, Combine combine) {
   // self[..., index[..., j, ...], ...] += src[..., j, ...]. The index's elements at fixed coordinates
   // other than `dim` can only write to the one line of self at the same coordinates. Work is split
   // over those coordinates only, and along `dim` j runs upwards, so each element of self receives its
@@ -445,8 +446,7 @@ void scatter_add(const Tensor& self, int64_t dim, const Tensor& index, const Ten
   const int64_t chunks = blocked ? (inner + kCols - 1) / kCols : 1;
   const int64_t jobs = index.numel() / n / (blocked ? inner : 1) * chunks;
   const int64_t per_job = n * (blocked ? std::min(kCols, inner) : 1);
-  FLB_DISPATCH_NUMERIC(self.dtype, "scatter_add_", [&] {
-    using T = scalar_t;
+  {
     const T* s0 = src.data<T>();
     T* d0 = self.data<T>();
     parallel_for(jobs, std::max<int64_t>(1, kGrain / per_job), [&](int64_t b, int64_t e) {
@@ -465,7 +465,7 @@ void scatter_add(const Tensor& self, int64_t dim, const Tensor& index, const Ten
           const int64_t* __restrict ix = ix0 + oi;
           const T* __restrict v = s0 + os;
           T* row = d0 + od;
-          for (int64_t j = 0; j < n_; ++j) row[ix[j * ist_] * dst_] += v[j * sst_];
+          for (int64_t j = 0; j < n_; ++j) combine(row[ix[j * ist_] * dst_], v[j * sst_]);
           continue;
         }
         const int64_t c0 = (job % chunks) * kCols, w = std::min(kCols, inner - c0);
@@ -474,10 +474,35 @@ void scatter_add(const Tensor& self, int64_t dim, const Tensor& index, const Ten
         for (int64_t j = 0; j < n_; ++j) {
           const int64_t* __restrict ix = ix0 + oi + j * ist_ + c0 * ii_;
           const T* __restrict v = s0 + os + j * sst_ + c0 * is_;
-          for (int64_t c = 0; c < w; ++c) dcol[c * id_ + ix[c * ii_] * dst_] += v[c * is_];
+          for (int64_t c = 0; c < w; ++c) combine(dcol[c * id_ + ix[c * ii_] * dst_], v[c * is_]);
         }
       }
     });
+  }
+}
+
+void scatter_add(const Tensor& self, int64_t dim, const Tensor& index, const Tensor& src) {
+  FLB_DISPATCH_NUMERIC(self.dtype, "scatter_add_", [&] {
+    using T = scalar_t;
+    scatter_combine<T>(self, dim, index, src, [](T& d, T v) { d += v; });
+  });
+}
+
+// scatter_reduce's two-operand step (ops/index.cpp does include_self=False and mean around it), in
+// the same job split and order as scatter_add: "sum", "prod", "amax", "amin" (a NaN from either side
+// wins, as PyTorch's CPU kernel), "assign" (the last write along `dim` wins: the serial order).
+void scatter_reduce(const Tensor& self, int64_t dim, const Tensor& index, const Tensor& src, ScatterReduce op) {
+  FLB_DISPATCH_NUMERIC(self.dtype, "scatter_reduce_", [&] {
+    using T = scalar_t;
+    switch (op) {
+      case ScatterReduce::Sum: return scatter_combine<T>(self, dim, index, src, [](T& d, T v) { d += v; });
+      case ScatterReduce::Prod: return scatter_combine<T>(self, dim, index, src, [](T& d, T v) { d *= v; });
+      case ScatterReduce::Amax:
+        return scatter_combine<T>(self, dim, index, src, [](T& d, T v) { d = (v != v || v > d) ? v : d; });
+      case ScatterReduce::Amin:
+        return scatter_combine<T>(self, dim, index, src, [](T& d, T v) { d = (v != v || v < d) ? v : d; });
+      case ScatterReduce::Assign: return scatter_combine<T>(self, dim, index, src, [](T& d, T v) { d = v; });
+    }
   });
 }
 

@@ -95,6 +95,7 @@ std::pair<int64_t, int64_t> index_range(const Tensor& index);
 // out = in's slices along dim at the (checked, non-negative) indices; in contiguous, out fresh.
 void index_select(const Tensor& out, const Tensor& in, int64_t dim, const Tensor& index);
 void scatter_add(const Tensor& self, int64_t dim, const Tensor& index, const Tensor& src);
+void scatter_reduce(const Tensor& self, int64_t dim, const Tensor& index, const Tensor& src, ScatterReduce op);
 
 // Creation and Philox random numbers (counter-based: element i of a draw at `offset` is the same on
 // every device).

@@ -328,4 +328,30 @@ Tensor& scatter_add_(Tensor& t, int64_t dim, const Tensor& index, const Tensor& 
   return t;
 }
 
+Tensor& scatter_reduce_(Tensor& t, int64_t dim, const Tensor& index, const Tensor& src, const std::string& reduce) {
+  const char* op = "scatter_reduce_";
+  ScatterReduce r;
+  if (reduce == "sum") r = ScatterReduce::Sum;
+  else if (reduce == "prod") r = ScatterReduce::Prod;
+  else if (reduce == "amax") r = ScatterReduce::Amax;
+  else if (reduce == "amin") r = ScatterReduce::Amin;
+  else if (reduce == "assign") r = ScatterReduce::Assign;
+  else throw ValueError(str_cat(op, ": reduce argument must be either sum, prod, mean, amax or amin, got ", reduce));
+  check_same_device(t, index, op);
+  check_same_device(t, src, op);
+  check_same_dtype(t, src, op);
+  FLB_CHECK(t.dtype != DType::Bool, NotImplementedError, op, ": not implemented for bool tensors");
+  FLB_CHECK(t.dim() > 0, RuntimeError, op, ": expected a tensor with at least one dim");
+  int64_t d = wrap_dim(dim, t.dim(), op);
+  check_gather_shapes(t, d, index, op);
+  for (int64_t j = 0; j < t.dim(); ++j)
+    FLB_CHECK(index.sizes[j] <= src.sizes[j], RuntimeError, op, ": index ", shape_str(index.sizes),
+              " is larger than src ", shape_str(src.sizes), " at dimension ", j);
+  Tensor idx = prepare_index(index, index.sizes, t.sizes[d], d, false, op, false);
+  Tensor s = may_overlap(t, src) ? clone(src) : src;
+  t.bump_version();
+  if (idx.numel() > 0) FLB_CPU_ONLY(t.device(), op, scatter_reduce, t, d, idx, s, r);
+  return t;
+}
+
 }  // namespace flambeau::ops

@@ -28,6 +28,9 @@ enum class TernaryOp : int { Addcmul, Addcdiv, Lerp };
 
 enum class ReduceOp : int { Sum, Prod, Max, Min, All, Any, Mean };
 
+// scatter_reduce's combining step (the "mean" reduction is a Sum plus a count, in ops/index.cpp).
+enum class ScatterReduce : int { Sum, Prod, Amax, Amin, Assign };
+
 inline bool binary_returns_bool(BinaryOp op) {
   return op >= BinaryOp::Eq && op <= BinaryOp::LogicalXor;
 }

@@ -72,6 +72,9 @@ Tensor cat(const std::vector<Tensor>& ts, int64_t dim);
 Tensor index_select(const Tensor& t, int64_t dim, const Tensor& index, bool allow_negative = false);
 Tensor gather(const Tensor& t, int64_t dim, const Tensor& index);
 Tensor& scatter_add_(Tensor& t, int64_t dim, const Tensor& index, const Tensor& src);
+// self[..., index[i], ...] = reduce(self[..., index[i], ...], src[i]) along dim, reduce one of "sum",
+// "prod", "amax", "amin", "assign" (include_self and mean are composed in Python). CPU only for now.
+Tensor& scatter_reduce_(Tensor& t, int64_t dim, const Tensor& index, const Tensor& src, const std::string& reduce);
 // A fresh copy with the order of `dims` reversed.
 Tensor flip(const Tensor& t, const Dims& dims);
 // torch.roll: shifts along dims (empty dims: the flattened tensor, one shift); a fresh tensor.

@@ -221,6 +221,10 @@ void bind_ops(py::module_& m) {
     ops::scatter_add_(t, dim, idx, src);
     return t;
   });
+  m.def("scatter_reduce_", [](Tensor t, int64_t dim, const Tensor& idx, const Tensor& src, const std::string& reduce) {
+    ops::scatter_reduce_(t, dim, idx, src, reduce);
+    return t;
+  }, py::arg("self"), py::arg("dim"), py::arg("index"), py::arg("src"), py::arg("reduce"));
 }
 
 }  // namespace flambeau::python

@@ -54,6 +54,7 @@ from ._functions.linalg import (matmul, mm, bmm, mv, dot, inner, vdot, outer, ge
 from ._functions.distance import cdist, pdist
 from ._functions.sorting import (sort, argsort, msort, topk, kthvalue, median, nanmedian, unique, unique_consecutive,
                                  searchsorted, bucketize, bincount, histc, cumprod, cummax, cummin)
+from ._functions.scatter_reduce import scatter_reduce, index_reduce
 from ._legacy_types import FloatTensor, DoubleTensor, LongTensor, BoolTensor
 from . import cuda, backends, linalg, amp, special  # noqa: F401
 from .amp import autocast, is_autocast_enabled, is_autocast_available  # noqa: F401

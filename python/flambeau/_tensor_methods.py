@@ -457,3 +457,8 @@ Tensor.trace = _trace
 Tensor.apply_ = _apply_
 Tensor.map_ = _map_
 Tensor.diag_embed = cr.diag_embed
+
+
+# ---------------------------------------------------------------- scatter_reduce / index_reduce
+from ._functions import scatter_reduce as _sr  # noqa: E402
+_bind(_sr, "scatter_reduce scatter_reduce_ index_reduce index_reduce_".split())

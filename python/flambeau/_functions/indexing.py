@@ -308,10 +308,13 @@ def scatter(input, dim, index, src=None, *, value=None, reduce=None):
     if not isinstance(src, Tensor):
         value, src = (src if src is not None else value), None
     if reduce is not None:
-        if reduce not in ("add", "sum"):
-            raise NotImplementedError(f"scatter(reduce={reduce!r}) is not supported by flambeau")
+        if reduce not in ("add", "sum", "multiply"):
+            raise RuntimeError(f"reduce argument must be either add or multiply. Got {reduce}")
         if src is None:
             src = dsp._scalar_like(input, value).expand(index._impl.shape)
+        if reduce == "multiply":
+            from .scatter_reduce import scatter_reduce
+            return scatter_reduce(input, dim, index, src.contiguous(), "prod")
         return scatter_add(input, dim, index, src)
     d = wrap_dim(dim, input._impl.ndim)
     coords = _scatter_coords(index, d)
