@@ -1,7 +1,9 @@
 """flambeau.nn: modules, parameters, functional ops, initialisers and utilities (PyTorch's API)."""
-from .parameter import Parameter, Buffer
+from .parameter import Parameter, Buffer, UninitializedParameter, UninitializedBuffer
 from .modules import *  # noqa: F401,F403
 from .modules import __all__ as _modules_all
-from . import functional, init, utils
+from . import functional, init, utils, parallel
+from .parallel import DataParallel
 
-__all__ = ["Parameter", "Buffer", "functional", "init", "utils"] + list(_modules_all)
+__all__ = ["Parameter", "Buffer", "UninitializedParameter", "UninitializedBuffer", "DataParallel",
+           "functional", "init", "utils", "parallel"] + list(_modules_all)

@@ -84,6 +84,11 @@ __all__ = [
     "soft_margin_loss", "margin_ranking_loss", "hinge_embedding_loss", "cosine_embedding_loss",
     "poisson_nll_loss", "gaussian_nll_loss", "triplet_margin_loss", "multilabel_soft_margin_loss",
     "multilabel_margin_loss",
+    # composites: unpooling, lp pooling, upsampling aliases, shuffles, bags, sampling, losses
+    "max_pool1d_with_indices", "max_pool2d_with_indices", "adaptive_max_pool1d_with_indices",
+    "adaptive_max_pool2d_with_indices", "max_unpool1d", "max_unpool2d", "lp_pool1d", "lp_pool2d",
+    "upsample_nearest", "upsample_bilinear", "channel_shuffle", "native_channel_shuffle",
+    "gumbel_softmax", "embedding_bag", "triplet_margin_with_distance_loss",
 ]
 
 
@@ -1376,6 +1381,8 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
 
 
 def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None):
+    warnings.warn("`nn.functional.upsample` is deprecated. Use `nn.functional.interpolate` "
+                  "instead.", stacklevel=2)
     return interpolate(input, size, scale_factor, mode, align_corners)
 
 
@@ -2217,3 +2224,395 @@ def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduct
     if squeeze:
         loss = loss.reshape(()) if input.dim() == 1 else loss
     return _reduce(loss, reduction)
+
+
+# ----------------------------------------------------------------------------------------------
+# more pooling, upsampling, shuffling, embedding bags, gumbel-softmax, triplet loss with a distance:
+# composites of the ops above (autograd through them)
+# ----------------------------------------------------------------------------------------------
+def max_pool1d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1,
+                            ceil_mode=False, return_indices=False):
+    """max_pool1d returning (values, indices) whatever return_indices says (PyTorch's name)."""
+    return max_pool1d(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices=True)
+
+
+def max_pool2d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1,
+                            ceil_mode=False, return_indices=False):
+    """max_pool2d returning (values, indices) whatever return_indices says (PyTorch's name)."""
+    return max_pool2d(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices=True)
+
+
+def adaptive_max_pool1d_with_indices(input, output_size, return_indices=False):
+    """adaptive_max_pool1d returning (values, indices) (PyTorch's name)."""
+    return adaptive_max_pool1d(input, output_size, return_indices=True)
+
+
+def adaptive_max_pool2d_with_indices(input, output_size, return_indices=False):
+    """adaptive_max_pool2d returning (values, indices) (PyTorch's name)."""
+    return adaptive_max_pool2d(input, output_size, return_indices=True)
+
+
+def _unpool_output_size(input, kernel_size, stride, padding, output_size):
+    """PyTorch's rule: the default size inverts max_pool's; an explicit output_size (spatial, or
+    with the two leading dims) must lie strictly within one stride of it."""
+    nd = len(kernel_size)
+    default_size = [(input.shape[input.dim() - nd + d] - 1) * stride[d] + kernel_size[d]
+                    - 2 * padding[d] for d in range(nd)]
+    if output_size is None:
+        ret = default_size
+    else:
+        output_size = [int(v) for v in output_size]
+        if len(output_size) == nd + 2:
+            output_size = output_size[2:]
+        if len(output_size) != nd:
+            raise ValueError(f"output_size should be a sequence containing {nd} or {nd + 2} "
+                             f"elements, but it has a length of '{len(output_size)}'")
+        for d in range(nd):
+            min_size = default_size[d] - stride[d]
+            max_size = default_size[d] + stride[d]
+            if not (min_size < output_size[d] < max_size):
+                raise ValueError(f'invalid output_size "{output_size}" (dim {d} must be between '
+                                 f"{min_size} and {max_size})")
+        ret = output_size
+    for d in range(nd):
+        if ret[d] < 0:
+            raise ValueError("max_unpooling: output_size must contain non-negative spatial "
+                             f"dimensions, but got output_size[{d}]={ret[d]}")
+    return ret
+
+
+def _max_unpool(name, input, indices, out_spatial):
+    """Scatter input (N, C, *S) or (C, *S) into zeros of spatial size out_spatial at `indices`
+    (flat positions in each output plane, as max_pool's return_indices gives them); the gradient
+    gathers back from the same positions."""
+    nd = len(out_spatial)
+    if input.dim() not in (nd + 1, nd + 2):
+        raise RuntimeError(f"{name}: expected a {nd + 1}D or {nd + 2}D input, got "
+                           f"{list(input.shape)}")
+    if indices.dtype != flambeau.int64:
+        raise RuntimeError(f"{name}: indices must be int64, got {indices.dtype}")
+    if tuple(indices.shape) != tuple(input.shape):
+        raise RuntimeError(f"{name}: expected indices of the input's shape {list(input.shape)}, "
+                           f"got indices of shape {list(indices.shape)}")
+    for d in range(1 if input.dim() == nd + 2 else 0, input.dim()):   # all but the batch dim
+        if input.shape[d] == 0:
+            raise RuntimeError(f"{name}: expected input to have non-zero size for non-batch "
+                               f"dimensions, but got {list(input.shape)} with dimension {d} "
+                               "being empty")
+    plane = 1
+    for v in out_spatial:
+        plane *= int(v)
+    in_plane = 1
+    for v in input.shape[-nd:]:
+        in_plane *= int(v)
+    lead = tuple(input.shape[:-nd])
+    x = input.reshape(lead + (in_plane,))
+    idx = indices.reshape(tuple(x.shape))
+    if idx.numel():
+        lo, hi = int(idx.min()), int(idx.max())
+        if lo < 0 or hi >= plane:
+            bad = lo if lo < 0 else hi
+            raise RuntimeError(f"{name}: found an invalid max index {bad} (output volumes are of "
+                               f"size {'x'.join(str(int(s)) for s in out_spatial)}) for input of "
+                               f"shape {list(input.shape)}")
+    out = flambeau.zeros(lead + (plane,), dtype=input.dtype, device=input.device)
+    out = out.scatter(-1, idx, x)
+    return out.reshape(lead + tuple(int(s) for s in out_spatial))
+
+
+def max_unpool1d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """The partial inverse of max_pool1d: input (N, C, L) or (C, L), indices from max_pool1d's
+    return_indices; the other outputs are zero."""
+    k = _ntuple(kernel_size, 1, "kernel_size")
+    s = k if stride is None else _ntuple(stride, 1, "stride")
+    p = _ntuple(padding, 1, "padding")
+    if input.dim() not in (2, 3):
+        raise RuntimeError(f"max_unpool1d: expected a 2D or 3D input, got {list(input.shape)}")
+    out = _unpool_output_size(input, k, s, p, output_size)
+    return _max_unpool("max_unpool1d", input, indices, out)
+
+
+def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """The partial inverse of max_pool2d: input (N, C, H, W) or (C, H, W), indices from
+    max_pool2d's return_indices; the other outputs are zero."""
+    k = _ntuple(kernel_size, 2, "kernel_size")
+    s = k if stride is None else _ntuple(stride, 2, "stride")
+    p = _ntuple(padding, 2, "padding")
+    if input.dim() not in (3, 4):
+        raise RuntimeError(f"max_unpool2d: expected a 3D or 4D input, got {list(input.shape)}")
+    out = _unpool_output_size(input, k, s, p, output_size)
+    return _max_unpool("max_unpool2d", input, indices, out)
+
+
+def _lp_finish(out, norm_type, window):
+    return (flambeau.sign(out) * relu(out.abs())).mul(window).pow(1.0 / norm_type)
+
+
+def lp_pool1d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    """Power-average pooling, PyTorch's formula: (sum over the window of x^p)^(1/p), computed as
+    sign(a) * relu(|a|) * k, to the power 1/p, where a = avg_pool1d(x^p)."""
+    if isinstance(norm_type, (int, float)):
+        if norm_type == float("inf"):
+            return max_pool1d(input.abs(), kernel_size, stride, 0, 1, ceil_mode)
+        if norm_type == -float("inf"):
+            return -max_pool1d(-input.abs(), kernel_size, stride, 0, 1, ceil_mode)
+    if stride is not None:
+        out = avg_pool1d(input.pow(norm_type), kernel_size, stride, 0, ceil_mode)
+    else:
+        out = avg_pool1d(input.pow(norm_type), kernel_size, padding=0, ceil_mode=ceil_mode)
+    return _lp_finish(out, norm_type, _ntuple(kernel_size, 1, "kernel_size")[0])
+
+
+def lp_pool2d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    """Power-average pooling over 2-D windows (see lp_pool1d)."""
+    kw, kh = _ntuple(kernel_size, 2, "kernel_size")
+    if isinstance(norm_type, (int, float)):
+        if norm_type == float("inf"):
+            return max_pool2d(input.abs(), kernel_size, stride, 0, 1, ceil_mode)
+        if norm_type == -float("inf"):
+            return -max_pool2d(-input.abs(), kernel_size, stride, 0, 1, ceil_mode)
+    if stride is not None:
+        out = avg_pool2d(input.pow(norm_type), kernel_size, stride, 0, ceil_mode)
+    else:
+        out = avg_pool2d(input.pow(norm_type), kernel_size, padding=0, ceil_mode=ceil_mode)
+    return _lp_finish(out, norm_type, kw * kh)
+
+
+def upsample_nearest(input, size=None, scale_factor=None):
+    """Deprecated: interpolate(..., mode='nearest')."""
+    warnings.warn("`nn.functional.upsample_nearest` is deprecated. Use `nn.functional.interpolate` "
+                  "instead.", stacklevel=2)
+    return interpolate(input, size, scale_factor, mode="nearest")
+
+
+def upsample_bilinear(input, size=None, scale_factor=None):
+    """Deprecated: interpolate(..., mode='bilinear', align_corners=True)."""
+    warnings.warn("`nn.functional.upsample_bilinear` is deprecated. Use "
+                  "`nn.functional.interpolate` instead.", stacklevel=2)
+    return interpolate(input, size, scale_factor, mode="bilinear", align_corners=True)
+
+
+def channel_shuffle(input, groups):
+    """Split the channels (dim 1) into `groups` groups and interleave them: (N, g, C/g, *) ->
+    (N, C/g, g, *)."""
+    if input.dim() <= 2:
+        raise RuntimeError("channel_shuffle: expects input with > 2 dims, but got input with "
+                           f"sizes {list(input.shape)}")
+    groups = int(groups)
+    if groups <= 0:
+        raise RuntimeError("channel_shuffle: number of groups to divide channels in must be "
+                           f"positive. Value of groups:{groups}")
+    n, c = input.shape[0], input.shape[1]
+    if c % groups != 0:
+        raise RuntimeError(f"channel_shuffle: number of channels must be divisible by groups. Got "
+                           f"{c} channels and {groups} groups (input {list(input.shape)}).")
+    rest = tuple(input.shape[2:])
+    x = input.reshape((n, groups, c // groups) + rest).transpose(1, 2)
+    return x.reshape(tuple(input.shape))
+
+
+native_channel_shuffle = channel_shuffle
+
+
+def _gumbel_noise(logits):
+    """Gumbel(0, 1) samples of logits' shape, PyTorch's way: -log(Exponential(1))."""
+    return -flambeau.empty_like(logits).exponential_().log()
+
+
+def gumbel_softmax(logits, tau=1, hard=False, eps=1e-10, dim=-1):
+    """Samples from the Gumbel-softmax distribution: softmax((logits + g) / tau) with g ~
+    Gumbel(0, 1). hard=True returns one-hot vectors in the forward pass whose gradient is that of
+    the soft sample (straight-through)."""
+    if eps != 1e-10:
+        warnings.warn("`eps` parameter is deprecated and has no effect.", stacklevel=2)
+    gumbels = (logits + _gumbel_noise(logits)) / tau
+    y_soft = gumbels.softmax(dim)
+    if not hard:
+        return y_soft
+    index = y_soft.max(dim, keepdim=True)[1]
+    y_hard = flambeau.zeros_like(logits).scatter_(dim, index, 1.0)
+    return y_hard - y_soft.detach() + y_soft
+
+
+def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_function=None,
+                                      margin=1.0, swap=False, reduction="mean"):
+    """max(d(a, p) - d(a, n) + margin, 0) with any distance function (pairwise_distance by
+    default); swap=True uses min(d(a, n), d(p, n))."""
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+    if margin <= 0:
+        raise ValueError(f"margin must be greater than 0, got {margin}")
+    a_dim, p_dim, n_dim = anchor.dim(), positive.dim(), negative.dim()
+    if not (a_dim == p_dim and p_dim == n_dim):
+        raise RuntimeError("triplet_margin_with_distance_loss: the anchor, positive, and negative "
+                           "tensors are expected to have the same number of dimensions, but got: "
+                           f"anchor {a_dim}D, positive {p_dim}D, and negative {n_dim}D inputs")
+    if distance_function is None:
+        distance_function = pairwise_distance
+    dist_pos = distance_function(anchor, positive)
+    dist_neg = distance_function(anchor, negative)
+    if swap:
+        dist_neg = flambeau.minimum(dist_neg, distance_function(positive, negative))
+    loss = (margin + dist_pos - dist_neg).clamp_min(0)
+    if reduction == "sum":
+        return loss.sum()
+    if reduction == "mean":
+        return loss.mean()
+    return loss
+
+
+def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale_grad_by_freq=False,
+                  mode="mean", sparse=False, per_sample_weights=None, include_last_offset=False,
+                  padding_idx=None):
+    """Sums, means or maxima of bags of embeddings, without the (L, D) intermediate per bag.
+
+    input 1-D with offsets (bag b is input[offsets[b]:offsets[b+1]], the last bag runs to the end;
+    with include_last_offset=True offsets has one more entry, len(input), that ends the last bag),
+    or 2-D (B, N) without offsets (B bags of N). Entries equal to padding_idx are left out (and not
+    counted by 'mean'); an empty bag gives zeros. per_sample_weights (mode='sum' only) scales each
+    entry. Gradients flow to weight and per_sample_weights."""
+    # kernel: _C.embedding_bag
+    if weight.dtype == flambeau.int64 and input.is_floating_point():
+        warnings.warn("Argument order of nn.functional.embedding_bag was changed. Usage "
+                      "`embedding_bag(weight, input, ...)` is deprecated, and should now be "
+                      "`embedding_bag(input, weight, ...)`.", stacklevel=2)
+        weight, input = input, weight
+    if per_sample_weights is not None and tuple(input.shape) != tuple(per_sample_weights.shape):
+        raise ValueError(f"embedding_bag: If per_sample_weights ({list(per_sample_weights.shape)}) "
+                         "is not None, then it must have the same shape as the input "
+                         f"({list(input.shape)})")
+    if weight.dim() != 2:
+        raise ValueError(f"weight has to be a 2D Tensor, but got Tensor of dimension {weight.dim()}")
+    if input.is_floating_point() or input.dtype == flambeau.bool:
+        raise RuntimeError("embedding_bag: expected indices (argument 'input') of an integer type, "
+                           f"but got {input.dtype}")
+    if input.dim() == 2:
+        if offsets is not None:
+            raise ValueError("if input is 2D, then offsets has to be None, as input is treated is a "
+                             "mini-batch of fixed length sequences. However, found offsets of type "
+                             f"{type(offsets)}")
+        n_bags, bag_len = input.shape
+        if bag_len == 0 and n_bags > 0:
+            raise RuntimeError(f"embedding_bag: a 2D input must have bags of at least one index, "
+                               f"got input of shape {list(input.shape)}")
+        starts = np.arange(n_bags, dtype=np.int64) * bag_len
+        include_last_offset = False
+        input = input.reshape(-1)
+        if per_sample_weights is not None:
+            per_sample_weights = per_sample_weights.reshape(-1)
+    elif input.dim() == 1:
+        if offsets is None:
+            raise ValueError("offsets has to be a 1D Tensor but got None")
+        if offsets.dim() != 1:
+            raise ValueError("offsets has to be a 1D Tensor")
+        if offsets.is_floating_point() or offsets.dtype == flambeau.bool:
+            raise RuntimeError("embedding_bag: expected offsets of an integer type, but got "
+                               f"{offsets.dtype}")
+        starts = offsets.cpu().numpy().astype(np.int64)
+    else:
+        raise ValueError(f"input has to be 1D or 2D Tensor, but got Tensor of dimension {input.dim()}")
+    if mode == "max":
+        if scale_grad_by_freq:
+            raise ValueError("max mode does not support scaling the gradient by the frequency")
+        if sparse:
+            raise ValueError("max mode does not support sparse weights")
+    elif mode not in ("sum", "mean"):
+        raise ValueError("mode has to be one of sum, mean or max")
+    if sparse:
+        raise RuntimeError("embedding_bag: sparse gradients are not supported by flambeau")
+    num_weights = weight.shape[0]
+    if padding_idx is not None:
+        padding_idx = int(padding_idx)
+        if not -num_weights <= padding_idx < num_weights:
+            raise RuntimeError("embedding_bag: padding_idx must be within the number of "
+                               f"embeddings, {-num_weights} through {num_weights - 1}, but got "
+                               f"{padding_idx}")
+        if padding_idx < 0:
+            padding_idx += num_weights
+    if per_sample_weights is not None and mode != "sum":
+        raise NotImplementedError("embedding_bag: per_sample_weights was not None. "
+                                  "per_sample_weights is only supported for mode='sum' "
+                                  f"(got mode='{mode}'). Please open a feature request on GitHub.")
+    if per_sample_weights is not None and per_sample_weights.dtype != weight.dtype:
+        raise RuntimeError(f"embedding_bag: expected per_sample_weights of weight's dtype "
+                           f"{weight.dtype}, got {per_sample_weights.dtype}")
+    if input.dtype != flambeau.int64:
+        input = input.to(flambeau.int64)
+
+    length = input.shape[0]
+    if len(starts):
+        if starts[0] != 0:
+            raise RuntimeError("embedding_bag: offsets[0] has to be 0, i.e., the first sequence in "
+                               "the mini-batch has to start from position 0. However, got "
+                               f"{int(starts[0])} (offsets {starts.tolist()})")
+        if starts[-1] > length:
+            raise RuntimeError(f"embedding_bag: offsets[-1] can not be greater than input's length "
+                               f"{length} but got offsets[-1] of {int(starts[-1])}")
+        if np.any(np.diff(starts) < 0):
+            raise RuntimeError(f"embedding_bag: offsets must be non-decreasing, got "
+                               f"{starts.tolist()}")
+    # bag b is entries bounds[b]:bounds[b+1] (CSR). With include_last_offset the extra offset
+    # should be len(input); when it is smaller the entries after it are left out (PyTorch's CPU
+    # kernels disagree with each other there: its float32 sum path does this, others do not)
+    bounds = starts if include_last_offset else np.append(starts, length)
+    n_bags = max(len(bounds) - 1, 0)
+    counts_np = np.diff(bounds) if n_bags else np.zeros(0, dtype=np.int64)
+    used = int(bounds[-1]) if n_bags else 0
+    dim = weight.shape[1]
+    device = weight.device
+
+    def long_tensor(arr):
+        t = flambeau.from_numpy(np.ascontiguousarray(arr, dtype=np.int64))
+        return t if str(device) == "cpu" else t.to(device)
+
+    if max_norm is not None:
+        _embedding_renorm_(weight, input[:used], max_norm, norm_type)
+    idx = input[:used] if used != length else input
+    try:
+        rows = embedding(idx, weight, None, None, 2.0, scale_grad_by_freq)      # (used, D)
+    except IndexError:
+        lo, hi = int(idx.min()), int(idx.max())
+        raise RuntimeError(f"embedding_bag: index {hi if hi >= num_weights else lo} is out of range "
+                           f"for weight of shape {list(weight.shape)}") from None
+    if used == 0:  # only empty bags: zeros (connected to weight's graph, as PyTorch's output is)
+        return flambeau.zeros((n_bags, dim), dtype=weight.dtype, device=device) + rows.sum(0)
+    keep = None if padding_idx is None else idx != padding_idx                # (used,)
+    bag_of = np.repeat(np.arange(n_bags, dtype=np.int64), counts_np)
+    seg = long_tensor(bag_of)
+
+    if mode == "max":
+        if keep is not None:
+            rows = _where(keep.unsqueeze(1), rows, float("-inf"))
+        # (B, Lmax) positions into rows; the short bags point at an extra row of -inf
+        lmax = int(counts_np.max())
+        pos = np.full((n_bags, lmax), used, dtype=np.int64)
+        pos[bag_of, np.arange(used, dtype=np.int64) - bounds[bag_of]] = np.arange(used)
+        filler = flambeau.full((1, dim), float("-inf"), dtype=rows.dtype, device=device)
+        table = flambeau.cat([rows, filler], 0)
+        bags = table.index_select(0, long_tensor(pos.reshape(-1))).reshape(n_bags, lmax, dim)
+        out = bags.max(1)[0]
+        if keep is not None:
+            n_kept = flambeau.zeros((n_bags,), dtype=weight.dtype, device=device).index_add(
+                0, seg, keep.to(weight.dtype))
+            return _where((n_kept == 0).unsqueeze(1), 0.0, out)
+        if np.any(counts_np == 0):
+            return _where(_const((counts_np == 0)[:, None], out) > 0.5, 0.0, out)
+        return out
+
+    if keep is not None:
+        rows = _where(keep.unsqueeze(1), rows, 0.0)       # padding entries out of the sums
+    scale = None
+    if per_sample_weights is not None:
+        scale = per_sample_weights[:used] if used != length else per_sample_weights
+    if mode == "mean":
+        if keep is not None:       # the mean is over the entries that are not padding
+            n_kept = flambeau.zeros((n_bags,), dtype=weight.dtype, device=device).index_add(
+                0, seg, keep.to(weight.dtype))
+            inv = (1.0 / n_kept.clamp_min(1.0)).index_select(0, seg)
+        else:
+            inv = _const(1.0 / np.maximum(counts_np, 1)[bag_of], rows)
+        scale = inv
+    if scale is not None:
+        rows = rows * scale.unsqueeze(1)
+    out = flambeau.zeros((n_bags, dim), dtype=weight.dtype, device=device)
+    return out.index_add(0, seg, rows)

@@ -1,8 +1,10 @@
 """nn.Parameter and nn.Buffer: tensor kinds that a Module registers when they are assigned to it."""
+import weakref
+
 import flambeau
 from flambeau._tensor import Tensor
 
-__all__ = ["Parameter", "Buffer"]
+__all__ = ["Parameter", "Buffer", "UninitializedParameter", "UninitializedBuffer", "is_lazy"]
 
 
 def _share_as(cls, data, requires_grad):
@@ -63,3 +65,122 @@ class Buffer(Tensor):
 
     def __init__(self, data=None, *, persistent=True):
         pass
+
+
+# ----------------------------------------------------------------------------------------------
+# Uninitialized parameters and buffers (the lazy modules' placeholders)
+# ----------------------------------------------------------------------------------------------
+class UninitializedTensorMixin:
+    """A placeholder whose shape is not known yet: it holds an empty tensor of the dtype and device
+    the real one will have, and `materialize(shape)` turns it, in place, into its `cls_to_become`
+    (the object keeps its identity, so an optimizer built before materialization still holds it).
+
+    As in PyTorch, `.shape` raises; `.to()`/`.double()`/`.cuda()` (Module.to and friends) change
+    the dtype and device it will be materialized with."""
+
+    __slots__ = ()
+    cls_to_become = None
+
+    def materialize(self, shape, device=None, dtype=None):
+        data = self.data
+        if device is None:
+            device = data.device
+        if dtype is None:
+            dtype = data.dtype
+        self.data = flambeau.empty(shape, device=device, dtype=dtype)
+        self.__class__ = self.cls_to_become
+
+    @property
+    def shape(self):
+        raise RuntimeError(
+            "Can't access the shape of an uninitialized parameter or buffer. This error usually "
+            "happens in `load_state_dict` when trying to load an uninitialized parameter into an "
+            "initialized one. Call `forward` to initialize the parameters before accessing their "
+            "attributes.")
+
+    def share_memory_(self):
+        raise RuntimeError("Can't share memory on an uninitialized parameter or buffer. Call "
+                           "`forward` to initialize the parameters before calling "
+                           "`module.share_memory()`.")
+
+    def _rewrap(self, out):
+        """`out` (a converted copy of the placeholder's empty data) as a placeholder of this class."""
+        if out is self:
+            return self
+        new = Tensor._make_subclass(type(self), out.detach(), self.requires_grad)
+        if isinstance(self, UninitializedBuffer):
+            new.persistent = self.persistent
+        return new
+
+    def to(self, *args, **kwargs):
+        return self._rewrap(Tensor.to(self, *args, **kwargs))
+
+    def _cast(self, name):
+        return self._rewrap(Tensor._cast(self, name))
+
+    def __repr__(self):
+        return f"<{self.__class__.__name__}>"
+
+    def __reduce_ex__(self, proto):
+        return (self.__class__, (self.requires_grad,))
+
+    def __deepcopy__(self, memo):
+        if id(self) in memo:
+            return memo[id(self)]
+        data = self.data
+        result = type(self)(self.requires_grad, data.device, data.dtype)
+        memo[id(self)] = result
+        return result
+
+
+def is_lazy(param):
+    """Whether `param` is an UninitializedParameter or UninitializedBuffer."""
+    return isinstance(param, UninitializedTensorMixin)
+
+
+class UninitializedParameter(UninitializedTensorMixin, Parameter):
+    """A Parameter whose shape is not known yet (see the lazy modules); `materialize(shape)` makes
+    it a regular Parameter. The device and dtype it will have can be given here."""
+
+    cls_to_become = Parameter
+
+    def __new__(cls, requires_grad=True, device=None, dtype=None):
+        data = flambeau.empty(0, device=device, dtype=dtype)
+        return Tensor._make_subclass(cls, data, requires_grad)
+
+    def __init__(self, requires_grad=True, device=None, dtype=None):
+        pass
+
+
+# UninitializedBuffer has no __dict__ (its layout must equal Tensor's for `materialize` to turn it
+# into a plain Tensor in place), so its `persistent` flag lives here, keyed by the object's id
+# and dropped when the object dies.
+_BUFFER_PERSISTENT = {}
+
+
+class UninitializedBuffer(UninitializedTensorMixin, Tensor):
+    """A buffer whose shape is not known yet (see the lazy modules); `materialize(shape)` makes it
+    a regular Tensor. The device and dtype it will have can be given here."""
+
+    __slots__ = ()
+    cls_to_become = Tensor
+
+    def __new__(cls, requires_grad=False, device=None, dtype=None, persistent=True):
+        data = flambeau.empty(0, device=device, dtype=dtype)
+        t = Tensor._make_subclass(cls, data, requires_grad)
+        t.persistent = persistent
+        return t
+
+    def __init__(self, requires_grad=False, device=None, dtype=None, persistent=True):
+        pass
+
+    @property
+    def persistent(self):
+        return _BUFFER_PERSISTENT.get(id(self), True)
+
+    @persistent.setter
+    def persistent(self, value):
+        key = id(self)
+        if key not in _BUFFER_PERSISTENT:
+            weakref.finalize(self, _BUFFER_PERSISTENT.pop, key, None)
+        _BUFFER_PERSISTENT[key] = bool(value)
