@@ -10,7 +10,8 @@ from ._dtype import (dtype, device, Size, float32, float64, int64, bool, float, 
                      set_default_dtype, get_default_dtype, float16, half, bfloat16)
 from ._tensor import Tensor
 from . import _tensor_methods  # noqa: F401  (attaches op methods to Tensor)
-from .autograd.grad_mode import no_grad, enable_grad, set_grad_enabled, is_grad_enabled, inference_mode
+from .autograd.grad_mode import (no_grad, enable_grad, set_grad_enabled, is_grad_enabled, inference_mode,
+                                 is_inference_mode_enabled)
 from . import autograd
 from ._creation import (tensor, as_tensor, asarray, from_numpy, from_dlpack, empty, zeros, ones, full, empty_like,
                         zeros_like, ones_like, full_like, scalar_tensor, arange, range, linspace, logspace, eye, diag,
@@ -54,6 +55,13 @@ from ._functions.linalg import (matmul, mm, bmm, mv, dot, inner, vdot, outer, ge
 from ._functions.distance import cdist, pdist
 from ._functions.sorting import (sort, argsort, msort, topk, kthvalue, median, nanmedian, unique, unique_consecutive,
                                  searchsorted, bucketize, bincount, histc, cumprod, cummax, cummin)
+from ._functions.misc import (ravel, diff, cross, kron, block_diag, cov, corrcoef, is_nonzero, is_same_size, is_signed,
+                              is_inference, quantile, nanquantile, mode, isin, unravel_index, combinations, vander,
+                              hsplit, vsplit, dsplit, rad2deg, deg2rad, rad2deg_, deg2rad_, logit, logit_, sinc, sinc_,
+                              heaviside, copysign, logaddexp2, xlogy_, as_strided_, hann_window, hamming_window,
+                              blackman_window, bartlett_window, kaiser_window)
+from ._functions.pointwise import clamp_min_, clamp_max_
+from ._typeinfo import finfo, iinfo
 from ._functions.scatter_reduce import scatter_reduce, index_reduce
 from ._legacy_types import FloatTensor, DoubleTensor, LongTensor, BoolTensor
 from . import cuda, backends, linalg, amp, special  # noqa: F401
@@ -83,12 +91,6 @@ def is_floating_point(input):
 
 def is_complex(input):
     return False
-
-
-def is_nonzero(input):
-    if input.numel() != 1:
-        raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous")
-    return _builtins.bool(input.item())
 
 
 def numel(input):
@@ -167,5 +169,6 @@ def chain_matmul(*matrices):
     return r
 
 
-from . import nn, optim, utils, distributions  # noqa: E402,F401  (after the core, which they build on)
+from . import nn, optim, utils, distributions, func  # noqa: E402,F401  (after the core, which they build on)
 from .serialization import save, load, save_safetensors, load_safetensors  # noqa: E402,F401
+from ._functions.nn_toplevel import *  # noqa: E402,F401,F403  (torch.conv2d, torch.dropout, ...: after nn)

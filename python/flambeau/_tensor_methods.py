@@ -462,3 +462,9 @@ Tensor.diag_embed = cr.diag_embed
 # ---------------------------------------------------------------- scatter_reduce / index_reduce
 from ._functions import scatter_reduce as _sr  # noqa: E402
 _bind(_sr, "scatter_reduce scatter_reduce_ index_reduce index_reduce_".split())
+
+
+# ---------------------------------------------------------------- composites (_functions/misc.py)
+from ._functions import misc as _misc  # noqa: E402  (after _assign_result, which its in-place ops use)
+_bind(_misc, _misc.TENSOR_METHODS)
+_bind(la, ["vdot"])

@@ -34,12 +34,4 @@ def vecdot(x, y, *, dim=-1):
     return _red.sum(_ew.mul(x, y), dim)
 
 
-def cross(input, other, *, dim=-1):
-    from ._functions.shape import select
-    from ._functions.join import stack
-    a = [select(input, dim, i) for i in range(3)]
-    b = [select(other, dim, i) for i in range(3)]
-    c = [_ew.sub(_ew.mul(a[1], b[2]), _ew.mul(a[2], b[1])),
-         _ew.sub(_ew.mul(a[2], b[0]), _ew.mul(a[0], b[2])),
-         _ew.sub(_ew.mul(a[0], b[1]), _ew.mul(a[1], b[0]))]
-    return stack(c, dim)
+from ._functions.misc import linalg_cross as cross, linalg_vander as vander  # noqa: E402,F401

@@ -149,7 +149,15 @@ def isreal(input):
 
 
 def signbit(input):
-    return lt(input, 0) if input._impl.dtype != "bool" else _wrap(_C.full(list(input._impl.shape), False, "bool", input._impl.device))
+    dt = input._impl.dtype
+    if dt == "bool":
+        return _wrap(_C.full(list(input._impl.shape), False, "bool", input._impl.device))
+    neg = lt(input, 0)
+    if dt == "int64":
+        return neg
+    # -0.0 has its sign bit set too: 1 / -0.0 is -inf. (A NaN's sign bit is not visible to these ops.)
+    zero = eq(input.detach(), 0)
+    return logical_or(neg, logical_and(zero, lt(_wrap(_C.reciprocal(input._impl)), 0)))
 
 
 def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):

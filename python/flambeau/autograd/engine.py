@@ -240,6 +240,8 @@ def _run_accumulate(node, g, capture, results, accumulate, create_graph, owned):
 
 
 def _run_node(node, buf, capture, results, retain_graph):
+    if buf is None:  # no gradient reached this node (every consumer's backward returned None for it)
+        return None
     d = node.__dict__
     pre = d.get("_pre_hooks")  # tensor hooks of non-leaf outputs: {output_nr: {id: fn}}
     if pre:

@@ -11,6 +11,7 @@ import threading
 
 class _GradState(threading.local):
     enabled = True
+    inference = False  # inside an enabled inference_mode block (is_inference_mode_enabled)
 
 
 _state = _GradState()
@@ -18,6 +19,10 @@ _state = _GradState()
 
 def is_grad_enabled():
     return _state.enabled
+
+
+def is_inference_mode_enabled():
+    return _state.inference
 
 
 class _DecoratorContextManager:
@@ -137,12 +142,19 @@ class inference_mode(no_grad):
 
     def __init__(self, mode=True):
         self.prev = False
+        self.prev_inference = False
         self.mode = bool(mode) if isinstance(mode, bool) else True
 
     def __enter__(self):
         self.prev = _state.enabled
+        self.prev_inference = _state.inference
+        _state.inference = self.mode
         if self.mode:
             _state.enabled = False
+
+    def __exit__(self, *exc):
+        _state.enabled = self.prev
+        _state.inference = self.prev_inference
 
     def clone(self):
         return self.__class__(self.mode)
