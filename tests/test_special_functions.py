@@ -166,3 +166,9 @@ def test_special_namespace(rng):
     assert_close(flambeau.special.multigammaln(flambeau.tensor([2.5, 4.0]), 2),
                  torch.special.multigammaln(torch.tensor([2.5, 4.0]), 2))
     assert_close(flambeau.special.polygamma(2, flambeau.tensor([1.5])), torch.special.polygamma(2, torch.tensor([1.5])))
+    a, b = [0.0, 1.0, 2.0, 0.0], [np.nan, 0.5, -0.5, 3.0]
+    np.testing.assert_array_equal(flambeau.special.xlog1py(flambeau.tensor(a), flambeau.tensor(b)).numpy(),
+                                  torch.special.xlog1py(torch.tensor(a), torch.tensor(b)).numpy())
+    for name in ("logit", "sinc"):
+        assert_close(getattr(flambeau.special, name)(flambeau.tensor([0.2, 0.9])),
+                     getattr(torch.special, name)(torch.tensor([0.2, 0.9])))

@@ -7,6 +7,21 @@ from ._functions.special import erfc, erfinv, lgamma as gammaln, digamma, polyga
 from ._functions.pointwise import xlogy, exp2  # noqa: F401
 from ._functions.reduction import logsumexp  # noqa: F401
 from ._functions.special import digamma as psi  # noqa: F401
+from ._functions.misc import logit, sinc  # noqa: F401
+
+
+def xlog1py(input, other):
+    """input * log1p(other), 0 where input is 0 (and other is not NaN), as torch.special.xlog1py."""
+    from ._functions.pointwise import where
+    from ._functions.compare import eq, isnan, logical_and, logical_not
+    from ._tensor import Tensor
+    from ._functions._dispatch import _scalar_like
+    if not isinstance(other, Tensor):
+        other = _scalar_like(input, other)
+    if not isinstance(input, Tensor):
+        input = _scalar_like(other, input)
+    r = input * log1p(other)
+    return where(logical_and(eq(input, 0), logical_not(isnan(other))), 0.0, r)
 
 
 def multigammaln(input, p):
