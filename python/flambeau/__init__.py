@@ -53,6 +53,9 @@ from ._functions.indexing import (index_select, gather, scatter, scatter_add, ma
 from ._functions.linalg import (matmul, mm, bmm, mv, dot, inner, vdot, outer, ger, addmm, addmv, baddbmm, addbmm,
                                 tensordot, einsum, softmax, log_softmax)
 from ._functions.distance import cdist, pdist
+from ._functions.linalg_dense import (det, logdet, inv as inverse, cholesky_legacy as cholesky, cholesky_solve,
+                                      cholesky_inverse, qr_legacy as qr, svd_legacy as svd, pinverse, matrix_power,
+                                      matrix_exp, triangular_solve, lu_unpack)
 from ._functions.sorting import (sort, argsort, msort, topk, kthvalue, median, nanmedian, unique, unique_consecutive,
                                  searchsorted, bucketize, bincount, histc, cumprod, cummax, cummin)
 from ._functions.misc import (ravel, diff, cross, kron, block_diag, cov, corrcoef, is_nonzero, is_same_size, is_signed,
@@ -167,6 +170,21 @@ def chain_matmul(*matrices):
     for m in matrices[1:]:
         r = mm(r, m)
     return r
+
+
+def slogdet(input, *, out=None):
+    from ._functions.linalg_dense import slogdet as _slogdet, return_types as _rt
+    return _rt.slogdet(*_slogdet(input, out=out))
+
+
+def lu_solve(b, LU_data, LU_pivots, *, out=None):
+    return linalg.lu_solve(LU_data, LU_pivots, b, out=out)
+
+
+def lu(A, pivot=True, get_infos=False, out=None):
+    """torch.lu: (LU, pivots) or (LU, pivots, infos); the pivots are int64 (torch: int32)."""
+    LU, piv, info = linalg.lu_factor_ex(A, pivot=pivot)
+    return (LU, piv, info) if get_infos else (LU, piv)
 
 
 from . import nn, optim, utils, distributions, func  # noqa: E402,F401  (after the core, which they build on)

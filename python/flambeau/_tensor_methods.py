@@ -459,12 +459,31 @@ Tensor.map_ = _map_
 Tensor.diag_embed = cr.diag_embed
 
 
-# ---------------------------------------------------------------- scatter_reduce / index_reduce
-from ._functions import scatter_reduce as _sr  # noqa: E402
-_bind(_sr, "scatter_reduce scatter_reduce_ index_reduce index_reduce_".split())
-
-
 # ---------------------------------------------------------------- composites (_functions/misc.py)
 from ._functions import misc as _misc  # noqa: E402  (after _assign_result, which its in-place ops use)
 _bind(_misc, _misc.TENSOR_METHODS)
 _bind(la, ["vdot"])
+
+
+# ---------------------------------------------------------------- dense linear algebra (_functions/linalg_dense.py)
+from ._functions import linalg_dense as _ld  # noqa: E402
+_bind(_ld, "det logdet matrix_power matrix_exp cholesky_solve cholesky_inverse triangular_solve pinverse".split())
+Tensor.inverse = _ld.inv
+Tensor.cholesky = _ld.cholesky_legacy
+Tensor.qr = _ld.qr_legacy
+Tensor.svd = _ld.svd_legacy
+Tensor.slogdet = lambda self: _ld.return_types.slogdet(*_ld.slogdet(self))
+Tensor.lu_solve = lambda self, LU_data, LU_pivots: _ld.lu_solve(LU_data, LU_pivots, self)
+
+
+def _lu(self, pivot=True, get_infos=False):
+    LU, piv, info = _ld.lu_factor_ex(self, pivot=pivot)
+    return (LU, piv, info) if get_infos else (LU, piv)
+
+
+Tensor.lu = _lu
+
+
+# ---------------------------------------------------------------- scatter_reduce / index_reduce
+from ._functions import scatter_reduce as _sr  # noqa: E402
+_bind(_sr, "scatter_reduce scatter_reduce_ index_reduce index_reduce_".split())

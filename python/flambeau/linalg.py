@@ -1,7 +1,12 @@
-"""flambeau.linalg: the norms and products flambeau implements (no decompositions)."""
+"""flambeau.linalg: norms and products, and the solvers and decompositions of
+_functions/linalg_dense.py (LU, Cholesky, QR, eigh, SVD and what is built on them; CPU only)."""
 from ._functions.reduction import vector_norm
 from ._functions.linalg import matmul, tensordot  # noqa: F401
 from ._functions import elementwise as _ew, reduction as _red
+from ._functions.linalg_dense import (  # noqa: F401
+    LinAlgError, lu_factor, lu_factor_ex, lu, lu_solve, solve, solve_ex, solve_triangular, inv, inv_ex, det,
+    slogdet, cholesky, cholesky_ex, qr, eigh, eigvalsh, svd, svdvals, pinv, lstsq, matrix_rank, matrix_power,
+    matrix_exp, multi_dot, cond, tensorinv, tensorsolve)
 
 
 def norm(A, ord=None, dim=None, keepdim=False, *, dtype=None):  # noqa: A002
@@ -25,8 +30,19 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None):  # no
     elif ord in (inf, -inf):
         s = _red.sum(a, d1, True)
         r = _red.amax(s, d0, True) if ord == inf else _red.amin(s, d0, True)
+    elif ord in (2, -2, "nuc"):
+        from ._functions.shape import movedim
+        sv = svdvals(movedim(A, (d0, d1), (-2, -1)))
+        r = sv.sum(-1) if ord == "nuc" else (sv.amax(-1) if ord == 2 else sv.amin(-1))
+        if dtype is not None:
+            r = r.to(dtype)
+        if keepdim:
+            nd = A.dim()
+            for d in sorted((d0 % nd, d1 % nd)):
+                r = r.unsqueeze(d)
+        return r
     else:
-        raise NotImplementedError(f"linalg.matrix_norm: ord={ord!r} needs an SVD, which flambeau does not implement")
+        raise RuntimeError(f"linalg.matrix_norm: Order {ord} not supported.")
     return r if keepdim else r.squeeze((d0, d1))
 
 
@@ -35,3 +51,8 @@ def vecdot(x, y, *, dim=-1):
 
 
 from ._functions.misc import linalg_cross as cross, linalg_vander as vander  # noqa: E402,F401
+
+
+def diagonal(A, *, offset=0, dim1=-2, dim2=-1):
+    from ._functions.shape import diagonal as _diagonal
+    return _diagonal(A, offset, dim1, dim2)
