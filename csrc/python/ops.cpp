@@ -2,6 +2,7 @@
 // the GIL; tiny ones keep it, since releasing costs more than they do.
 #include <optional>
 #include "ops/ops.h"
+#include "ops/grid_sample.h"
 #include "python/bind.h"
 
 namespace flambeau::python {
@@ -228,6 +229,16 @@ void bind_ops(py::module_& m) {
     ops::scatter_reduce_(t, dim, idx, src, reduce);
     return t;
   }, py::arg("self"), py::arg("dim"), py::arg("index"), py::arg("src"), py::arg("reduce"));
+
+  // ---- grid_sample (csrc/ops/grid_sample.cpp): input [N, C, H, W], grid [N, OH, OW, 2] (or 5-D, grid [..., 3])
+  m.def("grid_sample", &ops::grid_sample, py::arg("input"), py::arg("grid"), py::arg("mode"),
+        py::arg("padding_mode"), py::arg("align_corners"), py::call_guard<py::gil_scoped_release>());
+  m.def("grid_sample_backward", [](const Tensor& gy, const Tensor& x, const Tensor& grid, const std::string& mode,
+                                   const std::string& padding_mode, bool align_corners, std::array<bool, 2> mask) {
+    py::gil_scoped_release nogil;
+    return ops::grid_sample_backward(gy, x, grid, mode, padding_mode, align_corners, mask);
+  }, py::arg("grad_output"), py::arg("input"), py::arg("grid"), py::arg("mode"), py::arg("padding_mode"),
+        py::arg("align_corners"), py::arg("output_mask"));
 }
 
 }  // namespace flambeau::python

@@ -29,6 +29,7 @@ from flambeau.autograd import Function
 from .._functions.linear import linear as _linear_kernel
 from .._functions import activation as _A, loss as _L, conv as _Cv, pooling as _P
 from .._functions import normalization as _N, dropout as _D
+from .._functions.grid_sample import grid_sample, affine_grid  # kernel: _C.grid_sample; affine_grid composed
 
 
 # Every call goes to the `_C` kernels (CPU and CUDA alike), so the decorated name is normally the
@@ -76,6 +77,7 @@ __all__ = [
     "conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "unfold", "fold", "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d",
     "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool1d", "adaptive_max_pool2d",
     "pad", "pixel_shuffle", "pixel_unshuffle", "interpolate", "upsample",
+    "grid_sample", "affine_grid",
     # normalization
     "batch_norm", "layer_norm", "group_norm", "instance_norm", "rms_norm",
     # losses

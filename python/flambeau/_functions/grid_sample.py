@@ -1,0 +1,170 @@
+"""grid_sample and affine_grid (kernels: _C.grid_sample / _C.grid_sample_backward,
+csrc/cpu/grid_sample.cpp; argument checks in csrc/ops/grid_sample.cpp).
+
+grid_sample is one Function (PyTorch's GridSampler2DBackward0, or GridSampler3DBackward0 for 5-D
+input) whose backward calls the fused
+backward kernel once for the input and grid gradients together. As in PyTorch, that backward is not
+differentiable again: with create_graph=True its results carry a node that raises when something
+differentiates through it.
+
+affine_grid is composed: a constant base grid of normalized pixel coordinates (x, y, 1) times
+theta^T with bmm, which gives the theta gradient through bmm's backward. The base grid follows
+PyTorch's AffineGridGenerator (linspace(-1, 1, n), scaled by (n - 1) / n without align_corners, 0
+for a unit dimension).
+"""
+import warnings
+
+import numpy as np
+
+from .. import _C
+from .._tensor import Tensor, _wrap
+from ..autograd.function import Function
+from ..autograd.grad_mode import _state as _gs
+
+_MODES = ("bilinear", "nearest", "bicubic")
+_PADDINGS = ("zeros", "border", "reflection")
+_DEFAULT_AC_MSG = ("Default grid_sample and affine_grid behavior has changed to align_corners=False since "
+                   "1.3.0. Please specify align_corners=True if the old behavior is desired. See the "
+                   "documentation of grid_sample for details.")
+
+
+def _opt_wrap(impl):
+    return None if impl is None else _wrap(impl)
+
+
+class _GridSample(Function):
+    _builtin = True
+    _grad_fn_name = "GridSampler2DBackward0"
+
+    @staticmethod
+    def forward(ctx, input, grid, mode, padding_mode, align_corners):
+        ctx.args = (mode, padding_mode, bool(align_corners))
+        ctx.save_for_backward(input, grid)
+        return _wrap(_C.grid_sample(input._impl, grid._impl, mode, padding_mode, bool(align_corners)))
+
+    @staticmethod
+    def backward(ctx, g):
+        input, grid = ctx.saved_tensors
+        mask = [bool(ctx.needs_input_grad[0]), bool(ctx.needs_input_grad[1])]
+        if _gs.enabled and (g._rg or input._rg or grid._rg):
+            gi, gg = _GridSampleBackward.apply(g, input, grid, ctx.args, mask)
+        else:
+            gi, gg = (_opt_wrap(t) for t in _C.grid_sample_backward(g._impl, input._impl, grid._impl, *ctx.args,
+                                                                     mask))
+        return gi, gg, None, None, None
+
+
+class _GridSample3D(_GridSample):
+    _grad_fn_name = "GridSampler3DBackward0"
+
+
+class _GridSampleBackward(Function):
+    """The backward as a graph node (create_graph=True); differentiating it raises, as in PyTorch."""
+
+    _builtin = True
+    _grad_fn_name = "GridSampler2DBackwardBackward0"
+
+    @staticmethod
+    def forward(ctx, g, input, grid, args, mask):
+        gi, gg = _C.grid_sample_backward(g._impl, input._impl, grid._impl, *args, mask)
+        return _opt_wrap(gi), _opt_wrap(gg)
+
+    @staticmethod
+    def backward(ctx, *grads):
+        raise RuntimeError("the derivative for 'grid_sampler_backward' is not implemented.")
+
+
+def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corners=None):
+    """Samples input [N, C, H, W] at grid [N, OH, OW, 2] ((x, y) in [-1, 1]) -> [N, C, OH, OW]; or
+    input [N, C, D, H, W] at grid [N, OD, OH, OW, 3] (x, y, z) -> [N, C, OD, OH, OW] (bilinear is
+    then trilinear; no bicubic)."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"grid_sample(): argument 'input' must be Tensor, not {type(input).__name__}")
+    if not isinstance(grid, Tensor):
+        raise TypeError(f"grid_sample(): argument 'grid' must be Tensor, not {type(grid).__name__}")
+    if mode not in _MODES:
+        raise ValueError("nn.functional.grid_sample(): expected mode to be 'bilinear', 'nearest' or 'bicubic', "
+                         f"but got: '{mode}'")
+    if padding_mode not in _PADDINGS:
+        raise ValueError("nn.functional.grid_sample(): expected padding_mode to be 'zeros', 'border', or "
+                         f"'reflection', but got: '{padding_mode}'")
+    if align_corners is None:
+        warnings.warn(_DEFAULT_AC_MSG, stacklevel=2)
+        align_corners = False
+    align_corners = bool(align_corners)
+    if _gs.enabled and (input._rg or grid._rg):
+        cls = _GridSample3D if input.dim() == 5 else _GridSample
+        return cls.apply(input, grid, mode, padding_mode, align_corners)
+    return _wrap(_C.grid_sample(input._impl, grid._impl, mode, padding_mode, align_corners))
+
+
+# ---------------------------------------------------------------------------------------------------
+# affine_grid
+
+def _np_dtype(dtype):
+    return np.float64 if str(dtype).endswith("float64") else np.float32
+
+
+def _linspace_from_neg_one(n, align_corners, npdt):
+    """AffineGridGenerator.cpp's linspace_from_neg_one, in the grid's dtype: linspace(-1, 1, n) as
+    PyTorch's CPU kernel computes it (from the nearer end), times (n - 1) / n without align_corners."""
+    if n <= 1:
+        return np.zeros(1, dtype=npdt)
+    one = npdt(1)
+    step = (one - npdt(-1)) / npdt(n - 1)
+    i = np.arange(n)
+    r = np.where(i < n // 2, npdt(-1) + step * i.astype(npdt), one - step * (n - 1 - i).astype(npdt)).astype(npdt)
+    if not align_corners:
+        r = (r * npdt(n - 1)).astype(npdt) / npdt(n)
+    return r.astype(npdt)
+
+
+def affine_grid(theta, size, align_corners=None):
+    """Sampling grid [N, H, W, 2] (or [N, D, H, W, 3]) of the affine maps theta [N, 2, 3] ([N, 3, 4])
+    applied to the normalized output pixel coordinates, for grid_sample."""
+    import flambeau
+
+    if align_corners is None:
+        warnings.warn(_DEFAULT_AC_MSG, stacklevel=2)
+        align_corners = False
+    if not isinstance(theta, Tensor):
+        raise TypeError(f"affine_grid(): argument 'theta' must be Tensor, not {type(theta).__name__}")
+    if not theta.is_floating_point():
+        raise ValueError(f"Expected theta to have floating point type, but got {theta.dtype}")
+    shown = size  # messages print size as given, as PyTorch's do
+    size = tuple(int(s) for s in size)
+    if len(size) == 4:
+        if theta.dim() != 3 or theta.shape[-2] != 2 or theta.shape[-1] != 3:
+            raise ValueError(f"Expected a batch of 2D affine matrices of shape Nx2x3 for size {shown}. "
+                             f"Got {theta.shape}.")
+        spatial = size[-2:]
+    elif len(size) == 5:
+        if theta.dim() != 3 or theta.shape[-2] != 3 or theta.shape[-1] != 4:
+            raise ValueError(f"Expected a batch of 3D affine matrices of shape Nx3x4 for size {shown}. "
+                             f"Got {theta.shape}.")
+        spatial = size[-3:]
+    else:
+        raise NotImplementedError("affine_grid only supports 4D and 5D sizes, for 2D and 3D affine transforms, "
+                                  f"respectively. Got size {shown}.")
+    if align_corners and min(spatial) == 1:
+        warnings.warn("Since version 1.3.0, affine_grid behavior has changed for unit-size grids when "
+                      "align_corners=True. This is not an intended use case of affine_grid. See the "
+                      "documentation of affine_grid for details.", stacklevel=2)
+    elif min(size) <= 0:
+        raise ValueError(f"Expected non-zero, positive output size. Got {shown}")
+    n = size[0]
+    if theta.shape[0] != n:
+        raise RuntimeError(f"affine_grid: theta has {theta.shape[0]} matrices ({list(theta.shape)}), but size "
+                           f"{list(size)} asks for a batch of {n}")
+    npdt = _np_dtype(theta.dtype)
+    axes = [_linspace_from_neg_one(s, align_corners, npdt) for s in reversed(spatial)]  # x (W), y (H), z (D)
+    mesh = np.meshgrid(*reversed(axes), indexing="ij")  # (D,) H, W order
+    k = len(spatial)
+    base = np.empty(tuple(spatial) + (k + 1,), dtype=npdt)
+    for j in range(k):
+        base[..., j] = mesh[k - 1 - j]
+    base[..., k] = 1
+    points = int(np.prod(spatial))
+    base_t = flambeau.tensor(base.reshape(1, points, k + 1), dtype=theta.dtype, device=theta.device)
+    grid = flambeau.bmm(base_t.expand(n, points, k + 1), theta.transpose(1, 2))
+    return grid.reshape((n,) + tuple(spatial) + (k,))
