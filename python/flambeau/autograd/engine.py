@@ -9,10 +9,36 @@
 With autograd.grad(inputs=...) only nodes that lead to an input run (the rest of the graph is
 pruned), as in PyTorch.
 """
+import itertools
+import threading
+
 from .. import _C
 from .. import _tensor
+from . import function as _function
 from .function import AccumulateGrad, _accumulate_node, _FREED_MSG  # noqa: F401
 from .grad_mode import _state as _gs
+
+
+class _TaskState(threading.local):
+    """The backward pass running on this thread (None outside one): its id, which activation
+    checkpointing uses to recompute once per pass, and whether it was restricted to `inputs`
+    (autograd.grad, backward(inputs=...)), which reentrant checkpointing cannot serve."""
+    task_id = None
+    has_inputs = False
+
+
+_task = _TaskState()
+_task_ids = itertools.count(1)
+
+
+def _current_graph_task_id():
+    """Id of the backward pass running on this thread, or -1 outside one (as PyTorch's)."""
+    t = _task.task_id
+    return -1 if t is None else t
+
+
+def _is_checkpoint_valid():
+    return not _task.has_inputs
 
 
 def _sum_grads(a, b):
@@ -145,6 +171,11 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None,
 
     prev_mode = _gs.enabled
     _gs.enabled = bool(create_graph)
+    task = _task
+    prev_task = (task.task_id, task.has_inputs)
+    task.task_id = next(_task_ids)
+    task.has_inputs = inputs is not None
+    anomaly = _function._anomaly_enabled
     try:
         while ready:
             node = ready.pop()
@@ -157,6 +188,8 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None,
                 g = buf[0] if buf is not None else None
                 if g is not None:
                     _run_accumulate(node, g, capture, results, accumulate, create_graph, owned)
+            elif anomaly:
+                in_grads = _run_node_anomaly(node, buf, capture, results, retain_graph)
             else:
                 in_grads = _run_node(node, buf, capture, results, retain_graph)
             for k, (nf, nr) in enumerate(nexts):
@@ -175,6 +208,7 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None,
                     ready.append(nf)
     finally:
         _gs.enabled = prev_mode
+        task.task_id, task.has_inputs = prev_task
 
     if results is not None:
         if not allow_unused:
@@ -303,6 +337,28 @@ def _run_node(node, buf, capture, results, retain_graph):
             if r is not None:
                 out = tuple(r)
     return out
+
+
+def _run_node_anomaly(node, buf, capture, results, retain_graph):
+    """_run_node in anomaly mode: a gradient holding NaN is an error naming the node, and any
+    error in a node's backward is preceded by a warning with the forward call that created it."""
+    from . import anomaly_mode
+    try:
+        out = _run_node(node, buf, capture, results, retain_graph)
+        if out is not None and anomaly_mode._check_nan:
+            prev = _gs.enabled
+            _gs.enabled = False
+            try:
+                for i, g in enumerate(out):
+                    if isinstance(g, _tensor.Tensor) and g._impl.numel and g.is_floating_point() \
+                            and bool(g.isnan().any()):
+                        raise RuntimeError(f"Function '{node.name()}' returned nan values in its {i}th output.")
+            finally:
+                _gs.enabled = prev
+        return out
+    except Exception:
+        anomaly_mode._warn_forward_trace(node)
+        raise
 
 
 def _validate(node, out, n_in):

@@ -109,6 +109,16 @@ def _materialise_leaf_slots(t):
             object.__setattr__(t, name, None)
 
 
+# Anomaly mode (autograd.detect_anomaly) on: every recorded node keeps the stack of the forward call
+# that created it, for the engine's error report. Set by autograd.anomaly_mode only.
+_anomaly_enabled = False
+
+
+def _forward_trace():
+    import traceback
+    return traceback.extract_stack()[:-2]
+
+
 # Detecting in-place changes to saved tensors needs a per-storage version counter from `_C`
 # (TensorImpl.version, bumped by every write into an existing tensor). Without it, no check.
 _HAS_VERSION = hasattr(_C.TensorImpl, "version")
@@ -121,7 +131,7 @@ def _versions_of(saved):
 
 def _raise_modified(node, t, s, expected):
     impl = t._impl
-    kind = {"float32": "FloatTensor", "float64": "DoubleTensor", "int64": "LongTensor", "bool": "BoolTensor"}
+    from .._tensor import _TYPE_NAMES as kind
     import re
     fwd_name = lambda n: re.sub(r"Backward\d*$", "", n)  # noqa: E731 - PyTorch names the forward op
     what = (f"output {s.output_nr} of {fwd_name(node._name)}" if s.__class__ is _SavedOutput
@@ -141,6 +151,41 @@ class _SavedOutput:
 
     def __init__(self, impl, output_nr):
         self.impl, self.output_nr = impl, output_nr
+
+
+class _Packed:
+    """A tensor saved under autograd.graph.saved_tensors_hooks: what pack_hook returned, the
+    unpack_hook to call on it, and the saved tensor's place in the graph (output_nr >= 0: output
+    `output_nr` of the node itself; otherwise an input, with its grad_fn or leaf AccumulateGrad),
+    so the unpacked tensor carries the same history for double backward, as in PyTorch."""
+
+    __slots__ = ("obj", "unpack", "output_nr", "rg", "grad_fn", "nr", "acc")
+
+    def __init__(self, obj, unpack, output_nr, rg, grad_fn, nr, acc):
+        self.obj, self.unpack, self.output_nr = obj, unpack, output_nr
+        self.rg, self.grad_fn, self.nr, self.acc = rg, grad_fn, nr, acc
+
+
+def _pack_saved(saved, outs):
+    """Applies the innermost saved_tensors_hooks' pack hook to each saved tensor (the hooks are
+    off while a pack hook runs, so one that calls recording ops does not recurse)."""
+    pack, unpack = _gs.saved_hooks
+    res = []
+    _gs.saved_hooks = None
+    try:
+        for s in saved:
+            if s is None:
+                res.append(None)
+            elif s.__class__ is _SavedOutput:
+                res.append(_Packed(pack(outs[s.output_nr]), unpack, s.output_nr, True, None, 0, None))
+            else:
+                rg = s._rg
+                fn = s.grad_fn if rg else None
+                acc = _accumulate_node(s) if rg and fn is None else None
+                res.append(_Packed(pack(s), unpack, -1, rg, fn, s._output_nr if fn is not None else 0, acc))
+    finally:
+        _gs.saved_hooks = (pack, unpack)
+    return res
 
 
 class BackwardCFunction(Node):
@@ -198,6 +243,9 @@ class BackwardCFunction(Node):
                 t._rg = True
                 t.grad_fn = self
                 t._output_nr = s.output_nr
+            elif s.__class__ is _Packed:
+                out.append(self._unpack(s))
+                continue
             else:
                 t = s
             if versions is not None and t is not None and t._impl.version != versions[k]:
@@ -206,6 +254,31 @@ class BackwardCFunction(Node):
         return tuple(out)
 
     saved_variables = saved_tensors
+
+    def _unpack(self, s):
+        """The tensor a saved_tensors_hooks unpack hook gives back, re-attached to the graph."""
+        t = s.unpack(s.obj)
+        if not isinstance(t, _tensor.Tensor):
+            raise TypeError("Output of saved tensor unpack_hook expected to be a Tensor but got result of type "
+                            f"{type(t).__name__}")
+        if s.output_nr >= 0:
+            t = _tensor._wrap(t._impl)
+            t._rg = True
+            t.grad_fn = self
+            t._output_nr = s.output_nr
+        elif s.rg:
+            fn = s.grad_fn
+            if not (t._rg and t.grad_fn is fn and (fn is not None or t._acc is s.acc)):
+                t = _tensor._wrap(t._impl)
+                t._rg = True
+                if fn is not None:
+                    t.grad_fn = fn
+                    t._output_nr = s.nr
+                else:
+                    t._acc = s.acc
+        elif t._rg:
+            t = _tensor._wrap(t._impl)
+        return t
 
     def _release(self):
         """Frees what backward needed (called after backward unless retain_graph)."""
@@ -263,6 +336,8 @@ def _apply_builtin(cls, *args):
     if not record:
         return out
     ctx.next_functions = tuple(nexts)
+    if _anomaly_enabled:
+        ctx._fwd_trace = _forward_trace()
     if out.__class__ is Tensor and ctx._dirty is None and ctx._non_diff is None and \
             not any(out is a for a in args):
         out._rg = True
@@ -272,7 +347,9 @@ def _apply_builtin(cls, *args):
         if to_save:
             ctx._saved = saved = [_SavedOutput(t._impl, 0) if t is out else t for t in to_save]
             ctx.to_save = ()
-            if _HAS_VERSION:
+            if _gs.saved_hooks is not None:
+                ctx._saved = _pack_saved(saved, (out,))
+            elif _HAS_VERSION:
                 ctx._versions = _versions_of(saved)
         return out
     return _record_outputs(ctx, args, out)
@@ -296,6 +373,8 @@ def apply_unary(cls, x):
     """_apply_builtin specialised for one Tensor input that requires grad, with grad mode on (the
     caller has checked both): the per-op path of every unary op under autograd."""
     ctx = cls._backward_cls()
+    if _anomaly_enabled:
+        ctx._fwd_trace = _forward_trace()
     ctx.needs_input_grad = _TRUE1
     ctx.next_functions = (_edge(x),)
     out = cls.forward(ctx, x)
@@ -306,7 +385,9 @@ def apply_unary(cls, x):
     if to_save:
         ctx._saved = saved = [_SavedOutput(t._impl, 0) if t is out else t for t in to_save]
         ctx.to_save = ()
-        if _HAS_VERSION:
+        if _gs.saved_hooks is not None:
+            ctx._saved = _pack_saved(saved, (out,))
+        elif _HAS_VERSION:
             ctx._versions = _versions_of(saved)
     return out
 
@@ -314,6 +395,8 @@ def apply_unary(cls, x):
 def apply_binary(cls, a, b):
     """_apply_builtin specialised for two Tensor inputs, at least one requiring grad, grad mode on."""
     ctx = cls._backward_cls()
+    if _anomaly_enabled:
+        ctx._fwd_trace = _forward_trace()
     ra, rb = a._rg, b._rg
     ctx.needs_input_grad = (ra, rb)
     ctx.next_functions = (_edge(a) if ra else _NO_EDGE, _edge(b) if rb else _NO_EDGE)
@@ -325,7 +408,9 @@ def apply_binary(cls, a, b):
     if to_save:
         ctx._saved = saved = [_SavedOutput(t._impl, 0) if t is out else t for t in to_save]
         ctx.to_save = ()
-        if _HAS_VERSION:
+        if _gs.saved_hooks is not None:
+            ctx._saved = _pack_saved(saved, (out,))
+        elif _HAS_VERSION:
             ctx._versions = _versions_of(saved)
     return out
 
@@ -387,6 +472,8 @@ class Function(metaclass=FunctionMeta):
 
 
 def _record(ctx, args, flags, outputs):
+    if _anomaly_enabled:
+        ctx._fwd_trace = _forward_trace()
     nexts = []
     for a, f in zip(args, flags):
         if f:
@@ -449,7 +536,9 @@ def _record_outputs(ctx, args, outputs):
                 saved.append(t)
         ctx._saved = saved
         ctx.to_save = ()
-        if _HAS_VERSION:
+        if _gs.saved_hooks is not None:
+            ctx._saved = _pack_saved(saved, result)
+        elif _HAS_VERSION:
             ctx._versions = _versions_of(saved)
     return result[0] if single else tuple(result)
 

@@ -12,6 +12,10 @@ import threading
 class _GradState(threading.local):
     enabled = True
     inference = False  # inside an enabled inference_mode block (is_inference_mode_enabled)
+    # (pack, unpack) of the innermost autograd.graph.saved_tensors_hooks block, or None; read by
+    # Function's save path only when a node saves tensors.
+    saved_hooks = None
+    saved_hooks_disabled = None  # error message while disable_saved_tensors_hooks is active
 
 
 _state = _GradState()

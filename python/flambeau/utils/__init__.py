@@ -1,4 +1,5 @@
 """flambeau.utils."""
 from . import data
+from . import checkpoint
 
-__all__ = ["data"]
+__all__ = ["data", "checkpoint"]

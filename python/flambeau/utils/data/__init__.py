@@ -1,12 +1,13 @@
 """flambeau.utils.data: datasets, samplers and the DataLoader (PyTorch's API)."""
-from .dataset import (Dataset, IterableDataset, ChainDataset, TensorDataset, Subset,  # noqa: F401
-                      ConcatDataset, random_split)
+from .dataset import (Dataset, IterableDataset, ChainDataset, TensorDataset, StackDataset,  # noqa: F401
+                      Subset, ConcatDataset, random_split)
 from .sampler import (Sampler, SequentialSampler, RandomSampler, SubsetRandomSampler,  # noqa: F401
                       WeightedRandomSampler, BatchSampler)
+from .distributed import DistributedSampler  # noqa: F401
 from .dataloader import (DataLoader, default_collate, default_convert, get_worker_info,  # noqa: F401
                          WorkerInfo)
 
-__all__ = ["Dataset", "IterableDataset", "ChainDataset", "TensorDataset", "Subset",
+__all__ = ["Dataset", "IterableDataset", "ChainDataset", "TensorDataset", "StackDataset", "Subset",
            "ConcatDataset", "random_split", "Sampler", "SequentialSampler", "RandomSampler",
-           "SubsetRandomSampler", "WeightedRandomSampler", "BatchSampler", "DataLoader",
+           "SubsetRandomSampler", "WeightedRandomSampler", "BatchSampler", "DistributedSampler", "DataLoader",
            "default_collate", "default_convert", "get_worker_info", "WorkerInfo"]

@@ -5,7 +5,7 @@ import warnings
 
 import flambeau
 
-__all__ = ["Dataset", "IterableDataset", "TensorDataset", "Subset", "ConcatDataset",
+__all__ = ["Dataset", "IterableDataset", "TensorDataset", "StackDataset", "Subset", "ConcatDataset",
            "random_split"]
 
 
@@ -117,6 +117,59 @@ class ConcatDataset(Dataset):
         else:
             sample_idx = idx - self.cumulative_sizes[dataset_idx - 1]
         return self.datasets[dataset_idx][sample_idx]
+
+
+class StackDataset(Dataset):
+    """Samples from several datasets of equal length side by side: StackDataset(a, b)[i] is
+    (a[i], b[i]); StackDataset(x=a, y=b)[i] is {"x": a[i], "y": b[i]}."""
+
+    def __init__(self, *args, **kwargs):
+        if args:
+            if kwargs:
+                raise ValueError("Supported either ``tuple``- (via ``args``) or``dict``- (via ``kwargs``) like "
+                                 "input/output, but both types are given.")
+            self._length = len(args[0])
+            if any(self._length != len(dataset) for dataset in args):
+                raise ValueError("Size mismatch between datasets")
+            self.datasets = args
+        elif kwargs:
+            tmp = list(kwargs.values())
+            self._length = len(tmp[0])
+            if any(self._length != len(dataset) for dataset in tmp):
+                raise ValueError("Size mismatch between datasets")
+            self.datasets = kwargs
+        else:
+            raise ValueError("At least one dataset should be passed")
+
+    def __getitem__(self, index):
+        if isinstance(self.datasets, dict):
+            return {k: dataset[index] for k, dataset in self.datasets.items()}
+        return tuple(dataset[index] for dataset in self.datasets)
+
+    def _column(self, dataset, indices):
+        """dataset's samples at indices (batched through its __getitems__ when it has one)."""
+        if callable(getattr(dataset, "__getitems__", None)):
+            items = dataset.__getitems__(indices)
+            if len(items) != len(indices):
+                raise ValueError(f"Nested dataset's output size mismatch. Expected {len(indices)}, got {len(items)}")
+            return items
+        return [dataset[idx] for idx in indices]
+
+    def __getitems__(self, indices):
+        if isinstance(self.datasets, dict):
+            batch = [{} for _ in indices]
+            for k, dataset in self.datasets.items():
+                for data, sample in zip(self._column(dataset, indices), batch):
+                    sample[k] = data
+            return batch
+        batch = [[] for _ in indices]
+        for dataset in self.datasets:
+            for data, sample in zip(self._column(dataset, indices), batch):
+                sample.append(data)
+        return [tuple(sample) for sample in batch]
+
+    def __len__(self):
+        return self._length
 
 
 def _randperm_list(n, generator):
