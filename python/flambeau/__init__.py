@@ -190,5 +190,6 @@ def lu(A, pivot=True, get_infos=False, out=None):
 
 
 from . import nn, optim, utils, distributions, func  # noqa: E402,F401  (after the core, which they build on)
+from . import testing, jit, distributed, multiprocessing  # noqa: E402,F401  (jit/distributed: honest stubs)
 from .serialization import save, load, save_safetensors, load_safetensors  # noqa: E402,F401
 from ._functions.nn_toplevel import *  # noqa: E402,F401,F403  (torch.conv2d, torch.dropout, ...: after nn)

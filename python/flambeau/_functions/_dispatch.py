@@ -140,11 +140,33 @@ def _snapshot(a):
     return s
 
 
+_CUSTOM_VIEW_INPLACE_MSG = (
+    "Output {nr} of {name} is a view and is being modified inplace. This view was created inside a "
+    "custom Function (or because an input was returned as-is) and the autograd logic to handle "
+    "view+inplace would override the custom backward associated with the custom Function, leading to "
+    "incorrect gradients. This behavior is forbidden. You can fix this by cloning the output of the "
+    "custom Function.")
+
+
+def _check_custom_view_inplace(a):
+    """PyTorch's error for an in-place write (under autograd) into an output of a node marked
+    `_forbid_inplace` (nn.Module backward hooks' identity node), or into a view of one."""
+    fn = a.grad_fn
+    base = a._base
+    if getattr(fn, "_forbid_inplace", False) or (
+            base is not None and getattr(base.grad_fn, "_forbid_inplace", False)):
+        import re
+        name = re.sub(r"Backward\d*$", "", type(fn).__name__)
+        raise RuntimeError(_CUSTOM_VIEW_INPLACE_MSG.format(nr=a._output_nr, name=name))
+
+
 def _rebase(a, r):
     """After an in-place op under autograd: `a` holds r's values and takes over r's history.
     When `a` is a view, the tensor owning the storage gets a new history too (PyTorch's
     CopySlices), or gradients through it would silently miss the write."""
     base = a._base
+    if getattr(a.grad_fn, "_forbid_inplace", False) or (base is not None and base.grad_fn is not None):
+        _check_custom_view_inplace(a)
     if base is not None:
         return _rebase_view(a, base, r)
     _C.copy_(a._impl, r._impl)

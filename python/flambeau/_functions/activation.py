@@ -41,6 +41,9 @@ def _snapshot(a):
 
 def _rebase(a, r):
     """After an in-place op under autograd: `a` holds r's values and takes over r's history."""
+    if getattr(a.grad_fn, "_forbid_inplace", False) or a._base is not None:
+        from ._dispatch import _check_custom_view_inplace
+        _check_custom_view_inplace(a)
     _C.copy_(a._impl, r._impl)
     a._rg = True
     a.grad_fn = r.grad_fn

@@ -52,6 +52,7 @@ class Node:
     """Base of every graph node (grad_fn objects and AccumulateGrad)."""
 
     _name = "Node"
+    _forbid_inplace = False  # True on nn.Module backward-hook nodes: their outputs reject in-place writes
 
     def name(self):
         return self._name

@@ -2,14 +2,16 @@
 hook semantics."""
 import functools
 import itertools
+import warnings
 import weakref
 from collections import OrderedDict, namedtuple
 
 import flambeau
 from flambeau._tensor import Tensor
 from ..parameter import Buffer, Parameter
+from ._backward_hooks import BackwardHook as _BackwardHook
 
-__all__ = ["Module", "RemovableHandle"]
+__all__ = ["Module", "RemovableHandle"]  # the register_module_*_hook functions live here, as in torch
 
 _EXTRA_STATE_KEY_SUFFIX = "_extra_state"
 
@@ -52,6 +54,112 @@ class RemovableHandle:
 
     def __exit__(self, *args):
         self.remove()
+
+
+# Hooks common to all modules (PyTorch's global module hooks, for debugging and profiling). Global
+# hooks run before the module's own hooks of the same kind.
+_global_backward_pre_hooks = OrderedDict()
+_global_backward_hooks = OrderedDict()
+_global_is_full_backward_hook = None
+_global_forward_pre_hooks = OrderedDict()
+_global_forward_hooks = OrderedDict()
+_global_forward_hooks_always_called = OrderedDict()
+_global_forward_hooks_with_kwargs = OrderedDict()
+# Module.__call__'s hook-free fast path reads one flag, `_check_hooks`, instead of six dicts (attribute
+# reads on a Module are slow: its __getattr__ disables CPython's attribute caches). It is True while a
+# global hook is registered, and from the first backward hook registered on any module on (a module's
+# own backward hooks are then checked on the slower path). It can be too True, never too False.
+_backward_hooks_ever = False
+_check_hooks = False
+
+
+def _refresh_global_hooks_flag():
+    global _check_hooks
+    _check_hooks = _backward_hooks_ever or bool(_global_backward_pre_hooks or _global_backward_hooks
+                                                or _global_forward_hooks or _global_forward_pre_hooks)
+
+
+def _note_backward_hook():
+    global _backward_hooks_ever
+    _backward_hooks_ever = True
+    _refresh_global_hooks_flag()
+
+
+class _GlobalHookHandle(RemovableHandle):
+    def remove(self):
+        super().remove()
+        _refresh_global_hooks_flag()
+
+
+def register_module_forward_pre_hook(hook):
+    """hook(module, args) -> None or new args, before every module's forward (before its own pre-hooks)."""
+    handle = _GlobalHookHandle(_global_forward_pre_hooks)
+    _global_forward_pre_hooks[handle.id] = hook
+    _refresh_global_hooks_flag()
+    return handle
+
+
+def register_module_forward_hook(hook, *, with_kwargs=False, always_call=False):
+    """hook(module, args, output) -> None or new output, after every module's forward (before its
+    own forward hooks); hook(module, args, kwargs, output) with with_kwargs=True."""
+    handle = _GlobalHookHandle(_global_forward_hooks, extra_dict=[
+        _global_forward_hooks_always_called, _global_forward_hooks_with_kwargs])
+    _global_forward_hooks[handle.id] = hook
+    _refresh_global_hooks_flag()
+    if with_kwargs:
+        _global_forward_hooks_with_kwargs[handle.id] = True
+    if always_call:
+        _global_forward_hooks_always_called[handle.id] = True
+    return handle
+
+
+def register_module_backward_hook(hook):
+    """Deprecated global form of Module.register_backward_hook."""
+    global _global_is_full_backward_hook
+    if _global_is_full_backward_hook is True:
+        raise RuntimeError("Cannot use both regular backward hooks and full backward hooks as a "
+                           "global Module hook. Please use only one of them.")
+    _global_is_full_backward_hook = False
+    handle = _GlobalHookHandle(_global_backward_hooks)
+    _global_backward_hooks[handle.id] = hook
+    _refresh_global_hooks_flag()
+    return handle
+
+
+def register_module_full_backward_pre_hook(hook):
+    """hook(module, grad_output) -> None or new grad_output, for every module (before its own)."""
+    handle = _GlobalHookHandle(_global_backward_pre_hooks)
+    _global_backward_pre_hooks[handle.id] = hook
+    _refresh_global_hooks_flag()
+    return handle
+
+
+def register_module_full_backward_hook(hook):
+    """hook(module, grad_input, grad_output) -> None or new grad_input, for every module (before its own)."""
+    global _global_is_full_backward_hook
+    if _global_is_full_backward_hook is False:
+        raise RuntimeError("Cannot use both regular backward hooks and full backward hooks as a "
+                           "global Module hook. Please use only one of them.")
+    _global_is_full_backward_hook = True
+    handle = _GlobalHookHandle(_global_backward_hooks)
+    _global_backward_hooks[handle.id] = hook
+    _refresh_global_hooks_flag()
+    return handle
+
+
+class _WrappedHook:
+    """A hook bound to a module through a weakref (the deprecated register_backward_hook's node hook)."""
+
+    def __init__(self, hook, module):
+        self.hook = hook
+        functools.update_wrapper(self, hook)
+        self.module = weakref.ref(module)
+
+    def __call__(self, *args):
+        module = self.module()
+        if module is None:
+            raise RuntimeError("You are trying to call the hook of a dead Module!")
+        return self.hook(module, *args)
 
 
 def _addindent(s_, num_spaces):
@@ -130,6 +238,9 @@ class Module:
         d["_forward_hooks_always_called"] = OrderedDict()
         d["_forward_pre_hooks"] = OrderedDict()
         d["_forward_pre_hooks_with_kwargs"] = OrderedDict()
+        d["_backward_pre_hooks"] = OrderedDict()
+        d["_backward_hooks"] = OrderedDict()
+        d["_is_full_backward_hook"] = None
         d["_state_dict_hooks"] = OrderedDict()
         d["_state_dict_pre_hooks"] = OrderedDict()
         d["_load_state_dict_pre_hooks"] = OrderedDict()
@@ -334,9 +445,12 @@ class Module:
         for name in ("_forward_hooks", "_forward_hooks_with_kwargs", "_forward_hooks_always_called",
                      "_forward_pre_hooks", "_forward_pre_hooks_with_kwargs", "_state_dict_hooks",
                      "_state_dict_pre_hooks", "_load_state_dict_pre_hooks",
-                     "_load_state_dict_post_hooks"):
+                     "_load_state_dict_post_hooks", "_backward_pre_hooks", "_backward_hooks"):
             if name not in self.__dict__:
                 self.__dict__[name] = OrderedDict()
+        self.__dict__.setdefault("_is_full_backward_hook", None)
+        if self.__dict__["_backward_hooks"] or self.__dict__["_backward_pre_hooks"]:
+            _note_backward_hook()
         if "_non_persistent_buffers_set" not in self.__dict__:
             self._non_persistent_buffers_set = set()
 
@@ -497,47 +611,107 @@ class Module:
 
     # ------------------------------------------------------------------ calling and hooks
     def _call_impl(self, *args, **kwargs):
-        if not (self._forward_hooks or self._forward_pre_hooks):
+        if not (self._forward_hooks or self._forward_pre_hooks or _check_hooks):
             return self.forward(*args, **kwargs)
-        for hook_id, hook in list(self._forward_pre_hooks.items()):
-            if hook_id in self._forward_pre_hooks_with_kwargs:
-                result = hook(self, args, kwargs)
-                if result is not None:
-                    if isinstance(result, tuple) and len(result) == 2:
-                        args, kwargs = result
-                    else:
-                        raise RuntimeError("forward pre-hook must return None or a tuple of "
-                                           f"(new_args, new_kwargs), but got {result}.")
-            else:
-                result = hook(self, args)
-                if result is not None:
-                    if not isinstance(result, tuple):
-                        result = (result,)
-                    args = result
-        called_always = False
+        return self._call_with_hooks(args, kwargs)
+
+    def _call_with_hooks(self, args, kwargs):
+        """__call__ when some hook is registered (PyTorch's _call_impl order: global then own
+        forward pre-hooks, backward-hook wrapping of the inputs, forward, global then own forward
+        hooks, backward-hook wrapping of the outputs; always_call hooks also run on an exception)."""
+        if not (self._forward_hooks or self._forward_pre_hooks or self._backward_hooks or self._backward_pre_hooks
+                or _global_backward_pre_hooks or _global_backward_hooks or _global_forward_hooks
+                or _global_forward_pre_hooks):
+            return self.forward(*args, **kwargs)
+        result = None
+        called_always_called_hooks = set()
         try:
+            full_backward_hooks, non_full_backward_hooks = [], []
+            backward_pre_hooks = []
+            if self._backward_pre_hooks or _global_backward_pre_hooks:
+                backward_pre_hooks = self._get_backward_pre_hooks()
+            if self._backward_hooks or _global_backward_hooks:
+                full_backward_hooks, non_full_backward_hooks = self._get_backward_hooks()
+
+            if _global_forward_pre_hooks or self._forward_pre_hooks:
+                for hook_id, hook in (*_global_forward_pre_hooks.items(), *self._forward_pre_hooks.items()):
+                    if hook_id in self._forward_pre_hooks_with_kwargs:
+                        args_kwargs_result = hook(self, args, kwargs)
+                        if args_kwargs_result is not None:
+                            if isinstance(args_kwargs_result, tuple) and len(args_kwargs_result) == 2:
+                                args, kwargs = args_kwargs_result
+                            else:
+                                raise RuntimeError("forward pre-hook must return None or a tuple of "
+                                                   f"(new_args, new_kwargs), but got {args_kwargs_result}.")
+                    else:
+                        args_result = hook(self, args)
+                        if args_result is not None:
+                            if not isinstance(args_result, tuple):
+                                args_result = (args_result,)
+                            args = args_result
+
+            bw_hook = None
+            if full_backward_hooks or backward_pre_hooks:
+                bw_hook = _BackwardHook(self, full_backward_hooks, backward_pre_hooks)
+                args = bw_hook.setup_input_hook(args)
+
             result = self.forward(*args, **kwargs)
-            for hook_id, hook in list(self._forward_hooks.items()):
-                if hook_id in self._forward_hooks_always_called:
-                    called_always = True
-                if hook_id in self._forward_hooks_with_kwargs:
-                    hook_result = hook(self, args, kwargs, result)
-                else:
-                    hook_result = hook(self, args, result)
-                if hook_result is not None:
-                    result = hook_result
+            if _global_forward_hooks or self._forward_hooks:
+                for hook_id, hook in (*_global_forward_hooks.items(), *self._forward_hooks.items()):
+                    if hook_id in self._forward_hooks_always_called or \
+                            hook_id in _global_forward_hooks_always_called:
+                        called_always_called_hooks.add(hook_id)
+                    if hook_id in self._forward_hooks_with_kwargs or hook_id in _global_forward_hooks_with_kwargs:
+                        hook_result = hook(self, args, kwargs, result)
+                    else:
+                        hook_result = hook(self, args, result)
+                    if hook_result is not None:
+                        result = hook_result
+
+            if bw_hook:
+                if not isinstance(result, (Tensor, tuple)):
+                    warnings.warn("For backward hooks to be called, module output should be a Tensor or a "
+                                  f"tuple of Tensors but received {type(result)}", stacklevel=2)
+                result = bw_hook.setup_output_hook(result)
+
+            # The deprecated (non-full) backward hooks: on the grad_fn of the first output Tensor.
+            if non_full_backward_hooks:
+                var = result
+                while not isinstance(var, Tensor):
+                    if isinstance(var, dict):
+                        var = next(v for v in var.values() if isinstance(v, Tensor))
+                    else:
+                        var = var[0]
+                grad_fn = var.grad_fn
+                if grad_fn is not None:
+                    for hook in non_full_backward_hooks:
+                        grad_fn.register_hook(_WrappedHook(hook, self))
+                    self._maybe_warn_non_full_backward_hook(args, result, grad_fn)
             return result
         except Exception:
-            if not called_always:
-                for hook_id, hook in list(self._forward_hooks.items()):
-                    if hook_id in self._forward_hooks_always_called:
-                        try:
-                            if hook_id in self._forward_hooks_with_kwargs:
-                                hook(self, args, kwargs, None)
-                            else:
-                                hook(self, args, None)
-                        except Exception:
-                            pass
+            # Run the always_call forward hooks that have not run yet, then re-raise.
+            for hook_id, hook in _global_forward_hooks.items():
+                if hook_id in _global_forward_hooks_always_called and hook_id not in called_always_called_hooks:
+                    try:
+                        hook_result = hook(self, args, result)
+                        if hook_result is not None:
+                            result = hook_result
+                    except Exception as e:
+                        warnings.warn("global module forward hook with ``always_call=True`` raised an exception "
+                                      f"that was silenced as another error was raised in forward: {e}",
+                                      stacklevel=2)
+            for hook_id, hook in self._forward_hooks.items():
+                if hook_id in self._forward_hooks_always_called and hook_id not in called_always_called_hooks:
+                    try:
+                        if hook_id in self._forward_hooks_with_kwargs:
+                            hook_result = hook(self, args, kwargs, result)
+                        else:
+                            hook_result = hook(self, args, result)
+                        if hook_result is not None:
+                            result = hook_result
+                    except Exception as e:
+                        warnings.warn("module forward hook with ``always_call=True`` raised an exception that "
+                                      f"was silenced as another error was raised in forward: {e}", stacklevel=2)
             raise
 
     __call__ = _call_impl
@@ -563,6 +737,105 @@ class Module:
         if prepend:
             self._forward_hooks.move_to_end(handle.id, last=False)
         return handle
+
+    def register_full_backward_pre_hook(self, hook, prepend=False):
+        """hook(module, grad_output) -> None or new grad_output, called when the gradients with
+        respect to the module's outputs are computed, before they flow into the module.
+        grad_output is a tuple with None for non-Tensor outputs and outputs that got no gradient."""
+        handle = RemovableHandle(self._backward_pre_hooks)
+        self._backward_pre_hooks[handle.id] = hook
+        _note_backward_hook()
+        if prepend:
+            self._backward_pre_hooks.move_to_end(handle.id, last=False)
+        return handle
+
+    def register_backward_hook(self, hook):
+        """Deprecated (as in PyTorch): hook(module, grad_input, grad_output) on the grad_fn of the
+        module's first output, so grad_input is that one node's input gradients. Use
+        register_full_backward_hook."""
+        if self._is_full_backward_hook is True:
+            raise RuntimeError("Cannot use both regular backward hooks and full backward hooks on a "
+                               "single Module. Please use only one of them.")
+        self._is_full_backward_hook = False
+        handle = RemovableHandle(self._backward_hooks)
+        self._backward_hooks[handle.id] = hook
+        _note_backward_hook()
+        return handle
+
+    def register_full_backward_hook(self, hook, prepend=False):
+        """hook(module, grad_input, grad_output) -> None or new grad_input, called once per backward
+        when the gradients with respect to the module's positional inputs are computed (PyTorch's
+        semantics: None for non-Tensor inputs, all None when no input requires grad; the module's
+        outputs must not be modified in place)."""
+        if self._is_full_backward_hook is False:
+            raise RuntimeError("Cannot use both regular backward hooks and full backward hooks on a "
+                               "single Module. Please use only one of them.")
+        self._is_full_backward_hook = True
+        handle = RemovableHandle(self._backward_hooks)
+        self._backward_hooks[handle.id] = hook
+        _note_backward_hook()
+        if prepend:
+            self._backward_hooks.move_to_end(handle.id, last=False)
+        return handle
+
+    def _get_backward_hooks(self):
+        full_backward_hooks = []
+        if _global_is_full_backward_hook is True:
+            full_backward_hooks += _global_backward_hooks.values()
+        if self._is_full_backward_hook is True:
+            full_backward_hooks += self._backward_hooks.values()
+        non_full_backward_hooks = []
+        if _global_is_full_backward_hook is False:
+            non_full_backward_hooks += _global_backward_hooks.values()
+        if self._is_full_backward_hook is False:
+            non_full_backward_hooks += self._backward_hooks.values()
+        return full_backward_hooks, non_full_backward_hooks
+
+    def _get_backward_pre_hooks(self):
+        return [*_global_backward_pre_hooks.values(), *self._backward_pre_hooks.values()]
+
+    def _maybe_warn_non_full_backward_hook(self, inputs, result, grad_fn):
+        if not isinstance(result, Tensor):
+            if not (isinstance(result, tuple) and all(isinstance(r, Tensor) for r in result)):
+                warnings.warn(
+                    "Using non-full backward hooks on a Module that does not return a single Tensor or a "
+                    "tuple of Tensors is deprecated and will be removed in future versions. This hook will "
+                    "be missing some of the grad_output. Please use register_full_backward_hook to get the "
+                    "documented behavior.", FutureWarning, stacklevel=2)
+                return
+        else:
+            result = (result,)
+        if not isinstance(inputs, Tensor):
+            if not (isinstance(inputs, tuple) and all(isinstance(i, Tensor) for i in inputs)):
+                warnings.warn(
+                    "Using non-full backward hooks on a Module that does not take as input a single Tensor "
+                    "or a tuple of Tensors is deprecated and will be removed in future versions. This hook "
+                    "will be missing some of the grad_input. Please use register_full_backward_hook to get "
+                    "the documented behavior.", FutureWarning, stacklevel=2)
+                return
+        else:
+            inputs = (inputs,)
+        out_grad_fn = {r.grad_fn for r in result if r.grad_fn is not None}
+        if len(out_grad_fn) == 0 or (len(out_grad_fn) == 1 and grad_fn not in out_grad_fn):
+            warnings.warn(
+                "Using a non-full backward hook when outputs are nested in python data structure is "
+                "deprecated and will be removed in future versions. This hook will be missing some "
+                "grad_output.", FutureWarning, stacklevel=2)
+        elif len(out_grad_fn) > 1:
+            warnings.warn(
+                "Using a non-full backward hook when outputs are generated by different autograd Nodes is "
+                "deprecated and will be removed in future versions. This hook will be missing some "
+                "grad_output. Please use register_full_backward_hook to get the documented behavior.",
+                FutureWarning, stacklevel=2)
+        else:
+            inputs_grad_fn = {i.grad_fn for i in inputs if i.grad_fn is not None}
+            next_functions = {n[0] for n in grad_fn.next_functions}
+            if inputs_grad_fn != next_functions:
+                warnings.warn(
+                    "Using a non-full backward hook when the forward contains multiple autograd Nodes is "
+                    "deprecated and will be removed in future versions. This hook will be missing some "
+                    "grad_input. Please use register_full_backward_hook to get the documented behavior.",
+                    FutureWarning, stacklevel=2)
 
     def register_state_dict_pre_hook(self, hook):
         handle = RemovableHandle(self._state_dict_pre_hooks)
