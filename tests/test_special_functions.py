@@ -172,3 +172,15 @@ def test_special_namespace(rng):
     for name in ("logit", "sinc"):
         assert_close(getattr(flambeau.special, name)(flambeau.tensor([0.2, 0.9])),
                      getattr(torch.special, name)(torch.tensor([0.2, 0.9])))
+
+
+def test_erfinv_float32_is_correctly_rounded():
+    # float32 takes one Newton step in float64 from Giles' guess (~1e-12 relative), then one rounding.
+    import scipy.special as sp
+    x = np.random.default_rng(0).uniform(-1, 1, 200000).astype(np.float32)
+    tail = np.logspace(-7.2, -1, 500)
+    x = np.concatenate([x, (1 - tail).astype(np.float32), (-1 + tail).astype(np.float32)])
+    got = flambeau.erfinv(flambeau.tensor(x)).numpy().astype(np.float64)
+    ref = sp.erfinv(x.astype(np.float64))
+    ulp = np.abs(got - ref) / np.spacing(np.abs(ref).astype(np.float32)).astype(np.float64)
+    assert np.nanmax(ulp) <= 0.5 + 1e-6

@@ -299,7 +299,7 @@ void unary_typed(UnaryOp op, const Tensor& out, const Tensor& a) {
         case UnaryOp::Lgamma:
           if constexpr (std::is_same_v<T, float>) return same([](float x) { int s; return lgammaf_r(x, &s); });
           else return same([](double x) { int s; return lgamma_r(x, &s); });
-        case UnaryOp::Erfinv: return same([](T x) { return T(special::erfinv((double)x)); });
+        case UnaryOp::Erfinv: return same([](T x) { return T(special::erfinv((double)x, sizeof(T) == 4 ? 1 : 2)); });
         case UnaryOp::Digamma: return same([](T x) { return T(special::digamma((double)x)); });
         case UnaryOp::Trigamma: return same([](T x) { return T(special::trigamma((double)x)); });
         default: throw TypeError(str_cat("unary op ", (int)op, " is not supported for floating-point tensors"));

@@ -104,7 +104,7 @@ struct UnaryFn {
       else if constexpr (OP == UnaryOp::Erfc) return dm::erfc(x);
       else if constexpr (OP == UnaryOp::Lgamma) return dm::lgamma(x);
       // float64 evaluation, one rounding for float32, the same code as the CPU (core/special_math.h).
-      else if constexpr (OP == UnaryOp::Erfinv) return T(special::erfinv((double)x));
+      else if constexpr (OP == UnaryOp::Erfinv) return T(special::erfinv((double)x, sizeof(T) == 4 ? 1 : 2));
       else if constexpr (OP == UnaryOp::Digamma) return T(special::digamma((double)x));
       else if constexpr (OP == UnaryOp::Trigamma) return T(special::trigamma((double)x));
       else return x;  // not reached: excluded by unary_ok
