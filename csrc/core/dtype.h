@@ -1,5 +1,12 @@
 // Element types. float32 everywhere, float64 on the CPU (and CUDA) for gradient checks, int64 for
-// indices and labels, bool for masks (one byte, as in numpy and PyTorch).
+// indices and labels, bool for masks (one byte, as in numpy and PyTorch), and the narrow integers
+// uint8/int8/int16/int32 for data pipelines (images, labels from numpy).
+//
+// The narrow integers are storage types: kernels that only move bytes (copy, index, gather, cat,
+// where, pad, ...) are instantiated for them (FLB_DISPATCH_ALL_TYPES); arithmetic, comparisons and
+// reductions on them are computed by the ops layer in int64 and stored back with wraparound
+// (ops/narrow_int.h), which gives PyTorch's results exactly. Every other dispatch macro throws
+// "<op>: not implemented for dtype int32" for a type it does not list, never silently skipping.
 #pragma once
 #include <cstdint>
 #include <cstddef>
@@ -8,7 +15,7 @@
 
 namespace flambeau {
 
-enum class DType : int8_t { Bool = 0, Int64 = 1, Float32 = 2, Float64 = 3 };
+enum class DType : int8_t { Bool = 0, Int64 = 1, Float32 = 2, Float64 = 3, UInt8 = 4, Int8 = 5, Int16 = 6, Int32 = 7 };
 
 inline size_t itemsize(DType t) {
   switch (t) {
@@ -16,6 +23,10 @@ inline size_t itemsize(DType t) {
     case DType::Int64: return 8;
     case DType::Float32: return 4;
     case DType::Float64: return 8;
+    case DType::UInt8: return 1;
+    case DType::Int8: return 1;
+    case DType::Int16: return 2;
+    case DType::Int32: return 4;
   }
   return 0;
 }
@@ -26,6 +37,10 @@ inline const char* dtype_name(DType t) {
     case DType::Int64: return "int64";
     case DType::Float32: return "float32";
     case DType::Float64: return "float64";
+    case DType::UInt8: return "uint8";
+    case DType::Int8: return "int8";
+    case DType::Int16: return "int16";
+    case DType::Int32: return "int32";
   }
   return "?";
 }
@@ -35,16 +50,30 @@ inline DType dtype_from_name(const std::string& s) {
   if (s == "float64" || s == "double") return DType::Float64;
   if (s == "int64" || s == "long") return DType::Int64;
   if (s == "bool") return DType::Bool;
-  throw TypeError("unsupported dtype '" + s + "' (flambeau supports float32, float64, int64, bool)");
+  if (s == "int32" || s == "int") return DType::Int32;
+  if (s == "int16" || s == "short") return DType::Int16;
+  if (s == "int8") return DType::Int8;
+  if (s == "uint8") return DType::UInt8;
+  throw TypeError("unsupported dtype '" + s +
+                  "' (flambeau supports float32, float64, int64, int32, int16, int8, uint8, bool)");
 }
 
 inline bool is_floating(DType t) { return t == DType::Float32 || t == DType::Float64; }
+// uint8, int8, int16, int32: computed in int64 by the ops layer (see the top of this file).
+inline bool is_narrow_int(DType t) {
+  return t == DType::UInt8 || t == DType::Int8 || t == DType::Int16 || t == DType::Int32;
+}
+inline bool is_integral(DType t) { return t == DType::Int64 || is_narrow_int(t); }
 
 template <class T> struct dtype_of;
 template <> struct dtype_of<bool> { static constexpr DType value = DType::Bool; };
 template <> struct dtype_of<int64_t> { static constexpr DType value = DType::Int64; };
 template <> struct dtype_of<float> { static constexpr DType value = DType::Float32; };
 template <> struct dtype_of<double> { static constexpr DType value = DType::Float64; };
+template <> struct dtype_of<uint8_t> { static constexpr DType value = DType::UInt8; };
+template <> struct dtype_of<int8_t> { static constexpr DType value = DType::Int8; };
+template <> struct dtype_of<int16_t> { static constexpr DType value = DType::Int16; };
+template <> struct dtype_of<int32_t> { static constexpr DType value = DType::Int32; };
 
 }  // namespace flambeau
 
@@ -56,6 +85,14 @@ template <> struct dtype_of<double> { static constexpr DType value = DType::Floa
     break;                                \
   }
 
+#define FLB_DISPATCH_NOT_IMPLEMENTED(dtype, opname)                                       \
+  default:                                                                                \
+    throw ::flambeau::TypeError(::flambeau::str_cat(opname, ": not implemented for dtype ", \
+                                                    ::flambeau::dtype_name(dtype)))
+
+// bool, int64, float32, float64: the compute types. The narrow integers throw (the ops layer
+// computes them in int64 before a kernel is reached; a kernel reached with one is a bug, not a
+// silent no-op).
 #define FLB_DISPATCH_ALL(dtype, opname, ...)                                              \
   do {                                                                                    \
     switch (dtype) {                                                                      \
@@ -63,6 +100,24 @@ template <> struct dtype_of<double> { static constexpr DType value = DType::Floa
       FLB_DISPATCH_CASE(Int64, int64_t, __VA_ARGS__)                                      \
       FLB_DISPATCH_CASE(Float32, float, __VA_ARGS__)                                      \
       FLB_DISPATCH_CASE(Float64, double, __VA_ARGS__)                                     \
+      FLB_DISPATCH_NOT_IMPLEMENTED(dtype, opname);                                        \
+    }                                                                                     \
+  } while (0)
+
+// Every dtype: for kernels that move or convert elements (copy, fill, index, gather, where, pad)
+// or only compare them with zero (nonzero).
+#define FLB_DISPATCH_ALL_TYPES(dtype, opname, ...)                                        \
+  do {                                                                                    \
+    switch (dtype) {                                                                      \
+      FLB_DISPATCH_CASE(Bool, bool, __VA_ARGS__)                                          \
+      FLB_DISPATCH_CASE(Int64, int64_t, __VA_ARGS__)                                      \
+      FLB_DISPATCH_CASE(Float32, float, __VA_ARGS__)                                      \
+      FLB_DISPATCH_CASE(Float64, double, __VA_ARGS__)                                     \
+      FLB_DISPATCH_CASE(UInt8, uint8_t, __VA_ARGS__)                                      \
+      FLB_DISPATCH_CASE(Int8, int8_t, __VA_ARGS__)                                        \
+      FLB_DISPATCH_CASE(Int16, int16_t, __VA_ARGS__)                                      \
+      FLB_DISPATCH_CASE(Int32, int32_t, __VA_ARGS__)                                      \
+      FLB_DISPATCH_NOT_IMPLEMENTED(dtype, opname);                                        \
     }                                                                                     \
   } while (0)
 
@@ -72,9 +127,7 @@ template <> struct dtype_of<double> { static constexpr DType value = DType::Floa
       FLB_DISPATCH_CASE(Int64, int64_t, __VA_ARGS__)                                      \
       FLB_DISPATCH_CASE(Float32, float, __VA_ARGS__)                                      \
       FLB_DISPATCH_CASE(Float64, double, __VA_ARGS__)                                     \
-      default:                                                                            \
-        throw ::flambeau::TypeError(::flambeau::str_cat(opname, ": not implemented for dtype ", \
-                                                        ::flambeau::dtype_name(dtype)));  \
+      FLB_DISPATCH_NOT_IMPLEMENTED(dtype, opname);                                        \
     }                                                                                     \
   } while (0)
 

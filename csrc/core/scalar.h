@@ -1,6 +1,7 @@
 // A Python number crossing into C++: exact for integers (int64) and bools, double otherwise.
 #pragma once
 #include <cstdint>
+#include "core/convert.h"
 
 namespace flambeau {
 
@@ -13,7 +14,7 @@ struct Scalar {
   static Scalar from_bool(bool v) { Scalar s; s.kind = Bool; s.i = v; s.d = v; return s; }
   template <class T>
   T to() const {
-    if (kind == Float) return static_cast<T>(d);
+    if (kind == Float) return convert_element<T, double>(d);  // defined for out-of-range narrow ints
     return static_cast<T>(i);
   }
 };

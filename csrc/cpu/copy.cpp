@@ -1,5 +1,6 @@
 // Strided copy with dtype conversion, and fill. Conversions follow C++ static_cast, except into
-// bool (x != 0), which is what PyTorch does.
+// bool (x != 0) and floating -> narrow integers, which are PyTorch's (core/convert.h).
+#include "core/convert.h"
 #include "core/dtype.h"
 #include "core/view.h"
 #include "cpu/kernels.h"
@@ -16,8 +17,7 @@ namespace flambeau::cpu {
 
 template <class To, class From>
 static inline To convert(From v) {
-  if constexpr (std::is_same_v<To, bool>) return v != From(0);
-  else return static_cast<To>(v);
+  return convert_element<To, From>(v);
 }
 
 // Contiguous same-dtype copies are one memcpy per thread. One core cannot saturate the memory
@@ -215,6 +215,7 @@ void copy(const Tensor& dst, const Tensor& src) {
     bool done = false;
     switch (dst.element_size()) {
       case 1: done = copy_interleave<uint8_t>(dst, src); break;
+      case 2: done = copy_interleave<uint16_t>(dst, src); break;
       case 4: done = copy_transposed<uint32_t>(dst, src) || copy_interleave<uint32_t>(dst, src); break;
       case 8: done = copy_transposed<uint64_t>(dst, src) || copy_interleave<uint64_t>(dst, src); break;
       default: break;
@@ -223,9 +224,9 @@ void copy(const Tensor& dst, const Tensor& src) {
   }
   if (dst.dtype == src.dtype && copy_rows(dst, src)) return;
   const bool both_contiguous = dst.is_contiguous() && src.is_contiguous() && dst.numel() == src.numel();
-  FLB_DISPATCH_ALL(dst.dtype, "copy", [&] {
+  FLB_DISPATCH_ALL_TYPES(dst.dtype, "copy", [&] {
     using To = scalar_t;
-    FLB_DISPATCH_ALL(src.dtype, "copy", [&] {
+    FLB_DISPATCH_ALL_TYPES(src.dtype, "copy", [&] {
       using From = scalar_t;
       if (both_contiguous) {  // a conversion (x.double(), x.long()): restrict locals, so it vectorises
         To* const o0 = dst.data<To>();
@@ -244,7 +245,7 @@ void copy(const Tensor& dst, const Tensor& src) {
 }
 
 void fill(const Tensor& dst, const Scalar& value) {
-  FLB_DISPATCH_ALL(dst.dtype, "fill_", [&] {
+  FLB_DISPATCH_ALL_TYPES(dst.dtype, "fill_", [&] {
     const scalar_t v = value.to<scalar_t>();
     if (dst.is_contiguous()) {
       // One std::fill_n per thread from a megabyte on, as parallel_memcpy (the strided walk below
@@ -350,7 +351,7 @@ void pad_constant(const Tensor& out, const Tensor& x, const std::vector<int64_t>
   // row loops reloaded them (-fno-strict-aliasing), a third of the time of a CIFAR batch's pad.
   int64_t osz[16], isz[16], bef[16];
   for (int64_t d = 0; d < nd; ++d) osz[d] = out.sizes[d], isz[d] = x.sizes[d], bef[d] = before[(size_t)d];
-  FLB_DISPATCH_ALL(out.dtype, "pad", [&] {
+  FLB_DISPATCH_ALL_TYPES(out.dtype, "pad", [&] {
     using T = scalar_t;
     const T v = value.to<T>();
     T* const o0 = out.data<T>();
@@ -457,7 +458,7 @@ void pad_gather(const Tensor& out, const Tensor& x, const std::vector<std::vecto
   FLB_CHECK(maps.size() <= 16, RuntimeError, "pad: at most 16 padded dims");
   const PadPlan q = pad_plan(out.sizes, x.sizes, maps);
   const int64_t rows = out.numel() / q.OW;
-  FLB_DISPATCH_ALL(out.dtype, "pad", [&] {
+  FLB_DISPATCH_ALL_TYPES(out.dtype, "pad", [&] {
     using T = scalar_t;
     T* const o0 = out.data<T>();
     const T* const x0 = x.data<T>();

@@ -543,7 +543,7 @@ void clamp(const Tensor& out, const Tensor& a, const Scalar* lo, const Scalar* h
 }
 
 void where(const Tensor& out, const Tensor& cond, const Tensor& a, const Tensor& b) {
-  FLB_DISPATCH_ALL(out.dtype, "where", [&] {
+  FLB_DISPATCH_ALL_TYPES(out.dtype, "where", [&] {
     using T = scalar_t;
     StridedWalk<4> w({&out, &cond, &a, &b});
     w.run(base_ptrs<4>({&out, &cond, &a, &b}), [&](std::array<char*, 4>& p, int64_t n, const std::array<int64_t, 4>& s) {
@@ -553,7 +553,7 @@ void where(const Tensor& out, const Tensor& cond, const Tensor& a, const Tensor&
       if (s[0] == E && s[1] == 1 && ((s[2] == E && (s[3] == E || s[3] == 0)) || (s[2] == 0 && s[3] == E))) {
         // On the bits, by a mask from the condition byte: a random condition made the select a
         // mispredicted branch per element (3 ns each).
-        using U = std::conditional_t<E == 8, uint64_t, std::conditional_t<E == 4, uint32_t, uint8_t>>;
+        using U = std::conditional_t<E == 8, uint64_t, std::conditional_t<E == 4, uint32_t, std::conditional_t<E == 2, uint16_t, uint8_t>>>;
         U* __restrict o = reinterpret_cast<U*>(p[0]);
         const uint8_t* __restrict c = reinterpret_cast<const uint8_t*>(p[1]);
         const U* __restrict x = reinterpret_cast<const U*>(p[2]);

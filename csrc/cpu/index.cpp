@@ -68,7 +68,7 @@ void index_gather(const Tensor& out_perm, const Tensor& src_perm, const std::vec
   Block rest = tail_block(src_perm, k);
   Block out_rest = tail_block(out_perm, out_perm.dim() - (src_perm.dim() - k));
   auto ip = index_ptrs(idx);
-  FLB_DISPATCH_ALL(src_perm.dtype, "index", [&] {
+  FLB_DISPATCH_ALL_TYPES(src_perm.dtype, "index", [&] {
     using T = scalar_t;
     const T* s = src_perm.data<T>();
     T* o = out_perm.data<T>();
@@ -98,7 +98,7 @@ void index_put(const Tensor& dst_perm, const Tensor& values_perm, const std::vec
   }
   Block vrest = tail_block(values_perm, vb_dims);
   auto ip = index_ptrs(idx);
-  FLB_DISPATCH_ALL(dst_perm.dtype, "index_put_", [&] {
+  FLB_DISPATCH_ALL_TYPES(dst_perm.dtype, "index_put_", [&] {
     using T = scalar_t;
     T* d = dst_perm.data<T>();
     const T* v = values_perm.data<T>();
@@ -148,7 +148,7 @@ void block_counts(const Tensor& t, std::vector<int64_t>& count, std::vector<int6
   if (t.dtype == DType::Bool)  // bytes 0 or 1 summed as such (vectorises; a bool compare per element did not)
     run(reinterpret_cast<const unsigned char*>(t.data<bool>()), [](unsigned char v) { return (int64_t)v; });
   else
-    FLB_DISPATCH_ALL(t.dtype, "nonzero", [&] {
+    FLB_DISPATCH_ALL_TYPES(t.dtype, "nonzero", [&] {
       run(t.data<scalar_t>(), [](scalar_t v) { return (int64_t)(v != scalar_t(0)); });
     });
   for (int64_t b = 0; b < nb; ++b) start[(size_t)b + 1] = start[(size_t)b] + count[(size_t)b];
@@ -164,7 +164,7 @@ Tensor nonzero_contiguous(const Tensor& t) {
   Tensor out = empty({cnt, nd}, DType::Int64, t.device());
   if (cnt == 0 || nd == 0) return out;
   int64_t* const o0 = out.data<int64_t>();
-  FLB_DISPATCH_ALL(t.dtype, "nonzero", [&] {
+  FLB_DISPATCH_ALL_TYPES(t.dtype, "nonzero", [&] {
     const scalar_t* const x0 = t.data<scalar_t>();
     parallel_for(nb, 1, [&](int64_t b0, int64_t b1) {
       int64_t c[16];  // coordinates of the current element (nd <= 16 here; more dims take the general loop)
@@ -269,6 +269,7 @@ Tensor masked_select(const Tensor& x, const Tensor& mask) {
   if (total == 0) return out;
   switch (x.element_size()) {
     case 1: compact(static_cast<uint8_t*>(out.data_ptr()), static_cast<const uint8_t*>(x.data_ptr()), mask.data<bool>(), n, kBlock, start, count); break;
+    case 2: compact(static_cast<uint16_t*>(out.data_ptr()), static_cast<const uint16_t*>(x.data_ptr()), mask.data<bool>(), n, kBlock, start, count); break;
     case 4: compact(static_cast<uint32_t*>(out.data_ptr()), static_cast<const uint32_t*>(x.data_ptr()), mask.data<bool>(), n, kBlock, start, count); break;
     case 8: compact(static_cast<uint64_t*>(out.data_ptr()), static_cast<const uint64_t*>(x.data_ptr()), mask.data<bool>(), n, kBlock, start, count); break;
     default: throw RuntimeError(str_cat("masked_select: unsupported element size ", x.element_size()));
@@ -280,7 +281,7 @@ Tensor nonzero(const Tensor& t) {
   if (t.is_contiguous()) return nonzero_contiguous(t);
   Block all = tail_block(t, 0);
   std::vector<int64_t> hits;
-  FLB_DISPATCH_ALL(t.dtype, "nonzero", [&] {
+  FLB_DISPATCH_ALL_TYPES(t.dtype, "nonzero", [&] {
     const scalar_t* x = t.data<scalar_t>();
     for_each_offset(all, [&](int64_t e, int64_t off) {
       if (x[off] != scalar_t(0)) hits.push_back(e);
@@ -310,7 +311,7 @@ void index_select(const Tensor& out, const Tensor& in, int64_t dim, const Tensor
   const char* x = static_cast<const char*>(in.data_ptr());
   char* o = static_cast<char*>(out.data_ptr());
   if (inner == 1) {  // one element per index (flip of the last dim, a column pick): a gather per row
-    FLB_DISPATCH_ALL(in.dtype, "index_select", [&] {
+    FLB_DISPATCH_ALL_TYPES(in.dtype, "index_select", [&] {
       using T = scalar_t;
       const T* xs = reinterpret_cast<const T*>(x);
       T* os = reinterpret_cast<T*>(o);
@@ -378,7 +379,7 @@ void gather(const Tensor& out, const Tensor& in, int64_t dim, const Tensor& inde
   // out[..., j, ...] = in[..., index[..., j, ...], ...] along `dim`; index and out share a shape.
   const Tensor src = along_index(in, index, dim);
   StridedWalk<3> w({&out, &index, &src});
-  FLB_DISPATCH_ALL(in.dtype, "gather", [&] {
+  FLB_DISPATCH_ALL_TYPES(in.dtype, "gather", [&] {
     using T = scalar_t;
     const int64_t step = in.strides[dim] * (int64_t)sizeof(T);
     const int64_t st = in.strides[dim];

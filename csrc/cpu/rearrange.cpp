@@ -36,6 +36,7 @@ void copy_rows_reversible(const Tensor& out, const Tensor& src) {
 void flip_copy(const Tensor& out, const Tensor& flipped) {
   switch (out.element_size()) {
     case 1: return copy_rows_reversible<uint8_t>(out, flipped);
+    case 2: return copy_rows_reversible<uint16_t>(out, flipped);
     case 4: return copy_rows_reversible<uint32_t>(out, flipped);
     default: return copy_rows_reversible<uint64_t>(out, flipped);
   }

@@ -132,6 +132,8 @@ void scan(const Tensor& out, const Tensor& x, int64_t dim, bool reverse) {
     case DType::Float64: scan_impl<double, double, double, Prod>(out, x, dim, reverse); break;
     case DType::Int64: scan_impl<int64_t, int64_t, int64_t, Prod>(out, x, dim, reverse); break;
     case DType::Bool: scan_impl<bool, int64_t, int64_t, Prod>(out, x, dim, reverse); break;
+    default:  // the narrow integers are scanned as int64 by the ops layer
+      throw TypeError(str_cat(Prod ? "cumprod" : "cumsum", ": not implemented for dtype ", dtype_name(x.dtype)));
   }
 }
 
@@ -222,6 +224,8 @@ void cummax_cummin(const Tensor& values, const Tensor& indices, const Tensor& x,
     case DType::Float64: is_max ? cumext_impl<double, true>(values, indices, x, dim) : cumext_impl<double, false>(values, indices, x, dim); break;
     case DType::Int64: is_max ? cumext_impl<int64_t, true>(values, indices, x, dim) : cumext_impl<int64_t, false>(values, indices, x, dim); break;
     case DType::Bool: is_max ? cumext_impl<bool, true>(values, indices, x, dim) : cumext_impl<bool, false>(values, indices, x, dim); break;
+    default:
+      throw TypeError(str_cat(is_max ? "cummax" : "cummin", ": not implemented for dtype ", dtype_name(x.dtype)));
   }
 }
 

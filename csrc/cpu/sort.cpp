@@ -159,6 +159,8 @@ void dispatch(const Tensor& x, int64_t dim, F&& f) {
       break;
     case DType::Float64: f(0.0, Wide{}); break;
     case DType::Int64: f((int64_t)0, Wide{}); break;
+    default:  // the narrow integers are sorted as int64 by the ops layer
+      throw TypeError(str_cat("sort: not implemented for dtype ", dtype_name(x.dtype)));
   }
 }
 

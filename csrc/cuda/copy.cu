@@ -1,5 +1,5 @@
 // copy: dst[i] = convert<Dst>(src[i]) for two views of the same shape on one CUDA device (src may
-// be broadcast with stride 0), with any dtype pair; fill: dst[i] = value.
+// be broadcast with stride 0), with any dtype pair (the narrow integers included); fill: dst[i] = value.
 //
 // Same dtype and both contiguous is a cudaMemcpyAsync (the copy engine's path, full bandwidth);
 // everything else is the strided elementwise kernel of loops.h, which also covers transposes and
@@ -46,9 +46,9 @@ void copy(const Tensor& dst, const Tensor& src) {
     if (sync_after_launch()) FLB_CUDA_CHECK(cudaStreamSynchronize(stream(dev)));
     return;
   }
-  FLB_DISPATCH_ALL(dst.dtype, "copy", [&] {
+  FLB_DISPATCH_ALL_TYPES(dst.dtype, "copy", [&] {
     using To = scalar_t;
-    FLB_DISPATCH_ALL(src.dtype, "copy", [&] {
+    FLB_DISPATCH_ALL_TYPES(src.dtype, "copy", [&] {
       using From = scalar_t;
       launch_unary<To, From>(dst, src, ConvertFn<To, From>{}, "copy");
     });
@@ -60,7 +60,7 @@ void fill(const Tensor& dst, const Scalar& value) {
   const int dev = dst.device().index;
   const int64_t n = dst.numel();
   if (n == 0) return;
-  FLB_DISPATCH_ALL(dst.dtype, "fill_", [&] {
+  FLB_DISPATCH_ALL_TYPES(dst.dtype, "fill_", [&] {
     const scalar_t v = value.to<scalar_t>();
     unsigned char bytes[sizeof(scalar_t)];
     std::memcpy(bytes, &v, sizeof(scalar_t));

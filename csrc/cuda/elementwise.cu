@@ -405,7 +405,7 @@ void clamp(const Tensor& out, const Tensor& a, const Scalar* lo, const Scalar* h
 void where(const Tensor& out, const Tensor& cond, const Tensor& a, const Tensor& b) {
   FLB_CHECK(cond.dtype == DType::Bool, TypeError, "where: condition must be a bool tensor, got ",
             dtype_name(cond.dtype));
-  FLB_DISPATCH_ALL(out.dtype, "where", [&] {
+  FLB_DISPATCH_ALL_TYPES(out.dtype, "where", [&] {
     using T = scalar_t;
     launch_ternary<T, bool, T, T>(out, cond, a, b, WhereFn<T>{}, "where");
   });

@@ -513,7 +513,7 @@ void index_gather(const Tensor& out_perm, const Tensor& src_perm, const std::vec
   DeviceGuard g(dev);
   auto out_oc = make_offset_calc<1>({&out_perm}, op);
   auto rest_oc = tail_calc(src_perm, is.k, op);
-  FLB_DISPATCH_ALL(src_perm.dtype, op, [&] {
+  FLB_DISPATCH_ALL_TYPES(src_perm.dtype, op, [&] {
     using T = scalar_t;
     index_gather_kernel<T><<<grid_for(B * R, kBlock, dev), kBlock, 0, stream(dev)>>>(
         out_perm.data<T>(), src_perm.data<T>(), B, R, is, out_oc, rest_oc);
@@ -543,7 +543,7 @@ void index_put(const Tensor& dst_perm, const Tensor& values_perm, const std::vec
   auto dst_rest = tail_calc(dst_perm, is.k, op);
   auto val_oc = make_offset_calc<1>({&values_perm}, op);
   const bool sortable = v_fits && product_fits(V + 1, B);
-  FLB_DISPATCH_ALL(dst_perm.dtype, op, [&] {
+  FLB_DISPATCH_ALL_TYPES(dst_perm.dtype, op, [&] {
     using T = scalar_t;
     if (!sortable) {
       index_put_serial_kernel<T><<<grid_for(R, kBlock, dev), kBlock, 0, s>>>(
@@ -584,7 +584,7 @@ Tensor nonzero(const Tensor& t) {
   dims.n = (int)nd;
   for (int64_t d = 0; d < nd; ++d) dims.s[d] = t.sizes[d];
   int64_t total = 0;
-  FLB_DISPATCH_ALL(t.dtype, op, [&] {
+  FLB_DISPATCH_ALL_TYPES(t.dtype, op, [&] {
     using T = scalar_t;
     nonzero_count_kernel<T><<<(unsigned)tiles, kBlock, 0, s>>>(t.data<T>(), oc, n, counts.get<int64_t>());
     FLB_CUDA_CHECK_LAUNCH("nonzero_count_kernel", dev);
@@ -594,7 +594,7 @@ Tensor nonzero(const Tensor& t) {
   memcpy_d2h(&total, offsets.get<int64_t>() + tiles, sizeof(int64_t), dev);
   Tensor out = empty({total, nd}, DType::Int64, t.device());
   if (total == 0) return out;
-  FLB_DISPATCH_ALL(t.dtype, op, [&] {
+  FLB_DISPATCH_ALL_TYPES(t.dtype, op, [&] {
     using T = scalar_t;
     nonzero_write_kernel<T><<<(unsigned)tiles, kBlock, 0, s>>>(t.data<T>(), oc, n, offsets.get<int64_t>(),
                                                                out.data<int64_t>(), dims);
@@ -623,7 +623,7 @@ void gather(const Tensor& out, const Tensor& in, int64_t dim, const Tensor& inde
   Shape in_st = in.strides;
   in_st[dim] = 0;
   auto oc = make_offset_calc<3>(index.sizes, {&out.strides, &index.strides, &in_st}, op);
-  FLB_DISPATCH_ALL(in.dtype, op, [&] {
+  FLB_DISPATCH_ALL_TYPES(in.dtype, op, [&] {
     using T = scalar_t;
     gather_kernel<T><<<grid_for(n, kBlock, dev), kBlock, 0, stream(dev)>>>(out.data<T>(), in.data<T>(),
                                                                          index.data<int64_t>(), n, oc,

@@ -7,6 +7,7 @@
 #include <cuda_runtime.h>
 #include <cstdint>
 #include <type_traits>
+#include "core/convert.h"
 
 namespace flambeau::cuda::dm {
 
@@ -69,11 +70,11 @@ __device__ __forceinline__ bool isfinite(T x) {
   else return true;
 }
 
-// Conversion as in PyTorch and the CPU build: static_cast, except into bool (x != 0).
+// Conversion as in PyTorch and the CPU build: static_cast, except into bool (x != 0) and floating ->
+// narrow integers (core/convert.h).
 template <class To, class From>
 __device__ __forceinline__ To convert(From v) {
-  if constexpr (std::is_same_v<To, bool>) return v != From(0);
-  else return static_cast<To>(v);
+  return ::flambeau::convert_element<To, From>(v);
 }
 
 // Wrapping int64 arithmetic.
@@ -87,6 +88,7 @@ template <class T>
 __device__ __forceinline__ T gadd(T a, T b) {
   if constexpr (std::is_same_v<T, int64_t>) return wadd(a, b);
   else if constexpr (std::is_same_v<T, bool>) return a || b;
+  else if constexpr (std::is_integral_v<T>) return static_cast<T>(wadd((int64_t)a, (int64_t)b));  // narrow ints wrap
   else return a + b;
 }
 template <class T>

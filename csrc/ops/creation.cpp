@@ -120,6 +120,8 @@ Tensor arange(double start, double end, double step, DType dtype, Device device)
             "arange: upper bound and larger bound inconsistent with step sign (start=", start, ", end=", end,
             ", step=", step, ")");
   int64_t n = (int64_t)std::ceil((end - start) / step);
+  // The narrow integers: int64 values, wrapped into the dtype (uint8 arange(250, 260) ends 0..3, as PyTorch).
+  if (is_narrow_int(dtype)) return to(arange(start, end, step, DType::Int64, device), dtype, device, false);
   Tensor t = empty({n}, dtype, device);
   if (n > 0) FLB_BACKEND(device, arange, t, start, step);
   return t;
@@ -127,6 +129,7 @@ Tensor arange(double start, double end, double step, DType dtype, Device device)
 
 Tensor linspace(double start, double end, int64_t steps, DType dtype, Device device) {
   FLB_CHECK(steps >= 0, RuntimeError, "linspace: number of steps must be non-negative, got ", steps);
+  if (is_narrow_int(dtype)) return to(linspace(start, end, steps, DType::Int64, device), dtype, device, false);
   Tensor t = empty({steps}, dtype, device);
   if (steps > 0) FLB_BACKEND(device, linspace, t, start, end);
   return t;

@@ -1,6 +1,9 @@
 // Elementwise ops: broadcast, allocate (or check `out`), dispatch.
 #include <cmath>
+#include <limits>
+#include <type_traits>
 #include "ops/dispatch.h"
+#include "ops/narrow_int.h"
 #include "ops/ops.h"
 
 namespace flambeau::ops {
@@ -37,6 +40,44 @@ static Tensor prepare_out(const std::optional<Tensor>& out, const Shape& shape, 
   o.bump_version();
   return o;
 }
+
+// ---- the narrow integers (ops/narrow_int.h)
+template <class T>
+static bool fits_int(const Scalar& v) {
+  if (v.kind == Scalar::Bool) return true;
+  constexpr double lo = (double)std::numeric_limits<T>::lowest(), hi = (double)std::numeric_limits<T>::max();
+  if (v.kind == Scalar::Float) return !std::isnan(v.d) && v.d >= lo && v.d <= hi;  // +-inf and NaN overflow
+  if constexpr (std::is_unsigned_v<T>) return v.i <= (int64_t)hi && v.i >= -(int64_t)hi;
+  else return v.i >= (int64_t)lo && v.i <= (int64_t)hi;
+}
+
+void check_scalar_fits(const Scalar& v, DType dtype, const char* op) {
+  bool ok = true;
+  const char* cname = "";
+  switch (dtype) {
+    case DType::UInt8: ok = fits_int<uint8_t>(v), cname = "uint8_t"; break;
+    case DType::Int8: ok = fits_int<int8_t>(v), cname = "int8_t"; break;
+    case DType::Int16: ok = fits_int<int16_t>(v), cname = "int16_t"; break;
+    case DType::Int32: ok = fits_int<int32_t>(v), cname = "int32_t"; break;
+    default: break;
+  }
+  (void)op;
+  FLB_CHECK(ok, RuntimeError, "value cannot be converted to type ", cname, " without overflow");
+}
+
+Scalar scalar_as(const Scalar& v, DType dtype) {
+  Tensor t = empty({}, dtype, cpu_device());
+  fill_(t, v);
+  Tensor w = to(t, is_floating(dtype) ? DType::Float64 : (dtype == DType::Bool ? DType::Bool : DType::Int64),
+                cpu_device(), false);
+  if (w.dtype == DType::Float64) return Scalar::from_double(*w.data<double>());
+  if (w.dtype == DType::Bool) return Scalar::from_bool(*w.data<bool>());
+  return Scalar::from_int(*w.data<int64_t>());
+}
+
+// The int64 result r of an op on narrow-integer operands, stored back as `dt` (bool results stay
+// bool) and written to `out` when given.
+static Tensor narrow_result(Tensor r, DType dt, const std::optional<Tensor>& out, const char* op);
 
 static const char* unary_name(UnaryOp op) {
   static const char* names[] = {"neg", "abs", "exp", "log", "log2", "log10", "log1p", "expm1", "sqrt", "rsqrt",
@@ -79,6 +120,7 @@ Tensor unary(UnaryOp op, const Tensor& a, const std::optional<Tensor>& out) {
     FLB_CHECK(op == UnaryOp::LogicalNot || op == UnaryOp::BitwiseNot || op == UnaryOp::IsNan || op == UnaryOp::IsInf ||
                   op == UnaryOp::IsFinite,
               NotImplementedError, name, ": not implemented for bool tensors (shape ", shape_str(a.sizes), ")");
+  if (is_narrow_int(a.dtype)) return narrow_result(unary(op, widen_int(a), std::nullopt), a.dtype, out, name);
   DType rt = unary_returns_bool(op) ? DType::Bool : a.dtype;
   Tensor o = prepare_out(out, a.sizes, rt, a.device(), name);
   if (o.numel() == 0) return o;
@@ -110,6 +152,8 @@ Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b, const std::optional
     default:
       break;
   }
+  if (is_narrow_int(a.dtype))
+    return narrow_result(binary(op, widen_int(a), widen_int(b), std::nullopt), a.dtype, out, name);
   DType rt = binary_returns_bool(op) ? DType::Bool : a.dtype;
   if (!out && a.sizes == b.sizes) {  // the common case: no broadcast, no out= (no expanded copies)
     Tensor o = empty(a.sizes, rt, a.device());
@@ -134,11 +178,26 @@ Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b, const std::optional
 Tensor clamp(const Tensor& a, std::optional<Scalar> lo, std::optional<Scalar> hi, const std::optional<Tensor>& out) {
   FLB_CHECK(a.dtype != DType::Bool, TypeError, "clamp: not supported for bool tensors");
   FLB_CHECK(lo || hi, RuntimeError, "clamp: at least one of 'min' or 'max' must not be None");
+  if (is_narrow_int(a.dtype)) {
+    // PyTorch checks the bounds fit the dtype, then compares with them cast to it (uint8: -128 -> 128).
+    std::optional<Scalar> nl, nh;
+    if (lo) check_scalar_fits(*lo, a.dtype, "clamp"), nl = scalar_as(*lo, a.dtype);
+    if (hi) check_scalar_fits(*hi, a.dtype, "clamp"), nh = scalar_as(*hi, a.dtype);
+    return narrow_result(clamp(widen_int(a), nl, nh, std::nullopt), a.dtype, out, "clamp");
+  }
   Tensor o = prepare_out(out, a.sizes, a.dtype, a.device(), "clamp");
   if (o.numel() == 0) return o;
   const Scalar* pl = lo ? &*lo : nullptr;
   const Scalar* ph = hi ? &*hi : nullptr;
   FLB_BACKEND(a.device(), clamp, o, a, pl, ph);
+  return o;
+}
+
+static Tensor narrow_result(Tensor r, DType dt, const std::optional<Tensor>& out, const char* op) {
+  if (r.dtype != DType::Bool) r = to(r, dt, r.device(), false);
+  if (!out) return r;
+  Tensor o = prepare_out(out, r.sizes, r.dtype, r.device(), op);
+  if (o.numel() > 0) copy_(o, r);
   return o;
 }
 

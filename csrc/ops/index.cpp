@@ -6,6 +6,7 @@
 #include <numeric>
 #include <tuple>
 #include "ops/dispatch.h"
+#include "ops/narrow_int.h"
 #include "ops/ops.h"
 
 namespace flambeau::ops {
@@ -62,13 +63,18 @@ IndexPlan plan_index(const Tensor& t, const std::vector<std::optional<Tensor>>& 
   // Expand bool masks into one int64 index per masked dim.
   std::vector<std::optional<Tensor>> full_idx;
   int64_t pos = 0;
-  for (auto& e : indices) {
-    if (!e) {
+  for (auto& e_in : indices) {
+    if (!e_in) {
       full_idx.push_back(std::nullopt);
       pos++;
       continue;
     }
-    check_same_device(t, *e, op);
+    check_same_device(t, *e_in, op);
+    // As PyTorch: int32 indices act as int64, uint8 ones as bool masks (deprecated there, with a
+    // warning the Python layer gives); int8 and int16 are refused below.
+    std::optional<Tensor> e = e_in;
+    if (e->dtype == DType::Int32) e = widen_int(*e);
+    else if (e->dtype == DType::UInt8) e = to(*e, DType::Bool, e->device(), false);
     if (e->dtype == DType::Bool) {
       int64_t k = e->dim();
       FLB_CHECK(pos + k <= t.dim(), IndexError, op, ": too many indices for tensor of dimension ", t.dim());
@@ -85,7 +91,7 @@ IndexPlan plan_index(const Tensor& t, const std::vector<std::optional<Tensor>>& 
       pos += k;
     } else {
       FLB_CHECK(e->dtype == DType::Int64, IndexError, op,
-                ": tensors used as indices must be long or bool tensors, got ", dtype_name(e->dtype));
+                ": tensors used as indices must be long, int, byte or bool tensors, got ", dtype_name(e->dtype));
       full_idx.push_back(*e);
       pos++;
     }
@@ -265,10 +271,11 @@ Tensor cat(const std::vector<Tensor>& ts, int64_t dim) {
   return out;
 }
 
-Tensor index_select(const Tensor& t, int64_t dim, const Tensor& idx_t, bool allow_negative) {
-  FLB_CHECK(idx_t.dim() <= 1, IndexError, "index_select: index must be 1-D, got shape ", shape_str(idx_t.sizes));
-  FLB_CHECK(idx_t.dtype == DType::Int64, IndexError, "index_select: index must be an int64 tensor, got ",
-            dtype_name(idx_t.dtype));
+Tensor index_select(const Tensor& t, int64_t dim, const Tensor& idx_in, bool allow_negative) {
+  FLB_CHECK(idx_in.dim() <= 1, IndexError, "index_select: index must be 1-D, got shape ", shape_str(idx_in.sizes));
+  FLB_CHECK(idx_in.dtype == DType::Int64 || idx_in.dtype == DType::Int32, IndexError,
+            "index_select: index must be an int64 or int32 tensor, got ", dtype_name(idx_in.dtype));
+  const Tensor idx_t = widen_int(idx_in);
   check_same_device(t, idx_t, "index_select");
   const int64_t d = wrap_dim(dim, t.dim(), "index_select");
   const int64_t size = t.dim() == 0 ? 1 : t.sizes[d];
@@ -288,7 +295,8 @@ Tensor index_select(const Tensor& t, int64_t dim, const Tensor& idx_t, bool allo
 }
 
 static void check_gather_shapes(const Tensor& t, int64_t d, const Tensor& index, const char* op) {
-  FLB_CHECK(index.dtype == DType::Int64, TypeError, op, ": expected an int64 index, got ", dtype_name(index.dtype));
+  FLB_CHECK(index.dtype == DType::Int64 || index.dtype == DType::Int32, TypeError, op,
+            ": expected an int64 (or int32) index, got ", dtype_name(index.dtype));
   FLB_CHECK(index.dim() == t.dim(), RuntimeError, op, ": index tensor must have the same number of dimensions as input "
             "tensor (index shape ", shape_str(index.sizes), ", input shape ", shape_str(t.sizes), ")");
   for (int64_t j = 0; j < t.dim(); ++j)
@@ -305,7 +313,7 @@ Tensor gather(const Tensor& t, int64_t dim, const Tensor& index) {
     return reshape(r, index.sizes);
   }
   check_gather_shapes(t, d, index, "gather");
-  Tensor idx = prepare_index(index, index.sizes, t.sizes[d], d, false, "gather", false);
+  Tensor idx = prepare_index(widen_int(index), index.sizes, t.sizes[d], d, false, "gather", false);
   Tensor out = empty(index.sizes, t.dtype, t.device());
   if (out.numel() > 0) FLB_BACKEND(t.device(), gather, out, t, d, idx);
   return out;
@@ -321,7 +329,13 @@ Tensor& scatter_add_(Tensor& t, int64_t dim, const Tensor& index, const Tensor& 
   for (int64_t j = 0; j < t.dim(); ++j)
     FLB_CHECK(index.sizes[j] <= src.sizes[j], RuntimeError, "scatter_add_: index ", shape_str(index.sizes),
               " is larger than src ", shape_str(src.sizes), " at dimension ", j);
-  Tensor idx = prepare_index(index, index.sizes, t.sizes[d], d, false, "scatter_add_", false);
+  Tensor idx = prepare_index(widen_int(index), index.sizes, t.sizes[d], d, false, "scatter_add_", false);
+  if (is_narrow_int(t.dtype)) {  // in int64, stored back wrapping (ops/narrow_int.h)
+    Tensor w = widen_int(t);
+    scatter_add_(w, d, idx, widen_int(src));
+    copy_(t, w);
+    return t;
+  }
   Tensor s = may_overlap(t, src) ? clone(src) : src;
   t.bump_version();
   if (idx.numel() > 0) FLB_BACKEND(t.device(), scatter_add, t, d, idx, s);
@@ -347,7 +361,13 @@ Tensor& scatter_reduce_(Tensor& t, int64_t dim, const Tensor& index, const Tenso
   for (int64_t j = 0; j < t.dim(); ++j)
     FLB_CHECK(index.sizes[j] <= src.sizes[j], RuntimeError, op, ": index ", shape_str(index.sizes),
               " is larger than src ", shape_str(src.sizes), " at dimension ", j);
-  Tensor idx = prepare_index(index, index.sizes, t.sizes[d], d, false, op, false);
+  Tensor idx = prepare_index(widen_int(index), index.sizes, t.sizes[d], d, false, op, false);
+  if (is_narrow_int(t.dtype)) {  // in int64, stored back wrapping (ops/narrow_int.h)
+    Tensor w = widen_int(t);
+    scatter_reduce_(w, d, idx, widen_int(src), reduce);
+    copy_(t, w);
+    return t;
+  }
   Tensor s = may_overlap(t, src) ? clone(src) : src;
   t.bump_version();
   if (idx.numel() > 0) FLB_CPU_ONLY(t.device(), op, scatter_reduce, t, d, idx, s, r);

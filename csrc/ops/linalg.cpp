@@ -1,5 +1,6 @@
 // Matrix products and the softmax family.
 #include "ops/dispatch.h"
+#include "ops/narrow_int.h"
 #include "ops/ops.h"
 
 namespace flambeau::ops {
@@ -12,6 +13,8 @@ Tensor mm(const Tensor& a, const Tensor& b) {
             a.sizes[1], " and ", b.sizes[0], "x", b.sizes[1], ")");
   check_same_dtype(a, b, "mm");
   FLB_CHECK(a.dtype != DType::Bool, TypeError, "mm: not implemented for bool tensors");
+  // The narrow integers: an int64 product, wrapped back (PyTorch's values; ops/narrow_int.h).
+  if (is_narrow_int(a.dtype)) return to(mm(widen_int(a), widen_int(b)), a.dtype, a.device(), false);
   Tensor c = empty({a.sizes[0], b.sizes[1]}, a.dtype, a.device());
   if (c.numel() == 0) return c;
   if (a.sizes[1] == 0) {
@@ -30,6 +33,7 @@ Tensor bmm(const Tensor& a, const Tensor& b) {
             " and ", shape_str(b.sizes), " cannot be multiplied");
   check_same_dtype(a, b, "bmm");
   FLB_CHECK(a.dtype != DType::Bool, TypeError, "bmm: not implemented for bool tensors");
+  if (is_narrow_int(a.dtype)) return to(bmm(widen_int(a), widen_int(b)), a.dtype, a.device(), false);
   Tensor c = empty({a.sizes[0], a.sizes[1], b.sizes[2]}, a.dtype, a.device());
   if (c.numel() == 0) return c;
   if (a.sizes[2] == 0) {

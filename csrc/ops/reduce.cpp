@@ -3,6 +3,7 @@
 #include <cmath>
 #include <limits>
 #include "ops/dispatch.h"
+#include "ops/narrow_int.h"
 #include "ops/ops.h"
 
 namespace flambeau::ops {
@@ -59,6 +60,11 @@ Tensor reduce(ReduceOp op, const Tensor& t, const Dims& dims_in, bool keepdim) {
   if (op == ReduceOp::Mean)
     FLB_CHECK(is_floating(t.dtype), TypeError, "mean: could not infer output dtype. Input dtype must be either a floating "
               "point or complex dtype. Got: ", dtype_name(t.dtype));
+  if (is_narrow_int(t.dtype)) {
+    // In int64 (ops/narrow_int.h): sum/prod stay int64 (as PyTorch's), amax/amin return t's dtype.
+    Tensor r = reduce(op, widen_int(t), dims_in, keepdim);
+    return (op == ReduceOp::Max || op == ReduceOp::Min) ? to(r, t.dtype, r.device(), false) : r;
+  }
   if (op == ReduceOp::Max || op == ReduceOp::Min) {
     for (auto d : dims)
       FLB_CHECK(t.sizes[d] > 0, IndexError, name, ": expected reduction dim ", d,
@@ -160,6 +166,10 @@ std::pair<Tensor, Tensor> max_min_dim(const Tensor& t, int64_t dim, bool keepdim
   if (t.dim() > 0)
     FLB_CHECK(t.sizes[d] > 0, IndexError, name, "(): Expected reduction dim ", d,
               " to have non-zero size (input shape ", shape_str(t.sizes), ")");
+  if (is_narrow_int(t.dtype)) {  // in int64, values back in t's dtype (ops/narrow_int.h)
+    auto r = max_min_dim(widen_int(t), dim, keepdim, is_max);
+    return {to(r.first, t.dtype, r.first.device(), false), r.second};
+  }
   Dims dims = t.dim() ? Dims{d} : Dims{};
   Shape ks = kept_shape(t, dims);
   Tensor values = empty(ks, t.dtype, t.device());

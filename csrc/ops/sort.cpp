@@ -10,6 +10,7 @@
 #include "core/view.h"
 #include "cpu/sort_kernels.h"
 #include "ops/dispatch.h"
+#include "ops/narrow_int.h"
 #include "ops/sort_ops.h"
 
 namespace flambeau::ops {
@@ -45,6 +46,9 @@ TensorPair finish_reduced(TensorPair r, const Prep& p, const Shape& in_shape, bo
   return r;
 }
 
+// The narrow integers are sorted and scanned as int64 (ops/narrow_int.h); values go back to their dtype.
+TensorPair narrow_values(TensorPair r, DType dt) { return {to(r.first, dt, r.first.device(), false), r.second}; }
+
 void check_nonempty_dim(const Prep& p, const char* op) {
   FLB_CHECK(p.x.sizes[p.dim] > 0, IndexError, op, "(): Expected reduction dim ", p.dim, " to have non-zero size.");
 }
@@ -52,6 +56,7 @@ void check_nonempty_dim(const Prep& p, const char* op) {
 }  // namespace
 
 TensorPair sort(const Tensor& x, int64_t dim, bool descending, bool /*stable: always stable*/) {
+  if (is_narrow_int(x.dtype)) return narrow_values(sort(widen_int(x), dim, descending, true), x.dtype);
   Prep p = prep(x, dim, "sort");
   Tensor values = empty(p.x.sizes, x.dtype, x.device());
   Tensor indices = empty(p.x.sizes, DType::Int64, x.device());
@@ -61,6 +66,7 @@ TensorPair sort(const Tensor& x, int64_t dim, bool descending, bool /*stable: al
 }
 
 TensorPair topk(const Tensor& x, int64_t k, int64_t dim, bool largest, bool /*sorted: always sorted*/) {
+  if (is_narrow_int(x.dtype)) return narrow_values(topk(widen_int(x), k, dim, largest, true), x.dtype);
   Prep p = prep(x, dim, "topk");
   const int64_t n = p.x.sizes[p.dim];
   FLB_CHECK(k >= 0 && k <= n, RuntimeError, "selected index k out of range");
@@ -73,6 +79,7 @@ TensorPair topk(const Tensor& x, int64_t k, int64_t dim, bool largest, bool /*so
 }
 
 TensorPair kthvalue(const Tensor& x, int64_t k, int64_t dim, bool keepdim) {
+  if (is_narrow_int(x.dtype)) return narrow_values(kthvalue(widen_int(x), k, dim, keepdim), x.dtype);
   Prep p = prep(x, dim, "kthvalue");
   check_nonempty_dim(p, "kthvalue");
   FLB_CHECK(k >= 1 && k <= p.x.sizes[p.dim], RuntimeError, "kthvalue(): selected number k out of range for dimension ",
@@ -86,6 +93,7 @@ TensorPair kthvalue(const Tensor& x, int64_t k, int64_t dim, bool keepdim) {
 
 TensorPair median(const Tensor& x, int64_t dim, bool keepdim, bool ignore_nan) {
   const char* name = ignore_nan ? "nanmedian" : "median";
+  if (is_narrow_int(x.dtype)) return narrow_values(median(widen_int(x), dim, keepdim, ignore_nan), x.dtype);
   Prep p = prep(x, dim, name);
   check_nonempty_dim(p, name);
   Shape s = with_size(p.x.sizes, p.dim, 1);
@@ -96,6 +104,7 @@ TensorPair median(const Tensor& x, int64_t dim, bool keepdim, bool ignore_nan) {
 }
 
 Tensor cumsum(const Tensor& x, int64_t dim, bool reverse) {
+  if (is_narrow_int(x.dtype)) return cumsum(widen_int(x), dim, reverse);  // int64, as PyTorch's
   Prep p = prep(x, dim, "cumsum");
   Tensor out = empty(p.x.sizes, is_floating(x.dtype) ? x.dtype : DType::Int64, x.device());
   if (out.numel() > 0) FLB_CPU_ONLY(x.device(), "cumsum", cumsum, out, p.x, p.dim, reverse);
@@ -103,6 +112,7 @@ Tensor cumsum(const Tensor& x, int64_t dim, bool reverse) {
 }
 
 Tensor cumprod(const Tensor& x, int64_t dim) {
+  if (is_narrow_int(x.dtype)) return cumprod(widen_int(x), dim);  // int64, as PyTorch's
   Prep p = prep(x, dim, "cumprod");
   Tensor out = empty(p.x.sizes, is_floating(x.dtype) ? x.dtype : DType::Int64, x.device());
   if (out.numel() > 0) FLB_CPU_ONLY(x.device(), "cumprod", cumprod, out, p.x, p.dim);
@@ -126,6 +136,7 @@ Tensor cumprod_backward(const Tensor& grad, const Tensor& x, int64_t dim) {
 
 TensorPair cummax_cummin(const Tensor& x, int64_t dim, bool is_max) {
   const char* name = is_max ? "cummax" : "cummin";
+  if (is_narrow_int(x.dtype)) return narrow_values(cummax_cummin(widen_int(x), dim, is_max), x.dtype);
   Prep p = prep(x, dim, name);
   Tensor values = empty(p.x.sizes, x.dtype, x.device());
   Tensor indices = empty(p.x.sizes, DType::Int64, x.device());

@@ -49,6 +49,10 @@ DLDataType dl_dtype(DType t) {
     case DType::Int64: return {0, 64, 1};
     case DType::Float32: return {2, 32, 1};
     case DType::Float64: return {2, 64, 1};
+    case DType::UInt8: return {1, 8, 1};
+    case DType::Int8: return {0, 8, 1};
+    case DType::Int16: return {0, 16, 1};
+    case DType::Int32: return {0, 32, 1};
   }
   return {0, 0, 1};
 }
@@ -58,10 +62,15 @@ DType from_dl_dtype(const DLDataType& d) {
     if (d.code == 2 && d.bits == 32) return DType::Float32;
     if (d.code == 2 && d.bits == 64) return DType::Float64;
     if (d.code == 0 && d.bits == 64) return DType::Int64;
+    if (d.code == 0 && d.bits == 32) return DType::Int32;
+    if (d.code == 0 && d.bits == 16) return DType::Int16;
+    if (d.code == 0 && d.bits == 8) return DType::Int8;
+    if (d.code == 1 && d.bits == 8) return DType::UInt8;
     if (d.code == 6 && d.bits == 8) return DType::Bool;
   }
   throw TypeError(str_cat("from_dlpack: unsupported DLPack dtype (code ", (int)d.code, ", bits ", (int)d.bits,
-                          ", lanes ", d.lanes, "); flambeau supports float32, float64, int64 and bool"));
+                          ", lanes ", d.lanes,
+                          "); flambeau supports float32, float64, int64, int32, int16, int8, uint8 and bool"));
 }
 
 void capsule_destructor(PyObject* cap) {
@@ -133,9 +142,13 @@ DType numpy_dtype(const py::dtype& d) {
   if (d.kind() == 'f' && d.itemsize() == 4) return DType::Float32;
   if (d.kind() == 'f' && d.itemsize() == 8) return DType::Float64;
   if (d.kind() == 'i' && d.itemsize() == 8) return DType::Int64;
+  if (d.kind() == 'i' && d.itemsize() == 4) return DType::Int32;
+  if (d.kind() == 'i' && d.itemsize() == 2) return DType::Int16;
+  if (d.kind() == 'i' && d.itemsize() == 1) return DType::Int8;
+  if (d.kind() == 'u' && d.itemsize() == 1) return DType::UInt8;
   if (d.kind() == 'b') return DType::Bool;
   throw TypeError("from_numpy: can't convert np.ndarray of type numpy." + std::string(py::str(d)) +
-                  ". The only supported types are: float64, float32, int64 and bool.");
+                  ". The only supported types are: float64, float32, int64, int32, int16, int8, uint8, and bool.");
 }
 
 py::dtype to_numpy_dtype(DType t) {
@@ -144,6 +157,10 @@ py::dtype to_numpy_dtype(DType t) {
     case DType::Int64: return py::dtype::of<int64_t>();
     case DType::Float32: return py::dtype::of<float>();
     case DType::Float64: return py::dtype::of<double>();
+    case DType::UInt8: return py::dtype::of<uint8_t>();
+    case DType::Int8: return py::dtype::of<int8_t>();
+    case DType::Int16: return py::dtype::of<int16_t>();
+    case DType::Int32: return py::dtype::of<int32_t>();
   }
   return py::dtype::of<float>();
 }

@@ -13,7 +13,10 @@ static py::tuple to_tuple(const Shape& s) {
 // Interned dtype names: reading .dtype is on every op's path, so don't build a new str each time.
 static py::object dtype_str(DType t) {
   // Leaked on purpose: destroying Python objects after the interpreter is gone would crash at exit.
-  static py::object* names = new py::object[4]{py::str("bool"), py::str("int64"), py::str("float32"), py::str("float64")};
+  // One per DType value, in enum order (core/dtype.h).
+  static py::object* names = new py::object[8]{py::str("bool"),  py::str("int64"), py::str("float32"), py::str("float64"),
+                                               py::str("uint8"), py::str("int8"),  py::str("int16"),   py::str("int32")};
+  static_assert((int)DType::Int32 == 7, "dtype_str: a name for every DType");
   return names[(int)t];
 }
 

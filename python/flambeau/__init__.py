@@ -7,6 +7,7 @@ import builtins as _builtins
 
 from . import _C
 from ._dtype import (dtype, device, Size, float32, float64, int64, bool, float, double, long,
+                     int32, int16, int8, uint8, int, short,
                      set_default_dtype, get_default_dtype, float16, half, bfloat16)
 from ._tensor import Tensor
 from . import _tensor_methods  # noqa: F401  (attaches op methods to Tensor)
@@ -66,13 +67,13 @@ from ._functions.misc import (ravel, diff, cross, kron, block_diag, cov, corrcoe
 from ._functions.pointwise import clamp_min_, clamp_max_
 from ._typeinfo import finfo, iinfo
 from ._functions.scatter_reduce import scatter_reduce, index_reduce
-from ._legacy_types import FloatTensor, DoubleTensor, LongTensor, BoolTensor
-from .autograd.anomaly_mode import (is_anomaly_enabled, is_anomaly_check_nan_enabled,  # noqa: F401
-                                    set_anomaly_enabled)
+from ._legacy_types import (FloatTensor, DoubleTensor, LongTensor, BoolTensor, IntTensor, ShortTensor, CharTensor,
+                            ByteTensor)
 from . import cuda, backends, linalg, amp, special  # noqa: F401
 from .amp import autocast, is_autocast_enabled, is_autocast_available  # noqa: F401
+from .autograd.anomaly_mode import (is_anomaly_enabled, is_anomaly_check_nan_enabled,  # noqa: F401
+                                    set_anomaly_enabled)
 
-int = int64  # noqa: A001 - flambeau has one integer type; torch.int scripts get int64
 strided = "torch.strided"
 contiguous_format = preserve_format = channels_last = "contiguous_format"
 e = 2.718281828459045
@@ -190,6 +191,6 @@ def lu(A, pivot=True, get_infos=False, out=None):
 
 
 from . import nn, optim, utils, distributions, func  # noqa: E402,F401  (after the core, which they build on)
-from . import testing, jit, distributed, multiprocessing  # noqa: E402,F401  (jit/distributed: honest stubs)
 from .serialization import save, load, save_safetensors, load_safetensors  # noqa: E402,F401
 from ._functions.nn_toplevel import *  # noqa: E402,F401,F403  (torch.conv2d, torch.dropout, ...: after nn)
+from . import testing, jit, distributed, multiprocessing  # noqa: E402,F401  (jit/distributed: honest stubs)

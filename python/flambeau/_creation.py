@@ -1,6 +1,6 @@
 """Tensor creation: tensor/as_tensor/from_numpy/from_dlpack, zeros/ones/full/empty (and _like),
 arange/linspace/logspace/eye, with PyTorch's dtype inference (Python floats -> default dtype,
-ints -> int64, bools -> bool; numpy arrays keep float64/float32).
+ints -> int64, bools -> bool; numpy arrays keep float64/float32/int64/int32/int16/int8/uint8).
 
 Data from Python goes through numpy once (np.array on a nested list is fast and validates
 raggedness), then into `_C.from_numpy` on an array we own, so no second copy is made.
@@ -15,8 +15,11 @@ from ._tensor import Tensor, _wrap
 from ._utils import parse_size
 
 _NP_TO_NAME = {np.dtype(np.float32): "float32", np.dtype(np.float64): "float64", np.dtype(np.int64): "int64",
-               np.dtype(np.bool_): "bool"}
-_NAME_TO_NP = {"float32": np.float32, "float64": np.float64, "int64": np.int64, "bool": np.bool_}
+               np.dtype(np.bool_): "bool", np.dtype(np.int32): "int32", np.dtype(np.int16): "int16",
+               np.dtype(np.int8): "int8", np.dtype(np.uint8): "uint8"}
+_NAME_TO_NP = {"float32": np.float32, "float64": np.float64, "int64": np.int64, "bool": np.bool_, "int32": np.int32,
+               "int16": np.int16, "int8": np.int8, "uint8": np.uint8}
+_NARROW = frozenset(("int32", "int16", "int8", "uint8"))
 _default_device = ["cpu"]
 
 
@@ -57,7 +60,10 @@ def _np_dtype_name(arr, from_python):
             return _default_dtype[0]._name
         return "float64" if arr.dtype == np.float64 else "float32"
     if k in "iu":
-        return "int64"
+        # int32/int16/int8/uint8 arrays (and lists of such numpy scalars) keep their type, as in
+        # PyTorch; the integer types flambeau lacks (uint16/32/64) become int64.
+        name = _NP_TO_NAME.get(arr.dtype)
+        return name if name in _NARROW else "int64"
     if k == "b":
         return "bool"
     raise TypeError(f"can't convert np.ndarray of type numpy.{arr.dtype.type.__name__}. The only supported types "
@@ -121,12 +127,36 @@ def tensor(data, dtype=None, device=None, requires_grad=False, pin_memory=False)
         data = data.detach().cpu().numpy()  # a torch tensor: go through numpy (copy below)
     arr, inferred = _to_array(data)
     dt = inferred if dtype is None else _dt(dtype)
-    arr = np.array(arr, dtype=_NAME_TO_NP[dt], order="C", copy=True)
-    impl = _C.from_numpy(arr)
+    if dt in _NARROW and dt != inferred:
+        # Into a narrow integer type by PyTorch's conversion (floats truncated, integers wrapping:
+        # numpy's astype refuses -1 for uint8 and is undefined for out-of-range floats). Python data
+        # is checked for overflow first, as PyTorch does (numpy arrays wrap unchecked).
+        if not isinstance(data, (np.ndarray, np.generic)) and arr.size:
+            _check_fits_array(arr, dt)
+        src = np.array(arr, dtype=_NAME_TO_NP[inferred], order="C", copy=True)
+        impl = _C.to(_C.from_numpy(src), dt, "cpu", False)
+    else:
+        arr = np.array(arr, dtype=_NAME_TO_NP[dt], order="C", copy=True)
+        impl = _C.from_numpy(arr)
     dev = _dev(device)
     if dev != "cpu":
         impl = _C.to(impl, dt, dev, False)
     return _finish(impl, requires_grad)
+
+
+def _check_fits_array(arr, dt):
+    """check_fits (value cannot be converted ... without overflow) over a whole array of Python data."""
+    from ._promote import check_fits
+    if arr.dtype.kind == "b":
+        return
+    if arr.dtype.kind in "iu":
+        check_fits(int(arr.min()), dt, "")
+        check_fits(int(arr.max()), dt, "")
+        return
+    if np.isnan(arr).any():
+        check_fits(float("nan"), dt, "")
+    check_fits(float(arr.min()), dt, "")
+    check_fits(float(arr.max()), dt, "")
 
 
 def as_tensor(data, dtype=None, device=None):
@@ -151,7 +181,7 @@ def from_numpy(ndarray):
         raise TypeError(f"expected np.ndarray (got {type(ndarray).__name__})")
     if ndarray.dtype not in _NP_TO_NAME:
         raise TypeError(f"can't convert np.ndarray of type numpy.{ndarray.dtype.type.__name__}. The only supported "
-                        "types are: float64, float32, int64, and bool.")
+                        "types are: float64, float32, int64, int32, int16, int8, uint8, and bool.")
     if any(s < 0 for s in ndarray.strides):
         raise ValueError("At least one stride in the given numpy array is negative, and tensors with negative "
                          "strides are not currently supported. (You can probably work around this by making a "
@@ -226,6 +256,9 @@ def full(size, fill_value, *, out=None, dtype=None, layout=None, device=None, re
     if isinstance(fill_value, Tensor):
         fill_value = fill_value.item()
     dt = _dt(dtype, _fill_dtype(fill_value))
+    if dt in _NARROW:
+        from ._promote import check_fits
+        check_fits(fill_value, dt)
     impl = _C.full(parse_size((size,), "full"), fill_value, dt, _dev(device))
     return _out(out, impl) or _finish(impl, requires_grad)
 
@@ -252,6 +285,9 @@ def ones_like(input, *, dtype=None, layout=None, device=None, requires_grad=Fals
 
 def full_like(input, fill_value, *, dtype=None, layout=None, device=None, requires_grad=False, memory_format=None):
     shape, dt, dev = _like(input, dtype, device)
+    if dt in _NARROW:
+        from ._promote import check_fits
+        check_fits(fill_value, dt)
     return _finish(_C.full(shape, fill_value, dt, dev), requires_grad)
 
 

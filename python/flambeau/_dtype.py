@@ -17,7 +17,8 @@ class dtype:
         self.is_floating_point = is_floating_point
         self.is_signed = is_signed
         self.itemsize = itemsize
-        # Promotion rank: bool < int64 < float32 < float64 (a total order for our four types).
+        # Order of the dtypes in listings (bool, the integers by width, the floats); promotion itself
+        # is PyTorch's lattice in _promote.py (uint8 + int8 -> int16 is not a maximum).
         self._rank = rank
 
     @property
@@ -38,13 +39,21 @@ class dtype:
         raise TypeError(f"flambeau has no complex dtypes (asked for the complex version of {self})")
 
 
-float32 = dtype("float32", True, True, 4, 2)
-float64 = dtype("float64", True, True, 8, 3)
-int64 = dtype("int64", False, True, 8, 1)
+float32 = dtype("float32", True, True, 4, 6)
+float64 = dtype("float64", True, True, 8, 7)
+int64 = dtype("int64", False, True, 8, 5)
 bool = dtype("bool", False, False, 1, 0)  # noqa: A001 - mirrors torch.bool
+# The narrow integers: storage types for data pipelines (images, labels); their arithmetic is
+# computed in int64 by the core and stored back wrapping, as PyTorch's results.
+uint8 = dtype("uint8", False, False, 1, 1)
+int8 = dtype("int8", False, True, 1, 2)
+int16 = dtype("int16", False, True, 2, 3)
+int32 = dtype("int32", False, True, 4, 4)
 float = float32  # noqa: A001
 double = float64
 long = int64
+int = int32  # noqa: A001 - as torch.int (it was an alias of int64 before int32 existed)
+short = int16
 
 
 
@@ -68,9 +77,10 @@ class _NoTensorsDtype:
 float16 = half = _NoTensorsDtype("float16")
 bfloat16 = _NoTensorsDtype("bfloat16")
 
-_BY_NAME = {"float32": float32, "float64": float64, "int64": int64, "bool": bool}
-# Names numpy / users may hand us, mapped onto our four types.
-_ALIASES = {"float": float32, "double": float64, "long": int64, "int": int64}
+_BY_NAME = {"float32": float32, "float64": float64, "int64": int64, "bool": bool, "int32": int32, "int16": int16,
+            "int8": int8, "uint8": uint8}
+# Names numpy / users may hand us, mapped onto our types.
+_ALIASES = {"float": float32, "double": float64, "long": int64, "int": int32, "short": int16}
 
 
 def _dtype_from_name(name):
@@ -101,7 +111,8 @@ def _to_dtype(obj):
             pass
     d = _BY_NAME.get(name) or _ALIASES.get(name)
     if d is None:
-        raise TypeError(f"unsupported dtype {obj!r} (flambeau supports float32, float64, int64, bool)")
+        raise TypeError(f"unsupported dtype {obj!r} (flambeau supports float32, float64, int64, int32, int16, int8, "
+                        "uint8, bool)")
     return d
 
 
@@ -130,7 +141,7 @@ class device:
                 raise ValueError("device(): an index cannot be given together with a device object")
             self.type, self.index = type.type, type.index
             return
-        if isinstance(type, int) and not isinstance(type, builtins.bool):
+        if isinstance(type, builtins.int) and not isinstance(type, builtins.bool):
             # torch.device(0) means cuda:0
             self.type, self.index = "cuda", type
             return
@@ -144,7 +155,7 @@ class device:
                 raise RuntimeError(f"type (string) must not include an index because index was passed explicitly: {type}")
             if not idx.isdigit():
                 raise RuntimeError(f"Invalid device string: '{type}'")
-            index = int(idx)
+            index = builtins.int(idx)
         if index is not None and index < 0:
             raise RuntimeError(f"Device index must not be negative, got {index}")
         if kind == "cpu" and index not in (None, 0):

@@ -12,6 +12,7 @@ import numbers
 import numpy as _np
 
 from . import _C
+from ._promote import _INT_LIMITS, check_fits
 from ._tensor import Tensor, _wrap, _wrap_view
 from .autograd.function import Function
 from .autograd.grad_mode import _state as _gs
@@ -63,11 +64,24 @@ def _invalid(item):
                       f"indices (got {type(item).__name__})")
 
 
+def _norm_index(t):
+    """int32 index tensors act as int64 ones and uint8 ones as bool masks (deprecated), as in PyTorch."""
+    dt = t._impl.dtype
+    if dt == "int32":
+        return _wrap(_C.to(t._impl, "int64", t._impl.device, False))
+    if dt == "uint8":
+        import warnings
+        warnings.warn("indexing with dtype torch.uint8 is now deprecated, please use a dtype torch.bool instead.",
+                      UserWarning, stacklevel=3)
+        return _wrap(_C.to(t._impl, "bool", t._impl.device, False))
+    return t
+
+
 def _to_index_tensor(item, device):
     """Lists, tuples (inside a tuple index) and arrays become int64 or bool tensors."""
     from ._creation import tensor
     try:
-        t = tensor(item)
+        t = _norm_index(tensor(item))
     except Exception:
         raise _invalid(item) from None
     if t._impl.dtype not in ("int64", "bool"):
@@ -93,6 +107,8 @@ def getitem_plan(shape, idx, device="cpu"):
         elif isinstance(it, numbers.Integral) and not isinstance(it, (bool, _np.bool_)):
             consumed += 1
         elif isinstance(it, Tensor):
+            if it._impl.dtype in ("int32", "uint8"):
+                it = _norm_index(it)
             ii = it._impl
             if ii.dtype == "bool":
                 consumed += ii.ndim
@@ -307,6 +323,8 @@ class SetItem(Function):
 
 def setitem(t, idx, value):
     impl = t._impl
+    if impl.dtype in _INT_LIMITS and isinstance(value, numbers.Number):
+        check_fits(value, impl.dtype)  # x[i] = 300 into uint8 raises, as PyTorch (x[i] = -1 stores 255)
     if not ((t._rg or (isinstance(value, Tensor) and value._rg)) and _gs.enabled):
         # x[mask] = number with a bool mask of x's own shape (x[x < 0] = 0): one select, not the
         # coordinates of every hit (nonzero) and a scatter through them (3x slower than PyTorch).

@@ -1,19 +1,40 @@
 """PyTorch's type promotion (result_type), on dtype names as `_C` reports them.
 
 Operands fall in three tiers: tensors with dims, 0-dim tensors, Python scalars. Within a tier
-dtypes promote by rank (bool < int64 < float32 < float64); a lower tier only wins when it is of a
-higher *category* (bool < integer < floating), and a Python float then means the default dtype.
-So int_tensor * 2.5 -> float32, float32_tensor + float64_0dim -> float32, bool_tensor + 1 -> int64.
+dtypes promote by PyTorch's promote_types lattice (bool < the integers < float32 < float64; among
+the integers the wider wins, and uint8 with a signed type takes the smallest signed type holding
+both: uint8 + int8 -> int16); a lower tier only wins when it is of a higher *category* (bool <
+integer < floating), and a Python float then means the default dtype. So int_tensor * 2.5 ->
+float32, float32_tensor + float64_0dim -> float32, bool_tensor + 1 -> int64, uint8_tensor + 1 ->
+uint8.
 """
 import numbers
 
 from . import _C
 from ._dtype import _BY_NAME, _default_dtype
 
-_RANK = {"bool": 0, "int64": 1, "float32": 2, "float64": 3}
-_BY_RANK = ("bool", "int64", "float32", "float64")
 _FLOAT = frozenset(("float32", "float64"))
-_CAT = {"bool": 0, "int64": 1, "float32": 2, "float64": 2}
+_INT = frozenset(("uint8", "int8", "int16", "int32", "int64"))
+_CAT = {"bool": 0, "uint8": 1, "int8": 1, "int16": 1, "int32": 1, "int64": 1, "float32": 2, "float64": 2}
+# Signed integers by width; uint8 promotes with a signed type s to the first of these holding both.
+_SIGNED = ("int8", "int16", "int32", "int64")
+
+
+def _promote_pair(a, b):
+    ca, cb = _CAT[a], _CAT[b]
+    if ca != cb:
+        return a if ca > cb else b
+    if ca == 2:
+        return "float64" if "float64" in (a, b) else "float32"
+    if a == "uint8":
+        a, b = b, a
+    if b == "uint8":  # a signed (a == "uint8" too was caught by the caller's a == b)
+        return "int16" if a == "int8" else a
+    return a if _SIGNED.index(a) >= _SIGNED.index(b) else b
+
+
+# Every pair, precomputed: promotion runs on each mixed-dtype op.
+_PROMOTE = {(a, b): (a if a == b else _promote_pair(a, b)) for a in _CAT for b in _CAT}
 
 
 def scalar_dtype(v):
@@ -41,7 +62,7 @@ def _promote(a, b):
         return b
     if b is None:
         return a
-    return a if _RANK[a] >= _RANK[b] else b
+    return _PROMOTE[a, b]
 
 
 def _combine(higher, lower):
@@ -78,7 +99,7 @@ def result_type_tensor_scalar(dt, v):
     if t is float:
         return _default_dtype[0]._name
     if t is int:
-        return "int64"
+        return "int64" if dt == "bool" else dt  # an integer tensor keeps its dtype (uint8 + 1 -> uint8)
     if t is bool:
         return dt
     return _combine(dt, scalar_dtype(v))
@@ -134,3 +155,29 @@ def _py_number(v):
     if hasattr(v, "dtype") and str(v.dtype) == "bool":
         return bool(v)
     return float(v)
+
+
+# ---------------------------------------------------------------- narrow integers
+_INT_LIMITS = {"uint8": (0, 255), "int8": (-128, 127), "int16": (-32768, 32767), "int32": (-2147483648, 2147483647)}
+
+
+def check_fits(v, dt, suffix="_t"):
+    """PyTorch's "value cannot be converted to type uint8_t without overflow" (c10::overflows) for a
+    value stored into a narrow-integer tensor (full, fill_, masked_fill, tensor(data)): integers
+    within the type's range, for uint8 also down to -255 (stored wrapping: -1 is 255); floats within
+    it (NaN and infinities overflow). Scalar operands of arithmetic are not checked (they wrap)."""
+    lim = _INT_LIMITS.get(dt)
+    if lim is None or isinstance(v, bool):
+        return
+    lo, hi = lim
+    if isinstance(v, numbers.Integral) or (hasattr(v, "dtype") and str(v.dtype).startswith(("int", "uint"))):
+        v = int(v)
+        ok = lo <= v <= hi or (dt == "uint8" and -hi <= v < 0)
+    else:
+        try:
+            f = float(v)
+        except (TypeError, ValueError):
+            return
+        ok = lo <= f <= hi  # False for NaN
+    if not ok:
+        raise RuntimeError(f"value cannot be converted to type {dt}{suffix} without overflow")

@@ -141,7 +141,8 @@ def _float_dt(dtype, op):
     return dt
 
 
-_TORCH = {"float32": "Float", "float64": "Double", "int64": "Long", "bool": "Bool"}
+_TORCH = {"float32": "Float", "float64": "Double", "int64": "Long", "bool": "Bool", "int32": "Int", "int16": "Short",
+          "int8": "Char", "uint8": "Byte"}
 
 
 def rand(*size, generator=None, out=None, dtype=None, layout=None, device=None, requires_grad=False,
@@ -342,7 +343,8 @@ def random_(t, from_=0, to=None, *, generator=None):
     _inplace_guard(t, "random_")
     if to is None:
         if from_ == 0:
-            hi = {"float32": 1 << 24, "float64": 1 << 53, "int64": (1 << 63) - 1, "bool": 2}[t._impl.dtype]
+            hi = {"float32": 1 << 24, "float64": 1 << 53, "int64": (1 << 63) - 1, "bool": 2, "int32": 1 << 31,
+                  "int16": 1 << 15, "int8": 1 << 7, "uint8": 1 << 8}[t._impl.dtype]
             from_, to = 0, hi
         else:
             from_, to = 0, from_

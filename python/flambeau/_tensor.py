@@ -171,7 +171,7 @@ class Tensor:
         return False
 
     def is_signed(self):
-        return self._impl.dtype != "bool"
+        return self._impl.dtype not in ("bool", "uint8")
 
     def element_size(self):
         return self._impl.itemsize
@@ -347,7 +347,8 @@ class Tensor:
         if array.ndim == 0 and return_scalar:
             return array[()]
         from ._creation import from_numpy
-        if array.dtype == _np.bool_ or array.dtype in (_np.float32, _np.float64, _np.int64):
+        if array.dtype == _np.bool_ or array.dtype in (_np.float32, _np.float64, _np.int64, _np.int32, _np.int16,
+                                                       _np.int8, _np.uint8):
             return from_numpy(_np.ascontiguousarray(array))
         return array
 
@@ -408,7 +409,17 @@ class Tensor:
     def long(self, memory_format=None):
         return self._cast("int64")
 
-    int = long  # flambeau has no int32: .int() gives int64 (documented difference)
+    def int(self, memory_format=None):
+        return self._cast("int32")
+
+    def short(self, memory_format=None):
+        return self._cast("int16")
+
+    def char(self, memory_format=None):
+        return self._cast("int8")
+
+    def byte(self, memory_format=None):
+        return self._cast("uint8")
 
     def bool(self, memory_format=None):
         return self._cast("bool")
@@ -486,7 +497,7 @@ class Tensor:
         return int(self.item())
 
     def __index__(self):
-        if self._impl.numel != 1 or self._impl.dtype not in ("int64", "bool"):
+        if self._impl.numel != 1 or self._impl.dtype in ("float32", "float64"):
             raise TypeError("only integer tensors of a single element can be converted to an index")
         return int(self.item())
 
@@ -529,7 +540,8 @@ class Tensor:
     # numpy-style `t.T`, `t.mT`, `t.H`: defined in _tensor_methods (they are view ops).
 
 
-_TYPE_NAMES = {"float32": "FloatTensor", "float64": "DoubleTensor", "int64": "LongTensor", "bool": "BoolTensor"}
+_TYPE_NAMES = {"float32": "FloatTensor", "float64": "DoubleTensor", "int64": "LongTensor", "bool": "BoolTensor",
+               "int32": "IntTensor", "int16": "ShortTensor", "int8": "CharTensor", "uint8": "ByteTensor"}
 
 
 def _size_of_0d(dim):

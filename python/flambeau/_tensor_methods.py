@@ -5,6 +5,7 @@ variants) are small wrappers defined here.
 """
 from . import _C
 from ._dtype import _BY_NAME
+from ._promote import check_fits
 from ._tensor import Tensor
 from ._functions import elementwise as ew, reduction as red, shape as sh, indexing as ix, linalg as la
 from ._functions import compare as cmp, pointwise as pw, _dispatch as dsp, join as jn
@@ -332,6 +333,8 @@ def fill_(self, value):
     if _gs.enabled and (self._rg or (isinstance(value, Tensor) and value._rg)):
         _indexing.setitem(self, Ellipsis, value)
         return self
+    if not isinstance(value, Tensor):
+        check_fits(value, self._impl.dtype)  # narrow integers: PyTorch's overflow check (uint8: 300 raises)
     _C.fill_(self._impl, value)
     return self
 

@@ -9,8 +9,8 @@ _FLOAT_INFO = {
     "float16": (16, 0.0009765625, 65504.0, 6.103515625e-05, 0.001),
     "bfloat16": (16, 0.0078125, 3.3895313892515355e+38, 1.1754943508222875e-38, 0.01),
 }
-# int64 is flambeau's one integer tensor type; the others are answered as numbers (torch.iinfo(torch.int32)
-# in a script ported with `import flambeau as torch` still gives int32's limits).
+# The integer tensor types (int64, int32, int16, int8, uint8).
+
 _INT_INFO = {"int64": (64, -9223372036854775808, 9223372036854775807), "int32": (32, -2147483648, 2147483647),
              "int16": (16, -32768, 32767), "int8": (8, -128, 127), "uint8": (8, 0, 255)}
 
@@ -52,7 +52,7 @@ class finfo:
 
 
 class iinfo:
-    """Limits of an integer dtype: bits, max, min, dtype (flambeau's one integer type is int64)."""
+    """Limits of an integer dtype: bits, max, min, dtype."""
 
     __hash__ = None
 

@@ -279,4 +279,5 @@ def _scalar_like(t, v):
     return _wrap(scalar_impl(v, t._impl.dtype if t._impl.dtype in _FLOAT else _default_dtype[0]._name, t._impl.device))
 
 
-_TORCH_TYPE_NAMES = {"float32": "Float", "float64": "Double", "int64": "Long", "bool": "Bool"}
+_TORCH_TYPE_NAMES = {"float32": "Float", "float64": "Double", "int64": "Long", "bool": "Bool", "int32": "Int",
+                     "int16": "Short", "int8": "Char", "uint8": "Byte"}

@@ -5,7 +5,7 @@ import numbers
 
 from .. import _C
 from .._dtype import _default_dtype, _BY_NAME
-from .._promote import result_type_names, result_type_tensor_scalar, scalar_impl, scalar_dtype, can_cast_names, _FLOAT
+from .._promote import result_type_names, result_type_tensor_scalar, scalar_impl, scalar_dtype, can_cast_names, _FLOAT, _INT
 from .._tensor import Tensor, _wrap
 from ._dispatch import _as_tensor_operand, _devices_fixed, _write_out, _first_tensor, _cast
 
@@ -153,7 +153,7 @@ def signbit(input):
     if dt == "bool":
         return _wrap(_C.full(list(input._impl.shape), False, "bool", input._impl.device))
     neg = lt(input, 0)
-    if dt == "int64":
+    if dt in _INT:
         return neg
     # -0.0 has its sign bit set too: 1 / -0.0 is -inf. (A NaN's sign bit is not visible to these ops.)
     zero = eq(input.detach(), 0)
@@ -163,7 +163,7 @@ def signbit(input):
 def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
     if isinstance(other, Tensor) and input._impl.dtype != other._impl.dtype:
         raise RuntimeError(f"{_BY_NAME[input._impl.dtype]} did not match {_BY_NAME[other._impl.dtype]}")
-    if input._impl.dtype == "bool" or (input._impl.dtype == "int64" and rtol == 0 and atol == 0):
+    if input._impl.dtype == "bool" or (input._impl.dtype in _INT and rtol == 0 and atol == 0):
         return eq(input, other)
     a = input if input._impl.dtype in _FLOAT else _cast(input, _default_dtype[0]._name)
     b = other if not isinstance(other, Tensor) or other._impl.dtype in _FLOAT else _cast(other, a._impl.dtype)

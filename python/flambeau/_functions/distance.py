@@ -18,7 +18,8 @@ from ..autograd.function import Function
 from ..autograd.grad_mode import _state as _gs, no_grad
 
 _MODES = {"use_mm_for_euclid_dist_if_necessary": 0, "use_mm_for_euclid_dist": 1, "donot_use_mm_for_euclid_dist": 2}
-_TYPE_NAMES = {"float32": "Float", "float64": "Double", "int64": "Long", "bool": "Bool"}
+_TYPE_NAMES = {"float32": "Float", "float64": "Double", "int64": "Long", "bool": "Bool", "int32": "Int", "int16": "Short", "int8": "Char",
+               "uint8": "Byte"}
 
 
 class Cdist(Function):

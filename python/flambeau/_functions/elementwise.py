@@ -12,7 +12,7 @@ import numbers
 
 from .. import _C
 from .._dtype import _default_dtype
-from .._promote import result_type_names, result_type_tensor_scalar, scalar_impl, _FLOAT
+from .._promote import result_type_names, result_type_tensor_scalar, scalar_impl, _FLOAT, _INT
 from .._tensor import Tensor, _wrap
 from ..autograd.function import Function, apply_unary
 from ..autograd.grad_mode import _state as _gs
@@ -305,7 +305,7 @@ def pow(input, exponent, *, out=None):
     if isinstance(exponent, numbers.Number) and not isinstance(exponent, bool):
         ai = input._impl
         dt = result_type_tensor_scalar(ai.dtype, exponent)
-        if dt == "int64" and exponent < 0:
+        if dt in _INT and exponent < 0:
             raise RuntimeError("Integers to negative integer powers are not allowed.")
         x = _cast(input, dt)
         if x._rg and _gs.enabled:
@@ -569,7 +569,7 @@ def _make_unary(name, Fn, float_only=False, int_identity=False, on_bool=None):
                     xi = input._impl
                 else:
                     return _write_out(out, r) if out is not None else r
-            elif int_identity and dt == "int64":
+            elif int_identity and dt in _INT:
                 r = _wrap(_C.clone(xi))  # floor/ceil/round/trunc of an integer is the integer
                 return _write_out(out, r) if out is not None else r
         if input._rg and _gs.enabled:
@@ -595,7 +595,7 @@ def _make_unary(name, Fn, float_only=False, int_identity=False, on_bool=None):
                     return input
                 raise RuntimeError(f"result type {_TORCH_TYPE_NAMES[on_bool]} can't be cast to the desired output "
                                    f"type Bool")
-            if int_identity and dt == "int64":
+            if int_identity and dt in _INT:
                 return input
         if input._rg and _gs.enabled:
             _check_inplace_leaf(input)

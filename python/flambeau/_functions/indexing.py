@@ -6,7 +6,7 @@ accumulate=True, so repeated indices add up), and vice versa.
 """
 
 from .. import _C
-from .._promote import scalar_impl, _FLOAT
+from .._promote import scalar_impl, check_fits, _FLOAT
 from .._tensor import Tensor, _wrap
 from .._utils import wrap_dim
 from ..autograd.function import Function
@@ -14,7 +14,8 @@ from ..autograd.grad_mode import _state as _gs
 from . import elementwise as ew, compare as cmp, pointwise as pw, _dispatch as dsp
 from .shape import _sum_to, _to, reshape, expand
 
-_CPP = {"float32": "float", "float64": "double", "int64": "long int", "bool": "bool"}
+_CPP = {"float32": "float", "float64": "double", "int64": "long int", "bool": "bool", "int32": "int", "int16": "short int", "int8": "signed char",
+        "uint8": "unsigned char"}
 
 
 def _zeros_impl(shape, dt, dev):
@@ -157,7 +158,7 @@ def argwhere(input):
 def _check_index(index, op, allow_0d=True):
     if not isinstance(index, Tensor):
         raise TypeError(f"{op}(): argument 'index' must be Tensor, not {type(index).__name__}")
-    if index._impl.dtype != "int64":
+    if index._impl.dtype not in ("int64", "int32"):  # the core reads int32 indices as int64, as PyTorch
         raise RuntimeError(f"{op}(): Expected dtype int64 for index")
 
 
@@ -363,6 +364,7 @@ def masked_fill(input, mask, value):
         xi = input._impl
         if xi.dtype not in _FLOAT and isinstance(value, float) and not value.is_integer():
             pass  # PyTorch truncates silently here too
+        check_fits(value, xi.dtype)  # narrow integers: PyTorch's overflow check (uint8: 300 raises, -1 is 255)
         v = _wrap(scalar_impl(value if xi.dtype != "bool" else bool(value), xi.dtype, xi.device))
     ms, xs = mask._impl.shape, input._impl.shape
     if ms != xs:

@@ -13,7 +13,8 @@ from ..autograd.grad_mode import _state as _gs
 from . import elementwise as ew, _dispatch as dsp
 from .shape import reshape, expand, transpose, unsqueeze, broadcast_shapes
 
-_TYPE_NAMES = {"float32": "float", "float64": "double", "int64": "long int", "bool": "bool"}
+_TYPE_NAMES = {"float32": "float", "float64": "double", "int64": "long int", "bool": "bool", "int32": "int", "int16": "short int",
+               "int8": "signed char", "uint8": "unsigned char"}
 
 
 def _check_same_dtype(a, b, op):

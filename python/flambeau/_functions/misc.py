@@ -20,7 +20,7 @@ import numpy as np
 
 from .. import _C
 from .._dtype import _BY_NAME, _default_dtype, _to_dtype, Size
-from .._promote import result_type_names, _FLOAT
+from .._promote import result_type_names, _FLOAT, _INT
 from .._tensor import Tensor, _wrap, _wrap_view
 from .._utils import wrap_dim, parse_size
 from ..autograd.function import Function
@@ -74,7 +74,7 @@ def is_nonzero(input):
 
 
 def is_signed(input):
-    return input._impl.dtype != "bool"
+    return input._impl.dtype not in ("bool", "uint8")
 
 
 def is_inference(input):
@@ -350,7 +350,7 @@ def cov(input, *, correction=1, fweights=None, aweights=None):
         if f._impl.ndim > 1:
             raise RuntimeError(f"cov(): expected fweights to have one or fewer dimensions but got fweights with "
                                f"{f._impl.ndim} dimensions")
-        if f._impl.dtype not in ("int64",):
+        if f._impl.dtype not in _INT:
             raise RuntimeError(f"cov(): expected fweights to have integral dtype but got fweights with "
                                f"{_TYPE[f._impl.dtype]} dtype")
         if f._impl.numel != n_obs:
@@ -574,7 +574,7 @@ def unravel_index(indices, shape):
             indices = tensor(int(indices))
         else:
             raise TypeError(f"unravel_index(): expected 'indices' to be a Tensor, got {type(indices).__name__}")
-    if indices._impl.dtype != "int64":
+    if indices._impl.dtype not in _INT:
         raise TypeError(f"expected 'indices' to be integer dtype, but got {_BY_NAME[indices._impl.dtype]}")
     if isinstance(shape, numbers.Integral) and not isinstance(shape, bool):
         shape = (int(shape),)
@@ -614,7 +614,7 @@ def combinations(input, r=2, with_replacement=False):
 # ---------------------------------------------------------------- vander
 def _powers(x, n):
     """[x^1 .. x^(n-1)] along a new last dim, by cumprod as PyTorch (int/bool promote to int64)."""
-    if x._impl.dtype == "bool":
+    if x._impl.dtype == "bool" or x._impl.dtype in _INT:
         x = _cast(x, "int64")
     shape = tuple(x._impl.shape) + (n - 1,)
     return so.cumprod(sh.expand(sh.unsqueeze(x, -1), *shape), -1)
@@ -628,7 +628,7 @@ def vander(x, N=None, increasing=False):
     if n < 0:
         raise RuntimeError("N must be non-negative.")
     from .._creation import ones
-    dt = "int64" if x._impl.dtype in ("bool", "int64") else x._impl.dtype
+    dt = "int64" if x._impl.dtype == "bool" or x._impl.dtype in _INT else x._impl.dtype
     if n == 0:
         return _wrap(_C.empty([x._impl.shape[0], 0], dt, x._impl.device))
     first = ones(x._impl.shape[0], 1, dtype=_BY_NAME[dt], device=x.device)

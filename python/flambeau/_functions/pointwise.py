@@ -307,6 +307,12 @@ def where(condition, input=None, other=None, *, out=None):
     if not isinstance(condition, Tensor):
         raise TypeError(f"where(): argument 'condition' must be Tensor, not {type(condition).__name__}")
     ci = condition._impl
+    if ci.dtype == "uint8":  # accepted with PyTorch's deprecation warning, read as != 0
+        import warnings
+        warnings.warn("where received a uint8 condition tensor. This behavior is deprecated and will be removed in "
+                      "a future version of PyTorch. Use a boolean condition instead.", UserWarning, stacklevel=2)
+        condition = _wrap(_C.to(ci, "bool", ci.device, False))
+        ci = condition._impl
     if ci.dtype != "bool":
         raise RuntimeError(f"where expected condition to be a boolean tensor, but got a tensor with dtype "
                            f"{_TORCH_TYPE_NAMES[ci.dtype]}")

@@ -80,6 +80,15 @@ class SumAll(Sum):
     _grad_fn_name = "SumBackward0"
 
 
+def _narrow_dtype(r, dtype):
+    """sum/prod/cumsum of integers come back int64 from the core; an explicit narrow dtype= keeps
+    that dtype, as PyTorch (which accumulates in it: the same value modulo 2^bits, wrapped here)."""
+    if dtype is None:
+        return r
+    name = _to_dtype(dtype)._name
+    return r if r._impl.dtype == name else _to(r, name, r._impl.device)
+
+
 def sum(input, dim=None, keepdim=False, *, dtype=None, out=None):  # noqa: A001
     if isinstance(dim, _BY_NAME["float32"].__class__):  # sum(x, flambeau.float64)
         dim, dtype = None, dim
@@ -88,7 +97,7 @@ def sum(input, dim=None, keepdim=False, *, dtype=None, out=None):  # noqa: A001
     dims = _dims(input, dim, "sum")
     if input._rg and _gs.enabled:
         return _write(out, (Sum if dim is not None else SumAll).apply(input, dims, keepdim))
-    return _write(out, _wrap(_C.sum(input._impl, dims, keepdim)))
+    return _write(out, _narrow_dtype(_wrap(_C.sum(input._impl, dims, keepdim)), dtype))
 
 
 def nansum(input, dim=None, keepdim=False, *, dtype=None):
@@ -177,7 +186,7 @@ def prod(input, dim=None, keepdim=False, *, dtype=None):
     dims = _dims(input, dim, "prod")
     if input._rg and _gs.enabled:
         return (Prod if dim is not None else ProdAll).apply(input, dims, keepdim)
-    return _wrap(_C.prod(input._impl, dims, keepdim))
+    return _narrow_dtype(_wrap(_C.prod(input._impl, dims, keepdim)), dtype)
 
 
 class _AmaxAmin(Function):
@@ -389,12 +398,17 @@ def argmin(input, dim=None, keepdim=False):
     return _wrap(_C.argmin(input._impl, dim, keepdim))
 
 
+def _uint8_kept(input, r):
+    # PyTorch's all/any of a uint8 tensor answer in uint8 (0/1), of every other dtype in bool.
+    return _wrap(_C.to(r, "uint8", r.device, False)) if input._impl.dtype == "uint8" else _wrap(r)
+
+
 def all(input, dim=None, keepdim=False, *, out=None):  # noqa: A001
-    return _write(out, _wrap(_C.all(input._impl, _dims(input, dim, "all"), keepdim)))
+    return _write(out, _uint8_kept(input, _C.all(input._impl, _dims(input, dim, "all"), keepdim)))
 
 
 def any(input, dim=None, keepdim=False, *, out=None):  # noqa: A001
-    return _write(out, _wrap(_C.any(input._impl, _dims(input, dim, "any"), keepdim)))
+    return _write(out, _uint8_kept(input, _C.any(input._impl, _dims(input, dim, "any"), keepdim)))
 
 
 def count_nonzero(input, dim=None):
@@ -606,7 +620,7 @@ def cumsum(input, dim, *, dtype=None):
         d = wrap_dim(dim, nd)
         if input._rg and _gs.enabled:
             return Cumsum.apply(input, d, False)
-        return _wrap(_C.cumsum(input._impl, d))
+        return _narrow_dtype(_wrap(_C.cumsum(input._impl, d)), dtype)
     if nd == 0:
         return input.clone()
     d = wrap_dim(dim, nd)

@@ -15,6 +15,7 @@ from .._tensor import Tensor, _wrap
 from ..autograd.function import Function
 from ..autograd.grad_mode import _state as _gs, no_grad
 from ._dispatch import _TORCH_TYPE_NAMES
+from .._promote import _INT, _INT_LIMITS
 
 _REDUCES = ("sum", "prod", "mean", "amax", "amin")
 _IDENTITY = {"sum": 0, "mean": 0, "prod": 1}
@@ -24,6 +25,9 @@ _ALIASES = {"max": "amax", "min": "amin"}  # PyTorch accepts these too
 def _identity(reduce, dtype):
     if reduce in _IDENTITY:
         return _IDENTITY[reduce]
+    if dtype in _INT_LIMITS:  # the narrow integers: their own limits
+        lo, hi = _INT_LIMITS[dtype]
+        return lo if reduce == "amax" else hi
     if dtype == "int64":
         return -(2 ** 63) if reduce == "amax" else 2 ** 63 - 1
     return -math.inf if reduce == "amax" else math.inf
@@ -42,7 +46,7 @@ def _forward(x, dim, index, src, reduce, include_self):
         count = _C.full(list(xi.shape), 1 if include_self else 0, xi.dtype, xi.device)
         _C.scatter_add_(count, dim, index._impl, _C.full(list(src._impl.shape), 1, xi.dtype, xi.device))
         count = _C.clamp(count, 1, None)  # untouched positions (count 0) keep their value
-        out = _C.floor_divide(out, count) if xi.dtype == "int64" else _C.div(out, count)
+        out = _C.floor_divide(out, count) if xi.dtype in _INT else _C.div(out, count)
     return out, count
 
 
@@ -109,7 +113,7 @@ def _check(input, dim, index, src, reduce, op):
         raise RuntimeError(f"{op}: reduce argument must be either sum, prod, mean, amax or amin, got {reduce}")
     if not isinstance(src, Tensor):
         raise TypeError(f"{op}(): argument 'src' must be Tensor, not {type(src).__name__}")
-    if index._impl.dtype != "int64":
+    if index._impl.dtype not in ("int64", "int32"):  # int32 read as int64 by the core, as PyTorch
         raise RuntimeError(f"{op}(): Expected dtype int64 for index")
     if input._impl.dtype != src._impl.dtype:
         raise RuntimeError(f"{op}(): Expected self.dtype to be equal to src.dtype (got "

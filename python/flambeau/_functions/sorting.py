@@ -302,7 +302,8 @@ def cumprod(input, dim, *, dtype=None):
     if _on_cpu(input):
         if input._rg and _state.enabled:
             return Cumprod.apply(input, d)
-        return _wrap(_C.cumprod(input._impl, d))
+        from .reduction import _narrow_dtype
+        return _narrow_dtype(_wrap(_C.cumprod(input._impl, d)), dtype)
     exact = _to_dev(np.cumprod(_host(input), axis=d) if input._impl.ndim else _host(input).copy(), input)
     if not (input._rg and _state.enabled):
         return exact

@@ -183,8 +183,13 @@ amp = _Amp()
 
 from .._legacy_types import _make as _make_type  # noqa: E402
 from .._dtype import float32 as _f32, float64 as _f64, int64 as _i64, bool as _b  # noqa: E402
+from .._dtype import int32 as _i32, int16 as _i16, int8 as _i8, uint8 as _u8  # noqa: E402
 
 FloatTensor = _make_type("FloatTensor", _f32, True)
 DoubleTensor = _make_type("DoubleTensor", _f64, True)
 LongTensor = _make_type("LongTensor", _i64, True)
 BoolTensor = _make_type("BoolTensor", _b, True)
+IntTensor = _make_type("IntTensor", _i32, True)
+ShortTensor = _make_type("ShortTensor", _i16, True)
+CharTensor = _make_type("CharTensor", _i8, True)
+ByteTensor = _make_type("ByteTensor", _u8, True)

@@ -76,7 +76,9 @@ class ToTensor:
             return flambeau.from_numpy(arr.copy())
         if arr.dtype == np.bool_:
             return flambeau.from_numpy(arr.copy())
-        if arr.dtype.kind in "iu":
+        if arr.dtype in (np.int64, np.int32, np.int16, np.int8):  # kept, as torchvision's ToTensor
+            return flambeau.from_numpy(arr.copy())
+        if arr.dtype.kind in "iu":  # uint16/32/64: no such tensors in flambeau
             return flambeau.from_numpy(arr.astype(np.int64))
         return flambeau.from_numpy(arr.astype(np.float32))
 

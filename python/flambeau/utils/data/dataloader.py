@@ -61,8 +61,8 @@ def default_convert(data):
 
 
 def _from_numpy(arr):
-    """A flambeau tensor from a numpy array (copy). Integer arrays become int64 and float16
-    becomes float32 when the core lacks those dtypes."""
+    """A flambeau tensor from a numpy array (copy), of the array's dtype (uint8 images stay uint8);
+    integer arrays the core lacks (uint16/32/64) become int64 and float16 becomes float32."""
     arr = np.array(arr, order="C")
     try:
         return flambeau.from_numpy(arr)

@@ -1,0 +1,42 @@
+// Element conversion, shared by the CPU and CUDA copy kernels and by Scalar::to: C++ static_cast,
+// except
+//  - into bool: x != 0 (PyTorch's rule);
+//  - floating -> uint8/int8/int16/int32: through int32 with x86's out-of-range answer (INT32_MIN for
+//    NaN, +-inf and values outside [-2^31, 2^31)), then wrapped to the narrow type. That is what
+//    PyTorch's CPU build computes (static_cast<uint8_t>(float) compiles to cvttss2si and a
+//    truncation): -1.0 -> 255, -3.7 -> 253, 300.0 -> 44, 1e10 -> 0 for uint8. A plain static_cast
+//    of an out-of-range float is undefined behaviour; this one is defined and matches PyTorch.
+// floating -> int64 stays a static_cast (the x86 answer for out-of-range values is INT64_MIN, as in
+// PyTorch; guarding it would cost the vectorised x.long()).
+#pragma once
+#include <cstdint>
+#include <type_traits>
+
+#if defined(__CUDACC__)
+#define FLB_CONVERT_HD __host__ __device__ __forceinline__
+#else
+#define FLB_CONVERT_HD inline
+#endif
+
+namespace flambeau {
+
+template <class F>
+FLB_CONVERT_HD int32_t float_to_int32(F v) {
+  // In range iff -2^31 <= v < 2^31 (NaN fails both comparisons); both bounds are exact in float.
+  return (v >= F(-2147483648.0) && v < F(2147483648.0)) ? static_cast<int32_t>(v) : INT32_MIN;
+}
+
+template <class To, class From>
+FLB_CONVERT_HD To convert_element(From v) {
+  if constexpr (std::is_same_v<To, bool>) {
+    return v != From(0);
+  } else if constexpr (std::is_floating_point_v<From> && std::is_integral_v<To> && sizeof(To) <= 4) {
+    // Integer -> narrower integer wraps (two's complement; defined since C++20, and what GCC, Clang
+    // and nvcc have always done).
+    return static_cast<To>(float_to_int32(v));
+  } else {
+    return static_cast<To>(v);
+  }
+}
+
+}  // namespace flambeau
