@@ -29,6 +29,7 @@ from flambeau.autograd import Function
 from .._functions.linear import linear as _linear_kernel
 from .._functions import activation as _A, loss as _L, conv as _Cv, pooling as _P
 from .._functions import normalization as _N, dropout as _D
+from .._functions.ctc_loss import ctc_loss  # kernel: _C.ctc_loss / _C.ctc_loss_backward (CPU only)
 from .._functions.grid_sample import grid_sample, affine_grid  # kernel: _C.grid_sample; affine_grid composed
 
 
@@ -85,7 +86,7 @@ __all__ = [
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "multi_margin_loss", "kl_div",
     "soft_margin_loss", "margin_ranking_loss", "hinge_embedding_loss", "cosine_embedding_loss",
     "poisson_nll_loss", "gaussian_nll_loss", "triplet_margin_loss", "multilabel_soft_margin_loss",
-    "multilabel_margin_loss",
+    "multilabel_margin_loss", "ctc_loss",
     # composites: unpooling, lp pooling, upsampling aliases, shuffles, bags, sampling, losses
     "max_pool1d_with_indices", "max_pool2d_with_indices", "adaptive_max_pool1d_with_indices",
     "adaptive_max_pool2d_with_indices", "max_unpool1d", "max_unpool2d", "lp_pool1d", "lp_pool2d",

@@ -32,7 +32,7 @@ from .loss import (L1Loss, NLLLoss, PoissonNLLLoss, GaussianNLLLoss, KLDivLoss, 
                    BCEWithLogitsLoss, HingeEmbeddingLoss, MultiLabelMarginLoss, SmoothL1Loss,
                    HuberLoss, SoftMarginLoss, CrossEntropyLoss, MultiLabelSoftMarginLoss,
                    CosineEmbeddingLoss, MarginRankingLoss, MultiMarginLoss, TripletMarginLoss,
-                   TripletMarginWithDistanceLoss)
+                   TripletMarginWithDistanceLoss, CTCLoss)
 
 from . import (module as _m, container as _c, linear as _l, conv as _cv, pooling as _p,  # noqa: E402
                activation as _a, normalization as _n, dropout as _d, sparse as _s, flatten as _f,
