@@ -15,12 +15,14 @@ static std::optional<Scalar> opt_scalar(const py::object& o, const char* op) {
   return to_scalar(o, op);
 }
 
-void bind_ctc_loss(py::module_& m);  // bind_ctc_loss.cpp: ctc_loss, ctc_loss_backward
 void bind_linalg_dense(py::module_& m);  // bind_linalg_dense.cpp: LU, solves, Cholesky, QR, eigh, SVD, matrix_exp
+void bind_ctc_loss(py::module_& m);  // bind_ctc_loss.cpp: ctc_loss, ctc_loss_backward
+void bind_vol(py::module_& m);  // bind_vol.cpp: conv3d, conv_transpose3d, 3-D pooling and unpooling
 
 void bind_ops(py::module_& m) {
   bind_linalg_dense(m);
   bind_ctc_loss(m);
+  bind_vol(m);
   auto dev = [](const std::string& s) { return device_from_string(s); };
   auto dt = [](const std::string& s) { return dtype_from_name(s); };
 

@@ -32,6 +32,8 @@ conv1d = F.conv1d
 conv2d = F.conv2d
 conv_transpose1d = F.conv_transpose1d
 conv_transpose2d = F.conv_transpose2d
+conv3d = F.conv3d
+conv_transpose3d = F.conv_transpose3d
 adaptive_avg_pool1d = F.adaptive_avg_pool1d
 cosine_similarity = F.cosine_similarity
 pairwise_distance = F.pairwise_distance
@@ -49,6 +51,10 @@ def max_pool1d(input, kernel_size, stride=(), padding=0, dilation=1, ceil_mode=F
 
 def max_pool2d(input, kernel_size, stride=(), padding=0, dilation=1, ceil_mode=False):
     return F.max_pool2d(input, kernel_size, _stride(stride), padding, dilation, ceil_mode)
+
+
+def max_pool3d(input, kernel_size, stride=(), padding=0, dilation=1, ceil_mode=False):
+    return F.max_pool3d(input, kernel_size, _stride(stride), padding, dilation, ceil_mode)
 
 
 def avg_pool1d(input, kernel_size, stride=(), padding=0, ceil_mode=False, count_include_pad=True):
@@ -205,3 +211,4 @@ __all__ = """conv1d conv2d conv_transpose1d conv_transpose2d max_pool1d max_pool
     cosine_embedding_loss hinge_embedding_loss margin_ranking_loss triplet_margin_loss poisson_nll_loss bilinear
     embedding constant_pad_nd channel_shuffle native_channel_shuffle cosine_similarity pairwise_distance
     pixel_shuffle pixel_unshuffle prelu""".split()
+__all__ += ["conv3d", "conv_transpose3d", "max_pool3d"]

@@ -29,8 +29,13 @@ from flambeau.autograd import Function
 from .._functions.linear import linear as _linear_kernel
 from .._functions import activation as _A, loss as _L, conv as _Cv, pooling as _P
 from .._functions import normalization as _N, dropout as _D
-from .._functions.ctc_loss import ctc_loss  # kernel: _C.ctc_loss / _C.ctc_loss_backward (CPU only)
 from .._functions.grid_sample import grid_sample, affine_grid  # kernel: _C.grid_sample; affine_grid composed
+from .._functions.ctc_loss import ctc_loss  # kernel: _C.ctc_loss / _C.ctc_loss_backward (CPU only)
+from .._functions.conv3d import conv3d, conv_transpose3d  # kernels: _C.conv3d / _C.conv_transpose3d (CPU only)
+from .._functions.pooling3d import (max_pool3d, max_pool3d_with_indices, avg_pool3d,  # kernels: _C.*_pool3d (CPU)
+                                    adaptive_avg_pool3d, adaptive_max_pool3d,
+                                    adaptive_max_pool3d_with_indices)
+from .._functions import pooling3d as _P3
 
 
 # Every call goes to the `_C` kernels (CPU and CUDA alike), so the decorated name is normally the
@@ -76,6 +81,8 @@ __all__ = [
     "scaled_dot_product_attention", "multi_head_attention_forward",
     # convolution, pooling, padding
     "conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "unfold", "fold", "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d",
+    "conv3d", "conv_transpose3d", "max_pool3d", "avg_pool3d", "adaptive_avg_pool3d", "adaptive_max_pool3d",
+    "max_pool3d_with_indices", "adaptive_max_pool3d_with_indices", "max_unpool3d", "lp_pool3d",
     "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool1d", "adaptive_max_pool2d",
     "pad", "pixel_shuffle", "pixel_unshuffle", "interpolate", "upsample",
     "grid_sample", "affine_grid",
@@ -2347,6 +2354,17 @@ def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_siz
     return _max_unpool("max_unpool2d", input, indices, out)
 
 
+def max_unpool3d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """The partial inverse of max_pool3d: input (N, C, D, H, W) or (C, D, H, W), indices from
+    max_pool3d's return_indices; the other outputs are zero (kernel: _C.max_unpool3d, CPU)."""
+    k = _ntuple(kernel_size, 3, "kernel_size")
+    s = k if stride is None else _ntuple(stride, 3, "stride")
+    p = _ntuple(padding, 3, "padding")
+    if input.dim() not in (4, 5):
+        raise RuntimeError(f"max_unpool3d: expected a 4D or 5D input, got {list(input.shape)}")
+    return _P3.max_unpool3d_kernel(input, indices, _unpool_output_size(input, k, s, p, output_size))
+
+
 def _lp_finish(out, norm_type, window):
     return (flambeau.sign(out) * relu(out.abs())).mul(window).pow(1.0 / norm_type)
 
@@ -2379,6 +2397,21 @@ def lp_pool2d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
     else:
         out = avg_pool2d(input.pow(norm_type), kernel_size, padding=0, ceil_mode=ceil_mode)
     return _lp_finish(out, norm_type, kw * kh)
+
+
+def lp_pool3d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    """Power-average pooling over 3-D windows (see lp_pool1d)."""
+    kd, kh, kw = _ntuple(kernel_size, 3, "kernel_size")
+    if isinstance(norm_type, (int, float)):
+        if norm_type == float("inf"):
+            return max_pool3d(input.abs(), kernel_size, stride, 0, 1, ceil_mode)
+        if norm_type == -float("inf"):
+            return -max_pool3d(-input.abs(), kernel_size, stride, 0, 1, ceil_mode)
+    if stride is not None:
+        out = avg_pool3d(input.pow(norm_type), kernel_size, stride, 0, ceil_mode)
+    else:
+        out = avg_pool3d(input.pow(norm_type), kernel_size, padding=0, ceil_mode=ceil_mode)
+    return _lp_finish(out, norm_type, kd * kh * kw)
 
 
 def upsample_nearest(input, size=None, scale_factor=None):

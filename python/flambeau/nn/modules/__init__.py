@@ -25,6 +25,13 @@ from .channelshuffle import ChannelShuffle
 from .lazy import (LazyLinear, LazyConv1d, LazyConv2d, LazyConvTranspose1d,
                    LazyConvTranspose2d, LazyBatchNorm1d, LazyBatchNorm2d, LazyInstanceNorm1d,
                    LazyInstanceNorm2d)
+# the volumetric (3-D) layers
+from .conv import Conv3d, ConvTranspose3d
+from .pooling import (MaxPool3d, AvgPool3d, AdaptiveAvgPool3d, AdaptiveMaxPool3d, MaxUnpool3d,
+                      LPPool3d)
+from .normalization import InstanceNorm3d
+from .padding import ZeroPad3d, ConstantPad3d, ReflectionPad3d, ReplicationPad3d, CircularPad3d
+from .lazy import LazyConv3d, LazyConvTranspose3d, LazyBatchNorm3d, LazyInstanceNorm3d
 from .rnn import RNNBase, RNN, LSTM, GRU, RNNCellBase, RNNCell, LSTMCell, GRUCell
 from .transformer import (MultiheadAttention, TransformerEncoderLayer, TransformerEncoder,
                           TransformerDecoderLayer, TransformerDecoder, Transformer)

@@ -1,5 +1,5 @@
-"""Lazy modules: LazyModuleMixin and the Lazy* layers (LazyLinear, LazyConv1d/2d,
-LazyConvTranspose1d/2d, LazyBatchNorm1d/2d, LazyInstanceNorm1d/2d).
+"""Lazy modules: LazyModuleMixin and the Lazy* layers (LazyLinear, LazyConv1d/2d/3d,
+LazyConvTranspose1d/2d/3d, LazyBatchNorm1d/2d/3d, LazyInstanceNorm1d/2d/3d).
 
 A lazy module is built without its input size: its parameters (and the norms' running statistics)
 are UninitializedParameter / UninitializedBuffer placeholders. The first forward call (a forward
@@ -15,13 +15,16 @@ import itertools
 import flambeau
 from ..parameter import UninitializedBuffer, UninitializedParameter, is_lazy
 from .conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d
+from .conv import Conv3d, ConvTranspose3d
 from .linear import Linear
 from .normalization import (_BatchNorm, _InstanceNorm, _NormBase, BatchNorm1d, BatchNorm2d,
                             InstanceNorm1d, InstanceNorm2d)
+from .normalization import BatchNorm3d, InstanceNorm3d
 
 __all__ = ["LazyLinear", "LazyConv1d", "LazyConv2d", "LazyConvTranspose1d",
            "LazyConvTranspose2d", "LazyBatchNorm1d", "LazyBatchNorm2d", "LazyInstanceNorm1d",
-           "LazyInstanceNorm2d"]
+           "LazyInstanceNorm2d", "LazyConv3d", "LazyConvTranspose3d", "LazyBatchNorm3d",
+           "LazyInstanceNorm3d"]
 
 
 class LazyModuleMixin:
@@ -240,6 +243,32 @@ class LazyConvTranspose2d(_LazyConvXdMixin, ConvTranspose2d):
         _lazy_conv_init(self, out_channels, device, dtype, bias)
 
 
+class LazyConv3d(_LazyConvXdMixin, Conv3d):
+    """A Conv3d whose in_channels is inferred from the first input."""
+
+    cls_to_become = Conv3d
+    _spatial_dims = 3
+
+    def __init__(self, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
+                 bias=True, padding_mode="zeros", device=None, dtype=None):
+        super().__init__(0, 0, kernel_size, stride, padding, dilation, groups, False, padding_mode,
+                         device=device, dtype=dtype)
+        _lazy_conv_init(self, out_channels, device, dtype, bias)
+
+
+class LazyConvTranspose3d(_LazyConvXdMixin, ConvTranspose3d):
+    """A ConvTranspose3d whose in_channels is inferred from the first input."""
+
+    cls_to_become = ConvTranspose3d
+    _spatial_dims = 3
+
+    def __init__(self, out_channels, kernel_size, stride=1, padding=0, output_padding=0, groups=1,
+                 bias=True, dilation=1, padding_mode="zeros", device=None, dtype=None):
+        super().__init__(0, 0, kernel_size, stride, padding, output_padding, groups, False,
+                         dilation, padding_mode, device=device, dtype=dtype)
+        _lazy_conv_init(self, out_channels, device, dtype, bias)
+
+
 # ---------------------------------------------------------------------------------- norms
 class _LazyNormBase(LazyModuleMixin, _NormBase):
     # PyTorch's defaults, for the instance norms too: affine=True, track_running_stats=True
@@ -320,3 +349,25 @@ class LazyInstanceNorm2d(_LazyNormBase, _InstanceNorm):
     def _check_input_dim(self, input):
         if input.dim() not in (3, 4):
             raise ValueError(f"expected 3D or 4D input (got {input.dim()}D input)")
+
+
+class LazyBatchNorm3d(_LazyNormBase, _BatchNorm):
+    """A BatchNorm3d whose num_features is inferred from the first input (its dim 1)."""
+
+    cls_to_become = BatchNorm3d
+
+    def _check_input_dim(self, input):
+        if input.dim() != 5:
+            raise ValueError(f"expected 5D input (got {input.dim()}D input)")
+
+
+class LazyInstanceNorm3d(_LazyNormBase, _InstanceNorm):
+    """An InstanceNorm3d whose num_features is inferred from the first input (its dim 1, as in
+    PyTorch, also for unbatched input)."""
+
+    cls_to_become = InstanceNorm3d
+    _no_batch_dim = 4
+
+    def _check_input_dim(self, input):
+        if input.dim() not in (4, 5):
+            raise ValueError(f"expected 4D or 5D input (got {input.dim()}D input)")

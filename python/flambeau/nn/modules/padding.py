@@ -2,9 +2,10 @@
 from .. import functional as F
 from .module import Module
 
-__all__ = ["ZeroPad1d", "ZeroPad2d", "ConstantPad1d", "ConstantPad2d", "ReflectionPad1d",
-           "ReflectionPad2d", "ReplicationPad1d", "ReplicationPad2d", "CircularPad1d",
-           "CircularPad2d"]
+__all__ = ["ZeroPad1d", "ZeroPad2d", "ZeroPad3d", "ConstantPad1d", "ConstantPad2d",
+           "ConstantPad3d", "ReflectionPad1d", "ReflectionPad2d", "ReflectionPad3d",
+           "ReplicationPad1d", "ReplicationPad2d", "ReplicationPad3d", "CircularPad1d",
+           "CircularPad2d", "CircularPad3d"]
 
 
 def _pad_tuple(padding, n):
@@ -38,6 +39,10 @@ class ConstantPad2d(_ConstantPadNd):
     _n = 2
 
 
+class ConstantPad3d(_ConstantPadNd):
+    _n = 3
+
+
 class ZeroPad1d(ConstantPad1d):
     def __init__(self, padding):
         super().__init__(padding, 0.0)
@@ -47,6 +52,14 @@ class ZeroPad1d(ConstantPad1d):
 
 
 class ZeroPad2d(ConstantPad2d):
+    def __init__(self, padding):
+        super().__init__(padding, 0.0)
+
+    def extra_repr(self):
+        return f"{self.padding}"
+
+
+class ZeroPad3d(ConstantPad3d):
     def __init__(self, padding):
         super().__init__(padding, 0.0)
 
@@ -77,6 +90,10 @@ class ReflectionPad2d(_ModePadNd):
     _n, _mode = 2, "reflect"
 
 
+class ReflectionPad3d(_ModePadNd):
+    _n, _mode = 3, "reflect"
+
+
 class ReplicationPad1d(_ModePadNd):
     _n, _mode = 1, "replicate"
 
@@ -85,9 +102,17 @@ class ReplicationPad2d(_ModePadNd):
     _n, _mode = 2, "replicate"
 
 
+class ReplicationPad3d(_ModePadNd):
+    _n, _mode = 3, "replicate"
+
+
 class CircularPad1d(_ModePadNd):
     _n, _mode = 1, "circular"
 
 
 class CircularPad2d(_ModePadNd):
     _n, _mode = 2, "circular"
+
+
+class CircularPad3d(_ModePadNd):
+    _n, _mode = 3, "circular"
