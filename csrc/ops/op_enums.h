@@ -28,7 +28,8 @@ enum class TernaryOp : int { Addcmul, Addcdiv, Lerp };
 
 enum class ReduceOp : int { Sum, Prod, Max, Min, All, Any, Mean };
 
-// scatter_reduce's combining step (the "mean" reduction is a Sum plus a count, in ops/index.cpp).
+// scatter_reduce's combining step ("mean" is a Sum and a count, and include_self=False an Assign of the
+// identity first: python/flambeau/_functions/scatter_reduce.py).
 enum class ScatterReduce : int { Sum, Prod, Amax, Amin, Assign };
 
 inline bool binary_returns_bool(BinaryOp op) {
