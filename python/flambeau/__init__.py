@@ -56,7 +56,7 @@ from ._functions.linalg import (matmul, mm, bmm, mv, dot, inner, vdot, outer, ge
 from ._functions.distance import cdist, pdist
 from ._functions.linalg_dense import (det, logdet, inv as inverse, cholesky_legacy as cholesky, cholesky_solve,
                                       cholesky_inverse, qr_legacy as qr, svd_legacy as svd, pinverse, matrix_power,
-                                      matrix_exp, triangular_solve, lu_unpack)
+                                      matrix_exp, triangular_solve, lu_unpack, orgqr, geqrf)
 from ._functions.sorting import (sort, argsort, msort, topk, kthvalue, median, nanmedian, unique, unique_consecutive,
                                  searchsorted, bucketize, bincount, histc, cumprod, cummax, cummin)
 from ._functions.misc import (ravel, diff, cross, kron, block_diag, cov, corrcoef, is_nonzero, is_same_size, is_signed,

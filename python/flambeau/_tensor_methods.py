@@ -471,6 +471,7 @@ _bind(la, ["vdot"])
 # ---------------------------------------------------------------- dense linear algebra (_functions/linalg_dense.py)
 from ._functions import linalg_dense as _ld  # noqa: E402
 _bind(_ld, "det logdet matrix_power matrix_exp cholesky_solve cholesky_inverse triangular_solve pinverse".split())
+_bind(_ld, ["orgqr", "geqrf"])
 Tensor.inverse = _ld.inv
 Tensor.cholesky = _ld.cholesky_legacy
 Tensor.qr = _ld.qr_legacy

@@ -6,7 +6,7 @@ from ._functions import elementwise as _ew, reduction as _red
 from ._functions.linalg_dense import (  # noqa: F401
     LinAlgError, lu_factor, lu_factor_ex, lu, lu_solve, solve, solve_ex, solve_triangular, inv, inv_ex, det,
     slogdet, cholesky, cholesky_ex, qr, eigh, eigvalsh, svd, svdvals, pinv, lstsq, matrix_rank, matrix_power,
-    matrix_exp, multi_dot, cond, tensorinv, tensorsolve)
+    matrix_exp, multi_dot, cond, tensorinv, tensorsolve, householder_product)
 
 
 def norm(A, ord=None, dim=None, keepdim=False, *, dtype=None):  # noqa: A002

@@ -1259,3 +1259,113 @@ def tensorsolve(A, B, dims=None, *, out=None):
                            f"prod(self.shape[:other.ndim]), but got {cols} != {int(np.prod(sa[:B.dim()]))}")
     x = solve(A.reshape(rows, cols), B.reshape(rows))
     return _out(out, x.reshape(rest))
+
+
+# ---------------------------------------------------------------- Householder products (orgqr) and geqrf
+_geqrf_rt = _rt("geqrf", "a tau")
+
+
+def _check_householder(A, tau, op):
+    for name, t in (("input", A), ("tau", tau)):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{op}(): argument '{name}' must be Tensor, not {type(t).__name__}")
+    sa, st = _shape(A), _shape(tau)
+    if len(sa) < 2:
+        raise RuntimeError(f"torch.{op}: input must have at least 2 dimensions.")
+    if sa[-2] < sa[-1]:
+        raise RuntimeError(f"torch.{op}: input.shape[-2] must be greater than or equal to input.shape[-1]")
+    if len(st) < 1 or sa[-1] < st[-1]:
+        raise RuntimeError(f"torch.{op}: input.shape[-1] must be greater than or equal to tau.shape[-1]")
+    if len(st) != len(sa) - 1:
+        raise RuntimeError(f"torch.{op}: Expected tau to have one dimension less than input, but got tau.ndim "
+                           f"equal to {len(st)} and input.ndim is equal to {len(sa)}")
+    if st[:-1] != sa[:-2]:
+        raise RuntimeError(f"torch.{op}: Expected batch dimensions of tau to be equal to input.shape[:-2], but got "
+                           f"{list(st[:-1])}")
+    da, dt = A._impl.dtype, tau._impl.dtype
+    if da not in _EPS:
+        raise NotImplementedError(f"\"orgqr_cpu\" not implemented for '{_TORCH_NAMES.get(da, da)}'")
+    if dt != da:
+        raise RuntimeError(f"torch.{op}: tau dtype {_TORCH_NAMES.get(dt, dt)} does not match input dtype "
+                           f"{_TORCH_NAMES.get(da, da)}")
+    if A.device != tau.device:
+        raise RuntimeError(f"torch.{op}: Expected input and tau to be on the same device, but found input on "
+                           f"{A.device} and tau on {tau.device}")
+
+
+def householder_product(A, tau, *, out=None):
+    """torch.linalg.householder_product (LAPACK's orgqr): the first n columns of H_0 H_1 ... H_{k-1} for
+    A [*, m, n] and tau [*, k] (k <= n <= m), H_i = I - tau_i v_i v_i^T, v_i column i of A below the
+    diagonal with an implicit 1 on it (the reflectors geqrf returns).
+
+    A composite of differentiable ops, so gradients w.r.t. A (its strictly lower triangle) and tau (and
+    higher derivatives) come from autograd: Q starts as the identity's first n columns and the reflectors
+    are applied from the last one back, as dorg2r does; each step is one rank-1 update
+    Q <- Q - (tau_i v_i) (v_i^T Q). The rows above i of v_i are exact zeros, so the full-height update
+    gives the same numbers as LAPACK's trailing-block one."""
+    _check_householder(A, tau, "linalg.householder_product")
+    sa = _shape(A)
+    m, n, k = sa[-2], sa[-1], _shape(tau)[-1]
+    eye = _wrap(_C.eye(m, n, A._impl.dtype, A._impl.device))
+    Q = _wrap(_C.expand(eye._impl, list(sa)))
+    if k == 0:
+        Q = Q.clone()
+        if _records(A, tau):  # keep the graph (zero gradients), as torch's output has a grad_fn
+            Q = Q + A * 0.0
+        return _out(out, Q)
+    V = A.tril(-1) + eye  # column i is v_i: zeros above the diagonal, 1 on it
+    for i in range(k - 1, -1, -1):
+        v = V[..., :, i:i + 1]
+        t = tau[..., i:i + 1].unsqueeze(-1)
+        Q = Q - (v * t) @ (v.mT @ Q)
+    return _out(out, Q)
+
+
+def orgqr(input, tau, *, out=None):  # noqa: A002
+    """torch.orgqr: alias of linalg.householder_product."""
+    return householder_product(input, tau, out=out)
+
+
+def geqrf(input, *, out=None):  # noqa: A002
+    """torch.geqrf: LAPACK's geqrf output (a, tau): R in a's upper triangle, the Householder vectors v_i
+    (implicit unit diagonal) below it, tau [*, min(m, n)], so that householder_product(a, tau) is QR's Q.
+    The reflectors follow dgeqr2 / dlarfg (the convention of csrc/cpu/linalg_qr.cpp): for column j,
+    alpha = a[j, j], x below it; x = 0 gives tau = 0; else beta = -sign(alpha) ||(alpha, x)||,
+    tau = (beta - alpha) / beta, v = x / (alpha - beta), R[j, j] = beta.
+
+    Computed in float64 numpy here (vectorised over the batch; the C++ QR kernel does not hand its
+    reflectors out) and returned in the input's dtype. Not differentiable (neither is torch's)."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"geqrf(): argument 'input' must be Tensor, not {type(input).__name__}")
+    s = _shape(input)
+    if len(s) < 2:
+        raise RuntimeError("torch.geqrf: input must have at least 2 dimensions.")
+    dt = input._impl.dtype
+    if dt not in _EPS:
+        raise NotImplementedError(f"\"geqrf_cpu\" not implemented for '{_TORCH_NAMES.get(dt, dt)}'")
+    m, n = s[-2], s[-1]
+    kk = min(m, n)
+    a = np.array(input.detach().to("cpu").numpy(), dtype=np.float64, copy=True)
+    a = a.reshape((int(np.prod(s[:-2], dtype=np.int64)), m, n))
+    tau = np.zeros((a.shape[0], kk))
+    for j in range(kk):
+        alpha = a[:, j, j].copy()
+        x = a[:, j + 1:, j]
+        xnorm = np.sqrt((x * x).sum(-1)) if m > j + 1 else np.zeros_like(alpha)
+        nz = xnorm != 0.0
+        beta = -np.copysign(np.hypot(alpha, xnorm), alpha)
+        safe_beta = np.where(nz, beta, 1.0)
+        tau[:, j] = np.where(nz, (beta - alpha) / safe_beta, 0.0)
+        scal = np.where(nz, 1.0 / np.where(nz, alpha - beta, 1.0), 1.0)
+        v = x * scal[:, None]
+        a[:, j + 1:, j] = v
+        a[:, j, j] = np.where(nz, beta, alpha)
+        if j + 1 < n:
+            # apply H_j = I - tau v v^T (v with its leading 1) to the trailing columns
+            vf = np.concatenate([np.ones((a.shape[0], 1)), v], axis=1)  # [b, m - j]
+            C = a[:, j:, j + 1:]
+            w = np.einsum("bi,bic->bc", vf, C)
+            a[:, j:, j + 1:] = C - (tau[:, j, None] * vf)[:, :, None] * w[:, None, :]
+    ra = _to_tensor(a.reshape(s), input).to(input.device)
+    rt = _to_tensor(tau.reshape(s[:-2] + (kk,)), input).to(input.device)
+    return _outs(out, _geqrf_rt, (ra, rt))
