@@ -194,3 +194,6 @@ from . import nn, optim, utils, distributions, func  # noqa: E402,F401  (after t
 from .serialization import save, load, save_safetensors, load_safetensors  # noqa: E402,F401
 from ._functions.nn_toplevel import *  # noqa: E402,F401,F403  (torch.conv2d, torch.dropout, ...: after nn)
 from . import testing, jit, distributed, multiprocessing  # noqa: E402,F401  (jit/distributed: honest stubs)
+from ._functions import extra as _extra  # noqa: E402
+globals().update({_n: getattr(_extra, _n) for _n in _extra.TOP_LEVEL})  # torch.sin_, torch.histogram, ...
+newaxis = None

@@ -491,3 +491,8 @@ Tensor.lu = _lu
 # ---------------------------------------------------------------- scatter_reduce / index_reduce
 from ._functions import scatter_reduce as _sr  # noqa: E402
 _bind(_sr, "scatter_reduce scatter_reduce_ index_reduce index_reduce_".split())
+
+
+# ---------------------------------------------------------------- remaining torch.Tensor names (_functions/extra.py)
+from ._functions import extra as _extra  # noqa: E402
+_extra.attach_methods()

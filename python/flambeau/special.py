@@ -41,3 +41,6 @@ def softmax(input, dim, *, dtype=None):
 def log_softmax(input, dim, *, dtype=None):
     from .nn.functional import log_softmax as _log_softmax
     return _log_softmax(input, dim, dtype=dtype)
+
+
+from ._functions.extra import i0, i0e, i1, i1e  # noqa: E402,F401  (modified Bessel functions, order 0 and 1)
