@@ -11,6 +11,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_isolated import main  # noqa: E402
 
 X1M = "x = m.rand(1048576) * 0.9 + 0.05"
+X4MU = "x = m.rand(4194304) * 1.98 - 0.99"
+XN1M = "x = m.randn(1048576) * 3"
+XN4M = "x = m.randn(4194304) * 3"
+XG1M = "x = m.rand(1048576) * 20 + 1"
 SR = ("x = m.randn(1024, 256); s = m.randn(65536, 256); i = m.randint(0, 1024, (65536, 256))",
       "x.scatter_reduce(0, i, s, 'amax')")
 GS = ("x = m.randn(8, 16, 64, 64); g = m.rand(8, 64, 64, 2) * 2 - 1", "F.grid_sample(x, g, align_corners=False)")
@@ -26,7 +30,16 @@ def spd(n):
 
 CASES = [
     ("asin 1M", (X1M, "m.asin(x)"), (X1M, "m.asin(x)")),
+    ("acos 1M", (X1M, "m.acos(x)"), (X1M, "m.acos(x)")),
+    ("atanh 1M", (X1M, "m.atanh(x)"), (X1M, "m.atanh(x)")),
     ("erfinv 1M", (X1M, "m.erfinv(x)"), (X1M, "m.erfinv(x)")),
+    ("erfinv 4M", (X4MU, "m.erfinv(x)"), (X4MU, "m.erfinv(x)")),
+] + [
+    (f"{op} 1M", (XN1M, f"m.{op}(x)"), (XN1M, f"m.{op}(x)")) for op in ("atan", "sinh", "cosh", "asinh")
+] + [
+    ("acosh 1M", (XG1M, "m.acosh(x)"), (XG1M, "m.acosh(x)")),
+    ("asin 4M", (X4MU, "m.asin(x)"), (X4MU, "m.asin(x)")),
+    ("sinh 4M", (XN4M, "m.sinh(x)"), (XN4M, "m.sinh(x)")),
     ("lgamma 1M", (X1M, "m.lgamma(x)"), (X1M, "m.lgamma(x)")),
     ("digamma 1M", (X1M, "m.digamma(x)"), (X1M, "m.digamma(x)")),
     ("log_softmax backward [1024, 1024]", (LSB[0], LSB[1]), (LSB[0], LSB[2])),

@@ -78,7 +78,7 @@ def test_special_values(name, dtype):
 
 
 def test_accuracy_beats_float_evaluation():
-    # float32 digamma and erfinv evaluate in float64 and round once: within half an ulp-ish of the
+    # float32 digamma evaluates in float64 and rounds once: within half an ulp-ish of the
     # float64 value; sinh keeps its relative accuracy near 0 (a composite of exps would give 0).
     x = np.linspace(0.3, 30, 1001, dtype=np.float32)
     ref = torch.digamma(torch.from_numpy(x).double()).numpy()
@@ -175,7 +175,14 @@ def test_special_namespace(rng):
 
 
 def test_erfinv_float32_is_correctly_rounded():
-    # float32 takes one Newton step in float64 from Giles' guess (~1e-12 relative), then one rounding.
+    # The portable scalar loop: one Newton step in float64 from Giles' guess (~1e-12 relative), then one
+    # rounding. (The AVX2/AVX-512 leaves evaluate in float32 lanes, within 1.9 ulp:
+    # tests/kernels/test_special_simd.py.)
+    from helpers import with_cpu_capability
+    with_cpu_capability("default", _erfinv_correctly_rounded)
+
+
+def _erfinv_correctly_rounded():
     import scipy.special as sp
     x = np.random.default_rng(0).uniform(-1, 1, 200000).astype(np.float32)
     tail = np.logspace(-7.2, -1, 500)

@@ -3,6 +3,8 @@
 // (cpu/elementwise.cpp) and the CUDA unary kernel (cuda/elementwise.cu). Every function works in
 // float64; the float32 ops round its result once, so they are within half an ulp of the float64
 // value wherever that value is itself accurate (PyTorch's float32 digamma and erfinv evaluate in float).
+// On CPUs with AVX2/AVX-512, contiguous float32 erfinv runs the vector body of cpu/simd/unary_vec.inc
+// instead (float32 lanes, within 1.9 ulp, 20x faster than this scalar path).
 //
 // Edge values follow PyTorch (and SciPy):
 //   digamma(+-0) = -+inf, digamma(negative integer) = NaN, digamma(-inf) = NaN, digamma(inf) = inf;

@@ -80,7 +80,8 @@ static_assert((int)UnaryOp::Exp == simd::kUExp && (int)UnaryOp::Log1p == simd::k
                   (int)UnaryOp::Relu == simd::kURelu && (int)UnaryOp::Floor == simd::kUFloor &&
                   (int)UnaryOp::Reciprocal == simd::kUReciprocal && (int)UnaryOp::Erf == simd::kUErf &&
                   (int)UnaryOp::Neg == simd::kUNeg && (int)UnaryOp::Abs == simd::kUAbs &&
-                  (int)UnaryOp::Square == simd::kUSquare,
+                  (int)UnaryOp::Square == simd::kUSquare && (int)UnaryOp::Asin == simd::kUAsin &&
+                  (int)UnaryOp::Atanh == simd::kUAtanh && (int)UnaryOp::Erfinv == simd::kUErfinv,
               "UnaryOp and simd::UnaryId must agree");
 
 // float32 / float64 unary math through the SIMD leaves (float32: cpu/simd/unary_vec.inc, float64:

@@ -71,12 +71,13 @@ BceF32Fn bce_f32_avx2();
 BceF32Fn bce_f32_avx512();
 
 // Foundation unary math on contiguous float32 (cpu/elementwise.cpp, the ops of flambeau.exp, log,
-// tanh, ...): out[i] = f(x[i]) for op = (int)UnaryOp, whose values these ids repeat (checked by
+// tanh, asin, sinh, erfinv, ...): out[i] = f(x[i]) for op = (int)UnaryOp, whose values these ids repeat (checked by
 // static_assert in cpu/elementwise.cpp). Returns false, touching nothing, when the leaf has no vector
 // version of `op` (then the caller runs its scalar loop); n = 0 asks only that. out may alias x.
 enum UnaryId : int {
   kUNeg = 0, kUAbs = 1, kUExp = 2, kULog, kULog2, kULog10, kULog1p, kUExpm1, kUSqrt, kURsqrt, kUSin, kUCos, kUTan, kUTanh, kUSigmoid,
-  kURelu, kUSign, kUFloor, kUCeil, kURound, kUTrunc, kUReciprocal, kUErf, kUSquare
+  kURelu, kUSign, kUFloor, kUCeil, kURound, kUTrunc, kUReciprocal, kUErf, kUSquare,
+  kUAsin = 29, kUAcos, kUAtan, kUSinh, kUCosh, kUAsinh, kUAcosh, kUAtanh, kUErfc, kUErfinv
 };
 using UnaryF32Fn = bool (*)(int op, float* out, const float* x, int64_t n);
 UnaryF32Fn unary_f32_avx2();
