@@ -21,30 +21,38 @@ from .shape import reshape, expand, unsqueeze, squeeze
 
 
 class _Params:
-    """Static arguments of one convolution (lists of ints, as _C takes them)."""
+    """Static arguments of one convolution (lists of ints, as _C takes them); `spatial` is 2 (conv2d,
+    csrc/cpu/conv.cpp) or 3 (conv3d, csrc/cpu/conv3d.cpp: _functions/conv3d.py builds those)."""
 
-    __slots__ = ("transposed", "stride", "padding", "dilation", "groups", "output_padding")
+    __slots__ = ("transposed", "stride", "padding", "dilation", "groups", "output_padding", "spatial")
 
-    def __init__(self, transposed, stride, padding, dilation, groups, output_padding=(0,)):
+    def __init__(self, transposed, stride, padding, dilation, groups, output_padding=(0,), spatial=2):
         self.transposed = transposed
         self.stride = stride
         self.padding = padding
         self.dilation = dilation
         self.groups = groups
         self.output_padding = output_padding
+        self.spatial = spatial
+
+
+# spatial dims -> (conv, conv backward, transposed conv, transposed conv backward); the same argument lists.
+_KERNELS = {2: (_C.conv2d, _C.conv2d_backward, _C.conv_transpose2d, _C.conv_transpose2d_backward),
+            3: (_C.conv3d, _C.conv3d_backward, _C.conv_transpose3d, _C.conv_transpose3d_backward)}
 
 
 def _fwd_impl(xi, wi, bi, p):
+    conv, _, conv_t, _ = _KERNELS[p.spatial]
     if p.transposed:
-        return _C.conv_transpose2d(xi, wi, bi, p.stride, p.padding, p.output_padding, p.groups, p.dilation)
-    return _C.conv2d(xi, wi, bi, p.stride, p.padding, p.dilation, p.groups)
+        return conv_t(xi, wi, bi, p.stride, p.padding, p.output_padding, p.groups, p.dilation)
+    return conv(xi, wi, bi, p.stride, p.padding, p.dilation, p.groups)
 
 
 def _bwd_impl(gi, xi, wi, p, mask):
+    _, conv_bwd, _, conv_t_bwd = _KERNELS[p.spatial]
     if p.transposed:
-        return _C.conv_transpose2d_backward(gi, xi, wi, p.stride, p.padding, p.output_padding, p.groups,
-                                            p.dilation, list(mask))
-    return _C.conv2d_backward(gi, xi, wi, p.stride, p.padding, p.dilation, p.groups, list(mask))
+        return conv_t_bwd(gi, xi, wi, p.stride, p.padding, p.output_padding, p.groups, p.dilation, list(mask))
+    return conv_bwd(gi, xi, wi, p.stride, p.padding, p.dilation, p.groups, list(mask))
 
 
 def _opt_wrap(impl):
@@ -114,7 +122,7 @@ class _ConvBackward(Function):
             if ggw is not None:
                 terms.append(_conv_apply(x, ggw, None, p))
             if ggb is not None:
-                terms.append(expand(reshape(ggb, (1, -1, 1, 1)), tuple(g._impl.shape)))
+                terms.append(expand(reshape(ggb, (1, -1) + (1,) * p.spatial), tuple(g._impl.shape)))
             for t in terms:
                 dg = t if dg is None else dg + t
         if nig[1] and ggw is not None:

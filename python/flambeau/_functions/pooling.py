@@ -8,6 +8,8 @@ gradient, so it is itself a Function whose backward is the forward's linear map 
 backward scatters by the saved indices and its adjoint gathers by them; average pooling's backward
 is the adjoint of the (linear) forward, whose own adjoint is the forward. So create_graph=True works.
 """
+import math
+
 from .. import _C
 from .._tensor import Tensor, _wrap
 from ..autograd.function import Function
@@ -21,12 +23,16 @@ def _check_input(op, input):
         raise TypeError(f"{op}(): argument 'input' must be Tensor, not {type(input).__name__}")
 
 
-def _int_list(v, name, op):
+def _int_list(v, name, op, dims=2):
     if isinstance(v, (tuple, list)):
-        if len(v) not in (1, 2):
-            raise RuntimeError(f"{op}: {name} must either be a single int, or a tuple of two ints, got {list(v)}")
+        if len(v) not in (1, dims):
+            raise RuntimeError(f"{op}: {name} must either be a single int, or a tuple of {_WORDS[dims]} ints, "
+                               f"got {list(v)}")
         return [_as_int(e, name, op) for e in v]
     return [_as_int(v, name, op)]
+
+
+_WORDS = {1: "one", 2: "two", 3: "three"}
 
 
 def _as_int(v, name, op):
@@ -35,10 +41,10 @@ def _as_int(v, name, op):
     return v.__index__()
 
 
-def _stride(stride, op):
+def _stride(stride, op, dims=2):
     if stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0):
         return None  # = kernel_size
-    return _int_list(stride, "stride", op)
+    return _int_list(stride, "stride", op, dims)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -60,11 +66,12 @@ class _ScatterByIndices(Function):
         return _gather_by_indices(gg, ctx.indices), None, None
 
 
-def _gather_by_indices(gg, indices):
-    """The adjoint of the scatter: gg (input shape) read at indices (pooled shape)."""
+def _gather_by_indices(gg, indices, dims=2):
+    """The adjoint of the scatter: gg (input shape) read at indices (pooled shape; flat positions within
+    each plane, or each volume for dims=3)."""
     ish, osh = tuple(gg._impl.shape), tuple(indices._impl.shape)
-    flat = reshape(gg, ish[:-2] + (ish[-2] * ish[-1],))
-    idx = reshape(indices, osh[:-2] + (osh[-2] * osh[-1],))
+    flat = reshape(gg, ish[:-dims] + (math.prod(ish[-dims:]),))
+    idx = reshape(indices, osh[:-dims] + (math.prod(osh[-dims:]),))
     return reshape(gather(flat, -1, idx), osh)
 
 

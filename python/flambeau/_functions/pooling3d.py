@@ -12,41 +12,21 @@ from .. import _C
 from .._tensor import Tensor, _wrap
 from ..autograd.function import Function
 from ..autograd.grad_mode import _state as _gs
-from .shape import reshape
-from .indexing import gather
-
-
-def _check_input(op, input):
-    if not isinstance(input, Tensor):
-        raise TypeError(f"{op}(): argument 'input' must be Tensor, not {type(input).__name__}")
-
-
-def _as_int(v, name, op):
-    if isinstance(v, bool) or not hasattr(v, "__index__"):
-        raise TypeError(f"{op}(): argument '{name}' must be an int or a tuple of ints, not {type(v).__name__}")
-    return v.__index__()
+from . import pooling as _p2
+from .pooling import _check_input, _as_int, _max_pool_common  # shared with 2-D pooling
 
 
 def _int_list(v, name, op):
-    if isinstance(v, (tuple, list)):
-        if len(v) not in (1, 3):
-            raise RuntimeError(f"{op}: {name} must either be a single int, or a tuple of three ints, got {list(v)}")
-        return [_as_int(e, name, op) for e in v]
-    return [_as_int(v, name, op)]
+    return _p2._int_list(v, name, op, 3)
 
 
 def _stride(stride, op):
-    if stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0):
-        return None  # = kernel_size
-    return _int_list(stride, "stride", op)
+    return _p2._stride(stride, op, 3)
 
 
 def _gather_by_indices(gg, indices):
     """gg (shape [..., D, H, W]) read at `indices` (flat positions in each volume; shape [..., d, h, w])."""
-    ish, osh = tuple(gg._impl.shape), tuple(indices._impl.shape)
-    flat = reshape(gg, ish[:-3] + (ish[-3] * ish[-2] * ish[-1],))
-    idx = reshape(indices, osh[:-3] + (osh[-3] * osh[-2] * osh[-1],))
-    return reshape(gather(flat, -1, idx), osh)
+    return _p2._gather_by_indices(gg, indices, 3)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -97,15 +77,6 @@ class _MaxPool(Function):
 
 class _AdaptiveMaxPool(_MaxPool):
     _grad_fn_name = "AdaptiveMaxPool3DBackward0"
-
-
-def _max_pool_common(cls, input, run, return_indices):
-    if _gs.enabled and input._rg:
-        return cls.apply(input, run, return_indices)
-    out, idx = run(input._impl, return_indices)
-    if return_indices:
-        return _wrap(out), _wrap(idx)
-    return _wrap(out)
 
 
 def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
