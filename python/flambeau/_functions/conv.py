@@ -135,10 +135,10 @@ class _ConvBackward(Function):
 # ---------------------------------------------------------------------------------------------------
 # argument handling
 
-def _int_list(v, name, op):
+def _int_list(v, name, op, spatial=2):
     if isinstance(v, (tuple, list)):
-        if len(v) not in (1, 2):
-            raise RuntimeError(f"{op}: expected {name} to be a single integer value or a list of 2 values, "
+        if len(v) not in (1, spatial):
+            raise RuntimeError(f"{op}: expected {name} to be a single integer value or a list of {spatial} values, "
                                f"but got {name}={list(v)}")
         return [_as_int(e, name, op) for e in v]
     return [_as_int(v, name, op)]
@@ -162,12 +162,12 @@ def _check_tensors(op, input, weight, bias):
         raise TypeError(f"{op}(): argument 'bias' must be Tensor, not {type(bias).__name__}")
 
 
-def _unbatched(op, input):
+def _unbatched(op, input, spatial=2):
     nd = input._impl.ndim
-    if nd not in (3, 4):
-        raise RuntimeError(f"Expected 3D (unbatched) or 4D (batched) input to {op}, but got input of size: "
-                           f"{list(input._impl.shape)}")
-    return nd == 3
+    if nd not in (spatial + 1, spatial + 2):
+        raise RuntimeError(f"Expected {spatial + 1}D (unbatched) or {spatial + 2}D (batched) input to {op}, but got "
+                           f"input of size: {list(input._impl.shape)}")
+    return nd == spatial + 1
 
 
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):

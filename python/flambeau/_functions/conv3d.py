@@ -12,19 +12,15 @@ back/bottom/right, as PyTorch does, through the kernel's asymmetric padding). 4-
 are accepted.
 """
 from .shape import unsqueeze, squeeze
-from .conv import _Params, _conv_apply, _as_int, _check_tensors  # the autograd Functions, shared with conv2d
+from . import conv as _conv2d
+from .conv import _Params, _conv_apply, _check_tensors  # the autograd Functions, shared with conv2d
 
 
 # ---------------------------------------------------------------------------------------------------
 # argument handling
 
 def _int_list(v, name, op):
-    if isinstance(v, (tuple, list)):
-        if len(v) not in (1, 3):
-            raise RuntimeError(f"{op}: expected {name} to be a single integer value or a list of 3 values, "
-                               f"but got {name}={list(v)}")
-        return [_as_int(e, name, op) for e in v]
-    return [_as_int(v, name, op)]
+    return _conv2d._int_list(v, name, op, 3)
 
 
 def _triple(v):
@@ -32,11 +28,7 @@ def _triple(v):
 
 
 def _unbatched(op, input):
-    nd = input._impl.ndim
-    if nd not in (4, 5):
-        raise RuntimeError(f"Expected 4D (unbatched) or 5D (batched) input to {op}, but got input of size: "
-                           f"{list(input._impl.shape)}")
-    return nd == 4
+    return _conv2d._unbatched(op, input, 3)
 
 
 def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
