@@ -96,10 +96,11 @@ inline vf scale2n(vf y, vf n) {
   return _mm256_mul_ps(_mm256_mul_ps(y, s1), s2);
 }
 // y * 2^n for integral n in [-126, 0] when y * 2^n is known to be a normal float or y is 0 with n = 0
-// (gelu's |x| <= 12): n added to the exponent field, three integer operations against scale2n's nine.
-// n + 1.5 * 2^23 holds n in its low mantissa bits, and shifting them up by 23 drops the rest.
-inline vf scale2n_normal(vf y, vf n) {
-  const __m256i e = _mm256_slli_epi32(_mm256_castps_si256(_mm256_add_ps(n, _mm256_set1_ps(12582912.0f))), 23);
+// (gelu's |x| <= 12), given ns = n + 1.5 * 2^23 (the rounding shifter's output, which holds n in its low
+// mantissa bits): shifting those up by 23 drops the rest, and adding them to y's exponent field scales
+// it; two integer operations against scale2n's nine.
+inline vf scale2n_shifted(vf y, vf ns) {
+  const __m256i e = _mm256_slli_epi32(_mm256_castps_si256(ns), 23);
   return _mm256_castsi256_ps(_mm256_add_epi32(_mm256_castps_si256(y), e));
 }
 inline vf copysign_(vf mag, vf sgn) {

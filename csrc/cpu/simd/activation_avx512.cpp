@@ -97,7 +97,9 @@ inline vf sub_pio2(vf x, vf j) {
   return _mm512_insertf32x8(_mm512_castps256_ps512(lo), hi, 1);
 }
 inline vf scale2n(vf y, vf n) { return _mm512_scalef_ps(y, n); }
-inline vf scale2n_normal(vf y, vf n) { return _mm512_scalef_ps(y, n); }  // as AVX2's, for normal results
+inline vf scale2n_shifted(vf y, vf ns) {  // as AVX2's: ns = n + 1.5 * 2^23
+  return _mm512_scalef_ps(y, _mm512_sub_ps(ns, _mm512_set1_ps(12582912.0f)));
+}
 inline vf copysign_(vf mag, vf sgn) {
   const __m512i s = _mm512_set1_epi32((int)0x80000000);
   return _mm512_castsi512_ps(_mm512_ternarylogic_epi32(_mm512_castps_si512(mag), _mm512_castps_si512(sgn), s, 0xD8));  // s ? sgn : mag, bitwise
