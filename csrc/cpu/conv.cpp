@@ -61,6 +61,7 @@
 #include "cpu/gemm_kernels.h"
 #include "cpu/nn_kernels.h"
 #include "cpu/parallel.h"
+#include "cpu/scratch.h"
 #include "cpu/simd/conv_simd.h"
 
 #ifdef FLAMBEAU_OPENMP
@@ -82,28 +83,6 @@ constexpr int64_t kImplicitMinRows = 16;
 
 inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
-// Reusable per-thread scratch (kept between calls: a training loop would otherwise page-fault its
-// scratch in on every call). Bounded by the tile sizes chosen below.
-struct Scratch {
-  void* ptr = nullptr;
-  size_t bytes = 0;
-  ~Scratch() { std::free(ptr); }
-  template <class T>
-  T* get(int64_t count) {
-    size_t need = ((size_t)std::max<int64_t>(count, 1) * sizeof(T) + 63) & ~size_t(63);
-    if (need > bytes) {
-      std::free(ptr);
-      ptr = std::aligned_alloc(64, need);
-      if (!ptr) {
-        bytes = 0;
-        throw std::bad_alloc();
-      }
-      bytes = need;
-    }
-    return static_cast<T*>(ptr);
-  }
-};
-
 thread_local Scratch tls_col;
 thread_local Scratch tls_aux;
 thread_local Scratch tls_pack;
@@ -114,15 +93,6 @@ thread_local Scratch tls_wt;      // flipped, transposed weights (input gradient
 template <class T>
 T* tls_bpack(int64_t count) {
   return tls_pack.get<T>(count);
-}
-
-int threads_available() {
-#ifdef FLAMBEAU_OPENMP
-  if (omp_in_parallel()) return 1;
-  return omp_get_max_threads();
-#else
-  return 1;
-#endif
 }
 
 // Derived sizes shared by the drivers.

@@ -40,6 +40,7 @@
 
 #include "cpu/gemm.h"
 #include "cpu/parallel.h"
+#include "cpu/scratch.h"
 #include "cpu/vol_kernels.h"
 
 #ifdef FLAMBEAU_OPENMP
@@ -59,38 +60,7 @@ constexpr double kMinParallelWork = double(1 << 20);
 
 inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
-// Reusable per-thread scratch (kept between calls, so that a training loop does not page-fault it
-// in on every step). Bounded by the tile sizes chosen below.
-struct Scratch {
-  void* ptr = nullptr;
-  size_t bytes = 0;
-  ~Scratch() { std::free(ptr); }
-  template <class T>
-  T* get(int64_t count) {
-    size_t need = ((size_t)std::max<int64_t>(count, 1) * sizeof(T) + 63) & ~size_t(63);
-    if (need > bytes) {
-      std::free(ptr);
-      ptr = std::aligned_alloc(64, need);
-      if (!ptr) {
-        bytes = 0;
-        throw std::bad_alloc();
-      }
-      bytes = need;
-    }
-    return static_cast<T*>(ptr);
-  }
-};
-
 thread_local Scratch tls_col3;
-
-int threads_available() {
-#ifdef FLAMBEAU_OPENMP
-  if (omp_in_parallel()) return 1;
-  return omp_get_max_threads();
-#else
-  return 1;
-#endif
-}
 
 struct Dims {
   int64_t G, Cg, Og, KK, Kdim, P, DHW;

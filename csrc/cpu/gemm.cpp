@@ -53,6 +53,8 @@
 
 #include "cpu/capability.h"
 #include "cpu/gemm_kernels.h"
+#include "cpu/parallel.h"
+#include "cpu/scratch.h"
 
 #ifdef FLAMBEAU_OPENMP
 #include <omp.h>
@@ -198,27 +200,7 @@ const KernelSet<T>* select_kernels() {
 // loop would otherwise pay for fresh pages on every call) and grown as needed. The calling thread
 // carves it up for the whole team before the parallel region opens, so nothing inside the region
 // allocates or throws.
-
-struct Workspace {
-  void* ptr = nullptr;
-  size_t bytes = 0;
-  ~Workspace() { std::free(ptr); }
-  template <class T>
-  T* get(size_t count) {
-    const size_t need = (count * sizeof(T) + 63) & ~size_t(63);
-    if (need > bytes) {
-      std::free(ptr);
-      ptr = nullptr;
-      bytes = 0;
-      ptr = std::aligned_alloc(64, need);
-      if (!ptr) throw std::bad_alloc();
-      bytes = need;
-    }
-    return static_cast<T*>(ptr);
-  }
-};
-
-thread_local Workspace tls_workspace;
+thread_local Scratch tls_workspace;
 
 // ---------------------------------------------------------------------------------------------------
 // The blocked product.
@@ -238,7 +220,6 @@ struct Problem {
   const T* bias_m;
 };
 
-inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 inline int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
 
 // Equal blocks of at most `max_block` (rounded up to a multiple of `unit`) covering `total`.
@@ -479,15 +460,6 @@ inline int64_t team_block(int64_t panels, int64_t max_panels, int nt, int64_t pe
 // Below this many multiply-adds per thread a thread costs more to wake than it saves.
 constexpr int64_t kMinWorkPerThread = int64_t(1) << 19;
 
-int max_threads() {
-#ifdef FLAMBEAU_OPENMP
-  if (omp_in_parallel()) return 1;
-  return omp_get_max_threads();
-#else
-  return 1;
-#endif
-}
-
 // ---------------------------------------------------------------------------------------------------
 // Products with one row or one column of C: x @ W, W @ x, a dot product, F.linear or a conv of one
 // sample. The blocked path packs the whole matrix into panels for a single row of output (W @ x of
@@ -636,7 +608,7 @@ void gemm(int64_t M, int64_t N, int64_t K, typename gemm_identity<T>::type alpha
           int64_t lda_col, const T* B, int64_t ldb_row, int64_t ldb_col, typename gemm_identity<T>::type beta,
           T* C, int64_t ldc, const T* bias_n, const T* bias_m) {
   const Problem<T> p{M, N, K, alpha, A, lda_row, lda_col, B, ldb_row, ldb_col, beta, C, ldc, bias_n, bias_m};
-  gemm_run(p, max_threads());
+  gemm_run(p, threads_available());
 }
 
 template <class T>
@@ -646,7 +618,7 @@ void gemm_batched(int64_t batch, int64_t M, int64_t N, int64_t K, typename gemm_
                   int64_t stride_c, int64_t ldc, const T* bias_n, const T* bias_m) {
   if (batch <= 0) return;
   const Problem<T> p{M, N, K, alpha, A, lda_row, lda_col, B, ldb_row, ldb_col, beta, C, ldc, bias_n, bias_m};
-  const int threads = max_threads();
+  const int threads = threads_available();
   const double work = double(M) * double(N) * double(K);
   // Parallel inside each product when one product keeps all threads busy (or there are fewer products
   // than threads); otherwise one product per thread at a time.

@@ -20,6 +20,17 @@ inline int max_threads() {
 #endif
 }
 
+// Threads a driver may split its own work across: 1 inside a parallel region (nested regions would
+// oversubscribe the cores), else the OpenMP team size.
+inline int threads_available() {
+#ifdef FLAMBEAU_OPENMP
+  if (omp_in_parallel()) return 1;
+  return omp_get_max_threads();
+#else
+  return 1;
+#endif
+}
+
 template <class F>
 void parallel_for(int64_t n, int64_t grain, F&& f) {
   if (n <= 0) return;

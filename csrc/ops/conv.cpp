@@ -9,20 +9,13 @@
 #include "cpu/nn_kernels.h"
 #include "ops/dispatch.h"
 #include "ops/nn_ops.h"
+#include "ops/spatial_args.h"
 
 namespace flambeau::ops {
 
 namespace {
 
-struct Pair {
-  int64_t h, w;
-};
-
-Pair pair_arg(const IntList& v, const char* op, const char* name) {
-  FLB_CHECK(v.size() == 1 || v.size() == 2, RuntimeError, op, ": ", name,
-            " must be one int or a pair of ints, got ", shape_str(v));
-  return {v[0], v.size() == 2 ? v[1] : v[0]};
-}
+using namespace spatial;
 
 void check_tensors(const char* op, const Tensor& input, const Tensor& weight, const OptTensor& bias) {
   FLB_CHECK(input.dim() == 4, RuntimeError, op, ": expected a 4-D input [N, C, H, W], got shape ",

@@ -10,20 +10,13 @@
 #include "cpu/vol_kernels.h"
 #include "ops/dispatch.h"
 #include "ops/vol_ops.h"
+#include "ops/spatial_args.h"
 
 namespace flambeau::ops {
 
 namespace {
 
-struct Triple {
-  int64_t d, h, w;
-};
-
-Triple triple_arg(const IntList& v, const char* op, const char* name) {
-  FLB_CHECK(v.size() == 1 || v.size() == 3, RuntimeError, op, ": ", name,
-            " must be one int or a tuple of three ints, got ", shape_str(v));
-  return v.size() == 3 ? Triple{v[0], v[1], v[2]} : Triple{v[0], v[0], v[0]};
-}
+using namespace spatial;
 
 void check_tensors(const char* op, const Tensor& input, const Tensor& weight, const OptTensor& bias) {
   FLB_CHECK(input.dim() == 5, RuntimeError, op, ": expected a 5-D input [N, C, D, H, W], got shape ",

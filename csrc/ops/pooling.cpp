@@ -10,64 +10,21 @@
 #include "cpu/nn_kernels.h"
 #include "ops/dispatch.h"
 #include "ops/nn_ops.h"
+#include "ops/spatial_args.h"
 
 namespace flambeau::ops {
 
 namespace {
 
-struct Pair {
-  int64_t h, w;
-};
-
-Pair pair_arg(const IntList& v, const char* op, const char* name) {
-  FLB_CHECK(v.size() == 1 || v.size() == 2, RuntimeError, op, ": ", name,
-            " must be one int or a pair of ints, got ", shape_str(v));
-  return {v[0], v.size() == 2 ? v[1] : v[0]};
-}
-
-// Floor division (rounds toward minus infinity), as PyTorch's div_rtn.
-int64_t div_floor(int64_t a, int64_t b) {
-  int64_t q = a / b, r = a % b;
-  if (r != 0 && ((r < 0) != (b < 0))) --q;
-  return q;
-}
-
-int64_t pooling_output_size(int64_t in, int64_t k, int64_t pad, int64_t s, int64_t d, bool ceil_mode) {
-  int64_t out = div_floor(in + 2 * pad - d * (k - 1) - 1 + (ceil_mode ? s - 1 : 0), s) + 1;
-  // ceil_mode: the last window must start inside the input or the left padding.
-  if (ceil_mode && (out - 1) * s >= in + pad) --out;
-  return out;
-}
-
-// A [C, H, W] or [N, C, H, W] shape with non-zero C, H, W (N may be 0).
-void check_pool_shape(const char* op, const Shape& s) {
-  bool ok = s.size() == 3 || s.size() == 4;
-  if (ok)
-    for (size_t d = s.size() - 3; d < s.size(); ++d) ok = ok && s[d] > 0;
-  FLB_CHECK(ok, RuntimeError, op, ": expected a 3-D [C, H, W] or 4-D [N, C, H, W] input with non-zero C, H, W, got shape ",
-            shape_str(s));
-}
+using namespace spatial;
 
 void check_float(const char* op, const Tensor& t) {
   FLB_CHECK(is_floating(t.dtype), TypeError, op, ": expected a float32 or float64 input, got ", dtype_name(t.dtype));
 }
 
-int64_t planes_of(const Shape& s) {
-  int64_t p = 1;
-  for (size_t d = 0; d + 2 < s.size(); ++d) p *= s[d];
-  return p;
-}
-
-Shape with_spatial(const Shape& s, int64_t oh, int64_t ow) {
-  Shape o(s.begin(), s.end() - 2);
-  o.push_back(oh);
-  o.push_back(ow);
-  return o;
-}
-
 cpu::PoolGeometry pool_geometry(const char* op, const Shape& in, const IntList& kernel_size, const IntList& stride,
                                 const IntList& padding, const IntList& dilation, bool ceil_mode) {
-  check_pool_shape(op, in);
+  check_pool_shape(op, in, 2);
   const Pair k = pair_arg(kernel_size, op, "kernel_size");
   const Pair s = stride.empty() ? k : pair_arg(stride, op, "stride");
   const Pair p = pair_arg(padding, op, "padding");
@@ -80,7 +37,7 @@ cpu::PoolGeometry pool_geometry(const char* op, const Shape& in, const IntList& 
             " should be at most half of kernel_size ", shape_str(kernel_size));
   const int64_t H = in[in.size() - 2], W = in[in.size() - 1];
   cpu::PoolGeometry g;
-  g.planes = planes_of(in);
+  g.planes = planes_of(in, 2);
   g.H = H;
   g.W = W;
   g.OH = pooling_output_size(H, k.h, p.h, s.h, d.h, ceil_mode);
@@ -108,7 +65,7 @@ Pair adaptive_size(const char* op, const IntList& output_size) {
 
 cpu::PoolGeometry adaptive_geometry(const Shape& in, int64_t oh, int64_t ow) {
   cpu::PoolGeometry g{};
-  g.planes = planes_of(in);
+  g.planes = planes_of(in, 2);
   g.H = in[in.size() - 2];
   g.W = in[in.size() - 1];
   g.OH = oh;
@@ -116,13 +73,10 @@ cpu::PoolGeometry adaptive_geometry(const Shape& in, int64_t oh, int64_t ow) {
   return g;
 }
 
-// grad_output must be input_shape with the spatial dims replaced; returns (OH, OW).
+// grad_output must be input_shape with the spatial dims replaced.
 void check_grad(const char* op, const Tensor& grad, const Shape& in) {
   check_float(op, grad);
-  bool ok = grad.dim() == (int64_t)in.size();
-  for (size_t d = 0; ok && d + 2 < in.size(); ++d) ok = grad.sizes[d] == in[d];
-  FLB_CHECK(ok, RuntimeError, op, ": grad_output shape ", shape_str(grad.sizes), " does not match input shape ",
-            shape_str(in));
+  check_grad_shape(op, grad, in, 2);
 }
 
 }  // namespace
@@ -133,7 +87,7 @@ std::pair<Tensor, OptTensor> max_pool2d(const Tensor& input, const IntList& kern
   const char* op = "max_pool2d";
   check_float(op, input);
   const cpu::PoolGeometry g = pool_geometry(op, input.sizes, kernel_size, stride, padding, dilation, ceil_mode);
-  const Shape os = with_spatial(input.sizes, g.OH, g.OW);
+  const Shape os = with_spatial(input.sizes, {g.OH, g.OW});
   Tensor out = empty(os, input.dtype, input.device());
   OptTensor idx;
   if (return_indices) idx = empty(os, DType::Int64, input.device());
@@ -145,7 +99,7 @@ std::pair<Tensor, OptTensor> max_pool2d(const Tensor& input, const IntList& kern
 
 Tensor max_pool2d_backward(const Tensor& grad_output, const Tensor& indices, const Shape& input_shape) {
   const char* op = "max_pool2d_backward";
-  check_pool_shape(op, input_shape);
+  check_pool_shape(op, input_shape, 2);
   check_grad(op, grad_output, input_shape);
   FLB_CHECK(indices.dtype == DType::Int64, TypeError, op, ": indices must be int64, got ", dtype_name(indices.dtype));
   FLB_CHECK(indices.sizes == grad_output.sizes, RuntimeError, op, ": indices shape ", shape_str(indices.sizes),
@@ -170,7 +124,7 @@ Tensor avg_pool2d(const Tensor& input, const IntList& kernel_size, const IntList
   check_float(op, input);
   const cpu::PoolGeometry g = pool_geometry(op, input.sizes, kernel_size, stride, padding, {1}, ceil_mode);
   FLB_CHECK(!divisor_override || *divisor_override != 0, RuntimeError, op, ": divisor_override must be non-zero");
-  Tensor out = empty(with_spatial(input.sizes, g.OH, g.OW), input.dtype, input.device());
+  Tensor out = empty(with_spatial(input.sizes, {g.OH, g.OW}), input.dtype, input.device());
   if (out.numel() == 0) return out;
   Tensor x = contiguous(input);
   FLB_BACKEND(input.device(), avg_pool2d_forward, out, x, g, count_include_pad, divisor_override.value_or(0));
@@ -184,7 +138,7 @@ Tensor avg_pool2d_backward(const Tensor& grad_output, const Shape& input_shape, 
   const cpu::PoolGeometry g = pool_geometry(op, input_shape, kernel_size, stride, padding, {1}, ceil_mode);
   FLB_CHECK(!divisor_override || *divisor_override != 0, RuntimeError, op, ": divisor_override must be non-zero");
   check_grad(op, grad_output, input_shape);
-  const Shape os = with_spatial(input_shape, g.OH, g.OW);
+  const Shape os = with_spatial(input_shape, {g.OH, g.OW});
   FLB_CHECK(grad_output.sizes == os, RuntimeError, op, ": grad_output has shape ", shape_str(grad_output.sizes),
             ", expected ", shape_str(os));
   Tensor gi = empty(input_shape, grad_output.dtype, grad_output.device());
@@ -198,9 +152,9 @@ Tensor avg_pool2d_backward(const Tensor& grad_output, const Shape& input_shape, 
 Tensor adaptive_avg_pool2d(const Tensor& input, const IntList& output_size) {
   const char* op = "adaptive_avg_pool2d";
   check_float(op, input);
-  check_pool_shape(op, input.sizes);
+  check_pool_shape(op, input.sizes, 2);
   const Pair o = adaptive_size(op, output_size);
-  Tensor out = empty(with_spatial(input.sizes, o.h, o.w), input.dtype, input.device());
+  Tensor out = empty(with_spatial(input.sizes, {o.h, o.w}), input.dtype, input.device());
   if (out.numel() == 0) return out;
   Tensor x = contiguous(input);
   FLB_BACKEND(input.device(), adaptive_avg_pool2d_forward, out, x, adaptive_geometry(input.sizes, o.h, o.w));
@@ -209,7 +163,7 @@ Tensor adaptive_avg_pool2d(const Tensor& input, const IntList& output_size) {
 
 Tensor adaptive_avg_pool2d_backward(const Tensor& grad_output, const Shape& input_shape) {
   const char* op = "adaptive_avg_pool2d_backward";
-  check_pool_shape(op, input_shape);
+  check_pool_shape(op, input_shape, 2);
   check_grad(op, grad_output, input_shape);
   const int64_t oh = grad_output.sizes[grad_output.dim() - 2], ow = grad_output.sizes[grad_output.dim() - 1];
   Tensor gi = empty(input_shape, grad_output.dtype, grad_output.device());
@@ -227,9 +181,9 @@ std::pair<Tensor, OptTensor> adaptive_max_pool2d(const Tensor& input, const IntL
                                                  bool return_indices) {
   const char* op = "adaptive_max_pool2d";
   check_float(op, input);
-  check_pool_shape(op, input.sizes);
+  check_pool_shape(op, input.sizes, 2);
   const Pair o = adaptive_size(op, output_size);
-  const Shape os = with_spatial(input.sizes, o.h, o.w);
+  const Shape os = with_spatial(input.sizes, {o.h, o.w});
   Tensor out = empty(os, input.dtype, input.device());
   OptTensor idx;
   if (return_indices) idx = empty(os, DType::Int64, input.device());

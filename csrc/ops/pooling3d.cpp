@@ -10,44 +10,13 @@
 #include "cpu/vol_kernels.h"
 #include "ops/dispatch.h"
 #include "ops/vol_ops.h"
+#include "ops/spatial_args.h"
 
 namespace flambeau::ops {
 
 namespace {
 
-struct Triple {
-  int64_t d, h, w;
-};
-
-Triple triple_arg(const IntList& v, const char* op, const char* name) {
-  FLB_CHECK(v.size() == 1 || v.size() == 3, RuntimeError, op, ": ", name,
-            " must be one int or a tuple of three ints, got ", shape_str(v));
-  return v.size() == 3 ? Triple{v[0], v[1], v[2]} : Triple{v[0], v[0], v[0]};
-}
-
-// Floor division (rounds toward minus infinity), as PyTorch's div_rtn.
-int64_t div_floor(int64_t a, int64_t b) {
-  int64_t q = a / b, r = a % b;
-  if (r != 0 && ((r < 0) != (b < 0))) --q;
-  return q;
-}
-
-int64_t pooling_output_size(int64_t in, int64_t k, int64_t pad, int64_t s, int64_t d, bool ceil_mode) {
-  int64_t out = div_floor(in + 2 * pad - d * (k - 1) - 1 + (ceil_mode ? s - 1 : 0), s) + 1;
-  // ceil_mode: the last window must start inside the input or the left padding.
-  if (ceil_mode && (out - 1) * s >= in + pad) --out;
-  return out;
-}
-
-// A [C, D, H, W] or [N, C, D, H, W] shape with non-zero C, D, H, W (N may be 0).
-void check_pool_shape(const char* op, const Shape& s) {
-  bool ok = s.size() == 4 || s.size() == 5;
-  if (ok)
-    for (size_t d = s.size() - 4; d < s.size(); ++d) ok = ok && s[d] > 0;
-  FLB_CHECK(ok, RuntimeError, op,
-            ": expected a 4-D [C, D, H, W] or 5-D [N, C, D, H, W] input with non-zero C, D, H, W, got shape ",
-            shape_str(s));
-}
+using namespace spatial;
 
 void check_input(const char* op, const Tensor& t) {
   FLB_CHECK(t.dtype == DType::Float32 || t.dtype == DType::Float64, TypeError, op,
@@ -55,25 +24,11 @@ void check_input(const char* op, const Tensor& t) {
   FLB_CHECK(!t.device().is_cuda(), NotImplementedError, op, ": no CUDA kernel yet (CPU only)");
 }
 
-int64_t planes_of(const Shape& s) {
-  int64_t p = 1;
-  for (size_t d = 0; d + 3 < s.size(); ++d) p *= s[d];
-  return p;
-}
-
 int64_t volume_of(const Shape& s) { return s[s.size() - 3] * s[s.size() - 2] * s[s.size() - 1]; }
-
-Shape with_spatial(const Shape& s, int64_t od, int64_t oh, int64_t ow) {
-  Shape o(s.begin(), s.end() - 3);
-  o.push_back(od);
-  o.push_back(oh);
-  o.push_back(ow);
-  return o;
-}
 
 cpu::Pool3dGeometry pool_geometry(const char* op, const Shape& in, const IntList& kernel_size, const IntList& stride,
                                   const IntList& padding, const IntList& dilation, bool ceil_mode) {
-  check_pool_shape(op, in);
+  check_pool_shape(op, in, 3);
   const Triple k = triple_arg(kernel_size, op, "kernel_size");
   const Triple s = stride.empty() ? k : triple_arg(stride, op, "stride");
   const Triple p = triple_arg(padding, op, "padding");
@@ -89,7 +44,7 @@ cpu::Pool3dGeometry pool_geometry(const char* op, const Shape& in, const IntList
             " should be at most half of kernel_size ", shape_str(kernel_size));
   const int64_t D = in[in.size() - 3], H = in[in.size() - 2], W = in[in.size() - 1];
   cpu::Pool3dGeometry g;
-  g.planes = planes_of(in);
+  g.planes = planes_of(in, 3);
   g.D = D, g.H = H, g.W = W;
   g.OD = pooling_output_size(D, k.d, p.d, s.d, d.d, ceil_mode);
   g.OH = pooling_output_size(H, k.h, p.h, s.h, d.h, ceil_mode);
@@ -114,7 +69,7 @@ Triple adaptive_size(const char* op, const IntList& output_size) {
 
 cpu::Pool3dGeometry adaptive_geometry(const Shape& in, int64_t od, int64_t oh, int64_t ow) {
   cpu::Pool3dGeometry g{};
-  g.planes = planes_of(in);
+  g.planes = planes_of(in, 3);
   g.D = in[in.size() - 3];
   g.H = in[in.size() - 2];
   g.W = in[in.size() - 1];
@@ -125,10 +80,7 @@ cpu::Pool3dGeometry adaptive_geometry(const Shape& in, int64_t od, int64_t oh, i
 // grad_output must be input_shape with the spatial dims replaced.
 void check_grad(const char* op, const Tensor& grad, const Shape& in) {
   check_input(op, grad);
-  bool ok = grad.dim() == (int64_t)in.size();
-  for (size_t d = 0; ok && d + 3 < in.size(); ++d) ok = grad.sizes[d] == in[d];
-  FLB_CHECK(ok, RuntimeError, op, ": grad_output shape ", shape_str(grad.sizes), " does not match input shape ",
-            shape_str(in));
+  check_grad_shape(op, grad, in, 3);
 }
 
 void zero(const Tensor& t) {
@@ -143,7 +95,7 @@ std::pair<Tensor, OptTensor> max_pool3d(const Tensor& input, const IntList& kern
   const char* op = "max_pool3d";
   check_input(op, input);
   const cpu::Pool3dGeometry g = pool_geometry(op, input.sizes, kernel_size, stride, padding, dilation, ceil_mode);
-  const Shape os = with_spatial(input.sizes, g.OD, g.OH, g.OW);
+  const Shape os = with_spatial(input.sizes, {g.OD, g.OH, g.OW});
   Tensor out = empty(os, input.dtype, input.device());
   OptTensor idx;
   if (return_indices) idx = empty(os, DType::Int64, input.device());
@@ -154,7 +106,7 @@ std::pair<Tensor, OptTensor> max_pool3d(const Tensor& input, const IntList& kern
 
 Tensor max_pool3d_backward(const Tensor& grad_output, const Tensor& indices, const Shape& input_shape) {
   const char* op = "max_pool3d_backward";
-  check_pool_shape(op, input_shape);
+  check_pool_shape(op, input_shape, 3);
   check_grad(op, grad_output, input_shape);
   FLB_CHECK(indices.dtype == DType::Int64, TypeError, op, ": indices must be int64, got ", dtype_name(indices.dtype));
   FLB_CHECK(indices.sizes == grad_output.sizes, RuntimeError, op, ": indices shape ", shape_str(indices.sizes),
@@ -170,7 +122,7 @@ Tensor max_pool3d_backward(const Tensor& grad_output, const Tensor& indices, con
   // An index outside the volume gets no gradient: max_pool3d returns one (value -inf) for a dilated
   // window whose taps all fall in the padding, and PyTorch's backward skips it the same way.
   const int64_t in_vol = volume_of(input_shape), out_vol = volume_of(grad_output.sizes);
-  cpu::max_pool3d_backward(gi, contiguous(grad_output), contiguous(indices), planes_of(input_shape), in_vol, out_vol);
+  cpu::max_pool3d_backward(gi, contiguous(grad_output), contiguous(indices), planes_of(input_shape, 3), in_vol, out_vol);
   return gi;
 }
 
@@ -180,7 +132,7 @@ Tensor avg_pool3d(const Tensor& input, const IntList& kernel_size, const IntList
   check_input(op, input);
   const cpu::Pool3dGeometry g = pool_geometry(op, input.sizes, kernel_size, stride, padding, {1}, ceil_mode);
   FLB_CHECK(!divisor_override || *divisor_override != 0, RuntimeError, op, ": divisor must be not zero");
-  Tensor out = empty(with_spatial(input.sizes, g.OD, g.OH, g.OW), input.dtype, input.device());
+  Tensor out = empty(with_spatial(input.sizes, {g.OD, g.OH, g.OW}), input.dtype, input.device());
   if (out.numel() == 0) return out;
   FLB_CPU_ONLY(input.device(), op, avg_pool3d_forward, out, contiguous(input), g, count_include_pad,
                divisor_override.value_or(0));
@@ -194,7 +146,7 @@ Tensor avg_pool3d_backward(const Tensor& grad_output, const Shape& input_shape, 
   const cpu::Pool3dGeometry g = pool_geometry(op, input_shape, kernel_size, stride, padding, {1}, ceil_mode);
   FLB_CHECK(!divisor_override || *divisor_override != 0, RuntimeError, op, ": divisor must be not zero");
   check_grad(op, grad_output, input_shape);
-  const Shape os = with_spatial(input_shape, g.OD, g.OH, g.OW);
+  const Shape os = with_spatial(input_shape, {g.OD, g.OH, g.OW});
   FLB_CHECK(grad_output.sizes == os, RuntimeError, op, ": grad_output has shape ", shape_str(grad_output.sizes),
             ", expected ", shape_str(os));
   Tensor gi = empty(input_shape, grad_output.dtype, grad_output.device());
@@ -207,9 +159,9 @@ Tensor avg_pool3d_backward(const Tensor& grad_output, const Shape& input_shape, 
 Tensor adaptive_avg_pool3d(const Tensor& input, const IntList& output_size) {
   const char* op = "adaptive_avg_pool3d";
   check_input(op, input);
-  check_pool_shape(op, input.sizes);
+  check_pool_shape(op, input.sizes, 3);
   const Triple o = adaptive_size(op, output_size);
-  Tensor out = empty(with_spatial(input.sizes, o.d, o.h, o.w), input.dtype, input.device());
+  Tensor out = empty(with_spatial(input.sizes, {o.d, o.h, o.w}), input.dtype, input.device());
   if (out.numel() == 0) return out;
   FLB_CPU_ONLY(input.device(), op, adaptive_avg_pool3d_forward, out, contiguous(input),
                adaptive_geometry(input.sizes, o.d, o.h, o.w));
@@ -218,7 +170,7 @@ Tensor adaptive_avg_pool3d(const Tensor& input, const IntList& output_size) {
 
 Tensor adaptive_avg_pool3d_backward(const Tensor& grad_output, const Shape& input_shape) {
   const char* op = "adaptive_avg_pool3d_backward";
-  check_pool_shape(op, input_shape);
+  check_pool_shape(op, input_shape, 3);
   check_grad(op, grad_output, input_shape);
   const int64_t nd = grad_output.dim();
   const int64_t od = grad_output.sizes[nd - 3], oh = grad_output.sizes[nd - 2], ow = grad_output.sizes[nd - 1];
@@ -237,9 +189,9 @@ std::pair<Tensor, OptTensor> adaptive_max_pool3d(const Tensor& input, const IntL
                                                  bool return_indices) {
   const char* op = "adaptive_max_pool3d";
   check_input(op, input);
-  check_pool_shape(op, input.sizes);
+  check_pool_shape(op, input.sizes, 3);
   const Triple o = adaptive_size(op, output_size);
-  const Shape os = with_spatial(input.sizes, o.d, o.h, o.w);
+  const Shape os = with_spatial(input.sizes, {o.d, o.h, o.w});
   Tensor out = empty(os, input.dtype, input.device());
   OptTensor idx;
   if (return_indices) idx = empty(os, DType::Int64, input.device());
@@ -265,11 +217,11 @@ Tensor max_unpool3d(const Tensor& input, const Tensor& indices, const IntList& o
             " but input is on ", input.device().str());
   FLB_CHECK(output_size.size() == 3 && output_size[0] > 0 && output_size[1] > 0 && output_size[2] > 0, RuntimeError,
             op, ": output_size must be three positive sizes (depth, height, width), got ", shape_str(output_size));
-  const Shape os = with_spatial(input.sizes, output_size[0], output_size[1], output_size[2]);
+  const Shape os = with_spatial(input.sizes, {output_size[0], output_size[1], output_size[2]});
   Tensor out = empty(os, input.dtype, input.device());
   if (out.numel() == 0) return out;
   const int64_t out_vol = volume_of(os);
-  const int64_t bad = cpu::max_unpool3d_forward(out, contiguous(input), contiguous(indices), planes_of(input.sizes),
+  const int64_t bad = cpu::max_unpool3d_forward(out, contiguous(input), contiguous(indices), planes_of(input.sizes, 3),
                                                 volume_of(input.sizes), out_vol);
   FLB_CHECK(bad < 0, RuntimeError, op, ": found an invalid max index ", bad, " (output volumes are of size ",
             output_size[0], "x", output_size[1], "x", output_size[2], ") for input of shape ",
@@ -290,7 +242,7 @@ Tensor max_unpool3d_backward(const Tensor& grad_output, const Tensor& indices) {
               shape_str(grad_output.sizes), " does not match indices ", shape_str(indices.sizes));
   Tensor gi = empty(indices.sizes, grad_output.dtype, grad_output.device());
   if (gi.numel() == 0) return gi;
-  cpu::max_unpool3d_backward(gi, contiguous(grad_output), contiguous(indices), planes_of(indices.sizes),
+  cpu::max_unpool3d_backward(gi, contiguous(grad_output), contiguous(indices), planes_of(indices.sizes, 3),
                              volume_of(indices.sizes), volume_of(grad_output.sizes));
   return gi;
 }

@@ -4,34 +4,13 @@
 #include <optional>
 #include "ops/nn_ops.h"
 #include "python/bind.h"
+#include "python/bind_int_list.h"
 
 namespace flambeau::python {
 
 namespace {
 
 using OptT = std::optional<Tensor>;
-
-ops::IntList int_list(const py::handle& h, const char* op, const char* name) {
-  if (py::isinstance<py::int_>(h) && !py::isinstance<py::bool_>(h)) return {h.cast<int64_t>()};
-  if (py::isinstance<py::sequence>(h) && !py::isinstance<py::str>(h)) {
-    ops::IntList out;
-    for (auto item : py::reinterpret_borrow<py::sequence>(h)) {
-      if (!py::isinstance<py::int_>(item) || py::isinstance<py::bool_>(item))
-        throw TypeError(std::string(op) + ": " + name + " must be an int or a sequence of ints, got an element of type " +
-                        std::string(py::str(py::type::of(item).attr("__name__"))));
-      out.push_back(item.cast<int64_t>());
-    }
-    return out;
-  }
-  throw TypeError(std::string(op) + ": " + name + " must be an int or a sequence of ints, got " +
-                  std::string(py::str(py::type::of(h).attr("__name__"))));
-}
-
-std::array<bool, 3> mask3(const py::handle& h) {
-  auto v = h.cast<std::vector<bool>>();
-  if (v.size() != 3) throw ValueError("output_mask must have 3 booleans (input, weight, bias)");
-  return {v[0], v[1], v[2]};
-}
 
 }  // namespace
 
@@ -100,7 +79,7 @@ void bind_conv_pool(py::module_& m) {
          bool ceil_mode, bool return_indices) {
         const char* op = "max_pool2d";
         auto k = int_list(kernel_size, op, "kernel_size");
-        auto s = stride.is_none() ? ops::IntList{} : int_list(stride, op, "stride");
+        auto s = opt_stride(stride, op);
         auto p = int_list(padding, op, "padding"), d = int_list(dilation, op, "dilation");
         py::gil_scoped_release nogil;
         return ops::max_pool2d(x, k, s, p, d, ceil_mode, return_indices);
@@ -120,7 +99,7 @@ void bind_conv_pool(py::module_& m) {
          bool count_include_pad, std::optional<int64_t> divisor_override) {
         const char* op = "avg_pool2d";
         auto k = int_list(kernel_size, op, "kernel_size");
-        auto s = stride.is_none() ? ops::IntList{} : int_list(stride, op, "stride");
+        auto s = opt_stride(stride, op);
         auto p = int_list(padding, op, "padding");
         py::gil_scoped_release nogil;
         return ops::avg_pool2d(x, k, s, p, ceil_mode, count_include_pad, divisor_override);
@@ -133,7 +112,7 @@ void bind_conv_pool(py::module_& m) {
          bool ceil_mode, bool count_include_pad, std::optional<int64_t> divisor_override) {
         const char* op = "avg_pool2d_backward";
         auto k = int_list(kernel_size, op, "kernel_size");
-        auto s = stride.is_none() ? ops::IntList{} : int_list(stride, op, "stride");
+        auto s = opt_stride(stride, op);
         auto p = int_list(padding, op, "padding");
         py::gil_scoped_release nogil;
         return ops::avg_pool2d_backward(gy, input_shape, k, s, p, ceil_mode, count_include_pad, divisor_override);

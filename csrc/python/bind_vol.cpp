@@ -5,38 +5,13 @@
 #include <optional>
 #include "ops/vol_ops.h"
 #include "python/bind.h"
+#include "python/bind_int_list.h"
 
 namespace flambeau::python {
 
 namespace {
 
 using OptT = std::optional<Tensor>;
-
-ops::IntList int_list(const py::handle& h, const char* op, const char* name) {
-  if (py::isinstance<py::int_>(h) && !py::isinstance<py::bool_>(h)) return {h.cast<int64_t>()};
-  if (py::isinstance<py::sequence>(h) && !py::isinstance<py::str>(h)) {
-    ops::IntList out;
-    for (auto item : py::reinterpret_borrow<py::sequence>(h)) {
-      if (!py::isinstance<py::int_>(item) || py::isinstance<py::bool_>(item))
-        throw TypeError(std::string(op) + ": " + name + " must be an int or a sequence of ints, got an element of type " +
-                        std::string(py::str(py::type::of(item).attr("__name__"))));
-      out.push_back(item.cast<int64_t>());
-    }
-    return out;
-  }
-  throw TypeError(std::string(op) + ": " + name + " must be an int or a sequence of ints, got " +
-                  std::string(py::str(py::type::of(h).attr("__name__"))));
-}
-
-std::array<bool, 3> mask3(const py::handle& h) {
-  auto v = h.cast<std::vector<bool>>();
-  if (v.size() != 3) throw ValueError("output_mask must have 3 booleans (input, weight, bias)");
-  return {v[0], v[1], v[2]};
-}
-
-ops::IntList opt_stride(const py::object& stride, const char* op) {
-  return stride.is_none() ? ops::IntList{} : int_list(stride, op, "stride");
-}
 
 }  // namespace
 
