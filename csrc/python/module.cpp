@@ -41,6 +41,7 @@ PYBIND11_MODULE(_C, m) {
   python::bind_conv_pool(m);
   python::bind_act_loss(m);
   python::bind_sort(m);
+  python::bind_layout(m);
 
   m.def("cuda_is_built", &cuda::is_built);
   m.def("cuda_device_count", &cuda::device_count);

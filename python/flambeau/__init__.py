@@ -75,7 +75,8 @@ from .autograd.anomaly_mode import (is_anomaly_enabled, is_anomaly_check_nan_ena
                                     set_anomaly_enabled)
 
 strided = "torch.strided"
-contiguous_format = preserve_format = channels_last = "contiguous_format"
+from ._memory_format import (memory_format, contiguous_format, preserve_format, channels_last,  # noqa: F401
+                             channels_last_3d)
 e = 2.718281828459045
 pi = 3.141592653589793
 inf = _builtins.float("inf")
