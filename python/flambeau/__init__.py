@@ -192,6 +192,7 @@ def lu(A, pivot=True, get_infos=False, out=None):
 
 
 from . import nn, optim, utils, distributions, func  # noqa: E402,F401  (after the core, which they build on)
+from .func import vmap  # noqa: E402,F401  (torch.vmap)
 from .serialization import save, load, save_safetensors, load_safetensors  # noqa: E402,F401
 from ._functions.nn_toplevel import *  # noqa: E402,F401,F403  (torch.conv2d, torch.dropout, ...: after nn)
 from . import testing, jit, distributed, multiprocessing  # noqa: E402,F401  (jit/distributed: honest stubs)
