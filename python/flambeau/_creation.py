@@ -116,13 +116,25 @@ def _to_array(data):
     raise TypeError(f"Could not infer dtype of {type(data).__name__}")
 
 
+def _warn_copy_construct(what):
+    import warnings
+    warnings.warn("To copy construct from a tensor, it is recommended to use sourceTensor.detach().clone() or "
+                  f"sourceTensor.detach().clone().requires_grad_(True), rather than {what}.", UserWarning,
+                  stacklevel=3)
+
+
+def _copy_of_tensor(data, dtype, device, requires_grad):
+    impl = data._impl
+    dt = impl.dtype if dtype is None else _dt(dtype)
+    dev = impl.device if device is None else _dev(device)
+    return _finish(_C.to(impl, dt, dev, True), requires_grad)
+
+
 def tensor(data, dtype=None, device=None, requires_grad=False, pin_memory=False):
     """A new tensor holding a copy of `data` (nested lists, numpy arrays, scalars or tensors)."""
     if isinstance(data, Tensor):
-        impl = data._impl
-        dt = impl.dtype if dtype is None else _dt(dtype)
-        dev = impl.device if device is None else _dev(device)
-        return _finish(_C.to(impl, dt, dev, True), requires_grad)
+        _warn_copy_construct("torch.tensor(sourceTensor)")
+        return _copy_of_tensor(data, dtype, device, requires_grad)
     if hasattr(data, "__dlpack__") and not isinstance(data, np.ndarray) and type(data).__module__.startswith("torch"):
         data = data.detach().cpu().numpy()  # a torch tensor: go through numpy (copy below)
     arr, inferred = _to_array(data)
@@ -420,9 +432,14 @@ def _stack_rc(r, c, dtype):
     return out if dtype is None else out.to(dtype)
 
 
-def meshgrid(*tensors, indexing="ij"):
+def meshgrid(*tensors, indexing=None):
     if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
         tensors = tuple(tensors[0])
+    if indexing is None:  # PyTorch's default, with its warning
+        import warnings
+        warnings.warn("torch.meshgrid: in an upcoming release, it will be required to pass the indexing argument.",
+                      UserWarning, stacklevel=2)
+        indexing = "ij"
     if indexing not in ("ij", "xy"):
         raise ValueError(f"meshgrid: indexing must be 'ij' or 'xy', got {indexing!r}")
     ts = list(tensors)

@@ -30,6 +30,16 @@ _SLOT_DEFAULTS = {"grad": None, "_base": None, "_output_nr": 0, "_retains_grad":
                   "_post_acc": None}
 
 
+def _warn_non_leaf_grad():
+    import warnings
+    warnings.warn(
+        "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. Its .grad attribute won't be "
+        "populated during autograd.backward(). If you indeed want the .grad field to be populated for a non-leaf "
+        "Tensor, use .retain_grad() on the non-leaf Tensor. If you access the non-leaf Tensor by mistake, make sure "
+        "you access the leaf Tensor instead. See github.com/pytorch/pytorch/pull/30531 for more informations.",
+        UserWarning, stacklevel=3)
+
+
 def _wrap(impl):
     """A fresh Tensor around `impl` that does not require grad (the result of every op)."""
     t = _new(Tensor)
@@ -83,6 +93,8 @@ class Tensor:
         return t
 
     def __getattr__(self, name):
+        if name == "grad" and self.grad_fn is not None and not self._retains_grad:
+            _warn_non_leaf_grad()  # PyTorch's warning: a non-leaf's .grad is never filled in
         try:
             return _SLOT_DEFAULTS[name]
         except KeyError:
@@ -529,7 +541,7 @@ class Tensor:
         new._base = None
         new._rg = self._rg
         memo[id(self)] = new
-        if self.grad is not None:
+        if self.grad_fn is None and self.grad is not None:
             new.grad = _copy.deepcopy(self.grad, memo)
         d = getattr(self, "__dict__", None)
         if d:

@@ -422,6 +422,9 @@ def new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=F
 
 def new_tensor(self, data, *, dtype=None, device=None, requires_grad=False, layout=None, pin_memory=False):
     dt, dev = _new_kwargs(self, dtype, device)
+    if isinstance(data, Tensor):  # PyTorch's warning names new_tensor, not torch.tensor
+        cr._warn_copy_construct("tensor.new_tensor(sourceTensor)")
+        return cr._copy_of_tensor(data, dt, dev, requires_grad)
     return cr.tensor(data, dtype=dt, device=dev, requires_grad=requires_grad)
 
 

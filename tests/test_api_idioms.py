@@ -1,0 +1,72 @@
+"""Small API behaviours practitioners rely on, against PyTorch: the warnings PyTorch gives (a
+non-leaf's .grad, meshgrid without indexing=, copy-constructing from a tensor), searchsorted /
+bucketize out_int32, the determinism flags read back, torch.version."""
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+import flambeau
+from helpers import assert_close, rand_array
+
+
+def _warnings_of(fn):
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        fn()
+    return [str(x.message) for x in w if issubclass(x.category, UserWarning)]
+
+
+def _first_words(msgs, n=8):
+    return [" ".join(m.split()[:n]) for m in msgs]
+
+
+def test_non_leaf_grad_warns_like_pytorch():
+    def access(lib):
+        def run():
+            x = lib.ones(2, requires_grad=True)
+            y = x * 2
+            (y ** 2).sum().backward()
+            assert y.grad is None
+        return run
+    wt, wf = _warnings_of(access(torch)), _warnings_of(access(flambeau))
+    assert len(wt) == len(wf) == 1
+    assert _first_words(wf, 20) == _first_words(wt, 20)
+
+    # no warning for leaves, retained non-leaves, or tensors outside autograd
+    def quiet(lib):
+        def run():
+            x = lib.ones(2, requires_grad=True)
+            y = x * 2
+            y.retain_grad()
+            (y ** 2).sum().backward()
+            assert x.grad is not None and y.grad is not None
+            assert lib.ones(2).grad is None
+        return run
+    assert _warnings_of(quiet(flambeau)) == _warnings_of(quiet(torch)) == []
+
+
+def test_meshgrid_without_indexing_warns():
+    for lib in (torch, flambeau):
+        msgs = _warnings_of(lambda: lib.meshgrid(lib.arange(3), lib.arange(2)))
+        assert any("indexing argument" in m for m in msgs)
+        assert _warnings_of(lambda: lib.meshgrid(lib.arange(3), lib.arange(2), indexing="xy")) == []
+    a, b = flambeau.meshgrid(flambeau.arange(3), flambeau.arange(2))
+    assert tuple(a.shape) == (3, 2)
+
+
+def test_copy_construct_warnings():
+    for lib in (torch, flambeau):
+        src = lib.ones(2, dtype=lib.float64)
+        m1 = _warnings_of(lambda: lib.tensor(src))
+        assert len(m1) == 1 and "rather than torch.tensor(sourceTensor)" in m1[0]
+        m2 = _warnings_of(lambda: src.new_tensor(src))
+        assert len(m2) == 1 and "rather than tensor.new_tensor(sourceTensor)" in m2[0]
+    src = flambeau.ones(2, requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        c = src.new_tensor(src, dtype=flambeau.float64)
+    assert c.dtype == flambeau.float64 and not c.requires_grad and c.is_leaf
+
+
