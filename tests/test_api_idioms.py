@@ -70,3 +70,16 @@ def test_copy_construct_warnings():
     assert c.dtype == flambeau.float64 and not c.requires_grad and c.is_leaf
 
 
+@pytest.mark.parametrize("out_int32", [False, True])
+@pytest.mark.parametrize("right", [False, True])
+def test_searchsorted_bucketize_out_int32(out_int32, right):
+    seq = np.sort(rand_array((7,)))
+    vals = rand_array((3, 4))
+    rt = torch.searchsorted(torch.from_numpy(seq), torch.from_numpy(vals), out_int32=out_int32, right=right)
+    rf = flambeau.searchsorted(flambeau.from_numpy(seq), flambeau.from_numpy(vals), out_int32=out_int32, right=right)
+    assert_close(rf, rt, atol=0, rtol=0)
+    bt = torch.bucketize(torch.from_numpy(vals), torch.from_numpy(seq), out_int32=out_int32, right=right)
+    bf = flambeau.bucketize(flambeau.from_numpy(vals), flambeau.from_numpy(seq), out_int32=out_int32, right=right)
+    assert_close(bf, bt, atol=0, rtol=0)
+
+
