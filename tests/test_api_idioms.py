@@ -83,3 +83,23 @@ def test_searchsorted_bucketize_out_int32(out_int32, right):
     assert_close(bf, bt, atol=0, rtol=0)
 
 
+def test_deterministic_flags_read_back():
+    saved = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled())
+    try:
+        for lib in (torch, flambeau):
+            lib.use_deterministic_algorithms(False)
+            assert lib.get_deterministic_debug_mode() == 0 and not lib.are_deterministic_algorithms_enabled()
+            lib.use_deterministic_algorithms(True, warn_only=True)
+            assert lib.are_deterministic_algorithms_enabled() and lib.is_deterministic_algorithms_warn_only_enabled()
+            assert lib.get_deterministic_debug_mode() == 1
+            lib.set_deterministic_debug_mode("error")
+            assert lib.get_deterministic_debug_mode() == 2 and not lib.is_deterministic_algorithms_warn_only_enabled()
+            lib.set_deterministic_debug_mode(0)
+            assert not lib.are_deterministic_algorithms_enabled()
+            with pytest.raises(RuntimeError):
+                lib.set_deterministic_debug_mode("loud")
+    finally:
+        torch.use_deterministic_algorithms(saved[0], warn_only=saved[1])
+        flambeau.use_deterministic_algorithms(False)
+
+

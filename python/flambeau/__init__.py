@@ -120,12 +120,40 @@ def set_num_interop_threads(n):
     pass
 
 
+# flambeau's kernels are deterministic by design (no floating-point atomics in reductions), so the
+# flags only record what the script asked for, for the getters PyTorch scripts read back.
+_deterministic = {"mode": False, "warn_only": False}
+
+
 def use_deterministic_algorithms(mode, *, warn_only=False):
-    pass  # flambeau's kernels are deterministic by design (no floating-point atomics in reductions)
+    _deterministic["mode"], _deterministic["warn_only"] = _builtins.bool(mode), _builtins.bool(warn_only)
 
 
 def are_deterministic_algorithms_enabled():
-    return True
+    return _deterministic["mode"]
+
+
+def is_deterministic_algorithms_warn_only_enabled():
+    return _deterministic["warn_only"]
+
+
+def set_deterministic_debug_mode(debug_mode):
+    """0/'default', 1/'warn', 2/'error', as PyTorch (same as use_deterministic_algorithms)."""
+    names = {"default": 0, "warn": 1, "error": 2}
+    if isinstance(debug_mode, str):
+        if debug_mode not in names:
+            raise RuntimeError(f"invalid value of debug_mode, expected one of `default`, `warn`, `error`, but "
+                               f"got {debug_mode}")
+        debug_mode = names[debug_mode]
+    if debug_mode not in (0, 1, 2):
+        raise RuntimeError(f"invalid value of debug_mode, expected 0, 1, or 2, but got {debug_mode}")
+    use_deterministic_algorithms(debug_mode != 0, warn_only=debug_mode == 1)
+
+
+def get_deterministic_debug_mode():
+    if not _deterministic["mode"]:
+        return 0
+    return 1 if _deterministic["warn_only"] else 2
 
 
 _matmul_precision = ["highest"]
