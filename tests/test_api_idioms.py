@@ -103,3 +103,12 @@ def test_deterministic_flags_read_back():
         flambeau.use_deterministic_algorithms(False)
 
 
+def test_version_module():
+    assert flambeau.version.__version__ == flambeau.__version__
+    # a CPU-only build reports no CUDA, as PyTorch's CPU wheels do; a CUDA build its "major.minor"
+    if flambeau._C.cuda_is_built():
+        major, minor = flambeau.version.cuda.split(".")
+        assert major.isdigit() and minor.isdigit()
+    else:
+        assert flambeau.version.cuda is None
+    assert flambeau.version.hip is None
