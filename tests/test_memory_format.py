@@ -276,3 +276,31 @@ def test_views_of_kept_layouts():
     assert_close(f.flatten(), t.flatten())
     assert_close(f.contiguous().view(-1), t.contiguous().view(-1))
     assert_close(f.t().view(-1), t.t().view(-1))
+
+
+def test_module_to_memory_format():
+    """Module.to(memory_format=...) converts the 4-d (and 5-d) parameters and buffers in place of
+    their data, keeping the Parameter objects, as PyTorch; training from there gives the same numbers."""
+    def build(lib):
+        lib.manual_seed(0)
+        return lib.nn.Sequential(lib.nn.Conv2d(3, 4, 3), lib.nn.BatchNorm2d(4), lib.nn.Flatten(), lib.nn.Linear(36, 2))
+    mt, mf = build(torch), build(flambeau)
+    mf.load_state_dict({k: flambeau.from_numpy(v.detach().numpy().copy()) for k, v in mt.state_dict().items()})
+    wf = mf[0].weight
+    assert mt.to(memory_format=torch.channels_last) is mt
+    assert mf.to(memory_format=flambeau.channels_last) is mf
+    assert mf[0].weight is wf and isinstance(wf, flambeau.nn.Parameter)
+    for (k, pt), (_, pf) in zip(mt.named_parameters(), mf.named_parameters()):
+        assert tuple(pf.stride()) == tuple(pt.stride()), k
+    x = rand_array((2, 3, 5, 5), "float32")
+    ot = torch.optim.SGD(mt.parameters(), lr=0.1, momentum=0.9)
+    of = flambeau.optim.SGD(mf.parameters(), lr=0.1, momentum=0.9)
+    for _ in range(2):
+        for m, o, lib in ((mt, ot, torch), (mf, of, flambeau)):
+            o.zero_grad()
+            m(lib.from_numpy(x)).square().mean().backward()
+            o.step()
+    for (k, pt), (_, pf) in zip(mt.named_parameters(), mf.named_parameters()):
+        assert_close(pf, pt, atol=1e-5, rtol=1e-4)
+    mf.to("cpu", memory_format=flambeau.contiguous_format)
+    assert mf[0].weight.is_contiguous()

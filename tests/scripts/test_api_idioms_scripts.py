@@ -346,6 +346,7 @@ def channels_last_training(lib, state, X, Y):
     model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.AdaptiveAvgPool2d(1),
                           nn.Flatten(), nn.Linear(4, 2))
     load_state(lib, model, state)
+    model = model.to(memory_format=torch.channels_last)
     opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
     x = torch.from_numpy(X).contiguous(memory_format=torch.channels_last)
     y = torch.from_numpy(Y)
@@ -359,6 +360,8 @@ def channels_last_training(lib, state, X, Y):
         loss.backward()
         opt.step()
         rec["loss"].append(loss.item())
+    rec["w_layout"] = (tuple(model[0].weight.stride()), tuple(model[5].weight.stride()))
+    rec["w"] = [p.detach() for p in model.parameters()]
     rec["x_like"] = tuple(torch.zeros_like(x).stride())
     rec["x_clone"] = tuple(x.clone().stride())
     rec["x_back"] = tuple(x.contiguous().stride())
