@@ -112,3 +112,35 @@ def test_version_module():
     else:
         assert flambeau.version.cuda is None
     assert flambeau.version.hip is None
+
+
+def test_compile_returns_optimized_module_like_pytorch():
+    """torch.compile(module): a wrapper whose _orig_mod is the module, with PyTorch's '_orig_mod.'
+    state_dict prefix and the module's mode and attributes (PyTorch compiles lazily, so building the
+    wrapper and reading its state is cheap; calls are compared against the module itself)."""
+    def build(lib):
+        lib.manual_seed(0)
+        return lib.nn.Sequential(lib.nn.Linear(2, 3), lib.nn.ReLU())
+    mt, mf = build(torch), build(flambeau)
+    ct, cf = torch.compile(mt), flambeau.compile(mf)
+    assert type(cf).__name__ == type(ct).__name__ == "OptimizedModule"
+    assert cf._orig_mod is mf and isinstance(cf, flambeau.nn.Module)
+    assert list(cf.state_dict()) == list(ct.state_dict())
+    assert [k for k, _ in cf.named_parameters()] == [k for k, _ in ct.named_parameters()]
+    assert cf.training and cf._orig_mod[0] is mf[0]
+    cf.eval()
+    assert not mf.training and not cf.training
+    cf.train()
+    assert mf.training
+    x = flambeau.from_numpy(rand_array((4, 2)))
+    assert_close(cf(x), mf(x), atol=0, rtol=0)
+    sd = cf.state_dict()
+    fresh = build(flambeau)
+    fresh.load_state_dict({k.replace("_orig_mod.", ""): v for k, v in sd.items()})
+    assert_close(fresh(x), mf(x), atol=0, rtol=0)
+    fn = flambeau.compile(lambda t: t * 2)
+    assert_close(fn(x), x * 2)
+    deco = flambeau.compile(mode="reduce-overhead")(lambda t: t + 1)
+    assert_close(deco(x), x + 1)
+    with pytest.raises(RuntimeError, match="mode or options"):
+        flambeau.compile(mf, mode="default", options={})

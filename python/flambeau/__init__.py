@@ -174,13 +174,6 @@ def get_float32_matmul_precision():
     return _matmul_precision[0]
 
 
-def compile(model=None, **kwargs):
-    """No compiler: returns the model (or a decorator that does) unchanged."""
-    if model is None:
-        return lambda m: m
-    return model
-
-
 def detach(input):
     return input.detach()
 
@@ -220,6 +213,7 @@ def lu(A, pivot=True, get_infos=False, out=None):
 
 
 from . import nn, optim, utils, distributions, func  # noqa: E402,F401  (after the core, which they build on)
+from ._compile import compile  # noqa: E402,F401  (needs nn.Module)
 from .func import vmap  # noqa: E402,F401  (torch.vmap)
 from .serialization import save, load, save_safetensors, load_safetensors  # noqa: E402,F401
 from ._functions.nn_toplevel import *  # noqa: E402,F401,F403  (torch.conv2d, torch.dropout, ...: after nn)
