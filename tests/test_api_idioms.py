@@ -144,3 +144,20 @@ def test_compile_returns_optimized_module_like_pytorch():
     assert_close(deco(x), x + 1)
     with pytest.raises(RuntimeError, match="mode or options"):
         flambeau.compile(mf, mode="default", options={})
+
+
+def test_random_module_and_fork_rng():
+    for lib in (torch, flambeau):
+        lib.random.manual_seed(5)
+        assert lib.random.initial_seed() == 5 == lib.initial_seed()
+        with lib.random.fork_rng():
+            inside = lib.rand(3)
+        after = lib.rand(3)
+        assert bool((inside == after).all())  # the draws inside did not advance the stream
+        s = lib.random.get_rng_state()
+        a = lib.rand(2)
+        lib.random.set_rng_state(s)
+        assert bool((a == lib.rand(2)).all())
+        with lib.random.fork_rng(enabled=False):
+            lib.rand(1)
+        assert isinstance(lib.random.default_generator, lib.Generator)
