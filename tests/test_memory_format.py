@@ -304,3 +304,40 @@ def test_module_to_memory_format():
         assert_close(pf, pt, atol=1e-5, rtol=1e-4)
     mf.to("cpu", memory_format=flambeau.contiguous_format)
     assert mf[0].weight.is_contiguous()
+
+
+@pytest.mark.parametrize("layout", ["t", "permute", "channels_last", "slice"])
+@pytest.mark.parametrize("act", ["gelu", "silu", "leaky_relu", "elu", "hardtanh", "softplus", "mish", "relu6",
+                                 "hardswish", "gelu_tanh"])
+def test_activation_results_and_gradients_keep_layout(layout, act):
+    """F.gelu & co. keep a dense input's layout as PyTorch's (TensorIterator) kernels do, forward and
+    backward, with the same values."""
+    fn = {"gelu_tanh": lambda F, x: F.gelu(x, approximate="tanh")}.get(act, lambda F, x: getattr(F, act)(x))
+    t, f = _inputs(layout, "float64")
+    t.requires_grad_(True)
+    f.requires_grad_(True)
+    yt, yf = fn(torch.nn.functional, t), fn(flambeau.nn.functional, f)
+    _same_layout(yf, yt)
+    assert_close(yf, yt)
+    g = rand_array(tuple(t.shape), "float64")
+    gt = torch.from_numpy(g.copy())
+    gf = flambeau.from_numpy(g.copy())
+    (it,) = torch.autograd.grad(yt, t, gt)
+    (i_f,) = flambeau.autograd.grad(yf, f, gf)
+    assert_close(i_f, it)
+
+
+@pytest.mark.parametrize("layout", ["t", "channels_last"])
+def test_masked_fill_result_is_row_major(layout):
+    """PyTorch's masked_fill fills a row-major clone (unlike where(), which keeps the layout)."""
+    t, f = _inputs(layout)
+    for rt, rf in [(t.masked_fill(t > 0, 0.5), f.masked_fill(f > 0, 0.5)),
+                   (torch.where(t > 0, t, 0.5), flambeau.where(f > 0, f, 0.5))]:
+        _same_layout(rf, rt)
+        assert_close(rf, rt)
+    t2, f2 = t.clone().requires_grad_(True), f.clone().requires_grad_(True)
+    rt, rf = t2.masked_fill(t2 > 0, 0.5), f2.masked_fill(f2 > 0, 0.5)
+    _same_layout(rf, rt)
+    rt.sum().backward()
+    rf.sum().backward()
+    assert_close(f2.grad, t2.grad)
