@@ -194,3 +194,22 @@ def test_stack_module_state_ensemble():
     out_t.sum().backward()
     out_f.sum().backward()
     assert_close(pf["weight"].grad, pt["weight"].grad)
+
+
+def test_autograd_grad_is_grads_batched():
+    (xt,), (xf,) = _both((3,))
+    xt.requires_grad_(True)
+    xf.requires_grad_(True)
+    yt, yf = xt.sin() * xt.exp(), xf.sin() * xf.exp()
+    (et,), (ef,) = _both((4, 3))
+    gt = torch.autograd.grad(yt, xt, et, is_grads_batched=True, retain_graph=True)
+    gf = flambeau.autograd.grad(yf, xf, ef, is_grads_batched=True, retain_graph=True)
+    _close_tree(gf, gt)
+    # the Jacobian in one call: the identity's rows as cotangents
+    jt = torch.autograd.grad(yt, xt, torch.eye(3, dtype=torch.float64), is_grads_batched=True, create_graph=True)[0]
+    jf = flambeau.autograd.grad(yf, xf, flambeau.eye(3, dtype=flambeau.float64), is_grads_batched=True,
+                                create_graph=True)[0]
+    assert_close(jf, jt)
+    assert jf.requires_grad
+    with pytest.raises(RuntimeError, match="batch dimension"):
+        flambeau.autograd.grad((xf * 2).sum(), xf, flambeau.ones(2, 2, dtype=flambeau.float64), is_grads_batched=True)
