@@ -173,6 +173,11 @@ Shape elementwise_out_strides(const Shape& shape, const std::vector<const Tensor
 }
 
 Tensor empty_elementwise(const Shape& shape, DType dtype, Device device, const std::vector<const Tensor*>& operands) {
+  // The usual case first, without building stride vectors: row-major operands give a row-major
+  // output (an op on every tensor of a training step passes here).
+  bool rowmajor = true;
+  for (const Tensor* op : operands) rowmajor = rowmajor && op->is_contiguous();
+  if (rowmajor || shape.size() <= 1) return empty(shape, dtype, device);
   Shape st = elementwise_out_strides(shape, operands);
   if (st == contiguous_strides(shape)) return empty(shape, dtype, device);
   return empty_strided(shape, st, dtype, device);

@@ -169,21 +169,16 @@ Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b, const std::optional
     return o;
   }
   Shape shape = broadcast_shapes(a.sizes, b.sizes, name);
-  Tensor o;
-  if (out) {
-    o = prepare_out(out, shape, rt, a.device(), name);
-  } else {
-    Tensor xa = expand(a, shape), xb = expand(b, shape);
-    o = empty_elementwise(shape, rt, a.device(), {&xa, &xb});
-  }
+  Tensor ea = expand(a, shape), eb = expand(b, shape);
+  Tensor o = prepare_out(out, shape, rt, a.device(), name, {&ea, &eb});
   if (o.numel() == 0) return o;
   // An output that partially overlaps an input would be read after being written: stage the input.
   auto safe = [&](const Tensor& x) {
-    if (!out || !may_overlap(o, x)) return x;
+    if (!may_overlap(o, x)) return x;
     if (o.storage == x.storage && o.offset == x.offset && o.strides == x.strides && o.sizes == x.sizes) return x;
     return clone(x);
   };
-  Tensor ea = expand(safe(a), shape), eb = expand(safe(b), shape);
+  if (out) ea = expand(safe(a), shape), eb = expand(safe(b), shape);
   const auto perm = dense_memory_order(o);
   FLB_BACKEND(a.device(), binary, op, in_memory_order(o, perm), in_memory_order(ea, perm), in_memory_order(eb, perm));
   return o;
