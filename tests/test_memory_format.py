@@ -341,3 +341,27 @@ def test_masked_fill_result_is_row_major(layout):
     rt.sum().backward()
     rf.sum().backward()
     assert_close(f2.grad, t2.grad)
+
+
+def _cat_cases(lib):
+    g = np.random.default_rng(7)
+    a = lib.from_numpy(g.standard_normal((2, 3, 4, 5)).astype(np.float32))
+    cl = a.contiguous(memory_format=lib.channels_last)
+    t = lib.from_numpy(g.standard_normal((3, 4)).astype(np.float32)).t()
+    n111 = lib.from_numpy(g.standard_normal((2, 1, 1, 1)).astype(np.float32))
+    c5 = lib.from_numpy(g.standard_normal((2, 3, 2, 2, 2)).astype(np.float32)).contiguous(
+        memory_format=lib.channels_last_3d)
+    c1 = lib.from_numpy(g.standard_normal((1, 3, 1, 1)).astype(np.float32)).contiguous(memory_format=lib.channels_last)
+    return [lambda: lib.cat([cl, cl], 1), lambda: lib.cat([cl, a], 1), lambda: lib.cat([a, cl], 0),
+            lambda: lib.cat([cl]), lambda: lib.cat([t]), lambda: lib.cat([t, t]), lambda: lib.cat([a.permute(0, 2, 3, 1)], 1),
+            lambda: lib.cat([n111, n111]), lambda: lib.cat([c5, c5], 2), lambda: lib.cat([c1, c1], 1)]
+
+
+def test_cat_result_layout():
+    """cat's result is channels_last when every input looks channels_last (c10's
+    suggest_memory_format), row-major otherwise, as PyTorch's."""
+    for ft, ff in zip(_cat_cases(torch), _cat_cases(flambeau)):
+        rt, rf = ft(), ff()
+        assert tuple(rf.stride()) == tuple(rt.stride())
+        assert_close(rf, rt, atol=0, rtol=0)
+

@@ -121,3 +121,31 @@ def copy_as(impl, fmt, dtype, device):
     out = empty_as(impl, fmt, dtype, device)
     _C.copy_(out, impl)
     return out
+
+
+def suggest_memory_format(impl):
+    """c10's suggest_memory_format: channels_last(_3d) when the strides look like it (is_strides_like_
+    channels_last, ambiguous cases going to row-major), else contiguous_format."""
+    shape, stride = list(impl.shape), list(impl.stride)
+    fmt = {4: channels_last, 5: channels_last_3d}.get(len(shape))
+    if fmt is None or stride[1] == 0:
+        return contiguous_format
+    lo = 0
+    for d in _CL_ORDER[fmt]:
+        if shape[d] == 0 or stride[d] < lo:
+            return contiguous_format
+        if d == 0 and lo == stride[1]:
+            return contiguous_format
+        lo = stride[d] * (shape[d] if shape[d] > 1 else 1)
+    return fmt
+
+
+def cat_memory_format(impls):
+    """The layout of torch.cat's result: the inputs' common suggested format, else row-major."""
+    fmt = None
+    for impl in impls:
+        f = suggest_memory_format(impl)
+        if f is contiguous_format or (fmt is not None and f is not fmt):
+            return contiguous_format
+        fmt = f
+    return fmt or contiguous_format

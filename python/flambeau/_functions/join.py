@@ -64,12 +64,17 @@ def cat(tensors, dim=0, *, out=None):
         raise RuntimeError("zero-dimensional tensor (at position 0) cannot be concatenated")
     d = wrap_dim(dim, nd)
     tensors = [t for t in tensors if not (t._impl.ndim == 1 and t._impl.numel == 0)] or tensors[:1]
+    # PyTorch's result layout: channels_last when every input looks channels_last, else row-major.
+    from .. import _memory_format as _mf
+    fmt = _mf.cat_memory_format([t._impl for t in tensors]) if nd in (4, 5) else _mf.contiguous_format
     if len(tensors) == 1 and out is None:
-        return clone(tensors[0])
+        return clone(tensors[0], memory_format=fmt)
     if _gs.enabled and any(t._rg for t in tensors):
         res = Cat.apply(d, *tensors)
     else:
         res = _wrap(_C.cat([t._impl for t in tensors], d))
+    if fmt is not _mf.contiguous_format:
+        res = contiguous(res, memory_format=fmt)  # the kernel writes row-major; relaid out (one copy)
     if out is not None:
         from ._dispatch import _write_out
         return _write_out(out, res)
