@@ -365,3 +365,20 @@ def test_cat_result_layout():
         assert tuple(rf.stride()) == tuple(rt.stride())
         assert_close(rf, rt, atol=0, rtol=0)
 
+
+@pytest.mark.parametrize("layout", ["channels_last", "t", "permute", "contig"])
+def test_leaf_grad_follows_leaf_layout(layout):
+    """PyTorch's gradient layout contract: a dense leaf's .grad has the leaf's strides."""
+    t, f = _inputs(layout)
+    t = t.detach().requires_grad_(True)
+    f = f.detach().requires_grad_(True)
+    g = rand_array(tuple(t.shape), "float32")
+    # a gradient arriving row-major (through reshape) and one arriving in another layout (through t())
+    (t.reshape(-1) * torch.from_numpy(g.copy()).reshape(-1)).sum().backward()
+    (f.reshape(-1) * flambeau.from_numpy(g.copy()).reshape(-1)).sum().backward()
+    assert tuple(f.grad.stride()) == tuple(t.grad.stride())
+    assert_close(f.grad, t.grad)
+    (t * 2).sum().backward()  # accumulation keeps the layout
+    (f * 2).sum().backward()
+    assert tuple(f.grad.stride()) == tuple(t.grad.stride())
+    assert_close(f.grad, t.grad)
