@@ -116,17 +116,19 @@ def test_version_module():
 
 def test_compile_returns_optimized_module_like_pytorch():
     """torch.compile(module): a wrapper whose _orig_mod is the module, with PyTorch's '_orig_mod.'
-    state_dict prefix and the module's mode and attributes (PyTorch compiles lazily, so building the
-    wrapper and reading its state is cheap; calls are compared against the module itself)."""
+    state_dict prefix and the module's mode and attributes (calls are compared against the module
+    itself). PyTorch's own torch.compile is not called here: importing its compiler changes global
+    state (distributions' argument validation) that other tests rely on; the names below are what
+    torch.compile(nn.Sequential(nn.Linear(2, 3), nn.ReLU())) gives in PyTorch 2.x."""
     def build(lib):
         lib.manual_seed(0)
         return lib.nn.Sequential(lib.nn.Linear(2, 3), lib.nn.ReLU())
-    mt, mf = build(torch), build(flambeau)
-    ct, cf = torch.compile(mt), flambeau.compile(mf)
-    assert type(cf).__name__ == type(ct).__name__ == "OptimizedModule"
+    mf = build(flambeau)
+    cf = flambeau.compile(mf)
+    assert type(cf).__name__ == "OptimizedModule"
     assert cf._orig_mod is mf and isinstance(cf, flambeau.nn.Module)
-    assert list(cf.state_dict()) == list(ct.state_dict())
-    assert [k for k, _ in cf.named_parameters()] == [k for k, _ in ct.named_parameters()]
+    assert list(cf.state_dict()) == ["_orig_mod.0.weight", "_orig_mod.0.bias"]
+    assert [k for k, _ in cf.named_parameters()] == ["_orig_mod.0.weight", "_orig_mod.0.bias"]
     assert cf.training and cf._orig_mod[0] is mf[0]
     cf.eval()
     assert not mf.training and not cf.training

@@ -73,10 +73,29 @@ def assert_records_close(got, want, atol=2e-5, rtol=2e-4, path="record"):
         np.testing.assert_allclose(g.astype(np.float64), w.astype(np.float64), atol=atol, rtol=rtol, err_msg=path)
 
 
+def _global_flags(lib):
+    t = lib.torch
+    return (t.get_float32_matmul_precision(), t.backends.cudnn.benchmark, t.backends.cudnn.deterministic,
+            t.are_deterministic_algorithms_enabled())
+
+
+def _restore_flags(lib, flags):
+    t = lib.torch
+    t.set_float32_matmul_precision(flags[0])
+    t.backends.cudnn.benchmark, t.backends.cudnn.deterministic = flags[1], flags[2]
+    t.use_deterministic_algorithms(flags[3])
+
+
 def run_both(script, *args, **kwargs):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # pin_memory without an accelerator warns in both
-        return script(TORCH, *args, **kwargs), script(FLAMBEAU, *args, **kwargs)
+    """The script under each library; the process-wide flags scripts set are restored afterwards."""
+    saved = [(lib, _global_flags(lib)) for lib in (TORCH, FLAMBEAU)]
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # pin_memory without an accelerator warns in both
+            return script(TORCH, *args, **kwargs), script(FLAMBEAU, *args, **kwargs)
+    finally:
+        for lib, flags in saved:
+            _restore_flags(lib, flags)
 
 
 # ---------------------------------------------------------------- 1. device-agnostic training loop
