@@ -213,3 +213,20 @@ def test_autograd_grad_is_grads_batched():
     assert jf.requires_grad
     with pytest.raises(RuntimeError, match="batch dimension"):
         flambeau.autograd.grad((xf * 2).sum(), xf, flambeau.ones(2, 2, dtype=flambeau.float64), is_grads_batched=True)
+
+
+def test_vmap_and_grad_argument_errors_like_pytorch():
+    x = flambeau.arange(6.0).reshape(2, 3)
+    with pytest.raises(ValueError, match="must only return Tensors"):
+        ffunc.vmap(lambda r: 2.0)(x)
+    with pytest.raises(ValueError, match="expected `in_dims` to be int"):
+        ffunc.vmap(lambda a, b: a + b, in_dims=[0, 1])(x, x)
+    with pytest.raises(RuntimeError, match="Got argnum=1"):
+        ffunc.grad(lambda a: a.sum(), argnums=1)(x)
+    with pytest.raises(RuntimeError, match="floating point"):
+        ffunc.grad(lambda a: (a * 2).sum())(flambeau.arange(3))
+    # out_dims=None passes a non-mapped output through; kwargs are not mapped
+    (at,), (af,) = _both((2, 3), dtype="float32")
+    rt = tfunc.vmap(lambda r, scale=1.0: (r * scale, torch.ones(2)), out_dims=(1, None))(at, scale=3.0)
+    rf = ffunc.vmap(lambda r, scale=1.0: (r * scale, flambeau.ones(2)), out_dims=(1, None))(af, scale=3.0)
+    _close_tree(rf, rt)

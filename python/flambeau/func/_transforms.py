@@ -30,7 +30,7 @@ def _argnums_tuple(argnums, nargs, name):
         if not isinstance(n, int):
             raise RuntimeError(f"{name}: argnums must be int or Tuple[int, ...], got: {type(n).__name__}")
         if not -nargs <= n < nargs:
-            raise RuntimeError(f"Got argnums={n}, but only {nargs} positional inputs")
+            raise RuntimeError(f"Got argnum={n}, but only {nargs} positional inputs")
     return tuple(n % nargs for n in nums)
 
 
@@ -281,7 +281,7 @@ def vmap(func, in_dims=0, out_dims=0, randomness="error", *, chunk_size=None):
     if randomness not in ("error", "different", "same"):
         raise RuntimeError(f"Only allowed values for randomness are 'error', 'different', or 'same'. "
                            f"Got {randomness}")
-    if not (in_dims is None or isinstance(in_dims, (int, tuple, list, dict))):
+    if not (in_dims is None or isinstance(in_dims, (int, tuple, dict))):  # a list is refused, as PyTorch
         raise ValueError(f"vmap(f, in_dims={in_dims}, ...): expected `in_dims` to be int or a (potentially "
                          f"nested) tuple matching the structure of inputs, got: {type(in_dims)}.")
 
@@ -291,7 +291,7 @@ def vmap(func, in_dims=0, out_dims=0, randomness="error", *, chunk_size=None):
         if not args:
             raise ValueError("vmap(f)(): got no inputs. Maybe you forgot to add inputs, or you are trying to "
                              "vmap over a function with no inputs. The latter is unsupported.")
-        dims_prefix = in_dims if not isinstance(in_dims, list) else tuple(in_dims)
+        dims_prefix = in_dims
         if isinstance(dims_prefix, tuple) and len(dims_prefix) != len(args):
             raise ValueError(f"vmap(f, in_dims={in_dims}, ...)(<inputs>): in_dims is not compatible with the "
                              f"structure of `inputs`. in_dims has structure {type(in_dims).__name__} of length "
@@ -346,16 +346,12 @@ def vmap(func, in_dims=0, out_dims=0, randomness="error", *, chunk_size=None):
         stacked = []
         for k, (o0, od) in enumerate(zip(out_leaves0, odims)):
             vals = [ps[k] for ps in per_sample]
-            if not isinstance(o0, Tensor):
-                if isinstance(o0, (int, float, bool)):
-                    from .._creation import tensor
-                    vals = [tensor(v) for v in vals]
-                else:
-                    raise ValueError(f"vmap(f, ...): `f` must only return Tensors, got type {type(o0)}. Did "
-                                     "you mean to set out_dims= to None for output?")
             if od is None:
                 stacked.append(vals[0])
                 continue
+            if not isinstance(o0, Tensor):
+                raise ValueError(f"vmap(f, ...): `f` must only return Tensors, got type {type(o0)}. Did you mean "
+                                 "to set out_dims= to None for output?")
             nd = vals[0].dim() + 1
             if not -nd <= od < nd:
                 raise ValueError(f"vmap: out_dim={od} is out of range for an output of {nd - 1} dims")
