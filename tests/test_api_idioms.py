@@ -163,3 +163,12 @@ def test_random_module_and_fork_rng():
         with lib.random.fork_rng(enabled=False):
             lib.rand(1)
         assert isinstance(lib.random.default_generator, lib.Generator)
+
+
+def test_T_on_non_matrices_warns_like_pytorch():
+    for shape, n in [((2, 3), 0), ((2, 3, 4), 1), ((3,), 0), ((), 1)]:
+        wt = _warnings_of(lambda: torch.ones(shape).T)
+        wf = _warnings_of(lambda: flambeau.ones(shape).T)
+        assert len(wt) == len(wf) == n
+        assert _first_words(wf) == _first_words(wt)
+    assert tuple(flambeau.ones(2, 3, 4).T.shape) == (4, 3, 2)
