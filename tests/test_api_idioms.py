@@ -172,3 +172,10 @@ def test_T_on_non_matrices_warns_like_pytorch():
         assert len(wt) == len(wf) == n
         assert _first_words(wf) == _first_words(wt)
     assert tuple(flambeau.ones(2, 3, 4).T.shape) == (4, 3, 2)
+
+
+def test_scatter_reduce_argument_deprecation_warning():
+    for lib in (torch, flambeau):
+        w1 = _warnings_of(lambda: lib.zeros(3).scatter_(0, lib.tensor([0]), lib.ones(1), reduce="add"))
+        w2 = _warnings_of(lambda: lib.zeros(3).scatter(0, lib.tensor([0]), 1.0, reduce="add"))
+        assert len(w1) == 1 and "scatter_reduce" in w1[0] and w2 == []

@@ -309,6 +309,11 @@ def scatter(input, dim, index, src=None, *, value=None, reduce=None):
     if not isinstance(src, Tensor):
         value, src = (src if src is not None else value), None
     if reduce is not None:
+        if src is not None:  # PyTorch's deprecation (the scalar-value form is not deprecated)
+            import warnings
+            warnings.warn("The reduce argument of torch.scatter with Tensor src is deprecated and will be removed in a "
+                          "future PyTorch release. Use torch.scatter_reduce instead for more reduction options.",
+                          UserWarning, stacklevel=3)
         if reduce not in ("add", "sum", "multiply"):
             raise RuntimeError(f"reduce argument must be either add or multiply. Got {reduce}")
         if src is None:
