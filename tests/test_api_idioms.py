@@ -179,3 +179,13 @@ def test_scatter_reduce_argument_deprecation_warning():
         w1 = _warnings_of(lambda: lib.zeros(3).scatter_(0, lib.tensor([0]), lib.ones(1), reduce="add"))
         w2 = _warnings_of(lambda: lib.zeros(3).scatter(0, lib.tensor([0]), 1.0, reduce="add"))
         assert len(w1) == 1 and "scatter_reduce" in w1[0] and w2 == []
+
+
+def test_grad_fn_metadata_dict():
+    for lib in (torch, flambeau):
+        a = lib.ones(2, requires_grad=True)
+        y = a.exp()
+        assert y.grad_fn.metadata == {}
+        y.grad_fn.metadata["tag"] = "exp"
+        assert y.grad_fn.metadata["tag"] == "exp"
+        assert y.grad_fn.next_functions[0][0].metadata == {}
