@@ -382,3 +382,10 @@ def test_leaf_grad_follows_leaf_layout(layout):
     (f * 2).sum().backward()
     assert tuple(f.grad.stride()) == tuple(t.grad.stride())
     assert_close(f.grad, t.grad)
+
+
+@pytest.mark.parametrize("layout", ALL_LAYOUTS)
+def test_dim_order(layout):
+    t, f = _inputs(layout)
+    assert f.dim_order() == t.dim_order()
+    assert (f * 2).dim_order() == (t * 2).dim_order()

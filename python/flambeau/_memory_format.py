@@ -149,3 +149,36 @@ def cat_memory_format(impls):
             return contiguous_format
         fmt = f
     return fmt or contiguous_format
+
+
+def dim_order(impl):
+    """Tensor.dim_order(): the dims from the outermost to the innermost in memory (PyTorch's
+    compute_elementwise_output_logical_to_physical_perm for one tensor)."""
+    shape, stride = list(impl.shape), list(impl.stride)
+    nd = len(shape)
+    if impl.is_contiguous():
+        return tuple(range(nd))
+    if nd == 4 and is_contiguous_as(impl, channels_last):
+        return (0, 2, 3, 1)
+
+    def should_swap(a, b):
+        sa, sb = stride[a], stride[b]
+        if sa == 0 or sb == 0:
+            return 0
+        if sa < sb:
+            return -1
+        if sa > sb:
+            return 1
+        return 1 if shape[a] > shape[b] else 0
+
+    perm = list(reversed(range(nd)))
+    for i in range(1, nd):
+        d1 = i
+        for d0 in reversed(range(i)):
+            c = should_swap(perm[d0], perm[d1])
+            if c > 0:
+                perm[d0], perm[d1] = perm[d1], perm[d0]
+                d1 = d0
+            elif c < 0:
+                break
+    return tuple(reversed(perm))

@@ -211,6 +211,10 @@ class Tensor:
     def untyped_storage(self):
         return _StorageView(self)
 
+    def dim_order(self, *, ambiguity_check=False):
+        from . import _memory_format as _mf
+        return _mf.dim_order(self._impl)
+
     def is_contiguous(self, memory_format=None):
         if memory_format is None:
             return self._impl.is_contiguous()
