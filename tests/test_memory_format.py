@@ -389,3 +389,11 @@ def test_dim_order(layout):
     t, f = _inputs(layout)
     assert f.dim_order() == t.dim_order()
     assert (f * 2).dim_order() == (t * 2).dim_order()
+
+
+def test_dim_order_ambiguous_layouts():
+    a = rand_array((2, 3, 4, 5), "float32")
+    views = [lambda x: x.permute(3, 1, 0, 2), lambda x: x[:, :, ::2], lambda x: x[:, :1].expand(2, 3, 4, 5),
+             lambda x: x.transpose(0, 1)[:, :1], lambda x: x[:1, :1], lambda x: x[:, :1, :1, :1], lambda x: x[0, 0]]
+    for v in views:
+        assert v(flambeau.from_numpy(a)).dim_order() == v(torch.from_numpy(a)).dim_order()

@@ -156,9 +156,14 @@ def dim_order(impl):
     compute_elementwise_output_logical_to_physical_perm for one tensor)."""
     shape, stride = list(impl.shape), list(impl.stride)
     nd = len(shape)
-    if impl.is_contiguous():
+    if nd <= 1:
         return tuple(range(nd))
-    if nd == 4 and is_contiguous_as(impl, channels_last):
+    # Short cuts only when the layout is unambiguous (size-1 dims can make both hold).
+    rowmajor = impl.is_contiguous()
+    cl = nd == 4 and is_contiguous_as(impl, channels_last)
+    if rowmajor and not cl:
+        return tuple(range(nd))
+    if cl and not rowmajor:
         return (0, 2, 3, 1)
 
     def should_swap(a, b):
