@@ -2,7 +2,6 @@
 stack_module_state) and torch.autograd.functional.jvp against PyTorch on fresh random inputs,
 including the compositions scripts use: per-sample gradients (vmap(grad(loss)) with
 functional_call), Hessians, ensembles."""
-import numpy as np
 import pytest
 import torch
 import torch.func as tfunc

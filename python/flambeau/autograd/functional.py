@@ -82,7 +82,6 @@ def jvp(func, inputs, v=None, create_graph=False, strict=False):
     g(u) = J^T u is linear in u, so d<g(u), v>/du = J v."""
     from . import grad
     from .._creation import zeros_like
-    is_tensor_in = isinstance(inputs, _tensor.Tensor)
     ins = tuple(x.detach().requires_grad_(True) for x in _tuple(inputs))
     if v is None:
         if not all(x.numel() == 1 for x in ins):
@@ -113,5 +112,4 @@ def jvp(func, inputs, v=None, create_graph=False, strict=False):
                                create_graph=create_graph, allow_unused=True))
     jv = tuple(zeros_like(o.detach()) if j is None else (j if create_graph else j.detach()) for j, o in zip(jv, outs))
     outs = tuple(o if create_graph else o.detach() for o in outs)
-    del is_tensor_in
     return (outs[0], jv[0]) if is_tensor_out else (outs, jv)
