@@ -378,3 +378,27 @@ def test_cat_of_block_strided_parts(case, device, rng):
           lambda m, x, y: m.cat([y[:, 1:5], y[:, ::3]], 1),
           lambda m, x, y: m.cat([x.t()[:, :3], x.t()[:, 5:9]], 1)][case]
     assert_close(fn(flambeau, fl_tensor(a, device), fl_tensor(b, device)), fn(torch, torch.tensor(a), torch.tensor(b)))
+
+
+@pytest.mark.parametrize("case", ["dim0", "dim1", "flat", "broadcast1", "zero_counts"])
+def test_repeat_interleave_tensor_repeats(case):
+    """repeat_interleave with a tensor of per-element counts (forward and gradient), and the
+    one-argument form repeat_interleave(counts) giving repeated indices."""
+    arr = rand_array((3, 4), "float64")
+    counts = {"dim0": ([2, 0, 3], 0), "dim1": ([1, 2, 0, 1], 1), "flat": (list(range(12)), None),
+              "broadcast1": ([3], 1), "zero_counts": ([0, 0, 0], 0)}[case]
+    rep, dim = counts
+    check_op(lambda x: x.repeat_interleave(torch.tensor(rep), dim=dim),
+             lambda x: x.repeat_interleave(flambeau.tensor(rep), dim=dim), inputs=[arr], dtype="float64")
+    assert flambeau.repeat_interleave(flambeau.tensor(rep)).tolist() == torch.repeat_interleave(torch.tensor(rep)).tolist()
+
+
+def test_repeat_interleave_tensor_repeats_errors():
+    x = flambeau.zeros(2, 3)
+    with pytest.raises(RuntimeError, match="same size"):
+        x.repeat_interleave(flambeau.tensor([1, 2, 3]), dim=0)
+    with pytest.raises(RuntimeError, match="negative"):
+        x.repeat_interleave(flambeau.tensor([-1, 2]), dim=0)
+    with pytest.raises(RuntimeError, match="output_size"):
+        x.repeat_interleave(flambeau.tensor([1, 2]), dim=0, output_size=4)
+    assert tuple(x.repeat_interleave(flambeau.tensor([1, 2]), dim=0, output_size=3).shape) == (3, 3)

@@ -34,6 +34,7 @@ void check_shape(const Shape& sizes, const char* op) {
 }
 
 bool Tensor::is_contiguous() const {
+  if (numel() == 0) return true;  // as c10: an empty tensor is contiguous whatever its strides
   int64_t expected = 1;
   for (int64_t i = dim() - 1; i >= 0; --i) {
     if (sizes[i] == 1) continue;

@@ -1,6 +1,7 @@
 // Activation ops: checks, allocation, dispatch (CPU kernels in cpu/activation.cpp).
 #include <cmath>
 #include "core/copy.h"
+#include "core/layout.h"
 #include "core/view.h"
 #include "cpu/act_loss_kernels.h"
 #include "ops/act_loss_ops.h"
@@ -52,7 +53,8 @@ void check_params(Act op, const char* name, const ActParams& p) {
 Tensor activation(Act op, const char* name, const Tensor& x, const ActParams& p, const std::optional<Tensor>& out) {
   check_float(x, name);
   check_params(op, name, p);
-  Tensor o = out ? *out : empty(x.sizes, x.dtype, x.device());
+  // A fresh output keeps x's layout (transposed, channels_last), as PyTorch's (core/layout.h).
+  Tensor o = out ? *out : empty_elementwise(x.sizes, x.dtype, x.device(), {&x});
   if (out) check_out(o, x, name);
   if (o.numel() == 0) return o;
   // An output that overlaps the input other than exactly (same view) would be read after written.
@@ -61,7 +63,8 @@ Tensor activation(Act op, const char* name, const Tensor& x, const ActParams& p,
     FLB_BACKEND(x.device(), activation, op, o, src, p);
     return o;
   }
-  FLB_BACKEND(x.device(), activation, op, o, x, p);
+  const auto order = dense_memory_order(o);  // kernels then see row-major operands
+  FLB_BACKEND(x.device(), activation, op, in_memory_order(o, order), in_memory_order(x, order), p);
   return o;
 }
 
@@ -74,9 +77,11 @@ Tensor activation_backward(Act op, const char* name, const Tensor& grad, const T
   FLB_CHECK(grad.sizes == saved.sizes, ValueError, full_name(), ": grad shape ", shape_str(grad.sizes),
             " differs from the saved tensor's shape ", shape_str(saved.sizes));
   if (op == Act::Hardtanh || op == Act::Softshrink || op == Act::Elu) check_params(op, full_name().c_str(), p);
-  Tensor gi = empty(saved.sizes, saved.dtype, saved.device());
+  Tensor gi = empty_elementwise(saved.sizes, saved.dtype, saved.device(), {&grad, &saved});
   if (gi.numel() == 0) return gi;
-  FLB_BACKEND(saved.device(), activation_backward, op, gi, grad, saved, p);
+  const auto order = dense_memory_order(gi);
+  FLB_BACKEND(saved.device(), activation_backward, op, in_memory_order(gi, order), in_memory_order(grad, order),
+              in_memory_order(saved, order), p);
   return gi;
 }
 

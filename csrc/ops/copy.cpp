@@ -4,6 +4,7 @@
 #include "core/copy.h"
 #include <algorithm>
 #include "core/cuda_hooks.h"
+#include "core/layout.h"
 #include "core/view.h"
 #include "ops/dispatch.h"
 
@@ -37,7 +38,10 @@ void copy_(const Tensor& dst, const Tensor& src_in) {
   if (may_overlap(dst, src)) src = clone(src);
   Device dd = dst.device(), sd = src.device();
   if (dd == sd) {
-    FLB_BACKEND(dd, copy, dst, src);
+    // A dense dst in another order (a transposed or channels_last copy) and its source, walked in
+    // dst's memory order: dst is then row-major and a like-strided source too (core/layout.h).
+    const auto order = dense_memory_order(dst);
+    FLB_BACKEND(dd, copy, in_memory_order(dst, order), in_memory_order(src, order));
     return;
   }
   if (sd.is_cpu() && dd.is_cuda()) {

@@ -1,7 +1,9 @@
 // Elementwise ops: broadcast, allocate (or check `out`), dispatch.
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <type_traits>
+#include "core/layout.h"
 #include "ops/dispatch.h"
 #include "ops/narrow_int.h"
 #include "ops/ops.h"
@@ -27,9 +29,12 @@ static void check_writable(const Tensor& out, const char* op) {
               ") refers to a single memory location. Please clone() the tensor before performing the operation.");
 }
 
+// A fresh output takes its inputs' layout as PyTorch's TensorIterator gives it (core/layout.h: a
+// transposed or channels_last input gives a transposed or channels_last result); `operands` are the
+// inputs broadcast to `shape`, in the op's argument order (the first decides ties).
 static Tensor prepare_out(const std::optional<Tensor>& out, const Shape& shape, DType dtype, Device device,
-                          const char* op) {
-  if (!out) return empty(shape, dtype, device);
+                          const char* op, const std::vector<const Tensor*>& operands = {}) {
+  if (!out) return operands.empty() ? empty(shape, dtype, device) : empty_elementwise(shape, dtype, device, operands);
   const Tensor& o = *out;
   FLB_CHECK(o.sizes == shape, RuntimeError, op, ": output with shape ", shape_str(o.sizes),
             " doesn't match the broadcast shape ", shape_str(shape));
@@ -122,14 +127,15 @@ Tensor unary(UnaryOp op, const Tensor& a, const std::optional<Tensor>& out) {
               NotImplementedError, name, ": not implemented for bool tensors (shape ", shape_str(a.sizes), ")");
   if (is_narrow_int(a.dtype)) return narrow_result(unary(op, widen_int(a), std::nullopt), a.dtype, out, name);
   DType rt = unary_returns_bool(op) ? DType::Bool : a.dtype;
-  Tensor o = prepare_out(out, a.sizes, rt, a.device(), name);
+  Tensor o = prepare_out(out, a.sizes, rt, a.device(), name, {&a});
   if (o.numel() == 0) return o;
   if (out && may_overlap(o, a) && !(o.storage == a.storage && o.offset == a.offset && o.strides == a.strides)) {
     Tensor src = clone(a);
     FLB_BACKEND(a.device(), unary, op, o, src);
     return o;
   }
-  FLB_BACKEND(a.device(), unary, op, o, a);
+  const auto perm = dense_memory_order(o);
+  FLB_BACKEND(a.device(), unary, op, in_memory_order(o, perm), in_memory_order(a, perm));
   return o;
 }
 
@@ -156,22 +162,25 @@ Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b, const std::optional
     return narrow_result(binary(op, widen_int(a), widen_int(b), std::nullopt), a.dtype, out, name);
   DType rt = binary_returns_bool(op) ? DType::Bool : a.dtype;
   if (!out && a.sizes == b.sizes) {  // the common case: no broadcast, no out= (no expanded copies)
-    Tensor o = empty(a.sizes, rt, a.device());
+    Tensor o = empty_elementwise(a.sizes, rt, a.device(), {&a, &b});
     if (o.numel() == 0) return o;
-    FLB_BACKEND(a.device(), binary, op, o, a, b);
+    const auto perm = dense_memory_order(o);
+    FLB_BACKEND(a.device(), binary, op, in_memory_order(o, perm), in_memory_order(a, perm), in_memory_order(b, perm));
     return o;
   }
   Shape shape = broadcast_shapes(a.sizes, b.sizes, name);
-  Tensor o = prepare_out(out, shape, rt, a.device(), name);
+  Tensor ea = expand(a, shape), eb = expand(b, shape);
+  Tensor o = prepare_out(out, shape, rt, a.device(), name, {&ea, &eb});
   if (o.numel() == 0) return o;
   // An output that partially overlaps an input would be read after being written: stage the input.
   auto safe = [&](const Tensor& x) {
-    if (!out || !may_overlap(o, x)) return x;
+    if (!may_overlap(o, x)) return x;
     if (o.storage == x.storage && o.offset == x.offset && o.strides == x.strides && o.sizes == x.sizes) return x;
     return clone(x);
   };
-  Tensor ea = expand(safe(a), shape), eb = expand(safe(b), shape);
-  FLB_BACKEND(a.device(), binary, op, o, ea, eb);
+  if (out) ea = expand(safe(a), shape), eb = expand(safe(b), shape);
+  const auto perm = dense_memory_order(o);
+  FLB_BACKEND(a.device(), binary, op, in_memory_order(o, perm), in_memory_order(ea, perm), in_memory_order(eb, perm));
   return o;
 }
 
@@ -185,11 +194,12 @@ Tensor clamp(const Tensor& a, std::optional<Scalar> lo, std::optional<Scalar> hi
     if (hi) check_scalar_fits(*hi, a.dtype, "clamp"), nh = scalar_as(*hi, a.dtype);
     return narrow_result(clamp(widen_int(a), nl, nh, std::nullopt), a.dtype, out, "clamp");
   }
-  Tensor o = prepare_out(out, a.sizes, a.dtype, a.device(), "clamp");
+  Tensor o = prepare_out(out, a.sizes, a.dtype, a.device(), "clamp", {&a});
   if (o.numel() == 0) return o;
   const Scalar* pl = lo ? &*lo : nullptr;
   const Scalar* ph = hi ? &*hi : nullptr;
-  FLB_BACKEND(a.device(), clamp, o, a, pl, ph);
+  const auto perm = dense_memory_order(o);
+  FLB_BACKEND(a.device(), clamp, in_memory_order(o, perm), in_memory_order(a, perm), pl, ph);
   return o;
 }
 
@@ -208,10 +218,11 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   FLB_CHECK(cond.dtype == DType::Bool, TypeError, "where: expected condition to be a bool tensor, got ",
             dtype_name(cond.dtype));
   Shape shape = broadcast_shapes(broadcast_shapes(cond.sizes, a.sizes, "where"), b.sizes, "where");
-  Tensor o = empty(shape, a.dtype, a.device());
-  if (o.numel() == 0) return o;
   Tensor ec = expand(cond, shape), ea = expand(a, shape), eb = expand(b, shape);
-  FLB_BACKEND(a.device(), where, o, ec, ea, eb);
+  Tensor o = empty_elementwise(shape, a.dtype, a.device(), {&ec, &ea, &eb});
+  if (o.numel() == 0) return o;
+  const auto perm = dense_memory_order(o);
+  FLB_BACKEND(a.device(), where, in_memory_order(o, perm), in_memory_order(ec, perm), in_memory_order(ea, perm), in_memory_order(eb, perm));
   return o;
 }
 
@@ -242,7 +253,8 @@ static Tensor ternary(TernaryOp op, const char* name, const Tensor& s, const Ten
     copy_(*out, r);
     return *out;
   }
-  Tensor o = prepare_out(out, shape, s.dtype, s.device(), name);
+  Tensor xs = expand(s, shape), xa = expand(a, shape), xb = expand(b, shape);
+  Tensor o = prepare_out(out, shape, s.dtype, s.device(), name, {&xs, &xa, &xb});
   if (o.numel() == 0) return o;
   // An output partially overlapping an input would be read after being written: stage that input.
   auto safe = [&](const Tensor& x) {
@@ -251,7 +263,8 @@ static Tensor ternary(TernaryOp op, const char* name, const Tensor& s, const Ten
     return clone(x);
   };
   Tensor es = expand(safe(s), shape), ea = expand(safe(a), shape), eb = expand(safe(b), shape);
-  cpu::ternary(op, o, es, ea, eb, value);
+  const auto perm = dense_memory_order(o);
+  cpu::ternary(op, in_memory_order(o, perm), in_memory_order(es, perm), in_memory_order(ea, perm), in_memory_order(eb, perm), value);
   return o;
 }
 
@@ -272,9 +285,10 @@ Tensor threshold_backward(const Tensor& grad, const Tensor& x, double threshold)
   check_same_dtype(grad, x, "threshold_backward");
   FLB_CHECK(grad.sizes == x.sizes, RuntimeError, "threshold_backward: grad shape ", shape_str(grad.sizes),
             " differs from input shape ", shape_str(x.sizes));
-  Tensor o = empty(x.sizes, x.dtype, x.device());
+  Tensor o = empty_elementwise(x.sizes, x.dtype, x.device(), {&x, &grad});
   if (o.numel() == 0) return o;
-  FLB_BACKEND(x.device(), threshold_backward, o, grad, x, threshold);
+  const auto perm = dense_memory_order(o);
+  FLB_BACKEND(x.device(), threshold_backward, in_memory_order(o, perm), in_memory_order(grad, perm), in_memory_order(x, perm), threshold);
   return o;
 }
 

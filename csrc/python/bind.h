@@ -47,5 +47,6 @@ void bind_norm_optim(py::module_& m);  // bind_norm_optim.cpp: normalization, dr
 void bind_conv_pool(py::module_& m);  // bind_conv_pool.cpp: convolution and pooling
 void bind_act_loss(py::module_& m);  // bind_act_loss.cpp: activations and losses
 void bind_sort(py::module_& m);  // bind_sort.cpp: sort, topk, kthvalue, median, cumulative scans
+void bind_layout(py::module_& m);  // bind_layout.cpp: empty_strided, preserve_format copies
 
 }  // namespace flambeau::python

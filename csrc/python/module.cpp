@@ -41,8 +41,15 @@ PYBIND11_MODULE(_C, m) {
   python::bind_conv_pool(m);
   python::bind_act_loss(m);
   python::bind_sort(m);
+  python::bind_layout(m);
 
   m.def("cuda_is_built", &cuda::is_built);
+  // The CUDA toolkit version the module was built with ("12.4"), None without CUDA: torch.version.cuda.
+#ifdef FLAMBEAU_CUDA_VERSION_MAJOR
+  m.attr("cuda_version") = std::to_string(FLAMBEAU_CUDA_VERSION_MAJOR) + "." + std::to_string(FLAMBEAU_CUDA_VERSION_MINOR);
+#else
+  m.attr("cuda_version") = py::none();
+#endif
   m.def("cuda_device_count", &cuda::device_count);
   m.def("cuda_synchronize", &cuda::synchronize, py::arg("device") = -1);
   m.def("cuda_memory_allocated", &cuda::memory_allocated, py::arg("device") = 0);

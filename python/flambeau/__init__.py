@@ -69,13 +69,14 @@ from ._typeinfo import finfo, iinfo
 from ._functions.scatter_reduce import scatter_reduce, index_reduce
 from ._legacy_types import (FloatTensor, DoubleTensor, LongTensor, BoolTensor, IntTensor, ShortTensor, CharTensor,
                             ByteTensor)
-from . import cuda, backends, linalg, amp, special  # noqa: F401
+from . import cuda, backends, linalg, amp, special, version, random  # noqa: F401
 from .amp import autocast, is_autocast_enabled, is_autocast_available  # noqa: F401
 from .autograd.anomaly_mode import (is_anomaly_enabled, is_anomaly_check_nan_enabled,  # noqa: F401
                                     set_anomaly_enabled)
 
 strided = "torch.strided"
-contiguous_format = preserve_format = channels_last = "contiguous_format"
+from ._memory_format import (memory_format, contiguous_format, preserve_format, channels_last,  # noqa: F401
+                             channels_last_3d)
 e = 2.718281828459045
 pi = 3.141592653589793
 inf = _builtins.float("inf")
@@ -119,12 +120,40 @@ def set_num_interop_threads(n):
     pass
 
 
+# flambeau's kernels are deterministic by design (no floating-point atomics in reductions), so the
+# flags only record what the script asked for, for the getters PyTorch scripts read back.
+_deterministic = {"mode": False, "warn_only": False}
+
+
 def use_deterministic_algorithms(mode, *, warn_only=False):
-    pass  # flambeau's kernels are deterministic by design (no floating-point atomics in reductions)
+    _deterministic["mode"], _deterministic["warn_only"] = _builtins.bool(mode), _builtins.bool(warn_only)
 
 
 def are_deterministic_algorithms_enabled():
-    return True
+    return _deterministic["mode"]
+
+
+def is_deterministic_algorithms_warn_only_enabled():
+    return _deterministic["warn_only"]
+
+
+def set_deterministic_debug_mode(debug_mode):
+    """0/'default', 1/'warn', 2/'error', as PyTorch (same as use_deterministic_algorithms)."""
+    names = {"default": 0, "warn": 1, "error": 2}
+    if isinstance(debug_mode, str):
+        if debug_mode not in names:
+            raise RuntimeError(f"invalid value of debug_mode, expected one of `default`, `warn`, `error`, but "
+                               f"got {debug_mode}")
+        debug_mode = names[debug_mode]
+    if debug_mode not in (0, 1, 2):
+        raise RuntimeError(f"invalid value of debug_mode, expected 0, 1, or 2, but got {debug_mode}")
+    use_deterministic_algorithms(debug_mode != 0, warn_only=debug_mode == 1)
+
+
+def get_deterministic_debug_mode():
+    if not _deterministic["mode"]:
+        return 0
+    return 1 if _deterministic["warn_only"] else 2
 
 
 _matmul_precision = ["highest"]
@@ -143,13 +172,6 @@ def set_float32_matmul_precision(precision):
 
 def get_float32_matmul_precision():
     return _matmul_precision[0]
-
-
-def compile(model=None, **kwargs):
-    """No compiler: returns the model (or a decorator that does) unchanged."""
-    if model is None:
-        return lambda m: m
-    return model
 
 
 def detach(input):
@@ -191,6 +213,8 @@ def lu(A, pivot=True, get_infos=False, out=None):
 
 
 from . import nn, optim, utils, distributions, func  # noqa: E402,F401  (after the core, which they build on)
+from ._compile import compile  # noqa: E402,F401  (needs nn.Module)
+from .func import vmap  # noqa: E402,F401  (torch.vmap)
 from .serialization import save, load, save_safetensors, load_safetensors  # noqa: E402,F401
 from ._functions.nn_toplevel import *  # noqa: E402,F401,F403  (torch.conv2d, torch.dropout, ...: after nn)
 from . import testing, jit, distributed, multiprocessing  # noqa: E402,F401  (jit/distributed: honest stubs)

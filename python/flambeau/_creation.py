@@ -116,13 +116,25 @@ def _to_array(data):
     raise TypeError(f"Could not infer dtype of {type(data).__name__}")
 
 
+def _warn_copy_construct(what):
+    import warnings
+    warnings.warn("To copy construct from a tensor, it is recommended to use sourceTensor.detach().clone() or "
+                  f"sourceTensor.detach().clone().requires_grad_(True), rather than {what}.", UserWarning,
+                  stacklevel=3)
+
+
+def _copy_of_tensor(data, dtype, device, requires_grad):
+    impl = data._impl
+    dt = impl.dtype if dtype is None else _dt(dtype)
+    dev = impl.device if device is None else _dev(device)
+    return _finish(_C.to(impl, dt, dev, True), requires_grad)
+
+
 def tensor(data, dtype=None, device=None, requires_grad=False, pin_memory=False):
     """A new tensor holding a copy of `data` (nested lists, numpy arrays, scalars or tensors)."""
     if isinstance(data, Tensor):
-        impl = data._impl
-        dt = impl.dtype if dtype is None else _dt(dtype)
-        dev = impl.device if device is None else _dev(device)
-        return _finish(_C.to(impl, dt, dev, True), requires_grad)
+        _warn_copy_construct("torch.tensor(sourceTensor)")
+        return _copy_of_tensor(data, dtype, device, requires_grad)
     if hasattr(data, "__dlpack__") and not isinstance(data, np.ndarray) and type(data).__module__.startswith("torch"):
         data = data.detach().cpu().numpy()  # a torch tensor: go through numpy (copy below)
     arr, inferred = _to_array(data)
@@ -230,7 +242,11 @@ def _out(out, impl):
 def empty(*size, out=None, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False,
           memory_format=None):
     shape = parse_size(size, "empty")
-    impl = _C.empty(shape, _dt(dtype), _dev(device))
+    if memory_format is None:
+        impl = _C.empty(shape, _dt(dtype), _dev(device))
+    else:
+        from . import _memory_format as _mf
+        impl = _mf.empty_shaped(shape, _mf.parse(memory_format, "empty"), _dt(dtype), _dev(device))
     return _out(out, impl) or _finish(impl, requires_grad)
 
 
@@ -268,19 +284,35 @@ def _like(input, dtype, device):
     return impl.shape, (impl.dtype if dtype is None else _dt(dtype)), (impl.device if device is None else _dev(device))
 
 
+def _like_impl(input, dt, dev, memory_format, op):
+    """An uninitialised tensor shaped like input, laid out by memory_format (preserve_format, the
+    default, keeps a dense input's strides, as PyTorch's *_like do)."""
+    from . import _memory_format as _mf
+    return _mf.empty_as(input._impl, _mf.parse(memory_format, op), dt, dev)
+
+
+def _filled_like(input, value, dt, dev, memory_format, op):
+    impl = input._impl
+    if memory_format is None and impl.is_contiguous():
+        return _C.full(impl.shape, value, dt, dev)
+    out = _like_impl(input, dt, dev, memory_format, op)
+    _C.fill_(out, value)
+    return out
+
+
 def empty_like(input, *, dtype=None, layout=None, device=None, requires_grad=False, memory_format=None):
     shape, dt, dev = _like(input, dtype, device)
-    return _finish(_C.empty(shape, dt, dev), requires_grad)
+    return _finish(_like_impl(input, dt, dev, memory_format, "empty_like"), requires_grad)
 
 
 def zeros_like(input, *, dtype=None, layout=None, device=None, requires_grad=False, memory_format=None):
     shape, dt, dev = _like(input, dtype, device)
-    return _finish(_C.full(shape, 0, dt, dev), requires_grad)
+    return _finish(_filled_like(input, 0, dt, dev, memory_format, "zeros_like"), requires_grad)
 
 
 def ones_like(input, *, dtype=None, layout=None, device=None, requires_grad=False, memory_format=None):
     shape, dt, dev = _like(input, dtype, device)
-    return _finish(_C.full(shape, 1, dt, dev), requires_grad)
+    return _finish(_filled_like(input, 1, dt, dev, memory_format, "ones_like"), requires_grad)
 
 
 def full_like(input, fill_value, *, dtype=None, layout=None, device=None, requires_grad=False, memory_format=None):
@@ -288,7 +320,7 @@ def full_like(input, fill_value, *, dtype=None, layout=None, device=None, requir
     if dt in _NARROW:
         from ._promote import check_fits
         check_fits(fill_value, dt)
-    return _finish(_C.full(shape, fill_value, dt, dev), requires_grad)
+    return _finish(_filled_like(input, fill_value, dt, dev, memory_format, "full_like"), requires_grad)
 
 
 def scalar_tensor(s, *, dtype=None, device=None, requires_grad=False):
@@ -400,9 +432,14 @@ def _stack_rc(r, c, dtype):
     return out if dtype is None else out.to(dtype)
 
 
-def meshgrid(*tensors, indexing="ij"):
+def meshgrid(*tensors, indexing=None):
     if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
         tensors = tuple(tensors[0])
+    if indexing is None:  # PyTorch's default, with its warning
+        import warnings
+        warnings.warn("torch.meshgrid: in an upcoming release, it will be required to pass the indexing argument.",
+                      UserWarning, stacklevel=2)
+        indexing = "ij"
     if indexing not in ("ij", "xy"):
         raise ValueError(f"meshgrid: indexing must be 'ij' or 'xy', got {indexing!r}")
     ts = list(tensors)

@@ -203,18 +203,33 @@ def randperm(n, *, generator=None, out=None, dtype=None, layout=None, device=Non
     return _out(out, impl) or _finish(impl, requires_grad)
 
 
+def _laid_out_like(t, input, memory_format, requires_grad, op):
+    """t (fresh, row-major) re-laid out like `input` under memory_format (preserve_format, the
+    default, keeps a dense input's strides, as PyTorch's *_like do). The values are used in memory
+    order, the order PyTorch fills a new tensor in."""
+    from . import _memory_format as _mf
+    impl = input._impl
+    strides = _mf.strides_for(impl, _mf.parse(memory_format, op))
+    if strides is not None:
+        flat = _C.reshape(t._impl, [-1])
+        t = _finish(_C.as_strided(flat, list(impl.shape), strides, 0), False)
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
 def rand_like(input, *, dtype=None, layout=None, device=None, requires_grad=False, memory_format=None,
               generator=None):
     impl = input._impl
-    return rand(impl.shape, dtype=dtype or _BY_NAME[impl.dtype], device=device or impl.device,
-                requires_grad=requires_grad, generator=generator)
+    r = rand(impl.shape, dtype=dtype or _BY_NAME[impl.dtype], device=device or impl.device, generator=generator)
+    return _laid_out_like(r, input, memory_format, requires_grad, "rand_like")
 
 
 def randn_like(input, *, dtype=None, layout=None, device=None, requires_grad=False, memory_format=None,
                generator=None):
     impl = input._impl
-    return randn(impl.shape, dtype=dtype or _BY_NAME[impl.dtype], device=device or impl.device,
-                 requires_grad=requires_grad, generator=generator)
+    r = randn(impl.shape, dtype=dtype or _BY_NAME[impl.dtype], device=device or impl.device, generator=generator)
+    return _laid_out_like(r, input, memory_format, requires_grad, "randn_like")
 
 
 def randint_like(input, low=0, high=None, *, dtype=None, layout=None, device=None, requires_grad=False,
@@ -222,8 +237,9 @@ def randint_like(input, low=0, high=None, *, dtype=None, layout=None, device=Non
     if high is None:
         low, high = 0, low
     impl = input._impl
-    return randint(low, high, impl.shape, dtype=dtype or _BY_NAME[impl.dtype], device=device or impl.device,
-                   requires_grad=requires_grad, generator=generator)
+    r = randint(low, high, impl.shape, dtype=dtype or _BY_NAME[impl.dtype], device=device or impl.device,
+                generator=generator)
+    return _laid_out_like(r, input, memory_format, requires_grad, "randint_like")
 
 
 def normal(mean=0.0, std=1.0, size=None, *, generator=None, out=None, dtype=None, layout=None, device=None,

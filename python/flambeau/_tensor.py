@@ -30,6 +30,16 @@ _SLOT_DEFAULTS = {"grad": None, "_base": None, "_output_nr": 0, "_retains_grad":
                   "_post_acc": None}
 
 
+def _warn_non_leaf_grad():
+    import warnings
+    warnings.warn(
+        "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. Its .grad attribute won't be "
+        "populated during autograd.backward(). If you indeed want the .grad field to be populated for a non-leaf "
+        "Tensor, use .retain_grad() on the non-leaf Tensor. If you access the non-leaf Tensor by mistake, make sure "
+        "you access the leaf Tensor instead. See github.com/pytorch/pytorch/pull/30531 for more informations.",
+        UserWarning, stacklevel=3)
+
+
 def _wrap(impl):
     """A fresh Tensor around `impl` that does not require grad (the result of every op)."""
     t = _new(Tensor)
@@ -83,6 +93,8 @@ class Tensor:
         return t
 
     def __getattr__(self, name):
+        if name == "grad" and self.grad_fn is not None and not self._retains_grad:
+            _warn_non_leaf_grad()  # PyTorch's warning: a non-leaf's .grad is never filled in
         try:
             return _SLOT_DEFAULTS[name]
         except KeyError:
@@ -199,8 +211,15 @@ class Tensor:
     def untyped_storage(self):
         return _StorageView(self)
 
+    def dim_order(self, *, ambiguity_check=False):
+        from . import _memory_format as _mf
+        return _mf.dim_order(self._impl)
+
     def is_contiguous(self, memory_format=None):
-        return self._impl.is_contiguous()
+        if memory_format is None:
+            return self._impl.is_contiguous()
+        from . import _memory_format as _mf
+        return _mf.is_contiguous_as(self._impl, _mf.parse(memory_format, "is_contiguous"))
 
     def is_set_to(self, other):
         a, b = self._impl, other._impl
@@ -366,14 +385,17 @@ class Tensor:
 
     def to(self, *args, **kwargs):
         """to(dtype), to(device, dtype=None), to(other), with copy=, non_blocking= (ignored)."""
+        from . import _memory_format as _mf
+        fmt = _mf.parse(kwargs.pop("memory_format", None), "to")
         dt, dev, copy = _parse_to(args, kwargs)
         impl = self._impl
         dt_name = impl.dtype if dt is None else dt._name
         dev_str = impl.device if dev is None else _device_str(dev)
-        if dt_name == impl.dtype and dev_str == impl.device and not copy:
+        if dt_name == impl.dtype and dev_str == impl.device and not copy and (
+                fmt is _mf.preserve_format or _mf.is_contiguous_as(impl, fmt)):
             return self
         from ._functions.shape import _to
-        return _to(self, dt_name, dev_str)
+        return _to(self, dt_name, dev_str, fmt)  # preserve_format keeps a dense input's strides
 
     def type(self, dtype=None, non_blocking=False, **kwargs):
         if dtype is None:
@@ -392,47 +414,49 @@ class Tensor:
     def type_as(self, other):
         return self.to(other.dtype)
 
-    def _cast(self, name):
+    def _cast(self, name, memory_format=None):
         """self as dtype `name` on its device: self when it already is (as PyTorch's .float() etc.)."""
+        from . import _memory_format as _mf
+        fmt = _mf.parse(memory_format, name)
         impl = self._impl
-        if impl.dtype == name:
+        if impl.dtype == name and (fmt is _mf.preserve_format or _mf.is_contiguous_as(impl, fmt)):
             return self
         from ._functions.shape import _to
-        return _to(self, name, impl.device)
+        return _to(self, name, impl.device, fmt)
 
     def float(self, memory_format=None):
-        return self._cast("float32")
+        return self._cast("float32", memory_format)
 
     def double(self, memory_format=None):
-        return self._cast("float64")
+        return self._cast("float64", memory_format)
 
     def long(self, memory_format=None):
-        return self._cast("int64")
+        return self._cast("int64", memory_format)
 
     def int(self, memory_format=None):
-        return self._cast("int32")
+        return self._cast("int32", memory_format)
 
     def short(self, memory_format=None):
-        return self._cast("int16")
+        return self._cast("int16", memory_format)
 
     def char(self, memory_format=None):
-        return self._cast("int8")
+        return self._cast("int8", memory_format)
 
     def byte(self, memory_format=None):
-        return self._cast("uint8")
+        return self._cast("uint8", memory_format)
 
     def bool(self, memory_format=None):
-        return self._cast("bool")
+        return self._cast("bool", memory_format)
 
     def cpu(self, memory_format=None):
-        return self.to("cpu")
+        return self.to("cpu", memory_format=memory_format)
 
     def cuda(self, device=None, non_blocking=False, memory_format=None):
         if device is None:
             device = "cuda"
         elif isinstance(device, int):
             device = f"cuda:{device}"
-        return self.to(device)
+        return self.to(device, memory_format=memory_format)
 
     def pin_memory(self, device=None):
         return self  # page-locked host memory is not implemented; a no-op keeps scripts running
@@ -521,7 +545,7 @@ class Tensor:
         new._base = None
         new._rg = self._rg
         memo[id(self)] = new
-        if self.grad is not None:
+        if self.grad_fn is None and self.grad is not None:
             new.grad = _copy.deepcopy(self.grad, memo)
         d = getattr(self, "__dict__", None)
         if d:

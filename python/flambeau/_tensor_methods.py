@@ -65,9 +65,25 @@ def _T(self):
     return sh.permute(self, list(range(nd - 1, -1, -1)))
 
 
-Tensor.T = property(_T)
+def _T_deprecated(self):
+    """t.T with PyTorch's deprecation warnings for tensors that are not matrices."""
+    nd = self._impl.ndim
+    if nd > 2 or nd == 0:  # 1-d tensors pass silently in PyTorch
+        import warnings
+        if nd == 0:
+            warnings.warn("Tensor.T is deprecated on 0-D tensors. This function is the identity in these cases.",
+                          UserWarning, stacklevel=2)
+        else:
+            warnings.warn("The use of `x.T` on tensors of dimension other than 2 to reverse their shape is deprecated "
+                          "and it will throw an error in a future release. Consider `x.mT` to transpose batches of "
+                          "matrices or `x.permute(*torch.arange(x.ndim - 1, -1, -1))` to reverse the dimensions of a "
+                          "tensor.", UserWarning, stacklevel=2)
+    return _T(self)
+
+
+Tensor.T = property(_T_deprecated)
 Tensor.mT = property(lambda self: sh.transpose(self, -2, -1))
-Tensor.H = Tensor.T
+Tensor.H = property(_T)
 Tensor.mH = Tensor.mT
 
 
@@ -422,6 +438,9 @@ def new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=F
 
 def new_tensor(self, data, *, dtype=None, device=None, requires_grad=False, layout=None, pin_memory=False):
     dt, dev = _new_kwargs(self, dtype, device)
+    if isinstance(data, Tensor):  # PyTorch's warning names new_tensor, not torch.tensor
+        cr._warn_copy_construct("tensor.new_tensor(sourceTensor)")
+        return cr._copy_of_tensor(data, dt, dev, requires_grad)
     return cr.tensor(data, dtype=dt, device=dev, requires_grad=requires_grad)
 
 

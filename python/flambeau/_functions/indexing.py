@@ -309,6 +309,11 @@ def scatter(input, dim, index, src=None, *, value=None, reduce=None):
     if not isinstance(src, Tensor):
         value, src = (src if src is not None else value), None
     if reduce is not None:
+        if src is not None:  # PyTorch's deprecation (the scalar-value form is not deprecated)
+            import warnings
+            warnings.warn("The reduce argument of torch.scatter with Tensor src is deprecated and will be removed in a "
+                          "future PyTorch release. Use torch.scatter_reduce instead for more reduction options.",
+                          UserWarning, stacklevel=3)
         if reduce not in ("add", "sum", "multiply"):
             raise RuntimeError(f"reduce argument must be either add or multiply. Got {reduce}")
         if src is None:
@@ -372,9 +377,13 @@ def masked_fill(input, mask, value):
         if tuple(broadcast_shapes(ms, xs)) != tuple(xs):
             raise RuntimeError(f"The size of tensor a ({xs[-1] if xs else 1}) must match the size of tensor b "
                                f"({ms[-1] if ms else 1}) at non-singleton dimension")
+    # PyTorch fills a row-major clone of the input (masked_fill's result is contiguous whatever the
+    # input's layout), while where() keeps its operands' layout: make it row-major when it isn't.
     if (input._rg or v._rg) and _gs.enabled:
-        return pw.Where.apply(mask, v, input)
-    return _wrap(_C.where(mask._impl, v._impl, input._impl))
+        r = pw.Where.apply(mask, v, input)
+        return r if r._impl.is_contiguous() else r.contiguous()
+    r = _C.where(mask._impl, v._impl, input._impl)
+    return _wrap(r if r.is_contiguous() else _C.contiguous(r))
 
 
 def masked_fill_(input, mask, value):

@@ -64,12 +64,17 @@ def cat(tensors, dim=0, *, out=None):
         raise RuntimeError("zero-dimensional tensor (at position 0) cannot be concatenated")
     d = wrap_dim(dim, nd)
     tensors = [t for t in tensors if not (t._impl.ndim == 1 and t._impl.numel == 0)] or tensors[:1]
+    # PyTorch's result layout: channels_last when every input looks channels_last, else row-major.
+    from .. import _memory_format as _mf
+    fmt = _mf.cat_memory_format([t._impl for t in tensors]) if nd in (4, 5) else _mf.contiguous_format
     if len(tensors) == 1 and out is None:
-        return clone(tensors[0])
+        return clone(tensors[0], memory_format=fmt)
     if _gs.enabled and any(t._rg for t in tensors):
         res = Cat.apply(d, *tensors)
     else:
         res = _wrap(_C.cat([t._impl for t in tensors], d))
+    if fmt is not _mf.contiguous_format:
+        res = contiguous(res, memory_format=fmt)  # the kernel writes row-major; relaid out (one copy)
     if out is not None:
         from ._dispatch import _write_out
         return _write_out(out, res)
@@ -293,9 +298,46 @@ def tile(input, dims):
     return repeat(input, dims)
 
 
-def repeat_interleave(input, repeats, dim=None):
+def _repeat_interleave_counts(input, repeats, dim, output_size):
+    """repeat_interleave with a tensor of per-element counts: an index_select of the repeated
+    indices (differentiable through index_select)."""
+    import numpy as np
+    from .indexing import index_select
+    counts = repeats.detach().cpu().numpy()
+    if repeats._impl.dtype not in ("int64", "int32", "int16", "int8", "uint8"):
+        raise RuntimeError("repeat_interleave: repeats has to be Long or Int tensor")
+    if counts.ndim > 1:
+        raise RuntimeError("repeat_interleave only accept 1D vector as repeat")
+    if dim is None:
+        input = reshape(input, (-1,))
+        dim = 0
+    d = wrap_dim(dim, input.dim())
+    n = input._impl.shape[d]
+    if counts.ndim == 0 or counts.size == 1:
+        counts = np.full(n, int(counts.reshape(-1)[0]) if counts.size else 0, dtype=np.int64)
+    if counts.size != n:
+        raise RuntimeError(f"repeats must have the same size as input along dim, but got repeats.size(0) = "
+                           f"{counts.size} and input.size({d}) = {n}")
+    if (counts < 0).any():
+        raise RuntimeError("repeats can not be negative")
+    idx = np.repeat(np.arange(n, dtype=np.int64), counts)
+    if output_size is not None and output_size != idx.size:
+        raise RuntimeError(f"repeat_interleave: output_size {output_size} does not match the sum of repeats "
+                           f"{idx.size}")
+    from .._creation import tensor as _tensor_fn
+    return index_select(input, d, _tensor_fn(idx, device=input.device))
+
+
+def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
+    if repeats is None:  # repeat_interleave(counts): each index i repeated counts[i] times
+        from .._creation import arange
+        counts = input
+        return _repeat_interleave_counts(arange(counts.numel(), device=counts.device), counts, 0, output_size)
+    if isinstance(repeats, Tensor):  # per-element counts (one count broadcasts)
+        return _repeat_interleave_counts(input, repeats, dim, output_size)
     if not isinstance(repeats, numbers.Integral):
-        raise NotImplementedError("repeat_interleave: only an integer number of repeats is supported")
+        raise TypeError(f"repeat_interleave(): argument 'repeats' must be int or Tensor, not "
+                        f"{type(repeats).__name__}")
     if dim is None:
         input = reshape(input, (-1,))
         dim = 0

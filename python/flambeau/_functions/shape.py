@@ -7,6 +7,7 @@ Joining and splitting (cat, stack, split, ...) are in join.py.
 import numbers
 
 from .. import _C
+from .. import _memory_format as _mf
 from .._tensor import _wrap, _wrap_view
 from .._utils import wrap_dim, parse_size, infer_size
 from ..autograd.function import Function
@@ -561,17 +562,29 @@ class Clone(Function):
 
 
 def clone(input, *, memory_format=None):
+    # preserve_format (the default) keeps a dense input's strides, as PyTorch's clone does.
+    fmt = _mf.parse(memory_format, "clone")
+    impl = input._impl
+    fn = lambda i: _mf.copy_as(i, fmt, i.dtype, i.device)  # noqa: E731
+    if fmt is _mf.preserve_format and impl.is_contiguous():
+        fn = _C.clone
+    elif fmt is _mf.contiguous_format:
+        fn = _C.clone
     if _needs_grad(input):
-        return Clone.apply(input, _C.clone)
-    return _wrap(_C.clone(input._impl))
+        return Clone.apply(input, fn)
+    return _wrap(fn(impl))
 
 
 def contiguous(input, memory_format=None):
-    if input._impl.is_contiguous():
+    fmt = _mf.parse(memory_format, "contiguous", _mf.contiguous_format)
+    if fmt is _mf.preserve_format:
+        raise RuntimeError("preserve memory format is unsupported by the contiguous operator")
+    if _mf.is_contiguous_as(input._impl, fmt):
         return input
+    fn = _C.contiguous if fmt is _mf.contiguous_format else (lambda i: _mf.copy_as(i, fmt, i.dtype, i.device))
     if _needs_grad(input):
-        return Clone.apply(input, _C.contiguous)
-    return _wrap(_C.contiguous(input._impl))
+        return Clone.apply(input, fn)
+    return _wrap(fn(input._impl))
 
 
 class ToCopy(Function):
@@ -579,25 +592,28 @@ class ToCopy(Function):
     _grad_fn_name = "ToCopyBackward0"
 
     @staticmethod
-    def forward(ctx, x, dt, dev):
+    def forward(ctx, x, dt, dev, fmt=None):
         xi = x._impl
         ctx.src = (xi.dtype, xi.device)
-        return _wrap(_C.to(xi, dt, dev, True))
+        return _wrap(_C.to(xi, dt, dev, True) if fmt is None else _mf.copy_as(xi, fmt, dt, dev))
 
     @staticmethod
     def backward(ctx, g):
         dt, dev = ctx.src
         gi = g._impl
         if gi.dtype == dt and gi.device == dev:
-            return g, None, None
-        return _to(g, dt, dev), None, None
+            return g, None, None, None
+        return _to(g, dt, dev), None, None, None
 
 
-def _to(x, dt, dev):
-    """Copy of x with dtype name dt on device string dev (differentiable)."""
+def _to(x, dt, dev, memory_format=None):
+    """Copy of x with dtype name dt on device string dev (differentiable). Row-major unless a
+    memory_format is given (Tensor.to passes preserve_format, keeping the input's strides)."""
     if _needs_grad(x) and dt in ("float32", "float64"):
-        return ToCopy.apply(x, dt, dev)
-    return _wrap(_C.to(x._impl, dt, dev, True))
+        return ToCopy.apply(x, dt, dev, memory_format)
+    if memory_format is None:
+        return _wrap(_C.to(x._impl, dt, dev, True))
+    return _wrap(_mf.copy_as(x._impl, memory_format, dt, dev))
 
 
 def cat(tensors, dim=0, *, out=None):

@@ -258,11 +258,11 @@ def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=N
     else:
         res = np.stack([np.searchsorted(seq[i], vals[i], side=s)
                         for i in np.ndindex(*seq.shape[:-1])]).reshape(vals.shape)
-    return _to_dev(res.astype(np.int64), sorted_sequence)
+    return _to_dev(res.astype(np.int32 if out_int32 else np.int64), sorted_sequence)
 
 
 def bucketize(input, boundaries, *, out_int32=False, right=False):
-    return searchsorted(boundaries, input, right=right)
+    return searchsorted(boundaries, input, out_int32=out_int32, right=right)
 
 
 def bincount(input, weights=None, minlength=0):

@@ -45,7 +45,8 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
          allow_unused=None, is_grads_batched=False, materialize_grads=False):
     """Returns d(outputs)/d(inputs) without touching any .grad."""
     if is_grads_batched:
-        raise NotImplementedError("grad(is_grads_batched=True) is not supported by flambeau")
+        return _grad_batched(outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused,
+                             materialize_grads)
     outputs = _as_tuple(outputs)
     inputs = _as_tuple(inputs)
     grads = _grads_tuple(grad_outputs, len(outputs), "grad")
@@ -57,6 +58,36 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
         from .._creation import zeros_like
         res = tuple(zeros_like(x) if r is None else r for r, x in zip(res, inputs))
     return res
+
+
+def _grad_batched(outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused, materialize_grads):
+    """grad(is_grads_batched=True): the first dim of every grad_output indexes independent
+    vector-Jacobian products, one backward pass each (PyTorch vmaps them; the results are the same),
+    stacked along a new first dim of every input's gradient."""
+    outputs = _as_tuple(outputs)
+    grads = _as_tuple(grad_outputs) if grad_outputs is not None else ()
+    if len(grads) != len(outputs) or any(g is None for g in grads):
+        raise RuntimeError("grad(is_grads_batched=True) needs one batched grad_output tensor per output")
+    for i, (g, o) in enumerate(zip(grads, outputs)):
+        if g.dim() == 0 or tuple(g.shape[1:]) != tuple(o.shape):
+            raise RuntimeError("If `is_grads_batched=True`, we interpret the first dimension of each grad_output as "
+                               "the batch dimension. The sizes of the remaining dimensions are expected to match the "
+                               f"shape of corresponding output, but a mismatch was detected: grad_output[{i}] has a "
+                               f"shape of {g.shape} and output[{i}] has a shape of {o.shape}. If you only want some "
+                               "tensors in `grad_output` to be considered batched, consider using vmap.")
+    n = grads[0].shape[0]
+    if any(g.shape[0] != n for g in grads):
+        raise RuntimeError("grad(is_grads_batched=True): every grad_output must have the same batch size")
+    from .._functions.join import stack
+    per = []
+    keep = create_graph if retain_graph is None else retain_graph
+    for b in range(n):
+        per.append(grad(outputs, inputs, tuple(g[b] for g in grads), retain_graph=True if b < n - 1 else keep,
+                        create_graph=create_graph, allow_unused=allow_unused, materialize_grads=materialize_grads))
+    if n == 0:
+        from .._creation import zeros
+        return tuple(zeros((0,) + tuple(x.shape), dtype=x.dtype, device=x.device) for x in _as_tuple(inputs))
+    return tuple(None if cols[0] is None else stack(list(cols)) for cols in zip(*per))
 
 
 class Variable:

@@ -233,6 +233,24 @@ def _run_tensor_hooks(hooks, g):
     return g
 
 
+def _grad_layout(gi, vi):
+    """PyTorch's gradient layout contract for a leaf's first .grad: the leaf's strides when it is
+    dense (a channels_last or transposed parameter gets a gradient laid out the same), row-major
+    otherwise. A copy of gi in that layout, or None when gi already obeys it (the usual case)."""
+    if vi.is_contiguous():
+        if gi.is_contiguous():
+            return None
+        return _C.contiguous(gi)
+    if _C.is_non_overlapping_and_dense(vi):
+        vs, gs, shape = vi.stride, gi.stride, vi.shape
+        if all(shape[d] == 1 or gs[d] == vs[d] for d in range(len(shape))):
+            return None
+        out = _C.empty_strided(list(shape), list(vs), gi.dtype, gi.device)
+        _C.copy_(out, gi)
+        return out
+    return None if gi.is_contiguous() else _C.contiguous(gi)
+
+
 def _run_accumulate(node, g, capture, results, accumulate, create_graph, owned):
     var = node._ref()
     hooks = var._hooks if var is not None else None
@@ -251,12 +269,17 @@ def _run_accumulate(node, g, capture, results, accumulate, create_graph, owned):
     cur = var.grad
     if cur is None:
         if not create_graph:
-            key = _storage_key(g._impl)
-            if key in owned or g._rg:
-                g = _tensor._wrap(_C.clone(g._impl))
+            laid = _grad_layout(g._impl, var._impl)
+            if laid is not None:  # a fresh copy in the leaf's layout: owned by nobody else
+                g = _tensor._wrap(laid)
                 key = _storage_key(g._impl)
-            elif g.__class__ is not _tensor.Tensor:
-                g = _tensor._wrap(g._impl)
+            else:
+                key = _storage_key(g._impl)
+                if key in owned or g._rg:
+                    g = _tensor._wrap(_C.clone(g._impl))
+                    key = _storage_key(g._impl)
+                elif g.__class__ is not _tensor.Tensor:
+                    g = _tensor._wrap(g._impl)
             owned.add(key)
         var.grad = g
     elif create_graph:

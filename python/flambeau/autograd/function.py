@@ -64,6 +64,14 @@ class Node:
             d = self._post_hooks = {}
         return _add_hook(d, fn)
 
+    @property
+    def metadata(self):
+        """A dict for the user's own annotations of this node (PyTorch's Node.metadata), made on first use."""
+        d = self.__dict__.get("_metadata")
+        if d is None:
+            d = self._metadata = {}
+        return d
+
     def register_prehook(self, fn):
         """fn(grad_outputs) runs before this node's backward; may return new grad_outputs."""
         d = self.__dict__.get("_node_pre_hooks")

@@ -1,4 +1,5 @@
-"""flambeau.autograd.functional: jacobian, hessian, vjp, vector products (reverse mode only)."""
+"""flambeau.autograd.functional: jacobian, hessian, vjp, jvp, hvp, vhp (reverse mode; jvp by the
+double-backward trick, as PyTorch computes it)."""
 from .. import _tensor
 
 
@@ -74,3 +75,41 @@ def hvp(func, inputs, v=None, create_graph=False, strict=False):
 
 
 vhp = hvp
+
+
+def jvp(func, inputs, v=None, create_graph=False, strict=False):
+    """(func(inputs), J v): PyTorch's double-backward trick. With u a dummy cotangent the vjp
+    g(u) = J^T u is linear in u, so d<g(u), v>/du = J v."""
+    from . import grad
+    from .._creation import zeros_like
+    ins = tuple(x.detach().requires_grad_(True) for x in _tuple(inputs))
+    if v is None:
+        if not all(x.numel() == 1 for x in ins):
+            raise RuntimeError("The vector v can only be None if the input to the user-provided function is a "
+                               "single Tensor with a single element.")
+        vs = tuple(x.new_ones(x.shape) for x in ins)
+    else:
+        vs = _tuple(v)
+    if len(vs) != len(ins):
+        raise RuntimeError(f"v is a tuple of invalid length: should be {len(ins)} but got {len(vs)}.")
+    for x, vv in zip(ins, vs):
+        if tuple(x.shape) != tuple(vv.shape):
+            raise RuntimeError(f"Entry 0 in v has invalid size: should be {tuple(x.shape)} but got "
+                               f"{tuple(vv.shape)}.")
+    from .grad_mode import enable_grad
+    with enable_grad():
+        outs = func(*ins)
+        is_tensor_out = isinstance(outs, _tensor.Tensor)
+        outs = _tuple(outs)
+        us = tuple(zeros_like(o).requires_grad_(True) for o in outs)
+        diff = [(o, u) for o, u in zip(outs, us) if o.requires_grad]
+        jv = [None] * len(outs)
+        if diff:
+            gs = grad(tuple(o for o, _ in diff), ins, tuple(u for _, u in diff), create_graph=True, allow_unused=True)
+            pairs = [(g, vv) for g, vv in zip(gs, vs) if g is not None and g.requires_grad]
+            if pairs:
+                jv = list(grad(tuple(g for g, _ in pairs), us, tuple(vv for _, vv in pairs),
+                               create_graph=create_graph, allow_unused=True))
+    jv = tuple(zeros_like(o.detach()) if j is None else (j if create_graph else j.detach()) for j, o in zip(jv, outs))
+    outs = tuple(o if create_graph else o.detach() for o in outs)
+    return (outs[0], jv[0]) if is_tensor_out else (outs, jv)

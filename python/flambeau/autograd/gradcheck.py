@@ -29,7 +29,8 @@ def _numerical_jacobian(func, inputs, k, out_idx, eps):
     n = x.numel()
     cols = []
     if True:  # not under no_grad: func may itself differentiate (gradgradcheck)
-        base = x.detach().clone()
+        # Row-major copies: reshape(-1) of them is a view, so writing one element perturbs them.
+        base = x.detach().clone(memory_format=_contiguous())
         for i in range(n):
             orig = float(base.reshape(-1)[i].item())
             vals = []
@@ -49,6 +50,11 @@ def _numerical_jacobian(func, inputs, k, out_idx, eps):
     return np.stack(cols, 0) if cols else np.zeros((0, 0))
 
 
+def _contiguous():
+    from .._memory_format import contiguous_format
+    return contiguous_format
+
+
 def _float64():
     from .._dtype import float64
     return float64
@@ -64,7 +70,7 @@ def _analytical_jacobian(func, inputs, out_idx, diff_idx):
     m = out.numel()
     jac = [np.zeros((inputs[k].numel(), m)) for k in diff_idx]
     for j in range(m):
-        g = zeros_like(out)
+        g = zeros_like(out, memory_format=_contiguous())  # row-major: reshape(-1) below is a view
         g.reshape(-1)[j] = 1.0
         grads = _grad(out, [inputs[k] for k in diff_idx], g, retain_graph=True, allow_unused=True)
         for col, (k, gk) in enumerate(zip(diff_idx, grads)):

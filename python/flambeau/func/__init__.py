@@ -1,10 +1,34 @@
-"""flambeau.func: functional_call (PyTorch's torch.func.functional_call). The function transforms
-(grad, vmap, jacrev, ...) are not provided."""
+"""flambeau.func: functional_call, stack_module_state and the function transforms grad,
+grad_and_value, vjp, jvp, jacrev, jacfwd, hessian and vmap (see _transforms.py for how each is
+computed on flambeau's reverse-mode autograd)."""
 from collections.abc import Sequence
 
 from ..nn.utils.stateless import _functional_call
+from ._transforms import grad, grad_and_value, vjp, jvp, jacrev, jacfwd, hessian, vmap  # noqa: F401
 
-__all__ = ["functional_call"]
+__all__ = ["functional_call", "stack_module_state", "grad", "grad_and_value", "vjp", "jvp", "jacrev", "jacfwd",
+           "hessian", "vmap"]
+
+
+def stack_module_state(models):
+    """(params, buffers): every parameter and buffer of the same-structured `models` stacked along a new
+    leading dim, keyed by name (for vmap over an ensemble with functional_call). The stacked
+    parameters are new leaves that require grad; buffers are stacked as they are."""
+    from .._functions.join import stack
+    models = list(models)
+    if not models:
+        raise RuntimeError("stack_module_state: Expected at least one model, got 0.")
+    if not (all(m.training for m in models) or all(not m.training for m in models)):
+        raise RuntimeError("stack_module_state: Expected all models to have the same training/eval mode.")
+    ref = type(models[0])
+    if not all(type(m) is ref for m in models):
+        raise RuntimeError("stack_module_state: Expected all models to be of the same class.")
+    names = [k for k, _ in models[0].named_parameters()]
+    params = {k: stack([dict(m.named_parameters())[k].detach() for m in models]).requires_grad_(True)
+              for k in names}
+    bnames = [k for k, _ in models[0].named_buffers()]
+    buffers = {k: stack([dict(m.named_buffers())[k] for m in models]) for k in bnames}
+    return params, buffers
 
 
 def functional_call(module, parameter_and_buffer_dicts, args=None, kwargs=None, *, tie_weights=True,

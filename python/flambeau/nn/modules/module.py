@@ -571,12 +571,16 @@ class Module:
         return self
 
     def to(self, *args, **kwargs):
+        memory_format = kwargs.pop("memory_format", None)
         device, dtype, non_blocking = _parse_to(*args, **kwargs)
         if dtype is not None and not (dtype.is_floating_point or getattr(dtype, "is_complex", False)):
             raise TypeError("nn.Module.to only accepts floating point or complex dtypes, but got "
                             f"desired dtype={dtype}")
 
         def convert(t):
+            if memory_format is not None and t.dim() in (4, 5):  # as PyTorch: conv weights go channels_last
+                return t.to(device=device, dtype=dtype if t.is_floating_point() else None,
+                            memory_format=memory_format)
             if t.is_floating_point():
                 return t.to(device=device, dtype=dtype)
             return t.to(device=device)

@@ -1,0 +1,361 @@
+"""torch.func's transforms (grad, grad_and_value, vjp, jvp, jacrev, jacfwd, hessian, vmap) built on
+flambeau's reverse-mode autograd.
+
+How each is computed, and where that differs from functorch:
+- grad / vjp / jacrev run the function on fresh differentiable copies of the chosen arguments and
+  call autograd.grad. When an argument already requires grad (a transform nested inside another,
+  or a user's tracked tensor) its copy stays connected, so grad(grad(f)), jacrev(grad(f)) and
+  hessian compose, and results are differentiable exactly then.
+- jvp (and jacfwd) use the double-vjp trick, as torch.autograd.functional.jvp does: with u a dummy
+  cotangent, J v = d/du <J^T u, v>. Exact, at the cost of two backward passes.
+- vmap maps by running the function once per index of the mapped dim and stacking the results,
+  the semantics functorch's batching rules reproduce; it accepts more than functorch does (.item()
+  and data-dependent control flow inside the function work). randomness='error' (the default)
+  raises when a call drew from the default generator; 'same' gives every index the same draws;
+  'different' independent ones.
+"""
+import functools
+
+from .. import _C
+from .._tensor import Tensor
+from ..autograd.grad_mode import enable_grad
+from ._pytree import tree_flatten, tree_unflatten, tree_map, broadcast_prefix
+
+
+def _argnums_tuple(argnums, nargs, name):
+    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+    if not nums:
+        raise RuntimeError(f"{name}: argnums must be non-empty")
+    for n in nums:
+        if not isinstance(n, int):
+            raise RuntimeError(f"{name}: argnums must be int or Tuple[int, ...], got: {type(n).__name__}")
+        if not -nargs <= n < nargs:
+            raise RuntimeError(f"Got argnum={n}, but only {nargs} positional inputs")
+    return tuple(n % nargs for n in nums)
+
+
+def _track(x, name):
+    """A differentiable stand-in for leaf x: connected to x's graph when x has one (nesting)."""
+    if not isinstance(x, Tensor):
+        raise RuntimeError(f"{name}: Expected all inputs to be Tensors, got {type(x).__name__}")
+    if not x.is_floating_point():
+        raise RuntimeError(f"{name}: only Tensors of floating point dtype can require gradients, got {x.dtype}")
+    return x.view_as(x) if x.requires_grad else x.detach().requires_grad_(True)
+
+
+def _prepare(args, nums, name):
+    """args with the trees at positions `nums` replaced by tracked copies; also the flat tracked
+    leaves, each tree's spec and leaf count, and whether any original leaf required grad."""
+    args = list(args)
+    flat, specs, nested = [], [], False
+    for n in nums:
+        leaves, spec = tree_flatten(args[n])
+        nested = nested or any(isinstance(x, Tensor) and x.requires_grad for x in leaves)
+        tracked = [_track(x, name) for x in leaves]
+        args[n] = tree_unflatten(tracked, spec)
+        flat.extend(tracked)
+        specs.append((spec, len(tracked)))
+    return args, flat, specs, nested
+
+
+def _regroup(flat, specs, argnums):
+    out, i = [], 0
+    for spec, n in specs:
+        out.append(tree_unflatten(flat[i:i + n], spec))
+        i += n
+    return out[0] if isinstance(argnums, int) else tuple(out)
+
+
+def _grads(outputs, inputs, grad_outputs, create):
+    from ..autograd import grad as autograd_grad
+    from .._creation import zeros_like
+    gs = autograd_grad(outputs, inputs, grad_outputs, retain_graph=True, create_graph=create, allow_unused=True)
+    return [zeros_like(x) if g is None else g for g, x in zip(gs, inputs)]
+
+
+def _zeros_for(inputs):
+    """The gradient of an output that doesn't depend on `inputs` at all (a constant function)."""
+    from .._creation import zeros_like
+    return [zeros_like(x.detach()) for x in inputs]
+
+
+def _detach_tree(tree, keep):
+    return tree if keep else tree_map(lambda t: t.detach() if isinstance(t, Tensor) else t, tree)
+
+
+def grad_and_value(func, argnums=0, has_aux=False):
+    """grad_and_value(f)(*args) -> (gradient of f's scalar output w.r.t. args[argnums], f's output)."""
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        nums = _argnums_tuple(argnums, len(args), "grad_and_value")
+        with enable_grad():
+            args, flat, specs, nested = _prepare(args, nums, "grad_and_value")
+            out = func(*args, **kwargs)
+            aux = None
+            if has_aux:
+                if not (isinstance(out, tuple) and len(out) == 2):
+                    raise RuntimeError("grad_and_value(f)(*args): output of function f should be a tuple: "
+                                       "(output, aux) if has_aux is True")
+                out, aux = out
+            if not isinstance(out, Tensor):
+                raise RuntimeError("grad_and_value(f)(*args): Expected f(*args) to return a Tensor, got "
+                                   f"{type(out)}")
+            if out.dim() != 0:
+                raise RuntimeError("grad_and_value(f)(*args): Expected f(*args) to return a scalar Tensor, got "
+                                   f"tensor with {out.dim()} dims. Maybe you wanted to use the vjp or jacrev "
+                                   "APIs instead?")
+            gs = _grads((out,), flat, None, nested) if out.requires_grad else \
+                _zeros_for(flat)
+        grads = _regroup(gs, specs, argnums)
+        value = out if nested else out.detach()
+        if has_aux:
+            return grads, (value, _detach_tree(aux, nested))
+        return grads, value
+
+    return wrapper
+
+
+def grad(func, argnums=0, has_aux=False):
+    """grad(f)(*args): the gradient of f's scalar output w.r.t. args[argnums] (trees of tensors)."""
+    gv = grad_and_value(func, argnums, has_aux)
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        g, value = gv(*args, **kwargs)
+        return (g, value[1]) if has_aux else g
+
+    return wrapper
+
+
+def vjp(func, *primals, has_aux=False):
+    """(func(*primals), vjp_fn): vjp_fn(cotangents) gives the vector-Jacobian product for every primal."""
+    nums = tuple(range(len(primals)))
+    with enable_grad():
+        args, flat, specs, nested = _prepare(primals, nums, "vjp")
+        out = func(*args)
+        aux = None
+        if has_aux:
+            if not (isinstance(out, tuple) and len(out) == 2):
+                raise RuntimeError("vjp(f, *primals): output of function f should be a tuple: (output, aux) "
+                                   "if has_aux is True")
+            out, aux = out
+    out_leaves, out_spec = tree_flatten(out)
+    for o in out_leaves:
+        if not isinstance(o, Tensor):
+            raise RuntimeError(f"vjp(f, *primals): Expected f to be a function that has only Tensors or "
+                               f"Python scalars as outputs, got {type(o).__name__}")
+
+    def vjp_fn(*cotangents):
+        ct = cotangents[0] if len(cotangents) == 1 else cotangents
+        ct_leaves, _ = tree_flatten(ct)
+        if len(ct_leaves) != len(out_leaves):
+            raise RuntimeError("Expected pytree structure of cotangents to be the same as pytree structure "
+                               "of outputs to the function")
+        for c, o in zip(ct_leaves, out_leaves):
+            if tuple(c.shape) != tuple(o.shape):
+                raise RuntimeError(f"Mismatch in shape: grad_output[0] has a shape of {tuple(c.shape)} and "
+                                   f"output[0] has a shape of {tuple(o.shape)}.")
+        pairs = [(o, c) for o, c in zip(out_leaves, ct_leaves) if o.requires_grad]
+        with enable_grad():
+            if pairs:
+                gs = _grads(tuple(o for o, _ in pairs), flat, tuple(c for _, c in pairs),
+                            nested or any(c.requires_grad for _, c in pairs))
+            else:
+                gs = _zeros_for(flat)
+        return tuple(_regroup(gs, specs, nums))
+
+    value = _detach_tree(out, nested)
+    if has_aux:
+        return value, vjp_fn, _detach_tree(aux, nested)
+    return value, vjp_fn
+
+
+def jvp(func, primals, tangents, *, strict=False, has_aux=False):
+    """(func(*primals), J @ tangents) by the double-vjp trick (see the module docstring)."""
+    if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
+        raise RuntimeError("jvp(f, primals, tangents): Expected primals and tangents to be tuples")
+    if len(primals) != len(tangents):
+        raise RuntimeError("jvp(f, primals, tangents): Expected primals and tangents to have the same length")
+    from .._creation import zeros_like
+    nums = tuple(range(len(primals)))
+    p_leaves = tree_flatten(tuple(primals))[0]
+    t_leaves = tree_flatten(tuple(tangents))[0]
+    for p, t in zip(p_leaves, t_leaves):
+        if tuple(p.shape) != tuple(t.shape):
+            raise RuntimeError(f"jvp(f, primals, tangents): Expected primals and tangents to have the same "
+                               f"shape, got {tuple(p.shape)} and {tuple(t.shape)}")
+    with enable_grad():
+        args, flat, specs, nested = _prepare(tuple(primals), nums, "jvp")
+        out = func(*args)
+        aux = None
+        if has_aux:
+            out, aux = out
+        out_leaves, out_spec = tree_flatten(out)
+        create = nested or any(t.requires_grad for t in t_leaves)
+        # u: a dummy cotangent for every output; g(u) = J^T u is linear in u, and d<g(u), v>/du = J v.
+        us = [zeros_like(o).requires_grad_(True) for o in out_leaves]
+        diff = [(o, u) for o, u in zip(out_leaves, us) if o.requires_grad]
+        if diff:
+            from ..autograd import grad as autograd_grad
+            gs = autograd_grad(tuple(o for o, _ in diff), flat, tuple(u for _, u in diff), create_graph=True,
+                               allow_unused=True)
+            pairs = [(g, t) for g, t in zip(gs, t_leaves) if g is not None and g.requires_grad]
+            if pairs:
+                jv = autograd_grad(tuple(g for g, _ in pairs), us, tuple(t for _, t in pairs),
+                                   create_graph=create, allow_unused=True)
+            else:
+                jv = [None] * len(us)
+        else:
+            jv = [None] * len(us)
+        jv = [zeros_like(o) if j is None else j for j, o in zip(jv, out_leaves)]
+    value = _detach_tree(out, nested)
+    tangent_out = tree_unflatten(jv if create else [j.detach() for j in jv], out_spec)
+    if has_aux:
+        return value, tangent_out, _detach_tree(aux, nested)
+    return value, tangent_out
+
+
+def jacrev(func, argnums=0, *, has_aux=False, chunk_size=None, _preallocate_and_copy=False):
+    """jacrev(f)(*args): d f(*args) / d args[argnums], shaped output.shape + input.shape, row by row
+    of reverse-mode passes."""
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        from .._functions.join import stack
+        nums = _argnums_tuple(argnums, len(args), "jacrev")
+        with enable_grad():
+            args, flat, specs, nested = _prepare(args, nums, "jacrev")
+            out = func(*args, **kwargs)
+            aux = None
+            if has_aux:
+                out, aux = out
+            out_leaves, out_spec = tree_flatten(out)
+            per_out = []
+            for o in out_leaves:
+                if not isinstance(o, Tensor):
+                    raise RuntimeError(f"jacrev(f, ...)(*args): expected f(*args) to return only tensors, got "
+                                       f"unsupported type {type(o).__name__}")
+                rows = [[] for _ in flat]
+                of = o.reshape(-1)
+                for i in range(of.numel()):
+                    gs = _grads((of[i],), flat, None, nested) if o.requires_grad else \
+                        _zeros_for(flat)
+                    for j, g in enumerate(gs):
+                        rows[j].append(g)
+                jac = []
+                for j, x in enumerate(flat):
+                    shape = tuple(o.shape) + tuple(x.shape)
+                    if rows[j]:
+                        jac.append(stack(rows[j]).reshape(shape))
+                    else:
+                        from .._creation import zeros
+                        jac.append(zeros(shape, dtype=x.dtype, device=x.device))
+                if not nested:
+                    jac = [t.detach() for t in jac]
+                per_out.append(_regroup(jac, specs, argnums))
+        result = tree_unflatten(per_out, out_spec)
+        if has_aux:
+            return result, _detach_tree(aux, nested)
+        return result
+
+    return wrapper
+
+
+def jacfwd(func, argnums=0, has_aux=False, *, randomness="error"):
+    """jacfwd(f)(*args): the same Jacobian as jacrev (out.shape + in.shape). Computed in reverse mode:
+    flambeau has no forward-mode autograd, and the Jacobian does not depend on the mode."""
+    return jacrev(func, argnums, has_aux=has_aux)
+
+
+def hessian(func, argnums=0):
+    """hessian(f)(*args): the Jacobian of the gradient (jacfwd(jacrev(f)) in PyTorch)."""
+    return jacfwd(jacrev(func, argnums), argnums)
+
+
+# ---------------------------------------------------------------- vmap
+def _rng_state():
+    return tuple(_C.get_rng_state())
+
+
+def vmap(func, in_dims=0, out_dims=0, randomness="error", *, chunk_size=None):
+    """vmap(f)(*args): f applied to every slice of args along in_dims, results stacked along out_dims."""
+    if randomness not in ("error", "different", "same"):
+        raise RuntimeError(f"Only allowed values for randomness are 'error', 'different', or 'same'. "
+                           f"Got {randomness}")
+    if not (in_dims is None or isinstance(in_dims, (int, tuple, dict))):  # a list is refused, as PyTorch
+        raise ValueError(f"vmap(f, in_dims={in_dims}, ...): expected `in_dims` to be int or a (potentially "
+                         f"nested) tuple matching the structure of inputs, got: {type(in_dims)}.")
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        from .._functions.join import stack
+        if not args:
+            raise ValueError("vmap(f)(): got no inputs. Maybe you forgot to add inputs, or you are trying to "
+                             "vmap over a function with no inputs. The latter is unsupported.")
+        dims_prefix = in_dims
+        if isinstance(dims_prefix, tuple) and len(dims_prefix) != len(args):
+            raise ValueError(f"vmap(f, in_dims={in_dims}, ...)(<inputs>): in_dims is not compatible with the "
+                             f"structure of `inputs`. in_dims has structure {type(in_dims).__name__} of length "
+                             f"{len(dims_prefix)} but inputs has length {len(args)}")
+        leaves, spec = tree_flatten(tuple(args))
+        dims = broadcast_prefix(dims_prefix if isinstance(dims_prefix, tuple) else dims_prefix, tuple(args), "vmap")
+        sizes = set()
+        norm = []
+        for x, d in zip(leaves, dims):
+            if d is None:
+                norm.append(None)
+                continue
+            if not isinstance(x, Tensor):
+                raise ValueError(f"vmap(f, in_dims={in_dims}, ...)(<inputs>): Got in_dim={d} for an input but "
+                                 f"the input is of type {type(x)}. We cannot vmap over non-Tensor arguments, "
+                                 "please use None as the respective in_dim")
+            if not -x.dim() <= d < max(x.dim(), 1) or x.dim() == 0:
+                raise ValueError(f"vmap(f, in_dims={in_dims}, ...)(<inputs>): Got in_dim={d} for some input, "
+                                 f"but that input is a Tensor of dimensionality {x.dim()} so expected in_dim to "
+                                 f"satisfy -{x.dim()} <= in_dim < {x.dim()}.")
+            d = d % x.dim()
+            norm.append(d)
+            sizes.add(x.shape[d])
+        if not sizes:
+            raise ValueError(f"vmap(f, in_dims={in_dims}, ...)(<inputs>): at least one input must be mapped "
+                             "over (got in_dims=None for every input)")
+        if len(sizes) > 1:
+            got = [x.shape[d] for x, d in zip(leaves, norm) if d is not None]
+            raise ValueError("vmap: Expected all tensors to have the same size in the mapped dimension, got "
+                             f"sizes {got} for the mapped dimension")
+        n = sizes.pop()
+        start = _rng_state()
+        results = []
+        for i in range(n):
+            if randomness == "same":
+                _C.set_rng_state(*start)
+            before = _rng_state()
+            sliced = [x if d is None else x.select(d, i) for x, d in zip(leaves, norm)]
+            out = func(*tree_unflatten(sliced, spec), **kwargs)
+            if randomness == "error" and _rng_state() != before:
+                raise RuntimeError("vmap: called random operation while in randomness error mode. Please either "
+                                   "use the 'same' or 'different' randomness flags on vmap or perform the "
+                                   "randomness operation out of vmap")
+            results.append(out)
+        if n == 0:
+            raise ValueError("vmap: the mapped dimension has size 0; flambeau's vmap needs at least one "
+                             "element to know the output's structure")
+        out_leaves0, out_spec = tree_flatten(results[0])
+        per_sample = [tree_flatten(r)[0] for r in results]
+        odims = broadcast_prefix(out_dims, results[0], "vmap") if isinstance(out_dims, (tuple, list, dict)) \
+            else [out_dims] * len(out_leaves0)
+        stacked = []
+        for k, (o0, od) in enumerate(zip(out_leaves0, odims)):
+            vals = [ps[k] for ps in per_sample]
+            if od is None:
+                stacked.append(vals[0])
+                continue
+            if not isinstance(o0, Tensor):
+                raise ValueError(f"vmap(f, ...): `f` must only return Tensors, got type {type(o0)}. Did you mean "
+                                 "to set out_dims= to None for output?")
+            nd = vals[0].dim() + 1
+            if not -nd <= od < nd:
+                raise ValueError(f"vmap: out_dim={od} is out of range for an output of {nd - 1} dims")
+            stacked.append(stack(vals, dim=od % nd))
+        return tree_unflatten(stacked, out_spec)
+
+    return wrapper

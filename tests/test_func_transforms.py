@@ -1,0 +1,231 @@
+"""torch.func's transforms (grad, grad_and_value, vjp, jvp, jacrev, jacfwd, hessian, vmap,
+stack_module_state) and torch.autograd.functional.jvp against PyTorch on fresh random inputs,
+including the compositions scripts use: per-sample gradients (vmap(grad(loss)) with
+functional_call), Hessians, ensembles."""
+import pytest
+import torch
+import torch.func as tfunc
+
+import flambeau
+import flambeau.func as ffunc
+from helpers import assert_close, rand_array
+
+
+def _both(*shapes, dtype="float64"):
+    arrs = [rand_array(s, dtype) for s in shapes]
+    return [torch.from_numpy(a.copy()) for a in arrs], [flambeau.from_numpy(a.copy()) for a in arrs]
+
+
+def _close_tree(f, t, **kw):
+    if isinstance(t, dict):
+        assert set(f) == set(t)
+        for k in t:
+            _close_tree(f[k], t[k], **kw)
+    elif isinstance(t, (tuple, list)):
+        assert type(f) is type(t) and len(f) == len(t), (type(f), type(t))
+        for a, b in zip(f, t):
+            _close_tree(a, b, **kw)
+    else:
+        assert_close(f, t, **kw)
+
+
+def f_scalar(lib, x, y):
+    return (x.sin() * y).sum() + (x ** 2).mean() * y.exp().sum()
+
+
+def f_vec(lib, x):
+    return lib.stack([x[0] ** 2 * x[1], x[1].sin(), x.sum(), (x * x).prod()])
+
+
+def test_grad_argnums_aux_and_value():
+    (xt, yt), (xf, yf) = _both((3, 2), (3, 2))
+    for argnums in (0, 1, (0, 1)):
+        gt = tfunc.grad(lambda a, b: f_scalar(torch, a, b), argnums=argnums)(xt, yt)
+        gf = ffunc.grad(lambda a, b: f_scalar(flambeau, a, b), argnums=argnums)(xf, yf)
+        _close_tree(gf, gt)
+    gt, (vt, at) = tfunc.grad_and_value(lambda a: ((a ** 3).sum(), a.mean()), has_aux=True)(xt)
+    gf, (vf, af) = ffunc.grad_and_value(lambda a: ((a ** 3).sum(), a.mean()), has_aux=True)(xf)
+    _close_tree((gf, vf, af), (gt, vt, at))
+    assert not gf.requires_grad and not vf.requires_grad
+    gt, at = tfunc.grad(lambda a: ((a ** 3).sum(), {"m": a.max()}), has_aux=True)(xt)
+    gf, af = ffunc.grad(lambda a: ((a ** 3).sum(), {"m": a.max()}), has_aux=True)(xf)
+    _close_tree((gf, af), (gt, at))
+
+
+def test_grad_over_dict_of_params_with_functional_call():
+    torch.manual_seed(0)
+    mt = torch.nn.Sequential(torch.nn.Linear(4, 5), torch.nn.Tanh(), torch.nn.Linear(5, 2))
+    mf = flambeau.nn.Sequential(flambeau.nn.Linear(4, 5), flambeau.nn.Tanh(), flambeau.nn.Linear(5, 2))
+    mf.load_state_dict({k: flambeau.from_numpy(v.detach().numpy().copy()) for k, v in mt.state_dict().items()})
+    x = rand_array((6, 4))
+    y = rand_array((6, 2))
+
+    def loss(lib, model, params, xx, yy):
+        out = lib.func.functional_call(model, params, (xx,))
+        return ((out - yy) ** 2).mean()
+
+    pt = {k: v.detach() for k, v in mt.named_parameters()}
+    pf = {k: v.detach() for k, v in mf.named_parameters()}
+    gt = tfunc.grad(lambda p: loss(torch, mt, p, torch.from_numpy(x), torch.from_numpy(y)))(pt)
+    gf = ffunc.grad(lambda p: loss(flambeau, mf, p, flambeau.from_numpy(x), flambeau.from_numpy(y)))(pf)
+    _close_tree(gf, gt, atol=1e-5, rtol=1e-4)
+    # per-sample gradients: vmap(grad) over the batch, parameters shared (in_dims=None)
+    ps_t = tfunc.vmap(tfunc.grad(lambda p, a, b: loss(torch, mt, p, a[None], b[None])), in_dims=(None, 0, 0))(
+        pt, torch.from_numpy(x), torch.from_numpy(y))
+    ps_f = ffunc.vmap(ffunc.grad(lambda p, a, b: loss(flambeau, mf, p, a[None], b[None])), in_dims=(None, 0, 0))(
+        pf, flambeau.from_numpy(x), flambeau.from_numpy(y))
+    _close_tree(ps_f, ps_t, atol=1e-5, rtol=1e-4)
+    assert tuple(ps_f["0.weight"].shape) == (6, 5, 4)
+
+
+def test_nested_grad_and_hessian():
+    (xt,), (xf,) = _both((4,))
+    g2t = tfunc.grad(lambda a: tfunc.grad(lambda b: (b.sin() * b ** 2).sum())(a).sum())(xt)
+    g2f = ffunc.grad(lambda a: ffunc.grad(lambda b: (b.sin() * b ** 2).sum())(a).sum())(xf)
+    assert_close(g2f, g2t)
+    ht = tfunc.hessian(lambda a: (a.sin() * a.prod()).sum())(xt)
+    hf = ffunc.hessian(lambda a: (a.sin() * a.prod()).sum())(xf)
+    assert_close(hf, ht)
+    # a tracked input keeps the result differentiable (and only through the argument, not closures)
+    xr = flambeau.from_numpy(xf.numpy().copy()).requires_grad_(True)
+    xtr = torch.from_numpy(xt.numpy().copy()).requires_grad_(True)
+    gt = tfunc.grad(lambda a: (a ** 3 * xtr).sum())(xtr)
+    gf = ffunc.grad(lambda a: (a ** 3 * xr).sum())(xr)
+    assert gf.requires_grad
+    gt.sum().backward()
+    gf.sum().backward()
+    assert_close(xr.grad, xtr.grad)
+
+
+def test_jacrev_jacfwd_vjp_jvp():
+    (xt,), (xf,) = _both((2,))
+    for tj, fj in [(tfunc.jacrev, ffunc.jacrev), (tfunc.jacfwd, ffunc.jacfwd)]:
+        assert_close(fj(lambda a: f_vec(flambeau, a))(xf), tj(lambda a: f_vec(torch, a))(xt))
+    (at, bt), (af, bf) = _both((3,), (2, 3))
+    jt = tfunc.jacrev(lambda a, b: (b * a).sum(0), argnums=(0, 1))(at, bt)
+    jf = ffunc.jacrev(lambda a, b: (b * a).sum(0), argnums=(0, 1))(af, bf)
+    _close_tree(jf, jt)
+    ot, fn_t = tfunc.vjp(lambda a, b: b @ a, at, bt)
+    of, fn_f = ffunc.vjp(lambda a, b: b @ a, af, bf)
+    (ct,), (cf,) = _both((2,))
+    _close_tree((of, fn_f(cf)), (ot, fn_t(ct)))
+    (vt,), (vf,) = _both((2,))
+    _close_tree(ffunc.jvp(lambda a: f_vec(flambeau, a), (xf,), (vf,)),
+                tfunc.jvp(lambda a: f_vec(torch, a), (xt,), (vt,)))
+    (v2t, w2t), (v2f, w2f) = _both((3,), (2, 3))
+    _close_tree(ffunc.jvp(lambda a, b: (b * a.exp(), a.sum()), (af, bf), (v2f, w2f)),
+                tfunc.jvp(lambda a, b: (b * a.exp(), a.sum()), (at, bt), (v2t, w2t)))
+
+
+def test_autograd_functional_jvp():
+    (xt,), (xf,) = _both((2,))
+    (vt,), (vf,) = _both((2,))
+    ot, jt = torch.autograd.functional.jvp(lambda a: f_vec(torch, a), xt, vt)
+    of, jf = flambeau.autograd.functional.jvp(lambda a: f_vec(flambeau, a), xf, vf)
+    _close_tree((of, jf), (ot, jt))
+    (at, bt), (af, bf) = _both((3,), (3,))
+    ot, jt = torch.autograd.functional.jvp(lambda a, b: (a * b, a.sum()), (at, bt), (bt, at))
+    of, jf = flambeau.autograd.functional.jvp(lambda a, b: (a * b, a.sum()), (af, bf), (bf, af))
+    _close_tree((of, jf), (ot, jt))
+    ot, jt = torch.autograd.functional.jvp(lambda a: a * 3, torch.tensor([2.0], dtype=torch.float64))
+    of, jf = flambeau.autograd.functional.jvp(lambda a: a * 3, flambeau.tensor([2.0], dtype=flambeau.float64))
+    _close_tree((of, jf), (ot, jt))
+
+
+@pytest.mark.parametrize("case", ["sum", "in_dims", "out_dims", "tuple_out", "nested", "dict_in", "matmul"])
+def test_vmap_against_torch(case):
+    (at, bt), (af, bf) = _both((4, 3), (3, 5), dtype="float32")
+
+    def run(lib, vmap, a, b):
+        if case == "sum":
+            return vmap(lambda x: x.sum() * 2)(a)
+        if case == "in_dims":
+            return vmap(lambda x, y: x * y.sum(), in_dims=(1, None))(a, b)
+        if case == "out_dims":
+            return vmap(lambda x: x.exp(), out_dims=1)(a)
+        if case == "tuple_out":
+            return vmap(lambda x: (x.max(), x * 2))(a)
+        if case == "nested":
+            return vmap(vmap(lambda u: u ** 2 + 1))(a)
+        if case == "dict_in":
+            return vmap(lambda d: d["p"] - d["q"].mean())({"p": a, "q": a * 3})
+        return vmap(lambda x: x @ b, in_dims=0)(a)
+
+    _close_tree(run(flambeau, ffunc.vmap, af, bf), run(torch, tfunc.vmap, at, bt))
+    assert flambeau.vmap is ffunc.vmap
+
+
+def test_vmap_randomness_and_errors():
+    x = flambeau.zeros(4, 3)
+    with pytest.raises(RuntimeError, match="randomness"):
+        ffunc.vmap(lambda r: r + flambeau.rand(3))(x)
+    same = ffunc.vmap(lambda r: r + flambeau.rand(3), randomness="same")(x)
+    assert bool((same == same[0]).all())
+    diff = ffunc.vmap(lambda r: r + flambeau.rand(3), randomness="different")(x)
+    assert not bool((diff == diff[0]).all())
+    with pytest.raises(ValueError, match="same size in the mapped dimension"):
+        ffunc.vmap(lambda a, b: a + b)(flambeau.zeros(3, 4), flambeau.zeros(2, 4))
+    with pytest.raises(ValueError, match="in_dim"):
+        ffunc.vmap(lambda a: a, in_dims=2)(flambeau.zeros(3, 4))
+    with pytest.raises(RuntimeError, match="scalar Tensor"):
+        ffunc.grad(lambda a: a * 2)(flambeau.zeros(3))
+
+
+def test_stack_module_state_ensemble():
+    torch.manual_seed(1)
+    models_t = [torch.nn.Linear(3, 2) for _ in range(4)]
+    models_f = [flambeau.nn.Linear(3, 2) for _ in range(4)]
+    for mt, mf in zip(models_t, models_f):
+        mf.load_state_dict({k: flambeau.from_numpy(v.detach().numpy().copy()) for k, v in mt.state_dict().items()})
+    pt, bt = tfunc.stack_module_state(models_t)
+    pf, bf = ffunc.stack_module_state(models_f)
+    _close_tree(pf, pt)
+    assert pf["weight"].requires_grad and pf["weight"].is_leaf
+    x = rand_array((5, 3), "float32")
+    import copy
+    base_t = copy.deepcopy(models_t[0]).to("meta")
+    base_f = models_f[0]
+    out_t = tfunc.vmap(lambda p, b, xx: tfunc.functional_call(base_t, (p, b), (xx,)), in_dims=(0, 0, None))(
+        pt, bt, torch.from_numpy(x))
+    out_f = ffunc.vmap(lambda p, b, xx: ffunc.functional_call(base_f, (p, b), (xx,)), in_dims=(0, 0, None))(
+        pf, bf, flambeau.from_numpy(x))
+    assert_close(out_f, out_t)
+    out_t.sum().backward()
+    out_f.sum().backward()
+    assert_close(pf["weight"].grad, pt["weight"].grad)
+
+
+def test_autograd_grad_is_grads_batched():
+    (xt,), (xf,) = _both((3,))
+    xt.requires_grad_(True)
+    xf.requires_grad_(True)
+    yt, yf = xt.sin() * xt.exp(), xf.sin() * xf.exp()
+    (et,), (ef,) = _both((4, 3))
+    gt = torch.autograd.grad(yt, xt, et, is_grads_batched=True, retain_graph=True)
+    gf = flambeau.autograd.grad(yf, xf, ef, is_grads_batched=True, retain_graph=True)
+    _close_tree(gf, gt)
+    # the Jacobian in one call: the identity's rows as cotangents
+    jt = torch.autograd.grad(yt, xt, torch.eye(3, dtype=torch.float64), is_grads_batched=True, create_graph=True)[0]
+    jf = flambeau.autograd.grad(yf, xf, flambeau.eye(3, dtype=flambeau.float64), is_grads_batched=True,
+                                create_graph=True)[0]
+    assert_close(jf, jt)
+    assert jf.requires_grad
+    with pytest.raises(RuntimeError, match="batch dimension"):
+        flambeau.autograd.grad((xf * 2).sum(), xf, flambeau.ones(2, 2, dtype=flambeau.float64), is_grads_batched=True)
+
+
+def test_vmap_and_grad_argument_errors_like_pytorch():
+    x = flambeau.arange(6.0).reshape(2, 3)
+    with pytest.raises(ValueError, match="must only return Tensors"):
+        ffunc.vmap(lambda r: 2.0)(x)
+    with pytest.raises(ValueError, match="expected `in_dims` to be int"):
+        ffunc.vmap(lambda a, b: a + b, in_dims=[0, 1])(x, x)
+    with pytest.raises(RuntimeError, match="Got argnum=1"):
+        ffunc.grad(lambda a: a.sum(), argnums=1)(x)
+    with pytest.raises(RuntimeError, match="floating point"):
+        ffunc.grad(lambda a: (a * 2).sum())(flambeau.arange(3))
+    # out_dims=None passes a non-mapped output through; kwargs are not mapped
+    (at,), (af,) = _both((2, 3), dtype="float32")
+    rt = tfunc.vmap(lambda r, scale=1.0: (r * scale, torch.ones(2)), out_dims=(1, None))(at, scale=3.0)
+    rf = ffunc.vmap(lambda r, scale=1.0: (r * scale, flambeau.ones(2)), out_dims=(1, None))(af, scale=3.0)
+    _close_tree(rf, rt)
