@@ -58,8 +58,7 @@ def run(lib, tokens, labels, norm_first, init_state=None, steps=8, dropout=0.0, 
             self.pos_encoder = PositionalEncoding(d_model, dropout, max_len=64)
             encoder_layers = nn.TransformerEncoderLayer(d_model, nhead, dim_feedforward=d_hid, dropout=dropout,
                                                         activation="gelu", batch_first=True, norm_first=norm_first)
-            self.transformer_encoder = nn.TransformerEncoder(encoder_layers, nlayers,
-                                                             enable_nested_tensor=False)
+            self.transformer_encoder = nn.TransformerEncoder(encoder_layers, nlayers)
             self.d_model = d_model
             self.norm = nn.LayerNorm(d_model)
             self.classifier = nn.Linear(d_model, nclass)
@@ -140,6 +139,9 @@ def run(lib, tokens, labels, norm_first, init_state=None, steps=8, dropout=0.0, 
     with torch.no_grad():
         wider = torch.cat([X[:4], torch.zeros(4, 5, dtype=torch.long)], dim=1)
         rec["pad_invariance"] = to_np((model(wider) - model(X[:4])).abs().max())
+        # The raw encoder output in inference (PyTorch's nested-tensor path writes 0 at padded positions).
+        h = model.pos_encoder(model.embedding(X[:6]) * math.sqrt(model.d_model))
+        rec["encoder_out_eval"] = to_np(model.transformer_encoder(h, src_key_padding_mask=X[:6] == PAD))
     rec["final_state"] = numpy_state(model)
     # The key projection's bias has an exactly-zero true gradient (it adds the same q.b_k to every score of a
     # query, and softmax ignores that); what either library computes there is rounding noise, which Adam then
