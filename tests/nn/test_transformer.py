@@ -300,3 +300,40 @@ def test_encoder_pads_with_zeros_only_under_torch_conditions():
 
 def to_np_(t):
     return t.detach().cpu().numpy()
+
+
+def _mask_warnings(fn):
+    import warnings
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = fn()
+    return out, [str(w.message) for w in caught if "mismatched" in str(w.message)]
+
+
+def test_mismatched_mask_types_warn_like_torch():
+    """A bool key-padding mask with a float attention mask (the translation tutorial's masks) still works and
+    gives PyTorch's deprecation warning; so does TransformerEncoder's pair of masks. Same types: no warning."""
+    L, N = 4, 2
+    x = rnd(L, N, 8)
+    pad = np.zeros((N, L), bool)
+    pad[1, -1] = True
+    float_causal = TN.Transformer.generate_square_subsequent_mask(L).numpy()
+    bool_causal = np.triu(np.ones((L, L), bool), 1)
+    tm, fm = TN.MultiheadAttention(8, 2), nn.MultiheadAttention(8, 2)
+    copy_state(tm, fm)
+    tenc = TN.TransformerEncoder(TN.TransformerEncoderLayer(8, 2, 16, 0.0), 2, enable_nested_tensor=False)
+    fenc = nn.TransformerEncoder(nn.TransformerEncoderLayer(8, 2, 16, 0.0), 2, enable_nested_tensor=False)
+    copy_state(tenc, fenc)
+    for attn_mask in (float_causal, bool_causal):
+        for lib, mha, enc in ((torch, tm, tenc), (flambeau, fm, fenc)):
+            t = lambda a: lib.from_numpy(np.array(a, copy=True))  # noqa: E731
+            out, warned = _mask_warnings(lambda: mha(t(x), t(x), t(x), key_padding_mask=t(pad), attn_mask=t(attn_mask))[0])
+            enc_out, enc_warned = _mask_warnings(lambda: enc(t(x), mask=t(attn_mask), src_key_padding_mask=t(pad)))
+            if lib is torch:
+                want = (to_np_(out), warned, to_np_(enc_out), enc_warned)
+            else:
+                got = (to_np_(out), warned, to_np_(enc_out), enc_warned)
+        assert_close(got[0], want[0])
+        assert_close(got[2], want[2])
+        assert got[1] == want[1] and got[3] == want[3]
+        assert bool(want[1]) == (attn_mask.dtype != bool)

@@ -778,10 +778,14 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     return attn.matmul(value)
 
 
-def _canonical_mask(mask, mask_name, target_type):
-    """A bool mask as an additive float mask (-inf where True); float masks pass (PyTorch's helper)."""
+def _canonical_mask(mask, mask_name, target_type, other=None, other_name=""):
+    """A bool mask as an additive float mask (-inf where True); float masks pass (PyTorch's helper). With
+    `other` (the mask it will be combined with), PyTorch's deprecation warning when their dtypes differ."""
     if mask is None:
         return None
+    if other is not None and mask.dtype != other.dtype and (mask.dtype == flambeau.bool or mask.is_floating_point()):
+        warnings.warn(f"Support for mismatched {mask_name} and {other_name} is deprecated. Use same type for both "
+                      "instead.")
     if mask.dtype == flambeau.bool:
         return flambeau.zeros(mask.shape, dtype=target_type, device=mask.device).masked_fill_(mask, float("-inf"))
     if not mask.is_floating_point():
@@ -817,7 +821,7 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
         raise AssertionError(f"embed_dim {embed_dim} not divisible by num_heads {num_heads}")
     if key.shape[:2] != value.shape[:2]:
         raise AssertionError(f"key shape {tuple(key.shape)} does not match value shape {tuple(value.shape)}")
-    key_padding_mask = _canonical_mask(key_padding_mask, "key_padding_mask", query.dtype)
+    key_padding_mask = _canonical_mask(key_padding_mask, "key_padding_mask", query.dtype, attn_mask, "attn_mask")
     if is_causal and attn_mask is None:
         raise RuntimeError("Need attn_mask if specifying the is_causal hint. You may use the Transformer "
                            "module method `generate_square_subsequent_mask` to create this mask.")

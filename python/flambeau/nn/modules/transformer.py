@@ -242,6 +242,11 @@ class TransformerEncoder(Module):
             self.use_nested_tensor = False
 
     def forward(self, src, mask=None, src_key_padding_mask=None, is_causal=None):
+        # As PyTorch: both masks become additive float masks here (warning when their types differ), so the
+        # layers see float masks.
+        src_key_padding_mask = F._canonical_mask(src_key_padding_mask, "src_key_padding_mask", src.dtype, mask,
+                                                 "mask")
+        mask = F._canonical_mask(mask, "mask", src.dtype)
         zero_padded = self._pads_with_zeros(src, mask, src_key_padding_mask)
         out = src
         for mod in self.layers:
