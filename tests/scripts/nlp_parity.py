@@ -6,6 +6,7 @@ Each test holds one realistic PyTorch script written against module parameters (
 import types
 
 import numpy as np
+import pytest
 import torch
 
 import flambeau
@@ -16,6 +17,17 @@ import flambeau.optim
 TORCH = types.SimpleNamespace(torch=torch, nn=torch.nn, F=torch.nn.functional, optim=torch.optim, name="torch")
 FLAMBEAU = types.SimpleNamespace(torch=flambeau, nn=flambeau.nn, F=flambeau.nn.functional, optim=flambeau.optim,
                                  name="flambeau")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def torch_single_thread():
+    """These scripts run thousands of tiny ops; on a shared, loaded machine PyTorch's intra-op thread pool makes
+    them 10-40x slower (threads wait for each other), so the oracle runs on one thread here. Imported into
+    each test module, which makes it autouse there."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 def to_np(x):

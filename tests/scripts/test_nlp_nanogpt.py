@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from nlp_parity import FLAMBEAU, TORCH, assert_records_close, load_numpy_state, numpy_state, to_np
+from nlp_parity import torch_single_thread  # noqa: F401  (autouse fixture)
 
 
 @dataclass
