@@ -51,6 +51,14 @@ def _check(t, name, what="input"):
         raise TypeError(f"{name}(): argument '{what}' (position 1) must be Tensor, not {type(t).__name__}")
 
 
+def _byte_target_as_long(input, target):
+    """PyTorch's nll_loss (and cross_entropy through it) also takes uint8 class indices for 1-D and 2-D input
+    (labels read from uint8 numpy arrays); the kernels take int64, so such targets are widened here."""
+    if target._impl.dtype == "uint8" and input._impl.ndim <= 2:
+        return target.long()
+    return target
+
+
 def _float_pair(input, target, name):
     """Casts input/target to one floating dtype (differentiably), as PyTorch's type promotion does."""
     from .shape import _to
@@ -140,9 +148,10 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     reduction = _reduction(size_average, reduce, reduction)
     _check_reduction(reduction)
     if not 0.0 <= label_smoothing <= 1.0:
-        raise ValueError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
+        raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
     if input._impl.dtype not in _FLOAT:
         raise TypeError(f"cross_entropy: expected a floating-point input, got {input._impl.dtype}")
+    target = _byte_target_as_long(input, target)
     if target._impl.dtype in _FLOAT:
         if ignore_index != -100:
             raise RuntimeError("ignore_index is not supported for floating point target")
@@ -184,6 +193,7 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     _check(target, "nll_loss", "target")
     reduction = _reduction(size_average, reduce, reduction)
     _check_reduction(reduction)
+    target = _byte_target_as_long(input, target)
     weight = _like(weight, input) if input._impl.dtype in _FLOAT else weight
     _no_grad_for("nll_loss", "weight", weight)
     ignore_index = int(ignore_index)

@@ -1936,6 +1936,8 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     _check_reduction(reduction)
     if input.dim() < 1:
         raise ValueError(f"Expected 1 or more dimensions (got {input.dim()})")
+    if target.dtype == flambeau.uint8 and input.dim() <= 2:
+        target = target.long()  # PyTorch takes uint8 class indices here too
     if target.dtype != flambeau.int64:
         raise RuntimeError(f"nll_loss: expected target of dtype int64 (class indices), got "
                            f"{target.dtype}")
