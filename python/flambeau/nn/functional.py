@@ -767,12 +767,23 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
                                "when is_causal=True")
         causal = _index(np.tril(np.ones((L, S), dtype=np.int64)), query.device) == 1
         scores = _where(causal, scores, float("-inf"))
+    dead_rows = None
     if attn_mask is not None:
+        # PyTorch (>= 2.5) gives a query whose every key is masked out zero attention (output 0, no
+        # gradient), not softmax's NaN: such rows are found from the mask and softmaxed as zeros instead.
         if attn_mask.dtype == flambeau.bool:
             scores = _where(attn_mask, scores, float("-inf"))
+            dead_rows = ~attn_mask.any(-1, keepdim=True)
         else:
             scores = scores + attn_mask
+            dead_rows = (attn_mask == float("-inf")).all(-1, keepdim=True)
+        if not bool(dead_rows.any()):
+            dead_rows = None
+        else:
+            scores = _where(dead_rows, 0.0, scores)
     attn = scores.softmax(-1)
+    if dead_rows is not None:
+        attn = _where(dead_rows, 0.0, attn)
     if dropout_p > 0.0:
         attn = dropout(attn, dropout_p, training=True)
     return attn.matmul(value)
