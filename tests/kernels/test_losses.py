@@ -707,9 +707,14 @@ def test_cosine_embedding_float64_and_strided(rng, device):
                  dtype="float64", non_contiguous="T", rng=rng, device=device)
 
 
-# ---------------------------------------------------------------- double backward is refused clearly
-def test_double_backward_raises(device):
+# ---------------------------------------------------------------- double backward
+def test_double_backward_works_or_is_refused_clearly(device):
+    """Double backward runs through the losses' composed versions (tests/nn/test_loss_double_backward.py
+    compares it with PyTorch); the two losses without it raise clearly."""
     x = fl_tensor(np.ones((2, 3), np.float32), device, requires_grad=True)
     loss = _on(L.cross_entropy(x * 2, flambeau.tensor([0, 1], device=device)), device)
+    g, = flambeau.autograd.grad(loss, x, create_graph=True)
+    assert g.requires_grad
+    loss = _on(L.multi_margin_loss(x * 2, flambeau.tensor([0, 1], device=device)), device)
     with pytest.raises(NotImplementedError, match="double backward"):
         flambeau.autograd.grad(loss, x, create_graph=True)
