@@ -493,3 +493,29 @@ def test_fill_strided_view_leaves_the_rest():
     np.testing.assert_array_equal(base.numpy(), ref.numpy())
     base.t().fill_(-1.0)
     assert (base.numpy() == -1.0).all()
+
+
+@pytest.mark.parametrize("data,dtype", [
+    (2 ** 63, None), ([2 ** 63], None), ([2 ** 64], None), ([-2 ** 63 - 1], None), ([[1, 2 ** 63]], None),
+    ((2 ** 63,), None), ([2 ** 63], "int64"), ([2 ** 63], "uint8"),
+    ([1.5, 2 ** 63], None), ([2 ** 63], "float32"), ([2 ** 64], "float64"), (2 ** 63, "float32"),
+    ([2 ** 63 - 1, -2 ** 63], None), ([1e300], None), (1e300, None),
+])
+def test_tensor_from_big_python_numbers_like_torch(data, dtype):
+    """Python ints beyond int64 raise PyTorch's ValueError for an integer tensor (numpy would have wrapped them
+    through uint64 or made the tensor float64), and convert as doubles for a floating one; 1e300 becomes inf
+    without a warning."""
+    import warnings
+    kw_t = {} if dtype is None else dict(dtype=getattr(torch, dtype))
+    kw_f = {} if dtype is None else dict(dtype=getattr(flambeau, dtype))
+    try:
+        want = torch.tensor(data, **kw_t)
+    except ValueError as e:
+        with pytest.raises(ValueError, match=str(e)):
+            flambeau.tensor(data, **kw_f)
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = flambeau.tensor(data, **kw_f)
+    assert str(got.dtype).split(".")[-1] == str(want.dtype).split(".")[-1]
+    np.testing.assert_array_equal(got.numpy(), want.numpy())
