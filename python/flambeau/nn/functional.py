@@ -777,8 +777,8 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         else:
             scores = scores + attn_mask
             dead_rows = (attn_mask == float("-inf")).all(-1, keepdim=True)
-        if not bool(dead_rows.any()):
-            dead_rows = None
+        if not dead_rows.is_cuda and not bool(dead_rows.any()):
+            dead_rows = None  # the usual case, skipped on the CPU (on a GPU the check would cost a sync)
         else:
             scores = _where(dead_rows, 0.0, scores)
     attn = scores.softmax(-1)
