@@ -519,3 +519,31 @@ def test_tensor_from_big_python_numbers_like_torch(data, dtype):
         got = flambeau.tensor(data, **kw_f)
     assert str(got.dtype).split(".")[-1] == str(want.dtype).split(".")[-1]
     np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
+def test_set_default_tensor_type_like_torch():
+    """The deprecated torch.set_default_tensor_type (old scripts still call it): PyTorch's warning (once per
+    process), the default dtype from a type or its dotted name, and PyTorch's errors."""
+    import warnings
+    from flambeau import _legacy_types
+    _legacy_types._warned_default_tensor_type = False
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            flambeau.set_default_tensor_type(flambeau.FloatTensor)
+            flambeau.set_default_tensor_type(flambeau.FloatTensor)
+        assert [str(w.message).startswith("torch.set_default_tensor_type() is deprecated") for w in caught] == [True]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for lib in (torch, flambeau):
+                lib.set_default_tensor_type("torch.DoubleTensor")
+                assert lib.tensor([1.5]).dtype == lib.float64 and lib.zeros(1).dtype == lib.float64
+                lib.set_default_tensor_type(lib.FloatTensor)
+                assert lib.get_default_dtype() == lib.float32
+                with pytest.raises(TypeError, match="only floating-point types"):
+                    lib.set_default_tensor_type(lib.LongTensor)
+                with pytest.raises(AttributeError, match="has no attribute 'Foo'"):
+                    lib.set_default_tensor_type("torch.Foo")
+    finally:
+        torch.set_default_dtype(torch.float32)
+        flambeau.set_default_dtype(flambeau.float32)
