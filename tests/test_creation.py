@@ -547,3 +547,25 @@ def test_set_default_tensor_type_like_torch():
     finally:
         torch.set_default_dtype(torch.float32)
         flambeau.set_default_dtype(flambeau.float32)
+
+
+def test_deprecation_warnings_like_torch():
+    """PyTorch's warnings for torch.tensor(a_tensor), torch.range, Variable(volatile=True) (every call) and x.T
+    on tensors that are not 2-D (once per process each, reset here)."""
+    import warnings
+    from flambeau import _tensor_methods
+
+    def messages(lib, fn):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            fn(lib)
+        return [str(w.message).split(" (Triggered internally")[0] for w in caught]
+
+    _tensor_methods._T_WARNED.clear()
+    for fn in (lambda L: L.tensor(L.ones(2)), lambda L: L.range(0, 3), lambda L: L.autograd.Variable(L.ones(2), volatile=True),
+               lambda L: L.ones(2, 3).T):
+        assert messages(flambeau, fn) == messages(torch, fn)
+    first = messages(flambeau, lambda L: L.ones(2, 3, 4).T)
+    assert len(first) == 1 and "x.mT" in first[0]
+    assert messages(flambeau, lambda L: L.ones(3).T) == []  # once per process, as PyTorch
+    assert len(messages(flambeau, lambda L: L.tensor(1.0).T)) == 1  # the 0-d message is its own

@@ -146,6 +146,10 @@ def _to_array(data, float_target=False):
 def tensor(data, dtype=None, device=None, requires_grad=False, pin_memory=False):
     """A new tensor holding a copy of `data` (nested lists, numpy arrays, scalars or tensors)."""
     if isinstance(data, Tensor):
+        import warnings
+        warnings.warn("To copy construct from a tensor, it is recommended to use sourceTensor.detach().clone() or "
+                      "sourceTensor.detach().clone().requires_grad_(True), rather than torch.tensor(sourceTensor).",
+                      stacklevel=2)
         impl = data._impl
         dt = impl.dtype if dtype is None else _dt(dtype)
         dev = impl.device if device is None else _dev(device)
@@ -352,6 +356,10 @@ def arange(start=0, end=None, step=1, *, out=None, dtype=None, layout=None, devi
 
 def range(start=0, end=None, step=1, *, dtype=None, device=None, requires_grad=False):  # noqa: A001
     """Deprecated torch.range: like arange but includes `end`, in the default float dtype."""
+    import warnings
+    warnings.warn("torch.range is deprecated and will be removed in a future release because its behavior is "
+                  "inconsistent with Python's range builtin. Instead, use torch.arange, which produces values in "
+                  "[start, end).", stacklevel=2)
     if end is None:
         start, end = 0, start
     n = int((end - start) // step) + 1
