@@ -275,7 +275,7 @@ def multinomial(input, num_samples, replacement=False, *, generator=None, out=No
     """Samples indices with probability proportional to `input` (1-D, or 2-D with one distribution per row).
 
     With replacement: inverse-CDF sampling, one uniform per draw looked up in the row's cumulative sums
-    (float64) by searchsorted, so 100k negative samples cost one pass, not 100k. Without replacement: the
+    (float64) by one searchsorted over all rows, so 100k negative samples cost one pass, not 100k. Without replacement: the
     exponential race PyTorch's CPU kernel uses, top-k of p / q with q ~ Exp(1) per category, which is
     distributed as drawing one at a time and removing what was drawn (categories of probability 0 come last).
     Bad distributions raise PyTorch's errors instead of returning indices that mean nothing."""
@@ -304,10 +304,15 @@ def multinomial(input, num_samples, replacement=False, *, generator=None, out=No
         if bool((rows.sum(-1) <= 0).any()):
             raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
         if replacement:
+            # Each row's normalised CDF is shifted into [i, i + 1] (row i), so that all rows are searched in one
+            # call over one increasing sequence; a uniform u + i can only land in row i.
             cdf = flambeau.cumsum(rows.double(), -1)
-            u = rand(n_rows, num_samples, dtype=flambeau.float64, device=input.device, generator=generator)
-            r = flambeau.searchsorted(cdf, u * cdf[:, -1:], right=True)
-            # u * total can round up to total: fall back to the row's last category of nonzero probability
+            shift = flambeau.arange(n_rows, dtype=flambeau.float64, device=input.device).unsqueeze(1)
+            flat_cdf = (cdf / cdf[:, -1:] + shift).reshape(-1)
+            u = rand(n_rows, num_samples, dtype=flambeau.float64, device=input.device, generator=generator) + shift
+            r = flambeau.searchsorted(flat_cdf, u.reshape(-1), right=True).reshape(n_rows, num_samples)
+            r = r - shift.to(flambeau.int64) * n_cat
+            # rounding can reach the row's end: fall back to its last category of nonzero probability
             last_nonzero = (n_cat - 1) - flambeau.argmax((rows > 0).flip(-1).to(flambeau.int64), -1, keepdim=True)
             r = flambeau.minimum(r, last_nonzero)
         else:
