@@ -493,3 +493,79 @@ def test_fill_strided_view_leaves_the_rest():
     np.testing.assert_array_equal(base.numpy(), ref.numpy())
     base.t().fill_(-1.0)
     assert (base.numpy() == -1.0).all()
+
+
+@pytest.mark.parametrize("data,dtype", [
+    (2 ** 63, None), ([2 ** 63], None), ([2 ** 64], None), ([-2 ** 63 - 1], None), ([[1, 2 ** 63]], None),
+    ((2 ** 63,), None), ([2 ** 63], "int64"), ([2 ** 63], "uint8"),
+    ([1.5, 2 ** 63], None), ([2 ** 63], "float32"), ([2 ** 64], "float64"), (2 ** 63, "float32"),
+    ([2 ** 63 - 1, -2 ** 63], None), ([1e300], None), (1e300, None),
+])
+def test_tensor_from_big_python_numbers_like_torch(data, dtype):
+    """Python ints beyond int64 raise PyTorch's ValueError for an integer tensor (numpy would have wrapped them
+    through uint64 or made the tensor float64), and convert as doubles for a floating one; 1e300 becomes inf
+    without a warning."""
+    import warnings
+    kw_t = {} if dtype is None else dict(dtype=getattr(torch, dtype))
+    kw_f = {} if dtype is None else dict(dtype=getattr(flambeau, dtype))
+    try:
+        want = torch.tensor(data, **kw_t)
+    except ValueError as e:
+        with pytest.raises(ValueError, match=str(e)):
+            flambeau.tensor(data, **kw_f)
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = flambeau.tensor(data, **kw_f)
+    assert str(got.dtype).split(".")[-1] == str(want.dtype).split(".")[-1]
+    np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
+def test_set_default_tensor_type_like_torch():
+    """The deprecated torch.set_default_tensor_type (old scripts still call it): PyTorch's warning (once per
+    process), the default dtype from a type or its dotted name, and PyTorch's errors."""
+    import warnings
+    from flambeau import _legacy_types
+    _legacy_types._warned_default_tensor_type = False
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            flambeau.set_default_tensor_type(flambeau.FloatTensor)
+            flambeau.set_default_tensor_type(flambeau.FloatTensor)
+        assert [str(w.message).startswith("torch.set_default_tensor_type() is deprecated") for w in caught] == [True]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for lib in (torch, flambeau):
+                lib.set_default_tensor_type("torch.DoubleTensor")
+                assert lib.tensor([1.5]).dtype == lib.float64 and lib.zeros(1).dtype == lib.float64
+                lib.set_default_tensor_type(lib.FloatTensor)
+                assert lib.get_default_dtype() == lib.float32
+                with pytest.raises(TypeError, match="only floating-point types"):
+                    lib.set_default_tensor_type(lib.LongTensor)
+                with pytest.raises(AttributeError, match="has no attribute 'Foo'"):
+                    lib.set_default_tensor_type("torch.Foo")
+    finally:
+        torch.set_default_dtype(torch.float32)
+        flambeau.set_default_dtype(flambeau.float32)
+
+
+def test_deprecation_warnings_like_torch():
+    """PyTorch's warnings for torch.tensor(a_tensor), torch.range, Variable(volatile=True) (every call) and x.T
+    on tensors that are not 2-D (once per process each, reset here)."""
+    import warnings
+    from flambeau import _tensor_methods
+
+    def messages(lib, fn):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            fn(lib)
+        return [str(w.message).split(" (Triggered internally")[0] for w in caught]
+
+    _tensor_methods._T_WARNED.clear()
+    for fn in (lambda L: L.tensor(L.ones(2)), lambda L: L.range(0, 3), lambda L: L.autograd.Variable(L.ones(2), volatile=True),
+               lambda L: L.ones(2, 3).T):
+        assert messages(flambeau, fn) == messages(torch, fn)
+    first = messages(flambeau, lambda L: L.ones(2, 3, 4).T)
+    assert len(first) == 1 and "x.mT" in first[0]
+    assert messages(flambeau, lambda L: L.ones(3).T) == []  # once per process, as PyTorch
+    assert len(messages(flambeau, lambda L: L.tensor(1.0).T)) == 1  # the 0-d message is its own

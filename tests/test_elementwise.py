@@ -536,3 +536,47 @@ def test_number_divided_by_tensor_has_torchs_bits():
     y = flambeau.tensor(x[:4], requires_grad=True)
     assert type((2 / y).grad_fn).__name__ == "MulBackward0"
     assert_close(2 / flambeau.tensor([1, 2]), 2 / torch.tensor([1, 2]))
+
+
+@pytest.mark.parametrize("name", ["fmax", "fmin"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_fmax_fmin_ignore_nan_and_give_ties_to_input(name, dtype):
+    """fmax/fmin take the other operand where one is NaN (they were maximum/minimum, which propagate NaN), and
+    their gradient goes to input on ties and where other is NaN, as PyTorch's (maximum splits ties)."""
+    a = np.array([[0.2, np.nan, 1.0, -2.0], [0.1, np.nan, 3.0, 5.0]], dtype)
+    b = np.array([[0.2, 0.4, np.nan, -2.0], [0.0, np.nan, 0.8, 6.0]], dtype)
+    out = []
+    for lib in (torch, flambeau):
+        x, y = lib.from_numpy(a.copy()).requires_grad_(), lib.from_numpy(b[:, None].copy()).requires_grad_()
+        r = getattr(lib, name)(x, y)  # broadcast: (2, 4) with (2, 1, 4)
+        (r.nan_to_num() * lib.arange(1.0, 5.0, dtype=r.dtype)).sum().backward()
+        out.append([r.detach().numpy(), x.grad.numpy(), y.grad.numpy()])
+    for got, want in zip(out[1], out[0]):
+        np.testing.assert_array_equal(got, want)
+    ints = getattr(flambeau, name)(flambeau.tensor([1, 5]), flambeau.tensor([2.5, 1.0]))
+    np.testing.assert_array_equal(ints.numpy(), getattr(torch, name)(torch.tensor([1, 5]), torch.tensor([2.5, 1.0])).numpy())
+    with pytest.raises(TypeError, match="must be Tensor"):
+        getattr(flambeau, name)(flambeau.tensor([1.0]), 2.0)
+
+
+@pytest.mark.parametrize("bounds", ["both", "min", "max", "crossed"])
+def test_clamp_with_tensor_bounds_gradients_like_torch(bounds):
+    """clamp(x, min=Tensor, max=Tensor): values as PyTorch (NaN propagates, max wins where min > max) and its
+    gradients: x keeps it at the bounds (ties), min gets it where x < min, max where x > max."""
+    x = np.array([[0.2, 0.5, 1.0, np.nan], [0.1, 0.8, 3.0, 0.5]], np.float32)
+    lo = np.array([[0.2, 0.6, 0.0, 0.0]], np.float32)
+    hi = np.array([[0.9, 0.5, 1.0, 1.0], [0.05, 0.8, 2.0, 0.1]], np.float32)
+    if bounds == "crossed":
+        lo, hi = hi, lo
+    out = []
+    for lib in (torch, flambeau):
+        t = [lib.from_numpy(v.copy()).requires_grad_() for v in (x, lo, hi)]
+        kw = dict(min=t[1], max=t[2]) if bounds in ("both", "crossed") else {bounds: t[1 if bounds == "min" else 2]}
+        r = lib.clamp(t[0], **kw)
+        (r.nan_to_num() * 3).sum().backward()
+        out.append([r.detach().numpy()] + [v.grad.numpy() if v.grad is not None else None for v in t])
+    for got, want in zip(out[1], out[0]):
+        if want is None:
+            assert got is None
+        else:
+            np.testing.assert_array_equal(got, want)

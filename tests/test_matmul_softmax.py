@@ -258,3 +258,16 @@ def test_softmax_inner_dims_big(rng):
     x = rng.standard_normal((8, 21, 128, 128)).astype(np.float32) * 3
     for op in ("softmax", "log_softmax"):
         check_op(lambda t: getattr(t, op)(1), inputs=[x], device="cpu")
+
+
+@pytest.mark.parametrize("shapes", [((5,), (5,)), ((2, 3), (4, 3)), ((2, 3), (3,)), ((2, 5, 3), (4, 3)), ((3,), (2, 5, 3)),
+                                    ((), (2, 3)), ((2, 3), ())])
+def test_inner_any_rank(shapes):
+    """torch.inner sums over the last dims for any ranks (it was dot, which only takes 1-D tensors)."""
+    check_op(lambda a, b: torch.inner(a, b), lambda a, b: flambeau.inner(a, b), shapes=list(shapes))
+    check_op(lambda a, b: a.inner(b), lambda a, b: a.inner(b), shapes=list(shapes))
+
+
+def test_inner_last_dims_must_match():
+    with pytest.raises(RuntimeError, match="the last dimension must match"):
+        flambeau.inner(flambeau.zeros(2, 3), flambeau.zeros(2, 4))

@@ -402,3 +402,34 @@ def test_repeat_interleave_tensor_repeats_errors():
     with pytest.raises(RuntimeError, match="output_size"):
         x.repeat_interleave(flambeau.tensor([1, 2]), dim=0, output_size=4)
     assert tuple(x.repeat_interleave(flambeau.tensor([1, 2]), dim=0, output_size=3).shape) == (3, 3)
+@pytest.mark.parametrize("repeats,dim,shape", [
+    ([1, 2], 0, (2, 3)), ([1, 0, 3], 1, (2, 3)), ([2, 0, 1, 1, 3, 0], None, (2, 3)), ([2], 0, (2, 3)),
+    (2, 1, (2, 3)), ("scalar3", -1, (2, 2, 3)), ([0, 0], 0, (2, 3)), ([4, 1, 2], 0, (3,)),
+])
+def test_repeat_interleave_tensor_repeats(repeats, dim, shape):
+    """repeat_interleave with a tensor of per-slice counts (a varlen batch's row index:
+    repeat_interleave(arange(B), lengths)), a one-element tensor, or an int; values and gradients."""
+    def reps(lib):
+        if repeats == "scalar3":
+            return lib.tensor(3)
+        return lib.tensor(repeats) if isinstance(repeats, list) else repeats
+    check_op(lambda x: torch.repeat_interleave(x, reps(torch), dim=dim),
+             lambda x: flambeau.repeat_interleave(x, reps(flambeau), dim=dim), shapes=[shape])
+    check_op(lambda x: x.repeat_interleave(reps(torch), dim), lambda x: x.repeat_interleave(reps(flambeau), dim),
+             shapes=[shape])
+
+
+def test_repeat_interleave_counts_only_and_errors():
+    lengths = [3, 0, 2]
+    np.testing.assert_array_equal(flambeau.repeat_interleave(flambeau.tensor(lengths)).numpy(),
+                                  torch.repeat_interleave(torch.tensor(lengths)).numpy())
+    x = flambeau.zeros(2, 3)
+    for args, kw, err, msg in [((flambeau.tensor([1, -2]),), dict(dim=0), RuntimeError, "can not be negative"),
+                               ((flambeau.tensor([1, 2]),), {}, RuntimeError, "same size as input along dim"),
+                               ((flambeau.tensor([[1, 2]]),), dict(dim=0), RuntimeError, "0-dim or 1-dim"),
+                               ((flambeau.tensor([1.0, 2.0]),), dict(dim=0), NotImplementedError, "Float"),
+                               ((-1,), dict(dim=0), RuntimeError, "non-negative")]:
+        with pytest.raises(err, match=msg):
+            flambeau.repeat_interleave(x, *args, **kw)
+    with pytest.raises(RuntimeError, match="1D vector"):
+        flambeau.repeat_interleave(flambeau.tensor([[2, 0]]))

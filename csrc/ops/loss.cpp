@@ -65,7 +65,7 @@ void check_index_target(const Tensor& input, const Tensor& target, const ClassLa
   FLB_CHECK(target.device() == input.device(), RuntimeError, op,
             ": expected all tensors to be on the same device, but target is on ", target.device().str(),
             " and input on ", input.device().str());
-  FLB_CHECK(target.dtype == DType::Int64, TypeError, op,
+  FLB_CHECK(target.dtype == DType::Int64, RuntimeError, op,
             ": expected target of dtype int64 (class indices) or of the input's floating dtype (class "
             "probabilities), got ",
             dtype_name(target.dtype));
@@ -78,7 +78,7 @@ void check_index_target(const Tensor& input, const Tensor& target, const ClassLa
   FLB_CHECK(target.dim() >= 1 && target.sizes[0] == L.N, ValueError, op, ": Expected input batch_size (", L.N,
             ") to match target batch_size (", target.dim() ? target.sizes[0] : 0, ") (input shape ",
             shape_str(input.sizes), ", target shape ", shape_str(target.sizes), ")");
-  FLB_CHECK(target.sizes == L.loss_shape, ValueError, op, ": expected target size ", shape_str(L.loss_shape),
+  FLB_CHECK(target.sizes == L.loss_shape, RuntimeError, op, ": expected target size ", shape_str(L.loss_shape),
             ", got ", shape_str(target.sizes), " (input shape ", shape_str(input.sizes), ")");
 }
 
@@ -113,13 +113,13 @@ std::tuple<Tensor, Tensor, double> cross_entropy(const Tensor& input, const Tens
   check_float(input, op, "input");
   ClassLayout L = class_layout(input, op);
   Reduction red = parse_reduction(reduction, op);
-  FLB_CHECK(label_smoothing >= 0.0 && label_smoothing <= 1.0, ValueError, op,
+  FLB_CHECK(label_smoothing >= 0.0 && label_smoothing <= 1.0, RuntimeError, op,
             ": label_smoothing must be between 0.0 and 1.0. Got: ", label_smoothing);
   check_class_weight(weight, input, L.C, op);
   const bool prob = is_floating(target.dtype);
   if (prob) {
     check_like(target, input, op, "target (class probabilities)");
-    FLB_CHECK(target.sizes == input.sizes, ValueError, op, ": expected target size ", shape_str(input.sizes),
+    FLB_CHECK(target.sizes == input.sizes, RuntimeError, op, ": expected target size ", shape_str(input.sizes),
               " (class probabilities), got ", shape_str(target.sizes));
   } else {
     check_index_target(input, target, L, op);
@@ -164,7 +164,7 @@ std::pair<std::optional<Tensor>, std::optional<Tensor>> cross_entropy_backward(
   const bool prob = is_floating(target.dtype);
   if (prob) {
     check_like(target, input, op, "target (class probabilities)");
-    FLB_CHECK(target.sizes == input.sizes, ValueError, op, ": expected target size ", shape_str(input.sizes),
+    FLB_CHECK(target.sizes == input.sizes, RuntimeError, op, ": expected target size ", shape_str(input.sizes),
               ", got ", shape_str(target.sizes));
   } else {
     check_index_target(input, target, L, op);

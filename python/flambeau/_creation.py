@@ -80,8 +80,25 @@ def _tensors_to_lists(data):
     return data
 
 
-def _to_array(data):
-    """(numpy array, inferred dtype name) for tensor()'s data argument."""
+def _check_python_ints(data):
+    """PyTorch refuses Python ints outside int64 ("Overflow when unpacking long long"); numpy would turn them
+    into uint64 (which then wraps), float64 or objects."""
+    todo, too_big, has_float = [data], False, False
+    while todo:
+        x = todo.pop()
+        if isinstance(x, (list, tuple)):
+            todo.extend(x)
+        elif isinstance(x, int) and not isinstance(x, bool):
+            too_big = too_big or not -2 ** 63 <= x < 2 ** 63
+        elif isinstance(x, numbers.Real) and not isinstance(x, bool):
+            has_float = True  # the tensor is then floating: big ints are converted as doubles, as in PyTorch
+    if too_big and not has_float:
+        raise ValueError("Overflow when unpacking long long")
+
+
+def _to_array(data, float_target=False):
+    """(numpy array, inferred dtype name) for tensor()'s data argument. float_target: a floating dtype was
+    asked for, so Python ints beyond int64 are fine (converted as doubles)."""
     if isinstance(data, np.ndarray):
         return data, _np_dtype_name(data, False)
     if isinstance(data, np.generic):
@@ -90,6 +107,10 @@ def _to_array(data):
     if isinstance(data, bool):
         return np.array(data), "bool"
     if isinstance(data, numbers.Integral):
+        if not float_target:
+            _check_python_ints(data)
+        elif not -2 ** 63 <= data < 2 ** 63:
+            return np.array(float(data)), "float64"
         return np.array(data, dtype=np.int64), "int64"
     if isinstance(data, numbers.Real):
         return np.array(float(data)), _default_dtype[0]._name
@@ -98,9 +119,15 @@ def _to_array(data):
             arr = np.array(data)
         except (ValueError, RuntimeError, TypeError):
             arr = None
+        if arr is None or arr.dtype == object or arr.dtype == np.uint64 or \
+                (arr.dtype.kind == "f" and arr.size and not np.abs(arr).max() < 2.0 ** 63):
+            # where a Python int beyond int64 may be hiding (numpy made it uint64, float64 or an object)
+            if not float_target:
+                _check_python_ints(data)
         if arr is None or arr.dtype == object:
             try:
-                arr = np.array(_tensors_to_lists(data))
+                # huge Python ints for a floating dtype: numpy keeps them as objects unless asked for floats
+                arr = np.array(_tensors_to_lists(data), dtype=np.float64 if float_target else None)
             except ValueError as e:
                 raise ValueError(f"expected sequence of equal lengths at every dim: {e}") from None
             if arr.dtype == object:
@@ -137,7 +164,7 @@ def tensor(data, dtype=None, device=None, requires_grad=False, pin_memory=False)
         return _copy_of_tensor(data, dtype, device, requires_grad)
     if hasattr(data, "__dlpack__") and not isinstance(data, np.ndarray) and type(data).__module__.startswith("torch"):
         data = data.detach().cpu().numpy()  # a torch tensor: go through numpy (copy below)
-    arr, inferred = _to_array(data)
+    arr, inferred = _to_array(data, float_target=dtype is not None and _dt(dtype) in ("float32", "float64"))
     dt = inferred if dtype is None else _dt(dtype)
     if dt in _NARROW and dt != inferred:
         # Into a narrow integer type by PyTorch's conversion (floats truncated, integers wrapping:
@@ -148,7 +175,8 @@ def tensor(data, dtype=None, device=None, requires_grad=False, pin_memory=False)
         src = np.array(arr, dtype=_NAME_TO_NP[inferred], order="C", copy=True)
         impl = _C.to(_C.from_numpy(src), dt, "cpu", False)
     else:
-        arr = np.array(arr, dtype=_NAME_TO_NP[dt], order="C", copy=True)
+        with np.errstate(over="ignore"):  # 1e300 into float32 is inf, without numpy's warning (PyTorch gives none)
+            arr = np.array(arr, dtype=_NAME_TO_NP[dt], order="C", copy=True)
         impl = _C.from_numpy(arr)
     dev = _dev(device)
     if dev != "cpu":
@@ -356,6 +384,10 @@ def arange(start=0, end=None, step=1, *, out=None, dtype=None, layout=None, devi
 
 def range(start=0, end=None, step=1, *, dtype=None, device=None, requires_grad=False):  # noqa: A001
     """Deprecated torch.range: like arange but includes `end`, in the default float dtype."""
+    import warnings
+    warnings.warn("torch.range is deprecated and will be removed in a future release because its behavior is "
+                  "inconsistent with Python's range builtin. Instead, use torch.arange, which produces values in "
+                  "[start, end).", stacklevel=2)
     if end is None:
         start, end = 0, start
     n = int((end - start) // step) + 1

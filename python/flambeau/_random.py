@@ -288,33 +288,59 @@ def poisson(input, generator=None):
 
 
 def multinomial(input, num_samples, replacement=False, *, generator=None, out=None):
-    """Samples indices with probability proportional to `input` (1-D or 2-D rows) using the
-    Gumbel-max trick: argmax(log p + Gumbel noise) is a sample; without replacement each draw masks
-    the chosen category out. Costs num_samples passes over the categories."""
-    from ._functions import elementwise as ew, compare as cmp, pointwise as pw, reduction as red
-    from ._functions.join import stack
-    if input._impl.ndim not in (1, 2):
+    """Samples indices with probability proportional to `input` (1-D, or 2-D with one distribution per row).
+
+    With replacement: inverse-CDF sampling, one uniform per draw looked up in the row's cumulative sums
+    (float64) by one searchsorted over all rows, so 100k negative samples cost one pass, not 100k. Without replacement: the
+    exponential race PyTorch's CPU kernel uses, top-k of p / q with q ~ Exp(1) per category, which is
+    distributed as drawing one at a time and removing what was drawn (categories of probability 0 come last).
+    Bad distributions raise PyTorch's errors instead of returning indices that mean nothing."""
+    import flambeau
+    impl = input._impl
+    if impl.ndim not in (1, 2):
         raise RuntimeError("prob_dist must be 1 or 2 dim")
-    x = input.detach()
-    if x._impl.dtype not in ("float32", "float64"):
-        raise RuntimeError("multinomial only supports floating-point dtypes for input")
-    n_cat = x._impl.shape[-1]
+    if impl.dtype not in ("float32", "float64"):
+        raise RuntimeError(f"multinomial only supports floating-point dtypes for input, got: {impl.dtype}")
+    num_samples = int(num_samples)
+    if num_samples <= 0:
+        raise RuntimeError("cannot sample n_sample <= 0 samples")
+    n_cat = impl.shape[-1]
     if not replacement and num_samples > n_cat:
         raise RuntimeError("cannot sample n_sample > prob_dist.size(-1) samples without replacement")
-    if bool(red.any(cmp.lt(x, 0)).item()):
-        raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
-    logp = ew.log(x)
-    picks = []
-    for _ in range(num_samples):
-        u = rand(x._impl.shape, dtype=x.dtype, device=x.device, generator=generator)
-        u = pw.clamp(u, 1e-20, 1.0)
-        keys = ew.sub(logp, ew.log(ew.neg(ew.log(u))))
-        idx = red.argmax(keys, -1, True)
-        picks.append(idx)
-        if not replacement:
-            from ._functions.indexing import scatter
-            logp = scatter(logp, -1, idx, float("-inf"))
-    r = stack(picks, -1).reshape(*x._impl.shape[:-1], num_samples)
+    rows = input.detach()
+    rows = rows.unsqueeze(0) if impl.ndim == 1 else rows
+    n_rows = rows.shape[0]
+    if n_rows == 0:
+        r = flambeau.empty((0, num_samples), dtype=flambeau.int64, device=input.device)
+    else:
+        if n_cat == 0:
+            raise RuntimeError("multinomial: cannot sample from an empty distribution (prob_dist.size(-1) == 0)")
+        if bool((~flambeau.isfinite(rows) | (rows < 0)).any()):
+            raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
+        if bool((rows.sum(-1) <= 0).any()):
+            raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
+        if replacement:
+            # Each row's normalised CDF is shifted into [i, i + 1] (row i), so that all rows are searched in one
+            # call over one increasing sequence; a uniform u + i can only land in row i.
+            cdf = flambeau.cumsum(rows.double(), -1)
+            shift = flambeau.arange(n_rows, dtype=flambeau.float64, device=input.device).unsqueeze(1)
+            flat_cdf = (cdf / cdf[:, -1:] + shift).reshape(-1)
+            u = rand(n_rows, num_samples, dtype=flambeau.float64, device=input.device, generator=generator) + shift
+            r = flambeau.searchsorted(flat_cdf, u.reshape(-1), right=True).reshape(n_rows, num_samples)
+            r = r - shift.to(flambeau.int64) * n_cat
+            # rounding can reach the row's end: fall back to its last category of nonzero probability
+            last_nonzero = (n_cat - 1) - flambeau.argmax((rows > 0).flip(-1).to(flambeau.int64), -1, keepdim=True)
+            r = flambeau.minimum(r, last_nonzero)
+        else:
+            u = rand(n_rows, n_cat, dtype=rows.dtype, device=input.device, generator=generator)
+            q = -flambeau.log(u.clamp(min=1e-30))  # Exp(1); rand may return 0
+            keys = rows / q
+            if num_samples == 1:
+                r = flambeau.argmax(keys, -1, keepdim=True)
+            else:
+                r = flambeau.topk(keys, num_samples, dim=-1).indices
+    if impl.ndim == 1:
+        r = r.reshape(num_samples)
     if out is not None:
         from ._functions._dispatch import _write_out
         return _write_out(out, r)

@@ -58,10 +58,23 @@ Tensor.expand = sh.expand
 Tensor.repeat = jn.repeat
 
 
+_T_WARNED = set()
+
+
 def _T(self):
     nd = self._impl.ndim
     if nd == 2:  # the common case: one transpose, not a permute of a built list
         return sh.transpose(self, 0, 1)
+    key = "0d" if nd == 0 else "nd"
+    if key not in _T_WARNED:  # PyTorch's deprecation warnings, once per process each (TORCH_WARN_ONCE)
+        import warnings
+        _T_WARNED.add(key)
+        warnings.warn("Tensor.T is deprecated on 0-D tensors. This function is the identity in these cases."
+                      if nd == 0 else
+                      "The use of `x.T` on tensors of dimension other than 2 to reverse their shape is deprecated and "
+                      "it will throw an error in a future release. Consider `x.mT` to transpose batches of matrices "
+                      "or `x.permute(*torch.arange(x.ndim - 1, -1, -1))` to reverse the dimensions of a tensor.",
+                      stacklevel=2)
     return sh.permute(self, list(range(nd - 1, -1, -1)))
 
 

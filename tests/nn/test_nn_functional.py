@@ -267,3 +267,48 @@ def test_interpolate_modules_and_errors():
         F.interpolate(flambeau.zeros(1, 1, 2, 2), scale_factor=2, mode="bicubic")
     with pytest.raises(ValueError, match="only one of size or scale_factor"):
         F.interpolate(flambeau.zeros(1, 1, 2, 2))
+
+
+@pytest.mark.parametrize("kind", ["bool", "float_inf", "bool_4d", "float_4d_mixed"])
+def test_scaled_dot_product_attention_fully_masked_rows(kind):
+    """A query whose every key is masked gets zero attention in PyTorch (output 0, no gradient through it)
+    instead of softmax's NaN; other rows are unaffected. Left-padded or all-padding batches rely on it."""
+    q, k, v = randn(2, 3, 4, 8), randn(2, 3, 6, 8), randn(2, 3, 6, 8)
+    mask = np.random.rand(2, 1, 4, 6) > 0.4
+    mask[..., 0] = True
+    mask[0, 0, 1] = False  # batch 0, query 1: nothing to attend to
+    mask[1, 0, 3] = False
+    if kind == "bool":
+        mask = mask[0, 0]
+    elif kind == "float_inf":
+        mask = np.where(mask[0, 0], 0.0, -np.inf).astype(np.float32)
+    elif kind == "float_4d_mixed":  # -inf and finite penalties: only all -inf rows are dead
+        mask = np.where(mask, randn(2, 1, 4, 6), -np.inf).astype(np.float32)
+    tm, fm = torch.from_numpy(mask), t2f(mask)
+    compare(lambda a, b, c: F.scaled_dot_product_attention(a, b, c, attn_mask=fm),
+            lambda a, b, c: TF.scaled_dot_product_attention(a, b, c, attn_mask=tm), [q, k, v])
+
+
+def test_attention_modules_with_an_all_padding_sequence():
+    """MultiheadAttention without weights and a training-mode TransformerEncoderLayer stay finite, as in
+    PyTorch, when one sequence of the batch is padding only (its attention goes through the same sdpa)."""
+    x = randn(3, 5, 8)
+    pad = np.zeros((3, 5), bool)
+    pad[1] = True
+    pad[2, 3:] = True
+    for make in (lambda lib: lib.nn.MultiheadAttention(8, 2, batch_first=True),
+                 lambda lib: lib.nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True)):
+        tm, fm = make(torch), make(flambeau)
+        fm.load_state_dict({k: t2f(v) for k, v in tm.state_dict().items()})
+        tx, fx = torch.from_numpy(x).requires_grad_(), t2f(x, requires_grad=True)
+        if isinstance(tm, torch.nn.MultiheadAttention):
+            tout = tm(tx, tx, tx, key_padding_mask=torch.from_numpy(pad), need_weights=False)[0]
+            fout = fm(fx, fx, fx, key_padding_mask=t2f(pad), need_weights=False)[0]
+        else:
+            tout = tm(tx, src_key_padding_mask=torch.from_numpy(pad))
+            fout = fm(fx, src_key_padding_mask=t2f(pad))
+        assert np.isfinite(to_np(tout)).all()
+        assert_close(fout, tout, "float32", "value", atol=1e-5, rtol=1e-4)
+        tout.sum().backward()
+        fout.sum().backward()
+        assert_close(fx.grad, tx.grad, "float32", "grad", atol=1e-5, rtol=1e-4)

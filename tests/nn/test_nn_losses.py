@@ -248,3 +248,49 @@ def test_training_step_with_cross_entropy_reduces_loss():
         opt.step()
         first = float(loss) if first is None else first
     assert float(loss) < 0.5 * first
+
+
+@pytest.mark.parametrize("fn", ["cross_entropy", "nll_loss"])
+@pytest.mark.parametrize("batched", [True, False])
+def test_uint8_class_targets_like_torch(fn, batched):
+    """PyTorch's nll_loss / cross_entropy take uint8 class indices for 1-D and 2-D input (labels straight from
+    uint8 numpy arrays); flambeau gives the same loss and gradient."""
+    x = randn(6, 5) if batched else randn(5)
+    y = labels(5, 6).astype(np.uint8) if batched else np.array(3, np.uint8)
+    kw = dict(reduction="none") if batched else {}
+    tx = torch.from_numpy(x).requires_grad_()
+    fx = t2f(x, requires_grad=True)
+    want = getattr(torch.nn.functional, fn)(tx, torch.from_numpy(y), **kw)
+    got = getattr(F, fn)(fx, flambeau.from_numpy(y), **kw)
+    assert_close(got, want)
+    want.sum().backward()
+    got.sum().backward()
+    assert_close(fx.grad, tx.grad)
+    assert_close(nn.CrossEntropyLoss(label_smoothing=0.1)(fx, flambeau.from_numpy(y)),
+                 torch.nn.CrossEntropyLoss(label_smoothing=0.1)(tx, torch.from_numpy(y)))
+
+
+@pytest.mark.parametrize("fn", ["cross_entropy", "nll_loss"])
+@pytest.mark.parametrize("case", ["int32_target", "bool_target", "uint8_spatial", "spatial_size", "target_dims",
+                                  "float_target_size", "batch_size", "unbatched_size", "label_smoothing"])
+def test_target_error_types_like_torch(fn, case):
+    """The exception type PyTorch raises for each bad target (scripts catch RuntimeError / ValueError)."""
+    def make(lib):
+        z = lambda *s: lib.zeros(*s)  # noqa: E731
+        i = lambda *s, dt=lib.int64: lib.zeros(*s, dtype=dt)  # noqa: E731
+        f = getattr(lib.nn.functional, fn)
+        return {
+            "int32_target": lambda: f(z(2, 3), i(2, dt=lib.int32)),
+            "bool_target": lambda: f(z(2, 3), i(2, dt=lib.bool)),
+            "uint8_spatial": lambda: f(z(2, 3, 4), i(2, 4, dt=lib.uint8)),
+            "spatial_size": lambda: f(z(2, 3, 4), i(2, 5)),
+            "target_dims": lambda: f(z(2, 3), i(2, 1)),
+            "float_target_size": lambda: f(z(2, 3), z(2, 4)),
+            "batch_size": lambda: f(z(2, 3), i(3)),
+            "unbatched_size": lambda: f(z(3), i(2)),
+            "label_smoothing": lambda: lib.nn.functional.cross_entropy(z(2, 3), i(2), label_smoothing=1.5),
+        }[case]
+    with pytest.raises(Exception) as want:
+        make(torch)()
+    with pytest.raises(want.type):
+        make(flambeau)()

@@ -198,3 +198,142 @@ def test_tiny_transformer_learns_to_copy():
         opt.step()
         first = first if first is not None else float(loss)
     assert float(loss) < 0.1 * first
+
+
+def _encoder_pair(**layer_kw):
+    """(torch encoder, flambeau encoder, the warnings each constructor gave), same weights, eval mode."""
+    import warnings
+    enc_kw = {k: layer_kw.pop(k) for k in ("enable_nested_tensor", "mask_check", "final_norm") if k in layer_kw}
+    final_norm = enc_kw.pop("final_norm", False)
+    made = []
+    for lib in (torch, flambeau):
+        layer_kw_lib = dict(layer_kw)
+        if layer_kw_lib.get("activation") == "gelu_fn":
+            layer_kw_lib["activation"] = lib.nn.functional.gelu
+        elif layer_kw_lib.get("activation") == "tanh_fn":
+            layer_kw_lib["activation"] = lib.tanh
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            layer = lib.nn.TransformerEncoderLayer(**layer_kw_lib)
+            enc = lib.nn.TransformerEncoder(layer, 2, norm=lib.nn.LayerNorm(layer_kw["d_model"]) if final_norm else None,
+                                            **enc_kw)
+        made.append((enc, sorted(str(w.message) for w in caught if "nested" in str(w.message))))
+    (tenc, twarn), (fenc, fwarn) = made
+    copy_state(tenc, fenc)
+    return tenc.eval(), fenc.eval(), twarn, fwarn
+
+
+@pytest.mark.parametrize("layer_kw", [
+    dict(batch_first=True), dict(batch_first=True, activation="gelu"), dict(batch_first=True, activation="gelu_fn"),
+    dict(batch_first=True, activation="tanh_fn"), dict(batch_first=True, norm_first=True), dict(batch_first=False),
+    dict(batch_first=True, nhead=1), dict(batch_first=True, bias=False), dict(batch_first=True, layer_norm_eps=1e-6),
+    dict(batch_first=True, enable_nested_tensor=False), dict(batch_first=True, final_norm=True),
+    dict(batch_first=True, mask_check=False)])
+def test_encoder_inference_pads_with_zeros_like_torch(layer_kw):
+    """PyTorch's TransformerEncoder, in inference with a key-padding mask, runs on nested tensors and returns 0
+    at padded positions (then the final norm), under conditions set by the layer: the same numbers here, and
+    the same constructor warning when enable_nested_tensor cannot be honoured."""
+    kw = dict(d_model=8, nhead=2, dim_feedforward=16, dropout=0.0)
+    kw.update(layer_kw)
+    tenc, fenc, twarn, fwarn = _encoder_pair(**kw)
+    assert fwarn == twarn
+    N, S = 3, 6
+    x = rnd(N, S, 8) if kw.get("batch_first") else rnd(S, N, 8)
+    pad = np.zeros((N, S), bool)
+    pad[0, 4:] = True
+    pad[2, 1:] = True
+    for mask in (pad, np.where(pad, -1e9, 0.0).astype(np.float32)):
+        with torch.no_grad():
+            want = tenc(torch.from_numpy(x), src_key_padding_mask=torch.from_numpy(mask))
+        with flambeau.no_grad():
+            got = fenc(flambeau.from_numpy(x), src_key_padding_mask=flambeau.from_numpy(mask))
+        assert_close(got, want, atol=1e-5, rtol=1e-4)
+
+
+def test_encoder_pads_with_zeros_only_under_torch_conditions():
+    """Training mode, grad enabled, a src mask as well, a padding mask that is not left aligned (unless
+    mask_check=False) and a disabled fast path all keep the computed values at padded positions, as in PyTorch."""
+    tenc, fenc, _, _ = _encoder_pair(d_model=8, nhead=2, dim_feedforward=16, dropout=0.0, batch_first=True)
+    x = rnd(2, 5, 8)
+    pad = np.zeros((2, 5), bool)
+    pad[0, 3:] = True
+    not_left_aligned = np.zeros((2, 5), bool)
+    not_left_aligned[1, :2] = True
+    causal = TN.Transformer.generate_square_subsequent_mask(5).numpy()
+
+    def both(fn):
+        with torch.no_grad():
+            want = fn(tenc, torch)
+        with flambeau.no_grad():
+            got = fn(fenc, flambeau)
+        assert_close(got, want, atol=1e-5, rtol=1e-4)
+        return to_np_(got)
+
+    t = lambda lib, a: lib.from_numpy(np.array(a, copy=True))  # noqa: E731
+    out = both(lambda e, lib: e(t(lib, x), src_key_padding_mask=t(lib, pad)))
+    assert (out[0, 3:] == 0).all() and (out[0, :3] != 0).all()
+    out = both(lambda e, lib: e(t(lib, x), src_key_padding_mask=t(lib, not_left_aligned)))
+    assert (out[1, :2] != 0).all()
+    out = both(lambda e, lib: e(t(lib, x), mask=t(lib, causal), src_key_padding_mask=t(lib, pad)))
+    assert (out[0, 3:] != 0).all()
+    for e in (tenc, fenc):
+        e.layers[0].train()
+    out = both(lambda e, lib: e(t(lib, x), src_key_padding_mask=t(lib, pad)))
+    assert (out[0, 3:] != 0).all()
+    for e in (tenc, fenc):
+        e.layers[0].eval()
+    for lib in (torch, flambeau):
+        lib.backends.mha.set_fastpath_enabled(False)
+    try:
+        out = both(lambda e, lib: e(t(lib, x), src_key_padding_mask=t(lib, pad)))
+        assert (out[0, 3:] != 0).all()
+    finally:
+        for lib in (torch, flambeau):
+            lib.backends.mha.set_fastpath_enabled(True)
+    assert flambeau.backends.mha.get_fastpath_enabled()
+    # grad enabled with parameters that require grad: the ordinary path, differentiable
+    want = tenc(torch.from_numpy(x), src_key_padding_mask=torch.from_numpy(pad))
+    got = fenc(flambeau.from_numpy(x), src_key_padding_mask=flambeau.from_numpy(pad))
+    assert_close(got, want, atol=1e-5, rtol=1e-4)
+    assert got.requires_grad and (to_np_(got)[0, 3:] != 0).all()
+
+
+def to_np_(t):
+    return t.detach().cpu().numpy()
+
+
+def _mask_warnings(fn):
+    import warnings
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = fn()
+    return out, [str(w.message) for w in caught if "mismatched" in str(w.message)]
+
+
+def test_mismatched_mask_types_warn_like_torch():
+    """A bool key-padding mask with a float attention mask (the translation tutorial's masks) still works and
+    gives PyTorch's deprecation warning; so does TransformerEncoder's pair of masks. Same types: no warning."""
+    L, N = 4, 2
+    x = rnd(L, N, 8)
+    pad = np.zeros((N, L), bool)
+    pad[1, -1] = True
+    float_causal = TN.Transformer.generate_square_subsequent_mask(L).numpy()
+    bool_causal = np.triu(np.ones((L, L), bool), 1)
+    tm, fm = TN.MultiheadAttention(8, 2), nn.MultiheadAttention(8, 2)
+    copy_state(tm, fm)
+    tenc = TN.TransformerEncoder(TN.TransformerEncoderLayer(8, 2, 16, 0.0), 2, enable_nested_tensor=False)
+    fenc = nn.TransformerEncoder(nn.TransformerEncoderLayer(8, 2, 16, 0.0), 2, enable_nested_tensor=False)
+    copy_state(tenc, fenc)
+    for attn_mask in (float_causal, bool_causal):
+        for lib, mha, enc in ((torch, tm, tenc), (flambeau, fm, fenc)):
+            t = lambda a: lib.from_numpy(np.array(a, copy=True))  # noqa: E731
+            out, warned = _mask_warnings(lambda: mha(t(x), t(x), t(x), key_padding_mask=t(pad), attn_mask=t(attn_mask))[0])
+            enc_out, enc_warned = _mask_warnings(lambda: enc(t(x), mask=t(attn_mask), src_key_padding_mask=t(pad)))
+            if lib is torch:
+                want = (to_np_(out), warned, to_np_(enc_out), enc_warned)
+            else:
+                got = (to_np_(out), warned, to_np_(enc_out), enc_warned)
+        assert_close(got[0], want[0])
+        assert_close(got[2], want[2])
+        assert got[1] == want[1] and got[3] == want[3]
+        assert bool(want[1]) == (attn_mask.dtype != bool)

@@ -191,3 +191,24 @@ def test_schedulers_with_real_training_loop():
         sched.step() if len(lrs) < 19 else None
         lrs.append(sched.get_last_lr()[0])
     assert max(lrs) <= 0.1 + 1e-12 and math.isclose(max(lrs), 0.1, rel_tol=0.05)
+
+
+def test_param_group_added_after_the_scheduler_like_torch():
+    """A group added after LambdaLR was made has no lambda: PyTorch's step raises ValueError (a strict zip),
+    where flambeau used to leave the new group's lr silently unscheduled. StepLR, which scales each group's
+    current lr, schedules the new group too, in both."""
+    import warnings
+    for lib in (torch, flambeau):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            opt = lib.optim.SGD([lib.nn.Parameter(lib.zeros(2))], lr=0.1)
+            sched = lib.optim.lr_scheduler.LambdaLR(opt, lambda e: 0.5)
+            opt.add_param_group({"params": [lib.nn.Parameter(lib.zeros(2))], "lr": 0.2})
+            with pytest.raises(ValueError, match="zip"):
+                sched.step()
+            opt = lib.optim.SGD([lib.nn.Parameter(lib.zeros(2))], lr=0.1)
+            sched = lib.optim.lr_scheduler.StepLR(opt, 1, 0.5)
+            opt.add_param_group({"params": [lib.nn.Parameter(lib.zeros(2))], "lr": 0.2})
+            opt.step()
+            sched.step()
+            assert [g["lr"] for g in opt.param_groups] == [0.05, 0.1]

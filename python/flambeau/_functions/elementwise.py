@@ -19,7 +19,7 @@ from ..autograd.grad_mode import _state as _gs
 from .shape import _sum_to
 from ._dispatch import (_cast, _as_tensor_operand, _write_out, _binary, _rbinary, _first_tensor, _snapshot, _rebase,
                         _check_inplace_leaf, _TORCH_TYPE_NAMES)
-from .compare import eq, ne, lt, gt, ge, logical_and
+from .compare import eq, ne, lt, gt, ge, le, logical_and
 
 
 class _Binary(Function):
@@ -373,8 +373,25 @@ def minimum(input, other, *, out=None):
     return _write_out(out, r) if out is not None else r
 
 
-fmax = maximum
-fmin = minimum
+def fmax(input, other, *, out=None):
+    """maximum that ignores NaN: the other operand where one is NaN (NaN only where both are). The gradient
+    goes to input where input >= other or other is NaN (ties included), else to other, as in PyTorch."""
+    return _nan_ignoring_pick(input, other, ge, "fmax", out)
+
+
+def fmin(input, other, *, out=None):
+    """minimum that ignores NaN; ties and NaN handled as fmax."""
+    return _nan_ignoring_pick(input, other, le, "fmin", out)
+
+
+def _nan_ignoring_pick(input, other, keeps_input, name, out):
+    if not isinstance(other, Tensor) or not isinstance(input, Tensor):
+        bad = other if isinstance(input, Tensor) else input
+        raise TypeError(f"{name}(): argument '{'other' if isinstance(input, Tensor) else 'input'}' must be Tensor, "
+                        f"not {type(bad).__name__}")
+    from .compare import isnan, logical_or
+    r = _pw.where(logical_or(keeps_input(input, other), isnan(other)), input, other)
+    return _write_out(out, r) if out is not None else r
 
 
 class Remainder(_Binary):

@@ -298,46 +298,37 @@ def tile(input, dims):
     return repeat(input, dims)
 
 
-def _repeat_interleave_counts(input, repeats, dim, output_size):
-    """repeat_interleave with a tensor of per-element counts: an index_select of the repeated
-    indices (differentiable through index_select)."""
-    import numpy as np
-    from .indexing import index_select
-    counts = repeats.detach().cpu().numpy()
-    if repeats._impl.dtype not in ("int64", "int32", "int16", "int8", "uint8"):
-        raise RuntimeError("repeat_interleave: repeats has to be Long or Int tensor")
-    if counts.ndim > 1:
-        raise RuntimeError("repeat_interleave only accept 1D vector as repeat")
-    if dim is None:
-        input = reshape(input, (-1,))
-        dim = 0
-    d = wrap_dim(dim, input.dim())
-    n = input._impl.shape[d]
-    if counts.ndim == 0 or counts.size == 1:
-        counts = np.full(n, int(counts.reshape(-1)[0]) if counts.size else 0, dtype=np.int64)
-    if counts.size != n:
-        raise RuntimeError(f"repeats must have the same size as input along dim, but got repeats.size(0) = "
-                           f"{counts.size} and input.size({d}) = {n}")
-    if (counts < 0).any():
-        raise RuntimeError("repeats can not be negative")
-    idx = np.repeat(np.arange(n, dtype=np.int64), counts)
-    if output_size is not None and output_size != idx.size:
-        raise RuntimeError(f"repeat_interleave: output_size {output_size} does not match the sum of repeats "
-                           f"{idx.size}")
-    from .._creation import tensor as _tensor_fn
-    return index_select(input, d, _tensor_fn(idx, device=input.device))
-
-
 def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
-    if repeats is None:  # repeat_interleave(counts): each index i repeated counts[i] times
-        from .._creation import arange
+    """Each element (or slice along dim) repeated `repeats` times: an int, a 0-d or one-element tensor, or a
+    1-D integer tensor with one count per slice (then an index_select, differentiable). With only a 1-D
+    integer tensor of counts, repeat_interleave(counts) gives arange(len(counts)) repeated by them."""
+    if repeats is None:
         counts = input
-        return _repeat_interleave_counts(arange(counts.numel(), device=counts.device), counts, 0, output_size)
-    if isinstance(repeats, Tensor):  # per-element counts (one count broadcasts)
-        return _repeat_interleave_counts(input, repeats, dim, output_size)
+        if counts._impl.ndim != 1:
+            raise RuntimeError("repeat_interleave only accept 1D vector as repeat")
+        return _repeat_index(counts, counts._impl.shape[0], counts.device)
+    if isinstance(repeats, Tensor):
+        if repeats._impl.ndim > 1:
+            raise RuntimeError("repeats must be 0-dim or 1-dim tensor")
+        if repeats._impl.dtype not in ("int64", "int32", "int16", "int8", "uint8"):
+            raise NotImplementedError(f'"repeat_interleave_cpu" not implemented for '
+                                      f"'{_dsp_type_name(repeats._impl.dtype)}'")
+        if repeats.numel() != 1:
+            if dim is None:
+                input = reshape(input, (-1,))
+                dim = 0
+            d = wrap_dim(dim, input._impl.ndim)
+            n = input._impl.shape[d]
+            if repeats._impl.shape[0] != n:
+                raise RuntimeError(f"repeats must have the same size as input along dim, but got "
+                                   f"repeats.size(0) = {repeats._impl.shape[0]} and input.size({d}) = {n}")
+            from .indexing import index_select
+            return index_select(input, d, _repeat_index(repeats, n, input.device))
+        repeats = int(repeats.reshape(()).item())
     if not isinstance(repeats, numbers.Integral):
-        raise TypeError(f"repeat_interleave(): argument 'repeats' must be int or Tensor, not "
-                        f"{type(repeats).__name__}")
+        raise TypeError(f"repeat_interleave(): argument 'repeats' must be int or Tensor, not {type(repeats).__name__}")
+    if repeats < 0:
+        raise RuntimeError("Repeats must be non-negative")
     if dim is None:
         input = reshape(input, (-1,))
         dim = 0
@@ -349,6 +340,22 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
     out_shape = list(shape)
     out_shape[d] *= repeats
     return reshape(contiguous(x), out_shape)
+
+
+def _dsp_type_name(dt):
+    from ._dispatch import _TORCH_TYPE_NAMES
+    return _TORCH_TYPE_NAMES[dt].split(".")[-1].replace("Tensor", "")
+
+
+def _repeat_index(counts, n, device):
+    """arange(n) with element i repeated counts[i] times (int64, on device)."""
+    import numpy as np
+    c = counts.detach().cpu().numpy().astype(np.int64)
+    if (c < 0).any():
+        raise RuntimeError("repeats can not be negative")
+    idx = np.repeat(np.arange(n, dtype=np.int64), c)
+    out = _wrap(_C.from_numpy(idx))
+    return out if str(device) == "cpu" else out.to(device)
 
 
 class Flip(Function):

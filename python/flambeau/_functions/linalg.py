@@ -155,7 +155,23 @@ def dot(input, other, *, out=None):
     return matmul(input, other, out=out)
 
 
-inner = dot
+def inner(input, other, *, out=None):
+    """Sum of products over the last dims (any ranks, as PyTorch's inner; dot only takes 1-D): a 0-d operand
+    scales the other, otherwise the result has shape input.shape[:-1] + other.shape[:-1]."""
+    if input._impl.ndim == 0 or other._impl.ndim == 0:
+        r = ew.mul(input, other)
+    elif input._impl.shape[-1] != other._impl.shape[-1]:
+        raise RuntimeError(f"inner() the last dimension must match on both input tensors but got shapes "
+                           f"{list(input._impl.shape)} and {list(other._impl.shape)}")
+    elif input._impl.ndim == 1 and other._impl.ndim == 1:
+        return dot(input, other, out=out)
+    else:
+        r = tensordot(input, other, dims=([-1], [-1]))
+    if out is not None:
+        return dsp._write_out(out, r)
+    return r
+
+
 vdot = dot
 
 

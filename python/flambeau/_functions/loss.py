@@ -8,7 +8,9 @@ pos_weight, kl_div has 'batchmean' and log_target.
 Gradients flow to the input and, where PyTorch gives one, to the target (probability targets of
 cross_entropy, the regression losses, binary cross-entropies, kl_div). Class `weight`, `pos_weight`
 and other weights get no gradient (asking for one raises, as nll_loss does in PyTorch). Double
-backward (create_graph=True) through these losses is not supported yet and raises.
+backward (create_graph=True) recomputes the loss with nn.functional's composed (differentiable-op) version and
+differentiates that, so higher derivatives are right (MAML-style inner loops, gradient penalties); only
+multi_margin_loss and cosine_embedding_loss still raise there.
 """
 import warnings
 
@@ -51,6 +53,14 @@ def _check(t, name, what="input"):
         raise TypeError(f"{name}(): argument '{what}' (position 1) must be Tensor, not {type(t).__name__}")
 
 
+def _byte_target_as_long(input, target):
+    """PyTorch's nll_loss (and cross_entropy through it) also takes uint8 class indices for 1-D and 2-D input
+    (labels read from uint8 numpy arrays); the kernels take int64, so such targets are widened here."""
+    if target._impl.dtype == "uint8" and input._impl.ndim <= 2:
+        return target.long()
+    return target
+
+
 def _float_pair(input, target, name):
     """Casts input/target to one floating dtype (differentiably), as PyTorch's type promotion does."""
     from .shape import _to
@@ -76,6 +86,23 @@ def _like(t, input):
 
 def _impl(t):
     return None if t is None else t._impl
+
+
+def _grads_via_composed(name, g, needs, input, target, **kwargs):
+    """(grad input, grad target) of loss `name` under create_graph=True: nn.functional's composed version of
+    the loss, run on fresh views of input and target (so that only its own paths count), differentiated with
+    a graph. needs: which of the two want a gradient."""
+    import warnings as _warnings
+    from ..nn import functional as F  # imported here: nn.functional is built on this module
+    from ..autograd import grad as _grad
+    x = input.view_as(input) if needs[0] else input
+    t = target.view_as(target) if needs[1] else target
+    with _warnings.catch_warnings():  # the forward already gave the loss's warnings
+        _warnings.simplefilter("ignore")
+        loss = getattr(F, name).composed(x, t, **kwargs)
+    wanted = [v for v, n in zip((x, t), needs) if n]
+    got = iter(_grad(loss, wanted, g, create_graph=True, allow_unused=True))
+    return tuple(next(got) if n else None for n in needs)
 
 
 def _no_double_backward(name):
@@ -122,11 +149,14 @@ class CrossEntropy(Function):
 
     @staticmethod
     def backward(ctx, g):
-        _no_double_backward("cross_entropy")
         input, target = ctx.saved_tensors
         reduction, ignore_index, ls = ctx.opts
         need_x, need_t = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
         w = ctx.weight
+        if _gs.enabled:  # double backward
+            gx, gt = _grads_via_composed("cross_entropy", g, (need_x, need_t), input, target, weight=w,
+                                         ignore_index=ignore_index, reduction=reduction, label_smoothing=ls)
+            return gx, gt, None, None, None, None
         gx, gt = _C.cross_entropy_backward(g._impl, input._impl, target._impl, ctx.lse, _impl(w), reduction,
                                            ignore_index, ls, ctx.tw, need_x, need_t)
         return (_wrap(gx) if gx is not None else None), (_wrap(gt) if gt is not None else None), None, None, None, \
@@ -140,9 +170,10 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     reduction = _reduction(size_average, reduce, reduction)
     _check_reduction(reduction)
     if not 0.0 <= label_smoothing <= 1.0:
-        raise ValueError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
+        raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
     if input._impl.dtype not in _FLOAT:
         raise TypeError(f"cross_entropy: expected a floating-point input, got {input._impl.dtype}")
+    target = _byte_target_as_long(input, target)
     if target._impl.dtype in _FLOAT:
         if ignore_index != -100:
             raise RuntimeError("ignore_index is not supported for floating point target")
@@ -171,9 +202,12 @@ class NllLoss(Function):
 
     @staticmethod
     def backward(ctx, g):
-        _no_double_backward("nll_loss")
         input, target = ctx.saved_tensors
         reduction, ignore_index = ctx.opts
+        if _gs.enabled:  # double backward
+            gx, _ = _grads_via_composed("nll_loss", g, (True, False), input, target, weight=ctx.weight,
+                                        ignore_index=ignore_index, reduction=reduction)
+            return gx, None, None, None, None
         gx = _C.nll_loss_backward(g._impl, input._impl, target._impl, _impl(ctx.weight), reduction, ignore_index,
                                   ctx.tw)
         return _wrap(gx), None, None, None, None
@@ -184,6 +218,7 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     _check(target, "nll_loss", "target")
     reduction = _reduction(size_average, reduce, reduction)
     _check_reduction(reduction)
+    target = _byte_target_as_long(input, target)
     weight = _like(weight, input) if input._impl.dtype in _FLOAT else weight
     _no_grad_for("nll_loss", "weight", weight)
     ignore_index = int(ignore_index)
@@ -211,10 +246,13 @@ class _PointLoss(Function):
 
     @classmethod
     def backward(cls, ctx, g):
-        _no_double_backward(cls._cname)
         input, target = ctx.saved_tensors
         weight, pos_weight, param, reduction = ctx.extra
         need_x, need_t = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
+        if _gs.enabled:  # double backward
+            gx, gt = _grads_via_composed(cls._cname, g, (need_x, need_t), input, target, reduction=reduction,
+                                         **cls._composed_kwargs(weight, pos_weight, param))
+            return gx, gt, None, None, None, None
         fn = getattr(_C, cls._cname + "_backward")
         gx, gt = fn(g._impl, input._impl, target._impl, _impl(weight), reduction, param, _impl(pos_weight),
                     need_x, need_t)
@@ -223,17 +261,26 @@ class _PointLoss(Function):
         return gx, gt, None, None, None, None
 
 
-def _point_class(name, cname, grad_fn):
-    return type(name, (_PointLoss,), {"_cname": cname, "_grad_fn_name": grad_fn})
+    @staticmethod
+    def _composed_kwargs(weight, pos_weight, param):
+        return {}
 
 
-MseLoss = _point_class("MseLoss", "mse_loss", "MseLossBackward0")
-L1Loss = _point_class("L1Loss", "l1_loss", "L1LossBackward0")
-SmoothL1Loss = _point_class("SmoothL1Loss", "smooth_l1_loss", "SmoothL1LossBackward0")
-HuberLoss = _point_class("HuberLoss", "huber_loss", "HuberLossBackward0")
-BinaryCrossEntropy = _point_class("BinaryCrossEntropy", "binary_cross_entropy", "BinaryCrossEntropyBackward0")
+def _point_class(name, cname, grad_fn, composed_kwargs):
+    """composed_kwargs(weight, pos_weight, param): the keyword arguments of nn.functional's composed version."""
+    return type(name, (_PointLoss,), {"_cname": cname, "_grad_fn_name": grad_fn,
+                                      "_composed_kwargs": staticmethod(composed_kwargs)})
+
+
+MseLoss = _point_class("MseLoss", "mse_loss", "MseLossBackward0", lambda w, pw, p: dict(weight=w))
+L1Loss = _point_class("L1Loss", "l1_loss", "L1LossBackward0", lambda w, pw, p: dict(weight=w))
+SmoothL1Loss = _point_class("SmoothL1Loss", "smooth_l1_loss", "SmoothL1LossBackward0", lambda w, pw, p: dict(beta=p))
+HuberLoss = _point_class("HuberLoss", "huber_loss", "HuberLossBackward0", lambda w, pw, p: dict(delta=p, weight=w))
+BinaryCrossEntropy = _point_class("BinaryCrossEntropy", "binary_cross_entropy", "BinaryCrossEntropyBackward0",
+                                  lambda w, pw, p: dict(weight=w))
 BinaryCrossEntropyWithLogits = _point_class("BinaryCrossEntropyWithLogits", "binary_cross_entropy_with_logits",
-                                            "BinaryCrossEntropyWithLogitsBackward0")
+                                            "BinaryCrossEntropyWithLogitsBackward0",
+                                            lambda w, pw, p: dict(weight=w, pos_weight=pw))
 
 
 def _run_point(Fn, name, input, target, weight, pos_weight, param, reduction):
@@ -323,10 +370,13 @@ class KlDiv(Function):
 
     @staticmethod
     def backward(ctx, g):
-        _no_double_backward("kl_div")
         input, target = ctx.saved_tensors
         reduction, log_target = ctx.opts
         need_x, need_t = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
+        if _gs.enabled:  # double backward
+            gx, gt = _grads_via_composed("kl_div", g, (need_x, need_t), input, target, reduction=reduction,
+                                         log_target=log_target)
+            return gx, gt, None, None
         gx, gt = _C.kl_div_backward(g._impl, input._impl, target._impl, reduction, log_target, need_x, need_t)
         gx = _sum_to(_wrap(gx), input.shape) if gx is not None else None
         gt = _sum_to(_wrap(gt), target.shape) if gt is not None else None

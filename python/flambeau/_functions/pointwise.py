@@ -218,15 +218,54 @@ class Clamp(Function):
         return where(mask, g, 0.0), None, None
 
 
+def _clamp_values(x, lo, hi):
+    """min(max(x, lo), hi) with tensor bounds (NaN propagates, hi wins where lo > hi), as PyTorch."""
+    r = x if lo is None else maximum(x, lo)
+    return r if hi is None else minimum(r, hi)
+
+
+class ClampTensor(Function):
+    """clamp with tensor bounds. PyTorch's gradients: to x where lo <= x <= hi (ties included), to lo where
+    x < lo (and lo < hi when both), to hi where x > hi (or hi < lo); maximum/minimum would split ties."""
+    _builtin = True
+    _grad_fn_name = "ClampBackward0"
+
+    @staticmethod
+    def forward(ctx, x, lo, hi):
+        ctx.save_for_backward(x, lo, hi)
+        from ..autograd.grad_mode import no_grad
+        with no_grad():
+            return _clamp_values(x, lo, hi)
+
+    @staticmethod
+    def backward(ctx, g):
+        from .compare import gt, lt, logical_or
+        x, lo, hi = ctx.saved_tensors
+        nig = ctx.needs_input_grad
+        if lo is not None and hi is not None:
+            keep = logical_and(ge(x, lo), le(x, hi))
+            to_lo = logical_and(lt(x, lo), lt(lo, hi))
+            to_hi = logical_or(gt(x, hi), lt(hi, lo))
+        else:
+            keep = ge(x, lo) if lo is not None else le(x, hi)
+            to_lo = lt(x, lo) if lo is not None else None
+            to_hi = gt(x, hi) if hi is not None else None
+        gx = _sum_to(where(keep, g, 0.0), x.shape) if nig[0] else None
+        glo = _sum_to(where(to_lo, g, 0.0), lo.shape) if nig[1] else None
+        ghi = _sum_to(where(to_hi, g, 0.0), hi.shape) if nig[2] else None
+        return gx, glo, ghi
+
+
 def clamp(input, min=None, max=None, *, out=None):  # noqa: A002
     if min is None and max is None:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None".replace("torch.", ""))
     if isinstance(min, Tensor) or isinstance(max, Tensor):
-        r = input
-        if min is not None:
-            r = maximum(r, min if isinstance(min, Tensor) else _scalar_like(r, min))
-        if max is not None:
-            r = minimum(r, max if isinstance(max, Tensor) else _scalar_like(r, max))
+        lo = None if min is None else (min if isinstance(min, Tensor) else _scalar_like(input, min))
+        hi = None if max is None else (max if isinstance(max, Tensor) else _scalar_like(input, max))
+        if _gs.enabled and any(t is not None and t._rg for t in (input, lo, hi)):
+            r = ClampTensor.apply(input, lo, hi)
+        else:
+            r = _clamp_values(input, lo, hi)
         return _write_out(out, r) if out is not None else r
     xi = input._impl
     dt = xi.dtype

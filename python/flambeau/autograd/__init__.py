@@ -94,6 +94,10 @@ class Variable:
     """Legacy: Variable(t) returns t (optionally with requires_grad set), as in modern PyTorch."""
 
     def __new__(cls, data, requires_grad=False, volatile=False):
+        if volatile:
+            import warnings
+            warnings.warn("volatile was removed and now has no effect. Use `with torch.no_grad():` instead.",
+                          stacklevel=2)
         if requires_grad:
             data.requires_grad_(True)
         return data

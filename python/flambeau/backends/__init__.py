@@ -1,2 +1,2 @@
 """flambeau.backends: build and capability switches (cuda, cpu, cudnn)."""
-from . import cuda, cpu, cudnn, mps  # noqa: F401
+from . import cuda, cpu, cudnn, mha, mps  # noqa: F401

@@ -767,21 +767,36 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
                                "when is_causal=True")
         causal = _index(np.tril(np.ones((L, S), dtype=np.int64)), query.device) == 1
         scores = _where(causal, scores, float("-inf"))
+    dead_rows = None
     if attn_mask is not None:
+        # PyTorch (>= 2.5) gives a query whose every key is masked out zero attention (output 0, no
+        # gradient), not softmax's NaN: such rows are found from the mask and softmaxed as zeros instead.
         if attn_mask.dtype == flambeau.bool:
             scores = _where(attn_mask, scores, float("-inf"))
+            dead_rows = ~attn_mask.any(-1, keepdim=True)
         else:
             scores = scores + attn_mask
+            dead_rows = (attn_mask == float("-inf")).all(-1, keepdim=True)
+        if not dead_rows.is_cuda and not bool(dead_rows.any()):
+            dead_rows = None  # the usual case, skipped on the CPU (on a GPU the check would cost a sync)
+        else:
+            scores = _where(dead_rows, 0.0, scores)
     attn = scores.softmax(-1)
+    if dead_rows is not None:
+        attn = _where(dead_rows, 0.0, attn)
     if dropout_p > 0.0:
         attn = dropout(attn, dropout_p, training=True)
     return attn.matmul(value)
 
 
-def _canonical_mask(mask, mask_name, target_type):
-    """A bool mask as an additive float mask (-inf where True); float masks pass (PyTorch's helper)."""
+def _canonical_mask(mask, mask_name, target_type, other=None, other_name=""):
+    """A bool mask as an additive float mask (-inf where True); float masks pass (PyTorch's helper). With
+    `other` (the mask it will be combined with), PyTorch's deprecation warning when their dtypes differ."""
     if mask is None:
         return None
+    if other is not None and mask.dtype != other.dtype and (mask.dtype == flambeau.bool or mask.is_floating_point()):
+        warnings.warn(f"Support for mismatched {mask_name} and {other_name} is deprecated. Use same type for both "
+                      "instead.")
     if mask.dtype == flambeau.bool:
         return flambeau.zeros(mask.shape, dtype=target_type, device=mask.device).masked_fill_(mask, float("-inf"))
     if not mask.is_floating_point():
@@ -817,7 +832,7 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
         raise AssertionError(f"embed_dim {embed_dim} not divisible by num_heads {num_heads}")
     if key.shape[:2] != value.shape[:2]:
         raise AssertionError(f"key shape {tuple(key.shape)} does not match value shape {tuple(value.shape)}")
-    key_padding_mask = _canonical_mask(key_padding_mask, "key_padding_mask", query.dtype)
+    key_padding_mask = _canonical_mask(key_padding_mask, "key_padding_mask", query.dtype, attn_mask, "attn_mask")
     if is_causal and attn_mask is None:
         raise RuntimeError("Need attn_mask if specifying the is_causal hint. You may use the Transformer "
                            "module method `generate_square_subsequent_mask` to create this mask.")
@@ -1932,6 +1947,8 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     _check_reduction(reduction)
     if input.dim() < 1:
         raise ValueError(f"Expected 1 or more dimensions (got {input.dim()})")
+    if target.dtype == flambeau.uint8 and input.dim() <= 2:
+        target = target.long()  # PyTorch takes uint8 class indices here too
     if target.dtype != flambeau.int64:
         raise RuntimeError(f"nll_loss: expected target of dtype int64 (class indices), got "
                            f"{target.dtype}")

@@ -9,7 +9,8 @@ from .adaptive import Adadelta, Adamax, NAdam, RAdam  # noqa: F401
 from .lbfgs import LBFGS  # noqa: F401
 from .rprop import Rprop  # noqa: F401
 from .asgd import ASGD  # noqa: F401
+from .adafactor import Adafactor  # noqa: F401
 from . import swa_utils  # noqa: F401
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam",
-           "LBFGS", "Rprop", "ASGD", "lr_scheduler", "swa_utils"]
+           "LBFGS", "Rprop", "ASGD", "Adafactor", "lr_scheduler", "swa_utils"]

@@ -167,7 +167,9 @@ class LRScheduler:
                     values = self._get_closed_form_lr()
                 else:
                     values = self.get_lr()
-        for group, lr in zip(self.optimizer.param_groups, values):
+        # strict, as PyTorch's: a param group added after the scheduler was made has no schedule, which is an
+        # error (ValueError from zip) rather than a group silently left at its starting lr
+        for group, lr in zip(self.optimizer.param_groups, values, strict=True):
             _set_group_value(group, "lr", lr)
         self._last_lr = _group_values(self.optimizer, "lr")
 

@@ -40,12 +40,13 @@ from .loss import (L1Loss, NLLLoss, PoissonNLLLoss, GaussianNLLLoss, KLDivLoss, 
                    HuberLoss, SoftMarginLoss, CrossEntropyLoss, MultiLabelSoftMarginLoss,
                    CosineEmbeddingLoss, MarginRankingLoss, MultiMarginLoss, TripletMarginLoss,
                    TripletMarginWithDistanceLoss, CTCLoss)
+from .adaptive import AdaptiveLogSoftmaxWithLoss
 
 from . import (module as _m, container as _c, linear as _l, conv as _cv, pooling as _p,  # noqa: E402
                activation as _a, normalization as _n, dropout as _d, sparse as _s, flatten as _f,
                distance as _ds, padding as _pd, loss as _ls, pixelshuffle as _ps, transformer as _t,
-               rnn as _r, channelshuffle as _chs, lazy as _lz)
+               rnn as _r, channelshuffle as _chs, lazy as _lz, adaptive as _ad)
 
 __all__ = [name for mod in (_m, _c, _l, _cv, _p, _a, _n, _d, _s, _f, _ds, _pd, _ls, _ps, _t, _r,
-                            _chs, _lz)
+                            _chs, _lz, _ad)
            for name in mod.__all__]

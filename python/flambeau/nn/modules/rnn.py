@@ -92,7 +92,12 @@ def _gru_composite(xp, hp, h):
 
 
 def _grads_through(fn, inputs, grads):
-    """Gradients of fn's outputs with respect to inputs, with a graph (create_graph backward)."""
+    """Gradients of fn's outputs with respect to inputs, with a graph (create_graph backward).
+
+    fn runs on fresh views of the inputs: the gradient asked for is only along fn's own paths. On the
+    inputs themselves, a path from one input to another through the graph that made them (a GRU step's
+    hp = h W_hh^T + b_hh is made from its h_prev) would be counted here and again by the caller."""
+    inputs = tuple(x.view_as(x) if x.requires_grad else x for x in inputs)
     outs = fn(*inputs)
     outs = outs if isinstance(outs, tuple) else (outs,)
     pairs = [(o, g) for o, g in zip(outs, grads) if g is not None]

@@ -1,9 +1,10 @@
 """MultiheadAttention and the Transformer family (encoder/decoder layers and stacks, nn.Transformer),
 with PyTorch's parameter names, initialisation, argument order and mask conventions, so that state
 dicts load in either library. The attention is F.multi_head_attention_forward (PyTorch's steps); there
-is no fused "fast path" and no nested tensors: padded positions keep their computed values (PyTorch's
-fast path in eval mode writes 0 there)."""
+is no fused "fast path" and no nested tensors. Where PyTorch's fast path changes the result (TransformerEncoder
+in inference with a key-padding mask returns 0 at padded positions), the same conditions give the same zeros."""
 import copy
+import warnings
 
 import flambeau
 from .. import functional as F
@@ -141,7 +142,16 @@ class TransformerEncoderLayer(Module):
         self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **kw)
         self.dropout1 = Dropout(dropout)
         self.dropout2 = Dropout(dropout)
-        self.activation = _activation(activation)
+        activation = _activation(activation)
+        # PyTorch's flag (1 relu, 2 gelu, 0 other) that TransformerEncoder reads to decide its fast path.
+        from .activation import GELU, ReLU
+        if activation is F.relu or isinstance(activation, ReLU):
+            self.activation_relu_or_gelu = 1
+        elif activation is F.gelu or isinstance(activation, GELU):
+            self.activation_relu_or_gelu = 2
+        else:
+            self.activation_relu_or_gelu = 0
+        self.activation = activation
 
     def forward(self, src, src_mask=None, src_key_padding_mask=None, is_causal=False):
         x = src
@@ -222,14 +232,81 @@ class TransformerEncoder(Module):
         self.layers = _clones(encoder_layer, num_layers)
         self.num_layers = num_layers
         self.norm = norm
-        self.enable_nested_tensor = enable_nested_tensor  # accepted; flambeau has no nested tensors
+        self.enable_nested_tensor = enable_nested_tensor
+        self.use_nested_tensor = enable_nested_tensor
         self.mask_check = mask_check
+        why_not = _why_no_nested_tensor(encoder_layer)
+        if enable_nested_tensor and why_not:
+            warnings.warn(f"enable_nested_tensor is True, but self.use_nested_tensor is False because {why_not}",
+                          stacklevel=2)
+            self.use_nested_tensor = False
 
     def forward(self, src, mask=None, src_key_padding_mask=None, is_causal=None):
+        # As PyTorch: both masks become additive float masks here (warning when their types differ), so the
+        # layers see float masks.
+        src_key_padding_mask = F._canonical_mask(src_key_padding_mask, "src_key_padding_mask", src.dtype, mask,
+                                                 "mask")
+        mask = F._canonical_mask(mask, "mask", src.dtype)
+        zero_padded = self._pads_with_zeros(src, mask, src_key_padding_mask)
         out = src
         for mod in self.layers:
             out = mod(out, src_mask=mask, src_key_padding_mask=src_key_padding_mask, is_causal=bool(is_causal))
+        if zero_padded:
+            # PyTorch runs these layers on a nested tensor of the unpadded sequences and pads the result
+            # back with 0 (before the final norm); the values at real positions are the same as here.
+            padded = _canonical_padding(src_key_padding_mask, src.dtype) != 0
+            out = out.masked_fill(padded.unsqueeze(-1), 0.0)
         return self.norm(out) if self.norm is not None else out
+
+    def _pads_with_zeros(self, src, mask, src_key_padding_mask):
+        """PyTorch's conditions for its nested-tensor inference path (TransformerEncoder.forward)."""
+        if src_key_padding_mask is None or src.dim() != 3 or mask is not None:
+            return False
+        if not flambeau.backends.mha.get_fastpath_enabled() or not getattr(self, "use_nested_tensor", False):
+            return False
+        first = self.layers[0]
+        if first.training:
+            return False
+        valid = _canonical_padding(src_key_padding_mask, src.dtype) == 0
+        if getattr(self, "mask_check", True) and valid.shape[-1] > 1 and \
+                not bool((valid[:, 1:] <= valid[:, :-1]).all()):
+            return False  # not left aligned
+        if flambeau.is_autocast_enabled():
+            return False
+        attn = first.self_attn
+        tensors = (src, attn.in_proj_weight, attn.in_proj_bias, attn.out_proj.weight, attn.out_proj.bias,
+                   first.norm1.weight, first.norm1.bias, first.norm2.weight, first.norm2.bias,
+                   first.linear1.weight, first.linear1.bias, first.linear2.weight, first.linear2.bias)
+        if flambeau.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors):
+            return False
+        return True
+
+
+def _canonical_padding(mask, dtype):
+    """A key-padding mask in PyTorch's canonical form (bool -> float with -inf where True)."""
+    return F._canonical_mask(mask, "src_key_padding_mask", dtype)
+
+
+def _why_no_nested_tensor(layer):
+    """Why PyTorch's TransformerEncoder would not use nested tensors with this layer ('' when it would)."""
+    name = "encoder_layer"
+    if not isinstance(layer, TransformerEncoderLayer):
+        return f"{name} was not TransformerEncoderLayer"
+    if layer.norm_first:
+        return f"{name}.norm_first was True"
+    if not layer.self_attn.batch_first:
+        return f"{name}.self_attn.batch_first was not True(use batch_first for better inference performance)"
+    if not layer.self_attn._qkv_same_embed_dim:
+        return f"{name}.self_attn._qkv_same_embed_dim was not True"
+    if layer.self_attn.in_proj_bias is None:
+        return f"{name}.self_attn was passed bias=False"
+    if not getattr(layer, "activation_relu_or_gelu", 0):
+        return f"{name}.activation_relu_or_gelu was not True"
+    if layer.norm1.eps != layer.norm2.eps:
+        return f"{name}.norm1.eps was not equal to {name}.norm2.eps"
+    if layer.self_attn.num_heads % 2 == 1:
+        return f"{name}.self_attn.num_heads is odd"
+    return ""
 
 
 class TransformerDecoder(Module):

@@ -1,0 +1,69 @@
+"""Shared helpers for the NLP script-parity tests (tests/scripts/test_nlp_*.py).
+
+Each test holds one realistic PyTorch script written against module parameters (`lib.torch`, `lib.nn`,
+`lib.F`, `lib.optim`), runs it once with PyTorch and once with flambeau from the same initial weights
+(copied through numpy) on the same numpy data, and compares what the script records step by step."""
+import types
+
+import numpy as np
+import pytest
+import torch
+
+import flambeau
+import flambeau.nn
+import flambeau.nn.functional
+import flambeau.optim
+
+TORCH = types.SimpleNamespace(torch=torch, nn=torch.nn, F=torch.nn.functional, optim=torch.optim, name="torch")
+FLAMBEAU = types.SimpleNamespace(torch=flambeau, nn=flambeau.nn, F=flambeau.nn.functional, optim=flambeau.optim,
+                                 name="flambeau")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def torch_single_thread():
+    """These scripts run thousands of tiny ops; on a shared, loaded machine PyTorch's intra-op thread pool makes
+    them 10-40x slower (threads wait for each other), so the oracle runs on one thread here. Imported into
+    each test module, which makes it autouse there."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def to_np(x):
+    """numpy copy of a tensor of either library, or of a Python number / list."""
+    if isinstance(x, (torch.Tensor, flambeau.Tensor)):
+        return x.detach().cpu().numpy().copy()
+    return np.asarray(x)
+
+
+def numpy_state(model):
+    """A module's state_dict as numpy arrays (the bridge between the two libraries)."""
+    return {k: to_np(v) for k, v in model.state_dict().items()}
+
+
+def load_numpy_state(lib, model, state):
+    """Load a numpy state (from numpy_state) into a module of library lib; keys must match exactly."""
+    model.load_state_dict({k: lib.torch.from_numpy(np.array(v, copy=True)) for k, v in state.items()})
+
+
+def assert_records_close(got, want, atol=2e-5, rtol=2e-4, path="record"):
+    """Compare two nested records (dicts / lists / tuples of numbers and arrays) element by element."""
+    if isinstance(want, dict):
+        assert isinstance(got, dict) and sorted(got) == sorted(want), f"{path}: keys {sorted(got)} != {sorted(want)}"
+        for k in want:
+            assert_records_close(got[k], want[k], atol, rtol, f"{path}[{k!r}]")
+    elif isinstance(want, str):
+        assert got == want, f"{path}: {got!r} != {want!r}"
+    elif isinstance(want, (list, tuple)):
+        assert len(got) == len(want), f"{path}: length {len(got)} != {len(want)}"
+        for i, (g, w) in enumerate(zip(got, want)):
+            assert_records_close(g, w, atol, rtol, f"{path}[{i}]")
+    else:
+        g, w = to_np(got), to_np(want)
+        assert g.shape == w.shape, f"{path}: shape {g.shape} != {w.shape}"
+        assert g.dtype == w.dtype, f"{path}: dtype {g.dtype} != {w.dtype}"
+        if g.dtype.kind in "biu":
+            np.testing.assert_array_equal(g, w, err_msg=path)
+        else:
+            np.testing.assert_allclose(g, w, atol=atol, rtol=rtol, err_msg=path)
