@@ -98,7 +98,7 @@ def unet_body(lib, rec, bilinear=True, steps=3, size=(20, 23), n_classes=3):
 
     model = UNet(n_channels=3, n_classes=n_classes, bilinear=bilinear)
     rec.sync("unet", model)
-    optimizer = optim.RMSprop(model.parameters(), lr=1e-4, weight_decay=1e-8, momentum=0.999,
+    optimizer = optim.RMSprop(model.parameters(), lr=1e-5, weight_decay=1e-8, momentum=0.999,
                               foreach=True)
     scheduler = optim.lr_scheduler.ReduceLROnPlateau(optimizer, 'max', patience=1)
     criterion = nn.CrossEntropyLoss(ignore_index=255) if n_classes > 1 else nn.BCEWithLogitsLoss()

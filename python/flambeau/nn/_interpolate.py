@@ -94,18 +94,16 @@ def _nearest_taps(in_size, out_size, scale, exact):
     return np.minimum(src.astype(np.int64), in_size - 1)
 
 
-def _linear_taps(in_size, out_size, scale, align_corners):
-    """(index0, index1, lambda) of a linear resize along one axis."""
-    dst = np.arange(out_size, dtype=np.float64)
-    if align_corners:
-        ratio = (in_size - 1) / (out_size - 1) if out_size > 1 else 0.0
-        src = dst * ratio
-    else:
-        ratio = (1.0 / scale) if scale is not None else in_size / out_size
-        src = np.maximum((dst + 0.5) * ratio - 0.5, 0.0)
+def _linear_taps(in_size, out_size, scale, align_corners, ft):
+    """(index (out, 2), weight (out, 2)) of a linear resize along one axis, in PyTorch's float
+    arithmetic: source coordinate clamped at 0, weights (1 - lambda, lambda)."""
+    sc = _scale(ft, in_size, out_size, align_corners, scale)
+    dst = np.arange(out_size).astype(ft)
+    src = sc * dst if align_corners else np.maximum(sc * (dst + ft(0.5)) - ft(0.5), ft(0))
     i0 = np.minimum(np.floor(src).astype(np.int64), in_size - 1)
+    lam = np.clip(src - i0.astype(ft), ft(0), ft(1)).astype(ft)
     i1 = np.minimum(i0 + 1, in_size - 1)
-    return i0, i1, src - i0
+    return np.stack([i0, i1], 1), np.stack([ft(1) - lam, lam], 1).astype(ft)
 
 
 def _cubic1(x, a):  # |x| <= 1
@@ -173,13 +171,18 @@ def _antialias_taps(in_size, out_size, scale, align_corners, mode, ft):
 
 
 def _weighted_pass(x, dim, idx, w, index, const):
-    """out[..., o, ...] = sum_k w[o, k] * x[..., idx[o, k], ...] along dim."""
+    """out[..., o, ...] = sum_k w[o, k] * x[..., idx[o, k], ...] along dim, accumulated from the
+    last tap down with fused multiply-adds (addcmul): for two taps that is fma(t0, w0, t1 * w1),
+    the rounding of PyTorch's compiled linear kernel, so (bi/tri)linear results match it bit for
+    bit."""
+    import flambeau
     shape = [1] * x.dim()
     shape[dim] = idx.shape[0]
-    out = None
-    for k in range(idx.shape[1]):
-        term = x.index_select(dim, index(idx[:, k], x.device)) * const(w[:, k].reshape(shape), x)
-        out = term if out is None else out + term
+    k = idx.shape[1] - 1
+    out = x.index_select(dim, index(idx[:, k], x.device)) * const(w[:, k].reshape(shape), x)
+    for k in range(idx.shape[1] - 2, -1, -1):
+        out = flambeau.addcmul(out, x.index_select(dim, index(idx[:, k], x.device)),
+                               const(w[:, k].reshape(shape), x))
     return out
 
 
@@ -244,10 +247,6 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
             idx, w = _bicubic_taps(n_in, n_out, sc, align_corners, ft)
             x = _weighted_pass(x, d, idx, w, _index, _const)
         else:
-            i0, i1, lam = _linear_taps(n_in, n_out, sc, align_corners)
-            a = x.index_select(d, _index(i0, x.device))
-            b = x.index_select(d, _index(i1, x.device))
-            shape = [1] * x.dim()
-            shape[d] = n_out
-            x = a + (b - a) * _const(lam.reshape(shape), x)
+            idx, w = _linear_taps(n_in, n_out, sc, align_corners, ft)
+            x = _weighted_pass(x, d, idx, w, _index, _const)
     return x
