@@ -35,6 +35,7 @@ from .lazy import LazyConv3d, LazyConvTranspose3d, LazyBatchNorm3d, LazyInstance
 from .rnn import RNNBase, RNN, LSTM, GRU, RNNCellBase, RNNCell, LSTMCell, GRUCell
 from .transformer import (MultiheadAttention, TransformerEncoderLayer, TransformerEncoder,
                           TransformerDecoderLayer, TransformerDecoder, Transformer)
+from .batchnorm import SyncBatchNorm
 from .loss import (L1Loss, NLLLoss, PoissonNLLLoss, GaussianNLLLoss, KLDivLoss, MSELoss, BCELoss,
                    BCEWithLogitsLoss, HingeEmbeddingLoss, MultiLabelMarginLoss, SmoothL1Loss,
                    HuberLoss, SoftMarginLoss, CrossEntropyLoss, MultiLabelSoftMarginLoss,
@@ -44,8 +45,8 @@ from .loss import (L1Loss, NLLLoss, PoissonNLLLoss, GaussianNLLLoss, KLDivLoss, 
 from . import (module as _m, container as _c, linear as _l, conv as _cv, pooling as _p,  # noqa: E402
                activation as _a, normalization as _n, dropout as _d, sparse as _s, flatten as _f,
                distance as _ds, padding as _pd, loss as _ls, pixelshuffle as _ps, transformer as _t,
-               rnn as _r, channelshuffle as _chs, lazy as _lz)
+               rnn as _r, channelshuffle as _chs, lazy as _lz, batchnorm as _bn)
 
 __all__ = [name for mod in (_m, _c, _l, _cv, _p, _a, _n, _d, _s, _f, _ds, _pd, _ls, _ps, _t, _r,
-                            _chs, _lz)
+                            _chs, _lz, _bn)
            for name in mod.__all__]
