@@ -76,9 +76,17 @@ class Recorder:
 
 def _run(body, lib, states, **kw):
     rec = Recorder(lib, states)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        body(lib, rec, **kw)
+    # PyTorch's run on one thread: on this shared 2-core machine its OpenMP threads otherwise wait
+    # on each other (a 0.1 s script took 5 s); the reference numbers do not depend on it
+    threads = torch.get_num_threads()
+    if lib is TORCH:
+        torch.set_num_threads(1)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            body(lib, rec, **kw)
+    finally:
+        torch.set_num_threads(threads)
     msgs = [(w.category.__name__, str(w.message)) for w in caught]
     return rec, msgs
 
