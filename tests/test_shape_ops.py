@@ -378,3 +378,36 @@ def test_cat_of_block_strided_parts(case, device, rng):
           lambda m, x, y: m.cat([y[:, 1:5], y[:, ::3]], 1),
           lambda m, x, y: m.cat([x.t()[:, :3], x.t()[:, 5:9]], 1)][case]
     assert_close(fn(flambeau, fl_tensor(a, device), fl_tensor(b, device)), fn(torch, torch.tensor(a), torch.tensor(b)))
+
+
+# ---- repeat_interleave with a tensor of repeats (and the one-argument form) ---------------------
+@pytest.mark.parametrize("shape,repeats,dim", [((4,), [1, 2, 0, 3], 0), ((2, 3), [2, 0, 1], 1),
+                                               ((3, 2), [0, 0, 4], 0), ((2, 3), [1, 2, 1, 0, 0, 2], None),
+                                               ((2, 3), [3], 1), ((2, 3), [2], None)])
+def test_repeat_interleave_tensor_repeats(shape, repeats, dim):
+    reps = np.array(repeats, dtype=np.int64)
+    check_op(lambda x: torch.repeat_interleave(x, torch.from_numpy(reps), dim=dim),
+             lambda x: flambeau.repeat_interleave(x, flambeau.from_numpy(reps), dim=dim), shapes=[shape])
+    check_op(lambda x: x.repeat_interleave(torch.from_numpy(reps), dim),
+             lambda x: x.repeat_interleave(flambeau.from_numpy(reps), dim), shapes=[shape])
+
+
+def test_repeat_interleave_index_form_and_errors():
+    counts = np.array([1, 0, 3, 2], dtype=np.int64)
+    assert_close(flambeau.repeat_interleave(flambeau.from_numpy(counts)),
+                 torch.repeat_interleave(torch.from_numpy(counts)))
+    # the detection idiom: the image index of every box
+    boxes_per_image = [2, 0, 3]
+    assert_close(flambeau.arange(3).repeat_interleave(flambeau.tensor(boxes_per_image)),
+                 torch.arange(3).repeat_interleave(torch.tensor(boxes_per_image)))
+    cases = [lambda m: m.repeat_interleave(m.arange(4.), m.tensor([1, 2, 0])),
+             lambda m: m.repeat_interleave(m.arange(4.), m.tensor([1, -2, 0, 1])),
+             lambda m: m.repeat_interleave(m.arange(4.), m.tensor([[1]])),
+             lambda m: m.repeat_interleave(m.arange(4.), m.tensor([1., 2, 0, 1])),
+             lambda m: m.repeat_interleave(m.tensor([1., 2])),
+             lambda m: m.repeat_interleave(m.arange(4.), -1)]
+    for case in cases:
+        with pytest.raises(Exception) as et:
+            case(torch)
+        with pytest.raises(type(et.value), match=str(et.value).replace("(", r"\(").replace(")", r"\)")):
+            case(flambeau)

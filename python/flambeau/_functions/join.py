@@ -293,9 +293,39 @@ def tile(input, dims):
     return repeat(input, dims)
 
 
-def repeat_interleave(input, repeats, dim=None):
+def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
+    if repeats is None:
+        # repeat_interleave(repeats): each index i repeated repeats[i] times
+        if _dtype_kind(input) != "int":
+            raise NotImplementedError(f'"repeat_interleave_cpu" not implemented for '
+                                      f"'{_torch_dtype_name(input)}'")
+        return _repeat_index(input, input._impl.shape[0] if input.dim() else 1)
+    if isinstance(repeats, Tensor):
+        if repeats.dim() > 1:
+            raise RuntimeError("repeats must be 0-dim or 1-dim tensor")
+        if repeats.numel() != 1:
+            if dim is None:
+                input = reshape(input, (-1,))
+                dim = 0
+            d = wrap_dim(dim, input.dim())
+            n = input._impl.shape[d]
+            if repeats._impl.shape[0] != n:
+                raise RuntimeError("repeats must have the same size as input along dim, but got "
+                                   f"repeats.size(0) = {repeats._impl.shape[0]} and input.size({d}) = {n}")
+            if _dtype_kind(repeats) != "int":
+                raise NotImplementedError(f'"repeat_interleave_cpu" not implemented for '
+                                          f"'{_torch_dtype_name(repeats)}'")
+            index = _repeat_index(repeats, n)
+            if output_size is not None and int(output_size) != index._impl.shape[0]:
+                raise RuntimeError(f"repeat_interleave: output_size {output_size} does not match the "
+                                   f"sum of repeats {index._impl.shape[0]}")
+            return input.index_select(d, index.to(input.device))
+        repeats = int(repeats.item())
     if not isinstance(repeats, numbers.Integral):
-        raise NotImplementedError("repeat_interleave: only an integer number of repeats is supported")
+        raise TypeError(f"repeat_interleave(): argument 'repeats' must be int or Tensor, not "
+                        f"{type(repeats).__name__}")
+    if repeats < 0:
+        raise RuntimeError("Repeats must be non-negative")
     if dim is None:
         input = reshape(input, (-1,))
         dim = 0
@@ -307,6 +337,27 @@ def repeat_interleave(input, repeats, dim=None):
     out_shape = list(shape)
     out_shape[d] *= repeats
     return reshape(contiguous(x), out_shape)
+
+
+def _dtype_kind(t):
+    name = t._impl.dtype
+    return "int" if name in ("int64", "int32", "int16", "int8", "uint8") else "other"
+
+
+def _torch_dtype_name(t):
+    return {"float32": "Float", "float64": "Double", "bool": "Bool", "float16": "Half"}.get(t._impl.dtype,
+                                                                                            t._impl.dtype)
+
+
+def _repeat_index(repeats, n):
+    """int64 index tensor [0] * repeats[0] + [1] * repeats[1] + ... (repeats is an int tensor)."""
+    import numpy as np
+    import flambeau
+    counts = np.asarray(repeats.detach().to("cpu").numpy(), dtype=np.int64).reshape(-1)
+    if (counts < 0).any():
+        raise RuntimeError("repeats can not be negative")
+    idx = np.repeat(np.arange(n, dtype=np.int64), counts)
+    return flambeau.from_numpy(idx)
 
 
 class Flip(Function):
