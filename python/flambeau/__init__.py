@@ -75,7 +75,7 @@ from .autograd.anomaly_mode import (is_anomaly_enabled, is_anomaly_check_nan_ena
                                     set_anomaly_enabled)
 
 strided = "torch.strided"
-contiguous_format = preserve_format = channels_last = "contiguous_format"
+contiguous_format = preserve_format = channels_last = channels_last_3d = "contiguous_format"
 e = 2.718281828459045
 pi = 3.141592653589793
 inf = _builtins.float("inf")
@@ -194,6 +194,7 @@ from . import nn, optim, utils, distributions, func  # noqa: E402,F401  (after t
 from .serialization import save, load, save_safetensors, load_safetensors  # noqa: E402,F401
 from ._functions.nn_toplevel import *  # noqa: E402,F401,F403  (torch.conv2d, torch.dropout, ...: after nn)
 from . import testing, jit, distributed, multiprocessing  # noqa: E402,F401  (jit/distributed: honest stubs)
+from . import accelerator  # noqa: E402,F401  (torch.accelerator: flambeau.cuda behind the device-agnostic API)
 from ._functions import extra as _extra  # noqa: E402
 globals().update({_n: getattr(_extra, _n) for _n in _extra.TOP_LEVEL})  # torch.sin_, torch.histogram, ...
 newaxis = None
