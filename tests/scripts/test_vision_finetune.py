@@ -270,6 +270,48 @@ def scheduler_body(lib, rec):
             rec.log("warm_frac.lr", opt.param_groups[0]["lr"])
 
 
+def swa_body(lib, rec, epochs=6, swa_start=2):
+    """The SWA recipe of torch.optim.swa_utils' documentation."""
+    torch, nn, optim = lib.torch, lib.nn, lib.optim
+    AveragedModel, SWALR, update_bn = lib.swa_utils.AveragedModel, lib.swa_utils.SWALR, lib.swa_utils.update_bn
+    model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1, bias=False), nn.BatchNorm2d(4), nn.ReLU(),
+                          nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 3))
+    rec.sync("model", model)
+    rs = np.random.RandomState(4)
+    xs = torch.from_numpy(rs.rand(12, 3, 6, 6).astype(np.float32))
+    ys = torch.from_numpy(rs.randint(0, 3, 12))
+    loader = lib.data.DataLoader(lib.data.TensorDataset(xs, ys), batch_size=4)
+    optimizer = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    loss_fn = nn.CrossEntropyLoss()
+    swa_model = AveragedModel(model)
+    scheduler = optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=100)
+    swa_scheduler = SWALR(optimizer, swa_lr=0.05, anneal_epochs=2, anneal_strategy="cos")
+    for epoch in range(epochs):
+        for input, target in loader:
+            optimizer.zero_grad()
+            loss = loss_fn(model(input), target)
+            loss.backward()
+            optimizer.step()
+        if epoch > swa_start:
+            swa_model.update_parameters(model)
+            swa_scheduler.step()
+        else:
+            scheduler.step()
+        rec.log("loss", loss)
+        rec.log("lr", optimizer.param_groups[0]["lr"])
+    rec.log("n_averaged", swa_model.n_averaged)
+    update_bn(loader, swa_model)
+    rec.log("swa_bn", [swa_model.module[1].running_mean, swa_model.module[1].running_var])
+    swa_model.eval()
+    with torch.no_grad():
+        rec.log("preds", swa_model(xs[:4]))
+    rec.log("keys", len(swa_model.state_dict()))
+
+
+def test_swa_matches_pytorch():
+    run_both(swa_body, tol={"swa_bn": (1e-5, 1e-4), "preds": (5e-5, 5e-4)})
+
+
 def test_finetune_checkpoint_resume_matches_pytorch():
     with tempfile.TemporaryDirectory() as d:
         run_both(finetune_body, ckpt_dir=d, tol={"loss": (1e-5, 1e-4)})
