@@ -1,14 +1,15 @@
-"""flambeau.transforms: image transforms with torchvision's names (transforms.py, resize.py, color.py;
+"""flambeau.transforms: image transforms with torchvision's names (transforms.py, resize.py, color.py, affine.py;
 per-image operations in flambeau.transforms.functional)."""
 from .transforms import (Compose, ToTensor, Normalize, RandomHorizontalFlip,  # noqa: F401
                          RandomVerticalFlip, RandomCrop, CenterCrop, Pad, RandomErasing, Lambda)
 from .resize import InterpolationMode, Resize, RandomResizedCrop, FiveCrop, TenCrop  # noqa: F401
 from .color import (Grayscale, RandomGrayscale, ColorJitter, GaussianBlur,  # noqa: F401
                     ConvertImageDtype, RandomApply, RandomChoice, RandomOrder)
+from .affine import RandomRotation, RandomAffine  # noqa: F401
 from . import functional  # noqa: F401
 
 __all__ = ["Compose", "ToTensor", "Normalize", "RandomHorizontalFlip", "RandomVerticalFlip",
            "RandomCrop", "CenterCrop", "Pad", "RandomErasing", "Lambda",
            "InterpolationMode", "Resize", "RandomResizedCrop", "FiveCrop", "TenCrop",
            "Grayscale", "RandomGrayscale", "ColorJitter", "GaussianBlur", "ConvertImageDtype",
-           "RandomApply", "RandomChoice", "RandomOrder"]
+           "RandomApply", "RandomChoice", "RandomOrder", "RandomRotation", "RandomAffine"]

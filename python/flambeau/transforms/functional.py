@@ -8,12 +8,13 @@ pipelines that apply one random draw to several images (an image and its segment
 """
 from .color import (adjust_brightness, adjust_contrast, adjust_hue, adjust_saturation,  # noqa: F401
                     gaussian_blur, rgb_to_grayscale)
+from .affine import affine, rotate  # noqa: F401
 from .resize import InterpolationMode, _five_crop, resize  # noqa: F401
 from .transforms import CenterCrop, Normalize, ToTensor, _crop, _hflip, _pad, _vflip
 
 __all__ = ["InterpolationMode", "to_tensor", "normalize", "hflip", "vflip", "crop", "center_crop", "pad",
            "resize", "resized_crop", "five_crop", "ten_crop", "adjust_brightness", "adjust_contrast",
-           "adjust_saturation", "adjust_hue", "rgb_to_grayscale", "to_grayscale", "gaussian_blur"]
+           "adjust_saturation", "adjust_hue", "rgb_to_grayscale", "to_grayscale", "gaussian_blur", "rotate", "affine"]
 
 
 def to_tensor(pic):
