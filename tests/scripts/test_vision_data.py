@@ -236,6 +236,52 @@ def test_random_transforms_statistics():
     assert abs(flips / n - 0.5) < 0.1
 
 
+def test_segmentation_joint_transforms_keep_image_and_mask_aligned():
+    """The torchvision idiom for segmentation: one random draw applied to the image and its mask
+    with transforms.functional (nearest interpolation for the mask)."""
+    import random
+    import flambeau.transforms.functional as TF
+    from flambeau.utils.data import DataLoader, Dataset
+    T = ftransforms
+
+    class SegDataset(Dataset):
+        def __init__(self, n=12):
+            rs = np.random.RandomState(0)
+            self.images = rs.randint(0, 256, (n, 20, 24, 3)).astype(np.uint8)
+
+        def __len__(self):
+            return len(self.images)
+
+        def transform(self, image, mask):
+            image = TF.resize(image, [22, 26], interpolation=T.InterpolationMode.NEAREST)
+            mask = TF.resize(mask, [22, 26], interpolation=T.InterpolationMode.NEAREST)
+            i, j, h, w = T.RandomCrop.get_params(image, output_size=(16, 16))
+            image, mask = TF.crop(image, i, j, h, w), TF.crop(mask, i, j, h, w)
+            if random.random() > 0.5:
+                image, mask = TF.hflip(image), TF.hflip(mask)
+            angle = T.RandomRotation.get_params([-30.0, 30.0])
+            image = TF.rotate(image, angle)
+            mask = TF.rotate(mask, angle)
+            image = TF.to_tensor(image)
+            mask = flambeau.as_tensor(np.array(mask), dtype=flambeau.int64)
+            return image, mask
+
+        def __getitem__(self, idx):
+            image = self.images[idx]
+            mask = (image[..., 0] > 127).astype(np.uint8)  # the mask is a function of the image
+            return self.transform(image, mask)
+
+    random.seed(0)
+    flambeau.manual_seed(0)
+    for images, masks in DataLoader(SegDataset(), batch_size=4, shuffle=True):
+        assert tuple(images.shape) == (4, 3, 16, 16) and tuple(masks.shape) == (4, 16, 16)
+        assert masks.dtype == flambeau.int64
+        # nearest resampling everywhere: the mask still equals the threshold of the image's red channel
+        # (rotation fills both with 0, and 0 is below the threshold)
+        expect = (images[:, 0] * 255 > 127).long()
+        assert bool((expect == masks).all())
+
+
 def test_randperm_and_beta_mixup_statistics():
     for lib in (TORCH, FLAMBEAU):
         torch = lib.torch
