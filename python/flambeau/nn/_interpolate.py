@@ -13,6 +13,8 @@ import math
 
 import numpy as np
 
+import flambeau
+
 _MODES = ("nearest", "nearest-exact", "linear", "bilinear", "bicubic", "trilinear", "area", "lanczos")
 _DIM_NAMES = {1: ("W",), 2: ("H", "W"), 3: ("D", "H", "W")}
 
@@ -175,7 +177,6 @@ def _weighted_pass(x, dim, idx, w, index, const):
     last tap down with fused multiply-adds (addcmul): for two taps that is fma(t0, w0, t1 * w1),
     the rounding of PyTorch's compiled linear kernel, so (bi/tri)linear results match it bit for
     bit."""
-    import flambeau
     shape = [1] * x.dim()
     shape[dim] = idx.shape[0]
     k = idx.shape[1] - 1
@@ -224,12 +225,15 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         int(math.floor(float(n) * s)) for n, s in zip(in_sizes, scales)]
     scales = scales if scales is not None else [None] * dim
     _check_sizes(in_sizes, out_sizes)
+    uint8 = _check_integer_input(input, mode, dim)
     if mode == "area":
         pool = {1: F.adaptive_avg_pool1d, 2: F.adaptive_avg_pool2d, 3: F.adaptive_avg_pool3d}[dim]
         return pool(input, output_size)
 
     ft = np.float64 if str(input.dtype).endswith("float64") else np.float32
     x = input
+    if uint8 and mode not in ("nearest", "nearest-exact"):
+        x = x.to(flambeau.float32)
     # last spatial dim first (PyTorch's separable order); a dim whose size is kept is the
     # identity in every mode but is still resampled by nearest/linear, as PyTorch does
     for k in reversed(range(dim)):
@@ -249,4 +253,30 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         else:
             idx, w = _linear_taps(n_in, n_out, sc, align_corners, ft)
             x = _weighted_pass(x, d, idx, w, _index, _const)
+        if uint8 and mode not in ("nearest", "nearest-exact"):
+            # PyTorch's uint8 kernels keep each separable pass in uint8: round, saturate
+            x = flambeau.floor(x + 0.5).clamp(0, 255)
+    if uint8 and x.dtype != input.dtype:
+        x = x.to(input.dtype)
     return x
+
+
+_TORCH_TYPE_NAMES = {"uint8": "Byte", "int8": "Char", "int16": "Short", "int32": "Int", "int64": "Long",
+                     "bool": "Bool"}
+
+
+def _check_integer_input(input, mode, dim):
+    """True for a uint8 image in a mode PyTorch resizes in uint8 (bilinear, bicubic, with or without
+    antialias, and nearest); PyTorch's NotImplementedError for other integer input. (flambeau's
+    nearest modes also take other integer and bool tensors: they only copy values.)"""
+    if input.is_floating_point():
+        return False
+    name = str(input.dtype).split(".")[-1]
+    if mode in ("nearest", "nearest-exact"):
+        return False
+    if name == "uint8" and mode in ("bilinear", "bicubic"):
+        return True
+    kernel = {"bilinear": "upsample_bilinear2d_channels_last", "bicubic": "compute_indices_weights_cubic",
+              "linear": "compute_indices_weights_linear", "trilinear": "compute_indices_weights_linear",
+              "area": f"adaptive_avg_pool{max(dim, 2)}d"}[mode]
+    raise NotImplementedError(f'"{kernel}" not implemented for \'{_TORCH_TYPE_NAMES.get(name, name)}\'')
