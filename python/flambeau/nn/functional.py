@@ -85,7 +85,8 @@ __all__ = [
     "max_pool3d_with_indices", "adaptive_max_pool3d_with_indices", "max_unpool3d", "lp_pool3d",
     "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool1d", "adaptive_max_pool2d",
     "pad", "pixel_shuffle", "pixel_unshuffle", "interpolate", "upsample",
-    "grid_sample", "affine_grid",
+    "grid_sample", "affine_grid", "fractional_max_pool2d", "fractional_max_pool2d_with_indices",
+    "fractional_max_pool3d", "fractional_max_pool3d_with_indices",
     # normalization
     "batch_norm", "layer_norm", "group_norm", "instance_norm", "rms_norm",
     # losses
@@ -1321,6 +1322,8 @@ def pixel_unshuffle(input, downscale_factor):
 
 # interpolate lives in _interpolate.py (all modes, antialias); _index/_const above are its helpers
 from ._interpolate import interpolate  # noqa: E402
+from ._fractional_pool import (fractional_max_pool2d, fractional_max_pool2d_with_indices,  # noqa: E402,F401
+                               fractional_max_pool3d, fractional_max_pool3d_with_indices)
 
 
 def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None):
