@@ -275,3 +275,30 @@ def test_random_containers():
         np.random.randint(0, 256, (4, 4, 3)).astype(np.uint8)), 3, axis=2)[:2])) for _ in range(200))
     assert 60 < gray < 140
     assert math.isclose(T.RandomChoice([abs, abs]).p[0], 0.5)
+
+
+def ref_invert(img):
+    return (255 - img) if img.dtype == torch.uint8 else 1.0 - img
+
+
+def ref_gamma(img, gamma, gain=1):
+    x = img.float() / 255 if img.dtype == torch.uint8 else img
+    out = (gain * x ** gamma).clamp(0, 1)
+    return (out * (255 + 1.0 - 1e-3)).to(torch.uint8) if img.dtype == torch.uint8 else out
+
+
+@pytest.mark.parametrize("dtype", ["float32", "uint8"])
+def test_invert_gamma_and_image_queries(dtype):
+    arr, t, f = images(dtype)
+    same(TF.invert(f), ref_invert(t))
+    same(TF.adjust_gamma(f, 0.7, gain=1.2), ref_gamma(t, 0.7, 1.2))
+    same(T.RandomInvert(p=1.0)(f), ref_invert(t))
+    assert T.RandomInvert(p=0.0)(f) is f
+    hwc = arr.transpose(1, 2, 0).copy()
+    same(TF.invert(hwc).transpose(2, 0, 1), ref_invert(t))
+    assert TF.get_dimensions(f) == [3, 11, 14] == TF.get_dimensions(hwc)
+    assert TF.get_image_size(f) == [14, 11] and TF.get_image_num_channels(hwc[..., 0]) == 1
+    # gaussian_blur's default sigma: 0.15 * k + 0.35
+    same(TF.gaussian_blur(f, [5, 3]), ref_blur(t, [5, 3], [5 * 0.15 + 0.35, 3 * 0.15 + 0.35]))
+    with pytest.raises(ValueError, match="Gamma should be a non-negative real number"):
+        TF.adjust_gamma(f, -1)

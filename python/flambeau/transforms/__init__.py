@@ -4,7 +4,7 @@ from .transforms import (Compose, ToTensor, Normalize, RandomHorizontalFlip,  # 
                          RandomVerticalFlip, RandomCrop, CenterCrop, Pad, RandomErasing, Lambda)
 from .resize import InterpolationMode, Resize, RandomResizedCrop, FiveCrop, TenCrop  # noqa: F401
 from .color import (Grayscale, RandomGrayscale, ColorJitter, GaussianBlur,  # noqa: F401
-                    ConvertImageDtype, RandomApply, RandomChoice, RandomOrder)
+                    ConvertImageDtype, RandomApply, RandomChoice, RandomOrder, RandomInvert)
 from .affine import RandomRotation, RandomAffine  # noqa: F401
 from . import functional  # noqa: F401
 
@@ -12,4 +12,5 @@ __all__ = ["Compose", "ToTensor", "Normalize", "RandomHorizontalFlip", "RandomVe
            "RandomCrop", "CenterCrop", "Pad", "RandomErasing", "Lambda",
            "InterpolationMode", "Resize", "RandomResizedCrop", "FiveCrop", "TenCrop",
            "Grayscale", "RandomGrayscale", "ColorJitter", "GaussianBlur", "ConvertImageDtype",
-           "RandomApply", "RandomChoice", "RandomOrder", "RandomRotation", "RandomAffine"]
+           "RandomApply", "RandomChoice", "RandomOrder", "RandomRotation", "RandomAffine",
+           "RandomInvert"]

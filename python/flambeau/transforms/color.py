@@ -18,7 +18,7 @@ from flambeau._tensor import Tensor
 from .transforms import _is_array, _rand
 
 __all__ = ["Grayscale", "RandomGrayscale", "ColorJitter", "GaussianBlur", "ConvertImageDtype",
-           "RandomApply", "RandomChoice", "RandomOrder"]
+           "RandomApply", "RandomChoice", "RandomOrder", "RandomInvert"]
 
 _INT_DTYPES = ("uint8", "int8", "int16", "int32", "int64")
 
@@ -188,6 +188,40 @@ def adjust_hue(img, hue_factor):
     return im.out(_hue(im, im.t, hue_factor))
 
 
+def invert(img):
+    """bound - img (bound 255 for integer images, 1 for float)."""
+    im = _Img(img)
+    _channels(im.t, [1, 3])
+    return im.out(im.bound - im.t)
+
+
+def adjust_gamma(img, gamma, gain=1):
+    """gain * img ** gamma on [0, 1] (integer images through convert_image_dtype)."""
+    if gamma < 0:
+        raise ValueError("Gamma should be a non-negative real number")
+    im = _Img(img)
+    x = im.t / 255.0 if im.integer else im.t
+    out = (gain * x ** gamma).clamp(0, 1)
+    if im.integer:
+        out = flambeau.trunc(out * (255 + 1.0 - 1e-3))
+    return im.out(out)
+
+
+class RandomInvert:
+    """invert with probability p."""
+
+    def __init__(self, p=0.5):
+        self.p = p
+
+    def __call__(self, img):
+        if _rand() < self.p:
+            return invert(img)
+        return img
+
+    def __repr__(self):
+        return f"{self.__class__.__name__}(p={self.p})"
+
+
 class Grayscale:
     def __init__(self, num_output_channels=1):
         self.num_output_channels = num_output_channels
@@ -277,11 +311,13 @@ def _gaussian_kernel1d(kernel_size, sigma):
     return (pdf / pdf.sum(dtype=np.float32)).astype(np.float32)
 
 
-def gaussian_blur(img, kernel_size, sigma):
+def gaussian_blur(img, kernel_size, sigma=None):
     """torchvision's tensor gaussian_blur: a separable Gaussian kernel, reflect padding, one
-    depthwise conv2d; integer images are rounded."""
+    depthwise conv2d; integer images are rounded. sigma defaults to 0.3 * ((k - 1) * 0.5 - 1) + 0.8."""
     if isinstance(kernel_size, numbers.Number):
         kernel_size = [int(kernel_size), int(kernel_size)]
+    if sigma is None:
+        sigma = [ksize * 0.15 + 0.35 for ksize in kernel_size]
     if isinstance(sigma, numbers.Number):
         sigma = [float(sigma), float(sigma)]
     im = _Img(img)

@@ -6,15 +6,16 @@ pipelines that apply one random draw to several images (an image and its segment
     i, j, h, w = transforms.RandomCrop.get_params(image, output_size=(256, 256))
     image, mask = TF.crop(image, i, j, h, w), TF.crop(mask, i, j, h, w)
 """
-from .color import (adjust_brightness, adjust_contrast, adjust_hue, adjust_saturation,  # noqa: F401
-                    gaussian_blur, rgb_to_grayscale)
+from .color import (adjust_brightness, adjust_contrast, adjust_gamma, adjust_hue,  # noqa: F401
+                    adjust_saturation, gaussian_blur, invert, rgb_to_grayscale)
 from .affine import affine, rotate  # noqa: F401
 from .resize import InterpolationMode, _five_crop, resize  # noqa: F401
 from .transforms import CenterCrop, Normalize, ToTensor, _crop, _hflip, _pad, _vflip
 
 __all__ = ["InterpolationMode", "to_tensor", "normalize", "hflip", "vflip", "crop", "center_crop", "pad",
            "resize", "resized_crop", "five_crop", "ten_crop", "adjust_brightness", "adjust_contrast",
-           "adjust_saturation", "adjust_hue", "rgb_to_grayscale", "to_grayscale", "gaussian_blur", "rotate", "affine"]
+           "adjust_saturation", "adjust_hue", "rgb_to_grayscale", "to_grayscale", "gaussian_blur", "rotate", "affine", "invert", "adjust_gamma",
+           "get_dimensions", "get_image_size", "get_image_num_channels"]
 
 
 def to_tensor(pic):
@@ -62,3 +63,24 @@ def ten_crop(img, size, vertical_flip=False):
 
 def to_grayscale(img, num_output_channels=1):
     return rgb_to_grayscale(img, num_output_channels)
+
+
+def get_dimensions(img):
+    """[channels, height, width] of a tensor (..., C, H, W) or an array (H, W[, C])."""
+    from .transforms import _is_array
+    if _is_array(img):
+        return [1 if img.ndim == 2 else img.shape[2], img.shape[0], img.shape[1]]
+    if img.dim() < 2:
+        raise TypeError(f"Tensor is not a torch image (got {img.dim()} dimensions).")
+    c = 1 if img.dim() == 2 else img.shape[-3]
+    return [c, img.shape[-2], img.shape[-1]]
+
+
+def get_image_size(img):
+    """[width, height]."""
+    _, h, w = get_dimensions(img)
+    return [w, h]
+
+
+def get_image_num_channels(img):
+    return get_dimensions(img)[0]
