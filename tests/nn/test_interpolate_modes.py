@@ -146,3 +146,54 @@ def test_integer_input_errors_match_pytorch(dtype, mode):
            lambda m: m.nn.functional.interpolate(m.zeros(1, 1, 4, 4, dtype=getattr(m, dtype)), size=2, mode=mode))
     _error(lambda m: m.nn.functional.interpolate(m.zeros(1, 1, 4, dtype=m.uint8), size=2, mode="linear"),
            lambda m: m.nn.functional.interpolate(m.zeros(1, 1, 4, dtype=m.uint8), size=2, mode="linear"))
+
+
+@pytest.mark.parametrize("mode,shape,sf", [("linear", (1, 2, 4), 1.1), ("bilinear", (1, 2, 4, 4), (1.1, 1.5)),
+                                           ("bilinear", (1, 2, 4, 5), (1.5, 1.1)), ("bilinear", (1, 2, 6, 6), 1.1),
+                                           ("trilinear", (1, 1, 4, 4, 4), (1.1, 1.5, 1.1)),
+                                           ("nearest", (1, 2, 4, 4), 1.1)])
+def test_kept_size_with_a_scale_factor(mode, shape, sf):
+    # floor(4 * 1.1) == 4: PyTorch's linear modes copy that dim; nearest still maps by the scale
+    run(shape, np.float32, scale_factor=sf, mode=mode)
+
+
+def test_kept_size_bicubic_forward():
+    # bicubic resamples a kept dim by the scale factor too (PyTorch's backward then treats it as
+    # a copy, inconsistent with its forward; flambeau's gradient is its forward's)
+    x = np.random.randn(1, 2, 4, 4).astype(np.float32)
+    t = torch.nn.functional.interpolate(torch.from_numpy(x), scale_factor=1.1, mode="bicubic")
+    assert_close(F.interpolate(flambeau.from_numpy(x), scale_factor=1.1, mode="bicubic"), t)
+
+
+@pytest.mark.parametrize("mode", ["nearest", "nearest-exact"])
+@pytest.mark.parametrize("nd", [1, 2, 3])
+def test_nearest_index_maps_by_scale_factor(mode, nd):
+    # PyTorch's 2-D nearest copies a kept size and halves for a doubling; its 1-D and 3-D ones
+    # and nearest-exact map every size by the scale
+    for n in (2, 3, 4, 7):
+        x = np.arange(n ** nd, dtype=np.float32).reshape((1, 1) + (n,) * nd)
+        for sf in (1.1, 2.0, 2.3, 0.7):
+            if int(n * sf) >= 1:
+                t = torch.nn.functional.interpolate(torch.from_numpy(x), scale_factor=sf, mode=mode).numpy()
+                f = F.interpolate(flambeau.from_numpy(x), scale_factor=sf, mode=mode).numpy()
+                np.testing.assert_array_equal(f, t, err_msg=f"{n} * {sf}")
+
+
+@pytest.mark.parametrize("mode", ["nearest", "nearest-exact"])
+def test_nearest_index_maps(mode):
+    # every (input size, output size) up to 40 x 60 by size, and common scale factors
+    for n in range(1, 41):
+        x = np.arange(n, dtype=np.float32).reshape(1, 1, n)
+        for m in range(1, 61):
+            t = torch.nn.functional.interpolate(torch.from_numpy(x), size=m, mode=mode).numpy()
+            f = F.interpolate(flambeau.from_numpy(x), size=m, mode=mode).numpy()
+            if mode == "nearest-exact" and any((2 * d + 1) * n % (2 * m) == 0 for d in range(m)):
+                # a source coordinate (d + 0.5) * n / m that is exactly an integer (20.5 * 2 / 41):
+                # PyTorch's kernel may land on it or just below it
+                continue
+            np.testing.assert_array_equal(f, t, err_msg=f"{n} -> {m}")
+        for sf in (0.3, 0.45, 0.7, 1.1, 1.5, 2.0, 2.3, 3.7, 1 / 3):
+            if int(n * sf) >= 1:
+                t = torch.nn.functional.interpolate(torch.from_numpy(x), scale_factor=sf, mode=mode).numpy()
+                f = F.interpolate(flambeau.from_numpy(x), scale_factor=sf, mode=mode).numpy()
+                np.testing.assert_array_equal(f, t, err_msg=f"{n} * {sf}")

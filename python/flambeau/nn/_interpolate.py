@@ -89,10 +89,19 @@ def _scale(ft, in_size, out_size, align_corners, scale):
     return ft(in_size) / ft(out_size)
 
 
-def _nearest_taps(in_size, out_size, scale, exact):
-    dst = np.arange(out_size, dtype=np.float64)
-    ratio = (1.0 / scale) if scale is not None else in_size / out_size
-    src = np.floor((dst + 0.5) * ratio) if exact else np.floor(dst * ratio)
+def _nearest_taps(in_size, out_size, scale, exact, ft, shortcuts=False):
+    """PyTorch's nearest_idx / nearest_neighbor_exact_compute_source_index: nearest works in
+    float32 for every dtype; nearest-exact in the input's float type (which matches PyTorch on all
+    but a few boundary cases, where its kernels round differently). PyTorch's 2-D nearest kernel
+    (only it) copies a kept size and halves the index for an exact doubling, whatever the scale."""
+    if shortcuts and out_size == in_size:
+        return np.arange(out_size, dtype=np.int64)
+    if shortcuts and out_size == 2 * in_size:
+        return np.arange(out_size, dtype=np.int64) >> 1
+    f = ft if exact else np.float32
+    ratio = f(1.0 / scale) if scale is not None and scale > 0 else f(in_size) / f(out_size)
+    dst = np.arange(out_size).astype(f)
+    src = np.floor((dst + f(0.5)) * ratio) if exact else np.floor(dst * ratio)
     return np.minimum(src.astype(np.int64), in_size - 1)
 
 
@@ -240,8 +249,9 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         d = 2 + k
         n_in, n_out, sc = in_sizes[k], out_sizes[k], scales[k]
         if mode in ("nearest", "nearest-exact"):
-            x = x.index_select(d, _index(_nearest_taps(n_in, n_out, sc, mode == "nearest-exact"),
-                                         x.device))
+            taps = _nearest_taps(n_in, n_out, sc, mode == "nearest-exact", ft,
+                                 shortcuts=(mode == "nearest" and dim == 2))
+            x = x.index_select(d, _index(taps, x.device))
         elif antialias:
             if n_in == n_out:
                 continue
@@ -251,6 +261,10 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
             idx, w = _bicubic_taps(n_in, n_out, sc, align_corners, ft)
             x = _weighted_pass(x, d, idx, w, _index, _const)
         else:
+            if n_in == n_out:
+                # PyTorch's linear kernels copy a dim whose size is kept, whatever the scale
+                # factor (interpolate(x, scale_factor=1.1) of a length-4 axis is x itself)
+                continue
             idx, w = _linear_taps(n_in, n_out, sc, align_corners, ft)
             x = _weighted_pass(x, d, idx, w, _index, _const)
         if uint8 and mode not in ("nearest", "nearest-exact"):
