@@ -1,10 +1,11 @@
-"""flambeau.transforms: image transforms with torchvision's names (transforms.py, resize.py, color.py, affine.py;
-per-image operations in flambeau.transforms.functional)."""
+"""flambeau.transforms: image transforms with torchvision's names (transforms.py, resize.py, color.py,
+affine.py, containers.py; per-image operations in flambeau.transforms.functional)."""
 from .transforms import (Compose, ToTensor, Normalize, RandomHorizontalFlip,  # noqa: F401
                          RandomVerticalFlip, RandomCrop, CenterCrop, Pad, RandomErasing, Lambda)
 from .resize import InterpolationMode, Resize, RandomResizedCrop, FiveCrop, TenCrop  # noqa: F401
 from .color import (Grayscale, RandomGrayscale, ColorJitter, GaussianBlur,  # noqa: F401
-                    ConvertImageDtype, RandomApply, RandomChoice, RandomOrder, RandomInvert)
+                    ConvertImageDtype, RandomInvert)
+from .containers import RandomApply, RandomChoice, RandomOrder  # noqa: F401
 from .affine import RandomRotation, RandomAffine  # noqa: F401
 from . import functional  # noqa: F401
 

@@ -1,6 +1,6 @@
 """Colour and blur transforms with torchvision's names and tensor-path arithmetic: Grayscale,
-RandomGrayscale, ColorJitter (brightness, contrast, saturation, hue), GaussianBlur,
-ConvertImageDtype; and the random containers RandomApply, RandomChoice, RandomOrder.
+RandomGrayscale, ColorJitter (brightness, contrast, saturation, hue), GaussianBlur, invert,
+adjust_gamma, RandomInvert, ConvertImageDtype.
 
 Images are tensors (..., C, H, W) or numpy arrays (H, W[, C]). The arithmetic is done in float; an
 integer image keeps torchvision's integer steps (a blend is clamped to [0, 255] and truncated as
@@ -8,7 +8,6 @@ integer image keeps torchvision's integer steps (a blend is clamped to [0, 255] 
 uint8 image gets the numbers torchvision gives a uint8 tensor.
 """
 import numbers
-import random
 
 import numpy as np
 
@@ -17,8 +16,7 @@ from flambeau._tensor import Tensor
 
 from .transforms import _is_array, _rand
 
-__all__ = ["Grayscale", "RandomGrayscale", "ColorJitter", "GaussianBlur", "ConvertImageDtype",
-           "RandomApply", "RandomChoice", "RandomOrder", "RandomInvert"]
+__all__ = ["Grayscale", "RandomGrayscale", "ColorJitter", "GaussianBlur", "ConvertImageDtype", "RandomInvert"]
 
 _INT_DTYPES = ("uint8", "int8", "int16", "int32", "int64")
 
@@ -400,64 +398,3 @@ class ConvertImageDtype:
 
     def __repr__(self):
         return f"{self.__class__.__name__}()"
-
-
-class RandomApply:
-    """Applies the list of transforms with probability p."""
-
-    def __init__(self, transforms, p=0.5):
-        self.transforms = transforms
-        self.p = p
-
-    def __call__(self, img):
-        if self.p < _rand():
-            return img
-        for t in self.transforms:
-            img = t(img)
-        return img
-
-    def __repr__(self):
-        body = "".join(f"\n    {t}" for t in self.transforms)
-        return f"{self.__class__.__name__}(\n    p={self.p}{body}\n)"
-
-
-class RandomChoice:
-    """Applies one transform picked at random (weights p) from the list."""
-
-    def __init__(self, transforms, p=None):
-        if not isinstance(transforms, (list, tuple)):
-            raise TypeError("Argument transforms should be a sequence of callables")
-        if p is None:
-            p = [1] * len(transforms)
-        elif len(p) != len(transforms):
-            raise ValueError(f"Length of p doesn't match the number of transforms: {len(p)} != "
-                             f"{len(transforms)}")
-        total = sum(p)
-        self.transforms = transforms
-        self.p = [prob / total for prob in p]
-
-    def __call__(self, *args):
-        idx = random.choices(range(len(self.transforms)), weights=self.p)[0]
-        return self.transforms[idx](*args)
-
-    def __repr__(self):
-        return f"{self.__class__.__name__}(transforms={self.transforms}, p={self.p})"
-
-
-class RandomOrder:
-    """Applies the list of transforms in a random order."""
-
-    def __init__(self, transforms):
-        self.transforms = transforms
-
-    def __call__(self, img):
-        order = list(range(len(self.transforms)))
-        random.shuffle(order)
-        for i in order:
-            img = self.transforms[i](img)
-        return img
-
-    def __repr__(self):
-        body = "".join(f"\n    {t}" for t in self.transforms)
-        return f"{self.__class__.__name__}({body}\n)"
-
