@@ -269,3 +269,21 @@ def test_interpolate_modules_and_errors():
         F.interpolate(flambeau.zeros(1, 1, 2, 2))
     with pytest.raises(ValueError, match="only one of size or scale_factor"):
         F.interpolate(flambeau.zeros(1, 1, 2, 2), size=3, scale_factor=2)
+
+
+# ---- max pooling of integer images (PyTorch pools uint8 ... int64; bool is refused) -------------
+@pytest.mark.parametrize("dtype", ["uint8", "int8", "int16", "int32", "int64"])
+@pytest.mark.parametrize("kw", [dict(kernel_size=2), dict(kernel_size=3, stride=2, padding=1, ceil_mode=True),
+                                dict(kernel_size=(2, 3), dilation=(1, 2))])
+def test_max_pool2d_integer_images(dtype, kw):
+    x = np.random.randint(-128 if dtype == "int8" else 0, 128 if dtype == "int8" else 255, (2, 3, 7, 8))
+    x = x.astype(dtype)
+    to, ti = torch.nn.functional.max_pool2d(torch.from_numpy(x), return_indices=True, **kw)
+    fo, fi = F.max_pool2d(flambeau.from_numpy(x.copy()), return_indices=True, **kw)
+    assert str(fo.dtype) == "flambeau." + dtype
+    np.testing.assert_array_equal(fo.numpy(), to.numpy())
+    np.testing.assert_array_equal(fi.numpy(), ti.numpy())
+    np.testing.assert_array_equal(flambeau.nn.MaxPool2d(2)(flambeau.from_numpy(x[0].copy())).numpy(),
+                                  torch.nn.MaxPool2d(2)(torch.from_numpy(x[0])).numpy())
+    with pytest.raises(NotImplementedError, match="\"max_pool2d\" not implemented for 'Bool'"):
+        F.max_pool2d(flambeau.zeros(1, 1, 2, 2, dtype=flambeau.bool), 2)
