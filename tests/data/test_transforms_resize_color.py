@@ -302,3 +302,23 @@ def test_invert_gamma_and_image_queries(dtype):
     same(TF.gaussian_blur(f, [5, 3]), ref_blur(t, [5, 3], [5 * 0.15 + 0.35, 3 * 0.15 + 0.35]))
     with pytest.raises(ValueError, match="Gamma should be a non-negative real number"):
         TF.adjust_gamma(f, -1)
+
+
+def test_v2_image_pipeline():
+    from flambeau.transforms import v2
+    arr = np.random.randint(0, 256, (12, 10, 3)).astype(np.uint8)
+    img = v2.ToImage()(arr)
+    assert img.dtype == flambeau.uint8 and tuple(img.shape) == (3, 12, 10)
+    f = v2.ToDtype(flambeau.float32, scale=True)(img)
+    # v2's to_dtype multiplies by 1 / 255 (ToTensor divides)
+    ref = torch.from_numpy(arr.transpose(2, 0, 1).copy()).to(torch.float32).mul_(1.0 / 255)
+    np.testing.assert_array_equal(f.numpy(), ref.numpy())
+    assert v2.ToDtype(flambeau.float32)(img).numpy().max() == arr.max()
+    back = v2.ToDtype(flambeau.uint8, scale=True)(f)
+    np.testing.assert_array_equal(back.numpy(), (ref * (255 + 1.0 - 1e-3)).to(torch.uint8).numpy())
+    pipe = v2.Compose([v2.ToImage(), v2.ToDtype(flambeau.float32, scale=True),
+                       v2.RandomResizedCrop(size=(8, 8), antialias=True), v2.RandomHorizontalFlip(p=0.5),
+                       v2.Normalize(mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225]), v2.ToPureTensor()])
+    out = pipe(arr)
+    assert tuple(out.shape) == (3, 8, 8) and out.dtype == flambeau.float32
+    assert tuple(v2.ToImage()(arr[..., 0]).shape) == (1, 12, 10)

@@ -1,5 +1,6 @@
 """flambeau.transforms: image transforms with torchvision's names (transforms.py, resize.py, color.py,
-affine.py, containers.py; per-image operations in flambeau.transforms.functional)."""
+affine.py, containers.py; per-image operations in flambeau.transforms.functional; v2's image path in
+flambeau.transforms.v2)."""
 from .transforms import (Compose, ToTensor, Normalize, RandomHorizontalFlip,  # noqa: F401
                          RandomVerticalFlip, RandomCrop, CenterCrop, Pad, RandomErasing, Lambda)
 from .resize import InterpolationMode, Resize, RandomResizedCrop, FiveCrop, TenCrop  # noqa: F401
@@ -7,7 +8,7 @@ from .color import (Grayscale, RandomGrayscale, ColorJitter, GaussianBlur,  # no
                     ConvertImageDtype, RandomInvert)
 from .containers import RandomApply, RandomChoice, RandomOrder  # noqa: F401
 from .affine import RandomRotation, RandomAffine  # noqa: F401
-from . import functional  # noqa: F401
+from . import functional, v2  # noqa: F401
 
 __all__ = ["Compose", "ToTensor", "Normalize", "RandomHorizontalFlip", "RandomVerticalFlip",
            "RandomCrop", "CenterCrop", "Pad", "RandomErasing", "Lambda",
