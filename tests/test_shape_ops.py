@@ -402,11 +402,13 @@ def test_repeat_interleave_tensor_repeats_errors():
     with pytest.raises(RuntimeError, match="output_size"):
         x.repeat_interleave(flambeau.tensor([1, 2]), dim=0, output_size=4)
     assert tuple(x.repeat_interleave(flambeau.tensor([1, 2]), dim=0, output_size=3).shape) == (3, 3)
+
+
 @pytest.mark.parametrize("repeats,dim,shape", [
     ([1, 2], 0, (2, 3)), ([1, 0, 3], 1, (2, 3)), ([2, 0, 1, 1, 3, 0], None, (2, 3)), ([2], 0, (2, 3)),
     (2, 1, (2, 3)), ("scalar3", -1, (2, 2, 3)), ([0, 0], 0, (2, 3)), ([4, 1, 2], 0, (3,)),
 ])
-def test_repeat_interleave_tensor_repeats(repeats, dim, shape):
+def test_repeat_interleave_tensor_repeats_cases(repeats, dim, shape):
     """repeat_interleave with a tensor of per-slice counts (a varlen batch's row index:
     repeat_interleave(arange(B), lengths)), a one-element tensor, or an int; values and gradients."""
     def reps(lib):
@@ -433,3 +435,36 @@ def test_repeat_interleave_counts_only_and_errors():
             flambeau.repeat_interleave(x, *args, **kw)
     with pytest.raises(RuntimeError, match="1D vector"):
         flambeau.repeat_interleave(flambeau.tensor([[2, 0]]))
+
+
+# ---- repeat_interleave with a tensor of repeats (and the one-argument form) ---------------------
+@pytest.mark.parametrize("shape,repeats,dim", [((4,), [1, 2, 0, 3], 0), ((2, 3), [2, 0, 1], 1),
+                                               ((3, 2), [0, 0, 4], 0), ((2, 3), [1, 2, 1, 0, 0, 2], None),
+                                               ((2, 3), [3], 1), ((2, 3), [2], None)])
+def test_repeat_interleave_tensor_repeats_grid(shape, repeats, dim):
+    reps = np.array(repeats, dtype=np.int64)
+    check_op(lambda x: torch.repeat_interleave(x, torch.from_numpy(reps), dim=dim),
+             lambda x: flambeau.repeat_interleave(x, flambeau.from_numpy(reps), dim=dim), shapes=[shape])
+    check_op(lambda x: x.repeat_interleave(torch.from_numpy(reps), dim),
+             lambda x: x.repeat_interleave(flambeau.from_numpy(reps), dim), shapes=[shape])
+
+
+def test_repeat_interleave_index_form_and_errors():
+    counts = np.array([1, 0, 3, 2], dtype=np.int64)
+    assert_close(flambeau.repeat_interleave(flambeau.from_numpy(counts)),
+                 torch.repeat_interleave(torch.from_numpy(counts)))
+    # the detection idiom: the image index of every box
+    boxes_per_image = [2, 0, 3]
+    assert_close(flambeau.arange(3).repeat_interleave(flambeau.tensor(boxes_per_image)),
+                 torch.arange(3).repeat_interleave(torch.tensor(boxes_per_image)))
+    cases = [lambda m: m.repeat_interleave(m.arange(4.), m.tensor([1, 2, 0])),
+             lambda m: m.repeat_interleave(m.arange(4.), m.tensor([1, -2, 0, 1])),
+             lambda m: m.repeat_interleave(m.arange(4.), m.tensor([[1]])),
+             lambda m: m.repeat_interleave(m.arange(4.), m.tensor([1., 2, 0, 1])),
+             lambda m: m.repeat_interleave(m.tensor([1., 2])),
+             lambda m: m.repeat_interleave(m.arange(4.), -1)]
+    for case in cases:
+        with pytest.raises(Exception) as et:
+            case(torch)
+        with pytest.raises(type(et.value), match=str(et.value).replace("(", r"\(").replace(")", r"\)")):
+            case(flambeau)

@@ -218,6 +218,8 @@ from .func import vmap  # noqa: E402,F401  (torch.vmap)
 from .serialization import save, load, save_safetensors, load_safetensors  # noqa: E402,F401
 from ._functions.nn_toplevel import *  # noqa: E402,F401,F403  (torch.conv2d, torch.dropout, ...: after nn)
 from . import testing, jit, distributed, multiprocessing  # noqa: E402,F401  (jit/distributed: honest stubs)
+from . import accelerator  # noqa: E402,F401  (torch.accelerator: flambeau.cuda behind the device-agnostic API)
+from . import hub  # noqa: E402,F401  (weights download + cache; no hubconf code execution)
 from ._functions import extra as _extra  # noqa: E402
 globals().update({_n: getattr(_extra, _n) for _n in _extra.TOP_LEVEL})  # torch.sin_, torch.histogram, ...
 newaxis = None

@@ -263,10 +263,12 @@ def test_interpolate_modules_and_errors():
         assert repr(fm) == repr(tm)
         x = randn(2, 8, 4, 6)
         compare(lambda t: fm(t), lambda t: tm(t), [x])
-    with pytest.raises(NotImplementedError, match="bicubic"):
-        F.interpolate(flambeau.zeros(1, 1, 2, 2), scale_factor=2, mode="bicubic")
-    with pytest.raises(ValueError, match="only one of size or scale_factor"):
+    with pytest.raises(NotImplementedError, match="lanczos"):  # bicubic: test_interpolate_modes.py
+        F.interpolate(flambeau.zeros(1, 1, 2, 2), scale_factor=2, mode="lanczos", antialias=True)
+    with pytest.raises(ValueError, match="either size or scale_factor should be defined"):  # PyTorch's
         F.interpolate(flambeau.zeros(1, 1, 2, 2))
+    with pytest.raises(ValueError, match="only one of size or scale_factor"):
+        F.interpolate(flambeau.zeros(1, 1, 2, 2), size=3, scale_factor=2)
 
 
 @pytest.mark.parametrize("kind", ["bool", "float_inf", "bool_4d", "float_4d_mixed"])
@@ -312,3 +314,22 @@ def test_attention_modules_with_an_all_padding_sequence():
         tout.sum().backward()
         fout.sum().backward()
         assert_close(fx.grad, tx.grad, "float32", "grad", atol=1e-5, rtol=1e-4)
+
+
+
+# ---- max pooling of integer images (PyTorch pools uint8 ... int64; bool is refused) -------------
+@pytest.mark.parametrize("dtype", ["uint8", "int8", "int16", "int32", "int64"])
+@pytest.mark.parametrize("kw", [dict(kernel_size=2), dict(kernel_size=3, stride=2, padding=1, ceil_mode=True),
+                                dict(kernel_size=(2, 3), dilation=(1, 2))])
+def test_max_pool2d_integer_images(dtype, kw):
+    x = np.random.randint(-128 if dtype == "int8" else 0, 128 if dtype == "int8" else 255, (2, 3, 7, 8))
+    x = x.astype(dtype)
+    to, ti = torch.nn.functional.max_pool2d(torch.from_numpy(x), return_indices=True, **kw)
+    fo, fi = F.max_pool2d(flambeau.from_numpy(x.copy()), return_indices=True, **kw)
+    assert str(fo.dtype) == "flambeau." + dtype
+    np.testing.assert_array_equal(fo.numpy(), to.numpy())
+    np.testing.assert_array_equal(fi.numpy(), ti.numpy())
+    np.testing.assert_array_equal(flambeau.nn.MaxPool2d(2)(flambeau.from_numpy(x[0].copy())).numpy(),
+                                  torch.nn.MaxPool2d(2)(torch.from_numpy(x[0])).numpy())
+    with pytest.raises(NotImplementedError, match="\"max_pool2d\" not implemented for 'Bool'"):
+        F.max_pool2d(flambeau.zeros(1, 1, 2, 2, dtype=flambeau.bool), 2)

@@ -299,34 +299,38 @@ def tile(input, dims):
 
 
 def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
-    """Each element (or slice along dim) repeated `repeats` times: an int, a 0-d or one-element tensor, or a
-    1-D integer tensor with one count per slice (then an index_select, differentiable). With only a 1-D
-    integer tensor of counts, repeat_interleave(counts) gives arange(len(counts)) repeated by them."""
     if repeats is None:
-        counts = input
-        if counts._impl.ndim != 1:
-            raise RuntimeError("repeat_interleave only accept 1D vector as repeat")
-        return _repeat_index(counts, counts._impl.shape[0], counts.device)
-    if isinstance(repeats, Tensor):
-        if repeats._impl.ndim > 1:
-            raise RuntimeError("repeats must be 0-dim or 1-dim tensor")
-        if repeats._impl.dtype not in ("int64", "int32", "int16", "int8", "uint8"):
+        # repeat_interleave(repeats): each index i repeated repeats[i] times
+        if _dtype_kind(input) != "int":
             raise NotImplementedError(f'"repeat_interleave_cpu" not implemented for '
-                                      f"'{_dsp_type_name(repeats._impl.dtype)}'")
+                                      f"'{_torch_dtype_name(input)}'")
+        if input.dim() != 1:
+            raise RuntimeError("repeat_interleave only accept 1D vector as repeat")
+        return _repeat_index(input, input._impl.shape[0]).to(input.device)
+    if isinstance(repeats, Tensor):
+        if repeats.dim() > 1:
+            raise RuntimeError("repeats must be 0-dim or 1-dim tensor")
         if repeats.numel() != 1:
             if dim is None:
                 input = reshape(input, (-1,))
                 dim = 0
-            d = wrap_dim(dim, input._impl.ndim)
+            d = wrap_dim(dim, input.dim())
             n = input._impl.shape[d]
             if repeats._impl.shape[0] != n:
-                raise RuntimeError(f"repeats must have the same size as input along dim, but got "
+                raise RuntimeError("repeats must have the same size as input along dim, but got "
                                    f"repeats.size(0) = {repeats._impl.shape[0]} and input.size({d}) = {n}")
-            from .indexing import index_select
-            return index_select(input, d, _repeat_index(repeats, n, input.device))
-        repeats = int(repeats.reshape(()).item())
+            if _dtype_kind(repeats) != "int":
+                raise NotImplementedError(f'"repeat_interleave_cpu" not implemented for '
+                                          f"'{_torch_dtype_name(repeats)}'")
+            index = _repeat_index(repeats, n)
+            if output_size is not None and int(output_size) != index._impl.shape[0]:
+                raise RuntimeError(f"repeat_interleave: output_size {output_size} does not match the "
+                                   f"sum of repeats {index._impl.shape[0]}")
+            return input.index_select(d, index.to(input.device))
+        repeats = int(repeats.item())
     if not isinstance(repeats, numbers.Integral):
-        raise TypeError(f"repeat_interleave(): argument 'repeats' must be int or Tensor, not {type(repeats).__name__}")
+        raise TypeError(f"repeat_interleave(): argument 'repeats' must be int or Tensor, not "
+                        f"{type(repeats).__name__}")
     if repeats < 0:
         raise RuntimeError("Repeats must be non-negative")
     if dim is None:
@@ -342,20 +346,25 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
     return reshape(contiguous(x), out_shape)
 
 
-def _dsp_type_name(dt):
-    from ._dispatch import _TORCH_TYPE_NAMES
-    return _TORCH_TYPE_NAMES[dt].split(".")[-1].replace("Tensor", "")
+def _dtype_kind(t):
+    name = t._impl.dtype
+    return "int" if name in ("int64", "int32", "int16", "int8", "uint8") else "other"
 
 
-def _repeat_index(counts, n, device):
-    """arange(n) with element i repeated counts[i] times (int64, on device)."""
+def _torch_dtype_name(t):
+    return {"float32": "Float", "float64": "Double", "bool": "Bool", "float16": "Half"}.get(t._impl.dtype,
+                                                                                            t._impl.dtype)
+
+
+def _repeat_index(repeats, n):
+    """int64 index tensor [0] * repeats[0] + [1] * repeats[1] + ... (repeats is an int tensor)."""
     import numpy as np
-    c = counts.detach().cpu().numpy().astype(np.int64)
-    if (c < 0).any():
+    import flambeau
+    counts = np.asarray(repeats.detach().to("cpu").numpy(), dtype=np.int64).reshape(-1)
+    if (counts < 0).any():
         raise RuntimeError("repeats can not be negative")
-    idx = np.repeat(np.arange(n, dtype=np.int64), c)
-    out = _wrap(_C.from_numpy(idx))
-    return out if str(device) == "cpu" else out.to(device)
+    idx = np.repeat(np.arange(n, dtype=np.int64), counts)
+    return flambeau.from_numpy(idx)
 
 
 class Flip(Function):

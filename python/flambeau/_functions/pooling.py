@@ -119,6 +119,8 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     """Max pooling over [N, C, H, W] or [C, H, W]; returns (output, indices) with return_indices=True
     (indices are flat h*W + w positions within each input plane, as PyTorch's)."""
     op = "max_pool2d"
+    if isinstance(input, Tensor) and not input.is_floating_point():
+        return _max_pool2d_integer(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
     _check_input(op, input)
     k = _int_list(kernel_size, "kernel_size", op)
     s = _stride(stride, op)
@@ -130,6 +132,21 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
         return _C.max_pool2d(xi, k, s, p, d, ceil_mode, with_indices)
 
     return _max_pool_common(_MaxPool, input, run, bool(return_indices))
+
+
+def _max_pool2d_integer(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
+    """Max pooling of an integer image (PyTorch pools uint8/int8/int16/int32/int64, not bool): the
+    arg-max positions of the float64 copy (exact for |values| < 2**53), the values gathered from
+    the input itself."""
+    if input._impl.dtype == "bool":
+        raise NotImplementedError('"max_pool2d" not implemented for \'Bool\'')
+    import flambeau
+    _, idx = max_pool2d(input.to(flambeau.float64), kernel_size, stride, padding, dilation, ceil_mode,
+                        return_indices=True)
+    lead = tuple(input.shape[:-2])
+    values = input.reshape(lead + (-1,)).gather(-1, idx.reshape(tuple(idx.shape[:-2]) + (-1,)))
+    values = values.reshape(tuple(idx.shape))
+    return (values, idx) if return_indices else values
 
 
 def max_pool2d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,

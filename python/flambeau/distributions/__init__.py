@@ -1,4 +1,5 @@
-"""torch.distributions' most used families: Normal, Uniform, Bernoulli, Categorical, with sample /
+"""torch.distributions' most used families: Normal, Uniform, Bernoulli, Categorical (and Gamma,
+Dirichlet, Beta in gamma_beta.py), with sample /
 rsample (reparameterised, differentiable in the parameters), log_prob, entropy, cdf, moments and
 kl_divergence between two of a family. Parameters broadcast to the batch shape; draws come from
 flambeau's generator (manual_seed makes them reproducible; the numbers are not PyTorch's). Arguments
@@ -15,7 +16,8 @@ import numbers
 import flambeau
 from .._tensor import Tensor
 
-__all__ = ["Distribution", "Normal", "Uniform", "Bernoulli", "Categorical", "kl_divergence", "register_kl"]
+__all__ = ["Distribution", "Normal", "Uniform", "Bernoulli", "Categorical", "Gamma", "Dirichlet", "Beta",
+           "kl_divergence", "register_kl"]
 
 
 def _as_tensor(v, like=None):
@@ -362,3 +364,6 @@ def _kl_uniform_uniform(p, q):
     result = ((q.high - q.low) / (p.high - p.low)).log()
     bad = (q.low > p.low) | (q.high < p.high)
     return flambeau.where(bad, flambeau.full_like(result, float("inf")), result)
+
+
+from .gamma_beta import Gamma, Dirichlet, Beta  # noqa: E402  (they subclass Distribution above)

@@ -85,7 +85,8 @@ __all__ = [
     "max_pool3d_with_indices", "adaptive_max_pool3d_with_indices", "max_unpool3d", "lp_pool3d",
     "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool1d", "adaptive_max_pool2d",
     "pad", "pixel_shuffle", "pixel_unshuffle", "interpolate", "upsample",
-    "grid_sample", "affine_grid",
+    "grid_sample", "affine_grid", "fractional_max_pool2d", "fractional_max_pool2d_with_indices",
+    "fractional_max_pool3d", "fractional_max_pool3d_with_indices",
     # normalization
     "batch_norm", "layer_norm", "group_norm", "instance_norm", "rms_norm",
     # losses
@@ -1334,75 +1335,10 @@ def pixel_unshuffle(input, downscale_factor):
     return x.reshape(lead + (c * r * r, h // r, w // r))
 
 
-def _interp_sizes(input, size, scale_factor, nd, recompute_scale_factor):
-    spatial = tuple(input.shape[-nd:])
-    if (size is None) == (scale_factor is None):
-        raise ValueError("only one of size or scale_factor should be defined")
-    if size is not None:
-        out = _ntuple(size, nd, "size")
-        return out, [None] * nd
-    scales = list(scale_factor) if isinstance(scale_factor, (list, tuple)) else [scale_factor] * nd
-    if len(scales) != nd:
-        raise ValueError(f"Input and scale_factor must have the same number of spatial dimensions, "
-                         f"but got input with spatial dimensions of {list(spatial)} and "
-                         f"scale_factor of shape {scales}.")
-    out = tuple(int(math.floor(float(n) * float(sc))) for n, sc in zip(spatial, scales))
-    return out, ([None] * nd if recompute_scale_factor else [float(v) for v in scales])
-
-
-def _source_index(in_size, out_size, scale, mode, align_corners):
-    """numpy (index0, index1, lambda) along one axis, with PyTorch's coordinate mapping."""
-    dst = np.arange(out_size, dtype=np.float64)
-    if mode in ("nearest", "nearest-exact"):
-        ratio = (1.0 / scale) if scale is not None else in_size / out_size
-        src = np.floor((dst + 0.5) * ratio) if mode == "nearest-exact" else np.floor(dst * ratio)
-        i0 = np.minimum(src.astype(np.int64), in_size - 1)
-        return i0, None, None
-    if align_corners:
-        ratio = (in_size - 1) / (out_size - 1) if out_size > 1 else 0.0
-        src = dst * ratio
-    else:
-        ratio = (1.0 / scale) if scale is not None else in_size / out_size
-        src = np.maximum((dst + 0.5) * ratio - 0.5, 0.0)
-    i0 = np.minimum(np.floor(src).astype(np.int64), in_size - 1)
-    i1 = np.minimum(i0 + 1, in_size - 1)
-    lam = src - i0
-    return i0, i1, lam
-
-
-def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
-                recompute_scale_factor=None, antialias=False):
-    # kernel: _C.upsample
-    modes = {"nearest": None, "nearest-exact": None, "linear": 1, "bilinear": 2}
-    if mode not in modes:
-        raise NotImplementedError(f"interpolate: mode {mode!r} is not supported by flambeau "
-                                  "(nearest, nearest-exact, linear, bilinear are)")
-    if antialias:
-        raise NotImplementedError("interpolate: antialias=True is not supported by flambeau")
-    if mode in ("nearest", "nearest-exact") and align_corners is not None:
-        raise ValueError("align_corners option can only be set with the interpolating modes: "
-                         "linear | bilinear | bicubic | trilinear")
-    nd = input.dim() - 2
-    if nd not in (1, 2) or (modes[mode] is not None and modes[mode] != nd):
-        raise NotImplementedError(f"interpolate: {input.dim()}D input with mode {mode!r} is not "
-                                  "supported (3D input for nearest/linear, 4D for "
-                                  "nearest/bilinear)")
-    align = bool(align_corners)
-    out_sizes, scales = _interp_sizes(input, size, scale_factor, nd, recompute_scale_factor)
-    x = input
-    for k in range(nd):
-        dim = input.dim() - nd + k
-        i0, i1, lam = _source_index(input.shape[dim], out_sizes[k], scales[k], mode, align)
-        a = x.index_select(dim, _index(i0, x.device))
-        if i1 is None:
-            x = a
-            continue
-        b = x.index_select(dim, _index(i1, x.device))
-        shape = [1] * x.dim()
-        shape[dim] = out_sizes[k]
-        lam_t = _const(lam.reshape(shape), x)
-        x = a + (b - a) * lam_t
-    return x
+# interpolate lives in _interpolate.py (all modes, antialias); _index/_const above are its helpers
+from ._interpolate import interpolate  # noqa: E402
+from ._fractional_pool import (fractional_max_pool2d, fractional_max_pool2d_with_indices,  # noqa: E402,F401
+                               fractional_max_pool3d, fractional_max_pool3d_with_indices)
 
 
 def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None):

@@ -35,6 +35,8 @@ from .lazy import LazyConv3d, LazyConvTranspose3d, LazyBatchNorm3d, LazyInstance
 from .rnn import RNNBase, RNN, LSTM, GRU, RNNCellBase, RNNCell, LSTMCell, GRUCell
 from .transformer import (MultiheadAttention, TransformerEncoderLayer, TransformerEncoder,
                           TransformerDecoderLayer, TransformerDecoder, Transformer)
+from .batchnorm import SyncBatchNorm
+from .fractional_pooling import FractionalMaxPool2d, FractionalMaxPool3d
 from .loss import (L1Loss, NLLLoss, PoissonNLLLoss, GaussianNLLLoss, KLDivLoss, MSELoss, BCELoss,
                    BCEWithLogitsLoss, HingeEmbeddingLoss, MultiLabelMarginLoss, SmoothL1Loss,
                    HuberLoss, SoftMarginLoss, CrossEntropyLoss, MultiLabelSoftMarginLoss,
@@ -45,8 +47,9 @@ from .adaptive import AdaptiveLogSoftmaxWithLoss
 from . import (module as _m, container as _c, linear as _l, conv as _cv, pooling as _p,  # noqa: E402
                activation as _a, normalization as _n, dropout as _d, sparse as _s, flatten as _f,
                distance as _ds, padding as _pd, loss as _ls, pixelshuffle as _ps, transformer as _t,
-               rnn as _r, channelshuffle as _chs, lazy as _lz, adaptive as _ad)
+               rnn as _r, channelshuffle as _chs, lazy as _lz, adaptive as _ad, batchnorm as _bn,
+               fractional_pooling as _fp)
 
 __all__ = [name for mod in (_m, _c, _l, _cv, _p, _a, _n, _d, _s, _f, _ds, _pd, _ls, _ps, _t, _r,
-                            _chs, _lz, _ad)
+                            _chs, _lz, _ad, _bn, _fp)
            for name in mod.__all__]

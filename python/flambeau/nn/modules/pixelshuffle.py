@@ -32,7 +32,7 @@ class PixelUnshuffle(Module):
 
 
 class Upsample(Module):
-    """Nearest / (bi)linear upsampling (see functional.interpolate for the supported modes)."""
+    """Upsampling by F.interpolate: nearest, nearest-exact, linear, bilinear, bicubic, trilinear."""
 
     def __init__(self, size=None, scale_factor=None, mode="nearest", align_corners=None,
                  recompute_scale_factor=None):

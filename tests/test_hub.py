@@ -1,0 +1,78 @@
+"""flambeau.hub (torch.hub's weight download and cache) with file:// URLs: download into the cache,
+reuse of the cached file, hash-prefix checks, safetensors files, PyTorch pickles refused with
+flambeau.load's message, get_dir / set_dir / FLAMBEAU_HOME; utils.model_zoo.load_url."""
+import hashlib
+import os
+
+import numpy as np
+import pytest
+import torch
+
+import flambeau
+import flambeau.nn as nn
+from flambeau.utils import model_zoo
+
+
+def _saved(tmp_path, name):
+    model = nn.Linear(3, 2)
+    src = tmp_path / "src"
+    src.mkdir(exist_ok=True)
+    path = src / name
+    flambeau.save(model.state_dict(), str(path))
+    return model, path
+
+
+def test_load_state_dict_from_url_downloads_once(tmp_path, capsys):
+    model, path = _saved(tmp_path, "linear.pth")
+    cache = tmp_path / "cache"
+    sd = flambeau.hub.load_state_dict_from_url(path.as_uri(), model_dir=str(cache))
+    assert "Downloading" in capsys.readouterr().out
+    fresh = nn.Linear(3, 2)
+    fresh.load_state_dict(sd)
+    np.testing.assert_array_equal(fresh.weight.detach().numpy(), model.weight.detach().numpy())
+    assert (cache / "linear.pth").is_file()
+    os.remove(path)  # the cached copy is used from now on
+    sd2 = flambeau.hub.load_state_dict_from_url(path.as_uri(), model_dir=str(cache))
+    assert "Downloading" not in capsys.readouterr().out
+    np.testing.assert_array_equal(sd2["bias"].numpy(), model.bias.detach().numpy())
+    assert not [p for p in os.listdir(cache) if p.endswith(".partial")]
+
+
+def test_hash_prefix_checks(tmp_path):
+    _, path = _saved(tmp_path, "tmp.pth")
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    good = path.with_name(f"linear-{digest[:8]}.pth")
+    path.rename(good)
+    sd = model_zoo.load_url(good.as_uri(), model_dir=str(tmp_path / "c1"), check_hash=True)
+    assert set(sd) == {"weight", "bias"}
+    bad = good.with_name("linear-00000000.pth")
+    good.rename(bad)
+    with pytest.raises(RuntimeError, match="invalid hash value"):
+        flambeau.hub.load_state_dict_from_url(bad.as_uri(), model_dir=str(tmp_path / "c2"), check_hash=True)
+    assert not os.path.exists(tmp_path / "c2" / bad.name)
+
+
+def test_safetensors_and_pytorch_pickles(tmp_path):
+    w = np.random.rand(2, 3).astype(np.float32)
+    st = tmp_path / "w.safetensors"
+    flambeau.save_safetensors({"weight": flambeau.from_numpy(w)}, str(st))
+    sd = flambeau.hub.load_state_dict_from_url(st.as_uri(), model_dir=str(tmp_path / "c"))
+    np.testing.assert_array_equal(sd["weight"].numpy(), w)
+    pt = tmp_path / "torch.pth"
+    torch.save(torch.nn.Linear(3, 2).state_dict(), str(pt))
+    with pytest.raises(flambeau.serialization.SerializationError, match="never unpickles"):
+        flambeau.hub.load_state_dict_from_url(pt.as_uri(), model_dir=str(tmp_path / "c"))
+
+
+def test_get_dir_set_dir(tmp_path, monkeypatch):
+    monkeypatch.setattr(flambeau.hub, "_hub_dir", None)
+    monkeypatch.setenv("FLAMBEAU_HOME", str(tmp_path / "home"))
+    assert flambeau.hub.get_dir() == str(tmp_path / "home" / "hub")
+    monkeypatch.delenv("FLAMBEAU_HOME")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert flambeau.hub.get_dir() == str(tmp_path / "xdg" / "flambeau" / "hub")
+    flambeau.hub.set_dir(str(tmp_path / "mine"))
+    assert flambeau.hub.get_dir() == str(tmp_path / "mine")
+    _, path = _saved(tmp_path, "m.pth")
+    flambeau.hub.load_state_dict_from_url(path.as_uri())
+    assert (tmp_path / "mine" / "checkpoints" / "m.pth").is_file()
