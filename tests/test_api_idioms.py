@@ -166,12 +166,21 @@ def test_random_module_and_fork_rng():
 
 
 def test_T_on_non_matrices_warns_like_pytorch():
-    for shape, n in [((2, 3), 0), ((2, 3, 4), 1), ((3,), 0), ((), 1)]:
-        wt = _warnings_of(lambda: torch.ones(shape).T)
+    """PyTorch warns once per process (TORCH_WARN_ONCE) for x.T on 0-D and on 3-D+ tensors, never on 1-D
+    or 2-D; whether torch has already warned in this process depends on test order, so flambeau's counts
+    are checked from a cleared state and the messages against torch's where torch gives one."""
+    from flambeau import _tensor_methods
+    _tensor_methods._T_WARNED.clear()
+    for shape, n in [((2, 3), 0), ((2, 3, 4), 1), ((2, 3, 4), 0), ((3,), 0), ((), 1), ((), 0)]:
         wf = _warnings_of(lambda: flambeau.ones(shape).T)
-        assert len(wt) == len(wf) == n
-        assert _first_words(wf) == _first_words(wt)
-    assert tuple(flambeau.ones(2, 3, 4).T.shape) == (4, 3, 2)
+        assert len(wf) == n
+        wt = _warnings_of(lambda: torch.ones(shape).T)
+        if wt and wf:
+            assert _first_words(wf) == _first_words(wt)
+        assert tuple(flambeau.ones(shape).T.shape) == tuple(torch.ones(shape).T.shape)
+    with pytest.raises(RuntimeError, match="only supported on matrices"):
+        flambeau.ones(2, 3, 4).H
+    assert tuple(flambeau.ones(2, 3).H.shape) == (3, 2)
 
 
 def test_scatter_reduce_argument_deprecation_warning():

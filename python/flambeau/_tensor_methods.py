@@ -62,11 +62,15 @@ _T_WARNED = set()
 
 
 def _T(self):
+    """t.T: the transpose of a matrix; on other ranks the dims reversed, with PyTorch's deprecation
+    warnings (once per process each, as its TORCH_WARN_ONCE; 1-D tensors pass silently)."""
     nd = self._impl.ndim
     if nd == 2:  # the common case: one transpose, not a permute of a built list
         return sh.transpose(self, 0, 1)
+    if nd == 1:
+        return self
     key = "0d" if nd == 0 else "nd"
-    if key not in _T_WARNED:  # PyTorch's deprecation warnings, once per process each (TORCH_WARN_ONCE)
+    if key not in _T_WARNED:
         import warnings
         _T_WARNED.add(key)
         warnings.warn("Tensor.T is deprecated on 0-D tensors. This function is the identity in these cases."
@@ -78,25 +82,25 @@ def _T(self):
     return sh.permute(self, list(range(nd - 1, -1, -1)))
 
 
-def _T_deprecated(self):
-    """t.T with PyTorch's deprecation warnings for tensors that are not matrices."""
+def _H(self):
+    """t.H: the conjugate transpose of a matrix (real dtypes only here: the transpose). PyTorch refuses
+    other ranks, except 0-D (the identity, with a deprecation warning once per process)."""
     nd = self._impl.ndim
-    if nd > 2 or nd == 0:  # 1-d tensors pass silently in PyTorch
-        import warnings
-        if nd == 0:
-            warnings.warn("Tensor.T is deprecated on 0-D tensors. This function is the identity in these cases.",
-                          UserWarning, stacklevel=2)
-        else:
-            warnings.warn("The use of `x.T` on tensors of dimension other than 2 to reverse their shape is deprecated "
-                          "and it will throw an error in a future release. Consider `x.mT` to transpose batches of "
-                          "matrices or `x.permute(*torch.arange(x.ndim - 1, -1, -1))` to reverse the dimensions of a "
-                          "tensor.", UserWarning, stacklevel=2)
-    return _T(self)
+    if nd == 2:
+        return sh.transpose(self, 0, 1)
+    if nd == 0:
+        if "0dH" not in _T_WARNED:
+            import warnings
+            _T_WARNED.add("0dH")
+            warnings.warn("Tensor.H is deprecated on 0-D tensors. Consider using x.conj().", stacklevel=2)
+        return self
+    raise RuntimeError(f"tensor.H is only supported on matrices (2-D tensors). Got {nd}-D tensor."
+                       + (" For batches of matrices, consider using tensor.mH" if nd > 2 else ""))
 
 
-Tensor.T = property(_T_deprecated)
+Tensor.T = property(_T)
 Tensor.mT = property(lambda self: sh.transpose(self, -2, -1))
-Tensor.H = property(_T)
+Tensor.H = property(_H)
 Tensor.mH = Tensor.mT
 
 
