@@ -117,14 +117,14 @@ static Shape channels_last_strides(const Shape& sizes) {
   return st;
 }
 
-Shape elementwise_out_strides(const Shape& shape, const std::vector<const Tensor*>& operands) {
+Shape elementwise_out_strides(const Shape& shape, std::initializer_list<const Tensor*> operands) {
   const size_t nd = shape.size();
   // TensorIterator's fast setup: operands of the output's shape that all share one layout.
   bool same_shape = true;
   for (const Tensor* op : operands) same_shape = same_shape && op->sizes == shape;
-  if (same_shape && !operands.empty()) {
+  if (same_shape && operands.size() > 0) {
     bool contig = true, cl = true, nod = true;
-    const Shape& first = operands[0]->strides;
+    const Shape& first = (*operands.begin())->strides;
     for (const Tensor* op : operands) {
       contig = contig && op->is_contiguous();
       cl = cl && is_channels_last(*op);
@@ -172,7 +172,7 @@ Shape elementwise_out_strides(const Shape& shape, const std::vector<const Tensor
   return out;
 }
 
-Tensor empty_elementwise(const Shape& shape, DType dtype, Device device, const std::vector<const Tensor*>& operands) {
+Tensor empty_elementwise(const Shape& shape, DType dtype, Device device, std::initializer_list<const Tensor*> operands) {
   // The usual case first, without building stride vectors: row-major operands give a row-major
   // output (an op on every tensor of a training step passes here).
   bool rowmajor = true;
@@ -189,10 +189,6 @@ std::vector<int64_t> dense_memory_order(const Tensor& t) {
   std::iota(order.begin(), order.end(), 0);
   std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return t.strides[a] > t.strides[b]; });
   return order;
-}
-
-Tensor in_memory_order(const Tensor& t, const std::vector<int64_t>& order) {
-  return order.empty() ? t : permute(t, order);
 }
 
 }  // namespace flambeau

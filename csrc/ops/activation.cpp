@@ -63,8 +63,8 @@ Tensor activation(Act op, const char* name, const Tensor& x, const ActParams& p,
     FLB_BACKEND(x.device(), activation, op, o, src, p);
     return o;
   }
-  const auto order = dense_memory_order(o);  // kernels then see row-major operands
-  FLB_BACKEND(x.device(), activation, op, in_memory_order(o, order), in_memory_order(x, order), p);
+  InMemoryOrder mo(o);  // kernels then see row-major operands
+  FLB_BACKEND(x.device(), activation, op, mo(o), mo(x), p);
   return o;
 }
 
@@ -79,9 +79,9 @@ Tensor activation_backward(Act op, const char* name, const Tensor& grad, const T
   if (op == Act::Hardtanh || op == Act::Softshrink || op == Act::Elu) check_params(op, full_name().c_str(), p);
   Tensor gi = empty_elementwise(saved.sizes, saved.dtype, saved.device(), {&grad, &saved});
   if (gi.numel() == 0) return gi;
-  const auto order = dense_memory_order(gi);
-  FLB_BACKEND(saved.device(), activation_backward, op, in_memory_order(gi, order), in_memory_order(grad, order),
-              in_memory_order(saved, order), p);
+  InMemoryOrder mo(gi);
+  FLB_BACKEND(saved.device(), activation_backward, op, mo(gi), mo(grad),
+              mo(saved), p);
   return gi;
 }
 

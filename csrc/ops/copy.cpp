@@ -40,8 +40,8 @@ void copy_(const Tensor& dst, const Tensor& src_in) {
   if (dd == sd) {
     // A dense dst in another order (a transposed or channels_last copy) and its source, walked in
     // dst's memory order: dst is then row-major and a like-strided source too (core/layout.h).
-    const auto order = dense_memory_order(dst);
-    FLB_BACKEND(dd, copy, in_memory_order(dst, order), in_memory_order(src, order));
+    InMemoryOrder mo(dst);
+    FLB_BACKEND(dd, copy, mo(dst), mo(src));
     return;
   }
   if (sd.is_cpu() && dd.is_cuda()) {

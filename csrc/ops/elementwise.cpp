@@ -33,8 +33,8 @@ static void check_writable(const Tensor& out, const char* op) {
 // transposed or channels_last input gives a transposed or channels_last result); `operands` are the
 // inputs broadcast to `shape`, in the op's argument order (the first decides ties).
 static Tensor prepare_out(const std::optional<Tensor>& out, const Shape& shape, DType dtype, Device device,
-                          const char* op, const std::vector<const Tensor*>& operands = {}) {
-  if (!out) return operands.empty() ? empty(shape, dtype, device) : empty_elementwise(shape, dtype, device, operands);
+                          const char* op, std::initializer_list<const Tensor*> operands = {}) {
+  if (!out) return operands.size() == 0 ? empty(shape, dtype, device) : empty_elementwise(shape, dtype, device, operands);
   const Tensor& o = *out;
   FLB_CHECK(o.sizes == shape, RuntimeError, op, ": output with shape ", shape_str(o.sizes),
             " doesn't match the broadcast shape ", shape_str(shape));
@@ -134,8 +134,8 @@ Tensor unary(UnaryOp op, const Tensor& a, const std::optional<Tensor>& out) {
     FLB_BACKEND(a.device(), unary, op, o, src);
     return o;
   }
-  const auto perm = dense_memory_order(o);
-  FLB_BACKEND(a.device(), unary, op, in_memory_order(o, perm), in_memory_order(a, perm));
+  InMemoryOrder mo(o);
+  FLB_BACKEND(a.device(), unary, op, mo(o), mo(a));
   return o;
 }
 
@@ -164,8 +164,8 @@ Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b, const std::optional
   if (!out && a.sizes == b.sizes) {  // the common case: no broadcast, no out= (no expanded copies)
     Tensor o = empty_elementwise(a.sizes, rt, a.device(), {&a, &b});
     if (o.numel() == 0) return o;
-    const auto perm = dense_memory_order(o);
-    FLB_BACKEND(a.device(), binary, op, in_memory_order(o, perm), in_memory_order(a, perm), in_memory_order(b, perm));
+    InMemoryOrder mo(o);
+    FLB_BACKEND(a.device(), binary, op, mo(o), mo(a), mo(b));
     return o;
   }
   Shape shape = broadcast_shapes(a.sizes, b.sizes, name);
@@ -179,8 +179,8 @@ Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b, const std::optional
     return clone(x);
   };
   if (out) ea = expand(safe(a), shape), eb = expand(safe(b), shape);
-  const auto perm = dense_memory_order(o);
-  FLB_BACKEND(a.device(), binary, op, in_memory_order(o, perm), in_memory_order(ea, perm), in_memory_order(eb, perm));
+  InMemoryOrder mo(o);
+  FLB_BACKEND(a.device(), binary, op, mo(o), mo(ea), mo(eb));
   return o;
 }
 
@@ -198,8 +198,8 @@ Tensor clamp(const Tensor& a, std::optional<Scalar> lo, std::optional<Scalar> hi
   if (o.numel() == 0) return o;
   const Scalar* pl = lo ? &*lo : nullptr;
   const Scalar* ph = hi ? &*hi : nullptr;
-  const auto perm = dense_memory_order(o);
-  FLB_BACKEND(a.device(), clamp, in_memory_order(o, perm), in_memory_order(a, perm), pl, ph);
+  InMemoryOrder mo(o);
+  FLB_BACKEND(a.device(), clamp, mo(o), mo(a), pl, ph);
   return o;
 }
 
@@ -221,8 +221,8 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   Tensor ec = expand(cond, shape), ea = expand(a, shape), eb = expand(b, shape);
   Tensor o = empty_elementwise(shape, a.dtype, a.device(), {&ec, &ea, &eb});
   if (o.numel() == 0) return o;
-  const auto perm = dense_memory_order(o);
-  FLB_BACKEND(a.device(), where, in_memory_order(o, perm), in_memory_order(ec, perm), in_memory_order(ea, perm), in_memory_order(eb, perm));
+  InMemoryOrder mo(o);
+  FLB_BACKEND(a.device(), where, mo(o), mo(ec), mo(ea), mo(eb));
   return o;
 }
 
@@ -263,8 +263,8 @@ static Tensor ternary(TernaryOp op, const char* name, const Tensor& s, const Ten
     return clone(x);
   };
   Tensor es = expand(safe(s), shape), ea = expand(safe(a), shape), eb = expand(safe(b), shape);
-  const auto perm = dense_memory_order(o);
-  cpu::ternary(op, in_memory_order(o, perm), in_memory_order(es, perm), in_memory_order(ea, perm), in_memory_order(eb, perm), value);
+  InMemoryOrder mo(o);
+  cpu::ternary(op, mo(o), mo(es), mo(ea), mo(eb), value);
   return o;
 }
 
@@ -287,8 +287,8 @@ Tensor threshold_backward(const Tensor& grad, const Tensor& x, double threshold)
             " differs from input shape ", shape_str(x.sizes));
   Tensor o = empty_elementwise(x.sizes, x.dtype, x.device(), {&x, &grad});
   if (o.numel() == 0) return o;
-  const auto perm = dense_memory_order(o);
-  FLB_BACKEND(x.device(), threshold_backward, in_memory_order(o, perm), in_memory_order(grad, perm), in_memory_order(x, perm), threshold);
+  InMemoryOrder mo(o);
+  FLB_BACKEND(x.device(), threshold_backward, mo(o), mo(grad), mo(x), threshold);
   return o;
 }
 

@@ -17,6 +17,7 @@ import weakref
 import numpy as _np
 
 from . import _C
+from . import _memory_format as _mf
 from ._utils import wrap_dim as _wrap_dim
 from ._dtype import (Size, _BY_NAME, _device_from_str, _device_str, _to_dtype, device as _device_cls,
                      dtype as _dtype_cls)
@@ -212,13 +213,11 @@ class Tensor:
         return _StorageView(self)
 
     def dim_order(self, *, ambiguity_check=False):
-        from . import _memory_format as _mf
         return _mf.dim_order(self._impl)
 
     def is_contiguous(self, memory_format=None):
         if memory_format is None:
             return self._impl.is_contiguous()
-        from . import _memory_format as _mf
         return _mf.is_contiguous_as(self._impl, _mf.parse(memory_format, "is_contiguous"))
 
     def is_set_to(self, other):
@@ -385,8 +384,7 @@ class Tensor:
 
     def to(self, *args, **kwargs):
         """to(dtype), to(device, dtype=None), to(other), with copy=, non_blocking= (ignored)."""
-        from . import _memory_format as _mf
-        fmt = _mf.parse(kwargs.pop("memory_format", None), "to")
+        fmt = _mf.parse(kwargs.pop("memory_format", None), "to") if kwargs else _mf.preserve_format
         dt, dev, copy = _parse_to(args, kwargs)
         impl = self._impl
         dt_name = impl.dtype if dt is None else dt._name
@@ -416,9 +414,10 @@ class Tensor:
 
     def _cast(self, name, memory_format=None):
         """self as dtype `name` on its device: self when it already is (as PyTorch's .float() etc.)."""
-        from . import _memory_format as _mf
-        fmt = _mf.parse(memory_format, name)
         impl = self._impl
+        if memory_format is None and impl.dtype == name:  # the common case, first
+            return self
+        fmt = _mf.parse(memory_format, name)
         if impl.dtype == name and (fmt is _mf.preserve_format or _mf.is_contiguous_as(impl, fmt)):
             return self
         from ._functions.shape import _to
