@@ -28,24 +28,17 @@ bool is_non_overlapping_and_dense(const Shape& sizes, const Shape& strides) {
   return true;
 }
 
-Shape infer_dense_strides(const Shape& sizes, const Shape& strides) {
-  const size_t nd = sizes.size();
-  if (nd == 0) return {};
-  if (nd == 1) return {1};
-  std::vector<size_t> perm(nd);  // perm[0] is the fastest-moving dim
+// The dims ordered fastest-moving first, as PyTorch orders them (TensorIterator's reorder_dimensions,
+// at::infer_dense_strides): from row-major order, an insertion sort that moves a dim back while
+// should_swap(earlier, it) says 1 (the earlier dim goes after it) and stops at the first -1; 0 (no
+// opinion, e.g. a stride-0 dim) lets it pass.
+template <class ShouldSwap>
+static std::vector<size_t> dims_fastest_first(size_t nd, ShouldSwap should_swap) {
+  std::vector<size_t> perm(nd);
   for (size_t i = 0; i < nd; ++i) perm[i] = nd - 1 - i;
-  // 1: dim0 goes after dim1; -1: before; 0: no opinion (a stride-0 dim never moves).
-  auto should_swap = [&](size_t d0, size_t d1) {
-    const int64_t s0 = strides[d0], s1 = strides[d1];
-    if (s0 == 0 || s1 == 0) return 0;
-    if (s0 < s1) return -1;
-    if (s0 > s1) return 1;
-    return sizes[d0] > sizes[d1] ? 1 : 0;
-  };
-  for (size_t i = 1; i < nd; ++i) {  // insertion sort that stops at the first firm "before"
+  for (size_t i = 1; i < nd; ++i) {
     size_t d1 = i;
-    for (size_t j = 1; j <= i; ++j) {
-      const size_t d0 = i - j;
+    for (size_t d0 = i; d0-- > 0;) {
       const int c = should_swap(perm[d0], perm[d1]);
       if (c > 0) {
         std::swap(perm[d0], perm[d1]);
@@ -55,6 +48,21 @@ Shape infer_dense_strides(const Shape& sizes, const Shape& strides) {
       }
     }
   }
+  return perm;
+}
+
+Shape infer_dense_strides(const Shape& sizes, const Shape& strides) {
+  const size_t nd = sizes.size();
+  if (nd == 0) return {};
+  if (nd == 1) return {1};
+  // 1: dim0 goes after dim1; -1: before; 0: no opinion (a stride-0 dim never moves).
+  const std::vector<size_t> perm = dims_fastest_first(nd, [&](size_t d0, size_t d1) {
+    const int64_t s0 = strides[d0], s1 = strides[d1];
+    if (s0 == 0 || s1 == 0) return 0;
+    if (s0 < s1) return -1;
+    if (s0 > s1) return 1;
+    return sizes[d0] > sizes[d1] ? 1 : 0;
+  });
   Shape out(nd);
   int64_t cur = 1;
   for (size_t i = 0; i < nd; ++i) {
@@ -136,9 +144,7 @@ Shape elementwise_out_strides(const Shape& shape, std::initializer_list<const Te
   }
   if (nd <= 1) return contiguous_strides(shape);
   // reorder_dimensions: perm[0] is the fastest dim; the first operand with an opinion decides.
-  std::vector<size_t> perm(nd);
-  for (size_t i = 0; i < nd; ++i) perm[i] = nd - 1 - i;
-  auto should_swap = [&](size_t d0, size_t d1) {
+  const std::vector<size_t> perm = dims_fastest_first(nd, [&](size_t d0, size_t d1) {
     for (const Tensor* op : operands) {
       const int64_t s0 = op->strides[d0], s1 = op->strides[d1];
       if (s0 == 0 || s1 == 0) continue;
@@ -147,19 +153,7 @@ Shape elementwise_out_strides(const Shape& shape, std::initializer_list<const Te
       if (shape[d0] > shape[d1]) return 1;  // equal strides: the smaller dim goes first
     }
     return 0;
-  };
-  for (size_t i = 1; i < nd; ++i) {
-    size_t d1 = i;
-    for (size_t d0 = i; d0-- > 0;) {
-      const int c = should_swap(perm[d0], perm[d1]);
-      if (c > 0) {
-        std::swap(perm[d0], perm[d1]);
-        d1 = d0;
-      } else if (c < 0) {
-        break;
-      }
-    }
-  }
+  });
   bool natural = true;
   for (size_t j = 0; j < nd; ++j) natural = natural && perm[j] == nd - 1 - j;
   if (natural) return contiguous_strides(shape);

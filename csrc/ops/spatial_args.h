@@ -7,7 +7,7 @@
 #include <initializer_list>
 #include "core/error.h"
 #include "core/tensor.h"
-#include "ops/dispatch.h"
+#include <vector>
 
 namespace flambeau::ops::spatial {
 
