@@ -1,4 +1,5 @@
-"""Shared helpers for the NLP script-parity tests (tests/scripts/test_nlp_*.py).
+"""Shared helpers for the script-parity tests that record into plain dicts and lists
+(tests/scripts/test_nlp_*.py, test_api_idioms_scripts.py; the vision tests use vision_parity.py's Recorder).
 
 Each test holds one realistic PyTorch script written against module parameters (`lib.torch`, `lib.nn`,
 `lib.F`, `lib.optim`), runs it once with PyTorch and once with flambeau from the same initial weights
@@ -12,11 +13,14 @@ import torch
 import flambeau
 import flambeau.nn
 import flambeau.nn.functional
+import flambeau.func
 import flambeau.optim
+import flambeau.utils.data
 
-TORCH = types.SimpleNamespace(torch=torch, nn=torch.nn, F=torch.nn.functional, optim=torch.optim, name="torch")
+TORCH = types.SimpleNamespace(torch=torch, nn=torch.nn, F=torch.nn.functional, optim=torch.optim,
+                              data=torch.utils.data, func=torch.func, name="torch")
 FLAMBEAU = types.SimpleNamespace(torch=flambeau, nn=flambeau.nn, F=flambeau.nn.functional, optim=flambeau.optim,
-                                 name="flambeau")
+                                 data=flambeau.utils.data, func=flambeau.func, name="flambeau")
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -53,7 +57,7 @@ def assert_records_close(got, want, atol=2e-5, rtol=2e-4, path="record"):
         assert isinstance(got, dict) and sorted(got) == sorted(want), f"{path}: keys {sorted(got)} != {sorted(want)}"
         for k in want:
             assert_records_close(got[k], want[k], atol, rtol, f"{path}[{k!r}]")
-    elif isinstance(want, str):
+    elif isinstance(want, (str, type(None))):
         assert got == want, f"{path}: {got!r} != {want!r}"
     elif isinstance(want, (list, tuple)):
         assert len(got) == len(want), f"{path}: length {len(got)} != {len(want)}"

@@ -14,63 +14,14 @@ data; what each script records step by step must agree.
   one_hot, gather, meshgrid, unfold;
 - a channels_last conv net, strides checked along with the losses.
 """
-import types
 import warnings
 
 import numpy as np
-import pytest
 import torch
 
-import flambeau
-import flambeau.func
-import flambeau.nn.functional
-import flambeau.optim
-import flambeau.utils.data
-
-TORCH = types.SimpleNamespace(torch=torch, nn=torch.nn, F=torch.nn.functional, optim=torch.optim,
-                              data=torch.utils.data, func=torch.func)
-FLAMBEAU = types.SimpleNamespace(torch=flambeau, nn=flambeau.nn, F=flambeau.nn.functional, optim=flambeau.optim,
-                                 data=flambeau.utils.data, func=flambeau.func)
-
-
-@pytest.fixture(autouse=True, scope="module")
-def torch_single_thread():
-    """Thousands of tiny ops: PyTorch's thread pool only slows them down on a shared machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-def to_np(x):
-    if isinstance(x, (torch.Tensor, flambeau.Tensor)):
-        return x.detach().cpu().numpy().copy()
-    return np.asarray(x)
-
-
-def numpy_state(model):
-    return {k: to_np(v) for k, v in model.state_dict().items()}
-
-
-def load_state(lib, model, state):
-    model.load_state_dict({k: lib.torch.from_numpy(np.array(v, copy=True)) for k, v in state.items()})
-
-
-def assert_records_close(got, want, atol=2e-5, rtol=2e-4, path="record"):
-    if isinstance(want, dict):
-        assert isinstance(got, dict) and sorted(got) == sorted(want), f"{path}: keys {sorted(got)} != {sorted(want)}"
-        for k in want:
-            assert_records_close(got[k], want[k], atol, rtol, f"{path}[{k!r}]")
-    elif isinstance(want, (list, tuple)):
-        assert len(got) == len(want), f"{path}: length {len(got)} != {len(want)}"
-        for i, (g, w) in enumerate(zip(got, want)):
-            assert_records_close(g, w, atol, rtol, f"{path}[{i}]")
-    elif isinstance(want, (str, bool, type(None))):
-        assert got == want, f"{path}: {got!r} != {want!r}"
-    else:
-        g, w = np.asarray(to_np(got)), np.asarray(to_np(want))
-        assert g.shape == w.shape, f"{path}: shape {g.shape} != {w.shape}"
-        np.testing.assert_allclose(g.astype(np.float64), w.astype(np.float64), atol=atol, rtol=rtol, err_msg=path)
+from script_parity import FLAMBEAU, TORCH, assert_records_close, numpy_state
+from script_parity import load_numpy_state as load_state
+from script_parity import torch_single_thread  # noqa: F401  (autouse fixture)
 
 
 def _global_flags(lib):

@@ -13,8 +13,8 @@ are compared step by step. The negative samples are drawn once in numpy so both 
 import numpy as np
 import pytest
 
-from nlp_parity import FLAMBEAU, TORCH, assert_records_close, load_numpy_state, numpy_state, to_np
-from nlp_parity import torch_single_thread  # noqa: F401  (autouse fixture)
+from script_parity import FLAMBEAU, TORCH, assert_records_close, load_numpy_state, numpy_state, to_np
+from script_parity import torch_single_thread  # noqa: F401  (autouse fixture)
 
 
 def corpus(rng, n=600, vocab=40):

@@ -9,8 +9,8 @@ accuracies and meta-gradients are compared step by step."""
 import numpy as np
 import pytest
 
-from nlp_parity import FLAMBEAU, TORCH, assert_records_close, load_numpy_state, numpy_state, to_np
-from nlp_parity import torch_single_thread  # noqa: F401  (autouse fixture)
+from script_parity import FLAMBEAU, TORCH, assert_records_close, load_numpy_state, numpy_state, to_np
+from script_parity import torch_single_thread  # noqa: F401  (autouse fixture)
 
 VOCAB, N_WAY, K_SHOT, Q_QUERY, DOC_LEN = 40, 3, 2, 3, 6
 

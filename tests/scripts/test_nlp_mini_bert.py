@@ -13,8 +13,8 @@ import math
 
 import numpy as np
 
-from nlp_parity import FLAMBEAU, TORCH, assert_records_close, load_numpy_state, numpy_state, to_np
-from nlp_parity import torch_single_thread  # noqa: F401  (autouse fixture)
+from script_parity import FLAMBEAU, TORCH, assert_records_close, load_numpy_state, numpy_state, to_np
+from script_parity import torch_single_thread  # noqa: F401  (autouse fixture)
 
 VOCAB, PAD, CLS, SEP, MASK = 50, 0, 1, 2, 3
 

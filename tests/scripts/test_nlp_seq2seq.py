@@ -12,8 +12,8 @@ import random
 import numpy as np
 import pytest
 
-from nlp_parity import FLAMBEAU, TORCH, assert_records_close, load_numpy_state, numpy_state, to_np
-from nlp_parity import torch_single_thread  # noqa: F401  (autouse fixture)
+from script_parity import FLAMBEAU, TORCH, assert_records_close, load_numpy_state, numpy_state, to_np
+from script_parity import torch_single_thread  # noqa: F401  (autouse fixture)
 
 PAD, SOS, EOS = 0, 1, 2
 VOCAB = 14

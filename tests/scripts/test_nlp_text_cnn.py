@@ -9,8 +9,8 @@ compared step by step. Dropout is 0 for the parity run."""
 import numpy as np
 import pytest
 
-from nlp_parity import FLAMBEAU, TORCH, assert_records_close, load_numpy_state, numpy_state, to_np
-from nlp_parity import torch_single_thread  # noqa: F401  (autouse fixture)
+from script_parity import FLAMBEAU, TORCH, assert_records_close, load_numpy_state, numpy_state, to_np
+from script_parity import torch_single_thread  # noqa: F401  (autouse fixture)
 
 PAD_IDX, UNK_IDX, VOCAB, EMB = 1, 0, 60, 16
 

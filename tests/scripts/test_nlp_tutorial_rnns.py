@@ -13,8 +13,8 @@ import string
 
 import numpy as np
 
-from nlp_parity import FLAMBEAU, TORCH, assert_records_close, load_numpy_state, numpy_state, to_np
-from nlp_parity import torch_single_thread  # noqa: F401  (autouse fixture)
+from script_parity import FLAMBEAU, TORCH, assert_records_close, load_numpy_state, numpy_state, to_np
+from script_parity import torch_single_thread  # noqa: F401  (autouse fixture)
 
 ALL_LETTERS = string.ascii_letters + " .,;'"
 N_LETTERS = len(ALL_LETTERS)
