@@ -253,16 +253,16 @@ static Tensor ternary(TernaryOp op, const char* name, const Tensor& s, const Ten
     copy_(*out, r);
     return *out;
   }
-  Tensor xs = expand(s, shape), xa = expand(a, shape), xb = expand(b, shape);
-  Tensor o = prepare_out(out, shape, s.dtype, s.device(), name, {&xs, &xa, &xb});
+  Tensor es = expand(s, shape), ea = expand(a, shape), eb = expand(b, shape);
+  Tensor o = prepare_out(out, shape, s.dtype, s.device(), name, {&es, &ea, &eb});
   if (o.numel() == 0) return o;
   // An output partially overlapping an input would be read after being written: stage that input.
   auto safe = [&](const Tensor& x) {
-    if (!out || !may_overlap(o, x)) return x;
+    if (!may_overlap(o, x)) return x;
     if (o.storage == x.storage && o.offset == x.offset && o.strides == x.strides && o.sizes == x.sizes) return x;
     return clone(x);
   };
-  Tensor es = expand(safe(s), shape), ea = expand(safe(a), shape), eb = expand(safe(b), shape);
+  if (out) es = expand(safe(s), shape), ea = expand(safe(a), shape), eb = expand(safe(b), shape);
   InMemoryOrder mo(o);
   cpu::ternary(op, mo(o), mo(es), mo(ea), mo(eb), value);
   return o;
