@@ -174,3 +174,20 @@ def test_blocks_outlive_interpreter_teardown():
             "import atexit; atexit.register(lambda: keep.clear())\nprint('ok')")
     r = _run(code)
     assert r.returncode == 0 and "ok" in r.stdout, r.stderr
+
+
+@pytest.mark.parametrize("limit", [256 << 20, 0])
+def test_allocated_bytes_follow_live_tensors(limit):
+    """allocated_bytes (what profile_memory reports) counts blocks handed out and not released, cached
+    or not: up by at least the tensor's size while it lives, back to where it was after."""
+    old = fcpu.memory_stats()["limit_bytes"]
+    fcpu.set_cache_limit(limit)
+    try:
+        before = fcpu.memory_stats()["allocated_bytes"]
+        a = flambeau.empty(250_000)
+        during = fcpu.memory_stats()["allocated_bytes"]
+        assert during - before >= 1_000_000
+        del a
+        assert fcpu.memory_stats()["allocated_bytes"] == before
+    finally:
+        fcpu.set_cache_limit(old)

@@ -50,6 +50,7 @@ struct Stats {
   uint64_t cached_bytes = 0;  // bytes held on the free lists now
   uint64_t cached_blocks = 0;
   uint64_t limit_bytes = 0;   // the bound (0: cache off)
+  uint64_t allocated_bytes = 0;  // handed out to tensors and scratch buffers, not yet released
 };
 Stats stats();
 void empty_cache();              // returns every cached block to the system

@@ -78,6 +78,7 @@ PYBIND11_MODULE(_C, m) {
     d["cached_bytes"] = s.cached_bytes;
     d["cached_blocks"] = s.cached_blocks;
     d["limit_bytes"] = s.limit_bytes;
+    d["allocated_bytes"] = s.allocated_bytes;
     return d;
   });
   m.def("cpu_empty_cache", &cpu_alloc::empty_cache);
