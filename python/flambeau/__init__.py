@@ -220,6 +220,7 @@ from ._functions.nn_toplevel import *  # noqa: E402,F401,F403  (torch.conv2d, to
 from . import testing, jit, distributed, multiprocessing  # noqa: E402,F401  (jit/distributed: honest stubs)
 from . import accelerator  # noqa: E402,F401  (torch.accelerator: flambeau.cuda behind the device-agnostic API)
 from . import hub  # noqa: E402,F401  (weights download + cache; no hubconf code execution)
+from . import profiler  # noqa: E402,F401  (CPU time per op: torch.profiler's API)
 from ._functions import extra as _extra  # noqa: E402
 globals().update({_n: getattr(_extra, _n) for _n in _extra.TOP_LEVEL})  # torch.sin_, torch.histogram, ...
 newaxis = None

@@ -17,6 +17,7 @@ from .. import _tensor
 from . import function as _function
 from .function import AccumulateGrad, _accumulate_node, _FREED_MSG  # noqa: F401
 from .grad_mode import _state as _gs
+from ..profiler._recorder import RECORDER as _PROFILER
 
 
 class _TaskState(threading.local):
@@ -345,7 +346,14 @@ def _run_node(node, buf, capture, results, retain_graph):
                 shape, dt, dev = meta[i]
                 buf[i] = _tensor._wrap(_C.full(shape, 0, dt, dev))
     fwd = node._forward_cls
-    out = fwd.backward(node, *buf)
+    if _PROFILER.recording:
+        ev = _PROFILER.begin("autograd::engine::evaluate_function: " + type(node).__name__, "autograd")
+        try:
+            out = fwd.backward(node, *buf)
+        finally:
+            _PROFILER.end(ev)
+    else:
+        out = fwd.backward(node, *buf)
     if not retain_graph:
         node._release()
     if not isinstance(out, tuple):

@@ -9,6 +9,7 @@ from operator import is_
 
 import flambeau
 from flambeau._tensor import Tensor
+from flambeau.profiler._recorder import RECORDER as _PROFILER
 
 __all__ = ["Optimizer", "required"]
 
@@ -537,7 +538,14 @@ def _with_step_hooks(step):
                 else:
                     raise RuntimeError(f"{step} must return None or a tuple of (new_args, "
                                        f"new_kwargs), but got {result}.")
-        out = step(self, *args, **kwargs)
+        if _PROFILER.recording:
+            ev = _PROFILER.begin(f"Optimizer.step#{type(self).__name__}.step", "optimizer")
+            try:
+                out = step(self, *args, **kwargs)
+            finally:
+                _PROFILER.end(ev)
+        else:
+            out = step(self, *args, **kwargs)
         for post_hook in chain(self._optimizer_step_post_hooks.values(),
                                _global_step_post_hooks.values()):
             post_hook(self, args, kwargs)
