@@ -5,7 +5,9 @@
 """
 import builtins as _builtins
 
-from . import _C
+from ._omp_env import short_spin_while_loading as _short_spin_while_loading
+with _short_spin_while_loading():
+    from . import _C
 from ._dtype import (dtype, device, Size, float32, float64, int64, bool, float, double, long,
                      int32, int16, int8, uint8, int, short,
                      set_default_dtype, get_default_dtype, float16, half, bfloat16)
