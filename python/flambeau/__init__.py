@@ -225,4 +225,8 @@ from . import hub  # noqa: E402,F401  (weights download + cache; no hubconf code
 from . import profiler  # noqa: E402,F401  (CPU time per op: torch.profiler's API)
 from ._functions import extra as _extra  # noqa: E402
 globals().update({_n: getattr(_extra, _n) for _n in _extra.TOP_LEVEL})  # torch.sin_, torch.histogram, ...
+from ._functions import complex_on_real as _cor, buffer_and_static as _bas  # noqa: E402
+globals().update({_n: getattr(_m, _n) for _m in (_cor, _bas) for _n in _m.TOP_LEVEL})  # conj, angle, frombuffer...
+from ._functions.numeric_gradient import gradient  # noqa: E402,F401
+has_openmp = _C.has_openmp
 newaxis = None

@@ -532,3 +532,6 @@ _bind(_sr, "scatter_reduce scatter_reduce_ index_reduce index_reduce_".split())
 # ---------------------------------------------------------------- remaining torch.Tensor names (_functions/extra.py)
 from ._functions import extra as _extra  # noqa: E402
 _extra.attach_methods()
+from ._functions import complex_on_real as _cor, buffer_and_static as _bas  # noqa: E402
+_cor.attach_methods()
+_bas.attach_methods()

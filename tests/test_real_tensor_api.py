@@ -1,0 +1,78 @@
+"""The complex-number API on real tensors (conj, real, imag, angle, resolve_*), frombuffer,
+empty_permuted and nonzero_static, against PyTorch."""
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+import flambeau
+from helpers import check_op, check_error, rand_array, to_np
+
+
+def test_identity_views_on_real_tensors():
+    x = flambeau.randn(3, 2)
+    for fn in ("conj", "resolve_conj", "resolve_neg", "conj_physical", "real"):
+        assert getattr(flambeau, fn)(x) is x
+    assert x.conj() is x and x.real is x and x.resolve_conj() is x and x.conj_physical_() is x
+    assert not x.is_conj() and not flambeau.is_neg(x) and not flambeau.is_conj(x)
+    check_error(lambda m: m.ones(2).imag, RuntimeError, "imag is not implemented")
+    check_error(lambda m: m.imag(m.ones(2)), RuntimeError, "imag is not implemented")
+    check_op(lambda a: a.conj() * 2, shapes=[(4, 3)])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_angle_values_and_gradient(dtype):
+    x = rand_array((40,), dtype)
+    x[:4] = [0.0, -0.0, np.nan, -np.inf]
+    t = torch.tensor(x, requires_grad=True)
+    f = flambeau.tensor(x, requires_grad=True)
+    ta, fa = torch.angle(t), flambeau.angle(f)
+    np.testing.assert_array_equal(to_np(fa), ta.detach().numpy())
+    assert fa.grad_fn.name() == "AngleBackward0"
+    ta.sum().backward()
+    fa.sum().backward()
+    np.testing.assert_array_equal(to_np(f.grad), t.grad.numpy())
+    xi = np.random.randint(-5, 5, (7,))
+    ti, fi = torch.angle(torch.tensor(xi)), flambeau.tensor(xi).angle()
+    assert fi.dtype == flambeau.float32
+    np.testing.assert_array_equal(to_np(fi), ti.numpy())
+
+
+def test_frombuffer_shares_memory():
+    b = bytearray(np.arange(6, dtype=np.float32).tobytes())
+    t = torch.frombuffer(bytearray(b), dtype=torch.float32, count=3, offset=8)
+    f = flambeau.frombuffer(b, dtype=flambeau.float32, count=3, offset=8)
+    np.testing.assert_array_equal(to_np(f), t.numpy())
+    f[0] = 42.0
+    assert np.frombuffer(b, dtype=np.float32)[2] == 42.0
+    g = flambeau.frombuffer(b, dtype=flambeau.int16, requires_grad=False)
+    np.testing.assert_array_equal(to_np(g), torch.frombuffer(bytearray(b), dtype=torch.int16).numpy())
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        flambeau.frombuffer(bytes(8), dtype=flambeau.float32)
+    assert any("not writable" in str(x.message) for x in w)
+    for kw, n in ((dict(dtype="float32"), 7), (dict(dtype="float32", offset=8), 8),
+                  (dict(dtype="float32", count=3), 8), (dict(dtype="float32"), 0), (dict(dtype="float32", count=0), 8)):
+        check_error(lambda m: m.frombuffer(bytearray(n), **{**kw, "dtype": getattr(m, kw["dtype"])}), ValueError)
+
+
+def test_empty_permuted_strides():
+    for size, perm in (((2, 3, 4), (0, 2, 1)), ((2, 3, 4, 5), (0, 2, 3, 1)), ((3,), (0,)), ((2, 0, 3), (2, 1, 0))):
+        t = torch.empty_permuted(size, perm)
+        f = flambeau.empty_permuted(size, perm)
+        assert tuple(f.shape) == tuple(t.shape) and f.stride() == t.stride()
+    assert flambeau.empty_permuted((2, 3, 4, 5), (0, 2, 3, 1)).is_contiguous(memory_format=flambeau.channels_last)
+    check_error(lambda m: m.empty_permuted((2, 3), (0, 0)), RuntimeError, "Duplicate dim")
+
+
+@pytest.mark.parametrize("size", [0, 2, 5, 9])
+def test_nonzero_static(size):
+    x = (rand_array((3, 4)) > 0.5)
+    t = torch.nonzero_static(torch.tensor(x), size=size, fill_value=-3)
+    f = flambeau.nonzero_static(flambeau.tensor(x), size=size, fill_value=-3)
+    assert tuple(f.shape) == tuple(t.shape) and f.dtype == flambeau.int64
+    np.testing.assert_array_equal(to_np(f), t.numpy())
+    np.testing.assert_array_equal(to_np(flambeau.tensor(x).nonzero_static(size=size)),
+                                  torch.tensor(x).nonzero_static(size=size).numpy())
+    check_error(lambda m: m.nonzero_static(m.ones(3), size=-1), RuntimeError, "non-negative")
