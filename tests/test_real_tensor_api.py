@@ -76,3 +76,18 @@ def test_nonzero_static(size):
     np.testing.assert_array_equal(to_np(flambeau.tensor(x).nonzero_static(size=size)),
                                   torch.tensor(x).nonzero_static(size=size).numpy())
     check_error(lambda m: m.nonzero_static(m.ones(3), size=-1), RuntimeError, "non-negative")
+
+
+def test_set_flush_denormal_on_every_thread():
+    tiny = np.full(1 << 20, 1e-310)  # denormal float64; big enough to be split among threads
+    x = flambeau.tensor(tiny)
+    try:
+        assert flambeau.set_flush_denormal(True) is True
+        assert torch.set_flush_denormal(True) is True
+        assert not np.any(to_np(x * 1.0))  # every element flushed, whichever thread computed it
+        np.testing.assert_array_equal(to_np(flambeau.tensor([1e-310, 1.0]) * 1.0),
+                                      (torch.tensor([1e-310, 1.0], dtype=torch.float64) * 1.0).numpy())
+    finally:
+        flambeau.set_flush_denormal(False)
+        torch.set_flush_denormal(False)
+    np.testing.assert_array_equal(to_np(x * 1.0), tiny)

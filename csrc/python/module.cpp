@@ -1,6 +1,9 @@
 // flambeau._C: the one extension module. Registers how C++ errors become Python exceptions, then
 // the tensor type, the ops and the runtime queries.
 #include <cstdlib>
+#if defined(__x86_64__) || defined(__i386__)
+#include <xmmintrin.h>
+#endif
 #include "core/cpu_allocator.h"
 #include "core/cuda_hooks.h"
 #include "cpu/capability.h"
@@ -68,6 +71,27 @@ PYBIND11_MODULE(_C, m) {
     omp_set_num_threads(n);
 #endif
   });
+  // torch.set_flush_denormal: denormal operands read as zero (DAZ) and denormal results are flushed to
+  // zero (FTZ) in SSE/AVX arithmetic. PyTorch sets MXCSR on the calling thread only, so its OpenMP
+  // workers keep computing denormals; here every thread of the OpenMP team gets the setting too (the
+  // pool's threads persist, and threads created later copy the creating thread's MXCSR).
+  m.def("set_flush_denormal", [](bool on) {
+#if defined(__x86_64__) || defined(__i386__)
+    auto apply = [on] {
+      unsigned int csr = _mm_getcsr() & ~(0x0040u | 0x8000u);  // DAZ | FTZ
+      _mm_setcsr(on ? csr | 0x0040u | 0x8000u : csr);
+    };
+    apply();
+#ifdef FLAMBEAU_OPENMP
+#pragma omp parallel num_threads(cpu::max_threads())
+    apply();
+#endif
+    return true;
+#else
+    (void)on;
+    return false;
+#endif
+  }, py::arg("mode"));
   // The CPU caching allocator (core/cpu_allocator.h): counters, and ways to give memory back.
   m.def("cpu_allocator_stats", [] {
     auto s = cpu_alloc::stats();

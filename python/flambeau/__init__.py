@@ -114,6 +114,12 @@ def set_num_threads(n):
     _C.set_num_threads(n)
 
 
+def set_flush_denormal(mode):
+    """Denormal floats read and computed as zero (x86 DAZ/FTZ) on every CPU thread flambeau computes on
+    (PyTorch sets only the calling thread). Returns whether the CPU supports it."""
+    return _C.set_flush_denormal(_builtins.bool(mode))
+
+
 def get_num_interop_threads():
     return 1
 
