@@ -234,6 +234,11 @@ class CachingAllocator {
     std::lock_guard<std::mutex> lock(mu_);
     return device >= 0 && device < (int)caches_.size() ? caches_[device].peak : 0;
   }
+  // Held from the driver: handed out plus cached (PyTorch's memory_reserved).
+  size_t reserved(int device) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return device >= 0 && device < (int)caches_.size() ? caches_[device].allocated + caches_[device].cached : 0;
+  }
   void reset_peak(int device) {
     std::lock_guard<std::mutex> lock(mu_);
     if (device >= 0 && device < (int)caches_.size()) caches_[device].peak = caches_[device].allocated;
@@ -325,6 +330,7 @@ void* allocate(size_t nbytes, int device) { return allocator().allocate(nbytes, 
 void release(void* ptr, int device) { allocator().release(ptr, device); }
 size_t memory_allocated(int device) { return device_count() ? allocator().allocated(device) : 0; }
 size_t max_memory_allocated(int device) { return device_count() ? allocator().peak(device) : 0; }
+size_t memory_reserved(int device) { return device_count() ? allocator().reserved(device) : 0; }
 void reset_peak_memory_stats(int device) {
   if (device_count()) allocator().reset_peak(device);
 }

@@ -5,6 +5,7 @@
 #include <xmmintrin.h>
 #endif
 #include "core/cpu_allocator.h"
+#include "core/cuda_device_api.h"
 #include "core/cuda_hooks.h"
 #include "cpu/capability.h"
 #include "cpu/parallel.h"
@@ -59,6 +60,31 @@ PYBIND11_MODULE(_C, m) {
   m.def("cuda_max_memory_allocated", &cuda::max_memory_allocated, py::arg("device") = 0);
   m.def("cuda_reset_peak_memory_stats", &cuda::reset_peak_memory_stats, py::arg("device") = 0);
   m.def("cuda_empty_cache", &cuda::empty_cache);
+  m.def("cuda_memory_reserved", &cuda::memory_reserved, py::arg("device") = 0);
+  m.def("cuda_mem_get_info", &cuda::mem_get_info, py::arg("device"));
+  m.def("cuda_device_properties", [](int device) {
+    cuda::DeviceProperties p = cuda::device_properties(device);
+    py::dict d;
+    d["name"] = p.name;
+    d["major"] = p.major;
+    d["minor"] = p.minor;
+    d["total_memory"] = p.total_memory;
+    d["multi_processor_count"] = p.multi_processor_count;
+    d["max_threads_per_multi_processor"] = p.max_threads_per_multi_processor;
+    d["warp_size"] = p.warp_size;
+    d["L2_cache_size"] = p.l2_cache_size;
+    d["is_integrated"] = p.is_integrated;
+    d["uuid"] = p.uuid;
+    return d;
+  }, py::arg("device"));
+  m.def("cuda_event_create", &cuda::event_create, py::arg("device"), py::arg("enable_timing"), py::arg("blocking"),
+        py::arg("interprocess"));
+  m.def("cuda_event_destroy", &cuda::event_destroy, py::arg("event"), py::arg("device"));
+  m.def("cuda_event_record", &cuda::event_record, py::arg("event"), py::arg("device"));
+  m.def("cuda_event_synchronize", &cuda::event_synchronize, py::arg("event"));
+  m.def("cuda_event_query", &cuda::event_query, py::arg("event"));
+  m.def("cuda_event_elapsed_time", &cuda::event_elapsed_time, py::arg("start"), py::arg("end"));
+  m.def("cuda_stream_query", &cuda::stream_query, py::arg("device"));
   m.def("cuda_set_matmul_allow_tf32", &cuda::set_matmul_allow_tf32, py::arg("allow"));
   m.def("cuda_matmul_allow_tf32", &cuda::matmul_allow_tf32);
   m.def("cpu_capability", [] { return std::string(cpu::capability_name(cpu::capability())); });

@@ -90,7 +90,34 @@ reset_max_memory_allocated = reset_peak_memory_stats
 
 
 def memory_reserved(device=None):
-    return memory_allocated(device)
+    """Bytes flambeau's caching allocator holds on the device: handed out plus cached."""
+    if not is_built() or device_count() == 0:
+        return 0
+    return int(_C.cuda_memory_reserved(_index(device)))
+
+
+def memory_stats(device=None):
+    """The allocator's counters under PyTorch's key names (the ones flambeau's allocator keeps)."""
+    import collections
+    cur, peak, res = memory_allocated(device), max_memory_allocated(device), memory_reserved(device)
+    return collections.OrderedDict([("allocated_bytes.all.current", cur), ("allocated_bytes.all.peak", peak),
+                                    ("active_bytes.all.current", cur), ("active_bytes.all.peak", peak),
+                                    ("reserved_bytes.all.current", res)])
+
+
+def memory_summary(device=None, abbreviated=False):
+    def mib(n):
+        return f"{n / 2 ** 20:.1f} MiB"
+    idx = _index(device) if is_available() else 0
+    return (f"flambeau CUDA caching allocator, cuda:{idx}\n"
+            f"  allocated: {mib(memory_allocated(device))} (peak {mib(max_memory_allocated(device))})\n"
+            f"  reserved:  {mib(memory_reserved(device))}\n")
+
+
+def mem_get_info(device=None):
+    """(free, total) bytes of the device's memory, as cudaMemGetInfo reports them."""
+    _lazy_init()
+    return tuple(int(v) for v in _C.cuda_mem_get_info(_index(device)))
 
 
 def empty_cache():
@@ -138,14 +165,39 @@ def set_rng_state_all(new_states):
         set_rng_state(new_states[0])
 
 
-def get_device_name(device=None):
+class _CudaDeviceProperties:
+    """What get_device_properties returns: cudaGetDeviceProperties' fields under PyTorch's names."""
+
+    def __init__(self, d):
+        for k, v in d.items():
+            setattr(self, k, v)
+
+    def __repr__(self):
+        return (f"_CudaDeviceProperties(name='{self.name}', major={self.major}, minor={self.minor}, "
+                f"total_memory={self.total_memory // 2 ** 20}MB, multi_processor_count={self.multi_processor_count}, "
+                f"uuid={self.uuid}, L2_cache_size={self.L2_cache_size // 2 ** 20}MB)")
+
+
+def get_device_properties(device=None):
     _lazy_init()
-    return f"CUDA device {_index(device)}"
+    return _CudaDeviceProperties(_C.cuda_device_properties(_index(device)))
+
+
+def get_device_name(device=None):
+    return get_device_properties(device).name
 
 
 def get_device_capability(device=None):
-    _lazy_init()
-    return (0, 0)
+    p = get_device_properties(device)
+    return (p.major, p.minor)
+
+
+def is_bf16_supported(including_emulation=True):
+    """False: flambeau's CUDA kernels take float32 and float64 (no bfloat16 kernels)."""
+    return False
+
+
+from .streams import Stream, ExternalStream, Event, StreamContext, stream, current_stream, default_stream, set_stream  # noqa: E402,F401
 
 
 class device:
