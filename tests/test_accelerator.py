@@ -47,3 +47,12 @@ def test_channels_last_3d_is_accepted():
     x = flambeau.ones(1, 2, 3, 4, 5)
     assert tuple(x.to(memory_format=flambeau.channels_last_3d).shape) == (1, 2, 3, 4, 5)
     assert tuple(x.contiguous(memory_format=flambeau.channels_last_3d).shape) == (1, 2, 3, 4, 5)
+
+
+def test_cpu_library_backends_report_what_flambeau_uses():
+    import flambeau.backends.mkldnn
+    import flambeau.backends.opt_einsum
+    assert flambeau.backends.openmp.is_available() == bool(flambeau._C.has_openmp) == flambeau.has_openmp
+    assert not flambeau.backends.mkldnn.is_available() and not flambeau.backends.mkl.is_available()
+    assert not flambeau.backends.opt_einsum.is_available() and flambeau.backends.opt_einsum.get_opt_einsum() is None
+    flambeau.backends.mkldnn.enabled = False  # scripts set it; nothing changes
