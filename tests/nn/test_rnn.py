@@ -208,3 +208,11 @@ def test_create_graph_gradients_match_torch(cls, num_layers):
         results.append([to_np(g)] + [to_np(p.grad) for _, p in sorted(m.named_parameters())])
     for want, got in zip(*results):
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+
+
+def test_lstm_layer_is_one_graph_node_as_in_torch():
+    """A CPU LSTM layer over an unpacked sequence is recorded as one node (nn/modules/_lstm_layer.py), named
+    as PyTorch's CPU node; its gradients are checked against PyTorch by test_recurrent_layers_match_torch."""
+    for lib, mod in ((TN, TN.LSTM(3, 4)), (nn, nn.LSTM(3, 4))):
+        x = (torch if lib is TN else flambeau).randn(5, 2, 3, requires_grad=True)
+        assert mod(x)[0].grad_fn.name() == "MkldnnRnnLayerBackward0"

@@ -27,6 +27,7 @@ from .. import functional as F
 from .. import init
 from ..parameter import Parameter
 from .module import Module
+from ._lstm_layer import LSTMLayerFn
 
 __all__ = ["RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell"]
 
@@ -317,10 +318,14 @@ class RNNBase(Module):
                 # Every time step's input projection at once, then one view per step (unbind / split:
                 # their backward joins the step gradients; xp[t] would add a zero-filled [L, N, G] per step).
                 xp = F.linear(x, w_ih, b_ih)
-                xs = xp.unbind(0) if batch_sizes is None else xp.split(batch_sizes, 0)
                 k = layer * dirs + d
-                out, h, c = _run_direction(self.mode, xs, batch_sizes, h0[k], c0[k] if lstm else None, w_hh, b_hh,
-                                           w_hr, d == 1)
+                if lstm and batch_sizes is None and w_hr is None and not xp._impl.is_cuda:
+                    # the whole sequence as one node (_lstm_layer.py): no per-step graph
+                    out, h, c = LSTMLayerFn.apply(xp, h0[k], c0[k], w_hh, b_hh, d == 1)
+                else:
+                    xs = xp.unbind(0) if batch_sizes is None else xp.split(batch_sizes, 0)
+                    out, h, c = _run_direction(self.mode, xs, batch_sizes, h0[k], c0[k] if lstm else None, w_hh,
+                                               b_hh, w_hr, d == 1)
                 outs.append(out)
                 h_n.append(h)
                 if lstm:
