@@ -637,6 +637,19 @@ def test_other_code_paths_of_pickle_are_refused(tmp_path):
         with pytest.raises(pickle.UnpicklingError):
             flambeau.load(archive_with_pickle(data))
         assert not marker.exists(), name
+    # a file cannot alter shared objects: the dtype singletons, the allowed classes and functions
+    tampering = {
+        "dtype": b"\x80\x02ctorch\nfloat32\nN}X\x05\x00\x00\x00_nameX\x05\x00\x00\x00int64s\x86b.",
+        "class": b"\x80\x02ccollections\nCounter\nN}X\x04\x00\x00\x00keysNs\x86b.",
+        "function": (b"\x80\x02ctorch._utils\n_rebuild_tensor_v2\nN}X\x0c\x00\x00\x00__defaults__"
+                     b")s\x86b."),
+        "setitem_on_class": b"\x80\x02ccollections\nOrderedDict\nK\x01K\x02s.",
+    }
+    for name, data in tampering.items():
+        with pytest.raises(pickle.UnpicklingError, match="Can only"):
+            flambeau.load(archive_with_pickle(data))
+    assert str(flambeau.float32) == "flambeau.float32" and flambeau.float32.itemsize == 4
+    assert collections.Counter("aa").most_common() == [("a", 2)]
     # the refusal names the global, as PyTorch's does
     with pytest.raises(pickle.UnpicklingError, match="GLOBAL builtins.eval"):
         flambeau.load(archive_with_pickle(evil["eval"]))

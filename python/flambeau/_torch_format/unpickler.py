@@ -9,6 +9,13 @@ set torch.load(weights_only=True) accepts (torch/_weights_only_unpickler.py) whe
 represent the value, plus builtins.frozenset and builtins.bytes (empty bytes: torch.save writes
 `bytes()` for b"", which torch's own allow-list then refuses).
 
+The opcodes that set attributes or items on whatever object is on the stack are limited as PyTorch
+limits them, so that a file cannot alter shared objects (the dtype singletons, the allowed classes
+and functions): BUILD only on OrderedDicts (a state dict's _metadata) and tensors, APPEND(S) only on
+lists, SETITEM(S) only on dicts, ADDITEMS only on sets, NEWOBJ only on allowed classes. For that
+the unpickler derives from pickle._Unpickler, the pure-Python pickle.Unpickler whose opcode table
+can be overridden (data.pkl holds no tensor data, so its speed does not matter).
+
 Persistent ids must be ('storage', <storage class>, key, location, numel): the storage's bytes are
 the archive record data/<key>, read by the `load_storage` callback the archive reader provides.
 """
@@ -239,6 +246,7 @@ def _allowed_globals():
 
 
 _ALLOWED = None
+_DICTS = (dict, collections.OrderedDict, collections.Counter)
 
 
 def _unsupported(module, full_name, weights_only):
@@ -253,14 +261,87 @@ def _unsupported(module, full_name, weights_only):
     return _error(message + ".")
 
 
-class RestrictedUnpickler(pickle.Unpickler):
+class RestrictedUnpickler(pickle._Unpickler):
     """pickle.Unpickler whose find_class answers only from the allow-list (see the module doc)."""
+
+    dispatch = dict(pickle._Unpickler.dispatch)
 
     def __init__(self, file, load_storage, weights_only=None):
         super().__init__(file, encoding="utf-8")
         self._load_storage = load_storage   # (key, dtype name, numel, location) -> LoadedStorage
         self._weights_only = weights_only
         self._storages = {}
+
+    def _load_build(self):
+        state = self.stack.pop()
+        inst = self.stack[-1]
+        if type(inst) is collections.OrderedDict and isinstance(state, dict) \
+                and all(isinstance(k, str) and not k.startswith("__") for k in state):
+            inst.__dict__.update(state)
+        elif isinstance(inst, flambeau.Tensor):
+            pass  # Tensor.__setstate__ ignores its state, as PyTorch's does for plain tensors
+        else:
+            raise _error(f"Can only build Tensor, Parameter or OrderedDict, but got "
+                         f"{type(inst).__name__}")
+
+    def _target(self, allowed, opcode):
+        target = self.stack[-1]
+        if type(target) not in allowed:
+            raise _error(f"Can only {opcode} for {'/'.join(t.__name__ for t in allowed)}, but got "
+                         f"{type(target).__name__}")
+        return target
+
+    def _load_append(self):
+        value = self.stack.pop()
+        self._target((list,), "APPEND").append(value)
+
+    def _load_appends(self):
+        items = self.pop_mark()
+        self._target((list,), "APPENDS").extend(items)
+
+    def _load_setitem(self):
+        value = self.stack.pop()
+        key = self.stack.pop()
+        self._target(_DICTS, "SETITEM")[key] = value
+
+    def _load_setitems(self):
+        items = self.pop_mark()
+        target = self._target(_DICTS, "SETITEMS")
+        for i in range(0, len(items), 2):
+            target[items[i]] = items[i + 1]
+
+    def _load_additems(self):
+        items = self.pop_mark()
+        self._target((set,), "ADDITEMS").update(items)
+
+    def _load_newobj(self):
+        args = self.stack.pop()
+        cls = self.stack.pop()
+        self.append(self._new(cls, args, {}))
+
+    def _load_newobj_ex(self):
+        kwargs = self.stack.pop()
+        args = self.stack.pop()
+        cls = self.stack.pop()
+        self.append(self._new(cls, args, kwargs))
+
+    @staticmethod
+    def _new(cls, args, kwargs):
+        from flambeau.nn import Parameter
+        if cls is Parameter:
+            return Parameter(*args, **kwargs)
+        if cls not in (collections.OrderedDict, collections.Counter, set, frozenset, complex):
+            raise _error(f"Can only create new objects of the allowed classes, but got {cls!r}")
+        return cls.__new__(cls, *args, **kwargs)
+
+    dispatch[pickle.BUILD[0]] = _load_build
+    dispatch[pickle.APPEND[0]] = _load_append
+    dispatch[pickle.APPENDS[0]] = _load_appends
+    dispatch[pickle.SETITEM[0]] = _load_setitem
+    dispatch[pickle.SETITEMS[0]] = _load_setitems
+    dispatch[pickle.ADDITEMS[0]] = _load_additems
+    dispatch[pickle.NEWOBJ[0]] = _load_newobj
+    dispatch[pickle.NEWOBJ_EX[0]] = _load_newobj_ex
 
     def find_class(self, module, name):
         global _ALLOWED
