@@ -777,3 +777,42 @@ def test_big_endian_archives_are_byteswapped():
     assert_same(flambeau.load(big), fv)
     big.seek(0)
     assert_same(fv, torch.load(big))  # PyTorch reads the archive the same way
+
+
+def test_python_attributes_of_parameters_both_ways():
+    tp = torch.nn.Parameter(torch.randn(2))
+    tp.tag = "frozen-at-epoch-3"
+    out = torch_to_flambeau({"p": tp})["p"]
+    assert isinstance(out, nn.Parameter) and out.tag == tp.tag
+    fp = nn.Parameter(flambeau.randn(3))
+    fp.tag = ("lr-scale", 0.5)
+    assert flambeau_to_torch({"p": fp})["p"].tag == fp.tag
+    assert flambeau_round_trip({"p": fp})["p"].tag == fp.tag
+    # a plain flambeau tensor cannot hold attributes: refused rather than dropped
+    tt = torch.randn(2)
+    tt.tag = 1
+    with pytest.raises(pickle.UnpicklingError, match="attribute 'tag'"):
+        torch_to_flambeau({"t": tt})
+    # and a file cannot replace a tensor's own attributes
+    bad = torch.nn.Parameter(torch.randn(2))
+    bad.__dict__["grad_fn"] = 3
+    with pytest.raises(pickle.UnpicklingError, match="invalid tensor attribute name 'grad_fn'"):
+        torch_to_flambeau({"p": bad})
+
+
+def test_geometry_beyond_int64_is_refused():
+    buf = io.BytesIO()
+    torch.save({"w": torch.ones(2)}, buf)
+    with zipfile.ZipFile(io.BytesIO(buf.getvalue())) as zf:
+        data = zf.read("archive/data.pkl")
+    # sizes (2,) -> (2**62 + 1, 4) with strides (0, 0): no memory needed, but 2**64 elements
+    huge = data.replace(b"K\x02\x85", b"\x8a\x08\x01\x00\x00\x00\x00\x00\x00\x40K\x04\x86", 1)
+    huge = huge.replace(b"K\x01\x85", b"K\x00K\x00\x86", 1)
+    assert huge != data
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(buf.getvalue())) as src, zipfile.ZipFile(out, "w") as dst:
+        for info in src.infolist():
+            dst.writestr(info.filename, huge if info.filename.endswith("data.pkl") else src.read(info))
+    out.seek(0)
+    with pytest.raises(pickle.UnpicklingError, match="invalid geometry"):
+        flambeau.load(out)

@@ -9,7 +9,8 @@ to trust it. What is written, per type:
     tensor        torch._utils._rebuild_tensor_v2(storage, offset, size, stride, requires_grad,
                   OrderedDict()); storage = persistent id ('storage', torch.<X>Storage, key,
                   location, numel), whose bytes are the archive record data/<key>
-    Parameter     torch._utils._rebuild_parameter(tensor, requires_grad, OrderedDict())
+    Parameter     torch._utils._rebuild_parameter(tensor, requires_grad, OrderedDict()), or
+                  _rebuild_parameter_with_state(..., attributes) when Python attributes were set on it
     dtype         GLOBAL torch <name>        device     torch.device(type[, index])
     Size          torch.Size(tuple)          bytes      _codecs.encode(latin-1 str, 'latin1')
     bytearray     builtins.bytearray(bytes)  complex    builtins.complex(real, imag)
@@ -223,11 +224,15 @@ class TorchPickler:
             return
         from flambeau.nn import Parameter
         if isinstance(t, Parameter):
-            self._global("torch._utils", "_rebuild_parameter")
+            state = dict(getattr(t, "__dict__", None) or {})  # Python attributes set on it
+            self._global("torch._utils",
+                         "_rebuild_parameter_with_state" if state else "_rebuild_parameter")
             self._write(pickle.MARK)
             self._rebuild_tensor(t, False, path)
             self.save(bool(t.requires_grad), path)
             self._call("collections", "OrderedDict", (), path)
+            if state:
+                self.save(state, path + ".__dict__")
             self._write(pickle.TUPLE + pickle.REDUCE)
         else:
             self._rebuild_tensor(t, bool(t.requires_grad), path)

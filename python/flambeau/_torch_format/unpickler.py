@@ -76,6 +76,12 @@ def _check_geometry(storage, offset, size, stride, what):
     ok = (isinstance(size, tuple) and isinstance(stride, tuple) and len(size) == len(stride)
           and all(type(v) is int and v >= 0 for v in size + stride)
           and type(offset) is int and offset >= 0)
+    if ok:  # element counts and the furthest element must be int64s, as in any tensor
+        numel = 1
+        for v in size:
+            numel *= v
+        furthest = offset + sum((n - 1) * st for n, st in zip(size, stride) if n)
+        ok = numel < 2 ** 63 and furthest < 2 ** 63
     if not ok:
         raise _error(f"{what}: invalid geometry (offset {offset!r}, size {size!r}, stride {stride!r})")
 
@@ -146,7 +152,8 @@ def _set_state(obj, state):
         if not isinstance(part, dict):
             raise _error(f"invalid tensor state {state!r}")
         for k, v in part.items():
-            if not isinstance(k, str) or k.startswith("__"):
+            # only new attributes: a file must not replace the tensor's own (data, grad, _impl...)
+            if not isinstance(k, str) or k.startswith("__") or hasattr(type(obj), k):
                 raise _error(f"invalid tensor attribute name {k!r}")
             try:
                 setattr(obj, k, v)
