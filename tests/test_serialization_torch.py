@@ -579,6 +579,16 @@ def test_torchscript_archives_are_refused_clearly(tmp_path):
         flambeau.load(path)
 
 
+def test_tar_archives_get_a_helpful_message(tmp_path):
+    import tarfile
+    path = tmp_path / "old.tar"
+    with tarfile.open(path, "w") as tar:
+        (tmp_path / "pickle").write_bytes(b"x")
+        tar.add(tmp_path / "pickle", arcname="pickle")
+    with pytest.raises(SerializationError, match="before 0.4"):
+        flambeau.load(path)
+
+
 # ---------------------------------------------------------------- malicious files are refused
 MARKER_COMMAND = "touch {}"
 

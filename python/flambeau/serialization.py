@@ -354,6 +354,9 @@ def _looks_like(raw):
                 "unpickles arbitrary objects, because unpickling can run code.")
     if len(raw) >= 9 and raw[8:9] == b"{":
         return " It looks like a .safetensors file: use flambeau.load_safetensors."
+    if raw[257:262] == b"ustar":
+        return (" It looks like a tar archive, PyTorch's format before 0.4, which even torch.load "
+                "reads only with weights_only=False: re-save it with a recent PyTorch.")
     return ""
 
 
