@@ -72,7 +72,13 @@ class _Storages:
 
 def _storage_bytes(whole, name):
     arr = whole.detach().cpu().numpy()
-    return np.ascontiguousarray(arr, dtype=STORED_NUMPY[name]).reshape(-1).view(np.uint8)
+    stored = STORED_NUMPY[name]
+    if (arr.dtype.kind, arr.dtype.itemsize) != (stored.kind, stored.itemsize):
+        # only the byte order may change: never a conversion of the values (bfloat16 would need
+        # its raw bits, which numpy cannot give)
+        raise TypeError(f"flambeau.save: cannot get the raw elements of a {name} tensor (numpy "
+                        f"gives {arr.dtype})")
+    return np.ascontiguousarray(arr, dtype=stored).reshape(-1).view(np.uint8)
 
 
 def _archive_name(f):
