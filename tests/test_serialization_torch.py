@@ -826,3 +826,16 @@ def test_geometry_beyond_int64_is_refused():
     out.seek(0)
     with pytest.raises(pickle.UnpicklingError, match="invalid geometry"):
         flambeau.load(out)
+
+
+def test_impossible_record_sizes_are_refused_before_allocating():
+    raw = bytearray(saved_archive())
+    with zipfile.ZipFile(io.BytesIO(bytes(raw))) as zf:
+        info = zf.getinfo("archive/data/0")
+    # the central directory entry of data/0 claims a 3.5 GB record (both sizes: still "stored")
+    pos = raw.find(b"archive/data/0", raw.index(b"PK\x01\x02")) - 46
+    assert raw[pos:pos + 4] == b"PK\x01\x02"
+    assert struct.unpack_from("<I", raw, pos + 24)[0] == info.file_size
+    struct.pack_into("<II", raw, pos + 20, 3_500_000_000, 3_500_000_000)
+    with pytest.raises(SerializationError, match="corrupted"):
+        flambeau.load(io.BytesIO(bytes(raw)))

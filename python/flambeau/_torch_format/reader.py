@@ -34,6 +34,8 @@ class _Archive:
     def __init__(self, fileobj, name):
         self.name = name
         try:
+            self.size = fileobj.seek(0, io.SEEK_END)
+            fileobj.seek(0)
             self.zf = zipfile.ZipFile(fileobj)
             names = self.zf.namelist()
         except (zipfile.BadZipFile, EOFError, ValueError, OSError, struct.error) as e:
@@ -63,6 +65,14 @@ class _Archive:
             raise _error(f"{self.name}: the archive has no record {self.prefix}{record} "
                          "(truncated or corrupted)") from None
         self.unread.discard(info.filename)
+        # the sizes the directory claims must be possible before memory is set aside for them
+        # (deflate expands at most ~1032 times; torch.save stores records uncompressed)
+        stored = info.compress_type == zipfile.ZIP_STORED
+        if info.compress_size > self.size or (stored and info.file_size != info.compress_size) \
+                or info.file_size > 1032 * info.compress_size + 1024:
+            raise _error(f"{self.name}: corrupted record {info.filename} (sizes "
+                         f"{info.compress_size} -> {info.file_size} in an archive of {self.size} "
+                         "bytes)")
         try:
             buf = bytearray(info.file_size)
             view = memoryview(buf)
@@ -138,6 +148,13 @@ def _restore_location(t, location, map_location):
 
 def load_archive(fileobj, name, map_location=None, weights_only=None):
     archive = _Archive(fileobj, name)
+    try:
+        return _load(archive, name, map_location, weights_only)
+    finally:
+        archive.zf.close()
+
+
+def _load(archive, name, map_location, weights_only):
     big_endian = False
     if archive.has("byteorder"):
         order = bytes(archive.read("byteorder"))
