@@ -570,6 +570,12 @@ def test_legacy_pytorch_format_loads():
     assert_same(out, obj)
     out["base"].zero_()
     assert not np_of(out["view"]).any()
+    raw = buf.getvalue()
+    for cut in (10, len(raw) // 2, len(raw) - 3):  # truncated anywhere: a clear error
+        with pytest.raises((SerializationError, pickle.UnpicklingError)):
+            flambeau.load(io.BytesIO(raw[:cut]))
+    with pytest.raises(SerializationError, match="unexpected bytes"):
+        flambeau.load(io.BytesIO(raw + b"\0"))
 
 
 def test_torchscript_archives_are_refused_clearly(tmp_path):

@@ -48,6 +48,9 @@ def load_legacy(raw, name, map_location=None, weights_only=None):
         seen = {}
 
         def record(key, dtype_name, numel, location):
+            if numel * STORED_NUMPY[dtype_name].itemsize > len(raw):
+                raise _error(f"{name}: storage {key} of {numel} elements does not fit in the file "
+                             "(truncated or corrupted)")
             seen[key] = (dtype_name, numel, location)
             return LoadedStorage(key, dtype_name, numel,
                                  lambda as_dtype: flambeau.empty(numel * STORED_NUMPY[dtype_name]
