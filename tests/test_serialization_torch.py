@@ -845,3 +845,47 @@ def test_impossible_record_sizes_are_refused_before_allocating():
     struct.pack_into("<II", raw, pos + 20, 3_500_000_000, 3_500_000_000)
     with pytest.raises(SerializationError, match="corrupted"):
         flambeau.load(io.BytesIO(bytes(raw)))
+
+
+class TrainingRecord:
+    """A training script's own class, saved inside a checkpoint."""
+
+    def __init__(self, epoch, note):
+        self.epoch, self.note = epoch, note
+
+
+def test_add_safe_globals_lets_trusted_types_load():
+    from flambeau import serialization
+    tv = {"w": torch.ones(2), "best": np.float64(0.25), "arr": np.arange(3), "rec": TrainingRecord(3, "x")}
+    buf = io.BytesIO()
+    torch.save(tv, buf)
+    raw = buf.getvalue()
+    with pytest.raises(pickle.UnpicklingError, match=r"numpy\._core\.multiarray\.scalar.*add_safe_globals"):
+        flambeau.load(io.BytesIO(raw))
+    trusted = torch.serialization.get_unsafe_globals_in_checkpoint(io.BytesIO(raw))
+    objects = {"numpy._core.multiarray.scalar": np._core.multiarray.scalar, "numpy.ndarray": np.ndarray,
+               "numpy._core.multiarray._reconstruct": np._core.multiarray._reconstruct,
+               "numpy.dtype": np.dtype, f"{__name__}.TrainingRecord": TrainingRecord}
+    assert set(trusted) <= set(objects)
+    # as with PyTorch, BUILD of a numpy dtype needs its exact class too
+    entries = [(obj, name) for name, obj in objects.items()] + [np.dtypes.Float64DType,
+                                                                np.dtypes.Int64DType]
+    with serialization.safe_globals(entries):
+        assert len(serialization.get_safe_globals()) == len(entries)
+        out = flambeau.load(io.BytesIO(raw))
+    assert serialization.get_safe_globals() == []
+    assert out["best"] == 0.25 and type(out["best"]) is np.float64
+    assert np.array_equal(out["arr"], np.arange(3))
+    assert isinstance(out["rec"], TrainingRecord) and (out["rec"].epoch, out["rec"].note) == (3, "x")
+    with pytest.raises(pickle.UnpicklingError):  # outside the block: refused again
+        flambeau.load(io.BytesIO(raw))
+    serialization.add_safe_globals([os.system])  # never, whoever asks
+    try:
+        marker_buf = io.BytesIO()
+        torch.save(RunsCommand("/nonexistent/dir/marker"), marker_buf)
+        with pytest.raises(pickle.UnpicklingError, match="system"):
+            flambeau.load(io.BytesIO(marker_buf.getvalue()))
+    finally:
+        serialization.clear_safe_globals()
+    with pytest.raises(ValueError):
+        serialization.add_safe_globals([(np.dtype,)])

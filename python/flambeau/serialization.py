@@ -20,7 +20,8 @@ Records are stored uncompressed, their data 64-byte aligned, each with its CRC-3
 Loading never runs code from the file: the pickle is read by a restricted unpickler that can only
 name an allow-list of globals (the containers, PyTorch's tensor-rebuilding functions and storage
 types, torch.Size, torch.device, dtypes, and the builtins torch.load(weights_only=True) accepts);
-any other global raises pickle.UnpicklingError naming it, even with weights_only=False. Tensors that
+any other global raises pickle.UnpicklingError naming it, even with weights_only=False, unless the
+user marked it safe with add_safe_globals / safe_globals (as torch.serialization's). Tensors that
 shared a storage when saved (tied weights, views) share memory when loaded, with their offsets and
 strides. float16/bfloat16 tensors load as float32 until flambeau has those dtypes. A record whose
 CRC does not match, a truncated archive or a malformed pickle raises SerializationError (or
@@ -56,7 +57,11 @@ import numpy as np
 
 import flambeau
 
-__all__ = ["save", "load", "save_safetensors", "load_safetensors"]
+from ._torch_format.safe_globals import (add_safe_globals, clear_safe_globals,
+                                         get_safe_globals, safe_globals)
+
+__all__ = ["save", "load", "save_safetensors", "load_safetensors", "add_safe_globals",
+           "clear_safe_globals", "get_safe_globals", "safe_globals"]
 
 MAGIC = b"FLAMBEAU"
 VERSION = 1

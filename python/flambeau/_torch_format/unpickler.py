@@ -9,10 +9,12 @@ set torch.load(weights_only=True) accepts (torch/_weights_only_unpickler.py) whe
 represent the value, plus builtins.frozenset and builtins.bytes (empty bytes: torch.save writes
 `bytes()` for b"", which torch's own allow-list then refuses).
 
-The opcodes that set attributes or items on whatever object is on the stack are limited as PyTorch
-limits them, so that a file cannot alter shared objects (the dtype singletons, the allowed classes
-and functions): BUILD only on OrderedDicts (a state dict's _metadata) and tensors, APPEND(S) only on
-lists, SETITEM(S) only on dicts, ADDITEMS only on sets, NEWOBJ only on allowed classes. For that
+Globals the user marked safe (flambeau.serialization.add_safe_globals / safe_globals, as in
+torch.serialization) are allowed too, except from sys, os, posix and nt. The opcodes that set
+attributes or items on whatever object is on the stack are limited as PyTorch limits them, so that a file cannot alter shared objects (the dtype singletons, the allowed classes
+and functions): BUILD only on OrderedDicts (a state dict's _metadata), tensors and instances of the
+user's safe types, APPEND(S) only on lists, SETITEM(S) only on dicts, ADDITEMS only on sets, NEWOBJ
+only on allowed classes. For that
 the unpickler derives from pickle._Unpickler, the pure-Python pickle.Unpickler whose opcode table
 can be overridden (data.pkl holds no tensor data, so its speed does not matter).
 
@@ -28,6 +30,7 @@ from flambeau import _C
 from flambeau._tensor import _wrap
 
 from .dtypes import STORAGE_DTYPES, STORED_NUMPY, flambeau_dtype, has_tensors_of
+from .safe_globals import user_allowed
 
 
 class StorageType:
@@ -263,6 +266,10 @@ def _unsupported(module, full_name, weights_only):
     if weights_only is False:
         message += (", even with weights_only=False: load this file with PyTorch "
                     "(torch.load(..., weights_only=False)) only if you trust its source")
+    elif module.split(".", 1)[0] not in ("sys", "os", "posix", "nt"):
+        message += (f". If you trust it, allow it with flambeau.serialization.add_safe_globals"
+                    f"([{full_name}]) or the flambeau.serialization.safe_globals([{full_name}]) "
+                    "context manager")
     if module.startswith("torch.nn.modules") or module.startswith("torch.optim"):
         message += ". A whole model or optimizer was pickled: save its state_dict() instead"
     return _error(message + ".")
@@ -278,6 +285,11 @@ class RestrictedUnpickler(pickle._Unpickler):
         self._load_storage = load_storage   # (key, dtype name, numel, location) -> LoadedStorage
         self._weights_only = weights_only
         self._storages = {}
+        self._user = user_allowed()   # add_safe_globals, as it stands when the load starts
+        self._user_objects = list(self._user.values())
+
+    def _user_allows(self, obj):
+        return any(obj is allowed for allowed in self._user_objects)
 
     def _load_build(self):
         state = self.stack.pop()
@@ -287,6 +299,18 @@ class RestrictedUnpickler(pickle._Unpickler):
             inst.__dict__.update(state)
         elif isinstance(inst, flambeau.Tensor):
             pass  # Tensor.__setstate__ ignores its state, as PyTorch's does for plain tensors
+        elif self._user_allows(type(inst)):  # a type the user marked safe: as pickle builds it
+            setstate = getattr(inst, "__setstate__", None)
+            if setstate is not None:
+                setstate(state)
+                return
+            slot_state = None
+            if isinstance(state, tuple) and len(state) == 2:
+                state, slot_state = state
+            if state:
+                inst.__dict__.update(state)
+            for k, v in (slot_state or {}).items():
+                setattr(inst, k, v)
         else:
             raise _error(f"Can only build Tensor, Parameter or OrderedDict, but got "
                          f"{type(inst).__name__}")
@@ -332,12 +356,12 @@ class RestrictedUnpickler(pickle._Unpickler):
         cls = self.stack.pop()
         self.append(self._new(cls, args, kwargs))
 
-    @staticmethod
-    def _new(cls, args, kwargs):
+    def _new(self, cls, args, kwargs):
         from flambeau.nn import Parameter
         if cls is Parameter:
             return Parameter(*args, **kwargs)
-        if cls not in (collections.OrderedDict, collections.Counter, set, frozenset, complex):
+        if cls not in (collections.OrderedDict, collections.Counter, set, frozenset, complex) \
+                and not (isinstance(cls, type) and self._user_allows(cls)):
             raise _error(f"Can only create new objects of the allowed classes, but got {cls!r}")
         return cls.__new__(cls, *args, **kwargs)
 
@@ -371,6 +395,8 @@ class RestrictedUnpickler(pickle._Unpickler):
             if name in STORED_NUMPY or name.startswith(("complex", "float8", "uint", "qint",
                                                         "quint", "int")):
                 raise _error(f"GLOBAL torch.{name}: flambeau has no dtype {name}")
+        if full in self._user:
+            return self._user[full]
         raise _unsupported(module, full, self._weights_only)
 
     def persistent_load(self, pid):
