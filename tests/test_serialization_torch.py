@@ -862,7 +862,9 @@ def test_add_safe_globals_lets_trusted_types_load():
     raw = buf.getvalue()
     with pytest.raises(pickle.UnpicklingError, match=r"numpy\._core\.multiarray\.scalar.*add_safe_globals"):
         flambeau.load(io.BytesIO(raw))
-    trusted = torch.serialization.get_unsafe_globals_in_checkpoint(io.BytesIO(raw))
+    trusted = serialization.get_unsafe_globals_in_checkpoint(io.BytesIO(raw))
+    assert trusted == sorted(torch.serialization.get_unsafe_globals_in_checkpoint(io.BytesIO(raw)))
+    assert serialization.get_unsafe_globals_in_checkpoint(io.BytesIO(saved_archive())) == []
     objects = {"numpy._core.multiarray.scalar": np._core.multiarray.scalar, "numpy.ndarray": np.ndarray,
                "numpy._core.multiarray._reconstruct": np._core.multiarray._reconstruct,
                "numpy.dtype": np.dtype, f"{__name__}.TrainingRecord": TrainingRecord}

@@ -58,10 +58,12 @@ import numpy as np
 import flambeau
 
 from ._torch_format.safe_globals import (add_safe_globals, clear_safe_globals,
-                                         get_safe_globals, safe_globals)
+                                         get_safe_globals, get_unsafe_globals_in_checkpoint,
+                                         safe_globals)
 
 __all__ = ["save", "load", "save_safetensors", "load_safetensors", "add_safe_globals",
-           "clear_safe_globals", "get_safe_globals", "safe_globals"]
+           "clear_safe_globals", "get_safe_globals", "get_unsafe_globals_in_checkpoint",
+           "safe_globals"]
 
 MAGIC = b"FLAMBEAU"
 VERSION = 1

@@ -1,4 +1,5 @@
-"""torch.serialization's allow-list extension: add_safe_globals, safe_globals, get/clear_safe_globals.
+"""torch.serialization's allow-list extension: add_safe_globals, safe_globals, get/clear_safe_globals,
+get_unsafe_globals_in_checkpoint.
 
 A checkpoint may hold objects of types neither PyTorch's nor flambeau's allow-list knows (numpy
 scalars and arrays, a training script's dataclass). As in PyTorch, the user may name the classes and
@@ -65,3 +66,40 @@ def user_allowed():
         if name.split(".", 1)[0] not in _BLOCKED_MODULES:
             allowed[name] = obj
     return allowed
+
+
+def get_unsafe_globals_in_checkpoint(f):
+    """The globals a PyTorch zip checkpoint names that flambeau.load does not allow by default
+    ("module.name" strings), read from its pickle's opcodes without unpickling anything."""
+    import pickletools
+
+    from .reader import _Archive
+    from .unpickler import RestrictedUnpickler
+
+    if isinstance(f, (str, bytes)) or hasattr(f, "__fspath__"):
+        with open(f, "rb") as fh:
+            return get_unsafe_globals_in_checkpoint(fh)
+    archive = _Archive(f, getattr(f, "name", "<file object>"))
+    try:
+        data = bytes(archive.read("data.pkl"))
+    finally:
+        archive.zf.close()
+    import io
+    probe = RestrictedUnpickler(io.BytesIO(), None)
+    probe._user = {}  # by default: what the user allowed does not count
+    names, strings = set(), []
+    for op, arg, _ in pickletools.genops(data):
+        if op.name == "GLOBAL":
+            module, name = arg.split(" ", 1)
+        elif op.name == "STACK_GLOBAL" and len(strings) == 2:  # protocol 4: two strings pushed
+            module, name = strings
+        else:
+            if op.name != "MEMOIZE":
+                strings = (strings + [arg])[-2:] if isinstance(arg, str) and "UNICODE" in op.name \
+                    else []
+            continue
+        try:
+            probe.find_class(module, name)
+        except Exception:
+            names.add(f"{module}.{name}")
+    return sorted(names)
