@@ -225,10 +225,11 @@ def save(obj, f, pickle_module=None, pickle_protocol=2, _use_new_zipfile_seriali
     torch.load and flambeau.load read. pickle_module, pickle_protocol and
     _use_new_zipfile_serialization (the legacy format) are accepted for compatibility: the file is
     always the zip format with a protocol-2 pickle, the one torch.load(weights_only=True) reads."""
-    from ._torch_format.writer import _archive_name, save_archive
+    from ._torch_format.writer import PreparedArchive, _archive_name
+    archive = PreparedArchive(obj)
     fh, close = _open_for(f, "wb")
     try:
-        save_archive(obj, fh, _archive_name(f))
+        archive.write(fh, _archive_name(f))
     finally:
         if close:
             fh.close()

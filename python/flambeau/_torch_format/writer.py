@@ -88,18 +88,26 @@ def _archive_name(f):
     return "archive"
 
 
-def save_archive(obj, fh, archive_name):
-    """Write obj as a PyTorch zip checkpoint to the binary file fh."""
-    storages = _Storages()
-    pickled = TorchPickler(storages).dump(obj)
-    serialization_id = int.from_bytes(hashlib.sha256(pickled).digest()[:17], "little") % 10 ** 40
-    head = [("data.pkl", pickled), (".format_version", b"1"),
-            (".storage_alignment", str(_ALIGNMENT).encode()), ("byteorder", b"little")]
-    tail = [("version", b"3\n"), (".data/serialization_id", f"{serialization_id:040d}".encode())]
-    with ZipWriter(fh, _ALIGNMENT) as zw:
-        for record, data in head:
-            zw.write(f"{archive_name}/{record}", data)
-        for key, whole, name in storages.records:  # one storage in host memory at a time
-            zw.write(f"{archive_name}/data/{key}", _storage_bytes(whole, name))
-        for record, data in tail:
-            zw.write(f"{archive_name}/{record}", data)
+class PreparedArchive:
+    """obj pickled and its storages found: what can fail on a bad object fails here, before the
+    destination file is opened (so a failed save leaves an existing checkpoint as it was)."""
+
+    def __init__(self, obj):
+        self.storages = _Storages()
+        self.pickled = TorchPickler(self.storages).dump(obj)
+
+    def write(self, fh, archive_name):
+        """Write the PyTorch zip checkpoint to the binary file fh."""
+        pickled = self.pickled
+        serialization_id = int.from_bytes(hashlib.sha256(pickled).digest()[:17], "little") \
+            % 10 ** 40
+        head = [("data.pkl", pickled), (".format_version", b"1"),
+                (".storage_alignment", str(_ALIGNMENT).encode()), ("byteorder", b"little")]
+        tail = [("version", b"3\n"), (".data/serialization_id", f"{serialization_id:040d}".encode())]
+        with ZipWriter(fh, _ALIGNMENT) as zw:
+            for record, data in head:
+                zw.write(f"{archive_name}/{record}", data)
+            for key, whole, name in self.storages.records:  # one storage in host memory at a time
+                zw.write(f"{archive_name}/data/{key}", _storage_bytes(whole, name))
+            for record, data in tail:
+                zw.write(f"{archive_name}/{record}", data)
