@@ -896,3 +896,24 @@ def test_add_safe_globals_lets_trusted_types_load():
         serialization.clear_safe_globals()
     with pytest.raises(ValueError):
         serialization.add_safe_globals([(np.dtype,)])
+
+
+def test_tensors_keep_their_device(device):
+    base = flambeau.randn(4, 3).to(device)
+    fv = {"w": base, "t": base.t(), "i": flambeau.arange(5).to(device)}
+    buf = io.BytesIO()
+    flambeau.save(fv, buf)
+    with zipfile.ZipFile(io.BytesIO(buf.getvalue())) as zf:
+        location = "cpu" if device == "cpu" else "cuda:0"
+        assert f"X{chr(len(location))}\0\0\0{location}".encode() in zf.read("archive/data.pkl")
+    buf.seek(0)
+    out = flambeau.load(buf)
+    for k, v in fv.items():
+        assert out[k].device == v.device and np.array_equal(np_of(out[k]), np_of(v)), k
+    assert out["t"].stride() == fv["t"].stride()
+    buf.seek(0)
+    cpu = flambeau.load(buf, map_location="cpu")
+    assert all(str(v.device) == "cpu" for v in cpu.values())
+    buf.seek(0)
+    assert_same({k: v.cpu() if k != "t" else cpu["t"] for k, v in fv.items()},
+                torch.load(buf, map_location="cpu"))
