@@ -26,7 +26,10 @@ shared a storage when saved (tied weights, views) share memory when loaded, with
 strides. float16/bfloat16 tensors load as float32 until flambeau has those dtypes. A record whose
 CRC does not match, a truncated archive or a malformed pickle raises SerializationError (or
 pickle.UnpicklingError) instead of loading wrong numbers. Files in PyTorch's legacy format
-(_use_new_zipfile_serialization=False) load too.
+(_use_new_zipfile_serialization=False) load too. Refused with a message saying why: tensors of
+dtypes flambeau lacks (complex, uint16/32/64, float8, quantized), sparse and nested tensors, plain
+tensors carrying Python attributes (Parameters may), TorchScript archives (torch.jit.save), and
+PyTorch's pre-0.4 tar format.
 
 What can be saved: tensors and Parameters of every flambeau dtype, dicts (keys of any saveable
 type), OrderedDicts (with their _metadata, as state_dict() returns them), Counters, lists, tuples,
