@@ -917,3 +917,34 @@ def test_tensors_keep_their_device(device):
     buf.seek(0)
     assert_same({k: v.cpu() if k != "t" else cpu["t"] for k, v in fv.items()},
                 torch.load(buf, map_location="cpu"))
+
+
+def test_tensor_kinds_flambeau_lacks_are_named():
+    cases = {"sparse tensors": torch.eye(3).to_sparse(), "complex64": torch.randn(2, dtype=torch.cfloat),
+             "uint16": torch.tensor([1, 2, 3]).to(torch.uint16),
+             "quantized tensors": torch.quantize_per_tensor(torch.rand(3), 0.1, 0, torch.quint8)}
+    for what, t in cases.items():
+        buf = io.BytesIO()
+        torch.save({"t": t}, buf)
+        buf.seek(0)
+        with pytest.raises(pickle.UnpicklingError, match=what):
+            flambeau.load(buf)
+
+
+def test_untyped_storages_rebuilt_with_a_dtype():
+    # torch.save writes _rebuild_tensor_v3(UntypedStorage, ..., dtype) for dtypes without a legacy
+    # storage class (uint16 here); the same file naming int16 instead reads the bytes as int16
+    buf = io.BytesIO()
+    torch.save({"t": torch.tensor([[1, 2, 3], [4, 5, 60000]]).to(torch.uint16).t()}, buf)
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(buf.getvalue())) as src, zipfile.ZipFile(out, "w") as dst:
+        for info in src.infolist():
+            data = src.read(info)
+            if info.filename.endswith("data.pkl"):
+                assert b"_rebuild_tensor_v3" in data and b"ctorch\nuint16\n" in data
+                data = data.replace(b"ctorch\nuint16\n", b"ctorch\nint16\n")
+            dst.writestr(info.filename, data)
+    out.seek(0)
+    t = flambeau.load(out)["t"]
+    assert t.dtype == flambeau.int16 and t.stride() == (1, 3)
+    assert np_of(t).tolist() == [[1, 4], [2, 5], [3, 60000 - 65536]]

@@ -256,6 +256,16 @@ def _allowed_globals():
 
 
 _ALLOWED = None
+# tensors PyTorch's allow-list rebuilds but flambeau cannot hold: named instead of "unsupported"
+_TENSOR_KINDS_NOT_SUPPORTED = {
+    "torch._utils._rebuild_sparse_tensor": "sparse tensors",
+    "torch.serialization._get_layout": "sparse tensors",
+    "torch._utils._rebuild_qtensor": "quantized tensors",
+    "torch._utils._rebuild_nested_tensor": "nested tensors",
+    "torch._utils._rebuild_meta_tensor_no_storage": "tensors on the meta device",
+    "torch._utils._rebuild_wrapper_subclass": "tensor subclasses without storage",
+    "torch._utils._rebuild_device_tensor_from_numpy": "tensors of a device saved through numpy",
+}
 _DICTS = (dict, collections.OrderedDict, collections.Counter)
 
 
@@ -386,7 +396,7 @@ class RestrictedUnpickler(pickle._Unpickler):
         full = f"{module}.{name}"
         if full in _ALLOWED:
             return _ALLOWED[full]
-        if module in ("torch", "torch.cuda") and name in STORAGE_DTYPES:
+        if module in ("torch", "torch.cuda", "torch.storage") and name in STORAGE_DTYPES:
             return StorageType(STORAGE_DTYPES[name])
         if module == "torch":
             dt = flambeau_dtype(name)
@@ -397,6 +407,9 @@ class RestrictedUnpickler(pickle._Unpickler):
                 raise _error(f"GLOBAL torch.{name}: flambeau has no dtype {name}")
         if full in self._user:
             return self._user[full]
+        if full in _TENSOR_KINDS_NOT_SUPPORTED:
+            raise _error(f"GLOBAL {full}: the checkpoint holds {_TENSOR_KINDS_NOT_SUPPORTED[full]}, "
+                         "which flambeau does not have")
         raise _unsupported(module, full, self._weights_only)
 
     def persistent_load(self, pid):
