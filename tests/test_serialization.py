@@ -1,4 +1,5 @@
-"""flambeau.save/load (code-free format with checksum) and the safetensors reader/writer."""
+"""flambeau.save/load round trips, the reader of flambeau's previous file format (code-free, with a
+checksum), and the safetensors reader/writer. PyTorch's format both ways: test_serialization_torch.py."""
 import collections
 import hashlib
 import io
@@ -12,7 +13,8 @@ import torch
 
 import flambeau
 from flambeau import nn, optim
-from flambeau.serialization import SerializationError, load_safetensors, save_safetensors
+from flambeau.serialization import (SerializationError, _save_flambeau_v1, load_safetensors,
+                                    save_safetensors)
 
 
 def np_of(t):
@@ -111,15 +113,27 @@ def test_top_level_names():
 
 
 def saved_bytes():
+    """A file in flambeau's previous format (flambeau.save wrote it before it wrote PyTorch's)."""
     buf = io.BytesIO()
-    flambeau.save({"w": flambeau.randn(64), "meta": {"step": 3}}, buf)
+    _save_flambeau_v1({"w": flambeau.randn(64), "meta": {"step": 3}}, buf)
     return buf.getvalue()
+
+
+def test_previous_format_still_loads():
+    t = flambeau.randn(3, 4)
+    obj = {"t": t, "same": t, "p": nn.Parameter(flambeau.randn(2)), "c": collections.Counter("aab"),
+           "od": collections.OrderedDict(a=1), 3: (b"x", {1.5}, math.inf)}
+    buf = io.BytesIO()
+    _save_flambeau_v1(obj, buf)
+    out = flambeau.load(io.BytesIO(buf.getvalue()))
+    assert np.array_equal(np_of(out["t"]), np_of(t)) and out["same"] is out["t"]
+    assert isinstance(out["p"], nn.Parameter) and out["c"] == obj["c"] and out[3] == obj[3]
 
 
 def test_truncated_files_fail_clearly():
     raw = saved_bytes()
     for cut in [0, 5, 19, 21, 60, len(raw) // 2, len(raw) - 33, len(raw) - 1]:
-        with pytest.raises(SerializationError, match="truncated|not a flambeau file"):
+        with pytest.raises(SerializationError, match="truncated|not a flambeau or PyTorch checkpoint"):
             flambeau.load(io.BytesIO(raw[:cut]))
 
 
@@ -175,8 +189,9 @@ def test_malformed_headers_are_rejected_even_with_valid_checksum():
 
 
 def test_other_formats_get_a_helpful_message(tmp_path):
-    p = tmp_path / "torch.pt"
-    torch.save({"w": torch.ones(2)}, p)
+    import pickle
+    p = tmp_path / "plain.pkl"
+    p.write_bytes(pickle.dumps({"w": [1.0, 2.0]}, protocol=2))
     with pytest.raises(SerializationError, match="never unpickles"):
         flambeau.load(p)
     st = tmp_path / "w.safetensors"

@@ -4,8 +4,8 @@ their top.
 
 Files are cached under $FLAMBEAU_HOME/hub/checkpoints ($FLAMBEAU_HOME defaults to
 $XDG_CACHE_HOME/flambeau, i.e. ~/.cache/flambeau). A downloaded file is read with flambeau.load, or
-with load_safetensors when its name ends in .safetensors; flambeau never unpickles, so a PyTorch
-.pth checkpoint raises flambeau.load's error saying so (convert it to safetensors). torch.hub.load /
+with load_safetensors when its name ends in .safetensors; flambeau.load reads PyTorch .pth
+checkpoints with its restricted unpickler, which never runs code from the file. torch.hub.load /
 list / help, which download a repository and run its hubconf.py, are not provided.
 """
 import hashlib

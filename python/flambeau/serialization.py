@@ -1,22 +1,46 @@
 """flambeau.save / flambeau.load, and the .safetensors format.
 
-A flambeau file never executes code when it is loaded: it holds plain data only.
+flambeau.save writes PyTorch's checkpoint format, the zip archive torch.save writes (since 1.6), so
+torch.load(path) reads it with its default weights_only=True and gets torch tensors, Parameters,
+OrderedDicts, dtypes and devices back; flambeau.load reads it, and what torch.save writes:
 
-    offset 0     8 bytes   magic b"FLAMBEAU"
-    offset 8     4 bytes   format version, little-endian uint32 (1)
-    offset 12    8 bytes   header length H, little-endian uint64
-    offset 20    H bytes   header: UTF-8 JSON {"object": <structure>, "tensors": [...],
-                           "data_size": D}
-    offset 20+H  D bytes   tensor data: raw little-endian bytes, each tensor 8-byte aligned
-    offset 20+H+D 32 bytes SHA-256 of everything before it
+    <archive>/data.pkl        the object, pickled (protocol 2): containers and plain values as
+                              pickle opcodes; each tensor as torch._utils._rebuild_tensor_v2(storage,
+                              storage_offset, size, stride, requires_grad, OrderedDict()), each
+                              nn.Parameter as torch._utils._rebuild_parameter(tensor, requires_grad,
+                              OrderedDict()); a storage is the persistent id ('storage',
+                              torch.<Float|Double|Long|...>Storage, key, location, numel)
+    <archive>/data/<key>      the storage's raw little-endian elements (the whole storage)
+    <archive>/byteorder       "little" ("big" is read too)
+    <archive>/.format_version, .storage_alignment, version, .data/serialization_id
+                              as torch.save writes them
+Records are stored uncompressed, their data 64-byte aligned, each with its CRC-32
+(_torch_format/writer.py and pickler.py give the details).
 
-The structure is JSON where dicts, tuples, OrderedDicts, Counters, sets, bytes, non-finite
-floats, dtypes, devices and tensors are tagged objects ({"$dict": [[key, value], ...]},
-{"$tensor": i}, ...), so the value comes back with the same types (dict keys may be ints, as in
-optimizer state dicts). Tensor entries give dtype, shape, device, requires_grad, whether it was an
-nn.Parameter, and the offset and size of its bytes. The same tensor object saved twice is stored
-once and comes back as one object. A file that is truncated, extended or altered fails to load with
-a message saying so.
+Loading never runs code from the file: the pickle is read by a restricted unpickler that can only
+name an allow-list of globals (the containers, PyTorch's tensor-rebuilding functions and storage
+types, torch.Size, torch.device, dtypes, and the builtins torch.load(weights_only=True) accepts);
+any other global raises pickle.UnpicklingError naming it, even with weights_only=False, unless the
+user marked it safe with add_safe_globals / safe_globals (as torch.serialization's). Tensors that
+shared a storage when saved (tied weights, views) share memory when loaded, with their offsets and
+strides. float16/bfloat16 tensors load as float32 until flambeau has those dtypes. A record whose
+CRC does not match, a truncated archive or a malformed pickle raises SerializationError (or
+pickle.UnpicklingError) instead of loading wrong numbers. Files in PyTorch's legacy format
+(_use_new_zipfile_serialization=False) load too. Refused with a message saying why: tensors of
+dtypes flambeau lacks (complex, uint16/32/64, float8, quantized), sparse and nested tensors, plain
+tensors carrying Python attributes (Parameters may), TorchScript archives (torch.jit.save), and
+PyTorch's pre-0.4 tar format.
+
+What can be saved: tensors and Parameters of every flambeau dtype, dicts (keys of any saveable
+type), OrderedDicts (with their _metadata, as state_dict() returns them), Counters, lists, tuples,
+sets, frozensets, str, bytes, bytearray, int (any size), float (nan and infinities too), complex,
+bool, None, dtypes, devices, flambeau.Size. torch.load with weights_only=True reads all of it
+except frozensets and ints wider than 2040 bits (PyTorch's allow-list has no frozenset and its
+unpickler no LONG4); torch.load(..., weights_only=False) reads those too. The same tensor, list or
+dict saved twice is written once and loads as one object.
+
+The format flambeau.save wrote before (magic b"FLAMBEAU", a JSON header, raw data and a SHA-256;
+see _load_flambeau_v1) is still read.
 
 save_safetensors(dict, path, metadata=None) / load_safetensors(path, device="cpu") read and write
 the documented safetensors layout (8-byte little-endian header size, JSON header with dtype, shape
@@ -26,6 +50,7 @@ saved from PyTorch with the safetensors library load here and the other way roun
 import base64
 import collections
 import hashlib
+import io
 import json
 import math
 import os
@@ -35,7 +60,13 @@ import numpy as np
 
 import flambeau
 
-__all__ = ["save", "load", "save_safetensors", "load_safetensors"]
+from ._torch_format.safe_globals import (add_safe_globals, clear_safe_globals,
+                                         get_safe_globals, get_unsafe_globals_in_checkpoint,
+                                         safe_globals)
+
+__all__ = ["save", "load", "save_safetensors", "load_safetensors", "add_safe_globals",
+           "clear_safe_globals", "get_safe_globals", "get_unsafe_globals_in_checkpoint",
+           "safe_globals"]
 
 MAGIC = b"FLAMBEAU"
 VERSION = 1
@@ -190,11 +221,27 @@ def _open_for(f, mode):
     return f, False
 
 
-def save(obj, f, pickle_module=None, pickle_protocol=None, _use_new_zipfile_serialization=True,
+def save(obj, f, pickle_module=None, pickle_protocol=2, _use_new_zipfile_serialization=True,
          _disable_byteorder_record=False):
     """Save obj (a state dict, or nested dicts/lists/tuples of tensors and plain values) to the
-    path or writable binary file f in flambeau's code-free format. The pickle-related arguments
-    of torch.save are accepted for compatibility and have no effect."""
+    path or writable binary file f as a PyTorch checkpoint (the zip format described above), which
+    torch.load and flambeau.load read. pickle_module, pickle_protocol and
+    _use_new_zipfile_serialization (the legacy format) are accepted for compatibility: the file is
+    always the zip format with a protocol-2 pickle, the one torch.load(weights_only=True) reads."""
+    from ._torch_format.writer import PreparedArchive, _archive_name
+    archive = PreparedArchive(obj)
+    fh, close = _open_for(f, "wb")
+    try:
+        archive.write(fh, _archive_name(f))
+    finally:
+        if close:
+            fh.close()
+
+
+def _save_flambeau_v1(obj, f):
+    """Write obj in the format flambeau.save wrote before it wrote PyTorch's (the layout in
+    _load_flambeau_v1's docstring). Not used by flambeau.save; kept so that the reader of those
+    files stays tested."""
     enc = _Encoder()
     structure = enc.encode(obj)
     header = json.dumps({"object": structure, "tensors": enc.tensors, "data_size": enc.size},
@@ -215,13 +262,6 @@ def save(obj, f, pickle_module=None, pickle_protocol=None, _use_new_zipfile_seri
 # ----------------------------------------------------------------------------------------------
 # load
 # ----------------------------------------------------------------------------------------------
-def _read_all(f):
-    if isinstance(f, (str, bytes, os.PathLike)):
-        with open(f, "rb") as fh:
-            return fh.read(), os.fspath(f) if not isinstance(f, bytes) else f.decode()
-    return f.read(), getattr(f, "name", "<file object>")
-
-
 def _resolve_device(saved, map_location):
     if map_location is None:
         return saved
@@ -320,28 +360,74 @@ class _Decoder:
 
 
 def _looks_like(raw):
-    if raw[:2] == b"PK":
-        return (" It looks like a PyTorch checkpoint (a pickle inside a zip archive): flambeau "
-                "never unpickles, because unpickling can run arbitrary code. Save the weights "
-                "with safetensors instead and use flambeau.load_safetensors.")
     if raw[:1] == b"\x80":
-        return " It looks like a pickle: flambeau never unpickles."
+        return (" It looks like a pickle that is not a PyTorch checkpoint: flambeau never "
+                "unpickles arbitrary objects, because unpickling can run code.")
     if len(raw) >= 9 and raw[8:9] == b"{":
         return " It looks like a .safetensors file: use flambeau.load_safetensors."
+    if raw[257:262] == b"ustar":
+        return (" It looks like a tar archive, PyTorch's format before 0.4, which even torch.load "
+                "reads only with weights_only=False: re-save it with a recent PyTorch.")
     return ""
+
+
+_ZIP_MAGIC = b"PK\x03\x04"
+_EMPTY_ZIP_MAGIC = b"PK\x05\x06"
 
 
 def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=None,
          **pickle_load_args):
-    """Load an object saved by flambeau.save from the path or readable binary file f. Tensors go
-    back to the device they were saved from unless map_location says otherwise (a device, a dict
-    {saved device: new device}, or a callable fn(tensor, saved_device)). Nothing in the file is
-    executed; a truncated or altered file raises SerializationError."""
-    raw, name = _read_all(f)
+    """Load an object saved by flambeau.save or torch.save (the zip format, or the legacy one) from
+    the path or readable binary file f. Tensors go back to the device they were saved from unless
+    map_location says otherwise: a device, a dict {saved location: new location}, or a callable
+    fn(storage, saved_location) returning the storage moved (a 1-D flambeau tensor over all its
+    elements) or None for the default. Nothing in the file is executed, whatever weights_only says
+    (see the module docstring); a truncated or altered file raises SerializationError.
+    pickle_module, mmap and pickle_load_args are accepted for compatibility and have no effect."""
+    if isinstance(f, (str, bytes, os.PathLike)):
+        name = f.decode() if isinstance(f, bytes) else os.fspath(f)
+        with open(f, "rb") as fh:
+            return _load_from(fh, name, map_location, weights_only, seekable_file=True)
+    return _load_from(f, getattr(f, "name", "<file object>"), map_location, weights_only,
+                      seekable_file=False)
+
+
+def _load_from(fh, name, map_location, weights_only, seekable_file):
+    start = fh.read(8)
+    if start[:4] in (_ZIP_MAGIC, _EMPTY_ZIP_MAGIC):
+        from ._torch_format.reader import load_archive
+        if seekable_file:  # a file we opened: zipfile reads only the records it needs
+            fh.seek(0)
+            source = fh
+        else:  # a caller's stream may hold more after the archive
+            source = io.BytesIO(start + fh.read())
+        return load_archive(source, name, map_location, weights_only)
+    raw = start + fh.read()
+    from ._torch_format.legacy import LEGACY_MAGIC, load_legacy
+    if raw.startswith(LEGACY_MAGIC):
+        return load_legacy(raw, name, map_location, weights_only)
+    return _load_flambeau_v1(raw, name, map_location)
+
+
+def _load_flambeau_v1(raw, name, map_location):
+    """The format flambeau.save wrote before it wrote PyTorch's:
+
+    offset 0     8 bytes   magic b"FLAMBEAU"
+    offset 8     4 bytes   format version, little-endian uint32 (1)
+    offset 12    8 bytes   header length H, little-endian uint64
+    offset 20    H bytes   header: UTF-8 JSON {"object": <structure>, "tensors": [...],
+                           "data_size": D}
+    offset 20+H  D bytes   tensor data: raw little-endian bytes, each tensor 8-byte aligned
+    offset 20+H+D 32 bytes SHA-256 of everything before it
+
+    The structure is JSON where dicts, tuples, OrderedDicts, Counters, sets, bytes, non-finite
+    floats, dtypes, devices and tensors are tagged objects ({"$dict": [[key, value], ...]},
+    {"$tensor": i}, ...). Tensor entries give dtype, shape, device, requires_grad, whether it was an
+    nn.Parameter, and the offset and size of its bytes."""
     minimum = _PREFIX.size + _DIGEST_SIZE
     if len(raw) < _PREFIX.size or raw[:8] != MAGIC:
-        raise SerializationError(f"{name} is not a flambeau file (bad magic number)."
-                                 + _looks_like(raw))
+        raise SerializationError(f"{name} is not a flambeau or PyTorch checkpoint (bad magic "
+                                 "number)." + _looks_like(raw))
     if len(raw) < minimum:
         raise SerializationError(f"{name}: file is truncated ({len(raw)} bytes)")
     magic, version, header_len = _PREFIX.unpack_from(raw, 0)
