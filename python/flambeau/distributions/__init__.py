@@ -1,5 +1,6 @@
 """torch.distributions' most used families: Normal, Uniform, Bernoulli, Categorical (and Gamma,
-Dirichlet, Beta in gamma_beta.py), with sample /
+Dirichlet, Beta in gamma_beta.py; MultivariateNormal in multivariate_normal.py; Independent and
+MixtureSameFamily in composite.py), with sample /
 rsample (reparameterised, differentiable in the parameters), log_prob, entropy, cdf, moments and
 kl_divergence between two of a family. Parameters broadcast to the batch shape; draws come from
 flambeau's generator (manual_seed makes them reproducible; the numbers are not PyTorch's). Arguments
@@ -17,7 +18,7 @@ import flambeau
 from .._tensor import Tensor
 
 __all__ = ["Distribution", "Normal", "Uniform", "Bernoulli", "Categorical", "Gamma", "Dirichlet", "Beta",
-           "kl_divergence", "register_kl"]
+           "MultivariateNormal", "Independent", "MixtureSameFamily", "kl_divergence", "register_kl"]
 
 
 def _as_tensor(v, like=None):
@@ -87,6 +88,21 @@ class Distribution:
             raise ValueError(f"Expected value argument ({type(value).__name__} of shape {tuple(value.shape)}) to be "
                              f"within the support ({constraint}) of the distribution {self!r}, but found invalid "
                              f"values:\n{value}")
+
+    def _validate_sample_shape(self, value):
+        """PyTorch's shape checks of a value to score: a Tensor whose rightmost dims are the event shape
+        and whose shape broadcasts with batch_shape + event_shape."""
+        if not isinstance(value, Tensor):
+            raise ValueError("The value argument to log_prob must be a Tensor")
+        event_dim_start = len(value.size()) - len(self._event_shape)
+        if value.size()[event_dim_start:] != self._event_shape:
+            raise ValueError(f"The right-most size of value must match event_shape: {value.size()} vs "
+                             f"{self._event_shape}.")
+        expected = flambeau.Size(tuple(self._batch_shape) + tuple(self._event_shape))
+        for i, j in zip(reversed(value.size()), reversed(expected)):
+            if i != 1 and j != 1 and i != j:
+                raise ValueError(f"Value is not broadcastable with batch_shape+event_shape: {value.size()} vs "
+                                 f"{expected}.")
 
     def __repr__(self):
         names = [k for k in ("loc", "scale", "low", "high", "probs", "logits") if k in self.__dict__]
@@ -367,3 +383,5 @@ def _kl_uniform_uniform(p, q):
 
 
 from .gamma_beta import Gamma, Dirichlet, Beta  # noqa: E402  (they subclass Distribution above)
+from .multivariate_normal import MultivariateNormal  # noqa: E402
+from .composite import Independent, MixtureSameFamily  # noqa: E402
