@@ -6,6 +6,7 @@ Joining and splitting (cat, stack, split, ...) are in join.py.
 """
 import numbers
 
+from . import _numpy_names as _np
 from .. import _C
 from .. import _memory_format as _mf
 from .._tensor import _wrap, _wrap_view
@@ -391,14 +392,18 @@ class Squeeze(ShapeOnly):
     _grad_fn_name = "SqueezeBackward0"
 
 
-def unsqueeze(input, dim):
+def unsqueeze(input, dim=_np.REQUIRED, *, axis=None):
+    if axis is not None or dim is _np.REQUIRED:
+        dim = _np.numpy_dim("unsqueeze", dim, axis, _np.REQUIRED)
     d = wrap_dim(dim, input._impl.ndim + 1)
     if _needs_grad(input):
         return Unsqueeze.apply(input, _C.unsqueeze, d)
     return _wrap_view(_C.unsqueeze(input._impl, d), input)
 
 
-def squeeze(input, dim=None):
+def squeeze(input, dim=None, *, axis=None):
+    if axis is not None:
+        dim = _np.numpy_dim("squeeze", dim, axis, None)
     shape = input._impl.shape
     if dim is None:
         dims = []
