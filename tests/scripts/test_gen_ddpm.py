@@ -30,7 +30,7 @@ def ddpm_body(lib, rec, steps=3, batch=4, T=50, schedule="linear"):
 
     betas = linear_beta_schedule(T) if schedule == "linear" else cosine_beta_schedule(T)
     alphas = 1. - betas
-    alphas_cumprod = torch.cumprod(alphas, dim=0)
+    alphas_cumprod = torch.cumprod(alphas, axis=0)
     alphas_cumprod_prev = F.pad(alphas_cumprod[:-1], (1, 0), value=1.0)
     sqrt_recip_alphas = torch.sqrt(1.0 / alphas)
     sqrt_alphas_cumprod = torch.sqrt(alphas_cumprod)
