@@ -18,7 +18,8 @@ import flambeau
 from .._tensor import Tensor
 
 __all__ = ["Distribution", "Normal", "Uniform", "Bernoulli", "Categorical", "Gamma", "Dirichlet", "Beta",
-           "MultivariateNormal", "Independent", "MixtureSameFamily", "kl_divergence", "register_kl"]
+           "MultivariateNormal", "Independent", "MixtureSameFamily", "TransformedDistribution", "LogNormal",
+           "kl_divergence", "register_kl", "constraints", "transforms"]
 
 
 def _as_tensor(v, like=None):
@@ -385,3 +386,15 @@ def _kl_uniform_uniform(p, q):
 from .gamma_beta import Gamma, Dirichlet, Beta  # noqa: E402  (they subclass Distribution above)
 from .multivariate_normal import MultivariateNormal  # noqa: E402
 from .composite import Independent, MixtureSameFamily  # noqa: E402
+from . import constraints, transforms  # noqa: E402
+from .transforms import (AbsTransform, AffineTransform, ComposeTransform, ExpTransform,  # noqa: E402,F401
+                         IndependentTransform, PowerTransform, SigmoidTransform, SoftplusTransform, TanhTransform,
+                         Transform)
+from .transformed_distribution import TransformedDistribution, LogNormal  # noqa: E402
+from . import transformed_distribution  # noqa: E402,F401  (torch.distributions.transformed_distribution)
+# supports, for TransformedDistribution's validation and for user code reading dist.support
+Normal.support = constraints.real
+MultivariateNormal.support = constraints.real_vector
+Independent.support = property(lambda self: constraints.independent(self.base_dist.support,
+                                                                     self.reinterpreted_batch_ndims)
+                               if self.reinterpreted_batch_ndims else self.base_dist.support)
