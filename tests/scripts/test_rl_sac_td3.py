@@ -3,7 +3,8 @@
 log(2) summed with axis=, clamped log-std, twin Q functions, deep-copied target networks frozen with
 requires_grad=False and updated by Polyak averaging with mul_/add_ under no_grad, a learned temperature
 through log_alpha) and TD3 (deterministic actor, clipped target-policy smoothing noise, delayed policy
-updates). Run with PyTorch and with flambeau from the same weights; the reparameterisation noise and the
+updates), and denisyarats/pytorch_sac's SAC (a SquashedNormal subclassing TransformedDistribution
+with its own TanhTransform subclassing Transform). Run with PyTorch and with flambeau from the same weights; the reparameterisation noise and the
 exploration noise come from numpy so both runs see the same draws."""
 import itertools
 from copy import deepcopy
@@ -296,6 +297,193 @@ def td3_body(lib, rec, steps=40, update_after=16, batch_size=16, policy_delay=2)
     rec.log("targ.requires_grad", [p.requires_grad for p in ac_targ.parameters()])
 
 
+def pytorch_sac_body(lib, rec, steps=40, update_after=16, batch_size=16, user_transform=True):
+    """denisyarats/pytorch_sac (and DrQ): a SquashedNormal subclassing TransformedDistribution with a
+    TanhTransform subclassing Transform, a DoubleQCritic, utils.soft_update_params, log_alpha with
+    target entropy, and log_prob(action).sum(-1, keepdim=True)."""
+    torch, nn, F = lib.torch, lib.nn, lib.F
+    pyd = __import__(lib.name + ".distributions", fromlist=["Normal"])
+    import math
+    rs = np.random.RandomState(7)
+    obs_dim, action_dim = PointMass.obs_dim, PointMass.act_dim
+
+    class TanhTransform(pyd.transforms.Transform):
+        domain = pyd.constraints.real
+        codomain = pyd.constraints.interval(-1.0, 1.0)
+        bijective = True
+        sign = +1
+
+        def __init__(self, cache_size=1):
+            super().__init__(cache_size=cache_size)
+
+        @staticmethod
+        def atanh(x):
+            return 0.5 * (x.log1p() - (-x).log1p())
+
+        def __eq__(self, other):
+            return isinstance(other, TanhTransform)
+
+        def _call(self, x):
+            return x.tanh()
+
+        def _inverse(self, y):
+            return self.atanh(y)
+
+        def log_abs_det_jacobian(self, x, y):
+            return 2. * (math.log(2.) - x - F.softplus(-2. * x))
+
+    class SquashedNormal(pyd.transformed_distribution.TransformedDistribution):
+        def __init__(self, loc, scale):
+            self.loc = loc
+            self.scale = scale
+            self.base_dist = pyd.Normal(loc, scale)
+            transforms = [TanhTransform() if user_transform else pyd.transforms.TanhTransform(cache_size=1)]
+            super().__init__(self.base_dist, transforms)
+
+        @property
+        def mean(self):
+            mu = self.loc
+            for tr in self.transforms:
+                mu = tr(mu)
+            return mu
+
+    def rsample(dist):
+        # dist.rsample(): the base Normal's reparameterised draw (numpy noise) pushed through the transforms
+        x = dist.base_dist.loc + torch.as_tensor(rs.randn(*dist.base_dist.loc.shape), dtype=torch.float32) * \
+            dist.base_dist.scale
+        for tr in dist.transforms:
+            x = tr(x)
+        return x
+
+    def weight_init(m):
+        if isinstance(m, nn.Linear):
+            nn.init.orthogonal_(m.weight.data)
+            if hasattr(m.bias, 'data'):
+                m.bias.data.fill_(0.0)
+
+    def mlp_(input_dim, hidden_dim, output_dim, hidden_depth):
+        mods = [nn.Linear(input_dim, hidden_dim), nn.ReLU(inplace=True)]
+        for i in range(hidden_depth - 1):
+            mods += [nn.Linear(hidden_dim, hidden_dim), nn.ReLU(inplace=True)]
+        mods.append(nn.Linear(hidden_dim, output_dim))
+        return nn.Sequential(*mods)
+
+    def soft_update_params(net, target_net, tau):
+        for param, target_param in zip(net.parameters(), target_net.parameters()):
+            target_param.data.copy_(tau * param.data + (1 - tau) * target_param.data)
+
+    class DoubleQCritic(nn.Module):
+        def __init__(self, hidden_dim=32, hidden_depth=2):
+            super().__init__()
+            self.Q1 = mlp_(obs_dim + action_dim, hidden_dim, 1, hidden_depth)
+            self.Q2 = mlp_(obs_dim + action_dim, hidden_dim, 1, hidden_depth)
+            self.outputs = dict()
+            self.apply(weight_init)
+
+        def forward(self, obs, action):
+            assert obs.size(0) == action.size(0)
+            obs_action = torch.cat([obs, action], dim=-1)
+            q1 = self.Q1(obs_action)
+            q2 = self.Q2(obs_action)
+            self.outputs['q1'] = q1
+            self.outputs['q2'] = q2
+            return q1, q2
+
+    class DiagGaussianActor(nn.Module):
+        def __init__(self, hidden_dim=32, hidden_depth=2, log_std_bounds=(-5, 2)):
+            super().__init__()
+            self.log_std_bounds = log_std_bounds
+            self.trunk = mlp_(obs_dim, hidden_dim, 2 * action_dim, hidden_depth)
+            self.outputs = dict()
+            self.apply(weight_init)
+
+        def forward(self, obs):
+            mu, log_std = self.trunk(obs).chunk(2, dim=-1)
+            log_std = torch.tanh(log_std)
+            log_std_min, log_std_max = self.log_std_bounds
+            log_std = log_std_min + 0.5 * (log_std_max - log_std_min) * (log_std + 1)
+            std = log_std.exp()
+            self.outputs['mu'] = mu
+            self.outputs['std'] = std
+            return SquashedNormal(mu, std)
+
+    critic = DoubleQCritic()
+    actor = DiagGaussianActor()
+    rec.sync("critic", critic)
+    rec.sync("actor", actor)
+    critic_target = DoubleQCritic()
+    critic_target.load_state_dict(critic.state_dict())
+    log_alpha = torch.tensor(np.log(0.1))
+    log_alpha.requires_grad = True
+    target_entropy = -action_dim
+    actor_optimizer = torch.optim.Adam(actor.parameters(), lr=1e-3, betas=[0.9, 0.999])
+    critic_optimizer = torch.optim.Adam(critic.parameters(), lr=1e-3, betas=[0.9, 0.999])
+    log_alpha_optimizer = torch.optim.Adam([log_alpha], lr=1e-3, betas=[0.9, 0.999])
+    actor.train(True)
+    critic.train(True)
+    buf = Buffer(lib, obs_dim, action_dim, 1000, rs)
+    discount, tau = 0.99, 0.01
+
+    def act(obs, sample=False):
+        obs = torch.FloatTensor(obs).unsqueeze(0)
+        dist = actor(obs)
+        action = rsample(dist) if sample else dist.mean
+        action = action.clamp(-1.0, 1.0)
+        assert action.ndim == 2 and action.shape[0] == 1
+        return action.detach().numpy()[0]
+
+    def update(step):
+        batch = buf.sample_batch(batch_size)
+        obs, action, reward = batch["obs"], batch["act"], batch["rew"].unsqueeze(-1)
+        next_obs, not_done = batch["obs2"], 1.0 - batch["done"].unsqueeze(-1)
+        alpha = log_alpha.exp()
+        dist = actor(next_obs)
+        next_action = rsample(dist)
+        log_prob = dist.log_prob(next_action).sum(-1, keepdim=True)
+        target_Q1, target_Q2 = critic_target(next_obs, next_action)
+        target_V = torch.min(target_Q1, target_Q2) - alpha.detach() * log_prob
+        target_Q = reward + (not_done * discount * target_V)
+        target_Q = target_Q.detach()
+        current_Q1, current_Q2 = critic(obs, action)
+        critic_loss = F.mse_loss(current_Q1, target_Q) + F.mse_loss(current_Q2, target_Q)
+        critic_optimizer.zero_grad()
+        critic_loss.backward()
+        critic_optimizer.step()
+        rec.log("critic_loss", critic_loss)
+        if step % 2 == 0:
+            dist = actor(obs)
+            action = rsample(dist)
+            log_prob = dist.log_prob(action).sum(-1, keepdim=True)
+            actor_Q1, actor_Q2 = critic(obs, action)
+            actor_Q = torch.min(actor_Q1, actor_Q2)
+            actor_loss = (alpha.detach() * log_prob - actor_Q).mean()
+            actor_optimizer.zero_grad()
+            actor_loss.backward()
+            actor_optimizer.step()
+            log_alpha_optimizer.zero_grad()
+            alpha_loss = (alpha * (-log_prob - target_entropy).detach()).mean()
+            alpha_loss.backward()
+            log_alpha_optimizer.step()
+            rec.log("actor_loss", actor_loss)
+            rec.log("alpha", alpha)
+            rec.log("entropy", -log_prob.mean())
+        soft_update_params(critic, critic_target, tau)
+
+    env = PointMass(seed=9, horizon=10)
+    obs = env.reset()
+    for step in range(steps):
+        action = rs.uniform(-1, 1, size=action_dim).astype(np.float32) if step < 8 else act(obs, sample=True)
+        next_obs, reward, done = env.step(action[0])
+        buf.store(obs, action, reward, next_obs, float(done))
+        obs = env.reset() if done else next_obs
+        if step >= update_after:
+            update(step)
+    rec.log("mean_action", torch.as_tensor(act(obs, sample=False)))
+    rec.log("actor.std", actor.outputs["std"])
+    for k, v in critic_target.state_dict().items():
+        rec.log("target." + k, v)
+
+
 def test_sac_matches_pytorch():
     run_both(sac_body, rtol=1e-3, atol=1e-4)
 
@@ -308,8 +496,18 @@ def test_td3_matches_pytorch():
     run_both(td3_body, rtol=1e-3, atol=1e-4)
 
 
+def test_pytorch_sac_squashed_normal_matches_pytorch():
+    run_both(pytorch_sac_body, rtol=1e-3, atol=1e-4)
+
+
+def test_pytorch_sac_builtin_tanh_transform_matches_pytorch():
+    run_both(pytorch_sac_body, user_transform=False, steps=30, rtol=1e-3, atol=1e-4)
+
+
 if __name__ == "__main__":
     test_sac_matches_pytorch()
     test_sac_fixed_alpha_matches_pytorch()
     test_td3_matches_pytorch()
+    test_pytorch_sac_squashed_normal_matches_pytorch()
+    test_pytorch_sac_builtin_tanh_transform_matches_pytorch()
     print("ok")
