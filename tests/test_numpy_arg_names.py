@@ -1,7 +1,8 @@
 """PyTorch accepts numpy's axis= for dim= and keepdims= for keepdim= (torch.cumprod(a, axis=0),
 x.sum(axis=1, keepdims=True), as diffusion schedules and Spinning Up's SAC write them); flambeau's
 functions and Tensor methods give the same results as PyTorch's for both spellings, and the same
-TypeError when a dim is given twice or a required one is missing."""
+TypeError when a dim is given twice or a required one is missing; shapes of the varargs-shape functions
+may be given by keyword (x.reshape(shape=...), torch.zeros(size=...))."""
 import numpy as np
 import pytest
 import torch
@@ -89,3 +90,46 @@ def test_dim_given_twice_or_missing_is_torchs_type_error(call):
     with pytest.raises(TypeError) as fe:
         call(flambeau, flambeau.ones(2, 3))
     assert str(fe.value) == str(te.value)
+
+
+# shapes given by keyword, as PyTorch allows for its varargs-shape functions (DiT's and MAE's unpatchify
+# write x.reshape(shape=(n, h, w, p, p, c)))
+SIZE_KEYWORD_CALLS = [
+    ("reshape", lambda m, x: x.reshape(shape=(3, 2))), ("torch.reshape", lambda m, x: m.reshape(x, shape=(6,))),
+    ("view", lambda m, x: x.view(size=(3, 2))), ("expand", lambda m, x: x.expand(size=(4, 2, 3))),
+    ("repeat", lambda m, x: x.repeat(repeats=(2, 1))), ("permute", lambda m, x: x.permute(dims=(1, 0))),
+    ("torch.permute", lambda m, x: m.permute(x, dims=(1, 0))),
+    ("zeros", lambda m, x: m.zeros(size=(2, 3))), ("ones", lambda m, x: m.ones(size=[4])),
+    ("empty", lambda m, x: m.empty(size=(2, 0)).shape), ("new_zeros", lambda m, x: x.new_zeros(size=(2,))),
+    ("new_ones", lambda m, x: x.new_ones(size=(1, 2), dtype=m.float64)),
+    ("new_empty", lambda m, x: x.new_empty(size=(3,)).shape),
+    ("rand", lambda m, x: m.rand(size=(2, 3)).shape), ("randn", lambda m, x: m.randn(size=(5,)).shape),
+]
+
+
+@pytest.mark.parametrize("name,call", SIZE_KEYWORD_CALLS, ids=[c[0] for c in SIZE_KEYWORD_CALLS])
+def test_shape_given_by_keyword(name, call, rng):
+    a = rng.standard_normal((2, 3)).astype(np.float32)
+    want = call(torch, torch.from_numpy(a.copy()))
+    got = call(flambeau, flambeau.from_numpy(a.copy()))
+    if isinstance(want, torch.Size):
+        assert tuple(got) == tuple(want)
+    else:
+        assert_close(got, want)
+
+
+def test_shape_keyword_gradients_match(rng):
+    a = rng.standard_normal((2, 3)).astype(np.float32)
+    t = torch.tensor(a, requires_grad=True)
+    f = flambeau.tensor(a, requires_grad=True)
+    for x, g in ((t, torch.arange(24.0).reshape(4, 3, 2)), (f, flambeau.arange(24.0).reshape(4, 3, 2))):
+        (x.permute(dims=(1, 0)).reshape(shape=(1, 3, 2)).expand(size=(4, 3, 2)) * g).sum().backward()
+    assert_close(f.grad, t.grad)
+
+
+def test_shape_given_both_ways_is_a_type_error():
+    x = flambeau.ones(2, 3)
+    for call in (lambda: x.reshape(3, 2, shape=(6,)), lambda: flambeau.zeros(2, size=(2,)),
+                 lambda: x.permute(1, 0, dims=(1, 0))):
+        with pytest.raises(TypeError, match="got multiple values for argument"):
+            call()

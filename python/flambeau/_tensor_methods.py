@@ -432,19 +432,19 @@ def _new_kwargs(self, dtype, device):
             device if device is not None else self._impl.device)
 
 
-def new_zeros(self, *size, dtype=None, device=None, requires_grad=False, layout=None, pin_memory=False):
+def new_zeros(self, *sizes, dtype=None, device=None, requires_grad=False, layout=None, pin_memory=False, size=None):
     dt, dev = _new_kwargs(self, dtype, device)
-    return cr.zeros(*size, dtype=dt, device=dev, requires_grad=requires_grad)
+    return cr.zeros(*sizes, dtype=dt, device=dev, requires_grad=requires_grad, size=size)
 
 
-def new_ones(self, *size, dtype=None, device=None, requires_grad=False, layout=None, pin_memory=False):
+def new_ones(self, *sizes, dtype=None, device=None, requires_grad=False, layout=None, pin_memory=False, size=None):
     dt, dev = _new_kwargs(self, dtype, device)
-    return cr.ones(*size, dtype=dt, device=dev, requires_grad=requires_grad)
+    return cr.ones(*sizes, dtype=dt, device=dev, requires_grad=requires_grad, size=size)
 
 
-def new_empty(self, *size, dtype=None, device=None, requires_grad=False, layout=None, pin_memory=False):
+def new_empty(self, *sizes, dtype=None, device=None, requires_grad=False, layout=None, pin_memory=False, size=None):
     dt, dev = _new_kwargs(self, dtype, device)
-    return cr.empty(*size, dtype=dt, device=dev, requires_grad=requires_grad)
+    return cr.empty(*sizes, dtype=dt, device=dev, requires_grad=requires_grad, size=size)
 
 
 def new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=False, layout=None,

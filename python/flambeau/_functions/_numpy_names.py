@@ -27,3 +27,12 @@ def numpy_keepdim(fname, keepdim, keepdims):
     if keepdim is not False:
         raise TypeError(f"{fname}() got an unexpected keyword argument 'keepdims'")
     return keepdims
+
+
+def size_keyword(args, value, fname, name):
+    """The shape of a varargs-shape function given by keyword, as PyTorch allows:
+    x.reshape(shape=(b, h, w, c)) (DiT's and MAE's unpatchify), torch.zeros(size=(2, 3)), x.permute(dims=...).
+    Returned in the positional form ((2, 3),), which the function's own parsing accepts."""
+    if args:
+        raise TypeError(f"{fname}() got multiple values for argument '{name}'")
+    return (value,)

@@ -283,7 +283,9 @@ def unbind(input, dim=0, *, axis=None):
     return tuple([_wrap_view(v, input) for v in _C.unbind(input._impl, d)])
 
 
-def repeat(input, *sizes):
+def repeat(input, *sizes, repeats=None):
+    if repeats is not None:
+        sizes = _np.size_keyword(sizes, repeats, "repeat", "repeats")
     sizes = parse_size(sizes, "repeat")
     shape = input._impl.shape
     if len(sizes) < len(shape):
