@@ -1,6 +1,7 @@
 """torch.distributions' most used families: Normal, Uniform, Bernoulli, Categorical (and Gamma,
 Dirichlet, Beta in gamma_beta.py; MultivariateNormal in multivariate_normal.py; Independent and
-MixtureSameFamily in composite.py), with sample /
+MixtureSameFamily in composite.py; TransformedDistribution and LogNormal over transforms.py and
+constraints.py; one-hot and relaxed categoricals in relaxed.py), with sample /
 rsample (reparameterised, differentiable in the parameters), log_prob, entropy, cdf, moments and
 kl_divergence between two of a family. Parameters broadcast to the batch shape; draws come from
 flambeau's generator (manual_seed makes them reproducible; the numbers are not PyTorch's). Arguments
@@ -19,6 +20,7 @@ from .._tensor import Tensor
 
 __all__ = ["Distribution", "Normal", "Uniform", "Bernoulli", "Categorical", "Gamma", "Dirichlet", "Beta",
            "MultivariateNormal", "Independent", "MixtureSameFamily", "TransformedDistribution", "LogNormal",
+           "OneHotCategorical", "OneHotCategoricalStraightThrough", "RelaxedOneHotCategorical", "RelaxedBernoulli",
            "kl_divergence", "register_kl", "constraints", "transforms"]
 
 
@@ -392,6 +394,9 @@ from .transforms import (AbsTransform, AffineTransform, ComposeTransform, ExpTra
                          Transform)
 from .transformed_distribution import TransformedDistribution, LogNormal  # noqa: E402
 from . import transformed_distribution  # noqa: E402,F401  (torch.distributions.transformed_distribution)
+# (ExpRelaxedCategorical and LogitRelaxedBernoulli stay in relaxed.py: PyTorch keeps them out of its top level)
+from .relaxed import (OneHotCategorical, OneHotCategoricalStraightThrough, RelaxedOneHotCategorical,  # noqa: E402
+                      RelaxedBernoulli)
 # supports, for TransformedDistribution's validation and for user code reading dist.support
 Normal.support = constraints.real
 MultivariateNormal.support = constraints.real_vector
