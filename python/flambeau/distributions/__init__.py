@@ -403,3 +403,4 @@ MultivariateNormal.support = constraints.real_vector
 Independent.support = property(lambda self: constraints.independent(self.base_dist.support,
                                                                      self.reinterpreted_batch_ndims)
                                if self.reinterpreted_batch_ndims else self.base_dist.support)
+from . import _expand_support  # noqa: E402,F401  (expand, arg_constraints, support, icdf on the families above)

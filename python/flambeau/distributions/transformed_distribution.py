@@ -28,12 +28,9 @@ class TransformedDistribution(Distribution):
                              f"{transform.domain.event_dim}, but got {flambeau.Size(base_shape)}.")
         forward_shape = tuple(transform.forward_shape(base_shape))
         expanded_base_shape = tuple(transform.inverse_shape(forward_shape))
-        if base_shape != expanded_base_shape:
-            # PyTorch expands the base distribution to the transforms' broadcast shape; flambeau's
-            # distributions have no expand() yet, so say so rather than score with the wrong shape
-            raise NotImplementedError(
-                f"TransformedDistribution: the transforms broadcast the base shape {base_shape} to "
-                f"{expanded_base_shape}; give the base distribution parameters of that shape")
+        if base_shape != expanded_base_shape:  # the transforms broadcast: expand the base to match
+            base_batch_shape = expanded_base_shape[:len(expanded_base_shape) - base_event_dim]
+            base_distribution = base_distribution.expand(base_batch_shape)
         reinterpreted_batch_ndims = transform.domain.event_dim - base_event_dim
         if reinterpreted_batch_ndims > 0:
             base_distribution = Independent(base_distribution, reinterpreted_batch_ndims)
