@@ -99,3 +99,24 @@ def test_transformed_distribution_expands_a_broadcast_base():
     x = np.array([0.5, -1.0, 2.0], dtype=np.float32)
     close(ft.log_prob(flambeau.tensor(x)), tt.log_prob(torch.tensor(x)))
     close(ft.expand((2, 3)).log_prob(flambeau.tensor(x)), tt.expand((2, 3)).log_prob(torch.tensor(x)))
+
+
+def test_set_default_validate_args():
+    bad = [lambda D, T: D.Normal(T.tensor(0.0), T.tensor(-1.0)),
+           lambda D, T: D.Bernoulli(probs=T.tensor(1.5)),
+           lambda D, T: D.Categorical(probs=T.tensor([-1.0, 2.0])),
+           lambda D, T: D.Gamma(T.tensor(-1.0), T.tensor(1.0)),
+           lambda D, T: D.MultivariateNormal(T.zeros(2), scale_tril=T.tensor([[1.0, 1.0], [0.0, 1.0]]))]
+    for D, T in ((TD, torch), (FD, flambeau)):
+        try:
+            D.Distribution.set_default_validate_args(False)
+            for make in bad:
+                assert make(D, T)._validate_args is False
+            assert D.Normal(T.tensor(0.0), T.tensor(1.0), validate_args=True)._validate_args is True
+        finally:
+            D.Distribution.set_default_validate_args(True)
+        for make in bad:
+            with pytest.raises(ValueError):
+                make(D, T)
+    with pytest.raises(ValueError):
+        FD.Distribution.set_default_validate_args(3)

@@ -44,11 +44,28 @@ def _shape(sample_shape):
     return tuple(sample_shape)
 
 
+def _validating(validate_args):
+    """Whether a distribution built with this validate_args checks its arguments: the given value, else
+    the default (True, as PyTorch's under `python` without -O; set_default_validate_args changes it)."""
+    return Distribution._default_validate if validate_args is None else bool(validate_args)
+
+
 class Distribution:
     has_rsample = False
+    _default_validate = True
+
+    @staticmethod
+    def set_default_validate_args(value):
+        if value not in [True, False]:
+            raise ValueError
+        Distribution._default_validate = value
+
+    @property
+    def _validate_args(self):  # PyTorch's name for the flag
+        return self._validate
 
     def __init__(self, batch_shape=(), event_shape=(), validate_args=None):
-        self._validate = validate_args is not False  # PyTorch validates by default
+        self._validate = _validating(validate_args)
         self._batch_shape = flambeau.Size(batch_shape)
         self._event_shape = flambeau.Size(event_shape)
 
@@ -121,7 +138,7 @@ class Normal(Distribution):
     def __init__(self, loc, scale, validate_args=None):
         self.loc, self.scale = _broadcast(loc, scale)
         super().__init__(self.loc.shape, (), validate_args)
-        if validate_args is not False:
+        if _validating(validate_args):
             self._check("loc", self.loc, self.loc == self.loc, "Real()")
             self._check("scale", self.scale, self.scale > 0, "GreaterThan(lower_bound=0.0)")
 
@@ -167,7 +184,7 @@ class Uniform(Distribution):
     def __init__(self, low, high, validate_args=None):
         self.low, self.high = _broadcast(low, high)
         super().__init__(self.low.shape, (), validate_args)
-        if validate_args is not False:
+        if _validating(validate_args):
             self._check("low", self.low, self.low < self.high, f"LessThan(upper_bound={self.high})")
 
     @property
@@ -232,7 +249,7 @@ class Bernoulli(Distribution):
             raise ValueError("Either `probs` or `logits` must be specified, but not both.")
         if probs is not None:
             (self.probs,) = _broadcast(probs)
-            if validate_args is not False:
+            if _validating(validate_args):
                 self._check("probs", self.probs, (self.probs >= 0) & (self.probs <= 1), "Interval(lower_bound=0.0, "
                             "upper_bound=1.0)")
             self.logits = _probs_to_logits(self.probs, is_binary=True)
@@ -277,7 +294,7 @@ class Categorical(Distribution):
         if probs is not None:
             if probs.dim() < 1:
                 raise ValueError("`probs` parameter must be at least one-dimensional.")
-            if validate_args is not False:
+            if _validating(validate_args):
                 self._check("probs", probs, (probs >= 0) & flambeau.isfinite(probs), "IndependentConstraint(Real(), 1)")
             self.probs = probs / probs.sum(-1, keepdim=True)
             self.logits = _probs_to_logits(self.probs)

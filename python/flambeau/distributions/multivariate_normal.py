@@ -6,7 +6,7 @@ so that the numbers agree to float rounding. Arguments are validated as PyTorch 
 import math
 
 import flambeau
-from . import Distribution, register_kl
+from . import Distribution, _validating, register_kl
 
 __all__ = ["MultivariateNormal"]
 
@@ -89,7 +89,7 @@ class MultivariateNormal(Distribution):
         self.__dict__[name] = matrix.expand(batch_shape + (-1, -1))
         self.loc = loc.expand(batch_shape + (-1,))
         super().__init__(batch_shape, tuple(self.loc.shape[-1:]), validate_args)
-        if validate_args is not False:
+        if _validating(validate_args):
             self._check("loc", self.loc, (self.loc == self.loc).all(-1), "IndependentConstraint(Real(), 1)")
             if name == "scale_tril":
                 self._check(name, self.scale_tril, _is_lower_cholesky(self.scale_tril), "LowerCholesky()")
