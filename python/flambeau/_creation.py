@@ -9,6 +9,7 @@ import numbers
 
 import numpy as np
 
+from ._functions import _numpy_names as _np
 from . import _C
 from ._dtype import _BY_NAME, _default_dtype, _device_str, _to_dtype, dtype as _dtype_cls
 from ._tensor import Tensor, _wrap
@@ -267,8 +268,9 @@ def _out(out, impl):
     return _write_out(out, _wrap(impl))
 
 
-def empty(*size, out=None, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False,
-          memory_format=None):
+def empty(*sizes, out=None, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False,
+          memory_format=None, size=None):
+    size = sizes if size is None else _np.size_keyword(sizes, size, "empty", "size")
     shape = parse_size(size, "empty")
     if memory_format is None:
         impl = _C.empty(shape, _dt(dtype), _dev(device))
@@ -278,12 +280,14 @@ def empty(*size, out=None, dtype=None, layout=None, device=None, requires_grad=F
     return _out(out, impl) or _finish(impl, requires_grad)
 
 
-def zeros(*size, out=None, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False):
+def zeros(*sizes, out=None, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False, size=None):
+    size = sizes if size is None else _np.size_keyword(sizes, size, "zeros", "size")
     impl = _C.full(parse_size(size, "zeros"), 0, _dt(dtype), _dev(device))
     return _out(out, impl) or _finish(impl, requires_grad)
 
 
-def ones(*size, out=None, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False):
+def ones(*sizes, out=None, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False, size=None):
+    size = sizes if size is None else _np.size_keyword(sizes, size, "ones", "size")
     impl = _C.full(parse_size(size, "ones"), 1, _dt(dtype), _dev(device))
     return _out(out, impl) or _finish(impl, requires_grad)
 

@@ -7,6 +7,7 @@ that stream around each call: cheap, and it keeps the default stream untouched.
 """
 import os
 
+from ._functions import _numpy_names as _np
 from . import _C
 from ._creation import _dt, _dev, _finish
 from ._dtype import _BY_NAME
@@ -145,15 +146,17 @@ _TORCH = {"float32": "Float", "float64": "Double", "int64": "Long", "bool": "Boo
           "int8": "Char", "uint8": "Byte"}
 
 
-def rand(*size, generator=None, out=None, dtype=None, layout=None, device=None, requires_grad=False,
-         pin_memory=False):
+def rand(*sizes, generator=None, out=None, dtype=None, layout=None, device=None, requires_grad=False,
+         pin_memory=False, size=None):
+    size = sizes if size is None else _np.size_keyword(sizes, size, "rand", "size")
     impl = _run(generator, _C.rand, list(parse_size(size, "rand")), _float_dt(dtype, "check_uniform_bounds"),
                 _dev(device))
     return _out(out, impl) or _finish(impl, requires_grad)
 
 
-def randn(*size, generator=None, out=None, dtype=None, layout=None, device=None, requires_grad=False,
-          pin_memory=False):
+def randn(*sizes, generator=None, out=None, dtype=None, layout=None, device=None, requires_grad=False,
+          pin_memory=False, size=None):
+    size = sizes if size is None else _np.size_keyword(sizes, size, "randn", "size")
     impl = _run(generator, _C.randn, list(parse_size(size, "randn")), _float_dt(dtype, "normal_kernel_cpu"),
                 _dev(device))
     return _out(out, impl) or _finish(impl, requires_grad)

@@ -225,8 +225,10 @@ def div_(self, other, *, rounding_mode=None):
     return dsp._inplace_binary(self, other, _C.div, ew.Div)
 
 
+# pow_, atan2_, exp2_ (and polygamma_ in special.py): their backward needs the value being overwritten,
+# so under autograd they compute from a snapshot of self (misc._inplace), as PyTorch saves the original self
 def pow_(self, exponent):
-    return _assign_result(self, ew.pow(self, exponent))
+    return _misc._inplace(self, ew.pow, exponent)
 
 
 def remainder_(self, other):
@@ -242,7 +244,7 @@ def fmod_(self, other):
 
 
 def atan2_(self, other):
-    return _assign_result(self, ew.atan2(self, other))
+    return _misc._inplace(self, ew.atan2, other)
 
 
 def _ternary_(self, cfn, a, b, extra):
@@ -263,6 +265,8 @@ def _ternary_(self, cfn, a, b, extra):
 def lerp_(self, end, weight):
     if _ternary_(self, _C.lerp, end, weight, ()):
         return self
+    if isinstance(weight, Tensor) and weight._rg and _gs.enabled:  # the weight's gradient reads the old self
+        return _misc._inplace(self, pw.lerp, end, weight)
     return _assign_result(self, pw.lerp(self, end, weight))
 
 
@@ -347,7 +351,7 @@ Tensor.bitwise_not_ = bitwise_not_
 
 def _unary_inplace_composite(fn):
     def op(self):
-        return _assign_result(self, fn(self))
+        return _misc._inplace(self, fn)
     return op
 
 
@@ -432,19 +436,19 @@ def _new_kwargs(self, dtype, device):
             device if device is not None else self._impl.device)
 
 
-def new_zeros(self, *size, dtype=None, device=None, requires_grad=False, layout=None, pin_memory=False):
+def new_zeros(self, *sizes, dtype=None, device=None, requires_grad=False, layout=None, pin_memory=False, size=None):
     dt, dev = _new_kwargs(self, dtype, device)
-    return cr.zeros(*size, dtype=dt, device=dev, requires_grad=requires_grad)
+    return cr.zeros(*sizes, dtype=dt, device=dev, requires_grad=requires_grad, size=size)
 
 
-def new_ones(self, *size, dtype=None, device=None, requires_grad=False, layout=None, pin_memory=False):
+def new_ones(self, *sizes, dtype=None, device=None, requires_grad=False, layout=None, pin_memory=False, size=None):
     dt, dev = _new_kwargs(self, dtype, device)
-    return cr.ones(*size, dtype=dt, device=dev, requires_grad=requires_grad)
+    return cr.ones(*sizes, dtype=dt, device=dev, requires_grad=requires_grad, size=size)
 
 
-def new_empty(self, *size, dtype=None, device=None, requires_grad=False, layout=None, pin_memory=False):
+def new_empty(self, *sizes, dtype=None, device=None, requires_grad=False, layout=None, pin_memory=False, size=None):
     dt, dev = _new_kwargs(self, dtype, device)
-    return cr.empty(*size, dtype=dt, device=dev, requires_grad=requires_grad)
+    return cr.empty(*sizes, dtype=dt, device=dev, requires_grad=requires_grad, size=size)
 
 
 def new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=False, layout=None,

@@ -5,6 +5,7 @@ split's is the cat of the pieces' gradients (zeros for pieces that got none).
 """
 import numbers
 
+from . import _numpy_names as _np
 from .. import _C
 from .._tensor import Tensor, _wrap, _wrap_view
 from .._utils import wrap_dim, parse_size
@@ -50,7 +51,9 @@ def _promote_all(tensors, op):
     return [t if t._impl.dtype == dt else _to(t, dt, t._impl.device) for t in tensors]
 
 
-def cat(tensors, dim=0, *, out=None):
+def cat(tensors, dim=0, *, out=None, axis=None):
+    if axis is not None:
+        dim = _np.numpy_dim("cat", dim, axis, 0)
     if isinstance(tensors, Tensor) or not hasattr(tensors, "__len__"):
         raise TypeError("cat(): argument 'tensors' must be a tuple or list of Tensors")
     tensors = list(tensors)
@@ -84,7 +87,9 @@ def cat(tensors, dim=0, *, out=None):
 concat = concatenate = cat
 
 
-def stack(tensors, dim=0, *, out=None):
+def stack(tensors, dim=0, *, out=None, axis=None):
+    if axis is not None:
+        dim = _np.numpy_dim("stack", dim, axis, 0)
     tensors = list(tensors)
     if not tensors:
         raise RuntimeError("stack expects a non-empty TensorList")
@@ -209,7 +214,9 @@ def split_with_sizes(input, split_sizes, dim=0):
     return _split_sizes(input, [int(s) for s in split_sizes], dim)
 
 
-def chunk(input, chunks, dim=0):
+def chunk(input, chunks, dim=0, *, axis=None):
+    if axis is not None:
+        dim = _np.numpy_dim("chunk", dim, axis, 0)
     if chunks <= 0:
         raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
     shape = input._impl.shape
@@ -262,7 +269,9 @@ class Unbind(Function):
         return stack(list(grads), ctx.dim), None
 
 
-def unbind(input, dim=0):
+def unbind(input, dim=0, *, axis=None):
+    if axis is not None:
+        dim = _np.numpy_dim("unbind", dim, axis, 0)
     shape = input._impl.shape
     if not shape:
         raise IndexError("Dimension specified as 0 but tensor has no dimensions")
@@ -274,7 +283,9 @@ def unbind(input, dim=0):
     return tuple([_wrap_view(v, input) for v in _C.unbind(input._impl, d)])
 
 
-def repeat(input, *sizes):
+def repeat(input, *sizes, repeats=None):
+    if repeats is not None:
+        sizes = _np.size_keyword(sizes, repeats, "repeat", "repeats")
     sizes = parse_size(sizes, "repeat")
     shape = input._impl.shape
     if len(sizes) < len(shape):

@@ -5,6 +5,7 @@
 broadcast batch dims are expanded then flattened. Because that mapping uses differentiable view
 ops, gradients for broadcast batch dims are summed back by the expand's backward for free.
 """
+from . import _numpy_names as _np
 from .. import _C
 from .._tensor import Tensor, _wrap
 from .._utils import wrap_dim
@@ -426,9 +427,13 @@ def _softmax_common(Fn, cfn, input, dim, dtype):
     return _wrap(cfn(input._impl, d))
 
 
-def softmax(input, dim=None, dtype=None, *, _stacklevel=3):
+def softmax(input, dim=None, dtype=None, *, _stacklevel=3, axis=None):
+    if axis is not None:
+        dim = _np.numpy_dim("softmax", dim, axis, None)
     return _softmax_common(Softmax, _C.softmax, input, dim, dtype)
 
 
-def log_softmax(input, dim=None, dtype=None, *, _stacklevel=3):
+def log_softmax(input, dim=None, dtype=None, *, _stacklevel=3, axis=None):
+    if axis is not None:
+        dim = _np.numpy_dim("log_softmax", dim, axis, None)
     return _softmax_common(LogSoftmax, _C.log_softmax, input, dim, dtype)

@@ -18,6 +18,7 @@ import warnings
 
 import numpy as np
 
+from . import _numpy_names as _np
 from .. import _C
 from .._dtype import _BY_NAME, _default_dtype, _to_dtype, Size
 from .._promote import result_type_names, _FLOAT, _INT
@@ -202,7 +203,9 @@ def as_strided_(self, size, stride, storage_offset=None):
 
 
 # ---------------------------------------------------------------- diff, cross, kron, block_diag
-def diff(input, n=1, dim=-1, prepend=None, append=None):
+def diff(input, n=1, dim=-1, prepend=None, append=None, *, axis=None):
+    if axis is not None:
+        dim = _np.numpy_dim("diff", dim, axis, -1)
     _check_tensor(input, "diff")
     nd = input._impl.ndim
     if nd == 0:
@@ -530,7 +533,10 @@ def _mode_1d(v):
     return int(np.flatnonzero(v == val).max())
 
 
-def mode(input, dim=-1, keepdim=False):
+def mode(input, dim=-1, keepdim=False, *, axis=None, keepdims=None):
+    if axis is not None or keepdims is not None:
+        dim = _np.numpy_dim("mode", dim, axis, -1)
+        keepdim = _np.numpy_keepdim("mode", keepdim, keepdims)
     _check_tensor(input, "mode")
     nd = input._impl.ndim
     d = wrap_dim(dim, nd)

@@ -57,7 +57,12 @@ def _addc_forward(ctx, cfn, s, a, b, value):
     """Addcmul's and Addcdiv's forward: the kernel, with what both backwards need."""
     ctx.value = value
     ctx.shapes = (s._impl.shape, a._impl.shape, b._impl.shape)
-    ctx.save_for_backward(a, b)
+    # only what the needed gradients read, as PyTorch saves: x.addcmul_(y, z) must not fail in
+    # backward because y or z (not requiring grad) shares x's storage and was overwritten
+    nig = ctx.needs_input_grad
+    need_a = nig[2]
+    need_b = nig[1] or (nig[2] and cfn is _C.addcdiv)
+    ctx.save_for_backward(a if need_a else None, b if need_b else None)
     return _wrap(cfn(s._impl, a._impl, b._impl, value))
 
 
@@ -97,7 +102,8 @@ class Lerp(Function):
     @staticmethod
     def forward(ctx, s, e, w):
         ctx.shapes = (s._impl.shape, e._impl.shape, w._impl.shape)
-        ctx.save_for_backward(s, e, w)
+        nig = ctx.needs_input_grad  # save only what the needed gradients read (see _addc_forward)
+        ctx.save_for_backward(s if nig[2] else None, e if nig[2] else None, w if nig[0] or nig[1] else None)
         return _wrap(_C.lerp(s._impl, e._impl, w._impl))
 
     @staticmethod

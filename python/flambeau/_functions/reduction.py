@@ -7,6 +7,7 @@ gradient back over the reduced dims (reshape to the keepdim shape, then expand).
 import collections
 import numbers
 
+from . import _numpy_names as _np
 from .. import _C
 from .._dtype import _BY_NAME, _to_dtype
 from .._promote import _FLOAT
@@ -89,7 +90,10 @@ def _narrow_dtype(r, dtype):
     return r if r._impl.dtype == name else _to(r, name, r._impl.device)
 
 
-def sum(input, dim=None, keepdim=False, *, dtype=None, out=None):  # noqa: A001
+def sum(input, dim=None, keepdim=False, *, dtype=None, out=None, axis=None, keepdims=None):  # noqa: A001
+    if axis is not None or keepdims is not None:
+        dim = _np.numpy_dim("sum", dim, axis, None)
+        keepdim = _np.numpy_keepdim("sum", keepdim, keepdims)
     if isinstance(dim, _BY_NAME["float32"].__class__):  # sum(x, flambeau.float64)
         dim, dtype = None, dim
     if dtype is not None:
@@ -100,7 +104,10 @@ def sum(input, dim=None, keepdim=False, *, dtype=None, out=None):  # noqa: A001
     return _write(out, _narrow_dtype(_wrap(_C.sum(input._impl, dims, keepdim)), dtype))
 
 
-def nansum(input, dim=None, keepdim=False, *, dtype=None):
+def nansum(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None):
+    if axis is not None or keepdims is not None:
+        dim = _np.numpy_dim("nansum", dim, axis, None)
+        keepdim = _np.numpy_keepdim("nansum", keepdim, keepdims)
     if input._impl.dtype in _FLOAT:
         input = pw.where(cmp.isnan(input), 0.0, input)
     return sum(input, dim, keepdim, dtype=dtype)
@@ -126,7 +133,10 @@ class MeanAll(Mean):
     _grad_fn_name = "MeanBackward0"
 
 
-def mean(input, dim=None, keepdim=False, *, dtype=None, out=None):
+def mean(input, dim=None, keepdim=False, *, dtype=None, out=None, axis=None, keepdims=None):
+    if axis is not None or keepdims is not None:
+        dim = _np.numpy_dim("mean", dim, axis, None)
+        keepdim = _np.numpy_keepdim("mean", keepdim, keepdims)
     if isinstance(dim, _BY_NAME["float32"].__class__):
         dim, dtype = None, dim
     if dtype is not None:
@@ -141,7 +151,10 @@ def mean(input, dim=None, keepdim=False, *, dtype=None, out=None):
     return _write(out, _wrap(_C.mean(input._impl, dims, keepdim)))
 
 
-def nanmean(input, dim=None, keepdim=False, *, dtype=None):
+def nanmean(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None):
+    if axis is not None or keepdims is not None:
+        dim = _np.numpy_dim("nanmean", dim, axis, None)
+        keepdim = _np.numpy_keepdim("nanmean", keepdim, keepdims)
     notnan = cmp.logical_not(cmp.isnan(input))
     return ew.div(nansum(input, dim, keepdim, dtype=dtype), sum(notnan, dim, keepdim))
 
@@ -178,7 +191,10 @@ class ProdAll(Prod):
     _grad_fn_name = "ProdBackward0"
 
 
-def prod(input, dim=None, keepdim=False, *, dtype=None):
+def prod(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None):
+    if axis is not None or keepdims is not None:
+        dim = _np.numpy_dim("prod", dim, axis, None)
+        keepdim = _np.numpy_keepdim("prod", keepdim, keepdims)
     if isinstance(dim, _BY_NAME["float32"].__class__):
         dim, dtype = None, dim
     if dtype is not None:
@@ -245,7 +261,10 @@ def _check_nonempty(input, op, dims, full_error=RuntimeError):
                 raise IndexError(f"{op}(): Expected reduction dim {d} to have non-zero size.")
 
 
-def amax(input, dim=(), keepdim=False, *, out=None):
+def amax(input, dim=(), keepdim=False, *, out=None, axis=None, keepdims=None):
+    if axis is not None or keepdims is not None:
+        dim = _np.numpy_dim("amax", dim, axis, ())
+        keepdim = _np.numpy_keepdim("amax", keepdim, keepdims)
     dims = _dims(input, dim if dim != () else None, "amax")
     _check_nonempty(input, "amax", dims)
     if input._rg and _gs.enabled:
@@ -253,7 +272,10 @@ def amax(input, dim=(), keepdim=False, *, out=None):
     return _write(out, _wrap(_C.amax(input._impl, dims, keepdim)))
 
 
-def amin(input, dim=(), keepdim=False, *, out=None):
+def amin(input, dim=(), keepdim=False, *, out=None, axis=None, keepdims=None):
+    if axis is not None or keepdims is not None:
+        dim = _np.numpy_dim("amin", dim, axis, ())
+        keepdim = _np.numpy_keepdim("amin", keepdim, keepdims)
     dims = _dims(input, dim if dim != () else None, "amin")
     _check_nonempty(input, "amin", dims)
     if input._rg and _gs.enabled:
@@ -370,28 +392,43 @@ def _max_min(input, dim, keepdim, out, name, AllFn, DimFn, cfn_all, cfn_dim, pai
     return rt(v, i)
 
 
-def max(input, dim=None, keepdim=False, *, out=None):  # noqa: A001
+def max(input, dim=None, keepdim=False, *, out=None, axis=None, keepdims=None):  # noqa: A001
     """max(input) -> value; max(input, dim, keepdim=False) -> (values, indices); max(input, other)."""
+    if axis is not None or keepdims is not None:
+        dim = _np.numpy_dim("max", dim, axis, None)
+        keepdim = _np.numpy_keepdim("max", keepdim, keepdims)
     return _max_min(input, dim, keepdim, out, "max", _MaxAll, MaxDim, _C.amax, _C.max_dim, ew.maximum)
 
 
-def min(input, dim=None, keepdim=False, *, out=None):  # noqa: A001
+def min(input, dim=None, keepdim=False, *, out=None, axis=None, keepdims=None):  # noqa: A001
+    if axis is not None or keepdims is not None:
+        dim = _np.numpy_dim("min", dim, axis, None)
+        keepdim = _np.numpy_keepdim("min", keepdim, keepdims)
     return _max_min(input, dim, keepdim, out, "min", _MinAll, MinDim, _C.amin, _C.min_dim, ew.minimum)
 
 
-def aminmax(input, *, dim=None, keepdim=False):
+def aminmax(input, *, dim=None, keepdim=False, axis=None, keepdims=None):
+    if axis is not None or keepdims is not None:
+        dim = _np.numpy_dim("aminmax", dim, axis, None)
+        keepdim = _np.numpy_keepdim("aminmax", keepdim, keepdims)
     return return_types.aminmax(amin(input, () if dim is None else dim, keepdim),
                                 amax(input, () if dim is None else dim, keepdim))
 
 
-def argmax(input, dim=None, keepdim=False):
+def argmax(input, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    if axis is not None or keepdims is not None:
+        dim = _np.numpy_dim("argmax", dim, axis, None)
+        keepdim = _np.numpy_keepdim("argmax", keepdim, keepdims)
     if dim is not None:
         dim = wrap_dim(dim, input._impl.ndim, "argmax")
     _check_nonempty(input, "argmax", [] if dim is None else [dim], IndexError)
     return _wrap(_C.argmax(input._impl, dim, keepdim))
 
 
-def argmin(input, dim=None, keepdim=False):
+def argmin(input, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    if axis is not None or keepdims is not None:
+        dim = _np.numpy_dim("argmin", dim, axis, None)
+        keepdim = _np.numpy_keepdim("argmin", keepdim, keepdims)
     if dim is not None:
         dim = wrap_dim(dim, input._impl.ndim, "argmin")
     _check_nonempty(input, "argmin", [] if dim is None else [dim], IndexError)
@@ -403,15 +440,23 @@ def _uint8_kept(input, r):
     return _wrap(_C.to(r, "uint8", r.device, False)) if input._impl.dtype == "uint8" else _wrap(r)
 
 
-def all(input, dim=None, keepdim=False, *, out=None):  # noqa: A001
+def all(input, dim=None, keepdim=False, *, out=None, axis=None, keepdims=None):  # noqa: A001
+    if axis is not None or keepdims is not None:
+        dim = _np.numpy_dim("all", dim, axis, None)
+        keepdim = _np.numpy_keepdim("all", keepdim, keepdims)
     return _write(out, _uint8_kept(input, _C.all(input._impl, _dims(input, dim, "all"), keepdim)))
 
 
-def any(input, dim=None, keepdim=False, *, out=None):  # noqa: A001
+def any(input, dim=None, keepdim=False, *, out=None, axis=None, keepdims=None):  # noqa: A001
+    if axis is not None or keepdims is not None:
+        dim = _np.numpy_dim("any", dim, axis, None)
+        keepdim = _np.numpy_keepdim("any", keepdim, keepdims)
     return _write(out, _uint8_kept(input, _C.any(input._impl, _dims(input, dim, "any"), keepdim)))
 
 
-def count_nonzero(input, dim=None):
+def count_nonzero(input, dim=None, *, axis=None):
+    if axis is not None:
+        dim = _np.numpy_dim("count_nonzero", dim, axis, None)
     return sum(cmp.ne(input, 0), dim)
 
 
@@ -473,27 +518,39 @@ def _var_args(input, dim, unbiased, keepdim, correction, op):
     return _dims(input, dim, op), _correction(unbiased, correction)
 
 
-def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None, out=None):
+def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None, out=None, axis=None, keepdims=None):
+    if axis is not None or keepdims is not None:
+        dim = _np.numpy_dim("var", dim, axis, None)
+        keepdim = _np.numpy_keepdim("var", keepdim, keepdims)
     dims, c = _var_args(input, dim, unbiased, keepdim, correction, "var")
     if input._rg and _gs.enabled:
         return _write(out, Var.apply(input, dims, c, keepdim))
     return _write(out, _wrap(_C.var(input._impl, dims, c, keepdim)))
 
 
-def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None, out=None):
+def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None, out=None, axis=None, keepdims=None):
+    if axis is not None or keepdims is not None:
+        dim = _np.numpy_dim("std", dim, axis, None)
+        keepdim = _np.numpy_keepdim("std", keepdim, keepdims)
     dims, c = _var_args(input, dim, unbiased, keepdim, correction, "std")
     if input._rg and _gs.enabled:
         return _write(out, Std.apply(input, dims, c, keepdim))
     return _write(out, _wrap(_C.std(input._impl, dims, c, keepdim)))
 
 
-def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None, keepdims=None):
+    if axis is not None or keepdims is not None:
+        dim = _np.numpy_dim("var_mean", dim, axis, None)
+        keepdim = _np.numpy_keepdim("var_mean", keepdim, keepdims)
     if isinstance(dim, bool):
         dim, unbiased = None, dim
     return var(input, dim, unbiased, keepdim, correction=correction), mean(input, dim, keepdim)
 
 
-def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None, keepdims=None):
+    if axis is not None or keepdims is not None:
+        dim = _np.numpy_dim("std_mean", dim, axis, None)
+        keepdim = _np.numpy_keepdim("std_mean", keepdim, keepdims)
     if isinstance(dim, bool):
         dim, unbiased = None, dim
     return std(input, dim, unbiased, keepdim, correction=correction), mean(input, dim, keepdim)
@@ -518,7 +575,10 @@ class LogSumExp(Function):
         return ew.mul(_expand_back(g, shape, dims, keepdim), p), None, None
 
 
-def logsumexp(input, dim, keepdim=False, *, out=None):
+def logsumexp(input, dim=_np.REQUIRED, keepdim=False, *, out=None, axis=None, keepdims=None):
+    if axis is not None or keepdims is not None or dim is _np.REQUIRED:
+        dim = _np.numpy_dim("logsumexp", dim, axis, _np.REQUIRED)
+        keepdim = _np.numpy_keepdim("logsumexp", keepdim, keepdims)
     if input._impl.dtype not in _FLOAT:
         input = _to(input, ew._default_dtype[0]._name, input._impl.device)
     dims = _dims(input, dim, "logsumexp")
@@ -607,9 +667,11 @@ class Cumsum(Function):
         return _wrap(_C.cumsum(g._impl, d, not reverse)), None, None
 
 
-def cumsum(input, dim, *, dtype=None):
+def cumsum(input, dim=_np.REQUIRED, *, dtype=None, axis=None):
     """Prefix sums along dim. CPU: the `_C.cumsum` scan (int/bool -> int64). Other devices: a product
     with a triangular matrix of ones (exact for integers below 2**53; differentiable through matmul)."""
+    if axis is not None or dim is _np.REQUIRED:
+        dim = _np.numpy_dim("cumsum", dim, axis, _np.REQUIRED)
     from .linalg import matmul
     from .. import _creation
     from .shape import movedim

@@ -6,6 +6,7 @@ Joining and splitting (cat, stack, split, ...) are in join.py.
 """
 import numbers
 
+from . import _numpy_names as _np
 from .. import _C
 from .. import _memory_format as _mf
 from .._tensor import _wrap, _wrap_view
@@ -140,7 +141,9 @@ def _shape_arg(args, op):
     return parse_size(args, op)
 
 
-def view(input, *shape):
+def view(input, *shape, size=None):
+    if size is not None:
+        shape = _np.size_keyword(shape, size, "view", "size")
     """Tensor.view(*shape) (also view(dtype) is not supported: flambeau dtypes differ in size)."""
     if len(shape) == 1 and shape[0].__class__.__name__ == "dtype":
         raise RuntimeError("view(dtype) is not supported by flambeau")
@@ -151,7 +154,8 @@ def view(input, *shape):
     return _wrap_view(_C.view(input._impl, shape), input)
 
 
-def reshape(input, *shape):
+def reshape(input, *shape_args, shape=None):
+    shape = shape_args if shape is None else _np.size_keyword(shape_args, shape, "reshape", "shape")
     shape = _shape_arg(shape, "reshape")
     if _needs_grad(input):
         return Reshape.apply(input, shape)
@@ -220,7 +224,8 @@ class Permute(Function):
         return g.permute(inv), None
 
 
-def permute(input, *dims):
+def permute(input, *dims_args, dims=None):
+    dims = dims_args if dims is None else _np.size_keyword(dims_args, dims, "permute", "dims")
     dims = parse_size(dims, "permute")
     nd = input._impl.ndim
     if len(dims) != nd:
@@ -329,7 +334,9 @@ def _expand_shape(shape, sizes, op="expand"):
     return out
 
 
-def expand(input, *sizes):
+def expand(input, *sizes, size=None):
+    if size is not None:
+        sizes = _np.size_keyword(sizes, size, "expand", "size")
     shape = input._impl.shape
     sizes = _expand_shape(shape, parse_size(sizes, "expand"))
     if tuple(sizes) == shape and not _needs_grad(input):
@@ -391,14 +398,18 @@ class Squeeze(ShapeOnly):
     _grad_fn_name = "SqueezeBackward0"
 
 
-def unsqueeze(input, dim):
+def unsqueeze(input, dim=_np.REQUIRED, *, axis=None):
+    if axis is not None or dim is _np.REQUIRED:
+        dim = _np.numpy_dim("unsqueeze", dim, axis, _np.REQUIRED)
     d = wrap_dim(dim, input._impl.ndim + 1)
     if _needs_grad(input):
         return Unsqueeze.apply(input, _C.unsqueeze, d)
     return _wrap_view(_C.unsqueeze(input._impl, d), input)
 
 
-def squeeze(input, dim=None):
+def squeeze(input, dim=None, *, axis=None):
+    if axis is not None:
+        dim = _np.numpy_dim("squeeze", dim, axis, None)
     shape = input._impl.shape
     if dim is None:
         dims = []

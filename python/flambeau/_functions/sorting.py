@@ -9,6 +9,7 @@ copy. Either way, when autograd is recording, the *values* are read with the dif
 """
 import numpy as np
 
+from . import _numpy_names as _np
 from .. import _C
 from .._tensor import Tensor, _wrap
 from .._utils import wrap_dim
@@ -62,7 +63,9 @@ def _order(x, axis, descending):
     return np.argsort(x, axis=axis, kind="stable")
 
 
-def sort(input, dim=-1, descending=False, stable=False, *, out=None):
+def sort(input, dim=-1, descending=False, stable=False, *, out=None, axis=None):
+    if axis is not None:
+        dim = _np.numpy_dim("sort", dim, axis, -1)
     if isinstance(dim, bool):  # sort(x, True) is sort(x, dim=-1, descending=True) in old code
         dim, descending = -1, dim
     nd = input._impl.ndim
@@ -77,7 +80,9 @@ def sort(input, dim=-1, descending=False, stable=False, *, out=None):
     return return_types.sort(gather(input, d, idx), idx)
 
 
-def argsort(input, dim=-1, descending=False, stable=False):
+def argsort(input, dim=-1, descending=False, stable=False, *, axis=None):
+    if axis is not None:
+        dim = _np.numpy_dim("argsort", dim, axis, -1)
     nd = input._impl.ndim
     if nd == 0:
         return _to_dev(np.zeros((), np.int64), input)
@@ -91,7 +96,9 @@ def msort(input):
     return sort(input, 0).values
 
 
-def topk(input, k, dim=-1, largest=True, sorted=True, *, out=None):  # noqa: A002
+def topk(input, k, dim=-1, largest=True, sorted=True, *, out=None, axis=None):  # noqa: A002
+    if axis is not None:
+        dim = _np.numpy_dim("topk", dim, axis, -1)
     nd = input._impl.ndim
     d = wrap_dim(dim, nd) if nd else 0
     n = input._impl.shape[d] if nd else 1
@@ -108,7 +115,10 @@ def topk(input, k, dim=-1, largest=True, sorted=True, *, out=None):  # noqa: A00
     return return_types.topk(gather(input, d, idx), idx)
 
 
-def kthvalue(input, k, dim=-1, keepdim=False, *, out=None):
+def kthvalue(input, k, dim=-1, keepdim=False, *, out=None, axis=None, keepdims=None):
+    if axis is not None or keepdims is not None:
+        dim = _np.numpy_dim("kthvalue", dim, axis, -1)
+        keepdim = _np.numpy_keepdim("kthvalue", keepdim, keepdims)
     nd = input._impl.ndim
     d = wrap_dim(dim, nd) if nd else 0
     n = input._impl.shape[d] if nd else 1
@@ -161,15 +171,21 @@ def _median(input, dim, keepdim, ignore_nan):
     return rtype(r[0], r[1])
 
 
-def median(input, dim=None, keepdim=False, *, out=None):
+def median(input, dim=None, keepdim=False, *, out=None, axis=None, keepdims=None):
     """The lower median (PyTorch's definition); a NaN in a slice makes its median NaN (at the first
     NaN). With dim returns (values, indices)."""
+    if axis is not None or keepdims is not None:
+        dim = _np.numpy_dim("median", dim, axis, None)
+        keepdim = _np.numpy_keepdim("median", keepdim, keepdims)
     return _median(input, dim, keepdim, False)
 
 
-def nanmedian(input, dim=None, keepdim=False):
+def nanmedian(input, dim=None, keepdim=False, *, axis=None, keepdims=None):
     """median ignoring NaNs (NaN only where a slice is all NaN). The host path (non-CPU devices)
     does not ignore them yet."""
+    if axis is not None or keepdims is not None:
+        dim = _np.numpy_dim("nanmedian", dim, axis, None)
+        keepdim = _np.numpy_keepdim("nanmedian", keepdim, keepdims)
     return _median(input, dim, keepdim, True)
 
 
@@ -289,10 +305,12 @@ def histc(input, bins=100, min=0, max=0):  # noqa: A002
     return _to_dev(counts.astype(_host(input).dtype if input._impl.dtype in ("float32", "float64") else np.float32), input)
 
 
-def cumprod(input, dim, *, dtype=None):
+def cumprod(input, dim=_np.REQUIRED, *, dtype=None, axis=None):
     """Cumulative product. CPU: `_C.cumprod` (float32 accumulated in double, as PyTorch), gradient by
     `Cumprod` (exact with zeros). Other devices: exact values from numpy, differentiable where the
     input has no zeros (via exp of cumsum of log|x| with the sign tracked separately)."""
+    if axis is not None or dim is _np.REQUIRED:
+        dim = _np.numpy_dim("cumprod", dim, axis, _np.REQUIRED)
     from . import elementwise as ew
     from .reduction import cumsum
     from ..autograd.grad_mode import _state
@@ -350,7 +368,9 @@ def _flip_cumsum(t, d):
     return Cumsum.apply(t, d, True)
 
 
-def cummax(input, dim):
+def cummax(input, dim=_np.REQUIRED, *, axis=None):
+    if axis is not None or dim is _np.REQUIRED:
+        dim = _np.numpy_dim("cummax", dim, axis, _np.REQUIRED)
     d = wrap_dim(dim, input._impl.ndim) if input._impl.ndim else 0
     if _on_cpu(input):
         v, i = _C.cummax(input._impl, d)
@@ -366,7 +386,9 @@ def cummax(input, dim):
     return return_types.cummax(gather(input, d, idx_t), idx_t)
 
 
-def cummin(input, dim):
+def cummin(input, dim=_np.REQUIRED, *, axis=None):
+    if axis is not None or dim is _np.REQUIRED:
+        dim = _np.numpy_dim("cummin", dim, axis, _np.REQUIRED)
     d = wrap_dim(dim, input._impl.ndim) if input._impl.ndim else 0
     if _on_cpu(input):
         v, i = _C.cummin(input._impl, d)

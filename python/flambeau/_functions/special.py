@@ -110,8 +110,8 @@ def polygamma(n, input, *, out=None):
 
 def polygamma_(input, n):
     """Tensor.polygamma_(n): in place, as PyTorch's method (n comes after self)."""
-    from .._tensor_methods import _assign_result
-    return _assign_result(input, polygamma(n, input))
+    from .misc import _inplace  # its backward needs the value being overwritten: computed from a snapshot
+    return _inplace(input, lambda x: polygamma(n, x))
 
 
 def mvlgamma(input, p):

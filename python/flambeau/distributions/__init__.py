@@ -1,5 +1,7 @@
 """torch.distributions' most used families: Normal, Uniform, Bernoulli, Categorical (and Gamma,
-Dirichlet, Beta in gamma_beta.py), with sample /
+Dirichlet, Beta in gamma_beta.py; MultivariateNormal in multivariate_normal.py; Independent and
+MixtureSameFamily in composite.py; TransformedDistribution and LogNormal over transforms.py and
+constraints.py; one-hot and relaxed categoricals in relaxed.py), with sample /
 rsample (reparameterised, differentiable in the parameters), log_prob, entropy, cdf, moments and
 kl_divergence between two of a family. Parameters broadcast to the batch shape; draws come from
 flambeau's generator (manual_seed makes them reproducible; the numbers are not PyTorch's). Arguments
@@ -17,7 +19,9 @@ import flambeau
 from .._tensor import Tensor
 
 __all__ = ["Distribution", "Normal", "Uniform", "Bernoulli", "Categorical", "Gamma", "Dirichlet", "Beta",
-           "kl_divergence", "register_kl"]
+           "MultivariateNormal", "Independent", "MixtureSameFamily", "TransformedDistribution", "LogNormal",
+           "OneHotCategorical", "OneHotCategoricalStraightThrough", "RelaxedOneHotCategorical", "RelaxedBernoulli",
+           "kl_divergence", "register_kl", "constraints", "transforms"]
 
 
 def _as_tensor(v, like=None):
@@ -40,11 +44,28 @@ def _shape(sample_shape):
     return tuple(sample_shape)
 
 
+def _validating(validate_args):
+    """Whether a distribution built with this validate_args checks its arguments: the given value, else
+    the default (True, as PyTorch's under `python` without -O; set_default_validate_args changes it)."""
+    return Distribution._default_validate if validate_args is None else bool(validate_args)
+
+
 class Distribution:
     has_rsample = False
+    _default_validate = True
+
+    @staticmethod
+    def set_default_validate_args(value):
+        if value not in [True, False]:
+            raise ValueError
+        Distribution._default_validate = value
+
+    @property
+    def _validate_args(self):  # PyTorch's name for the flag
+        return self._validate
 
     def __init__(self, batch_shape=(), event_shape=(), validate_args=None):
-        self._validate = validate_args is not False  # PyTorch validates by default
+        self._validate = _validating(validate_args)
         self._batch_shape = flambeau.Size(batch_shape)
         self._event_shape = flambeau.Size(event_shape)
 
@@ -88,6 +109,21 @@ class Distribution:
                              f"within the support ({constraint}) of the distribution {self!r}, but found invalid "
                              f"values:\n{value}")
 
+    def _validate_sample_shape(self, value):
+        """PyTorch's shape checks of a value to score: a Tensor whose rightmost dims are the event shape
+        and whose shape broadcasts with batch_shape + event_shape."""
+        if not isinstance(value, Tensor):
+            raise ValueError("The value argument to log_prob must be a Tensor")
+        event_dim_start = len(value.size()) - len(self._event_shape)
+        if value.size()[event_dim_start:] != self._event_shape:
+            raise ValueError(f"The right-most size of value must match event_shape: {value.size()} vs "
+                             f"{self._event_shape}.")
+        expected = flambeau.Size(tuple(self._batch_shape) + tuple(self._event_shape))
+        for i, j in zip(reversed(value.size()), reversed(expected)):
+            if i != 1 and j != 1 and i != j:
+                raise ValueError(f"Value is not broadcastable with batch_shape+event_shape: {value.size()} vs "
+                                 f"{expected}.")
+
     def __repr__(self):
         names = [k for k in ("loc", "scale", "low", "high", "probs", "logits") if k in self.__dict__]
         args = ", ".join(f"{k}: {self.__dict__[k].shape if self.__dict__[k].numel() > 1 else self.__dict__[k]}"
@@ -102,7 +138,7 @@ class Normal(Distribution):
     def __init__(self, loc, scale, validate_args=None):
         self.loc, self.scale = _broadcast(loc, scale)
         super().__init__(self.loc.shape, (), validate_args)
-        if validate_args is not False:
+        if _validating(validate_args):
             self._check("loc", self.loc, self.loc == self.loc, "Real()")
             self._check("scale", self.scale, self.scale > 0, "GreaterThan(lower_bound=0.0)")
 
@@ -148,7 +184,7 @@ class Uniform(Distribution):
     def __init__(self, low, high, validate_args=None):
         self.low, self.high = _broadcast(low, high)
         super().__init__(self.low.shape, (), validate_args)
-        if validate_args is not False:
+        if _validating(validate_args):
             self._check("low", self.low, self.low < self.high, f"LessThan(upper_bound={self.high})")
 
     @property
@@ -213,7 +249,7 @@ class Bernoulli(Distribution):
             raise ValueError("Either `probs` or `logits` must be specified, but not both.")
         if probs is not None:
             (self.probs,) = _broadcast(probs)
-            if validate_args is not False:
+            if _validating(validate_args):
                 self._check("probs", self.probs, (self.probs >= 0) & (self.probs <= 1), "Interval(lower_bound=0.0, "
                             "upper_bound=1.0)")
             self.logits = _probs_to_logits(self.probs, is_binary=True)
@@ -258,7 +294,7 @@ class Categorical(Distribution):
         if probs is not None:
             if probs.dim() < 1:
                 raise ValueError("`probs` parameter must be at least one-dimensional.")
-            if validate_args is not False:
+            if _validating(validate_args):
                 self._check("probs", probs, (probs >= 0) & flambeau.isfinite(probs), "IndependentConstraint(Real(), 1)")
             self.probs = probs / probs.sum(-1, keepdim=True)
             self.logits = _probs_to_logits(self.probs)
@@ -367,3 +403,21 @@ def _kl_uniform_uniform(p, q):
 
 
 from .gamma_beta import Gamma, Dirichlet, Beta  # noqa: E402  (they subclass Distribution above)
+from .multivariate_normal import MultivariateNormal  # noqa: E402
+from .composite import Independent, MixtureSameFamily  # noqa: E402
+from . import constraints, transforms  # noqa: E402
+from .transforms import (AbsTransform, AffineTransform, ComposeTransform, ExpTransform,  # noqa: E402,F401
+                         IndependentTransform, PowerTransform, SigmoidTransform, SoftplusTransform, TanhTransform,
+                         Transform)
+from .transformed_distribution import TransformedDistribution, LogNormal  # noqa: E402
+from . import transformed_distribution  # noqa: E402,F401  (torch.distributions.transformed_distribution)
+# (ExpRelaxedCategorical and LogitRelaxedBernoulli stay in relaxed.py: PyTorch keeps them out of its top level)
+from .relaxed import (OneHotCategorical, OneHotCategoricalStraightThrough, RelaxedOneHotCategorical,  # noqa: E402
+                      RelaxedBernoulli)
+# supports, for TransformedDistribution's validation and for user code reading dist.support
+Normal.support = constraints.real
+MultivariateNormal.support = constraints.real_vector
+Independent.support = property(lambda self: constraints.independent(self.base_dist.support,
+                                                                     self.reinterpreted_batch_ndims)
+                               if self.reinterpreted_batch_ndims else self.base_dist.support)
+from . import _expand_support  # noqa: E402,F401  (expand, arg_constraints, support, icdf on the families above)

@@ -18,7 +18,7 @@ import numbers
 import flambeau
 from flambeau.autograd import Function
 
-from . import Distribution, _broadcast, register_kl
+from . import Distribution, _broadcast, _validating, register_kl
 
 __all__ = ["Gamma", "Dirichlet", "Beta"]
 
@@ -146,7 +146,7 @@ class Gamma(Distribution):
     def __init__(self, concentration, rate, validate_args=None):
         self.concentration, self.rate = _broadcast(concentration, rate)
         super().__init__(self.concentration.shape, (), validate_args)
-        if validate_args is not False:
+        if _validating(validate_args):
             _positive(self, "concentration", self.concentration)
             _positive(self, "rate", self.rate)
 
@@ -199,7 +199,7 @@ class Dirichlet(Distribution):
             raise ValueError("`concentration` parameter must be at least one-dimensional.")
         self.concentration = concentration
         super().__init__(concentration.shape[:-1], concentration.shape[-1:], validate_args)
-        if validate_args is not False:
+        if _validating(validate_args):
             self._check("concentration", concentration, concentration > 0,
                         "IndependentConstraint(GreaterThan(lower_bound=0.0), 1)")
 
