@@ -71,3 +71,20 @@ def assert_records_close(got, want, atol=2e-5, rtol=2e-4, path="record"):
             np.testing.assert_array_equal(g, w, err_msg=path)
         else:
             np.testing.assert_allclose(g, w, atol=atol, rtol=rtol, err_msg=path)
+
+
+def run_both_checked(script, *args, **kwargs):
+    """script(lib, *args, **kwargs) with PyTorch, then with flambeau; returns both records, after checking
+    that flambeau raised no warning category PyTorch did not raise in the same script."""
+    import warnings
+    caught = []
+    records = []
+    for lib in (TORCH, FLAMBEAU):
+        with warnings.catch_warnings(record=True) as got:
+            warnings.simplefilter("always")
+            records.append(script(lib, *args, **kwargs))
+        caught.append([(w.category.__name__, str(w.message)) for w in got])
+    torch_categories = {c for c, _ in caught[0]}
+    extra = [w for w in caught[1] if w[0] not in torch_categories]
+    assert not extra, f"flambeau warned where torch did not: {extra}"
+    return records[0], records[1]
