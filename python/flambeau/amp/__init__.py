@@ -1,15 +1,16 @@
 """torch.amp for scripts written with mixed precision: `autocast` and `GradScaler`.
 
-flambeau has no float16 or bfloat16 kernels, so there is nothing for autocast to lower and nothing
-for a gradient scaler to protect: an autocast region runs in float32 (the numbers are those of the
-same code without autocast, which is at least as accurate as PyTorch's reduced-precision region),
-and a GradScaler behaves as PyTorch's does when its device is unavailable: disabled, with
-`scale(x)` returning x, `step(opt)` calling `opt.step()` and `get_scale()` 1.0. Each says so once
-in a warning when it is asked to do more. `flambeau.autocast`, `flambeau.cuda.amp.autocast` and
-`flambeau.cuda.amp.GradScaler` are the same classes.
+flambeau has no float16 or bfloat16 kernels, so there is nothing for autocast to lower: an autocast
+region runs in float32 (the numbers are those of the same code without autocast, which is at least as
+accurate as PyTorch's reduced-precision region), and says so once in a warning. GradScaler
+(grad_scaler.py) is PyTorch's dynamic loss scaler, state machine and numbers included (scaling by a
+power of two is exact in float32); for device "cuda" without CUDA it is disabled with PyTorch's warning.
+`flambeau.autocast`, `flambeau.cuda.amp.autocast` and `flambeau.cuda.amp.GradScaler` are the same classes.
 """
 import functools
 import warnings
+
+from .grad_scaler import GradScaler
 
 __all__ = ["autocast", "GradScaler", "is_autocast_available"]
 
@@ -64,50 +65,3 @@ class autocast:
 def is_autocast_enabled(device_type=None):
     """Whether an enabled autocast region is open (its ops still run in float32)."""
     return _depth[0] > 0
-
-
-class GradScaler:
-    """torch.amp.GradScaler's interface, always disabled (no float16 gradients to underflow)."""
-
-    def __init__(self, device="cuda", init_scale=2.0 ** 16, growth_factor=2.0, backoff_factor=0.5,
-                 growth_interval=2000, enabled=True):
-        self._device = device
-        self._init_scale, self._growth_factor = float(init_scale), float(growth_factor)
-        self._backoff_factor, self._growth_interval = float(backoff_factor), int(growth_interval)
-        if enabled:
-            _warn_once("scaler", "flambeau.amp.GradScaler: flambeau computes in float32, so gradients are not "
-                                 "scaled; the scaler is disabled (as PyTorch's is without its device)")
-        self._enabled = False
-
-    def is_enabled(self):
-        return self._enabled
-
-    def scale(self, outputs):
-        return outputs
-
-    def unscale_(self, optimizer):
-        return None
-
-    def step(self, optimizer, *args, **kwargs):
-        return optimizer.step(*args, **kwargs)
-
-    def update(self, new_scale=None):
-        return None
-
-    def get_scale(self):
-        return 1.0
-
-    def get_growth_factor(self):
-        return self._growth_factor
-
-    def get_backoff_factor(self):
-        return self._backoff_factor
-
-    def get_growth_interval(self):
-        return self._growth_interval
-
-    def state_dict(self):
-        return {}
-
-    def load_state_dict(self, state_dict):
-        return None
