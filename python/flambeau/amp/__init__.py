@@ -10,13 +10,17 @@ power of two is exact in float32); for device "cuda" without CUDA it is disabled
 import functools
 import warnings
 
+from .. import _dtype
+
 from .grad_scaler import GradScaler
 
 __all__ = ["autocast", "GradScaler", "is_autocast_available"]
 
 _DEVICE_TYPES = ("cpu", "cuda")
 _warned = set()
-_depth = [0]  # nesting depth of enabled autocast regions (is_autocast_enabled)
+# per device type, as PyTorch keeps it: whether an autocast region is on, and its dtype (the region still
+# computes in float32; these are what is_autocast_enabled / get_autocast_dtype report)
+_state = {"cpu": [False, _dtype.bfloat16], "cuda": [False, _dtype.float16]}
 
 
 def _warn_once(key, msg):
@@ -37,21 +41,26 @@ class autocast:
             raise ValueError(f"Expected `device_type` of type `str`, got: `{type(device_type)}`")
         if device_type.split(":")[0] not in _DEVICE_TYPES:
             raise RuntimeError(f"Invalid device string: '{device_type}'")
-        self.device = device_type
-        self.fast_dtype = dtype
+        self.device = device_type.split(":")[0]
+        self.fast_dtype = get_autocast_dtype(self.device) if dtype is None else dtype
         self._enabled = bool(enabled)
+        if self._enabled and self.device == "cuda":
+            from .. import cuda
+            if not cuda.is_available():
+                warnings.warn("CUDA is not available or torch_xla is imported. Disabling autocast.", UserWarning,
+                              stacklevel=2)
+                self._enabled = False
         if self._enabled:
             _warn_once("autocast", "flambeau.autocast: flambeau has no float16/bfloat16 kernels; the autocast "
                                    "region runs in float32")
 
     def __enter__(self):
-        if self._enabled:
-            _depth[0] += 1
+        self._prev = list(_state[self.device])
+        _state[self.device][:] = [self._enabled, self.fast_dtype]
         return self
 
     def __exit__(self, *exc):
-        if self._enabled:
-            _depth[0] -= 1
+        _state[self.device][:] = self._prev
         return False
 
     def __call__(self, fn):
@@ -63,5 +72,28 @@ class autocast:
 
 
 def is_autocast_enabled(device_type=None):
-    """Whether an enabled autocast region is open (its ops still run in float32)."""
-    return _depth[0] > 0
+    """Whether an enabled autocast region for device_type is open (its ops still run in float32); without
+    an argument, for CUDA, as PyTorch's legacy form."""
+    return _state["cuda" if device_type is None else _check_device(device_type)][0]
+
+
+def get_autocast_dtype(device_type):
+    """The dtype of the open autocast region for device_type (bfloat16 on CPU, float16 on CUDA by default)."""
+    return _state[_check_device(device_type)][1]
+
+
+def _check_device(device_type):
+    dev = device_type.split(":")[0]
+    if dev not in _DEVICE_TYPES:
+        raise RuntimeError(f"Invalid device string: '{device_type}'")
+    return dev
+
+
+def _snapshot():
+    """Every device's autocast state (utils.checkpoint recomputes a forward in the state it ran in)."""
+    return {k: list(v) for k, v in _state.items()}
+
+
+def _restore(snapshot):
+    for k, v in snapshot.items():
+        _state[k][:] = v

@@ -117,15 +117,15 @@ def _fork_rng(enabled):
 
 
 @contextlib.contextmanager
-def _autocast_as(depth):
+def _autocast_as(state):
     """Runs the block with autocast in the state the forward saw (flambeau's autocast is a
-    float32 no-op, so this only keeps is_autocast_enabled() consistent)."""
-    prev = _amp._depth[0]
-    _amp._depth[0] = depth
+    float32 no-op, so this only keeps is_autocast_enabled() / get_autocast_dtype() consistent)."""
+    prev = _amp._snapshot()
+    _amp._restore(state)
     try:
         yield
     finally:
-        _amp._depth[0] = prev
+        _amp._restore(prev)
 
 
 # ----------------------------------------------------------------------------------- reentrant variant
@@ -136,7 +136,7 @@ class CheckpointFunction(Function):
         check_backward_validity(args)
         ctx.run_function = run_function
         ctx.preserve_rng_state = preserve_rng_state
-        ctx.autocast_depth = _amp._depth[0]
+        ctx.autocast_state = _amp._snapshot()
         if preserve_rng_state:
             ctx.fwd_rng_state = _C.get_rng_state()
         # Non-tensor arguments are kept on ctx; tensors are saved (placeholders None meanwhile).
@@ -169,7 +169,7 @@ class CheckpointFunction(Function):
             if ctx.preserve_rng_state:
                 _C.set_rng_state(*ctx.fwd_rng_state)
             detached_inputs = detach_variable(tuple(inputs))
-            with enable_grad(), _autocast_as(ctx.autocast_depth):
+            with enable_grad(), _autocast_as(ctx.autocast_state):
                 outputs = ctx.run_function(*detached_inputs)
         if isinstance(outputs, Tensor):
             outputs = (outputs,)
@@ -395,14 +395,14 @@ def _checkpoint_without_reentrant(fn, preserve_rng_state, context_fn, determinis
         raise ValueError(f"determinism_check should be one of {list(_allowed_determinism_checks_to_fns.keys())}, "
                          f"but got {determinism_check}")
     forward_context, recompute_context = context_fn()
-    autocast_depth = _amp._depth[0]
+    autocast_state = _amp._snapshot()
     fwd_rng_state = _C.get_rng_state() if preserve_rng_state else None
 
     def recompute_fn(*inputs):
         with _fork_rng(preserve_rng_state):
             if preserve_rng_state:
                 _C.set_rng_state(*fwd_rng_state)
-            with _autocast_as(autocast_depth), recompute_context:
+            with _autocast_as(autocast_state), recompute_context:
                 fn(*inputs, **kwargs)
 
     frame = _CheckpointFrame(
