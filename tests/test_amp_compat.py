@@ -202,3 +202,49 @@ def test_torch_cpu_module_for_device_agnostic_code():
         with pytest.warns(FutureWarning, match=r"torch.cpu.amp.GradScaler\(args...\)` is deprecated"):
             scaler = lib.cpu.amp.GradScaler(init_scale=256.0)
         assert scaler.is_enabled() and scaler.get_scale() == 256.0
+
+
+@pytest.mark.parametrize("cast_inputs", [None, "float32"])
+@pytest.mark.parametrize("in_region", [False, True])
+def test_custom_fwd_bwd_match_pytorch(cast_inputs, in_region):
+    """A custom Function decorated with amp.custom_fwd/custom_bwd: the autocast state its forward and
+    backward see, the input dtypes, the output and the gradient, against PyTorch (elementwise ops, which
+    autocast leaves in float32 in PyTorch too)."""
+    x_np = np.random.randn(5).astype(np.float32)
+
+    def run(lib):
+        seen = []
+
+        class ScaledTanh(lib.autograd.Function):
+            @staticmethod
+            @lib.amp.custom_fwd(device_type="cpu", cast_inputs=None if cast_inputs is None else lib.float32)
+            def forward(ctx, x, scale=2.0):
+                seen.append(("fwd", lib.is_autocast_enabled("cpu"), str(x.dtype).split(".")[-1]))
+                y = (x * scale).tanh()
+                ctx.save_for_backward(y)
+                ctx.scale = scale
+                return y
+
+            @staticmethod
+            @lib.amp.custom_bwd(device_type="cpu")
+            def backward(ctx, g):
+                seen.append(("bwd", lib.is_autocast_enabled("cpu"), str(lib.get_autocast_dtype("cpu")).split(".")[-1]))
+                y, = ctx.saved_tensors
+                return g * (1 - y * y) * ctx.scale, None
+
+        x = lib.tensor(x_np, requires_grad=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with lib.autocast("cpu", enabled=in_region):
+                y = ScaledTanh.apply(x, 1.5)
+            (y * y).sum().backward()
+        return seen, y.detach().numpy(), x.grad.numpy()
+
+    (ts, ty, tg), (fs, fy, fg) = run(torch), run(flambeau)
+    assert fs == ts
+    np.testing.assert_allclose(fy, ty, rtol=1e-6)
+    np.testing.assert_allclose(fg, tg, rtol=1e-5, atol=1e-7)
+    with pytest.raises(ValueError, match="device_type"):
+        flambeau.amp.custom_fwd(lambda ctx: None, device_type=None)
+    with pytest.warns(FutureWarning, match="torch.cuda.amp.custom_fwd"):
+        flambeau.cuda.amp.custom_fwd(lambda ctx, x: x)

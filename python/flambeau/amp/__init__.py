@@ -12,9 +12,10 @@ import warnings
 
 from .. import _dtype
 
+from .custom_function import custom_bwd, custom_fwd
 from .grad_scaler import GradScaler
 
-__all__ = ["autocast", "GradScaler", "is_autocast_available"]
+__all__ = ["autocast", "GradScaler", "is_autocast_available", "custom_fwd", "custom_bwd"]
 
 _DEVICE_TYPES = ("cpu", "cuda")
 _warned = set()

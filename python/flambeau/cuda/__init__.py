@@ -178,6 +178,22 @@ class _Amp:
             from ..amp import GradScaler
             return GradScaler("cuda", init_scale, growth_factor, backoff_factor, growth_interval, enabled)
 
+    @staticmethod
+    def custom_fwd(fwd=None, *, cast_inputs=None):
+        import warnings
+        from ..amp import custom_fwd
+        warnings.warn("`torch.cuda.amp.custom_fwd(args...)` is deprecated. Please use "
+                      "`torch.amp.custom_fwd(args..., device_type='cuda')` instead.", FutureWarning, stacklevel=2)
+        return custom_fwd(fwd, device_type="cuda", cast_inputs=cast_inputs)
+
+    @staticmethod
+    def custom_bwd(bwd=None):
+        import warnings
+        from ..amp import custom_bwd
+        warnings.warn("`torch.cuda.amp.custom_bwd(args...)` is deprecated. Please use "
+                      "`torch.amp.custom_bwd(args..., device_type='cuda')` instead.", FutureWarning, stacklevel=2)
+        return custom_bwd(bwd, device_type="cuda")
+
 
 amp = _Amp()
 
