@@ -209,3 +209,11 @@ IntTensor = _make_type("IntTensor", _i32, True)
 ShortTensor = _make_type("ShortTensor", _i16, True)
 CharTensor = _make_type("CharTensor", _i8, True)
 ByteTensor = _make_type("ByteTensor", _u8, True)
+
+
+def __getattr__(name):
+    # torch.cuda._initialized: read by reversible-network and RNG-forking code (`if torch.cuda._initialized:`)
+    # before it saves per-device RNG states; the state is is_initialized()'s
+    if name == "_initialized":
+        return is_initialized()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

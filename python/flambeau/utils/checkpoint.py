@@ -41,7 +41,7 @@ from ..autograd.graph import saved_tensors_hooks
 
 __all__ = ["checkpoint", "checkpoint_sequential", "CheckpointError", "CheckpointFunction",
            "check_backward_validity", "detach_variable", "noop_context_fn", "set_checkpoint_debug_enabled",
-           "set_checkpoint_early_stop"]
+           "set_checkpoint_early_stop", "get_device_states", "set_device_states"]
 
 _DEFAULT_DETERMINISM_MODE = "default"
 
@@ -491,3 +491,37 @@ def checkpoint_sequential(functions, segments, input, use_reentrant=None, **kwar
         input = checkpoint(run_function(start, end, functions), input, use_reentrant=use_reentrant,
                            preserve_rng_state=preserve)
     return run_function(end + 1, len(functions) - 1, functions)(input)
+
+
+def _tensors_in(args):
+    """The tensors in a (nested) structure of tuples / lists / dicts."""
+    if isinstance(args, Tensor):
+        yield args
+    elif isinstance(args, (list, tuple)):
+        for a in args:
+            yield from _tensors_in(a)
+    elif isinstance(args, dict):
+        for a in args.values():
+            yield from _tensors_in(a)
+
+
+def get_device_states(*args):
+    """(device ids, RNG states) for the accelerator tensors among args, as PyTorch's; reversible-network
+    code saves them before a forward it will recompute. CPU tensors contribute nothing."""
+    from .. import cuda
+    ids = [t.get_device() for t in _tensors_in(args) if t.device.type not in ("cpu", "meta")]
+    states = []
+    for device_id in ids:
+        with cuda.device(device_id):
+            states.append(cuda.get_rng_state())
+    return ids, states
+
+
+def set_device_states(devices, states, *, device_type=None):
+    """Restore the RNG states get_device_states returned."""
+    if device_type == "meta":
+        return
+    from .. import cuda
+    for device_id, state in zip(devices, states):
+        with cuda.device(device_id):
+            cuda.set_rng_state(state)
