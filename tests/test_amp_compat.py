@@ -67,12 +67,13 @@ def test_autocast_context_decorator_and_flags():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ac = flambeau.autocast("cpu")
-    assert not flambeau.is_autocast_enabled()
+    assert not flambeau.is_autocast_enabled("cpu")
     with ac:
-        assert flambeau.is_autocast_enabled()
+        assert flambeau.is_autocast_enabled("cpu")
+        assert not flambeau.is_autocast_enabled()  # no argument: CUDA's state, as in PyTorch
         y = flambeau.ones(2, 2) @ flambeau.ones(2, 2)
         assert y.dtype == flambeau.float32
-    assert not flambeau.is_autocast_enabled()
+    assert not flambeau.is_autocast_enabled("cpu")
 
     @flambeau.amp.autocast("cuda", enabled=False)
     def f(a):
@@ -86,10 +87,10 @@ def test_autocast_context_decorator_and_flags():
 def test_autocast_warns_once_that_it_runs_float32():
     flambeau.amp._warned.discard("autocast")
     with pytest.warns(UserWarning, match="runs in float32"):
-        flambeau.autocast("cuda", dtype=flambeau.float16)
+        flambeau.autocast("cpu", dtype=flambeau.float16)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        flambeau.autocast("cuda")  # no second warning
+        flambeau.autocast("cpu")  # no second warning
 
 
 def test_autocast_bad_device():
@@ -152,3 +153,98 @@ def test_tensor_type_with_legacy_classes():
     assert t.type(flambeau.DoubleTensor).dtype == flambeau.float64
     assert f.type(flambeau.LongTensor).dtype == flambeau.int64
     assert f.type("torch.DoubleTensor").dtype == flambeau.float64
+
+
+def test_autocast_state_per_device_like_pytorch():
+    """is_autocast_enabled / get_autocast_dtype per device type, nested regions (an enabled=False region
+    inside an enabled one turns it off), and the restore on exit, compared with PyTorch's answers."""
+    def states(lib):
+        seen = []
+
+        def note():
+            seen.append((lib.is_autocast_enabled("cpu"), lib.is_autocast_enabled("cuda"), lib.is_autocast_enabled(),
+                         str(lib.get_autocast_dtype("cpu")).split(".")[-1],
+                         str(lib.get_autocast_dtype("cuda")).split(".")[-1]))
+        note()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with lib.autocast("cpu"):
+                note()
+                with lib.autocast("cpu", enabled=False):
+                    note()
+                with lib.autocast("cpu", dtype=lib.float16):
+                    note()
+                with lib.autocast("cuda"):  # without CUDA: a warning, and the region stays off
+                    note()
+                note()
+            note()
+            assert lib.autocast("cpu").fast_dtype == lib.bfloat16 and lib.autocast("cpu").device == "cpu"
+        return seen
+    assert states(flambeau) == states(torch)
+    if not flambeau.cuda.is_available():
+        with pytest.warns(UserWarning, match="CUDA is not available or torch_xla is imported. Disabling autocast."):
+            flambeau.autocast("cuda")
+    with pytest.raises(RuntimeError, match="Invalid device string"):
+        flambeau.get_autocast_dtype("xpu2")
+
+
+def test_torch_cpu_module_for_device_agnostic_code():
+    for lib in (torch, flambeau):
+        assert lib.cpu.is_available() and lib.cpu.device_count() == 1 and lib.cpu.current_device() == "cpu"
+        lib.cpu.synchronize()
+        lib.cpu.set_device("cpu")
+        dev = "cpu"
+        getattr(lib, dev).synchronize()  # the device-agnostic idiom
+        with pytest.warns(FutureWarning, match=r"torch.cpu.amp.autocast\(args...\)` is deprecated"):
+            ac = lib.cpu.amp.autocast(enabled=False)
+        with ac:
+            assert not lib.is_autocast_enabled("cpu")
+        with pytest.warns(FutureWarning, match=r"torch.cpu.amp.GradScaler\(args...\)` is deprecated"):
+            scaler = lib.cpu.amp.GradScaler(init_scale=256.0)
+        assert scaler.is_enabled() and scaler.get_scale() == 256.0
+
+
+@pytest.mark.parametrize("cast_inputs", [None, "float32"])
+@pytest.mark.parametrize("in_region", [False, True])
+def test_custom_fwd_bwd_match_pytorch(cast_inputs, in_region):
+    """A custom Function decorated with amp.custom_fwd/custom_bwd: the autocast state its forward and
+    backward see, the input dtypes, the output and the gradient, against PyTorch (elementwise ops, which
+    autocast leaves in float32 in PyTorch too)."""
+    x_np = np.random.randn(5).astype(np.float32)
+
+    def run(lib):
+        seen = []
+
+        class ScaledTanh(lib.autograd.Function):
+            @staticmethod
+            @lib.amp.custom_fwd(device_type="cpu", cast_inputs=None if cast_inputs is None else lib.float32)
+            def forward(ctx, x, scale=2.0):
+                seen.append(("fwd", lib.is_autocast_enabled("cpu"), str(x.dtype).split(".")[-1]))
+                y = (x * scale).tanh()
+                ctx.save_for_backward(y)
+                ctx.scale = scale
+                return y
+
+            @staticmethod
+            @lib.amp.custom_bwd(device_type="cpu")
+            def backward(ctx, g):
+                seen.append(("bwd", lib.is_autocast_enabled("cpu"), str(lib.get_autocast_dtype("cpu")).split(".")[-1]))
+                y, = ctx.saved_tensors
+                return g * (1 - y * y) * ctx.scale, None
+
+        x = lib.tensor(x_np, requires_grad=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with lib.autocast("cpu", enabled=in_region):
+                y = ScaledTanh.apply(x, 1.5)
+            (y * y).sum().backward()
+        return seen, y.detach().numpy(), x.grad.numpy()
+
+    (ts, ty, tg), (fs, fy, fg) = run(torch), run(flambeau)
+    assert fs == ts
+    np.testing.assert_allclose(fy, ty, rtol=1e-6)
+    np.testing.assert_allclose(fg, tg, rtol=1e-5, atol=1e-7)
+    with pytest.raises(ValueError, match="device_type"):
+        flambeau.amp.custom_fwd(lambda ctx: None, device_type=None)
+    with pytest.warns(FutureWarning, match="torch.cuda.amp.custom_fwd"):
+        flambeau.cuda.amp.custom_fwd(lambda ctx, x: x)

@@ -490,3 +490,10 @@ def test_gradcheck_detects_wrong_backward(device, rng):
 def test_autograd_names_importable():
     from flambeau.autograd import Function, grad, gradcheck
     assert callable(grad) and callable(gradcheck) and isinstance(Function, type)
+
+
+def test_autograd_grad_empty_inputs_error_matches_pytorch():
+    for lib in (torch, flambeau):
+        x = lib.ones(3, requires_grad=True)
+        with pytest.raises(RuntimeError, match="`inputs` argument to `grad\\(\\)` cannot be empty."):
+            lib.autograd.grad((x * 2,), [])  # checked before the non-scalar output's missing grad_outputs

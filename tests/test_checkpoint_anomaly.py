@@ -659,3 +659,19 @@ def test_checkpoint_early_stop_off_and_unpack_outside_backward():
     y = fcp.checkpoint(f, x, use_reentrant=False)
     saved, = y.grad_fn.saved_tensors
     assert _same(saved, (x @ w).sin().detach())
+
+
+def test_get_set_device_states_and_cuda_initialized_like_pytorch():
+    import torch.utils.checkpoint as tck
+    import flambeau.utils.checkpoint as fck
+    for lib, ck in ((torch, tck), (flambeau, fck)):
+        args = (lib.ones(2), [lib.zeros(1), {"a": lib.ones(3)}], 5)
+        assert ck.get_device_states(*args) == ([], [])  # CPU tensors carry no device RNG state
+        ck.set_device_states([], [])
+        assert lib.cuda._initialized == lib.cuda.is_initialized()
+    if flambeau.cuda.is_available():
+        x = flambeau.ones(2, device="cuda")
+        ids, states = fck.get_device_states(x)
+        a = flambeau.rand(3, device="cuda")
+        fck.set_device_states(ids, states)
+        assert ids == [0] and bool((flambeau.rand(3, device="cuda") == a).all())

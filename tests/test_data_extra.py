@@ -169,3 +169,41 @@ def test_worker_info_and_default_convert():
     out = fdata.default_convert({"a": np.arange(3), "b": [np.float64(2.5)], "s": "txt"})
     assert isinstance(out["a"], flambeau.Tensor) and out["a"].tolist() == [0, 1, 2]
     assert isinstance(out["b"][0], flambeau.Tensor) and out["s"] == "txt"
+
+
+def test_collate_with_a_custom_fn_map_matches_pytorch():
+    """torch.utils.data._utils.collate: extending default collation for a script's own type, a dict
+    subclass kept as its type, lists kept as lists, and the module paths scripts import from."""
+    import functools
+    import importlib
+
+    class Boxes:
+        def __init__(self, n):
+            self.n = n
+
+    class Record(dict):
+        pass
+
+    def run(lib):
+        mod = importlib.import_module(lib.__name__ + ".utils.data._utils.collate")
+        assert lib.utils.data.dataloader.default_collate is lib.utils.data.default_collate
+
+        def collate_boxes(batch, *, collate_fn_map=None):
+            return [b.n for b in batch]
+        fn = functools.partial(mod.collate, collate_fn_map={Boxes: collate_boxes, **mod.default_collate_fn_map})
+        samples = [Record(x=np.full(2, i, np.float32), boxes=Boxes(i), tags=["a", "b"], y=i, w=0.5 * i, flag=i > 0)
+                   for i in range(3)]
+        out = fn(samples)
+        assert type(out) is Record and out["boxes"] == [0, 1, 2]
+        loader = lib.utils.data.DataLoader(samples, batch_size=2, collate_fn=fn)
+        batches = list(loader)
+        with pytest.raises(TypeError, match="batch must contain tensors, numpy arrays, numbers"):
+            mod.default_collate([object(), object()])
+        return out, batches
+
+    (t_out, t_batches), (f_out, f_batches) = run(torch), run(flambeau)
+    for key in ("x", "y", "w", "flag"):
+        assert str(f_out[key].dtype).split(".")[-1] == str(t_out[key].dtype).split(".")[-1]
+        np.testing.assert_array_equal(f_out[key].numpy(), t_out[key].numpy())
+    assert f_out["tags"] == t_out["tags"] and f_out["boxes"] == t_out["boxes"]
+    assert [b["boxes"] for b in f_batches] == [b["boxes"] for b in t_batches]

@@ -71,8 +71,8 @@ from ._typeinfo import finfo, iinfo
 from ._functions.scatter_reduce import scatter_reduce, index_reduce
 from ._legacy_types import (FloatTensor, DoubleTensor, LongTensor, BoolTensor, IntTensor, ShortTensor, CharTensor,
                             ByteTensor, set_default_tensor_type)
-from . import cuda, backends, linalg, amp, special, version, random  # noqa: F401
-from .amp import autocast, is_autocast_enabled, is_autocast_available  # noqa: F401
+from . import cuda, cpu, backends, linalg, amp, special, version, random  # noqa: F401
+from .amp import autocast, is_autocast_enabled, is_autocast_available, get_autocast_dtype  # noqa: F401
 from .autograd.anomaly_mode import (is_anomaly_enabled, is_anomaly_check_nan_enabled,  # noqa: F401
                                     set_anomaly_enabled)
 
@@ -225,6 +225,7 @@ from ._compile import compile  # noqa: E402,F401  (needs nn.Module)
 from .func import vmap  # noqa: E402,F401  (torch.vmap)
 from .serialization import save, load, save_safetensors, load_safetensors  # noqa: E402,F401
 from ._functions.nn_toplevel import *  # noqa: E402,F401,F403  (torch.conv2d, torch.dropout, ...: after nn)
+from ._functions.foreach import *  # noqa: E402,F401,F403  (torch._foreach_add_, _foreach_lerp_, _foreach_norm, ...)
 from . import testing, jit, distributed, multiprocessing  # noqa: E402,F401  (jit/distributed: honest stubs)
 from . import accelerator  # noqa: E402,F401  (torch.accelerator: flambeau.cuda behind the device-agnostic API)
 from . import hub  # noqa: E402,F401  (weights download + cache; no hubconf code execution)

@@ -144,3 +144,57 @@ def test_global_unstructured_matches_pytorch():
     prune.global_unstructured([(m, "weight") for m in fms], prune.L1Unstructured, amount=7)
     for t, f in zip(tms, fms):
         assert np.array_equal(to_np(f.weight_mask), t.weight_mask.numpy())
+
+
+@pytest.mark.parametrize("n,dim,amount", [(2, 0, 2), (1, 1, 0.5), (float("inf"), -1, 1), (2, 0, 0.0)])
+def test_ln_structured_matches_pytorch(n, dim, amount):
+    tm = torch.nn.Conv2d(3, 5, 2)
+    fm = copy_state(tm, nn.Conv2d(3, 5, 2))
+    torch.nn.utils.prune.ln_structured(tm, "weight", amount=amount, n=n, dim=dim)
+    prune.ln_structured(fm, "weight", amount=amount, n=n, dim=dim)
+    assert list(fm.state_dict()) == list(tm.state_dict())
+    assert np.array_equal(to_np(fm.weight_mask), tm.weight_mask.numpy())
+    # a second structured round prunes among the channels still alive; an unstructured one on top
+    torch.nn.utils.prune.ln_structured(tm, "weight", amount=1, n=1, dim=0)
+    prune.ln_structured(fm, "weight", amount=1, n=1, dim=0)
+    torch.nn.utils.prune.l1_unstructured(tm, "weight", amount=4)
+    prune.l1_unstructured(fm, "weight", amount=4)
+    assert np.array_equal(to_np(fm.weight_mask), tm.weight_mask.numpy())
+    x = np.random.randn(2, 3, 4, 4).astype(np.float32)
+    fm(t2f(x)).square().sum().backward()
+    tm(torch.from_numpy(x)).square().sum().backward()
+    assert_close(fm.weight_orig.grad, tm.weight_orig.grad)
+    torch.nn.utils.prune.remove(tm, "weight")
+    prune.remove(fm, "weight")
+    assert_close(fm.weight, tm.weight)
+
+
+def test_ln_structured_importance_scores_and_errors():
+    tm = torch.nn.Linear(4, 6)
+    fm = copy_state(tm, nn.Linear(4, 6))
+    scores = np.random.rand(6, 4).astype(np.float32)
+    torch.nn.utils.prune.ln_structured(tm, "weight", 3, 2, 0, importance_scores=torch.from_numpy(scores))
+    prune.ln_structured(fm, "weight", 3, 2, 0, importance_scores=t2f(scores))
+    assert np.array_equal(to_np(fm.weight_mask), tm.weight_mask.numpy())
+    with pytest.raises(ValueError, match="multidimensional"):
+        prune.ln_structured(nn.Linear(2, 2), "bias", amount=1, n=2, dim=0)
+    with pytest.raises(IndexError, match="Invalid index 2"):
+        prune.ln_structured(nn.Linear(2, 2), "weight", amount=1, n=2, dim=2)
+    with pytest.raises(ValueError, match="smaller than the number of parameters"):
+        prune.ln_structured(nn.Linear(2, 3), "weight", amount=4, n=2, dim=0)
+    m = nn.Linear(2, 3)
+    assert "weight" in dict(m.named_parameters())  # a failed pruning leaves the module as it was
+
+
+def test_random_structured():
+    m = nn.Conv2d(2, 8, 3)
+    prune.random_structured(m, "weight", amount=0.25, dim=0)
+    mask = to_np(m.weight_mask)
+    alive = mask.reshape(8, -1).all(axis=1)
+    dead = (mask.reshape(8, -1) == 0).all(axis=1)
+    assert alive.sum() == 6 and dead.sum() == 2 and (alive | dead).all()  # whole channels only
+    prune.random_structured(m, "weight", amount=3, dim=0)  # 3 of the 6 channels still alive
+    mask2 = to_np(m.weight_mask).reshape(8, -1)
+    assert (mask2 == 0).all(axis=1).sum() == 5 and np.all(mask2[dead] == 0)
+    prune.remove(m, "weight")
+    assert isinstance(m.weight, nn.Parameter)

@@ -212,3 +212,15 @@ def test_param_group_added_after_the_scheduler_like_torch():
             opt.step()
             sched.step()
             assert [g["lr"] for g in opt.param_groups] == [0.05, 0.1]
+
+
+def test_step_before_optimizer_step_warns_with_pytorchs_message():
+    msgs = []
+    for lib in (torch, flambeau):
+        p = lib.nn.Parameter(lib.ones(2))
+        sched = lib.optim.lr_scheduler.StepLR(lib.optim.SGD([p], lr=0.1), step_size=1)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            sched.step()
+        msgs.append([str(w.message) for w in caught])
+    assert msgs[1] == msgs[0] and len(msgs[0]) == 1

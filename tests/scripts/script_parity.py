@@ -1,5 +1,6 @@
-"""Shared helpers for the script-parity tests that record into plain dicts and lists
-(tests/scripts/test_nlp_*.py, test_api_idioms_scripts.py; the vision tests use vision_parity.py's Recorder).
+"""Shared helpers for the script-parity tests: scripts that return their records as plain dicts and lists
+(test_nlp_*.py, test_api_idioms_scripts.py, test_train_*.py, test_domain_*.py) use these directly; the vision
+tests' Recorder (vision_parity.py) is built on the same namespaces, conversion and comparison.
 
 Each test holds one realistic PyTorch script written against module parameters (`lib.torch`, `lib.nn`,
 `lib.F`, `lib.optim`), runs it once with PyTorch and once with flambeau from the same initial weights
@@ -15,12 +16,20 @@ import flambeau.nn
 import flambeau.nn.functional
 import flambeau.func
 import flambeau.optim
+import flambeau.optim.lr_scheduler
+import flambeau.optim.swa_utils
 import flambeau.utils.data
+import torch.optim.swa_utils
 
-TORCH = types.SimpleNamespace(torch=torch, nn=torch.nn, F=torch.nn.functional, optim=torch.optim,
-                              data=torch.utils.data, func=torch.func, name="torch")
-FLAMBEAU = types.SimpleNamespace(torch=flambeau, nn=flambeau.nn, F=flambeau.nn.functional, optim=flambeau.optim,
-                                 data=flambeau.utils.data, func=flambeau.func, name="flambeau")
+def _libs(mod):
+    """The namespace a script sees: what `import torch; import torch.nn as nn; ...` would give."""
+    return types.SimpleNamespace(torch=mod, nn=mod.nn, F=mod.nn.functional, optim=mod.optim, data=mod.utils.data,
+                                 func=mod.func, lr_scheduler=mod.optim.lr_scheduler,
+                                 swa_utils=mod.optim.swa_utils, name=mod.__name__)
+
+
+TORCH = _libs(torch)
+FLAMBEAU = _libs(flambeau)
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -67,7 +76,29 @@ def assert_records_close(got, want, atol=2e-5, rtol=2e-4, path="record"):
         g, w = to_np(got), to_np(want)
         assert g.shape == w.shape, f"{path}: shape {g.shape} != {w.shape}"
         assert g.dtype == w.dtype, f"{path}: dtype {g.dtype} != {w.dtype}"
-        if g.dtype.kind in "biu":
+        if g.dtype.kind not in "fc":  # integers, bools, strings: exactly
             np.testing.assert_array_equal(g, w, err_msg=path)
         else:
             np.testing.assert_allclose(g, w, atol=atol, rtol=rtol, err_msg=path)
+
+
+def run_both_checked(script, *args, **kwargs):
+    """script(lib, *args, **kwargs) with PyTorch, then with flambeau; returns both records, after checking
+    that flambeau raised no warning category PyTorch did not raise in the same script."""
+    import warnings
+    caught = []
+    records = []
+    for lib in (TORCH, FLAMBEAU):
+        with warnings.catch_warnings(record=True) as got:
+            warnings.simplefilter("always")
+            records.append(script(lib, *args, **kwargs))
+        caught.append([(w.category.__name__, str(w.message)) for w in got])
+    assert_no_extra_warnings(caught[1], caught[0])
+    return records[0], records[1]
+
+
+def assert_no_extra_warnings(flambeau_warnings, torch_warnings):
+    """Each a list of (category name, message): flambeau may not raise a category PyTorch did not."""
+    torch_categories = {c for c, _ in torch_warnings}
+    extra = [w for w in flambeau_warnings if w[0] not in torch_categories]
+    assert not extra, f"flambeau warned where torch did not: {extra}"

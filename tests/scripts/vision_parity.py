@@ -12,41 +12,11 @@ the same order with the same shapes, dtypes and values (float32 tolerance unless
 that flambeau raised no warning PyTorch did not.
 """
 import warnings
-from types import SimpleNamespace
 
-import numpy as np
+import torch
 
 import flambeau
-import flambeau.nn
-import flambeau.nn.functional
-import flambeau.optim
-import flambeau.optim.lr_scheduler
-import flambeau.optim.swa_utils
-import flambeau.utils.data
-import torch
-import torch.nn
-import torch.nn.functional
-import torch.optim
-import torch.optim.lr_scheduler
-import torch.optim.swa_utils
-import torch.utils.data
-
-
-def libs(mod):
-    """The namespace a script sees: what `import torch; import torch.nn as nn; ...` would give."""
-    return SimpleNamespace(torch=mod, nn=mod.nn, F=mod.nn.functional, optim=mod.optim,
-                           data=mod.utils.data, lr_scheduler=mod.optim.lr_scheduler,
-                           swa_utils=mod.optim.swa_utils, name=mod.__name__)
-
-
-TORCH = libs(torch)
-FLAMBEAU = libs(flambeau)
-
-
-def to_np(value):
-    if isinstance(value, (torch.Tensor, flambeau.Tensor)):
-        return np.array(value.detach().cpu().numpy(), copy=True)
-    return np.asarray(value)
+from script_parity import FLAMBEAU, TORCH, assert_no_extra_warnings, assert_records_close, to_np  # noqa: F401
 
 
 class Recorder:
@@ -101,16 +71,10 @@ def run_both(body, atol=2e-5, rtol=2e-4, tol=None, **kw):
     tol = tol or {}
     for (name, rkind, r), (_, gkind, g) in zip(ref.logs, got.logs):
         assert gkind == rkind, f"{name}: flambeau gave a {gkind}, torch a {rkind}"
-        assert g.shape == r.shape, f"{name}: shape {g.shape} != torch {r.shape}"
-        assert g.dtype == r.dtype, f"{name}: dtype {g.dtype} != torch {r.dtype}"
-        if r.dtype.kind in "fc":
-            a, rt = atol, rtol
-            for prefix, (pa, pr) in tol.items():
-                if name.startswith(prefix):
-                    a, rt = pa, pr
-            np.testing.assert_allclose(g, r, atol=a, rtol=rt, err_msg=name)
-        else:
-            np.testing.assert_array_equal(g, r, err_msg=name)
-    extra = [w for w in got_warn if w[0] not in {c for c, _ in ref_warn}]
-    assert not extra, f"flambeau warned where torch did not: {extra}"
+        a, rt = atol, rtol
+        for prefix, (pa, pr) in tol.items():
+            if name.startswith(prefix):
+                a, rt = pa, pr
+        assert_records_close(g, r, atol=a, rtol=rt, path=name)
+    assert_no_extra_warnings(got_warn, ref_warn)
     return ref, got

@@ -1,21 +1,27 @@
 """torch.amp for scripts written with mixed precision: `autocast` and `GradScaler`.
 
-flambeau has no float16 or bfloat16 kernels, so there is nothing for autocast to lower and nothing
-for a gradient scaler to protect: an autocast region runs in float32 (the numbers are those of the
-same code without autocast, which is at least as accurate as PyTorch's reduced-precision region),
-and a GradScaler behaves as PyTorch's does when its device is unavailable: disabled, with
-`scale(x)` returning x, `step(opt)` calling `opt.step()` and `get_scale()` 1.0. Each says so once
-in a warning when it is asked to do more. `flambeau.autocast`, `flambeau.cuda.amp.autocast` and
-`flambeau.cuda.amp.GradScaler` are the same classes.
+flambeau has no float16 or bfloat16 kernels, so there is nothing for autocast to lower: an autocast
+region runs in float32 (the numbers are those of the same code without autocast, which is at least as
+accurate as PyTorch's reduced-precision region), and says so once in a warning. GradScaler
+(grad_scaler.py) is PyTorch's dynamic loss scaler, state machine and numbers included (scaling by a
+power of two is exact in float32); for device "cuda" without CUDA it is disabled with PyTorch's warning.
+`flambeau.autocast`, `flambeau.cuda.amp.autocast` and `flambeau.cuda.amp.GradScaler` are the same classes.
 """
 import functools
 import warnings
 
-__all__ = ["autocast", "GradScaler", "is_autocast_available"]
+from .. import _dtype
+
+from .custom_function import custom_bwd, custom_fwd
+from .grad_scaler import GradScaler
+
+__all__ = ["autocast", "GradScaler", "is_autocast_available", "custom_fwd", "custom_bwd"]
 
 _DEVICE_TYPES = ("cpu", "cuda")
 _warned = set()
-_depth = [0]  # nesting depth of enabled autocast regions (is_autocast_enabled)
+# per device type, as PyTorch keeps it: whether an autocast region is on, and its dtype (the region still
+# computes in float32; these are what is_autocast_enabled / get_autocast_dtype report)
+_state = {"cpu": [False, _dtype.bfloat16], "cuda": [False, _dtype.float16]}
 
 
 def _warn_once(key, msg):
@@ -36,21 +42,26 @@ class autocast:
             raise ValueError(f"Expected `device_type` of type `str`, got: `{type(device_type)}`")
         if device_type.split(":")[0] not in _DEVICE_TYPES:
             raise RuntimeError(f"Invalid device string: '{device_type}'")
-        self.device = device_type
-        self.fast_dtype = dtype
+        self.device = device_type.split(":")[0]
+        self.fast_dtype = get_autocast_dtype(self.device) if dtype is None else dtype
         self._enabled = bool(enabled)
+        if self._enabled and self.device == "cuda":
+            from .. import cuda
+            if not cuda.is_available():
+                warnings.warn("CUDA is not available or torch_xla is imported. Disabling autocast.", UserWarning,
+                              stacklevel=2)
+                self._enabled = False
         if self._enabled:
             _warn_once("autocast", "flambeau.autocast: flambeau has no float16/bfloat16 kernels; the autocast "
                                    "region runs in float32")
 
     def __enter__(self):
-        if self._enabled:
-            _depth[0] += 1
+        self._prev = list(_state[self.device])
+        _state[self.device][:] = [self._enabled, self.fast_dtype]
         return self
 
     def __exit__(self, *exc):
-        if self._enabled:
-            _depth[0] -= 1
+        _state[self.device][:] = self._prev
         return False
 
     def __call__(self, fn):
@@ -62,52 +73,28 @@ class autocast:
 
 
 def is_autocast_enabled(device_type=None):
-    """Whether an enabled autocast region is open (its ops still run in float32)."""
-    return _depth[0] > 0
+    """Whether an enabled autocast region for device_type is open (its ops still run in float32); without
+    an argument, for CUDA, as PyTorch's legacy form."""
+    return _state["cuda" if device_type is None else _check_device(device_type)][0]
 
 
-class GradScaler:
-    """torch.amp.GradScaler's interface, always disabled (no float16 gradients to underflow)."""
+def get_autocast_dtype(device_type):
+    """The dtype of the open autocast region for device_type (bfloat16 on CPU, float16 on CUDA by default)."""
+    return _state[_check_device(device_type)][1]
 
-    def __init__(self, device="cuda", init_scale=2.0 ** 16, growth_factor=2.0, backoff_factor=0.5,
-                 growth_interval=2000, enabled=True):
-        self._device = device
-        self._init_scale, self._growth_factor = float(init_scale), float(growth_factor)
-        self._backoff_factor, self._growth_interval = float(backoff_factor), int(growth_interval)
-        if enabled:
-            _warn_once("scaler", "flambeau.amp.GradScaler: flambeau computes in float32, so gradients are not "
-                                 "scaled; the scaler is disabled (as PyTorch's is without its device)")
-        self._enabled = False
 
-    def is_enabled(self):
-        return self._enabled
+def _check_device(device_type):
+    dev = device_type.split(":")[0]
+    if dev not in _DEVICE_TYPES:
+        raise RuntimeError(f"Invalid device string: '{device_type}'")
+    return dev
 
-    def scale(self, outputs):
-        return outputs
 
-    def unscale_(self, optimizer):
-        return None
+def _snapshot():
+    """Every device's autocast state (utils.checkpoint recomputes a forward in the state it ran in)."""
+    return {k: list(v) for k, v in _state.items()}
 
-    def step(self, optimizer, *args, **kwargs):
-        return optimizer.step(*args, **kwargs)
 
-    def update(self, new_scale=None):
-        return None
-
-    def get_scale(self):
-        return 1.0
-
-    def get_growth_factor(self):
-        return self._growth_factor
-
-    def get_backoff_factor(self):
-        return self._backoff_factor
-
-    def get_growth_interval(self):
-        return self._growth_interval
-
-    def state_dict(self):
-        return {}
-
-    def load_state_dict(self, state_dict):
-        return None
+def _restore(snapshot):
+    for k, v in snapshot.items():
+        _state[k][:] = v

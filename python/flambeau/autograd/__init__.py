@@ -49,6 +49,8 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
                              materialize_grads)
     outputs = _as_tuple(outputs)
     inputs = _as_tuple(inputs)
+    if len(inputs) == 0:  # checked first, as PyTorch does
+        raise RuntimeError("`inputs` argument to `grad()` cannot be empty.")
     grads = _grads_tuple(grad_outputs, len(outputs), "grad")
     if allow_unused is None:
         allow_unused = materialize_grads

@@ -230,6 +230,22 @@ class _Amp:
             from ..amp import GradScaler
             return GradScaler("cuda", init_scale, growth_factor, backoff_factor, growth_interval, enabled)
 
+    @staticmethod
+    def custom_fwd(fwd=None, *, cast_inputs=None):
+        import warnings
+        from ..amp import custom_fwd
+        warnings.warn("`torch.cuda.amp.custom_fwd(args...)` is deprecated. Please use "
+                      "`torch.amp.custom_fwd(args..., device_type='cuda')` instead.", FutureWarning, stacklevel=2)
+        return custom_fwd(fwd, device_type="cuda", cast_inputs=cast_inputs)
+
+    @staticmethod
+    def custom_bwd(bwd=None):
+        import warnings
+        from ..amp import custom_bwd
+        warnings.warn("`torch.cuda.amp.custom_bwd(args...)` is deprecated. Please use "
+                      "`torch.amp.custom_bwd(args..., device_type='cuda')` instead.", FutureWarning, stacklevel=2)
+        return custom_bwd(bwd, device_type="cuda")
+
 
 amp = _Amp()
 
@@ -245,3 +261,11 @@ IntTensor = _make_type("IntTensor", _i32, True)
 ShortTensor = _make_type("ShortTensor", _i16, True)
 CharTensor = _make_type("CharTensor", _i8, True)
 ByteTensor = _make_type("ByteTensor", _u8, True)
+
+
+def __getattr__(name):
+    # torch.cuda._initialized: read by reversible-network and RNG-forking code (`if torch.cuda._initialized:`)
+    # before it saves per-device RNG states; the state is is_initialized()'s
+    if name == "_initialized":
+        return is_initialized()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

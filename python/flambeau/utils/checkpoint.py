@@ -41,7 +41,7 @@ from ..autograd.graph import saved_tensors_hooks
 
 __all__ = ["checkpoint", "checkpoint_sequential", "CheckpointError", "CheckpointFunction",
            "check_backward_validity", "detach_variable", "noop_context_fn", "set_checkpoint_debug_enabled",
-           "set_checkpoint_early_stop"]
+           "set_checkpoint_early_stop", "get_device_states", "set_device_states"]
 
 _DEFAULT_DETERMINISM_MODE = "default"
 
@@ -117,15 +117,15 @@ def _fork_rng(enabled):
 
 
 @contextlib.contextmanager
-def _autocast_as(depth):
+def _autocast_as(state):
     """Runs the block with autocast in the state the forward saw (flambeau's autocast is a
-    float32 no-op, so this only keeps is_autocast_enabled() consistent)."""
-    prev = _amp._depth[0]
-    _amp._depth[0] = depth
+    float32 no-op, so this only keeps is_autocast_enabled() / get_autocast_dtype() consistent)."""
+    prev = _amp._snapshot()
+    _amp._restore(state)
     try:
         yield
     finally:
-        _amp._depth[0] = prev
+        _amp._restore(prev)
 
 
 # ----------------------------------------------------------------------------------- reentrant variant
@@ -136,7 +136,7 @@ class CheckpointFunction(Function):
         check_backward_validity(args)
         ctx.run_function = run_function
         ctx.preserve_rng_state = preserve_rng_state
-        ctx.autocast_depth = _amp._depth[0]
+        ctx.autocast_state = _amp._snapshot()
         if preserve_rng_state:
             ctx.fwd_rng_state = _C.get_rng_state()
         # Non-tensor arguments are kept on ctx; tensors are saved (placeholders None meanwhile).
@@ -169,7 +169,7 @@ class CheckpointFunction(Function):
             if ctx.preserve_rng_state:
                 _C.set_rng_state(*ctx.fwd_rng_state)
             detached_inputs = detach_variable(tuple(inputs))
-            with enable_grad(), _autocast_as(ctx.autocast_depth):
+            with enable_grad(), _autocast_as(ctx.autocast_state):
                 outputs = ctx.run_function(*detached_inputs)
         if isinstance(outputs, Tensor):
             outputs = (outputs,)
@@ -395,14 +395,14 @@ def _checkpoint_without_reentrant(fn, preserve_rng_state, context_fn, determinis
         raise ValueError(f"determinism_check should be one of {list(_allowed_determinism_checks_to_fns.keys())}, "
                          f"but got {determinism_check}")
     forward_context, recompute_context = context_fn()
-    autocast_depth = _amp._depth[0]
+    autocast_state = _amp._snapshot()
     fwd_rng_state = _C.get_rng_state() if preserve_rng_state else None
 
     def recompute_fn(*inputs):
         with _fork_rng(preserve_rng_state):
             if preserve_rng_state:
                 _C.set_rng_state(*fwd_rng_state)
-            with _autocast_as(autocast_depth), recompute_context:
+            with _autocast_as(autocast_state), recompute_context:
                 fn(*inputs, **kwargs)
 
     frame = _CheckpointFrame(
@@ -491,3 +491,37 @@ def checkpoint_sequential(functions, segments, input, use_reentrant=None, **kwar
         input = checkpoint(run_function(start, end, functions), input, use_reentrant=use_reentrant,
                            preserve_rng_state=preserve)
     return run_function(end + 1, len(functions) - 1, functions)(input)
+
+
+def _tensors_in(args):
+    """The tensors in a (nested) structure of tuples / lists / dicts."""
+    if isinstance(args, Tensor):
+        yield args
+    elif isinstance(args, (list, tuple)):
+        for a in args:
+            yield from _tensors_in(a)
+    elif isinstance(args, dict):
+        for a in args.values():
+            yield from _tensors_in(a)
+
+
+def get_device_states(*args):
+    """(device ids, RNG states) for the accelerator tensors among args, as PyTorch's; reversible-network
+    code saves them before a forward it will recompute. CPU tensors contribute nothing."""
+    from .. import cuda
+    ids = [t.get_device() for t in _tensors_in(args) if t.device.type not in ("cpu", "meta")]
+    states = []
+    for device_id in ids:
+        with cuda.device(device_id):
+            states.append(cuda.get_rng_state())
+    return ids, states
+
+
+def set_device_states(devices, states, *, device_type=None):
+    """Restore the RNG states get_device_states returned."""
+    if device_type == "meta":
+        return
+    from .. import cuda
+    for device_id, state in zip(devices, states):
+        with cuda.device(device_id):
+            cuda.set_rng_state(state)

@@ -3,8 +3,9 @@ parameter `name + '_orig'` and the buffer `name + '_mask'`, and a forward pre-ho
 attribute `name = name_orig * name_mask` before every forward. `remove` makes the pruning permanent.
 
 Supported methods: identity, random_unstructured, l1_unstructured, custom_from_mask,
-global_unstructured (unstructured only). Pruning the same parameter again prunes among the entries
-that are still unpruned, as PyTorch's PruningContainer does."""
+global_unstructured (unstructured only), ln_structured and random_structured (whole channels along a
+dim). Pruning the same parameter again prunes among the entries (or, for a structured method, the
+channels) that are still unpruned, as PyTorch's PruningContainer does."""
 import numbers
 from abc import ABC, abstractmethod
 
@@ -13,8 +14,9 @@ import numpy as np
 import flambeau
 
 __all__ = ["BasePruningMethod", "PruningContainer", "Identity", "RandomUnstructured",
-           "L1Unstructured", "CustomFromMask", "identity", "random_unstructured",
-           "l1_unstructured", "global_unstructured", "custom_from_mask", "remove", "is_pruned"]
+           "L1Unstructured", "RandomStructured", "LnStructured", "CustomFromMask", "identity",
+           "random_unstructured", "l1_unstructured", "random_structured", "ln_structured",
+           "global_unstructured", "custom_from_mask", "remove", "is_pruned"]
 
 
 def _validate_pruning_amount_init(amount):
@@ -179,6 +181,8 @@ class PruningContainer(BasePruningMethod):
         method = self._pruning_methods[-1]
         if method.PRUNING_TYPE == "global":
             return method.compute_mask(t, default_mask=default_mask)
+        if method.PRUNING_TYPE == "structured":
+            return self._compute_structured_mask(method, t, default_mask)
         if method.PRUNING_TYPE != "unstructured":
             raise ValueError(f"Unrecognized PRUNING_TYPE {method.PRUNING_TYPE}")
         old = _to_numpy(default_mask)
@@ -191,6 +195,26 @@ class PruningContainer(BasePruningMethod):
         new = old.copy()
         new[keep] = _to_numpy(sub_mask)
         return _from_numpy(new, default_mask)
+
+
+    @staticmethod
+    def _compute_structured_mask(method, t, default_mask):
+        """The new method prunes among the channels along method.dim not already entirely pruned."""
+        if not hasattr(method, "dim"):
+            raise AttributeError('Pruning methods of PRUNING_TYPE "structured" need to have the attribute '
+                                 "`dim` defined.")
+        n_dims = t.dim()
+        dim = method.dim + n_dims if method.dim < 0 else method.dim
+        if dim < 0:
+            raise IndexError(f"Index is out of bounds for tensor with dimensions {n_dims}")
+        old = _to_numpy(default_mask)
+        keep_channel = old.sum(axis=tuple(d for d in range(n_dims) if d != dim)) != 0
+        slc = tuple(keep_channel if d == dim else slice(None) for d in range(n_dims))
+        t_np = _to_numpy(t)
+        sub_mask = method.compute_mask(_from_numpy(t_np[slc], t), default_mask=_from_numpy(old[slc], default_mask))
+        new = old.astype(t_np.dtype)
+        new[slc] = _to_numpy(sub_mask)
+        return _from_numpy(new, t)
 
 
 class Identity(BasePruningMethod):
@@ -256,6 +280,82 @@ class L1Unstructured(BasePruningMethod):
         return super().apply(module, name, amount=amount, importance_scores=importance_scores)
 
 
+def _validate_structured_pruning(t):
+    if t.dim() <= 1:
+        raise ValueError("Structured pruning can only be applied to multidimensional tensors. Found tensor of "
+                         f"shape {tuple(t.shape)} with {t.dim()} dims")
+
+
+def _validate_pruning_dim(t, dim):
+    if dim >= t.dim():
+        raise IndexError(f"Invalid index {dim} for tensor of size {tuple(t.shape)}")
+
+
+def _channel_mask(t, dim, channels, default_mask):
+    """Ones on the given channels along dim (indices or a boolean vector), zeros elsewhere, times default_mask."""
+    mask = np.zeros(tuple(t.shape), dtype=_to_numpy(t).dtype)
+    slc = [slice(None)] * t.dim()
+    slc[dim] = channels
+    mask[tuple(slc)] = 1
+    return _from_numpy(mask * _to_numpy(default_mask).astype(mask.dtype), t)
+
+
+class RandomStructured(BasePruningMethod):
+    """Prune `amount` whole channels along `dim`, chosen at random."""
+    PRUNING_TYPE = "structured"
+
+    def __init__(self, amount, dim=-1):
+        _validate_pruning_amount_init(amount)
+        self.amount = amount
+        self.dim = dim
+
+    def compute_mask(self, t, default_mask):
+        _validate_structured_pruning(t)
+        _validate_pruning_dim(t, self.dim)
+        nchannels = t.shape[self.dim]
+        nparams_toprune = _compute_nparams_toprune(self.amount, nchannels)
+        _validate_pruning_amount(nparams_toprune, nchannels)
+        if nparams_toprune == 0:
+            return default_mask
+        # as PyTorch: one uniform number per channel, the nparams_toprune lowest are pruned
+        prob = flambeau.rand(nchannels)
+        threshold = flambeau.kthvalue(prob, k=nparams_toprune).values
+        return _channel_mask(t, self.dim, _to_numpy(prob > threshold), default_mask)
+
+    @classmethod
+    def apply(cls, module, name, amount, dim=-1):
+        return super().apply(module, name, amount=amount, dim=dim)
+
+
+class LnStructured(BasePruningMethod):
+    """Prune the `amount` whole channels along `dim` of smallest L`n`-norm."""
+    PRUNING_TYPE = "structured"
+
+    def __init__(self, amount, n, dim=-1):
+        _validate_pruning_amount_init(amount)
+        self.amount = amount
+        self.n = n
+        self.dim = dim
+
+    def compute_mask(self, t, default_mask):
+        _validate_structured_pruning(t)
+        _validate_pruning_dim(t, self.dim)
+        nchannels = t.shape[self.dim]
+        nparams_toprune = _compute_nparams_toprune(self.amount, nchannels)
+        _validate_pruning_amount(nparams_toprune, nchannels)
+        if nparams_toprune == 0:
+            return default_mask
+        dims = list(range(t.dim()))
+        dims.remove(dims[self.dim])
+        norm = flambeau.norm(t.detach(), p=self.n, dim=dims)
+        keep = flambeau.topk(norm, k=nchannels - nparams_toprune, largest=True).indices
+        return _channel_mask(t, self.dim, _to_numpy(keep), default_mask)
+
+    @classmethod
+    def apply(cls, module, name, amount, n, dim, importance_scores=None):
+        return super().apply(module, name, amount=amount, n=n, dim=dim, importance_scores=importance_scores)
+
+
 class CustomFromMask(BasePruningMethod):
     PRUNING_TYPE = "global"
 
@@ -287,6 +387,19 @@ def l1_unstructured(module, name, amount, importance_scores=None):
     """Prune the `amount` (int: count, float: fraction) entries of module.<name> with the
     smallest absolute value (or smallest |importance_scores|)."""
     L1Unstructured.apply(module, name, amount=amount, importance_scores=importance_scores)
+    return module
+
+
+def random_structured(module, name, amount, dim):
+    """Prune `amount` (int: count, float: fraction) random whole channels of module.<name> along dim."""
+    RandomStructured.apply(module, name, amount, dim)
+    return module
+
+
+def ln_structured(module, name, amount, n, dim, importance_scores=None):
+    """Prune the `amount` (int: count, float: fraction) whole channels of module.<name> along dim with the
+    smallest L`n`-norm (of importance_scores, if given)."""
+    LnStructured.apply(module, name, amount, n, dim, importance_scores=importance_scores)
     return module
 
 

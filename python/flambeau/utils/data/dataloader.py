@@ -7,117 +7,17 @@ persistent_workers and multiprocessing_context are accepted for compatibility: t
 started for each epoch (worker_init_fn runs once per worker per epoch). pin_memory does not pin:
 flambeau has no page-locked host allocator yet, so batches stay in ordinary memory (same values).
 """
-import collections.abc
 import itertools
 import queue
-import re
 import threading
 import warnings
 
-import numpy as np
-
 import flambeau
-from flambeau._tensor import Tensor
+from ._utils.collate import default_collate, default_convert  # noqa: F401  (PyTorch exports them here too)
 from .dataset import IterableDataset, TensorDataset
 from .sampler import BatchSampler, RandomSampler, Sampler, SequentialSampler
 
 __all__ = ["DataLoader", "default_collate", "default_convert", "get_worker_info", "WorkerInfo"]
-
-_np_str_obj_array_pattern = re.compile(r"[SaUO]")
-
-default_collate_err_msg_format = (
-    "default_collate: batch must contain tensors, numpy arrays, numbers, dicts or lists; found {}")
-
-
-def default_convert(data):
-    """Convert numpy arrays (and numpy scalars) to tensors, recursing into containers."""
-    if isinstance(data, Tensor):
-        return data
-    if isinstance(data, np.ndarray):
-        if data.dtype.kind in "SaUO":
-            return data
-        return _from_numpy(data)
-    if isinstance(data, np.generic) and data.dtype.kind not in "SaUO":
-        return _from_numpy(np.asarray(data))
-    if isinstance(data, (str, bytes)):
-        return data
-    if isinstance(data, collections.abc.Mapping):
-        try:
-            return type(data)({key: default_convert(data[key]) for key in data})
-        except TypeError:
-            return {key: default_convert(data[key]) for key in data}
-    if isinstance(data, tuple) and hasattr(data, "_fields"):
-        return type(data)(*(default_convert(d) for d in data))
-    if isinstance(data, tuple):
-        return [default_convert(d) for d in data]
-    if isinstance(data, collections.abc.Sequence):
-        try:
-            return type(data)([default_convert(d) for d in data])
-        except TypeError:
-            return [default_convert(d) for d in data]
-    return data
-
-
-
-
-def _from_numpy(arr):
-    """A flambeau tensor from a numpy array (copy), of the array's dtype (uint8 images stay uint8);
-    integer arrays the core lacks (uint16/32/64) become int64 and float16 becomes float32."""
-    arr = np.array(arr, order="C")
-    try:
-        return flambeau.from_numpy(arr)
-    except (TypeError, ValueError, RuntimeError):
-        if arr.dtype.kind in "iu":
-            return flambeau.from_numpy(arr.astype(np.int64))
-        if arr.dtype.kind == "f":
-            return flambeau.from_numpy(arr.astype(np.float32))
-        raise
-
-
-def default_collate(batch):
-    """Stack a list of samples into a batch: tensors and numpy arrays are stacked along a new
-    first dim, numbers become 1-D tensors (float64 for floats, int64 for ints), strings stay a
-    list, and dicts/sequences/namedtuples are collated field by field."""
-    elem = batch[0]
-    if isinstance(elem, Tensor):
-        return flambeau.stack(list(batch), 0)
-    elem_type = type(elem)
-    if isinstance(elem, np.ndarray):
-        if _np_str_obj_array_pattern.search(elem.dtype.str) is not None:
-            raise TypeError(default_collate_err_msg_format.format(elem.dtype))
-        return default_collate([_from_numpy(b) for b in batch])
-    if isinstance(elem, np.generic):
-        if elem.dtype.kind in "SaUO":
-            raise TypeError(default_collate_err_msg_format.format(elem.dtype))
-        return _from_numpy(np.array(batch))
-    if isinstance(elem, bool):
-        return flambeau.tensor(list(batch), dtype=flambeau.bool)
-    if isinstance(elem, float):
-        return flambeau.tensor(list(batch), dtype=flambeau.float64)
-    if isinstance(elem, int):
-        return flambeau.tensor(list(batch), dtype=flambeau.int64)
-    if isinstance(elem, (str, bytes)):
-        return batch
-    if isinstance(elem, collections.abc.Mapping):
-        try:
-            return elem_type({key: default_collate([d[key] for d in batch]) for key in elem})
-        except TypeError:
-            return {key: default_collate([d[key] for d in batch]) for key in elem}
-    if isinstance(elem, tuple) and hasattr(elem, "_fields"):
-        return elem_type(*(default_collate(samples) for samples in zip(*batch)))
-    if isinstance(elem, collections.abc.Sequence):
-        it = iter(batch)
-        elem_size = len(next(it))
-        if not all(len(e) == elem_size for e in it):
-            raise RuntimeError("each element in list of batch should be of equal size")
-        transposed = list(zip(*batch))
-        if isinstance(elem, tuple):
-            return [default_collate(samples) for samples in transposed]
-        try:
-            return elem_type([default_collate(samples) for samples in transposed])
-        except TypeError:
-            return [default_collate(samples) for samples in transposed]
-    raise TypeError(default_collate_err_msg_format.format(elem_type))
 
 
 class WorkerInfo:
