@@ -1,7 +1,9 @@
 """What scripts written for PyTorch's mixed precision and padding helpers call: torch.amp.autocast /
 GradScaler (and their torch.cuda.amp spellings), set_float32_matmul_precision, float16/bfloat16 as
 names, nn.utils.rnn.pad_sequence, Tensor.type(FloatTensor). flambeau computes in float32, so an
-autocast region gives the numbers of the same code without it, and the scaler is disabled."""
+autocast region gives the numbers of the same code without it; its per-device state (is_autocast_enabled,
+get_autocast_dtype), torch.cpu, custom_fwd/custom_bwd are PyTorch's. A "cuda" GradScaler without CUDA is
+disabled, as PyTorch's; the enabled CPU scaler is tested in test_grad_scaler.py."""
 import warnings
 
 import numpy as np
