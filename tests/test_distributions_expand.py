@@ -120,3 +120,30 @@ def test_set_default_validate_args():
                 make(D, T)
     with pytest.raises(ValueError):
         FD.Distribution.set_default_validate_args(3)
+
+
+def test_module_paths_match_torch():
+    # scripts import from the per-family modules: from torch.distributions.kl import kl_divergence, ...
+    import importlib
+    for path, names in {"kl": ["kl_divergence", "register_kl"], "normal": ["Normal"], "categorical": ["Categorical"],
+                        "bernoulli": ["Bernoulli"], "uniform": ["Uniform"], "beta": ["Beta"], "gamma": ["Gamma"],
+                        "dirichlet": ["Dirichlet"], "independent": ["Independent"], "distribution": ["Distribution"],
+                        "mixture_same_family": ["MixtureSameFamily"], "log_normal": ["LogNormal"],
+                        "one_hot_categorical": ["OneHotCategorical"], "multivariate_normal": ["MultivariateNormal"],
+                        "relaxed_categorical": ["RelaxedOneHotCategorical", "ExpRelaxedCategorical"],
+                        "relaxed_bernoulli": ["RelaxedBernoulli", "LogitRelaxedBernoulli"],
+                        "transformed_distribution": ["TransformedDistribution"],
+                        "transforms": ["TanhTransform", "Transform"], "constraints": ["real", "interval"],
+                        "utils": ["logits_to_probs", "probs_to_logits", "clamp_probs", "broadcast_all"]}.items():
+        tm = importlib.import_module("torch.distributions." + path)
+        fm = importlib.import_module("flambeau.distributions." + path)
+        for n in names:
+            assert hasattr(tm, n) and hasattr(fm, n), (path, n)
+    import flambeau.distributions.utils as FU
+    import torch.distributions.utils as TU
+    x = np.array([[0.1, 0.6, 0.3]], dtype=np.float32)
+    close(FU.probs_to_logits(flambeau.tensor(x)), TU.probs_to_logits(torch.tensor(x)))
+    close(FU.logits_to_probs(flambeau.tensor(x), is_binary=True), TU.logits_to_probs(torch.tensor(x), is_binary=True))
+    close(FU.clamp_probs(flambeau.tensor([0.0, 1.0])), TU.clamp_probs(torch.tensor([0.0, 1.0])))
+    a, b = FU.broadcast_all(2.0, flambeau.zeros(3, dtype=flambeau.float64))
+    assert tuple(a.shape) == (3,) and a.dtype == flambeau.float64
