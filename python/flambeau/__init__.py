@@ -74,7 +74,7 @@ from .amp import autocast, is_autocast_enabled, is_autocast_available  # noqa: F
 from .autograd.anomaly_mode import (is_anomaly_enabled, is_anomaly_check_nan_enabled,  # noqa: F401
                                     set_anomaly_enabled)
 
-strided = "torch.strided"
+from ._sparse import strided, sparse_coo, sparse_coo_tensor, _Layout as layout  # noqa: E402,F401
 from ._memory_format import (memory_format, contiguous_format, preserve_format, channels_last,  # noqa: F401
                              channels_last_3d)
 e = 2.718281828459045
@@ -224,3 +224,5 @@ from . import profiler  # noqa: E402,F401  (CPU time per op: torch.profiler's AP
 from ._functions import extra as _extra  # noqa: E402
 globals().update({_n: getattr(_extra, _n) for _n in _extra.TOP_LEVEL})  # torch.sin_, torch.histogram, ...
 newaxis = None
+from . import sparse  # noqa: E402,F401  (torch.sparse)
+_sparse._finish_setup()  # last: blocks every dense method attached to Tensor on sparse tensors
