@@ -590,7 +590,8 @@ def _sparse_plus_sparse(t, s, alpha, name):
             from ._functions.join import cat
             r = _make(cat([t._sp_i, s._sp_i], 1), cat([tv, sv], 0), shape)
             if r._nnz() > math.prod(shape):  # PyTorch's bound on the growth of nnz
-                r = _coalesce(r)
+                c = _coalesce(r)  # (aliased back into the result: the flag is recomputed from nnz, as PyTorch's)
+                r = _make(c._sp_i, c._sp_v, shape)
             return r
         ti, si = _host(t._sp_i), _host(s._sp_i)
         tp, sp, n = _merge_plan(_keys(t, ti), _keys(s, si))
