@@ -600,3 +600,24 @@ def test_sparse_adam_errors():
             optim.SparseAdam(lin.parameters(), **kw)
     with pytest.raises(ValueError, match=re.escape("Sparse params at indices [[0, 0]]: SparseAdam requires dense")):
         optim.SparseAdam([flambeau.sparse_coo_tensor([[0]], [1.0], (2,))])
+
+
+def test_save_load_and_pickle_sparse_state(rng, tmp_path):
+    """An SGD momentum buffer is sparse (as PyTorch's): flambeau.save/load and pickle keep it."""
+    import pickle
+    fe, te = _emb_pair(rng, 7, 3, sparse=True)
+    fo = optim.SGD(fe.parameters(), lr=0.1, momentum=0.9)
+    x = rng.integers(0, 7, (5,))
+    fe(fl_t(x)).pow(2).sum().backward()
+    fo.step()
+    path = tmp_path / "opt.fl"
+    flambeau.save(fo.state_dict(), path)
+    sd = flambeau.load(path)
+    buf = fo.state_dict()["state"][0]["momentum_buffer"]
+    for b in (sd["state"][0]["momentum_buffer"], pickle.loads(pickle.dumps(buf))):
+        assert b.layout is flambeau.sparse_coo and b.is_coalesced() == buf.is_coalesced()
+        np.testing.assert_array_equal(b._indices().numpy(), buf._indices().numpy())
+        np.testing.assert_array_equal(b._values().numpy(), buf._values().numpy())
+    fo2 = optim.SGD(fe.parameters(), lr=0.1, momentum=0.9)
+    fo2.load_state_dict(sd)
+    assert fo2.state[fe.weight]["momentum_buffer"].layout is flambeau.sparse_coo

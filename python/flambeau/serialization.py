@@ -12,7 +12,7 @@ A flambeau file never executes code when it is loaded: it holds plain data only.
 
 The structure is JSON where dicts, tuples, OrderedDicts, Counters, sets, bytes, non-finite
 floats, dtypes, devices and tensors are tagged objects ({"$dict": [[key, value], ...]},
-{"$tensor": i}, ...), so the value comes back with the same types (dict keys may be ints, as in
+{"$tensor": i}, {"$sparse_coo": [indices i, values j, size, coalesced, requires_grad]}, ...), so the value comes back with the same types (dict keys may be ints, as in
 optimizer state dicts). Tensor entries give dtype, shape, device, requires_grad, whether it was an
 nn.Parameter, and the offset and size of its bytes. The same tensor object saved twice is stored
 once and comes back as one object. A file that is truncated, extended or altered fails to load with
@@ -141,6 +141,9 @@ class _Encoder:
             if math.isfinite(obj):
                 return float(obj)
             return {"$float": repr(float(obj))}
+        if getattr(obj, "is_sparse", False) is True:  # a sparse COO tensor: its indices and values
+            return {"$sparse_coo": [self.add_tensor(obj._indices()), self.add_tensor(obj._values()),
+                                    list(obj.shape), obj.is_coalesced(), obj.requires_grad]}
         if _is_tensor(obj):
             return {"$tensor": self.add_tensor(obj)}
         if isinstance(obj, np.generic):
@@ -312,6 +315,13 @@ class _Decoder:
             return float(value)
         if tag == "$bytes":
             return base64.b64decode(value)
+        if tag == "$sparse_coo":  # rebuilt through sparse_coo_tensor, which checks indices against the size
+            try:
+                i, v, shape, coalesced, rg = value
+                return flambeau.sparse_coo_tensor(self.tensor(i), self.tensor(v), tuple(shape),
+                                                  is_coalesced=bool(coalesced), requires_grad=bool(rg))
+            except (TypeError, ValueError, RuntimeError) as e:
+                raise SerializationError(f"{self.name}: corrupted sparse tensor entry ({e})") from None
         if tag == "$dtype":
             return getattr(flambeau, value)
         if tag == "$device":
