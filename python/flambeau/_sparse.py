@@ -811,9 +811,7 @@ def sparse_coo_tensor(indices, values, size=None, *, dtype=None, device=None, pi
     index would later read out of bounds)."""
     from ._dtype import _device_str, int64
     idx = _as_tensor(indices)
-    if idx.is_floating_point() or idx.dtype.__repr__().endswith("bool"):
-        idx = idx.to(int64)
-    elif idx._impl.dtype != "int64":
+    if idx._impl.dtype != "int64":  # PyTorch converts any index dtype to int64
         idx = idx.to(int64)
     vals = _as_tensor(values, dtype)
     dev = _device_str(device) if device is not None else vals._impl.device
