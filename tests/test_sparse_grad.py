@@ -621,3 +621,38 @@ def test_save_load_and_pickle_sparse_state(rng, tmp_path):
     fo2 = optim.SGD(fe.parameters(), lr=0.1, momentum=0.9)
     fo2.load_state_dict(sd)
     assert fo2.state[fe.weight]["momentum_buffer"].layout is flambeau.sparse_coo
+
+
+@pytest.mark.parametrize("kind", ["random", "sorted", "coalesced", "reversed", "repeated", "prefix"])
+def test_sparse_plus_sparse_large_merges_match_pytorch(rng, kind):
+    """The vectorised merge (block by block, _sparse._merge_blocks) against PyTorch's kernel on
+    longer index lists of every shape: unsorted, sorted with duplicates, unique, descending, one
+    list inside the other, many equal heads."""
+    V = int(rng.integers(5, 60))
+    for _ in range(4):
+        n, m = int(rng.integers(0, 300)), int(rng.integers(0, 300))
+        a, b = rng.integers(0, V, n), rng.integers(0, V, m)
+        if kind == "sorted":
+            a, b = np.sort(a), np.sort(b)
+        elif kind == "coalesced":
+            a, b = np.unique(a), np.unique(b)
+        elif kind == "reversed":
+            a = np.sort(a)[::-1]
+        elif kind == "repeated":
+            b = np.concatenate([a, b])
+        elif kind == "prefix":
+            a = np.concatenate([np.sort(a), b])
+        va = rng.standard_normal((len(a), 2)).astype(np.float32)
+        vb = rng.standard_normal((len(b), 2)).astype(np.float32)
+        fa, ta = sparse_pair(a[None].astype(np.int64), va, (V, 2))
+        fb, tb = sparse_pair(b[None].astype(np.int64), vb, (V, 2))
+        assert_sparse_equal(fa + fb, ta + tb)
+        assert_sparse_equal(fb.add(fa, alpha=2.0), tb.add(ta, alpha=2.0))
+    from flambeau._sparse import _merge_blocks, _merge_loop
+    for _ in range(200):  # and against the entry-by-entry definition
+        a = rng.integers(0, V, int(rng.integers(0, 40)))
+        b = np.concatenate([a[:int(rng.integers(0, len(a) + 1))], rng.integers(0, V, int(rng.integers(0, 40)))])
+        r1, r2 = _merge_blocks(a, b, 0), _merge_loop(a, b)
+        assert r1[2] == r2[2]
+        np.testing.assert_array_equal(r1[0], r2[0])
+        np.testing.assert_array_equal(r1[1], r2[1])

@@ -521,11 +521,13 @@ def _merge_plan(tk, sk):
     """PyTorch's sparse + sparse (add_out_sparse_contiguous): one merge pass over both index lists
     as they are (sorted or not), taking the smaller head, or both heads into one entry when equal.
     Returns the result position of each entry of t and of s, and the result nnz."""
-    n, m = len(tk), len(sk)
-    if n == m and np.array_equal(tk, sk):
-        pos = np.arange(n, dtype=np.int64)
-        return pos, pos, n
-    a, b = tk.tolist(), sk.tolist()
+    return _merge_blocks(np.asarray(tk, dtype=np.int64), np.asarray(sk, dtype=np.int64), 0)
+
+
+def _merge_loop(a, b):
+    """_merge_plan's definition, one entry at a time (the fallback of _merge_blocks)."""
+    n, m = len(a), len(b)
+    a, b = a.tolist(), b.tolist()
     tp = [0] * n
     sp = [0] * m
     i = j = r = 0
@@ -552,6 +554,63 @@ def _merge_plan(tk, sk):
         j += 1
         r += 1
     return np.array(tp, dtype=np.int64), np.array(sp, dtype=np.int64), r
+
+
+def _blocks(a):
+    """Split `a` at its left-to-right maxima (entries greater than all before them): the leaders'
+    values (strictly increasing), the blocks' starts and lengths."""
+    pm = np.maximum.accumulate(a)
+    lead = np.ones(len(a), dtype=bool)
+    lead[1:] = a[1:] > pm[:-1]
+    starts = np.nonzero(lead)[0]
+    return a[starts], starts, np.diff(np.append(starts, len(a)))
+
+
+def _merge_blocks(a, b, depth):
+    """The merge pass of _merge_plan, vectorised. In that pass a block (a leader and the smaller
+    entries after it) always leaves in one piece: once its leader is below the other list's head,
+    so are the entries after it. So the pass is a merge of the two (sorted) leader lists, a block
+    whose leader has no equal going out whole; equal leaders combine into one entry followed by the
+    merge of the two blocks' remainders (recursively), after which both lists are at a block start
+    again. Falls back to the entry-by-entry loop where ties nest deeply or the blocks are tiny."""
+    n, m = len(a), len(b)
+    if n == 0 or m == 0:
+        return np.arange(n, dtype=np.int64), np.arange(m, dtype=np.int64), n + m
+    if n == m and np.array_equal(a, b):
+        pos = np.arange(n, dtype=np.int64)
+        return pos, pos, n
+    la, sa, na = _blocks(a)
+    lb, sb, nb = _blocks(b)
+    vals = np.union1d(la, lb)
+    if len(la) == n and len(lb) == m:  # both strictly increasing (coalesced): a sorted union
+        return np.searchsorted(vals, a), np.searchsorted(vals, b), len(vals)
+    ia = np.searchsorted(la, vals)
+    ib = np.searchsorted(lb, vals)
+    in_a = (ia < len(la)) & (la[np.minimum(ia, len(la) - 1)] == vals)
+    in_b = (ib < len(lb)) & (lb[np.minimum(ib, len(lb) - 1)] == vals)
+    ties = np.nonzero(in_a & in_b)[0]
+    sizes = np.zeros(len(vals), dtype=np.int64)
+    sizes[in_a] += na[ia[in_a]]
+    sizes[in_b] += nb[ib[in_b]]
+    sizes[ties] -= 1  # the two leaders combine; a remainder merged with an empty one keeps its order
+    hard = ties[(na[ia[ties]] > 1) & (nb[ib[ties]] > 1)]  # both remainders non-empty: merged recursively
+    if depth > 40 or len(hard) * 64 > n + m:
+        return _merge_loop(a, b)
+    tails = []
+    for g in hard.tolist():
+        ka, kb = ia[g], ib[g]
+        tpl, spl, c = _merge_blocks(a[sa[ka] + 1:sa[ka] + na[ka]], b[sb[kb] + 1:sb[kb] + nb[kb]], depth + 1)
+        tails.append((g, ka, kb, tpl, spl))
+        sizes[g] = 1 + c
+    gstart = np.cumsum(sizes) - sizes
+    block_a = np.repeat(np.arange(len(la)), na)
+    tp = gstart[np.searchsorted(vals, la)][block_a] + (np.arange(n) - sa[block_a])
+    block_b = np.repeat(np.arange(len(lb)), nb)
+    sp = gstart[np.searchsorted(vals, lb)][block_b] + (np.arange(m) - sb[block_b])
+    for g, ka, kb, tpl, spl in tails:
+        tp[sa[ka] + 1:sa[ka] + na[ka]] = gstart[g] + 1 + tpl
+        sp[sb[kb] + 1:sb[kb] + nb[kb]] = gstart[g] + 1 + spl
+    return tp.astype(np.int64), sp.astype(np.int64), int(sizes.sum())
 
 
 def _check_same_size(t, s, name):
