@@ -29,7 +29,7 @@ import numpy as np
 
 from . import _C
 from ._tensor import Tensor, _new, _wrap
-from ._dtype import Size, _BY_NAME
+from ._dtype import _BY_NAME
 
 _ITEMSIZE = {"float32": 4, "float64": 8, "int64": 8, "int32": 4, "int16": 2, "int8": 1, "uint8": 1, "bool": 1}
 

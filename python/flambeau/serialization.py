@@ -12,8 +12,8 @@ A flambeau file never executes code when it is loaded: it holds plain data only.
 
 The structure is JSON where dicts, tuples, OrderedDicts, Counters, sets, bytes, non-finite
 floats, dtypes, devices and tensors are tagged objects ({"$dict": [[key, value], ...]},
-{"$tensor": i}, {"$sparse_coo": [indices i, values j, size, coalesced, requires_grad]}, ...), so the value comes back with the same types (dict keys may be ints, as in
-optimizer state dicts). Tensor entries give dtype, shape, device, requires_grad, whether it was an
+{"$tensor": i}, {"$sparse_coo": [indices i, values j, size, coalesced, requires_grad]}, ...), so the
+value comes back with the same types (dict keys may be ints, as in optimizer state dicts). Tensor entries give dtype, shape, device, requires_grad, whether it was an
 nn.Parameter, and the offset and size of its bytes. The same tensor object saved twice is stored
 once and comes back as one object. A file that is truncated, extended or altered fails to load with
 a message saying so.
