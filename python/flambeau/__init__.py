@@ -76,7 +76,7 @@ from .amp import autocast, is_autocast_enabled, is_autocast_available, get_autoc
 from .autograd.anomaly_mode import (is_anomaly_enabled, is_anomaly_check_nan_enabled,  # noqa: F401
                                     set_anomaly_enabled)
 
-strided = "torch.strided"
+from ._sparse import strided, sparse_coo, sparse_coo_tensor, _Layout as layout  # noqa: E402,F401
 from ._memory_format import (memory_format, contiguous_format, preserve_format, channels_last,  # noqa: F401
                              channels_last_3d)
 e = 2.718281828459045
@@ -237,3 +237,5 @@ globals().update({_n: getattr(_m, _n) for _m in (_cor, _bas) for _n in _m.TOP_LE
 from ._functions.numeric_gradient import gradient  # noqa: E402,F401
 has_openmp = _C.has_openmp
 newaxis = None
+from . import sparse  # noqa: E402,F401  (torch.sparse)
+_sparse._finish_setup()  # last: blocks every dense method attached to Tensor on sparse tensors

@@ -13,6 +13,8 @@ from ._functions import sorting as so
 from ._functions import special as spc
 from . import _random as rnd, _creation as cr, _indexing
 from .autograd.grad_mode import _state as _gs
+from . import _sparse
+from ._sparse import SparseCooTensor as _Sparse
 
 
 def _bind(module, names):
@@ -197,12 +199,16 @@ Tensor.__setitem__ = _indexing.setitem
 
 # ---------------------------------------------------------------- in-place arithmetic
 def add_(self, other, *, alpha=1):
+    if other.__class__ is _Sparse:  # dense.add_(sparse): PyTorch's optimizers' update of a sparse gradient
+        return _sparse.dense_add_(self, other, alpha)
     if alpha != 1:
         other = ew.mul(other, alpha)
     return dsp._inplace_binary(self, other, _C.add, ew.Add)
 
 
 def sub_(self, other, *, alpha=1):
+    if other.__class__ is _Sparse:
+        return _sparse.dense_add_(self, other, -alpha, "sub_")
     if alpha != 1:
         other = ew.mul(other, alpha)
     return dsp._inplace_binary(self, other, _C.sub, ew.Sub)

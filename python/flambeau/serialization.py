@@ -172,6 +172,9 @@ class _Encoder:
             if math.isfinite(obj):
                 return float(obj)
             return {"$float": repr(float(obj))}
+        if getattr(obj, "is_sparse", False) is True:  # a sparse COO tensor: its indices and values
+            return {"$sparse_coo": [self.add_tensor(obj._indices()), self.add_tensor(obj._values()),
+                                    list(obj.shape), obj.is_coalesced(), obj.requires_grad]}
         if _is_tensor(obj):
             return {"$tensor": self.add_tensor(obj)}
         if isinstance(obj, np.generic):
@@ -352,6 +355,13 @@ class _Decoder:
             return float(value)
         if tag == "$bytes":
             return base64.b64decode(value)
+        if tag == "$sparse_coo":  # rebuilt through sparse_coo_tensor, which checks indices against the size
+            try:
+                i, v, shape, coalesced, rg = value
+                return flambeau.sparse_coo_tensor(self.tensor(i), self.tensor(v), tuple(shape),
+                                                  is_coalesced=bool(coalesced), requires_grad=bool(rg))
+            except (TypeError, ValueError, RuntimeError) as e:
+                raise SerializationError(f"{self.name}: corrupted sparse tensor entry ({e})") from None
         if tag == "$dtype":
             return getattr(flambeau, value)
         if tag == "$device":

@@ -14,6 +14,8 @@ from .. import _C
 from .._dtype import _default_dtype
 from .._promote import result_type_names, result_type_tensor_scalar, scalar_impl, _FLOAT, _INT
 from .._tensor import Tensor, _wrap
+from .. import _sparse
+from .._sparse import SparseCooTensor as _Sparse
 from ..autograd.function import Function, apply_unary
 from ..autograd.grad_mode import _state as _gs
 from .shape import _sum_to
@@ -117,6 +119,9 @@ def add(input, other, *, alpha=1, out=None):
                 return _wrap(_C.add(input._impl, other._impl))
             except Exception:
                 pass
+    if other.__class__ is _Sparse or input.__class__ is _Sparse:  # dense + sparse, sparse + sparse
+        return _write_out(out, _sparse.add(input, other, alpha=alpha)) if out is not None else \
+            _sparse.add(input, other, alpha=alpha)
     if alpha != 1:
         other = mul(other, alpha)
     if out is not None:
@@ -136,6 +141,9 @@ def sub(input, other, *, alpha=1, out=None):
                 return _wrap(_C.sub(input._impl, other._impl))
             except Exception:
                 pass
+    if other.__class__ is _Sparse or input.__class__ is _Sparse:  # dense - sparse, sparse - sparse
+        return _write_out(out, _sparse.add(input, other, alpha=-alpha, name="sub")) if out is not None else \
+            _sparse.add(input, other, alpha=-alpha, name="sub")
     if alpha != 1:
         other = mul(other, alpha)
     if out is not None:

@@ -140,6 +140,8 @@ class TorchPickler:
             self._write(pickle.BINFLOAT + struct.pack(">d", float(obj)))
         elif isinstance(obj, str):
             self._str(str(obj))
+        elif getattr(obj, "is_sparse", False) is True and isinstance(obj, flambeau.Tensor):
+            self._sparse_object(obj, path)
         elif isinstance(obj, flambeau.Tensor):
             self._tensor_object(obj, path)
         elif isinstance(obj, np.generic):
@@ -236,6 +238,23 @@ class TorchPickler:
             self._write(pickle.TUPLE + pickle.REDUCE)
         else:
             self._rebuild_tensor(t, bool(t.requires_grad), path)
+        self._put(key, t)
+
+    def _sparse_object(self, t, path):
+        """A sparse COO tensor as torch.save writes one: _rebuild_sparse_tensor(_get_layout("torch.sparse_coo"),
+        (indices, values, torch.Size(size), is_coalesced))."""
+        key = id(t)
+        if key in self.memo:
+            self._get(self.memo[key])
+            return
+        self._global("torch._utils", "_rebuild_sparse_tensor")
+        self._call("torch.serialization", "_get_layout", ("torch.sparse_coo",), path)
+        self._write(pickle.MARK)
+        self._tensor_object(t._indices(), path + "._indices()")
+        self._tensor_object(t._values(), path + "._values()")
+        self.save(flambeau.Size(tuple(int(s) for s in t.shape)), path)
+        self.save(bool(t.is_coalesced()), path)
+        self._write(pickle.TUPLE + pickle.TUPLE2 + pickle.REDUCE)
         self._put(key, t)
 
     def _rebuild_tensor(self, t, requires_grad, path):

@@ -234,6 +234,40 @@ _REBUILD_FUNCTIONS = {f"torch._utils.{k}": v for k, v in _REBUILD_FUNCTIONS.item
 _REBUILD_FUNCTIONS_SET = set(_REBUILD_FUNCTIONS.values())
 
 
+class _Layout:
+    """What torch.serialization._get_layout("torch.sparse_coo") gives: a layout name, checked on use."""
+    __slots__ = ("name",)
+
+    def __init__(self, name):
+        self.name = name
+
+
+def _get_layout(name):
+    if name not in ("torch.sparse_coo", "torch.strided", "torch.sparse_csr", "torch.sparse_csc", "torch.sparse_bsr",
+                    "torch.sparse_bsc"):
+        raise _error(f"torch.serialization._get_layout: unknown layout {name!r}")
+    return _Layout(name)
+
+
+def rebuild_sparse_tensor(layout, data):
+    """torch._utils._rebuild_sparse_tensor for COO tensors: (indices, values, size[, is_coalesced]), rebuilt
+    through sparse_coo_tensor, which checks every index against the size (compressed layouts: refused)."""
+    if not isinstance(layout, _Layout) or layout.name != "torch.sparse_coo":
+        name = getattr(layout, "name", repr(layout))
+        raise _error(f"_rebuild_sparse_tensor: layout {name} is not supported by flambeau (sparse COO only)")
+    if not isinstance(data, tuple) or len(data) not in (3, 4):
+        raise _error("_rebuild_sparse_tensor: expected (indices, values, size[, is_coalesced])")
+    indices, values, size = data[:3]
+    coalesced = data[3] if len(data) == 4 else None
+    if not (isinstance(indices, flambeau.Tensor) and isinstance(values, flambeau.Tensor)) or \
+            not isinstance(size, tuple) or coalesced not in (None, True, False):
+        raise _error("_rebuild_sparse_tensor: malformed sparse tensor record")
+    try:
+        return flambeau.sparse_coo_tensor(indices, values, tuple(size), is_coalesced=coalesced)
+    except (TypeError, ValueError, RuntimeError, IndexError) as e:
+        raise _error(f"_rebuild_sparse_tensor: {e}") from None
+
+
 def _allowed_globals():
     from flambeau.nn import Parameter
     allowed = {
@@ -250,6 +284,8 @@ def _allowed_globals():
         "torch.Tensor": TENSOR_TYPE,
         "torch.nn.parameter.Parameter": Parameter,
         "torch._tensor._rebuild_from_type_v2": rebuild_from_type_v2,
+        "torch._utils._rebuild_sparse_tensor": rebuild_sparse_tensor,
+        "torch.serialization._get_layout": _get_layout,
     }
     allowed.update(_REBUILD_FUNCTIONS)
     return allowed
@@ -258,8 +294,6 @@ def _allowed_globals():
 _ALLOWED = None
 # tensors PyTorch's allow-list rebuilds but flambeau cannot hold: named instead of "unsupported"
 _TENSOR_KINDS_NOT_SUPPORTED = {
-    "torch._utils._rebuild_sparse_tensor": "sparse tensors",
-    "torch.serialization._get_layout": "sparse tensors",
     "torch._utils._rebuild_qtensor": "quantized tensors",
     "torch._utils._rebuild_nested_tensor": "nested tensors",
     "torch._utils._rebuild_meta_tensor_no_storage": "tensors on the meta device",

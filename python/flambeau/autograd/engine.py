@@ -14,6 +14,8 @@ import threading
 
 from .. import _C
 from .. import _tensor
+from .. import _sparse
+from .._sparse import SparseCooTensor as _Sparse
 from . import function as _function
 from .function import AccumulateGrad, _accumulate_node, _FREED_MSG  # noqa: F401
 from .grad_mode import _state as _gs
@@ -44,6 +46,8 @@ def _is_checkpoint_valid():
 
 def _sum_grads(a, b):
     """a + b for gradient buffers; out-of-place because either may alias a user's tensor."""
+    if a.__class__ is _Sparse or b.__class__ is _Sparse:
+        return _sparse.sum_grads(a, b)  # PyTorch's order and layout rules for sparse gradients
     if _gs.enabled:
         return a + b
     return _tensor._wrap(_C.add(a._impl, b._impl))
@@ -268,7 +272,9 @@ def _run_accumulate(node, g, capture, results, accumulate, create_graph, owned):
     if var is None:
         return  # the leaf is gone; nobody can read its gradient
     cur = var.grad
-    if cur is None:
+    if g.__class__ is _Sparse or cur.__class__ is _Sparse:
+        var.grad = _sparse.accumulate_grad(cur, g, create_graph)  # (nn.Embedding(sparse=True)'s weight)
+    elif cur is None:
         if not create_graph:
             laid = _grad_layout(g._impl, var._impl)
             if laid is not None:  # a fresh copy in the leaf's layout: owned by nobody else

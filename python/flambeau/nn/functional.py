@@ -648,12 +648,13 @@ class _Embedding(Function):
     scaling by the inverse frequency of each index in the batch."""
 
     @staticmethod
-    def forward(ctx, weight, indices, padding_idx, scale_grad_by_freq):
+    def forward(ctx, weight, indices, padding_idx, scale_grad_by_freq, sparse=False):
         flat = indices.reshape(-1)
         ctx.save_for_backward(flat)
         ctx.num_weights = weight.shape[0]
         ctx.padding_idx = padding_idx
         ctx.scale_grad_by_freq = scale_grad_by_freq
+        ctx.sparse = sparse
         try:  # the gather checks the bounds in its own pass (a min() and max() here cost 17 us a call)
             out = _wrap(_C.index_select(weight._impl, 0, flat._impl))
         except IndexError:
@@ -666,6 +667,10 @@ class _Embedding(Function):
     def backward(ctx, grad_output):
         (flat,) = ctx.saved_tensors
         g = grad_output.reshape(-1, grad_output.shape[-1])
+        if ctx.sparse:
+            from ._embedding_sparse import embedding_sparse_backward
+            return embedding_sparse_backward(g, flat, ctx.num_weights, ctx.padding_idx,
+                                             ctx.scale_grad_by_freq), None, None, None, None
         if ctx.padding_idx is not None or ctx.scale_grad_by_freq:
             scale = flambeau.ones((flat.shape[0],), dtype=g.dtype, device=g.device)
             if ctx.scale_grad_by_freq:
@@ -676,14 +681,12 @@ class _Embedding(Function):
             g = g * scale.unsqueeze(1)
         grad_weight = flambeau.zeros((ctx.num_weights, g.shape[1]), dtype=g.dtype, device=g.device)
         grad_weight.index_put_((flat,), g, accumulate=True)
-        return grad_weight, None, None, None
+        return grad_weight, None, None, None, None
 
 
 def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
               scale_grad_by_freq=False, sparse=False):
     # kernel: _C.embedding / _C.embedding_backward
-    if sparse:
-        raise RuntimeError("embedding: sparse gradients are not supported by flambeau")
     if padding_idx is not None:
         if padding_idx > 0:
             if padding_idx >= weight.size(0):
@@ -699,7 +702,9 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
         input = input.to(flambeau.int64)
     if max_norm is not None:
         _embedding_renorm_(weight, input, max_norm, norm_type)
-    return _Embedding.apply(weight, input, padding_idx, scale_grad_by_freq)
+    # sparse: the weight's gradient is a sparse COO tensor (nn/_embedding_sparse.py); only for a leaf
+    # weight: a weight computed by other ops gets a dense gradient (their backwards take dense ones)
+    return _Embedding.apply(weight, input, padding_idx, scale_grad_by_freq, bool(sparse) and weight.grad_fn is None)
 
 
 def _embedding_renorm_(weight, input, max_norm, norm_type):
@@ -2507,8 +2512,6 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
             raise ValueError("max mode does not support sparse weights")
     elif mode not in ("sum", "mean"):
         raise ValueError("mode has to be one of sum, mean or max")
-    if sparse:
-        raise RuntimeError("embedding_bag: sparse gradients are not supported by flambeau")
     num_weights = weight.shape[0]
     if padding_idx is not None:
         padding_idx = int(padding_idx)
@@ -2557,8 +2560,9 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
     if max_norm is not None:
         _embedding_renorm_(weight, input[:used], max_norm, norm_type)
     idx = input[:used] if used != length else input
-    try:
-        rows = embedding(idx, weight, None, None, 2.0, scale_grad_by_freq)      # (used, D)
+    try:  # (sparse: the rows' gradients become the sparse gradient's values, padding entries left out)
+        rows = embedding(idx, weight, padding_idx if sparse else None, None, 2.0, scale_grad_by_freq,
+                         sparse)                                                  # (used, D)
     except IndexError:
         lo, hi = int(idx.min()), int(idx.max())
         raise RuntimeError(f"embedding_bag: index {hi if hi >= num_weights else lo} is out of range "

@@ -7,6 +7,7 @@ __all__ = ["Adagrad"]
 
 
 class Adagrad(Optimizer):
+    _fused_sparse_grad_error = "`fused` does not support sparse grad or complex param"
     def __init__(self, params, lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0,
                  eps=1e-10, foreach=None, *, maximize=False, differentiable=False, fused=None):
         if isinstance(lr, flambeau.Tensor) and lr.numel() != 1:
@@ -84,9 +85,25 @@ class Adagrad(Optimizer):
             step_t.add_(1)
             step = step_t.item()
             grad = p.grad if not maximize else -p.grad
+            if grad.is_sparse:
+                if weight_decay != 0:
+                    raise RuntimeError("weight_decay option is not compatible with sparse gradients")
+                _sparse_step(p, grad, state_sum, lr / (1 + (step - 1) * lr_decay), eps)
+                continue
             if weight_decay != 0:
                 grad = grad + p * weight_decay
             clr = lr / (1 + (step - 1) * lr_decay)
             _addcmul_(state_sum, grad, grad, value=1)
             std = state_sum.sqrt().add_(eps)
             _addcdiv_(p, grad, std, value=-clr)
+
+
+def _sparse_step(p, grad, state_sum, clr, eps):
+    """torch's Adagrad rule for a sparse gradient: on the rows of the coalesced gradient only,
+    sum += g^2, p -= clr * g / (sqrt(sum) + eps)."""
+    from flambeau import _sparse
+    grad = grad.coalesce()  # the update is non-linear: indices must be unique
+    values = grad._values()
+    state_sum.add_(_sparse._make(grad._indices(), values.pow(2), grad.shape))
+    std_values = _sparse.sparse_mask(state_sum, grad)._values().sqrt_().add_(eps)
+    p.add_(_sparse._make(grad._indices(), values / std_values, grad.shape), alpha=-clr)

@@ -40,6 +40,10 @@ class _PerParameter(Optimizer):
     def _kernel_path(self, group, params, grads, hp):
         return None  # no fused kernel: always the per-parameter path
 
+    @property
+    def _sparse_grad_error(self):
+        return f"{type(self).__name__} does not support sparse gradients"
+
     def _single_tensor_step(self, group, params, hp):
         for p in params:
             state = self.state[p]

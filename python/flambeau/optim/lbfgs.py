@@ -222,6 +222,8 @@ class LBFGS(Optimizer):
         for p in self._params:
             if p.grad is None:
                 view = p.new_zeros(p.numel())
+            elif p.grad.is_sparse:
+                view = p.grad.to_dense().reshape(-1)  # as torch: a sparse gradient is densified
             else:
                 view = p.grad.reshape(-1)
             views.append(view)

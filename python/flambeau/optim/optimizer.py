@@ -9,6 +9,7 @@ from operator import is_
 
 import flambeau
 from flambeau._tensor import Tensor
+from flambeau._sparse import SparseCooTensor as _SparseCoo
 from flambeau.profiler._recorder import RECORDER as _PROFILER
 
 __all__ = ["Optimizer", "required"]
@@ -349,6 +350,18 @@ class Optimizer:
     # (whether foreach=True with differentiable=True raises torch's AssertionError at step).
     _fused_differentiable_error = None
     _foreach_differentiable_error = False
+    # torch's error for a sparse gradient (None: the per-parameter path takes them: SGD, Adagrad),
+    # and with fused=True (the fused kernels take none)
+    _sparse_grad_error = None
+    _fused_sparse_grad_error = None
+
+    def _check_sparse_grads(self, group):
+        """Raises torch's error when this optimizer (or its fused=True variant) takes no sparse
+        gradient; called for a param group holding one."""
+        if self._sparse_grad_error is not None:
+            raise RuntimeError(self._sparse_grad_error)
+        if group.get("fused") and self._fused_sparse_grad_error is not None:
+            raise RuntimeError(self._fused_sparse_grad_error)
 
     def _kernel_takes_options(self, group, hp):
         return True
@@ -382,6 +395,9 @@ class Optimizer:
                     if _fused_state_ok(entry, state_lists, steps):
                         self._fused_update(group, params, grads, state_lists, steps, hp)
                         continue
+                # (the kernel never takes sparse gradients: they all come this way)
+                if any(g.__class__ is _SparseCoo for g in grads):
+                    self._check_sparse_grads(group)
                 self._single_tensor_step(group, params, hp)
         return loss
 
@@ -421,6 +437,8 @@ class Optimizer:
         if not self._kernel_takes_options(group, hp):
             return None
         for (dt, shape), g in zip(entry.meta, grads):
+            if g.__class__ is _SparseCoo:
+                return None
             gi = g._impl
             # (a grad on another device than its parameter fails on both paths: not checked)
             if gi.dtype != dt or gi.shape != shape:

@@ -7,6 +7,8 @@ __all__ = ["SGD"]
 
 
 class SGD(Optimizer):
+    # sparse gradients take the per-parameter rule below as they are (sparse momentum buffers, as torch)
+    _fused_sparse_grad_error = "`_fused_sgd` does not support sparse gradients"
     def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, *,
                  maximize=False, foreach=None, differentiable=False, fused=None):
         if isinstance(lr, flambeau.Tensor) and lr.numel() != 1:

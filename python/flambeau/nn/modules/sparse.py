@@ -29,8 +29,6 @@ class Embedding(Module):
         self.max_norm = max_norm
         self.norm_type = norm_type
         self.scale_grad_by_freq = scale_grad_by_freq
-        if sparse:
-            raise ValueError("Embedding: sparse=True (sparse gradients) is not supported by flambeau")
         if _weight is None:
             self.weight = Parameter(flambeau.empty((num_embeddings, embedding_dim), device=device,
                                                    dtype=dtype), requires_grad=not _freeze)
@@ -104,9 +102,6 @@ class EmbeddingBag(Module):
                     raise AssertionError("padding_idx must be within num_embeddings")
                 padding_idx = self.num_embeddings + padding_idx
         self.padding_idx = padding_idx
-        if sparse:
-            raise ValueError("EmbeddingBag: sparse=True (sparse gradients) is not supported by "
-                             "flambeau")
         if _weight is None:
             self.weight = Parameter(flambeau.empty((num_embeddings, embedding_dim), device=device,
                                                    dtype=dtype))

@@ -35,6 +35,10 @@ def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False, foreach=Non
     norm_type = float(norm_type)
     if len(tensors) == 0:
         return flambeau.tensor(0.0)
+    for t in tensors:
+        if t.is_sparse:  # as PyTorch, whose vector norm has no sparse kernel
+            raise NotImplementedError("get_total_norm (clip_grad_norm_): linalg_vector_norm is not supported for "
+                                      "sparse COO gradients (layout=flambeau.sparse_coo), as in PyTorch")
     device = tensors[0].device
     norms = [_vector_norm(t, norm_type).to(device) for t in tensors]
     total_norm = _vector_norm(flambeau.stack(norms), norm_type)
