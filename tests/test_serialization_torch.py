@@ -920,7 +920,7 @@ def test_tensors_keep_their_device(device):
 
 
 def test_tensor_kinds_flambeau_lacks_are_named():
-    cases = {"sparse tensors": torch.eye(3).to_sparse(), "complex64": torch.randn(2, dtype=torch.cfloat),
+    cases = {"sparse_csr": torch.eye(3).to_sparse_csr(), "complex64": torch.randn(2, dtype=torch.cfloat),
              "uint16": torch.tensor([1, 2, 3]).to(torch.uint16),
              "quantized tensors": torch.quantize_per_tensor(torch.rand(3), 0.1, 0, torch.quint8)}
     for what, t in cases.items():
@@ -929,6 +929,34 @@ def test_tensor_kinds_flambeau_lacks_are_named():
         buf.seek(0)
         with pytest.raises(pickle.UnpicklingError, match=what):
             flambeau.load(buf)
+
+
+def test_sparse_coo_tensors_both_ways():
+    """torch.save's _rebuild_sparse_tensor records load as flambeau sparse COO tensors (indices checked
+    against the size), and flambeau.save writes them so that torch.load(weights_only=True) reads them."""
+    idx = np.array([[0, 2, 2, 1], [3, 0, 0, 1]])
+    vals = np.random.randn(4).astype(np.float32)
+    ts = torch.sparse_coo_tensor(torch.tensor(idx), torch.tensor(vals), (3, 4))
+    for t in (ts, ts.coalesce()):
+        buf = io.BytesIO()
+        torch.save({"s": t}, buf)
+        buf.seek(0)
+        f = flambeau.load(buf)["s"]
+        assert f.is_sparse and tuple(f.shape) == (3, 4) and f.is_coalesced() == t.is_coalesced()
+        assert np.array_equal(np_of(f._indices()), t._indices().numpy())
+        assert np.array_equal(np_of(f.to_dense()), t.to_dense().numpy())
+        out = io.BytesIO()
+        flambeau.save({"s": f, "again": f}, out)
+        out.seek(0)
+        back = torch.load(out)
+        assert back["s"] is back["again"] and back["s"].is_coalesced() == t.is_coalesced()
+        assert torch.equal(back["s"].to_dense(), t.to_dense())
+    bad = torch.sparse_coo_tensor(torch.tensor([[5]]), torch.tensor([1.0]), (3,), check_invariants=False)
+    buf = io.BytesIO()
+    torch.save(bad, buf)
+    buf.seek(0)
+    with pytest.raises(pickle.UnpicklingError, match="_rebuild_sparse_tensor"):
+        flambeau.load(buf)
 
 
 def test_untyped_storages_rebuilt_with_a_dtype():
