@@ -1,15 +1,19 @@
 """torch.amp for scripts written with mixed precision: `autocast` and `GradScaler`.
 
-flambeau has no float16 or bfloat16 kernels, so there is nothing for autocast to lower and nothing
-for a gradient scaler to protect: an autocast region runs in float32 (the numbers are those of the
-same code without autocast, which is at least as accurate as PyTorch's reduced-precision region),
-and a GradScaler behaves as PyTorch's does when its device is unavailable: disabled, with
+On the CPU, `autocast("cpu", dtype=torch.bfloat16)` (or float16) casts the inputs of linear,
+matmul/mm/bmm and the convolutions to that dtype and those of the losses to float32, as PyTorch's
+CPU autocast does (amp/_cast.py); float16/bfloat16 ops compute in float32 and round once, as
+PyTorch's CPU kernels. A CUDA autocast region runs in float32 (flambeau's CUDA kernels have no
+half types: the numbers are those of the same code without autocast). A GradScaler
+behaves as PyTorch's does when its device is unavailable: disabled, with
 `scale(x)` returning x, `step(opt)` calling `opt.step()` and `get_scale()` 1.0. Each says so once
 in a warning when it is asked to do more. `flambeau.autocast`, `flambeau.cuda.amp.autocast` and
 `flambeau.cuda.amp.GradScaler` are the same classes.
 """
 import functools
 import warnings
+
+from . import _cast
 
 __all__ = ["autocast", "GradScaler", "is_autocast_available"]
 
@@ -37,20 +41,36 @@ class autocast:
         if device_type.split(":")[0] not in _DEVICE_TYPES:
             raise RuntimeError(f"Invalid device string: '{device_type}'")
         self.device = device_type
-        self.fast_dtype = dtype
         self._enabled = bool(enabled)
-        if self._enabled:
-            _warn_once("autocast", "flambeau.autocast: flambeau has no float16/bfloat16 kernels; the autocast "
-                                   "region runs in float32")
+        self._cpu = device_type.split(":")[0] == "cpu"
+        name = None if dtype is None else str(dtype).rsplit(".", 1)[-1]
+        if self._cpu:
+            name = name or "bfloat16"
+            if name not in ("bfloat16", "float16"):
+                warnings.warn("In CPU autocast, but the target dtype is not supported. Disabling autocast.\n"
+                              "CPU Autocast only supports dtype of torch.bfloat16, torch.float16 currently.",
+                              UserWarning, stacklevel=2)
+                self._enabled = False
+        from .. import _dtype
+        self.fast_dtype = _dtype._BY_NAME.get(name or "float16") if name in (None, "bfloat16", "float16") else dtype
+        self._cast_dtype = name if self._cpu else None
+        if self._enabled and not self._cpu:
+            _warn_once("autocast", "flambeau.autocast: flambeau's CUDA kernels have no float16/bfloat16 types; "
+                                   "the CUDA autocast region runs in float32")
+        self._saved = []
 
     def __enter__(self):
         if self._enabled:
             _depth[0] += 1
+        self._saved.append(_cast.state[0])
+        if self._cpu:
+            _cast.state[0] = self._cast_dtype if self._enabled else None
         return self
 
     def __exit__(self, *exc):
         if self._enabled:
             _depth[0] -= 1
+        _cast.state[0] = self._saved.pop()
         return False
 
     def __call__(self, fn):
