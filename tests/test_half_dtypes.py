@@ -680,3 +680,13 @@ def test_cpu_autocast_matches_torch(dt):
     for a, b in zip(gf, gt):
         assert a.dtype is flambeau.float32  # parameters stay float32; the casts are differentiable
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=0.05, atol=0.03)
+
+
+@pytest.mark.parametrize("dt", DTS)
+def test_safetensors_round_trip(dt, tmp_path):
+    from flambeau.serialization import save_safetensors, load_safetensors
+    tt, ft = pair(np.random.default_rng(17).standard_normal((5, 3)).astype(np.float32), dt)
+    save_safetensors({"w": ft}, tmp_path / "w.safetensors")
+    out = load_safetensors(tmp_path / "w.safetensors")
+    assert out["w"].dtype is fdt(dt)
+    assert_bits_equal(out["w"], tt)
