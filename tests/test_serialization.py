@@ -273,9 +273,10 @@ def test_load_safetensors_converts_other_dtypes(tmp_path):
     ])
     out = load_safetensors(path)
     assert list(out) == ["half", "bf", "i32", "u8", "i8", "f64"]
+    # F16/BF16 load as float16/bfloat16 (natively, as safetensors' torch loader does)
+    assert out["half"].dtype == flambeau.float16 and out["bf"].dtype == flambeau.bfloat16
     for k in ("half", "bf"):
-        assert out[k].is_floating_point()
-        np.testing.assert_array_equal(np_of(out[k]).astype(np.float32), f32)
+        np.testing.assert_array_equal(np_of(out[k].float()), f32)
     assert np_of(out["i32"]).tolist() == [[1, -2]] and np_of(out["u8"]).tolist() == [255, 0]
     assert np_of(out["i8"]).tolist() == [-3] and out["f64"].dtype == flambeau.float64
 

@@ -11,6 +11,7 @@
 #pragma once
 #include <cstdint>
 #include <type_traits>
+#include "core/half.h"
 
 #if defined(__CUDACC__)
 #define FLB_CONVERT_HD __host__ __device__ __forceinline__
@@ -28,7 +29,16 @@ FLB_CONVERT_HD int32_t float_to_int32(F v) {
 
 template <class To, class From>
 FLB_CONVERT_HD To convert_element(From v) {
-  if constexpr (std::is_same_v<To, bool>) {
+  if constexpr (is_half_type_v<From> && is_half_type_v<To>) {
+    if constexpr (std::is_same_v<To, From>) return v;
+    else return To(static_cast<float>(v));
+  } else if constexpr (is_half_type_v<From>) {
+    // float16/bfloat16 -> anything: exactly to float, then float's rule (c10 converts the same way).
+    return convert_element<To, float>(static_cast<float>(v));
+  } else if constexpr (is_half_type_v<To>) {
+    // anything -> float16/bfloat16: through float (c10's constructors take a float); bool is 0 or 1.
+    return To(static_cast<float>(v));
+  } else if constexpr (std::is_same_v<To, bool>) {
     return v != From(0);
   } else if constexpr (std::is_floating_point_v<From> && std::is_integral_v<To> && sizeof(To) <= 4) {
     // Integer -> narrower integer wraps (two's complement; defined since C++20, and what GCC, Clang

@@ -7,15 +7,22 @@
 // reductions on them are computed by the ops layer in int64 and stored back with wraparound
 // (ops/narrow_int.h), which gives PyTorch's results exactly. Every other dispatch macro throws
 // "<op>: not implemented for dtype int32" for a type it does not list, never silently skipping.
+//
+// float16 and bfloat16 (core/half.h) are storage types in the same way: FLB_DISPATCH_ALL_TYPES moves
+// and converts them; every compute op reaches them through python/half_compute.cpp, which converts
+// the half arguments to float32, runs the float32 op and rounds the floating results back once
+// (PyTorch's CPU "opmath" rule). The compute dispatch macros throw for them.
 #pragma once
 #include <cstdint>
 #include <cstddef>
 #include <string>
 #include "core/error.h"
+#include "core/half.h"
 
 namespace flambeau {
 
-enum class DType : int8_t { Bool = 0, Int64 = 1, Float32 = 2, Float64 = 3, UInt8 = 4, Int8 = 5, Int16 = 6, Int32 = 7 };
+enum class DType : int8_t { Bool = 0, Int64 = 1, Float32 = 2, Float64 = 3, UInt8 = 4, Int8 = 5, Int16 = 6, Int32 = 7,
+                          Float16 = 8, BFloat16 = 9 };
 
 inline size_t itemsize(DType t) {
   switch (t) {
@@ -27,6 +34,8 @@ inline size_t itemsize(DType t) {
     case DType::Int8: return 1;
     case DType::Int16: return 2;
     case DType::Int32: return 4;
+    case DType::Float16: return 2;
+    case DType::BFloat16: return 2;
   }
   return 0;
 }
@@ -41,6 +50,8 @@ inline const char* dtype_name(DType t) {
     case DType::Int8: return "int8";
     case DType::Int16: return "int16";
     case DType::Int32: return "int32";
+    case DType::Float16: return "float16";
+    case DType::BFloat16: return "bfloat16";
   }
   return "?";
 }
@@ -54,11 +65,17 @@ inline DType dtype_from_name(const std::string& s) {
   if (s == "int16" || s == "short") return DType::Int16;
   if (s == "int8") return DType::Int8;
   if (s == "uint8") return DType::UInt8;
+  if (s == "float16" || s == "half") return DType::Float16;
+  if (s == "bfloat16") return DType::BFloat16;
   throw TypeError("unsupported dtype '" + s +
-                  "' (flambeau supports float32, float64, int64, int32, int16, int8, uint8, bool)");
+                  "' (flambeau supports float32, float64, float16, bfloat16, int64, int32, int16, int8, uint8, bool)");
 }
 
+// float32 and float64: the floating types kernels compute in. float16/bfloat16 are floating too
+// (is_floating_point) but are computed in float32 (see the top of this file).
 inline bool is_floating(DType t) { return t == DType::Float32 || t == DType::Float64; }
+inline bool is_half(DType t) { return t == DType::Float16 || t == DType::BFloat16; }
+inline bool is_floating_point(DType t) { return is_floating(t) || is_half(t); }
 // uint8, int8, int16, int32: computed in int64 by the ops layer (see the top of this file).
 inline bool is_narrow_int(DType t) {
   return t == DType::UInt8 || t == DType::Int8 || t == DType::Int16 || t == DType::Int32;
@@ -74,6 +91,8 @@ template <> struct dtype_of<uint8_t> { static constexpr DType value = DType::UIn
 template <> struct dtype_of<int8_t> { static constexpr DType value = DType::Int8; };
 template <> struct dtype_of<int16_t> { static constexpr DType value = DType::Int16; };
 template <> struct dtype_of<int32_t> { static constexpr DType value = DType::Int32; };
+template <> struct dtype_of<Half> { static constexpr DType value = DType::Float16; };
+template <> struct dtype_of<BFloat16> { static constexpr DType value = DType::BFloat16; };
 
 }  // namespace flambeau
 
@@ -117,6 +136,8 @@ template <> struct dtype_of<int32_t> { static constexpr DType value = DType::Int
       FLB_DISPATCH_CASE(Int8, int8_t, __VA_ARGS__)                                        \
       FLB_DISPATCH_CASE(Int16, int16_t, __VA_ARGS__)                                      \
       FLB_DISPATCH_CASE(Int32, int32_t, __VA_ARGS__)                                      \
+      FLB_DISPATCH_CASE(Float16, ::flambeau::Half, __VA_ARGS__)                           \
+      FLB_DISPATCH_CASE(BFloat16, ::flambeau::BFloat16, __VA_ARGS__)                      \
       FLB_DISPATCH_NOT_IMPLEMENTED(dtype, opname);                                        \
     }                                                                                     \
   } while (0)

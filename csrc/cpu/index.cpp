@@ -109,7 +109,7 @@ void index_put(const Tensor& dst_perm, const Tensor& values_perm, const std::vec
       const T* vbase = v + vboff;
       for_each_offset(rest, [&](int64_t e, int64_t off) {
         if constexpr (std::is_same_v<T, bool>) {
-          base[off] = accumulate ? (base[off] || vbase[voffs[e]]) : vbase[voffs[e]];
+          base[off] = accumulate ? T(base[off] || vbase[voffs[e]]) : vbase[voffs[e]];  // T(): compiles for every T
         } else {
           if (accumulate) base[off] += vbase[voffs[e]];
           else base[off] = vbase[voffs[e]];

@@ -122,6 +122,8 @@ Tensor arange(double start, double end, double step, DType dtype, Device device)
   int64_t n = (int64_t)std::ceil((end - start) / step);
   // The narrow integers: int64 values, wrapped into the dtype (uint8 arange(250, 260) ends 0..3, as PyTorch).
   if (is_narrow_int(dtype)) return to(arange(start, end, step, DType::Int64, device), dtype, device, false);
+  // float16/bfloat16: float32 values rounded once (PyTorch computes them in float too).
+  if (is_half(dtype)) return to(arange(start, end, step, DType::Float32, device), dtype, device, false);
   Tensor t = empty({n}, dtype, device);
   if (n > 0) FLB_BACKEND(device, arange, t, start, step);
   return t;
@@ -130,6 +132,7 @@ Tensor arange(double start, double end, double step, DType dtype, Device device)
 Tensor linspace(double start, double end, int64_t steps, DType dtype, Device device) {
   FLB_CHECK(steps >= 0, RuntimeError, "linspace: number of steps must be non-negative, got ", steps);
   if (is_narrow_int(dtype)) return to(linspace(start, end, steps, DType::Int64, device), dtype, device, false);
+  if (is_half(dtype)) return to(linspace(start, end, steps, DType::Float32, device), dtype, device, false);
   Tensor t = empty({steps}, dtype, device);
   if (steps > 0) FLB_BACKEND(device, linspace, t, start, end);
   return t;
@@ -143,13 +146,13 @@ Tensor eye(int64_t n, int64_t m, DType dtype, Device device) {
 }
 
 Tensor rand(const Shape& shape, DType dtype, Device device) {
-  FLB_CHECK(is_floating(dtype), TypeError, "rand: expected a floating-point dtype, got ", dtype_name(dtype));
+  FLB_CHECK(is_floating_point(dtype), TypeError, "rand: expected a floating-point dtype, got ", dtype_name(dtype));
   Tensor t = empty(shape, dtype, device);
   return uniform_(t, 0.0, 1.0);
 }
 
 Tensor randn(const Shape& shape, DType dtype, Device device) {
-  FLB_CHECK(is_floating(dtype), TypeError, "randn: expected a floating-point dtype, got ", dtype_name(dtype));
+  FLB_CHECK(is_floating_point(dtype), TypeError, "randn: expected a floating-point dtype, got ", dtype_name(dtype));
   Tensor t = empty(shape, dtype, device);
   return normal_(t, 0.0, 1.0);
 }
@@ -181,27 +184,31 @@ Tensor randperm(int64_t n, Device device) {
 }
 
 Tensor& uniform_(Tensor& t, double low, double high) {
-  FLB_CHECK(is_floating(t.dtype), TypeError, "uniform_: expected a floating-point tensor, got ", dtype_name(t.dtype));
+  FLB_CHECK(is_floating_point(t.dtype), TypeError, "uniform_: expected a floating-point tensor, got ", dtype_name(t.dtype));
   FLB_CHECK(low <= high, RuntimeError, "uniform_: expects to return a [from, to) range, but found from=", low,
             " > to=", high);
   t.bump_version();
   if (t.numel() == 0) return t;
   auto [seed, off] = reserve(t.numel());
-  Tensor c = t.is_contiguous() ? t : empty(t.sizes, t.dtype, t.device());
+  // float16/bfloat16: drawn in float32 and rounded once.
+  const bool direct = t.is_contiguous() && !is_half(t.dtype);
+  Tensor c = direct ? t : empty(t.sizes, is_half(t.dtype) ? DType::Float32 : t.dtype, t.device());
   FLB_BACKEND(t.device(), rand, c, seed, off, low, high);
-  if (!t.is_contiguous()) copy_(t, c);
+  if (!direct) copy_(t, c);
   return t;
 }
 
 Tensor& normal_(Tensor& t, double mean, double std) {
-  FLB_CHECK(is_floating(t.dtype), TypeError, "normal_: expected a floating-point tensor, got ", dtype_name(t.dtype));
+  FLB_CHECK(is_floating_point(t.dtype), TypeError, "normal_: expected a floating-point tensor, got ", dtype_name(t.dtype));
   FLB_CHECK(std >= 0, RuntimeError, "normal_: expects std >= 0.0, but found std ", std);
   t.bump_version();
   if (t.numel() == 0) return t;
   auto [seed, off] = reserve(t.numel());
-  Tensor c = t.is_contiguous() ? t : empty(t.sizes, t.dtype, t.device());
+  // float16/bfloat16: drawn in float32 and rounded once.
+  const bool direct = t.is_contiguous() && !is_half(t.dtype);
+  Tensor c = direct ? t : empty(t.sizes, is_half(t.dtype) ? DType::Float32 : t.dtype, t.device());
   FLB_BACKEND(t.device(), randn, c, seed, off, mean, std);
-  if (!t.is_contiguous()) copy_(t, c);
+  if (!direct) copy_(t, c);
   return t;
 }
 
@@ -218,6 +225,7 @@ Tensor bernoulli(const Tensor& p) {
 
 Tensor bernoulli_scalar(const Shape& shape, double p, DType dtype, Device device) {
   FLB_CHECK(p >= 0 && p <= 1, RuntimeError, "bernoulli: expected 0 <= p <= 1, but got p=", p);
+  if (is_half(dtype)) return to(bernoulli_scalar(shape, p, DType::Float32, device), dtype, device, false);
   Tensor t = empty(shape, dtype, device);
   if (t.numel() == 0) return t;
   auto [seed, off] = reserve(t.numel());

@@ -53,6 +53,8 @@ DLDataType dl_dtype(DType t) {
     case DType::Int8: return {0, 8, 1};
     case DType::Int16: return {0, 16, 1};
     case DType::Int32: return {0, 32, 1};
+    case DType::Float16: return {2, 16, 1};
+    case DType::BFloat16: return {4, 16, 1};  // kDLBfloat
   }
   return {0, 0, 1};
 }
@@ -61,6 +63,8 @@ DType from_dl_dtype(const DLDataType& d) {
   if (d.lanes == 1) {
     if (d.code == 2 && d.bits == 32) return DType::Float32;
     if (d.code == 2 && d.bits == 64) return DType::Float64;
+    if (d.code == 2 && d.bits == 16) return DType::Float16;
+    if (d.code == 4 && d.bits == 16) return DType::BFloat16;
     if (d.code == 0 && d.bits == 64) return DType::Int64;
     if (d.code == 0 && d.bits == 32) return DType::Int32;
     if (d.code == 0 && d.bits == 16) return DType::Int16;
@@ -70,7 +74,7 @@ DType from_dl_dtype(const DLDataType& d) {
   }
   throw TypeError(str_cat("from_dlpack: unsupported DLPack dtype (code ", (int)d.code, ", bits ", (int)d.bits,
                           ", lanes ", d.lanes,
-                          "); flambeau supports float32, float64, int64, int32, int16, int8, uint8 and bool"));
+                          "); flambeau supports float32, float64, float16, bfloat16, int64, int32, int16, int8, uint8 and bool"));
 }
 
 void capsule_destructor(PyObject* cap) {
@@ -141,6 +145,7 @@ Tensor from_dlpack(py::object capsule) {
 DType numpy_dtype(const py::dtype& d) {
   if (d.kind() == 'f' && d.itemsize() == 4) return DType::Float32;
   if (d.kind() == 'f' && d.itemsize() == 8) return DType::Float64;
+  if (d.kind() == 'f' && d.itemsize() == 2) return DType::Float16;
   if (d.kind() == 'i' && d.itemsize() == 8) return DType::Int64;
   if (d.kind() == 'i' && d.itemsize() == 4) return DType::Int32;
   if (d.kind() == 'i' && d.itemsize() == 2) return DType::Int16;
@@ -148,7 +153,7 @@ DType numpy_dtype(const py::dtype& d) {
   if (d.kind() == 'u' && d.itemsize() == 1) return DType::UInt8;
   if (d.kind() == 'b') return DType::Bool;
   throw TypeError("from_numpy: can't convert np.ndarray of type numpy." + std::string(py::str(d)) +
-                  ". The only supported types are: float64, float32, int64, int32, int16, int8, uint8, and bool.");
+                  ". The only supported types are: float64, float32, float16, int64, int32, int16, int8, uint8, and bool.");
 }
 
 py::dtype to_numpy_dtype(DType t) {
@@ -161,6 +166,8 @@ py::dtype to_numpy_dtype(DType t) {
     case DType::Int8: return py::dtype::of<int8_t>();
     case DType::Int16: return py::dtype::of<int16_t>();
     case DType::Int32: return py::dtype::of<int32_t>();
+    case DType::Float16: return py::dtype("float16");
+    case DType::BFloat16: break;  // numpy has no bfloat16: to_numpy raises before this
   }
   return py::dtype::of<float>();
 }
@@ -195,6 +202,8 @@ void bind_interop(py::module_& m) {
   m.def("to_numpy", [](const Tensor& t) {
     FLB_CHECK(t.device().is_cpu(), TypeError, "numpy: can't convert ", t.device().str(),
               " device type tensor to numpy. Use Tensor.cpu() to copy the tensor to host memory first.");
+    // PyTorch's error: numpy has no bfloat16 (convert with .float() first).
+    FLB_CHECK(t.dtype != DType::BFloat16, TypeError, "Got unsupported ScalarType BFloat16");
     std::vector<py::ssize_t> shape(t.sizes.begin(), t.sizes.end()), strides(t.dim());
     for (int64_t i = 0; i < t.dim(); ++i) strides[i] = t.strides[i] * (py::ssize_t)t.element_size();
     // The capsule keeps the storage alive as long as the array (or its views) lives.

@@ -46,6 +46,7 @@ PYBIND11_MODULE(_C, m) {
   python::bind_act_loss(m);
   python::bind_sort(m);
   python::bind_layout(m);
+  python::bind_half_compute(m);  // last: it rebinds compute ops defined above
 
   m.def("cuda_is_built", &cuda::is_built);
   // The CUDA toolkit version the module was built with ("12.4"), None without CUDA: torch.version.cuda.

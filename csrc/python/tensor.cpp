@@ -14,9 +14,10 @@ static py::tuple to_tuple(const Shape& s) {
 static py::object dtype_str(DType t) {
   // Leaked on purpose: destroying Python objects after the interpreter is gone would crash at exit.
   // One per DType value, in enum order (core/dtype.h).
-  static py::object* names = new py::object[8]{py::str("bool"),  py::str("int64"), py::str("float32"), py::str("float64"),
-                                               py::str("uint8"), py::str("int8"),  py::str("int16"),   py::str("int32")};
-  static_assert((int)DType::Int32 == 7, "dtype_str: a name for every DType");
+  static py::object* names = new py::object[10]{py::str("bool"),  py::str("int64"), py::str("float32"), py::str("float64"),
+                                                py::str("uint8"), py::str("int8"),  py::str("int16"),   py::str("int32"),
+                                                py::str("float16"), py::str("bfloat16")};
+  static_assert((int)DType::BFloat16 == 9, "dtype_str: a name for every DType");
   return names[(int)t];
 }
 

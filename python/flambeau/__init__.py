@@ -70,7 +70,7 @@ from ._functions.pointwise import clamp_min_, clamp_max_
 from ._typeinfo import finfo, iinfo
 from ._functions.scatter_reduce import scatter_reduce, index_reduce
 from ._legacy_types import (FloatTensor, DoubleTensor, LongTensor, BoolTensor, IntTensor, ShortTensor, CharTensor,
-                            ByteTensor, set_default_tensor_type)
+                            ByteTensor, HalfTensor, BFloat16Tensor, set_default_tensor_type)
 from . import cuda, cpu, backends, linalg, amp, special, version, random  # noqa: F401
 from .amp import autocast, is_autocast_enabled, is_autocast_available, get_autocast_dtype  # noqa: F401
 from .autograd.anomaly_mode import (is_anomaly_enabled, is_anomaly_check_nan_enabled,  # noqa: F401

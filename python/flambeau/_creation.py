@@ -12,14 +12,15 @@ import numpy as np
 from ._functions import _numpy_names as _np
 from . import _C
 from ._dtype import _BY_NAME, _default_dtype, _device_str, _to_dtype, dtype as _dtype_cls
-from ._tensor import Tensor, _wrap
+from ._tensor import Tensor, _wrap, _FLOAT as _FLOAT_NAMES
 from ._utils import parse_size
 
-_NP_TO_NAME = {np.dtype(np.float32): "float32", np.dtype(np.float64): "float64", np.dtype(np.int64): "int64",
+_NP_TO_NAME = {np.dtype(np.float32): "float32", np.dtype(np.float64): "float64", np.dtype(np.float16): "float16",
+               np.dtype(np.int64): "int64",
                np.dtype(np.bool_): "bool", np.dtype(np.int32): "int32", np.dtype(np.int16): "int16",
                np.dtype(np.int8): "int8", np.dtype(np.uint8): "uint8"}
 _NAME_TO_NP = {"float32": np.float32, "float64": np.float64, "int64": np.int64, "bool": np.bool_, "int32": np.int32,
-               "int16": np.int16, "int8": np.int8, "uint8": np.uint8}
+               "int16": np.int16, "int8": np.int8, "uint8": np.uint8, "float16": np.float16}
 _NARROW = frozenset(("int32", "int16", "int8", "uint8"))
 _default_device = ["cpu"]
 
@@ -46,7 +47,7 @@ def get_default_device():
 def _finish(impl, requires_grad):
     t = _wrap(impl)
     if requires_grad:
-        if impl.dtype not in ("float32", "float64"):
+        if impl.dtype not in _FLOAT_NAMES:
             raise RuntimeError("Only Tensors of floating point and complex dtype can require gradients")
         t._rg = True
     return t
@@ -59,6 +60,8 @@ def _np_dtype_name(arr, from_python):
     if k == "f":
         if from_python:
             return _default_dtype[0]._name
+        if arr.dtype == np.float16:
+            return "float16"
         return "float64" if arr.dtype == np.float64 else "float32"
     if k in "iu":
         # int32/int16/int8/uint8 arrays (and lists of such numpy scalars) keep their type, as in
@@ -165,9 +168,14 @@ def tensor(data, dtype=None, device=None, requires_grad=False, pin_memory=False)
         return _copy_of_tensor(data, dtype, device, requires_grad)
     if hasattr(data, "__dlpack__") and not isinstance(data, np.ndarray) and type(data).__module__.startswith("torch"):
         data = data.detach().cpu().numpy()  # a torch tensor: go through numpy (copy below)
-    arr, inferred = _to_array(data, float_target=dtype is not None and _dt(dtype) in ("float32", "float64"))
+    arr, inferred = _to_array(data, float_target=dtype is not None and _dt(dtype) in _FLOAT_NAMES)
     dt = inferred if dtype is None else _dt(dtype)
-    if dt in _NARROW and dt != inferred:
+    if dt in ("float16", "bfloat16") and dt != inferred:
+        # Through the core's conversion (float64 data via float32, as PyTorch; numpy's float16
+        # cast rounds once, and numpy has no bfloat16).
+        src = np.array(arr, dtype=_NAME_TO_NP.get(inferred, np.float64), order="C", copy=True)
+        impl = _C.to(_C.from_numpy(src), dt, "cpu", False)
+    elif dt in _NARROW and dt != inferred:
         # Into a narrow integer type by PyTorch's conversion (floats truncated, integers wrapping:
         # numpy's astype refuses -1 for uint8 and is undefined for out-of-range floats). Python data
         # is checked for overflow first, as PyTorch does (numpy arrays wrap unchecked).

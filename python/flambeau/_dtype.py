@@ -56,31 +56,17 @@ int = int32  # noqa: A001 - as torch.int (it was an alias of int64 before int32 
 short = int16
 
 
-
-class _NoTensorsDtype:
-    """torch.float16 / torch.bfloat16 as names only, for scripts that hand them to autocast (which runs
-    in float32, flambeau.amp): flambeau has no such tensors, and every op given one raises
-    "unsupported dtype"."""
-    __slots__ = ("_name",)
-    is_floating_point = True
-    is_signed = True
-    itemsize = 2
-    is_complex = False
-
-    def __init__(self, name):
-        self._name = name
-
-    def __repr__(self):
-        return "flambeau." + self._name
-
-
-float16 = half = _NoTensorsDtype("float16")
-bfloat16 = _NoTensorsDtype("bfloat16")
+# float16 / bfloat16: storage types whose arithmetic the core computes in float32 and rounds once per
+# op, as PyTorch's CPU kernels do (csrc/python/half_compute.cpp). Ranked below float32 in listings;
+# promotion (float16 + bfloat16 -> float32) is _promote.py's.
+float16 = dtype("float16", True, True, 2, 6)
+bfloat16 = dtype("bfloat16", True, True, 2, 6)
+half = float16
 
 _BY_NAME = {"float32": float32, "float64": float64, "int64": int64, "bool": bool, "int32": int32, "int16": int16,
-            "int8": int8, "uint8": uint8}
+            "int8": int8, "uint8": uint8, "float16": float16, "bfloat16": bfloat16}
 # Names numpy / users may hand us, mapped onto our types.
-_ALIASES = {"float": float32, "double": float64, "long": int64, "int": int32, "short": int16}
+_ALIASES = {"float": float32, "double": float64, "long": int64, "int": int32, "short": int16, "half": float16}
 
 
 def _dtype_from_name(name):
@@ -111,8 +97,8 @@ def _to_dtype(obj):
             pass
     d = _BY_NAME.get(name) or _ALIASES.get(name)
     if d is None:
-        raise TypeError(f"unsupported dtype {obj!r} (flambeau supports float32, float64, int64, int32, int16, int8, "
-                        "uint8, bool)")
+        raise TypeError(f"unsupported dtype {obj!r} (flambeau supports float32, float64, float16, bfloat16, int64, "
+                        "int32, int16, int8, uint8, bool)")
     return d
 
 

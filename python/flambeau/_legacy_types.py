@@ -1,7 +1,7 @@
 """torch.FloatTensor & co.: legacy typed constructors. FloatTensor(2, 3) is an uninitialised
 float32 tensor, LongTensor([1, 2]) copies data as int64, and isinstance(t, FloatTensor) tests the
 dtype (and device), as in PyTorch."""
-from ._dtype import float32, float64, int64, int32, int16, int8, uint8, bool as _bool
+from ._dtype import float32, float64, int64, int32, int16, int8, uint8, bool as _bool, float16, bfloat16
 
 
 class _TensorTypeMeta(type):
@@ -29,6 +29,8 @@ IntTensor = _make("IntTensor", int32)
 ShortTensor = _make("ShortTensor", int16)
 CharTensor = _make("CharTensor", int8)
 ByteTensor = _make("ByteTensor", uint8)
+HalfTensor = _make("HalfTensor", float16)
+BFloat16Tensor = _make("BFloat16Tensor", bfloat16)
 
 
 _warned_default_tensor_type = False

@@ -183,9 +183,12 @@ def tensor_repr(t):
     dt = impl.dtype
     default_name = get_default_dtype()._name
     has_default_dtype = dt in (default_name, "int64", "bool")
-    host = impl if dev == "cpu" else _C.to(impl, dt, "cpu", False)
+    # float16/bfloat16 are shown through their exact float32 values (numpy has no bfloat16), which
+    # is how PyTorch formats them too.
+    half = dt in ("float16", "bfloat16")
+    host = impl if dev == "cpu" and not half else _C.to(impl, "float32" if half else dt, "cpu", False)
     arr = _C.to_numpy(host)
-    floating = dt in ("float32", "float64")
+    floating = dt in ("float32", "float64", "float16", "bfloat16")
     if impl.numel == 0:
         if impl.ndim != 1:
             suffixes.append("size=" + str(tuple(impl.shape)))

@@ -1,7 +1,8 @@
 """PyTorch's type promotion (result_type), on dtype names as `_C` reports them.
 
 Operands fall in three tiers: tensors with dims, 0-dim tensors, Python scalars. Within a tier
-dtypes promote by PyTorch's promote_types lattice (bool < the integers < float32 < float64; among
+dtypes promote by PyTorch's promote_types lattice (bool < the integers < float16, bfloat16 < float32 <
+float64, with float16 + bfloat16 -> float32; among
 the integers the wider wins, and uint8 with a signed type takes the smallest signed type holding
 both: uint8 + int8 -> int16); a lower tier only wins when it is of a higher *category* (bool <
 integer < floating), and a Python float then means the default dtype. So int_tensor * 2.5 ->
@@ -13,9 +14,10 @@ import numbers
 from . import _C
 from ._dtype import _BY_NAME, _default_dtype
 
-_FLOAT = frozenset(("float32", "float64"))
+_FLOAT = frozenset(("float32", "float64", "float16", "bfloat16"))
 _INT = frozenset(("uint8", "int8", "int16", "int32", "int64"))
-_CAT = {"bool": 0, "uint8": 1, "int8": 1, "int16": 1, "int32": 1, "int64": 1, "float32": 2, "float64": 2}
+_CAT = {"bool": 0, "uint8": 1, "int8": 1, "int16": 1, "int32": 1, "int64": 1, "float32": 2, "float64": 2,
+        "float16": 2, "bfloat16": 2}
 # Signed integers by width; uint8 promotes with a signed type s to the first of these holding both.
 _SIGNED = ("int8", "int16", "int32", "int64")
 
@@ -25,6 +27,7 @@ def _promote_pair(a, b):
     if ca != cb:
         return a if ca > cb else b
     if ca == 2:
+        # float64 wins; float16 and bfloat16 meet (or either meets float32) in float32.
         return "float64" if "float64" in (a, b) else "float32"
     if a == "uint8":
         a, b = b, a

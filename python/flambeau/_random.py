@@ -135,14 +135,18 @@ def _run(generator, fn, *args):
         _C.set_rng_state(*saved)
 
 
+_FLOATS = ("float32", "float64", "float16", "bfloat16")
+
+
 def _float_dt(dtype, op):
     dt = _dt(dtype)
-    if dt not in ("float32", "float64"):
+    if dt not in _FLOATS:
         raise RuntimeError(f"\"{op}\" not implemented for '{_TORCH[dt]}'")
     return dt
 
 
-_TORCH = {"float32": "Float", "float64": "Double", "int64": "Long", "bool": "Bool", "int32": "Int", "int16": "Short",
+_TORCH = {"float32": "Float", "float64": "Double", "float16": "Half", "bfloat16": "BFloat16", "int64": "Long", "bool": "Bool",
+          "int32": "Int", "int16": "Short",
           "int8": "Char", "uint8": "Byte"}
 
 
@@ -255,7 +259,7 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, out=None, dtype=None
             shape = broadcast_shapes(mean._impl.shape, std._impl.shape)
         else:
             shape = ref._impl.shape
-        z = randn(shape, dtype=_BY_NAME[ref._impl.dtype] if ref._impl.dtype in ("float32", "float64") else None,
+        z = randn(shape, dtype=_BY_NAME[ref._impl.dtype] if ref._impl.dtype in _FLOATS else None,
                   device=ref.device, generator=generator)
         r = (z * std + mean).detach()
     else:
@@ -373,12 +377,12 @@ def bernoulli_(t, p=0.5, *, generator=None):
     _inplace_guard(t, "bernoulli_")
     impl = t._impl
     if isinstance(p, Tensor):
-        r = _run(generator, _C.bernoulli, _C.to(p._impl, impl.dtype if impl.dtype in ("float32", "float64")
+        r = _run(generator, _C.bernoulli, _C.to(p._impl, impl.dtype if impl.dtype in _FLOATS
                                                   else "float32", impl.device, False))
         r = _C.expand(r, list(impl.shape)) if r.shape != impl.shape else r
     else:
         r = _run(generator, _C.bernoulli_scalar, list(impl.shape), float(p),
-                 impl.dtype if impl.dtype in ("float32", "float64") else "float32", impl.device)
+                 impl.dtype if impl.dtype in _FLOATS else "float32", impl.device)
     _C.copy_(impl, r)
     return t
 

@@ -24,7 +24,7 @@ from ._dtype import (Size, _BY_NAME, _device_from_str, _device_str, _to_dtype, d
 
 _new = object.__new__
 _autograd_backward = None  # autograd.backward, bound on first use (autograd imports this module)
-_FLOAT = frozenset(("float32", "float64"))
+_FLOAT = frozenset(("float32", "float64", "float16", "bfloat16"))
 
 # Values of slots that are usually left unset (see module docstring).
 _SLOT_DEFAULTS = {"grad": None, "_base": None, "_output_nr": 0, "_retains_grad": False, "_hooks": None, "_acc": None,
@@ -332,14 +332,14 @@ class Tensor:
         n = impl.numel
         if n != 1:
             raise RuntimeError(f"a Tensor with {n} elements cannot be converted to Scalar")
-        if impl.device != "cpu":
-            impl = _C.to(impl, impl.dtype, "cpu", False)
+        if impl.device != "cpu" or impl.dtype == "bfloat16":  # numpy has no bfloat16: its exact float32
+            impl = _C.to(impl, "float32" if impl.dtype == "bfloat16" else impl.dtype, "cpu", False)
         return _C.to_numpy(impl).item()
 
     def tolist(self):
         impl = self._impl
-        if impl.device != "cpu":
-            impl = _C.to(impl, impl.dtype, "cpu", False)
+        if impl.device != "cpu" or impl.dtype == "bfloat16":
+            impl = _C.to(impl, "float32" if impl.dtype == "bfloat16" else impl.dtype, "cpu", False)
         return _C.to_numpy(impl).tolist()
 
     def numpy(self, *, force=False):
@@ -366,7 +366,7 @@ class Tensor:
             return array[()]
         from ._creation import from_numpy
         if array.dtype == _np.bool_ or array.dtype in (_np.float32, _np.float64, _np.int64, _np.int32, _np.int16,
-                                                       _np.int8, _np.uint8):
+                                                       _np.int8, _np.uint8, _np.float16):
             return from_numpy(_np.ascontiguousarray(array))
         return array
 
@@ -428,6 +428,12 @@ class Tensor:
 
     def double(self, memory_format=None):
         return self._cast("float64", memory_format)
+
+    def half(self, memory_format=None):
+        return self._cast("float16", memory_format)
+
+    def bfloat16(self, memory_format=None):
+        return self._cast("bfloat16", memory_format)
 
     def long(self, memory_format=None):
         return self._cast("int64", memory_format)
@@ -520,7 +526,7 @@ class Tensor:
         return int(self.item())
 
     def __index__(self):
-        if self._impl.numel != 1 or self._impl.dtype in ("float32", "float64"):
+        if self._impl.numel != 1 or self._impl.dtype in _FLOAT:
             raise TypeError("only integer tensors of a single element can be converted to an index")
         return int(self.item())
 
@@ -564,7 +570,8 @@ class Tensor:
 
 
 _TYPE_NAMES = {"float32": "FloatTensor", "float64": "DoubleTensor", "int64": "LongTensor", "bool": "BoolTensor",
-               "int32": "IntTensor", "int16": "ShortTensor", "int8": "CharTensor", "uint8": "ByteTensor"}
+               "int32": "IntTensor", "int16": "ShortTensor", "int8": "CharTensor", "uint8": "ByteTensor",
+               "float16": "HalfTensor", "bfloat16": "BFloat16Tensor"}
 
 
 def _size_of_0d(dim):

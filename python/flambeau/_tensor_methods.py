@@ -5,7 +5,7 @@ variants) are small wrappers defined here.
 """
 from . import _C
 from ._dtype import _BY_NAME
-from ._promote import check_fits
+from ._promote import check_fits, _FLOAT as _FLOAT_DTYPES
 from ._tensor import Tensor
 from ._functions import elementwise as ew, reduction as red, shape as sh, indexing as ix, linalg as la
 from ._functions import compare as cmp, pointwise as pw, _dispatch as dsp, join as jn
@@ -131,7 +131,7 @@ def _rtruediv(self, other):
     # bits (a rounding of 1/x, then of the product) and the same graph (ReciprocalBackward0, MulBackward0).
     if isinstance(other, Tensor):
         return ew.div(other, self)
-    if self._impl.dtype not in ("float32", "float64"):
+    if self._impl.dtype not in _FLOAT_DTYPES:
         self = dsp._cast(self, ew._true_div_dtype(self, other))
     return ew.mul(ew.reciprocal(self), other)
 
@@ -155,7 +155,7 @@ def _rmatmul(self, other):
 
 
 def _invert(self):
-    if self._impl.dtype in ("float32", "float64"):
+    if self._impl.dtype in _FLOAT_DTYPES:
         raise TypeError("~ (bitwise_not) is only supported for integer and boolean tensors")
     return cmp.bitwise_not(self)
 
@@ -201,6 +201,9 @@ Tensor.__setitem__ = _indexing.setitem
 def add_(self, other, *, alpha=1):
     if other.__class__ is _Sparse:  # dense.add_(sparse): PyTorch's optimizers' update of a sparse gradient
         return _sparse.dense_add_(self, other, alpha)
+    if alpha != 1 and self._impl.dtype in ("float16", "bfloat16") and isinstance(other, Tensor):
+        # one rounding of self + alpha * other (in float32), as PyTorch; then written into self
+        return _assign_result(self, ew.add(self, other, alpha=alpha))
     if alpha != 1:
         other = ew.mul(other, alpha)
     return dsp._inplace_binary(self, other, _C.add, ew.Add)
@@ -209,6 +212,9 @@ def add_(self, other, *, alpha=1):
 def sub_(self, other, *, alpha=1):
     if other.__class__ is _Sparse:
         return _sparse.dense_add_(self, other, -alpha, "sub_")
+    if alpha != 1 and self._impl.dtype in ("float16", "bfloat16") and isinstance(other, Tensor):
+        # one rounding of self + alpha * other (in float32), as PyTorch; then written into self
+        return _assign_result(self, ew.sub(self, other, alpha=alpha))
     if alpha != 1:
         other = ew.mul(other, alpha)
     return dsp._inplace_binary(self, other, _C.sub, ew.Sub)
@@ -225,7 +231,7 @@ def div_(self, other, *, rounding_mode=None):
         return _assign_result(self, ew.div(self, other, rounding_mode="trunc"))
     if rounding_mode is not None:
         raise RuntimeError(f"div_ expected rounding_mode to be one of None, 'trunc', or 'floor' but found '{rounding_mode}'")
-    if self._impl.dtype not in ("float32", "float64"):
+    if self._impl.dtype not in _FLOAT_DTYPES:
         raise RuntimeError(f"result type Float can't be cast to the desired output type "
                            f"{dsp._TORCH_TYPE_NAMES[self._impl.dtype]}")
     return dsp._inplace_binary(self, other, _C.div, ew.Div)

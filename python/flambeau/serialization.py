@@ -79,6 +79,7 @@ _NUMPY_DTYPES = {
     "float32": np.dtype("<f4"), "float64": np.dtype("<f8"), "float16": np.dtype("<f2"),
     "int64": np.dtype("<i8"), "int32": np.dtype("<i4"), "int16": np.dtype("<i2"),
     "int8": np.dtype("i1"), "uint8": np.dtype("u1"), "bool": np.dtype("?"),
+    "bfloat16": np.dtype("<u2"),  # the raw bits (numpy has no bfloat16)
 }
 
 
@@ -98,13 +99,21 @@ def _tensor_to_numpy(t):
     name = _dtype_name(t.dtype)
     if name not in _NUMPY_DTYPES:
         raise TypeError(f"flambeau.save: tensors of dtype {t.dtype} are not supported")
+    if name == "bfloat16":  # its float32 values are exact; their top 16 bits are the bfloat16 bits
+        f32 = t.detach().to("cpu").float().contiguous().numpy()
+        return np.array(f32.view(np.uint32) >> 16, dtype=_NUMPY_DTYPES[name], order="C")
     arr = t.detach().to("cpu").contiguous().numpy()
     return np.array(arr, dtype=_NUMPY_DTYPES[name], order="C")
 
 
+def _bf16_bits_to_tensor(bits):
+    """A bfloat16 tensor from its bits (through the exact float32 values; NaNs become the canonical one)."""
+    return flambeau.from_numpy(_bf16_to_f32(np.ascontiguousarray(bits))).to(flambeau.bfloat16)
+
+
 def _numpy_to_tensor(arr):
     """A flambeau tensor owning a copy of arr; dtypes the core lacks are widened (integers to
-    int64, float16 to float32)."""
+    int64, other floats to float32)."""
     native = np.array(arr, dtype=arr.dtype.newbyteorder("="), order="C")
     try:
         return flambeau.from_numpy(native)
@@ -303,7 +312,7 @@ class _Decoder:
             raise SerializationError(f"{self.name}: corrupted header (tensor {index} does not fit "
                                      "the data section)")
         arr = np.frombuffer(self.data, dtype=dtype, count=count, offset=offset).reshape(shape)
-        t = _numpy_to_tensor(arr)
+        t = _bf16_bits_to_tensor(arr) if e["dtype"] == "bfloat16" else _numpy_to_tensor(arr)
         saved_device = e.get("device", "cpu")
         if callable(self.map_location) and not isinstance(self.map_location, dict):
             t = self.map_location(t, saved_device)
@@ -486,7 +495,7 @@ _ST_TO_NUMPY = {
     "BOOL": np.dtype("?"), "BF16": np.dtype("<u2"),
 }
 _NAME_TO_ST = {"float64": "F64", "float32": "F32", "float16": "F16", "int64": "I64",
-               "int32": "I32", "int16": "I16", "int8": "I8", "uint8": "U8", "bool": "BOOL"}
+               "int32": "I32", "int16": "I16", "int8": "I8", "uint8": "U8", "bool": "BOOL", "bfloat16": "BF16"}
 _MAX_HEADER = 100_000_000
 
 
@@ -535,7 +544,7 @@ def _bf16_to_f32(bits):
 
 def load_safetensors(filename, device="cpu"):
     """Read a .safetensors file into a dict {name: tensor} (in file order) on `device`.
-    BF16/F16 become float32 and small integer types int64 where flambeau lacks the dtype."""
+    BF16/F16 load as bfloat16/float16; unsigned integer types flambeau lacks become int64."""
     with open(filename, "rb") as fh:
         raw = fh.read()
     name = os.fspath(filename)
@@ -582,11 +591,9 @@ def load_safetensors(filename, device="cpu"):
     out = {}
     for begin, end, key, code, dtype, shape, count in entries:
         arr = np.frombuffer(data, dtype=dtype, count=count, offset=begin).reshape(shape)
-        if code == "BF16":
-            arr = _bf16_to_f32(arr)
-        elif code == "U64" and count and int(arr.max()) >= 2 ** 63:
+        if code == "U64" and count and int(arr.max()) >= 2 ** 63:
             raise SerializationError(f"{name}: tensor {key!r}: U64 values do not fit in int64")
-        t = _numpy_to_tensor(arr)
+        t = _bf16_bits_to_tensor(arr) if code == "BF16" else _numpy_to_tensor(arr)
         if str(device) != "cpu":
             t = t.to(device)
         out[key] = t

@@ -96,10 +96,22 @@ def _binary(a, b, cfn, Fn):
     if da != dt:
         a = _cast(a, dt)
         ai = a._impl
-    bi = scalar_impl(b, dt, ai.device)
+    bi = scalar_impl(b, _scalar_dtype(cfn, dt), ai.device)
     if a._rg and _gs.enabled:
         return apply_binary(Fn, a, _wrap(bi))
     return _wrap(cfn(ai, bi))
+
+
+_HALF = ("float16", "bfloat16")
+
+
+def _scalar_dtype(cfn, dt):
+    """The dtype of a Python scalar operand's 0-d tensor for an op of result dtype dt: dt, except that
+    float16/bfloat16 mul and div take it in float32 (PyTorch's CPU kernels multiply by the scalar's
+    own value there, not by its half rounding; the core computes these ops in float32 anyway)."""
+    if dt in _HALF and (cfn is _C.mul or cfn is _C.div):
+        return "float32"
+    return dt
 
 
 def _rbinary(a, s, cfn, Fn):
@@ -115,7 +127,7 @@ def _rbinary(a, s, cfn, Fn):
     if da != dt:
         a = _cast(a, dt)
         ai = a._impl
-    si = scalar_impl(s, dt, ai.device)
+    si = scalar_impl(s, _scalar_dtype(cfn, dt), ai.device)
     if a._rg and _gs.enabled:
         return Fn.apply(_wrap(si), a)
     return _wrap(cfn(si, ai))
@@ -258,7 +270,7 @@ def _inplace_binary(a, b, cfn, Fn):
         if not can_cast_names(dt, da):
             raise RuntimeError(f"result type {_BY_NAME[dt]} can't be cast to the desired output type {_BY_NAME[da]}")
         bt = None
-        bi = scalar_impl(b, da, ai.device)
+        bi = scalar_impl(b, _scalar_dtype(cfn, da), ai.device)
     if (a._rg or (bt is not None and bt._rg)) and _gs.enabled:
         _check_inplace_leaf(a)
         src = _snapshot(a) if Fn._saves_self else a
@@ -280,4 +292,4 @@ def _scalar_like(t, v):
 
 
 _TORCH_TYPE_NAMES = {"float32": "Float", "float64": "Double", "int64": "Long", "bool": "Bool", "int32": "Int",
-                     "int16": "Short", "int8": "Char", "uint8": "Byte"}
+                     "int16": "Short", "int8": "Char", "uint8": "Byte", "float16": "Half", "bfloat16": "BFloat16"}

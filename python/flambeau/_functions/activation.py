@@ -21,7 +21,7 @@ from .._utils import wrap_dim
 from ..autograd.function import Function
 from ..autograd.grad_mode import _state as _gs
 
-_FLOAT = ("float32", "float64")
+_FLOAT = ("float32", "float64", "float16", "bfloat16")
 
 
 def _check_tensor(x, name):

@@ -18,6 +18,7 @@ from .._tensor import Tensor, _wrap
 from ..autograd.function import Function
 from ..autograd.grad_mode import _state as _gs
 from .shape import reshape, expand, unsqueeze, squeeze
+from ..amp import _cast as _amp_cast
 
 
 class _Params:
@@ -61,6 +62,8 @@ def _opt_wrap(impl):
 
 def _conv_apply(x, w, b, p):
     """F(x, w) + b, recorded for autograd when needed."""
+    if _amp_cast.state[0] is not None:  # CPU autocast: every convolution in its lower-precision dtype
+        x, w, b = _amp_cast.lower(x, w, b)
     if _gs.enabled and (x._rg or w._rg or (b is not None and b._rg)):
         return _Conv.apply(x, w, b, p)
     return _wrap(_fwd_impl(x._impl, w._impl, None if b is None else b._impl, p))

@@ -19,7 +19,7 @@ from ..autograd.grad_mode import _state as _gs, no_grad
 
 _MODES = {"use_mm_for_euclid_dist_if_necessary": 0, "use_mm_for_euclid_dist": 1, "donot_use_mm_for_euclid_dist": 2}
 _TYPE_NAMES = {"float32": "Float", "float64": "Double", "int64": "Long", "bool": "Bool", "int32": "Int", "int16": "Short", "int8": "Char",
-               "uint8": "Byte"}
+               "uint8": "Byte", "float16": "Half", "bfloat16": "BFloat16"}
 
 
 class Cdist(Function):
@@ -85,7 +85,7 @@ def _check(x1, x2, p, compute_mode):
         raise RuntimeError(f"X1 and X2 must have the same number of columns. X1: {s1[-1]} X2: {s2[-1]}")
     d1, d2 = i1.dtype, i2.dtype
     for name, d in (("X1", d1), ("X2", d2)):
-        if d != "float32" and d != "float64":
+        if d not in ("float32", "float64", "float16", "bfloat16"):
             raise RuntimeError(f"cdist only supports floating-point dtypes, {name} got: {_TYPE_NAMES[d]}")
     if d1 != d2:
         raise RuntimeError(f"expected scalar type {_TYPE_NAMES[d1]} but found {_TYPE_NAMES[d2]}")

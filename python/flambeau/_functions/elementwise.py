@@ -122,6 +122,9 @@ def add(input, other, *, alpha=1, out=None):
     if other.__class__ is _Sparse or input.__class__ is _Sparse:  # dense + sparse, sparse + sparse
         return _write_out(out, _sparse.add(input, other, alpha=alpha)) if out is not None else \
             _sparse.add(input, other, alpha=alpha)
+    if alpha != 1 and _half_result(input, other):
+        r = _half_alpha(add, input, other, alpha)
+        return _write_out(out, r) if out is not None else r
     if alpha != 1:
         other = mul(other, alpha)
     if out is not None:
@@ -129,6 +132,20 @@ def add(input, other, *, alpha=1, out=None):
     if input.__class__ is not Tensor and not isinstance(input, Tensor):
         return _rbinary(other, input, _C.add, Add)
     return _binary(input, other, _C.add, Add)
+
+
+def _half_result(input, other):
+    """Whether input op other gives a float16/bfloat16 result."""
+    return isinstance(input, Tensor) and isinstance(other, Tensor) and \
+        result_type_names(input, other) in ("float16", "bfloat16")
+
+
+def _half_alpha(fn, input, other, alpha):
+    """input +/- alpha * other for a float16/bfloat16 result: in float32, rounded once to the result
+    dtype, as PyTorch's CPU kernels compute it (scaling `other` first would round twice)."""
+    dt = result_type_names(input, other)
+    alpha = _C.to(scalar_impl(alpha, dt, "cpu"), "float64", "cpu", False)  # PyTorch rounds alpha to dt
+    return _cast(fn(_cast(input, "float32"), mul(_cast(other, "float32"), float(_C.to_numpy(alpha)))), dt)
 
 
 def sub(input, other, *, alpha=1, out=None):
@@ -144,6 +161,9 @@ def sub(input, other, *, alpha=1, out=None):
     if other.__class__ is _Sparse or input.__class__ is _Sparse:  # dense - sparse, sparse - sparse
         return _write_out(out, _sparse.add(input, other, alpha=-alpha, name="sub")) if out is not None else \
             _sparse.add(input, other, alpha=-alpha, name="sub")
+    if alpha != 1 and _half_result(input, other):
+        r = _half_alpha(sub, input, other, alpha)
+        return _write_out(out, r) if out is not None else r
     if alpha != 1:
         other = mul(other, alpha)
     if out is not None:

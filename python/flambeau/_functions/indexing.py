@@ -15,7 +15,7 @@ from . import elementwise as ew, compare as cmp, pointwise as pw, _dispatch as d
 from .shape import _sum_to, _to, reshape, expand
 
 _CPP = {"float32": "float", "float64": "double", "int64": "long int", "bool": "bool", "int32": "int", "int16": "short int", "int8": "signed char",
-        "uint8": "unsigned char"}
+        "uint8": "unsigned char", "float16": "c10::Half", "bfloat16": "c10::BFloat16"}
 
 
 def _zeros_impl(shape, dt, dev):

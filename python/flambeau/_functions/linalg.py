@@ -13,9 +13,10 @@ from ..autograd.function import Function
 from ..autograd.grad_mode import _state as _gs
 from . import elementwise as ew, _dispatch as dsp
 from .shape import reshape, expand, transpose, unsqueeze, broadcast_shapes
+from ..amp import _cast as _amp_cast
 
 _TYPE_NAMES = {"float32": "float", "float64": "double", "int64": "long int", "bool": "bool", "int32": "int", "int16": "short int",
-               "int8": "signed char", "uint8": "unsigned char"}
+               "int8": "signed char", "uint8": "unsigned char", "float16": "c10::Half", "bfloat16": "c10::BFloat16"}
 
 
 def _check_same_dtype(a, b, op):
@@ -64,6 +65,8 @@ class Bmm(Function):
 
 
 def mm(input, mat2, *, out=None):
+    if _amp_cast.state[0] is not None:  # CPU autocast: in its lower-precision dtype
+        input, mat2 = _amp_cast.lower(input, mat2)
     _check_same_dtype(input, mat2, "mm")
     ai, bi = input._impl, mat2._impl
     if ai.ndim != 2 or bi.ndim != 2:
@@ -79,6 +82,8 @@ def mm(input, mat2, *, out=None):
 
 
 def bmm(input, mat2, *, out=None):
+    if _amp_cast.state[0] is not None:  # CPU autocast: in its lower-precision dtype
+        input, mat2 = _amp_cast.lower(input, mat2)
     _check_same_dtype(input, mat2, "bmm")
     ai, bi = input._impl, mat2._impl
     if ai.ndim != 3 or bi.ndim != 3:
@@ -94,6 +99,8 @@ def bmm(input, mat2, *, out=None):
 
 
 def matmul(input, other, *, out=None):
+    if _amp_cast.state[0] is not None:  # CPU autocast: in its lower-precision dtype
+        input, other = _amp_cast.lower(input, other)
     _check_same_dtype(input, other, "matmul")
     sa, sb = input._impl.shape, other._impl.shape
     na, nb = len(sa), len(sb)

@@ -6,6 +6,7 @@ from .._tensor import Tensor, _wrap
 from ..autograd.function import Function
 from .linalg import mm
 from .shape import reshape, transpose
+from ..amp import _cast as _amp_cast
 
 
 class Linear(Function):
@@ -29,6 +30,8 @@ class Linear(Function):
 
 def linear(input, weight, bias=None):
     """y = input @ weight.T + bias, for input (*, in_features) and weight (out_features, in_features)."""
+    if _amp_cast.state[0] is not None:  # CPU autocast: in its lower-precision dtype
+        input, weight, bias = _amp_cast.lower(input, weight, bias)
     if not isinstance(input, Tensor) or not isinstance(weight, Tensor):
         raise TypeError("linear(): input and weight must be Tensors")
     if input.dim() == 0 or weight.dim() == 0 or input.shape[-1] != weight.shape[-1]:

@@ -18,8 +18,9 @@ from .. import _C
 from .._tensor import Tensor, _wrap
 from ..autograd.function import Function
 from ..autograd.grad_mode import _state as _gs
+from ..amp import _cast as _amp_cast
 
-_FLOAT = ("float32", "float64")
+_FLOAT = ("float32", "float64", "float16", "bfloat16")
 
 
 # ---------------------------------------------------------------- helpers
@@ -165,6 +166,8 @@ class CrossEntropy(Function):
 
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean",
                   label_smoothing=0.0):
+    if _amp_cast.state[0] is not None:  # CPU autocast: PyTorch computes the losses in float32
+        input, target = _amp_cast.to_float32(input, target)
     _check(input, "cross_entropy")
     _check(target, "cross_entropy", "target")
     reduction = _reduction(size_average, reduce, reduction)
@@ -214,6 +217,8 @@ class NllLoss(Function):
 
 
 def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
+    if _amp_cast.state[0] is not None:  # CPU autocast: PyTorch computes the losses in float32
+        input, target = _amp_cast.to_float32(input, target)
     _check(input, "nll_loss")
     _check(target, "nll_loss", "target")
     reduction = _reduction(size_average, reduce, reduction)
@@ -303,6 +308,8 @@ def _check_weight_size(weight, input):
 
 
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
+    if _amp_cast.state[0] is not None:  # CPU autocast: PyTorch computes the losses in float32
+        input, target = _amp_cast.to_float32(input, target)
     _check(input, "mse_loss")
     _warn_size(input, target)
     reduction = _reduction(size_average, reduce, reduction)
@@ -311,6 +318,8 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", we
 
 
 def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
+    if _amp_cast.state[0] is not None:  # CPU autocast: PyTorch computes the losses in float32
+        input, target = _amp_cast.to_float32(input, target)
     _check(input, "l1_loss")
     _warn_size(input, target)
     reduction = _reduction(size_average, reduce, reduction)
@@ -319,6 +328,8 @@ def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", wei
 
 
 def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
+    if _amp_cast.state[0] is not None:  # CPU autocast: PyTorch computes the losses in float32
+        input, target = _amp_cast.to_float32(input, target)
     _check(input, "smooth_l1_loss")
     _warn_size(input, target)
     reduction = _reduction(size_average, reduce, reduction)
@@ -328,6 +339,8 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
 
 
 def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
+    if _amp_cast.state[0] is not None:  # CPU autocast: PyTorch computes the losses in float32
+        input, target = _amp_cast.to_float32(input, target)
     _check(input, "huber_loss")
     _warn_size(input, target)
     if delta <= 0:
@@ -337,6 +350,8 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
 
 
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
+    if _amp_cast.state[0] is not None:  # CPU autocast: PyTorch computes the losses in float32
+        input, target = _amp_cast.to_float32(input, target)
     _check(input, "binary_cross_entropy")
     _check(target, "binary_cross_entropy", "target")
     reduction = _reduction(size_average, reduce, reduction)
@@ -348,6 +363,8 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
 
 def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None, reduction="mean",
                                      pos_weight=None):
+    if _amp_cast.state[0] is not None:  # CPU autocast: PyTorch computes the losses in float32
+        input, target = _amp_cast.to_float32(input, target)
     _check(input, "binary_cross_entropy_with_logits")
     _check(target, "binary_cross_entropy_with_logits", "target")
     reduction = _reduction(size_average, reduce, reduction)
@@ -384,6 +401,8 @@ class KlDiv(Function):
 
 
 def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
+    if _amp_cast.state[0] is not None:  # CPU autocast: PyTorch computes the losses in float32
+        input, target = _amp_cast.to_float32(input, target)
     _check(input, "kl_div")
     _check(target, "kl_div", "target")
     if size_average is not None or reduce is not None:

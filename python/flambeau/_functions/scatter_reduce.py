@@ -125,7 +125,7 @@ def _check(input, dim, index, src, reduce, op):
 def scatter_reduce(input, dim, index, src, reduce, *, include_self=True, out=None):
     d, reduce = _check(input, dim, index, src, reduce, "scatter_reduce")
     if (input._rg or src._rg) and _gs.enabled:
-        if input._impl.dtype not in ("float32", "float64"):
+        if input._impl.dtype not in ("float32", "float64", "float16", "bfloat16"):
             raise RuntimeError("scatter_reduce: only floating-point tensors can require gradients")
         r = ScatterReduce.apply(input, d, index, src, reduce, include_self)
     else:

@@ -620,7 +620,7 @@ class ToCopy(Function):
 def _to(x, dt, dev, memory_format=None):
     """Copy of x with dtype name dt on device string dev (differentiable). Row-major unless a
     memory_format is given (Tensor.to passes preserve_format, keeping the input's strides)."""
-    if _needs_grad(x) and dt in ("float32", "float64"):
+    if _needs_grad(x) and dt in ("float32", "float64", "float16", "bfloat16"):
         return ToCopy.apply(x, dt, dev, memory_format)
     if memory_format is None:
         return _wrap(_C.to(x._impl, dt, dev, True))

@@ -69,7 +69,7 @@ def _make_root_grads(tensors, grad_tensors, is_grads_batched=False):
             if ti.numel != 1:
                 raise RuntimeError("grad can be implicitly created only for scalar outputs")
             dt = ti.dtype
-            if dt not in ("float32", "float64"):
+            if dt not in ("float32", "float64", "float16", "bfloat16"):
                 raise RuntimeError("grad can be implicitly created only for real scalar outputs but got "
                                    f"flambeau.{dt}")
             g = _tensor._wrap(_C.full(ti.shape, 1.0, dt, ti.device))

@@ -552,7 +552,7 @@ def _record_outputs(ctx, args, outputs):
     return result[0] if single else tuple(result)
 
 
-_FLOAT_NAMES = frozenset(("float32", "float64"))
+_FLOAT_NAMES = frozenset(("float32", "float64", "float16", "bfloat16"))
 
 
 class InplaceFunction(Function):

@@ -251,7 +251,7 @@ amp = _Amp()
 
 from .._legacy_types import _make as _make_type  # noqa: E402
 from .._dtype import float32 as _f32, float64 as _f64, int64 as _i64, bool as _b  # noqa: E402
-from .._dtype import int32 as _i32, int16 as _i16, int8 as _i8, uint8 as _u8  # noqa: E402
+from .._dtype import int32 as _i32, int16 as _i16, int8 as _i8, uint8 as _u8, float16 as _f16, bfloat16 as _bf16  # noqa: E402
 
 FloatTensor = _make_type("FloatTensor", _f32, True)
 DoubleTensor = _make_type("DoubleTensor", _f64, True)
@@ -269,3 +269,5 @@ def __getattr__(name):
     if name == "_initialized":
         return is_initialized()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+HalfTensor = _make_type("HalfTensor", _f16, True)
+BFloat16Tensor = _make_type("BFloat16Tensor", _bf16, True)

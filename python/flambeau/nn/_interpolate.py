@@ -201,6 +201,12 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     from . import functional as F
     from .functional import _const, _index
 
+    if input.dtype in (flambeau.float16, flambeau.bfloat16) and mode not in ("nearest", "nearest-exact"):
+        # PyTorch's CPU kernels weight float16/bfloat16 pixels in float and round each output once;
+        # the separable passes below would round after every pass. (nearest only copies values.)
+        out = interpolate(input.float(), size, scale_factor, mode, align_corners, recompute_scale_factor,
+                          antialias)
+        return out.to(input.dtype)
     if mode in ("nearest", "area", "nearest-exact"):
         if align_corners is not None:
             raise ValueError("align_corners option can only be set with the interpolating modes: "

@@ -30,7 +30,7 @@ default_collate_err_msg_format = (
 
 def _from_numpy(arr):
     """A flambeau tensor from a numpy array (copy), of the array's dtype (uint8 images stay uint8);
-    integer arrays the core lacks (uint16/32/64) become int64 and float16 becomes float32."""
+    integer arrays the core lacks (uint16/32/64) become int64 (float16 stays float16, as in PyTorch)."""
     arr = np.array(arr, order="C")
     try:
         return flambeau.from_numpy(arr)
