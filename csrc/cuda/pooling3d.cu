@@ -25,7 +25,7 @@
 #include <algorithm>
 #include "cuda/common.cuh"
 #include "cuda/pool3d_index.h"
-#include "cuda/vol_kernels.h"
+#include "cuda/gated_kernels.h"
 #include "core/dtype.h"
 
 namespace flambeau::cuda {

@@ -12,7 +12,7 @@
 #include "ops/dispatch.h"
 #include "ops/gated_dispatch.h"
 #ifdef FLAMBEAU_WITH_CUDA
-#include "cuda/vol_kernels.h"
+#include "cuda/gated_kernels.h"
 #endif
 #include "ops/vol_ops.h"
 #include "ops/spatial_args.h"

@@ -18,9 +18,10 @@ from ._dispatch import _TORCH_TYPE_NAMES
 from .._promote import _INT, _INT_LIMITS
 from .host_route import HostRouted
 
-# The combining kernel is CPU only: CUDA tensors go through the host (host_route.py), the written
+# The combining kernel's CUDA version (csrc/cuda/index.cu) has not run on a GPU yet: it is taken with
+# FLAMBEAU_CUDA_UNVERIFIED=1; otherwise CUDA tensors go through the host (host_route.py), the written
 # `self` copied back to the device.
-_on_host = HostRouted(inplace={"scatter_reduce_": (0,)})
+_on_host = HostRouted(gated=True, inplace={"scatter_reduce_": (0,)})
 
 _REDUCES = ("sum", "prod", "mean", "amax", "amin")
 _IDENTITY = {"sum": 0, "mean": 0, "prod": 1}
