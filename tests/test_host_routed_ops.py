@@ -254,3 +254,27 @@ def test_linalg(route, rng, name):
         return L.lstsq(A, B).solution
     _compare(lambda A, B: run(torch, A, B), lambda A, B: run(flambeau, A, B), [A, B], route, routed=routed,
              atol=1e-9, rtol=1e-8)
+
+
+# ---------------------------------------------------------------------------------------------------
+# the gate of the CUDA kernels not yet run on a GPU (FLAMBEAU_CUDA_UNVERIFIED=1)
+
+def test_gated_kernels_follow_the_gate(device):
+    """CUDA only: with the gate off the _C entry points of the gated kernels refuse CUDA tensors (the
+    Python layer routes those through the host); with it on they run on the device and give the CPU
+    kernel's bits."""
+    if device == "cpu":
+        pytest.skip("CUDA only")
+    from flambeau import _C
+    x = flambeau.randn(2, 3, 5, 6, 7)
+    args = ([3], [2], [1], True, False, None)
+    xd = x.to(device)
+    if not _C.cuda_unverified_kernels():
+        with pytest.raises(NotImplementedError, match="no verified CUDA kernel"):
+            _C.avg_pool3d(xd._impl, *args)
+        return
+    from flambeau._tensor import _wrap
+    got = _wrap(_C.avg_pool3d(xd._impl, *args))
+    want = _wrap(_C.avg_pool3d(x._impl, *args))
+    assert got.device.type == "cuda"
+    np.testing.assert_array_equal(got.cpu().numpy(), want.numpy())
