@@ -257,6 +257,24 @@ def test_linalg(route, rng, name):
 
 
 # ---------------------------------------------------------------------------------------------------
+# fold / unfold's kernel path, cdist / pdist's direct kernels
+
+def test_fold(route, rng):
+    cols = _r(rng, 2, 3 * 2 * 3, 4 * 3)
+    _compare(lambda c: TF.fold(c, (5, 7), (2, 3), stride=(1, 2)), lambda c: FF.fold(c, (5, 7), (2, 3), stride=(1, 2)),
+             [cols], route, routed=["fold2d", "unfold2d"])
+
+
+@pytest.mark.parametrize("p", [1.0, 3.0])
+def test_cdist_pdist(route, rng, p):
+    a, b = _r(rng, 2, 5, 3, dtype=np.float64), _r(rng, 2, 4, 3, dtype=np.float64)
+    _compare(lambda a, b: torch.cdist(a, b, p), lambda a, b: flambeau.cdist(a, b, p), [a, b], route,
+             routed=["cdist", "cdist_backward"], atol=1e-10, rtol=1e-9)
+    _compare(lambda a: TF.pdist(a[0], p), lambda a: FF.pdist(a[0], p), [a], route, routed=["pdist", "pdist_backward"],
+             atol=1e-10, rtol=1e-9)
+
+
+# ---------------------------------------------------------------------------------------------------
 # the gate of the CUDA kernels not yet run on a GPU (FLAMBEAU_CUDA_UNVERIFIED=1)
 
 def test_gated_kernels_follow_the_gate(device):
