@@ -692,12 +692,3 @@ def test_errors_backward_not_differentiable():
             a.data = a.data + m.eye(*shape)
             m.linalg.qr(a, mode=mode)[1].sum().backward()
         check_error(fn, RuntimeError, match=match)
-
-
-def test_cuda_tensors_raise_not_implemented(device):
-    if device != "cuda":
-        pytest.skip("CUDA only")
-    A = FL.eye(3, device=device)
-    for fn in [FL.linalg.inv, FL.linalg.cholesky, FL.linalg.qr, FL.linalg.eigh, FL.linalg.svd, FL.linalg.matrix_exp]:
-        with pytest.raises(NotImplementedError, match="no CUDA kernel yet"):
-            fn(A)

@@ -12,21 +12,22 @@ from helpers import assert_close
 REDUCES = ["sum", "prod", "mean", "amax", "amin"]
 
 
-def _pair(a, grad=False):
-    return torch.tensor(a, requires_grad=grad), flambeau.tensor(a, requires_grad=grad)
+def _pair(a, grad=False, device="cpu"):
+    return torch.tensor(a, requires_grad=grad), flambeau.tensor(a, requires_grad=grad, device=device)
 
 
-def _run(x, dim, idx, src, reduce, include_self, grad=True, g=None):
-    tx, fx = _pair(x, grad)
-    ts, fs = _pair(src, grad)
-    ti, fi = torch.from_numpy(idx), flambeau.from_numpy(idx)
+def _run(x, dim, idx, src, reduce, include_self, grad=True, g=None, device="cpu"):
+    tx, fx = _pair(x, grad, device)
+    ts, fs = _pair(src, grad, device)
+    ti, fi = torch.from_numpy(idx), flambeau.from_numpy(idx).to(device)
     tr = tx.scatter_reduce(dim, ti, ts, reduce, include_self=include_self)
     fr = fx.scatter_reduce(dim, fi, fs, reduce, include_self=include_self)
     assert_close(fr, tr, atol=0, rtol=0 if x.dtype != np.float32 else 1e-6)
     if grad:
         g = np.random.default_rng(0).standard_normal(tr.shape).astype(x.dtype) if g is None else g
         tr.backward(torch.from_numpy(g))
-        fr.backward(flambeau.from_numpy(g))
+        fr.backward(flambeau.from_numpy(g).to(device))
+        assert fx.grad.device.type == fr.device.type == flambeau.device(device).type
         assert_close(fx.grad, tx.grad, atol=1e-12 if x.dtype == np.float64 else 1e-6)
         assert_close(fs.grad, ts.grad, atol=1e-12 if x.dtype == np.float64 else 1e-6)
 
@@ -35,21 +36,21 @@ def _run(x, dim, idx, src, reduce, include_self, grad=True, g=None):
 @pytest.mark.parametrize("include_self", [True, False])
 @pytest.mark.parametrize("dim", [0, 1, -1])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_against_torch(reduce, include_self, dim, dtype, rng):
+def test_against_torch(reduce, include_self, dim, dtype, rng, device):
     x = rng.standard_normal((5, 7)).astype(dtype)
     ishape = (9, 7) if dim == 0 else (5, 11)
     src = rng.standard_normal(ishape).astype(dtype)
     idx = rng.integers(0, x.shape[dim], ishape)
-    _run(x, dim, idx, src, reduce, include_self)
+    _run(x, dim, idx, src, reduce, include_self, device=device)
 
 
 @pytest.mark.parametrize("reduce", REDUCES)
 @pytest.mark.parametrize("include_self", [True, False])
-def test_int64(reduce, include_self, rng):
+def test_int64(reduce, include_self, rng, device):
     x = rng.integers(-5, 6, (4, 6))
     src = rng.integers(-5, 6, (7, 6))
     idx = rng.integers(0, 4, (7, 6))
-    _run(x, 0, idx, src, reduce, include_self, grad=False)
+    _run(x, 0, idx, src, reduce, include_self, grad=False, device=device)
 
 
 @pytest.mark.parametrize("reduce", ["amax", "amin"])

@@ -24,5 +24,12 @@ void memcpy_d2d(void* dst, const void* src, size_t nbytes, int device);
 // default, as in PyTorch: float32 products are then computed in full float32 FMAs.
 void set_matmul_allow_tf32(bool allow);
 bool matmul_allow_tf32();
+// FLAMBEAU_CUDA_UNVERIFIED=1 in the environment (read once): take the kernel paths written and
+// host-tested without a GPU but not yet run on one (listed in csrc/cuda/GPU_STATUS.md). Off by
+// default: users get only kernels that have passed the test suite on a GPU; a GPU session runs the
+// suite with it on, and once the paths pass, their gate is removed. Ops whose only CUDA kernel is
+// gated send CUDA tensors through the host while it is off (python/flambeau/_functions/host_route.py
+// asks through _C.cuda_unverified_kernels). Always false without CUDA.
+bool unverified_kernels();
 
 }  // namespace flambeau::cuda

@@ -34,11 +34,8 @@ namespace flambeau::cuda {
 void check_launch(const char* kernel, int device, const char* file, int line);
 // FLAMBEAU_CUDA_SYNC=1 in the environment (read once).
 bool sync_after_launch();
-// FLAMBEAU_CUDA_UNVERIFIED=1 in the environment (read once): take the kernel paths written and
-// host-tested without a GPU but not yet run on one (listed in csrc/cuda/GPU_STATUS.md). Off by
-// default: users get only kernels that have passed the test suite on a GPU; a GPU session runs the
-// suite with it on, and once the paths pass, their gate is removed.
-bool unverified_kernels();
+// unverified_kernels(): FLAMBEAU_CUDA_UNVERIFIED=1, declared in core/cuda_hooks.h (the ops layer and
+// the bindings ask it too).
 
 }  // namespace flambeau::cuda
 

@@ -24,7 +24,9 @@
 // When key * B could overflow 62 bits (astronomically large index spaces) a fallback runs one
 // thread per r over all b in order: same result, slower. scatter_add uses the same machinery when
 // there are few independent lines (e.g. 1-D scatter_add into bins); with many lines it runs one
-// thread per line, walking the scattered dim in order (again the CPU's order).
+// thread per line, walking the scattered dim in order (again the CPU's order). scatter_reduce (GATED:
+// never run on a GPU) is the same two paths with another combine (product, max/min with NaN winning,
+// assign: the last entry wins), so it too follows the CPU's order per destination.
 //
 // nonzero: three kernels and one read-back: per-tile counts, an exclusive scan of the counts (one
 // block), then each tile recomputes its flags, scans them within the block and writes the
@@ -35,6 +37,7 @@
 #include "cuda/kernels.h"
 #include "cuda/common.cuh"
 #include "cuda/math.cuh"
+#include "cuda/gated_kernels.h"
 
 namespace flambeau::cuda {
 
@@ -391,9 +394,32 @@ struct ScatterGeom {
   int64_t self_stride;
 };
 
+// How a scattered value v combines into its destination d (scatter_add: Add; scatter_reduce: all),
+// as the CPU's scatter_combine lambdas (csrc/cpu/index.cpp).
+struct CombineAdd {
+  template <class T>
+  __device__ static T apply(T d, T v) { return dm::gadd(d, v); }
+};
+struct CombineMul {
+  template <class T>
+  __device__ static T apply(T d, T v) { return dm::gmul(d, v); }
+};
+struct CombineMax {  // a NaN from either side wins
+  template <class T>
+  __device__ static T apply(T d, T v) { return (v != v || v > d) ? v : d; }
+};
+struct CombineMin {
+  template <class T>
+  __device__ static T apply(T d, T v) { return (v != v || v < d) ? v : d; }
+};
+struct CombineAssign {
+  template <class T>
+  __device__ static T apply(T, T v) { return v; }
+};
+
 // One thread per line (all coordinates but `dim`): oc over the line shape gives offsets into
 // (index, src, self); the line is walked in j order.
-template <class T>
+template <class T, class Combine = CombineAdd>
 __global__ void scatter_add_lines_kernel(T* self, const T* src, const int64_t* index, int64_t lines, OffsetCalc<3> oc,
                                          ScatterGeom g) {
   for (int64_t L = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; L < lines; L += (int64_t)gridDim.x * blockDim.x) {
@@ -403,7 +429,7 @@ __global__ void scatter_add_lines_kernel(T* self, const T* src, const int64_t* i
       const int64_t v = index[off[0] + j * g.idx_stride];
       if (v < 0 || v >= g.S) continue;
       T* d = self + off[2] + v * g.self_stride;
-      *d = dm::gadd(*d, src[off[1] + j * g.src_stride]);
+      *d = Combine::apply(*d, src[off[1] + j * g.src_stride]);
     }
   }
 }
@@ -426,7 +452,7 @@ __global__ void scatter_pack_kernel(uint64_t* packed, int64_t P, int64_t lines, 
   }
 }
 
-template <class T>
+template <class T, class Combine = CombineAdd>
 __global__ void scatter_add_sorted_kernel(T* self, const T* src, const uint64_t* packed, int64_t E, int64_t lines,
                                           OffsetCalc<3> oc, ScatterGeom g) {
   const uint64_t JS = (uint64_t)g.J;
@@ -443,7 +469,7 @@ __global__ void scatter_add_sorted_kernel(T* self, const T* src, const uint64_t*
       const uint64_t pq = packed[q];
       if (pq / JS != key) break;
       const int64_t j = (int64_t)(pq % JS);
-      acc = dm::gadd(acc, src[off[1] + j * g.src_stride]);
+      acc = Combine::apply(acc, src[off[1] + j * g.src_stride]);
     }
     *d = acc;
   }
@@ -632,8 +658,11 @@ void gather(const Tensor& out, const Tensor& in, int64_t dim, const Tensor& inde
   });
 }
 
-void scatter_add(const Tensor& self, int64_t dim, const Tensor& index, const Tensor& src) {
-  const char* op = "scatter_add_";
+namespace {
+
+// scatter_add's launcher with the combine as a parameter (scatter_add: Add; scatter_reduce: all).
+template <class Combine>
+void scatter_combine(const char* op, const Tensor& self, int64_t dim, const Tensor& index, const Tensor& src) {
   FLB_CHECK(self.device().is_cuda(), RuntimeError, op, ": expected a CUDA tensor");
   const int dev = self.device().index;
   check_on_device(index, dev, op, "index");
@@ -662,7 +691,7 @@ void scatter_add(const Tensor& self, int64_t dim, const Tensor& index, const Ten
   FLB_DISPATCH_NUMERIC(self.dtype, op, [&] {
     using T = scalar_t;
     if (!sortable) {
-      scatter_add_lines_kernel<T><<<grid_for(lines, kBlock, dev), kBlock, 0, s>>>(
+      scatter_add_lines_kernel<T, Combine><<<grid_for(lines, kBlock, dev), kBlock, 0, s>>>(
           self.data<T>(), src.data<T>(), index.data<int64_t>(), lines, oc, geo);
       FLB_CUDA_CHECK_LAUNCH("scatter_add_lines_kernel", dev);
       return;
@@ -673,10 +702,28 @@ void scatter_add(const Tensor& self, int64_t dim, const Tensor& index, const Ten
                                                                     index.data<int64_t>(), oc, geo);
     FLB_CUDA_CHECK_LAUNCH("scatter_pack_kernel", dev);
     bitonic_sort(packed.get<uint64_t>(), P, dev);
-    scatter_add_sorted_kernel<T><<<grid_for(E, kBlock, dev), kBlock, 0, s>>>(
+    scatter_add_sorted_kernel<T, Combine><<<grid_for(E, kBlock, dev), kBlock, 0, s>>>(
         self.data<T>(), src.data<T>(), packed.get<uint64_t>(), E, lines, oc, geo);
     FLB_CUDA_CHECK_LAUNCH("scatter_add_sorted_kernel", dev);
   });
+}
+
+}  // namespace
+
+void scatter_add(const Tensor& self, int64_t dim, const Tensor& index, const Tensor& src) {
+  scatter_combine<CombineAdd>("scatter_add_", self, dim, index, src);
+}
+
+void scatter_reduce(const Tensor& self, int64_t dim, const Tensor& index, const Tensor& src, ScatterReduce op) {
+  const char* name = "scatter_reduce_";
+  switch (op) {
+    case ScatterReduce::Sum: return scatter_combine<CombineAdd>(name, self, dim, index, src);
+    case ScatterReduce::Prod: return scatter_combine<CombineMul>(name, self, dim, index, src);
+    case ScatterReduce::Amax: return scatter_combine<CombineMax>(name, self, dim, index, src);
+    case ScatterReduce::Amin: return scatter_combine<CombineMin>(name, self, dim, index, src);
+    case ScatterReduce::Assign: return scatter_combine<CombineAssign>(name, self, dim, index, src);
+  }
+  throw ValueError(str_cat(name, ": unknown reduction"));
 }
 
 }  // namespace flambeau::cuda

@@ -36,5 +36,6 @@ void event_synchronize(uintptr_t) { not_built(); }
 bool event_query(uintptr_t) { not_built(); }
 float event_elapsed_time(uintptr_t, uintptr_t) { not_built(); }
 bool stream_query(int) { not_built(); }
+bool unverified_kernels() { return false; }
 
 }  // namespace flambeau::cuda

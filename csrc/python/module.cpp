@@ -88,6 +88,7 @@ PYBIND11_MODULE(_C, m) {
   m.def("cuda_stream_query", &cuda::stream_query, py::arg("device"));
   m.def("cuda_set_matmul_allow_tf32", &cuda::set_matmul_allow_tf32, py::arg("allow"));
   m.def("cuda_matmul_allow_tf32", &cuda::matmul_allow_tf32);
+  m.def("cuda_unverified_kernels", &cuda::unverified_kernels);
   m.def("cpu_capability", [] { return std::string(cpu::capability_name(cpu::capability())); });
   m.def("cpu_detected_capability", [] { return std::string(cpu::capability_name(cpu::detected_capability())); });
   m.def("set_cpu_capability", &cpu::set_capability);

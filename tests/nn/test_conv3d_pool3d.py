@@ -532,13 +532,3 @@ def test_pool3d_errors_name_op_and_shapes():
     _raises(RuntimeError, r"max_unpool3d: expected indices to have the shape of input",
             lambda: F.max_unpool3d(v, flambeau.zeros(1, 1, 2, 2, 1, dtype=flambeau.int64), 2))
     _raises(ValueError, r"invalid output_size", lambda: F.max_unpool3d(v, idx, 2, output_size=(9, 9, 9)))
-
-
-@pytest.mark.skipif(not flambeau.cuda.is_available(), reason="no CUDA device")
-def test_cuda_tensors_raise_not_implemented():
-    x = flambeau.randn(1, 2, 4, 4, 4, device="cuda")
-    _raises(NotImplementedError, "conv3d: no CUDA kernel yet",
-            lambda: F.conv3d(x, flambeau.randn(3, 2, 3, 3, 3, device="cuda")))
-    _raises(NotImplementedError, "max_pool3d: no CUDA kernel yet", lambda: F.max_pool3d(x, 2))
-    _raises(NotImplementedError, "avg_pool3d: no CUDA kernel yet", lambda: F.avg_pool3d(x, 2))
-    _raises(NotImplementedError, "adaptive_avg_pool3d: no CUDA kernel yet", lambda: F.adaptive_avg_pool3d(x, 2))

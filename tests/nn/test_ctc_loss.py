@@ -282,11 +282,3 @@ def test_padding_beyond_target_length_is_ignored():
     a = F.ctc_loss(lp, fl.tensor([[1, -1], [3, 99]]), [5, 5], [1, 1], reduction="none")
     b = F.ctc_loss(lp, fl.tensor([[1, 2], [3, 3]]), [5, 5], [1, 1], reduction="none")
     np.testing.assert_array_equal(a.numpy(), b.numpy())
-
-
-def test_cuda_raises_not_implemented():
-    if not fl.cuda.is_available():
-        pytest.skip("no CUDA device")
-    lp = _lp().cuda()
-    with pytest.raises(NotImplementedError, match="ctc_loss"):
-        F.ctc_loss(lp, fl.tensor(TG).cuda(), [5, 5], [2, 2])

@@ -406,12 +406,3 @@ def test_affine_grid_errors():
     check_error(ag((2, 2, 3), (2, 3, 4)), NotImplementedError, "4D and 5D")
     check_error(ag((2, 2, 3), (2, 3, 0, 5)), ValueError, "non-zero, positive")
     check_error(ag((2, 2, 3), (3, 3, 4, 5)), RuntimeError, "affine_grid")
-
-
-def test_grid_sample_cuda_not_implemented(device):
-    if device == "cpu":
-        pytest.skip("CUDA only")
-    x = flambeau.zeros(1, 1, 2, 2, device=device)
-    g = flambeau.zeros(1, 1, 1, 2, device=device)
-    with pytest.raises(NotImplementedError, match="grid_sample: no CUDA kernel"):
-        F.grid_sample(x, g, align_corners=False)

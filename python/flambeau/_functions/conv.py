@@ -19,6 +19,7 @@ from ..autograd.function import Function
 from ..autograd.grad_mode import _state as _gs
 from .shape import reshape, expand, unsqueeze, squeeze
 from ..amp import _cast as _amp_cast
+from .host_route import HostRouted
 
 
 class _Params:
@@ -38,8 +39,11 @@ class _Params:
 
 
 # spatial dims -> (conv, conv backward, transposed conv, transposed conv backward); the same argument lists.
+_on_host = HostRouted()
 _KERNELS = {2: (_C.conv2d, _C.conv2d_backward, _C.conv_transpose2d, _C.conv_transpose2d_backward),
-            3: (_C.conv3d, _C.conv3d_backward, _C.conv_transpose3d, _C.conv_transpose3d_backward)}
+            # CPU kernels only: CUDA tensors go through the host (host_route.py)
+            3: (_on_host.conv3d, _on_host.conv3d_backward, _on_host.conv_transpose3d,
+                _on_host.conv_transpose3d_backward)}
 
 
 def _fwd_impl(xi, wi, bi, p):

@@ -1,5 +1,6 @@
 """Volumetric convolutions: conv3d and conv_transpose3d (kernels: _C.conv3d / _C.conv3d_backward,
-_C.conv_transpose3d / _C.conv_transpose3d_backward, csrc/cpu/conv3d.cpp; CPU only).
+_C.conv_transpose3d / _C.conv_transpose3d_backward, csrc/cpu/conv3d.cpp; CPU kernels: CUDA tensors go
+through the host, host_route.py).
 
 The autograd Functions are conv.py's (`_Conv` and `_ConvBackward`, PyTorch's ConvolutionBackward0):
 `_Params(spatial=3)` makes them call the 3-D kernels; the fused backward kernel returns the input,

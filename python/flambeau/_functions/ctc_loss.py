@@ -1,8 +1,8 @@
 """CTC loss (torch.nn.functional.ctc_loss): the per-element negative log-likelihood and its gradient are
-one `_C` kernel each (`_C.ctc_loss` / `_C.ctc_loss_backward`, csrc/cpu/ctc_loss.cpp, CPU only); the
-reduction is composed here as torch composes it: 'mean' divides each loss by its target length
-(clamped to >= 1) and averages over the batch, 'sum' adds, 'none' keeps the [N] losses ([] for unbatched
-input).
+one `_C` kernel each (`_C.ctc_loss` / `_C.ctc_loss_backward`, csrc/cpu/ctc_loss.cpp; CUDA tensors go
+through the host, host_route.py); the reduction is composed here as torch composes it: 'mean' divides
+each loss by its target length (clamped to >= 1) and averages over the batch, 'sum' adds, 'none' keeps
+the [N] losses ([] for unbatched input).
 
 The gradient is torch's: for log_probs that come from log_softmax it is the exact gradient on the logits;
 taken on log_probs alone it carries an extra softmax(log_probs) term, as torch's does (see the kernel's
@@ -16,6 +16,9 @@ from .. import _C
 from .._tensor import Tensor, _wrap
 from ..autograd.function import Function
 from ..autograd.grad_mode import _state as _gs
+from .host_route import HostRouted, from_numpy
+
+_on_host = HostRouted()  # CPU kernels only: CUDA tensors go through the host (host_route.py)
 
 
 class CtcLoss(Function):
@@ -24,7 +27,7 @@ class CtcLoss(Function):
 
     @staticmethod
     def forward(ctx, log_probs, targets, input_lengths, target_lengths, blank, zero_infinity, batched):
-        loss, nll, alpha = _C.ctc_loss(log_probs._impl, targets._impl, input_lengths, target_lengths, blank,
+        loss, nll, alpha = _on_host.ctc_loss(log_probs._impl, targets._impl, input_lengths, target_lengths, blank,
                                        zero_infinity)
         ctx.save_for_backward(log_probs, targets)
         ctx.nll, ctx.alpha = nll, alpha
@@ -39,7 +42,7 @@ class CtcLoss(Function):
                                "ctc_loss is not supported)")
         log_probs, targets = ctx.saved_tensors
         il, tl, blank, zero_infinity = ctx.opts
-        gx = _C.ctc_loss_backward(g._impl, log_probs._impl, targets._impl, il, tl, ctx.nll, ctx.alpha, blank,
+        gx = _on_host.ctc_loss_backward(g._impl, log_probs._impl, targets._impl, il, tl, ctx.nll, ctx.alpha, blank,
                                   zero_infinity)
         return _wrap(gx), None, None, None, None, None, None
 
@@ -92,7 +95,7 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
     if _gs.enabled and log_probs._rg:
         loss = CtcLoss.apply(log_probs, targets, il, tl, blank, zero_infinity, batched)
     else:
-        loss, _, _ = _C.ctc_loss(log_probs._impl, targets._impl, il, tl, blank, zero_infinity)
+        loss, _, _ = _on_host.ctc_loss(log_probs._impl, targets._impl, il, tl, blank, zero_infinity)
         loss = _wrap(loss if batched else _C.reshape(loss, []))
     if reduction == "sum":
         return loss.sum()
@@ -100,7 +103,7 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
         lengths = np.maximum(np.asarray(tl, dtype=np.int64), 1).astype(log_probs._impl.dtype)
         if not batched:
             lengths = lengths.reshape(())
-        return (loss / _wrap(_C.from_numpy(lengths))).mean()
+        return (loss / _wrap(from_numpy(lengths, loss._impl.device))).mean()
     return loss
 
 

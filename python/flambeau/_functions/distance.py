@@ -10,12 +10,16 @@ PyTorch chooses them (so that the two libraries round alike):
    in differentiable ops (0 where a distance is 0).
  - Otherwise the direct kernel `_C.cdist` (csrc/cpu/distance.cpp): coordinate differences, their
    powers summed in float64. Gradient `_C.cdist_backward` for x1, and for x2 the same with the
-   operands swapped. CPU only; it has no double backward (PyTorch's has none either).
+   operands swapped. CPU kernels (CUDA tensors go through the host, host_route.py); no double backward
+   (PyTorch's has none either).
 """
 from .. import _C
 from .._tensor import Tensor, _wrap
 from ..autograd.function import Function
 from ..autograd.grad_mode import _state as _gs, no_grad
+from .host_route import HostRouted
+
+_on_host = HostRouted()  # the direct kernels are CPU only: CUDA tensors go through the host (host_route.py)
 
 _MODES = {"use_mm_for_euclid_dist_if_necessary": 0, "use_mm_for_euclid_dist": 1, "donot_use_mm_for_euclid_dist": 2}
 _TYPE_NAMES = {"float32": "Float", "float64": "Double", "int64": "Long", "bool": "Bool", "int32": "Int", "int16": "Short", "int8": "Char",
@@ -28,7 +32,7 @@ class Cdist(Function):
 
     @staticmethod
     def forward(ctx, x1, x2, p):
-        out = _wrap(_C.cdist(x1._impl, x2._impl, p))
+        out = _wrap(_on_host.cdist(x1._impl, x2._impl, p))
         ctx.p = p
         ctx.save_for_backward(x1, x2, out)
         return out
@@ -41,11 +45,11 @@ class Cdist(Function):
         p = ctx.p
         nig = ctx.needs_input_grad
         g = g.contiguous()
-        gx1 = _wrap(_C.cdist_backward(g._impl, x1._impl, x2._impl, out._impl, p)) if nig[0] else None
+        gx1 = _wrap(_on_host.cdist_backward(g._impl, x1._impl, x2._impl, out._impl, p)) if nig[0] else None
         gx2 = None
         if nig[1]:
             gt, dt = g.transpose(-1, -2).contiguous(), out.transpose(-1, -2).contiguous()
-            gx2 = _wrap(_C.cdist_backward(gt._impl, x2._impl, x1._impl, dt._impl, p))
+            gx2 = _wrap(_on_host.cdist_backward(gt._impl, x2._impl, x1._impl, dt._impl, p))
         return gx1, gx2, None
 
 
@@ -129,7 +133,7 @@ class Pdist(Function):
 
     @staticmethod
     def forward(ctx, x, p):
-        out = _wrap(_C.pdist(x._impl, p))
+        out = _wrap(_on_host.pdist(x._impl, p))
         ctx.p = p
         ctx.save_for_backward(x, out)
         return out
@@ -139,7 +143,7 @@ class Pdist(Function):
         if _gs.enabled:
             raise NotImplementedError("the derivative for '_pdist_backward' is not implemented.")
         x, out = ctx.saved_tensors
-        return _wrap(_C.pdist_backward(g.contiguous()._impl, x._impl, out._impl, ctx.p)), None
+        return _wrap(_on_host.pdist_backward(g.contiguous()._impl, x._impl, out._impl, ctx.p)), None
 
 
 def pdist(input, p=2):

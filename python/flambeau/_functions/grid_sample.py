@@ -1,5 +1,6 @@
 """grid_sample and affine_grid (kernels: _C.grid_sample / _C.grid_sample_backward,
-csrc/cpu/grid_sample.cpp; argument checks in csrc/ops/grid_sample.cpp).
+csrc/cpu/grid_sample.cpp; argument checks in csrc/ops/grid_sample.cpp; CUDA tensors go through the host,
+host_route.py).
 
 grid_sample is one Function (PyTorch's GridSampler2DBackward0, or GridSampler3DBackward0 for 5-D
 input) whose backward calls the fused
@@ -16,10 +17,12 @@ import warnings
 
 import numpy as np
 
-from .. import _C
 from .._tensor import Tensor, _wrap
 from ..autograd.function import Function
 from ..autograd.grad_mode import _state as _gs
+from .host_route import HostRouted
+
+_on_host = HostRouted()  # CPU kernels only: CUDA tensors go through the host (host_route.py)
 
 _MODES = ("bilinear", "nearest", "bicubic")
 _PADDINGS = ("zeros", "border", "reflection")
@@ -40,7 +43,7 @@ class _GridSample(Function):
     def forward(ctx, input, grid, mode, padding_mode, align_corners):
         ctx.args = (mode, padding_mode, bool(align_corners))
         ctx.save_for_backward(input, grid)
-        return _wrap(_C.grid_sample(input._impl, grid._impl, mode, padding_mode, bool(align_corners)))
+        return _wrap(_on_host.grid_sample(input._impl, grid._impl, mode, padding_mode, bool(align_corners)))
 
     @staticmethod
     def backward(ctx, g):
@@ -49,7 +52,7 @@ class _GridSample(Function):
         if _gs.enabled and (g._rg or input._rg or grid._rg):
             gi, gg = _GridSampleBackward.apply(g, input, grid, ctx.args, mask)
         else:
-            gi, gg = (_opt_wrap(t) for t in _C.grid_sample_backward(g._impl, input._impl, grid._impl, *ctx.args,
+            gi, gg = (_opt_wrap(t) for t in _on_host.grid_sample_backward(g._impl, input._impl, grid._impl, *ctx.args,
                                                                      mask))
         return gi, gg, None, None, None
 
@@ -66,7 +69,7 @@ class _GridSampleBackward(Function):
 
     @staticmethod
     def forward(ctx, g, input, grid, args, mask):
-        gi, gg = _C.grid_sample_backward(g._impl, input._impl, grid._impl, *args, mask)
+        gi, gg = _on_host.grid_sample_backward(g._impl, input._impl, grid._impl, *args, mask)
         return _opt_wrap(gi), _opt_wrap(gg)
 
     @staticmethod
@@ -95,7 +98,7 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
     if _gs.enabled and (input._rg or grid._rg):
         cls = _GridSample3D if input.dim() == 5 else _GridSample
         return cls.apply(input, grid, mode, padding_mode, align_corners)
-    return _wrap(_C.grid_sample(input._impl, grid._impl, mode, padding_mode, align_corners))
+    return _wrap(_on_host.grid_sample(input._impl, grid._impl, mode, padding_mode, align_corners))
 
 
 # ---------------------------------------------------------------------------------------------------

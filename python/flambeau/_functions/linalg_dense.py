@@ -1,7 +1,8 @@
 """Dense linear algebra: solvers and decompositions (torch.linalg's), with their gradients.
 
 The factorisations run in C++ (`_C.linalg_lu_factor/lu_solve/solve_triangular/cholesky/qr/eigh/svd/
-matrix_exp`, csrc/cpu/linalg_*.cpp; CPU only, float32/float64, batched over leading dims). Everything
+matrix_exp`, csrc/cpu/linalg_*.cpp; CPU kernels, CUDA tensors go through the host (host_route.py);
+float32/float64, batched over leading dims). Everything
 else is composed here: broadcasting of batch dims (by differentiable `expand`, so gradients of broadcast
 operands are summed back for free), `left=False` (by transposing: X A = B is A^T X^T = B^T), the vector
 right-hand sides, error messages (`LinAlgError` for singular / not positive-definite matrices, reported
@@ -21,6 +22,9 @@ from .._tensor import Tensor, _wrap
 from ..autograd.function import Function
 from ..autograd.grad_mode import _state as _gs
 from . import _dispatch as dsp
+from .host_route import HostRouted, to_numpy, from_numpy
+
+_on_host = HostRouted()  # the factorisations are CPU kernels: CUDA tensors go through the host (host_route.py)
 
 
 class LinAlgError(RuntimeError):
@@ -89,7 +93,7 @@ def _check_same_dtype(A, B, op):
 
 def _raise_on_info(info, op, message, batched, exc=LinAlgError):
     """Raises exc for the first matrix of the batch whose info is non-zero: '{op}: (Batch element i): msg'."""
-    arr = _C.to_numpy(info._impl).reshape(-1)
+    arr = to_numpy(info._impl).reshape(-1)
     bad = np.flatnonzero(arr)
     if bad.size:
         i = int(bad[0])
@@ -123,17 +127,17 @@ def _eye_like(A, n=None, batch=None):
 
 
 def _lu_raw(A):
-    lu, piv, info = _C.linalg_lu_factor(A._impl)
+    lu, piv, info = _on_host.linalg_lu_factor(A._impl)
     return _wrap(lu), _wrap(piv), _wrap(info)
 
 
 def _lu_solve_raw(LU, piv, B, adjoint=False):
-    return _wrap(_C.linalg_lu_solve(LU._impl, piv._impl, B._impl, adjoint))
+    return _wrap(_on_host.linalg_lu_solve(LU._impl, piv._impl, B._impl, adjoint))
 
 
 def _pivot_parity(piv):
     """+1 / -1 per matrix (a numpy array [...]): the sign of the permutation the 1-based pivots describe."""
-    p = _C.to_numpy(piv._impl)
+    p = to_numpy(piv._impl)
     k = p.shape[-1]
     swaps = (p != np.arange(1, k + 1)).sum(-1) if k else np.zeros(p.shape[:-1], np.int64)
     return np.where(swaps % 2 == 1, -1.0, 1.0)
@@ -141,13 +145,12 @@ def _pivot_parity(piv):
 
 def _to_tensor(arr, like):
     arr = np.asarray(arr, dtype=np.float64 if like._impl.dtype == "float64" else np.float32)
-    impl = _C.from_numpy(np.ascontiguousarray(arr).reshape(arr.shape))
-    return _wrap(impl)
+    return _wrap(from_numpy(np.ascontiguousarray(arr).reshape(arr.shape), like._impl.device))
 
 
 def _perm_matrix(piv, m, like):
     """P [..., m, m] with A = P L U for LAPACK's 1-based pivots: rows of P^T A are A[perm]."""
-    p = _C.to_numpy(piv._impl)
+    p = to_numpy(piv._impl)
     batch = p.shape[:-1]
     nb = int(np.prod(batch))
     flat = p.reshape(nb, p.shape[-1])
@@ -323,7 +326,7 @@ class LinalgSolveTriangular(Function):
 
     @staticmethod
     def forward(ctx, A, B, upper, unitriangular):
-        X = _wrap(_C.linalg_solve_triangular(A._impl, B._impl, upper, unitriangular))
+        X = _wrap(_on_host.linalg_solve_triangular(A._impl, B._impl, upper, unitriangular))
         ctx.flags = (upper, unitriangular)
         ctx.save_for_backward(A, X)
         return X
@@ -357,7 +360,7 @@ def solve_triangular(A, B, *, upper, left=True, unitriangular=False, out=None):
     if _records(A2, B2):
         X = LinalgSolveTriangular.apply(A2, B2, bool(upper), bool(unitriangular))
     else:
-        X = _wrap(_C.linalg_solve_triangular(A2._impl, B2._impl, bool(upper), bool(unitriangular)))
+        X = _wrap(_on_host.linalg_solve_triangular(A2._impl, B2._impl, bool(upper), bool(unitriangular)))
     return _out(out, X)
 
 
@@ -545,7 +548,7 @@ class LinalgDet(Function):
     @staticmethod
     def backward(ctx, g):
         A, d, LU, piv, info = ctx.saved_tensors
-        singular = bool(np.any(_C.to_numpy(info._impl)))
+        singular = bool(np.any(to_numpy(info._impl)))
         n = _shape(A)[-1]
         if n == 0:
             return A * 0
@@ -624,7 +627,7 @@ class LinalgCholeskyEx(Function):
 
     @staticmethod
     def forward(ctx, A, upper, err_op):
-        L, info = (_wrap(t) for t in _C.linalg_cholesky(A._impl, upper))
+        L, info = (_wrap(t) for t in _on_host.linalg_cholesky(A._impl, upper))
         if err_op:
             _raise_on_info(info, err_op, _chol_message, A.dim() > 2)
         ctx.upper = upper
@@ -651,7 +654,7 @@ def cholesky_ex(A, *, upper=False, check_errors=False, out=None):
     if _records(A):
         L, info = LinalgCholeskyEx.apply(A, bool(upper), err_op)
     else:
-        L, info = (_wrap(t) for t in _C.linalg_cholesky(A._impl, bool(upper)))
+        L, info = (_wrap(t) for t in _on_host.linalg_cholesky(A._impl, bool(upper)))
         if err_op:
             _raise_on_info(info, err_op, _chol_message, A.dim() > 2)
     return _outs(out, return_types.linalg_cholesky_ex, (L, info))
@@ -662,7 +665,7 @@ def cholesky(A, *, upper=False, out=None):
     if _records(A):
         L = LinalgCholeskyEx.apply(A, bool(upper), "linalg.cholesky")[0]
     else:
-        L, info = (_wrap(t) for t in _C.linalg_cholesky(A._impl, bool(upper)))
+        L, info = (_wrap(t) for t in _on_host.linalg_cholesky(A._impl, bool(upper)))
         _raise_on_info(info, "linalg.cholesky", _chol_message, A.dim() > 2)
     return _out(out, L)
 
@@ -691,8 +694,8 @@ def cholesky_solve(B, L, upper=False, *, out=None):
 def _cholesky_solve_raw(B, L, upper):
     Li, Bi = L._impl, B._impl
     Lt = _C.transpose(Li, -2, -1)
-    Y = _C.linalg_solve_triangular(Lt if upper else Li, Bi, False, False)
-    return _wrap(_C.linalg_solve_triangular(Li if upper else Lt, Y, True, False))
+    Y = _on_host.linalg_solve_triangular(Lt if upper else Li, Bi, False, False)
+    return _wrap(_on_host.linalg_solve_triangular(Li if upper else Lt, Y, True, False))
 
 
 class CholeskySolve(Function):
@@ -754,7 +757,7 @@ class LinalgQr(Function):
 
     @staticmethod
     def forward(ctx, A, mode):
-        Q, R = (_wrap(t) for t in _C.linalg_qr(A._impl, mode))
+        Q, R = (_wrap(t) for t in _on_host.linalg_qr(A._impl, mode))
         ctx.mode = mode
         ctx.set_materialize_grads(False)
         if mode == "r":
@@ -807,7 +810,7 @@ def qr(A, mode="reduced", *, out=None):
     if _records(A):
         Q, R = LinalgQr.apply(A, mode)
     else:
-        Q, R = (_wrap(t) for t in _C.linalg_qr(A._impl, mode))
+        Q, R = (_wrap(t) for t in _on_host.linalg_qr(A._impl, mode))
     return _outs(out, return_types.linalg_qr, (Q, R))
 
 
@@ -823,7 +826,7 @@ class LinalgEigh(Function):
 
     @staticmethod
     def forward(ctx, A, uplo):
-        w, V = (_wrap(t) for t in _C.linalg_eigh(A._impl, uplo, True))
+        w, V = (_wrap(t) for t in _on_host.linalg_eigh(A._impl, uplo, True))
         ctx.set_materialize_grads(False)
         ctx.save_for_backward(w, V)
         return w, V
@@ -857,7 +860,7 @@ def eigh(A, UPLO="L", *, out=None):
     if _records(A):
         w, V = LinalgEigh.apply(A, uplo)
     else:
-        w, V = (_wrap(t) for t in _C.linalg_eigh(A._impl, uplo, True))
+        w, V = (_wrap(t) for t in _on_host.linalg_eigh(A._impl, uplo, True))
     return _outs(out, return_types.linalg_eigh, (w, V))
 
 
@@ -866,7 +869,7 @@ def eigvalsh(A, UPLO="L", *, out=None):
     uplo = _check_uplo(UPLO, "linalg.eigvalsh")
     if _records(A):
         return _out(out, LinalgEigh.apply(A, uplo)[0])
-    return _out(out, _wrap(_C.linalg_eigh(A._impl, uplo, False)[0]))
+    return _out(out, _wrap(_on_host.linalg_eigh(A._impl, uplo, False)[0]))
 
 
 # ---------------------------------------------------------------- SVD
@@ -875,7 +878,7 @@ class LinalgSvd(Function):
 
     @staticmethod
     def forward(ctx, A, full_matrices):
-        U, S, Vh = (_wrap(t) for t in _C.linalg_svd(A._impl, full_matrices, True))
+        U, S, Vh = (_wrap(t) for t in _on_host.linalg_svd(A._impl, full_matrices, True))
         ctx.set_materialize_grads(False)
         ctx.save_for_backward(U, S, Vh)
         return U, S, Vh
@@ -933,7 +936,7 @@ def svd(A, full_matrices=True, *, driver=None, out=None):
     if _records(A):
         U, S, Vh = LinalgSvd.apply(A, bool(full_matrices))
     else:
-        U, S, Vh = (_wrap(t) for t in _C.linalg_svd(A._impl, bool(full_matrices), True))
+        U, S, Vh = (_wrap(t) for t in _on_host.linalg_svd(A._impl, bool(full_matrices), True))
     return _outs(out, return_types.linalg_svd, (U, S, Vh))
 
 
@@ -941,7 +944,7 @@ def svdvals(A, *, driver=None, out=None):
     _check_input(A, "linalg.svdvals")
     if _records(A):
         return _out(out, LinalgSvd.apply(A, False)[1])
-    return _out(out, _wrap(_C.linalg_svd(A._impl, False, False)[1]))
+    return _out(out, _wrap(_on_host.linalg_svd(A._impl, False, False)[1]))
 
 
 def svd_legacy(input, some=True, compute_uv=True, *, out=None):
@@ -1007,13 +1010,13 @@ def _pinv_raw(A, atol, rtol, hermitian):
     from .pointwise import where
     zero = _wrap(_C.full([], 0, A._impl.dtype, A._impl.device))
     if hermitian:
-        w, V = (_wrap(t) for t in _C.linalg_eigh(A._impl, "L", True))
+        w, V = (_wrap(t) for t in _on_host.linalg_eigh(A._impl, "L", True))
         aw = w.abs()
         smax = aw.amax(-1) if _shape(w)[-1] else aw.sum(-1)
         thr = _threshold(smax, atol, rtol).unsqueeze(-1)
         winv = where(aw > thr, w.reciprocal(), zero)
         return (V * winv.unsqueeze(-2)) @ V.mT
-    U, S, Vh = (_wrap(t) for t in _C.linalg_svd(A._impl, False, True))
+    U, S, Vh = (_wrap(t) for t in _on_host.linalg_svd(A._impl, False, True))
     smax = S[..., 0] if _shape(S)[-1] else S.sum(-1)
     thr = _threshold(smax, atol, rtol).unsqueeze(-1)
     sinv = where(S > thr, S.reciprocal(), zero)
@@ -1085,7 +1088,7 @@ def lstsq(A, B, rcond=None, *, driver=None):
         else:
             rank = _wrap(_C.full(list(_shape(A)[:-2]), 0, "int64", dev))
         residuals = empty_f
-        full_rank = bool(np.all(_C.to_numpy(rank._impl) == n))
+        full_rank = bool(np.all(to_numpy(rank._impl) == n))
         if m > n and driver != "gelsy" and (driver == "gels" or full_rank):
             Ad, Xd, Bd = A.detach(), X.detach(), Bm.detach()
             residuals = ((Ad @ Xd - Bd) ** 2).sum(-2)  # [..., k]; [1] for a vector b, as torch
@@ -1104,7 +1107,7 @@ class LinalgMatrixExp(Function):
     @staticmethod
     def forward(ctx, A):
         ctx.save_for_backward(A)
-        return _wrap(_C.linalg_matrix_exp(A._impl))
+        return _wrap(_on_host.linalg_matrix_exp(A._impl))
 
     @staticmethod
     def backward(ctx, g):
@@ -1122,7 +1125,7 @@ def matrix_exp(A):
     _check_input(A, "linalg.matrix_exp", square=True)
     if _records(A):
         return LinalgMatrixExp.apply(A)
-    return _wrap(_C.linalg_matrix_exp(A._impl))
+    return _wrap(_on_host.linalg_matrix_exp(A._impl))
 
 
 class _MatrixPowerZero(Function):
@@ -1225,10 +1228,10 @@ def cond(A, p=None, *, out=None):
     from ..linalg import matrix_norm
     Ainv, info = inv_ex(A)
     r = matrix_norm(A, p) * matrix_norm(Ainv, p)
-    if bool(np.any(_C.to_numpy(info._impl))):
+    if bool(np.any(to_numpy(info._impl))):
         from .pointwise import where
         inf = _wrap(_C.full([], float("inf"), A._impl.dtype, A._impl.device))
-        bad = _wrap(_C.from_numpy(np.ascontiguousarray(_C.to_numpy(info._impl) != 0)))
+        bad = _wrap(from_numpy(np.ascontiguousarray(to_numpy(info._impl) != 0), info._impl.device))
         r = where(bad, inf, r)
     return _out(out, r)
 

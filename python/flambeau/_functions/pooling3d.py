@@ -1,19 +1,26 @@
 """3-D pooling: max_pool3d, avg_pool3d, adaptive_avg_pool3d, adaptive_max_pool3d, and max unpooling
 (kernels: _C.max_pool3d / _C.max_pool3d_backward, _C.avg_pool3d / _C.avg_pool3d_backward,
 _C.adaptive_avg_pool3d / _C.adaptive_avg_pool3d_backward, _C.adaptive_max_pool3d,
-_C.max_unpool3d / _C.max_unpool3d_backward, csrc/cpu/pooling3d.cpp; CPU only).
+_C.max_unpool3d / _C.max_unpool3d_backward, csrc/cpu/pooling3d.cpp; csrc/cuda/pooling3d.cu (gated) but
+for unpooling, and CUDA tensors go through the host otherwise: host_route.py).
 
 Inputs are [N, C, D, H, W] or unbatched [C, D, H, W]; output sizes, the ceil_mode rule and the
 argument checks are PyTorch's (done in C++, csrc/ops/pooling3d.cpp). As for 2-D pooling
 (pooling.py), each backward is linear in the incoming gradient and is itself a Function whose
 backward is the forward's linear map again, so create_graph=True works.
 """
-from .. import _C
 from .._tensor import Tensor, _wrap
 from ..autograd.function import Function
 from ..autograd.grad_mode import _state as _gs
 from . import pooling as _p2
 from .pooling import _check_input, _as_int, _max_pool_common  # shared with 2-D pooling
+from .host_route import HostRouted
+
+# CUDA tensors go through the host (host_route.py): max unpooling has only CPU kernels; the pooling
+# kernels have CUDA versions not yet run on a GPU (csrc/cuda/pooling3d.cu), taken with
+# FLAMBEAU_CUDA_UNVERIFIED=1.
+_on_host = HostRouted()
+_gated = HostRouted(gated=True)
 
 
 def _int_list(v, name, op):
@@ -41,7 +48,7 @@ class _ScatterByIndices(Function):
     @staticmethod
     def forward(ctx, g, indices, in_shape):
         ctx.indices = indices
-        return _wrap(_C.max_pool3d_backward(g._impl, indices._impl, list(in_shape)))
+        return _wrap(_gated.max_pool3d_backward(g._impl, indices._impl, list(in_shape)))
 
     @staticmethod
     def backward(ctx, gg):
@@ -51,7 +58,7 @@ class _ScatterByIndices(Function):
 def _scatter_by_indices(g, indices, in_shape):
     if _gs.enabled and g._rg:
         return _ScatterByIndices.apply(g, indices, in_shape)
-    return _wrap(_C.max_pool3d_backward(g._impl, indices._impl, list(in_shape)))
+    return _wrap(_gated.max_pool3d_backward(g._impl, indices._impl, list(in_shape)))
 
 
 class _MaxPool(Function):
@@ -92,7 +99,7 @@ def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     ceil_mode = bool(ceil_mode)
 
     def run(xi, with_indices):
-        return _C.max_pool3d(xi, k, s, p, d, ceil_mode, with_indices)
+        return _gated.max_pool3d(xi, k, s, p, d, ceil_mode, with_indices)
 
     return _max_pool_common(_MaxPool, input, run, bool(return_indices))
 
@@ -124,7 +131,7 @@ def adaptive_max_pool3d(input, output_size, return_indices=False):
     o = _adaptive_size(input, output_size, op)
 
     def run(xi, with_indices):
-        return _C.adaptive_max_pool3d(xi, o, with_indices)
+        return _gated.adaptive_max_pool3d(xi, o, with_indices)
 
     return _max_pool_common(_AdaptiveMaxPool, input, run, bool(return_indices))
 
@@ -144,7 +151,7 @@ class _AvgPool(Function):
     def forward(ctx, x, args):
         ctx.args = args
         ctx.in_shape = x._impl.shape
-        return _wrap(_C.avg_pool3d(x._impl, *args))
+        return _wrap(_gated.avg_pool3d(x._impl, *args))
 
     @staticmethod
     def backward(ctx, g):
@@ -158,7 +165,7 @@ class _AvgPoolBackward(Function):
     @staticmethod
     def forward(ctx, g, in_shape, args):
         ctx.args = args
-        return _wrap(_C.avg_pool3d_backward(g._impl, list(in_shape), *args))
+        return _wrap(_gated.avg_pool3d_backward(g._impl, list(in_shape), *args))
 
     @staticmethod
     def backward(ctx, gg):
@@ -168,13 +175,13 @@ class _AvgPoolBackward(Function):
 def _avg_pool(x, args):
     if _gs.enabled and x._rg:
         return _AvgPool.apply(x, args)
-    return _wrap(_C.avg_pool3d(x._impl, *args))
+    return _wrap(_gated.avg_pool3d(x._impl, *args))
 
 
 def _avg_pool_backward(g, in_shape, args):
     if _gs.enabled and g._rg:
         return _AvgPoolBackward.apply(g, in_shape, args)
-    return _wrap(_C.avg_pool3d_backward(g._impl, list(in_shape), *args))
+    return _wrap(_gated.avg_pool3d_backward(g._impl, list(in_shape), *args))
 
 
 def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
@@ -200,7 +207,7 @@ class _AdaptiveAvgPool(Function):
     @staticmethod
     def forward(ctx, x, out_size):
         ctx.in_shape = x._impl.shape
-        return _wrap(_C.adaptive_avg_pool3d(x._impl, out_size))
+        return _wrap(_gated.adaptive_avg_pool3d(x._impl, out_size))
 
     @staticmethod
     def backward(ctx, g):
@@ -214,7 +221,7 @@ class _AdaptiveAvgPoolBackward(Function):
     @staticmethod
     def forward(ctx, g, in_shape):
         ctx.out_size = list(g._impl.shape[-3:])
-        return _wrap(_C.adaptive_avg_pool3d_backward(g._impl, list(in_shape)))
+        return _wrap(_gated.adaptive_avg_pool3d_backward(g._impl, list(in_shape)))
 
     @staticmethod
     def backward(ctx, gg):
@@ -224,13 +231,13 @@ class _AdaptiveAvgPoolBackward(Function):
 def _adaptive_avg(x, out_size):
     if _gs.enabled and x._rg:
         return _AdaptiveAvgPool.apply(x, out_size)
-    return _wrap(_C.adaptive_avg_pool3d(x._impl, out_size))
+    return _wrap(_gated.adaptive_avg_pool3d(x._impl, out_size))
 
 
 def _adaptive_avg_backward(g, in_shape):
     if _gs.enabled and g._rg:
         return _AdaptiveAvgPoolBackward.apply(g, in_shape)
-    return _wrap(_C.adaptive_avg_pool3d_backward(g._impl, list(in_shape)))
+    return _wrap(_gated.adaptive_avg_pool3d_backward(g._impl, list(in_shape)))
 
 
 def adaptive_avg_pool3d(input, output_size):
@@ -250,13 +257,13 @@ class _MaxUnpool(Function):
     @staticmethod
     def forward(ctx, x, indices, out_size):
         ctx.indices = indices
-        return _wrap(_C.max_unpool3d(x._impl, indices._impl, list(out_size)))
+        return _wrap(_on_host.max_unpool3d(x._impl, indices._impl, list(out_size)))
 
     @staticmethod
     def backward(ctx, g):
         if _gs.enabled and g._rg:  # create_graph: a differentiable gather
             return _gather_by_indices(g, ctx.indices), None, None
-        return _wrap(_C.max_unpool3d_backward(g._impl, ctx.indices._impl)), None, None
+        return _wrap(_on_host.max_unpool3d_backward(g._impl, ctx.indices._impl)), None, None
 
 
 def max_unpool3d_kernel(input, indices, out_size):
@@ -268,4 +275,4 @@ def max_unpool3d_kernel(input, indices, out_size):
         raise TypeError(f"{op}(): argument 'indices' must be Tensor, not {type(indices).__name__}")
     if _gs.enabled and input._rg:
         return _MaxUnpool.apply(input, indices, tuple(out_size))
-    return _wrap(_C.max_unpool3d(input._impl, indices._impl, list(out_size)))
+    return _wrap(_on_host.max_unpool3d(input._impl, indices._impl, list(out_size)))

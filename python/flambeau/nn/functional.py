@@ -29,6 +29,7 @@ from flambeau.autograd import Function
 from .._functions.linear import linear as _linear_kernel
 from .._functions import activation as _A, loss as _L, conv as _Cv, pooling as _P
 from .._functions import normalization as _N, dropout as _D
+from .._functions.host_route import HostRouted
 from .._functions.grid_sample import grid_sample, affine_grid  # kernel: _C.grid_sample; affine_grid composed
 from .._functions.ctc_loss import ctc_loss  # kernel: _C.ctc_loss / _C.ctc_loss_backward (CPU only)
 from .._functions.conv3d import conv3d, conv_transpose3d  # kernels: _C.conv3d / _C.conv_transpose3d (CPU only)
@@ -1239,25 +1240,29 @@ def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_paddi
 
 
 class _Unfold2d(Function):
-    """F.unfold on the CPU: the convolution's im2col (_C.unfold2d); backward is its adjoint (_C.fold2d)."""
+    """F.unfold's kernel path: the convolution's im2col (_C.unfold2d); backward is its adjoint (_C.fold2d)."""
 
     @staticmethod
     def forward(ctx, x, geometry):
         ctx.geometry, ctx.hw = geometry, tuple(x.shape[-2:])
-        return _wrap(_C.unfold2d(x._impl, *geometry))
+        return _wrap(_fold_kernels.unfold2d(x._impl, *geometry))
 
     @staticmethod
     def backward(ctx, g):
         return _Fold2d.apply(g, ctx.hw, ctx.geometry), None
 
 
+# fold2d / unfold2d are CPU kernels: CUDA tensors go through the host (_functions/host_route.py).
+_fold_kernels = HostRouted()
+
+
 class _Fold2d(Function):
-    """F.fold on the CPU: the sum of the columns' entries over each position (_C.fold2d); backward: unfold."""
+    """F.fold: the sum of the columns' entries over each position (_C.fold2d); backward: unfold."""
 
     @staticmethod
     def forward(ctx, col, output_size, geometry):
         ctx.geometry = geometry
-        return _wrap(_C.fold2d(col._impl, list(output_size), *geometry))
+        return _wrap(_fold_kernels.fold2d(col._impl, list(output_size), *geometry))
 
     @staticmethod
     def backward(ctx, g):
@@ -1266,12 +1271,10 @@ class _Fold2d(Function):
 
 def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
     """Combines an array of sliding local blocks (N, C*kh*kw, L) into (N, C, H, W), the adjoint of
-    unfold: entries of overlapping blocks are summed. CPU tensors (the kernel is _C.fold2d)."""
+    unfold: entries of overlapping blocks are summed (the kernel is _C.fold2d; CUDA tensors go through the host)."""
     if input.dim() not in (2, 3):
         raise NotImplementedError("Input Error: Only unbatched (2D) or batched (3D) input Tensors are supported "
                                   f"(got {input.dim()}D)")
-    if input._impl.device != "cpu":
-        raise NotImplementedError("fold: only CPU tensors are supported by flambeau")
     unbatched = input.dim() == 2
     if unbatched:
         input = input.unsqueeze(0)
