@@ -92,13 +92,23 @@ def test_autocast_context_decorator_and_flags():
     assert flambeau.amp.is_autocast_available("cpu")
 
 
-def test_autocast_warns_once_that_it_runs_float32():
-    flambeau.amp._warned.discard("autocast")
-    with pytest.warns(UserWarning, match="runs in float32"):
-        flambeau.autocast("cpu", dtype=flambeau.float16)
+def test_autocast_warnings():
+    """A CPU region casts as PyTorch's and says nothing; a CUDA region without CUDA disables itself with
+    PyTorch's warning; with CUDA it warns once that it runs in float32 (no half CUDA kernels)."""
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        flambeau.autocast("cpu")  # no second warning
+        with flambeau.autocast("cpu", dtype=flambeau.float16):
+            pass
+    if not flambeau.cuda.is_available():
+        with pytest.warns(UserWarning, match="CUDA is not available"):
+            flambeau.autocast("cuda", dtype=flambeau.float16)
+        return
+    flambeau.amp._warned.discard("autocast")
+    with pytest.warns(UserWarning, match="runs in float32"):
+        flambeau.autocast("cuda", dtype=flambeau.float16)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        flambeau.autocast("cuda")  # no second warning
 
 
 def test_autocast_bad_device():

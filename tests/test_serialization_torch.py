@@ -396,16 +396,20 @@ def test_every_dtype_both_ways(dtype):
     assert_same(flambeau_round_trip(fv), fv)
 
 
-def test_float16_and_bfloat16_from_torch_load_as_exact_float32():
-    # flambeau has no half-precision tensors yet: their values come back exactly, as float32
+def test_float16_and_bfloat16_both_ways():
+    # half tensors keep their dtype, bits, strides and offsets, in both directions
     x = torch.randn(4, 6) * 30
-    obj = {"h": x.half(), "b": x.bfloat16(), "ht": x.half().t()[1:], "dtype": torch.bfloat16}
+    obj = {"h": x.half(), "b": x.bfloat16(), "ht": x.half().t()[1:], "bt": x.bfloat16().t()[2:],
+           "dtype": torch.bfloat16}
     out = torch_to_flambeau(obj)
-    for k in ("h", "b", "ht"):
-        assert out[k].dtype == flambeau.float32
+    for k in ("h", "b", "ht", "bt"):
+        assert str(out[k].dtype).rsplit(".", 1)[-1] == str(obj[k].dtype).rsplit(".", 1)[-1], k
         assert out[k].stride() == obj[k].stride() and out[k].storage_offset() == obj[k].storage_offset()
-        assert np.array_equal(np_of(out[k]), obj[k].float().numpy()), k
+        assert np.array_equal(np_of(out[k].float()), obj[k].float().numpy()), k
     assert out["dtype"] is flambeau.bfloat16
+    back = flambeau_to_torch({k: out[k] for k in ("h", "b", "ht", "bt")})
+    for k in ("h", "b", "ht", "bt"):
+        assert back[k].dtype == obj[k].dtype and torch.equal(back[k], obj[k]), k
 
 
 def test_parameters_and_requires_grad_both_ways():

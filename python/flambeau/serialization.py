@@ -23,7 +23,7 @@ types, torch.Size, torch.device, dtypes, and the builtins torch.load(weights_onl
 any other global raises pickle.UnpicklingError naming it, even with weights_only=False, unless the
 user marked it safe with add_safe_globals / safe_globals (as torch.serialization's). Tensors that
 shared a storage when saved (tied weights, views) share memory when loaded, with their offsets and
-strides. float16/bfloat16 tensors load as float32 until flambeau has those dtypes. A record whose
+strides. float16/bfloat16 tensors load as float16/bfloat16. A record whose
 CRC does not match, a truncated archive or a malformed pickle raises SerializationError (or
 pickle.UnpicklingError) instead of loading wrong numbers. Files in PyTorch's legacy format
 (_use_new_zipfile_serialization=False) load too. Refused with a message saying why: tensors of

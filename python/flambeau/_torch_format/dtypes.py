@@ -40,25 +40,10 @@ def flambeau_dtype(name):
 
 
 def has_tensors_of(name):
-    """Whether flambeau can hold tensors of this dtype (float16/bfloat16 through widened())."""
+    """Whether flambeau can hold tensors of this dtype."""
     return name in _FLAMBEAU_DTYPES
 
 
-def widened(arr, name):
-    """The stored elements `arr` (numpy, native byte order) as values flambeau can hold.
-
-    flambeau has no float16/bfloat16 tensors yet (they are names only): both become float32, which
-    holds every half and bfloat16 value exactly. When those dtypes land, this becomes the identity for
-    them (bfloat16 then needs its bits handed over as they are). The element count is unchanged, so the
-    sizes, strides and offsets with which tensors view the storage stay valid.
-    """
-    if name == "float16":
-        return arr.astype(np.float32)
-    if name == "bfloat16":
-        return (arr.astype(np.uint32) << 16).view(np.float32)
-    return arr
-
-
 def dtype_name(dtype):
-    """'float32' for flambeau.float32 (and for the name-only float16/bfloat16 objects)."""
+    """'float32' for flambeau.float32."""
     return getattr(dtype, "_name", None) or str(dtype).rsplit(".", 1)[-1]

@@ -19,7 +19,7 @@ import numpy as np
 
 import flambeau
 
-from .dtypes import STORED_NUMPY, widened
+from .dtypes import STORED_NUMPY
 from .unpickler import LoadedStorage, RestrictedUnpickler
 
 _CHUNK = 1 << 24
@@ -102,7 +102,10 @@ def storage_tensor(raw, key, dtype_name, big_endian):
     arr = arr.astype(element.newbyteorder("="), copy=False)
     if dtype_name == "bool":  # any nonzero byte is True, as in PyTorch
         arr = arr.view(np.uint8) != 0
-    return flambeau.from_numpy(widened(arr, dtype_name))
+    if dtype_name == "bfloat16":  # numpy has no bfloat16: the bits through their exact float32 values
+        from flambeau.serialization import _bf16_bits_to_tensor
+        return _bf16_bits_to_tensor(arr)
+    return flambeau.from_numpy(arr)
 
 
 def _check_unread_records(archive):

@@ -71,6 +71,9 @@ class _Storages:
 
 
 def _storage_bytes(whole, name):
+    if name == "bfloat16":  # numpy has no bfloat16: its float32 values are exact, their top 16 bits the bits
+        f32 = np.ascontiguousarray(whole.detach().cpu().float().numpy(), dtype="<f4").reshape(-1)
+        return (f32.view("<u4") >> 16).astype("<u2").view(np.uint8)
     arr = whole.detach().cpu().numpy()
     stored = STORED_NUMPY[name]
     if (arr.dtype.kind, arr.dtype.itemsize) != (stored.kind, stored.itemsize):
