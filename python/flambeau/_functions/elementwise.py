@@ -450,11 +450,36 @@ def remainder(input, other, *, out=None):
     return _write_out(out, r) if out is not None else r
 
 
+def _exact_fmod_into(r, input, other):
+    """Writes C's fmod of the operands into r. The composite a - trunc(a / b) * b has the right gradients
+    (1 and -trunc(a / b)) but rounds: in float32 it differed from PyTorch's std::fmod on about half of
+    random operand pairs. numpy's fmod is C's, computed here in r's dtype (float32 for the half types, then
+    rounded once, as PyTorch's CPU kernels); the values are written under the composite's graph, whose
+    backward does not read them."""
+    import numpy as np
+    from .._creation import tensor as _tensor
+    name = r._impl.dtype
+    npdt = np.float64 if name == "float64" else np.float32
+
+    def host(x):
+        if isinstance(x, Tensor):
+            x = x.detach()
+            return (x.float() if x._impl.dtype in ("float16", "bfloat16") else x).cpu().numpy().astype(npdt)
+        return np.asarray(x, dtype=npdt)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        exact = np.fmod(host(input), host(other))
+    if exact.shape != tuple(r.shape):
+        exact = np.broadcast_to(exact, tuple(r.shape))
+    r.detach().copy_(_tensor(np.ascontiguousarray(exact), device=r.device))
+
+
 def fmod(input, other, *, out=None):
-    """C-style remainder (sign of the dividend): a - trunc(a / b) * b."""
+    """C-style remainder (sign of the dividend), as C's fmod; gradients of a - trunc(a / b) * b."""
     dt = result_type_names(input, other)
     if dt in _FLOAT:
         r = sub(input, mul(trunc(div(input, other)), other))
+        if r.numel():
+            _exact_fmod_into(r, input, other)
     else:
         r = remainder(input, other)
         # Python-style remainder differs from C-style where the signs of the result and a differ.
