@@ -11,7 +11,8 @@ import flambeau
 from flambeau import _omp_env
 
 pytestmark = pytest.mark.skipif(not flambeau._C.has_openmp, reason="built without OpenMP")
-PYPATH = os.path.join(os.path.dirname(__file__), "..", "python")
+# the flambeau this test imported (the source tree in development, the installed wheel in CI)
+PYPATH = os.path.dirname(os.path.dirname(os.path.abspath(flambeau.__file__)))
 
 
 def _load(extra):
