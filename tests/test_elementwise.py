@@ -595,3 +595,22 @@ def test_fmod_is_c_fmod_bit_for_bit(dtype):
     x.fmod_(flambeau.tensor(b[:4]))
     np.testing.assert_array_equal(x.numpy(), torch.tensor(a[:12].reshape(3, 4)).fmod_(torch.tensor(b[:4])).numpy())
     check_op(lambda p, q: torch.fmod(p, q), lambda p, q: flambeau.fmod(p, q), shapes=[(3, 5), (5,)], dtype=dtype)
+    # edge values: zero divisors, infinities, signed zeros; one graph node named as PyTorch's
+    e = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 5.5, -5.5, 1e30, -7.0], dtype=dtype)
+    d = np.array([0.0, 1.0, 2.0, -3.0, 1.0, np.inf, -np.inf, 3.0, 0.5], dtype=dtype)
+    np.testing.assert_array_equal(flambeau.fmod(flambeau.tensor(e), flambeau.tensor(d)).numpy(),
+                                  torch.fmod(torch.tensor(e), torch.tensor(d)).numpy())
+    p = flambeau.tensor(a[:5], requires_grad=True)
+    assert flambeau.fmod(p, 0.3).grad_fn.name() == "FmodBackward0"
+
+
+@pytest.mark.parametrize("dtype", ["int64", "int32", "int8"])
+def test_fmod_integers_truncate(dtype):
+    """Integer fmod is C's % (the dividend's sign), a division by zero raises as in PyTorch."""
+    a = np.random.randint(-50, 50, 300).astype(dtype)
+    b = np.random.randint(1, 9, 300).astype(dtype) * np.random.choice([-1, 1], 300).astype(dtype)
+    np.testing.assert_array_equal(flambeau.fmod(flambeau.tensor(a), flambeau.tensor(b)).numpy(),
+                                  torch.fmod(torch.tensor(a), torch.tensor(b)).numpy())
+    np.testing.assert_array_equal(flambeau.fmod(flambeau.tensor(a), -3).numpy(), torch.fmod(torch.tensor(a), -3).numpy())
+    with pytest.raises(RuntimeError, match="ZeroDivisionError"):
+        flambeau.fmod(flambeau.tensor(a), flambeau.zeros(300, dtype=getattr(flambeau, dtype)))

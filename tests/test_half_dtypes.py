@@ -291,9 +291,7 @@ def test_unary(dt, op):
         assert_close_half(r_f, r_t, dt, ulps=1.0, what=op)
 
 
-# (fmod is left out: flambeau computes it as a - trunc(a / b) * b, which already differs from
-# PyTorch's fmod in float32.)
-BINARY = ["add", "sub", "mul", "div", "maximum", "minimum", "remainder", "atan2", "pow"]
+BINARY = ["add", "sub", "mul", "div", "maximum", "minimum", "remainder", "fmod", "atan2", "pow"]
 
 
 @pytest.mark.parametrize("dt", DTS)

@@ -377,6 +377,7 @@ void binary_typed(BinaryOp op, const Tensor& out, const Tensor& a, const Tensor&
             if (r != 0 && ((r < 0) != (y < 0))) r += y;
             return r;
           });
+        case BinaryOp::Fmod: return same([](T x, T y) { return std::fmod(x, y); });
         case BinaryOp::FloorDivide: return same([](T x, T y) { return float_floor_divide(x, y); });
         case BinaryOp::Atan2:
           if (simd_atan2<T>(out, a, b)) return;
@@ -391,9 +392,10 @@ void binary_typed(BinaryOp op, const Tensor& out, const Tensor& a, const Tensor&
       switch (op) {
         case BinaryOp::Div:
         case BinaryOp::FloorDivide:
-        case BinaryOp::Remainder: {
-          bool floor_mode = op != BinaryOp::Div;
-          bool rem = op == BinaryOp::Remainder;
+        case BinaryOp::Remainder:
+        case BinaryOp::Fmod: {
+          bool floor_mode = op == BinaryOp::FloorDivide || op == BinaryOp::Remainder;
+          bool rem = op == BinaryOp::Remainder || op == BinaryOp::Fmod;
           same([&](T x, T y) -> T {
             if (y == 0) { bad.store(true, std::memory_order_relaxed); return 0; }
             if (y == -1) return rem ? T(0) : T(0 - (uint64_t)x);  // avoids INT64_MIN / -1 overflow trap

@@ -180,9 +180,11 @@ constexpr bool binary_ok() {
            OP == BinaryOp::BitwiseXor;
   if (OP == BinaryOp::Add || OP == BinaryOp::Sub || OP == BinaryOp::Mul) return true;
   if (kFloat<T>)
-    return OP == BinaryOp::Div || OP == BinaryOp::Pow || OP == BinaryOp::Remainder || OP == BinaryOp::FloorDivide ||
+    return OP == BinaryOp::Div || OP == BinaryOp::Pow || OP == BinaryOp::Remainder || OP == BinaryOp::Fmod ||
+           OP == BinaryOp::FloorDivide ||
            OP == BinaryOp::Atan2 || OP == BinaryOp::TanhBackward || OP == BinaryOp::SigmoidBackward;
-  return OP == BinaryOp::Div || OP == BinaryOp::FloorDivide || OP == BinaryOp::Remainder || OP == BinaryOp::Pow ||
+  return OP == BinaryOp::Div || OP == BinaryOp::FloorDivide || OP == BinaryOp::Remainder || OP == BinaryOp::Fmod ||
+         OP == BinaryOp::Pow ||
          OP == BinaryOp::BitwiseAnd || OP == BinaryOp::BitwiseOr || OP == BinaryOp::BitwiseXor;
 }
 
@@ -259,8 +261,8 @@ struct BinaryFn {
           record_error(err, x, 0);
           return 0;
         }
-        constexpr bool rem = OP == BinaryOp::Remainder;
-        constexpr bool floor_mode = OP != BinaryOp::Div;
+        constexpr bool rem = OP == BinaryOp::Remainder || OP == BinaryOp::Fmod;
+        constexpr bool floor_mode = OP == BinaryOp::FloorDivide || OP == BinaryOp::Remainder;
         if (y == -1) return rem ? int64_t(0) : dm::wneg(x);
         int64_t q = x / y, r = x % y;
         if (floor_mode && r != 0 && ((r < 0) != (y < 0))) {
@@ -279,7 +281,8 @@ struct BinaryFn {
         T r = dm::fmod(x, y);
         if (r != 0 && ((r < 0) != (y < 0))) r += y;
         return r;
-      } else if constexpr (OP == BinaryOp::FloorDivide) return float_floor_divide(x, y);
+      } else if constexpr (OP == BinaryOp::Fmod) return dm::fmod(x, y);
+      else if constexpr (OP == BinaryOp::FloorDivide) return float_floor_divide(x, y);
       else if constexpr (OP == BinaryOp::Atan2) return dm::atan2(x, y);
       else if constexpr (OP == BinaryOp::TanhBackward) return x * (T(1) - y * y);
       else if constexpr (OP == BinaryOp::SigmoidBackward) return x * (T(1) - y) * y;
@@ -291,7 +294,7 @@ struct BinaryFn {
 #define FLB_BINARY_OPS(X)                                                                           \
   X(Add) X(Sub) X(Mul) X(Div) X(Pow) X(Maximum) X(Minimum) X(Remainder) X(FloorDivide) X(Atan2) X(Eq)  \
   X(Ne) X(Lt) X(Le) X(Gt) X(Ge) X(LogicalAnd) X(LogicalOr) X(LogicalXor) X(BitwiseAnd) X(BitwiseOr)    \
-  X(BitwiseXor) X(TanhBackward) X(SigmoidBackward)
+  X(BitwiseXor) X(TanhBackward) X(SigmoidBackward) X(Fmod)
 
 // Run-time op switch, as for unary ops above.
 template <class T, bool BOOL_OUT>
@@ -342,7 +345,8 @@ void binary_typed(BinaryOp op, const Tensor& out, const Tensor& a, const Tensor&
     launch_binary<bool, T, T>(out, a, b, BinaryRt<T, true>{op, nullptr}, "binary");
     return;
   }
-  const bool checked = kInt<T> && (op == BinaryOp::Div || op == BinaryOp::FloorDivide || op == BinaryOp::Remainder);
+  const bool checked = kInt<T> && (op == BinaryOp::Div || op == BinaryOp::FloorDivide || op == BinaryOp::Remainder ||
+                                 op == BinaryOp::Fmod);
   if (!checked) {
     launch_binary<T, T, T>(out, a, b, BinaryRt<T, false>{op, nullptr}, "binary");
     return;

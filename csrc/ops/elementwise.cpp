@@ -98,7 +98,7 @@ static const char* binary_name(BinaryOp op) {
   static const char* names[] = {"add", "sub", "mul", "div", "pow", "maximum", "minimum", "remainder", "floor_divide",
                                 "atan2", "eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or",
                                 "logical_xor", "bitwise_and", "bitwise_or", "bitwise_xor", "tanh_backward",
-                                "sigmoid_backward"};
+                                "sigmoid_backward", "fmod"};
   return names[(int)op];
 }
 
@@ -152,6 +152,7 @@ Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b, const std::optional
       FLB_CHECK(!is_float, NotImplementedError, name, ": not implemented for floating-point tensors");
       break;
     case BinaryOp::Sub: case BinaryOp::Div: case BinaryOp::Pow: case BinaryOp::Remainder: case BinaryOp::FloorDivide:
+    case BinaryOp::Fmod:
       FLB_CHECK(a.dtype != DType::Bool, NotImplementedError, name, ": not implemented for bool tensors (shapes ",
                 shape_str(a.sizes), " and ", shape_str(b.sizes), ")");
       break;

@@ -17,6 +17,7 @@ enum class BinaryOp : int {
   // Fused backward helpers (grad, saved) -> grad_input: one pass instead of three.
   TanhBackward,     // g * (1 - y*y)
   SigmoidBackward,  // g * y * (1 - y)
+  Fmod,             // C's fmod: the remainder with the dividend's sign (Remainder takes the divisor's)
   Count
 };
 

@@ -134,7 +134,8 @@ void bind_ops(py::module_& m) {
       {"ge", BinaryOp::Ge}, {"logical_and", BinaryOp::LogicalAnd}, {"logical_or", BinaryOp::LogicalOr},
       {"logical_xor", BinaryOp::LogicalXor}, {"bitwise_and", BinaryOp::BitwiseAnd},
       {"bitwise_or", BinaryOp::BitwiseOr}, {"bitwise_xor", BinaryOp::BitwiseXor},
-      {"fused_tanh_backward", BinaryOp::TanhBackward}, {"sigmoid_backward", BinaryOp::SigmoidBackward}};
+      {"fused_tanh_backward", BinaryOp::TanhBackward}, {"sigmoid_backward", BinaryOp::SigmoidBackward},
+      {"fmod", BinaryOp::Fmod}};
   for (const auto& b : binaries) {
     BinaryOp op = b.op;
     m.def(b.name, [op](const Tensor& a, const Tensor& c, const OptT& out) { return ops::binary(op, a, c, out); },

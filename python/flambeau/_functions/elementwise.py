@@ -450,41 +450,34 @@ def remainder(input, other, *, out=None):
     return _write_out(out, r) if out is not None else r
 
 
-def _exact_fmod_into(r, input, other):
-    """Writes C's fmod of the operands into r. The composite a - trunc(a / b) * b has the right gradients
-    (1 and -trunc(a / b)) but rounds: in float32 it differed from PyTorch's std::fmod on about half of
-    random operand pairs. numpy's fmod is C's, computed here in r's dtype (float32 for the half types, then
-    rounded once, as PyTorch's CPU kernels); the values are written under the composite's graph, whose
-    backward does not read them."""
-    import numpy as np
-    from .._creation import tensor as _tensor
-    name = r._impl.dtype
-    npdt = np.float64 if name == "float64" else np.float32
+class Fmod(_Binary):
+    """C's fmod (the remainder takes the dividend's sign), the C++ Fmod kernel (std::fmod on floats, a
+    truncating remainder on integers). Gradients as PyTorch's: grad and -grad * trunc(a / b)."""
+    _grad_fn_name = "FmodBackward0"
 
-    def host(x):
-        if isinstance(x, Tensor):
-            x = x.detach()
-            return (x.float() if x._impl.dtype in ("float16", "bfloat16") else x).cpu().numpy().astype(npdt)
-        return np.asarray(x, dtype=npdt)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        exact = np.fmod(host(input), host(other))
-    if exact.shape != tuple(r.shape):
-        exact = np.broadcast_to(exact, tuple(r.shape))
-    r.detach().copy_(_tensor(np.ascontiguousarray(exact), device=r.device))
+    @staticmethod
+    def forward(ctx, a, b):
+        ai, bi = a._impl, b._impl
+        ctx.shapes = (ai.shape, bi.shape)
+        ctx.save_for_backward(a, b)
+        return _wrap(_C.fmod(ai, bi))
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        sa, sb = ctx.shapes
+        nig = ctx.needs_input_grad
+        ga = _sum_to(g, sa) if nig[0] else None
+        gb = _sum_to(mul(neg(g), trunc(div(a, b))), sb) if nig[1] else None
+        return ga, gb
 
 
 def fmod(input, other, *, out=None):
-    """C-style remainder (sign of the dividend), as C's fmod; gradients of a - trunc(a / b) * b."""
-    dt = result_type_names(input, other)
-    if dt in _FLOAT:
-        r = sub(input, mul(trunc(div(input, other)), other))
-        if r.numel():
-            _exact_fmod_into(r, input, other)
+    """C-style remainder (sign of the dividend), as C's fmod."""
+    if not isinstance(input, Tensor):
+        r = _rbinary(other, input, _C.fmod, Fmod)
     else:
-        r = remainder(input, other)
-        # Python-style remainder differs from C-style where the signs of the result and a differ.
-        fix = logical_and(ne(r, 0), ne(lt(r, 0), lt(input, 0) if isinstance(input, Tensor) else input < 0))
-        r = _pw.where(fix, sub(r, other), r)
+        r = _binary(input, other, _C.fmod, Fmod)
     return _write_out(out, r) if out is not None else r
 
 
