@@ -57,6 +57,57 @@ def test_frombuffer_shares_memory():
         check_error(lambda m: m.frombuffer(bytearray(n), **{**kw, "dtype": getattr(m, kw["dtype"])}), ValueError)
 
 
+def test_frombuffer_half_types():
+    """float16 and bfloat16 buffers (numpy has no bfloat16: flambeau reads int16 and reinterprets)."""
+    b = bytearray(np.linspace(-3, 5, 10, dtype=np.float32).tobytes())
+    for name in ("bfloat16", "float16"):
+        t = torch.frombuffer(bytearray(b), dtype=getattr(torch, name), offset=4)
+        f = flambeau.frombuffer(b, dtype=getattr(flambeau, name), offset=4)
+        assert f.dtype == getattr(flambeau, name) and tuple(f.shape) == tuple(t.shape)
+        np.testing.assert_array_equal(f.float().numpy(), t.float().numpy())
+    f = flambeau.frombuffer(b, dtype=flambeau.bfloat16)
+    f[1] = 2.5  # writes reach the buffer
+    assert bytes(b[2:4]) == torch.tensor([2.5], dtype=torch.bfloat16).view(torch.int16).numpy().tobytes()
+
+
+@pytest.mark.parametrize("src,dst", [("float32", "int32"), ("float32", "int16"), ("float32", "uint8"),
+                                     ("int16", "float32"), ("uint8", "float64"), ("float64", "float16"),
+                                     ("bfloat16", "int16"), ("float16", "bfloat16"), ("int64", "float64"),
+                                     ("bool", "uint8"), ("float32", "bfloat16")])
+def test_view_dtype_matches_torch(src, dst):
+    """Tensor.view(dtype): the same bytes as another dtype, the last dim split or merged as PyTorch's."""
+    base = np.random.standard_normal((3, 16)).astype(np.float32)
+    tt = torch.tensor(base).to(getattr(torch, src)) if src != "bool" else torch.tensor(base > 0)
+    ft = flambeau.tensor(base).to(getattr(flambeau, src)) if src != "bool" else flambeau.tensor(base > 0)
+    for sl in (lambda x: x, lambda x: x[1:], lambda x: x[:, 8:], lambda x: x[::2]):
+        want, got = sl(tt).view(getattr(torch, dst)), sl(ft).view(getattr(flambeau, dst))
+        assert got.dtype == getattr(flambeau, dst)
+        assert tuple(got.shape) == tuple(want.shape) and tuple(got.stride()) == tuple(want.stride())
+        assert got.storage_offset() == want.storage_offset()
+        np.testing.assert_array_equal(got.view(getattr(flambeau, src)).to(flambeau.float32).numpy(),
+                                      sl(ft).to(flambeau.float32).numpy())
+        if dst not in ("bfloat16", "float16"):
+            np.testing.assert_array_equal(got.numpy(), want.numpy())
+        else:
+            np.testing.assert_array_equal(got.float().numpy(), want.float().numpy())
+
+
+def test_view_dtype_shares_memory_and_errors():
+    x = flambeau.zeros(2, 4)
+    v = x.view(flambeau.int32)
+    v[0, 1] = 0x3F800000  # the bits of 1.0f
+    assert x[0, 1].item() == 1.0
+    p = flambeau.randn(3, 4, requires_grad=True)
+    assert not p.view(flambeau.float32).requires_grad and not p.view(flambeau.int32).requires_grad
+    assert tuple(flambeau.zeros(3, 4).view(flambeau.float32).shape) == (3, 4)
+    for make in (lambda m: m.zeros(()).view(m.int16),            # 0-d, different sizes
+                 lambda m: m.zeros(4, 3).t().view(m.int16),      # stride(-1) != 1
+                 lambda m: m.zeros(2, 3, dtype=m.int16).view(m.float32),   # size(-1) not divisible
+                 lambda m: m.zeros(10, dtype=m.int16)[1:9].view(m.float32),  # storage offset
+                 lambda m: m.zeros(3, 6, dtype=m.int16)[:, :4].view(m.float64)):  # stride(0)
+        check_error(make, RuntimeError)
+
+
 def test_empty_permuted_strides():
     for size, perm in (((2, 3, 4), (0, 2, 1)), ((2, 3, 4, 5), (0, 2, 3, 1)), ((3,), (0,)), ((2, 0, 3), (2, 1, 0))):
         t = torch.empty_permuted(size, perm)

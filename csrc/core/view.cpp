@@ -236,6 +236,41 @@ Tensor as_strided(const Tensor& t, const Shape& sizes, const Shape& strides, int
   return out;
 }
 
+// Tensor.view(dtype): the same bytes read as another dtype. With equal element sizes only the dtype
+// changes; otherwise the last dim (stride 1) is split or merged by the size ratio, and the other
+// strides and the offset are rescaled, as PyTorch's view(dtype), with its checks and messages.
+Tensor view_dtype(const Tensor& t, DType dtype) {
+  const int64_t from = (int64_t)itemsize(t.dtype), to = (int64_t)itemsize(dtype);
+  Tensor out = t;
+  out.dtype = dtype;
+  if (from == to) return out;
+  const char* a = dtype_name(t.dtype);
+  const char* b = dtype_name(dtype);
+  FLB_CHECK(t.dim() > 0, RuntimeError, "self.dim() cannot be 0 to view ", a, " as ", b, " (different element sizes)");
+  FLB_CHECK(t.strides.back() == 1, RuntimeError, "self.stride(-1) must be 1 to view ", a, " as ", b,
+            " (different element sizes), but got ", t.strides.back());
+  const int64_t last = t.dim() - 1;
+  if (from > to) {  // e.g. float32 -> int16: every element becomes `ratio` elements
+    const int64_t ratio = from / to;
+    out.sizes[last] *= ratio;
+    for (int64_t d = 0; d < last; ++d) out.strides[d] *= ratio;
+    out.offset *= ratio;
+    return out;
+  }
+  const int64_t ratio = to / from;  // e.g. int16 -> float32: `ratio` elements become one
+  FLB_CHECK(t.sizes[last] % ratio == 0, RuntimeError, "self.size(-1) must be divisible by ", ratio, " to view ", a,
+            " as ", b, " (different element sizes), but got ", t.sizes[last]);
+  FLB_CHECK(t.offset % ratio == 0, RuntimeError, "self.storage_offset() must be divisible by ", ratio, " to view ", a,
+            " as ", b, " (different element sizes), but got ", t.offset);
+  for (int64_t d = 0; d < last; ++d)
+    FLB_CHECK(t.strides[d] % ratio == 0, RuntimeError, "self.stride(", d, ") must be divisible by ", ratio,
+              " to view ", a, " as ", b, " (different element sizes), but got ", t.strides[d]);
+  out.sizes[last] /= ratio;
+  for (int64_t d = 0; d < last; ++d) out.strides[d] /= ratio;
+  out.offset /= ratio;
+  return out;
+}
+
 Tensor diagonal(const Tensor& t, int64_t offset, int64_t d0, int64_t d1) {
   FLB_CHECK(t.dim() >= 2, RuntimeError, "diagonal: expected a tensor with at least 2 dims, got shape ", shape_str(t.sizes));
   d0 = wrap_dim(d0, t.dim(), "diagonal");

@@ -18,6 +18,7 @@ Tensor unsqueeze(const Tensor& t, int64_t dim);
 Tensor squeeze(const Tensor& t, const std::vector<int64_t>& dims);  // empty: all size-1 dims
 Tensor as_strided(const Tensor& t, const Shape& sizes, const Shape& strides, int64_t offset);
 Tensor diagonal(const Tensor& t, int64_t offset, int64_t d0, int64_t d1);
+Tensor view_dtype(const Tensor& t, DType dtype);  // Tensor.view(dtype): the same bytes as another dtype
 Tensor contiguous(const Tensor& t);  // same tensor when already contiguous
 Tensor clone(const Tensor& t);       // always a fresh contiguous copy
 

@@ -36,8 +36,14 @@ def frombuffer(buffer, *, dtype, count=-1, offset=0, requires_grad=False):
                       "may want to copy the buffer to protect its data or make it writable before converting it to a "
                       "tensor. This type of warning will be suppressed for the rest of this program.")
     from ..serialization import _NUMPY_DTYPES
-    arr = np.frombuffer(buffer, dtype=_NUMPY_DTYPES[str(dt).rsplit(".", 1)[-1]], count=count, offset=offset)
+    name = str(dt).rsplit(".", 1)[-1]
+    # numpy has no bfloat16: its bits are read as int16 and the tensor reinterpreted (a view, so the
+    # memory is still the buffer's).
+    np_dtype = np.dtype("<i2") if name == "bfloat16" else _NUMPY_DTYPES[name]
+    arr = np.frombuffer(buffer, dtype=np_dtype, count=count, offset=offset)
     t = _creation.from_numpy(arr)
+    if name == "bfloat16":
+        t = t.view(dt)
     if requires_grad:
         t.requires_grad_(True)
     return t

@@ -144,9 +144,13 @@ def _shape_arg(args, op):
 def view(input, *shape, size=None):
     if size is not None:
         shape = _np.size_keyword(shape, size, "view", "size")
-    """Tensor.view(*shape) (also view(dtype) is not supported: flambeau dtypes differ in size)."""
-    if len(shape) == 1 and shape[0].__class__.__name__ == "dtype":
-        raise RuntimeError("view(dtype) is not supported by flambeau")
+    """Tensor.view(*shape), or view(dtype): the same memory read as another dtype (the last dim split or
+    merged when the element sizes differ). As in PyTorch, view(dtype) is not differentiable: its result
+    never requires grad."""
+    if len(shape) == 1 and not isinstance(shape[0], (int, tuple, list)) and not hasattr(shape[0], "__index__"):
+        from .._dtype import _to_dtype
+        dt = _to_dtype(shape[0])
+        return _wrap(_C.view_dtype(input.detach()._impl, dt._name))
     # _C.view resolves the -1 and checks the element count (its errors name the op and the shapes).
     shape = _shape_arg(shape, "view")
     if _needs_grad(input):
