@@ -8,6 +8,7 @@ play the part of PyTorch's "aten::" events. `record_function` ranges, the autogr
 per-node ranges and "Optimizer.step#..." nest around them on a per-thread stack, which gives each
 event its parent and hence its self time.
 """
+import itertools
 import os
 import sys
 import threading
@@ -57,7 +58,8 @@ class Recorder:
         self.events = []
         self.owner = None
         self._local = _State()
-        self._seq = 0
+        # Event numbers: next() on an itertools.count is one C call, atomic under the GIL (no lock per event).
+        self._seq = itertools.count(1)
         self._lock = threading.Lock()
 
     # -------------------------------------------------------------- ranges
@@ -66,10 +68,7 @@ class Recorder:
         stack = local.stack
         parent = stack[-1] if stack else None
         shapes = input_shapes(args) if (self.record_shapes and args is not None) else None
-        with self._lock:
-            self._seq += 1
-            seq = self._seq
-        ev = RawEvent(name, kind, threading.get_ident(), shapes, parent, seq)
+        ev = RawEvent(name, kind, threading.get_ident(), shapes, parent, next(self._seq))
         stack.append(ev)
         if self.profile_memory:
             ev.mem = -allocated_bytes()
