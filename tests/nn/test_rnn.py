@@ -210,9 +210,17 @@ def test_create_graph_gradients_match_torch(cls, num_layers):
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
 
 
-def test_lstm_layer_is_one_graph_node_as_in_torch():
-    """A CPU LSTM layer over an unpacked sequence is recorded as one node (nn/modules/_lstm_layer.py), named
-    as PyTorch's CPU node; its gradients are checked against PyTorch by test_recurrent_layers_match_torch."""
-    for lib, mod in ((TN, TN.LSTM(3, 4)), (nn, nn.LSTM(3, 4))):
+@pytest.mark.parametrize("cls", ["LSTM", "GRU"])
+def test_lstm_gru_layer_is_one_graph_node_as_in_torch(cls):
+    """A CPU LSTM/GRU layer over an unpacked sequence is recorded as one node (nn/modules/_lstm_layer.py,
+    _gru_layer.py), named as PyTorch's CPU node; its gradients are checked against PyTorch by
+    test_recurrent_layers_match_torch, gradchecks and double backward below."""
+    names = []
+    for lib in (TN, nn):
+        mod = getattr(lib, cls)(3, 4)
         x = (torch if lib is TN else flambeau).randn(5, 2, 3, requires_grad=True)
-        assert mod(x)[0].grad_fn.name() == "MkldnnRnnLayerBackward0"
+        names.append(mod(x)[0].grad_fn.name())
+    assert names[0] == names[1] == ("MkldnnRnnLayerBackward0" if cls == "LSTM" else "StackBackward0")
+    if cls == "GRU":  # one node: its inputs are the projected inputs, h0 and the recurrent weights
+        out = nn.GRU(3, 4)(flambeau.randn(5, 2, 3, requires_grad=True))[0]
+        assert len(out.grad_fn.next_functions) == 5

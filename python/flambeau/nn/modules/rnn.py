@@ -27,6 +27,7 @@ from .. import functional as F
 from .. import init
 from ..parameter import Parameter
 from .module import Module
+from ._gru_layer import GRULayerFn
 from ._lstm_layer import LSTMLayerFn
 
 __all__ = ["RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell"]
@@ -322,6 +323,9 @@ class RNNBase(Module):
                 if lstm and batch_sizes is None and w_hr is None and not xp._impl.is_cuda:
                     # the whole sequence as one node (_lstm_layer.py): no per-step graph
                     out, h, c = LSTMLayerFn.apply(xp, h0[k], c0[k], w_hh, b_hh, d == 1)
+                elif self.mode == "GRU" and batch_sizes is None and not xp._impl.is_cuda:
+                    out, h = GRULayerFn.apply(xp, h0[k], w_hh, b_hh, d == 1)  # _gru_layer.py
+                    c = None
                 else:
                     xs = xp.unbind(0) if batch_sizes is None else xp.split(batch_sizes, 0)
                     out, h, c = _run_direction(self.mode, xs, batch_sizes, h0[k], c0[k] if lstm else None, w_hh,
