@@ -191,3 +191,29 @@ def test_sample_support_validation():
         FD.Bernoulli(probs=flambeau.tensor([0.5])).log_prob(flambeau.tensor([0.5]))
     with pytest.raises(ValueError, match="IntegerInterval"):
         FD.Categorical(logits=flambeau.zeros(3)).log_prob(flambeau.tensor(3))
+
+
+def test_kl_divergence_finds_the_closest_registered_base_pair(rng):
+    # as PyTorch's: a subclass without its own pair uses its base class's; an ambiguous match warns
+    class MyNormal(FD.Normal):
+        pass
+
+    class MyTorchNormal(TD.Normal):
+        pass
+
+    a, b = rng.standard_normal(3), rng.random(3) + 0.5
+    close(FD.kl_divergence(MyNormal(flambeau.tensor(a), flambeau.tensor(b)), FD.Normal(0.0, 1.0)),
+          TD.kl_divergence(MyTorchNormal(torch.tensor(a), torch.tensor(b)), TD.Normal(0.0, 1.0)), np.float64)
+
+    class P(FD.Normal):
+        pass
+
+    class Q(FD.Normal):
+        pass
+
+    FD.register_kl(P, FD.Normal)(lambda p, q: flambeau.zeros(3))
+    FD.register_kl(FD.Normal, Q)(lambda p, q: flambeau.ones(3))
+    with pytest.warns(RuntimeWarning, match="Ambiguous kl_divergence"):
+        FD.kl_divergence(P(flambeau.tensor(a), 1.0), Q(flambeau.tensor(a), 1.0))
+    FD.register_kl(P, Q)(lambda p, q: flambeau.full((3,), 2.0))  # breaking the tie clears the memo
+    assert FD.kl_divergence(P(flambeau.tensor(a), 1.0), Q(flambeau.tensor(a), 1.0)).tolist() == [2.0] * 3

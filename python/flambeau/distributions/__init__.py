@@ -350,18 +350,24 @@ class Categorical(Distribution):
 
 
 _KL = {}
+_KL_MEMO = {}  # (type(p), type(q)) -> the function dispatch_kl found, or None
 
 
 def register_kl(type_p, type_q):
-    """Decorator: fn(p, q) computes KL(p || q) for distributions of these types."""
+    """Decorator: fn(p, q) computes KL(p || q) for distributions of these types (and their subclasses)."""
     def deco(fn):
         _KL[(type_p, type_q)] = fn
+        _KL_MEMO.clear()  # a new pair may be a closer match for a pair looked up before
         return fn
     return deco
 
 
 def kl_divergence(p, q):
-    fn = _KL.get((type(p), type(q)))
+    key = (type(p), type(q))
+    if key not in _KL_MEMO:
+        from ._kl_dispatch import dispatch_kl
+        _KL_MEMO[key] = dispatch_kl(_KL, *key)
+    fn = _KL_MEMO[key]
     if fn is None:
         raise NotImplementedError(f"No KL(p || q) is implemented for p type {type(p).__name__} and q type "
                                   f"{type(q).__name__}")
