@@ -22,6 +22,9 @@ __all__ = ["Distribution", "Normal", "Uniform", "Bernoulli", "Categorical", "Gam
            "MultivariateNormal", "Independent", "MixtureSameFamily", "TransformedDistribution", "LogNormal",
            "OneHotCategorical", "OneHotCategoricalStraightThrough", "RelaxedOneHotCategorical", "RelaxedBernoulli",
            "kl_divergence", "register_kl", "constraints", "transforms"]
+__all__ += ["ExponentialFamily", "Exponential", "Laplace", "Cauchy", "HalfNormal", "HalfCauchy", "Gumbel", "Weibull",
+            "Pareto", "GeneralizedPareto", "Chi2", "StudentT", "FisherSnedecor", "InverseGamma", "Kumaraswamy",
+            "VonMises", "ContinuousBernoulli", "LogisticNormal"]  # the continuous families (session 15)
 
 
 def _as_tensor(v, like=None):
@@ -428,3 +431,15 @@ Independent.support = property(lambda self: constraints.independent(self.base_di
                                if self.reinterpreted_batch_ndims else self.base_dist.support)
 from . import _expand_support  # noqa: E402,F401  (expand, arg_constraints, support, icdf on the families above)
 from . import _module_paths  # noqa: E402,F401  (flambeau.distributions.kl, .normal, .categorical, ...)
+# the continuous families, each in its own file, and the KL pairs PyTorch registers for them
+from .exp_family import ExponentialFamily  # noqa: E402
+from .exponential import Exponential  # noqa: E402
+from .laplace_cauchy import Laplace, Cauchy  # noqa: E402
+from .half_families import HalfNormal, HalfCauchy  # noqa: E402
+from .extreme_value import Gumbel, Weibull, Pareto, GeneralizedPareto  # noqa: E402
+from .gamma_derived import Chi2, StudentT, FisherSnedecor, InverseGamma  # noqa: E402
+from .kumaraswamy import Kumaraswamy  # noqa: E402
+from .von_mises import VonMises  # noqa: E402
+from .continuous_bernoulli import ContinuousBernoulli  # noqa: E402
+from .logistic_normal import LogisticNormal  # noqa: E402
+from . import kl_continuous, _continuous_paths  # noqa: E402,F401
