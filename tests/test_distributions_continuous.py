@@ -520,3 +520,35 @@ def test_logistic_normal_follows_stick_breaking():
     _close(fd.log_prob(flambeau.tensor(x)), td.log_prob(torch.tensor(x)), "float64", atol=1e-9, rtol=1e-9)
     s = fd.rsample((3,))
     assert tuple(s.shape) == (3, 2, 4) and np.allclose(s.detach().numpy().sum(-1), 1)
+
+
+@pytest.mark.parametrize("name, make", [
+    ("Normal", lambda r: (r.normal(0, 1, 4), r.uniform(0.5, 2, 4))),
+    ("Bernoulli", lambda r: (r.uniform(0.1, 0.9, 4),)),
+    ("Gamma", lambda r: (r.uniform(0.5, 3, 4), r.uniform(0.5, 2, 4))),
+    ("Beta", lambda r: (r.uniform(0.5, 3, 4), r.uniform(0.5, 3, 4))),
+    ("Dirichlet", lambda r: (r.uniform(0.5, 3, (2, 3)),)),
+    ("Exponential", lambda r: (r.uniform(0.5, 3, 4),)),
+    ("ContinuousBernoulli", lambda r: (r.uniform(0.1, 0.9, 4),)),
+])
+def test_existing_families_are_exponential_families(name, make, rng):
+    # as in PyTorch, Normal/Bernoulli/Gamma/Beta/Dirichlet derive from ExponentialFamily; its Bregman
+    # entropy (where PyTorch defines the carrier measure) and KL use their natural parameters
+    from flambeau.distributions.exp_family import _kl_expfamily_expfamily
+    from torch.distributions.kl import _kl_expfamily_expfamily as torch_kl
+    pa, qa = make(rng), make(rng)
+    fp, fq = getattr(FD, name)(*[flambeau.tensor(a) for a in pa]), getattr(FD, name)(*[flambeau.tensor(a) for a in qa])
+    tp, tq = getattr(TD, name)(*[torch.tensor(a) for a in pa]), getattr(TD, name)(*[torch.tensor(a) for a in qa])
+    assert isinstance(fp, FD.ExponentialFamily) and isinstance(tp, TD.ExponentialFamily)
+    for f, t in zip(fp._natural_params, tp._natural_params):
+        _close(f, t, "float64")
+    _close(fp._log_normalizer(*fp._natural_params), tp._log_normalizer(*tp._natural_params), "float64")
+    _close(_kl_expfamily_expfamily(fp, fq), torch_kl(tp, tq), "float64", atol=1e-9, rtol=1e-9)
+    _close(_kl_expfamily_expfamily(fp, fq), FD.kl_divergence(fp, fq), "float64", atol=1e-9, rtol=1e-9)
+    try:
+        ref = TD.ExponentialFamily.entropy(tp)
+    except NotImplementedError:  # Beta and Dirichlet leave the carrier measure undefined
+        with pytest.raises(NotImplementedError):
+            FD.ExponentialFamily.entropy(fp)
+    else:
+        _close(FD.ExponentialFamily.entropy(fp), ref, "float64", atol=1e-9)

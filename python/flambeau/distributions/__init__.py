@@ -442,4 +442,4 @@ from .kumaraswamy import Kumaraswamy  # noqa: E402
 from .von_mises import VonMises  # noqa: E402
 from .continuous_bernoulli import ContinuousBernoulli  # noqa: E402
 from .logistic_normal import LogisticNormal  # noqa: E402
-from . import kl_continuous, _continuous_paths  # noqa: E402,F401
+from . import kl_continuous, _continuous_paths, _exp_family_members  # noqa: E402,F401

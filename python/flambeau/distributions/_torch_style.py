@@ -4,12 +4,10 @@ constraints and lazily built parameters), validating a value against the shapes 
 (`_validate_sample`), PyTorch's repr, and `lazy_property`. The continuous families (exponential.py,
 laplace_cauchy.py, ...) mix `TorchStyle` in ahead of Distribution or TransformedDistribution so their
 errors and reprs read as PyTorch's."""
-import numbers
-
 import flambeau
 from . import _as_tensor, constraints
 
-__all__ = ["TorchStyle", "lazy_property", "is_number"]
+__all__ = ["TorchStyle", "lazy_property"]
 
 
 class lazy_property:
@@ -27,10 +25,6 @@ class lazy_property:
             value = self.wrapped(instance)
         instance.__dict__[self.wrapped.__name__] = value
         return value
-
-
-def is_number(v):
-    return isinstance(v, numbers.Number) and not isinstance(v, bool)
 
 
 class TorchStyle:
