@@ -225,6 +225,7 @@ def test_sample_shapes_and_dtypes(name, dtype, rng):
     fd = getattr(FD, name)(*fp)
     s = fd.sample((2,))
     assert tuple(s.shape) == (2, 3, 4) and s.dtype == getattr(flambeau, dtype) and not s.requires_grad
+    assert s.device == fp[0].device
     assert bool(fd.support.check(s).all())
     if fd.has_rsample:
         r = fd.rsample()
@@ -473,6 +474,17 @@ def test_validation_can_be_turned_off():
     _close(FD.ContinuousBernoulli(flambeau.tensor(1.5)).probs, TD.ContinuousBernoulli(torch.tensor(1.5)).probs,
            "float32")
     assert FD.Exponential(flambeau.tensor(1.0), validate_args=False).log_prob(flambeau.tensor(-1.0)).item() == 1.0
+
+
+def test_default_validation_switch():
+    FD.Distribution.set_default_validate_args(False)
+    try:
+        d = FD.StudentT(flambeau.tensor(-1.0))  # no error, as PyTorch's with validation off
+        assert not d._validate_args and np.isnan(d.log_prob(flambeau.tensor(0.0)).item())
+    finally:
+        FD.Distribution.set_default_validate_args(True)
+    with pytest.raises(ValueError):
+        FD.StudentT(flambeau.tensor(-1.0))
 
 
 def test_continuous_bernoulli_logits_and_probs():
