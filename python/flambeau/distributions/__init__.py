@@ -22,9 +22,6 @@ __all__ = ["Distribution", "Normal", "Uniform", "Bernoulli", "Categorical", "Gam
            "MultivariateNormal", "Independent", "MixtureSameFamily", "TransformedDistribution", "LogNormal",
            "OneHotCategorical", "OneHotCategoricalStraightThrough", "RelaxedOneHotCategorical", "RelaxedBernoulli",
            "kl_divergence", "register_kl", "constraints", "transforms"]
-__all__ += ["ExponentialFamily", "Exponential", "Laplace", "Cauchy", "HalfNormal", "HalfCauchy", "Gumbel", "Weibull",
-            "Pareto", "GeneralizedPareto", "Chi2", "StudentT", "FisherSnedecor", "InverseGamma", "Kumaraswamy",
-            "VonMises", "ContinuousBernoulli", "LogisticNormal"]  # the continuous families (session 15)
 
 
 def _as_tensor(v, like=None):
@@ -443,3 +440,6 @@ from .von_mises import VonMises  # noqa: E402
 from .continuous_bernoulli import ContinuousBernoulli  # noqa: E402
 from .logistic_normal import LogisticNormal  # noqa: E402
 from . import kl_continuous, _continuous_paths, _exp_family_members  # noqa: E402,F401
+__all__ += ["ExponentialFamily", "Exponential", "Laplace", "Cauchy", "HalfNormal", "HalfCauchy", "Gumbel", "Weibull",
+            "Pareto", "GeneralizedPareto", "Chi2", "StudentT", "FisherSnedecor", "InverseGamma", "Kumaraswamy",
+            "VonMises", "ContinuousBernoulli", "LogisticNormal"]
