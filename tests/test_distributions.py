@@ -152,8 +152,10 @@ def test_kl_divergences_match_torch(rng):
     uf = FD.kl_divergence(FD.Uniform(flambeau.tensor([0.0, 0.0]), flambeau.tensor([1.0, 1.0])),
                           FD.Uniform(flambeau.tensor([-1.0, 0.5]), flambeau.tensor([2.0, 2.0])))
     close(uf, ut, np.float32)
+    # PyTorch registers Normal || Uniform as +inf (the Normal's support is wider); Normal || Categorical has none
+    assert np.isinf(FD.kl_divergence(pf, FD.Uniform(0.0, 1.0)).numpy()).all()
     with pytest.raises(NotImplementedError, match="No KL"):
-        FD.kl_divergence(pf, FD.Uniform(0.0, 1.0))
+        FD.kl_divergence(pf, FD.Categorical(logits=flambeau.tensor(la)))
 
 
 def test_vae_style_loss_gradients_match_torch(rng):
@@ -191,3 +193,29 @@ def test_sample_support_validation():
         FD.Bernoulli(probs=flambeau.tensor([0.5])).log_prob(flambeau.tensor([0.5]))
     with pytest.raises(ValueError, match="IntegerInterval"):
         FD.Categorical(logits=flambeau.zeros(3)).log_prob(flambeau.tensor(3))
+
+
+def test_kl_divergence_finds_the_closest_registered_base_pair(rng):
+    # as PyTorch's: a subclass without its own pair uses its base class's; an ambiguous match warns
+    class MyNormal(FD.Normal):
+        pass
+
+    class MyTorchNormal(TD.Normal):
+        pass
+
+    a, b = rng.standard_normal(3), rng.random(3) + 0.5
+    close(FD.kl_divergence(MyNormal(flambeau.tensor(a), flambeau.tensor(b)), FD.Normal(0.0, 1.0)),
+          TD.kl_divergence(MyTorchNormal(torch.tensor(a), torch.tensor(b)), TD.Normal(0.0, 1.0)), np.float64)
+
+    class P(FD.Normal):
+        pass
+
+    class Q(FD.Normal):
+        pass
+
+    FD.register_kl(P, FD.Normal)(lambda p, q: flambeau.zeros(3))
+    FD.register_kl(FD.Normal, Q)(lambda p, q: flambeau.ones(3))
+    with pytest.warns(RuntimeWarning, match="Ambiguous kl_divergence"):
+        FD.kl_divergence(P(flambeau.tensor(a), 1.0), Q(flambeau.tensor(a), 1.0))
+    FD.register_kl(P, Q)(lambda p, q: flambeau.full((3,), 2.0))  # breaking the tie clears the memo
+    assert FD.kl_divergence(P(flambeau.tensor(a), 1.0), Q(flambeau.tensor(a), 1.0)).tolist() == [2.0] * 3

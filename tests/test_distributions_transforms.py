@@ -196,3 +196,23 @@ def test_constraints_check_and_repr():
     assert FD.constraints.is_dependent(FD.constraints.dependent)
     assert repr(FD.constraints.independent(FD.constraints.real, 2)) == repr(TD.constraints.independent(
         TD.constraints.real, 2))
+
+
+def test_transformed_distribution_icdf(rng):
+    # the base icdf pushed through the transforms; a decreasing transform (negative scale) flips the
+    # probability first, so icdf stays increasing, as PyTorch's
+    loc, scale = rng.standard_normal(4), rng.random(4) + 0.5
+    u = rng.uniform(0.02, 0.98, (3, 4))
+    tl, fl = both(loc, True)
+    ts, fs = both(scale, True)
+    tu, fu = both(u)
+    close(FD.LogNormal(fl, fs).icdf(fu), TD.LogNormal(tl, ts).icdf(tu), 1e-10)
+    t_flip = TD.TransformedDistribution(TD.Normal(tl, ts), [TD.AffineTransform(1.0, -2.0), TD.ExpTransform()])
+    f_flip = FD.TransformedDistribution(FD.Normal(fl, fs), [FD.AffineTransform(1.0, -2.0), FD.ExpTransform()])
+    t_out, f_out = t_flip.icdf(tu), f_flip.icdf(fu)
+    close(f_out, t_out, 1e-10)
+    close(f_flip.cdf(f_out), tu, 1e-10)
+    t_out.sum().backward()
+    f_out.sum().backward()
+    close(fl.grad, tl.grad, 1e-10)
+    close(fs.grad, ts.grad, 1e-10)

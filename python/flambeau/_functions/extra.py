@@ -38,7 +38,9 @@ _TYPE = _TORCH_TYPE_NAMES
 
 def _tensor_from(arr, dtype, device):
     from .._creation import tensor
-    return tensor(np.ascontiguousarray(arr), dtype=_BY_NAME[dtype], device=device)
+    arr = np.asarray(arr)
+    # (np.ascontiguousarray makes a 0-d array 1-d: keep the shape, so 0-d inputs give 0-d results)
+    return tensor(np.ascontiguousarray(arr).reshape(arr.shape), dtype=_BY_NAME[dtype], device=device)
 
 
 def _host(t, dtype=None):
@@ -818,7 +820,7 @@ def _igamma_np(a, x, upper):
     a, x = np.broadcast_arrays(np.asarray(a, np.float64), np.asarray(x, np.float64))
     out = np.full(a.shape, np.nan)
     with np.errstate(all="ignore"):
-        la = _lgamma_np(np.where(a > 0, a, 1.0)).astype(np.float64)
+        la = np.asarray(_lgamma_np(np.where(a > 0, a, 1.0)), np.float64)  # (a Python float for 0-d input)
         logpre = a * np.log(np.where(x > 0, x, 1.0)) - x - la
         valid = (a >= 0) & (x >= 0) & ~np.isnan(a) & ~np.isnan(x)
         # edge cases, as Cephes / PyTorch define them

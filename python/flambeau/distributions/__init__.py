@@ -350,18 +350,24 @@ class Categorical(Distribution):
 
 
 _KL = {}
+_KL_MEMO = {}  # (type(p), type(q)) -> the function dispatch_kl found, or None
 
 
 def register_kl(type_p, type_q):
-    """Decorator: fn(p, q) computes KL(p || q) for distributions of these types."""
+    """Decorator: fn(p, q) computes KL(p || q) for distributions of these types (and their subclasses)."""
     def deco(fn):
         _KL[(type_p, type_q)] = fn
+        _KL_MEMO.clear()  # a new pair may be a closer match for a pair looked up before
         return fn
     return deco
 
 
 def kl_divergence(p, q):
-    fn = _KL.get((type(p), type(q)))
+    key = (type(p), type(q))
+    if key not in _KL_MEMO:
+        from ._kl_dispatch import dispatch_kl
+        _KL_MEMO[key] = dispatch_kl(_KL, *key)
+    fn = _KL_MEMO[key]
     if fn is None:
         raise NotImplementedError(f"No KL(p || q) is implemented for p type {type(p).__name__} and q type "
                                   f"{type(q).__name__}")
@@ -422,3 +428,18 @@ Independent.support = property(lambda self: constraints.independent(self.base_di
                                if self.reinterpreted_batch_ndims else self.base_dist.support)
 from . import _expand_support  # noqa: E402,F401  (expand, arg_constraints, support, icdf on the families above)
 from . import _module_paths  # noqa: E402,F401  (flambeau.distributions.kl, .normal, .categorical, ...)
+# the continuous families, each in its own file, and the KL pairs PyTorch registers for them
+from .exp_family import ExponentialFamily  # noqa: E402
+from .exponential import Exponential  # noqa: E402
+from .laplace_cauchy import Laplace, Cauchy  # noqa: E402
+from .half_families import HalfNormal, HalfCauchy  # noqa: E402
+from .extreme_value import Gumbel, Weibull, Pareto, GeneralizedPareto  # noqa: E402
+from .gamma_derived import Chi2, StudentT, FisherSnedecor, InverseGamma  # noqa: E402
+from .kumaraswamy import Kumaraswamy  # noqa: E402
+from .von_mises import VonMises  # noqa: E402
+from .continuous_bernoulli import ContinuousBernoulli  # noqa: E402
+from .logistic_normal import LogisticNormal  # noqa: E402
+from . import kl_continuous, _continuous_paths, _exp_family_members  # noqa: E402,F401
+__all__ += ["ExponentialFamily", "Exponential", "Laplace", "Cauchy", "HalfNormal", "HalfCauchy", "Gumbel", "Weibull",
+            "Pareto", "GeneralizedPareto", "Chi2", "StudentT", "FisherSnedecor", "InverseGamma", "Kumaraswamy",
+            "VonMises", "ContinuousBernoulli", "LogisticNormal"]

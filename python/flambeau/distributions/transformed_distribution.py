@@ -94,6 +94,13 @@ class TransformedDistribution(Distribution):
             value = transform.inv(value)
         return self._monotonize_cdf(self.base_dist.cdf(value))
 
+    def icdf(self, value):
+        """The base's icdf (of 1 - value where the transforms reverse the order) pushed through the transforms."""
+        value = self.base_dist.icdf(self._monotonize_cdf(value))
+        for transform in self.transforms:
+            value = transform(value)
+        return value
+
     def __repr__(self):
         return f"{type(self).__name__}()"
 
