@@ -422,3 +422,5 @@ Independent.support = property(lambda self: constraints.independent(self.base_di
                                if self.reinterpreted_batch_ndims else self.base_dist.support)
 from . import _expand_support  # noqa: E402,F401  (expand, arg_constraints, support, icdf on the families above)
 from . import _module_paths  # noqa: E402,F401  (flambeau.distributions.kl, .normal, .categorical, ...)
+from .discrete import Poisson, Binomial, Geometric, NegativeBinomial, Multinomial  # noqa: E402
+__all__ += ["Poisson", "Binomial", "Geometric", "NegativeBinomial", "Multinomial"]
