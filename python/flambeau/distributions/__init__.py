@@ -424,3 +424,15 @@ from . import _expand_support  # noqa: E402,F401  (expand, arg_constraints, supp
 from . import _module_paths  # noqa: E402,F401  (flambeau.distributions.kl, .normal, .categorical, ...)
 from .discrete import Poisson, Binomial, Geometric, NegativeBinomial, Multinomial  # noqa: E402
 __all__ += ["Poisson", "Binomial", "Geometric", "NegativeBinomial", "Multinomial"]
+from .transforms_structured import (CatTransform, CorrCholeskyTransform,  # noqa: E402
+                                    CumulativeDistributionTransform, LowerCholeskyTransform,
+                                    PositiveDefiniteTransform, ReshapeTransform, SoftmaxTransform, StackTransform,
+                                    StickBreakingTransform)
+from .transforms import identity_transform  # noqa: E402
+from .constraint_registry import biject_to, transform_to  # noqa: E402
+from . import constraint_registry  # noqa: E402,F401
+__all__ += ["AbsTransform", "AffineTransform", "CatTransform", "ComposeTransform", "CorrCholeskyTransform",
+            "CumulativeDistributionTransform", "ExpTransform", "IndependentTransform", "LowerCholeskyTransform",
+            "PositiveDefiniteTransform", "PowerTransform", "ReshapeTransform", "SigmoidTransform",
+            "SoftmaxTransform", "SoftplusTransform", "StackTransform", "StickBreakingTransform", "TanhTransform",
+            "Transform", "biject_to", "identity_transform", "transform_to"]
