@@ -436,3 +436,5 @@ __all__ += ["AbsTransform", "AffineTransform", "CatTransform", "ComposeTransform
             "PositiveDefiniteTransform", "PowerTransform", "ReshapeTransform", "SigmoidTransform",
             "SoftmaxTransform", "SoftplusTransform", "StackTransform", "StickBreakingTransform", "TanhTransform",
             "Transform", "biject_to", "identity_transform", "transform_to"]
+from .lowrank_wishart_lkj import LowRankMultivariateNormal, Wishart, LKJCholesky  # noqa: E402
+__all__ += ["LowRankMultivariateNormal", "Wishart", "LKJCholesky"]

@@ -12,47 +12,15 @@ import flambeau
 from .. import _discrete_sampling
 from . import (Bernoulli, Categorical, Distribution, _broadcast, _logits_to_probs, _probs_to_logits, _shape,
                constraints, register_kl)
+from ._arg_validation import ValidatedArgs, lazy_property
 from .gamma_beta import Gamma
 
 __all__ = ["Poisson", "Binomial", "Geometric", "NegativeBinomial", "Multinomial"]
 
 
-class lazy_property:
-    """PyTorch's lazy_property: computed on first access, then stored in the instance's __dict__."""
-    def __init__(self, fn):
-        self.fn = fn
-        self.__doc__ = fn.__doc__
-        self.__name__ = fn.__name__
-
-    def __get__(self, instance, owner=None):
-        if instance is None:
-            return self
-        with flambeau.enable_grad():
-            value = self.fn(instance)
-        instance.__dict__[self.fn.__name__] = value
-        return value
-
-
-class _Counting(Distribution):
-    """What these families share: PyTorch's argument validation driven by arg_constraints, sample
-    validation against support, PyTorch's repr and an expand over their tensor parameters."""
+class _Counting(ValidatedArgs, Distribution):
+    """What these families share besides validation: an expand over their tensor parameters."""
     _expand_params = ()
-
-    def _validate_parameters(self):
-        if not self._validate:
-            return
-        for name, constraint in self.arg_constraints.items():
-            if constraints.is_dependent(constraint):
-                continue
-            if name not in self.__dict__ and isinstance(getattr(type(self), name, None), lazy_property):
-                continue  # the parameter not given; it is derived from a validated one
-            value = getattr(self, name)
-            self._check(name, value, constraint.check(value), repr(constraint))
-
-    def _validate_sample(self, value):
-        self._validate_sample_shape(value)
-        support = self.support
-        self._check_sample(value, support.check(value), repr(support))
 
     def expand(self, batch_shape, _instance=None):
         batch_shape = flambeau.Size(tuple(batch_shape))
@@ -63,19 +31,11 @@ class _Counting(Distribution):
             v = self.__dict__.get(name)
             if isinstance(v, flambeau.Tensor):
                 new.__dict__[name] = v.expand(tuple(batch_shape) + tuple(v.shape[nb:]))
-        if "_param" in self.__dict__:
+        if "_param" in self.__dict__:  # the given one of probs / logits
             new._param = new.__dict__["probs"] if self._param is self.__dict__.get("probs") else new.__dict__["logits"]
         Distribution.__init__(new, batch_shape, self.event_shape, validate_args=False)
         new._validate = self._validate
         return new
-
-    def __repr__(self):
-        parts = []
-        for name in self.arg_constraints:
-            if name in self.__dict__:
-                v = self.__dict__[name]
-                parts.append(f"{name}: {v.item() if v.dim() == 0 else (v if v.numel() == 1 else v.size())}")
-        return f"{type(self).__name__}({', '.join(parts)})"
 
 
 def _batch_shape_of(arg, tensor):
