@@ -438,3 +438,4 @@ __all__ += ["AbsTransform", "AffineTransform", "CatTransform", "ComposeTransform
             "Transform", "biject_to", "identity_transform", "transform_to"]
 from .lowrank_wishart_lkj import LowRankMultivariateNormal, Wishart, LKJCholesky  # noqa: E402
 __all__ += ["LowRankMultivariateNormal", "Wishart", "LKJCholesky"]
+from . import _module_paths_structured  # noqa: E402,F401  (.poisson, .wishart, ..., utils.vec_to_tril_matrix)

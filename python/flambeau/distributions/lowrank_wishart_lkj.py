@@ -7,8 +7,9 @@ Wishart: Bartlett's construction (chi-square diagonal from Gamma(df_i / 2, 1/2) 
 in df through Gamma's reparameterisation, normal entries below), redrawn where a draw is not positive
 definite. PyTorch marks the wrong draws as singular (its check's result is not negated), so it warns and
 redraws almost always; flambeau redraws only the singular ones and warns only then.
-LKJCholesky: Cholesky factors of correlation matrices by PyTorch's onion method (Beta draws for the row
-lengths, uniform directions); sample only, as PyTorch."""
+LKJCholesky: Cholesky factors of correlation matrices by the onion method as PyTorch vectorises it (Beta
+draws for the row lengths, uniform directions), with the Beta concentrations of the paper, which PyTorch
+gets wrong from the third row on (see __init__); sample only, as PyTorch."""
 import math
 import warnings
 
@@ -394,7 +395,11 @@ class LKJCholesky(ValidatedArgs, Distribution):
         marginal_conc = self.concentration + 0.5 * (self.dim - 2)
         offset = flambeau.arange(self.dim - 1, dtype=self.concentration.dtype, device=self.concentration.device)
         offset = flambeau.cat([offset.new_zeros((1,)), offset])
-        beta_conc1 = offset + 0.5
+        # row i's squared length below the diagonal is Beta(i / 2, marginal - (i - 1) / 2) (Lewandowski,
+        # Kurowicka and Joe 2009, sec. 3.2). PyTorch has offset + 0.5 for the first concentration, i.e. i - 1/2
+        # instead of i / 2 from the third row on, and its draws then do not follow its own log_prob (the
+        # correlations' marginals come out too wide); flambeau draws from the LKJ distribution itself
+        beta_conc1 = 0.5 * offset + 0.5
         beta_conc0 = marginal_conc.unsqueeze(-1) - 0.5 * offset
         super().__init__(tuple(self.concentration.shape), (dim, dim), validate_args)
         self._validate_parameters()
