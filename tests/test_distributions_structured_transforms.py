@@ -44,7 +44,8 @@ CASES = [
     ("cdf", lambda T, L: T.CumulativeDistributionTransform(L.distributions.Normal(0.5, 2.0)),
      lambda r: r.standard_normal((7,))),
 ]
-NOT_INVERTIBLE_EXACTLY = {"softmax", "lower_cholesky", "positive_definite"}  # not bijective: the inverse gives a representative
+# not bijective: the inverse gives a representative, not x itself
+NOT_INVERTIBLE_EXACTLY = {"softmax", "lower_cholesky", "positive_definite"}
 NO_LOG_DET = {"softmax", "lower_cholesky", "positive_definite"}  # PyTorch has none either
 
 
@@ -119,6 +120,22 @@ def test_transforms_in_transformed_distribution(rng):
     assert tuple(fd.batch_shape) == tuple(td.batch_shape) and tuple(fd.event_shape) == tuple(td.event_shape)
     y = td.sample()
     np.testing.assert_allclose(fd.log_prob(flambeau.tensor(y.numpy())).numpy(), td.log_prob(y).numpy(), rtol=1e-6)
+
+
+def test_cat_stack_cdf_in_transformed_distribution():
+    cases = [lambda T: [T.CatTransform([T.ExpTransform(), T.identity_transform], dim=-1, lengths=[1, 2])],
+             lambda T: [T.StackTransform([T.ExpTransform(), T.SigmoidTransform()], dim=0)],
+             lambda T: [T.CumulativeDistributionTransform(
+                 (TD if T is TT else FD).Normal(0.5, 2.0)), T.AffineTransform(1.0, 3.0)]]
+    for mk in cases:
+        td = TD.TransformedDistribution(TD.Normal(torch.zeros(2, 3, dtype=torch.float64), 1.0), mk(TT))
+        fd = FD.TransformedDistribution(FD.Normal(flambeau.zeros(2, 3, dtype=flambeau.float64), 1.0), mk(FT))
+        assert tuple(fd.event_shape) == tuple(td.event_shape) and tuple(fd.batch_shape) == tuple(td.batch_shape)
+        y = td.sample()  # (no sample dims: PyTorch's StackTransform(dim=0) would take them for its own dim)
+        np.testing.assert_allclose(fd.log_prob(flambeau.tensor(y.numpy())).numpy(), td.log_prob(y).numpy(),
+                                   rtol=1e-10, atol=1e-12)
+        assert repr(fd.support) == repr(td.support)
+        assert tuple(fd.sample().shape) == (2, 3)
 
 
 def test_equality_caching_and_errors(rng):
