@@ -268,6 +268,35 @@ def test_flambeau_poisson_sampler():
         flambeau.poisson(flambeau.tensor([-1.0, 2.0]))
 
 
+def test_flambeau_binomial_sampler():
+    flambeau.manual_seed(5)
+    count = flambeau.tensor([0.0, 3.0, 3.0, 0.0, 4.0, 25.0, 1000.0, 1000.0], dtype=flambeau.float64)
+    prob = flambeau.tensor([0.5, 0.0, 1.0, float("nan"), float("nan"), 0.4, 0.02, 0.995], dtype=flambeau.float64)
+    x = flambeau.binomial(count.expand(30000, 8), prob.expand(30000, 8))
+    t = torch.binomial(torch.tensor(count.numpy()).expand(4, 8), torch.tensor(prob.numpy()).expand(4, 8))
+    x, t = x.numpy(), t.numpy()
+    assert x.dtype == np.float64
+    np.testing.assert_array_equal(x[0, :5], t[0, :5])  # the certain cases and NaN as PyTorch's
+    n, p = count.numpy()[5:], prob.numpy()[5:]
+    np.testing.assert_allclose(x[:, 5:].mean(0), n * p, rtol=0.01)
+    np.testing.assert_allclose(x[:, 5:].var(0), n * p * (1 - p), rtol=0.06)
+    assert np.all(x[:, 5:] == np.floor(x[:, 5:])) and np.all((x[:, 5:] >= 0) & (x[:, 5:] <= n))
+    # broadcasting, and a generator of its own
+    g = flambeau.Generator().manual_seed(7)
+    a = flambeau.binomial(flambeau.tensor([[5.0], [50.0]]), flambeau.tensor([0.3, 0.6, 0.9]), generator=g)
+    g.manual_seed(7)
+    b = flambeau.binomial(flambeau.tensor([[5.0], [50.0]]), flambeau.tensor([0.3, 0.6, 0.9]), generator=g)
+    assert tuple(a.shape) == (2, 3) and bool((a == b).all())
+    g.manual_seed(11)
+    c = flambeau.poisson(flambeau.full((20,), 30.0), generator=g)
+    g.manual_seed(11)
+    assert bool((flambeau.poisson(flambeau.full((20,), 30.0), generator=g) == c).all())
+    with pytest.raises(ValueError, match="floating-point dtypes for count"):
+        flambeau.binomial(flambeau.tensor([3, 4]), flambeau.tensor([0.5, 0.5]))
+    with pytest.raises(RuntimeError):
+        flambeau.binomial(flambeau.tensor([3.0]), flambeau.tensor([0.5], dtype=flambeau.float64))
+
+
 def test_sample_statistics():
     flambeau.manual_seed(1)
     n = 20000

@@ -137,21 +137,26 @@ def _binomial_inversion(n, p, generator):
 
 
 def binomial(count, prob, generator=None):
-    """torch.binomial: one Binomial(count, prob) draw per element (count and prob of one shape)."""
+    """torch.binomial: one Binomial(count, prob) draw per element of count and prob broadcast together
+    (floating tensors of one dtype, which the result has)."""
     if not isinstance(count, flambeau.Tensor) or not isinstance(prob, flambeau.Tensor):
         raise TypeError("binomial(): arguments 'count' and 'prob' must be Tensors")
-    if tuple(count.shape) != tuple(prob.shape):
-        raise RuntimeError(f"binomial: count of shape {tuple(count.shape)} and prob of shape {tuple(prob.shape)} "
-                           "must have the same shape")
-    if not prob.is_floating_point():
-        raise RuntimeError("binomial: prob must be a floating point tensor")
+    for name, t in (("count", count), ("prob", prob)):
+        if not t.is_floating_point():
+            raise ValueError(f"binomial only supports floating-point dtypes for {name}, got: "
+                             f"{str(t.dtype).split('.')[-1].capitalize()}")
+    if count.dtype != prob.dtype:
+        raise RuntimeError(f"binomial: found dtype {str(prob.dtype).split('.')[-1]} for prob but expected "
+                           f"{str(count.dtype).split('.')[-1]} (count's)")
+    count, prob = flambeau.broadcast_tensors(count, prob)
     n = count.detach().to(flambeau.float64).reshape(-1)
     p = prob.detach().to(flambeau.float64).reshape(-1)
     out = flambeau.zeros_like(n)
     trivial_zero = (n <= 0) | (p <= 0)
+    # PyTorch's order of cases: no trials or p <= 0 give 0, p >= 1 all trials, a NaN probability NaN
     out = flambeau.where(p >= 1, n, out)
+    out = flambeau.where(p != p, flambeau.full_like(out, float("nan")), out)
     out = flambeau.where(trivial_zero, flambeau.zeros_like(out), out)
-    out = flambeau.where(p != p, flambeau.full_like(out, float("nan")), out)  # NaN probability: NaN
     work = ~trivial_zero & (p > 0) & (p < 1)
     flip = p > 0.5
     q = flambeau.where(flip, 1 - p, p)
