@@ -266,6 +266,8 @@ def test_flambeau_poisson_sampler():
     assert bool((flambeau.poisson(flambeau.full((50,), 4.0)) == a).all())
     with pytest.raises(RuntimeError, match="invalid Poisson rate"):
         flambeau.poisson(flambeau.tensor([-1.0, 2.0]))
+    with pytest.raises(NotImplementedError, match="'Long'"):  # as PyTorch: integer rates are not sampled
+        flambeau.poisson(flambeau.tensor([1, 2]))
 
 
 def test_flambeau_binomial_sampler():

@@ -10,6 +10,13 @@ import flambeau
 
 __all__ = ["poisson", "binomial"]
 
+_TORCH_NAMES = {"int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
+
+
+def _torch_name(dtype):
+    name = str(dtype).split(".")[-1]
+    return _TORCH_NAMES.get(name, name.capitalize())
+
 
 def _uniform(shape, generator):
     return flambeau.rand(shape, dtype=flambeau.float64, generator=generator)
@@ -59,7 +66,7 @@ def poisson(input, generator=None):
     if not isinstance(input, flambeau.Tensor):
         raise TypeError(f"poisson(): argument 'input' must be Tensor, not {type(input).__name__}")
     if not input.is_floating_point():
-        raise RuntimeError(f"\"poisson_cpu\" not implemented for '{str(input.dtype).split('.')[-1].capitalize()}'")
+        raise NotImplementedError(f"\"poisson_cpu\" not implemented for '{_torch_name(input.dtype)}'")
     lam = input.detach().to(flambeau.float64).reshape(-1)
     if lam.numel() and not bool((lam >= 0).all()):
         raise RuntimeError("invalid Poisson rate, expected rate to be non-negative")
@@ -143,8 +150,7 @@ def binomial(count, prob, generator=None):
         raise TypeError("binomial(): arguments 'count' and 'prob' must be Tensors")
     for name, t in (("count", count), ("prob", prob)):
         if not t.is_floating_point():
-            raise ValueError(f"binomial only supports floating-point dtypes for {name}, got: "
-                             f"{str(t.dtype).split('.')[-1].capitalize()}")
+            raise ValueError(f"binomial only supports floating-point dtypes for {name}, got: {_torch_name(t.dtype)}")
     if count.dtype != prob.dtype:
         raise RuntimeError(f"binomial: found dtype {str(prob.dtype).split('.')[-1]} for prob but expected "
                            f"{str(count.dtype).split('.')[-1]} (count's)")
