@@ -266,6 +266,8 @@ def test_flambeau_poisson_sampler():
     assert bool((flambeau.poisson(flambeau.full((50,), 4.0)) == a).all())
     with pytest.raises(RuntimeError, match="invalid Poisson rate"):
         flambeau.poisson(flambeau.tensor([-1.0, 2.0]))
+    huge = flambeau.poisson(flambeau.tensor([float("inf"), 1e12], dtype=flambeau.float64)).numpy()
+    assert huge[0] == np.inf and abs(huge[1] - 1e12) < 1e7
     with pytest.raises(NotImplementedError, match="'Long'"):  # as PyTorch: integer rates are not sampled
         flambeau.poisson(flambeau.tensor([1, 2]))
 
@@ -293,6 +295,8 @@ def test_flambeau_binomial_sampler():
     c = flambeau.poisson(flambeau.full((20,), 30.0), generator=g)
     g.manual_seed(11)
     assert bool((flambeau.poisson(flambeau.full((20,), 30.0), generator=g) == c).all())
+    huge = flambeau.binomial(flambeau.tensor([float("inf"), 1e12, 1e20]), flambeau.tensor([0.5, 0.5, 1e-25])).numpy()
+    assert huge[0] == np.inf and abs(huge[1] / 5e11 - 1) < 1e-4 and huge[2] < 100
     with pytest.raises(ValueError, match="floating-point dtypes for count"):
         flambeau.binomial(flambeau.tensor([3, 4]), flambeau.tensor([0.5, 0.5]))
     with pytest.raises(RuntimeError):

@@ -71,11 +71,13 @@ def poisson(input, generator=None):
     if lam.numel() and not bool((lam >= 0).all()):
         raise RuntimeError("invalid Poisson rate, expected rate to be non-negative")
     out = flambeau.zeros_like(lam)
-    large = lam >= 10
+    infinite = lam == float("inf")  # an infinite rate counts infinitely many (PyTorch overflows int64 there)
+    out = flambeau.where(infinite, lam, out)
+    large = (lam >= 10) & ~infinite
     if bool(large.any()):
         idx = large.nonzero().reshape(-1)
         out = out.index_put((idx,), _poisson_ptrs(lam[idx], generator))
-    small = ~large
+    small = ~large & ~infinite
     if bool(small.any()):
         idx = small.nonzero().reshape(-1)
         out = out.index_put((idx,), _poisson_multiply(lam[idx], generator))
@@ -93,7 +95,8 @@ def _stirling_approx_tail(k):
     series = (1.0 / 12 - (1.0 / 360 - 1.0 / 1260 / kp1sq) / kp1sq) / (k + 1)
     table = flambeau.tensor(_STIRLING_TAIL, dtype=flambeau.float64)
     small = k <= 9
-    return flambeau.where(small, table[k.clamp(min=0, max=9).long()], series)
+    index = k.clamp(min=0, max=9).nan_to_num(0.0).long()  # (a NaN k, from an infinite count, is not looked up)
+    return flambeau.where(small, table[index], series)
 
 
 def _binomial_btrs(n, p, generator):
@@ -164,6 +167,9 @@ def binomial(count, prob, generator=None):
     out = flambeau.where(p != p, flambeau.full_like(out, float("nan")), out)
     out = flambeau.where(trivial_zero, flambeau.zeros_like(out), out)
     work = ~trivial_zero & (p > 0) & (p < 1)
+    infinite = work & (n == float("inf"))  # infinitely many trials: infinitely many successes, as PyTorch
+    out = flambeau.where(infinite, n, out)
+    work = work & ~infinite
     flip = p > 0.5
     q = flambeau.where(flip, 1 - p, p)
     for use_btrs, sampler in ((True, _binomial_btrs), (False, _binomial_inversion)):
