@@ -5,7 +5,8 @@ Poisson(rate): rate >= 10 by Hoermann's transformed rejection with squeeze (PTRS
 rate < 10 by multiplying uniforms until the product drops below exp(-rate) (rate + 1 rounds on average).
 Binomial(n, p): with q = min(p, 1 - p), n q >= 10 by Hoermann's BTRS, otherwise by summing geometric
 waiting times until they pass n (about n q + 1 rounds); p > 1/2 draws n - Binomial(n, 1 - p). Both work in
-float64 and return the input's dtype; the draws come from flambeau's generator (not PyTorch's numbers)."""
+float64 on the CPU and return the input's dtype and device; the draws come from flambeau's generator (not
+PyTorch's numbers)."""
 import flambeau
 
 __all__ = ["poisson", "binomial"]
@@ -67,7 +68,7 @@ def poisson(input, generator=None):
         raise TypeError(f"poisson(): argument 'input' must be Tensor, not {type(input).__name__}")
     if not input.is_floating_point():
         raise NotImplementedError(f"\"poisson_cpu\" not implemented for '{_torch_name(input.dtype)}'")
-    lam = input.detach().to(flambeau.float64).reshape(-1)
+    lam = input.detach().cpu().to(flambeau.float64).reshape(-1)  # (drawn on the CPU, returned on input's device)
     if lam.numel() and not bool((lam >= 0).all()):
         raise RuntimeError("invalid Poisson rate, expected rate to be non-negative")
     out = flambeau.zeros_like(lam)
@@ -81,7 +82,7 @@ def poisson(input, generator=None):
     if bool(small.any()):
         idx = small.nonzero().reshape(-1)
         out = out.index_put((idx,), _poisson_multiply(lam[idx], generator))
-    return out.reshape(input.shape).to(input.dtype)
+    return out.reshape(input.shape).to(device=input.device, dtype=input.dtype)
 
 
 _STIRLING_TAIL = (0.08106146679532726, 0.04134069595540929, 0.02767792568499834, 0.02079067210376509,
@@ -158,8 +159,8 @@ def binomial(count, prob, generator=None):
         raise RuntimeError(f"binomial: found dtype {str(prob.dtype).split('.')[-1]} for prob but expected "
                            f"{str(count.dtype).split('.')[-1]} (count's)")
     count, prob = flambeau.broadcast_tensors(count, prob)
-    n = count.detach().to(flambeau.float64).reshape(-1)
-    p = prob.detach().to(flambeau.float64).reshape(-1)
+    n = count.detach().cpu().to(flambeau.float64).reshape(-1)  # (drawn on the CPU, returned on prob's device)
+    p = prob.detach().cpu().to(flambeau.float64).reshape(-1)
     out = flambeau.zeros_like(n)
     trivial_zero = (n <= 0) | (p <= 0)
     # PyTorch's order of cases: no trials or p <= 0 give 0, p >= 1 all trials, a NaN probability NaN
@@ -179,5 +180,5 @@ def binomial(count, prob, generator=None):
             k = sampler(n[idx], q[idx], generator)
             k = flambeau.where(flip[idx], n[idx] - k, k)
             out = out.index_put((idx,), k)
-    return out.reshape(prob.shape).to(prob.dtype)
+    return out.reshape(prob.shape).to(device=prob.device, dtype=prob.dtype)
 
