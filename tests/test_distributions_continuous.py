@@ -519,10 +519,6 @@ def test_module_paths_and_reprs():
 
 
 def test_logistic_normal_follows_stick_breaking():
-    if not hasattr(FD.transforms, "StickBreakingTransform"):
-        with pytest.raises(NotImplementedError, match="StickBreakingTransform"):
-            FD.LogisticNormal(flambeau.zeros(3), flambeau.ones(3))
-        return
     rng = np.random.default_rng(7)
     loc, scale = rng.normal(0, 1, (2, 3)), rng.uniform(0.5, 2, (2, 3))
     fd = FD.LogisticNormal(flambeau.tensor(loc), flambeau.tensor(scale))
@@ -564,3 +560,18 @@ def test_existing_families_are_exponential_families(name, make, rng):
             FD.ExponentialFamily.entropy(fp)
     else:
         _close(FD.ExponentialFamily.entropy(fp), ref, "float64", atol=1e-9)
+
+
+def test_poisson_and_wishart_are_exponential_families():
+    """As in PyTorch: Poisson and Wishart derive from ExponentialFamily; Wishart's KL is the Bregman one."""
+    assert isinstance(FD.Poisson(flambeau.tensor(2.0)), FD.ExponentialFamily)
+    rng = np.random.default_rng(3)
+    a, b = rng.normal(size=(2, 3, 3)), rng.normal(size=(2, 3, 3))
+    s1, s2 = a @ a.transpose(0, 2, 1) + 3 * np.eye(3), b @ b.transpose(0, 2, 1) + 3 * np.eye(3)
+    df1, df2 = np.array([4.0, 6.5]), np.array([5.0, 3.5])
+    want = TD.kl_divergence(TD.Wishart(torch.tensor(df1), torch.tensor(s1)), TD.Wishart(torch.tensor(df2), torch.tensor(s2)))
+    got = FD.kl_divergence(FD.Wishart(flambeau.tensor(df1), flambeau.tensor(s1)),
+                           FD.Wishart(flambeau.tensor(df2), flambeau.tensor(s2)))
+    _close(got, want, "float64", atol=1e-9, rtol=1e-9)
+    with pytest.raises(NotImplementedError):
+        FD.Poisson(flambeau.tensor(2.0)).entropy()

@@ -239,3 +239,4 @@ has_openmp = _C.has_openmp
 newaxis = None
 from . import sparse  # noqa: E402,F401  (torch.sparse)
 _sparse._finish_setup()  # last: blocks every dense method attached to Tensor on sparse tensors
+from ._discrete_sampling import binomial  # noqa: E402,F401  (torch.binomial; poisson is in _random)

@@ -291,7 +291,8 @@ def bernoulli(input, p=None, *, generator=None, out=None):
 
 
 def poisson(input, generator=None):
-    raise NotImplementedError("poisson sampling is not implemented in flambeau")
+    from ._discrete_sampling import poisson as _poisson  # PyTorch's PTRS / multiplication samplers
+    return _poisson(input, generator)
 
 
 def multinomial(input, num_samples, replacement=False, *, generator=None, out=None):

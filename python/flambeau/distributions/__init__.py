@@ -443,3 +443,20 @@ from . import kl_continuous, _continuous_paths, _exp_family_members  # noqa: E40
 __all__ += ["ExponentialFamily", "Exponential", "Laplace", "Cauchy", "HalfNormal", "HalfCauchy", "Gumbel", "Weibull",
             "Pareto", "GeneralizedPareto", "Chi2", "StudentT", "FisherSnedecor", "InverseGamma", "Kumaraswamy",
             "VonMises", "ContinuousBernoulli", "LogisticNormal"]
+from .discrete import Poisson, Binomial, Geometric, NegativeBinomial, Multinomial  # noqa: E402
+__all__ += ["Poisson", "Binomial", "Geometric", "NegativeBinomial", "Multinomial"]
+from .transforms_structured import (CatTransform, CorrCholeskyTransform,  # noqa: E402
+                                    CumulativeDistributionTransform, LowerCholeskyTransform,
+                                    PositiveDefiniteTransform, ReshapeTransform, SoftmaxTransform, StackTransform,
+                                    StickBreakingTransform)
+from .transforms import identity_transform  # noqa: E402
+from .constraint_registry import biject_to, transform_to  # noqa: E402
+from . import constraint_registry  # noqa: E402,F401
+__all__ += ["AbsTransform", "AffineTransform", "CatTransform", "ComposeTransform", "CorrCholeskyTransform",
+            "CumulativeDistributionTransform", "ExpTransform", "IndependentTransform", "LowerCholeskyTransform",
+            "PositiveDefiniteTransform", "PowerTransform", "ReshapeTransform", "SigmoidTransform",
+            "SoftmaxTransform", "SoftplusTransform", "StackTransform", "StickBreakingTransform", "TanhTransform",
+            "Transform", "biject_to", "identity_transform", "transform_to"]
+from .lowrank_wishart_lkj import LowRankMultivariateNormal, Wishart, LKJCholesky  # noqa: E402
+__all__ += ["LowRankMultivariateNormal", "Wishart", "LKJCholesky"]
+from . import _module_paths_structured  # noqa: E402,F401  (.poisson, .wishart, ..., utils.vec_to_tril_matrix)

@@ -327,3 +327,5 @@ square = _Square()
 symmetric = _Symmetric()
 positive_semidefinite = _PositiveSemidefinite()
 positive_definite = _PositiveDefinite()
+from ._constraints_structured import _Cat, _CorrCholesky, _Stack, cat, corr_cholesky, stack  # noqa: E402,F401
+__all__ += ["cat", "corr_cholesky", "stack"]

@@ -529,3 +529,9 @@ class AffineTransform(Transform):
 
     def inverse_shape(self, shape):
         return self.forward_shape(shape)
+from .transforms_structured import (CatTransform, CorrCholeskyTransform, CumulativeDistributionTransform,  # noqa: E402
+                                    LowerCholeskyTransform, PositiveDefiniteTransform, ReshapeTransform,
+                                    SoftmaxTransform, StackTransform, StickBreakingTransform)
+__all__ += ["CatTransform", "CorrCholeskyTransform", "CumulativeDistributionTransform", "LowerCholeskyTransform",
+            "PositiveDefiniteTransform", "ReshapeTransform", "SoftmaxTransform", "StackTransform",
+            "StickBreakingTransform"]
