@@ -467,3 +467,25 @@ def test_any_all_of_large_bool_tensors(n, rng):
         x = flambeau.from_numpy(a)
         assert x.any().item() == a.any() and x.all().item() == a.all(), name
         assert flambeau.any(x.reshape(64, -1) if n % 64 == 0 else x).item() == a.any(), name
+
+
+def test_max_min_on_bool_tensors():
+    """amax/amin/max/min on bool tensors (any / all, with PyTorch's indices); they raised TypeError."""
+    x = np.random.rand(5, 7) > 0.5
+    x[2] = False
+    x[3] = True
+    tx, fx = torch.tensor(x), flambeau.tensor(x)
+    for fn in ("amax", "amin", "max", "min"):
+        for args in ((), (0,), (1,), (1, True)):
+            want, got = getattr(torch, fn)(tx, *args), getattr(flambeau, fn)(fx, *args)
+            if isinstance(want, tuple):
+                assert got[0].dtype == flambeau.bool
+                np.testing.assert_array_equal(got[0].numpy(), want[0].numpy())
+                np.testing.assert_array_equal(got[1].numpy(), want[1].numpy())
+            else:
+                assert got.dtype == flambeau.bool
+                np.testing.assert_array_equal(got.numpy(), want.numpy())
+    np.testing.assert_array_equal(fx[:, ::2].amax(1).numpy(), tx[:, ::2].amax(1).numpy())
+    assert tuple(flambeau.zeros(0, 3, dtype=flambeau.bool).amax(1).shape) == (0,)
+    with pytest.raises(IndexError):
+        flambeau.zeros(0, 3, dtype=flambeau.bool).amax(0)

@@ -69,6 +69,8 @@ Tensor reduce(ReduceOp op, const Tensor& t, const Dims& dims_in, bool keepdim) {
     for (auto d : dims)
       FLB_CHECK(t.sizes[d] > 0, IndexError, name, ": expected reduction dim ", d,
                 " to have non-zero size (input shape ", shape_str(t.sizes), ")");
+    // On bools the largest value is "any true" and the smallest "all true" (PyTorch's amax/amin on bool).
+    if (t.dtype == DType::Bool) return reduce(op == ReduceOp::Max ? ReduceOp::Any : ReduceOp::All, t, dims_in, keepdim);
   }
   Shape kshape = kept_shape(t, dims);
   Tensor out = empty(kshape, rt, t.device());
@@ -91,8 +93,6 @@ Tensor reduce(ReduceOp op, const Tensor& t, const Dims& dims_in, bool keepdim) {
         }
       }
     } else {
-      if (op == ReduceOp::Max || op == ReduceOp::Min)
-        FLB_CHECK(t.dtype != DType::Bool, TypeError, name, ": not implemented for bool tensors");
       FLB_BACKEND(t.device(), reduce, op, out, t, dims);
     }
   }
@@ -161,13 +161,12 @@ Tensor logsumexp(const Tensor& t, const Dims& dims_in, bool keepdim) {
 
 std::pair<Tensor, Tensor> max_min_dim(const Tensor& t, int64_t dim, bool keepdim, bool is_max) {
   const char* name = is_max ? "max" : "min";
-  FLB_CHECK(t.dtype != DType::Bool, TypeError, name, ": not implemented for bool tensors");
   int64_t d = wrap_dim(dim, t.dim(), name);
   if (t.dim() > 0)
     FLB_CHECK(t.sizes[d] > 0, IndexError, name, "(): Expected reduction dim ", d,
               " to have non-zero size (input shape ", shape_str(t.sizes), ")");
-  if (is_narrow_int(t.dtype)) {  // in int64, values back in t's dtype (ops/narrow_int.h)
-    auto r = max_min_dim(widen_int(t), dim, keepdim, is_max);
+  if (is_narrow_int(t.dtype) || t.dtype == DType::Bool) {  // in int64, values back in t's dtype (ops/narrow_int.h)
+    auto r = max_min_dim(to(t, DType::Int64, t.device(), false), dim, keepdim, is_max);
     return {to(r.first, t.dtype, r.first.device(), false), r.second};
   }
   Dims dims = t.dim() ? Dims{d} : Dims{};
