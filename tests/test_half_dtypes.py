@@ -648,6 +648,8 @@ def test_errors():
         b.numpy()
     with pytest.raises(RuntimeError, match="can't be cast"):
         flambeau.ones(3, dtype=flambeau.int64).add_(h)
+    with pytest.raises(RuntimeError, match="Low precision dtypes not supported. Got BFloat16"):
+        flambeau.linalg.inv(flambeau.eye(2, dtype=flambeau.bfloat16))  # as PyTorch's (was a KeyError)
 
 
 # ---------------------------------------------------------------- CPU autocast
@@ -678,6 +680,74 @@ def test_cpu_autocast_matches_torch(dt):
     for a, b in zip(gf, gt):
         assert a.dtype is flambeau.float32  # parameters stay float32; the casts are differentiable
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=0.05, atol=0.03)
+
+
+def _autocast_dtypes(m, dt, cases):
+    out = {}
+    with m.autocast("cpu", dtype=getattr(m, dt)):
+        for name, f in cases.items():
+            r = f(m)
+            out[name] = str((r[0] if isinstance(r, tuple) else r).dtype).split(".")[-1]
+    return out
+
+
+@pytest.mark.parametrize("dt", DTS)
+def test_cpu_autocast_op_lists(dt):
+    """Result dtypes under CPU autocast as PyTorch's: addmm/addbmm/baddbmm/prelu/vecdot in the region's
+    dtype; the fp32-list ops (prod, cdist, trace, quantile, grid_sample, 3-D pooling, reflect/replicate
+    pad) given half inputs compute in float32; values close to PyTorch's."""
+    rng = np.random.default_rng(21)
+    a = rng.standard_normal((4, 8)).astype(np.float32)
+    b3 = rng.standard_normal((2, 4, 8)).astype(np.float32)
+    v5 = rng.standard_normal((1, 1, 4, 4, 4)).astype(np.float32)
+    g = rng.uniform(-1, 1, (1, 2, 2, 2)).astype(np.float32)
+    h = lambda m, x: m.from_numpy(x).to(getattr(m, dt))  # noqa: E731
+    cases = {
+        "addmm": lambda m: m.addmm(m.from_numpy(a[:, :4]), m.from_numpy(a), m.from_numpy(a.T[:, :4])),
+        "addbmm": lambda m: m.addbmm(m.from_numpy(a[:, :4]), m.from_numpy(b3), m.from_numpy(b3.transpose(0, 2, 1)[:, :, :4])),
+        "baddbmm": lambda m: m.baddbmm(m.from_numpy(b3[:, :, :4]), m.from_numpy(b3), m.from_numpy(b3.transpose(0, 2, 1)[:, :, :4])),
+        "prelu": lambda m: m.nn.functional.prelu(m.from_numpy(a), m.tensor([0.25])),
+        "vecdot": lambda m: m.linalg.vecdot(m.from_numpy(a), m.from_numpy(a)),
+        "prod": lambda m: h(m, a[0]).prod(),
+        "cdist": lambda m: m.cdist(h(m, a), h(m, a)),
+        "trace": lambda m: h(m, a[:, :4]).trace(),
+        "quantile": lambda m: m.quantile(h(m, a).flatten(), 0.3),
+        "grid_sample": lambda m: m.nn.functional.grid_sample(h(m, v5[0]), h(m, g), align_corners=False),
+        "avg_pool3d": lambda m: m.nn.functional.avg_pool3d(h(m, v5), 2),
+        "max_pool3d": lambda m: m.nn.functional.max_pool3d(h(m, v5), 2),
+        "reflect2d": lambda m: m.nn.functional.pad(h(m, v5[0]), (1, 1, 1, 1), mode="reflect"),
+        "replicate1d": lambda m: m.nn.functional.pad(h(m, b3), (1, 1), mode="replicate"),
+        "constant": lambda m: m.nn.functional.pad(h(m, b3), (1, 1)),
+    }
+    assert _autocast_dtypes(flambeau, dt, cases) == _autocast_dtypes(torch, dt, cases)
+
+
+@pytest.mark.parametrize("dt", DTS)
+def test_cpu_autocast_recurrent_layers(dt):
+    """GRU/LSTM/GRUCell/LSTMCell under CPU autocast run in their input's dtype, as PyTorch's (a float32
+    input, as from an Embedding, had crashed in the fused gate kernels); gradients reach the float32
+    weights. (PyTorch's LSTM under autocast fails on CPUs without oneDNN bfloat16 support, so the LSTM
+    float32-input case is compared with the LSTMCell's behaviour only.)"""
+    x = np.random.default_rng(22).standard_normal((5, 3, 8)).astype(np.float32)
+    res = {}
+    for m in (torch, flambeau):
+        m.manual_seed(0)
+        lin, gru, cell, lcell = m.nn.Linear(8, 8), m.nn.GRU(8, 16), m.nn.GRUCell(8, 16), m.nn.LSTMCell(8, 16)
+        got = []
+        with m.autocast("cpu", dtype=getattr(m, dt)):
+            for mod, half, step in ((gru, 0, 0), (gru, 1, 0), (cell, 0, 1), (cell, 1, 1), (lcell, 0, 1), (lcell, 1, 1)):
+                inp = lin(m.from_numpy(x)) if half else m.from_numpy(x)
+                o = mod(inp[0] if step else inp)
+                o = o[0] if isinstance(o, tuple) else o
+                got.append(str(o.dtype).split(".")[-1])
+                o.float().sum().backward()
+        res[m] = got
+        assert all(p.grad is not None and p.grad.dtype == m.float32 for p in gru.parameters())
+    assert res[flambeau] == res[torch]
+    lstm = flambeau.nn.LSTM(8, 16)
+    with flambeau.autocast("cpu", dtype=fdt(dt)):
+        assert lstm(flambeau.from_numpy(x))[0].dtype is flambeau.float32
+        assert lstm(flambeau.nn.Linear(8, 8)(flambeau.from_numpy(x)))[0].dtype is fdt(dt)
 
 
 @pytest.mark.parametrize("dt", DTS)

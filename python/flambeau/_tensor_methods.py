@@ -15,6 +15,7 @@ from . import _random as rnd, _creation as cr, _indexing
 from .autograd.grad_mode import _state as _gs
 from . import _sparse
 from ._sparse import SparseCooTensor as _Sparse
+from .amp import _cast as _amp_cast
 
 
 def _bind(module, names):
@@ -488,6 +489,7 @@ def _diag(self, diagonal=0):
     return cr.diag(self, diagonal)
 
 
+@_amp_cast.fp32_op
 def _trace(self):
     return red.sum(sh.diagonal(self))
 

@@ -1,6 +1,7 @@
 """flambeau.linalg: norms and products, and the solvers and decompositions of
 _functions/linalg_dense.py (LU, Cholesky, QR, eigh, SVD and what is built on them; CPU only)."""
 from ._functions.reduction import vector_norm
+from .amp import _cast as _amp_cast
 from ._functions.linalg import matmul, tensordot  # noqa: F401
 from ._functions import elementwise as _ew, reduction as _red
 from ._functions.linalg_dense import (  # noqa: F401
@@ -46,6 +47,7 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None):  # no
     return r if keepdim else r.squeeze((d0, d1))
 
 
+@_amp_cast.lower_op
 def vecdot(x, y, *, dim=-1):
     return _red.sum(_ew.mul(x, y), dim)
 

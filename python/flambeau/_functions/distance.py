@@ -18,6 +18,7 @@ from .._tensor import Tensor, _wrap
 from ..autograd.function import Function
 from ..autograd.grad_mode import _state as _gs, no_grad
 from .host_route import HostRouted
+from ..amp import _cast as _amp_cast
 
 _on_host = HostRouted()  # the direct kernels are CPU only: CUDA tensors go through the host (host_route.py)
 
@@ -102,6 +103,7 @@ def _check(x1, x2, p, compute_mode):
     return s1, s2
 
 
+@_amp_cast.fp32_op
 def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
     """Distances between each row of x1 [..., P, M] and each row of x2 [..., R, M]: [..., P, R]."""
     s1, s2 = _check(x1, x2, p, compute_mode)

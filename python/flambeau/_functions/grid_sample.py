@@ -21,6 +21,7 @@ from .._tensor import Tensor, _wrap
 from ..autograd.function import Function
 from ..autograd.grad_mode import _state as _gs
 from .host_route import HostRouted
+from ..amp import _cast as _amp_cast
 
 _on_host = HostRouted()  # CPU kernels only: CUDA tensors go through the host (host_route.py)
 
@@ -77,6 +78,7 @@ class _GridSampleBackward(Function):
         raise RuntimeError("the derivative for 'grid_sampler_backward' is not implemented.")
 
 
+@_amp_cast.fp32_op
 def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corners=None):
     """Samples input [N, C, H, W] at grid [N, OH, OW, 2] ((x, y) in [-1, 1]) -> [N, C, OH, OW]; or
     input [N, C, D, H, W] at grid [N, OD, OH, OW, 3] (x, y, z) -> [N, C, OD, OH, OW] (bilinear is

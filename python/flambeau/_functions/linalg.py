@@ -196,6 +196,7 @@ def outer(input, vec2):
 ger = outer
 
 
+@_amp_cast.lower_op
 def addmm(input, mat1, mat2, *, beta=1, alpha=1, out=None):
     if _fused_addmm_ok(input, mat1, mat2, beta, alpha):
         # CUDA: one GEMM with the bias row added in its epilogue (F.linear's kernel, W = mat2^T).
@@ -222,10 +223,12 @@ def addmv(input, mat, vec, *, beta=1, alpha=1):
     return _axpby(input, mv(mat, vec), beta, alpha)
 
 
+@_amp_cast.lower_op
 def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
     return _axpby(input, bmm(batch1, batch2), beta, alpha)
 
 
+@_amp_cast.lower_op
 def addbmm(input, batch1, batch2, *, beta=1, alpha=1):
     from .reduction import sum as _sum
     return _axpby(input, _sum(bmm(batch1, batch2), 0), beta, alpha)

@@ -76,8 +76,11 @@ def _check_input(A, op, square=False, name="A"):
     s, dt = A._impl.shape, A._impl.dtype
     if len(s) < 2:
         raise RuntimeError(f"{op}: The input tensor {name} must have at least 2 dimensions.")
+    if dt in ("float16", "bfloat16"):
+        raise RuntimeError(f"{op}: Low precision dtypes not supported. Got {'Half' if dt == 'float16' else 'BFloat16'}")
     if dt not in _EPS:
-        raise RuntimeError(f"{op}: Expected a floating point or complex tensor as input. Got {_TORCH_NAMES[dt]}")
+        raise RuntimeError(f"{op}: Expected a floating point or complex tensor as input. "
+                           f"Got {_TORCH_NAMES.get(dt, dt)}")
     if square and s[-1] != s[-2]:
         raise RuntimeError(f"{op}: {name} must be batches of square matrices, but they are {s[-2]} by {s[-1]} matrices")
 

@@ -29,6 +29,7 @@ from ..autograd.grad_mode import _state as _gs
 from . import elementwise as ew, pointwise as pw, compare as cmp, reduction as red, shape as sh
 from . import join as jn, indexing as ix, sorting as so, linalg as la
 from ._dispatch import _cast, _TORCH_TYPE_NAMES
+from ..amp import _cast as _amp_cast
 
 _TYPE = _TORCH_TYPE_NAMES  # 'float32' -> 'Float', as PyTorch names dtypes in messages
 
@@ -496,11 +497,13 @@ def _quantile(input, q, dim, keepdim, interpolation, ignore_nan, op):
     return sh.movedim(vals, -1, 0)
 
 
+@_amp_cast.fp32_op
 def quantile(input, q, dim=None, keepdim=False, *, interpolation="linear", out=None):
     r = _quantile(input, q, dim, keepdim, interpolation, False, "quantile")
     return _out(out, r)
 
 
+@_amp_cast.fp32_op
 def nanquantile(input, q, dim=None, keepdim=False, *, interpolation="linear", out=None):
     r = _quantile(input, q, dim, keepdim, interpolation, True, "nanquantile")
     return _out(out, r)

@@ -15,6 +15,7 @@ from ..autograd.grad_mode import _state as _gs
 from . import pooling as _p2
 from .pooling import _check_input, _as_int, _max_pool_common  # shared with 2-D pooling
 from .host_route import HostRouted
+from ..amp import _cast as _amp_cast
 
 # CUDA tensors go through the host (host_route.py): max unpooling has only CPU kernels; the pooling
 # kernels have CUDA versions not yet run on a GPU (csrc/cuda/pooling3d.cu), taken with
@@ -86,6 +87,7 @@ class _AdaptiveMaxPool(_MaxPool):
     _grad_fn_name = "AdaptiveMaxPool3DBackward0"
 
 
+@_amp_cast.fp32_op
 def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
     """Max pooling over [N, C, D, H, W] or [C, D, H, W]; returns (output, indices) with
     return_indices=True (indices are flat d*H*W + h*W + w positions within each input volume, as
@@ -104,6 +106,7 @@ def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     return _max_pool_common(_MaxPool, input, run, bool(return_indices))
 
 
+@_amp_cast.fp32_op
 def max_pool3d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                             return_indices=True):
     return max_pool3d(input, kernel_size, stride, padding, dilation, ceil_mode, True)
@@ -122,6 +125,7 @@ def _adaptive_size(input, output_size, op):
     return [shape[-3 + i] if v is None else _as_int(v, "output_size", op) for i, v in enumerate(sizes)]
 
 
+@_amp_cast.fp32_op
 def adaptive_max_pool3d(input, output_size, return_indices=False):
     """Adaptive max pooling: output cell (i, j, k) is the max over depths
     [floor(i*D/OD), ceil((i+1)*D/OD)) and the rows and columns likewise. `None` in output_size keeps
@@ -136,6 +140,7 @@ def adaptive_max_pool3d(input, output_size, return_indices=False):
     return _max_pool_common(_AdaptiveMaxPool, input, run, bool(return_indices))
 
 
+@_amp_cast.fp32_op
 def adaptive_max_pool3d_with_indices(input, output_size, return_indices=True):
     return adaptive_max_pool3d(input, output_size, True)
 
@@ -184,6 +189,7 @@ def _avg_pool_backward(g, in_shape, args):
     return _wrap(_gated.avg_pool3d_backward(g._impl, list(in_shape), *args))
 
 
+@_amp_cast.fp32_op
 def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
                divisor_override=None):
     """Average pooling over [N, C, D, H, W] or [C, D, H, W]; PyTorch's divisor rules
@@ -240,6 +246,7 @@ def _adaptive_avg_backward(g, in_shape):
     return _wrap(_gated.adaptive_avg_pool3d_backward(g._impl, list(in_shape)))
 
 
+@_amp_cast.fp32_op
 def adaptive_avg_pool3d(input, output_size):
     """Adaptive average pooling to output_size (int, triple, or triple with None = keep that size)."""
     op = "adaptive_avg_pool3d"

@@ -17,6 +17,7 @@ from ..autograd.function import Function
 from ..autograd.grad_mode import _state as _gs
 from . import elementwise as ew, compare as cmp, pointwise as pw, _dispatch as dsp
 from .shape import _to, reshape, expand, unsqueeze
+from ..amp import _cast as _amp_cast
 
 
 def _dims(input, dim, op):
@@ -191,6 +192,7 @@ class ProdAll(Prod):
     _grad_fn_name = "ProdBackward0"
 
 
+@_amp_cast.fp32_op
 def prod(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None):
     if axis is not None or keepdims is not None:
         dim = _np.numpy_dim("prod", dim, axis, None)

@@ -37,6 +37,7 @@ from .._functions.pooling3d import (max_pool3d, max_pool3d_with_indices, avg_poo
                                     adaptive_avg_pool3d, adaptive_max_pool3d,
                                     adaptive_max_pool3d_with_indices)
 from .._functions import pooling3d as _P3
+from ..amp import _cast as _amp_cast
 
 
 # Every call goes to the `_C` kernels (CPU and CUDA alike), so the decorated name is normally the
@@ -307,6 +308,7 @@ def leaky_relu_(input, negative_slope=0.01):
     return leaky_relu(input, negative_slope, inplace=True)
 
 
+@_amp_cast.lower_op
 @_kernel(_A.prelu)
 def prelu(input, weight):
     # kernel: _C.prelu
@@ -960,6 +962,8 @@ def _pad_indices(n, left, right, mode):
 
 def pad(input, pad, mode="constant", value=None):
     # kernels: _C.constant_pad (constant mode), _C.pad_gather (the other modes on the CPU)
+    if _amp_cast.state[0] is not None and (mode == "replicate" or (mode == "reflect" and len(pad) <= 4)):
+        input = _amp_cast._to_f32_arg(input)  # PyTorch's CPU autocast fp32 list: reflection_pad1d/2d, replication_pad*
     if len(pad) % 2 != 0:
         raise RuntimeError("Padding length must be divisible by 2")
     if len(pad) // 2 > input.dim():

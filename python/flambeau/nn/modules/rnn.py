@@ -22,6 +22,7 @@ import flambeau
 from ... import _C
 from ..._tensor import _wrap
 from ...autograd.function import Function
+from ...amp import _cast as _amp_cast
 from ...autograd.grad_mode import _state as _gs
 from .. import functional as F
 from .. import init
@@ -298,7 +299,7 @@ class RNNBase(Module):
         lstm = self.mode == "LSTM"
         dirs = 2 if self.bidirectional else 1
         w0 = getattr(self, self._flat_weights_names[0])
-        if x.dtype != w0.dtype:
+        if x.dtype != w0.dtype and _amp_cast.state[0] is None:  # (autocast: see _autocast_forward)
             raise ValueError(f"RNN input dtype ({x.dtype}) does not match weight dtype ({w0.dtype}). Convert input: "
                              f"input.to({w0.dtype}), or convert model: model.to({x.dtype})")
         if x.shape[-1] != self.input_size:
@@ -316,6 +317,8 @@ class RNNBase(Module):
             outs = []
             for d in range(dirs):
                 w_ih, w_hh, b_ih, b_hh, w_hr = self._weights(layer, d)
+                if _amp_cast.state[0] is not None:  # a half input under autocast (_autocast_forward)
+                    w_hh, b_hh, w_hr = _amp_cast.lower(w_hh, b_hh, w_hr)
                 # Every time step's input projection at once, then one view per step (unbind / split:
                 # their backward joins the step gradients; xp[t] would add a zero-filled [L, N, G] per step).
                 xp = F.linear(x, w_ih, b_ih)
@@ -341,6 +344,11 @@ class RNNBase(Module):
         return x, ((h_n, flambeau.stack(c_n)) if lstm else h_n)
 
     def forward(self, input, hx=None):
+        if _amp_cast.state[0] is not None and self.mode in ("LSTM", "GRU"):
+            return _autocast_forward(self, input, hx)
+        return self._forward_impl(input, hx)
+
+    def _forward_impl(self, input, hx=None):
         from ..utils.rnn import PackedSequence
         lstm = self.mode == "LSTM"
         name = type(self).__name__
@@ -488,11 +496,32 @@ class RNNCell(RNNCellBase):
         return self._cell(input, hx)
 
 
+def _autocast_forward(module, input, hx):
+    """LSTM, GRU, LSTMCell and GRUCell inside a CPU autocast region, as PyTorch's: they run in their
+    input's dtype. A float32 input gives float32 results (the autocast casts of the inner products
+    left off); a bfloat16/float16 input, as a preceding autocast Linear makes, gives results in that
+    dtype (the inner products cast to it, as autocast casts them)."""
+    from ..utils.rnn import PackedSequence
+    x = input.data if isinstance(input, PackedSequence) else input
+    run = module._forward_impl if isinstance(module, RNNBase) else module._cell
+    if x.dtype in (flambeau.float16, flambeau.bfloat16):
+        saved = _amp_cast.state[0]
+        _amp_cast.state[0] = str(x.dtype).rsplit(".", 1)[-1]
+        try:
+            return run(input, hx)
+        finally:
+            _amp_cast.state[0] = saved
+    with _amp_cast.full_precision():
+        return run(input, hx)
+
+
 class LSTMCell(RNNCellBase):
     def __init__(self, input_size, hidden_size, bias=True, device=None, dtype=None):
         super().__init__("LSTM", input_size, hidden_size, bias, device=device, dtype=dtype)
 
     def forward(self, input, hx=None):
+        if _amp_cast.state[0] is not None:
+            return _autocast_forward(self, input, hx)
         return self._cell(input, hx)
 
 
@@ -501,4 +530,6 @@ class GRUCell(RNNCellBase):
         super().__init__("GRU", input_size, hidden_size, bias, device=device, dtype=dtype)
 
     def forward(self, input, hx=None):
+        if _amp_cast.state[0] is not None:
+            return _autocast_forward(self, input, hx)
         return self._cell(input, hx)
