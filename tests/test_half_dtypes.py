@@ -751,6 +751,42 @@ def test_cpu_autocast_recurrent_layers(dt):
 
 
 @pytest.mark.parametrize("dt", DTS)
+@pytest.mark.parametrize("norm", ["layer_norm", "batch_norm_eval", "batch_norm_train", "group_norm", "instance_norm",
+                                  "rms_norm", "BatchNorm2d", "LayerNorm"])
+def test_half_input_with_float32_norm_parameters(dt, norm):
+    """PyTorch's mixed-type norms: a half input with float32 weight/bias/statistics gives a result in the
+    input's dtype (float32 compute, one rounding) and float32 parameter gradients. (They
+    raised a dtype error, or promoted the result to float32.) PyTorch's LayerNorm rounds its mixed weight
+    and bias gradients to the input's dtype; flambeau's keep float32 precision, so they agree within that
+    rounding. The float32 results agree with PyTorch's within float32 rounding, so after the one rounding
+    to the half type an element may differ by one half ulp."""
+    x0 = np.random.default_rng(23).standard_normal((4, 8, 5, 3)).astype(np.float32)
+    res = {}
+    for m in (torch, flambeau):
+        F = m.nn.functional
+        x = m.from_numpy(x0).to(getattr(m, dt)).requires_grad_()
+        w = m.linspace(0.5, 1.5, 16).requires_grad_()
+        mods = {"BatchNorm2d": m.nn.BatchNorm2d(8), "LayerNorm": m.nn.LayerNorm(3)}
+        f = {"layer_norm": lambda: F.layer_norm(x, (3,), w[:3], w[3:6]),
+             "batch_norm_eval": lambda: F.batch_norm(x, m.zeros(8), m.ones(8), w[:8], w[8:16], False),
+             "batch_norm_train": lambda: F.batch_norm(x, m.zeros(8), m.ones(8), w[:8], w[8:16], True),
+             "group_norm": lambda: F.group_norm(x, 2, w[:8], w[8:16]),
+             "instance_norm": lambda: F.instance_norm(x, weight=w[:8], bias=w[8:16]),
+             "rms_norm": lambda: F.rms_norm(x, (3,), w[:3]),
+             "BatchNorm2d": lambda: mods["BatchNorm2d"](x) * w[0],
+             "LayerNorm": lambda: mods["LayerNorm"](x) * w[0]}[norm]
+        o = f()
+        (o.float() ** 2).sum().backward()
+        res[m] = (o, w.grad, x.grad)
+    (ot, wt, xt), (of, wf, xf) = res[torch], res[flambeau]
+    assert of.dtype is fdt(dt) and wf.dtype is flambeau.float32 and xf.dtype is fdt(dt)
+    assert_close_half(of, ot, dt, ulps=1.0, what=norm)
+    # the input gradient sums cancelling terms: compared on the scale of its largest element
+    assert_close_half(xf, xt, dt, ulps=4.0, scale=float(np.abs(xt.float().numpy()).max()), what=norm)
+    np.testing.assert_allclose(wf.numpy(), wt.numpy(), rtol=0.01 if "ayer" in norm or "layer" in norm else 1e-4, atol=1e-3)
+
+
+@pytest.mark.parametrize("dt", DTS)
 def test_safetensors_round_trip(dt, tmp_path):
     from flambeau.serialization import save_safetensors, load_safetensors
     tt, ft = pair(np.random.default_rng(17).standard_normal((5, 3)).astype(np.float32), dt)

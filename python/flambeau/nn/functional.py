@@ -38,6 +38,7 @@ from .._functions.pooling3d import (max_pool3d, max_pool3d_with_indices, avg_poo
                                     adaptive_max_pool3d_with_indices)
 from .._functions import pooling3d as _P3
 from ..amp import _cast as _amp_cast
+from .._functions.mixed_norm import mixed_half_input as _mixed_half_input
 
 
 # Every call goes to the `_C` kernels (CPU and CUDA alike), so the decorated name is normally the
@@ -1601,6 +1602,7 @@ def adaptive_max_pool1d(input, output_size, return_indices=False):
 # ----------------------------------------------------------------------------------------------
 # normalization
 # ----------------------------------------------------------------------------------------------
+@_mixed_half_input("running_mean", "running_var", "weight", "bias")
 @_kernel(_N.batch_norm)
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,
                momentum=0.1, eps=1e-5):
@@ -1641,6 +1643,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     return out
 
 
+@_mixed_half_input("running_mean", "running_var", "weight", "bias")
 def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None,
                   use_input_stats=True, momentum=0.1, eps=1e-5):
     # kernel: _C.instance_norm
@@ -1673,6 +1676,7 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
     return out
 
 
+@_mixed_half_input("weight", "bias")
 @_kernel(_N.layer_norm)
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     # kernel: _C.layer_norm / _C.layer_norm_backward
@@ -1697,6 +1701,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     return out
 
 
+@_mixed_half_input("weight")
 def rms_norm(input, normalized_shape, weight=None, eps=None):
     # kernel: _C.rms_norm
     if isinstance(normalized_shape, numbers.Integral):
@@ -1716,6 +1721,7 @@ def rms_norm(input, normalized_shape, weight=None, eps=None):
     return out
 
 
+@_mixed_half_input("weight", "bias")
 @_kernel(_N.group_norm)
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     # kernel: _C.group_norm
