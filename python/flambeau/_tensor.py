@@ -28,7 +28,7 @@ _FLOAT = frozenset(("float32", "float64", "float16", "bfloat16"))
 
 # Values of slots that are usually left unset (see module docstring).
 _SLOT_DEFAULTS = {"grad": None, "_base": None, "_output_nr": 0, "_retains_grad": False, "_hooks": None, "_acc": None,
-                  "_post_acc": None}
+                  "_post_acc": None, "_fw": None}
 
 
 def _warn_non_leaf_grad():
@@ -65,7 +65,7 @@ def _wrap_view(impl, src):
 
 class Tensor:
     __slots__ = ("_impl", "_rg", "grad_fn", "_base", "grad", "_output_nr", "_retains_grad", "_hooks", "_acc",
-                 "_post_acc", "__weakref__")
+                 "_post_acc", "_fw", "__weakref__")
 
     # numpy defers to our reflected operators (ndarray + tensor -> tensor.__radd__).
     __array_priority__ = 1000
@@ -228,7 +228,8 @@ class Tensor:
     # ------------------------------------------------------------------ autograd state
     @property
     def requires_grad(self):
-        return self._rg
+        # (a tensor tracked only to carry a forward-AD tangent does not require grad: forward_ad.py)
+        return self._rg and not (self.grad_fn is not None and self.grad_fn._fw_only)
 
     @requires_grad.setter
     def requires_grad(self, value):
@@ -250,7 +251,7 @@ class Tensor:
 
     @property
     def is_leaf(self):
-        return self.grad_fn is None
+        return self.grad_fn is None or self.grad_fn._fw_only
 
     @property
     def retains_grad(self):

@@ -16,6 +16,9 @@ class _GradState(threading.local):
     # Function's save path only when a node saves tensors.
     saved_hooks = None
     saved_hooks_disabled = None  # error message while disable_saved_tensors_hooks is active
+    # no_grad inside a forward-AD level: `enabled` stays True so that ops carrying tangents still
+    # reach the Function machinery, which records no reverse graph while this is set.
+    fw_gate = False
 
 
 _state = _GradState()

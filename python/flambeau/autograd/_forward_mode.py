@@ -1,0 +1,263 @@
+"""The forward-mode AD mechanism behind autograd.forward_ad (read that module's docstring first).
+
+`apply(cls, args, kwargs)` replaces Function.apply for every op while a dual level is open. When no
+argument carries a tangent it answers NO_TANGENT and the caller goes on as usual. Otherwise it runs
+the op's forward, records its node (so that the outputs are tracked: forward-only or real, see
+forward_ad) and computes the output tangents, in this order of preference:
+
+1. A custom autograd.Function (user code): its `jvp(ctx, *tangents)` staticmethod, PyTorch's
+   NotImplementedError when it has none.
+2. A rule registered on the op's class (`_fw_rule`, installed by `_forward_rules.py`): for ops
+   linear in some inputs the op itself applied to the tangents; the product rule for bilinear ops.
+   Exact and as cheap as the forward.
+3. Otherwise the op's own backward, by the double-vjp trick: with u a dummy cotangent for every
+   output, g(u) = J^T u is linear in u and d<g(u), t>/du = J t. flambeau's backward formulas are
+   written with differentiable ops for double backward, so this works for every op that records
+   a node. A backward that turns out not to be differentiable in u (a raw kernel call) cannot
+   lose the tangent silently: it raises, naming the op.
+
+Rules and the double-vjp run with the hook off (no tangents of tangents: one level only) and with
+grad mode as the user has it, so when a primal or a tangent requires grad the tangent is
+differentiable in reverse mode. Forward-only primals are replaced by untracked aliases there, so
+no reverse graph is built for tensors nobody can differentiate.
+"""
+from .. import _C, _tensor
+from . import function as _function
+from .grad_mode import _state as _gs
+from . import forward_ad as _fw
+
+NO_TANGENT = _function._fw_none
+_FLOAT = frozenset(("float32", "float64", "float16", "bfloat16"))
+
+
+# ---------------------------------------------------------------- tracked aliases
+class _DualRoot(_function.Function):
+    """The graph root of a forward-only dual tensor: gradients reaching it are dropped."""
+    _builtin = True
+    _grad_fn_name = "DualRoot"
+
+    @staticmethod
+    def forward(ctx, x):
+        return x
+
+    @staticmethod
+    def backward(ctx, *g):
+        return ()
+
+
+_DualRoot._backward_cls._fw_only = True
+_ROOT = _DualRoot._backward_cls()
+
+
+def _alias_impl(impl):
+    return _C.as_strided(impl, list(impl.shape), list(impl.stride), impl.storage_offset)
+
+
+def alias_of(t):
+    """A view of t that can carry a tangent: tracked in reverse mode when t requires grad (and grad
+    mode is on), otherwise tracked for forward AD only."""
+    if t._rg and _real_grad_enabled() and not _fw.is_fw_only(t):
+        prev = _function._fw_hook
+        _function._fw_hook = None
+        try:
+            return t.view_as(t)
+        finally:
+            _function._fw_hook = prev
+    d = _tensor._wrap_view(_alias_impl(t._impl), t)
+    d._rg = True
+    d.grad_fn = _ROOT
+    return d
+
+
+def primal_view(t):
+    """unpack_dual's primal: a view of t without tangent, tracked in reverse mode iff t is."""
+    if t._rg and not _fw.is_fw_only(t) and _real_grad_enabled():
+        prev = _function._fw_hook
+        _function._fw_hook = None
+        try:
+            return t.view_as(t)
+        finally:
+            _function._fw_hook = prev
+    return _tensor._wrap_view(_alias_impl(t._impl), t)
+
+
+def laid_out_like(tangent, pi):
+    """tangent copied into the primal's layout (dense primal) or row-major (otherwise)."""
+    if _C.is_non_overlapping_and_dense(pi) and not tangent._rg:
+        out = _C.empty_strided(list(pi.shape), list(pi.stride), tangent._impl.dtype, tangent._impl.device)
+        _C.copy_(out, tangent._impl)
+        return _tensor._wrap(out)
+    return tangent.contiguous() if not tangent.is_contiguous() else tangent.clone()
+
+
+def _real_grad_enabled():
+    return _gs.enabled and not _gs.fw_gate
+
+
+def strip(a):
+    """a without forward-only tracking (an untracked alias), for computing tangents."""
+    if a.__class__ is not _tensor.Tensor and not isinstance(a, _tensor.Tensor):
+        return a
+    if a._rg:
+        fn = a.grad_fn
+        if (fn is not None and fn._fw_only) or not _real_grad_enabled():
+            return _tensor._wrap(a._impl)
+    return a
+
+
+def zeros_for(a):
+    return _tensor._wrap(_C.full(list(a._impl.shape), 0, a._impl.dtype, a._impl.device))
+
+
+# ---------------------------------------------------------------- the apply hook
+def apply(cls, args, kwargs):
+    Tensor = _tensor.Tensor
+    tans = [a._fw if isinstance(a, Tensor) else None for a in args]
+    if not any(t is not None for t in tans) or _gs.inference:
+        return NO_TANGENT
+    grad_on = _real_grad_enabled()
+    flags = tuple(isinstance(a, Tensor) and a._rg for a in args)
+    real = tuple(f and not _fw.is_fw_only(a) for f, a in zip(flags, args))
+    # Edges: to every tracked input when grad mode is on; under no_grad to forward-only ones only
+    # (they route the outputs to this hook; nothing is recorded for reverse mode).
+    edges = flags if grad_on else tuple(f and not r for f, r in zip(flags, real))
+    user_fn = not cls._builtin and not cls.__module__.startswith("flambeau.")
+    ctx = cls._backward_cls()
+    prev_hook = _function._fw_hook
+    prev_mode = _gs.enabled
+    _function._fw_hook = None
+    try:
+        if cls._builtin:
+            ctx.needs_input_grad = flags
+            out = cls.forward(ctx, *[strip(a) for a in args])
+        else:
+            ctx.needs_input_grad = real if grad_on else (False,) * len(args)
+            if not user_fn:
+                ctx.needs_input_grad = flags  # flambeau's own: the backward must serve the double-vjp
+            _gs.enabled = False
+            try:
+                sargs = [strip(a) if (isinstance(a, Tensor) and a._fw is not None) else a for a in args]
+                if cls.setup_context is not _function.Function.setup_context:
+                    out = cls.forward(*sargs, **kwargs)
+                    cls.setup_context(ctx, tuple(sargs), out)
+                else:
+                    out = cls.forward(ctx, *sargs, **kwargs)
+            finally:
+                _gs.enabled = prev_mode
+        if True in edges:
+            out = _function._record(ctx, args, edges, out)
+            ctx._fw_only = not any(e and r for e, r in zip(edges, real))
+        single = not isinstance(out, tuple)
+        outs = (out,) if single else out
+        if grad_on is False:
+            _gs.enabled = False
+        if user_fn:
+            touts = _user_jvp(cls, ctx, args, tans)
+        else:
+            rule = getattr(cls, "_fw_rule", None)
+            sargs = [strip(a) for a in args]
+            if rule is not None:
+                touts = rule(ctx, sargs, outs, tans)
+            else:
+                touts = _double_vjp(cls, ctx, args, outs, tans, grad_on)
+        if not isinstance(touts, (tuple, list)):
+            touts = (touts,)
+    finally:
+        _function._fw_hook = prev_hook
+        _gs.enabled = prev_mode
+    non_diff = ctx._non_diff
+    for k, o in enumerate(outs):
+        if not isinstance(o, Tensor) or o._impl.dtype not in _FLOAT or not o._rg:
+            continue
+        if non_diff is not None and id(o) in non_diff:
+            continue
+        t = touts[k] if k < len(touts) else None
+        if t is None:
+            t = zeros_for(o)
+        elif not isinstance(t, Tensor):
+            raise TypeError(f"forward AD: {cls.__name__} gave a tangent of type {type(t).__name__} for output {k}")
+        elif t._impl.shape != o._impl.shape:
+            raise RuntimeError(f"forward AD: {cls.__name__} gave a tangent of shape {list(t._impl.shape)} for an "
+                               f"output of shape {list(o._impl.shape)}")
+        _fw.set_tangent(o, t)
+    return out
+
+
+def _user_jvp(cls, ctx, args, tans):
+    """A custom Function's jvp(ctx, *tangents): one tangent per forward input (zeros for a tensor
+    without one, None for non-tensors), as PyTorch calls it."""
+    if cls.jvp is _function.Function.jvp:
+        raise NotImplementedError("You must implement the jvp function for custom autograd.Function to use it "
+                                  "with forward mode AD.")
+    Tensor = _tensor.Tensor
+    ins = [(t if t is not None else zeros_for(a)) if isinstance(a, Tensor) else None for a, t in zip(args, tans)]
+    ctx._fw_jvp_running = True
+    try:
+        return cls.jvp(ctx, *ins)
+    finally:
+        ctx._fw_jvp_running = False
+
+
+def _double_vjp(cls, ctx, args, outs, tans, grad_on):
+    """J t from the node's backward: d/du <backward(u), t> (see the module docstring)."""
+    from . import grad as autograd_grad
+    Tensor = _tensor.Tensor
+    us, grads_in = [], []
+    for o in outs:
+        if isinstance(o, Tensor) and o._impl.dtype in _FLOAT and o._rg:
+            u = zeros_for(o)
+            u._rg = True
+            us.append(u)
+            grads_in.append(u)
+        elif isinstance(o, Tensor):
+            grads_in.append(zeros_for(o) if o._impl.dtype in _FLOAT else None)
+        else:
+            grads_in.append(None)
+    if not us:
+        return ()
+    create = grad_on and (any(r for r in (isinstance(a, Tensor) and a._rg and not _fw.is_fw_only(a) for a in args))
+                          or any(t is not None and t._rg for t in tans))
+    _gs.enabled = True
+    gs = cls.backward(ctx, *grads_in)
+    if not isinstance(gs, tuple):
+        gs = (gs,)
+    total = None
+    for i, (a, t) in enumerate(zip(args, tans)):
+        if t is None or i >= len(gs) or gs[i] is None:
+            continue
+        g = gs[i]
+        if not g._rg:
+            if g._impl.numel and bool(g.ne(0).any()):
+                raise NotImplementedError(
+                    f"flambeau forward-mode AD: the tangent of {cls.__name__} cannot be computed (its backward is not "
+                    "differentiable and it has no forward rule)")
+            continue
+        if g._impl.shape != t._impl.shape:
+            from .._functions.shape import _sum_to
+            g = _sum_to(g, t._impl.shape)
+        term = (g * t.to(g.dtype)).sum()
+        total = term if total is None else total + term
+    if total is None or not total._rg:
+        _gs.enabled = grad_on
+        return ()
+    jv = autograd_grad((total,), us, create_graph=create, allow_unused=True)
+    _gs.enabled = grad_on
+    res, k = [], 0
+    for o in outs:
+        if isinstance(o, Tensor) and o._impl.dtype in _FLOAT and o._rg:
+            j = jv[k]
+            k += 1
+            res.append(j if create or j is None else j.detach())
+        else:
+            res.append(None)
+    return tuple(res)
+
+
+_installed = [False]
+
+
+def install_rules():
+    if not _installed[0]:
+        from . import _forward_rules
+        _forward_rules.install()
+        _installed[0] = True

@@ -1,0 +1,112 @@
+"""Forward-mode rules for the commonest ops (see _forward_mode.py): exact and as cheap as the op.
+
+A rule is `rule(ctx, args, outs, tangents) -> tangent or tuple of tangents`, where args are the
+op's arguments (forward-only tracking stripped) and tangents[i] is args[i]'s tangent or None. It
+runs with the forward-AD hook off and the user's grad mode, built from flambeau ops, so the
+tangents it returns are differentiable in reverse mode when their inputs are.
+
+- linear(positions): the op is linear in the tensors at `positions` jointly (views, copies,
+  sums, concatenation, indexing, add/sub): its tangent is the op applied to their tangents (zeros
+  where an input has none), the other arguments kept.
+- bilinear(i, j): product rule, op(t_i, a_j) + op(a_i, t_j) (mul, mm, bmm).
+- Linear and convolution: bilinear in (input, weight) plus the bias' tangent.
+Every other op falls back to the generic double-vjp of _forward_mode.
+"""
+from .. import _tensor
+from ._forward_mode import zeros_for
+
+
+def _add(a, b):
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return a + b
+
+
+def linear(positions=None):
+    def rule(ctx, args, outs, tans):
+        cls = ctx._forward_cls
+        Tensor = _tensor.Tensor
+        pos = positions if positions is not None else \
+            tuple(i for i, a in enumerate(args) if isinstance(a, Tensor) and a.is_floating_point())
+        new = list(args)
+        for i in pos:
+            a = args[i]
+            if isinstance(a, Tensor):
+                t = tans[i]
+                new[i] = t if t is not None else zeros_for(a)
+        return cls.apply(*new)
+    return rule
+
+
+def bilinear(i, j):
+    def rule(ctx, args, outs, tans):
+        cls = ctx._forward_cls
+        r = None
+        if tans[i] is not None:
+            new = list(args)
+            new[i] = tans[i]
+            r = cls.apply(*new)
+        if tans[j] is not None:
+            new = list(args)
+            new[j] = tans[j]
+            r = _add(r, cls.apply(*new))
+        return r
+    return rule
+
+
+def _linear_rule(ctx, args, outs, tans):
+    """y = x W^T + b: ty = tx W^T + x tW^T + tb."""
+    from .._functions.linear import Linear
+    x, w, b = args
+    tx, tw, tb = tans
+    r = None
+    if tx is not None or tb is not None:
+        r = Linear.apply(tx if tx is not None else zeros_for(x), w, tb)
+    if tw is not None:
+        r = _add(r, Linear.apply(x, tw, None))
+    return r
+
+
+def _conv_rule(ctx, args, outs, tans):
+    """y = conv(x, w) + b: ty = conv(tx, w) + conv(x, tw) + tb."""
+    from .._functions.conv import _Conv
+    x, w, b, p = args
+    tx, tw, tb = tans[:3]
+    r = None
+    if tx is not None or tb is not None:
+        r = _Conv.apply(tx if tx is not None else zeros_for(x), w, tb, p)
+    if tw is not None:
+        r = _add(r, _Conv.apply(x, tw, None, p))
+    return r
+
+
+def _constant_pad_rule(ctx, args, outs, tans):
+    """pad(x, value): the tangent padded with zeros."""
+    x, pads, value = args
+    return ctx._forward_cls.apply(tans[0], pads, 0.0)
+
+
+def install():
+    from .._functions import shape, join, indexing, linalg, reduction, elementwise, conv, linear as lin_mod
+    from ..nn import functional as F
+    lin0 = linear((0,))
+    for cls in (shape.View, shape.Reshape, shape.Permute, shape.Transpose, shape.Expand, shape.ShapeOnly,
+                shape.Select, shape.Slice, shape.Diagonal, shape.AsStrided, shape.Clone, shape.ToCopy,
+                shape._ViewFn, shape._ScatterIntoZeros, join.SplitViews, join.Unbind, join.Flip, join.Roll,
+                indexing.Index, indexing._IndexPutAccumulateIntoZeros, indexing.IndexSelect, indexing.Gather,
+                indexing.Tri, reduction.Sum, reduction.Mean, reduction.Cumsum, F._Embedding, F._PadGather,
+                F._Unfold2d, F._Fold2d):
+        cls._fw_rule = staticmethod(lin0)
+    elementwise.Add._fw_rule = staticmethod(linear((0, 1)))
+    elementwise.Sub._fw_rule = staticmethod(linear((0, 1)))
+    join.Cat._fw_rule = staticmethod(linear())
+    indexing.IndexPut._fw_rule = staticmethod(linear((0, 1)))
+    indexing.ScatterAdd._fw_rule = staticmethod(linear((0, 3)))
+    elementwise.Mul._fw_rule = staticmethod(bilinear(0, 1))
+    linalg.Mm._fw_rule = staticmethod(bilinear(0, 1))
+    linalg.Bmm._fw_rule = staticmethod(bilinear(0, 1))
+    lin_mod.Linear._fw_rule = staticmethod(_linear_rule)
+    conv._Conv._fw_rule = staticmethod(_conv_rule)
+    F._ConstantPad._fw_rule = staticmethod(_constant_pad_rule)
