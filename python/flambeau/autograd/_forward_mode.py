@@ -63,7 +63,9 @@ def alias_of(t):
             return t.view_as(t)
         finally:
             _function._fw_hook = prev
-    d = _tensor._wrap_view(_alias_impl(t._impl), t)
+    # Not a view for autograd (no _base): an in-place op on the dual gives it a new tangent but
+    # leaves the primal without one, as in PyTorch.
+    d = _tensor._wrap(_alias_impl(t._impl))
     d._rg = True
     d.grad_fn = _ROOT
     return d
@@ -94,15 +96,32 @@ def _real_grad_enabled():
     return _gs.enabled and not _gs.fw_gate
 
 
-def strip(a):
-    """a without forward-only tracking (an untracked alias), for computing tangents."""
+def strip(a, leaf=False):
+    """a without forward-only tracking: an untracked alias (for rules, whose results the user
+    sees), or with leaf=True a fresh leaf alias that requires grad (for the op's forward: its
+    saved tensors must stay differentiable, some backward formulas differentiate through them)."""
     if a.__class__ is not _tensor.Tensor and not isinstance(a, _tensor.Tensor):
         return a
     if a._rg:
         fn = a.grad_fn
         if (fn is not None and fn._fw_only) or not _real_grad_enabled():
-            return _tensor._wrap(a._impl)
+            s = _tensor._wrap(a._impl)
+            if leaf:
+                s._rg = True
+            return s
     return a
+
+
+def _probe_like(o):
+    """A fixed, irregular cotangent shaped like o. The double-vjp's result does not depend on it
+    (the backward is linear in it), but a backward that is not differentiable gives a gradient
+    detached from it, which is an error unless that gradient is zero: with an irregular probe a
+    zero J^T u means a zero Jacobian, where an all-zeros or all-ones probe could cancel out."""
+    import numpy as np
+    oi = o._impl
+    a = np.cos(1.0 + 0.7 * np.arange(oi.numel, dtype=np.float64))
+    impl = _C.view(_C.from_numpy(a), list(oi.shape))
+    return _tensor._wrap(_C.to(impl, oi.dtype, oi.device, False))
 
 
 def zeros_for(a):
@@ -114,7 +133,16 @@ def apply(cls, args, kwargs):
     Tensor = _tensor.Tensor
     tans = [a._fw if isinstance(a, Tensor) else None for a in args]
     if not any(t is not None for t in tans) or _gs.inference:
-        return NO_TANGENT
+        if not _gs.fw_gate:
+            return NO_TANGENT
+        # no_grad inside the level: the gate let this op in, but nothing is recorded for it.
+        _function._fw_hook = None
+        _gs.enabled = False
+        try:
+            return cls.apply(*args, **(kwargs or {}))
+        finally:
+            _function._fw_hook = apply
+            _gs.enabled = True
     grad_on = _real_grad_enabled()
     flags = tuple(isinstance(a, Tensor) and a._rg for a in args)
     real = tuple(f and not _fw.is_fw_only(a) for f, a in zip(flags, args))
@@ -129,19 +157,22 @@ def apply(cls, args, kwargs):
     try:
         if cls._builtin:
             ctx.needs_input_grad = flags
-            out = cls.forward(ctx, *[strip(a) for a in args])
+            sargs = [strip(a, True) for a in args]
+            out = cls.forward(ctx, *sargs)
+            _rebase_views(out, sargs, args)
         else:
             ctx.needs_input_grad = real if grad_on else (False,) * len(args)
             if not user_fn:
                 ctx.needs_input_grad = flags  # flambeau's own: the backward must serve the double-vjp
             _gs.enabled = False
             try:
-                sargs = [strip(a) if (isinstance(a, Tensor) and a._fw is not None) else a for a in args]
+                sargs = [strip(a, not user_fn) if (isinstance(a, Tensor) and a._fw is not None) else a for a in args]
                 if cls.setup_context is not _function.Function.setup_context:
                     out = cls.forward(*sargs, **kwargs)
                     cls.setup_context(ctx, tuple(sargs), out)
                 else:
                     out = cls.forward(ctx, *sargs, **kwargs)
+                _rebase_views(out, sargs, args)
             finally:
                 _gs.enabled = prev_mode
         if True in edges:
@@ -183,6 +214,19 @@ def apply(cls, args, kwargs):
     return out
 
 
+def _rebase_views(out, sargs, args):
+    """Views the forward made of a stripped alias become views of the original argument (an
+    in-place op on them must update the tensor owning the storage, as for any view)."""
+    remap = {id(s): a for s, a in zip(sargs, args) if s is not a}
+    if not remap:
+        return
+    for o in (out if isinstance(out, tuple) else (out,)):
+        b = getattr(o, "_base", None)
+        if b is not None and id(b) in remap:
+            a = remap[id(b)]
+            o._base = a if a._base is None else a._base
+
+
 def _user_jvp(cls, ctx, args, tans):
     """A custom Function's jvp(ctx, *tangents): one tangent per forward input (zeros for a tensor
     without one, None for non-tensors), as PyTorch calls it."""
@@ -205,7 +249,7 @@ def _double_vjp(cls, ctx, args, outs, tans, grad_on):
     us, grads_in = [], []
     for o in outs:
         if isinstance(o, Tensor) and o._impl.dtype in _FLOAT and o._rg:
-            u = zeros_for(o)
+            u = _probe_like(o)
             u._rg = True
             us.append(u)
             grads_in.append(u)
@@ -218,7 +262,11 @@ def _double_vjp(cls, ctx, args, outs, tans, grad_on):
     create = grad_on and (any(r for r in (isinstance(a, Tensor) and a._rg and not _fw.is_fw_only(a) for a in args))
                           or any(t is not None and t._rg for t in tans))
     _gs.enabled = True
-    gs = cls.backward(ctx, *grads_in)
+    try:
+        gs = cls.backward(ctx, *grads_in)
+    except NotImplementedError as e:
+        raise NotImplementedError(f"flambeau forward-mode AD: the tangent of {cls.__name__} is computed from its "
+                                  f"backward, which cannot be differentiated here: {e}") from None
     if not isinstance(gs, tuple):
         gs = (gs,)
     total = None

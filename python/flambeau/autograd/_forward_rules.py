@@ -36,6 +36,8 @@ def linear(positions=None):
             if isinstance(a, Tensor):
                 t = tans[i]
                 new[i] = t if t is not None else zeros_for(a)
+            elif isinstance(a, (int, float)) and not isinstance(a, bool):
+                new[i] = 0  # a constant operand (x[i] = 3.0) contributes no tangent
         return cls.apply(*new)
     return rule
 
@@ -110,3 +112,23 @@ def install():
     lin_mod.Linear._fw_rule = staticmethod(_linear_rule)
     conv._Conv._fw_rule = staticmethod(_conv_rule)
     F._ConstantPad._fw_rule = staticmethod(_constant_pad_rule)
+    from .._functions._dispatch import _CopySlicesInplace
+    _CopySlicesInplace._fw_rule = staticmethod(_copy_slices_rule)
+    from .._indexing import SetItem
+    SetItem._fw_rule = staticmethod(linear((0, 1)))
+
+
+def _copy_slices_rule(ctx, args, outs, tans):
+    """base with a view's region replaced by r (an in-place write into a view): the same write on
+    a fresh contiguous copy of base's tangent (the layout the recorded view_fn addresses)."""
+    from .._functions._dispatch import _CopySlicesInplace
+    from .. import _C
+    base, r, view_fn = args
+    tb, tr = tans[0], tans[1]
+    nt = (tb if tb is not None else zeros_for(base)).clone()
+    if not nt.is_contiguous():
+        nt = nt.contiguous()
+    tr = tr if tr is not None else zeros_for(r)
+    out = _CopySlicesInplace.apply(nt, tr, view_fn)
+    _C.copy_(view_fn(out._impl), tr._impl)
+    return out

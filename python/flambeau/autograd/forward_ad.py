@@ -29,6 +29,7 @@ from collections import namedtuple
 
 from .. import _C, _tensor
 from . import function as _function
+from . import grad_mode as _grad_mode
 from .grad_mode import _state as _gs
 
 __all__ = ["UnpackedDualTensor", "dual_level", "enter_dual_level", "exit_dual_level", "make_dual", "unpack_dual"]
@@ -51,6 +52,9 @@ def enter_dual_level():
     _forward_mode.install_rules()
     _current_level = 0
     _function._fw_hook = _forward_mode.apply
+    _grad_mode._fw_open[0] = True
+    if not _gs.enabled and not _gs.inference:  # opened under no_grad: keep the ops' gate open
+        _gs.enabled = _gs.fw_gate = True
     return 0
 
 
@@ -65,7 +69,9 @@ def exit_dual_level(*, level=None):
                            "This is not supported.")
     _function._fw_hook = None
     _current_level = -1
-    _gs.fw_gate = False
+    _grad_mode._fw_open[0] = False
+    if _gs.fw_gate:
+        _gs.enabled = _gs.fw_gate = False
     refs = _duals[:]
     del _duals[:]
     for r in refs:
