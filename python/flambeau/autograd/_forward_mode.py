@@ -71,6 +71,14 @@ def alias_of(t):
     return d
 
 
+def _fw_only_alias(t):
+    """t tracked for forward AD only (a graph edge to the dropping root)."""
+    d = _tensor._wrap(t._impl)
+    d._rg = True
+    d.grad_fn = _ROOT
+    return d
+
+
 def primal_view(t):
     """unpack_dual's primal: a view of t without tangent, tracked in reverse mode iff t is."""
     if t._rg and not _fw.is_fw_only(t) and _real_grad_enabled():
@@ -98,8 +106,10 @@ def _real_grad_enabled():
 
 def strip(a, leaf=False):
     """a without forward-only tracking: an untracked alias (for rules, whose results the user
-    sees), or with leaf=True a fresh leaf alias that requires grad (for the op's forward: its
-    saved tensors must stay differentiable, some backward formulas differentiate through them)."""
+    sees), or with leaf=True a fresh leaf alias that requires grad and keeps a's tangent (for the
+    op's forward: its saved tensors must stay differentiable, since some backward formulas
+    differentiate through them, and keep their tangents, since a backward run inside the level
+    carries tangents through its formulas: forward-over-reverse)."""
     if a.__class__ is not _tensor.Tensor and not isinstance(a, _tensor.Tensor):
         return a
     if a._rg:
@@ -108,6 +118,8 @@ def strip(a, leaf=False):
             s = _tensor._wrap(a._impl)
             if leaf:
                 s._rg = True
+                if a._fw is not None:
+                    _fw.set_tangent(s, a._fw)
             return s
     return a
 
@@ -146,9 +158,14 @@ def apply(cls, args, kwargs):
     grad_on = _real_grad_enabled()
     flags = tuple(isinstance(a, Tensor) and a._rg for a in args)
     real = tuple(f and not _fw.is_fw_only(a) for f, a in zip(flags, args))
-    # Edges: to every tracked input when grad mode is on; under no_grad to forward-only ones only
-    # (they route the outputs to this hook; nothing is recorded for reverse mode).
-    edges = flags if grad_on else tuple(f and not r for f, r in zip(flags, real))
+    # Edges: to every tracked input when grad mode is on. Under no_grad (or in a backward pass run
+    # inside the level) nothing is recorded for reverse mode: forward-only edges only, from every
+    # input carrying a tangent, so that the outputs are tracked and carry theirs.
+    if grad_on:
+        edges, rec_args = flags, args
+    else:
+        edges = tuple(isinstance(a, Tensor) and a._rg and (not r or a._fw is not None) for a, r in zip(args, real))
+        rec_args = tuple(_fw_only_alias(a) if r and e else a for a, r, e in zip(args, real, edges))
     user_fn = not cls._builtin and not cls.__module__.startswith("flambeau.")
     ctx = cls._backward_cls()
     prev_hook = _function._fw_hook
@@ -176,8 +193,8 @@ def apply(cls, args, kwargs):
             finally:
                 _gs.enabled = prev_mode
         if True in edges:
-            out = _function._record(ctx, args, edges, out)
-            ctx._fw_only = not any(e and r for e, r in zip(edges, real))
+            out = _function._record(ctx, rec_args, edges, out)
+            ctx._fw_only = not grad_on or not any(e and r for e, r in zip(edges, real))
         single = not isinstance(out, tuple)
         outs = (out,) if single else out
         if grad_on is False:
@@ -211,6 +228,12 @@ def apply(cls, args, kwargs):
             raise RuntimeError(f"forward AD: {cls.__name__} gave a tangent of shape {list(t._impl.shape)} for an "
                                f"output of shape {list(o._impl.shape)}")
         _fw.set_tangent(o, t)
+    saved = ctx._saved
+    if saved:  # outputs saved for backward keep their tangents (see strip)
+        for s in saved:
+            if s.__class__ is _function._SavedOutput:
+                o = outs[s.output_nr]
+                s.fw = o._fw if isinstance(o, Tensor) else None
     return out
 
 
@@ -264,9 +287,11 @@ def _double_vjp(cls, ctx, args, outs, tans, grad_on):
     _gs.enabled = True
     try:
         gs = cls.backward(ctx, *grads_in)
-    except NotImplementedError as e:
-        raise NotImplementedError(f"flambeau forward-mode AD: the tangent of {cls.__name__} is computed from its "
-                                  f"backward, which cannot be differentiated here: {e}") from None
+    except (NotImplementedError, RuntimeError) as e:
+        if type(e) not in (NotImplementedError, RuntimeError):
+            raise
+        raise type(e)(f"flambeau forward-mode AD: the tangent of {cls.__name__} is computed from its backward, "
+                      f"which cannot be differentiated here: {e}") from None
     if not isinstance(gs, tuple):
         gs = (gs,)
     total = None

@@ -18,7 +18,7 @@ from .. import _sparse
 from .._sparse import SparseCooTensor as _Sparse
 from . import function as _function
 from .function import AccumulateGrad, _accumulate_node, _FREED_MSG  # noqa: F401
-from .grad_mode import _state as _gs
+from .grad_mode import _state as _gs, _set_mode as _set_grad_mode
 from ..profiler._recorder import RECORDER as _PROFILER
 
 
@@ -174,8 +174,11 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None,
             seen_ready.add(node)
             ready.append(node)
 
-    prev_mode = _gs.enabled
-    _gs.enabled = bool(create_graph)
+    prev_mode = (_gs.enabled, _gs.fw_gate)
+    if _function._fw_hook is None:
+        _gs.enabled = bool(create_graph)
+    else:  # inside a forward-AD level the backward's ops must carry tangents (forward-over-reverse)
+        _set_grad_mode(bool(create_graph))
     task = _task
     prev_task = (task.task_id, task.has_inputs)
     task.task_id = next(_task_ids)
@@ -212,7 +215,7 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None,
                 if d == 0:
                     ready.append(nf)
     finally:
-        _gs.enabled = prev_mode
+        _gs.enabled, _gs.fw_gate = prev_mode
         task.task_id, task.has_inputs = prev_task
 
     if results is not None:

@@ -155,12 +155,14 @@ def _raise_modified(node, t, s, expected):
 
 
 class _SavedOutput:
-    """An output saved for backward, kept as its impl to avoid an output <-> grad_fn cycle."""
+    """An output saved for backward, kept as its impl to avoid an output <-> grad_fn cycle (and
+    the output's forward-AD tangent, set while a dual level is open: forward_ad.py)."""
 
-    __slots__ = ("impl", "output_nr")
+    __slots__ = ("impl", "output_nr", "fw")
 
     def __init__(self, impl, output_nr):
         self.impl, self.output_nr = impl, output_nr
+        self.fw = None
 
 
 class _Packed:
@@ -260,6 +262,8 @@ class BackwardCFunction(Node):
                 t._rg = True
                 t.grad_fn = self
                 t._output_nr = s.output_nr
+                if s.fw is not None and _fw_hook is not None:
+                    t._fw = s.fw
             elif s.__class__ is _Packed:
                 out.append(self._unpack(s))
                 continue
