@@ -395,3 +395,108 @@ def test_no_grad_with_dual_requiring_grad():
             d = fw.make_dual(L.tensor(xa, requires_grad=True), L.tensor(ta))
             res.append(fw.unpack_dual(f(L, d)).tangent.numpy())
     np.testing.assert_allclose(res[0], res[1], rtol=1e-12)
+
+
+# ---------------------------------------------------------------- torch.func over forward AD
+def _t2(L, arrs):
+    return [L.tensor(a) for a in arrs]
+
+
+def f_mixed(L, x, y):
+    return (x.sin() @ y.t()).tanh() * y.sum(1) + x.exp().sum(1, keepdim=True)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_func_jvp(dtype):
+    tol = TOL[dtype]
+    p = _arrays([(3, 4), (5, 4)], dtype)
+    t = _arrays([(3, 4), (5, 4)], dtype)
+    res = []
+    for L, F in ((flambeau, flambeau.func), (torch, torch.func)):
+        out, tan, aux = F.jvp(lambda x, y: (f_mixed(L, x, y), x.sum()), tuple(_t2(L, p)), tuple(_t2(L, t)),
+                              has_aux=True)
+        assert not out.requires_grad and not tan.requires_grad
+        res.append((out.numpy(), tan.numpy(), aux.numpy()))
+    for a, b in zip(*res):
+        np.testing.assert_allclose(a, b, atol=tol[0], rtol=tol[1])
+
+
+def test_func_jvp_nested_and_over_grad():
+    p, t, s = _arrays([(4,)], "float64")[0], _arrays([(4,)], "float64")[0], _arrays([(4,)], "float64")[0]
+    res = []
+    for L, F in ((flambeau, flambeau.func), (torch, torch.func)):
+        def f(x):
+            return (x.sin() * x.exp()).sum() + (x ** 3).prod()
+        x, tx, sx = L.tensor(p), L.tensor(t), L.tensor(s)
+        hvp = F.jvp(F.grad(f), (x,), (tx,))[1]                                  # forward-over-reverse
+        second = F.jvp(lambda y: F.jvp(f, (y,), (tx,))[1], (x,), (sx,))[1]      # forward-over-forward
+        res.append((hvp.numpy(), second.numpy(), F.hessian(f)(x).numpy(), F.jacfwd(F.jacrev(f))(x).numpy()))
+    for a, b in zip(*res):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-10)
+
+
+def test_func_jacfwd():
+    p = _arrays([(3, 4), (5, 4)], "float64")
+    res = []
+    for L, F in ((flambeau, flambeau.func), (torch, torch.func)):
+        x, y = _t2(L, p)
+        j = F.jacfwd(lambda a, b: f_mixed(L, a, b), argnums=(0, 1))(x, y)
+        j0, aux = F.jacfwd(lambda a: (f_mixed(L, a, y), a.sum()), has_aux=True)(x.t().contiguous().t())
+        res.append([j[0].numpy(), j[1].numpy(), j0.numpy(), aux.numpy()])
+    for a, b in zip(*res):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-10)
+
+
+def test_func_jvp_with_functional_call():
+    torch.manual_seed(0)
+    tm = torch.nn.Sequential(torch.nn.Linear(4, 6), torch.nn.Tanh(), torch.nn.Linear(6, 2)).double()
+    fm = flambeau.nn.Sequential(flambeau.nn.Linear(4, 6), flambeau.nn.Tanh(), flambeau.nn.Linear(6, 2)).double()
+    fm.load_state_dict({k: flambeau.tensor(v.numpy()) for k, v in tm.state_dict().items()})
+    xa = np.random.randn(5, 4)
+    tans = {k: np.random.randn(*v.shape) for k, v in tm.named_parameters()}
+    res = []
+    for L, m in ((flambeau, fm), (torch, tm)):
+        params = {k: v.detach() for k, v in m.named_parameters()}
+        x = L.tensor(xa)
+        out, tan = L.func.jvp(lambda p: L.func.functional_call(m, p, (x,)), (params,),
+                              ({k: L.tensor(v) for k, v in tans.items()},))
+        res.append((out.numpy(), tan.numpy()))
+    for a, b in zip(*res):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_gradcheck_forward_ad():
+    class Good(flambeau.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.result = x.exp()
+            return ctx.result
+
+        @staticmethod
+        def jvp(ctx, gx):
+            return gx * ctx.result
+
+    class Bad(Good):
+        @staticmethod
+        def jvp(ctx, gx):
+            return gx * ctx.result * 1.01
+
+    x = flambeau.randn(3, 2, dtype=flambeau.float64, requires_grad=True)
+    kw = dict(check_forward_ad=True, check_backward_ad=False, check_undefined_grad=False, check_batched_grad=False)
+    assert flambeau.autograd.gradcheck(Good.apply, (x,), **kw)
+    with pytest.raises(flambeau.autograd.GradcheckError, match="forward mode mismatch"):
+        flambeau.autograd.gradcheck(Bad.apply, (x,), **kw)
+    assert flambeau.autograd.gradcheck(lambda a: (a.sin() * a).cumsum(0), (x,), check_forward_ad=True)
+
+
+def test_tutorial_script_gives_torch_numbers():
+    """examples/forward_ad_tutorial.py, as written (import flambeau as torch) and with torch itself."""
+    import pathlib
+    src = (pathlib.Path(__file__).resolve().parents[1] / "examples" / "forward_ad_tutorial.py").read_text()
+    ours, theirs = {"__name__": "tutorial"}, {"__name__": "tutorial"}
+    exec(compile(src, "forward_ad_tutorial.py", "exec"), ours)
+    ref = src.replace("import flambeau as torch", "import torch").replace("flambeau.", "torch.")
+    exec(compile(ref, "forward_ad_tutorial_torch.py", "exec"), theirs)
+    assert ours["RESULTS"].keys() == theirs["RESULTS"].keys() and len(ours["RESULTS"]) == 8
+    for k in ours["RESULTS"]:
+        np.testing.assert_allclose(ours["RESULTS"][k], theirs["RESULTS"][k], rtol=1e-5, atol=1e-5, err_msg=k)
