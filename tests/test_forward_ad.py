@@ -500,3 +500,28 @@ def test_tutorial_script_gives_torch_numbers():
     assert ours["RESULTS"].keys() == theirs["RESULTS"].keys() and len(ours["RESULTS"]) == 8
     for k in ours["RESULTS"]:
         np.testing.assert_allclose(ours["RESULTS"][k], theirs["RESULTS"][k], rtol=1e-5, atol=1e-5, err_msg=k)
+
+
+def test_dual_repr_dtype_and_requires_grad_():
+    for L, fw in ((flambeau, ffw), (torch, tfw)):
+        with fw.dual_level():
+            d = fw.make_dual(L.ones(2), L.ones(2) * 3)
+            assert repr(d * 2) == "tensor([2., 2.], tangent=tensor([6., 6.]))"
+            d.requires_grad_()
+            assert d.requires_grad and d.is_leaf
+            (d * d).sum().backward()
+            np.testing.assert_allclose(d.grad.numpy(), 2.0)
+            assert fw.unpack_dual(d).tangent is not None
+    with ffw.dual_level():  # a float64 tangent for a float32 primal: cast once (PyTorch keeps float64)
+        d = ffw.make_dual(flambeau.ones(3), flambeau.ones(3, dtype=flambeau.float64))
+        y = d.sin() @ flambeau.ones(3)
+        assert ffw.unpack_dual(y).tangent.dtype == flambeau.float32
+
+
+def test_long_level_releases_dead_references():
+    with ffw.dual_level():
+        d = ffw.make_dual(flambeau.randn(4), flambeau.randn(4))
+        for _ in range(3000):
+            d = d * 1.0
+        assert len(ffw._duals) < 2100
+        assert ffw.unpack_dual(d).tangent is not None

@@ -234,6 +234,10 @@ class Tensor:
     @requires_grad.setter
     def requires_grad(self, value):
         value = bool(value)
+        if self.grad_fn is not None and self.grad_fn._fw_only:  # a forward-AD dual that is a leaf to the user
+            if value:
+                self.grad_fn = None
+            return
         if self.grad_fn is not None:
             if not value:
                 raise RuntimeError(

@@ -127,6 +127,12 @@ def set_tangent(t, tangent):
     """Gives tensor t `tangent` at the open level (t keeps its values and history)."""
     t._fw = tangent
     _duals.append(weakref.ref(t))
+    if len(_duals) >= _compact_at[0]:  # a long level (a training loop): drop the dead references
+        _duals[:] = [r for r in _duals if r() is not None]
+        _compact_at[0] = max(1024, 2 * len(_duals))
+
+
+_compact_at = [1024]
 
 
 def is_fw_only(t):
@@ -157,6 +163,11 @@ def make_dual(tensor, tangent, *, level=None):
         raise RuntimeError("Making a dual Tensor based on a Tensor that already has a forward gradient at the same "
                            "level 0 is not supported.")
     from . import _forward_mode
+    if ti.dtype != pi.dtype:
+        # PyTorch keeps such a tangent in its own dtype, and then some ops take it and others
+        # raise; flambeau casts it to the primal's dtype once, here.
+        tangent = tangent.to(tensor.dtype)
+        ti = tangent._impl
     # The tangent is kept as given when its layout matches the primal's (unpack_dual then returns
     # the very object, as PyTorch does); otherwise a copy laid out like the primal.
     if ti.stride != pi.stride and pi.numel > 1:
