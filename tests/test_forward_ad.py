@@ -525,3 +525,16 @@ def test_long_level_releases_dead_references():
             d = d * 1.0
         assert len(ffw._duals) < 2100
         assert ffw.unpack_dual(d).tangent is not None
+
+
+def test_dual_conversions_like_pytorch():
+    import copy
+    for L, fw in ((flambeau, ffw), (torch, tfw)):
+        with fw.dual_level():
+            d = fw.make_dual(L.ones(3), L.ones(3) * 2)
+            assert np.asarray(d).tolist() == [1.0, 1.0, 1.0] and d.numpy().sum() == 3
+            c = copy.deepcopy(d)
+            assert not c.requires_grad and fw.unpack_dual(c).tangent is None
+            assert fw.unpack_dual(d.clone().detach_()).tangent is None
+            with pytest.raises(NotImplementedError, match="out="):
+                L.sin(d, out=L.zeros(3))

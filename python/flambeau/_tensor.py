@@ -285,6 +285,8 @@ class Tensor:
     def detach_(self):
         self._rg = False
         self.grad_fn = None
+        if self._fw is not None:
+            self._fw = None  # (as PyTorch: detach_ drops a forward-AD tangent too)
         return self
 
     def retain_grad(self):
@@ -350,7 +352,7 @@ class Tensor:
     def numpy(self, *, force=False):
         if force:
             return _C.to_numpy(self.detach().cpu()._impl)
-        if self._rg:
+        if self._rg and self.requires_grad:
             raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.")
         if self._impl.device != "cpu":
             raise TypeError(f"can't convert {self._impl.device} device type tensor to numpy. Use Tensor.cpu() "
@@ -376,7 +378,7 @@ class Tensor:
         return array
 
     def __dlpack__(self, stream=None, max_version=None, dl_device=None, copy=None):
-        if self._rg:
+        if self._rg and self.requires_grad:
             raise RuntimeError("Can't export tensors that require gradient, use tensor.detach()")
         if self._impl.device != "cpu":
             from . import cuda
@@ -553,7 +555,7 @@ class Tensor:
         new._impl = _C.clone(self._impl)
         new.grad_fn = None
         new._base = None
-        new._rg = self._rg
+        new._rg = self._rg and self.requires_grad
         memo[id(self)] = new
         if self.grad_fn is None and self.grad is not None:
             new.grad = _copy.deepcopy(self.grad, memo)

@@ -45,6 +45,9 @@ def _write_out(out, res):
     """Writes an op's result into a user-given out= tensor (resizing it like PyTorch if needed)."""
     if not isinstance(out, Tensor):
         raise TypeError(f"out must be a Tensor, got {type(out).__name__}")
+    if res._fw is not None:
+        raise NotImplementedError("Trying to use forward AD with an out= function that does not support it because "
+                                  "it is an out= function")
     if (out._rg or res._rg) and _gs.enabled and not _gs.fw_gate:
         raise RuntimeError("functions with out=... arguments don't support automatic differentiation, but one "
                            "of the arguments requires grad.")
