@@ -241,6 +241,8 @@ def test_dual_tensor_semantics():
         assert tt is t and p.data_ptr() == x.data_ptr() and ffw.unpack_dual(p).tangent is None
         y = d * 2
         assert not y.requires_grad and ffw.unpack_dual(y).tangent is not None
+        for z in (d.exp(), d.softmax(0), d.sum(), d @ d.t(), (d * d).logsumexp(1)):  # rule, rule, linear, ..., generic
+            assert not z.requires_grad and not ffw.unpack_dual(z).tangent.requires_grad
         with pytest.raises(RuntimeError, match="does not require grad"):
             y.sum().backward()
         tT = ffw.unpack_dual(ffw.make_dual(x, t.t().contiguous().t())).tangent

@@ -10,6 +10,8 @@ tangents it returns are differentiable in reverse mode when their inputs are.
   where an input has none), the other arguments kept.
 - bilinear(i, j): product rule, op(t_i, a_j) + op(a_i, t_j) (mul, mm, bmm).
 - Linear and convolution: bilinear in (input, weight) plus the bias' tangent.
+- diagonal: elementwise ops of one tensor (exp, tanh, relu, gelu, clamp, x ** c, ...) and softmax
+  have a symmetric Jacobian, so J t = J^T t: the op's own backward applied to the tangent.
 Every other op falls back to the generic double-vjp of _forward_mode.
 """
 from .. import _tensor
@@ -90,6 +92,21 @@ def _constant_pad_rule(ctx, args, outs, tans):
     return ctx._forward_cls.apply(tans[0], pads, 0.0)
 
 
+def _diagonal_rule(ctx, args, outs, tans):
+    """J t = J^T t for a symmetric Jacobian: the node's backward with t as the incoming gradient.
+    With a graph only when the tangent must be differentiable (a primal or the tangent requires
+    grad); otherwise the backward's fused kernels, and nothing recorded."""
+    from .grad_mode import _state as gs
+    t = tans[0]
+    prev = gs.enabled
+    gs.enabled = prev and (t._rg or not ctx._fw_only)
+    try:
+        r = ctx._forward_cls.backward(ctx, t)
+    finally:
+        gs.enabled = prev
+    return r[0] if isinstance(r, tuple) else r
+
+
 def install():
     from .._functions import shape, join, indexing, linalg, reduction, elementwise, conv, linear as lin_mod
     from ..nn import functional as F
@@ -115,6 +132,9 @@ def install():
     from .._functions._dispatch import _CopySlicesInplace
     _CopySlicesInplace._fw_rule = staticmethod(_copy_slices_rule)
     from .._indexing import SetItem
+    from .._functions import activation, pointwise
+    for cls in (elementwise._Unary, elementwise.PowScalar, activation._Pointwise, pointwise.Clamp, linalg.Softmax):
+        cls._fw_rule = staticmethod(_diagonal_rule)
     SetItem._fw_rule = staticmethod(linear((0, 1)))
 
 
