@@ -10,6 +10,7 @@ tangents it returns are differentiable in reverse mode when their inputs are.
   where an input has none), the other arguments kept.
 - bilinear(i, j): product rule, op(t_i, a_j) + op(a_i, t_j) (mul, mm, bmm).
 - Linear and convolution: bilinear in (input, weight) plus the bias' tangent.
+- division: ta / b - y tb / b.
 - diagonal: elementwise ops of one tensor (exp, tanh, relu, gelu, clamp, x ** c, ...) and softmax
   have a symmetric Jacobian, so J t = J^T t: the op's own backward applied to the tangent.
 Every other op falls back to the generic double-vjp of _forward_mode.
@@ -107,6 +108,19 @@ def _diagonal_rule(ctx, args, outs, tans):
     return r[0] if isinstance(r, tuple) else r
 
 
+def _div_rule(ctx, args, outs, tans):
+    """y = a / b: ty = ta / b - y * tb / b."""
+    from ._forward_mode import strip
+    a, b = args
+    ta, tb = tans
+    r = None
+    if ta is not None:
+        r = ta / b
+    if tb is not None:
+        r = _add(r, -(strip(outs[0]) * tb) / b)
+    return r
+
+
 def install():
     from .._functions import shape, join, indexing, linalg, reduction, elementwise, conv, linear as lin_mod
     from ..nn import functional as F
@@ -133,6 +147,8 @@ def install():
     _CopySlicesInplace._fw_rule = staticmethod(_copy_slices_rule)
     from .._indexing import SetItem
     from .._functions import activation, pointwise
+    elementwise.Div._fw_rule = staticmethod(_div_rule)
+    pointwise.Where._fw_rule = staticmethod(linear((1, 2)))
     for cls in (elementwise._Unary, elementwise.PowScalar, activation._Pointwise, pointwise.Clamp, linalg.Softmax):
         cls._fw_rule = staticmethod(_diagonal_rule)
     SetItem._fw_rule = staticmethod(linear((0, 1)))
