@@ -540,3 +540,45 @@ def test_dual_conversions_like_pytorch():
             assert fw.unpack_dual(d.clone().detach_()).tangent is None
             with pytest.raises(NotImplementedError, match="out="):
                 L.sin(d, out=L.zeros(3))
+
+
+def _two_output_fn(L):
+    class SinCos(L.autograd.Function):
+        @staticmethod
+        def forward(x, k):
+            return x.sin() * k, x.cos(), (x > 0).to(x.dtype)
+
+        @staticmethod
+        def setup_context(ctx, inputs, output):
+            x, k = inputs
+            ctx.k = k
+            ctx.save_for_backward(x)
+            ctx.save_for_forward(x)
+            ctx.mark_non_differentiable(output[2])
+
+        @staticmethod
+        def backward(ctx, gs, gc, gm):
+            (x,) = ctx.saved_tensors
+            return gs * x.cos() * ctx.k - gc * x.sin(), None
+
+        @staticmethod
+        def jvp(ctx, tx, tk):
+            (x,) = ctx.saved_tensors
+            return tx * x.cos() * ctx.k, -tx * x.sin(), None
+    return SinCos
+
+
+def test_custom_function_setup_context_multiple_outputs():
+    xa, ta = np.random.randn(4, 3), np.random.randn(4, 3)
+    res = []
+    for L, fw in ((flambeau, ffw), (torch, tfw)):
+        x = L.tensor(xa, requires_grad=True)
+        with fw.dual_level():
+            d = fw.make_dual(x, L.tensor(ta))
+            s, c, m = _two_output_fn(L).apply(d * 1.5, 2.0)
+            assert fw.unpack_dual(m).tangent is None and not m.requires_grad
+            (s.sum() + (c * c).sum()).backward()
+            res.append((fw.unpack_dual(s).tangent.detach().numpy(), fw.unpack_dual(c).tangent.detach().numpy(),
+                        x.grad.numpy()))
+    for a, b in zip(*res):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
