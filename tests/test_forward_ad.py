@@ -582,3 +582,17 @@ def test_custom_function_setup_context_multiple_outputs():
                         x.grad.numpy()))
     for a, b in zip(*res):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+def test_inplace_builtin_marked_dirty():
+    """In-place dropout (a builtin op marking its input dirty) on a dual: the input itself carries
+    the result and its tangent (mask * t / (1 - p), the mask read off the primal)."""
+    xa, ta = np.random.uniform(1, 2, (4, 6)), np.random.randn(4, 6)
+    with ffw.dual_level():
+        d = ffw.make_dual(flambeau.tensor(xa), flambeau.tensor(ta))
+        y = d * 1.0
+        out = flambeau.nn.functional.dropout(y, 0.5, training=True, inplace=True)
+        assert out is y and not y.requires_grad
+        p, t = ffw.unpack_dual(y)
+        kept = p.numpy() != 0
+        np.testing.assert_allclose(t.numpy(), np.where(kept, ta * 2, 0.0), rtol=1e-12)

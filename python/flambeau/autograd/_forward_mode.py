@@ -175,8 +175,7 @@ def apply(cls, args, kwargs):
         if cls._builtin:
             ctx.needs_input_grad = flags
             sargs = [strip(a, True) for a in args]
-            out = cls.forward(ctx, *sargs)
-            _rebase_views(out, sargs, args)
+            out = _rebase_views(cls.forward(ctx, *sargs), sargs, args, ctx)
         else:
             ctx.needs_input_grad = real if grad_on else (False,) * len(args)
             if not user_fn:
@@ -189,7 +188,7 @@ def apply(cls, args, kwargs):
                     cls.setup_context(ctx, tuple(sargs), out)
                 else:
                     out = cls.forward(ctx, *sargs, **kwargs)
-                _rebase_views(out, sargs, args)
+                out = _rebase_views(out, sargs, args, ctx)
             finally:
                 _gs.enabled = prev_mode
         if True in edges:
@@ -237,17 +236,31 @@ def apply(cls, args, kwargs):
     return out
 
 
-def _rebase_views(out, sargs, args):
-    """Views the forward made of a stripped alias become views of the original argument (an
-    in-place op on them must update the tensor owning the storage, as for any view)."""
+def _rebase_views(out, sargs, args, ctx):
+    """The forward ran on stripped aliases: views it made of one become views of the original
+    argument (an in-place op on them must update the tensor owning the storage, as for any view),
+    and an alias it returned itself (an in-place op, marked dirty) becomes the original again.
+    Returns the outputs."""
     remap = {id(s): a for s, a in zip(sargs, args) if s is not a}
     if not remap:
-        return
-    for o in (out if isinstance(out, tuple) else (out,)):
-        b = getattr(o, "_base", None)
-        if b is not None and id(b) in remap:
-            a = remap[id(b)]
-            o._base = a if a._base is None else a._base
+        return out
+    single = not isinstance(out, tuple)
+    res = []
+    for o in ((out,) if single else out):
+        r = remap.get(id(o))
+        if r is not None:
+            o = r
+        else:
+            b = getattr(o, "_base", None)
+            if b is not None and id(b) in remap:
+                a = remap[id(b)]
+                o._base = a if a._base is None else a._base
+        res.append(o)
+    for name in ("_dirty", "_non_diff"):
+        ids = ctx.__dict__.get(name)
+        if ids:
+            setattr(ctx, name, {id(remap[i]) if i in remap else i for i in ids})
+    return res[0] if single else tuple(res)
 
 
 def _user_jvp(cls, ctx, args, tans):

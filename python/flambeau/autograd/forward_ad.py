@@ -135,6 +135,16 @@ def set_tangent(t, tangent):
 _compact_at = [1024]
 
 
+def set_tangent_tracked(t, tangent):
+    """set_tangent for a tensor that may not be tracked yet (a detached one): tracked for forward
+    AD only then, so that ops reach the forward-AD hook with it."""
+    if not t._rg:
+        from ._forward_mode import _ROOT
+        t._rg = True
+        t.grad_fn = _ROOT
+    set_tangent(t, tangent)
+
+
 def is_fw_only(t):
     """Whether t is tracked only because it carries a tangent (not for reverse mode)."""
     fn = t.grad_fn

@@ -54,7 +54,7 @@ def _keep_tangent(src, t):
     transforms detach to cut their own reverse graph, not an enclosing forward-mode one)."""
     if src._fw is not None:
         from ..autograd import forward_ad
-        forward_ad.set_tangent(t, src._fw)
+        forward_ad.set_tangent_tracked(t, src._fw)
     return t
 
 
