@@ -596,3 +596,17 @@ def test_inplace_builtin_marked_dirty():
         p, t = ffw.unpack_dual(y)
         kept = p.numpy() != 0
         np.testing.assert_allclose(t.numpy(), np.where(kept, ta * 2, 0.0), rtol=1e-12)
+
+
+def test_forward_only_duals_refuse_reverse_mode_apis():
+    for L, fw in ((flambeau, ffw), (torch, tfw)):
+        with fw.dual_level():
+            d = fw.make_dual(L.randn(3), L.randn(3))
+            y = d.exp()
+            with pytest.raises(RuntimeError, match="doesn't require gradient"):
+                y.register_hook(lambda g: g)
+            with pytest.raises(RuntimeError, match="requires_grad=False"):
+                y.retain_grad()
+            x = L.randn(3, requires_grad=True)
+            with pytest.raises(RuntimeError, match="does not require grad"):
+                L.autograd.grad((x * d).sum(), d)

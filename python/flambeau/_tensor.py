@@ -290,7 +290,7 @@ class Tensor:
         return self
 
     def retain_grad(self):
-        if not self._rg:
+        if not self.requires_grad:
             raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
         if self.grad_fn is None or self._retains_grad:
             return  # leaves keep their gradient anyway
@@ -304,7 +304,7 @@ class Tensor:
     def register_hook(self, hook):
         """hook(grad) runs when this tensor's gradient is computed; a non-None return replaces it."""
         from .autograd.function import _add_hook
-        if not self._rg:
+        if not self.requires_grad:
             raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
         fn = self.grad_fn
         if fn is None:

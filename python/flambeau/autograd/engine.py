@@ -109,7 +109,7 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None,
         for k, x in enumerate(inputs):
             if not isinstance(x, Tensor):
                 raise TypeError(f"grad: inputs must be Tensors, got {type(x).__name__} at position {k}")
-            if not x._rg:
+            if not x._rg or x.grad_fn is not None and x.grad_fn._fw_only:
                 raise RuntimeError("One of the differentiated Tensors does not require grad")
             capture.setdefault(_root_node(x), []).append(k)
 
