@@ -297,6 +297,8 @@ def _double_vjp(cls, ctx, args, outs, tans, grad_on):
         return ()
     create = grad_on and (any(r for r in (isinstance(a, Tensor) and a._rg and not _fw.is_fw_only(a) for a in args))
                           or any(t is not None and t._rg for t in tans))
+    if len(us) == 1 and us[0]._impl.numel == 1 and len(outs) == 1:
+        return _scalar_jvp(cls, ctx, outs[0], tans, create)
     _gs.enabled = True
     try:
         gs = cls.backward(ctx, *grads_in)
@@ -337,6 +339,39 @@ def _double_vjp(cls, ctx, args, outs, tans, grad_on):
         else:
             res.append(None)
     return tuple(res)
+
+
+def _scalar_jvp(cls, ctx, out, tans, create):
+    """One scalar output (a loss, a full reduction): J is a row, so J t = sum_i <J_i^T 1, t_i>: one
+    backward pass with a unit gradient instead of the double-vjp's two (with the fused backward
+    kernels when the tangent need not be differentiable)."""
+    Tensor = _tensor.Tensor
+    oi = out._impl
+    _gs.enabled = create
+    try:
+        gs = cls.backward(ctx, _tensor._wrap(_C.full(list(oi.shape), 1, oi.dtype, oi.device)))
+    except (NotImplementedError, RuntimeError) as e:
+        if type(e) not in (NotImplementedError, RuntimeError):
+            raise
+        raise type(e)(f"flambeau forward-mode AD: the tangent of {cls.__name__} is computed from its backward, "
+                      f"which failed: {e}") from None
+    if not isinstance(gs, tuple):
+        gs = (gs,)
+    total = None
+    for i, t in enumerate(tans):
+        if t is None or i >= len(gs) or gs[i] is None:
+            continue
+        g = gs[i]
+        if not isinstance(g, Tensor):
+            continue
+        if g._impl.shape != t._impl.shape:
+            from .._functions.shape import _sum_to
+            g = _sum_to(g, t._impl.shape)
+        term = (g * t.to(g.dtype)).sum()
+        total = term if total is None else total + term
+    if total is None:
+        return ()
+    return (total.reshape(tuple(oi.shape)),)
 
 
 _installed = [False]

@@ -10,7 +10,7 @@ tangents it returns are differentiable in reverse mode when their inputs are.
   where an input has none), the other arguments kept.
 - bilinear(i, j): product rule, op(t_i, a_j) + op(a_i, t_j) (mul, mm, bmm).
 - Linear and convolution: bilinear in (input, weight) plus the bias' tangent.
-- division: ta / b - y tb / b.
+- division: ta / b - y tb / b; log_softmax; layer_norm (written out below).
 - diagonal: elementwise ops of one tensor (exp, tanh, relu, gelu, clamp, x ** c, ...) and softmax
   have a symmetric Jacobian, so J t = J^T t: the op's own backward applied to the tangent.
 Every other op falls back to the generic double-vjp of _forward_mode.
@@ -121,6 +121,35 @@ def _div_rule(ctx, args, outs, tans):
     return r
 
 
+def _log_softmax_rule(ctx, args, outs, tans):
+    """y = log_softmax(x): ty = t - sum(softmax(x) * t) along dim."""
+    from ._forward_mode import strip
+    t = tans[0]
+    dim = args[1]
+    return t - (strip(outs[0]).exp() * t).sum(dim, keepdim=True)
+
+
+def _layer_norm_rule(ctx, args, outs, tans):
+    """y = xhat * w + b, xhat = (x - mean) * rstd over the trailing dims:
+    t_xhat = rstd * (tx - mean(tx) - xhat * mean(tx * xhat)), ty = t_xhat * w + xhat * tw + tb."""
+    x, normalized_shape, w, b, eps = args
+    tx, tw, tb = tans[0], tans[2], tans[3]
+    dims = list(range(x.dim() - len(normalized_shape), x.dim()))
+    xc = x - x.mean(dim=dims, keepdim=True)
+    rstd = ((xc * xc).mean(dim=dims, keepdim=True) + eps).rsqrt()
+    xhat = xc * rstd
+    r = None
+    if tx is not None:
+        r = rstd * (tx - tx.mean(dim=dims, keepdim=True) - xhat * (tx * xhat).mean(dim=dims, keepdim=True))
+        if w is not None:
+            r = r * w
+    if tw is not None:
+        r = _add(r, xhat * tw)
+    if tb is not None:
+        r = _add(r, tb.expand(tuple(x.shape)) if r is None else tb)
+    return r
+
+
 def install():
     from .._functions import shape, join, indexing, linalg, reduction, elementwise, conv, linear as lin_mod
     from ..nn import functional as F
@@ -148,6 +177,9 @@ def install():
     from .._indexing import SetItem
     from .._functions import activation, pointwise
     elementwise.Div._fw_rule = staticmethod(_div_rule)
+    linalg.LogSoftmax._fw_rule = staticmethod(_log_softmax_rule)
+    from .._functions import normalization
+    normalization.LayerNorm._fw_rule = staticmethod(_layer_norm_rule)
     pointwise.Where._fw_rule = staticmethod(linear((1, 2)))
     for cls in (elementwise._Unary, elementwise.PowScalar, activation._Pointwise, pointwise.Clamp, linalg.Softmax):
         cls._fw_rule = staticmethod(_diagonal_rule)
