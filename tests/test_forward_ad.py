@@ -612,7 +612,8 @@ def test_forward_only_duals_refuse_reverse_mode_apis():
                 L.autograd.grad((x * d).sum(), d)
 
 
-@pytest.mark.parametrize("loss", ["cross_entropy", "layer_norm_sum", "log_softmax_nll", "mse", "softmax_exp"])
+@pytest.mark.parametrize("loss", ["cross_entropy", "layer_norm_sum", "log_softmax_nll", "mse", "softmax_exp",
+                                  "batch_norm"])
 def test_rules_differentiable_in_reverse(loss):
     """Tangents from the hand-written rules and the scalar-output path, differentiated in reverse:
     d(tangent)/d(x, w) against central differences of PyTorch's tangent (PyTorch's own reverse
@@ -625,6 +626,7 @@ def test_rules_differentiable_in_reverse(loss):
         "log_softmax_nll": lambda L, x, w: L.nn.functional.nll_loss(L.log_softmax(x * w, 1), L.tensor([1, 0, 3, 3])),
         "mse": lambda L, x, w: L.nn.functional.mse_loss(x, w.expand(4, 5)),
         "softmax_exp": lambda L, x, w: (L.softmax(x * w, 1).exp() * x).sum(),
+        "batch_norm": lambda L, x, w: (L.nn.functional.batch_norm(x, None, None, w, w * 0.5, training=True) ** 2).sum(),
     }
     fn = fns[loss]
 
@@ -650,3 +652,16 @@ def test_rules_differentiable_in_reverse(loss):
             args = (lambda d: (xa + d, wa)) if arr is xa else (lambda d: (xa, wa + d))
             num.flat[i] = (torch_tangent(*args(e)) - torch_tangent(*args(-e))) / (2 * eps)
         np.testing.assert_allclose(grad.numpy(), num, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("training", [True, False])
+@pytest.mark.parametrize("shape", [(6, 3), (4, 3, 5), (2, 3, 4, 5)])
+def test_batch_norm_all_tangents(training, shape):
+    c = shape[1]
+    rm, rv = np.random.randn(c), np.random.uniform(0.5, 2, c)
+
+    def f(L, x, w, b):
+        return L.nn.functional.batch_norm(x, L.tensor(rm), L.tensor(rv), w, b, training=training, momentum=0.3)
+    check_jvp(f, [shape, (c,), (c,)], "float64")
+    check_jvp(f, [shape, (c,), (c,)], "float64", tangent_mask=[False, True, True])
+    check_jvp(f, [shape, (c,), (c,)], "float64", tangent_mask=[True, False, False])

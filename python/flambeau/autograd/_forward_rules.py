@@ -10,7 +10,7 @@ tangents it returns are differentiable in reverse mode when their inputs are.
   where an input has none), the other arguments kept.
 - bilinear(i, j): product rule, op(t_i, a_j) + op(a_i, t_j) (mul, mm, bmm).
 - Linear and convolution: bilinear in (input, weight) plus the bias' tangent.
-- division: ta / b - y tb / b; log_softmax; layer_norm (written out below).
+- division: ta / b - y tb / b; log_softmax; layer_norm and batch_norm (written out below).
 - diagonal: elementwise ops of one tensor (exp, tanh, relu, gelu, clamp, x ** c, ...) and softmax
   have a symmetric Jacobian, so J t = J^T t: the op's own backward applied to the tangent.
 Every other op falls back to the generic double-vjp of _forward_mode.
@@ -150,6 +150,35 @@ def _layer_norm_rule(ctx, args, outs, tans):
     return r
 
 
+def _batch_norm_rule(ctx, args, outs, tans):
+    """Batch norm over (N, *spatial) per channel: in training as layer_norm over those dims; in eval
+    mode the running statistics are constants, so t_xhat = tx * rstd."""
+    from .. import _C
+    x, w, b = args[0], args[1], args[2]
+    tx, tw, tb = tans[0], tans[1], tans[2]
+    bshape = [1, x.shape[1]] + [1] * (x.dim() - 2)
+    dims = [0] + list(range(2, x.dim()))
+    if ctx.training:
+        xc = x - x.mean(dim=dims, keepdim=True)
+        rstd = ((xc * xc).mean(dim=dims, keepdim=True) + ctx.eps).rsqrt()
+    else:
+        xc = x - _tensor._wrap(_C.view(ctx.mean, bshape))
+        rstd = _tensor._wrap(_C.view(ctx.invstd, bshape))
+    xhat = xc * rstd
+    r = None
+    if tx is not None:
+        r = rstd * (tx - tx.mean(dim=dims, keepdim=True) - xhat * (tx * xhat).mean(dim=dims, keepdim=True)) \
+            if ctx.training else tx * rstd
+        if w is not None:
+            r = r * w.reshape(bshape)
+    if tw is not None:
+        r = _add(r, xhat * tw.reshape(bshape))
+    if tb is not None:
+        tbb = tb.reshape(bshape)
+        r = _add(r, tbb.expand(tuple(x.shape)) if r is None else tbb)
+    return r
+
+
 def install():
     from .._functions import shape, join, indexing, linalg, reduction, elementwise, conv, linear as lin_mod
     from ..nn import functional as F
@@ -180,6 +209,7 @@ def install():
     linalg.LogSoftmax._fw_rule = staticmethod(_log_softmax_rule)
     from .._functions import normalization
     normalization.LayerNorm._fw_rule = staticmethod(_layer_norm_rule)
+    normalization.BatchNorm._fw_rule = staticmethod(_batch_norm_rule)
     pointwise.Where._fw_rule = staticmethod(linear((1, 2)))
     for cls in (elementwise._Unary, elementwise.PowScalar, activation._Pointwise, pointwise.Clamp, linalg.Softmax):
         cls._fw_rule = staticmethod(_diagonal_rule)
