@@ -328,7 +328,13 @@ def _double_vjp(cls, ctx, args, outs, tans, grad_on):
     if total is None or not total._rg:
         _gs.enabled = grad_on
         return ()
-    jv = autograd_grad((total,), us, create_graph=create, allow_unused=True)
+    try:
+        jv = autograd_grad((total,), us, create_graph=create, allow_unused=True)
+    except (NotImplementedError, RuntimeError) as e:
+        if type(e) not in (NotImplementedError, RuntimeError):
+            raise
+        raise type(e)(f"flambeau forward-mode AD: the tangent of {cls.__name__} is computed from its backward, "
+                      f"which cannot be differentiated here: {e}") from None
     _gs.enabled = grad_on
     res, k = [], 0
     for o in outs:
