@@ -665,3 +665,18 @@ def test_batch_norm_all_tangents(training, shape):
     check_jvp(f, [shape, (c,), (c,)], "float64")
     check_jvp(f, [shape, (c,), (c,)], "float64", tangent_mask=[False, True, True])
     check_jvp(f, [shape, (c,), (c,)], "float64", tangent_mask=[True, False, False])
+
+
+def test_reverse_over_forward():
+    xa, va = np.random.randn(4), np.random.randn(4)
+    res = []
+    for L in (flambeau, torch):
+        F = L.func
+
+        def f(x):
+            return (x.sin() * x.exp()).sum() * x
+        g = F.grad(lambda x: F.jvp(f, (x,), (L.tensor(va),))[1].pow(2).sum())(L.tensor(xa))
+        h = F.jacrev(lambda x: F.jvp(f, (x,), (L.tensor(va),))[1])(L.tensor(xa))
+        res.append((g.numpy(), h.numpy()))
+    for a, b in zip(*res):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
