@@ -680,3 +680,11 @@ def test_reverse_over_forward():
         res.append((g.numpy(), h.numpy()))
     for a, b in zip(*res):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_gradgradcheck_forward_over_reverse():
+    x = flambeau.randn(3, 2, dtype=flambeau.float64, requires_grad=True)
+    w = flambeau.randn(2, 4, dtype=flambeau.float64, requires_grad=True)
+    f = lambda a, b: flambeau.nn.functional.gelu(a @ b).logsumexp(1)  # noqa: E731
+    assert flambeau.autograd.gradgradcheck(f, (x, w), check_fwd_over_rev=True, check_rev_over_rev=False)
+    assert flambeau.autograd.gradgradcheck(f, (x, w), check_fwd_over_rev=True)

@@ -163,5 +163,7 @@ def gradgradcheck(func, inputs, grad_outputs=None, *, eps=1e-6, atol=1e-5, rtol=
         gs = _grad(o, [ins[k] for k in diff], gos, create_graph=True, allow_unused=True)
         return tuple(g for g in gs if g is not None)
 
+    # check_fwd_over_rev: the first gradients' Jacobian in forward mode (forward-over-reverse)
     return gradcheck(first_grads, inputs + tuple(grad_outputs), eps=eps, atol=atol, rtol=rtol,
-                     raise_exception=raise_exception)
+                     raise_exception=raise_exception, check_forward_ad=check_fwd_over_rev,
+                     check_backward_ad=check_rev_over_rev)
