@@ -145,6 +145,8 @@ def apply(cls, args, kwargs):
     Tensor = _tensor.Tensor
     tans = [a._fw if isinstance(a, Tensor) else None for a in args]
     if not any(t is not None for t in tans) or _gs.inference:
+        if not _gs.inference:
+            _check_nested(cls, args)
         if not _gs.fw_gate:
             return NO_TANGENT
         # no_grad inside the level: the gate let this op in, but nothing is recorded for it.
@@ -234,6 +236,17 @@ def apply(cls, args, kwargs):
                 o = outs[s.output_nr]
                 s.fw = o._fw if isinstance(o, Tensor) else None
     return out
+
+
+def _check_nested(cls, args):
+    """A tangent inside a list argument would be invisible here (rules and the double-vjp see
+    top-level tensors only): refuse it rather than lose it."""
+    for a in args:
+        if isinstance(a, (list, tuple)):
+            for x in a:
+                if isinstance(x, _tensor.Tensor) and x._fw is not None:
+                    raise NotImplementedError(f"flambeau forward-mode AD: {cls.__name__} takes tensors in a list; "
+                                              "their tangents cannot be propagated")
 
 
 def _rebase_views(out, sargs, args, ctx):
