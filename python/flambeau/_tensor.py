@@ -28,7 +28,7 @@ _FLOAT = frozenset(("float32", "float64", "float16", "bfloat16"))
 
 # Values of slots that are usually left unset (see module docstring).
 _SLOT_DEFAULTS = {"grad": None, "_base": None, "_output_nr": 0, "_retains_grad": False, "_hooks": None, "_acc": None,
-                  "_post_acc": None}
+                  "_post_acc": None, "_fw": None}
 
 
 def _warn_non_leaf_grad():
@@ -65,7 +65,7 @@ def _wrap_view(impl, src):
 
 class Tensor:
     __slots__ = ("_impl", "_rg", "grad_fn", "_base", "grad", "_output_nr", "_retains_grad", "_hooks", "_acc",
-                 "_post_acc", "__weakref__")
+                 "_post_acc", "_fw", "__weakref__")
 
     # numpy defers to our reflected operators (ndarray + tensor -> tensor.__radd__).
     __array_priority__ = 1000
@@ -228,11 +228,16 @@ class Tensor:
     # ------------------------------------------------------------------ autograd state
     @property
     def requires_grad(self):
-        return self._rg
+        # (a tensor tracked only to carry a forward-AD tangent does not require grad: forward_ad.py)
+        return self._rg and not (self.grad_fn is not None and self.grad_fn._fw_only)
 
     @requires_grad.setter
     def requires_grad(self, value):
         value = bool(value)
+        if self.grad_fn is not None and self.grad_fn._fw_only:  # a forward-AD dual that is a leaf to the user
+            if value:
+                self.grad_fn = None
+            return
         if self.grad_fn is not None:
             if not value:
                 raise RuntimeError(
@@ -250,7 +255,7 @@ class Tensor:
 
     @property
     def is_leaf(self):
-        return self.grad_fn is None
+        return self.grad_fn is None or self.grad_fn._fw_only
 
     @property
     def retains_grad(self):
@@ -280,10 +285,12 @@ class Tensor:
     def detach_(self):
         self._rg = False
         self.grad_fn = None
+        if self._fw is not None:
+            self._fw = None  # (as PyTorch: detach_ drops a forward-AD tangent too)
         return self
 
     def retain_grad(self):
-        if not self._rg:
+        if not self.requires_grad:
             raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
         if self.grad_fn is None or self._retains_grad:
             return  # leaves keep their gradient anyway
@@ -297,7 +304,7 @@ class Tensor:
     def register_hook(self, hook):
         """hook(grad) runs when this tensor's gradient is computed; a non-None return replaces it."""
         from .autograd.function import _add_hook
-        if not self._rg:
+        if not self.requires_grad:
             raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
         fn = self.grad_fn
         if fn is None:
@@ -345,7 +352,7 @@ class Tensor:
     def numpy(self, *, force=False):
         if force:
             return _C.to_numpy(self.detach().cpu()._impl)
-        if self._rg:
+        if self._rg and self.requires_grad:
             raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.")
         if self._impl.device != "cpu":
             raise TypeError(f"can't convert {self._impl.device} device type tensor to numpy. Use Tensor.cpu() "
@@ -371,7 +378,7 @@ class Tensor:
         return array
 
     def __dlpack__(self, stream=None, max_version=None, dl_device=None, copy=None):
-        if self._rg:
+        if self._rg and self.requires_grad:
             raise RuntimeError("Can't export tensors that require gradient, use tensor.detach()")
         if self._impl.device != "cpu":
             from . import cuda
@@ -548,7 +555,7 @@ class Tensor:
         new._impl = _C.clone(self._impl)
         new.grad_fn = None
         new._base = None
-        new._rg = self._rg
+        new._rg = self._rg and self.requires_grad
         memo[id(self)] = new
         if self.grad_fn is None and self.grad is not None:
             new.grad = _copy.deepcopy(self.grad, memo)

@@ -45,7 +45,10 @@ def _write_out(out, res):
     """Writes an op's result into a user-given out= tensor (resizing it like PyTorch if needed)."""
     if not isinstance(out, Tensor):
         raise TypeError(f"out must be a Tensor, got {type(out).__name__}")
-    if (out._rg or res._rg) and _gs.enabled:
+    if res._fw is not None:
+        raise NotImplementedError("Trying to use forward AD with an out= function that does not support it because "
+                                  "it is an out= function")
+    if (out._rg or res._rg) and _gs.enabled and not _gs.fw_gate:
         raise RuntimeError("functions with out=... arguments don't support automatic differentiation, but one "
                            "of the arguments requires grad.")
     oi, ri = out._impl, res._impl
@@ -149,6 +152,8 @@ def _snapshot(a):
         s._rg = True
         s.grad_fn = a.grad_fn
         s._output_nr = a._output_nr
+        if a._fw is not None:  # (a forward-AD tangent: autograd/forward_ad.py)
+            s._fw = a._fw
     return s
 
 
@@ -176,6 +181,9 @@ def _rebase(a, r):
     """After an in-place op under autograd: `a` holds r's values and takes over r's history.
     When `a` is a view, the tensor owning the storage gets a new history too (PyTorch's
     CopySlices), or gradients through it would silently miss the write."""
+    if _gs.fw_gate and not r._rg:  # no_grad inside a forward-AD level, no tangent: a plain write
+        _C.copy_(a._impl, r._impl)
+        return a
     base = a._base
     if getattr(a.grad_fn, "_forbid_inplace", False) or (base is not None and base.grad_fn is not None):
         _check_custom_view_inplace(a)
@@ -185,7 +193,18 @@ def _rebase(a, r):
     a._rg = True
     a.grad_fn = r.grad_fn
     a._output_nr = r._output_nr
+    if r._fw is not None or a._fw is not None:
+        _take_tangent(a, r)
     return a
+
+
+def _take_tangent(a, r):
+    """After an in-place op: a's forward-AD tangent becomes r's (autograd/forward_ad.py)."""
+    from ..autograd import forward_ad
+    if r._fw is None:
+        a._fw = None
+    else:
+        forward_ad.set_tangent(a, r._fw)
 
 
 class _CopySlicesInplace(Function):
@@ -235,16 +254,20 @@ def _rebase_view(v, base, r):
     base._rg = True
     base.grad_fn = node_out.grad_fn
     base._output_nr = 0
+    if node_out._fw is not None or base._fw is not None:
+        _take_tangent(base, node_out)
     from .shape import _ViewFn
     nv = _ViewFn.apply(base, view_fn)
     v._rg = True
     v.grad_fn = nv.grad_fn
     v._output_nr = 0
+    if nv._fw is not None or v._fw is not None:
+        _take_tangent(v, nv)
     return v
 
 
 def _check_inplace_leaf(a):
-    if a._rg and a.grad_fn is None:
+    if a._rg and a.grad_fn is None and not _gs.fw_gate:  # (fw_gate: no_grad in a forward-AD level)
         raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
 
 

@@ -36,11 +36,16 @@ def _snapshot(a):
         s._rg = True
         s.grad_fn = a.grad_fn
         s._output_nr = a._output_nr
+        if a._fw is not None:  # (a forward-AD tangent: autograd/forward_ad.py)
+            s._fw = a._fw
     return s
 
 
 def _rebase(a, r):
     """After an in-place op under autograd: `a` holds r's values and takes over r's history."""
+    if _gs.fw_gate and not r._rg:  # no_grad inside a forward-AD level, no tangent: a plain write
+        _C.copy_(a._impl, r._impl)
+        return a
     if getattr(a.grad_fn, "_forbid_inplace", False) or a._base is not None:
         from ._dispatch import _check_custom_view_inplace
         _check_custom_view_inplace(a)
@@ -48,6 +53,9 @@ def _rebase(a, r):
     a._rg = True
     a.grad_fn = r.grad_fn
     a._output_nr = r._output_nr
+    if r._fw is not None or a._fw is not None:
+        from ._dispatch import _take_tangent
+        _take_tangent(a, r)
     return a
 
 

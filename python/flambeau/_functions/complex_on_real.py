@@ -87,7 +87,7 @@ class _Angle(Function):
 def angle(input, *, out=None):
     _tensor_arg(input, "angle")
     x = input if input.dtype.is_floating_point else input.to(get_default_dtype())
-    if x.requires_grad and _gs.enabled:
+    if x._rg and _gs.enabled:
         r = _Angle.apply(x)
     else:
         r = _angle_values(x)

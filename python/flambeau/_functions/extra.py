@@ -600,7 +600,7 @@ def frexp(input, *, out=None):
     _check_tensor(input, "frexp")
     if input.dtype._name not in _FLOAT:
         raise RuntimeError(f"torch.frexp() only supports floating-point dtypes, but got {_TYPE[input.dtype._name]}")
-    if input.requires_grad and _gs.enabled:
+    if input._rg and _gs.enabled:
         m, e = _Frexp.apply(input)
         e = e.detach()
     else:
@@ -631,7 +631,7 @@ class _NotDifferentiable(Function):
 
 def _no_grad_result(r, name, *inputs):
     """r, with a graph node whose backward raises (PyTorch's not_implemented derivatives)."""
-    if _gs.enabled and builtins.any(isinstance(t, Tensor) and t.requires_grad for t in inputs):
+    if _gs.enabled and builtins.any(isinstance(t, Tensor) and t._rg for t in inputs):
         return _NotDifferentiable.apply(r, name, *[t for t in inputs if isinstance(t, Tensor)])
     return r
 
@@ -779,7 +779,7 @@ def _bessel_value(x, kind):
 def _bessel(input, kind, out):
     _check_tensor(input, kind)
     x = _float_of(input)
-    if x.requires_grad and _gs.enabled:
+    if x._rg and _gs.enabled:
         r = _Bessel.apply(x, kind)
     else:
         r = _bessel_value(x, kind)
@@ -915,7 +915,7 @@ def _igamma(input, other, upper, out):
     if dt not in _FLOAT:
         raise RuntimeError(f"\"{name}_cpu\" not implemented for '{_TYPE[dt]}'")
     a, x = _cast(input, dt), _cast(other, dt)
-    if _gs.enabled and (a.requires_grad or x.requires_grad):
+    if _gs.enabled and (a._rg or x._rg):
         r = _Igamma.apply(a, x, upper)
     else:
         r = _igamma_value(a, x, upper)

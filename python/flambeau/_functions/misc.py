@@ -167,7 +167,7 @@ def _inplace_view(self, fn, *args):
     The new geometry replaces self's `_impl`; under autograd self takes over the view's history (so
     gradients flow back through the view op), a leaf requiring grad raises as in PyTorch, and the
     storage's version is bumped so a backward that saved the old tensor detects the change."""
-    rec = self._rg and _gs.enabled
+    rec = self._rg and _gs.enabled and not (_gs.fw_gate and self._fw is None)
     if rec and self.grad_fn is None:
         raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
     r = fn(self, *args)
@@ -177,6 +177,9 @@ def _inplace_view(self, fn, *args):
     if rec:
         self.grad_fn = r.grad_fn
         self._output_nr = r._output_nr
+        if r._fw is not None or self._fw is not None:
+            from ._dispatch import _take_tangent
+            _take_tangent(self, r)
     return self
 
 

@@ -5,7 +5,7 @@ from . import function, grad_mode, engine
 from .engine import run_backward as _run_backward
 from .gradcheck import gradcheck, gradgradcheck, GradcheckError
 from . import functional
-from . import anomaly_mode, graph, profiler
+from . import anomaly_mode, graph, profiler, forward_ad
 from .anomaly_mode import detect_anomaly, set_detect_anomaly
 from .engine import _is_checkpoint_valid  # noqa: F401
 from .. import _tensor

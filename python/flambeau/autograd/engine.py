@@ -18,7 +18,7 @@ from .. import _sparse
 from .._sparse import SparseCooTensor as _Sparse
 from . import function as _function
 from .function import AccumulateGrad, _accumulate_node, _FREED_MSG  # noqa: F401
-from .grad_mode import _state as _gs
+from .grad_mode import _state as _gs, _set_mode as _set_grad_mode
 from ..profiler._recorder import RECORDER as _PROFILER
 
 
@@ -94,7 +94,7 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None,
     for i, t in enumerate(tensors):
         if not isinstance(t, Tensor):
             raise TypeError(f"backward: expected a Tensor at position {i}, got {type(t).__name__}")
-        if not t._rg:
+        if not t._rg or t.grad_fn is not None and t.grad_fn._fw_only:  # (forward-AD-only: forward_ad.py)
             raise RuntimeError(f"element {i} of tensors does not require grad and does not have a grad_fn")
     grads = _make_root_grads(tensors, grad_tensors)
     if retain_graph is None:
@@ -109,7 +109,7 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None,
         for k, x in enumerate(inputs):
             if not isinstance(x, Tensor):
                 raise TypeError(f"grad: inputs must be Tensors, got {type(x).__name__} at position {k}")
-            if not x._rg:
+            if not x._rg or x.grad_fn is not None and x.grad_fn._fw_only:
                 raise RuntimeError("One of the differentiated Tensors does not require grad")
             capture.setdefault(_root_node(x), []).append(k)
 
@@ -174,8 +174,11 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None,
             seen_ready.add(node)
             ready.append(node)
 
-    prev_mode = _gs.enabled
-    _gs.enabled = bool(create_graph)
+    prev_mode = (_gs.enabled, _gs.fw_gate)
+    if _function._fw_hook is None:
+        _gs.enabled = bool(create_graph)
+    else:  # inside a forward-AD level the backward's ops must carry tangents (forward-over-reverse)
+        _set_grad_mode(bool(create_graph))
     task = _task
     prev_task = (task.task_id, task.has_inputs)
     task.task_id = next(_task_ids)
@@ -212,7 +215,7 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None,
                 if d == 0:
                     ready.append(nf)
     finally:
-        _gs.enabled = prev_mode
+        _gs.enabled, _gs.fw_gate = prev_mode
         task.task_id, task.has_inputs = prev_task
 
     if results is not None:

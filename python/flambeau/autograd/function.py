@@ -53,6 +53,7 @@ class Node:
 
     _name = "Node"
     _forbid_inplace = False  # True on nn.Module backward-hook nodes: their outputs reject in-place writes
+    _fw_only = False  # True on nodes recorded only to carry forward-AD tangents (forward_ad.py)
 
     def name(self):
         return self._name
@@ -154,12 +155,14 @@ def _raise_modified(node, t, s, expected):
 
 
 class _SavedOutput:
-    """An output saved for backward, kept as its impl to avoid an output <-> grad_fn cycle."""
+    """An output saved for backward, kept as its impl to avoid an output <-> grad_fn cycle (and
+    the output's forward-AD tangent, set while a dual level is open: forward_ad.py)."""
 
-    __slots__ = ("impl", "output_nr")
+    __slots__ = ("impl", "output_nr", "fw")
 
     def __init__(self, impl, output_nr):
         self.impl, self.output_nr = impl, output_nr
+        self.fw = None
 
 
 class _Packed:
@@ -224,7 +227,12 @@ class BackwardCFunction(Node):
         self.to_save = tensors
 
     def save_for_forward(self, *tensors):
-        pass  # forward-mode AD is not supported; accepted so functions written for it still run
+        """Tensors for a custom Function's jvp, read there as ctx.saved_tensors (PyTorch's API)."""
+        for t in tensors:
+            if t is not None and not isinstance(t, _tensor.Tensor):
+                raise TypeError("save_for_forward expects all arguments to be tensors or None, but got "
+                                f"{type(t).__name__}")
+        self._fw_saved = tensors
 
     def mark_non_differentiable(self, *tensors):
         self._non_diff = {id(t) for t in tensors}
@@ -237,6 +245,8 @@ class BackwardCFunction(Node):
 
     @property
     def saved_tensors(self):
+        if self.__dict__.get("_fw_jvp_running"):  # inside jvp: what save_for_forward kept
+            return tuple(self.__dict__.get("_fw_saved", ()))
         if self._freed:
             raise RuntimeError(_FREED_MSG)
         saved = self._saved
@@ -252,6 +262,8 @@ class BackwardCFunction(Node):
                 t._rg = True
                 t.grad_fn = self
                 t._output_nr = s.output_nr
+                if s.fw is not None and _fw_hook is not None:
+                    t._fw = s.fw
             elif s.__class__ is _Packed:
                 out.append(self._unpack(s))
                 continue
@@ -325,6 +337,10 @@ def _apply_builtin(cls, *args):
     """Function.apply for flambeau's own ops: positional args only, forward(ctx, ...) style, a
     forward that calls only `_C`, outputs differentiable unless marked otherwise. Same graph as
     the generic path, with less work per call."""
+    if _fw_hook is not None:
+        r = _fw_hook(cls, args, None)
+        if r is not _fw_none:
+            return r
     Tensor = _tensor.Tensor
     ctx = cls._backward_cls()
     flags = []
@@ -366,6 +382,11 @@ def _apply_builtin(cls, *args):
 
 _NO_EDGE = (None, 0)
 
+# While a forward-AD level is open: _forward_mode.apply, which every apply path hands its call to
+# first (it answers _fw_none when no argument carries a tangent). None otherwise: one global read.
+_fw_hook = None
+_fw_none = object()
+
 
 def _edge(t):
     fn = t.grad_fn
@@ -381,6 +402,10 @@ def _edge(t):
 def apply_unary(cls, x):
     """_apply_builtin specialised for one Tensor input that requires grad, with grad mode on (the
     caller has checked both): the per-op path of every unary op under autograd."""
+    if _fw_hook is not None:
+        r = _fw_hook(cls, (x,), None)
+        if r is not _fw_none:
+            return r
     ctx = cls._backward_cls()
     if _anomaly_enabled:
         ctx._fwd_trace = _forward_trace()
@@ -403,6 +428,10 @@ def apply_unary(cls, x):
 
 def apply_binary(cls, a, b):
     """_apply_builtin specialised for two Tensor inputs, at least one requiring grad, grad mode on."""
+    if _fw_hook is not None:
+        r = _fw_hook(cls, (a, b), None)
+        if r is not _fw_none:
+            return r
     ctx = cls._backward_cls()
     if _anomaly_enabled:
         ctx._fwd_trace = _forward_trace()
@@ -453,10 +482,15 @@ class Function(metaclass=FunctionMeta):
 
     @staticmethod
     def jvp(ctx, *grad_inputs):
-        raise NotImplementedError("forward-mode AD (jvp) is not supported by flambeau")
+        raise NotImplementedError("You must implement the jvp function for custom autograd.Function to use it "
+                                  "with forward mode AD.")
 
     @classmethod
     def apply(cls, *args, **kwargs):
+        if _fw_hook is not None:
+            r = _fw_hook(cls, args, kwargs)
+            if r is not _fw_none:
+                return r
         Tensor = _tensor.Tensor
         ctx = cls._backward_cls()
         prev = _gs.enabled

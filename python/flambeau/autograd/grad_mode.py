@@ -16,13 +16,27 @@ class _GradState(threading.local):
     # Function's save path only when a node saves tensors.
     saved_hooks = None
     saved_hooks_disabled = None  # error message while disable_saved_tensors_hooks is active
+    # no_grad inside a forward-AD level: `enabled` stays True so that ops carrying tangents still
+    # reach the Function machinery, which records no reverse graph while this is set.
+    fw_gate = False
 
 
 _state = _GradState()
+_fw_open = [False]  # a forward-AD level is open (forward_ad.py): turning grad off only sets fw_gate
 
 
 def is_grad_enabled():
-    return _state.enabled
+    return _state.enabled and not _state.fw_gate
+
+
+def _set_mode(enabled):
+    """Grad mode on or off; off inside a forward-AD level keeps the ops' gate open (see fw_gate)."""
+    if enabled or not _fw_open[0]:
+        _state.enabled = enabled
+        _state.fw_gate = False
+    else:
+        _state.enabled = True
+        _state.fw_gate = True
 
 
 def is_inference_mode_enabled():
@@ -84,11 +98,11 @@ class no_grad(_DecoratorContextManager):
         self.prev = False
 
     def __enter__(self):
-        self.prev = _state.enabled
-        _state.enabled = False
+        self.prev = (_state.enabled, _state.fw_gate)
+        _set_mode(False)
 
     def __exit__(self, *exc):
-        _state.enabled = self.prev
+        _state.enabled, _state.fw_gate = self.prev
 
 
 class enable_grad(_DecoratorContextManager):
@@ -103,11 +117,11 @@ class enable_grad(_DecoratorContextManager):
         self.prev = False
 
     def __enter__(self):
-        self.prev = _state.enabled
-        _state.enabled = True
+        self.prev = (_state.enabled, _state.fw_gate)
+        _set_mode(True)
 
     def __exit__(self, *exc):
-        _state.enabled = self.prev
+        _state.enabled, _state.fw_gate = self.prev
 
 
 class set_grad_enabled(_DecoratorContextManager):
@@ -117,20 +131,20 @@ class set_grad_enabled(_DecoratorContextManager):
     def __init__(self, mode):
         if not isinstance(mode, bool):
             raise TypeError(f"set_grad_enabled(): mode must be a bool, got {type(mode).__name__}")
-        self.prev = _state.enabled
+        self.prev = (_state.enabled, _state.fw_gate)
         self.mode = mode
-        _state.enabled = mode
+        _set_mode(mode)
 
     def __call__(self, func):
         # Used as a decorator: undo the immediate switch made by __init__.
-        _state.enabled = self.prev
+        _state.enabled, _state.fw_gate = self.prev
         return super().__call__(func)
 
     def __enter__(self):
-        _state.enabled = self.mode
+        _set_mode(self.mode)
 
     def __exit__(self, *exc):
-        _state.enabled = self.prev
+        _state.enabled, _state.fw_gate = self.prev
 
     def clone(self):
         return self.__class__(self.mode)
@@ -150,14 +164,15 @@ class inference_mode(no_grad):
         self.mode = bool(mode) if isinstance(mode, bool) else True
 
     def __enter__(self):
-        self.prev = _state.enabled
+        self.prev = (_state.enabled, _state.fw_gate)
         self.prev_inference = _state.inference
         _state.inference = self.mode
-        if self.mode:
+        if self.mode:  # (forward AD too is off in inference mode, as in PyTorch)
             _state.enabled = False
+            _state.fw_gate = False
 
     def __exit__(self, *exc):
-        _state.enabled = self.prev
+        _state.enabled, _state.fw_gate = self.prev
         _state.inference = self.prev_inference
 
     def clone(self):

@@ -79,6 +79,28 @@ def _analytical_jacobian(func, inputs, out_idx, diff_idx):
     return jac
 
 
+def _forward_jacobian(func, inputs, out_idx, diff_idx):
+    """Rows of the Jacobian by forward-mode passes with one-hot tangents: (numel_in, numel_out) per input."""
+    import numpy as np
+    from . import forward_ad
+    from .._creation import zeros
+    jac = []
+    for k in diff_idx:
+        x = inputs[k]
+        rows = []
+        for i in range(x.numel()):
+            t = zeros(tuple(x.shape), dtype=x.dtype, device=x.device)
+            t.reshape(-1)[i] = 1.0
+            with forward_ad.dual_level():
+                args = tuple(forward_ad.make_dual(a, t) if j == k else a for j, a in enumerate(inputs))
+                out = _outputs(func, args)[out_idx]
+                tangent = forward_ad.unpack_dual(out).tangent
+                rows.append(np.zeros(out.numel()) if tangent is None else
+                            tangent.detach().to(dtype=_float64()).reshape(-1).cpu().numpy().copy())
+        jac.append(np.stack(rows, 0) if rows else np.zeros((0, 0)))
+    return jac
+
+
 def gradcheck(func, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True, nondet_tol=0.0,
               check_undefined_grad=True, check_grad_dtypes=False, check_batched_grad=False,
               check_batched_forward_grad=False, check_forward_ad=False, check_backward_ad=True,
@@ -97,18 +119,24 @@ def gradcheck(func, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=T
         out = _outputs(func, inputs)[o]
         if not out.requires_grad:
             continue
-        analytical = _analytical_jacobian(func, inputs, o, diff_idx)
+        checks = []  # (analytical Jacobians, how they were computed)
+        if check_backward_ad:
+            checks.append((_analytical_jacobian(func, inputs, o, diff_idx), ""))
+        if check_forward_ad:
+            checks.append((_forward_jacobian(func, inputs, o, diff_idx), " computed with forward mode"))
         for col, k in enumerate(diff_idx):
+            if not checks:
+                break
             numerical = _numerical_jacobian(func, inputs, k, o, eps)
-            a = analytical[col]
-            if numerical.shape != a.shape:
-                numerical = numerical.reshape(a.shape)
-            if not np.allclose(a, numerical, rtol=rtol, atol=atol):
-                msg = (f"Jacobian mismatch for output {o} with respect to input {k},\n"
-                       f"numerical:{numerical}\nanalytical:{a}\n")
-                if raise_exception:
-                    raise GradcheckError(msg)
-                return False
+            for analytical, how in checks:
+                a = analytical[col]
+                num = numerical.reshape(a.shape) if numerical.shape != a.shape else numerical
+                if not np.allclose(a, num, rtol=rtol, atol=atol):
+                    msg = (f"Jacobian{how} mismatch for output {o} with respect to input {k},\n"
+                           f"numerical:{num}\nanalytical:{a}\n")
+                    if raise_exception:
+                        raise GradcheckError(msg)
+                    return False
     return True
 
 
@@ -135,5 +163,7 @@ def gradgradcheck(func, inputs, grad_outputs=None, *, eps=1e-6, atol=1e-5, rtol=
         gs = _grad(o, [ins[k] for k in diff], gos, create_graph=True, allow_unused=True)
         return tuple(g for g in gs if g is not None)
 
+    # check_fwd_over_rev: the first gradients' Jacobian in forward mode (forward-over-reverse)
     return gradcheck(first_grads, inputs + tuple(grad_outputs), eps=eps, atol=atol, rtol=rtol,
-                     raise_exception=raise_exception)
+                     raise_exception=raise_exception, check_forward_ad=check_fwd_over_rev,
+                     check_backward_ad=check_rev_over_rev)

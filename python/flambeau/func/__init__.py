@@ -1,6 +1,6 @@
 """flambeau.func: functional_call, stack_module_state and the function transforms grad,
 grad_and_value, vjp, jvp, jacrev, jacfwd, hessian and vmap (see _transforms.py for how each is
-computed on flambeau's reverse-mode autograd)."""
+computed: jvp and jacfwd in forward mode (autograd.forward_ad), the rest in reverse mode)."""
 from collections.abc import Sequence
 
 from ..nn.utils.stateless import _functional_call

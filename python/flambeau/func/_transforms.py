@@ -6,8 +6,11 @@ How each is computed, and where that differs from functorch:
   call autograd.grad. When an argument already requires grad (a transform nested inside another,
   or a user's tracked tensor) its copy stays connected, so grad(grad(f)), jacrev(grad(f)) and
   hessian compose, and results are differentiable exactly then.
-- jvp (and jacfwd) use the double-vjp trick, as torch.autograd.functional.jvp does: with u a dummy
-  cotangent, J v = d/du <J^T u, v>. Exact, at the cost of two backward passes.
+- jvp and jacfwd use forward-mode AD (autograd.forward_ad), as functorch does: one forward pass
+  carrying tangents (jacfwd: one per input element). Inside an open dual level (a jvp nested in
+  a jvp) flambeau has no second level, so jvp falls back to the double-vjp trick (with u a dummy
+  cotangent, J v = d/du <J^T u, v>, what torch.autograd.functional.jvp computes) and jacfwd to
+  jacrev; the numbers are the same up to rounding.
 - vmap maps by running the function once per index of the mapped dim and stacking the results,
   the semantics functorch's batching rules reproduce; it accepts more than functorch does (.item()
   and data-dependent control flow inside the function work). randomness='error' (the default)
@@ -35,12 +38,33 @@ def _argnums_tuple(argnums, nargs, name):
 
 
 def _track(x, name):
-    """A differentiable stand-in for leaf x: connected to x's graph when x has one (nesting)."""
+    """A differentiable stand-in for leaf x: connected to x's graph when x has one (nesting), and
+    keeping x's forward-AD tangent (a reverse transform inside jvp/jacfwd: forward-over-reverse)."""
     if not isinstance(x, Tensor):
         raise RuntimeError(f"{name}: Expected all inputs to be Tensors, got {type(x).__name__}")
     if not x.is_floating_point():
         raise RuntimeError(f"{name}: only Tensors of floating point dtype can require gradients, got {x.dtype}")
-    return x.view_as(x) if x.requires_grad else x.detach().requires_grad_(True)
+    if x.requires_grad:
+        return x.view_as(x)
+    return _keep_tangent(x, x.detach().requires_grad_(True))
+
+
+def _keep_tangent(src, t):
+    """t carrying src's forward-AD tangent, if it has one (detach() drops it, as in PyTorch; the
+    transforms detach to cut their own reverse graph, not an enclosing forward-mode one)."""
+    if src._fw is not None:
+        from ..autograd import forward_ad
+        forward_ad.set_tangent_tracked(t, src._fw)
+    return t
+
+
+def _zeros_of(x):
+    from .._creation import zeros
+    return zeros(tuple(x.shape), dtype=x.dtype, device=x.device)
+
+
+def _detach(t):
+    return _keep_tangent(t, t.detach())
 
 
 def _prepare(args, nums, name):
@@ -80,7 +104,7 @@ def _zeros_for(inputs):
 
 
 def _detach_tree(tree, keep):
-    return tree if keep else tree_map(lambda t: t.detach() if isinstance(t, Tensor) else t, tree)
+    return tree if keep else tree_map(lambda t: _detach(t) if isinstance(t, Tensor) else t, tree)
 
 
 def grad_and_value(func, argnums=0, has_aux=False):
@@ -171,19 +195,68 @@ def vjp(func, *primals, has_aux=False):
 
 
 def jvp(func, primals, tangents, *, strict=False, has_aux=False):
-    """(func(*primals), J @ tangents) by the double-vjp trick (see the module docstring)."""
+    """(func(*primals), J @ tangents) by forward-mode AD (see the module docstring)."""
+    from ..autograd import forward_ad
+    _check_jvp_args(primals, tangents)
+    if forward_ad._current_level >= 0:
+        return _jvp_double_vjp(func, primals, tangents, has_aux)
+    from .._creation import zeros_like
+    p_leaves, p_spec = tree_flatten(tuple(primals))
+    t_leaves = tree_flatten(tuple(tangents))[0]
+    for p in p_leaves:
+        if not isinstance(p, Tensor):
+            raise RuntimeError(f"jvp: Expected all inputs to be Tensors, got {type(p).__name__}")
+    with forward_ad.dual_level():
+        duals = [forward_ad.make_dual(p, t) for p, t in zip(p_leaves, t_leaves)]
+        out = func(*tree_unflatten(duals, p_spec))
+        aux = None
+        if has_aux:
+            if not (isinstance(out, tuple) and len(out) == 2):
+                raise RuntimeError("jvp(f, primals, tangents): output of function f should be a tuple: (output, aux) "
+                                   "if has_aux is True")
+            out, aux = out
+        out_leaves, out_spec = tree_flatten(out)
+        values, tans = [], []
+        for o in out_leaves:
+            if not isinstance(o, Tensor):
+                raise RuntimeError("jvp(f, primals, tangents): expected f(*primals) to return only tensors, got "
+                                   f"unsupported type {type(o).__name__}")
+            p, t = forward_ad.unpack_dual(o)
+            values.append(p)
+            tans.append(zeros_like(p) if t is None else t)
+        if has_aux:
+            aux = tree_map(lambda a: forward_ad.unpack_dual(a).primal if isinstance(a, Tensor) else a, aux)
+    nested = any(p.requires_grad for p in p_leaves) or any(t.requires_grad for t in t_leaves)
+    value = _detach_tree(tree_unflatten(values, out_spec), nested)
+    tangent_out = _detach_tree(tree_unflatten(tans, out_spec), nested)
+    if has_aux:
+        return value, tangent_out, _detach_tree(aux, nested)
+    return value, tangent_out
+
+
+def _check_jvp_args(primals, tangents):
     if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
         raise RuntimeError("jvp(f, primals, tangents): Expected primals and tangents to be tuples")
     if len(primals) != len(tangents):
         raise RuntimeError("jvp(f, primals, tangents): Expected primals and tangents to have the same length")
-    from .._creation import zeros_like
-    nums = tuple(range(len(primals)))
     p_leaves = tree_flatten(tuple(primals))[0]
     t_leaves = tree_flatten(tuple(tangents))[0]
+    if len(p_leaves) != len(t_leaves):
+        raise RuntimeError("jvp(f, primals, tangents): Expected primals and tangents to have the same python "
+                           "structure")
     for p, t in zip(p_leaves, t_leaves):
+        if not isinstance(p, Tensor) or not isinstance(t, Tensor):
+            raise RuntimeError("jvp(f, primals, tangents): Expected primals and tangents to be tuples of Tensors")
         if tuple(p.shape) != tuple(t.shape):
             raise RuntimeError(f"jvp(f, primals, tangents): Expected primals and tangents to have the same "
                                f"shape, got {tuple(p.shape)} and {tuple(t.shape)}")
+
+
+def _jvp_double_vjp(func, primals, tangents, has_aux):
+    """jvp by the double-vjp trick, for a jvp nested in an open dual level."""
+    from .._creation import zeros_like
+    nums = tuple(range(len(primals)))
+    t_leaves = tree_flatten(tuple(tangents))[0]
     with enable_grad():
         args, flat, specs, nested = _prepare(tuple(primals), nums, "jvp")
         out = func(*args)
@@ -209,7 +282,7 @@ def jvp(func, primals, tangents, *, strict=False, has_aux=False):
             jv = [None] * len(us)
         jv = [zeros_like(o) if j is None else j for j, o in zip(jv, out_leaves)]
     value = _detach_tree(out, nested)
-    tangent_out = tree_unflatten(jv if create else [j.detach() for j in jv], out_spec)
+    tangent_out = tree_unflatten(jv if create else [_detach(j) for j in jv], out_spec)
     if has_aux:
         return value, tangent_out, _detach_tree(aux, nested)
     return value, tangent_out
@@ -250,7 +323,7 @@ def jacrev(func, argnums=0, *, has_aux=False, chunk_size=None, _preallocate_and_
                         from .._creation import zeros
                         jac.append(zeros(shape, dtype=x.dtype, device=x.device))
                 if not nested:
-                    jac = [t.detach() for t in jac]
+                    jac = [_detach(t) for t in jac]
                 per_out.append(_regroup(jac, specs, argnums))
         result = tree_unflatten(per_out, out_spec)
         if has_aux:
@@ -261,9 +334,96 @@ def jacrev(func, argnums=0, *, has_aux=False, chunk_size=None, _preallocate_and_
 
 
 def jacfwd(func, argnums=0, has_aux=False, *, randomness="error"):
-    """jacfwd(f)(*args): the same Jacobian as jacrev (out.shape + in.shape). Computed in reverse mode:
-    flambeau has no forward-mode autograd, and the Jacobian does not depend on the mode."""
-    return jacrev(func, argnums, has_aux=has_aux)
+    """jacfwd(f)(*args): d f(*args) / d args[argnums], shaped output.shape + input.shape, column by
+    column of forward-mode passes (one jvp per input element, what functorch's vmap over basis
+    tangents computes). Inside an open dual level: jacrev (see the module docstring)."""
+    if randomness not in ("error", "different", "same"):
+        raise RuntimeError(f"Only allowed values for randomness are 'error', 'different', or 'same'. "
+                           f"Got {randomness}")
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        from ..autograd import forward_ad
+        if forward_ad._current_level >= 0:
+            return jacrev(func, argnums, has_aux=has_aux)(*args, **kwargs)
+        from .._functions.join import stack
+        from .._creation import zeros_like
+        nums = _argnums_tuple(argnums, len(args), "jacfwd")
+        flat, specs = [], []
+        for n in nums:
+            leaves, spec = tree_flatten(args[n])
+            for x in leaves:
+                if not isinstance(x, Tensor):
+                    raise RuntimeError(f"jacfwd: Expected all inputs to be Tensors, got {type(x).__name__}")
+                if not x.is_floating_point():
+                    raise RuntimeError(f"jacfwd: only Tensors of floating point dtype can be differentiated, got "
+                                       f"{x.dtype}")
+            flat.extend(leaves)
+            specs.append((spec, len(leaves)))
+
+        def call(tangents):
+            a = list(args)
+            i = 0
+            for n, (spec, k) in zip(nums, specs):
+                a[n] = tree_unflatten([forward_ad.make_dual(x, t) for x, t in zip(flat[i:i + k], tangents[i:i + k])],
+                                      spec)
+                i += k
+            out = func(*a, **kwargs)
+            aux = None
+            if has_aux:
+                if not (isinstance(out, tuple) and len(out) == 2):
+                    raise RuntimeError("jacfwd(f, ...)(*args): output of function f should be a tuple: (output, aux) "
+                                       "if has_aux is True")
+                out, aux = out
+            leaves, spec = tree_flatten(out)
+            for o in leaves:
+                if not isinstance(o, Tensor):
+                    raise RuntimeError(f"jacfwd(f, ...)(*args): expected f(*args) to return only tensors, got "
+                                       f"unsupported type {type(o).__name__}")
+            pairs = [forward_ad.unpack_dual(o) for o in leaves]
+            return [p for p, _ in pairs], [zeros_like(p) if t is None else t for p, t in pairs], spec, aux
+
+        start = _rng_state()
+        columns = []  # per input leaf: list (one per element) of the output tangents
+        values = spec = aux = None
+        with forward_ad.dual_level():
+            for j, x in enumerate(flat):
+                cols = []
+                for e in range(x.numel()):
+                    basis = [_zeros_of(y) for y in flat]
+                    basis[j].view(-1)[e] = 1
+                    if randomness == "same":
+                        _C.set_rng_state(*start)
+                    before = _rng_state()
+                    values, tans, spec, aux = call(basis)
+                    if randomness == "error" and _rng_state() != before:
+                        raise RuntimeError("vmap: called random operation while in randomness error mode. Please "
+                                           "either use the 'same' or 'different' randomness flags on vmap or perform "
+                                           "the randomness operation out of vmap")
+                    cols.append(tans)
+                columns.append(cols)
+            if values is None:  # every input is empty: one call for the output's structure
+                values, _, spec, aux = call([_zeros_of(y) for y in flat])
+        nested = any(x.requires_grad for x in flat)
+        per_out = []
+        for k, v in enumerate(values):
+            jac = []
+            for j, x in enumerate(flat):
+                shape = tuple(v.shape) + tuple(x.shape)
+                if columns[j]:
+                    jac.append(stack([c[k] for c in columns[j]], dim=-1).reshape(shape))
+                else:
+                    from .._creation import zeros
+                    jac.append(zeros(shape, dtype=v.dtype, device=v.device))
+            if not nested:
+                jac = [_detach(t) for t in jac]
+            per_out.append(_regroup(jac, specs, argnums))
+        result = tree_unflatten(per_out, spec)
+        if has_aux:
+            return result, _detach_tree(aux, nested)
+        return result
+
+    return wrapper
 
 
 def hessian(func, argnums=0):

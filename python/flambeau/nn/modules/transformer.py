@@ -277,7 +277,7 @@ class TransformerEncoder(Module):
         tensors = (src, attn.in_proj_weight, attn.in_proj_bias, attn.out_proj.weight, attn.out_proj.bias,
                    first.norm1.weight, first.norm1.bias, first.norm2.weight, first.norm2.bias,
                    first.linear1.weight, first.linear1.bias, first.linear2.weight, first.linear2.bias)
-        if flambeau.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors):
+        if flambeau.is_grad_enabled() and any(t is not None and t._rg for t in tensors):
             return False
         return True
 
