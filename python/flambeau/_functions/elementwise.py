@@ -422,24 +422,34 @@ def _nan_ignoring_pick(input, other, keeps_input, name, out):
     return _write_out(out, r) if out is not None else r
 
 
+def _remainder_forward(ctx, a, b, cfn):
+    ai, bi = a._impl, b._impl
+    ctx.shapes = (ai.shape, bi.shape)
+    ctx.save_for_backward(a, b)
+    return _wrap(cfn(ai, bi))
+
+
+def _remainder_backward(ctx, g, quotient):
+    """remainder and fmod are a - q(a / b) * b with q floor or trunc: gradients g and -g * q(a / b)."""
+    a, b = ctx.saved_tensors
+    sa, sb = ctx.shapes
+    nig = ctx.needs_input_grad
+    ga = _sum_to(g, sa) if nig[0] else None
+    gb = _sum_to(mul(neg(g), quotient(a, b)), sb) if nig[1] else None
+    return ga, gb
+
+
 class Remainder(_Binary):
+    """Python's remainder (the divisor's sign)."""
     _grad_fn_name = "RemainderBackward0"
 
     @staticmethod
     def forward(ctx, a, b):
-        ai, bi = a._impl, b._impl
-        ctx.shapes = (ai.shape, bi.shape)
-        ctx.save_for_backward(a, b)
-        return _wrap(_C.remainder(ai, bi))
+        return _remainder_forward(ctx, a, b, _C.remainder)
 
     @staticmethod
     def backward(ctx, g):
-        a, b = ctx.saved_tensors
-        sa, sb = ctx.shapes
-        nig = ctx.needs_input_grad
-        ga = _sum_to(g, sa) if nig[0] else None
-        gb = _sum_to(mul(neg(g), floor_divide(a, b)), sb) if nig[1] else None
-        return ga, gb
+        return _remainder_backward(ctx, g, floor_divide)
 
 
 def remainder(input, other, *, out=None):
@@ -451,25 +461,17 @@ def remainder(input, other, *, out=None):
 
 
 class Fmod(_Binary):
-    """C's fmod (the remainder takes the dividend's sign), the C++ Fmod kernel (std::fmod on floats, a
-    truncating remainder on integers). Gradients as PyTorch's: grad and -grad * trunc(a / b)."""
+    """C's fmod (the dividend's sign), the C++ Fmod kernel (std::fmod on floats, a truncating remainder on
+    integers)."""
     _grad_fn_name = "FmodBackward0"
 
     @staticmethod
     def forward(ctx, a, b):
-        ai, bi = a._impl, b._impl
-        ctx.shapes = (ai.shape, bi.shape)
-        ctx.save_for_backward(a, b)
-        return _wrap(_C.fmod(ai, bi))
+        return _remainder_forward(ctx, a, b, _C.fmod)
 
     @staticmethod
     def backward(ctx, g):
-        a, b = ctx.saved_tensors
-        sa, sb = ctx.shapes
-        nig = ctx.needs_input_grad
-        ga = _sum_to(g, sa) if nig[0] else None
-        gb = _sum_to(mul(neg(g), trunc(div(a, b))), sb) if nig[1] else None
-        return ga, gb
+        return _remainder_backward(ctx, g, lambda a, b: trunc(div(a, b)))
 
 
 def fmod(input, other, *, out=None):
