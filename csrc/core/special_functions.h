@@ -563,6 +563,16 @@ FLB_HOST_DEVICE double igamma(double a, double x, bool upper) {
 // H_100(3) overflows float to inf and then inf - inf = NaN in PyTorch, where a float64 value rounded to
 // float32 would be inf (see binary() below).
 
+// a * b - c. In float: one fused multiply-add, as PyTorch's CPU build contracts its float recurrences
+// (its AVX2 kernels are compiled with FMA): without it a product overflows one step earlier and a
+// result PyTorch gives as +-inf (the last step's overflow) becomes inf - inf = NaN. The float pass only
+// decides non-finite results (see binary() below); float64 keeps the plain product.
+template <class T>
+FLB_HOST_DEVICE T mul_sub(T a, T b, T c) {
+  if constexpr (sizeof(T) == 4) return fmaf(a, b, -c);
+  else return a * b - c;
+}
+
 // n arrives as a T; PyTorch converts it to int64 with a C cast, which x86 turns into INT64_MIN for
 // NaN, inf and out-of-range values (so p_n = 0 there, the n < 0 case): the same here, on every device.
 template <class T>
@@ -577,7 +587,7 @@ template <class T>
 FLB_HOST_DEVICE T chebyshev_recurrence(T s, T p1, int64_t n) {
   T p = T(1), q = p1;
   for (int64_t k = 2; k <= n && q == q; ++k) {
-    const T r = (s + s) * q - p;
+    const T r = mul_sub(s + s, q, p);
     p = q;
     q = r;
   }
@@ -659,13 +669,13 @@ FLB_HOST_DEVICE T hermite(bool physicists, T x, int64_t n) {
   T p = T(1), q = physicists ? x + x : x, r = T(0);
   if (physicists) {
     for (int64_t k = 2; k < n + n; k += 2) {
-      r = (x + x) * q - T(k) * p;
+      r = mul_sub(x + x, q, T(k) * p);
       p = q;
       q = r;
     }
   } else {
     for (int64_t k = 1; k < n; ++k) {
-      r = x * q - T(k) * p;
+      r = mul_sub(x, q, T(k) * p);
       p = q;
       q = r;
     }
@@ -680,7 +690,7 @@ FLB_HOST_DEVICE T laguerre(T x, int64_t n) {
   if (fabs(x) == T(0) || n == 0) return T(1);
   T p = T(1), q = T(1) - x;
   for (int64_t k = 1; k < n && q == q; ++k) {
-    const T r = (T(k + k) + (T(1) - x)) * q - T(k) * p;
+    const T r = mul_sub(T(k + k) + (T(1) - x), q, T(k) * p);
     p = q;
     q = r / T(k + 1);
   }
@@ -695,7 +705,7 @@ FLB_HOST_DEVICE T legendre(T x, int64_t n) {
   if (n == 0) return T(1);
   T p = T(1), q = x;
   for (int64_t k = 1; k < n && q == q; ++k) {
-    const T r = (T(k + k + 1) * x * q - T(k) * p) / T(k + 1);
+    const T r = mul_sub(T(k + k + 1) * x, q, T(k) * p) / T(k + 1);
     p = q;
     q = r;
   }
