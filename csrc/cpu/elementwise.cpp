@@ -15,6 +15,7 @@
 #include "cpu/simd/act_simd.h"
 #include "cpu/simd/simd.h"
 #include "core/special_math.h"
+#include "core/special_functions.h"
 
 namespace flambeau::cpu {
 
@@ -303,7 +304,10 @@ void unary_typed(UnaryOp op, const Tensor& out, const Tensor& a) {
         case UnaryOp::Erfinv: return same([](T x) { return T(special::erfinv((double)x, sizeof(T) == 4 ? 1 : 2)); });
         case UnaryOp::Digamma: return same([](T x) { return T(special::digamma((double)x)); });
         case UnaryOp::Trigamma: return same([](T x) { return T(special::trigamma((double)x)); });
-        default: throw TypeError(str_cat("unary op ", (int)op, " is not supported for floating-point tensors"));
+        default:
+          // torch.special's Bessel / Airy / erfcx / log_ndtr / ndtri family: float64, rounded once.
+          if (special::is_special_unary(op)) return same([op](T x) { return T(special::unary(op, (double)x)); });
+          throw TypeError(str_cat("unary op ", (int)op, " is not supported for floating-point tensors"));
       }
     }
   }
@@ -384,7 +388,11 @@ void binary_typed(BinaryOp op, const Tensor& out, const Tensor& a, const Tensor&
           return same([](T x, T y) { return std::atan2(x, y); });
         case BinaryOp::TanhBackward: return same([](T g, T y) { return g * (T(1) - y * y); });
         case BinaryOp::SigmoidBackward: return same([](T g, T y) { return g * (T(1) - y) * y; });
-        default: throw TypeError(str_cat("binary op ", (int)op, " is not supported for floating-point tensors"));
+        default:
+          // zeta, the incomplete gamma functions and the orthogonal polynomials (float64, rounded once).
+          if (special::is_special_binary(op))
+            return same([op](T x, T y) { return special::binary<T>(op, x, y); });
+          throw TypeError(str_cat("binary op ", (int)op, " is not supported for floating-point tensors"));
       }
     } else {
       // Integer ops that can fault: check the divisor/exponent first, then compute.

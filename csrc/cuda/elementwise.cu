@@ -19,6 +19,7 @@
 #include "cuda/loops.cuh"
 #include "cuda/math.cuh"
 #include "core/special_math.h"
+#include "core/special_functions.h"
 
 namespace flambeau::cuda {
 
@@ -107,6 +108,7 @@ struct UnaryFn {
       else if constexpr (OP == UnaryOp::Erfinv) return T(special::erfinv((double)x, sizeof(T) == 4 ? 1 : 2));
       else if constexpr (OP == UnaryOp::Digamma) return T(special::digamma((double)x));
       else if constexpr (OP == UnaryOp::Trigamma) return T(special::trigamma((double)x));
+      else if constexpr (special::is_special_unary(OP)) return T(special::unary(OP, (double)x));
       else return x;  // not reached: excluded by unary_ok
     }
   }
@@ -116,7 +118,10 @@ struct UnaryFn {
   X(Neg) X(Abs) X(Exp) X(Log) X(Log2) X(Log10) X(Log1p) X(Expm1) X(Sqrt) X(Rsqrt) X(Sin) X(Cos) X(Tan) \
   X(Tanh) X(Sigmoid) X(Relu) X(Sign) X(Floor) X(Ceil) X(Round) X(Trunc) X(Reciprocal) X(Erf) X(Square) \
   X(LogicalNot) X(IsNan) X(IsInf) X(IsFinite) X(BitwiseNot) X(Asin) X(Acos) X(Atan) X(Sinh) X(Cosh)    \
-  X(Asinh) X(Acosh) X(Atanh) X(Erfc) X(Erfinv) X(Lgamma) X(Digamma) X(Trigamma)
+  X(Asinh) X(Acosh) X(Atanh) X(Erfc) X(Erfinv) X(Lgamma) X(Digamma) X(Trigamma) X(BesselJ0) X(BesselJ1)  \
+  X(BesselY0) X(BesselY1) X(ModifiedBesselI0) X(ModifiedBesselI1) X(ModifiedBesselK0) X(ModifiedBesselK1) \
+  X(ScaledModifiedBesselK0) X(ScaledModifiedBesselK1) X(SphericalBesselJ0) X(AiryAi) X(Erfcx) X(LogNdtr)   \
+  X(Ndtri) X(I0) X(I0e) X(I1) X(I1e)
 
 // The op is a run-time value, switched on per element (a uniform branch: every thread takes the
 // same case). One kernel per (dtype, output kind) instead of one per op keeps compile time and
@@ -181,8 +186,8 @@ constexpr bool binary_ok() {
   if (OP == BinaryOp::Add || OP == BinaryOp::Sub || OP == BinaryOp::Mul) return true;
   if (kFloat<T>)
     return OP == BinaryOp::Div || OP == BinaryOp::Pow || OP == BinaryOp::Remainder || OP == BinaryOp::Fmod ||
-           OP == BinaryOp::FloorDivide ||
-           OP == BinaryOp::Atan2 || OP == BinaryOp::TanhBackward || OP == BinaryOp::SigmoidBackward;
+           OP == BinaryOp::FloorDivide || OP == BinaryOp::Atan2 || OP == BinaryOp::TanhBackward ||
+           OP == BinaryOp::SigmoidBackward || special::is_special_binary(OP);
   return OP == BinaryOp::Div || OP == BinaryOp::FloorDivide || OP == BinaryOp::Remainder || OP == BinaryOp::Fmod ||
          OP == BinaryOp::Pow ||
          OP == BinaryOp::BitwiseAnd || OP == BinaryOp::BitwiseOr || OP == BinaryOp::BitwiseXor;
@@ -286,6 +291,8 @@ struct BinaryFn {
       else if constexpr (OP == BinaryOp::Atan2) return dm::atan2(x, y);
       else if constexpr (OP == BinaryOp::TanhBackward) return x * (T(1) - y * y);
       else if constexpr (OP == BinaryOp::SigmoidBackward) return x * (T(1) - y) * y;
+      // torch.special's binary functions (core/special_functions.h).
+      else if constexpr (special::is_special_binary(OP)) return special::binary<T>(OP, x, y);
       else return x;  // not reached: excluded by binary_ok
     }
   }
@@ -294,7 +301,9 @@ struct BinaryFn {
 #define FLB_BINARY_OPS(X)                                                                           \
   X(Add) X(Sub) X(Mul) X(Div) X(Pow) X(Maximum) X(Minimum) X(Remainder) X(FloorDivide) X(Atan2) X(Eq)  \
   X(Ne) X(Lt) X(Le) X(Gt) X(Ge) X(LogicalAnd) X(LogicalOr) X(LogicalXor) X(BitwiseAnd) X(BitwiseOr)    \
-  X(BitwiseXor) X(TanhBackward) X(SigmoidBackward) X(Fmod)
+  X(BitwiseXor) X(TanhBackward) X(SigmoidBackward) X(Fmod) X(Zeta) X(Igamma) X(Igammac) X(ChebyshevT) X(ChebyshevU)   \
+  X(ChebyshevV) X(ChebyshevW) X(ShiftedChebyshevT) X(ShiftedChebyshevU) X(ShiftedChebyshevV)              \
+  X(ShiftedChebyshevW) X(HermiteH) X(HermiteHe) X(LaguerreL) X(LegendreP)
 
 // Run-time op switch, as for unary ops above.
 template <class T, bool BOOL_OUT>

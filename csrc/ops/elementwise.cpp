@@ -89,7 +89,12 @@ static const char* unary_name(UnaryOp op) {
                                 "sin", "cos", "tan", "tanh", "sigmoid", "relu", "sign", "floor", "ceil", "round",
                                 "trunc", "reciprocal", "erf", "square", "logical_not", "isnan", "isinf", "isfinite",
                                 "bitwise_not", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh",
-                                "erfc", "erfinv", "lgamma", "digamma", "trigamma"};
+                                "erfc", "erfinv", "lgamma", "digamma", "trigamma", "special_bessel_j0", "special_bessel_j1",
+                                "special_bessel_y0", "special_bessel_y1", "special_modified_bessel_i0",
+                                "special_modified_bessel_i1", "special_modified_bessel_k0", "special_modified_bessel_k1",
+                                "special_scaled_modified_bessel_k0", "special_scaled_modified_bessel_k1",
+                                "special_spherical_bessel_j0", "special_airy_ai", "special_erfcx", "special_log_ndtr",
+                                "special_ndtri", "i0", "special_i0e", "special_i1", "special_i1e"};
   static_assert(sizeof(names) / sizeof(names[0]) == (size_t)UnaryOp::Count, "a name for every UnaryOp");
   return names[(int)op];
 }
@@ -98,7 +103,14 @@ static const char* binary_name(BinaryOp op) {
   static const char* names[] = {"add", "sub", "mul", "div", "pow", "maximum", "minimum", "remainder", "floor_divide",
                                 "atan2", "eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or",
                                 "logical_xor", "bitwise_and", "bitwise_or", "bitwise_xor", "tanh_backward",
-                                "sigmoid_backward", "fmod"};
+                                "sigmoid_backward", "fmod", "special_zeta", "igamma", "igammac",
+                                "special_chebyshev_polynomial_t", "special_chebyshev_polynomial_u",
+                                "special_chebyshev_polynomial_v", "special_chebyshev_polynomial_w",
+                                "special_shifted_chebyshev_polynomial_t", "special_shifted_chebyshev_polynomial_u",
+                                "special_shifted_chebyshev_polynomial_v", "special_shifted_chebyshev_polynomial_w",
+                                "special_hermite_polynomial_h", "special_hermite_polynomial_he",
+                                "special_laguerre_polynomial_l", "special_legendre_polynomial_p"};
+  static_assert(sizeof(names) / sizeof(names[0]) == (size_t)BinaryOp::Count, "a name for every BinaryOp");
   return names[(int)op];
 }
 
@@ -146,6 +158,11 @@ Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b, const std::optional
   bool is_float = is_floating(a.dtype);
   switch (op) {
     case BinaryOp::Atan2: case BinaryOp::TanhBackward: case BinaryOp::SigmoidBackward:
+    case BinaryOp::Zeta: case BinaryOp::Igamma: case BinaryOp::Igammac: case BinaryOp::ChebyshevT:
+    case BinaryOp::ChebyshevU: case BinaryOp::ChebyshevV: case BinaryOp::ChebyshevW:
+    case BinaryOp::ShiftedChebyshevT: case BinaryOp::ShiftedChebyshevU: case BinaryOp::ShiftedChebyshevV:
+    case BinaryOp::ShiftedChebyshevW: case BinaryOp::HermiteH: case BinaryOp::HermiteHe: case BinaryOp::LaguerreL:
+    case BinaryOp::LegendreP:
       FLB_CHECK(is_float, NotImplementedError, name, ": not implemented for ", dtype_name(a.dtype), " tensors");
       break;
     case BinaryOp::BitwiseAnd: case BinaryOp::BitwiseOr: case BinaryOp::BitwiseXor:

@@ -8,6 +8,9 @@ enum class UnaryOp : int {
   Neg, Abs, Exp, Log, Log2, Log10, Log1p, Expm1, Sqrt, Rsqrt, Sin, Cos, Tan, Tanh, Sigmoid, Relu,
   Sign, Floor, Ceil, Round, Trunc, Reciprocal, Erf, Square, LogicalNot, IsNan, IsInf, IsFinite, BitwiseNot,
   Asin, Acos, Atan, Sinh, Cosh, Asinh, Acosh, Atanh, Erfc, Erfinv, Lgamma, Digamma, Trigamma,
+  // torch.special's Bessel family, erfcx, log_ndtr, ndtri (core/special_functions.h), appended.
+  BesselJ0, BesselJ1, BesselY0, BesselY1, ModifiedBesselI0, ModifiedBesselI1, ModifiedBesselK0, ModifiedBesselK1,
+  ScaledModifiedBesselK0, ScaledModifiedBesselK1, SphericalBesselJ0, AiryAi, Erfcx, LogNdtr, Ndtri, I0, I0e, I1, I1e,
   Count
 };
 
@@ -18,6 +21,10 @@ enum class BinaryOp : int {
   TanhBackward,     // g * (1 - y*y)
   SigmoidBackward,  // g * y * (1 - y)
   Fmod,             // C's fmod: the remainder with the dividend's sign (Remainder takes the divisor's)
+  // torch.special's two-argument functions (core/special_functions.h): zeta(x, q), the regularized
+  // incomplete gamma P(a, x) / Q(a, x), and the orthogonal polynomials p_n(x) (operands x, n).
+  Zeta, Igamma, Igammac, ChebyshevT, ChebyshevU, ChebyshevV, ChebyshevW, ShiftedChebyshevT, ShiftedChebyshevU,
+  ShiftedChebyshevV, ShiftedChebyshevW, HermiteH, HermiteHe, LaguerreL, LegendreP,
   Count
 };
 

@@ -120,7 +120,17 @@ void bind_ops(py::module_& m) {
       {"asin", UnaryOp::Asin}, {"acos", UnaryOp::Acos}, {"atan", UnaryOp::Atan}, {"sinh", UnaryOp::Sinh},
       {"cosh", UnaryOp::Cosh}, {"asinh", UnaryOp::Asinh}, {"acosh", UnaryOp::Acosh}, {"atanh", UnaryOp::Atanh},
       {"erfc", UnaryOp::Erfc}, {"erfinv", UnaryOp::Erfinv}, {"lgamma", UnaryOp::Lgamma},
-      {"digamma", UnaryOp::Digamma}, {"trigamma", UnaryOp::Trigamma}};
+      {"digamma", UnaryOp::Digamma}, {"trigamma", UnaryOp::Trigamma},
+      // torch.special (core/special_functions.h)
+      {"special_bessel_j0", UnaryOp::BesselJ0}, {"special_bessel_j1", UnaryOp::BesselJ1},
+      {"special_bessel_y0", UnaryOp::BesselY0}, {"special_bessel_y1", UnaryOp::BesselY1},
+      {"special_modified_bessel_i0", UnaryOp::ModifiedBesselI0}, {"special_modified_bessel_i1", UnaryOp::ModifiedBesselI1},
+      {"special_modified_bessel_k0", UnaryOp::ModifiedBesselK0}, {"special_modified_bessel_k1", UnaryOp::ModifiedBesselK1},
+      {"special_scaled_modified_bessel_k0", UnaryOp::ScaledModifiedBesselK0},
+      {"special_scaled_modified_bessel_k1", UnaryOp::ScaledModifiedBesselK1},
+      {"special_spherical_bessel_j0", UnaryOp::SphericalBesselJ0}, {"special_airy_ai", UnaryOp::AiryAi},
+      {"special_erfcx", UnaryOp::Erfcx}, {"special_log_ndtr", UnaryOp::LogNdtr}, {"special_ndtri", UnaryOp::Ndtri},
+      {"i0", UnaryOp::I0}, {"special_i0e", UnaryOp::I0e}, {"special_i1", UnaryOp::I1}, {"special_i1e", UnaryOp::I1e}};
   for (const auto& u : unaries) {
     UnaryOp op = u.op;
     m.def(u.name, [op](const Tensor& a, const OptT& out) { return ops::unary(op, a, out); }, py::arg("a"),
@@ -136,7 +146,17 @@ void bind_ops(py::module_& m) {
       {"logical_xor", BinaryOp::LogicalXor}, {"bitwise_and", BinaryOp::BitwiseAnd},
       {"bitwise_or", BinaryOp::BitwiseOr}, {"bitwise_xor", BinaryOp::BitwiseXor},
       {"fused_tanh_backward", BinaryOp::TanhBackward}, {"sigmoid_backward", BinaryOp::SigmoidBackward},
-      {"fmod", BinaryOp::Fmod}};
+      {"fmod", BinaryOp::Fmod},
+      // torch.special (core/special_functions.h)
+      {"special_zeta", BinaryOp::Zeta}, {"igamma", BinaryOp::Igamma}, {"igammac", BinaryOp::Igammac},
+      {"special_chebyshev_polynomial_t", BinaryOp::ChebyshevT}, {"special_chebyshev_polynomial_u", BinaryOp::ChebyshevU},
+      {"special_chebyshev_polynomial_v", BinaryOp::ChebyshevV}, {"special_chebyshev_polynomial_w", BinaryOp::ChebyshevW},
+      {"special_shifted_chebyshev_polynomial_t", BinaryOp::ShiftedChebyshevT},
+      {"special_shifted_chebyshev_polynomial_u", BinaryOp::ShiftedChebyshevU},
+      {"special_shifted_chebyshev_polynomial_v", BinaryOp::ShiftedChebyshevV},
+      {"special_shifted_chebyshev_polynomial_w", BinaryOp::ShiftedChebyshevW},
+      {"special_hermite_polynomial_h", BinaryOp::HermiteH}, {"special_hermite_polynomial_he", BinaryOp::HermiteHe},
+      {"special_laguerre_polynomial_l", BinaryOp::LaguerreL}, {"special_legendre_polynomial_p", BinaryOp::LegendreP}};
   for (const auto& b : binaries) {
     BinaryOp op = b.op;
     m.def(b.name, [op](const Tensor& a, const Tensor& c, const OptT& out) { return ops::binary(op, a, c, out); },

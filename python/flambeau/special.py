@@ -44,3 +44,11 @@ def log_softmax(input, dim, *, dtype=None):
 
 
 from ._functions.extra import i0, i0e, i1, i1e  # noqa: E402,F401  (modified Bessel functions, order 0 and 1)
+from ._functions.special_extra import (  # noqa: E402,F401  (C++ kernels: csrc/core/special_functions.h)
+    airy_ai, bessel_j0, bessel_j1, bessel_y0, bessel_y1, modified_bessel_i0, modified_bessel_i1, modified_bessel_k0,
+    modified_bessel_k1, scaled_modified_bessel_k0, scaled_modified_bessel_k1, spherical_bessel_j0, erfcx, log_ndtr,
+    ndtri, zeta, chebyshev_polynomial_t, chebyshev_polynomial_u, chebyshev_polynomial_v, chebyshev_polynomial_w,
+    shifted_chebyshev_polynomial_t, shifted_chebyshev_polynomial_u, shifted_chebyshev_polynomial_v,
+    shifted_chebyshev_polynomial_w, hermite_polynomial_h, hermite_polynomial_he, laguerre_polynomial_l,
+    legendre_polynomial_p)
+from ._functions.extra import igamma as gammainc, igammac as gammaincc  # noqa: E402,F401

@@ -9,10 +9,10 @@ autograd works wherever PyTorch's does:
   masked_scatter, diagflat, addr, trapezoid/trapz/cumulative_trapezoid;
 - integer and bit-level ops computed on a host copy with numpy (gcd, lcm, bitwise shifts, frexp, nextafter):
   none of them has a gradient but frexp's mantissa, which gets PyTorch's grad / 2**exponent;
-- the modified Bessel functions i0, i0e, i1, i1e (Cephes' Chebyshev expansions evaluated in float64 on
-  the host, then rounded to the input dtype; gradients through i1, i0 and their scaled forms);
-- the regularized incomplete gamma functions igamma/igammac (series / continued fraction in float64,
-  gradient with respect to x only, as PyTorch);
+- the modified Bessel functions i0, i0e, i1, i1e (C++ kernels, csrc/core/special_functions.h; gradients
+  through i1, i0 and their scaled forms);
+- the regularized incomplete gamma functions igamma/igammac (C++ kernels: series / continued fraction in
+  float64; gradient with respect to x only, as PyTorch);
 - torch.ctc_loss, torch.embedding_bag, torch.rms_norm and the functional RNN cells.
 """
 import builtins
@@ -24,7 +24,7 @@ import numpy as np
 from .. import _C
 from .._dtype import _BY_NAME, _default_dtype, _to_dtype
 from .._promote import result_type_names, _FLOAT
-from .._tensor import Tensor
+from .._tensor import Tensor, _wrap
 from ..autograd.function import Function
 from ..autograd.grad_mode import _state as _gs
 from .._utils import wrap_dim
@@ -666,85 +666,9 @@ _FrexpResult = _named_pair("frexp", "mantissa", "exponent")
 
 
 # ---------------------------------------------------------------- modified Bessel functions of the first kind
-# Cephes' Chebyshev coefficients (Moshier, public domain; the same series PyTorch evaluates):
-# A for exp(-x) I(x) on [0, 8] (argument x/2 - 2), B for exp(-x) sqrt(x) I(x) on (8, inf) (argument 32/x - 2).
-_I0E_A = (
-    -4.4153416464793395e-18, 3.3307945188222384e-17, -2.431279846547955e-16,
-    1.715391285555133e-15, -1.1685332877993451e-14, 7.676185498604936e-14,
-    -4.856446783111929e-13, 2.95505266312964e-12, -1.726826291441556e-11,
-    9.675809035373237e-11, -5.189795601635263e-10, 2.6598237246823866e-09,
-    -1.300025009986248e-08, 6.046995022541919e-08, -2.670793853940612e-07,
-    1.1173875391201037e-06, -4.4167383584587505e-06, 1.6448448070728896e-05,
-    -5.754195010082104e-05, 0.00018850288509584165, -0.0005763755745385824,
-    0.0016394756169413357, -0.004324309995050576, 0.010546460394594998,
-    -0.02373741480589947, 0.04930528423967071, -0.09490109704804764,
-    0.17162090152220877, -0.3046826723431984, 0.6767952744094761,
-)
-_I0E_B = (
-    -7.233180487874754e-18, -4.830504485944182e-18, 4.46562142029676e-17,
-    3.461222867697461e-17, -2.8276239805165836e-16, -3.425485619677219e-16,
-    1.7725601330565263e-15, 3.8116806693526224e-15, -9.554846698828307e-15,
-    -4.150569347287222e-14, 1.54008621752141e-14, 3.8527783827421426e-13,
-    7.180124451383666e-13, -1.7941785315068062e-12, -1.3215811840447713e-11,
-    -3.1499165279632416e-11, 1.1889147107846439e-11, 4.94060238822497e-10,
-    3.3962320257083865e-09, 2.266668990498178e-08, 2.0489185894690638e-07,
-    2.8913705208347567e-06, 6.889758346916825e-05, 0.0033691164782556943,
-    0.8044904110141088,
-)
-_I1E_A = (
-    2.7779141127610464e-18, -2.111421214358166e-17, 1.5536319577362005e-16,
-    -1.1055969477353862e-15, 7.600684294735408e-15, -5.042185504727912e-14,
-    3.223793365945575e-13, -1.9839743977649436e-12, 1.1736186298890901e-11,
-    -6.663489723502027e-11, 3.625590281552117e-10, -1.8872497517228294e-09,
-    9.381537386495773e-09, -4.445059128796328e-08, 2.0032947535521353e-07,
-    -8.568720264695455e-07, 3.4702513081376785e-06, -1.3273163656039436e-05,
-    4.781565107550054e-05, -0.00016176081582589674, 0.0005122859561685758,
-    -0.0015135724506312532, 0.004156422944312888, -0.010564084894626197,
-    0.024726449030626516, -0.05294598120809499, 0.1026436586898471,
-    -0.17641651835783406, 0.25258718644363365,
-)
-_I1E_B = (
-    7.517296310842105e-18, 4.414348323071708e-18, -4.6503053684893586e-17,
-    -3.209525921993424e-17, 2.96262899764595e-16, 3.3082023109209285e-16,
-    -1.8803547755107825e-15, -3.8144030724370075e-15, 1.0420276984128802e-14,
-    4.272440016711951e-14, -2.1015418427726643e-14, -4.0835511110921974e-13,
-    -7.198551776245908e-13, 2.0356285441470896e-12, 1.4125807436613782e-11,
-    3.2526035830154884e-11, -1.8974958123505413e-11, -5.589743462196584e-10,
-    -3.835380385964237e-09, -2.6314688468895196e-08, -2.512236237870209e-07,
-    -3.882564808877691e-06, -0.00011058893876262371, -0.009761097491361469,
-    0.7785762350182801,
-)
-
-
-def _chbevl(y, coef):
-    b0 = np.full_like(y, coef[0])
-    b1 = np.zeros_like(y)
-    b2 = b1
-    for c in coef[1:]:
-        b2 = b1
-        b1 = b0
-        b0 = y * b1 - b2 + c
-    return 0.5 * (b0 - b2)
-
-
-def _bessel_np(x, kind):
-    """i0, i0e, i1 or i1e of a float64 array."""
-    ax = np.abs(x)
-    with np.errstate(all="ignore"):
-        small = ax <= 8.0
-        ys = ax / 2.0 - 2.0
-        yl = 32.0 / ax - 2.0
-        sq = np.sqrt(ax)
-        if kind in ("i0", "i0e"):
-            e = np.where(small, _chbevl(ys, _I0E_A), _chbevl(yl, _I0E_B) / sq)
-        else:
-            e = np.where(small, _chbevl(ys, _I1E_A) * ax, _chbevl(yl, _I1E_B) / sq)
-            e = np.where(x < 0, -e, e)
-        if kind in ("i0", "i1"):
-            e = e * np.exp(ax)  # NaN at +-inf (inf * 0), as PyTorch's i0/i1
-        else:
-            e = np.where(np.isinf(x), 0.0, e)
-    return np.where(np.isnan(x), np.nan, e)
+# The values come from the C++ kernels (csrc/core/special_functions.h, PyTorch's expressions in float64,
+# rounded once); float16/bfloat16 go through the binding layer's float32 compute (as PyTorch upcasts).
+_BESSEL_KERNELS = {"i0": _C.i0, "i0e": _C.special_i0e, "i1": _C.special_i1, "i1e": _C.special_i1e}
 
 
 class _Bessel(Function):
@@ -773,7 +697,7 @@ class _Bessel(Function):
 
 
 def _bessel_value(x, kind):
-    return _tensor_from(_bessel_np(_host(x, np.float64), kind).astype(x.dtype._name), x.dtype._name, x.device)
+    return _wrap(_BESSEL_KERNELS[kind](x._impl))
 
 
 def _bessel(input, kind, out):
@@ -811,70 +735,6 @@ def i0_(self):
 
 
 # ---------------------------------------------------------------- regularized incomplete gamma functions
-_lgamma_np = np.frompyfunc(lambda v: math.lgamma(v) if v > 0 else math.inf, 1, 1)
-
-
-def _igamma_np(a, x, upper):
-    """P(a, x) (upper False) or Q(a, x) = 1 - P, float64 arrays: the power series where x < a + 1, else
-    the continued fraction of Q (modified Lentz), each to full double precision."""
-    a, x = np.broadcast_arrays(np.asarray(a, np.float64), np.asarray(x, np.float64))
-    out = np.full(a.shape, np.nan)
-    with np.errstate(all="ignore"):
-        la = np.asarray(_lgamma_np(np.where(a > 0, a, 1.0)), np.float64)  # (a Python float for 0-d input)
-        logpre = a * np.log(np.where(x > 0, x, 1.0)) - x - la
-        valid = (a >= 0) & (x >= 0) & ~np.isnan(a) & ~np.isnan(x)
-        # edge cases, as Cephes / PyTorch define them
-        P = np.full(a.shape, np.nan)
-        P = np.where(valid & (a == 0) & (x > 0), 1.0, P)
-        P = np.where(valid & (x == 0) & (a > 0), 0.0, P)
-        P = np.where(valid & (a == 0) & (x == 0), np.nan, P)
-        P = np.where(valid & np.isinf(x) & (a > 0) & ~np.isinf(a), 1.0, P)
-        P = np.where(valid & np.isinf(a) & ~np.isinf(x), 0.0, P)
-        reg = valid & (a > 0) & (x > 0) & np.isfinite(a) & np.isfinite(x)
-        ser = reg & (x < a + 1)
-        cf = reg & ~ser
-        # series: P = exp(logpre) / a * sum_n x^n / ((a+1)...(a+n))
-        if ser.any():
-            aa, xx = a[ser], x[ser]
-            term = 1.0 / aa
-            s = term.copy()
-            ap = aa.copy()
-            for _ in range(2000):
-                ap = ap + 1
-                term = term * xx / ap
-                s = s + term
-                if np.all(np.abs(term) < np.abs(s) * 1e-17):
-                    break
-            p = s * np.exp(logpre[ser])
-            P[ser] = p if not upper else 1.0 - p
-        if cf.any():
-            aa, xx = a[cf], x[cf]
-            tiny = 1e-300
-            b = xx + 1.0 - aa
-            c = np.full_like(b, 1.0 / tiny)
-            d = 1.0 / b
-            h = d.copy()
-            for i in range(1, 2000):
-                an = -i * (i - aa)
-                b = b + 2.0
-                d = an * d + b
-                d = np.where(np.abs(d) < tiny, tiny, d)
-                c = b + an / c
-                c = np.where(np.abs(c) < tiny, tiny, c)
-                d = 1.0 / d
-                delta = d * c
-                h = h * delta
-                if np.all(np.abs(delta - 1.0) < 1e-16):
-                    break
-            q = np.exp(logpre[cf]) * h
-            P[cf] = q if upper else 1.0 - q
-        edge = valid & ~reg
-        if upper:
-            P = np.where(edge, 1.0 - P, P)
-        out = P
-    return out
-
-
 class _Igamma(Function):
     _builtin = True
 
@@ -902,9 +762,9 @@ class _Igamma(Function):
 
 
 def _igamma_value(a, x, upper):
-    dt = result_type_names(a, x)
-    r = _igamma_np(_host(a, np.float64), _host(x, np.float64), upper)
-    return _tensor_from(r.astype(dt), dt, a.device if a.dim() else x.device)
+    """P(a, x) or Q(a, x) by the kernel (csrc/core/special_functions.h: the power series where x < a + 1,
+    else the continued fraction of Q, in float64); a and x already of one floating dtype."""
+    return _wrap((_C.igammac if upper else _C.igamma)(a._impl, x._impl))
 
 
 def _igamma(input, other, upper, out):
