@@ -205,7 +205,7 @@ def add_(self, other, *, alpha=1):
         # one rounding of self + alpha * other (in float32), as PyTorch; then written into self
         return _assign_result(self, ew.add(self, other, alpha=alpha))
     if alpha != 1:
-        other = ew.mul(other, alpha)
+        other = ew._scaled_other(self, other, alpha)
     return dsp._inplace_binary(self, other, _C.add, ew.Add)
 
 
@@ -216,7 +216,7 @@ def sub_(self, other, *, alpha=1):
         # one rounding of self + alpha * other (in float32), as PyTorch; then written into self
         return _assign_result(self, ew.sub(self, other, alpha=alpha))
     if alpha != 1:
-        other = ew.mul(other, alpha)
+        other = ew._scaled_other(self, other, alpha)
     return dsp._inplace_binary(self, other, _C.sub, ew.Sub)
 
 
