@@ -2616,3 +2616,4 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
 
 
 from ._linear_cross_entropy import linear_cross_entropy  # noqa: E402,F401
+from .._functions.native_ops import conv_tbc  # noqa: E402,F401
