@@ -129,8 +129,10 @@ def _check(input, dim, index, src, reduce, op):
     return (dim + nd if dim < 0 else dim), reduce
 
 
-def scatter_reduce(input, dim=_np.REQUIRED, index=_np.REQUIRED, src=_np.REQUIRED, reduce=_np.REQUIRED, *, include_self=True, out=None, axis=None):
-    if axis is not None or dim is _np.REQUIRED or index is _np.REQUIRED or src is _np.REQUIRED or reduce is _np.REQUIRED:
+def scatter_reduce(input, dim=_np.REQUIRED, index=_np.REQUIRED, src=_np.REQUIRED, reduce=_np.REQUIRED, *,
+                   include_self=True, out=None, axis=None):
+    if axis is not None or dim is _np.REQUIRED or index is _np.REQUIRED or src is _np.REQUIRED or \
+            reduce is _np.REQUIRED:
         dim = _np.dim_args("scatter_reduce", dim, axis, index=index, src=src, reduce=reduce)
     d, reduce = _check(input, dim, index, src, reduce, "scatter_reduce")
     if (input._rg or src._rg) and _gs.enabled:
@@ -145,8 +147,10 @@ def scatter_reduce(input, dim=_np.REQUIRED, index=_np.REQUIRED, src=_np.REQUIRED
     return r
 
 
-def scatter_reduce_(input, dim=_np.REQUIRED, index=_np.REQUIRED, src=_np.REQUIRED, reduce=_np.REQUIRED, *, include_self=True, axis=None):
-    if axis is not None or dim is _np.REQUIRED or index is _np.REQUIRED or src is _np.REQUIRED or reduce is _np.REQUIRED:
+def scatter_reduce_(input, dim=_np.REQUIRED, index=_np.REQUIRED, src=_np.REQUIRED, reduce=_np.REQUIRED, *,
+                    include_self=True, axis=None):
+    if axis is not None or dim is _np.REQUIRED or index is _np.REQUIRED or src is _np.REQUIRED or \
+            reduce is _np.REQUIRED:
         dim = _np.dim_args("scatter_reduce_", dim, axis, index=index, src=src, reduce=reduce)
     from .._tensor_methods import _assign_result
     return _assign_result(input, scatter_reduce(input, dim, index, src, reduce, include_self=include_self))
