@@ -48,6 +48,8 @@ PYBIND11_MODULE(_C, m) {
   python::bind_layout(m);
   python::bind_half_compute(m);  // last: it rebinds compute ops defined above
 
+  m.def("_set_inference_mode", &set_inference_mode);
+  m.def("_is_inference_mode_enabled", &inference_mode_enabled);
   m.def("cuda_is_built", &cuda::is_built);
   // The CUDA toolkit version the module was built with ("12.4"), None without CUDA: torch.version.cuda.
 #ifdef FLAMBEAU_CUDA_VERSION_MAJOR
