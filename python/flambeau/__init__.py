@@ -91,7 +91,7 @@ def is_tensor(obj):
 
 
 def is_storage(obj):
-    return False
+    return isinstance(obj, (TypedStorage, UntypedStorage))  # noqa: F821 (imported from _storage below)
 
 
 def is_floating_point(input):
@@ -237,6 +237,7 @@ globals().update({_n: getattr(_m, _n) for _m in (_cor, _bas) for _n in _m.TOP_LE
 from ._functions.numeric_gradient import gradient  # noqa: E402,F401
 has_openmp = _C.has_openmp
 newaxis = None
+from ._storage import *  # noqa: E402,F401,F403  (UntypedStorage, TypedStorage, FloatStorage...; Tensor.storage, set_)
 from ._functions.native_ops import *  # noqa: E402,F401,F403  (native_layer_norm, conv_tbc, segment_reduce, ...)
 from ._functions.lowrank import svd_lowrank, pca_lowrank  # noqa: E402,F401
 from ._functions.histogramdd import histogramdd  # noqa: E402,F401

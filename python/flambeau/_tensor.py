@@ -209,9 +209,6 @@ class Tensor:
     def data_ptr(self):
         return self._impl.data_ptr
 
-    def untyped_storage(self):
-        return _StorageView(self)
-
     def dim_order(self, *, ambiguity_check=False):
         return _mf.dim_order(self._impl)
 
@@ -622,23 +619,3 @@ def _parse_to(args, kwargs):
     if dt is not None and not isinstance(dt, _dtype_cls):
         dt = _to_dtype(dt)
     return dt, dev, bool(copy)
-
-
-class _StorageView:
-    """Minimal untyped_storage(): enough for data_ptr()/nbytes()/size() comparisons."""
-
-    def __init__(self, t):
-        self._impl = t._impl
-
-    def data_ptr(self):
-        impl = self._impl
-        return impl.data_ptr - impl.storage_offset * impl.itemsize
-
-    def nbytes(self):
-        return self._impl.storage_nbytes
-
-    def size(self):
-        return self._impl.storage_nbytes
-
-    def __len__(self):
-        return self._impl.storage_nbytes

@@ -402,15 +402,6 @@ def copy_(self, src, non_blocking=False):
     return self
 
 
-def set_(self, source=None):
-    """set_(source): self now shares source's storage and geometry (set_() -> empty)."""
-    if source is None:
-        self._impl = _C.empty([0], self._impl.dtype, self._impl.device)
-    else:
-        self._impl = source._impl
-    return self
-
-
 def resize_(self, *sizes, memory_format=None):
     from ._utils import parse_size
     shape = parse_size(sizes, "resize_")
@@ -437,7 +428,6 @@ def resize_as_(self, other, memory_format=None):
 Tensor.fill_ = fill_
 Tensor.zero_ = zero_
 Tensor.copy_ = copy_
-Tensor.set_ = set_
 Tensor.resize_ = resize_
 Tensor.resize_as_ = resize_as_
 
