@@ -25,9 +25,10 @@ _warned = False
 
 
 def _warn_typed_storage_removal(stacklevel=3):
-    """PyTorch's deprecation warning: once per process."""
+    """PyTorch's deprecation warning: once per process unless warn_always is on."""
     global _warned
-    if _warned:
+    from ._api_aliases import is_warn_always_enabled
+    if _warned and not is_warn_always_enabled():
         return
     _warned = True
     warnings.warn(_TYPED_STORAGE_WARNING, UserWarning, stacklevel=stacklevel)
