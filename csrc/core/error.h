@@ -13,6 +13,8 @@ struct ValueError : std::runtime_error { using std::runtime_error::runtime_error
 struct TypeError : std::runtime_error { using std::runtime_error::runtime_error; };
 struct IndexError : std::runtime_error { using std::runtime_error::runtime_error; };
 struct NotImplementedError : std::runtime_error { using std::runtime_error::runtime_error; };
+// torch.OutOfMemoryError (a RuntimeError in Python): a device allocation that failed even after the cache was freed
+struct OutOfMemoryError : std::runtime_error { using std::runtime_error::runtime_error; };
 using RuntimeError = std::runtime_error;
 
 namespace detail {

@@ -45,8 +45,20 @@ bool Tensor::is_contiguous() const {
   return true;
 }
 
+static thread_local bool tls_inference_mode = false;
+
+bool inference_mode_enabled() { return tls_inference_mode; }
+void set_inference_mode(bool enabled) { tls_inference_mode = enabled; }
+
+void throw_inplace_on_inference_tensor() {
+  throw RuntimeError(
+      "Inplace update to inference tensor outside InferenceMode is not allowed.You can make a clone to get a normal "
+      "tensor before doing inplace update.See https://github.com/pytorch/rfcs/pull/17 for more details.");
+}
+
 std::shared_ptr<Storage> allocate_storage(size_t nbytes, Device device) {
   auto st = std::make_shared<Storage>();
+  st->inference = tls_inference_mode;
   st->nbytes = nbytes;
   st->device = device;
   if (device.is_cpu()) {
@@ -78,6 +90,7 @@ Tensor from_blob(void* data, const Shape& sizes, const Shape& strides, DType dty
                  std::function<void(void*)> deleter) {
   Tensor t;
   t.storage = std::make_shared<Storage>();
+  t.storage->inference = tls_inference_mode;
   t.storage->data = data;
   t.storage->device = device;
   // Bytes spanned by the view (for bookkeeping only; the owner knows the real size).

@@ -23,6 +23,9 @@ struct Storage {
   // Bumped by every op that writes into existing memory, shared by all views: autograd compares it
   // to detect a saved tensor modified in place.
   std::atomic<int64_t> version{0};
+  // Allocated while inference_mode was on (PyTorch's inference tensors): its tensors, views included, may
+  // not be written in place or saved for backward outside inference_mode.
+  bool inference = false;
   Storage() = default;
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;
@@ -30,6 +33,12 @@ struct Storage {
     if (deleter) deleter(data);
   }
 };
+
+// inference_mode's flag, per thread as in PyTorch (the Python inference_mode block sets it): storages made
+// while it is on are inference storages.
+bool inference_mode_enabled();
+void set_inference_mode(bool enabled);
+[[noreturn]] void throw_inplace_on_inference_tensor();
 
 struct Tensor {
   std::shared_ptr<Storage> storage;
@@ -51,7 +60,13 @@ struct Tensor {
   template <class T>
   T* data() const { return reinterpret_cast<T*>(data_ptr()); }
   int64_t size(int64_t d) const { return sizes[d]; }
-  void bump_version() const { storage->version.fetch_add(1, std::memory_order_relaxed); }
+  // Called by every op before it writes into existing memory: the one place that refuses an in-place write
+  // to an inference tensor outside inference_mode.
+  void bump_version() const {
+    if (storage->inference && !inference_mode_enabled()) throw_inplace_on_inference_tensor();
+    storage->version.fetch_add(1, std::memory_order_relaxed);
+  }
+  bool is_inference() const { return storage->inference; }
 };
 
 Shape contiguous_strides(const Shape& sizes);

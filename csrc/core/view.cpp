@@ -271,6 +271,15 @@ Tensor view_dtype(const Tensor& t, DType dtype) {
   return out;
 }
 
+Tensor storage_as(const Tensor& t, DType dtype) {
+  Tensor out = t;
+  out.dtype = dtype;
+  out.offset = 0;
+  out.sizes = {(int64_t)(t.storage->nbytes / itemsize(dtype))};
+  out.strides = {1};
+  return out;
+}
+
 Tensor diagonal(const Tensor& t, int64_t offset, int64_t d0, int64_t d1) {
   FLB_CHECK(t.dim() >= 2, RuntimeError, "diagonal: expected a tensor with at least 2 dims, got shape ", shape_str(t.sizes));
   d0 = wrap_dim(d0, t.dim(), "diagonal");

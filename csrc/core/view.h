@@ -17,6 +17,9 @@ Tensor select(const Tensor& t, int64_t dim, int64_t index);
 Tensor unsqueeze(const Tensor& t, int64_t dim);
 Tensor squeeze(const Tensor& t, const std::vector<int64_t>& dims);  // empty: all size-1 dims
 Tensor as_strided(const Tensor& t, const Shape& sizes, const Shape& strides, int64_t offset);
+// The whole storage of t as a 1-D contiguous tensor of `dtype` (its bytes reinterpreted, a trailing partial
+// element left out): what Tensor.storage() / untyped_storage() and set_(storage, ...) view.
+Tensor storage_as(const Tensor& t, DType dtype);
 Tensor diagonal(const Tensor& t, int64_t offset, int64_t d0, int64_t d1);
 Tensor view_dtype(const Tensor& t, DType dtype);  // Tensor.view(dtype): the same bytes as another dtype
 Tensor contiguous(const Tensor& t);  // same tensor when already contiguous

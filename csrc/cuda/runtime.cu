@@ -305,10 +305,10 @@ class CachingAllocator {
       (void)cudaGetLastError();
       if (prev != device) (void)cudaSetDevice(prev);
       if (err == cudaErrorMemoryAllocation)
-        throw RuntimeError(str_cat("CUDA out of memory: tried to allocate ", mib(requested), " (", requested,
-                                   " bytes) on cuda:", device, "; ", mib(dc.allocated),
-                                   " already allocated by flambeau, ", mib(free_b), " free of ", mib(total_b),
-                                   " total"));
+        throw OutOfMemoryError(str_cat("CUDA out of memory: tried to allocate ", mib(requested), " (", requested,
+                                       " bytes) on cuda:", device, "; ", mib(dc.allocated),
+                                       " already allocated by flambeau, ", mib(free_b), " free of ", mib(total_b),
+                                       " total"));
       throw_cuda_error(err, "cudaMalloc", __FILE__, __LINE__);
     }
     if (prev != device) (void)cudaSetDevice(prev);

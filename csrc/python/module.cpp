@@ -22,9 +22,13 @@ PYBIND11_MODULE(_C, m) {
   // Local to this module: our exception types are ours alone, and a translator in pybind11's shared
   // list would also run for every other pybind11 module's exceptions (and theirs for ours).
   // Unmatched exceptions (std::runtime_error, std::bad_alloc, ...) go on to pybind11's defaults.
+  static PyObject* oom_type = PyErr_NewException("flambeau.OutOfMemoryError", PyExc_RuntimeError, nullptr);
+  m.add_object("OutOfMemoryError", py::handle(oom_type));
   py::register_local_exception_translator([](std::exception_ptr p) {
     try {
       if (p) std::rethrow_exception(p);
+    } catch (const OutOfMemoryError& e) {
+      PyErr_SetString(oom_type, e.what());
     } catch (const ValueError& e) {
       PyErr_SetString(PyExc_ValueError, e.what());
     } catch (const TypeError& e) {
@@ -48,6 +52,8 @@ PYBIND11_MODULE(_C, m) {
   python::bind_layout(m);
   python::bind_half_compute(m);  // last: it rebinds compute ops defined above
 
+  m.def("_set_inference_mode", &set_inference_mode);
+  m.def("_is_inference_mode_enabled", &inference_mode_enabled);
   m.def("cuda_is_built", &cuda::is_built);
   // The CUDA toolkit version the module was built with ("12.4"), None without CUDA: torch.version.cuda.
 #ifdef FLAMBEAU_CUDA_VERSION_MAJOR

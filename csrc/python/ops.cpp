@@ -88,6 +88,7 @@ void bind_ops(py::module_& m) {
   m.def("squeeze", &squeeze);
   m.def("as_strided", &as_strided);
   m.def("view_dtype", [=](const Tensor& t, const std::string& d) { return view_dtype(t, dt(d)); });
+  m.def("storage_as", [=](const Tensor& t, const std::string& d) { return storage_as(t, dt(d)); });
   m.def("diagonal", &diagonal);
   m.def("contiguous", &contiguous);
   m.def("clone", &clone);

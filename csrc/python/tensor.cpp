@@ -111,6 +111,17 @@ void bind_tensor(py::module_& m) {
       .def_property_readonly("stride", [](const Tensor& t) { return to_tuple(t.strides); })
       .def_property_readonly("dtype", [](const Tensor& t) { return dtype_str(t.dtype); })
       .def_property_readonly("version", [](const Tensor& t) { return t.storage->version.load(); })
+      .def_property_readonly("is_inference", &Tensor::is_inference)
+      // The version autograd records when it saves this tensor for backward; an inference tensor has none
+      // (PyTorch refuses to save one outside inference_mode, with this message).
+      .def_property_readonly("saved_version", [](const Tensor& t) {
+        if (t.storage->inference && !inference_mode_enabled())
+          throw RuntimeError(
+              "Inference tensors cannot be saved for backward. Please do not use Tensors created in inference mode "
+              "in computation tracked by autograd. To work around this, you can make a clone to get a normal tensor "
+              "and use it in autograd, or use `torch.no_grad()` instead of `torch.inference_mode()`.");
+        return t.storage->version.load();
+      })
       .def("bump_version", [](const Tensor& t) { t.bump_version(); })
       .def_property_readonly("device", [](const Tensor& t) { return t.device().str(); })
       .def_property_readonly("is_cuda", [](const Tensor& t) { return t.device().is_cuda(); })

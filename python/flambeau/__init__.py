@@ -91,7 +91,7 @@ def is_tensor(obj):
 
 
 def is_storage(obj):
-    return False
+    return isinstance(obj, (TypedStorage, UntypedStorage))  # noqa: F821 (imported from _storage below)
 
 
 def is_floating_point(input):
@@ -237,6 +237,13 @@ globals().update({_n: getattr(_m, _n) for _m in (_cor, _bas) for _n in _m.TOP_LE
 from ._functions.numeric_gradient import gradient  # noqa: E402,F401
 has_openmp = _C.has_openmp
 newaxis = None
+from ._storage import *  # noqa: E402,F401,F403  (UntypedStorage, TypedStorage, FloatStorage...; Tensor.storage, set_)
+from ._api_aliases import *  # noqa: E402,F401,F403  (set_warn_always, autocast flags, Event/Stream, ...)
+from ._functions.native_ops import *  # noqa: E402,F401,F403  (native_layer_norm, conv_tbc, segment_reduce, ...)
+from ._functions.lowrank import svd_lowrank, pca_lowrank  # noqa: E402,F401
+from ._functions.histogramdd import histogramdd  # noqa: E402,F401
+from ._functions.rnn_functional import rnn_tanh, rnn_relu, lstm, gru  # noqa: E402,F401
+from ._functions.binomial import binomial  # noqa: E402,F401
 from . import sparse  # noqa: E402,F401  (torch.sparse)
 _sparse._finish_setup()  # last: blocks every dense method attached to Tensor on sparse tensors
 from ._discrete_sampling import binomial  # noqa: E402,F401  (torch.binomial; poisson is in _random)

@@ -140,7 +140,8 @@ def scalar_impl(v, dt, device):
     except TypeError:  # unhashable number type
         return _C.scalar_tensor(_py_number(v), dt, device)
     impl = _C.scalar_tensor(_py_number(v), dt, device)
-    if v == v and not (v == 0 and isinstance(v, float)):
+    # (not while inference_mode is on: an inference tensor in the cache could not be saved for backward later)
+    if v == v and not (v == 0 and isinstance(v, float)) and not _C._is_inference_mode_enabled():
         if len(_scalar_cache) > 4096:
             _scalar_cache.clear()
         _scalar_cache[key] = impl

@@ -209,9 +209,6 @@ class Tensor:
     def data_ptr(self):
         return self._impl.data_ptr
 
-    def untyped_storage(self):
-        return _StorageView(self)
-
     def dim_order(self, *, ambiguity_check=False):
         return _mf.dim_order(self._impl)
 
@@ -247,6 +244,8 @@ class Tensor:
             return
         if value and self._impl.dtype not in _FLOAT:
             raise RuntimeError("only Tensors of floating point and complex dtype can require gradients")
+        if value and self._impl.is_inference and not _C._is_inference_mode_enabled():
+            raise RuntimeError("Setting requires_grad=True on inference tensor outside InferenceMode is not allowed.")
         self._rg = value
 
     def requires_grad_(self, requires_grad=True):
@@ -627,23 +626,3 @@ def _parse_to(args, kwargs):
     if dt is not None and not isinstance(dt, _dtype_cls):
         dt = _to_dtype(dt)
     return dt, dev, bool(copy)
-
-
-class _StorageView:
-    """Minimal untyped_storage(): enough for data_ptr()/nbytes()/size() comparisons."""
-
-    def __init__(self, t):
-        self._impl = t._impl
-
-    def data_ptr(self):
-        impl = self._impl
-        return impl.data_ptr - impl.storage_offset * impl.itemsize
-
-    def nbytes(self):
-        return self._impl.storage_nbytes
-
-    def size(self):
-        return self._impl.storage_nbytes
-
-    def __len__(self):
-        return self._impl.storage_nbytes

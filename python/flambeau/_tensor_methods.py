@@ -206,7 +206,7 @@ def add_(self, other, *, alpha=1):
         # one rounding of self + alpha * other (in float32), as PyTorch; then written into self
         return _assign_result(self, ew.add(self, other, alpha=alpha))
     if alpha != 1:
-        other = ew.mul(other, alpha)
+        other = ew._scaled_other(self, other, alpha)
     return dsp._inplace_binary(self, other, _C.add, ew.Add)
 
 
@@ -217,7 +217,7 @@ def sub_(self, other, *, alpha=1):
         # one rounding of self + alpha * other (in float32), as PyTorch; then written into self
         return _assign_result(self, ew.sub(self, other, alpha=alpha))
     if alpha != 1:
-        other = ew.mul(other, alpha)
+        other = ew._scaled_other(self, other, alpha)
     return dsp._inplace_binary(self, other, _C.sub, ew.Sub)
 
 
@@ -403,15 +403,6 @@ def copy_(self, src, non_blocking=False):
     return self
 
 
-def set_(self, source=None):
-    """set_(source): self now shares source's storage and geometry (set_() -> empty)."""
-    if source is None:
-        self._impl = _C.empty([0], self._impl.dtype, self._impl.device)
-    else:
-        self._impl = source._impl
-    return self
-
-
 def resize_(self, *sizes, memory_format=None):
     from ._utils import parse_size
     shape = parse_size(sizes, "resize_")
@@ -438,7 +429,6 @@ def resize_as_(self, other, memory_format=None):
 Tensor.fill_ = fill_
 Tensor.zero_ = zero_
 Tensor.copy_ = copy_
-Tensor.set_ = set_
 Tensor.resize_ = resize_
 Tensor.resize_as_ = resize_as_
 

@@ -58,3 +58,6 @@ from ._functions.misc import linalg_cross as cross, linalg_vander as vander  # n
 def diagonal(A, *, offset=0, dim1=-2, dim2=-1):
     from ._functions.shape import diagonal as _diagonal
     return _diagonal(A, offset, dim1, dim2)
+
+
+from ._functions.ldl import ldl_factor, ldl_factor_ex, ldl_solve  # noqa: E402,F401  (Bunch-Kaufman, on the host)

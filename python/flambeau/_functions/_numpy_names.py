@@ -36,3 +36,15 @@ def size_keyword(args, value, fname, name):
     if args:
         raise TypeError(f"{fname}() got multiple values for argument '{name}'")
     return (value,)
+
+
+def dim_args(fname, dim, axis, **required):
+    """For an op whose dim is a required positional argument (gather(input, dim, index)) declared as
+    `dim=REQUIRED, index=REQUIRED, ..., *, axis=None` so that axis= can stand for it (torch.gather(x, axis=1,
+    index=i)): the dim, after PyTorch's TypeError for a dim given twice or any required argument missing.
+    Called only when axis was given or something is missing, so the usual call pays two `is` tests."""
+    dim = numpy_dim(fname, dim, axis, REQUIRED)
+    for name, value in required.items():
+        if value is REQUIRED:
+            raise TypeError(f"{fname}() missing required argument '{name}'")
+    return dim

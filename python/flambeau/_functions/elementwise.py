@@ -126,7 +126,7 @@ def add(input, other, *, alpha=1, out=None):
         r = _half_alpha(add, input, other, alpha)
         return _write_out(out, r) if out is not None else r
     if alpha != 1:
-        other = mul(other, alpha)
+        other = _scaled_other(input, other, alpha)
     if out is not None:
         return _write_out(out, add(input, other))
     if input.__class__ is not Tensor and not isinstance(input, Tensor):
@@ -138,6 +138,17 @@ def _half_result(input, other):
     """Whether input op other gives a float16/bfloat16 result."""
     return isinstance(input, Tensor) and isinstance(other, Tensor) and \
         result_type_names(input, other) in ("float16", "bfloat16")
+
+
+def _scaled_other(input, other, alpha):
+    """alpha * other for input +/- alpha * other, in the result's dtype: PyTorch's kernels cast `other` to the
+    common dtype before scaling it, so a bfloat16 `other` added into float32 is scaled in float32, not rounded
+    to bfloat16 first (Muon's param.add_(bf16 update, alpha=-lr))."""
+    if isinstance(other, Tensor) and isinstance(input, Tensor):
+        rt = result_type_names(input, other)
+        if rt != other._impl.dtype and rt in _FLOAT:
+            other = _cast(other, rt)
+    return mul(other, alpha)
 
 
 def _half_alpha(fn, input, other, alpha):
@@ -165,7 +176,7 @@ def sub(input, other, *, alpha=1, out=None):
         r = _half_alpha(sub, input, other, alpha)
         return _write_out(out, r) if out is not None else r
     if alpha != 1:
-        other = mul(other, alpha)
+        other = _scaled_other(input, other, alpha)
     if out is not None:
         return _write_out(out, sub(input, other))
     _check_sub_bool(input, other)

@@ -13,6 +13,7 @@ from ..autograd.function import Function
 from ..autograd.grad_mode import _state as _gs
 from . import elementwise as ew, compare as cmp, pointwise as pw, _dispatch as dsp
 from .shape import _sum_to, _to, reshape, expand
+from . import _numpy_names as _np
 
 _CPP = {"float32": "float", "float64": "double", "int64": "long int", "bool": "bool", "int32": "int", "int16": "short int", "int8": "signed char",
         "uint8": "unsigned char", "float16": "c10::Half", "bfloat16": "c10::BFloat16"}
@@ -181,7 +182,9 @@ class IndexSelect(Function):
         return _IndexPutAccumulateIntoZeros.apply(g, shape, [None] * dim + [flat]), None, None
 
 
-def index_select(input, dim, index, *, out=None):
+def index_select(input, dim=_np.REQUIRED, index=_np.REQUIRED, *, out=None, axis=None):
+    if axis is not None or dim is _np.REQUIRED or index is _np.REQUIRED:
+        dim = _np.dim_args("index_select", dim, axis, index=index)
     _check_index(index, "index_select")
     nd = input._impl.ndim
     d = wrap_dim(dim, nd)
@@ -214,7 +217,9 @@ class Gather(Function):
         return scatter_add(z, dim, idx, g), None, None
 
 
-def gather(input, dim, index, *, sparse_grad=False, out=None):
+def gather(input, dim=_np.REQUIRED, index=_np.REQUIRED, *, sparse_grad=False, out=None, axis=None):
+    if axis is not None or dim is _np.REQUIRED or index is _np.REQUIRED:
+        dim = _np.dim_args("gather", dim, axis, index=index)
     _check_index(index, "gather")
     d = wrap_dim(dim, input._impl.ndim)
     if input._rg and _gs.enabled:
@@ -224,7 +229,9 @@ def gather(input, dim, index, *, sparse_grad=False, out=None):
     return dsp._write_out(out, r) if out is not None else r
 
 
-def take_along_dim(input, indices, dim=None):
+def take_along_dim(input, indices, dim=None, *, axis=None):
+    if axis is not None:
+        dim = _np.numpy_dim("take_along_dim", dim, axis)
     if dim is None:
         return gather(reshape(input, (-1,)), 0, reshape(indices, (-1,)))
     d = wrap_dim(dim, input._impl.ndim)
@@ -268,7 +275,9 @@ def _scatter_args(input, dim, index, src, op):
     return d
 
 
-def scatter_add(input, dim, index, src):
+def scatter_add(input, dim=_np.REQUIRED, index=_np.REQUIRED, src=_np.REQUIRED, *, axis=None):
+    if axis is not None or dim is _np.REQUIRED or index is _np.REQUIRED or src is _np.REQUIRED:
+        dim = _np.dim_args("scatter_add", dim, axis, index=index, src=src)
     d = _scatter_args(input, dim, index, src, "scatter_add")
     if (input._rg or src._rg) and _gs.enabled:
         return ScatterAdd.apply(input, d, index, src)
@@ -277,7 +286,9 @@ def scatter_add(input, dim, index, src):
     return _wrap(y)
 
 
-def scatter_add_(input, dim, index, src):
+def scatter_add_(input, dim=_np.REQUIRED, index=_np.REQUIRED, src=_np.REQUIRED, *, axis=None):
+    if axis is not None or dim is _np.REQUIRED or index is _np.REQUIRED or src is _np.REQUIRED:
+        dim = _np.dim_args("scatter_add_", dim, axis, index=index, src=src)
     d = _scatter_args(input, dim, index, src, "scatter_add_")
     if (input._rg or src._rg) and _gs.enabled:
         dsp._check_inplace_leaf(input)
@@ -303,7 +314,9 @@ def _scatter_coords(index, dim):
     return coords
 
 
-def scatter(input, dim, index, src=None, *, value=None, reduce=None):
+def scatter(input, dim=_np.REQUIRED, index=_np.REQUIRED, src=None, *, value=None, reduce=None, axis=None):
+    if axis is not None or dim is _np.REQUIRED or index is _np.REQUIRED:
+        dim = _np.dim_args("scatter", dim, axis, index=index)
     if src is None and value is None:
         raise TypeError("scatter(): expected 'src' or 'value'")
     if not isinstance(src, Tensor):
@@ -335,7 +348,9 @@ def scatter(input, dim, index, src=None, *, value=None, reduce=None):
     return index_put(input, coords, value)
 
 
-def scatter_(input, dim, index, src=None, *, value=None, reduce=None):
+def scatter_(input, dim=_np.REQUIRED, index=_np.REQUIRED, src=None, *, value=None, reduce=None, axis=None):
+    if axis is not None or dim is _np.REQUIRED or index is _np.REQUIRED:
+        dim = _np.dim_args("scatter_", dim, axis, index=index)
     r = scatter(input, dim, index, src, value=value, reduce=reduce)
     return _assign(input, r)
 
@@ -457,35 +472,47 @@ def _dim_indices(input, dim, index):
     return [None] * d + [index], d
 
 
-def index_add(input, dim, index_, source, *, alpha=1):
-    idx, d = _dim_indices(input, dim, reshape(index_, (-1,)))
+def index_add(input, dim=_np.REQUIRED, index=_np.REQUIRED, source=_np.REQUIRED, *, alpha=1, axis=None):
+    if axis is not None or dim is _np.REQUIRED or index is _np.REQUIRED or source is _np.REQUIRED:
+        dim = _np.dim_args("index_add", dim, axis, index=index, source=source)
+    idx, d = _dim_indices(input, dim, reshape(index, (-1,)))
     if alpha != 1:
         source = ew.mul(source, alpha)
     return index_put(input, idx, source, accumulate=True)
 
 
-def index_add_(input, dim, index_, source, *, alpha=1):
-    idx, d = _dim_indices(input, dim, reshape(index_, (-1,)))
+def index_add_(input, dim=_np.REQUIRED, index=_np.REQUIRED, source=_np.REQUIRED, *, alpha=1, axis=None):
+    if axis is not None or dim is _np.REQUIRED or index is _np.REQUIRED or source is _np.REQUIRED:
+        dim = _np.dim_args("index_add_", dim, axis, index=index, source=source)
+    idx, d = _dim_indices(input, dim, reshape(index, (-1,)))
     if alpha != 1:
         source = ew.mul(source, alpha)
     return index_put_(input, idx, source, accumulate=True)
 
 
-def index_fill(input, dim, index_, value):
-    idx, d = _dim_indices(input, dim, reshape(index_, (-1,)))
+def index_fill(input, dim=_np.REQUIRED, index=_np.REQUIRED, value=_np.REQUIRED, *, axis=None):
+    if axis is not None or dim is _np.REQUIRED or index is _np.REQUIRED or value is _np.REQUIRED:
+        dim = _np.dim_args("index_fill", dim, axis, index=index, value=value)
+    idx, d = _dim_indices(input, dim, reshape(index, (-1,)))
     return index_put(input, idx, value)
 
 
-def index_fill_(input, dim, index_, value):
-    idx, d = _dim_indices(input, dim, reshape(index_, (-1,)))
+def index_fill_(input, dim=_np.REQUIRED, index=_np.REQUIRED, value=_np.REQUIRED, *, axis=None):
+    if axis is not None or dim is _np.REQUIRED or index is _np.REQUIRED or value is _np.REQUIRED:
+        dim = _np.dim_args("index_fill_", dim, axis, index=index, value=value)
+    idx, d = _dim_indices(input, dim, reshape(index, (-1,)))
     return index_put_(input, idx, value)
 
 
-def index_copy(input, dim, index_, source):
-    idx, d = _dim_indices(input, dim, reshape(index_, (-1,)))
+def index_copy(input, dim=_np.REQUIRED, index=_np.REQUIRED, source=_np.REQUIRED, *, axis=None):
+    if axis is not None or dim is _np.REQUIRED or index is _np.REQUIRED or source is _np.REQUIRED:
+        dim = _np.dim_args("index_copy", dim, axis, index=index, source=source)
+    idx, d = _dim_indices(input, dim, reshape(index, (-1,)))
     return index_put(input, idx, source)
 
 
-def index_copy_(input, dim, index_, source):
-    idx, d = _dim_indices(input, dim, reshape(index_, (-1,)))
+def index_copy_(input, dim=_np.REQUIRED, index=_np.REQUIRED, source=_np.REQUIRED, *, axis=None):
+    if axis is not None or dim is _np.REQUIRED or index is _np.REQUIRED or source is _np.REQUIRED:
+        dim = _np.dim_args("index_copy_", dim, axis, index=index, source=source)
+    idx, d = _dim_indices(input, dim, reshape(index, (-1,)))
     return index_put_(input, idx, source)

@@ -198,6 +198,9 @@ ger = outer
 
 @_amp_cast.lower_op
 def addmm(input, mat1, mat2, *, beta=1, alpha=1, out=None):
+    if _half_on_cpu(input, mat1, mat2):
+        r = addmm(input.float(), mat1.float(), mat2.float(), beta=beta, alpha=alpha).to(mat1.dtype)
+        return dsp._write_out(out, r) if out is not None else r
     if _fused_addmm_ok(input, mat1, mat2, beta, alpha):
         # CUDA: one GEMM with the bias row added in its epilogue (F.linear's kernel, W = mat2^T).
         from .linear import Linear
@@ -225,7 +228,19 @@ def addmv(input, mat, vec, *, beta=1, alpha=1):
 
 @_amp_cast.lower_op
 def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
+    if _half_on_cpu(input, batch1, batch2):
+        return baddbmm(input.float(), batch1.float(), batch2.float(), beta=beta, alpha=alpha).to(batch1.dtype)
     return _axpby(input, bmm(batch1, batch2), beta, alpha)
+
+
+def _half_on_cpu(*tensors):
+    """All bfloat16 (or all float16) CPU tensors: PyTorch's CPU addmm/baddbmm then compute
+    beta * input + alpha * (mat1 @ mat2) in float32 and round once to the half type (checked bit for bit);
+    rounding the product, the scalings and the sum separately differed in about half of the elements."""
+    if not all(isinstance(t, Tensor) for t in tensors):
+        return False
+    dt = tensors[0]._impl.dtype
+    return dt in ("bfloat16", "float16") and all(t._impl.dtype == dt and t._impl.device == "cpu" for t in tensors)
 
 
 @_amp_cast.lower_op

@@ -80,8 +80,8 @@ def is_signed(input):
 
 
 def is_inference(input):
-    """flambeau has no inference tensors (inference_mode behaves as no_grad): always False."""
-    return False
+    """Whether `input` was allocated inside inference_mode (or is a view of such a tensor)."""
+    return input._impl.is_inference
 
 
 def sum_to_size(input, *size):

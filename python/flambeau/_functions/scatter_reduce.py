@@ -15,6 +15,7 @@ from .._tensor import Tensor, _wrap
 from ..autograd.function import Function
 from ..autograd.grad_mode import _state as _gs, no_grad
 from ._dispatch import _TORCH_TYPE_NAMES
+from . import _numpy_names as _np
 from .._promote import _INT, _INT_LIMITS
 from .host_route import HostRouted
 
@@ -128,7 +129,11 @@ def _check(input, dim, index, src, reduce, op):
     return (dim + nd if dim < 0 else dim), reduce
 
 
-def scatter_reduce(input, dim, index, src, reduce, *, include_self=True, out=None):
+def scatter_reduce(input, dim=_np.REQUIRED, index=_np.REQUIRED, src=_np.REQUIRED, reduce=_np.REQUIRED, *,
+                   include_self=True, out=None, axis=None):
+    if axis is not None or dim is _np.REQUIRED or index is _np.REQUIRED or src is _np.REQUIRED or \
+            reduce is _np.REQUIRED:
+        dim = _np.dim_args("scatter_reduce", dim, axis, index=index, src=src, reduce=reduce)
     d, reduce = _check(input, dim, index, src, reduce, "scatter_reduce")
     if (input._rg or src._rg) and _gs.enabled:
         if input._impl.dtype not in ("float32", "float64", "float16", "bfloat16"):
@@ -142,7 +147,11 @@ def scatter_reduce(input, dim, index, src, reduce, *, include_self=True, out=Non
     return r
 
 
-def scatter_reduce_(input, dim, index, src, reduce, *, include_self=True):
+def scatter_reduce_(input, dim=_np.REQUIRED, index=_np.REQUIRED, src=_np.REQUIRED, reduce=_np.REQUIRED, *,
+                    include_self=True, axis=None):
+    if axis is not None or dim is _np.REQUIRED or index is _np.REQUIRED or src is _np.REQUIRED or \
+            reduce is _np.REQUIRED:
+        dim = _np.dim_args("scatter_reduce_", dim, axis, index=index, src=src, reduce=reduce)
     from .._tensor_methods import _assign_result
     return _assign_result(input, scatter_reduce(input, dim, index, src, reduce, include_self=include_self))
 

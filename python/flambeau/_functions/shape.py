@@ -443,7 +443,9 @@ class Select(Function):
         return _scatter_grad(g, ctx.shape, lambda z: _C.select(z, d, i)), None, None
 
 
-def select(input, dim, index):
+def select(input, dim=_np.REQUIRED, index=_np.REQUIRED, *, axis=None):
+    if axis is not None or dim is _np.REQUIRED or index is _np.REQUIRED:
+        dim = _np.dim_args("select", dim, axis, index=index)
     shape = input._impl.shape
     if not shape:
         raise IndexError("select() cannot be applied to a 0-dim tensor.")
@@ -482,7 +484,9 @@ def _slice(input, dim, start, stop, step):
     return _wrap_view(_C.slice(input._impl, dim, start, stop, step), input)
 
 
-def narrow(input, dim, start, length):
+def narrow(input, dim=_np.REQUIRED, start=_np.REQUIRED, length=_np.REQUIRED, *, axis=None):
+    if axis is not None or dim is _np.REQUIRED or start is _np.REQUIRED or length is _np.REQUIRED:
+        dim = _np.dim_args("narrow", dim, axis, start=start, length=length)
     shape = input._impl.shape
     if not shape:
         raise RuntimeError("narrow() cannot be applied to a 0-dim tensor.")

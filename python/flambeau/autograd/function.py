@@ -135,7 +135,8 @@ _HAS_VERSION = hasattr(_C.TensorImpl, "version")
 
 
 def _versions_of(saved):
-    return [None if s is None else (s.impl.version if s.__class__ is _SavedOutput else s._impl.version)
+    # saved_version: the version, or PyTorch's error for an inference tensor saved outside inference_mode
+    return [None if s is None else (s.impl.version if s.__class__ is _SavedOutput else s._impl.saved_version)
             for s in saved]
 
 
@@ -182,6 +183,9 @@ def _pack_saved(saved, outs):
     """Applies the innermost saved_tensors_hooks' pack hook to each saved tensor (the hooks are
     off while a pack hook runs, so one that calls recording ops does not recurse)."""
     pack, unpack = _gs.saved_hooks
+    for s in saved:  # an inference tensor cannot be saved outside inference_mode, hooks or not
+        if s is not None and s.__class__ is not _SavedOutput:
+            s._impl.saved_version
     res = []
     _gs.saved_hooks = None
     try:

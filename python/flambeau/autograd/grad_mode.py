@@ -8,6 +8,8 @@ import functools
 import inspect
 import threading
 
+from .. import _C
+
 
 class _GradState(threading.local):
     enabled = True
@@ -151,7 +153,10 @@ class set_grad_enabled(_DecoratorContextManager):
 
 
 class inference_mode(no_grad):
-    """Accepted for compatibility: behaves as no_grad (flambeau has no separate inference tensors)."""
+    """no_grad, and tensors allocated inside are inference tensors (Tensor.is_inference(); views of them
+    too), as in PyTorch: outside inference_mode they may not be written in place, saved for backward or
+    made to require grad (clone() one to get a normal tensor). The flag lives in `_C` (per thread, like
+    this module's state) because storages are allocated there; `inference_mode(False)` turns it off inside."""
 
     def __new__(cls, mode=True):
         if callable(mode) and not isinstance(mode, bool):
@@ -167,6 +172,7 @@ class inference_mode(no_grad):
         self.prev = (_state.enabled, _state.fw_gate)
         self.prev_inference = _state.inference
         _state.inference = self.mode
+        _C._set_inference_mode(self.mode)
         if self.mode:  # (forward AD too is off in inference mode, as in PyTorch)
             _state.enabled = False
             _state.fw_gate = False
@@ -174,6 +180,7 @@ class inference_mode(no_grad):
     def __exit__(self, *exc):
         _state.enabled, _state.fw_gate = self.prev
         _state.inference = self.prev_inference
+        _C._set_inference_mode(self.prev_inference)
 
     def clone(self):
         return self.__class__(self.mode)

@@ -198,6 +198,7 @@ def is_bf16_supported(including_emulation=True):
 
 
 from .streams import Stream, ExternalStream, Event, StreamContext, stream, current_stream, default_stream, set_stream  # noqa: E402,F401
+OutOfMemoryError = _C.OutOfMemoryError  # torch.cuda.OutOfMemoryError is torch.OutOfMemoryError
 
 
 class device:

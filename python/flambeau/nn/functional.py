@@ -177,7 +177,8 @@ def _index(arr, device):
         t = flambeau.from_numpy(arr.copy())
         if str(device) != "cpu":
             t = t.to(device)
-        _INDEX_CACHE[key] = t
+        if not flambeau._C._is_inference_mode_enabled():  # an inference tensor cached would be one forever
+            _INDEX_CACHE[key] = t
     return t
 
 
@@ -2622,3 +2623,7 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
         rows = rows * scale.unsqueeze(1)
     out = flambeau.zeros((n_bags, dim), dtype=weight.dtype, device=device)
     return out.index_add(0, seg, rows)
+
+
+from ._linear_cross_entropy import linear_cross_entropy  # noqa: E402,F401
+from .._functions.native_ops import conv_tbc  # noqa: E402,F401

@@ -110,7 +110,8 @@ class Normalize:
             sd = np.broadcast_to(std, (c,)).reshape(c, 1, 1).copy()
             hit = (flambeau.from_numpy(m).to(dtype=dtype, device=device),
                    flambeau.from_numpy(sd).to(dtype=dtype, device=device))
-            self._cache[key] = hit
+            if not flambeau._C._is_inference_mode_enabled():  # an inference tensor cached would be one forever
+                self._cache[key] = hit
         return hit
 
     def __call__(self, tensor):

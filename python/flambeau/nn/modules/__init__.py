@@ -1,6 +1,6 @@
 """The module classes of flambeau.nn (each file one family)."""
 from .module import Module, RemovableHandle  # noqa: F401
-from .container import Sequential, ModuleList, ModuleDict, ParameterList, ParameterDict
+from .container import Container, Sequential, ModuleList, ModuleDict, ParameterList, ParameterDict
 from .linear import Identity, Linear, Bilinear
 from .conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d
 from .pooling import (MaxPool1d, MaxPool2d, AvgPool1d, AvgPool2d, AdaptiveAvgPool1d,
@@ -41,15 +41,19 @@ from .loss import (L1Loss, NLLLoss, PoissonNLLLoss, GaussianNLLLoss, KLDivLoss, 
                    BCEWithLogitsLoss, HingeEmbeddingLoss, MultiLabelMarginLoss, SmoothL1Loss,
                    HuberLoss, SoftMarginLoss, CrossEntropyLoss, MultiLabelSoftMarginLoss,
                    CosineEmbeddingLoss, MarginRankingLoss, MultiMarginLoss, TripletMarginLoss,
-                   TripletMarginWithDistanceLoss, CTCLoss)
+                   TripletMarginWithDistanceLoss, CTCLoss, NLLLoss2d)
 from .adaptive import AdaptiveLogSoftmaxWithLoss
+from ._cross_map_lrn import CrossMapLRN2d
+from .linear_cross_entropy import LinearCrossEntropyLoss
+from .linear_cross_entropy_options import LinearCrossEntropyOptions
 
 from . import (module as _m, container as _c, linear as _l, conv as _cv, pooling as _p,  # noqa: E402
                activation as _a, normalization as _n, dropout as _d, sparse as _s, flatten as _f,
                distance as _ds, padding as _pd, loss as _ls, pixelshuffle as _ps, transformer as _t,
                rnn as _r, channelshuffle as _chs, lazy as _lz, adaptive as _ad, batchnorm as _bn,
-               fractional_pooling as _fp)
+               fractional_pooling as _fp, _cross_map_lrn as _cml, linear_cross_entropy as _lce,
+               linear_cross_entropy_options as _lceo)
 
 __all__ = [name for mod in (_m, _c, _l, _cv, _p, _a, _n, _d, _s, _f, _ds, _pd, _ls, _ps, _t, _r,
-                            _chs, _lz, _ad, _bn, _fp)
+                            _chs, _lz, _ad, _bn, _fp, _cml, _lce, _lceo)
            for name in mod.__all__]

@@ -7,7 +7,7 @@ from flambeau._tensor import Tensor
 from ..parameter import Parameter
 from .module import Module, _addindent
 
-__all__ = ["Sequential", "ModuleList", "ModuleDict", "ParameterList", "ParameterDict"]
+__all__ = ["Container", "Sequential", "ModuleList", "ModuleDict", "ParameterList", "ParameterDict"]
 
 
 class Sequential(Module):
@@ -494,3 +494,16 @@ class ParameterDict(Module):
 def _dtype_name(dtype):
     # PyTorch prints the tensor type name, e.g. torch.FloatTensor; we print the dtype
     return str(dtype)
+
+
+class Container(Module):
+    """Deprecated in PyTorch (a Module whose keyword arguments become its children): kept for old scripts, with
+    PyTorch's FutureWarning."""
+
+    def __init__(self, **kwargs):
+        import warnings
+        warnings.warn("`nn.Container` is deprecated. All of its functionality is now implemented in `nn.Module`. "
+                      "Subclass that instead.", FutureWarning, stacklevel=2)
+        super().__init__()
+        for key, value in kwargs.items():
+            self.add_module(key, value)
