@@ -629,6 +629,8 @@ def _make_unary(name, Fn, float_only=False, int_identity=False, on_bool=None):
         xi = input._impl
         dt = xi.dtype
         if dt not in _FLOAT:
+            if dt[0] == "c":  # complex: never cast to a real dtype silently (flambeau/_complex routes its ops)
+                raise TypeError(f"{name}: not implemented for dtype {dt}")
             if float_only:
                 input = _wrap(_C.to(xi, _default_dtype[0]._name, xi.device, False))
                 xi = input._impl
