@@ -99,7 +99,7 @@ def is_floating_point(input):
 
 
 def is_complex(input):
-    return False
+    return input.is_complex()
 
 
 def numel(input):
@@ -238,4 +238,7 @@ from ._functions.numeric_gradient import gradient  # noqa: E402,F401
 has_openmp = _C.has_openmp
 newaxis = None
 from . import sparse  # noqa: E402,F401  (torch.sparse)
+from . import _complex  # noqa: E402  (complex64/complex128: routes ops with a complex operand to _complex)
+_complex.install(globals())
+from . import fft  # noqa: E402,F401  (torch.fft)
 _sparse._finish_setup()  # last: blocks every dense method attached to Tensor on sparse tensors
