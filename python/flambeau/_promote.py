@@ -118,7 +118,7 @@ def result_type_tensor_scalar(dt, v):
     t = type(v)
     if t is complex:
         return _combine(dt, scalar_dtype(v))
-    if dt in _FLOAT:
+    if dt in _FLOAT or dt in _COMPLEX:
         return dt
     if t is float:
         return _default_dtype[0]._name

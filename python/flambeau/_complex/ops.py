@@ -528,6 +528,16 @@ def einsum(equation, *operands):
     return make(re, im, REAL_OF[cdt])
 
 
+def scatter_add(input, dim, index, src):
+    """scatter_add of complex tensors as the real scatter_add of their (re, im) pairs: the index,
+    repeated over the pair dim, keeps each part in its place."""
+    from .._functions.indexing import scatter_add as rscatter_add
+    from .._utils import wrap_dim
+    d = wrap_dim(dim, input._impl.ndim)
+    idx = index.unsqueeze(-1).expand(*index.shape, 2)
+    return assemble(rscatter_add(view_as_real(input), d, idx, view_as_real(src)))
+
+
 # ---------------------------------------------------------------- helpers
 def _finish(r, out):
     if out is None:

@@ -219,6 +219,8 @@ multiply = mul
 def _true_div_dtype(a, b):
     """Promotes operands of true division so integer inputs divide as floats."""
     dt = result_type_names(a, b)
+    if dt[0] == "c":  # never cast complex to float here (flambeau/_complex divides complex operands)
+        raise TypeError(f"div: not implemented for dtype {dt}")
     return dt if dt in _FLOAT else _default_dtype[0]._name
 
 
