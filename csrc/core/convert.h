@@ -11,6 +11,7 @@
 #pragma once
 #include <cstdint>
 #include <type_traits>
+#include "core/complex.h"
 #include "core/half.h"
 
 #if defined(__CUDACC__)
@@ -29,7 +30,18 @@ FLB_CONVERT_HD int32_t float_to_int32(F v) {
 
 template <class To, class From>
 FLB_CONVERT_HD To convert_element(From v) {
-  if constexpr (is_half_type_v<From> && is_half_type_v<To>) {
+  if constexpr (is_complex_type_v<From> && is_complex_type_v<To>) {
+    using R = typename To::value_type;
+    return To(static_cast<R>(v.re), static_cast<R>(v.im));
+  } else if constexpr (is_complex_type_v<From>) {
+    // complex -> real: the real part (PyTorch's cast, which warns in Python); -> bool: either part nonzero.
+    if constexpr (std::is_same_v<To, bool>) return static_cast<bool>(v);
+    else return convert_element<To, typename From::value_type>(v.re);
+  } else if constexpr (is_complex_type_v<To>) {
+    // real -> complex: through the part type by the real rules (float16 exactly, bool 0 or 1), imaginary zero.
+    using R = typename To::value_type;
+    return To(convert_element<R, From>(v), R(0));
+  } else if constexpr (is_half_type_v<From> && is_half_type_v<To>) {
     if constexpr (std::is_same_v<To, From>) return v;
     else return To(static_cast<float>(v));
   } else if constexpr (is_half_type_v<From>) {

@@ -12,17 +12,22 @@
 // and converts them; every compute op reaches them through python/half_compute.cpp, which converts
 // the half arguments to float32, runs the float32 op and rounds the floating results back once
 // (PyTorch's CPU "opmath" rule). The compute dispatch macros throw for them.
+//
+// complex64 and complex128 (core/complex.h) are storage types too: FLB_DISPATCH_ALL_TYPES moves and
+// converts them (to a real type: the real part, as PyTorch; from one: imaginary part zero); their
+// arithmetic is composed in Python over view_as_real, and the compute macros throw for them.
 #pragma once
 #include <cstdint>
 #include <cstddef>
 #include <string>
 #include "core/error.h"
+#include "core/complex.h"
 #include "core/half.h"
 
 namespace flambeau {
 
 enum class DType : int8_t { Bool = 0, Int64 = 1, Float32 = 2, Float64 = 3, UInt8 = 4, Int8 = 5, Int16 = 6, Int32 = 7,
-                          Float16 = 8, BFloat16 = 9 };
+                          Float16 = 8, BFloat16 = 9, Complex64 = 10, Complex128 = 11 };
 
 inline size_t itemsize(DType t) {
   switch (t) {
@@ -36,6 +41,8 @@ inline size_t itemsize(DType t) {
     case DType::Int32: return 4;
     case DType::Float16: return 2;
     case DType::BFloat16: return 2;
+    case DType::Complex64: return 8;
+    case DType::Complex128: return 16;
   }
   return 0;
 }
@@ -52,6 +59,8 @@ inline const char* dtype_name(DType t) {
     case DType::Int32: return "int32";
     case DType::Float16: return "float16";
     case DType::BFloat16: return "bfloat16";
+    case DType::Complex64: return "complex64";
+    case DType::Complex128: return "complex128";
   }
   return "?";
 }
@@ -67,8 +76,11 @@ inline DType dtype_from_name(const std::string& s) {
   if (s == "uint8") return DType::UInt8;
   if (s == "float16" || s == "half") return DType::Float16;
   if (s == "bfloat16") return DType::BFloat16;
+  if (s == "complex64" || s == "cfloat") return DType::Complex64;
+  if (s == "complex128" || s == "cdouble") return DType::Complex128;
   throw TypeError("unsupported dtype '" + s +
-                  "' (flambeau supports float32, float64, float16, bfloat16, int64, int32, int16, int8, uint8, bool)");
+                  "' (flambeau supports float32, float64, float16, bfloat16, complex64, complex128, int64, int32, int16, "
+                  "int8, uint8, bool)");
 }
 
 // float32 and float64: the floating types kernels compute in. float16/bfloat16 are floating too
@@ -81,6 +93,7 @@ inline bool is_narrow_int(DType t) {
   return t == DType::UInt8 || t == DType::Int8 || t == DType::Int16 || t == DType::Int32;
 }
 inline bool is_integral(DType t) { return t == DType::Int64 || is_narrow_int(t); }
+inline bool is_complex(DType t) { return t == DType::Complex64 || t == DType::Complex128; }
 
 template <class T> struct dtype_of;
 template <> struct dtype_of<bool> { static constexpr DType value = DType::Bool; };
@@ -93,6 +106,8 @@ template <> struct dtype_of<int16_t> { static constexpr DType value = DType::Int
 template <> struct dtype_of<int32_t> { static constexpr DType value = DType::Int32; };
 template <> struct dtype_of<Half> { static constexpr DType value = DType::Float16; };
 template <> struct dtype_of<BFloat16> { static constexpr DType value = DType::BFloat16; };
+template <> struct dtype_of<ComplexFloat> { static constexpr DType value = DType::Complex64; };
+template <> struct dtype_of<ComplexDouble> { static constexpr DType value = DType::Complex128; };
 
 }  // namespace flambeau
 
@@ -138,6 +153,8 @@ template <> struct dtype_of<BFloat16> { static constexpr DType value = DType::BF
       FLB_DISPATCH_CASE(Int32, int32_t, __VA_ARGS__)                                      \
       FLB_DISPATCH_CASE(Float16, ::flambeau::Half, __VA_ARGS__)                           \
       FLB_DISPATCH_CASE(BFloat16, ::flambeau::BFloat16, __VA_ARGS__)                      \
+      FLB_DISPATCH_CASE(Complex64, ::flambeau::ComplexFloat, __VA_ARGS__)                 \
+      FLB_DISPATCH_CASE(Complex128, ::flambeau::ComplexDouble, __VA_ARGS__)               \
       FLB_DISPATCH_NOT_IMPLEMENTED(dtype, opname);                                        \
     }                                                                                     \
   } while (0)

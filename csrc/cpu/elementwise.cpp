@@ -561,7 +561,8 @@ void where(const Tensor& out, const Tensor& cond, const Tensor& a, const Tensor&
       constexpr int64_t E = sizeof(T);
       // Unit-stride rows (a or b may be a scalar): a select the compiler vectorises, with locals that
       // a store cannot alias (the strided form below ran at 0.75x PyTorch on [1024, 1024]).
-      if (s[0] == E && s[1] == 1 && ((s[2] == E && (s[3] == E || s[3] == 0)) || (s[2] == 0 && s[3] == E))) {
+      // (Up to 8-byte elements: complex128's 16 bytes take the strided loop below.)
+      if (E <= 8 && s[0] == E && s[1] == 1 && ((s[2] == E && (s[3] == E || s[3] == 0)) || (s[2] == 0 && s[3] == E))) {
         // On the bits, by a mask from the condition byte: a random condition made the select a
         // mispredicted branch per element (3 ns each).
         using U = std::conditional_t<E == 8, uint64_t, std::conditional_t<E == 4, uint32_t, std::conditional_t<E == 2, uint16_t, uint8_t>>>;

@@ -272,6 +272,7 @@ Tensor masked_select(const Tensor& x, const Tensor& mask) {
     case 2: compact(static_cast<uint16_t*>(out.data_ptr()), static_cast<const uint16_t*>(x.data_ptr()), mask.data<bool>(), n, kBlock, start, count); break;
     case 4: compact(static_cast<uint32_t*>(out.data_ptr()), static_cast<const uint32_t*>(x.data_ptr()), mask.data<bool>(), n, kBlock, start, count); break;
     case 8: compact(static_cast<uint64_t*>(out.data_ptr()), static_cast<const uint64_t*>(x.data_ptr()), mask.data<bool>(), n, kBlock, start, count); break;
+    case 16: compact(static_cast<ComplexDouble*>(out.data_ptr()), static_cast<const ComplexDouble*>(x.data_ptr()), mask.data<bool>(), n, kBlock, start, count); break;
     default: throw RuntimeError(str_cat("masked_select: unsupported element size ", x.element_size()));
   }
   return out;

@@ -38,7 +38,9 @@ void flip_copy(const Tensor& out, const Tensor& flipped) {
     case 1: return copy_rows_reversible<uint8_t>(out, flipped);
     case 2: return copy_rows_reversible<uint16_t>(out, flipped);
     case 4: return copy_rows_reversible<uint32_t>(out, flipped);
-    default: return copy_rows_reversible<uint64_t>(out, flipped);
+    case 8: return copy_rows_reversible<uint64_t>(out, flipped);
+    case 16: return copy_rows_reversible<ComplexDouble>(out, flipped);  // complex128: 16-byte elements
+    default: throw RuntimeError(str_cat("flip: unsupported element size ", out.element_size()));
   }
 }
 

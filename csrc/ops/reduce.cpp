@@ -53,6 +53,8 @@ static const char* reduce_name(ReduceOp op) {
 // Output of a reduction over nothing (0 dims reduced or 0-d input): an elementwise identity.
 Tensor reduce(ReduceOp op, const Tensor& t, const Dims& dims_in, bool keepdim) {
   const char* name = reduce_name(op);
+  // complex: reduced in Python over view_as_real; here a trivial reduction would convert to int64
+  FLB_CHECK(!is_complex(t.dtype), TypeError, name, ": not implemented for dtype ", dtype_name(t.dtype));
   Dims dims = normalize_dims(dims_in, t.dim(), name);
   DType rt = t.dtype;
   if (op == ReduceOp::Sum || op == ReduceOp::Prod) rt = is_floating(t.dtype) ? t.dtype : DType::Int64;

@@ -55,6 +55,8 @@ DLDataType dl_dtype(DType t) {
     case DType::Int32: return {0, 32, 1};
     case DType::Float16: return {2, 16, 1};
     case DType::BFloat16: return {4, 16, 1};  // kDLBfloat
+    case DType::Complex64: return {5, 64, 1};  // kDLComplex
+    case DType::Complex128: return {5, 128, 1};
   }
   return {0, 0, 1};
 }
@@ -71,10 +73,13 @@ DType from_dl_dtype(const DLDataType& d) {
     if (d.code == 0 && d.bits == 8) return DType::Int8;
     if (d.code == 1 && d.bits == 8) return DType::UInt8;
     if (d.code == 6 && d.bits == 8) return DType::Bool;
+    if (d.code == 5 && d.bits == 64) return DType::Complex64;
+    if (d.code == 5 && d.bits == 128) return DType::Complex128;
   }
   throw TypeError(str_cat("from_dlpack: unsupported DLPack dtype (code ", (int)d.code, ", bits ", (int)d.bits,
                           ", lanes ", d.lanes,
-                          "); flambeau supports float32, float64, float16, bfloat16, int64, int32, int16, int8, uint8 and bool"));
+                          "); flambeau supports float32, float64, float16, bfloat16, complex64, complex128, int64, int32, int16, "
+                          "int8, uint8 and bool"));
 }
 
 void capsule_destructor(PyObject* cap) {
@@ -152,8 +157,11 @@ DType numpy_dtype(const py::dtype& d) {
   if (d.kind() == 'i' && d.itemsize() == 1) return DType::Int8;
   if (d.kind() == 'u' && d.itemsize() == 1) return DType::UInt8;
   if (d.kind() == 'b') return DType::Bool;
+  if (d.kind() == 'c' && d.itemsize() == 8) return DType::Complex64;
+  if (d.kind() == 'c' && d.itemsize() == 16) return DType::Complex128;
   throw TypeError("from_numpy: can't convert np.ndarray of type numpy." + std::string(py::str(d)) +
-                  ". The only supported types are: float64, float32, float16, int64, int32, int16, int8, uint8, and bool.");
+                  ". The only supported types are: float64, float32, float16, complex64, complex128, int64, int32, "
+                  "int16, int8, uint8, and bool.");
 }
 
 py::dtype to_numpy_dtype(DType t) {
@@ -168,6 +176,8 @@ py::dtype to_numpy_dtype(DType t) {
     case DType::Int32: return py::dtype::of<int32_t>();
     case DType::Float16: return py::dtype("float16");
     case DType::BFloat16: break;  // numpy has no bfloat16: to_numpy raises before this
+    case DType::Complex64: return py::dtype("complex64");
+    case DType::Complex128: return py::dtype("complex128");
   }
   return py::dtype::of<float>();
 }

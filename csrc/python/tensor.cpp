@@ -14,10 +14,11 @@ static py::tuple to_tuple(const Shape& s) {
 static py::object dtype_str(DType t) {
   // Leaked on purpose: destroying Python objects after the interpreter is gone would crash at exit.
   // One per DType value, in enum order (core/dtype.h).
-  static py::object* names = new py::object[10]{py::str("bool"),  py::str("int64"), py::str("float32"), py::str("float64"),
+  static py::object* names = new py::object[12]{py::str("bool"),  py::str("int64"), py::str("float32"), py::str("float64"),
                                                 py::str("uint8"), py::str("int8"),  py::str("int16"),   py::str("int32"),
-                                                py::str("float16"), py::str("bfloat16")};
-  static_assert((int)DType::BFloat16 == 9, "dtype_str: a name for every DType");
+                                                py::str("float16"), py::str("bfloat16"), py::str("complex64"),
+                                                py::str("complex128")};
+  static_assert((int)DType::Complex128 == 11, "dtype_str: a name for every DType");
   return names[(int)t];
 }
 

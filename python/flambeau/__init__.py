@@ -99,7 +99,7 @@ def is_floating_point(input):
 
 
 def is_complex(input):
-    return False
+    return input.is_complex()
 
 
 def numel(input):
@@ -245,5 +245,8 @@ from ._functions.histogramdd import histogramdd  # noqa: E402,F401
 from ._functions.rnn_functional import rnn_tanh, rnn_relu, lstm, gru  # noqa: E402,F401
 from ._functions.binomial import binomial  # noqa: E402,F401
 from . import sparse  # noqa: E402,F401  (torch.sparse)
+from . import _complex  # noqa: E402  (complex64/complex128: routes ops with a complex operand to _complex)
+_complex.install(globals())
+from . import fft  # noqa: E402,F401  (torch.fft)
 _sparse._finish_setup()  # last: blocks every dense method attached to Tensor on sparse tensors
 from ._discrete_sampling import binomial  # noqa: E402,F401  (torch.binomial; poisson is in _random)

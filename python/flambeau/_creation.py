@@ -12,15 +12,17 @@ import numpy as np
 from ._functions import _numpy_names as _np
 from . import _C
 from ._dtype import _BY_NAME, _default_dtype, _device_str, _to_dtype, dtype as _dtype_cls
-from ._tensor import Tensor, _wrap, _FLOAT as _FLOAT_NAMES
+from ._tensor import Tensor, _wrap, _FLOAT as _FLOAT_NAMES, _GRAD_DTYPES, _COMPLEX as _COMPLEX_NAMES
 from ._utils import parse_size
 
 _NP_TO_NAME = {np.dtype(np.float32): "float32", np.dtype(np.float64): "float64", np.dtype(np.float16): "float16",
                np.dtype(np.int64): "int64",
                np.dtype(np.bool_): "bool", np.dtype(np.int32): "int32", np.dtype(np.int16): "int16",
-               np.dtype(np.int8): "int8", np.dtype(np.uint8): "uint8"}
+               np.dtype(np.int8): "int8", np.dtype(np.uint8): "uint8", np.dtype(np.complex64): "complex64",
+               np.dtype(np.complex128): "complex128"}
 _NAME_TO_NP = {"float32": np.float32, "float64": np.float64, "int64": np.int64, "bool": np.bool_, "int32": np.int32,
-               "int16": np.int16, "int8": np.int8, "uint8": np.uint8, "float16": np.float16}
+               "int16": np.int16, "int8": np.int8, "uint8": np.uint8, "float16": np.float16, "complex64": np.complex64,
+               "complex128": np.complex128}
 _NARROW = frozenset(("int32", "int16", "int8", "uint8"))
 _default_device = ["cpu"]
 
@@ -47,7 +49,7 @@ def get_default_device():
 def _finish(impl, requires_grad):
     t = _wrap(impl)
     if requires_grad:
-        if impl.dtype not in _FLOAT_NAMES:
+        if impl.dtype not in _GRAD_DTYPES:
             raise RuntimeError("Only Tensors of floating point and complex dtype can require gradients")
         t._rg = True
     return t
@@ -70,8 +72,12 @@ def _np_dtype_name(arr, from_python):
         return name if name in _NARROW else "int64"
     if k == "b":
         return "bool"
+    if k == "c" and arr.dtype.itemsize <= 16:
+        if from_python:  # Python complex numbers: the default complex dtype (complex128 under float64)
+            return "complex128" if _default_dtype[0]._name == "float64" else "complex64"
+        return "complex64" if arr.dtype == np.complex64 else "complex128"
     raise TypeError(f"can't convert np.ndarray of type numpy.{arr.dtype.type.__name__}. The only supported types "
-                    "are: float64, float32, float16, int64, int32, int16, int8, uint8, and bool.")
+                    "are: float64, float32, float16, complex64, complex128, int64, int32, int16, int8, uint8, and bool.")
 
 
 def _tensors_to_lists(data):
@@ -118,6 +124,8 @@ def _to_array(data, float_target=False):
         return np.array(data, dtype=np.int64), "int64"
     if isinstance(data, numbers.Real):
         return np.array(float(data)), _default_dtype[0]._name
+    if isinstance(data, numbers.Complex):
+        return np.array(complex(data)), _np_dtype_name(np.array(0j), True)
     if isinstance(data, (list, tuple)):
         try:
             arr = np.array(data)
@@ -142,8 +150,6 @@ def _to_array(data, float_target=False):
     if hasattr(data, "__array__"):
         arr = np.asarray(data)
         return arr, _np_dtype_name(arr, False)
-    if isinstance(data, complex):
-        raise TypeError("flambeau does not support complex numbers")
     raise TypeError(f"Could not infer dtype of {type(data).__name__}")
 
 
@@ -170,6 +176,8 @@ def tensor(data, dtype=None, device=None, requires_grad=False, pin_memory=False)
         data = data.detach().cpu().numpy()  # a torch tensor: go through numpy (copy below)
     arr, inferred = _to_array(data, float_target=dtype is not None and _dt(dtype) in _FLOAT_NAMES)
     dt = inferred if dtype is None else _dt(dtype)
+    if inferred in _COMPLEX_NAMES and dt not in _COMPLEX_NAMES:
+        raise TypeError("must be real number, not complex")  # PyTorch's: complex data into a real dtype
     if dt in ("float16", "bfloat16") and dt != inferred:
         # Through the core's conversion (float64 data via float32, as PyTorch; numpy's float16
         # cast rounds once, and numpy has no bfloat16).
@@ -305,6 +313,8 @@ def _fill_dtype(fill_value):
         return "bool"
     if isinstance(fill_value, numbers.Integral):
         return "int64"
+    if isinstance(fill_value, numbers.Complex) and not isinstance(fill_value, numbers.Real):
+        return "complex128" if _default_dtype[0]._name == "float64" else "complex64"
     return _default_dtype[0]._name
 
 
@@ -315,8 +325,16 @@ def full(size, fill_value, *, out=None, dtype=None, layout=None, device=None, re
     if dt in _NARROW:
         from ._promote import check_fits
         check_fits(fill_value, dt)
+    if _is_complex_number(fill_value):
+        from ._complex.creation import full_complex_impl
+        impl = full_complex_impl(parse_size((size,), "full"), fill_value, dt, _dev(device))
+        return _out(out, impl) or _finish(impl, requires_grad)
     impl = _C.full(parse_size((size,), "full"), fill_value, dt, _dev(device))
     return _out(out, impl) or _finish(impl, requires_grad)
+
+
+def _is_complex_number(v):
+    return isinstance(v, numbers.Complex) and not isinstance(v, numbers.Real)
 
 
 def _like(input, dtype, device):
@@ -333,6 +351,9 @@ def _like_impl(input, dt, dev, memory_format, op):
 
 def _filled_like(input, value, dt, dev, memory_format, op):
     impl = input._impl
+    if _is_complex_number(value):
+        from ._complex.creation import full_complex_impl
+        return full_complex_impl(list(impl.shape), value, dt, dev)
     if memory_format is None and impl.is_contiguous():
         return _C.full(impl.shape, value, dt, dev)
     out = _like_impl(input, dt, dev, memory_format, op)
@@ -507,7 +528,3 @@ def cartesian_prod(*tensors):
         return tensors[0]
     grids = meshgrid(*tensors, indexing="ij")
     return stack([g.reshape(-1) for g in grids], 1)
-
-
-def complex(*args, **kwargs):  # noqa: A001
-    raise TypeError("flambeau does not support complex tensors")

@@ -23,7 +23,7 @@ class dtype:
 
     @property
     def is_complex(self):
-        return False
+        return self._name in ("complex64", "complex128")
 
     def __repr__(self):
         return "flambeau." + self._name
@@ -33,10 +33,17 @@ class dtype:
         return (_dtype_from_name, (self._name,))
 
     def to_real(self):
-        return self
+        return _TO_REAL.get(self, self)
 
     def to_complex(self):
-        raise TypeError(f"flambeau has no complex dtypes (asked for the complex version of {self})")
+        c = _TO_COMPLEX.get(self)
+        if c is None:
+            if self.is_complex:
+                return self
+            # PyTorch answers complex32 for float16 and raises for the others; flambeau has no complex32.
+            raise TypeError(f"to_complex is not supported for {self} (flambeau's complex dtypes are complex64 "
+                            "and complex128)")
+        return c
 
 
 float32 = dtype("float32", True, True, 4, 6)
@@ -63,10 +70,21 @@ float16 = dtype("float16", True, True, 2, 6)
 bfloat16 = dtype("bfloat16", True, True, 2, 6)
 half = float16
 
+# complex64 / complex128: (re, im) pairs of float32 / float64. The core moves and converts them; their
+# arithmetic is composed over view_as_real in flambeau/_complex/. Not floating point (as PyTorch).
+complex64 = dtype("complex64", False, True, 8, 8)
+complex128 = dtype("complex128", False, True, 16, 9)
+cfloat = complex64
+cdouble = complex128
+_TO_REAL = {complex64: float32, complex128: float64}
+_TO_COMPLEX = {float32: complex64, float64: complex128}
+
 _BY_NAME = {"float32": float32, "float64": float64, "int64": int64, "bool": bool, "int32": int32, "int16": int16,
-            "int8": int8, "uint8": uint8, "float16": float16, "bfloat16": bfloat16}
+            "int8": int8, "uint8": uint8, "float16": float16, "bfloat16": bfloat16, "complex64": complex64,
+            "complex128": complex128}
 # Names numpy / users may hand us, mapped onto our types.
-_ALIASES = {"float": float32, "double": float64, "long": int64, "int": int32, "short": int16, "half": float16}
+_ALIASES = {"float": float32, "double": float64, "long": int64, "int": int32, "short": int16, "half": float16,
+            "cfloat": complex64, "cdouble": complex128}
 
 
 def _dtype_from_name(name):
@@ -84,6 +102,8 @@ def _to_dtype(obj):
         return int64
     if obj is builtins.bool:
         return bool
+    if obj is builtins.complex:
+        return get_default_complex_dtype()
     name = obj if isinstance(obj, str) else None
     if name is None:
         text = str(obj)  # torch.float32 -> 'torch.float32', np.dtype('float32') -> 'float32'
@@ -97,8 +117,8 @@ def _to_dtype(obj):
             pass
     d = _BY_NAME.get(name) or _ALIASES.get(name)
     if d is None:
-        raise TypeError(f"unsupported dtype {obj!r} (flambeau supports float32, float64, float16, bfloat16, int64, "
-                        "int32, int16, int8, uint8, bool)")
+        raise TypeError(f"unsupported dtype {obj!r} (flambeau supports float32, float64, float16, bfloat16, "
+                        "complex64, complex128, int64, int32, int16, int8, uint8, bool)")
     return d
 
 
@@ -114,6 +134,11 @@ def set_default_dtype(d):
 
 def get_default_dtype():
     return _default_dtype[0]
+
+
+def get_default_complex_dtype():
+    """The dtype of complex Python numbers: complex128 under a float64 default, else complex64 (PyTorch's)."""
+    return complex128 if _default_dtype[0] is float64 else complex64
 
 
 class device:

@@ -323,6 +323,9 @@ class SetItem(Function):
 
 def setitem(t, idx, value):
     impl = t._impl
+    if isinstance(value, complex):  # a complex number: written as a 0-dim tensor of t's (complex) dtype
+        from ._creation import tensor
+        value = tensor(value, dtype=t.dtype, device=t.device)
     if impl.dtype in _INT_LIMITS and isinstance(value, numbers.Number):
         check_fits(value, impl.dtype)  # x[i] = 300 into uint8 raises, as PyTorch (x[i] = -1 stores 255)
     if not ((t._rg or (isinstance(value, Tensor) and value._rg)) and _gs.enabled):

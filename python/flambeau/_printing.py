@@ -104,6 +104,26 @@ class _Formatter:
         return (self.max_width - len(ret)) * " " + ret
 
 
+class _ComplexFormatter:
+    """PyTorch's complex format: the real parts by one formatter, the imaginary parts by another, as
+    `re+imj` (the imaginary part's padding stripped, its sign joining the two)."""
+
+    def __init__(self, arr):
+        self.re = _Formatter(arr.real, True)
+        self.im = _Formatter(arr.imag, True)
+
+    def width(self):
+        return self.re.width() + self.im.width() + 1  # + the 'j'
+
+    def format(self, value):
+        value = complex(value)
+        real_str = self.re.format(value.real)
+        imag_str = (self.im.format(value.imag) + "j").lstrip()
+        if imag_str[0] in "+-":
+            return real_str + imag_str
+        return real_str + "+" + imag_str
+
+
 def _vector_str(arr, indent, summarize, fmt):
     element_length = fmt.width() + 2
     per_line = max(1, math.floor((PRINT_OPTS.linewidth - indent) / element_length))
@@ -152,7 +172,8 @@ def _tensor_str(arr, indent, floating):
     if arr.size == 0:
         return "[]"
     summarize = arr.size > PRINT_OPTS.threshold
-    fmt = _Formatter(_summarized(arr) if summarize else arr, floating)
+    shown = _summarized(arr) if summarize else arr
+    fmt = _ComplexFormatter(shown) if arr.dtype.kind == "c" else _Formatter(shown, floating)
     return _str_with_formatter(arr, indent, summarize, fmt)
 
 
@@ -182,7 +203,9 @@ def tensor_repr(t):
         suffixes.append(f"device='{dev}'")
     dt = impl.dtype
     default_name = get_default_dtype()._name
-    has_default_dtype = dt in (default_name, "int64", "bool")
+    # complex: the default complex dtype (complex128 under a float64 default) is not shown either
+    has_default_dtype = dt in (default_name, "int64", "bool",
+                               "complex128" if default_name == "float64" else "complex64")
     # float16/bfloat16 are shown through their exact float32 values (numpy has no bfloat16), which
     # is how PyTorch formats them too.
     half = dt in ("float16", "bfloat16")

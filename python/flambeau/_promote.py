@@ -16,14 +16,21 @@ from ._dtype import _BY_NAME, _default_dtype
 
 _FLOAT = frozenset(("float32", "float64", "float16", "bfloat16"))
 _INT = frozenset(("uint8", "int8", "int16", "int32", "int64"))
+_COMPLEX = frozenset(("complex64", "complex128"))
 _CAT = {"bool": 0, "uint8": 1, "int8": 1, "int16": 1, "int32": 1, "int64": 1, "float32": 2, "float64": 2,
-        "float16": 2, "bfloat16": 2}
+        "float16": 2, "bfloat16": 2, "complex64": 3, "complex128": 3}
+# The complex type of a floating one (PyTorch's toComplexType); float16 would be complex32, which
+# flambeau does not have.
+_TO_COMPLEX = {"float32": "complex64", "float64": "complex128", "complex64": "complex64", "complex128": "complex128"}
 # Signed integers by width; uint8 promotes with a signed type s to the first of these holding both.
 _SIGNED = ("int8", "int16", "int32", "int64")
 
 
 def _promote_pair(a, b):
     ca, cb = _CAT[a], _CAT[b]
+    if ca == 3 or cb == 3:
+        # complex128 if either side is complex128 or float64 (complex64 + float64 -> complex128).
+        return "complex128" if ("complex128" in (a, b) or "float64" in (a, b)) else "complex64"
     if ca != cb:
         return a if ca > cb else b
     if ca == 2:
@@ -55,8 +62,8 @@ def scalar_dtype(v):
         return _default_dtype[0]._name
     if hasattr(v, "dtype") and str(v.dtype) == "bool":  # numpy.bool_
         return "bool"
-    if isinstance(v, complex):
-        raise TypeError("flambeau does not support complex numbers")
+    if isinstance(v, numbers.Complex):
+        return "complex128" if _default_dtype[0]._name == "float64" else "complex64"
     raise TypeError(f"expected a Tensor or a number, got {type(v).__name__}")
 
 
@@ -68,11 +75,23 @@ def _promote(a, b):
     return _PROMOTE[a, b]
 
 
+def _to_complex(d):
+    c = _TO_COMPLEX.get(d)
+    if c is None:
+        raise TypeError(f"a complex operand with a {d} tensor would give complex32 (ComplexHalf), which flambeau "
+                        "does not have; convert the tensor to float32 first")
+    return c
+
+
 def _combine(higher, lower):
     # PyTorch's combine_categories: the higher tier wins unless the lower is of a higher category.
     if higher is None:
         return lower
-    if lower is None or higher in _FLOAT:
+    if lower is None or higher in _COMPLEX:
+        return higher
+    if lower in _COMPLEX:  # a complex scalar or 0-dim tensor keeps a floating tensor's precision
+        return _to_complex(higher) if higher in _FLOAT else lower
+    if higher in _FLOAT:
         return higher
     if higher == "bool" or lower in _FLOAT:
         return _promote(higher, lower)
@@ -96,9 +115,11 @@ def result_type_names(*operands):
 
 def result_type_tensor_scalar(dt, v):
     """Fast path of result_type(tensor_with_dtype_dt, python_scalar_v)."""
-    if dt in _FLOAT:
-        return dt
     t = type(v)
+    if t is complex:
+        return _combine(dt, scalar_dtype(v))
+    if dt in _FLOAT or dt in _COMPLEX:
+        return dt
     if t is float:
         return _default_dtype[0]._name
     if t is int:
@@ -158,6 +179,8 @@ def _py_number(v):
         return int(v)
     if hasattr(v, "dtype") and str(v.dtype) == "bool":
         return bool(v)
+    if t is complex or (isinstance(v, numbers.Complex) and not isinstance(v, numbers.Real)):
+        raise TypeError("a complex Python number cannot become a scalar operand of a real op")
     return float(v)
 
 

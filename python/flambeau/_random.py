@@ -153,6 +153,11 @@ _TORCH = {"float32": "Float", "float64": "Double", "float16": "Half", "bfloat16"
 def rand(*sizes, generator=None, out=None, dtype=None, layout=None, device=None, requires_grad=False,
          pin_memory=False, size=None):
     size = sizes if size is None else _np.size_keyword(sizes, size, "rand", "size")
+    if _dt(dtype) in ("complex64", "complex128"):  # each part uniform on [0, 1), as PyTorch
+        from ._complex.creation import random_complex
+        impl = random_complex(lambda s, d: _run(generator, _C.rand, s, d, _dev(device)), parse_size(size, "rand"),
+                              _dt(dtype), 1)
+        return _out(out, impl) or _finish(impl, requires_grad)
     impl = _run(generator, _C.rand, list(parse_size(size, "rand")), _float_dt(dtype, "check_uniform_bounds"),
                 _dev(device))
     return _out(out, impl) or _finish(impl, requires_grad)
@@ -161,6 +166,11 @@ def rand(*sizes, generator=None, out=None, dtype=None, layout=None, device=None,
 def randn(*sizes, generator=None, out=None, dtype=None, layout=None, device=None, requires_grad=False,
           pin_memory=False, size=None):
     size = sizes if size is None else _np.size_keyword(sizes, size, "randn", "size")
+    if _dt(dtype) in ("complex64", "complex128"):  # each part with variance 1/2, as PyTorch
+        from ._complex.creation import random_complex, RANDN_SCALE
+        impl = random_complex(lambda s, d: _run(generator, _C.randn, s, d, _dev(device)), parse_size(size, "randn"),
+                              _dt(dtype), RANDN_SCALE)
+        return _out(out, impl) or _finish(impl, requires_grad)
     impl = _run(generator, _C.randn, list(parse_size(size, "randn")), _float_dt(dtype, "normal_kernel_cpu"),
                 _dev(device))
     return _out(out, impl) or _finish(impl, requires_grad)
@@ -364,13 +374,19 @@ def _inplace_guard(t, op):
 
 def uniform_(t, a=0.0, b=1.0, *, generator=None):
     _inplace_guard(t, "uniform_")
-    _run(generator, _C.uniform_, t._impl, float(a), float(b))
+    impl = t._impl
+    if impl.dtype in ("complex64", "complex128"):  # each part on [a, b), as PyTorch
+        impl = _C.view_as_real(impl)
+    _run(generator, _C.uniform_, impl, float(a), float(b))
     return t
 
 
 def normal_(t, mean=0.0, std=1.0, *, generator=None):
     _inplace_guard(t, "normal_")
-    _run(generator, _C.normal_, t._impl, float(mean), float(std))
+    impl = t._impl
+    if impl.dtype in ("complex64", "complex128"):  # each part with std / sqrt(2), as PyTorch
+        impl, std = _C.view_as_real(impl), float(std) / 2 ** 0.5
+    _run(generator, _C.normal_, impl, float(mean), float(std))
     return t
 
 

@@ -25,6 +25,8 @@ from ._dtype import (Size, _BY_NAME, _device_from_str, _device_str, _to_dtype, d
 _new = object.__new__
 _autograd_backward = None  # autograd.backward, bound on first use (autograd imports this module)
 _FLOAT = frozenset(("float32", "float64", "float16", "bfloat16"))
+_COMPLEX = frozenset(("complex64", "complex128"))
+_GRAD_DTYPES = _FLOAT | _COMPLEX  # the dtypes that can require gradients
 
 # Values of slots that are usually left unset (see module docstring).
 _SLOT_DEFAULTS = {"grad": None, "_base": None, "_output_nr": 0, "_retains_grad": False, "_hooks": None, "_acc": None,
@@ -181,7 +183,7 @@ class Tensor:
         return self._impl.dtype in _FLOAT
 
     def is_complex(self):
-        return False
+        return self._impl.dtype in _COMPLEX
 
     def is_signed(self):
         return self._impl.dtype not in ("bool", "uint8")
@@ -242,7 +244,7 @@ class Tensor:
                     "computed variable in a subgraph that doesn't require differentiation use "
                     "var_no_grad = var.detach().")
             return
-        if value and self._impl.dtype not in _FLOAT:
+        if value and self._impl.dtype not in _GRAD_DTYPES:
             raise RuntimeError("only Tensors of floating point and complex dtype can require gradients")
         if value and self._impl.is_inference and not _C._is_inference_mode_enabled():
             raise RuntimeError("Setting requires_grad=True on inference tensor outside InferenceMode is not allowed.")
@@ -577,7 +579,8 @@ class Tensor:
 
 _TYPE_NAMES = {"float32": "FloatTensor", "float64": "DoubleTensor", "int64": "LongTensor", "bool": "BoolTensor",
                "int32": "IntTensor", "int16": "ShortTensor", "int8": "CharTensor", "uint8": "ByteTensor",
-               "float16": "HalfTensor", "bfloat16": "BFloat16Tensor"}
+               "float16": "HalfTensor", "bfloat16": "BFloat16Tensor", "complex64": "ComplexFloatTensor",
+               "complex128": "ComplexDoubleTensor"}
 
 
 def _size_of_0d(dim):

@@ -374,6 +374,9 @@ for _name in ("frac", "exp2", "nan_to_num"):
 
 # ---------------------------------------------------------------- fill / copy / zero
 def fill_(self, value):
+    if isinstance(value, complex):  # through a 0-dim tensor of self's dtype (_C.fill_ takes real numbers)
+        _indexing.setitem(self, Ellipsis, cr.tensor(value, dtype=self.dtype, device=self.device))
+        return self
     if isinstance(value, Tensor):
         if value._impl.ndim != 0:
             raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor with "

@@ -80,6 +80,7 @@ _NUMPY_DTYPES = {
     "int64": np.dtype("<i8"), "int32": np.dtype("<i4"), "int16": np.dtype("<i2"),
     "int8": np.dtype("i1"), "uint8": np.dtype("u1"), "bool": np.dtype("?"),
     "bfloat16": np.dtype("<u2"),  # the raw bits (numpy has no bfloat16)
+    "complex64": np.dtype("<c8"), "complex128": np.dtype("<c16"),
 }
 
 

@@ -315,4 +315,5 @@ def _scalar_like(t, v):
 
 
 _TORCH_TYPE_NAMES = {"float32": "Float", "float64": "Double", "int64": "Long", "bool": "Bool", "int32": "Int",
-                     "int16": "Short", "int8": "Char", "uint8": "Byte", "float16": "Half", "bfloat16": "BFloat16"}
+                     "int16": "Short", "int8": "Char", "uint8": "Byte", "float16": "Half", "bfloat16": "BFloat16",
+                     "complex64": "ComplexFloat", "complex128": "ComplexDouble"}

@@ -1,10 +1,14 @@
-"""PyTorch's complex-number API on real tensors (flambeau has no complex dtypes).
+"""PyTorch's complex-number API: conj, real, imag, angle, ... on real tensors here, and on complex
+tensors through flambeau/_complex (each function below hands a complex input over).
 
 Generic code calls these on every tensor: `x.conj()` in attention and linear-algebra code, `x.real`,
 `torch.angle` in signal code, `resolve_conj()` before `.numpy()`. On a real tensor PyTorch returns the
 tensor itself (conj, real, resolve_conj, resolve_neg, conj_physical), reports no lazy conjugate or
 negative bit, raises for `imag`, and gives angle = pi below zero, 0 at or above (also -0.0) and NaN
-for NaN, with a zero gradient. Complex input cannot be created, so nothing here handles it.
+for NaN, with a zero gradient.
+
+On complex tensors conj is an eager copy, not PyTorch's lazy conjugate view: is_conj() is always
+False and resolve_conj() returns its input, which is consistent (the values are already conjugated).
 """
 import math
 
@@ -21,12 +25,22 @@ def _tensor_arg(x, op):
     return x
 
 
+def _is_complex(x):
+    return x._impl.dtype in ("complex64", "complex128")
+
+
 def conj(input):
-    return _tensor_arg(input, "conj")
+    _tensor_arg(input, "conj")
+    if _is_complex(input):
+        from .._complex.ops import conj as cconj
+        return cconj(input)
+    return input
 
 
 def conj_physical(input, *, out=None):
     _tensor_arg(input, "conj_physical")
+    if _is_complex(input):
+        input = conj(input)
     if out is not None:
         out.copy_(input)
         return out
@@ -34,7 +48,11 @@ def conj_physical(input, *, out=None):
 
 
 def conj_physical_(input):
-    return _tensor_arg(input, "conj_physical_")
+    _tensor_arg(input, "conj_physical_")
+    if _is_complex(input):
+        from .._tensor_methods import _assign_result
+        return _assign_result(input, conj(input))
+    return input
 
 
 def resolve_conj(input):
@@ -56,11 +74,18 @@ def is_neg(input):
 
 
 def real(input):
-    return _tensor_arg(input, "real")
+    _tensor_arg(input, "real")
+    if _is_complex(input):  # a view of the real parts, sharing memory (as PyTorch)
+        from .._complex.ops import real as creal
+        return creal(input)
+    return input
 
 
 def imag(input):
     _tensor_arg(input, "imag")
+    if _is_complex(input):
+        from .._complex.ops import imag as cimag
+        return cimag(input)
     raise RuntimeError("imag is not implemented for tensors with non-complex dtypes.")
 
 
@@ -86,6 +111,9 @@ class _Angle(Function):
 
 def angle(input, *, out=None):
     _tensor_arg(input, "angle")
+    if _is_complex(input):
+        from .._complex.ops import angle as cangle
+        return cangle(input, out=out)
     x = input if input.dtype.is_floating_point else input.to(get_default_dtype())
     if x._rg and _gs.enabled:
         r = _Angle.apply(x)
@@ -108,5 +136,14 @@ def attach_methods():
     for name in TENSOR_METHODS:
         setattr(Tensor, name, g[name])
     # `x.real` / `x.imag` are attributes in PyTorch
-    Tensor.real = property(real)
-    Tensor.imag = property(imag)
+    Tensor.real = property(real, _set_real)
+    Tensor.imag = property(imag, _set_imag)
+
+
+def _set_real(self, value):
+    # z.real = v writes into the real parts (a real tensor's .real is the tensor itself)
+    real(self).copy_(value) if isinstance(value, Tensor) else real(self).fill_(value)
+
+
+def _set_imag(self, value):
+    imag(self).copy_(value) if isinstance(value, Tensor) else imag(self).fill_(value)

@@ -230,6 +230,8 @@ multiply = mul
 def _true_div_dtype(a, b):
     """Promotes operands of true division so integer inputs divide as floats."""
     dt = result_type_names(a, b)
+    if dt[0] == "c":  # never cast complex to float here (flambeau/_complex divides complex operands)
+        raise TypeError(f"div: not implemented for dtype {dt}")
     return dt if dt in _FLOAT else _default_dtype[0]._name
 
 
@@ -635,6 +637,8 @@ def _make_unary(name, Fn, float_only=False, int_identity=False, on_bool=None):
         xi = input._impl
         dt = xi.dtype
         if dt not in _FLOAT:
+            if dt[0] == "c":  # complex: never cast to a real dtype silently (flambeau/_complex routes its ops)
+                raise TypeError(f"{name}: not implemented for dtype {dt}")
             if float_only:
                 input = _wrap(_C.to(xi, _default_dtype[0]._name, xi.device, False))
                 xi = input._impl

@@ -214,6 +214,9 @@ class Gather(Function):
         shape, dim = ctx.meta
         gi = g._impl
         z = _wrap(_zeros_impl(shape, gi.dtype, gi.device))
+        if gi.dtype[0] == "c":  # a complex gradient: scattered as its (re, im) pairs
+            from .._complex.ops import scatter_add as complex_scatter_add
+            return complex_scatter_add(z, dim, idx, g), None, None
         return scatter_add(z, dim, idx, g), None, None
 
 

@@ -42,7 +42,7 @@ def _sum_to(g, shape):
     if gshape == shape:
         return g
     dims = _reduce_dims_for(gshape, shape)
-    if not _gs.enabled:
+    if not _gs.enabled and g._impl.dtype[0] != "c":  # (complex gradients: Tensor.sum composes them)
         r = _C.sum(g._impl, dims, True) if dims else g._impl
         return _wrap(_C.view(r, list(shape)))
     return (g.sum(dims, keepdim=True) if dims else g).reshape(shape)
@@ -628,7 +628,7 @@ class ToCopy(Function):
 def _to(x, dt, dev, memory_format=None):
     """Copy of x with dtype name dt on device string dev (differentiable). Row-major unless a
     memory_format is given (Tensor.to passes preserve_format, keeping the input's strides)."""
-    if _needs_grad(x) and dt in ("float32", "float64", "float16", "bfloat16"):
+    if _needs_grad(x) and dt in ("float32", "float64", "float16", "bfloat16", "complex64", "complex128"):
         return ToCopy.apply(x, dt, dev, memory_format)
     if memory_format is None:
         return _wrap(_C.to(x._impl, dt, dev, True))

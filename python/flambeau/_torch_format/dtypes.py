@@ -31,7 +31,7 @@ STORED_NUMPY = {
 
 # the dtype names torch writes as GLOBAL torch <name> that flambeau has an object for
 _FLAMBEAU_DTYPES = ("float64", "float32", "float16", "bfloat16", "int64", "int32", "int16", "int8",
-                    "uint8", "bool")
+                    "uint8", "bool", "complex64", "complex128")
 
 
 def flambeau_dtype(name):

@@ -50,7 +50,12 @@ def _sum_grads(a, b):
         return _sparse.sum_grads(a, b)  # PyTorch's order and layout rules for sparse gradients
     if _gs.enabled:
         return a + b
-    return _tensor._wrap(_C.add(a._impl, b._impl))
+    ai, bi = a._impl, b._impl
+    if ai.dtype[0] == "c" or bi.dtype[0] == "c":  # complex gradients: added as their (re, im) pairs
+        if ai.dtype != bi.dtype or ai.shape != bi.shape:
+            return a + b
+        return _tensor._wrap(_C.view_as_complex(_C.add(_C.view_as_real(ai), _C.view_as_real(bi))))
+    return _tensor._wrap(_C.add(ai, bi))
 
 
 def _root_node(t):
@@ -297,6 +302,8 @@ def _run_accumulate(node, g, capture, results, accumulate, create_graph, owned):
     else:
         ci, gi = cur._impl, g._impl
         if ci.shape == gi.shape and ci.dtype == gi.dtype:
+            if ci.dtype[0] == "c":  # complex: the (re, im) pairs, in place
+                ci, gi = _C.view_as_real(ci), _C.view_as_real(gi)
             _C.add(ci, gi, out=ci)  # in place, like PyTorch: .grad keeps its identity across backwards
         else:
             var.grad = cur + g

@@ -590,7 +590,8 @@ def _record_outputs(ctx, args, outputs):
     return result[0] if single else tuple(result)
 
 
-_FLOAT_NAMES = frozenset(("float32", "float64", "float16", "bfloat16"))
+# The dtypes whose outputs are differentiable (PyTorch's: floating and complex).
+_FLOAT_NAMES = frozenset(("float32", "float64", "float16", "bfloat16", "complex64", "complex128"))
 
 
 class InplaceFunction(Function):

@@ -27,13 +27,25 @@ from .. import _C
 __all__ = ["fused_sgd_", "fused_adam_", "fused_adamw_", "fused_rmsprop_", "fused_adagrad_"]
 
 
+_COMPLEX = ("complex64", "complex128")
+
+
 def _impls(ts, name, op):
     try:
-        return [t._impl for t in ts]
+        impls = [t._impl for t in ts]
     except AttributeError:
         bad = next(t for t in ts if not hasattr(t, "_impl"))
         raise TypeError(f"{op}: {name} must be a list of Tensors, got an element of type "
                         f"{type(bad).__name__}") from None
+    # Complex parameters (and their gradients and states) are updated as their real and imaginary
+    # parts, as PyTorch's optimizers do through view_as_real.
+    if any(i.dtype in _COMPLEX for i in impls):
+        impls = [_C.view_as_real(i) if i.dtype in _COMPLEX else i for i in impls]
+    return impls
+
+
+def _real_view(impl):
+    return _C.view_as_real(impl) if impl.dtype in _COMPLEX else impl
 
 
 def _bump(*impl_lists):
@@ -57,7 +69,7 @@ def fused_sgd_(params, grads, momentum_buffer_list, *, lr, momentum=0.0, dampeni
     a new buffer holding that step's (decayed, possibly negated) gradient, as torch.optim.SGD does."""
     op = "fused_sgd_"
     momentum = _f(momentum)
-    bufs = [None if b is None else b._impl for b in momentum_buffer_list] if momentum != 0 else []
+    bufs = [None if b is None else _real_view(b._impl) for b in momentum_buffer_list] if momentum != 0 else []
     p, g = _impls(params, "params", op), _impls(grads, "grads", op)
     new = _C.fused_sgd_(p, g, bufs, _f(lr), momentum, _f(dampening), _f(weight_decay), bool(nesterov),
                         bool(maximize))
@@ -65,8 +77,8 @@ def fused_sgd_(params, grads, momentum_buffer_list, *, lr, momentum=0.0, dampeni
     if momentum != 0:
         from .._tensor import _wrap
         for i, b in enumerate(new):
-            if momentum_buffer_list[i] is None:
-                momentum_buffer_list[i] = _wrap(b)
+            if momentum_buffer_list[i] is None:  # (a complex parameter's buffer is complex too)
+                momentum_buffer_list[i] = _wrap(_C.view_as_complex(b) if params[i]._impl.dtype in _COMPLEX else b)
 
 
 def fused_adam_(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, state_steps, *, lr, beta1, beta2, eps,

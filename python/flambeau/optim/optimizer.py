@@ -486,7 +486,8 @@ class Optimizer:
 # False sends every step down the per-parameter Python path (tests and benchmarks compare the two).
 _use_fused_kernels = True
 
-_FUSED_DTYPES = ("float32", "float64")
+# complex parameters go to the kernels as their (re, im) pairs (optim/_fused.py), as PyTorch updates them
+_FUSED_DTYPES = ("float32", "float64", "complex64", "complex128")
 _STEP_DTYPES = ("float32", "float64", "int64")
 # where fused=True is accepted (torch's list for its build); the kernels run on both (one device per
 # group: a group with parameters on several devices takes the per-parameter path)

@@ -1,0 +1,59 @@
+"""Complex tensors (complex64, complex128).
+
+The core stores them and moves their bytes (copy, index, cat, flip, ...: FLB_DISPATCH_ALL_TYPES) and
+has the FFT kernel; everything that computes on them is composed here of real ops on the parts of
+view_as_real (core.py), so autograd follows PyTorch's complex convention without a second set of
+backward formulas. Ops with a complex operand reach ops.py through dispatch.py; an op not listed
+there raises a TypeError naming itself and the dtype instead of computing on the real parts.
+"""
+from .._tensor import Tensor
+from .core import view_as_real, view_as_complex, make
+
+__all__ = ["view_as_real", "view_as_complex", "complex", "polar"]
+
+
+def complex(real, imag, *, out=None):  # noqa: A001 - torch.complex
+    """real + i imag for float32 (-> complex64) or float64 (-> complex128) tensors of one dtype."""
+    for name, x in (("real", real), ("imag", imag)):
+        if not isinstance(x, Tensor):
+            raise TypeError(f"complex(): argument '{name}' must be Tensor, not {type(x).__name__}")
+    dr, di = real._impl.dtype, imag._impl.dtype
+    names = {"float32": "Float", "float64": "Double", "float16": "Half"}
+    if dr not in ("float32", "float64") or di not in ("float32", "float64"):
+        raise RuntimeError(f"Expected both inputs to be Half, Float or Double tensors but got "
+                           f"{names.get(dr, dr)} and {names.get(di, di)}")
+    if dr != di:
+        raise RuntimeError(f"Expected object of scalar type {names[dr]} but got scalar type {names[di]} for second "
+                           "argument")
+    r = make(real, imag)
+    return _out(r, out)
+
+
+def polar(abs, angle, *, out=None):  # noqa: A002
+    """abs * (cos(angle) + i sin(angle))."""
+    from .._functions.elementwise import cos, sin
+    for name, x in (("abs", abs), ("angle", angle)):
+        if not isinstance(x, Tensor):
+            raise TypeError(f"polar(): argument '{name}' must be Tensor, not {type(x).__name__}")
+    if abs._impl.dtype != angle._impl.dtype or abs._impl.dtype not in ("float32", "float64"):
+        raise RuntimeError(f"Expected both inputs to be Float or Double tensors but got {abs._impl.dtype} and "
+                           f"{angle._impl.dtype}")
+    return _out(make(abs * cos(angle), abs * sin(angle)), out)
+
+
+def _out(r, out):
+    if out is None:
+        return r
+    from .ops import _finish
+    return _finish(r, out)
+
+
+def install(namespace):
+    from . import dispatch
+    dispatch.install(namespace)
+    namespace.update(view_as_real=view_as_real, view_as_complex=view_as_complex, complex=complex, polar=polar)
+    from .._functions.stft import stft, istft
+    namespace.update(stft=stft, istft=istft)
+    Tensor.stft, Tensor.istft = stft, istft
+    from .._dtype import complex64, complex128, cfloat, cdouble
+    namespace.update(complex64=complex64, complex128=complex128, cfloat=cfloat, cdouble=cdouble)

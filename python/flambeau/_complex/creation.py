@@ -1,0 +1,29 @@
+"""Complex tensors from values: full with a complex fill value, and the complex random draws."""
+import math
+
+from .. import _C
+from .core import COMPLEX, REAL_OF
+
+
+def full_complex_impl(shape, value, dt, device):
+    """A tensor of complex dtype `dt` filled with the Python number `value` (an impl)."""
+    if dt not in COMPLEX:
+        # PyTorch: "value cannot be converted to type float without overflow" for a complex fill of a real dtype
+        raise RuntimeError(f"value cannot be converted to type {dt} without overflow")
+    value = complex(value)
+    r = _C.empty(list(shape) + [2], REAL_OF[dt], device)
+    _C.fill_(_C.select(r, -1, 0), value.real)
+    _C.fill_(_C.select(r, -1, 1), value.imag)
+    return _C.view_as_complex(r)
+
+
+def random_complex(draw, shape, dt, scale):
+    """A complex tensor whose real and imaginary parts come from `draw(shape + [2], real dtype)` times
+    `scale` (PyTorch's randn for complex draws each part with variance 1/2: scale = sqrt(1/2))."""
+    r = draw(list(shape) + [2], REAL_OF[dt])
+    if scale != 1:
+        r = _C.mul(r, _C.scalar_tensor(scale, REAL_OF[dt], r.device))
+    return _C.view_as_complex(r)
+
+
+RANDN_SCALE = math.sqrt(0.5)

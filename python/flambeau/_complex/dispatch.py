@@ -1,0 +1,194 @@
+"""Routes ops with a complex operand to their complex implementation (ops.py).
+
+Each routed op is wrapped once, at import: the wrapper looks at the leading operands and calls the
+complex implementation when one is a complex tensor (or a complex Python number); otherwise it calls
+the original function unchanged. The check comes first rather than as a fallback on the real op's
+error because several real ops convert a non-floating input to float32 before computing, which for
+a complex input would silently drop the imaginary part.
+"""
+import functools
+
+from .. import _tensor_methods as _tm  # noqa: F401  (the methods being wrapped are attached first)
+from .._tensor import Tensor
+from ..autograd.grad_mode import _state as _gs
+from . import ops
+from .core import COMPLEX, is_complex_number
+
+# name -> complex implementation; wrapped as flambeau.<name> and Tensor.<name> where those exist.
+# TRY: the hot ops, whose real implementation raises for a complex operand before touching anything
+# (the C++ compute kernels refuse complex; tests/test_complex_dtype.py checks that each one does): the
+# real op runs first and the complex one only after it raised, so real tensors pay nothing for the
+# check (reading a tensor's dtype costs ~0.4 us, a visible part of a small op).
+TRY = {
+    "add": ops.add, "sub": ops.sub, "subtract": ops.sub, "mul": ops.mul, "multiply": ops.mul, "div": ops.div,
+    "divide": ops.div, "true_divide": ops.div, "neg": ops.neg, "negative": ops.neg, "reciprocal": ops.reciprocal,
+    "exp": ops.exp, "log": ops.log, "sqrt": ops.sqrt, "rsqrt": ops.rsqrt, "square": ops.square, "pow": ops.pow,
+    "abs": ops.abs, "absolute": ops.abs, "eq": ops.eq, "ne": ops.ne, "not_equal": ops.ne, "sum": ops.sum,
+    "mean": ops.mean, "matmul": ops.matmul, "mm": ops.mm, "bmm": ops.bmm, "mv": ops.mv, "dot": ops.dot,
+    "inner": ops.inner, "outer": ops.outer, "rsub": ops.rsub,
+}
+# CHECK: ops whose real implementation would give an answer for complex input (isnan of a non-float
+# is all False, float_power casts to float64, ...): the operands' dtypes are looked at first.
+CHECK = {
+    "float_power": ops.float_power, "sgn": ops.sgn, "isnan": ops.isnan, "isinf": ops.isinf,
+    "isfinite": ops.isfinite, "isreal": ops.isreal, "isclose": ops.isclose, "allclose": ops.allclose,
+    "equal": ops.equal, "vdot": ops.vdot,
+}
+ROUTES = dict(TRY, **CHECK)
+
+# Argument names that may hold the second operand when passed by keyword.
+_OTHER_KW = ("other", "exponent", "mat2", "vec", "vec2", "tensor")
+# What a real op raises when handed a complex operand.
+_REFUSALS = (TypeError, RuntimeError, ValueError, KeyError, NotImplementedError)
+
+
+def _is_complex_operand(x):
+    impl = getattr(x, "_impl", None)
+    if impl is not None:
+        return impl.dtype in COMPLEX
+    return is_complex_number(x)
+
+
+def _has_complex(args, kwargs):
+    if args:
+        if _is_complex_operand(args[0]) or (len(args) > 1 and _is_complex_operand(args[1])):
+            return True
+    elif "input" in kwargs and _is_complex_operand(kwargs["input"]):
+        return True
+    if kwargs:
+        for k in _OTHER_KW:
+            if k in kwargs and _is_complex_operand(kwargs[k]):
+                return True
+    return False
+
+
+def route(orig, cimpl):
+    """The op checking its operands' dtypes first (CHECK ops)."""
+    @functools.wraps(orig)
+    def op(*args, **kwargs):
+        if _has_complex(args, kwargs):
+            return cimpl(*args, **kwargs)
+        return orig(*args, **kwargs)
+    op._complex_route = cimpl
+    return op
+
+
+def route_after(orig, cimpl):
+    """The op trying the real implementation first (TRY ops)."""
+    @functools.wraps(orig)
+    def op(*args, **kwargs):
+        try:
+            return orig(*args, **kwargs)
+        except _REFUSALS:
+            if not _has_complex(args, kwargs):
+                raise
+        return cimpl(*args, **kwargs)
+    op._complex_route = cimpl
+    return op
+
+
+def route_operator(orig, cimpl):
+    """route_after for the binary operators (self, other): no argument packing on their hot path."""
+    def op(self, other):
+        try:
+            return orig(self, other)
+        except _REFUSALS:
+            if not (_is_complex_operand(self) or _is_complex_operand(other)):
+                raise
+        return cimpl(self, other)
+    op.__name__ = op.__qualname__ = getattr(orig, "__name__", "op")
+    op.__wrapped__ = orig
+    return op
+
+
+def route_unary_operator(orig, cimpl):
+    def op(self):
+        try:
+            return orig(self)
+        except _REFUSALS:
+            if not _is_complex_operand(self):
+                raise
+        return cimpl(self)
+    op.__name__ = op.__qualname__ = getattr(orig, "__name__", "op")
+    op.__wrapped__ = orig
+    return op
+
+
+def _route_einsum(orig):
+    @functools.wraps(orig)
+    def einsum(equation, *operands):
+        ops_ = operands[0] if len(operands) == 1 and isinstance(operands[0], (list, tuple)) else operands
+        if any(_is_complex_operand(x) for x in ops_):
+            return ops.einsum(equation, *ops_)
+        return orig(equation, *operands)
+    return einsum
+
+
+def _swap(cimpl):
+    def op(self, other):
+        return cimpl(other, self)
+    return op
+
+
+def _inplace(orig, cimpl):
+    """x.op_(y): a complex x gets the out-of-place complex result written back (autograd-aware). The
+    real in-place op runs first: it refuses a complex self (and a complex operand of a real self, with
+    PyTorch's "can't be cast" error) before writing anything."""
+    @functools.wraps(orig)
+    def op(self, *args, **kwargs):
+        try:
+            return orig(self, *args, **kwargs)
+        except _REFUSALS:
+            if self._impl.dtype not in COMPLEX:
+                raise
+        src = self
+        if self._rg and _gs.enabled:
+            # the composite saves views of its operands for backward; computing from a snapshot
+            # keeps them valid once the result is written into self (as PyTorch saves the old self)
+            src = self.clone()
+            args = tuple(src if a is self else a for a in args)
+        return _tm._assign_result(self, cimpl(src, *args, **kwargs))
+    return op
+
+
+_INPLACE = {"add_": ops.add, "sub_": ops.sub, "subtract_": ops.sub, "mul_": ops.mul, "multiply_": ops.mul,
+            "div_": ops.div, "divide_": ops.div, "true_divide_": ops.div, "neg_": ops.neg, "negative_": ops.neg,
+            "exp_": ops.exp, "log_": ops.log, "sqrt_": ops.sqrt, "rsqrt_": ops.rsqrt, "square_": ops.square,
+            "pow_": ops.pow, "reciprocal_": ops.reciprocal, "sgn_": ops.sgn}
+_INPLACE_OPERATORS = {"__iadd__": ops.add, "__isub__": ops.sub, "__imul__": ops.mul, "__itruediv__": ops.div,
+                      "__idiv__": ops.div}
+
+
+def install(namespace):
+    """Wraps the routed ops in the flambeau namespace and on Tensor."""
+    for name, cimpl in ROUTES.items():
+        wrap = route_after if name in TRY else route
+        if name in namespace and callable(namespace[name]):
+            namespace[name] = wrap(namespace[name], cimpl)
+        if hasattr(Tensor, name):
+            setattr(Tensor, name, wrap(getattr(Tensor, name), cimpl))
+    for name, cimpl in _INPLACE.items():
+        if hasattr(Tensor, name):
+            setattr(Tensor, name, _inplace(getattr(Tensor, name), cimpl))
+    for name, cimpl in _INPLACE_OPERATORS.items():
+        if hasattr(Tensor, name):
+            setattr(Tensor, name, _inplace(getattr(Tensor, name), cimpl))
+    if "einsum" in namespace:
+        namespace["einsum"] = _route_einsum(namespace["einsum"])
+    T = Tensor
+    T.__add__ = route_operator(T.__add__, ops.add)
+    T.__radd__ = route_operator(T.__radd__, _swap(ops.add))
+    T.__sub__ = route_operator(T.__sub__, ops.sub)
+    T.__rsub__ = route_operator(T.__rsub__, _swap(ops.sub))
+    T.__mul__ = route_operator(T.__mul__, ops.mul)
+    T.__rmul__ = route_operator(T.__rmul__, _swap(ops.mul))
+    T.__truediv__ = T.__div__ = route_operator(T.__truediv__, ops.div)
+    T.__rtruediv__ = T.__rdiv__ = route_operator(T.__rtruediv__, _swap(ops.div))
+    T.__pow__ = route_operator(T.__pow__, ops.pow)
+    T.__rpow__ = route_operator(T.__rpow__, _swap(ops.pow))
+    T.__matmul__ = route_operator(T.__matmul__, ops.matmul)
+    T.__rmatmul__ = route_operator(T.__rmatmul__, _swap(ops.matmul))
+    T.__neg__ = route_unary_operator(T.__neg__, ops.neg)
+    T.__abs__ = route_unary_operator(T.__abs__, ops.abs)
+    T.__eq__ = route_operator(T.__eq__, ops.eq)
+    T.__ne__ = route_operator(T.__ne__, ops.ne)
