@@ -173,3 +173,10 @@ def test_threads_have_their_own_flag():
         t.start()
         t.join()
     assert seen == {"inf": False, "mode": False}
+
+
+def test_sparse_tensors_still_take_requires_grad():
+    # a sparse tensor's _impl has no storage to be an inference storage
+    for lib in (torch, flambeau):
+        s = lib.sparse_coo_tensor(lib.tensor([[0, 2]]), lib.tensor([1.0, 2.0]), (3,))
+        assert s.requires_grad_().requires_grad

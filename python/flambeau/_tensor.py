@@ -246,7 +246,9 @@ class Tensor:
             return
         if value and self._impl.dtype not in _GRAD_DTYPES:
             raise RuntimeError("only Tensors of floating point and complex dtype can require gradients")
-        if value and self._impl.is_inference and not _C._is_inference_mode_enabled():
+        # (a sparse tensor's _impl is a stand-in without storage: never an inference tensor)
+        if value and type(self._impl) is _C.TensorImpl and self._impl.is_inference and \
+                not _C._is_inference_mode_enabled():
             raise RuntimeError("Setting requires_grad=True on inference tensor outside InferenceMode is not allowed.")
         self._rg = value
 

@@ -80,8 +80,9 @@ def is_signed(input):
 
 
 def is_inference(input):
-    """Whether `input` was allocated inside inference_mode (or is a view of such a tensor)."""
-    return input._impl.is_inference
+    """Whether `input` was allocated inside inference_mode (or is a view of such a tensor); sparse: False."""
+    impl = input._impl
+    return type(impl) is _C.TensorImpl and impl.is_inference
 
 
 def sum_to_size(input, *size):

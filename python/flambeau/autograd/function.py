@@ -184,7 +184,7 @@ def _pack_saved(saved, outs):
     off while a pack hook runs, so one that calls recording ops does not recurse)."""
     pack, unpack = _gs.saved_hooks
     for s in saved:  # an inference tensor cannot be saved outside inference_mode, hooks or not
-        if s is not None and s.__class__ is not _SavedOutput:
+        if s is not None and s.__class__ is not _SavedOutput and type(s._impl) is _C.TensorImpl:
             s._impl.saved_version
     res = []
     _gs.saved_hooks = None
