@@ -243,7 +243,6 @@ from ._functions.native_ops import *  # noqa: E402,F401,F403  (native_layer_norm
 from ._functions.lowrank import svd_lowrank, pca_lowrank  # noqa: E402,F401
 from ._functions.histogramdd import histogramdd  # noqa: E402,F401
 from ._functions.rnn_functional import rnn_tanh, rnn_relu, lstm, gru  # noqa: E402,F401
-from ._functions.binomial import binomial  # noqa: E402,F401
 from . import sparse  # noqa: E402,F401  (torch.sparse)
 from . import _complex  # noqa: E402  (complex64/complex128: routes ops with a complex operand to _complex)
 _complex.install(globals())

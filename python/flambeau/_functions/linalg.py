@@ -199,7 +199,8 @@ ger = outer
 @_amp_cast.lower_op
 def addmm(input, mat1, mat2, *, beta=1, alpha=1, out=None):
     if _half_on_cpu(input, mat1, mat2):
-        r = addmm(input.float(), mat1.float(), mat2.float(), beta=beta, alpha=alpha).to(mat1.dtype)
+        with _amp_cast.full_precision():  # (the float32 call must not be cast back by autocast)
+            r = addmm(input.float(), mat1.float(), mat2.float(), beta=beta, alpha=alpha).to(mat1.dtype)
         return dsp._write_out(out, r) if out is not None else r
     if _fused_addmm_ok(input, mat1, mat2, beta, alpha):
         # CUDA: one GEMM with the bias row added in its epilogue (F.linear's kernel, W = mat2^T).
@@ -229,7 +230,8 @@ def addmv(input, mat, vec, *, beta=1, alpha=1):
 @_amp_cast.lower_op
 def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
     if _half_on_cpu(input, batch1, batch2):
-        return baddbmm(input.float(), batch1.float(), batch2.float(), beta=beta, alpha=alpha).to(batch1.dtype)
+        with _amp_cast.full_precision():  # (the float32 call must not be cast back by autocast)
+            return baddbmm(input.float(), batch1.float(), batch2.float(), beta=beta, alpha=alpha).to(batch1.dtype)
     return _axpby(input, bmm(batch1, batch2), beta, alpha)
 
 
