@@ -2,9 +2,7 @@
 (`from torch.distributions.studentT import StudentT`, `torch.distributions.half_normal.HalfNormal`, ...),
 registered as _module_paths.py registers the older families' paths. exponential, exp_family, von_mises,
 kumaraswamy, continuous_bernoulli and logistic_normal are real modules of those names already."""
-import sys
-import types
-
+from ._module_paths import register
 from .extreme_value import GeneralizedPareto, Gumbel, Pareto, Weibull
 from .gamma_derived import Chi2, FisherSnedecor, InverseGamma, StudentT
 from .half_families import HalfCauchy, HalfNormal
@@ -25,9 +23,4 @@ _PATHS = {
     "inverse_gamma": {"InverseGamma": InverseGamma},
 }
 
-_package = sys.modules[__name__.rsplit(".", 1)[0]]
-for _name, _members in _PATHS.items():
-    _mod = types.ModuleType(f"{_package.__name__}.{_name}", f"torch.distributions.{_name}'s names")
-    _mod.__dict__.update(_members)
-    sys.modules[_mod.__name__] = _mod
-    setattr(_package, _name, _mod)
+register(_PATHS)

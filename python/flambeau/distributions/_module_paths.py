@@ -48,8 +48,16 @@ _PATHS = {
 }
 
 _package = sys.modules[__name__.rsplit(".", 1)[0]]
-for _name, _members in _PATHS.items():
-    _mod = types.ModuleType(f"{_package.__name__}.{_name}", f"torch.distributions.{_name}'s names")
-    _mod.__dict__.update(_members)
-    sys.modules[_mod.__name__] = _mod
-    setattr(_package, _name, _mod)
+
+
+def register(paths):
+    """Registers each `name -> {member: object}` of `paths` as the module flambeau.distributions.<name>
+    (also in sys.modules, so `from flambeau.distributions.<name> import ...` works)."""
+    for name, members in paths.items():
+        mod = types.ModuleType(f"{_package.__name__}.{name}", f"torch.distributions.{name}'s names")
+        mod.__dict__.update(members)
+        sys.modules[mod.__name__] = mod
+        setattr(_package, name, mod)
+
+
+register(_PATHS)

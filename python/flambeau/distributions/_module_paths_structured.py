@@ -1,9 +1,7 @@
 """torch.distributions' module paths for the families and helpers of discrete.py, lowrank_wishart_lkj.py
 and transforms_structured.py (`from torch.distributions.poisson import Poisson`,
 `torch.distributions.utils.vec_to_tril_matrix`), registered as _module_paths.py registers the others."""
-import sys
-import types
-
+from ._module_paths import register
 from . import (Binomial, Geometric, LKJCholesky, LowRankMultivariateNormal, Multinomial, NegativeBinomial, Poisson,
                Wishart)
 from ._arg_validation import lazy_property
@@ -20,11 +18,7 @@ _PATHS = {
     "lkj_cholesky": {"LKJCholesky": LKJCholesky},
 }
 
-_package = sys.modules[__name__.rsplit(".", 1)[0]]
-for _name, _members in _PATHS.items():
-    _mod = types.ModuleType(f"{_package.__name__}.{_name}", f"torch.distributions.{_name}'s names")
-    _mod.__dict__.update(_members)
-    sys.modules[_mod.__name__] = _mod
-    setattr(_package, _name, _mod)
-_package.utils.__dict__.update({"tril_matrix_to_vec": tril_matrix_to_vec, "vec_to_tril_matrix": vec_to_tril_matrix,
-                                "lazy_property": lazy_property})
+register(_PATHS)
+from . import utils as _utils  # noqa: E402 (registered by _module_paths)
+_utils.__dict__.update({"tril_matrix_to_vec": tril_matrix_to_vec, "vec_to_tril_matrix": vec_to_tril_matrix,
+                        "lazy_property": lazy_property})
