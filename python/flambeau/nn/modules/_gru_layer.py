@@ -15,7 +15,7 @@ from ... import _C
 from ..._tensor import _wrap
 from ...autograd.function import Function
 from ...autograd.grad_mode import _state as _gs
-from ._lstm_layer import _stack
+from ._lstm_layer import _stack, recurrent_weight_grads
 
 
 class GRULayerFn(Function):
@@ -68,13 +68,7 @@ class GRULayerFn(Function):
             dxps[t], dhps[t] = dxp, dhp
             dh = _C.add(dhv, _C.mm(dhp, wi))
         dXP = _stack(dxps, [N, 3 * H])  # [L, N, 3H]: the gradient of xp
-        # h_{t-1} of every step t, in time order: h0 enters at the first step the loop took
-        h_prev = _C.cat([_C.reshape(h0._impl, [1, N, H])] + [_C.reshape(hs[t], [1, N, H]) for t in range(L - 1)], 0) \
-            if not reverse else \
-            _C.cat([_C.reshape(hs[t], [1, N, H]) for t in range(1, L)] + [_C.reshape(h0._impl, [1, N, H])], 0)
-        dHP = _C.reshape(_stack(dhps, [N, 3 * H]), [L * N, 3 * H])
-        d_w = _C.mm(_C.transpose(dHP, 0, 1), _C.reshape(h_prev, [L * N, H]))
-        d_b = _C.sum(dHP, [0]) if b_hh is not None else None
+        d_w, d_b = recurrent_weight_grads(_stack(dhps, [N, 3 * H]), h0._impl, hs, reverse, b_hh is not None)
         return (_wrap(dXP), _wrap(dh), _wrap(d_w), None if d_b is None else _wrap(d_b), None)
 
 

@@ -23,6 +23,20 @@ def _stack(impls, shape_tail):
     return _C.cat([_C.reshape(t, [1] + shape_tail) for t in impls], 0)
 
 
+def recurrent_weight_grads(dG, h0, hs, reverse, with_bias):
+    """dW_hh and db_hh of a layer from the gradients dG [L, N, G] of every step's h_{t-1} W_hh^T + b_hh:
+    one product over all steps, dW_hh = dG^T [h_{t-1}], and one sum (shared by the LSTM and GRU nodes)."""
+    L, N, G = dG.shape
+    H = h0.shape[1]
+    # h_{t-1} of every step t, in time order: h0 enters at the first step the loop took
+    first = [_C.reshape(h0, [1, N, H])]
+    rest = [_C.reshape(hs[t], [1, N, H]) for t in (range(L - 1) if not reverse else range(1, L))]
+    h_prev = _C.cat(first + rest if not reverse else rest + first, 0)
+    dG2 = _C.reshape(dG, [L * N, G])
+    d_w = _C.mm(_C.transpose(dG2, 0, 1), _C.reshape(h_prev, [L * N, H]))
+    return d_w, (_C.sum(dG2, [0]) if with_bias else None)
+
+
 class LSTMLayerFn(Function):
     """(out [L, N, H], h_n, c_n) = the layer over xp [L, N, 4H] (x W_ih^T + b_ih, every step) from h0, c0."""
     _builtin = True
@@ -73,13 +87,7 @@ class LSTMLayerFn(Function):
             dgs[t] = dg
             dh = _C.mm(dg, wi)
         dG = _stack(dgs, [N, 4 * H])  # [L, N, 4H]: also the gradient of xp
-        # h_{t-1} of every step t, in time order: h0 enters at the first step the loop took
-        h_prev = _C.cat([_C.reshape(h0._impl, [1, N, H])] + [_C.reshape(hs[t], [1, N, H]) for t in range(L - 1)], 0) \
-            if not reverse else \
-            _C.cat([_C.reshape(hs[t], [1, N, H]) for t in range(1, L)] + [_C.reshape(h0._impl, [1, N, H])], 0)
-        dG2 = _C.reshape(dG, [L * N, 4 * H])
-        d_w = _C.mm(_C.transpose(dG2, 0, 1), _C.reshape(h_prev, [L * N, H]))
-        d_b = _C.sum(dG2, [0]) if b_hh is not None else None
+        d_w, d_b = recurrent_weight_grads(dG, h0._impl, hs, reverse, b_hh is not None)
         return (_wrap(dG), _wrap(dh), _wrap(dc), _wrap(d_w), None if d_b is None else _wrap(d_b), None)
 
 
