@@ -35,8 +35,7 @@ def lower(*tensors):
 
 def to_float32(*tensors):
     """`tensors` with each float16/bfloat16 CPU tensor cast to float32 (PyTorch's fp32 op list)."""
-    return tuple(_cast(t, "float32") if t is not None and getattr(t, "_impl", None) is not None
-                 and t._impl.dtype in ("float16", "bfloat16") else t for t in tensors)
+    return tuple(_to_f32_arg(t) for t in tensors)
 
 
 def _to_f32_arg(a):
