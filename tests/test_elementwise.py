@@ -614,3 +614,38 @@ def test_fmod_integers_truncate(dtype):
     np.testing.assert_array_equal(flambeau.fmod(flambeau.tensor(a), -3).numpy(), torch.fmod(torch.tensor(a), -3).numpy())
     with pytest.raises(RuntimeError, match="ZeroDivisionError"):
         flambeau.fmod(flambeau.tensor(a), flambeau.zeros(300, dtype=getattr(flambeau, dtype)))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_hypot_is_std_hypot(dtype):
+    """hypot is the C++ Hypot kernel (std::hypot, as PyTorch's): equal bits on random operands, no overflow
+    where the squares would overflow (|x| ~ 1e30 in float32), PyTorch's gradients g*a/r, g*b/r."""
+    a = (np.random.standard_normal(3001) * 10.0 ** np.random.randint(-20, 20, 3001)).astype(dtype)
+    b = (np.random.standard_normal(3001) * 10.0 ** np.random.randint(-20, 20, 3001)).astype(dtype)
+    np.testing.assert_array_equal(flambeau.hypot(flambeau.tensor(a), flambeau.tensor(b)).numpy(),
+                                  torch.hypot(torch.tensor(a), torch.tensor(b)).numpy())
+    big = np.array([1e30, -3e38, 0.0, np.inf, np.nan, -np.inf], dtype=dtype)
+    other = np.array([1e30, 1e38, -0.0, np.nan, np.inf, 2.0], dtype=dtype)
+    np.testing.assert_array_equal(flambeau.hypot(flambeau.tensor(big), flambeau.tensor(other)).numpy(),
+                                  torch.hypot(torch.tensor(big), torch.tensor(other)).numpy())
+    check_op(lambda p, q: torch.hypot(p, q), lambda p, q: flambeau.hypot(p, q), shapes=[(3, 5), (5,)], dtype=dtype)
+    check_op(lambda p, q: torch.hypot(p.t(), q), lambda p, q: flambeau.hypot(p.t(), q), shapes=[(4, 3), (1,)], dtype=dtype)
+    p = flambeau.tensor(a[:5], requires_grad=True)
+    assert flambeau.hypot(p, p).grad_fn.name() == "HypotBackward0"
+
+
+def test_hypot_dtypes_and_errors():
+    """Half operands round once from float32; an integer pair raises (PyTorch: "hypot_cpu" not implemented
+    for 'Long'); a Python number operand is a TypeError, as in PyTorch."""
+    a = np.random.standard_normal(50).astype(np.float32)
+    for dt in ("float16", "bfloat16"):
+        got = flambeau.hypot(flambeau.tensor(a).to(getattr(flambeau, dt)), flambeau.tensor(a[::-1].copy()).to(getattr(flambeau, dt)))
+        want = torch.hypot(torch.tensor(a).to(getattr(torch, dt)), torch.tensor(a[::-1].copy()).to(getattr(torch, dt)))
+        np.testing.assert_array_equal(got.float().numpy(), want.float().numpy())
+    mixed = flambeau.hypot(flambeau.tensor([3.0], dtype=flambeau.float16), flambeau.tensor([4]))
+    assert mixed.dtype == flambeau.float16 and mixed.item() == 5.0
+    with pytest.raises(RuntimeError, match="hypot"):
+        flambeau.hypot(flambeau.tensor([3]), flambeau.tensor([4]))
+    with pytest.raises(TypeError):
+        flambeau.hypot(flambeau.tensor([3.0]), 4.0)
+    assert flambeau.hypot(flambeau.empty(0, 3), flambeau.empty(3)).shape == (0, 3)

@@ -738,7 +738,7 @@ FLB_HOST_DEVICE double unary(UnaryOp op, double x) {
 }
 
 FLB_HOST_DEVICE constexpr bool is_special_unary(UnaryOp op) { return op >= UnaryOp::BesselJ0 && op < UnaryOp::Count; }
-FLB_HOST_DEVICE constexpr bool is_special_binary(BinaryOp op) { return op >= BinaryOp::Zeta && op < BinaryOp::Count; }
+FLB_HOST_DEVICE constexpr bool is_special_binary(BinaryOp op) { return op >= BinaryOp::Zeta && op <= BinaryOp::LegendreP; }
 
 // p_n(x) for one of the polynomial ops, evaluated in T.
 template <class T>

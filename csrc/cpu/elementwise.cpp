@@ -382,6 +382,7 @@ void binary_typed(BinaryOp op, const Tensor& out, const Tensor& a, const Tensor&
             return r;
           });
         case BinaryOp::Fmod: return same([](T x, T y) { return std::fmod(x, y); });
+        case BinaryOp::Hypot: return same([](T x, T y) { return std::hypot(x, y); });
         case BinaryOp::FloorDivide: return same([](T x, T y) { return float_floor_divide(x, y); });
         case BinaryOp::Atan2:
           if (simd_atan2<T>(out, a, b)) return;

@@ -186,7 +186,7 @@ constexpr bool binary_ok() {
   if (OP == BinaryOp::Add || OP == BinaryOp::Sub || OP == BinaryOp::Mul) return true;
   if (kFloat<T>)
     return OP == BinaryOp::Div || OP == BinaryOp::Pow || OP == BinaryOp::Remainder || OP == BinaryOp::Fmod ||
-           OP == BinaryOp::FloorDivide || OP == BinaryOp::Atan2 || OP == BinaryOp::TanhBackward ||
+           OP == BinaryOp::FloorDivide || OP == BinaryOp::Atan2 || OP == BinaryOp::Hypot || OP == BinaryOp::TanhBackward ||
            OP == BinaryOp::SigmoidBackward || special::is_special_binary(OP);
   return OP == BinaryOp::Div || OP == BinaryOp::FloorDivide || OP == BinaryOp::Remainder || OP == BinaryOp::Fmod ||
          OP == BinaryOp::Pow ||
@@ -289,6 +289,7 @@ struct BinaryFn {
       } else if constexpr (OP == BinaryOp::Fmod) return dm::fmod(x, y);
       else if constexpr (OP == BinaryOp::FloorDivide) return float_floor_divide(x, y);
       else if constexpr (OP == BinaryOp::Atan2) return dm::atan2(x, y);
+      else if constexpr (OP == BinaryOp::Hypot) return dm::hypot(x, y);
       else if constexpr (OP == BinaryOp::TanhBackward) return x * (T(1) - y * y);
       else if constexpr (OP == BinaryOp::SigmoidBackward) return x * (T(1) - y) * y;
       // torch.special's binary functions (core/special_functions.h).
@@ -303,7 +304,7 @@ struct BinaryFn {
   X(Ne) X(Lt) X(Le) X(Gt) X(Ge) X(LogicalAnd) X(LogicalOr) X(LogicalXor) X(BitwiseAnd) X(BitwiseOr)    \
   X(BitwiseXor) X(TanhBackward) X(SigmoidBackward) X(Fmod) X(Zeta) X(Igamma) X(Igammac) X(ChebyshevT) X(ChebyshevU)   \
   X(ChebyshevV) X(ChebyshevW) X(ShiftedChebyshevT) X(ShiftedChebyshevU) X(ShiftedChebyshevV)              \
-  X(ShiftedChebyshevW) X(HermiteH) X(HermiteHe) X(LaguerreL) X(LegendreP)
+  X(ShiftedChebyshevW) X(HermiteH) X(HermiteHe) X(LaguerreL) X(LegendreP) X(Hypot)
 
 // Run-time op switch, as for unary ops above.
 template <class T, bool BOOL_OUT>

@@ -51,6 +51,7 @@ FLB_DM_UNARY(lgamma, lgammaf, lgamma)
 FLB_DM_BINARY(fmod, fmodf, fmod)
 FLB_DM_BINARY(pow, powf, pow)
 FLB_DM_BINARY(atan2, atan2f, atan2)
+FLB_DM_BINARY(hypot, hypotf, hypot)
 FLB_DM_BINARY(copysign, copysignf, copysign)
 #undef FLB_DM_BINARY
 

@@ -109,7 +109,7 @@ static const char* binary_name(BinaryOp op) {
                                 "special_shifted_chebyshev_polynomial_t", "special_shifted_chebyshev_polynomial_u",
                                 "special_shifted_chebyshev_polynomial_v", "special_shifted_chebyshev_polynomial_w",
                                 "special_hermite_polynomial_h", "special_hermite_polynomial_he",
-                                "special_laguerre_polynomial_l", "special_legendre_polynomial_p"};
+                                "special_laguerre_polynomial_l", "special_legendre_polynomial_p", "hypot"};
   static_assert(sizeof(names) / sizeof(names[0]) == (size_t)BinaryOp::Count, "a name for every BinaryOp");
   return names[(int)op];
 }
@@ -162,7 +162,7 @@ Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b, const std::optional
     case BinaryOp::ChebyshevU: case BinaryOp::ChebyshevV: case BinaryOp::ChebyshevW:
     case BinaryOp::ShiftedChebyshevT: case BinaryOp::ShiftedChebyshevU: case BinaryOp::ShiftedChebyshevV:
     case BinaryOp::ShiftedChebyshevW: case BinaryOp::HermiteH: case BinaryOp::HermiteHe: case BinaryOp::LaguerreL:
-    case BinaryOp::LegendreP:
+    case BinaryOp::LegendreP: case BinaryOp::Hypot:
       FLB_CHECK(is_float, NotImplementedError, name, ": not implemented for ", dtype_name(a.dtype), " tensors");
       break;
     case BinaryOp::BitwiseAnd: case BinaryOp::BitwiseOr: case BinaryOp::BitwiseXor:

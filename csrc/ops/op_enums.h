@@ -25,6 +25,7 @@ enum class BinaryOp : int {
   // incomplete gamma P(a, x) / Q(a, x), and the orthogonal polynomials p_n(x) (operands x, n).
   Zeta, Igamma, Igammac, ChebyshevT, ChebyshevU, ChebyshevV, ChebyshevW, ShiftedChebyshevT, ShiftedChebyshevU,
   ShiftedChebyshevV, ShiftedChebyshevW, HermiteH, HermiteHe, LaguerreL, LegendreP,
+  Hypot,            // sqrt(x*x + y*y) without overflow or underflow (std::hypot), floating point only
   Count
 };
 

@@ -61,7 +61,7 @@ const HalfOp kHalfOps[] = {
   // "not implemented for 'Half'" there, so they are not listed.
   {"i0", P(1), " out "}, {"special_i0e", P(1), " out "}, {"special_i1", P(1), " out "}, {"special_i1e", P(1), " out "},
   {"add", P(2), " out "}, {"sub", P(2), " out "}, {"mul", P(2), " out ", false, true}, {"div", P(2), " out ", false, true}, {"pow", P(2), " out "},
-  {"maximum", P(2), " out "}, {"minimum", P(2), " out "}, {"remainder", P(2), " out "}, {"fmod", P(2), " out "}, {"floor_divide", P(2), " out "},
+  {"maximum", P(2), " out "}, {"minimum", P(2), " out "}, {"remainder", P(2), " out "}, {"fmod", P(2), " out "}, {"hypot", P(2), " out "}, {"floor_divide", P(2), " out "},
   {"atan2", P(2), " out "}, {"eq", P(2), " out "}, {"ne", P(2), " out "}, {"lt", P(2), " out "}, {"le", P(2), " out "},
   {"gt", P(2), " out "}, {"ge", P(2), " out "}, {"logical_and", P(2), " out "}, {"logical_or", P(2), " out "},
   {"logical_xor", P(2), " out "}, {"fused_tanh_backward", P(2), " out "}, {"sigmoid_backward", P(2), " out "},

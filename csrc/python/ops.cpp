@@ -147,7 +147,7 @@ void bind_ops(py::module_& m) {
       {"logical_xor", BinaryOp::LogicalXor}, {"bitwise_and", BinaryOp::BitwiseAnd},
       {"bitwise_or", BinaryOp::BitwiseOr}, {"bitwise_xor", BinaryOp::BitwiseXor},
       {"fused_tanh_backward", BinaryOp::TanhBackward}, {"sigmoid_backward", BinaryOp::SigmoidBackward},
-      {"fmod", BinaryOp::Fmod},
+      {"fmod", BinaryOp::Fmod}, {"hypot", BinaryOp::Hypot},
       // torch.special (core/special_functions.h)
       {"special_zeta", BinaryOp::Zeta}, {"igamma", BinaryOp::Igamma}, {"igammac", BinaryOp::Igammac},
       {"special_chebyshev_polynomial_t", BinaryOp::ChebyshevT}, {"special_chebyshev_polynomial_u", BinaryOp::ChebyshevU},

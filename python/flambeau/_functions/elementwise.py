@@ -540,6 +540,40 @@ def atan2(input, other, *, out=None):
 arctan2 = atan2
 
 
+class Hypot(_Binary):
+    """sqrt(a*a + b*b) by the C++ Hypot kernel (std::hypot: no overflow for |a| near the float32 limit,
+    where squaring would give inf). Gradients as PyTorch's: g * a / r and g * b / r (NaN at the origin)."""
+    _grad_fn_name = "HypotBackward0"
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ai, bi = a._impl, b._impl
+        ctx.shapes = (ai.shape, bi.shape)
+        r = _wrap(_C.hypot(ai, bi))
+        ctx.save_for_backward(a, b, r)
+        return r
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b, r = ctx.saved_tensors
+        sa, sb = ctx.shapes
+        nig = ctx.needs_input_grad
+        ga = _sum_to(div(mul(g, a), r), sa) if nig[0] else None
+        gb = _sum_to(div(mul(g, b), r), sb) if nig[1] else None
+        return ga, gb
+
+
+def hypot(input, other, *, out=None):
+    """Both operands tensors, as PyTorch's; promoted to their common dtype, which must be floating
+    (integer operands raise, as PyTorch's "hypot_cpu" not implemented for 'Long')."""
+    if not isinstance(input, Tensor) or not isinstance(other, Tensor):
+        raise TypeError("hypot(): argument 'input' and 'other' must be Tensor, not "
+                        f"{type(input).__name__} and {type(other).__name__}")
+    dt = result_type_names(input, other)
+    r = _binary(_cast(input, dt), _cast(other, dt), _C.hypot, Hypot)
+    return _write_out(out, r) if out is not None else r
+
+
 # ---------------------------------------------------------------- unary
 class _Unary(Function):
     """y = f(x) with a backward formula in terms of (g, x) or (g, y), chosen by `_save`."""

@@ -1,4 +1,4 @@
-"""Pointwise ops built from others (exp2, sinh, hypot, nan_to_num, ..., differentiable by
+"""Pointwise ops built from others (exp2, sinh, nan_to_num, ..., differentiable by
 construction), and clamp/where/addcmul/addcdiv/lerp, which have their own kernels and Functions.
 """
 from .. import _C
@@ -10,7 +10,7 @@ from ..autograd.grad_mode import _state as _gs
 from .shape import _sum_to
 from ._dispatch import _cast, _write_out, _check_inplace_leaf, _snapshot, _rebase, _scalar_like, _TORCH_TYPE_NAMES
 from .compare import eq, le, ge, logical_and, isnan, isfinite, isposinf, isneginf, _inplace_nograd
-from .elementwise import add, sub, rsub, mul, div, neg, exp, log, sqrt, trunc, erf, pow, atan2, maximum, minimum
+from .elementwise import add, sub, rsub, mul, div, neg, exp, log, sqrt, trunc, erf, pow, atan2, maximum, minimum, hypot
 
 
 def positive(input):
@@ -39,10 +39,6 @@ def logaddexp(input, other):
     m = maximum(input, other).detach()
     m = where(isfinite(m), m, 0.0)
     return add(log(add(exp(sub(input, m)), exp(sub(other, m)))), m)
-
-
-def hypot(input, other):
-    return sqrt(add(mul(input, input), mul(other, other)))
 
 
 # ---------------------------------------------------------------- addcmul, addcdiv, lerp: one kernel each
