@@ -69,6 +69,14 @@ struct Tensor {
   bool is_inference() const { return storage->inference; }
 };
 
+// A tensor an op has just allocated and filled with in-place kernels (full, rand, clone, to): nothing else
+// has seen its storage, so its version restarts at 0, as a new PyTorch tensor's (PyTorch counts only the
+// in-place ops a user calls, not those inside other ops).
+inline const Tensor& fresh_version(const Tensor& t) {
+  t.storage->version.store(0, std::memory_order_relaxed);
+  return t;
+}
+
 Shape contiguous_strides(const Shape& sizes);
 int64_t shape_numel(const Shape& sizes);
 // Checks sizes are non-negative and the element count fits; names `op` in the error.

@@ -313,7 +313,7 @@ Tensor contiguous(const Tensor& t) { return t.is_contiguous() ? t : clone(t); }
 Tensor clone(const Tensor& t) {
   Tensor out = empty(t.sizes, t.dtype, t.device());
   copy_(out, t);
-  return out;
+  return fresh_version(out);
 }
 
 Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op) {

@@ -84,7 +84,7 @@ Tensor to(const Tensor& t, DType dtype, Device device, bool copy) {
   if (!copy && t.dtype == dtype && t.device() == device) return t;
   Tensor out = empty(t.sizes, dtype, device);
   copy_(out, t);
-  return out;
+  return fresh_version(out);
 }
 
 }  // namespace flambeau

@@ -56,7 +56,7 @@ void set_rng_state(uint64_t seed, uint64_t offset) {
 Tensor full(const Shape& shape, const Scalar& v, DType dtype, Device device) {
   Tensor t = empty(shape, dtype, device);
   fill_(t, v);
-  return t;
+  return fresh_version(t);
 }
 
 Tensor constant_pad(const Tensor& x, const std::vector<int64_t>& before, const std::vector<int64_t>& after,
@@ -142,19 +142,19 @@ Tensor eye(int64_t n, int64_t m, DType dtype, Device device) {
   FLB_CHECK(n >= 0 && m >= 0, RuntimeError, "eye: n and m must be non-negative, got ", n, " and ", m);
   Tensor t = full({n, m}, Scalar::from_int(0), dtype, device);
   if (n > 0 && m > 0) fill_(diagonal(t, 0, 0, 1), Scalar::from_int(1));
-  return t;
+  return fresh_version(t);
 }
 
 Tensor rand(const Shape& shape, DType dtype, Device device) {
   FLB_CHECK(is_floating_point(dtype), TypeError, "rand: expected a floating-point dtype, got ", dtype_name(dtype));
   Tensor t = empty(shape, dtype, device);
-  return uniform_(t, 0.0, 1.0);
+  return fresh_version(uniform_(t, 0.0, 1.0));
 }
 
 Tensor randn(const Shape& shape, DType dtype, Device device) {
   FLB_CHECK(is_floating_point(dtype), TypeError, "randn: expected a floating-point dtype, got ", dtype_name(dtype));
   Tensor t = empty(shape, dtype, device);
-  return normal_(t, 0.0, 1.0);
+  return fresh_version(normal_(t, 0.0, 1.0));
 }
 
 Tensor randint(int64_t low, int64_t high, const Shape& shape, Device device) {

@@ -174,6 +174,25 @@ class Tensor:
     def is_meta(self):
         return False
 
+    # Backends and layouts flambeau has none of (PyTorch's flags, for code that tests them).
+    is_nested = is_mkldnn = is_xpu = is_mps = is_ipu = is_mtia = is_maia = is_vulkan = is_xla = is_meta
+
+    @property
+    def _version(self):
+        """How many in-place writes this tensor's storage has seen (shared with its views), as PyTorch's."""
+        return self._impl.version
+
+    def as_subclass(self, cls):
+        """A `cls` instance viewing this tensor's data, attached to its autograd graph (results of ops on
+        it are plain Tensors: flambeau has no __torch_function__ protocol)."""
+        if not (isinstance(cls, type) and issubclass(cls, Tensor)):
+            raise TypeError(f"as_subclass(): argument 'cls' must be a subclass of Tensor, not {cls!r}")
+        alias = self.view_as(self)
+        t = _new(cls)
+        t._impl, t._rg, t.grad_fn, t._base = alias._impl, alias._rg, alias.grad_fn, alias._base
+        t._output_nr = alias._output_nr
+        return t
+
     @property
     def layout(self):
         from . import strided

@@ -14,7 +14,7 @@ from .. import _tensor
 def _as_tuple(x):
     if x is None:
         return None
-    if isinstance(x, _tensor.Tensor):
+    if isinstance(x, (_tensor.Tensor, graph.GradientEdge)):
         return (x,)
     return tuple(x)
 
@@ -57,6 +57,8 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     res = _run_backward(outputs, grads, retain_graph, create_graph, inputs=inputs,
                         allow_unused=allow_unused, accumulate=False)
     if materialize_grads:
+        if any(r is None and isinstance(x, graph.GradientEdge) for r, x in zip(res, inputs)):
+            raise RuntimeError("materialize_grads cannot be used when the given input is a GradientEdge")
         from .._creation import zeros_like
         res = tuple(zeros_like(x) if r is None else r for r, x in zip(res, inputs))
     return res

@@ -19,6 +19,7 @@ from .._sparse import SparseCooTensor as _Sparse
 from . import function as _function
 from .function import AccumulateGrad, _accumulate_node, _FREED_MSG  # noqa: F401
 from .grad_mode import _state as _gs, _set_mode as _set_grad_mode
+from .graph import GradientEdge
 from ..profiler._recorder import RECORDER as _PROFILER
 
 
@@ -28,6 +29,8 @@ class _TaskState(threading.local):
     (autograd.grad, backward(inputs=...)), which reentrant checkpointing cannot serve."""
     task_id = None
     has_inputs = False
+    reachable = None  # node -> its next_functions, for every node reachable from the roots
+    needed = None     # with `inputs`, the nodes that lead to one of them (None: all reachable nodes run)
 
 
 _task = _TaskState()
@@ -42,6 +45,16 @@ def _current_graph_task_id():
 
 def _is_checkpoint_valid():
     return not _task.has_inputs
+
+
+def _will_engine_execute_node(node):
+    """Whether the running backward pass will run `node` (a grad_fn or an AccumulateGrad), as
+    PyTorch's torch._C._will_engine_execute_node; register_multi_grad_hook counts on it."""
+    if _task.task_id is None:
+        raise RuntimeError("_will_engine_execute_node should only be called during the backward pass")
+    if node not in _task.reachable:
+        return False
+    return _task.needed is None or node in _task.needed
 
 
 def _sum_grads(a, b):
@@ -112,6 +125,9 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None,
     if inputs is not None:
         capture = {}
         for k, x in enumerate(inputs):
+            if isinstance(x, GradientEdge):  # a node's input slot, as from graph.get_gradient_edge
+                capture.setdefault((x.node, x.output_nr), []).append(k)
+                continue
             if not isinstance(x, Tensor):
                 raise TypeError(f"grad: inputs must be Tensors, got {type(x).__name__} at position {k}")
             if not x._rg or x.grad_fn is not None and x.grad_fn._fw_only:
@@ -185,9 +201,10 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None,
     else:  # inside a forward-AD level the backward's ops must carry tangents (forward-over-reverse)
         _set_grad_mode(bool(create_graph))
     task = _task
-    prev_task = (task.task_id, task.has_inputs)
+    prev_task = (task.task_id, task.has_inputs, task.reachable, task.needed)
     task.task_id = next(_task_ids)
     task.has_inputs = inputs is not None
+    task.reachable, task.needed = children, needed
     anomaly = _function._anomaly_enabled
     try:
         while ready:
@@ -221,7 +238,7 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None,
                     ready.append(nf)
     finally:
         _gs.enabled, _gs.fw_gate = prev_mode
-        task.task_id, task.has_inputs = prev_task
+        task.task_id, task.has_inputs, task.reachable, task.needed = prev_task
 
     if results is not None:
         if not allow_unused:

@@ -1,4 +1,6 @@
-"""torch.autograd.graph for flambeau: saved_tensors_hooks, save_on_cpu, disable_saved_tensors_hooks.
+"""torch.autograd.graph for flambeau: saved_tensors_hooks, save_on_cpu, disable_saved_tensors_hooks,
+allow_mutation_on_saved_tensors, GradientEdge/get_gradient_edge, register_multi_grad_hook and
+increment_version.
 
 Inside a `saved_tensors_hooks(pack_hook, unpack_hook)` block, every tensor a recorded op saves for
 backward (ctx.save_for_backward, built-in ops included) is stored as `pack_hook(tensor)`; the
@@ -12,10 +14,104 @@ Not covered (flambeau-specific): a few built-in ops keep small tensors as ctx at
 of saved tensors (max-pooling indices, normalization statistics, some loss weights); those are
 kept as they are, not packed.
 """
-from .function import Node  # noqa: F401
+import threading
+from typing import NamedTuple, Optional
+
+from .function import Node, _accumulate_node  # noqa: F401
 from .grad_mode import _state as _gs
 
-__all__ = ["saved_tensors_hooks", "save_on_cpu", "disable_saved_tensors_hooks", "Node"]
+__all__ = ["saved_tensors_hooks", "save_on_cpu", "disable_saved_tensors_hooks", "Node", "GradientEdge",
+           "get_gradient_edge", "increment_version", "register_multi_grad_hook",
+           "allow_mutation_on_saved_tensors"]
+
+
+class GradientEdge(NamedTuple):
+    """An input slot of a graph node: where the gradient of some tensor is computed. autograd.grad
+    accepts one in place of a tensor in `inputs`."""
+    node: Node
+    output_nr: int
+    ownership_token: Optional[Node] = None  # PyTorch keeps its C++ graph alive with it; Python nodes need none
+
+
+def _node_of(t):
+    """t's grad_fn, or its AccumulateGrad node when t is a leaf (a GradientEdge: its node)."""
+    if isinstance(t, GradientEdge):
+        return t.node
+    return t.grad_fn if t.grad_fn is not None else _accumulate_node(t)
+
+
+def get_gradient_edge(tensor):
+    """The edge where tensor's gradient is computed: autograd.grad(loss, get_gradient_edge(x)) equals
+    autograd.grad(loss, x), and stays valid after x itself is gone."""
+    if not tensor.requires_grad:
+        raise RuntimeError("It is not possible to get the gradient edge for a Tensor that does not require gradients")
+    return GradientEdge(_node_of(tensor), tensor.output_nr)
+
+
+def increment_version(tensor):
+    """Marks tensor (or each tensor of an iterable) as modified in place, so that backward through a node
+    that saved it raises, as after any in-place op; for writes autograd cannot see (e.g. through numpy)."""
+    from .._tensor import Tensor
+    for t in ((tensor,) if isinstance(tensor, Tensor) else tensor):
+        t._impl.bump_version()
+
+
+class _MultiHandle:
+    """The handle register_multi_grad_hook returns: remove() unregisters the hook from every tensor."""
+
+    def __init__(self, handles):
+        self.handles = handles
+
+    def remove(self):
+        for h in self.handles:
+            h.remove()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
+
+
+def register_multi_grad_hook(tensors, fn, *, mode="all"):
+    """mode="all": fn(grads) runs once per backward pass, after the gradients of all the tensors this pass
+    computes are known (None for the others: tensors outside the graph, or not leading to the pass's
+    `inputs`). mode="any": fn(grad) runs once per pass, with the first of these gradients computed."""
+    from . import engine
+    if mode not in ("all", "any"):
+        raise ValueError(f"Expects mode to be one of ('all', 'any') but got {mode}")
+    lock = threading.Lock()
+    if mode == "any":
+        done = set()  # ids of the backward passes that already ran fn
+
+        def first_only(grad):
+            with lock:
+                task = engine._current_graph_task_id()
+                if task in done:
+                    return
+                done.add(task)
+            fn(grad)
+        return _MultiHandle(tuple(t.register_hook(first_only) for t in tensors if t.requires_grad))
+
+    nodes = [_node_of(t) for t in tensors]
+    pending = {}  # backward pass id -> [gradients so far, how many are still to come]
+
+    def collector(k):
+        def hook(grad):
+            task = engine._current_graph_task_id()
+            with lock:
+                entry = pending.get(task)
+                if entry is None:  # the pass's first call: how many of the nodes will it run?
+                    entry = pending[task] = [[None] * len(nodes), sum(map(engine._will_engine_execute_node, nodes))]
+                entry[0][k] = grad
+                entry[1] -= 1
+                finished = entry[1] == 0
+                if finished:
+                    del pending[task]
+            if finished:
+                fn(entry[0])
+        return hook
+    return _MultiHandle(tuple(t.register_hook(collector(k)) for k, t in enumerate(tensors)))
 
 
 class saved_tensors_hooks:
@@ -71,3 +167,37 @@ class disable_saved_tensors_hooks:
 
     def __exit__(self, *args):
         _gs.saved_hooks_disabled, _gs.saved_hooks = self._prev.pop()
+
+
+class allow_mutation_on_saved_tensors:
+    """Inside the block, tensors saved for backward may be modified in place afterwards: backward uses the
+    values they had when saved. PyTorch clones a saved tensor when it is first modified; flambeau clones
+    every tensor a node saves inside the block, at save time (the same gradients, more memory). Backward
+    through such a graph must run inside the block, as in PyTorch."""
+
+    def __init__(self):
+        self._hooks = None
+        self._active = False
+
+    def __enter__(self):
+        if self._active:
+            raise RuntimeError("allow_mutation_on_saved_tensors contexts cannot be nested")
+        self._active = True
+        state = self
+
+        def pack(t):
+            return t.detach().clone()
+
+        def unpack(saved):
+            if not state._active:
+                # AssertionError, as PyTorch's
+                raise AssertionError("Trying to backward outside of the 'allow_mutation_on_saved_tensors' context in "
+                                   "which the graph was originally recorded.")
+            return saved
+        self._hooks = saved_tensors_hooks(pack, unpack)
+        self._hooks.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        self._hooks.__exit__(*exc)
+        self._active = False
