@@ -56,20 +56,43 @@ class _Patcher:
             self._undo.pop()()
 
 
-def _recording_wrapper(tracer, prefix, name, orig):
-    """orig with a Proxy anywhere in its arguments records a call_function node; otherwise it runs."""
-    orig = getattr(orig, "__fx_original__", orig)
-    @functools.wraps(orig)
-    def wrapper(*args, **kwargs):
+class _RecordingFunction:
+    """Stands in for a flambeau function while tracing: with a Proxy among its arguments it records a
+    call_function node of the original, otherwise it calls the original. It compares and hashes equal
+    to the original, so `node.target == torch.neg` in a Transformer or pass still holds while patched."""
+    __slots__ = ("__fx_original__", "_prefix", "_name", "__wrapped__")
+
+    def __init__(self, prefix, name, orig):
+        self.__fx_original__ = orig
+        self.__wrapped__ = orig
+        self._prefix = prefix
+        self._name = name
+
+    def __call__(self, *args, **kwargs):
+        orig = self.__fx_original__
         proxy = _has_proxy(args)
         if proxy is None:
             proxy = _has_proxy(kwargs)
-        if proxy is None:
-            return orig(*args, **kwargs)
-        rec_args, rec_kwargs = _targets.record_args(prefix, name, orig, args, kwargs)
+            if proxy is None:
+                return orig(*args, **kwargs)
+        rec_args, rec_kwargs = _targets.record_args(self._prefix, self._name, orig, args, kwargs)
         return proxy.tracer.create_proxy("call_function", orig, rec_args, rec_kwargs)
-    wrapper.__fx_original__ = orig
-    return wrapper
+
+    def __eq__(self, other):
+        return getattr(other, "__fx_original__", other) is self.__fx_original__
+
+    def __hash__(self):
+        return hash(self.__fx_original__)
+
+    def __getattr__(self, name):
+        return getattr(self.__fx_original__, name)
+
+    def __repr__(self):
+        return repr(self.__fx_original__)
+
+
+def _recording_wrapper(tracer, prefix, name, orig):
+    return _RecordingFunction(prefix, name, getattr(orig, "__fx_original__", orig))
 
 
 def _tensor_operator_wrapper(orig):
@@ -299,9 +322,11 @@ class Tracer(TracerBase):
             orig = globals_.get(name, getattr(builtins, name, None))
             if orig is not None:
                 patcher.patch(globals_, name, _autowrap_wrapper(orig))
-        for name, value in list(fn_globals.items()):
-            if not name.startswith("_") and callable(value) and id(value) in self._autowrap_function_ids:
-                patcher.patch(fn_globals, name, _autowrap_wrapper(value))
+        # (the autowrap modules' own functions too, so `math.sqrt(n)` records as PyTorch's fx does)
+        for globals_ in [fn_globals] + [vars(m) for m in self._autowrap_search]:
+            for name, value in list(globals_.items()):
+                if not name.startswith("_") and callable(value) and id(value) in self._autowrap_function_ids:
+                    patcher.patch(globals_, name, _autowrap_wrapper(value))
 
 
 def _patch_functions_and_operators(patcher, tracer):
@@ -328,7 +353,9 @@ def _autowrap_wrapper(orig):
             proxy = _has_proxy(kwargs)
         if proxy is None:
             return orig(*args, **kwargs)
-        return proxy.tracer.create_proxy("call_function", orig, args, kwargs)
+        out = proxy.tracer.create_proxy("call_function", orig, args, kwargs)
+        out.node.meta["is_wrapped"] = True  # (generated code re-registers it with fx.wrap)
+        return out
     wrapper.__fx_original__ = orig
     return wrapper
 

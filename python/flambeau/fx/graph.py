@@ -453,6 +453,7 @@ def _gen_python_code(graph, root_module, namespace, verbose, include_stride, inc
             body.append("\n")
 
     maybe_return_annotation = [""]
+    wrapped_fns = {}
 
     def annotation(node):
         if verbose:
@@ -493,6 +494,8 @@ def _gen_python_code(graph, root_module, namespace, verbose, include_stride, inc
                 body.append(f"{repr(node)}{ann} = {_format_target(_get_repr(node.args[0]), node.args[1])}")
                 return
             body.append(f"{repr(node)}{ann} = {global_name}({_format_args(node.args, node.kwargs)})")
+            if node.meta.get("is_wrapped", False):
+                wrapped_fns.setdefault(global_name)
             return
         if node.op == "call_module":
             body.append(f"{repr(node)}{ann} = {_format_target(root_module, node.target)}"
@@ -517,10 +520,15 @@ def _gen_python_code(graph, root_module, namespace, verbose, include_stride, inc
         delete_unused_values(node)
     if not body:
         body.append("pass\n")
+    wrap_stmts = ""
+    if wrapped_fns:
+        from ._symbolic_trace import wrap
+        wrap_name = add_global(_get_qualified_name(wrap), wrap)
+        wrap_stmts = "\n".join(f'{wrap_name}("{name}")' for name in wrapped_fns)
     prologue = f"def forward({', '.join(free_vars)}){maybe_return_annotation[0]}:"
     code = "".join(body).lstrip("\n")
     code = "\n".join("    " + line for line in code.split("\n"))
-    return PythonCode(f"\n\n\n{prologue}\n{code}", globals_)
+    return PythonCode(f"\n{wrap_stmts}\n\n{prologue}\n{code}", globals_)
 
 
 def _resolves(dotted, obj):
