@@ -7,7 +7,8 @@ from .node import Node, map_arg, map_aggregate, has_side_effect
 from .proxy import Proxy, Attribute, TraceError
 from ._symbolic_trace import Tracer, symbolic_trace, wrap, is_fx_tracing
 from .interpreter import Interpreter, Transformer
+from .subgraph_rewriter import replace_pattern
 from . import passes  # noqa: F401
 
 __all__ = ["symbolic_trace", "Tracer", "wrap", "Graph", "GraphModule", "Interpreter", "Transformer", "Node",
-           "Proxy", "has_side_effect", "map_arg", "is_fx_tracing"]
+           "Proxy", "replace_pattern", "has_side_effect", "map_arg", "is_fx_tracing"]
