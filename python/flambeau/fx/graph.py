@@ -423,7 +423,10 @@ def _gen_python_code(graph, root_module, namespace, verbose, include_stride, inc
             return add_global(_type_repr(arg), arg)
         if callable(arg) and not isinstance(arg, (int, float, str)) and hasattr(arg, "__name__"):
             return add_global(_get_qualified_name(arg), arg)
-        return repr(arg)
+        r = repr(arg)
+        if r.startswith("flambeau."):  # dtypes, memory formats, layouts: `torch` is flambeau in generated code
+            r = "torch." + r[len("flambeau."):]
+        return r
 
     def _format_args(args, kwargs):
         res = [_get_repr(a) for a in args]
