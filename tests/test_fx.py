@@ -616,3 +616,66 @@ def test_replace_pattern():
         sorted((k.name, v.name) for k, v in mt[1].nodes_map.items())
     _run_both(gt, gf, _rand(2), _rand(2), _rand(2))
     _run_both(nt, nf, _rand(4))
+
+
+# ---------------------------------------------------------------- leaf modules with tuple outputs, containers, constants
+def _encoder(lib):
+    torch, nn = lib.torch, lib.nn
+
+    class Enc(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb = nn.Embedding(11, 8)
+            self.layers = nn.ModuleList([nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True)
+                                         for _ in range(2)])
+            self.lstm = nn.LSTM(8, 8, batch_first=True)
+            self.heads = nn.ModuleDict({"a": nn.Linear(8, 3), "b": nn.Linear(8, 2)})
+            self.mha = nn.MultiheadAttention(8, 2, batch_first=True)
+
+        def forward(self, tok):
+            x = self.emb(tok)
+            n = x.size(1)
+            causal = torch.triu(x.new_ones(n, n), diagonal=1).bool()
+            for layer in self.layers:
+                x = layer(x, src_mask=causal)
+            out, (h, c) = self.lstm(x)
+            att, w = self.mha(out, out, out, need_weights=True)
+            pooled = att.masked_fill(att > 1.0, float("-inf")).clamp(min=-5).mean(1)
+            return {k: head(pooled) for k, head in self.heads.items()}, h[-1], w
+    return Enc()
+
+
+def test_encoder_with_leaf_tuple_outputs_and_containers():
+    mt, mf, gt, gf = _trace_both(_encoder)
+    gt.eval()
+    gf.eval()
+    tok = np.random.randint(0, 11, (2, 5)).astype(np.int64)
+    with torch.no_grad(), flambeau.no_grad():
+        ot, of = gt(torch.from_numpy(tok)), gf(flambeau.from_numpy(tok))
+    assert ot[0].keys() == of[0].keys()
+    for k in ot[0]:
+        _assert_close(ot[0][k], of[0][k])
+    _assert_close(ot[1:], of[1:])
+
+
+def _constants(lib):
+    torch, nn = lib.torch, lib.nn
+
+    class M(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.register_buffer("pe", torch.arange(24.0).reshape(1, 4, 6) / 24)
+            self.w = nn.Parameter(torch.ones(6) * 0.5)
+            self.k = torch.full((6,), 2.0)  # a plain tensor attribute
+
+        def forward(self, x):
+            x = x + self.pe[:, :2]  # (indexed outside the graph: a constant, as in PyTorch)
+            y = self.w.mul(x) + self.k.expand_as(x)  # real tensors' methods given a Proxy record call_method
+            return y * math.sqrt(6) + self.k
+    return M()
+
+
+def test_tensor_constants_attributes_and_methods_of_real_tensors():
+    mt, mf, gt, gf = _trace_both(_constants)
+    assert sorted(gf.state_dict()) == sorted(gt.state_dict())
+    _run_both(gt, gf, _rand(2, 2, 6))

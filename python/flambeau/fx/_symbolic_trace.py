@@ -15,6 +15,7 @@ import functools
 import inspect
 import math
 import operator
+import types
 
 from .graph import Graph, reflectable_magic_methods, magic_methods
 from .graph_module import GraphModule
@@ -103,6 +104,21 @@ def _tensor_operator_wrapper(orig):
             return NotImplemented
         return orig(self, *args)
     return op
+
+
+def _tensor_method_wrapper(name, orig):
+    """A flambeau.Tensor method called on a real tensor (a buffer, a constant) with a Proxy argument
+    records a call_method node, as PyTorch's __torch_function__ does (`self.w.mul(x)`)."""
+    @functools.wraps(orig)
+    def method(self, *args, **kwargs):
+        proxy = _has_proxy(args)
+        if proxy is None:
+            proxy = _has_proxy(kwargs)
+            if proxy is None:
+                return orig(self, *args, **kwargs)
+        return proxy.tracer.create_proxy("call_method", name, (self,) + args, kwargs)
+    method.__fx_original__ = orig
+    return method
 
 
 def _tensor_getitem_wrapper(orig):
@@ -342,6 +358,9 @@ def _patch_functions_and_operators(patcher, tracer):
             if dunder in vars(Tensor):
                 patcher.patch(Tensor, dunder, _tensor_operator_wrapper(vars(Tensor)[dunder]))
     patcher.patch(Tensor, "__getitem__", _tensor_getitem_wrapper(vars(Tensor)["__getitem__"]))
+    for name, value in list(vars(Tensor).items()):
+        if not name.startswith("_") and isinstance(value, types.FunctionType):
+            patcher.patch(Tensor, name, _tensor_method_wrapper(name, value))
 
 
 def _autowrap_wrapper(orig):

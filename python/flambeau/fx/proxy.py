@@ -123,9 +123,11 @@ class Proxy:
             raise AttributeError(k)
         if k in _TENSOR_INTERNALS:
             raise NotImplementedError(
-                "a flambeau function was called with an fx.Proxy outside symbolic tracing: flambeau has no "
-                "__torch_function__ protocol, so its functions record nodes only inside Tracer.trace and "
-                "Transformer.transform; build the node with graph.call_function(...) instead")
+                "a flambeau function was called with an fx.Proxy outside symbolic tracing (or a function fx does "
+                "not patch, such as an unbound Tensor method): flambeau has no __torch_function__ protocol, so "
+                "only the public functions of flambeau, nn.functional, linalg, special and fft and Tensor's "
+                "methods record nodes, and only inside Tracer.trace and Transformer.transform; build the node "
+                "with graph.call_function(...) instead")
         return Attribute(self, k)
 
     def __getstate__(self):
