@@ -679,3 +679,44 @@ def test_tensor_constants_attributes_and_methods_of_real_tensors():
     mt, mf, gt, gf = _trace_both(_constants)
     assert sorted(gf.state_dict()) == sorted(gt.state_dict())
     _run_both(gt, gf, _rand(2, 2, 6))
+
+
+def test_functions_imported_by_name_are_recorded():
+    # `from torch.nn.functional import relu` at the top of a script: the name in the module's globals
+    ns_t, ns_f = {}, {}
+    src = ("from {lib}.nn.functional import relu, softmax\nfrom {lib} import flatten\n"
+           "import {lib}.nn as nn\n"
+           "class Inner(nn.Module):\n    def forward(self, x):\n        return softmax(x, dim=-1)\n"
+           "class M(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.inner = Inner()\n"
+           "    def forward(self, x):\n        return self.inner(flatten(relu(x), 1))\n")
+    exec(src.format(lib="torch"), ns_t)
+    exec(src.format(lib="flambeau"), ns_f)
+    gt, gf = T.fx.symbolic_trace(ns_t["M"]()), FL.fx.symbolic_trace(ns_f["M"]())
+    assert gf.code == gt.code
+    assert ns_f["relu"] is flambeau.nn.functional.relu  # restored
+    _run_both(gt, gf, _rand(2, 3, 4))
+
+
+def test_erasing_the_next_node_while_iterating_and_unbound_method_error():
+    def f(x):
+        return x.relu().neg().exp().sigmoid() + 1
+
+    def edit(lib):
+        gm = lib.fx.symbolic_trace(f)
+        for n in gm.graph.nodes:
+            if n.op == "call_method" and n.target == "relu":
+                nxt = n.next
+                nxt.replace_all_uses_with(n)
+                gm.graph.erase_node(nxt)
+        gm.recompile()
+        return gm
+    gt, gf = edit(T), edit(FL)
+    assert gf.code == gt.code and len(gf.graph.nodes) == len(gt.graph.nodes) == 6
+    _run_both(gt, gf, _rand(5))
+
+    def unbound(lib):
+        return lambda x: lib.torch.Tensor.sigmoid(x)
+    with pytest.raises(TypeError, match="descriptor 'sigmoid'"):
+        T.fx.symbolic_trace(unbound(T))
+    with pytest.raises(TypeError, match="descriptor 'sigmoid'"):
+        FL.fx.symbolic_trace(unbound(FL))

@@ -111,6 +111,8 @@ def _tensor_method_wrapper(name, orig):
     records a call_method node, as PyTorch's __torch_function__ does (`self.w.mul(x)`)."""
     @functools.wraps(orig)
     def method(self, *args, **kwargs):
+        if isinstance(self, Proxy):  # the unbound form, flambeau.Tensor.relu(x): PyTorch's TypeError
+            raise TypeError(f"descriptor '{name}' for 'Tensor' objects doesn't apply to a 'Proxy' object")
         proxy = _has_proxy(args)
         if proxy is None:
             proxy = _has_proxy(kwargs)
@@ -325,13 +327,32 @@ class Tracer(TracerBase):
             attr_val = orig_getattr(mod, attr)
             return tracer.getattr(attr, attr_val, parameter_proxy_cache)
 
+        patched_globals = set()
+
+        def patch_imported_names(globals_):
+            """`from flambeau.nn.functional import relu` in a module's file: that name is patched too."""
+            if id(globals_) in patched_globals:
+                return
+            patched_globals.add(id(globals_))
+            names = _targets._public_names()
+            for name, value in list(globals_.items()):
+                hit = names.get(id(value)) if callable(value) else None
+                if hit is not None and hit[0] is value:
+                    prefix, public = hit[1].rsplit(".", 1)
+                    patcher.patch(globals_, name, _RecordingFunction(prefix, public, value))
+
         def module_call_wrapper(mod, *args, **kwargs):
+            fwd = getattr(type(mod).forward, "__globals__", None)
+            if fwd is not None:
+                patch_imported_names(fwd)
+
             def forward(*args, **kwargs):
                 return orig_call(mod, *args, **kwargs)
             return tracer.call_module(mod, forward, args, kwargs)
 
         patcher.patch(Module, "__getattr__", module_getattr_wrapper)
         patcher.patch(Module, "__call__", module_call_wrapper)
+        patch_imported_names(fn_globals)
         _patch_functions_and_operators(patcher, self)
         # fx.wrap registrations and the autowrap functions found in the traced function's globals
         for (_, name), globals_ in list(_wrapped_fns_to_patch.items()):

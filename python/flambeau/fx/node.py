@@ -133,9 +133,9 @@ class Node:
         self._next.prepend(x)
 
     def _remove_from_list(self):
+        # (the node keeps its own links, so an iteration standing on it when it is erased goes on)
         p, n = self._prev, self._next
         p._next, n._prev = n, p
-        self._prev = self._next = self
 
     # ---------------------------------------------------------------- args, kwargs, users
     @property
