@@ -255,11 +255,20 @@ def test_concrete_args():
         gf(flambeau.from_numpy(a), True, flambeau.ones(3))
 
 
+def test_star_args_and_kwargs():
+    def make(lib):
+        class M(lib.nn.Module):
+            def forward(self, x, *args, scale=2, **kwargs):
+                return x * scale + args[0] - kwargs["bias"]
+        return M()
+    gt, gf = T.fx.symbolic_trace(make(T)), FL.fx.symbolic_trace(make(FL))
+    assert gf.code == gt.code and str(gf.graph) == str(gt.graph)
+    a, b, c = _rand(3), _rand(3), _rand(3)
+    _assert_close(gt(torch.from_numpy(a), torch.from_numpy(b), 3, bias=torch.from_numpy(c)),
+                  gf(flambeau.from_numpy(a), flambeau.from_numpy(b), 3, bias=flambeau.from_numpy(c)))
+
+
 def test_unsupported_features_raise_not_implemented():
-    def star(*xs):
-        return xs[0]
-    with pytest.raises(NotImplementedError, match=r"\*args"):
-        flambeau.fx.symbolic_trace(star)
     gf = flambeau.fx.symbolic_trace(_mlp(FL))
     with pytest.raises(NotImplementedError, match="to_folder"):
         gf.to_folder("/tmp/never_written")

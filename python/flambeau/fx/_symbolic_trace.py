@@ -401,28 +401,11 @@ def _autowrap_wrapper(orig):
 
 
 def _patch_function(fn, co, nargs):
-    """fn taking *args/**kwargs, called with the placeholders positionally (the varargs/varkw
-    placeholders are expanded)."""
-    has_varargs = bool(co.co_flags & inspect.CO_VARARGS)
-    has_varkw = bool(co.co_flags & inspect.CO_VARKEYWORDS)
-    n_pos = co.co_argcount
-    kwonly = co.co_varnames[co.co_argcount:co.co_argcount + co.co_kwonlyargcount]
-
-    def call(*args):
-        args = list(args)
-        pos = args[:n_pos]
-        kw = dict(zip(kwonly, args[n_pos:n_pos + len(kwonly)]))
-        rest = args[n_pos + len(kwonly):]
-        star = ()
-        if has_varargs:
-            star = rest.pop(0)
-        if has_varkw:
-            raise NotImplementedError("fx.symbolic_trace of a forward taking **kwargs is not supported by "
-                                      "flambeau.fx")
-        return fn(*pos, *star, **kw)
-    if has_varargs:
-        raise NotImplementedError("fx.symbolic_trace of a forward taking *args is not supported by flambeau.fx")
-    return call
+    """fn with *args/**kwargs turned into plain positional parameters, so the placeholder Proxies for
+    them bind to `args`/`kwargs` themselves (PyTorch's _patch_function does the same)."""
+    flags = co.co_flags & ~(inspect.CO_VARARGS | inspect.CO_VARKEYWORDS)
+    new_code = co.replace(co_flags=flags, co_argcount=nargs, co_kwonlyargcount=0, co_posonlyargcount=0)
+    return types.FunctionType(new_code, fn.__globals__, fn.__name__, fn.__defaults__, fn.__closure__)
 
 
 def wrap(fn_or_name):
