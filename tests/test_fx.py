@@ -729,3 +729,36 @@ def test_erasing_the_next_node_while_iterating_and_unbound_method_error():
         T.fx.symbolic_trace(unbound(T))
     with pytest.raises(TypeError, match="descriptor 'sigmoid'"):
         FL.fx.symbolic_trace(unbound(FL))
+
+
+# PyTorch's Python F functions hand __torch_function__ their defaulted parameters as keywords, so fx
+# records F.relu(x) as relu(x, inplace=False); flambeau records the same arguments.
+_F_CALLS = {
+    "max_pool2d": lambda F, x: F.max_pool2d(x, 2),
+    "adaptive_avg_pool2d": lambda F, x: F.adaptive_avg_pool2d(x, 1),
+    "interpolate": lambda F, x: F.interpolate(x, scale_factor=2),
+    "silu": lambda F, x: F.silu(x),
+    "leaky_relu": lambda F, x: F.leaky_relu(x, 0.2),
+    "normalize": lambda F, x: F.normalize(x, dim=1),
+    "pad": lambda F, x: F.pad(x, (1, 1)),
+    "softmax": lambda F, x: F.softmax(x, 1),
+    "log_softmax": lambda F, x: F.log_softmax(x, dim=1),
+    "layer_norm": lambda F, x: F.layer_norm(x, (4,)),
+    "group_norm": lambda F, x: F.group_norm(x, 1),
+    "batch_norm": lambda F, x: F.batch_norm(x, None, None, training=True),
+    "mse_loss": lambda F, x: F.mse_loss(x, x * 2),
+    "cross_entropy": lambda F, x: F.cross_entropy(x.flatten(1), x.flatten(1).softmax(-1)),
+    "sigmoid_tanh": lambda F, x: F.tanh(F.sigmoid(x)),
+    "hardswish_mish": lambda F, x: F.mish(F.hardswish(x)),
+    "conv2d": lambda F, x: F.conv2d(x, x[:1]),
+    "glu": lambda F, x: F.glu(x, dim=1),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_F_CALLS))
+def test_functional_calls_record_pytorchs_arguments(name):
+    fn = _F_CALLS[name]
+    gt = T.fx.symbolic_trace(lambda x: fn(T.F, x))
+    gf = FL.fx.symbolic_trace(lambda x: fn(FL.F, x))
+    assert str(gf.graph) == str(gt.graph)
+    _run_both(gt, gf, _rand(2, 2, 4, 4))

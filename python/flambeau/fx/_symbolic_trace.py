@@ -76,6 +76,8 @@ class _RecordingFunction:
             proxy = _has_proxy(kwargs)
             if proxy is None:
                 return orig(*args, **kwargs)
+        if self._prefix == "torch.nn.functional" and self._name in _targets.F_AS_METHOD and args:
+            return proxy.tracer.create_proxy("call_method", self._name, args, kwargs)
         rec_args, rec_kwargs = _targets.record_args(self._prefix, self._name, orig, args, kwargs)
         return proxy.tracer.create_proxy("call_function", orig, rec_args, rec_kwargs)
 

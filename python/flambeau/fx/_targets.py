@@ -22,6 +22,10 @@ _F_BUILTINS = frozenset((
     "prelu", "relu_", "rrelu_", "scaled_dot_product_attention", "selu_", "softplus", "softshrink",
     "threshold_"))
 
+# PyTorch's F.sigmoid and F.tanh are plain `input.sigmoid()` in Python, so fx traces through them and
+# records the method call; flambeau records the same node.
+F_AS_METHOD = frozenset(("sigmoid", "tanh"))
+
 # Private names that PyTorch's generated code calls (concrete_args' specialisation check).
 _PRIVATE_RECORDED = frozenset(("_assert",))
 
