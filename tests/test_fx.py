@@ -762,3 +762,22 @@ def test_functional_calls_record_pytorchs_arguments(name):
     gf = FL.fx.symbolic_trace(lambda x: fn(FL.F, x))
     assert str(gf.graph) == str(gt.graph)
     _run_both(gt, gf, _rand(2, 2, 4, 4))
+
+
+def test_dead_code_elimination_keeps_what_pytorch_keeps():
+    def make(lib):
+        torch = lib.torch
+
+        def f(x, flag):
+            y = x.clone()
+            y.add_(1)  # a method: pure to PyTorch's DCE, removed
+            torch.relu(x)
+            noise = torch.rand_like(x)  # RNG state moves: kept  # noqa: F841
+            return y
+        gm = lib.fx.symbolic_trace(f, concrete_args={"flag": True})  # torch._assert: kept
+        changed = gm.graph.eliminate_dead_code()
+        gm.recompile()
+        return gm, changed
+    (gt, ct), (gf, cf) = make(T), make(FL)
+    assert cf == ct and gf.code == gt.code
+    assert "torch._assert" in gf.code and "torch.rand_like(x)" in gf.code and "add_" not in gf.code

@@ -6,6 +6,7 @@ A node has an `op` (placeholder, get_attr, call_function, call_module, call_meth
 its nodes in a doubly linked list, so inserting and erasing are O(1) and iteration follows program order.
 """
 import builtins
+import operator
 import types
 
 from .immutable_collections import immutable_dict, immutable_list
@@ -216,20 +217,20 @@ class Node:
         self.meta["stack_trace"] = trace
 
     def is_impure(self, impure_random=True):
-        """placeholder/output, calls of modules marked impure and in-place methods are kept by DCE."""
+        """What dead-code elimination keeps, as PyTorch decides it: placeholder/output, call_module of a
+        module marked `_is_impure`, and call_function of a side-effectful function (fx.has_side_effect,
+        torch._assert, operator.setitem) or of a random-number function. Methods, in-place ones included,
+        are pure to PyTorch's DCE."""
         if self.op in ("placeholder", "output"):
             return True
-        if self.op == "call_function":
-            import operator
-            return self.target in _side_effectful_functions or self.target is operator.setitem
         if self.op == "call_module":
             mod = self.graph.owning_module
             if mod is None:
-                return False
-            sub = mod.get_submodule(self.target)
-            return getattr(sub, "_is_impure", False)
-        if self.op == "call_method":
-            return self.target.endswith("_") and not self.target.endswith("__")
+                raise AssertionError("self.graph.owning_module not set for purity check")
+            return getattr(mod.get_submodule(self.target), "_is_impure", False)
+        if self.op == "call_function":
+            random_functions = _random_functions()  # (also registers torch._assert on first use)
+            return self.target in _side_effectful_functions or self.target in random_functions
         return False
 
     def format_node(self, placeholder_names=None, maybe_return_typename=None):
@@ -292,7 +293,22 @@ def _type_repr(obj):
     return repr(obj)
 
 
-_side_effectful_functions = set()
+_side_effectful_functions = {operator.setitem}
+
+
+def _random_functions():
+    """flambeau's counterparts of the RNG functions PyTorch's DCE always keeps (their calls move the
+    generator's state)."""
+    import flambeau
+    if not _RANDOM:
+        _side_effectful_functions.add(flambeau._assert)
+        names = ("normal", "bernoulli", "randn_like", "rand", "poisson", "randperm", "randint", "multinomial",
+                 "randint_like", "randn", "rand_like")
+        _RANDOM.update(getattr(flambeau, n) for n in names if hasattr(flambeau, n))
+    return _RANDOM
+
+
+_RANDOM = set()
 
 
 def has_side_effect(fn):
