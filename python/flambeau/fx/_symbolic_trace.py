@@ -1,14 +1,15 @@
 """fx.Tracer and fx.symbolic_trace: run a module's forward on Proxies and record what it does.
 
-While a trace runs, four things are patched and restored afterwards (the real-tensor path pays
-nothing outside tracing):
+While a trace runs, these are patched and restored afterwards (the real-tensor path pays nothing
+outside tracing):
   * nn.Module.__call__: a leaf module (flambeau.nn's own modules except Sequential, or what
     is_leaf_module says) becomes one call_module node, other modules are traced through;
   * nn.Module.__getattr__: a parameter read becomes a get_attr node;
   * the public functions of flambeau, nn.functional, linalg, special and fft (see _targets), the
-    functions registered with fx.wrap and the tracer's autowrap functions: called with a Proxy they
-    record a call_function node;
-  * flambeau.Tensor's operators: `tensor + proxy` defers to Proxy.__radd__ (records operator.add).
+    same functions imported by name into a traced module's file, the functions registered with
+    fx.wrap and the tracer's autowrap functions: called with a Proxy they record a call_function node;
+  * flambeau.Tensor's operators (`tensor + proxy` defers to Proxy.__radd__) and methods (a buffer's
+    `self.pe.expand_as(x)` records call_method), which is what PyTorch's __torch_function__ gives fx.
 """
 import builtins
 import functools
@@ -92,10 +93,6 @@ class _RecordingFunction:
 
     def __repr__(self):
         return repr(self.__fx_original__)
-
-
-def _recording_wrapper(tracer, prefix, name, orig):
-    return _RecordingFunction(prefix, name, getattr(orig, "__fx_original__", orig))
 
 
 def _tensor_operator_wrapper(orig):
@@ -288,8 +285,7 @@ class Tracer(TracerBase):
             else:
                 self.root = Module()
                 fn = root
-            tracer_cls = getattr(self, "__class__", None)
-            self.graph = Graph(tracer_cls=tracer_cls)
+            self.graph = Graph(tracer_cls=type(self))
             self.tensor_attrs = {}
 
             def collect_tensor_attrs(m, prefix):
@@ -355,7 +351,7 @@ class Tracer(TracerBase):
         patcher.patch(Module, "__getattr__", module_getattr_wrapper)
         patcher.patch(Module, "__call__", module_call_wrapper)
         patch_imported_names(fn_globals)
-        _patch_functions_and_operators(patcher, self)
+        _patch_functions_and_operators(patcher)
         # fx.wrap registrations and the autowrap functions found in the traced function's globals
         for (_, name), globals_ in list(_wrapped_fns_to_patch.items()):
             orig = globals_.get(name, getattr(builtins, name, None))
@@ -368,12 +364,12 @@ class Tracer(TracerBase):
                     patcher.patch(globals_, name, _autowrap_wrapper(value))
 
 
-def _patch_functions_and_operators(patcher, tracer):
+def _patch_functions_and_operators(patcher):
     """The flambeau namespaces' functions record nodes when given a Proxy; Tensor operators give way."""
     from .._tensor import Tensor
     _targets._public_names()  # (computed from the unpatched namespaces)
     for prefix, mod, name, value in _targets.patch_targets():
-        patcher.patch(mod, name, _recording_wrapper(tracer, prefix, name, value))
+        patcher.patch(mod, name, _RecordingFunction(prefix, name, getattr(value, "__fx_original__", value)))
     for meth in list(reflectable_magic_methods) + list(magic_methods):
         if meth == "getitem":
             continue

@@ -10,7 +10,7 @@ import keyword
 import math
 import re
 
-from .node import Node, _format_arg, _get_qualified_name, _type_repr, map_arg
+from .node import Node, _get_qualified_name, _type_repr, map_arg
 
 reflectable_magic_methods = {
     "add": "{} + {}", "sub": "{} - {}", "mul": "{} * {}", "floordiv": "{} // {}", "truediv": "{} / {}",

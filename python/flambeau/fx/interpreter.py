@@ -155,7 +155,7 @@ class Transformer(Interpreter):
         patcher = _Patcher()
         try:
             # flambeau functions a subclass calls on Proxies record nodes, as under symbolic_trace
-            _patch_functions_and_operators(patcher, self.tracer)
+            _patch_functions_and_operators(patcher)
             result = super().run(enable_io_processing=False)
         finally:
             patcher.restore()
