@@ -781,3 +781,24 @@ def test_dead_code_elimination_keeps_what_pytorch_keeps():
     (gt, ct), (gf, cf) = make(T), make(FL)
     assert cf == ct and gf.code == gt.code
     assert "torch._assert" in gf.code and "torch.rand_like(x)" in gf.code and "add_" not in gf.code
+
+
+def test_feature_extraction_by_rewiring_the_output():
+    def extract(lib, model):
+        gm = lib.fx.symbolic_trace(model)
+        nodes = {n.name: n for n in gm.graph.nodes}
+        out = next(n for n in gm.graph.nodes if n.op == "output")
+        out.args = ({"stem": nodes["stem_2"], "block0": nodes["relu_1"]},)
+        gm.graph.eliminate_dead_code()
+        gm.delete_all_unused_submodules()
+        gm.recompile()
+        return gm
+    mt, mf = _pair(_cnn)
+    gt, gf = extract(T, mt), extract(FL, mf)
+    assert gf.code == gt.code
+    assert sorted(n for n, _ in gf.named_modules()) == sorted(n for n, _ in gt.named_modules())
+    a = _rand(2, 3, 5, 5)
+    ot, of = gt(torch.from_numpy(a)), gf(flambeau.from_numpy(a))
+    assert ot.keys() == of.keys()
+    for k in ot:
+        _assert_close(ot[k], of[k])
