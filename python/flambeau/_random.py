@@ -368,7 +368,8 @@ def multinomial(input, num_samples, replacement=False, *, generator=None, out=No
 # ---------------------------------------------------------------- in-place (Tensor methods)
 def _inplace_guard(t, op):
     from .autograd.grad_mode import _state
-    if t._rg and t.grad_fn is None and _state.enabled and not _state.fw_gate:
+    from .autograd.function import _is_fw_leaf
+    if t._rg and t.grad_fn is None and _state.enabled and not _state.fw_gate and not _is_fw_leaf(t):
         raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
 
 

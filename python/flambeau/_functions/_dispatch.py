@@ -11,7 +11,7 @@ from .. import _C
 from .._dtype import _default_dtype, _BY_NAME
 from .._promote import result_type_names, result_type_tensor_scalar, scalar_impl, can_cast_names, _FLOAT
 from .._tensor import Tensor, _wrap
-from ..autograd.function import Function, apply_binary
+from ..autograd.function import Function, apply_binary, _is_fw_leaf, _take_history
 from ..autograd.grad_mode import _state as _gs
 from .shape import _to
 
@@ -150,8 +150,7 @@ def _snapshot(a):
     s = _wrap(_C.clone(a._impl))
     if a._rg:
         s._rg = True
-        s.grad_fn = a.grad_fn
-        s._output_nr = a._output_nr
+        _take_history(s, a)
         if a._fw is not None:  # (a forward-AD tangent: autograd/forward_ad.py)
             s._fw = a._fw
     return s
@@ -191,8 +190,7 @@ def _rebase(a, r):
         return _rebase_view(a, base, r)
     _C.copy_(a._impl, r._impl)
     a._rg = True
-    a.grad_fn = r.grad_fn
-    a._output_nr = r._output_nr
+    _take_history(a, r)
     if r._fw is not None or a._fw is not None:
         _take_tangent(a, r)
     return a
@@ -237,7 +235,7 @@ class _CopySlicesInplace(Function):
 
 
 def _rebase_view(v, base, r):
-    if base._rg and base.grad_fn is None and _gs.enabled:
+    if base._rg and base.grad_fn is None and _gs.enabled and not _is_fw_leaf(base):
         raise RuntimeError("a view of a leaf Variable that requires grad is being used in an in-place operation.")
     bi, vi = base._impl, v._impl
     if not bi.is_contiguous():
@@ -252,22 +250,21 @@ def _rebase_view(v, base, r):
     node_out = _CopySlicesInplace.apply(base, r, view_fn)
     _C.copy_(vi, r._impl)  # the write itself (into the shared storage)
     base._rg = True
-    base.grad_fn = node_out.grad_fn
-    base._output_nr = 0
+    _take_history(base, node_out)
     if node_out._fw is not None or base._fw is not None:
         _take_tangent(base, node_out)
     from .shape import _ViewFn
     nv = _ViewFn.apply(base, view_fn)
     v._rg = True
-    v.grad_fn = nv.grad_fn
-    v._output_nr = 0
+    _take_history(v, nv)
     if nv._fw is not None or v._fw is not None:
         _take_tangent(v, nv)
     return v
 
 
 def _check_inplace_leaf(a):
-    if a._rg and a.grad_fn is None and not _gs.fw_gate:  # (fw_gate: no_grad in a forward-AD level)
+    # (fw_gate: no_grad in a forward-AD level; a forward-AD leaf does not require grad)
+    if a._rg and a.grad_fn is None and not _gs.fw_gate and not _is_fw_leaf(a):
         raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
 
 

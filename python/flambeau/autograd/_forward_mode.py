@@ -32,7 +32,8 @@ _FLOAT = frozenset(("float32", "float64", "float16", "bfloat16"))
 
 # ---------------------------------------------------------------- tracked aliases
 class _DualRoot(_function.Function):
-    """The graph root of a forward-only dual tensor: gradients reaching it are dropped."""
+    """The gradient edge of a forward-AD leaf (its `_acc`, see forward_ad): gradients reaching it
+    are dropped."""
     _builtin = True
     _grad_fn_name = "DualRoot"
 
@@ -67,7 +68,7 @@ def alias_of(t):
     # leaves the primal without one, as in PyTorch.
     d = _tensor._wrap(_alias_impl(t._impl))
     d._rg = True
-    d.grad_fn = _ROOT
+    d._acc = _ROOT
     return d
 
 
@@ -75,7 +76,7 @@ def _fw_only_alias(t):
     """t tracked for forward AD only (a graph edge to the dropping root)."""
     d = _tensor._wrap(t._impl)
     d._rg = True
-    d.grad_fn = _ROOT
+    d._acc = _ROOT
     return d
 
 
@@ -113,8 +114,7 @@ def strip(a, leaf=False):
     if a.__class__ is not _tensor.Tensor and not isinstance(a, _tensor.Tensor):
         return a
     if a._rg:
-        fn = a.grad_fn
-        if (fn is not None and fn._fw_only) or not _real_grad_enabled():
+        if _function._is_fw_tracked(a) or not _real_grad_enabled():
             s = _tensor._wrap(a._impl)
             if leaf:
                 s._rg = True
@@ -196,6 +196,8 @@ def apply(cls, args, kwargs):
         if True in edges:
             out = _function._record(ctx, rec_args, edges, out)
             ctx._fw_only = not grad_on or not any(e and r for e, r in zip(edges, real))
+            if ctx._fw_only:
+                _as_fw_leaves(ctx, out)
         single = not isinstance(out, tuple)
         outs = (out,) if single else out
         if grad_on is False:
@@ -236,6 +238,19 @@ def apply(cls, args, kwargs):
                 o = outs[s.output_nr]
                 s.fw = o._fw if isinstance(o, Tensor) else None
     return out
+
+
+def _as_fw_leaves(ctx, out):
+    """The outputs of a node recorded only for forward AD become forward-AD leaves (no grad_fn, as
+    in PyTorch; see forward_ad); those that cannot carry a tangent are not tracked at all."""
+    Tensor = _tensor.Tensor
+    for o in (out if isinstance(out, tuple) else (out,)):
+        if isinstance(o, Tensor) and o.grad_fn is ctx:
+            o.grad_fn = None
+            if o._impl.dtype in _FLOAT:
+                o._acc = _ROOT
+            else:
+                o._rg = False
 
 
 def _check_nested(cls, args):

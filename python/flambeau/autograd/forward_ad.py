@@ -8,10 +8,13 @@
 How flambeau does it (the mechanism lives in _forward_mode.py):
 - A tensor's tangent is its `_fw` slot. Every op that carries a tangent must reach autograd's
   Function machinery, and every op already does when an input has `_rg` set and grad mode is on.
-  So a dual tensor whose primal does not require grad gets `_rg` anyway, with a graph root marked
-  `_fw_only`: ops record nodes for it as for any tracked tensor, and nodes fed only by such
-  tensors are marked `_fw_only` too. `requires_grad`, `is_leaf` and backward() look through that
-  marking, so to the user such a tensor does not require grad, as in PyTorch.
+  So a dual tensor whose primal does not require grad gets `_rg` anyway, as a "forward-AD leaf":
+  no grad_fn, and for gradient edge (its `_acc`) a root marked `_fw_only` that drops what reaches
+  it. An op whose tracked inputs are all such leaves returns such leaves too (its node is used to
+  compute the tangents, then dropped). So to the user, as in PyTorch, these tensors have no
+  grad_fn, are leaves and do not require grad (`requires_grad` and backward() look at `_acc`),
+  while ops on them still reach the forward-AD hook; an op mixing them with tensors that require
+  grad records a real node, whose edges to them lead to the dropping root.
 - While a level is open, Function.apply (and the builtin fast applies) hand every call to
   `_forward_mode.apply`, which runs the op, records its node and computes the output tangents:
   by a per-op rule where one is registered (linear ops: the op applied to the tangents; bilinear
@@ -79,10 +82,9 @@ def exit_dual_level(*, level=None):
         if t is None:
             continue
         t._fw = None
-        fn = t.grad_fn
-        if fn is not None and fn._fw_only:
+        if t._rg and t.grad_fn is None and _function._is_fw_leaf(t):
             t._rg = False
-            t.grad_fn = None
+            t._acc = None
 
 
 class dual_level:
@@ -141,14 +143,14 @@ def set_tangent_tracked(t, tangent):
     if not t._rg:
         from ._forward_mode import _ROOT
         t._rg = True
-        t.grad_fn = _ROOT
+        t.grad_fn = None
+        t._acc = _ROOT
     set_tangent(t, tangent)
 
 
 def is_fw_only(t):
     """Whether t is tracked only because it carries a tangent (not for reverse mode)."""
-    fn = t.grad_fn
-    return fn is not None and fn._fw_only
+    return _function._is_fw_tracked(t)
 
 
 def make_dual(tensor, tangent, *, level=None):
