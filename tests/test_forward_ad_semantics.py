@@ -154,3 +154,167 @@ def test_repr_of_forward_only_results():
         y = ffw.make_dual(flambeau.ones(2), flambeau.ones(2)).exp()
         r = repr(y)
     assert "grad_fn" not in r and "requires_grad" not in r and "tangent=" in r
+
+
+# ---------------------------------------------------------------- in-place ops update tangents in place
+def _tan(fw, t):
+    u = fw.unpack_dual(t).tangent
+    return None if u is None else u.detach().numpy().copy()
+
+
+def _compare(got, want):
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        if isinstance(w, np.ndarray) or isinstance(g, np.ndarray):
+            assert g is not None and w is not None, (g, w)
+            np.testing.assert_allclose(g, w, rtol=1e-10, atol=1e-12)
+        else:
+            assert g == w
+
+
+def _inplace_on_dual(L, fw, a):
+    d = fw.make_dual(a[0], a[1])
+    t0 = fw.unpack_dual(d).tangent
+    d.mul_(a[2])
+    same = fw.unpack_dual(d).tangent is t0
+    d.add_(fw.make_dual(a[3], a[2]))
+    return [same, _tan(fw, d), t0.numpy().copy(), fw.unpack_dual(d).tangent is t0, a[1].numpy().copy()]
+
+
+def _inplace_plain_with_dual(L, fw, a):
+    x = a[0].clone()
+    y = fw.make_dual(a[1], a[2])
+    x.add_(y)
+    r = [_tan(fw, x)]
+    x.mul_(y)
+    r.append(_tan(fw, x))
+    x.div_(a[3] * a[3] + 1)
+    return r + [_tan(fw, x), x.numpy().copy()]
+
+
+def _setitem_and_copy(L, fw, a):
+    x = L.zeros(3, 4, dtype=a[0].dtype)
+    x[1:] = fw.make_dual(a[0][:2], a[1][:2])
+    r = [_tan(fw, x)]
+    z = fw.make_dual(a[2], a[3])
+    tz = fw.unpack_dual(z).tangent
+    z.copy_(a[0])
+    r += [_tan(fw, z), tz.numpy().copy()]
+    w = a[3].clone()
+    w.copy_(fw.make_dual(a[0], a[1]))
+    d = fw.make_dual(a[2], a[3])
+    d[0] = 5.0
+    r.append(_tan(fw, d))
+    d[1:, 1] = fw.make_dual(a[0][:2, 0], a[1][:2, 0])
+    r.append(_tan(fw, d))
+    idx = L.tensor([2, 0])
+    y = L.zeros(3, 4, dtype=a[0].dtype)
+    y[idx] = fw.make_dual(a[0][:2], a[1][:2])
+    return r + [_tan(fw, w), _tan(fw, y)]
+
+
+def _views_share_tangents(L, fw, a):
+    d = fw.make_dual(a[0], a[1])
+    v, e, col = d[1:], d.t(), d[:, 2]
+    td, tv = fw.unpack_dual(d).tangent, fw.unpack_dual(v).tangent
+    v.mul_(a[2][1:])
+    r = [_tan(fw, d), td.numpy().copy(), tv.numpy().copy(), _tan(fw, e)]
+    d.add_(fw.make_dual(a[3], a[2]))
+    r += [_tan(fw, v), _tan(fw, col), tv.numpy().copy()]
+    col.zero_()
+    return r + [_tan(fw, d), _tan(fw, e)]
+
+
+def _view_of_tracked_base(L, fw, a):
+    """y requires grad and has no tangent; a view taken of it sees the tangent an in-place op gives y."""
+    x = a[0].requires_grad_()
+    y = x * 1
+    v, e = y[:, 1:3], y.t()
+    y.mul_(fw.make_dual(a[1], a[2]))
+    r = [_tan(fw, v), _tan(fw, e)]
+    (y * y).sum().backward(retain_graph=True)
+    r.append(x.grad.numpy().copy())
+    v.add_(1.0)
+    return r + [_tan(fw, y), _tan(fw, v)]
+
+
+def _view_write_creates_base_tangent(L, fw, a):
+    x = a[0].clone()
+    v = x[1]
+    v.copy_(fw.make_dual(a[1][0], a[2][0]))
+    tx, tv = fw.unpack_dual(x).tangent, fw.unpack_dual(v).tangent
+    tv.mul_(100)
+    return [tx.numpy().copy(), _tan(fw, x[2]), _tan(fw, x[1])]
+
+
+def _primal_view_write(L, fw, a):
+    d = fw.make_dual(a[0], a[1])
+    p = fw.unpack_dual(d).primal
+    p.add_(fw.make_dual(a[2], a[3]))
+    r = [_tan(fw, p), _tan(fw, d), d.numpy().copy()]
+    p.mul_(2)
+    return r + [_tan(fw, p), _tan(fw, d)]
+
+
+def _inplace_ops_on_duals(L, fw, a):
+    F = L.nn.functional
+    r = []
+    for op in (lambda d: d.clamp_(min=0.1), lambda d: d.sigmoid_(), lambda d: F.relu(d, inplace=True),
+               lambda d: d.masked_fill_(a[3] > 0, 0.5), lambda d: d.addcmul_(a[2], d),
+               lambda d: d.index_fill_(1, L.tensor([1, 3]), 7.0), lambda d: d.sub_(d.exp()),
+               lambda d: d.pow_(2), lambda d: d.fill_(3.0), lambda d: d.zero_()):
+        d = fw.make_dual(a[0].clone(), a[1].clone())
+        t0 = fw.unpack_dual(d).tangent
+        op(d)
+        r += [_tan(fw, d), fw.unpack_dual(d).tangent is t0, d.requires_grad, d.grad_fn is None]
+    return r
+
+
+def _random_inplace_zeroes_tangent(L, fw, a):
+    r = []
+    for op in (lambda d: d.normal_(), lambda d: d.uniform_(), lambda d: d.bernoulli_(0.5),
+               lambda d: d.exponential_()):
+        d = fw.make_dual(a[0].clone(), a[1].clone())
+        t0 = fw.unpack_dual(d).tangent
+        op(d[1:])
+        r += [t0.numpy().copy()]
+    return r
+
+
+def _inplace_view_ops(L, fw, a):
+    d = fw.make_dual(a[0][:3, :3].clone(), a[1][:3, :3].clone())
+    t0 = fw.unpack_dual(d).tangent
+    d.t_()
+    r = [_tan(fw, d), t0.numpy().copy(), fw.unpack_dual(d).tangent is t0]
+    d.unsqueeze_(0)
+    r += [list(t0.shape), _tan(fw, d)]
+    d.squeeze_(0)
+    return r + [list(t0.shape)]
+
+
+INPLACE_SCENARIOS = {f.__name__: f for f in (
+    _inplace_on_dual, _inplace_plain_with_dual, _setitem_and_copy, _views_share_tangents, _view_of_tracked_base,
+    _view_write_creates_base_tangent, _primal_view_write, _inplace_ops_on_duals, _random_inplace_zeroes_tangent,
+    _inplace_view_ops)}
+
+
+@pytest.mark.parametrize("name", sorted(INPLACE_SCENARIOS))
+def test_inplace_semantics_match_pytorch(name):
+    got, want = _both(INPLACE_SCENARIOS[name])
+    _compare(got, want)
+
+
+def test_inplace_tangents_stay_differentiable_in_reverse_mode():
+    """A tangent that requires grad (forward-over-reverse) is replaced, not written into: its graph
+    is kept, and the gradient through it matches PyTorch's."""
+    def f(L, fw, a):
+        x = a[0].requires_grad_()
+        t = a[1].requires_grad_()
+        d = fw.make_dual(x * 1, t * 1)
+        d.mul_(x)
+        d[0] = fw.make_dual(x[1] * 2, t[1].exp())
+        jt = fw.unpack_dual(d).tangent
+        jt.sum().backward()
+        return [jt.detach().numpy().copy(), x.grad.numpy().copy(), t.grad.numpy().copy()]
+    got, want = _both(f)
+    _compare(got, want)

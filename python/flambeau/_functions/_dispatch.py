@@ -151,9 +151,19 @@ def _snapshot(a):
     if a._rg:
         s._rg = True
         _take_history(s, a)
-        if a._fw is not None:  # (a forward-AD tangent: autograd/forward_ad.py)
-            s._fw = a._fw
+        fw = _tangent_of(a)
+        if fw is not None:  # (a forward-AD tangent: autograd/forward_ad.py)
+            s._fw = fw
     return s
+
+
+def _tangent_of(a):
+    """a's forward-AD tangent, the view of its base's for a view (autograd/forward_ad.py)."""
+    fw = a._fw
+    if fw is None and a._base is not None and a._base._fw is not None:
+        from ..autograd.forward_ad import tangent_of
+        return tangent_of(a)
+    return fw
 
 
 _CUSTOM_VIEW_INPLACE_MSG = (
@@ -197,12 +207,10 @@ def _rebase(a, r):
 
 
 def _take_tangent(a, r):
-    """After an in-place op: a's forward-AD tangent becomes r's (autograd/forward_ad.py)."""
+    """After an in-place op: a's forward-AD tangent takes r's values, in place where a has one
+    (autograd/forward_ad.py)."""
     from ..autograd import forward_ad
-    if r._fw is None:
-        a._fw = None
-    else:
-        forward_ad.set_tangent(a, r._fw)
+    forward_ad.update_tangent(a, r._fw)
 
 
 class _CopySlicesInplace(Function):
@@ -251,15 +259,25 @@ def _rebase_view(v, base, r):
     _C.copy_(vi, r._impl)  # the write itself (into the shared storage)
     base._rg = True
     _take_history(base, node_out)
-    if node_out._fw is not None or base._fw is not None:
+    primal_view = (node_out._fw is not None or base._fw is not None) and _is_primal_view(v)
+    if (node_out._fw is not None or base._fw is not None) and not primal_view:
         _take_tangent(base, node_out)
     from .shape import _ViewFn
     nv = _ViewFn.apply(base, view_fn)
     v._rg = True
     _take_history(v, nv)
-    if nv._fw is not None or v._fw is not None:
+    if primal_view:  # its new tangent is the op's, not a view of the base's
+        _take_tangent(v, r)
+    elif nv._fw is not None or v._fw is not None:
         _take_tangent(v, nv)
     return v
+
+
+def _is_primal_view(v):
+    """unpack_dual's primal is a view of the dual, but not a forward view: writing into it leaves
+    the dual's tangent alone (autograd/forward_ad.py)."""
+    from ..autograd import forward_ad
+    return forward_ad._current_level >= 0 and forward_ad.is_primal_view(v)
 
 
 def _check_inplace_leaf(a):

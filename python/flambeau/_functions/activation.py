@@ -35,8 +35,10 @@ def _snapshot(a):
     if a._rg:
         s._rg = True
         _take_history(s, a)
-        if a._fw is not None:  # (a forward-AD tangent: autograd/forward_ad.py)
-            s._fw = a._fw
+        from ._dispatch import _tangent_of
+        fw = _tangent_of(a)
+        if fw is not None:  # (a forward-AD tangent: autograd/forward_ad.py)
+            s._fw = fw
     return s
 
 

@@ -178,9 +178,24 @@ def _inplace_view(self, fn, *args):
     if rec:
         _take_history(self, r)
         if r._fw is not None or self._fw is not None:
-            from ._dispatch import _take_tangent
-            _take_tangent(self, r)
+            _inplace_view_tangent(self, r)
     return self
+
+
+def _inplace_view_tangent(self, r):
+    """The tangent follows an in-place view op as in PyTorch: the tangent object itself takes the
+    new geometry (r's tangent is that view of it), unless it must stay differentiable in reverse
+    mode, where it is replaced (autograd/forward_ad.py)."""
+    from ..autograd import forward_ad
+    old, new = self._fw, r._fw
+    if old is not None and new is not None and not old._rg and not new._rg and \
+            new._impl.same_storage(old._impl):
+        old._impl = new._impl
+        return
+    if new is None:
+        self._fw = None
+    else:
+        forward_ad.set_tangent(self, new)
 
 
 def squeeze_(self, dim=None):

@@ -81,15 +81,19 @@ def _fw_only_alias(t):
 
 
 def primal_view(t):
-    """unpack_dual's primal: a view of t without tangent, tracked in reverse mode iff t is."""
+    """unpack_dual's primal: a view of t without tangent, tracked in reverse mode iff t is; not a
+    forward view of t (see forward_ad._primal_views)."""
     if t._rg and not _fw.is_fw_only(t) and _real_grad_enabled():
         prev = _function._fw_hook
         _function._fw_hook = None
         try:
-            return t.view_as(t)
+            p = t.view_as(t)
         finally:
             _function._fw_hook = prev
-    return _tensor._wrap_view(_alias_impl(t._impl), t)
+    else:
+        p = _tensor._wrap_view(_alias_impl(t._impl), t)
+    _fw.mark_primal_view(p)
+    return p
 
 
 def laid_out_like(tangent, pi):
@@ -99,6 +103,13 @@ def laid_out_like(tangent, pi):
         _C.copy_(out, tangent._impl)
         return _tensor._wrap(out)
     return tangent.contiguous() if not tangent.is_contiguous() else tangent.clone()
+
+
+def same_layout(a, b):
+    """Whether impls a and b (same shape) address their elements alike (strides of size-1 dims
+    do not matter)."""
+    sa, sb = a.stride, b.stride
+    return sa == sb or all(x == y or n == 1 for n, x, y in zip(a.shape, sa, sb))
 
 
 def _real_grad_enabled():
@@ -143,7 +154,8 @@ def zeros_for(a):
 # ---------------------------------------------------------------- the apply hook
 def apply(cls, args, kwargs):
     Tensor = _tensor.Tensor
-    tans = [a._fw if isinstance(a, Tensor) else None for a in args]
+    tans = [(a._fw if a._fw is not None or a._base is None else _fw.tangent_of(a)) if isinstance(a, Tensor) else None
+            for a in args]
     if not any(t is not None for t in tans) or _gs.inference:
         if not _gs.inference:
             _check_nested(cls, args)
@@ -230,6 +242,11 @@ def apply(cls, args, kwargs):
         elif t._impl.shape != o._impl.shape:
             raise RuntimeError(f"forward AD: {cls.__name__} gave a tangent of shape {list(t._impl.shape)} for an "
                                f"output of shape {list(o._impl.shape)}")
+        elif not t._rg and not same_layout(t._impl, o._impl) and o._impl.numel > 1:
+            # PyTorch's layout rule: a tangent is laid out like its primal, so that a view of the
+            # primal addresses the same elements of the tangent (views share tangents; in-place
+            # ops write into them).
+            t = laid_out_like(t, o._impl)
         _fw.set_tangent(o, t)
     saved = ctx._saved
     if saved:  # outputs saved for backward keep their tangents (see strip)

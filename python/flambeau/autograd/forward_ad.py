@@ -77,6 +77,7 @@ def exit_dual_level(*, level=None):
         _gs.enabled = _gs.fw_gate = False
     refs = _duals[:]
     del _duals[:]
+    _primal_views.clear()
     for r in refs:
         t = r()
         if t is None:
@@ -121,8 +122,91 @@ def _check_level(level, what):
 
 
 def tangent_of(t):
-    """t's tangent at the open level, or None."""
-    return t._fw
+    """t's tangent at the open level, or None. A view without a tangent of its own whose base has
+    one gets (and keeps) the matching view of the base's tangent, as PyTorch's views do: the base
+    got its tangent from an in-place op after the view was made."""
+    fw = t._fw
+    if fw is None and t._base is not None and t._base._fw is not None and _current_level >= 0:
+        return _view_tangent(t)
+    return fw
+
+
+def _view_tangent(v):
+    if is_primal_view(v):
+        return None
+    base = v._base
+    bi, vi = base._impl, v._impl
+    bt = base._fw
+    from ._forward_mode import same_layout
+    if not same_layout(bt._impl, bi) and bi.numel > 1:
+        # The view addresses the base's layout: lay the base's tangent out like the base (its
+        # values are kept; views taken of the old tangent object no longer follow it).
+        if not _C.is_non_overlapping_and_dense(bi):
+            return None
+        from ._forward_mode import laid_out_like
+        bt = laid_out_like(bt, bi)
+        set_tangent(base, bt)
+    bti = bt._impl
+    geometry = (list(vi.shape), list(vi.stride), bti.storage_offset + vi.storage_offset - bi.storage_offset)
+    if bt._rg:  # a tangent differentiable in reverse mode: a differentiable view of it
+        prev = _function._fw_hook
+        _function._fw_hook = None
+        try:
+            vt = bt.as_strided(*geometry)
+        finally:
+            _function._fw_hook = prev
+    else:
+        vt = _tensor._wrap_view(_C.as_strided(bti, *geometry), bt)
+    set_tangent(v, vt)
+    return vt
+
+
+# unpack_dual's primals: views of the dual for reverse mode, but not forward views (PyTorch's):
+# an in-place op on one gives it a tangent of its own and leaves the dual's tangent as it was.
+# id -> weakref (a WeakSet would compare tensors with ==, which is elementwise).
+_primal_views = {}
+
+
+def mark_primal_view(p):
+    key = id(p)
+
+    def forget(ref):
+        if _primal_views.get(key) is ref:
+            del _primal_views[key]
+    _primal_views[key] = weakref.ref(p, forget)
+
+
+def is_primal_view(t):
+    r = _primal_views.get(id(t))
+    return r is not None and r() is t
+
+
+def update_tangent(t, new):
+    """After an in-place op wrote new values into t: its tangent becomes `new` (None: the op's
+    result carries none). As in PyTorch, a tangent t already has is updated in place (the object
+    unpack_dual returned, and the tangents of t's views, which are views of it, see the new
+    values); a tangent that must stay differentiable in reverse mode is replaced instead."""
+    old = tangent_of(t)
+    if old is None:
+        if new is not None:
+            set_tangent(t, new)
+        return
+    if old is new:
+        return
+    oi = old._impl
+    if new is None:
+        if not old._rg:
+            _C.fill_(oi, 0)
+            return
+        new = _tensor._wrap(_C.full(list(oi.shape), 0, oi.dtype, oi.device))
+    ni = new._impl
+    from ._forward_mode import same_layout
+    if old._rg or new._rg or ni.shape != oi.shape or not same_layout(oi, t._impl):
+        set_tangent(t, new)
+        return
+    if ni.dtype != oi.dtype or ni.device != oi.device:
+        ni = _C.to(ni, oi.dtype, oi.device, False)
+    _C.copy_(oi, ni)
 
 
 def set_tangent(t, tangent):
@@ -196,7 +280,7 @@ def unpack_dual(tensor, *, level=None):
     level = _check_level(level, "unpack")
     if not isinstance(tensor, Tensor):
         raise TypeError(f"unpack_dual: expected a Tensor, got {type(tensor).__name__}")
-    if level is None or tensor._fw is None:
+    if level is None or tangent_of(tensor) is None:
         return UnpackedDualTensor(tensor, None)
     from . import _forward_mode
     return UnpackedDualTensor(_forward_mode.primal_view(tensor), tensor._fw)
