@@ -249,3 +249,4 @@ _complex.install(globals())
 from . import fft  # noqa: E402,F401  (torch.fft)
 _sparse._finish_setup()  # last: blocks every dense method attached to Tensor on sparse tensors
 from ._discrete_sampling import binomial  # noqa: E402,F401  (torch.binomial; poisson is in _random)
+from ._lobpcg import lobpcg  # noqa: E402,F401  (torch.lobpcg)
