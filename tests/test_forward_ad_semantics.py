@@ -144,9 +144,15 @@ def test_state_after_the_level_closes():
             y = d.exp()
             v = y[1:]
             v.mul_(2)
-        for t in (d, y, v):
+            x = L.zeros(3)
+            xv = x[1:]
+            x.add_(d)  # x and its earlier view xv are tracked for forward AD from here on
+            xv.mul_(2)
+        for t in (d, y, v, x, xv):
             assert _state(t) == (False, None, True) and fw.unpack_dual(t).tangent is None
-        assert _state(y * 2) == (False, None, True)
+            assert _state(t * 2) == (False, None, True)
+        if L is flambeau:
+            assert not any(t._rg for t in (d, y, v, x, xv))
 
 
 def test_repr_of_forward_only_results():
@@ -292,7 +298,24 @@ def _inplace_view_ops(L, fw, a):
     return r + [list(t0.shape)]
 
 
+def _views_made_before_the_base_got_a_tangent(L, fw, a):
+    """x does not require grad and has no tangent when its views are made; an in-place op then
+    gives x a tangent: the views see (views of) it, ops on them and in-place ops on them too."""
+    x = a[0].clone()
+    v, w, col = x[1:], x[0], x[:, 1]
+    x.mul_(fw.make_dual(a[1], a[2]))
+    r = [_tan(fw, v), _tan(fw, w), _tan(fw, col), _tan(fw, v * 3 + 1), v.requires_grad, v.grad_fn is None]
+    v.mul_(10)
+    r += [_tan(fw, x), _tan(fw, w)]
+    y = a[3].clone()
+    s1, s2 = y[0], y[1:]
+    s1.copy_(fw.make_dual(a[0][0], a[1][0]))  # a write into one view gives y a tangent
+    s2.add_(1.0)
+    return r + [_tan(fw, y), _tan(fw, s2), _tan(fw, s2.exp())]
+
+
 INPLACE_SCENARIOS = {f.__name__: f for f in (
+    _views_made_before_the_base_got_a_tangent,
     _inplace_on_dual, _inplace_plain_with_dual, _setitem_and_copy, _views_share_tangents, _view_of_tracked_base,
     _view_write_creates_base_tangent, _primal_view_write, _inplace_ops_on_duals, _random_inplace_zeroes_tangent,
     _inplace_view_ops)}

@@ -62,7 +62,12 @@ def _wrap_view(impl, src):
     t.grad_fn = None
     b = src._base
     t._base = src if b is None else b
+    if _view_hook is not None:  # a forward-AD level is open (autograd/forward_ad.py)
+        _view_hook(t)
     return t
+
+
+_view_hook = None
 
 
 class Tensor:

@@ -55,6 +55,7 @@ def enter_dual_level():
     _forward_mode.install_rules()
     _current_level = 0
     _function._fw_hook = _forward_mode.apply
+    _tensor._view_hook = _note_view
     _grad_mode._fw_open[0] = True
     if not _gs.enabled and not _gs.inference:  # opened under no_grad: keep the ops' gate open
         _gs.enabled = _gs.fw_gate = True
@@ -71,6 +72,8 @@ def exit_dual_level(*, level=None):
         raise RuntimeError("Trying to exit a forward AD level that was not the last one that was created. "
                            "This is not supported.")
     _function._fw_hook = None
+    _tensor._view_hook = None
+    del _plain_views[:]
     _current_level = -1
     _grad_mode._fw_open[0] = False
     if _gs.fw_gate:
@@ -181,6 +184,32 @@ def is_primal_view(t):
     return r is not None and r() is t
 
 
+# Views made in the level of tensors that are not tracked (no tangent, no grad): if an in-place op
+# later gives their base a tangent, they must see (a view of) it, as PyTorch's views do; being
+# untracked, ops on them would not reach the forward-AD hook, so they are tracked from then on.
+# (Views made before the level opened are not known: such a view keeps seeing no tangent.)
+_plain_views = []
+_plain_compact_at = [1024]
+
+
+def _note_view(v):
+    if not v._base._rg:
+        _plain_views.append(weakref.ref(v))
+        if len(_plain_views) >= _plain_compact_at[0]:
+            _plain_views[:] = [r for r in _plain_views if r() is not None and not r()._rg]
+            _plain_compact_at[0] = max(1024, 2 * len(_plain_views))
+
+
+def _track_views_of(base):
+    from ._forward_mode import _ROOT
+    for r in _plain_views:
+        v = r()
+        if v is not None and v._base is base and not v._rg and not is_primal_view(v):
+            v._rg = True
+            v._acc = _ROOT
+            _duals.append(r)  # (untracked again when the level closes)
+
+
 def update_tangent(t, new):
     """After an in-place op wrote new values into t: its tangent becomes `new` (None: the op's
     result carries none). As in PyTorch, a tangent t already has is updated in place (the object
@@ -190,6 +219,8 @@ def update_tangent(t, new):
     if old is None:
         if new is not None:
             set_tangent(t, new)
+            if t._base is None and _plain_views:
+                _track_views_of(t)
         return
     if old is new:
         return
