@@ -65,11 +65,32 @@ OPS = {
                                                                                    dtype=x.dtype)), [(5, 4)]),
 }
 
+OPS.update({
+    "glu": (lambda L, x: L.nn.functional.glu(x, 1), [(3, 6, 2)]),
+    "prelu_scalar_weight": (lambda L, x: L.nn.functional.prelu(x, L.tensor([0.2], dtype=x.dtype)), [(3, 4, 5)]),
+    "amax_dims": (lambda L, x: x.clamp(-0.5, 0.5).amax((0, 2)), [(3, 4, 5)]),
+    "amin_keepdim": (lambda L, x: L.amin(x.clamp(-0.3, 0.3), 1, keepdim=True), [(3, 4)]),
+    "max_all_ties": (lambda L, x: x.clamp(max=0.2).max(), [(3, 4)]),
+    "pow_scalar_base": (lambda L, x: L.pow(x.abs() + 0.5, x), [(3, 4)]),
+})
+
 BINARY = {
     "addcmul": (lambda L, s, a: L.addcmul(s, a, a.exp(), value=0.5), [(3, 4), (3, 4)]),
     "addcmul_bcast": (lambda L, s, a: L.addcmul(s, a, a * 2), [(3, 1), (4,)]),
     "addcdiv": (lambda L, s, a: L.addcdiv(s, a, a * a + 1, value=2.0), [(3, 4), (4,)]),
     "group_norm_affine": (lambda L, x, w: L.nn.functional.group_norm(x, 2, w, w * 3), [(2, 4, 6), (4,)]),
+    "pow": (lambda L, a, b: (a.abs() + 0.1) ** b, [(3, 4), (3, 4)]),
+    "prelu": (lambda L, x, w: L.nn.functional.prelu(x, w), [(2, 3, 4), (3,)]),
+    "mse_none": (lambda L, a, b: L.nn.functional.mse_loss(a, b, reduction="none"), [(3, 4), (3, 4)]),
+    "mse_mean": (lambda L, a, b: L.nn.functional.mse_loss(a, b), [(3, 4), (3, 4)]),
+    "l1_sum": (lambda L, a, b: L.nn.functional.l1_loss(a, b, reduction="sum"), [(3, 4), (3, 4)]),
+    "huber_none": (lambda L, a, b: L.nn.functional.huber_loss(a, b, reduction="none", delta=0.5), [(3, 4), (3, 4)]),
+    "smooth_l1_none": (lambda L, a, b: L.nn.functional.smooth_l1_loss(a, b, reduction="none", beta=0.7),
+                       [(3, 4), (3, 4)]),
+    "bce_none": (lambda L, a, b: L.nn.functional.binary_cross_entropy(a.sigmoid(), b.sigmoid(), reduction="none"),
+                 [(3, 4), (3, 4)]),
+    "bce_logits_none": (lambda L, a, b: L.nn.functional.binary_cross_entropy_with_logits(
+        a, b.sigmoid(), reduction="none", pos_weight=L.tensor([1.0, 2.0, 0.5, 1.5], dtype=a.dtype)), [(3, 4), (3, 4)]),
     "soft_target_ce": (lambda L, x, y: L.nn.functional.cross_entropy(x, y.softmax(1), reduction="none"),
                        [(5, 4), (5, 4)]),
     "soft_target_ce_smooth": (lambda L, x, y: L.nn.functional.cross_entropy(x, y.softmax(1), label_smoothing=0.1),
@@ -150,3 +171,12 @@ def test_loss_backward_inside_a_dual_level(loss, no_double_vjp):
         grads.append(x.grad)
     assert not grads[0].requires_grad
     np.testing.assert_allclose(grads[0].numpy(), grads[1].numpy(), rtol=1e-12, atol=1e-14)
+
+
+def test_broadcast_arguments_fall_back_to_the_double_vjp(monkeypatch):
+    """A broadcast argument with a tangent (no longer elementwise): the generic path, still exact."""
+    monkeypatch.undo()
+    check_jvp(lambda L, a, b: (a.abs() + 0.1) ** b, [(3, 4), (4,)], "float64")
+    check_jvp(lambda L, a, b: L.nn.functional.mse_loss(a, b.expand(3, 4), reduction="none"), [(3, 4), (4,)],
+              "float64")
+    check_jvp(lambda L, a, b: (a - b) ** 2, [(3, 4), (4,)], "float64")

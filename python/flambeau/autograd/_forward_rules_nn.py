@@ -1,6 +1,6 @@
 """Forward-mode rules for model ops that otherwise went through the double-vjp (two backward
 passes per op): pooling, dropout, group norm, reductions (var, std, logsumexp, 2-norm, max/min
-along a dim), addcmul/addcdiv and the classification losses. Same contract as _forward_rules.py:
+along a dim, amax/amin), addcmul/addcdiv, glu, prelu, pow, and the losses. Same contract as _forward_rules.py:
 `rule(ctx, args, outs, tangents)`, built from flambeau ops with the user's grad mode, so the
 tangents are differentiable in reverse mode when their inputs are.
 """
@@ -173,6 +173,66 @@ def _per_sample_loss_rule(ctx, args, outs, tans):
     return r
 
 
+def _elementwise_rule(ctx, args, outs, tans):
+    """An op whose every output element depends on the same element of each tensor argument
+    (pow, the pointwise losses): J t = sum_k (J_k^T 1) * t_k from one backward pass with a unit
+    gradient. Valid when each argument with a tangent has the output's shape, or when the output
+    is a scalar (a reduced loss: J t = <J^T 1, t> for any shapes); otherwise (a broadcast
+    argument) the generic double-vjp."""
+    from . import _forward_mode
+    from .grad_mode import _state as gs
+    oi = outs[0]._impl
+    if oi.ndim and any(t is not None and t._impl.shape != oi.shape for t in tans):
+        return _forward_mode._double_vjp(ctx._forward_cls, ctx, args, outs, tans, gs.enabled)
+    return _per_sample_loss_rule(ctx, args, outs, tans)
+
+
+def _glu_rule(ctx, args, outs, tans):
+    """glu(x) = a * sigmoid(b) with (a, b) the halves of x along dim:
+    ta * sigmoid(b) + a * sigmoid(b) (1 - sigmoid(b)) tb."""
+    x, d = args
+    a, b = x.chunk(2, d)
+    ta, tb = tans[0].chunk(2, d)
+    sb = b.sigmoid()
+    return ta * sb + a * sb * (1.0 - sb) * tb
+
+
+def _prelu_rule(ctx, args, outs, tans):
+    """prelu(x, w) = x where x > 0, else w x (w along the channel dim): where(x > 0, tx, w tx + x tw)."""
+    from .._functions.activation import _prelu_weight_view
+    x, w = args
+    tx, tw = tans
+    wb = _prelu_weight_view(x, w)
+    neg = None
+    if tx is not None:
+        neg = tx * wb
+    if tw is not None:
+        neg = _add(neg, x * _prelu_weight_view(x, tw))
+    pos = tx if tx is not None else zeros_like(x)
+    return pos.where(x > 0, neg)
+
+
+def zeros_like(x):
+    from ._forward_mode import zeros_for
+    return zeros_for(x)
+
+
+def _amax_amin_rule(ctx, args, outs, tans):
+    """amax/amin over dims: the mean of the tangent over the elements attaining the extremum
+    (ties share evenly, as PyTorch's)."""
+    from ._forward_mode import strip
+    x, t = args[0], tans[0]
+    shape, dims, keepdim = ctx.args
+    d = _reduce_dims(x, dims)
+    out = strip(outs[0])
+    ob = out
+    if not keepdim and x.dim():
+        for k in sorted(d):
+            ob = ob.unsqueeze(k)
+    mask = (x == ob).to(t.dtype)
+    return (t * mask).sum(dim=d, keepdim=keepdim) / mask.sum(dim=d, keepdim=keepdim)
+
+
 def install():
     from .._functions import pooling, pooling3d, dropout, normalization, reduction, pointwise, loss
     for cls in (pooling._MaxPool, pooling._AdaptiveMaxPool):
@@ -199,3 +259,12 @@ def install():
     pointwise.Addcdiv._fw_rule = staticmethod(_addcdiv_rule)
     loss.NllLoss._fw_rule = staticmethod(lin0)  # linear in the log-probabilities
     loss.CrossEntropy._fw_rule = staticmethod(_per_sample_loss_rule)
+    for name in ("MseLoss", "L1Loss", "SmoothL1Loss", "HuberLoss", "BinaryCrossEntropy",
+                 "BinaryCrossEntropyWithLogits"):
+        getattr(loss, name)._fw_rule = staticmethod(_elementwise_rule)
+    from .._functions import elementwise, activation
+    elementwise.Pow._fw_rule = staticmethod(_elementwise_rule)
+    activation.Glu._fw_rule = staticmethod(_glu_rule)
+    activation.PRelu._fw_rule = staticmethod(_prelu_rule)
+    for cls in (reduction.Amax, reduction.Amin, reduction._MaxAll, reduction._MinAll):
+        cls._fw_rule = staticmethod(_amax_amin_rule)
