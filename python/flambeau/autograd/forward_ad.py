@@ -21,6 +21,12 @@ How flambeau does it (the mechanism lives in _forward_mode.py):
   ops: the product rule; custom Functions: their `jvp`), otherwise generically from the node's own
   backward by the double-vjp trick (J t = d/du <J^T u, t>). Rules are written with flambeau ops,
   so tangents are themselves differentiable in reverse mode (forward-over-reverse composes).
+- In-place ops, as PyTorch's: the op's result tangent is written into the tangent the tensor
+  already has (update_tangent), so the object unpack_dual returned sees the new values, and a
+  view's tangent, being a view of its base's, follows writes through either. A view made before
+  its base got a tangent gets the matching view of it on first use (tangent_of); such views of
+  untracked tensors are noted while the level is open (_note_view) and tracked once their base
+  gets a tangent. Tangents are laid out like their primals, so that views line up.
 - Tangents live only inside their level: exit_dual_level clears every tangent set in it and
   un-tracks the forward-only tensors.
 - Under no_grad the level keeps grad recording's gate open (ops must still reach the Function
