@@ -251,3 +251,4 @@ _sparse._finish_setup()  # last: blocks every dense method attached to Tensor on
 from ._discrete_sampling import binomial  # noqa: E402,F401  (torch.binomial; poisson is in _random)
 from ._assertions import _assert  # noqa: E402,F401  (torch._assert)
 from . import fx  # noqa: E402,F401  (torch.fx: symbolic tracing, after nn)
+from ._lobpcg import lobpcg  # noqa: E402,F401  (torch.lobpcg)

@@ -225,9 +225,9 @@ def tensor_repr(t):
             suffixes.append("dtype=" + repr(_BY_NAME[dt]))
         tensor_str = _tensor_str(arr, indent, floating)
     fn = t.grad_fn
-    if fn is not None and not fn._fw_only:  # (forward-AD-only tracking is not shown: forward_ad.py)
+    if fn is not None:
         suffixes.append(f"grad_fn=<{type(fn).__name__}>")
-    elif t._rg and fn is None:
+    elif t.requires_grad:  # (not a leaf tracked only to carry a forward-AD tangent: forward_ad.py)
         suffixes.append("requires_grad=True")
     if t._fw is not None:  # a dual tensor shows its tangent, as PyTorch's
         suffixes.append(f"tangent={tensor_repr(t._fw)}")

@@ -368,8 +368,12 @@ def multinomial(input, num_samples, replacement=False, *, generator=None, out=No
 # ---------------------------------------------------------------- in-place (Tensor methods)
 def _inplace_guard(t, op):
     from .autograd.grad_mode import _state
-    if t._rg and t.grad_fn is None and _state.enabled and not _state.fw_gate:
+    from .autograd.function import _is_fw_leaf
+    if t._rg and t.grad_fn is None and _state.enabled and not _state.fw_gate and not _is_fw_leaf(t):
         raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
+    if t._fw is not None or t._base is not None and t._base._fw is not None:
+        from .autograd import forward_ad  # new random values do not depend on the old ones: tangent 0
+        forward_ad.update_tangent(t, None)
 
 
 def uniform_(t, a=0.0, b=1.0, *, generator=None):

@@ -430,7 +430,8 @@ def _tensor_set_(self, source=None, storage_offset=0, size=None, stride=None):
     self's dtype) from element `storage_offset` with `size` (default: the whole storage) and `stride`
     (default: contiguous). The storage must be large enough (PyTorch would grow it)."""
     from .autograd.grad_mode import _state as _gs
-    if self._rg and self.grad_fn is None and _gs.enabled:
+    from .autograd.function import _is_fw_leaf
+    if self._rg and self.grad_fn is None and _gs.enabled and not _is_fw_leaf(self):
         raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
     self._impl.bump_version()  # an in-place op: refused on an inference tensor outside inference_mode
     if source is None:

@@ -62,7 +62,12 @@ def _wrap_view(impl, src):
     t.grad_fn = None
     b = src._base
     t._base = src if b is None else b
+    if _view_hook is not None:  # a forward-AD level is open (autograd/forward_ad.py)
+        _view_hook(t)
     return t
+
+
+_view_hook = None
 
 
 class Tensor:
@@ -246,15 +251,20 @@ class Tensor:
     # ------------------------------------------------------------------ autograd state
     @property
     def requires_grad(self):
-        # (a tensor tracked only to carry a forward-AD tangent does not require grad: forward_ad.py)
-        return self._rg and not (self.grad_fn is not None and self.grad_fn._fw_only)
+        # (a leaf tracked only to carry a forward-AD tangent does not require grad: forward_ad.py)
+        if not self._rg:
+            return False
+        if self.grad_fn is not None:
+            return True
+        acc = self._acc
+        return acc is None or not acc._fw_only
 
     @requires_grad.setter
     def requires_grad(self, value):
         value = bool(value)
-        if self.grad_fn is not None and self.grad_fn._fw_only:  # a forward-AD dual that is a leaf to the user
+        if self.grad_fn is None and self._rg and self._acc is not None and self._acc._fw_only:  # forward-AD-only leaf
             if value:
-                self.grad_fn = None
+                self._acc = None  # now a leaf requiring grad (it keeps its tangent)
             return
         if self.grad_fn is not None:
             if not value:
@@ -277,7 +287,7 @@ class Tensor:
 
     @property
     def is_leaf(self):
-        return self.grad_fn is None or self.grad_fn._fw_only
+        return self.grad_fn is None
 
     @property
     def retains_grad(self):

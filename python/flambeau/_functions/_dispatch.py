@@ -11,7 +11,7 @@ from .. import _C
 from .._dtype import _default_dtype, _BY_NAME
 from .._promote import result_type_names, result_type_tensor_scalar, scalar_impl, can_cast_names, _FLOAT
 from .._tensor import Tensor, _wrap
-from ..autograd.function import Function, apply_binary
+from ..autograd.function import Function, apply_binary, _is_fw_leaf, _take_history
 from ..autograd.grad_mode import _state as _gs
 from .shape import _to
 
@@ -150,11 +150,20 @@ def _snapshot(a):
     s = _wrap(_C.clone(a._impl))
     if a._rg:
         s._rg = True
-        s.grad_fn = a.grad_fn
-        s._output_nr = a._output_nr
-        if a._fw is not None:  # (a forward-AD tangent: autograd/forward_ad.py)
-            s._fw = a._fw
+        _take_history(s, a)
+        fw = _tangent_of(a)
+        if fw is not None:  # (a forward-AD tangent: autograd/forward_ad.py)
+            s._fw = fw
     return s
+
+
+def _tangent_of(a):
+    """a's forward-AD tangent, the view of its base's for a view (autograd/forward_ad.py)."""
+    fw = a._fw
+    if fw is None and a._base is not None and a._base._fw is not None:
+        from ..autograd.forward_ad import tangent_of
+        return tangent_of(a)
+    return fw
 
 
 _CUSTOM_VIEW_INPLACE_MSG = (
@@ -191,20 +200,17 @@ def _rebase(a, r):
         return _rebase_view(a, base, r)
     _C.copy_(a._impl, r._impl)
     a._rg = True
-    a.grad_fn = r.grad_fn
-    a._output_nr = r._output_nr
+    _take_history(a, r)
     if r._fw is not None or a._fw is not None:
         _take_tangent(a, r)
     return a
 
 
 def _take_tangent(a, r):
-    """After an in-place op: a's forward-AD tangent becomes r's (autograd/forward_ad.py)."""
+    """After an in-place op: a's forward-AD tangent takes r's values, in place where a has one
+    (autograd/forward_ad.py)."""
     from ..autograd import forward_ad
-    if r._fw is None:
-        a._fw = None
-    else:
-        forward_ad.set_tangent(a, r._fw)
+    forward_ad.update_tangent(a, r._fw)
 
 
 class _CopySlicesInplace(Function):
@@ -237,7 +243,7 @@ class _CopySlicesInplace(Function):
 
 
 def _rebase_view(v, base, r):
-    if base._rg and base.grad_fn is None and _gs.enabled:
+    if base._rg and base.grad_fn is None and _gs.enabled and not _is_fw_leaf(base):
         raise RuntimeError("a view of a leaf Variable that requires grad is being used in an in-place operation.")
     bi, vi = base._impl, v._impl
     if not bi.is_contiguous():
@@ -252,22 +258,31 @@ def _rebase_view(v, base, r):
     node_out = _CopySlicesInplace.apply(base, r, view_fn)
     _C.copy_(vi, r._impl)  # the write itself (into the shared storage)
     base._rg = True
-    base.grad_fn = node_out.grad_fn
-    base._output_nr = 0
-    if node_out._fw is not None or base._fw is not None:
+    _take_history(base, node_out)
+    primal_view = (node_out._fw is not None or base._fw is not None) and _is_primal_view(v)
+    if (node_out._fw is not None or base._fw is not None) and not primal_view:
         _take_tangent(base, node_out)
     from .shape import _ViewFn
     nv = _ViewFn.apply(base, view_fn)
     v._rg = True
-    v.grad_fn = nv.grad_fn
-    v._output_nr = 0
-    if nv._fw is not None or v._fw is not None:
+    _take_history(v, nv)
+    if primal_view:  # its new tangent is the op's, not a view of the base's
+        _take_tangent(v, r)
+    elif nv._fw is not None or v._fw is not None:
         _take_tangent(v, nv)
     return v
 
 
+def _is_primal_view(v):
+    """unpack_dual's primal is a view of the dual, but not a forward view: writing into it leaves
+    the dual's tangent alone (autograd/forward_ad.py)."""
+    from ..autograd import forward_ad
+    return forward_ad._current_level >= 0 and forward_ad.is_primal_view(v)
+
+
 def _check_inplace_leaf(a):
-    if a._rg and a.grad_fn is None and not _gs.fw_gate:  # (fw_gate: no_grad in a forward-AD level)
+    # (fw_gate: no_grad in a forward-AD level; a forward-AD leaf does not require grad)
+    if a._rg and a.grad_fn is None and not _gs.fw_gate and not _is_fw_leaf(a):
         raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
 
 

@@ -18,7 +18,7 @@ import warnings
 from .. import _C
 from .._tensor import Tensor, _wrap
 from .._utils import wrap_dim
-from ..autograd.function import Function
+from ..autograd.function import Function, _is_fw_leaf, _take_history
 from ..autograd.grad_mode import _state as _gs
 
 _FLOAT = ("float32", "float64", "float16", "bfloat16")
@@ -34,10 +34,11 @@ def _snapshot(a):
     s = _wrap(_C.clone(a._impl))
     if a._rg:
         s._rg = True
-        s.grad_fn = a.grad_fn
-        s._output_nr = a._output_nr
-        if a._fw is not None:  # (a forward-AD tangent: autograd/forward_ad.py)
-            s._fw = a._fw
+        _take_history(s, a)
+        from ._dispatch import _tangent_of
+        fw = _tangent_of(a)
+        if fw is not None:  # (a forward-AD tangent: autograd/forward_ad.py)
+            s._fw = fw
     return s
 
 
@@ -51,8 +52,7 @@ def _rebase(a, r):
         _check_custom_view_inplace(a)
     _C.copy_(a._impl, r._impl)
     a._rg = True
-    a.grad_fn = r.grad_fn
-    a._output_nr = r._output_nr
+    _take_history(a, r)
     if r._fw is not None or a._fw is not None:
         from ._dispatch import _take_tangent
         _take_tangent(a, r)
@@ -138,7 +138,7 @@ def _apply(Fn, name, input, params, inplace=False):
             return Fn.apply(input, *params)
         return _wrap(Fn._fwd(xi, *params))
     if record:
-        if input.grad_fn is None:
+        if input.grad_fn is None and not _is_fw_leaf(input):
             raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
         src = _snapshot(input) if Fn._save == "x" else input
         return _rebase(input, Fn.apply(src, *params))

@@ -96,14 +96,24 @@ def _grads_via_composed(name, g, needs, input, target, **kwargs):
     import warnings as _warnings
     from ..nn import functional as F  # imported here: nn.functional is built on this module
     from ..autograd import grad as _grad
-    x = input.view_as(input) if needs[0] else input
-    t = target.view_as(target) if needs[1] else target
-    with _warnings.catch_warnings():  # the forward already gave the loss's warnings
-        _warnings.simplefilter("ignore")
-        loss = getattr(F, name).composed(x, t, **kwargs)
-    wanted = [v for v, n in zip((x, t), needs) if n]
-    got = iter(_grad(loss, wanted, g, create_graph=True, allow_unused=True))
-    return tuple(next(got) if n else None for n in needs)
+    # A backward without create_graph inside a forward-AD level runs with the ops' gate open but no
+    # graph recorded (grad_mode's fw_gate): this path needs one, and its result is then detached.
+    gate = _gs.fw_gate
+    _gs.fw_gate = False
+    try:
+        x = input.view_as(input) if needs[0] else input
+        t = target.view_as(target) if needs[1] else target
+        with _warnings.catch_warnings():  # the forward already gave the loss's warnings
+            _warnings.simplefilter("ignore")
+            loss = getattr(F, name).composed(x, t, **kwargs)
+        wanted = [v for v, n in zip((x, t), needs) if n]
+        got = iter(_grad(loss, wanted, g, create_graph=True, allow_unused=True))
+        res = tuple(next(got) if n else None for n in needs)
+    finally:
+        _gs.fw_gate = gate
+    if gate:
+        res = tuple(None if r is None else r.detach() for r in res)
+    return res
 
 
 def _no_double_backward(name):

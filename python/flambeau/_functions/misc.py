@@ -24,7 +24,7 @@ from .._dtype import _BY_NAME, _default_dtype, _to_dtype, Size
 from .._promote import result_type_names, _FLOAT, _INT
 from .._tensor import Tensor, _wrap, _wrap_view
 from .._utils import wrap_dim, parse_size
-from ..autograd.function import Function
+from ..autograd.function import Function, _is_fw_leaf, _take_history
 from ..autograd.grad_mode import _state as _gs
 from . import elementwise as ew, pointwise as pw, compare as cmp, reduction as red, shape as sh
 from . import join as jn, indexing as ix, sorting as so, linalg as la
@@ -169,19 +169,33 @@ def _inplace_view(self, fn, *args):
     gradients flow back through the view op), a leaf requiring grad raises as in PyTorch, and the
     storage's version is bumped so a backward that saved the old tensor detects the change."""
     rec = self._rg and _gs.enabled and not (_gs.fw_gate and self._fw is None)
-    if rec and self.grad_fn is None:
+    if rec and self.grad_fn is None and not _is_fw_leaf(self):
         raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
     r = fn(self, *args)
     old = self._impl
     self._impl = r._impl
     old.bump_version()
     if rec:
-        self.grad_fn = r.grad_fn
-        self._output_nr = r._output_nr
+        _take_history(self, r)
         if r._fw is not None or self._fw is not None:
-            from ._dispatch import _take_tangent
-            _take_tangent(self, r)
+            _inplace_view_tangent(self, r)
     return self
+
+
+def _inplace_view_tangent(self, r):
+    """The tangent follows an in-place view op as in PyTorch: the tangent object itself takes the
+    new geometry (r's tangent is that view of it), unless it must stay differentiable in reverse
+    mode, where it is replaced (autograd/forward_ad.py)."""
+    from ..autograd import forward_ad
+    old, new = self._fw, r._fw
+    if old is not None and new is not None and not old._rg and not new._rg and \
+            new._impl.same_storage(old._impl):
+        old._impl = new._impl
+        return
+    if new is None:
+        self._fw = None
+    else:
+        forward_ad.set_tangent(self, new)
 
 
 def squeeze_(self, dim=None):

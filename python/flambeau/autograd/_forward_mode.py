@@ -32,7 +32,8 @@ _FLOAT = frozenset(("float32", "float64", "float16", "bfloat16"))
 
 # ---------------------------------------------------------------- tracked aliases
 class _DualRoot(_function.Function):
-    """The graph root of a forward-only dual tensor: gradients reaching it are dropped."""
+    """The gradient edge of a forward-AD leaf (its `_acc`, see forward_ad): gradients reaching it
+    are dropped."""
     _builtin = True
     _grad_fn_name = "DualRoot"
 
@@ -67,7 +68,7 @@ def alias_of(t):
     # leaves the primal without one, as in PyTorch.
     d = _tensor._wrap(_alias_impl(t._impl))
     d._rg = True
-    d.grad_fn = _ROOT
+    d._acc = _ROOT
     return d
 
 
@@ -75,20 +76,24 @@ def _fw_only_alias(t):
     """t tracked for forward AD only (a graph edge to the dropping root)."""
     d = _tensor._wrap(t._impl)
     d._rg = True
-    d.grad_fn = _ROOT
+    d._acc = _ROOT
     return d
 
 
 def primal_view(t):
-    """unpack_dual's primal: a view of t without tangent, tracked in reverse mode iff t is."""
+    """unpack_dual's primal: a view of t without tangent, tracked in reverse mode iff t is; not a
+    forward view of t (see forward_ad._primal_views)."""
     if t._rg and not _fw.is_fw_only(t) and _real_grad_enabled():
         prev = _function._fw_hook
         _function._fw_hook = None
         try:
-            return t.view_as(t)
+            p = t.view_as(t)
         finally:
             _function._fw_hook = prev
-    return _tensor._wrap_view(_alias_impl(t._impl), t)
+    else:
+        p = _tensor._wrap_view(_alias_impl(t._impl), t)
+    _fw.mark_primal_view(p)
+    return p
 
 
 def laid_out_like(tangent, pi):
@@ -98,6 +103,13 @@ def laid_out_like(tangent, pi):
         _C.copy_(out, tangent._impl)
         return _tensor._wrap(out)
     return tangent.contiguous() if not tangent.is_contiguous() else tangent.clone()
+
+
+def same_layout(a, b):
+    """Whether impls a and b (same shape) address their elements alike (strides of size-1 dims
+    do not matter)."""
+    sa, sb = a.stride, b.stride
+    return sa == sb or all(x == y or n == 1 for n, x, y in zip(a.shape, sa, sb))
 
 
 def _real_grad_enabled():
@@ -113,8 +125,7 @@ def strip(a, leaf=False):
     if a.__class__ is not _tensor.Tensor and not isinstance(a, _tensor.Tensor):
         return a
     if a._rg:
-        fn = a.grad_fn
-        if (fn is not None and fn._fw_only) or not _real_grad_enabled():
+        if _function._is_fw_tracked(a) or not _real_grad_enabled():
             s = _tensor._wrap(a._impl)
             if leaf:
                 s._rg = True
@@ -143,7 +154,8 @@ def zeros_for(a):
 # ---------------------------------------------------------------- the apply hook
 def apply(cls, args, kwargs):
     Tensor = _tensor.Tensor
-    tans = [a._fw if isinstance(a, Tensor) else None for a in args]
+    tans = [(a._fw if a._fw is not None or a._base is None else _fw.tangent_of(a)) if isinstance(a, Tensor) else None
+            for a in args]
     if not any(t is not None for t in tans) or _gs.inference:
         if not _gs.inference:
             _check_nested(cls, args)
@@ -196,6 +208,8 @@ def apply(cls, args, kwargs):
         if True in edges:
             out = _function._record(ctx, rec_args, edges, out)
             ctx._fw_only = not grad_on or not any(e and r for e, r in zip(edges, real))
+            if ctx._fw_only:
+                _as_fw_leaves(ctx, out)
         single = not isinstance(out, tuple)
         outs = (out,) if single else out
         if grad_on is False:
@@ -228,6 +242,11 @@ def apply(cls, args, kwargs):
         elif t._impl.shape != o._impl.shape:
             raise RuntimeError(f"forward AD: {cls.__name__} gave a tangent of shape {list(t._impl.shape)} for an "
                                f"output of shape {list(o._impl.shape)}")
+        elif not t._rg and not same_layout(t._impl, o._impl) and o._impl.numel > 1:
+            # PyTorch's layout rule: a tangent is laid out like its primal, so that a view of the
+            # primal addresses the same elements of the tangent (views share tangents; in-place
+            # ops write into them).
+            t = laid_out_like(t, o._impl)
         _fw.set_tangent(o, t)
     saved = ctx._saved
     if saved:  # outputs saved for backward keep their tangents (see strip)
@@ -236,6 +255,19 @@ def apply(cls, args, kwargs):
                 o = outs[s.output_nr]
                 s.fw = o._fw if isinstance(o, Tensor) else None
     return out
+
+
+def _as_fw_leaves(ctx, out):
+    """The outputs of a node recorded only for forward AD become forward-AD leaves (no grad_fn, as
+    in PyTorch; see forward_ad); those that cannot carry a tangent are not tracked at all."""
+    Tensor = _tensor.Tensor
+    for o in (out if isinstance(out, tuple) else (out,)):
+        if isinstance(o, Tensor) and o.grad_fn is ctx:
+            o.grad_fn = None
+            if o._impl.dtype in _FLOAT:
+                o._acc = _ROOT
+            else:
+                o._rg = False
 
 
 def _check_nested(cls, args):

@@ -214,6 +214,8 @@ def install():
     for cls in (elementwise._Unary, elementwise.PowScalar, activation._Pointwise, pointwise.Clamp, linalg.Softmax):
         cls._fw_rule = staticmethod(_diagonal_rule)
     SetItem._fw_rule = staticmethod(linear((0, 1)))
+    from . import _forward_rules_nn
+    _forward_rules_nn.install()
 
 
 def _copy_slices_rule(ctx, args, outs, tans):

@@ -112,7 +112,7 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None,
     for i, t in enumerate(tensors):
         if not isinstance(t, Tensor):
             raise TypeError(f"backward: expected a Tensor at position {i}, got {type(t).__name__}")
-        if not t._rg or t.grad_fn is not None and t.grad_fn._fw_only:  # (forward-AD-only: forward_ad.py)
+        if not t._rg or _function._is_fw_tracked(t):  # (forward-AD-only: forward_ad.py)
             raise RuntimeError(f"element {i} of tensors does not require grad and does not have a grad_fn")
     grads = _make_root_grads(tensors, grad_tensors)
     if retain_graph is None:
@@ -130,7 +130,7 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None,
                 continue
             if not isinstance(x, Tensor):
                 raise TypeError(f"grad: inputs must be Tensors, got {type(x).__name__} at position {k}")
-            if not x._rg or x.grad_fn is not None and x.grad_fn._fw_only:
+            if not x._rg or _function._is_fw_tracked(x):
                 raise RuntimeError("One of the differentiated Tensors does not require grad")
             capture.setdefault(_root_node(x), []).append(k)
 

@@ -8,16 +8,25 @@
 How flambeau does it (the mechanism lives in _forward_mode.py):
 - A tensor's tangent is its `_fw` slot. Every op that carries a tangent must reach autograd's
   Function machinery, and every op already does when an input has `_rg` set and grad mode is on.
-  So a dual tensor whose primal does not require grad gets `_rg` anyway, with a graph root marked
-  `_fw_only`: ops record nodes for it as for any tracked tensor, and nodes fed only by such
-  tensors are marked `_fw_only` too. `requires_grad`, `is_leaf` and backward() look through that
-  marking, so to the user such a tensor does not require grad, as in PyTorch.
+  So a dual tensor whose primal does not require grad gets `_rg` anyway, as a "forward-AD leaf":
+  no grad_fn, and for gradient edge (its `_acc`) a root marked `_fw_only` that drops what reaches
+  it. An op whose tracked inputs are all such leaves returns such leaves too (its node is used to
+  compute the tangents, then dropped). So to the user, as in PyTorch, these tensors have no
+  grad_fn, are leaves and do not require grad (`requires_grad` and backward() look at `_acc`),
+  while ops on them still reach the forward-AD hook; an op mixing them with tensors that require
+  grad records a real node, whose edges to them lead to the dropping root.
 - While a level is open, Function.apply (and the builtin fast applies) hand every call to
   `_forward_mode.apply`, which runs the op, records its node and computes the output tangents:
   by a per-op rule where one is registered (linear ops: the op applied to the tangents; bilinear
   ops: the product rule; custom Functions: their `jvp`), otherwise generically from the node's own
   backward by the double-vjp trick (J t = d/du <J^T u, t>). Rules are written with flambeau ops,
   so tangents are themselves differentiable in reverse mode (forward-over-reverse composes).
+- In-place ops, as PyTorch's: the op's result tangent is written into the tangent the tensor
+  already has (update_tangent), so the object unpack_dual returned sees the new values, and a
+  view's tangent, being a view of its base's, follows writes through either. A view made before
+  its base got a tangent gets the matching view of it on first use (tangent_of); such views of
+  untracked tensors are noted while the level is open (_note_view) and tracked once their base
+  gets a tangent. Tangents are laid out like their primals, so that views line up.
 - Tangents live only inside their level: exit_dual_level clears every tangent set in it and
   un-tracks the forward-only tensors.
 - Under no_grad the level keeps grad recording's gate open (ops must still reach the Function
@@ -52,6 +61,7 @@ def enter_dual_level():
     _forward_mode.install_rules()
     _current_level = 0
     _function._fw_hook = _forward_mode.apply
+    _tensor._view_hook = _note_view
     _grad_mode._fw_open[0] = True
     if not _gs.enabled and not _gs.inference:  # opened under no_grad: keep the ops' gate open
         _gs.enabled = _gs.fw_gate = True
@@ -68,21 +78,23 @@ def exit_dual_level(*, level=None):
         raise RuntimeError("Trying to exit a forward AD level that was not the last one that was created. "
                            "This is not supported.")
     _function._fw_hook = None
+    _tensor._view_hook = None
+    del _plain_views[:]
     _current_level = -1
     _grad_mode._fw_open[0] = False
     if _gs.fw_gate:
         _gs.enabled = _gs.fw_gate = False
     refs = _duals[:]
     del _duals[:]
+    _primal_views.clear()
     for r in refs:
         t = r()
         if t is None:
             continue
         t._fw = None
-        fn = t.grad_fn
-        if fn is not None and fn._fw_only:
+        if t._rg and t.grad_fn is None and _function._is_fw_leaf(t):
             t._rg = False
-            t.grad_fn = None
+            t._acc = None
 
 
 class dual_level:
@@ -119,8 +131,119 @@ def _check_level(level, what):
 
 
 def tangent_of(t):
-    """t's tangent at the open level, or None."""
-    return t._fw
+    """t's tangent at the open level, or None. A view without a tangent of its own whose base has
+    one gets (and keeps) the matching view of the base's tangent, as PyTorch's views do: the base
+    got its tangent from an in-place op after the view was made."""
+    fw = t._fw
+    if fw is None and t._base is not None and t._base._fw is not None and _current_level >= 0:
+        return _view_tangent(t)
+    return fw
+
+
+def _view_tangent(v):
+    if is_primal_view(v):
+        return None
+    base = v._base
+    bi, vi = base._impl, v._impl
+    bt = base._fw
+    from ._forward_mode import same_layout
+    if not same_layout(bt._impl, bi) and bi.numel > 1:
+        # The view addresses the base's layout: lay the base's tangent out like the base (its
+        # values are kept; views taken of the old tangent object no longer follow it).
+        if not _C.is_non_overlapping_and_dense(bi):
+            return None
+        from ._forward_mode import laid_out_like
+        bt = laid_out_like(bt, bi)
+        set_tangent(base, bt)
+    bti = bt._impl
+    geometry = (list(vi.shape), list(vi.stride), bti.storage_offset + vi.storage_offset - bi.storage_offset)
+    if bt._rg:  # a tangent differentiable in reverse mode: a differentiable view of it
+        prev = _function._fw_hook
+        _function._fw_hook = None
+        try:
+            vt = bt.as_strided(*geometry)
+        finally:
+            _function._fw_hook = prev
+    else:
+        vt = _tensor._wrap_view(_C.as_strided(bti, *geometry), bt)
+    set_tangent(v, vt)
+    return vt
+
+
+# unpack_dual's primals: views of the dual for reverse mode, but not forward views (PyTorch's):
+# an in-place op on one gives it a tangent of its own and leaves the dual's tangent as it was.
+# id -> weakref (a WeakSet would compare tensors with ==, which is elementwise).
+_primal_views = {}
+
+
+def mark_primal_view(p):
+    key = id(p)
+
+    def forget(ref):
+        if _primal_views.get(key) is ref:
+            del _primal_views[key]
+    _primal_views[key] = weakref.ref(p, forget)
+
+
+def is_primal_view(t):
+    r = _primal_views.get(id(t))
+    return r is not None and r() is t
+
+
+# Views made in the level of tensors that are not tracked (no tangent, no grad): if an in-place op
+# later gives their base a tangent, they must see (a view of) it, as PyTorch's views do; being
+# untracked, ops on them would not reach the forward-AD hook, so they are tracked from then on.
+# (Views made before the level opened are not known: such a view keeps seeing no tangent.)
+_plain_views = []
+_plain_compact_at = [1024]
+
+
+def _note_view(v):
+    if not v._base._rg:
+        _plain_views.append(weakref.ref(v))
+        if len(_plain_views) >= _plain_compact_at[0]:
+            _plain_views[:] = [r for r in _plain_views if r() is not None and not r()._rg]
+            _plain_compact_at[0] = max(1024, 2 * len(_plain_views))
+
+
+def _track_views_of(base):
+    from ._forward_mode import _ROOT
+    for r in _plain_views:
+        v = r()
+        if v is not None and v._base is base and not v._rg and not is_primal_view(v):
+            v._rg = True
+            v._acc = _ROOT
+            _duals.append(r)  # (untracked again when the level closes)
+
+
+def update_tangent(t, new):
+    """After an in-place op wrote new values into t: its tangent becomes `new` (None: the op's
+    result carries none). As in PyTorch, a tangent t already has is updated in place (the object
+    unpack_dual returned, and the tangents of t's views, which are views of it, see the new
+    values); a tangent that must stay differentiable in reverse mode is replaced instead."""
+    old = tangent_of(t)
+    if old is None:
+        if new is not None:
+            set_tangent(t, new)
+            if t._base is None and _plain_views:
+                _track_views_of(t)
+        return
+    if old is new:
+        return
+    oi = old._impl
+    if new is None:
+        if not old._rg:
+            _C.fill_(oi, 0)
+            return
+        new = _tensor._wrap(_C.full(list(oi.shape), 0, oi.dtype, oi.device))
+    ni = new._impl
+    from ._forward_mode import same_layout
+    if old._rg or new._rg or ni.shape != oi.shape or not same_layout(oi, t._impl):
+        set_tangent(t, new)
+        return
+    if ni.dtype != oi.dtype or ni.device != oi.device:
+        ni = _C.to(ni, oi.dtype, oi.device, False)
+    _C.copy_(oi, ni)
 
 
 def set_tangent(t, tangent):
@@ -141,14 +264,14 @@ def set_tangent_tracked(t, tangent):
     if not t._rg:
         from ._forward_mode import _ROOT
         t._rg = True
-        t.grad_fn = _ROOT
+        t.grad_fn = None
+        t._acc = _ROOT
     set_tangent(t, tangent)
 
 
 def is_fw_only(t):
     """Whether t is tracked only because it carries a tangent (not for reverse mode)."""
-    fn = t.grad_fn
-    return fn is not None and fn._fw_only
+    return _function._is_fw_tracked(t)
 
 
 def make_dual(tensor, tangent, *, level=None):
@@ -194,7 +317,7 @@ def unpack_dual(tensor, *, level=None):
     level = _check_level(level, "unpack")
     if not isinstance(tensor, Tensor):
         raise TypeError(f"unpack_dual: expected a Tensor, got {type(tensor).__name__}")
-    if level is None or tensor._fw is None:
+    if level is None or tangent_of(tensor) is None:
         return UnpackedDualTensor(tensor, None)
     from . import _forward_mode
     return UnpackedDualTensor(_forward_mode.primal_view(tensor), tensor._fw)

@@ -124,6 +124,31 @@ def _materialise_leaf_slots(t):
 _anomaly_enabled = False
 
 
+def _is_fw_leaf(t):
+    """Whether t (with _rg set and no grad_fn) is tracked only to carry a forward-AD tangent: its
+    gradient edge is forward_ad's dropping root instead of an AccumulateGrad. To the user it is a
+    leaf that does not require grad, as in PyTorch (forward_ad.py)."""
+    acc = t._acc
+    return acc is not None and acc._fw_only
+
+
+def _is_fw_tracked(t):
+    """Whether tracked tensor t is tracked for forward AD only: a forward-AD leaf, or (internally,
+    a saved output re-attached to its node) an output of a node recorded only for forward AD."""
+    fn = t.grad_fn
+    return _is_fw_leaf(t) if fn is None else fn._fw_only
+
+
+def _take_history(dst, src):
+    """dst takes over src's place in the graph (after an in-place op wrote src's values into dst):
+    its grad_fn, or for a forward-AD leaf src its tangent-carrying edge."""
+    fn = src.grad_fn
+    dst.grad_fn = fn
+    dst._output_nr = src._output_nr
+    if fn is None:
+        dst._acc = src._acc
+
+
 def _forward_trace():
     import traceback
     return traceback.extract_stack()[:-2]
@@ -548,7 +573,7 @@ def _record_outputs(ctx, args, outputs):
             continue
         if dirty is not None and id(o) in dirty:
             # In-place custom op: the input itself now carries this node's history.
-            if o.grad_fn is None and o._rg:
+            if o.grad_fn is None and o._rg and not _is_fw_leaf(o):
                 raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
         elif id(o) in arg_ids:
             # forward returned an input unchanged: the output is a new alias with its own history.
