@@ -150,3 +150,69 @@ def test_as_subclass_and_backend_flags():
             a.as_subclass(int)
         assert not any((a.is_nested, a.is_xpu, a.is_mps, a.is_ipu, a.is_mkldnn, a.is_vulkan, a.is_mtia))
     np.testing.assert_allclose(grads[1], grads[0], rtol=1e-12)
+
+
+# ---------------------------------------------------------------- views made before an in-place write
+# A view's history is "a view of its base as the base was then"; once an in-place op gives the base (or
+# another view of it) a new history, the view must follow it, as PyTorch regenerates a view's grad_fn.
+# These gave silently wrong gradients before (the write was missed).
+def _stale_view_cases(lib, x_np, c_np):
+    out = []
+    x = lib.tensor(x_np, requires_grad=True)
+    c = lib.tensor(c_np)
+
+    def grad_of(f):
+        x.grad = None
+        f()
+        out.append(x.grad.numpy().copy())
+
+    def base_written():
+        y = x * 1
+        v = y[:, 1:]
+        y.mul_(c)
+        v.sum().backward()
+
+    def sibling_written():
+        y = x * 1
+        v = y[:, 1:]
+        w = y[0]
+        w.mul_(10)
+        (v * v).sum().backward()
+
+    def transposed_root():
+        y = x * 1
+        v = y.t()
+        y.add_(5)
+        v.backward(lib.ones(v.shape, dtype=v.dtype))
+
+    def chunks_then_relu_():
+        y = x * 2
+        a, b = y[:, :1], y[:, 1:]
+        lib.relu_(y.sub_(3))
+        (a * b.sum()).sum().backward()
+
+    def zeroed_base_through_grad():
+        y = x * 2
+        v = y[0]
+        y.zero_()
+        (v * 3 + y).sum().backward()
+
+    def view_of_view():
+        y = x * 1
+        v = y[1:][0, 1:]
+        y[1].mul_(c)
+        v.pow(2).sum().backward()
+
+    for f in (base_written, sibling_written, transposed_root, chunks_then_relu_, zeroed_base_through_grad,
+              view_of_view):
+        grad_of(f)
+    return out
+
+
+def test_view_follows_inplace_write_on_its_base():
+    x_np = np.random.randn(2, 3)
+    c_np = np.random.randn(3)
+    want = _stale_view_cases(torch, x_np, c_np)
+    got = _stale_view_cases(flambeau, x_np, c_np)
+    for w, g in zip(want, got):
+        np.testing.assert_allclose(g, w, rtol=1e-12, atol=0)

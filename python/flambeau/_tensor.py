@@ -30,7 +30,7 @@ _GRAD_DTYPES = _FLOAT | _COMPLEX  # the dtypes that can require gradients
 
 # Values of slots that are usually left unset (see module docstring).
 _SLOT_DEFAULTS = {"grad": None, "_base": None, "_output_nr": 0, "_retains_grad": False, "_hooks": None, "_acc": None,
-                  "_post_acc": None, "_fw": None}
+                  "_post_acc": None, "_fw": None, "_vsrc": None}
 
 
 def _warn_non_leaf_grad():
@@ -61,7 +61,8 @@ def _wrap_view(impl, src):
     t._rg = False
     t.grad_fn = None
     b = src._base
-    t._base = src if b is None else b
+    t._base = b = src if b is None else b
+    t._vsrc = b.grad_fn  # the base's history the view derives from (autograd/function.py: _refresh_view)
     if _view_hook is not None:  # a forward-AD level is open (autograd/forward_ad.py)
         _view_hook(t)
     return t
@@ -72,7 +73,7 @@ _view_hook = None
 
 class Tensor:
     __slots__ = ("_impl", "_rg", "grad_fn", "_base", "grad", "_output_nr", "_retains_grad", "_hooks", "_acc",
-                 "_post_acc", "_fw", "__weakref__")
+                 "_post_acc", "_fw", "_vsrc", "__weakref__")
 
     # numpy defers to our reflected operators (ndarray + tensor -> tensor.__radd__).
     __array_priority__ = 1000
@@ -196,6 +197,8 @@ class Tensor:
         t = _new(cls)
         t._impl, t._rg, t.grad_fn, t._base = alias._impl, alias._rg, alias.grad_fn, alias._base
         t._output_nr = alias._output_nr
+        if alias._base is not None:
+            t._vsrc = alias._vsrc
         return t
 
     @property

@@ -242,21 +242,45 @@ class _CopySlicesInplace(Function):
         return gb, gr, None
 
 
-def _rebase_view(v, base, r):
-    if base._rg and base.grad_fn is None and _gs.enabled and not _is_fw_leaf(base):
-        raise RuntimeError("a view of a leaf Variable that requires grad is being used in an in-place operation.")
+def _view_geometry(v, base, what):
+    """A function giving, of any contiguous tensor shaped like `base`, the region view `v` covers of base."""
     bi, vi = base._impl, v._impl
     if not bi.is_contiguous():
-        raise NotImplementedError("flambeau: an in-place operation on a view of a non-contiguous tensor cannot be "
-                                  "recorded by autograd; make the base contiguous first")
+        raise NotImplementedError(f"flambeau: {what} cannot be recorded by autograd when the view's base is "
+                                  "not contiguous; make the base contiguous first")
     rel = vi.storage_offset - bi.storage_offset
     size, stride = list(vi.shape), list(vi.stride)
 
-    def view_fn(impl):  # the view's geometry, relative to any contiguous tensor shaped like base
+    def view_fn(impl):
         return _C.as_strided(impl, size, stride, impl.storage_offset + rel)
+    return view_fn
 
+
+def refresh_stale_view(v):
+    """Gives view v the history "a view of its base as the base is now" and returns its grad_fn (see
+    autograd.function._refresh_view). A base without a history now (detach_()) leaves v as it was."""
+    from ..autograd.function import _take_history
+    from .shape import _ViewFn
+    base = v._base
+    v._vsrc = base.grad_fn
+    if base.grad_fn is None:
+        return v.grad_fn
+    prev = _gs.enabled
+    _gs.enabled = True
+    try:
+        nv = _ViewFn.apply(base, _view_geometry(v, base, "a view used after an in-place operation on its base"))
+    finally:
+        _gs.enabled = prev
+    _take_history(v, nv)
+    return v.grad_fn
+
+
+def _rebase_view(v, base, r):
+    if base._rg and base.grad_fn is None and _gs.enabled and not _is_fw_leaf(base):
+        raise RuntimeError("a view of a leaf Variable that requires grad is being used in an in-place operation.")
+    view_fn = _view_geometry(v, base, "an in-place operation on a view")
     node_out = _CopySlicesInplace.apply(base, r, view_fn)
-    _C.copy_(vi, r._impl)  # the write itself (into the shared storage)
+    _C.copy_(v._impl, r._impl)  # the write itself (into the shared storage)
     base._rg = True
     _take_history(base, node_out)
     primal_view = (node_out._fw is not None or base._fw is not None) and _is_primal_view(v)
@@ -266,6 +290,7 @@ def _rebase_view(v, base, r):
     nv = _ViewFn.apply(base, view_fn)
     v._rg = True
     _take_history(v, nv)
+    v._vsrc = base.grad_fn
     if primal_view:  # its new tangent is the op's, not a view of the base's
         _take_tangent(v, r)
     elif nv._fw is not None or v._fw is not None:

@@ -300,6 +300,7 @@ def _rebase_views(out, sargs, args, ctx):
             if b is not None and id(b) in remap:
                 a = remap[id(b)]
                 o._base = a if a._base is None else a._base
+                o._vsrc = o._base.grad_fn
         res.append(o)
     for name in ("_dirty", "_non_diff"):
         ids = ctx.__dict__.get(name)

@@ -378,6 +378,8 @@ def _apply_builtin(cls, *args):
         if isinstance(a, Tensor) and a._rg:
             flags.append(True)
             fn = a.grad_fn
+            if fn is not None and a._base is not None and a._vsrc is not a._base.grad_fn:
+                fn = _refresh_view(a)
             nexts.append((fn, a._output_nr) if fn is not None else (_accumulate_node(a), 0))
         else:
             flags.append(False)
@@ -417,9 +419,21 @@ _fw_hook = None
 _fw_none = object()
 
 
+def _refresh_view(t):
+    """t.grad_fn for a view t whose base got a new history (an in-place op recorded on the base or on
+    another of its views) after t was made: t becomes a view of the base's current value first, as
+    PyTorch regenerates a view's grad_fn when its base's version moved. Without it, gradients through
+    t would silently miss that write (y = x * 1; v = y[1:]; y.mul_(c); v.sum() -> dv/dx must be c)."""
+    from .._functions._dispatch import refresh_stale_view
+    return refresh_stale_view(t)
+
+
 def _edge(t):
     fn = t.grad_fn
     if fn is not None:
+        b = t._base
+        if b is not None and t._vsrc is not b.grad_fn:
+            fn = _refresh_view(t)
         return (fn, t._output_nr)
     node = t._acc
     if node is None:
@@ -550,6 +564,8 @@ def _record(ctx, args, flags, outputs):
     for a, f in zip(args, flags):
         if f:
             fn = a.grad_fn
+            if fn is not None and a._base is not None and a._vsrc is not a._base.grad_fn:
+                fn = _refresh_view(a)
             nexts.append((fn, a._output_nr) if fn is not None else (_accumulate_node(a), 0))
         else:
             nexts.append(_NO_EDGE)
