@@ -81,4 +81,4 @@ def _sdpa_prelude(query, key, attn_mask, is_causal):
     return attn_mask, is_causal
 
 
-from . import bias  # noqa: E402,F401
+from . import bias, flex_attention  # noqa: E402,F401
