@@ -91,3 +91,10 @@ def test_backward_through_a_graph_recorded_before_the_swap_raises():
         lib.utils.swap_tensors(p, lib.nn.Parameter(lib.zeros(3)))
         with pytest.raises(RuntimeError, match="poisoned by swap_tensors"):
             y.backward()
+
+
+def test_toplevel_to_dlpack_accepts_requires_grad_as_pytorch():
+    a = np.random.randn(3).astype(np.float32)
+    t = torch.from_dlpack(torch.to_dlpack(torch.tensor(a, requires_grad=True)))
+    f = torch.from_dlpack(flambeau.to_dlpack(flambeau.tensor(a, requires_grad=True)))
+    np.testing.assert_array_equal(f.numpy(), t.detach().numpy())
