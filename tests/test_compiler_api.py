@@ -69,7 +69,7 @@ def test_set_stance_call_context_decorator():
 
 def test_dynamo_config():
     for name in ("suppress_errors", "cache_size_limit", "recompile_limit", "capture_scalar_outputs",
-                 "optimize_ddp", "automatic_dynamic_shapes"):
+                 "optimize_ddp", "automatic_dynamic_shapes", "compiled_autograd", "allow_rnn", "repro_level"):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             assert getattr(flambeau._dynamo.config, name) == getattr(torch._dynamo.config, name), name

@@ -11,7 +11,10 @@ _DEFAULTS = {
     "inline_inbuilt_nn_modules": True, "specialize_int": False, "force_parameter_static_shapes": True,
     "guard_nn_modules": True, "error_on_recompile": False, "skip_nnmodule_hook_guards": True,
     "allow_unspec_int_on_nn_module": False, "dynamic_shapes": True, "replay_record_enabled": False,
-    "raise_on_ctx_manager_usage": True,
+    "raise_on_ctx_manager_usage": True, "compiled_autograd": False, "allow_rnn": False,
+    "enable_compiler_collectives": False, "capture_func_transforms": True,
+    "prefer_deferred_runtime_asserts_over_guards": False, "do_not_emit_runtime_asserts": False,
+    "use_lazy_graph_module": True, "log_compilation_metrics": True, "repro_after": None, "repro_level": 2,
 }
 
 
