@@ -203,3 +203,20 @@ def test_errors():
         FF.create_block_mask(relative_position, 1, 1, 4, 4, device="cpu")
     with pytest.raises(NotImplementedError, match="4D"):
         FF.flex_attention(q[0], q[0], q[0])
+
+
+def test_batch_one_key_value_broadcast_over_the_query_batch():
+    """Bkv = 1 with a block mask of the query's batch: key/value broadcast (PyTorch's rule)."""
+    (tq, fq), (tk, fk), (tv, fv) = _qkv(1, 2, 2, 6, 6, 4)
+    tq, fq = _pair((3, 2, 6, 4))
+
+    def per_batch(b, h, q_idx, kv_idx):
+        return kv_idx <= q_idx + b
+    tbm = TF.create_block_mask(per_batch, 3, None, 6, 6, device="cpu", BLOCK_SIZE=2)
+    fbm = FF.create_block_mask(per_batch, 3, None, 6, 6, device="cpu", BLOCK_SIZE=2)
+    with torch.no_grad():
+        t_out = TF.flex_attention(tq.detach(), tk.detach(), tv.detach(), block_mask=tbm)
+    f_out = FF.flex_attention(fq, fk, fv, block_mask=fbm)
+    _close(f_out, t_out)
+    with pytest.raises(ValueError, match="same batch size"):
+        FF.flex_attention(fq, fk, fv)
