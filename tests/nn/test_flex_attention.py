@@ -220,3 +220,17 @@ def test_batch_one_key_value_broadcast_over_the_query_batch():
     _close(f_out, t_out)
     with pytest.raises(ValueError, match="same batch size"):
         FF.flex_attention(fq, fk, fv)
+
+
+def test_block_mask_indexing_and_adjust():
+    fbm = FF.create_block_mask(sliding_window(5), 3, 2, 40, 48, device="cpu", BLOCK_SIZE=8)
+    tbm = TF.create_block_mask(sliding_window(5), 3, 2, 40, 48, device="cpu", BLOCK_SIZE=8)
+    for index in (-1, (1, -1), (slice(0, 2), 1, 3), (0, slice(None), slice(1, 4))):
+        f, t = fbm[index], tbm[index]
+        assert f.shape == t.shape, index
+        for name in f._TENSOR_ATTRS:
+            np.testing.assert_array_equal(getattr(f, name).numpy(), getattr(t, name).numpy(), err_msg=name)
+    f, t = fbm._adjust(20, 30), tbm._adjust(20, 30)
+    assert f.shape == t.shape and str(f) == str(t)
+    for name in f._TENSOR_ATTRS:
+        np.testing.assert_array_equal(getattr(f, name).numpy(), getattr(t, name).numpy(), err_msg=name)

@@ -185,6 +185,14 @@ def _convert_mask_to_block_mask(mask, Q_BLOCK_SIZE, KV_BLOCK_SIZE, separate_full
     return (block_sum > 0).to(flambeau.int8), None
 
 
+def _adjust_num_blocks_and_indices(num_blocks, indices, new_num_rows, new_num_cols):
+    indices = indices[:, :, :new_num_rows, :new_num_cols]
+    num_blocks = num_blocks[:, :, :new_num_rows]
+    num_blocks = flambeau.where(num_blocks < new_num_cols, num_blocks, new_num_cols)
+    num_blocks = (indices < num_blocks[:, :, :, None]).sum(dim=-1).to(flambeau.int32)
+    return num_blocks, indices
+
+
 class BlockMask:
     """A block-sparse attention mask: for each (batch, head, query block) the key blocks that are partly
     (kv_num_blocks / kv_indices) or fully (full_kv_num_blocks / full_kv_indices) attended, their q-major
@@ -262,15 +270,28 @@ class BlockMask:
         return partial
 
     def __getitem__(self, index):
-        """The BlockMask of some batches / heads (its mask_mod can no longer be used, as in PyTorch)."""
+        """The BlockMask of some batches / heads / query blocks (an integer keeps its dimension); its
+        mask_mod can no longer be used, as in PyTorch."""
         index = index if isinstance(index, tuple) else (index,)
-        # integer indices keep their dimension (index i -> slice i:i+1), as PyTorch's does
-        index = tuple(slice(i, i + 1) if isinstance(i, int) else i for i in index)
+        padded = (*index, slice(None), slice(None), slice(None))[:3]
+        sizes = self.kv_num_blocks.shape[:3]
+        index = tuple((slice(i + n, i + n + 1) if -n <= i < 0 else slice(i, i + 1)) if isinstance(i, int) else i
+                      for i, n in zip(padded, sizes))
         full = (self.full_kv_num_blocks[index], self.full_kv_indices[index]) \
             if self.full_kv_num_blocks is not None else (None, None)
         return BlockMask.from_kv_blocks(self.kv_num_blocks[index], self.kv_indices[index], *full,
                                         BLOCK_SIZE=self.BLOCK_SIZE, mask_mod=_sliced_mask_mod_error,
                                         seq_lengths=self.seq_lengths, compute_q_blocks=self.q_indices is not None)
+
+    def _adjust(self, new_q_len, new_kv_len):
+        """This mask cropped to the upper-left new_q_len x new_kv_len corner (PyTorch's _adjust)."""
+        rows = (new_q_len + self.BLOCK_SIZE[0] - 1) // self.BLOCK_SIZE[0]
+        cols = (new_kv_len + self.BLOCK_SIZE[1] - 1) // self.BLOCK_SIZE[1]
+        kv = _adjust_num_blocks_and_indices(self.kv_num_blocks, self.kv_indices, rows, cols)
+        full = _adjust_num_blocks_and_indices(self.full_kv_num_blocks, self.full_kv_indices, rows, cols) \
+            if self.full_kv_num_blocks is not None else (None, None)
+        return self.from_kv_blocks(*kv, *full, BLOCK_SIZE=self.BLOCK_SIZE, mask_mod=self.mask_mod,
+                                   seq_lengths=(new_q_len, new_kv_len), compute_q_blocks=self.q_indices is not None)
 
     def to(self, device):
         moved = [getattr(self, a).to(device) if getattr(self, a) is not None else None for a in self._TENSOR_ATTRS]
