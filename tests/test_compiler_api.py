@@ -76,7 +76,7 @@ def test_dynamo_config():
     cfg = flambeau._dynamo.config
     cfg.cache_size_limit = 64
     try:
-        assert cfg.cache_size_limit == 64
+        assert cfg.cache_size_limit == 64 and cfg.recompile_limit == 64  # PyTorch's alias
         with cfg.patch(cache_size_limit=3, suppress_errors=True):
             assert cfg.cache_size_limit == 3 and cfg.suppress_errors
         assert cfg.cache_size_limit == 64 and not cfg.suppress_errors

@@ -5,8 +5,7 @@ import sys
 import types
 
 _DEFAULTS = {
-    "suppress_errors": False, "cache_size_limit": 8, "recompile_limit": 8, "accumulated_cache_size_limit": 256,
-    "accumulated_recompile_limit": 256, "capture_scalar_outputs": False, "capture_dynamic_output_shape_ops": False,
+    "suppress_errors": False, "recompile_limit": 8, "accumulated_recompile_limit": 256, "capture_scalar_outputs": False, "capture_dynamic_output_shape_ops": False,
     "optimize_ddp": True, "verbose": False, "automatic_dynamic_shapes": True, "assume_static_by_default": True,
     "inline_inbuilt_nn_modules": True, "specialize_int": False, "force_parameter_static_shapes": True,
     "guard_nn_modules": True, "error_on_recompile": False, "skip_nnmodule_hook_guards": True,
@@ -18,8 +17,13 @@ _DEFAULTS = {
 }
 
 
+# old names that PyTorch keeps as aliases of the new ones (setting either changes both)
+_ALIASES = {"cache_size_limit": "recompile_limit", "accumulated_cache_size_limit": "accumulated_recompile_limit"}
+
+
 class _ConfigModule(types.ModuleType):
     def __getattr__(self, name):
+        name = _ALIASES.get(name, name)
         values = self.__dict__["_values"]
         if name in values:
             return values[name]
@@ -28,12 +32,13 @@ class _ConfigModule(types.ModuleType):
     def __setattr__(self, name, value):
         if name.startswith("__") or name == "_values":
             return super().__setattr__(name, value)
+        name = _ALIASES.get(name, name)
         if name not in self._values:
             raise AttributeError(f"{self.__name__}.{name} does not exist")
         self._values[name] = value
 
     def get_config_copy(self):
-        return dict(self._values)
+        return dict(self._values, **{old: self._values[new] for old, new in _ALIASES.items()})
 
     def patch(self, *args, **kwargs):
         """config.patch(name=value) / patch({name: value}): a context manager (and decorator) setting values
