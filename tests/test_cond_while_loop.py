@@ -5,6 +5,7 @@ import pytest
 import torch
 
 import flambeau
+from dynamo_guard import keep_torch_distribution_validation  # noqa: F401  (autouse: PyTorch's dynamo turns it off)
 
 
 def _pair(shape):

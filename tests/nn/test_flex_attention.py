@@ -13,6 +13,7 @@ from torch.nn.attention import flex_attention as TF
 
 import flambeau
 from flambeau.nn.attention import flex_attention as FF
+from dynamo_guard import keep_torch_distribution_validation  # noqa: F401  (autouse: PyTorch's dynamo turns it off)
 
 warnings.filterwarnings("ignore", message=".*flex_attention called without torch.compile.*")
 

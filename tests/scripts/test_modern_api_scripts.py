@@ -13,6 +13,7 @@ import numpy as np
 from script_parity import FLAMBEAU, TORCH, assert_records_close, numpy_state
 from script_parity import load_numpy_state as load_state
 from script_parity import torch_single_thread  # noqa: F401  (autouse fixture)
+from dynamo_guard import keep_torch_distribution_validation  # noqa: F401  (autouse: PyTorch's dynamo turns it off)
 
 VOCAB, T, D, H = 11, 9, 16, 2
 
