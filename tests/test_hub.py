@@ -1,6 +1,7 @@
 """flambeau.hub (torch.hub's weight download and cache) with file:// URLs: download into the cache,
 reuse of the cached file, hash-prefix checks, safetensors files, PyTorch pickles refused with
-flambeau.load's message, get_dir / set_dir / FLAMBEAU_HOME; utils.model_zoo.load_url."""
+flambeau.load's message, get_dir / set_dir / FLAMBEAU_HOME; utils.model_zoo.load_url; hub.load / list / help
+of local directories (hubconf.py), GitHub sources refused."""
 import hashlib
 import os
 
@@ -79,3 +80,76 @@ def test_get_dir_set_dir(tmp_path, monkeypatch):
     _, path = _saved(tmp_path, "m.pth")
     flambeau.hub.load_state_dict_from_url(path.as_uri())
     assert (tmp_path / "mine" / "checkpoints" / "m.pth").is_file()
+
+
+# ---------------------------------------------------------------- hub.load / list / help of local dirs
+_HUBCONF = '''
+import flambeau
+dependencies = {deps}
+
+
+def linear(in_features=3, out_features=2, *, zero=False):
+    """A Linear layer (optionally zeroed)."""
+    m = flambeau.nn.Linear(in_features, out_features)
+    if zero:
+        with flambeau.no_grad():
+            m.weight.zero_()
+    return m
+
+
+def helper_value():
+    from helper_module import VALUE  # the repository's own modules are importable
+    return VALUE
+
+
+def _private():
+    pass
+
+
+NOT_CALLABLE = 3
+'''
+
+
+def _repo(tmp_path, deps='["numpy"]'):
+    repo = tmp_path / "repo"
+    repo.mkdir(exist_ok=True)
+    (repo / "hubconf.py").write_text(_HUBCONF.format(deps=deps))
+    (repo / "helper_module.py").write_text("VALUE = 42\n")
+    return str(repo)
+
+
+def test_hub_load_local_calls_the_entry_point(tmp_path):
+    repo = _repo(tmp_path)
+    m = flambeau.hub.load(repo, "linear", 4, source="local", out_features=5, zero=True)
+    assert isinstance(m, nn.Linear) and tuple(m.weight.shape) == (5, 4) and float(m.weight.abs().sum()) == 0.0
+    assert flambeau.hub.load(repo, "helper_value", source="local") == 42
+    import sys
+    assert repo not in sys.path  # the repository leaves sys.path afterwards, as in PyTorch
+
+
+def test_hub_list_and_help_of_a_local_dir(tmp_path):
+    repo = _repo(tmp_path)
+    assert flambeau.hub.list(repo) == ["helper_value", "linear"]
+    assert flambeau.hub.help(repo, "linear") == "A Linear layer (optionally zeroed)."
+
+
+def test_hub_errors_match_pytorch(tmp_path):
+    repo = _repo(tmp_path, deps='["numpy", "no_such_package_xyz"]')
+    for lib in (torch, flambeau):
+        with pytest.raises(RuntimeError, match="Missing dependencies: no_such_package_xyz"):
+            lib.hub.load(repo, "linear", source="local")
+    repo = _repo(tmp_path)
+    for lib in (torch, flambeau):
+        with pytest.raises(RuntimeError, match="Cannot find callable NOT_CALLABLE in hubconf"):
+            lib.hub.load(repo, "NOT_CALLABLE", source="local")
+        with pytest.raises(ValueError, match="Unknown source"):
+            lib.hub.load(repo, "linear", source="ftp")
+        with pytest.raises(ValueError, match="model should be a string"):
+            lib.hub.load(repo, 3, source="local")
+
+
+def test_hub_github_sources_are_refused_clearly():
+    with pytest.raises(RuntimeError, match="source='local'"):
+        flambeau.hub.load("pytorch/vision", "resnet18")
+    with pytest.raises(RuntimeError, match="not a local directory"):
+        flambeau.hub.list("pytorch/vision:main")

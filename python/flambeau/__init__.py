@@ -222,6 +222,10 @@ def lu(A, pivot=True, get_infos=False, out=None):
 
 from . import nn, optim, utils, distributions, func  # noqa: E402,F401  (after the core, which they build on)
 from ._compile import compile  # noqa: E402,F401  (needs nn.Module)
+from . import compiler, _dynamo  # noqa: E402,F401  (torch.compiler / torch._dynamo: eager semantics)
+from ._control_flow import cond, while_loop  # noqa: E402,F401  (torch.cond / torch.while_loop, eagerly)
+from . import signal, library  # noqa: E402,F401  (torch.signal.windows; torch.library custom ops)
+from ._ops import ops  # noqa: E402,F401  (torch.ops.<namespace>.<custom op>)
 from .func import vmap  # noqa: E402,F401  (torch.vmap)
 from .serialization import save, load, save_safetensors, load_safetensors  # noqa: E402,F401
 from ._functions.nn_toplevel import *  # noqa: E402,F401,F403  (torch.conv2d, torch.dropout, ...: after nn)

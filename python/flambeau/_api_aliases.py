@@ -125,8 +125,10 @@ def is_warn_always_enabled():
 
 # ------------------------------------------------------------------------------------------------ interop
 def to_dlpack(tensor):
-    """A DLPack capsule sharing the tensor's memory (torch.utils.dlpack.to_dlpack)."""
-    return tensor.__dlpack__()
+    """A DLPack capsule sharing the tensor's memory (torch.utils.dlpack.to_dlpack, which, unlike
+    Tensor.__dlpack__, also exports a tensor that requires grad)."""
+    from .utils.dlpack import to_dlpack as _to_dlpack
+    return _to_dlpack(tensor)
 
 
 def init_num_threads():

@@ -3,7 +3,8 @@ from .parameter import Parameter, Buffer, UninitializedParameter, UninitializedB
 from .modules import *  # noqa: F401,F403
 from .modules import __all__ as _modules_all
 from . import functional, init, utils, parallel
+from . import attention  # torch.nn.attention: sdpa_kernel, CausalBias, flex_attention
 from .parallel import DataParallel
 
 __all__ = ["Parameter", "Buffer", "UninitializedParameter", "UninitializedBuffer", "DataParallel",
-           "functional", "init", "utils", "parallel"] + list(_modules_all)
+           "functional", "init", "utils", "parallel", "attention"] + list(_modules_all)

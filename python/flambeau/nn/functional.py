@@ -765,6 +765,8 @@ def cosine_similarity(x1, x2, dim=1, eps=1e-8):
 def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False,
                                  scale=None, enable_gqa=False):
     # kernel: _C.scaled_dot_product_attention (fused attention)
+    from .attention import _sdpa_prelude  # here, not at the top: nn.attention imports this module's package
+    attn_mask, is_causal = _sdpa_prelude(query, key, attn_mask, is_causal)  # backend flags, CausalBias
     L, S = query.shape[-2], key.shape[-2]
     scale_factor = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
     if enable_gqa and query.dim() >= 3 and key.shape[-3] != query.shape[-3]:
