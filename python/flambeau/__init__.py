@@ -249,3 +249,11 @@ _complex.install(globals())
 from . import fft  # noqa: E402,F401  (torch.fft)
 _sparse._finish_setup()  # last: blocks every dense method attached to Tensor on sparse tensors
 from ._discrete_sampling import binomial  # noqa: E402,F401  (torch.binomial; poisson is in _random)
+from ._dtype import quint8, qint8, qint32  # noqa: E402,F401  (quantized dtypes)
+from ._quantized import (qscheme, per_tensor_affine, per_channel_affine, per_tensor_symmetric,  # noqa: E402,F401
+                         per_channel_symmetric, per_channel_affine_float_qparams, quantize_per_tensor,
+                         quantize_per_channel, dequantize)
+from . import _quantized  # noqa: E402
+_quantized._finish_setup()  # blocks every dense method on quantized tensors
+from ._fake_quantize import (fake_quantize_per_tensor_affine, fake_quantize_per_channel_affine,  # noqa: E402,F401
+                             fused_moving_avg_obs_fake_quant)
