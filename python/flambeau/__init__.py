@@ -257,3 +257,5 @@ from . import _quantized  # noqa: E402
 _quantized._finish_setup()  # blocks every dense method on quantized tensors
 from ._fake_quantize import (fake_quantize_per_tensor_affine, fake_quantize_per_channel_affine,  # noqa: E402,F401
                              fused_moving_avg_obs_fake_quant)
+from . import ao  # noqa: E402,F401  (torch.ao.quantization, torch.ao.nn.quantized: eager-mode quantization)
+from . import quantization  # noqa: E402,F401  (torch.quantization, the alias of torch.ao.quantization)
