@@ -14,8 +14,9 @@ It holds (as PyTorch's QTensorImpl + its quantizer):
   _q_scales, _q_zps, _q_axis    per channel: float64 and int64 tensors, and the channel axis
 
 Arithmetic (PyTorch's CPU kernels, checked bit for bit in tests/test_quantized_tensor.py):
-  quint8/qint8:  q = clamp(nearbyint(x * inv) + zp, qmin, qmax), inv = 1.0f / float(scale), in float32
-  qint32:        q = clamp(nearbyint(zp + x * inv)), the zero point added before rounding (fbgemm's legacy)
+  quint8/qint8 per tensor:  q = clamp(nearbyint(fma(x, inv, zp)), qmin, qmax), inv = 1.0f / float(scale)
+                            (fbgemm's Quantize: the zero point added before rounding, in one fused step)
+  qint32, and per channel:  q = clamp(nearbyint(zp + x * inv)), in float32 (two roundings)
   dequantize per tensor:  float(q - zp) * float(scale) in float32
   dequantize per channel: (q - zp) * scale in double, then rounded to float32
 nearbyint rounds halves to even, which is what flambeau's round() does.
@@ -137,17 +138,9 @@ def _quantize_values(x, inv, zp, qdtype, fma=None):
         if qdtype == "qint32" or fma is None:  # PyTorch's scalar path: round(zp + x * inv), in float32
             v = (x * inv + zp).round().to(float64)
         else:
-            # fbgemm's AVX2 path: round(fma(x, inv, zp)); the product is exact in float64, so rounding
-            # x * inv + zp once to float32 is the fused multiply-add. The last numel % 8 elements go
-            # through fbgemm's scalar tail, which rounds the product first.
-            flat = x.reshape(-1)
-            n = flat.shape[0]
-            body = n - n % 8
-            v = ((flat[:body].to(float64) * inv + zp).to(float32).round())
-            if body < n:
-                from ._functions.join import cat
-                v = cat([v, (flat[body:] * inv + zp).round()])
-            v = v.reshape(x.shape)
+            # fbgemm's path (vector body and scalar tail alike): round(fma(x, inv, zp)). The product is
+            # exact in float64, so rounding x * inv + zp once to float32 is the fused multiply-add.
+            v = (x.to(float64) * inv + zp).to(float32).round()
         return v.clamp(qmin, qmax).to(_BY_NAME[storage])
 
 
@@ -183,10 +176,9 @@ def quantize_per_channel(input, scales, zero_points, axis, dtype):
     qd = _qdtype(dtype, "quantize_per_channel")
     _check_float_input(input, "quantize_per_channel")
     nd = input.dim()
-    if not -nd <= axis < max(nd, 1):
-        raise IndexError(f"quantize_per_channel: axis {axis} is out of range for an input of shape "
-                         f"{tuple(input.shape)}")
-    axis = axis % nd
+    if not 0 <= axis < nd:  # PyTorch takes no negative axis here
+        raise RuntimeError(f"quantize_per_channel: Channel axis out of range in per channel affine quantization. "
+                           f"Got: {axis} Expected: [0, {nd}) (input of shape {tuple(input.shape)})")
     scales = scales if isinstance(scales, Tensor) else _tensor(scales, dtype=float64)
     zero_points = zero_points if isinstance(zero_points, Tensor) else _tensor(zero_points, dtype=int64)
     n = input.shape[axis]
