@@ -254,7 +254,7 @@ from ._quantized import (qscheme, per_tensor_affine, per_channel_affine, per_ten
                          per_channel_symmetric, per_channel_affine_float_qparams, quantize_per_tensor,
                          quantize_per_channel, dequantize)
 from . import _quantized  # noqa: E402
-_quantized._finish_setup()  # blocks every dense method on quantized tensors
+_quantized._finish_setup(globals())  # blocks every dense method on quantized tensors; torch.relu(q) etc.
 from ._fake_quantize import (fake_quantize_per_tensor_affine, fake_quantize_per_channel_affine,  # noqa: E402,F401
                              fused_moving_avg_obs_fake_quant)
 from . import ao  # noqa: E402,F401  (torch.ao.quantization, torch.ao.nn.quantized: eager-mode quantization)

@@ -478,8 +478,22 @@ _INHERITED_OK = {
 }
 
 
-def _finish_setup():
+def _route_quantized(name, dense):
+    """flambeau.<name>(input, ...) that sends a quantized input to its method (torch.relu(q),
+    torch.flatten(q, 1) in eager-mode quantized models) and anything else to the dense function."""
+    def fn(input, *args, **kwargs):
+        if input.__class__ is QuantizedTensor:
+            return getattr(input, name)(*args, **kwargs)
+        return dense(input, *args, **kwargs)
+    fn.__name__ = name
+    fn.__doc__ = dense.__doc__
+    return fn
+
+
+def _finish_setup(namespace):
     """Called once by flambeau/__init__.py after every module has attached its methods to Tensor."""
+    for name in ("relu", "relu_", "flatten", "reshape", "squeeze", "unsqueeze", "permute", "transpose"):
+        namespace[name] = _route_quantized(name, namespace[name])
     for name in dir(Tensor):
         if name in QuantizedTensor.__dict__ or name in _INHERITED_OK:
             continue
