@@ -10,7 +10,7 @@
 //                 relu ? out_zp : 0, 255)
 //     with act_times_w_scale = float(a_scale) * w_scale[j] and multiplier = that / float(out_scale),
 //     computed by the caller in float32 as PyTorch does.
-//   * dynamic output (ReQuantizeForFloat): y = float(raw) * a_scale * w_scale[j] + bias[j], where the
+//   * dynamic output (ReQuantizeForFloat, its AVX2 form): y = fma(float(raw), a_scale * w_scale[j], bias[j]), where the
 //     activation is quantized here with fbgemm's packing rule round(fma(x, 1/scale, zp)) and the
 //     qparams of quant_utils::ChooseQuantizationParams (computed by the caller).
 // One difference is kept on purpose: fbgemm's AVX2 kernel adds pairs of u8*s8 products in int16 with
@@ -116,8 +116,8 @@ Tensor quantized_linear_dynamic(const Tensor& x, double a_scale_d, int64_t a_zp,
   const float* b = opt_data(bias);
   for (int64_t m = 0; m < M; m++) {
     for (int64_t n = 0; n < N; n++) {
-      float res = (float)raw[m * N + n] * a_scale * ws[n];
-      if (b) res += b[n];
+      const float scale = a_scale * ws[n];
+      float res = b ? std::fma((float)raw[m * N + n], scale, b[n]) : (float)raw[m * N + n] * scale;
       if (relu) res = std::max(0.0f, res);
       yd[m * N + n] = res;
     }

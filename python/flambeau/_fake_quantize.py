@@ -110,9 +110,11 @@ def fake_quantize_per_channel_affine(input, scale, zero_point, axis, quant_min, 
     return _FakeQuantizeFunction.apply(input, inv, s, z, quant_min, quant_max)
 
 
-def _choose_qparams(mn, mx, qmin, qmax, preserve_sparsity, reduce_range=False):
-    """quant_utils/fbgemm ChooseQuantizationParams: (scale as a float32-exact Python float, int zero point).
-    float32 where the C++ works in float, float64 where it works in double."""
+def _choose_qparams(mn, mx, qmin, qmax, preserve_sparsity, reduce_range=False, fbgemm=True):
+    """ChooseQuantizationParams: fbgemm's (fbgemm=True: the fused observer op) or PyTorch's quant_utils
+    one (the dynamic linear's: a small-scale cutoff, another error estimate for the zero point).
+    Returns (scale as a float32-exact Python float, int zero point); float32 where the C++ works in
+    float, float64 where it works in double."""
     f = np.float32
     mn, mx = f(mn), f(mx)
     if mn > mx:
@@ -131,7 +133,7 @@ def _choose_qparams(mn, mx, qmin, qmax, preserve_sparsity, reduce_range=False):
     if f(scale) == 0 or np.isinf(f(1.0) / f(scale)):
         scale = 0.1
     small = float(f(6.1e-5))
-    if scale < small:
+    if not fbgemm and scale < small:
         org = f(scale)
         scale = small
         if mn == 0:
@@ -143,8 +145,9 @@ def _choose_qparams(mn, mx, qmin, qmax, preserve_sparsity, reduce_range=False):
             mn, mx = f(mn * amp), f(mx * amp)
     zp_min = qmin - float(mn) / scale
     zp_max = qmax - float(mx) / scale
-    err_min = abs(qmin) - abs(float(mn) / scale)
-    err_max = abs(qmax) - abs(float(mx) / scale)
+    sign = 1 if fbgemm else -1
+    err_min = abs(qmin) + sign * abs(float(mn) / scale)
+    err_max = abs(qmax) + sign * abs(float(mx) / scale)
     init = zp_min if err_min < err_max else zp_max
     if mn < 0 and mx > 0 and preserve_sparsity:
         init = (qmin + qmax) / 2
