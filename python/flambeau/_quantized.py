@@ -492,7 +492,8 @@ def _route_quantized(name, dense):
 
 def _finish_setup(namespace):
     """Called once by flambeau/__init__.py after every module has attached its methods to Tensor."""
-    for name in ("relu", "relu_", "flatten", "reshape", "squeeze", "unsqueeze", "permute", "transpose"):
+    # only the functions quantized eager-mode models call; the methods (q.reshape, q.permute, ...) cover the rest
+    for name in ("relu", "relu_", "flatten"):
         namespace[name] = _route_quantized(name, namespace[name])
     for name in dir(Tensor):
         if name in QuantizedTensor.__dict__ or name in _INHERITED_OK:
