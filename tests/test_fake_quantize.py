@@ -141,11 +141,31 @@ def test_qconfigs_and_unsupported():
     assert qc.weight().qscheme is flambeau.per_channel_symmetric
     with pytest.raises(AssertionError, match="not supported"):
         fq.get_default_qat_qconfig("arm")
-    with pytest.raises(NotImplementedError, match="HistogramObserver"):
-        fq.get_default_qconfig("x86").activation()
     with pytest.raises(NotImplementedError, match="FX graph mode"):
         fq.prepare_fx(None, None, None)
     with pytest.raises(ValueError, match="observer instance"):
         fq.QConfig(activation=fq.MinMaxObserver(), weight=fq.default_weight_observer)
     import importlib
     assert importlib.import_module("flambeau.quantization").MinMaxObserver is fq.MinMaxObserver
+
+
+@pytest.mark.parametrize("kw", [{}, dict(reduce_range=True), dict(dtype="qint8", qscheme="per_tensor_symmetric")])
+def test_histogram_observer(kw):
+    ot = tq.HistogramObserver(**_lib_kwargs(torch, kw))
+    of = fq.HistogramObserver(**_lib_kwargs(flambeau, kw))
+    x = (np.random.randn(64, 50) * 2 + 0.5).astype(np.float32)
+    for _ in range(2):  # one range: the histograms add up exactly
+        ot(torch.from_numpy(x))
+        of(flambeau.from_numpy(x))
+    _same(of.histogram, ot.histogram, "histogram")
+    st, sf = ot.calculate_qparams(), of.calculate_qparams()
+    _same(sf[0], st[0], "scale")
+    _same(sf[1], st[1], "zero_point")
+    for step in range(3):  # growing ranges re-bin the histogram through linspace, whose last bits can differ
+        x = (np.random.randn(64, 50) * (2 + step) - step).astype(np.float32)
+        ot(torch.from_numpy(x))
+        of(flambeau.from_numpy(x))
+    st, sf = ot.calculate_qparams(), of.calculate_qparams()
+    np.testing.assert_allclose(sf[0].numpy(), st[0].numpy(), rtol=2e-3)
+    assert abs(int(sf[1]) - int(st[1])) <= 1
+    assert type(fq.get_default_qconfig("x86").activation()).__name__ == "HistogramObserver"

@@ -297,11 +297,169 @@ class MovingAveragePerChannelMinMaxObserver(PerChannelMinMaxObserver):
 
 
 class HistogramObserver(UniformQuantizationObserverBase):
-    """Not implemented by flambeau (its L2-error search over histogram bins is not ported)."""
+    """A running histogram of the values (bins over the running min/max, re-binned as the range
+    grows); qparams from the [min, max] sub-range that minimises the L2 quantization error
+    (PyTorch's search, ported step for step, so the chosen range matches)."""
 
-    def __init__(self, *args, **kwargs):
-        raise NotImplementedError("HistogramObserver is not implemented by flambeau; use MinMaxObserver or "
-                                  "MovingAverageMinMaxObserver (default_qconfig, or get_default_qat_qconfig)")
+    def __init__(self, bins=2048, dtype=torch.quint8, qscheme=torch.per_tensor_affine, reduce_range=False,
+                 quant_min=None, quant_max=None, factory_kwargs=None, eps=_EPS, is_dynamic=False, **kwargs):
+        if not _is_per_tensor(qscheme):
+            raise NotImplementedError("HistogramObserver's qscheme only support torch.per_tensor_symmetric and "
+                                      "torch.per_tensor_affine.")
+        if is_dynamic:
+            raise NotImplementedError("HistogramObserver doesn't support dynamic quantization")
+        super().__init__(dtype=dtype, qscheme=qscheme, reduce_range=reduce_range, quant_min=quant_min,
+                         quant_max=quant_max, factory_kwargs=factory_kwargs, eps=eps, is_dynamic=is_dynamic, **kwargs)
+        self.bins = bins
+        self.register_buffer("histogram", torch.zeros(self.bins))
+        self.register_buffer("min_val", torch.tensor(float("inf")))
+        self.register_buffer("max_val", torch.tensor(float("-inf")))
+        self.dst_nbins = 2 ** (8 * dtype.itemsize)
+        self.upsample_rate = 16
+
+    def _get_norm(self, delta_begin, delta_end, density):
+        norm = (delta_end * delta_end * delta_end - delta_begin * delta_begin * delta_begin) / 3
+        return density * norm
+
+    def _compute_quantization_error(self, next_start_bin, next_end_bin):
+        bin_width = (self.max_val.item() - self.min_val.item()) / self.bins
+        dst_bin_width = bin_width * (next_end_bin - next_start_bin + 1) / self.dst_nbins
+        if dst_bin_width == 0.0:
+            return 0.0
+        src_bin = torch.arange(self.bins)
+        src_bin_begin = (src_bin - next_start_bin) * bin_width
+        src_bin_end = src_bin_begin + bin_width
+        dst_bin_of_begin = torch.clamp(torch.div(src_bin_begin, dst_bin_width, rounding_mode="floor"), 0,
+                                       self.dst_nbins - 1)
+        dst_bin_of_begin_center = (dst_bin_of_begin + 0.5) * dst_bin_width
+        dst_bin_of_end = torch.clamp(torch.div(src_bin_end, dst_bin_width, rounding_mode="floor"), 0,
+                                     self.dst_nbins - 1)
+        density = self.histogram / bin_width
+        norm = torch.zeros(self.bins)
+        delta_begin = src_bin_begin - dst_bin_of_begin_center
+        delta_end = dst_bin_width / 2
+        norm += self._get_norm(delta_begin, torch.ones(self.bins) * delta_end, density)
+        norm += (dst_bin_of_end - dst_bin_of_begin - 1) * self._get_norm(
+            torch.tensor(-dst_bin_width / 2), torch.tensor(dst_bin_width / 2), density)
+        dst_bin_of_end_center = dst_bin_of_end * dst_bin_width + dst_bin_width / 2
+        delta_begin = -dst_bin_width / 2
+        delta_end = src_bin_end - dst_bin_of_end_center
+        norm += self._get_norm(torch.tensor(delta_begin), delta_end, density)
+        return norm.sum().item()
+
+    def _non_linear_param_search(self):
+        import numpy as np
+        if self.histogram.size()[0] != self.bins:
+            raise AssertionError("bins mismatch")
+        bin_width = (self.max_val - self.min_val) / self.bins
+        total = torch.sum(self.histogram).item()
+        # the cumulative sums as Python floats: compared, as PyTorch compares a float32 tensor with a
+        # Python number, after rounding the number to float32
+        c_sum = torch.cumsum(self.histogram, dim=0).tolist()
+        f32 = np.float32
+        stepsize = 1e-5
+        alpha, beta = 0.0, 1.0
+        start_bin, end_bin = 0, self.bins - 1
+        norm_min = float("inf")
+        while alpha < beta:
+            next_alpha = alpha + stepsize
+            next_beta = beta - stepsize
+            lo_bound, hi_bound = float(f32(next_alpha * total)), float(f32(next_beta * total))
+            left, right = start_bin, end_bin
+            while left < end_bin and c_sum[left] < lo_bound:
+                left += 1
+            while right > start_bin and c_sum[right] > hi_bound:
+                right -= 1
+            next_start_bin, next_end_bin = start_bin, end_bin
+            if (left - start_bin) > (end_bin - right):
+                next_start_bin = left
+                alpha = next_alpha
+            else:
+                next_end_bin = right
+                beta = next_beta
+            if next_start_bin == start_bin and next_end_bin == end_bin:
+                continue
+            norm = self._compute_quantization_error(next_start_bin, next_end_bin)
+            if norm > norm_min:
+                break
+            norm_min = norm
+            start_bin, end_bin = next_start_bin, next_end_bin
+        new_min = self.min_val + bin_width * start_bin
+        new_max = self.min_val + bin_width * (end_bin + 1)
+        return new_min, new_max
+
+    def _upscale_histogram(self, histogram, orig_min, orig_max, update_min, update_max):
+        histogram = histogram.repeat_interleave(self.upsample_rate) / self.upsample_rate
+        bin_size = (orig_max - orig_min) / (self.bins * self.upsample_rate)
+        mid_points_histogram = torch.linspace(orig_min.item(), orig_max.item(),
+                                              self.bins * self.upsample_rate + 1)[:-1] + 0.5 * bin_size
+        boundaries_new_histogram = torch.linspace(update_min.item(), update_max.item(), self.bins + 1)
+        bucket_assignments = torch.bucketize(mid_points_histogram, boundaries_new_histogram, right=True) - 1
+        bucket_assignments[bucket_assignments >= self.bins] = self.bins - 1
+        bucket_assignments[bucket_assignments < 0] = 0
+        return torch.bincount(bucket_assignments, weights=histogram, minlength=self.bins)
+
+    def _combine_histograms(self, orig_hist, orig_min, orig_max, update_hist, update_min, update_max):
+        if update_min == orig_min and update_max == orig_max:
+            return orig_hist + update_hist
+        if orig_min == orig_max:
+            bin_value = torch.sum(orig_hist)
+            transformed = torch.histc(orig_min, bins=self.bins, min=update_min, max=update_max) * bin_value
+            return transformed + update_hist
+        if update_min > orig_min:
+            raise AssertionError("update_min must be <= orig_min")
+        if update_max < orig_max:
+            raise AssertionError("update_max must be >= orig_max")
+        return update_hist + self._upscale_histogram(orig_hist, orig_min, orig_max, update_min, update_max)
+
+    def reset_histogram(self, x, min_val, max_val):
+        self.min_val.copy_(min_val)
+        self.max_val.copy_(max_val)
+        self.histogram.copy_(torch.histc(x, self.bins, min=min_val, max=max_val))
+
+    def forward(self, x_orig):
+        if x_orig.numel() == 0:
+            return x_orig
+        x = x_orig.detach()
+        x_min, x_max = torch.aminmax(x)
+        if x_min.item() == float("-inf") or x_max.item() == float("inf"):
+            import warnings
+            warnings.warn("torch.inf detected in input tensor, ignoring input", stacklevel=2)
+            x = x[x.abs() != float("inf")]
+            if x.numel() == 0:
+                return x_orig
+            x_min, x_max = torch.aminmax(x)
+        current_min, current_max = self.min_val, self.max_val
+        if current_min.item() == float("inf") or current_max.item() == float("-inf"):
+            self.reset_histogram(x, x_min, x_max)
+        else:
+            new_min = torch.min(current_min, x_min)
+            new_max = torch.max(current_max, x_max)
+            update_histogram = torch.histc(x, self.bins, min=new_min, max=new_max)
+            if new_min == current_min and new_max == current_max:
+                self.histogram.copy_(self.histogram + update_histogram)
+            else:
+                combined = self._combine_histograms(self.histogram, current_min, current_max, update_histogram,
+                                                    new_min, new_max)
+                self.histogram.copy_(combined)
+                self.min_val.copy_(new_min)
+                self.max_val.copy_(new_max)
+        return x_orig
+
+    def calculate_qparams(self):
+        if self.min_val.item() == float("inf") and self.max_val.item() == float("-inf"):
+            import warnings
+            warnings.warn("must run observer before calling calculate_qparams. Returning default scale and zero "
+                          "point ", stacklevel=2)
+            return torch.tensor([1.0]), torch.tensor([0])
+        if self.bins != len(self.histogram):
+            raise AssertionError("The number of bins in histogram should be equal to the number of bins supplied "
+                                 "while making this observer")
+        new_min, new_max = self._non_linear_param_search()
+        return self._calculate_qparams(new_min, new_max)
+
+    def extra_repr(self):
+        return f"min_val={self.min_val}, max_val={self.max_val}"
 
 
 class PlaceholderObserver(ObserverBase):

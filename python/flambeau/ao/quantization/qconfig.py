@@ -40,8 +40,8 @@ def _check_backend(backend):
 
 
 def get_default_qconfig(backend="x86", version=0):
-    """PyTorch's choice: a HistogramObserver (reduce_range=True for fbgemm/x86) for activations, which
-    flambeau does not implement (instantiating it raises NotImplementedError); default_qconfig uses MinMaxObserver."""
+    """PyTorch's choice: a HistogramObserver (reduce_range=True for fbgemm/x86) for activations and
+    per-channel symmetric weights."""
     _check_backend(backend)
     if backend in ("fbgemm", "x86"):
         return QConfig(activation=HistogramObserver.with_args(reduce_range=True),
