@@ -144,3 +144,17 @@ def test_quantized_through_top_level_functions():
         np.testing.assert_array_equal(b.int_repr().numpy(), a.int_repr().numpy())
         assert b.q_scale() == a.q_scale() and b.q_zero_point() == a.q_zero_point()
     np.testing.assert_array_equal(flambeau.relu(flambeau.from_numpy(x)).numpy(), torch.relu(torch.from_numpy(x)).numpy())
+
+
+def test_quantized_max_pool2d():
+    """nn.MaxPool2d / F.max_pool2d on a quantized tensor: the max of the integers (PyTorch's quantized max_pool2d)."""
+    x = np.random.randn(2, 3, 9, 8).astype(np.float32)
+    qt = torch.quantize_per_tensor(torch.from_numpy(x), 0.05, 64, torch.quint8)
+    qf = flambeau.quantize_per_tensor(flambeau.from_numpy(x), 0.05, 64, flambeau.quint8)
+    for fn in (lambda lib, q: lib.nn.MaxPool2d(2)(q), lambda lib, q: lib.nn.functional.max_pool2d(q, 3, 2, 1),
+               lambda lib, q: lib.nn.functional.max_pool2d(q, (2, 3), ceil_mode=True)):
+        a, b = fn(torch, qt), fn(flambeau, qf)
+        np.testing.assert_array_equal(b.int_repr().numpy(), a.int_repr().numpy())
+        assert b.q_scale() == a.q_scale() and b.q_zero_point() == a.q_zero_point()
+    np.testing.assert_array_equal(flambeau.nn.functional.max_pool2d(flambeau.from_numpy(x), 2).numpy(),
+                                  torch.nn.functional.max_pool2d(torch.from_numpy(x), 2).numpy())

@@ -490,11 +490,31 @@ def _route_quantized(name, dense):
     return fn
 
 
+def _quantized_max_pool2d(dense):
+    """F.max_pool2d for a per-tensor quantized input (nn.MaxPool2d in a quantized CNN, as PyTorch's
+    quantized max_pool2d): the max of the integers, same scale and zero point. Dense inputs go
+    straight to the dense function."""
+    def max_pool2d(input, *args, **kwargs):
+        if input.__class__ is not QuantizedTensor:
+            return dense(input, *args, **kwargs)
+        if input._q_scheme is not per_tensor_affine:
+            raise NotImplementedError("max_pool2d: per-channel quantized inputs are not supported by flambeau")
+        r = dense(input._q_int.to(float32), *args, **kwargs)
+        values, indices = r if isinstance(r, tuple) else (r, None)
+        out = input._like(values.to(input._q_int.dtype))
+        return out if indices is None else (out, indices)
+    max_pool2d.__doc__ = dense.__doc__
+    max_pool2d.__wrapped__ = dense
+    return max_pool2d
+
+
 def _finish_setup(namespace):
     """Called once by flambeau/__init__.py after every module has attached its methods to Tensor."""
     # only the functions quantized eager-mode models call; the methods (q.reshape, q.permute, ...) cover the rest
     for name in ("relu", "relu_", "flatten"):
         namespace[name] = _route_quantized(name, namespace[name])
+    F = namespace["nn"].functional
+    F.max_pool2d = _quantized_max_pool2d(F.max_pool2d)
     for name in dir(Tensor):
         if name in QuantizedTensor.__dict__ or name in _INHERITED_OK:
             continue
