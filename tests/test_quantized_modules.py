@@ -1,8 +1,8 @@
 """Quantized modules and the eager-mode flow against PyTorch (fbgemm/x86 engine): nnq.Linear, Conv2d,
 their fused ReLU versions, ReLU6, the dynamic Linear, prepare/convert, prepare_qat/convert, fuse_modules
 and quantize_dynamic. The int8 kernels use fbgemm's arithmetic, so with activations in [0, 127] (what
-reduce_range qconfigs give, and where fbgemm's int16 pair sums cannot saturate) the quantized outputs
-agree exactly; the tests allow at most one unit of the last place and record the largest difference."""
+reduce_range qconfigs give) and with full-range ones (where fbgemm's int16 pair sums saturate, which
+the kernels reproduce) the quantized outputs agree exactly."""
 import warnings
 
 import numpy as np
@@ -68,10 +68,9 @@ def test_quantized_linear(per_channel, relu, bias):
     mf.set_weight_bias(wf, None if b is None else flambeau.from_numpy(b))
     mt.scale, mt.zero_point = 0.05, 61
     mf.scale, mf.zero_point = 0.05, 61
-    for shape in [(5, 37), (2, 3, 37), (0, 37)]:
-        xt, xf = _qin(shape, 0.03, 17)
-        d = _compare_q("linear", mf(xf), mt(xt))
-        assert d == 0  # exact where fbgemm cannot saturate
+    for shape, hi in [((5, 37), 127), ((2, 3, 37), 127), ((0, 37), 127), ((6, 37), 255)]:
+        xt, xf = _qin(shape, 0.03, 17, 0, hi)
+        _compare_q("linear", mf(xf), mt(xt), tol=0)
     with pytest.raises(RuntimeError, match="in_features"):
         mf(_qin((2, 36), 0.03, 17)[1])
     with pytest.raises(RuntimeError, match="quint8"):
@@ -94,8 +93,9 @@ def test_quantized_conv2d(per_channel, relu, cfg):
     mf.set_weight_bias(wf, flambeau.from_numpy(b))
     mt.scale, mt.zero_point = 0.04, 70
     mf.scale, mf.zero_point = 0.04, 70
-    xt, xf = _qin((2, cin, 9, 8), 0.03, 20)
-    _compare_q("conv2d", mf(xf), mt(xt))
+    for hi in (127, 255):
+        xt, xf = _qin((2, cin, 9, 8), 0.03, 20, 0, hi)
+        _compare_q("conv2d", mf(xf), mt(xt), tol=0)
     with pytest.raises(RuntimeError, match="channels"):
         mf(_qin((2, cin + 1, 9, 8), 0.03, 20)[1])
 

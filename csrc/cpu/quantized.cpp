@@ -13,10 +13,9 @@
 //   * dynamic output (ReQuantizeForFloat, its AVX2 form): y = fma(float(raw), a_scale * w_scale[j], bias[j]), where the
 //     activation is quantized here with fbgemm's packing rule round(fma(x, 1/scale, zp)) and the
 //     qparams of quant_utils::ChooseQuantizationParams (computed by the caller).
-// One difference is kept on purpose: fbgemm's AVX2 kernel adds pairs of u8*s8 products in int16 with
-// saturation (vpmaddubsw); PyTorch's qconfigs use reduce_range (activations in [0, 127]) so that
-// this never happens, and here the sums are always exact. With full-range activations PyTorch's
-// result can differ where two large products saturate.
+// fbgemm's AVX2 kernel adds pairs of adjacent u8*s8 products in int16 with saturation (vpmaddubsw);
+// that is reproduced, so full-range activations give PyTorch's (saturated) sums too. PyTorch's
+// qconfigs use reduce_range (activations in [0, 127]) so that it never happens in practice.
 //
 // The GEMM is the plain triple loop over K-contiguous rows of A (M x K) and W (N x K), int32
 // accumulation (the compiler vectorises the dot product), parallel over rows. Conv2d is im2col
@@ -51,8 +50,15 @@ void qgemm_raw(const uint8_t* a, int64_t lda, const int8_t* w, int64_t M, int64_
       for (int64_t k = 0; k < K; k++) row_sum += ar[k];
       for (int64_t n = 0; n < N; n++) {
         const int8_t* wr = w + n * K;
+        // fbgemm's vpmaddubsw: each pair of adjacent products (k, k + 1) is summed in int16 with
+        // saturation before the int32 accumulation (never reached with reduce_range activations)
         int32_t acc = 0;
-        for (int64_t k = 0; k < K; k++) acc += (int32_t)ar[k] * (int32_t)wr[k];
+        int64_t k = 0;
+        for (; k + 1 < K; k += 2) {
+          int32_t pair = (int32_t)ar[k] * (int32_t)wr[k] + (int32_t)ar[k + 1] * (int32_t)wr[k + 1];
+          acc += std::max(-32768, std::min(32767, pair));
+        }
+        if (k < K) acc += (int32_t)ar[k] * (int32_t)wr[k];
         uint32_t r = (uint32_t)acc - (uint32_t)(a_zp * (col_sum[n] - w_zp[n] * (int32_t)K)) -
                      (uint32_t)(row_sum * w_zp[n]);
         raw[m * N + n] = (int32_t)r;
@@ -145,6 +151,13 @@ Tensor quantized_conv2d(const Tensor& x, int64_t x_zp, const Tensor& w, const Te
   const float* atws = act_times_w_scale.data<float>();
   const float* mult = multiplier.data<float>();
   const float* b = opt_data(bias);
+  // The reduction runs over (kh, kw, c), channels innermost, as fbgemm's NHWC im2col: its int16
+  // pair sums (see qgemm_raw) then pair the same products. The weight is reordered to match.
+  std::vector<int8_t> wk((size_t)(O * K));
+  for (int64_t o = 0; o < O; o++)
+    for (int64_t c = 0; c < Cg; c++)
+      for (int64_t i = 0; i < KH; i++)
+        for (int64_t j = 0; j < KW; j++) wk[o * K + (i * KW + j) * Cg + c] = wd[((o * Cg + c) * KH + i) * KW + j];
   std::vector<uint8_t> cols((size_t)(P * K));  // im2col: one row of K per output position
   std::vector<int32_t> raw((size_t)(P * Og));
   std::vector<uint8_t> yt((size_t)(P * Og));
@@ -154,19 +167,19 @@ Tensor quantized_conv2d(const Tensor& x, int64_t x_zp, const Tensor& w, const Te
         for (int64_t ow = 0; ow < OW; ow++) {
           uint8_t* row = cols.data() + (oh * OW + ow) * K;
           int64_t k = 0;
-          for (int64_t c = 0; c < Cg; c++) {
-            const uint8_t* plane = xd + ((bi * C) + g * Cg + c) * H * W;
-            for (int64_t i = 0; i < KH; i++) {
-              int64_t ih = oh * sh - ph + i * dh;
-              for (int64_t j = 0; j < KW; j++, k++) {
-                int64_t iw = ow * sw - pw + j * dw;
-                row[k] = (ih >= 0 && ih < H && iw >= 0 && iw < W) ? plane[ih * W + iw] : (uint8_t)x_zp;
+          for (int64_t i = 0; i < KH; i++) {
+            int64_t ih = oh * sh - ph + i * dh;
+            for (int64_t j = 0; j < KW; j++) {
+              int64_t iw = ow * sw - pw + j * dw;
+              const bool inside = ih >= 0 && ih < H && iw >= 0 && iw < W;
+              for (int64_t c = 0; c < Cg; c++, k++) {
+                row[k] = inside ? xd[(((bi * C) + g * Cg + c) * H + ih) * W + iw] : (uint8_t)x_zp;
               }
             }
           }
         }
       }
-      qgemm_raw(cols.data(), K, wd + g * Og * K, P, Og, K, (int32_t)x_zp, wzp + g * Og, raw.data());
+      qgemm_raw(cols.data(), K, wk.data() + g * Og * K, P, Og, K, (int32_t)x_zp, wzp + g * Og, raw.data());
       requantize_u8(raw.data(), P, Og, Og, b ? b + g * Og : nullptr, atws + g * Og, mult + g * Og, (int32_t)out_zp,
                     relu, yt.data());
       for (int64_t o = 0; o < Og; o++) {
