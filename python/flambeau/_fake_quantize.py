@@ -189,8 +189,9 @@ def fused_moving_avg_obs_fake_quant(input, observer_on, fake_quant_on, running_m
                 running_max.fill_(float("-inf"))
             rmin = running_min.reshape(-1).numpy().astype(f)
             rmax = running_max.reshape(-1).numpy().astype(f)
-            new_min = np.where(np.isinf(rmin), cur_min, rmin + c * (cur_min - rmin)).astype(f)
-            new_max = np.where(np.isinf(rmax), cur_max, rmax + c * (cur_max - rmax)).astype(f)
+            with np.errstate(invalid="ignore"):  # (the moving average of an unset, infinite entry is not used)
+                new_min = np.where(np.isinf(rmin), cur_min, rmin + c * (cur_min - rmin)).astype(f)
+                new_max = np.where(np.isinf(rmax), cur_max, rmax + c * (cur_max - rmax)).astype(f)
             running_min.copy_(_tensor(new_min.tolist() if running_min.dim() else float(new_min[0])))
             running_max.copy_(_tensor(new_max.tolist() if running_max.dim() else float(new_max[0])))
         if not int(fake_quant_on.reshape(-1)[0].item()):
