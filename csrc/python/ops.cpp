@@ -18,11 +18,13 @@ static std::optional<Scalar> opt_scalar(const py::object& o, const char* op) {
 void bind_linalg_dense(py::module_& m);  // bind_linalg_dense.cpp: LU, solves, Cholesky, QR, eigh, SVD, matrix_exp
 void bind_ctc_loss(py::module_& m);  // bind_ctc_loss.cpp: ctc_loss, ctc_loss_backward
 void bind_vol(py::module_& m);  // bind_vol.cpp: conv3d, conv_transpose3d, 3-D pooling and unpooling
+void bind_quantized(py::module_& m);  // bind_quantized.cpp: int8 quantized linear, dynamic linear, conv2d
 
 void bind_ops(py::module_& m) {
   bind_linalg_dense(m);
   bind_ctc_loss(m);
   bind_vol(m);
+  bind_quantized(m);
   auto dev = [](const std::string& s) { return device_from_string(s); };
   auto dt = [](const std::string& s) { return dtype_from_name(s); };
 

@@ -253,6 +253,16 @@ _complex.install(globals())
 from . import fft  # noqa: E402,F401  (torch.fft)
 _sparse._finish_setup()  # last: blocks every dense method attached to Tensor on sparse tensors
 from ._discrete_sampling import binomial  # noqa: E402,F401  (torch.binomial; poisson is in _random)
+from ._dtype import quint8, qint8, qint32  # noqa: E402,F401  (quantized dtypes)
+from ._quantized import (qscheme, per_tensor_affine, per_channel_affine, per_tensor_symmetric,  # noqa: E402,F401
+                         per_channel_symmetric, per_channel_affine_float_qparams, quantize_per_tensor,
+                         quantize_per_channel, dequantize)
+from . import _quantized  # noqa: E402
+_quantized._finish_setup(globals())  # blocks every dense method on quantized tensors; torch.relu(q) etc.
+from ._fake_quantize import (fake_quantize_per_tensor_affine, fake_quantize_per_channel_affine,  # noqa: E402,F401
+                             fused_moving_avg_obs_fake_quant)
+from . import ao  # noqa: E402,F401  (torch.ao.quantization, torch.ao.nn.quantized: eager-mode quantization)
+from . import quantization  # noqa: E402,F401  (torch.quantization, the alias of torch.ao.quantization)
 from ._assertions import _assert  # noqa: E402,F401  (torch._assert)
 from . import fx  # noqa: E402,F401  (torch.fx: symbolic tracing, after nn)
 from ._lobpcg import lobpcg  # noqa: E402,F401  (torch.lobpcg)

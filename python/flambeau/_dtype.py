@@ -87,8 +87,16 @@ _ALIASES = {"float": float32, "double": float64, "long": int64, "int": int32, "s
             "cfloat": complex64, "cdouble": complex128}
 
 
+# Quantized dtypes (flambeau/_quantized.py): the element types of quantized tensors only. Kept out of
+# _BY_NAME so that no dense op or factory accepts them.
+quint8 = dtype("quint8", False, False, 1, 1)
+qint8 = dtype("qint8", False, True, 1, 2)
+qint32 = dtype("qint32", False, True, 4, 4)
+_QUANTIZED = {"quint8": quint8, "qint8": qint8, "qint32": qint32}
+
+
 def _dtype_from_name(name):
-    return _BY_NAME[name]
+    return _BY_NAME[name] if name in _BY_NAME else _QUANTIZED[name]
 
 
 def _to_dtype(obj):

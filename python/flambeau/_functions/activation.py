@@ -289,6 +289,8 @@ def relu(input, inplace=False):
             return _wrap(_act_relu(input._impl))
         except TypeError:
             pass
+    if getattr(input, "is_quantized", False):  # a quantized tensor clamps its integers at the zero point
+        return input.relu_() if inplace else input.relu()
     _check_tensor(input, "relu")
     if input._impl.dtype not in _FLOAT:  # integer relu: the core's elementwise op
         from .elementwise import relu as _relu, relu_ as _relu_

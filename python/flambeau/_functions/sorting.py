@@ -301,7 +301,14 @@ def histc(input, bins=100, min=0, max=0):  # noqa: A002
         lo, hi = float(arr.min()), float(arr.max())
     if lo == hi:
         lo, hi = lo - 1, hi + 1
-    counts, _ = np.histogram(arr[(arr >= lo) & (arr <= hi)], bins=bins, range=(lo, hi))
+    # PyTorch's kernel: bin = int((x - lo) * bins / (hi - lo)) in the input's floating dtype (not
+    # numpy's float64 edges, which put values next to an edge in the other bin), the last edge inclusive
+    ft = np.float64 if input._impl.dtype == "float64" else np.float32
+    x = arr.astype(ft)
+    lo_t, hi_t = ft(lo), ft(hi)
+    sel = x[(x >= lo_t) & (x <= hi_t)]
+    pos = (((sel - lo_t) * ft(bins)).astype(ft) / ft(hi_t - lo_t)).astype(ft).astype(np.int64)
+    counts = np.bincount(np.clip(pos, 0, bins - 1), minlength=bins)
     return _to_dev(counts.astype(_host(input).dtype if input._impl.dtype in ("float32", "float64") else np.float32), input)
 
 

@@ -1,0 +1,130 @@
+// Checks and dispatch for the quantized int8 kernels (see ops/quantized_ops.h and cpu/quantized.cpp).
+// Every shape, dtype and device is checked here, before a kernel reads memory.
+#include "ops/quantized_ops.h"
+#include "core/view.h"
+
+namespace flambeau::cpu {
+Tensor quantized_linear(const Tensor& x, int64_t x_zp, const Tensor& w, const Tensor& w_zp, const Tensor* bias,
+                        const Tensor& act_times_w_scale, const Tensor& multiplier, int64_t out_zp, bool relu);
+Tensor quantized_linear_dynamic(const Tensor& x, double a_scale, int64_t a_zp, const Tensor& w, const Tensor& w_zp,
+                                const Tensor& w_scale, const Tensor* bias, bool relu);
+Tensor quantized_conv2d(const Tensor& x, int64_t x_zp, const Tensor& w, const Tensor& w_zp, const Tensor* bias,
+                        const Tensor& act_times_w_scale, const Tensor& multiplier, int64_t out_zp,
+                        const std::vector<int64_t>& stride, const std::vector<int64_t>& padding,
+                        const std::vector<int64_t>& dilation, int64_t groups, bool relu);
+}  // namespace flambeau::cpu
+
+namespace flambeau::ops {
+
+namespace {
+
+void check_cpu(const Tensor& t, const char* op, const char* what) {
+  FLB_CHECK(t.device().is_cpu(), NotImplementedError, op, ": ", what,
+            " is on CUDA; quantized kernels are CPU only (as PyTorch's fbgemm/x86 engine)");
+}
+
+void check_vec(const Tensor& t, int64_t n, DType dt, const char* op, const char* what) {
+  check_cpu(t, op, what);
+  FLB_CHECK(t.dim() == 1 && t.sizes[0] == n, RuntimeError, op, ": ", what, " should have shape [", n, "], got ",
+            shape_str(t.sizes));
+  FLB_CHECK(t.dtype == dt, TypeError, op, ": ", what, " should be ", dtype_name(dt), ", got ", dtype_name(t.dtype));
+}
+
+void check_zp(int64_t zp, const char* op, const char* what) {
+  FLB_CHECK(zp >= 0 && zp <= 255, RuntimeError, op, ": ", what, " zero point ", zp, " is outside [0, 255] (quint8)");
+}
+
+}  // namespace
+
+Tensor quantized_linear(const Tensor& x_in, int64_t x_zp, const Tensor& w_in, const Tensor& w_zp,
+                        const std::optional<Tensor>& bias, const Tensor& act_times_w_scale, const Tensor& multiplier,
+                        int64_t out_zp, bool relu) {
+  const char* op = "quantized::linear";
+  check_cpu(x_in, op, "input");
+  check_cpu(w_in, op, "weight");
+  FLB_CHECK(x_in.dtype == DType::UInt8 && x_in.dim() == 2, TypeError, op,
+            ": input should be a 2-D quint8 representation (uint8), got ", dtype_name(x_in.dtype), " of shape ",
+            shape_str(x_in.sizes));
+  FLB_CHECK(w_in.dtype == DType::Int8 && w_in.dim() == 2, TypeError, op,
+            ": weight should be a 2-D qint8 representation (int8), got ", dtype_name(w_in.dtype), " of shape ",
+            shape_str(w_in.sizes));
+  FLB_CHECK(x_in.sizes[1] == w_in.sizes[1], RuntimeError, op, ": input of shape ", shape_str(x_in.sizes),
+            " does not match weight of shape ", shape_str(w_in.sizes), " (in_features differ)");
+  check_zp(x_zp, op, "input");
+  check_zp(out_zp, op, "output");
+  const int64_t N = w_in.sizes[0];
+  check_vec(w_zp, N, DType::Int32, op, "weight zero points");
+  check_vec(act_times_w_scale, N, DType::Float32, op, "act_times_w_scale");
+  check_vec(multiplier, N, DType::Float32, op, "multiplier");
+  if (bias) check_vec(*bias, N, DType::Float32, op, "bias");
+  Tensor x = contiguous(x_in), w = contiguous(w_in);
+  Tensor b = bias ? contiguous(*bias) : Tensor();
+  return cpu::quantized_linear(x, x_zp, w, contiguous(w_zp), bias ? &b : nullptr, contiguous(act_times_w_scale),
+                               contiguous(multiplier), out_zp, relu);
+}
+
+Tensor quantized_linear_dynamic(const Tensor& x_in, double x_scale, int64_t x_zp, const Tensor& w_in,
+                                const Tensor& w_zp, const Tensor& w_scale, const std::optional<Tensor>& bias,
+                                bool relu) {
+  const char* op = "quantized::linear_dynamic";
+  check_cpu(x_in, op, "input");
+  check_cpu(w_in, op, "weight");
+  FLB_CHECK(x_in.dtype == DType::Float32 && x_in.dim() == 2, TypeError, op,
+            ": input should be a 2-D float32 tensor, got ", dtype_name(x_in.dtype), " of shape ", shape_str(x_in.sizes));
+  FLB_CHECK(w_in.dtype == DType::Int8 && w_in.dim() == 2, TypeError, op,
+            ": weight should be a 2-D qint8 representation (int8), got ", dtype_name(w_in.dtype), " of shape ",
+            shape_str(w_in.sizes));
+  FLB_CHECK(x_in.sizes[1] == w_in.sizes[1], RuntimeError, op, ": input of shape ", shape_str(x_in.sizes),
+            " does not match weight of shape ", shape_str(w_in.sizes), " (in_features differ)");
+  FLB_CHECK(x_scale > 0, RuntimeError, op, ": input scale must be positive, got ", x_scale);
+  check_zp(x_zp, op, "input");
+  const int64_t N = w_in.sizes[0];
+  check_vec(w_zp, N, DType::Int32, op, "weight zero points");
+  check_vec(w_scale, N, DType::Float32, op, "weight scales");
+  if (bias) check_vec(*bias, N, DType::Float32, op, "bias");
+  Tensor x = contiguous(x_in), w = contiguous(w_in);
+  Tensor b = bias ? contiguous(*bias) : Tensor();
+  return cpu::quantized_linear_dynamic(x, x_scale, x_zp, w, contiguous(w_zp), contiguous(w_scale),
+                                       bias ? &b : nullptr, relu);
+}
+
+Tensor quantized_conv2d(const Tensor& x_in, int64_t x_zp, const Tensor& w_in, const Tensor& w_zp,
+                        const std::optional<Tensor>& bias, const Tensor& act_times_w_scale, const Tensor& multiplier,
+                        int64_t out_zp, const std::vector<int64_t>& stride, const std::vector<int64_t>& padding,
+                        const std::vector<int64_t>& dilation, int64_t groups, bool relu) {
+  const char* op = "quantized::conv2d";
+  check_cpu(x_in, op, "input");
+  check_cpu(w_in, op, "weight");
+  FLB_CHECK(x_in.dtype == DType::UInt8 && x_in.dim() == 4, TypeError, op,
+            ": input should be a 4-D quint8 representation (uint8), got ", dtype_name(x_in.dtype), " of shape ",
+            shape_str(x_in.sizes));
+  FLB_CHECK(w_in.dtype == DType::Int8 && w_in.dim() == 4, TypeError, op,
+            ": weight should be a 4-D qint8 representation (int8), got ", dtype_name(w_in.dtype), " of shape ",
+            shape_str(w_in.sizes));
+  FLB_CHECK(stride.size() == 2 && padding.size() == 2 && dilation.size() == 2, RuntimeError, op,
+            ": stride, padding and dilation need 2 values each");
+  for (int i = 0; i < 2; i++) {
+    FLB_CHECK(stride[i] > 0 && dilation[i] > 0 && padding[i] >= 0, RuntimeError, op,
+              ": stride and dilation must be positive and padding non-negative");
+  }
+  const int64_t C = x_in.sizes[1], O = w_in.sizes[0];
+  FLB_CHECK(groups >= 1 && C % groups == 0 && O % groups == 0 && w_in.sizes[1] * groups == C, RuntimeError, op,
+            ": input of shape ", shape_str(x_in.sizes), " has ", C, " channels, weight of shape ",
+            shape_str(w_in.sizes), " expects ", w_in.sizes[1] * groups, " (groups=", groups, ")");
+  const int64_t eh = dilation[0] * (w_in.sizes[2] - 1) + 1, ew = dilation[1] * (w_in.sizes[3] - 1) + 1;
+  FLB_CHECK(x_in.sizes[2] + 2 * padding[0] >= eh && x_in.sizes[3] + 2 * padding[1] >= ew, RuntimeError, op,
+            ": input of shape ", shape_str(x_in.sizes), " (padded) is smaller than the kernel of weight ",
+            shape_str(w_in.sizes));
+  check_zp(x_zp, op, "input");
+  check_zp(out_zp, op, "output");
+  check_vec(w_zp, O, DType::Int32, op, "weight zero points");
+  check_vec(act_times_w_scale, O, DType::Float32, op, "act_times_w_scale");
+  check_vec(multiplier, O, DType::Float32, op, "multiplier");
+  if (bias) check_vec(*bias, O, DType::Float32, op, "bias");
+  Tensor x = contiguous(x_in), w = contiguous(w_in);
+  Tensor b = bias ? contiguous(*bias) : Tensor();
+  return cpu::quantized_conv2d(x, x_zp, w, contiguous(w_zp), bias ? &b : nullptr, contiguous(act_times_w_scale),
+                               contiguous(multiplier), out_zp, stride, padding, dilation, groups, relu);
+}
+
+}  // namespace flambeau::ops

@@ -1,0 +1,23 @@
+// Quantized int8 kernels (csrc/cpu/quantized.cpp) behind argument checks: torch.ao.nn.quantized.Linear,
+// Conv2d and torch.ao.nn.quantized.dynamic.Linear call these through flambeau._C (bind_quantized.cpp).
+// CPU only: a CUDA operand raises NotImplementedError (PyTorch has no CUDA quantized linear/conv either).
+// Quantized tensors live in Python (flambeau/_quantized.py); here they arrive as their integer
+// representations (uint8 activations, int8 weights) plus per-output-channel float32/int32 vectors.
+#pragma once
+#include <optional>
+#include <vector>
+#include "core/tensor.h"
+
+namespace flambeau::ops {
+
+Tensor quantized_linear(const Tensor& x, int64_t x_zp, const Tensor& w, const Tensor& w_zp,
+                        const std::optional<Tensor>& bias, const Tensor& act_times_w_scale, const Tensor& multiplier,
+                        int64_t out_zp, bool relu);
+Tensor quantized_linear_dynamic(const Tensor& x, double x_scale, int64_t x_zp, const Tensor& w, const Tensor& w_zp,
+                                const Tensor& w_scale, const std::optional<Tensor>& bias, bool relu);
+Tensor quantized_conv2d(const Tensor& x, int64_t x_zp, const Tensor& w, const Tensor& w_zp,
+                        const std::optional<Tensor>& bias, const Tensor& act_times_w_scale, const Tensor& multiplier,
+                        int64_t out_zp, const std::vector<int64_t>& stride, const std::vector<int64_t>& padding,
+                        const std::vector<int64_t>& dilation, int64_t groups, bool relu);
+
+}  // namespace flambeau::ops
