@@ -1,16 +1,19 @@
-"""flambeau.sparse (torch.sparse): functions of sparse COO tensors. The tensor class and its
-methods are in flambeau/_sparse.py."""
+"""flambeau.sparse (torch.sparse): functions of sparse tensors. The COO tensor class is in
+flambeau/_sparse.py, its graph-script ops in _sparse_ops.py, the products in _sparse_mm.py and the
+CSR layout in _sparse_csr.py."""
 from .._sparse import SparseCooTensor as _Sparse
+from .._sparse_mm import sparse_mm as mm, sparse_addmm as addmm, sampled_addmm  # noqa: F401
+from .._sparse_ops import softmax, log_softmax, spdiags  # noqa: F401
+from .. import _sparse_ops
 
-__all__ = ["sum"]
+__all__ = ["sum", "mm", "addmm", "sampled_addmm", "softmax", "log_softmax", "spdiags"]
 
 
 def sum(input, dim=None, dtype=None):
-    """The sum of all entries of a sparse COO tensor, as a 0-dim dense tensor (torch.sparse.sum).
-    Sums over some of the dims are not supported."""
+    """torch.sparse.sum: every entry (a 0-d dense tensor), or over `dim` (an int or a list): a sparse
+    tensor over the remaining dims, dense once every sparse dim is summed."""
     if input.__class__ is not _Sparse:
         raise RuntimeError("torch.sparse.sum: expected a sparse COO tensor, got a dense one (layout=flambeau.strided)")
-    if dim is not None:
-        raise NotImplementedError("flambeau.sparse.sum: sums over some dims of a sparse COO tensor are not supported "
-                                  "by flambeau (dim=None only)")
-    return input.sum(dtype=dtype)
+    if dim is None:
+        return _sparse_ops.full_sum(input, dtype, sparse_grad=True)
+    return _sparse_ops.sum_dims(input, dim, dtype)
