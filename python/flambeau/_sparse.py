@@ -55,6 +55,9 @@ sparse_coo = _Layout("sparse_coo")
 
 
 def _layout_by_name(name):
+    if name == "sparse_csr":
+        from ._sparse_csr import sparse_csr
+        return sparse_csr
     return {"strided": strided, "sparse_coo": sparse_coo}[name]
 
 
@@ -985,6 +988,8 @@ for _n in ("coalesce", "is_coalesced", "indices", "values"):
 def _finish_setup():
     """Called once by flambeau/__init__.py after every module has attached its methods to Tensor."""
     _block_dense_methods()
+    from . import _sparse_csr
+    _sparse_csr.finish_setup()
     SparseCooTensor.sparse_mask = _unsupported("sparse_mask")  # a sparse self: not implemented here
 
 
