@@ -264,3 +264,17 @@ def test_spdiags_wide(rng, offsets, shape):
             if 0 <= j - off < shape[0]:
                 want[j - off, j] = diags[k, j]
     np.testing.assert_array_equal(f.to_dense().numpy(), want)
+
+
+def test_legacy_sparse_constructors(rng):
+    # torch.sparse.FloatTensor(indices, values, shape): what Kipf's pygcn and other old GCN code call
+    idx, vals, size = random_coo(rng, (5, 4), 7)
+    for name, dt in (("FloatTensor", np.float32), ("DoubleTensor", np.float64)):
+        f = getattr(flambeau.sparse, name)(fl_t(idx), fl_t(vals.astype(dt)), flambeau.Size(size))
+        t = getattr(torch.sparse, name)(th_t(idx), th_t(vals.astype(dt)), torch.Size(size))
+        assert_same(f, t)
+        assert isinstance(f, getattr(flambeau.sparse, name)) == isinstance(t, getattr(torch.sparse, name))
+        assert isinstance(f, flambeau.sparse.LongTensor) == isinstance(t, torch.sparse.LongTensor)
+        assert not isinstance(fl_t(vals), getattr(flambeau.sparse, name))
+    assert_same(flambeau.sparse.FloatTensor(2, 3), torch.sparse.FloatTensor(2, 3))
+    assert_same(flambeau.sparse.FloatTensor(fl_t(idx), fl_t(vals)), torch.sparse.FloatTensor(th_t(idx), th_t(vals)))

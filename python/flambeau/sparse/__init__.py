@@ -17,3 +17,36 @@ def sum(input, dim=None, dtype=None):
     if dim is None:
         return _sparse_ops.full_sum(input, dtype, sparse_grad=True)
     return _sparse_ops.sum_dims(input, dim, dtype)
+
+
+class _LegacySparseType(type):
+    """torch.sparse.FloatTensor and friends (the pre-1.0 constructors old GCN code still calls, e.g.
+    Kipf's pygcn: torch.sparse.FloatTensor(indices, values, shape)); isinstance checks layout,
+    dtype and device as PyTorch's legacy type objects do."""
+
+    def __instancecheck__(cls, x):
+        return x.__class__ is _Sparse and x._impl.dtype == cls._dtype_name and x._impl.device == "cpu"
+
+
+def _legacy_call(cls, *args, size=None):
+    from .._tensor import Tensor
+    from .._sparse import sparse_coo_tensor
+    from .._dtype import _BY_NAME
+    from .. import empty
+    if len(args) >= 2 and isinstance(args[0], Tensor) and isinstance(args[1], Tensor):
+        if len(args) > 3:
+            raise TypeError(f"{cls.__name__}(indices, values, size): too many arguments")
+        shape = args[2] if len(args) == 3 else size
+        return sparse_coo_tensor(args[0], args[1], tuple(shape) if shape is not None else None)
+    if all(isinstance(a, int) for a in args):
+        dims = len(args)
+        idx = empty((dims, 0), dtype=_BY_NAME["int64"])
+        vals = empty((0,), dtype=_BY_NAME[cls._dtype_name])
+        return sparse_coo_tensor(idx, vals, tuple(args))
+    raise TypeError(f"{cls.__name__}: expected (indices, values[, size]) tensors or sizes as ints")
+
+
+_LegacySparseType.__call__ = _legacy_call
+FloatTensor = _LegacySparseType("FloatTensor", (), {"_dtype_name": "float32", "__module__": "flambeau.sparse"})
+DoubleTensor = _LegacySparseType("DoubleTensor", (), {"_dtype_name": "float64", "__module__": "flambeau.sparse"})
+LongTensor = _LegacySparseType("LongTensor", (), {"_dtype_name": "int64", "__module__": "flambeau.sparse"})
