@@ -1,6 +1,6 @@
 """Sparse matrix times dense matrix against PyTorch: torch.sparse.mm, torch.mm, torch.matmul, `@`,
 torch.spmm, torch.sparse.addmm, torch.addmm with a sparse mat1, dense @ sparse, sparse @ vector and
-hspmm; forward values (bit for bit: the C++ kernel adds each entry's terms in PyTorch's order with
+hspmm and smm; forward values (bit for bit: the C++ kernel adds each entry's terms in PyTorch's order with
 one fused multiply-add), the gradients of both operands in each API's convention (sparse for
 torch.sparse.*, dense for torch.mm), on random matrices with duplicate entries, coalesced ones,
 empty ones and odd sizes, every CPU capability; and PyTorch's errors for bad shapes and dtypes."""
@@ -168,6 +168,12 @@ def test_hspmm(rng):
     fs, ts, _, _ = sparse_pair(idx, vals, size)
     d = rng.standard_normal((6, 5)).astype(np.float32)
     assert_same(flambeau.hspmm(fs, fl_t(d)), torch.hspmm(ts, th_t(d)))
+    assert_same(flambeau.smm(fs, fl_t(d)), torch.smm(ts, th_t(d)))
+    assert_same(fs.smm(fl_t(d)), ts.smm(th_t(d)))
+    e = flambeau.sparse_coo_tensor(fl_t(np.zeros((2, 0), np.int64)), fl_t(np.zeros(0, np.float32)), size)
+    te = torch.sparse_coo_tensor(th_t(np.zeros((2, 0), np.int64)), th_t(np.zeros(0, np.float32)), size)
+    assert_same(flambeau.smm(e, fl_t(d)), torch.smm(te, th_t(d)))
+    assert_same(flambeau.hspmm(e, fl_t(d)), torch.hspmm(te, th_t(d)))
 
 
 def test_errors(rng):

@@ -241,6 +241,17 @@ def hspmm(mat1, mat2):
     return _make(_long(rows.reshape(1, -1), dev), vals, tuple(prod.shape))  # (flag by nnz, as PyTorch's)
 
 
+def smm(input, mat):
+    """torch.smm: input @ mat as a sparse COO tensor: every column of the rows input has entries in
+    (rows increasing), flagged uncoalesced as PyTorch's. No autograd (PyTorch has none)."""
+    h = hspmm(input, mat)
+    rows = _host(h._sp_i)[0]
+    n = h._impl.shape[1]
+    idx = np.stack([np.repeat(rows, n), np.tile(np.arange(n, dtype=np.int64), len(rows))])
+    dev = h._impl.device
+    return _make(_long(idx, dev), h._sp_v.reshape((-1,)), tuple(h.shape), False if idx.shape[1] > 1 else None)
+
+
 def _attach():
     """The methods of a sparse COO tensor that multiply (S @ D, S.mm(D), ...)."""
     def _sp_matmul(self, other):
@@ -258,6 +269,7 @@ def _attach():
     SparseCooTensor.mm = _sp_mm
     SparseCooTensor.mv = lambda self, vec: matmul(self, vec)
     SparseCooTensor.hspmm = hspmm
+    SparseCooTensor.smm = smm
 
 
 _attach()
