@@ -216,8 +216,9 @@ def test_to_dense_backward(rng):
 
 def test_errors(rng):
     idx, vals, size = random_sparse(rng, (6,), (3,), nnz=4)
-    f, _ = sparse_pair(idx, vals, size)
-    d = fl_t(rng.standard_normal(size).astype(np.float32))
+    f, t = sparse_pair(idx, vals, size)
+    dn = rng.standard_normal(size).astype(np.float32)
+    d = fl_t(dn)
     with pytest.raises(RuntimeError, match=re.escape("add(sparse, dense) is not supported. Use add(dense, sparse)")):
         f + d
     with pytest.raises(RuntimeError, match="add_"):
@@ -226,8 +227,7 @@ def test_errors(rng):
         f.exp()
     with pytest.raises(NotImplementedError, match="view"):
         f.view(-1)
-    with pytest.raises(NotImplementedError, match="mul"):
-        f * d
+    assert_sparse_equal(f * d, t * th_t(dn))  # (sparse * dense: tests/test_sparse_graph_ops.py)
     with pytest.raises(TypeError, match="to numpy"):
         f.numpy()
     with pytest.raises(TypeError):

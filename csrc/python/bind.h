@@ -47,6 +47,7 @@ void bind_norm_optim(py::module_& m);  // bind_norm_optim.cpp: normalization, dr
 void bind_conv_pool(py::module_& m);  // bind_conv_pool.cpp: convolution and pooling
 void bind_act_loss(py::module_& m);  // bind_act_loss.cpp: activations and losses
 void bind_sort(py::module_& m);  // bind_sort.cpp: sort, topk, kthvalue, median, cumulative scans
+void bind_sparse(py::module_& m);  // bind_sparse.cpp: sparse (COO, CSR) matrix times dense matrix
 void bind_layout(py::module_& m);  // bind_layout.cpp: empty_strided, preserve_format copies
 void bind_complex(py::module_& m);  // bind_complex.cpp: view_as_real/view_as_complex, the FFT kernel
 // half_compute.cpp: float16/bfloat16 through the float32 ops; called after every other binding.

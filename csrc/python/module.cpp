@@ -49,6 +49,7 @@ PYBIND11_MODULE(_C, m) {
   python::bind_conv_pool(m);
   python::bind_act_loss(m);
   python::bind_sort(m);
+  python::bind_sparse(m);
   python::bind_layout(m);
   python::bind_complex(m);
   python::bind_half_compute(m);  // last: it rebinds compute ops defined above

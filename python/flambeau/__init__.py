@@ -248,6 +248,8 @@ from ._functions.lowrank import svd_lowrank, pca_lowrank  # noqa: E402,F401
 from ._functions.histogramdd import histogramdd  # noqa: E402,F401
 from ._functions.rnn_functional import rnn_tanh, rnn_relu, lstm, gru  # noqa: E402,F401
 from . import sparse  # noqa: E402,F401  (torch.sparse)
+from ._sparse_mm import spmm, hspmm, smm  # noqa: E402,F401  (sparse @ dense; also attaches S @ D, S.mm)
+from ._sparse_csr import sparse_csr, sparse_csr_tensor  # noqa: E402,F401  (the CSR layout)
 from . import _complex  # noqa: E402  (complex64/complex128: routes ops with a complex operand to _complex)
 _complex.install(globals())
 from . import fft  # noqa: E402,F401  (torch.fft)

@@ -55,6 +55,9 @@ sparse_coo = _Layout("sparse_coo")
 
 
 def _layout_by_name(name):
+    if name == "sparse_csr":
+        from ._sparse_csr import sparse_csr
+        return sparse_csr
     return {"strided": strided, "sparse_coo": sparse_coo}[name]
 
 
@@ -294,9 +297,8 @@ class SparseCooTensor(Tensor):
         return self
 
     # ------------------------------------------------------------------ arithmetic
-    def mul(self, other):
-        return _mul(self, other, "mul")
-
+    # (mul, neg, sum, transpose, softmax, unary ops and the products are attached by _sparse_ops.py
+    # and _sparse_mm.py, with autograd.)
     def mul_(self, other):
         v = _scaled_values(self, other, "mul_")
         self._sp_v = _checked_inplace(self, v, "mul_")
@@ -315,15 +317,9 @@ class SparseCooTensor(Tensor):
         self._sp_v = _checked_inplace(self, v, "div_")
         return self
 
-    multiply = mul
     multiply_ = mul_
     divide = true_divide = div
     divide_ = true_divide_ = div_
-
-    def neg(self):
-        return _make(self._sp_i, -self._sp_v, self._impl.shape, self._sp_c)
-
-    negative = neg
 
     def neg_(self):
         self._sp_v = self._sp_v.neg()
@@ -370,11 +366,6 @@ class SparseCooTensor(Tensor):
     def __isub__(self, other):
         return _sparse_add_(self, other, -1, "sub_")
 
-    def __mul__(self, other):
-        return _mul(self, other, "mul")
-
-    __rmul__ = __mul__
-
     def __imul__(self, other):
         return self.mul_(other)
 
@@ -388,17 +379,11 @@ class SparseCooTensor(Tensor):
 
     __idiv__ = __itruediv__
 
-    def __neg__(self):
-        return self.neg()
 
-    def sum(self, dim=None, keepdim=False, dtype=None):
-        if dim is not None:
-            raise NotImplementedError("sum: sums over some dims of a sparse COO tensor are not supported by "
-                                      "flambeau (only the full sum)")
-        v = self._sp_v
-        if dtype is not None:
-            v = v.to(dtype)
-        return v.sum()
+
+# The classes of sparse tensors (COO here, CSR added by _sparse_csr.py): the autograd engine hands
+# the gradients of such leaves to accumulate_grad below.
+LEAF_CLASSES = {SparseCooTensor}
 
 
 # Every other Tensor method (ops attached by _tensor_methods, dunders) raises NotImplementedError
@@ -480,9 +465,18 @@ def _rows_view_shape(t):
     return (math.prod(shape[:sd]),) + tuple(shape[sd:])
 
 
+def _coalesce_order(keys):
+    """The permutation that sorts the linear indices `keys` (int64 numpy) as PyTorch's CPU coalesce
+    does: its sort(0), not stable below 32768 entries (the order duplicates' values are summed in,
+    so it decides the result's last bits). Done in C++ with the same std::sort."""
+    if len(keys) <= 16:  # (insertion sort: stable)
+        return np.argsort(keys, kind="stable")
+    return _C.to_numpy(_C.torch_sort_permutation(_long(keys, "cpu")._impl))
+
+
 def _coalesce(t):
-    """PyTorch's CPU coalesce: sort the linear indices (stably), sum the values of equal indices in
-    that order, flag the result coalesced."""
+    """PyTorch's CPU coalesce: sort the linear indices (as its sort(0), _coalesce_order), sum the
+    values of equal indices in that order, flag the result coalesced."""
     from . import no_grad
     nnz = t._sp_i._impl.shape[1]
     if nnz < 2:
@@ -491,7 +485,7 @@ def _coalesce(t):
         return r
     idx = _host(t._sp_i)
     keys = _keys(t, idx)
-    perm = np.argsort(keys, kind="stable")
+    perm = _coalesce_order(keys)
     sk = keys[perm]
     first = np.ones(nnz, dtype=bool)
     first[1:] = sk[1:] != sk[:-1]
@@ -708,6 +702,10 @@ def add(input, other, *, alpha=1, name="add"):
     dense + sparse is dense, sparse + dense is an error)."""
     a_sp = input.__class__ is SparseCooTensor
     b_sp = other.__class__ is SparseCooTensor
+    if (a_sp or b_sp) and isinstance(input, Tensor) and isinstance(other, Tensor):
+        from . import _sparse_ops
+        if _sparse_ops._needs_graph(input, other):  # (the same results, recorded for autograd)
+            return _sparse_ops.add_graph(input, other, alpha, name)
     if a_sp and b_sp:
         return _sparse_plus_sparse(input, other, alpha, name)
     if b_sp and isinstance(input, Tensor):
@@ -797,7 +795,11 @@ def accumulate_grad(cur, new, create_graph):
             if not create_graph and i._impl.is_contiguous() and v._impl.is_contiguous():
                 return _make(i, v, new._impl.shape)  # shares them; flag by nnz, as PyTorch's
             return new.clone()
-        return new  # (dense: only reached with cur sparse, not here)
+        if create_graph:
+            return new
+        # a dense gradient of a sparse leaf (torch.mm(S, D), S.sum()): a contiguous tensor of its own
+        c = new.contiguous()
+        return c if c is not new else new.clone()
     if create_graph:
         if cur.__class__ is SparseCooTensor and new.__class__ is not SparseCooTensor:
             return new + cur
@@ -806,6 +808,8 @@ def accumulate_grad(cur, new, create_graph):
         return new + cur  # a dense result replaces the sparse .grad
     if cur.__class__ is SparseCooTensor:
         return _sparse_add_(cur, new, 1, "add_")
+    if new.__class__ is not SparseCooTensor:  # a sparse leaf's dense .grad += a dense gradient
+        return cur.add_(new)
     return dense_add_(cur, new)  # dense .grad += sparse gradient, in place
 
 
@@ -906,6 +910,8 @@ def sparse_coo_tensor(indices, values, size=None, *, dtype=None, device=None, pi
                     raise RuntimeError(f"size is inconsistent with indices: for dim {d}, size is {shape[d]} but "
                                        f"found index {int(mx[d])}")
     from . import no_grad
+    from .autograd.grad_mode import _state as _gs
+    graph_vals = vals if vals._rg and _gs.enabled else None
     with no_grad():
         vals = vals.detach()
         if vals._impl.device != dev:
@@ -913,6 +919,10 @@ def sparse_coo_tensor(indices, values, size=None, *, dtype=None, device=None, pi
         idx = idx.detach()
         if idx._impl.device != dev:
             idx = idx.to(dev)
+    if graph_vals is not None:  # values that require grad: the result is differentiable in them
+        from ._sparse_ops import from_values
+        return from_values(graph_vals.to(dev) if graph_vals._impl.device != dev else graph_vals, idx, shape,
+                           is_coalesced)
     t = _make(idx, vals, shape, is_coalesced)
     if requires_grad:
         t.requires_grad = True
@@ -978,6 +988,8 @@ for _n in ("coalesce", "is_coalesced", "indices", "values"):
 def _finish_setup():
     """Called once by flambeau/__init__.py after every module has attached its methods to Tensor."""
     _block_dense_methods()
+    from . import _sparse_csr
+    _sparse_csr.finish_setup()
     SparseCooTensor.sparse_mask = _unsupported("sparse_mask")  # a sparse self: not implemented here
 
 
@@ -985,6 +997,13 @@ def _finish_setup():
 def _sparse_repr(t):
     """PyTorch's format (torch/_tensor_str.py, sparse branch): indices and values each as tensor(...)
     without their dtype, then size, nnz, dtype, layout and autograd suffixes, the first on a new line."""
+    return _layout_repr(t, [("indices", t._sp_i), ("values", t._sp_v)], "sparse_coo", force_newline=True)
+
+
+def _layout_repr(t, parts, layout_name, force_newline):
+    """The repr of a sparse tensor of any layout: `parts` (name, tensor) printed as name=tensor(...)
+    one per line, then the suffixes, as PyTorch's _str_intern and _add_suffixes (COO forces the
+    first suffix onto a new line, the compressed layouts do not)."""
     from ._printing import _tensor_str, PRINT_OPTS
     from ._dtype import get_default_dtype
     indent = len("tensor(")
@@ -1005,15 +1024,16 @@ def _sparse_repr(t):
             s += ", size=" + str(tuple(xi.shape))
         return prefix + s + ")"
 
-    text = "tensor(" + body(t._sp_i, "indices=tensor(") + ",\n" + " " * indent + body(t._sp_v, "values=tensor(")
-    suffixes.append("layout=flambeau.sparse_coo")
+    text = (",\n" + " " * indent).join(body(x, name + "=tensor(") for name, x in parts)
+    text = "tensor(" + text
+    suffixes.append("layout=flambeau." + layout_name)
     if t.grad_fn is not None:
         suffixes.append(f"grad_fn=<{type(t.grad_fn).__name__}>")
     elif t._rg:
         suffixes.append("requires_grad=True")
     out = [text]
     last = len(text) - text.rfind("\n") + 1
-    force = True
+    force = force_newline
     for suf in suffixes:
         if force or last + len(suf) + 2 > PRINT_OPTS.linewidth:
             out.append(",\n" + " " * indent + suf)

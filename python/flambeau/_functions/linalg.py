@@ -65,6 +65,8 @@ class Bmm(Function):
 
 
 def mm(input, mat2, *, out=None):
+    if (input.__class__ is not Tensor or mat2.__class__ is not Tensor) and _sparse_mm().involves_sparse(input, mat2):
+        return _sparse_mm().mm(input, mat2, out=out)
     if _amp_cast.state[0] is not None:  # CPU autocast: in its lower-precision dtype
         input, mat2 = _amp_cast.lower(input, mat2)
     _check_same_dtype(input, mat2, "mm")
@@ -99,6 +101,8 @@ def bmm(input, mat2, *, out=None):
 
 
 def matmul(input, other, *, out=None):
+    if (input.__class__ is not Tensor or other.__class__ is not Tensor) and _sparse_mm().involves_sparse(input, other):
+        return _sparse_mm().matmul(input, other, out=out)
     if _amp_cast.state[0] is not None:  # CPU autocast: in its lower-precision dtype
         input, other = _amp_cast.lower(input, other)
     _check_same_dtype(input, other, "matmul")
@@ -145,6 +149,12 @@ def matmul(input, other, *, out=None):
         elif nb == 1:
             r = reshape(r, batch + (m,))
     return dsp._write_out(out, r) if out is not None else r
+
+
+def _sparse_mm():
+    """flambeau._sparse_mm, imported on first use (it imports this module's neighbours)."""
+    from .. import _sparse_mm as m
+    return m
 
 
 def _prod(xs):
@@ -198,6 +208,8 @@ ger = outer
 
 @_amp_cast.lower_op
 def addmm(input, mat1, mat2, *, beta=1, alpha=1, out=None):
+    if mat1.__class__ is not Tensor and _sparse_mm().involves_sparse(input, mat1, mat2):
+        return _sparse_mm().addmm(input, mat1, mat2, beta=beta, alpha=alpha, out=out)
     if _half_on_cpu(input, mat1, mat2):
         with _amp_cast.full_precision():  # (the float32 call must not be cast back by autocast)
             r = addmm(input.float(), mat1.float(), mat2.float(), beta=beta, alpha=alpha).to(mat1.dtype)

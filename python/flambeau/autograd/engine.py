@@ -299,7 +299,7 @@ def _run_accumulate(node, g, capture, results, accumulate, create_graph, owned):
     if var is None:
         return  # the leaf is gone; nobody can read its gradient
     cur = var.grad
-    if g.__class__ is _Sparse or cur.__class__ is _Sparse:
+    if g.__class__ is _Sparse or cur.__class__ is _Sparse or var.__class__ in _sparse.LEAF_CLASSES:
         var.grad = _sparse.accumulate_grad(cur, g, create_graph)  # (nn.Embedding(sparse=True)'s weight)
     elif cur is None:
         if not create_graph:
