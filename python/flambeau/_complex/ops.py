@@ -12,8 +12,9 @@ from .core import (COMPLEX, REAL_OF, parts, make, split, result_complex_dtype, a
 
 def _unsupported(op, x):
     dt = x._impl.dtype if isinstance(x, Tensor) else type(x).__name__
-    raise TypeError(f"{op}: not implemented for dtype {dt} (flambeau's complex support covers arithmetic, exp, log, "
-                    "sqrt, pow, abs, angle, conj, sum, mean, matmul, comparisons for equality and torch.fft)")
+    raise TypeError(f"{op}: not implemented for dtype {dt} (flambeau's complex support covers arithmetic, the "
+                    "elementwise math functions, sums, products, norms, matrix products, comparisons for equality, "
+                    "linalg and torch.fft)")
 
 
 # ---------------------------------------------------------------- arithmetic
