@@ -561,5 +561,11 @@ def test_real_implementations_refuse_complex_operands():
         else:
             cases = [(z, z), (z, x), (x, z), (z, 2.0), (x, 1j), (n, 1j), (z, n)]
         for args in cases:
-            with pytest.raises(dispatch._REFUSALS):
-                orig(*args)
+            # refused, or (composed of ops that reach the complex arithmetic, as outer of a complex and a
+            # real vector) the complex answer
+            try:
+                r = orig(*args)
+            except dispatch._REFUSALS:
+                continue
+            expect = getattr(flambeau, name)._complex_route(*args)
+            assert r.dtype is expect.dtype and np.allclose(npy(r), npy(expect)), (name, args)

@@ -215,3 +215,30 @@ def test_gradcheck_complex128_composite():
     zf = flambeau.tensor(a, requires_grad=True)
     (g,) = flambeau.autograd.grad(loss(zf), zf)
     np.testing.assert_allclose(g.numpy(), _numeric_grad(loss_np, a), rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("dt", CDTS)
+def test_linear_diff_dist_where_scalar(dt):
+    x, w = crand((3, 4), dt), crand((5, 4), dt)
+    F_t, F_f = torch.nn.functional, flambeau.nn.functional
+    check(lambda a, b: (F_t if isinstance(a, torch.Tensor) else F_f).linear(a, b, b[:, 0]),
+          lambda a, b: (F_t if isinstance(a, torch.Tensor) else F_f).linear(a, b, b[:, 0]), [x, w])
+    for name in ("sigmoid", "tanh"):
+        check(lambda a: getattr(F_t if isinstance(a, torch.Tensor) else F_f, name)(a),
+              lambda a: getattr(F_t if isinstance(a, torch.Tensor) else F_f, name)(a), [x])
+    check(lambda a: lib(a).diff(a, dim=1), lambda a: lib(a).diff(a, dim=1), [x])
+    check(lambda a: lib(a).diff(a, n=2, dim=0, append=a[:1]), lambda a: lib(a).diff(a, n=2, dim=0, append=a[:1]), [x])
+    check(lambda a, b: lib(a).dist(a, b[:3]), lambda a, b: lib(a).dist(a, b[:3]), [x, w])
+    check(lambda a, b: lib(a).dist(a, b[:3], 1), lambda a, b: lib(a).dist(a, b[:3], 1), [x, w])
+    check(lambda a: lib(a).where(a.real > 0, a, 1j), lambda a: lib(a).where(a.real > 0, a, 1j), [x])
+    check(lambda a: a.where(a.real > 0, 2 - 1j), lambda a: a.where(a.real > 0, 2 - 1j), [x])
+    r = crand((4,), "float32")
+    assert_same(flambeau.tensor(r).where(flambeau.tensor(r) > 0, 1j), torch.tensor(r).where(torch.tensor(r) > 0, 1j))
+
+
+def test_linspace_complex():
+    for args, kw in (((0, 1 + 2j, 5), {}), ((1 - 1j, -2 + 3j, 7), {}), ((0, 1, 4), {"dtype": "complex128"}),
+                     ((2j, 0, 0), {"dtype": "complex64"})):
+        kt = {k: getattr(torch, v) for k, v in kw.items()}
+        kf = {k: getattr(flambeau, v) for k, v in kw.items()}
+        assert_same(flambeau.linspace(*args, **kf), torch.linspace(*args, **kt))

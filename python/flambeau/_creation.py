@@ -432,6 +432,10 @@ def linspace(start, end, steps, *, out=None, dtype=None, layout=None, device=Non
     start, end = _num(start), _num(end)
     if steps < 0:
         raise RuntimeError("number of steps must be non-negative")
+    if isinstance(start, complex) or isinstance(end, complex) or _dt(dtype) in ("complex64", "complex128"):
+        from ._complex.creation import linspace_complex
+        impl = linspace_complex(start, end, steps, _dt(dtype) if dtype is not None else None, _dev(device))
+        return _out(out, impl) or _finish(impl, requires_grad)
     impl = _C.linspace(start, end, int(steps), _dt(dtype), _dev(device))
     return _out(out, impl) or _finish(impl, requires_grad)
 

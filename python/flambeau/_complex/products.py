@@ -159,3 +159,37 @@ def masked_fill(input, mask, value):
 
 def is_complex_fill(value):
     return is_complex_number(value) or is_complex_tensor(value)
+
+
+def linear(input, weight, bias=None):
+    """F.linear: input @ weight^T (+ bias), PyTorch's for complex (no conjugation)."""
+    r = _ops.matmul(input, weight.mT)
+    return r if bias is None else _ops.add(r, bias)
+
+
+def diff(input, n=1, dim=-1, prepend=None, append=None):
+    from .._functions.join import cat
+    parts_ = [t for t in (prepend, input, append) if t is not None]
+    x = cat([p if isinstance(p, Tensor) else p for p in parts_], dim) if len(parts_) > 1 else input
+    for _ in range(n):
+        length = x.shape[dim]
+        x = _ops.sub(x.narrow(dim, 1, length - 1), x.narrow(dim, 0, length - 1))
+    return x
+
+
+def dist(input, other, p=2):
+    from .reductions import vector_norm
+    return vector_norm(_ops.sub(input, other), p)
+
+
+def where(condition, input=None, other=None, *, out=None):
+    """where with a complex Python number as a branch: the number as a 0-d tensor of the result dtype."""
+    from .._functions.pointwise import where as rwhere
+    from .core import result_complex_dtype, as_complex_tensor
+    if input is None and other is None:
+        return rwhere(condition)
+    cdt = result_complex_dtype(input, other)
+    like = input if isinstance(input, Tensor) else other
+    a = as_complex_tensor(input, cdt, like) if not isinstance(input, Tensor) or input._impl.dtype != cdt else input
+    b = as_complex_tensor(other, cdt, like) if not isinstance(other, Tensor) or other._impl.dtype != cdt else other
+    return _ops._finish(rwhere(condition, a, b), out)
