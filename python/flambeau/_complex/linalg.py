@@ -144,6 +144,102 @@ def eigvalsh(A, UPLO="L", *, out=None):
     return _ops._finish(_pair_mean(w), out)
 
 
+def _eigh_host(A, uplo):
+    """(L, V) of the Hermitian matrices A (complex; no autograd): the real symmetric eigh of E(A), computed
+    in float64, whose eigenvalues come in equal pairs; each cluster of 2m equal eigenvalues spans an
+    m-dimensional complex eigenspace ({u, J u}: u = [a; b] is the eigenvector a + ib, J u its multiple
+    by i), of which the leading left singular vectors of the cluster's complex columns give an
+    orthonormal basis (robust for repeated eigenvalues of A, where the columns are not in pairs)."""
+    import numpy as np
+    from .._functions.host_route import to_numpy
+    f = _f()
+    E = embed(_hermitian_from(A.detach(), uplo)).to(f.float64)
+    w, U = _real_linalg().eigh(E)
+    w, U = to_numpy(w._impl), to_numpy(U._impl)
+    n = A.shape[-1]
+    batch = w.shape[:-1]
+    wl = w.reshape(-1, 2 * n)
+    Ul = U.reshape(-1, 2 * n, 2 * n)
+    L = np.empty((wl.shape[0], n))
+    V = np.empty((wl.shape[0], n, n), dtype=np.complex128)
+    for b in range(wl.shape[0]):
+        C = Ul[b, :n, :] + 1j * Ul[b, n:, :]
+        scale = max(1.0, float(np.abs(wl[b]).max()) if n else 1.0)
+        j = k = 0
+        ok = True
+        while j < 2 * n and ok:
+            e = j + 1
+            while e < 2 * n and wl[b, e] - wl[b, j] <= 1e-9 * scale:
+                e += 1
+            ok = (e - j) % 2 == 0
+            m = (e - j) // 2
+            u, _, _ = np.linalg.svd(C[:, j:e], full_matrices=False)
+            V[b, :, k:k + m] = u[:, :m]
+            L[b, k:k + m] = wl[b, j:e].reshape(m, 2).mean(-1) if ok else 0
+            k += m
+            j = e
+        if not ok:  # a pair split by rounding (not expected): the pairs in order
+            L[b] = (wl[b, 0::2] + wl[b, 1::2]) * 0.5
+            V[b] = C[:, 0::2] / np.linalg.norm(C[:, 0::2], axis=0)
+    cdt = A._impl.dtype
+    Lt = f.tensor(L.reshape(batch + (n,)), dtype=f.float32 if cdt == "complex64" else f.float64, device=A.device)
+    Vt = f.tensor(V.reshape(batch + (n, n)), dtype=getattr(f, cdt), device=A.device)
+    return Lt, Vt
+
+
+class _Eigh(Function):
+    _grad_fn_name = "LinalgEighBackward0"
+
+    @staticmethod
+    def forward(ctx, A, uplo):
+        L, V = _eigh_host(A, uplo)
+        ctx.L, ctx.V = L, V
+        return L, V
+
+    @staticmethod
+    def backward(ctx, gL, gV):
+        # PyTorch's linalg_eig_backward for Hermitian input: gA = V (skew(V^H gV) / E + diag(gL)) V^H,
+        # E_ij = L_j - L_i, after checking that the loss does not depend on the eigenvectors' phases
+        f = _f()
+        L, V = ctx.L, ctx.V
+        Vh = V.mH
+        if gV is None:
+            if gL is None:
+                return None, None
+            return _ops.matmul(_ops.mul(V, gL.unsqueeze(-2)), Vh), None
+        VhgV = _ops.matmul(Vh, gV)
+        di = parts(VhgV.diagonal(0, -2, -1))[1]
+        if not bool(f.allclose(di, f.zeros_like(di), rtol=1e-2, atol=1e-2)):
+            raise RuntimeError("linalg_eigh_backward: The eigenvectors in the complex case are specified up to "
+                               "multiplication by e^{i phi}. The specified loss function depends on this quantity, "
+                               "so it is ill-defined.")
+        S = _ops.mul(_ops.sub(VhgV, VhgV.mH), 0.5)
+        n = L.shape[-1]
+        E = L.unsqueeze(-2) - L.unsqueeze(-1) + f.eye(n, dtype=L.dtype, device=L.device)
+        sr, si = parts(S)
+        eye = f.eye(n, dtype=f.bool, device=L.device)
+        d = gL if gL is not None else f.zeros_like(L)
+        ret = make(f.where(eye, f.diag_embed(d), sr / E), f.where(eye, 0.0, si / E))
+        return _ops.matmul(_ops.matmul(V, ret), Vh), None
+
+
+def eigh(A, UPLO="L", *, out=None):
+    _check(A, "linalg.eigh")
+    if UPLO not in ("L", "U", "l", "u"):
+        raise RuntimeError(f"linalg.eigh: Expected UPLO argument to be 'L' or 'U', but got {UPLO}")
+    if A.requires_grad and _gs.enabled:
+        L, V = _Eigh.apply(A, UPLO)
+    else:
+        L, V = _eigh_host(A, UPLO)
+    from .._functions.linalg_dense import return_types
+    r = return_types.linalg_eigh(L, V)
+    if out is not None:
+        out[0].copy_(L)
+        out[1].copy_(V)
+        return return_types.linalg_eigh(*out)
+    return r
+
+
 def svdvals(A, *, driver=None, out=None):
     _check(A, "linalg.svdvals", square=False)
     return _ops._finish(_pair_mean(_real_linalg().svdvals(embed(A))), out)
@@ -389,7 +485,7 @@ def eigvals(A, *, out=None):
     return _ops._finish(L, out)
 
 
-ROUTES = {"solve": solve, "inv": inv, "pinv": pinv, "matrix_exp": matrix_exp, "eigvalsh": eigvalsh,
+ROUTES = {"eigh": eigh, "solve": solve, "inv": inv, "pinv": pinv, "matrix_exp": matrix_exp, "eigvalsh": eigvalsh,
           "svdvals": svdvals, "det": det, "slogdet": slogdet, "matrix_power": matrix_power,
           "solve_triangular": solve_triangular, "lstsq": lstsq, "matrix_rank": matrix_rank, "cond": cond}
 _unused = (COMPLEX, COMPLEX_OF, REAL_OF, _C)
