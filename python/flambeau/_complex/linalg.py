@@ -240,6 +240,77 @@ def eigh(A, UPLO="L", *, out=None):
     return r
 
 
+def _cholesky_host(A, upper):
+    """(L, info) of the Hermitian positive-definite A read from its lower (upper) triangle, column by
+    column (L_jj = sqrt(A_jj - |L_j,:j|^2), L_i,j = (A_ij - L_i,:j L_j,:j^H) / L_jj), batched on the host
+    in float64 complex; info is the order of the first non-positive leading minor (0: none)."""
+    import numpy as np
+    from .._functions.host_route import to_numpy
+    a = to_numpy(A.detach()._impl).astype(np.complex128)
+    if upper:
+        a = np.swapaxes(a, -1, -2).conj()
+    n = a.shape[-1]
+    L = np.zeros_like(a)
+    info = np.zeros(a.shape[:-2], dtype=np.int64)
+    bad = np.zeros(a.shape[:-2], dtype=bool)
+    for j in range(n):
+        row = L[..., j, :j]
+        d = a[..., j, j].real - (np.abs(row) ** 2).sum(-1)
+        newly = ~bad & ~(d > 0)
+        info[newly] = j + 1
+        bad |= newly
+        ljj = np.sqrt(np.where(d > 0, d, 1.0))
+        L[..., j, j] = ljj
+        if j + 1 < n:
+            L[..., j + 1:, j] = (a[..., j + 1:, j] - (L[..., j + 1:, :j] @ row.conj()[..., None])[..., 0]) / ljj[..., None]
+    L[bad] = np.nan
+    if upper:
+        L = np.swapaxes(L, -1, -2).conj()
+    f = _f()
+    return f.tensor(L, dtype=A.dtype, device=A.device), f.tensor(info.astype(np.int32), device=A.device)  # int32 as PyTorch's
+
+
+class _Cholesky(Function):
+    _grad_fn_name = "LinalgCholeskyExBackward0"
+
+    @staticmethod
+    def forward(ctx, A, upper):
+        L, info = _cholesky_host(A, upper)
+        ctx.L, ctx.upper = L, upper
+        return L, info
+
+    @staticmethod
+    def backward(ctx, gL, _gi):
+        # PyTorch's cholesky_backward: gA = L^-H Phi L^-1, Phi = 0.5 (X + X^H - diag X), X = tril(L^H gL)
+        L = ctx.L
+        if ctx.upper:
+            L, gL = L.mH, gL.mH
+        X = _ops.matmul(L.mH, gL).tril()
+        S = _ops.mul(_ops.add(X, X.tril(-1).mH), 0.5)  # 0.5 (X + X^H - diag(X)), X's diagonal kept complex
+        gA = solve_triangular(L.mH, S, upper=True, left=True)
+        gA = solve_triangular(L, gA, upper=False, left=False)
+        return gA, None
+
+
+def cholesky_ex(A, *, upper=False, check_errors=False, out=None):
+    _check(A, "linalg.cholesky_ex")
+    if A.requires_grad and _gs.enabled:
+        L, info = _Cholesky.apply(A, bool(upper))
+    else:
+        L, info = _cholesky_host(A, bool(upper))
+    rl = _real_linalg()
+    if check_errors:
+        rl._raise_on_info(info, "linalg.cholesky_ex", rl._chol_message, A.dim() > 2)
+    return rl.return_types.linalg_cholesky_ex(L, info)
+
+
+def cholesky(A, *, upper=False, out=None):
+    rl = _real_linalg()
+    L, info = cholesky_ex(A, upper=upper)
+    rl._raise_on_info(info, "linalg.cholesky", rl._chol_message, A.dim() > 2)
+    return _ops._finish(L, out)
+
+
 def svdvals(A, *, driver=None, out=None):
     _check(A, "linalg.svdvals", square=False)
     return _ops._finish(_pair_mean(_real_linalg().svdvals(embed(A))), out)
@@ -485,7 +556,7 @@ def eigvals(A, *, out=None):
     return _ops._finish(L, out)
 
 
-ROUTES = {"eigh": eigh, "solve": solve, "inv": inv, "pinv": pinv, "matrix_exp": matrix_exp, "eigvalsh": eigvalsh,
+ROUTES = {"eigh": eigh, "cholesky": cholesky, "cholesky_ex": cholesky_ex, "solve": solve, "inv": inv, "pinv": pinv, "matrix_exp": matrix_exp, "eigvalsh": eigvalsh,
           "svdvals": svdvals, "det": det, "slogdet": slogdet, "matrix_power": matrix_power,
           "solve_triangular": solve_triangular, "lstsq": lstsq, "matrix_rank": matrix_rank, "cond": cond}
 _unused = (COMPLEX, COMPLEX_OF, REAL_OF, _C)
