@@ -165,6 +165,15 @@ def test_casting_complex_to_real_warns():
         assert not w
         assert z.to(flambeau.float32).item() == 1.0
     assert any("Casting complex values to real discards the imaginary part" in str(x.message) for x in w)
+    # a real input's gradient through x.to(complex) is the real part, without the warning (as PyTorch's)
+    sh._COMPLEX_WARNED.clear()
+    a = crand((3,), "float32")
+    t, f = both(a, requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        (f.to(flambeau.complex64) * (1 + 2j)).abs().sum().backward()
+    (t.to(torch.complex64) * (1 + 2j)).abs().sum().backward()
+    assert_same(f.grad, t.grad)
 
 
 def test_truth_values():

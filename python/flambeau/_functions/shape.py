@@ -626,6 +626,9 @@ class ToCopy(Function):
         gi = g._impl
         if gi.dtype == dt and gi.device == dev:
             return g, None, None, None
+        if gi.dtype[0] == "c" and dt[0] != "c":  # a real input's gradient: the real part (no cast warning)
+            from .._complex.ops import real
+            g = real(g)
         return _to(g, dt, dev), None, None, None
 
 
