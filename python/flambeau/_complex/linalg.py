@@ -311,6 +311,103 @@ def cholesky(A, *, upper=False, out=None):
     return _ops._finish(L, out)
 
 
+def _qr_host(A, mode):
+    """Householder QR with LAPACK's reflectors (zgeqrf's zlarfg: H = I - tau v v^H, v_0 = 1,
+    H^H [alpha; x] = [beta; 0] with beta = -sign(Re alpha) |(alpha, x)| real), so R's diagonal is real and
+    Q, R are PyTorch's to rounding; batched on the host in complex double."""
+    import numpy as np
+    from .._functions.host_route import to_numpy
+    R = to_numpy(A.detach()._impl).astype(np.complex128)
+    m, n = R.shape[-2:]
+    k = min(m, n)
+    vs, taus = [], []
+    for j in range(k):
+        x = R[..., j:, j]
+        alpha = x[..., 0]
+        xnorm = np.linalg.norm(x[..., 1:], axis=-1)
+        trivial = (xnorm == 0) & (alpha.imag == 0)
+        beta = -np.copysign(np.sqrt(np.abs(alpha) ** 2 + xnorm ** 2), alpha.real)
+        beta = np.where(trivial, alpha.real, beta)
+        safe = np.where(trivial, 1.0, beta)
+        tau = np.where(trivial, 0.0, (beta - alpha) / safe)
+        denom = np.where(trivial, 1.0, alpha - beta)
+        v = np.concatenate([np.ones(x.shape[:-1] + (1,), np.complex128), x[..., 1:] / denom[..., None]], -1)
+        # R := H^H R on rows j.., columns j..
+        w = np.einsum("...i,...ij->...j", v.conj(), R[..., j:, j:])
+        R[..., j:, j:] -= np.conj(tau)[..., None, None] * v[..., :, None] * w[..., None, :]
+        R[..., j + 1:, j] = 0
+        R[..., j, j] = beta
+        vs.append(v)
+        taus.append(tau)
+    qcols = m if mode == "complete" else k
+    Q = np.zeros(R.shape[:-2] + (m, qcols), np.complex128)
+    Q[..., np.arange(qcols), np.arange(qcols)] = 1
+    for j in reversed(range(k)):  # Q = H_0 H_1 ... H_{k-1} I
+        v, tau = vs[j], taus[j]
+        w = np.einsum("...i,...ij->...j", v.conj(), Q[..., j:, :])
+        Q[..., j:, :] -= tau[..., None, None] * v[..., :, None] * w[..., None, :]
+    Rout = np.triu(R if mode == "complete" else R[..., :k, :])
+    f = _f()
+    mk = lambda a: f.tensor(a, dtype=A.dtype, device=A.device)  # noqa: E731
+    return (mk(Q) if mode != "r" else f.empty(0, dtype=A.dtype, device=A.device)), mk(Rout)
+
+
+class _Qr(Function):
+    _grad_fn_name = "LinalgQrBackward0"
+
+    @staticmethod
+    def forward(ctx, A, mode):
+        Q, R = _qr_host(A, mode)
+        ctx.Q, ctx.R, ctx.mode = Q, R, mode
+        return Q, R
+
+    @staticmethod
+    def backward(ctx, gQ, gR):
+        f = _f()
+        Q, R, mode = ctx.Q, ctx.R, ctx.mode
+        if mode == "r":
+            raise RuntimeError("The derivative of linalg.qr depends on Q, which is not computed when mode='r'. Please "
+                               "use linalg.qr(A, mode='reduced') if you are going to differentiate through linalg.qr.")
+        m, n = Q.shape[-2], R.shape[-1]
+        if mode == "complete" and m > n:
+            raise RuntimeError("The QR decomposition is not differentiable when mode='complete' and nrows > ncols.")
+        if m < n:
+            raise NotImplementedError("linalg.qr: the gradient of a complex QR with more columns than rows is not "
+                                      "implemented in flambeau")
+        if gQ is None and gR is None:
+            return None, None
+        # PyTorch's linalg_qr_backward (m >= n): M = gR R^H - Q^H gQ, gA = (Q syminvadj(triu M) + gQ) R^-H,
+        # syminvadj(X) = X + X^H with the real part of the diagonal halved
+        if gQ is not None:
+            M = _ops.sub(_ops.matmul(gR, R.mH), _ops.matmul(Q.mH, gQ)) if gR is not None else \
+                _ops.neg(_ops.matmul(Q.mH, gQ))
+        else:
+            M = _ops.matmul(gR, R.mH)
+        Mu = M.triu()
+        dr = parts(Mu.diagonal(0, -2, -1))[0]
+        b = _ops.matmul(Q, _ops.sub(_ops.add(Mu, Mu.mH), f.diag_embed(make(dr, None))))
+        if gQ is not None:
+            b = _ops.add(b, gQ)
+        return solve_triangular(R.mH, b, upper=False, left=False), None
+
+
+def qr(A, mode="reduced", *, out=None):
+    if mode not in ("reduced", "complete", "r"):
+        raise RuntimeError(f"qr received unrecognized mode '{mode}' but expected one of 'reduced' (default), 'r', "
+                           "or 'complete'")
+    _check(A, "linalg.qr", square=False)
+    if A.requires_grad and _gs.enabled:
+        Q, R = _Qr.apply(A, mode)
+    else:
+        Q, R = _qr_host(A, mode)
+    rt = _real_linalg().return_types
+    if out is not None:
+        out[0].copy_(Q)
+        out[1].copy_(R)
+        return rt.linalg_qr(*out)
+    return rt.linalg_qr(Q, R)
+
+
 def svdvals(A, *, driver=None, out=None):
     _check(A, "linalg.svdvals", square=False)
     return _ops._finish(_pair_mean(_real_linalg().svdvals(embed(A))), out)
@@ -556,7 +653,7 @@ def eigvals(A, *, out=None):
     return _ops._finish(L, out)
 
 
-ROUTES = {"eigh": eigh, "cholesky": cholesky, "cholesky_ex": cholesky_ex, "solve": solve, "inv": inv, "pinv": pinv, "matrix_exp": matrix_exp, "eigvalsh": eigvalsh,
+ROUTES = {"qr": qr, "eigh": eigh, "cholesky": cholesky, "cholesky_ex": cholesky_ex, "solve": solve, "inv": inv, "pinv": pinv, "matrix_exp": matrix_exp, "eigvalsh": eigvalsh,
           "svdvals": svdvals, "det": det, "slogdet": slogdet, "matrix_power": matrix_power,
           "solve_triangular": solve_triangular, "lstsq": lstsq, "matrix_rank": matrix_rank, "cond": cond}
 _unused = (COMPLEX, COMPLEX_OF, REAL_OF, _C)
