@@ -251,3 +251,11 @@ def test_linspace_complex():
         kt = {k: getattr(torch, v) for k, v in kw.items()}
         kf = {k: getattr(flambeau, v) for k, v in kw.items()}
         assert_same(flambeau.linspace(*args, **kf), torch.linspace(*args, **kt))
+
+
+def test_arange_complex_refused_as_pytorch():
+    for dt in CDTS:
+        with pytest.raises(NotImplementedError, match="arange_cpu\" not implemented for 'Complex"):
+            flambeau.arange(3, dtype=getattr(flambeau, dt))
+        with pytest.raises(NotImplementedError, match="arange_cpu\" not implemented for 'Complex"):
+            torch.arange(3, dtype=getattr(torch, dt))

@@ -406,6 +406,9 @@ def arange(start=0, end=None, step=1, *, out=None, dtype=None, layout=None, devi
         dt = "int64" if is_int else _default_dtype[0]._name
     else:
         dt = _dt(dtype)
+    if dt in ("complex64", "complex128"):  # PyTorch has no complex arange either
+        raise NotImplementedError(f"\"arange_cpu\" not implemented for "
+                                  f"'{'ComplexFloat' if dt == 'complex64' else 'ComplexDouble'}'")
     if dt == "int64":
         # PyTorch casts the bounds and step to the integer type first: arange(10, 0, -1.5) steps by -1.
         start, end, step = int(start), int(end), int(step)
