@@ -22,6 +22,8 @@ std::vector<Tensor> linalg_cholesky(const Tensor& A, bool upper);
 std::vector<Tensor> linalg_qr(const Tensor& A, const std::string& mode);
 // {eigenvalues ascending [..., n], eigenvectors [..., n, n] (empty unless compute_v)}; uplo 'L' or 'U'.
 std::vector<Tensor> linalg_eigh(const Tensor& A, const std::string& uplo, bool compute_v);
+// {eigenvalues, eigenvectors (empty unless compute_v), info}: complex128 whatever A's dtype (ops/linalg_eig.cpp)
+std::vector<Tensor> linalg_eig(const Tensor& A, bool compute_v);
 // {U, S, Vh} (U and Vh empty unless compute_uv), S descending [..., min(m, n)].
 std::vector<Tensor> linalg_svd(const Tensor& A, bool full_matrices, bool compute_uv);
 Tensor linalg_matrix_exp(const Tensor& A);

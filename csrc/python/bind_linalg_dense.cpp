@@ -16,6 +16,7 @@ void bind_linalg_dense(py::module_& m) {
   m.def("linalg_cholesky", &ops::linalg_cholesky, arg("A"), arg("upper") = false, nogil);
   m.def("linalg_qr", &ops::linalg_qr, arg("A"), arg("mode") = "reduced", nogil);
   m.def("linalg_eigh", &ops::linalg_eigh, arg("A"), arg("uplo") = "L", arg("compute_v") = true, nogil);
+  m.def("linalg_eig", &ops::linalg_eig, arg("A"), arg("compute_v") = true, nogil);
   m.def("linalg_svd", &ops::linalg_svd, arg("A"), arg("full_matrices") = true, arg("compute_uv") = true, nogil);
   m.def("linalg_matrix_exp", &ops::linalg_matrix_exp, arg("A"), nogil);
 }

@@ -406,6 +406,9 @@ def arange(start=0, end=None, step=1, *, out=None, dtype=None, layout=None, devi
         dt = "int64" if is_int else _default_dtype[0]._name
     else:
         dt = _dt(dtype)
+    if dt in ("complex64", "complex128"):  # PyTorch has no complex arange either
+        raise NotImplementedError(f"\"arange_cpu\" not implemented for "
+                                  f"'{'ComplexFloat' if dt == 'complex64' else 'ComplexDouble'}'")
     if dt == "int64":
         # PyTorch casts the bounds and step to the integer type first: arange(10, 0, -1.5) steps by -1.
         start, end, step = int(start), int(end), int(step)
@@ -432,6 +435,10 @@ def linspace(start, end, steps, *, out=None, dtype=None, layout=None, device=Non
     start, end = _num(start), _num(end)
     if steps < 0:
         raise RuntimeError("number of steps must be non-negative")
+    if isinstance(start, complex) or isinstance(end, complex) or _dt(dtype) in ("complex64", "complex128"):
+        from ._complex.creation import linspace_complex
+        impl = linspace_complex(start, end, steps, _dt(dtype) if dtype is not None else None, _dev(device))
+        return _out(out, impl) or _finish(impl, requires_grad)
     impl = _C.linspace(start, end, int(steps), _dt(dtype), _dev(device))
     return _out(out, impl) or _finish(impl, requires_grad)
 

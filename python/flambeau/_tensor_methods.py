@@ -86,11 +86,11 @@ def _T(self):
 
 
 def _H(self):
-    """t.H: the conjugate transpose of a matrix (real dtypes only here: the transpose). PyTorch refuses
+    """t.H: the conjugate transpose of a matrix. PyTorch refuses
     other ranks, except 0-D (the identity, with a deprecation warning once per process)."""
     nd = self._impl.ndim
     if nd == 2:
-        return sh.transpose(self, 0, 1)
+        return sh.adjoint(self)  # conjugated for complex
     if nd == 0:
         if "0dH" not in _T_WARNED:
             import warnings
@@ -104,7 +104,7 @@ def _H(self):
 Tensor.T = property(_T)
 Tensor.mT = property(lambda self: sh.transpose(self, -2, -1))
 Tensor.H = property(_H)
-Tensor.mH = Tensor.mT
+Tensor.mH = property(sh.adjoint)
 
 
 def _where(self, condition, other):

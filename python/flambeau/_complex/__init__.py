@@ -7,7 +7,9 @@ backward formulas. Ops with a complex operand reach ops.py through dispatch.py; 
 there raises a TypeError naming itself and the dtype instead of computing on the real parts.
 """
 from .._tensor import Tensor
-from .core import view_as_real, view_as_complex, make
+from ..autograd.function import Function
+from ..autograd.grad_mode import no_grad
+from .core import view_as_real, view_as_complex, make, parts
 
 __all__ = ["view_as_real", "view_as_complex", "complex", "polar"]
 
@@ -38,7 +40,34 @@ def polar(abs, angle, *, out=None):  # noqa: A002
     if abs._impl.dtype != angle._impl.dtype or abs._impl.dtype not in ("float32", "float64"):
         raise RuntimeError(f"Expected both inputs to be Float or Double tensors but got {abs._impl.dtype} and "
                            f"{angle._impl.dtype}")
+    from ..autograd.grad_mode import _state
+    if (abs._rg or angle._rg) and _state.enabled:
+        return _out(_Polar.apply(abs, angle), out)
     return _out(make(abs * cos(angle), abs * sin(angle)), out)
+
+
+class _Polar(Function):
+    """polar with PyTorch's backward (polar_backward): grad_abs = Re(conj(g) sgn(z)) and grad_angle =
+    Re(conj(g) i z) for z the result; its sgn makes grad_abs flip sign where abs < 0 and vanish at 0
+    (not the derivative there, but PyTorch's number)."""
+    _grad_fn_name = "PolarBackward0"
+
+    @staticmethod
+    def forward(ctx, r, theta):
+        from .._functions.elementwise import cos, sin
+        with no_grad():
+            z = make(r * cos(theta), r * sin(theta))
+        ctx.save_for_backward(z)
+        return z
+
+    @staticmethod
+    def backward(ctx, g):
+        from .ops import sgn
+        z, = ctx.saved_tensors
+        gr, gi = parts(g)
+        sr, si = parts(sgn(z))
+        zr, zi = parts(z)
+        return gr * sr + gi * si, gi * zr - gr * zi
 
 
 def _out(r, out):

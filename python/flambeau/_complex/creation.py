@@ -27,3 +27,19 @@ def random_complex(draw, shape, dt, scale):
 
 
 RANDN_SCALE = math.sqrt(0.5)
+
+
+def linspace_complex(start, end, steps, dt, device):
+    """linspace with a complex endpoint or dtype: PyTorch's kernel is linear in each part, so it is the
+    real linspace of the real parts and of the imaginary parts (in the part dtype, as PyTorch's)."""
+    if dt is None or dt not in COMPLEX:
+        from .._dtype import _default_dtype
+        dt = "complex128" if _default_dtype[0]._name == "float64" else "complex64"
+    s, e = complex(start), complex(end)
+    rdt = REAL_OF[dt]
+    re = _C.linspace(s.real, e.real, int(steps), rdt, device)
+    im = _C.linspace(s.imag, e.imag, int(steps), rdt, device)
+    r = _C.empty([int(steps), 2], rdt, device)
+    _C.copy_(_C.select(r, -1, 0), re)
+    _C.copy_(_C.select(r, -1, 1), im)
+    return _C.view_as_complex(r)

@@ -12,8 +12,9 @@ from .core import (COMPLEX, REAL_OF, parts, make, split, result_complex_dtype, a
 
 def _unsupported(op, x):
     dt = x._impl.dtype if isinstance(x, Tensor) else type(x).__name__
-    raise TypeError(f"{op}: not implemented for dtype {dt} (flambeau's complex support covers arithmetic, exp, log, "
-                    "sqrt, pow, abs, angle, conj, sum, mean, matmul, comparisons for equality and torch.fft)")
+    raise TypeError(f"{op}: not implemented for dtype {dt} (flambeau's complex support covers arithmetic, the "
+                    "elementwise math functions, sums, products, norms, matrix products, comparisons for equality, "
+                    "linalg and torch.fft)")
 
 
 # ---------------------------------------------------------------- arithmetic
@@ -449,8 +450,12 @@ def _promote_pair(a, b, op):
     return split(a, cdt), split(b, cdt), cdt
 
 
-def _product(fn, a, b, out):
-    (ar, ai), (br, bi), cdt = _promote_pair(a, b, fn.__name__)
+def _product(fn, a, b, out, promote=False):
+    if promote:  # outer: PyTorch's promotes (it is a broadcast multiplication)
+        cdt = result_complex_dtype(a, b)
+        (ar, ai), (br, bi) = split(a, cdt), split(b, cdt)
+    else:
+        (ar, ai), (br, bi), cdt = _promote_pair(a, b, fn.__name__)
     re = psub(pmul2(fn, ar, br), pmul2(fn, ai, bi))
     im = padd(pmul2(fn, ar, bi), pmul2(fn, ai, br))
     return _finish(make(re, im, REAL_OF[cdt]), out)
@@ -498,7 +503,7 @@ def inner(input, other, *, out=None):
 
 def outer(input, vec2, *, out=None):
     from .._functions.linalg import outer as router
-    return _product(router, input, vec2, out)
+    return _product(router, input, vec2, out, promote=True)
 
 
 def einsum(equation, *operands):

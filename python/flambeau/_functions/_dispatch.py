@@ -63,8 +63,33 @@ def _write_out(out, res):
 
 
 # ---------------------------------------------------------------- binary dispatch
+# Complex operands: flambeau/_complex registers its arithmetic here (kernel -> fn(a, b)). The real path
+# runs first and reaches it only after refusing a complex operand (the compute kernels refuse complex
+# dtypes, scalar_impl a complex number), so real operands pay nothing for complex support.
+COMPLEX_BINARY = {}
+_REFUSALS = (TypeError, RuntimeError, ValueError, KeyError, NotImplementedError)
+_COMPLEX_NAMES = ("complex64", "complex128")
+
+
+def _is_complex_operand(x):
+    impl = getattr(x, "_impl", None)
+    if impl is not None:
+        return impl.dtype in _COMPLEX_NAMES
+    return isinstance(x, numbers.Complex) and not isinstance(x, numbers.Real)
+
+
 def _binary(a, b, cfn, Fn):
     """a (Tensor) op b (Tensor or number) with promotion; Fn records the graph when needed."""
+    try:
+        return _binary_real(a, b, cfn, Fn)
+    except _REFUSALS:
+        cimpl = COMPLEX_BINARY.get(cfn)
+        if cimpl is None or not (_is_complex_operand(a) or _is_complex_operand(b)):
+            raise
+    return cimpl(a, b)
+
+
+def _binary_real(a, b, cfn, Fn):
     ai = a._impl
     if isinstance(b, Tensor):
         bi = b._impl
@@ -119,6 +144,16 @@ def _scalar_dtype(cfn, dt):
 
 def _rbinary(a, s, cfn, Fn):
     """s (number) op a (Tensor): the reflected operators (2 - t, 1 / t, 2 ** t)."""
+    try:
+        return _rbinary_real(a, s, cfn, Fn)
+    except _REFUSALS:
+        cimpl = COMPLEX_BINARY.get(cfn)
+        if cimpl is None or not (_is_complex_operand(a) or _is_complex_operand(s)):
+            raise
+    return cimpl(s, a)
+
+
+def _rbinary_real(a, s, cfn, Fn):
     if not isinstance(s, numbers.Number):
         t = _as_tensor_operand(s)
         if t is None:

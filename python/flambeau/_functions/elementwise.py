@@ -230,8 +230,8 @@ multiply = mul
 def _true_div_dtype(a, b):
     """Promotes operands of true division so integer inputs divide as floats."""
     dt = result_type_names(a, b)
-    if dt[0] == "c":  # never cast complex to float here (flambeau/_complex divides complex operands)
-        raise TypeError(f"div: not implemented for dtype {dt}")
+    if dt[0] == "c":  # complex: never cast to float (the kernel refuses it, and _binary hands it to flambeau/_complex)
+        return dt
     return dt if dt in _FLOAT else _default_dtype[0]._name
 
 

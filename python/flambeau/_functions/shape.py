@@ -281,7 +281,11 @@ def t(input):
 
 
 def adjoint(input):
-    return transpose(input, -2, -1)
+    t = transpose(input, -2, -1)
+    if input._impl.dtype in ("complex64", "complex128"):  # the conjugate transpose (a copy here, a view in PyTorch)
+        from .._complex.ops import conj
+        return conj(t)
+    return t
 
 
 def movedim(input, source, destination):
@@ -622,12 +626,28 @@ class ToCopy(Function):
         gi = g._impl
         if gi.dtype == dt and gi.device == dev:
             return g, None, None, None
+        if gi.dtype[0] == "c" and dt[0] != "c":  # a real input's gradient: the real part (no cast warning)
+            from .._complex.ops import real
+            g = real(g)
         return _to(g, dt, dev), None, None, None
+
+
+_COMPLEX_WARNED = []
+
+
+def _warn_complex_to_real():
+    """PyTorch's TORCH_WARN_ONCE when a complex tensor is cast to a real dtype (bool is z != 0: no warning)."""
+    if not _COMPLEX_WARNED:
+        import warnings
+        _COMPLEX_WARNED.append(True)
+        warnings.warn("Casting complex values to real discards the imaginary part", UserWarning, stacklevel=4)
 
 
 def _to(x, dt, dev, memory_format=None):
     """Copy of x with dtype name dt on device string dev (differentiable). Row-major unless a
     memory_format is given (Tensor.to passes preserve_format, keeping the input's strides)."""
+    if x._impl.dtype[0] == "c" and dt[0] != "c" and dt != "bool":
+        _warn_complex_to_real()
     if _needs_grad(x) and dt in ("float32", "float64", "float16", "bfloat16", "complex64", "complex128"):
         return ToCopy.apply(x, dt, dev, memory_format)
     if memory_format is None:

@@ -493,7 +493,7 @@ def hardswish(input, inplace=False):
 
 def _norm(x, p, dim, keepdim, eps=None):
     """p-norm along dim, with a zero (not NaN) gradient where the norm is below eps."""
-    if p == 2:
+    if p == 2 and not x.is_complex():  # complex: the moduli (below), not z * z
         s = (x * x).sum(dim=dim, keepdim=keepdim)
         if eps is not None:
             s = s.clamp(min=eps * eps)
