@@ -21,11 +21,11 @@ Arithmetic (PyTorch's CPU kernels, checked bit for bit in tests/test_quantized_t
   dequantize per channel: (q - zp) * scale in double, then rounded to float32
 nearbyint rounds halves to even, which is what flambeau's round() does.
 """
-import math
 
 import numpy as np
 
 from ._tensor import Tensor, _new
+from ._meta_impl import MetaOnlyImpl
 from ._dtype import _QUANTIZED, quint8, qint8, qint32, float32, float64, int64, _BY_NAME
 
 # dtype name -> (storage dtype name, qmin, qmax)
@@ -61,22 +61,9 @@ def _qscheme_by_name(name):
     return _QSCHEMES[name]
 
 
-class _QuantMeta:
+class _QuantMeta(MetaOnlyImpl):
     """The `_impl` of a quantized tensor: shape/dtype/device only (see the module docstring)."""
-    __slots__ = ("shape", "dtype", "device")
-
-    def __init__(self, shape, dtype, device):
-        self.shape = shape
-        self.dtype = dtype
-        self.device = device
-
-    @property
-    def ndim(self):
-        return len(self.shape)
-
-    @property
-    def numel(self):
-        return math.prod(self.shape)
+    __slots__ = ()
 
     @property
     def itemsize(self):

@@ -29,6 +29,7 @@ import numpy as np
 
 from . import _C
 from ._tensor import Tensor, _new, _wrap
+from ._meta_impl import MetaOnlyImpl
 from ._dtype import _BY_NAME
 
 _ITEMSIZE = {"float32": 4, "float64": 8, "int64": 8, "int32": 4, "int16": 2, "int8": 1, "uint8": 1, "bool": 1}
@@ -61,22 +62,9 @@ def _layout_by_name(name):
     return {"strided": strided, "sparse_coo": sparse_coo}[name]
 
 
-class _SparseMeta:
+class _SparseMeta(MetaOnlyImpl):
     """The `_impl` of a sparse tensor: shape/dtype/device only (see the module docstring)."""
-    __slots__ = ("shape", "dtype", "device")
-
-    def __init__(self, shape, dtype, device):
-        self.shape = shape
-        self.dtype = dtype
-        self.device = device
-
-    @property
-    def ndim(self):
-        return len(self.shape)
-
-    @property
-    def numel(self):
-        return math.prod(self.shape)
+    __slots__ = ()
 
     @property
     def itemsize(self):
