@@ -45,6 +45,26 @@ def _weight_vectors(qweight, n):
     return scales, zps
 
 
+
+def _observers_of(mod, fused_cls, use_precomputed_fake_quant):
+    """from_float's common start: the float module (unwrapped from its fused-ReLU form), its weight's
+    observer (the QAT module's fake-quant, or a fresh one from the qconfig, run on the weight) and its
+    output's observer."""
+    if hasattr(mod, "weight_fake_quant"):
+        weight_post_process = mod.weight_fake_quant
+    else:
+        if not hasattr(mod, "qconfig") or not mod.qconfig:
+            raise AssertionError("Input float module must have qconfig defined")
+        weight_post_process = None
+    activation_post_process = mod.activation_post_process
+    if weight_post_process is None:
+        if type(mod) is fused_cls:
+            mod = mod[0]
+        weight_post_process = mod.qconfig.weight()
+    if not use_precomputed_fake_quant:
+        weight_post_process(mod.weight)
+    return mod, weight_post_process, activation_post_process
+
 class _WeightedQuantizedModule(nn.Module):
     """Holds the qint8 weight, the float bias, and the output scale / zero point."""
 
@@ -165,18 +185,7 @@ class Linear(_WeightedQuantizedModule):
     @classmethod
     def from_float(cls, mod, use_precomputed_fake_quant=False):
         from flambeau.ao.nn.intrinsic import LinearReLU
-        if hasattr(mod, "weight_fake_quant"):
-            weight_post_process = mod.weight_fake_quant
-            activation_post_process = mod.activation_post_process
-        else:
-            if not hasattr(mod, "qconfig") or not mod.qconfig:
-                raise AssertionError("Input float module must have qconfig defined")
-            activation_post_process = mod.activation_post_process
-            if type(mod) is LinearReLU:
-                mod = mod[0]
-            weight_post_process = mod.qconfig.weight()
-        if not use_precomputed_fake_quant:
-            weight_post_process(mod.weight)
+        mod, weight_post_process, activation_post_process = _observers_of(mod, LinearReLU, use_precomputed_fake_quant)
         if weight_post_process.dtype is not torch.qint8:
             raise AssertionError("Weight observer must have dtype torch.qint8")
         qweight = _quantize_weight(mod.weight.detach().float(), weight_post_process)
@@ -244,18 +253,7 @@ class Conv2d(_WeightedQuantizedModule):
     @classmethod
     def from_float(cls, mod, use_precomputed_fake_quant=False):
         from flambeau.ao.nn.intrinsic import ConvReLU2d
-        if hasattr(mod, "weight_fake_quant"):
-            weight_post_process = mod.weight_fake_quant
-            activation_post_process = mod.activation_post_process
-        else:
-            if not hasattr(mod, "qconfig") or not mod.qconfig:
-                raise AssertionError("Input float module must have qconfig defined")
-            activation_post_process = mod.activation_post_process
-            if type(mod) is ConvReLU2d:
-                mod = mod[0]
-            weight_post_process = mod.qconfig.weight()
-        if not use_precomputed_fake_quant:
-            weight_post_process(mod.weight)
+        mod, weight_post_process, activation_post_process = _observers_of(mod, ConvReLU2d, use_precomputed_fake_quant)
         qweight = _quantize_weight(mod.weight.detach().float(), weight_post_process)
         act_scale, act_zp = activation_post_process.calculate_qparams()
         q = cls(mod.in_channels, mod.out_channels, mod.kernel_size, mod.stride, mod.padding, mod.dilation,
