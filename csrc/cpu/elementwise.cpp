@@ -382,7 +382,15 @@ void binary_typed(BinaryOp op, const Tensor& out, const Tensor& a, const Tensor&
             return r;
           });
         case BinaryOp::Fmod: return same([](T x, T y) { return std::fmod(x, y); });
-        case BinaryOp::Hypot: return same([](T x, T y) { return std::hypot(x, y); });
+        case BinaryOp::Hypot:
+          if constexpr (std::is_same_v<T, float>)
+            // glibc's hypotf, inlined so the loop needs no libm call per element: the squares are exact in
+            // double and cannot overflow there, one sqrt, rounded once; an infinite operand wins over NaN.
+            return same([](float x, float y) {
+              const float r = float(std::sqrt(double(x) * x + double(y) * y));
+              return (std::isinf(x) || std::isinf(y)) ? INFINITY : r;
+            });
+          return same([](T x, T y) { return std::hypot(x, y); });
         case BinaryOp::FloorDivide: return same([](T x, T y) { return float_floor_divide(x, y); });
         case BinaryOp::Atan2:
           if (simd_atan2<T>(out, a, b)) return;
