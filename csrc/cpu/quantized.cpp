@@ -27,11 +27,30 @@
 #include <string>
 #include <vector>
 #include "core/tensor.h"
+#include "cpu/capability.h"
 #include "cpu/parallel.h"
+#include "cpu/simd/quantized_simd.h"
 
 namespace flambeau::cpu {
 
 namespace {
+
+// The portable form of the AVX2 leaf's dot products (quantized_simd.h): fbgemm's vpmaddubsw sums each
+// pair of adjacent products (k, k + 1) in int16 with saturation before the int32 accumulation (never
+// reached with reduce_range activations).
+void dots_portable(const uint8_t* a, const int8_t* w, int64_t K, int nb, int32_t* out) {
+  for (int j = 0; j < nb; ++j) {
+    const int8_t* wr = w + j * K;
+    uint32_t acc = 0;
+    int64_t k = 0;
+    for (; k + 1 < K; k += 2) {
+      int32_t pair = (int32_t)a[k] * (int32_t)wr[k] + (int32_t)a[k + 1] * (int32_t)wr[k + 1];
+      acc += (uint32_t)std::max(-32768, std::min(32767, pair));
+    }
+    if (k < K) acc += (uint32_t)((int32_t)a[k] * (int32_t)wr[k]);
+    out[j] = (int32_t)acc;
+  }
+}
 
 // raw[m, n] = sum_k (a[m,k] - a_zp) * (w[n,k] - w_zp[n]) as int32 (wrapping as fbgemm's int32 does).
 void qgemm_raw(const uint8_t* a, int64_t lda, const int8_t* w, int64_t M, int64_t N, int64_t K, int32_t a_zp,
@@ -43,22 +62,17 @@ void qgemm_raw(const uint8_t* a, int64_t lda, const int8_t* w, int64_t M, int64_
     for (int64_t k = 0; k < K; k++) s += wr[k];
     col_sum[n] = s;
   }
+  const quantized_simd::DotsU8S8 dots =
+      capability() == Capability::Default ? &dots_portable : quantized_simd::dots_u8s8_avx2();
   parallel_for(M, std::max<int64_t>(1, kGrain / std::max<int64_t>(1, N * K)), [&](int64_t m0, int64_t m1) {
+    int32_t dot[4];
     for (int64_t m = m0; m < m1; m++) {
       const uint8_t* ar = a + m * lda;
       int32_t row_sum = 0;
       for (int64_t k = 0; k < K; k++) row_sum += ar[k];
       for (int64_t n = 0; n < N; n++) {
-        const int8_t* wr = w + n * K;
-        // fbgemm's vpmaddubsw: each pair of adjacent products (k, k + 1) is summed in int16 with
-        // saturation before the int32 accumulation (never reached with reduce_range activations)
-        int32_t acc = 0;
-        int64_t k = 0;
-        for (; k + 1 < K; k += 2) {
-          int32_t pair = (int32_t)ar[k] * (int32_t)wr[k] + (int32_t)ar[k + 1] * (int32_t)wr[k + 1];
-          acc += std::max(-32768, std::min(32767, pair));
-        }
-        if (k < K) acc += (int32_t)ar[k] * (int32_t)wr[k];
+        if (n % 4 == 0) dots(ar, w + n * K, K, (int)std::min<int64_t>(4, N - n), dot);
+        const int32_t acc = dot[n % 4];
         uint32_t r = (uint32_t)acc - (uint32_t)(a_zp * (col_sum[n] - w_zp[n] * (int32_t)K)) -
                      (uint32_t)(row_sum * w_zp[n]);
         raw[m * N + n] = (int32_t)r;
