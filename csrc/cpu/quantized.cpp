@@ -25,6 +25,7 @@
 #include <cstdint>
 #include <cstring>
 #include <string>
+#include <type_traits>
 #include <vector>
 #include "core/tensor.h"
 #include "cpu/capability.h"
@@ -203,6 +204,39 @@ Tensor quantized_conv2d(const Tensor& x, int64_t x_zp, const Tensor& w, const Te
     }
   }
   return y;
+}
+
+// Quantization of float32 values (see ops/quantized_ops.h). Rounding is half to even, as nearbyint: for the
+// 8-bit types the value is first clamped to integer bounds (which commutes with rounding) and rounded by
+// adding and subtracting 1.5 * 2^23, which the compiler vectorises; int32 uses nearbyint in double.
+void quantize_per_tensor(const Tensor& x, float inv, int64_t zp, int64_t qmin, int64_t qmax, bool fused,
+                         const Tensor& out) {
+  const int64_t n = x.numel();
+  const float* xs = x.data<float>();
+  const double inv_d = inv, zp_d = (double)zp;
+  const float zp_f = (float)zp, lo = (float)qmin, hi = (float)qmax;
+  auto value = [=](float v) -> float {  // before rounding: fbgemm's fma, or PyTorch's scalar float32 path
+    return fused ? (float)((double)v * inv_d + zp_d) : v * inv + zp_f;
+  };
+  auto run8 = [&](auto* dst) {
+    parallel_for(n, kGrain, [&](int64_t i0, int64_t i1) {
+      for (int64_t i = i0; i < i1; ++i) {
+        float v = value(xs[i]);
+        v = v < lo ? lo : (v > hi ? hi : v);
+        v = (v + 12582912.0f) - 12582912.0f;
+        dst[i] = (std::remove_pointer_t<decltype(dst)>)v;
+      }
+    });
+  };
+  if (out.dtype == DType::UInt8) return run8(out.data<uint8_t>());
+  if (out.dtype == DType::Int8) return run8(out.data<int8_t>());
+  int32_t* dst = out.data<int32_t>();
+  parallel_for(n, kGrain, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) {
+      double v = std::nearbyint((double)value(xs[i]));
+      dst[i] = (int32_t)std::max((double)qmin, std::min((double)qmax, v));
+    }
+  });
 }
 
 }  // namespace flambeau::cpu

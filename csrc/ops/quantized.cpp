@@ -12,6 +12,8 @@ Tensor quantized_conv2d(const Tensor& x, int64_t x_zp, const Tensor& w, const Te
                         const Tensor& act_times_w_scale, const Tensor& multiplier, int64_t out_zp,
                         const std::vector<int64_t>& stride, const std::vector<int64_t>& padding,
                         const std::vector<int64_t>& dilation, int64_t groups, bool relu);
+void quantize_per_tensor(const Tensor& x, float inv, int64_t zp, int64_t qmin, int64_t qmax, bool fused,
+                         const Tensor& out);
 }  // namespace flambeau::cpu
 
 namespace flambeau::ops {
@@ -125,6 +127,21 @@ Tensor quantized_conv2d(const Tensor& x_in, int64_t x_zp, const Tensor& w_in, co
   Tensor b = bias ? contiguous(*bias) : Tensor();
   return cpu::quantized_conv2d(x, x_zp, w, contiguous(w_zp), bias ? &b : nullptr, contiguous(act_times_w_scale),
                                contiguous(multiplier), out_zp, stride, padding, dilation, groups, relu);
+}
+
+Tensor quantize_per_tensor(const Tensor& x_in, double inv_scale, int64_t zp, DType storage, int64_t qmin,
+                           int64_t qmax, bool fused) {
+  const char* op = "quantize_per_tensor";
+  check_cpu(x_in, op, "input");
+  FLB_CHECK(x_in.dtype == DType::Float32, TypeError, op, ": expected a float32 input, got ", dtype_name(x_in.dtype),
+            " of shape ", shape_str(x_in.sizes));
+  FLB_CHECK(storage == DType::UInt8 || storage == DType::Int8 || storage == DType::Int32, TypeError, op,
+            ": the storage dtype must be uint8, int8 or int32, got ", dtype_name(storage));
+  FLB_CHECK(qmin <= zp && zp <= qmax, RuntimeError, op, ": zero point ", zp, " outside [", qmin, ", ", qmax, "]");
+  Tensor x = contiguous(x_in);
+  Tensor out = empty(x.sizes, storage, x.device());
+  cpu::quantize_per_tensor(x, (float)inv_scale, zp, qmin, qmax, fused, out);
+  return out;
 }
 
 }  // namespace flambeau::ops

@@ -19,5 +19,10 @@ Tensor quantized_conv2d(const Tensor& x, int64_t x_zp, const Tensor& w, const Te
                         const std::optional<Tensor>& bias, const Tensor& act_times_w_scale, const Tensor& multiplier,
                         int64_t out_zp, const std::vector<int64_t>& stride, const std::vector<int64_t>& padding,
                         const std::vector<int64_t>& dilation, int64_t groups, bool relu);
+// The integer representation of float32 x quantized with reciprocal scale inv_scale (a float32 value) and
+// zero point zp, clamped to [qmin, qmax], as `storage` (UInt8, Int8 or Int32). fused: fbgemm's
+// round(fma(x, inv, zp)) (PyTorch's per-tensor quint8/qint8); otherwise round(x * inv + zp) in float32.
+Tensor quantize_per_tensor(const Tensor& x, double inv_scale, int64_t zp, DType storage, int64_t qmin, int64_t qmax,
+                           bool fused);
 
 }  // namespace flambeau::ops

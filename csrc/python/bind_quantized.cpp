@@ -29,6 +29,15 @@ void bind_quantized(py::module_& m) {
       arg("input"), arg("input_zero_point"), arg("weight"), arg("weight_zero_points"), arg("bias"),
       arg("act_times_w_scale"), arg("multiplier"), arg("output_zero_point"), arg("stride"), arg("padding"),
       arg("dilation"), arg("groups"), arg("relu"));
+  m.def(
+      "quantize_per_tensor",
+      [](const Tensor& x, double inv_scale, int64_t zp, const std::string& storage, int64_t qmin, int64_t qmax,
+         bool fused) {
+        DType dt = dtype_from_name(storage);
+        py::gil_scoped_release release;
+        return ops::quantize_per_tensor(x, inv_scale, zp, dt, qmin, qmax, fused);
+      },
+      arg("input"), arg("inv_scale"), arg("zero_point"), arg("storage"), arg("qmin"), arg("qmax"), arg("fused"));
 }
 
 }  // namespace flambeau::python

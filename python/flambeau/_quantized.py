@@ -26,6 +26,7 @@ import numpy as np
 
 from ._tensor import Tensor, _new
 from ._meta_impl import MetaOnlyImpl
+from . import _C
 from ._dtype import _QUANTIZED, quint8, qint8, qint32, float32, float64, int64, _BY_NAME
 
 # dtype name -> (storage dtype name, qmin, qmax)
@@ -120,6 +121,12 @@ def _quantize_values(x, inv, zp, qdtype, fma=None):
     tensor broadcasting against x) and zero point(s) `zp` (a number or float32 tensor)."""
     from . import no_grad
     storage, qmin, qmax = _STORAGE[qdtype]
+    xi = x._impl
+    if xi.dtype == "float32" and xi.device == "cpu" and not isinstance(inv, Tensor) and not isinstance(zp, Tensor):
+        # one pass in C++ (csrc/cpu/quantized.cpp: quantize_per_tensor), the same arithmetic as below
+        from ._tensor import _wrap
+        return _wrap(_C.quantize_per_tensor(xi, float(inv), int(zp), storage, qmin, qmax,
+                                            qdtype != "qint32" and fma is not None))
     with no_grad():
         x = x.detach()
         if qdtype == "qint32" or fma is None:  # PyTorch's scalar path: round(zp + x * inv), in float32
