@@ -207,25 +207,30 @@ Tensor quantized_conv2d(const Tensor& x, int64_t x_zp, const Tensor& w, const Te
 }
 
 // Quantization of float32 values (see ops/quantized_ops.h). Rounding is half to even, as nearbyint: for the
-// 8-bit types the value is first clamped to integer bounds (which commutes with rounding) and rounded by
-// adding and subtracting 1.5 * 2^23, which the compiler vectorises; int32 uses nearbyint in double.
+// 8-bit types the value is first clamped to integer bounds (which commutes with rounding), rounded by
+// adding and subtracting 1.5 * 2^23 and converted through int32, all of which the compiler vectorises;
+// int32 uses nearbyint in double.
+template <bool FUSED, class D>
+void quantize8(const float* xs, D* dst, int64_t i0, int64_t i1, float inv, float zp, float lo, float hi) {
+  const double inv_d = inv, zp_d = zp;
+  for (int64_t i = i0; i < i1; ++i) {
+    // before rounding: fbgemm's fma (exact in double, rounded once), or PyTorch's scalar float32 path
+    float v = FUSED ? (float)((double)xs[i] * inv_d + zp_d) : xs[i] * inv + zp;
+    v = std::min(std::max(v, lo), hi);
+    v = (v + 12582912.0f) - 12582912.0f;
+    dst[i] = (D)(int32_t)v;
+  }
+}
+
 void quantize_per_tensor(const Tensor& x, float inv, int64_t zp, int64_t qmin, int64_t qmax, bool fused,
                          const Tensor& out) {
   const int64_t n = x.numel();
   const float* xs = x.data<float>();
-  const double inv_d = inv, zp_d = (double)zp;
   const float zp_f = (float)zp, lo = (float)qmin, hi = (float)qmax;
-  auto value = [=](float v) -> float {  // before rounding: fbgemm's fma, or PyTorch's scalar float32 path
-    return fused ? (float)((double)v * inv_d + zp_d) : v * inv + zp_f;
-  };
   auto run8 = [&](auto* dst) {
     parallel_for(n, kGrain, [&](int64_t i0, int64_t i1) {
-      for (int64_t i = i0; i < i1; ++i) {
-        float v = value(xs[i]);
-        v = v < lo ? lo : (v > hi ? hi : v);
-        v = (v + 12582912.0f) - 12582912.0f;
-        dst[i] = (std::remove_pointer_t<decltype(dst)>)v;
-      }
+      if (fused) quantize8<true>(xs, dst, i0, i1, inv, zp_f, lo, hi);
+      else quantize8<false>(xs, dst, i0, i1, inv, zp_f, lo, hi);
     });
   };
   if (out.dtype == DType::UInt8) return run8(out.data<uint8_t>());
@@ -233,8 +238,8 @@ void quantize_per_tensor(const Tensor& x, float inv, int64_t zp, int64_t qmin, i
   int32_t* dst = out.data<int32_t>();
   parallel_for(n, kGrain, [&](int64_t i0, int64_t i1) {
     for (int64_t i = i0; i < i1; ++i) {
-      double v = std::nearbyint((double)value(xs[i]));
-      dst[i] = (int32_t)std::max((double)qmin, std::min((double)qmax, v));
+      const float v = fused ? (float)((double)xs[i] * (double)inv + (double)zp) : xs[i] * inv + zp_f;
+      dst[i] = (int32_t)std::max((double)qmin, std::min((double)qmax, std::nearbyint((double)v)));
     }
   });
 }
