@@ -6,23 +6,12 @@ default), `x.contiguous(memory_format=torch.channels_last)` gives NHWC strides. 
 themselves live in C++ (csrc/core/layout.h), shared with the elementwise ops' outputs.
 """
 from . import _C
+from ._named_constant import NamedConstant
 
 
-class memory_format:
+class memory_format(NamedConstant):
     """One of the four memory formats; compared by identity, like PyTorch's."""
-
-    __slots__ = ("_name",)
-
-    def __init__(self, name):
-        self._name = name
-
-    def __repr__(self):
-        return "flambeau." + self._name
-
-    __str__ = __repr__
-
-    def __reduce__(self):  # pickles as the module-level singleton
-        return (_by_name, (self._name,))
+    __slots__ = ()
 
 
 contiguous_format = memory_format("contiguous_format")
@@ -38,6 +27,9 @@ _CL_RANK = {channels_last: 4, channels_last_3d: 5}
 
 def _by_name(name):
     return _ALL[name]
+
+
+memory_format._by_name = staticmethod(_by_name)
 
 
 def parse(fmt, op, default=preserve_format):

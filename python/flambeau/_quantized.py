@@ -26,6 +26,7 @@ import numpy as np
 
 from ._tensor import Tensor, _new
 from ._meta_impl import MetaOnlyImpl
+from ._named_constant import NamedConstant
 from . import _C
 from ._dtype import _QUANTIZED, quint8, qint8, qint32, float32, float64, int64, _BY_NAME
 
@@ -33,20 +34,9 @@ from ._dtype import _QUANTIZED, quint8, qint8, qint32, float32, float64, int64, 
 _STORAGE = {"quint8": ("uint8", 0, 255), "qint8": ("int8", -128, 127), "qint32": ("int32", -2 ** 31, 2 ** 31 - 1)}
 
 
-class qscheme:
+class qscheme(NamedConstant):
     """torch.qscheme: how a quantized tensor maps integers to reals."""
-    __slots__ = ("_name",)
-
-    def __init__(self, name):
-        self._name = name
-
-    def __repr__(self):
-        return "flambeau." + self._name
-
-    __str__ = __repr__
-
-    def __reduce__(self):
-        return (_qscheme_by_name, (self._name,))
+    __slots__ = ()
 
 
 per_tensor_affine = qscheme("per_tensor_affine")
@@ -60,6 +50,9 @@ _QSCHEMES = {q._name: q for q in (per_tensor_affine, per_channel_affine, per_ten
 
 def _qscheme_by_name(name):
     return _QSCHEMES[name]
+
+
+qscheme._by_name = staticmethod(_qscheme_by_name)
 
 
 class _QuantMeta(MetaOnlyImpl):

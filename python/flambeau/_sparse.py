@@ -30,25 +30,15 @@ import numpy as np
 from . import _C
 from ._tensor import Tensor, _new, _wrap
 from ._meta_impl import MetaOnlyImpl
+from ._named_constant import NamedConstant
 from ._dtype import _BY_NAME
 
 _ITEMSIZE = {"float32": 4, "float64": 8, "int64": 8, "int32": 4, "int16": 2, "int8": 1, "uint8": 1, "bool": 1}
 
 
-class _Layout:
-    """flambeau.strided / flambeau.sparse_coo (torch.layout)."""
-    __slots__ = ("_name",)
-
-    def __init__(self, name):
-        self._name = name
-
-    def __repr__(self):
-        return "flambeau." + self._name
-
-    __str__ = __repr__
-
-    def __reduce__(self):
-        return (_layout_by_name, (self._name,))
+class _Layout(NamedConstant):
+    """flambeau.strided / flambeau.sparse_coo / flambeau.sparse_csr (torch.layout)."""
+    __slots__ = ()
 
 
 strided = _Layout("strided")
@@ -60,6 +50,9 @@ def _layout_by_name(name):
         from ._sparse_csr import sparse_csr
         return sparse_csr
     return {"strided": strided, "sparse_coo": sparse_coo}[name]
+
+
+_Layout._by_name = staticmethod(_layout_by_name)
 
 
 class _SparseMeta(MetaOnlyImpl):
