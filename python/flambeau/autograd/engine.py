@@ -72,12 +72,7 @@ def _sum_grads(a, b):
 
 
 def _root_node(t):
-    fn = t.grad_fn
-    if fn is not None and t._base is not None and t._vsrc is not t._base.grad_fn:
-        fn = _function._refresh_view(t)
-    if fn is not None:
-        return fn, t._output_nr
-    return _accumulate_node(t), 0
+    return _function._edge(t)
 
 
 def _make_root_grads(tensors, grad_tensors, is_grads_batched=False):

@@ -563,10 +563,7 @@ def _record(ctx, args, flags, outputs):
     nexts = []
     for a, f in zip(args, flags):
         if f:
-            fn = a.grad_fn
-            if fn is not None and a._base is not None and a._vsrc is not a._base.grad_fn:
-                fn = _refresh_view(a)
-            nexts.append((fn, a._output_nr) if fn is not None else (_accumulate_node(a), 0))
+            nexts.append(_edge(a))
         else:
             nexts.append(_NO_EDGE)
     ctx.next_functions = tuple(nexts)

@@ -17,7 +17,7 @@ kept as they are, not packed.
 import threading
 from typing import NamedTuple, Optional
 
-from .function import Node, _accumulate_node  # noqa: F401
+from .function import Node, _edge  # noqa: F401
 from .grad_mode import _state as _gs
 
 __all__ = ["saved_tensors_hooks", "save_on_cpu", "disable_saved_tensors_hooks", "Node", "GradientEdge",
@@ -37,7 +37,7 @@ def _node_of(t):
     """t's grad_fn, or its AccumulateGrad node when t is a leaf (a GradientEdge: its node)."""
     if isinstance(t, GradientEdge):
         return t.node
-    return t.grad_fn if t.grad_fn is not None else _accumulate_node(t)
+    return _edge(t)[0]
 
 
 def get_gradient_edge(tensor):
@@ -45,7 +45,7 @@ def get_gradient_edge(tensor):
     autograd.grad(loss, x), and stays valid after x itself is gone."""
     if not tensor.requires_grad:
         raise RuntimeError("It is not possible to get the gradient edge for a Tensor that does not require gradients")
-    return GradientEdge(_node_of(tensor), tensor.output_nr)
+    return GradientEdge(*_edge(tensor))
 
 
 def increment_version(tensor):
