@@ -390,6 +390,33 @@ struct WhereFn {
   __device__ __forceinline__ T operator()(bool c, T a, T b) const { return c ? a : b; }
 };
 
+// Addcmul / addcdiv / lerp rounded as the CPU kernels (cpu/simd/ternary_vec.inc) and PyTorch's CPU:
+// addcmul is one fma of (value * a) and b onto s, lerp one fma from the nearer end. Written with
+// explicit fma so nvcc's contraction cannot pick a different grouping (a separate multiply and add
+// round twice and differ from the CPU in the last bit).
+template <class T>
+struct AddcmulFn {
+  T v;
+  __device__ __forceinline__ T operator()(T s, T a, T b) const { return fma(v * a, b, s); }
+};
+
+template <class T>
+struct AddcdivFn {
+  T v;
+  __device__ __forceinline__ T operator()(T s, T a, T b) const {
+    const T q = (v * a) / b;  // IEEE division (no -prec-div=false in this build)
+    return s + q;
+  }
+};
+
+template <class T>
+struct LerpFn {
+  __device__ __forceinline__ T operator()(T s, T e, T w) const {
+    const bool small = fabs(w) < T(0.5);
+    return fma(small ? w : w - T(1), e - s, small ? s : e);
+  }
+};
+
 template <class T>
 struct ThresholdBackwardFn {
   T th;
@@ -422,6 +449,17 @@ void where(const Tensor& out, const Tensor& cond, const Tensor& a, const Tensor&
   FLB_DISPATCH_ALL_TYPES(out.dtype, "where", [&] {
     using T = scalar_t;
     launch_ternary<T, bool, T, T>(out, cond, a, b, WhereFn<T>{}, "where");
+  });
+}
+
+void ternary(TernaryOp op, const Tensor& out, const Tensor& s, const Tensor& a, const Tensor& b, double value) {
+  FLB_DISPATCH_FLOATING(out.dtype, "ternary", [&] {
+    using T = scalar_t;
+    switch (op) {
+      case TernaryOp::Addcmul: launch_ternary<T, T, T, T>(out, s, a, b, AddcmulFn<T>{T(value)}, "addcmul"); break;
+      case TernaryOp::Addcdiv: launch_ternary<T, T, T, T>(out, s, a, b, AddcdivFn<T>{T(value)}, "addcdiv"); break;
+      case TernaryOp::Lerp: launch_ternary<T, T, T, T>(out, s, a, b, LerpFn<T>{}, "lerp"); break;
+    }
   });
 }
 

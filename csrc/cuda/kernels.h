@@ -34,6 +34,8 @@ void unary(UnaryOp op, const Tensor& out, const Tensor& a);
 void binary(BinaryOp op, const Tensor& out, const Tensor& a, const Tensor& b);
 void clamp(const Tensor& out, const Tensor& a, const Scalar* lo, const Scalar* hi);
 void where(const Tensor& out, const Tensor& cond, const Tensor& a, const Tensor& b);
+// out = addcmul / addcdiv / lerp(s, a, b) (TernaryOp), floating dtypes, rounded as the CPU kernel.
+void ternary(TernaryOp op, const Tensor& out, const Tensor& s, const Tensor& a, const Tensor& b, double value);
 // grad * (x > threshold): ReLU's backward without materialising the mask.
 void threshold_backward(const Tensor& out, const Tensor& grad, const Tensor& x, double threshold);
 

@@ -254,23 +254,6 @@ static Tensor ternary(TernaryOp op, const char* name, const Tensor& s, const Ten
             " tensors (shapes ", shape_str(s.sizes), ", ", shape_str(a.sizes), " and ", shape_str(b.sizes),
             "); expected floating-point tensors");
   Shape shape = broadcast_shapes(broadcast_shapes(s.sizes, a.sizes, name), b.sizes, name);
-  if (!s.device().is_cpu()) {
-    // No CUDA kernel yet: the same formulas from binary ops, with one rounding more than the fma.
-    Tensor r;
-    if (op == TernaryOp::Lerp) {
-      r = binary(BinaryOp::Add, s, binary(BinaryOp::Mul, b, binary(BinaryOp::Sub, a, s, std::nullopt), std::nullopt),
-                 std::nullopt);
-    } else {
-      Tensor va = binary(BinaryOp::Mul, a, full({}, Scalar::from_double(value), a.dtype, a.device()), std::nullopt);
-      r = binary(BinaryOp::Add, s,
-                 binary(op == TernaryOp::Addcmul ? BinaryOp::Mul : BinaryOp::Div, va, b, std::nullopt), std::nullopt);
-    }
-    if (!out) return r;
-    FLB_CHECK(r.sizes == out->sizes, RuntimeError, name, ": output with shape ", shape_str(out->sizes),
-              " doesn't match the broadcast shape ", shape_str(r.sizes));
-    copy_(*out, r);
-    return *out;
-  }
   Tensor es = expand(s, shape), ea = expand(a, shape), eb = expand(b, shape);
   Tensor o = prepare_out(out, shape, s.dtype, s.device(), name, {&es, &ea, &eb});
   if (o.numel() == 0) return o;
@@ -282,7 +265,7 @@ static Tensor ternary(TernaryOp op, const char* name, const Tensor& s, const Ten
   };
   if (out) es = expand(safe(s), shape), ea = expand(safe(a), shape), eb = expand(safe(b), shape);
   InMemoryOrder mo(o);
-  cpu::ternary(op, mo(o), mo(es), mo(ea), mo(eb), value);
+  FLB_BACKEND(o.device(), ternary, op, mo(o), mo(es), mo(ea), mo(eb), value);
   return o;
 }
 
