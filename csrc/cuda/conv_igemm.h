@@ -135,7 +135,9 @@ FLB_HD PixOut in_pixel(const Problem& p, int g, int m) {
 FLB_HD int64_t dy_offset(const Problem& p, const PixOut& r, const Tap& t) {
   const int th = r.th - t.kh_off, tw = r.tw - t.kw_off;
   if (th < 0 || tw < 0) return -1;
-  const int oh = th / p.sh, ow = tw / p.sw;
+  // Stride 1 (uniform across the block): no division.
+  int oh = th, ow = tw;
+  if (p.sh != 1 || p.sw != 1) oh = th / p.sh, ow = tw / p.sw;
   if (oh * p.sh != th || ow * p.sw != tw || oh >= p.OH || ow >= p.OW) return -1;
   return r.base + (int64_t)t.ch * p.OHW + (int64_t)(oh * p.OW + ow);
 }
@@ -161,19 +163,72 @@ FLB_HD T fma_hd(T a, T b, T c) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Incremental index state: a reduction index or a pixel advanced by BK per k-step (no divisions)
+// ---------------------------------------------------------------------------------------------
+
+// k = (ch, kh, kw) unscaled (k = ch*Kk + kh*KW + kw), and BK split the same way: KStep{dch, dkh,
+// dkw} with dkh < KH, dkw < KW. Adding a step carries at most once per digit.
+struct KIdx {
+  int ch, kh, kw;
+};
+FLB_HD KIdx kidx_of(const Problem& p, int k) {
+  const int ch = k / p.Kk, r = k - ch * p.Kk, kh = r / p.KW;
+  return {ch, kh, r - kh * p.KW};
+}
+FLB_HD void kidx_advance(const Problem& p, const KIdx& step, KIdx& t) {
+  t.kw += step.kw;
+  t.kh += step.kh;
+  t.ch += step.ch;
+  if (t.kw >= p.KW) t.kw -= p.KW, ++t.kh;
+  if (t.kh >= p.KH) t.kh -= p.KH, ++t.ch;
+}
+FLB_HD void kidx_next(const Problem& p, KIdx& t) {  // k + 1
+  if (++t.kw == p.KW) {
+    t.kw = 0;
+    if (++t.kh == p.KH) t.kh = 0, ++t.ch;
+  }
+}
+FLB_HD Tap tap_scaled(const Problem& p, const KIdx& t) { return {t.ch, t.kh * p.dh, t.kw * p.dw}; }
+
+// A wgrad reduction pixel k = (n, oh, ow) of the chunk (k = n*OHW + oh*OW + ow), advanced the same
+// way by PixIdx{dn, doh, dow} = BK.
+struct PixIdx {
+  int n, oh, ow;
+};
+FLB_HD PixIdx pixidx_of(const Problem& p, int k) {
+  const int n = k / p.OHW, q = k - n * p.OHW, oh = q / p.OW;
+  return {n, oh, q - oh * p.OW};
+}
+FLB_HD void pixidx_advance(const Problem& p, const PixIdx& step, PixIdx& t) {
+  t.ow += step.ow;
+  t.oh += step.oh;
+  t.n += step.n;
+  if (t.ow >= p.OW) t.ow -= p.OW, ++t.oh;
+  if (t.oh >= p.OH) t.oh -= p.OH, ++t.n;
+}
+
+// ---------------------------------------------------------------------------------------------
 // The implicit-GEMM block tile: staged loads, micro-tile update, stores
 // ---------------------------------------------------------------------------------------------
 //
-// Shared tiles: As[BK][BM + kPad] holds A[m0 + mm][k0 + kk] at As[kk][mm], Bs[BK][BN + kPad] holds
-// B[k0 + kk][n0 + nn] at Bs[kk][nn]. Loader mappings (thread tid, element l of its share):
-//   "m-fastest" (A of fwd and dgrad): mm = tid % BM, kk = tid / BM + l * (THREADS / BM): a thread keeps
-//       one pixel per tile (decomposed once, in init), consecutive threads read consecutive pixels;
+// Shared tiles (two of each, double-buffered by the kernel): As[BK][BM + kPad] holds
+// A[m0 + mm][k0 + kk] at As[kk][mm], Bs[BK][BN + kPad] holds B[k0 + kk][n0 + nn] at Bs[kk][nn].
+// Loader mappings (thread tid, element l of its share):
+//   "m-fastest" (A of fwd and dgrad): mm = tid % BM, kk = (tid / BM) * NA + l: a thread keeps one
+//       pixel per tile (decomposed once, in init), consecutive threads read consecutive pixels; its
+//       NA consecutive reduction indices: the first decomposed once per tile and advanced by BK per
+//       k-step, the others one past it (one carry chain each);
 //   "k-fastest" (B of fwd/dgrad: weights contiguous along k; A and B of wgrad: pixels along k):
-//       kk = tid % BK, nn = tid / BK + l * (THREADS / BK): a thread keeps one reduction index per
-//       step (wgrad decomposes its pixel once per step and shares it between A and B).
-// Micro-tile: thread (tm, tn) owns rows tm + i*RT and columns tn + j*CT. MFAST (fwd, dgrad):
-// tm = tid % RT, so consecutive threads store consecutive pixels (contiguous in NCHW); otherwise
-// (wgrad) tn = tid % CT, consecutive threads store consecutive (c, kh, kw) of dw.
+//       kk = tid % BK, nn = tid / BK + l * (THREADS / BK): a thread keeps one reduction index,
+//       decomposed once per tile and advanced per k-step (wgrad: its pixel, shared by A and B).
+// Per k-step (the kernel's main loop, one barrier each): fetch() reads the next k-step from global
+// memory into registers (ra, rb) while tile_fma() works on the current shared buffer, then stage()
+// writes the registers into the other buffer.
+// Micro-tile: thread (tm, tn) owns rows micro_idx(tm, i, RT) and columns micro_idx(tn, j, CT): runs
+// of 4 consecutive rows (columns) 4*RT (4*CT) apart, so its fragment reads are 16-byte vectors.
+// MFAST (fwd, dgrad): tm = tid % RT, so the 16 (or 32) lanes with one tn read one contiguous run of
+// As and the two (one) tn of a warp are broadcasts of Bs: no bank conflicts (see conv.cu);
+// otherwise (wgrad) tn = tid % CT, the roles exchanged.
 // Every output's sum runs over k in increasing order, one FMA per term: deterministic, and the
 // same bits for any tile configuration.
 
@@ -181,83 +236,143 @@ template <class T, Mode MODE, int CFG>
 struct TileLoader {
   using Cf = Cfg<CFG>;
   static constexpr int BM = Cf::BM, BN = Cf::BN, BK = Cf::BK, NA = Cf::NA, NB = Cf::NB, THREADS = Cf::THREADS;
+  static constexpr bool MF = MODE != Mode::Wgrad;
 
+  // Staged k-step (global -> registers by fetch, registers -> shared by stage).
+  T ra[NA], rb[NB];
   // fwd: the thread's output pixel; dgrad: its input pixel (m-fastest A); row_ok: m < M.
   PixIn pin;
   PixOut pout;
   bool row_ok;
-  // wgrad: the taps of the thread's B columns (constant over the tile) and their validity.
+  // fwd/dgrad: the reduction index of the thread's first A element (k = k0 + (tid / BM) * NA) and,
+  // dgrad, of its B elements (k = k0 + tid % BK); advanced by step per k-step.
+  KIdx ka;
+  KIdx kb;
+  KIdx step;
+  // wgrad: the taps of the thread's B columns (constant over the tile) and their validity; its
+  // pixel k = k0 + tid % BK and the pixel step.
   Tap col_tap[NB];
   bool col_ok[NB];
+  PixIdx px, pstep;
 
-  FLB_HD void init(const Problem& p, int g, int m0, int n0, int tid) {
-    if constexpr (MODE == Mode::Fwd || MODE == Mode::Dgrad) {
+  // Per-tile state for the first k-step k0 = kbeg.
+  FLB_HD void init(const Problem& p, int g, int m0, int n0, int kbeg, int tid) {
+    if constexpr (MF) {
       const int m = m0 + tid % BM;
       row_ok = m < p.M;
       if constexpr (MODE == Mode::Fwd) pin = out_pixel(p, g, row_ok ? m : 0);
       else pout = in_pixel(p, g, row_ok ? m : 0);
+      step = kidx_of(p, BK);
+      ka = kidx_of(p, kbeg + (tid / BM) * NA);
+      kb = kidx_of(p, kbeg + tid % BK);
     } else {
       for (int l = 0; l < NB; ++l) {
         const int n = n0 + tid / BK + l * (THREADS / BK);
         col_ok[l] = n < p.Ncols;
         col_tap[l] = tap_of(p, col_ok[l] ? n : 0);
       }
+      // (An empty reduction, OH*OW == 0, loads nothing: no division by zero then.)
+      pstep = p.OHW > 0 ? pixidx_of(p, BK) : PixIdx{0, 0, 0};
+      px = p.OHW > 0 ? pixidx_of(p, kbeg + tid % BK) : PixIdx{0, 0, 0};
     }
   }
 
-  // Stages A[m0:m0+BM, k0:k0+BK] and B[k0:k0+BK, n0:n0+BN] (k < kend only; zero elsewhere).
-  // fwd: A = x, B = w. dgrad: A = dy, B = w. wgrad: A = dy, B = x.
-  FLB_HD void load(const Problem& p, const T* A, const T* B, int g, int m0, int n0, int k0, int kend, int tid,
-                   T (*As)[BM + kPad], T (*Bs)[BN + kPad]) const {
-    if constexpr (MODE == Mode::Fwd || MODE == Mode::Dgrad) {
-      const int mm = tid % BM;
+  // The state of the next k-step (k0 + BK).
+  FLB_HD void advance(const Problem& p) {
+    if constexpr (MF) {
+      kidx_advance(p, step, ka);
+      if constexpr (MODE == Mode::Dgrad) kidx_advance(p, step, kb);
+    } else {
+      pixidx_advance(p, pstep, px);
+    }
+  }
+
+  // Global -> registers: A[m0:m0+BM, k0:k0+BK] and B[k0:k0+BK, n0:n0+BN] (k < kend only; zero
+  // elsewhere). fwd: A = x, B = w. dgrad: A = dy, B = w. wgrad: A = dy, B = x.
+  FLB_HD void fetch(const Problem& p, const T* A, const T* B, int g, int m0, int n0, int k0, int kend, int tid) {
+    if constexpr (MF) {
+      KIdx kl = ka;
       for (int l = 0; l < NA; ++l) {
-        const int kk = tid / BM + l * (THREADS / BM), k = k0 + kk;
+        const int k = k0 + (tid / BM) * NA + l;
+        if (l > 0) kidx_next(p, kl);
         T v = T(0);
         if (row_ok && k < kend) {
-          const Tap t = tap_of(p, k);
+          const Tap t = tap_scaled(p, kl);
           const int64_t off = MODE == Mode::Fwd ? x_offset(p, pin, t) : dy_offset(p, pout, t);
           if (off >= 0) v = A[off];
         }
-        As[kk][mm] = v;
+        ra[l] = v;
       }
-      const int kk = tid % BK, k = k0 + kk;
+      const int k = k0 + tid % BK;
+      // fwd: w[g*Og + n][k]; dgrad: w[g*Og + j][c = n][kh][kw] with k = (j, kh, kw).
+      const int64_t kbase = MODE == Mode::Fwd ? (int64_t)g * p.Og * p.Kdim + k
+                                              : ((int64_t)g * p.Og + kb.ch) * p.Kdim + kb.kh * p.KW + kb.kw;
+      const int64_t nstride = MODE == Mode::Fwd ? (int64_t)p.Kdim : (int64_t)p.Kk;
       for (int l = 0; l < NB; ++l) {
-        const int nn = tid / BK + l * (THREADS / BK), n = n0 + nn;
-        T v = T(0);
-        if (k < kend && n < p.Ncols)
-          v = B[MODE == Mode::Fwd ? w_offset_fwd(p, g, n, k) : w_offset_dgrad(p, g, k, n)];
-        Bs[kk][nn] = v;
+        const int n = n0 + tid / BK + l * (THREADS / BK);
+        rb[l] = (k < kend && n < p.Ncols) ? B[kbase + (int64_t)n * nstride] : T(0);
       }
     } else {
-      const int kk = tid % BK, k = k0 + kk;
+      const int k = k0 + tid % BK;
       const bool k_ok = k < kend;
-      // The pixel k = (n, q = oh*OW + ow): its receptive field in x and its offset in dy (channel g*Og).
-      const int kc = k_ok ? k : 0, n_img = kc / p.OHW, q = kc - n_img * p.OHW;
-      const PixIn pi = out_pixel(p, g, kc);
-      const int64_t dy_base = ((int64_t)n_img * p.O + (int64_t)g * p.Og) * p.OHW + q;
+      // The pixel k = (n, oh, ow): its receptive field in x and its offset in dy (channel g*Og).
+      const int q = px.oh * p.OW + px.ow;
+      const PixIn pi{((int64_t)px.n * p.C + (int64_t)g * p.Cg) * p.HW, px.oh * p.sh - p.ph, px.ow * p.sw - p.pw};
+      const int64_t dy_base = ((int64_t)px.n * p.O + (int64_t)g * p.Og) * p.OHW + q;
       for (int l = 0; l < NA; ++l) {
-        const int mm = tid / BK + l * (THREADS / BK), m = m0 + mm;
-        As[kk][mm] = (k_ok && m < p.M) ? A[dy_base + (int64_t)m * p.OHW] : T(0);
+        const int m = m0 + tid / BK + l * (THREADS / BK);
+        ra[l] = (k_ok && m < p.M) ? A[dy_base + (int64_t)m * p.OHW] : T(0);
       }
       for (int l = 0; l < NB; ++l) {
-        const int nn = tid / BK + l * (THREADS / BK);
         T v = T(0);
         if (k_ok && col_ok[l]) {
           const int64_t off = x_offset(p, pi, col_tap[l]);
           if (off >= 0) v = B[off];
         }
-        Bs[kk][nn] = v;
+        rb[l] = v;
       }
     }
   }
+
+  // Registers -> one shared buffer.
+  FLB_HD void stage(int tid, T (*As)[BM + kPad], T (*Bs)[BN + kPad]) const {
+    if constexpr (MF) {
+      for (int l = 0; l < NA; ++l) As[(tid / BM) * NA + l][tid % BM] = ra[l];
+    } else {
+      for (int l = 0; l < NA; ++l) As[tid % BK][tid / BK + l * (THREADS / BK)] = ra[l];
+    }
+    for (int l = 0; l < NB; ++l) Bs[tid % BK][tid / BK + l * (THREADS / BK)] = rb[l];
+  }
 };
+
+// Row (column) of element i of a thread's micro-tile: runs of 4, R threads along the dimension.
+FLB_HD int micro_idx(int t, int i, int R) { return (i / 4) * (4 * R) + t * 4 + (i % 4); }
+
+// Four consecutive elements of a shared row (16-byte aligned for float: the start is a multiple of
+// 4 elements of a row whose pitch is too).
+template <class T>
+FLB_HD void lds4(const T* s, T* out) {
+#if defined(__CUDA_ARCH__)
+  if constexpr (sizeof(T) == 4) {
+    const float4 v = *reinterpret_cast<const float4*>(s);
+    out[0] = v.x, out[1] = v.y, out[2] = v.z, out[3] = v.w;
+    return;
+  } else {
+    const double2 u = *reinterpret_cast<const double2*>(s), v = *reinterpret_cast<const double2*>(s + 2);
+    out[0] = u.x, out[1] = u.y, out[2] = v.x, out[3] = v.y;
+    return;
+  }
+#else
+  for (int c = 0; c < 4; ++c) out[c] = s[c];
+#endif
+}
 
 template <class T, int CFG, bool MFAST>
 FLB_HD void tile_fma(const T (*As)[Cfg<CFG>::BM + kPad], const T (*Bs)[Cfg<CFG>::BN + kPad],
                      T (&acc)[Cfg<CFG>::TM][Cfg<CFG>::TN], int tid) {
   using Cf = Cfg<CFG>;
   constexpr int RT = Cf::RT, CT = Cf::CT;
+  static_assert(Cf::TM % 4 == 0 && Cf::TN % 4 == 0, "micro-tiles are runs of 4");
   const int tm = MFAST ? tid % RT : tid / CT, tn = MFAST ? tid / RT : tid % CT;
 #if defined(__CUDA_ARCH__)
 #pragma unroll
@@ -267,11 +382,11 @@ FLB_HD void tile_fma(const T (*As)[Cfg<CFG>::BM + kPad], const T (*Bs)[Cfg<CFG>:
 #if defined(__CUDA_ARCH__)
 #pragma unroll
 #endif
-    for (int i = 0; i < Cf::TM; ++i) a[i] = As[kk][tm + i * RT];
+    for (int i = 0; i < Cf::TM; i += 4) lds4(&As[kk][micro_idx(tm, i, RT)], a + i);
 #if defined(__CUDA_ARCH__)
 #pragma unroll
 #endif
-    for (int j = 0; j < Cf::TN; ++j) b[j] = Bs[kk][tn + j * CT];
+    for (int j = 0; j < Cf::TN; j += 4) lds4(&Bs[kk][micro_idx(tn, j, CT)], b + j);
 #if defined(__CUDA_ARCH__)
 #pragma unroll
 #endif
@@ -293,7 +408,7 @@ FLB_HD void tile_store(const Problem& p, T* Cp, const T* bias, const T (&acc)[Cf
   constexpr bool MFAST = MODE != Mode::Wgrad;
   const int tm = MFAST ? tid % RT : tid / CT, tn = MFAST ? tid / RT : tid % CT;
   for (int i = 0; i < Cf::TM; ++i) {
-    const int m = m0 + tm + i * RT;
+    const int m = m0 + micro_idx(tm, i, RT);
     if (m >= p.M) continue;
     int64_t row;
     if constexpr (MODE == Mode::Fwd) {
@@ -306,7 +421,7 @@ FLB_HD void tile_store(const Problem& p, T* Cp, const T* bias, const T (&acc)[Cf
       row = (int64_t)s * p.c_split_stride + ((int64_t)g * p.Og + m) * p.Kdim;  // + k'
     }
     for (int j = 0; j < Cf::TN; ++j) {
-      const int n = n0 + tn + j * CT;
+      const int n = n0 + micro_idx(tn, j, CT);
       if (n >= p.Ncols) continue;
       if constexpr (MODE == Mode::Fwd) {
         Cp[row + (int64_t)n * p.OHW] = bias ? acc[i][j] + bias[g * p.Og + n] : acc[i][j];

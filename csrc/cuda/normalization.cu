@@ -32,6 +32,8 @@
 //
 // Ran on an H100: csrc/cuda/GPU_STATUS.md says what has and what has not.
 #include <cmath>
+#include <cstdint>
+#include <initializer_list>
 #include <type_traits>
 #include "cuda/block_reduce.cuh"
 #include "cuda/kernels.h"
@@ -59,6 +61,62 @@ constexpr int kColX = 32, kColY = 8;  // column-sum blocks: 32 columns x 8 row l
 // Per-channel sums over (N, C, S > 1). GRAD = false: a = sum(x - K_c), b = sum((x - K_c)^2),
 // K_c = x[c*S]. GRAD = true: a = sum(dy), b = sum(dy * (x - mean_c)).
 template <class T, bool GRAD>
+__device__ __forceinline__ void acc_one(double (&v)[2], T xv, T gv, double center) {
+  if (GRAD) {
+    const double g = (double)gv;
+    v[0] += g;
+    v[1] += g * ((double)xv - center);
+  } else {
+    const double d = (double)xv - center;
+    v[0] += d;
+    v[1] += d * d;
+  }
+}
+
+template <bool GRAD>
+__device__ __forceinline__ void acc_four(double (&v)[2], float4 a, float4 g, double center) {
+  acc_one<float, GRAD>(v, a.x, g.x, center);
+  acc_one<float, GRAD>(v, a.y, g.y, center);
+  acc_one<float, GRAD>(v, a.z, g.z, center);
+  acc_one<float, GRAD>(v, a.w, g.w, center);
+}
+
+// The block's threads add the contiguous span p[0, len) (and q[0, len) for GRAD) into their v.
+// float32: scalar loads up to the first 16-byte boundary, then float4 loads, two in flight per
+// thread and step (q must share p's alignment, else all scalar), then the scalar tail.
+template <class T, bool GRAD>
+__device__ __forceinline__ void span_sums(double (&v)[2], const T* __restrict__ p, const T* __restrict__ q,
+                                          int64_t len, double center) {
+  int64_t head = len;  // elements taken by scalar loads before the vector body
+  if constexpr (std::is_same_v<T, float>) {
+    const uintptr_t a = reinterpret_cast<uintptr_t>(p);
+    if (!GRAD || ((a ^ reinterpret_cast<uintptr_t>(q)) & 15u) == 0)
+      head = min(len, (int64_t)(((16u - (unsigned)(a & 15u)) & 15u) / 4u));
+  }
+  for (int64_t i = threadIdx.x; i < head; i += blockDim.x) acc_one<T, GRAD>(v, p[i], GRAD ? q[i] : T(0), center);
+  if constexpr (std::is_same_v<T, float>) {
+    if (head < len) {
+      const int64_t nv = (len - head) / 4, bd = blockDim.x;
+      const float4* p4 = reinterpret_cast<const float4*>(p + head);
+      const float4* q4 = GRAD ? reinterpret_cast<const float4*>(q + head) : p4;
+      int64_t i = threadIdx.x;
+      for (; i + bd < nv; i += 2 * bd) {
+        const float4 a0 = p4[i], a1 = p4[i + bd];
+        const float4 g0 = GRAD ? q4[i] : a0, g1 = GRAD ? q4[i + bd] : a1;
+        acc_four<GRAD>(v, a0, g0, center);
+        acc_four<GRAD>(v, a1, g1, center);
+      }
+      if (i < nv) acc_four<GRAD>(v, p4[i], GRAD ? q4[i] : p4[i], center);
+      for (int64_t k = head + 4 * nv + threadIdx.x; k < len; k += bd)
+        acc_one<T, GRAD>(v, p[k], GRAD ? q[k] : T(0), center);
+    }
+  }
+}
+
+// Grid (splits, C): block sp of channel c sums the channel's elements [sp*chunk, (sp+1)*chunk) of
+// its N*S (plane n, position s), walking them plane by plane as contiguous spans: the (n, s)
+// division is done once per block, not per element.
+template <class T, bool GRAD>
 __global__ void __launch_bounds__(kRedBlock)
 channel_sums_kernel(double* __restrict__ part, const T* __restrict__ x, const T* __restrict__ dy,
                     const T* __restrict__ mean, int64_t N, int64_t C, int64_t S, int64_t chunk, int64_t splits) {
@@ -67,17 +125,13 @@ channel_sums_kernel(double* __restrict__ part, const T* __restrict__ x, const T*
   const double center = GRAD ? (double)mean[c] : (double)x[c * S];
   const int64_t count = N * S, j0 = sp * chunk, j1 = min(count, j0 + chunk);
   double v[2] = {0.0, 0.0};
-  for (int64_t j = j0 + threadIdx.x; j < j1; j += blockDim.x) {
-    const int64_t n = j / S, s = j - n * S;
-    const int64_t k = (n * C + c) * S + s;
-    if (GRAD) {
-      const double g = (double)dy[k];
-      v[0] += g;
-      v[1] += g * ((double)x[k] - center);
-    } else {
-      const double d = (double)x[k] - center;
-      v[0] += d;
-      v[1] += d * d;
+  if (j0 < j1) {
+    int64_t n = j0 / S, s0 = j0 - n * S;
+    for (int64_t j = j0; j < j1; ++n, s0 = 0) {
+      const int64_t len = min(S - s0, j1 - j);
+      const int64_t base = (n * C + c) * S + s0;
+      span_sums<T, GRAD>(v, x + base, GRAD ? dy + base : nullptr, len, center);
+      j += len;
     }
   }
   block_allsum<2>(v, sh);
@@ -139,8 +193,11 @@ ChannelSplit channel_split(int64_t N, int64_t S) {
     cs.splits = shape_splits(N, 512, 256);
     cs.chunk = ceil_div(N, cs.splits);
   } else {
-    cs.splits = shape_splits(N * S, 16384, 256);
-    cs.chunk = ceil_div(N * S, cs.splits);
+    // ~4096 elements per block (64 x 64 x 56 x 56: 49 splits x 64 channels = 3136 blocks, about three
+    // full waves of 8 blocks per SM on 132 SMs); chunk a multiple of 4 so that with S % 4 == 0 every
+    // span starts 16-byte aligned.
+    cs.splits = shape_splits(N * S, 4096, 1024);
+    cs.chunk = (ceil_div(N * S, cs.splits) + 3) / 4 * 4;
   }
   return cs;
 }
@@ -208,6 +265,33 @@ __global__ void bn_apply_kernel(T* __restrict__ y, const T* __restrict__ x, cons
   }
 }
 
+// The same for float32 with S % 4 == 0, every pointer 16-byte aligned and total < 2^31: one float4
+// per thread and step (its four elements share a plane since S % 4 == 0), channel from 32-bit
+// divides once per float4. Same per-element operations: same bits.
+__global__ void __launch_bounds__(256)
+bn_apply_vec4_kernel(float4* __restrict__ y, const float4* __restrict__ x, const float* __restrict__ sm,
+                     const float* __restrict__ coef, uint32_t nv, uint32_t S4, uint32_t C) {
+  for (uint32_t v = blockIdx.x * blockDim.x + threadIdx.x; v < nv; v += gridDim.x * blockDim.x) {
+    const float4 a = x[v];
+    const uint32_t c = (v / S4) % C;
+    const float m = sm[c], al = coef[c], be = coef[C + c];
+    float4 r;
+    r.x = add_rn(mul_rn(sub_rn(a.x, m), al), be);
+    r.y = add_rn(mul_rn(sub_rn(a.y, m), al), be);
+    r.z = add_rn(mul_rn(sub_rn(a.z, m), al), be);
+    r.w = add_rn(mul_rn(sub_rn(a.w, m), al), be);
+    y[v] = r;
+  }
+}
+
+// Whether the float4 elementwise kernels apply: S % 4 == 0, 16-byte aligned, 32-bit indices.
+inline bool bn_vec4_ok(int64_t S, int64_t total, std::initializer_list<const void*> ptrs) {
+  if (S % 4 != 0 || total <= 0 || total > (int64_t)INT32_MAX) return false;
+  for (const void* p : ptrs)
+    if (reinterpret_cast<uintptr_t>(p) & 15u) return false;
+  return true;
+}
+
 template <class T>
 __global__ void bn_finish_backward_kernel(T* __restrict__ coef, T* __restrict__ gw, T* __restrict__ gb,
                                           const double* __restrict__ part, const T* __restrict__ invstd,
@@ -241,6 +325,34 @@ __global__ void bn_dx_kernel(T* __restrict__ dx, const T* __restrict__ dy, const
       dx[e] = mul_rn(sub_rn(sub_rn(dy[e], coef[C + c]), mul_rn(sub_rn(x[e], mean[c]), coef[2 * C + c])), aw);
     else
       dx[e] = mul_rn(dy[e], aw);
+  }
+}
+
+// float32 twin of bn_dx_kernel under bn_vec4_ok (x is not read in eval mode).
+template <bool TRAINING>
+__global__ void __launch_bounds__(256)
+bn_dx_vec4_kernel(float4* __restrict__ dx, const float4* __restrict__ dy, const float4* __restrict__ x,
+                  const float* __restrict__ mean, const float* __restrict__ coef, uint32_t nv, uint32_t S4,
+                  uint32_t C) {
+  for (uint32_t v = blockIdx.x * blockDim.x + threadIdx.x; v < nv; v += gridDim.x * blockDim.x) {
+    const float4 g = dy[v];
+    const uint32_t c = (v / S4) % C;
+    const float aw = coef[c];
+    float4 r;
+    if (TRAINING) {
+      const float4 a = x[v];
+      const float mdy = coef[C + c], kk = coef[2 * C + c], m = mean[c];
+      r.x = mul_rn(sub_rn(sub_rn(g.x, mdy), mul_rn(sub_rn(a.x, m), kk)), aw);
+      r.y = mul_rn(sub_rn(sub_rn(g.y, mdy), mul_rn(sub_rn(a.y, m), kk)), aw);
+      r.z = mul_rn(sub_rn(sub_rn(g.z, mdy), mul_rn(sub_rn(a.z, m), kk)), aw);
+      r.w = mul_rn(sub_rn(sub_rn(g.w, mdy), mul_rn(sub_rn(a.w, m), kk)), aw);
+    } else {
+      r.x = mul_rn(g.x, aw);
+      r.y = mul_rn(g.y, aw);
+      r.z = mul_rn(g.z, aw);
+      r.w = mul_rn(g.w, aw);
+    }
+    dx[v] = r;
   }
 }
 
@@ -645,6 +757,16 @@ void batch_norm_forward(const Tensor& out, const Tensor& save_mean, const Tensor
         (double)(N * S), (T)momentum, eps, training);
     FLB_CUDA_CHECK_LAUNCH("bn_finish_forward_kernel", dev);
     if (total == 0) return;
+    if constexpr (std::is_same_v<T, float>) {
+      if (bn_vec4_ok(S, total, {out.data_ptr(), x})) {
+        const int64_t nv = total / 4;
+        bn_apply_vec4_kernel<<<grid_for(nv, 256, dev), 256, 0, s>>>(
+            reinterpret_cast<float4*>(out.data<float>()), reinterpret_cast<const float4*>(x), save_mean.data<float>(),
+            coef.get<float>(), (uint32_t)nv, (uint32_t)(S / 4), (uint32_t)C);
+        FLB_CUDA_CHECK_LAUNCH("bn_apply_vec4_kernel", dev);
+        return;
+      }
+    }
     bn_apply_kernel<T><<<grid_for(total, 256, dev), 256, 0, s>>>(out.data<T>(), x, save_mean.data<T>(),
                                                                  coef.get<T>(), total, C, S);
     FLB_CUDA_CHECK_LAUNCH("bn_apply_kernel", dev);
@@ -681,6 +803,23 @@ void batch_norm_backward(const Tensor* grad_input, const Tensor* grad_weight, co
         opt_data<T>(weight), C, cs.splits, (double)(N * S), sums);
     FLB_CUDA_CHECK_LAUNCH("bn_finish_backward_kernel", dev);
     if (!grad_input || total == 0) return;
+    if constexpr (std::is_same_v<T, float>) {
+      if (bn_vec4_ok(S, total, {grad_input->data_ptr(), dy, x})) {
+        const int64_t nv = total / 4;
+        const unsigned grid = grid_for(nv, 256, dev);
+        float4* dx4 = reinterpret_cast<float4*>(grad_input->data<float>());
+        const float4* dy4 = reinterpret_cast<const float4*>(dy);
+        const float4* x4 = reinterpret_cast<const float4*>(x);
+        if (training)
+          bn_dx_vec4_kernel<true><<<grid, 256, 0, s>>>(dx4, dy4, x4, mean.data<float>(), coef.get<float>(),
+                                                       (uint32_t)nv, (uint32_t)(S / 4), (uint32_t)C);
+        else
+          bn_dx_vec4_kernel<false><<<grid, 256, 0, s>>>(dx4, dy4, x4, mean.data<float>(), coef.get<float>(),
+                                                        (uint32_t)nv, (uint32_t)(S / 4), (uint32_t)C);
+        FLB_CUDA_CHECK_LAUNCH("bn_dx_vec4_kernel", dev);
+        return;
+      }
+    }
     bn_dx_kernel<T><<<grid_for(total, 256, dev), 256, 0, s>>>(grad_input->data<T>(), dy, x, mean.data<T>(),
                                                               coef.get<T>(), total, C, S, training);
     FLB_CUDA_CHECK_LAUNCH("bn_dx_kernel", dev);

@@ -86,9 +86,24 @@ static void emu_launch(const Launch& L, const double* A, const double* B, double
   A += L.a_off;
   B += L.b_off;
   Cp += L.c_off;
-  static double As[Cf::BK][Cf::BM + kPad], Bs[Cf::BK][Cf::BN + kPad];
+  static double As[2][Cf::BK][Cf::BM + kPad], Bs[2][Cf::BK][Cf::BN + kPad];
   static TileLoader<double, MODE, CFG> ld[T];
   static double acc[T][Cf::TM][Cf::TN];
+  // Shared buffer b poisoned (NaN), then after a stage phase: every element must have been written.
+  auto poison = [&](int b) {
+    for (auto& r : As[b])
+      for (auto& e : r) e = kNaN;
+    for (auto& r : Bs[b])
+      for (auto& e : r) e = kNaN;
+  };
+  auto check_staged = [&](int b) {
+    for (auto& r : As[b])
+      for (int i = 0; i < Cf::BM; ++i)
+        if (std::isnan(r[i])) { std::printf("FAIL A tile element not staged\n"); std::exit(1); }
+    for (auto& r : Bs[b])
+      for (int i = 0; i < Cf::BN; ++i)
+        if (std::isnan(r[i])) { std::printf("FAIL B tile element not staged\n"); std::exit(1); }
+  };
   const int tiles_m = (p.M + Cf::BM - 1) / Cf::BM, tiles_n = (p.Ncols + Cf::BN - 1) / Cf::BN;
   for (int z = 0; z < p.G * p.splits; ++z) {
     int g, s, kbeg, kend;
@@ -99,25 +114,33 @@ static void emu_launch(const Launch& L, const double* A, const double* B, double
     }
     for (int tn = 0; tn < tiles_n; ++tn)
       for (int tm = 0; tm < tiles_m; ++tm) {
+        // The kernel's steps in order, each phase run by every thread before the next (barriers).
         const int m0 = tm * Cf::BM, n0 = tn * Cf::BN;
+        poison(0);
+        poison(1);
         for (int t = 0; t < T; ++t) {
-          ld[t].init(p, g, m0, n0, t);
+          ld[t].init(p, g, m0, n0, kbeg, t);
           for (int i = 0; i < Cf::TM; ++i)
             for (int j = 0; j < Cf::TN; ++j) acc[t][i][j] = 0.0;
+          ld[t].fetch(p, A, B, g, m0, n0, kbeg, kend, t);
+          ld[t].stage(t, As[0], Bs[0]);
         }
+        check_staged(0);  // __syncthreads
+        int buf = 0;
         for (int k0 = kbeg; k0 < kend; k0 += Cf::BK) {
-          for (auto& r : As)
-            for (int i = 0; i < Cf::BM; ++i) r[i] = kNaN;
-          for (auto& r : Bs)
-            for (int i = 0; i < Cf::BN; ++i) r[i] = kNaN;
-          for (int t = 0; t < T; ++t) ld[t].load(p, A, B, g, m0, n0, k0, kend, t, As, Bs);
-          for (auto& r : As)
-            for (int i = 0; i < Cf::BM; ++i)
-              if (std::isnan(r[i])) { std::printf("FAIL A tile element not staged\n"); std::exit(1); }
-          for (auto& r : Bs)
-            for (int i = 0; i < Cf::BN; ++i)
-              if (std::isnan(r[i])) { std::printf("FAIL B tile element not staged\n"); std::exit(1); }
-          for (int t = 0; t < T; ++t) tile_fma<double, CFG, MODE != Mode::Wgrad>(As, Bs, acc[t], t);
+          const bool more = k0 + Cf::BK < kend;
+          // Loads of the next k-step land in registers only: the current buffer must be untouched.
+          if (more) poison(buf ^ 1);
+          for (int t = 0; t < T; ++t)
+            if (more) {
+              ld[t].advance(p);
+              ld[t].fetch(p, A, B, g, m0, n0, k0 + Cf::BK, kend, t);
+            }
+          for (int t = 0; t < T; ++t) tile_fma<double, CFG, MODE != Mode::Wgrad>(As[buf], Bs[buf], acc[t], t);
+          for (int t = 0; t < T; ++t)
+            if (more) ld[t].stage(t, As[buf ^ 1], Bs[buf ^ 1]);
+          if (more) check_staged(buf ^ 1);  // __syncthreads
+          buf ^= 1;
         }
         for (int t = 0; t < T; ++t) tile_store<double, MODE, CFG>(p, Cp, bias, acc[t], g, s, m0, n0, t);
       }
@@ -194,6 +217,45 @@ static Vec run_wgrad(const Dims& d, const Vec& dy, const Vec& x, const PlanOptio
   return dw;
 }
 
+// ------------------------------------------------------------------ incremental index state
+// The loaders decompose a reduction index (or a wgrad pixel) once per tile and then add BK per
+// k-step with carries: walking any start along many steps must match a fresh decomposition.
+static int check_incremental(std::mt19937_64& rng) {
+  auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  int bad = 0;
+  for (int trial = 0; trial < 3000; ++trial) {
+    Problem p{};
+    p.KH = pick(1, 7), p.KW = pick(1, 7), p.Kk = p.KH * p.KW;
+    p.OH = pick(1, 12), p.OW = pick(1, 12), p.OHW = p.OH * p.OW;
+    const int k0 = pick(0, 200);
+    KIdx t = kidx_of(p, k0);
+    PixIdx x = pixidx_of(p, k0);
+    const KIdx ks = kidx_of(p, kBK);
+    const PixIdx xs = pixidx_of(p, kBK);
+    for (int step = 1; step < 60; ++step) {
+      kidx_advance(p, ks, t);
+      pixidx_advance(p, xs, x);
+      const int k = k0 + step * kBK;
+      const KIdx w = kidx_of(p, k);
+      const PixIdx wx = pixidx_of(p, k);
+      if (t.ch != w.ch || t.kh != w.kh || t.kw != w.kw || x.n != wx.n || x.oh != wx.oh || x.ow != wx.ow) {
+        if (bad < 5) std::printf("FAIL incremental index: K %dx%d out %dx%d k %d\n", p.KH, p.KW, p.OH, p.OW, k);
+        ++bad;
+        break;
+      }
+      KIdx n1 = t;  // the loaders' step to k + 1
+      kidx_next(p, n1);
+      const KIdx w1 = kidx_of(p, k + 1);
+      if (n1.ch != w1.ch || n1.kh != w1.kh || n1.kw != w1.kw) {
+        if (bad < 5) std::printf("FAIL kidx_next: K %dx%d k %d\n", p.KH, p.KW, k);
+        ++bad;
+        break;
+      }
+    }
+  }
+  return bad;
+}
+
 // ------------------------------------------------------------------ driver
 static int failures = 0;
 
@@ -232,6 +294,7 @@ int main(int argc, char** argv) {
   std::mt19937_64 rng(seed);
   auto pick = [&](int lo, int hi) { return (int64_t)std::uniform_int_distribution<int>(lo, hi)(rng); };
   int64_t checked = 0, split_runs = 0, chunk_runs = 0, direct_runs = 0;
+  failures += check_incremental(rng);
   for (int c = 0; c < cases; ++c) {
     Dims d{};
     const int kind = c % 6;  // 0-1 general, 2 depthwise, 3 many filters (several N tiles), 4 pointwise, 5 large stride/dilation
