@@ -23,9 +23,13 @@
 // tensor by its (m, k) indices (zero for padding, for dgrad taps between strided outputs, and past
 // the edges), then each thread accumulates a TM x TN register micro-tile (TM + TN shared loads feed
 // TM*TN FMAs). Configurations 128x128 (8x8 per thread, float32 with many tiles), 64x64, 128x32
-// (few filters per group) and 32x128 (wgrad with few filters), chosen from the shapes. Forward and
-// dgrad threads keep their pixel's decomposition for the whole tile, and stores are along pixels
-// (contiguous in NCHW); wgrad threads decompose one pixel per k-step and store along (c, kh, kw).
+// (few filters per group) and 32x128 (wgrad with few filters), chosen from the shapes. The main loop
+// has the tuned GEMM's structure (gemm_tile.cuh): each thread decomposes its pixel and reduction
+// indices once per tile and advances them by BK per k-step without divisions; the next k-step is
+// loaded into registers while the current one is computed from one of two shared buffers, one
+// barrier per k-step; micro-tiles are runs of 4 rows/columns read as 16-byte vectors (conflict-free:
+// conv_igemm.h). Forward and dgrad stores run along pixels (contiguous in NCHW), wgrad's along
+// (c, kh, kw).
 //
 // Determinism: every output sums its K terms in order with one FMA each, whatever the tile. The
 // weight gradient splits its pixel reduction into shape-determined ranges, each written to its own
@@ -38,8 +42,9 @@
 // (wgrad) with a block reduction over the batch.
 //
 // Known gaps (performance, not correctness): dgrad with stride > 1 gathers sh*sw times more zeros
-// than it needs (a polyphase split would skip them); no tensor cores (TF32) and no double
-// buffering of the shared tiles; the direct wgrad is one block per weight element.
+// than it needs (a polyphase split would skip them); no tensor cores (TF32); the 128x128 float
+// kernel needs ~175 registers (one block per SM; capping it at 128 spills); the direct wgrad is one
+// block per weight element.
 //
 // Ran on an H100 (csrc/cuda/GPU_STATUS.md; tools/verify_cuda_conv.py checks it).
 #include <algorithm>
@@ -71,8 +76,10 @@ __global__ void __launch_bounds__(conv::kThreads)
 conv_igemm_kernel(Problem p, const T* __restrict__ A, const T* __restrict__ B, T* __restrict__ Cp,
                   const T* __restrict__ bias) {
   using Cf = Cfg<CFG>;
-  __shared__ T As[Cf::BK][Cf::BM + kPad];
-  __shared__ T Bs[Cf::BK][Cf::BN + kPad];
+  // Two buffers of each shared tile: k-step i is computed from buffer i % 2 while k-step i + 1,
+  // already in registers, is written into the other one; one barrier per k-step.
+  __shared__ __align__(16) T As[2][Cf::BK][Cf::BM + kPad];
+  __shared__ __align__(16) T Bs[2][Cf::BK][Cf::BN + kPad];
   const int tid = threadIdx.x;
   const int tiles_m = (p.M + Cf::BM - 1) / Cf::BM, tiles_n = (p.Ncols + Cf::BN - 1) / Cf::BN;
   const int zs = p.G * p.splits;
@@ -83,17 +90,28 @@ conv_igemm_kernel(Problem p, const T* __restrict__ A, const T* __restrict__ B, T
       for (int tm = blockIdx.x; tm < tiles_m; tm += gridDim.x) {
         const int m0 = tm * Cf::BM, n0 = tn * Cf::BN;
         conv::TileLoader<T, MODE, CFG> ld;
-        ld.init(p, g, m0, n0, tid);
+        ld.init(p, g, m0, n0, kbeg, tid);
         T acc[Cf::TM][Cf::TN];
 #pragma unroll
         for (int i = 0; i < Cf::TM; ++i)
 #pragma unroll
           for (int j = 0; j < Cf::TN; ++j) acc[i][j] = T(0);
+        // The previous tile's last barrier ended every read of both buffers.
+        ld.fetch(p, A, B, g, m0, n0, kbeg, kend, tid);
+        ld.stage(tid, As[0], Bs[0]);
+        __syncthreads();
+        int buf = 0;
         for (int k0 = kbeg; k0 < kend; k0 += Cf::BK) {
-          ld.load(p, A, B, g, m0, n0, k0, kend, tid, As, Bs);
+          const bool more = k0 + Cf::BK < kend;
+          if (more) {
+            ld.advance(p);
+            ld.fetch(p, A, B, g, m0, n0, k0 + Cf::BK, kend, tid);
+          }
+          conv::tile_fma<T, CFG, MODE != Mode::Wgrad>(As[buf], Bs[buf], acc, tid);
+          // Buffer buf ^ 1 was last read before the previous barrier.
+          if (more) ld.stage(tid, As[buf ^ 1], Bs[buf ^ 1]);
           __syncthreads();
-          conv::tile_fma<T, CFG, MODE != Mode::Wgrad>(As, Bs, acc, tid);
-          __syncthreads();
+          buf ^= 1;
         }
         conv::tile_store<T, MODE, CFG>(p, Cp, bias, acc, g, s, m0, n0, tid);
       }
@@ -238,7 +256,7 @@ void conv2d_forward(const Tensor& y, const Tensor& x, const Tensor& w, const Ten
   if (y.numel() == 0) return;
   const int dev = y.device().index;
   DeviceGuard guard(dev);
-  if (unverified_kernels() && conv::pointwise_forward(y, x, w, bias, d)) return;  // conv_special.cu (gated: GPU_STATUS.md)
+  if (conv::pointwise_forward(y, x, w, bias, d)) return;  // conv_special.cu
   FLB_DISPATCH_FLOATING(x.dtype, op, [&] {
     using T = scalar_t;
     const T* b = bias ? bias->data<T>() : nullptr;
@@ -261,7 +279,7 @@ void conv2d_backward_input(const Tensor& grad_x, const Tensor& grad_y, const Ten
   if (grad_x.numel() == 0) return;
   const int dev = grad_x.device().index;
   DeviceGuard guard(dev);
-  if (unverified_kernels() && conv::special_dgrad(grad_x, grad_y, w, d)) return;  // conv_special.cu (gated: GPU_STATUS.md)
+  if (conv::special_dgrad(grad_x, grad_y, w, d)) return;  // conv_special.cu
   FLB_DISPATCH_FLOATING(w.dtype, op, [&] {
     using T = scalar_t;
     const Plan plan = conv::plan_conv(Mode::Dgrad, d, sizeof(T) == 4);
@@ -289,7 +307,7 @@ void conv2d_backward_weight(const Tensor& grad_w, const Tensor& grad_y, const Te
     FLB_CUDA_CHECK(cudaMemsetAsync(grad_w.data_ptr(), 0, grad_w.numel() * grad_w.element_size(), s));
     return;
   }
-  if (unverified_kernels() && conv::pointwise_wgrad(grad_w, grad_y, x, d)) return;  // conv_special.cu (gated: GPU_STATUS.md)
+  if (conv::pointwise_wgrad(grad_w, grad_y, x, d)) return;  // conv_special.cu
   FLB_DISPATCH_FLOATING(x.dtype, op, [&] {
     using T = scalar_t;
     const Plan plan = conv::plan_conv(Mode::Wgrad, d, sizeof(T) == 4);

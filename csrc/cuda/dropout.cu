@@ -159,7 +159,7 @@ void dropout(const Tensor& out, const Tensor& in, double p, uint64_t seed, uint6
     if constexpr (std::is_same_v<T, float>) {
       const bool aligned = ((reinterpret_cast<uintptr_t>(out.data_ptr()) | reinterpret_cast<uintptr_t>(in.data_ptr())) &
                             15u) == 0;
-      if (unverified_kernels() && aligned && (offset & 3u) == 0) {  // gated: GPU_STATUS.md
+      if (aligned && (offset & 3u) == 0) {  // one 16-byte load, one Philox block, one store per thread
         const int64_t nv = n / 4;
         dropout_vec4_kernel<<<grid_for(std::max<int64_t>(nv, 1), kDropBlock, dev), kDropBlock, 0, s>>>(
             reinterpret_cast<float4*>(out.data<float>()), reinterpret_cast<const float4*>(in.data<float>()), nv,

@@ -24,8 +24,8 @@
 // When key * B could overflow 62 bits (astronomically large index spaces) a fallback runs one
 // thread per r over all b in order: same result, slower. scatter_add uses the same machinery when
 // there are few independent lines (e.g. 1-D scatter_add into bins); with many lines it runs one
-// thread per line, walking the scattered dim in order (again the CPU's order). scatter_reduce (GATED:
-// never run on a GPU) is the same two paths with another combine (product, max/min with NaN winning,
+// thread per line, walking the scattered dim in order (again the CPU's order). scatter_reduce is the
+// same two paths with another combine (product, max/min with NaN winning,
 // assign: the last entry wins), so it too follows the CPU's order per destination.
 //
 // nonzero: three kernels and one read-back: per-tile counts, an exclusive scan of the counts (one
@@ -37,7 +37,7 @@
 #include "cuda/kernels.h"
 #include "cuda/common.cuh"
 #include "cuda/math.cuh"
-#include "cuda/gated_kernels.h"
+#include "cuda/pool3d_scatter_kernels.h"
 
 namespace flambeau::cuda {
 

@@ -570,11 +570,10 @@ void ln_reg_launch(T* o, const T* a, const T* c, T* p0, T* p1, const T* w, const
   }
 }
 
-// The register kernels take float32 rows of 1..kLnRegMaxK with enough rows to fill the GPU (gated
-// until a GPU session has run them: GPU_STATUS.md).
+// The register kernels take float32 rows of 1..kLnRegMaxK with enough rows to fill the GPU.
 template <class T>
 bool ln_use_reg(int64_t M, int64_t K, int dev) {
-  return unverified_kernels() && std::is_same_v<T, float> && K >= 1 && K <= kLnRegMaxK && M >= (int64_t)multiprocessor_count(dev) * 4;
+  return std::is_same_v<T, float> && K >= 1 && K <= kLnRegMaxK && M >= (int64_t)multiprocessor_count(dev) * 4;
 }
 
 // Column partials of dw = sum_r dy * ((x - m_r) * rs_r), db = sum_r dy: grid (ceil(K/32), splits),

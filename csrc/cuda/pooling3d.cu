@@ -1,8 +1,7 @@
 // 3-D pooling on CUDA: max (with indices), average, adaptive average and adaptive max, forward and
 // backward, over contiguous NCDHW tensors viewed as `planes` = N*C independent D x H x W volumes.
-// GATED: written and host-tested without a GPU; the ops layer calls these only when
-// cuda::unverified_kernels() is on (FLAMBEAU_CUDA_UNVERIFIED=1), otherwise CUDA tensors go through
-// the host (python/flambeau/_functions/host_route.py). csrc/cuda/GPU_STATUS.md says how to check them.
+// Written and host-tested without a GPU; first run on an H100 in session 17 (tests/test_host_routed_ops.py
+// on cuda, compute-sanitizer).
 //
 // What each thread computes is a body of csrc/cuda/pool3d_index.h, which reproduces the CPU kernels'
 // (csrc/cpu/pooling3d.cpp) order of operations, so results are bit-identical to the CPU's; the bodies
@@ -25,7 +24,7 @@
 #include <algorithm>
 #include "cuda/common.cuh"
 #include "cuda/pool3d_index.h"
-#include "cuda/gated_kernels.h"
+#include "cuda/pool3d_scatter_kernels.h"
 #include "core/dtype.h"
 
 namespace flambeau::cuda {

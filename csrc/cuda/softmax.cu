@@ -389,8 +389,8 @@ Shape3 pick(const Lines& L, int dev) {
   const int64_t lines = L.outer * L.inner;
   const int64_t sms = multiprocessor_count(dev);
   if (L.inner == 1) {
-    // The register kernels: gated until a GPU session has run them (GPU_STATUS.md).
-    if (unverified_kernels() && (L.n <= 32 || lines >= sms * 4) && L.n <= kRegMaxN<T, BWD>) return Shape3::Reg;
+    // The register kernels: a row per warp held in registers (row_regs.cuh).
+    if ((L.n <= 32 || lines >= sms * 4) && L.n <= kRegMaxN<T, BWD>) return Shape3::Reg;
     if (L.n <= 1024 && lines >= sms * 4) return Shape3::Warp;  // (few lines: a block each is faster)
     return Shape3::Block;
   }

@@ -6,10 +6,9 @@
 #include <numeric>
 #include <tuple>
 #include "ops/dispatch.h"
-#include "ops/gated_dispatch.h"
 #include "ops/narrow_int.h"
 #ifdef FLAMBEAU_WITH_CUDA
-#include "cuda/gated_kernels.h"
+#include "cuda/pool3d_scatter_kernels.h"
 #endif
 #include "ops/ops.h"
 
@@ -374,7 +373,7 @@ Tensor& scatter_reduce_(Tensor& t, int64_t dim, const Tensor& index, const Tenso
   }
   Tensor s = may_overlap(t, src) ? clone(src) : src;
   t.bump_version();
-  if (idx.numel() > 0) FLB_GATED_BACKEND(t.device(), op, scatter_reduce, t, d, idx, s, r);  // CUDA: gated
+  if (idx.numel() > 0) FLB_BACKEND(t.device(), scatter_reduce, t, d, idx, s, r);
   return t;
 }
 

@@ -2,7 +2,7 @@
 // argument checks and output sizes as PyTorch's (pooling_output_shape and pool3d_shape_check: the
 // ceil_mode rule that the last window must start inside the input or the left padding, padding at most
 // half the kernel), allocation, dispatch (kernels in csrc/cpu/pooling3d.cpp; the CUDA kernels of
-// csrc/cuda/pooling3d.cu are gated, ops/gated_dispatch.h; max_unpool3d is CPU only). Inputs are
+// csrc/cuda/pooling3d.cu; max_unpool3d is CPU only). Inputs are
 // [N, C, D, H, W] or [C, D, H, W]; the kernels see them as N*C volumes.
 #include <string>
 #include "core/copy.h"
@@ -10,9 +10,8 @@
 #include "core/view.h"
 #include "cpu/vol_kernels.h"
 #include "ops/dispatch.h"
-#include "ops/gated_dispatch.h"
 #ifdef FLAMBEAU_WITH_CUDA
-#include "cuda/gated_kernels.h"
+#include "cuda/pool3d_scatter_kernels.h"
 #endif
 #include "ops/vol_ops.h"
 #include "ops/spatial_args.h"
@@ -23,12 +22,11 @@ namespace {
 
 using namespace spatial;
 
-// cuda_kernel: the op has a (gated) CUDA kernel; otherwise CUDA tensors are refused here.
+// cuda_kernel: the op has a CUDA kernel; otherwise CUDA tensors are refused here.
 void check_input(const char* op, const Tensor& t, bool cuda_kernel = true) {
   FLB_CHECK(t.dtype == DType::Float32 || t.dtype == DType::Float64, TypeError, op,
             ": expected a float32 or float64 input, got ", dtype_name(t.dtype));
-  if (cuda_kernel) check_cuda_gate(t.device(), op);
-  else FLB_CHECK(!t.device().is_cuda(), NotImplementedError, op, ": no CUDA kernel yet (CPU only)");
+  FLB_CHECK(cuda_kernel || !t.device().is_cuda(), NotImplementedError, op, ": no CUDA kernel yet (CPU only)");
 }
 
 int64_t volume_of(const Shape& s) { return s[s.size() - 3] * s[s.size() - 2] * s[s.size() - 1]; }
@@ -107,7 +105,7 @@ std::pair<Tensor, OptTensor> max_pool3d(const Tensor& input, const IntList& kern
   OptTensor idx;
   if (return_indices) idx = empty(os, DType::Int64, input.device());
   if (out.numel() == 0) return {out, idx};
-  FLB_GATED_BACKEND(input.device(), op, max_pool3d_forward, out, idx ? &*idx : nullptr, contiguous(input), g);
+  FLB_BACKEND(input.device(), max_pool3d_forward, out, idx ? &*idx : nullptr, contiguous(input), g);
   return {out, idx};
 }
 
@@ -129,7 +127,7 @@ Tensor max_pool3d_backward(const Tensor& grad_output, const Tensor& indices, con
   // An index outside the volume gets no gradient: max_pool3d returns one (value -inf) for a dilated
   // window whose taps all fall in the padding, and PyTorch's backward skips it the same way.
   const int64_t in_vol = volume_of(input_shape), out_vol = volume_of(grad_output.sizes);
-  FLB_GATED_BACKEND(gi.device(), op, max_pool3d_backward, gi, contiguous(grad_output), contiguous(indices),
+  FLB_BACKEND(gi.device(), max_pool3d_backward, gi, contiguous(grad_output), contiguous(indices),
                     planes_of(input_shape, 3), in_vol, out_vol);
   return gi;
 }
@@ -142,7 +140,7 @@ Tensor avg_pool3d(const Tensor& input, const IntList& kernel_size, const IntList
   FLB_CHECK(!divisor_override || *divisor_override != 0, RuntimeError, op, ": divisor must be not zero");
   Tensor out = empty(with_spatial(input.sizes, {g.OD, g.OH, g.OW}), input.dtype, input.device());
   if (out.numel() == 0) return out;
-  FLB_GATED_BACKEND(input.device(), op, avg_pool3d_forward, out, contiguous(input), g, count_include_pad,
+  FLB_BACKEND(input.device(), avg_pool3d_forward, out, contiguous(input), g, count_include_pad,
                   divisor_override.value_or(0));
   return out;
 }
@@ -159,7 +157,7 @@ Tensor avg_pool3d_backward(const Tensor& grad_output, const Shape& input_shape, 
             ", expected ", shape_str(os));
   Tensor gi = empty(input_shape, grad_output.dtype, grad_output.device());
   if (gi.numel() == 0) return gi;
-  FLB_GATED_BACKEND(grad_output.device(), op, avg_pool3d_backward, gi, contiguous(grad_output), g, count_include_pad,
+  FLB_BACKEND(grad_output.device(), avg_pool3d_backward, gi, contiguous(grad_output), g, count_include_pad,
                   divisor_override.value_or(0));
   return gi;
 }
@@ -171,7 +169,7 @@ Tensor adaptive_avg_pool3d(const Tensor& input, const IntList& output_size) {
   const Triple o = adaptive_size(op, output_size);
   Tensor out = empty(with_spatial(input.sizes, {o.d, o.h, o.w}), input.dtype, input.device());
   if (out.numel() == 0) return out;
-  FLB_GATED_BACKEND(input.device(), op, adaptive_avg_pool3d_forward, out, contiguous(input),
+  FLB_BACKEND(input.device(), adaptive_avg_pool3d_forward, out, contiguous(input),
                   adaptive_geometry(input.sizes, o.d, o.h, o.w));
   return out;
 }
@@ -188,7 +186,7 @@ Tensor adaptive_avg_pool3d_backward(const Tensor& grad_output, const Shape& inpu
     zero(gi);
     return gi;
   }
-  FLB_GATED_BACKEND(grad_output.device(), op, adaptive_avg_pool3d_backward, gi, contiguous(grad_output),
+  FLB_BACKEND(grad_output.device(), adaptive_avg_pool3d_backward, gi, contiguous(grad_output),
                   adaptive_geometry(input_shape, od, oh, ow));
   return gi;
 }
@@ -204,7 +202,7 @@ std::pair<Tensor, OptTensor> adaptive_max_pool3d(const Tensor& input, const IntL
   OptTensor idx;
   if (return_indices) idx = empty(os, DType::Int64, input.device());
   if (out.numel() == 0) return {out, idx};
-  FLB_GATED_BACKEND(input.device(), op, adaptive_max_pool3d_forward, out, idx ? &*idx : nullptr, contiguous(input),
+  FLB_BACKEND(input.device(), adaptive_max_pool3d_forward, out, idx ? &*idx : nullptr, contiguous(input),
                   adaptive_geometry(input.sizes, o.d, o.h, o.w));
   return {out, idx};
 }

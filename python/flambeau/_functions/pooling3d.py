@@ -1,14 +1,15 @@
 """3-D pooling: max_pool3d, avg_pool3d, adaptive_avg_pool3d, adaptive_max_pool3d, and max unpooling
 (kernels: _C.max_pool3d / _C.max_pool3d_backward, _C.avg_pool3d / _C.avg_pool3d_backward,
 _C.adaptive_avg_pool3d / _C.adaptive_avg_pool3d_backward, _C.adaptive_max_pool3d,
-_C.max_unpool3d / _C.max_unpool3d_backward, csrc/cpu/pooling3d.cpp; csrc/cuda/pooling3d.cu (gated) but
-for unpooling, and CUDA tensors go through the host otherwise: host_route.py).
+_C.max_unpool3d / _C.max_unpool3d_backward, csrc/cpu/pooling3d.cpp; csrc/cuda/pooling3d.cu but
+for unpooling, whose CUDA tensors go through the host: host_route.py).
 
 Inputs are [N, C, D, H, W] or unbatched [C, D, H, W]; output sizes, the ceil_mode rule and the
 argument checks are PyTorch's (done in C++, csrc/ops/pooling3d.cpp). As for 2-D pooling
 (pooling.py), each backward is linear in the incoming gradient and is itself a Function whose
 backward is the forward's linear map again, so create_graph=True works.
 """
+from .. import _C
 from .._tensor import Tensor, _wrap
 from ..autograd.function import Function
 from ..autograd.grad_mode import _state as _gs
@@ -17,11 +18,9 @@ from .pooling import _check_input, _as_int, _max_pool_common  # shared with 2-D 
 from .host_route import HostRouted
 from ..amp import _cast as _amp_cast
 
-# CUDA tensors go through the host (host_route.py): max unpooling has only CPU kernels; the pooling
-# kernels have CUDA versions not yet run on a GPU (csrc/cuda/pooling3d.cu), taken with
-# FLAMBEAU_CUDA_UNVERIFIED=1.
+# Max unpooling has only CPU kernels: its CUDA tensors go through the host (host_route.py). The pooling
+# kernels have CUDA versions (csrc/cuda/pooling3d.cu).
 _on_host = HostRouted()
-_gated = HostRouted(gated=True)
 
 
 def _int_list(v, name, op):
@@ -49,7 +48,7 @@ class _ScatterByIndices(Function):
     @staticmethod
     def forward(ctx, g, indices, in_shape):
         ctx.indices = indices
-        return _wrap(_gated.max_pool3d_backward(g._impl, indices._impl, list(in_shape)))
+        return _wrap(_C.max_pool3d_backward(g._impl, indices._impl, list(in_shape)))
 
     @staticmethod
     def backward(ctx, gg):
@@ -59,7 +58,7 @@ class _ScatterByIndices(Function):
 def _scatter_by_indices(g, indices, in_shape):
     if _gs.enabled and g._rg:
         return _ScatterByIndices.apply(g, indices, in_shape)
-    return _wrap(_gated.max_pool3d_backward(g._impl, indices._impl, list(in_shape)))
+    return _wrap(_C.max_pool3d_backward(g._impl, indices._impl, list(in_shape)))
 
 
 class _MaxPool(Function):
@@ -101,7 +100,7 @@ def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     ceil_mode = bool(ceil_mode)
 
     def run(xi, with_indices):
-        return _gated.max_pool3d(xi, k, s, p, d, ceil_mode, with_indices)
+        return _C.max_pool3d(xi, k, s, p, d, ceil_mode, with_indices)
 
     return _max_pool_common(_MaxPool, input, run, bool(return_indices))
 
@@ -135,7 +134,7 @@ def adaptive_max_pool3d(input, output_size, return_indices=False):
     o = _adaptive_size(input, output_size, op)
 
     def run(xi, with_indices):
-        return _gated.adaptive_max_pool3d(xi, o, with_indices)
+        return _C.adaptive_max_pool3d(xi, o, with_indices)
 
     return _max_pool_common(_AdaptiveMaxPool, input, run, bool(return_indices))
 
@@ -156,7 +155,7 @@ class _AvgPool(Function):
     def forward(ctx, x, args):
         ctx.args = args
         ctx.in_shape = x._impl.shape
-        return _wrap(_gated.avg_pool3d(x._impl, *args))
+        return _wrap(_C.avg_pool3d(x._impl, *args))
 
     @staticmethod
     def backward(ctx, g):
@@ -170,7 +169,7 @@ class _AvgPoolBackward(Function):
     @staticmethod
     def forward(ctx, g, in_shape, args):
         ctx.args = args
-        return _wrap(_gated.avg_pool3d_backward(g._impl, list(in_shape), *args))
+        return _wrap(_C.avg_pool3d_backward(g._impl, list(in_shape), *args))
 
     @staticmethod
     def backward(ctx, gg):
@@ -180,13 +179,13 @@ class _AvgPoolBackward(Function):
 def _avg_pool(x, args):
     if _gs.enabled and x._rg:
         return _AvgPool.apply(x, args)
-    return _wrap(_gated.avg_pool3d(x._impl, *args))
+    return _wrap(_C.avg_pool3d(x._impl, *args))
 
 
 def _avg_pool_backward(g, in_shape, args):
     if _gs.enabled and g._rg:
         return _AvgPoolBackward.apply(g, in_shape, args)
-    return _wrap(_gated.avg_pool3d_backward(g._impl, list(in_shape), *args))
+    return _wrap(_C.avg_pool3d_backward(g._impl, list(in_shape), *args))
 
 
 @_amp_cast.fp32_op
@@ -213,7 +212,7 @@ class _AdaptiveAvgPool(Function):
     @staticmethod
     def forward(ctx, x, out_size):
         ctx.in_shape = x._impl.shape
-        return _wrap(_gated.adaptive_avg_pool3d(x._impl, out_size))
+        return _wrap(_C.adaptive_avg_pool3d(x._impl, out_size))
 
     @staticmethod
     def backward(ctx, g):
@@ -227,7 +226,7 @@ class _AdaptiveAvgPoolBackward(Function):
     @staticmethod
     def forward(ctx, g, in_shape):
         ctx.out_size = list(g._impl.shape[-3:])
-        return _wrap(_gated.adaptive_avg_pool3d_backward(g._impl, list(in_shape)))
+        return _wrap(_C.adaptive_avg_pool3d_backward(g._impl, list(in_shape)))
 
     @staticmethod
     def backward(ctx, gg):
@@ -237,13 +236,13 @@ class _AdaptiveAvgPoolBackward(Function):
 def _adaptive_avg(x, out_size):
     if _gs.enabled and x._rg:
         return _AdaptiveAvgPool.apply(x, out_size)
-    return _wrap(_gated.adaptive_avg_pool3d(x._impl, out_size))
+    return _wrap(_C.adaptive_avg_pool3d(x._impl, out_size))
 
 
 def _adaptive_avg_backward(g, in_shape):
     if _gs.enabled and g._rg:
         return _AdaptiveAvgPoolBackward.apply(g, in_shape)
-    return _wrap(_gated.adaptive_avg_pool3d_backward(g._impl, list(in_shape)))
+    return _wrap(_C.adaptive_avg_pool3d_backward(g._impl, list(in_shape)))
 
 
 @_amp_cast.fp32_op

@@ -17,12 +17,7 @@ from ..autograd.grad_mode import _state as _gs, no_grad
 from ._dispatch import _TORCH_TYPE_NAMES
 from . import _numpy_names as _np
 from .._promote import _INT, _INT_LIMITS
-from .host_route import HostRouted
 
-# The combining kernel's CUDA version (csrc/cuda/index.cu) has not run on a GPU yet: it is taken with
-# FLAMBEAU_CUDA_UNVERIFIED=1; otherwise CUDA tensors go through the host (host_route.py), the written
-# `self` copied back to the device.
-_on_host = HostRouted(gated=True, inplace={"scatter_reduce_": (0,)})
 
 _REDUCES = ("sum", "prod", "mean", "amax", "amin")
 _IDENTITY = {"sum": 0, "mean": 0, "prod": 1}
@@ -46,8 +41,8 @@ def _forward(x, dim, index, src, reduce, include_self):
     out = _C.clone(xi)
     if not include_self:
         fill = _C.full(list(src._impl.shape), _identity(reduce, xi.dtype), xi.dtype, xi.device)
-        _on_host.scatter_reduce_(out, dim, index._impl, fill, "assign")
-    _on_host.scatter_reduce_(out, dim, index._impl, src._impl, "sum" if reduce == "mean" else reduce)
+        _C.scatter_reduce_(out, dim, index._impl, fill, "assign")
+    _C.scatter_reduce_(out, dim, index._impl, src._impl, "sum" if reduce == "mean" else reduce)
     count = None
     if reduce == "mean":
         count = _C.full(list(xi.shape), 1 if include_self else 0, xi.dtype, xi.device)

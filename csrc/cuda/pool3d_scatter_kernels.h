@@ -1,7 +1,6 @@
-// The gated CUDA kernels: written and host-tested without a GPU, never run on one. The ops call them
-// only when cuda::unverified_kernels() is on (FLAMBEAU_CUDA_UNVERIFIED=1, FLB_GATED_BACKEND in
-// csrc/ops/gated_dispatch.h; csrc/cuda/GPU_STATUS.md says how to check them). Same signatures as the
-// CPU kernels; once a kernel has passed on a GPU its declaration moves to kernels.h / nn_kernels.h.
+// 3-D pooling and scatter_reduce on CUDA (pooling3d.cu, index.cu): same signatures as the CPU kernels
+// (cpu/vol_kernels.h, cpu/kernels.h), so the ops call either through FLB_BACKEND. Written without a
+// GPU and first run (tests and compute-sanitizer) on an H100 in session 17.
 #pragma once
 #include <cstdint>
 #include "core/tensor.h"
