@@ -24,6 +24,16 @@ Capability detected_capability() {
   return best;
 }
 
+bool hardware_has_avx512_vnni() {
+  static const bool has = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+           __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+           __builtin_cpu_supports("avx512vnni");
+  }();
+  return has;
+}
+
 static std::atomic<int>& current() {
   static std::atomic<int> cap = [] {
     Capability c = detected_capability();

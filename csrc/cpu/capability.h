@@ -11,5 +11,8 @@ Capability capability();                // the one in force
 Capability detected_capability();       // the best this CPU supports
 void set_capability(const std::string& name);  // capped at detected_capability()
 const char* capability_name(Capability c);
+// AVX-512 VNNI (with F/BW/DQ/VL) in hardware, whatever the cap above: the test fbgemm makes to choose its
+// int8 kernels (csrc/cpu/quantized.cpp follows it so that results match PyTorch's on the same CPU).
+bool hardware_has_avx512_vnni();
 
 }  // namespace flambeau::cpu

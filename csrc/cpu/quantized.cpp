@@ -13,9 +13,11 @@
 //   * dynamic output (ReQuantizeForFloat, its AVX2 form): y = fma(float(raw), a_scale * w_scale[j], bias[j]), where the
 //     activation is quantized here with fbgemm's packing rule round(fma(x, 1/scale, zp)) and the
 //     qparams of quant_utils::ChooseQuantizationParams (computed by the caller).
-// fbgemm's AVX2 kernel adds pairs of adjacent u8*s8 products in int16 with saturation (vpmaddubsw);
-// that is reproduced, so full-range activations give PyTorch's (saturated) sums too. PyTorch's
-// qconfigs use reduce_range (activations in [0, 127]) so that it never happens in practice.
+// fbgemm's AVX2 and AVX-512 kernels add pairs of adjacent u8*s8 products in int16 with saturation
+// (vpmaddubsw); on a CPU with AVX-512 VNNI it runs vpdpbusd instead, which sums exactly. Both are
+// reproduced, chosen by the same hardware test (cpu::hardware_has_avx512_vnni), so full-range
+// activations give PyTorch's sums on either kind of CPU. PyTorch's qconfigs use reduce_range
+// (activations in [0, 127]) so that saturation never happens in practice.
 //
 // The GEMM is the plain triple loop over K-contiguous rows of A (M x K) and W (N x K), int32
 // accumulation (the compiler vectorises the dot product), parallel over rows. Conv2d is im2col
@@ -36,9 +38,18 @@ namespace flambeau::cpu {
 
 namespace {
 
-// The portable form of the AVX2 leaf's dot products (quantized_simd.h): fbgemm's vpmaddubsw sums each
-// pair of adjacent products (k, k + 1) in int16 with saturation before the int32 accumulation (never
-// reached with reduce_range activations).
+// The portable forms of the AVX2 leaf's dot products (quantized_simd.h). Saturating: fbgemm's vpmaddubsw
+// sums each pair of adjacent products (k, k + 1) in int16 with saturation before the int32 accumulation
+// (never reached with reduce_range activations). Exact: VNNI's vpdpbusd.
+void dots_portable_exact(const uint8_t* a, const int8_t* w, int64_t K, int nb, int32_t* out) {
+  for (int j = 0; j < nb; ++j) {
+    const int8_t* wr = w + j * K;
+    uint32_t acc = 0;
+    for (int64_t k = 0; k < K; ++k) acc += (uint32_t)((int32_t)a[k] * (int32_t)wr[k]);
+    out[j] = (int32_t)acc;
+  }
+}
+
 void dots_portable(const uint8_t* a, const int8_t* w, int64_t K, int nb, int32_t* out) {
   for (int j = 0; j < nb; ++j) {
     const int8_t* wr = w + j * K;
@@ -63,8 +74,10 @@ void qgemm_raw(const uint8_t* a, int64_t lda, const int8_t* w, int64_t M, int64_
     for (int64_t k = 0; k < K; k++) s += wr[k];
     col_sum[n] = s;
   }
-  const quantized_simd::DotsU8S8 dots =
-      capability() == Capability::Default ? &dots_portable : quantized_simd::dots_u8s8_avx2();
+  const bool saturate = !hardware_has_avx512_vnni();  // as fbgemm chooses its kernel
+  const quantized_simd::DotsU8S8 dots = capability() == Capability::Default
+                                            ? (saturate ? &dots_portable : &dots_portable_exact)
+                                            : quantized_simd::dots_u8s8_avx2(saturate);
   parallel_for(M, std::max<int64_t>(1, kGrain / std::max<int64_t>(1, N * K)), [&](int64_t m0, int64_t m1) {
     int32_t dot[4];
     for (int64_t m = m0; m < m1; m++) {
