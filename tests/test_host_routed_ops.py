@@ -273,6 +273,33 @@ def test_cdist_pdist(route, rng, p):
 
 
 # ---------------------------------------------------------------------------------------------------
+# cumsum: the CPU scan's bits on every device (CUDA: the gated scan.cu kernel, else the host route)
+
+@pytest.mark.parametrize("shape,dim", [((7,), 0), ((5, 300), 1), ((300, 5), 0), ((3, 40, 33), 1), ((2, 3, 4), -1),
+                                       ((0, 4), 1), ((4, 0), 1)])
+def test_cumsum(route, rng, shape, dim):
+    x = _r(rng, *shape)
+    _compare(lambda x: torch.cumsum(x, dim), lambda x: flambeau.cumsum(x, dim), [x], route,
+             routed=["cumsum"] if x.size else (), atol=0, rtol=0)
+    x64 = _r(rng, *shape, dtype=np.float64)
+    _compare(lambda x: x.cumsum(dim), lambda x: x.cumsum(dim), [x64], route, routed=(), atol=0, rtol=0)
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.bool_])
+def test_cumsum_integers(route, rng, dtype):
+    x = rng.integers(-3, 4, (6, 9)).astype(dtype)
+    _compare(lambda x: torch.cumsum(x, 1), lambda x: flambeau.cumsum(x, 1), [x], route, routed=["cumsum"],
+             atol=0, rtol=0)
+
+
+def test_cumsum_large_one_line(route, rng):
+    # one long line (the CUDA kernel's worst case, and what a triangular matmul could not hold)
+    x = _r(rng, 200_003)
+    _compare(lambda x: torch.cumsum(x, 0), lambda x: flambeau.cumsum(x, 0), [x], route, routed=["cumsum"],
+             atol=0, rtol=0)
+
+
+# ---------------------------------------------------------------------------------------------------
 # the 3-D pooling and scatter_reduce CUDA kernels (once gated, run on an H100 in session 17)
 
 def test_pool3d_and_scatter_reduce_cuda_kernels_give_the_cpu_bits(device, rng):

@@ -4,12 +4,16 @@
 //
 // Shape handling lives here so the kernels see only the easy case: a 0-d input is viewed as [1]
 // (PyTorch accepts dim 0 and -1 for it and returns 0-d results), outputs are fresh contiguous
-// tensors, and empty inputs return before any kernel runs. There are no CUDA kernels yet:
-// FLB_CPU_ONLY raises NotImplementedError for CUDA tensors, and the Python layer keeps its host
-// path for them.
+// tensors, and empty inputs return before any kernel runs. There are no CUDA kernels yet but cumsum's
+// (gated, csrc/cuda/scan.cu): FLB_CPU_ONLY raises NotImplementedError for CUDA tensors, and the Python
+// layer keeps its host path for them.
 #include "core/view.h"
 #include "cpu/sort_kernels.h"
 #include "ops/dispatch.h"
+#include "ops/gated_dispatch.h"
+#ifdef FLAMBEAU_WITH_CUDA
+#include "cuda/gated_kernels.h"
+#endif
 #include "ops/narrow_int.h"
 #include "ops/sort_ops.h"
 
@@ -107,7 +111,7 @@ Tensor cumsum(const Tensor& x, int64_t dim, bool reverse) {
   if (is_narrow_int(x.dtype)) return cumsum(widen_int(x), dim, reverse);  // int64, as PyTorch's
   Prep p = prep(x, dim, "cumsum");
   Tensor out = empty(p.x.sizes, is_floating(x.dtype) ? x.dtype : DType::Int64, x.device());
-  if (out.numel() > 0) FLB_CPU_ONLY(x.device(), "cumsum", cumsum, out, p.x, p.dim, reverse);
+  if (out.numel() > 0) FLB_GATED_BACKEND(x.device(), "cumsum", cumsum, out, p.x, p.dim, reverse);
   return p.scalar ? view(out, Shape{}) : out;
 }
 

@@ -18,6 +18,7 @@ from ..autograd.grad_mode import _state as _gs
 from . import elementwise as ew, compare as cmp, pointwise as pw, _dispatch as dsp
 from .shape import _to, reshape, expand, unsqueeze
 from ..amp import _cast as _amp_cast
+from .host_route import HostRouted
 
 
 def _dims(input, dim, op):
@@ -650,51 +651,37 @@ def dist(input, other, p=2):
     return vector_norm(ew.sub(input, other), p)
 
 
+# cumsum's CUDA kernel (csrc/cuda/scan.cu) has not run on a GPU yet: taken with FLAMBEAU_CUDA_UNVERIFIED=1,
+# otherwise CUDA tensors are scanned on the host (host_route.py): the CPU kernel's bits either way.
+_scan = HostRouted(gated=True)
+
+
 class Cumsum(Function):
-    """Prefix sums along d (reverse: suffix sums), `_C.cumsum` on the CPU: a sequential scan with
-    float32 accumulated in double, bit-identical to PyTorch. The gradient of one is the other."""
+    """Prefix sums along d (reverse: suffix sums), `_C.cumsum`: a sequential scan with float32
+    accumulated in double, bit-identical to PyTorch's CPU kernel. The gradient of one is the other."""
     _builtin = True
     _grad_fn_name = "CumsumBackward0"
 
     @staticmethod
     def forward(ctx, x, d, reverse=False):
         ctx.args = (d, reverse)
-        return _wrap(_C.cumsum(x._impl, d, reverse))
+        return _wrap(_scan.cumsum(x._impl, d, reverse))
 
     @staticmethod
     def backward(ctx, g):
         d, reverse = ctx.args
         if _gs.enabled:
             return Cumsum.apply(g, d, not reverse), None, None
-        return _wrap(_C.cumsum(g._impl, d, not reverse)), None, None
+        return _wrap(_scan.cumsum(g._impl, d, not reverse)), None, None
 
 
 def cumsum(input, dim=_np.REQUIRED, *, dtype=None, axis=None):
-    """Prefix sums along dim. CPU: the `_C.cumsum` scan (int/bool -> int64). Other devices: a product
-    with a triangular matrix of ones (exact for integers below 2**53; differentiable through matmul)."""
+    """Prefix sums along dim: the `_C.cumsum` scan (int/bool -> int64) on every device (CUDA: see _scan)."""
     if axis is not None or dim is _np.REQUIRED:
         dim = _np.numpy_dim("cumsum", dim, axis, _np.REQUIRED)
-    from .linalg import matmul
-    from .. import _creation
-    from .shape import movedim
     if dtype is not None:
         input = _to(input, _to_dtype(dtype)._name, input._impl.device)
-    nd = input._impl.ndim
-    if input._impl.device == "cpu":
-        d = wrap_dim(dim, nd)
-        if input._rg and _gs.enabled:
-            return Cumsum.apply(input, d, False)
-        return _narrow_dtype(_wrap(_C.cumsum(input._impl, d)), dtype)
-    if nd == 0:
-        return input.clone()
-    d = wrap_dim(dim, nd)
-    src_dt = input._impl.dtype
-    x = input if src_dt in _FLOAT else _to(input, "float64", input._impl.device)
-    n = x._impl.shape[d]
-    tri = _creation.ones(n, n, dtype=_BY_NAME[x._impl.dtype], device=input.device)
-    tri = pw.where(cmp.le(_creation.arange(n, device=input.device).reshape(n, 1),
-                         _creation.arange(n, device=input.device).reshape(1, n)), tri, 0.0)
-    r = movedim(matmul(movedim(x, d, -1), tri), -1, d)
-    if src_dt not in _FLOAT:
-        r = _to(ew.round(r), "int64", r._impl.device)
-    return r
+    d = wrap_dim(dim, input._impl.ndim)
+    if input._rg and _gs.enabled:
+        return Cumsum.apply(input, d, False)
+    return _narrow_dtype(_wrap(_scan.cumsum(input._impl, d, False)), dtype)
