@@ -24,7 +24,7 @@ if [ -z "${SKIP_BUILD:-}" ] && ! python3 -c 'import flambeau, sys; sys.exit(0 if
        bash tools/build_dev.sh > "$OUT/build.log" 2>&1; then
     log "build failed"; tail -40 "$OUT/build.log"; exit 1
   fi
-  log "built"
+  log "built ($(grep -c 'Building' "$OUT/build.log") steps)"; rm -f "$OUT/build.log"  # the tool brings back 8 files at most
   # SAVE_MODULE=1: the module, xz-compressed (~8 MB), comes back in $OUT; unpack it into python/flambeau/
   # and carry it to the next calls (a fresh machine otherwise rebuilds: ~100 s of device time).
   [ -n "${SAVE_MODULE:-}" ] && xz -T0 -3 -c python/flambeau/_C.cpython-312-*.so > "$OUT/C312.so.xz"
