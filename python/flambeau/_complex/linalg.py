@@ -4,8 +4,8 @@ Most complex factorisations are composed of the real ones through the real embed
 E(A) = [[Re A, -Im A], [Im A, Re A]] (2n x 2n), a *-homomorphism: E(A B) = E(A) E(B), E(A^H) = E(A)^T,
 so E(A^-1) = E(A)^-1, E(pinv A) = pinv E(A), E(exp A) = exp E(A), and solving E(A) [Xr; Xi] = [Br; Bi]
 solves A X = B exactly. The real ops' gradients then give PyTorch's complex gradients by composition
-(core.py). E(A) has each eigenvalue (Hermitian A) and singular value of A twice: eigvalsh/svdvals take
-the mean of each pair, whose gradient is gauge invariant. det's phase is not in E(A) (det E(A) =
+(core.py). E(A) has each eigenvalue (Hermitian A) and singular value of A twice: eigvalsh takes the mean of
+each pair, whose gradient is gauge invariant (svd and svdvals: svd.py). det's phase is not in E(A) (det E(A) =
 |det A|^2): det and slogdet's sign come from the eigenvalues (cpu/linalg_eig.cpp) with PyTorch's
 backward formulas written out.
 
@@ -113,6 +113,11 @@ def inv(A, *, out=None):
 
 def pinv(A, *, atol=None, rtol=None, hermitian=False, out=None, rcond=None):
     _check(A, "linalg.pinv", square=False)
+    if rcond is not None:
+        rtol, rcond = rcond, None
+    if rtol is None and not (atol is not None and (isinstance(atol, Tensor) or atol > 0)):
+        # PyTorch's default eps * max(m, n) of A, not of the twice larger E(A)
+        rtol = _real_linalg()._EPS[REAL_OF[A._impl.dtype]] * max(A.shape[-2:])
     P = _real_linalg().pinv(embed(A), atol=atol, rtol=rtol, hermitian=hermitian, rcond=rcond)
     return _ops._finish(unembed(P), out)
 
@@ -408,11 +413,6 @@ def qr(A, mode="reduced", *, out=None):
     return rt.linalg_qr(Q, R)
 
 
-def svdvals(A, *, driver=None, out=None):
-    _check(A, "linalg.svdvals", square=False)
-    return _ops._finish(_pair_mean(_real_linalg().svdvals(embed(A))), out)
-
-
 def matrix_power(A, n, *, out=None):
     _check(A, "linalg.matrix_power")
     return _ops._finish(unembed(_real_linalg().matrix_power(embed(A), n)), out)
@@ -653,7 +653,9 @@ def eigvals(A, *, out=None):
     return _ops._finish(L, out)
 
 
-ROUTES = {"qr": qr, "eigh": eigh, "cholesky": cholesky, "cholesky_ex": cholesky_ex, "solve": solve, "inv": inv, "pinv": pinv, "matrix_exp": matrix_exp, "eigvalsh": eigvalsh,
+from .svd import svd, svdvals  # noqa: E402  (Householder bidiagonalisation + the real bidiagonal SVD)
+
+ROUTES = {"qr": qr, "svd": svd, "eigh": eigh, "cholesky": cholesky, "cholesky_ex": cholesky_ex, "solve": solve, "inv": inv, "pinv": pinv, "matrix_exp": matrix_exp, "eigvalsh": eigvalsh,
           "svdvals": svdvals, "det": det, "slogdet": slogdet, "matrix_power": matrix_power,
           "solve_triangular": solve_triangular, "lstsq": lstsq, "matrix_rank": matrix_rank, "cond": cond}
 _unused = (COMPLEX, COMPLEX_OF, REAL_OF, _C)
