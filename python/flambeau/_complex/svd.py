@@ -218,6 +218,14 @@ class _Svd(Function):
         return svd_backward(gU, gS, gVh, ctx.U, ctx.S, ctx.Vh), None, None
 
 
+def _write(out, v):
+    """v written into the out= tensor (resized to v's shape, as PyTorch's out= does)."""
+    if tuple(out.shape) != tuple(v.shape):
+        out.resize_(v.shape)
+    out.copy_(v)
+    return out
+
+
 def _records(A):
     return A.requires_grad and _gs.enabled
 
@@ -229,9 +237,7 @@ def svd(A, full_matrices=True, *, driver=None, out=None):
     else:
         U, S, Vh = svd_host(A, bool(full_matrices), True, "linalg.svd")
     if out is not None:
-        for o, v in zip(out, (U, S, Vh)):
-            _ops._finish(v, o) if v._impl.dtype in COMPLEX else o.copy_(v)
-        return return_types.linalg_svd(*out)
+        return return_types.linalg_svd(*(_write(o, v) for o, v in zip(out, (U, S, Vh))))
     return return_types.linalg_svd(U, S, Vh)
 
 
@@ -240,11 +246,7 @@ def svdvals(A, *, driver=None, out=None):
         S = _Svd.apply(A, False, "linalg.svdvals")[1]
     else:
         S = svd_host(A, False, False, "linalg.svdvals")[1]
-    if out is not None:
-        if tuple(out.shape) != tuple(S.shape):
-            out.resize_(S.shape)
-        return out.copy_(S)
-    return S
+    return _write(out, S) if out is not None else S
 
 
 def svd_legacy(input, some=True, compute_uv=True, *, out=None):
@@ -262,9 +264,6 @@ def svd_legacy(input, some=True, compute_uv=True, *, out=None):
         U, S, Vh = svd(input, full_matrices=not some)
         r = (U, S, Vh.mH)
     if out is not None:
-        for o, v in zip(out, r):
-            o.resize_(v.shape)
-            o.copy_(v)
-        return return_types.svd(*out)
+        return return_types.svd(*(_write(o, v) for o, v in zip(out, r)))
     return return_types.svd(*r)
 
