@@ -227,3 +227,31 @@ def test_det_gradient_of_exactly_singular_matrix(dt):
     g = 0.7 - 0.2j
     d.backward(flambeau.tensor(g, dtype=x.dtype))
     _close(x.grad, (g * _cofactors(a.astype(np.complex128)).conj()).astype(dt), 10 * GTOL[dt], "g conj(cof A)")
+
+
+DOUBLE = {
+    "svdvals": (lambda L, A: L.linalg.svdvals(A).sum(), (4, 3)),
+    "svd |U|": (lambda L, A: (L.linalg.svd(A, full_matrices=False)[0].abs() ** 3).sum(), (4, 3)),
+    "lu U": (lambda L, A: (L.linalg.lu(A)[2].abs() ** 2).sum(), (3, 3)),
+    "lu_solve": (lambda L, A: (L.linalg.lu_solve(*L.linalg.lu_factor(A), L.tensor(_B), adjoint=True).abs() ** 2).sum(),
+                 (3, 3)),
+    "det": (lambda L, A: L.linalg.det(A).abs() ** 2, (3, 3)),
+}
+_B = crand((3, 2), "complex128", rng=np.random.RandomState(9))
+
+
+@pytest.mark.parametrize("name", list(DOUBLE))
+def test_double_backward(name):
+    """create_graph=True through the complex SVD / LU / det backward (their formulas use the outputs,
+    which carry the graph), against PyTorch's second derivatives."""
+    fn, shape = DOUBLE[name]
+    rng = np.random.RandomState(8)
+    a = crand(shape, "complex128", rng=rng) + 2 * np.eye(*shape)
+    W = rng.randn(*shape)
+    res = []
+    for L in (torch, flambeau):
+        A = L.tensor(a, requires_grad=True)
+        g, = L.autograd.grad(fn(L, A), A, create_graph=True)
+        (g.abs() ** 2 * L.tensor(W)).sum().backward()
+        res.append(npy(A.grad))
+    np.testing.assert_allclose(res[1], res[0], rtol=1e-9, atol=1e-9 * max(1.0, np.abs(res[0]).max()))
