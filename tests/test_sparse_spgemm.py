@@ -182,7 +182,27 @@ def test_errors():
         flambeau.sparse.mm(a, flambeau.randn(3, 2).to_sparse())
     with pytest.raises(RuntimeError, match="dtype"):
         flambeau.mm(a, flambeau.randn(4, 2, dtype=flambeau.float64).to_sparse())
+    with pytest.raises(NotImplementedError, match="\"sparse_matmul\" not implemented for 'Long'"):
+        flambeau.sparse.mm(flambeau.tensor([[1, 0], [0, 2]]).to_sparse(), flambeau.tensor([[1, 0], [3, 2]]).to_sparse())
     with pytest.raises(NotImplementedError, match="CSR"):
         a @ flambeau.randn(4, 2).to_sparse_csr()
     with pytest.raises(RuntimeError, match="2-D sparse matrices with scalar values"):
         flambeau.sparse.mm(flambeau.randn(3, 4, 2).to_sparse(2), flambeau.randn(4, 2).to_sparse())
+
+
+@pytest.mark.parametrize("op", ["sparse.mm", "mm"])
+def test_complex_values_and_gradients(op):
+    """Complex matrices (PyTorch's kernel takes them): values, and gradients with B^H / A^H."""
+    rng = np.random.RandomState(7)
+    a = (rng.randn(4, 5) + 1j * rng.randn(4, 5)) * (rng.rand(4, 5) < 0.5)
+    b = (rng.randn(5, 3) + 1j * rng.randn(5, 3)) * (rng.rand(5, 3) < 0.5)
+    W = rng.randn(4, 3) + 1j * rng.randn(4, 3)
+    res = {}
+    for L in (torch, flambeau):
+        A, B = _leaves(L, a, b)
+        r = OPS[op](L, A, B)
+        (r.to_dense() * L.tensor(W)).real.sum().backward()
+        res[L] = (r, A.grad, B.grad)
+    np.testing.assert_array_equal(res[flambeau][0]._indices().numpy(), res[torch][0]._indices().numpy())
+    for f, t in zip(res[flambeau], res[torch]):
+        np.testing.assert_allclose(f.detach().to_dense().numpy(), t.detach().to_dense().numpy(), rtol=1e-13, atol=1e-13)

@@ -27,6 +27,11 @@ from .autograd.function import Function
 from .autograd.grad_mode import _state as _gs
 
 
+_DTYPES = ("float32", "float64", "complex64", "complex128")
+_TORCH_NAMES = {"int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool",
+                "float16": "Half", "bfloat16": "BFloat16"}
+
+
 def _is_csr(x):
     return getattr(x, "_is_sparse_csr", False)
 
@@ -54,6 +59,10 @@ def check_operands(a, b, name):
         raise RuntimeError(f"{name}: mat1 and mat2 shapes cannot be multiplied ({m}x{k} and {k2}x{n})")
     if a._impl.dtype != b._impl.dtype:
         raise RuntimeError(f"{name}: mat1 dtype {a.dtype} does not match mat2 dtype {b.dtype}")
+    if a._impl.dtype not in _DTYPES:  # PyTorch's kernel dispatches floating and complex types only
+        raise NotImplementedError(f"{name}: \"sparse_matmul\" not implemented for "
+                                  f"'{_TORCH_NAMES.get(a._impl.dtype, a._impl.dtype)}' ({_size_str(a.shape)} @ "
+                                  f"{_size_str(b.shape)})")
     if a._impl.device != b._impl.device:
         raise RuntimeError(f"{name}: expected both operands on the same device, got {a.device} and {b.device}")
 
