@@ -259,3 +259,19 @@ def test_arange_complex_refused_as_pytorch():
             flambeau.arange(3, dtype=getattr(flambeau, dt))
         with pytest.raises(NotImplementedError, match="arange_cpu\" not implemented for 'Complex"):
             torch.arange(3, dtype=getattr(torch, dt))
+
+
+def test_sgn_and_abs_gradients_at_zero():
+    """sgn's backward is PyTorch's formula, 0 at z = 0 (composing it of hypot put hypot's 0/0 there: NaN
+    in sgn's gradient and in abs's double backward)."""
+    w = np.array([0.3 - 1j, 2 + 0.5j, 1j])
+    res = {}
+    for L in (torch, flambeau):
+        z = L.tensor(np.array([0j, 1 + 1j, -0.3 + 2j]), requires_grad=True)
+        (L.sgn(z) * L.tensor(w)).real.sum().backward()
+        z2 = L.tensor(np.array([0j, 1 + 1j, -0.3 + 2j]), requires_grad=True)
+        g, = L.autograd.grad((z2.abs() ** 2).sum(), z2, create_graph=True)
+        g.abs().sum().backward()
+        res[L] = (z.grad, z2.grad)
+    for f, t in zip(res[flambeau], res[torch]):
+        np.testing.assert_allclose(f.detach().numpy(), t.numpy(), rtol=1e-12, atol=1e-12)

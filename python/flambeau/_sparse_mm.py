@@ -12,6 +12,7 @@ Gradients follow PyTorch's two conventions:
   torch.mm / matmul / @ / spmm / addmm (MmBackward0, AddmmBackward0): S gets the dense gradient
     alpha * grad @ D^T.
 The dense operand's gradient is alpha * S^T @ grad (the same kernel, in S's entry order).
+Two sparse operands (mm / sparse.mm / matmul / @): _sparse_spgemm.py.
 """
 import numpy as np
 
@@ -167,7 +168,10 @@ def _write_out(out, r):
 
 
 def mm(input, mat2, *, out=None, sparse_grad=False, name="mm"):
-    """input @ mat2 with one sparse matrix (torch.mm, torch.sparse.mm, spmm)."""
+    """input @ mat2 with one or two sparse matrices (torch.mm, torch.sparse.mm, spmm)."""
+    if is_sparse(input) and is_sparse(mat2):  # sparse @ sparse: a sparse result (_sparse_spgemm.py)
+        from ._sparse_spgemm import sparse_sparse_mm
+        return _write_out(out, sparse_sparse_mm(input, mat2, masked_grad=sparse_grad, name=name))
     if is_sparse(input):
         _check_sparse_matrix(input, name)
         _check_dense(mat2, name, input)

@@ -12,7 +12,7 @@ from .. import _C
 from .. import _tensor_methods as _tm  # noqa: F401  (the methods being wrapped are attached first)
 from .._tensor import Tensor
 from ..autograd.grad_mode import _state as _gs
-from . import ops, elementwise, reductions, products, linalg as clinalg
+from . import ops, elementwise, reductions, products, linalg as clinalg, svd as csvd, lu as clu
 from .core import COMPLEX, is_complex_number
 
 # name -> complex implementation; wrapped as flambeau.<name> and Tensor.<name> where those exist.
@@ -73,7 +73,8 @@ LINALG.update(clinalg.ROUTES)
 LINALG["logdet"] = clinalg.logdet
 # torch.<name> / Tensor.<name> spellings of the complex linalg ops
 ANY.update({"det": clinalg.det, "logdet": clinalg.logdet, "inverse": clinalg.inv, "matrix_exp": clinalg.matrix_exp,
-            "pinverse": lambda input, rcond=1e-15: clinalg.pinv(input, rtol=rcond), "slogdet": clinalg.slogdet_legacy})
+            "pinverse": lambda input, rcond=1e-15: clinalg.pinv(input, rtol=rcond), "slogdet": clinalg.slogdet_legacy,
+            "svd": csvd.svd_legacy, "lu": clu.lu_legacy, "lu_solve": clu.lu_solve_legacy, "lu_unpack": clu.lu_unpack})
 ROUTES = dict(TRY, **CHECK)
 ROUTES.update(ANY)
 

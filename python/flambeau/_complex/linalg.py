@@ -4,10 +4,10 @@ Most complex factorisations are composed of the real ones through the real embed
 E(A) = [[Re A, -Im A], [Im A, Re A]] (2n x 2n), a *-homomorphism: E(A B) = E(A) E(B), E(A^H) = E(A)^T,
 so E(A^-1) = E(A)^-1, E(pinv A) = pinv E(A), E(exp A) = exp E(A), and solving E(A) [Xr; Xi] = [Br; Bi]
 solves A X = B exactly. The real ops' gradients then give PyTorch's complex gradients by composition
-(core.py). E(A) has each eigenvalue (Hermitian A) and singular value of A twice: eigvalsh/svdvals take
-the mean of each pair, whose gradient is gauge invariant. det's phase is not in E(A) (det E(A) =
-|det A|^2): det and slogdet's sign come from the eigenvalues (cpu/linalg_eig.cpp) with PyTorch's
-backward formulas written out.
+(core.py). E(A) has each eigenvalue (Hermitian A) and singular value of A twice: eigvalsh takes the mean of
+each pair, whose gradient is gauge invariant (svd and svdvals: svd.py). det's phase is not in E(A) (det E(A) =
+|det A|^2): det and slogdet's sign come from the LU factors (lu.py), as PyTorch computes them, with
+PyTorch's backward formulas written out.
 
 eig runs the C++ kernel (Hessenberg + shifted QR + back substitution, complex double; CUDA tensors
 through the host) and has PyTorch's backward (linalg_eig_backward), including its check that the
@@ -113,6 +113,11 @@ def inv(A, *, out=None):
 
 def pinv(A, *, atol=None, rtol=None, hermitian=False, out=None, rcond=None):
     _check(A, "linalg.pinv", square=False)
+    if rcond is not None:
+        rtol, rcond = rcond, None
+    if rtol is None and not (atol is not None and (isinstance(atol, Tensor) or atol > 0)):
+        # PyTorch's default eps * max(m, n) of A, not of the twice larger E(A)
+        rtol = _real_linalg()._EPS[REAL_OF[A._impl.dtype]] * max(A.shape[-2:])
     P = _real_linalg().pinv(embed(A), atol=atol, rtol=rtol, hermitian=hermitian, rcond=rcond)
     return _ops._finish(unembed(P), out)
 
@@ -408,11 +413,6 @@ def qr(A, mode="reduced", *, out=None):
     return rt.linalg_qr(Q, R)
 
 
-def svdvals(A, *, driver=None, out=None):
-    _check(A, "linalg.svdvals", square=False)
-    return _ops._finish(_pair_mean(_real_linalg().svdvals(embed(A))), out)
-
-
 def matrix_power(A, n, *, out=None):
     _check(A, "linalg.matrix_power")
     return _ops._finish(unembed(_real_linalg().matrix_power(embed(A), n)), out)
@@ -466,14 +466,10 @@ def cond(A, p=None, *, out=None):
 
 
 # ---------------------------------------------------------------- determinants
-def _eigvals_nograd(A):
-    with no_grad():
-        return eigvals(A.detach())
-
-
-def _prod_last(w):
-    from .reductions import prod
-    return prod(w, -1)
+def _det_nograd(A):
+    """det A from its LU factors (lu.py), as PyTorch computes it."""
+    from .lu import det_host
+    return det_host(A)
 
 
 class _Det(Function):
@@ -481,16 +477,15 @@ class _Det(Function):
 
     @staticmethod
     def forward(ctx, A):
-        with no_grad():
-            d = _prod_last(_eigvals_nograd(A))
+        from .lu import det_factors
+        d, ctx.lu, ctx.piv = det_factors(A)
         ctx.A, ctx.d = A, d
         return d
 
     @staticmethod
     def backward(ctx, g):
-        # PyTorch's (invertible A): g conj(det) A^-H
-        s = _ops.mul(g, _ops.conj(ctx.d)).unsqueeze(-1).unsqueeze(-1)
-        return _ops.mul(s, inv(ctx.A).mH)
+        from .lu import det_backward
+        return det_backward(g, ctx.d, ctx.A, ctx.lu, ctx.piv)
 
 
 def det(A, *, out=None):
@@ -500,7 +495,7 @@ def det(A, *, out=None):
         return _ops._finish(f.ones(tuple(A.shape[:-2]), dtype=A.dtype, device=A.device), out)
     if A.requires_grad and _gs.enabled:
         return _ops._finish(_Det.apply(A), out)
-    return _ops._finish(_prod_last(_eigvals_nograd(A)), out)
+    return _ops._finish(_det_nograd(A), out)
 
 
 class _DetSign(Function):
@@ -509,7 +504,7 @@ class _DetSign(Function):
     @staticmethod
     def forward(ctx, A):
         with no_grad():
-            s = _ops.sgn(_prod_last(_eigvals_nograd(A)))
+            s = _ops.sgn(_det_nograd(A))
         ctx.A, ctx.s = A, s
         return s
 
@@ -531,7 +526,7 @@ def slogdet(A, *, out=None):
         f = _f()
         sign = f.ones(tuple(A.shape[:-2]), dtype=A.dtype, device=A.device)
     else:
-        sign = _ops.sgn(_prod_last(_eigvals_nograd(A)))
+        sign = _ops.sgn(_det_nograd(A))
     r = linalg_slogdet(sign, logabs)
     if out is not None:
         out[0].copy_(sign)
@@ -653,7 +648,10 @@ def eigvals(A, *, out=None):
     return _ops._finish(L, out)
 
 
-ROUTES = {"qr": qr, "eigh": eigh, "cholesky": cholesky, "cholesky_ex": cholesky_ex, "solve": solve, "inv": inv, "pinv": pinv, "matrix_exp": matrix_exp, "eigvalsh": eigvalsh,
+from .svd import svd, svdvals  # noqa: E402  (Householder bidiagonalisation + the real bidiagonal SVD)
+from .lu import lu_factor, lu_factor_ex, lu, lu_solve  # noqa: E402  (zgetrf's partial pivoting)
+
+ROUTES = {"qr": qr, "svd": svd, "lu_factor": lu_factor, "lu_factor_ex": lu_factor_ex, "lu": lu, "lu_solve": lu_solve, "eigh": eigh, "cholesky": cholesky, "cholesky_ex": cholesky_ex, "solve": solve, "inv": inv, "pinv": pinv, "matrix_exp": matrix_exp, "eigvalsh": eigvalsh,
           "svdvals": svdvals, "det": det, "slogdet": slogdet, "matrix_power": matrix_power,
           "solve_triangular": solve_triangular, "lstsq": lstsq, "matrix_rank": matrix_rank, "cond": cond}
 _unused = (COMPLEX, COMPLEX_OF, REAL_OF, _C)

@@ -296,13 +296,45 @@ def abs(input, *, out=None):
 absolute = abs
 
 
-def sgn(input, *, out=None):
+def _sgn_values(z):
     from .._functions.elementwise import where
-    x, y = parts(input)
+    x, y = parts(z)
     r = _hypot(x, y)
     zero = r == 0
     safe = where(zero, 1.0, r)
-    return _finish(make(where(zero, 0.0, x / safe), where(zero, 0.0, y / safe)), out)
+    return make(where(zero, 0.0, x / safe), where(zero, 0.0, y / safe))
+
+
+class _Sgn(Function):
+    """z / |z| (0 at 0) with PyTorch's sgn_backward: composing it of hypot and where would put hypot's
+    0/0 gradient at z = 0 into the graph (NaN, also in abs's double backward)."""
+    _grad_fn_name = "SgnBackward0"
+
+    @staticmethod
+    def forward(ctx, z):
+        with no_grad():
+            s = _sgn_values(z.detach())
+        ctx.z, ctx.s = z, s
+        return s
+
+    @staticmethod
+    def backward(ctx, g):
+        # (g - sgn Re(conj(sgn) g)) / |z|, and 0 where z = 0
+        from .._functions.elementwise import where
+        z, s = ctx.z, ctx.s
+        gr, gi = parts(g)
+        sr, si = parts(s)
+        proj = sr * gr + si * gi  # Re(conj(sgn) g)
+        r = abs(z)
+        zero = r == 0
+        safe = where(zero, 1.0, r)
+        return make(where(zero, 0.0, (gr - sr * proj) / safe), where(zero, 0.0, (gi - si * proj) / safe))
+
+
+def sgn(input, *, out=None):
+    if input._rg and _gs.enabled:
+        return _finish(_Sgn.apply(input), out)
+    return _finish(_sgn_values(input), out)
 
 
 def angle(input, *, out=None):

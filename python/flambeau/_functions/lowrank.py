@@ -8,8 +8,10 @@ __all__ = ["svd_lowrank", "pca_lowrank"]
 
 
 def _floating_dtype(A):
-    return A.dtype if A.dtype in (flambeau.float32, flambeau.float64, flambeau.float16, flambeau.bfloat16) \
-        else flambeau.float32
+    """The random test matrix's dtype: A's for floating and complex A (a complex A times a real R would
+    need a mixed-dtype matmul), float32 otherwise."""
+    return A.dtype if A.dtype in (flambeau.float32, flambeau.float64, flambeau.float16, flambeau.bfloat16,
+                                  flambeau.complex64, flambeau.complex128) else flambeau.float32
 
 
 def _approximate_basis(A, q, niter=2, M=None):
