@@ -226,8 +226,12 @@ def test_device_activity_warns():
 def test_events_from_threads_keep_their_own_parents():
     import threading
     a = flambeau.randn(50, 50)
+    # Both threads alive at once: a thread's id can be given to a later thread once the first has exited
+    # (under load the first could finish before the second started, and the two blocks shared an id).
+    both_started = threading.Barrier(2)
     with profile() as prof:
         def work():
+            both_started.wait()
             with record_function("thread_block"):
                 for _ in range(5):
                     a.matmul(a)
