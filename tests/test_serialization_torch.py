@@ -522,8 +522,14 @@ def test_records_are_laid_out_as_pytorch_writes_them(tmp_path, monkeypatch):
             n, e = struct.unpack_from("<HH", raw, info.header_offset + 26)
             assert (info.header_offset + 30 + n + e) % 64 == 0, info.filename
     monkeypatch.setenv("TORCH_SERIALIZATION_DEBUG", "1")
-    monkeypatch.setattr(config.load, "calculate_storage_offsets", True)
-    assert_same(fv, torch.load(path, mmap=True))
+    # Set and restore by hand: torch's config entries are not plain attributes, and pytest 9.2's
+    # monkeypatch undoes a setattr of one by deleting it, which hid the entry from every later torch.load.
+    old = config.load.calculate_storage_offsets
+    config.load.calculate_storage_offsets = True
+    try:
+        assert_same(fv, torch.load(path, mmap=True))
+    finally:
+        config.load.calculate_storage_offsets = old
 
 
 def test_zip64_records(tmp_path, monkeypatch):
