@@ -193,3 +193,25 @@ def test_dynamic_linear_same_bits_on_every_capability():
     for y in outs:
         np.testing.assert_array_equal(y.view(np.int32), outs[0].view(np.int32))
         np.testing.assert_allclose(y, want, rtol=1e-6, atol=1e-6)
+
+
+def test_module_caches_follow_weight_and_scale_changes():
+    """The modules keep their weight's vectors between calls (as PyTorch's packed weights): a new weight
+    (set_weight_bias), a new output scale or a new input scale must still give PyTorch's outputs."""
+    rng = np.random.default_rng(15)
+    mt, mf = tnnq.Linear(21, 13), fnnq.Linear(21, 13)
+    dt, df = tnnqd.Linear(21, 13), fnnqd.Linear(21, 13)
+    x = rng.standard_normal((6, 21)).astype(np.float32)
+    for step in range(3):
+        wt, wf = _qweight(rng, (13, 21))
+        b = (rng.standard_normal(13) * 0.5).astype(np.float32)
+        for t, f in ((mt, mf), (dt, df)):
+            t.set_weight_bias(wt, torch.from_numpy(b))
+            f.set_weight_bias(wf, flambeau.from_numpy(b))
+        mt.scale = mf.scale = 0.05 + 0.02 * step
+        mt.zero_point = mf.zero_point = 61
+        for in_scale in (0.03, 0.02):
+            xt, xf = _qin(rng, (6, 21), in_scale, 17, 255)
+            _same_q(mf(xf), mt(xt))
+        np.testing.assert_allclose(df(flambeau.from_numpy(x)).numpy(), dt(torch.from_numpy(x)).numpy(),
+                                   rtol=1e-6, atol=1e-6)

@@ -176,15 +176,17 @@ PackedWeights pack_weights(const int8_t* w, int64_t ldw, int64_t N, int64_t K, i
 }
 
 // raw[m * N + n] = sum_k (a[m,k] - a_zp) * (w[n,k] - w_zp[n]) as int32 (wrapping as fbgemm's int32 does),
-// for M rows of a (stride lda); col_term (N) and row_sum (M) are scratch. Splits across threads unless
-// called inside a parallel region.
+// for M rows of a (stride lda); col_term (N) is scratch, row_sum (M) too unless row_sums_given (the
+// caller filled it with each row's byte sum). Splits across threads unless called inside a parallel region.
 void qgemm_raw(const QGemmLeaf& leaf, const uint8_t* a, int64_t lda, int64_t M, const PackedWeights& pw,
-               int32_t a_zp, const int32_t* w_zp, int32_t* raw, int32_t* col_term, int32_t* row_sum) {
+               int32_t a_zp, const int32_t* w_zp, int32_t* raw, int32_t* col_term, int32_t* row_sum,
+               bool row_sums_given = false) {
   const int64_t N = pw.N, K = pw.K;
   if (M == 0 || N == 0) return;
   for (int64_t n = 0; n < N; n++)
     col_term[n] = (int32_t)((uint32_t)a_zp * ((uint32_t)pw.col_sum[n] - (uint32_t)w_zp[n] * (uint32_t)K));
-  for (int64_t m = 0; m < M; m++) row_sum[m] = row_sum_u8(a + m * lda, K);
+  if (!row_sums_given)
+    for (int64_t m = 0; m < M; m++) row_sum[m] = row_sum_u8(a + m * lda, K);
   const int8_t* packed = pw.data.data();
   const int64_t nr = leaf.nr, panels = (N + nr - 1) / nr;
   const int threads = threads_available();
@@ -394,39 +396,51 @@ Tensor quantized_conv2d(const Tensor& x, int64_t x_zp, const Tensor& w, const Te
   std::vector<int32_t> raw_all((size_t)(slots * P * Og)), col_term_all((size_t)(slots * Og)),
       row_sum_all((size_t)(slots * P));
   std::vector<uint8_t> yt_all((size_t)(slots * P * Og));
+  std::vector<int32_t> pixsum_all((size_t)(slots * H * W));
   auto image = [&](int64_t slot, int64_t bi) {
     uint8_t* nhwc = nhwc_all.data() + slot * H * W * C;
     uint8_t* cols = cols_all.data() + slot * cols_n;
     int32_t* raw = raw_all.data() + slot * P * Og;
     uint8_t* yt = yt_all.data() + slot * P * Og;
+    int32_t* pixsum = pixsum_all.data() + slot * H * W;
     const uint8_t* xb = xd + bi * C * H * W;
     transpose_u8(xb, H * W, nhwc, C, C, H * W);  // [C, H*W] -> [H*W, C]
     for (int64_t g = 0; g < groups; g++) {
       const uint8_t* a = nhwc;
       int64_t lda = C;
+      int32_t* row_sum = row_sum_all.data() + slot * P;
       if (!direct) {
+        // Each im2col row's byte sum is the sum of its taps' channel sums (padding: Cg zero points), so
+        // the GEMM's row sums cost KH * KW additions per row instead of a pass over the K bytes.
+        for (int64_t pix = 0; pix < H * W; pix++) pixsum[pix] = row_sum_u8(nhwc + pix * C + g * Cg, Cg);
+        const int32_t pad_sum = (int32_t)(x_zp * Cg);
         parallel_for(OH, std::max<int64_t>(1, kGrain / std::max<int64_t>(1, OW * K)), [&](int64_t oh0, int64_t oh1) {
           for (int64_t oh = oh0; oh < oh1; oh++)
             for (int64_t ow = 0; ow < OW; ow++) {
               uint8_t* row = cols + (oh * OW + ow) * K;
+              uint32_t rs = 0;  // wrapping, as row_sum_u8
               for (int64_t i = 0; i < KH; i++) {
                 const int64_t ih = oh * sh - ph + i * dh;
                 for (int64_t j = 0; j < KW; j++) {
                   const int64_t iw = ow * sw - pw + j * dw;
                   uint8_t* dst = row + (i * KW + j) * Cg;
-                  if (ih >= 0 && ih < H && iw >= 0 && iw < W)
+                  if (ih >= 0 && ih < H && iw >= 0 && iw < W) {
                     copy_run(dst, nhwc + (ih * W + iw) * C + g * Cg, Cg);
-                  else
+                    rs += (uint32_t)pixsum[ih * W + iw];
+                  } else {
                     std::memset(dst, (int)x_zp, (size_t)Cg);  // padding is the zero point (real 0)
+                    rs += (uint32_t)pad_sum;
+                  }
                 }
               }
+              row_sum[oh * OW + ow] = (int32_t)rs;
             }
         });
         a = cols;
         lda = K;
       }
       qgemm_raw(leaf, a, lda, P, packed[g], (int32_t)x_zp, wzp + g * Og, raw, col_term_all.data() + slot * Og,
-                row_sum_all.data() + slot * P);
+                row_sum, !direct);
       parallel_for(P, std::max<int64_t>(1, kGrain / std::max<int64_t>(1, Og)), [&](int64_t p0, int64_t p1) {
         leaf.requantize(raw, p0, p1, Og, bias_q.data() + g * Og, mult + g * Og, (int32_t)out_zp, lo, yt, Og);
       });
