@@ -177,28 +177,46 @@ PackedWeights pack_weights(const int8_t* w, int64_t ldw, int64_t N, int64_t K, i
 
 // raw[m * N + n] = sum_k (a[m,k] - a_zp) * (w[n,k] - w_zp[n]) as int32 (wrapping as fbgemm's int32 does),
 // for M rows of a (stride lda); col_term (N) is scratch, row_sum (M) too unless row_sums_given (the
-// caller filled it with each row's byte sum). Splits across threads unless called inside a parallel region.
-void qgemm_raw(const QGemmLeaf& leaf, const uint8_t* a, int64_t lda, int64_t M, const PackedWeights& pw,
-               int32_t a_zp, const int32_t* w_zp, int32_t* raw, int32_t* col_term, int32_t* row_sum,
-               bool row_sums_given = false) {
+// caller filled it with each row's byte sum). pre(m0, m1) runs on a block of rows before their sums and
+// GEMM (the dynamic Linear quantizes them there), post(m0, m1) after (the epilogue), so that a call is one
+// parallel region, each thread's rows still in its cache: on 2 busy cores every extra region waits for
+// the other thread to be scheduled. Splits across threads unless called inside a parallel region.
+template <class Pre, class Post>
+void qgemm(const QGemmLeaf& leaf, const uint8_t* a, int64_t lda, int64_t M, const PackedWeights& pw, int32_t a_zp,
+           const int32_t* w_zp, int32_t* raw, int32_t* col_term, int32_t* row_sum, bool row_sums_given, Pre&& pre,
+           Post&& post) {
   const int64_t N = pw.N, K = pw.K;
-  if (M == 0 || N == 0) return;
+  if (M == 0) return;
   for (int64_t n = 0; n < N; n++)
     col_term[n] = (int32_t)((uint32_t)a_zp * ((uint32_t)pw.col_sum[n] - (uint32_t)w_zp[n] * (uint32_t)K));
-  if (!row_sums_given)
-    for (int64_t m = 0; m < M; m++) row_sum[m] = row_sum_u8(a + m * lda, K);
   const int8_t* packed = pw.data.data();
   const int64_t nr = leaf.nr, panels = (N + nr - 1) / nr;
+  auto rows = [&](int64_t m0, int64_t m1, int64_t n0, int64_t n1, bool first, bool last) {
+    if (first) {
+      pre(m0, m1);
+      if (!row_sums_given)
+        for (int64_t m = m0; m < m1; m++) row_sum[m] = row_sum_u8(a + m * lda, K);
+    }
+    if (n0 < n1) leaf.gemm(a, lda, m0, m1, packed, n0, n1, K, col_term, w_zp, row_sum, raw, N);
+    if (last) post(m0, m1);
+  };
   const int threads = threads_available();
   if (threads > 1 && M < 16 * threads && panels >= 2 * threads) {  // few rows: split the columns
+    rows(0, M, 0, 0, true, false);
     parallel_for(panels, std::max<int64_t>(1, kGrain / std::max<int64_t>(1, M * nr * K)), [&](int64_t p0, int64_t p1) {
-      leaf.gemm(a, lda, 0, M, packed, p0 * nr, std::min(N, p1 * nr), K, col_term, w_zp, row_sum, raw, N);
+      rows(0, M, p0 * nr, std::min(N, p1 * nr), false, false);
     });
+    rows(0, M, 0, 0, false, true);
   } else {
-    parallel_for(M, std::max<int64_t>(1, kGrain / std::max<int64_t>(1, N * K)), [&](int64_t m0, int64_t m1) {
-      leaf.gemm(a, lda, m0, m1, packed, 0, N, K, col_term, w_zp, row_sum, raw, N);
-    });
+    parallel_for(M, std::max<int64_t>(1, kGrain / std::max<int64_t>(1, std::max<int64_t>(1, N) * std::max<int64_t>(1, K))),
+                 [&](int64_t m0, int64_t m1) { rows(m0, m1, 0, N, true, true); });
   }
+}
+
+void qgemm_raw(const QGemmLeaf& leaf, const uint8_t* a, int64_t lda, int64_t M, const PackedWeights& pw,
+               int32_t a_zp, const int32_t* w_zp, int32_t* raw, int32_t* col_term, int32_t* row_sum) {
+  qgemm(leaf, a, lda, M, pw, a_zp, w_zp, raw, col_term, row_sum, false, [](int64_t, int64_t) {},
+        [](int64_t, int64_t) {});
 }
 
 const float* opt_data(const Tensor* t) { return t ? t->data<float>() : nullptr; }
@@ -316,14 +334,13 @@ Tensor quantized_linear(const Tensor& x, int64_t x_zp, const Tensor& w, const Te
   std::vector<int32_t> col_term((size_t)N), row_sum((size_t)M);
   thread_local Scratch raw_buf;
   int32_t* raw = raw_buf.get<int32_t>(M * N);
-  qgemm_raw(leaf, x.data<uint8_t>(), K, M, pw, (int32_t)x_zp, w_zp.data<int32_t>(), raw, col_term.data(),
-            row_sum.data());
   const float* mult = multiplier.data<float>();
   uint8_t* yd = y.data<uint8_t>();
   const int32_t lo = relu ? (int32_t)out_zp : 0;
-  parallel_for(M, std::max<int64_t>(1, kGrain / std::max<int64_t>(1, N)), [&](int64_t m0, int64_t m1) {
-    leaf.requantize(raw, m0, m1, N, bias_q.data(), mult, (int32_t)out_zp, lo, yd, N);
-  });
+  qgemm(leaf, x.data<uint8_t>(), K, M, pw, (int32_t)x_zp, w_zp.data<int32_t>(), raw, col_term.data(), row_sum.data(),
+        false, [](int64_t, int64_t) {}, [&](int64_t m0, int64_t m1) {
+          leaf.requantize(raw, m0, m1, N, bias_q.data(), mult, (int32_t)out_zp, lo, yd, N);
+        });
   return y;
 }
 
@@ -340,19 +357,18 @@ Tensor quantized_linear_dynamic(const Tensor& x, double a_scale_d, int64_t a_zp,
   uint8_t* xq = xq_buf.get<uint8_t>(M * K);
   int32_t* raw = raw_buf.get<int32_t>(M * N);
   const float* xs = x.data<float>();
-  parallel_for(M * K, kGrain, [&](int64_t i0, int64_t i1) { leaf.quantize_u8(xs, i0, i1, inv, zp_f, xq); });
   const PackedWeights pw = pack_weights(w.data<int8_t>(), K, N, K, leaf.nr);
   std::vector<int32_t> col_term((size_t)N), row_sum((size_t)M);
-  qgemm_raw(leaf, xq, K, M, pw, (int32_t)a_zp, w_zp.data<int32_t>(), raw, col_term.data(), row_sum.data());
   Tensor y = empty({M, N}, DType::Float32, x.device());
   float* yd = y.data<float>();
   const float* ws = w_scale.data<float>();
   std::vector<float> scale((size_t)N);
   for (int64_t n = 0; n < N; n++) scale[n] = a_scale * ws[n];
   const float* b = opt_data(bias);
-  parallel_for(M, std::max<int64_t>(1, kGrain / std::max<int64_t>(1, N)), [&](int64_t m0, int64_t m1) {
-    leaf.dequantize(raw, m0, m1, N, scale.data(), b, relu, yd);
-  });
+  qgemm(
+      leaf, xq, K, M, pw, (int32_t)a_zp, w_zp.data<int32_t>(), raw, col_term.data(), row_sum.data(), false,
+      [&](int64_t m0, int64_t m1) { leaf.quantize_u8(xs, m0 * K, m1 * K, inv, zp_f, xq); },
+      [&](int64_t m0, int64_t m1) { leaf.dequantize(raw, m0, m1, N, scale.data(), b, relu, yd); });
   return y;
 }
 
@@ -439,11 +455,10 @@ Tensor quantized_conv2d(const Tensor& x, int64_t x_zp, const Tensor& w, const Te
         a = cols;
         lda = K;
       }
-      qgemm_raw(leaf, a, lda, P, packed[g], (int32_t)x_zp, wzp + g * Og, raw, col_term_all.data() + slot * Og,
-                row_sum, !direct);
-      parallel_for(P, std::max<int64_t>(1, kGrain / std::max<int64_t>(1, Og)), [&](int64_t p0, int64_t p1) {
-        leaf.requantize(raw, p0, p1, Og, bias_q.data() + g * Og, mult + g * Og, (int32_t)out_zp, lo, yt, Og);
-      });
+      qgemm(leaf, a, lda, P, packed[g], (int32_t)x_zp, wzp + g * Og, raw, col_term_all.data() + slot * Og, row_sum,
+            !direct, [](int64_t, int64_t) {}, [&](int64_t p0, int64_t p1) {
+              leaf.requantize(raw, p0, p1, Og, bias_q.data() + g * Og, mult + g * Og, (int32_t)out_zp, lo, yt, Og);
+            });
       transpose_u8(yt, Og, yd + (bi * O + g * Og) * P, P, P, Og);  // [P, Og] -> the output's [Og, P]
     }
   };
