@@ -53,10 +53,11 @@ namespace {
 
 using quantized_simd::QGemmLeaf;
 
-// The portable leaf (capability "default", and the reference of the tests): the same packed layout
-// with panels of 8 columns, plain loops. Saturating: fbgemm's vpmaddubsw sums each pair of adjacent
-// products (2p, 2p + 1) in int16 with saturation before the int32 accumulation. Exact: vpdpbusd.
-constexpr int kPortableNR = 8;
+// The portable leaf (capability "default", CPUs without AVX2, and the reference of the tests): panels of
+// one column, i.e. each weight row zero-padded to a multiple of 4, and plain dot products over the
+// contiguous rows, which the compiler vectorises. Saturating: fbgemm's vpmaddubsw sums each pair of
+// adjacent products (2p, 2p + 1) in int16 with saturation before the int32 accumulation. Exact: vpdpbusd.
+constexpr int kPortableNR = 1;
 
 template <bool SAT>
 void gemm_portable(const uint8_t* a, int64_t lda, int64_t m0, int64_t m1, const int8_t* packed, int64_t n0,
@@ -66,13 +67,17 @@ void gemm_portable(const uint8_t* a, int64_t lda, int64_t m0, int64_t m1, const 
   for (int64_t m = m0; m < m1; ++m) {
     const uint8_t* ar = a + m * lda;
     for (int64_t n = n0; n < n1; ++n) {
-      const int8_t* wp = packed + (n / kPortableNR) * K4 * kPortableNR * 4 + (n % kPortableNR) * 4;
+      const int8_t* wr = packed + n * K4 * 4;
       uint32_t acc = 0;
-      for (int64_t k = 0; k < K; k += 2) {  // k even: the pair (k, k + 1) sits in one group of 4
-        const int8_t* wg = wp + (k / 4) * kPortableNR * 4 + k % 4;
-        int32_t pair = (int32_t)ar[k] * wg[0] + (k + 1 < K ? (int32_t)ar[k + 1] * wg[1] : 0);
-        if (SAT) pair = std::max(-32768, std::min(32767, pair));
-        acc += (uint32_t)pair;
+      if (SAT) {
+        int64_t k = 0;
+        for (; k + 1 < K; k += 2) {
+          const int32_t pair = (int32_t)ar[k] * wr[k] + (int32_t)ar[k + 1] * wr[k + 1];
+          acc += (uint32_t)std::max(-32768, std::min(32767, pair));
+        }
+        if (k < K) acc += (uint32_t)((int32_t)ar[k] * wr[k]);
+      } else {
+        for (int64_t k = 0; k < K; ++k) acc += (uint32_t)((int32_t)ar[k] * wr[k]);
       }
       raw[m * ldr + n] = (int32_t)(acc - ((uint32_t)col_term[n] + (uint32_t)row_sum[m] * (uint32_t)w_zp[n]));
     }
@@ -151,9 +156,10 @@ PackedWeights pack_weights(const int8_t* w, int64_t ldw, int64_t N, int64_t K, i
   p.col_sum.assign((size_t)N, 0);
   const int64_t K16 = K / 16 * 16;
   for (int64_t n = 0; n < N; ++n) p.col_sum[n] = col_sum_s8(w + n * ldw, K);
+  const bool by4 = nr % 4 == 0;  // four rows land side by side in one panel
   for (int64_t n0 = 0; n0 < N; n0 += 4) {
-    int8_t* dst0 = p.data.data() + (n0 / nr) * K4 * nr * 4 + (n0 % nr) * 4;  // nr is a multiple of 4
-    if (n0 + 4 <= N) {
+    int8_t* dst0 = p.data.data() + (n0 / nr) * K4 * nr * 4 + (n0 % nr) * 4;
+    if (by4 && n0 + 4 <= N) {
       for (int64_t k = 0; k < K16; k += 16) {
         __m128i r[4];
         for (int i = 0; i < 4; ++i) r[i] = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w + (n0 + i) * ldw + k));
@@ -167,8 +173,8 @@ PackedWeights pack_weights(const int8_t* w, int64_t ldw, int64_t N, int64_t K, i
     }
     for (int64_t n = n0; n < std::min(N, n0 + 4); ++n) {
       const int8_t* wr = w + n * ldw;
-      int8_t* dst = dst0 + (n - n0) * 4;
-      for (int64_t k = n0 + 4 <= N ? K16 : 0; k < K; k += 4)
+      int8_t* dst = p.data.data() + (n / nr) * K4 * nr * 4 + (n % nr) * 4;
+      for (int64_t k = by4 && n0 + 4 <= N ? K16 : 0; k < K; k += 4)
         std::memcpy(dst + (k / 4) * nr * 4, wr + k, (size_t)std::min<int64_t>(4, K - k));
     }
   }

@@ -9,8 +9,8 @@
 // kernels may sum in any order.
 //
 // Packed weights (pack_weights in the driver): panels of `nr` output columns (nr = the leaf's vector
-// width in int32 lanes: 8 for AVX2, 16 for AVX-512); inside a panel, groups of 4 consecutive k, each
-// group holding nr columns x 4 bytes:
+// width in int32 lanes: 8 for AVX2, 16 for AVX-512; 1 for the driver's portable form, whose rows stay
+// contiguous); inside a panel, groups of 4 consecutive k, each group holding nr columns x 4 bytes:
 //   packed[((panel * K4 + g) * nr + c) * 4 + r] = w[panel * nr + c][4 * g + r], zero outside N x K,
 // with K4 = ceil(K / 4). One vector load is then nr columns x 4 k, which is what vpdpbusd (4 products per
 // int32 lane) and vpmaddubsw + vpmaddwd (two pairs per lane, the pairs (4g, 4g+1) and (4g+2, 4g+3), so
