@@ -215,3 +215,33 @@ def test_module_caches_follow_weight_and_scale_changes():
             _same_q(mf(xf), mt(xt))
         np.testing.assert_allclose(df(flambeau.from_numpy(x)).numpy(), dt(torch.from_numpy(x)).numpy(),
                                    rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("kind", ["linear", "dynamic", "conv2d"])
+def test_packed_weights_follow_in_place_writes(kind):
+    """The kernels keep each weight tensor's packed form while its storage and version last: a write into
+    the weight (which bumps its version) must be seen on the next call, as a fresh tensor would be."""
+    rng = np.random.default_rng(16)
+    shape = (24, 40) if kind != "conv2d" else (24, 8, 3, 3)
+    w0 = rng.integers(-128, 128, shape).astype(np.int8)
+    w1 = rng.integers(-128, 128, shape).astype(np.int8)
+    n = shape[0]
+    zp, ones = _t(np.zeros(n, np.int32)), _t(np.full(n, 0.01, np.float32))
+    bias = _t(rng.standard_normal(n).astype(np.float32))
+    if kind == "conv2d":
+        x = _t(rng.integers(0, 256, (2, 8, 7, 6)).astype(np.uint8))
+        run = lambda w: _C.quantized_conv2d(x, 3, w, zp, bias, ones, ones, 100, [1, 1], [1, 1], [1, 1], 1, False)
+    elif kind == "linear":
+        x = _t(rng.integers(0, 256, (5, 40)).astype(np.uint8))
+        run = lambda w: _C.quantized_linear(x, 3, w, zp, bias, ones, ones, 100, False)
+    else:
+        x = _t(rng.standard_normal((5, 40)).astype(np.float32))
+        run = lambda w: _C.quantized_linear_dynamic(x, 0.02, 120, w, zp, ones, bias, False)
+    w = flambeau.from_numpy(w0.copy())
+    first = _wrap(run(w._impl)).numpy()
+    np.testing.assert_array_equal(_wrap(run(w._impl)).numpy(), first)  # the cached packing
+    w.copy_(flambeau.from_numpy(w1))
+    again = _wrap(run(w._impl)).numpy()
+    fresh = _wrap(run(_t(w1))).numpy()
+    assert not np.array_equal(first, fresh)
+    np.testing.assert_array_equal(again, fresh)

@@ -35,6 +35,8 @@
 #include <emmintrin.h>
 #include <algorithm>
 #include <cmath>
+#include <memory>
+#include <mutex>
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -179,6 +181,44 @@ PackedWeights pack_weights(const int8_t* w, int64_t ldw, int64_t N, int64_t K, i
     }
   }
   return p;
+}
+
+// The packed weights of the weight tensors used lately, so that a module packs its weight once, as
+// PyTorch's prepacked modules do (packing a 512 x 512 weight cost 20 us: most of a batch-1 dynamic Linear).
+// An entry holds while its tensor's storage lives and its version (bumped by every in-place write) is the
+// one packed; dead storages' entries go at the next insertion.
+struct PackCacheEntry {
+  std::weak_ptr<Storage> storage;
+  const void* data;
+  int64_t version;
+  Shape sizes;
+  int nr;
+  int64_t groups;
+  std::shared_ptr<const std::vector<PackedWeights>> packed;
+};
+
+template <class Make>
+std::shared_ptr<const std::vector<PackedWeights>> cached_pack(const Tensor& w, int nr, int64_t groups, Make&& make) {
+  static std::mutex mu;
+  static std::vector<PackCacheEntry> cache;
+  const int64_t version = w.storage->version.load(std::memory_order_relaxed);
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    for (const PackCacheEntry& e : cache)
+      if (e.data == w.data_ptr() && e.version == version && e.nr == nr && e.groups == groups && e.sizes == w.sizes &&
+          e.storage.lock() == w.storage)
+        return e.packed;
+  }
+  auto packed = std::make_shared<const std::vector<PackedWeights>>(make());
+  std::lock_guard<std::mutex> lock(mu);
+  cache.erase(std::remove_if(cache.begin(), cache.end(),
+                             [&](const PackCacheEntry& e) {
+                               return e.storage.expired() || (e.storage.lock() == w.storage && e.data == w.data_ptr());
+                             }),
+              cache.end());
+  if (cache.size() >= 1024) cache.erase(cache.begin());  // a bound on what it can hold, oldest first
+  cache.push_back({w.storage, w.data_ptr(), version, w.sizes, nr, groups, packed});
+  return packed;
 }
 
 // raw[m * N + n] = sum_k (a[m,k] - a_zp) * (w[n,k] - w_zp[n]) as int32 (wrapping as fbgemm's int32 does),
@@ -335,7 +375,10 @@ Tensor quantized_linear(const Tensor& x, int64_t x_zp, const Tensor& w, const Te
   const int64_t M = x.sizes[0], K = x.sizes[1], N = w.sizes[0];
   const QGemmLeaf leaf = default_leaf();
   Tensor y = empty({M, N}, DType::UInt8, x.device());
-  const PackedWeights pw = pack_weights(w.data<int8_t>(), K, N, K, leaf.nr);
+  const auto packs = cached_pack(w, leaf.nr, 1, [&] {
+    return std::vector<PackedWeights>{pack_weights(w.data<int8_t>(), K, N, K, leaf.nr)};
+  });
+  const PackedWeights& pw = (*packs)[0];
   const std::vector<float> bias_q = bias_over_scale(opt_data(bias), act_times_w_scale.data<float>(), N);
   std::vector<int32_t> col_term((size_t)N), row_sum((size_t)M);
   thread_local Scratch raw_buf;
@@ -363,7 +406,10 @@ Tensor quantized_linear_dynamic(const Tensor& x, double a_scale_d, int64_t a_zp,
   uint8_t* xq = xq_buf.get<uint8_t>(M * K);
   int32_t* raw = raw_buf.get<int32_t>(M * N);
   const float* xs = x.data<float>();
-  const PackedWeights pw = pack_weights(w.data<int8_t>(), K, N, K, leaf.nr);
+  const auto packs = cached_pack(w, leaf.nr, 1, [&] {
+    return std::vector<PackedWeights>{pack_weights(w.data<int8_t>(), K, N, K, leaf.nr)};
+  });
+  const PackedWeights& pw = (*packs)[0];
   std::vector<int32_t> col_term((size_t)N), row_sum((size_t)M);
   Tensor y = empty({M, N}, DType::Float32, x.device());
   float* yd = y.data<float>();
@@ -401,13 +447,17 @@ Tensor quantized_conv2d(const Tensor& x, int64_t x_zp, const Tensor& w, const Te
   const std::vector<float> bias_q = bias_over_scale(opt_data(bias), act_times_w_scale.data<float>(), O);
   const int32_t lo = relu ? (int32_t)out_zp : 0;
   // The weights reordered to (kh, kw, c) per output channel, then packed per group.
-  std::vector<int8_t> wk((size_t)(O * K));
-  for (int64_t o = 0; o < O; o++)
-    for (int64_t c = 0; c < Cg; c++)
-      for (int64_t i = 0; i < KH; i++)
-        for (int64_t j = 0; j < KW; j++) wk[o * K + (i * KW + j) * Cg + c] = wd[((o * Cg + c) * KH + i) * KW + j];
-  std::vector<PackedWeights> packed;
-  for (int64_t g = 0; g < groups; g++) packed.push_back(pack_weights(wk.data() + g * Og * K, K, Og, K, leaf.nr));
+  const auto packs = cached_pack(w, leaf.nr, groups, [&] {
+    std::vector<int8_t> wk((size_t)(O * K));
+    for (int64_t o = 0; o < O; o++)
+      for (int64_t c = 0; c < Cg; c++)
+        for (int64_t i = 0; i < KH; i++)
+          for (int64_t j = 0; j < KW; j++) wk[o * K + (i * KW + j) * Cg + c] = wd[((o * Cg + c) * KH + i) * KW + j];
+    std::vector<PackedWeights> per_group;
+    for (int64_t g = 0; g < groups; g++) per_group.push_back(pack_weights(wk.data() + g * Og * K, K, Og, K, leaf.nr));
+    return per_group;
+  });
+  const std::vector<PackedWeights>& packed = *packs;
   const bool direct = KH == 1 && KW == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0 && groups == 1;
   // One image per thread when there are enough images (the loops inside then run serially), else the
   // loops inside split their own work. Every buffer is allocated here, before any parallel region.
