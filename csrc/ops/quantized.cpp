@@ -14,6 +14,7 @@ Tensor quantized_conv2d(const Tensor& x, int64_t x_zp, const Tensor& w, const Te
                         const std::vector<int64_t>& dilation, int64_t groups, bool relu);
 void quantize_per_tensor(const Tensor& x, float inv, int64_t zp, int64_t qmin, int64_t qmax, bool fused,
                          const Tensor& out);
+Tensor quantized_gemm_raw(const Tensor& x, int64_t x_zp, const Tensor& w, const Tensor& w_zp, bool saturate);
 }  // namespace flambeau::cpu
 
 namespace flambeau::ops {
@@ -63,6 +64,21 @@ Tensor quantized_linear(const Tensor& x_in, int64_t x_zp, const Tensor& w_in, co
   Tensor b = bias ? contiguous(*bias) : Tensor();
   return cpu::quantized_linear(x, x_zp, w, contiguous(w_zp), bias ? &b : nullptr, contiguous(act_times_w_scale),
                                contiguous(multiplier), out_zp, relu);
+}
+
+Tensor quantized_gemm_raw(const Tensor& x_in, int64_t x_zp, const Tensor& w_in, const Tensor& w_zp, bool saturate) {
+  const char* op = "quantized::gemm_raw";
+  check_cpu(x_in, op, "input");
+  check_cpu(w_in, op, "weight");
+  FLB_CHECK(x_in.dtype == DType::UInt8 && x_in.dim() == 2, TypeError, op, ": input should be 2-D uint8, got ",
+            dtype_name(x_in.dtype), " of shape ", shape_str(x_in.sizes));
+  FLB_CHECK(w_in.dtype == DType::Int8 && w_in.dim() == 2, TypeError, op, ": weight should be 2-D int8, got ",
+            dtype_name(w_in.dtype), " of shape ", shape_str(w_in.sizes));
+  FLB_CHECK(x_in.sizes[1] == w_in.sizes[1], RuntimeError, op, ": input of shape ", shape_str(x_in.sizes),
+            " does not match weight of shape ", shape_str(w_in.sizes), " (in_features differ)");
+  check_zp(x_zp, op, "input");
+  check_vec(w_zp, w_in.sizes[0], DType::Int32, op, "weight zero points");
+  return cpu::quantized_gemm_raw(contiguous(x_in), x_zp, contiguous(w_in), contiguous(w_zp), saturate);
 }
 
 Tensor quantized_linear_dynamic(const Tensor& x_in, double x_scale, int64_t x_zp, const Tensor& w_in,

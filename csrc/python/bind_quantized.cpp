@@ -16,6 +16,8 @@ void bind_quantized(py::module_& m) {
   m.def("quantized_linear_dynamic", &ops::quantized_linear_dynamic, arg("input"), arg("input_scale"),
         arg("input_zero_point"), arg("weight"), arg("weight_zero_points"), arg("weight_scales"), arg("bias"),
         arg("relu"), nogil);
+  m.def("_quantized_gemm_raw", &ops::quantized_gemm_raw, arg("input"), arg("input_zero_point"), arg("weight"),
+        arg("weight_zero_points"), arg("saturate"), nogil);
   m.def(
       "quantized_conv2d",
       [](const Tensor& x, int64_t x_zp, const Tensor& w, const Tensor& w_zp, const std::optional<Tensor>& b,

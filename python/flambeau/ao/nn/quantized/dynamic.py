@@ -54,9 +54,15 @@ class Linear(nn.Module):
         else:
             mn = mx = 0.0
         scale, zp = _choose_qparams(mn, mx, 0, 255, False, reduce_range=True, fbgemm=False)
-        w_scales, w_zps = _weight_vectors(self._weight, self.out_features)
-        y = _C.quantized_linear_dynamic(x2._impl, scale, zp, self._weight.int_repr()._impl,
-                                        torch.from_numpy(w_zps)._impl, torch.from_numpy(w_scales)._impl,
+        # The weight's integers and per-channel vectors, kept for the current weight object (PyTorch packs
+        # them once too, in set_weight_bias).
+        cached = self.__dict__.get("_weight_cache")
+        if cached is None or cached[0] is not self._weight:
+            w_scales, w_zps = _weight_vectors(self._weight, self.out_features)
+            cached = (self._weight, self._weight.int_repr()._impl, torch.from_numpy(w_zps)._impl,
+                      torch.from_numpy(w_scales)._impl)
+            self.__dict__["_weight_cache"] = cached
+        y = _C.quantized_linear_dynamic(x2._impl, scale, zp, cached[1], cached[2], cached[3],
                                         None if self._bias is None else self._bias._impl, False)
         return _wrap(y).reshape(lead + (self.out_features,))
 

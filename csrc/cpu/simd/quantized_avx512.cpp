@@ -1,0 +1,76 @@
+// AVX-512BW leaf of the int8 kernels (contract in quantized_simd.h): the saturating GEMM (vpmaddubsw
+// then vpmaddwd against ones, fbgemm's arithmetic on AVX-512 CPUs without VNNI; micro-kernel in
+// quantized_tile_avx512.inc) and the epilogues and activation quantization, 16 lanes at a time with
+// masked tails, used by both AVX-512 leaves (the VNNI GEMM lives in quantized_vnni_avx512.cpp).
+// Each vector operation is the scalar one of quantized_scalar.h (the driver's portable form): vcvtdq2ps, vaddps, vmulps, vcvtps2dq
+// and integer clamps for the requantization; vfmadd (one rounding, as std::fma) for the dequantization
+// and the activation quantization; vmaxps/vminps with the constant second, so that NaN gives the constant
+// as std::max(0, y) and std::fmin do.
+#include <algorithm>
+#include <cstdint>
+#include "cpu/simd/quantized_simd.h"
+
+#define QTILE_VNNI 0
+#include "cpu/simd/quantized_tile_avx512.inc"
+
+namespace flambeau::cpu::quantized_simd {
+namespace {
+
+inline __mmask16 tail_mask(int64_t left) {
+  return left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
+}
+
+void gemm_saturating(const uint8_t* a, int64_t lda, int64_t m0, int64_t m1, const int8_t* packed, int64_t n0,
+                     int64_t n1, int64_t K, const int32_t* col_term, const int32_t* w_zp, const int32_t* row_sum,
+                     int32_t* raw, int64_t ldr) {
+  gemm_tiles(a, lda, m0, m1, packed, n0, n1, K, col_term, w_zp, row_sum, raw, ldr);
+}
+
+void requantize(const int32_t* raw, int64_t m0, int64_t m1, int64_t N, const float* bias_q, const float* multiplier,
+                int32_t out_zp, int32_t lo, uint8_t* y, int64_t ldy) {
+  const __m512i zp = _mm512_set1_epi32(out_zp), vlo = _mm512_set1_epi32(lo), vhi = _mm512_set1_epi32(255);
+  const __m512i big = _mm512_set1_epi32(65536), nbig = _mm512_set1_epi32(-65536);
+  for (int64_t m = m0; m < m1; ++m) {
+    for (int64_t n = 0; n < N; n += 16) {
+      const __mmask16 k = tail_mask(N - n);
+      __m512 f = _mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32(k, raw + m * N + n));
+      f = _mm512_mul_ps(_mm512_add_ps(f, _mm512_maskz_loadu_ps(k, bias_q + n)), _mm512_maskz_loadu_ps(k, multiplier + n));
+      __m512i r = _mm512_min_epi32(_mm512_max_epi32(_mm512_cvtps_epi32(f), nbig), big);
+      r = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(r, zp), vlo), vhi);
+      _mm512_mask_cvtepi32_storeu_epi8(y + m * ldy + n, k, r);
+    }
+  }
+}
+
+void dequantize(const int32_t* raw, int64_t m0, int64_t m1, int64_t N, const float* scale, const float* bias,
+                bool relu, float* y) {
+  const __m512 zero = _mm512_setzero_ps();
+  for (int64_t m = m0; m < m1; ++m) {
+    for (int64_t n = 0; n < N; n += 16) {
+      const __mmask16 k = tail_mask(N - n);
+      const __m512 f = _mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32(k, raw + m * N + n));
+      const __m512 s = _mm512_maskz_loadu_ps(k, scale + n);
+      __m512 r = bias ? _mm512_fmadd_ps(f, s, _mm512_maskz_loadu_ps(k, bias + n)) : _mm512_mul_ps(f, s);
+      if (relu) r = _mm512_max_ps(r, zero);
+      _mm512_mask_storeu_ps(y + m * N + n, k, r);
+    }
+  }
+}
+
+void quantize_u8(const float* x, int64_t i0, int64_t i1, float inv, float zp, uint8_t* q) {
+  const __m512 vinv = _mm512_set1_ps(inv), vzp = _mm512_set1_ps(zp), clip = _mm512_set1_ps(2147483520.0f);
+  const __m512i vhi = _mm512_set1_epi32(255), vzero = _mm512_setzero_si512();
+  for (int64_t i = i0; i < i1; i += 16) {
+    const __mmask16 k = tail_mask(i1 - i);
+    const __m512 t = _mm512_min_ps(_mm512_fmadd_ps(_mm512_maskz_loadu_ps(k, x + i), vinv, vzp), clip);
+    const __m512i r = _mm512_min_epi32(_mm512_max_epi32(_mm512_cvtps_epi32(t), vzero), vhi);
+    _mm512_mask_cvtepi32_storeu_epi8(q + i, k, r);
+  }
+}
+
+}  // namespace
+
+QGemmLeaf leaf_avx512_saturating() { return {16, &gemm_saturating, &requantize, &dequantize, &quantize_u8}; }
+QGemmLeaf leaf_avx512_vnni() { return {16, &gemm_avx512_vnni, &requantize, &dequantize, &quantize_u8}; }
+
+}  // namespace flambeau::cpu::quantized_simd
