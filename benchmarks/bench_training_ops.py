@@ -56,6 +56,7 @@ lab = rng.integers(0, 10, 4096)
 def make(m, Fm, T):
     L, Y, I, G, E, K = T(logits), T(y), T(img), T(big), T(emb), T(tok)
     Q, S, W, X, Y4 = T(q), T(sm), T(w), T(seq), T(lab)
+    S64 = S.double()
     return {
      'acc (argmax==y).float().mean()': lambda: (L.argmax(1) == Y).float().mean(),
      'one_hot(y,10)': lambda: Fm.one_hot(Y, 10),
@@ -118,6 +119,9 @@ def make(m, Fm, T):
      'cdist p=3 [128,256]x[128,256]': lambda: m.cdist(S, S, 3),
      'cdist [20,256]x[20,256] (direct)': lambda: m.cdist(S[:20], S[:20]),
      'pdist [128,256]': lambda: Fm.pdist(S),
+     'pdist p=1 [128,256]': lambda: Fm.pdist(S, 1),
+     'pdist p=inf [128,256]': lambda: Fm.pdist(S, float('inf')),
+     'pdist [128,256] float64': lambda: Fm.pdist(S64),
     }
 
 

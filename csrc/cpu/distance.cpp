@@ -23,13 +23,19 @@
 //
 // The small-batch Euclidean case with many rows (P or R > 25) goes through a matrix product instead
 // (python/flambeau/_functions/distance.py), as PyTorch does by default. F.pdist (the pairs i < j of
-// one matrix's rows, condensed) has its own forward and backward over the same per-pair code.
+// one matrix's rows, condensed) has its own forward and backward over the same per-pair code, except
+// its forward for p = 0, 1, 2, inf on AVX2 / AVX-512 CPUs: PyTorch's vector loop in the input's type
+// (cpu/simd/pdist_body.h): its bits, and on [128, 256] (one thread) 5x faster than the float64 sums
+// for float32 p = 1, 2 (604 -> 122 us at p = 2), 1.8x for float64, 25x for p = inf.
 #include <cmath>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
+#include "cpu/capability.h"
 #include "cpu/kernels.h"
 #include "cpu/parallel.h"
+#include "cpu/simd/pdist_simd.h"
 #include "core/dtype.h"
 
 namespace flambeau::cpu {
@@ -211,6 +217,31 @@ void cdist_backward(const Tensor& gx1, const Tensor& grad, const Tensor& x1, con
   });
 }
 
+namespace {
+// The AVX2 loops of F.pdist (cpu/simd/pdist_body.h) for p = 0, 1, 2, inf: PyTorch's own arithmetic
+// (its AVX2 kernel, which it also runs on AVX-512 CPUs), so its bits. Null on the baseline capability,
+// for other p and for M = 0, which take the float64 sums below.
+template <class T>
+auto pdist_leaf(Norm kind, int64_t M) {
+  using Fn = std::conditional_t<std::is_same_v<T, float>, pdist_simd::F32Fn, pdist_simd::F64Fn>;
+  if (kind == Norm::General || M == 0 || capability() < Capability::AVX2) return Fn(nullptr);
+  if constexpr (std::is_same_v<T, float>) {
+    return pdist_simd::f32_avx2();
+  } else {
+    return pdist_simd::f64_avx2();
+  }
+}
+
+int leaf_norm(Norm kind) {
+  switch (kind) {
+    case Norm::Zero: return pdist_simd::kZero;
+    case Norm::One: return pdist_simd::kOne;
+    case Norm::Two: return pdist_simd::kTwo;
+    default: return pdist_simd::kInf;
+  }
+}
+}  // namespace
+
 void pdist(const Tensor& out, const Tensor& x, double p) {
   const int64_t N = x.sizes[0], M = x.sizes[1];
   const Norm kind = norm_of(p);
@@ -218,6 +249,8 @@ void pdist(const Tensor& out, const Tensor& x, double p) {
     using T = scalar_t;
     const T* a = x.data<T>();
     T* o = out.data<T>();
+    const auto leaf = pdist_leaf<T>(kind, M);
+    const int norm = leaf_norm(kind);
     // The threads split the pairs, not the rows (row i holds N - 1 - i of them: split by rows, the
     // first thread got three quarters of the work). Each chunk finds its first pair's row, then walks.
     const int64_t K = N * (N - 1) / 2;
@@ -225,6 +258,7 @@ void pdist(const Tensor& out, const Tensor& x, double p) {
       int64_t i = 0;
       while (pair_base(i + 1, N) <= k0) ++i;
       int64_t j = i + 1 + (k0 - pair_base(i, N));
+      if (leaf) return leaf(o + k0, a, N, M, norm, i, j, k1 - k0);
       for (int64_t k = k0; k < k1; ++k) {
         o[k] = (T)distance(a + i * M, a + j * M, M, kind, p);
         if (++j == N) ++i, j = i + 1;

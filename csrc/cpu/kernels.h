@@ -69,6 +69,11 @@ void lstm_cell(const Tensor& h, const Tensor& c, const Tensor& acts, const Tenso
                const Tensor& c_prev);
 void lstm_cell_backward(const Tensor& dgates, const Tensor& dc_prev, const Tensor* dh, const Tensor* dc,
                         const Tensor& acts, const Tensor& c_prev, const Tensor& c);
+// One LSTM layer and direction over the whole sequence (cpu/rnn_layer.cpp): out [L, N, H] gets every
+// step's h, c_n the last cell state; cs [L, N, H] and acts [L, N, 4H] (both or neither) every step's cell
+// state and activated gates for the backward. xp [L, N, 4H], h0, c0 [N, H], w_hh [4H, H] contiguous.
+void lstm_layer(const Tensor& out, const Tensor& c_n, const Tensor* cs, const Tensor* acts, const Tensor& xp,
+                const Tensor& h0, const Tensor& c0, const Tensor& w_hh, const Tensor* b_hh, bool reverse);
 void gru_cell(const Tensor& h, const Tensor& acts, const Tensor& xp, const Tensor& hp, const Tensor& h_prev);
 void gru_cell_backward(const Tensor& dxp, const Tensor& dhp, const Tensor& dh_prev, const Tensor& dh,
                        const Tensor& acts, const Tensor& hp, const Tensor& h_prev);

@@ -10,10 +10,11 @@
 //      eps |T| as LAPACK's trevc does), mapped back as x = Z y and normalised as geev does: Euclidean
 //      norm 1, the component of largest modulus real (and here positive).
 //
-// A real input is run through the same complex iteration (not LAPACK's real Francis double-shift
-// form): its eigenvalues are the same to rounding, but a real eigenvalue may carry an imaginary part
-// of rounding size and a conjugate pair is conjugate to rounding only. The eigenvalues come out in
-// the order the iteration deflates them, which (as LAPACK's) is no particular order.
+// A real input (float32/float64) takes LAPACK's real route instead, the Francis double-shift iteration
+// in real arithmetic (cpu/linalg_eig_real.cpp): real eigenvalues exactly real, conjugate pairs exactly
+// conjugate, in the order of the Schur form's diagonal; its vectors get the normalisation below.
+// The eigenvalues come out in the order the iteration deflates them, which (as LAPACK's) is no
+// particular order.
 // A non-finite input, or an iteration that does not converge (30 n steps per eigenvalue), gives NaN
 // results and info = 1 for that matrix (the Python layer raises PyTorch's error).
 #include "cpu/linalg_eig.h"
@@ -26,6 +27,7 @@
 
 #include "core/complex.h"
 #include "cpu/linalg_dense.h"
+#include "cpu/linalg_eig_real.h"
 
 namespace flambeau::cpu {
 
@@ -167,6 +169,15 @@ bool schur(cd* h, cd* z, int64_t n, double* cs, cd* ss) {
   return true;
 }
 
+// Column k of x (row-major) scaled as geev does: norm 1 (its squared norm given), and the component of
+// largest modulus (row big) real, here positive.
+void normalise(cd* x, int64_t n, int64_t k, double norm, int64_t big) {
+  const cd p = x[big * n + k];
+  const cd scale = std::abs(p) == 0 ? cd(1.0) : std::conj(p) / (std::abs(p) * std::sqrt(norm));
+  for (int64_t i = 0; i < n; ++i) x[i * n + k] *= scale;
+  x[big * n + k].imag(0.0);  // exactly real (the product leaves a rounding-size imaginary part), as geev's
+}
+
 // Eigenvectors of A = Z T Z^H (T upper triangular) into x (row-major, column k the k-th vector).
 void eigenvectors(const cd* t, const cd* z, int64_t n, cd* x, cd* y) {
   const double eps = std::numeric_limits<double>::epsilon();
@@ -201,10 +212,30 @@ void eigenvectors(const cd* t, const cd* z, int64_t n, cd* x, cd* y) {
         big = i;
       }
     }
-    // norm 1 and the largest component real and positive
-    const cd p = x[big * n + k];
-    const cd scale = std::abs(p) == 0 ? cd(1.0) : std::conj(p) / (std::abs(p) * std::sqrt(norm));
-    for (int64_t i = 0; i < n; ++i) x[i * n + k] *= scale;
+    normalise(x, n, k, norm, big);
+  }
+}
+
+// The real route's vectors (LAPACK's packing, one per row of vr: linalg_eig_real.h) as complex columns of
+// x, normalised.
+void real_eigenvectors(const double* vr, const double* wi, int64_t n, cd* x) {
+  for (int64_t k = 0; k < n; ++k) {
+    // vector k: vr[k] (real), vr[k] + i vr[k + 1] (wi[k] > 0) or vr[k - 1] - i vr[k] (wi[k] < 0)
+    const int64_t re = wi[k] < 0 ? k - 1 : k;
+    const double sign = wi[k] < 0 ? -1.0 : 1.0;
+    double norm = 0, bigabs = -1;
+    int64_t big = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      const cd e(vr[re * n + i], wi[k] == 0 ? 0.0 : sign * vr[(re + 1) * n + i]);
+      x[i * n + k] = e;
+      const double a = std::norm(e);
+      norm += a;
+      if (a > bigabs) {
+        bigabs = a;
+        big = i;
+      }
+    }
+    normalise(x, n, k, norm, big);
   }
 }
 
@@ -234,6 +265,27 @@ void linalg_eig(const Tensor& a, const Tensor& w, const Tensor* v, const Tensor&
       cd* y = ss + n;
       double* cs = reinterpret_cast<double*>(y + n);
       bool ok = true;
+      const double nan = std::numeric_limits<double>::quiet_NaN();
+      if constexpr (!is_complex_type_v<T>) {  // the real route, in the same workspace
+        double* ar = reinterpret_cast<double*>(h);  // n^2
+        double* vr = reinterpret_cast<double*>(q);  // n^2
+        double* wr = reinterpret_cast<double*>(tmp), *wi = wr + n, *ort = reinterpret_cast<double*>(ss);
+        for (int64_t i = 0; i < nn; ++i) {
+          ar[i] = (double)ab[b * nn + i];
+          ok = ok && std::isfinite(ar[i]);
+        }
+        if (ok) ok = eig_real::eig(ar, vr, wr, wi, ort, n, vb != nullptr);
+        ib[b] = ok ? 0 : 1;
+        for (int64_t k = 0; k < n; ++k) wb[b * n + k] = ok ? ComplexDouble(wr[k], wi[k]) : ComplexDouble(nan, nan);
+        if (vb) {
+          if (ok) real_eigenvectors(vr, wi, n, x);
+          for (int64_t i = 0; i < nn; ++i) {
+            const cd e = ok ? x[i] : cd(nan, nan);
+            vb[b * nn + i] = ComplexDouble(e.real(), e.imag());
+          }
+        }
+        return;
+      }
       for (int64_t i = 0; i < nn; ++i) {
         h[i] = load_one(ab[b * nn + i]);
         ok = ok && std::isfinite(h[i].real()) && std::isfinite(h[i].imag());
@@ -243,7 +295,6 @@ void linalg_eig(const Tensor& a, const Tensor& w, const Tensor* v, const Tensor&
         ok = schur(h, q, n, cs, ss);
       }
       ib[b] = ok ? 0 : 1;
-      const double nan = std::numeric_limits<double>::quiet_NaN();
       for (int64_t k = 0; k < n; ++k) {
         const cd l = ok ? h[k * n + k] : cd(nan, nan);
         wb[b * n + k] = ComplexDouble(l.real(), l.imag());

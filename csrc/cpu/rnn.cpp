@@ -49,6 +49,29 @@ int64_t rows_grain(int64_t per_row) { return std::max<int64_t>(1, kGrain / 8 / s
 
 }  // namespace
 
+// Rows [r0, r1) of lstm_cell, a function of plain pointers and values: in a lambda capturing H by reference
+// every store to a gate reloaded H (the pointers may alias it), which kept these loops scalar (16% of an eval
+// forward's time, the cell 20 us a step for [32, 512] gates; SSE2 vectors now, the same operations per element).
+template <class T>
+void lstm_cell_rows(const Act1<T>& act, T* A, T* Ho, T* Co, const T* X, const T* Hp, const T* Cp, int64_t H, int64_t r0,
+                    int64_t r1) {
+  for (int64_t r = r0; r < r1; ++r) {
+    T* __restrict a = A + r * 4 * H;
+    const T* __restrict x = X + r * 4 * H;
+    const T* __restrict hh = Hp + r * 4 * H;
+    for (int64_t k = 0; k < 4 * H; ++k) a[k] = x[k] + hh[k];
+    act.sigmoid(a, a, 2 * H);             // i, f
+    act.tanh(a + 2 * H, a + 2 * H, H);    // g
+    act.sigmoid(a + 3 * H, a + 3 * H, H);  // o
+    const T* __restrict cp = Cp + r * H;
+    T* __restrict co = Co + r * H;
+    T* __restrict ho = Ho + r * H;
+    for (int64_t k = 0; k < H; ++k) co[k] = a[H + k] * cp[k] + a[k] * a[2 * H + k];
+    act.tanh(ho, co, H);
+    for (int64_t k = 0; k < H; ++k) ho[k] = a[3 * H + k] * ho[k];
+  }
+}
+
 void lstm_cell(const Tensor& h, const Tensor& c, const Tensor& acts, const Tensor& xp, const Tensor& hp,
                const Tensor& c_prev) {
   const int64_t N = c_prev.sizes[0], H = c_prev.sizes[1];
@@ -62,23 +85,34 @@ void lstm_cell(const Tensor& h, const Tensor& c, const Tensor& acts, const Tenso
     T* Ho = h.data<T>();
     T* Co = c.data<T>();
     parallel_for(N, rows_grain(4 * H), [&](int64_t r0, int64_t r1) {
-      for (int64_t r = r0; r < r1; ++r) {
-        T* a = A + r * 4 * H;
-        const T* x = X + r * 4 * H;
-        const T* hh = Hp + r * 4 * H;
-        for (int64_t k = 0; k < 4 * H; ++k) a[k] = x[k] + hh[k];
-        act.sigmoid(a, a, 2 * H);             // i, f
-        act.tanh(a + 2 * H, a + 2 * H, H);    // g
-        act.sigmoid(a + 3 * H, a + 3 * H, H);  // o
-        const T* cp = Cp + r * H;
-        T* co = Co + r * H;
-        T* ho = Ho + r * H;
-        for (int64_t k = 0; k < H; ++k) co[k] = a[H + k] * cp[k] + a[k] * a[2 * H + k];
-        act.tanh(ho, co, H);
-        for (int64_t k = 0; k < H; ++k) ho[k] = a[3 * H + k] * ho[k];
-      }
+      lstm_cell_rows<T>(act, A, Ho, Co, X, Hp, Cp, H, r0, r1);
     });
   });
+}
+
+// Rows [r0, r1) of lstm_cell_backward (plain arguments, as lstm_cell_rows); tc: H values of scratch.
+template <class T>
+void lstm_cell_backward_rows(const Act1<T>& act, T* DG, T* DCP, const T* DH, const T* DC, const T* A, const T* Cp,
+                             const T* C, T* tc, int64_t H, int64_t r0, int64_t r1) {
+  for (int64_t r = r0; r < r1; ++r) {
+    const T* __restrict a = A + r * 4 * H;
+    const T* __restrict cp = Cp + r * H;
+    act.tanh(tc, C + r * H, H);
+    T* __restrict dg = DG + r * 4 * H;
+    T* __restrict dcp = DCP + r * H;
+    const T* __restrict dh = DH ? DH + r * H : nullptr;
+    const T* __restrict dc = DC ? DC + r * H : nullptr;
+    for (int64_t k = 0; k < H; ++k) {
+      const T i = a[k], f = a[H + k], g = a[2 * H + k], o = a[3 * H + k], t = tc[k];
+      const T dhk = dh ? dh[k] : T(0);
+      const T dct = (dc ? dc[k] : T(0)) + dhk * o * (T(1) - t * t);
+      dg[k] = dct * g * (i * (T(1) - i));
+      dg[H + k] = dct * cp[k] * (f * (T(1) - f));
+      dg[2 * H + k] = dct * i * (T(1) - g * g);
+      dg[3 * H + k] = dhk * t * (o * (T(1) - o));
+      dcp[k] = dct * f;
+    }
+  }
 }
 
 void lstm_cell_backward(const Tensor& dgates, const Tensor& dc_prev, const Tensor* dh, const Tensor* dc,
@@ -96,23 +130,7 @@ void lstm_cell_backward(const Tensor& dgates, const Tensor& dc_prev, const Tenso
     T* DCP = dc_prev.data<T>();
     parallel_for(N, rows_grain(8 * H), [&](int64_t r0, int64_t r1) {
       std::vector<T> tc((size_t)H);
-      for (int64_t r = r0; r < r1; ++r) {
-        const T* a = A + r * 4 * H;
-        const T* cp = Cp + r * H;
-        act.tanh(tc.data(), C + r * H, H);
-        T* dg = DG + r * 4 * H;
-        T* dcp = DCP + r * H;
-        for (int64_t k = 0; k < H; ++k) {
-          const T i = a[k], f = a[H + k], g = a[2 * H + k], o = a[3 * H + k], t = tc[k];
-          const T dhk = DH ? DH[r * H + k] : T(0);
-          const T dct = (DC ? DC[r * H + k] : T(0)) + dhk * o * (T(1) - t * t);
-          dg[k] = dct * g * (i * (T(1) - i));
-          dg[H + k] = dct * cp[k] * (f * (T(1) - f));
-          dg[2 * H + k] = dct * i * (T(1) - g * g);
-          dg[3 * H + k] = dhk * t * (o * (T(1) - o));
-          dcp[k] = dct * f;
-        }
-      }
+      lstm_cell_backward_rows<T>(act, DG, DCP, DH, DC, A, Cp, C, tc.data(), H, r0, r1);
     });
   });
 }

@@ -52,6 +52,12 @@ Tensor cdist_backward(const Tensor& grad, const Tensor& x1, const Tensor& x2, co
 std::vector<Tensor> lstm_cell(const Tensor& xp, const Tensor& hp, const Tensor& c_prev);
 std::vector<Tensor> lstm_cell_backward(const std::optional<Tensor>& dh, const std::optional<Tensor>& dc,
                                        const Tensor& acts, const Tensor& c_prev, const Tensor& c);
+// One LSTM layer and direction over a sequence, the time loop in C++ (cpu/rnn_layer.cpp): xp [L, N, 4H]
+// (x W_ih^T + b_ih of every step), h0, c0 [N, H], w_hh [4H, H], b_hh [4H] or none. Returns (out [L, N, H],
+// h_n, c_n) and, with keep, also every step's cell state cs [L, N, H] and activated gates acts [L, N, 4H]
+// (what lstm_cell_backward needs); h_n is out's last step (a view).
+std::vector<Tensor> lstm_layer(const Tensor& xp, const Tensor& h0, const Tensor& c0, const Tensor& w_hh,
+                               const std::optional<Tensor>& b_hh, bool reverse, bool keep);
 std::vector<Tensor> gru_cell(const Tensor& xp, const Tensor& hp, const Tensor& h_prev);
 std::vector<Tensor> gru_cell_backward(const Tensor& dh, const Tensor& acts, const Tensor& hp, const Tensor& h_prev);
 // F.pdist on [N, M]: the N (N - 1) / 2 distances of rows i < j, and its gradient.

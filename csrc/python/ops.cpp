@@ -224,6 +224,8 @@ void bind_ops(py::module_& m) {
   m.def("lstm_cell", &ops::lstm_cell, py::arg("xp"), py::arg("hp"), py::arg("c_prev"));
   m.def("lstm_cell_backward", &ops::lstm_cell_backward, py::arg("dh"), py::arg("dc"), py::arg("acts"),
         py::arg("c_prev"), py::arg("c"));
+  m.def("lstm_layer", &ops::lstm_layer, py::arg("xp"), py::arg("h0"), py::arg("c0"), py::arg("w_hh"), py::arg("b_hh"),
+        py::arg("reverse"), py::arg("keep"), py::call_guard<py::gil_scoped_release>());
   m.def("gru_cell", &ops::gru_cell, py::arg("xp"), py::arg("hp"), py::arg("h_prev"));
   m.def("gru_cell_backward", &ops::gru_cell_backward, py::arg("dh"), py::arg("acts"), py::arg("hp"), py::arg("h_prev"));
   m.def("pdist", &ops::pdist, py::arg("x"), py::arg("p"), py::call_guard<py::gil_scoped_release>());

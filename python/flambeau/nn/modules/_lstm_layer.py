@@ -12,6 +12,11 @@ recomputes the layer in differentiable ops, as the fused step does.
 Same equations, gate order and kernels as the step path in rnn.py; the sums over steps for dW_hh and
 db_hh are grouped differently (one product instead of one per step), so gradients may differ from the
 step path in the last bits.
+
+For float32/float64 the forward's time loop runs in C++ (`_C.lstm_layer`, csrc/cpu/rnn_layer.cpp: the
+same two kernels per step, so the same bits), which keeps the per-step state only when autograd records
+the node: the eval forward of a 2-layer LSTM (64 -> 128, batch 32 x 50) went from 12.4 to 7.2 ms, one
+thread, where the Python loop cost ~50 us a step.
 """
 from ... import _C
 from ..._tensor import _wrap
@@ -46,6 +51,19 @@ class LSTMLayerFn(Function):
     def forward(ctx, xp, h0, c0, w_hh, b_hh, reverse):
         xi, wi = xp._impl, w_hh._impl
         bi = None if b_hh is None else b_hh._impl
+        if xi.dtype in ("float32", "float64"):
+            # The time loop in C++ (_C.lstm_layer, cpu/rnn_layer.cpp): the same two kernels per step as
+            # the loop below, so the same bits, without three _C calls and their wrappers a step. It keeps
+            # every step's cell state and gates only when autograd records this node.
+            keep = True in ctx.needs_input_grad
+            r = _C.lstm_layer(xi, h0._impl, c0._impl, wi, bi, reverse, keep)
+            if not keep:
+                return _wrap(r[0]), _wrap(r[1]), _wrap(r[2])
+            out, h, c, cs, acts = r
+            ctx.layer_state = (xp, h0, c0, w_hh, b_hh, reverse, out, cs, acts)
+            # the caller gets its own copy of out: the saved one is the backward's h_{t-1}
+            return _wrap(_C.clone(out)), _wrap(h), _wrap(c)
+        # float16 / bfloat16: step by step, each kernel's result rounded to the half type (_C's half rule)
         L, N, G = xi.shape
         H = G // 4
         steps = range(L - 1, -1, -1) if reverse else range(L)
@@ -61,6 +79,8 @@ class LSTMLayerFn(Function):
     @staticmethod
     def backward(ctx, dout, dh_n, dc_n):
         xp, h0, c0, w_hh, b_hh, reverse, hs, cs, acts = ctx.layer_state
+        if not isinstance(hs, list):  # the C++ loop's [L, ...] tensors: one view per step
+            hs, cs, acts = ([_C.select(t, 0, i) for i in range(t.shape[0])] for t in (hs, cs, acts))
         if _gs.enabled:  # double backward: the layer again in differentiable ops
             from .rnn import _grads_through
             ins = (xp, h0, c0, w_hh) + ((b_hh,) if b_hh is not None else ())
