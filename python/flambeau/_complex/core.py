@@ -207,3 +207,14 @@ def pmul(a, b):
 
 def pneg(a):
     return None if a is None else -a
+
+
+def check_matrix(A, op, name="A", square=True):
+    """PyTorch's argument checks of a linalg op on (batches of) matrices, shared by the complex linalg files."""
+    if not isinstance(A, Tensor):
+        raise TypeError(f"{op}(): argument '{name}' must be Tensor, not {type(A).__name__}")
+    if A.ndim < 2:
+        raise RuntimeError(f"{op}: The input tensor {name} must have at least 2 dimensions.")
+    if square and A.shape[-1] != A.shape[-2]:
+        raise RuntimeError(f"{op}: {name} must be batches of square matrices, but they are {A.shape[-2]} by "
+                           f"{A.shape[-1]} matrices")

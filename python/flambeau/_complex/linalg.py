@@ -20,7 +20,7 @@ from .._tensor import Tensor, _wrap
 from ..autograd.function import Function
 from ..autograd.grad_mode import no_grad
 from ..autograd.grad_mode import _state as _gs
-from .core import COMPLEX, COMPLEX_OF, REAL_OF, parts, make, is_complex_tensor
+from .core import check_matrix, COMPLEX, COMPLEX_OF, REAL_OF, parts, make, is_complex_tensor
 from . import ops as _ops
 
 
@@ -76,14 +76,8 @@ def _unstack_rhs(X):
     return make(X[..., :n, :], X[..., n:, :])
 
 
-def _check(A, op, square=True):
-    if not isinstance(A, Tensor):
-        raise TypeError(f"{op}(): argument 'A' must be Tensor, not {type(A).__name__}")
-    if A.ndim < 2:
-        raise RuntimeError(f"{op}: The input tensor A must have at least 2 dimensions.")
-    if square and A.shape[-1] != A.shape[-2]:
-        raise RuntimeError(f"{op}: A must be batches of square matrices, but they are {A.shape[-2]} by "
-                           f"{A.shape[-1]} matrices")
+def _check(A, op, name="A", square=True):
+    check_matrix(A, op, name, square)
 
 
 def _check_same(A, B, op):

@@ -20,7 +20,7 @@ from .._tensor import Tensor
 from ..autograd.function import Function
 from ..autograd.grad_mode import _state as _gs
 from ..autograd.grad_mode import no_grad
-from .core import make
+from .core import check_matrix, make
 from . import ops as _ops
 
 
@@ -44,13 +44,7 @@ def _records(*ts):
 
 
 def _check(A, op, name="A", square=False):
-    if not isinstance(A, Tensor):
-        raise TypeError(f"{op}(): argument '{name}' must be Tensor, not {type(A).__name__}")
-    if A.ndim < 2:
-        raise RuntimeError(f"{op}: The input tensor {name} must have at least 2 dimensions.")
-    if square and A.shape[-1] != A.shape[-2]:
-        raise RuntimeError(f"{op}: {name} must be batches of square matrices, but they are {A.shape[-2]} by "
-                           f"{A.shape[-1]} matrices")
+    check_matrix(A, op, name, square)
 
 
 # ---------------------------------------------------------------- the host kernels
