@@ -33,8 +33,29 @@ void check_vec(const Tensor& t, int64_t n, DType dt, const char* op, const char*
   FLB_CHECK(t.dtype == dt, TypeError, op, ": ", what, " should be ", dtype_name(dt), ", got ", dtype_name(t.dtype));
 }
 
+// A quint8 activation and a qint8 weight representation (uint8 / int8) of `rank` dims, on the CPU.
+void check_int8_operands(const Tensor& x, const Tensor& w, int64_t rank, const char* op) {
+  check_cpu(x, op, "input");
+  check_cpu(w, op, "weight");
+  FLB_CHECK(x.dtype == DType::UInt8 && x.dim() == rank, TypeError, op, ": input should be a ", rank,
+            "-D quint8 representation (uint8), got ", dtype_name(x.dtype), " of shape ", shape_str(x.sizes));
+  FLB_CHECK(w.dtype == DType::Int8 && w.dim() == rank, TypeError, op, ": weight should be a ", rank,
+            "-D qint8 representation (int8), got ", dtype_name(w.dtype), " of shape ", shape_str(w.sizes));
+}
+
 void check_zp(int64_t zp, const char* op, const char* what) {
   FLB_CHECK(zp >= 0 && zp <= 255, RuntimeError, op, ": ", what, " zero point ", zp, " is outside [0, 255] (quint8)");
+}
+
+// The static requantization's arguments for `n` output channels.
+void check_requant_args(int64_t x_zp, int64_t out_zp, const Tensor& w_zp, const Tensor& act_times_w_scale,
+                        const Tensor& multiplier, const std::optional<Tensor>& bias, int64_t n, const char* op) {
+  check_zp(x_zp, op, "input");
+  check_zp(out_zp, op, "output");
+  check_vec(w_zp, n, DType::Int32, op, "weight zero points");
+  check_vec(act_times_w_scale, n, DType::Float32, op, "act_times_w_scale");
+  check_vec(multiplier, n, DType::Float32, op, "multiplier");
+  if (bias) check_vec(*bias, n, DType::Float32, op, "bias");
 }
 
 }  // namespace
@@ -43,23 +64,10 @@ Tensor quantized_linear(const Tensor& x_in, int64_t x_zp, const Tensor& w_in, co
                         const std::optional<Tensor>& bias, const Tensor& act_times_w_scale, const Tensor& multiplier,
                         int64_t out_zp, bool relu) {
   const char* op = "quantized::linear";
-  check_cpu(x_in, op, "input");
-  check_cpu(w_in, op, "weight");
-  FLB_CHECK(x_in.dtype == DType::UInt8 && x_in.dim() == 2, TypeError, op,
-            ": input should be a 2-D quint8 representation (uint8), got ", dtype_name(x_in.dtype), " of shape ",
-            shape_str(x_in.sizes));
-  FLB_CHECK(w_in.dtype == DType::Int8 && w_in.dim() == 2, TypeError, op,
-            ": weight should be a 2-D qint8 representation (int8), got ", dtype_name(w_in.dtype), " of shape ",
-            shape_str(w_in.sizes));
+  check_int8_operands(x_in, w_in, 2, op);
   FLB_CHECK(x_in.sizes[1] == w_in.sizes[1], RuntimeError, op, ": input of shape ", shape_str(x_in.sizes),
             " does not match weight of shape ", shape_str(w_in.sizes), " (in_features differ)");
-  check_zp(x_zp, op, "input");
-  check_zp(out_zp, op, "output");
-  const int64_t N = w_in.sizes[0];
-  check_vec(w_zp, N, DType::Int32, op, "weight zero points");
-  check_vec(act_times_w_scale, N, DType::Float32, op, "act_times_w_scale");
-  check_vec(multiplier, N, DType::Float32, op, "multiplier");
-  if (bias) check_vec(*bias, N, DType::Float32, op, "bias");
+  check_requant_args(x_zp, out_zp, w_zp, act_times_w_scale, multiplier, bias, w_in.sizes[0], op);
   Tensor x = contiguous(x_in), w = contiguous(w_in);
   Tensor b = bias ? contiguous(*bias) : Tensor();
   return cpu::quantized_linear(x, x_zp, w, contiguous(w_zp), bias ? &b : nullptr, contiguous(act_times_w_scale),
@@ -111,14 +119,7 @@ Tensor quantized_conv2d(const Tensor& x_in, int64_t x_zp, const Tensor& w_in, co
                         int64_t out_zp, const std::vector<int64_t>& stride, const std::vector<int64_t>& padding,
                         const std::vector<int64_t>& dilation, int64_t groups, bool relu) {
   const char* op = "quantized::conv2d";
-  check_cpu(x_in, op, "input");
-  check_cpu(w_in, op, "weight");
-  FLB_CHECK(x_in.dtype == DType::UInt8 && x_in.dim() == 4, TypeError, op,
-            ": input should be a 4-D quint8 representation (uint8), got ", dtype_name(x_in.dtype), " of shape ",
-            shape_str(x_in.sizes));
-  FLB_CHECK(w_in.dtype == DType::Int8 && w_in.dim() == 4, TypeError, op,
-            ": weight should be a 4-D qint8 representation (int8), got ", dtype_name(w_in.dtype), " of shape ",
-            shape_str(w_in.sizes));
+  check_int8_operands(x_in, w_in, 4, op);
   FLB_CHECK(stride.size() == 2 && padding.size() == 2 && dilation.size() == 2, RuntimeError, op,
             ": stride, padding and dilation need 2 values each");
   for (int i = 0; i < 2; i++) {
@@ -133,12 +134,7 @@ Tensor quantized_conv2d(const Tensor& x_in, int64_t x_zp, const Tensor& w_in, co
   FLB_CHECK(x_in.sizes[2] + 2 * padding[0] >= eh && x_in.sizes[3] + 2 * padding[1] >= ew, RuntimeError, op,
             ": input of shape ", shape_str(x_in.sizes), " (padded) is smaller than the kernel of weight ",
             shape_str(w_in.sizes));
-  check_zp(x_zp, op, "input");
-  check_zp(out_zp, op, "output");
-  check_vec(w_zp, O, DType::Int32, op, "weight zero points");
-  check_vec(act_times_w_scale, O, DType::Float32, op, "act_times_w_scale");
-  check_vec(multiplier, O, DType::Float32, op, "multiplier");
-  if (bias) check_vec(*bias, O, DType::Float32, op, "bias");
+  check_requant_args(x_zp, out_zp, w_zp, act_times_w_scale, multiplier, bias, O, op);
   Tensor x = contiguous(x_in), w = contiguous(w_in);
   Tensor b = bias ? contiguous(*bias) : Tensor();
   return cpu::quantized_conv2d(x, x_zp, w, contiguous(w_zp), bias ? &b : nullptr, contiguous(act_times_w_scale),
