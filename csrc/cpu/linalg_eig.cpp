@@ -169,9 +169,19 @@ bool schur(cd* h, cd* z, int64_t n, double* cs, cd* ss) {
   return true;
 }
 
-// Column k of x (row-major) scaled as geev does: norm 1 (its squared norm given), and the component of
-// largest modulus (row big) real, here positive.
-void normalise(cd* x, int64_t n, int64_t k, double norm, int64_t big) {
+// Column k of x (row-major) scaled as geev does: norm 1, and the component of largest modulus (the first
+// such row) real, here positive.
+void normalise(cd* x, int64_t n, int64_t k) {
+  double norm = 0, bigabs = -1;
+  int64_t big = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const double a = std::norm(x[i * n + k]);
+    norm += a;
+    if (a > bigabs) {
+      bigabs = a;
+      big = i;
+    }
+  }
   const cd p = x[big * n + k];
   const cd scale = std::abs(p) == 0 ? cd(1.0) : std::conj(p) / (std::abs(p) * std::sqrt(norm));
   for (int64_t i = 0; i < n; ++i) x[i * n + k] *= scale;
@@ -198,21 +208,12 @@ void eigenvectors(const cd* t, const cd* z, int64_t n, cd* x, cd* y) {
         for (int64_t j = i; j <= k; ++j) y[j] *= 1e-100;
       }
     }
-    double norm = 0;
-    int64_t big = 0;
-    double bigabs = -1;
     for (int64_t i = 0; i < n; ++i) {
       cd s = 0;
       for (int64_t j = 0; j <= k; ++j) s += z[i * n + j] * y[j];
       x[i * n + k] = s;
-      const double a = std::norm(s);
-      norm += a;
-      if (a > bigabs) {
-        bigabs = a;
-        big = i;
-      }
     }
-    normalise(x, n, k, norm, big);
+    normalise(x, n, k);
   }
 }
 
@@ -223,19 +224,9 @@ void real_eigenvectors(const double* vr, const double* wi, int64_t n, cd* x) {
     // vector k: vr[k] (real), vr[k] + i vr[k + 1] (wi[k] > 0) or vr[k - 1] - i vr[k] (wi[k] < 0)
     const int64_t re = wi[k] < 0 ? k - 1 : k;
     const double sign = wi[k] < 0 ? -1.0 : 1.0;
-    double norm = 0, bigabs = -1;
-    int64_t big = 0;
-    for (int64_t i = 0; i < n; ++i) {
-      const cd e(vr[re * n + i], wi[k] == 0 ? 0.0 : sign * vr[(re + 1) * n + i]);
-      x[i * n + k] = e;
-      const double a = std::norm(e);
-      norm += a;
-      if (a > bigabs) {
-        bigabs = a;
-        big = i;
-      }
-    }
-    normalise(x, n, k, norm, big);
+    for (int64_t i = 0; i < n; ++i)
+      x[i * n + k] = cd(vr[re * n + i], wi[k] == 0 ? 0.0 : sign * vr[(re + 1) * n + i]);
+    normalise(x, n, k);
   }
 }
 
