@@ -217,10 +217,12 @@ def test_module_caches_follow_weight_and_scale_changes():
                                    rtol=1e-6, atol=1e-6)
 
 
+@pytest.mark.parametrize("through", ["tensor", "data"])
 @pytest.mark.parametrize("kind", ["linear", "dynamic", "conv2d"])
-def test_packed_weights_follow_in_place_writes(kind):
-    """The kernels keep each weight tensor's packed form while its storage and version last: a write into
-    the weight (which bumps its version) must be seen on the next call, as a fresh tensor would be."""
+def test_packed_weights_follow_in_place_writes(kind, through):
+    """The kernels keep each weight tensor's packed form while its storage and its count of writes last: a
+    write into the weight must be seen on the next call, as a fresh tensor would be, also a write through
+    `w.data` (which leaves w's autograd version alone)."""
     rng = np.random.default_rng(16)
     shape = (24, 40) if kind != "conv2d" else (24, 8, 3, 3)
     w0 = rng.integers(-128, 128, shape).astype(np.int8)
@@ -240,7 +242,8 @@ def test_packed_weights_follow_in_place_writes(kind):
     w = flambeau.from_numpy(w0.copy())
     first = _wrap(run(w._impl)).numpy()
     np.testing.assert_array_equal(_wrap(run(w._impl)).numpy(), first)  # the cached packing
-    w.copy_(flambeau.from_numpy(w1))
+    (w if through == "tensor" else w.data).copy_(flambeau.from_numpy(w1))
+    assert w._version == (1 if through == "tensor" else 0)
     again = _wrap(run(w._impl)).numpy()
     fresh = _wrap(run(_t(w1))).numpy()
     assert not np.array_equal(first, fresh)

@@ -20,9 +20,13 @@ struct Storage {
   size_t nbytes = 0;
   Device device;
   std::function<void(void*)> deleter;
-  // Bumped by every op that writes into existing memory, shared by all views: autograd compares it
-  // to detect a saved tensor modified in place.
+  // Autograd's version counter (PyTorch's VariableVersion) for every tensor of this storage that has no
+  // counter of its own (Tensor::own_version): bumped by each write through one of them, shared by views;
+  // autograd compares it to detect a saved tensor modified in place.
   std::atomic<int64_t> version{0};
+  // Every write into this memory, whichever counter it bumped: what caches of derived data (packed weights)
+  // key on, since a write through `x.data` leaves x's version alone.
+  std::atomic<int64_t> writes{0};
   // Allocated while inference_mode was on (PyTorch's inference tensors): its tensors, views included, may
   // not be written in place or saved for backward outside inference_mode.
   bool inference = false;
@@ -46,6 +50,9 @@ struct Tensor {
   Shape sizes;
   Shape strides;       // in elements
   DType dtype = DType::Float32;
+  // A version counter of its own, shared only by views of this tensor: set by variable_data() (`x.data`),
+  // whose in-place writes PyTorch hides from x's autograd checks. Null: the storage's counter.
+  std::shared_ptr<std::atomic<int64_t>> own_version;
 
   Device device() const { return storage->device; }
   int64_t dim() const { return (int64_t)sizes.size(); }
@@ -64,7 +71,15 @@ struct Tensor {
   // to an inference tensor outside inference_mode.
   void bump_version() const {
     if (storage->inference && !inference_mode_enabled()) throw_inplace_on_inference_tensor();
-    storage->version.fetch_add(1, std::memory_order_relaxed);
+    storage->writes.fetch_add(1, std::memory_order_relaxed);
+    (own_version ? *own_version : storage->version).fetch_add(1, std::memory_order_relaxed);
+  }
+  int64_t version() const { return (own_version ? *own_version : storage->version).load(std::memory_order_relaxed); }
+  // The same data and geometry with a fresh version counter (PyTorch's variable_data(), behind `x.data`).
+  Tensor variable_data() const {
+    Tensor t = *this;
+    t.own_version = std::make_shared<std::atomic<int64_t>>(0);
+    return t;
   }
   bool is_inference() const { return storage->inference; }
 };

@@ -201,7 +201,7 @@ template <class Make>
 std::shared_ptr<const std::vector<PackedWeights>> cached_pack(const Tensor& w, int nr, int64_t groups, Make&& make) {
   static std::mutex mu;
   static std::vector<PackCacheEntry> cache;
-  const int64_t version = w.storage->version.load(std::memory_order_relaxed);
+  const int64_t version = w.storage->writes.load(std::memory_order_relaxed);  // writes through w.data too
   {
     std::lock_guard<std::mutex> lock(mu);
     for (const PackCacheEntry& e : cache)

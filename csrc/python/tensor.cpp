@@ -111,7 +111,8 @@ void bind_tensor(py::module_& m) {
       .def_property_readonly("shape", [](const Tensor& t) { return to_tuple(t.sizes); })
       .def_property_readonly("stride", [](const Tensor& t) { return to_tuple(t.strides); })
       .def_property_readonly("dtype", [](const Tensor& t) { return dtype_str(t.dtype); })
-      .def_property_readonly("version", [](const Tensor& t) { return t.storage->version.load(); })
+      .def_property_readonly("version", [](const Tensor& t) { return t.version(); })
+      .def("variable_data", &Tensor::variable_data)
       .def_property_readonly("is_inference", &Tensor::is_inference)
       // The version autograd records when it saves this tensor for backward; an inference tensor has none
       // (PyTorch refuses to save one outside inference_mode, with this message).
@@ -121,7 +122,7 @@ void bind_tensor(py::module_& m) {
               "Inference tensors cannot be saved for backward. Please do not use Tensors created in inference mode "
               "in computation tracked by autograd. To work around this, you can make a clone to get a normal tensor "
               "and use it in autograd, or use `torch.no_grad()` instead of `torch.inference_mode()`.");
-        return t.storage->version.load();
+        return t.version();
       })
       .def("bump_version", [](const Tensor& t) { t.bump_version(); })
       .def_property_readonly("device", [](const Tensor& t) { return t.device().str(); })

@@ -302,8 +302,9 @@ class Tensor:
 
     @property
     def data(self):
-        """The same storage, detached from the graph (changes to it are invisible to autograd)."""
-        return _wrap(self._impl)
+        """The same storage, detached from the graph, with a version counter of its own: in-place changes
+        through it are invisible to autograd (PyTorch's variable_data(); detach() shares the counter)."""
+        return _wrap(self._impl.variable_data())
 
     def _is_view(self):
         return self._base is not None
