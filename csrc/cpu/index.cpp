@@ -369,7 +369,9 @@ std::pair<int64_t, int64_t> index_range(const Tensor& index) {
   constexpr int64_t kChunk = 1 << 16;  // fixed pieces, each thread's min/max kept apart
   const int64_t pieces = (n + kChunk - 1) / kChunk;
   std::vector<int64_t> lo((size_t)pieces), hi((size_t)pieces);
-  const simd::MinMaxI64Fn minmax = capability() != Capability::Default ? simd::minmax_i64_avx2() : &minmax_i64;
+  const Capability cap = capability();
+  const simd::MinMaxI64Fn minmax = cap == Capability::AVX512 ? simd::minmax_i64_avx512()
+                                   : cap == Capability::AVX2 ? simd::minmax_i64_avx2() : &minmax_i64;
   parallel_for(pieces, 1, [&](int64_t b, int64_t e) {
     for (int64_t c = b; c < e; ++c)
       minmax(x + c * kChunk, std::min(kChunk, n - c * kChunk), &lo[(size_t)c], &hi[(size_t)c]);
@@ -484,6 +486,10 @@ void scatter_combine(const Tensor& self, int64_t dim, const Tensor& index, const
           const int64_t* __restrict ix = ix0 + oi;
           const T* __restrict v = s0 + os;
           T* row = d0 + od;
+          if (ist_ == 1 && sst_ == 1 && dst_ == 1) {  // contiguous lines (x.scatter_add_(1, ...)): no stride products
+            for (int64_t j = 0; j < n_; ++j) combine(row[ix[j]], v[j]);
+            continue;
+          }
           for (int64_t j = 0; j < n_; ++j) combine(row[ix[j * ist_] * dst_], v[j * sst_]);
           continue;
         }
