@@ -276,6 +276,26 @@ def test_gather_against_torch(shape, dim, ishape, dtype, device, rng):
              device=device, rng=rng, non_contiguous=True)
 
 
+@pytest.mark.parametrize("bad_value", [7, 10 ** 12, -1, -(2 ** 63)])
+@pytest.mark.parametrize("dim", [1, 0])
+@pytest.mark.parametrize("itype", ["int64", "int32"])
+def test_gather_out_of_range_index_raises(bad_value, dim, itype, rng):
+    # The CPU kernel checks each index as it reads (the row loop for dim 1, the strided one for dim 0)
+    # and never reads outside the input; the error names the op, the value, the dim and its size.
+    x = flambeau.from_numpy(rng.standard_normal((40, 7)).astype(np.float32))
+    if itype == "int32" and abs(bad_value) >= 2 ** 31:
+        pytest.skip("not an int32")
+    idx = rng.integers(0, 7, (40, 7)).astype(itype)
+    idx[33, 5] = bad_value
+    size = x.shape[dim]
+    if 0 <= bad_value < size:
+        pytest.skip("in range along this dim")
+    with pytest.raises(IndexError, match=rf"gather: index {bad_value} is out of bounds for dimension {dim} with size {size}"):
+        flambeau.gather(x, dim, flambeau.from_numpy(idx))
+    with pytest.raises(IndexError, match="out of bounds"):  # a transposed (strided) index
+        flambeau.gather(x, dim, flambeau.from_numpy(np.ascontiguousarray(idx.T)).t())
+
+
 @pytest.mark.parametrize("shape,dim,ishape", [((5, 7), 1, (5, 12)), ((5, 7), 0, (9, 7)), ((6, 5, 4), 1, (6, 9, 4)),
                                               ((300, 301), 1, (300, 301))])
 @pytest.mark.parametrize("dtype", ["float32", "float64", "int64"])

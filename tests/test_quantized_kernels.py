@@ -248,3 +248,37 @@ def test_packed_weights_follow_in_place_writes(kind, through):
     fresh = _wrap(run(_t(w1))).numpy()
     assert not np.array_equal(first, fresh)
     np.testing.assert_array_equal(again, fresh)
+
+
+@pytest.mark.parametrize("fused", [True, False])
+@pytest.mark.parametrize("storage,qmin,qmax", [("uint8", 0, 255), ("int8", -128, 127)])
+def test_quantize_per_tensor_leaves_same_bits_as_the_scalar_loop(storage, qmin, qmax, fused):
+    # The 8-bit quantization leaves (quantize8 in quantized_avx2.cpp / quantized_avx512.cpp) against the
+    # baseline loop: values on and next to the rounding ties, beyond the clamps, +-inf, NaN (byte 0),
+    # -0, and every tail length; fused (fbgemm's float64 product) and PyTorch's float32 x * inv + zp.
+    # NaN quantizes to qmax, as in PyTorch.
+    rng = np.random.default_rng(5)
+    inv = np.float32(1) / np.float32(0.0137)
+    k = rng.integers(-400, 400, 3000).astype(np.float32) + np.float32(0.5)
+    ties = (k / inv).astype(np.float32)
+    x = np.concatenate([(rng.standard_normal(5000) * 4).astype(np.float32), ties, np.nextafter(ties, np.float32(np.inf)),
+                        np.nextafter(ties, -np.float32(np.inf)), (rng.standard_normal(500) * 1e6).astype(np.float32),
+                        np.array([np.nan, np.inf, -np.inf, -0.0, 0.0, 3e38, -3e38, 1e-45], dtype=np.float32)])
+    zp = 7 if storage == "int8" else 120
+    for n in list(range(1, 40)) + [len(x)]:
+        xs = flambeau.from_numpy(np.ascontiguousarray(x[-n:]))
+        outs = on_each_cpu_capability(CAPS, lambda: _wrap(_C.quantize_per_tensor(
+            xs._impl, float(inv), zp, storage, qmin, qmax, fused)).numpy())
+        for q in outs[1:]:
+            np.testing.assert_array_equal(q, outs[0])
+    if fused:  # and PyTorch's values (fbgemm)
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)  # PyTorch splits the fbgemm call per thread; each part has its own scalar tail
+        try:
+            qt = torch.quantize_per_tensor(torch.from_numpy(x), 0.0137, zp,
+                                           torch.quint8 if storage == "uint8" else torch.qint8)
+        finally:
+            torch.set_num_threads(threads)
+        qf = flambeau.quantize_per_tensor(flambeau.from_numpy(x), 0.0137, zp,
+                                          flambeau.quint8 if storage == "uint8" else flambeau.qint8)
+        np.testing.assert_array_equal(qf.int_repr().numpy(), qt.int_repr().numpy())

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import flambeau
-from helpers import assert_close, check_op, fl_tensor, rand_array
+from helpers import assert_close, check_op, fl_tensor, rand_array, to_np
 
 RESHAPES = [
     ((2, 3, 4), (6, 4)),
@@ -378,6 +378,21 @@ def test_cat_of_block_strided_parts(case, device, rng):
           lambda m, x, y: m.cat([y[:, 1:5], y[:, ::3]], 1),
           lambda m, x, y: m.cat([x.t()[:, :3], x.t()[:, 5:9]], 1)][case]
     assert_close(fn(flambeau, fl_tensor(a, device), fl_tensor(b, device)), fn(torch, torch.tensor(a), torch.tensor(b)))
+
+
+@pytest.mark.parametrize("repeats", [0, 1, 2, 3])
+@pytest.mark.parametrize("dim", [0, 1, -1, None])
+def test_repeat_interleave_int_repeats(repeats, dim, device):
+    # An int count: forward and gradient (through the autograd ops) and without grad (straight
+    # through _C); the result is always a fresh tensor, repeats == 1 included (writing to it leaves the
+    # input alone, as in PyTorch), also from a transposed input.
+    check_op(lambda x: x.repeat_interleave(repeats, dim=dim), shapes=[(3, 5)], dtype="float64", device=device)
+    check_op(lambda x: x.t().repeat_interleave(repeats, dim=dim), shapes=[(4, 6)], device=device, grad=False)
+    x = fl_tensor(np.arange(12.0).reshape(3, 4), device)
+    y = x.repeat_interleave(repeats, dim=dim)
+    if y.numel():
+        y.view(-1)[0] = -7.0
+    assert to_np(x).tolist() == np.arange(12.0).reshape(3, 4).tolist()
 
 
 @pytest.mark.parametrize("case", ["dim0", "dim1", "flat", "broadcast1", "zero_counts"])

@@ -133,6 +133,16 @@ bool simd_pow_f32(const Tensor& out, const Tensor& a, const Tensor& b) {
   return leaf_binary<float>(out, a, b, cap == Capability::AVX512 ? simd::pow_f32_avx512() : simd::pow_f32_avx2());
 }
 
+// float32 fmod and hypot in the float64 leaves (cpu/simd/math_f64_vec.inc, v_fmod_f32, v_hypot_f32):
+// the same bits as the scalar loops (fmod is exact; hypot is glibc's hypotf formula).
+bool simd_fmod_hypot_f32(BinaryOp op, const Tensor& out, const Tensor& a, const Tensor& b) {
+  const Capability cap = capability();
+  if (cap == Capability::Default || out.dtype != DType::Float32 || a.dtype != DType::Float32) return false;
+  const bool avx512 = cap == Capability::AVX512;
+  if (op == BinaryOp::Fmod) return leaf_binary<float>(out, a, b, avx512 ? simd::fmod_f32_avx512() : simd::fmod_f32_avx2());
+  return leaf_binary<float>(out, a, b, avx512 ? simd::hypot_f32_avx512() : simd::hypot_f32_avx2());
+}
+
 // atan2 of float32 / float64 in the float64 leaves (cpu/simd/math_f64_vec.inc, v_atan2).
 template <class T>
 bool simd_atan2(const Tensor& out, const Tensor& a, const Tensor& b) {
@@ -381,15 +391,20 @@ void binary_typed(BinaryOp op, const Tensor& out, const Tensor& a, const Tensor&
             if (r != 0 && ((r < 0) != (y < 0))) r += y;
             return r;
           });
-        case BinaryOp::Fmod: return same([](T x, T y) { return std::fmod(x, y); });
-        case BinaryOp::Hypot:
+        case BinaryOp::Fmod:
           if constexpr (std::is_same_v<T, float>)
+            if (simd_fmod_hypot_f32(op, out, a, b)) return;
+          return same([](T x, T y) { return std::fmod(x, y); });
+        case BinaryOp::Hypot:
+          if constexpr (std::is_same_v<T, float>) {
+            if (simd_fmod_hypot_f32(op, out, a, b)) return;
             // glibc's hypotf, inlined so the loop needs no libm call per element: the squares are exact in
             // double and cannot overflow there, one sqrt, rounded once; an infinite operand wins over NaN.
             return same([](float x, float y) {
               const float r = float(std::sqrt(double(x) * x + double(y) * y));
               return (std::isinf(x) || std::isinf(y)) ? INFINITY : r;
             });
+          }
           return same([](T x, T y) { return std::hypot(x, y); });
         case BinaryOp::FloorDivide: return same([](T x, T y) { return float_floor_divide(x, y); });
         case BinaryOp::Atan2:

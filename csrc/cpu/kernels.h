@@ -94,7 +94,8 @@ void index_put(const Tensor& dst_perm, const Tensor& values_perm, const std::vec
 Tensor nonzero(const Tensor& t);
 // x[mask], x and the bool mask contiguous and of one shape: a 1-D tensor of the selected elements.
 Tensor masked_select(const Tensor& x, const Tensor& mask);
-void gather(const Tensor& out, const Tensor& in, int64_t dim, const Tensor& index);
+// False when some index is outside [0, in.sizes[dim]) (out is then garbage; nothing outside `in` is read).
+bool gather(const Tensor& out, const Tensor& in, int64_t dim, const Tensor& index);
 // The smallest and largest entry of a contiguous non-empty int64 index, in one pass (bounds checks).
 std::pair<int64_t, int64_t> index_range(const Tensor& index);
 // out = in's slices along dim at the (checked, non-negative) indices; in contiguous, out fresh.

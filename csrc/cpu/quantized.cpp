@@ -104,6 +104,32 @@ void quantize_u8_portable(const float* x, int64_t i0, int64_t i1, float inv, flo
   for (int64_t i = i0; i < i1; ++i) q[i] = quantized_simd::quantize_u8_1(x[i], inv, zp);
 }
 
+// Quantization of float32 values (see ops/quantized_ops.h). Rounding is half to even, as nearbyint: for the
+// 8-bit types the value is first clamped to integer bounds (which commutes with rounding), rounded by
+// adding and subtracting 1.5 * 2^23 and converted through int32 (quantized_scalar.h's quantize8_1, which
+// the AVX2 / AVX-512 leaves vectorise: this loop in the baseline build, SSE2 with the float64 product,
+// ran 4M floats at 0.33x PyTorch); int32 uses nearbyint in double.
+template <bool FUSED, class D>
+void quantize8(const float* xs, D* dst, int64_t i0, int64_t i1, float inv, float zp, float lo, float hi) {
+  const double inv_d = inv, zp_d = zp;
+  for (int64_t i = i0; i < i1; ++i) {
+    // before rounding: fbgemm's fma (exact in double, rounded once), or PyTorch's scalar float32 path
+    float v = FUSED ? (float)((double)xs[i] * inv_d + zp_d) : xs[i] * inv + zp;
+    v = v < hi ? v : hi;  // NaN becomes hi (qmax), as fbgemm's vminps(v, INT32_MAX-ish) then clamp
+    v = v > lo ? v : lo;
+    v = (v + 12582912.0f) - 12582912.0f;
+    dst[i] = (D)(int32_t)v;
+  }
+}
+
+void quantize8_portable(const float* x, int64_t i0, int64_t i1, float inv, float zp, float lo, float hi, bool fused,
+                        void* q) {
+  // int8 and uint8 share the low byte of the int32 (the values are clamped into the storage's range).
+  uint8_t* dst = static_cast<uint8_t*>(q);
+  if (fused) quantize8<true>(x, dst, i0, i1, inv, zp, lo, hi);
+  else quantize8<false>(x, dst, i0, i1, inv, zp, lo, hi);
+}
+
 // The leaf for the capability in force and the arithmetic asked for (saturate = no VNNI in hardware, as
 // fbgemm chooses; the test hook quantized_gemm_raw asks for either).
 QGemmLeaf pick_leaf(bool saturate) {
@@ -116,7 +142,7 @@ QGemmLeaf pick_leaf(bool saturate) {
       return quantized_simd::leaf_avx2(saturate);
     default:
       return {kPortableNR, saturate ? &gemm_portable<true> : &gemm_portable<false>, &requantize_portable,
-              &dequantize_portable, &quantize_u8_portable};
+              &dequantize_portable, &quantize_u8_portable, &quantize8_portable};
   }
 }
 
@@ -529,35 +555,17 @@ Tensor quantized_conv2d(const Tensor& x, int64_t x_zp, const Tensor& w, const Te
   return y;
 }
 
-// Quantization of float32 values (see ops/quantized_ops.h). Rounding is half to even, as nearbyint: for the
-// 8-bit types the value is first clamped to integer bounds (which commutes with rounding), rounded by
-// adding and subtracting 1.5 * 2^23 and converted through int32, all of which the compiler vectorises;
-// int32 uses nearbyint in double.
-template <bool FUSED, class D>
-void quantize8(const float* xs, D* dst, int64_t i0, int64_t i1, float inv, float zp, float lo, float hi) {
-  const double inv_d = inv, zp_d = zp;
-  for (int64_t i = i0; i < i1; ++i) {
-    // before rounding: fbgemm's fma (exact in double, rounded once), or PyTorch's scalar float32 path
-    float v = FUSED ? (float)((double)xs[i] * inv_d + zp_d) : xs[i] * inv + zp;
-    v = std::min(std::max(v, lo), hi);
-    v = (v + 12582912.0f) - 12582912.0f;
-    dst[i] = (D)(int32_t)v;
-  }
-}
-
 void quantize_per_tensor(const Tensor& x, float inv, int64_t zp, int64_t qmin, int64_t qmax, bool fused,
                          const Tensor& out) {
   const int64_t n = x.numel();
   const float* xs = x.data<float>();
   const float zp_f = (float)zp, lo = (float)qmin, hi = (float)qmax;
-  auto run8 = [&](auto* dst) {
-    parallel_for(n, kGrain, [&](int64_t i0, int64_t i1) {
-      if (fused) quantize8<true>(xs, dst, i0, i1, inv, zp_f, lo, hi);
-      else quantize8<false>(xs, dst, i0, i1, inv, zp_f, lo, hi);
-    });
-  };
-  if (out.dtype == DType::UInt8) return run8(out.data<uint8_t>());
-  if (out.dtype == DType::Int8) return run8(out.data<int8_t>());
+  if (out.dtype == DType::UInt8 || out.dtype == DType::Int8) {
+    const auto q8 = default_leaf().quantize8;
+    void* dst = out.dtype == DType::UInt8 ? (void*)out.data<uint8_t>() : (void*)out.data<int8_t>();
+    parallel_for(n, kGrain, [&](int64_t i0, int64_t i1) { q8(xs, i0, i1, inv, zp_f, lo, hi, fused, dst); });
+    return;
+  }
   int32_t* dst = out.data<int32_t>();
   parallel_for(n, kGrain, [&](int64_t i0, int64_t i1) {
     for (int64_t i = i0; i < i1; ++i) {

@@ -705,6 +705,22 @@ void arg_reduce(bool is_max, const Tensor* values, const Tensor& indices, const 
     const T* x = in.data<T>();
     int64_t* oi = indices.data<int64_t>();
     T* ov = values ? values->data<T>() : nullptr;
+    if constexpr (std::is_floating_point_v<T>) {
+      // Contiguous float rows (x.max(1), logits.argmax(-1)): the block fold of reduce_body.h, same
+      // index and value as the loop below.
+      if (st == 1 && n > 1) {
+        const auto am = sum_loops<T>()->arg_max_min;
+        parallel_for(p.out_numel, std::max<int64_t>(1, kGrain / n), [&](int64_t b, int64_t e) {
+          for (int64_t o = b; o < e; ++o) {
+            const T* r = x + kept_offset(p, o);
+            const int64_t bi = am(r, n, is_max);
+            oi[o] = bi;
+            if (ov) ov[o] = r[bi];
+          }
+        });
+        return;
+      }
+    }
     parallel_for(p.out_numel, std::max<int64_t>(1, kGrain / std::max<int64_t>(n, 1)), [&](int64_t b, int64_t e) {
       for (int64_t o = b; o < e; ++o) {
         const T* r = x + kept_offset(p, o);

@@ -316,8 +316,15 @@ Tensor gather(const Tensor& t, int64_t dim, const Tensor& index) {
     return reshape(r, index.sizes);
   }
   check_gather_shapes(t, d, index, "gather");
-  Tensor idx = prepare_index(widen_int(index), index.sizes, t.sizes[d], d, false, "gather", false);
   Tensor out = empty(index.sizes, t.dtype, t.device());
+  if (t.device().is_cpu()) {
+    // The CPU kernel checks the bounds as it reads (no index may be negative here); only when it
+    // reports a bad index does prepare_index run, to raise its error.
+    if (out.numel() == 0 || cpu::gather(out, t, d, widen_int(index))) return out;
+    prepare_index(widen_int(index), index.sizes, t.sizes[d], d, false, "gather", false);
+    throw RuntimeError("gather: an index is out of bounds");  // not reached: prepare_index raised
+  }
+  Tensor idx = prepare_index(widen_int(index), index.sizes, t.sizes[d], d, false, "gather", false);
   if (out.numel() > 0) FLB_BACKEND(t.device(), gather, out, t, d, idx);
   return out;
 }

@@ -4,9 +4,11 @@ AVX-512): sum / mean / var / std over the last dims of contiguous rows, sums ove
 short rows. Each CPU capability gives the same bits, the whole-tensor results are the same with 1
 and 2 threads, and every result matches a float64 reference (PyTorch's float32 sums are less
 accurate than ours, so the reference is numpy's float64). Also the whole-tensor max / min loops
-(max_min_fold): exact, NaN anywhere gives NaN, +-inf."""
+(max_min_fold): exact, NaN anywhere gives NaN, +-inf; and max / min / argmax / argmin with indices
+along contiguous rows (arg_max_min_fold): PyTorch's values and indices bit for bit."""
 import numpy as np
 import pytest
+import torch
 
 import flambeau
 from flambeau import _C
@@ -119,6 +121,65 @@ def test_whole_tensor_max_min(cap, dtype, rng):
             y[-1] = -np.inf
             mx, mn = with_cpu_capability(cap, lambda: run(y))
             assert mx == np.inf and mn == -np.inf
+
+
+# ---------------------------------------------------------------- max / min / argmax along contiguous rows (arg_max_min_fold)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n", [1, 2, 15, 16, 17, 63, 64, 65, 100, 2047, 2048, 2049, 5000])
+def test_row_max_min_with_indices_match_pytorch_bits_on_every_capability(n, dtype, rng):
+    # Rows of a few kinds: random, with ties of the extreme (the first index wins), +0 and -0 tied
+    # (the first one's sign comes back), +-inf, a NaN early, late or in a later 2048-element block
+    # (the first NaN wins), and small integers with many ties.
+    rows = [rng.standard_normal(n) * 100, np.round(rng.standard_normal(n) * 2)]
+    tie = rng.standard_normal(n)
+    if n > 3:
+        tie[[n // 3, n - 1]] = 50.0
+        tie[[n // 4, n - 2]] = -50.0
+    rows.append(tie)
+    zeros = -np.abs(rng.standard_normal(n)) - 1.0
+    zeros[rng.integers(0, n, 3)] = -0.0
+    zeros[rng.integers(0, n, 3)] = 0.0
+    rows += [zeros, -zeros]
+    inf = rng.standard_normal(n)
+    inf[rng.integers(0, n, 2)] = np.inf
+    inf[rng.integers(0, n, 2)] = -np.inf
+    rows.append(inf)
+    for pos in sorted({0, n // 2, n - 1, min(n - 1, 2100)}):
+        r = rng.standard_normal(n)
+        r[pos] = np.nan
+        if pos + 7 < n:
+            r[pos + 7] = np.nan
+        rows.append(r)
+    x = np.stack(rows).astype(dtype)
+    t = torch.from_numpy(x)
+    want = [t.max(1), t.min(1), t.argmax(1), t.argmin(1)]
+
+    def run():
+        f = flambeau.from_numpy(x)
+        mx, mn = f.max(1), f.min(1)
+        return mx.values.numpy(), mx.indices.numpy(), mn.values.numpy(), mn.indices.numpy(), \
+            f.argmax(1).numpy(), f.argmin(1).numpy()
+
+    for got in _all_caps(run):
+        assert got[0].tobytes() == want[0].values.numpy().tobytes()
+        assert got[2].tobytes() == want[1].values.numpy().tobytes()
+        np.testing.assert_array_equal(got[1], want[0].indices.numpy())
+        np.testing.assert_array_equal(got[3], want[1].indices.numpy())
+        np.testing.assert_array_equal(got[4], want[2].numpy())
+        np.testing.assert_array_equal(got[5], want[3].numpy())
+
+
+def test_row_max_min_of_views_and_3d(rng):
+    # Rows that are contiguous inside a non-contiguous tensor (a column slice, a 3-d batch) take the
+    # same row loop through their own base pointers.
+    x = rng.standard_normal((6, 7, 300)).astype(np.float32)
+    x[2, 3, 299] = 9.0
+    x[4, 1, 5] = np.nan
+    for view in (lambda m: m, lambda m: m[:, 2:, 10:250], lambda m: m.transpose(0, 1)):
+        want = view(torch.from_numpy(x)).max(-1)
+        got = view(flambeau.from_numpy(x)).max(-1)
+        assert got.values.numpy().tobytes() == want.values.numpy().tobytes()
+        np.testing.assert_array_equal(got.indices.numpy(), want.indices.numpy())
 
 
 # ---------------------------------------------------------------- the 2-norm (_C.norm2: the same sum_sq loops)

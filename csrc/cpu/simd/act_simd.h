@@ -112,6 +112,13 @@ ActFwdF64Fn act_fwd_f64_for_cpu();
 using PowF32Fn = void (*)(float* o, const float* x, const float* y, bool y_scalar, int64_t n);
 PowF32Fn pow_f32_avx2();
 PowF32Fn pow_f32_avx512();
+// fmod(x, y) on contiguous float32 (exact, in float64; libm for quotients beyond 2^51), same form:
+// o[i] = fmod(x[i], y_scalar ? y[0] : y[i]); o may alias x or y.
+PowF32Fn fmod_f32_avx2();
+PowF32Fn fmod_f32_avx512();
+// hypot(x, y) on contiguous float32 in float64 (glibc's hypotf bits), same form.
+PowF32Fn hypot_f32_avx2();
+PowF32Fn hypot_f32_avx512();
 // atan2(y, x) on contiguous float32 / float64 computed in float64 (fdlibm's atan; C99's cases), from
 // the same leaves: o[i] = atan2(y[i], x_scalar ? x[0] : x[i]); o may alias y or x.
 using Atan2F32Fn = void (*)(float* o, const float* y, const float* x, bool x_scalar, int64_t n);

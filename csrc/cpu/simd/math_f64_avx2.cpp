@@ -96,6 +96,8 @@ BoxMullerFn box_muller_avx2() { return &box_muller; }
 ActFwdF64Fn act_fwd_f64_avx2() { return &act_fwd; }
 ActBwdF64Fn act_bwd_f64_avx2() { return &act_bwd; }
 PowF32Fn pow_f32_avx2() { return &pow_f32; }
+PowF32Fn fmod_f32_avx2() { return &fmod_f32; }
+PowF32Fn hypot_f32_avx2() { return &hypot_f32; }
 Atan2F32Fn atan2_f32_avx2() { return &atan2_run<float>; }
 Atan2F64Fn atan2_f64_avx2() { return &atan2_run<double>; }
 RowSoftmaxF64Fn row_softmax_f64_avx2() { return &row_softmax; }

@@ -81,6 +81,8 @@ BoxMullerFn box_muller_avx512() { return &box_muller; }
 ActFwdF64Fn act_fwd_f64_avx512() { return &act_fwd; }
 ActBwdF64Fn act_bwd_f64_avx512() { return &act_bwd; }
 PowF32Fn pow_f32_avx512() { return &pow_f32; }
+PowF32Fn fmod_f32_avx512() { return &fmod_f32; }
+PowF32Fn hypot_f32_avx512() { return &hypot_f32; }
 Atan2F32Fn atan2_f32_avx512() { return &atan2_run<float>; }
 Atan2F64Fn atan2_f64_avx512() { return &atan2_run<double>; }
 RowSoftmaxF64Fn row_softmax_f64_avx512() { return &row_softmax; }

@@ -193,10 +193,41 @@ void quantize_u8(const float* x, int64_t i0, int64_t i1, float inv, float zp, ui
   for (; i < i1; ++i) q[i] = quantize_u8_1(x[i], inv, zp);
 }
 
+// quantize_per_tensor into 8 bits, 8 lanes: quantize8_1 (quantized_scalar.h) vectorised as the AVX-512
+// leaf's quantize8_run (see there), the tail through quantize8_1 itself; fp-contract is off for both.
+#pragma GCC push_options
+#pragma GCC optimize("fp-contract=off")
+template <bool FUSED>
+void quantize8_run(const float* x, int64_t i0, int64_t i1, float inv, float zp, float lo, float hi, uint8_t* q) {
+  const __m256 vinv = _mm256_set1_ps(inv), vzp = _mm256_set1_ps(zp), vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
+  const __m256d dinv = _mm256_set1_pd(inv), dzp = _mm256_set1_pd(zp);
+  int64_t i = i0;
+  for (; i + 8 <= i1; i += 8) {
+    const __m256 xv = _mm256_loadu_ps(x + i);
+    __m256 v;
+    if constexpr (FUSED) {
+      const __m128 a = _mm256_cvtpd_ps(_mm256_fmadd_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(xv)), dinv, dzp));
+      const __m128 b = _mm256_cvtpd_ps(_mm256_fmadd_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(xv, 1)), dinv, dzp));
+      v = _mm256_insertf128_ps(_mm256_castps128_ps256(a), b, 1);
+    } else {
+      v = _mm256_add_ps(_mm256_mul_ps(xv, vinv), vzp);
+    }
+    v = _mm256_max_ps(_mm256_min_ps(v, vhi), vlo);
+    store_u8x8(q + i, _mm256_cvtps_epi32(v));
+  }
+  for (; i < i1; ++i) q[i] = (uint8_t)quantize8_1(x[i], inv, zp, lo, hi, FUSED);
+}
+#pragma GCC pop_options
+
+void quantize8(const float* x, int64_t i0, int64_t i1, float inv, float zp, float lo, float hi, bool fused, void* q) {
+  if (fused) quantize8_run<true>(x, i0, i1, inv, zp, lo, hi, static_cast<uint8_t*>(q));
+  else quantize8_run<false>(x, i0, i1, inv, zp, lo, hi, static_cast<uint8_t*>(q));
+}
+
 }  // namespace
 
 QGemmLeaf leaf_avx2(bool saturate) {
-  return {8, saturate ? &gemm<true> : &gemm<false>, &requantize, &dequantize, &quantize_u8};
+  return {8, saturate ? &gemm<true> : &gemm<false>, &requantize, &dequantize, &quantize_u8, &quantize8};
 }
 
 }  // namespace flambeau::cpu::quantized_simd

@@ -68,9 +68,43 @@ void quantize_u8(const float* x, int64_t i0, int64_t i1, float inv, float zp, ui
   }
 }
 
+// quantize_per_tensor into 8 bits (quantized_scalar.h's quantize8_1, lane for lane): fused, the product
+// and zero point in float64 (vcvtps2pd, vfmadd: the product is exact, one rounding) then vcvtpd2ps; else
+// vmulps then vaddps (not contracted: fp-contract is off for this function). vminps(v, hi) turns NaN into
+// hi (v < hi ? v : hi), then vmaxps(v, lo); vcvtps2dq rounds half to even and vpmovdb keeps the low byte.
+#pragma GCC push_options
+#pragma GCC optimize("fp-contract=off")
+template <bool FUSED>
+void quantize8_run(const float* x, int64_t i0, int64_t i1, float inv, float zp, float lo, float hi, uint8_t* q) {
+  const __m512 vinv = _mm512_set1_ps(inv), vzp = _mm512_set1_ps(zp), vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);
+  const __m512d dinv = _mm512_set1_pd(inv), dzp = _mm512_set1_pd(zp);
+  for (int64_t i = i0; i < i1; i += 16) {
+    const __mmask16 k = tail_mask(i1 - i);
+    const __m512 xv = _mm512_maskz_loadu_ps(k, x + i);
+    __m512 v;
+    if constexpr (FUSED) {
+      const __m256 a = _mm512_cvtpd_ps(_mm512_fmadd_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(xv)), dinv, dzp));
+      const __m256 b = _mm512_cvtpd_ps(_mm512_fmadd_pd(_mm512_cvtps_pd(_mm512_extractf32x8_ps(xv, 1)), dinv, dzp));
+      v = _mm512_insertf32x8(_mm512_castps256_ps512(a), b, 1);
+    } else {
+      v = _mm512_add_ps(_mm512_mul_ps(xv, vinv), vzp);
+    }
+    v = _mm512_max_ps(_mm512_min_ps(v, vhi), vlo);
+    _mm512_mask_cvtepi32_storeu_epi8(q + i, k, _mm512_cvtps_epi32(v));
+  }
+}
+#pragma GCC pop_options
+
+void quantize8(const float* x, int64_t i0, int64_t i1, float inv, float zp, float lo, float hi, bool fused, void* q) {
+  if (fused) quantize8_run<true>(x, i0, i1, inv, zp, lo, hi, static_cast<uint8_t*>(q));
+  else quantize8_run<false>(x, i0, i1, inv, zp, lo, hi, static_cast<uint8_t*>(q));
+}
+
 }  // namespace
 
-QGemmLeaf leaf_avx512_saturating() { return {16, &gemm_saturating, &requantize, &dequantize, &quantize_u8}; }
-QGemmLeaf leaf_avx512_vnni() { return {16, &gemm_avx512_vnni, &requantize, &dequantize, &quantize_u8}; }
+QGemmLeaf leaf_avx512_saturating() {
+  return {16, &gemm_saturating, &requantize, &dequantize, &quantize_u8, &quantize8};
+}
+QGemmLeaf leaf_avx512_vnni() { return {16, &gemm_avx512_vnni, &requantize, &dequantize, &quantize_u8, &quantize8}; }
 
 }  // namespace flambeau::cpu::quantized_simd

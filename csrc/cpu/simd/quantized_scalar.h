@@ -42,5 +42,24 @@ inline uint8_t quantize_u8_1(float x, float inv, float zp) {
   return (uint8_t)std::max(0, std::min(255, cvt_ps_i32(t)));
 }
 
+// quantize_per_tensor's element for the 8-bit storages: v = fused ? float(double(x) * inv + zp) (fbgemm's:
+// the product of two floats is exact in float64, so with or without contraction into an fma there is one
+// rounding there, then one to float) or x * inv + zp in float32 (PyTorch's scalar path: the product
+// rounded first, so the files that use this are built without contraction), clamped to [lo, hi] with
+// NaN going to hi (PyTorch's qmax: fbgemm's vminps against a bound first), rounded half to even. The
+// caller keeps the low byte of the int32.
+inline int32_t quantize8_1(float x, float inv, float zp, float lo, float hi, bool fused) {
+  float v;
+  if (fused) {
+    v = (float)((double)x * (double)inv + (double)zp);
+  } else {
+    const float p = x * inv;
+    v = p + zp;
+  }
+  v = v < hi ? v : hi;
+  v = v > lo ? v : lo;
+  return cvt_ps_i32(v);
+}
+
 }  // namespace
 }  // namespace flambeau::cpu::quantized_simd

@@ -46,6 +46,10 @@ struct QGemmLeaf {
                      bool relu, float* y);
   // q[i] = clamp(lrintf(fmin(fma(x[i], inv, zp), 2147483520)), 0, 255) for i in [i0, i1).
   void (*quantize_u8)(const float* x, int64_t i0, int64_t i1, float inv, float zp, uint8_t* q);
+  // quantize_per_tensor into int8 / uint8 storage: q[i] = low byte of quantize8_1(x[i], inv, zp, lo, hi,
+  // fused) (quantized_scalar.h) for i in [i0, i1); q points at int8_t or uint8_t.
+  void (*quantize8)(const float* x, int64_t i0, int64_t i1, float inv, float zp, float lo, float hi, bool fused,
+                    void* q);
 };
 
 QGemmLeaf leaf_avx2(bool saturate);

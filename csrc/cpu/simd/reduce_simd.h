@@ -17,6 +17,7 @@ struct Fns {
   void (*add_rows)(double* acc, const T* x, int64_t ld, int64_t nrows, int64_t n);  // acc[j] += x[r*ld + j]
   T (*max_min)(const T* x, int64_t n, bool is_max, char* nan);  // max or min of x (n > 0); NaN seen: *nan = 1
   double (*prod)(const T* x, int64_t n, double s);      // s times the float64 product of x[0..n), fixed order
+  int64_t (*arg_max_min)(const T* x, int64_t n, bool is_max);  // index of the first max / min (first NaN), n > 0
 };
 
 const Fns<float>* fns_f32_avx2();

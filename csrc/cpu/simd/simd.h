@@ -32,9 +32,10 @@ F32ToF64Fn f32_to_f64_avx2();
 F64ToF32Fn f64_to_f32_avx2();
 
 // The smallest and largest of x[0..n), n > 0 (index bounds checks: gather, scatter, index_select).
-// AVX2 has the 64-bit compare SSE2 lacks; the AVX2 build serves the AVX-512 capability too.
+// AVX2 has the 64-bit compare SSE2 lacks; AVX-512 has the 64-bit min and max themselves.
 using MinMaxI64Fn = void (*)(const int64_t* x, int64_t n, int64_t* lo, int64_t* hi);
 MinMaxI64Fn minmax_i64_avx2();
+MinMaxI64Fn minmax_i64_avx512();
 
 // Addcmul / addcdiv / lerp (op = (int)TernaryOp) over one row: o[i*st[0]] = f(s[i*st[1]], a[i*st[2]],
 // b[i*st[3]]), strides in elements; `value` scales addcmul/addcdiv (cpu/simd/ternary_vec.inc).
