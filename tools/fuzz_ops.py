@@ -679,6 +679,9 @@ def _to_numpy(t):
             else np.zeros(tuple(t.shape), dtype=np.float32)
     if dt == "bfloat16":
         t = t.float()
+    elif dt == "complex32":  # PyTorch's ComplexHalf (flambeau has none; numpy neither)
+        import torch
+        t = t.to(torch.complex64)
     try:
         if t.is_conj():
             t = t.resolve_conj()
@@ -700,12 +703,15 @@ def run_case(L, code):
         exec(code, ns)
     except Exception as e:  # noqa: BLE001 -- we classify every failure
         return False, (type(e).__name__, str(e).split("\n")[0][:300])
-    snap = []
-    for kind, v in _leaves(ns.get("out"), []):
-        snap.append((kind, _to_numpy(v) if kind == "tensor" else v))
-    inputs = []
-    for name in sorted(k for k in ns if re.fullmatch(r"t\d+", k)):
-        inputs.append(_to_numpy(ns[name]))
+    try:
+        snap = []
+        for kind, v in _leaves(ns.get("out"), []):
+            snap.append((kind, _to_numpy(v) if kind == "tensor" else v))
+        inputs = []
+        for name in sorted(k for k in ns if re.fullmatch(r"t\d+", k)):
+            inputs.append(_to_numpy(ns[name]))
+    except Exception as e:  # noqa: BLE001 -- a result we cannot read back counts as an error
+        return False, ("unreadable result: " + type(e).__name__, str(e).split("\n")[0][:300])
     return True, (snap, inputs)
 
 

@@ -108,6 +108,8 @@ bitwise_xor = _bitwise(_C.bitwise_xor, "bitwise_xor")
 
 def _inplace_nograd(a, r):
     """Writes a non-differentiable result r into a (comparisons/logical/bitwise in place)."""
+    from ._dispatch import check_no_internal_overlap
+    check_no_internal_overlap(a._impl, "in-place comparison")
     if a._impl.dtype != r._impl.dtype and not can_cast_names(r._impl.dtype, a._impl.dtype):
         raise RuntimeError(f"result type {_BY_NAME[r._impl.dtype]} can't be cast to the desired output type "
                            f"{_BY_NAME[a._impl.dtype]}")

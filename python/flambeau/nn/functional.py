@@ -501,8 +501,11 @@ def _norm(x, p, dim, keepdim, eps=None):
     if p == 1:
         n = x.abs().sum(dim=dim, keepdim=keepdim)
         return n.clamp(min=eps) if eps is not None else n
-    if p == math.inf:
-        n = x.abs().amax(dim=dim, keepdim=keepdim)
+    if p == math.inf or p == -math.inf:
+        n = x.abs().amax(dim=dim, keepdim=keepdim) if p > 0 else x.abs().amin(dim=dim, keepdim=keepdim)
+        return n.clamp(min=eps) if eps is not None else n
+    if p == 0:  # the number of non-zero entries (1 / p below would divide by zero); no gradient
+        n = (x != 0).sum(dim=dim, keepdim=keepdim).to(x.real.dtype if x.is_complex() else x.dtype)
         return n.clamp(min=eps) if eps is not None else n
     s = x.abs().pow(p).sum(dim=dim, keepdim=keepdim)
     if eps is not None:
@@ -757,6 +760,13 @@ def pdist(input, p=2):
 
 def cosine_similarity(x1, x2, dim=1, eps=1e-8):
     # kernel: _C.cosine_similarity
+    # PyTorch computes in the operands' common dtype and refuses an integral one; squaring int8 or
+    # int16 operands in their own dtype would overflow silently.
+    dt = flambeau.result_type(x1, x2)
+    if not (dt.is_floating_point or dt.is_complex):
+        raise RuntimeError(f"cosine_similarity: expected common dtype to be floating point, yet common dtype is "
+                           f"{str(dt).split('.')[-1]} (shapes {list(x1.shape)} and {list(x2.shape)})")
+    x1, x2 = x1.to(dt), x2.to(dt)
     n1 = (x1 * x1).sum(dim=dim, keepdim=True).sqrt().clamp(min=eps)
     n2 = (x2 * x2).sum(dim=dim, keepdim=True).sqrt().clamp(min=eps)
     return ((x1 / n1) * (x2 / n2)).sum(dim=dim)
