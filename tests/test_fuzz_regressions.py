@@ -135,17 +135,32 @@ def test_inplace_on_empty_expanded_tensor_is_fine(stmt):
     check(fn)
 
 
-def test_bool_mask_setitem_on_expanded_tensor_does_not_silently_drop_the_write():
-    # x[mask] = 2 on an expanded x went through where() + copy_, whose unmasked elements were written
-    # last and undid the write (x stayed -4); PyTorch writes 2. Refusing is the safe answer here.
-    x = flambeau.tensor([-4], dtype=flambeau.int32).expand(6)
-    mask = flambeau.tensor([True, False, True, False, False, False])
-    try:
-        x[mask] = 2
-    except RuntimeError as e:
-        assert "memory" in str(e)
-    else:
-        assert x.tolist() == [2] * 6
+@pytest.mark.parametrize("stmt", [
+    "a[L.tensor([True, False, True, False, False, False])] = 2",   # stayed -4 (where() + copy_ undid it)
+    "a[L.zeros(6, dtype=L.bool)] = 2",
+    "a.masked_fill_(L.tensor([False, True, False, False, False, False]), 7)",
+])
+def test_bool_mask_fill_on_expanded_tensor(stmt):
+    # PyTorch fills every memory location that one of its aliases' mask entries selects
+    def fn(L):
+        base = L.tensor([-4], dtype=L.int32)
+        a = base.expand(6)
+        exec(stmt, {"L": L, "a": a})
+        return base
+    check(fn)
+
+
+def test_masked_fill_on_expanded_2d():
+    def fn(L):
+        b = L.arange(4.0).reshape(1, 4)
+        m = L.zeros(3, 4, dtype=L.bool)
+        m[2, 1] = True
+        m[0, 3] = True
+        b.expand(3, 4).masked_fill_(m, 9.0)
+        c = L.arange(3.0).reshape(3, 1)
+        c.expand(3, 4).masked_fill_(L.tensor(True), 5)
+        return b, c
+    check(fn)
 
 
 # --------------------------------------------------------------------------------------------- (d)
@@ -369,3 +384,33 @@ def test_add_alpha_rules(code):
 ])
 def test_histc_arguments(code):
     check(lambda L: eval(code), r"histc")
+
+
+@pytest.mark.parametrize("shape,size", [((2, 1, 8), 0), ((2, 3, 4), -1), ((0, 1, 3), 0), ((2, 3, 4), 2)])
+def test_local_response_norm_size(shape, size):
+    x = np.linspace(-2, 2, int(np.prod(shape)), dtype=np.float32).reshape(shape)
+    check(lambda L: L.nn.functional.local_response_norm(L.tensor(x), size), r"local_response_norm")
+
+
+def test_cosine_similarity_broadcast_dim():
+    # dim counts in the broadcast shape: (3, 4) with (2, 3, 4), dim=0 normalised x1 over its own dim 0
+    a = np.random.default_rng(0).standard_normal((3, 4))
+    b = np.random.default_rng(1).standard_normal((2, 3, 4))
+    for dim in (0, 1, -1):
+        check(lambda L: L.nn.functional.cosine_similarity(L.tensor(a), L.tensor(b), dim=dim))
+    check(lambda L: L.nn.functional.cosine_similarity(L.tensor(a[0]), L.tensor(b), dim=-1))
+
+
+@pytest.mark.parametrize("code", [
+    "F.pixel_shuffle(L.ones(1, 4, 2, 2), 0)",                  # ZeroDivisionError in Python
+    "F.pixel_unshuffle(L.ones(1, 4, 2, 2), -1)",
+    "L.isclose(L.ones(2), 1)",                                 # AttributeError: 'int' has no '_impl'
+    "L.ldexp(L.ones(2), 1.0)", "L.ones(2).ldexp_(2)",
+    "L.take_along_dim(L.zeros(1, 1, 2), L.zeros(4, 1, dtype=L.int64), -2)",   # IndexError: list assignment
+    "L.take_along_dim(L.tensor(2.0), L.tensor(0), 0)",
+    "L.take_along_dim(L.arange(6.0).reshape(2, 3), L.tensor([[2], [0]]), 1)",
+    "L.ldexp(L.ones(2), L.tensor([1, 2]))",
+])
+def test_argument_errors_are_clear(code):
+    check(lambda L: eval(code, {"L": L, "F": L.nn.functional}),
+          r"pixel_shuffle|pixel_unshuffle|isclose|ldexp|take_along_dim")

@@ -632,8 +632,105 @@ def gen_creation(g):
     return name, g.code(f())
 
 
+def gen_more(g):
+    """Less common ops: pooling/conv in 1-d and 3-d, folds, norms, statistics, fft, special functions."""
+    r = g.r
+    F = "L.nn.functional"
+    dt = r.choice(["float32", "float32", "float64", "float16", "bfloat16", "int64"])
+    sa = g.shape(long_ok=False)
+    nd = len(sa)
+    x3 = lambda: g.tensor(shape=(r.choice([0, 1, 2]), r.choice([1, 3])) + (r.choice([0, 1, 5, 8]),), dtype=dt)
+    x5 = lambda: g.tensor(shape=(r.choice([0, 1, 2]), r.choice([1, 2]), r.choice([1, 3]), r.choice([2, 4]),
+                                 r.choice([0, 3, 4])), dtype=dt)
+    choices = [
+        ("max_pool1d", lambda: "%s.max_pool1d(%s, %d, stride=%s, padding=%d, dilation=%d, ceil_mode=%s)" % (
+            F, x3(), r.randint(0, 4), r.choice(["None", "1", "2", "0"]), r.randint(0, 2), r.randint(1, 2),
+            r.choice(["True", "False"]))),
+        ("avg_pool1d", lambda: "%s.avg_pool1d(%s, %d, stride=%s, padding=%d, ceil_mode=%s)" % (
+            F, x3(), r.randint(0, 4), r.choice(["None", "1", "2"]), r.randint(0, 2), r.choice(["True", "False"]))),
+        ("max_pool3d", lambda: "%s.max_pool3d(%s, %d, stride=%s, padding=%d)" % (
+            F, x5(), r.randint(0, 3), r.choice(["None", "1", "2"]), r.randint(0, 2))),
+        ("avg_pool3d", lambda: "%s.avg_pool3d(%s, %d, stride=%s, padding=%d)" % (
+            F, x5(), r.randint(0, 3), r.choice(["None", "1", "2"]), r.randint(0, 2))),
+        ("adaptive_avg_pool1d", lambda: "%s.adaptive_avg_pool1d(%s, %d)" % (F, x3(), r.randint(-1, 6))),
+        ("adaptive_max_pool3d", lambda: "%s.adaptive_max_pool3d(%s, %d)" % (F, x5(), r.randint(0, 3))),
+        ("conv3d", lambda: "%s.conv3d(%s, %s, stride=%d, padding=%d)" % (
+            F, x5(), g.tensor(shape=(2, r.choice([1, 2]), r.randint(1, 3), r.randint(1, 2), r.randint(1, 3)), dtype=dt),
+            r.choice([1, 2, 0]), r.choice([0, 1, -1]))),
+        ("conv_transpose1d", lambda: "%s.conv_transpose1d(%s, %s, stride=%d, padding=%d, output_padding=%d)" % (
+            F, x3(), g.tensor(shape=(r.choice([1, 3]), 2, r.randint(0, 3)), dtype=dt), r.choice([1, 2]),
+            r.choice([0, 1, 3]), r.choice([0, 1]))),
+        ("fold", lambda: "%s.fold(%s, output_size=%s, kernel_size=%d, stride=%d)" % (
+            F, g.tensor(shape=(r.choice([1, 2]), r.choice([4, 3, 8]), r.choice([4, 9, 2]))), r.choice(["(3, 3)", "(4, 4)",
+                                                                                                        "(2, 2)"]),
+            r.choice([1, 2, 0]), r.choice([1, 2]))),
+        ("pixel_unshuffle", lambda: "%s.pixel_unshuffle(%s, %d)" % (F, g.tensor(shape=(1, 2, r.choice([4, 3, 0]), 4)),
+                                                                    r.choice([2, 0, 3]))),
+        ("instance_norm", lambda: "%s.instance_norm(%s)" % (F, g.tensor(shape=(r.choice([1, 2]), 3, r.choice([1, 4]),
+                                                                                  r.choice([1, 4])), dtype=dt))),
+        ("local_response_norm", lambda: "%s.local_response_norm(%s, %d)" % (F, x3(), r.randint(0, 4))),
+        ("embedding_bag2d", lambda: "%s.embedding_bag(%s, %s, mode=%r, padding_idx=%s)" % (
+            F, idx_tensor(g, 5, (r.choice([0, 2]), 3)), g.tensor(shape=(5, 3)), r.choice(["sum", "mean", "max"]),
+            r.choice(["None", "0", "-1"]))),
+        ("affine_grid", lambda: "%s.affine_grid(%s, %s, align_corners=False)" % (
+            F, g.tensor(shape=r.choice([(1, 2, 3), (2, 2, 3), (1, 3, 3)])), r.choice(["[1, 1, 2, 3]", "[2, 1, 0, 3]",
+                                                                                 "[1, 1, 2]"]))),
+        ("interpolate_scale", lambda: "%s.interpolate(%s, scale_factor=%s, mode=%r)" % (
+            F, x3(), r.choice(["2", "0.5", "0", "1.7", "-1"]), r.choice(["nearest", "linear", "area"]))),
+        ("quantile", lambda: "L.quantile(%s, %s, dim=%s)" % (g.tensor(shape=sa, dtype=r.choice(["float32", "float64"])),
+                                                            r.choice(["0.5", "0.0", "1.0", "1.5", "-0.1"]),
+                                                            r.choice(["None", str(g.dim(nd))]))),
+        ("nanquantile", lambda: "L.nanquantile(%s, %s)" % (g.tensor(shape=sa, vals="x"), r.choice(["0.25", "0.75"]))),
+        ("cov", lambda: "L.cov(%s, correction=%d)" % (g.tensor(shape=r.choice([(3, 4), (4,), (0, 3), (3, 1)]), dtype=dt),
+                                                      r.randint(0, 2))),
+        ("corrcoef", lambda: "L.corrcoef(%s)" % g.tensor(shape=r.choice([(3, 4), (2, 1), (1, 5)]))),
+        ("diff", lambda: "L.diff(%s, n=%d, dim=%d)" % (g.tensor(shape=sa, dtype=dt), r.randint(0, 3), g.dim(nd))),
+        ("cummax_dim", lambda: "L.cummax(%s, %d)[0]" % (g.tensor(shape=sa, dtype=dt), g.dim(nd))),
+        ("sort_desc", lambda: "L.sort(%s, dim=%d, descending=True, stable=True)" % (g.tensor(shape=sa, dtype=dt,
+                                                                                      vals=r.choice("nix")), g.dim(nd))),
+        ("unique_dim", lambda: "L.unique(%s, dim=%d)" % (g.tensor(shape=sa, vals="i"), g.dim(nd))),
+        ("fft", lambda: "L.fft.fft(%s, n=%s, dim=%d)" % (g.tensor(shape=sa), r.choice(["None", "0", "3", "-1"]), g.dim(nd))),
+        ("rfft", lambda: "L.fft.rfft(%s, dim=%d)" % (g.tensor(shape=sa, dtype=r.choice(["float32", "float64",
+                                                                                       "complex64"])), g.dim(nd))),
+        ("irfft", lambda: "L.fft.irfft(%s, n=%s)" % (g.tensor(shape=sa, dtype="complex64"), r.choice(["None", "1", "4"]))),
+        ("special_fn", lambda: "L.special.%s(%s)" % (r.choice(["erfcx", "log_ndtr", "ndtri", "i0e", "i1", "i1e",
+                                                               "entr", "expit", "bessel_j0", "ndtr", "logit"]),
+                                                      g.tensor(shape=sa, dtype=dt, vals=r.choice("nxp")))),
+        ("polygamma", lambda: "L.polygamma(%d, %s)" % (r.randint(-1, 3), g.tensor(shape=sa, vals=r.choice("nxp")))),
+        ("mvlgamma", lambda: "L.mvlgamma(%s, %d)" % (g.tensor(shape=sa, vals="p"), r.randint(0, 3))),
+        ("renorm", lambda: "L.renorm(%s, %s, %d, %s)" % (g.tensor(shape=sa), r.choice(["2", "1", "0", "-1"]), g.dim(nd),
+                                                         r.choice(["1.0", "0", "-1"]))),
+        ("logaddexp", lambda: "L.logaddexp(%s, %s)" % (g.tensor(shape=sa, vals="x"), g.tensor(shape=g.bshape(sa), vals="x"))),
+        ("cumprod_grad_free", lambda: "L.cumprod(%s, %d)" % (g.tensor(shape=sa, dtype=dt, vals="x"), g.dim(nd))),
+        ("trapezoid", lambda: "L.trapezoid(%s, dim=%d)" % (g.tensor(shape=sa, dtype=dt), g.dim(nd))),
+        ("block_diag", lambda: "L.block_diag(%s, %s)" % (g.tensor(shape=r.choice([(2, 3), (0,), (), (1, 0), (2,)])),
+                                                         g.tensor(shape=r.choice([(1, 1), (3,), (0, 2)])))),
+        ("cartesian_prod", lambda: "L.cartesian_prod(%s, %s)" % (g.tensor(shape=(r.randint(0, 3),)),
+                                                                 g.tensor(shape=(r.randint(0, 3),)))),
+        ("combinations", lambda: "L.combinations(%s, %d)" % (g.tensor(shape=(r.randint(0, 4),)), r.randint(0, 4))),
+        ("atleast_3d", lambda: "L.atleast_3d(%s)" % g.tensor(shape=sa)),
+        ("vander", lambda: "L.vander(%s, N=%s)" % (g.tensor(shape=(r.randint(0, 4),), dtype=dt), r.choice(["None", "0", "3"]))),
+        ("take_along_dim_none", lambda: "L.take_along_dim(%s, %s)" % (g.tensor(shape=sa), idx_tensor(g, _numel(sa),
+                                                                                                     (r.randint(0, 4),)))),
+        ("index_reduce", lambda: "%s.index_reduce(%d, %s, %s, %r)" % (
+            g.tensor(shape=(4, 3)), 0, idx_tensor(g, 4, (2,)), g.tensor(shape=r.choice([(2, 3), (2, 1), (3, 3)])),
+            r.choice(["prod", "mean", "amax", "amin", "bad"]))),
+        ("narrow_copy", lambda: "L.narrow_copy(%s, %d, %d, %d)" % (g.tensor(shape=sa), g.dim(nd), r.randint(-2, 3),
+                                                                    r.randint(0, 3))),
+        ("select_scatter", lambda: "L.select_scatter(%s, %s, %d, %d)" % (g.tensor(shape=sa), g.tensor(shape=sa[1:]),
+                                                                          0, r.randint(-3, 3))),
+        ("slice_scatter", lambda: "L.slice_scatter(%s, %s, %d, %d, %d)" % (
+            g.tensor(shape=sa), g.tensor(shape=g.bshape(sa)), 0, r.randint(-2, 2), r.randint(0, 4))),
+        ("diagonal_scatter", lambda: "L.diagonal_scatter(%s, %s, %d)" % (g.tensor(shape=r.choice([(3, 3), (2, 4), (3,)])),
+                                                                         g.tensor(shape=(r.randint(0, 3),)),
+                                                                         r.randint(-2, 2))),
+    ]
+    name, f = r.choice(choices)
+    return name, g.code(f())
+
+
 FAMILIES = [(gen_unary, 3), (gen_binary, 4), (gen_reduce, 3), (gen_shape, 4), (gen_index, 4), (gen_nn, 3),
-            (gen_linalg, 3), (gen_creation, 1)]
+            (gen_linalg, 3), (gen_creation, 1), (gen_more, 4)]
 
 
 def generate(seed, count):

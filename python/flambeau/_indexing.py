@@ -334,9 +334,12 @@ def setitem(t, idx, value):
         if idx.__class__ is Tensor and not isinstance(value, Tensor) and isinstance(value, numbers.Number):
             mi = idx._impl
             # (not into an expanded tensor: there the where() result's unmasked elements, written
-            # last to the shared memory, would undo the masked ones)
-            if mi.dtype == "bool" and mi.shape == impl.shape and mi.device == impl.device and \
-                    (0 not in impl.stride or impl.numel == 0):
+            # last to the shared memory, would undo the masked ones; masked_fill_ handles that case)
+            if mi.dtype == "bool" and mi.shape == impl.shape and mi.device == impl.device:
+                if 0 in impl.stride and impl.numel:  # an expanded x: masked_fill_'s rule for aliases
+                    from ._functions.indexing import masked_fill_
+                    masked_fill_(t, idx, value)
+                    return
                 _C.copy_(impl, _C.where(mi, _C.scalar_tensor(value, impl.dtype, impl.device), impl))
                 return
         target = _C.basic_getitem(impl, idx)  # fast path: a basic index is a view to write through

@@ -163,6 +163,8 @@ def signbit(input):
 
 
 def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    if not isinstance(other, Tensor):
+        raise TypeError(f"isclose(): argument 'other' (position 2) must be Tensor, not {type(other).__name__}")
     if isinstance(other, Tensor) and input._impl.dtype != other._impl.dtype:
         raise RuntimeError(f"{_BY_NAME[input._impl.dtype]} did not match {_BY_NAME[other._impl.dtype]}")
     if input._impl.dtype == "bool" or (input._impl.dtype in _INT and rtol == 0 and atol == 0):

@@ -239,6 +239,12 @@ def take_along_dim(input, indices, dim=None, *, axis=None):
         dim = _np.numpy_dim("take_along_dim", dim, axis)
     if dim is None:
         return gather(reshape(input, (-1,)), 0, reshape(indices, (-1,)))
+    if input._impl.ndim != indices._impl.ndim:  # (a shorter indices failed with a Python IndexError)
+        raise RuntimeError(f"take_along_dim(): input and indices should have the same number of dimensions, "
+                           f"but got {input._impl.ndim} dimensions for input, and {indices._impl.ndim} "
+                           f"dimensions for indices")
+    if input._impl.ndim == 0:  # 0-d input and indices: PyTorch refuses a dim there
+        raise IndexError(f"take_along_dim(): Dimension specified as {dim} but tensor has no dimensions")
     d = wrap_dim(dim, input._impl.ndim)
     shape_i = list(input._impl.shape)
     shape_x = list(indices._impl.shape)
@@ -443,6 +449,21 @@ def masked_fill(input, mask, value):
 
 
 def masked_fill_(input, mask, value):
+    impl = input._impl
+    shared = [d for d, (n, st) in enumerate(zip(impl.shape, impl.stride)) if st == 0 and n > 1]
+    if shared and impl.numel and not (input._rg and _gs.enabled) and isinstance(mask, Tensor):
+        # An expanded input: PyTorch fills each memory location that any of its aliases' mask entries
+        # selects. Computing out of place and copying back would let the unmasked aliases, written
+        # last, undo the fill. So: reduce the mask over the shared dims and fill the distinct elements.
+        _check_mask(mask, "masked_fill_")
+        from .shape import expand, narrow
+        m = expand(mask, tuple(impl.shape))
+        target = input
+        for d in shared:
+            m = m.any(dim=d, keepdim=True)
+            target = narrow(target, d, 0, 1)
+        masked_fill_(target, m, value)
+        return input
     r = masked_fill(input, mask, value)
     return _assign(input, r)
 
