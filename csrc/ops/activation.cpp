@@ -23,7 +23,7 @@ void check_out(const Tensor& out, const Tensor& x, const char* op) {
   FLB_CHECK(out.dtype == x.dtype, TypeError, op, ": output dtype ", dtype_name(out.dtype), " differs from input dtype ",
             dtype_name(x.dtype));
   check_same_device(out, x, op);
-  for (int64_t d = 0; d < out.dim(); ++d)
+  for (int64_t d = 0; d < out.dim() && out.numel() > 0; ++d)
     FLB_CHECK(!(out.strides[d] == 0 && out.sizes[d] > 1), RuntimeError, op,
               ": unsupported operation: more than one element of the written-to tensor (shape ", shape_str(out.sizes),
               ") refers to a single memory location. Please clone() the tensor before performing the operation.");

@@ -23,6 +23,7 @@ void check_same_dtype(const Tensor& a, const Tensor& b, const char* op) {
 
 // An output that several elements alias (an expanded view) can't be written elementwise.
 static void check_writable(const Tensor& out, const char* op) {
+  if (out.numel() == 0) return;  // nothing is written (PyTorch accepts an empty expanded output)
   for (int64_t d = 0; d < out.dim(); ++d)
     FLB_CHECK(!(out.strides[d] == 0 && out.sizes[d] > 1), RuntimeError, op,
               ": unsupported operation: more than one element of the written-to tensor (shape ", shape_str(out.sizes),

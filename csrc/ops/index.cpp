@@ -156,7 +156,7 @@ Tensor index(const Tensor& t, const std::vector<std::optional<Tensor>>& indices)
 Tensor& index_put_(Tensor& t, const std::vector<std::optional<Tensor>>& indices, const Tensor& values, bool accumulate) {
   check_same_device(t, values, "index_put_");
   check_same_dtype(t, values, "index_put_");
-  for (int64_t d = 0; d < t.dim(); ++d)
+  for (int64_t d = 0; d < t.dim() && t.numel() > 0; ++d)
     FLB_CHECK(!(t.strides[d] == 0 && t.sizes[d] > 1), RuntimeError,
               "index_put_: unsupported operation: the written-to tensor (shape ", shape_str(t.sizes),
               ") has elements that share memory; clone() it first");

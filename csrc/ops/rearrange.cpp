@@ -16,7 +16,7 @@ Tensor flip(const Tensor& t, const Dims& dims_in) {
     const int64_t w = wrap_dim(d, t.dim(), "flip");
     FLB_CHECK(!seen[(size_t)w], RuntimeError, "flip: dim ", w, " appears multiple times in the list of dims");
     seen[(size_t)w] = true;
-    dims.push_back(w);
+    if (t.dim() > 0) dims.push_back(w);  // a 0-d tensor has nothing to flip: dim 0 / -1 only name it
   }
   if (!t.device().is_cpu()) {
     Tensor x = t;

@@ -322,9 +322,8 @@ def full(size, fill_value, *, out=None, dtype=None, layout=None, device=None, re
     if isinstance(fill_value, Tensor):
         fill_value = fill_value.item()
     dt = _dt(dtype, _fill_dtype(fill_value))
-    if dt in _NARROW:
-        from ._promote import check_fits
-        check_fits(fill_value, dt)
+    from ._promote import check_fits
+    check_fits(fill_value, dt, wide=True)  # PyTorch: full((2,), 1e40) raises, int8 300 too
     if _is_complex_number(fill_value):
         from ._complex.creation import full_complex_impl
         impl = full_complex_impl(parse_size((size,), "full"), fill_value, dt, _dev(device))
@@ -378,9 +377,8 @@ def ones_like(input, *, dtype=None, layout=None, device=None, requires_grad=Fals
 
 def full_like(input, fill_value, *, dtype=None, layout=None, device=None, requires_grad=False, memory_format=None):
     shape, dt, dev = _like(input, dtype, device)
-    if dt in _NARROW:
-        from ._promote import check_fits
-        check_fits(fill_value, dt)
+    from ._promote import check_fits
+    check_fits(fill_value, dt, wide=True)
     return _finish(_filled_like(input, fill_value, dt, dev, memory_format, "full_like"), requires_grad)
 
 

@@ -326,18 +326,26 @@ def setitem(t, idx, value):
     if isinstance(value, complex):  # a complex number: written as a 0-dim tensor of t's (complex) dtype
         from ._creation import tensor
         value = tensor(value, dtype=t.dtype, device=t.device)
-    if impl.dtype in _INT_LIMITS and isinstance(value, numbers.Number):
-        check_fits(value, impl.dtype)  # x[i] = 300 into uint8 raises, as PyTorch (x[i] = -1 stores 255)
+    if isinstance(value, numbers.Number):
+        check_fits(value, impl.dtype, wide=True)  # x[i] = 300 into uint8 raises, as PyTorch (x[i] = -1 stores 255)
     if not ((t._rg or (isinstance(value, Tensor) and value._rg)) and _gs.enabled):
         # x[mask] = number with a bool mask of x's own shape (x[x < 0] = 0): one select, not the
         # coordinates of every hit (nonzero) and a scatter through them (3x slower than PyTorch).
         if idx.__class__ is Tensor and not isinstance(value, Tensor) and isinstance(value, numbers.Number):
             mi = idx._impl
+            # (not into an expanded tensor: there the where() result's unmasked elements, written
+            # last to the shared memory, would undo the masked ones; masked_fill_ handles that case)
             if mi.dtype == "bool" and mi.shape == impl.shape and mi.device == impl.device:
+                if 0 in impl.stride and impl.numel:  # an expanded x: masked_fill_'s rule for aliases
+                    from ._functions.indexing import masked_fill_
+                    masked_fill_(t, idx, value)
+                    return
                 _C.copy_(impl, _C.where(mi, _C.scalar_tensor(value, impl.dtype, impl.device), impl))
                 return
         target = _C.basic_getitem(impl, idx)  # fast path: a basic index is a view to write through
         if target is not None:
+            from ._functions._dispatch import check_no_internal_overlap
+            check_no_internal_overlap(target, "setitem")  # PyTorch refuses to write into an expanded view
             value = _value_tensor(t, value)
             if isinstance(value, Tensor):
                 _C.copy_(target, _strip_leading_ones(value._impl, target.ndim))

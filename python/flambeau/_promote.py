@@ -9,6 +9,7 @@ integer < floating), and a Python float then means the default dtype. So int_ten
 float32, float32_tensor + float64_0dim -> float32, bool_tensor + 1 -> int64, uint8_tensor + 1 ->
 uint8.
 """
+import math
 import numbers
 
 from . import _C
@@ -188,12 +189,42 @@ def _py_number(v):
 _INT_LIMITS = {"uint8": (0, 255), "int8": (-128, 127), "int16": (-32768, 32767), "int32": (-2147483648, 2147483647)}
 
 
-def check_fits(v, dt, suffix="_t"):
+# The largest finite value of each floating dtype, and PyTorch's name for it in the overflow message.
+_FLOAT_MAX = {"float16": (65504.0, "c10::Half"), "bfloat16": (3.3895313892515355e38, "c10::BFloat16"),
+              "float32": (3.4028234663852886e38, "float")}
+
+
+def _check_fits_wide(v, dt):
+    """c10::overflows for the wide types, where a fill value is concerned: a finite value beyond a float
+    dtype's largest (fill_(1e40) on float32 would store inf) or an integer beyond int64."""
+    if isinstance(v, (bool, complex)) or not isinstance(v, numbers.Number):
+        return
+    if dt == "int64":
+        try:
+            ok = -(1 << 63) <= int(v) < (1 << 63)
+        except (OverflowError, ValueError):  # inf, nan
+            ok = False
+        if not ok:
+            raise RuntimeError("value cannot be converted to type int64_t without overflow")
+        return
+    lim = _FLOAT_MAX.get(dt)
+    if lim is not None:
+        try:
+            f = float(v)
+        except OverflowError:  # an int too large even for a double
+            raise RuntimeError(f"value cannot be converted to type {lim[1]} without overflow") from None
+        if math.isfinite(f) and abs(f) > lim[0]:
+            raise RuntimeError(f"value cannot be converted to type {lim[1]} without overflow")
+
+
+def check_fits(v, dt, suffix="_t", wide=False):
     """PyTorch's "value cannot be converted to type uint8_t without overflow" (c10::overflows) for a
     value stored into a narrow-integer tensor (full, fill_, masked_fill, tensor(data)): integers
     within the type's range, for uint8 also down to -255 (stored wrapping: -1 is 255); floats within
     it (NaN and infinities overflow). Scalar operands of arithmetic are not checked (they wrap)."""
     lim = _INT_LIMITS.get(dt)
+    if lim is None and wide:  # (fill values; not tensor(data), where PyTorch stores inf)
+        _check_fits_wide(v, dt)
     if lim is None or isinstance(v, bool):
         return
     lo, hi = lim

@@ -367,6 +367,8 @@ def multinomial(input, num_samples, replacement=False, *, generator=None, out=No
 
 # ---------------------------------------------------------------- in-place (Tensor methods)
 def _inplace_guard(t, op):
+    from ._functions._dispatch import check_no_internal_overlap
+    check_no_internal_overlap(t._impl, op)
     from .autograd.grad_mode import _state
     from .autograd.function import _is_fw_leaf
     if t._rg and t.grad_fn is None and _state.enabled and not _state.fw_gate and not _is_fw_leaf(t):

@@ -202,6 +202,7 @@ Tensor.__setitem__ = _indexing.setitem
 def add_(self, other, *, alpha=1):
     if other.__class__ is _Sparse:  # dense.add_(sparse): PyTorch's optimizers' update of a sparse gradient
         return _sparse.dense_add_(self, other, alpha)
+    ew.check_alpha(self, other, alpha, "add_")
     if alpha != 1 and self._impl.dtype in ("float16", "bfloat16") and isinstance(other, Tensor):
         # one rounding of self + alpha * other (in float32), as PyTorch; then written into self
         return _assign_result(self, ew.add(self, other, alpha=alpha))
@@ -213,6 +214,7 @@ def add_(self, other, *, alpha=1):
 def sub_(self, other, *, alpha=1):
     if other.__class__ is _Sparse:
         return _sparse.dense_add_(self, other, -alpha, "sub_")
+    ew.check_alpha(self, other, alpha, "sub_")
     if alpha != 1 and self._impl.dtype in ("float16", "bfloat16") and isinstance(other, Tensor):
         # one rounding of self + alpha * other (in float32), as PyTorch; then written into self
         return _assign_result(self, ew.sub(self, other, alpha=alpha))
@@ -299,8 +301,9 @@ def addmm_(self, mat1, mat2, *, beta=1, alpha=1):
     return _assign_result(self, la.addmm(self, mat1, mat2, beta=beta, alpha=alpha))
 
 
-def _assign_result(self, r):
+def _assign_result(self, r, op="in-place op"):
     """Writes an out-of-place result into self, as an in-place op (history moves onto self)."""
+    dsp.check_no_internal_overlap(self._impl, op)
     if r._impl.dtype != self._impl.dtype:
         from ._promote import can_cast_names
         if not can_cast_names(r._impl.dtype, self._impl.dtype):
@@ -387,7 +390,7 @@ def fill_(self, value):
         _indexing.setitem(self, Ellipsis, value)
         return self
     if not isinstance(value, Tensor):
-        check_fits(value, self._impl.dtype)  # narrow integers: PyTorch's overflow check (uint8: 300 raises)
+        check_fits(value, self._impl.dtype, wide=True)  # PyTorch's overflow check (uint8: 300, float32: 1e40)
     _C.fill_(self._impl, value)
     return self
 
@@ -399,6 +402,7 @@ def zero_(self):
 def copy_(self, src, non_blocking=False):
     if not isinstance(src, Tensor):
         raise TypeError(f"copy_(): argument 'src' must be Tensor, not {type(src).__name__}")
+    dsp.check_no_internal_overlap(self._impl, "copy_")
     if (self._rg or src._rg) and _gs.enabled:
         _indexing.setitem(self, Ellipsis, src)
         return self

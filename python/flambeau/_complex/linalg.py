@@ -300,7 +300,7 @@ def cholesky_ex(A, *, upper=False, check_errors=False, out=None):
     rl = _real_linalg()
     if check_errors:
         rl._raise_on_info(info, "linalg.cholesky_ex", rl._chol_message, A.dim() > 2)
-    return rl.return_types.linalg_cholesky_ex(L, info)
+    return rl._outs(out, rl.return_types.linalg_cholesky_ex, (L, info))  # (info as int32, out= honoured)
 
 
 def cholesky(A, *, upper=False, out=None):

@@ -340,10 +340,28 @@ def _is_primal_view(v):
     return forward_ad._current_level >= 0 and forward_ad.is_primal_view(v)
 
 
+def check_no_internal_overlap(impl, op):
+    """PyTorch refuses to write into a tensor several of whose elements share one memory location (an
+    expanded view): the result would depend on the order of the writes. Same message as its
+    assert_no_internal_overlap, with the op and the shape."""
+    shape, stride = impl.shape, impl.stride
+    if impl.numel == 0:  # nothing is written
+        return
+    for n, s in zip(shape, stride):
+        if s == 0 and n > 1:
+            raise RuntimeError(f"{op}: unsupported operation: more than one element of the written-to tensor "
+                               f"(shape {list(shape)}) refers to a single memory location. Please clone() the "
+                               f"tensor before performing the operation.")
+
+
 def _check_inplace_leaf(a):
     # (fw_gate: no_grad in a forward-AD level; a forward-AD leaf does not require grad)
     if a._rg and a.grad_fn is None and not _gs.fw_gate and not _is_fw_leaf(a):
         raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
+
+
+def _op_name(cfn):
+    return getattr(cfn, "__name__", "in-place op")
 
 
 def _inplace_binary(a, b, cfn, Fn):
@@ -355,7 +373,8 @@ def _inplace_binary(a, b, cfn, Fn):
         if db != da:
             dt = result_type_names(a, b)
             if not can_cast_names(dt, da):
-                raise RuntimeError(f"result type {_BY_NAME[dt]} can't be cast to the desired output type {_BY_NAME[da]}")
+                raise RuntimeError(f"{_op_name(cfn)}_: result type {_BY_NAME[dt]} can't be cast to the desired output "
+                                   f"type {_BY_NAME[da]} (shapes {list(ai.shape)} and {list(b._impl.shape)})")
             b = _cast(b, da)
         bt = b
     else:
@@ -366,7 +385,8 @@ def _inplace_binary(a, b, cfn, Fn):
             return _inplace_binary(a, t, cfn, Fn)
         dt = result_type_tensor_scalar(da, b)
         if not can_cast_names(dt, da):
-            raise RuntimeError(f"result type {_BY_NAME[dt]} can't be cast to the desired output type {_BY_NAME[da]}")
+            raise RuntimeError(f"{_op_name(cfn)}_: result type {_BY_NAME[dt]} can't be cast to the desired output "
+                               f"type {_BY_NAME[da]} (shape {list(ai.shape)} and a {type(b).__name__} scalar)")
         bt = None
         bi = scalar_impl(b, _scalar_dtype(cfn, da), ai.device)
     if (a._rg or (bt is not None and bt._rg)) and _gs.enabled:

@@ -108,6 +108,8 @@ bitwise_xor = _bitwise(_C.bitwise_xor, "bitwise_xor")
 
 def _inplace_nograd(a, r):
     """Writes a non-differentiable result r into a (comparisons/logical/bitwise in place)."""
+    from ._dispatch import check_no_internal_overlap
+    check_no_internal_overlap(a._impl, "in-place comparison")
     if a._impl.dtype != r._impl.dtype and not can_cast_names(r._impl.dtype, a._impl.dtype):
         raise RuntimeError(f"result type {_BY_NAME[r._impl.dtype]} can't be cast to the desired output type "
                            f"{_BY_NAME[a._impl.dtype]}")
@@ -161,6 +163,8 @@ def signbit(input):
 
 
 def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    if not isinstance(other, Tensor):
+        raise TypeError(f"isclose(): argument 'other' (position 2) must be Tensor, not {type(other).__name__}")
     if isinstance(other, Tensor) and input._impl.dtype != other._impl.dtype:
         raise RuntimeError(f"{_BY_NAME[input._impl.dtype]} did not match {_BY_NAME[other._impl.dtype]}")
     if input._impl.dtype == "bool" or (input._impl.dtype in _INT and rtol == 0 and atol == 0):

@@ -110,7 +110,8 @@ class Div(_Binary):
 
 
 def add(input, other, *, alpha=1, out=None):
-    if other.__class__ is Tensor and input.__class__ is Tensor and out is None and alpha == 1:
+    if other.__class__ is Tensor and input.__class__ is Tensor and out is None and alpha.__class__ is int and \
+            alpha == 1:
         # The hot path (two plain tensors, nothing to record), inlined. The kernel itself checks
         # that the dtypes match (and the devices); when it refuses, the general path below
         # promotes or raises the error in this function's words.
@@ -122,6 +123,7 @@ def add(input, other, *, alpha=1, out=None):
     if other.__class__ is _Sparse or input.__class__ is _Sparse:  # dense + sparse, sparse + sparse
         return _write_out(out, _sparse.add(input, other, alpha=alpha)) if out is not None else \
             _sparse.add(input, other, alpha=alpha)
+    check_alpha(input, other, alpha, "add")
     if alpha != 1 and _half_result(input, other):
         r = _half_alpha(add, input, other, alpha)
         return _write_out(out, r) if out is not None else r
@@ -138,6 +140,25 @@ def _half_result(input, other):
     """Whether input op other gives a float16/bfloat16 result."""
     return isinstance(input, Tensor) and isinstance(other, Tensor) and \
         result_type_names(input, other) in ("float16", "bfloat16")
+
+
+def check_alpha(input, other, alpha, op):
+    """PyTorch's rules for add/sub's alpha: a float alpha with integral operands (which would make the
+    result float, or be truncated in place) and a bool alpha with non-bool ones are refused."""
+    if alpha.__class__ is int:
+        return
+    t, o = (input, other) if isinstance(input, Tensor) else (other, input)
+    if not isinstance(t, Tensor):
+        return
+    rt = result_type_names(t, o) if isinstance(o, Tensor) else result_type_tensor_scalar(t._impl.dtype, o)
+    if isinstance(alpha, bool):
+        if rt != "bool":
+            raise RuntimeError(f"{op}: Boolean alpha only supported for Boolean results.")
+    elif isinstance(alpha, numbers.Complex) and not isinstance(alpha, numbers.Real):
+        if not rt.startswith("complex"):
+            raise RuntimeError(f"{op}: For non-complex input tensors, argument alpha must not be a complex number.")
+    elif not isinstance(alpha, numbers.Integral) and (rt in _INT or rt == "bool"):
+        raise RuntimeError(f"{op}: For integral input tensors, argument alpha must not be a floating point number.")
 
 
 def _scaled_other(input, other, alpha):
@@ -160,7 +181,8 @@ def _half_alpha(fn, input, other, alpha):
 
 
 def sub(input, other, *, alpha=1, out=None):
-    if other.__class__ is Tensor and input.__class__ is Tensor and out is None and alpha == 1:
+    if other.__class__ is Tensor and input.__class__ is Tensor and out is None and alpha.__class__ is int and \
+            alpha == 1:
         # The hot path (two plain tensors, nothing to record), inlined. The kernel itself checks
         # that the dtypes match (and that they are not bool); when it refuses, the general path below
         # promotes or raises the error in this function's words.
@@ -172,6 +194,7 @@ def sub(input, other, *, alpha=1, out=None):
     if other.__class__ is _Sparse or input.__class__ is _Sparse:  # dense - sparse, sparse - sparse
         return _write_out(out, _sparse.add(input, other, alpha=-alpha, name="sub")) if out is not None else \
             _sparse.add(input, other, alpha=-alpha, name="sub")
+    check_alpha(input, other, alpha, "sub")
     if alpha != 1 and _half_result(input, other):
         r = _half_alpha(sub, input, other, alpha)
         return _write_out(out, r) if out is not None else r

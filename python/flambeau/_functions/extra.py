@@ -565,10 +565,14 @@ def bitwise_right_shift_(self, other):
 
 def ldexp(input, other, *, out=None):
     """input * 2 ** other (PyTorch's composite: the power is taken in floating point)."""
+    if not isinstance(other, Tensor):
+        raise TypeError(f"ldexp(): argument 'other' (position 2) must be Tensor, not {type(other).__name__}")
     return _out(out, ew.mul(input, ew.pow(2.0, other)))
 
 
 def ldexp_(self, other):
+    if not isinstance(other, Tensor):
+        raise TypeError(f"ldexp_(): argument 'other' (position 1) must be Tensor, not {type(other).__name__}")
     return _inplace(self, ldexp, other)
 
 

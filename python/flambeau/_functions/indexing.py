@@ -5,6 +5,8 @@ Backward of a read at indices is a write at the same indices (`_C.index_put_` wi
 accumulate=True, so repeated indices add up), and vice versa.
 """
 
+import numbers
+
 from .. import _C
 from .._promote import scalar_impl, check_fits, _FLOAT
 from .._tensor import Tensor, _wrap
@@ -237,6 +239,12 @@ def take_along_dim(input, indices, dim=None, *, axis=None):
         dim = _np.numpy_dim("take_along_dim", dim, axis)
     if dim is None:
         return gather(reshape(input, (-1,)), 0, reshape(indices, (-1,)))
+    if input._impl.ndim != indices._impl.ndim:  # (a shorter indices failed with a Python IndexError)
+        raise RuntimeError(f"take_along_dim(): input and indices should have the same number of dimensions, "
+                           f"but got {input._impl.ndim} dimensions for input, and {indices._impl.ndim} "
+                           f"dimensions for indices")
+    if input._impl.ndim == 0:  # 0-d input and indices: PyTorch refuses a dim there
+        raise IndexError(f"take_along_dim(): Dimension specified as {dim} but tensor has no dimensions")
     d = wrap_dim(dim, input._impl.ndim)
     shape_i = list(input._impl.shape)
     shape_x = list(indices._impl.shape)
@@ -293,6 +301,7 @@ def scatter_add_(input, dim=_np.REQUIRED, index=_np.REQUIRED, src=_np.REQUIRED, 
     if axis is not None or dim is _np.REQUIRED or index is _np.REQUIRED or src is _np.REQUIRED:
         dim = _np.dim_args("scatter_add_", dim, axis, index=index, src=src)
     d = _scatter_args(input, dim, index, src, "scatter_add_")
+    dsp.check_no_internal_overlap(input._impl, "scatter_add_")
     if (input._rg or src._rg) and _gs.enabled:
         dsp._check_inplace_leaf(input)
         return dsp._rebase(input, ScatterAdd.apply(input, d, index, src))
@@ -317,6 +326,33 @@ def _scatter_coords(index, dim):
     return coords
 
 
+def _index_range(index):
+    """(min, max) of a non-empty index tensor, in one pass."""
+    lo, hi = index.aminmax()
+    return int(lo.item()), int(hi.item())
+
+
+def _check_scatter_index(input, d, index, src, op):
+    """PyTorch's scatter checks. scatter is built on index_put, which would wrap a negative index and
+    report an oversized index tensor with its own words."""
+    _check_index(index, op)
+    ish, xsh = list(index._impl.shape), list(input._impl.shape)
+    if not index._impl.numel:
+        return
+    if len(ish) != len(xsh):
+        raise RuntimeError(f"{op}(): Index tensor must have the same number of dimensions as self tensor "
+                           f"(index {ish}, self {xsh})")
+    for k, (i, x) in enumerate(zip(ish, xsh)):
+        if k != d and i > x:
+            raise RuntimeError(f"{op}(): Expected index {ish} to be smaller than self {xsh} apart from dimension {d}")
+        if src is not None and src._impl.ndim == len(ish) and i > src._impl.shape[k]:
+            raise RuntimeError(f"{op}(): Expected index {ish} to be smaller than src {list(src._impl.shape)}")
+    n = xsh[d] if xsh else 1
+    lo, hi = _index_range(index)
+    if lo < 0 or hi >= n:
+        raise RuntimeError(f"{op}(): index {lo if lo < 0 else hi} is out of bounds for dimension {d} with size {n}")
+
+
 def scatter(input, dim=_np.REQUIRED, index=_np.REQUIRED, src=None, *, value=None, reduce=None, axis=None):
     if axis is not None or dim is _np.REQUIRED or index is _np.REQUIRED:
         dim = _np.dim_args("scatter", dim, axis, index=index)
@@ -339,6 +375,13 @@ def scatter(input, dim=_np.REQUIRED, index=_np.REQUIRED, src=None, *, value=None
             return scatter_reduce(input, dim, index, src.contiguous(), "prod")
         return scatter_add(input, dim, index, src)
     d = wrap_dim(dim, input._impl.ndim)
+    _check_scatter_index(input, d, index, src, "scatter")
+    if not index._impl.numel and not (src is not None and src._rg and _gs.enabled):  # nothing to write
+        from .shape import clone
+        return clone(input)
+    if input._impl.ndim == 0:  # a 0-d self (and index): as the 1-element case
+        one = lambda t: reshape(t, (1,)) if isinstance(t, Tensor) else t  # noqa: E731
+        return reshape(scatter(one(input), 0, one(index), one(src), value=value), ())
     coords = _scatter_coords(index, d)
     if src is not None:
         ishape = index._impl.shape
@@ -354,6 +397,7 @@ def scatter(input, dim=_np.REQUIRED, index=_np.REQUIRED, src=None, *, value=None
 def scatter_(input, dim=_np.REQUIRED, index=_np.REQUIRED, src=None, *, value=None, reduce=None, axis=None):
     if axis is not None or dim is _np.REQUIRED or index is _np.REQUIRED:
         dim = _np.dim_args("scatter_", dim, axis, index=index)
+    dsp.check_no_internal_overlap(input._impl, "scatter_")
     r = scatter(input, dim, index, src, value=value, reduce=reduce)
     return _assign(input, r)
 
@@ -387,7 +431,7 @@ def masked_fill(input, mask, value):
         xi = input._impl
         if xi.dtype not in _FLOAT and isinstance(value, float) and not value.is_integer():
             pass  # PyTorch truncates silently here too
-        check_fits(value, xi.dtype)  # narrow integers: PyTorch's overflow check (uint8: 300 raises, -1 is 255)
+        check_fits(value, xi.dtype, wide=True)  # PyTorch's overflow check (uint8: 300 raises, -1 is 255)
         v = _wrap(scalar_impl(value if xi.dtype != "bool" else bool(value), xi.dtype, xi.device))
     ms, xs = mask._impl.shape, input._impl.shape
     if ms != xs:
@@ -405,6 +449,21 @@ def masked_fill(input, mask, value):
 
 
 def masked_fill_(input, mask, value):
+    impl = input._impl
+    shared = [d for d, (n, st) in enumerate(zip(impl.shape, impl.stride)) if st == 0 and n > 1]
+    if shared and impl.numel and not (input._rg and _gs.enabled) and isinstance(mask, Tensor):
+        # An expanded input: PyTorch fills each memory location that any of its aliases' mask entries
+        # selects. Computing out of place and copying back would let the unmasked aliases, written
+        # last, undo the fill. So: reduce the mask over the shared dims and fill the distinct elements.
+        _check_mask(mask, "masked_fill_")
+        from .shape import expand, narrow
+        m = expand(mask, tuple(impl.shape))
+        target = input
+        for d in shared:
+            m = m.any(dim=d, keepdim=True)
+            target = narrow(target, d, 0, 1)
+        masked_fill_(target, m, value)
+        return input
     r = masked_fill(input, mask, value)
     return _assign(input, r)
 
@@ -475,10 +534,33 @@ def _dim_indices(input, dim, index):
     return [None] * d + [index], d
 
 
+def _check_index_op(input, d, index, source, op, negative_ok=False):
+    """PyTorch's checks of index_add / index_copy / index_fill, which are built on index_put and
+    would otherwise inherit its rules: a negative index wraps there (index_add_ and index_copy_ refuse
+    it), and a source that only broadcasts to the indexed slices is accepted there (not here)."""
+    shape = list(input._impl.shape)
+    n = shape[d] if shape else 1
+    if index._impl.ndim > 1:
+        raise IndexError(f"{op}(): Index should have dimension 1 or 0 (got {index._impl.ndim})")
+    if index._impl.numel:
+        lo, hi = _index_range(index)
+        bad = hi if hi >= n else (lo if lo < (-n if negative_ok else 0) else None)
+        if bad is not None:
+            raise IndexError(f"{op}(): index {bad} is out of bounds for dimension {d} with size {n}")
+    if isinstance(source, Tensor) and shape:
+        want = shape[:d] + [index._impl.numel] + shape[d + 1:]
+        if list(source._impl.shape) != want and not (source._impl.ndim == 0 and index._impl.numel == 1
+                                                      and len(shape) == 1):
+            raise RuntimeError(f"{op}(): source of shape {list(source._impl.shape)} does not match the indexed "
+                               f"slices of self (shape {shape}, dim {d}, {index._impl.numel} indices): "
+                               f"expected {want}")
+
+
 def index_add(input, dim=_np.REQUIRED, index=_np.REQUIRED, source=_np.REQUIRED, *, alpha=1, axis=None):
     if axis is not None or dim is _np.REQUIRED or index is _np.REQUIRED or source is _np.REQUIRED:
         dim = _np.dim_args("index_add", dim, axis, index=index, source=source)
     idx, d = _dim_indices(input, dim, reshape(index, (-1,)))
+    _check_index_op(input, d, index, source, "index_add_")
     if alpha != 1:
         source = ew.mul(source, alpha)
     return index_put(input, idx, source, accumulate=True)
@@ -488,6 +570,7 @@ def index_add_(input, dim=_np.REQUIRED, index=_np.REQUIRED, source=_np.REQUIRED,
     if axis is not None or dim is _np.REQUIRED or index is _np.REQUIRED or source is _np.REQUIRED:
         dim = _np.dim_args("index_add_", dim, axis, index=index, source=source)
     idx, d = _dim_indices(input, dim, reshape(index, (-1,)))
+    _check_index_op(input, d, index, source, "index_add_")
     if alpha != 1:
         source = ew.mul(source, alpha)
     return index_put_(input, idx, source, accumulate=True)
@@ -497,6 +580,9 @@ def index_fill(input, dim=_np.REQUIRED, index=_np.REQUIRED, value=_np.REQUIRED, 
     if axis is not None or dim is _np.REQUIRED or index is _np.REQUIRED or value is _np.REQUIRED:
         dim = _np.dim_args("index_fill", dim, axis, index=index, value=value)
     idx, d = _dim_indices(input, dim, reshape(index, (-1,)))
+    _check_index_op(input, d, index, None, "index_fill_", negative_ok=True)
+    if isinstance(value, numbers.Number):
+        check_fits(value, input._impl.dtype, wide=True)  # PyTorch: uint8 300 or float32 1e40 raises
     return index_put(input, idx, value)
 
 
@@ -504,6 +590,9 @@ def index_fill_(input, dim=_np.REQUIRED, index=_np.REQUIRED, value=_np.REQUIRED,
     if axis is not None or dim is _np.REQUIRED or index is _np.REQUIRED or value is _np.REQUIRED:
         dim = _np.dim_args("index_fill_", dim, axis, index=index, value=value)
     idx, d = _dim_indices(input, dim, reshape(index, (-1,)))
+    _check_index_op(input, d, index, None, "index_fill_", negative_ok=True)
+    if isinstance(value, numbers.Number):
+        check_fits(value, input._impl.dtype, wide=True)  # PyTorch: uint8 300 or float32 1e40 raises
     return index_put_(input, idx, value)
 
 
@@ -511,6 +600,7 @@ def index_copy(input, dim=_np.REQUIRED, index=_np.REQUIRED, source=_np.REQUIRED,
     if axis is not None or dim is _np.REQUIRED or index is _np.REQUIRED or source is _np.REQUIRED:
         dim = _np.dim_args("index_copy", dim, axis, index=index, source=source)
     idx, d = _dim_indices(input, dim, reshape(index, (-1,)))
+    _check_index_op(input, d, index, source, "index_copy_")
     return index_put(input, idx, source)
 
 
@@ -518,4 +608,5 @@ def index_copy_(input, dim=_np.REQUIRED, index=_np.REQUIRED, source=_np.REQUIRED
     if axis is not None or dim is _np.REQUIRED or index is _np.REQUIRED or source is _np.REQUIRED:
         dim = _np.dim_args("index_copy_", dim, axis, index=index, source=source)
     idx, d = _dim_indices(input, dim, reshape(index, (-1,)))
+    _check_index_op(input, d, index, source, "index_copy_")
     return index_put_(input, idx, source)

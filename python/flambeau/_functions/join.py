@@ -225,8 +225,8 @@ def chunk(input, chunks, dim=0, *, axis=None):
     d = wrap_dim(dim, len(shape))
     n = shape[d]
     size = (n + chunks - 1) // chunks
-    if size == 0:
-        return split(input, 0, d) if n == 0 else ()
+    if size == 0:  # an empty dim gives `chunks` empty pieces, as PyTorch
+        return _split_sizes(input, [0] * chunks, d) if n == 0 else ()
     return split(input, size, d)
 
 
@@ -241,16 +241,15 @@ def tensor_split(input, indices_or_sections, dim=0):
         q, r = divmod(n, k)
         sizes = [q + 1] * r + [q] * (k - r)
     else:
-        idx = [min(max(int(i), 0), n) for i in indices_or_sections]
-        bounds = [0] + idx + [n]
-        sizes = [max(bounds[i + 1] - bounds[i], 0) for i in range(len(bounds) - 1)]
-        # Non-monotonic indices give empty pieces, as in PyTorch.
-        fixed, pos = [], 0
-        for b in idx + [n]:
-            b = max(b, pos)
-            fixed.append(b - pos)
-            pos = b
-        sizes = fixed
+        # Piece i is input[idx[i-1]:idx[i]] with Python's slice rules (negative indices count from the
+        # end, out-of-range ones clamp), each piece on its own: after a decreasing index the next piece
+        # starts back at that index (PyTorch: tensor_split(arange(5), [2, 1]) -> [0, 1], [], [1, 2, 3, 4]).
+        bounds = [0] + [int(i) for i in indices_or_sections] + [n]
+        pieces = []
+        for a, b in zip(bounds[:-1], bounds[1:]):
+            a, b, _ = slice(a, b).indices(n)
+            pieces.append(narrow(input, d, a, max(b - a, 0)))
+        return tuple(pieces)
     return _split_sizes(input, sizes, d)
 
 
@@ -443,8 +442,20 @@ def roll(input, shifts, dims=None):
 
 
 def rot90(input, k=1, dims=(0, 1)):
-    k %= 4
+    # PyTorch's checks (a 0-d or 1-d input used to reach flip with an invalid dim)
+    dims = tuple(dims)
+    nd = input.dim()
+    if len(dims) != 2:
+        raise RuntimeError(f"rot90: expected total rotation dims == 2, but got dims = {len(dims)}")
+    if nd < 2:
+        raise RuntimeError(f"rot90: expected total dims >= 2, but got total dims = {nd} (shape {list(input.shape)})")
     d0, d1 = dims
+    if d0 == d1 or abs(d0 - d1) == nd:
+        raise RuntimeError(f"rot90: expected rotation dims to be different, but got dim0 = {d0} and dim1 = {d1}")
+    if not (-nd <= d0 < nd and -nd <= d1 < nd):
+        raise IndexError(f"rot90: rotation dim0 = {d0} or dim1 = {d1} out of range for a tensor of shape "
+                         f"{list(input.shape)}")
+    k %= 4
     if k == 1:
         return transpose(flip(input, (d1,)), d0, d1)
     if k == 2:

@@ -132,7 +132,7 @@ def matmul(input, other, *, out=None):
     elif na >= 3 and nb <= 2:
         # Fold the batch into the rows: one GEMM instead of a batched one.
         b2 = reshape(other, (sb[0], 1)) if nb == 1 else other
-        r = mm(reshape(input, (-1, sa[-1])), b2)
+        r = mm(reshape(input, (_prod(sa[:-1]), sa[-1])), b2)  # not -1: ambiguous when sa[-1] == 0
         r = reshape(r, tuple(sa[:-1]) + (() if nb == 1 else (sb[-1],)))
     else:
         a = unsqueeze(input, 0) if na == 1 else input
@@ -275,13 +275,39 @@ def _axpby(input, prod, beta, alpha):
 
 def tensordot(a, b, dims=2):
     from .shape import permute
+    from .reduction import sum as _sum
+    na, nb = a._impl.ndim, b._impl.ndim
     if isinstance(dims, int):
-        da = list(range(a._impl.ndim - dims, a._impl.ndim))
+        if dims < 0:
+            raise RuntimeError(f"tensordot expects dims >= 0, but got dims={dims}")
+        if dims > na or dims > nb:
+            raise RuntimeError(f"tensordot expects dims < ndim_a or ndim_b, but got dims={dims} (shapes "
+                               f"{list(a._impl.shape)} and {list(b._impl.shape)})")
+        da = list(range(na - dims, na))
         db = list(range(dims))
     else:
         da, db = dims
-        da = [da] if isinstance(da, int) else [wrap_dim(d, a._impl.ndim) for d in da]
-        db = [db] if isinstance(db, int) else [wrap_dim(d, b._impl.ndim) for d in db]
+        da = [wrap_dim(d, na) for d in ([da] if isinstance(da, int) else da)]
+        db = [wrap_dim(d, nb) for d in ([db] if isinstance(db, int) else db)]
+        if len(da) != len(db):
+            raise RuntimeError(f"tensordot: both dimension lists should have same length, got {len(da)} and {len(db)}")
+        for lst in (da, db):
+            for d in lst:
+                if lst.count(d) > 1:
+                    raise RuntimeError(f"tensordot: dim {d} appears multiple times in the list of dims")
+    # Contracted sizes must match, except that a size-1 dim broadcasts (PyTorch then sums the other
+    # operand over that dim); comparing only their products mixed up [3, 0] with [0, 5].
+    for x, y in zip(da, db):
+        s1, s2 = a._impl.shape[x], b._impl.shape[y]
+        if s1 != s2:
+            if s1 == 1:
+                b = _sum(b, y, keepdim=True)
+            elif s2 == 1:
+                a = _sum(a, x, keepdim=True)
+            else:
+                raise RuntimeError(f"tensordot: contracted dimensions need to match, but first has size {s1} in "
+                                   f"dim {x} and second has size {s2} in dim {y} (shapes {list(a._impl.shape)} "
+                                   f"and {list(b._impl.shape)})")
     sa, sb = a._impl.shape, b._impl.shape
     fa = [d for d in range(len(sa)) if d not in da]
     fb = [d for d in range(len(sb)) if d not in db]

@@ -172,6 +172,8 @@ def _out(out, r):
 
 def _outs(out, rt, values):
     """rt(*values), or the tensors of `out` (a tuple of len(values)) with the values written into them."""
+    if rt.__name__.endswith("_ex"):  # the info of the *_ex functions is int32 in PyTorch (kernels give int64)
+        values = tuple(values[:-1]) + (dsp._cast(values[-1], "int32"),)
     if out is None:
         return rt(*values)
     if len(out) != len(values):

@@ -5,7 +5,7 @@ from .. import _C
 from .._tensor import Tensor, _wrap
 from ..autograd.function import Function
 from .linalg import mm
-from .shape import reshape, transpose
+from .shape import reshape, transpose, broadcast_shapes
 from ..amp import _cast as _amp_cast
 
 
@@ -40,10 +40,23 @@ def linear(input, weight, bias=None):
             f"do not match (input has {input.shape[-1] if input.dim() else 0} features, weight expects "
             f"{weight.shape[-1] if weight.dim() else 0})")
     if weight.dim() != 2 or input.dim() == 0 or input.dtype != weight.dtype or \
-            (bias is not None and (bias.dim() != 1 or bias.dtype != input.dtype)):
+            (bias is not None and (bias.dim() != 1 or bias.dtype != input.dtype or bias.shape[0] != weight.shape[0])):
         # Rare shapes and mixed dtypes: the general path (matmul promotes and broadcasts).
+        if bias is not None and weight.dim() != 2 and input.dim() >= 2:  # PyTorch's addmm route
+            raise RuntimeError(f"linear: mat2 must be a matrix, got {weight.dim()}-D tensor (input of shape "
+                               f"{list(input.shape)}, weight of shape {list(weight.shape)})")
         out = input.matmul(weight.t() if weight.dim() == 2 else weight)
-        return out + bias if bias is not None else out
+        if bias is None:
+            return out
+        # the bias is added in place in PyTorch: it may broadcast to the output, not grow it
+        try:
+            fits = tuple(broadcast_shapes(out.shape, bias.shape)) == tuple(out.shape)
+        except RuntimeError:
+            fits = False
+        if not fits:
+            raise RuntimeError(f"linear: bias of shape {list(bias.shape)} does not broadcast to the output shape "
+                               f"{list(out.shape)} (input {list(input.shape)}, weight {list(weight.shape)})")
+        return out + bias
     if input.dim() == 2:
         return Linear.apply(input, weight, bias)
     lead = tuple(input.shape[:-1])

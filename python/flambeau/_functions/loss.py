@@ -70,8 +70,9 @@ def _float_pair(input, target, name):
         raise TypeError(f"{name}: expected a floating-point input, got {di} with shape {list(input.shape)}")
     if dt == di:
         return input, target
-    if dt in _FLOAT:  # float32 with float64 -> float64
-        dtn = "float64"
+    if dt in _FLOAT:  # PyTorch's promotion: float32 with float64 -> float64, bfloat16 with float32 -> float32,
+        from .._promote import result_type_names  # float16 with bfloat16 -> float32 (it was float64 for all)
+        dtn = result_type_names(input, target)
         return _to(input, dtn, input._impl.device), _to(target, dtn, target._impl.device)
     return input, _to(target, di, target._impl.device)
 

@@ -1,6 +1,8 @@
 """Pointwise ops built from others (exp2, sinh, nan_to_num, ..., differentiable by
 construction), and clamp/where/addcmul/addcdiv/lerp, which have their own kernels and Functions.
 """
+import math
+
 from .. import _C
 from .._dtype import _default_dtype, _BY_NAME
 from .._promote import result_type_names, result_type_tensor_scalar, scalar_impl, can_cast_names, _FLOAT
@@ -179,10 +181,18 @@ def addcdiv(input, tensor1, tensor2, *, value=1, out=None):
     return _write_out(out, r) if out is not None else r
 
 
+_FINFO_MAX = {"float16": 65504.0, "bfloat16": 3.3895313892515355e38, "float32": 3.4028234663852886e38,
+              "float64": 1.7976931348623157e308}
+
+
 def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
+    if input._impl.dtype in ("complex64", "complex128"):  # real and imaginary parts each, as PyTorch
+        import flambeau
+        parts = nan_to_num(flambeau.view_as_real(input), nan, posinf, neginf)
+        return flambeau.view_as_complex(parts.contiguous())
     if input._impl.dtype not in _FLOAT:
         return clone_(input)
-    big = 3.4028234663852886e38 if input._impl.dtype == "float32" else 1.7976931348623157e308
+    big = _FINFO_MAX[input._impl.dtype]  # the dtype's own largest finite value (float16: 65504)
     posinf = big if posinf is None else posinf
     neginf = -big if neginf is None else neginf
     r = where(isnan(input), nan, input)
@@ -258,10 +268,19 @@ class ClampTensor(Function):
         return gx, glo, ghi
 
 
+def _nan_bound(input, lo, hi):
+    """A NaN scalar bound on a floating input: PyTorch's clamp then gives NaN everywhere, which the
+    tensor-bound path does (the scalar kernel's min/max would ignore the NaN bound)."""
+    return input._impl.dtype not in ("complex64", "complex128") and \
+        any(isinstance(v, float) and v != v for v in (lo, hi))
+
+
 def clamp(input, min=None, max=None, *, out=None):  # noqa: A002
     if min is None and max is None:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None".replace("torch.", ""))
-    if isinstance(min, Tensor) or isinstance(max, Tensor):
+    if isinstance(min, Tensor) or isinstance(max, Tensor) or _nan_bound(input, min, max):
+        if _nan_bound(input, min, max) and input._impl.dtype not in _FLOAT:  # an integer input: float result
+            input = _cast(input, result_type_tensor_scalar(input._impl.dtype, math.nan))
         lo = None if min is None else (min if isinstance(min, Tensor) else _scalar_like(input, min))
         hi = None if max is None else (max if isinstance(max, Tensor) else _scalar_like(input, max))
         if _gs.enabled and any(t is not None and t._rg for t in (input, lo, hi)):
@@ -288,7 +307,8 @@ clip = clamp
 def clamp_(input, min=None, max=None):  # noqa: A002
     if min is None and max is None:
         raise RuntimeError("clamp_: At least one of 'min' or 'max' must not be None")
-    if isinstance(min, Tensor) or isinstance(max, Tensor) or (input._rg and _gs.enabled):
+    if isinstance(min, Tensor) or isinstance(max, Tensor) or (input._rg and _gs.enabled) or \
+            _nan_bound(input, min, max):
         if input._rg and _gs.enabled:
             _check_inplace_leaf(input)
             return _rebase(input, clamp(_snapshot(input), min, max))

@@ -121,6 +121,8 @@ def _check(input, dim, index, src, reduce, op):
         raise RuntimeError(f"{op}(): Expected self.dtype to be equal to src.dtype (got "
                            f"{_TORCH_TYPE_NAMES[input._impl.dtype]} and {_TORCH_TYPE_NAMES[src._impl.dtype]})")
     nd = max(input.dim(), 1)
+    if not -nd <= dim < nd:  # checked here: an empty index never reaches the kernel's check
+        raise IndexError(f"{op}: Dimension out of range (expected to be in range of [{-nd}, {nd - 1}], but got {dim})")
     return (dim + nd if dim < 0 else dim), reduce
 
 

@@ -297,6 +297,11 @@ def movedim(input, source, destination):
                            f"same number of dims as destination ({dst} dims)")
     src = [wrap_dim(d, nd) for d in src]
     dst = [wrap_dim(d, nd) for d in dst]
+    for name, lst in (("source", src), ("destination", dst)):
+        if len(set(lst)) != len(lst):
+            raise RuntimeError(f"movedim: repeated dim in `{name}` ({lst})")
+    if nd == 0:  # a 0-d tensor: dims 0 / -1 name it, nothing moves
+        return permute(input, [])
     order = [None] * nd
     for s, d in zip(src, dst):
         order[d] = s

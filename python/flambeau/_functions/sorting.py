@@ -7,6 +7,8 @@ lower index. Other devices have no kernels yet: their *indices* are computed wit
 copy. Either way, when autograd is recording, the *values* are read with the differentiable `gather`
 — which gives them the right gradient (scattered back to the chosen positions) for free.
 """
+import math
+
 import numpy as np
 
 from . import _numpy_names as _np
@@ -295,10 +297,18 @@ def bincount(input, weights=None, minlength=0):
 
 
 def histc(input, bins=100, min=0, max=0):  # noqa: A002
+    # PyTorch's argument checks (bins <= 0 made np.bincount fail or returned an empty tensor; max < min
+    # counted nothing instead of raising; an infinite data range gave NaN bin positions)
+    if bins <= 0:
+        raise RuntimeError(f"histc: bins must be > 0, but got {bins} (input of shape {list(input.shape)})")
+    if float(min) > float(max):
+        raise RuntimeError(f"histc: max must be larger than min (got min={min}, max={max})")
     arr = _host(input).astype(np.float64).reshape(-1)
     lo, hi = float(min), float(max)
     if lo == hi and arr.size:
         lo, hi = float(arr.min()), float(arr.max())
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        raise RuntimeError(f"histc: range of [{lo:g}, {hi:g}] is not finite")
     if lo == hi:
         lo, hi = lo - 1, hi + 1
     # PyTorch's kernel: bin = int((x - lo) * bins / (hi - lo)) in the input's floating dtype (not

@@ -501,8 +501,11 @@ def _norm(x, p, dim, keepdim, eps=None):
     if p == 1:
         n = x.abs().sum(dim=dim, keepdim=keepdim)
         return n.clamp(min=eps) if eps is not None else n
-    if p == math.inf:
-        n = x.abs().amax(dim=dim, keepdim=keepdim)
+    if p == math.inf or p == -math.inf:
+        n = x.abs().amax(dim=dim, keepdim=keepdim) if p > 0 else x.abs().amin(dim=dim, keepdim=keepdim)
+        return n.clamp(min=eps) if eps is not None else n
+    if p == 0:  # the number of non-zero entries (1 / p below would divide by zero); no gradient
+        n = (x != 0).sum(dim=dim, keepdim=keepdim).to(x.real.dtype if x.is_complex() else x.dtype)
         return n.clamp(min=eps) if eps is not None else n
     s = x.abs().pow(p).sum(dim=dim, keepdim=keepdim)
     if eps is not None:
@@ -757,6 +760,14 @@ def pdist(input, p=2):
 
 def cosine_similarity(x1, x2, dim=1, eps=1e-8):
     # kernel: _C.cosine_similarity
+    # PyTorch computes in the operands' common dtype and refuses an integral one; squaring int8 or
+    # int16 operands in their own dtype would overflow silently.
+    dt = flambeau.result_type(x1, x2)
+    if not (dt.is_floating_point or dt.is_complex):
+        raise RuntimeError(f"cosine_similarity: expected common dtype to be floating point, yet common dtype is "
+                           f"{str(dt).split('.')[-1]} (shapes {list(x1.shape)} and {list(x2.shape)})")
+    # dim counts in the broadcast shape: (3, 4) with (2, 3, 4) and dim=0 normalises over the 2, not the 3
+    x1, x2 = flambeau.broadcast_tensors(x1.to(dt), x2.to(dt))
     n1 = (x1 * x1).sum(dim=dim, keepdim=True).sqrt().clamp(min=eps)
     n2 = (x2 * x2).sum(dim=dim, keepdim=True).sqrt().clamp(min=eps)
     return ((x1 / n1) * (x2 / n2)).sum(dim=dim)
@@ -1323,6 +1334,9 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
 def pixel_shuffle(input, upscale_factor):
     # kernel: _C.pixel_shuffle
     r = int(upscale_factor)
+    if r <= 0:  # (r = 0 divided by zero in Python)
+        raise RuntimeError(f"pixel_shuffle expects a positive upscale_factor, but got {r} (input of shape "
+                           f"{list(input.shape)})")
     if input.dim() < 3:
         raise RuntimeError(f"pixel_shuffle expects input to have at least 3 dimensions, but got "
                            f"input with {input.dim()} dimension(s)")
@@ -1339,6 +1353,9 @@ def pixel_shuffle(input, upscale_factor):
 def pixel_unshuffle(input, downscale_factor):
     # kernel: _C.pixel_unshuffle
     r = int(downscale_factor)
+    if r <= 0:
+        raise RuntimeError(f"pixel_unshuffle expects a positive downscale_factor, but got {r} (input of shape "
+                           f"{list(input.shape)})")
     if input.dim() < 3:
         raise RuntimeError(f"pixel_unshuffle expects input to have at least 3 dimensions, but got "
                            f"input with {input.dim()} dimension(s)")
@@ -1755,6 +1772,9 @@ def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
         raise ValueError(f"Expected 3D or higher dimensionality input (got {dim} dimensions)")
     if input.numel() == 0:
         return input
+    if size <= 0:  # PyTorch's avg_pool refuses the empty window (we returned NaN or inf)
+        raise RuntimeError(f"local_response_norm: size should be greater than zero, but got {size} "
+                           f"(input of shape {list(input.shape)})")
     sq = input * input
     c = input.shape[1]
     padded = pad(sq.transpose(1, -1), (size // 2, (size - 1) // 2)).transpose(1, -1)
