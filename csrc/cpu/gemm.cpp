@@ -26,9 +26,11 @@
 //     packed once for the team (gemm_team).
 //   - rows, for tall products (M >= 2N, e.g. a large batch through a narrow layer): B is packed once
 //     for the team, and blocks of rows are dealt out, each packing its own A (gemm_team_rows).
-// Nothing is packed twice. The shared operand is packed for several k blocks at once (up to 16 MiB),
-// so a product has one or two phases, each with one barrier after packing (and one before
-// repacking): few points where the team waits for its slowest thread. Items are whole panels, a few
+// The shared operand is packed for several k blocks at once (up to 16 MiB), so a product has one or
+// two phases, each with one barrier after packing (and one before repacking): few points where the
+// team waits for its slowest thread. When that operand is small (kPrivateBytes) every thread packs a
+// whole copy of it instead, and there is no barrier at all (see gemm_run); otherwise nothing is
+// packed twice. Items are whole panels, a few
 // per thread (team_block). Tiny products run on the calling thread, as do calls from inside a parallel
 // region. Every element of C is summed in the same order whatever the thread count or the split: k
 // blocks in order, the kernel's FMA chain within one.
@@ -303,9 +305,11 @@ void team_pack(TeamState* team, int64_t& limit, int64_t count, const PackOne& pa
 // (another process, a data loader) would otherwise hold up the whole team at the next barrier; and few
 // phases, because every barrier is a point where the team waits for its slowest thread. Which thread
 // computes a tile does not change its bits.
+//
+// share_a false: `apack` is this thread's own, and it packs all of each phase's A block into it.
 template <class T>
 void gemm_team(const KernelSet<T>& ks, const Problem<T>& p, const Blocking& bl, T* apack, T* bpack,
-               TeamState* team) {
+               TeamState* team, bool share_a = true) {
   const int MR = ks.mr, NR = ks.nr, VL = ks.vl;
   const int64_t nc = bl.nc;
   const int64_t n_items = ceil_div(p.N, nc);
@@ -320,7 +324,7 @@ void gemm_team(const KernelSet<T>& ks, const Problem<T>& p, const Blocking& bl, 
       if (team && !first_phase) team_barrier();  // everyone is done with the previous A block
       first_phase = false;
       const int64_t k_blocks = ceil_div(pend - pg, bl.kc);
-      team_pack(team, pack_limit, k_blocks * a_panels, [&](int64_t u) {
+      team_pack(share_a ? team : nullptr, pack_limit, k_blocks * a_panels, [&](int64_t u) {
         const int64_t pc = pg + (u / a_panels) * bl.kc, i0 = (u % a_panels) * MR;
         const int64_t kc = std::min(bl.kc, p.K - pc);
         ks.pack_a(p.A + (ic + i0) * p.ar + pc * p.ac, p.ar, p.ac, std::min<int64_t>(MR, mc - i0), kc,
@@ -371,9 +375,11 @@ void gemm_team(const KernelSet<T>& ks, const Problem<T>& p, const Blocking& bl, 
 // micro-kernels against the shared B, nc columns at a time (a kc x nc slice of B stays in L2 while the
 // block's A micro-panels go by). Nothing is packed twice, so the row blocks can be small, which is what
 // evens out a thread that runs slow.
+//
+// share_b false: `bshared` is this thread's own, and it packs all of each phase's B into it.
 template <class T>
 void gemm_team_rows(const KernelSet<T>& ks, const Problem<T>& p, const Blocking& bl, T* bshared, T* apack,
-                    int64_t rows, TeamState* team) {
+                    int64_t rows, TeamState* team, bool share_b = true) {
   const int MR = ks.mr, NR = ks.nr, VL = ks.vl;
   const int64_t b_panels = ceil_div(p.N, NR);
   const int64_t nr_total = b_panels * NR;  // the k block at pc of this phase starts at bshared + (pc - pg)*nr_total
@@ -383,7 +389,7 @@ void gemm_team_rows(const KernelSet<T>& ks, const Problem<T>& p, const Blocking&
     const int64_t pend = std::min(p.K, pg + bl.kg);
     if (pg > 0) team_barrier();  // everyone is done with the previous B
     const int64_t k_blocks = ceil_div(pend - pg, bl.kc);
-    team_pack(team, pack_limit, k_blocks * b_panels, [&](int64_t u) {
+    team_pack(share_b ? team : nullptr, pack_limit, k_blocks * b_panels, [&](int64_t u) {
       const int64_t pc = pg + (u / b_panels) * bl.kc, j0 = (u % b_panels) * NR;
       const int64_t kc = std::min(bl.kc, p.K - pc);
       ks.pack_b(p.B + pc * p.br + j0 * p.bc, p.bc, p.br, std::min<int64_t>(NR, p.N - j0), kc,
@@ -456,6 +462,15 @@ inline int64_t team_block(int64_t panels, int64_t max_panels, int nt, int64_t pe
   }
   return ceil_div(panels, std::min(items, panels));
 }
+
+// A shared operand whose packed phase is at most this size is packed whole by every thread of the team
+// into its own buffer rather than once, in shares, for all: measured on the 2-core Sapphire Rapids guest
+// (F.linear 128x256 by 256x256, 2 threads), packing 128 KiB of A in two shares took twice as long as one
+// thread packing all of it, and the kernels then ran 25% slower reading the half of A that sits in the
+// other core's L2, with the lines of the packed buffer bouncing between the cores from call to call.
+// Up to 1 MiB the copy still fits a core's L2 beside its B block; the team no longer waits at a
+// barrier for the packing, so a thread that starts late (its core busy) holds up no one.
+constexpr size_t kPrivateBytes = size_t(1) << 20;
 
 // Below this many multiply-adds per thread a thread costs more to wake than it saves.
 constexpr int64_t kMinWorkPerThread = int64_t(1) << 19;
@@ -570,32 +585,40 @@ void gemm_run(const Problem<T>& p, int threads) {
 #ifdef FLAMBEAU_OPENMP
   TeamState team;
   if (!split_rows) {
-    // One shared A block; each thread packs the column blocks it takes into its own B buffer.
+    // One shared A block (or a copy per thread, if small); each thread packs the column blocks it
+    // takes into its own B buffer.
     Blocking bl = blocking_for(ks, p.M, p.N, p.K);
     bl.nc = team_block(n_panels, ks.nc / ks.nr, nt, kColumnItemsPerThread) * ks.nr;
     const int64_t k_blocks = ceil_div(p.K, bl.kc);
     const int64_t fit = (int64_t)(kTeamABytes / sizeof(T)) / (round_up(bl.mc, 16) * bl.kc);
     bl.kg = bl.kc * std::max<int64_t>(1, std::min(k_blocks, fit));
-    T* ws = tls_workspace.get<T>(bl.a_elems() + nt * bl.b_elems());
+    const bool share_a = bl.a_elems() * sizeof(T) > kPrivateBytes;
+    const size_t a_size = bl.a_elems(), a_all = share_a ? a_size : nt * a_size;
+    T* ws = tls_workspace.get<T>(a_all + nt * bl.b_elems());
 #pragma omp parallel num_threads(nt)
     {
-      gemm_team(ks, p, bl, ws, ws + bl.a_elems() + omp_get_thread_num() * bl.b_elems(), &team);
+      const int tid = omp_get_thread_num();
+      gemm_team(ks, p, bl, ws + (share_a ? 0 : tid * a_size), ws + a_all + tid * bl.b_elems(), &team, share_a);
     }
   } else {
-    // One shared B (all N columns of kg rows of K per phase); row blocks dealt out dynamically, each
-    // packed into the thread's own A buffer.
+    // One shared B (all N columns of kg rows of K per phase; a copy per thread, if small); row blocks
+    // dealt out dynamically, each packed into the thread's own A buffer.
     Blocking bl = blocking_for(ks, p.M, p.N, p.K);
     const int64_t rows = team_block(m_panels, ks.mc / ks.mr, nt, kRowItemsPerThread) * ks.mr;
     bl.mc = rows;
     const int64_t b_panel_elems = round_up(p.N, ks.nr) * bl.kc;
     const int64_t fit = (int64_t)(kTeamABytes / sizeof(T)) / b_panel_elems;
     bl.kg = bl.kc * std::max<int64_t>(1, std::min(ceil_div(p.K, bl.kc), fit));
-    const size_t b_shared = (size_t)round_up(round_up(p.N, ks.nr) * bl.kg, 16);
+    const size_t b_size = (size_t)round_up(round_up(p.N, ks.nr) * bl.kg, 16);
+    const bool share_b = b_size * sizeof(T) > kPrivateBytes;
+    const size_t b_all = share_b ? b_size : nt * b_size;
     const size_t a_private = (size_t)round_up(rows * bl.kc, 16);
-    T* ws = tls_workspace.get<T>(b_shared + nt * a_private);
+    T* ws = tls_workspace.get<T>(b_all + nt * a_private);
 #pragma omp parallel num_threads(nt)
     {
-      gemm_team_rows(ks, p, bl, ws, ws + b_shared + omp_get_thread_num() * a_private, rows, &team);
+      const int tid = omp_get_thread_num();
+      gemm_team_rows(ks, p, bl, ws + (share_b ? 0 : tid * b_size), ws + b_all + tid * a_private, rows, &team,
+                     share_b);
     }
   }
 #endif
