@@ -658,8 +658,12 @@ void gemm_batched(int64_t batch, int64_t M, int64_t N, int64_t K, typename gemm_
   }
 #ifdef FLAMBEAU_OPENMP
   // An exception must not leave the parallel region: the first one is kept and rethrown after it.
+  // Products are dealt out in chunks (about 8 per thread), not in fixed shares, for the same reason as
+  // the team's work items: a thread whose core is taken for a while by another process would
+  // otherwise hold up the call. Which thread computes a product does not change its bits.
   std::exception_ptr error;
-#pragma omp parallel for schedule(static) num_threads(threads)
+  const int64_t chunk = std::max<int64_t>(1, batch / (8 * (int64_t)threads));
+#pragma omp parallel for schedule(dynamic, chunk) num_threads(threads)
   for (int64_t b = 0; b < batch; ++b) {
     Problem<T> q = p;
     q.A = A + b * stride_a;
