@@ -315,6 +315,7 @@ void gemm_team(const KernelSet<T>& ks, const Problem<T>& p, const Blocking& bl, 
   const int64_t n_items = ceil_div(p.N, nc);
   int64_t item_limit = 0, pack_limit = 0;  // the counters' values once this phase's units are all taken
   bool first_phase = true;
+  const bool own_a = !team || !share_a;  // this thread packs all of A, into its own apack
   for (int64_t ic = 0; ic < p.M; ic += bl.mc) {
     const int64_t mc = std::min(bl.mc, p.M - ic);
     const int64_t a_panels = ceil_div(mc, MR);
@@ -324,12 +325,17 @@ void gemm_team(const KernelSet<T>& ks, const Problem<T>& p, const Blocking& bl, 
       if (team && !first_phase) team_barrier();  // everyone is done with the previous A block
       first_phase = false;
       const int64_t k_blocks = ceil_div(pend - pg, bl.kc);
-      team_pack(share_a ? team : nullptr, pack_limit, k_blocks * a_panels, [&](int64_t u) {
-        const int64_t pc = pg + (u / a_panels) * bl.kc, i0 = (u % a_panels) * MR;
+      auto pack_panel = [&](int64_t pc, int64_t i0) {
         const int64_t kc = std::min(bl.kc, p.K - pc);
         ks.pack_a(p.A + (ic + i0) * p.ar + pc * p.ac, p.ar, p.ac, std::min<int64_t>(MR, mc - i0), kc,
                   apack + (pc - pg) * mcr + i0 * kc);
-      });
+      };
+      // A shared by the team is packed up front; a thread's own A is packed panel by panel during its
+      // first column block, each panel just before its first kernel calls, while it is still in L1.
+      bool a_ready = !own_a;
+      if (!own_a)
+        team_pack(team, pack_limit, k_blocks * a_panels,
+                  [&](int64_t u) { pack_panel(pg + (u / a_panels) * bl.kc, (u % a_panels) * MR); });
       item_limit += n_items;
       for (int64_t item = 0;; ++item) {
         if (team) {  // take the next column block, never one past this phase's
@@ -353,6 +359,7 @@ void gemm_team(const KernelSet<T>& ks, const Problem<T>& p, const Blocking& bl, 
           const T* ablock = apack + (pc - pg) * mcr;
           for (int64_t ir = 0; ir < mc; ir += MR) {
             const int64_t m = std::min<int64_t>(MR, mc - ir);
+            if (!a_ready) pack_panel(pc, ir);
             const T* a = ablock + ir * kc;
             T* crow = p.C + (ic + ir) * p.ldc + jc;
             const T* bm = bias_m ? bias_m + ir : nullptr;
@@ -363,6 +370,7 @@ void gemm_team(const KernelSet<T>& ks, const Problem<T>& p, const Blocking& bl, 
             }
           }
         }
+        a_ready = true;
       }
     }
   }
