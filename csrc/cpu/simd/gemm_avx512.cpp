@@ -74,6 +74,17 @@ struct F32 {
   }
   static V mul(V a, V b) { return _mm512_mul_ps(a, b); }
   static V add(V a, V b) { return _mm512_add_ps(a, b); }
+  // c + a*b in the lanes of m, c elsewhere.
+  static V mfmadd(Mask m, V a, V b, V c) { return _mm512_mask3_fmadd_ps(a, b, c, m); }
+  // The sum of the 32 values lo[0..15], hi[0..15] (as t[0..31]) by the tree t[l] += t[l + w], w = 16,
+  // 8, 4, 2, 1: the order of gemv_body.inc's loop for L = 32, so the same bits.
+  static T tree_sum(V lo, V hi) {
+    const V v = _mm512_add_ps(lo, hi);
+    const __m256 h = _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
+    const __m128 q = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+    const __m128 d = _mm_add_ps(q, _mm_movehl_ps(q, q));
+    return _mm_cvtss_f32(_mm_add_ss(d, _mm_shuffle_ps(d, d, 1)));
+  }
   static V loadu(const T* p) { return _mm512_loadu_ps(p); }
   static void storeu(T* p, V v) { _mm512_storeu_ps(p, v); }
   static V mloadu(Mask m, const T* p) { return _mm512_maskz_loadu_ps(m, p); }
@@ -126,6 +137,14 @@ struct F64 {
   }
   static V mul(V a, V b) { return _mm512_mul_pd(a, b); }
   static V add(V a, V b) { return _mm512_add_pd(a, b); }
+  static V mfmadd(Mask m, V a, V b, V c) { return _mm512_mask3_fmadd_pd(a, b, c, m); }
+  // t[0..15] = lo, hi summed by the tree t[l] += t[l + w], w = 8, 4, 2, 1 (gemv_body.inc's order, L = 16).
+  static T tree_sum(V lo, V hi) {
+    const V v = _mm512_add_pd(lo, hi);
+    const __m256d h = _mm256_add_pd(_mm512_castpd512_pd256(v), _mm512_extractf64x4_pd(v, 1));
+    const __m128d q = _mm_add_pd(_mm256_castpd256_pd128(h), _mm256_extractf128_pd(h, 1));
+    return _mm_cvtsd_f64(_mm_add_sd(q, _mm_unpackhi_pd(q, q)));
+  }
   static V loadu(const T* p) { return _mm512_loadu_pd(p); }
   static void storeu(T* p, V v) { _mm512_storeu_pd(p, v); }
   static V mloadu(Mask m, const T* p) { return _mm512_maskz_loadu_pd(m, p); }
@@ -283,6 +302,49 @@ void pack(const typename S::T* src, int64_t si, int64_t sk, int64_t m, int64_t k
   }
 }
 
+// GEMV with the matrix's rows along K: y[i] = sum_k a[i*lda + k] x[k], the same arithmetic in the same
+// order as gemv_body.inc's gemv_dot (partial sums per k mod 2*VL in two vectors, the tail's lanes
+// masked, then the pairwise tree), so the same bits, but the tail and the tree stay in registers: the
+// compiler's version of that loop went through the stack for them, which cost more than the FMAs for
+// rows of a few hundred elements. kDotRows rows at a time share each load of x.
+template <class S, int R>
+void gemv_dot_rows_simd(int64_t K, const typename S::T* a, int64_t lda, const typename S::T* x,
+                        typename S::T* y) {
+  using V = typename S::V;
+  constexpr int VL = S::VL;
+  V lo[R], hi[R];
+#pragma GCC unroll 4
+  for (int r = 0; r < R; ++r) lo[r] = hi[r] = S::zero();
+  int64_t k = 0;
+  for (; k + 2 * VL <= K; k += 2 * VL) {
+    const V x0 = S::loadu(x + k), x1 = S::loadu(x + k + VL);
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) {
+      lo[r] = S::fmadd(S::loadu(a + r * lda + k), x0, lo[r]);
+      hi[r] = S::fmadd(S::loadu(a + r * lda + k + VL), x1, hi[r]);
+    }
+  }
+  if (k < K) {
+    const auto m0 = S::mask(K - k), m1 = S::mask(K - k - VL);
+    const V x0 = S::mloadu(m0, x + k), x1 = S::mloadu(m1, x + k + VL);
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) {
+      lo[r] = S::mfmadd(m0, S::mloadu(m0, a + r * lda + k), x0, lo[r]);
+      hi[r] = S::mfmadd(m1, S::mloadu(m1, a + r * lda + k + VL), x1, hi[r]);
+    }
+  }
+#pragma GCC unroll 4
+  for (int r = 0; r < R; ++r) y[r] = S::tree_sum(lo[r], hi[r]);
+}
+
+template <class S>
+void gemv_dot_simd(int64_t m, int64_t K, const typename S::T* a, int64_t lda, const typename S::T* x,
+                   typename S::T* y) {
+  int64_t i = 0;
+  for (; i + kDotRows <= m; i += kDotRows) gemv_dot_rows_simd<S, kDotRows>(K, a + i * lda, lda, x, y + i);
+  for (; i < m; ++i) gemv_dot_rows_simd<S, 1>(K, a + i * lda, lda, x, y + i);
+}
+
 // Table of kernel<M, NV> for M = 1..kMR and NV = 1..kNV, built by template recursion.
 template <class S, int M>
 void fill_rows(KernelSet<typename S::T>& ks) {
@@ -306,7 +368,7 @@ KernelSet<typename S::T> make_set(const char* name, int kc, int mc, int nc) {
   fill_rows<S, kMR>(ks);
   ks.pack_a = &pack<S, kMR>;
   ks.pack_b = &pack<S, kNV * S::VL>;
-  ks.gemv_dot = &gemv_dot<typename S::T>;
+  ks.gemv_dot = &gemv_dot_simd<S>;
   ks.gemv_axpy = &gemv_axpy<typename S::T>;
   return ks;
 }
