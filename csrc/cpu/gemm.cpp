@@ -306,16 +306,18 @@ void team_pack(TeamState* team, int64_t& limit, int64_t count, const PackOne& pa
 // phases, because every barrier is a point where the team waits for its slowest thread. Which thread
 // computes a tile does not change its bits.
 //
-// share_a false: `apack` is this thread's own, and it packs all of each phase's A block into it.
+// share_a false: `apack` is this thread's own, and it packs all of each phase's A block into it;
+// row_a (only then): A is not packed at all, the kernels read it where it lies (use_row_a).
 template <class T>
 void gemm_team(const KernelSet<T>& ks, const Problem<T>& p, const Blocking& bl, T* apack, T* bpack,
-               TeamState* team, bool share_a = true) {
+               TeamState* team, bool share_a = true, bool row_a = false) {
   const int MR = ks.mr, NR = ks.nr, VL = ks.vl;
   const int64_t nc = bl.nc;
   const int64_t n_items = ceil_div(p.N, nc);
   int64_t item_limit = 0, pack_limit = 0;  // the counters' values once this phase's units are all taken
   bool first_phase = true;
-  const bool own_a = !team || !share_a;  // this thread packs all of A, into its own apack
+  const bool own_a = !team || !share_a;  // this thread packs all of A, into its own apack (or reads it
+                                         // where it lies: row_a)
   for (int64_t ic = 0; ic < p.M; ic += bl.mc) {
     const int64_t mc = std::min(bl.mc, p.M - ic);
     const int64_t a_panels = ceil_div(mc, MR);
@@ -332,7 +334,7 @@ void gemm_team(const KernelSet<T>& ks, const Problem<T>& p, const Blocking& bl, 
       };
       // A shared by the team is packed up front; a thread's own A is packed panel by panel during its
       // first column block, each panel just before its first kernel calls, while it is still in L1.
-      bool a_ready = !own_a;
+      bool a_ready = !own_a || row_a;
       if (!own_a)
         team_pack(team, pack_limit, k_blocks * a_panels,
                   [&](int64_t u) { pack_panel(pg + (u / a_panels) * bl.kc, (u % a_panels) * MR); });
@@ -363,6 +365,15 @@ void gemm_team(const KernelSet<T>& ks, const Problem<T>& p, const Blocking& bl, 
             const T* a = ablock + ir * kc;
             T* crow = p.C + (ic + ir) * p.ldc + jc;
             const T* bm = bias_m ? bias_m + ir : nullptr;
+            if (row_a) {
+              const T* arow = p.A + (ic + ir) * p.ar + pc;
+              for (int64_t jr = 0; jr < ncur; jr += NR) {
+                const int64_t n = std::min<int64_t>(NR, ncur - jr);
+                ks.kernel_row_a[m - 1][(n - 1) / VL](kc, arow, p.ar, bpack + jr * kc, crow + jr, p.ldc, n, p.alpha,
+                                                     beta, bias_n ? bias_n + jr : nullptr, bm);
+              }
+              continue;
+            }
             for (int64_t jr = 0; jr < ncur; jr += NR) {
               const int64_t n = std::min<int64_t>(NR, ncur - jr);
               ks.kernel[m - 1][(n - 1) / VL](kc, a, bpack + jr * kc, crow + jr, p.ldc, n, p.alpha, beta,
@@ -480,6 +491,23 @@ inline int64_t team_block(int64_t panels, int64_t max_panels, int nt, int64_t pe
 // barrier for the packing, so a thread that starts late (its core busy) holds up no one.
 constexpr size_t kPrivateBytes = size_t(1) << 20;
 
+// Whether the threads of a team of nt, each of which would pack all of A itself, should instead have
+// the kernels read A where it lies (KernelSet::kernel_row_a). That kernel's k step takes more
+// instructions (its addressing), so it pays only where a packed A micro-panel would feed few kernel
+// calls: at most kRowAPanels column panels per thread. Thread CPU time, one thread (the kernel alone
+// is packed A's): 64x64x64 3.92 -> 3.10 us, 64x64x128 7.0-7.4 -> 6.3-6.5, 128x128x64 12.7 -> 12.3,
+// 128x256x256 and 256^3 unchanged, 128x512x784 584 -> 601-605 (16 panels: the kernel's cost wins).
+// Also A row-major (rows contiguous along K) and small (its rows stay in cache between the kernel
+// calls that reread them), and not with a row stride that is a multiple of 4 KiB (the 14 rows a kernel
+// reads would fall into one set of the 12-way L1).
+constexpr int64_t kRowAPanels = 4;
+
+template <class T>
+bool use_row_a(const KernelSet<T>& ks, const Problem<T>& p, int nt) {
+  return ks.kernel_row_a[0][0] && p.ac == 1 && (size_t)p.M * (size_t)p.K * sizeof(T) <= kPrivateBytes &&
+         (p.ar * (int64_t)sizeof(T)) % 4096 != 0 && ceil_div(ceil_div(p.N, ks.nr), nt) <= kRowAPanels;
+}
+
 // Below this many multiply-adds per thread a thread costs more to wake than it saves.
 constexpr int64_t kMinWorkPerThread = int64_t(1) << 19;
 
@@ -587,7 +615,7 @@ void gemm_run(const Problem<T>& p, int threads) {
   if (nt <= 1) {
     const Blocking bl = blocking_for(ks, p.M, p.N, p.K);
     T* ws = tls_workspace.get<T>(bl.a_elems() + bl.b_elems());
-    gemm_team(ks, p, bl, ws, ws + bl.a_elems(), nullptr);
+    gemm_team(ks, p, bl, ws, ws + bl.a_elems(), nullptr, true, use_row_a(ks, p, 1));
     return;
   }
 #ifdef FLAMBEAU_OPENMP
@@ -601,12 +629,14 @@ void gemm_run(const Problem<T>& p, int threads) {
     const int64_t fit = (int64_t)(kTeamABytes / sizeof(T)) / (round_up(bl.mc, 16) * bl.kc);
     bl.kg = bl.kc * std::max<int64_t>(1, std::min(k_blocks, fit));
     const bool share_a = bl.a_elems() * sizeof(T) > kPrivateBytes;
+    const bool row_a = !share_a && use_row_a(ks, p, nt);
     const size_t a_size = bl.a_elems(), a_all = share_a ? a_size : nt * a_size;
     T* ws = tls_workspace.get<T>(a_all + nt * bl.b_elems());
 #pragma omp parallel num_threads(nt)
     {
       const int tid = omp_get_thread_num();
-      gemm_team(ks, p, bl, ws + (share_a ? 0 : tid * a_size), ws + a_all + tid * bl.b_elems(), &team, share_a);
+      gemm_team(ks, p, bl, ws + (share_a ? 0 : tid * a_size), ws + a_all + tid * bl.b_elems(), &team, share_a,
+                row_a);
     }
   } else {
     // One shared B (all N columns of kg rows of K per phase; a copy per thread, if small); row blocks

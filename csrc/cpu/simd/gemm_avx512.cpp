@@ -176,10 +176,14 @@ constexpr int kMR = 14;
 constexpr int kNV = 2;  // vectors per row of the tile: NR = kNV * VL
 constexpr int kEmbRows = 6;  // rows whose FMAs take a[i] as an embedded-broadcast operand (see above)
 
-template <class S, int M, int NV>
-void kernel(int64_t kc, const typename S::T* __restrict a, const typename S::T* __restrict b,
-            typename S::T* __restrict c, int64_t ldc, int64_t n, typename S::T alpha, typename S::T beta,
-            const typename S::T* bias_n, const typename S::T* bias_m) {
+// ROW_A: A is not packed: row i of the tile at a + i*lda, contiguous along k (gemm_kernels.h,
+// MicroKernelRowA). The rows are addressed from five base pointers, one per three rows, and lda as
+// a scaled index (base, base + 4*lda, base + 8*lda bytes for floats), so that the k loop needs five
+// pointer increments rather than fourteen registers of addresses.
+template <class S, int M, int NV, bool ROW_A>
+void kernel_body(int64_t kc, const typename S::T* __restrict a, int64_t lda, const typename S::T* __restrict b,
+                 typename S::T* __restrict c, int64_t ldc, int64_t n, typename S::T alpha, typename S::T beta,
+                 const typename S::T* bias_n, const typename S::T* bias_m) {
   using T = typename S::T;
   using V = typename S::V;
   constexpr int VL = S::VL;
@@ -199,6 +203,11 @@ void kernel(int64_t kc, const typename S::T* __restrict a, const typename S::T* 
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) acc[i][v] = S::zero();
 
+  constexpr int kBases = (M + 2) / 3;  // ROW_A: rows 3j, 3j+1, 3j+2 at ab[j], ab[j] + lda, ab[j] + 2*lda
+  const T* ab[kBases];
+#pragma GCC unroll 8
+  for (int j = 0; j < kBases; ++j) ab[j] = a + (ROW_A ? 3 * j * lda : 0);
+
 #pragma GCC unroll 2
   for (int64_t k = 0; k < kc; ++k) {
     V bv[NV];
@@ -208,16 +217,22 @@ void kernel(int64_t kc, const typename S::T* __restrict a, const typename S::T* 
     _mm_prefetch((const char*)(b + B_PREFETCH + 64 / sizeof(T)), _MM_HINT_T0);
 #pragma GCC unroll 16
     for (int i = 0; i < M; ++i) {
+      const T* ai_ptr = ROW_A ? ab[i / 3] + (i % 3) * lda : a + i;
       if (NV == 1 || i < kEmbRows) {  // a[i] loaded by each FMA, no broadcast instruction (see above)
 #pragma GCC unroll 4
-        for (int v = 0; v < NV; ++v) acc[i][v] = S::fmadd_bcast(a + i, bv[v], acc[i][v]);
+        for (int v = 0; v < NV; ++v) acc[i][v] = S::fmadd_bcast(ai_ptr, bv[v], acc[i][v]);
       } else {
-        V ai = S::set1(a[i]);
+        V ai = S::set1(*ai_ptr);
 #pragma GCC unroll 4
         for (int v = 0; v < NV; ++v) acc[i][v] = S::fmadd(ai, bv[v], acc[i][v]);
       }
     }
-    a += kMR;
+    if (ROW_A) {
+#pragma GCC unroll 8
+      for (int j = 0; j < kBases; ++j) ab[j] += 1;
+    } else {
+      a += kMR;
+    }
     b += NR;
   }
 
@@ -248,6 +263,19 @@ void kernel(int64_t kc, const typename S::T* __restrict a, const typename S::T* 
       }
     }
   }
+}
+
+template <class S, int M, int NV>
+void kernel(int64_t kc, const typename S::T* a, const typename S::T* b, typename S::T* c, int64_t ldc, int64_t n,
+            typename S::T alpha, typename S::T beta, const typename S::T* bias_n, const typename S::T* bias_m) {
+  kernel_body<S, M, NV, false>(kc, a, 0, b, c, ldc, n, alpha, beta, bias_n, bias_m);
+}
+
+template <class S, int M, int NV>
+void kernel_row_a(int64_t kc, const typename S::T* a, int64_t lda, const typename S::T* b, typename S::T* c,
+                  int64_t ldc, int64_t n, typename S::T alpha, typename S::T beta, const typename S::T* bias_n,
+                  const typename S::T* bias_m) {
+  kernel_body<S, M, NV, true>(kc, a, lda, b, c, ldc, n, alpha, beta, bias_n, bias_m);
 }
 
 // Packing (contract in gemm_kernels.h): dst[k*P + i] = src[i*si + k*sk], zero rows m..P-1.
@@ -351,6 +379,10 @@ void fill_rows(KernelSet<typename S::T>& ks) {
   if constexpr (M >= 1) {
     ks.kernel[M - 1][0] = &kernel<S, M, 1>;
     ks.kernel[M - 1][1] = &kernel<S, M, 2>;
+    if constexpr (sizeof(typename S::T) == 4) {  // float only: see kernel_body's addressing
+      ks.kernel_row_a[M - 1][0] = &kernel_row_a<S, M, 1>;
+      ks.kernel_row_a[M - 1][1] = &kernel_row_a<S, M, 2>;
+    }
     fill_rows<S, M - 1>(ks);
   }
 }
