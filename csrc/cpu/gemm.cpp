@@ -396,9 +396,10 @@ void gemm_team(const KernelSet<T>& ks, const Problem<T>& p, const Blocking& bl, 
 // evens out a thread that runs slow.
 //
 // share_b false: `bshared` is this thread's own, and it packs all of each phase's B into it.
+// row_a: A is not packed, the kernels read it where it lies (use_row_a).
 template <class T>
 void gemm_team_rows(const KernelSet<T>& ks, const Problem<T>& p, const Blocking& bl, T* bshared, T* apack,
-                    int64_t rows, TeamState* team, bool share_b = true) {
+                    int64_t rows, TeamState* team, bool share_b = true, bool row_a = false) {
   const int MR = ks.mr, NR = ks.nr, VL = ks.vl;
   const int64_t b_panels = ceil_div(p.N, NR);
   const int64_t nr_total = b_panels * NR;  // the k block at pc of this phase starts at bshared + (pc - pg)*nr_total
@@ -423,9 +424,10 @@ void gemm_team_rows(const KernelSet<T>& ks, const Problem<T>& p, const Blocking&
         const T beta = pc == 0 ? p.beta : T(1);
         const T* bias_n = pc == 0 ? p.bias_n : nullptr;
         const T* bias_m = pc == 0 && p.bias_m ? p.bias_m + m0 : nullptr;
-        for (int64_t i0 = 0; i0 < mcur; i0 += MR)
-          ks.pack_a(p.A + (m0 + i0) * p.ar + pc * p.ac, p.ar, p.ac, std::min<int64_t>(MR, mcur - i0), kc,
-                    apack + i0 * kc);
+        if (!row_a)
+          for (int64_t i0 = 0; i0 < mcur; i0 += MR)
+            ks.pack_a(p.A + (m0 + i0) * p.ar + pc * p.ac, p.ar, p.ac, std::min<int64_t>(MR, mcur - i0), kc,
+                      apack + i0 * kc);
         const T* bblock = bshared + (pc - pg) * nr_total;
         for (int64_t jc = 0; jc < p.N; jc += bl.nc) {
           const int64_t ncur = std::min(bl.nc, p.N - jc);
@@ -434,6 +436,15 @@ void gemm_team_rows(const KernelSet<T>& ks, const Problem<T>& p, const Blocking&
             const T* a = apack + ir * kc;
             T* crow = p.C + (m0 + ir) * p.ldc + jc;
             const T* bm = bias_m ? bias_m + ir : nullptr;
+            if (row_a) {
+              const T* arow = p.A + (m0 + ir) * p.ar + pc;
+              for (int64_t jr = 0; jr < ncur; jr += NR) {
+                const int64_t n = std::min<int64_t>(NR, ncur - jr);
+                ks.kernel_row_a[m - 1][(n - 1) / VL](kc, arow, p.ar, bblock + (jc + jr) * kc, crow + jr, p.ldc, n,
+                                                     p.alpha, beta, bias_n ? bias_n + jc + jr : nullptr, bm);
+              }
+              continue;
+            }
             for (int64_t jr = 0; jr < ncur; jr += NR) {
               const int64_t n = std::min<int64_t>(NR, ncur - jr);
               ks.kernel[m - 1][(n - 1) / VL](kc, a, bblock + (jc + jr) * kc, crow + jr, p.ldc, n, p.alpha, beta,
@@ -503,9 +514,13 @@ constexpr size_t kPrivateBytes = size_t(1) << 20;
 constexpr int64_t kRowAPanels = 4;
 
 template <class T>
-bool use_row_a(const KernelSet<T>& ks, const Problem<T>& p, int nt) {
-  return ks.kernel_row_a[0][0] && p.ac == 1 && (size_t)p.M * (size_t)p.K * sizeof(T) <= kPrivateBytes &&
-         (p.ar * (int64_t)sizeof(T)) % 4096 != 0 && ceil_div(ceil_div(p.N, ks.nr), nt) <= kRowAPanels;
+bool use_row_a(const KernelSet<T>& ks, const Problem<T>& p, int nt, bool split_rows = false) {
+  if (!ks.kernel_row_a[0][0] || p.ac != 1 || (p.ar * (int64_t)sizeof(T)) % 4096 == 0) return false;
+  const int64_t panels = ceil_div(p.N, ks.nr);
+  // One thread with so few panels has one column block, and the row split reads each row block once:
+  // either way each A panel feeds at most kRowAPanels kernel calls, one after the other, whatever A's size.
+  if (split_rows || nt == 1) return panels <= kRowAPanels;
+  return (size_t)p.M * (size_t)p.K * sizeof(T) <= kPrivateBytes && ceil_div(panels, nt) <= kRowAPanels;
 }
 
 // Below this many multiply-adds per thread a thread costs more to wake than it saves.
@@ -650,13 +665,14 @@ void gemm_run(const Problem<T>& p, int threads) {
     const size_t b_size = (size_t)round_up(round_up(p.N, ks.nr) * bl.kg, 16);
     const bool share_b = b_size * sizeof(T) > kPrivateBytes;
     const size_t b_all = share_b ? b_size : nt * b_size;
+    const bool row_a = use_row_a(ks, p, nt, true);
     const size_t a_private = (size_t)round_up(rows * bl.kc, 16);
     T* ws = tls_workspace.get<T>(b_all + nt * a_private);
 #pragma omp parallel num_threads(nt)
     {
       const int tid = omp_get_thread_num();
       gemm_team_rows(ks, p, bl, ws + (share_b ? 0 : tid * b_size), ws + b_all + tid * a_private, rows, &team,
-                     share_b);
+                     share_b, row_a);
     }
   }
 #endif
