@@ -29,10 +29,11 @@
 // The shared operand is packed for several k blocks at once (up to 16 MiB), so a product has one or
 // two phases, each with one barrier after packing (and one before repacking): few points where the
 // team waits for its slowest thread. When that operand is small (kPrivateBytes) every thread packs a
-// whole copy of it instead, and there is no barrier at all (see gemm_run); otherwise nothing is
-// packed twice. Items are whole panels, a few
-// per thread (team_block). Tiny products run on the calling thread, as do calls from inside a parallel
-// region. Every element of C is summed in the same order whatever the thread count or the split: k
+// whole copy of it instead, and there is no barrier at all; otherwise nothing is packed twice. Where
+// a packed A micro-panel would feed only a few kernel calls (N of at most 4 panels per thread), a row-
+// major A is not packed at all: kernels that read it in place (use_row_a). Items are whole panels, a
+// few per thread (team_block). Tiny products run on the calling thread, as do calls from inside a
+// parallel region. Every element of C is summed in the same order whatever the thread count or the split: k
 // blocks in order, the kernel's FMA chain within one.
 //
 // Packing reads A and B through arbitrary element strides, so transposed operands (F.linear's weight,
@@ -502,20 +503,23 @@ inline int64_t team_block(int64_t panels, int64_t max_panels, int nt, int64_t pe
 // barrier for the packing, so a thread that starts late (its core busy) holds up no one.
 constexpr size_t kPrivateBytes = size_t(1) << 20;
 
-// Whether the threads of a team of nt, each of which would pack all of A itself, should instead have
-// the kernels read A where it lies (KernelSet::kernel_row_a). That kernel's k step takes more
-// instructions (its addressing), so it pays only where a packed A micro-panel would feed few kernel
-// calls: at most kRowAPanels column panels per thread. Thread CPU time, one thread (the kernel alone
-// is packed A's): 64x64x64 3.92 -> 3.10 us, 64x64x128 7.0-7.4 -> 6.3-6.5, 128x128x64 12.7 -> 12.3,
-// 128x256x256 and 256^3 unchanged, 128x512x784 584 -> 601-605 (16 panels: the kernel's cost wins).
-// Also A row-major (rows contiguous along K) and small (its rows stay in cache between the kernel
-// calls that reread them), and not with a row stride that is a multiple of 4 KiB (the 14 rows a kernel
-// reads would fall into one set of the 12-way L1).
+// Whether the threads of a team of nt, each of which would pack all of A itself (one thread, a private
+// copy, or the row split's row blocks), should instead have the kernels read A where it lies
+// (KernelSet::kernel_row_a). That kernel's k step takes more instructions (its addressing), so it
+// pays only where a packed A micro-panel would feed few kernel calls: at most kRowAPanels column
+// panels per thread. Thread CPU time, one thread, packed A -> in place: 64x64x64 3.92 -> 3.10 us,
+// 64x64x128 7.0-7.4 -> 6.3-6.5, 128x128x64 12.7 -> 12.3; with 8 panels (128x256x256, 256^3) no
+// difference, with 16 (128x512x784) 584 -> 601-605, the kernel's extra cost winning. Also A row-major
+// (rows contiguous along K), and for a team's column split small (its rows stay in cache between the
+// column blocks that reread them). A row stride that is a multiple of 4 KiB (the 14 rows a kernel
+// reads in one set of the 12-way L1) was expected to hurt and does not: in place against packed, best
+// of 31-101 rounds, 64x64x256 (lda 1024) 13.1 vs 14.7 us, 64x64x1024 60.4 vs 66.2, 100x64x2048 183 vs
+// 203, 128x96x512 (lda 4096) 80.5 vs 82.6, and 2 threads 256^3 (lda 1024) 112.9 vs 119.0.
 constexpr int64_t kRowAPanels = 4;
 
 template <class T>
 bool use_row_a(const KernelSet<T>& ks, const Problem<T>& p, int nt, bool split_rows = false) {
-  if (!ks.kernel_row_a[0][0] || p.ac != 1 || (p.ar * (int64_t)sizeof(T)) % 4096 == 0) return false;
+  if (!ks.kernel_row_a[0][0] || p.ac != 1) return false;
   const int64_t panels = ceil_div(p.N, ks.nr);
   // One thread with so few panels has one column block, and the row split reads each row block once:
   // either way each A panel feeds at most kRowAPanels kernel calls, one after the other, whatever A's size.
@@ -560,13 +564,16 @@ bool gemv(const KernelSet<T>& ks, const Problem<T>& p, int threads) {
     for (int64_t k = 0; k < K; ++k) vc[k] = vec[k * sv];
     v = vc;
   }
+  // Four pieces per thread, dealt out as the threads come for them: a thread whose core is busy for a
+  // while (another process) leaves its pieces to the other rather than holding up the call.
   auto run = [&](int64_t b, int64_t e, auto&& f) {
 #ifdef FLAMBEAU_OPENMP
     const int64_t n = e - b;
     const int nt = (int)std::min<int64_t>(threads, n);
     if (nt > 1) {
-#pragma omp parallel for schedule(static) num_threads(nt)
-      for (int t = 0; t < nt; ++t) f(b + n * t / nt, b + n * (t + 1) / nt);
+      const int pieces = (int)std::min<int64_t>(n, 4 * nt);
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
+      for (int t = 0; t < pieces; ++t) f(b + n * t / pieces, b + n * (t + 1) / pieces);
       return;
     }
 #endif

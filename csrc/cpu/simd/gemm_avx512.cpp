@@ -3,7 +3,8 @@
 // What one call computes (the contract is in csrc/cpu/gemm_kernels.h): an m x n tile of C,
 //   C = alpha * (A_panel @ B_panel) + beta * C + bias_n[j] + bias_m[i]
 // from a packed A micro-panel (kc steps of MR values: one column of the tile's rows of A per step) and
-// a packed B micro-panel (kc steps of NR values: one row of the tile's columns of B per step).
+// a packed B micro-panel (kc steps of NR values: one row of the tile's columns of B per step); the
+// float kernel_row_a variants read a row-major A in place instead (see kernel_body).
 //
 // Register tile. C is row-major, so vectors run along a row of C (N): each k step loads NR/VL vectors of
 // B and, for each of the MR rows, broadcasts one A value and does NR/VL FMAs into that row's
