@@ -26,11 +26,14 @@
 //     packed once for the team (gemm_team).
 //   - rows, for tall products (M >= 2N, e.g. a large batch through a narrow layer): B is packed once
 //     for the team, and blocks of rows are dealt out, each packing its own A (gemm_team_rows).
-// Nothing is packed twice. The shared operand is packed for several k blocks at once (up to 16 MiB),
-// so a product has one or two phases, each with one barrier after packing (and one before
-// repacking): few points where the team waits for its slowest thread. Items are whole panels, a few
-// per thread (team_block). Tiny products run on the calling thread, as do calls from inside a parallel
-// region. Every element of C is summed in the same order whatever the thread count or the split: k
+// The shared operand is packed for several k blocks at once (up to 16 MiB), so a product has one or
+// two phases, each with one barrier after packing (and one before repacking): few points where the
+// team waits for its slowest thread. When that operand is small (kPrivateBytes) every thread packs a
+// whole copy of it instead, and there is no barrier at all; otherwise nothing is packed twice. Where
+// a packed A micro-panel would feed only a few kernel calls (N of at most 4 panels per thread), a row-
+// major A is not packed at all: kernels that read it in place (use_row_a). Items are whole panels, a
+// few per thread (team_block). Tiny products run on the calling thread, as do calls from inside a
+// parallel region. Every element of C is summed in the same order whatever the thread count or the split: k
 // blocks in order, the kernel's FMA chain within one.
 //
 // Packing reads A and B through arbitrary element strides, so transposed operands (F.linear's weight,
@@ -303,14 +306,19 @@ void team_pack(TeamState* team, int64_t& limit, int64_t count, const PackOne& pa
 // (another process, a data loader) would otherwise hold up the whole team at the next barrier; and few
 // phases, because every barrier is a point where the team waits for its slowest thread. Which thread
 // computes a tile does not change its bits.
+//
+// share_a false: `apack` is this thread's own, and it packs all of each phase's A block into it;
+// row_a (only then): A is not packed at all, the kernels read it where it lies (use_row_a).
 template <class T>
 void gemm_team(const KernelSet<T>& ks, const Problem<T>& p, const Blocking& bl, T* apack, T* bpack,
-               TeamState* team) {
+               TeamState* team, bool share_a = true, bool row_a = false) {
   const int MR = ks.mr, NR = ks.nr, VL = ks.vl;
   const int64_t nc = bl.nc;
   const int64_t n_items = ceil_div(p.N, nc);
   int64_t item_limit = 0, pack_limit = 0;  // the counters' values once this phase's units are all taken
   bool first_phase = true;
+  const bool own_a = !team || !share_a;  // this thread packs all of A, into its own apack (or reads it
+                                         // where it lies: row_a)
   for (int64_t ic = 0; ic < p.M; ic += bl.mc) {
     const int64_t mc = std::min(bl.mc, p.M - ic);
     const int64_t a_panels = ceil_div(mc, MR);
@@ -320,12 +328,17 @@ void gemm_team(const KernelSet<T>& ks, const Problem<T>& p, const Blocking& bl, 
       if (team && !first_phase) team_barrier();  // everyone is done with the previous A block
       first_phase = false;
       const int64_t k_blocks = ceil_div(pend - pg, bl.kc);
-      team_pack(team, pack_limit, k_blocks * a_panels, [&](int64_t u) {
-        const int64_t pc = pg + (u / a_panels) * bl.kc, i0 = (u % a_panels) * MR;
+      auto pack_panel = [&](int64_t pc, int64_t i0) {
         const int64_t kc = std::min(bl.kc, p.K - pc);
         ks.pack_a(p.A + (ic + i0) * p.ar + pc * p.ac, p.ar, p.ac, std::min<int64_t>(MR, mc - i0), kc,
                   apack + (pc - pg) * mcr + i0 * kc);
-      });
+      };
+      // A shared by the team is packed up front; a thread's own A is packed panel by panel during its
+      // first column block, each panel just before its first kernel calls, while it is still in L1.
+      bool a_ready = !own_a || row_a;
+      if (!own_a)
+        team_pack(team, pack_limit, k_blocks * a_panels,
+                  [&](int64_t u) { pack_panel(pg + (u / a_panels) * bl.kc, (u % a_panels) * MR); });
       item_limit += n_items;
       for (int64_t item = 0;; ++item) {
         if (team) {  // take the next column block, never one past this phase's
@@ -349,9 +362,19 @@ void gemm_team(const KernelSet<T>& ks, const Problem<T>& p, const Blocking& bl, 
           const T* ablock = apack + (pc - pg) * mcr;
           for (int64_t ir = 0; ir < mc; ir += MR) {
             const int64_t m = std::min<int64_t>(MR, mc - ir);
+            if (!a_ready) pack_panel(pc, ir);
             const T* a = ablock + ir * kc;
             T* crow = p.C + (ic + ir) * p.ldc + jc;
             const T* bm = bias_m ? bias_m + ir : nullptr;
+            if (row_a) {
+              const T* arow = p.A + (ic + ir) * p.ar + pc;
+              for (int64_t jr = 0; jr < ncur; jr += NR) {
+                const int64_t n = std::min<int64_t>(NR, ncur - jr);
+                ks.kernel_row_a[m - 1][(n - 1) / VL](kc, arow, p.ar, bpack + jr * kc, crow + jr, p.ldc, n, p.alpha,
+                                                     beta, bias_n ? bias_n + jr : nullptr, bm);
+              }
+              continue;
+            }
             for (int64_t jr = 0; jr < ncur; jr += NR) {
               const int64_t n = std::min<int64_t>(NR, ncur - jr);
               ks.kernel[m - 1][(n - 1) / VL](kc, a, bpack + jr * kc, crow + jr, p.ldc, n, p.alpha, beta,
@@ -359,6 +382,7 @@ void gemm_team(const KernelSet<T>& ks, const Problem<T>& p, const Blocking& bl, 
             }
           }
         }
+        a_ready = true;
       }
     }
   }
@@ -371,9 +395,12 @@ void gemm_team(const KernelSet<T>& ks, const Problem<T>& p, const Blocking& bl, 
 // micro-kernels against the shared B, nc columns at a time (a kc x nc slice of B stays in L2 while the
 // block's A micro-panels go by). Nothing is packed twice, so the row blocks can be small, which is what
 // evens out a thread that runs slow.
+//
+// share_b false: `bshared` is this thread's own, and it packs all of each phase's B into it.
+// row_a: A is not packed, the kernels read it where it lies (use_row_a).
 template <class T>
 void gemm_team_rows(const KernelSet<T>& ks, const Problem<T>& p, const Blocking& bl, T* bshared, T* apack,
-                    int64_t rows, TeamState* team) {
+                    int64_t rows, TeamState* team, bool share_b = true, bool row_a = false) {
   const int MR = ks.mr, NR = ks.nr, VL = ks.vl;
   const int64_t b_panels = ceil_div(p.N, NR);
   const int64_t nr_total = b_panels * NR;  // the k block at pc of this phase starts at bshared + (pc - pg)*nr_total
@@ -383,7 +410,7 @@ void gemm_team_rows(const KernelSet<T>& ks, const Problem<T>& p, const Blocking&
     const int64_t pend = std::min(p.K, pg + bl.kg);
     if (pg > 0) team_barrier();  // everyone is done with the previous B
     const int64_t k_blocks = ceil_div(pend - pg, bl.kc);
-    team_pack(team, pack_limit, k_blocks * b_panels, [&](int64_t u) {
+    team_pack(share_b ? team : nullptr, pack_limit, k_blocks * b_panels, [&](int64_t u) {
       const int64_t pc = pg + (u / b_panels) * bl.kc, j0 = (u % b_panels) * NR;
       const int64_t kc = std::min(bl.kc, p.K - pc);
       ks.pack_b(p.B + pc * p.br + j0 * p.bc, p.bc, p.br, std::min<int64_t>(NR, p.N - j0), kc,
@@ -398,9 +425,10 @@ void gemm_team_rows(const KernelSet<T>& ks, const Problem<T>& p, const Blocking&
         const T beta = pc == 0 ? p.beta : T(1);
         const T* bias_n = pc == 0 ? p.bias_n : nullptr;
         const T* bias_m = pc == 0 && p.bias_m ? p.bias_m + m0 : nullptr;
-        for (int64_t i0 = 0; i0 < mcur; i0 += MR)
-          ks.pack_a(p.A + (m0 + i0) * p.ar + pc * p.ac, p.ar, p.ac, std::min<int64_t>(MR, mcur - i0), kc,
-                    apack + i0 * kc);
+        if (!row_a)
+          for (int64_t i0 = 0; i0 < mcur; i0 += MR)
+            ks.pack_a(p.A + (m0 + i0) * p.ar + pc * p.ac, p.ar, p.ac, std::min<int64_t>(MR, mcur - i0), kc,
+                      apack + i0 * kc);
         const T* bblock = bshared + (pc - pg) * nr_total;
         for (int64_t jc = 0; jc < p.N; jc += bl.nc) {
           const int64_t ncur = std::min(bl.nc, p.N - jc);
@@ -409,6 +437,15 @@ void gemm_team_rows(const KernelSet<T>& ks, const Problem<T>& p, const Blocking&
             const T* a = apack + ir * kc;
             T* crow = p.C + (m0 + ir) * p.ldc + jc;
             const T* bm = bias_m ? bias_m + ir : nullptr;
+            if (row_a) {
+              const T* arow = p.A + (m0 + ir) * p.ar + pc;
+              for (int64_t jr = 0; jr < ncur; jr += NR) {
+                const int64_t n = std::min<int64_t>(NR, ncur - jr);
+                ks.kernel_row_a[m - 1][(n - 1) / VL](kc, arow, p.ar, bblock + (jc + jr) * kc, crow + jr, p.ldc, n,
+                                                     p.alpha, beta, bias_n ? bias_n + jc + jr : nullptr, bm);
+              }
+              continue;
+            }
             for (int64_t jr = 0; jr < ncur; jr += NR) {
               const int64_t n = std::min<int64_t>(NR, ncur - jr);
               ks.kernel[m - 1][(n - 1) / VL](kc, a, bblock + (jc + jr) * kc, crow + jr, p.ldc, n, p.alpha, beta,
@@ -457,6 +494,39 @@ inline int64_t team_block(int64_t panels, int64_t max_panels, int nt, int64_t pe
   return ceil_div(panels, std::min(items, panels));
 }
 
+// A shared operand whose packed phase is at most this size is packed whole by every thread of the team
+// into its own buffer rather than once, in shares, for all: measured on the 2-core Sapphire Rapids guest
+// (F.linear 128x256 by 256x256, 2 threads), packing 128 KiB of A in two shares took twice as long as one
+// thread packing all of it, and the kernels then ran 25% slower reading the half of A that sits in the
+// other core's L2, with the lines of the packed buffer bouncing between the cores from call to call.
+// Up to 1 MiB the copy still fits a core's L2 beside its B block; the team no longer waits at a
+// barrier for the packing, so a thread that starts late (its core busy) holds up no one.
+constexpr size_t kPrivateBytes = size_t(1) << 20;
+
+// Whether the threads of a team of nt, each of which would pack all of A itself (one thread, a private
+// copy, or the row split's row blocks), should instead have the kernels read A where it lies
+// (KernelSet::kernel_row_a). That kernel's k step takes more instructions (its addressing), so it
+// pays only where a packed A micro-panel would feed few kernel calls: at most kRowAPanels column
+// panels per thread. Thread CPU time, one thread, packed A -> in place: 64x64x64 3.92 -> 3.10 us,
+// 64x64x128 7.0-7.4 -> 6.3-6.5, 128x128x64 12.7 -> 12.3; with 8 panels (128x256x256, 256^3) no
+// difference, with 16 (128x512x784) 584 -> 601-605, the kernel's extra cost winning. Also A row-major
+// (rows contiguous along K), and for a team's column split small (its rows stay in cache between the
+// column blocks that reread them). A row stride that is a multiple of 4 KiB (the 14 rows a kernel
+// reads in one set of the 12-way L1) was expected to hurt and does not: in place against packed, best
+// of 31-101 rounds, 64x64x256 (lda 1024) 13.1 vs 14.7 us, 64x64x1024 60.4 vs 66.2, 100x64x2048 183 vs
+// 203, 128x96x512 (lda 4096) 80.5 vs 82.6, and 2 threads 256^3 (lda 1024) 112.9 vs 119.0.
+constexpr int64_t kRowAPanels = 4;
+
+template <class T>
+bool use_row_a(const KernelSet<T>& ks, const Problem<T>& p, int nt, bool split_rows = false) {
+  if (!ks.kernel_row_a[0][0] || p.ac != 1) return false;
+  const int64_t panels = ceil_div(p.N, ks.nr);
+  // One thread with so few panels has one column block, and the row split reads each row block once:
+  // either way each A panel feeds at most kRowAPanels kernel calls, one after the other, whatever A's size.
+  if (split_rows || nt == 1) return panels <= kRowAPanels;
+  return (size_t)p.M * (size_t)p.K * sizeof(T) <= kPrivateBytes && ceil_div(panels, nt) <= kRowAPanels;
+}
+
 // Below this many multiply-adds per thread a thread costs more to wake than it saves.
 constexpr int64_t kMinWorkPerThread = int64_t(1) << 19;
 
@@ -494,13 +564,16 @@ bool gemv(const KernelSet<T>& ks, const Problem<T>& p, int threads) {
     for (int64_t k = 0; k < K; ++k) vc[k] = vec[k * sv];
     v = vc;
   }
+  // Four pieces per thread, dealt out as the threads come for them: a thread whose core is busy for a
+  // while (another process) leaves its pieces to the other rather than holding up the call.
   auto run = [&](int64_t b, int64_t e, auto&& f) {
 #ifdef FLAMBEAU_OPENMP
     const int64_t n = e - b;
     const int nt = (int)std::min<int64_t>(threads, n);
     if (nt > 1) {
-#pragma omp parallel for schedule(static) num_threads(nt)
-      for (int t = 0; t < nt; ++t) f(b + n * t / nt, b + n * (t + 1) / nt);
+      const int pieces = (int)std::min<int64_t>(n, 4 * nt);
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
+      for (int t = 0; t < pieces; ++t) f(b + n * t / pieces, b + n * (t + 1) / pieces);
       return;
     }
 #endif
@@ -564,38 +637,49 @@ void gemm_run(const Problem<T>& p, int threads) {
   if (nt <= 1) {
     const Blocking bl = blocking_for(ks, p.M, p.N, p.K);
     T* ws = tls_workspace.get<T>(bl.a_elems() + bl.b_elems());
-    gemm_team(ks, p, bl, ws, ws + bl.a_elems(), nullptr);
+    gemm_team(ks, p, bl, ws, ws + bl.a_elems(), nullptr, true, use_row_a(ks, p, 1));
     return;
   }
 #ifdef FLAMBEAU_OPENMP
   TeamState team;
   if (!split_rows) {
-    // One shared A block; each thread packs the column blocks it takes into its own B buffer.
+    // One shared A block (or a copy per thread, if small); each thread packs the column blocks it
+    // takes into its own B buffer.
     Blocking bl = blocking_for(ks, p.M, p.N, p.K);
     bl.nc = team_block(n_panels, ks.nc / ks.nr, nt, kColumnItemsPerThread) * ks.nr;
     const int64_t k_blocks = ceil_div(p.K, bl.kc);
     const int64_t fit = (int64_t)(kTeamABytes / sizeof(T)) / (round_up(bl.mc, 16) * bl.kc);
     bl.kg = bl.kc * std::max<int64_t>(1, std::min(k_blocks, fit));
-    T* ws = tls_workspace.get<T>(bl.a_elems() + nt * bl.b_elems());
+    const bool share_a = bl.a_elems() * sizeof(T) > kPrivateBytes;
+    const bool row_a = !share_a && use_row_a(ks, p, nt);
+    const size_t a_size = bl.a_elems(), a_all = share_a ? a_size : nt * a_size;
+    T* ws = tls_workspace.get<T>(a_all + nt * bl.b_elems());
 #pragma omp parallel num_threads(nt)
     {
-      gemm_team(ks, p, bl, ws, ws + bl.a_elems() + omp_get_thread_num() * bl.b_elems(), &team);
+      const int tid = omp_get_thread_num();
+      gemm_team(ks, p, bl, ws + (share_a ? 0 : tid * a_size), ws + a_all + tid * bl.b_elems(), &team, share_a,
+                row_a);
     }
   } else {
-    // One shared B (all N columns of kg rows of K per phase); row blocks dealt out dynamically, each
-    // packed into the thread's own A buffer.
+    // One shared B (all N columns of kg rows of K per phase; a copy per thread, if small); row blocks
+    // dealt out dynamically, each packed into the thread's own A buffer.
     Blocking bl = blocking_for(ks, p.M, p.N, p.K);
     const int64_t rows = team_block(m_panels, ks.mc / ks.mr, nt, kRowItemsPerThread) * ks.mr;
     bl.mc = rows;
     const int64_t b_panel_elems = round_up(p.N, ks.nr) * bl.kc;
     const int64_t fit = (int64_t)(kTeamABytes / sizeof(T)) / b_panel_elems;
     bl.kg = bl.kc * std::max<int64_t>(1, std::min(ceil_div(p.K, bl.kc), fit));
-    const size_t b_shared = (size_t)round_up(round_up(p.N, ks.nr) * bl.kg, 16);
+    const size_t b_size = (size_t)round_up(round_up(p.N, ks.nr) * bl.kg, 16);
+    const bool share_b = b_size * sizeof(T) > kPrivateBytes;
+    const size_t b_all = share_b ? b_size : nt * b_size;
+    const bool row_a = use_row_a(ks, p, nt, true);
     const size_t a_private = (size_t)round_up(rows * bl.kc, 16);
-    T* ws = tls_workspace.get<T>(b_shared + nt * a_private);
+    T* ws = tls_workspace.get<T>(b_all + nt * a_private);
 #pragma omp parallel num_threads(nt)
     {
-      gemm_team_rows(ks, p, bl, ws, ws + b_shared + omp_get_thread_num() * a_private, rows, &team);
+      const int tid = omp_get_thread_num();
+      gemm_team_rows(ks, p, bl, ws + (share_b ? 0 : tid * b_size), ws + b_all + tid * a_private, rows, &team,
+                     share_b, row_a);
     }
   }
 #endif
@@ -635,8 +719,12 @@ void gemm_batched(int64_t batch, int64_t M, int64_t N, int64_t K, typename gemm_
   }
 #ifdef FLAMBEAU_OPENMP
   // An exception must not leave the parallel region: the first one is kept and rethrown after it.
+  // Products are dealt out in chunks (about 8 per thread), not in fixed shares, for the same reason as
+  // the team's work items: a thread whose core is taken for a while by another process would
+  // otherwise hold up the call. Which thread computes a product does not change its bits.
   std::exception_ptr error;
-#pragma omp parallel for schedule(static) num_threads(threads)
+  const int64_t chunk = std::max<int64_t>(1, batch / (8 * (int64_t)threads));
+#pragma omp parallel for schedule(dynamic, chunk) num_threads(threads)
   for (int64_t b = 0; b < batch; ++b) {
     Problem<T> q = p;
     q.A = A + b * stride_a;

@@ -26,6 +26,14 @@ template <class T>
 using MicroKernel = void (*)(int64_t kc, const T* a, const T* b, T* c, int64_t ldc, int64_t n, T alpha,
                              T beta, const T* bias_n, const T* bias_m);
 
+// The same tile with A read where it lies instead of from a packed panel: row i of the tile's A at
+// a + i*lda, contiguous along k (a row-major A, lda its row stride). The same FMAs in the same order as
+// the packed kernel, so the same bits; it saves the transposing copy of A for products small enough
+// that their rows of A stay in cache between the kernel calls that reread them.
+template <class T>
+using MicroKernelRowA = void (*)(int64_t kc, const T* a, int64_t lda, const T* b, T* c, int64_t ldc, int64_t n,
+                                 T alpha, T beta, const T* bias_n, const T* bias_m);
+
 // A packer copies one micro-panel of P rows (P = MR for A, NR for B) into the layout above:
 //
 //   dst[k*P + i] = src[i*si + k*sk]     (i < m, k < kc);   dst[k*P + i] = 0 for m <= i < P
@@ -50,6 +58,7 @@ struct KernelSet {
   int mc;          // rows of A packed at once (shared by the threads, lives in L3)
   int nc;          // columns of B packed at once (one per thread, lives in that core's L2)
   MicroKernel<T> kernel[kMaxMR][kMaxNV];
+  MicroKernelRowA<T> kernel_row_a[kMaxMR][kMaxNV];  // null where the set has none (the driver packs A)
   PackFn<T> pack_a;  // P = mr
   PackFn<T> pack_b;  // P = nr
   // Products with one row or one column of C (cpu/simd/gemv_body.inc); null: the blocked path.

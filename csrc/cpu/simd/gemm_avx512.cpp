@@ -3,7 +3,8 @@
 // What one call computes (the contract is in csrc/cpu/gemm_kernels.h): an m x n tile of C,
 //   C = alpha * (A_panel @ B_panel) + beta * C + bias_n[j] + bias_m[i]
 // from a packed A micro-panel (kc steps of MR values: one column of the tile's rows of A per step) and
-// a packed B micro-panel (kc steps of NR values: one row of the tile's columns of B per step).
+// a packed B micro-panel (kc steps of NR values: one row of the tile's columns of B per step); the
+// float kernel_row_a variants read a row-major A in place instead (see kernel_body).
 //
 // Register tile. C is row-major, so vectors run along a row of C (N): each k step loads NR/VL vectors of
 // B and, for each of the MR rows, broadcasts one A value and does NR/VL FMAs into that row's
@@ -74,6 +75,17 @@ struct F32 {
   }
   static V mul(V a, V b) { return _mm512_mul_ps(a, b); }
   static V add(V a, V b) { return _mm512_add_ps(a, b); }
+  // c + a*b in the lanes of m, c elsewhere.
+  static V mfmadd(Mask m, V a, V b, V c) { return _mm512_mask3_fmadd_ps(a, b, c, m); }
+  // The sum of the 32 values lo[0..15], hi[0..15] (as t[0..31]) by the tree t[l] += t[l + w], w = 16,
+  // 8, 4, 2, 1: the order of gemv_body.inc's loop for L = 32, so the same bits.
+  static T tree_sum(V lo, V hi) {
+    const V v = _mm512_add_ps(lo, hi);
+    const __m256 h = _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
+    const __m128 q = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+    const __m128 d = _mm_add_ps(q, _mm_movehl_ps(q, q));
+    return _mm_cvtss_f32(_mm_add_ss(d, _mm_shuffle_ps(d, d, 1)));
+  }
   static V loadu(const T* p) { return _mm512_loadu_ps(p); }
   static void storeu(T* p, V v) { _mm512_storeu_ps(p, v); }
   static V mloadu(Mask m, const T* p) { return _mm512_maskz_loadu_ps(m, p); }
@@ -126,6 +138,14 @@ struct F64 {
   }
   static V mul(V a, V b) { return _mm512_mul_pd(a, b); }
   static V add(V a, V b) { return _mm512_add_pd(a, b); }
+  static V mfmadd(Mask m, V a, V b, V c) { return _mm512_mask3_fmadd_pd(a, b, c, m); }
+  // t[0..15] = lo, hi summed by the tree t[l] += t[l + w], w = 8, 4, 2, 1 (gemv_body.inc's order, L = 16).
+  static T tree_sum(V lo, V hi) {
+    const V v = _mm512_add_pd(lo, hi);
+    const __m256d h = _mm256_add_pd(_mm512_castpd512_pd256(v), _mm512_extractf64x4_pd(v, 1));
+    const __m128d q = _mm_add_pd(_mm256_castpd256_pd128(h), _mm256_extractf128_pd(h, 1));
+    return _mm_cvtsd_f64(_mm_add_sd(q, _mm_unpackhi_pd(q, q)));
+  }
   static V loadu(const T* p) { return _mm512_loadu_pd(p); }
   static void storeu(T* p, V v) { _mm512_storeu_pd(p, v); }
   static V mloadu(Mask m, const T* p) { return _mm512_maskz_loadu_pd(m, p); }
@@ -157,10 +177,14 @@ constexpr int kMR = 14;
 constexpr int kNV = 2;  // vectors per row of the tile: NR = kNV * VL
 constexpr int kEmbRows = 6;  // rows whose FMAs take a[i] as an embedded-broadcast operand (see above)
 
-template <class S, int M, int NV>
-void kernel(int64_t kc, const typename S::T* __restrict a, const typename S::T* __restrict b,
-            typename S::T* __restrict c, int64_t ldc, int64_t n, typename S::T alpha, typename S::T beta,
-            const typename S::T* bias_n, const typename S::T* bias_m) {
+// ROW_A: A is not packed: row i of the tile at a + i*lda, contiguous along k (gemm_kernels.h,
+// MicroKernelRowA). The rows are addressed from five base pointers, one per three rows, and lda as
+// a scaled index (base, base + 4*lda, base + 8*lda bytes for floats), so that the k loop needs five
+// pointer increments rather than fourteen registers of addresses.
+template <class S, int M, int NV, bool ROW_A>
+void kernel_body(int64_t kc, const typename S::T* __restrict a, int64_t lda, const typename S::T* __restrict b,
+                 typename S::T* __restrict c, int64_t ldc, int64_t n, typename S::T alpha, typename S::T beta,
+                 const typename S::T* bias_n, const typename S::T* bias_m) {
   using T = typename S::T;
   using V = typename S::V;
   constexpr int VL = S::VL;
@@ -180,6 +204,11 @@ void kernel(int64_t kc, const typename S::T* __restrict a, const typename S::T* 
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) acc[i][v] = S::zero();
 
+  constexpr int kBases = (M + 2) / 3;  // ROW_A: rows 3j, 3j+1, 3j+2 at ab[j], ab[j] + lda, ab[j] + 2*lda
+  const T* ab[kBases];
+#pragma GCC unroll 8
+  for (int j = 0; j < kBases; ++j) ab[j] = a + (ROW_A ? 3 * j * lda : 0);
+
 #pragma GCC unroll 2
   for (int64_t k = 0; k < kc; ++k) {
     V bv[NV];
@@ -189,16 +218,22 @@ void kernel(int64_t kc, const typename S::T* __restrict a, const typename S::T* 
     _mm_prefetch((const char*)(b + B_PREFETCH + 64 / sizeof(T)), _MM_HINT_T0);
 #pragma GCC unroll 16
     for (int i = 0; i < M; ++i) {
+      const T* ai_ptr = ROW_A ? ab[i / 3] + (i % 3) * lda : a + i;
       if (NV == 1 || i < kEmbRows) {  // a[i] loaded by each FMA, no broadcast instruction (see above)
 #pragma GCC unroll 4
-        for (int v = 0; v < NV; ++v) acc[i][v] = S::fmadd_bcast(a + i, bv[v], acc[i][v]);
+        for (int v = 0; v < NV; ++v) acc[i][v] = S::fmadd_bcast(ai_ptr, bv[v], acc[i][v]);
       } else {
-        V ai = S::set1(a[i]);
+        V ai = S::set1(*ai_ptr);
 #pragma GCC unroll 4
         for (int v = 0; v < NV; ++v) acc[i][v] = S::fmadd(ai, bv[v], acc[i][v]);
       }
     }
-    a += kMR;
+    if (ROW_A) {
+#pragma GCC unroll 8
+      for (int j = 0; j < kBases; ++j) ab[j] += 1;
+    } else {
+      a += kMR;
+    }
     b += NR;
   }
 
@@ -229,6 +264,19 @@ void kernel(int64_t kc, const typename S::T* __restrict a, const typename S::T* 
       }
     }
   }
+}
+
+template <class S, int M, int NV>
+void kernel(int64_t kc, const typename S::T* a, const typename S::T* b, typename S::T* c, int64_t ldc, int64_t n,
+            typename S::T alpha, typename S::T beta, const typename S::T* bias_n, const typename S::T* bias_m) {
+  kernel_body<S, M, NV, false>(kc, a, 0, b, c, ldc, n, alpha, beta, bias_n, bias_m);
+}
+
+template <class S, int M, int NV>
+void kernel_row_a(int64_t kc, const typename S::T* a, int64_t lda, const typename S::T* b, typename S::T* c,
+                  int64_t ldc, int64_t n, typename S::T alpha, typename S::T beta, const typename S::T* bias_n,
+                  const typename S::T* bias_m) {
+  kernel_body<S, M, NV, true>(kc, a, lda, b, c, ldc, n, alpha, beta, bias_n, bias_m);
 }
 
 // Packing (contract in gemm_kernels.h): dst[k*P + i] = src[i*si + k*sk], zero rows m..P-1.
@@ -283,12 +331,59 @@ void pack(const typename S::T* src, int64_t si, int64_t sk, int64_t m, int64_t k
   }
 }
 
+// GEMV with the matrix's rows along K: y[i] = sum_k a[i*lda + k] x[k], the same arithmetic in the same
+// order as gemv_body.inc's gemv_dot (partial sums per k mod 2*VL in two vectors, the tail's lanes
+// masked, then the pairwise tree), so the same bits, but the tail and the tree stay in registers: the
+// compiler's version of that loop went through the stack for them, which cost more than the FMAs for
+// rows of a few hundred elements. kDotRows rows at a time share each load of x.
+template <class S, int R>
+void gemv_dot_rows_simd(int64_t K, const typename S::T* a, int64_t lda, const typename S::T* x,
+                        typename S::T* y) {
+  using V = typename S::V;
+  constexpr int VL = S::VL;
+  V lo[R], hi[R];
+#pragma GCC unroll 4
+  for (int r = 0; r < R; ++r) lo[r] = hi[r] = S::zero();
+  int64_t k = 0;
+  for (; k + 2 * VL <= K; k += 2 * VL) {
+    const V x0 = S::loadu(x + k), x1 = S::loadu(x + k + VL);
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) {
+      lo[r] = S::fmadd(S::loadu(a + r * lda + k), x0, lo[r]);
+      hi[r] = S::fmadd(S::loadu(a + r * lda + k + VL), x1, hi[r]);
+    }
+  }
+  if (k < K) {
+    const auto m0 = S::mask(K - k), m1 = S::mask(K - k - VL);
+    const V x0 = S::mloadu(m0, x + k), x1 = S::mloadu(m1, x + k + VL);
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) {
+      lo[r] = S::mfmadd(m0, S::mloadu(m0, a + r * lda + k), x0, lo[r]);
+      hi[r] = S::mfmadd(m1, S::mloadu(m1, a + r * lda + k + VL), x1, hi[r]);
+    }
+  }
+#pragma GCC unroll 4
+  for (int r = 0; r < R; ++r) y[r] = S::tree_sum(lo[r], hi[r]);
+}
+
+template <class S>
+void gemv_dot_simd(int64_t m, int64_t K, const typename S::T* a, int64_t lda, const typename S::T* x,
+                   typename S::T* y) {
+  int64_t i = 0;
+  for (; i + kDotRows <= m; i += kDotRows) gemv_dot_rows_simd<S, kDotRows>(K, a + i * lda, lda, x, y + i);
+  for (; i < m; ++i) gemv_dot_rows_simd<S, 1>(K, a + i * lda, lda, x, y + i);
+}
+
 // Table of kernel<M, NV> for M = 1..kMR and NV = 1..kNV, built by template recursion.
 template <class S, int M>
 void fill_rows(KernelSet<typename S::T>& ks) {
   if constexpr (M >= 1) {
     ks.kernel[M - 1][0] = &kernel<S, M, 1>;
     ks.kernel[M - 1][1] = &kernel<S, M, 2>;
+    if constexpr (sizeof(typename S::T) == 4) {  // float only: see kernel_body's addressing
+      ks.kernel_row_a[M - 1][0] = &kernel_row_a<S, M, 1>;
+      ks.kernel_row_a[M - 1][1] = &kernel_row_a<S, M, 2>;
+    }
     fill_rows<S, M - 1>(ks);
   }
 }
@@ -306,7 +401,7 @@ KernelSet<typename S::T> make_set(const char* name, int kc, int mc, int nc) {
   fill_rows<S, kMR>(ks);
   ks.pack_a = &pack<S, kMR>;
   ks.pack_b = &pack<S, kNV * S::VL>;
-  ks.gemv_dot = &gemv_dot<typename S::T>;
+  ks.gemv_dot = &gemv_dot_simd<S>;
   ks.gemv_axpy = &gemv_axpy<typename S::T>;
   return ks;
 }
