@@ -13,6 +13,9 @@ import numpy as _np
 
 from . import _C
 from ._promote import _INT_LIMITS, check_fits
+
+_F32_MAX = 3.4028234663852886e38
+_FITS_ANY_F32 = frozenset(("float32", "float64"))  # dtypes any finite float32-range number fits
 from ._tensor import Tensor, _wrap, _wrap_view
 from .autograd.function import Function
 from .autograd.grad_mode import _state as _gs
@@ -326,7 +329,10 @@ def setitem(t, idx, value):
     if isinstance(value, complex):  # a complex number: written as a 0-dim tensor of t's (complex) dtype
         from ._creation import tensor
         value = tensor(value, dtype=t.dtype, device=t.device)
-    if isinstance(value, numbers.Number):
+    vc = value.__class__
+    if (vc is float or vc is int) and -_F32_MAX <= value <= _F32_MAX and impl.dtype in _FITS_ANY_F32:
+        pass  # (the common x[i] = 1.0 into a float32/float64 tensor: nothing can overflow; saves ~0.3 us)
+    elif isinstance(value, numbers.Number):
         check_fits(value, impl.dtype, wide=True)  # x[i] = 300 into uint8 raises, as PyTorch (x[i] = -1 stores 255)
     if not ((t._rg or (isinstance(value, Tensor) and value._rg)) and _gs.enabled):
         # x[mask] = number with a bool mask of x's own shape (x[x < 0] = 0): one select, not the
@@ -344,8 +350,9 @@ def setitem(t, idx, value):
                 return
         target = _C.basic_getitem(impl, idx)  # fast path: a basic index is a view to write through
         if target is not None:
-            from ._functions._dispatch import check_no_internal_overlap
-            check_no_internal_overlap(target, "setitem")  # PyTorch refuses to write into an expanded view
+            if 0 in target.stride:  # PyTorch refuses to write into an expanded view
+                from ._functions._dispatch import check_no_internal_overlap
+                check_no_internal_overlap(target, "setitem")
             value = _value_tensor(t, value)
             if isinstance(value, Tensor):
                 _C.copy_(target, _strip_leading_ones(value._impl, target.ndim))

@@ -344,9 +344,10 @@ def check_no_internal_overlap(impl, op):
     """PyTorch refuses to write into a tensor several of whose elements share one memory location (an
     expanded view): the result would depend on the order of the writes. Same message as its
     assert_no_internal_overlap, with the op and the shape."""
-    shape, stride = impl.shape, impl.stride
-    if impl.numel == 0:  # nothing is written
+    stride = impl.stride
+    if 0 not in stride or impl.numel == 0:  # (the common case, cheaply) / an empty tensor: nothing is written
         return
+    shape = impl.shape
     for n, s in zip(shape, stride):
         if s == 0 and n > 1:
             raise RuntimeError(f"{op}: unsupported operation: more than one element of the written-to tensor "
