@@ -207,6 +207,10 @@ def add_(self, other, *, alpha=1):
         # one rounding of self + alpha * other (in float32), as PyTorch; then written into self
         return _assign_result(self, ew.add(self, other, alpha=alpha))
     if alpha != 1:
+        if ew._fused_alpha_(self, other, alpha, "add_"):  # (PyTorch's rounding: one fma)
+            return self
+        if self._impl.dtype in ew._FMA_DTYPES and isinstance(other, (Tensor, float, int)):
+            return _assign_result(self, ew.add(self, other, alpha=alpha), "add_")
         other = ew._scaled_other(self, other, alpha)
     return dsp._inplace_binary(self, other, _C.add, ew.Add)
 
@@ -219,6 +223,10 @@ def sub_(self, other, *, alpha=1):
         # one rounding of self + alpha * other (in float32), as PyTorch; then written into self
         return _assign_result(self, ew.sub(self, other, alpha=alpha))
     if alpha != 1:
+        if ew._fused_alpha_(self, other, -alpha, "sub_"):  # (PyTorch's rounding: one fma)
+            return self
+        if self._impl.dtype in ew._FMA_DTYPES and isinstance(other, (Tensor, float, int)):
+            return _assign_result(self, ew.sub(self, other, alpha=alpha), "sub_")
         other = ew._scaled_other(self, other, alpha)
     return dsp._inplace_binary(self, other, _C.sub, ew.Sub)
 
