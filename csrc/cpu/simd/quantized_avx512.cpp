@@ -72,5 +72,6 @@ void quantize_u8(const float* x, int64_t i0, int64_t i1, float inv, float zp, ui
 
 QGemmLeaf leaf_avx512_saturating() { return {16, &gemm_saturating, &requantize, &dequantize, &quantize_u8}; }
 QGemmLeaf leaf_avx512_vnni() { return {16, &gemm_avx512_vnni, &requantize, &dequantize, &quantize_u8}; }
+QGemmLeaf leaf_avx512_amx() { return {16, &gemm_amx, &requantize, &dequantize, &quantize_u8, &gemm_amx_rows}; }
 
 }  // namespace flambeau::cpu::quantized_simd
