@@ -479,7 +479,7 @@ Tensor quantized_conv2d(const Tensor& x, int64_t x_zp, const Tensor& w, const Te
   // Blocks of 64 channels, else of 32 (tdpbusd on 32 k runs at half the rate: 0.85 vs 1.7 TMAC/s, still
   // twice the VNNI tile); on 16 it ran at 0.3, below explicit im2col with full blocks.
   const int kc = Cg % 64 == 0 ? 64 : Cg % 32 == 0 ? 32 : 0;
-  const bool implicit = leaf.gemm_rows && !direct && sh == 1 && sw == 1 && kc > 0;
+  const bool implicit = leaf.conv_rows && !direct && sh == 1 && sw == 1 && kc > 0;
   const int64_t Q = implicit ? (OH - 1) * Wp + OW : P;  // GEMM rows per image
   const int64_t pad_n = implicit ? (Hp * Wp + 32) * C : 0;  // + 32 pixels: tiles read up to 31 rows past Q
   std::vector<int64_t> koff;  // implicit: byte offset of block b = (tap, chunk of kc channels) from its row
@@ -497,17 +497,17 @@ Tensor quantized_conv2d(const Tensor& x, int64_t x_zp, const Tensor& w, const Te
   thread_local Scratch nhwc_buf, cols_buf, raw_buf, ct_buf, rs_buf, yt_buf, pix_buf;
   uint8_t* nhwc_all = nhwc_buf.get<uint8_t>(slots * nhwc_n);
   uint8_t* cols_all = cols_buf.get<uint8_t>(slots * cols_n);
-  int32_t* raw_all = raw_buf.get<int32_t>(slots * Q * Og);
+  int32_t* raw_all = raw_buf.get<int32_t>(slots * (implicit ? 0 : P * Og));
   int32_t* col_term_all = ct_buf.get<int32_t>(slots * Og);
   int32_t* row_sum_all = rs_buf.get<int32_t>(slots * Q);
-  uint8_t* yt_all = yt_buf.get<uint8_t>(slots * P * Og);
+  uint8_t* yt_all = yt_buf.get<uint8_t>(slots * (implicit ? 0 : P * Og));
   int32_t* pixsum_all = pix_buf.get<int32_t>(slots * pix_n);
   const int32_t pad_sum = (int32_t)(x_zp * Cg);  // a padding pixel's channel sum
   auto image = [&](int64_t slot, int64_t bi) {
     uint8_t* nhwc = nhwc_all + slot * nhwc_n;
     uint8_t* cols = cols_all + slot * cols_n;
-    int32_t* raw = raw_all + slot * Q * Og;
-    uint8_t* yt = yt_all + slot * P * Og;
+    int32_t* raw = raw_all + slot * (implicit ? 0 : P * Og);
+    uint8_t* yt = yt_all + slot * (implicit ? 0 : P * Og);
     int32_t* pixsum = pixsum_all + slot * pix_n;
     int32_t* row_sum = row_sum_all + slot * Q;
     int32_t* col_term = col_term_all + slot * Og;
@@ -542,7 +542,7 @@ Tensor quantized_conv2d(const Tensor& x, int64_t x_zp, const Tensor& w, const Te
         }
         for (int64_t n = 0; n < Og; n++)
           col_term[n] = (int32_t)((uint32_t)x_zp * ((uint32_t)pwg.col_sum[n] - (uint32_t)wzp_g[n] * (uint32_t)K));
-        // Rows [q0, q1): their sums, the GEMM, and the requantization of the ones that are outputs.
+        // Rows [q0, q1): their sums, then the GEMM, requantized and stored as NCHW.
         auto rows = [&](int64_t q0, int64_t q1) {
           for (int64_t q = q0; q < q1 && zp_free; q++) row_sum[q] = 0;
           for (int64_t q = q0; q < q1 && !zp_free; q++) {
@@ -551,14 +551,9 @@ Tensor quantized_conv2d(const Tensor& x, int64_t x_zp, const Tensor& w, const Te
               for (int64_t j = 0; j < KW; j++) rs += (uint32_t)pixsum[q + i * dh * Wp + j * dw];
             row_sum[q] = (int32_t)rs;
           }
-          leaf.gemm_rows(nhwc + g * Cg, C, koff.data(), (int64_t)koff.size(), kc, q0, q1, pwg.data.data(), 0, Og,
-                         col_term, wzp_g, row_sum, raw, Og);
-          for (int64_t oh = q0 / Wp; oh * Wp < q1; oh++) {
-            const int64_t ow0 = std::max<int64_t>(0, q0 - oh * Wp), ow1 = std::min(OW, q1 - oh * Wp);
-            if (ow0 < ow1)
-              leaf.requantize(raw + oh * Wp * Og, ow0, ow1, Og, bias_q.data() + g * Og, mult + g * Og,
-                              (int32_t)out_zp, lo, yt + oh * OW * Og, Og);
-          }
+          leaf.conv_rows(nhwc + g * Cg, C, koff.data(), (int64_t)koff.size(), kc, q0, q1, pwg.data.data(), Og,
+                         col_term, wzp_g, row_sum, bias_q.data() + g * Og, mult + g * Og, (int32_t)out_zp, lo, Wp, OW,
+                         yd + (bi * O + g * Og) * P, P);
         };
         const int64_t blocks = (Q + 31) / 32;
         parallel_for(blocks, std::max<int64_t>(1, kGrain / std::max<int64_t>(1, 32 * K * Og / 64)),
@@ -599,8 +594,8 @@ Tensor quantized_conv2d(const Tensor& x, int64_t x_zp, const Tensor& w, const Te
               [](int64_t, int64_t) {}, [&](int64_t p0, int64_t p1) {
                 leaf.requantize(raw, p0, p1, Og, bias_q.data() + g * Og, mult + g * Og, (int32_t)out_zp, lo, yt, Og);
               });
+        transpose_u8(yt, Og, yd + (bi * O + g * Og) * P, P, P, Og);  // [P, Og] -> the output's [Og, P]
       }
-      transpose_u8(yt, Og, yd + (bi * O + g * Og) * P, P, P, Og);  // [P, Og] -> the output's [Og, P]
     }
   };
   if (slots > 1) {

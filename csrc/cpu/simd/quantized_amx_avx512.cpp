@@ -10,14 +10,18 @@
 // are. A block is 2 x 2 tiles of 16 x 16 int32 sums (32 rows x 32 columns: tmm0-3), fed by two A tiles
 // (tmm4-5) and two B tiles (tmm6-7) per 64 k: 4 tdpbusd per 4 tile loads.
 //
-// The rows' k blocks need not be contiguous: gemm_amx_rows takes a byte offset per block, which lets
-// Conv2d read its taps straight from a padded NHWC image (implicit im2col). Blocks of kc < 64 bytes (a
-// convolution's Cg channels per tap) load as tiles of kc columns (A) and kc / 4 rows (B).
+// The rows' k blocks need not be contiguous: conv_rows_amx takes a byte offset per block, which lets
+// Conv2d read its taps straight from a padded NHWC image (implicit im2col), and blocks of kc = 32 bytes
+// (32 channels per tap) load as tiles of 32 columns (A) and 8 rows (B). Its epilogue is fused: each
+// 32 x 32 block of sums is requantized (the AVX-512 epilogue's instructions, quantized_requant_avx512.h),
+// transposed as bytes and stored straight into the NCHW output, so that neither the int32 sums nor an
+// NHWC output make a pass through memory.
 #include <immintrin.h>
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <vector>
+#include "cpu/simd/quantized_requant_avx512.h"
 #include "cpu/simd/quantized_simd.h"
 
 namespace flambeau::cpu::quantized_simd {
@@ -108,24 +112,6 @@ void store(const int32_t* acc, int rows, int cols, const int32_t* col_term, cons
   }
 }
 
-// Rows [m0, m1) x columns [n0, n1) in blocks of 32 x 32, rows outer: a block's A rows stay in L1 while
-// the column blocks pass. Every A tile reads 16 full rows: the caller makes rows up to a multiple of 32
-// past m1 readable (their sums are computed and dropped).
-void rows_blocks(const uint8_t* a, int64_t rs, const int64_t* koff, int64_t nb, int kc, int64_t m0, int64_t m1,
-                 const int8_t* packed, int64_t pstride, int64_t n0, int64_t n1, const int32_t* col_term,
-                 const int32_t* w_zp, const int32_t* row_sum, int32_t* raw, int64_t ldr) {
-  alignas(64) int32_t acc[32 * 32];
-  for (int64_t m = m0; m < m1; m += 32) {
-    const int rows = (int)std::min<int64_t>(32, m1 - m);
-    for (int64_t n = n0; n < n1; n += 32) {
-      const int cols = (int)std::min<int64_t>(32, n1 - n);
-      pick_block(rows > 16 ? 2 : 1, cols > 16 ? 2 : 1)(a + m * rs, rs, koff, nb, kc, packed + (n / 16) * pstride,
-                                                       pstride, acc);
-      store(acc, rows, cols, col_term + n, w_zp + n, row_sum + m, raw + m * ldr + n, ldr);
-    }
-  }
-}
-
 }  // namespace
 
 void gemm_amx(const uint8_t* a, int64_t lda, int64_t m0, int64_t m1, const int8_t* packed, int64_t n0, int64_t n1,
@@ -168,12 +154,97 @@ void gemm_amx(const uint8_t* a, int64_t lda, int64_t m0, int64_t m1, const int8_
   }
 }
 
-void gemm_amx_rows(const uint8_t* a, int64_t rs, const int64_t* koff, int64_t nb, int kc, int64_t m0, int64_t m1,
-                   const int8_t* packed, int64_t n0, int64_t n1, const int32_t* col_term, const int32_t* w_zp,
-                   const int32_t* row_sum, int32_t* raw, int64_t ldr) {
-  if (m0 >= m1 || n0 >= n1) return;
+void conv_rows_amx(const uint8_t* a, int64_t rs, const int64_t* koff, int64_t nb, int kc, int64_t q0, int64_t q1,
+                   const int8_t* packed, int64_t N, const int32_t* col_term, const int32_t* w_zp, const int32_t* row_sum,
+                   const float* bias_q, const float* multiplier, int32_t out_zp, int32_t lo, int64_t Wp, int64_t OW,
+                   uint8_t* y, int64_t ldy) {
+  if (q0 >= q1 || N <= 0) return;
   TileScope tiles(kc);
-  rows_blocks(a, rs, koff, nb, kc, m0, m1, packed, nb * kc * 16, n0, n1, col_term, w_zp, row_sum, raw, ldr);
+  const int64_t pstride = nb * kc * 16;
+  const __m512i vzp = _mm512_set1_epi32(out_zp), lo_c = _mm512_set1_epi32(lo - out_zp);
+  const __m512i hi_c = _mm512_set1_epi32(255 - out_zp);
+  bool zp_free = true;  // symmetric weights: no row term (vpmulld is 2 uops of 10 cycles' latency)
+  for (int64_t n = 0; n < N; ++n) zp_free = zp_free && w_zp[n] == 0;
+  alignas(64) int32_t acc[32 * 32];
+  alignas(64) uint8_t blk[16 * 64];
+  struct Seg {
+    int s, len;   // rows s .. s + len - 1 of the block
+    int64_t p;    // the output position of row s
+  };
+  Seg segs[33];
+  for (int64_t m = q0; m < q1; m += 32) {
+    const int rows = (int)std::min<int64_t>(32, q1 - m);
+    // The block's outputs: runs of rows inside one output row (ow < OW).
+    int ns = 0;
+    for (int64_t q = m; q < m + rows;) {
+      const int64_t oh = q / Wp, ow = q % Wp, end = std::min(m + rows, (oh + 1) * Wp);
+      if (ow < OW) segs[ns++] = {(int)(q - m), (int)(std::min(end, oh * Wp + OW) - q), oh * OW + ow};
+      q = end;
+    }
+    if (ns == 0) continue;  // no outputs among these rows (padded columns only)
+    const int mt = rows > 16 ? 2 : 1;
+    for (int64_t n = 0; n < N; n += 32) {
+      const int cols = (int)std::min<int64_t>(32, N - n);
+      pick_block(mt, cols > 16 ? 2 : 1)(a + m * rs, rs, koff, nb, kc, packed + (n / 16) * pstride, pstride, acc);
+      // Zero points out and requantized, as bytes: blk row i, lane 2 * v + h holds row 16 * h + i's
+      // columns 16 * v .. 16 * v + 15, so that each 128-bit lane is a 16 x 16 block for the transpose below.
+      for (int v = 0; v < 2; ++v) {
+        const int left = cols - 16 * v;
+        const __mmask16 mask = left >= 16 ? (__mmask16)0xffff : left > 0 ? (__mmask16)((1u << left) - 1) : 0;
+        const int64_t c = n + 16 * v;
+        const __m512i ct = _mm512_maskz_loadu_epi32(mask, col_term + c), zp = _mm512_maskz_loadu_epi32(mask, w_zp + c);
+        const __m512 bq = _mm512_maskz_loadu_ps(mask, bias_q + c), mu = _mm512_maskz_loadu_ps(mask, multiplier + c);
+        for (int h = 0; h < mt; ++h) {
+          const int32_t* ah = acc + 16 * h * 32 + 16 * v;
+          uint8_t* bh = blk + (2 * v + h) * 16;
+          for (int i = 0; i < 16; ++i) {
+            __m512i corr = ct;
+            if (!zp_free) {
+              const int r = 16 * h + i;
+              corr = _mm512_add_epi32(ct, _mm512_mullo_epi32(_mm512_set1_epi32(r < rows ? row_sum[m + r] : 0), zp));
+            }
+            const __m512i raw = _mm512_sub_epi32(_mm512_load_si512(ah + i * 32), corr);
+            _mm_store_si128(reinterpret_cast<__m128i*>(bh + i * 64),
+                            _mm512_cvtepi32_epi8(requantize16(raw, bq, mu, vzp, lo_c, hi_c)));
+          }
+        }
+      }
+      // Four 16 x 16 byte transposes at once, one per lane (transpose16_u8's unpacks, lane by lane): t[c]
+      // ends with column c of each block, i.e. channel n + c (low half) and n + 16 + c (high half), rows
+      // 0 .. 31 of the block.
+      __m512i t[16], u[16];
+      for (int i = 0; i < 16; ++i) t[i] = _mm512_load_si512(blk + i * 64);
+      for (int i = 0; i < 8; ++i) {
+        u[2 * i] = _mm512_unpacklo_epi8(t[2 * i], t[2 * i + 1]);
+        u[2 * i + 1] = _mm512_unpackhi_epi8(t[2 * i], t[2 * i + 1]);
+      }
+      for (int j = 0; j < 4; ++j) {
+        t[4 * j + 0] = _mm512_unpacklo_epi16(u[4 * j], u[4 * j + 2]);
+        t[4 * j + 1] = _mm512_unpackhi_epi16(u[4 * j], u[4 * j + 2]);
+        t[4 * j + 2] = _mm512_unpacklo_epi16(u[4 * j + 1], u[4 * j + 3]);
+        t[4 * j + 3] = _mm512_unpackhi_epi16(u[4 * j + 1], u[4 * j + 3]);
+      }
+      for (int h = 0; h < 2; ++h)
+        for (int q = 0; q < 4; ++q) {
+          u[8 * h + 2 * q] = _mm512_unpacklo_epi32(t[8 * h + q], t[8 * h + 4 + q]);
+          u[8 * h + 2 * q + 1] = _mm512_unpackhi_epi32(t[8 * h + q], t[8 * h + 4 + q]);
+        }
+      for (int x = 0; x < 8; ++x) {
+        const int c = (x / 2) * 4 + (x % 2) * 2;
+        t[c] = _mm512_unpacklo_epi64(u[x], u[8 + x]);
+        t[c + 1] = _mm512_unpackhi_epi64(u[x], u[8 + x]);
+      }
+      for (int c = 0; c < 16; ++c)
+        for (int v = 0; v < 2; ++v) {
+          if (16 * v + c >= cols) continue;
+          const __m256i col = v ? _mm512_extracti64x4_epi64(t[c], 1) : _mm512_castsi512_si256(t[c]);
+          uint8_t* yc = y + (n + 16 * v + c) * ldy;
+          for (int e = 0; e < ns; ++e)  // masked-off bytes are neither written nor faulted on
+            _mm256_mask_storeu_epi8(yc + segs[e].p - segs[e].s,
+                                    (__mmask32)((segs[e].len >= 32 ? ~0u : (1u << segs[e].len) - 1) << segs[e].s), col);
+        }
+    }
+  }
 }
 
 }  // namespace flambeau::cpu::quantized_simd

@@ -38,14 +38,17 @@ namespace flambeau::cpu::quantized_simd {
 
 constexpr int64_t kPackSlack = 1024;
 
-// gemm_rows: gemm's sums for rows whose k runs in nb blocks of kc bytes (kc a multiple of 4, at most 64)
-// that need not be contiguous: row m's block b is the kc bytes at a + m * rs + koff[b], against
-// K = nb * kc packed weights (no slack needed). Conv2d's implicit im2col: rows are output positions,
-// blocks its taps' channels in a padded NHWC image. Every tile reads 16 rows: the caller keeps the rows
-// up to 31 past m1 readable (their sums are dropped).
-using QGemmRows = void (*)(const uint8_t* a, int64_t rs, const int64_t* koff, int64_t nb, int kc, int64_t m0,
-                           int64_t m1, const int8_t* packed, int64_t n0, int64_t n1, const int32_t* col_term,
-                           const int32_t* w_zp, const int32_t* row_sum, int32_t* raw, int64_t ldr);
+// conv_rows: Conv2d's implicit im2col, its epilogue fused. GEMM rows are positions whose k runs in nb
+// blocks of kc bytes (kc 32 or 64) that need not be contiguous: row q's block b is the kc bytes at
+// a + q * rs + koff[b] (a padded NHWC image: block b is a tap's channels), against K = nb * kc packed
+// weights. For rows [q0, q1) and all N columns it takes the zero points out as gemm does, requantizes as
+// requantize does, and writes the outputs transposed, as NCHW: row q = oh * Wp + ow is an output when
+// ow < OW, and goes to y[n * ldy + oh * OW + ow]; the other rows are dropped. Every tile reads 16 rows:
+// the caller keeps the rows up to 31 past q1 readable.
+using QConvRows = void (*)(const uint8_t* a, int64_t rs, const int64_t* koff, int64_t nb, int kc, int64_t q0,
+                           int64_t q1, const int8_t* packed, int64_t N, const int32_t* col_term, const int32_t* w_zp,
+                           const int32_t* row_sum, const float* bias_q, const float* multiplier, int32_t out_zp,
+                           int32_t lo, int64_t Wp, int64_t OW, uint8_t* y, int64_t ldy);
 
 struct QGemmLeaf {
   int nr;  // columns per packed panel
@@ -61,7 +64,7 @@ struct QGemmLeaf {
                      bool relu, float* y);
   // q[i] = clamp(lrintf(fmin(fma(x[i], inv, zp), 2147483520)), 0, 255) for i in [i0, i1).
   void (*quantize_u8)(const float* x, int64_t i0, int64_t i1, float inv, float zp, uint8_t* q);
-  QGemmRows gemm_rows = nullptr;  // the AMX leaf only
+  QConvRows conv_rows = nullptr;  // the AMX leaf only
 };
 
 QGemmLeaf leaf_avx2(bool saturate);
@@ -80,8 +83,9 @@ void gemm_avx512_vnni(const uint8_t* a, int64_t lda, int64_t m0, int64_t m1, con
 void gemm_amx(const uint8_t* a, int64_t lda, int64_t m0, int64_t m1, const int8_t* packed, int64_t n0, int64_t n1,
               int64_t K, const int32_t* col_term, const int32_t* w_zp, const int32_t* row_sum, int32_t* raw,
               int64_t ldr);
-void gemm_amx_rows(const uint8_t* a, int64_t rs, const int64_t* koff, int64_t nb, int kc, int64_t m0, int64_t m1,
-                   const int8_t* packed, int64_t n0, int64_t n1, const int32_t* col_term, const int32_t* w_zp,
-                   const int32_t* row_sum, int32_t* raw, int64_t ldr);
+void conv_rows_amx(const uint8_t* a, int64_t rs, const int64_t* koff, int64_t nb, int kc, int64_t q0, int64_t q1,
+                   const int8_t* packed, int64_t N, const int32_t* col_term, const int32_t* w_zp, const int32_t* row_sum,
+                   const float* bias_q, const float* multiplier, int32_t out_zp, int32_t lo, int64_t Wp, int64_t OW,
+                   uint8_t* y, int64_t ldy);
 
 }  // namespace flambeau::cpu::quantized_simd
