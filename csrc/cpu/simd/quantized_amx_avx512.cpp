@@ -213,36 +213,43 @@ void conv_rows_amx(const uint8_t* a, int64_t rs, const int64_t* koff, int64_t nb
       // ends with column c of each block, i.e. channel n + c (low half) and n + 16 + c (high half), rows
       // 0 .. 31 of the block.
       __m512i t[16], u[16];
+#pragma GCC unroll 16
       for (int i = 0; i < 16; ++i) t[i] = _mm512_load_si512(blk + i * 64);
+#pragma GCC unroll 16
       for (int i = 0; i < 8; ++i) {
         u[2 * i] = _mm512_unpacklo_epi8(t[2 * i], t[2 * i + 1]);
         u[2 * i + 1] = _mm512_unpackhi_epi8(t[2 * i], t[2 * i + 1]);
       }
+#pragma GCC unroll 16
       for (int j = 0; j < 4; ++j) {
         t[4 * j + 0] = _mm512_unpacklo_epi16(u[4 * j], u[4 * j + 2]);
         t[4 * j + 1] = _mm512_unpackhi_epi16(u[4 * j], u[4 * j + 2]);
         t[4 * j + 2] = _mm512_unpacklo_epi16(u[4 * j + 1], u[4 * j + 3]);
         t[4 * j + 3] = _mm512_unpackhi_epi16(u[4 * j + 1], u[4 * j + 3]);
       }
+#pragma GCC unroll 16
       for (int h = 0; h < 2; ++h)
         for (int q = 0; q < 4; ++q) {
           u[8 * h + 2 * q] = _mm512_unpacklo_epi32(t[8 * h + q], t[8 * h + 4 + q]);
           u[8 * h + 2 * q + 1] = _mm512_unpackhi_epi32(t[8 * h + q], t[8 * h + 4 + q]);
         }
+#pragma GCC unroll 16
       for (int x = 0; x < 8; ++x) {
         const int c = (x / 2) * 4 + (x % 2) * 2;
         t[c] = _mm512_unpacklo_epi64(u[x], u[8 + x]);
         t[c + 1] = _mm512_unpackhi_epi64(u[x], u[8 + x]);
       }
-      for (int c = 0; c < 16; ++c)
-        for (int v = 0; v < 2; ++v) {
-          if (16 * v + c >= cols) continue;
-          const __m256i col = v ? _mm512_extracti64x4_epi64(t[c], 1) : _mm512_castsi512_si256(t[c]);
-          uint8_t* yc = y + (n + 16 * v + c) * ldy;
-          for (int e = 0; e < ns; ++e)  // masked-off bytes are neither written nor faulted on
-            _mm256_mask_storeu_epi8(yc + segs[e].p - segs[e].s,
-                                    (__mmask32)((segs[e].len >= 32 ? ~0u : (1u << segs[e].len) - 1) << segs[e].s), col);
+      uint8_t* yn = y + n * ldy;
+      for (int e = 0; e < ns; ++e) {  // masked-off bytes are neither written nor faulted on
+        const __mmask32 k = (__mmask32)((segs[e].len >= 32 ? ~0u : (1u << segs[e].len) - 1) << segs[e].s);
+        uint8_t* ye = yn + segs[e].p - segs[e].s;
+        const int c_lo = std::min(cols, 16), c_hi = cols - 16;
+#pragma GCC unroll 16
+        for (int c = 0; c < 16; ++c) {  // unrolled, so that t stays in registers
+          if (c < c_lo) _mm256_mask_storeu_epi8(ye + c * ldy, k, _mm512_castsi512_si256(t[c]));
+          if (c < c_hi) _mm256_mask_storeu_epi8(ye + (16 + c) * ldy, k, _mm512_extracti64x4_epi64(t[c], 1));
         }
+      }
     }
   }
 }
