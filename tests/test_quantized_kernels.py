@@ -100,6 +100,35 @@ def test_gemm_raw_against_numpy(cap, saturate):
     with_route(cap, run)
 
 
+def _cpuinfo_has(flag):
+    try:
+        with open("/proc/cpuinfo") as f:
+            return any(line.startswith("flags") and flag in line.split() for line in f)
+    except OSError:
+        return False
+
+
+def test_int8_amx_switch():
+    """FLAMBEAU_INT8_AMX=0 turns the AMX GEMM off from the start, set_cpu_int8_amx(True) turns it on
+    exactly where the CPU has AMX-INT8 (Linux, which grants the permission here), and the module imports
+    and runs either way."""
+    import os
+    import subprocess
+    import sys
+    code = ("from flambeau import _C; import flambeau as f; a = _C.cpu_int8_amx(); _C.set_cpu_int8_amx(True); "
+            "print(a, _C.cpu_int8_amx(), f.ones(2).sum().item())")
+    env = dict(os.environ, FLAMBEAU_INT8_AMX="0")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    has = _cpuinfo_has("amx_int8") and _cpuinfo_has("amx_tile") and _cpuinfo_has("avx512_vnni")
+    assert out.stdout.split() == ["False", str(has), "2.0"]
+    prev = _C.cpu_int8_amx()
+    try:
+        _C.set_cpu_int8_amx(False)
+        assert _C.cpu_int8_amx() is False
+    finally:
+        _C.set_cpu_int8_amx(prev)
+
+
 def test_gemm_raw_saturation_is_visible():
     """The two arithmetics really differ on such operands (else the test above could not tell them apart)."""
     a = np.full((1, 4), 255, np.uint8)

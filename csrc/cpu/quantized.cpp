@@ -22,16 +22,19 @@
 //
 // The GEMM: the weights (N x K, K contiguous) are packed into panels of the leaf's vector width, 4 k per
 // int32 lane (layout in simd/quantized_simd.h), and the SIMD leaves run register-blocked micro-kernels
-// over them: quantized_vnni_avx512.cpp (vpdpbusd, exact; only where the CPU has VNNI and the AVX-512
-// capability is in force), quantized_avx512.cpp (AVX-512BW saturating, and the AVX-512 epilogues),
+// over them: quantized_amx_avx512.cpp (AMX tdpbusd, exact; where cpu::int8_amx_enabled() and the AVX-512
+// capability is in force), quantized_vnni_avx512.cpp (vpdpbusd, exact; where the CPU has VNNI, AMX
+// aside), quantized_avx512.cpp (AVX-512BW saturating, and the AVX-512 epilogues),
 // quantized_avx2.cpp (saturating and exact); the portable form below is the reference they are tested
 // against. The zero points come out in the GEMM's store (row and column sums); the requantization or
 // dequantization is one more vectorised pass over the int32 results. Threads split the rows, or the
 // column panels when there are too few rows.
 // Conv2d: the input is transposed to NHWC once per image, so that im2col copies runs of Cg channels
 // (the reduction order is (kh, kw, c), channels innermost, as fbgemm's: its int16 pair sums then pair
-// the same products); 1x1 stride-1 unpadded convolutions use the NHWC image itself. Images go to
-// threads when there are enough of them.
+// the same products); 1x1 stride-1 unpadded convolutions use the NHWC image itself. On the AMX leaf,
+// stride-1 convolutions with Cg a multiple of 32 skip im2col: the tiles read the taps from a padded NHWC
+// image and the requantized outputs go straight to NCHW (see quantized_conv2d). Images go to threads
+// when there are enough of them, else each image's rows are split.
 #include <emmintrin.h>
 #include <algorithm>
 #include <cmath>
