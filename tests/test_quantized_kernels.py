@@ -224,7 +224,9 @@ def test_linear_requantization_beyond_int32(cap):
                                  dict(cin=32, cout=17, k=3, stride=1, padding=2, dilation=2, groups=1, batch=2),
                                  dict(cin=128, cout=34, k=3, stride=1, padding=1, groups=2, batch=1),
                                  dict(cin=64, cout=16, k=1, stride=1, padding=1, groups=1, batch=2),
-                                 dict(cin=64, cout=48, k=3, stride=1, padding=0, groups=1, batch=1, hw=(40, 37))])
+                                 dict(cin=64, cout=48, k=3, stride=1, padding=0, groups=1, batch=1, hw=(40, 37)),
+                                 # W a multiple of 16: the padded image written row by row
+                                 dict(cin=64, cout=24, k=3, stride=1, padding=1, groups=1, batch=2, hw=(9, 32))])
 def test_conv2d_on_every_capability(cap, cfg):
     rng = np.random.default_rng(13)
     cin, cout, k, g = cfg["cin"], cfg["cout"], cfg["k"], cfg["groups"]
