@@ -1,4 +1,5 @@
-"""The int8 kernels' SIMD leaves (csrc/cpu/simd/quantized_*.cpp) under every CPU capability.
+"""The int8 kernels' SIMD leaves (csrc/cpu/simd/quantized_*.cpp) under every CPU capability, and the AMX
+GEMM (quantized_amx_avx512.cpp, "amx" below) beside the VNNI one ("avx512", with AMX turned off).
 
 The GEMM's int32 sums are checked against numpy in both of fbgemm's arithmetics (saturating int16 pairs,
 vpmaddubsw; exact, vpdpbusd) through the test hook _C._quantized_gemm_raw, whatever this CPU's own
@@ -16,9 +17,35 @@ import flambeau.ao.nn.quantized as fnnq
 import flambeau.ao.nn.quantized.dynamic as fnnqd
 from flambeau import _C
 from flambeau._tensor import _wrap
-from helpers import on_each_cpu_capability, with_cpu_capability
+from helpers import with_cpu_capability
 
-CAPS = ["default", "avx2", "avx512"]
+CAPS = ["default", "avx2", "avx512", "amx"]
+
+
+def with_route(cap, fn):
+    """fn() under capability `cap`, where "avx512" runs the VNNI GEMM (AMX off) and "amx" the AMX one
+    (skipped where this CPU or OS lacks it)."""
+    prev = _C.cpu_int8_amx()
+    try:
+        _C.set_cpu_int8_amx(cap == "amx")
+        if cap == "amx" and not _C.cpu_int8_amx():
+            pytest.skip("AMX-INT8 not usable here")
+        return with_cpu_capability("avx512" if cap == "amx" else cap, fn)
+    finally:
+        _C.set_cpu_int8_amx(prev)
+
+
+def on_each_route(caps, fn):
+    """[fn() under each route of `caps` this CPU has] (on_each_cpu_capability with the "amx" route)."""
+    out = []
+    for cap in caps:
+        try:
+            out.append(with_route(cap, fn))
+        except pytest.skip.Exception:
+            pass
+    if not out:
+        pytest.skip(f"none of {caps} supported here")
+    return out
 
 
 def _gemm_reference(a, a_zp, w, w_zp, saturate):
@@ -49,9 +76,10 @@ def _gemm_raw(a, a_zp, w, w_zp, saturate):
 @pytest.mark.parametrize("saturate", [True, False])
 def test_gemm_raw_against_numpy(cap, saturate):
     rng = np.random.default_rng(7)
-    # M: partial row tiles of 4 and 6; N: partial panels of 8 and 16 and blocks of 64; K: tails mod 4.
+    # M: partial row tiles of 4 and 6 (and of AMX's 32-row blocks); N: partial panels of 8 and 16 and blocks
+    # of 64 (AMX: 32); K: tails mod 4 (AMX: K mod 64, copied; K = 64 and 128: tiles read in place).
     shapes = [(1, 1, 1), (3, 5, 3), (7, 17, 6), (13, 70, 37), (6, 64, 64), (25, 129, 130), (4, 16, 0),
-              (0, 9, 5), (5, 0, 5), (40, 33, 259)]
+              (0, 9, 5), (5, 0, 5), (40, 33, 259), (64, 48, 128), (97, 50, 200), (70, 16, 64)]
 
     def run():
         for M, N, K in shapes:
@@ -69,7 +97,36 @@ def test_gemm_raw_against_numpy(cap, saturate):
                 assert got.shape == (M, N)
                 np.testing.assert_array_equal(got, want, err_msg=f"M={M} N={N} K={K} extreme={extreme}")
 
-    with_cpu_capability(cap, run)
+    with_route(cap, run)
+
+
+def _cpuinfo_has(flag):
+    try:
+        with open("/proc/cpuinfo") as f:
+            return any(line.startswith("flags") and flag in line.split() for line in f)
+    except OSError:
+        return False
+
+
+def test_int8_amx_switch():
+    """FLAMBEAU_INT8_AMX=0 turns the AMX GEMM off from the start, set_cpu_int8_amx(True) turns it on
+    exactly where the CPU has AMX-INT8 (Linux, which grants the permission here), and the module imports
+    and runs either way."""
+    import os
+    import subprocess
+    import sys
+    code = ("from flambeau import _C; import flambeau as f; a = _C.cpu_int8_amx(); _C.set_cpu_int8_amx(True); "
+            "print(a, _C.cpu_int8_amx(), f.ones(2).sum().item())")
+    env = dict(os.environ, FLAMBEAU_INT8_AMX="0")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    has = _cpuinfo_has("amx_int8") and _cpuinfo_has("amx_tile") and _cpuinfo_has("avx512_vnni")
+    assert out.stdout.split() == ["False", str(has), "2.0"]
+    prev = _C.cpu_int8_amx()
+    try:
+        _C.set_cpu_int8_amx(False)
+        assert _C.cpu_int8_amx() is False
+    finally:
+        _C.set_cpu_int8_amx(prev)
 
 
 def test_gemm_raw_saturation_is_visible():
@@ -132,7 +189,7 @@ def test_linear_on_every_capability(cap):
             xt, xf = _qin(rng, (M, 70), 0.03, 17, hi)
             _same_q(mf(xf), mt(xt))
 
-    with_cpu_capability(cap, run)
+    with_route(cap, run)
 
 
 @pytest.mark.parametrize("cap", CAPS)
@@ -152,20 +209,30 @@ def test_linear_requantization_beyond_int32(cap):
         xt, xf = _qin(rng, (5, 8), 0.03, 17, 255)
         _same_q(mf(xf), mt(xt))
 
-    with_cpu_capability(cap, run)
+    with_route(cap, run)
 
 
 @pytest.mark.parametrize("cap", CAPS)
 @pytest.mark.parametrize("cfg", [dict(cin=16, cout=24, k=3, stride=1, padding=1, groups=1, batch=3),
                                  dict(cin=16, cout=24, k=1, stride=1, padding=0, groups=1, batch=1),
                                  dict(cin=12, cout=18, k=3, stride=2, padding=2, groups=3, batch=2),
-                                 dict(cin=3, cout=70, k=5, stride=1, padding=0, groups=1, batch=1)])
+                                 dict(cin=3, cout=70, k=5, stride=1, padding=0, groups=1, batch=1),
+                                 # AMX's implicit im2col: taps of 64 channels (blocks of 64), of 32 with a
+                                 # dilation (blocks of kc = 32), two groups of 64, a 1x1 with padding, and
+                                 # one image (its rows split between the threads)
+                                 dict(cin=64, cout=40, k=3, stride=1, padding=1, groups=1, batch=3),
+                                 dict(cin=32, cout=17, k=3, stride=1, padding=2, dilation=2, groups=1, batch=2),
+                                 dict(cin=128, cout=34, k=3, stride=1, padding=1, groups=2, batch=1),
+                                 dict(cin=64, cout=16, k=1, stride=1, padding=1, groups=1, batch=2),
+                                 dict(cin=64, cout=48, k=3, stride=1, padding=0, groups=1, batch=1, hw=(40, 37)),
+                                 # W a multiple of 16: the padded image written row by row
+                                 dict(cin=64, cout=24, k=3, stride=1, padding=1, groups=1, batch=2, hw=(9, 32))])
 def test_conv2d_on_every_capability(cap, cfg):
     rng = np.random.default_rng(13)
     cin, cout, k, g = cfg["cin"], cfg["cout"], cfg["k"], cfg["groups"]
     wt, wf = _qweight(rng, (cout, cin // g, k, k))
     b = (rng.standard_normal(cout) * 0.5).astype(np.float32)
-    kw = dict(stride=cfg["stride"], padding=cfg["padding"], groups=g)
+    kw = dict(stride=cfg["stride"], padding=cfg["padding"], dilation=cfg.get("dilation", 1), groups=g)
     mt, mf = tnnq.Conv2d(cin, cout, k, **kw), fnnq.Conv2d(cin, cout, k, **kw)
     mt.set_weight_bias(wt, torch.from_numpy(b))
     mf.set_weight_bias(wf, flambeau.from_numpy(b))
@@ -174,10 +241,40 @@ def test_conv2d_on_every_capability(cap, cfg):
 
     def run():
         for hi in (127, 255):
-            xt, xf = _qin(rng, (cfg["batch"], cin, 11, 10), 0.03, 20, hi)
+            xt, xf = _qin(rng, (cfg["batch"], cin) + cfg.get("hw", (11, 10)), 0.03, 20, hi)
             _same_q(mf(xf), mt(xt))
 
-    with_cpu_capability(cap, run)
+    with_route(cap, run)
+
+
+@pytest.mark.parametrize("cap", CAPS)
+@pytest.mark.parametrize("cfg", [dict(cin=64, k=3, padding=1, dilation=1, batch=2),
+                                 dict(cin=32, k=3, padding=0, dilation=2, batch=1),
+                                 dict(cin=24, k=3, padding=1, dilation=1, batch=2)])
+def test_conv2d_weight_zero_point_on_every_capability(cap, cfg):
+    """Per-tensor affine weights with a zero point other than 0: the row sums of the activations (taken
+    from the taps' pixel sums by the implicit im2col, from the copied rows otherwise) enter the result."""
+    rng = np.random.default_rng(17)
+    cin, k = cfg["cin"], cfg["k"]
+    w = (rng.standard_normal((20, cin, k, k)) * 0.3).astype(np.float32)
+    wt = torch.quantize_per_tensor(torch.from_numpy(w), 0.01, 9, torch.qint8)
+    wf = flambeau.quantize_per_tensor(flambeau.from_numpy(w), 0.01, 9, flambeau.qint8)
+    b = (rng.standard_normal(20) * 0.5).astype(np.float32)
+    kw = dict(padding=cfg["padding"], dilation=cfg["dilation"])
+    mt, mf = tnnq.Conv2d(cin, 20, k, **kw), fnnq.Conv2d(cin, 20, k, **kw)
+    mt.set_weight_bias(wt, torch.from_numpy(b))
+    mf.set_weight_bias(wf, flambeau.from_numpy(b))
+    mt.scale = mf.scale = 0.3
+    mt.zero_point = mf.zero_point = 128
+
+    def run():
+        for hi in (127, 255):
+            xt, xf = _qin(rng, (cfg["batch"], cin, 13, 35), 0.01, 20, hi)
+            got, want = mf(xf), mt(xt)
+            assert 5 < want.int_repr().float().std().item()  # outputs spread, not clamped
+            _same_q(got, want)
+
+    with_route(cap, run)
 
 
 def test_dynamic_linear_same_bits_on_every_capability():
@@ -189,7 +286,7 @@ def test_dynamic_linear_same_bits_on_every_capability():
     mf.set_weight_bias(wf, flambeau.from_numpy(b))
     x = (rng.standard_normal((29, 45)) + 0.7).astype(np.float32)
     want = mt(torch.from_numpy(x)).numpy()
-    outs = on_each_cpu_capability(CAPS, lambda: mf(flambeau.from_numpy(x)).numpy())
+    outs = on_each_route(CAPS, lambda: mf(flambeau.from_numpy(x)).numpy())
     for y in outs:
         np.testing.assert_array_equal(y.view(np.int32), outs[0].view(np.int32))
         np.testing.assert_allclose(y, want, rtol=1e-6, atol=1e-6)

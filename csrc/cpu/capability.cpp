@@ -1,7 +1,13 @@
 #include "cpu/capability.h"
 #include <atomic>
 #include <cstdlib>
+#include <cstring>
 #include "core/error.h"
+#if defined(__linux__) && defined(__x86_64__)
+#include <cpuid.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 
 namespace flambeau::cpu {
 
@@ -33,6 +39,41 @@ bool hardware_has_avx512_vnni() {
   }();
   return has;
 }
+
+bool hardware_has_amx_int8() {
+  static const bool has = [] {
+#if defined(__linux__) && defined(__x86_64__)
+    unsigned a, b, c, d;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
+    const bool tile = d & (1u << 24), int8 = d & (1u << 25), osxsave = [] {
+      unsigned a1, b1, c1, d1;
+      return __get_cpuid(1, &a1, &b1, &c1, &d1) && (c1 & (1u << 27));
+    }();
+    if (!tile || !int8 || !osxsave || !hardware_has_avx512_vnni()) return false;
+    unsigned lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    if ((lo & (3u << 17)) != (3u << 17)) return false;  // XTILECFG and XTILEDATA enabled by the OS
+    // Linux (5.16+) hands out the 8 KB tile data state only on request, once per process: without it
+    // the first tile instruction faults. ARCH_REQ_XCOMP_PERM = 0x1023, XFEATURE_XTILEDATA = 18.
+    return syscall(SYS_arch_prctl, 0x1023, 18) == 0;
+#else
+    return false;
+#endif
+  }();
+  return has;
+}
+
+static std::atomic<bool>& amx_wanted() {
+  static std::atomic<bool> on = [] {
+    const char* env = std::getenv("FLAMBEAU_INT8_AMX");
+    return !(env && (std::strcmp(env, "0") == 0 || std::strcmp(env, "off") == 0));
+  }();
+  return on;
+}
+
+bool int8_amx_enabled() { return amx_wanted().load(std::memory_order_relaxed) && hardware_has_amx_int8(); }
+
+void set_int8_amx(bool on) { amx_wanted().store(on); }
 
 static std::atomic<int>& current() {
   static std::atomic<int> cap = [] {

@@ -22,16 +22,19 @@
 //
 // The GEMM: the weights (N x K, K contiguous) are packed into panels of the leaf's vector width, 4 k per
 // int32 lane (layout in simd/quantized_simd.h), and the SIMD leaves run register-blocked micro-kernels
-// over them: quantized_vnni_avx512.cpp (vpdpbusd, exact; only where the CPU has VNNI and the AVX-512
-// capability is in force), quantized_avx512.cpp (AVX-512BW saturating, and the AVX-512 epilogues),
+// over them: quantized_amx_avx512.cpp (AMX tdpbusd, exact; where cpu::int8_amx_enabled() and the AVX-512
+// capability is in force), quantized_vnni_avx512.cpp (vpdpbusd, exact; where the CPU has VNNI, AMX
+// aside), quantized_avx512.cpp (AVX-512BW saturating, and the AVX-512 epilogues),
 // quantized_avx2.cpp (saturating and exact); the portable form below is the reference they are tested
 // against. The zero points come out in the GEMM's store (row and column sums); the requantization or
 // dequantization is one more vectorised pass over the int32 results. Threads split the rows, or the
 // column panels when there are too few rows.
 // Conv2d: the input is transposed to NHWC once per image, so that im2col copies runs of Cg channels
 // (the reduction order is (kh, kw, c), channels innermost, as fbgemm's: its int16 pair sums then pair
-// the same products); 1x1 stride-1 unpadded convolutions use the NHWC image itself. Images go to
-// threads when there are enough of them.
+// the same products); 1x1 stride-1 unpadded convolutions use the NHWC image itself. On the AMX leaf,
+// stride-1 convolutions with Cg a multiple of 32 skip im2col: the tiles read the taps from a padded NHWC
+// image and the requantized outputs go straight to NCHW (see quantized_conv2d). Images go to threads
+// when there are enough of them, else each image's rows are split.
 #include <emmintrin.h>
 #include <algorithm>
 #include <cmath>
@@ -136,6 +139,7 @@ QGemmLeaf pick_leaf(bool saturate) {
   switch (capability()) {
     case Capability::AVX512:
       if (saturate) return quantized_simd::leaf_avx512_saturating();
+      if (int8_amx_enabled()) return quantized_simd::leaf_avx512_amx();  // exact too, as vpdpbusd
       if (hardware_has_avx512_vnni()) return quantized_simd::leaf_avx512_vnni();
       return quantized_simd::leaf_avx2(false);
     case Capability::AVX2:
@@ -149,6 +153,14 @@ QGemmLeaf pick_leaf(bool saturate) {
 QGemmLeaf default_leaf() { return pick_leaf(!hardware_has_avx512_vnni()); }
 
 int32_t row_sum_u8(const uint8_t* a, int64_t K);
+
+// Whether the weight zero points are all 0 (symmetric qint8 weights, PyTorch's default qconfigs): then
+// the activations' row sums, which only ever multiply them, need not be computed.
+bool all_zero(const int32_t* v, int64_t n) {
+  for (int64_t i = 0; i < n; i++)
+    if (v[i]) return false;
+  return true;
+}
 
 // Weights packed for a leaf (layout in quantized_simd.h) and their column sums.
 struct PackedWeights {
@@ -180,7 +192,7 @@ PackedWeights pack_weights(const int8_t* w, int64_t ldw, int64_t N, int64_t K, i
   p.N = N;
   p.K = K;
   const int64_t K4 = (K + 3) / 4, panels = (N + nr - 1) / nr;
-  p.data.assign((size_t)(panels * K4 * nr * 4), 0);
+  p.data.assign((size_t)(panels * K4 * nr * 4 + quantized_simd::kPackSlack), 0);
   p.col_sum.assign((size_t)N, 0);
   const int64_t K16 = K / 16 * 16;
   for (int64_t n = 0; n < N; ++n) p.col_sum[n] = col_sum_s8(w + n * ldw, K);
@@ -263,11 +275,12 @@ void qgemm(const QGemmLeaf& leaf, const uint8_t* a, int64_t lda, int64_t M, cons
     col_term[n] = (int32_t)((uint32_t)a_zp * ((uint32_t)pw.col_sum[n] - (uint32_t)w_zp[n] * (uint32_t)K));
   const int8_t* packed = pw.data.data();
   const int64_t nr = leaf.nr, panels = (N + nr - 1) / nr;
+  const bool zp_free = all_zero(w_zp, N);  // symmetric weights: the row sums are multiplied by 0
   auto rows = [&](int64_t m0, int64_t m1, int64_t n0, int64_t n1, bool first, bool last) {
     if (first) {
       pre(m0, m1);
       if (!row_sums_given)
-        for (int64_t m = m0; m < m1; m++) row_sum[m] = row_sum_u8(a + m * lda, K);
+        for (int64_t m = m0; m < m1; m++) row_sum[m] = zp_free ? 0 : row_sum_u8(a + m * lda, K);
     }
     if (n0 < n1) leaf.gemm(a, lda, m0, m1, packed, n0, n1, K, col_term, w_zp, row_sum, raw, N);
     if (last) post(m0, m1);
@@ -485,63 +498,142 @@ Tensor quantized_conv2d(const Tensor& x, int64_t x_zp, const Tensor& w, const Te
   });
   const std::vector<PackedWeights>& packed = *packs;
   const bool direct = KH == 1 && KW == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0 && groups == 1;
+  // Implicit im2col (the AMX leaf, stride 1, each tap's Cg channels whole k blocks): the image is written
+  // once as NHWC with its padding (zero points) around it, Hp x Wp pixels, and output position (oh, ow) is
+  // GEMM row q = oh * Wp + ow, whose tap (i, j) is the pixel q + i * dh * Wp + j * dw: one row stride (C
+  // bytes) for every tap, so tiles load the taps straight from the image. Rows with ow >= OW (the padded
+  // columns, (Wp - OW) / Wp of the rows) are computed and dropped. im2col's copy (P x K bytes, 9x the
+  // image for 3x3) and its pass over memory go.
+  const int64_t Hp = H + 2 * ph, Wp = W + 2 * pw;
+  // Blocks of 64 channels, else of 32 (tdpbusd on 32 k runs at half the rate: 0.85 vs 1.7 TMAC/s, still
+  // twice the VNNI tile); on 16 it ran at 0.3, below explicit im2col with full blocks.
+  const int kc = Cg % 64 == 0 ? 64 : Cg % 32 == 0 ? 32 : 0;
+  const bool implicit = leaf.conv_rows && !direct && sh == 1 && sw == 1 && kc > 0;
+  const int64_t Q = implicit ? (OH - 1) * Wp + OW : P;  // GEMM rows per image
+  const int64_t pad_n = implicit ? (Hp * Wp + 32) * C : 0;  // + 32 pixels: tiles read up to 31 rows past Q
+  std::vector<int64_t> koff;  // implicit: byte offset of block b = (tap, chunk of kc channels) from its row
+  if (implicit)
+    for (int64_t i = 0; i < KH; i++)
+      for (int64_t j = 0; j < KW; j++)
+        for (int64_t c = 0; c < Cg; c += kc) koff.push_back((i * dh * Wp + j * dw) * C + c);
   // One image per thread when there are enough images (the loops inside then run serially), else the
-  // loops inside split their own work. Every buffer is allocated here, before any parallel region.
+  // loops inside split their own work. Every buffer comes from the caller's scratch, before any parallel
+  // region (fresh vectors cost a zero fill and page faults on every call: 1.2 MB of im2col columns).
   const int64_t threads = threads_available();
   const int64_t slots = B >= threads ? threads : 1;
-  const int64_t cols_n = direct ? 0 : P * K;
-  std::vector<uint8_t> nhwc_all((size_t)(slots * H * W * C)), cols_all((size_t)(slots * cols_n));
-  std::vector<int32_t> raw_all((size_t)(slots * P * Og)), col_term_all((size_t)(slots * Og)),
-      row_sum_all((size_t)(slots * P));
-  std::vector<uint8_t> yt_all((size_t)(slots * P * Og));
-  std::vector<int32_t> pixsum_all((size_t)(slots * H * W));
+  const int64_t cols_n = direct || implicit ? 0 : P * K;
+  const int64_t nhwc_n = implicit ? pad_n : H * W * C, pix_n = implicit ? Hp * Wp : H * W;
+  const int64_t flat_n = implicit && W % 16 ? H * W * C : 0;  // implicit: the unpadded NHWC image
+  thread_local Scratch nhwc_buf, flat_buf, cols_buf, raw_buf, ct_buf, rs_buf, yt_buf, pix_buf;
+  uint8_t* nhwc_all = nhwc_buf.get<uint8_t>(slots * nhwc_n);
+  uint8_t* flat_all = flat_buf.get<uint8_t>(slots * flat_n);
+  uint8_t* cols_all = cols_buf.get<uint8_t>(slots * cols_n);
+  int32_t* raw_all = raw_buf.get<int32_t>(slots * (implicit ? 0 : P * Og));
+  int32_t* col_term_all = ct_buf.get<int32_t>(slots * Og);
+  int32_t* row_sum_all = rs_buf.get<int32_t>(slots * Q);
+  uint8_t* yt_all = yt_buf.get<uint8_t>(slots * (implicit ? 0 : P * Og));
+  int32_t* pixsum_all = pix_buf.get<int32_t>(slots * pix_n);
+  const int32_t pad_sum = (int32_t)(x_zp * Cg);  // a padding pixel's channel sum
   auto image = [&](int64_t slot, int64_t bi) {
-    uint8_t* nhwc = nhwc_all.data() + slot * H * W * C;
-    uint8_t* cols = cols_all.data() + slot * cols_n;
-    int32_t* raw = raw_all.data() + slot * P * Og;
-    uint8_t* yt = yt_all.data() + slot * P * Og;
-    int32_t* pixsum = pixsum_all.data() + slot * H * W;
+    uint8_t* nhwc = nhwc_all + slot * nhwc_n;
+    uint8_t* cols = cols_all + slot * cols_n;
+    int32_t* raw = raw_all + slot * (implicit ? 0 : P * Og);
+    uint8_t* yt = yt_all + slot * (implicit ? 0 : P * Og);
+    int32_t* pixsum = pixsum_all + slot * pix_n;
+    int32_t* row_sum = row_sum_all + slot * Q;
+    int32_t* col_term = col_term_all + slot * Og;
     const uint8_t* xb = xd + bi * C * H * W;
-    transpose_u8(xb, H * W, nhwc, C, C, H * W);  // [C, H*W] -> [H*W, C]
+    if (implicit) {
+      // The padded NHWC image: rows of zero points above and below (and the slack after), zero points at
+      // both ends of each image row, the image row transposed [C, W] -> [W, C] between.
+      const int64_t row_n = Wp * C;
+      std::memset(nhwc, (int)x_zp, (size_t)(ph * row_n));
+      std::memset(nhwc + (ph + H) * row_n, (int)x_zp, (size_t)(pad_n - (ph + H) * row_n));
+      // Row by row where W is a multiple of 16 (whole 16 x 16 blocks); else the image is transposed whole
+      // (the SSE2 blocks run across rows) and its rows copied in: row by row, the W mod 16 columns of every
+      // row went through the scalar edge loop (23% of a 4x128x28x28 call in perf).
+      const bool by_rows = W % 16 == 0;
+      uint8_t* flat = flat_all + slot * flat_n;
+      if (!by_rows) transpose_u8(xb, H * W, flat, C, C, H * W);
+      parallel_for(H, std::max<int64_t>(1, kGrain / std::max<int64_t>(1, W * C)), [&](int64_t h0, int64_t h1) {
+        for (int64_t h = h0; h < h1; h++) {
+          uint8_t* r = nhwc + (ph + h) * row_n;
+          std::memset(r, (int)x_zp, (size_t)(pw * C));
+          std::memset(r + (pw + W) * C, (int)x_zp, (size_t)(pw * C));
+          if (by_rows) transpose_u8(xb + h * W, H * W, r + pw * C, C, C, W);
+          else std::memcpy(r + pw * C, flat + h * W * C, (size_t)(W * C));
+        }
+      });
+    } else {
+      transpose_u8(xb, H * W, nhwc, C, C, H * W);  // [C, H*W] -> [H*W, C]
+    }
     for (int64_t g = 0; g < groups; g++) {
-      const uint8_t* a = nhwc;
-      int64_t lda = C;
-      int32_t* row_sum = row_sum_all.data() + slot * P;
-      if (!direct) {
-        // Each im2col row's byte sum is the sum of its taps' channel sums (padding: Cg zero points), so
-        // the GEMM's row sums cost KH * KW additions per row instead of a pass over the K bytes.
-        for (int64_t pix = 0; pix < H * W; pix++) pixsum[pix] = row_sum_u8(nhwc + pix * C + g * Cg, Cg);
-        const int32_t pad_sum = (int32_t)(x_zp * Cg);
-        parallel_for(OH, std::max<int64_t>(1, kGrain / std::max<int64_t>(1, OW * K)), [&](int64_t oh0, int64_t oh1) {
-          for (int64_t oh = oh0; oh < oh1; oh++)
-            for (int64_t ow = 0; ow < OW; ow++) {
-              uint8_t* row = cols + (oh * OW + ow) * K;
-              uint32_t rs = 0;  // wrapping, as row_sum_u8
-              for (int64_t i = 0; i < KH; i++) {
-                const int64_t ih = oh * sh - ph + i * dh;
-                for (int64_t j = 0; j < KW; j++) {
-                  const int64_t iw = ow * sw - pw + j * dw;
-                  uint8_t* dst = row + (i * KW + j) * Cg;
-                  if (ih >= 0 && ih < H && iw >= 0 && iw < W) {
-                    copy_run(dst, nhwc + (ih * W + iw) * C + g * Cg, Cg);
-                    rs += (uint32_t)pixsum[ih * W + iw];
-                  } else {
-                    std::memset(dst, (int)x_zp, (size_t)Cg);  // padding is the zero point (real 0)
-                    rs += (uint32_t)pad_sum;
+      const PackedWeights& pwg = packed[g];
+      const int32_t* wzp_g = wzp + g * Og;
+      if (implicit) {
+        // Each row's byte sum is the sum of its taps' pixel sums (a padding pixel's is Cg zero points);
+        // none are needed when the weight zero points are all 0.
+        const bool zp_free = all_zero(wzp_g, Og);
+        for (int64_t pix = 0; pix < (zp_free ? 0 : Hp * Wp); pix++) {
+          const int64_t h = pix / Wp - ph, w = pix % Wp - pw;
+          pixsum[pix] = h >= 0 && h < H && w >= 0 && w < W ? row_sum_u8(nhwc + pix * C + g * Cg, Cg) : pad_sum;
+        }
+        for (int64_t n = 0; n < Og; n++)
+          col_term[n] = (int32_t)((uint32_t)x_zp * ((uint32_t)pwg.col_sum[n] - (uint32_t)wzp_g[n] * (uint32_t)K));
+        // Rows [q0, q1): their sums, then the GEMM, requantized and stored as NCHW.
+        auto rows = [&](int64_t q0, int64_t q1) {
+          for (int64_t q = q0; q < q1 && zp_free; q++) row_sum[q] = 0;
+          for (int64_t q = q0; q < q1 && !zp_free; q++) {
+            uint32_t rs = 0;  // wrapping, as row_sum_u8
+            for (int64_t i = 0; i < KH; i++)
+              for (int64_t j = 0; j < KW; j++) rs += (uint32_t)pixsum[q + i * dh * Wp + j * dw];
+            row_sum[q] = (int32_t)rs;
+          }
+          leaf.conv_rows(nhwc + g * Cg, C, koff.data(), (int64_t)koff.size(), kc, q0, q1, pwg.data.data(), Og,
+                         col_term, wzp_g, row_sum, bias_q.data() + g * Og, mult + g * Og, (int32_t)out_zp, lo, Wp, OW,
+                         yd + (bi * O + g * Og) * P, P);
+        };
+        const int64_t blocks = (Q + 31) / 32;
+        parallel_for(blocks, std::max<int64_t>(1, kGrain / std::max<int64_t>(1, 32 * K * Og / 64)),
+                     [&](int64_t b0, int64_t b1) { rows(b0 * 32, std::min(Q, b1 * 32)); });
+      } else {
+        const uint8_t* a = nhwc;
+        int64_t lda = C;
+        if (!direct) {
+          // Each im2col row's byte sum is the sum of its taps' channel sums (padding: Cg zero points), so
+          // the GEMM's row sums cost KH * KW additions per row instead of a pass over the K bytes.
+          for (int64_t pix = 0; pix < H * W; pix++) pixsum[pix] = row_sum_u8(nhwc + pix * C + g * Cg, Cg);
+          parallel_for(OH, std::max<int64_t>(1, kGrain / std::max<int64_t>(1, OW * K)), [&](int64_t oh0, int64_t oh1) {
+            for (int64_t oh = oh0; oh < oh1; oh++)
+              for (int64_t ow = 0; ow < OW; ow++) {
+                uint8_t* row = cols + (oh * OW + ow) * K;
+                uint32_t rs = 0;  // wrapping, as row_sum_u8
+                for (int64_t i = 0; i < KH; i++) {
+                  const int64_t ih = oh * sh - ph + i * dh;
+                  for (int64_t j = 0; j < KW; j++) {
+                    const int64_t iw = ow * sw - pw + j * dw;
+                    uint8_t* dst = row + (i * KW + j) * Cg;
+                    if (ih >= 0 && ih < H && iw >= 0 && iw < W) {
+                      copy_run(dst, nhwc + (ih * W + iw) * C + g * Cg, Cg);
+                      rs += (uint32_t)pixsum[ih * W + iw];
+                    } else {
+                      std::memset(dst, (int)x_zp, (size_t)Cg);  // padding is the zero point (real 0)
+                      rs += (uint32_t)pad_sum;
+                    }
                   }
                 }
+                row_sum[oh * OW + ow] = (int32_t)rs;
               }
-              row_sum[oh * OW + ow] = (int32_t)rs;
-            }
-        });
-        a = cols;
-        lda = K;
+          });
+          a = cols;
+          lda = K;
+        }
+        qgemm(leaf, a, lda, P, pwg, (int32_t)x_zp, wzp_g, raw, col_term, row_sum, !direct,
+              [](int64_t, int64_t) {}, [&](int64_t p0, int64_t p1) {
+                leaf.requantize(raw, p0, p1, Og, bias_q.data() + g * Og, mult + g * Og, (int32_t)out_zp, lo, yt, Og);
+              });
+        transpose_u8(yt, Og, yd + (bi * O + g * Og) * P, P, P, Og);  // [P, Og] -> the output's [Og, P]
       }
-      qgemm(leaf, a, lda, P, packed[g], (int32_t)x_zp, wzp + g * Og, raw, col_term_all.data() + slot * Og, row_sum,
-            !direct, [](int64_t, int64_t) {}, [&](int64_t p0, int64_t p1) {
-              leaf.requantize(raw, p0, p1, Og, bias_q.data() + g * Og, mult + g * Og, (int32_t)out_zp, lo, yt, Og);
-            });
-      transpose_u8(yt, Og, yd + (bi * O + g * Og) * P, P, P, Og);  // [P, Og] -> the output's [Og, P]
     }
   };
   if (slots > 1) {

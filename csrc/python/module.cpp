@@ -100,6 +100,10 @@ PYBIND11_MODULE(_C, m) {
   m.def("cpu_capability", [] { return std::string(cpu::capability_name(cpu::capability())); });
   m.def("cpu_detected_capability", [] { return std::string(cpu::capability_name(cpu::detected_capability())); });
   m.def("set_cpu_capability", &cpu::set_capability);
+  // The int8 kernels' AMX GEMM (cpu/capability.h): whether it runs (AMX-INT8 here, the permission granted,
+  // not turned off), and the switch that turns it off or back on, for the tests of the VNNI route.
+  m.def("cpu_int8_amx", &cpu::int8_amx_enabled);
+  m.def("set_cpu_int8_amx", &cpu::set_int8_amx, py::arg("enabled"));
   m.def("get_num_threads", [] { return cpu::max_threads(); });
   m.def("set_num_threads", [](int n) {
     if (n < 1) throw ValueError("set_num_threads: expected a positive number of threads, got " + std::to_string(n));

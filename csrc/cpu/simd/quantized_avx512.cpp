@@ -8,6 +8,7 @@
 // as std::max(0, y) and std::fmin do.
 #include <algorithm>
 #include <cstdint>
+#include "cpu/simd/quantized_requant_avx512.h"
 #include "cpu/simd/quantized_simd.h"
 
 #define QTILE_VNNI 0
@@ -28,15 +29,13 @@ void gemm_saturating(const uint8_t* a, int64_t lda, int64_t m0, int64_t m1, cons
 
 void requantize(const int32_t* raw, int64_t m0, int64_t m1, int64_t N, const float* bias_q, const float* multiplier,
                 int32_t out_zp, int32_t lo, uint8_t* y, int64_t ldy) {
-  const __m512i zp = _mm512_set1_epi32(out_zp), vlo = _mm512_set1_epi32(lo), vhi = _mm512_set1_epi32(255);
-  const __m512i big = _mm512_set1_epi32(65536), nbig = _mm512_set1_epi32(-65536);
+  const __m512i zp = _mm512_set1_epi32(out_zp), lo_c = _mm512_set1_epi32(lo - out_zp);
+  const __m512i hi_c = _mm512_set1_epi32(255 - out_zp);
   for (int64_t m = m0; m < m1; ++m) {
     for (int64_t n = 0; n < N; n += 16) {
       const __mmask16 k = tail_mask(N - n);
-      __m512 f = _mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32(k, raw + m * N + n));
-      f = _mm512_mul_ps(_mm512_add_ps(f, _mm512_maskz_loadu_ps(k, bias_q + n)), _mm512_maskz_loadu_ps(k, multiplier + n));
-      __m512i r = _mm512_min_epi32(_mm512_max_epi32(_mm512_cvtps_epi32(f), nbig), big);
-      r = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(r, zp), vlo), vhi);
+      const __m512i r = requantize16(_mm512_maskz_loadu_epi32(k, raw + m * N + n), _mm512_maskz_loadu_ps(k, bias_q + n),
+                                     _mm512_maskz_loadu_ps(k, multiplier + n), zp, lo_c, hi_c);
       _mm512_mask_cvtepi32_storeu_epi8(y + m * ldy + n, k, r);
     }
   }
@@ -106,5 +105,8 @@ QGemmLeaf leaf_avx512_saturating() {
   return {16, &gemm_saturating, &requantize, &dequantize, &quantize_u8, &quantize8};
 }
 QGemmLeaf leaf_avx512_vnni() { return {16, &gemm_avx512_vnni, &requantize, &dequantize, &quantize_u8, &quantize8}; }
+QGemmLeaf leaf_avx512_amx() {
+  return {16, &gemm_amx, &requantize, &dequantize, &quantize_u8, &quantize8, &conv_rows_amx};
+}
 
 }  // namespace flambeau::cpu::quantized_simd

@@ -18,6 +18,10 @@
 // the products past K vanish (and never saturate), so the last group needs no special arithmetic, only a
 // load that stays inside the activation row.
 //
+// The packed buffer carries kPackSlack zero bytes past its last panel: the AMX leaf's last B tile of a
+// panel whose K is not a multiple of 64 reads a whole tile (1 KB) from its last block (against zero
+// activations, so the bytes past the panel add nothing, but they must be readable).
+//
 // gemm: rows [m0, m1) and columns [n0, n1) (n0 a multiple of nr) of raw[m, n] = sum_k a[m, k] w[n, k] - col_term[n] - row_sum[m] * w_zp[n]
 // (wrapping), stored to raw[m * ldr + n]: the int32 accumulator with the zero points taken out
 // (col_term[n] = a_zp * (colsum_w[n] - w_zp[n] * K), row_sum[m] = sum_k a[m, k]).
@@ -31,6 +35,20 @@
 #include <cstdint>
 
 namespace flambeau::cpu::quantized_simd {
+
+constexpr int64_t kPackSlack = 1024;
+
+// conv_rows: Conv2d's implicit im2col, its epilogue fused. GEMM rows are positions whose k runs in nb
+// blocks of kc bytes (kc 32 or 64) that need not be contiguous: row q's block b is the kc bytes at
+// a + q * rs + koff[b] (a padded NHWC image: block b is a tap's channels), against K = nb * kc packed
+// weights. For rows [q0, q1) and all N columns it takes the zero points out as gemm does, requantizes as
+// requantize does, and writes the outputs transposed, as NCHW: row q = oh * Wp + ow is an output when
+// ow < OW, and goes to y[n * ldy + oh * OW + ow]; the other rows are dropped. Every tile reads 16 rows:
+// the caller keeps the rows up to 31 past q1 readable.
+using QConvRows = void (*)(const uint8_t* a, int64_t rs, const int64_t* koff, int64_t nb, int kc, int64_t q0,
+                           int64_t q1, const int8_t* packed, int64_t N, const int32_t* col_term, const int32_t* w_zp,
+                           const int32_t* row_sum, const float* bias_q, const float* multiplier, int32_t out_zp,
+                           int32_t lo, int64_t Wp, int64_t OW, uint8_t* y, int64_t ldy);
 
 struct QGemmLeaf {
   int nr;  // columns per packed panel
@@ -50,16 +68,28 @@ struct QGemmLeaf {
   // fused) (quantized_scalar.h) for i in [i0, i1); q points at int8_t or uint8_t.
   void (*quantize8)(const float* x, int64_t i0, int64_t i1, float inv, float zp, float lo, float hi, bool fused,
                     void* q);
+  QConvRows conv_rows = nullptr;  // the AMX leaf only
 };
 
 QGemmLeaf leaf_avx2(bool saturate);
 QGemmLeaf leaf_avx512_saturating();  // AVX-512BW, vpmaddubsw (CPUs without VNNI)
 QGemmLeaf leaf_avx512_vnni();        // AVX-512 VNNI, vpdpbusd (exact); its epilogues are the AVX-512BW ones
+QGemmLeaf leaf_avx512_amx();         // AMX-INT8, tdpbusd (exact, as vpdpbusd); the same epilogues
 
 // The VNNI GEMM alone (quantized_vnni_avx512.cpp, the only file built with -mavx512vnni), wrapped into a
 // QGemmLeaf by quantized_avx512.cpp.
 void gemm_avx512_vnni(const uint8_t* a, int64_t lda, int64_t m0, int64_t m1, const int8_t* packed, int64_t n0,
                       int64_t n1, int64_t K, const int32_t* col_term, const int32_t* w_zp, const int32_t* row_sum,
                       int32_t* raw, int64_t ldr);
+
+// The AMX GEMMs (quantized_amx_avx512.cpp, the only file built with -mamx-tile -mamx-int8), wrapped into a
+// QGemmLeaf by quantized_avx512.cpp. Each loads its tile configuration and releases the tiles itself.
+void gemm_amx(const uint8_t* a, int64_t lda, int64_t m0, int64_t m1, const int8_t* packed, int64_t n0, int64_t n1,
+              int64_t K, const int32_t* col_term, const int32_t* w_zp, const int32_t* row_sum, int32_t* raw,
+              int64_t ldr);
+void conv_rows_amx(const uint8_t* a, int64_t rs, const int64_t* koff, int64_t nb, int kc, int64_t q0, int64_t q1,
+                   const int8_t* packed, int64_t N, const int32_t* col_term, const int32_t* w_zp, const int32_t* row_sum,
+                   const float* bias_q, const float* multiplier, int32_t out_zp, int32_t lo, int64_t Wp, int64_t OW,
+                   uint8_t* y, int64_t ldy);
 
 }  // namespace flambeau::cpu::quantized_simd
