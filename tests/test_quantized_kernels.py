@@ -364,7 +364,7 @@ def test_quantize_per_tensor_leaves_same_bits_as_the_scalar_loop(storage, qmin, 
     zp = 7 if storage == "int8" else 120
     for n in list(range(1, 40)) + [len(x)]:
         xs = flambeau.from_numpy(np.ascontiguousarray(x[-n:]))
-        outs = on_each_cpu_capability(CAPS, lambda: _wrap(_C.quantize_per_tensor(
+        outs = on_each_route(CAPS, lambda: _wrap(_C.quantize_per_tensor(
             xs._impl, float(inv), zp, storage, qmin, qmax, fused)).numpy())
         for q in outs[1:]:
             np.testing.assert_array_equal(q, outs[0])
