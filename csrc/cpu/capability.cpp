@@ -42,7 +42,7 @@ bool hardware_has_avx512_vnni() {
 
 bool hardware_has_amx_int8() {
   static const bool has = [] {
-#if defined(__linux__) && defined(__x86_64__)
+#if defined(__linux__) && defined(__x86_64__) && !defined(FLAMBEAU_NO_AMX)
     unsigned a, b, c, d;
     if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
     const bool tile = d & (1u << 24), int8 = d & (1u << 25), osxsave = [] {

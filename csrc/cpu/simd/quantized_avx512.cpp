@@ -106,7 +106,11 @@ QGemmLeaf leaf_avx512_saturating() {
 }
 QGemmLeaf leaf_avx512_vnni() { return {16, &gemm_avx512_vnni, &requantize, &dequantize, &quantize_u8, &quantize8}; }
 QGemmLeaf leaf_avx512_amx() {
+#ifdef FLAMBEAU_NO_AMX  // (a compiler without AMX: never called, cpu::hardware_has_amx_int8() is false)
+  return leaf_avx512_vnni();
+#else
   return {16, &gemm_amx, &requantize, &dequantize, &quantize_u8, &quantize8, &conv_rows_amx};
+#endif
 }
 
 }  // namespace flambeau::cpu::quantized_simd
