@@ -157,6 +157,7 @@ class _ScatterInto(Function):
     @staticmethod
     def forward(ctx, input, src, view):
         ctx.view = view
+        ctx.src_dtype = src.dtype
         out = sh.clone(input, memory_format="contiguous_format")
         _C.copy_(view(out)._impl, src._impl)
         return out
@@ -167,7 +168,11 @@ class _ScatterInto(Function):
         view = ctx.view
         gv = view(g)
         gi = _ScatterInto.apply(g, zeros_like(gv), view) if ctx.needs_input_grad[0] else None
-        gs = sh.clone(gv, memory_format="contiguous_format") if ctx.needs_input_grad[1] else None
+        gs = None
+        if ctx.needs_input_grad[1]:  # src was cast to input's dtype on the way in: its gradient is cast back
+            gs = sh.clone(gv, memory_format="contiguous_format")
+            if gs.dtype != ctx.src_dtype:
+                gs = gs.to(ctx.src_dtype)
         return gi, gs, None
 
 
@@ -178,8 +183,7 @@ def _scatter_into(input, src, view, op):
     if tuple(v.shape) != tuple(src.shape):
         raise RuntimeError(f"{op}: expected src to have a size equal to the slice of self. src size = "
                            f"{list(src.shape)}, slice size = {list(v.shape)}")
-    if src.dtype != input.dtype:
-        raise RuntimeError(f"{op}: expected src ({src.dtype}) to have the same dtype as input ({input.dtype})")
+    # a src of another dtype is cast to input's, as copy_ does (PyTorch's *_scatter copy src into a clone)
     return _ScatterInto.apply(input, src, view)
 
 

@@ -158,11 +158,16 @@ def argwhere(input):
 
 
 # ---------------------------------------------------------------- index_select, gather, scatter
-def _check_index(index, op, allow_0d=True):
+def _check_index(index, op, allow_0d=True, empty_any_dtype=False):
+    """index, checked. gather and the scatters skip the dtype check for an empty index, as PyTorch: such an
+    index comes back as int64 (empty, so nothing is copied) for the core."""
     if not isinstance(index, Tensor):
         raise TypeError(f"{op}(): argument 'index' must be Tensor, not {type(index).__name__}")
     if index._impl.dtype not in ("int64", "int32"):  # the core reads int32 indices as int64, as PyTorch
+        if empty_any_dtype and not index._impl.numel:
+            return _wrap(_C.to(index._impl, "int64", index._impl.device, False))
         raise RuntimeError(f"{op}(): Expected dtype int64 for index")
+    return index
 
 
 class IndexSelect(Function):
@@ -225,8 +230,13 @@ class Gather(Function):
 def gather(input, dim=_np.REQUIRED, index=_np.REQUIRED, *, sparse_grad=False, out=None, axis=None):
     if axis is not None or dim is _np.REQUIRED or index is _np.REQUIRED:
         dim = _np.dim_args("gather", dim, axis, index=index)
-    _check_index(index, "gather")
+    index = _check_index(index, "gather", empty_any_dtype=True)
     d = wrap_dim(dim, input._impl.ndim)
+    if not index._impl.numel and index._impl.ndim != input._impl.ndim:
+        # PyTorch skips the shape checks for an empty index: an empty result of its shape (sliced from
+        # input, so a gradient of zeros reaches it)
+        r = reshape(reshape(input, (-1,))[:0], index._impl.shape)
+        return dsp._write_out(out, r) if out is not None else r
     if input._rg and _gs.enabled:
         r = Gather.apply(input, d, index)
     else:
@@ -278,18 +288,21 @@ class ScatterAdd(Function):
 
 
 def _scatter_args(input, dim, index, src, op):
-    _check_index(index, op)
+    index = _check_index(index, op, empty_any_dtype=True)
     d = wrap_dim(dim, input._impl.ndim)
     if isinstance(src, Tensor):
         if src._impl.dtype != input._impl.dtype:
             raise RuntimeError(f"{op}(): Expected self.dtype to be equal to src.dtype")
-    return d
+    return d, index
 
 
 def scatter_add(input, dim=_np.REQUIRED, index=_np.REQUIRED, src=_np.REQUIRED, *, axis=None):
     if axis is not None or dim is _np.REQUIRED or index is _np.REQUIRED or src is _np.REQUIRED:
         dim = _np.dim_args("scatter_add", dim, axis, index=index, src=src)
-    d = _scatter_args(input, dim, index, src, "scatter_add")
+    d, index = _scatter_args(input, dim, index, src, "scatter_add")
+    if not index._impl.numel and index._impl.ndim != input._impl.ndim:  # nothing to add (no shape checks)
+        from .shape import clone
+        return clone(input)
     if (input._rg or src._rg) and _gs.enabled:
         return ScatterAdd.apply(input, d, index, src)
     y = _C.clone(input._impl)
@@ -300,7 +313,9 @@ def scatter_add(input, dim=_np.REQUIRED, index=_np.REQUIRED, src=_np.REQUIRED, *
 def scatter_add_(input, dim=_np.REQUIRED, index=_np.REQUIRED, src=_np.REQUIRED, *, axis=None):
     if axis is not None or dim is _np.REQUIRED or index is _np.REQUIRED or src is _np.REQUIRED:
         dim = _np.dim_args("scatter_add_", dim, axis, index=index, src=src)
-    d = _scatter_args(input, dim, index, src, "scatter_add_")
+    d, index = _scatter_args(input, dim, index, src, "scatter_add_")
+    if not index._impl.numel and index._impl.ndim != input._impl.ndim:  # nothing to add (no shape checks)
+        return input
     dsp.check_no_internal_overlap(input._impl, "scatter_add_")
     if (input._rg or src._rg) and _gs.enabled:
         dsp._check_inplace_leaf(input)
@@ -360,6 +375,7 @@ def scatter(input, dim=_np.REQUIRED, index=_np.REQUIRED, src=None, *, value=None
         raise TypeError("scatter(): expected 'src' or 'value'")
     if not isinstance(src, Tensor):
         value, src = (src if src is not None else value), None
+    index = _check_index(index, "scatter", empty_any_dtype=True)
     if reduce is not None:
         if src is not None:  # PyTorch's deprecation (the scalar-value form is not deprecated)
             import warnings
