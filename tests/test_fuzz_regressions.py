@@ -507,3 +507,43 @@ def test_empty_index_skips_dtype_and_shape_checks(code):
     # index; PyTorch checks neither then: nothing is read or written
     x = np.random.default_rng(0).standard_normal((3, 4))
     check(lambda L: eval(code, {"L": L, "x": L.tensor(x)}), r"gather|scatter|index_select")
+
+
+@pytest.mark.parametrize("shape,nstat", [((0, 4, 3), 4), ((0, 4, 0, 4), 5), ((0, 1, 1, 1), 2)])
+@pytest.mark.parametrize("pdt", ["float32", "bfloat16", "complex64"])
+@pytest.mark.parametrize("training", [False, True])
+def test_batch_norm_empty_input_checks_nothing(shape, nstat, pdt, training):
+    # an empty input raised on the statistics' dtype or size; PyTorch returns input.clone() (times weight[0],
+    # plus bias[0]) before checking them
+    def fn(L, wb):
+        x = L.zeros(shape, dtype=L.float16)
+        rm, rv = L.ones(nstat).to(getattr(L, pdt)), L.ones(nstat).to(getattr(L, pdt))
+        w, b = (L.full((3,), 2.0), L.full((3,), 0.5)) if wb else (None, None)
+        return L.nn.functional.batch_norm(x, rm, rv, w, b, training=training)
+    check(lambda L: fn(L, False))
+    check(lambda L: fn(L, True))
+
+
+@pytest.mark.parametrize("xdt", ["float16", "bfloat16"])
+@pytest.mark.parametrize("training", [False, True])
+@pytest.mark.parametrize("wb", [False, True])
+def test_batch_norm_half_input_float32_params(xdt, training, wb):
+    # PyTorch's CPU mixed-dtype path (half input, float32 parameters and statistics) raised "running_mean has
+    # dtype float32 but input has dtype bfloat16": normalized in float32, rounded to the input's dtype
+    def fn(L):
+        rng = np.random.default_rng(0)
+        x = L.tensor(rng.standard_normal((2, 4, 3))).to(getattr(L, xdt))
+        rm, rv = L.tensor(rng.standard_normal(4), dtype=L.float32), L.tensor(rng.uniform(0.5, 2, 4), dtype=L.float32)
+        w, b = (L.tensor(rng.standard_normal(4), dtype=L.float32), L.ones(4)) if wb else (None, None)
+        return L.nn.functional.batch_norm(x, rm, rv, w, b, training=training), rm, rv
+    check(fn)
+    check(lambda L: L.nn.functional.batch_norm(L.ones(2, 4, dtype=getattr(L, xdt)), L.zeros(4), L.ones(4).double()),
+          r"batch_norm|dtype")
+
+
+def test_batch_norm_half_input_float32_params_gradient():
+    def fn(L, x):
+        return L.nn.functional.batch_norm(x, L.zeros(4), L.full((4,), 1.5), training=False)
+    fn.inputs = lambda L: [L.tensor(np.random.default_rng(0).standard_normal((2, 4, 3))).to(L.bfloat16)
+                           .requires_grad_(True)]
+    check_grad(fn, 1)
