@@ -335,6 +335,13 @@ def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", wei
     _warn_size(input, target)
     reduction = _reduction(size_average, reduce, reduction)
     _check_weight_size(weight, input)
+    if weight is None and isinstance(target, Tensor) and \
+            (input._impl.dtype not in _FLOAT or target._impl.dtype in ("complex64", "complex128", "bool")):
+        # integer, complex or bool operands: PyTorch's l1_loss is (input - target).abs() reduced, with its type
+        # promotion (int with int sums to int64, a complex difference's abs is real; mean of ints raises)
+        _check_reduction(reduction)
+        d = (input - target).abs()
+        return d if reduction == "none" else d.sum() if reduction == "sum" else d.mean()
     return _run_point(L1Loss, "l1_loss", input, target, weight, None, 0.0, reduction)
 
 
