@@ -501,6 +501,8 @@ def test_matrix_power_any_matmul_dtype(dtype, n, shape):
     "L.scatter_reduce(x, 0, L.zeros(0), x, 'amax')", "L.scatter_reduce(x, 0, L.zeros(0, 3, dtype=L.int64), x, 'sum')",
     "L.gather(x, 0, L.zeros(1, 1))", "L.scatter(x, 0, L.zeros(1, 1), 2.0)",       # a non-empty one still raises
     "L.index_select(x, 0, L.zeros(0))",
+    "L.scatter(x, 0, L.zeros(0, dtype=L.int64), x.double())",      # src's dtype is checked all the same
+    "x.clone().scatter_(0, L.zeros(1, 1, dtype=L.int64), x.int())",  # (scatter did not check it at all)
 ])
 def test_empty_index_skips_dtype_and_shape_checks(code):
     # gather/scatter* raised "Expected dtype int64 for index" (or an index/self ndim mismatch) for an empty

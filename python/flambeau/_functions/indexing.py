@@ -376,6 +376,8 @@ def scatter(input, dim=_np.REQUIRED, index=_np.REQUIRED, src=None, *, value=None
     if not isinstance(src, Tensor):
         value, src = (src if src is not None else value), None
     index = _check_index(index, "scatter", empty_any_dtype=True)
+    if src is not None and src._impl.dtype != input._impl.dtype:  # checked by PyTorch even for an empty index
+        raise RuntimeError("scatter(): Expected self.dtype to be equal to src.dtype")
     if reduce is not None:
         if src is not None:  # PyTorch's deprecation (the scalar-value form is not deprecated)
             import warnings
