@@ -605,3 +605,24 @@ def test_cumulative_trapezoid_gradient():
         return L.cumulative_trapezoid(y, dx=0.5)
     fn.inputs = lambda L: [L.tensor(np.random.default_rng(0).standard_normal((2, 5)), requires_grad=True)]
     check_grad(fn, 1)
+
+
+@pytest.mark.parametrize("shape", [(0, 3, 4, 4), (3, 4, 4), (0, 1, 5, 5), (2, 3, 5, 5), (1, 0, 4, 4)])
+@pytest.mark.parametrize("return_indices", [False, True])
+def test_max_pool2d_integer_empty_batch(shape, return_indices):
+    # the integer path gathered through reshape(lead + (-1,)), ambiguous for an empty batch: "shape
+    # '[0, 3, -1]' is invalid for input of size 0"
+    x = np.random.default_rng(0).integers(-9, 9, shape)
+    check(lambda L: L.nn.functional.max_pool2d(L.tensor(x), 2, return_indices=return_indices), r"max_pool2d")
+
+
+@pytest.mark.parametrize("code", [
+    "L.take(x, L.tensor([1, 5], dtype=L.int32))", "L.take(x, L.zeros(0, dtype=L.int32))", "L.take(x, L.tensor([1.0]))",
+    "L.take(x, L.tensor([1, -2]))",
+    "x.index_fill(0, L.tensor([1], dtype=L.int32), 1.0)", "x.clone().index_fill_(0, L.zeros(0), 1.0)",
+    "x.index_fill(1, L.tensor([0, 2]), L.tensor(2.0))", "x.index_fill(0, L.zeros(0, dtype=L.int64), -1.0)",
+])
+def test_take_and_index_fill_want_int64_indices(code):
+    # take and index_fill accepted int32 (and float) indices, which PyTorch refuses (23 + 6 (b) cases in 3 seeds)
+    x = np.random.default_rng(0).standard_normal((3, 4))
+    check(lambda L: eval(code, {"L": L, "x": L.tensor(x)}), r"take|index_fill")

@@ -499,7 +499,16 @@ def masked_select(input, mask):
     return index(x, idx)
 
 
+_TORCH_SCALAR_NAMES = {"int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool",
+                       "float16": "Half", "bfloat16": "BFloat16", "float32": "Float", "float64": "Double",
+                       "complex64": "ComplexFloat", "complex128": "ComplexDouble"}
+
+
 def take(input, index_):
+    # PyTorch's take takes int64 indices only (indexing with [] also takes int32, bool and uint8 ones)
+    if isinstance(index_, Tensor) and index_._impl.dtype != "int64":
+        dt = index_._impl.dtype
+        raise RuntimeError(f"take(): Expected a long tensor for index, but got {_TORCH_SCALAR_NAMES.get(dt, dt)}")
     return index(reshape(input, (-1,)), [index_])
 
 
@@ -594,9 +603,16 @@ def index_add_(input, dim=_np.REQUIRED, index=_np.REQUIRED, source=_np.REQUIRED,
     return index_put_(input, idx, source, accumulate=True)
 
 
+def _check_fill_index(index):
+    # PyTorch's index_fill takes int64 indices only (index_select, index_add and index_copy also int32)
+    if isinstance(index, Tensor) and index._impl.dtype != "int64":
+        raise IndexError("index_fill_(): Expected dtype int64 for index.")
+
+
 def index_fill(input, dim=_np.REQUIRED, index=_np.REQUIRED, value=_np.REQUIRED, *, axis=None):
     if axis is not None or dim is _np.REQUIRED or index is _np.REQUIRED or value is _np.REQUIRED:
         dim = _np.dim_args("index_fill", dim, axis, index=index, value=value)
+    _check_fill_index(index)
     idx, d = _dim_indices(input, dim, reshape(index, (-1,)))
     _check_index_op(input, d, index, None, "index_fill_", negative_ok=True)
     if isinstance(value, numbers.Number):
@@ -607,6 +623,7 @@ def index_fill(input, dim=_np.REQUIRED, index=_np.REQUIRED, value=_np.REQUIRED, 
 def index_fill_(input, dim=_np.REQUIRED, index=_np.REQUIRED, value=_np.REQUIRED, *, axis=None):
     if axis is not None or dim is _np.REQUIRED or index is _np.REQUIRED or value is _np.REQUIRED:
         dim = _np.dim_args("index_fill_", dim, axis, index=index, value=value)
+    _check_fill_index(index)
     idx, d = _dim_indices(input, dim, reshape(index, (-1,)))
     _check_index_op(input, d, index, None, "index_fill_", negative_ok=True)
     if isinstance(value, numbers.Number):
