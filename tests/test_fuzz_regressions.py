@@ -626,3 +626,49 @@ def test_take_and_index_fill_want_int64_indices(code):
     # take and index_fill accepted int32 (and float) indices, which PyTorch refuses (23 + 6 (b) cases in 3 seeds)
     x = np.random.default_rng(0).standard_normal((3, 4))
     check(lambda L: eval(code, {"L": L, "x": L.tensor(x)}), r"take|index_fill")
+
+
+@pytest.mark.parametrize("a,b", [("float64", "float32"), ("float32", "float64"), ("bfloat16", "float32"),
+                                 ("float32", "float16"), ("float16", "bfloat16")])
+@pytest.mark.parametrize("pos_weight", [None, "float32", "int8"])
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+def test_bce_with_logits_mixed_dtypes(a, b, pos_weight, reduction):
+    # mixed input/target dtypes: the loss took the promoted dtype (float64 input, float32 target gave float64,
+    # PyTorch float32: its composite's in-place steps keep target's dtype) and log_sigmoid's rounding differed
+    def fn(L):
+        rng = np.random.default_rng(0)
+        x = L.tensor(rng.standard_normal((2, 4)) * 3).to(getattr(L, a))
+        t = L.tensor(rng.uniform(0, 1, (2, 4))).to(getattr(L, b))
+        p = None if pos_weight is None else L.tensor(rng.standard_normal(4) * 2).to(getattr(L, pos_weight))
+        return L.nn.functional.binary_cross_entropy_with_logits(x, t, reduction=reduction, pos_weight=p)
+    tv, fv = fn(torch), fn(flambeau)
+    assert str(tv.dtype).split(".")[-1] == str(fv.dtype).split(".")[-1]
+    np.testing.assert_allclose(_np(fv), _np(tv), rtol=1e-2 if "16" in a + b else 1e-6, atol=1e-3 if "16" in a + b else 1e-7)
+
+
+def test_bce_with_logits_mixed_dtypes_gradient():
+    def fn(L, x, t):
+        return L.nn.functional.binary_cross_entropy_with_logits(x, t, pos_weight=L.tensor([0.5, 2.0, 1.0, 3.0]))
+    fn.inputs = lambda L: [L.tensor(np.random.default_rng(0).standard_normal((2, 4)), requires_grad=True),
+                           L.tensor(np.random.default_rng(1).uniform(0, 1, (2, 4)), dtype=L.float32,
+                                    requires_grad=True)]
+    check_grad(fn, 2)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+@pytest.mark.parametrize("v", [2.0, 3.7, -0.1, 65000.0])
+@pytest.mark.parametrize("s", [3, 0.1, 1.7, 1e-3])
+def test_zero_dim_half_mul_div_by_python_scalar(dtype, v, s):
+    # a 0-d float16/bfloat16 tensor times or over a Python scalar raised "div: expected both operands to have the
+    # same dtype, got float16 and float32" (the scalar goes in as float32, which the core took next to a half
+    # tensor with dims only); half_loss.mean().backward() went through it
+    for op in ("mul", "div"):
+        check(lambda L: getattr(L.tensor(v, dtype=getattr(L, dtype)), op)(s))
+        check(lambda L: getattr(L, op)(L.tensor(v, dtype=getattr(L, dtype)), s))
+
+
+def test_half_mean_backward_through_a_cast():
+    def fn(L, x):
+        return ((x * 2).mean().double() * 1.5).reshape(1)
+    fn.inputs = lambda L: [L.tensor([1.0, 2.5, -3.0], dtype=L.float16, requires_grad=True)]
+    check_grad(fn, 1)
