@@ -476,10 +476,24 @@ def _diag_index(n, k, device):
 
 
 def diag_embed(input, offset=0, dim1=-2, dim2=-1):
-    if offset != 0 or dim1 != -2 or dim2 != -1:
-        raise NotImplementedError("diag_embed: only offset=0, dim1=-2, dim2=-1 are supported")
-    n = input._impl.shape[-1]
-    return input.unsqueeze(-1) * eye(n, dtype=input.dtype, device=input.device)
+    """Zeros of the output shape with the (offset, dim1, dim2) diagonal set to input's last dim, as
+    PyTorch: written, not multiplied by an identity (inf * 0 would put NaN off the diagonal)."""
+    from ._functions.extra import diagonal_scatter
+    from ._utils import wrap_dim
+    if not isinstance(input, Tensor):
+        raise TypeError(f"diag_embed(): argument 'input' must be Tensor, not {type(input).__name__}")
+    nd = input._impl.ndim + 1
+    if nd < 2:
+        raise IndexError(f"diag_embed: Dimension out of range (expected to be in range of [-1, 0], but got {dim1})")
+    d1, d2 = wrap_dim(dim1, nd), wrap_dim(dim2, nd)
+    if d1 == d2:
+        raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
+    m = input._impl.shape[-1] + (offset if offset >= 0 else -offset)
+    shape = list(input._impl.shape[:-1])
+    for d in sorted((d1, d2)):
+        shape.insert(d, m)
+    out = zeros(shape, dtype=input.dtype, device=input.device)
+    return diagonal_scatter(out, input, offset, d1, d2)
 
 
 def tril_indices(row, col, offset=0, *, dtype=None, device=None):

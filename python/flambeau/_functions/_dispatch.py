@@ -124,7 +124,13 @@ def _binary_real(a, b, cfn, Fn):
     if da != dt:
         a = _cast(a, dt)
         ai = a._impl
-    bi = scalar_impl(b, _scalar_dtype(cfn, dt), ai.device)
+    sdt = _scalar_dtype(cfn, dt)
+    if sdt != dt and ai.ndim == 0:
+        # the core takes the float32 scalar next to a half tensor with dims only (a 0-d one raised a dtype
+        # mismatch, e.g. half_loss.mean()'s backward): as a 1-element tensor, reshaped back
+        from .shape import reshape
+        return reshape(_binary_real(reshape(a, (1,)), b, cfn, Fn), ())
+    bi = scalar_impl(b, sdt, ai.device)
     if a._rg and _gs.enabled:
         return apply_binary(Fn, a, _wrap(bi))
     return _wrap(cfn(ai, bi))

@@ -157,6 +157,7 @@ class _ScatterInto(Function):
     @staticmethod
     def forward(ctx, input, src, view):
         ctx.view = view
+        ctx.src_dtype = src.dtype
         out = sh.clone(input, memory_format="contiguous_format")
         _C.copy_(view(out)._impl, src._impl)
         return out
@@ -167,7 +168,11 @@ class _ScatterInto(Function):
         view = ctx.view
         gv = view(g)
         gi = _ScatterInto.apply(g, zeros_like(gv), view) if ctx.needs_input_grad[0] else None
-        gs = sh.clone(gv, memory_format="contiguous_format") if ctx.needs_input_grad[1] else None
+        gs = None
+        if ctx.needs_input_grad[1]:  # src was cast to input's dtype on the way in: its gradient is cast back
+            gs = sh.clone(gv, memory_format="contiguous_format")
+            if gs.dtype != ctx.src_dtype:
+                gs = gs.to(ctx.src_dtype)
         return gi, gs, None
 
 
@@ -178,8 +183,7 @@ def _scatter_into(input, src, view, op):
     if tuple(v.shape) != tuple(src.shape):
         raise RuntimeError(f"{op}: expected src to have a size equal to the slice of self. src size = "
                            f"{list(src.shape)}, slice size = {list(v.shape)}")
-    if src.dtype != input.dtype:
-        raise RuntimeError(f"{op}: expected src ({src.dtype}) to have the same dtype as input ({input.dtype})")
+    # a src of another dtype is cast to input's, as copy_ does (PyTorch's *_scatter copy src into a clone)
     return _ScatterInto.apply(input, src, view)
 
 
@@ -486,18 +490,27 @@ def cumulative_trapezoid(y, x=None, *, dx=None, dim=-1):
     _check_y(y, "cumulative_trapezoid")
     if x is not None and dx is not None:
         raise TypeError("cumulative_trapezoid() received an invalid combination of arguments: x and dx both given")
+    # the public ops (not ew/red): they take complex y, and promote an integer y to the default float
+    # as PyTorch's (y[1:] + y[:-1]) * dx / 2 does
+    import flambeau as fl
+    if y._impl.dtype == "bool":
+        raise RuntimeError("cumulative_trapezoid: received a bool input for `y`, but bool is not supported")
     d = wrap_dim(dim, y.dim())
     n = y.shape[d]
     if n == 0:
-        return ew.mul(y, 0)
-    s = ew.add(sh.narrow(y, d, 0, n - 1), sh.narrow(y, d, 1, n - 1))
+        r = fl.mul(y, 0.0)
+        if isinstance(x, Tensor):  # PyTorch's dx * (...) / 2 promotes with x's dtype, even when empty
+            dt = fl.promote_types(r.dtype, x.dtype)
+            r = r if dt == r.dtype else r.to(dt)
+        return r
+    s = fl.add(sh.narrow(y, d, 0, n - 1), sh.narrow(y, d, 1, n - 1))
     if isinstance(x, Tensor):
         ddx, d = _trap_dx(y, x, dim, "cumulative_trapezoid")
-        return ew.div(red.cumsum(ew.mul(ddx, s), d), 2.0)
+        return fl.div(fl.cumsum(fl.mul(ddx, s), d), 2.0)
     if x is not None:
         dx = x
     dx = 1 if dx is None else dx
-    return red.cumsum(ew.mul(s, dx / 2.0), d)
+    return fl.cumsum(fl.mul(s, dx / 2.0), d)
 
 
 # ---------------------------------------------------------------- integer and bit-level ops (host, numpy)

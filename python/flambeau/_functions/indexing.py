@@ -158,11 +158,16 @@ def argwhere(input):
 
 
 # ---------------------------------------------------------------- index_select, gather, scatter
-def _check_index(index, op, allow_0d=True):
+def _check_index(index, op, allow_0d=True, empty_any_dtype=False):
+    """index, checked. gather and the scatters skip the dtype check for an empty index, as PyTorch: such an
+    index comes back as int64 (empty, so nothing is copied) for the core."""
     if not isinstance(index, Tensor):
         raise TypeError(f"{op}(): argument 'index' must be Tensor, not {type(index).__name__}")
     if index._impl.dtype not in ("int64", "int32"):  # the core reads int32 indices as int64, as PyTorch
+        if empty_any_dtype and not index._impl.numel:
+            return _wrap(_C.to(index._impl, "int64", index._impl.device, False))
         raise RuntimeError(f"{op}(): Expected dtype int64 for index")
+    return index
 
 
 class IndexSelect(Function):
@@ -225,8 +230,13 @@ class Gather(Function):
 def gather(input, dim=_np.REQUIRED, index=_np.REQUIRED, *, sparse_grad=False, out=None, axis=None):
     if axis is not None or dim is _np.REQUIRED or index is _np.REQUIRED:
         dim = _np.dim_args("gather", dim, axis, index=index)
-    _check_index(index, "gather")
+    index = _check_index(index, "gather", empty_any_dtype=True)
     d = wrap_dim(dim, input._impl.ndim)
+    if not index._impl.numel and index._impl.ndim != input._impl.ndim:
+        # PyTorch skips the shape checks for an empty index: an empty result of its shape (sliced from
+        # input, so a gradient of zeros reaches it)
+        r = reshape(reshape(input, (-1,))[:0], index._impl.shape)
+        return dsp._write_out(out, r) if out is not None else r
     if input._rg and _gs.enabled:
         r = Gather.apply(input, d, index)
     else:
@@ -278,18 +288,21 @@ class ScatterAdd(Function):
 
 
 def _scatter_args(input, dim, index, src, op):
-    _check_index(index, op)
+    index = _check_index(index, op, empty_any_dtype=True)
     d = wrap_dim(dim, input._impl.ndim)
     if isinstance(src, Tensor):
         if src._impl.dtype != input._impl.dtype:
             raise RuntimeError(f"{op}(): Expected self.dtype to be equal to src.dtype")
-    return d
+    return d, index
 
 
 def scatter_add(input, dim=_np.REQUIRED, index=_np.REQUIRED, src=_np.REQUIRED, *, axis=None):
     if axis is not None or dim is _np.REQUIRED or index is _np.REQUIRED or src is _np.REQUIRED:
         dim = _np.dim_args("scatter_add", dim, axis, index=index, src=src)
-    d = _scatter_args(input, dim, index, src, "scatter_add")
+    d, index = _scatter_args(input, dim, index, src, "scatter_add")
+    if not index._impl.numel and index._impl.ndim != input._impl.ndim:  # nothing to add (no shape checks)
+        from .shape import clone
+        return clone(input)
     if (input._rg or src._rg) and _gs.enabled:
         return ScatterAdd.apply(input, d, index, src)
     y = _C.clone(input._impl)
@@ -300,7 +313,9 @@ def scatter_add(input, dim=_np.REQUIRED, index=_np.REQUIRED, src=_np.REQUIRED, *
 def scatter_add_(input, dim=_np.REQUIRED, index=_np.REQUIRED, src=_np.REQUIRED, *, axis=None):
     if axis is not None or dim is _np.REQUIRED or index is _np.REQUIRED or src is _np.REQUIRED:
         dim = _np.dim_args("scatter_add_", dim, axis, index=index, src=src)
-    d = _scatter_args(input, dim, index, src, "scatter_add_")
+    d, index = _scatter_args(input, dim, index, src, "scatter_add_")
+    if not index._impl.numel and index._impl.ndim != input._impl.ndim:  # nothing to add (no shape checks)
+        return input
     dsp.check_no_internal_overlap(input._impl, "scatter_add_")
     if (input._rg or src._rg) and _gs.enabled:
         dsp._check_inplace_leaf(input)
@@ -360,6 +375,9 @@ def scatter(input, dim=_np.REQUIRED, index=_np.REQUIRED, src=None, *, value=None
         raise TypeError("scatter(): expected 'src' or 'value'")
     if not isinstance(src, Tensor):
         value, src = (src if src is not None else value), None
+    index = _check_index(index, "scatter", empty_any_dtype=True)
+    if src is not None and src._impl.dtype != input._impl.dtype:  # checked by PyTorch even for an empty index
+        raise RuntimeError("scatter(): Expected self.dtype to be equal to src.dtype")
     if reduce is not None:
         if src is not None:  # PyTorch's deprecation (the scalar-value form is not deprecated)
             import warnings
@@ -481,7 +499,16 @@ def masked_select(input, mask):
     return index(x, idx)
 
 
+_TORCH_SCALAR_NAMES = {"int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool",
+                       "float16": "Half", "bfloat16": "BFloat16", "float32": "Float", "float64": "Double",
+                       "complex64": "ComplexFloat", "complex128": "ComplexDouble"}
+
+
 def take(input, index_):
+    # PyTorch's take takes int64 indices only (indexing with [] also takes int32, bool and uint8 ones)
+    if isinstance(index_, Tensor) and index_._impl.dtype != "int64":
+        dt = index_._impl.dtype
+        raise RuntimeError(f"take(): Expected a long tensor for index, but got {_TORCH_SCALAR_NAMES.get(dt, dt)}")
     return index(reshape(input, (-1,)), [index_])
 
 
@@ -576,9 +603,16 @@ def index_add_(input, dim=_np.REQUIRED, index=_np.REQUIRED, source=_np.REQUIRED,
     return index_put_(input, idx, source, accumulate=True)
 
 
+def _check_fill_index(index):
+    # PyTorch's index_fill takes int64 indices only (index_select, index_add and index_copy also int32)
+    if isinstance(index, Tensor) and index._impl.dtype != "int64":
+        raise IndexError("index_fill_(): Expected dtype int64 for index.")
+
+
 def index_fill(input, dim=_np.REQUIRED, index=_np.REQUIRED, value=_np.REQUIRED, *, axis=None):
     if axis is not None or dim is _np.REQUIRED or index is _np.REQUIRED or value is _np.REQUIRED:
         dim = _np.dim_args("index_fill", dim, axis, index=index, value=value)
+    _check_fill_index(index)
     idx, d = _dim_indices(input, dim, reshape(index, (-1,)))
     _check_index_op(input, d, index, None, "index_fill_", negative_ok=True)
     if isinstance(value, numbers.Number):
@@ -589,6 +623,7 @@ def index_fill(input, dim=_np.REQUIRED, index=_np.REQUIRED, value=_np.REQUIRED, 
 def index_fill_(input, dim=_np.REQUIRED, index=_np.REQUIRED, value=_np.REQUIRED, *, axis=None):
     if axis is not None or dim is _np.REQUIRED or index is _np.REQUIRED or value is _np.REQUIRED:
         dim = _np.dim_args("index_fill_", dim, axis, index=index, value=value)
+    _check_fill_index(index)
     idx, d = _dim_indices(input, dim, reshape(index, (-1,)))
     _check_index_op(input, d, index, None, "index_fill_", negative_ok=True)
     if isinstance(value, numbers.Number):

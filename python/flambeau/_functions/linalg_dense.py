@@ -1147,7 +1147,14 @@ class _MatrixPowerZero(Function):
 
 
 def matrix_power(A, n, *, out=None):
-    _check_input(A, "linalg.matrix_power", square=True)
+    # any dtype matmul takes, as PyTorch (integers, half precision): only n < 0 needs inv's float input
+    if isinstance(A, Tensor) and A._impl.dtype not in _EPS and A._impl.ndim >= 2:
+        sa = _shape(A)
+        if sa[-1] != sa[-2]:
+            raise RuntimeError(f"linalg.matrix_power: A must be batches of square matrices, but they are "
+                               f"{sa[-2]} by {sa[-1]} matrices")
+    else:
+        _check_input(A, "linalg.matrix_power", square=True)
     n = int(n)
     sa = _shape(A)
     if n == 0:
@@ -1156,6 +1163,8 @@ def matrix_power(A, n, *, out=None):
         return _out(out, _eye_like(A, sa[-1], sa[:-2]).clone())
     if n < 0:
         A, n = inv(A), -n
+    if n == 3:  # PyTorch's fast path multiplies (A @ A) @ A; the loop below would give A @ (A @ A)
+        return _out(out, (A @ A) @ A)
     result = None
     base = A
     while True:

@@ -335,6 +335,13 @@ def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", wei
     _warn_size(input, target)
     reduction = _reduction(size_average, reduce, reduction)
     _check_weight_size(weight, input)
+    if weight is None and isinstance(target, Tensor) and \
+            (input._impl.dtype not in _FLOAT or target._impl.dtype in ("complex64", "complex128", "bool")):
+        # integer, complex or bool operands: PyTorch's l1_loss is (input - target).abs() reduced, with its type
+        # promotion (int with int sums to int64, a complex difference's abs is real; mean of ints raises)
+        _check_reduction(reduction)
+        d = (input - target).abs()
+        return d if reduction == "none" else d.sum() if reduction == "sum" else d.mean()
     return _run_point(L1Loss, "l1_loss", input, target, weight, None, 0.0, reduction)
 
 
@@ -382,6 +389,17 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     _check_reduction(reduction)
     if tuple(target.shape) != tuple(input.shape):
         raise ValueError(f"Target size ({target.shape}) must be the same as input size ({input.shape})")
+    if input._impl.dtype != target._impl.dtype and input._impl.dtype in _FLOAT and target._impl.dtype in _FLOAT:
+        # mixed dtypes: PyTorch's composite, whose in-place steps keep target's dtype for the loss (float64
+        # input, float32 target -> float32) and input's for log_sigmoid (a bfloat16 input rounds it)
+        import flambeau as fl
+        lsi = fl.nn.functional.logsigmoid(input)
+        if pos_weight is not None:
+            lsi = lsi.mul_((pos_weight - 1).mul(target).add_(1))
+        loss = (1 - target).mul_(input).sub_(lsi)
+        if weight is not None:
+            loss = loss.mul_(weight)
+        return loss if reduction == "none" else loss.sum() if reduction == "sum" else loss.mean()
     return _run_point(BinaryCrossEntropyWithLogits, "binary_cross_entropy_with_logits", input, target, weight,
                       pos_weight, 0.0, reduction)
 

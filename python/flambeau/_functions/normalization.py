@@ -128,6 +128,22 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         raise ValueError(f"batch_norm eps must be positive during training, but got {eps}")
     if eps < 0.0:
         raise ValueError(f"batch_norm eps must be non-negative, but got {eps}")
+    if not input.numel():
+        # PyTorch's early exit (_batch_norm_impl_index): a clone scaled by weight[0] and shifted by
+        # bias[0], before any check of the statistics' sizes or dtypes
+        out = input.clone()
+        if weight is not None:
+            out = out * weight[0]
+        if bias is not None:
+            out = out + bias[0]
+        return out
+    params = [t for t in (weight, bias, running_mean, running_var) if t is not None]
+    if input.dtype._name in ("float16", "bfloat16") and params and \
+            all(t.dtype._name == "float32" for t in params):
+        # PyTorch's CPU mixed-dtype path: a half input with float32 parameters and statistics is
+        # normalized in float32, the output rounded to the input's dtype
+        return batch_norm(input.float(), running_mean, running_var, weight, bias, training, momentum,
+                          eps).to(input.dtype)
     if _records(input, weight, bias):
         return BatchNorm.apply(input, weight, bias, running_mean, running_var, training, momentum, eps)
     out, _, _ = _C.batch_norm(input._impl, _impl(weight), _impl(bias), _impl(running_mean), _impl(running_var),

@@ -144,7 +144,10 @@ def _max_pool2d_integer(input, kernel_size, stride, padding, dilation, ceil_mode
     _, idx = max_pool2d(input.to(flambeau.float64), kernel_size, stride, padding, dilation, ceil_mode,
                         return_indices=True)
     lead = tuple(input.shape[:-2])
-    values = input.reshape(lead + (-1,)).gather(-1, idx.reshape(tuple(idx.shape[:-2]) + (-1,)))
+    # the plane sizes as numbers: reshape(lead + (-1,)) is ambiguous for an empty batch
+    h, w = input.shape[-2], input.shape[-1]
+    flat_idx = idx.reshape(tuple(idx.shape[:-2]) + (idx.shape[-2] * idx.shape[-1],))
+    values = input.reshape(lead + (h * w,)).gather(-1, flat_idx)
     values = values.reshape(tuple(idx.shape))
     return (values, idx) if return_indices else values
 

@@ -115,8 +115,8 @@ def _check(input, dim, index, src, reduce, op):
         raise RuntimeError(f"{op}: reduce argument must be either sum, prod, mean, amax or amin, got {reduce}")
     if not isinstance(src, Tensor):
         raise TypeError(f"{op}(): argument 'src' must be Tensor, not {type(src).__name__}")
-    if index._impl.dtype not in ("int64", "int32"):  # int32 read as int64 by the core, as PyTorch
-        raise RuntimeError(f"{op}(): Expected dtype int64 for index")
+    if index._impl.dtype not in ("int64", "int32") and index._impl.numel:  # int32 read as int64 by the core;
+        raise RuntimeError(f"{op}(): Expected dtype int64 for index")  # an empty index of any dtype passes
     if input._impl.dtype != src._impl.dtype:
         raise RuntimeError(f"{op}(): Expected self.dtype to be equal to src.dtype (got "
                            f"{_TORCH_TYPE_NAMES[input._impl.dtype]} and {_TORCH_TYPE_NAMES[src._impl.dtype]})")
@@ -132,7 +132,11 @@ def scatter_reduce(input, dim=_np.REQUIRED, index=_np.REQUIRED, src=_np.REQUIRED
             reduce is _np.REQUIRED:
         dim = _np.dim_args("scatter_reduce", dim, axis, index=index, src=src, reduce=reduce)
     d, reduce = _check(input, dim, index, src, reduce, "scatter_reduce")
-    if (input._rg or src._rg) and _gs.enabled:
+    if not index._impl.numel and (index._impl.dtype not in ("int64", "int32") or index.dim() != input.dim()):
+        # PyTorch skips the index's dtype and shape checks when it is empty: nothing is written
+        from .shape import clone
+        r = clone(input)
+    elif (input._rg or src._rg) and _gs.enabled:
         if input._impl.dtype not in ("float32", "float64", "float16", "bfloat16"):
             raise RuntimeError("scatter_reduce: only floating-point tensors can require gradients")
         r = ScatterReduce.apply(input, d, index, src, reduce, include_self)

@@ -1346,7 +1346,8 @@ def pixel_shuffle(input, upscale_factor):
                            f"by the square of upscale_factor, but input.size(-3)={c} is not "
                            f"divisible by {r * r}")
     lead = tuple(input.shape[:-3])
-    x = input.reshape((-1, c // (r * r), r, r, h, w)).permute(0, 1, 4, 2, 5, 3)
+    # the batch as a number: -1 is ambiguous when a dim is 0 (an empty image)
+    x = input.reshape((math.prod(lead), c // (r * r), r, r, h, w)).permute(0, 1, 4, 2, 5, 3)
     return x.reshape(lead + (c // (r * r), h * r, w * r))
 
 
@@ -1364,6 +1365,8 @@ def pixel_unshuffle(input, downscale_factor):
         raise RuntimeError(f"pixel_unshuffle expects height ({h}) and width ({w}) to be divisible "
                            f"by downscale_factor ({r})")
     lead = tuple(input.shape[:-3])
+    if input.numel() == 0:  # PyTorch returns an empty input as is (a clone, its shape unchanged)
+        return input.clone()
     x = input.reshape((-1, c, h // r, r, w // r, r)).permute(0, 1, 3, 5, 2, 4)
     return x.reshape(lead + (c * r * r, h // r, w // r))
 
