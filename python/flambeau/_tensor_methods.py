@@ -199,18 +199,27 @@ Tensor.__setitem__ = _indexing.setitem
 
 
 # ---------------------------------------------------------------- in-place arithmetic
+def _alpha_inplace(self, other, alpha, op):
+    """add_/sub_ (op) with alpha != 1 rounded as PyTorch (one fma; elementwise._fused_alpha): one kernel
+    writing into self where it can, else the out-of-place result written into self (a graph to record,
+    promotion, a float16/bfloat16 self). False where neither applies (the caller scales `other` first)."""
+    if ew._fused_alpha_(self, other, alpha if op == "add_" else -alpha, op):
+        return True
+    dt = self._impl.dtype
+    if (dt in ew._FMA_DTYPES and isinstance(other, (Tensor, float, int))) or \
+            (dt in ew._HALF and isinstance(other, Tensor)):
+        _assign_result(self, (ew.add if op == "add_" else ew.sub)(self, other, alpha=alpha), op)
+        return True
+    return False
+
+
 def add_(self, other, *, alpha=1):
     if other.__class__ is _Sparse:  # dense.add_(sparse): PyTorch's optimizers' update of a sparse gradient
         return _sparse.dense_add_(self, other, alpha)
     ew.check_alpha(self, other, alpha, "add_")
-    if alpha != 1 and self._impl.dtype in ("float16", "bfloat16") and isinstance(other, Tensor):
-        # one rounding of self + alpha * other (in float32), as PyTorch; then written into self
-        return _assign_result(self, ew.add(self, other, alpha=alpha))
     if alpha != 1:
-        if ew._fused_alpha_(self, other, alpha, "add_"):  # (PyTorch's rounding: one fma)
+        if _alpha_inplace(self, other, alpha, "add_"):
             return self
-        if self._impl.dtype in ew._FMA_DTYPES and isinstance(other, (Tensor, float, int)):
-            return _assign_result(self, ew.add(self, other, alpha=alpha), "add_")
         other = ew._scaled_other(self, other, alpha)
     return dsp._inplace_binary(self, other, _C.add, ew.Add)
 
@@ -219,14 +228,9 @@ def sub_(self, other, *, alpha=1):
     if other.__class__ is _Sparse:
         return _sparse.dense_add_(self, other, -alpha, "sub_")
     ew.check_alpha(self, other, alpha, "sub_")
-    if alpha != 1 and self._impl.dtype in ("float16", "bfloat16") and isinstance(other, Tensor):
-        # one rounding of self + alpha * other (in float32), as PyTorch; then written into self
-        return _assign_result(self, ew.sub(self, other, alpha=alpha))
     if alpha != 1:
-        if ew._fused_alpha_(self, other, -alpha, "sub_"):  # (PyTorch's rounding: one fma)
+        if _alpha_inplace(self, other, alpha, "sub_"):
             return self
-        if self._impl.dtype in ew._FMA_DTYPES and isinstance(other, (Tensor, float, int)):
-            return _assign_result(self, ew.sub(self, other, alpha=alpha), "sub_")
         other = ew._scaled_other(self, other, alpha)
     return dsp._inplace_binary(self, other, _C.sub, ew.Sub)
 

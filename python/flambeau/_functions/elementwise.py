@@ -125,9 +125,6 @@ def add(input, other, *, alpha=1, out=None):
         return _write_out(out, _sparse.add(input, other, alpha=alpha)) if out is not None else \
             _sparse.add(input, other, alpha=alpha)
     check_alpha(input, other, alpha, "add")
-    if alpha != 1 and _half_result(input, other):
-        r = _half_alpha(add, input, other, alpha)
-        return _write_out(out, r) if out is not None else r
     if alpha != 1:
         r = _fused_alpha(input, other, alpha)
         if r is not None:
@@ -138,12 +135,6 @@ def add(input, other, *, alpha=1, out=None):
     if input.__class__ is not Tensor and not isinstance(input, Tensor):
         return _rbinary(other, input, _C.add, Add)
     return _binary(input, other, _C.add, Add)
-
-
-def _half_result(input, other):
-    """Whether input op other gives a float16/bfloat16 result."""
-    return isinstance(input, Tensor) and isinstance(other, Tensor) and \
-        result_type_names(input, other) in ("float16", "bfloat16")
 
 
 def check_alpha(input, other, alpha, op):
@@ -178,34 +169,35 @@ def _scaled_other(input, other, alpha):
     return mul(other, alpha)
 
 
-def _half_alpha(fn, input, other, alpha):
-    """input +/- alpha * other for a float16/bfloat16 result: in float32, rounded once to the result
-    dtype, as PyTorch's CPU kernels compute it (scaling `other` first would round twice)."""
-    dt = result_type_names(input, other)
-    alpha = float(_C.to_numpy(_C.to(scalar_impl(alpha, dt, "cpu"), "float64", "cpu", False)))  # PyTorch rounds alpha to dt
-    fused = _fused_alpha(_cast(input, "float32"), _cast(other, "float32"), -alpha if fn is sub else alpha)
-    return _cast(fused, dt)
-
-
 _FMA_DTYPES = frozenset(("float32", "float64"))
+_HALF = ("float16", "bfloat16")
 _pointwise = None  # the pointwise module (it imports this one), bound on first use
+
+
+def _real(v):
+    """Whether v is a real number (not a bool): add's alpha, or a number operand."""
+    c = v.__class__
+    return c is float or c is int or (c is not bool and not isinstance(v, complex) and isinstance(v, numbers.Real))
 
 
 def _fused_alpha(input, other, alpha):
     """input + alpha * other rounded once, as PyTorch's CPU add kernel computes it for floating dtypes
     (Vectorized fmadd(other, alpha, input), alpha first rounded to the dtype; sub negates alpha); None where
-    that does not apply (integral, complex or half results, a non-tensor input, a non-real alpha). Scaling
+    that does not apply (integral or complex results, a non-tensor input, a non-real alpha). Scaling
     `other` first and adding would round twice: 9-27% of the elements one ulp off PyTorch's. One kernel:
-    addcmul(input, other, alpha) = fma(1 * other, alpha, input), differentiable as addcmul is."""
+    addcmul(input, other, alpha) = fma(1 * other, alpha, input), differentiable as addcmul is. A
+    float16/bfloat16 result of two tensors is computed so in float32 and rounded once to its dtype."""
     global _pointwise
-    if not isinstance(input, Tensor) or isinstance(alpha, (bool, complex)) or \
-            not isinstance(alpha, numbers.Real):
+    if not isinstance(input, Tensor) or not _real(alpha):
         return None
     ii = input._impl
     if isinstance(other, Tensor):
         oi = other._impl
         rt = ii.dtype if oi.dtype == ii.dtype else result_type_names(input, other)
-    elif isinstance(other, numbers.Real) and not isinstance(other, bool):
+        if rt in _HALF:
+            alpha = float(_C.to_numpy(_C.to(scalar_impl(alpha, rt, "cpu"), "float64", "cpu", False)))  # rounded to rt
+            return _cast(_fused_alpha(_cast(input, "float32"), _cast(other, "float32"), alpha), rt)
+    elif _real(other):
         rt = result_type_tensor_scalar(ii.dtype, other)
     else:
         return None
@@ -220,25 +212,23 @@ def _fused_alpha(input, other, alpha):
 
 
 def _fused_alpha_(self, other, alpha, op):
-    """self += alpha * other in place with _fused_alpha's rounding; False where it does not apply."""
+    """self += alpha * other in place with _fused_alpha's rounding, in one kernel call; False where that
+    does not apply (self not float32/float64, promotion, or a graph to record)."""
     si = self._impl
-    ac = alpha.__class__
-    if si.dtype not in _FMA_DTYPES or not (ac is float or ac is int or (
-            ac is not bool and not isinstance(alpha, complex) and isinstance(alpha, numbers.Real))):
+    if si.dtype not in _FMA_DTYPES or not _real(alpha):
         return False
-    if other.__class__ is Tensor or isinstance(other, Tensor):
+    if isinstance(other, Tensor):
         oi = other._impl
         if oi.dtype != si.dtype or ((self._rg or other._rg) and _gs.enabled):
-            return False  # (promotion or a graph to record: the out-of-place result, assigned)
+            return False
         b = oi
-    elif isinstance(other, numbers.Real) and not isinstance(other, bool):
+    elif _real(other):
         if self._rg and _gs.enabled:
             return False
         b = scalar_impl(other, si.dtype, si.device)
     else:
         return False
-    if 0 in si.stride:
-        check_no_internal_overlap(si, op)
+    check_no_internal_overlap(si, op)
     _C.addcmul(si, b, scalar_impl(alpha, si.dtype, si.device), 1.0, si)
     return True
 
@@ -258,9 +248,6 @@ def sub(input, other, *, alpha=1, out=None):
         return _write_out(out, _sparse.add(input, other, alpha=-alpha, name="sub")) if out is not None else \
             _sparse.add(input, other, alpha=-alpha, name="sub")
     check_alpha(input, other, alpha, "sub")
-    if alpha != 1 and _half_result(input, other):
-        r = _half_alpha(sub, input, other, alpha)
-        return _write_out(out, r) if out is not None else r
     if alpha != 1:
         r = _fused_alpha(input, other, -alpha)
         if r is not None:
