@@ -13,9 +13,6 @@ import numpy as _np
 
 from . import _C
 from ._promote import _INT_LIMITS, check_fits
-
-_F32_MAX = 3.4028234663852886e38
-_FITS_ANY_F32 = frozenset(("float32", "float64"))  # dtypes any finite float32-range number fits
 from ._tensor import Tensor, _wrap, _wrap_view
 from .autograd.function import Function
 from .autograd.grad_mode import _state as _gs
@@ -330,9 +327,7 @@ def setitem(t, idx, value):
         from ._creation import tensor
         value = tensor(value, dtype=t.dtype, device=t.device)
     vc = value.__class__
-    if (vc is float or vc is int) and -_F32_MAX <= value <= _F32_MAX and impl.dtype in _FITS_ANY_F32:
-        pass  # (the common x[i] = 1.0 into a float32/float64 tensor: nothing can overflow; saves ~0.3 us)
-    elif isinstance(value, numbers.Number):
+    if vc is float or vc is int or isinstance(value, numbers.Number):
         check_fits(value, impl.dtype, wide=True)  # x[i] = 300 into uint8 raises, as PyTorch (x[i] = -1 stores 255)
     if not ((t._rg or (isinstance(value, Tensor) and value._rg)) and _gs.enabled):
         # x[mask] = number with a bool mask of x's own shape (x[x < 0] = 0): one select, not the

@@ -217,11 +217,18 @@ def _check_fits_wide(v, dt):
             raise RuntimeError(f"value cannot be converted to type {lim[1]} without overflow")
 
 
+_F32_MAX = 3.4028234663852886e38
+_FITS_ANY_F32 = frozenset(("float32", "float64"))  # dtypes every number within float32's range fits
+
+
 def check_fits(v, dt, suffix="_t", wide=False):
     """PyTorch's "value cannot be converted to type uint8_t without overflow" (c10::overflows) for a
     value stored into a narrow-integer tensor (full, fill_, masked_fill, tensor(data)): integers
     within the type's range, for uint8 also down to -255 (stored wrapping: -1 is 255); floats within
     it (NaN and infinities overflow). Scalar operands of arithmetic are not checked (they wrap)."""
+    c = v.__class__
+    if (c is float or c is int) and dt in _FITS_ANY_F32 and -_F32_MAX <= v <= _F32_MAX:
+        return  # (the common x[i] = 1.0 / fill_(0) into float32/float64, cheaply: nothing can overflow)
     lim = _INT_LIMITS.get(dt)
     if lim is None and wide:  # (fill values; not tensor(data), where PyTorch stores inf)
         _check_fits_wide(v, dt)
