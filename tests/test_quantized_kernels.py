@@ -168,6 +168,17 @@ def _qweight(rng, shape):
                                           flambeau.qint8))
 
 
+def _module_pair(name, args, kw, wt, wf, b, scale, zero_point):
+    """PyTorch's and flambeau's quantized module `name` (Linear, Conv2d) with the same weights, bias and
+    output quantization."""
+    mt, mf = getattr(tnnq, name)(*args, **kw), getattr(fnnq, name)(*args, **kw)
+    mt.set_weight_bias(wt, torch.from_numpy(b))
+    mf.set_weight_bias(wf, flambeau.from_numpy(b))
+    mt.scale = mf.scale = scale
+    mt.zero_point = mf.zero_point = zero_point
+    return mt, mf
+
+
 def _same_q(got, want):
     assert got.q_scale() == want.q_scale() and got.q_zero_point() == want.q_zero_point()
     np.testing.assert_array_equal(got.int_repr().numpy(), want.int_repr().numpy())
@@ -178,11 +189,7 @@ def test_linear_on_every_capability(cap):
     rng = np.random.default_rng(11)
     wt, wf = _qweight(rng, (131, 70))
     b = (rng.standard_normal(131) * 0.5).astype(np.float32)
-    mt, mf = tnnq.Linear(70, 131), fnnq.Linear(70, 131)
-    mt.set_weight_bias(wt, torch.from_numpy(b))
-    mf.set_weight_bias(wf, flambeau.from_numpy(b))
-    mt.scale = mf.scale = 0.05
-    mt.zero_point = mf.zero_point = 61
+    mt, mf = _module_pair("Linear", (70, 131), {}, wt, wf, b, 0.05, 61)
 
     def run():
         for M, hi in ((37, 127), (37, 255), (3, 255), (1, 127)):
@@ -199,11 +206,7 @@ def test_linear_requantization_beyond_int32(cap):
     rng = np.random.default_rng(12)
     wt, wf = _qweight(rng, (20, 8))
     b = np.array([1e12, -1e12, 3e8, -3e8, 0.0] * 4, np.float32)
-    mt, mf = tnnq.Linear(8, 20), fnnq.Linear(8, 20)
-    mt.set_weight_bias(wt, torch.from_numpy(b))
-    mf.set_weight_bias(wf, flambeau.from_numpy(b))
-    mt.scale = mf.scale = 0.05
-    mt.zero_point = mf.zero_point = 61
+    mt, mf = _module_pair("Linear", (8, 20), {}, wt, wf, b, 0.05, 61)
 
     def run():
         xt, xf = _qin(rng, (5, 8), 0.03, 17, 255)
@@ -233,11 +236,7 @@ def test_conv2d_on_every_capability(cap, cfg):
     wt, wf = _qweight(rng, (cout, cin // g, k, k))
     b = (rng.standard_normal(cout) * 0.5).astype(np.float32)
     kw = dict(stride=cfg["stride"], padding=cfg["padding"], dilation=cfg.get("dilation", 1), groups=g)
-    mt, mf = tnnq.Conv2d(cin, cout, k, **kw), fnnq.Conv2d(cin, cout, k, **kw)
-    mt.set_weight_bias(wt, torch.from_numpy(b))
-    mf.set_weight_bias(wf, flambeau.from_numpy(b))
-    mt.scale = mf.scale = 0.04
-    mt.zero_point = mf.zero_point = 70
+    mt, mf = _module_pair("Conv2d", (cin, cout, k), kw, wt, wf, b, 0.04, 70)
 
     def run():
         for hi in (127, 255):
@@ -261,11 +260,7 @@ def test_conv2d_weight_zero_point_on_every_capability(cap, cfg):
     wf = flambeau.quantize_per_tensor(flambeau.from_numpy(w), 0.01, 9, flambeau.qint8)
     b = (rng.standard_normal(20) * 0.5).astype(np.float32)
     kw = dict(padding=cfg["padding"], dilation=cfg["dilation"])
-    mt, mf = tnnq.Conv2d(cin, 20, k, **kw), fnnq.Conv2d(cin, 20, k, **kw)
-    mt.set_weight_bias(wt, torch.from_numpy(b))
-    mf.set_weight_bias(wf, flambeau.from_numpy(b))
-    mt.scale = mf.scale = 0.3
-    mt.zero_point = mf.zero_point = 128
+    mt, mf = _module_pair("Conv2d", (cin, 20, k), kw, wt, wf, b, 0.3, 128)
 
     def run():
         for hi in (127, 255):
