@@ -92,3 +92,31 @@ def test_optimizer_style_update_through_data_keeps_graph_of_later_step():
     (tv, tw), (fv, fw) = _both(run)
     assert fv == tv
     np.testing.assert_allclose(fw, tw, rtol=1e-6, atol=1e-6)
+
+
+def _set_data(m):
+    x = m.zeros(3)
+    x.add_(1)
+    x.mul_(2)                      # x's version 2
+    y = m.ones(3)
+    y.add_(1)                      # y's version 1
+    x.data = y                     # x keeps its version, takes y's data
+    after_set = [x._version, y._version]
+    y.add_(1)                      # y's write reaches x's data but not x's version
+    x.mul_(3)                      # and x's write not y's version
+    return after_set + [x._version, y._version], x.tolist()
+
+
+def test_set_data_keeps_own_version():
+    want, got = _both(_set_data)
+    assert got == want
+
+
+def test_set_data_then_backward_uses_new_data():
+    def run(m):
+        w = m.zeros(3, requires_grad=True)
+        w.data = m.tensor([1.0, 2.0, 3.0])
+        (w * w).sum().backward()
+        return w.grad.tolist(), w._version, w.requires_grad
+    want, got = _both(run)
+    assert got == want

@@ -81,6 +81,14 @@ struct Tensor {
     t.own_version = std::make_shared<std::atomic<int64_t>>(0);
     return t;
   }
+  // The same data and geometry with a counter of its own starting at `version`: `x.data = y` gives x y's
+  // data but keeps x's version (PyTorch's set_data keeps x's counter), and later writes through y or x are
+  // no longer seen by the other's autograd checks.
+  Tensor with_own_version(int64_t version) const {
+    Tensor t = *this;
+    t.own_version = std::make_shared<std::atomic<int64_t>>(version);
+    return t;
+  }
   bool is_inference() const { return storage->inference; }
 };
 

@@ -113,6 +113,7 @@ void bind_tensor(py::module_& m) {
       .def_property_readonly("dtype", [](const Tensor& t) { return dtype_str(t.dtype); })
       .def_property_readonly("version", [](const Tensor& t) { return t.version(); })
       .def("variable_data", &Tensor::variable_data)
+      .def("with_own_version", &Tensor::with_own_version)
       .def_property_readonly("is_inference", &Tensor::is_inference)
       // The version autograd records when it saves this tensor for backward; an inference tensor has none
       // (PyTorch refuses to save one outside inference_mode, with this message).

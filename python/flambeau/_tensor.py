@@ -313,7 +313,10 @@ class Tensor:
     def data(self, value):
         if not isinstance(value, Tensor):
             raise TypeError(f"data must be a Tensor, got {type(value).__name__}")
-        self._impl = value._impl
+        impl = value._impl
+        # x keeps its own version (PyTorch's set_data keeps x's counter): a sparse/quantized stand-in has none
+        self._impl = impl.with_own_version(self._impl.version) \
+            if type(impl) is _C.TensorImpl and type(self._impl) is _C.TensorImpl else impl
 
     def detach(self):
         return _wrap(self._impl)
