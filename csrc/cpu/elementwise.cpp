@@ -452,7 +452,7 @@ void binary_typed(BinaryOp op, const Tensor& out, const Tensor& a, const Tensor&
         case BinaryOp::BitwiseAnd: return same([](T x, T y) { return T(x & y); });
         case BinaryOp::BitwiseOr: return same([](T x, T y) { return T(x | y); });
         case BinaryOp::BitwiseXor: return same([](T x, T y) { return T(x ^ y); });
-        default: throw TypeError(str_cat("binary op ", (int)op, " needs floating-point tensors"));
+        default: throw TypeError(str_cat(op_name(op), ": needs floating-point tensors, got ", dtype_name(out.dtype)));
       }
     }
   }
@@ -462,7 +462,7 @@ void binary_typed(BinaryOp op, const Tensor& out, const Tensor& a, const Tensor&
 
 void unary(UnaryOp op, const Tensor& out, const Tensor& a) {
   if (simd_unary<float>(op, out, a) || simd_unary<double>(op, out, a)) return;
-  FLB_DISPATCH_ALL(a.dtype, "unary", [&] { unary_typed<scalar_t>(op, out, a); });
+  FLB_DISPATCH_ALL(a.dtype, op_name(op), [&] { unary_typed<scalar_t>(op, out, a); });
 }
 
 // An operand laid out across the output's order (x + y.t(): its last-dim stride is a row length)
@@ -487,7 +487,7 @@ void binary(BinaryOp op, const Tensor& out, const Tensor& a, const Tensor& b) {
     return binary(op, out, a2, b2);
   }
   if (simd_binary(op, out, a, b)) return;
-  FLB_DISPATCH_ALL(a.dtype, "binary", [&] { binary_typed<scalar_t>(op, out, a, b); });
+  FLB_DISPATCH_ALL(a.dtype, op_name(op), [&] { binary_typed<scalar_t>(op, out, a, b); });
 }
 
 namespace {

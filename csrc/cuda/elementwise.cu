@@ -163,9 +163,9 @@ template <class T>
 void unary_typed(UnaryOp op, const Tensor& out, const Tensor& a) {
   FLB_CHECK((int)op >= 0 && (int)op < (int)UnaryOp::Count, ValueError, "unary: unknown op code ", (int)op);
   if (!unary_ok_rt<T>(op)) {
-    if (kBool<T>) throw TypeError(str_cat("unary op ", (int)op, " is not supported for bool tensors"));
-    if (kInt<T>) throw TypeError(str_cat("unary op ", (int)op, " needs a floating-point tensor"));
-    throw TypeError(str_cat("unary op ", (int)op, " is not supported for floating-point tensors"));
+    if (kBool<T>) throw TypeError(str_cat(op_name(op), ": not supported for bool tensors"));
+    if (kInt<T>) throw TypeError(str_cat(op_name(op), ": needs a floating-point tensor"));
+    throw TypeError(str_cat(op_name(op), ": not supported for floating-point tensors"));
   }
   if (unary_bool_out(op)) launch_unary<bool, T>(out, a, UnaryRt<T, true>{op}, "unary");
   else launch_unary<T, T>(out, a, UnaryRt<T, false>{op}, "unary");
@@ -347,9 +347,9 @@ template <class T>
 void binary_typed(BinaryOp op, const Tensor& out, const Tensor& a, const Tensor& b) {
   FLB_CHECK((int)op >= 0 && (int)op < (int)BinaryOp::Count, ValueError, "binary: unknown op code ", (int)op);
   if (!binary_ok_rt<T>(op)) {
-    if (kBool<T>) throw TypeError(str_cat("binary op ", (int)op, " is not supported for bool tensors"));
-    if (kInt<T>) throw TypeError(str_cat("binary op ", (int)op, " needs floating-point tensors"));
-    throw TypeError(str_cat("binary op ", (int)op, " is not supported for floating-point tensors"));
+    if (kBool<T>) throw TypeError(str_cat(op_name(op), ": not supported for bool tensors"));
+    if (kInt<T>) throw TypeError(str_cat(op_name(op), ": needs floating-point tensors, got ", dtype_name(out.dtype)));
+    throw TypeError(str_cat(op_name(op), ": not supported for floating-point tensors"));
   }
   if (binary_bool_out(op)) {
     launch_binary<bool, T, T>(out, a, b, BinaryRt<T, true>{op, nullptr}, "binary");
@@ -426,13 +426,13 @@ struct ThresholdBackwardFn {
 }  // namespace
 
 void unary(UnaryOp op, const Tensor& out, const Tensor& a) {
-  FLB_DISPATCH_ALL(a.dtype, "unary", [&] { unary_typed<scalar_t>(op, out, a); });
+  FLB_DISPATCH_ALL(a.dtype, op_name(op), [&] { unary_typed<scalar_t>(op, out, a); });
 }
 
 void binary(BinaryOp op, const Tensor& out, const Tensor& a, const Tensor& b) {
   FLB_CHECK(a.dtype == b.dtype, TypeError, "binary: operands have different dtypes (", dtype_name(a.dtype), ", ",
             dtype_name(b.dtype), ")");
-  FLB_DISPATCH_ALL(a.dtype, "binary", [&] { binary_typed<scalar_t>(op, out, a, b); });
+  FLB_DISPATCH_ALL(a.dtype, op_name(op), [&] { binary_typed<scalar_t>(op, out, a, b); });
 }
 
 void clamp(const Tensor& out, const Tensor& a, const Scalar* lo, const Scalar* hi) {

@@ -85,36 +85,6 @@ Scalar scalar_as(const Scalar& v, DType dtype) {
 // bool) and written to `out` when given.
 static Tensor narrow_result(Tensor r, DType dt, const std::optional<Tensor>& out, const char* op);
 
-static const char* unary_name(UnaryOp op) {
-  static const char* names[] = {"neg", "abs", "exp", "log", "log2", "log10", "log1p", "expm1", "sqrt", "rsqrt",
-                                "sin", "cos", "tan", "tanh", "sigmoid", "relu", "sign", "floor", "ceil", "round",
-                                "trunc", "reciprocal", "erf", "square", "logical_not", "isnan", "isinf", "isfinite",
-                                "bitwise_not", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh",
-                                "erfc", "erfinv", "lgamma", "digamma", "trigamma", "special_bessel_j0", "special_bessel_j1",
-                                "special_bessel_y0", "special_bessel_y1", "special_modified_bessel_i0",
-                                "special_modified_bessel_i1", "special_modified_bessel_k0", "special_modified_bessel_k1",
-                                "special_scaled_modified_bessel_k0", "special_scaled_modified_bessel_k1",
-                                "special_spherical_bessel_j0", "special_airy_ai", "special_erfcx", "special_log_ndtr",
-                                "special_ndtri", "i0", "special_i0e", "special_i1", "special_i1e"};
-  static_assert(sizeof(names) / sizeof(names[0]) == (size_t)UnaryOp::Count, "a name for every UnaryOp");
-  return names[(int)op];
-}
-
-static const char* binary_name(BinaryOp op) {
-  static const char* names[] = {"add", "sub", "mul", "div", "pow", "maximum", "minimum", "remainder", "floor_divide",
-                                "atan2", "eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or",
-                                "logical_xor", "bitwise_and", "bitwise_or", "bitwise_xor", "tanh_backward",
-                                "sigmoid_backward", "fmod", "special_zeta", "igamma", "igammac",
-                                "special_chebyshev_polynomial_t", "special_chebyshev_polynomial_u",
-                                "special_chebyshev_polynomial_v", "special_chebyshev_polynomial_w",
-                                "special_shifted_chebyshev_polynomial_t", "special_shifted_chebyshev_polynomial_u",
-                                "special_shifted_chebyshev_polynomial_v", "special_shifted_chebyshev_polynomial_w",
-                                "special_hermite_polynomial_h", "special_hermite_polynomial_he",
-                                "special_laguerre_polynomial_l", "special_legendre_polynomial_p", "hypot"};
-  static_assert(sizeof(names) / sizeof(names[0]) == (size_t)BinaryOp::Count, "a name for every BinaryOp");
-  return names[(int)op];
-}
-
 static bool unary_float_only(UnaryOp op) {
   switch (op) {
     case UnaryOp::Neg: case UnaryOp::Abs: case UnaryOp::Sign: case UnaryOp::Square: case UnaryOp::Relu:
@@ -128,7 +98,7 @@ static bool unary_float_only(UnaryOp op) {
 }
 
 Tensor unary(UnaryOp op, const Tensor& a, const std::optional<Tensor>& out) {
-  const char* name = unary_name(op);
+  const char* name = op_name(op);
   if (unary_float_only(op))
     FLB_CHECK(is_floating(a.dtype), NotImplementedError, name, ": not implemented for ", dtype_name(a.dtype),
               " tensors (shape ", shape_str(a.sizes), "); expected a floating-point tensor");
@@ -153,7 +123,7 @@ Tensor unary(UnaryOp op, const Tensor& a, const std::optional<Tensor>& out) {
 }
 
 Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b, const std::optional<Tensor>& out) {
-  const char* name = binary_name(op);
+  const char* name = op_name(op);
   check_same_device(a, b, name);
   check_same_dtype(a, b, name);
   bool is_float = is_floating(a.dtype);

@@ -41,6 +41,37 @@ enum class ReduceOp : int { Sum, Prod, Max, Min, All, Any, Mean };
 // identity first: python/flambeau/_functions/scatter_reduce.py).
 enum class ScatterReduce : int { Sum, Prod, Amax, Amin, Assign };
 
+// PyTorch's names of the ops, for error messages ("le: not implemented for dtype complex64").
+inline const char* op_name(UnaryOp op) {
+  static constexpr const char* names[] = {
+      "neg", "abs", "exp", "log", "log2", "log10", "log1p", "expm1", "sqrt", "rsqrt", "sin", "cos", "tan", "tanh",
+      "sigmoid", "relu", "sign", "floor", "ceil", "round", "trunc", "reciprocal", "erf", "square", "logical_not",
+      "isnan", "isinf", "isfinite", "bitwise_not", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh",
+      "atanh", "erfc", "erfinv", "lgamma", "digamma", "trigamma", "special_bessel_j0", "special_bessel_j1",
+      "special_bessel_y0", "special_bessel_y1", "special_modified_bessel_i0", "special_modified_bessel_i1",
+      "special_modified_bessel_k0", "special_modified_bessel_k1", "special_scaled_modified_bessel_k0",
+      "special_scaled_modified_bessel_k1", "special_spherical_bessel_j0", "special_airy_ai", "special_erfcx",
+      "special_log_ndtr", "special_ndtri", "i0", "special_i0e", "special_i1", "special_i1e"};
+  static_assert(sizeof(names) / sizeof(names[0]) == (int)UnaryOp::Count, "one name per UnaryOp");
+  const int i = (int)op;
+  return i >= 0 && i < (int)UnaryOp::Count ? names[i] : "unary";
+}
+
+inline const char* op_name(BinaryOp op) {
+  static constexpr const char* names[] = {
+      "add", "sub", "mul", "div", "pow", "maximum", "minimum", "remainder", "floor_divide", "atan2", "eq", "ne",
+      "lt", "le", "gt", "ge", "logical_and", "logical_or", "logical_xor", "bitwise_and", "bitwise_or",
+      "bitwise_xor", "tanh_backward", "sigmoid_backward", "fmod", "special_zeta", "igamma", "igammac",
+      "special_chebyshev_polynomial_t", "special_chebyshev_polynomial_u", "special_chebyshev_polynomial_v",
+      "special_chebyshev_polynomial_w", "special_shifted_chebyshev_polynomial_t",
+      "special_shifted_chebyshev_polynomial_u", "special_shifted_chebyshev_polynomial_v",
+      "special_shifted_chebyshev_polynomial_w", "special_hermite_polynomial_h", "special_hermite_polynomial_he",
+      "special_laguerre_polynomial_l", "special_legendre_polynomial_p", "hypot"};
+  static_assert(sizeof(names) / sizeof(names[0]) == (int)BinaryOp::Count, "one name per BinaryOp");
+  const int i = (int)op;
+  return i >= 0 && i < (int)BinaryOp::Count ? names[i] : "binary";
+}
+
 inline bool binary_returns_bool(BinaryOp op) {
   return op >= BinaryOp::Eq && op <= BinaryOp::LogicalXor;
 }

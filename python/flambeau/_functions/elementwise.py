@@ -506,6 +506,8 @@ def _nan_ignoring_pick(input, other, keeps_input, name, out):
         bad = other if isinstance(input, Tensor) else input
         raise TypeError(f"{name}(): argument '{'other' if isinstance(input, Tensor) else 'input'}' must be Tensor, "
                         f"not {type(bad).__name__}")
+    if input._impl.dtype in ("complex64", "complex128") or other._impl.dtype in ("complex64", "complex128"):
+        raise RuntimeError(f"{name} not implemented for complex tensors.")  # PyTorch's words
     from .compare import isnan, logical_or
     r = _pw.where(logical_or(keeps_input(input, other), isnan(other)), input, other)
     return _write_out(out, r) if out is not None else r
