@@ -268,3 +268,10 @@ from . import quantization  # noqa: E402,F401  (torch.quantization, the alias of
 from ._assertions import _assert  # noqa: E402,F401  (torch._assert)
 from . import fx  # noqa: E402,F401  (torch.fx: symbolic tracing, after nn)
 from ._lobpcg import lobpcg  # noqa: E402,F401  (torch.lobpcg)
+from . import overrides  # noqa: E402,F401  (torch.overrides; the protocol itself: _torch_function.py)
+from . import _torch_function as _tfn  # noqa: E402
+# torch._C's names for the protocol's switches, which __torch_function__ implementations use
+_C.DisableTorchFunctionSubclass = _tfn.DisableTorchFunctionSubclass
+_C.DisableTorchFunction = _tfn.DisableTorchFunction
+_C._disabled_torch_function_impl = _tensor._disabled_torch_function_impl
+_C._is_torch_function_enabled = _tfn.is_torch_function_enabled

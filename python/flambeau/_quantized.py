@@ -24,7 +24,7 @@ nearbyint rounds halves to even, which is what flambeau's round() does.
 
 import numpy as np
 
-from ._tensor import Tensor, _new
+from ._tensor import Tensor, _new, _disabled_torch_function_impl
 from ._meta_impl import MetaOnlyImpl
 from ._named_constant import NamedConstant
 from . import _C
@@ -208,6 +208,7 @@ def _channel_shape(t):
 class QuantizedTensor(Tensor):
     """A quantized tensor (flambeau.quantize_per_tensor / quantize_per_channel, the weights and
     activations of flambeau.ao.nn.quantized modules)."""
+    __torch_function__ = _disabled_torch_function_impl  # ops on it return plain tensors (as PyTorch's)
     __slots__ = ("_q_int", "_q_scheme", "_q_scale", "_q_zp", "_q_scales", "_q_zps", "_q_axis")
 
     def __new__(cls, *args, **kwargs):

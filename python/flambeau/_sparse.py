@@ -28,7 +28,7 @@ import math
 import numpy as np
 
 from . import _C
-from ._tensor import Tensor, _new, _wrap
+from ._tensor import Tensor, _new, _wrap, _disabled_torch_function_impl
 from ._meta_impl import MetaOnlyImpl
 from ._named_constant import NamedConstant
 from ._dtype import _BY_NAME
@@ -116,6 +116,7 @@ def _size_str(shape):
 class SparseCooTensor(Tensor):
     """A sparse tensor in COO format (flambeau.sparse_coo_tensor, dense.to_sparse(), the gradient of
     nn.Embedding(sparse=True)'s weight)."""
+    __torch_function__ = _disabled_torch_function_impl  # ops on it return plain tensors (as PyTorch's)
     __slots__ = ("_sp_i", "_sp_v", "_sp_c")
 
     def __new__(cls, *args, **kwargs):

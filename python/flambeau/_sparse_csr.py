@@ -8,7 +8,7 @@ or dense dims, no CSC/BSR).
 """
 import numpy as np
 
-from ._tensor import Tensor, _new
+from ._tensor import Tensor, _new, _disabled_torch_function_impl
 from ._sparse import (_Layout, _SparseMeta, _make, _host, _long, _size_str, _layout_repr,
                       _INHERITED_OK, SparseCooTensor, _coalesce)
 from ._dtype import _BY_NAME
@@ -39,6 +39,7 @@ def _make_csr(crow, col, values, shape, requires_grad=False):
 class SparseCsrTensor(Tensor):
     """A 2-D sparse matrix in CSR format: row r's entries are col_indices[crow[r]:crow[r + 1]] with
     values[crow[r]:crow[r + 1]]."""
+    __torch_function__ = _disabled_torch_function_impl  # ops on it return plain tensors (as PyTorch's)
     __slots__ = ("_crow", "_col", "_vals")
     _is_sparse_csr = True
 

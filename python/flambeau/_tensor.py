@@ -71,12 +71,36 @@ def _wrap_view(impl, src):
 _view_hook = None
 
 
+def _disabled_torch_function_impl(func, types, args=(), kwargs=None):
+    """The __torch_function__ of a Tensor subclass that takes no part in the protocol (Parameter, Buffer,
+    the sparse and quantized tensors; PyTorch's torch._C._disabled_torch_function_impl): ops on its
+    instances return plain tensors. Called directly, it runs func with overrides off."""
+    from ._torch_function import DisableTorchFunctionSubclass
+    with DisableTorchFunctionSubclass():
+        return func(*args, **(kwargs or {}))
+
+
 class Tensor:
     __slots__ = ("_impl", "_rg", "grad_fn", "_base", "grad", "_output_nr", "_retains_grad", "_hooks", "_acc",
                  "_post_acc", "_fw", "_vsrc", "__weakref__")
 
     # numpy defers to our reflected operators (ndarray + tensor -> tensor.__radd__).
     __array_priority__ = 1000
+
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        """PyTorch's default: run func with overrides off and return its tensors as `cls`
+        (_torch_function.py; reached only for subclasses, once a subclass has installed the protocol)."""
+        from ._torch_function import default_torch_function
+        return default_torch_function(cls, func, types, args, kwargs)
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # The first subclass with an active __torch_function__ installs the protocol (_torch_function.py:
+        # until then no call pays for the check).
+        from ._torch_function import _override_of, install
+        if _override_of(cls):
+            install()
 
     def __new__(cls, *args, device=None, dtype=None):
         """Legacy constructor: Tensor(2, 3) is uninitialised float32 of that shape, Tensor([1, 2])
@@ -189,8 +213,8 @@ class Tensor:
         return self._impl.version
 
     def as_subclass(self, cls):
-        """A `cls` instance viewing this tensor's data, attached to its autograd graph (results of ops on
-        it are plain Tensors: flambeau has no __torch_function__ protocol)."""
+        """A `cls` instance viewing this tensor's data, attached to its autograd graph (ops on it return
+        `cls` instances through Tensor.__torch_function__ unless cls disables it: _torch_function.py)."""
         if not (isinstance(cls, type) and issubclass(cls, Tensor)):
             raise TypeError(f"as_subclass(): argument 'cls' must be a subclass of Tensor, not {cls!r}")
         alias = self.view_as(self)

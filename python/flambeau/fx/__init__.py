@@ -1,5 +1,5 @@
 """flambeau.fx: PyTorch's torch.fx (symbolic tracing, graphs, GraphModule, Interpreter, Transformer)
-for flambeau modules. Pure Python; see _symbolic_trace for how tracing works without a
+for flambeau modules. Pure Python; see _symbolic_trace for how tracing works without the
 __torch_function__ protocol."""
 from .graph import Graph
 from .graph_module import GraphModule

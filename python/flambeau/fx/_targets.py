@@ -1,7 +1,7 @@
 """Which flambeau functions fx records, and under which name generated code calls them.
 
-flambeau has no __torch_function__ protocol (it would cost every real-tensor call a check), so while a
-Tracer runs, the public functions of the torch-like namespaces are swapped for wrappers that record a
+fx does not use the __torch_function__ protocol (flambeau switches it on only once a program defines a
+Tensor subclass with an override, since it costs every real-tensor call a check), so while a Tracer runs, the public functions of the torch-like namespaces are swapped for wrappers that record a
 call_function node when an argument holds a Proxy and call the original otherwise; the originals are
 put back when tracing ends. Generated code spells them as PyTorch does (`torch.relu`,
 `torch.nn.functional.relu`) with `torch` bound to flambeau, so printed graphs read like PyTorch's.

@@ -124,7 +124,7 @@ class Proxy:
         if k in _TENSOR_INTERNALS:
             raise NotImplementedError(
                 "a flambeau function was called with an fx.Proxy outside symbolic tracing (or a function fx does "
-                "not patch, such as an unbound Tensor method): flambeau has no __torch_function__ protocol, so "
+                "not patch, such as an unbound Tensor method): fx does not go through __torch_function__, so "
                 "only the public functions of flambeau, nn.functional, linalg, special and fft and Tensor's "
                 "methods record nodes, and only inside Tracer.trace and Transformer.transform; build the node "
                 "with graph.call_function(...) instead")

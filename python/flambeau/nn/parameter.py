@@ -2,7 +2,7 @@
 import weakref
 
 import flambeau
-from flambeau._tensor import Tensor
+from flambeau._tensor import Tensor, _disabled_torch_function_impl
 
 __all__ = ["Parameter", "Buffer", "UninitializedParameter", "UninitializedBuffer", "is_lazy"]
 
@@ -23,6 +23,7 @@ class Parameter(Tensor):
 
     Parameter(data=None, requires_grad=True) shares `data`'s memory and is a leaf of the autograd graph.
     """
+    __torch_function__ = _disabled_torch_function_impl  # ops on it return plain tensors (as PyTorch's)
 
     def __new__(cls, data=None, requires_grad=True):
         if data is None:
@@ -55,6 +56,7 @@ def _rebuild_parameter(data, requires_grad):
 class Buffer(Tensor):
     """A Tensor that a Module registers as a buffer when it is assigned to a Module attribute
     (`persistent=False` keeps it out of state_dict())."""
+    __torch_function__ = _disabled_torch_function_impl  # ops on it return plain tensors (as PyTorch's)
 
     def __new__(cls, data=None, *, persistent=True):
         if data is None:
@@ -161,6 +163,7 @@ _BUFFER_PERSISTENT = {}
 class UninitializedBuffer(UninitializedTensorMixin, Tensor):
     """A buffer whose shape is not known yet (see the lazy modules); `materialize(shape)` makes it
     a regular Tensor. The device and dtype it will have can be given here."""
+    __torch_function__ = _disabled_torch_function_impl  # ops on it return plain tensors (as PyTorch's)
 
     __slots__ = ()
     cls_to_become = Tensor

@@ -1,8 +1,9 @@
 """torch.nn.attention.bias: causal attention biases passed to scaled_dot_product_attention as attn_mask.
 
 PyTorch's CausalBias is a Tensor subclass that intercepts scaled_dot_product_attention through
-__torch_function__; flambeau has no __torch_function__, so CausalBias is a plain object that
-F.scaled_dot_product_attention recognises (nn.attention._sdpa_prelude). Upper-left (or square) biases
+__torch_function__; flambeau's CausalBias is a plain object that F.scaled_dot_product_attention
+recognises (a Tensor subclass with an override would switch the protocol on for the whole program:
+_torch_function.py) (nn.attention._sdpa_prelude). Upper-left (or square) biases
 run as is_causal=True, lower-right ones with their materialised bool mask, as PyTorch's math path does."""
 import warnings
 from enum import IntEnum, auto

@@ -144,10 +144,14 @@ class TransformerEncoderLayer(Module):
         self.dropout2 = Dropout(dropout)
         activation = _activation(activation)
         # PyTorch's flag (1 relu, 2 gelu, 0 other) that TransformerEncoder reads to decide its fast path.
+        # (compared unwrapped: a default captured before the __torch_function__ protocol was switched on is
+        # the plain function, F.relu now its dispatching wrapper: _torch_function.py)
         from .activation import GELU, ReLU
-        if activation is F.relu or isinstance(activation, ReLU):
+        from ..._torch_function import unwrapped
+        fn = unwrapped(activation)
+        if fn is unwrapped(F.relu) or isinstance(activation, ReLU):
             self.activation_relu_or_gelu = 1
-        elif activation is F.gelu or isinstance(activation, GELU):
+        elif fn is unwrapped(F.gelu) or isinstance(activation, GELU):
             self.activation_relu_or_gelu = 2
         else:
             self.activation_relu_or_gelu = 0
