@@ -20,6 +20,7 @@ from ..autograd.grad_mode import _state as _gs
 from .shape import reshape, expand, unsqueeze, squeeze
 from ..amp import _cast as _amp_cast
 from .host_route import HostRouted
+from . import conv_integer as _conv_integer
 
 
 class _Params:
@@ -66,6 +67,9 @@ def _opt_wrap(impl):
 
 def _conv_apply(x, w, b, p):
     """F(x, w) + b, recorded for autograd when needed."""
+    dt = x._impl.dtype
+    if dt in _conv_integer.INTEGER and w._impl.dtype == dt and (b is None or b._impl.dtype == dt):
+        return _conv_integer.integer_conv(x, w, b, p, _fwd_impl)  # exact, wrapping: PyTorch's int convs
     if _amp_cast.state[0] is not None:  # CPU autocast: every convolution in its lower-precision dtype
         x, w, b = _amp_cast.lower(x, w, b)
     if _gs.enabled and (x._rg or w._rg or (b is not None and b._rg)):

@@ -10,6 +10,7 @@ argument checks are PyTorch's (done in C++, csrc/ops/pooling3d.cpp). As for 2-D 
 backward is the forward's linear map again, so create_graph=True works.
 """
 from .. import _C
+from . import pooling_integer as _pooling_integer
 from .._tensor import Tensor, _wrap
 from ..autograd.function import Function
 from ..autograd.grad_mode import _state as _gs
@@ -202,6 +203,8 @@ def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
             raise RuntimeError("avg_pool3d: divisor must be not zero")
     args = (_int_list(kernel_size, "kernel_size", op), _stride(stride, op), _int_list(padding, "padding", op),
             bool(ceil_mode), bool(count_include_pad), divisor_override)
+    if input._impl.dtype in _pooling_integer.INTEGER:  # exact int64 sums, truncated quotients: PyTorch's
+        return _pooling_integer.integer_avg_pool(input, args, _C.avg_pool3d, "avg_pool3d_out_frame", 3)
     return _avg_pool(input, args)
 
 

@@ -1,0 +1,63 @@
+"""Average pooling of integer tensors, as PyTorch's CPU computes it: int64 only (its kernels refuse every
+other integer dtype and bool, even when empty), each window summed in int64 with wraparound and divided
+by the window's divisor (PyTorch's rules: divisor_override, else the padded window clipped to the
+ceil_mode overhang with count_include_pad, else the in-bounds count), the quotient truncated toward zero.
+
+Nothing here is a new kernel: the float64 pooling kernel (which also does every argument and shape check)
+with divisor_override=1 sums windows exactly while the sums stay below 2^53. When the magnitudes do not
+bound them there, the input is split into unsigned 16-bit limbs (x = sum_i x_i 2^(16 i) modulo 2^64),
+each limb's window sums are exact, and the int64 sum is recombined with wraparound. The divisors come from
+pooling a tensor of ones the same way. These inputs are rare, so simplicity beats speed here.
+"""
+from .._tensor import _wrap
+
+_TORCH_NAMES = {"int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
+INTEGER = frozenset(_TORCH_NAMES) | {"int64"}
+_EXACT = 2 ** 53
+
+
+def integer_avg_pool(x, args, kernel, refusal_name, spatial):
+    """avg_pool of an integer x; args = (kernel_size, stride, padding, ceil_mode, count_include_pad,
+    divisor_override) as the _C kernel takes them, kernel(impl, *args) that kernel."""
+    import flambeau
+    dtype = x._impl.dtype
+    f64, i64 = flambeau.float64, flambeau.int64
+    ksize, stride, padding, ceil_mode, count_include_pad, divisor_override = args
+    if dtype != "int64":  # PyTorch checks the shapes first: run the float64 kernel on zeros for those
+        kernel(flambeau.zeros(tuple(x.shape), dtype=f64, device=x.device)._impl, *args)
+        raise NotImplementedError(f"\"{refusal_name}\" not implemented for '{_TORCH_NAMES[dtype]}'")
+
+    def window_sums(t):  # exact for t's magnitudes times the window size below 2^53
+        return _wrap(kernel(t.to(f64)._impl, ksize, stride, padding, ceil_mode, count_include_pad, 1)).to(i64)
+
+    window = 1
+    for k in (ksize * spatial if len(ksize) == 1 else ksize):
+        window *= k
+    big = x.numel() and max(abs(int(x.max().item())), abs(int(x.min().item())))
+    if big * window < _EXACT:
+        total = window_sums(x)
+    else:
+        total = None
+        for i in range(4):
+            term = window_sums((x >> (16 * i)) & 0xFFFF)
+            if i:
+                term = term * (1 << (16 * i))  # wraps modulo 2^64, as int64 arithmetic does
+            total = term if total is None else total + term
+    if divisor_override is not None:
+        return _trunc_div(total, divisor_override)
+    # divisors depend on the position only: pool ones shaped like one plane (batch and channels 1)
+    ones = flambeau.ones((1,) * (x.dim() - spatial) + tuple(x.shape[-spatial:]), dtype=f64, device=x.device)
+    count = _wrap(kernel(ones._impl, ksize, stride, padding, ceil_mode, False, 1))   # in-bounds elements
+    if count_include_pad:
+        ratio = _wrap(kernel(ones._impl, ksize, stride, padding, ceil_mode, True, None))  # count / pool size
+        divisor = flambeau.where(count > 0, count / flambeau.where(ratio > 0, ratio, 1.0), 1.0).round()
+    else:
+        divisor = flambeau.where(count > 0, count, 1.0)
+    return _trunc_div(total, divisor.to(i64))
+
+
+def _trunc_div(a, b):
+    """a / b rounded toward zero, exactly in int64 (C's integer division, as PyTorch's kernel divides):
+    a - fmod(a, b) is a multiple of b (and cannot overflow), so the floor division of it is exact."""
+    import flambeau
+    return (a - flambeau.fmod(a, b)) // b
