@@ -293,4 +293,38 @@ def adaptive_avg_pool2d(input, output_size):
     """Adaptive average pooling to output_size (int, pair, or pair with None = keep that size)."""
     op = "adaptive_avg_pool2d"
     _check_input(op, input)
-    return _adaptive_avg(input, _adaptive_size(input, output_size, op))
+    if isinstance(output_size, (tuple, list)) and input._impl.ndim <= len(output_size):
+        raise ValueError(f"Input dimension should be at least {len(output_size) + 1}")  # PyTorch's F-level check
+    o = _adaptive_size(input, output_size, op)
+    return adaptive_avg_route(input, o, op, "adaptive_avg_pool2d", _adaptive_avg)
+
+
+_DTYPE_NAMES = {"int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
+
+
+def adaptive_avg_route(input, o, op, kernel_name, run):
+    """PyTorch's adaptive average pooling before its kernel: an all-ones output size is the mean over the
+    pooled dims (NaN for empty planes; mean's refusal for integers); otherwise the pooled dims (2-D; 3-D:
+    every dim but the first) must be non-empty, the kernel refuses integers and bool, and (2-D only) an
+    empty output is returned before that, for any dtype."""
+    dims = len(o)
+    if any(v < 0 for v in o):
+        raise RuntimeError(f"{op}: elements of output_size must be greater than or equal to 0 but received "
+                           "{" + ", ".join(str(v) for v in o) + "}")
+    if all(v == 1 for v in o):
+        return input.mean(tuple(range(-dims, 0)), keepdim=True)
+    shape = list(input._impl.shape)
+    nd = len(shape)
+    for i in (range(-dims, 0) if dims == 2 else range(1 - nd, 0)):
+        if shape[i] == 0:
+            raise RuntimeError(f"{op}(): Expected input to have non-zero size for non-batch dimensions, but input "
+                               f"has sizes {shape} with dimension {i + nd} being empty")
+    if nd not in (dims + 1, dims + 2):
+        raise RuntimeError(f"{op}(): Expected {dims + 1}D or {dims + 2}D tensor, but got {shape}")
+    out_shape = shape[:-dims] + list(o)
+    if math.prod(out_shape) == 0 and dims == 2:  # PyTorch runs no kernel: any dtype, an empty result
+        out = _wrap(_C.full(out_shape, 0, input._impl.dtype, input._impl.device))
+        return out + input.sum() * 0 if input.requires_grad else out  # joins the graph; adds nothing
+    if input._impl.dtype in _DTYPE_NAMES:
+        raise NotImplementedError(f"\"{kernel_name}\" not implemented for '{_DTYPE_NAMES[input._impl.dtype]}'")
+    return run(input, o)

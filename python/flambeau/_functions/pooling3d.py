@@ -253,7 +253,9 @@ def adaptive_avg_pool3d(input, output_size):
     """Adaptive average pooling to output_size (int, triple, or triple with None = keep that size)."""
     op = "adaptive_avg_pool3d"
     _check_input(op, input)
-    return _adaptive_avg(input, _adaptive_size(input, output_size, op))
+    from .pooling import adaptive_avg_route
+    return adaptive_avg_route(input, _adaptive_size(input, output_size, op), op, "adaptive_avg_pool3d_cpu",
+                              _adaptive_avg)
 
 
 # ---------------------------------------------------------------------------------------------------

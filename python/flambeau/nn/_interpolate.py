@@ -239,11 +239,11 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     out_sizes = output_size if output_size is not None else [
         int(math.floor(float(n) * s)) for n, s in zip(in_sizes, scales)]
     scales = scales if scales is not None else [None] * dim
-    _check_sizes(in_sizes, out_sizes)
-    uint8 = _check_integer_input(input, mode, dim)
-    if mode == "area":
+    if mode == "area":  # PyTorch calls the adaptive pool directly: its checks, empty sizes and dtypes
         pool = {1: F.adaptive_avg_pool1d, 2: F.adaptive_avg_pool2d, 3: F.adaptive_avg_pool3d}[dim]
         return pool(input, output_size)
+    _check_sizes(in_sizes, out_sizes)
+    uint8 = _check_integer_input(input, mode, dim)
 
     ft = np.float64 if str(input.dtype).endswith("float64") else np.float32
     x = input
