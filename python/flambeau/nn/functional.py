@@ -513,7 +513,15 @@ def _norm(x, p, dim, keepdim, eps=None):
     return s.pow(1.0 / p)
 
 
+_TORCH_INT_NAMES = {"int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
+                    "bool": "Bool"}
+
+
 def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
+    dt = input._impl.dtype
+    if dt in _TORCH_INT_NAMES:  # PyTorch's denominator is linalg.vector_norm, which refuses these
+        raise RuntimeError("linalg.vector_norm: Expected a floating point or complex tensor as input. "
+                           f"Got {_TORCH_INT_NAMES[dt]}")
     if p == 2 and not (input.requires_grad and flambeau.is_grad_enabled()):
         # Without autograd, the 2-norm in one pass (the sum-of-squares loops) instead of x * x, a sum,
         # a clamp and a sqrt (0.67x PyTorch on [4096, 1024]).
@@ -1680,6 +1688,12 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
         if count <= 1:
             raise ValueError("Expected more than 1 spatial element when training, got input size "
                              f"{input.shape}")
+    dt = input._impl.dtype
+    if dt in _TORCH_INT_NAMES:  # PyTorch's batch_norm kernel refuses these, unless there is nothing to do
+        if input.numel() == 0:
+            return input.clone()
+        raise NotImplementedError(f"\"batch_norm\" not implemented for '{_TORCH_INT_NAMES[dt]}'")
+    if use_input_stats:
         mean = _mean_dims(input, dims, keepdim=True)
         centered = input - mean
         var = _mean_dims(centered * centered, dims, keepdim=True)
