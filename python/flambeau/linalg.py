@@ -19,7 +19,24 @@ def norm(A, ord=None, dim=None, keepdim=False, *, dtype=None):  # noqa: A002
     return matrix_norm(A, ord, dim if dim is not None else (-2, -1), keepdim, dtype=dtype)
 
 
+_TORCH_NAMES = {"int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
+
+
+def _max_of_nonnegative(x, d, keepdim):
+    """amax over d of values >= 0, 0 when d is empty (the identity PyTorch's norms use)."""
+    if x.shape[d] == 0:
+        return _red.sum(x, d, keepdim)
+    return _red.amax(x, d, keepdim)
+
+
 def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None):  # noqa: A002
+    dt = A._impl.dtype
+    if dt in _TORCH_NAMES:
+        raise RuntimeError("linalg.matrix_norm: Expected a floating point or complex tensor as input. "
+                           f"Got {_TORCH_NAMES[dt]}")
+    if ord in (2, -2, "nuc") and dt in ("float16", "bfloat16"):
+        raise RuntimeError("linalg.matrix_norm: Low precision dtypes not supported. "
+                           f"Got {'Half' if dt == 'float16' else 'BFloat16'}")
     if ord == "fro":
         return vector_norm(A, 2, dim, keepdim, dtype=dtype)
     inf = float("inf")
@@ -27,14 +44,14 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None):  # no
     a = _ew.abs(A)
     if ord in (1, -1):
         s = _red.sum(a, d0, True)
-        r = _red.amax(s, d1, True) if ord == 1 else _red.amin(s, d1, True)
+        r = _max_of_nonnegative(s, d1, True) if ord == 1 else _red.amin(s, d1, True)
     elif ord in (inf, -inf):
         s = _red.sum(a, d1, True)
-        r = _red.amax(s, d0, True) if ord == inf else _red.amin(s, d0, True)
+        r = _max_of_nonnegative(s, d0, True) if ord == inf else _red.amin(s, d0, True)
     elif ord in (2, -2, "nuc"):
         from ._functions.shape import movedim
         sv = svdvals(movedim(A, (d0, d1), (-2, -1)))
-        r = sv.sum(-1) if ord == "nuc" else (sv.amax(-1) if ord == 2 else sv.amin(-1))
+        r = sv.sum(-1) if ord == "nuc" else (_max_of_nonnegative(sv, -1, False) if ord == 2 else sv.amin(-1))
         if dtype is not None:
             r = r.to(dtype)
         if keepdim:

@@ -102,9 +102,16 @@ def _kernel_dtypes(kernel, ints=False):
             dt = A._impl.dtype if isinstance(A, Tensor) else None
             if dt not in passing or len(A._impl.shape) < 2:
                 return fn(A, *args, out=out, **kwargs)
-            if A.numel() != 0:
-                raise NotImplementedError(f'"{kernel}" not implemented for \'{_TORCH_NAMES[dt]}\'')
             args = [a.float() if isinstance(a, Tensor) and a._impl.dtype == dt else a for a in args]
+            if A.numel() != 0:
+                # PyTorch checks the shapes before its kernel refuses the dtype: the float32 call raises those
+                # (its singular-matrix errors come after the kernel, so they give way to the refusal)
+                try:
+                    with _no_grad():
+                        fn(A.detach().float(), *args, **kwargs)
+                except LinAlgError:
+                    pass
+                raise NotImplementedError(f'"{kernel}" not implemented for \'{_TORCH_NAMES[dt]}\'')
             r = fn(A.float(), *args, **kwargs)
 
             def back(t):
@@ -850,12 +857,12 @@ class LinalgQr(Function):
 
 
 def qr(A, mode="reduced", *, out=None):
-    if mode not in ("reduced", "complete", "r"):
-        raise RuntimeError(f"qr received unrecognized mode '{mode}' but expected one of 'reduced' (default), 'r', "
-                           "or 'complete'")
     if isinstance(A, Tensor) and A._impl.dtype in ("float16", "bfloat16"):  # PyTorch: even when empty
         raise NotImplementedError(f'"geqrf_cpu" not implemented for \'{_TORCH_NAMES[A._impl.dtype]}\'')
     _check_input(A, "linalg.qr")
+    if mode not in ("reduced", "complete", "r"):
+        raise RuntimeError(f"qr received unrecognized mode '{mode}' but expected one of 'reduced' (default), 'r', "
+                           "or 'complete'")
     if _records(A):
         Q, R = LinalgQr.apply(A, mode)
     else:
