@@ -346,3 +346,33 @@ def test_inv_ex_complex_gradient():
         (inv.real.sum() + 2 * inv.imag.sum()).backward()
         grads.append(a.grad)
     _same(grads[0], grads[1])
+
+
+# ------------------------------------------------------------------ refusals PyTorch makes and flambeau did not
+@pytest.mark.parametrize("dtype", ["int64", "int8", "uint8", "bool", "float16", "bfloat16", "float32"])
+@pytest.mark.parametrize("code", [
+    "F.max_pool1d(x, 2)", "F.max_pool1d(x[:0], 2)", "F.max_pool1d(x, 2, return_indices=True)",  # max_pool1d_impl
+    "F.unfold(y, 2)", "F.unfold(y[:0], 2)",                                                    # im2col_out_cpu
+    "F.avg_pool3d(z, 2)", "F.avg_pool3d(z[:0], 2)",                                           # avg_pool3d_out_frame
+])
+def test_pooling_and_unfold_dtype_refusals(code, dtype):
+    # flambeau computed these; PyTorch's CPU kernels refuse the dtypes (even for empty input)
+    def fn(L):
+        env = {"F": L.nn.functional, "x": T(L, (2, 3, 6), dtype), "y": T(L, (2, 3, 6, 6), dtype),
+               "z": T(L, (2, 3, 6, 6, 6), dtype)}
+        r = eval(code, env)
+        return tuple(r) if isinstance(r, tuple) else r
+    check(fn, r"not implemented for", rtol=1e-2, atol=1e-2)
+
+
+@pytest.mark.parametrize("ord_", [-1, -1.0, -0.5, float("inf"), -float("inf"), 0, 2])
+@pytest.mark.parametrize("dim", [None, 1, 0, (0, 1)])
+def test_vector_norm_without_identity_on_empty(ord_, dim):
+    # flambeau returned a value for the -1 / inf norms of an empty tensor (or dim); PyTorch refuses
+    check(lambda L: L.linalg.vector_norm(T(L, (2, 0), "float32"), ord=ord_, dim=dim), r"vector_norm.*identity")
+
+
+@pytest.mark.parametrize("shape,groups", [((1, 4, 1, 1), 4), ((1, 4, 1, 1), 2), ((1, 2, 1), 2), ((0, 2, 1), 2)])
+def test_group_norm_single_value_per_group(shape, groups):
+    # flambeau normalised a single value per group (to 0); PyTorch's F.group_norm refuses it
+    check(lambda L: L.nn.functional.group_norm(T(L, shape, "float32"), groups), r"more than 1 value")

@@ -1,6 +1,8 @@
 """flambeau.linalg: norms and products, and the solvers and decompositions of
 _functions/linalg_dense.py (LU, Cholesky, QR, eigh, SVD and what is built on them; CPU only)."""
-from ._functions.reduction import vector_norm
+import math as _math
+
+from ._functions.reduction import vector_norm as _vector_norm
 from .amp import _cast as _amp_cast
 from ._functions.linalg import matmul, tensordot  # noqa: F401
 from ._functions import elementwise as _ew, reduction as _red
@@ -8,6 +10,27 @@ from ._functions.linalg_dense import (  # noqa: F401
     LinAlgError, lu_factor, lu_factor_ex, lu, lu_solve, solve, solve_ex, solve_triangular, inv, inv_ex, det,
     slogdet, cholesky, cholesky_ex, qr, eigh, eigvalsh, svd, svdvals, pinv, lstsq, matrix_rank, matrix_power,
     matrix_exp, multi_dot, cond, tensorinv, tensorsolve, householder_product)
+
+
+def _ord_text(ord):  # noqa: A002
+    if isinstance(ord, float) and ord.is_integer():
+        return str(int(ord))
+    return str(ord)
+
+
+def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):  # noqa: A002
+    """PyTorch's linalg.vector_norm; a norm whose reduction has no identity (negative orders, inf) refuses
+    to reduce an empty tensor or an empty dim, as PyTorch's does."""
+    if isinstance(ord, (int, float)) and (ord < 0 or _math.isinf(ord)) and x.numel() == 0:
+        shape = tuple(x.shape)
+        if dim is None:
+            raise RuntimeError(f"linalg.vector_norm cannot compute the {_ord_text(ord)} norm on an empty tensor "
+                               "because the operation does not have an identity")
+        for d in ((dim,) if isinstance(dim, int) else tuple(dim)):
+            if shape[d] == 0:
+                raise RuntimeError(f"linalg.vector_norm cannot compute the {_ord_text(ord)} norm on the dimension "
+                                   f"{d}because this dimension is empty and the operation does not have an identity")
+    return _vector_norm(x, ord, dim, keepdim, dtype=dtype)
 
 
 def norm(A, ord=None, dim=None, keepdim=False, *, dtype=None):  # noqa: A002

@@ -205,6 +205,8 @@ def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
             bool(ceil_mode), bool(count_include_pad), divisor_override)
     if input._impl.dtype in _pooling_integer.INTEGER:  # exact int64 sums, truncated quotients: PyTorch's
         return _pooling_integer.integer_avg_pool(input, args, _C.avg_pool3d, "avg_pool3d_out_frame", 3)
+    if input._impl.dtype in ("float16", "bfloat16"):  # PyTorch's CPU kernel has no half version
+        _pooling_integer.refuse(input, args, _C.avg_pool3d, "avg_pool3d_out_frame")
     return _avg_pool(input, args)
 
 

@@ -11,7 +11,8 @@ pooling a tensor of ones the same way. These inputs are rare, so simplicity beat
 """
 from .._tensor import _wrap
 
-_TORCH_NAMES = {"int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
+_TORCH_NAMES = {"int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool",
+                "float16": "Half", "bfloat16": "BFloat16"}
 INTEGER = frozenset(_TORCH_NAMES) | {"int64"}
 _EXACT = 2 ** 53
 
@@ -23,9 +24,8 @@ def integer_avg_pool(x, args, kernel, refusal_name, spatial):
     dtype = x._impl.dtype
     f64, i64 = flambeau.float64, flambeau.int64
     ksize, stride, padding, ceil_mode, count_include_pad, divisor_override = args
-    if dtype != "int64":  # PyTorch checks the shapes first: run the float64 kernel on zeros for those
-        kernel(flambeau.zeros(tuple(x.shape), dtype=f64, device=x.device)._impl, *args)
-        raise NotImplementedError(f"\"{refusal_name}\" not implemented for '{_TORCH_NAMES[dtype]}'")
+    if dtype != "int64":
+        refuse(x, args, kernel, refusal_name)
 
     def window_sums(t):  # exact for t's magnitudes times the window size below 2^53
         return _wrap(kernel(t.to(f64)._impl, ksize, stride, padding, ceil_mode, count_include_pad, 1)).to(i64)
@@ -61,3 +61,13 @@ def _trunc_div(a, b):
     a - fmod(a, b) is a multiple of b (and cannot overflow), so the floor division of it is exact."""
     import flambeau
     return (a - flambeau.fmod(a, b)) // b
+
+
+def refuse(x, args, kernel, refusal_name):
+    """PyTorch's refusal of x's dtype by its pooling kernel `refusal_name`, after the shape checks (the
+    float64 kernel run on zeros of x's shape): the integers but int64, bool, and for avg_pool3d's CPU
+    kernel float16/bfloat16 too."""
+    import flambeau
+    kernel(flambeau.zeros(tuple(x.shape), dtype=flambeau.float64, device=x.device)._impl, *args)
+    raise NotImplementedError(f"\"{refusal_name}\" not implemented for '{_TORCH_NAMES[x._impl.dtype]}'")
+

@@ -1315,6 +1315,9 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
     if input.dim() not in (3, 4):
         raise NotImplementedError("Input Error: Only 3D or 4D input Tensors are supported "
                                   f"(got {input.dim()}D)")
+    if input._impl.dtype in _TORCH_INT_NAMES and input._impl.dtype != "bool":
+        # PyTorch's im2col kernel takes floating, complex and bool tensors only (even when empty)
+        raise NotImplementedError(f"\"im2col_out_cpu\" not implemented for '{_TORCH_INT_NAMES[input._impl.dtype]}'")
     unbatched = input.dim() == 3
     if unbatched:
         input = input.unsqueeze(0)
@@ -1472,8 +1475,14 @@ def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     k = _ntuple(kernel_size, 1)[0]
     s = k if stride is None or (isinstance(stride, (list, tuple)) and len(stride) == 0) \
         else _ntuple(stride, 1)[0]
-    res = max_pool2d(input.unsqueeze(-2), (1, k), (1, s), (0, _ntuple(padding, 1)[0]),
+    dt = input._impl.dtype
+    x = input.to(flambeau.uint8) if dt == "bool" and not return_indices else input  # (refused below)
+    res = max_pool2d(x.unsqueeze(-2), (1, k), (1, s), (0, _ntuple(padding, 1)[0]),
                      (1, _ntuple(dilation, 1)[0]), ceil_mode, return_indices)
+    if dt in _TORCH_INT_NAMES and not return_indices:
+        # PyTorch's max_pool1d without indices (no gradient) is max_pool1d_impl, a floating-point kernel,
+        # which refuses integers and bool after the shape checks (just run, through max_pool2d)
+        raise NotImplementedError(f"\"max_pool1d_impl\" not implemented for '{_TORCH_INT_NAMES[dt]}'")
     if return_indices:
         return res[0].squeeze(-2), res[1].squeeze(-2)
     return res.squeeze(-2)
