@@ -376,3 +376,33 @@ def test_vector_norm_without_identity_on_empty(ord_, dim):
 def test_group_norm_single_value_per_group(shape, groups):
     # flambeau normalised a single value per group (to 0); PyTorch's F.group_norm refuses it
     check(lambda L: L.nn.functional.group_norm(T(L, shape, "float32"), groups), r"more than 1 value")
+
+
+# ------------------------------------------------------------------ integer max pooling
+MAXPOOLS = [
+    ("max_pool2d", (2, 3, 7, 6), dict(kernel_size=3, stride=2, padding=1, ceil_mode=True)),
+    ("max_pool2d", (3, 7, 6), dict(kernel_size=(3, 2), stride=(2, 1), padding=(1, 1), dilation=(2, 1))),
+    ("max_pool2d", (0, 3, 7, 6), dict(kernel_size=2)),
+    ("max_pool2d", (2, 3, 1, 1), dict(kernel_size=2)),
+    ("max_pool3d", (2, 2, 5, 6, 4), dict(kernel_size=3, stride=2, padding=1, ceil_mode=True)),
+    ("max_pool3d", (2, 5, 6, 4), dict(kernel_size=2, dilation=2)),
+    ("max_pool3d", (0, 2, 5, 6, 4), dict(kernel_size=2)),
+]
+
+
+@pytest.mark.parametrize("return_indices", [False, True])
+@pytest.mark.parametrize("big", [False, True])
+@pytest.mark.parametrize("dtype", ["int64", "int32", "uint8", "bool"])
+@pytest.mark.parametrize("case", MAXPOOLS, ids=lambda c: f"{c[0]}{c[1]}")
+def test_integer_max_pool(case, dtype, big, return_indices):
+    # max_pool3d raised "expected a float32 or float64 input, got int64"; max_pool2d compared float64 copies,
+    # so int64 values beyond 2^53 that round alike could pick the wrong (first) maximum
+    name, shape, kw = case
+
+    def fn(L):
+        x = T(L, shape, dtype, big)
+        if big and dtype == "int64" and x.numel():
+            x[..., 0] = 2 ** 60 + x[..., 0] % 3  # neighbours float64 cannot tell apart
+        r = getattr(L.nn.functional, name)(x, return_indices=return_indices, **kw)
+        return tuple(r) if isinstance(r, tuple) else r
+    check(fn, r"max_pool|output size")

@@ -136,21 +136,12 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
 
 
 def _max_pool2d_integer(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
-    """Max pooling of an integer image (PyTorch pools uint8/int8/int16/int32/int64, not bool): the
-    arg-max positions of the float64 copy (exact for |values| < 2**53), the values gathered from
-    the input itself."""
-    if input._impl.dtype == "bool":
-        raise NotImplementedError('"max_pool2d" not implemented for \'Bool\'')
-    import flambeau
-    _, idx = max_pool2d(input.to(flambeau.float64), kernel_size, stride, padding, dilation, ceil_mode,
-                        return_indices=True)
-    lead = tuple(input.shape[:-2])
-    # the plane sizes as numbers: reshape(lead + (-1,)) is ambiguous for an empty batch
-    h, w = input.shape[-2], input.shape[-1]
-    flat_idx = idx.reshape(tuple(idx.shape[:-2]) + (idx.shape[-2] * idx.shape[-1],))
-    values = input.reshape(lead + (h * w,)).gather(-1, flat_idx)
-    values = values.reshape(tuple(idx.shape))
-    return (values, idx) if return_indices else values
+    """Max pooling of an integer image, exact for every value (pooling_integer.py)."""
+    op = "max_pool2d"
+    _check_input(op, input)
+    return _pooling_integer.integer_max_pool(
+        input, _int_list(kernel_size, "kernel_size", op), _stride(stride, op), _int_list(padding, "padding", op),
+        _int_list(dilation, "dilation", op), bool(ceil_mode), bool(return_indices), _C.max_pool2d, 2)
 
 
 def max_pool2d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,

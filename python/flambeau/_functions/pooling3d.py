@@ -99,6 +99,8 @@ def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     p = _int_list(padding, "padding", op)
     d = _int_list(dilation, "dilation", op)
     ceil_mode = bool(ceil_mode)
+    if input._impl.dtype in _pooling_integer.INTEGER:  # exact for every value, as PyTorch's integer kernel
+        return _pooling_integer.integer_max_pool(input, k, s, p, d, ceil_mode, bool(return_indices), _C.max_pool3d, 3)
 
     def run(xi, with_indices):
         return _C.max_pool3d(xi, k, s, p, d, ceil_mode, with_indices)

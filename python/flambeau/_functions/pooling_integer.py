@@ -71,3 +71,56 @@ def refuse(x, args, kernel, refusal_name):
     kernel(flambeau.zeros(tuple(x.shape), dtype=flambeau.float64, device=x.device)._impl, *args)
     raise NotImplementedError(f"\"{refusal_name}\" not implemented for '{_TORCH_NAMES[x._impl.dtype]}'")
 
+
+
+def integer_max_pool(x, ksize, stride, padding, dilation, ceil_mode, return_indices, kernel, spatial):
+    """Max pooling of an integer x, exact for every value (int64 included): PyTorch pools the integer
+    dtypes but bool. The float64 kernel, run on zeros of one plane, does the argument and shape checks and
+    gives the output size; each window's elements are then gathered by index (padding and the ceil_mode
+    overhang masked by the dtype's minimum) and the first maximum in window order taken, as PyTorch's
+    kernel scans. kernel(impl, k, s, p, d, ceil_mode, with_indices) is the float kernel."""
+    import numpy as np
+    import flambeau
+    shape = tuple(x.shape)
+    lead, sizes = shape[:-spatial], shape[-spatial:]
+    # one plane (or none, where a batch or channel dim is empty: the kernel judges those too)
+    plane = flambeau.zeros(tuple(min(n, 1) for n in lead) + sizes, dtype=flambeau.float64, device=x.device)
+    out_sizes = tuple(_wrap(kernel(plane._impl, ksize, stride, padding, dilation, ceil_mode, False)[0]).shape)
+    out_sizes = out_sizes[-spatial:]
+    if x._impl.dtype == "bool":  # (after the shape checks, as PyTorch)
+        raise NotImplementedError(f"\"max_pool{spatial}d\" not implemented for 'Bool'")
+
+    def per_dim(v):
+        return list(v) * spatial if len(v) == 1 else list(v)
+    ks, ss, ps, ds = per_dim(ksize), per_dim(stride if stride else ksize), per_dim(padding), per_dim(dilation)
+    # per dim: the input position of window element j of output o, and whether it is inside the input
+    pos = [np.arange(o)[:, None] * s - p + np.arange(k)[None, :] * d for o, s, p, k, d in zip(out_sizes, ss, ps, ks, ds)]
+    inside = [(q >= 0) & (q < n) for q, n in zip(pos, sizes)]
+    plane_strides = [int(np.prod(sizes[i + 1:])) for i in range(spatial)]
+    # flat[output, element]: window elements row-major over the kernel dims, outputs row-major too
+    f, v = np.zeros((), np.int64), np.ones((), bool)
+    for d in range(spatial):
+        shp = [1] * (2 * spatial)
+        shp[d], shp[spatial + d] = out_sizes[d], ks[d]
+        f = f + (np.where(inside[d], pos[d], 0) * plane_strides[d]).reshape(shp)
+        v = v & inside[d].reshape(shp)
+    full = tuple(out_sizes) + tuple(ks)
+    flat = np.broadcast_to(f, full).reshape(int(np.prod(out_sizes)), int(np.prod(ks)))
+    valid = np.broadcast_to(v, full).reshape(flat.shape)
+    n_out, n_k = flat.shape
+    lead_t = tuple(lead)
+    if x.numel() == 0 or n_out == 0:
+        empty = flambeau.zeros(lead_t + out_sizes, dtype=x.dtype, device=x.device)
+        idx = flambeau.zeros(lead_t + out_sizes, dtype=flambeau.int64, device=x.device)
+        return (empty, idx) if return_indices else empty
+    idx_t = flambeau.tensor(np.ascontiguousarray(flat), device=x.device)
+    xp = x.reshape(lead_t + (int(np.prod(sizes)),))
+    vals = xp.index_select(-1, idx_t.reshape(-1)).reshape(lead_t + (n_out, n_k))
+    lowest = flambeau.iinfo(x.dtype).min
+    vals = flambeau.where(flambeau.tensor(np.ascontiguousarray(valid), device=x.device), vals, flambeau.full((), lowest, dtype=x.dtype))
+    values, arg = vals.max(-1)
+    values = values.reshape(lead_t + out_sizes)
+    if not return_indices:
+        return values
+    indices = idx_t.expand(lead_t + (n_out, n_k)).gather(-1, arg.unsqueeze(-1)).squeeze(-1)
+    return values, indices.reshape(lead_t + out_sizes)
