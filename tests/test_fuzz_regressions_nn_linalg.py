@@ -406,3 +406,19 @@ def test_integer_max_pool(case, dtype, big, return_indices):
         r = getattr(L.nn.functional, name)(x, return_indices=return_indices, **kw)
         return tuple(r) if isinstance(r, tuple) else r
     check(fn, r"max_pool|output size")
+
+
+@pytest.mark.parametrize("code", [
+    "F.avg_pool3d(z(1, 1, 1, 4, 4), 2, padding=1)", "F.avg_pool3d(z(0, 1, 1, 4, 3), 3, padding=1)",
+    "F.avg_pool3d(z(1, 1, 1, 4, 4), (1, 2, 2))", "F.avg_pool2d(z(1, 1, 4, 4).half(), 2)",
+    "F.unfold(z(2, 3, 0, 4), 2)", "F.unfold(z(0, 3, 4, 4), 2)", "F.unfold(z(3, 0, 4), 2)",
+    "F.unfold(z(2, 3, 4, 4).long(), 9)", "F.unfold(z(2, 3, 0, 4).long(), 2)",
+    "LA.qr(z(3, 3).half(), mode='bad')", "LA.qr(z(3, 3).long(), mode='bad')",
+])
+def test_shape_checks_come_first(code):
+    # PyTorch's shape checks (avg_pool3d: the input itself must hold a window; unfold: non-empty non-batch
+    # dims; qr: the mode) come before its dtype refusals; flambeau refused the dtype first, or computed
+    def fn(L):
+        r = eval(code, {"F": L.nn.functional, "LA": L.linalg, "z": lambda *s: L.zeros(s)})
+        return tuple(r) if isinstance(r, tuple) else r
+    check(fn, r"input image|unfold|Expected 3D or 4D|sliding|kernel|qr|mode")

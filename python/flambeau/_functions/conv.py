@@ -102,6 +102,8 @@ def _empty_batch(x, w, b, p):
         raise RuntimeError(f"{op}: negative padding is not supported, got {p.padding}")
     if groups < 1:
         raise RuntimeError(f"{op}: non-positive groups is not supported, got {groups}")
+    if 0 in k:
+        raise RuntimeError(f"{op}: kernel size must be positive, got weight {ws}")
     if p.transposed:
         if C != ws[0] or C % groups:
             raise RuntimeError(f"{op}: input {xs} has {C} channels, weight {ws} expects {ws[0]} (groups={groups})")

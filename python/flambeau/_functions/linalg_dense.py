@@ -857,12 +857,14 @@ class LinalgQr(Function):
 
 
 def qr(A, mode="reduced", *, out=None):
-    if isinstance(A, Tensor) and A._impl.dtype in ("float16", "bfloat16"):  # PyTorch: even when empty
-        raise NotImplementedError(f'"geqrf_cpu" not implemented for \'{_TORCH_NAMES[A._impl.dtype]}\'')
-    _check_input(A, "linalg.qr")
+    half = isinstance(A, Tensor) and A._impl.dtype in ("float16", "bfloat16")
+    if not half:
+        _check_input(A, "linalg.qr")
     if mode not in ("reduced", "complete", "r"):
         raise RuntimeError(f"qr received unrecognized mode '{mode}' but expected one of 'reduced' (default), 'r', "
                            "or 'complete'")
+    if half:  # PyTorch's geqrf kernel refuses them, even when empty
+        raise NotImplementedError(f'"geqrf_cpu" not implemented for \'{_TORCH_NAMES[A._impl.dtype]}\'')
     if _records(A):
         Q, R = LinalgQr.apply(A, mode)
     else:

@@ -205,6 +205,11 @@ def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
             raise RuntimeError("avg_pool3d: divisor must be not zero")
     args = (_int_list(kernel_size, "kernel_size", op), _stride(stride, op), _int_list(padding, "padding", op),
             bool(ceil_mode), bool(count_include_pad), divisor_override)
+    k3, shape = args[0] * 3 if len(args[0]) == 1 else args[0], input._impl.shape
+    if len(k3) == 3 and len(shape) in (4, 5) and any(n < k for n, k in zip(shape[-3:], k3)):
+        # PyTorch's CPU avg_pool3d wants the input itself (not the padded one) to hold a window
+        raise RuntimeError(f"input image (T: {shape[-3]} H: {shape[-2]} W: {shape[-1]}) smaller than kernel size "
+                           f"(kT: {k3[0]} kH: {k3[1]} kW: {k3[2]}) (avg_pool3d: input {list(shape)})")
     if input._impl.dtype in _pooling_integer.INTEGER:  # exact int64 sums, truncated quotients: PyTorch's
         return _pooling_integer.integer_avg_pool(input, args, _C.avg_pool3d, "avg_pool3d_out_frame", 3)
     if input._impl.dtype in ("float16", "bfloat16"):  # PyTorch's CPU kernel has no half version

@@ -13,7 +13,7 @@ from .._tensor import _wrap
 
 _TORCH_NAMES = {"int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool",
                 "float16": "Half", "bfloat16": "BFloat16"}
-INTEGER = frozenset(_TORCH_NAMES) | {"int64"}
+INTEGER = frozenset(("int64", "int32", "int16", "int8", "uint8", "bool"))
 _EXACT = 2 ** 53
 
 

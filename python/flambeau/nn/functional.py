@@ -1315,8 +1315,14 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
     if input.dim() not in (3, 4):
         raise NotImplementedError("Input Error: Only 3D or 4D input Tensors are supported "
                                   f"(got {input.dim()}D)")
+    shape = list(input._impl.shape)
+    if 0 in shape[-3:]:
+        raise RuntimeError("Expected 3D or 4D (batch mode) tensor with possibly 0 batch size and other non-zero "
+                           f"dimensions for input, but got: {shape}")
     if input._impl.dtype in _TORCH_INT_NAMES and input._impl.dtype != "bool":
-        # PyTorch's im2col kernel takes floating, complex and bool tensors only (even when empty)
+        # PyTorch's im2col kernel takes floating, complex and bool tensors only (even when empty), after its
+        # shape checks (those of the float path, run on zeros)
+        unfold(flambeau.zeros(tuple(shape), dtype=flambeau.float32), kernel_size, dilation, padding, stride)
         raise NotImplementedError(f"\"im2col_out_cpu\" not implemented for '{_TORCH_INT_NAMES[input._impl.dtype]}'")
     unbatched = input.dim() == 3
     if unbatched:
