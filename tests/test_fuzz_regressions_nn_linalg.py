@@ -322,9 +322,10 @@ def test_linalg_low_precision_and_integer(op, shape, dtype):
 
 def test_matrix_norm_of_empty_matrices():
     # ord=1 / inf / 2 of 0 x 0 matrices is 0 in PyTorch (flambeau: amax() of an empty dim)
-    for ord_ in (1, float("inf"), 2, "nuc", "fro"):
-        check(lambda L: L.linalg.matrix_norm(T(L, (2, 3, 0, 0), "float32"), ord=ord_))
-    check(lambda L: L.linalg.matrix_norm(T(L, (2, 3, 2, 0), "float32"), ord=-1), r"amin")
+    for dtype in ("float32", "complex64"):
+        for ord_ in (1, float("inf"), 2, "nuc", "fro"):
+            check(lambda L: L.linalg.matrix_norm(T(L, (2, 3, 0, 0), dtype), ord=ord_))
+        check(lambda L: L.linalg.matrix_norm(T(L, (2, 3, 2, 0), dtype), ord=-1), r"amin")
 
 
 @pytest.mark.parametrize("shape", [(3, 3), (2, 4, 4), (0, 2, 2), (1, 1), (0, 0)])
