@@ -423,3 +423,11 @@ def test_shape_checks_come_first(code):
         r = eval(code, {"F": L.nn.functional, "LA": L.linalg, "z": lambda *s: L.zeros(s)})
         return tuple(r) if isinstance(r, tuple) else r
     check(fn, r"input image|unfold|Expected 3D or 4D|sliding|kernel|qr|mode")
+
+
+@pytest.mark.parametrize("code", ["F.conv1d(x, w, padding=-1)", "F.conv1d(x, w, stride=0)",
+                                  "F.conv1d(x.long(), w.long(), padding=-1)", "F.conv_transpose1d(x, w2, padding=-1)"])
+def test_conv1d_argument_errors_name_conv1d(code):
+    # the message named conv2d (the kernel conv1d runs on), and the dtype was refused before the padding
+    check(lambda L: eval(code, {"F": L.nn.functional, "x": L.ones(1, 2, 5), "w": L.ones(3, 2, 2),
+                                "w2": L.ones(2, 3, 2)}), r"conv(_transpose)?1d: (negative padding|non-positive stride)")

@@ -1192,6 +1192,16 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     return out.squeeze(0) if unbatched else out
 
 
+def _check_1d_args(op, input, stride, padding):
+    """PyTorch's stride/padding checks, under the 1-d op's name (the 2-d kernel it runs on would name itself)."""
+    if not isinstance(stride, str) and _ntuple(stride, 1)[0] <= 0:
+        raise RuntimeError(f"{op}: non-positive stride is not supported, got stride={stride} "
+                           f"(input {list(input.shape)})")
+    if not isinstance(padding, str) and _ntuple(padding, 1)[0] < 0:
+        raise RuntimeError(f"{op}: negative padding is not supported, got padding={padding} "
+                           f"(input {list(input.shape)})")
+
+
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     # kernel: _C.conv1d
     unbatched = input.dim() == 2
@@ -1200,6 +1210,7 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     if input.dim() != 3:
         raise RuntimeError(f"conv1d: expected 2D (unbatched) or 3D (batched) input, but got input "
                            f"of size: {list(input.shape)}")
+    _check_1d_args("conv1d", input, stride, padding)
     if isinstance(padding, str):
         pads = _conv_padding(padding, (weight.shape[-1],), _ntuple(dilation, 1),
                              _ntuple(stride, 1), 1)
@@ -1256,6 +1267,7 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
 def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
                      dilation=1):
     # kernel: _C.conv_transpose1d
+    _check_1d_args("conv_transpose1d", input, stride, padding)
     unbatched = input.dim() == 2
     if unbatched:
         input = input.unsqueeze(0)
