@@ -431,3 +431,9 @@ def test_conv1d_argument_errors_name_conv1d(code):
     # the message named conv2d (the kernel conv1d runs on), and the dtype was refused before the padding
     check(lambda L: eval(code, {"F": L.nn.functional, "x": L.ones(1, 2, 5), "w": L.ones(3, 2, 2),
                                 "w2": L.ones(2, 3, 2)}), r"conv(_transpose)?1d: (negative padding|non-positive stride)")
+
+
+@pytest.mark.parametrize("pads", [(-6, 0), (-2, -2), (-3, 0), (-1, -1, 2, -3), (0, -4)])
+def test_constant_pad_cropping_too_much(pads):
+    # narrow() raised "start out of range" (an IndexError naming neither pad nor the shapes)
+    check(lambda L: L.nn.functional.pad(L.ones(2, 3), pads), r"pad: narrow\(\).*input \[2, 3\]")

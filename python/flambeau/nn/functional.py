@@ -1013,6 +1013,9 @@ def pad(input, pad, mode="constant", value=None):
         for k in range(len(pad) // 2):
             dim = input.dim() - 1 - k
             left, right = int(pad[2 * k]), int(pad[2 * k + 1])
+            if out.shape[dim] + min(left, 0) < 0 or out.shape[dim] + min(left, 0) + min(right, 0) < 0:
+                raise RuntimeError(f"pad: narrow(): length must be non-negative (dimension {dim} of size "
+                                   f"{input.shape[dim]} cropped by {left} and {right}; input {list(input.shape)})")
             if left < 0:
                 out = out.narrow(dim, -left, out.shape[dim] + left)
                 left = 0
