@@ -437,3 +437,14 @@ def test_conv1d_argument_errors_name_conv1d(code):
 def test_constant_pad_cropping_too_much(pads):
     # narrow() raised "start out of range" (an IndexError naming neither pad nor the shapes)
     check(lambda L: L.nn.functional.pad(L.ones(2, 3), pads), r"pad: narrow\(\).*input \[2, 3\]")
+
+
+@pytest.mark.parametrize("dtype", ["int64", "int32", "int8", "bool", "uint8", "complex64"])
+@pytest.mark.parametrize("code", ["F.interpolate(o(1, 2, 3, 4), size=(5, 6))", "F.interpolate(o(1, 2, 4), scale_factor=2)",
+                                  "F.interpolate(o(1, 2, 3, 4, 5), size=(5, 6, 2))", "F.interpolate(o(0, 2, 3, 4), size=(5, 6))",
+                                  "F.interpolate(o(1, 2, 3, 4), size=(5, 6), mode='nearest-exact')",
+                                  "F.interpolate(o(1, 2, 3, 4), size=(0, 6))"])
+def test_interpolate_nearest_dtypes(code, dtype):
+    # flambeau's nearest modes copied any integer, bool or complex tensor; PyTorch's kernels take uint8 only
+    check(lambda L: eval(code, {"F": L.nn.functional, "o": lambda *s: T(L, s, dtype)}),
+          r"not implemented for|sizes should be greater than 0")

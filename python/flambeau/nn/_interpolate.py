@@ -282,18 +282,21 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
 
 
 _TORCH_TYPE_NAMES = {"uint8": "Byte", "int8": "Char", "int16": "Short", "int32": "Int", "int64": "Long",
-                     "bool": "Bool"}
+                     "bool": "Bool", "complex64": "ComplexFloat", "complex128": "ComplexDouble"}
 
 
 def _check_integer_input(input, mode, dim):
     """True for a uint8 image in a mode PyTorch resizes in uint8 (bilinear, bicubic, with or without
-    antialias, and nearest); PyTorch's NotImplementedError for other integer input. (flambeau's
-    nearest modes also take other integer and bool tensors: they only copy values.)"""
+    antialias, and nearest); PyTorch's NotImplementedError for other integer and bool input (its nearest
+    kernels too, although they only copy values)."""
     if input.is_floating_point():
         return False
     name = str(input.dtype).split(".")[-1]
     if mode in ("nearest", "nearest-exact"):
-        return False
+        if name == "uint8":
+            return False
+        kernel = "upsample_nearest2d_channels_last" if dim == 2 else "compute_indices_weights_nearest"
+        raise NotImplementedError(f'"{kernel}" not implemented for \'{_TORCH_TYPE_NAMES.get(name, name)}\'')
     if name == "uint8" and mode in ("bilinear", "bicubic"):
         return True
     kernel = {"bilinear": "upsample_bilinear2d_channels_last", "bicubic": "compute_indices_weights_cubic",
