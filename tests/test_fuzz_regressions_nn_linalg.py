@@ -440,10 +440,10 @@ def test_constant_pad_cropping_too_much(pads):
 
 
 @pytest.mark.parametrize("dtype", ["int64", "int32", "int8", "bool", "uint8", "complex64"])
-@pytest.mark.parametrize("code", ["F.interpolate(o(1, 2, 3, 4), size=(5, 6))", "F.interpolate(o(1, 2, 4), scale_factor=2)",
-                                  "F.interpolate(o(1, 2, 3, 4, 5), size=(5, 6, 2))", "F.interpolate(o(0, 2, 3, 4), size=(5, 6))",
-                                  "F.interpolate(o(1, 2, 3, 4), size=(5, 6), mode='nearest-exact')",
-                                  "F.interpolate(o(1, 2, 3, 4), size=(0, 6))"])
+@pytest.mark.parametrize("code", [
+    "F.interpolate(o(1, 2, 3, 4), size=(5, 6))", "F.interpolate(o(1, 2, 4), scale_factor=2)",
+    "F.interpolate(o(1, 2, 3, 4, 5), size=(5, 6, 2))", "F.interpolate(o(0, 2, 3, 4), size=(5, 6))",
+    "F.interpolate(o(1, 2, 3, 4), size=(5, 6), mode='nearest-exact')", "F.interpolate(o(1, 2, 3, 4), size=(0, 6))"])
 def test_interpolate_nearest_dtypes(code, dtype):
     # flambeau's nearest modes copied any integer, bool or complex tensor; PyTorch's kernels take uint8 only
     check(lambda L: eval(code, {"F": L.nn.functional, "o": lambda *s: T(L, s, dtype)}),

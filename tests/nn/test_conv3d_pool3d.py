@@ -517,7 +517,8 @@ def test_pool3d_errors_name_op_and_shapes():
     _raises(RuntimeError, r"avg_pool3d: expected a 4-D \[C, D, H, W\] or 5-D .* got shape \[2, 4, 4\]",
             lambda: F.avg_pool3d(flambeau.randn(2, 4, 4), 2))
     _raises(RuntimeError, r"divisor must be not zero", lambda: F.avg_pool3d(x, 2, divisor_override=0))
-    _raises(RuntimeError, r"adaptive_avg_pool3d\(\): Expected input to have non-zero size .* \[1, 2, 0, 4, 4\] with dimension 2",
+    _raises(RuntimeError,
+            r"adaptive_avg_pool3d\(\): Expected input to have non-zero size .* \[1, 2, 0, 4, 4\] with dimension 2",
             lambda: F.adaptive_avg_pool3d(flambeau.randn(1, 2, 0, 4, 4), 2))
     _raises(RuntimeError, r"adaptive_max_pool3d: output_size must be 3",
             lambda: F.adaptive_max_pool3d(x, (2, 2)))

@@ -659,7 +659,8 @@ def eigvals(A, *, out=None):
 from .svd import svd, svdvals  # noqa: E402  (Householder bidiagonalisation + the real bidiagonal SVD)
 from .lu import lu_factor, lu_factor_ex, lu, lu_solve  # noqa: E402  (zgetrf's partial pivoting)
 
-ROUTES = {"qr": qr, "svd": svd, "lu_factor": lu_factor, "lu_factor_ex": lu_factor_ex, "lu": lu, "lu_solve": lu_solve, "eigh": eigh, "cholesky": cholesky, "cholesky_ex": cholesky_ex, "solve": solve, "inv": inv, "inv_ex": inv_ex, "pinv": pinv, "matrix_exp": matrix_exp, "eigvalsh": eigvalsh,
+ROUTES = {"qr": qr, "svd": svd, "lu_factor": lu_factor, "lu_factor_ex": lu_factor_ex, "lu": lu, "lu_solve": lu_solve, "eigh": eigh, "cholesky": cholesky, "cholesky_ex": cholesky_ex, "solve": solve, "inv": inv,
+          "inv_ex": inv_ex, "pinv": pinv, "matrix_exp": matrix_exp, "eigvalsh": eigvalsh,
           "svdvals": svdvals, "det": det, "slogdet": slogdet, "matrix_power": matrix_power,
           "solve_triangular": solve_triangular, "lstsq": lstsq, "matrix_rank": matrix_rank, "cond": cond}
 _unused = (COMPLEX, COMPLEX_OF, REAL_OF, _C)

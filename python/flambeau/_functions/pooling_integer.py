@@ -94,7 +94,8 @@ def integer_max_pool(x, ksize, stride, padding, dilation, ceil_mode, return_indi
         return list(v) * spatial if len(v) == 1 else list(v)
     ks, ss, ps, ds = per_dim(ksize), per_dim(stride if stride else ksize), per_dim(padding), per_dim(dilation)
     # per dim: the input position of window element j of output o, and whether it is inside the input
-    pos = [np.arange(o)[:, None] * s - p + np.arange(k)[None, :] * d for o, s, p, k, d in zip(out_sizes, ss, ps, ks, ds)]
+    pos = [np.arange(o)[:, None] * s - p + np.arange(k)[None, :] * d
+           for o, s, p, k, d in zip(out_sizes, ss, ps, ks, ds)]
     inside = [(q >= 0) & (q < n) for q, n in zip(pos, sizes)]
     plane_strides = [int(np.prod(sizes[i + 1:])) for i in range(spatial)]
     # flat[output, element]: window elements row-major over the kernel dims, outputs row-major too
@@ -117,7 +118,8 @@ def integer_max_pool(x, ksize, stride, padding, dilation, ceil_mode, return_indi
     xp = x.reshape(lead_t + (int(np.prod(sizes)),))
     vals = xp.index_select(-1, idx_t.reshape(-1)).reshape(lead_t + (n_out, n_k))
     lowest = flambeau.iinfo(x.dtype).min
-    vals = flambeau.where(flambeau.tensor(np.ascontiguousarray(valid), device=x.device), vals, flambeau.full((), lowest, dtype=x.dtype))
+    inside_t = flambeau.tensor(np.ascontiguousarray(valid), device=x.device)
+    vals = flambeau.where(inside_t, vals, flambeau.full((), lowest, dtype=x.dtype))
     values, arg = vals.max(-1)
     values = values.reshape(lead_t + out_sizes)
     if not return_indices:
