@@ -67,13 +67,14 @@ def _opt_wrap(impl):
 
 def _conv_apply(x, w, b, p):
     """F(x, w) + b, recorded for autograd when needed."""
-    dt = x._impl.dtype
-    if x._impl.ndim == p.spatial + 2 and x._impl.shape[0] == 0 and w._impl.ndim == p.spatial + 2:
-        return _empty_batch(x, w, b, p)
-    if dt in _conv_integer.INTEGER and w._impl.dtype == dt and (b is None or b._impl.dtype == dt):
-        return _conv_integer.integer_conv(x, w, b, p, _fwd_impl)  # exact, wrapping: PyTorch's int convs
     if _amp_cast.state[0] is not None:  # CPU autocast: every convolution in its lower-precision dtype
         x, w, b = _amp_cast.lower(x, w, b)
+    dt = x._impl.dtype
+    if w._impl.dtype == dt and (b is None or b._impl.dtype == dt):  # (mixed dtypes: the kernel's error)
+        if x._impl.ndim == p.spatial + 2 and x._impl.shape[0] == 0 and w._impl.ndim == p.spatial + 2:
+            return _empty_batch(x, w, b, p)
+        if dt in _conv_integer.INTEGER:
+            return _conv_integer.integer_conv(x, w, b, p, _fwd_impl)  # exact, wrapping: PyTorch's int convs
     if _gs.enabled and (x._rg or w._rg or (b is not None and b._rg)):
         return _Conv.apply(x, w, b, p)
     return _wrap(_fwd_impl(x._impl, w._impl, None if b is None else b._impl, p))
