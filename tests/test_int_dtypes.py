@@ -726,10 +726,10 @@ def test_unsupported_ops_raise(dt):
     x = flambeau.ones(1, 2, 4, 4, dtype=fdt(dt))
     w = flambeau.ones(3, 2, 3, 3, dtype=fdt(dt))
     F = flambeau.nn.functional
-    # (max_pool2d pools integer images, as PyTorch: test_max_pool2d_integer_images in tests/nn)
-    for fn, pattern in ((lambda: F.conv2d(x, w), "conv2d"),
-                        (lambda: F.linear(x, flambeau.ones(3, 4, dtype=fdt(dt))), "linear"),
-                        (lambda: F.softmax(x, 1), "softmax"),
+    # (max_pool2d pools integer images, as PyTorch: test_max_pool2d_integer_images in tests/nn; conv2d and
+    # linear compute integer tensors exactly, as PyTorch: tests/test_fuzz_regressions_nn_linalg.py)
+    assert F.conv2d(x, w).dtype == fdt(dt) and F.linear(x, flambeau.ones(3, 4, dtype=fdt(dt))).dtype == fdt(dt)
+    for fn, pattern in ((lambda: F.softmax(x, 1), "softmax"),
                         (lambda: flambeau.randn(2, dtype=fdt(dt)), "normal|randn|not implemented"),
                         (lambda: flambeau.rand(2, dtype=fdt(dt)), "uniform|rand|not implemented"),
                         (lambda: x.float().requires_grad_().to(fdt(dt)).requires_grad_(), "floating point"),

@@ -195,8 +195,10 @@ def _t(shape, dtype="float32"):
     (lambda: max_pool2d(_t((1, 2, 7, 7)), (2, 2, 2)), r"kernel_size"),
     (lambda: avg_pool2d(_t((1, 2, 7, 7)), 3, padding=2), r"avg_pool2d: padding \[2\] should be at most half"),
     (lambda: avg_pool2d(_t((1, 2, 7, 7)), 3, divisor_override=0), r"divisor must be not zero"),
-    (lambda: adaptive_avg_pool2d(_t((1, 2, 0, 4)), 3), r"adaptive_avg_pool2d: expected a 3-D .* non-zero"),
-    (lambda: adaptive_avg_pool2d(_t((1, 2, 4, 4)), -1), r"adaptive_avg_pool2d: output_size must be non-negative"),
+    (lambda: adaptive_avg_pool2d(_t((1, 2, 0, 4)), 3),
+     r"adaptive_avg_pool2d\(\): Expected input to have non-zero size .* \[1, 2, 0, 4\] with dimension 2"),  # PyTorch's
+    (lambda: adaptive_avg_pool2d(_t((1, 2, 4, 4)), -1),
+     r"adaptive_avg_pool2d: elements of output_size must be greater than or equal to 0 but received \{-1, -1\}"),
     (lambda: adaptive_max_pool2d(_t((4, 4)), 2), r"adaptive_max_pool2d: expected a 3-D"),
 ])
 def test_pooling_errors(fn, match):

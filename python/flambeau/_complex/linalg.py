@@ -105,6 +105,20 @@ def inv(A, *, out=None):
     return _ops._finish(unembed(_real_linalg().inv(embed(A))), out)
 
 
+def inv_ex(A, *, check_errors=False, out=None):
+    """PyTorch's inv_ex: A's LU factors (zgetrf's pivoting, lu.py) solved against the identity, so info is
+    getrf's (the first zero pivot, 1-based) and a singular matrix gives its non-finite inverse, not an error."""
+    _check(A, "linalg.inv")
+    from .lu import lu_factor_ex as _lu_factor_ex, lu_solve as _lu_solve
+    rl = _real_linalg()
+    LU, piv, info = _lu_factor_ex(A)
+    if check_errors:
+        rl._raise_on_info(info, "linalg.inv_ex", rl._inv_message, A.dim() > 2)
+    n = A.shape[-1]
+    eye = _f().eye(n, dtype=A.dtype, device=A.device).expand(tuple(A.shape))
+    return rl._outs(out, rl.return_types.linalg_inv_ex, (_lu_solve(LU, piv, eye), info))
+
+
 def pinv(A, *, atol=None, rtol=None, hermitian=False, out=None, rcond=None):
     _check(A, "linalg.pinv", square=False)
     if rcond is not None:
@@ -645,7 +659,8 @@ def eigvals(A, *, out=None):
 from .svd import svd, svdvals  # noqa: E402  (Householder bidiagonalisation + the real bidiagonal SVD)
 from .lu import lu_factor, lu_factor_ex, lu, lu_solve  # noqa: E402  (zgetrf's partial pivoting)
 
-ROUTES = {"qr": qr, "svd": svd, "lu_factor": lu_factor, "lu_factor_ex": lu_factor_ex, "lu": lu, "lu_solve": lu_solve, "eigh": eigh, "cholesky": cholesky, "cholesky_ex": cholesky_ex, "solve": solve, "inv": inv, "pinv": pinv, "matrix_exp": matrix_exp, "eigvalsh": eigvalsh,
+ROUTES = {"qr": qr, "svd": svd, "lu_factor": lu_factor, "lu_factor_ex": lu_factor_ex, "lu": lu, "lu_solve": lu_solve, "eigh": eigh, "cholesky": cholesky, "cholesky_ex": cholesky_ex, "solve": solve, "inv": inv,
+          "inv_ex": inv_ex, "pinv": pinv, "matrix_exp": matrix_exp, "eigvalsh": eigvalsh,
           "svdvals": svdvals, "det": det, "slogdet": slogdet, "matrix_power": matrix_power,
           "solve_triangular": solve_triangular, "lstsq": lstsq, "matrix_rank": matrix_rank, "cond": cond}
 _unused = (COMPLEX, COMPLEX_OF, REAL_OF, _C)

@@ -163,7 +163,9 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None, out=No
         from .linalg import svdvals
         d0, d1 = (_wrap_dim(d, A.ndim) for d in dim)
         sv = svdvals(A.movedim((d0, d1), (-2, -1)))
-        r = sv.sum(-1) if ord == "nuc" else (sv.amax(-1) if ord == 2 else sv.amin(-1))
+        # (a max over an empty dim is 0 here, the identity PyTorch's norms use; a min has none)
+        r = sv.sum(-1) if ord == "nuc" or (ord == 2 and sv.shape[-1] == 0) else \
+            (sv.amax(-1) if ord == 2 else sv.amin(-1))
         if keepdim:
             for d in sorted((d0, d1)):
                 r = r.unsqueeze(d)
@@ -175,7 +177,10 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None, out=No
     d0, d1 = (_wrap_dim(d, A.ndim) for d in dim)
     s = _ops.abs(A).sum(d0 if ord in (1, -1) else d1, keepdim=True)
     other = d1 if ord in (1, -1) else d0
-    r = s.amax(other, keepdim=True) if ord in (1, inf) else s.amin(other, keepdim=True)
+    if ord in (1, inf):
+        r = s.sum(other, keepdim=True) if s.shape[other] == 0 else s.amax(other, keepdim=True)
+    else:
+        r = s.amin(other, keepdim=True)
     if not keepdim:
         r = r.squeeze(max(d0, d1)).squeeze(min(d0, d1))
     return _ops._finish(r, out)

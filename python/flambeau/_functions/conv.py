@@ -20,6 +20,7 @@ from ..autograd.grad_mode import _state as _gs
 from .shape import reshape, expand, unsqueeze, squeeze
 from ..amp import _cast as _amp_cast
 from .host_route import HostRouted
+from . import conv_integer as _conv_integer
 
 
 class _Params:
@@ -68,9 +69,70 @@ def _conv_apply(x, w, b, p):
     """F(x, w) + b, recorded for autograd when needed."""
     if _amp_cast.state[0] is not None:  # CPU autocast: every convolution in its lower-precision dtype
         x, w, b = _amp_cast.lower(x, w, b)
+    dt = x._impl.dtype
+    if w._impl.dtype == dt and (b is None or b._impl.dtype == dt):  # (mixed dtypes: the kernel's error)
+        if x._impl.ndim == p.spatial + 2 and x._impl.shape[0] == 0 and w._impl.ndim == p.spatial + 2:
+            return _empty_batch(x, w, b, p)
+        if dt in _conv_integer.INTEGER:
+            return _conv_integer.integer_conv(x, w, b, p, _fwd_impl)  # exact, wrapping: PyTorch's int convs
     if _gs.enabled and (x._rg or w._rg or (b is not None and b._rg)):
         return _Conv.apply(x, w, b, p)
     return _wrap(_fwd_impl(x._impl, w._impl, None if b is None else b._impl, p))
+
+
+def _empty_batch(x, w, b, p):
+    """An empty batch: PyTorch's "empty" convolution backend, which only computes the output's shape (no
+    kernel runs, so any dtype passes, the input may have empty spatial dims and a transposed
+    convolution's output_padding is not held to stride/dilation). The channel, bias and kernel-size checks
+    remain."""
+    S = p.spatial
+    op = ("conv_transpose%dd" if p.transposed else "conv%dd") % S
+    xs, ws = list(x._impl.shape), list(w._impl.shape)
+    C, k, groups = xs[1], ws[2:], p.groups
+
+    def per_dim(v):
+        return list(v) * S if len(v) == 1 else list(v)
+    stride, dilation = per_dim(p.stride), per_dim(p.dilation)
+    if any(v <= 0 for v in stride):
+        raise RuntimeError(f"{op}: non-positive stride is not supported, got {p.stride}")
+    if len(p.padding) == 2 * S:
+        lo, hi = list(p.padding[0::2]), list(p.padding[1::2])
+    else:
+        lo = hi = per_dim(p.padding)
+    if any(v < 0 for v in lo + hi):
+        raise RuntimeError(f"{op}: negative padding is not supported, got {p.padding}")
+    if groups < 1:
+        raise RuntimeError(f"{op}: non-positive groups is not supported, got {groups}")
+    if 0 in k:
+        raise RuntimeError(f"{op}: kernel size must be positive, got weight {ws}")
+    if p.transposed:
+        if C != ws[0] or C % groups:
+            raise RuntimeError(f"{op}: input {xs} has {C} channels, weight {ws} expects {ws[0]} (groups={groups})")
+        out_c = ws[1] * groups
+        opad = per_dim(p.output_padding)
+        out = [(n - 1) * s - 2 * a + d * (kk - 1) + o + 1
+               for n, s, a, d, kk, o in zip(xs[2:], stride, lo, dilation, k, opad)]
+    else:
+        if C != ws[1] * groups or ws[0] % groups:
+            raise RuntimeError(f"{op}: input {xs} has {C} channels, weight {ws} expects {ws[1] * groups} "
+                               f"(groups={groups})")
+        out_c = ws[0]
+        padded = [n + a + z for n, a, z in zip(xs[2:], lo, hi)]
+        eff = [d * (kk - 1) + 1 for d, kk in zip(dilation, k)]
+        if any(pd < e for pd, e in zip(padded, eff)):
+            raise RuntimeError("Calculated padded input size per channel: (" + " x ".join(map(str, padded)) +
+                               "). Kernel size: (" + " x ".join(map(str, eff)) +
+                               f"). Kernel size can't be greater than actual input size ({op}: input {xs})")
+        out = [(pd - e) // s + 1 for pd, e, s in zip(padded, eff, stride)]
+    if any(v < 0 for v in out):  # (an empty output dim is fine here)
+        raise RuntimeError(f"{op}: input {xs} with weight {ws} gives output size {out}, which is negative")
+    if b is not None and (b._impl.ndim != 1 or b._impl.shape[0] != out_c):
+        raise RuntimeError(f"{op}: bias {list(b._impl.shape)} should be 1-D with {out_c} elements (weight {ws})")
+    res = _wrap(_C.full([0, out_c] + out, 0, x._impl.dtype, x._impl.device))
+    if _gs.enabled and (x._rg or w._rg or (b is not None and b._rg)):
+        # joins the graph (the operands' gradients are zeros); adding to an empty tensor adds nothing
+        res = res + (x.sum() + w.sum() + (0 if b is None else b.sum())) * 0
+    return res
 
 
 def _conv_grads(g, x, w, p, mask):

@@ -17,6 +17,7 @@ import warnings
 
 import numpy as np
 
+from .. import _C
 from .._tensor import Tensor, _wrap
 from ..autograd.function import Function
 from ..autograd.grad_mode import _state as _gs
@@ -78,6 +79,13 @@ class _GridSampleBackward(Function):
         raise RuntimeError("the derivative for 'grid_sampler_backward' is not implemented.")
 
 
+_FLOATS = ("float32", "float64", "float16", "bfloat16")
+
+
+def _cast(t, dtype):
+    return _wrap(_C.to(t._impl, dtype, t._impl.device, False))
+
+
 @_amp_cast.fp32_op
 def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corners=None):
     """Samples input [N, C, H, W] at grid [N, OH, OW, 2] ((x, y) in [-1, 1]) -> [N, C, OH, OW]; or
@@ -97,6 +105,13 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
         warnings.warn(_DEFAULT_AC_MSG, stacklevel=2)
         align_corners = False
     align_corners = bool(align_corners)
+    idt, gdt = input._impl.dtype, grid._impl.dtype
+    if input._impl.ndim in (4, 5) and input._impl.shape[0] == 0 and (gdt != idt or idt not in _FLOATS):
+        # an empty batch: PyTorch's kernel has nothing to sample, so neither dtype is checked (the shapes are:
+        # the float kernel runs on the empty operands)
+        ft = idt if idt in _FLOATS else "float32"
+        out = grid_sample(_cast(input, ft), _cast(grid, ft), mode, padding_mode, align_corners)
+        return _cast(out, idt)
     if _gs.enabled and (input._rg or grid._rg):
         cls = _GridSample3D if input.dim() == 5 else _GridSample
         return cls.apply(input, grid, mode, padding_mode, align_corners)

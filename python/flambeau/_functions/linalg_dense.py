@@ -57,7 +57,8 @@ class return_types:
     triangular_solve = _rt("triangular_solve", "solution cloned_coefficient")
 
 
-_TORCH_NAMES = {"float32": "Float", "float64": "Double", "int64": "Long", "bool": "Bool"}
+_TORCH_NAMES = {"float32": "Float", "float64": "Double", "int64": "Long", "int32": "Int", "int16": "Short",
+                "int8": "Char", "uint8": "Byte", "bool": "Bool", "float16": "Half", "bfloat16": "BFloat16"}
 _EPS = {"float32": float(np.finfo(np.float32).eps), "float64": float(np.finfo(np.float64).eps)}
 
 
@@ -83,6 +84,46 @@ def _check_input(A, op, square=False, name="A"):
                            f"Got {_TORCH_NAMES.get(dt, dt)}")
     if square and s[-1] != s[-2]:
         raise RuntimeError(f"{op}: {name} must be batches of square matrices, but they are {s[-2]} by {s[-1]} matrices")
+
+
+def _kernel_dtypes(kernel, ints=False):
+    """For an op whose PyTorch CPU kernel `kernel` refuses float16/bfloat16 (and, with ints=True, the
+    integer and bool dtypes: eigh, which has no dtype check of its own) only where there is work to do:
+    PyTorch skips the kernel for empty inputs (an empty batch, 0 x 0 matrices), so those pass and give
+    results of the input's dtype (empty, or det 1 / cond 0). A non-empty one raises the kernel's
+    NotImplementedError. The empty case is computed here in float32 and cast back."""
+    passing = ("float16", "bfloat16") + (("int64", "int32", "int16", "int8", "uint8", "bool") if ints else ())
+
+    def deco(fn):
+        import functools
+
+        @functools.wraps(fn)
+        def wrapper(A, *args, out=None, **kwargs):
+            dt = A._impl.dtype if isinstance(A, Tensor) else None
+            if dt not in passing or len(A._impl.shape) < 2:
+                return fn(A, *args, out=out, **kwargs)
+            args = [a.float() if isinstance(a, Tensor) and a._impl.dtype == dt else a for a in args]
+            if A.numel() != 0:
+                # PyTorch checks the shapes before its kernel refuses the dtype: the float32 call raises those
+                # (its singular-matrix errors come after the kernel, so they give way to the refusal)
+                try:
+                    with _no_grad():
+                        fn(A.detach().float(), *args, **kwargs)
+                except LinAlgError:
+                    pass
+                raise NotImplementedError(f'"{kernel}" not implemented for \'{_TORCH_NAMES[dt]}\'')
+            r = fn(A.float(), *args, **kwargs)
+
+            def back(t):
+                return dsp._cast(t, dt) if isinstance(t, Tensor) and t._impl.dtype == "float32" else t
+            if isinstance(r, tuple):
+                r = type(r)(*(back(t) for t in r)) if hasattr(r, "_fields") else tuple(back(t) for t in r)
+                if out is not None:
+                    return type(r)(*(dsp._write_out(o, v) for o, v in zip(out, r)))
+                return r
+            return _out(out, back(r))
+        return wrapper
+    return deco
 
 
 def _check_same_dtype(A, B, op):
@@ -213,6 +254,7 @@ class LinalgLuFactorEx(Function):
         return _perm_matrix(piv, m, LU) @ gA
 
 
+@_kernel_dtypes("lu_cpu", ints=True)
 def lu_factor_ex(A, *, pivot=True, check_errors=False, out=None):
     _check_input(A, "linalg.lu_factor_ex")
     if not pivot:
@@ -231,6 +273,7 @@ def _lu_message(i):
             "perform the factorization, consider calling linalg.lu(A, pivot) or linalg.lu_factor_ex(A, pivot)")
 
 
+@_kernel_dtypes("lu_cpu", ints=True)
 def lu_factor(A, *, pivot=True, out=None):
     _check_input(A, "linalg.lu_factor")
     LU, piv, info = lu_factor_ex(A, pivot=pivot)
@@ -255,6 +298,7 @@ def _unpack(LU, piv, m, n, unpack_data=True, unpack_pivots=True):
     return P, L, U
 
 
+@_kernel_dtypes("lu_cpu", ints=True)
 def lu(A, *, pivot=True, out=None):
     """P, L, U with A = P L U (L unit lower [..., m, k], U upper [..., k, n])."""
     _check_input(A, "linalg.lu")
@@ -448,12 +492,14 @@ def _solve_impl(A, B, left, check, op="linalg.solve", err_op="torch.linalg.solve
     return X, info
 
 
+@_kernel_dtypes("lu_cpu")
 def solve(A, B, *, left=True, out=None):
     return _out(out, _solve_impl(A, B, left, True)[0])
 
 
+@_kernel_dtypes("lu_cpu")
 def solve_ex(A, B, *, left=True, check_errors=False, out=None):
-    X, info = _solve_impl(A, B, left, check_errors, "linalg.solve_ex", "torch.linalg.solve_ex")
+    X, info = _solve_impl(A, B, left, check_errors, "linalg.solve", "torch.linalg.solve_ex")
     return _outs(out, return_types.linalg_solve_ex, (X, info))
 
 
@@ -489,7 +535,7 @@ def _inv_raw(A, err_op):
 
 
 def inv_ex(A, *, check_errors=False, out=None):
-    _check_input(A, "linalg.inv_ex", square=True)
+    _check_input(A, "linalg.inv", square=True)  # PyTorch's message names linalg.inv
     err_op = "linalg.inv_ex" if check_errors else None
     if _records(A):
         Y, info = LinalgInvEx.apply(A, err_op)
@@ -567,6 +613,7 @@ class LinalgDet(Function):
         return _lu_solve_raw(LU, piv, rhs, adjoint=True)
 
 
+@_kernel_dtypes("lu_cpu")
 def det(A, *, out=None):
     _check_input(A, "linalg.det", square=True)
     if _records(A):
@@ -653,8 +700,9 @@ class LinalgCholeskyEx(Function):
         return gA, None, None
 
 
+@_kernel_dtypes("cholesky_cpu")
 def cholesky_ex(A, *, upper=False, check_errors=False, out=None):
-    _check_input(A, "linalg.cholesky_ex", square=True)
+    _check_input(A, "linalg.cholesky", square=True)  # PyTorch's message names linalg.cholesky
     err_op = "linalg.cholesky_ex" if check_errors else None
     if _records(A):
         L, info = LinalgCholeskyEx.apply(A, bool(upper), err_op)
@@ -665,6 +713,7 @@ def cholesky_ex(A, *, upper=False, check_errors=False, out=None):
     return _outs(out, return_types.linalg_cholesky_ex, (L, info))
 
 
+@_kernel_dtypes("cholesky_cpu")
 def cholesky(A, *, upper=False, out=None):
     _check_input(A, "linalg.cholesky", square=True)
     if _records(A):
@@ -808,10 +857,14 @@ class LinalgQr(Function):
 
 
 def qr(A, mode="reduced", *, out=None):
+    half = isinstance(A, Tensor) and A._impl.dtype in ("float16", "bfloat16")
+    if not half:
+        _check_input(A, "linalg.qr")
     if mode not in ("reduced", "complete", "r"):
         raise RuntimeError(f"qr received unrecognized mode '{mode}' but expected one of 'reduced' (default), 'r', "
                            "or 'complete'")
-    _check_input(A, "linalg.qr")
+    if half:  # PyTorch's geqrf kernel refuses them, even when empty
+        raise NotImplementedError(f'"geqrf_cpu" not implemented for \'{_TORCH_NAMES[A._impl.dtype]}\'')
     if _records(A):
         Q, R = LinalgQr.apply(A, mode)
     else:
@@ -859,6 +912,7 @@ def _check_uplo(UPLO, op):
     return UPLO.upper()
 
 
+@_kernel_dtypes("linalg_eigh_cpu", ints=True)
 def eigh(A, UPLO="L", *, out=None):
     _check_input(A, "linalg.eigh", square=True)
     uplo = _check_uplo(UPLO, "linalg.eigh")
@@ -869,6 +923,7 @@ def eigh(A, UPLO="L", *, out=None):
     return _outs(out, return_types.linalg_eigh, (w, V))
 
 
+@_kernel_dtypes("linalg_eigh_cpu", ints=True)
 def eigvalsh(A, UPLO="L", *, out=None):
     _check_input(A, "linalg.eigvalsh", square=True)
     uplo = _check_uplo(UPLO, "linalg.eigvalsh")
@@ -936,6 +991,7 @@ class LinalgSvd(Function):
         return gA, None
 
 
+@_kernel_dtypes("linalg_svd_cpu")
 def svd(A, full_matrices=True, *, driver=None, out=None):
     _check_input(A, "linalg.svd")
     if _records(A):
@@ -945,8 +1001,9 @@ def svd(A, full_matrices=True, *, driver=None, out=None):
     return _outs(out, return_types.linalg_svd, (U, S, Vh))
 
 
+@_kernel_dtypes("linalg_svd_cpu")
 def svdvals(A, *, driver=None, out=None):
-    _check_input(A, "linalg.svdvals")
+    _check_input(A, "linalg.svd")  # PyTorch's message names linalg.svd
     if _records(A):
         return _out(out, LinalgSvd.apply(A, False)[1])
     return _out(out, _wrap(_on_host.linalg_svd(A._impl, False, False)[1]))

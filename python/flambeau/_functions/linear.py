@@ -8,6 +8,8 @@ from .linalg import mm
 from .shape import reshape, transpose, broadcast_shapes
 from ..amp import _cast as _amp_cast
 
+_INTEGER = frozenset(("int64", "int32", "int16", "int8", "uint8"))
+
 
 class Linear(Function):
     _builtin = True
@@ -39,9 +41,12 @@ def linear(input, weight, bias=None):
             f"linear: input of shape {tuple(input.shape)} and weight of shape {tuple(weight.shape)} "
             f"do not match (input has {input.shape[-1] if input.dim() else 0} features, weight expects "
             f"{weight.shape[-1] if weight.dim() else 0})")
-    if weight.dim() != 2 or input.dim() == 0 or input.dtype != weight.dtype or \
+    if input._impl.dtype == "bool" and weight._impl.dtype == "bool":
+        return _bool_linear(input, weight, bias)
+    if weight.dim() != 2 or input.dim() == 0 or input.dtype != weight.dtype or input._impl.dtype in _INTEGER or \
             (bias is not None and (bias.dim() != 1 or bias.dtype != input.dtype or bias.shape[0] != weight.shape[0])):
-        # Rare shapes and mixed dtypes: the general path (matmul promotes and broadcasts).
+        # Rare shapes, mixed dtypes and integers: the general path (matmul promotes and broadcasts; integer
+        # products and the bias add wrap around as PyTorch's addmm does).
         if bias is not None and weight.dim() != 2 and input.dim() >= 2:  # PyTorch's addmm route
             raise RuntimeError(f"linear: mat2 must be a matrix, got {weight.dim()}-D tensor (input of shape "
                                f"{list(input.shape)}, weight of shape {list(weight.shape)})")
@@ -62,3 +67,16 @@ def linear(input, weight, bias=None):
     lead = tuple(input.shape[:-1])
     out = Linear.apply(reshape(input, (-1, input.shape[-1])), weight, bias)
     return reshape(out, lead + (weight.shape[0],))
+
+
+def _bool_linear(input, weight, bias):
+    """PyTorch's CPU GEMM kernels refuse bool, but only when there is an output to compute: the shapes
+    are checked (and an empty result built) through the int64 path."""
+    from .. import int64, bool as bool_
+    out = linear(input.to(int64), weight.to(int64), None if bias is None else bias.to(int64))
+    if out.numel() == 0:
+        return out.to(bool_)
+    kernel = ("dot" if input.dim() == 1 and weight.dim() == 1 else
+              "addmv_impl_cpu" if input.dim() == 1 or weight.dim() == 1 else "addmm_impl_cpu_")
+    raise NotImplementedError(f"\"{kernel}\" not implemented for 'Bool'")
+

@@ -62,10 +62,22 @@ def _byte_target_as_long(input, target):
     return target
 
 
-def _float_pair(input, target, name):
-    """Casts input/target to one floating dtype (differentiably), as PyTorch's type promotion does."""
+_TORCH_DTYPE_NAMES = {"int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
+                      "bool": "Bool", "complex64": "ComplexFloat", "complex128": "ComplexDouble"}
+
+
+def _float_pair(input, target, name, kernel=None):
+    """Casts input/target to one floating dtype (differentiably), as PyTorch's type promotion does. With
+    `kernel` (PyTorch's CPU kernel of the loss), integer and bool operands promote too, as in PyTorch: a
+    floating result dtype is computed, any other is refused with that kernel's NotImplementedError."""
     from .shape import _to
     di, dt = input._impl.dtype, target._impl.dtype
+    if kernel is not None and (di not in _FLOAT or dt not in _FLOAT):
+        from .._promote import result_type_names
+        dtn = result_type_names(input, target)
+        if dtn not in _FLOAT:
+            raise NotImplementedError(f"\"{kernel}\" not implemented for '{_TORCH_DTYPE_NAMES.get(dtn, dtn)}'")
+        return _to(input, dtn, input._impl.device), _to(target, dtn, target._impl.device)
     if di not in _FLOAT:
         raise TypeError(f"{name}: expected a floating-point input, got {di} with shape {list(input.shape)}")
     if dt == di:
@@ -299,11 +311,11 @@ BinaryCrossEntropyWithLogits = _point_class("BinaryCrossEntropyWithLogits", "bin
                                             lambda w, pw, p: dict(weight=w, pos_weight=pw))
 
 
-def _run_point(Fn, name, input, target, weight, pos_weight, param, reduction):
+def _run_point(Fn, name, input, target, weight, pos_weight, param, reduction, kernel=None):
     _check(input, name)
     _check(target, name, "target")
     _check_reduction(reduction)
-    input, target = _float_pair(input, target, name)
+    input, target = _float_pair(input, target, name, kernel)
     weight, pos_weight = _like(weight, input), _like(pos_weight, input)
     _no_grad_for(name, "weight", weight)
     _no_grad_for(name, "pos_weight", pos_weight)
@@ -324,8 +336,10 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", we
     _check(input, "mse_loss")
     _warn_size(input, target)
     reduction = _reduction(size_average, reduce, reduction)
+    if isinstance(target, Tensor):  # PyTorch broadcasts the pair before it reads the reduction
+        _C.broadcast_shapes(list(input._impl.shape), list(target._impl.shape), "mse_loss")
     _check_weight_size(weight, input)
-    return _run_point(MseLoss, "mse_loss", input, target, weight, None, 0.0, reduction)
+    return _run_point(MseLoss, "mse_loss", input, target, weight, None, 0.0, reduction, "mse_cpu")
 
 
 def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):

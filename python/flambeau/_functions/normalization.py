@@ -19,6 +19,8 @@ variance); the cumulative average of `momentum=None` is the module's job: it pas
 """
 import numbers
 
+import math
+
 from .. import _C
 from .._tensor import Tensor, _wrap
 from ..autograd.function import Function
@@ -259,6 +261,12 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-05):
     for t, name in ((input, "input"), (weight, "weight"), (bias, "bias")):
         _check_tensor(t, name, "group_norm")
     num_groups, eps = int(num_groups), float(eps)
+    shape = list(input._impl.shape)
+    if len(shape) >= 2 and num_groups > 0:
+        # PyTorch's F.group_norm: _verify_batch_size([N * C // G, G, *spatial]) before the kernel
+        size = [shape[0] * shape[1] // num_groups, num_groups] + shape[2:]
+        if size[0] * math.prod(size[2:]) == 1:
+            raise ValueError(f"Expected more than 1 value per channel when training, got input size {size}")
     if _records(input, weight, bias):
         return GroupNorm.apply(input, num_groups, weight, bias, eps)
     out, _, _ = _C.group_norm(input._impl, num_groups, _impl(weight), _impl(bias), eps)

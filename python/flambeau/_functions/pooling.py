@@ -11,6 +11,7 @@ is the adjoint of the (linear) forward, whose own adjoint is the forward. So cre
 import math
 
 from .. import _C
+from . import pooling_integer as _pooling_integer
 from .._tensor import Tensor, _wrap
 from ..autograd.function import Function
 from ..autograd.grad_mode import _state as _gs
@@ -135,21 +136,12 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
 
 
 def _max_pool2d_integer(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
-    """Max pooling of an integer image (PyTorch pools uint8/int8/int16/int32/int64, not bool): the
-    arg-max positions of the float64 copy (exact for |values| < 2**53), the values gathered from
-    the input itself."""
-    if input._impl.dtype == "bool":
-        raise NotImplementedError('"max_pool2d" not implemented for \'Bool\'')
-    import flambeau
-    _, idx = max_pool2d(input.to(flambeau.float64), kernel_size, stride, padding, dilation, ceil_mode,
-                        return_indices=True)
-    lead = tuple(input.shape[:-2])
-    # the plane sizes as numbers: reshape(lead + (-1,)) is ambiguous for an empty batch
-    h, w = input.shape[-2], input.shape[-1]
-    flat_idx = idx.reshape(tuple(idx.shape[:-2]) + (idx.shape[-2] * idx.shape[-1],))
-    values = input.reshape(lead + (h * w,)).gather(-1, flat_idx)
-    values = values.reshape(tuple(idx.shape))
-    return (values, idx) if return_indices else values
+    """Max pooling of an integer image, exact for every value (pooling_integer.py)."""
+    op = "max_pool2d"
+    _check_input(op, input)
+    return _pooling_integer.integer_max_pool(
+        input, _int_list(kernel_size, "kernel_size", op), _stride(stride, op), _int_list(padding, "padding", op),
+        _int_list(dilation, "dilation", op), bool(ceil_mode), bool(return_indices), _C.max_pool2d, 2)
 
 
 def max_pool2d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
@@ -243,6 +235,8 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
             raise RuntimeError("avg_pool2d: divisor must be not zero")
     args = (_int_list(kernel_size, "kernel_size", op), _stride(stride, op), _int_list(padding, "padding", op),
             bool(ceil_mode), bool(count_include_pad), divisor_override)
+    if input._impl.dtype in _pooling_integer.INTEGER:  # exact int64 sums, truncated quotients: PyTorch's
+        return _pooling_integer.integer_avg_pool(input, args, _C.avg_pool2d, "avg_pool2d", 2)
     return _avg_pool(input, args)
 
 
@@ -290,4 +284,38 @@ def adaptive_avg_pool2d(input, output_size):
     """Adaptive average pooling to output_size (int, pair, or pair with None = keep that size)."""
     op = "adaptive_avg_pool2d"
     _check_input(op, input)
-    return _adaptive_avg(input, _adaptive_size(input, output_size, op))
+    if isinstance(output_size, (tuple, list)) and input._impl.ndim <= len(output_size):
+        raise ValueError(f"Input dimension should be at least {len(output_size) + 1}")  # PyTorch's F-level check
+    o = _adaptive_size(input, output_size, op)
+    return adaptive_avg_route(input, o, op, "adaptive_avg_pool2d", _adaptive_avg)
+
+
+_DTYPE_NAMES = {"int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
+
+
+def adaptive_avg_route(input, o, op, kernel_name, run):
+    """PyTorch's adaptive average pooling before its kernel: an all-ones output size is the mean over the
+    pooled dims (NaN for empty planes; mean's refusal for integers); otherwise the pooled dims (2-D; 3-D:
+    every dim but the first) must be non-empty, the kernel refuses integers and bool, and (2-D only) an
+    empty output is returned before that, for any dtype."""
+    dims = len(o)
+    if any(v < 0 for v in o):
+        raise RuntimeError(f"{op}: elements of output_size must be greater than or equal to 0 but received "
+                           "{" + ", ".join(str(v) for v in o) + "}")
+    if all(v == 1 for v in o):
+        return input.mean(tuple(range(-dims, 0)), keepdim=True)
+    shape = list(input._impl.shape)
+    nd = len(shape)
+    for i in (range(-dims, 0) if dims == 2 else range(1 - nd, 0)):
+        if shape[i] == 0:
+            raise RuntimeError(f"{op}(): Expected input to have non-zero size for non-batch dimensions, but input "
+                               f"has sizes {shape} with dimension {i + nd} being empty")
+    if nd not in (dims + 1, dims + 2):
+        raise RuntimeError(f"{op}(): Expected {dims + 1}D or {dims + 2}D tensor, but got {shape}")
+    out_shape = shape[:-dims] + list(o)
+    if math.prod(out_shape) == 0 and dims == 2:  # PyTorch runs no kernel: any dtype, an empty result
+        out = _wrap(_C.full(out_shape, 0, input._impl.dtype, input._impl.device))
+        return out + input.sum() * 0 if input.requires_grad else out  # joins the graph; adds nothing
+    if input._impl.dtype in _DTYPE_NAMES:
+        raise NotImplementedError(f"\"{kernel_name}\" not implemented for '{_DTYPE_NAMES[input._impl.dtype]}'")
+    return run(input, o)

@@ -10,6 +10,7 @@ argument checks are PyTorch's (done in C++, csrc/ops/pooling3d.cpp). As for 2-D 
 backward is the forward's linear map again, so create_graph=True works.
 """
 from .. import _C
+from . import pooling_integer as _pooling_integer
 from .._tensor import Tensor, _wrap
 from ..autograd.function import Function
 from ..autograd.grad_mode import _state as _gs
@@ -98,6 +99,8 @@ def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     p = _int_list(padding, "padding", op)
     d = _int_list(dilation, "dilation", op)
     ceil_mode = bool(ceil_mode)
+    if input._impl.dtype in _pooling_integer.INTEGER:  # exact for every value, as PyTorch's integer kernel
+        return _pooling_integer.integer_max_pool(input, k, s, p, d, ceil_mode, bool(return_indices), _C.max_pool3d, 3)
 
     def run(xi, with_indices):
         return _C.max_pool3d(xi, k, s, p, d, ceil_mode, with_indices)
@@ -202,6 +205,15 @@ def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
             raise RuntimeError("avg_pool3d: divisor must be not zero")
     args = (_int_list(kernel_size, "kernel_size", op), _stride(stride, op), _int_list(padding, "padding", op),
             bool(ceil_mode), bool(count_include_pad), divisor_override)
+    k3, shape = args[0] * 3 if len(args[0]) == 1 else args[0], input._impl.shape
+    if len(k3) == 3 and len(shape) in (4, 5) and any(n < k for n, k in zip(shape[-3:], k3)):
+        # PyTorch's CPU avg_pool3d wants the input itself (not the padded one) to hold a window
+        raise RuntimeError(f"input image (T: {shape[-3]} H: {shape[-2]} W: {shape[-1]}) smaller than kernel size "
+                           f"(kT: {k3[0]} kH: {k3[1]} kW: {k3[2]}) (avg_pool3d: input {list(shape)})")
+    if input._impl.dtype in _pooling_integer.INTEGER:  # exact int64 sums, truncated quotients: PyTorch's
+        return _pooling_integer.integer_avg_pool(input, args, _C.avg_pool3d, "avg_pool3d_out_frame", 3)
+    if input._impl.dtype in ("float16", "bfloat16"):  # PyTorch's CPU kernel has no half version
+        _pooling_integer.refuse(input, args, _C.avg_pool3d, "avg_pool3d_out_frame")
     return _avg_pool(input, args)
 
 
@@ -250,7 +262,9 @@ def adaptive_avg_pool3d(input, output_size):
     """Adaptive average pooling to output_size (int, triple, or triple with None = keep that size)."""
     op = "adaptive_avg_pool3d"
     _check_input(op, input)
-    return _adaptive_avg(input, _adaptive_size(input, output_size, op))
+    from .pooling import adaptive_avg_route
+    return adaptive_avg_route(input, _adaptive_size(input, output_size, op), op, "adaptive_avg_pool3d_cpu",
+                              _adaptive_avg)
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -239,11 +239,11 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     out_sizes = output_size if output_size is not None else [
         int(math.floor(float(n) * s)) for n, s in zip(in_sizes, scales)]
     scales = scales if scales is not None else [None] * dim
-    _check_sizes(in_sizes, out_sizes)
-    uint8 = _check_integer_input(input, mode, dim)
-    if mode == "area":
+    if mode == "area":  # PyTorch calls the adaptive pool directly: its checks, empty sizes and dtypes
         pool = {1: F.adaptive_avg_pool1d, 2: F.adaptive_avg_pool2d, 3: F.adaptive_avg_pool3d}[dim]
         return pool(input, output_size)
+    _check_sizes(in_sizes, out_sizes)
+    uint8 = _check_integer_input(input, mode, dim)
 
     ft = np.float64 if str(input.dtype).endswith("float64") else np.float32
     x = input
@@ -282,18 +282,21 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
 
 
 _TORCH_TYPE_NAMES = {"uint8": "Byte", "int8": "Char", "int16": "Short", "int32": "Int", "int64": "Long",
-                     "bool": "Bool"}
+                     "bool": "Bool", "complex64": "ComplexFloat", "complex128": "ComplexDouble"}
 
 
 def _check_integer_input(input, mode, dim):
     """True for a uint8 image in a mode PyTorch resizes in uint8 (bilinear, bicubic, with or without
-    antialias, and nearest); PyTorch's NotImplementedError for other integer input. (flambeau's
-    nearest modes also take other integer and bool tensors: they only copy values.)"""
+    antialias, and nearest); PyTorch's NotImplementedError for other integer and bool input (its nearest
+    kernels too, although they only copy values)."""
     if input.is_floating_point():
         return False
     name = str(input.dtype).split(".")[-1]
     if mode in ("nearest", "nearest-exact"):
-        return False
+        if name == "uint8":
+            return False
+        kernel = "upsample_nearest2d_channels_last" if dim == 2 else "compute_indices_weights_nearest"
+        raise NotImplementedError(f'"{kernel}" not implemented for \'{_TORCH_TYPE_NAMES.get(name, name)}\'')
     if name == "uint8" and mode in ("bilinear", "bicubic"):
         return True
     kernel = {"bilinear": "upsample_bilinear2d_channels_last", "bicubic": "compute_indices_weights_cubic",

@@ -513,7 +513,15 @@ def _norm(x, p, dim, keepdim, eps=None):
     return s.pow(1.0 / p)
 
 
+_TORCH_INT_NAMES = {"int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
+                    "bool": "Bool"}
+
+
 def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
+    dt = input._impl.dtype
+    if dt in _TORCH_INT_NAMES:  # PyTorch's denominator is linalg.vector_norm, which refuses these
+        raise RuntimeError("linalg.vector_norm: Expected a floating point or complex tensor as input. "
+                           f"Got {_TORCH_INT_NAMES[dt]}")
     if p == 2 and not (input.requires_grad and flambeau.is_grad_enabled()):
         # Without autograd, the 2-norm in one pass (the sum-of-squares loops) instead of x * x, a sum,
         # a clamp and a sqrt (0.67x PyTorch on [4096, 1024]).
@@ -1005,6 +1013,9 @@ def pad(input, pad, mode="constant", value=None):
         for k in range(len(pad) // 2):
             dim = input.dim() - 1 - k
             left, right = int(pad[2 * k]), int(pad[2 * k + 1])
+            if out.shape[dim] + min(left, 0) < 0 or out.shape[dim] + min(left, 0) + min(right, 0) < 0:
+                raise RuntimeError(f"pad: narrow(): length must be non-negative (dimension {dim} of size "
+                                   f"{input.shape[dim]} cropped by {left} and {right}; input {list(input.shape)})")
             if left < 0:
                 out = out.narrow(dim, -left, out.shape[dim] + left)
                 left = 0
@@ -1184,6 +1195,16 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     return out.squeeze(0) if unbatched else out
 
 
+def _check_1d_args(op, input, stride, padding):
+    """PyTorch's stride/padding checks, under the 1-d op's name (the 2-d kernel it runs on would name itself)."""
+    if not isinstance(stride, str) and _ntuple(stride, 1)[0] <= 0:
+        raise RuntimeError(f"{op}: non-positive stride is not supported, got stride={stride} "
+                           f"(input {list(input.shape)})")
+    if not isinstance(padding, str) and _ntuple(padding, 1)[0] < 0:
+        raise RuntimeError(f"{op}: negative padding is not supported, got padding={padding} "
+                           f"(input {list(input.shape)})")
+
+
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     # kernel: _C.conv1d
     unbatched = input.dim() == 2
@@ -1192,6 +1213,7 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     if input.dim() != 3:
         raise RuntimeError(f"conv1d: expected 2D (unbatched) or 3D (batched) input, but got input "
                            f"of size: {list(input.shape)}")
+    _check_1d_args("conv1d", input, stride, padding)
     if isinstance(padding, str):
         pads = _conv_padding(padding, (weight.shape[-1],), _ntuple(dilation, 1),
                              _ntuple(stride, 1), 1)
@@ -1248,6 +1270,7 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
 def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
                      dilation=1):
     # kernel: _C.conv_transpose1d
+    _check_1d_args("conv_transpose1d", input, stride, padding)
     unbatched = input.dim() == 2
     if unbatched:
         input = input.unsqueeze(0)
@@ -1307,6 +1330,15 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
     if input.dim() not in (3, 4):
         raise NotImplementedError("Input Error: Only 3D or 4D input Tensors are supported "
                                   f"(got {input.dim()}D)")
+    shape = list(input._impl.shape)
+    if 0 in shape[-3:]:
+        raise RuntimeError("Expected 3D or 4D (batch mode) tensor with possibly 0 batch size and other non-zero "
+                           f"dimensions for input, but got: {shape}")
+    if input._impl.dtype in _TORCH_INT_NAMES and input._impl.dtype != "bool":
+        # PyTorch's im2col kernel takes floating, complex and bool tensors only (even when empty), after its
+        # shape checks (those of the float path, run on zeros)
+        unfold(flambeau.zeros(tuple(shape), dtype=flambeau.float32), kernel_size, dilation, padding, stride)
+        raise NotImplementedError(f"\"im2col_out_cpu\" not implemented for '{_TORCH_INT_NAMES[input._impl.dtype]}'")
     unbatched = input.dim() == 3
     if unbatched:
         input = input.unsqueeze(0)
@@ -1464,8 +1496,14 @@ def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     k = _ntuple(kernel_size, 1)[0]
     s = k if stride is None or (isinstance(stride, (list, tuple)) and len(stride) == 0) \
         else _ntuple(stride, 1)[0]
-    res = max_pool2d(input.unsqueeze(-2), (1, k), (1, s), (0, _ntuple(padding, 1)[0]),
+    dt = input._impl.dtype
+    x = input.to(flambeau.uint8) if dt == "bool" and not return_indices else input  # (refused below)
+    res = max_pool2d(x.unsqueeze(-2), (1, k), (1, s), (0, _ntuple(padding, 1)[0]),
                      (1, _ntuple(dilation, 1)[0]), ceil_mode, return_indices)
+    if dt in _TORCH_INT_NAMES and not return_indices:
+        # PyTorch's max_pool1d without indices (no gradient) is max_pool1d_impl, a floating-point kernel,
+        # which refuses integers and bool after the shape checks (just run, through max_pool2d)
+        raise NotImplementedError(f"\"max_pool1d_impl\" not implemented for '{_TORCH_INT_NAMES[dt]}'")
     if return_indices:
         return res[0].squeeze(-2), res[1].squeeze(-2)
     return res.squeeze(-2)
@@ -1680,6 +1718,12 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
         if count <= 1:
             raise ValueError("Expected more than 1 spatial element when training, got input size "
                              f"{input.shape}")
+    dt = input._impl.dtype
+    if dt in _TORCH_INT_NAMES:  # PyTorch's batch_norm kernel refuses these, unless there is nothing to do
+        if input.numel() == 0:
+            return input.clone()
+        raise NotImplementedError(f"\"batch_norm\" not implemented for '{_TORCH_INT_NAMES[dt]}'")
+    if use_input_stats:
         mean = _mean_dims(input, dims, keepdim=True)
         centered = input - mean
         var = _mean_dims(centered * centered, dims, keepdim=True)
