@@ -138,12 +138,14 @@ def bitwise_not(input, *, out=None):
     return _write_out(out, r) if out is not None else r
 
 
-def isposinf(input):
-    return logical_and(isinf(input), gt(input, 0))
+def isposinf(input, *, out=None):
+    r = logical_and(isinf(input), gt(input, 0))
+    return _write_out(out, r) if out is not None else r
 
 
-def isneginf(input):
-    return logical_and(isinf(input), lt(input, 0))
+def isneginf(input, *, out=None):
+    r = logical_and(isinf(input), lt(input, 0))
+    return _write_out(out, r) if out is not None else r
 
 
 def isreal(input):

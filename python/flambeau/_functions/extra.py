@@ -660,10 +660,28 @@ def nextafter(input, other, *, out=None):
     dt = result_type_names(input, other)
     if dt not in _FLOAT:
         raise RuntimeError(f"\"nextafter_cpu\" not implemented for '{_TYPE[dt]}'")
-    with np.errstate(all="ignore"):
-        r = np.nextafter(_host(input, np.dtype(dt)), _host(other, np.dtype(dt)))
-    r = _tensor_from(r, dt, input.device)
+    if dt == "bfloat16":  # numpy has no bfloat16: step its 16-bit pattern (the top half of a float32)
+        r = _tensor_from(_nextafter_bf16(_host(input.float()), _host(other.float())), "float32", input.device)
+        r = r.to(_BY_NAME["bfloat16"])
+    else:
+        with np.errstate(all="ignore"):
+            r = np.nextafter(_host(input, np.dtype(dt)), _host(other, np.dtype(dt)))
+        r = _tensor_from(r, dt, input.device)
     return _out(out, _no_grad_result(r, "nextafter", input, other))
+
+
+def _nextafter_bf16(a, b):
+    """nextafter on bfloat16 values held in float32 arrays (c10's rule: NaN if either is NaN, `b` if
+    equal, the smallest subnormal toward b from zero, else one step of the bit pattern)."""
+    a, b = np.broadcast_arrays(np.asarray(a, np.float32), np.asarray(b, np.float32))
+    bits = (a.view(np.uint32) >> 16).astype(np.int64)
+    with np.errstate(invalid="ignore"):
+        up = (a < b) == (a > 0)
+    step = np.where(up, bits + 1, bits - 1)
+    step = np.where(a == 0, np.where(np.signbit(b), 0x8001, 0x0001), step)
+    r = ((step & 0xFFFF).astype(np.uint32) << 16).view(np.float32)
+    r = np.where(a == b, b, r)
+    return np.where(np.isnan(a) | np.isnan(b), np.float32(np.nan), r)
 
 
 def nextafter_(self, other):
