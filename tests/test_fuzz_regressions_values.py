@@ -196,3 +196,92 @@ def test_elementwise_out(name, args, out_shape):
         r = getattr(L, name)(*((x, y) if args == 2 else (x,)), out=o)
         return r, o, r is o
     check(fn, rtol=1e-6)
+
+
+# ------------------------------------------------------------------------------------ ternary dtypes
+@pytest.mark.parametrize("ds", [("int32", "int8", "int64"), ("int16", "uint8", "int8"), ("bool", "bool", "int32"),
+                                ("float64", "uint8", "float32"), ("float16", "float32", "int8"),
+                                ("int32", "uint8", "uint8"), ("uint8", "uint8", "uint8"), ("bool", "bool", "bool")])
+@pytest.mark.parametrize("value", [1, 0.5, -1.5, 2])
+def test_addcmul_promotes_and_truncates_value(ds, value):
+    # integer operands gave a float32 result (value=0.5 kept as a float); mixed float64/uint8/float32
+    # were computed in float32; a uint8 operand times a negative value wrapped in uint8
+    def fn(L):
+        ts = [_t(L, _vals((2, 3), i, False), d) for i, d in enumerate(ds)]
+        return L.addcmul(ts[0], ts[1], ts[2], value=value)
+    check(fn, r"addcmul|overflow|Bool", rtol=1e-6 if "float16" not in ds else 0)
+
+
+def test_addcdiv_mixed_float_and_integer_division():
+    check(lambda L: L.addcdiv(_t(L, _vals((4,), 0, False), "float64"), _t(L, _vals((4,), 1, False), "float32"),
+                              _t(L, _vals((4,), 2, False), "float16"), value=0.5), rtol=1e-12)
+    check(lambda L: L.addcdiv(L.ones(2), L.ones(2, dtype=L.int64), L.ones(2, dtype=L.int32)), r"Integer division")
+
+
+@pytest.mark.parametrize("beta,alpha", [(0.5, 2.7), (1.5, -1.7), (0, 1), (1, 1)])
+def test_addmm_integer_truncates_alpha_beta(beta, alpha):
+    # int32 addmm with beta=0.5 gave a float32 result
+    def fn(L):
+        i, a, b = L.arange(2, dtype=L.int32) + 3, L.ones(2, 3, dtype=L.int32), L.arange(6, dtype=L.int32).reshape(3, 2)
+        return L.addmm(i, a, b, beta=beta, alpha=alpha), L.addmv(i, a, L.ones(3, dtype=L.int32), beta=beta, alpha=alpha)
+    check(fn)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float64", "int64"])
+def test_special_entr_dtype(dtype):
+    # float16 entr gave float32 (where of two Python numbers)
+    a = np.concatenate([_POOL, [0.3, 2.2]])
+    check(lambda L: L.special.entr(_t(L, a, dtype)), rtol=1e-12)
+
+
+# ------------------------------------------------------------------------------------ reductions
+@pytest.mark.parametrize("op", ["var_mean", "std_mean"])
+@pytest.mark.parametrize("dim,keepdim", [(None, False), (0, False), (-1, True), ((0, 1), False), (1, False)])
+def test_var_mean_mean_with_infinities(op, dim, keepdim):
+    # the mean was sum/n (inf); PyTorch's Welford mean is NaN unless the only infinity is the slice's last element
+    for seed in range(4):
+        a = _vals((4, 3), seed)
+        check(lambda L: getattr(L, op)(_t(L, a, "float32"), dim, keepdim=keepdim), rtol=1e-5)
+        check(lambda L: getattr(L, op)(_t(L, a, "float32").T, dim, keepdim=keepdim), rtol=1e-5)
+    check(lambda L: getattr(L, op)(L.tensor([[1.0, 2.0], [3.0, math.inf]]), dim, keepdim=keepdim), rtol=1e-6)
+    z = np.array([[1 + 1j, math.inf + 2j], [3 - 1j, 4 + math.inf * 1j]], np.complex64)
+    check(lambda L: getattr(L, op)(L.tensor(z), dim, keepdim=keepdim), rtol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16", "float64"])
+def test_norm_float32_range(dtype):
+    # float32 2-norms were summed in float64: 1e30 where PyTorch's float32 squares overflow to inf, 1.4e-30
+    # where they underflow to 0
+    for vals in ([1e30, 1.0, -1e-30], [1e20, 1e20], [3e19] * 4, [1e-30, 1e-30], [1e-20, 3e-21], [0.0, 0.0]):
+        check(lambda L: L.norm(L.tensor(vals).to(getattr(L, dtype))), rtol=1e-6)
+        check(lambda L: L.linalg.vector_norm(L.tensor([vals, vals[::-1]]).to(getattr(L, dtype)), dim=1), rtol=1e-6)
+
+
+# ------------------------------------------------------------------------------------ special functions
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int64"])
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_polygamma_poles(dtype, n):
+    # trigamma at negative integers was inf (PyTorch: pi^2 / sin(pi x)^2 with sin(pi x) tiny, finite);
+    # polygamma(n >= 2) at integers below -4096 was NaN (PyTorch: the pole's infinity)
+    a = np.array([0.0, -0.0, -1.0, -2.0, -3.0, -7.0, -100.0, -1e10, -9e18, -1e30, -2.5, 1.5, np.nan, -np.inf])
+    if dtype == "int64":
+        a = a[np.isfinite(a) & (a > -1e19) & (a == np.round(a))]
+    check(lambda L: L.polygamma(n, L.tensor(a.astype(dtype))), rtol=1e-6 if dtype != "float64" else 1e-9)
+
+
+# ------------------------------------------------------------------------------------ complex division
+@pytest.mark.parametrize("dtype", ["complex64", "complex128"])
+def test_complex_division_special_values_and_rounding(dtype):
+    # complex / real divided the parts ((-inf + 1j) / 1e30 gave -inf + 1e-30j, PyTorch -inf + nanj; x / inf NaN
+    # where PyTorch gives 0); complex / complex scaled by max(|re|, |im|) instead of Smith's division, and
+    # rounded without PyTorch's fused multiply-adds (60% of float32 quotients one ulp off)
+    rng = np.random.default_rng(0)
+    pool = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 1.0, -1.0, 1e30, 3.5, -1e-30, 2.5e38])
+    n = 500
+    a = rng.choice(pool, n) + 1j * rng.choice(pool, n)
+    b = rng.choice(pool, n) + 1j * rng.choice(pool, n)
+    br = rng.choice(pool, n)
+    an, bn = rng.standard_normal(n) + 1j * rng.standard_normal(n), rng.standard_normal(n) + 1j * rng.standard_normal(n)
+    rdt = "float32" if dtype == "complex64" else "float64"
+    for x, y in ((a, b), (an, bn), (a, br), (an, bn.real)):
+        check(lambda L: L.tensor(x.astype(dtype)) / L.tensor(y.astype(dtype if np.iscomplexobj(y) else rdt)))

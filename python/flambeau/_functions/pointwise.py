@@ -5,7 +5,8 @@ import math
 
 from .. import _C
 from .._dtype import _default_dtype, _BY_NAME
-from .._promote import result_type_names, result_type_tensor_scalar, scalar_impl, can_cast_names, _FLOAT
+from .._promote import (result_type_names, result_type_tensor_scalar, scalar_impl, can_cast_names, check_fits, _FLOAT,
+                       _INT)
 from .._tensor import Tensor, _wrap
 from ..autograd.function import Function
 from ..autograd.grad_mode import _state as _gs
@@ -201,11 +202,40 @@ def lerp(input, end, weight, *, out=None):
     return _write_out(out, r) if out is not None else r
 
 
+_INT_BOOL = _INT | {"bool"}
+
+
+def _common_float(input, tensor1, tensor2):
+    """The three operands cast to their promoted dtype when it is floating and they differ (the
+    kernel then rounds as PyTorch's: mixed float64/float32/uint8 operands were computed in float32
+    by the composite), else None."""
+    dts = {input._impl.dtype, tensor1._impl.dtype, tensor2._impl.dtype}
+    if len(dts) == 1:
+        return None
+    dt = result_type_names(input, tensor1, tensor2)
+    if dt not in _FLOAT:
+        return None
+    return _cast(input, dt), _cast(tensor1, dt), _cast(tensor2, dt), dt
+
+
 def addcmul(input, tensor1, tensor2, *, value=1, out=None):
     _check_tensors("addcmul", input=input, tensor1=tensor1, tensor2=tensor2)
     r = _ternary(Addcmul, _C.addcmul, input, tensor1, tensor2, (float(value),), out)
     if r is not None:
         return r
+    c = _common_float(input, tensor1, tensor2)
+    if c is not None:
+        r = _ternary(Addcmul, _C.addcmul, c[0], c[1], c[2], (float(value),), out)
+        if r is not None:
+            return r
+    dt = result_type_names(input, tensor1, tensor2)
+    if dt == "bool":
+        raise NotImplementedError("\"addcmul_cpu_out\" not implemented for 'Bool'")
+    if dt in _INT:  # PyTorch converts value to the integer dtype (truncating): addcmul(i, a, b, value=0.5) is i
+        check_fits(value, dt)
+        value = int(value)
+        # computed in that dtype (a uint8 tensor1 times a negative value wrapped in uint8)
+        input, tensor1, tensor2 = _cast(input, dt), _cast(tensor1, dt), _cast(tensor2, dt)
     r = add(input, mul(mul(tensor1, value), tensor2) if value != 1 else mul(tensor1, tensor2))
     return _write_out(out, r) if out is not None else r
 
@@ -215,6 +245,18 @@ def addcdiv(input, tensor1, tensor2, *, value=1, out=None):
     r = _ternary(Addcdiv, _C.addcdiv, input, tensor1, tensor2, (float(value),), out)
     if r is not None:
         return r
+    if tensor1._impl.dtype in _INT_BOOL and tensor2._impl.dtype in _INT_BOOL:
+        raise RuntimeError(
+            "Integer division with addcdiv is no longer supported, and in a future  release addcdiv will perform a "
+            "true division of tensor1 and tensor2. The historic addcdiv behavior can be implemented as (input + value "
+            "* torch.trunc(tensor1 / tensor2)).to(input.dtype) for integer inputs and as (input + value * tensor1 / "
+            "tensor2) for float inputs. The future addcdiv behavior is just the latter implementation: (input + value "
+            "* tensor1 / tensor2), for all dtypes.")
+    c = _common_float(input, tensor1, tensor2)
+    if c is not None:
+        r = _ternary(Addcdiv, _C.addcdiv, c[0], c[1], c[2], (float(value),), out)
+        if r is not None:
+            return r
     r = add(input, div(mul(tensor1, value), tensor2) if value != 1 else div(tensor1, tensor2))
     return _write_out(out, r) if out is not None else r
 

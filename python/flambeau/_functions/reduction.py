@@ -547,7 +547,8 @@ def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None, 
         keepdim = _np.numpy_keepdim("var_mean", keepdim, keepdims)
     if isinstance(dim, bool):
         dim, unbiased = None, dim
-    return var(input, dim, unbiased, keepdim, correction=correction), mean(input, dim, keepdim)
+    v = var(input, dim, unbiased, keepdim, correction=correction)
+    return v, _welford_mean(input, dim, keepdim)
 
 
 def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None, keepdims=None):
@@ -556,7 +557,30 @@ def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None, 
         keepdim = _np.numpy_keepdim("std_mean", keepdim, keepdims)
     if isinstance(dim, bool):
         dim, unbiased = None, dim
-    return std(input, dim, unbiased, keepdim, correction=correction), mean(input, dim, keepdim)
+    s = std(input, dim, unbiased, keepdim, correction=correction)
+    return s, _welford_mean(input, dim, keepdim)
+
+
+def _welford_mean(input, dim, keepdim):
+    """var_mean's mean as PyTorch's (its Welford update m += (x - m) / n): the mean, but NaN where an
+    infinity is followed by any other element of the slice (inf - inf, or m = inf then x - m = -inf
+    and m + -inf), i.e. where an infinity sits elsewhere than at the slice's last element (the
+    largest index in every reduced dim). A plain mean gave inf where PyTorch gives NaN."""
+    m = mean(input, dim, keepdim)
+    if input._impl.dtype not in _FLOAT or input._impl.numel == 0:
+        return m
+    inf = cmp.isinf(input.detach())
+    if not any(inf).item():
+        return m
+    dims = _dims(input, dim, "var_mean") or list(range(input._impl.ndim))
+    last = inf
+    for d in dims:
+        last = last.narrow(d, input._impl.shape[d] - 1, 1)
+    n_inf = sum(inf, dims or None, True, dtype=_BY_NAME["int64"])
+    bad = cmp.gt(ew.sub(n_inf, last.to(_BY_NAME["int64"])), 0)
+    if not keepdim:
+        bad = reshape(bad, m._impl.shape)
+    return pw.where(bad, float("nan"), m)
 
 
 class LogSumExp(Function):
@@ -622,8 +646,9 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):  # noqa: A002
     inf = float("inf")
     if ord == 2:
         if x._rg and _gs.enabled:
-            return Norm2.apply(x, dims, keepdim)
-        return _wrap(_C.norm2(x._impl, dims, keepdim))  # one pass, squares summed in float64
+            return _float_norm2_range(x, Norm2.apply(x, dims, keepdim), dims, keepdim)
+        # one pass, squares summed in float64
+        return _float_norm2_range(x, _wrap(_C.norm2(x._impl, dims, keepdim)), dims, keepdim)
     a = ew.abs(x)
     if ord == inf:
         return amax(a, dims or (), keepdim)
@@ -634,6 +659,29 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):  # noqa: A002
     if ord == 0:
         return sum(dsp._cast(cmp.ne(x, 0), x._impl.dtype), dims or None, keepdim)
     return ew.pow(sum(ew.pow(a, ord), dims or None, keepdim), 1.0 / ord)
+
+
+_F32_SQRT_MAX = 1.8446742974197924e19    # sqrt of float32's largest value
+_F32_SQRT_TINY = 1.0842021724855044e-19  # sqrt of float32's smallest normal value
+
+
+def _float_norm2_range(x, r, dims, keepdim):
+    """PyTorch sums the squares of a float32 (float16, bfloat16) input in float32: beyond sqrt of float32's
+    largest value its 2-norm is inf, and squares below float32's normal range lose their bits (to 0
+    below its denormals). The float64 sum gave 1e30 for [1e30, 1] where PyTorch gives inf, and 1.4e-30
+    for [1e-30, 1e-30] where it gives 0: those results are replaced by PyTorch's (r within the range
+    is left as it is)."""
+    if x._impl.dtype not in ("float32", "float16", "bfloat16") or r._impl.numel == 0:
+        return r
+    rd = r.detach()
+    big, small = cmp.gt(rd, _F32_SQRT_MAX), cmp.lt(rd, _F32_SQRT_TINY)
+    if any(big).item():
+        r = pw.where(big, float("inf"), r)
+    if any(small).item():
+        x32 = dsp._cast(x, "float32")
+        r32 = ew.sqrt(sum(ew.mul(x32, x32), dims or None, keepdim))
+        r = pw.where(small, dsp._cast(r32, r._impl.dtype), r)
+    return r
 
 
 def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
