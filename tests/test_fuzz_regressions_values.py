@@ -285,3 +285,86 @@ def test_complex_division_special_values_and_rounding(dtype):
     rdt = "float32" if dtype == "complex64" else "float64"
     for x, y in ((a, b), (an, bn), (a, br), (an, bn.real)):
         check(lambda L: L.tensor(x.astype(dtype)) / L.tensor(y.astype(dtype if np.iscomplexobj(y) else rdt)))
+
+
+# ------------------------------------------------------------------------------------ fft
+def test_rfft_dc_and_nyquist_bins_are_real():
+    # the complex transform of x + 0i put NaN in the DC and Nyquist imaginary parts next to an infinity
+    # (their real parts, and the other bins, can still differ from PyTorch's real-input algorithm there)
+    for n in (4, 5, 6):
+        for seed in range(4):
+            a = _vals((2, n), seed)
+            check(lambda L: L.fft.rfft(_t(L, a, "float64"), dim=1)[:, [0, -1] if n % 2 == 0 else [0]].imag)
+    check(lambda L: L.fft.rfft(L.tensor([1.0, 2.0, 3.0, 4.0, 5.0])), rtol=1e-6, atol=1e-6)
+    check(lambda L: L.fft.irfft(L.tensor([1 + 0.5j, 2 + 1j, 3 + 0.25j])), rtol=1e-6, atol=1e-6)
+
+
+# ------------------------------------------------------------------------------------ in place on broadcast views
+@pytest.mark.parametrize("op,k", [("triu_", 0), ("triu_", 2), ("tril_", -1), ("tril_", 0), ("triu_", -1)])
+@pytest.mark.parametrize("base,shape", [((1, 3, 1), (2, 3, 4)), ((1, 1, 1), (2, 1, 3)), ((1, 4), (3, 4)),
+                                        ((3, 1), (3, 4))])
+def test_tri_inplace_on_expanded(op, k, base, shape):
+    # flambeau's kernel wrote kept values back over memory it had zeroed for another position
+    def fn(L):
+        b = L.arange(1, 1 + int(np.prod(base)), dtype=L.float32).reshape(base)
+        r = getattr(b.expand(shape), op)(k)
+        return r, b
+    check(fn)
+
+
+# ------------------------------------------------------------------------------------ complex gaps
+def test_logical_ops_on_complex():
+    # "binary: not implemented for dtype complex64"
+    z = np.array([0j, 1j, 2 + 0j, np.nan + 0j], np.complex64)
+
+    def fn(L):
+        c, f = L.tensor(z), L.tensor([1.0, 0.0, 2.0, 0.0]).to(L.bfloat16)
+        c2 = L.tensor(z)
+        c2.logical_and_(f)
+        return (L.logical_and(c, f), L.logical_or(f, c), L.logical_xor(c, c), c2,
+                L.logical_or(c, f, out=L.empty(4, dtype=L.float64)))
+    check(fn)
+
+
+def test_complex_scans_products_and_statistics():
+    rng = np.random.default_rng(0)
+    z = (rng.standard_normal((3, 5)) + 1j * rng.standard_normal((3, 5))).astype(np.complex64)
+
+    def scans(L):
+        a, b = L.tensor(z), L.tensor(z)
+        a.cumsum_(0)    # raised "cumsum: not implemented for dtype complex64"
+        b.cumprod_(1)
+        return a, b, L.logcumsumexp(L.tensor(z), 1)  # raised "not implemented for 'ComplexFloat'"
+    check(scans, rtol=1e-5, atol=1e-6)
+    # cov/corrcoef raised "sum: not implemented for dtype complex64"
+    check(lambda L: (L.cov(L.tensor(z)), L.corrcoef(L.tensor(z)), L.corrcoef(L.tensor(z[0]))), rtol=1e-5, atol=1e-6)
+    # kron of complex64 and float16 raised (mm's same-dtype check); ldexp with a complex exponent raised
+    check(lambda L: L.kron(L.tensor(z[:2, :2]), L.tensor([1.0, 2.0]).half()))
+    check(lambda L: (L.ldexp(L.tensor([1.0, 2.0]), L.tensor([1 + 1j, 2j])), L.ldexp(L.tensor(z[0]), L.tensor(3))),
+          rtol=1e-6)
+
+
+# ------------------------------------------------------------------------------------ small gaps
+def test_tensordot_int32_with_broadcast_dim():
+    # the size-1 contracted dim was summed to int64, which mm refused with the int32 operand
+    check(lambda L: L.tensordot(L.ones(3, 1, dtype=L.int32), L.ones(2, 0, dtype=L.int32), dims=1))
+    check(lambda L: L.tensordot(L.ones(1, 1, dtype=L.int32), L.ones(1, 0, dtype=L.int32), dims=2))
+    check(lambda L: L.tensordot(L.ones(3, 1, dtype=L.int16), L.arange(6, dtype=L.int16).reshape(2, 3), dims=1))
+
+
+@pytest.mark.parametrize("index", [[0], [0, 0, 0], 0, [1], [-1]])
+@pytest.mark.parametrize("dim", [0, -1, 1])
+def test_index_fill_and_copy_on_0d(index, dim):
+    # "too many indices for tensor of dimension 0"
+    def fill(L):
+        t = L.tensor(1.5)
+        r = t.index_fill_(dim, L.tensor(index), 2.0)
+        return r, t, L.index_fill(L.tensor(1.5), dim, L.tensor(index), 3.0)
+    check(fill, r"out of bounds|out of range")
+
+    def copy(L):
+        t = L.tensor(1.5)
+        idx = L.tensor(index)
+        src = L.tensor(7.0) if idx.numel() == 1 else L.tensor([7.0] * idx.numel())
+        return t.index_copy_(dim, idx, src), t, L.index_copy(L.tensor(1.5), dim, idx, src)
+    check(copy, r"out of bounds|out of range|index_copy")

@@ -66,7 +66,9 @@ def addr(input, vec1, vec2, *, beta=1, alpha=1, out=None):
     return _ops._finish(_accumulate(input, _ops.outer(vec1, vec2), beta, alpha), out)
 
 
-def _bilinear(real_fn_name, module):
+def _bilinear(real_fn_name, module, promote=False):
+    """promote: the operands promoted to their common complex dtype first (kron, a broadcast
+    multiplication, takes mixed dtypes as PyTorch's; the matrix products refuse them)."""
     def op(input, other, *args, out=None, **kwargs):
         import importlib
         fn = getattr(importlib.import_module(module), real_fn_name)
@@ -75,11 +77,11 @@ def _bilinear(real_fn_name, module):
         def call(a, b):
             return fn(a, b, *args, **kwargs)
         call.__name__ = real_fn_name
-        return _ops._product(call, input, other, out)
+        return _ops._product(call, input, other, out, promote)
     return op
 
 
-kron = _bilinear("kron", "flambeau._functions.misc")
+kron = _bilinear("kron", "flambeau._functions.misc", promote=True)
 tensordot = _bilinear("tensordot", "flambeau._functions.linalg")
 _linalg_cross = _bilinear("linalg_cross", "flambeau._functions.misc")
 

@@ -215,7 +215,7 @@ def logcumsumexp(input, dim, *, out=None):
     """log(cumsum(exp(input), dim)) without overflow: a Hillis-Steele scan whose steps combine partial
     results with logaddexp (log2(n) passes), so every step is stable and differentiable."""
     _check_tensor(input, "logcumsumexp")
-    if input.dtype._name not in _FLOAT:
+    if input.dtype._name not in _FLOAT and input.dtype._name not in ("complex64", "complex128"):
         raise RuntimeError(f"\"logcumsumexp_out_cpu\" not implemented for '{_TYPE[input.dtype._name]}'")
     nd = input.dim()
     d = wrap_dim(dim, builtins.max(nd, 1))
@@ -580,6 +580,10 @@ def ldexp(input, other, *, out=None):
     """input * 2 ** other (PyTorch's composite: the power is taken in floating point)."""
     if not isinstance(other, Tensor):
         raise TypeError(f"ldexp(): argument 'other' (position 2) must be Tensor, not {type(other).__name__}")
+    if other._impl.dtype in ("complex64", "complex128") or (
+            isinstance(input, Tensor) and input._impl.dtype in ("complex64", "complex128")):
+        import flambeau  # (the complex-routed pow and mul)
+        return _out(out, flambeau.mul(input, flambeau.pow(2.0, other)))
     return _out(out, ew.mul(input, ew.pow(2.0, other)))
 
 

@@ -307,10 +307,11 @@ def tensordot(a, b, dims=2):
     for x, y in zip(da, db):
         s1, s2 = a._impl.shape[x], b._impl.shape[y]
         if s1 != s2:
+            # (summed in the operand's own dtype: an int32 sum is int64, which mm then refused with int32)
             if s1 == 1:
-                b = _sum(b, y, keepdim=True)
+                b = _sum(b, y, keepdim=True, dtype=b.dtype)
             elif s2 == 1:
-                a = _sum(a, x, keepdim=True)
+                a = _sum(a, x, keepdim=True, dtype=a.dtype)
             else:
                 raise RuntimeError(f"tensordot: contracted dimensions need to match, but first has size {s1} in "
                                    f"dim {x} and second has size {s2} in dim {y} (shapes {list(a._impl.shape)} "
