@@ -2,7 +2,7 @@
 tensordot, cross), vecdot/multi_dot, and the pointwise combinations addcmul/addcdiv/lerp and
 masked_fill with a complex value. Bilinear ops are four real calls on the parts (ops._product)."""
 from .._tensor import Tensor
-from .core import parts, make, is_complex_tensor, is_complex_number
+from .core import parts, make, is_complex_tensor, is_complex_number, result_complex_dtype
 from . import ops as _ops
 
 
@@ -117,11 +117,20 @@ def multi_dot(tensors, *, out=None):
     return _ops._finish(r, out)
 
 
+def _cast_all(*ts):
+    """The operands in their common (complex) dtype: a complex input with real tensor1 and tensor2 made
+    the complex product raise ("expected a complex result dtype")."""
+    cdt = result_complex_dtype(*ts)
+    return [t._cast(cdt) if isinstance(t, Tensor) and t._impl.dtype != cdt else t for t in ts]
+
+
 def addcmul(input, tensor1, tensor2, *, value=1, out=None):
+    input, tensor1, tensor2 = _cast_all(input, tensor1, tensor2)
     return _ops._finish(_ops.add(input, _scaled(_ops.mul(tensor1, tensor2), value)), out)
 
 
 def addcdiv(input, tensor1, tensor2, *, value=1, out=None):
+    input, tensor1, tensor2 = _cast_all(input, tensor1, tensor2)
     return _ops._finish(_ops.add(input, _scaled(_ops.div(tensor1, tensor2), value)), out)
 
 

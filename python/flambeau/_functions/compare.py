@@ -147,12 +147,21 @@ def bitwise_not(input, *, out=None):
     return _write_out(out, r) if out is not None else r
 
 
+def _check_inf_test(name, input, out):
+    if input._impl.dtype in ("complex64", "complex128"):
+        raise RuntimeError(f"{name} does not support complex inputs.")
+    if out is not None and isinstance(out, Tensor) and out._impl.dtype != "bool":
+        raise RuntimeError(f"{name} does not support non-boolean outputs.")
+
+
 def isposinf(input, *, out=None):
+    _check_inf_test("isposinf", input, out)
     r = logical_and(isinf(input), gt(input, 0))
     return _write_out(out, r) if out is not None else r
 
 
 def isneginf(input, *, out=None):
+    _check_inf_test("isneginf", input, out)
     r = logical_and(isinf(input), lt(input, 0))
     return _write_out(out, r) if out is not None else r
 

@@ -44,8 +44,12 @@ def _tensor_from(arr, dtype, device):
 
 
 def _host(t, dtype=None):
-    """A numpy copy of t (on the host), optionally cast to a numpy dtype."""
-    a = np.array(t.detach().to("cpu").numpy(), copy=True)
+    """A numpy copy of t (on the host), optionally cast to a numpy dtype (bfloat16, which numpy lacks,
+    as float32)."""
+    t = t.detach()
+    if t._impl.dtype == "bfloat16":
+        t = t.float()
+    a = np.array(t.to("cpu").numpy(), copy=True)
     return a if dtype is None else a.astype(dtype)
 
 

@@ -761,9 +761,12 @@ def logit_(input, eps=None):
 def sinc(input, *, out=None):
     """sin(pi x) / (pi x), 1 at x = 0 (gradient 0 there, as PyTorch's)."""
     x = _float_of(input)
+    dt = x._impl.dtype
+    if dt in ("float16", "bfloat16"):  # PyTorch computes in float32 and rounds once (each step rounded before)
+        x = _cast(x, "float32")
     zero = cmp.eq(x, 0)
     px = ew.mul(pw.where(zero, 1.0, x), math.pi)
-    return _out(out, pw.where(zero, 1.0, ew.div(ew.sin(px), px)))
+    return _out(out, _cast(pw.where(zero, 1.0, ew.div(ew.sin(px), px)), dt))
 
 
 def sinc_(input):

@@ -266,6 +266,9 @@ _FINFO_MAX = {"float16": 65504.0, "bfloat16": 3.3895313892515355e38, "float32": 
 
 
 def nan_to_num(input, nan=0.0, posinf=None, neginf=None, *, out=None):
+    if out is not None and isinstance(out, Tensor) and out._impl.dtype != input._impl.dtype:
+        raise RuntimeError(f"nan_to_num: dtype of out: {_TORCH_TYPE_NAMES[out._impl.dtype]} should be same as input: "
+                           f"{_TORCH_TYPE_NAMES[input._impl.dtype]}")
     r = _nan_to_num(input, nan, posinf, neginf)
     return _write_out(out, r) if out is not None else r
 

@@ -155,9 +155,10 @@ def _median(input, dim, keepdim, ignore_nan):
     if dim is None:
         flat = reshape(input, (-1,))
         n = flat._impl.shape[0]
-        if n == 0:
+        if n == 0:  # NaN, converted to an integer dtype as x86 converts it (PyTorch fills NaN)
             from .. import _creation
-            return _creation.full((), float("nan"), dtype=input.dtype, device=input.device)
+            fill = _EMPTY_MEDIAN.get(input._impl.dtype, float("nan"))
+            return _creation.full((), fill, dtype=input.dtype, device=input.device)
         if _on_cpu(input):
             return reshape(_median(flat, 0, False, ignore_nan)[0], ())
         return reshape(kthvalue(flat, (n - 1) // 2 + 1).values, ())
@@ -171,6 +172,9 @@ def _median(input, dim, keepdim, ignore_nan):
         return _keepdim_result(input, d, _wrap(i), v, keepdim, rtype)
     r = kthvalue(input, (n - 1) // 2 + 1, d if nd else 0, keepdim)
     return rtype(r[0], r[1])
+
+
+_EMPTY_MEDIAN = {"int64": -2 ** 63, "int32": -2 ** 31, "int16": 0, "int8": 0, "uint8": 0, "bool": True}
 
 
 def median(input, dim=None, keepdim=False, *, out=None, axis=None, keepdims=None):
