@@ -406,3 +406,30 @@ def test_sinc_half_rounds_once(dtype):
     # each step of the composite rounded to the half type: 70% of float16 values differed from PyTorch's
     a = np.random.default_rng(0).standard_normal(60) * 3
     check(lambda L: L.sinc(_t(L, a, dtype)))
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+@pytest.mark.parametrize("kind", ["tensor", "bool", "multi", "slice_tensor", "index_fill"])
+@pytest.mark.parametrize("base,shape", [((1, 1), (4, 1)), ((1, 4), (4, 4)), ((3, 1), (3, 2)), ((2, 1, 3), (2, 4, 3))])
+@pytest.mark.parametrize("accumulate", [False, True])
+def test_setitem_on_expanded_tensors(kind, base, shape, accumulate):
+    # index_put_ / setitem / index_fill_ into a broadcast view raised "has elements that share memory";
+    # PyTorch (with a deprecation warning) writes in order into the shared memory: the last write wins
+    def fn(L):
+        b = L.arange(int(np.prod(base)), dtype=L.float32).reshape(base)
+        t = b.expand(shape)
+        g = np.random.default_rng(sum(shape) + len(kind))
+        if kind == "tensor":
+            t.index_put_((L.tensor(g.integers(0, shape[0], size=(3,))),),
+                         L.tensor(g.standard_normal((3,) + shape[1:]).astype(np.float32)), accumulate=accumulate)
+        elif kind == "bool":
+            t[L.tensor(g.random(shape) > 0.5)] = L.tensor(float(g.integers(10, 20)))
+        elif kind == "multi":
+            t.index_put_((L.tensor(g.integers(0, shape[0], size=(4,))), L.tensor(g.integers(0, shape[1], size=(4,)))),
+                         L.tensor(g.standard_normal(4).astype(np.float32)), accumulate=accumulate)
+        elif kind == "slice_tensor":
+            t[..., L.tensor(g.integers(0, shape[-1], size=(2,)))] = 7.0
+        else:
+            t.index_fill_(0, L.tensor(g.integers(0, shape[0], size=(2,))), -1.0)
+        return b, t
+    check(fn, rtol=1e-6)

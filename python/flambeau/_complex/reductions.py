@@ -53,6 +53,9 @@ def prod(input, dim=None, keepdim=False, *, dtype=None, out=None):
 
 def cumsum(input, dim, *, dtype=None, out=None):
     z = _cast_dtype(input, dtype)
+    if not is_complex_tensor(z):  # dtype= a real type: PyTorch casts (dropping the imaginary part) and scans that
+        from .._functions.reduction import cumsum as rcumsum
+        return _ops._finish(rcumsum(z, dim), out)
     if z.ndim == 0:
         return _ops._finish(z.clone(), out)
     d = _wrap_dim(dim, z.ndim)

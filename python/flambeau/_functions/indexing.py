@@ -126,7 +126,35 @@ def index_put_(input, indices, values, accumulate=False):
     if (input._rg or values._rg) and _gs.enabled:
         dsp._check_inplace_leaf(input)
         return dsp._rebase(input, IndexPut.apply(input, values, idx, accumulate))
-    _C.index_put_(input._impl, _impls(idx), values._impl, accumulate)
+    impl = input._impl
+    if impl.numel and any(st == 0 and n > 1 for st, n in zip(impl.stride, impl.shape)):
+        return _index_put_expanded_(input, idx, values, accumulate)
+    _C.index_put_(impl, _impls(idx), values._impl, accumulate)
+    return input
+
+
+def _index_put_expanded_(input, idx, values, accumulate):
+    """index_put_ (setitem) into a tensor with broadcast (stride-0) dims, as PyTorch does it (with its
+    deprecation warning): every write lands in the memory it shares with other positions, in PyTorch's
+    order, so the last write to a location wins (accumulate: all of them add up). The shared memory is
+    the tensor narrowed to one element along each stride-0 dim; a map from every position to its
+    element there, indexed like the tensor, gives the writes in order (flambeau raised instead)."""
+    import warnings
+    from .. import _creation
+    warnings.warn("Use of index_put_ on expanded tensors is deprecated. Please clone() the tensor before "
+                  "performing this operation. This also applies to advanced indexing e.g. tensor[indices] = tensor",
+                  UserWarning, stacklevel=3)
+    impl = input._impl
+    u = input
+    for d, (st, n) in enumerate(zip(impl.stride, impl.shape)):
+        if st == 0 and n > 1:
+            u = u.narrow(d, 0, 1)
+    where_in_u = _creation.arange(u.numel(), device=input.device).reshape(u.shape).expand(impl.shape)
+    sel = index(where_in_u, idx)
+    vals = expand(values, sel._impl.shape)  # (PyTorch's shape errors)
+    flat = u.contiguous().reshape(-1).clone()
+    _C.index_put_(flat._impl, [reshape(sel, (-1,))._impl], reshape(vals.contiguous(), (-1,))._impl, accumulate)
+    u.copy_(reshape(flat, u._impl.shape))
     return input
 
 
