@@ -433,3 +433,20 @@ def test_setitem_on_expanded_tensors(kind, base, shape, accumulate):
             t.index_fill_(0, L.tensor(g.integers(0, shape[0], size=(2,))), -1.0)
         return b, t
     check(fn, rtol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+@pytest.mark.parametrize("shape,dim", [((6,), -1), ((40,), None), ((130,), 0), ((300,), None), ((3, 70), 1), ((70, 3), 0),
+                                       ((2, 3, 4), 2), ((2, 200, 3), 1), ((4, 65), None), ((), None), ((0, 3), 1)])
+def test_prod_half_rounds_in_pytorch_order(dtype, shape, dim):
+    # the product was accumulated in float32 and rounded once: float16 [255, 255, 255, 7, 255, 0] gave 0
+    # where PyTorch's float16 products overflow to inf and end NaN, and long products differed in the last bits
+    a = np.random.default_rng(len(shape) + (dim or 0)).uniform(0.9, 1.12, shape)
+    if a.size > 2:
+        a.reshape(-1)[[1, -2]] = [0.0, 300.0]
+    for keepdim in (False, True):
+        check(lambda L: L.prod(_t(L, a, dtype), dim, keepdim=keepdim) if dim is not None else L.prod(_t(L, a, dtype)))
+        if len(shape) >= 2:
+            check(lambda L: L.prod(_t(L, a, dtype).transpose(0, -1).contiguous().transpose(0, -1), dim, keepdim=keepdim)
+                  if dim is not None else L.prod(_t(L, a, dtype).transpose(0, -1).contiguous().transpose(0, -1)))
+    check(lambda L: L.prod(L.tensor([255, 255, 255, 7, 255, 0], dtype=L.uint8), -1, keepdim=True, dtype=L.float16))

@@ -7,6 +7,8 @@ gradient back over the reduced dims (reshape to the keepdim shape, then expand).
 import collections
 import numbers
 
+import numpy as np
+
 from . import _numpy_names as _np
 from .. import _C
 from .._dtype import _BY_NAME, _to_dtype
@@ -205,7 +207,15 @@ def prod(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None
     dims = _dims(input, dim, "prod")
     if input._rg and _gs.enabled:
         return (Prod if dim is not None else ProdAll).apply(input, dims, keepdim)
-    return _narrow_dtype(_wrap(_C.prod(input._impl, dims, keepdim)), dtype)
+    impl = input._impl
+    if impl.dtype in ("float16", "bfloat16") and impl.device == "cpu":  # (rounded in the half type, as PyTorch)
+        from .prod_half import prod_half
+        host = input.float() if impl.dtype == "bfloat16" else input
+        r = prod_half(_C.to_numpy(host._impl), impl.dtype, tuple(impl.shape), tuple(impl.stride), dims, keepdim)
+        if r is not None:
+            from .._creation import tensor
+            return tensor(r.astype(np.float32), dtype=_BY_NAME[impl.dtype])
+    return _narrow_dtype(_wrap(_C.prod(impl, dims, keepdim)), dtype)
 
 
 class _AmaxAmin(Function):
