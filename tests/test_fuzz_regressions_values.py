@@ -255,6 +255,8 @@ def test_norm_float32_range(dtype):
     for vals in ([1e30, 1.0, -1e-30], [1e20, 1e20], [3e19] * 4, [1e-30, 1e-30], [1e-20, 3e-21], [0.0, 0.0]):
         check(lambda L: L.norm(L.tensor(vals).to(getattr(L, dtype))), rtol=1e-6)
         check(lambda L: L.linalg.vector_norm(L.tensor([vals, vals[::-1]]).to(getattr(L, dtype)), dim=1), rtol=1e-6)
+        # one element per norm: |x| itself, however large or small
+        check(lambda L: L.norm(L.tensor([vals]).to(getattr(L, dtype)), dim=0, keepdim=True), rtol=1e-6)
 
 
 # ------------------------------------------------------------------------------------ special functions

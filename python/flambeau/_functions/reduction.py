@@ -683,6 +683,8 @@ def _float_norm2_range(x, r, dims, keepdim):
     is left as it is)."""
     if x._impl.dtype not in ("float32", "float16", "bfloat16") or r._impl.numel == 0:
         return r
+    if x._impl.numel == r._impl.numel:  # one element per norm: PyTorch returns |x| itself there
+        return r
     rd = r.detach()
     big, small = cmp.gt(rd, _F32_SQRT_MAX), cmp.lt(rd, _F32_SQRT_TINY)
     if any(big).item():
