@@ -45,6 +45,15 @@ void linspace(const Tensor& out, double start, double end) {
   double step = n > 1 ? (end - start) / (double)(n - 1) : 0.0;
   // As PyTorch: the first half counts up from start, the second half down from end (symmetric error).
   int64_t half = n / 2;
+  if (out.dtype == DType::Int64) {
+    // Integer results truncate, so the last bit of the double matters: PyTorch's kernel (built with
+    // FMA contraction) rounds start + step * i once; two roundings made linspace(213, -171, 16) give
+    // -43 where PyTorch gives -42.
+    generate(out, [=](int64_t i) {
+      return (i < half || n == 1) ? std::fma(step, (double)i, start) : std::fma(-step, (double)(n - 1 - i), end);
+    });
+    return;
+  }
   generate(out, [=](int64_t i) { return (i < half || n == 1) ? start + step * (double)i : end - step * (double)(n - 1 - i); });
 }
 

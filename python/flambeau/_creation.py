@@ -437,8 +437,29 @@ def linspace(start, end, steps, *, out=None, dtype=None, layout=None, device=Non
         from ._complex.creation import linspace_complex
         impl = linspace_complex(start, end, steps, _dt(dtype) if dtype is not None else None, _dev(device))
         return _out(out, impl) or _finish(impl, requires_grad)
-    impl = _C.linspace(start, end, int(steps), _dt(dtype), _dev(device))
+    dt = _dt(dtype)
+    if dt in _INT_RANGE and steps > 0:  # (one step: PyTorch fills start and never converts end)
+        start = _int_endpoint(start, dt)
+        end = _int_endpoint(end, dt) if steps > 1 else start
+    impl = _C.linspace(start, end, int(steps), dt, _dev(device))
     return _out(out, impl) or _finish(impl, requires_grad)
+
+
+_INT_RANGE = {"uint8": (0, 255), "int8": (-128, 127), "int16": (-32768, 32767), "int32": (-2 ** 31, 2 ** 31 - 1),
+              "int64": (-2 ** 63, 2 ** 63 - 1)}
+_C_INT_NAMES = {"uint8": "uint8_t", "int8": "int8_t", "int16": "int16_t", "int32": "int", "int64": "int64_t"}
+
+
+def _int_endpoint(v, dt):
+    """An integer linspace's endpoint as PyTorch's kernel sees it: converted to the dtype first
+    (truncated; uint8 wraps negative integers down to -255, as c10's checked conversion allows), so that
+    linspace(-1, 10, 3, dtype=uint8) steps from 255 down to 10: [255, 132, 10]."""
+    lo, hi = _INT_RANGE[dt]
+    if v != v or v in (float("inf"), float("-inf")):
+        raise RuntimeError(f"value cannot be converted to type {_C_INT_NAMES[dt]} without overflow")
+    if (v > hi) or (v < (-hi if dt == "uint8" and isinstance(v, int) else lo)):
+        raise RuntimeError(f"value cannot be converted to type {_C_INT_NAMES[dt]} without overflow")
+    return float((int(v) - lo) % (hi - lo + 1) + lo)
 
 
 def logspace(start, end, steps, base=10.0, *, dtype=None, layout=None, device=None, requires_grad=False):

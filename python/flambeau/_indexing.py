@@ -278,6 +278,10 @@ def _write(target, plan, value):
         ti = target
         if not hasattr(value, "shape"):
             value = _C.scalar_tensor(value, ti.dtype, ti.device)
+        if ti.numel and any(st == 0 and n > 1 for st, n in zip(ti.stride, ti.shape)):
+            from ._functions.indexing import _index_put_expanded_  # (a broadcast view: PyTorch's shared writes)
+            _index_put_expanded_(_wrap(ti), plan.adv_list(), _wrap(value), False)
+            return
         _C.index_put_(ti, [None if x is None else x._impl for x in plan.adv_list()], value, False)
     elif hasattr(value, "shape"):
         _C.copy_(target, _strip_leading_ones(value, target.ndim))

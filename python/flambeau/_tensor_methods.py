@@ -66,12 +66,13 @@ _T_WARNED = set()
 
 def _T(self):
     """t.T: the transpose of a matrix; on other ranks the dims reversed, with PyTorch's deprecation
-    warnings (once per process each, as its TORCH_WARN_ONCE; 1-D tensors pass silently)."""
+    warnings (once per process each, as its TORCH_WARN_ONCE; 1-D tensors pass silently). Always a new
+    view, never `self`: `op(x, out=x.T)` may resize the view without reshaping x, as in PyTorch."""
     nd = self._impl.ndim
     if nd == 2:  # the common case: one transpose, not a permute of a built list
         return sh.transpose(self, 0, 1)
     if nd == 1:
-        return self
+        return sh.permute(self, [0])
     key = "0d" if nd == 0 else "nd"
     if key not in _T_WARNED:
         import warnings

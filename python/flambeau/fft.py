@@ -190,7 +190,26 @@ def _rfft_dim(x, d, n, norm, inverse=False):
     _check_n(n)
     x = _resize(x, d, n)
     c = x._cast(_COMPLEX_OF[x._impl.dtype])
-    return _c2c(c, d, inverse, _norm_scale(norm, n, inverse)).narrow(d, 0, n // 2 + 1)
+    r = _c2c(c, d, inverse, _norm_scale(norm, n, inverse)).narrow(d, 0, n // 2 + 1)
+    return _real_dc_nyquist(r, d, n)
+
+
+def _real_dc_nyquist(X, d, n):
+    """X with the imaginary parts of its DC bin and (n even) Nyquist bin along d exactly 0: what a real
+    transform's first and middle bins are (PyTorch's r2c writes them as such; the complex transform of
+    x + 0i made them NaN next to an infinity, inf * 0), and all a c2r transform reads of them."""
+    from ._complex.core import parts, make
+    from ._functions.pointwise import where
+    from . import _creation
+    half = X._impl.shape[d]
+    if half == 0:
+        return X
+    keep = [i != 0 and not (n % 2 == 0 and i == n // 2) for i in range(half)]
+    shape = [1] * X._impl.ndim
+    shape[d] = half
+    mask = _creation.tensor(keep, device=X.device).reshape(shape)
+    re, im = parts(X)
+    return make(re, where(mask, im, 0.0))
 
 
 def rfft(input, n=None, dim=-1, norm=None, *, out=None):
@@ -206,7 +225,7 @@ def _irfft_dim(X, d, n, norm, forward_sign=False):
     from ._complex.ops import conj
     _check_n(n)
     half = n // 2 + 1
-    X = _resize(X, d, half)
+    X = _real_dc_nyquist(_resize(X, d, half), d, n)  # (their imaginary parts are not read: NaN there is ignored)
     tail = n - half
     if tail > 0:
         X = _full_hermitian(X, d, tail, conj)

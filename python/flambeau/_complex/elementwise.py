@@ -209,3 +209,38 @@ def logsumexp(input, dim, keepdim=False, *, out=None):
         for d in sorted((_wrap_dim(d, input.ndim) for d in dims), reverse=True):
             r = r.squeeze(d)
     return _ops._finish(r, out)
+
+
+def logaddexp(input, other, *, out=None):
+    """PyTorch's complex rule (ATen's _log_add_exp_helper): min/max by real part (an operand with a
+    NaN part is both, the second one first); NaN + NaNj if min has a NaN part; min itself when both
+    real parts are -inf; log(exp(min) + exp(max)) when both are +inf; log1p(exp(min - max)) + max
+    otherwise."""
+    from .core import result_complex_dtype, as_complex_tensor
+    e = _r()
+    cdt = result_complex_dtype(input, other)
+    like = input if hasattr(input, "_impl") else other
+    x, y = as_complex_tensor(input, cdt, like), as_complex_tensor(other, cdt, like)
+    x, y = e.broadcast_tensors(x, y)
+    xr, xi = parts(x)
+    yr, yi = parts(y)
+    ynan, xnan = e.isnan(yr) | e.isnan(yi), e.isnan(xr) | e.isnan(xi)
+    take_x = ~ynan & (xnan | (xr < yr))   # min is x (then max is y), but for NaNs (both the same)
+    take_xmax = ~ynan & (xnan | ~(xr < yr))
+
+    def pick(c, a, b):
+        ar, ai = parts(a)
+        br, bi = parts(b)
+        return make(_where(c, ar, br), _where(c, ai, bi))
+
+    mn, mx = pick(take_x, x, y), pick(take_xmax, x, y)
+    mnr, mni = parts(mn)
+    mxr, _ = parts(mx)
+    gen = _ops.add(log1p(_ops.exp(_ops.sub(mn, mx))), mx)
+    both_inf = ~e.isfinite(mnr) & (mnr == mxr)
+    pinf = _ops.log(_ops.add(_ops.exp(mn), _ops.exp(mx)))
+    r = pick(both_inf & (mnr < 0), mn, pick(both_inf, pinf, gen))
+    rr, ri = parts(r)
+    bad = e.isnan(mnr) | e.isnan(mni)
+    r = make(_where(bad, float("nan"), rr), _where(bad, float("nan"), ri))
+    return _ops._finish(r, out)

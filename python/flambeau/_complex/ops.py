@@ -2,6 +2,8 @@
 ops on the parts (core.py explains why that gives PyTorch's gradients). dispatch.py routes an op
 here when one of its operands is complex; each function gets the op's usual arguments.
 """
+import math
+
 from .._tensor import Tensor
 from ..autograd.function import Function
 from ..autograd.grad_mode import no_grad
@@ -50,15 +52,54 @@ def mul(input, other, *, out=None):
 
 
 def _div_values(a, b):
-    """a / b for complex tensors of one dtype, as PyTorch's vectorised CPU kernel: both scaled by
-    max(|re b|, |im b|) first, so |b|^2 neither overflows nor underflows (b = 0 gives NaN)."""
-    from .._functions.elementwise import maximum
+    """a / b for complex tensors of one dtype, as PyTorch's CPU kernel (c10::complex's operator/,
+    numpy's algorithm: Smith's division by the larger of |re b|, |im b|; b = 0 gives (re a / 0, im a / 0))."""
     ar, ai = parts(a)
     br, bi = parts(b)
-    sc = maximum(br.abs(), bi.abs())
-    ar, ai, br, bi = ar / sc, ai / sc, br / sc, bi / sc
-    den = br * br + bi * bi
-    return make((ar * br + ai * bi) / den, (ai * br - ar * bi) / den)
+    re, im = _smith(ar, ai, br, bi)
+    return make(re, im)
+
+
+def _fma(x, y, z):
+    """x * y + z rounded (virtually always) once, as PyTorch's kernels compiled with FMA contraction
+    compute it: float32 in float64 (the product exact there); float64 with the product's exact error
+    (Veltkamp/Dekker) and the sum's (Knuth's TwoSum) added back; where those overflow, x * y + z."""
+    if x._impl.dtype == "float32":
+        r = x.double() * y.double() + (z.double() if hasattr(z, "_impl") else z)
+        return r.float()
+    from .._functions.pointwise import where
+    p = x * y
+    cx, cy = x * 134217729.0, y * 134217729.0
+    xh, yh = cx - (cx - x), cy - (cy - y)
+    xl, yl = x - xh, y - yh
+    e = (((xh * yh - p) + xh * yl) + xl * yh) + xl * yl
+    s = p + z
+    bb = s - p
+    t = (p - (s - bb)) + (z - bb)
+    r = s + (t + e)
+    ok = r.isfinite() & p.isfinite() & (z.isfinite() if hasattr(z, "_impl") else math.isfinite(z))
+    return where(ok, r, p + z)
+
+
+def _smith(ar, ai, br, bi):
+    """(re, im) of (ar + i ai) / (br + i bi) by Smith's algorithm on real tensors (bi None: a real
+    divisor, which PyTorch divides by as the complex br + 0i: inf / 1e30 keeps a NaN imaginary part)."""
+    from .._functions.pointwise import where
+    if bi is None:
+        bi = br * 0.0
+        bi = where(bi == bi, bi, 0.0)  # (0, also where br is inf or NaN)
+    abr, abi = br.abs(), bi.abs()
+    rat1 = bi / br
+    scl1 = 1.0 / _fma(bi, rat1, br)
+    zero = (abr == 0) & (abi == 0)
+    re1 = where(zero, ar / abr, _fma(ai, rat1, ar) * scl1)
+    im1 = where(zero, ai / abi, _fma(-ar, rat1, ai) * scl1)
+    rat2 = br / bi
+    scl2 = 1.0 / _fma(br, rat2, bi)
+    re2 = _fma(ar, rat2, ai) * scl2
+    im2 = _fma(ai, rat2, -ar) * scl2
+    first = abr >= abi  # (False where either is NaN: the second branch, as in C)
+    return where(first, re1, re2), where(first, im1, im2)
 
 
 class _Div(Function):
@@ -91,7 +132,12 @@ def div(input, other, *, rounding_mode=None, out=None):
         # up to the scaling, and with the simpler gradient).
         ar, ai = split(input, cdt)
         b = other._cast(REAL_OF[cdt])
-        return _finish(make(ar / b, ai / b, REAL_OF[cdt]), out)
+        if (input._rg or other._rg) and _gs.enabled:
+            return _finish(make(ar / b, ai / b, REAL_OF[cdt]), out)
+        if ai is None:
+            ai = ar * 0.0
+        re, im = _smith(ar, ai, b, None)  # the values of PyTorch's promoted complex division
+        return _finish(make(re, im, REAL_OF[cdt]), out)
     a = as_complex_tensor(input, cdt, like)
     b = as_complex_tensor(other, cdt, like)
     if a._impl.shape != b._impl.shape:

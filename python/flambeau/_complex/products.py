@@ -2,7 +2,7 @@
 tensordot, cross), vecdot/multi_dot, and the pointwise combinations addcmul/addcdiv/lerp and
 masked_fill with a complex value. Bilinear ops are four real calls on the parts (ops._product)."""
 from .._tensor import Tensor
-from .core import parts, make, is_complex_tensor, is_complex_number
+from .core import parts, make, is_complex_tensor, is_complex_number, result_complex_dtype
 from . import ops as _ops
 
 
@@ -66,7 +66,9 @@ def addr(input, vec1, vec2, *, beta=1, alpha=1, out=None):
     return _ops._finish(_accumulate(input, _ops.outer(vec1, vec2), beta, alpha), out)
 
 
-def _bilinear(real_fn_name, module):
+def _bilinear(real_fn_name, module, promote=False):
+    """promote: the operands promoted to their common complex dtype first (kron, a broadcast
+    multiplication, takes mixed dtypes as PyTorch's; the matrix products refuse them)."""
     def op(input, other, *args, out=None, **kwargs):
         import importlib
         fn = getattr(importlib.import_module(module), real_fn_name)
@@ -75,11 +77,11 @@ def _bilinear(real_fn_name, module):
         def call(a, b):
             return fn(a, b, *args, **kwargs)
         call.__name__ = real_fn_name
-        return _ops._product(call, input, other, out)
+        return _ops._product(call, input, other, out, promote)
     return op
 
 
-kron = _bilinear("kron", "flambeau._functions.misc")
+kron = _bilinear("kron", "flambeau._functions.misc", promote=True)
 tensordot = _bilinear("tensordot", "flambeau._functions.linalg")
 _linalg_cross = _bilinear("linalg_cross", "flambeau._functions.misc")
 
@@ -115,11 +117,20 @@ def multi_dot(tensors, *, out=None):
     return _ops._finish(r, out)
 
 
+def _cast_all(*ts):
+    """The operands in their common (complex) dtype: a complex input with real tensor1 and tensor2 made
+    the complex product raise ("expected a complex result dtype")."""
+    cdt = result_complex_dtype(*ts)
+    return [t._cast(cdt) if isinstance(t, Tensor) and t._impl.dtype != cdt else t for t in ts]
+
+
 def addcmul(input, tensor1, tensor2, *, value=1, out=None):
+    input, tensor1, tensor2 = _cast_all(input, tensor1, tensor2)
     return _ops._finish(_ops.add(input, _scaled(_ops.mul(tensor1, tensor2), value)), out)
 
 
 def addcdiv(input, tensor1, tensor2, *, value=1, out=None):
+    input, tensor1, tensor2 = _cast_all(input, tensor1, tensor2)
     return _ops._finish(_ops.add(input, _scaled(_ops.div(tensor1, tensor2), value)), out)
 
 

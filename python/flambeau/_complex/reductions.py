@@ -53,6 +53,9 @@ def prod(input, dim=None, keepdim=False, *, dtype=None, out=None):
 
 def cumsum(input, dim, *, dtype=None, out=None):
     z = _cast_dtype(input, dtype)
+    if not is_complex_tensor(z):  # dtype= a real type: PyTorch casts (dropping the imaginary part) and scans that
+        from .._functions.reduction import cumsum as rcumsum
+        return _ops._finish(rcumsum(z, dim), out)
     if z.ndim == 0:
         return _ops._finish(z.clone(), out)
     d = _wrap_dim(dim, z.ndim)
@@ -103,14 +106,22 @@ def _mean_args(args, kwargs):
     return dim, keepdim
 
 
+def _parts_mean(input, dim, keepdim):
+    """The mean of each part by the real var_mean's rule (PyTorch computes a complex var_mean on the
+    real and imaginary parts: an infinite part before the slice's end makes that part's mean NaN)."""
+    from .._functions.reduction import _welford_mean
+    x, y = parts(input)
+    return make(_welford_mean(x, dim, keepdim), _welford_mean(y, dim, keepdim))
+
+
 def var_mean(input, *args, **kwargs):
     dim, keepdim = _mean_args(args, kwargs)
-    return var(input, *args, **kwargs), _ops.mean(input, dim, keepdim)
+    return var(input, *args, **kwargs), _parts_mean(input, dim, keepdim)
 
 
 def std_mean(input, *args, **kwargs):
     dim, keepdim = _mean_args(args, kwargs)
-    return std(input, *args, **kwargs), _ops.mean(input, dim, keepdim)
+    return std(input, *args, **kwargs), _parts_mean(input, dim, keepdim)
 
 
 # ---------------------------------------------------------------- norms: of the moduli

@@ -53,8 +53,8 @@ def _write_out(out, res):
                            "of the arguments requires grad.")
     oi, ri = out._impl, res._impl
     if not can_cast_names(ri.dtype, oi.dtype):
-        raise RuntimeError(f"result type {_BY_NAME[ri.dtype]} can't be cast to the desired output type "
-                           f"{_BY_NAME[oi.dtype]}")
+        raise RuntimeError(f"result type {_TORCH_TYPE_NAMES[ri.dtype]} can't be cast to the desired output type "
+                           f"{_TORCH_TYPE_NAMES[oi.dtype]}")  # (PyTorch's words: Float, Long, ...)
     if oi.shape == ri.shape:
         _C.copy_(oi, ri)
     else:

@@ -72,12 +72,21 @@ def _logical(cfn, name):
     def op(input, other, *, out=None):
         if not isinstance(other, Tensor):
             raise TypeError(f"{name}(): argument 'other' (position 2) must be Tensor, not {type(other).__name__}")
+        input, other = _truth(input), _truth(other)
         r = _compare(input, other, cfn)
         if r is NotImplemented:
             raise TypeError(f"{name}(): argument 'other' must be Tensor, not {type(other).__name__}")
         return _write_out(out, r) if out is not None else r
     op.__name__ = op.__qualname__ = name
     return op
+
+
+def _truth(x):
+    """A complex operand of a logical op as its truth value, z != 0 (the kernels take real dtypes)."""
+    if isinstance(x, Tensor) and x._impl.dtype in ("complex64", "complex128"):
+        from .._complex.ops import ne as cne
+        return cne(x, 0)
+    return x
 
 
 logical_and = _logical(_C.logical_and, "logical_and")
@@ -138,12 +147,23 @@ def bitwise_not(input, *, out=None):
     return _write_out(out, r) if out is not None else r
 
 
-def isposinf(input):
-    return logical_and(isinf(input), gt(input, 0))
+def _check_inf_test(name, input, out):
+    if input._impl.dtype in ("complex64", "complex128"):
+        raise RuntimeError(f"{name} does not support complex inputs.")
+    if out is not None and isinstance(out, Tensor) and out._impl.dtype != "bool":
+        raise RuntimeError(f"{name} does not support non-boolean outputs.")
 
 
-def isneginf(input):
-    return logical_and(isinf(input), lt(input, 0))
+def isposinf(input, *, out=None):
+    _check_inf_test("isposinf", input, out)
+    r = logical_and(isinf(input), gt(input, 0))
+    return _write_out(out, r) if out is not None else r
+
+
+def isneginf(input, *, out=None):
+    _check_inf_test("isneginf", input, out)
+    r = logical_and(isinf(input), lt(input, 0))
+    return _write_out(out, r) if out is not None else r
 
 
 def isreal(input):

@@ -42,8 +42,8 @@ def conj_physical(input, *, out=None):
     if _is_complex(input):
         input = conj(input)
     if out is not None:
-        out.copy_(input)
-        return out
+        from ._dispatch import _write_out
+        return _write_out(out, input.clone())
     return input
 
 
@@ -119,9 +119,9 @@ def angle(input, *, out=None):
         r = _Angle.apply(x)
     else:
         r = _angle_values(x)
-    if out is not None:
-        out.copy_(r)
-        return out
+    if out is not None:  # resized to the result's shape and cast as PyTorch's out= (copy_ broadcast into it)
+        from ._dispatch import _write_out
+        return _write_out(out, r)
     return r
 
 

@@ -44,8 +44,12 @@ def _tensor_from(arr, dtype, device):
 
 
 def _host(t, dtype=None):
-    """A numpy copy of t (on the host), optionally cast to a numpy dtype."""
-    a = np.array(t.detach().to("cpu").numpy(), copy=True)
+    """A numpy copy of t (on the host), optionally cast to a numpy dtype (bfloat16, which numpy lacks,
+    as float32)."""
+    t = t.detach()
+    if t._impl.dtype == "bfloat16":
+        t = t.float()
+    a = np.array(t.to("cpu").numpy(), copy=True)
     return a if dtype is None else a.astype(dtype)
 
 
@@ -215,7 +219,7 @@ def logcumsumexp(input, dim, *, out=None):
     """log(cumsum(exp(input), dim)) without overflow: a Hillis-Steele scan whose steps combine partial
     results with logaddexp (log2(n) passes), so every step is stable and differentiable."""
     _check_tensor(input, "logcumsumexp")
-    if input.dtype._name not in _FLOAT:
+    if input.dtype._name not in _FLOAT and input.dtype._name not in ("complex64", "complex128"):
         raise RuntimeError(f"\"logcumsumexp_out_cpu\" not implemented for '{_TYPE[input.dtype._name]}'")
     nd = input.dim()
     d = wrap_dim(dim, builtins.max(nd, 1))
@@ -580,6 +584,10 @@ def ldexp(input, other, *, out=None):
     """input * 2 ** other (PyTorch's composite: the power is taken in floating point)."""
     if not isinstance(other, Tensor):
         raise TypeError(f"ldexp(): argument 'other' (position 2) must be Tensor, not {type(other).__name__}")
+    if other._impl.dtype in ("complex64", "complex128") or (
+            isinstance(input, Tensor) and input._impl.dtype in ("complex64", "complex128")):
+        import flambeau  # (the complex-routed pow and mul)
+        return _out(out, flambeau.mul(input, flambeau.pow(2.0, other)))
     return _out(out, ew.mul(input, ew.pow(2.0, other)))
 
 
@@ -660,10 +668,28 @@ def nextafter(input, other, *, out=None):
     dt = result_type_names(input, other)
     if dt not in _FLOAT:
         raise RuntimeError(f"\"nextafter_cpu\" not implemented for '{_TYPE[dt]}'")
-    with np.errstate(all="ignore"):
-        r = np.nextafter(_host(input, np.dtype(dt)), _host(other, np.dtype(dt)))
-    r = _tensor_from(r, dt, input.device)
+    if dt == "bfloat16":  # numpy has no bfloat16: step its 16-bit pattern (the top half of a float32)
+        r = _tensor_from(_nextafter_bf16(_host(input.float()), _host(other.float())), "float32", input.device)
+        r = r.to(_BY_NAME["bfloat16"])
+    else:
+        with np.errstate(all="ignore"):
+            r = np.nextafter(_host(input, np.dtype(dt)), _host(other, np.dtype(dt)))
+        r = _tensor_from(r, dt, input.device)
     return _out(out, _no_grad_result(r, "nextafter", input, other))
+
+
+def _nextafter_bf16(a, b):
+    """nextafter on bfloat16 values held in float32 arrays (c10's rule: NaN if either is NaN, `b` if
+    equal, the smallest subnormal toward b from zero, else one step of the bit pattern)."""
+    a, b = np.broadcast_arrays(np.asarray(a, np.float32), np.asarray(b, np.float32))
+    bits = (a.view(np.uint32) >> 16).astype(np.int64)
+    with np.errstate(invalid="ignore"):
+        up = (a < b) == (a > 0)
+    step = np.where(up, bits + 1, bits - 1)
+    step = np.where(a == 0, np.where(np.signbit(b), 0x8001, 0x0001), step)
+    r = ((step & 0xFFFF).astype(np.uint32) << 16).view(np.float32)
+    r = np.where(a == b, b, r)
+    return np.where(np.isnan(a) | np.isnan(b), np.float32(np.nan), r)
 
 
 def nextafter_(self, other):

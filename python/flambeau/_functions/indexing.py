@@ -126,7 +126,35 @@ def index_put_(input, indices, values, accumulate=False):
     if (input._rg or values._rg) and _gs.enabled:
         dsp._check_inplace_leaf(input)
         return dsp._rebase(input, IndexPut.apply(input, values, idx, accumulate))
-    _C.index_put_(input._impl, _impls(idx), values._impl, accumulate)
+    impl = input._impl
+    if impl.numel and any(st == 0 and n > 1 for st, n in zip(impl.stride, impl.shape)):
+        return _index_put_expanded_(input, idx, values, accumulate)
+    _C.index_put_(impl, _impls(idx), values._impl, accumulate)
+    return input
+
+
+def _index_put_expanded_(input, idx, values, accumulate):
+    """index_put_ (setitem) into a tensor with broadcast (stride-0) dims, as PyTorch does it (with its
+    deprecation warning): every write lands in the memory it shares with other positions, in PyTorch's
+    order, so the last write to a location wins (accumulate: all of them add up). The shared memory is
+    the tensor narrowed to one element along each stride-0 dim; a map from every position to its
+    element there, indexed like the tensor, gives the writes in order (flambeau raised instead)."""
+    import warnings
+    from .. import _creation
+    warnings.warn("Use of index_put_ on expanded tensors is deprecated. Please clone() the tensor before "
+                  "performing this operation. This also applies to advanced indexing e.g. tensor[indices] = tensor",
+                  UserWarning, stacklevel=3)
+    impl = input._impl
+    u = input
+    for d, (st, n) in enumerate(zip(impl.stride, impl.shape)):
+        if st == 0 and n > 1:
+            u = u.narrow(d, 0, 1)
+    where_in_u = _creation.arange(u.numel(), device=input.device).reshape(u.shape).expand(impl.shape)
+    sel = index(where_in_u, idx)
+    vals = expand(values, sel._impl.shape)  # (PyTorch's shape errors)
+    flat = u.contiguous().reshape(-1).clone()
+    _C.index_put_(flat._impl, [reshape(sel, (-1,))._impl], reshape(vals.contiguous(), (-1,))._impl, accumulate)
+    u.copy_(reshape(flat, u._impl.shape))
     return input
 
 
@@ -544,7 +572,32 @@ def triu(input, diagonal=0):
 def _tri_(input, diagonal, upper):
     if input._rg and _gs.enabled:
         return _assign(input, tri(input, diagonal, upper))
-    _C.tri(input._impl, int(diagonal), upper, True)
+    impl = input._impl
+    if any(st == 0 and n > 1 for st, n in zip(impl.stride, impl.shape)) and impl.ndim >= 2:
+        return _tri_expanded_(input, diagonal, upper)
+    _C.tri(impl, int(diagonal), upper, True)
+    return input
+
+
+def _tri_expanded_(input, diagonal, upper):
+    """triu_/tril_ of a tensor with broadcast (stride-0) dims, as PyTorch: zeros written at the masked
+    positions only, so a memory location shared by a kept and a masked position ends up 0 (flambeau's
+    kernel wrote the kept values back over them). The written memory is the tensor narrowed to one
+    element along each stride-0 dim, zeroed where any position sharing it is masked."""
+    from .reduction import any as _any
+    from .. import _creation
+    impl = input._impl
+    shape = list(impl.shape)
+    r = _creation.arange(shape[-2], device=input.device).reshape(-1, 1)
+    c = _creation.arange(shape[-1], device=input.device).reshape(1, -1)
+    masked = (c - r < diagonal) if upper else (c - r > diagonal)  # the positions tri zeroes
+    masked = masked.expand(shape)
+    view = input
+    for d, (st, n) in enumerate(zip(impl.stride, impl.shape)):
+        if st == 0 and n > 1:
+            masked = _any(masked, d, True)
+            view = view.narrow(d, 0, 1)
+    view.masked_fill_(masked, 0)
     return input
 
 
@@ -612,6 +665,8 @@ def _check_fill_index(index):
 def index_fill(input, dim=_np.REQUIRED, index=_np.REQUIRED, value=_np.REQUIRED, *, axis=None):
     if axis is not None or dim is _np.REQUIRED or index is _np.REQUIRED or value is _np.REQUIRED:
         dim = _np.dim_args("index_fill", dim, axis, index=index, value=value)
+    if input._impl.ndim == 0:
+        return _on_0d(input, dim, index_fill, index, value, False)
     _check_fill_index(index)
     idx, d = _dim_indices(input, dim, reshape(index, (-1,)))
     _check_index_op(input, d, index, None, "index_fill_", negative_ok=True)
@@ -623,6 +678,8 @@ def index_fill(input, dim=_np.REQUIRED, index=_np.REQUIRED, value=_np.REQUIRED, 
 def index_fill_(input, dim=_np.REQUIRED, index=_np.REQUIRED, value=_np.REQUIRED, *, axis=None):
     if axis is not None or dim is _np.REQUIRED or index is _np.REQUIRED or value is _np.REQUIRED:
         dim = _np.dim_args("index_fill_", dim, axis, index=index, value=value)
+    if input._impl.ndim == 0:
+        return _on_0d(input, dim, index_fill_, index, value, True)
     _check_fill_index(index)
     idx, d = _dim_indices(input, dim, reshape(index, (-1,)))
     _check_index_op(input, d, index, None, "index_fill_", negative_ok=True)
@@ -631,9 +688,22 @@ def index_fill_(input, dim=_np.REQUIRED, index=_np.REQUIRED, value=_np.REQUIRED,
     return index_put_(input, idx, value)
 
 
+def _on_0d(input, dim, op, index, arg, inplace):
+    """op on a 0-d input, as PyTorch: the input as one element along dim 0 (or -1), a 0-d source as
+    one slice (index_fill_ and index_copy_ indexed the 0-d tensor directly and raised)."""
+    wrap_dim(dim, 1)
+    view = reshape(input, (1,))
+    if isinstance(arg, Tensor) and arg._impl.ndim == 0 and op in (index_copy, index_copy_):
+        arg = reshape(arg, (1,))
+    r = op(view, 0, index, arg)
+    return input if inplace else reshape(r, ())
+
+
 def index_copy(input, dim=_np.REQUIRED, index=_np.REQUIRED, source=_np.REQUIRED, *, axis=None):
     if axis is not None or dim is _np.REQUIRED or index is _np.REQUIRED or source is _np.REQUIRED:
         dim = _np.dim_args("index_copy", dim, axis, index=index, source=source)
+    if input._impl.ndim == 0:
+        return _on_0d(input, dim, index_copy, index, source, False)
     idx, d = _dim_indices(input, dim, reshape(index, (-1,)))
     _check_index_op(input, d, index, source, "index_copy_")
     return index_put(input, idx, source)
@@ -642,6 +712,8 @@ def index_copy(input, dim=_np.REQUIRED, index=_np.REQUIRED, source=_np.REQUIRED,
 def index_copy_(input, dim=_np.REQUIRED, index=_np.REQUIRED, source=_np.REQUIRED, *, axis=None):
     if axis is not None or dim is _np.REQUIRED or index is _np.REQUIRED or source is _np.REQUIRED:
         dim = _np.dim_args("index_copy_", dim, axis, index=index, source=source)
+    if input._impl.ndim == 0:
+        return _on_0d(input, dim, index_copy_, index, source, True)
     idx, d = _dim_indices(input, dim, reshape(index, (-1,)))
     _check_index_op(input, d, index, source, "index_copy_")
     return index_put_(input, idx, source)

@@ -263,8 +263,15 @@ def addbmm(input, batch1, batch2, *, beta=1, alpha=1):
     return _axpby(input, _sum(bmm(batch1, batch2), 0), beta, alpha)
 
 
+_INT_NAMES = frozenset(("uint8", "int8", "int16", "int32", "int64", "bool"))
+
+
 def _axpby(input, prod, beta, alpha):
-    """beta * input + alpha * prod; beta == 0 ignores input entirely (NaNs included), as in PyTorch."""
+    """beta * input + alpha * prod; beta == 0 ignores input entirely (NaNs included), as in PyTorch.
+    Integer results take alpha and beta truncated to integers, as PyTorch converts them to the dtype
+    (addmm of int32 with beta=0.5 gave a float32 result)."""
+    if prod._impl.dtype in _INT_NAMES and (not isinstance(input, Tensor) or input._impl.dtype in _INT_NAMES):
+        alpha, beta = int(alpha), int(beta)
     if alpha != 1:
         prod = ew.mul(prod, alpha)
     if beta == 0:
@@ -300,10 +307,11 @@ def tensordot(a, b, dims=2):
     for x, y in zip(da, db):
         s1, s2 = a._impl.shape[x], b._impl.shape[y]
         if s1 != s2:
+            # (summed in the operand's own dtype: an int32 sum is int64, which mm then refused with int32)
             if s1 == 1:
-                b = _sum(b, y, keepdim=True)
+                b = _sum(b, y, keepdim=True, dtype=b.dtype)
             elif s2 == 1:
-                a = _sum(a, x, keepdim=True)
+                a = _sum(a, x, keepdim=True, dtype=a.dtype)
             else:
                 raise RuntimeError(f"tensordot: contracted dimensions need to match, but first has size {s1} in "
                                    f"dim {x} and second has size {s2} in dim {y} (shapes {list(a._impl.shape)} "

@@ -411,13 +411,22 @@ def cov(input, *, correction=1, fweights=None, aweights=None):
             norm = w_sum
         norm_v = norm.item()
     else:
-        avg = ew.div(red.sum(x, 1), n_obs)
+        if x._impl.dtype in ("complex64", "complex128"):
+            import flambeau
+            avg = flambeau.div(flambeau.sum(x, 1), n_obs)
+        else:
+            avg = ew.div(red.sum(x, 1), n_obs)
         norm_v = n_obs - correction
         norm = norm_v
     if norm_v <= 0:
         warnings.warn("cov(): degrees of freedom is <= 0. Correction should be strictly less than the number of "
                       "observations.", UserWarning, stacklevel=2)
         norm = 0
+    if x._impl.dtype in ("complex64", "complex128"):  # x x^H, as PyTorch's
+        import flambeau
+        xc = flambeau.sub(x, sh.unsqueeze(avg, 1))
+        c = flambeau.mm(xc, flambeau.conj(sh.t(ew.mul(xc, w) if w is not None else xc)))
+        return sh.squeeze(flambeau.div(c, norm))
     xc = ew.sub(x, sh.unsqueeze(avg, 1))
     c = la.mm(xc, sh.t(ew.mul(xc, w) if w is not None else xc))
     return sh.squeeze(ew.div(c, norm))
@@ -430,6 +439,13 @@ def corrcoef(input):
         raise RuntimeError(f"corrcoef(): expected input to have two or fewer dimensions but got an input with {nd} "
                            "dimensions")
     c = cov(input)
+    if c._impl.dtype in ("complex64", "complex128"):  # the same on complex values; parts clipped separately
+        import flambeau
+        if c._impl.ndim == 0:
+            return flambeau.div(c, c)
+        sd = flambeau.sqrt(sh.diagonal(c))
+        c = flambeau.div(flambeau.div(c, sh.reshape(sd, (-1, 1))), sh.reshape(sd, (1, -1)))
+        return flambeau.complex(pw.clamp(c.real, -1, 1), pw.clamp(c.imag, -1, 1))
     if c._impl.ndim == 0:
         return ew.div(c, c)
     sd = ew.sqrt(sh.diagonal(c))
@@ -745,9 +761,12 @@ def logit_(input, eps=None):
 def sinc(input, *, out=None):
     """sin(pi x) / (pi x), 1 at x = 0 (gradient 0 there, as PyTorch's)."""
     x = _float_of(input)
+    dt = x._impl.dtype
+    if dt in ("float16", "bfloat16"):  # PyTorch computes in float32 and rounds once (each step rounded before)
+        x = _cast(x, "float32")
     zero = cmp.eq(x, 0)
     px = ew.mul(pw.where(zero, 1.0, x), math.pi)
-    return _out(out, pw.where(zero, 1.0, ew.div(ew.sin(px), px)))
+    return _out(out, _cast(pw.where(zero, 1.0, ew.div(ew.sin(px), px)), dt))
 
 
 def sinc_(input):
@@ -870,11 +889,13 @@ def float_power_(input, exponent):
 
 
 def cumsum_(input, dim, *, dtype=None):
-    return _inplace(input, red.cumsum, dim, dtype=dtype)
+    import flambeau  # (the complex-routed scan: complex tensors raised)
+    return _inplace(input, flambeau.cumsum, dim, dtype=dtype)
 
 
 def cumprod_(input, dim, *, dtype=None):
-    return _inplace(input, so.cumprod, dim, dtype=dtype)
+    import flambeau
+    return _inplace(input, flambeau.cumprod, dim, dtype=dtype)
 
 
 # ---------------------------------------------------------------- fill_diagonal_, Tensor.new

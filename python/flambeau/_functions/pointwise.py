@@ -5,14 +5,16 @@ import math
 
 from .. import _C
 from .._dtype import _default_dtype, _BY_NAME
-from .._promote import result_type_names, result_type_tensor_scalar, scalar_impl, can_cast_names, _FLOAT
+from .._promote import (result_type_names, result_type_tensor_scalar, scalar_impl, can_cast_names, check_fits, _FLOAT,
+                       _INT)
 from .._tensor import Tensor, _wrap
 from ..autograd.function import Function
 from ..autograd.grad_mode import _state as _gs
 from .shape import _sum_to
 from ._dispatch import _cast, _write_out, _check_inplace_leaf, _snapshot, _rebase, _scalar_like, _TORCH_TYPE_NAMES
-from .compare import eq, le, ge, logical_and, isnan, isfinite, isposinf, isneginf, _inplace_nograd
-from .elementwise import add, sub, rsub, mul, div, neg, exp, log, sqrt, trunc, erf, pow, atan2, maximum, minimum, hypot
+from .compare import eq, le, ge, logical_and, isnan, isinf, isfinite, isposinf, isneginf, _inplace_nograd
+from .elementwise import (add, sub, rsub, mul, div, neg, exp, log, log1p, abs, sqrt, trunc, erf, pow, atan2,
+                          maximum, minimum, hypot)
 
 
 def positive(input):
@@ -22,25 +24,62 @@ def positive(input):
 
 
 # ---------------------------------------------------------------- composites (differentiable by construction)
-def exp2(input):
-    return pow(2.0, input if input._impl.dtype in _FLOAT else _cast(input, _default_dtype[0]._name))
+def exp2(input, *, out=None):
+    r = pow(2.0, input if input._impl.dtype in _FLOAT else _cast(input, _default_dtype[0]._name))
+    return _write_out(out, r) if out is not None else r
 
 
-def frac(input):
+def frac(input, *, out=None):
     if input._impl.dtype not in _FLOAT:
         raise NotImplementedError(f"\"frac_cpu\" not implemented for '{_TORCH_TYPE_NAMES[input._impl.dtype]}'")
-    return sub(input, trunc(input))
+    r = sub(input, trunc(input))
+    return _write_out(out, r) if out is not None else r
 
 
-def xlogy(input, other):
-    r = mul(input, log(other if isinstance(other, Tensor) else _scalar_like(input, other)))
-    return where(eq(input, 0), 0.0, r)
+def _float_pair(name, input, other, half_in_float=False):
+    """The operands of a binary float op (xlogy, logaddexp) cast to the dtype it computes in, and
+    its result dtype: PyTorch's promotion, integers and bools to the default float (an integer operand
+    of a bfloat16 op rounded to bfloat16 first). half_in_float: float16/bfloat16 computed in float32
+    and rounded once at the end, as PyTorch's logaddexp kernel; without it each step rounds to the
+    half type, as c10's Half/BFloat16 arithmetic in xlogy's kernel (log(y) rounded, then x * it)."""
+    if not isinstance(input, Tensor) and not isinstance(other, Tensor):
+        raise TypeError(f"{name}(): argument 'input' and 'other' must be Tensor or Number, not "
+                        f"{type(input).__name__} and {type(other).__name__}")
+    dt = result_type_names(input, other)
+    if dt in ("complex64", "complex128"):
+        raise NotImplementedError(f"\"{name}_cpu\" not implemented for '{_TORCH_TYPE_NAMES[dt]}'")
+    if dt not in _FLOAT:
+        dt = _default_dtype[0]._name
+    cdt = "float32" if half_in_float and dt in ("float16", "bfloat16") else dt
+    like = input if isinstance(input, Tensor) else other
+    x = _cast(_cast(input, dt), cdt) if isinstance(input, Tensor) else _wrap(scalar_impl(input, cdt, like._impl.device))
+    y = _cast(_cast(other, dt), cdt) if isinstance(other, Tensor) else _wrap(scalar_impl(other, cdt, like._impl.device))
+    return x, y, dt
 
 
-def logaddexp(input, other):
-    m = maximum(input, other).detach()
-    m = where(isfinite(m), m, 0.0)
-    return add(log(add(exp(sub(input, m)), exp(sub(other, m)))), m)
+def xlogy(input, other, *, out=None):
+    """input * log(other), 0 where input is 0, NaN where other is NaN (PyTorch's order of the rules)."""
+    x, y, dt = _float_pair("xlogy", input, other)
+    r = where(isnan(y), float("nan"), where(eq(x, 0), 0.0, mul(x, log(y))))
+    r = _cast(r, dt)
+    return _write_out(out, r) if out is not None else r
+
+
+def logaddexp(input, other, *, out=None):
+    _check_tensors("logaddexp", input=input, other=other)
+    if (isinstance(input, Tensor) and input._impl.dtype[0] == "c") or (
+            isinstance(other, Tensor) and other._impl.dtype[0] == "c"):
+        from .._complex.elementwise import logaddexp as clogaddexp
+        r = clogaddexp(input, other)
+        return _write_out(out, r) if out is not None else r
+    dt = result_type_names(input, other) if isinstance(input, Tensor) and isinstance(other, Tensor) else None
+    if dt is not None and dt not in _FLOAT:
+        raise NotImplementedError(f"\"logaddexp_cpu\" not implemented for '{_TORCH_TYPE_NAMES[dt]}'")
+    x, y, dt = _float_pair("logaddexp", input, other, half_in_float=True)
+    # PyTorch's kernel: a where both are the same infinity, else max + log1p(exp(-|a - b|))
+    r = add(maximum(x, y), log1p(exp(neg(abs(sub(x, y))))))
+    r = _cast(where(logical_and(isinf(x), eq(x, y)), x, r), dt)
+    return _write_out(out, r) if out is not None else r
 
 
 # ---------------------------------------------------------------- addcmul, addcdiv, lerp: one kernel each
@@ -163,11 +202,40 @@ def lerp(input, end, weight, *, out=None):
     return _write_out(out, r) if out is not None else r
 
 
+_INT_BOOL = _INT | {"bool"}
+
+
+def _common_float(input, tensor1, tensor2):
+    """The three operands cast to their promoted dtype when it is floating and they differ (the
+    kernel then rounds as PyTorch's: mixed float64/float32/uint8 operands were computed in float32
+    by the composite), else None."""
+    dts = {input._impl.dtype, tensor1._impl.dtype, tensor2._impl.dtype}
+    if len(dts) == 1:
+        return None
+    dt = result_type_names(input, tensor1, tensor2)
+    if dt not in _FLOAT:
+        return None
+    return _cast(input, dt), _cast(tensor1, dt), _cast(tensor2, dt), dt
+
+
 def addcmul(input, tensor1, tensor2, *, value=1, out=None):
     _check_tensors("addcmul", input=input, tensor1=tensor1, tensor2=tensor2)
     r = _ternary(Addcmul, _C.addcmul, input, tensor1, tensor2, (float(value),), out)
     if r is not None:
         return r
+    c = _common_float(input, tensor1, tensor2)
+    if c is not None:
+        r = _ternary(Addcmul, _C.addcmul, c[0], c[1], c[2], (float(value),), out)
+        if r is not None:
+            return r
+    dt = result_type_names(input, tensor1, tensor2)
+    if dt == "bool":
+        raise NotImplementedError("\"addcmul_cpu_out\" not implemented for 'Bool'")
+    if dt in _INT:  # PyTorch converts value to the integer dtype (truncating): addcmul(i, a, b, value=0.5) is i
+        check_fits(value, dt)
+        value = int(value)
+        # computed in that dtype (a uint8 tensor1 times a negative value wrapped in uint8)
+        input, tensor1, tensor2 = _cast(input, dt), _cast(tensor1, dt), _cast(tensor2, dt)
     r = add(input, mul(mul(tensor1, value), tensor2) if value != 1 else mul(tensor1, tensor2))
     return _write_out(out, r) if out is not None else r
 
@@ -177,6 +245,18 @@ def addcdiv(input, tensor1, tensor2, *, value=1, out=None):
     r = _ternary(Addcdiv, _C.addcdiv, input, tensor1, tensor2, (float(value),), out)
     if r is not None:
         return r
+    if tensor1._impl.dtype in _INT_BOOL and tensor2._impl.dtype in _INT_BOOL:
+        raise RuntimeError(
+            "Integer division with addcdiv is no longer supported, and in a future  release addcdiv will perform a "
+            "true division of tensor1 and tensor2. The historic addcdiv behavior can be implemented as (input + value "
+            "* torch.trunc(tensor1 / tensor2)).to(input.dtype) for integer inputs and as (input + value * tensor1 / "
+            "tensor2) for float inputs. The future addcdiv behavior is just the latter implementation: (input + value "
+            "* tensor1 / tensor2), for all dtypes.")
+    c = _common_float(input, tensor1, tensor2)
+    if c is not None:
+        r = _ternary(Addcdiv, _C.addcdiv, c[0], c[1], c[2], (float(value),), out)
+        if r is not None:
+            return r
     r = add(input, div(mul(tensor1, value), tensor2) if value != 1 else div(tensor1, tensor2))
     return _write_out(out, r) if out is not None else r
 
@@ -185,10 +265,18 @@ _FINFO_MAX = {"float16": 65504.0, "bfloat16": 3.3895313892515355e38, "float32": 
               "float64": 1.7976931348623157e308}
 
 
-def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
+def nan_to_num(input, nan=0.0, posinf=None, neginf=None, *, out=None):
+    if out is not None and isinstance(out, Tensor) and out._impl.dtype != input._impl.dtype:
+        raise RuntimeError(f"nan_to_num: dtype of out: {_TORCH_TYPE_NAMES[out._impl.dtype]} should be same as input: "
+                           f"{_TORCH_TYPE_NAMES[input._impl.dtype]}")
+    r = _nan_to_num(input, nan, posinf, neginf)
+    return _write_out(out, r) if out is not None else r
+
+
+def _nan_to_num(input, nan, posinf, neginf):
     if input._impl.dtype in ("complex64", "complex128"):  # real and imaginary parts each, as PyTorch
         import flambeau
-        parts = nan_to_num(flambeau.view_as_real(input), nan, posinf, neginf)
+        parts = _nan_to_num(flambeau.view_as_real(input), nan, posinf, neginf)
         return flambeau.view_as_complex(parts.contiguous())
     if input._impl.dtype not in _FLOAT:
         return clone_(input)
@@ -324,12 +412,14 @@ def clamp_(input, min=None, max=None):  # noqa: A002
 clip_ = clamp_
 
 
-def clamp_min(input, min):  # noqa: A002
-    return clamp(input, min=min)
+def clamp_min(input, min, *, out=None):  # noqa: A002
+    r = clamp(input, min=min)
+    return _write_out(out, r) if out is not None else r
 
 
-def clamp_max(input, max):  # noqa: A002
-    return clamp(input, max=max)
+def clamp_max(input, max, *, out=None):  # noqa: A002
+    r = clamp(input, max=max)
+    return _write_out(out, r) if out is not None else r
 
 
 def clamp_min_(input, min):  # noqa: A002

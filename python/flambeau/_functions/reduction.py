@@ -7,6 +7,8 @@ gradient back over the reduced dims (reshape to the keepdim shape, then expand).
 import collections
 import numbers
 
+import numpy as np
+
 from . import _numpy_names as _np
 from .. import _C
 from .._dtype import _BY_NAME, _to_dtype
@@ -205,7 +207,15 @@ def prod(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None
     dims = _dims(input, dim, "prod")
     if input._rg and _gs.enabled:
         return (Prod if dim is not None else ProdAll).apply(input, dims, keepdim)
-    return _narrow_dtype(_wrap(_C.prod(input._impl, dims, keepdim)), dtype)
+    impl = input._impl
+    if impl.dtype in ("float16", "bfloat16") and impl.device == "cpu":  # (rounded in the half type, as PyTorch)
+        from .prod_half import prod_half
+        host = input.float() if impl.dtype == "bfloat16" else input
+        r = prod_half(_C.to_numpy(host._impl), impl.dtype, tuple(impl.shape), tuple(impl.stride), dims, keepdim)
+        if r is not None:
+            from .._creation import tensor
+            return tensor(r.astype(np.float32), dtype=_BY_NAME[impl.dtype])
+    return _narrow_dtype(_wrap(_C.prod(impl, dims, keepdim)), dtype)
 
 
 class _AmaxAmin(Function):
@@ -547,7 +557,8 @@ def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None, 
         keepdim = _np.numpy_keepdim("var_mean", keepdim, keepdims)
     if isinstance(dim, bool):
         dim, unbiased = None, dim
-    return var(input, dim, unbiased, keepdim, correction=correction), mean(input, dim, keepdim)
+    v = var(input, dim, unbiased, keepdim, correction=correction)
+    return v, _welford_mean(input, dim, keepdim)
 
 
 def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None, keepdims=None):
@@ -556,7 +567,30 @@ def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None, 
         keepdim = _np.numpy_keepdim("std_mean", keepdim, keepdims)
     if isinstance(dim, bool):
         dim, unbiased = None, dim
-    return std(input, dim, unbiased, keepdim, correction=correction), mean(input, dim, keepdim)
+    s = std(input, dim, unbiased, keepdim, correction=correction)
+    return s, _welford_mean(input, dim, keepdim)
+
+
+def _welford_mean(input, dim, keepdim):
+    """var_mean's mean as PyTorch's (its Welford update m += (x - m) / n): the mean, but NaN where an
+    infinity is followed by any other element of the slice (inf - inf, or m = inf then x - m = -inf
+    and m + -inf), i.e. where an infinity sits elsewhere than at the slice's last element (the
+    largest index in every reduced dim). A plain mean gave inf where PyTorch gives NaN."""
+    m = mean(input, dim, keepdim)
+    if input._impl.dtype not in _FLOAT or input._impl.numel == 0:
+        return m
+    inf = cmp.isinf(input.detach())
+    if not any(inf).item():
+        return m
+    dims = _dims(input, dim, "var_mean") or list(range(input._impl.ndim))
+    last = inf
+    for d in dims:
+        last = last.narrow(d, input._impl.shape[d] - 1, 1)
+    n_inf = sum(inf, dims or None, True, dtype=_BY_NAME["int64"])
+    bad = cmp.gt(ew.sub(n_inf, last.to(_BY_NAME["int64"])), 0)
+    if not keepdim:
+        bad = reshape(bad, m._impl.shape)
+    return pw.where(bad, float("nan"), m)
 
 
 class LogSumExp(Function):
@@ -622,8 +656,9 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):  # noqa: A002
     inf = float("inf")
     if ord == 2:
         if x._rg and _gs.enabled:
-            return Norm2.apply(x, dims, keepdim)
-        return _wrap(_C.norm2(x._impl, dims, keepdim))  # one pass, squares summed in float64
+            return _float_norm2_range(x, Norm2.apply(x, dims, keepdim), dims, keepdim)
+        # one pass, squares summed in float64
+        return _float_norm2_range(x, _wrap(_C.norm2(x._impl, dims, keepdim)), dims, keepdim)
     a = ew.abs(x)
     if ord == inf:
         return amax(a, dims or (), keepdim)
@@ -634,6 +669,31 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):  # noqa: A002
     if ord == 0:
         return sum(dsp._cast(cmp.ne(x, 0), x._impl.dtype), dims or None, keepdim)
     return ew.pow(sum(ew.pow(a, ord), dims or None, keepdim), 1.0 / ord)
+
+
+_F32_SQRT_MAX = 1.8446742974197924e19    # sqrt of float32's largest value
+_F32_SQRT_TINY = 1.0842021724855044e-19  # sqrt of float32's smallest normal value
+
+
+def _float_norm2_range(x, r, dims, keepdim):
+    """PyTorch sums the squares of a float32 (float16, bfloat16) input in float32: beyond sqrt of float32's
+    largest value its 2-norm is inf, and squares below float32's normal range lose their bits (to 0
+    below its denormals). The float64 sum gave 1e30 for [1e30, 1] where PyTorch gives inf, and 1.4e-30
+    for [1e-30, 1e-30] where it gives 0: those results are replaced by PyTorch's (r within the range
+    is left as it is)."""
+    if x._impl.dtype not in ("float32", "float16", "bfloat16") or r._impl.numel == 0:
+        return r
+    if x._impl.numel == r._impl.numel:  # one element per norm: PyTorch returns |x| itself there
+        return r
+    rd = r.detach()
+    big, small = cmp.gt(rd, _F32_SQRT_MAX), cmp.lt(rd, _F32_SQRT_TINY)
+    if any(big).item():
+        r = pw.where(big, float("inf"), r)
+    if any(small).item():
+        x32 = dsp._cast(x, "float32")
+        r32 = ew.sqrt(sum(ew.mul(x32, x32), dims or None, keepdim))
+        r = pw.where(small, dsp._cast(r32, r._impl.dtype), r)
+    return r
 
 
 def norm(input, p="fro", dim=None, keepdim=False, dtype=None):

@@ -275,8 +275,8 @@ def t(input):
     nd = input._impl.ndim
     if nd > 2:
         raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {nd}D")
-    if nd < 2:
-        return input if not _needs_grad(input) else transpose(input, 0, 0)
+    if nd < 2:  # a new view (PyTorch's transpose(0, 0)), never `input` itself
+        return permute(input, list(range(nd)))
     return transpose(input, 0, 1)
 
 

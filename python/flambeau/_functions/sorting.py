@@ -20,7 +20,7 @@ from ..autograd.grad_mode import _state as _gs
 from .indexing import gather
 from .reduction import return_types
 from .shape import reshape, squeeze
-from .._dtype import bool as _BOOL
+from .._dtype import bool as _BOOL, _BY_NAME
 
 
 def _on_cpu(t):
@@ -155,9 +155,10 @@ def _median(input, dim, keepdim, ignore_nan):
     if dim is None:
         flat = reshape(input, (-1,))
         n = flat._impl.shape[0]
-        if n == 0:
+        if n == 0:  # NaN, converted to an integer dtype as x86 converts it (PyTorch fills NaN)
             from .. import _creation
-            return _creation.full((), float("nan"), dtype=input.dtype, device=input.device)
+            fill = _EMPTY_MEDIAN.get(input._impl.dtype, float("nan"))
+            return _creation.full((), fill, dtype=input.dtype, device=input.device)
         if _on_cpu(input):
             return reshape(_median(flat, 0, False, ignore_nan)[0], ())
         return reshape(kthvalue(flat, (n - 1) // 2 + 1).values, ())
@@ -171,6 +172,9 @@ def _median(input, dim, keepdim, ignore_nan):
         return _keepdim_result(input, d, _wrap(i), v, keepdim, rtype)
     r = kthvalue(input, (n - 1) // 2 + 1, d if nd else 0, keepdim)
     return rtype(r[0], r[1])
+
+
+_EMPTY_MEDIAN = {"int64": -2 ** 63, "int32": -2 ** 31, "int16": 0, "int8": 0, "uint8": 0, "bool": True}
 
 
 def median(input, dim=None, keepdim=False, *, out=None, axis=None, keepdims=None):
@@ -231,12 +235,12 @@ def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=No
     # ones and dim= through numpy, whose per-call cost is lower there. NaNs stay distinct either way.
     if dim is None and input._impl.device == "cpu" and input.numel() >= _UNIQUE_SORT_MIN:
         return _unique_flat(input, return_inverse, return_counts)
-    arr = _host(input)
+    arr = _host_float(input)  # bfloat16 as float32: exact, and converted back below
     res = np.unique(arr if dim is None else arr, return_inverse=return_inverse, return_counts=return_counts,
                     axis=None if dim is None else wrap_dim(dim, arr.ndim), equal_nan=False)
     if not (return_inverse or return_counts):
-        return _to_dev(res, input)
-    out = [_to_dev(res[0], input)]
+        return _same_dtype(_to_dev(res, input), input)
+    out = [_same_dtype(_to_dev(res[0], input), input)]
     k = 1
     if return_inverse:
         inv = res[k].astype(np.int64)
@@ -250,15 +254,15 @@ def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=No
 def unique_consecutive(input, return_inverse=False, return_counts=False, dim=None):
     if dim is not None:
         raise NotImplementedError("unique_consecutive(dim=...) is not supported by flambeau")
-    arr = _host(input).reshape(-1)
+    arr = _host_float(input).reshape(-1)  # bfloat16 as float32: exact, and converted back below
     if arr.size == 0:
         keep = np.zeros(0, bool)
     else:
         keep = np.concatenate(([True], arr[1:] != arr[:-1]))
     vals = arr[keep]
-    out = [_to_dev(vals, input)]
+    out = [_same_dtype(_to_dev(vals, input), input)]
     if return_inverse:
-        out.append(_to_dev((np.cumsum(keep) - 1).astype(np.int64).reshape(_host(input).shape), input))
+        out.append(_to_dev((np.cumsum(keep) - 1).astype(np.int64).reshape(input._impl.shape), input))
     if return_counts:
         starts = np.flatnonzero(keep)
         out.append(_to_dev(np.diff(np.append(starts, arr.size)).astype(np.int64), input))
@@ -266,20 +270,72 @@ def unique_consecutive(input, return_inverse=False, return_counts=False, dim=Non
 
 
 def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=None, sorter=None):
+    """PyTorch's checks and its binary search: `!(mid >= v)` (left) or `!(mid > v)` (right) moves the
+    lower end up, so NaNs (which compare false) and a NaN-ended sequence give PyTorch's positions, not
+    numpy's. Both operands compared in their promoted dtype."""
+    from .._promote import result_type_names
+    op = "torch.searchsorted()"
     if side is not None:
+        if side not in ("left", "right"):
+            raise RuntimeError(f"{op}: side can only be 'left' or 'right' but got {side}")
+        if right and side == "left":
+            raise RuntimeError(f"{op}: side and right can't be set to opposites, got side of left while right was True")
         right = side == "right"
-    seq = _host(sorted_sequence)
-    vals = _host(input) if isinstance(input, Tensor) else np.asarray(input)
-    s = "right" if right else "left"
-    if seq.ndim == 1:
-        res = np.searchsorted(seq, vals, side=s)
+    seq_shape = tuple(sorted_sequence._impl.shape)
+    if not seq_shape:
+        raise RuntimeError(f"{op}: boundaries tensor should have positive dimension, but got 0 dimension")
+    scalar = not isinstance(input, Tensor)
+    val_shape = () if scalar else tuple(input._impl.shape)
+    if scalar and len(seq_shape) != 1:
+        raise RuntimeError(f"{op}: input value can be a scalar only when boundaries tensor dimension is 1, but we "
+                           f"got boundaries tensor dim({len(seq_shape)}) and input value's dim(0) numel(1)")
+    if len(seq_shape) != 1 and seq_shape[:-1] != val_shape[:-1]:
+        raise RuntimeError(f"{op}: boundaries tensor should be 1 dimension or the first N-1 dimensions of boundaries "
+                           f"tensor and input value tensor must match, but we got boundaries tensor {list(seq_shape)} "
+                           f"and input value tensor {list(val_shape)}")
+    if sorter is not None and tuple(sorter._impl.shape) != seq_shape:
+        raise RuntimeError(f"{op}: boundary and sorter must have the same size, but got boundary tensor "
+                           f"{list(seq_shape)}and got sorter tensor {list(sorter._impl.shape)}")
+    common = result_type_names(sorted_sequence, input)
+    seq = _host_float(sorted_sequence.to(_BY_NAME[common]))
+    if sorter is not None:
+        srt = _host(sorter).astype(np.int64)
+        n = seq_shape[-1]
+        if srt.size and (srt.min() < 0 or srt.max() >= n):
+            raise RuntimeError(f"{op}: sorter index out of range")
+        seq = np.take_along_axis(seq, srt, axis=-1)
+    if scalar:
+        vals = np.asarray(input, dtype=seq.dtype)
     else:
-        res = np.stack([np.searchsorted(seq[i], vals[i], side=s)
-                        for i in np.ndindex(*seq.shape[:-1])]).reshape(vals.shape)
+        vals = _host_float(input.to(_BY_NAME[common]))
+    res = _binary_search(seq, vals, right)
     return _to_dev(res.astype(np.int32 if out_int32 else np.int64), sorted_sequence)
 
 
+def _binary_search(seq, vals, right):
+    """PyTorch's cus_lower_bound/cus_upper_bound on every value at once (seq: 1-D, or rows matching
+    vals' leading dims)."""
+    n = seq.shape[-1]
+    start = np.zeros(vals.shape, np.int64)
+    end = np.full(vals.shape, n, np.int64)
+    if n == 0 or vals.size == 0:
+        return start
+    with np.errstate(invalid="ignore"):
+        while True:
+            active = start < end
+            if not active.any():
+                return start
+            mid = start + ((end - start) >> 1)
+            m = np.minimum(mid, n - 1)
+            midv = seq[m] if seq.ndim == 1 else np.take_along_axis(seq, m, axis=-1)
+            up = ~(midv > vals) if right else ~(midv >= vals)
+            start = np.where(active & up, mid + 1, start)
+            end = np.where(active & ~up, mid, end)
+
+
 def bucketize(input, boundaries, *, out_int32=False, right=False):
+    if boundaries._impl.ndim != 1:
+        raise RuntimeError(f"boundaries tensor must be 1 dimension, but got dim({boundaries._impl.ndim})")
     return searchsorted(boundaries, input, out_int32=out_int32, right=right)
 
 
@@ -303,7 +359,8 @@ def histc(input, bins=100, min=0, max=0):  # noqa: A002
         raise RuntimeError(f"histc: bins must be > 0, but got {bins} (input of shape {list(input.shape)})")
     if float(min) > float(max):
         raise RuntimeError(f"histc: max must be larger than min (got min={min}, max={max})")
-    arr = _host(input).astype(np.float64).reshape(-1)
+    dt = input._impl.dtype
+    arr = _host_float(input).astype(np.float64).reshape(-1)
     lo, hi = float(min), float(max)
     if lo == hi and arr.size:
         lo, hi = float(arr.min()), float(arr.max())
@@ -311,15 +368,47 @@ def histc(input, bins=100, min=0, max=0):  # noqa: A002
         raise RuntimeError(f"histc: range of [{lo:g}, {hi:g}] is not finite")
     if lo == hi:
         lo, hi = lo - 1, hi + 1
-    # PyTorch's kernel: bin = int((x - lo) * bins / (hi - lo)) in the input's floating dtype (not
-    # numpy's float64 edges, which put values next to an edge in the other bin), the last edge inclusive
-    ft = np.float64 if input._impl.dtype == "float64" else np.float32
-    x = arr.astype(ft)
-    lo_t, hi_t = ft(lo), ft(hi)
+    # PyTorch's kernel: bin = int((x - lo) * bins / (hi - lo)) in the input's floating dtype, each
+    # operation rounded to it (c10::Half/BFloat16 arithmetic rounds every result; numpy's float64
+    # edges put values next to an edge in the other bin), the last edge inclusive; the counts in
+    # the input's dtype (float16 gave float32 counts)
+    rnd = _ROUND.get(dt, _ROUND["float32"])
+    x = rnd(arr)
+    lo_t, hi_t = rnd(np.float64(lo)), rnd(np.float64(hi))
     sel = x[(x >= lo_t) & (x <= hi_t)]
-    pos = (((sel - lo_t) * ft(bins)).astype(ft) / ft(hi_t - lo_t)).astype(ft).astype(np.int64)
-    counts = np.bincount(np.clip(pos, 0, bins - 1), minlength=bins)
-    return _to_dev(counts.astype(_host(input).dtype if input._impl.dtype in ("float32", "float64") else np.float32), input)
+    pos = rnd(rnd(rnd(sel - lo_t) * bins) / rnd(hi_t - lo_t)).astype(np.int64)
+    counts = np.bincount(np.clip(pos, 0, bins - 1), minlength=bins).astype(np.float64)
+    return _to_dev(counts.astype(np.float32 if dt in ("bfloat16", "float16") else np.float64), input).to(
+        input.dtype if dt in _FLOATS else _BY_NAME["float32"])
+
+
+def _round_bf16(a):
+    """float64 values rounded to bfloat16 (nearest even), as float64."""
+    b = np.asarray(a, np.float64).astype(np.float32)
+    u = b.view(np.uint32).astype(np.uint64)
+    nan = np.isnan(b)
+    u = ((u + 0x7FFF + ((u >> 16) & 1)) >> 16 << 16).astype(np.uint32)
+    r = u.view(np.float32).astype(np.float64)
+    return np.where(nan, np.nan, r)
+
+
+_ROUND = {"float64": lambda a: np.asarray(a, np.float64),
+          "float32": lambda a: np.asarray(a, np.float64).astype(np.float32).astype(np.float64),
+          "float16": lambda a: np.asarray(a, np.float64).astype(np.float16).astype(np.float64),
+          "bfloat16": _round_bf16}
+_FLOATS = ("float16", "bfloat16", "float32", "float64")
+
+
+def _same_dtype(r, like):
+    """r converted back to like's dtype where the host copy widened it (bfloat16)."""
+    return r.to(like.dtype) if r._impl.dtype != like._impl.dtype else r
+
+
+def _host_float(t):
+    """_host, with bfloat16 (which numpy lacks) as float32."""
+    if t._impl.dtype == "bfloat16":
+        return _host(t.float())
+    return _host(t)
 
 
 def cumprod(input, dim=_np.REQUIRED, *, dtype=None, axis=None):

@@ -14,8 +14,9 @@ from .._promote import _FLOAT
 from .._dtype import _default_dtype
 from ._dispatch import _cast
 from .elementwise import (_unary_class, _make_unary, add, sub, mul, div, neg, exp, rsqrt, rsub, pow, floor, where,
-                          log)
-from .compare import eq, le, logical_and
+                          log, sin)
+from .compare import eq, le, lt, logical_and, isfinite
+from .._tensor import _wrap
 
 _SQRT_PI_HALF = math.sqrt(math.pi) / 2
 _MINUS_TWO_OVER_SQRT_PI = -2.0 / math.sqrt(math.pi)
@@ -85,10 +86,30 @@ def _polygamma_zeta(n, x):
         acc = add(acc, mul(t, c))
         t = mul(t, mul(z2, float((s + 2 * j - 1) * (s + 2 * j))))
     r = mul(acc, (-1.0) ** (n + 1) * math.factorial(n))
-    # The poles (non-positive integers): inf of the sign of (-1)^(n+1); x too negative for the shift: NaN.
+    # x too negative for the shift: NaN; the poles (non-positive integers, however negative: every
+    # float beyond 2^24 is one): inf of the sign of (-1)^(n+1), as PyTorch's zeta(n + 1, x) = inf there.
+    if shift == 4096:
+        r = where(le(y, 11.5), math.nan, r)
     pole = logical_and(le(x, 0.0), eq(x, floor(x)))
-    r = where(pole, math.copysign(math.inf, (-1.0) ** (n + 1)), r)
-    return where(le(y, 11.5), math.nan, r) if shift == 4096 else r
+    return where(pole, math.copysign(math.inf, (-1.0) ** (n + 1)), r)
+
+
+def _trigamma_poles(x, r):
+    """PyTorch's trigamma at the poles (0 excepted): its reflection -pi^2 / sin(pi x)^2 with pi x
+    rounded to the dtype, whose sine is then tiny but not 0, so a large finite value (1.29e15 at -1 in
+    float32) where flambeau's kernel returns inf: psi'(x) = pi^2 / sin(pi x)^2 - psi'(1 - x) there."""
+    if x._impl.dtype not in _FLOAT:
+        x = _cast(x, _default_dtype[0]._name)
+    xd = x.detach()
+    pole = logical_and(logical_and(lt(xd, 0.0), eq(xd, floor(xd))), isfinite(xd))
+    if not pole.any().item():
+        return r
+    cdt = "float32" if x._impl.dtype in ("float16", "bfloat16") else x._impl.dtype
+    xs = _cast(where(pole, xd, -0.5), cdt)  # (elsewhere a harmless value)
+    s = sin(mul(xs, math.pi))
+    pi2 = _wrap(_C.full([], math.pi, cdt, x._impl.device))
+    v = sub(div(mul(pi2, pi2), mul(s, s)), _trigamma(rsub(xs, 1.0)))
+    return where(pole, _cast(v, r._impl.dtype), r)
 
 
 def polygamma(n, input, *, out=None):
@@ -99,7 +120,7 @@ def polygamma(n, input, *, out=None):
     if n == 0:
         r = digamma(input)
     elif n == 1:
-        r = _trigamma(input)
+        r = _trigamma_poles(input, _trigamma(input))
     else:
         r = _polygamma_zeta(n, input)
     if out is not None:
@@ -131,4 +152,6 @@ def entr(input):
     """-x log x, 0 at 0, -inf below 0 (NaN stays NaN)."""
     x = input if input._impl.dtype in _FLOAT else _cast(input, _default_dtype[0]._name)
     r = neg(mul(x, log(where(eq(x, 0.0), 1.0, x))))
-    return where(le(x, 0.0), where(eq(x, 0.0), 0.0, -math.inf), r)  # NaN <= 0 is false: NaN kept
+    # (each where has the tensor r as an operand: two Python numbers would make a float32 result, and
+    # float16 input gave float32; NaN < 0 and NaN == 0 are false: NaN kept)
+    return where(eq(x, 0.0), 0.0, where(lt(x, 0.0), -math.inf, r))
