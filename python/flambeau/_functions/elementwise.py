@@ -354,10 +354,31 @@ def div(input, other, *, rounding_mode=None, out=None):
 divide = true_divide = div
 
 
+class _RoundedDiv(Function):
+    """div(..., rounding_mode='trunc') under autograd: PyTorch's derivative is zeros for both operands
+    (trunc(a / b) through trunc's and div's backwards gave 0 / 0 = NaN where b is 0)."""
+    _grad_fn_name = "DivBackward3"
+
+    @staticmethod
+    def forward(ctx, r, a, b):
+        ctx.likes = (a, b)
+        return r
+
+    @staticmethod
+    def backward(ctx, g):
+        from .._creation import zeros_like
+        nig = ctx.needs_input_grad
+        return (None,) + tuple(zeros_like(t) if isinstance(t, Tensor) and need else None
+                               for t, need in zip(ctx.likes, nig[1:]))
+
+
 def _trunc_div(a, b):
+    dt = result_type_names(a, b)
+    if _gs.enabled and any(isinstance(t, Tensor) and t._rg for t in (a, b)) and dt in _FLOAT:
+        r = _trunc_div(a.detach() if isinstance(a, Tensor) else a, b.detach() if isinstance(b, Tensor) else b)
+        return _RoundedDiv.apply(r, a, b)
     q = div(a, b)
     r = trunc(q)
-    dt = result_type_names(a, b)
     return r if dt in _FLOAT else _cast(r.detach(), dt)
 
 
@@ -601,9 +622,14 @@ class Atan2(_Binary):
         a, b = ctx.saved_tensors
         sa, sb = ctx.shapes
         nig = ctx.needs_input_grad
+        # PyTorch's atan2_backward: g * b * recip and g * -a * recip, recip = 1 / (a^2 + b^2) taken
+        # as 0 where a^2 + b^2 is 0 (at the origin, or where both squares underflow), not 0 * inf
+        from .pointwise import where
+        from .compare import eq
         den = add(mul(a, a), mul(b, b))
-        ga = _sum_to(div(mul(g, b), den), sa) if nig[0] else None
-        gb = _sum_to(div(mul(neg(g), a), den), sb) if nig[1] else None
+        recip = where(eq(den, 0), 0.0, reciprocal(den))
+        ga = _sum_to(mul(mul(g, b), recip), sa) if nig[0] else None
+        gb = _sum_to(mul(mul(g, neg(a)), recip), sb) if nig[1] else None
         return ga, gb
 
 

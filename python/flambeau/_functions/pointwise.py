@@ -32,9 +32,40 @@ def frac(input):
     return sub(input, trunc(input))
 
 
-def xlogy(input, other):
+def _xlogy_value(input, other):
     r = mul(input, log(other if isinstance(other, Tensor) else _scalar_like(input, other)))
     return where(eq(input, 0), 0.0, r)
+
+
+class _Xlogy(Function):
+    """xlogy with PyTorch's derivatives: d/dx = xlogy(g, y), and 0 where x == 0 and y <= 0 (the
+    composite's where/mul gave 0 * log(0) = NaN there); d/dy = g * x / y. Not `_builtin`: the engine
+    sums broadcast gradients back and casts them to each input's dtype."""
+    _grad_fn_name = "XlogyBackward0"
+
+    @staticmethod
+    def forward(ctx, x, y):
+        ctx.save_for_backward(x, y)
+        return _xlogy_value(x, y)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved_tensors
+        nig = ctx.needs_input_grad
+        gx = gy = None
+        if nig[0]:
+            gx = where(logical_and(eq(x, 0), le(y, 0)), 0.0, xlogy(g, y))
+        if nig[1]:
+            gy = div(mul(g, x), y)
+        return gx, gy
+
+
+def xlogy(input, other):
+    if _gs.enabled and isinstance(input, Tensor) and isinstance(other, Tensor) and (input._rg or other._rg):
+        return _Xlogy.apply(input, other)
+    if _gs.enabled and isinstance(input, Tensor) and input._rg:
+        return _Xlogy.apply(input, _scalar_like(input, other))
+    return _xlogy_value(input, other)
 
 
 def logaddexp(input, other):
