@@ -1,0 +1,202 @@
+"""Gradient regressions found by tools/fuzz_grads.py (differential gradient fuzzing against PyTorch CPU).
+
+Each case is `fn(lib)` returning (outputs, leaves): it builds its leaves (requires_grad) in lib = torch or
+flambeau, runs the op, and check() backpropagates the same seeded grad_output through every output in both
+libraries and compares the leaves' .grad: None on both sides or the same dtype, shape and values (NaN
+where PyTorch has NaN). Where the op is smooth at the test point, a float64 finite-difference gradcheck
+backs the formula up. The comment on each case says what flambeau did before.
+"""
+import numpy as np
+import pytest
+import torch
+
+import flambeau
+
+
+def _np(x):
+    return x.detach().contiguous().numpy()
+
+
+def _seeded(lib, like, seed):
+    a = np.random.default_rng(seed).standard_normal(tuple(like.shape))
+    return lib.tensor(a).to(like.dtype)
+
+
+def _grads(fn, lib, order2=False):
+    outs, leaves = fn(lib)
+    outs = [o for o in (outs if isinstance(outs, (tuple, list)) else (outs,)) if o.requires_grad]
+    gs = [_seeded(lib, o, 7 + k) for k, o in enumerate(outs)]
+    if not order2:
+        lib.autograd.backward(outs, gs)
+        return [x.grad for x in leaves], [o.requires_grad for o in outs]
+    g1 = lib.autograd.grad(outs, leaves, gs, create_graph=True, allow_unused=True)
+    ys = [(g, _seeded(lib, g, 70 + k)) for k, g in enumerate(g1) if g is not None and g.requires_grad]
+    lib.autograd.backward([y for y, _ in ys], [g for _, g in ys])
+    return list(g1) + [x.grad for x in leaves], [o.requires_grad for o in outs]
+
+
+def check(fn, order2=False, rtol=1e-6, atol=1e-6):
+    """fn(torch) and fn(flambeau) give the same gradients (first order, or both orders with order2)."""
+    tg, treq = _grads(fn, torch, order2)
+    fg, freq = _grads(fn, flambeau, order2)
+    assert treq == freq, f"results' requires_grad {treq} vs {freq}"
+    for k, (t, f) in enumerate(zip(tg, fg)):
+        assert (t is None) == (f is None), f"grad {k}: {t} vs {f}"
+        if t is None:
+            continue
+        assert str(t.dtype).split(".")[-1] == str(f.dtype).split(".")[-1], f"grad {k}: dtype {t.dtype} vs {f.dtype}"
+        assert tuple(t.shape) == tuple(f.shape), f"grad {k}: shape"
+        np.testing.assert_allclose(_np(f), _np(t), rtol=rtol, atol=atol, equal_nan=True, err_msg=f"grad {k}")
+
+
+def gradcheck(fn, *arrays):
+    """float64 finite differences against flambeau's analytic gradient of fn(*leaves)."""
+    xs = tuple(flambeau.tensor(np.asarray(a, dtype=np.float64), requires_grad=True) for a in arrays)
+    assert flambeau.autograd.gradcheck(fn, xs, eps=1e-6, atol=1e-5, rtol=1e-3)
+
+
+def leaf(lib, a, dtype="float32"):
+    return lib.tensor(np.asarray(a, dtype=np.float64)).to(getattr(lib, dtype)).requires_grad_()
+
+
+# ---- in-place comparisons: the 0/1 result has a zero gradient ------------------------------------------------
+# Before: a.eq_(b) wrote 0/1 into a but left a's history in place, so grad_output flowed back through the
+# comparison as if it were the identity (a silently wrong gradient; PyTorch's derivative is zeros).
+@pytest.mark.parametrize("op", ["eq_", "ne_", "lt_", "le_", "gt_", "ge_"])
+@pytest.mark.parametrize("other", ["tensor", "scalar", "uint8"])
+def test_inplace_comparison_gradient_is_zero(op, other):
+    def fn(L):
+        a = leaf(L, [[0.5, -1.0, 2.0], [1.0, 0.0, -3.0]])
+        b = leaf(L, [1.0, 0.0, 2.0]) if other == "tensor" else (
+            0.5 if other == "scalar" else L.tensor(np.array([1, 0, 2], dtype=np.uint8)))
+        r = getattr(a.clone() * 1.5, op)(b)
+        return r, [a] + ([b] if other == "tensor" else [])
+    check(fn)
+
+
+def test_logical_inplace_keeps_passing_gradient():
+    # PyTorch's logical_and_ is not differentiable and leaves self's history as it is: the gradient
+    # flows through (unchanged by the fix above).
+    check(lambda L: (lambda a: (a.clone().logical_and_(L.tensor([1.0, 0.0, 2.0])), [a]))(leaf(L, [1.0, 2.0, 0.0])))
+
+
+def test_fmod_inplace_backward_reads_the_old_value():
+    # Before: fmod_ saved self for backward, then overwrote it: "modified by an inplace operation".
+    def fn(L):
+        a = leaf(L, [3.5, -2.25, 7.0])
+        b = leaf(L, [2.0, 1.5, -3.0])
+        return a.clone().fmod_(b), [a, b]
+    check(fn)
+
+
+# ---- std / var: constant slices, non-positive degrees of freedom ---------------------------------------------
+# Before: std's backward divided by std (0/0 = NaN on a constant slice; PyTorch masks it to 0); var's
+# used inf for any n - correction <= 0, where PyTorch keeps 2 / (n - correction) (negative) over given dims.
+@pytest.mark.parametrize("code", [
+    "L.std(x, dim=0)", "L.std(x)", "L.std_mean(x)[0]", "L.std(x, dim=(0, 1), keepdim=True)",
+    "L.var(x, dim=1, correction=3)", "L.var_mean(x, dim=-1, correction=3)", "L.std(x, dim=1, correction=3)",
+    "L.var(x, correction=9)", "L.var(x, dim=0, correction=2)", "L.std(x, correction=6)"])
+def test_std_var_degenerate(code):
+    def fn(L):
+        x = leaf(L, [[1.0, 2.0], [1.0, 2.0], [1.0, 5.0]], "float64")
+        return eval(code, {"L": L, "x": x}), [x]
+    check(fn)
+    check(fn, order2=True)
+
+
+def test_std_gradcheck():
+    gradcheck(lambda x: flambeau.std(x, dim=1), [[1.0, 2.0, 4.0], [0.5, -1.0, 3.0]])
+    gradcheck(lambda x: flambeau.var(x, dim=0, correction=0), [[1.0, 2.0, 4.0], [0.5, -1.0, 3.0]])
+
+
+# ---- vector_norm with ord other than 0, 1, 2, inf ------------------------------------------------------------
+# Before: the chain rule through pow(sum(pow(|x|, p)), 1/p) gave NaN at a zero element (p < 1) or a
+# zero norm; PyTorch's norm_backward masks both.
+@pytest.mark.parametrize("p", [-1.0, -2.5, 0.5, 1.5, 3.0, 4.0])
+@pytest.mark.parametrize("row", [[0.0, 1.0, 2.0], [3.0, -1.0, 0.5], [0.0, 0.0, 0.0]])
+def test_vector_norm_general_ord(p, row):
+    def fn(L):
+        x = leaf(L, [row, [1.0, 2.0, -3.0]], "float64")
+        return L.linalg.vector_norm(x, ord=p, dim=1), [x]
+    check(fn, rtol=1e-12, atol=1e-12)
+
+
+def test_vector_norm_general_ord_gradcheck():
+    for p in (-1.5, 0.5, 3.0):
+        gradcheck(lambda x: flambeau.linalg.vector_norm(x, ord=p, dim=1), [[0.7, -1.2, 2.0], [1.0, 2.0, -3.0]])
+
+
+# ---- xlogy, atan2, logit, div(rounding_mode='trunc'): PyTorch's masked formulas ------------------------------
+def test_xlogy_at_zero():
+    # Before: d/dx at x == 0, y == 0 was 0 * log(0) = NaN (PyTorch: 0).
+    def fn(L):
+        x = leaf(L, [0.0, 1.0, 2.0, 0.0])
+        y = leaf(L, [0.0, 0.0, 3.0, 2.0])
+        return L.xlogy(x, y), [x, y]
+    check(fn)
+    check(lambda L: (lambda x: (L.xlogy(x, L.tensor([0, 0, 3])), [x]))(leaf(L, [0.0, 1.0, 2.0])))
+    check(lambda L: (lambda x: (L.xlogy(x, 2.5), [x]))(leaf(L, [0.0, 1.0, 2.0])))
+    gradcheck(flambeau.xlogy, [0.5, 1.0, 2.0], [0.3, 4.0, 3.0])
+
+
+def test_atan2_at_origin():
+    # Before: g * b / (a^2 + b^2) was 0/0 = NaN at a == b == 0, and where both squares underflow.
+    def fn(L):
+        x = leaf(L, [0.0, 1.0, 1e-30, 0.0, 1e-20])
+        y = leaf(L, [0.0, 0.0, 0.0, 1e-30, 1e-20])
+        return L.atan2(x, y), [x, y]
+    check(fn)
+    check(lambda L: (lambda x: (L.atan2(x, L.tensor([False, True, False])), [x]))(leaf(L, [0.0, 1.0, 2.0])))
+    gradcheck(flambeau.atan2, [0.5, -1.0, 2.0], [1.0, 0.3, -3.0])
+
+
+@pytest.mark.parametrize("eps", [None, 0.1])
+def test_logit_outside_unit_interval(eps):
+    # Before: the composite's gradient was finite outside [0, 1] (PyTorch: NaN without eps, 0 outside
+    # [eps, 1 - eps] with it), and rounded differently inside.
+    vals = [0.5, 2.0, -1.0, 0.05, 0.3, 0.97, 1.0, 0.0]
+    check(lambda L: (lambda x: (L.logit(x, eps), [x]))(leaf(L, vals)))
+    check(lambda L: (lambda x: (x.clone().logit_(eps), [x]))(leaf(L, vals)))
+    check(lambda L: (lambda x: (L.special.logit(x, eps), [x]))(leaf(L, vals, "float64")), order2=True)
+    gradcheck(lambda x: flambeau.logit(x, eps), [0.2, 0.5, 0.7])
+
+
+def test_trunc_division_gradient_is_zero():
+    # Before: trunc(a / b)'s chain rule gave 0 * (1 / 0) = NaN where b is 0 (PyTorch: zeros).
+    def fn(L):
+        x = leaf(L, [0.5, 2.0, -1.0])
+        y = leaf(L, [0.0, 1.5, 2.0])
+        return L.div(x, y, rounding_mode="trunc"), [x, y]
+    check(fn)
+    check(lambda L: (lambda x: (x.clone().div_(L.tensor([0, 1, 2], dtype=L.uint8), rounding_mode="trunc"), [x]))(
+        leaf(L, [0.5, 2.0, -1.0], "float64")))
+
+
+# ---- median() / nanmedian() over all elements: ties share the gradient ---------------------------------------
+# Before: the whole gradient went to the one element the kernel picked (PyTorch: evenly distributed
+# among the elements equal to the median, NaN ones when it is NaN).
+@pytest.mark.parametrize("op", ["median", "nanmedian"])
+@pytest.mark.parametrize("vals", [[[1.0, 1.0], [2.0, 3.0]], [[1.0, 1.0], [2.0, float("nan")]],
+                                  [[4.0, 1.0, 1.0], [1.0, 0.0, 5.0]], [[float("nan"), 1.0], [2.0, 3.0]]])
+def test_median_ties(op, vals):
+    check(lambda L: (lambda x: (getattr(L, op)(x), [x]))(leaf(L, vals)))
+    check(lambda L: (lambda x: (getattr(L, op)(x.t()), [x]))(leaf(L, vals, "float64")), order2=True)
+
+
+# ---- cosine_similarity with a zero vector --------------------------------------------------------------------
+def test_cosine_similarity_zero_vector():
+    # Before: the norm's gradient was 0/0 = NaN for an all-zero slice; PyTorch's clamps the norm to eps
+    # under no_grad, so the gradient is x / eps-scaled and finite.
+    def fn(L):
+        a = leaf(L, [[1.0, 2.0, 0.5, 3.0], [3.0, 4.0, -1.0, 2.0], [0.5, -2.0, 2.0, 1.0]])
+        b = leaf(L, [[0.0, 1.0, 2.0, 0.0], [0.0, 2.0, 3.0, 0.0], [0.0, 1.0, 1.0, 0.0]])
+        return L.nn.functional.cosine_similarity(a, b, dim=0), [a, b]
+    check(fn, rtol=1e-5, atol=1e-4)
+    gradcheck(lambda a, b: flambeau.nn.functional.cosine_similarity(a, b, dim=1),
+              [[1.0, 2.0, 0.5], [3.0, 4.0, -1.0]], [[0.3, 1.0, 2.0], [-1.0, 2.0, 3.0]])
+
+
+def test_cosine_similarity_refuses_complex():
+    for L in (torch, flambeau):
+        with pytest.raises(RuntimeError, match="floating point"):
+            L.nn.functional.cosine_similarity(L.ones(2, 3, dtype=L.complex64), L.ones(2, 3), dim=1)
