@@ -781,13 +781,14 @@ class _CosineNorm(flambeau.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, dim, eps):
-        n = (x * x).sum(dim=dim, keepdim=True).sqrt()
-        ctx.save_for_backward(x, n)
-        return n.clamp(min=eps)
+        ctx.dim = dim
+        ctx.save_for_backward(x)
+        return (x * x).sum(dim=dim, keepdim=True).sqrt().clamp(min=eps)
 
     @staticmethod
     def backward(ctx, g):
-        x, n = ctx.saved_tensors
+        x, = ctx.saved_tensors
+        n = (x * x).sum(dim=ctx.dim, keepdim=True).sqrt()  # from x, so that double backward sees it vary
         return g * _where(n == 0, 0.0, x / n), None, None
 
 
