@@ -202,3 +202,41 @@ def test_cosine_similarity_refuses_complex():
     for L in (torch, flambeau):
         with pytest.raises(RuntimeError, match="floating point"):
             L.nn.functional.cosine_similarity(L.ones(2, 3, dtype=L.complex64), L.ones(2, 3), dim=1)
+
+
+def test_floor_division_gradient_is_zero():
+    # Before: x.div_(y, rounding_mode='floor') kept x's history, so the gradient passed through it
+    # unchanged (PyTorch: zeros), and div(x, 2., rounding_mode='floor') did not require grad.
+    def fn(L):
+        x = leaf(L, [3.0, 4.0, 5.0])
+        return x.clone().div_(L.tensor([2.0, 3.0, -1.0], dtype=L.float16), rounding_mode="floor"), [x]
+    check(fn)
+    check(lambda L: (lambda x: (L.div(x, 2.0, rounding_mode="floor"), [x]))(leaf(L, [3.0, -4.0, 5.0])))
+    check(lambda L: (lambda x, y: (L.div(x, y, rounding_mode="floor"), [x, y]))(leaf(L, [3.0, -4.0]), leaf(L, [2.0, 0.0])))
+
+
+@pytest.mark.parametrize("code", ["L.floor_divide(x, 2.0)", "x // x", "x.clone().floor_divide_(L.tensor([2.0, 3.0]))"])
+def test_floor_divide_result_requires_grad_and_backward_raises(code):
+    # Before: the result did not require grad; and floor_divide_ kept self's history (the gradient went
+    # through it unchanged). PyTorch: requires grad, and backward raises (no derivative).
+    for L in (torch, flambeau):
+        r = eval(code, {"L": L, "x": leaf(L, [3.0, -4.0])})
+        assert r.requires_grad
+        with pytest.raises(RuntimeError, match="floor_divide"):
+            r.sum().backward()
+
+
+@pytest.mark.parametrize("pos_weight", [None, [2.0, 0.5, 1.0, 3.0]])
+def test_bce_with_logits_double_backward_at_zero(pos_weight):
+    # Before: under create_graph=True the first-order gradient at a logit of exactly 0 was -target
+    # (clamp's and abs's subgradients in the composite) instead of sigmoid(0) - target.
+    def fn(L):
+        x = leaf(L, [[3.0, -4.0, 0.0, 2.0], [0.0, 0.0, 1.0, -1.0]], "float64")
+        pw = None if pos_weight is None else L.tensor(pos_weight, dtype=L.float64)
+        t = L.tensor([[0.5, 1.0, 2.0, 0.3], [0.0, 1.0, 0.5, 0.5]], dtype=L.float64)
+        return L.nn.functional.binary_cross_entropy_with_logits(x, t, pos_weight=pw), [x]
+    check(fn, order2=True, rtol=1e-10, atol=1e-12)
+    t = flambeau.tensor([[0.5, 1.0, 0.2]], dtype=flambeau.float64)
+    assert flambeau.autograd.gradgradcheck(lambda x: flambeau.nn.functional.binary_cross_entropy_with_logits(x, t),
+                                           (flambeau.tensor([[0.0, 1.5, -2.0]], dtype=flambeau.float64,
+                                                            requires_grad=True),), eps=1e-6, atol=1e-5, rtol=1e-3)

@@ -241,6 +241,8 @@ def mul_(self, other):
 
 def div_(self, other, *, rounding_mode=None):
     if rounding_mode == "floor":
+        if (self._rg or (isinstance(other, Tensor) and other._rg)) and _gs.enabled:
+            return _assign_result(self, ew.div(self, other, rounding_mode="floor"))  # zero gradient
         return floor_divide_(self, other)
     if rounding_mode == "trunc":
         return _assign_result(self, ew.div(self, other, rounding_mode="trunc"))

@@ -325,6 +325,8 @@ def div(input, other, *, rounding_mode=None, out=None):
         return _write_out(out, div(input, other, rounding_mode=rounding_mode))
     if rounding_mode is not None:
         if rounding_mode == "floor":
+            if _gs.enabled and any(isinstance(t, Tensor) and t._rg for t in (input, other)):
+                return _rounded_div_zero_grad(input, other, "floor")
             return floor_divide(input, other)
         if rounding_mode == "trunc":
             return _trunc_div(input, other)
@@ -355,8 +357,9 @@ divide = true_divide = div
 
 
 class _RoundedDiv(Function):
-    """div(..., rounding_mode='trunc') under autograd: PyTorch's derivative is zeros for both operands
-    (trunc(a / b) through trunc's and div's backwards gave 0 / 0 = NaN where b is 0)."""
+    """div(..., rounding_mode='trunc' or 'floor') under autograd: PyTorch's derivative is zeros for both
+    operands (trunc(a / b) through trunc's and div's backwards gave 0 / 0 = NaN where b is 0, and
+    x.div_(y, rounding_mode='floor') passed the gradient through unchanged)."""
     _grad_fn_name = "DivBackward3"
 
     @staticmethod
@@ -372,11 +375,18 @@ class _RoundedDiv(Function):
                                for t, need in zip(ctx.likes, nig[1:]))
 
 
+def _rounded_div_zero_grad(a, b, mode):
+    """div(a, b, rounding_mode=mode) with a and/or b requiring grad: the value from the detached operands,
+    with PyTorch's zero derivative (float results only: integer ones never require grad)."""
+    r = div(a.detach() if isinstance(a, Tensor) else a, b.detach() if isinstance(b, Tensor) else b,
+            rounding_mode=mode)
+    return _RoundedDiv.apply(r, a, b) if r._impl.dtype in _FLOAT else r
+
+
 def _trunc_div(a, b):
     dt = result_type_names(a, b)
     if _gs.enabled and any(isinstance(t, Tensor) and t._rg for t in (a, b)) and dt in _FLOAT:
-        r = _trunc_div(a.detach() if isinstance(a, Tensor) else a, b.detach() if isinstance(b, Tensor) else b)
-        return _RoundedDiv.apply(r, a, b)
+        return _rounded_div_zero_grad(a, b, "trunc")
     q = div(a, b)
     r = trunc(q)
     return r if dt in _FLOAT else _cast(r.detach(), dt)
@@ -598,12 +608,29 @@ class _NoGrad(Function):
     _builtin = True
 
 
+class _FloorDivide(Function):
+    """floor_divide of operands requiring grad: as in PyTorch the (float) result requires grad, and
+    backward raises, since PyTorch has no derivative for it (before, the result did not require grad,
+    and x.floor_divide_(y) kept x's history, passing the gradient through as if nothing happened)."""
+    _grad_fn_name = "FloorDivideBackward0"
+
+    @staticmethod
+    def forward(ctx, r, *operands):
+        return r
+
+    @staticmethod
+    def backward(ctx, g):
+        raise RuntimeError("derivative for floor_divide is not implemented")
+
+
 def floor_divide(input, other, *, out=None):
     if not isinstance(input, Tensor):
         t, s, _ = _first_tensor(input, other, "floor_divide")
         r = _rbinary(t.detach(), s, _C.floor_divide, _NoGrad)
     else:
         r = _binary(input.detach(), other.detach() if isinstance(other, Tensor) else other, _C.floor_divide, _NoGrad)
+    if _gs.enabled and r._impl.dtype in _FLOAT and any(isinstance(t, Tensor) and t._rg for t in (input, other)):
+        r = _FloorDivide.apply(r, *(t for t in (input, other) if isinstance(t, Tensor)))
     return _write_out(out, r) if out is not None else r
 
 

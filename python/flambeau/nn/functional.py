@@ -1914,7 +1914,11 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     if tuple(target.shape) != tuple(input.shape):
         raise ValueError(f"Target size ({target.shape}) must be the same as input size "
                          f"({input.shape})")
-    neg_log_sig = (-input).clamp(min=0) + (-input.abs()).exp().log1p()   # -log(sigmoid(x))
+    # -log(sigmoid(x)), through logsigmoid's own (twice differentiable) backward: the max(-x, 0) +
+    # log1p(exp(-|x|)) form has kinks at 0, where clamp's and abs's subgradients made the first-order
+    # gradient -target instead of sigmoid(0) - target under create_graph=True (this composite is what
+    # double backward differentiates), and the second-order one 0 instead of sigmoid'(0)
+    neg_log_sig = -logsigmoid(input)
     if pos_weight is not None:
         log_weight = (pos_weight - 1) * target + 1
         loss = (1 - target) * input + log_weight * neg_log_sig
