@@ -240,3 +240,76 @@ def test_bce_with_logits_double_backward_at_zero(pos_weight):
     assert flambeau.autograd.gradgradcheck(lambda x: flambeau.nn.functional.binary_cross_entropy_with_logits(x, t),
                                            (flambeau.tensor([[0.0, 1.5, -2.0]], dtype=flambeau.float64,
                                                             requires_grad=True),), eps=1e-6, atol=1e-5, rtol=1e-3)
+
+
+# ---- second order at the kink of elu / softplus --------------------------------------------------------------
+# Before: the derivative formulas' negative branch was differentiated at x == 0 too (elu: alpha * exp(0);
+# softplus at x * beta == threshold), where PyTorch's double backwards mask with x < 0 (< threshold).
+@pytest.mark.parametrize("code", ["F.elu(x, alpha=-1.0)", "F.elu(x, alpha=0.5)", "F.selu(x)", "F.celu(x, alpha=2.0)",
+                                  "F.softplus(x, beta=-2, threshold=0)", "F.softplus(x, beta=2, threshold=1)",
+                                  "F.elu(x.clone(), alpha=0.5, inplace=True)"])
+def test_activation_second_order_at_kink(code):
+    def fn(L):
+        x = leaf(L, [-2.0, -1.0, 0.0, 0.5, 1.0, 3.0])
+        return eval(code, {"F": L.nn.functional, "x": x}), [x]
+    check(fn, order2=True)
+
+
+# ---- complex gradients through real-looking nodes ------------------------------------------------------------
+@pytest.mark.parametrize("code", ["L.sub(x, y)", "L.rsub(x, y)", "L.div(x, y)", "L.nn.functional.l1_loss(x, y)"])
+@pytest.mark.parametrize("shape", [(3, 0), (2, 3)])
+def test_mixed_real_complex_backward(code, shape):
+    # Before: a complex grad_output reaching the real op's backward (neg(g), ...) raised "neg: not
+    # implemented for dtype complex64" (second order, or an empty operand).
+    def fn(L):
+        rng = np.random.default_rng(3)
+        x = leaf(L, rng.standard_normal(shape) + 3.0)
+        y = L.tensor((rng.standard_normal(shape) + 1j * rng.standard_normal(shape) + 2).astype(np.complex64))
+        y.requires_grad_()
+        return eval(code, {"L": L, "x": x, "y": y}), [x, y]
+    if code.startswith("L.nn") and shape == (2, 3):
+        check(fn, rtol=1e-5, atol=1e-6)
+        return
+    check(fn, order2=True, rtol=1e-5, atol=1e-6)
+
+
+# ---- 0-d inputs of gather / cummax / cummin ------------------------------------------------------------------
+@pytest.mark.parametrize("code", ["L.gather(x, -1, L.tensor(0))", "L.cummax(x, 0)[0]", "L.cummin(x, 0)[0]",
+                                  "x.scatter_add(0, L.tensor(0), x * 2)"])
+def test_zero_dim_scatter_add_backward(code):
+    # Before: their backward's scatter_add_ refused a 0-d self ("expected a tensor with at least one dim").
+    check(lambda L: (lambda x: (eval(code, {"L": L, "x": x}), [x]))(leaf(L, 1.5)))
+
+
+def test_nextafter_gradient():
+    # Before: backward raised "the derivative for 'nextafter' is not implemented" (older PyTorch's);
+    # PyTorch 2.x: grad for input, zeros for other.
+    def fn(L):
+        x = leaf(L, [[1.0, 2.0, -3.0]])
+        y = leaf(L, [[3.0], [0.0]])
+        return L.nextafter(x, y), [x, y]
+    check(fn)
+    check(lambda L: (lambda x: (x.clone().nextafter_(L.tensor([0.0, 5.0])), [x]))(leaf(L, [1.0, 2.0])))
+
+
+def test_group_norm_empty_batch_double_backward():
+    # Before: the composite backward reshaped to (0, G, -1), ambiguous for an empty batch.
+    def fn(L):
+        x = leaf(L, np.zeros((0, 4, 5, 5)))
+        w = leaf(L, [1.0, 2.0, 0.5, -1.0])
+        return L.nn.functional.group_norm(x, 2, w), [x, w]
+    check(fn, order2=True)
+
+
+@pytest.mark.parametrize("layout, size, stride, offset", [
+    ("t", (3, 3), (1, 2), 0), ("s", (2, 2), (3, 1), 2), ("e", (3, 4), (1, 1), 0), ("c", (4, 4), (0, 1), 0),
+    ("s", (0, 3), (1, 1), 0), ("c", (3, 2), (2, 1), 1)])
+@pytest.mark.parametrize("dtype", ["float32", "complex64"])
+def test_as_strided_backward_any_layout(layout, size, stride, offset, dtype):
+    # Before: "as_strided: backward is only supported for contiguous inputs" for the transposed,
+    # sliced and expanded ones.
+    def fn(L):
+        b = leaf(L, np.arange(24.0).reshape(4, 6) / 7, dtype)
+        x = {"c": b, "t": b.t(), "s": b[:, ::2], "e": b[:1, :4].expand(5, 4)}[layout]
+        return L.as_strided(x, size, stride, offset), [b]
+    check(fn, rtol=1e-6, atol=1e-6)

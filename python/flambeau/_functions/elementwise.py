@@ -782,6 +782,14 @@ Round = _unary_class("Round", _C.round, lambda g, x: mul(g, 0.0), 0)
 Trunc = _unary_class("Trunc", _C.trunc, lambda g, x: mul(g, 0.0), 0)
 
 
+def _complex_unary(name):
+    """flambeau/_complex's implementation of unary op `name`, if it has one. The public ops reach it
+    through _complex/dispatch.py's wrappers; the backward formulas here call this module's functions
+    directly, and a complex gradient can reach them (the real-looking node of a mixed real/complex op)."""
+    from .._complex import dispatch
+    return dispatch.TRY.get(name)
+
+
 def _make_unary(name, Fn, float_only=False, int_identity=False, on_bool=None):
     """Builds op(input, *, out=None) and op_(input). float_only ops promote integer/bool inputs to
     the default dtype; int_identity ops (floor, ...) return integer inputs unchanged; on_bool
@@ -801,6 +809,9 @@ def _make_unary(name, Fn, float_only=False, int_identity=False, on_bool=None):
         dt = xi.dtype
         if dt not in _FLOAT:
             if dt[0] == "c":  # complex: never cast to a real dtype silently (flambeau/_complex routes its ops)
+                impl = _complex_unary(name)
+                if impl is not None:  # reached from inside a backward (Sub's neg(g) of a complex g, ...)
+                    return impl(input) if out is None else impl(input, out=out)
                 raise TypeError(f"{name}: not implemented for dtype {dt}")
             if float_only:
                 input = _wrap(_C.to(xi, _default_dtype[0]._name, xi.device, False))

@@ -663,7 +663,27 @@ def nextafter(input, other, *, out=None):
     with np.errstate(all="ignore"):
         r = np.nextafter(_host(input, np.dtype(dt)), _host(other, np.dtype(dt)))
     r = _tensor_from(r, dt, input.device)
-    return _out(out, _no_grad_result(r, "nextafter", input, other))
+    if _gs.enabled and (input._rg or other._rg):
+        r = _Nextafter.apply(r, input, other)
+    return _out(out, r)
+
+
+class _Nextafter(Function):
+    """nextafter's derivative as PyTorch's (2.x): grad for input (the step is at most one ulp), zeros for
+    other. (It raised "not implemented", as older PyTorch releases did.) Not `_builtin`: the engine sums
+    a broadcast gradient back to each input's shape and dtype."""
+    _grad_fn_name = "NextafterBackward0"
+
+    @staticmethod
+    def forward(ctx, r, input, other):
+        ctx.other = other
+        return r
+
+    @staticmethod
+    def backward(ctx, g):
+        from .._creation import zeros_like
+        nig = ctx.needs_input_grad
+        return None, (g if nig[1] else None), (zeros_like(ctx.other) if nig[2] else None)
 
 
 def nextafter_(self, other):
