@@ -215,6 +215,17 @@ def test_floor_division_gradient_is_zero():
     check(lambda L: (lambda x, y: (L.div(x, y, rounding_mode="floor"), [x, y]))(leaf(L, [3.0, -4.0]), leaf(L, [2.0, 0.0])))
 
 
+def test_remainder_fmod_second_order():
+    # Before (with floor_divide's backward raising): remainder's backward used floor_divide for the
+    # quotient; both now use div's rounding modes, whose derivative is zero as in PyTorch.
+    for op in ("remainder", "fmod"):
+        def fn(L):
+            x = leaf(L, [3.5, -2.25, 7.0, 1.0])
+            y = leaf(L, [2.0, 1.5, -3.0, 0.0])
+            return getattr(L, op)(x, y), [x, y]
+        check(fn, order2=True)
+
+
 @pytest.mark.parametrize("code", ["L.floor_divide(x, 2.0)", "x // x", "x.clone().floor_divide_(L.tensor([2.0, 3.0]))"])
 def test_floor_divide_result_requires_grad_and_backward_raises(code):
     # Before: the result did not require grad; and floor_divide_ kept self's history (the gradient went
@@ -286,9 +297,10 @@ def test_nextafter_gradient():
     # PyTorch 2.x: grad for input, zeros for other.
     def fn(L):
         x = leaf(L, [[1.0, 2.0, -3.0]])
-        y = leaf(L, [[3.0], [0.0]])
+        y = leaf(L, [[3.0, 2.0, -3.0], [0.0, 0.0, 0.0]])  # where x == y the result is y: gradient 0
         return L.nextafter(x, y), [x, y]
     check(fn)
+    check(fn, order2=True)
     check(lambda L: (lambda x: (x.clone().nextafter_(L.tensor([0.0, 5.0])), [x]))(leaf(L, [1.0, 2.0])))
 
 

@@ -569,7 +569,8 @@ class Remainder(_Binary):
 
     @staticmethod
     def backward(ctx, g):
-        return _remainder_backward(ctx, g, floor_divide)
+        # (div's floor rounding has PyTorch's zero derivative; floor_divide's backward raises)
+        return _remainder_backward(ctx, g, lambda a, b: div(a, b, rounding_mode="floor"))
 
 
 def remainder(input, other, *, out=None):
@@ -591,7 +592,7 @@ class Fmod(_Binary):
 
     @staticmethod
     def backward(ctx, g):
-        return _remainder_backward(ctx, g, lambda a, b: trunc(div(a, b)))
+        return _remainder_backward(ctx, g, lambda a, b: div(a, b, rounding_mode="trunc"))
 
 
 def fmod(input, other, *, out=None):

@@ -669,21 +669,25 @@ def nextafter(input, other, *, out=None):
 
 
 class _Nextafter(Function):
-    """nextafter's derivative as PyTorch's (2.x): grad for input (the step is at most one ulp), zeros for
-    other. (It raised "not implemented", as older PyTorch releases did.) Not `_builtin`: the engine sums
-    a broadcast gradient back to each input's shape and dtype."""
+    """nextafter's derivative as PyTorch's (2.x): grad for input (the step is at most one ulp), 0 where
+    input == other (the result is then other itself), zeros for other. (It raised "not implemented", as
+    older PyTorch releases did.) Not `_builtin`: the engine sums a broadcast gradient back to each
+    input's shape and dtype."""
     _grad_fn_name = "NextafterBackward0"
 
     @staticmethod
     def forward(ctx, r, input, other):
-        ctx.other = other
+        ctx.operands = (input.detach(), other.detach())
         return r
 
     @staticmethod
     def backward(ctx, g):
         from .._creation import zeros_like
+        from . import compare as cmp, pointwise as pw
         nig = ctx.needs_input_grad
-        return None, (g if nig[1] else None), (zeros_like(ctx.other) if nig[2] else None)
+        x, y = ctx.operands
+        gx = pw.where(cmp.eq(x, y), 0.0, g) if nig[1] else None
+        return None, gx, (zeros_like(y) if nig[2] else None)
 
 
 def nextafter_(self, other):
