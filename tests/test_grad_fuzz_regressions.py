@@ -325,3 +325,14 @@ def test_as_strided_backward_any_layout(layout, size, stride, offset, dtype):
         x = {"c": b, "t": b.t(), "s": b[:, ::2], "e": b[:1, :4].expand(5, 4)}[layout]
         return L.as_strided(x, size, stride, offset), [b]
     check(fn, rtol=1e-6, atol=1e-6)
+
+
+def test_xlogy_scalar_self_and_complex():
+    # xlogy(2.0, y) raised AttributeError (the number went to eq() as is) and, with y requiring grad,
+    # would have bypassed the gradient; complex operands: PyTorch has no xlogy for them (under autograd
+    # the new Function computed one).
+    check(lambda L: (lambda y: (L.xlogy(2.0, y), [y]))(leaf(L, [0.5, 2.0, 0.0])))
+    for L in (torch, flambeau):
+        for a, b in ((L.tensor([1 + 1j]), L.tensor([1.0])), (leaf(L, [1.0]), L.tensor([2j]).requires_grad_())):
+            with pytest.raises(NotImplementedError, match="xlogy"):
+                L.xlogy(a, b)

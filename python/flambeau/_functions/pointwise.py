@@ -61,6 +61,14 @@ class _Xlogy(Function):
 
 
 def xlogy(input, other):
+    ops = [t for t in (input, other) if isinstance(t, Tensor)]
+    if any(t._impl.dtype[0] == "c" for t in ops) or any(isinstance(t, complex) for t in (input, other)):
+        # PyTorch has no complex xlogy (its composite here would return a number, under autograd too)
+        dt = result_type_names(input, other) if len(ops) == 2 else \
+            ("complex64" if ops[0]._impl.dtype != "complex128" else "complex128")
+        raise NotImplementedError(f"\"xlogy_cpu\" not implemented for '{_TORCH_TYPE_NAMES.get(dt, dt)}'")
+    if not isinstance(input, Tensor):  # xlogy(2.0, y): the number as a 0-d tensor of y's kind
+        input = _scalar_like(other, input)
     if _gs.enabled and isinstance(input, Tensor) and isinstance(other, Tensor) and (input._rg or other._rg):
         return _Xlogy.apply(input, other)
     if _gs.enabled and isinstance(input, Tensor) and input._rg:
