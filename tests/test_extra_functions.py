@@ -357,11 +357,17 @@ def test_nextafter(dtype):
     assert np.array_equal(to_np(rf), rt.numpy(), equal_nan=True)
     assert_close(rf, rt)
     check_op(lambda x, y: x.nextafter(y), shapes=[(3, 4), (4,)], dtype=dtype, grad=False)
-    x = flambeau.ones(3, requires_grad=True)
-    r = flambeau.nextafter(x, flambeau.zeros(3))
-    assert r.requires_grad
-    with pytest.raises(RuntimeError, match="nextafter"):
-        r.sum().backward()
+    # PyTorch 2.x's derivative: grad for input (0 where input == other), zeros for other
+    # (tests/test_grad_fuzz_regressions.py compares it with PyTorch's in more cases)
+    grads = []
+    for m in (torch, flambeau):
+        x = m.tensor([1.0, 0.0, 2.0], requires_grad=True)
+        y = m.zeros(3, requires_grad=True)
+        r = m.nextafter(x, y)
+        assert r.requires_grad
+        r.backward(m.tensor([0.5, 2.0, 3.0]))
+        grads.append((x.grad.numpy(), y.grad.numpy()))
+    assert all(np.array_equal(a, b) for a, b in zip(*grads))
 
 
 # ---------------------------------------------------------------------------------------------- Bessel

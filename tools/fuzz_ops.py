@@ -41,7 +41,10 @@ INTS = ["uint8", "int8", "int16", "int32", "int64"]
 LAYOUTS = ["c", "c", "c", "t", "s", "e", "o"]
 
 
-def make_T(L):
+def make_T(L, prepare=None):
+    """T(...) for library L. `prepare(t, dtype)`, when given, is applied to the freshly built base tensor
+    before the layout's view is taken (tools/fuzz_grads.py makes it a leaf that requires grad there, so the
+    gradient flows through the view)."""
     import numpy as np
 
     def T(shape, dtype="float32", layout="c", vals="n", seed=0):
@@ -82,6 +85,8 @@ def make_T(L):
             t = L.tensor(a.astype(np.float32)).to(L.bfloat16)
         else:
             t = L.tensor(a.astype(getattr(np, dtype)))
+        if prepare is not None:
+            t = prepare(t, dtype)
         if layout == "t" and nd >= 2:
             t = t.transpose(-1, -2)
         elif layout == "s" and nd >= 1:
@@ -905,11 +910,25 @@ def classify(op, code, tres, fres):
 # --------------------------------------------------------------------------------------------------
 # Worker (runs cases, reports progress line by line) and parent (watchdog).
 
-def worker(seed, count, start, end, only):
+def judge_forward(op, code, phase):
+    """fuzz_ops' judgement of one case: run it in PyTorch, then in flambeau, and classify."""
+    import torch
+    import flambeau
+    phase("torch")
+    tres = run_case(torch, code)
+    phase("flambeau")
+    fres = run_case(flambeau, code)
+    return classify(op, code, tres, fres)
+
+
+def worker(seed, count, start, end, only, judge=judge_forward):
+    """Runs cases [start, end) and reports, one JSON line each, the phase it enters and the verdict.
+    `judge(op, code, phase)` returns (class or None, why) and calls phase(name) before each risky step, so
+    the parent can say where a crash happened."""
     import numpy as np  # noqa: F401
     import torch
     import warnings
-    import flambeau
+    import flambeau  # noqa: F401
     warnings.simplefilter("ignore")
     torch.set_num_threads(1)
     # The protocol goes to a private copy of stdout; anything an op prints lands on stderr instead.
@@ -921,18 +940,25 @@ def worker(seed, count, start, end, only):
         op, code = cases[i]
         if only and op not in only:
             continue
-        sys.stdout.write(json.dumps({"i": i, "phase": "torch"}) + "\n")
-        sys.stdout.flush()
-        tres = run_case(torch, code)
-        sys.stdout.write(json.dumps({"i": i, "phase": "flambeau"}) + "\n")
-        sys.stdout.flush()
-        fres = run_case(flambeau, code)
-        cls, why = classify(op, code, tres, fres)
+
+        def phase(name, i=i):
+            sys.stdout.write(json.dumps({"i": i, "phase": name}) + "\n")
+            sys.stdout.flush()
+
+        cls, why = judge(op, code, phase)
         sys.stdout.write(json.dumps({"i": i, "done": True, "cls": cls, "why": why}) + "\n")
         sys.stdout.flush()
 
 
-def parent(args):
+NAMES = {"a": "crash/hang", "b": "PyTorch raises, flambeau returns", "c": "flambeau raises, PyTorch returns",
+         "d": "values/shape/dtype differ", "e": "error message names neither op nor shapes"}
+
+
+def parent(args, script=None, title="fuzz_ops", names=NAMES, extra_argv=(), failing="ab"):
+    """The watchdog: runs `script --worker` over the cases, restarting after a crash or hang. `names` maps
+    each class letter to its description (in print order); the exit status is 1 when any case falls in a
+    class listed in `failing`."""
+    script = script or __file__
     cases = generate(args.seed, args.cases)
     only = set(args.only.split(",")) if args.only else None
     findings = []
@@ -940,8 +966,9 @@ def parent(args):
     t0 = time.time()
     counts = {}
     while i < args.cases:
-        cmd = [sys.executable, __file__, "--worker", "--seed", str(args.seed), "--cases", str(args.cases),
-               "--start", str(i), "--end", str(args.cases)] + (["--only", args.only] if args.only else [])
+        cmd = [sys.executable, script, "--worker", "--seed", str(args.seed), "--cases", str(args.cases),
+               "--start", str(i), "--end", str(args.cases)] + (["--only", args.only] if args.only else []) + \
+            list(extra_argv)
         errf = tempfile.TemporaryFile("w+")  # a file, not a pipe: a chatty worker must not block on it
         p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errf, text=True, bufsize=1,
                              env=dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "2")))
@@ -983,10 +1010,8 @@ def parent(args):
     by = {}
     for idx, cls, why in findings:
         by.setdefault(cls, []).append((idx, why))
-    print("fuzz_ops: seed %d, %d cases (%d ops), %.0fs" % (args.seed, args.cases, len(counts), elapsed))
-    names = {"a": "crash/hang", "b": "PyTorch raises, flambeau returns", "c": "flambeau raises, PyTorch returns",
-             "d": "values/shape/dtype differ", "e": "error message names neither op nor shapes"}
-    for cls in "abcde":
+    print("%s: seed %d, %d cases (%d ops), %.0fs" % (title, args.seed, args.cases, len(counts), elapsed))
+    for cls in names:
         print("  (%s) %-42s %d" % (cls, names[cls], len(by.get(cls, []))))
     if args.json:
         with open(args.json, "w") as f:
@@ -1001,7 +1026,7 @@ def parent(args):
             print("\n[%s] %s  (%d cases; first #%d)  %s" % (cls, op, len(lst), idx, why))
             if args.verbose:
                 print("    " + cases[idx][1].replace("\n", "\n    "))
-    return 1 if by.get("a") or by.get("b") else 0
+    return 1 if any(by.get(c) for c in failing) else 0
 
 
 def show(args):

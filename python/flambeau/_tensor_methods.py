@@ -242,6 +242,8 @@ def mul_(self, other):
 
 def div_(self, other, *, rounding_mode=None):
     if rounding_mode == "floor":
+        if (self._rg or (isinstance(other, Tensor) and other._rg)) and _gs.enabled:
+            return _assign_result(self, ew.div(self, other, rounding_mode="floor"))  # zero gradient
         return floor_divide_(self, other)
     if rounding_mode == "trunc":
         return _assign_result(self, ew.div(self, other, rounding_mode="trunc"))
@@ -268,7 +270,8 @@ def floor_divide_(self, other):
 
 
 def fmod_(self, other):
-    return _assign_result(self, ew.fmod(self, other))
+    # through misc._inplace: fmod's backward reads self's old value, which the write overwrites
+    return _misc._inplace(self, ew.fmod, other)
 
 
 def atan2_(self, other):
@@ -337,14 +340,21 @@ def _logical_inplace(fn):
     return op
 
 
+def _compare_inplace(fn):
+    def op(self, other):
+        return cmp._inplace_compare(self, fn(self, other), other)
+    return op
+
+
 for _name, _fn in (("add_", add_), ("sub_", sub_), ("subtract_", sub_), ("mul_", mul_), ("multiply_", mul_),
                    ("div_", div_), ("divide_", div_), ("true_divide_", div_), ("pow_", pow_),
                    ("remainder_", remainder_), ("floor_divide_", floor_divide_), ("fmod_", fmod_),
                    ("atan2_", atan2_), ("lerp_", lerp_), ("addcmul_", addcmul_), ("addcdiv_", addcdiv_),
                    ("addmm_", addmm_)):
     setattr(Tensor, _name, _fn)
-for _name in ("eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "logical_xor",
-              "bitwise_and", "bitwise_or", "bitwise_xor"):
+for _name in ("eq", "ne", "lt", "le", "gt", "ge"):
+    setattr(Tensor, _name + "_", _compare_inplace(getattr(cmp, _name)))
+for _name in ("logical_and", "logical_or", "logical_xor", "bitwise_and", "bitwise_or", "bitwise_xor"):
     setattr(Tensor, _name + "_", _logical_inplace(getattr(cmp, _name)))
 
 

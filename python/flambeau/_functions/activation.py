@@ -161,11 +161,19 @@ def _gg_tanh(g, y):
     return g * (1.0 - y * y)
 
 
+def _at_kink_constant(s, below):
+    """s where `below` holds, else s detached: a derivative formula's negative branch, taken at s == 0
+    by the first-order value but, as in PyTorch's double backwards (masked with s < 0), with no
+    derivative of its own there."""
+    return _where(below, s, s.detach())
+
+
 def _gg_elu(g, s, alpha, scale, input_scale, is_result=False):
+    s_neg = _at_kink_constant(s, s < 0)
     if is_result:
-        neg = (s + alpha * scale) * input_scale
+        neg = (s_neg + alpha * scale) * input_scale
     else:
-        neg = (s * input_scale).exp() * (alpha * scale * input_scale)
+        neg = (s_neg * input_scale).exp() * (alpha * scale * input_scale)
     return g * _where(s > 0, _full_like(s, scale), neg)
 
 
@@ -197,7 +205,8 @@ def _gg_mish(g, x):
 
 
 def _gg_softplus(g, x, beta, threshold):
-    return _where(x * beta > threshold, g, g * (x * beta).sigmoid())
+    xb = x * beta
+    return _where(xb > threshold, g, g * _at_kink_constant(xb, xb < threshold).sigmoid())
 
 
 def _gg_softsign(g, x):

@@ -7,6 +7,8 @@ from .. import _C
 from .._dtype import _default_dtype, _BY_NAME
 from .._promote import result_type_names, result_type_tensor_scalar, scalar_impl, scalar_dtype, can_cast_names, _FLOAT, _INT
 from .._tensor import Tensor, _wrap
+from ..autograd.function import Function
+from ..autograd.grad_mode import _state as _gs
 from ._dispatch import _as_tensor_operand, _devices_fixed, _write_out, _first_tensor, _cast
 
 
@@ -124,6 +126,38 @@ def _inplace_nograd(a, r):
                            f"{_BY_NAME[a._impl.dtype]}")
     _C.copy_(a._impl, r._impl)
     return a
+
+
+class _CompareInplace(Function):
+    """a.eq_(b) and the other in-place comparisons under autograd: self keeps requiring grad (as in
+    PyTorch, whose derivative for them is zeros_like for both operands), but no gradient flows back
+    through the 0/1 values: before this node, self kept its old history and passed grad_output through."""
+    _grad_fn_name = "CompareBackward1"
+
+    @staticmethod
+    def forward(ctx, r, a, b):
+        ctx.likes = (a, b if isinstance(b, Tensor) else None)
+        return r
+
+    @staticmethod
+    def backward(ctx, g):
+        from .._creation import zeros_like
+        return (None,) + tuple(zeros_like(t) if t is not None and need else None
+                               for t, need in zip(ctx.likes, ctx.needs_input_grad[1:]))
+
+
+def _inplace_compare(a, r, b):
+    """a.<cmp>_(b): writes the 0/1 result r into a (comparisons in place), with PyTorch's zero gradient
+    when a graph is recorded."""
+    from ._dispatch import check_no_internal_overlap, _check_inplace_leaf, _rebase
+    if _gs.enabled and (a._rg or (isinstance(b, Tensor) and b._rg)):
+        check_no_internal_overlap(a._impl, "in-place comparison")
+        _check_inplace_leaf(a)
+        if a._impl.dtype != r._impl.dtype and not can_cast_names(r._impl.dtype, a._impl.dtype):
+            _inplace_nograd(a, r)  # raises the cast error
+        r = _wrap(_C.to(r._impl, a._impl.dtype, r._impl.device, False))
+        return _rebase(a, _CompareInplace.apply(r, a, b))
+    return _inplace_nograd(a, r)
 
 
 def _bool_unary(cfn, name):

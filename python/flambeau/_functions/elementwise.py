@@ -325,6 +325,8 @@ def div(input, other, *, rounding_mode=None, out=None):
         return _write_out(out, div(input, other, rounding_mode=rounding_mode))
     if rounding_mode is not None:
         if rounding_mode == "floor":
+            if _gs.enabled and any(isinstance(t, Tensor) and t._rg for t in (input, other)):
+                return _rounded_div_zero_grad(input, other, "floor")
             return floor_divide(input, other)
         if rounding_mode == "trunc":
             return _trunc_div(input, other)
@@ -354,10 +356,39 @@ def div(input, other, *, rounding_mode=None, out=None):
 divide = true_divide = div
 
 
+class _RoundedDiv(Function):
+    """div(..., rounding_mode='trunc' or 'floor') under autograd: PyTorch's derivative is zeros for both
+    operands (trunc(a / b) through trunc's and div's backwards gave 0 / 0 = NaN where b is 0, and
+    x.div_(y, rounding_mode='floor') passed the gradient through unchanged)."""
+    _grad_fn_name = "DivBackward3"
+
+    @staticmethod
+    def forward(ctx, r, a, b):
+        ctx.likes = (a, b)
+        return r
+
+    @staticmethod
+    def backward(ctx, g):
+        from .._creation import zeros_like
+        nig = ctx.needs_input_grad
+        return (None,) + tuple(zeros_like(t) if isinstance(t, Tensor) and need else None
+                               for t, need in zip(ctx.likes, nig[1:]))
+
+
+def _rounded_div_zero_grad(a, b, mode):
+    """div(a, b, rounding_mode=mode) with a and/or b requiring grad: the value from the detached operands,
+    with PyTorch's zero derivative (float results only: integer ones never require grad)."""
+    r = div(a.detach() if isinstance(a, Tensor) else a, b.detach() if isinstance(b, Tensor) else b,
+            rounding_mode=mode)
+    return _RoundedDiv.apply(r, a, b) if r._impl.dtype in _FLOAT else r
+
+
 def _trunc_div(a, b):
+    dt = result_type_names(a, b)
+    if _gs.enabled and any(isinstance(t, Tensor) and t._rg for t in (a, b)) and dt in _FLOAT:
+        return _rounded_div_zero_grad(a, b, "trunc")
     q = div(a, b)
     r = trunc(q)
-    dt = result_type_names(a, b)
     return r if dt in _FLOAT else _cast(r.detach(), dt)
 
 
@@ -540,7 +571,8 @@ class Remainder(_Binary):
 
     @staticmethod
     def backward(ctx, g):
-        return _remainder_backward(ctx, g, floor_divide)
+        # (div's floor rounding has PyTorch's zero derivative; floor_divide's backward raises)
+        return _remainder_backward(ctx, g, lambda a, b: div(a, b, rounding_mode="floor"))
 
 
 def remainder(input, other, *, out=None):
@@ -562,7 +594,7 @@ class Fmod(_Binary):
 
     @staticmethod
     def backward(ctx, g):
-        return _remainder_backward(ctx, g, lambda a, b: trunc(div(a, b)))
+        return _remainder_backward(ctx, g, lambda a, b: div(a, b, rounding_mode="trunc"))
 
 
 def fmod(input, other, *, out=None):
@@ -579,12 +611,29 @@ class _NoGrad(Function):
     _builtin = True
 
 
+class _FloorDivide(Function):
+    """floor_divide of operands requiring grad: as in PyTorch the (float) result requires grad, and
+    backward raises, since PyTorch has no derivative for it (before, the result did not require grad,
+    and x.floor_divide_(y) kept x's history, passing the gradient through as if nothing happened)."""
+    _grad_fn_name = "FloorDivideBackward0"
+
+    @staticmethod
+    def forward(ctx, r, *operands):
+        return r
+
+    @staticmethod
+    def backward(ctx, g):
+        raise RuntimeError("derivative for floor_divide is not implemented")
+
+
 def floor_divide(input, other, *, out=None):
     if not isinstance(input, Tensor):
         t, s, _ = _first_tensor(input, other, "floor_divide")
         r = _rbinary(t.detach(), s, _C.floor_divide, _NoGrad)
     else:
         r = _binary(input.detach(), other.detach() if isinstance(other, Tensor) else other, _C.floor_divide, _NoGrad)
+    if _gs.enabled and r._impl.dtype in _FLOAT and any(isinstance(t, Tensor) and t._rg for t in (input, other)):
+        r = _FloorDivide.apply(r, *(t for t in (input, other) if isinstance(t, Tensor)))
     return _write_out(out, r) if out is not None else r
 
 
@@ -603,9 +652,14 @@ class Atan2(_Binary):
         a, b = ctx.saved_tensors
         sa, sb = ctx.shapes
         nig = ctx.needs_input_grad
+        # PyTorch's atan2_backward: g * b * recip and g * -a * recip, recip = 1 / (a^2 + b^2) taken
+        # as 0 where a^2 + b^2 is 0 (at the origin, or where both squares underflow), not 0 * inf
+        from .pointwise import where
+        from .compare import eq
         den = add(mul(a, a), mul(b, b))
-        ga = _sum_to(div(mul(g, b), den), sa) if nig[0] else None
-        gb = _sum_to(div(mul(neg(g), a), den), sb) if nig[1] else None
+        recip = where(eq(den, 0), 0.0, reciprocal(den))
+        ga = _sum_to(mul(mul(g, b), recip), sa) if nig[0] else None
+        gb = _sum_to(mul(mul(g, neg(a)), recip), sb) if nig[1] else None
         return ga, gb
 
 
@@ -731,6 +785,14 @@ Round = _unary_class("Round", _C.round, lambda g, x: mul(g, 0.0), 0)
 Trunc = _unary_class("Trunc", _C.trunc, lambda g, x: mul(g, 0.0), 0)
 
 
+def _complex_unary(name):
+    """flambeau/_complex's implementation of unary op `name`, if it has one. The public ops reach it
+    through _complex/dispatch.py's wrappers; the backward formulas here call this module's functions
+    directly, and a complex gradient can reach them (the real-looking node of a mixed real/complex op)."""
+    from .._complex import dispatch
+    return dispatch.TRY.get(name)
+
+
 def _make_unary(name, Fn, float_only=False, int_identity=False, on_bool=None):
     """Builds op(input, *, out=None) and op_(input). float_only ops promote integer/bool inputs to
     the default dtype; int_identity ops (floor, ...) return integer inputs unchanged; on_bool
@@ -750,6 +812,9 @@ def _make_unary(name, Fn, float_only=False, int_identity=False, on_bool=None):
         dt = xi.dtype
         if dt not in _FLOAT:
             if dt[0] == "c":  # complex: never cast to a real dtype silently (flambeau/_complex routes its ops)
+                impl = _complex_unary(name)
+                if impl is not None:  # reached from inside a backward (Sub's neg(g) of a complex g, ...)
+                    return impl(input) if out is None else impl(input, out=out)
                 raise TypeError(f"{name}: not implemented for dtype {dt}")
             if float_only:
                 input = _wrap(_C.to(xi, _default_dtype[0]._name, xi.device, False))

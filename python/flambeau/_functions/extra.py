@@ -675,7 +675,31 @@ def nextafter(input, other, *, out=None):
         with np.errstate(all="ignore"):
             r = np.nextafter(_host(input, np.dtype(dt)), _host(other, np.dtype(dt)))
         r = _tensor_from(r, dt, input.device)
-    return _out(out, _no_grad_result(r, "nextafter", input, other))
+    if _gs.enabled and (input._rg or other._rg):
+        r = _Nextafter.apply(r, input, other)
+    return _out(out, r)
+
+
+class _Nextafter(Function):
+    """nextafter's derivative as PyTorch's (2.x): grad for input (the step is at most one ulp), 0 where
+    input == other (the result is then other itself), zeros for other. (It raised "not implemented", as
+    older PyTorch releases did.) Not `_builtin`: the engine sums a broadcast gradient back to each
+    input's shape and dtype."""
+    _grad_fn_name = "NextafterBackward0"
+
+    @staticmethod
+    def forward(ctx, r, input, other):
+        ctx.operands = (input.detach(), other.detach())
+        return r
+
+    @staticmethod
+    def backward(ctx, g):
+        from .._creation import zeros_like
+        from . import compare as cmp, pointwise as pw
+        nig = ctx.needs_input_grad
+        x, y = ctx.operands
+        gx = pw.where(cmp.eq(x, y), 0.0, g) if nig[1] else None
+        return None, gx, (zeros_like(y) if nig[2] else None)
 
 
 def _nextafter_bf16(a, b):

@@ -295,6 +295,15 @@ def take_along_dim(input, indices, dim=None, *, axis=None):
     return gather(expand(input, bi), d, expand(indices, bx))
 
 
+def _scatter_add_impl(yi, d, ii, si):
+    """_C.scatter_add_, also for a 0-d self (PyTorch treats it as one element: gather's and cummax's
+    backward of a 0-d input land here), through 1-element views of the 0-d operands."""
+    if yi.ndim == 0:
+        one = lambda t: _C.reshape(t, [1]) if t.ndim == 0 else t  # noqa: E731
+        yi, ii, si, d = one(yi), one(ii), one(si), 0
+    _C.scatter_add_(yi, d, ii, si)
+
+
 class ScatterAdd(Function):
     _builtin = True
     _grad_fn_name = "ScatterAddBackward0"
@@ -304,7 +313,7 @@ class ScatterAdd(Function):
         ctx.dim = dim
         ctx.save_for_backward(idx)
         y = _C.clone(x._impl)
-        _C.scatter_add_(y, dim, idx._impl, src._impl)
+        _scatter_add_impl(y, dim, idx._impl, src._impl)
         return _wrap(y)
 
     @staticmethod
@@ -334,7 +343,7 @@ def scatter_add(input, dim=_np.REQUIRED, index=_np.REQUIRED, src=_np.REQUIRED, *
     if (input._rg or src._rg) and _gs.enabled:
         return ScatterAdd.apply(input, d, index, src)
     y = _C.clone(input._impl)
-    _C.scatter_add_(y, d, index._impl, src._impl)
+    _scatter_add_impl(y, d, index._impl, src._impl)
     return _wrap(y)
 
 
@@ -348,7 +357,7 @@ def scatter_add_(input, dim=_np.REQUIRED, index=_np.REQUIRED, src=_np.REQUIRED, 
     if (input._rg or src._rg) and _gs.enabled:
         dsp._check_inplace_leaf(input)
         return dsp._rebase(input, ScatterAdd.apply(input, d, index, src))
-    _C.scatter_add_(input._impl, d, index._impl, src._impl)
+    _scatter_add_impl(input._impl, d, index._impl, src._impl)
     return input
 
 

@@ -743,15 +743,47 @@ def deg2rad_(input):
     return _inplace(input, deg2rad)
 
 
+def _logit_bounds(x, eps):
+    dt = np.float32 if x._impl.dtype == "float32" else np.float64
+    lo = float(dt(eps))
+    return lo, float(dt(1) - dt(eps))  # 1 - eps rounded as the kernel computes it, in the input's dtype
+
+
+def _logit_value(x, eps):
+    if eps is not None and eps >= 0:
+        x = pw.clamp(x, *_logit_bounds(x, eps))
+    return ew.log(ew.div(x, ew.rsub(x, 1.0)))
+
+
+class _Logit(Function):
+    """logit with PyTorch's logit_backward: g / (x (1 - x)), NaN outside [0, 1] without eps, and 0
+    outside [eps, 1 - eps] with it (the clamp's side). The composite's chain rule gave a finite number
+    outside [0, 1] and other roundings inside."""
+    _grad_fn_name = "LogitBackward0"
+
+    @staticmethod
+    def forward(ctx, x, eps):
+        ctx.eps = eps
+        ctx.save_for_backward(x)
+        return _logit_value(x, eps)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, = ctx.saved_tensors
+        eps = ctx.eps
+        r = ew.div(g, ew.mul(x, ew.rsub(x, 1.0)))
+        if eps is not None and eps >= 0:
+            lo, hi = _logit_bounds(x, eps)
+            return pw.where(cmp.logical_or(cmp.lt(x, lo), cmp.gt(x, hi)), 0.0, r), None
+        return pw.where(cmp.logical_or(cmp.lt(x, 0.0), cmp.gt(x, 1.0)), float("nan"), r), None
+
+
 def logit(input, eps=None, *, out=None):
     """log(z / (1 - z)) with z = input clamped to [eps, 1 - eps] when eps is given (and >= 0)."""
     x = _float_of(input)
-    if eps is not None and eps >= 0:
-        dt = np.float32 if x._impl.dtype == "float32" else np.float64
-        lo = float(dt(eps))
-        hi = float(dt(1) - dt(eps))  # 1 - eps rounded as the kernel computes it, in the input's dtype
-        x = pw.clamp(x, lo, hi)
-    return _out(out, ew.log(ew.div(x, ew.rsub(x, 1.0))))
+    if _gs.enabled and x._rg:
+        return _out(out, _Logit.apply(x, eps))
+    return _out(out, _logit_value(x, eps))
 
 
 def logit_(input, eps=None):

@@ -242,13 +242,16 @@ def _gn_backward_composite(g, x, w, ctx):
     G = ctx.num_groups
     bshape = [1, c] + [1] * (x.dim() - 2)
     pdims = [0] + list(range(2, x.dim()))
-    xg = x.reshape(n, G, -1)
+    m = c // G  # elements per group, spelled out: reshape(n, G, -1) is ambiguous for an empty batch
+    for s in x.shape[2:]:
+        m *= s
+    xg = x.reshape(n, G, m)
     mean = xg.mean(dim=2, keepdim=True)
     xc = xg - mean
     rstd = ((xc * xc).mean(dim=2, keepdim=True) + ctx.eps).rsqrt()
     xhat_g = xc * rstd
     xhat = xhat_g.reshape(x.shape)
-    ge = (g if w is None else g * w.reshape(bshape)).reshape(n, G, -1)
+    ge = (g if w is None else g * w.reshape(bshape)).reshape(n, G, m)
     gi = rstd * (ge - ge.mean(dim=2, keepdim=True) - xhat_g * (ge * xhat_g).mean(dim=2, keepdim=True))
     gi = gi.reshape(x.shape)
     gw = (g * xhat).sum(dim=pdims)

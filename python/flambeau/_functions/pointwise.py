@@ -57,10 +57,38 @@ def _float_pair(name, input, other, half_in_float=False):
     return x, y, dt
 
 
-def xlogy(input, other, *, out=None):
+def _xlogy_value(x, y):
     """input * log(other), 0 where input is 0, NaN where other is NaN (PyTorch's order of the rules)."""
+    return where(isnan(y), float("nan"), where(eq(x, 0), 0.0, mul(x, log(y))))
+
+
+class _Xlogy(Function):
+    """xlogy with PyTorch's derivatives: d/dx = xlogy(g, y), and 0 where x == 0 and y <= 0 (the
+    composite's where/mul gave 0 * log(0) = NaN there); d/dy = g * x / y. Not `_builtin`: the engine
+    sums broadcast gradients back and casts them to each input's dtype."""
+    _grad_fn_name = "XlogyBackward0"
+
+    @staticmethod
+    def forward(ctx, x, y):
+        ctx.save_for_backward(x, y)
+        return _xlogy_value(x, y)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved_tensors
+        nig = ctx.needs_input_grad
+        gx = gy = None
+        if nig[0]:
+            gx = where(logical_and(eq(x, 0), le(y, 0)), 0.0, xlogy(g, y))
+        if nig[1]:
+            gy = div(mul(g, x), y)
+        return gx, gy
+
+
+def xlogy(input, other, *, out=None):
+    """input * log(other) (PyTorch's promotion: _float_pair; complex refused as PyTorch's kernel)."""
     x, y, dt = _float_pair("xlogy", input, other)
-    r = where(isnan(y), float("nan"), where(eq(x, 0), 0.0, mul(x, log(y))))
+    r = _Xlogy.apply(x, y) if _gs.enabled and (x._rg or y._rg) else _xlogy_value(x, y)
     r = _cast(r, dt)
     return _write_out(out, r) if out is not None else r
 

@@ -481,6 +481,21 @@ def _correction(unbiased, correction):
     return 0 if unbiased is False else 1
 
 
+def _var_backward(g, x, shape, dims, c, keepdim):
+    """PyTorch's var_backward: 2 / (n - correction) * g * (x - mean). Over given dims the factor is used
+    as it is, negative when correction > n (and inf when equal: NaN where x is its mean); over all
+    elements, a non-positive n - correction gives NaN where x equals its mean and inf elsewhere."""
+    n = _count(shape, dims)
+    centered = ew.sub(x, mean(x, dims or None, True))
+    ge = _expand_back(g, shape, dims, keepdim)
+    if n - c > 0 or (dims and len(shape)):
+        return ew.mul(ew.mul(ge, centered), 2.0 / (n - c) if n != c else float("inf"))
+    dt, dev = centered._impl.dtype, centered._impl.device
+    w = pw.where(cmp.eq(centered, 0), _wrap(_C.full([], float("nan"), dt, dev)),
+                 _wrap(_C.full([], float("inf"), dt, dev)))
+    return ew.mul(ge, w)
+
+
 class Var(Function):
     _builtin = True
     _grad_fn_name = "VarBackward0"
@@ -494,11 +509,7 @@ class Var(Function):
     @staticmethod
     def backward(ctx, g):
         x, = ctx.saved_tensors
-        shape, dims, c, keepdim = ctx.args
-        n = _count(shape, dims)
-        centered = ew.sub(x, mean(x, dims or None, True))
-        scale = 2.0 / (n - c) if n - c > 0 else float("inf")
-        return ew.mul(ew.mul(_expand_back(g, shape, dims, keepdim), centered), scale), None, None, None
+        return (_var_backward(g, x, *ctx.args),) + (None,) * 3
 
 
 class Std(Function):
@@ -515,11 +526,10 @@ class Std(Function):
     @staticmethod
     def backward(ctx, g):
         x, out = ctx.saved_tensors
-        shape, dims, c, keepdim = ctx.args
-        n = _count(shape, dims)
-        centered = ew.sub(x, mean(x, dims or None, True))
-        denom = ew.mul(_expand_back(out, shape, dims, keepdim), float(n - c))
-        return ew.div(ew.mul(_expand_back(g, shape, dims, keepdim), centered), denom), None, None, None
+        # PyTorch's std_backward: d var / 2 std, taken as 0 where std is 0 (a constant slice), not 0/0
+        gv = ew.div(g, ew.mul(out, 2.0))
+        gv = pw.where(cmp.eq(out, 0), _wrap(_C.full([], 0, gv._impl.dtype, gv._impl.device)), gv)
+        return (_var_backward(gv, x, *ctx.args),) + (None,) * 3
 
 
 def _var_args(input, dim, unbiased, keepdim, correction, op):
@@ -668,6 +678,8 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):  # noqa: A002
         return sum(a, dims or None, keepdim)
     if ord == 0:
         return sum(dsp._cast(cmp.ne(x, 0), x._impl.dtype), dims or None, keepdim)
+    if x._rg and _gs.enabled and x._impl.dtype[0] != "c":
+        return NormP.apply(x, float(ord), dims, keepdim)
     return ew.pow(sum(ew.pow(a, ord), dims or None, keepdim), 1.0 / ord)
 
 
@@ -694,6 +706,36 @@ def _float_norm2_range(x, r, dims, keepdim):
         r32 = ew.sqrt(sum(ew.mul(x32, x32), dims or None, keepdim))
         r = pw.where(small, dsp._cast(r32, r._impl.dtype), r)
     return r
+
+
+class NormP(Function):
+    """vector_norm for ord other than 0, 1, 2 and +-inf, with PyTorch's norm_backward: the chain rule
+    through pow(sum(pow(|x|, p)), 1 / p) gave NaN where an element or the norm is 0 (0 * inf), where
+    PyTorch masks: for p < 1, sgn(x) |x|^(p-1) (0 where x is 0) * g * norm^(1-p); otherwise
+    sgn(x) |x|^(p-1) (x |x|^(p-2) for p > 2) * g / norm^(p-1), 0 where the norm is 0."""
+    _builtin = True
+    _grad_fn_name = "LinalgVectorNormBackward0"
+
+    @staticmethod
+    def forward(ctx, x, p, dims, keepdim):
+        out = ew.pow(sum(ew.pow(ew.abs(x), p), dims or None, keepdim), 1.0 / p)
+        ctx.args = (x._impl.shape, p, dims, keepdim)
+        ctx.save_for_backward(x, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        x, out = ctx.saved_tensors
+        shape, p, dims, keepdim = ctx.args
+        norm = _expand_back(out, shape, dims, keepdim)
+        g = _expand_back(g, shape, dims, keepdim)
+        a = ew.abs(x)
+        if p < 1.0:
+            scaled = ew.mul(ew.sign(x), pw.where(cmp.eq(x, 0), 0.0, ew.pow(a, p - 1)))
+            return ew.mul(ew.mul(scaled, g), ew.pow(norm, 1 - p)), None, None, None
+        scaled = ew.mul(ew.sign(x), ew.pow(a, p - 1)) if p < 2.0 else ew.mul(x, ew.pow(a, p - 2))
+        scale = pw.where(cmp.eq(norm, 0), 0.0, ew.div(g, ew.pow(norm, p - 1)))
+        return ew.mul(scaled, scale), None, None, None
 
 
 def norm(input, p="fro", dim=None, keepdim=False, dtype=None):

@@ -544,27 +544,39 @@ class AsStrided(Function):
     @staticmethod
     def forward(ctx, x, size, stride, offset):
         xi = x._impl
-        ctx.meta = (xi.shape, xi.storage_offset, xi.dtype, xi.device, xi.is_contiguous())
+        ctx.meta = (xi.shape, list(xi.stride), xi.storage_offset, xi.dtype, xi.device)
         ctx.args = (size, stride, offset)
         return _wrap_view(_C.as_strided(xi, size, stride, offset), x)
 
     @staticmethod
     def backward(ctx, g):
-        shape, base_off, dt, dev, contig = ctx.meta
-        if not contig:
-            raise RuntimeError("as_strided: backward is only supported for contiguous inputs")
+        # PyTorch's as_strided_backward, on storage positions: the output's gradient is accumulated
+        # into a storage-sized buffer at each output element's position (an overlapping view repeats
+        # positions: their gradients sum), divided where the input itself overlaps by how many input
+        # elements share a position, and read back at the input's positions. (Only contiguous inputs
+        # were supported: transposed, sliced or expanded ones raised.)
+        shape, istride, ioff, dt, dev = ctx.meta
         size, stride, offset = ctx.args
-        n = 1
-        for s in shape:
-            n *= s
-        # Storage position of each output element; overlapping views repeat positions, and
-        # index_put_ with accumulate sums their gradients. Input element k sits at base_off + k.
-        last = offset + sum((a - 1) * b for a, b in zip(size, stride)) if all(size) else offset
-        pos = _C.as_strided(_C.arange(0, last + 1, 1, "int64", dev), size, stride, offset)
-        pos = _C.sub(_C.contiguous(pos), _C.scalar_tensor(base_off, "int64", dev))
-        flat = _C.full([n], 0, dt, dev)
-        _C.index_put_(flat, [_C.reshape(pos, [-1])], _C.reshape(_C.contiguous(g._impl), [-1]), True)
-        return _wrap(_C.view(flat, list(shape))), None, None, None
+
+        def positions(sz, st, off):
+            last = off + sum((a - 1) * b for a, b in zip(sz, st)) if all(sz) else off
+            p = _C.as_strided(_C.arange(0, last + 1, 1, "int64", dev), list(sz), list(st), off)
+            return _C.reshape(_C.contiguous(p), [-1]), last + 1
+
+        opos, on = positions(size, stride, offset)
+        ipos, inn = positions(shape, istride, ioff)
+        span = max(on, inn)
+        buf = _C.full([span], 0, dt, dev)
+        _C.index_put_(buf, [opos], _C.reshape(_C.contiguous(g._impl), [-1]), True)
+        rdt = {"complex64": "float32", "complex128": "float64"}.get(dt, dt)
+        count = _C.full([span], 0, rdt, dev)  # (x / 1 is exact: no need to look for overlap first)
+        _C.index_put_(count, [ipos], _C.full([ipos.shape[0]], 1, rdt, dev), True)
+        # positions no input element has (0 / 0) are never read back; complex: (re, im) pairs
+        if rdt != dt:
+            buf = _C.view_as_complex(_C.contiguous(_C.div(_C.view_as_real(buf), _C.reshape(count, [span, 1]))))
+        else:
+            buf = _C.div(buf, count)
+        return _wrap(_C.reshape(_C.index(buf, [ipos]), list(shape))), None, None, None
 
 
 def as_strided(input, size, stride, storage_offset=None):

@@ -149,6 +149,28 @@ def _keepdim_result(input, d, idx, v_impl, keepdim, rtype):
     return rtype(vals, idx)
 
 
+class _EvenlyDistribute(Function):
+    """median() / nanmedian() over all elements under autograd: PyTorch's evenly_distribute_backward
+    shares the gradient equally among all the elements equal to the result (NaN ones when it is NaN);
+    the selection's own backward gave it all to the one element the kernel picked."""
+    _grad_fn_name = "MedianBackward0"
+
+    @staticmethod
+    def forward(ctx, value, input):
+        ctx.save_for_backward(input, value)
+        return value
+
+    @staticmethod
+    def backward(ctx, g):
+        from .compare import eq, isnan
+        from .pointwise import where
+        from .elementwise import div
+        input, value = ctx.saved_tensors
+        mask = isnan(input) if bool(isnan(value)) else eq(input, value)
+        count = int(mask.sum())
+        return None, where(mask, div(g, float(count)), 0.0)
+
+
 def _median(input, dim, keepdim, ignore_nan):
     name = "nanmedian" if ignore_nan else "median"
     rtype = getattr(return_types, name)
@@ -159,6 +181,8 @@ def _median(input, dim, keepdim, ignore_nan):
             from .. import _creation
             fill = _EMPTY_MEDIAN.get(input._impl.dtype, float("nan"))
             return _creation.full((), fill, dtype=input.dtype, device=input.device)
+        if _gs.enabled and input._rg:
+            return _EvenlyDistribute.apply(_median(input.detach(), None, keepdim, ignore_nan), input)
         if _on_cpu(input):
             return reshape(_median(flat, 0, False, ignore_nan)[0], ())
         return reshape(kthvalue(flat, (n - 1) // 2 + 1).values, ())

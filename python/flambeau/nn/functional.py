@@ -771,14 +771,33 @@ def cosine_similarity(x1, x2, dim=1, eps=1e-8):
     # PyTorch computes in the operands' common dtype and refuses an integral one; squaring int8 or
     # int16 operands in their own dtype would overflow silently.
     dt = flambeau.result_type(x1, x2)
-    if not (dt.is_floating_point or dt.is_complex):
+    if not dt.is_floating_point:
         raise RuntimeError(f"cosine_similarity: expected common dtype to be floating point, yet common dtype is "
                            f"{str(dt).split('.')[-1]} (shapes {list(x1.shape)} and {list(x2.shape)})")
     # dim counts in the broadcast shape: (3, 4) with (2, 3, 4) and dim=0 normalises over the 2, not the 3
     x1, x2 = flambeau.broadcast_tensors(x1.to(dt), x2.to(dt))
-    n1 = (x1 * x1).sum(dim=dim, keepdim=True).sqrt().clamp(min=eps)
-    n2 = (x2 * x2).sum(dim=dim, keepdim=True).sqrt().clamp(min=eps)
+    # As PyTorch: the norms are clamped to eps in place under no_grad, so the clamp changes the value
+    # but not the gradient, which is vector_norm's (0 where a norm is 0, not 0 / 0).
+    n1 = _CosineNorm.apply(x1, dim, eps)
+    n2 = _CosineNorm.apply(x2, dim, eps)
     return ((x1 / n1) * (x2 / n2)).sum(dim=dim)
+
+
+class _CosineNorm(flambeau.autograd.Function):
+    """sqrt(sum(x * x, dim)) clamped to eps below (the values PyTorch's float32 kernel produces,
+    overflow included), with the gradient of the unclamped 2-norm: g * (x / norm), 0 where it is 0."""
+
+    @staticmethod
+    def forward(ctx, x, dim, eps):
+        ctx.dim = dim
+        ctx.save_for_backward(x)
+        return (x * x).sum(dim=dim, keepdim=True).sqrt().clamp(min=eps)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, = ctx.saved_tensors
+        n = (x * x).sum(dim=ctx.dim, keepdim=True).sqrt()  # from x, so that double backward sees it vary
+        return g * _where(n == 0, 0.0, x / n), None, None
 
 
 def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False,
@@ -1939,7 +1958,11 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     if tuple(target.shape) != tuple(input.shape):
         raise ValueError(f"Target size ({target.shape}) must be the same as input size "
                          f"({input.shape})")
-    neg_log_sig = (-input).clamp(min=0) + (-input.abs()).exp().log1p()   # -log(sigmoid(x))
+    # -log(sigmoid(x)), through logsigmoid's own (twice differentiable) backward: the max(-x, 0) +
+    # log1p(exp(-|x|)) form has kinks at 0, where clamp's and abs's subgradients made the first-order
+    # gradient -target instead of sigmoid(0) - target under create_graph=True (this composite is what
+    # double backward differentiates), and the second-order one 0 instead of sigmoid'(0)
+    neg_log_sig = -logsigmoid(input)
     if pos_weight is not None:
         log_weight = (pos_weight - 1) * target + 1
         loss = (1 - target) * input + log_weight * neg_log_sig

@@ -1,0 +1,338 @@
+"""Gradient regressions found by tools/fuzz_grads.py (differential gradient fuzzing against PyTorch CPU).
+
+Each case is `fn(lib)` returning (outputs, leaves): it builds its leaves (requires_grad) in lib = torch or
+flambeau, runs the op, and check() backpropagates the same seeded grad_output through every output in both
+libraries and compares the leaves' .grad: None on both sides or the same dtype, shape and values (NaN
+where PyTorch has NaN). Where the op is smooth at the test point, a float64 finite-difference gradcheck
+backs the formula up. The comment on each case says what flambeau did before.
+"""
+import numpy as np
+import pytest
+import torch
+
+import flambeau
+
+
+def _np(x):
+    return x.detach().contiguous().numpy()
+
+
+def _seeded(lib, like, seed):
+    a = np.random.default_rng(seed).standard_normal(tuple(like.shape))
+    return lib.tensor(a).to(like.dtype)
+
+
+def _grads(fn, lib, order2=False):
+    outs, leaves = fn(lib)
+    outs = [o for o in (outs if isinstance(outs, (tuple, list)) else (outs,)) if o.requires_grad]
+    gs = [_seeded(lib, o, 7 + k) for k, o in enumerate(outs)]
+    if not order2:
+        lib.autograd.backward(outs, gs)
+        return [x.grad for x in leaves], [o.requires_grad for o in outs]
+    g1 = lib.autograd.grad(outs, leaves, gs, create_graph=True, allow_unused=True)
+    ys = [(g, _seeded(lib, g, 70 + k)) for k, g in enumerate(g1) if g is not None and g.requires_grad]
+    lib.autograd.backward([y for y, _ in ys], [g for _, g in ys])
+    return list(g1) + [x.grad for x in leaves], [o.requires_grad for o in outs]
+
+
+def check(fn, order2=False, rtol=1e-6, atol=1e-6):
+    """fn(torch) and fn(flambeau) give the same gradients (first order, or both orders with order2)."""
+    tg, treq = _grads(fn, torch, order2)
+    fg, freq = _grads(fn, flambeau, order2)
+    assert treq == freq, f"results' requires_grad {treq} vs {freq}"
+    for k, (t, f) in enumerate(zip(tg, fg)):
+        assert (t is None) == (f is None), f"grad {k}: {t} vs {f}"
+        if t is None:
+            continue
+        assert str(t.dtype).split(".")[-1] == str(f.dtype).split(".")[-1], f"grad {k}: dtype {t.dtype} vs {f.dtype}"
+        assert tuple(t.shape) == tuple(f.shape), f"grad {k}: shape"
+        np.testing.assert_allclose(_np(f), _np(t), rtol=rtol, atol=atol, equal_nan=True, err_msg=f"grad {k}")
+
+
+def gradcheck(fn, *arrays):
+    """float64 finite differences against flambeau's analytic gradient of fn(*leaves)."""
+    xs = tuple(flambeau.tensor(np.asarray(a, dtype=np.float64), requires_grad=True) for a in arrays)
+    assert flambeau.autograd.gradcheck(fn, xs, eps=1e-6, atol=1e-5, rtol=1e-3)
+
+
+def leaf(lib, a, dtype="float32"):
+    return lib.tensor(np.asarray(a, dtype=np.float64)).to(getattr(lib, dtype)).requires_grad_()
+
+
+# ---- in-place comparisons: the 0/1 result has a zero gradient ------------------------------------------------
+# Before: a.eq_(b) wrote 0/1 into a but left a's history in place, so grad_output flowed back through the
+# comparison as if it were the identity (a silently wrong gradient; PyTorch's derivative is zeros).
+@pytest.mark.parametrize("op", ["eq_", "ne_", "lt_", "le_", "gt_", "ge_"])
+@pytest.mark.parametrize("other", ["tensor", "scalar", "uint8"])
+def test_inplace_comparison_gradient_is_zero(op, other):
+    def fn(L):
+        a = leaf(L, [[0.5, -1.0, 2.0], [1.0, 0.0, -3.0]])
+        b = leaf(L, [1.0, 0.0, 2.0]) if other == "tensor" else (
+            0.5 if other == "scalar" else L.tensor(np.array([1, 0, 2], dtype=np.uint8)))
+        r = getattr(a.clone() * 1.5, op)(b)
+        return r, [a] + ([b] if other == "tensor" else [])
+    check(fn)
+
+
+def test_logical_inplace_keeps_passing_gradient():
+    # PyTorch's logical_and_ is not differentiable and leaves self's history as it is: the gradient
+    # flows through (unchanged by the fix above).
+    check(lambda L: (lambda a: (a.clone().logical_and_(L.tensor([1.0, 0.0, 2.0])), [a]))(leaf(L, [1.0, 2.0, 0.0])))
+
+
+def test_fmod_inplace_backward_reads_the_old_value():
+    # Before: fmod_ saved self for backward, then overwrote it: "modified by an inplace operation".
+    def fn(L):
+        a = leaf(L, [3.5, -2.25, 7.0])
+        b = leaf(L, [2.0, 1.5, -3.0])
+        return a.clone().fmod_(b), [a, b]
+    check(fn)
+
+
+# ---- std / var: constant slices, non-positive degrees of freedom ---------------------------------------------
+# Before: std's backward divided by std (0/0 = NaN on a constant slice; PyTorch masks it to 0); var's
+# used inf for any n - correction <= 0, where PyTorch keeps 2 / (n - correction) (negative) over given dims.
+@pytest.mark.parametrize("code", [
+    "L.std(x, dim=0)", "L.std(x)", "L.std_mean(x)[0]", "L.std(x, dim=(0, 1), keepdim=True)",
+    "L.var(x, dim=1, correction=3)", "L.var_mean(x, dim=-1, correction=3)", "L.std(x, dim=1, correction=3)",
+    "L.var(x, correction=9)", "L.var(x, dim=0, correction=2)", "L.std(x, correction=6)"])
+def test_std_var_degenerate(code):
+    def fn(L):
+        x = leaf(L, [[1.0, 2.0], [1.0, 2.0], [1.0, 5.0]], "float64")
+        return eval(code, {"L": L, "x": x}), [x]
+    check(fn)
+    check(fn, order2=True)
+
+
+def test_std_gradcheck():
+    gradcheck(lambda x: flambeau.std(x, dim=1), [[1.0, 2.0, 4.0], [0.5, -1.0, 3.0]])
+    gradcheck(lambda x: flambeau.var(x, dim=0, correction=0), [[1.0, 2.0, 4.0], [0.5, -1.0, 3.0]])
+
+
+# ---- vector_norm with ord other than 0, 1, 2, inf ------------------------------------------------------------
+# Before: the chain rule through pow(sum(pow(|x|, p)), 1/p) gave NaN at a zero element (p < 1) or a
+# zero norm; PyTorch's norm_backward masks both.
+@pytest.mark.parametrize("p", [-1.0, -2.5, 0.5, 1.5, 3.0, 4.0])
+@pytest.mark.parametrize("row", [[0.0, 1.0, 2.0], [3.0, -1.0, 0.5], [0.0, 0.0, 0.0]])
+def test_vector_norm_general_ord(p, row):
+    def fn(L):
+        x = leaf(L, [row, [1.0, 2.0, -3.0]], "float64")
+        return L.linalg.vector_norm(x, ord=p, dim=1), [x]
+    check(fn, rtol=1e-12, atol=1e-12)
+    check(fn, order2=True, rtol=1e-9, atol=1e-9)
+
+
+def test_vector_norm_general_ord_gradcheck():
+    for p in (-1.5, 0.5, 3.0):
+        gradcheck(lambda x: flambeau.linalg.vector_norm(x, ord=p, dim=1), [[0.7, -1.2, 2.0], [1.0, 2.0, -3.0]])
+
+
+# ---- xlogy, atan2, logit, div(rounding_mode='trunc'): PyTorch's masked formulas ------------------------------
+def test_xlogy_at_zero():
+    # Before: d/dx at x == 0, y == 0 was 0 * log(0) = NaN (PyTorch: 0).
+    def fn(L):
+        x = leaf(L, [0.0, 1.0, 2.0, 0.0])
+        y = leaf(L, [0.0, 0.0, 3.0, 2.0])
+        return L.xlogy(x, y), [x, y]
+    check(fn)
+    check(lambda L: (lambda x: (L.xlogy(x, L.tensor([0, 0, 3])), [x]))(leaf(L, [0.0, 1.0, 2.0])))
+    check(lambda L: (lambda x: (L.xlogy(x, 2.5), [x]))(leaf(L, [0.0, 1.0, 2.0])))
+    gradcheck(flambeau.xlogy, [0.5, 1.0, 2.0], [0.3, 4.0, 3.0])
+
+
+def test_atan2_at_origin():
+    # Before: g * b / (a^2 + b^2) was 0/0 = NaN at a == b == 0, and where both squares underflow.
+    def fn(L):
+        x = leaf(L, [0.0, 1.0, 1e-30, 0.0, 1e-20])
+        y = leaf(L, [0.0, 0.0, 0.0, 1e-30, 1e-20])
+        return L.atan2(x, y), [x, y]
+    check(fn)
+    check(lambda L: (lambda x: (L.atan2(x, L.tensor([False, True, False])), [x]))(leaf(L, [0.0, 1.0, 2.0])))
+    gradcheck(flambeau.atan2, [0.5, -1.0, 2.0], [1.0, 0.3, -3.0])
+
+
+@pytest.mark.parametrize("eps", [None, 0.1])
+def test_logit_outside_unit_interval(eps):
+    # Before: the composite's gradient was finite outside [0, 1] (PyTorch: NaN without eps, 0 outside
+    # [eps, 1 - eps] with it), and rounded differently inside.
+    vals = [0.5, 2.0, -1.0, 0.05, 0.3, 0.97, 1.0, 0.0]
+    check(lambda L: (lambda x: (L.logit(x, eps), [x]))(leaf(L, vals)))
+    check(lambda L: (lambda x: (x.clone().logit_(eps), [x]))(leaf(L, vals)))
+    check(lambda L: (lambda x: (L.special.logit(x, eps), [x]))(leaf(L, vals, "float64")), order2=True)
+    gradcheck(lambda x: flambeau.logit(x, eps), [0.2, 0.5, 0.7])
+
+
+def test_trunc_division_gradient_is_zero():
+    # Before: trunc(a / b)'s chain rule gave 0 * (1 / 0) = NaN where b is 0 (PyTorch: zeros).
+    def fn(L):
+        x = leaf(L, [0.5, 2.0, -1.0])
+        y = leaf(L, [0.0, 1.5, 2.0])
+        return L.div(x, y, rounding_mode="trunc"), [x, y]
+    check(fn)
+    check(lambda L: (lambda x: (x.clone().div_(L.tensor([0, 1, 2], dtype=L.uint8), rounding_mode="trunc"), [x]))(
+        leaf(L, [0.5, 2.0, -1.0], "float64")))
+
+
+# ---- median() / nanmedian() over all elements: ties share the gradient ---------------------------------------
+# Before: the whole gradient went to the one element the kernel picked (PyTorch: evenly distributed
+# among the elements equal to the median, NaN ones when it is NaN).
+@pytest.mark.parametrize("op", ["median", "nanmedian"])
+@pytest.mark.parametrize("vals", [[[1.0, 1.0], [2.0, 3.0]], [[1.0, 1.0], [2.0, float("nan")]],
+                                  [[4.0, 1.0, 1.0], [1.0, 0.0, 5.0]], [[float("nan"), 1.0], [2.0, 3.0]]])
+def test_median_ties(op, vals):
+    check(lambda L: (lambda x: (getattr(L, op)(x), [x]))(leaf(L, vals)))
+    check(lambda L: (lambda x: (getattr(L, op)(x.t()), [x]))(leaf(L, vals, "float64")), order2=True)
+
+
+# ---- cosine_similarity with a zero vector --------------------------------------------------------------------
+def test_cosine_similarity_zero_vector():
+    # Before: the norm's gradient was 0/0 = NaN for an all-zero slice; PyTorch's clamps the norm to eps
+    # under no_grad, so the gradient is x / eps-scaled and finite.
+    def fn(L):
+        a = leaf(L, [[1.0, 2.0, 0.5, 3.0], [3.0, 4.0, -1.0, 2.0], [0.5, -2.0, 2.0, 1.0]])
+        b = leaf(L, [[0.0, 1.0, 2.0, 0.0], [0.0, 2.0, 3.0, 0.0], [0.0, 1.0, 1.0, 0.0]])
+        return L.nn.functional.cosine_similarity(a, b, dim=0), [a, b]
+    check(fn, rtol=1e-5, atol=1e-4)
+    check(fn, order2=True, rtol=1e-4, atol=1e-4)
+    gradcheck(lambda a, b: flambeau.nn.functional.cosine_similarity(a, b, dim=1),
+              [[1.0, 2.0, 0.5], [3.0, 4.0, -1.0]], [[0.3, 1.0, 2.0], [-1.0, 2.0, 3.0]])
+
+
+def test_cosine_similarity_refuses_complex():
+    for L in (torch, flambeau):
+        with pytest.raises(RuntimeError, match="floating point"):
+            L.nn.functional.cosine_similarity(L.ones(2, 3, dtype=L.complex64), L.ones(2, 3), dim=1)
+
+
+def test_floor_division_gradient_is_zero():
+    # Before: x.div_(y, rounding_mode='floor') kept x's history, so the gradient passed through it
+    # unchanged (PyTorch: zeros), and div(x, 2., rounding_mode='floor') did not require grad.
+    def fn(L):
+        x = leaf(L, [3.0, 4.0, 5.0])
+        return x.clone().div_(L.tensor([2.0, 3.0, -1.0], dtype=L.float16), rounding_mode="floor"), [x]
+    check(fn)
+    check(lambda L: (lambda x: (L.div(x, 2.0, rounding_mode="floor"), [x]))(leaf(L, [3.0, -4.0, 5.0])))
+    check(lambda L: (lambda x, y: (L.div(x, y, rounding_mode="floor"), [x, y]))(leaf(L, [3.0, -4.0]), leaf(L, [2.0, 0.0])))
+
+
+def test_remainder_fmod_second_order():
+    # Before (with floor_divide's backward raising): remainder's backward used floor_divide for the
+    # quotient; both now use div's rounding modes, whose derivative is zero as in PyTorch.
+    for op in ("remainder", "fmod"):
+        def fn(L):
+            x = leaf(L, [3.5, -2.25, 7.0, 1.0])
+            y = leaf(L, [2.0, 1.5, -3.0, 0.0])
+            return getattr(L, op)(x, y), [x, y]
+        check(fn, order2=True)
+
+
+@pytest.mark.parametrize("code", ["L.floor_divide(x, 2.0)", "x // x", "x.clone().floor_divide_(L.tensor([2.0, 3.0]))"])
+def test_floor_divide_result_requires_grad_and_backward_raises(code):
+    # Before: the result did not require grad; and floor_divide_ kept self's history (the gradient went
+    # through it unchanged). PyTorch: requires grad, and backward raises (no derivative).
+    for L in (torch, flambeau):
+        r = eval(code, {"L": L, "x": leaf(L, [3.0, -4.0])})
+        assert r.requires_grad
+        with pytest.raises(RuntimeError, match="floor_divide"):
+            r.sum().backward()
+
+
+@pytest.mark.parametrize("pos_weight", [None, [2.0, 0.5, 1.0, 3.0]])
+def test_bce_with_logits_double_backward_at_zero(pos_weight):
+    # Before: under create_graph=True the first-order gradient at a logit of exactly 0 was -target
+    # (clamp's and abs's subgradients in the composite) instead of sigmoid(0) - target.
+    def fn(L):
+        x = leaf(L, [[3.0, -4.0, 0.0, 2.0], [0.0, 0.0, 1.0, -1.0]], "float64")
+        pw = None if pos_weight is None else L.tensor(pos_weight, dtype=L.float64)
+        t = L.tensor([[0.5, 1.0, 2.0, 0.3], [0.0, 1.0, 0.5, 0.5]], dtype=L.float64)
+        return L.nn.functional.binary_cross_entropy_with_logits(x, t, pos_weight=pw), [x]
+    check(fn, order2=True, rtol=1e-10, atol=1e-12)
+    t = flambeau.tensor([[0.5, 1.0, 0.2]], dtype=flambeau.float64)
+    assert flambeau.autograd.gradgradcheck(lambda x: flambeau.nn.functional.binary_cross_entropy_with_logits(x, t),
+                                           (flambeau.tensor([[0.0, 1.5, -2.0]], dtype=flambeau.float64,
+                                                            requires_grad=True),), eps=1e-6, atol=1e-5, rtol=1e-3)
+
+
+# ---- second order at the kink of elu / softplus --------------------------------------------------------------
+# Before: the derivative formulas' negative branch was differentiated at x == 0 too (elu: alpha * exp(0);
+# softplus at x * beta == threshold), where PyTorch's double backwards mask with x < 0 (< threshold).
+@pytest.mark.parametrize("code", ["F.elu(x, alpha=-1.0)", "F.elu(x, alpha=0.5)", "F.selu(x)", "F.celu(x, alpha=2.0)",
+                                  "F.softplus(x, beta=-2, threshold=0)", "F.softplus(x, beta=2, threshold=1)",
+                                  "F.elu(x.clone(), alpha=0.5, inplace=True)"])
+def test_activation_second_order_at_kink(code):
+    def fn(L):
+        x = leaf(L, [-2.0, -1.0, 0.0, 0.5, 1.0, 3.0])
+        return eval(code, {"F": L.nn.functional, "x": x}), [x]
+    check(fn, order2=True)
+
+
+# ---- complex gradients through real-looking nodes ------------------------------------------------------------
+@pytest.mark.parametrize("code", ["L.sub(x, y)", "L.rsub(x, y)", "L.div(x, y)", "L.nn.functional.l1_loss(x, y)"])
+@pytest.mark.parametrize("shape", [(3, 0), (2, 3)])
+def test_mixed_real_complex_backward(code, shape):
+    # Before: a complex grad_output reaching the real op's backward (neg(g), ...) raised "neg: not
+    # implemented for dtype complex64" (second order, or an empty operand).
+    def fn(L):
+        rng = np.random.default_rng(3)
+        x = leaf(L, rng.standard_normal(shape) + 3.0)
+        y = L.tensor((rng.standard_normal(shape) + 1j * rng.standard_normal(shape) + 2).astype(np.complex64))
+        y.requires_grad_()
+        return eval(code, {"L": L, "x": x, "y": y}), [x, y]
+    if code.startswith("L.nn") and shape == (2, 3):
+        check(fn, rtol=1e-5, atol=1e-6)
+        return
+    check(fn, order2=True, rtol=1e-5, atol=1e-6)
+
+
+# ---- 0-d inputs of gather / cummax / cummin ------------------------------------------------------------------
+@pytest.mark.parametrize("code", ["L.gather(x, -1, L.tensor(0))", "L.cummax(x, 0)[0]", "L.cummin(x, 0)[0]",
+                                  "x.scatter_add(0, L.tensor(0), x * 2)"])
+def test_zero_dim_scatter_add_backward(code):
+    # Before: their backward's scatter_add_ refused a 0-d self ("expected a tensor with at least one dim").
+    check(lambda L: (lambda x: (eval(code, {"L": L, "x": x}), [x]))(leaf(L, 1.5)))
+
+
+def test_nextafter_gradient():
+    # Before: backward raised "the derivative for 'nextafter' is not implemented" (older PyTorch's);
+    # PyTorch 2.x: grad for input, zeros for other.
+    def fn(L):
+        x = leaf(L, [[1.0, 2.0, -3.0]])
+        y = leaf(L, [[3.0, 2.0, -3.0], [0.0, 0.0, 0.0]])  # where x == y the result is y: gradient 0
+        return L.nextafter(x, y), [x, y]
+    check(fn)
+    check(fn, order2=True)
+    check(lambda L: (lambda x: (x.clone().nextafter_(L.tensor([0.0, 5.0])), [x]))(leaf(L, [1.0, 2.0])))
+
+
+def test_group_norm_empty_batch_double_backward():
+    # Before: the composite backward reshaped to (0, G, -1), ambiguous for an empty batch.
+    def fn(L):
+        x = leaf(L, np.zeros((0, 4, 5, 5)))
+        w = leaf(L, [1.0, 2.0, 0.5, -1.0])
+        return L.nn.functional.group_norm(x, 2, w), [x, w]
+    check(fn, order2=True)
+
+
+@pytest.mark.parametrize("layout, size, stride, offset", [
+    ("t", (3, 3), (1, 2), 0), ("s", (2, 2), (3, 1), 2), ("e", (3, 4), (1, 1), 0), ("c", (4, 4), (0, 1), 0),
+    ("s", (0, 3), (1, 1), 0), ("c", (3, 2), (2, 1), 1)])
+@pytest.mark.parametrize("dtype", ["float32", "complex64"])
+def test_as_strided_backward_any_layout(layout, size, stride, offset, dtype):
+    # Before: "as_strided: backward is only supported for contiguous inputs" for the transposed,
+    # sliced and expanded ones.
+    def fn(L):
+        b = leaf(L, np.arange(24.0).reshape(4, 6) / 7, dtype)
+        x = {"c": b, "t": b.t(), "s": b[:, ::2], "e": b[:1, :4].expand(5, 4)}[layout]
+        return L.as_strided(x, size, stride, offset), [b]
+    check(fn, rtol=1e-6, atol=1e-6)
+
+
+def test_xlogy_scalar_self_and_complex():
+    # xlogy(2.0, y) raised AttributeError (the number went to eq() as is) and, with y requiring grad,
+    # would have bypassed the gradient; complex operands: PyTorch has no xlogy for them (under autograd
+    # the new Function computed one).
+    check(lambda L: (lambda y: (L.xlogy(2.0, y), [y]))(leaf(L, [0.5, 2.0, 0.0])))
+    for L in (torch, flambeau):
+        for a, b in ((L.tensor([1 + 1j]), L.tensor([1.0])), (leaf(L, [1.0]), L.tensor([2j]).requires_grad_())):
+            with pytest.raises(NotImplementedError, match="xlogy"):
+                L.xlogy(a, b)
