@@ -758,3 +758,31 @@ def test_is_signed_and_uint8_where_condition():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         assert_close(r, torch.where(torch.from_numpy(c), torch.ones(3), torch.zeros(3)))
+
+
+@pytest.mark.parametrize("dt", ["uint8", "int8", "int16", "int32", "int64"])
+def test_trunc_division_of_integers_is_exact(dt):
+    """div(rounding_mode='trunc') on integers divides exactly (it went through float64 and was off past 2^53),
+    wraps as PyTorch's, and bool is refused with PyTorch's words."""
+    rng = np.random.default_rng(5)
+    info = np.iinfo(dt)
+    a_np = rng.integers(info.min, info.max, size=200, dtype=np.int64, endpoint=True).astype(dt)
+    b_np = rng.integers(info.min, info.max, size=200, dtype=np.int64, endpoint=True).astype(dt)
+    b_np[b_np == 0] = 3
+    if dt == "int64":
+        a_np[:4] = [2**62 + 7, -(2**62 + 7), 2**63 - 1, -(2**53 + 1)]
+        b_np[:4] = [5, 5, 7, 3]
+    for args in ((a_np, b_np), (a_np, 3), (100, b_np)):
+        want = torch.div(*[torch.from_numpy(x) if isinstance(x, np.ndarray) else x for x in args], rounding_mode="trunc")
+        got = flambeau.div(*[flambeau.from_numpy(x) if isinstance(x, np.ndarray) else x for x in args],
+                           rounding_mode="trunc")
+        assert str(got.dtype).split(".")[-1] == str(want.dtype).split(".")[-1]
+        np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
+def test_trunc_division_refuses_bool_and_zero():
+    t = flambeau.tensor([True, False])
+    with pytest.raises(NotImplementedError, match="div_trunc_cpu"):
+        flambeau.div(t, t, rounding_mode="trunc")
+    with pytest.raises(RuntimeError, match="ZeroDivisionError"):
+        flambeau.div(flambeau.tensor([4, 5]), flambeau.tensor([1, 0]), rounding_mode="trunc")

@@ -385,8 +385,17 @@ def _rounded_div_zero_grad(a, b, mode):
 
 def _trunc_div(a, b):
     dt = result_type_names(a, b)
+    if dt == "bool":
+        raise NotImplementedError("\"div_trunc_cpu\" not implemented for 'Bool'")
     if _gs.enabled and any(isinstance(t, Tensor) and t._rg for t in (a, b)) and dt in _FLOAT:
         return _rounded_div_zero_grad(a, b, "trunc")
+    if dt not in _FLOAT and dt[0] != "c":
+        # Integers exactly (the float quotient is wrong past 2^53: (2^62 + 7) / 5 was 4 off): a - fmod(a, b)
+        # is a multiple of b, moved toward zero, so flooring its quotient truncates, with no overflow. fmod
+        # refuses a zero divisor as PyTorch does (ZeroDivisionError).
+        if not isinstance(a, Tensor):
+            a = _wrap(scalar_impl(a, dt, b._impl.device))
+        return floor_divide(sub(a, fmod(a, b)), b)
     q = div(a, b)
     r = trunc(q)
     return r if dt in _FLOAT else _cast(r.detach(), dt)
