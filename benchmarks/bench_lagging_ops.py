@@ -1,6 +1,6 @@
 """The CPU ops that session 18 found behind PyTorch on the Sapphire Rapids guest (max/min with
 indices, fmod, float64 sin/sqrt, atan2, gather, scatter_add, prod, repeat_interleave, reflect pad,
-quantize_per_tensor, hypot), flambeau beside PyTorch CPU in the same process, 2 threads for both,
+quantize_per_tensor, hypot; session 19: float64 erf/erfc, pdist forward and backward), flambeau beside PyTorch CPU in the same process, 2 threads for both,
 alternating the two. Each case: best of 7 rounds of as many calls as take ~20 ms, in us;
 ratio = PyTorch time / ours (> 1: we are faster).
 
@@ -61,11 +61,20 @@ v4 = rng.standard_normal(1 << 22).astype(np.float32)
 w4 = rng.standard_normal(1 << 22).astype(np.float32)
 sm = rng.standard_normal((128, 256)).astype(np.float32)
 img = rng.standard_normal((128, 3, 32, 32)).astype(np.float32)
+pd = rng.standard_normal((128, 256)).astype(np.float32)
+
+
+def pdist_fwd_bwd(m, Fm, T, x, p):
+    def run():
+        t = T(x).requires_grad_()
+        Fm.pdist(t, p).sum().backward()
+    return run
 
 
 def make(m, Fm, T):
     A, B, G, D, I, V, W, S, IM = T(a), T(b), T(big), T(d), T(idx), T(v4), T(w4), T(sm), T(img)
     Bp = B.abs() + 1
+    PD = T(pd)
     Z = m.zeros(1024, 1024)
     return {
         'max(1) [1024,1024]': lambda: A.max(1),
@@ -86,6 +95,13 @@ def make(m, Fm, T):
         'F.pad 4 reflect': lambda: Fm.pad(IM, (4, 4, 4, 4), mode='reflect'),
         'quantize_per_tensor 4M': lambda: m.quantize_per_tensor(V, 0.05, 3, m.qint8),
         'hypot 4M': lambda: m.hypot(V, W),
+        # session 19: float64 erf / erfc (the survey's 0.27x / 0.14x), pdist forward + backward
+        'f64 erf': lambda: D.erf(),
+        'f64 erfc': lambda: D.erfc(),
+        'pdist fwd [128,256]': lambda: Fm.pdist(PD, 2),
+        'pdist fwd+bwd p=2 [128,256]': pdist_fwd_bwd(m, Fm, T, pd, 2),
+        'pdist fwd+bwd p=1 [128,256]': pdist_fwd_bwd(m, Fm, T, pd, 1),
+        'pdist fwd+bwd p=2 f64 [128,256]': pdist_fwd_bwd(m, Fm, T, pd.astype(np.float64), 2),
     }
 
 

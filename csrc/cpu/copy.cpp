@@ -431,24 +431,29 @@ PadPlan pad_plan(const Shape& out, const Shape& in, const std::vector<std::vecto
   return q;
 }
 
-// Calls f(row r, x offset of its input row within the plane) for rows [r0, r1) of out's row order.
+// Calls f(row r, x offset of its input row) for rows [r0, r1) of out's row order. The plane is
+// carried along with the multi-index: a division per row (r / rows_per_plane) was a sixth of reflect
+// pad's time on CIFAR batches (rows of 40 floats).
 template <class F>
 void pad_rows(const PadPlan& q, const std::vector<std::vector<int64_t>>& maps, int64_t r0, int64_t r1, F&& f) {
   const int64_t nk = q.k - 1;
   int64_t c[16] = {0};  // the outer padded dims' output indices (k <= 3 from F.pad; 16 for safety)
   int64_t rem = r0 % q.rows_per_plane;
+  int64_t plane_off = r0 / q.rows_per_plane * q.in_plane;
   for (int64_t j = nk - 1; j >= 0; --j) {
     c[j] = rem % q.osz[(size_t)j];
     rem /= q.osz[(size_t)j];
   }
   for (int64_t r = r0; r < r1; ++r) {
-    int64_t xrow = 0;
+    int64_t xrow = plane_off;
     for (int64_t j = 0; j < nk; ++j) xrow += maps[(size_t)j][(size_t)c[j]] * q.istride[(size_t)j];
     f(r, xrow);
-    for (int64_t j = nk - 1; j >= 0; --j) {
+    int64_t j = nk - 1;
+    for (; j >= 0; --j) {
       if (++c[j] < q.osz[(size_t)j]) break;
       c[j] = 0;
     }
+    if (j < 0) plane_off += q.in_plane;  // every index wrapped: the next plane
   }
 }
 }  // namespace
@@ -463,13 +468,13 @@ void pad_gather(const Tensor& out, const Tensor& x, const std::vector<std::vecto
     T* const o0 = out.data<T>();
     const T* const x0 = x.data<T>();
     const int64_t* const m = maps[(size_t)q.k - 1].data();
-    const int64_t OW = q.OW, W = q.W, mid = q.mid, rpp = q.rows_per_plane, inp = q.in_plane;
+    const int64_t OW = q.OW, W = q.W, mid = q.mid;
     parallel_for(rows, std::max<int64_t>(1, kGrain / std::max<int64_t>(OW, 1)), [&](int64_t r0, int64_t r1) {
       pad_rows(q, maps, r0, r1, [&](int64_t r, int64_t xrow) {
         // Locals (read once per row): through the captures, each store would reload them.
         const int64_t ow = OW, w = W, md = mid;
         const int64_t* __restrict mp = m;
-        const T* __restrict xr = x0 + (r / rpp) * inp + xrow;
+        const T* __restrict xr = x0 + xrow;
         T* __restrict o = o0 + r * ow;
         if (md < 0) {
           for (int64_t i = 0; i < ow; ++i) o[i] = xr[mp[i]];
@@ -495,13 +500,13 @@ void pad_gather_backward(const Tensor& gx, const Tensor& g, const std::vector<st
     const PadPlan q = pad_plan(g.sizes, gx.sizes, maps);
     const T* const g0 = g.data<T>();
     const int64_t* const m = maps[(size_t)q.k - 1].data();
-    const int64_t OW = q.OW, rpp = q.rows_per_plane, inp = q.in_plane;
+    const int64_t OW = q.OW, rpp = q.rows_per_plane;
     const int64_t planes = g.numel() / (rpp * OW);
     parallel_for(planes, std::max<int64_t>(1, kGrain / std::max<int64_t>(rpp * OW, 1)), [&](int64_t p0, int64_t p1) {
       pad_rows(q, maps, p0 * rpp, p1 * rpp, [&](int64_t r, int64_t xrow) {
         const int64_t ow = OW;
         const int64_t* __restrict mp = m;
-        T* xr = gx0 + (r / rpp) * inp + xrow;
+        T* xr = gx0 + xrow;
         const T* __restrict gr = g0 + r * ow;
         for (int64_t i = 0; i < ow; ++i) xr[mp[i]] += gr[i];
       });

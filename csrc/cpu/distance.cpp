@@ -26,7 +26,9 @@
 // one matrix's rows, condensed) has its own forward and backward over the same per-pair code, except
 // its forward for p = 0, 1, 2, inf on AVX2 / AVX-512 CPUs: PyTorch's vector loop in the input's type
 // (cpu/simd/pdist_body.h): its bits, and on [128, 256] (one thread) 5x faster than the float64 sums
-// for float32 p = 1, 2 (604 -> 122 us at p = 2), 1.8x for float64, 25x for p = inf.
+// for float32 p = 1, 2 (604 -> 122 us at p = 2), 1.8x for float64, 25x for p = inf. Its backward for
+// p = 1, 2, inf likewise follows PyTorch's vector loop (cpu/simd/pdist_backward_body.h).
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <type_traits>
@@ -232,6 +234,19 @@ auto pdist_leaf(Norm kind, int64_t M) {
   }
 }
 
+// The backward's AVX2 loops for p = 1, 2, inf (cpu/simd/pdist_backward_body.h), as pdist_leaf.
+template <class T>
+auto pdist_backward_leaf(Norm kind, int64_t N, int64_t M) {
+  using Fn = std::conditional_t<std::is_same_v<T, float>, pdist_simd::BwdF32Fn, pdist_simd::BwdF64Fn>;
+  if (kind == Norm::General || kind == Norm::Zero || M == 0 || N < 2 || capability() < Capability::AVX2)
+    return Fn(nullptr);
+  if constexpr (std::is_same_v<T, float>) {
+    return pdist_simd::bwd_f32_avx2();
+  } else {
+    return pdist_simd::bwd_f64_avx2();
+  }
+}
+
 int leaf_norm(Norm kind) {
   switch (kind) {
     case Norm::Zero: return pdist_simd::kZero;
@@ -276,6 +291,18 @@ void pdist_backward(const Tensor& gx, const Tensor& grad, const Tensor& x, const
     const T* g = grad.data<T>();
     const T* D = dist.data<T>();
     T* gxp = gx.data<T>();
+    if (const auto leaf = pdist_backward_leaf<T>(kind, N, M)) {
+      // The AVX2 loops: PyTorch's column-vector order in T (pdist_backward_body.h), its bits. The
+      // threads split the columns (W-aligned blocks), each column's sums are sequential: the same bits
+      // for any thread count.
+      std::fill(gxp, gxp + N * M, T(0));
+      constexpr int64_t W = 32 / sizeof(T);
+      const int64_t blocks = (M + W - 1) / W;
+      const int norm = leaf_norm(kind);
+      parallel_for(blocks, std::max<int64_t>(1, kGrain / std::max<int64_t>(1, N * (N - 1) / 2 * W)),
+                   [&](int64_t b0, int64_t b1) { leaf(gxp, a, g, D, N, M, norm, b0 * W, std::min(M, b1 * W)); });
+      return;
+    }
     // Row i gathers every pair it belongs to, (i, j) and (j, i), in order of j: each thread owns
     // whole rows of gx (no atomics, the same bits for any thread count).
     parallel_for(N, std::max<int64_t>(1, kGrain / std::max<int64_t>(1, N * std::max<int64_t>(M, 1))),

@@ -56,6 +56,16 @@ inline vm mor(vm a, vm b) { return _mm256_or_pd(a, b); }
 inline bool all_(vm a) { return _mm256_movemask_pd(a) == 0xF; }
 inline bool any_(vm a) { return _mm256_movemask_pd(a) != 0; }
 inline vd sel(vm m, vd a, vd b) { return _mm256_blendv_pd(b, a, m); }
+// For m = j + 1.5 2^52 (j integral, |j| < 2^51): the lanes whose j has bit b set (the low bits of
+// m's significand are j's two's complement bits), and v with its sign flipped where j has bit b set.
+inline vm jbit(vd m, int b) {
+  const __m256i k = _mm256_set1_epi64x(1ll << b);
+  return _mm256_castsi256_pd(_mm256_cmpeq_epi64(_mm256_and_si256(_mm256_castpd_si256(m), k), k));
+}
+inline vd flip_by_jbit(vd v, vd m, int b) {
+  const __m256i s = _mm256_slli_epi64(_mm256_and_si256(_mm256_castpd_si256(m), _mm256_set1_epi64x(1ll << b)), 63 - b);
+  return _mm256_xor_pd(v, _mm256_castsi256_pd(s));
+}
 inline vd sqrt_(vd a) { return _mm256_sqrt_pd(a); }
 inline vd roundn(vd a) { return _mm256_round_pd(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
 inline vd floor_(vd a) { return _mm256_round_pd(a, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC); }

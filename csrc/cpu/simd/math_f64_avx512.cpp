@@ -56,6 +56,13 @@ inline vm mor(vm a, vm b) { return (vm)(a | b); }
 inline bool all_(vm a) { return a == (vm)0xFF; }
 inline bool any_(vm a) { return a != 0; }
 inline vd sel(vm m, vd a, vd b) { return _mm512_mask_blend_pd(m, b, a); }
+// For m = j + 1.5 2^52 (j integral, |j| < 2^51): the lanes whose j has bit b set (the low bits of
+// m's significand are j's two's complement bits), and v with its sign flipped where j has bit b set.
+inline vm jbit(vd m, int b) { return _mm512_test_epi64_mask(_mm512_castpd_si512(m), _mm512_set1_epi64(1ll << b)); }
+inline vd flip_by_jbit(vd v, vd m, int b) {
+  const __m512i s = _mm512_slli_epi64(_mm512_and_si512(_mm512_castpd_si512(m), _mm512_set1_epi64(1ll << b)), 63 - b);
+  return _mm512_castsi512_pd(_mm512_xor_si512(_mm512_castpd_si512(v), s));
+}
 inline vd sqrt_(vd a) { return _mm512_sqrt_pd(a); }
 inline vd roundn(vd a) { return _mm512_roundscale_pd(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
 inline vd floor_(vd a) { return _mm512_roundscale_pd(a, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC); }

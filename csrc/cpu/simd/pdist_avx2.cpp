@@ -1,4 +1,4 @@
-// F.pdist's forward loops (csrc/cpu/simd/pdist_body.h) on 256-bit registers: 8 float32 or 4 float64
+// F.pdist's forward and backward loops (csrc/cpu/simd/pdist_body.h, pdist_backward_body.h) on 256-bit registers: 8 float32 or 4 float64
 // lanes, ATen's AVX2 Vectorized<T> width, with its lane reductions (float: the shuffle tree of
 // VecReduceAllSIMD; double: lane by lane). Called by csrc/cpu/distance.cpp on the AVX2 capability.
 #pragma GCC optimize("fp-contract=off")
@@ -33,6 +33,11 @@ struct VT<float> {
   static inline R min_nan(R a, R b) { return _mm256_or_ps(_mm256_min_ps(a, b), _mm256_cmp_ps(a, b, _CMP_UNORD_Q)); }
   static inline R max_nan(R a, R b) { return _mm256_or_ps(_mm256_max_ps(a, b), _mm256_cmp_ps(a, b, _CMP_UNORD_Q)); }
   static inline R set_first(R acc, R v, int n) { return _mm256_blendv_ps(acc, v, _mm256_castsi256_ps(first(n))); }
+  static inline void storen(float* p, R v, int n) { _mm256_maskstore_ps(p, first(n), v); }
+  static inline R div(R a, R b) { return _mm256_div_ps(a, b); }
+  static inline R band(R a, R b) { return _mm256_and_ps(a, b); }
+  static inline R gt(R a, R b) { return _mm256_cmp_ps(a, b, _CMP_GT_OQ); }
+  static inline R eq(R a, R b) { return _mm256_cmp_ps(a, b, _CMP_EQ_OQ); }
   template <class Op>
   static inline float tree(R v, Op op) {  // lanes l and l ^ 4, then l ^ 2, l ^ 1
     v = op(v, _mm256_permute2f128_ps(v, v, 0x1));
@@ -63,6 +68,11 @@ struct VT<double> {
   static inline R min_nan(R a, R b) { return _mm256_or_pd(_mm256_min_pd(a, b), _mm256_cmp_pd(a, b, _CMP_UNORD_Q)); }
   static inline R max_nan(R a, R b) { return _mm256_or_pd(_mm256_max_pd(a, b), _mm256_cmp_pd(a, b, _CMP_UNORD_Q)); }
   static inline R set_first(R acc, R v, int n) { return _mm256_blendv_pd(acc, v, _mm256_castsi256_pd(first(n))); }
+  static inline void storen(double* p, R v, int n) { _mm256_maskstore_pd(p, first(n), v); }
+  static inline R div(R a, R b) { return _mm256_div_pd(a, b); }
+  static inline R band(R a, R b) { return _mm256_and_pd(a, b); }
+  static inline R gt(R a, R b) { return _mm256_cmp_pd(a, b, _CMP_GT_OQ); }
+  static inline R eq(R a, R b) { return _mm256_cmp_pd(a, b, _CMP_EQ_OQ); }
   // ATen has no shuffle tree for double: lane 0, + lane 1, + lane 2, + lane 3 in order
   static inline double reduce_add(R v) {
     alignas(32) double l[4];
@@ -79,10 +89,13 @@ struct VT<double> {
 };
 
 #include "cpu/simd/pdist_body.h"
+#include "cpu/simd/pdist_backward_body.h"
 
 }  // namespace
 
 F32Fn f32_avx2() { return &pdist_rows<float>; }
 F64Fn f64_avx2() { return &pdist_rows<double>; }
+BwdF32Fn bwd_f32_avx2() { return &pdist_backward_cols<float>; }
+BwdF64Fn bwd_f64_avx2() { return &pdist_backward_cols<double>; }
 
 }  // namespace flambeau::cpu::pdist_simd
