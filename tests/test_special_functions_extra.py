@@ -310,10 +310,11 @@ def test_zeta(dtype):
     got = flambeau.special.zeta(flambeau.tensor(x), flambeau.tensor(q))
     if dtype == "float64":
         assert_close(got, ref, rtol=1e-13, atol=0)
-    else:  # the float64 value rounded once; PyTorch's float32 kernel is within a few ulps of it
+    else:  # the float64 value rounded once; PyTorch's float32 kernel computes in float32 and was seen
+        # 1.4e-5 (relative) from that value on one of these fresh random inputs: its error, not ours
         ref64 = torch.special.zeta(torch.tensor(x.astype(F64)), torch.tensor(q.astype(F64))).float()
         assert_close(got, ref64, rtol=1e-7, atol=0)
-        assert_close(got, ref, rtol=1e-5, atol=0)
+        assert_close(got, ref, rtol=5e-5, atol=0)
     # scalars on either side, broadcasting, promotion
     qt = rng.uniform(0.1, 5, (3, 4))
     assert_close(flambeau.special.zeta(2.5, flambeau.tensor(qt)), torch.special.zeta(2.5, torch.tensor(qt)),
