@@ -426,11 +426,37 @@ def test_errors(tmp_path):
             w.add_hparams([("lr", 1)], {})
         with pytest.raises(NotImplementedError, match="tensorboard: got list"):
             w.add_scalar("x", [1.0])
-        for call in ("add_graph(None)", "add_embedding(None)", "add_video('v', None)",
+        for call in ("add_graph(None)", "add_video('v', None)",
                      "add_mesh('m', None)", "add_onnx_graph(None)", "add_image_with_boxes('b', None, None)"):
             name = call.split("(")[0]
             with pytest.raises(NotImplementedError, match=f"SummaryWriter.{name} is not implemented"):
                 eval("w." + call)
+
+
+def test_embedding_files(tmp_path):
+    mat = np.random.randn(5, 3).astype(np.float32)
+    imgs = np.random.rand(5, 3, 4, 2)
+    with SummaryWriter(str(tmp_path)) as w:
+        w.add_embedding(flambeau.tensor(mat), metadata=["a", "b", "c", "d", "e"],
+                        label_img=flambeau.tensor(imgs), tag="emb/1")
+        w.add_embedding(mat[:, :2], metadata=[[1, "x"]] * 5, metadata_header=["n", "s"], global_step=7)
+        with pytest.raises(ValueError, match=r"add_embedding: 4 metadata rows for 5 points"):
+            w.add_embedding(mat, metadata=list("abcd"))
+        with pytest.raises(ValueError, match=r"mat must be 2-d"):
+            w.add_embedding(mat.reshape(-1))
+    d = tmp_path / "00000" / "emb%2f1"
+    rows = [[float(x) for x in line.split("\t")] for line in open(d / "tensors.tsv").read().splitlines()]
+    assert np.array_equal(np.array(rows, dtype=np.float32), mat)
+    assert open(d / "metadata.tsv").read() == "a\nb\nc\nd\ne\n"
+    assert open(tmp_path / "00007" / "default" / "metadata.tsv").read() == "n\ts\n" + "1\tx\n" * 5
+    sprite = decode_png(open(d / "sprite.png", "rb").read())
+    assert sprite.shape == (8, 8, 3)          # 3 a row, 2 rows of 4x2 images, padded to a square
+    u8 = np.uint8((imgs * 255).clip(0, 255))
+    assert np.array_equal(sprite[4:8, 2:4], u8[4].transpose(1, 2, 0))   # 5th image: row 1, col 1
+    assert not sprite[:, 6:].any()
+    cfg = open(tmp_path / "projector_config.pbtxt").read()
+    assert cfg.count("embeddings {") == 2 and 'tensor_name: "emb/1:00000"' in cfg
+    assert 'image_path: "00000/emb%2f1/sprite.png"' in cfg and "single_image_dim: 2" in cfg
 
 
 def test_importable_like_torch_utils_tensorboard():
@@ -549,6 +575,31 @@ def test_matches_pytorch_summarywriter(tmp_path):
                     assert x == y, f"{run}:\nours:\n{x}\ntheirs:\n{y}"
             assert a == b, f"{run}:\nours:\n{a}\ntheirs:\n{b}"
     assert n_images == 6
+
+
+def test_embedding_matches_pytorch(tmp_path):
+    pytest.importorskip("tensorboard")
+    pytest.importorskip("PIL")
+    from torch.utils.tensorboard import SummaryWriter as TorchSummaryWriter
+    import torch
+    rng = np.random.default_rng(5)
+    mat, imgs = rng.standard_normal((7, 4)).astype(np.float32), rng.random((7, 1, 3, 5)).astype(np.float32)
+    for W, lib, sub in ((SummaryWriter, flambeau, "ours"), (TorchSummaryWriter, torch, "theirs")):
+        with W(str(tmp_path / sub)) as w:
+            w.add_embedding(lib.tensor(mat), metadata=list("abcdefg"), label_img=lib.tensor(imgs),
+                            tag="feat/é")
+            w.add_embedding(lib.tensor(mat[:, :2]).double(), metadata=[[i, str(i)] for i in range(7)],
+                            metadata_header=["i", "s"], global_step=3)
+    files = lambda root: sorted(os.path.relpath(os.path.join(d, f), root) for d, _, fs in os.walk(root)
+                                for f in fs if not f.startswith("events."))
+    assert files(tmp_path / "ours") == files(tmp_path / "theirs")
+    assert len(files(tmp_path / "ours")) == 6
+    for f in files(tmp_path / "ours"):
+        a, b = open(tmp_path / "ours" / f, "rb").read(), open(tmp_path / "theirs" / f, "rb").read()
+        if f.endswith(".png"):
+            assert np.array_equal(_png_pixels(a), _png_pixels(b)), f
+        else:
+            assert a == b, f
 
 
 def test_event_accumulator_reads_ours(tmp_path):

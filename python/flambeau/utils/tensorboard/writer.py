@@ -12,6 +12,8 @@ from datetime import datetime
 import numpy as np
 
 from . import _summary as S
+from ._convert import make_np
+from ._embedding import write_embedding
 from ._event_file import EventFileWriter, encode_event
 
 __all__ = ["FileWriter", "SummaryWriter"]
@@ -207,6 +209,23 @@ class SummaryWriter:
                            false_negative_counts, precision, recall, num_thresholds),
             global_step, walltime)
 
+    # ---------------------------------------------------------------- embedding projector
+
+    def add_embedding(self, mat, metadata=None, label_img=None, global_step=None, tag="default",
+                      metadata_header=None):
+        """Points (N, D) for the projector, with optional labels (N rows, or rows of columns named by
+        metadata_header) and label images (N, C, H, W) in [0, 1] shown as a sprite."""
+        mat = make_np(mat)
+        if label_img is not None:
+            label_img = make_np(label_img)
+        entry = write_embedding(self._get_file_writer().get_logdir(), mat, metadata, label_img,
+                                global_step, tag, metadata_header)
+        # projector_config.pbtxt lists every embedding of this writer: rewritten whole each time,
+        # since a file system need not support appending
+        self._projector_entries = getattr(self, "_projector_entries", []) + [entry]
+        with open(os.path.join(self._get_file_writer().get_logdir(), "projector_config.pbtxt"), "wb") as f:
+            f.write("".join(self._projector_entries).encode("utf-8"))
+
     # ---------------------------------------------------------------- custom scalar charts
 
     def add_custom_scalars(self, layout):
@@ -232,9 +251,6 @@ class SummaryWriter:
     def add_onnx_graph(self, prototxt):
         self._unsupported("add_onnx_graph", "it needs the onnx package and GraphDef conversion")
 
-    def add_embedding(self, mat, metadata=None, label_img=None, global_step=None, tag="default",
-                      metadata_header=None):
-        self._unsupported("add_embedding", "the projector files are not written yet")
 
     def add_video(self, tag, vid_tensor, global_step=None, fps=4, walltime=None):
         self._unsupported("add_video", "it needs an animated GIF encoder (moviepy in PyTorch)")
