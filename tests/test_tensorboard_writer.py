@@ -399,6 +399,19 @@ def test_audio_is_a_wav(tmp_path):
     assert np.array_equal(pcm, (sig.clip(-1, 1) * 32767).astype("<i2"))
 
 
+def test_mesh(tmp_path):
+    verts = np.random.randn(1, 4, 3).astype(np.float32)
+    with SummaryWriter(str(tmp_path)) as w:
+        w.add_mesh("m", flambeau.tensor(verts), faces=np.array([[[0, 1, 2]]]), config_dict={"b": 1, "a": 2})
+        with pytest.raises(ValueError, match=r"add_mesh: 'm' vertex must be \(B, N, 3\), got shape \(4, 3\)"):
+            w.add_mesh("m", verts[0])
+    (tag_v, v), (tag_f, f) = summary_values(events(tmp_path)[1])
+    assert (tag_v, tag_f) == ("m_VERTEX", "m_FACE")
+    assert np.array_equal(np.frombuffer(decode(v[8][0])[5][0], "<f4"), verts.reshape(-1))
+    content = decode(decode(decode(f[9][0])[1][0])[2][0])
+    assert content == {2: [b"m"], 3: [2], 5: [b'{"a": 2, "b": 1}'], 6: [bytes([1, 1, 3])], 7: [0b110]}
+
+
 def test_hparams_subrun(tmp_path):
     with SummaryWriter(str(tmp_path)) as w:
         w.add_hparams({"lr": 0.1, "opt": "adam", "bn": True, "skip": None}, {"hp/acc": 0.9}, run_name="r1")
@@ -427,7 +440,7 @@ def test_errors(tmp_path):
         with pytest.raises(NotImplementedError, match="tensorboard: got list"):
             w.add_scalar("x", [1.0])
         for call in ("add_graph(None)", "add_video('v', None)",
-                     "add_mesh('m', None)", "add_onnx_graph(None)", "add_image_with_boxes('b', None, None)"):
+                     "add_onnx_graph(None)", "add_image_with_boxes('b', None, None)"):
             name = call.split("(")[0]
             with pytest.raises(NotImplementedError, match=f"SummaryWriter.{name} is not implemented"):
                 eval("w." + call)
@@ -457,6 +470,33 @@ def test_embedding_files(tmp_path):
     cfg = open(tmp_path / "projector_config.pbtxt").read()
     assert cfg.count("embeddings {") == 2 and 'tensor_name: "emb/1:00000"' in cfg
     assert 'image_path: "00000/emb%2f1/sprite.png"' in cfg and "single_image_dim: 2" in cfg
+
+
+def test_needs_nothing_beyond_numpy(tmp_path):
+    # In a fresh interpreter where tensorboard, protobuf, PIL and torch cannot be imported, every
+    # kind of summary is still written.
+    import subprocess
+    import sys
+    code = f"""
+import sys
+for name in ("tensorboard", "google", "google.protobuf", "PIL", "torch", "matplotlib", "moviepy"):
+    sys.modules[name] = None
+import numpy as np, flambeau
+from flambeau.utils.tensorboard import SummaryWriter
+with SummaryWriter({str(tmp_path)!r}) as w:
+    w.add_scalar("s", 1.0, 0); w.add_scalars("m", {{"a": 1.0}}, 0)
+    w.add_histogram("h", np.arange(5.0), 0); w.add_image("i", np.zeros((3, 2, 2)), 0)
+    w.add_text("t", "x", 0); w.add_tensor("T", flambeau.ones(2), 0)
+    w.add_hparams({{"lr": 0.1}}, {{"m": 1.0}}, run_name="hp"); w.add_pr_curve("p", np.ones(3), np.ones(3), 0)
+    w.add_audio("a", np.zeros(10), 0); w.add_embedding(np.zeros((2, 2)))
+    w.add_custom_scalars_multilinechart(["s"])
+assert "tensorboard" not in [m for m, v in sys.modules.items() if v is not None]
+"""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 0, r.stderr
+    tags = [summary_values(e)[0][0] for e in events(tmp_path)[1:]]
+    assert tags == ["s", "h", "i", "t/text_summary", "T", "p", "a", "custom_scalars__config__"]
 
 
 def test_importable_like_torch_utils_tensorboard():
@@ -504,6 +544,10 @@ def _calls(w, lib):
     w.add_audio("snd", t(np.sin(np.arange(200) / 5.0)), 15, sample_rate=16000)
     w.add_custom_scalars({"cat": {"multi": ["Multiline", ["loss", "zero"]],
                                   "margin": ["Margin", ["loss", "zero", "ns"]]}})
+    w.add_mesh("mesh", t(rng.standard_normal((1, 4, 3)).astype(np.float32)),
+               colors=t([[[255, 0, 0], [0, 255, 0], [0, 0, 255], [255, 0, 255]]], dtype=lib.int32),
+               faces=t([[[0, 2, 3], [0, 3, 1], [0, 1, 2], [1, 3, 2]]], dtype=lib.int32), global_step=15)
+    w.add_mesh("cloud", rng.random((2, 5, 3)), config_dict={"camera": {"fov": 75}, "a": 1}, global_step=15)
     w.add_hparams({"lr": 0.01, "bs": 32, "opt": "sgd", "flag": False, "none": None},
                   {"hp/metric": 0.5}, hparam_domain_discrete={"opt": ["sgd", "adam"], "bs": [32, 64]},
                   run_name="hp_run", global_step=16)

@@ -5,6 +5,7 @@ torch.utils.tensorboard.summary puts in it for the same call (same tags, same pl
 numbers), so TensorBoard shows both the same way. Field numbers are noted where they are written.
 """
 import io
+import json
 import numbers
 import warnings
 import wave
@@ -377,3 +378,32 @@ def hparams(hparam_dict, metric_dict, hparam_domain_discrete=None):
     sei = _summary(_value(HPARAMS_SESSION_END_INFO_TAG,
                           metadata=_hp_plugin_data(4, P.opt_int(1, _HP_STATUS_SUCCESS))))
     return exp, ssi, sei
+
+
+# ---------------------------------------------------------------- meshes and point clouds
+
+_MESH_VERTEX, _MESH_FACE, _MESH_COLOR = 1, 2, 3   # MeshPluginData.ContentType
+_MESH_NAMES = {_MESH_VERTEX: "VERTEX", _MESH_FACE: "FACE", _MESH_COLOR: "COLOR"}
+
+
+def mesh(tag, vertices, colors, faces, config_dict):
+    """One DT_FLOAT (B, N, 3) tensor per part present, tagged '<tag>_VERTEX', '_FACE', '_COLOR', each
+    with MeshPluginData{version(1)=0, name(2), content_type(3), json_config(5), shape(6) packed,
+    components(7): bitmask of the parts present}."""
+    json_config = json.dumps(config_dict, sort_keys=True) if config_dict is not None else "{}"
+    parts = [(make_np(x), kind) for x, kind in
+             ((vertices, _MESH_VERTEX), (faces, _MESH_FACE), (colors, _MESH_COLOR)) if x is not None]
+    components = 0
+    for _, kind in parts:
+        components |= 1 << kind
+    values = []
+    for arr, kind in parts:
+        if arr.ndim != 3:
+            raise ValueError(f"add_mesh: '{tag}' {_MESH_NAMES[kind].lower()} must be (B, N, 3), "
+                             f"got shape {tuple(arr.shape)}")
+        content = (P.opt_string(2, tag) + P.opt_int(3, kind) + P.opt_string(5, json_config)
+                   + P.packed_varints(6, arr.shape) + P.opt_int(7, components))
+        t = _tensor(DT_FLOAT, P.packed_floats(5, arr.reshape(-1)) if arr.size else b"",
+                    shape=list(arr.shape))
+        values.append(_value(f"{tag}_{_MESH_NAMES[kind]}", P.bytes_field(8, t), _metadata("mesh", content)))
+    return _summary(*values)

@@ -209,6 +209,13 @@ class SummaryWriter:
                            false_negative_counts, precision, recall, num_thresholds),
             global_step, walltime)
 
+    def add_mesh(self, tag, vertices, colors=None, faces=None, config_dict=None, global_step=None,
+                 walltime=None):
+        """A mesh or point cloud for the mesh plugin: vertices (B, N, 3), optional colors (B, N, 3)
+        in 0..255 and faces (B, F, 3) of vertex indices; config_dict: three.js settings."""
+        self._get_file_writer().add_summary(S.mesh(tag, vertices, colors, faces, config_dict),
+                                            global_step, walltime)
+
     # ---------------------------------------------------------------- embedding projector
 
     def add_embedding(self, mat, metadata=None, label_img=None, global_step=None, tag="default",
@@ -255,9 +262,6 @@ class SummaryWriter:
     def add_video(self, tag, vid_tensor, global_step=None, fps=4, walltime=None):
         self._unsupported("add_video", "it needs an animated GIF encoder (moviepy in PyTorch)")
 
-    def add_mesh(self, tag, vertices, colors=None, faces=None, config_dict=None, global_step=None,
-                 walltime=None):
-        self._unsupported("add_mesh", "the mesh plugin's metadata is not written yet")
 
     def add_image_with_boxes(self, tag, img_tensor, box_tensor, global_step=None, walltime=None,
                              rescale=1, dataformats="CHW", labels=None):
