@@ -14,6 +14,7 @@ import numpy as np
 
 from . import _proto as P
 from ._convert import make_np
+from ._gif import encode_gif
 from ._png import encode_png
 
 # tensorboard/compat/proto/types.proto DataType values
@@ -183,6 +184,34 @@ def image(tag, img, dataformats="NCHW"):
     if hwc.shape[2] not in (1, 2, 3, 4):
         raise ValueError(f"add_image: '{tag}' has {hwc.shape[2]} channels; 1, 2, 3 or 4 can be shown")
     return _summary(_value(tag, P.bytes_field(4, _image_proto(hwc))))
+
+
+# ---------------------------------------------------------------- video
+
+def _video_frames(v):
+    """(N, T, C, H, W) -> (T, rows*H, cols*W, C) float: the N clips side by side, N padded with
+    black clips to a power of two, 2**((bit_length(N)-1)//2) rows (PyTorch's layout)."""
+    if v.ndim != 5:
+        raise ValueError(f"add_video: expected (N, T, C, H, W), got shape {tuple(v.shape)}")
+    b, t, c, h, w = v.shape
+    if v.dtype == np.uint8:
+        v = np.float32(v) / 255.0
+    if b & (b - 1):
+        v = np.concatenate([v, np.zeros((2 ** b.bit_length() - b, t, c, h, w))], axis=0)
+    rows = 2 ** ((b.bit_length() - 1) // 2)
+    cols = v.shape[0] // rows
+    return v.reshape(rows, cols, t, c, h, w).transpose(2, 0, 4, 1, 5, 3).reshape(t, rows * h, cols * w, c)
+
+
+def video(tag, vid, fps=4):
+    """An animated GIF in Summary.Image (the images plugin shows it)."""
+    frames = _to_uint8(_video_frames(make_np(vid)))
+    t, h, w, c = frames.shape
+    if c not in (1, 3):
+        raise ValueError(f"add_video: '{tag}' has {c} channels; 1 or 3 can be shown")
+    rgb = np.repeat(frames, 3, axis=3) if c == 1 else frames
+    im = P.opt_int(1, h) + P.opt_int(2, w) + P.opt_int(3, c) + P.opt_bytes(4, encode_gif(rgb, fps))
+    return _summary(_value(tag, P.bytes_field(4, im)))
 
 
 # ---------------------------------------------------------------- audio

@@ -166,6 +166,11 @@ class SummaryWriter:
         else:
             self.add_image(tag, render(figure), global_step, walltime, dataformats="CHW")
 
+    def add_video(self, tag, vid_tensor, global_step=None, fps=4, walltime=None):
+        """(N, T, C, H, W) clips, floats in [0, 1] or uint8, shown as one looping GIF (the N clips
+        on a grid); at most 256 colours are kept exactly, more are mapped to a 6x7x6 colour cube."""
+        self._get_file_writer().add_summary(S.video(tag, vid_tensor, fps), global_step, walltime)
+
     def add_audio(self, tag, snd_tensor, global_step=None, sample_rate=44100, walltime=None):
         """Mono signal in [-1, 1], shape (L,) or (1, L); stored as a 16-bit WAV."""
         self._get_file_writer().add_summary(S.audio(tag, snd_tensor, sample_rate=sample_rate),
@@ -259,8 +264,6 @@ class SummaryWriter:
         self._unsupported("add_onnx_graph", "it needs the onnx package and GraphDef conversion")
 
 
-    def add_video(self, tag, vid_tensor, global_step=None, fps=4, walltime=None):
-        self._unsupported("add_video", "it needs an animated GIF encoder (moviepy in PyTorch)")
 
 
     def add_image_with_boxes(self, tag, img_tensor, box_tensor, global_step=None, walltime=None,
