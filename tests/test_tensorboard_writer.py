@@ -510,6 +510,23 @@ def test_gif_lzw_against_pil():
         assert all(np.array_equal(mine[0][f], b) for f, b in zip(mine[1], frames))
 
 
+def test_figure(tmp_path):
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    figs = []
+    for _ in range(2):
+        fig = plt.figure(figsize=(2, 1.5), dpi=50)
+        fig.gca().plot([0, 1], [1, 0])
+        figs.append(fig)
+    with SummaryWriter(str(tmp_path)) as w:
+        w.add_figure("one", figs[0], 0, close=False)
+        w.add_figure("two", figs, 1)
+    assert _image(tmp_path, 1)[:3] == (75, 100, 3)
+    assert _image(tmp_path, 2)[:3] == (75, 200, 3)          # the two side by side
+    assert not plt.get_fignums()                            # close=True closed both
+
+
 def test_hparams_subrun(tmp_path):
     with SummaryWriter(str(tmp_path)) as w:
         w.add_hparams({"lr": 0.1, "opt": "adam", "bn": True, "skip": None}, {"hp/acc": 0.9}, run_name="r1")
@@ -535,6 +552,10 @@ def test_errors(tmp_path):
             w.add_histogram_raw("r", 0, 1, 1, 1, 1, [1.0, 2.0], [1.0])
         with pytest.raises(TypeError, match="add_hparams: hparam_dict and metric_dict"):
             w.add_hparams([("lr", 1)], {})
+        with pytest.raises(ValueError, match=r"add_image: 'e' is empty \(shape \(3, 0, 4\), dataformats 'CHW'\)"):
+            w.add_image("e", np.zeros((3, 0, 4)))
+        with pytest.raises(TypeError, match="add_text: 't' needs a str, got int"):
+            w.add_text("t", 5)
         with pytest.raises(NotImplementedError, match="tensorboard: got list"):
             w.add_scalar("x", [1.0])
         for call in ("add_graph(None)",
@@ -619,6 +640,7 @@ def _calls(w, lib):
     w.add_histogram("hist_np", rng.integers(0, 20, 300), 7, bins="auto")
     w.add_histogram("hist_max", t(rng.standard_normal(500)), 7, max_bins=20)
     w.add_histogram("hist_zero", np.zeros(10), 7)
+    w.add_histogram("hist_inf", np.array([1.0, -np.inf, 2.0, np.inf, 1e30]), 7)   # outside the bins
     w.add_histogram_raw("raw", 0.0, 9.0, 10, 45.0, 285.0, [3.0, 6.0, 9.0], [4.0, 3.0, 3.0], 8)
     w.add_image("img_chw", t(rng.random((3, 9, 11)).astype(np.float32)), 9)
     w.add_image("img_hwc_u8", t(rng.integers(0, 256, (9, 11, 3)).astype(np.uint8)), 9, dataformats="HWC")
