@@ -299,6 +299,25 @@ def test_max_queue_flush_and_close(tmp_path):
     assert len(glob.glob(str(tmp_path / "events.out.tfevents.*"))) == 2
 
 
+def test_unclosed_writer_is_flushed_at_exit(tmp_path):
+    import subprocess
+    import sys
+    code = ("from flambeau.utils.tensorboard import SummaryWriter\n"
+            f"w = SummaryWriter({str(tmp_path)!r}, flush_secs=1000)\n"
+            "for i in range(3): w.add_scalar('x', float(i), i)\n")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert [e[2][0] if 2 in e else 0 for e in events(tmp_path)[1:]] == [0, 1, 2]
+
+
+def test_flush_secs_zero_writes_each_event(tmp_path):
+    with SummaryWriter(str(tmp_path), max_queue=1000, flush_secs=0) as w:
+        header = _size(tmp_path)
+        w.add_scalar("x", 1.0, 1)
+        assert _size(tmp_path) > header
+
+
 def test_flush_secs(tmp_path):
     with SummaryWriter(str(tmp_path), max_queue=1000, flush_secs=0.05) as w:
         header = _size(tmp_path)

@@ -7,7 +7,8 @@ Each record: u64 length, masked CRC32C of those 8 bytes, the Event bytes, masked
 
 Buffering: events are framed when added and kept in memory until `max_queue` of them wait, until a
 background thread's flush every `flush_secs`, or until flush()/close(); the file is then written and
-flushed to the OS. At interpreter exit every file still open is flushed, so a script that forgets
+flushed to the OS. flush_secs <= 0 writes every event at once (tensorboard's writer then flushes after
+each event too). At interpreter exit every file still open is flushed, so a script that forgets
 close() loses nothing.
 """
 import atexit
@@ -55,7 +56,7 @@ class _Sink:
     def __init__(self, path, max_queue):
         self.file = open(path, "wb")
         self.pending = []
-        self.max_queue = max_queue
+        self.max_queue = max_queue   # <= 0: no limit (flushes come from time or from the caller)
         self.lock = threading.Lock()
         self.closed = False
         self.stop = threading.Event()
@@ -113,9 +114,10 @@ class EventFileWriter:
         name = "events.out.tfevents.%010d.%s.%s.%s%s" % (
             time.time(), socket.gethostname(), os.getpid(), next(_file_counter), self._suffix)
         self._path = os.path.join(self._logdir, name)
-        self._sink = _Sink(self._path, self._max_queue)
+        flush_each = self._flush_secs is not None and self._flush_secs <= 0
+        self._sink = _Sink(self._path, 1 if flush_each else self._max_queue)
         _open_files.add(self._sink)
-        if self._flush_secs and self._flush_secs > 0:
+        if self._flush_secs is not None and self._flush_secs > 0:
             threading.Thread(target=_flush_every, args=(self._sink, self._flush_secs),
                              name="tensorboard-flush", daemon=True).start()
         # The first record names the format version; readers use it to recognise the file.
