@@ -546,6 +546,72 @@ def test_figure(tmp_path):
     assert not plt.get_fignums()                            # close=True closed both
 
 
+class _Block(flambeau.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = flambeau.nn.Conv2d(1, 4, 3)
+        self.bn = flambeau.nn.BatchNorm2d(4)
+
+    def forward(self, x):
+        return flambeau.nn.functional.relu(self.bn(self.conv(x)))
+
+
+class _GraphNet(flambeau.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.block = _Block()
+        self.fc = flambeau.nn.Linear(4 * 6 * 6, 10)
+
+    def forward(self, x):
+        return self.fc(flambeau.flatten(self.block(x), 1)).softmax(dim=-1)
+
+
+def _graph_nodes(logdir):
+    evs = events(logdir)
+    graph = decode(evs[1][4][0])
+    assert decode(graph[4][0]) == {1: [22]}                       # versions.producer
+    run_meta = decode(decode(evs[2][8][0])[2][0])                # tagged_run_metadata 'step1'
+    assert decode(evs[2][8][0])[1] == [b"step1"] and b"/device:CPU:0" in run_meta[1][0]
+    out = []
+    for nd in graph[1]:
+        n = decode(nd)
+        attrs = {decode(a)[1][0].decode(): decode(decode(a)[2][0]) for a in n.get(5, [])}
+        shape = None
+        if "_output_shapes" in attrs:
+            dims = decode(decode(attrs["_output_shapes"][1][0])[7][0]).get(2, [])
+            shape = [decode(d).get(1, [0])[0] for d in dims]
+        out.append((n[1][0].decode(), n[2][0].decode(), [i.decode() for i in n.get(3, [])], shape))
+    return out
+
+
+def test_graph(tmp_path):
+    model = _GraphNet()
+    with SummaryWriter(str(tmp_path)) as w:
+        w.add_graph(model, flambeau.randn(2, 1, 8, 8))
+        with pytest.raises(ValueError, match="add_graph: needs input_to_model"):
+            w.add_graph(model)
+    assert model.training                                       # traced in eval mode, then restored
+    conv, bn = "_GraphNet/_Block[block]/Conv2d[conv]/block_conv", "_GraphNet/_Block[block]/BatchNorm2d[bn]/block_bn"
+    assert _graph_nodes(tmp_path) == [
+        ("input/x", "IO Node", [], [2, 1, 8, 8]),
+        (conv, "Conv2d", ["input/x"], [2, 4, 6, 6]),
+        (bn, "BatchNorm2d", [conv], [2, 4, 6, 6]),
+        ("_GraphNet/relu", "relu", [bn], [2, 4, 6, 6]),
+        ("_GraphNet/flatten", "flatten", ["_GraphNet/relu"], [2, 144]),
+        ("_GraphNet/Linear[fc]/fc", "Linear", ["_GraphNet/flatten"], [2, 10]),
+        ("_GraphNet/softmax", "softmax", ["_GraphNet/Linear[fc]/fc"], [2, 10]),
+        ("output/output.1", "IO Node", ["_GraphNet/softmax"], [2, 10])]
+
+
+def test_graph_untraceable_model(tmp_path):
+    class Branchy(flambeau.nn.Module):
+        def forward(self, x):
+            return x * 2 if x.sum() > 0 else x
+    with SummaryWriter(str(tmp_path)) as w:
+        with pytest.raises(RuntimeError, match="add_graph: flambeau.fx could not trace Branchy"):
+            w.add_graph(Branchy(), flambeau.ones(3))
+
+
 def test_hparams_subrun(tmp_path):
     with SummaryWriter(str(tmp_path)) as w:
         w.add_hparams({"lr": 0.1, "opt": "adam", "bn": True, "skip": None}, {"hp/acc": 0.9}, run_name="r1")
@@ -577,8 +643,7 @@ def test_errors(tmp_path):
             w.add_text("t", 5)
         with pytest.raises(NotImplementedError, match="tensorboard: got list"):
             w.add_scalar("x", [1.0])
-        for call in ("add_graph(None)",
-                     "add_onnx_graph(None)", "add_image_with_boxes('b', None, None)"):
+        for call in ("add_onnx_graph(None)", "add_image_with_boxes('b', None, None)"):
             name = call.split("(")[0]
             with pytest.raises(NotImplementedError, match=f"SummaryWriter.{name} is not implemented"):
                 eval("w." + call)
@@ -627,14 +692,17 @@ with SummaryWriter({str(tmp_path)!r}) as w:
     w.add_text("t", "x", 0); w.add_tensor("T", flambeau.ones(2), 0)
     w.add_hparams({{"lr": 0.1}}, {{"m": 1.0}}, run_name="hp"); w.add_pr_curve("p", np.ones(3), np.ones(3), 0)
     w.add_audio("a", np.zeros(10), 0); w.add_embedding(np.zeros((2, 2)))
-    w.add_custom_scalars_multilinechart(["s"])
+    w.add_custom_scalars_multilinechart(["s"]); w.add_video("v", np.zeros((1, 2, 3, 4, 4)))
+    w.add_mesh("m", np.zeros((1, 3, 3))); w.add_graph(flambeau.nn.Linear(2, 3), flambeau.ones(1, 2))
 assert "tensorboard" not in [m for m, v in sys.modules.items() if v is not None]
 """
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert r.returncode == 0, r.stderr
-    tags = [summary_values(e)[0][0] for e in events(tmp_path)[1:]]
-    assert tags == ["s", "h", "i", "t/text_summary", "T", "p", "a", "custom_scalars__config__"]
+    evs = events(tmp_path)[1:]
+    tags = [summary_values(e)[0][0] for e in evs if 5 in e]
+    assert tags == ["s", "h", "i", "t/text_summary", "T", "p", "a", "custom_scalars__config__", "v", "m_VERTEX"]
+    assert 4 in evs[-2] and 8 in evs[-1]                       # graph_def, tagged_run_metadata
 
 
 def test_importable_like_torch_utils_tensorboard():
@@ -795,6 +863,30 @@ def test_video_layout_matches_pytorch(n):
     for v in (np.random.rand(n, 2, 3, 4, 5), np.random.randint(0, 256, (n, 2, 1, 3, 2), dtype=np.uint8)):
         ours, theirs = _video_frames(v), _prepare_video(v)
         assert ours.shape == theirs.shape and np.array_equal(ours, theirs)
+
+
+def test_graph_read_by_tensorboard_like_pytorchs(tmp_path):
+    # Different tracers (fx here, TorchScript there) give different op lists; what must agree is that
+    # tensorboard reads both and finds the same inputs and outputs with the same shapes.
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from torch.utils.tensorboard import SummaryWriter as TorchSummaryWriter
+    import torch
+    x = np.random.randn(5, 3).astype(np.float32)
+    ours = flambeau.nn.Sequential(flambeau.nn.Linear(3, 4), flambeau.nn.ReLU(), flambeau.nn.Linear(4, 2))
+    theirs = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU(), torch.nn.Linear(4, 2))
+    with SummaryWriter(str(tmp_path / "ours")) as w:
+        w.add_graph(ours, flambeau.tensor(x))
+    with TorchSummaryWriter(str(tmp_path / "theirs")) as w:
+        w.add_graph(theirs, torch.tensor(x))
+    io = {}
+    for sub in ("ours", "theirs"):
+        acc = EventAccumulator(str(tmp_path / sub))
+        acc.Reload()
+        assert acc.RunMetadata("step1").step_stats.dev_stats[0].device == "/device:CPU:0"
+        io[sub] = sorted((n.name.split("/")[0], [d.size for d in n.attr["_output_shapes"].list.shape[0].dim])
+                         for n in acc.Graph().node if n.op == "IO Node")
+    assert io["ours"] == io["theirs"] == [("input", [5, 3]), ("output", [5, 2])]
 
 
 def test_event_accumulator_reads_ours(tmp_path):

@@ -33,17 +33,21 @@ def frame_record(data):
             + struct.pack("<I", masked_crc32c(data)))
 
 
-def encode_event(wall_time, step=None, *, file_version=None, summary=None, session_log_status=None,
-                 source_writer=None):
-    """Event: wall_time(1) double, step(2) int64, then one of file_version(3), summary(5),
-    session_log(7) {status(1)}; source_metadata(10) {writer(1)}."""
+def encode_event(wall_time, step=None, *, file_version=None, graph_def=None, summary=None,
+                 session_log_status=None, tagged_run_metadata=None, source_writer=None):
+    """Event: wall_time(1) double, step(2) int64, then one of file_version(3), graph_def(4) bytes,
+    summary(5), session_log(7) {status(1)}, tagged_run_metadata(8); source_metadata(10) {writer(1)}."""
     out = P.opt_double(1, wall_time) + (P.opt_int(2, int(step)) if step is not None else b"")
     if file_version is not None:
         out += P.string_field(3, file_version)
+    if graph_def is not None:
+        out += P.bytes_field(4, graph_def)
     if summary is not None:
         out += P.bytes_field(5, summary)
     if session_log_status is not None:
         out += P.bytes_field(7, P.opt_int(1, session_log_status))
+    if tagged_run_metadata is not None:
+        out += P.bytes_field(8, tagged_run_metadata)
     if source_writer is not None:
         out += P.bytes_field(10, P.opt_string(1, source_writer))
     return out

@@ -14,7 +14,9 @@ import numpy as np
 from . import _summary as S
 from ._convert import make_np
 from ._embedding import write_embedding
+from . import _proto as P
 from ._event_file import EventFileWriter, encode_event
+from ._graph import graph_def
 
 __all__ = ["FileWriter", "SummaryWriter"]
 
@@ -258,7 +260,20 @@ class SummaryWriter:
         raise NotImplementedError(f"SummaryWriter.{method} is not implemented in flambeau: {why}")
 
     def add_graph(self, model, input_to_model=None, verbose=False, use_strict_trace=True):
-        self._unsupported("add_graph", "it needs a TorchScript trace of the model as a GraphDef")
+        """The model's graph for the Graphs dashboard, traced with flambeau.fx on `input_to_model`
+        (a tensor or a tuple of them); module calls appear as boxes named Class[attribute].
+        `use_strict_trace` has no meaning for fx tracing and is ignored."""
+        if input_to_model is None:
+            raise ValueError("add_graph: needs input_to_model (a tensor or a tuple of tensors) to trace the model")
+        args = tuple(input_to_model) if isinstance(input_to_model, (list, tuple)) else (input_to_model,)
+        graph, run_metadata = graph_def(model, args)
+        if verbose:
+            print(graph)
+        fw = self._get_file_writer()
+        now = time.time()
+        fw.add_event(encode_event(now, graph_def=graph))
+        fw.add_event(encode_event(now, tagged_run_metadata=(P.string_field(1, "step1")
+                                                            + P.bytes_field(2, run_metadata))))
 
     def add_onnx_graph(self, prototxt):
         self._unsupported("add_onnx_graph", "it needs the onnx package and GraphDef conversion")
