@@ -889,6 +889,21 @@ def test_graph_read_by_tensorboard_like_pytorchs(tmp_path):
     assert io["ours"] == io["theirs"] == [("input", [5, 3]), ("output", [5, 2])]
 
 
+def test_file_writer_takes_tensorboard_protos(tmp_path):
+    # Code written against PyTorch's FileWriter passes protobuf messages: they are serialized as is.
+    pytest.importorskip("tensorboard")
+    from tensorboard.compat.proto.event_pb2 import Event
+    from tensorboard.compat.proto.summary_pb2 import Summary
+    with SummaryWriter(str(tmp_path)) as w:
+        w.file_writer.add_summary(Summary(value=[Summary.Value(tag="p", simple_value=2.5)]), 3, 10.0)
+        w.file_writer.add_event(Event(file_version="x"), step=4, walltime=11.0)
+    evs = events(tmp_path)[1:]
+    (tag, val), = summary_values(evs[0])
+    assert (evs[0][2], tag, f32(val[2][0])) == ([3], "p", 2.5)
+    assert (evs[1][2], evs[1][3]) == ([4], [b"x"])
+    assert [f64(e[1][0]) for e in evs] == [10.0, 11.0]
+
+
 def test_event_accumulator_reads_ours(tmp_path):
     pytest.importorskip("tensorboard")
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator

@@ -32,12 +32,22 @@ class FileWriter:
     def get_logdir(self):
         return self.event_writer.get_logdir()
 
-    def add_event(self, event_bytes):
-        """Append an already encoded `Event`."""
-        self.event_writer.add_event(event_bytes)
+    def add_event(self, event, step=None, walltime=None):
+        """Append an `Event`: encoded bytes are written as they are; a protobuf message (from the
+        tensorboard package, if the caller has it) gets PyTorch's treatment: wall_time set to
+        `walltime` or now, step to `step` when given, then serialized."""
+        if hasattr(event, "SerializeToString"):
+            event.wall_time = time.time() if walltime is None else walltime
+            if step is not None:
+                event.step = int(step)
+            event = event.SerializeToString()
+        self.event_writer.add_event(event)
 
     def add_summary(self, summary, global_step=None, walltime=None):
-        """Wrap an encoded `Summary` in an `Event` stamped with `walltime` (default now) and `global_step`."""
+        """Wrap a `Summary` (encoded bytes, or a protobuf message) in an `Event` stamped with
+        `walltime` (default now) and `global_step`."""
+        if hasattr(summary, "SerializeToString"):
+            summary = summary.SerializeToString()
         self.add_event(encode_event(time.time() if walltime is None else walltime, global_step,
                                     summary=summary))
 
