@@ -17,6 +17,8 @@ def varint(n):
     """Base-128 varint; negative numbers are their 64-bit two's complement (10 bytes), as protobuf
     writes int32/int64."""
     n = int(n)
+    if 0 <= n < 0x80:
+        return _SMALL[n]    # keys, lengths and most steps: one byte
     if n < 0:
         n += 1 << 64
     out = bytearray()
@@ -25,6 +27,9 @@ def varint(n):
         n >>= 7
     out.append(n)
     return bytes(out)
+
+
+_SMALL = [bytes((i,)) for i in range(0x80)]
 
 
 def _key(field, wire):
@@ -41,10 +46,13 @@ def double_field(field, value):
 
 
 def float_field(field, value):
-    # Through numpy, not struct: a double beyond float32's range becomes inf, as protobuf stores it,
-    # where struct.pack('<f') would raise OverflowError.
-    with np.errstate(over="ignore"):
-        return _key(field, _I32) + np.array(float(value), dtype="<f4").tobytes()
+    value = float(value)
+    try:
+        return _key(field, _I32) + struct.pack("<f", value)
+    except OverflowError:
+        # beyond float32's range: protobuf stores +-inf (numpy's cast does the same; struct refuses)
+        with np.errstate(over="ignore"):
+            return _key(field, _I32) + np.array(value, dtype="<f4").tobytes()
 
 
 def bytes_field(field, data):
