@@ -13,21 +13,8 @@ import pytest
 import torch
 
 import flambeau
+from fuzz_parity import outcome as _outcome, to_numpy as _np
 from helpers import run_python
-
-
-def _np(x):
-    x = x.detach()
-    if x.dtype in (torch.bfloat16, flambeau.bfloat16):
-        x = x.float()
-    return x.contiguous().numpy()
-
-
-def _outcome(fn, lib):
-    try:
-        return True, fn(lib)
-    except Exception as e:  # noqa: BLE001 -- the type and message are compared below
-        return False, e
 
 
 def _same(t, f, path="result"):

@@ -6,29 +6,13 @@ op, the kernel or the shapes. The comment on each group says what flambeau did b
 """
 import math
 import re
-import warnings
 
 import numpy as np
 import pytest
 import torch
 
 import flambeau
-
-
-def _np(x):
-    x = x.detach()
-    if x.dtype in (torch.bfloat16, flambeau.bfloat16):
-        x = x.float()
-    return x.contiguous().numpy()
-
-
-def _outcome(fn, lib):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            return True, fn(lib)
-        except Exception as e:  # noqa: BLE001 -- the type and message are compared below
-            return False, e
+from fuzz_parity import outcome as _outcome, to_numpy as _np
 
 
 def _same(t, f, path="result", rtol=1e-5, atol=1e-6):

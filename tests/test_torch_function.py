@@ -274,3 +274,13 @@ def test_mode_sees_subclass_types():
         return seen, type(r).__name__, type(q).__name__
     want, got = _both(run)
     assert got == want
+
+
+def test_mode_returning_not_implemented_without_subclasses_raises():
+    for lib in (torch, flambeau):
+        class Refuses(lib.overrides.TorchFunctionMode):
+            def __torch_function__(self, func, types, args=(), kwargs=None):
+                return NotImplemented
+        with Refuses():
+            with pytest.raises(TypeError, match="(?s)Multiple dispatch failed.*mode object"):
+                lib.add(lib.ones(2), 1)

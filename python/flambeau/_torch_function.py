@@ -178,16 +178,19 @@ def _dispatching(fn):
     return public
 
 
-def mode_dispatch(public, args, kwargs):
+def mode_dispatch(public, args, kwargs, relevant=None):
     """The innermost TorchFunctionMode handles the call, popped while it runs (so that calling func from
-    its handler reaches the next mode, then the subclasses, then the op); NotImplemented from it falls
-    through to the subclasses' overrides, as in PyTorch."""
+    its handler reaches the next mode, then the subclasses, then the op). NotImplemented from it falls
+    through to the subclasses' overrides among `relevant` (default: the call's arguments), and with none
+    left raises PyTorch's TypeError naming the mode."""
     st = _local
     mode = st.modes[-1]
-    ov = overloaded_args(args) if not st.disabled else None
-    if kwargs and not st.disabled:
-        for a in overloaded_args(kwargs.values()) or ():
-            ov = _add(ov, a)
+    ov = None
+    if not st.disabled:
+        ov = overloaded_args(args if relevant is None else relevant)
+        if kwargs and relevant is None:
+            for a in overloaded_args(kwargs.values()) or ():
+                ov = _add(ov, a)
     st.modes = st.modes[:-1]
     try:
         r = mode.__torch_function__(public, tuple(type(a) for a in ov or ()), args, kwargs)
@@ -196,7 +199,9 @@ def mode_dispatch(public, args, kwargs):
     if r is not NotImplemented:
         return r
     if ov is None:
-        return public._tf_original(*args, **kwargs)
+        name = getattr(public, "__qualname__", None) or getattr(public, "__name__", repr(public))
+        raise TypeError(f"Multiple dispatch failed for '{name}'; all __torch_function__ handlers returned "
+                        f"NotImplemented:\n\n  - mode object {mode!r}\n")
     return dispatch(public, ov, args, kwargs)
 
 

@@ -37,18 +37,7 @@ def handle_torch_function(public_api, relevant_args, *args, **kwargs):
     (public_api, types, args, kwargs); raises TypeError when every one returns NotImplemented."""
     st = _tf._local
     if st.modes and not st.all_disabled:
-        mode = st.modes[-1]
-        ov = _tf.overloaded_args(relevant_args)
-        st.modes = st.modes[:-1]
-        try:
-            r = mode.__torch_function__(public_api, tuple(type(a) for a in ov or ()), args, kwargs)
-        finally:
-            st.modes = st.modes + (mode,)
-        if r is not NotImplemented:
-            return r
-        if ov is None:
-            return public_api(*args, **kwargs)
-        return _tf.dispatch(public_api, ov, args, kwargs)
+        return _tf.mode_dispatch(public_api, args, kwargs, relevant_args)
     ov = _tf.overloaded_args(relevant_args)
     if ov is None:
         return public_api(*args, **kwargs)
