@@ -275,3 +275,4 @@ _C.DisableTorchFunctionSubclass = _tfn.DisableTorchFunctionSubclass
 _C.DisableTorchFunction = _tfn.DisableTorchFunction
 _C._disabled_torch_function_impl = _tensor._disabled_torch_function_impl
 _C._is_torch_function_enabled = _tfn.is_torch_function_enabled
+from ._torch_alias import install_torch_alias, uninstall_torch_alias  # noqa: E402,F401  (python -m flambeau.run)
