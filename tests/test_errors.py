@@ -256,3 +256,31 @@ def test_unsupported_complex_binary_names_the_op(op):
         getattr(flambeau, op)(a, a)
     with pytest.raises(Exception):  # PyTorch refuses these too
         getattr(torch, op)(torch.randn(3, dtype=torch.complex64), torch.randn(3, dtype=torch.complex64))
+
+
+# Errors that were Python's own (IndexError: tuple index out of range, TypeError: must be real number) or named
+# another op: now PyTorch's exception type and words.
+SAME_AS_TORCH = {
+    "fft_0d": lambda m: m.fft.fft(m.tensor(1.0)),
+    "rfft_0d": lambda m: m.fft.rfft(m.tensor(1.0)),
+    "irfft_0d": lambda m: m.fft.irfft(m.tensor(1.0)),
+    "repeat_interleave_0d": lambda m: m.repeat_interleave(m.tensor(1.0), 2, dim=-1),
+    "tril_indices_row": lambda m: m.tril_indices(-1, 3),
+    "triu_indices_col": lambda m: m.triu_indices(3, -1),
+    "eye_m": lambda m: m.eye(3, -1),
+    "eye_n": lambda m: m.eye(-1),
+    "nansum_complex": lambda m: m.nansum(m.zeros(2, dtype=m.complex64)),
+    "setitem_complex_into_float": lambda m: m.zeros(3).__setitem__(0, 1 + 2j),
+    "setitem_complex_into_long": lambda m: m.zeros(3, dtype=m.int64).__setitem__(m.tensor([0]), 1 + 2j),
+}
+
+
+@pytest.mark.parametrize("name", list(SAME_AS_TORCH))
+def test_error_type_and_message_as_torch(name):
+    fn = SAME_AS_TORCH[name]
+    with pytest.raises(Exception) as want:
+        fn(torch)
+    with pytest.raises(Exception) as got:
+        fn(flambeau)
+    assert type(got.value) is type(want.value) or isinstance(got.value, type(want.value))
+    assert str(got.value) == str(want.value)

@@ -469,8 +469,10 @@ def logspace(start, end, steps, base=10.0, *, dtype=None, layout=None, device=No
 
 
 def eye(n, m=None, *, out=None, dtype=None, layout=None, device=None, requires_grad=False):
-    if n < 0 or (m is not None and m < 0):
-        raise RuntimeError(f"n must be greater or equal to 0, got {n if n < 0 else m}")
+    if n < 0:
+        raise RuntimeError(f"n must be greater or equal to 0, got {n}")
+    if m is not None and m < 0:
+        raise RuntimeError(f"m must be greater or equal to 0, got {m}")
     impl = _C.eye(int(n), int(n if m is None else m), _dt(dtype), _dev(device))
     return _out(out, impl) or _finish(impl, requires_grad)
 
@@ -517,7 +519,15 @@ def diag_embed(input, offset=0, dim1=-2, dim2=-1):
     return diagonal_scatter(out, input, offset, d1, d2)
 
 
+def _check_row_col(row, col):
+    if row < 0:
+        raise RuntimeError(f"row must be non-negative, got{row}")  # (PyTorch's words, space missing and all)
+    if col < 0:
+        raise RuntimeError(f"col must be non-negative, got{col}")
+
+
 def tril_indices(row, col, offset=0, *, dtype=None, device=None):
+    _check_row_col(row, col)
     r = arange(row, device=device).reshape(row, 1).expand(row, col)
     c = arange(col, device=device).reshape(1, col).expand(row, col)
     mask = (c - r) <= offset
@@ -525,6 +535,7 @@ def tril_indices(row, col, offset=0, *, dtype=None, device=None):
 
 
 def triu_indices(row, col, offset=0, *, dtype=None, device=None):
+    _check_row_col(row, col)
     r = arange(row, device=device).reshape(row, 1).expand(row, col)
     c = arange(col, device=device).reshape(1, col).expand(row, col)
     mask = (c - r) >= offset

@@ -325,9 +325,18 @@ class SetItem(Function):
         return gx, gv, None
 
 
+# c10's names of the element types, which PyTorch's conversion errors use
+_C_TYPE_NAMES = {"float32": "float", "float64": "double", "float16": "c10::Half", "bfloat16": "c10::BFloat16",
+                 "int64": "int64_t", "int32": "int", "int16": "int16_t", "int8": "int8_t", "uint8": "uint8_t",
+                 "bool": "bool"}
+
+
 def setitem(t, idx, value):
     impl = t._impl
     if isinstance(value, complex):  # a complex number: written as a 0-dim tensor of t's (complex) dtype
+        if impl.dtype not in ("complex64", "complex128"):
+            raise RuntimeError(f"value cannot be converted to type {_C_TYPE_NAMES.get(impl.dtype, impl.dtype)} "
+                               "without overflow")  # PyTorch's words for a complex number into a real tensor
         from ._creation import tensor
         value = tensor(value, dtype=t.dtype, device=t.device)
     vc = value.__class__

@@ -13,7 +13,7 @@ import math
 
 from . import _C
 from ._tensor import Tensor, _wrap
-from ._utils import wrap_dim
+from ._utils import wrap_dim as _wrap_dim_scalar_ok
 from .autograd.function import Function
 from .autograd.grad_mode import _state as _gs
 
@@ -25,7 +25,16 @@ _COMPLEX_OF = {"float32": "complex64", "float64": "complex128", "complex64": "co
 _TORCH_NAMES = {"float16": "Half", "bfloat16": "BFloat16", "complex64": "ComplexFloat", "complex128": "ComplexDouble"}
 
 
+def wrap_dim(dim, ndim):
+    """A transform's dim (PyTorch's maybe_wrap_dim without wrap_scalar: a 0-d tensor has no dim to
+    transform; the shared wrap_dim accepts 0 and -1 there, and the transform then failed indexing its shape)."""
+    if ndim == 0:
+        raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
+    return _wrap_dim_scalar_ok(dim, ndim)
+
+
 # ---------------------------------------------------------------- the primitive
+
 def _c2c_impl(xi, dim, inverse, scale):
     """DFT of complex impl xi along dim (an impl; the C++ kernel works on the last dim)."""
     dev = xi.device

@@ -348,6 +348,8 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
         dim = 0
     shape = input._impl.shape
     d = wrap_dim(dim, len(shape))
+    if not shape:  # (PyTorch's error: its unsqueeze(d + 1) of the 0-d input)
+        raise IndexError(f"Dimension out of range (expected to be in range of [-1, 0], but got {d + 1})")
     target = list(shape[:d + 1]) + [repeats] + list(shape[d + 1:])
     out_shape = list(shape)
     out_shape[d] *= repeats

@@ -112,6 +112,8 @@ def nansum(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=No
     if axis is not None or keepdims is not None:
         dim = _np.numpy_dim("nansum", dim, axis, None)
         keepdim = _np.numpy_keepdim("nansum", keepdim, keepdims)
+    if input._impl.dtype in ("complex64", "complex128"):
+        raise RuntimeError("nansum on CPU does not support complex inputs")  # PyTorch's refusal
     if input._impl.dtype in _FLOAT:
         input = pw.where(cmp.isnan(input), 0.0, input)
     return sum(input, dim, keepdim, dtype=dtype)
