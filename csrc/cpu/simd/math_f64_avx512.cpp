@@ -56,6 +56,17 @@ inline vm mor(vm a, vm b) { return (vm)(a | b); }
 inline bool all_(vm a) { return a == (vm)0xFF; }
 inline bool any_(vm a) { return a != 0; }
 inline vd sel(vm m, vd a, vd b) { return _mm512_mask_blend_pd(m, b, a); }
+inline vm mnot(vm a) { return (vm)~a; }
+inline int64_t popcnt_(vm a) { return __builtin_popcount(a); }
+// Lane compaction for erf/erfc's range sort (math_f64_vec.inc, erf_run_compact): the lanes of m
+// packed to p[0..popcnt(m)) (a full vector is stored: p has W slots), and the reverse, src's lanes
+// outside m kept.
+#define FLB_F64_COMPRESS 1
+inline int64_t compress_st(double* p, vm m, vd v) {
+  _mm512_storeu_pd(p, _mm512_maskz_compress_pd(m, v));
+  return popcnt_(m);
+}
+inline vd expand_ld(vd src, vm m, const double* p) { return _mm512_mask_expand_pd(src, m, _mm512_loadu_pd(p)); }
 // For m = j + 1.5 2^52 (j integral, |j| < 2^51): the lanes whose j has bit b set (the low bits of
 // m's significand are j's two's complement bits), and v with its sign flipped where j has bit b set.
 inline vm jbit(vd m, int b) { return _mm512_test_epi64_mask(_mm512_castpd_si512(m), _mm512_set1_epi64(1ll << b)); }
