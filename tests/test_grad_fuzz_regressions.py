@@ -336,3 +336,57 @@ def test_xlogy_scalar_self_and_complex():
         for a, b in ((L.tensor([1 + 1j]), L.tensor([1.0])), (leaf(L, [1.0]), L.tensor([2j]).requires_grad_())):
             with pytest.raises(NotImplementedError, match="xlogy"):
                 L.xlogy(a, b)
+
+
+# ---- session 19, round 2 (seeds 10-13) -------------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_xlogy_number_exponent_nan_masks_zero_input(dtype):
+    # Before: xlogy(x, nan) with a Python number gave a NaN gradient where x == 0; PyTorch's Scalar_Other
+    # derivative masks x == 0 unless other > 0 (a NaN tensor `other` still gives NaN there).
+    for y in (float("nan"), 0.0, -1.0, float("inf"), 2.5):
+        check(lambda L: (lambda x: (L.xlogy(x, y), [x]))(leaf(L, [0.0, 1.5, -0.0, 0.3], dtype)))
+        check(lambda L: (lambda x: (L.xlogy(x, L.tensor(y, dtype=getattr(L, dtype))), [x]))(
+            leaf(L, [0.0, 1.5, -0.0, 0.3], dtype)))
+    gradcheck(lambda x: flambeau.xlogy(x, 2.5), [0.5, 1.5, -2.0])
+
+
+def test_clamp_tensor_bound_gradient_keeps_input_dtype():
+    # Before: a float64 bound on a float32 input gave the input a float64 gradient (ClampTensor is _builtin:
+    # the engine does not cast, and g has the promoted dtype).
+    def fn(L):
+        x = leaf(L, [[0.5, -1.0, 2.0, 0.1]])
+        lo = leaf(L, [0.2], "float64")
+        hi = leaf(L, [1.5, 1.5, 1.5, 1.5], "float64")
+        return [L.clamp(x, lo, None), L.clamp(x, None, hi), L.clamp(x, lo, hi)], [x, lo, hi]
+    check(fn)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_sinc_gradient_near_zero(dtype):
+    # Before: the composite's chain rule cancelled near 0 (float32 at x = 8.2e-5: +1.5e-3 where the
+    # derivative is -2.7e-4 and PyTorch's float32 formula gives 0). float64 matches PyTorch bit for bit;
+    # float32 is now evaluated in float64 and rounded once (within 5e-4 of PyTorch's there).
+    pts = [8.196408e-05, 0.0, 0.5, -1.3, 2.0, 1e-3, -3.25]
+    check(lambda L: (lambda x: (L.sinc(x), [x]))(leaf(L, pts, dtype)), rtol=1e-5, atol=5e-4)
+    if dtype == "float64":
+        check(lambda L: (lambda x: (L.sinc(x), [x]))(leaf(L, pts[2:], dtype)), order2=True, rtol=1e-9, atol=1e-12)
+    gradcheck(flambeau.sinc, [0.5, -1.3, 2.0, 1e-3])
+    x = flambeau.tensor([8.196408e-05], requires_grad=True)
+    flambeau.sinc(x).backward()
+    assert abs(float(x.grad) - (-np.pi ** 2 * 8.196408e-05 / 3)) < 1e-8
+
+
+def test_prod_half_dtype_of_zero_dim_tensor():
+    # Before: prod(x0d, dim=0, dtype=float16) raised ZeroDivisionError (dim % ndim with ndim 0) in backward.
+    for dim in (0, -1):
+        check(lambda L: (lambda x: (L.prod(x, dim=dim, dtype=L.float16), [x]))(leaf(L, 0.7)), rtol=1e-3, atol=1e-3)
+
+
+def test_pow_empty_complex_base_tensor_exponent():
+    # Before: the backward compared the complex exponent with 0 (eq/ge have no complex kernels):
+    # TypeError "eq: not implemented for dtype complex64".
+    def fn(L):
+        x = leaf(L, np.zeros(0), "complex64")
+        e = leaf(L, [1.0], "complex64")
+        return L.pow(x, e), [x, e]
+    check(fn)
