@@ -390,3 +390,26 @@ def test_pow_empty_complex_base_tensor_exponent():
         e = leaf(L, [1.0], "complex64")
         return L.pow(x, e), [x, e]
     check(fn)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_pow_tensor_exponent_grad_multiplies_outside_mask(dtype):
+    # Before: d/db was where(a == 0 & b >= 0, 0, g * out * log a): a NaN / inf g (the second-order pass
+    # brings 0 * log(0) = NaN through the mask's own backward) gave 0 where PyTorch's
+    # g * where(mask, 0, out * log a) gives NaN; the products are also in PyTorch's order now.
+    def fn(L):
+        a = leaf(L, [0.0, 2.0, 0.0, 1.5, 3.0, 0.0], dtype)
+        b = leaf(L, [1.5, 0.5, 0.0, -1.0, 2.2, 2.0], dtype)
+        return L.pow(a, b), [a, b]
+    check(fn, order2=True, rtol=1e-5)
+    check(lambda L: (lambda b: (L.pow(L.tensor([0, 2, 3, 0]), b), [b]))(leaf(L, [1.0, 0.5, 2.0, 0.3], dtype)),
+          order2=True, rtol=1e-5)
+    check(lambda L: (lambda b: (L.float_power(L.tensor([0, 2, 3]), b), [b]))(leaf(L, [1.0, 0.5, 2.0], "float64")),
+          order2=True)
+    # an inf grad_output at a == 0, first order
+    for L in (torch, flambeau):
+        b = leaf(L, [1.0, 2.0], dtype)
+        L.pow(L.tensor([0.0, 2.0], dtype=getattr(L, dtype)), b).backward(L.tensor([float("inf"), 1.0],
+                                                                                  dtype=getattr(L, dtype)))
+        assert np.isnan(_np(b.grad)[0])
+    gradcheck(lambda a, b: flambeau.pow(a, b), [0.5, 2.0, 1.5], [1.5, -0.5, 2.2])
