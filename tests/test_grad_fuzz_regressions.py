@@ -413,3 +413,20 @@ def test_pow_tensor_exponent_grad_multiplies_outside_mask(dtype):
                                                                                   dtype=getattr(L, dtype)))
         assert np.isnan(_np(b.grad)[0])
     gradcheck(lambda a, b: flambeau.pow(a, b), [0.5, 2.0, 1.5], [1.5, -0.5, 2.2])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_logaddexp_second_order_at_ties(dtype):
+    # Before: logaddexp was the composite max(a, b) + log1p(exp(-|a - b|)), kinked where a == b: its second
+    # order was 0 there (PyTorch's g / (1 + exp(b - a)) gives g/4-scaled curvature), and logcumsumexp (a
+    # logaddexp scan) inherited it at tied inputs (fuzz seed 13 #11043).
+    def fn(L):
+        a = leaf(L, [-3.0, 1.0, 0.5, 2.0], dtype)
+        b = leaf(L, [-3.0, 2.0, 0.5, -1.0], dtype)
+        return L.logaddexp(a, b), [a, b]
+    check(fn, order2=True, rtol=1e-5)
+    check(lambda L: (lambda x: (L.logcumsumexp(x, 0), [x]))(
+        leaf(L, [[-3.0, 0.0, 1.0], [-3.0, 1.0, 1.0], [-4.0, 2.0, 1.0]], dtype)), order2=True, rtol=1e-5)
+    check(lambda L: (lambda a: (L.logaddexp(a, L.tensor(2.0, dtype=getattr(L, dtype))), [a]))(
+        leaf(L, [2.0, float("inf"), -float("inf")], dtype)))
+    gradcheck(lambda a, b: flambeau.logaddexp(a, b), [-3.0, 1.0, 0.5], [-3.0, 2.0, 0.5])

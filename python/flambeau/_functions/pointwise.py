@@ -107,10 +107,36 @@ def logaddexp(input, other, *, out=None):
     if dt is not None and dt not in _FLOAT:
         raise NotImplementedError(f"\"logaddexp_cpu\" not implemented for '{_TORCH_TYPE_NAMES[dt]}'")
     x, y, dt = _float_pair("logaddexp", input, other, half_in_float=True)
+    r = _Logaddexp.apply(x, y) if _gs.enabled and (x._rg or y._rg) else _logaddexp_value(x, y)
+    r = _cast(r, dt)
+    return _write_out(out, r) if out is not None else r
+
+
+def _logaddexp_value(x, y):
     # PyTorch's kernel: a where both are the same infinity, else max + log1p(exp(-|a - b|))
     r = add(maximum(x, y), log1p(exp(neg(abs(sub(x, y))))))
-    r = _cast(where(logical_and(isinf(x), eq(x, y)), x, r), dt)
-    return _write_out(out, r) if out is not None else r
+    return where(logical_and(isinf(x), eq(x, y)), x, r)
+
+
+class _Logaddexp(Function):
+    """logaddexp with PyTorch's derivatives, g / (1 + exp(y - x)) and g / (1 + exp(x - y)). The
+    composite's max/abs are kinked where x == y: first order split evenly there (right), but its second
+    order lost the curvature (0 where PyTorch's is g/4-scaled), and logcumsumexp, a scan of logaddexp,
+    inherited that at ties. Not `_builtin`: the engine sums broadcast gradients back and casts them."""
+    _grad_fn_name = "LogaddexpBackward0"
+
+    @staticmethod
+    def forward(ctx, x, y):
+        ctx.save_for_backward(x, y)
+        return _logaddexp_value(x, y)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved_tensors
+        nig = ctx.needs_input_grad
+        gx = div(g, add(exp(sub(y, x)), 1.0)) if nig[0] else None
+        gy = div(g, add(exp(sub(x, y)), 1.0)) if nig[1] else None
+        return gx, gy
 
 
 # ---------------------------------------------------------------- addcmul, addcdiv, lerp: one kernel each
