@@ -430,3 +430,21 @@ def test_logaddexp_second_order_at_ties(dtype):
     check(lambda L: (lambda a: (L.logaddexp(a, L.tensor(2.0, dtype=getattr(L, dtype))), [a]))(
         leaf(L, [2.0, float("inf"), -float("inf")], dtype)))
     gradcheck(lambda a, b: flambeau.logaddexp(a, b), [-3.0, 1.0, 0.5], [-3.0, 2.0, 0.5])
+
+
+@pytest.mark.parametrize("dim", [0, 1, -1, None])
+def test_prod_with_zeros_second_order(dim):
+    # Before: with a zero in the slice the other elements' gradients were a constant 0 and the zero's a
+    # masked product, so second order lost d(grad_j)/d(x_zero) = prod of the rest (fuzz seed 13 #4150).
+    # PyTorch's prod_safe_zeros_backward (exclusive cumprods from both ends) is used now.
+    def fn(zeros):
+        def f(L):
+            a = np.arange(1.0, 13.0).reshape(3, 4) / 3 - 1.5
+            for z in zeros:
+                a[z] = 0.0
+            x = leaf(L, a, "float64")
+            return (L.prod(x) if dim is None else L.prod(x, dim)), [x]
+        return f
+    for zeros in ([(1, 1)], [(1, 1), (2, 2)], [(0, 0), (0, 3), (2, 1)]):
+        check(fn(zeros), rtol=1e-12, atol=1e-12)
+        check(fn(zeros), order2=True, rtol=1e-12, atol=1e-12)
