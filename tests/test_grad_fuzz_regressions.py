@@ -448,3 +448,24 @@ def test_prod_with_zeros_second_order(dim):
     for zeros in ([(1, 1)], [(1, 1), (2, 2)], [(0, 0), (0, 3), (2, 1)]):
         check(fn(zeros), rtol=1e-12, atol=1e-12)
         check(fn(zeros), order2=True, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("code", ["L.amax(x, 0)", "L.amax(x, 1)", "L.amin(x, 1, keepdim=True)", "L.amax(x)",
+                                  "x.max()", "x.min()", "x[1].max()", "L.aminmax(x, dim=1)", "L.aminmax(x)"])
+def test_amax_amin_max_gradient_with_nan(code):
+    # Before: a slice whose result is NaN gave 0 gradients. PyTorch: amax/amin (and aminmax) scale by count,
+    # (g / count) * mask, NaN across such a slice (count 0); max()/min() share g among the NaNs.
+    nan = float("nan")
+    a = [[1.0, nan, 3.0, 3.0], [2.0, 5.0, 5.0, -1.0], [nan, nan, 0.0, 1.0]]
+    check(lambda L: (lambda x: (eval(code, {"L": L, "x": x}), [x]))(leaf(L, a, "float64")))
+
+
+def test_complex_std_of_constant_slice_has_zero_gradient():
+    # Before: complex std was sqrt(var(Re) + var(Im)) composed, so a constant slice (std 0) got
+    # g / 0 * 0 = NaN; PyTorch's std_backward takes 0 there (fuzz seed 11 #25, std_mean of an expanded view).
+    def fn(L):
+        x = L.tensor(np.array([[1.5 + 0.5j, 2 - 1j, 0.3j], [1 + 1j, 1 + 1j, 1 + 1j]])).to(L.complex64).requires_grad_()
+        return [L.std(x, 1), L.std_mean(x, dim=1)[0], L.std(x[1])], [x]
+    check(fn)
+    check(lambda L: (lambda x: (L.std(x, 1), [x]))(leaf(L, [[1.5, 2.0, 0.3], [1.0, -1.0, 2.0]], "complex128")),
+          order2=True, rtol=1e-10, atol=1e-12)

@@ -252,6 +252,7 @@ class _AmaxAmin(Function):
     """amax/amin (and max()/min() without dim): ties share the gradient evenly."""
     _builtin = True
     _cfn = None
+    _all_reduce = False
 
     @classmethod
     def forward(cls, ctx, x, dims, keepdim):
@@ -265,10 +266,19 @@ class _AmaxAmin(Function):
         x, out = ctx.saved_tensors
         shape, dims, keepdim = ctx.args
         out_b = _expand_back(out, shape, dims, keepdim)
-        mask = cmp.eq(x, out_b)
+        if cls._all_reduce:
+            # max()/min() over everything: PyTorch's evenly_distribute_backward, the NaNs share the
+            # gradient when the result is NaN (elsewhere zeros, whatever g is)
+            mask = pw.where(cmp.isnan(out_b), cmp.isnan(x), cmp.eq(x, out_b))
+        else:
+            mask = cmp.eq(x, out_b)
         count = sum(mask, dims or None, True)
         share = ew.div(_expand_back(g, shape, dims, keepdim), _expand_back(count, shape, dims, True))
-        return pw.where(mask, share, 0.0), None, None
+        if cls._all_reduce:
+            return pw.where(mask, share, 0.0), None, None
+        # amax/amin: PyTorch's scale_grad_by_count, (g / count) * mask: a slice whose result is NaN has
+        # count 0, so g / 0 times 0 is NaN there (where() gave 0)
+        return ew.mul(share, mask), None, None
 
 
 class Amax(_AmaxAmin):
@@ -284,11 +294,13 @@ class Amin(_AmaxAmin):
 class _MaxAll(_AmaxAmin):
     _grad_fn_name = "MaxBackward1"
     _cfn = staticmethod(_C.amax)
+    _all_reduce = True
 
 
 class _MinAll(_AmaxAmin):
     _grad_fn_name = "MinBackward1"
     _cfn = staticmethod(_C.amin)
+    _all_reduce = True
 
 
 def _check_nonempty(input, op, dims, full_error=RuntimeError):
