@@ -336,3 +336,136 @@ def test_xlogy_scalar_self_and_complex():
         for a, b in ((L.tensor([1 + 1j]), L.tensor([1.0])), (leaf(L, [1.0]), L.tensor([2j]).requires_grad_())):
             with pytest.raises(NotImplementedError, match="xlogy"):
                 L.xlogy(a, b)
+
+
+# ---- session 19, round 2 (seeds 10-13) -------------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_xlogy_number_exponent_nan_masks_zero_input(dtype):
+    # Before: xlogy(x, nan) with a Python number gave a NaN gradient where x == 0; PyTorch's Scalar_Other
+    # derivative masks x == 0 unless other > 0 (a NaN tensor `other` still gives NaN there).
+    for y in (float("nan"), 0.0, -1.0, float("inf"), 2.5):
+        check(lambda L: (lambda x: (L.xlogy(x, y), [x]))(leaf(L, [0.0, 1.5, -0.0, 0.3], dtype)))
+        check(lambda L: (lambda x: (L.xlogy(x, L.tensor(y, dtype=getattr(L, dtype))), [x]))(
+            leaf(L, [0.0, 1.5, -0.0, 0.3], dtype)))
+    gradcheck(lambda x: flambeau.xlogy(x, 2.5), [0.5, 1.5, -2.0])
+
+
+def test_clamp_tensor_bound_gradient_keeps_input_dtype():
+    # Before: a float64 bound on a float32 input gave the input a float64 gradient (ClampTensor is _builtin:
+    # the engine does not cast, and g has the promoted dtype).
+    def fn(L):
+        x = leaf(L, [[0.5, -1.0, 2.0, 0.1]])
+        lo = leaf(L, [0.2], "float64")
+        hi = leaf(L, [1.5, 1.5, 1.5, 1.5], "float64")
+        return [L.clamp(x, lo, None), L.clamp(x, None, hi), L.clamp(x, lo, hi)], [x, lo, hi]
+    check(fn)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_sinc_gradient_near_zero(dtype):
+    # Before: the composite's chain rule cancelled near 0 (float32 at x = 8.2e-5: +1.5e-3 where the
+    # derivative is -2.7e-4 and PyTorch's float32 formula gives 0). float64 matches PyTorch bit for bit;
+    # float32 is now evaluated in float64 and rounded once (within 5e-4 of PyTorch's there).
+    pts = [8.196408e-05, 0.0, 0.5, -1.3, 2.0, 1e-3, -3.25]
+    check(lambda L: (lambda x: (L.sinc(x), [x]))(leaf(L, pts, dtype)), rtol=1e-5, atol=5e-4)
+    if dtype == "float64":
+        check(lambda L: (lambda x: (L.sinc(x), [x]))(leaf(L, pts[2:], dtype)), order2=True, rtol=1e-9, atol=1e-12)
+    gradcheck(flambeau.sinc, [0.5, -1.3, 2.0, 1e-3])
+    x = flambeau.tensor([8.196408e-05], requires_grad=True)
+    flambeau.sinc(x).backward()
+    assert abs(float(x.grad) - (-np.pi ** 2 * 8.196408e-05 / 3)) < 1e-8
+
+
+def test_prod_half_dtype_of_zero_dim_tensor():
+    # Before: prod(x0d, dim=0, dtype=float16) raised ZeroDivisionError (dim % ndim with ndim 0) in backward.
+    for dim in (0, -1):
+        check(lambda L: (lambda x: (L.prod(x, dim=dim, dtype=L.float16), [x]))(leaf(L, 0.7)), rtol=1e-3, atol=1e-3)
+
+
+def test_pow_empty_complex_base_tensor_exponent():
+    # Before: the backward compared the complex exponent with 0 (eq/ge have no complex kernels):
+    # TypeError "eq: not implemented for dtype complex64".
+    def fn(L):
+        x = leaf(L, np.zeros(0), "complex64")
+        e = leaf(L, [1.0], "complex64")
+        return L.pow(x, e), [x, e]
+    check(fn)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_pow_tensor_exponent_grad_multiplies_outside_mask(dtype):
+    # Before: d/db was where(a == 0 & b >= 0, 0, g * out * log a): a NaN / inf g (the second-order pass
+    # brings 0 * log(0) = NaN through the mask's own backward) gave 0 where PyTorch's
+    # g * where(mask, 0, out * log a) gives NaN; the products are also in PyTorch's order now.
+    def fn(L):
+        a = leaf(L, [0.0, 2.0, 0.0, 1.5, 3.0, 0.0], dtype)
+        b = leaf(L, [1.5, 0.5, 0.0, -1.0, 2.2, 2.0], dtype)
+        return L.pow(a, b), [a, b]
+    check(fn, order2=True, rtol=1e-5)
+    check(lambda L: (lambda b: (L.pow(L.tensor([0, 2, 3, 0]), b), [b]))(leaf(L, [1.0, 0.5, 2.0, 0.3], dtype)),
+          order2=True, rtol=1e-5)
+    check(lambda L: (lambda b: (L.float_power(L.tensor([0, 2, 3]), b), [b]))(leaf(L, [1.0, 0.5, 2.0], "float64")),
+          order2=True)
+    # an inf grad_output at a == 0, first order
+    for L in (torch, flambeau):
+        b = leaf(L, [1.0, 2.0], dtype)
+        L.pow(L.tensor([0.0, 2.0], dtype=getattr(L, dtype)), b).backward(L.tensor([float("inf"), 1.0],
+                                                                                  dtype=getattr(L, dtype)))
+        assert np.isnan(_np(b.grad)[0])
+    gradcheck(lambda a, b: flambeau.pow(a, b), [0.5, 2.0, 1.5], [1.5, -0.5, 2.2])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_logaddexp_second_order_at_ties(dtype):
+    # Before: logaddexp was the composite max(a, b) + log1p(exp(-|a - b|)), kinked where a == b: its second
+    # order was 0 there (PyTorch's g / (1 + exp(b - a)) gives g/4-scaled curvature), and logcumsumexp (a
+    # logaddexp scan) inherited it at tied inputs (fuzz seed 13 #11043).
+    def fn(L):
+        a = leaf(L, [-3.0, 1.0, 0.5, 2.0], dtype)
+        b = leaf(L, [-3.0, 2.0, 0.5, -1.0], dtype)
+        return L.logaddexp(a, b), [a, b]
+    check(fn, order2=True, rtol=1e-5)
+    check(lambda L: (lambda x: (L.logcumsumexp(x, 0), [x]))(
+        leaf(L, [[-3.0, 0.0, 1.0], [-3.0, 1.0, 1.0], [-4.0, 2.0, 1.0]], dtype)), order2=True, rtol=1e-5)
+    check(lambda L: (lambda a: (L.logaddexp(a, L.tensor(2.0, dtype=getattr(L, dtype))), [a]))(
+        leaf(L, [2.0, float("inf"), -float("inf")], dtype)))
+    gradcheck(lambda a, b: flambeau.logaddexp(a, b), [-3.0, 1.0, 0.5], [-3.0, 2.0, 0.5])
+
+
+@pytest.mark.parametrize("dim", [0, 1, -1, None])
+def test_prod_with_zeros_second_order(dim):
+    # Before: with a zero in the slice the other elements' gradients were a constant 0 and the zero's a
+    # masked product, so second order lost d(grad_j)/d(x_zero) = prod of the rest (fuzz seed 13 #4150).
+    # PyTorch's prod_safe_zeros_backward (exclusive cumprods from both ends) is used now.
+    def fn(zeros):
+        def f(L):
+            a = np.arange(1.0, 13.0).reshape(3, 4) / 3 - 1.5
+            for z in zeros:
+                a[z] = 0.0
+            x = leaf(L, a, "float64")
+            return (L.prod(x) if dim is None else L.prod(x, dim)), [x]
+        return f
+    for zeros in ([(1, 1)], [(1, 1), (2, 2)], [(0, 0), (0, 3), (2, 1)]):
+        check(fn(zeros), rtol=1e-12, atol=1e-12)
+        check(fn(zeros), order2=True, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("code", ["L.amax(x, 0)", "L.amax(x, 1)", "L.amin(x, 1, keepdim=True)", "L.amax(x)",
+                                  "x.max()", "x.min()", "x[1].max()", "L.aminmax(x, dim=1)", "L.aminmax(x)"])
+def test_amax_amin_max_gradient_with_nan(code):
+    # Before: a slice whose result is NaN gave 0 gradients. PyTorch: amax/amin (and aminmax) scale by count,
+    # (g / count) * mask, NaN across such a slice (count 0); max()/min() share g among the NaNs.
+    nan = float("nan")
+    a = [[1.0, nan, 3.0, 3.0], [2.0, 5.0, 5.0, -1.0], [nan, nan, 0.0, 1.0]]
+    check(lambda L: (lambda x: (eval(code, {"L": L, "x": x}), [x]))(leaf(L, a, "float64")))
+
+
+def test_complex_std_of_constant_slice_has_zero_gradient():
+    # Before: complex std was sqrt(var(Re) + var(Im)) composed, so a constant slice (std 0) got
+    # g / 0 * 0 = NaN; PyTorch's std_backward takes 0 there (fuzz seed 11 #25, std_mean of an expanded view).
+    def fn(L):
+        x = L.tensor(np.array([[1.5 + 0.5j, 2 - 1j, 0.3j], [1 + 1j, 1 + 1j, 1 + 1j]])).to(L.complex64).requires_grad_()
+        return [L.std(x, 1), L.std_mean(x, dim=1)[0], L.std(x[1])], [x]
+    check(fn)
+    check(lambda L: (lambda x: (L.std(x, 1), [x]))(leaf(L, [[1.5, 2.0, 0.3], [1.0, -1.0, 2.0]], "complex128")),
+          order2=True, rtol=1e-10, atol=1e-12)

@@ -93,9 +93,33 @@ def var(input, *args, out=None, **kwargs):
     return _ops._finish(rvar(x, *args, **kwargs) + rvar(y, *args, **kwargs), out)
 
 
+def _std_of_var():
+    from ..autograd.function import Function
+    from .._functions import elementwise as ew, pointwise as pw, compare as cmp
+
+    class _StdOfVar(Function):
+        """sqrt of a variance with PyTorch's std_backward: g / (2 std), 0 where std is 0 (a constant
+        slice). A plain sqrt gave g / 0 = inf there, and the variance's zero centred values made it NaN."""
+        _grad_fn_name = "StdBackward0"
+
+        @staticmethod
+        def forward(ctx, v):
+            out = ew.sqrt(v)
+            ctx.save_for_backward(out)
+            return out
+
+        @staticmethod
+        def backward(ctx, g):
+            out, = ctx.saved_tensors
+            return pw.where(cmp.eq(out, 0), 0.0, ew.div(g, ew.mul(out, 2.0)))
+    return _StdOfVar
+
+
 def std(input, *args, out=None, **kwargs):
+    from ..autograd.grad_mode import _state as _gs
     from .._functions.elementwise import sqrt
-    return _ops._finish(sqrt(var(input, *args, **kwargs)), out)
+    v = var(input, *args, **kwargs)
+    return _ops._finish(_std_of_var().apply(v) if _gs.enabled and v.requires_grad else sqrt(v), out)
 
 
 def _mean_args(args, kwargs):

@@ -401,6 +401,13 @@ def _trunc_div(a, b):
     return r if dt in _FLOAT else _cast(r.detach(), dt)
 
 
+def _is_zero(t):
+    """t == 0, complex included (the C comparison kernels take real dtypes only)."""
+    if t._impl.dtype[0] == "c":
+        return logical_and(eq(t.real, 0), eq(t.imag, 0))
+    return eq(t, 0)
+
+
 class Pow(_Binary):
     _grad_fn_name = "PowBackward1"
 
@@ -420,12 +427,16 @@ class Pow(_Binary):
         ga = gb = None
         if nig[0]:
             # d(a^b)/da = b * a^(b-1), and 0 where b == 0 (even at a == 0).
-            ga = _pw.where(eq(b, 0), 0.0, mul(mul(g, b), pow(a, sub(b, 1))))
+            ga = _pw.where(_is_zero(b), 0.0, mul(g, mul(b, pow(a, sub(b, 1)))))
             ga = _sum_to(ga, sa)
         if nig[1]:
             # d(a^b)/db = a^b * log(a), and 0 where a == 0 and b >= 0 (PyTorch's convention).
-            zero = logical_and(eq(a, 0), ge(b, 0))
-            gb = _sum_to(_pw.where(zero, 0.0, mul(mul(g, out), log(a))), sb)
+            # (complex exponents compare their real part, as PyTorch's pow_backward_exponent; they reach
+            # this Function only on empty operands, the complex path composes exp(w log z) otherwise)
+            zero = logical_and(_is_zero(a), ge(b.real if b._impl.dtype[0] == "c" else b, 0))
+            # g multiplies outside the mask, as PyTorch's pow_backward_exponent: a NaN / inf g (in a
+            # second-order pass, 0 * log(0) from the mask's own backward) stays NaN where a == 0.
+            gb = _sum_to(mul(g, _pw.where(zero, 0.0, mul(out, log(a)))), sb)
         return ga, gb
 
 

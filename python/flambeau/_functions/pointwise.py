@@ -12,7 +12,7 @@ from ..autograd.function import Function
 from ..autograd.grad_mode import _state as _gs
 from .shape import _sum_to
 from ._dispatch import _cast, _write_out, _check_inplace_leaf, _snapshot, _rebase, _scalar_like, _TORCH_TYPE_NAMES
-from .compare import eq, le, ge, logical_and, isnan, isinf, isfinite, isposinf, isneginf, _inplace_nograd
+from .compare import eq, le, ge, gt, logical_and, logical_not, isnan, isinf, isfinite, isposinf, isneginf, _inplace_nograd
 from .elementwise import (add, sub, rsub, mul, div, neg, exp, log, log1p, abs, sqrt, trunc, erf, pow, atan2,
                           maximum, minimum, hypot)
 
@@ -64,13 +64,15 @@ def _xlogy_value(x, y):
 
 class _Xlogy(Function):
     """xlogy with PyTorch's derivatives: d/dx = xlogy(g, y), and 0 where x == 0 and y <= 0 (the
-    composite's where/mul gave 0 * log(0) = NaN there); d/dy = g * x / y. Not `_builtin`: the engine
-    sums broadcast gradients back and casts them to each input's dtype."""
+    composite's where/mul gave 0 * log(0) = NaN there); with a Python number for y (xlogy.Scalar_Other)
+    PyTorch masks where x == 0 unless y > 0, so a NaN number gives 0 there too. d/dy = g * x / y. Not
+    `_builtin`: the engine sums broadcast gradients back and casts them to each input's dtype."""
     _grad_fn_name = "XlogyBackward0"
 
     @staticmethod
-    def forward(ctx, x, y):
+    def forward(ctx, x, y, y_number=False):
         ctx.save_for_backward(x, y)
+        ctx.y_number = y_number
         return _xlogy_value(x, y)
 
     @staticmethod
@@ -79,16 +81,17 @@ class _Xlogy(Function):
         nig = ctx.needs_input_grad
         gx = gy = None
         if nig[0]:
-            gx = where(logical_and(eq(x, 0), le(y, 0)), 0.0, xlogy(g, y))
+            keep = logical_not(gt(y, 0)) if ctx.y_number else le(y, 0)
+            gx = where(logical_and(eq(x, 0), keep), 0.0, xlogy(g, y))
         if nig[1]:
             gy = div(mul(g, x), y)
-        return gx, gy
+        return gx, gy, None
 
 
 def xlogy(input, other, *, out=None):
     """input * log(other) (PyTorch's promotion: _float_pair; complex refused as PyTorch's kernel)."""
     x, y, dt = _float_pair("xlogy", input, other)
-    r = _Xlogy.apply(x, y) if _gs.enabled and (x._rg or y._rg) else _xlogy_value(x, y)
+    r = _Xlogy.apply(x, y, not isinstance(other, Tensor)) if _gs.enabled and (x._rg or y._rg) else _xlogy_value(x, y)
     r = _cast(r, dt)
     return _write_out(out, r) if out is not None else r
 
@@ -104,10 +107,36 @@ def logaddexp(input, other, *, out=None):
     if dt is not None and dt not in _FLOAT:
         raise NotImplementedError(f"\"logaddexp_cpu\" not implemented for '{_TORCH_TYPE_NAMES[dt]}'")
     x, y, dt = _float_pair("logaddexp", input, other, half_in_float=True)
+    r = _Logaddexp.apply(x, y) if _gs.enabled and (x._rg or y._rg) else _logaddexp_value(x, y)
+    r = _cast(r, dt)
+    return _write_out(out, r) if out is not None else r
+
+
+def _logaddexp_value(x, y):
     # PyTorch's kernel: a where both are the same infinity, else max + log1p(exp(-|a - b|))
     r = add(maximum(x, y), log1p(exp(neg(abs(sub(x, y))))))
-    r = _cast(where(logical_and(isinf(x), eq(x, y)), x, r), dt)
-    return _write_out(out, r) if out is not None else r
+    return where(logical_and(isinf(x), eq(x, y)), x, r)
+
+
+class _Logaddexp(Function):
+    """logaddexp with PyTorch's derivatives, g / (1 + exp(y - x)) and g / (1 + exp(x - y)). The
+    composite's max/abs are kinked where x == y: first order split evenly there (right), but its second
+    order lost the curvature (0 where PyTorch's is g/4-scaled), and logcumsumexp, a scan of logaddexp,
+    inherited that at ties. Not `_builtin`: the engine sums broadcast gradients back and casts them."""
+    _grad_fn_name = "LogaddexpBackward0"
+
+    @staticmethod
+    def forward(ctx, x, y):
+        ctx.save_for_backward(x, y)
+        return _logaddexp_value(x, y)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved_tensors
+        nig = ctx.needs_input_grad
+        gx = div(g, add(exp(sub(y, x)), 1.0)) if nig[0] else None
+        gy = div(g, add(exp(sub(x, y)), 1.0)) if nig[1] else None
+        return gx, gy
 
 
 # ---------------------------------------------------------------- addcmul, addcdiv, lerp: one kernel each
@@ -378,9 +407,11 @@ class ClampTensor(Function):
             keep = ge(x, lo) if lo is not None else le(x, hi)
             to_lo = lt(x, lo) if lo is not None else None
             to_hi = gt(x, hi) if hi is not None else None
-        gx = _sum_to(where(keep, g, 0.0), x.shape) if nig[0] else None
-        glo = _sum_to(where(to_lo, g, 0.0), lo.shape) if nig[1] else None
-        ghi = _sum_to(where(to_hi, g, 0.0), hi.shape) if nig[2] else None
+        # _builtin: the engine does not cast, and g has the promoted result dtype (a float64 bound on a
+        # float32 input): each gradient goes back in its own input's dtype, as PyTorch's.
+        gx = _cast(_sum_to(where(keep, g, 0.0), x.shape), x._impl.dtype) if nig[0] else None
+        glo = _cast(_sum_to(where(to_lo, g, 0.0), lo.shape), lo._impl.dtype) if nig[1] else None
+        ghi = _cast(_sum_to(where(to_hi, g, 0.0), hi.shape), hi._impl.dtype) if nig[2] else None
         return gx, glo, ghi
 
 

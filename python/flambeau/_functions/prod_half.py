@@ -55,7 +55,7 @@ def prod_half(arr, dt, shape, strides, dims, keepdim):
     """The product of arr (the tensor's values as float16, or float32 holding bfloat16 values, in its
     logical shape) over dims ([] = all), or None where the order is not emulated."""
     nd = len(shape)
-    dims = sorted(d % nd for d in dims) if dims else list(range(nd))
+    dims = sorted(d % nd for d in dims) if dims and nd else list(range(nd))  # a 0-d tensor's dim 0/-1: itself
     order = sorted(range(nd), key=lambda d: -strides[d])  # memory order, outermost first
     expect = 1
     for d in reversed(order):  # dense in that order?

@@ -184,6 +184,8 @@ class Prod(Function):
         # d prod / dx_i = product of the others. Without zeros that is prod / x_i; with exactly one
         # zero in a slice only the zero's position gets (the product of the rest); with more, all 0.
         is_zero = cmp.eq(x, 0)
+        if len(dims) <= 1 and x._impl.dtype[0] != "c" and bool(is_zero.any()):
+            return ew.mul(g, _prod_safe_zeros(x, dims)), None, None
         x_nz = pw.where(is_zero, 1.0, x)
         p_nz = prod(x_nz, dims or None, True)
         nzero = sum(is_zero, dims or None, True)
@@ -191,6 +193,34 @@ class Prod(Function):
         grad_no_zero = ew.div(p_full, x_nz)
         grad_one_zero = pw.where(cmp.logical_and(is_zero, cmp.eq(nzero, 1)), p_nz, 0.0)
         return ew.mul(g, pw.where(cmp.eq(nzero, 0), grad_no_zero, grad_one_zero)), None, None
+
+
+def _prod_safe_zeros(x, dims):
+    """PyTorch's prod backward where the input holds a zero: along the reduced dim, the exclusive cumulative
+    product from the front times the one from the back (the product of the others, no division). Built of
+    differentiable ops, so second order gets the terms a constant 0 / masked product would drop: the
+    derivative of the other elements' gradients with respect to the zero (fuzz seed 13 #4150). Over all
+    dims: flattened (with two or more zeros PyTorch's ProdBackward0 shortcuts to zeros, but only outside
+    create_graph: a second order still goes through the cumulative products)."""
+    from .join import cat, flip
+    from .sorting import cumprod
+    from .shape import narrow
+    from .._creation import ones
+    if not dims:
+        if not _gs.enabled and int(sum(cmp.eq(x, 0)).item()) > 1:
+            return ew.mul(x, 0.0).detach()
+        return reshape(_prod_safe_zeros(reshape(x, [-1]), [0]), list(x.shape))
+    d = dims[0]
+    n = x.shape[d]
+    if n == 1:  # the product of no others
+        from .._creation import ones_like
+        return ones_like(x)
+    one_shape = list(x.shape)
+    one_shape[d] = 1
+    one = ones(one_shape, dtype=x.dtype, device=x.device)
+    front = cumprod(cat([one, narrow(x, d, 0, n - 1)], d), d)
+    back = flip(cumprod(cat([one, flip(narrow(x, d, 1, n - 1), [d])], d), d), [d])
+    return ew.mul(front, back)
 
 
 class ProdAll(Prod):
@@ -224,6 +254,7 @@ class _AmaxAmin(Function):
     """amax/amin (and max()/min() without dim): ties share the gradient evenly."""
     _builtin = True
     _cfn = None
+    _all_reduce = False
 
     @classmethod
     def forward(cls, ctx, x, dims, keepdim):
@@ -237,10 +268,19 @@ class _AmaxAmin(Function):
         x, out = ctx.saved_tensors
         shape, dims, keepdim = ctx.args
         out_b = _expand_back(out, shape, dims, keepdim)
-        mask = cmp.eq(x, out_b)
+        if cls._all_reduce:
+            # max()/min() over everything: PyTorch's evenly_distribute_backward, the NaNs share the
+            # gradient when the result is NaN (elsewhere zeros, whatever g is)
+            mask = pw.where(cmp.isnan(out_b), cmp.isnan(x), cmp.eq(x, out_b))
+        else:
+            mask = cmp.eq(x, out_b)
         count = sum(mask, dims or None, True)
         share = ew.div(_expand_back(g, shape, dims, keepdim), _expand_back(count, shape, dims, True))
-        return pw.where(mask, share, 0.0), None, None
+        if cls._all_reduce:
+            return pw.where(mask, share, 0.0), None, None
+        # amax/amin: PyTorch's scale_grad_by_count, (g / count) * mask: a slice whose result is NaN has
+        # count 0, so g / 0 times 0 is NaN there (where() gave 0)
+        return ew.mul(share, mask), None, None
 
 
 class Amax(_AmaxAmin):
@@ -256,11 +296,13 @@ class Amin(_AmaxAmin):
 class _MaxAll(_AmaxAmin):
     _grad_fn_name = "MaxBackward1"
     _cfn = staticmethod(_C.amax)
+    _all_reduce = True
 
 
 class _MinAll(_AmaxAmin):
     _grad_fn_name = "MinBackward1"
     _cfn = staticmethod(_C.amin)
+    _all_reduce = True
 
 
 def _check_nonempty(input, op, dims, full_error=RuntimeError):
