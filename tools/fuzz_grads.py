@@ -235,19 +235,9 @@ def show(args):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--cases", type=int, default=2000)
-    ap.add_argument("--timeout", type=float, default=60.0, help="seconds per case before it counts as a hang")
-    ap.add_argument("--only", default="", help="comma-separated op names (as printed in findings)")
+    F.add_common_args(ap, "abcdxn")
     ap.add_argument("--order", default="mixed", choices=["1", "2", "mixed"],
                     help="first-order only, second-order for every case, or for about a third of them")
-    ap.add_argument("--classes", default="abcdxn", help="which classes to list in detail")
-    ap.add_argument("--json", default="", help="write all findings (with code) to this file")
-    ap.add_argument("-v", "--verbose", action="store_true", help="print each finding's reproducing code")
-    ap.add_argument("--show", type=int, default=-1, help="run one case and print both outcomes")
-    ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
-    ap.add_argument("--start", type=int, default=0, help=argparse.SUPPRESS)
-    ap.add_argument("--end", type=int, default=0, help=argparse.SUPPRESS)
     args = ap.parse_args()
     ORDER[0] = {"1": 1, "2": 2, "mixed": 0}[args.order]
     if args.worker:

@@ -1041,19 +1041,24 @@ def show(args):
     print("class   :", classify(op, code, tres, fres))
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_common_args(ap, classes):
+    """The options fuzz_ops and fuzz_grads share (`classes`: the default of --classes)."""
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--cases", type=int, default=2000)
     ap.add_argument("--timeout", type=float, default=60.0, help="seconds per case before it counts as a hang")
     ap.add_argument("--only", default="", help="comma-separated op names (as printed in findings)")
-    ap.add_argument("--classes", default="abcde", help="which classes to list in detail")
+    ap.add_argument("--classes", default=classes, help="which classes to list in detail")
     ap.add_argument("--json", default="", help="write all findings (with code) to this file")
     ap.add_argument("-v", "--verbose", action="store_true", help="print each finding's reproducing code")
     ap.add_argument("--show", type=int, default=-1, help="run one case and print both outcomes")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--start", type=int, default=0, help=argparse.SUPPRESS)
     ap.add_argument("--end", type=int, default=0, help=argparse.SUPPRESS)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_common_args(ap, "abcde")
     args = ap.parse_args()
     if args.worker:
         worker(args.seed, args.cases, args.start, args.end, set(args.only.split(",")) if args.only else None)
