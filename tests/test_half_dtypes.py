@@ -783,7 +783,9 @@ def test_half_input_with_float32_norm_parameters(dt, norm):
     assert_close_half(of, ot, dt, ulps=1.0, what=norm)
     # the input gradient sums cancelling terms: compared on the scale of its largest element
     assert_close_half(xf, xt, dt, ulps=4.0, scale=float(np.abs(xt.float().numpy()).max()), what=norm)
-    np.testing.assert_allclose(wf.numpy(), wt.numpy(), rtol=0.01 if "ayer" in norm or "layer" in norm else 1e-4, atol=1e-3)
+    # (PyTorch accumulates LayerNorm's mixed weight/bias gradients in the half type: on one thread, one long
+    # sequential sum, 3.5% from the float32 value here; flambeau's are float32 sums)
+    np.testing.assert_allclose(wf.numpy(), wt.numpy(), rtol=0.05 if "ayer" in norm or "layer" in norm else 1e-4, atol=1e-3)
 
 
 @pytest.mark.parametrize("dt", DTS)

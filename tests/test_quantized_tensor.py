@@ -24,11 +24,22 @@ def _ties(n, scale, rng):
     return np.nextafter(x, rng.choice([-np.inf, np.inf], n).astype(np.float32)) if rng.random() < 0.5 else x
 
 
+@pytest.fixture
+def one_torch_thread():
+    """PyTorch splits the fbgemm call per thread, each part with its own scalar tail: one thread, restored after
+    (it was left at 1 for every later test, which changed PyTorch's bfloat16 LayerNorm gradients in
+    test_half_dtypes when that ran after this file)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.mark.usefixtures("one_torch_thread")
 @pytest.mark.parametrize("qdtype,qmin,qmax", QDTYPES)
 @pytest.mark.parametrize("n", [1, 7, 8, 13, 1003, 40000])
 def test_quantize_per_tensor_bit_exact(qdtype, qmin, qmax, n):
     rng = np.random.default_rng(np.random.randint(1 << 30))
-    torch.set_num_threads(1)  # PyTorch splits the fbgemm call per thread; each part has its own scalar tail
     for scale in (0.0137, 0.013, 0.1, 1 / 3, 0.00214854861):
         x = np.concatenate([(rng.standard_normal(n) * 3).astype(np.float32), _ties(n, scale, rng)])
         zp = int(rng.integers(max(qmin, -50), min(qmax, 200)))
