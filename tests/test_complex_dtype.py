@@ -490,7 +490,8 @@ def test_grad_accumulates_for_complex_leaf():
 @pytest.mark.parametrize("op", ["erf", "lgamma", "maximum", "relu", "floor", "sort", "argmax", "nansum"])
 def test_uncovered_ops_raise_type_error(op):
     z = flambeau.tensor([1 + 2j, 3 - 1j])
-    with pytest.raises((TypeError, RuntimeError), match="complex64|Complex"):
+    # (nansum says PyTorch's "nansum on CPU does not support complex inputs")
+    with pytest.raises((TypeError, RuntimeError), match="complex64|Complex|complex inputs"):
         if op == "maximum":
             flambeau.maximum(z, z)
         else:
