@@ -13,36 +13,17 @@ import pytest
 import torch
 
 import flambeau
-from fuzz_parity import outcome as _outcome, to_numpy as _np
+from fuzz_parity import check as fuzz_check, same, to_numpy as _np
 from helpers import run_python
 
 
 def _same(t, f, path="result"):
-    if isinstance(t, (tuple, list)):
-        assert isinstance(f, (tuple, list)) and len(t) == len(f), f"{path}: {t!r} vs {f!r}"
-        for i, (a, b) in enumerate(zip(t, f)):
-            _same(a, b, f"{path}[{i}]")
-        return
-    if isinstance(t, torch.Tensor):
-        assert isinstance(f, flambeau.Tensor), f"{path}: got {type(f).__name__}"
-        assert str(t.dtype).split(".")[-1] == str(f.dtype).split(".")[-1], f"{path}: dtype {t.dtype} vs {f.dtype}"
-        assert tuple(t.shape) == tuple(f.shape), f"{path}: shape {tuple(t.shape)} vs {tuple(f.shape)}"
-        np.testing.assert_allclose(_np(f), _np(t), rtol=1e-5, atol=1e-6, equal_nan=True, err_msg=path)
-        return
-    assert t == f or (isinstance(t, float) and math.isnan(t) and math.isnan(f)), f"{path}: {t!r} vs {f!r}"
+    same(t, f, path, rtol=1e-5, atol=1e-6)
 
 
 def check(fn, names=None):
     """fn(torch) and fn(flambeau) agree; when both raise, flambeau's message matches `names`."""
-    tok, tv = _outcome(fn, torch)
-    fok, fv = _outcome(fn, flambeau)
-    if not tok:
-        assert not fok, f"PyTorch raises {type(tv).__name__}: {tv}, flambeau returned {fv!r}"
-        if names:
-            assert __import__("re").search(names, str(fv)), f"flambeau's message {fv!s} does not match {names}"
-        return
-    assert fok, f"flambeau raises {type(fv).__name__}: {fv} where PyTorch returns"
-    _same(tv, fv)
+    fuzz_check(fn, _same, names)
 
 
 def _expanded(L, dtype=None):

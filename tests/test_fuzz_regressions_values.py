@@ -8,39 +8,14 @@ import math
 
 import numpy as np
 import pytest
-import torch
 
-import flambeau
-from fuzz_parity import outcome as _outcome, to_numpy as _np
-
-
-def _same(t, f, path="result", rtol=0.0, atol=0.0):
-    if isinstance(t, (tuple, list)):
-        assert isinstance(f, (tuple, list)) and len(t) == len(f), f"{path}: {t!r} vs {f!r}"
-        for i, (a, b) in enumerate(zip(t, f)):
-            _same(a, b, f"{path}[{i}]", rtol, atol)
-        return
-    if isinstance(t, torch.Tensor):
-        assert isinstance(f, flambeau.Tensor), f"{path}: got {type(f).__name__}"
-        assert str(t.dtype).split(".")[-1] == str(f.dtype).split(".")[-1], f"{path}: dtype {t.dtype} vs {f.dtype}"
-        assert tuple(t.shape) == tuple(f.shape), f"{path}: shape {tuple(t.shape)} vs {tuple(f.shape)}"
-        np.testing.assert_allclose(_np(f), _np(t), rtol=rtol, atol=atol, equal_nan=True, err_msg=path)
-        return
-    assert t == f or (isinstance(t, float) and math.isnan(t) and math.isnan(f)), f"{path}: {t!r} vs {f!r}"
+from fuzz_parity import check as fuzz_check, same
 
 
 def check(fn, names=None, rtol=0.0, atol=0.0):
     """fn(torch) and fn(flambeau) agree (exactly by default); when both raise, flambeau's message
     matches `names`."""
-    tok, tv = _outcome(fn, torch)
-    fok, fv = _outcome(fn, flambeau)
-    if not tok:
-        assert not fok, f"PyTorch raises {type(tv).__name__}: {tv}, flambeau returned {fv!r}"
-        if names:
-            assert __import__("re").search(names, str(fv)), f"flambeau's message {fv!s} does not match {names}"
-        return
-    assert fok, f"flambeau raises {type(fv).__name__}: {fv} where PyTorch returns"
-    _same(tv, fv, rtol=rtol, atol=atol)
+    fuzz_check(fn, lambda t, f: same(t, f, rtol=rtol, atol=atol), names)
 
 
 _POOL = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 1.0, -1.0, 1e30, -1e-30, 3.5, 65504.0, 1e5, -7.25])
