@@ -145,13 +145,10 @@ def _same_grad(a, b, tol):
     if a is None or b is None:
         return None if a is None and b is None else ("None vs %s" % ("a gradient" if b is not None else "None")
                                                      if a is None else "a gradient vs None")
-    (dta, xa), (dtb, xb) = a, b
-    if dta != dtb:
-        return "dtype %s vs %s" % (dta, dtb)
-    if xa.shape != xb.shape:
-        return "shape %s vs %s" % (list(xa.shape), list(xb.shape))
-    if xa.size == 0:
-        return None
+    m = F.layout_difference(a, b)
+    (_, xa), (_, xb) = a, b
+    if m is not None or xa.size == 0:
+        return m
     atol, rtol = tol
     ya, yb = xa.astype(np.complex128), xb.astype(np.complex128)
     fin = np.isfinite(ya)
@@ -159,11 +156,7 @@ def _same_grad(a, b, tol):
     ok = np.isclose(ya, yb, atol=atol * scale, rtol=rtol, equal_nan=True)
     # isclose treats nan+1j*x vs nan+1j*y as different; a NaN anywhere on both sides counts as equal
     ok |= np.isnan(ya) & np.isnan(yb)
-    if not ok.all():
-        k = int(np.argmin(ok.reshape(-1)))
-        return "values differ at flat %d: %r vs %r (%d of %d)" % (k, ya.reshape(-1)[k], yb.reshape(-1)[k],
-                                                                    int((~ok).sum()), ok.size)
-    return None
+    return F.first_difference(ok, ya, yb)
 
 
 def classify(op, code, tr, fr):

@@ -821,32 +821,38 @@ TOL = {"float16": (1e-2, 1e-2), "bfloat16": (5e-2, 2e-2), "float32": (1e-4, 1e-4
        "complex64": (1e-4, 1e-4), "complex128": (1e-9, 1e-9)}
 
 
-def _same_array(a, b):
-    import numpy as np
-    dta, xa = a
-    dtb, xb = b
+def layout_difference(a, b):
+    """Why two (dtype, array) results differ in dtype or shape, or None (shared with fuzz_grads)."""
+    (dta, xa), (dtb, xb) = a, b
     if dta != dtb:
         return "dtype %s vs %s" % (dta, dtb)
     if xa.shape != xb.shape:
         return "shape %s vs %s" % (list(xa.shape), list(xb.shape))
-    if xa.size == 0:
+    return None
+
+
+def first_difference(ok, xa, xb):
+    """The report for elementwise agreement `ok` of xa and xb: None when all agree, else the first mismatch."""
+    import numpy as np
+    if ok.all():
         return None
+    k = int(np.argmin(ok.reshape(-1)))
+    return "values differ at flat %d: %r vs %r (%d of %d)" % (k, xa.reshape(-1)[k], xb.reshape(-1)[k],
+                                                                int((~ok).sum()), ok.size)
+
+
+def _same_array(a, b):
+    import numpy as np
+    m = layout_difference(a, b)
+    (dta, xa), (_, xb) = a, b
+    if m is not None or xa.size == 0:
+        return m
     if dta in TOL:
         atol, rtol = TOL[dta]
         ya, yb = xa.astype(np.complex128), xb.astype(np.complex128)
-        ok = np.isclose(ya, yb, atol=atol, rtol=rtol, equal_nan=True)
         # inf vs inf of the same sign is fine; isclose handles it
-        if not ok.all():
-            k = int(np.argmin(ok.reshape(-1)))
-            return "values differ at flat %d: %r vs %r (%d of %d)" % (k, ya.reshape(-1)[k], yb.reshape(-1)[k],
-                                                                        int((~ok).sum()), ok.size)
-        return None
-    if not np.array_equal(xa, xb):
-        bad = (xa != xb).reshape(-1)
-        k = int(np.argmax(bad))
-        return "values differ at flat %d: %r vs %r (%d of %d)" % (k, xa.reshape(-1)[k], xb.reshape(-1)[k],
-                                                                    int(bad.sum()), bad.size)
-    return None
+        return first_difference(np.isclose(ya, yb, atol=atol, rtol=rtol, equal_nan=True), ya, yb)
+    return first_difference(xa == xb, xa, xb)
 
 
 def compare(tr, fr):
