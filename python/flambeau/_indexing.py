@@ -12,7 +12,7 @@ import numbers
 import numpy as _np
 
 from . import _C
-from ._promote import _INT_LIMITS, check_fits
+from ._promote import check_fits
 from ._tensor import Tensor, _wrap, _wrap_view
 from .autograd.function import Function
 from .autograd.grad_mode import _state as _gs

@@ -643,24 +643,6 @@ class _Ctx:
         pass
 
 
-class _NotDifferentiable(Function):
-    @staticmethod
-    def forward(ctx, value, name, *inputs):
-        ctx.name = name
-        return value
-
-    @staticmethod
-    def backward(ctx, g):
-        raise RuntimeError(f"the derivative for '{ctx.name}' is not implemented.")
-
-
-def _no_grad_result(r, name, *inputs):
-    """r, with a graph node whose backward raises (PyTorch's not_implemented derivatives)."""
-    if _gs.enabled and builtins.any(isinstance(t, Tensor) and t._rg for t in inputs):
-        return _NotDifferentiable.apply(r, name, *[t for t in inputs if isinstance(t, Tensor)])
-    return r
-
-
 def nextafter(input, other, *, out=None):
     """The next floating-point value after input toward other, elementwise."""
     _check_tensor(input, "nextafter")

@@ -12,7 +12,7 @@ from ..autograd.function import Function
 from ..autograd.grad_mode import _state as _gs
 from .shape import _sum_to
 from ._dispatch import _cast, _write_out, _check_inplace_leaf, _snapshot, _rebase, _scalar_like, _TORCH_TYPE_NAMES
-from .compare import eq, le, ge, gt, logical_and, logical_not, isnan, isinf, isfinite, isposinf, isneginf, _inplace_nograd
+from .compare import eq, le, ge, gt, logical_and, logical_not, isnan, isinf, isposinf, isneginf, _inplace_nograd
 from .elementwise import (add, sub, rsub, mul, div, neg, exp, log, log1p, abs, sqrt, trunc, erf, pow, atan2,
                           maximum, minimum, hypot)
 
