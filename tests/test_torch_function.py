@@ -284,3 +284,112 @@ def test_mode_returning_not_implemented_without_subclasses_raises():
         with Refuses():
             with pytest.raises(TypeError, match="(?s)Multiple dispatch failed.*mode object"):
                 lib.add(lib.ones(2), 1)
+
+
+PROPERTIES = ("shape", "dtype", "device", "ndim", "requires_grad", "is_leaf", "layout", "is_cuda", "T", "data")
+
+
+def test_property_getters_dispatch_with_their_get_as_func():
+    def run(lib):
+        seen = []
+
+        class Logged(lib.Tensor):
+            @classmethod
+            def __torch_function__(cls, func, types, args=(), kwargs=None):
+                seen.append(func)
+                return super().__torch_function__(func, types, args, kwargs or {})
+        x = lib.randn(2, 3).as_subclass(Logged)
+        out = []
+        for name in PROPERTIES:
+            seen.clear()
+            r = getattr(x, name)
+            out.append((name, type(r).__name__ if isinstance(r, lib.Tensor) else str(r).replace(lib.__name__, "lib"),
+                        len(seen), bool(seen) and seen[0] == getattr(lib.Tensor, name).__get__))
+        return out
+    want, got = _both(run)
+    assert got == want
+
+
+def test_override_can_answer_a_property():
+    def run(lib):
+        class Fake(lib.Tensor):
+            @classmethod
+            def __torch_function__(cls, func, types, args=(), kwargs=None):
+                if func == lib.Tensor.shape.__get__:
+                    return (7, 7)
+                if func == lib.Tensor.dtype.__get__:
+                    return lib.float16
+                return super().__torch_function__(func, types, args, kwargs or {})
+        y = lib.randn(2).as_subclass(Fake)
+        with lib._C.DisableTorchFunctionSubclass():
+            inside = tuple(y.shape)
+        return y.shape, str(y.dtype).replace(lib.__name__, "lib"), inside, tuple((y + 1).shape)
+    want, got = _both(run)
+    assert got == want
+
+
+def test_mode_sees_property_getters():
+    def run(lib):
+        seen = []
+
+        class Names(lib.overrides.TorchFunctionMode):
+            def __torch_function__(self, func, types, args=(), kwargs=None):
+                seen.append(func.__name__)
+                return func(*args, **(kwargs or {}))
+        z = lib.ones(2)
+        with Names():
+            z.shape, z.dtype, z.requires_grad  # noqa: B018
+            z + 1
+        return seen
+    want, got = _both(run)
+    assert got == want
+
+
+def test_as_subclass_is_an_alias_in_the_graph():
+    def run(lib):
+        a = lib.randn(3, requires_grad=True)
+        x = a.as_subclass(_subclass(lib))
+        y = (x * 2).sum()
+        y.backward()
+        return type(x.grad_fn).__name__, x.is_leaf, x._base is a, a.grad.tolist()
+    want, got = _both(run)
+    assert got[:3] == want[:3]
+    assert got[3] == [2.0, 2.0, 2.0]
+
+
+# Saved subclasses name their class: at module level, so that both libraries can pickle the name.
+class SavedTorchT(torch.Tensor):
+    pass
+
+
+class SavedFlambeauT(flambeau.Tensor):
+    pass
+
+
+def test_save_and_load_keep_the_subclass_and_its_attributes(tmp_path):
+    def run(lib):
+        cls = SavedTorchT if lib is torch else SavedFlambeauT
+        x = lib.arange(6.0).reshape(2, 3).as_subclass(cls)
+        x.tag = "hello"
+        g = lib.ones(2, requires_grad=True).as_subclass(cls)
+        path = tmp_path / f"{lib.__name__}.pt"
+        lib.save({"x": x, "both": [x, x[0]], "g": g, "plain": lib.zeros(1)}, path)
+        results = []
+        for kw in ({}, {"weights_only": False}):
+            with lib.serialization.safe_globals([cls]):
+                d = lib.load(path, **kw)
+            results.append((type(d["x"]) is cls, d["x"].tag, d["x"].tolist(), d["both"][0] is d["x"],
+                            type(d["both"][1]) is cls, getattr(d["both"][1], "tag", None),
+                            d["g"].requires_grad, d["g"].is_leaf, type(d["plain"]).__name__))
+        with pytest.raises(Exception, match="(?i)unsupported global|weights only load failed"):
+            lib.load(path)  # the class is not trusted: refused, as PyTorch's weights_only load refuses it
+        return results
+    want, got = _both(run)
+    assert got == want
+
+
+def test_saving_a_local_subclass_instance_names_the_problem(tmp_path):
+    class Local(flambeau.Tensor):
+        pass
+    with pytest.raises(TypeError, match="local Tensor subclass"):
+        flambeau.save(flambeau.ones(2).as_subclass(Local), tmp_path / "x.pt")

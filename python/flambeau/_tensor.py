@@ -69,6 +69,10 @@ def _wrap_view(impl, src):
 
 
 _view_hook = None
+# Set by the modules that define them (imported after this one): the alias op as_subclass makes
+# (_functions/shape.py) and the default __torch_function__ (_torch_function.py).
+_alias = None
+_default_torch_function = None
 
 
 def _disabled_torch_function_impl(func, types, args=(), kwargs=None):
@@ -91,8 +95,7 @@ class Tensor:
     def __torch_function__(cls, func, types, args=(), kwargs=None):
         """PyTorch's default: run func with overrides off and return its tensors as `cls`
         (_torch_function.py; reached only for subclasses, once a subclass has installed the protocol)."""
-        from ._torch_function import default_torch_function
-        return default_torch_function(cls, func, types, args, kwargs)
+        return _default_torch_function(cls, func, types, args, kwargs)
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -217,7 +220,7 @@ class Tensor:
         `cls` instances through Tensor.__torch_function__ unless cls disables it: _torch_function.py)."""
         if not (isinstance(cls, type) and issubclass(cls, Tensor)):
             raise TypeError(f"as_subclass(): argument 'cls' must be a subclass of Tensor, not {cls!r}")
-        alias = self.view_as(self)
+        alias = _alias(self)
         t = _new(cls)
         t._impl, t._rg, t.grad_fn, t._base = alias._impl, alias._rg, alias.grad_fn, alias._base
         t._output_nr = alias._output_nr

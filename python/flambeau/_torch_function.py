@@ -21,6 +21,7 @@ import sys
 import threading
 import types as _types
 
+from . import _tensor as _tensor_module
 from ._tensor import Tensor, _disabled_torch_function_impl
 
 
@@ -46,8 +47,14 @@ _TENSOR_SKIP = frozenset((
     "__setattr__", "__delattr__", "__reduce__", "__reduce_ex__", "__setstate__", "__getstate__", "__deepcopy__",
     "__copy__", "__dir__", "__sizeof__", "__hash__", "__class_getitem__", "__subclasshook__", "__del__",
     "as_subclass", "__repr__", "__str__"))
-# Tensor properties whose result is a tensor of the same kind (PyTorch returns the subclass for these).
-_TENSOR_PROPERTIES = ("T", "mT", "H", "mH", "real", "imag", "data")
+# Tensor properties whose getters dispatch, with `Tensor.<name>.__get__` as func (as PyTorch's do). The
+# tensor-valued ones (T ... data) come back as the subclass; the rest (shape, dtype, ...) are returned as
+# they are. grad, grad_fn and _base are slots here, not properties: they stay undispatched (wrapping them
+# would cost every autograd step of every program that defines a subclass).
+_TENSOR_PROPERTIES = ("T", "mT", "H", "mH", "real", "imag", "data",
+                      "shape", "dtype", "device", "ndim", "layout", "requires_grad", "is_leaf", "output_nr",
+                      "retains_grad", "is_cuda", "is_cpu", "is_meta", "is_sparse", "is_sparse_csr",
+                      "is_quantized", "itemsize", "nbytes")
 # Public functions that take no part (as in torch.overrides.get_ignored_functions()).
 _IGNORED = frozenset((
     "is_tensor", "is_storage", "set_default_dtype", "get_default_dtype", "set_default_device", "manual_seed",
@@ -178,6 +185,24 @@ def _dispatching(fn):
     return public
 
 
+def _dispatching_property(p):
+    """Property p with a getter behind the override check; an override receives `Tensor.<name>.__get__`
+    (the new property's, so `func == flambeau.Tensor.shape.__get__` holds) and args (tensor,)."""
+    fget = p.fget
+
+    def getter(self):
+        st = _local
+        if st.modes and not st.all_disabled:
+            return mode_dispatch(prop.__get__, (self,), {})
+        if st.disabled or type(self) is Tensor or not _override_of(type(self)):
+            return fget(self)
+        return dispatch(prop.__get__, [self], (self,), {})
+
+    getter._tf_original = fget
+    prop = property(getter, p.fset, p.fdel, p.__doc__)
+    return prop
+
+
 def mode_dispatch(public, args, kwargs, relevant=None):
     """The innermost TorchFunctionMode handles the call, popped while it runs (so that calling func from
     its handler reaches the next mode, then the subclasses, then the op). NotImplemented from it falls
@@ -243,12 +268,19 @@ def _convert(ret, cls):
 
 def default_torch_function(cls, func, types, args=(), kwargs=None):
     """Tensor.__torch_function__: run the op with overrides off; its tensors come back as `cls`."""
-    if kwargs is None:
-        kwargs = {}
-    if not all(issubclass(cls, t) for t in types):
-        return NotImplemented
-    with DisableTorchFunctionSubclass():
-        return _convert(func(*args, **kwargs), cls)
+    for t in types:
+        if not issubclass(cls, t):
+            return NotImplemented
+    st = _local
+    st.disabled += 1  # DisableTorchFunctionSubclass, inline: this runs for every op on a subclass
+    try:
+        ret = func(*args, **kwargs) if kwargs else func(*args)
+        return _convert(ret, cls)
+    finally:
+        st.disabled -= 1
+
+
+_tensor_module._default_torch_function = default_torch_function
 
 
 def _is_api_function(v):
@@ -271,7 +303,7 @@ def install():
     for name in _TENSOR_PROPERTIES:
         p = Tensor.__dict__.get(name)
         if isinstance(p, property) and p.fget is not None:
-            setattr(Tensor, name, property(_dispatching(p.fget), p.fset, p.fdel, p.__doc__))
+            setattr(Tensor, name, _dispatching_property(p))
     # The public functions, replaced wherever a flambeau module holds them.
     wrappers = {}
     for modname in _API_MODULES:

@@ -9,6 +9,7 @@ import numbers
 from . import _numpy_names as _np
 from .. import _C
 from .. import _memory_format as _mf
+from .. import _tensor as _tensor_module
 from .._tensor import _wrap, _wrap_view
 from .._utils import wrap_dim, parse_size, infer_size
 from ..autograd.function import Function
@@ -116,6 +117,29 @@ class View(Function):
     @staticmethod
     def backward(ctx, g):
         return g.reshape(ctx.shape), None
+
+
+class Alias(Function):
+    """The same tensor under another Python object (as_subclass; PyTorch's aten::alias): a view of the whole."""
+    _builtin = True
+    _grad_fn_name = "AliasBackward0"
+
+    @staticmethod
+    def forward(ctx, x):
+        return _wrap_view(_C.view(x._impl, x._impl.shape), x)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g
+
+
+def alias(input):
+    if _needs_grad(input):
+        return Alias.apply(input)
+    return _wrap_view(_C.view(input._impl, input._impl.shape), input)
+
+
+_tensor_module._alias = alias
 
 
 class Reshape(Function):

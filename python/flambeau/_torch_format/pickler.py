@@ -11,6 +11,9 @@ to trust it. What is written, per type:
                   location, numel), whose bytes are the archive record data/<key>
     Parameter     torch._utils._rebuild_parameter(tensor, requires_grad, OrderedDict()), or
                   _rebuild_parameter_with_state(..., attributes) when Python attributes were set on it
+    subclass      torch._tensor._rebuild_from_type_v2(_rebuild_tensor_v2, <module>.<Class>, args,
+                  attributes or None): loading names the class, so loaders must be told to trust it
+                  (add_safe_globals), in PyTorch with weights_only=True as in flambeau
     dtype         GLOBAL torch <name>        device     torch.device(type[, index])
     Size          torch.Size(tuple)          bytes      _codecs.encode(latin-1 str, 'latin1')
     bytearray     builtins.bytearray(bytes)  complex    builtins.complex(real, imag)
@@ -236,9 +239,29 @@ class TorchPickler:
             if state:
                 self.save(state, path + ".__dict__")
             self._write(pickle.TUPLE + pickle.REDUCE)
+        elif type(t) is not flambeau.Tensor:
+            self._subclass_tensor(t, path)
         else:
             self._rebuild_tensor(t, bool(t.requires_grad), path)
         self._put(key, t)
+
+    def _subclass_tensor(self, t, path):
+        """A Tensor subclass instance as PyTorch's Tensor.__reduce_ex__ writes one:
+        torch._tensor._rebuild_from_type_v2(_rebuild_tensor_v2, <its class>, (tensor args), state), its
+        Python attributes as state. Loading it names the class, which a loader must be told to trust."""
+        cls = type(t)
+        module, qualname = cls.__module__, cls.__qualname__
+        if "<locals>" in qualname or module is None:
+            raise TypeError(f"flambeau.save: cannot save {path}, an instance of the local Tensor subclass "
+                            f"{qualname} (define the class at module level so that it can be named)")
+        self._global("torch._tensor", "_rebuild_from_type_v2")
+        self._write(pickle.MARK)
+        self._global("torch._utils", "_rebuild_tensor_v2")
+        self._global(module, qualname)
+        self._rebuild_tensor_args(t, bool(t.requires_grad), path)
+        state = dict(getattr(t, "__dict__", None) or {})
+        self.save(state or None, path + ".__dict__")
+        self._write(pickle.TUPLE + pickle.REDUCE)
 
     def _sparse_object(self, t, path):
         """A sparse COO tensor as torch.save writes one: _rebuild_sparse_tensor(_get_layout("torch.sparse_coo"),
@@ -258,8 +281,13 @@ class TorchPickler:
         self._put(key, t)
 
     def _rebuild_tensor(self, t, requires_grad, path):
-        storage_class, storage_key, location, numel = self.storages.persistent_id(t, path)
         self._global("torch._utils", "_rebuild_tensor_v2")
+        self._rebuild_tensor_args(t, requires_grad, path)
+        self._write(pickle.REDUCE)
+
+    def _rebuild_tensor_args(self, t, requires_grad, path):
+        """The argument tuple of _rebuild_tensor_v2: (storage, offset, size, stride, requires_grad, hooks)."""
+        storage_class, storage_key, location, numel = self.storages.persistent_id(t, path)
         self._write(pickle.MARK)
         self._write(pickle.MARK)
         self._str("storage")
@@ -273,5 +301,5 @@ class TorchPickler:
         self._tuple(tuple(t.stride()), path)
         self.save(requires_grad, path)
         self._call("collections", "OrderedDict", (), path)
-        self._write(pickle.TUPLE + pickle.REDUCE)
+        self._write(pickle.TUPLE)
 

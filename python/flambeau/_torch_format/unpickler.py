@@ -184,6 +184,14 @@ def rebuild_from_type_v2(func, new_type, args, state):
     ret = func(*args)
     if new_type is Parameter and not isinstance(ret, Parameter):
         ret = Parameter(ret, ret.requires_grad)
+    elif isinstance(new_type, type) and issubclass(new_type, flambeau.Tensor) and new_type is not Parameter:
+        # a subclass find_class let through (the user marked it safe), made as PyTorch's loader makes it
+        if type(ret) is not new_type:  # (an alias: one that required grad is not a leaf, as in PyTorch)
+            ret = ret.as_subclass(new_type)
+        own_setstate = getattr(new_type, "__setstate__", None)
+        if own_setstate is not None and own_setstate is not flambeau.Tensor.__setstate__:
+            ret.__setstate__(state)
+            return ret
     elif new_type is not TENSOR_TYPE and new_type is not Parameter:
         raise _error(f"_rebuild_from_type_v2: unsupported tensor type {new_type!r}")
     return _set_state(ret, state)
@@ -308,9 +316,12 @@ def _unsupported(module, full_name, weights_only):
                "reads the tensors, containers and plain values of a checkpoint and never imports "
                "or calls anything else a file names")
     if weights_only is False:
-        message += (", even with weights_only=False: load this file with PyTorch "
-                    "(torch.load(..., weights_only=False)) only if you trust its source")
-    elif module.split(".", 1)[0] not in ("sys", "os", "posix", "nt"):
+        message += ", even with weights_only=False"
+    if module.split(".", 1)[0] in ("sys", "os", "posix", "nt"):
+        if weights_only is False:
+            message += (": load this file with PyTorch (torch.load(..., weights_only=False)) only if you "
+                        "trust its source")
+    else:
         message += (f". If you trust it, allow it with flambeau.serialization.add_safe_globals"
                     f"([{full_name}]) or the flambeau.serialization.safe_globals([{full_name}]) "
                     "context manager")
