@@ -819,11 +819,13 @@ def test_python_attributes_of_parameters_both_ways():
     fp.tag = ("lr-scale", 0.5)
     assert flambeau_to_torch({"p": fp})["p"].tag == fp.tag
     assert flambeau_round_trip({"p": fp})["p"].tag == fp.tag
-    # a plain flambeau tensor cannot hold attributes: refused rather than dropped
+    # plain tensors carry them too, both ways
     tt = torch.randn(2)
     tt.tag = 1
-    with pytest.raises(pickle.UnpicklingError, match="attribute 'tag'"):
-        torch_to_flambeau({"t": tt})
+    assert torch_to_flambeau({"t": tt})["t"].tag == 1
+    ft = flambeau.randn(2)
+    ft.tag = [1, 2]
+    assert flambeau_to_torch({"t": ft})["t"].tag == [1, 2]
     # and a file cannot replace a tensor's own attributes
     bad = torch.nn.Parameter(torch.randn(2))
     bad.__dict__["grad_fn"] = 3

@@ -393,3 +393,19 @@ def test_saving_a_local_subclass_instance_names_the_problem(tmp_path):
         pass
     with pytest.raises(TypeError, match="local Tensor subclass"):
         flambeau.save(flambeau.ones(2).as_subclass(Local), tmp_path / "x.pt")
+
+
+def test_plain_tensors_carry_python_attributes_through_save_copy_and_pickle(tmp_path):
+    import copy
+    import pickle
+
+    def run(lib):
+        x = lib.arange(3.0)
+        x.note = {"epoch": 3}
+        path = tmp_path / f"attr_{lib.__name__}.pt"
+        lib.save({"x": x}, path)
+        loaded = lib.load(path)["x"]
+        return (type(loaded).__name__, loaded.note, copy.deepcopy(x).note, pickle.loads(pickle.dumps(x)).note,
+                hasattr(x + 1, "note"), hasattr(x.detach(), "note"))
+    want, got = _both(run)
+    assert got == want

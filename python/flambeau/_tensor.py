@@ -86,7 +86,7 @@ def _disabled_torch_function_impl(func, types, args=(), kwargs=None):
 
 class Tensor:
     __slots__ = ("_impl", "_rg", "grad_fn", "_base", "grad", "_output_nr", "_retains_grad", "_hooks", "_acc",
-                 "_post_acc", "_fw", "_vsrc", "__weakref__")
+                 "_post_acc", "_fw", "_vsrc", "__weakref__", "__dict__")
 
     # numpy defers to our reflected operators (ndarray + tensor -> tensor.__radd__).
     __array_priority__ = 1000

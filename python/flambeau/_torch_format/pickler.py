@@ -13,7 +13,8 @@ to trust it. What is written, per type:
                   _rebuild_parameter_with_state(..., attributes) when Python attributes were set on it
     subclass      torch._tensor._rebuild_from_type_v2(_rebuild_tensor_v2, <module>.<Class>, args,
                   attributes or None): loading names the class, so loaders must be told to trust it
-                  (add_safe_globals), in PyTorch with weights_only=True as in flambeau
+                  (add_safe_globals), in PyTorch with weights_only=True as in flambeau; a plain tensor
+                  with Python attributes the same way, its class GLOBAL torch Tensor
     dtype         GLOBAL torch <name>        device     torch.device(type[, index])
     Size          torch.Size(tuple)          bytes      _codecs.encode(latin-1 str, 'latin1')
     bytearray     builtins.bytearray(bytes)  complex    builtins.complex(real, imag)
@@ -239,18 +240,18 @@ class TorchPickler:
             if state:
                 self.save(state, path + ".__dict__")
             self._write(pickle.TUPLE + pickle.REDUCE)
-        elif type(t) is not flambeau.Tensor:
-            self._subclass_tensor(t, path)
+        elif type(t) is not flambeau.Tensor or getattr(t, "__dict__", None):
+            self._tensor_with_type(t, path)
         else:
             self._rebuild_tensor(t, bool(t.requires_grad), path)
         self._put(key, t)
 
-    def _subclass_tensor(self, t, path):
-        """A Tensor subclass instance as PyTorch's Tensor.__reduce_ex__ writes one:
-        torch._tensor._rebuild_from_type_v2(_rebuild_tensor_v2, <its class>, (tensor args), state), its
-        Python attributes as state. Loading it names the class, which a loader must be told to trust."""
+    def _tensor_with_type(self, t, path):
+        """A Tensor subclass instance, or a tensor with Python attributes, as PyTorch's Tensor.__reduce_ex__
+        writes one: torch._tensor._rebuild_from_type_v2(_rebuild_tensor_v2, <its class>, (tensor args),
+        state), its attributes as state. Loading a subclass names it: a loader must be told to trust it."""
         cls = type(t)
-        module, qualname = cls.__module__, cls.__qualname__
+        module, qualname = ("torch", "Tensor") if cls is flambeau.Tensor else (cls.__module__, cls.__qualname__)
         if "<locals>" in qualname or module is None:
             raise TypeError(f"flambeau.save: cannot save {path}, an instance of the local Tensor subclass "
                             f"{qualname} (define the class at module level so that it can be named)")

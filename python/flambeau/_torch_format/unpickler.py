@@ -161,8 +161,8 @@ def _set_state(obj, state):
             try:
                 setattr(obj, k, v)
             except AttributeError:
-                raise _error(f"the saved tensor has a Python attribute {k!r}; flambeau tensors "
-                             "cannot carry attributes (nn.Parameter can)") from None
+                raise _error(f"the saved tensor has a Python attribute {k!r}, which its class "
+                             f"{type(obj).__name__} cannot hold (it has __slots__)") from None
     return obj
 
 
