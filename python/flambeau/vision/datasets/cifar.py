@@ -20,7 +20,8 @@ __all__ = ["CIFAR10", "CIFAR100"]
 _ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
             ("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "scalar"),
             ("numpy._core.multiarray", "scalar"), ("copy_reg", "_reconstructor"), ("copyreg", "_reconstructor"),
-            ("__builtin__", "object"), ("builtins", "object")}
+            ("__builtin__", "object"), ("builtins", "object"),
+            ("_codecs", "encode")}  # protocol-2 pickles written by Python 3 store bytes as codecs.encode(str)
 
 
 class _ArrayUnpickler(pickle.Unpickler):

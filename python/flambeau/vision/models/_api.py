@@ -13,7 +13,7 @@ from urllib.parse import urlparse
 
 import flambeau
 
-__all__ = ["Weights", "WeightsEnum", "get_weight", "load_weights"]
+__all__ = ["Weights", "WeightsEnum", "checkpoint_path", "get_weight", "load_weights"]
 
 _IMAGENET_MEAN = (0.485, 0.456, 0.406)
 _IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -86,10 +86,11 @@ def resolve(fn_name, weights_enum, weights, kwargs):
     return weights
 
 
-def load_weights(model, fn_name, weights, progress=True):
-    """Loads weights (a Weights member or a checkpoint path) into model; None leaves it as initialised."""
+def checkpoint_path(fn_name, weights):
+    """The file holding weights (None for None), checked before the model is built so that a missing
+    checkpoint fails at once, not after initialising a hundred million parameters."""
     if weights is None:
-        return model
+        return None
     if isinstance(weights, WeightsEnum):
         from ... import hub
         path = os.path.join(hub.get_dir(), "checkpoints", weights.value.file_name)
@@ -107,6 +108,14 @@ def load_weights(model, fn_name, weights, progress=True):
     else:
         raise TypeError(f"{fn_name}: weights must be None, a Weights member or a checkpoint path, "
                         f"got {type(weights).__name__}")
+    return path
+
+
+def load_weights(model, path):
+    """Loads the state_dict in checkpoint file path (checkpoint_path's answer) into model; None leaves it
+    as initialised."""
+    if path is None:
+        return model
     if path.endswith(".safetensors"):
         state = flambeau.load_safetensors(path)
     else:

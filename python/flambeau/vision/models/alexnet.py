@@ -2,7 +2,7 @@
 torchvision's layer indices (features.0 ... features.10, classifier.1/4/6)."""
 from ... import flatten
 from ... import nn
-from ._api import Weights, WeightsEnum, load_weights, resolve
+from ._api import Weights, WeightsEnum, checkpoint_path, load_weights, resolve
 
 __all__ = ["AlexNet", "AlexNet_Weights", "alexnet"]
 
@@ -37,5 +37,5 @@ class AlexNet_Weights(WeightsEnum):
 
 def alexnet(*, weights=None, progress=True, **kwargs):
     """AlexNet, torchvision.models.alexnet."""
-    weights = resolve("alexnet", AlexNet_Weights, weights, kwargs)
-    return load_weights(AlexNet(**kwargs), "alexnet", weights, progress)
+    path = checkpoint_path("alexnet", resolve("alexnet", AlexNet_Weights, weights, kwargs))
+    return load_weights(AlexNet(**kwargs), path)

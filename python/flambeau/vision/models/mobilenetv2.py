@@ -5,7 +5,7 @@ channel rounding (_make_divisible) and initialisation."""
 from ... import flatten
 from ... import nn
 from ...nn import functional as F
-from ._api import Weights, WeightsEnum, load_weights, resolve
+from ._api import Weights, WeightsEnum, checkpoint_path, load_weights, resolve
 
 __all__ = ["MobileNetV2", "MobileNet_V2_Weights", "mobilenet_v2", "Conv2dNormActivation", "InvertedResidual"]
 
@@ -119,5 +119,5 @@ class MobileNet_V2_Weights(WeightsEnum):
 
 def mobilenet_v2(*, weights=None, progress=True, **kwargs):
     """MobileNetV2, torchvision.models.mobilenet_v2."""
-    weights = resolve("mobilenet_v2", MobileNet_V2_Weights, weights, kwargs)
-    return load_weights(MobileNetV2(**kwargs), "mobilenet_v2", weights, progress)
+    path = checkpoint_path("mobilenet_v2", resolve("mobilenet_v2", MobileNet_V2_Weights, weights, kwargs))
+    return load_weights(MobileNetV2(**kwargs), path)

@@ -4,7 +4,7 @@ torchvision's, and its initialisation (kaiming_normal_ fan_out for convolutions,
 zero_init_residual)."""
 from ... import flatten
 from ... import nn
-from ._api import Weights, WeightsEnum, load_weights, resolve
+from ._api import Weights, WeightsEnum, checkpoint_path, load_weights, resolve
 
 __all__ = ["ResNet", "BasicBlock", "Bottleneck", "ResNet18_Weights", "ResNet34_Weights", "ResNet50_Weights",
            "resnet18", "resnet34", "resnet50"]
@@ -156,9 +156,8 @@ class ResNet50_Weights(WeightsEnum):
 
 
 def _resnet(name, block, layers, weights_enum, weights, progress, kwargs):
-    weights = resolve(name, weights_enum, weights, kwargs)
-    model = ResNet(block, layers, **kwargs)
-    return load_weights(model, name, weights, progress)
+    path = checkpoint_path(name, resolve(name, weights_enum, weights, kwargs))
+    return load_weights(ResNet(block, layers, **kwargs), path)
 
 
 def resnet18(*, weights=None, progress=True, **kwargs):

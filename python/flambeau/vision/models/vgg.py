@@ -4,7 +4,7 @@ Dropout), so `model.classifier[-1]` and the state_dict keys (features.0.weight, 
 torchvision's, and its initialisation."""
 from ... import flatten
 from ... import nn
-from ._api import Weights, WeightsEnum, load_weights, resolve
+from ._api import Weights, WeightsEnum, checkpoint_path, load_weights, resolve
 
 __all__ = ["VGG", "VGG11_Weights", "VGG11_BN_Weights", "VGG13_Weights", "VGG13_BN_Weights", "VGG16_Weights",
            "VGG16_BN_Weights", "VGG19_Weights", "VGG19_BN_Weights", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn",
@@ -103,11 +103,10 @@ class VGG19_BN_Weights(WeightsEnum):
 
 
 def _vgg(name, cfg, batch_norm, weights_enum, weights, progress, kwargs):
-    weights = resolve(name, weights_enum, weights, kwargs)
-    if weights is not None:
+    path = checkpoint_path(name, resolve(name, weights_enum, weights, kwargs))
+    if path is not None:
         kwargs["init_weights"] = False  # overwritten by the checkpoint anyway
-    model = VGG(make_layers(cfgs[cfg], batch_norm=batch_norm), **kwargs)
-    return load_weights(model, name, weights, progress)
+    return load_weights(VGG(make_layers(cfgs[cfg], batch_norm=batch_norm), **kwargs), path)
 
 
 def vgg11(*, weights=None, progress=True, **kwargs):
