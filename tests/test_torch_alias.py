@@ -4,6 +4,7 @@ objects under both names), so the script runs unchanged. Each case runs in a fre
 PyTorch imported, which the alias refuses to shadow: tested last)."""
 import textwrap
 
+import numpy as np
 import pytest
 
 import flambeau
@@ -84,3 +85,211 @@ def test_alias_refuses_when_pytorch_is_imported():
     import torch  # noqa: F401  (this test process has the real PyTorch)
     with pytest.raises(RuntimeError, match="PyTorch is already imported"):
         flambeau.install_torch_alias()
+
+
+# pytorch/examples' mnist/main.py as it stands (argparse, Adadelta, StepLR, its Net), unchanged but for the
+# defaults the test overrides on the command line; it reads '../data' relative to its working directory
+MNIST_SCRIPT = textwrap.dedent('''
+    import argparse
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+    import torch.optim as optim
+    from torchvision import datasets, transforms
+    from torch.optim.lr_scheduler import StepLR
+
+
+    class Net(nn.Module):
+        def __init__(self):
+            super(Net, self).__init__()
+            self.conv1 = nn.Conv2d(1, 32, 3, 1)
+            self.conv2 = nn.Conv2d(32, 64, 3, 1)
+            self.dropout1 = nn.Dropout(0.25)
+            self.dropout2 = nn.Dropout(0.5)
+            self.fc1 = nn.Linear(9216, 128)
+            self.fc2 = nn.Linear(128, 10)
+
+        def forward(self, x):
+            x = self.conv1(x)
+            x = F.relu(x)
+            x = self.conv2(x)
+            x = F.relu(x)
+            x = F.max_pool2d(x, 2)
+            x = self.dropout1(x)
+            x = torch.flatten(x, 1)
+            x = self.fc1(x)
+            x = F.relu(x)
+            x = self.dropout2(x)
+            x = self.fc2(x)
+            output = F.log_softmax(x, dim=1)
+            return output
+
+
+    def train(args, model, device, train_loader, optimizer, epoch):
+        model.train()
+        for batch_idx, (data, target) in enumerate(train_loader):
+            data, target = data.to(device), target.to(device)
+            optimizer.zero_grad()
+            output = model(data)
+            loss = F.nll_loss(output, target)
+            loss.backward()
+            optimizer.step()
+            if batch_idx % args.log_interval == 0:
+                print('Train Epoch: {} [{}/{} ({:.0f}%)]\\tLoss: {:.6f}'.format(
+                    epoch, batch_idx * len(data), len(train_loader.dataset),
+                    100. * batch_idx / len(train_loader), loss.item()))
+                if args.dry_run:
+                    break
+
+
+    def test(model, device, test_loader):
+        model.eval()
+        test_loss = 0
+        correct = 0
+        with torch.no_grad():
+            for data, target in test_loader:
+                data, target = data.to(device), target.to(device)
+                output = model(data)
+                test_loss += F.nll_loss(output, target, reduction='sum').item()  # sum up batch loss
+                pred = output.argmax(dim=1, keepdim=True)  # get the index of the max log-probability
+                correct += pred.eq(target.view_as(pred)).sum().item()
+
+        test_loss /= len(test_loader.dataset)
+
+        print('\\nTest set: Average loss: {:.4f}, Accuracy: {}/{} ({:.0f}%)\\n'.format(
+            test_loss, correct, len(test_loader.dataset),
+            100. * correct / len(test_loader.dataset)))
+
+
+    def main():
+        parser = argparse.ArgumentParser(description='PyTorch MNIST Example')
+        parser.add_argument('--batch-size', type=int, default=64, metavar='N')
+        parser.add_argument('--test-batch-size', type=int, default=1000, metavar='N')
+        parser.add_argument('--epochs', type=int, default=14, metavar='N')
+        parser.add_argument('--lr', type=float, default=1.0, metavar='LR')
+        parser.add_argument('--gamma', type=float, default=0.7, metavar='M')
+        parser.add_argument('--no-accel', action='store_true')
+        parser.add_argument('--dry-run', action='store_true')
+        parser.add_argument('--seed', type=int, default=1, metavar='S')
+        parser.add_argument('--log-interval', type=int, default=10, metavar='N')
+        parser.add_argument('--save-model', action='store_true')
+        args = parser.parse_args()
+
+        use_accel = not args.no_accel and torch.accelerator.is_available()
+
+        torch.manual_seed(args.seed)
+
+        if use_accel:
+            device = torch.accelerator.current_accelerator()
+        else:
+            device = torch.device("cpu")
+
+        train_kwargs = {'batch_size': args.batch_size}
+        test_kwargs = {'batch_size': args.test_batch_size}
+        if use_accel:
+            accel_kwargs = {'num_workers': 1, 'persistent_workers': True, 'pin_memory': True, 'shuffle': True}
+            train_kwargs.update(accel_kwargs)
+            test_kwargs.update(accel_kwargs)
+
+        transform = transforms.Compose([
+            transforms.ToTensor(),
+            transforms.Normalize((0.1307,), (0.3081,))
+        ])
+        dataset1 = datasets.MNIST('../data', train=True, download=True, transform=transform)
+        dataset2 = datasets.MNIST('../data', train=False, transform=transform)
+        train_loader = torch.utils.data.DataLoader(dataset1, **train_kwargs)
+        test_loader = torch.utils.data.DataLoader(dataset2, **test_kwargs)
+
+        model = Net().to(device)
+        optimizer = optim.Adadelta(model.parameters(), lr=args.lr)
+
+        scheduler = StepLR(optimizer, step_size=1, gamma=args.gamma)
+        for epoch in range(1, args.epochs + 1):
+            train(args, model, device, train_loader, optimizer, epoch)
+            test(model, device, test_loader)
+            scheduler.step()
+
+        if args.save_model:
+            torch.save(model.state_dict(), "mnist_cnn.pt")
+
+
+    if __name__ == '__main__':
+        main()
+''')
+
+
+def _digit_like_images(n, rng):
+    """28x28 uint8 images whose class is where a bright 4x4 blob sits (one of ten places), plus noise."""
+    labels = rng.integers(0, 10, n).astype(np.uint8)
+    imgs = rng.integers(0, 60, (n, 28, 28)).astype(np.uint8)
+    for img, c in zip(imgs, labels):
+        r, col = 3 + 12 * (c // 5), 2 + 5 * (c % 5)
+        img[r:r + 8, col:col + 4] = 255
+    return imgs, labels
+
+
+def test_run_executes_pytorch_examples_mnist_with_torchvision(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from flambeau.datasets import write_idx
+
+    rng = np.random.default_rng(0)
+    raw = tmp_path / "data" / "MNIST" / "raw"  # torchvision's layout under the script's '../data'
+    raw.mkdir(parents=True)
+    for prefix, n in (("train", 384), ("t10k", 200)):
+        imgs, labels = _digit_like_images(n, rng)
+        write_idx(str(raw / f"{prefix}-images-idx3-ubyte.gz"), imgs)
+        write_idx(str(raw / f"{prefix}-labels-idx1-ubyte.gz"), labels)
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "main.py").write_text(MNIST_SCRIPT)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(Path(flambeau.__file__).resolve().parent.parent)]
+                                        + [p for p in [env.get("PYTHONPATH")] if p])
+    r = subprocess.run([sys.executable, "-m", "flambeau.run", "main.py", "--epochs", "1", "--batch-size", "16",
+                        "--log-interval", "8", "--save-model"],
+                       cwd=str(work), env=env, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    lines = r.stdout.splitlines()
+    assert lines[0].startswith("Train Epoch: 1 [0/384 (0%)]") and sum("Train Epoch" in l for l in lines) == 3
+    acc = [l for l in lines if l.startswith("Test set:")]
+    assert len(acc) == 1, r.stdout
+    correct = int(acc[0].split("Accuracy: ")[1].split("/")[0])
+    assert correct > 100, r.stdout  # 10 classes: 20 right by chance; the blobs are easy to learn
+    state = flambeau.load(str(work / "mnist_cnn.pt"))
+    assert tuple(state["fc1.weight"].shape) == (128, 9216)
+
+
+def test_torchvision_alias_gives_flambeau_vision():
+    r = run_python(textwrap.dedent("""
+        import sys, types
+        import flambeau
+        flambeau.install_torch_alias()
+        import torch, torchvision
+        import torchvision.models as models
+        import torchvision.transforms.functional as TF
+        from torchvision import datasets, transforms, utils
+        from torchvision.ops import nms
+        assert torchvision is flambeau.vision and models is flambeau.vision.models
+        assert transforms is flambeau.transforms and TF is flambeau.transforms.functional
+        assert datasets is flambeau.vision.datasets and utils.make_grid is flambeau.vision.utils.make_grid
+        assert nms is flambeau.vision.ops.nms and models.resnet18().fc.in_features == 512
+        for name in ("torch.vision", "torchvision.nope"):
+            try:
+                __import__(name)
+            except ModuleNotFoundError as e:
+                print("missing:", e.name)
+        flambeau.uninstall_torch_alias()
+        print("torchvision" in sys.modules, "torchvision.models" in sys.modules)
+        sys.modules["torchvision"] = types.ModuleType("torchvision")  # as if the real one were imported
+        try:
+            flambeau.install_torch_alias()
+        except RuntimeError as e:
+            print("refused:", "torchvision is already imported" in str(e))
+    """))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip().splitlines() == [
+        "missing: torch.vision", "missing: torchvision.nope", "False False", "refused: True"]
