@@ -241,3 +241,20 @@ def test_gzip_idx_written_by_torchvision_style_tools(tmp_path):
         (folder / (name + ".gz")).write_bytes(gzip.compress(raw))
     ds = datasets.MNIST(str(tmp_path), train=False)
     assert np.array_equal(ds.data.numpy(), arrays["t10k"][0])
+
+
+def test_image_folder_without_pil_reads_ppm_pgm(tmp_path, monkeypatch):
+    import sys
+    monkeypatch.setitem(sys.modules, "PIL", None)  # `import PIL` now raises ImportError, as when not installed
+    rng = np.random.default_rng(6)
+    rgb = rng.integers(0, 256, (4, 6, 3), dtype=np.uint8)
+    gray = rng.integers(0, 256, (3, 2), dtype=np.uint8)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    _write_ppm(tmp_path / "a" / "0.ppm", rgb)
+    _write_ppm(tmp_path / "b" / "0.pgm", gray)
+    write_png(tmp_path / "b" / "1.png", rgb)
+    ds = datasets.ImageFolder(str(tmp_path))
+    assert np.array_equal(ds[0][0], rgb) and np.array_equal(ds[1][0], np.repeat(gray[:, :, None], 3, axis=2))
+    with pytest.raises(RuntimeError, match="cannot read .*1.png without PIL"):
+        ds[2]
