@@ -46,7 +46,8 @@ def test_named_submodules_used_by_fine_tuning_scripts():
     r = models.resnet18(num_classes=10)
     assert r.fc.in_features == 512 and r.fc.out_features == 10
     assert [type(m).__name__ for m in r.layer4] == ["BasicBlock", "BasicBlock"]
-    assert "layer4.1.bn2.running_var" in r.state_dict() and "layer2.0.downsample.1.num_batches_tracked" in r.state_dict()
+    keys = r.state_dict()
+    assert "layer4.1.bn2.running_var" in keys and "layer2.0.downsample.1.num_batches_tracked" in keys
     r50 = models.resnet50()
     assert r50.fc.in_features == 2048 and r50.layer3[0].conv2.stride == (2, 2) and r50.layer3[0].conv1.stride == (1, 1)
     v = models.vgg16(init_weights=False)
@@ -91,7 +92,8 @@ def _torch_resnet(sd, x, bottleneck):
             stride = 2 if layer > 1 and b == 0 else 1
             if bottleneck:
                 out = TF.relu(_bn(sd, TF.conv2d(x, _t(sd, p + ".conv1.weight")), p + ".bn1"))
-                out = TF.relu(_bn(sd, TF.conv2d(out, _t(sd, p + ".conv2.weight"), stride=stride, padding=1), p + ".bn2"))
+                out = TF.conv2d(out, _t(sd, p + ".conv2.weight"), stride=stride, padding=1)
+                out = TF.relu(_bn(sd, out, p + ".bn2"))
                 out = _bn(sd, TF.conv2d(out, _t(sd, p + ".conv3.weight")), p + ".bn3")
             else:
                 out = TF.relu(_bn(sd, TF.conv2d(x, _t(sd, p + ".conv1.weight"), stride=stride, padding=1), p + ".bn1"))

@@ -99,7 +99,8 @@ def test_save_image_rounds_like_torchvision_and_writes_png(tmp_path):
     assert pix.shape == (11, 17, 3) and np.array_equal(
         pix, np.clip(grid * np.float32(255) + np.float32(0.5), 0, 255).astype(np.uint8).transpose(1, 2, 0))
     # gray and RGBA arrays through write_png; PIL (when installed) reads the same pixels
-    for arr in (np.random.randint(0, 256, (3, 4), dtype=np.uint8), np.random.randint(0, 256, (2, 5, 4), dtype=np.uint8)):
+    for shape in ((3, 4), (2, 5, 4)):
+        arr = np.random.randint(0, 256, shape, dtype=np.uint8)
         buf = io.BytesIO()
         write_png(buf, arr)
         assert np.array_equal(_decode_png(buf.getvalue()).reshape(arr.shape), arr)
@@ -144,7 +145,8 @@ def test_box_iou_and_giou_brute_force_and_gradients():
         assert giou[i, j] == pytest.approx(inter / union - (hull - union) / hull, rel=1e-5, abs=1e-6)
     # gradients through box_iou, against the same formula in PyTorch
     fa, fb = _f(a.astype(np.float64)).requires_grad_(), _f(b.astype(np.float64)).requires_grad_()
-    ta, tb = torch.from_numpy(a.astype(np.float64)).requires_grad_(), torch.from_numpy(b.astype(np.float64)).requires_grad_()
+    ta = torch.from_numpy(a.astype(np.float64)).requires_grad_()
+    tb = torch.from_numpy(b.astype(np.float64)).requires_grad_()
     w = np.random.randn(7, 5)
     (ops.box_iou(fa, fb) * _f(w)).sum().backward()
     lt, rb = torch.max(ta[:, None, :2], tb[:, :2]), torch.min(ta[:, None, 2:], tb[:, 2:])
@@ -152,7 +154,8 @@ def test_box_iou_and_giou_brute_force_and_gradients():
     inter = wh[..., 0] * wh[..., 1]
     area = lambda t: (t[:, 2] - t[:, 0]) * (t[:, 3] - t[:, 1])  # noqa: E731
     ((inter / (area(ta)[:, None] + area(tb) - inter)) * torch.from_numpy(w)).sum().backward()
-    assert np.allclose(fa.grad.numpy(), ta.grad.numpy(), atol=1e-12) and np.allclose(fb.grad.numpy(), tb.grad.numpy(), atol=1e-12)
+    assert np.allclose(fa.grad.numpy(), ta.grad.numpy(), atol=1e-12)
+    assert np.allclose(fb.grad.numpy(), tb.grad.numpy(), atol=1e-12)
     with pytest.raises(ValueError, match=r"box_iou: boxes must have shape \(N, 4\), got \(3, 5\)"):
         ops.box_iou(flambeau.zeros(3, 5), flambeau.zeros(2, 4))
 
@@ -161,7 +164,8 @@ def test_box_convert_hand_cases_and_round_trips():
     xyxy = _f(np.array([[1.0, 2.0, 5.0, 8.0], [0.0, 0.0, 0.0, 0.0]], np.float32))
     assert ops.box_convert(xyxy, "xyxy", "xywh").tolist() == [[1, 2, 4, 6], [0, 0, 0, 0]]
     assert ops.box_convert(xyxy, "xyxy", "cxcywh").tolist() == [[3, 5, 4, 6], [0, 0, 0, 0]]
-    assert ops.box_convert(_f(np.array([[3.0, 5.0, 4.0, 6.0]], np.float32)), "cxcywh", "xyxy").tolist() == [[1, 2, 5, 8]]
+    centre = _f(np.array([[3.0, 5.0, 4.0, 6.0]], np.float32))
+    assert ops.box_convert(centre, "cxcywh", "xyxy").tolist() == [[1, 2, 5, 8]]
     b = _f(_random_boxes(6, np.random.default_rng(1)).astype(np.float64))
     for fmt in ("xywh", "cxcywh"):
         assert np.allclose(ops.box_convert(ops.box_convert(b, "xyxy", fmt), fmt, "xyxy").numpy(), b.numpy())
@@ -169,7 +173,8 @@ def test_box_convert_hand_cases_and_round_trips():
     assert same is not b and flambeau.equal(same, b)
     with pytest.raises(ValueError, match="Unsupported Bounding Box Conversions"):
         ops.box_convert(b, "xyxy", "yxyx")
-    assert ops.clip_boxes_to_image(_f(np.array([[-1.0, 2.0, 30.0, 12.0]], np.float32)), (10, 20)).tolist() == [[0, 2, 20, 10]]
+    wide = _f(np.array([[-1.0, 2.0, 30.0, 12.0]], np.float32))
+    assert ops.clip_boxes_to_image(wide, (10, 20)).tolist() == [[0, 2, 20, 10]]
     small = _f(np.array([[0, 0, 1, 5], [0, 0, 3, 3], [1, 1, 4, 2]], np.float32))
     assert ops.remove_small_boxes(small, 2.0).tolist() == [1]
 
@@ -221,7 +226,8 @@ def test_batched_nms_never_suppresses_across_categories():
     assert keep == sorted(expect, key=lambda i: -scores[i])
     # the same boxes in one category suppress each other
     assert len(ops.batched_nms(_f(boxes), _f(scores), _f(np.zeros(80, np.int64)), 0.4)) < len(keep)
-    assert ops.batched_nms(flambeau.zeros(0, 4), flambeau.zeros(0), flambeau.zeros(0, dtype=flambeau.int64), 0.5).tolist() == []
+    none = ops.batched_nms(flambeau.zeros(0, 4), flambeau.zeros(0), flambeau.zeros(0, dtype=flambeau.int64), 0.5)
+    assert none.tolist() == []
 
 
 def _roi_align_ref(x, rois, ph, pw, scale, sampling_ratio, aligned):

@@ -17,7 +17,7 @@ flambeau.transforms take (see flambeau/transforms/transforms.py).
 """
 import sys
 
-from .. import transforms
+from .. import transforms  # noqa: F401  (flambeau.vision.transforms is flambeau.transforms)
 from . import datasets, models, ops, utils  # noqa: F401
 
 __version__ = "0.28.0+flambeau"  # the torchvision release whose names and layouts this follows
