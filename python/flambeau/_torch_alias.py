@@ -9,6 +9,11 @@ A finder on sys.meta_path answers `torch` and every `torch.<sub>` with the flamb
 path, the same module object under both names (so `torch.nn is flambeau.nn`, and a module's state is never
 duplicated). A `torch.<sub>` flambeau lacks raises ModuleNotFoundError naming both. It refuses to install
 when the real PyTorch is already imported: the two cannot share the name.
+
+`torchvision` and every `torchvision.<sub>` are answered the same way with flambeau.vision's modules (so
+`from torchvision import datasets, transforms` gives flambeau.vision.datasets and flambeau.transforms); the
+alias refuses to install when the real torchvision is imported. `torch.vision` is no PyTorch module and is
+not answered.
 """
 import importlib
 import importlib.abc
@@ -16,6 +21,8 @@ import importlib.util
 import sys
 
 _PREFIX = "torch"
+# (name a script imports, flambeau module answering it); the longer name first, as the first match wins
+_ALIASES = (("torchvision", "flambeau.vision"), ("torch", "flambeau"))
 
 
 class _AliasLoader(importlib.abc.Loader):
@@ -31,9 +38,13 @@ class _AliasLoader(importlib.abc.Loader):
 
 class _TorchAliasFinder(importlib.abc.MetaPathFinder):
     def find_spec(self, fullname, path=None, target=None):
-        if fullname != _PREFIX and not fullname.startswith(_PREFIX + "."):
+        real = _real_name(fullname)
+        if real is None:
             return None
-        real = "flambeau" + fullname[len(_PREFIX):]
+        if fullname.startswith(_PREFIX + ".") and _under(real, "flambeau.vision"):
+            # torch.vision would be a second name for flambeau.vision, which PyTorch does not have
+            raise ModuleNotFoundError(f"No module named '{fullname}' (flambeau.vision answers to torchvision)",
+                                      name=fullname)
         try:
             module = importlib.import_module(real)
         except ModuleNotFoundError as e:
@@ -43,6 +54,26 @@ class _TorchAliasFinder(importlib.abc.MetaPathFinder):
                                       f"the torch alias: flambeau.install_torch_alias)", name=fullname) from None
         spec = importlib.util.spec_from_loader(fullname, _AliasLoader(module))
         return spec
+
+
+def _under(name, prefix):
+    return name == prefix or name.startswith(prefix + ".")
+
+
+def _real_name(fullname):
+    """The flambeau module answering the name fullname, or None when no alias covers it."""
+    for alias, real in _ALIASES:
+        if _under(fullname, alias):
+            return real + fullname[len(alias):]
+    return None
+
+
+def _alias_name(flambeau_name):
+    """The name a script imports for flambeau module flambeau_name (flambeau.vision.x -> torchvision.x)."""
+    for alias, real in _ALIASES:
+        if _under(flambeau_name, real):
+            return alias + flambeau_name[len(real):]
+    return None
 
 
 _finder = None
@@ -57,6 +88,10 @@ def install_torch_alias():
     if current is not None and not getattr(current, "__name__", "").startswith("flambeau"):
         raise RuntimeError("install_torch_alias: PyTorch is already imported in this process; flambeau cannot "
                            "take the name 'torch' (install the alias before anything imports torch)")
+    vision = sys.modules.get("torchvision")
+    if vision is not None and not getattr(vision, "__name__", "").startswith("flambeau"):
+        raise RuntimeError("install_torch_alias: torchvision is already imported in this process; flambeau.vision "
+                           "cannot take the name 'torchvision' (install the alias before anything imports it)")
     import flambeau
     _finder = _TorchAliasFinder()
     sys.meta_path.insert(0, _finder)
@@ -64,7 +99,7 @@ def install_torch_alias():
     # the flambeau submodules already imported answer to their torch names at once
     for name, mod in list(sys.modules.items()):
         if name.startswith("flambeau.") and mod is not None:
-            sys.modules.setdefault(_PREFIX + name[len("flambeau"):], mod)
+            sys.modules.setdefault(_alias_name(name), mod)
 
 
 def uninstall_torch_alias():
@@ -74,6 +109,6 @@ def uninstall_torch_alias():
         return
     sys.meta_path.remove(_finder)
     _finder = None
-    for name in [n for n in sys.modules if n == _PREFIX or n.startswith(_PREFIX + ".")]:
+    for name in [n for n in sys.modules if any(_under(n, alias) for alias, _ in _ALIASES)]:
         if getattr(sys.modules[name], "__name__", "").startswith("flambeau"):
             del sys.modules[name]

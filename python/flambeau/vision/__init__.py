@@ -1,0 +1,48 @@
+"""flambeau.vision: torchvision's everyday names on flambeau, under torchvision's module paths, so that
+`python -m flambeau.run train.py` runs a script's `from torchvision import datasets, transforms`,
+`import torchvision.models as models` and `torchvision.utils.make_grid` unchanged (the torch alias maps
+`torchvision.*` to `flambeau.vision.*`).
+
+    transforms  flambeau.transforms itself (the same module objects under both names)
+    datasets    MNIST, FashionMNIST, CIFAR10, CIFAR100, ImageFolder, DatasetFolder, FakeData (read from disk:
+                nothing is ever downloaded)
+    models      resnet18/34/50, vgg11(_bn)/16(_bn), alexnet, mobilenet_v2 with torchvision's module and
+                state_dict names (weights come only from local checkpoint files)
+    utils       make_grid, save_image (PNG written with zlib, no PIL needed)
+    ops         box_iou, box_area, box_convert, nms, batched_nms, clip_boxes_to_image, remove_small_boxes,
+                roi_align
+
+Images are numpy uint8 arrays (H, W) or (H, W, C) where torchvision gives PIL images: what
+flambeau.transforms take (see flambeau/transforms/transforms.py).
+"""
+import sys
+
+from .. import transforms  # noqa: F401  (flambeau.vision.transforms is flambeau.transforms)
+from . import datasets, models, ops, utils  # noqa: F401
+
+__version__ = "0.28.0+flambeau"  # the torchvision release whose names and layouts this follows
+
+
+def _alias_transforms():
+    """flambeau.vision.transforms[.x] are flambeau.transforms[.x], never second copies: registered in
+    sys.modules so `import flambeau.vision.transforms.functional` finds the module already loaded."""
+    for name, mod in list(sys.modules.items()):
+        if mod is not None and (name == "flambeau.transforms" or name.startswith("flambeau.transforms.")):
+            sys.modules.setdefault("flambeau.vision" + name[len("flambeau"):], mod)
+
+
+_alias_transforms()
+
+
+def get_image_backend():
+    """The image backend's name: flambeau's datasets give numpy arrays."""
+    return "numpy"
+
+
+def set_image_backend(backend):
+    if backend != "numpy":
+        raise ValueError(f"set_image_backend: flambeau.vision gives numpy images only (got {backend!r}); "
+                         "pass loader= to ImageFolder for another image type")
+
+
+__all__ = ["datasets", "models", "ops", "transforms", "utils", "get_image_backend", "set_image_backend"]
