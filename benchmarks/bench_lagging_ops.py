@@ -1,6 +1,7 @@
 """The CPU ops that session 18 found behind PyTorch on the Sapphire Rapids guest (max/min with
 indices, fmod, float64 sin/sqrt, atan2, gather, scatter_add, prod, repeat_interleave, reflect pad,
-quantize_per_tensor, hypot; session 19: float64 erf/erfc, pdist forward and backward), flambeau beside PyTorch CPU in the same process, 2 threads for both,
+quantize_per_tensor, hypot; session 19: float64 erf/erfc, pdist forward and backward; session 20: float64
+exp and cos), flambeau beside PyTorch CPU in the same process, 2 threads for both,
 alternating the two. Each case: best of 7 rounds of as many calls as take ~20 ms, in us;
 ratio = PyTorch time / ours (> 1: we are faster).
 
@@ -75,6 +76,7 @@ def make(m, Fm, T):
     A, B, G, D, I, V, W, S, IM = T(a), T(b), T(big), T(d), T(idx), T(v4), T(w4), T(sm), T(img)
     Bp = B.abs() + 1
     PD = T(pd)
+    D64 = T(d[:64])
     Z = m.zeros(1024, 1024)
     return {
         'max(1) [1024,1024]': lambda: A.max(1),
@@ -102,6 +104,12 @@ def make(m, Fm, T):
         'pdist fwd+bwd p=2 [128,256]': pdist_fwd_bwd(m, Fm, T, pd, 2),
         'pdist fwd+bwd p=1 [128,256]': pdist_fwd_bwd(m, Fm, T, pd, 1),
         'pdist fwd+bwd p=2 f64 [128,256]': pdist_fwd_bwd(m, Fm, T, pd.astype(np.float64), 2),
+        # session 20: float64 exp (a 2^(k/16) table) and cos beside sin, 1M and in cache (64K: 512 KB of L2)
+        'f64 exp': lambda: D.exp(),
+        'f64 cos': lambda: D.cos(),
+        'f64 exp 64K': lambda: D64.exp(),
+        'f64 sin 64K': lambda: D64.sin(),
+        'f64 cos 64K': lambda: D64.cos(),
     }
 
 

@@ -85,6 +85,12 @@ inline vd scale2n(vd y, vd n) {
   vd n1 = floor_(_mm256_mul_pd(n, _mm256_set1_pd(0.5)));
   return _mm256_mul_pd(_mm256_mul_pd(y, pow2i(n1)), pow2i(_mm256_sub_pd(n, n1)));
 }
+// y 2^floor(t), as AVX-512's scalef.
+inline vd scale2floor(vd y, vd t) { return scale2n(y, floor_(t)); }
+// tab[i], i = the low 4 bits of z's bit pattern, per lane (AVX-512: one permute).
+inline vd lookup16(const double* tab, vd z) {
+  return _mm256_i64gather_pd(tab, _mm256_and_si256(_mm256_castpd_si256(z), _mm256_set1_epi64x(15)), 8);
+}
 // y = m 2^e with m in [sqrt(1/2), sqrt(2)) for positive normal y, as in math_f64_avx512.cpp; the
 // arithmetic shift of t by 52 is its logical shift u (12 bits) with u >= 2048 meaning u - 4096.
 inline vd frexp_(vd y, vd& e) {

@@ -71,8 +71,9 @@ inline vd expand_ld(vd src, vm m, const double* p) { return _mm512_mask_expand_p
 // m's significand are j's two's complement bits), and v with its sign flipped where j has bit b set.
 inline vm jbit(vd m, int b) { return _mm512_test_epi64_mask(_mm512_castpd_si512(m), _mm512_set1_epi64(1ll << b)); }
 inline vd flip_by_jbit(vd v, vd m, int b) {
-  const __m512i s = _mm512_slli_epi64(_mm512_and_si512(_mm512_castpd_si512(m), _mm512_set1_epi64(1ll << b)), 63 - b);
-  return _mm512_castsi512_pd(_mm512_xor_si512(_mm512_castpd_si512(v), s));
+  // bit b shifted to the sign, then v ^ (that & sign mask) in one vpternlogq (0x78: A ^ (B & C)).
+  const __m512i s = _mm512_slli_epi64(_mm512_castpd_si512(m), 63 - b);
+  return _mm512_castsi512_pd(_mm512_ternarylogic_epi64(_mm512_castpd_si512(v), s, _mm512_set1_epi64(1ll << 63), 0x78));
 }
 inline vd sqrt_(vd a) { return _mm512_sqrt_pd(a); }
 inline vd roundn(vd a) { return _mm512_roundscale_pd(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
@@ -81,6 +82,12 @@ inline vd ceil_(vd a) { return _mm512_roundscale_pd(a, _MM_FROUND_TO_POS_INF | _
 inline vd trunc_(vd a) { return _mm512_roundscale_pd(a, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC); }
 // y 2^n for integral n, rounded once (subnormal results and overflow to inf included).
 inline vd scale2n(vd y, vd n) { return _mm512_scalef_pd(y, n); }
+// y 2^floor(t) (scalef floors its second operand), rounded once.
+inline vd scale2floor(vd y, vd t) { return _mm512_scalef_pd(y, t); }
+// tab[i], i = the low 4 bits of z's bit pattern, per lane: one two-table permute.
+inline vd lookup16(const double* tab, vd z) {
+  return _mm512_permutex2var_pd(_mm512_load_pd(tab), _mm512_castpd_si512(z), _mm512_load_pd(tab + 8));
+}
 // y = m 2^e with m in [sqrt(1/2), sqrt(2)) for positive normal y: t = bits(y) - bits(sqrt(1/2)),
 // e = t >> 52 (arithmetic), m = bits(y) - (t's exponent field).
 inline vd frexp_(vd y, vd& e) {
