@@ -359,10 +359,11 @@ def _advanced_kinds(items, in_tuple):
     return kinds
 
 
-def check_index_put_value(kinds, ti, value, accumulate):
+def check_index_put_value(kinds, ti, value, accumulate, adv=None):
     """PyTorch's index_put_ rules for the value (setitem with advanced indices goes through it): a
     one-element value (on the CPU) with a single mask as the only advanced index is a masked_fill_, which
-    casts it (and refuses a uint8 mask); otherwise the value's dtype must be the destination's."""
+    casts it as a Scalar (overflow checked; a uint8 mask refused); otherwise the value's dtype must be the
+    destination's. adv() gives the (shape, [(dim, index)]) indexed, for the error PyTorch raises first."""
     if not kinds:
         return
     vt = isinstance(value, Tensor)
@@ -370,8 +371,21 @@ def check_index_put_value(kinds, ti, value, accumulate):
     if not accumulate and len(kinds) == 1 and kinds[0] != "int" and (not vt or (vi.numel == 1 and vi.device == "cpu")):
         if kinds[0] == "uint8":
             raise RuntimeError("masked_fill_ only supports boolean masks, but got mask with dtype unsigned char")
+        if vt and vi.dtype != ti.dtype and ti.dtype not in ("complex64", "complex128"):
+            v = value.item()  # (masked_fill_ takes value.item(): a Scalar, overflow-checked into ti's dtype)
+            if isinstance(v, complex):
+                if v.imag != 0:
+                    name = _C_TYPE_NAMES.get(ti.dtype, ti.dtype)
+                    raise RuntimeError(f"value cannot be converted to type {name} "
+                                       "without overflow")
+                v = v.real
+            check_fits(v, ti.dtype, wide=True)
         return
     if vt and vi.dtype != ti.dtype:
+        if adv is not None:
+            shape, pairs = adv()
+            if any(shape[d] == 0 and it._impl.numel for d, it in pairs):
+                raise IndexError("index is out of bounds for dimension with size 0")
         raise RuntimeError(f"Index put requires the source and destination dtypes match, got "
                            f"{_SCALAR_TYPE_NAMES[ti.dtype]} for the destination and {_SCALAR_TYPE_NAMES[vi.dtype]} "
                            "for the source.")
@@ -447,7 +461,8 @@ def setitem(t, idx, value):
     plan = getitem_plan(impl.shape, idx, impl.device)
     if plan.adv or isinstance(idx, Tensor) or isinstance(idx, tuple) and len(idx) > 1:
         tup = isinstance(idx, tuple)
-        check_index_put_value(_advanced_kinds(idx if tup else (idx,), tup), impl, value, False)
+        check_index_put_value(_advanced_kinds(idx if tup else (idx,), tup), impl, value, False,
+                              lambda: (plan.shape, plan.adv))
     value = _value_tensor(t, value)
     vt = isinstance(value, Tensor)
     if (t._rg or (vt and value._rg)) and _gs.enabled:

@@ -129,7 +129,10 @@ def _check_values_dtype(input, indices, values, accumulate):
     """PyTorch's dtype rule for index_put_/index_put's values (_indexing.check_index_put_value)."""
     if isinstance(values, Tensor):
         from .._indexing import _advanced_kinds, check_index_put_value
-        check_index_put_value(_advanced_kinds(indices, True), input._impl, values, accumulate)
+        def adv():
+            idx = _index_tensors(input, indices)
+            return input._impl.shape, [(d, it) for d, it in enumerate(idx) if it is not None]
+        check_index_put_value(_advanced_kinds(indices, True), input._impl, values, accumulate, adv)
 
 
 def index_put_(input, indices, values, accumulate=False):
@@ -728,6 +731,8 @@ def _check_fill_index(index):
 def index_fill(input, dim=_np.REQUIRED, index=_np.REQUIRED, value=_np.REQUIRED, *, axis=None):
     if axis is not None or dim is _np.REQUIRED or index is _np.REQUIRED or value is _np.REQUIRED:
         dim = _np.dim_args("index_fill", dim, axis, index=index, value=value)
+    if isinstance(value, complex) and input._impl.dtype not in ("complex64", "complex128"):
+        raise RuntimeError("index_fill_(): Converting complex Scalar to non-complex type is not supported")
     if input._impl.ndim == 0:
         return _on_0d(input, dim, index_fill, index, value, False)
     _check_fill_index(index)
@@ -741,6 +746,8 @@ def index_fill(input, dim=_np.REQUIRED, index=_np.REQUIRED, value=_np.REQUIRED, 
 def index_fill_(input, dim=_np.REQUIRED, index=_np.REQUIRED, value=_np.REQUIRED, *, axis=None):
     if axis is not None or dim is _np.REQUIRED or index is _np.REQUIRED or value is _np.REQUIRED:
         dim = _np.dim_args("index_fill_", dim, axis, index=index, value=value)
+    if isinstance(value, complex) and input._impl.dtype not in ("complex64", "complex128"):
+        raise RuntimeError("index_fill_(): Converting complex Scalar to non-complex type is not supported")
     if input._impl.ndim == 0:
         return _on_0d(input, dim, index_fill_, index, value, True)
     _check_fill_index(index)
