@@ -71,11 +71,13 @@ def _wrap_view(impl, src):
         if r is False:
             b._rg = r = []
         t._rg = r
+        # (`_vsrc` left unset, read as None: the base has no history. An attribute read costs ~25 ns
+        # here, as Tensor's __getattr__ keeps CPython from specialising them, so this path reads two.)
     else:  # made without recording (no_grad, or inside a Function's forward that marks it next)
         t._rg = False
+        t._vsrc = b._gfn  # the base's history the view derives from (autograd/function.py: _refresh_view)
     t._impl = impl
     t._gfn = None
-    t._vsrc = b._gfn  # the base's history the view derives from (autograd/function.py: _refresh_view)
     if _view_hook is not None:  # a forward-AD level is open (autograd/forward_ad.py)
         _view_hook(t)
     return t
