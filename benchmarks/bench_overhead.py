@@ -6,7 +6,13 @@ Both libraries run in the same process, alternating, so machine noise hits both 
 the median over several rounds of the mean time per call, in microseconds.
 
     python benchmarks/bench_overhead.py
+    python benchmarks/bench_overhead.py --cpu-time   # process CPU time instead of wall time
+
+--cpu-time counts only the time this process ran, so other processes sharing the cores (a load of 10+
+on a 2-core machine) do not inflate one library's rounds more than the other's; to compare two
+flambeau trees, run it once per tree (PYTHONPATH) and alternate.
 """
+import sys
 import statistics
 import time
 
@@ -20,12 +26,15 @@ except ImportError:  # the benchmark still reports our numbers
     torch = None
 
 
+_clock = time.process_time if "--cpu-time" in sys.argv else time.perf_counter
+
+
 def per_call_us(fn, n=20000):
     fn()
-    t0 = time.perf_counter()
+    t0 = _clock()
     for _ in range(n):
         fn()
-    return (time.perf_counter() - t0) / n * 1e6
+    return (_clock() - t0) / n * 1e6
 
 
 def measure(lib, requires_grad, size):

@@ -286,7 +286,8 @@ def test_mode_returning_not_implemented_without_subclasses_raises():
                 lib.add(lib.ones(2), 1)
 
 
-PROPERTIES = ("shape", "dtype", "device", "ndim", "requires_grad", "is_leaf", "layout", "is_cuda", "T", "data")
+PROPERTIES = ("shape", "dtype", "device", "ndim", "requires_grad", "is_leaf", "layout", "is_cuda", "T", "data",
+              "grad_fn")
 
 
 def test_property_getters_dispatch_with_their_get_as_func():

@@ -276,14 +276,14 @@ def _write(target, plan, value):
     """Writes value (impl or number) into target (already the basic view)."""
     if plan.adv:
         ti = target
-        if not hasattr(value, "shape"):
+        if not isinstance(value, _C.TensorImpl):
             value = _C.scalar_tensor(value, ti.dtype, ti.device)
         if ti.numel and any(st == 0 and n > 1 for st, n in zip(ti.stride, ti.shape)):
             from ._functions.indexing import _index_put_expanded_  # (a broadcast view: PyTorch's shared writes)
             _index_put_expanded_(_wrap(ti), plan.adv_list(), _wrap(value), False)
             return
-        _C.index_put_(ti, [None if x is None else x._impl for x in plan.adv_list()], value, False)
-    elif hasattr(value, "shape"):
+        index_put_checked(ti, [None if x is None else x._impl for x in plan.adv_list()], value, False)
+    elif isinstance(value, _C.TensorImpl):
         _C.copy_(target, _strip_leading_ones(value, target.ndim))
     else:
         _C.fill_(target, value)
@@ -331,8 +331,99 @@ _C_TYPE_NAMES = {"float32": "float", "float64": "double", "float16": "c10::Half"
                  "bool": "bool"}
 
 
+# PyTorch's names of the element types in its dtype errors (Float, Long, ...)
+_SCALAR_TYPE_NAMES = {"float32": "Float", "float64": "Double", "int64": "Long", "bool": "Bool", "int32": "Int",
+                      "int16": "Short", "int8": "Char", "uint8": "Byte", "float16": "Half", "bfloat16": "BFloat16",
+                      "complex64": "ComplexFloat", "complex128": "ComplexDouble"}
+
+
+def _advanced_kinds(items, in_tuple):
+    """The advanced indices among index items, as PyTorch's index_put_ sees them: "bool"/"uint8" for a
+    mask, "int" for integer indices (a 0-d bool tensor, or a Python bool next to other indices, becomes
+    an int64 index of length 0 or 1 there; a 0-d integer tensor selects and is no advanced index)."""
+    kinds = []
+    for it in items:
+        if isinstance(it, Tensor):
+            ii = it._impl
+            if ii.ndim == 0:
+                if ii.dtype == "bool":
+                    kinds.append("int")
+                continue
+            kinds.append(ii.dtype if ii.dtype in ("bool", "uint8") else "int")
+        elif isinstance(it, (list, tuple, _np.ndarray)):
+            a = _np.asarray(it)
+            if a.ndim:
+                kinds.append("bool" if a.dtype == _np.bool_ else "int")
+        elif in_tuple and (it is True or it is False or isinstance(it, _np.bool_)):
+            kinds.append("int")
+    return kinds
+
+
+def check_index_put_value(kinds, ti, value, accumulate, adv=None):
+    """PyTorch's index_put_ rules for the value (setitem with advanced indices goes through it): a
+    one-element value (on the CPU) with a single mask as the only advanced index is a masked_fill_, which
+    casts it as a Scalar (overflow checked; a uint8 mask refused); otherwise the value's dtype must be the
+    destination's. adv() gives the (shape, [(dim, index)]) indexed, for the error PyTorch raises first."""
+    if not kinds:
+        return
+    vt = isinstance(value, Tensor)
+    vi = value._impl if vt else None
+    if not accumulate and len(kinds) == 1 and kinds[0] != "int" and (not vt or (vi.numel == 1 and vi.device == "cpu")):
+        if kinds[0] == "uint8":
+            raise RuntimeError("masked_fill_ only supports boolean masks, but got mask with dtype unsigned char")
+        if vt and vi.dtype != ti.dtype and ti.dtype not in ("complex64", "complex128"):
+            v = value.item()  # (masked_fill_ takes value.item(): a Scalar, overflow-checked into ti's dtype)
+            if isinstance(v, complex):
+                if v.imag != 0:
+                    name = _C_TYPE_NAMES.get(ti.dtype, ti.dtype)
+                    raise RuntimeError(f"value cannot be converted to type {name} "
+                                       "without overflow")
+                v = v.real
+            check_fits(v, ti.dtype, wide=True)
+        return
+    if vt and vi.dtype != ti.dtype:
+        if adv is not None:
+            shape, pairs = adv()
+            if any(shape[d] == 0 and it._impl.numel for d, it in pairs):
+                raise IndexError("index is out of bounds for dimension with size 0")
+        raise RuntimeError(f"Index put requires the source and destination dtypes match, got "
+                           f"{_SCALAR_TYPE_NAMES[ti.dtype]} for the destination and {_SCALAR_TYPE_NAMES[vi.dtype]} "
+                           "for the source.")
+
+
+def index_put_checked(ti, idx, vi, accumulate):
+    """_C.index_put_ with PyTorch's words for a value that does not broadcast to the indexing result."""
+    try:
+        _C.index_put_(ti, idx, vi, accumulate)
+    except RuntimeError as e:
+        msg = str(e)
+        if not msg.startswith("expand: the expanded size") or "Target sizes: " not in msg:
+            raise
+        target = msg.split("Target sizes: ")[1].split("]")[0] + "]"
+        raise RuntimeError(f"shape mismatch: value tensor of shape {list(vi.shape)} cannot be broadcast to indexing "
+                           f"result of shape {target}") from None
+
+
+def _plain_value(t, value):
+    """A value for t[idx] = value that is neither a Tensor nor a Python int/float: what PyTorch accepts
+    (bools, complex numbers, numpy integers and float64) as a Python number; anything else (lists,
+    arrays, numpy float32/bool scalars) raises its TypeError."""
+    if value is True or value is False or isinstance(value, (complex, float, int)) and not isinstance(value, _np.bool_):
+        return value if value.__class__ in (bool, complex, float, int) else \
+            (complex(value) if isinstance(value, complex) else float(value) if isinstance(value, float) else int(value))
+    if isinstance(value, _np.integer):
+        return int(value)
+    from ._tensor import _TYPE_NAMES
+    cls = type(value)
+    name = cls.__name__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__name__}"
+    raise TypeError(f"can't assign a {name} to a flambeau.{_TYPE_NAMES.get(t._impl.dtype, t._impl.dtype)}")
+
+
 def setitem(t, idx, value):
     impl = t._impl
+    vc = value.__class__
+    if not (vc is float or vc is int or isinstance(value, Tensor)):
+        value = _plain_value(t, value)
     if isinstance(value, complex):  # a complex number: written as a 0-dim tensor of t's (complex) dtype
         if impl.dtype not in ("complex64", "complex128"):
             raise RuntimeError(f"value cannot be converted to type {_C_TYPE_NAMES.get(impl.dtype, impl.dtype)} "
@@ -368,6 +459,10 @@ def setitem(t, idx, value):
                 _C.fill_(target, value)
             return
     plan = getitem_plan(impl.shape, idx, impl.device)
+    if plan.adv or isinstance(idx, Tensor) or isinstance(idx, tuple) and len(idx) > 1:
+        tup = isinstance(idx, tuple)
+        check_index_put_value(_advanced_kinds(idx if tup else (idx,), tup), impl, value, False,
+                              lambda: (plan.shape, plan.adv))
     value = _value_tensor(t, value)
     vt = isinstance(value, Tensor)
     if (t._rg or (vt and value._rg)) and _gs.enabled:

@@ -245,4 +245,5 @@ def check_fits(v, dt, suffix="_t", wide=False):
             return
         ok = lo <= f <= hi  # False for NaN
     if not ok:
-        raise RuntimeError(f"value cannot be converted to type {dt}{suffix} without overflow")
+        name = "int" if dt == "int32" and suffix == "_t" else dt + suffix  # (c10's name of int32)
+        raise RuntimeError(f"value cannot be converted to type {name} without overflow")

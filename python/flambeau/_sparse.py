@@ -255,13 +255,13 @@ class SparseCooTensor(Tensor):
         if id(self) in memo:
             return memo[id(self)]
         new = self.clone()
-        new._rg = self._rg
+        new._rg = bool(self._rg)
         memo[id(self)] = new
         return new
 
     def __reduce_ex__(self, proto):
         return (_rebuild_sparse, (_host(self._sp_i).copy(), _C.to_numpy(self._sp_v.cpu().contiguous()._impl).copy(),
-                                  self._impl.dtype, self._impl.device, tuple(self._impl.shape), self._sp_c, self._rg))
+                                  self._impl.dtype, self._impl.device, tuple(self._impl.shape), self._sp_c, bool(self._rg)))
 
     def __repr__(self, *, tensor_contents=None):
         return _sparse_repr(self)

@@ -48,21 +48,36 @@ def _wrap(impl):
     t = _new(Tensor)
     t._impl = impl
     t._rg = False
-    t.grad_fn = None
+    t._gfn = None
     t._base = None
     return t
 
 
 def _wrap_view(impl, src):
     """Like _wrap, for a view of tensor `src`: remembers the tensor owning the storage (`_base`),
-    which an in-place op on the view must give a new history when autograd is recording."""
+    which an in-place op on the view must give a new history when autograd is recording.
+
+    A view of a base that does not require grad shares the base's `_rg` cell: an empty list, falsy
+    like False wherever `_rg` is tested, until an in-place op recorded on the base (or on another of
+    its views) appends to it (`set_requires_grad`). Then every such view requires grad at once, and
+    its history ("a view of the base as it is now") is made when it is next used (autograd/function.py:
+    _edge), as PyTorch regenerates a view's grad_fn lazily. No list of views is kept: a registry on the
+    base cost ~0.35 us per view, the shared cell one slot read."""
     t = _new(Tensor)
-    t._impl = impl
-    t._rg = False
-    t.grad_fn = None
     b = src._base
     t._base = b = src if b is None else b
-    t._vsrc = b.grad_fn  # the base's history the view derives from (autograd/function.py: _refresh_view)
+    r = b._rg
+    if not r:
+        if r is False:
+            b._rg = r = []
+        t._rg = r
+        # (`_vsrc` left unset, read as None: the base has no history. An attribute read costs ~25 ns
+        # here, as Tensor's __getattr__ keeps CPython from specialising them, so this path reads two.)
+    else:  # made without recording (no_grad, or inside a Function's forward that marks it next)
+        t._rg = False
+        t._vsrc = b._gfn  # the base's history the view derives from (autograd/function.py: _refresh_view)
+    t._impl = impl
+    t._gfn = None
     if _view_hook is not None:  # a forward-AD level is open (autograd/forward_ad.py)
         _view_hook(t)
     return t
@@ -73,6 +88,20 @@ _view_hook = None
 # (_functions/shape.py) and the default __torch_function__ (_torch_function.py).
 _alias = None
 _default_torch_function = None
+
+# `_vsrc` of the views of a tensor not requiring grad made by one call returning several (unbind, split,
+# chunk, iteration): PyTorch refuses to regenerate their history once the base is written in place
+# (_dispatch.refresh_stale_view raises its error).
+MULTI_OUTPUT_VIEW = object()
+
+
+def set_requires_grad(t):
+    """t (a base, or a view written in place) requires grad from now on; the views sharing its `_rg`
+    cell (see _wrap_view) start requiring grad with it."""
+    r = t._rg
+    if r.__class__ is list and not r:
+        r.append(True)
+    t._rg = True
 
 
 def _disabled_torch_function_impl(func, types, args=(), kwargs=None):
@@ -85,7 +114,7 @@ def _disabled_torch_function_impl(func, types, args=(), kwargs=None):
 
 
 class Tensor:
-    __slots__ = ("_impl", "_rg", "grad_fn", "_base", "grad", "_output_nr", "_retains_grad", "_hooks", "_acc",
+    __slots__ = ("_impl", "_rg", "_gfn", "_base", "grad", "_output_nr", "_retains_grad", "_hooks", "_acc",
                  "_post_acc", "_fw", "_vsrc", "__weakref__", "__dict__")
 
     # numpy defers to our reflected operators (ndarray + tensor -> tensor.__radd__).
@@ -124,12 +153,12 @@ class Tensor:
         t = _new(cls)
         t._impl = impl
         t._rg = False
-        t.grad_fn = None
+        t._gfn = None
         t._base = None
         return t
 
     def __getattr__(self, name):
-        if name == "grad" and self.grad_fn is not None and not self._retains_grad:
+        if name == "grad" and self._gfn is not None and not self._retains_grad:
             _warn_non_leaf_grad()  # PyTorch's warning: a non-leaf's .grad is never filled in
         try:
             return _SLOT_DEFAULTS[name]
@@ -141,7 +170,7 @@ class Tensor:
         """An instance of Tensor subclass `cls` sharing `data`'s storage (used by nn.Parameter)."""
         t = _new(cls)
         t._impl = data._impl
-        t.grad_fn = None
+        t._gfn = None
         t._base = None
         t._rg = False
         if require_grad:
@@ -222,7 +251,7 @@ class Tensor:
             raise TypeError(f"as_subclass(): argument 'cls' must be a subclass of Tensor, not {cls!r}")
         alias = _alias(self)
         t = _new(cls)
-        t._impl, t._rg, t.grad_fn, t._base = alias._impl, alias._rg, alias.grad_fn, alias._base
+        t._impl, t._rg, t._gfn, t._base = alias._impl, alias._rg, alias.grad_fn, alias._base
         t._output_nr = alias._output_nr
         if alias._base is not None:
             t._vsrc = alias._vsrc
@@ -284,7 +313,7 @@ class Tensor:
         # (a leaf tracked only to carry a forward-AD tangent does not require grad: forward_ad.py)
         if not self._rg:
             return False
-        if self.grad_fn is not None:
+        if self._gfn is not None:
             return True
         acc = self._acc
         return acc is None or not acc._fw_only
@@ -292,11 +321,11 @@ class Tensor:
     @requires_grad.setter
     def requires_grad(self, value):
         value = bool(value)
-        if self.grad_fn is None and self._rg and self._acc is not None and self._acc._fw_only:  # forward-AD-only leaf
+        if self._gfn is None and self._rg and self._acc is not None and self._acc._fw_only:  # forward-AD-only leaf
             if value:
                 self._acc = None  # now a leaf requiring grad (it keeps its tangent)
             return
-        if self.grad_fn is not None:
+        if self._gfn is not None:
             if not value:
                 raise RuntimeError(
                     "you can only change requires_grad flags of leaf variables. If you want to use a "
@@ -309,11 +338,36 @@ class Tensor:
         if value and type(self._impl) is _C.TensorImpl and self._impl.is_inference and \
                 not _C._is_inference_mode_enabled():
             raise RuntimeError("Setting requires_grad=True on inference tensor outside InferenceMode is not allowed.")
-        self._rg = value
+        if value and self._base is None:
+            set_requires_grad(self)  # (its views made earlier require grad too, as PyTorch's)
+        else:
+            self._rg = value
 
     def requires_grad_(self, requires_grad=True):
         self.requires_grad = requires_grad
         return self
+
+    @property
+    def grad_fn(self):
+        """The node that made this tensor (None for a leaf). A view whose base got a new history in place
+        after the view was made (or after its own history was last made) gets "a view of the base as it
+        is now" first, as PyTorch regenerates a view's grad_fn (AsStridedBackward0) when it is read; the
+        hot paths read the slot `_gfn` and regenerate in autograd.function._edge instead."""
+        fn = self._gfn
+        b = self._base
+        if b is None or not self._rg:
+            return fn
+        if fn is None:
+            if self._acc is not None:  # a leaf (a view of a base made a leaf requiring grad later)
+                return None
+        elif self._vsrc is b._gfn:
+            return fn
+        from .autograd.function import _refresh_view
+        return _refresh_view(self)
+
+    @grad_fn.setter
+    def grad_fn(self, fn):
+        self._gfn = fn
 
     @property
     def is_leaf(self):
@@ -350,7 +404,7 @@ class Tensor:
 
     def detach_(self):
         self._rg = False
-        self.grad_fn = None
+        self._gfn = None
         if self._fw is not None:
             self._fw = None  # (as PyTorch: detach_ drops a forward-AD tangent too)
         return self
@@ -574,7 +628,10 @@ class Tensor:
         if not self._rg:
             # No graph to record: plain select views are cheaper than unbind.
             impl = self._impl
-            return iter([_wrap_view(_C.select(impl, 0, i), self) for i in range(shape[0])])
+            views = [_wrap_view(_C.select(impl, 0, i), self) for i in range(shape[0])]
+            for v in views:
+                v._vsrc = MULTI_OUTPUT_VIEW  # (PyTorch iterates with unbind)
+            return iter(views)
         return iter(self.unbind(0))
 
     def __reversed__(self):
@@ -619,9 +676,9 @@ class Tensor:
             return memo[id(self)]
         new = _new(type(self))
         new._impl = _C.clone(self._impl)
-        new.grad_fn = None
+        new._gfn = None
         new._base = None
-        new._rg = self._rg and self.requires_grad
+        new._rg = bool(self._rg) and self.requires_grad
         memo[id(self)] = new
         if self.grad_fn is None and self.grad is not None:
             new.grad = _copy.deepcopy(self.grad, memo)
@@ -633,7 +690,7 @@ class Tensor:
     def __reduce_ex__(self, proto):
         # Pickled as bytes through numpy (CPU), so pickled tensors never rely on our internals.
         arr = _C.to_numpy(self.detach().cpu().contiguous()._impl).copy()
-        return (_rebuild_tensor, (type(self), arr, self._impl.dtype, self._impl.device, self._rg,
+        return (_rebuild_tensor, (type(self), arr, self._impl.dtype, self._impl.device, bool(self._rg),
                                   getattr(self, "__dict__", None) or None))
 
     def __setstate__(self, state):
@@ -659,7 +716,7 @@ def _rebuild_tensor(cls, arr, dt, dev, rg, state):
         impl = _C.to(impl, dt, dev, False)
     t = _new(cls)
     t._impl = impl
-    t.grad_fn = None
+    t._gfn = None
     t._base = None
     t._rg = rg
     if state:

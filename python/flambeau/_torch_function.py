@@ -49,9 +49,9 @@ _TENSOR_SKIP = frozenset((
     "as_subclass", "__repr__", "__str__"))
 # Tensor properties whose getters dispatch, with `Tensor.<name>.__get__` as func (as PyTorch's do). The
 # tensor-valued ones (T ... data) come back as the subclass; the rest (shape, dtype, ...) are returned as
-# they are. grad, grad_fn and _base are slots here, not properties: they stay undispatched (wrapping them
-# would cost every autograd step of every program that defines a subclass).
-_TENSOR_PROPERTIES = ("T", "mT", "H", "mH", "real", "imag", "data",
+# they are. grad and _base are slots here, not properties: they stay undispatched (wrapping them would cost
+# every autograd step of every program that defines a subclass; the engine reads grad_fn's slot `_gfn`).
+_TENSOR_PROPERTIES = ("T", "mT", "H", "mH", "real", "imag", "data", "grad_fn",
                       "shape", "dtype", "device", "ndim", "layout", "requires_grad", "is_leaf", "output_nr",
                       "retains_grad", "is_cuda", "is_cpu", "is_meta", "is_sparse", "is_sparse_csr",
                       "is_quantized", "itemsize", "nbytes")

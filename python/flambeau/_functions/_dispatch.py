@@ -10,8 +10,8 @@ import numbers
 from .. import _C
 from .._dtype import _default_dtype, _BY_NAME
 from .._promote import result_type_names, result_type_tensor_scalar, scalar_impl, can_cast_names, _FLOAT
-from .._tensor import Tensor, _wrap
-from ..autograd.function import Function, apply_binary, _is_fw_leaf, _take_history
+from .._tensor import MULTI_OUTPUT_VIEW, Tensor, _wrap, set_requires_grad
+from ..autograd.function import Function, apply_binary, _is_fw_leaf, _is_fw_tracked, _take_history
 from ..autograd.grad_mode import _state as _gs
 from .shape import _to
 
@@ -240,11 +240,21 @@ def _rebase(a, r):
     if base is not None:
         return _rebase_view(a, base, r)
     _C.copy_(a._impl, r._impl)
-    a._rg = True
-    _take_history(a, r)
+    _track_inplace(a, r)
     if r._fw is not None or a._fw is not None:
         _take_tangent(a, r)
     return a
+
+
+def _track_inplace(a, r):
+    """a (not a view) takes over r's history after an in-place write. A reverse-mode history makes
+    the views a had before require grad too (_tensor.set_requires_grad); one kept only for forward
+    AD leaves them alone (forward_ad.py gives views their tangents)."""
+    if a._rg.__class__ is list and not _is_fw_tracked(r):
+        set_requires_grad(a)
+    else:
+        a._rg = True
+    _take_history(a, r)
 
 
 def _take_tangent(a, r):
@@ -297,15 +307,26 @@ def _view_geometry(v, base, what):
     return view_fn
 
 
+_MULTI_OUTPUT_VIEW_MSG = (
+    "A view was created in no_grad mode and its base or another view of its base has been modified inplace with "
+    "grad mode enabled. This view is the output of a function that returns multiple views. Such functions do not "
+    "allow the output views to be modified inplace. You should replace the inplace operation by an out-of-place one.")
+
+
 def refresh_stale_view(v):
     """Gives view v the history "a view of its base as the base is now" and returns its grad_fn (see
     autograd.function._refresh_view). A base without a history now (detach_()) leaves v as it was."""
     from ..autograd.function import _take_history
     from .shape import _ViewFn
     base = v._base
-    v._vsrc = base.grad_fn
-    if base.grad_fn is None:
-        return v.grad_fn
+    fn = base._gfn
+    if v._vsrc is MULTI_OUTPUT_VIEW:
+        if fn is None:
+            return v._gfn
+        raise RuntimeError(_MULTI_OUTPUT_VIEW_MSG)
+    v._vsrc = fn
+    if fn is None:
+        return v._gfn
     prev = _gs.enabled
     _gs.enabled = True
     try:
@@ -313,17 +334,19 @@ def refresh_stale_view(v):
     finally:
         _gs.enabled = prev
     _take_history(v, nv)
-    return v.grad_fn
+    return v._gfn
 
 
 def _rebase_view(v, base, r):
+    if v._vsrc is MULTI_OUTPUT_VIEW:
+        raise RuntimeError(_MULTI_OUTPUT_VIEW_MSG.replace(
+            "its base or another view of its base has been modified inplace", "is being modified inplace"))
     if base._rg and base.grad_fn is None and _gs.enabled and not _is_fw_leaf(base):
         raise RuntimeError("a view of a leaf Variable that requires grad is being used in an in-place operation.")
     view_fn = _view_geometry(v, base, "an in-place operation on a view")
     node_out = _CopySlicesInplace.apply(base, r, view_fn)
     _C.copy_(v._impl, r._impl)  # the write itself (into the shared storage)
-    base._rg = True
-    _take_history(base, node_out)
+    _track_inplace(base, node_out)
     primal_view = (node_out._fw is not None or base._fw is not None) and _is_primal_view(v)
     if (node_out._fw is not None or base._fw is not None) and not primal_view:
         _take_tangent(base, node_out)

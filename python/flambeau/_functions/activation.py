@@ -43,20 +43,10 @@ def _snapshot(a):
 
 
 def _rebase(a, r):
-    """After an in-place op under autograd: `a` holds r's values and takes over r's history."""
-    if _gs.fw_gate and not r._rg:  # no_grad inside a forward-AD level, no tangent: a plain write
-        _C.copy_(a._impl, r._impl)
-        return a
-    if getattr(a.grad_fn, "_forbid_inplace", False) or a._base is not None:
-        from ._dispatch import _check_custom_view_inplace
-        _check_custom_view_inplace(a)
-    _C.copy_(a._impl, r._impl)
-    a._rg = True
-    _take_history(a, r)
-    if r._fw is not None or a._fw is not None:
-        from ._dispatch import _take_tangent
-        _take_tangent(a, r)
-    return a
+    """After an in-place op under autograd: `a` holds r's values and takes over r's history (for a
+    view, its base gets a CopySlices history too: _dispatch._rebase)."""
+    from ._dispatch import _rebase as rebase
+    return rebase(a, r)
 
 
 def _where(cond, a, b):

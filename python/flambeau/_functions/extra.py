@@ -344,7 +344,7 @@ def put(input, index, source, accumulate=False):
         raise RuntimeError(f"put_(): Expected a long tensor for index, but got {_TYPE[index.dtype._name]}")
     if source.dtype != input.dtype:
         raise RuntimeError(f"put_(): self and source expected to have the same dtype, but got "
-                           f"self.dtype = {input.dtype} and source.dtype = {source.dtype}")
+                           f"self.dtype = {_TYPE[input.dtype._name]} and source.dtype = {_TYPE[source.dtype._name]}")
     if index.numel() != source.numel():
         raise IndexError(f"put_(): Expected source and index to have the same number of elements, but got "
                            f"source.numel() = {source.numel()}, index.numel() = {index.numel()}")
@@ -373,8 +373,8 @@ def masked_scatter(input, mask, source):
         raise RuntimeError(f"masked_scatter_ only supports boolean masks, but got mask with dtype "
                            f"{_TYPE[mask.dtype._name]}")
     if source.dtype != input.dtype:
-        raise RuntimeError(f"masked_scatter: expected self and source to have same dtypes but got "
-                           f"{input.dtype} and {source.dtype}")
+        raise RuntimeError(f"masked_scatter: expected self and source to have same dtypes but got"  # (sic)
+                           f"{_TYPE[input.dtype._name]} and {_TYPE[source.dtype._name]}")
     shape = sh.broadcast_shapes(tuple(input.shape), tuple(mask.shape))
     m = sh.broadcast_to(mask, shape)
     x = sh.broadcast_to(input, shape)

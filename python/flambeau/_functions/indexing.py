@@ -82,7 +82,7 @@ class IndexPut(Function):
         ctx.indices, ctx.accumulate = indices, accumulate
         ctx.vshape = values._impl.shape
         y = _C.clone(x._impl)
-        _C.index_put_(y, _impls(indices), values._impl, accumulate)
+        _index_put_checked(y, _impls(indices), values._impl, accumulate)
         return _wrap(y)
 
     @staticmethod
@@ -111,6 +111,11 @@ def _prepare_values(x, values):
     return _wrap(scalar_impl(values, xi.dtype, xi.device))
 
 
+def _index_put_checked(ti, idx, vi, accumulate):
+    from .._indexing import index_put_checked
+    index_put_checked(ti, idx, vi, accumulate)
+
+
 def _index_tensors(x, indices):
     """A user's indices tuple (tensors, bool masks, None, lists) as index_put's list."""
     from .._indexing import getitem_plan
@@ -120,7 +125,23 @@ def _index_tensors(x, indices):
     return plan.adv_list()
 
 
+def _check_values_dtype(input, indices, values, accumulate):
+    """PyTorch's dtype rule for index_put_/index_put's values (_indexing.check_index_put_value)."""
+    if isinstance(values, Tensor):
+        from .._indexing import _advanced_kinds, check_index_put_value
+        def adv():
+            idx = _index_tensors(input, indices)
+            return input._impl.shape, [(d, it) for d, it in enumerate(idx) if it is not None]
+        check_index_put_value(_advanced_kinds(indices, True), input._impl, values, accumulate, adv)
+
+
 def index_put_(input, indices, values, accumulate=False):
+    _check_values_dtype(input, indices, values, accumulate)
+    return _index_put_(input, indices, values, accumulate)
+
+
+def _index_put_(input, indices, values, accumulate=False):
+    """index_put_ casting values to input's dtype (the ops built on it check dtypes in their own words)."""
     idx = _index_tensors(input, indices)
     values = _prepare_values(input, values)
     if (input._rg or values._rg) and _gs.enabled:
@@ -129,7 +150,7 @@ def index_put_(input, indices, values, accumulate=False):
     impl = input._impl
     if impl.numel and any(st == 0 and n > 1 for st, n in zip(impl.stride, impl.shape)):
         return _index_put_expanded_(input, idx, values, accumulate)
-    _C.index_put_(impl, _impls(idx), values._impl, accumulate)
+    _index_put_checked(impl, _impls(idx), values._impl, accumulate)
     return input
 
 
@@ -159,12 +180,17 @@ def _index_put_expanded_(input, idx, values, accumulate):
 
 
 def index_put(input, indices, values, accumulate=False):
+    _check_values_dtype(input, indices, values, accumulate)
+    return _index_put(input, indices, values, accumulate)
+
+
+def _index_put(input, indices, values, accumulate=False):
     idx = _index_tensors(input, indices)
     values = _prepare_values(input, values)
     if (input._rg or values._rg) and _gs.enabled:
         return IndexPut.apply(input, values, idx, accumulate)
     y = _C.clone(input._impl)
-    _C.index_put_(y, _impls(idx), values._impl, accumulate)
+    _index_put_checked(y, _impls(idx), values._impl, accumulate)
     return _wrap(y)
 
 
@@ -445,8 +471,8 @@ def scatter(input, dim=_np.REQUIRED, index=_np.REQUIRED, src=None, *, value=None
             from .shape import _slice
             for k, n in enumerate(ishape):
                 vals = _slice(vals, k, 0, n, 1)
-        return index_put(input, coords, vals)
-    return index_put(input, coords, value)
+        return _index_put(input, coords, vals)
+    return _index_put(input, coords, value)
 
 
 def scatter_(input, dim=_np.REQUIRED, index=_np.REQUIRED, src=None, *, value=None, reduce=None, axis=None):
@@ -648,21 +674,52 @@ def _check_index_op(input, d, index, source, op, negative_ok=False):
 def index_add(input, dim=_np.REQUIRED, index=_np.REQUIRED, source=_np.REQUIRED, *, alpha=1, axis=None):
     if axis is not None or dim is _np.REQUIRED or index is _np.REQUIRED or source is _np.REQUIRED:
         dim = _np.dim_args("index_add", dim, axis, index=index, source=source)
+    _check_same_dtype(input, source, "index_add_")
+    if input._impl.ndim == 0:  # as PyTorch: the 0-d input as one element along dim 0 (or -1)
+        wrap_dim(dim, 1)
+        r = index_add(reshape(input, (1,)), 0, index, _source_of_0d(source, index, dim), alpha=alpha)
+        return input if False else reshape(r, ())
     idx, d = _dim_indices(input, dim, reshape(index, (-1,)))
     _check_index_op(input, d, index, source, "index_add_")
     if alpha != 1:
         source = ew.mul(source, alpha)
-    return index_put(input, idx, source, accumulate=True)
+    return _index_put(input, idx, source, accumulate=True)
 
 
 def index_add_(input, dim=_np.REQUIRED, index=_np.REQUIRED, source=_np.REQUIRED, *, alpha=1, axis=None):
     if axis is not None or dim is _np.REQUIRED or index is _np.REQUIRED or source is _np.REQUIRED:
         dim = _np.dim_args("index_add_", dim, axis, index=index, source=source)
+    _check_same_dtype(input, source, "index_add_")
+    if input._impl.ndim == 0:  # as PyTorch: the 0-d input as one element along dim 0 (or -1)
+        wrap_dim(dim, 1)
+        r = index_add_(reshape(input, (1,)), 0, index, _source_of_0d(source, index, dim), alpha=alpha)
+        return input if True else reshape(r, ())
     idx, d = _dim_indices(input, dim, reshape(index, (-1,)))
     _check_index_op(input, d, index, source, "index_add_")
     if alpha != 1:
         source = ew.mul(source, alpha)
-    return index_put_(input, idx, source, accumulate=True)
+    return _index_put_(input, idx, source, accumulate=True)
+
+
+def _source_of_0d(source, index, dim):
+    """index_add_ into a 0-d self takes a 0-d source and one index, as PyTorch (as a 1-element slice)."""
+    if isinstance(source, Tensor) and source._impl.ndim:
+        raise RuntimeError("source tensor shape must match self tensor shape, excluding the specified dimension. "
+                           f"Got self.shape = [] source.shape = {list(source._impl.shape)}")
+    if isinstance(index, Tensor) and index._impl.numel != 1:
+        raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
+    return reshape(source, (1,))
+
+
+def _check_same_dtype(input, source, op):
+    """index_add_/index_copy_ take a source of self's dtype only, as PyTorch (they cast before)."""
+    if isinstance(source, Tensor) and isinstance(input, Tensor) and source._impl.dtype != input._impl.dtype:
+        from .._indexing import _SCALAR_TYPE_NAMES as n
+        a, b = n.get(input._impl.dtype, input._impl.dtype), n.get(source._impl.dtype, source._impl.dtype)
+        if op == "index_copy_":
+            raise RuntimeError(f"index_copy_(): self and source expected to have the same dtype, but got (self) {a} "
+                               f"and (source) {b}")
+        raise RuntimeError(f"{op}(): self ({a}) and source ({b}) must have the same scalar type")
 
 
 def _check_fill_index(index):
@@ -674,6 +731,8 @@ def _check_fill_index(index):
 def index_fill(input, dim=_np.REQUIRED, index=_np.REQUIRED, value=_np.REQUIRED, *, axis=None):
     if axis is not None or dim is _np.REQUIRED or index is _np.REQUIRED or value is _np.REQUIRED:
         dim = _np.dim_args("index_fill", dim, axis, index=index, value=value)
+    if isinstance(value, complex) and input._impl.dtype not in ("complex64", "complex128"):
+        raise RuntimeError("index_fill_(): Converting complex Scalar to non-complex type is not supported")
     if input._impl.ndim == 0:
         return _on_0d(input, dim, index_fill, index, value, False)
     _check_fill_index(index)
@@ -681,12 +740,14 @@ def index_fill(input, dim=_np.REQUIRED, index=_np.REQUIRED, value=_np.REQUIRED, 
     _check_index_op(input, d, index, None, "index_fill_", negative_ok=True)
     if isinstance(value, numbers.Number):
         check_fits(value, input._impl.dtype, wide=True)  # PyTorch: uint8 300 or float32 1e40 raises
-    return index_put(input, idx, value)
+    return _index_put(input, idx, value)
 
 
 def index_fill_(input, dim=_np.REQUIRED, index=_np.REQUIRED, value=_np.REQUIRED, *, axis=None):
     if axis is not None or dim is _np.REQUIRED or index is _np.REQUIRED or value is _np.REQUIRED:
         dim = _np.dim_args("index_fill_", dim, axis, index=index, value=value)
+    if isinstance(value, complex) and input._impl.dtype not in ("complex64", "complex128"):
+        raise RuntimeError("index_fill_(): Converting complex Scalar to non-complex type is not supported")
     if input._impl.ndim == 0:
         return _on_0d(input, dim, index_fill_, index, value, True)
     _check_fill_index(index)
@@ -694,7 +755,7 @@ def index_fill_(input, dim=_np.REQUIRED, index=_np.REQUIRED, value=_np.REQUIRED,
     _check_index_op(input, d, index, None, "index_fill_", negative_ok=True)
     if isinstance(value, numbers.Number):
         check_fits(value, input._impl.dtype, wide=True)  # PyTorch: uint8 300 or float32 1e40 raises
-    return index_put_(input, idx, value)
+    return _index_put_(input, idx, value)
 
 
 def _on_0d(input, dim, op, index, arg, inplace):
@@ -711,18 +772,20 @@ def _on_0d(input, dim, op, index, arg, inplace):
 def index_copy(input, dim=_np.REQUIRED, index=_np.REQUIRED, source=_np.REQUIRED, *, axis=None):
     if axis is not None or dim is _np.REQUIRED or index is _np.REQUIRED or source is _np.REQUIRED:
         dim = _np.dim_args("index_copy", dim, axis, index=index, source=source)
+    _check_same_dtype(input, source, "index_copy_")
     if input._impl.ndim == 0:
         return _on_0d(input, dim, index_copy, index, source, False)
     idx, d = _dim_indices(input, dim, reshape(index, (-1,)))
     _check_index_op(input, d, index, source, "index_copy_")
-    return index_put(input, idx, source)
+    return _index_put(input, idx, source)
 
 
 def index_copy_(input, dim=_np.REQUIRED, index=_np.REQUIRED, source=_np.REQUIRED, *, axis=None):
     if axis is not None or dim is _np.REQUIRED or index is _np.REQUIRED or source is _np.REQUIRED:
         dim = _np.dim_args("index_copy_", dim, axis, index=index, source=source)
+    _check_same_dtype(input, source, "index_copy_")
     if input._impl.ndim == 0:
         return _on_0d(input, dim, index_copy_, index, source, True)
     idx, d = _dim_indices(input, dim, reshape(index, (-1,)))
     _check_index_op(input, d, index, source, "index_copy_")
-    return index_put_(input, idx, source)
+    return _index_put_(input, idx, source)

@@ -7,7 +7,7 @@ import numbers
 
 from . import _numpy_names as _np
 from .. import _C
-from .._tensor import Tensor, _wrap, _wrap_view
+from .._tensor import MULTI_OUTPUT_VIEW, Tensor, _wrap, _wrap_view
 from .._utils import wrap_dim, parse_size
 from ..autograd.function import Function
 from ..autograd.grad_mode import _state as _gs
@@ -184,7 +184,9 @@ def _split_sizes(input, sizes, dim):
     outs = []
     start = 0
     for n in sizes:
-        outs.append(_wrap_view(_C.slice(xi, d, start, start + n, 1), input))
+        v = _wrap_view(_C.slice(xi, d, start, start + n, 1), input)
+        v._vsrc = MULTI_OUTPUT_VIEW  # (see _tensor.MULTI_OUTPUT_VIEW)
+        outs.append(v)
         start += n
     return tuple(outs)
 
@@ -279,7 +281,10 @@ def unbind(input, dim=0, *, axis=None):
         if shape[d] == 0:
             return ()
         return Unbind.apply(input, d)
-    return tuple([_wrap_view(v, input) for v in _C.unbind(input._impl, d)])
+    outs = tuple([_wrap_view(v, input) for v in _C.unbind(input._impl, d)])
+    for v in outs:
+        v._vsrc = MULTI_OUTPUT_VIEW  # (see _tensor.MULTI_OUTPUT_VIEW)
+    return outs
 
 
 def repeat(input, *sizes, repeats=None):

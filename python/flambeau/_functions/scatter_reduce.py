@@ -182,6 +182,9 @@ def _index_as_scatter(input, dim, index, source, op):
 def index_reduce(input, dim, index, source, reduce, *, include_self=True):
     if reduce not in ("prod", "mean", "amax", "amin"):
         raise RuntimeError(f"index_reduce(): Expected reduce to be one of prod, mean, amax or amin but got {reduce}.")
+    if isinstance(source, Tensor) and source._impl.dtype != input._impl.dtype:  # (PyTorch's words, not scatter's)
+        raise RuntimeError(f"index_reduce_(): self ({_TORCH_TYPE_NAMES[input._impl.dtype]}) and source "
+                           f"({_TORCH_TYPE_NAMES[source._impl.dtype]}) must have the same scalar type")
     d, idx = _index_as_scatter(input, dim, index, source, "index_reduce")
     return scatter_reduce(input, d, idx.contiguous(), source, reduce, include_self=include_self)
 

@@ -56,6 +56,31 @@ def _sum_to_or_none(g, shape):
     return _sum_to(g, shape)
 
 
+def _may_overlap(impl):
+    """Whether two elements of view `impl` may share a memory location (an expand, or an as_strided
+    with small strides): dims sorted by stride, each stride must pass the span of the smaller ones."""
+    span = 0  # the largest offset the smaller-stride dims reach
+    for stride, size in sorted((st, n) for n, st in zip(impl.shape, impl.stride) if n > 1):
+        if stride <= span:
+            return True
+        span += (size - 1) * stride
+    return False
+
+
+def _scatter_into(z, view_fn, gi):
+    """Writes gradient gi through view_fn into zeros z (contiguous), summing where the view repeats a
+    location: the gradient of an overlapping view (expand, as_strided) adds up, as PyTorch's
+    AsStridedBackward0."""
+    v = view_fn(z)
+    if not _may_overlap(v):
+        _C.copy_(v, gi)
+        return
+    n = z.numel
+    pos = _C.reshape(_C.arange(0.0, float(n), 1.0, "int64", z.device), list(z.shape))
+    flat = _C.reshape(z, [n])
+    _C.index_put_(flat, [_C.reshape(_C.contiguous(view_fn(pos)), [-1])], _C.reshape(_C.contiguous(gi), [-1]), True)
+
+
 class _ScatterIntoZeros(Function):
     """Gradient of a view: zeros of the base's shape with the gradient written through the same
     view. Its own backward is the view again, so double backward works."""
@@ -66,7 +91,7 @@ class _ScatterIntoZeros(Function):
         ctx.view_fn = view_fn
         gi = g._impl
         z = _C.full(list(shape), 0, gi.dtype, gi.device)
-        _C.copy_(view_fn(z), gi)
+        _scatter_into(z, view_fn, gi)
         return _wrap(z)
 
     @staticmethod
@@ -83,6 +108,7 @@ def _view_of(t, view_fn):
 
 class _ViewFn(Function):
     _builtin = True
+    _grad_fn_name = "AsStridedBackward0"  # (PyTorch's name for a view's regenerated history)
 
     @staticmethod
     def forward(ctx, t, view_fn):
@@ -99,7 +125,7 @@ def _scatter_grad(g, shape, view_fn):
     if not _gs.enabled:
         gi = g._impl
         z = _C.full(list(shape), 0, gi.dtype, gi.device)
-        _C.copy_(view_fn(z), gi)
+        _scatter_into(z, view_fn, gi)
         return _wrap(z)
     return _ScatterIntoZeros.apply(g, shape, view_fn)
 

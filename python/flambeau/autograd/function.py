@@ -135,7 +135,7 @@ def _is_fw_leaf(t):
 def _is_fw_tracked(t):
     """Whether tracked tensor t is tracked for forward AD only: a forward-AD leaf, or (internally,
     a saved output re-attached to its node) an output of a node recorded only for forward AD."""
-    fn = t.grad_fn
+    fn = t._gfn
     return _is_fw_leaf(t) if fn is None else fn._fw_only
 
 
@@ -143,7 +143,7 @@ def _take_history(dst, src):
     """dst takes over src's place in the graph (after an in-place op wrote src's values into dst):
     its grad_fn, or for a forward-AD leaf src its tangent-carrying edge."""
     fn = src.grad_fn
-    dst.grad_fn = fn
+    dst._gfn = fn
     dst._output_nr = src._output_nr
     if fn is None:
         dst._acc = src._acc
@@ -289,7 +289,7 @@ class BackwardCFunction(Node):
                 # Re-attach the output to this node so double backward sees its history.
                 t = _tensor._wrap(s.impl)
                 t._rg = True
-                t.grad_fn = self
+                t._gfn = self
                 t._output_nr = s.output_nr
                 if s.fw is not None and _fw_hook is not None:
                     t._fw = s.fw
@@ -314,15 +314,15 @@ class BackwardCFunction(Node):
         if s.output_nr >= 0:
             t = _tensor._wrap(t._impl)
             t._rg = True
-            t.grad_fn = self
+            t._gfn = self
             t._output_nr = s.output_nr
         elif s.rg:
             fn = s.grad_fn
-            if not (t._rg and t.grad_fn is fn and (fn is not None or t._acc is s.acc)):
+            if not (t._rg and t._gfn is fn and (fn is not None or t._acc is s.acc)):
                 t = _tensor._wrap(t._impl)
                 t._rg = True
                 if fn is not None:
-                    t.grad_fn = fn
+                    t._gfn = fn
                     t._output_nr = s.nr
                 else:
                     t._acc = s.acc
@@ -377,10 +377,7 @@ def _apply_builtin(cls, *args):
     for a in args:
         if isinstance(a, Tensor) and a._rg:
             flags.append(True)
-            fn = a.grad_fn
-            if fn is not None and a._base is not None and a._vsrc is not a._base.grad_fn:
-                fn = _refresh_view(a)
-            nexts.append((fn, a._output_nr) if fn is not None else (_accumulate_node(a), 0))
+            nexts.append(_edge(a))
         else:
             flags.append(False)
             nexts.append(_NO_EDGE)
@@ -397,7 +394,7 @@ def _apply_builtin(cls, *args):
     if out.__class__ is Tensor and ctx._dirty is None and ctx._non_diff is None and \
             not any(out is a for a in args):
         out._rg = True
-        out.grad_fn = ctx
+        out._gfn = ctx
         out._output_nr = 0
         to_save = ctx.to_save
         if to_save:
@@ -429,14 +426,21 @@ def _refresh_view(t):
 
 
 def _edge(t):
-    fn = t.grad_fn
+    fn = t._gfn
     if fn is not None:
         b = t._base
-        if b is not None and t._vsrc is not b.grad_fn:
+        if b is not None and t._vsrc is not b._gfn:
             fn = _refresh_view(t)
         return (fn, t._output_nr)
     node = t._acc
     if node is None:
+        if t._base is not None and t._rg.__class__ is list:
+            # A view requiring grad without a history: its base was given one in place after the view
+            # was made (the view's shared `_rg` cell flipped, _tensor._wrap_view). It becomes a view of
+            # the base as it is now. A base made a leaf requiring grad (requires_grad_()) leaves it a
+            # leaf without a gradient of its own: PyTorch gives such a view no grad accumulator.
+            fn = _refresh_view(t)
+            return (fn, t._output_nr) if fn is not None else _NO_EDGE
         node = t._acc = AccumulateGrad(t)
         _materialise_leaf_slots(t)
     return (node, 0)
@@ -456,7 +460,7 @@ def apply_unary(cls, x):
     ctx.next_functions = (_edge(x),)
     out = cls.forward(ctx, x)
     out._rg = True
-    out.grad_fn = ctx
+    out._gfn = ctx
     out._output_nr = 0
     to_save = ctx.to_save
     if to_save:
@@ -478,12 +482,13 @@ def apply_binary(cls, a, b):
     ctx = cls._backward_cls()
     if _anomaly_enabled:
         ctx._fwd_trace = _forward_trace()
-    ra, rb = a._rg, b._rg
+    ra = True if a._rg else False  # (a view's `_rg` may be its base's cell: _tensor._wrap_view)
+    rb = True if b._rg else False
     ctx.needs_input_grad = (ra, rb)
     ctx.next_functions = (_edge(a) if ra else _NO_EDGE, _edge(b) if rb else _NO_EDGE)
     out = cls.forward(ctx, a, b)
     out._rg = True
-    out.grad_fn = ctx
+    out._gfn = ctx
     out._output_nr = 0
     to_save = ctx.to_save
     if to_save:
@@ -594,11 +599,13 @@ def _record_outputs(ctx, args, outputs):
         if (non_diff is not None and id(outs[i]) in non_diff) or \
                 (not builtin and o._impl.dtype not in _FLOAT_NAMES):
             o._rg = False
-            o.grad_fn = None
+            o._gfn = None
             result.append(o)
             continue
+        if o._base is None and o._rg.__class__ is list:  # an input marked dirty: its views require grad too
+            _tensor.set_requires_grad(o)
         o._rg = True
-        o.grad_fn = ctx
+        o._gfn = ctx
         o._output_nr = i
         result.append(o)
     ctx._n_outputs = len(outs)

@@ -112,7 +112,7 @@ class BackwardHook:
             if isinstance(arg, Tensor):
                 tensors_idx.append(i)
                 tensors.append(arg)
-                requires_grad |= arg._rg
+                requires_grad |= bool(arg._rg)
         if not (requires_grad and _gs.enabled):
             return args, None
         new_tensors = BackwardHookFunction.apply(*tensors)
