@@ -12,7 +12,7 @@ import numbers
 import numpy as _np
 
 from . import _C
-from ._promote import check_fits
+from ._promote import check_fits, complex_as_real
 from ._tensor import Tensor, _wrap, _wrap_view
 from .autograd.function import Function
 from .autograd.grad_mode import _state as _gs
@@ -325,20 +325,16 @@ class SetItem(Function):
         return gx, gv, None
 
 
-# c10's names of the element types, which PyTorch's conversion errors use
-_C_TYPE_NAMES = {"float32": "float", "float64": "double", "float16": "c10::Half", "bfloat16": "c10::BFloat16",
-                 "int64": "int64_t", "int32": "int", "int16": "int16_t", "int8": "int8_t", "uint8": "uint8_t",
-                 "bool": "bool"}
 
 
 def setitem(t, idx, value):
     impl = t._impl
     if isinstance(value, complex):  # a complex number: written as a 0-dim tensor of t's (complex) dtype
         if impl.dtype not in ("complex64", "complex128"):
-            raise RuntimeError(f"value cannot be converted to type {_C_TYPE_NAMES.get(impl.dtype, impl.dtype)} "
-                               "without overflow")  # PyTorch's words for a complex number into a real tensor
-        from ._creation import tensor
-        value = tensor(value, dtype=t.dtype, device=t.device)
+            value = complex_as_real(value, impl.dtype)  # PyTorch's conversion (bool: != 0; else imag 0 only)
+        else:
+            from ._creation import tensor
+            value = tensor(value, dtype=t.dtype, device=t.device)
     vc = value.__class__
     if vc is float or vc is int or isinstance(value, numbers.Number):
         check_fits(value, impl.dtype, wide=True)  # x[i] = 300 into uint8 raises, as PyTorch (x[i] = -1 stores 255)

@@ -189,6 +189,24 @@ def _py_number(v):
 _INT_LIMITS = {"uint8": (0, 255), "int8": (-128, 127), "int16": (-32768, 32767), "int32": (-2147483648, 2147483647)}
 
 
+# c10's names of the element types, which PyTorch's conversion errors use
+C_TYPE_NAMES = {"float32": "float", "float64": "double", "float16": "c10::Half", "bfloat16": "c10::BFloat16",
+                "int64": "int64_t", "int32": "int", "int16": "int16_t", "int8": "int8_t", "uint8": "uint8_t",
+                "bool": "bool"}
+
+
+def complex_as_real(v, dt):
+    """A complex fill value (full, fill_, masked_fill, x[i] = v) for a tensor of real dtype `dt`, as PyTorch
+    converts it (c10::overflows): bool takes v != 0; any other type the real part when the imaginary part is
+    0, and refuses the value otherwise."""
+    v = complex(v)
+    if dt == "bool":
+        return v != 0
+    if v.imag != 0:
+        raise RuntimeError(f"value cannot be converted to type {C_TYPE_NAMES.get(dt, dt)} without overflow")
+    return v.real
+
+
 # The largest finite value of each floating dtype, and PyTorch's name for it in the overflow message.
 _FLOAT_MAX = {"float16": (65504.0, "c10::Half"), "bfloat16": (3.3895313892515355e38, "c10::BFloat16"),
               "float32": (3.4028234663852886e38, "float")}

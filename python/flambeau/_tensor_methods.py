@@ -5,7 +5,7 @@ variants) are small wrappers defined here.
 """
 from . import _C
 from ._dtype import _BY_NAME
-from ._promote import check_fits, _FLOAT as _FLOAT_DTYPES
+from ._promote import check_fits, complex_as_real, _FLOAT as _FLOAT_DTYPES
 from ._tensor import Tensor
 from ._functions import elementwise as ew, reduction as red, shape as sh, indexing as ix, linalg as la
 from ._functions import compare as cmp, pointwise as pw, _dispatch as dsp, join as jn
@@ -340,8 +340,11 @@ def _logical_inplace(fn):
     return op
 
 
-def _compare_inplace(fn):
+def _compare_inplace(fn, name):
     def op(self, other):
+        if isinstance(other, complex) and name in ("eq", "ne"):  # x.eq_(1+2j): compared as complex numbers
+            from ._complex import ops as cx
+            return cmp._inplace_compare(self, getattr(cx, name)(self, other), other)
         return cmp._inplace_compare(self, fn(self, other), other)
     return op
 
@@ -353,7 +356,7 @@ for _name, _fn in (("add_", add_), ("sub_", sub_), ("subtract_", sub_), ("mul_",
                    ("addmm_", addmm_)):
     setattr(Tensor, _name, _fn)
 for _name in ("eq", "ne", "lt", "le", "gt", "ge"):
-    setattr(Tensor, _name + "_", _compare_inplace(getattr(cmp, _name)))
+    setattr(Tensor, _name + "_", _compare_inplace(getattr(cmp, _name), _name))
 for _name in ("logical_and", "logical_or", "logical_xor", "bitwise_and", "bitwise_or", "bitwise_xor"):
     setattr(Tensor, _name + "_", _logical_inplace(getattr(cmp, _name)))
 
@@ -401,6 +404,8 @@ for _name in ("frac", "exp2", "nan_to_num"):
 # ---------------------------------------------------------------- fill / copy / zero
 def fill_(self, value):
     if isinstance(value, complex):  # through a 0-dim tensor of self's dtype (_C.fill_ takes real numbers)
+        if self._impl.dtype not in ("complex64", "complex128"):
+            return fill_(self, complex_as_real(value, self._impl.dtype))  # as PyTorch (bool: != 0; else imag 0)
         _indexing.setitem(self, Ellipsis, cr.tensor(value, dtype=self.dtype, device=self.device))
         return self
     if isinstance(value, Tensor):
@@ -409,6 +414,8 @@ def fill_(self, value):
                                f"{value._impl.ndim} dimensions.")
         if not ((self._rg or value._rg) and _gs.enabled):
             value = value.item()
+            if isinstance(value, complex) and self._impl.dtype not in ("complex64", "complex128"):
+                value = value != 0 if self._impl.dtype == "bool" else value.real  # a copy's conversion
     if _gs.enabled and (self._rg or (isinstance(value, Tensor) and value._rg)):
         _indexing.setitem(self, Ellipsis, value)
         return self

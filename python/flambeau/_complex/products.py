@@ -154,8 +154,15 @@ def lerp(input, end, weight, *, out=None):
 def masked_fill(input, mask, value):
     """A complex fill value into a complex tensor: each part filled (a real tensor refuses it, as PyTorch's)."""
     from .._functions.pointwise import where
-    if not is_complex_tensor(input):
-        raise RuntimeError(f"value cannot be converted to type {input._impl.dtype} without overflow")
+    if not is_complex_tensor(input):  # converted as PyTorch does (bool: value != 0; else a zero imaginary part)
+        from .._promote import complex_as_real
+        from .._functions.indexing import masked_fill as _real_masked_fill
+        if isinstance(value, Tensor):
+            if value.ndim != 0:
+                raise RuntimeError(f"masked_fill_ only supports a 0-dimensional value tensor, but got tensor with "
+                                   f"{value.ndim} dimension(s).")
+            value = value.item()
+        return _real_masked_fill(input, mask, complex_as_real(value, input._impl.dtype))
     if isinstance(value, Tensor):
         if value.ndim != 0:
             raise RuntimeError(f"masked_fill_ only supports a 0-dimensional value tensor, but got tensor with "

@@ -292,7 +292,19 @@ def take_along_dim(input, indices, dim=None, *, axis=None):
     bi, bx = list(b), list(b)
     bi[d] = input._impl.shape[d]
     bx[d] = indices._impl.shape[d]
-    return gather(expand(input, bi), d, expand(indices, bx))
+    n = input._impl.shape[d]
+    if indices._impl.numel and indices._impl.dtype != "bool" and bool(cmp.lt(indices, 0).any().item()):
+        # a negative index counts from the end, as in PyTorch (and numpy's take_along_axis). PyTorch 2.13 takes
+        # every index modulo the size (take_along_dim(arange(5), tensor([100]), 0) gives element 0): a silently
+        # wrong element for an index out of range, which flambeau refuses as gather does.
+        if cmp.lt(indices, -n).any().item():
+            bad = int(indices.min().item())
+            raise IndexError(f"take_along_dim(): index {bad} is out of bounds for dimension {d} with size {n}")
+        indices = ew.add(indices, ew.mul(cmp.lt(indices, 0).to(indices.dtype), n))
+    try:
+        return gather(expand(input, bi), d, expand(indices, bx))
+    except IndexError as e:
+        raise IndexError(f"take_along_dim(): {e}".replace("gather: ", "")) from None
 
 
 def _scatter_add_impl(yi, d, ii, si):

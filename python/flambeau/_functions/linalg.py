@@ -382,7 +382,13 @@ def einsum(equation, *operands):
         for c, s in zip(la, a._impl.shape):
             size[c] = s
         for c, s in zip(lb, b._impl.shape):
-            size[c] = builtins_max(size.get(c, 1), s)
+            # a size-1 dim broadcasts against the other operand's size, 0 included (max(1, 0) expanded
+            # a size-0 dim to 1)
+            p = size.get(c, 1)
+            if p != 1 and s != 1 and p != s:
+                raise RuntimeError(f"einsum(): subscript {c} has size {s} for operand {len(terms) - len(ops) + 1} "
+                                   f"which does not broadcast with previously seen size {p}")
+            size[c] = s if p == 1 else p
         A = permute(a, [la.index(c) for c in batch + fa + contract])
         B = permute(b, [lb.index(c) for c in batch + contract + fb])
         A = expand(A, [size[c] for c in batch + fa + contract])
@@ -432,10 +438,6 @@ def _expand_ellipsis(eq, operands):
             counts[c] = counts.get(c, 0) + 1
         rhs = ell + "".join(sorted(c for c, n in counts.items() if n == 1 and c not in ell))
     return ",".join(new_terms) + "->" + rhs
-
-
-def builtins_max(a, b):
-    return a if a >= b else b
 
 
 # ---------------------------------------------------------------- softmax
@@ -497,6 +499,10 @@ def _softmax_common(Fn, cfn, input, dim, dtype):
     d = wrap_dim(dim, nd)
     if input._rg and _gs.enabled:
         return Fn.apply(input, d)
+    if input._impl.numel == 0 and input._impl.dtype not in ("float32", "float64", "float16", "bfloat16"):
+        # PyTorch returns an empty input as it is, whatever its dtype (its kernels refuse integers only
+        # when there is something to compute)
+        return input.clone()
     return _wrap(cfn(input._impl, d))
 
 

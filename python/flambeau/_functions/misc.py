@@ -233,6 +233,8 @@ def diff(input, n=1, dim=-1, prepend=None, append=None, *, axis=None):
         raise RuntimeError("diff expects input to be at least one-dimensional")
     if n < 0:
         raise RuntimeError(f"order must be non-negative but got {n}")
+    if n == 0 and prepend is None and append is None:  # PyTorch returns the copy before looking at dim
+        return sh.clone(input)
     d = wrap_dim(dim, nd)
     x = input
     if prepend is not None or append is not None:
