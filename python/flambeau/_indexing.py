@@ -7,6 +7,7 @@ Basic steps are views (no copy); advanced indices then go through `_C.index` (re
 `_C.index_put_` (writes), which place result dims by NumPy's rules. Integers are selects, not
 advanced indices, exactly as in PyTorch (x[0, :, [1, 2]] has shape (n, 2), not numpy's (2, n)).
 """
+import math
 import numbers
 
 import numpy as _np
@@ -337,7 +338,16 @@ def setitem(t, idx, value):
             value = tensor(value, dtype=t.dtype, device=t.device)
     vc = value.__class__
     if vc is float or vc is int or isinstance(value, numbers.Number):
-        check_fits(value, impl.dtype, wide=True)  # x[i] = 300 into uint8 raises, as PyTorch (x[i] = -1 stores 255)
+        if impl.dtype in ("float16", "bfloat16"):
+            # PyTorch writes the number through a double: x[i] = 1e40 stores inf in a half type (fill_ refuses it)
+            if isinstance(value, numbers.Integral) and not -(1 << 63) <= int(value) < (1 << 63):
+                raise ValueError("Overflow when unpacking long long")
+            if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+                value = float(value)
+            elif abs(float(value)) > 3.3895313892515355e38:  # (beyond bfloat16's largest: the fill kernel refuses)
+                value = math.copysign(math.inf, float(value))
+        else:
+            check_fits(value, impl.dtype, wide=True)  # x[i] = 300 into uint8 raises, as PyTorch (-1 stores 255)
     if not ((t._rg or (isinstance(value, Tensor) and value._rg)) and _gs.enabled):
         # x[mask] = number with a bool mask of x's own shape (x[x < 0] = 0): one select, not the
         # coordinates of every hit (nonzero) and a scatter through them (3x slower than PyTorch).

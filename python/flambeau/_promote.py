@@ -22,7 +22,9 @@ _CAT = {"bool": 0, "uint8": 1, "int8": 1, "int16": 1, "int32": 1, "int64": 1, "f
         "float16": 2, "bfloat16": 2, "complex64": 3, "complex128": 3}
 # The complex type of a floating one (PyTorch's toComplexType); float16 would be complex32, which
 # flambeau does not have.
-_TO_COMPLEX = {"float32": "complex64", "float64": "complex128", "complex64": "complex64", "complex128": "complex128"}
+# (bfloat16 has no complex counterpart in PyTorch either: with a complex operand it promotes to complex64)
+_TO_COMPLEX = {"float32": "complex64", "float64": "complex128", "complex64": "complex64", "complex128": "complex128",
+               "bfloat16": "complex64"}
 # Signed integers by width; uint8 promotes with a signed type s to the first of these holding both.
 _SIGNED = ("int8", "int16", "int32", "int64")
 

@@ -81,7 +81,15 @@ def _bilinear(real_fn_name, module, promote=False):
     return op
 
 
-kron = _bilinear("kron", "flambeau._functions.misc", promote=True)
+_kron = _bilinear("kron", "flambeau._functions.misc", promote=True)
+
+
+def kron(input, other, *, out=None):
+    # PyTorch reshapes both operands to the same rank before multiplying, so a 0-d operand promotes as a
+    # dimensioned one (kron(tensor(1j), float16 matrix) is complex64, not the complex32 of a 0-d operand)
+    if isinstance(input, Tensor) and isinstance(other, Tensor) and (input.ndim == 0) != (other.ndim == 0):
+        input, other = (input.reshape(1), other) if input.ndim == 0 else (input, other.reshape(1))
+    return _kron(input, other, out=out)
 tensordot = _bilinear("tensordot", "flambeau._functions.linalg")
 _linalg_cross = _bilinear("linalg_cross", "flambeau._functions.misc")
 
