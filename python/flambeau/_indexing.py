@@ -123,8 +123,6 @@ def getitem_plan(shape, idx, device="cpu"):
         else:
             raise _invalid(it)
         items.append(it)
-    if n_ell > 1:
-        raise IndexError("an index can only have a single ellipsis ('...')")
     nd = len(shape)
     if consumed > nd:
         raise IndexError(f"too many indices for tensor of dimension {nd}")
@@ -133,9 +131,17 @@ def getitem_plan(shape, idx, device="cpu"):
     ops, adv = plan.ops, plan.adv
     cur = list(shape)
     d = 0  # current dim in the tensor after the steps so far
+    ell_seen = False
     for pos, it in enumerate(items):
         if it is Ellipsis:
-            d += nd - consumed
+            # PyTorch (unlike numpy) takes several ellipses: each skips the dims the other indices leave, so
+            # after the first there are none left and a later one only works with nothing indexed after it
+            if not ell_seen:
+                d += nd - consumed
+                ell_seen = True
+            elif nd > consumed and any(x is not Ellipsis for x in items[pos + 1:]):
+                raise IndexError(f"an index after a second ellipsis ('...') falls beyond the {nd} dimensions of "
+                                 f"the tensor (shape {list(shape)}), as in PyTorch")
         elif it is None or it is True or it is False or isinstance(it, _np.bool_):
             ops.append(("u", d))
             cur.insert(d, 1)
@@ -218,13 +224,23 @@ def _select(ops, cur, d, i, pos):
     del cur[d]
 
 
+def _basic_getitem(impl, idx):
+    """_C.basic_getitem, or None (the general path) for what it refuses but PyTorch takes: several ellipses."""
+    try:
+        return _C.basic_getitem(impl, idx)
+    except IndexError as e:
+        if "single ellipsis" in str(e):
+            return None
+        raise
+
+
 def getitem(t, idx):
     impl = t._impl
     rg = t._rg and _gs.enabled
     if not rg:
         # Fast path: x[i], x[a:b], x[0, 0], x[:, 1], x[..., None] and the like, built in one C++ call
         # (None when the index has anything else: tensors, lists, bools, numpy integers).
-        r = _C.basic_getitem(impl, idx)
+        r = _basic_getitem(impl, idx)
         if r is not None:
             return _wrap_view(r, t)
         if idx.__class__ is Tensor:
@@ -362,7 +378,7 @@ def setitem(t, idx, value):
                     return
                 _C.copy_(impl, _C.where(mi, _C.scalar_tensor(value, impl.dtype, impl.device), impl))
                 return
-        target = _C.basic_getitem(impl, idx)  # fast path: a basic index is a view to write through
+        target = _basic_getitem(impl, idx)  # fast path: a basic index is a view to write through
         if target is not None:
             if 0 in target.stride:  # PyTorch refuses to write into an expanded view
                 from ._functions._dispatch import check_no_internal_overlap

@@ -500,12 +500,8 @@ def masked_fill(input, mask, value):
             pass  # PyTorch truncates silently here too
         check_fits(value, xi.dtype, wide=True)  # PyTorch's overflow check (uint8: 300 raises, -1 is 255)
         v = _wrap(scalar_impl(value if xi.dtype != "bool" else bool(value), xi.dtype, xi.device))
-    ms, xs = mask._impl.shape, input._impl.shape
-    if ms != xs:
-        from .shape import broadcast_shapes
-        if tuple(broadcast_shapes(ms, xs)) != tuple(xs):
-            raise RuntimeError(f"The size of tensor a ({xs[-1] if xs else 1}) must match the size of tensor b "
-                               f"({ms[-1] if ms else 1}) at non-singleton dimension")
+    # (out of place, mask and input broadcast together, as PyTorch's expand_outplace; masked_fill_ checks
+    # that the mask broadcasts to the input's own shape)
     # PyTorch fills a row-major clone of the input (masked_fill's result is contiguous whatever the
     # input's layout), while where() keeps its operands' layout: make it row-major when it isn't.
     if (input._rg or v._rg) and _gs.enabled:
@@ -517,6 +513,12 @@ def masked_fill(input, mask, value):
 
 def masked_fill_(input, mask, value):
     impl = input._impl
+    if isinstance(mask, Tensor) and mask._impl.shape != impl.shape:
+        from .shape import broadcast_shapes
+        b = tuple(broadcast_shapes(mask._impl.shape, impl.shape))
+        if b != tuple(impl.shape):
+            raise RuntimeError(f"masked_fill_: output with shape {list(impl.shape)} doesn't match the broadcast "
+                               f"shape {list(b)} (of the mask's {list(mask._impl.shape)})")
     shared = [d for d, (n, st) in enumerate(zip(impl.shape, impl.stride)) if st == 0 and n > 1]
     if shared and impl.numel and not (input._rg and _gs.enabled) and isinstance(mask, Tensor):
         # An expanded input: PyTorch fills each memory location that any of its aliases' mask entries

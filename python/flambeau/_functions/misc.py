@@ -591,7 +591,9 @@ def mode(input, dim=-1, keepdim=False, *, axis=None, keepdims=None):
     if n_out == 0:
         idx = np.zeros(out_shape, np.int64)
     else:
-        rows = np.moveaxis(so._host(input), d, -1).reshape(n_out, shape[d])
+        # (bfloat16, which numpy lacks, as float32: every value exact, so the same counts and order)
+        host = so._host(input if input._impl.dtype != "bfloat16" else sh._to(input, "float32", input._impl.device))
+        rows = np.moveaxis(host, d, -1).reshape(n_out, shape[d])
         idx = np.array([_mode_1d(row) for row in rows], dtype=np.int64).reshape(out_shape)
     idx_t = sh.unsqueeze(so._to_dev(idx, input), d)
     vals = ix.gather(input, d, idx_t)  # differentiable: the gradient goes to the chosen element
