@@ -397,8 +397,20 @@ def _unary_inplace_composite(fn):
     return op
 
 
-for _name in ("frac", "exp2", "nan_to_num"):
+for _name in ("frac", "exp2"):
     setattr(Tensor, _name + "_", _unary_inplace_composite(getattr(pw, _name)))
+
+
+def nan_to_num_(self, nan=0.0, posinf=None, neginf=None):
+    # an integer or bool tensor has nothing to replace: PyTorch writes nothing (so an expanded one is no error)
+    if self._impl.dtype in ("bool", "uint8", "int8", "int16", "int32", "int64"):
+        return self
+    def nan_to_num(x):  # (its name is the one _inplace's errors give: nan_to_num_)
+        return pw.nan_to_num(x, nan, posinf, neginf)
+    return _misc._inplace(self, nan_to_num)
+
+
+Tensor.nan_to_num_ = nan_to_num_
 
 
 # ---------------------------------------------------------------- fill / copy / zero

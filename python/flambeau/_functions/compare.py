@@ -204,7 +204,9 @@ def isreal(input):
     return _wrap(_C.full(list(input._impl.shape), True, "bool", input._impl.device))
 
 
-def signbit(input):
+def signbit(input, *, out=None):
+    if out is not None:
+        return _write_out(out, signbit(input))
     dt = input._impl.dtype
     if dt == "bool":
         return _wrap(_C.full(list(input._impl.shape), False, "bool", input._impl.device))

@@ -395,6 +395,8 @@ def _trunc_div(a, b):
         # refuses a zero divisor as PyTorch does (ZeroDivisionError).
         if not isinstance(a, Tensor):
             a = _wrap(scalar_impl(a, dt, b._impl.device))
+        elif a._impl.dtype == "bool":  # (a bool dividend: sub refuses bool, and the quotient is an integer)
+            a = _cast(a, dt)
         return floor_divide(sub(a, fmod(a, b)), b)
     q = div(a, b)
     r = trunc(q)
