@@ -492,6 +492,10 @@ def masked_fill(input, mask, value):
         if value._impl.ndim != 0:
             raise RuntimeError(f"masked_fill_ only supports a 0-dimensional value tensor, but got tensor with "
                                f"{value._impl.ndim} dimension(s).")
+        if value._impl.dtype != input._impl.dtype:
+            # PyTorch converts the value to input's type with its overflow check (a float inf into int64, 300
+            # into int8, 1e6 into float16 raise; the cast would store garbage or inf)
+            check_fits(value.item(), input._impl.dtype, wide=True)
         v = _to(value, input._impl.dtype, input._impl.device) if value._impl.dtype != input._impl.dtype \
             or value._impl.device != input._impl.device else value
     else:
