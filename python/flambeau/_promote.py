@@ -265,4 +265,5 @@ def check_fits(v, dt, suffix="_t", wide=False):
             return
         ok = lo <= f <= hi  # False for NaN
     if not ok:
-        raise RuntimeError(f"value cannot be converted to type {dt}{suffix} without overflow")
+        name = C_TYPE_NAMES.get(dt, dt) if suffix == "_t" else dt + suffix  # (PyTorch's: int32 is "int")
+        raise RuntimeError(f"value cannot be converted to type {name} without overflow")

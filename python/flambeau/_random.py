@@ -212,7 +212,7 @@ def randint(*args, generator=None, out=None, dtype=None, layout=None, device=Non
 def randperm(n, *, generator=None, out=None, dtype=None, layout=None, device=None, requires_grad=False,
              pin_memory=False):
     if n < 0:
-        raise RuntimeError(f"n must be non-negative, got{n}")
+        raise RuntimeError(f"randperm: n must be non-negative, got {n}")
     impl = _run(generator, _C.randperm, int(n), _dev(device))
     dt = _dt(dtype, "int64")
     if dt != "int64":

@@ -342,9 +342,12 @@ def _logical_inplace(fn):
 
 def _compare_inplace(fn, name):
     def op(self, other):
-        if isinstance(other, complex) and name in ("eq", "ne"):  # x.eq_(1+2j): compared as complex numbers
-            from ._complex import ops as cx
-            return cmp._inplace_compare(self, getattr(cx, name)(self, other), other)
+        if isinstance(other, complex):
+            if name in ("eq", "ne"):  # x.eq_(1+2j): compared as complex numbers
+                from ._complex import ops as cx
+                return cmp._inplace_compare(self, getattr(cx, name)(self, other), other)
+            ct = "ComplexDouble" if self._impl.dtype == "float64" else "ComplexFloat"  # (the promoted type)
+            raise NotImplementedError(f"\"{name}_cpu\" not implemented for '{ct}'")  # PyTorch's words
         return cmp._inplace_compare(self, fn(self, other), other)
     return op
 

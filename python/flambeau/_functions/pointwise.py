@@ -451,6 +451,11 @@ def clamp(input, min=None, max=None, *, out=None):  # noqa: A002
 clip = clamp
 
 
+# PyTorch's clamp_ names the output type in C++'s words
+_C_INT_NAMES = {"bool": "bool", "uint8": "unsigned char", "int8": "signed char", "int16": "short int", "int32": "int",
+                "int64": "long int"}
+
+
 def clamp_(input, min=None, max=None):  # noqa: A002
     if min is None and max is None:
         raise RuntimeError("clamp_: At least one of 'min' or 'max' must not be None")
@@ -463,7 +468,7 @@ def clamp_(input, min=None, max=None):  # noqa: A002
     xi = input._impl
     for v in (min, max):
         if v is not None and not can_cast_names(result_type_tensor_scalar(xi.dtype, v), xi.dtype):
-            raise RuntimeError(f"result type Float can't be cast to the desired output type {_BY_NAME[xi.dtype]}")
+            raise RuntimeError(f"result type Float can't be cast to the desired output type {_C_INT_NAMES[xi.dtype]}")
     _C.clamp(xi, min, max, out=xi)
     return input
 

@@ -428,6 +428,10 @@ def _max_min(input, dim, keepdim, out, name, AllFn, DimFn, cfn_all, cfn_dim, pai
     if isinstance(dim, Tensor):
         return pairwise(input, dim, out=out)
     if dim is None:
+        dsp.refuse_complex(input, f'"{name}_all" not implemented for \'{{T}}\'')
+    else:
+        dsp.refuse_complex(input, f"{name}(): does not support complex input", RuntimeError)
+    if dim is None:
         if keepdim:
             raise TypeError(f"{name}() received an invalid combination of arguments: keepdim requires dim")
         _check_nonempty(input, name, [])
@@ -468,6 +472,7 @@ def aminmax(input, *, dim=None, keepdim=False, axis=None, keepdims=None):
     if axis is not None or keepdims is not None:
         dim = _np.numpy_dim("aminmax", dim, axis, None)
         keepdim = _np.numpy_keepdim("aminmax", keepdim, keepdims)
+    dsp.refuse_complex(input, '"aminmax_cpu" not implemented for \'{T}\'')
     return return_types.aminmax(amin(input, () if dim is None else dim, keepdim),
                                 amax(input, () if dim is None else dim, keepdim))
 

@@ -18,6 +18,7 @@ from .._utils import wrap_dim
 from ..autograd.function import Function
 from ..autograd.grad_mode import _state as _gs
 from .indexing import gather
+from . import _dispatch as dsp
 from .reduction import return_types
 from .shape import reshape, squeeze
 from .._dtype import bool as _BOOL, _BY_NAME
@@ -207,6 +208,8 @@ def median(input, dim=None, keepdim=False, *, out=None, axis=None, keepdims=None
     if axis is not None or keepdims is not None:
         dim = _np.numpy_dim("median", dim, axis, None)
         keepdim = _np.numpy_keepdim("median", keepdim, keepdims)
+    dsp.refuse_complex(input, '"median_cpu" not implemented for \'{T}\'' if dim is None else
+                       '"median_out" not implemented for \'{T}\'')
     return _median(input, dim, keepdim, False)
 
 
@@ -216,6 +219,8 @@ def nanmedian(input, dim=None, keepdim=False, *, axis=None, keepdims=None):
     if axis is not None or keepdims is not None:
         dim = _np.numpy_dim("nanmedian", dim, axis, None)
         keepdim = _np.numpy_keepdim("nanmedian", keepdim, keepdims)
+    dsp.refuse_complex(input, '"median_cpu" not implemented for \'{T}\'' if dim is None else
+                       '"median_out" not implemented for \'{T}\'')
     return _median(input, dim, keepdim, True)
 
 
