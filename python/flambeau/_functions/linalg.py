@@ -503,7 +503,10 @@ def _softmax_common(Fn, cfn, input, dim, dtype):
         # PyTorch returns an empty input as it is, whatever its dtype (its kernels refuse integers only
         # when there is something to compute)
         return input.clone()
-    return _wrap(cfn(input._impl, d))
+    try:
+        return _wrap(cfn(input._impl, d))
+    except TypeError as e:  # (the kernel names its dtype; the shape tells which call it was)
+        raise TypeError(f"{e} (input of shape {list(input.shape)}, dim {d})") from None
 
 
 def softmax(input, dim=None, dtype=None, *, _stacklevel=3, axis=None):

@@ -369,8 +369,19 @@ def bucketize(input, boundaries, *, out_int32=False, right=False):
 
 
 def bincount(input, weights=None, minlength=0):
+    # PyTorch's checks and words (numpy's own errors, or a count of bools, came through before)
+    dt = input._impl.dtype
+    if dt not in ("uint8", "int8", "int16", "int32", "int64"):
+        raise NotImplementedError(f"\"bincount_cpu\" not implemented for '{dsp._TORCH_TYPE_NAMES[dt]}'")
+    if minlength < 0:
+        raise RuntimeError(f"minlength should be >= 0 (bincount got {minlength})")
+    if input._impl.ndim != 1:
+        raise RuntimeError(f"bincount only supports 1-d non-negative integral inputs. (got shape {list(input.shape)})")
+    if weights is not None and (weights._impl.ndim != 1 or weights._impl.shape[0] != input._impl.shape[0]):
+        raise RuntimeError(f"weights should be 1-d and have the same length as input (bincount of shape "
+                           f"{list(input.shape)} with weights of shape {list(weights.shape)})")
     arr = _host(input)
-    if arr.ndim != 1:
+    if arr.size and arr.min() < 0:
         raise RuntimeError("bincount only supports 1-d non-negative integral inputs.")
     w = _host(weights) if weights is not None else None
     res = np.bincount(arr, weights=w, minlength=minlength)
