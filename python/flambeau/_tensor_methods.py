@@ -251,7 +251,7 @@ def div_(self, other, *, rounding_mode=None):
         raise RuntimeError(f"div_ expected rounding_mode to be one of None, 'trunc', or 'floor' but found '{rounding_mode}'")
     if self._impl.dtype not in _FLOAT_DTYPES:
         raise RuntimeError(f"result type Float can't be cast to the desired output type "
-                           f"{dsp._TORCH_TYPE_NAMES[self._impl.dtype]}")
+                           f"{dsp._TORCH_TYPE_NAMES[self._impl.dtype]} (div_ into a tensor of shape {list(self.shape)})")
     return dsp._inplace_binary(self, other, _C.div, ew.Div)
 
 

@@ -519,8 +519,9 @@ def _same_dtype(tensors):
     dts = [t._impl.dtype for t in tensors if isinstance(t, Tensor)]
     for d in dts[1:]:
         if d != dts[0]:
+            shapes = " and ".join(str(list(t.shape)) for t in tensors if isinstance(t, Tensor))
             raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: {_C10_NAMES.get(dts[0], dts[0])} "
-                               f"!= {_C10_NAMES.get(d, d)}")
+                               f"!= {_C10_NAMES.get(d, d)} (operands of shapes {shapes})")
 
 
 def _promote_pair(a, b, op):

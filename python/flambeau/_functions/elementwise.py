@@ -890,7 +890,8 @@ def _make_unary(name, Fn, float_only=False, int_identity=False, on_bool=None):
         if dt not in _FLOAT:
             if float_only:
                 raise RuntimeError(f"result type {_TORCH_TYPE_NAMES[_default_dtype[0]._name]} can't be cast to the "
-                                   f"desired output type {_TORCH_TYPE_NAMES[dt]}")
+                                   f"desired output type {_TORCH_TYPE_NAMES[dt]} ({name}_ into a tensor of shape "
+                                   f"{list(xi.shape)})")
             if dt == "bool" and on_bool is not None:
                 if _bool_input(xi) is not None:
                     return input

@@ -25,7 +25,8 @@ def _check_same_dtype(a, b, op):
         raise TypeError(f"{op}(): argument must be Tensor, not {type(bad).__name__}")
     da, db = a._impl.dtype, b._impl.dtype
     if da != db:
-        raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: {_TYPE_NAMES[da]} != {_TYPE_NAMES[db]}")
+        raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: {_TYPE_NAMES.get(da, da)} != "
+                           f"{_TYPE_NAMES.get(db, db)} ({op} of shapes {list(a.shape)} and {list(b.shape)})")
 
 
 class Mm(Function):

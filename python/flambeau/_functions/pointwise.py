@@ -249,9 +249,22 @@ def _check_tensors(op, **named):
             raise TypeError(f"{op}(): argument '{name}' must be Tensor, not {type(t).__name__}")
 
 
+# PyTorch's clamp_ and lerp name types in C++'s words
+_C_INT_NAMES = {"bool": "bool", "uint8": "unsigned char", "int8": "signed char", "int16": "short int", "int32": "int",
+                "int64": "long int"}
+_C_FLOAT_NAMES = {"float32": "float", "float64": "double", "float16": "c10::Half", "bfloat16": "c10::BFloat16",
+                  "complex64": "c10::complex<float>", "complex128": "c10::complex<double>"}
+
+
 def lerp(input, end, weight, *, out=None):
     """input + weight * (end - input), rounded as PyTorch's CPU kernel."""
     _check_tensors("lerp", input=input, end=end)
+    # PyTorch takes no mixed dtypes here (a bool end reached sub's "Subtraction ... with a bool tensor")
+    for what, x in (("end", end), ("weight", weight)):
+        if isinstance(x, Tensor) and x._impl.dtype != input._impl.dtype:
+            names = {**_C_INT_NAMES, **_C_FLOAT_NAMES}
+            raise RuntimeError(f"expected dtype {names[input._impl.dtype]} for `{what}` but got dtype "
+                               f"{names[x._impl.dtype]}")
     r = _ternary(Lerp, _C.lerp, input, end, weight, (), out)
     if r is not None:
         return r
@@ -451,9 +464,6 @@ def clamp(input, min=None, max=None, *, out=None):  # noqa: A002
 clip = clamp
 
 
-# PyTorch's clamp_ names the output type in C++'s words
-_C_INT_NAMES = {"bool": "bool", "uint8": "unsigned char", "int8": "signed char", "int16": "short int", "int32": "int",
-                "int64": "long int"}
 
 
 def clamp_(input, min=None, max=None):  # noqa: A002
