@@ -213,6 +213,8 @@ def isreal(input):
 
 def signbit(input, *, out=None):
     if out is not None:
+        if isinstance(out, Tensor) and out._impl.dtype != "bool":
+            raise RuntimeError(f"signbit does not support non-boolean outputs. (out= of dtype {out._impl.dtype})")
         return _write_out(out, signbit(input))
     dt = input._impl.dtype
     if dt == "bool":

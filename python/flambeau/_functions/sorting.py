@@ -208,8 +208,9 @@ def median(input, dim=None, keepdim=False, *, out=None, axis=None, keepdims=None
     if axis is not None or keepdims is not None:
         dim = _np.numpy_dim("median", dim, axis, None)
         keepdim = _np.numpy_keepdim("median", keepdim, keepdims)
-    dsp.refuse_complex(input, '"median_cpu" not implemented for \'{T}\'' if dim is None else
-                       '"median_out" not implemented for \'{T}\'')
+    if dim is not None or input._impl.numel:  # (an empty one is NaN before PyTorch looks at the dtype)
+        dsp.refuse_complex(input, '"median_cpu" not implemented for \'{T}\'' if dim is None else
+                           '"median_out" not implemented for \'{T}\'')
     return _median(input, dim, keepdim, False)
 
 
@@ -219,8 +220,9 @@ def nanmedian(input, dim=None, keepdim=False, *, axis=None, keepdims=None):
     if axis is not None or keepdims is not None:
         dim = _np.numpy_dim("nanmedian", dim, axis, None)
         keepdim = _np.numpy_keepdim("nanmedian", keepdim, keepdims)
-    dsp.refuse_complex(input, '"median_cpu" not implemented for \'{T}\'' if dim is None else
-                       '"median_out" not implemented for \'{T}\'')
+    if dim is not None or input._impl.numel:  # (an empty one is NaN before PyTorch looks at the dtype)
+        dsp.refuse_complex(input, '"median_cpu" not implemented for \'{T}\'' if dim is None else
+                           '"median_out" not implemented for \'{T}\'')
     return _median(input, dim, keepdim, True)
 
 
