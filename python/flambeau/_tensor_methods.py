@@ -6,7 +6,7 @@ variants) are small wrappers defined here.
 from . import _C
 from ._dtype import _BY_NAME
 from ._promote import check_fits, complex_as_real, _FLOAT as _FLOAT_DTYPES
-from ._tensor import Tensor
+from ._tensor import Tensor, _wrap
 from ._functions import elementwise as ew, reduction as red, shape as sh, indexing as ix, linalg as la
 from ._functions import compare as cmp, pointwise as pw, _dispatch as dsp, join as jn
 from ._functions import sorting as so
@@ -408,6 +408,7 @@ def nan_to_num_(self, nan=0.0, posinf=None, neginf=None):
     # an integer or bool tensor has nothing to replace: PyTorch writes nothing (so an expanded one is no error)
     if self._impl.dtype in ("bool", "uint8", "int8", "int16", "int32", "int64"):
         return self
+
     def nan_to_num(x):  # (its name is the one _inplace's errors give: nan_to_num_)
         return pw.nan_to_num(x, nan, posinf, neginf)
     return _misc._inplace(self, nan_to_num)
@@ -427,10 +428,18 @@ def fill_(self, value):
         if value._impl.ndim != 0:
             raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor with "
                                f"{value._impl.ndim} dimensions.")
+        if not ((self._rg or value._rg) and _gs.enabled) and self._impl.dtype not in ("complex64", "complex128"):
+            # a copy's conversion, as PyTorch's fill_ with a tensor: no overflow check (300 into int8 is 44), a
+            # complex value's real part (bool: value != 0)
+            dt = self._impl.dtype
+            if value._impl.dtype in ("complex64", "complex128") and dt not in ("complex64", "complex128"):
+                value = value != 0 if dt == "bool" else value.real
+            if value._impl.dtype != dt:
+                value = _wrap(_C.to(value._impl, dt, value._impl.device, False))
+            _C.fill_(self._impl, value.item())
+            return self
         if not ((self._rg or value._rg) and _gs.enabled):
-            value = value.item()
-            if isinstance(value, complex) and self._impl.dtype not in ("complex64", "complex128"):
-                value = value != 0 if self._impl.dtype == "bool" else value.real  # a copy's conversion
+            return fill_(self, value.item())  # (a complex self: the complex number's path above)
     if _gs.enabled and (self._rg or (isinstance(value, Tensor) and value._rg)):
         _indexing.setitem(self, Ellipsis, value)
         return self
