@@ -542,6 +542,8 @@ def _diag(self, diagonal=0):
 
 @_amp_cast.fp32_op
 def _trace(self):
+    if self._impl.ndim != 2:  # (a 3-D tensor's diagonals were summed)
+        raise RuntimeError(f"trace: expected a matrix, but got tensor with dim {self._impl.ndim}")
     return red.sum(sh.diagonal(self))
 
 

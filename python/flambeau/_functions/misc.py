@@ -28,7 +28,7 @@ from ..autograd.function import Function, _is_fw_leaf, _take_history
 from ..autograd.grad_mode import _state as _gs
 from . import elementwise as ew, pointwise as pw, compare as cmp, reduction as red, shape as sh
 from . import join as jn, indexing as ix, sorting as so, linalg as la
-from ._dispatch import _cast, _TORCH_TYPE_NAMES
+from ._dispatch import _cast, _TORCH_TYPE_NAMES, refuse_complex
 from ..amp import _cast as _amp_cast
 
 _TYPE = _TORCH_TYPE_NAMES  # 'float32' -> 'Float', as PyTorch names dtypes in messages
@@ -579,6 +579,7 @@ def mode(input, dim=-1, keepdim=False, *, axis=None, keepdims=None):
         dim = _np.numpy_dim("mode", dim, axis, -1)
         keepdim = _np.numpy_keepdim("mode", keepdim, keepdims)
     _check_tensor(input, "mode")
+    refuse_complex(input, '"mode_cpu" not implemented for \'{T}\'')
     nd = input._impl.ndim
     d = wrap_dim(dim, nd)
     if nd == 0:
