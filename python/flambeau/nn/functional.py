@@ -2587,6 +2587,13 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
                          f"({list(input.shape)})")
     if weight.dim() != 2:
         raise ValueError(f"weight has to be a 2D Tensor, but got Tensor of dimension {weight.dim()}")
+    if weight._impl.dtype not in ("float16", "bfloat16", "float32", "float64"):  # (an integer weight was summed)
+        legacy = {"uint8": "torch.ByteTensor", "int8": "torch.CharTensor", "int16": "torch.ShortTensor",
+                  "int32": "torch.IntTensor", "int64": "torch.LongTensor", "bool": "CPUBoolType",
+                  "complex64": "CPUComplexFloatType", "complex128": "CPUComplexDoubleType"}
+        raise RuntimeError("Expected tensor for argument #1 'weight' to have one of the following scalar types: Half, "
+                           f"BFloat16, Float, Double; but got {legacy.get(weight._impl.dtype, weight.dtype)} instead "
+                           "(while checking arguments for embedding_bag)")
     if input.is_floating_point() or input.dtype == flambeau.bool:
         raise RuntimeError("embedding_bag: expected indices (argument 'input') of an integer type, "
                            f"but got {input.dtype}")
