@@ -174,7 +174,9 @@ def tensor(data, dtype=None, device=None, requires_grad=False, pin_memory=False)
         return _copy_of_tensor(data, dtype, device, requires_grad)
     if hasattr(data, "__dlpack__") and not isinstance(data, np.ndarray) and type(data).__module__.startswith("torch"):
         data = data.detach().cpu().numpy()  # a torch tensor: go through numpy (copy below)
-    arr, inferred = _to_array(data, float_target=dtype is not None and _dt(dtype) in _FLOAT_NAMES)
+    # (a bool target takes any Python int, as PyTorch's: tensor([1 << 70], dtype=bool) is True)
+    target = _dt(dtype) if dtype is not None else None
+    arr, inferred = _to_array(data, float_target=target in _FLOAT_NAMES or target == "bool")
     dt = inferred if dtype is None else _dt(dtype)
     if inferred in _COMPLEX_NAMES and dt not in _COMPLEX_NAMES:
         raise TypeError("must be real number, not complex")  # PyTorch's: complex data into a real dtype
