@@ -603,3 +603,10 @@ def test_small_gaps():
     check(lambda L: L.tensor([float("nan"), float("inf"), -float("inf")]).nan_to_num_(3.0, 1.0, neginf=-2.0))
     check(lambda L: L.nan_to_num_(L.tensor([float("nan"), 1.0]), nan=5.0))
     check(lambda L: L.ones(2, 1).expand(2, 3).nan_to_num_(), r"nan_to_num_.*single memory location")
+
+
+def test_multinomial_half_weights_and_big_int_bools():
+    check(lambda L: L.multinomial(L.tensor([0.0, 1.0, 0.0]).to(L.bfloat16), 2, replacement=True))
+    check(lambda L: L.multinomial(L.tensor([[0.0, 1.0, 0.0]]).to(L.float16), 1))
+    check(lambda L: L.tensor([1 << 70, -(1 << 70), 0], dtype=L.bool))
+    check(lambda L: L.tensor([1 << 70], dtype=L.int64), r"Overflow when unpacking long long")
