@@ -610,3 +610,11 @@ def test_multinomial_half_weights_and_big_int_bools():
     check(lambda L: L.multinomial(L.tensor([[0.0, 1.0, 0.0]]).to(L.float16), 1))
     check(lambda L: L.tensor([1 << 70, -(1 << 70), 0], dtype=L.bool))
     check(lambda L: L.tensor([1 << 70], dtype=L.int64), r"Overflow when unpacking long long")
+
+
+def test_conv_transpose_with_an_empty_output():
+    # "conv_transpose2d: ... gives output size 1x0, which is too small" where PyTorch returns an empty result
+    F = lambda L: L.nn.functional  # noqa: E731
+    check(lambda L: F(L).conv_transpose1d(L.ones(2, 1, 1), L.ones(1, 2, 2), padding=1))
+    check(lambda L: F(L).conv_transpose2d(L.ones(2, 1, 1, 1), L.ones(1, 2, 2, 2), padding=1, bias=L.ones(2)))
+    check(lambda L: F(L).conv_transpose2d(L.ones(2, 1, 3, 3), L.ones(1, 2, 2, 2), padding=1))
