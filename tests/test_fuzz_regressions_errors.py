@@ -110,7 +110,7 @@ def test_misc_messages():
 def test_refusals_that_protect_from_a_wrong_result():
     # fuzz class b: PyTorch refuses and flambeau returned something meaningless: a 3-D tensor's trace (the sum
     # of its diagonals), meshgrid of a 2-D tensor (flattened) or of mixed dtypes (promoted), nanmean/kl_div of
-    # integers, argmax/argmin/topk of bool, an integer embedding_bag weight (reduced), mode of complex
+    # integers, argmax/argmin of bool, an integer embedding_bag weight (reduced), mode of complex
     refuses(lambda L: L.trace(L.ones(2, 2, 2)), r"^trace: expected a matrix, but got tensor with dim 3$")
     refuses(lambda L: L.ones(3).trace(), r"^trace: expected a matrix, but got tensor with dim 1$")
     refuses(lambda L: L.meshgrid(L.ones(2, 2), L.ones(3), indexing="ij"),
@@ -124,7 +124,6 @@ def test_refusals_that_protect_from_a_wrong_result():
     refuses(lambda L: L.nn.functional.kl_div(L.ones(3, dtype=L.int32), L.ones(3)), r"^kl_div: Integral inputs")
     refuses(lambda L: L.argmax(L.ones(2, 3, dtype=L.bool), 1), r"^argmax\(\): does not support bool input$")
     refuses(lambda L: L.argmin(L.ones(3, dtype=L.bool)), r"^argmin\(\): does not support bool input$")
-    refuses(lambda L: L.topk(L.ones(3, dtype=L.bool), 1), r"^topk does not support bool dtypes on CPU$")
     refuses(lambda L: L.mode(L.ones(3, dtype=L.complex64)), r"^\"mode_cpu\" not implemented for 'ComplexFloat'$")
     refuses(lambda L: L.nn.functional.embedding_bag(L.tensor([[0, 1]]), L.ones(3, 4, dtype=L.int32)),
             r"but got torch.IntTensor instead \(while checking arguments for embedding_bag\)$")

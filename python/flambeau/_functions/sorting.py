@@ -102,8 +102,6 @@ def msort(input):
 def topk(input, k, dim=-1, largest=True, sorted=True, *, out=None, axis=None):  # noqa: A002
     if axis is not None:
         dim = _np.numpy_dim("topk", dim, axis, -1)
-    if input._impl.dtype == "bool":
-        raise RuntimeError("topk does not support bool dtypes on CPU")
     nd = input._impl.ndim
     d = wrap_dim(dim, nd) if nd else 0
     n = input._impl.shape[d] if nd else 1
