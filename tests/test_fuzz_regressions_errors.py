@@ -102,8 +102,8 @@ def test_misc_messages():
     refuses(lambda L: L.tensor(1.0).unflatten(-1, (1, -1)), r"unflatten.*no dimensions")
     refuses(lambda L: L.lerp(L.ones(2, dtype=L.float64), L.ones(2, dtype=L.bool), 0.5),
             r"^expected dtype double for `end` but got dtype bool$")
-    refuses(lambda L: L.lerp(L.ones(2), L.ones(2), L.ones(2, dtype=L.float64)),
-            r"^expected dtype float for `weight` but got dtype double$")
+    refuses(lambda L: L.lerp(L.ones(2), L.ones(2), L.ones(2, dtype=L.bool)),
+            r"^expected dtype float for `weight` but got dtype bool$")
     refuses(lambda L: L.dot(L.ones(0, dtype=L.complex64), L.ones(0)), r"shapes \[0\] and \[0\]")
 
 

@@ -259,9 +259,11 @@ _C_FLOAT_NAMES = {"float32": "float", "float64": "double", "float16": "c10::Half
 def lerp(input, end, weight, *, out=None):
     """input + weight * (end - input), rounded as PyTorch's CPU kernel."""
     _check_tensors("lerp", input=input, end=end)
-    # PyTorch takes no mixed dtypes here (a bool end reached sub's "Subtraction ... with a bool tensor")
+    # PyTorch takes no mixed dtypes here. flambeau promotes mixed numeric ones (a deliberate extension, see
+    # test_pointwise_ternary), but a bool end or weight is refused in PyTorch's words (it reached sub's
+    # "Subtraction ... with a bool tensor")
     for what, x in (("end", end), ("weight", weight)):
-        if isinstance(x, Tensor) and x._impl.dtype != input._impl.dtype:
+        if isinstance(x, Tensor) and x._impl.dtype == "bool" and input._impl.dtype != "bool":
             names = {**_C_INT_NAMES, **_C_FLOAT_NAMES}
             raise RuntimeError(f"expected dtype {names[input._impl.dtype]} for `{what}` but got dtype "
                                f"{names[x._impl.dtype]}")
