@@ -141,8 +141,11 @@ def test_basic_getitem_error_messages_and_fallbacks():
         f[0, -5]
     with pytest.raises(IndexError, match="too many indices for tensor of dimension 2"):
         f[0, 0, 0]
-    with pytest.raises(IndexError, match="single ellipsis"):
-        f[..., ...]
+    # several ellipses: PyTorch takes them (numpy does not); an index after the second one is refused
+    np.testing.assert_array_equal(f[..., ...].numpy(), f.numpy())
+    np.testing.assert_array_equal(f[..., 0, ...].numpy(), f.numpy()[:, 0])
+    with pytest.raises(IndexError, match="second ellipsis"):
+        f[..., ..., 0]
     with pytest.raises(ValueError, match="slice step cannot be zero"):
         f[::0]
     with pytest.raises(ValueError, match="step must be greater than zero"):

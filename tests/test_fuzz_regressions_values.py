@@ -342,7 +342,7 @@ def test_out_dtype_rules_and_messages():
     check(lambda L: L.isneginf(L.tensor([1j])), r"does not support complex inputs")
     check(lambda L: L.nan_to_num(_t(L, x, "float32"), out=L.empty(4, dtype=L.float64)), r"dtype of out: Double")
     check(lambda L: L.exp2(L.tensor([1.0]), out=L.empty(1, dtype=L.int8)),
-          r"^result type Float can't be cast to the desired output type Char$")
+          r"^result type Float can't be cast to the desired output type Char \(out= of shape \[1\]\)$")
 
 
 def test_addcmul_complex_input_with_real_factors():
@@ -414,3 +414,207 @@ def test_prod_half_rounds_in_pytorch_order(dtype, shape, dim):
             check(lambda L: L.prod(_t(L, a, dtype).transpose(0, -1).contiguous().transpose(0, -1), dim, keepdim=keepdim)
                   if dim is not None else L.prod(_t(L, a, dtype).transpose(0, -1).contiguous().transpose(0, -1)))
     check(lambda L: L.prod(L.tensor([255, 255, 255, 7, 255, 0], dtype=L.uint8), -1, keepdim=True, dtype=L.float16))
+
+
+# ------------------------------------------------------------------------------------ gaps PyTorch fills (session 20)
+@pytest.mark.parametrize("dtype", ["uint8", "int8", "int16", "int32", "int64"])
+def test_hardtanh_and_relu6_of_integers(dtype):
+    # flambeau refused integer tensors ("expected a floating-point tensor"); PyTorch clamps to the limits
+    # converted to the type (truncated toward zero), refusing negative limits for uint8 and out-of-range ones
+    a = np.array([[3.0, -2.0, 0.0], [1.0, -1.0, 9.0]])
+    F = lambda L: L.nn.functional  # noqa: E731
+    for lo, hi in ((1, 1), (-1, 1), (-1.5, 1.7), (0.5, 2), (-1, -1), (0, 300)):
+        check(lambda L: F(L).hardtanh(_t(L, a, dtype), lo, hi), r"hardtanh|overflow")
+        check(lambda L: F(L).hardtanh(_t(L, a, dtype), lo, hi, inplace=True), r"hardtanh|overflow")
+    check(lambda L: F(L).relu6(_t(L, a, dtype)))
+    check(lambda L: F(L).hardtanh(_t(L, a, dtype), float("nan"), 1), r"overflow")
+    check(lambda L: F(L).hardtanh(_t(L, a[:0], dtype), -1, 1), r"hardtanh")
+    check(lambda L: F(L).hardtanh(L.tensor([True]), 0, 1), r"Bool inputs not supported for hardtanh")
+
+
+@pytest.mark.parametrize("dtype", ["bool", "uint8", "int32", "int64", "complex64"])
+def test_softmax_of_an_empty_non_float_tensor(dtype):
+    # PyTorch returns an empty input as it is whatever its dtype; flambeau refused the dtype first
+    for shape, dim in (((0,), 0), ((3, 0), 1), ((0, 3), -2), ((3, 4, 0, 2), 1)):
+        x = lambda L: _t(L, np.zeros(shape), dtype)  # noqa: E731
+        check(lambda L: L.softmax(x(L), dim))
+        check(lambda L: L.log_softmax(x(L), dim))
+        check(lambda L: L.nn.functional.softmax(x(L), dim=dim))
+    check(lambda L: L.softmax(L.zeros(3, 0), 0, dtype=L.int64))
+    check(lambda L: L.softmax(_t(L, np.zeros((0, 3)), dtype), 2), r"Dimension out of range")
+    check(lambda L: L.softmax(_t(L, np.ones((2, 3)), dtype), 1), r"softmax.*shape \[2, 3\]|not implemented")
+
+
+@pytest.mark.parametrize("dtype", ["bool", "int8", "int64", "complex64"])
+def test_dropout_p1_of_any_dtype(dtype):
+    # p == 1 is input * zeros_like(input) in PyTorch, which every dtype can do; flambeau refused non-floats
+    a = np.array([[3.0, -2.0, 0.0], [1.0, -1.0, 9.0]])
+    check(lambda L: L.nn.functional.dropout(_t(L, a, dtype), p=1.0, training=True))
+    check(lambda L: L.nn.functional.dropout(_t(L, a, dtype), p=1.0, training=True, inplace=True))
+    check(lambda L: L.nn.functional.dropout2d(_t(L, np.ones((2, 3, 4)), dtype), p=1.0))
+
+
+def test_take_along_dim_negative_indices():
+    # a negative index counts from the end, as PyTorch's and numpy's; flambeau's gather refused it
+    check(lambda L: L.take_along_dim(L.arange(5.0), L.tensor([-1, -5, 0, 4]), 0))
+    check(lambda L: L.take_along_dim(L.arange(6.0).reshape(2, 3), L.tensor([[2, -3]]), 1))
+    check(lambda L: L.take_along_dim(L.arange(6).reshape(2, 3), L.tensor([[-1], [-2]]), -1))
+
+
+def test_take_along_dim_out_of_range_is_refused():
+    # PyTorch 2.13 takes every index modulo the size here (index 100 of 5 elements gives element 0): a wrong
+    # element for a bad index, which flambeau refuses (as gather, and take_along_dim without dim, do)
+    import flambeau
+    for idx in ([5], [-6], [-1, 100]):
+        with pytest.raises(IndexError, match=r"take_along_dim\(\): index -?\d+ is out of bounds for dimension 0"):
+            flambeau.take_along_dim(flambeau.arange(5.0), flambeau.tensor(idx), 0)
+
+
+def test_einsum_broadcasts_a_size_one_dim_against_zero():
+    # max(1, 0) made the broadcast size of a label 1: "The expanded size of the tensor (1) must match ..."
+    check(lambda L: L.einsum("ij,ij->", L.ones(0, 1), L.ones(1, 5)))
+    check(lambda L: L.einsum("ij,jk", L.ones(1, 1), L.ones(1, 0)))
+    check(lambda L: L.einsum("ij,jk", L.ones(1, 0), L.ones(1, 2)))
+    check(lambda L: L.einsum("ij,jk->ik", L.ones(2, 3), L.ones(4, 5)),
+          r"einsum\(\): subscript j has size 4 for operand 1 which does not broadcast with previously seen size 3")
+    check(lambda L: L.einsum("ij,jk,kl->il", L.ones(2, 3), L.ones(3, 5), L.ones(4, 2)), r"subscript k")
+
+
+def test_diff_n0_returns_before_the_dim_check():
+    check(lambda L: L.diff(L.arange(6.0).reshape(2, 3), n=0, dim=4))
+    check(lambda L: L.diff(L.zeros(0, dtype=L.int64), n=0, dim=1))
+    check(lambda L: L.diff(L.ones(3), n=0, dim=4, prepend=L.ones(2)), r"Dimension out of range")
+
+
+@pytest.mark.parametrize("dtype", ["bool", "float32", "int32", "float16", "int8"])
+@pytest.mark.parametrize("value", [1 + 2j, 3 + 0j, 0j, 300 + 0j])
+def test_complex_fill_values_into_real_tensors(dtype, value):
+    # bool takes value != 0, other types the real part when the imaginary part is 0 (else PyTorch's "value
+    # cannot be converted to type float without overflow"); flambeau refused them all, in several ways
+    m = lambda L: L.tensor([True, False, True])  # noqa: E731
+    z = lambda L: L.zeros(3, dtype=getattr(L, dtype))  # noqa: E731
+    err = r"value cannot be converted to type \S+ without overflow"
+
+    def setitem(L, idx, v):
+        x = z(L)
+        x[idx] = v
+        return x
+    check(lambda L: L.full((2, 3), value, dtype=getattr(L, dtype)), err)
+    check(lambda L: L.full_like(L.zeros(2), value, dtype=getattr(L, dtype)), err)
+    check(lambda L: z(L).fill_(value), err)
+    check(lambda L: z(L).masked_fill(m(L), value), err)
+    check(lambda L: z(L).masked_fill(m(L), L.tensor(value)), err)
+    check(lambda L: setitem(L, 0, value), err)
+    check(lambda L: setitem(L, m(L), value), err)
+    check(lambda L: setitem(L, slice(None, 2), value), err)
+    check(lambda L: z(L).fill_(L.tensor(value)), err)
+
+
+def test_eq_ne_in_place_with_a_complex_scalar():
+    check(lambda L: L.tensor([0.0, 1.0]).eq_(1 + 2j))
+    check(lambda L: L.tensor([0.0, 1.0]).ne_(1 + 2j))
+    check(lambda L: L.ones(2, dtype=L.int32).eq_(1 + 0j))
+    check(lambda L: L.zeros(2, dtype=L.bool).ne_(1 + 2j))
+    check(lambda L: L.zeros(2, dtype=L.float64).lt_(1j), r'"lt_cpu" not implemented for \'ComplexDouble\'')
+
+
+def test_bfloat16_with_a_complex_operand_is_complex64():
+    # flambeau refused it as complex32 (ComplexHalf), which only float16 gives in PyTorch
+    b = lambda L: L.tensor([1.5, -2.0]).to(L.bfloat16)  # noqa: E731
+    check(lambda L: b(L) + (1 + 2j))
+    check(lambda L: b(L) * L.tensor(1 + 2j))
+    check(lambda L: str(L.result_type(b(L), 1 + 2j)).split(".")[-1])
+    check(lambda L: L.rsub(b(L), 1 + 2j))
+    check(lambda L: L.ne(b(L), 1 + 2j))
+    check(lambda L: L.where(L.tensor([True, False]), b(L), 1 + 2j))
+    check(lambda L: L.kron(L.tensor(1 + 2j), L.ones(2, 3, dtype=L.float16)))
+    check(lambda L: L.kron(L.ones(0, 3, dtype=L.float16), L.tensor(1 + 2j)))
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_setitem_overflowing_number_into_a_half_type_stores_inf(dtype):
+    # PyTorch writes the number through a double (x[i] = 1e40 stores inf; fill_ refuses it)
+    def setitem(L, idx, v):
+        x = L.zeros(3, dtype=getattr(L, dtype))
+        x[idx] = v
+        return x
+    for v in (2 ** 40, -1e39, 1e40, 65519, 65520):
+        check(lambda L: setitem(L, 0, v))
+        check(lambda L: setitem(L, L.tensor([True, False, True]), v))
+        check(lambda L: setitem(L, L.tensor([2]), v))
+    check(lambda L: setitem(L, 0, 2 ** 200), r"Overflow when unpacking long long")
+    check(lambda L: L.zeros(2, dtype=getattr(L, dtype)).fill_(1e40), r"without overflow")
+
+
+def test_several_ellipses_in_an_index():
+    # numpy refuses them; PyTorch takes them (each skips the dims the other indices leave)
+    a = lambda L: L.arange(24).reshape(2, 3, 4)  # noqa: E731
+    for idx in ((Ellipsis, 0, Ellipsis), (0, Ellipsis, Ellipsis), (Ellipsis, None, Ellipsis),
+                (None, Ellipsis, None, None, Ellipsis), (Ellipsis, slice(None), Ellipsis), (0, 1, Ellipsis, 2, Ellipsis)):
+        check(lambda L: a(L)[idx])
+
+    def setitem(L):
+        x = L.zeros(1, 1, 1, 1, 1, 1, 1, 2)
+        x[..., 0, 1:, ..., ...] = L.ones(1)
+        return x
+    check(setitem)
+    import flambeau
+    with pytest.raises(IndexError, match=r"second ellipsis"):
+        flambeau.zeros(2, 3)[..., ..., 0]
+
+
+def test_masked_fill_broadcasts_input_and_mask():
+    # out of place, PyTorch broadcasts the input with the mask; flambeau required the mask to fit the input
+    check(lambda L: L.zeros(4, 1).masked_fill(L.ones(4, 3, dtype=L.bool), 1.0))
+    check(lambda L: L.zeros(4, 1).masked_fill(L.ones(1, 4, 1, dtype=L.bool), L.tensor(2.0)))
+    check(lambda L: L.zeros(()).masked_fill(L.ones(0, 3, dtype=L.bool), 1))
+    check(lambda L: L.zeros(4, 1, dtype=L.complex64).masked_fill(L.ones(1, 4, 1, dtype=L.bool), 1 + 1j))
+    check(lambda L: L.zeros(4, 1).masked_fill_(L.ones(1, 4, 1, dtype=L.bool), 0),
+          r"output with shape \[4, 1\] doesn't match the broadcast shape \[1, 4, 1\]")
+
+
+@pytest.mark.parametrize("dtype,value", [("int64", float("inf")), ("int64", float("nan")), ("int8", 300),
+                                         ("float16", 1e6), ("float32", 1e300), ("int8", 2.7), ("uint8", -1),
+                                         ("bool", float("nan")), ("float32", float("inf"))])
+def test_masked_fill_value_tensor_overflow(dtype, value):
+    # the value tensor was cast without PyTorch's overflow check: inf into int64 stored INT64_MIN, 300 into
+    # int8 stored 44
+    check(lambda L: L.ones(3, dtype=getattr(L, dtype)).masked_fill(
+        L.tensor([True, False, True]), L.tensor(value, dtype=L.float64 if isinstance(value, float) else L.int64)),
+        r"value cannot be converted to type \S+ without overflow")
+
+
+def test_small_gaps():
+    # mode of bfloat16 ("Got unsupported ScalarType BFloat16"); scatter_reduce of 0-d tensors; signbit(out=);
+    # div(bool, n, rounding_mode='trunc') ("Subtraction ... with a bool tensor"); nan_to_num_ took no
+    # arguments and refused an expanded integer tensor (which it does not write)
+    bf = lambda L: L.tensor([[1.5, 2, 2, 1.5, 3], [1, 1, 2, 2, 2]]).to(L.bfloat16)  # noqa: E731
+    check(lambda L: L.mode(bf(L), dim=1))
+    check(lambda L: L.mode(bf(L), dim=0))
+    for reduce in ("sum", "prod", "mean", "amax", "amin"):
+        for include_self in (True, False):
+            check(lambda L: L.scatter_reduce(L.tensor(2.0), 0, L.tensor(0), L.tensor(3.0), reduce,
+                                             include_self=include_self))
+    check(lambda L: L.signbit(L.tensor([-1.0, 2.0, -0.0]), out=L.empty(3, dtype=L.bool)))
+    check(lambda L: L.signbit(L.ones(2), out=L.ones(2)), r"signbit does not support non-boolean outputs")
+    check(lambda L: L.div(L.tensor([True, False]), 2, rounding_mode="trunc"))
+    check(lambda L: L.div(L.zeros(0, 3, dtype=L.bool), 0, rounding_mode="trunc"))
+    check(lambda L: L.ones(2, 1, dtype=L.int32).expand(2, 3).nan_to_num_())
+    check(lambda L: L.tensor([float("nan"), float("inf"), -float("inf")]).nan_to_num_(3.0, 1.0, neginf=-2.0))
+    check(lambda L: L.nan_to_num_(L.tensor([float("nan"), 1.0]), nan=5.0))
+    check(lambda L: L.ones(2, 1).expand(2, 3).nan_to_num_(), r"nan_to_num_.*single memory location")
+
+
+def test_multinomial_half_weights_and_big_int_bools():
+    check(lambda L: L.multinomial(L.tensor([0.0, 1.0, 0.0]).to(L.bfloat16), 2, replacement=True))
+    check(lambda L: L.multinomial(L.tensor([[0.0, 1.0, 0.0]]).to(L.float16), 1))
+    check(lambda L: L.tensor([1 << 70, -(1 << 70), 0], dtype=L.bool))
+    check(lambda L: L.tensor([1 << 70], dtype=L.int64), r"Overflow when unpacking long long")
+
+
+def test_conv_transpose_with_an_empty_output():
+    # "conv_transpose2d: ... gives output size 1x0, which is too small" where PyTorch returns an empty result
+    F = lambda L: L.nn.functional  # noqa: E731
+    check(lambda L: F(L).conv_transpose1d(L.ones(2, 1, 1), L.ones(1, 2, 2), padding=1))
+    check(lambda L: F(L).conv_transpose2d(L.ones(2, 1, 1, 1), L.ones(1, 2, 2, 2), padding=1, bias=L.ones(2)))
+    check(lambda L: F(L).conv_transpose2d(L.ones(2, 1, 3, 3), L.ones(1, 2, 2, 2), padding=1))

@@ -174,7 +174,9 @@ def tensor(data, dtype=None, device=None, requires_grad=False, pin_memory=False)
         return _copy_of_tensor(data, dtype, device, requires_grad)
     if hasattr(data, "__dlpack__") and not isinstance(data, np.ndarray) and type(data).__module__.startswith("torch"):
         data = data.detach().cpu().numpy()  # a torch tensor: go through numpy (copy below)
-    arr, inferred = _to_array(data, float_target=dtype is not None and _dt(dtype) in _FLOAT_NAMES)
+    # (a bool target takes any Python int, as PyTorch's: tensor([1 << 70], dtype=bool) is True)
+    target = _dt(dtype) if dtype is not None else None
+    arr, inferred = _to_array(data, float_target=target in _FLOAT_NAMES or target == "bool")
     dt = inferred if dtype is None else _dt(dtype)
     if inferred in _COMPLEX_NAMES and dt not in _COMPLEX_NAMES:
         raise TypeError("must be real number, not complex")  # PyTorch's: complex data into a real dtype
@@ -398,7 +400,7 @@ def arange(start=0, end=None, step=1, *, out=None, dtype=None, layout=None, devi
     if step == 0:
         raise RuntimeError("step must be nonzero")
     if (end - start) * step < 0 and end != start:
-        raise RuntimeError("upper bound and larger bound inconsistent with step sign")
+        raise RuntimeError("upper bound and lower bound inconsistent with step sign")
     if dtype is None:
         is_int = all(isinstance(v, numbers.Integral) for v in (start, end, step))
         dt = "int64" if is_int else _default_dtype[0]._name
@@ -559,6 +561,14 @@ def meshgrid(*tensors, indexing=None):
     if indexing not in ("ij", "xy"):
         raise ValueError(f"meshgrid: indexing must be 'ij' or 'xy', got {indexing!r}")
     ts = list(tensors)
+    # PyTorch's checks: a 2-D input was flattened, mixed dtypes promoted, where PyTorch refuses them
+    for t in ts:
+        if t._impl.ndim > 1:
+            raise RuntimeError(f"torch.meshgrid: Expected 0D or 1D tensor in the tensor list but got a tensor of "
+                               f"shape {list(t.shape)}")
+    if len({t._impl.dtype for t in ts}) > 1:
+        raise RuntimeError("meshgrid expects all tensors to have the same dtype (got "
+                           + ", ".join(str(t._impl.dtype) for t in ts) + ")")
     swap = indexing == "xy" and len(ts) >= 2
     if swap:
         ts[0], ts[1] = ts[1], ts[0]

@@ -7,12 +7,13 @@ Basic steps are views (no copy); advanced indices then go through `_C.index` (re
 `_C.index_put_` (writes), which place result dims by NumPy's rules. Integers are selects, not
 advanced indices, exactly as in PyTorch (x[0, :, [1, 2]] has shape (n, 2), not numpy's (2, n)).
 """
+import math
 import numbers
 
 import numpy as _np
 
 from . import _C
-from ._promote import check_fits
+from ._promote import check_fits, complex_as_real
 from ._tensor import Tensor, _wrap, _wrap_view
 from .autograd.function import Function
 from .autograd.grad_mode import _state as _gs
@@ -122,8 +123,6 @@ def getitem_plan(shape, idx, device="cpu"):
         else:
             raise _invalid(it)
         items.append(it)
-    if n_ell > 1:
-        raise IndexError("an index can only have a single ellipsis ('...')")
     nd = len(shape)
     if consumed > nd:
         raise IndexError(f"too many indices for tensor of dimension {nd}")
@@ -132,9 +131,17 @@ def getitem_plan(shape, idx, device="cpu"):
     ops, adv = plan.ops, plan.adv
     cur = list(shape)
     d = 0  # current dim in the tensor after the steps so far
+    ell_seen = False
     for pos, it in enumerate(items):
         if it is Ellipsis:
-            d += nd - consumed
+            # PyTorch (unlike numpy) takes several ellipses: each skips the dims the other indices leave, so
+            # after the first there are none left and a later one only works with nothing indexed after it
+            if not ell_seen:
+                d += nd - consumed
+                ell_seen = True
+            elif nd > consumed and any(x is not Ellipsis for x in items[pos + 1:]):
+                raise IndexError(f"an index after a second ellipsis ('...') falls beyond the {nd} dimensions of "
+                                 f"the tensor (shape {list(shape)}), as in PyTorch")
         elif it is None or it is True or it is False or isinstance(it, _np.bool_):
             ops.append(("u", d))
             cur.insert(d, 1)
@@ -217,13 +224,23 @@ def _select(ops, cur, d, i, pos):
     del cur[d]
 
 
+def _basic_getitem(impl, idx):
+    """_C.basic_getitem, or None (the general path) for what it refuses but PyTorch takes: several ellipses."""
+    try:
+        return _C.basic_getitem(impl, idx)
+    except IndexError as e:
+        if "single ellipsis" in str(e):
+            return None
+        raise
+
+
 def getitem(t, idx):
     impl = t._impl
     rg = t._rg and _gs.enabled
     if not rg:
         # Fast path: x[i], x[a:b], x[0, 0], x[:, 1], x[..., None] and the like, built in one C++ call
         # (None when the index has anything else: tensors, lists, bools, numpy integers).
-        r = _C.basic_getitem(impl, idx)
+        r = _basic_getitem(impl, idx)
         if r is not None:
             return _wrap_view(r, t)
         if idx.__class__ is Tensor:
@@ -325,10 +342,6 @@ class SetItem(Function):
         return gx, gv, None
 
 
-# c10's names of the element types, which PyTorch's conversion errors use
-_C_TYPE_NAMES = {"float32": "float", "float64": "double", "float16": "c10::Half", "bfloat16": "c10::BFloat16",
-                 "int64": "int64_t", "int32": "int", "int16": "int16_t", "int8": "int8_t", "uint8": "uint8_t",
-                 "bool": "bool"}
 
 
 # PyTorch's names of the element types in its dtype errors (Float, Long, ...)
@@ -426,13 +439,22 @@ def setitem(t, idx, value):
         value = _plain_value(t, value)
     if isinstance(value, complex):  # a complex number: written as a 0-dim tensor of t's (complex) dtype
         if impl.dtype not in ("complex64", "complex128"):
-            raise RuntimeError(f"value cannot be converted to type {_C_TYPE_NAMES.get(impl.dtype, impl.dtype)} "
-                               "without overflow")  # PyTorch's words for a complex number into a real tensor
-        from ._creation import tensor
-        value = tensor(value, dtype=t.dtype, device=t.device)
+            value = complex_as_real(value, impl.dtype)  # PyTorch's conversion (bool: != 0; else imag 0 only)
+        else:
+            from ._creation import tensor
+            value = tensor(value, dtype=t.dtype, device=t.device)
     vc = value.__class__
     if vc is float or vc is int or isinstance(value, numbers.Number):
-        check_fits(value, impl.dtype, wide=True)  # x[i] = 300 into uint8 raises, as PyTorch (x[i] = -1 stores 255)
+        if impl.dtype in ("float16", "bfloat16"):
+            # PyTorch writes the number through a double: x[i] = 1e40 stores inf in a half type (fill_ refuses it)
+            if isinstance(value, numbers.Integral) and not -(1 << 63) <= int(value) < (1 << 63):
+                raise ValueError("Overflow when unpacking long long")
+            if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+                value = float(value)
+            elif abs(float(value)) > 3.3895313892515355e38:  # (beyond bfloat16's largest: the fill kernel refuses)
+                value = math.copysign(math.inf, float(value))
+        else:
+            check_fits(value, impl.dtype, wide=True)  # x[i] = 300 into uint8 raises, as PyTorch (-1 stores 255)
     if not ((t._rg or (isinstance(value, Tensor) and value._rg)) and _gs.enabled):
         # x[mask] = number with a bool mask of x's own shape (x[x < 0] = 0): one select, not the
         # coordinates of every hit (nonzero) and a scatter through them (3x slower than PyTorch).
@@ -447,7 +469,7 @@ def setitem(t, idx, value):
                     return
                 _C.copy_(impl, _C.where(mi, _C.scalar_tensor(value, impl.dtype, impl.device), impl))
                 return
-        target = _C.basic_getitem(impl, idx)  # fast path: a basic index is a view to write through
+        target = _basic_getitem(impl, idx)  # fast path: a basic index is a view to write through
         if target is not None:
             if 0 in target.stride:  # PyTorch refuses to write into an expanded view
                 from ._functions._dispatch import check_no_internal_overlap

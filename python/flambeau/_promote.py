@@ -22,7 +22,9 @@ _CAT = {"bool": 0, "uint8": 1, "int8": 1, "int16": 1, "int32": 1, "int64": 1, "f
         "float16": 2, "bfloat16": 2, "complex64": 3, "complex128": 3}
 # The complex type of a floating one (PyTorch's toComplexType); float16 would be complex32, which
 # flambeau does not have.
-_TO_COMPLEX = {"float32": "complex64", "float64": "complex128", "complex64": "complex64", "complex128": "complex128"}
+# (bfloat16 has no complex counterpart in PyTorch either: with a complex operand it promotes to complex64)
+_TO_COMPLEX = {"float32": "complex64", "float64": "complex128", "complex64": "complex64", "complex128": "complex128",
+               "bfloat16": "complex64"}
 # Signed integers by width; uint8 promotes with a signed type s to the first of these holding both.
 _SIGNED = ("int8", "int16", "int32", "int64")
 
@@ -189,6 +191,24 @@ def _py_number(v):
 _INT_LIMITS = {"uint8": (0, 255), "int8": (-128, 127), "int16": (-32768, 32767), "int32": (-2147483648, 2147483647)}
 
 
+# c10's names of the element types, which PyTorch's conversion errors use
+C_TYPE_NAMES = {"float32": "float", "float64": "double", "float16": "c10::Half", "bfloat16": "c10::BFloat16",
+                "int64": "int64_t", "int32": "int", "int16": "int16_t", "int8": "int8_t", "uint8": "uint8_t",
+                "bool": "bool"}
+
+
+def complex_as_real(v, dt):
+    """A complex fill value (full, fill_, masked_fill, x[i] = v) for a tensor of real dtype `dt`, as PyTorch
+    converts it (c10::overflows): bool takes v != 0; any other type the real part when the imaginary part is
+    0, and refuses the value otherwise."""
+    v = complex(v)
+    if dt == "bool":
+        return v != 0
+    if v.imag != 0:
+        raise RuntimeError(f"value cannot be converted to type {C_TYPE_NAMES.get(dt, dt)} without overflow")
+    return v.real
+
+
 # The largest finite value of each floating dtype, and PyTorch's name for it in the overflow message.
 _FLOAT_MAX = {"float16": (65504.0, "c10::Half"), "bfloat16": (3.3895313892515355e38, "c10::BFloat16"),
               "float32": (3.4028234663852886e38, "float")}
@@ -245,5 +265,5 @@ def check_fits(v, dt, suffix="_t", wide=False):
             return
         ok = lo <= f <= hi  # False for NaN
     if not ok:
-        name = "int" if dt == "int32" and suffix == "_t" else dt + suffix  # (c10's name of int32)
+        name = C_TYPE_NAMES.get(dt, dt) if suffix == "_t" else dt + suffix  # (PyTorch's: int32 is "int")
         raise RuntimeError(f"value cannot be converted to type {name} without overflow")

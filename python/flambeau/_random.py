@@ -212,7 +212,7 @@ def randint(*args, generator=None, out=None, dtype=None, layout=None, device=Non
 def randperm(n, *, generator=None, out=None, dtype=None, layout=None, device=None, requires_grad=False,
              pin_memory=False):
     if n < 0:
-        raise RuntimeError(f"n must be non-negative, got{n}")
+        raise RuntimeError(f"randperm: n must be non-negative, got {n}")
     impl = _run(generator, _C.randperm, int(n), _dev(device))
     dt = _dt(dtype, "int64")
     if dt != "int64":
@@ -317,6 +317,9 @@ def multinomial(input, num_samples, replacement=False, *, generator=None, out=No
     impl = input._impl
     if impl.ndim not in (1, 2):
         raise RuntimeError("prob_dist must be 1 or 2 dim")
+    if impl.dtype in ("float16", "bfloat16"):  # (PyTorch takes the half types too: drawn from float32 weights)
+        input = input.float()
+        impl = input._impl
     if impl.dtype not in ("float32", "float64"):
         raise RuntimeError(f"multinomial only supports floating-point dtypes for input, got: {impl.dtype}")
     num_samples = int(num_samples)

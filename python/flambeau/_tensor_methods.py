@@ -5,8 +5,8 @@ variants) are small wrappers defined here.
 """
 from . import _C
 from ._dtype import _BY_NAME
-from ._promote import check_fits, _FLOAT as _FLOAT_DTYPES
-from ._tensor import Tensor
+from ._promote import check_fits, complex_as_real, _FLOAT as _FLOAT_DTYPES
+from ._tensor import Tensor, _wrap
 from ._functions import elementwise as ew, reduction as red, shape as sh, indexing as ix, linalg as la
 from ._functions import compare as cmp, pointwise as pw, _dispatch as dsp, join as jn
 from ._functions import sorting as so
@@ -251,7 +251,7 @@ def div_(self, other, *, rounding_mode=None):
         raise RuntimeError(f"div_ expected rounding_mode to be one of None, 'trunc', or 'floor' but found '{rounding_mode}'")
     if self._impl.dtype not in _FLOAT_DTYPES:
         raise RuntimeError(f"result type Float can't be cast to the desired output type "
-                           f"{dsp._TORCH_TYPE_NAMES[self._impl.dtype]}")
+                           f"{dsp._TORCH_TYPE_NAMES[self._impl.dtype]} (div_ into a tensor of shape {list(self.shape)})")
     return dsp._inplace_binary(self, other, _C.div, ew.Div)
 
 
@@ -340,8 +340,14 @@ def _logical_inplace(fn):
     return op
 
 
-def _compare_inplace(fn):
+def _compare_inplace(fn, name):
     def op(self, other):
+        if isinstance(other, complex):
+            if name in ("eq", "ne"):  # x.eq_(1+2j): compared as complex numbers
+                from ._complex import ops as cx
+                return cmp._inplace_compare(self, getattr(cx, name)(self, other), other)
+            ct = "ComplexDouble" if self._impl.dtype == "float64" else "ComplexFloat"  # (the promoted type)
+            raise NotImplementedError(f"\"{name}_cpu\" not implemented for '{ct}'")  # PyTorch's words
         return cmp._inplace_compare(self, fn(self, other), other)
     return op
 
@@ -353,7 +359,7 @@ for _name, _fn in (("add_", add_), ("sub_", sub_), ("subtract_", sub_), ("mul_",
                    ("addmm_", addmm_)):
     setattr(Tensor, _name, _fn)
 for _name in ("eq", "ne", "lt", "le", "gt", "ge"):
-    setattr(Tensor, _name + "_", _compare_inplace(getattr(cmp, _name)))
+    setattr(Tensor, _name + "_", _compare_inplace(getattr(cmp, _name), _name))
 for _name in ("logical_and", "logical_or", "logical_xor", "bitwise_and", "bitwise_or", "bitwise_xor"):
     setattr(Tensor, _name + "_", _logical_inplace(getattr(cmp, _name)))
 
@@ -394,21 +400,46 @@ def _unary_inplace_composite(fn):
     return op
 
 
-for _name in ("frac", "exp2", "nan_to_num"):
+for _name in ("frac", "exp2"):
     setattr(Tensor, _name + "_", _unary_inplace_composite(getattr(pw, _name)))
+
+
+def nan_to_num_(self, nan=0.0, posinf=None, neginf=None):
+    # an integer or bool tensor has nothing to replace: PyTorch writes nothing (so an expanded one is no error)
+    if self._impl.dtype in ("bool", "uint8", "int8", "int16", "int32", "int64"):
+        return self
+
+    def nan_to_num(x):  # (its name is the one _inplace's errors give: nan_to_num_)
+        return pw.nan_to_num(x, nan, posinf, neginf)
+    return _misc._inplace(self, nan_to_num)
+
+
+Tensor.nan_to_num_ = nan_to_num_
 
 
 # ---------------------------------------------------------------- fill / copy / zero
 def fill_(self, value):
     if isinstance(value, complex):  # through a 0-dim tensor of self's dtype (_C.fill_ takes real numbers)
+        if self._impl.dtype not in ("complex64", "complex128"):
+            return fill_(self, complex_as_real(value, self._impl.dtype))  # as PyTorch (bool: != 0; else imag 0)
         _indexing.setitem(self, Ellipsis, cr.tensor(value, dtype=self.dtype, device=self.device))
         return self
     if isinstance(value, Tensor):
         if value._impl.ndim != 0:
             raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor with "
                                f"{value._impl.ndim} dimensions.")
+        if not ((self._rg or value._rg) and _gs.enabled) and self._impl.dtype not in ("complex64", "complex128"):
+            # a copy's conversion, as PyTorch's fill_ with a tensor: no overflow check (300 into int8 is 44), a
+            # complex value's real part (bool: value != 0)
+            dt = self._impl.dtype
+            if value._impl.dtype in ("complex64", "complex128") and dt not in ("complex64", "complex128"):
+                value = value != 0 if dt == "bool" else value.real
+            if value._impl.dtype != dt:
+                value = _wrap(_C.to(value._impl, dt, value._impl.device, False))
+            _C.fill_(self._impl, value.item())
+            return self
         if not ((self._rg or value._rg) and _gs.enabled):
-            value = value.item()
+            return fill_(self, value.item())  # (a complex self: the complex number's path above)
     if _gs.enabled and (self._rg or (isinstance(value, Tensor) and value._rg)):
         _indexing.setitem(self, Ellipsis, value)
         return self
@@ -511,6 +542,8 @@ def _diag(self, diagonal=0):
 
 @_amp_cast.fp32_op
 def _trace(self):
+    if self._impl.ndim != 2:  # (a 3-D tensor's diagonals were summed)
+        raise RuntimeError(f"trace: expected a matrix, but got tensor with dim {self._impl.ndim}")
     return red.sum(sh.diagonal(self))
 
 

@@ -14,19 +14,27 @@ from .core import view_as_real, view_as_complex, make, parts
 __all__ = ["view_as_real", "view_as_complex", "complex", "polar"]
 
 
+def _check_real_pair(a, b, op):
+    """torch.complex's and torch.polar's dtype checks, in PyTorch's words and order (complex32, which
+    flambeau lacks, refused as not implemented)."""
+    from .._functions._dispatch import _TORCH_TYPE_NAMES as names
+    da, db = a._impl.dtype, b._impl.dtype
+    if da not in ("float16", "float32", "float64") or db not in ("float16", "float32", "float64"):
+        raise RuntimeError(f"Expected both inputs to be Half, Float or Double tensors but got "
+                           f"{names[da]} and {names[db]}")
+    if da != db:
+        raise RuntimeError(f"Expected object of scalar type {names[da]} but got scalar type {names[db]} for second "
+                           "argument")
+    if da == "float16":
+        raise NotImplementedError(f"\"{op}_cpu\" not implemented for 'Half' (flambeau has no complex32)")
+
+
 def complex(real, imag, *, out=None):  # noqa: A001 - torch.complex
     """real + i imag for float32 (-> complex64) or float64 (-> complex128) tensors of one dtype."""
     for name, x in (("real", real), ("imag", imag)):
         if not isinstance(x, Tensor):
             raise TypeError(f"complex(): argument '{name}' must be Tensor, not {type(x).__name__}")
-    dr, di = real._impl.dtype, imag._impl.dtype
-    names = {"float32": "Float", "float64": "Double", "float16": "Half"}
-    if dr not in ("float32", "float64") or di not in ("float32", "float64"):
-        raise RuntimeError(f"Expected both inputs to be Half, Float or Double tensors but got "
-                           f"{names.get(dr, dr)} and {names.get(di, di)}")
-    if dr != di:
-        raise RuntimeError(f"Expected object of scalar type {names[dr]} but got scalar type {names[di]} for second "
-                           "argument")
+    _check_real_pair(real, imag, "complex")
     r = make(real, imag)
     return _out(r, out)
 
@@ -37,9 +45,7 @@ def polar(abs, angle, *, out=None):  # noqa: A002
     for name, x in (("abs", abs), ("angle", angle)):
         if not isinstance(x, Tensor):
             raise TypeError(f"polar(): argument '{name}' must be Tensor, not {type(x).__name__}")
-    if abs._impl.dtype != angle._impl.dtype or abs._impl.dtype not in ("float32", "float64"):
-        raise RuntimeError(f"Expected both inputs to be Float or Double tensors but got {abs._impl.dtype} and "
-                           f"{angle._impl.dtype}")
+    _check_real_pair(abs, angle, "polar")
     from ..autograd.grad_mode import _state
     if (abs._rg or angle._rg) and _state.enabled:
         return _out(_Polar.apply(abs, angle), out)

@@ -7,9 +7,11 @@ from .core import COMPLEX, REAL_OF
 
 def full_complex_impl(shape, value, dt, device):
     """A tensor of complex dtype `dt` filled with the Python number `value` (an impl)."""
-    if dt not in COMPLEX:
-        # PyTorch: "value cannot be converted to type float without overflow" for a complex fill of a real dtype
-        raise RuntimeError(f"value cannot be converted to type {dt} without overflow")
+    if dt not in COMPLEX:  # PyTorch's conversion: bool takes value != 0, other types a zero imaginary part only
+        from .._promote import complex_as_real, check_fits
+        value = complex_as_real(value, dt)
+        check_fits(value, dt, wide=True)
+        return _C.full(list(shape), value, dt, device)
     value = complex(value)
     r = _C.empty(list(shape) + [2], REAL_OF[dt], device)
     _C.fill_(_C.select(r, -1, 0), value.real)

@@ -449,7 +449,8 @@ def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
         raise RuntimeError(f"rtol must be greater than or equal to zero, but got {rtol}" if rtol < 0 else
                            f"atol must be greater than or equal to zero, but got {atol}")
     if isinstance(input, Tensor) and isinstance(other, Tensor) and input._impl.dtype != other._impl.dtype:
-        raise RuntimeError(f"{input._impl.dtype} did not match {other._impl.dtype}")
+        from .._functions._dispatch import _TORCH_TYPE_NAMES as _TN
+        raise RuntimeError(f"{_TN[input._impl.dtype]} did not match {_TN[other._impl.dtype]}")
     with no_grad():
         close = eq(input, other)
         if equal_nan:
@@ -518,8 +519,9 @@ def _same_dtype(tensors):
     dts = [t._impl.dtype for t in tensors if isinstance(t, Tensor)]
     for d in dts[1:]:
         if d != dts[0]:
+            shapes = " and ".join(str(list(t.shape)) for t in tensors if isinstance(t, Tensor))
             raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: {_C10_NAMES.get(dts[0], dts[0])} "
-                               f"!= {_C10_NAMES.get(d, d)}")
+                               f"!= {_C10_NAMES.get(d, d)} (operands of shapes {shapes})")
 
 
 def _promote_pair(a, b, op):
@@ -626,7 +628,9 @@ def _finish(r, out):
     if out is None:
         return r
     if out._impl.dtype not in COMPLEX and is_complex_tensor(r):
-        raise RuntimeError(f"result type {r._impl.dtype} can't be cast to the desired output type {out._impl.dtype}")
+        from .._functions._dispatch import _TORCH_TYPE_NAMES as _TN
+        raise RuntimeError(f"result type {_TN[r._impl.dtype]} can't be cast to the desired output type "
+                           f"{_TN[out._impl.dtype]} (out= of shape {list(out.shape)})")
     if tuple(out.shape) != tuple(r.shape):
         out.resize_(r.shape)
     out.copy_(r)

@@ -81,7 +81,15 @@ def _bilinear(real_fn_name, module, promote=False):
     return op
 
 
-kron = _bilinear("kron", "flambeau._functions.misc", promote=True)
+_kron = _bilinear("kron", "flambeau._functions.misc", promote=True)
+
+
+def kron(input, other, *, out=None):
+    # PyTorch reshapes both operands to the same rank before multiplying, so a 0-d operand promotes as a
+    # dimensioned one (kron(tensor(1j), float16 matrix) is complex64, not the complex32 of a 0-d operand)
+    if isinstance(input, Tensor) and isinstance(other, Tensor) and (input.ndim == 0) != (other.ndim == 0):
+        input, other = (input.reshape(1), other) if input.ndim == 0 else (input, other.reshape(1))
+    return _kron(input, other, out=out)
 tensordot = _bilinear("tensordot", "flambeau._functions.linalg")
 _linalg_cross = _bilinear("linalg_cross", "flambeau._functions.misc")
 
@@ -154,8 +162,15 @@ def lerp(input, end, weight, *, out=None):
 def masked_fill(input, mask, value):
     """A complex fill value into a complex tensor: each part filled (a real tensor refuses it, as PyTorch's)."""
     from .._functions.pointwise import where
-    if not is_complex_tensor(input):
-        raise RuntimeError(f"value cannot be converted to type {input._impl.dtype} without overflow")
+    if not is_complex_tensor(input):  # converted as PyTorch does (bool: value != 0; else a zero imaginary part)
+        from .._promote import complex_as_real
+        from .._functions.indexing import masked_fill as _real_masked_fill
+        if isinstance(value, Tensor):
+            if value.ndim != 0:
+                raise RuntimeError(f"masked_fill_ only supports a 0-dimensional value tensor, but got tensor with "
+                                   f"{value.ndim} dimension(s).")
+            value = value.item()
+        return _real_masked_fill(input, mask, complex_as_real(value, input._impl.dtype))
     if isinstance(value, Tensor):
         if value.ndim != 0:
             raise RuntimeError(f"masked_fill_ only supports a 0-dimensional value tensor, but got tensor with "

@@ -41,6 +41,13 @@ def _devices_fixed(ai, bi):
                        f"{da} and {db}!")
 
 
+def refuse_complex(x, message, exc=NotImplementedError):
+    """PyTorch's refusal of a complex input, in its words: `message` with {T} for the type ('ComplexFloat').
+    (Reached otherwise, the real kernels would refuse in their own names: sort for median, max for min.)"""
+    if isinstance(x, Tensor) and x._impl.dtype in ("complex64", "complex128"):
+        raise exc(message.format(T=_TORCH_TYPE_NAMES[x._impl.dtype]))
+
+
 def _write_out(out, res):
     """Writes an op's result into a user-given out= tensor (resizing it like PyTorch if needed)."""
     if not isinstance(out, Tensor):
@@ -54,7 +61,7 @@ def _write_out(out, res):
     oi, ri = out._impl, res._impl
     if not can_cast_names(ri.dtype, oi.dtype):
         raise RuntimeError(f"result type {_TORCH_TYPE_NAMES[ri.dtype]} can't be cast to the desired output type "
-                           f"{_TORCH_TYPE_NAMES[oi.dtype]}")  # (PyTorch's words: Float, Long, ...)
+                           f"{_TORCH_TYPE_NAMES[oi.dtype]} (out= of shape {list(oi.shape)})")  # (PyTorch's words)
     if oi.shape == ri.shape:
         _C.copy_(oi, ri)
     else:

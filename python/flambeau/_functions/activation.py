@@ -301,13 +301,37 @@ def relu_(input):
     return relu(input, inplace=True)
 
 
+def _integer_hardtanh(input, min_val, max_val, inplace):
+    """hardtanh (and relu6) of an integer tensor, as PyTorch: a clamp to the limits converted to the tensor's
+    type (truncated toward zero, an out-of-range or NaN limit refused), unsigned types refusing negative
+    limits. Integers have no gradient, so no graph is recorded."""
+    dt = input._impl.dtype
+    if dt == "uint8" and (min_val < 0 or max_val < 0):
+        raise RuntimeError("cannot do hardtanh on an unsigned type with negative limits")
+    try:
+        lo, hi = int(min_val), int(max_val)
+    except (ValueError, OverflowError):
+        raise RuntimeError(f"value cannot be converted to type {dt}_t without overflow") from None
+    return input.clamp_(lo, hi) if inplace else input.clamp(lo, hi)
+
+
+def _is_integer_tensor(input):
+    return isinstance(input, Tensor) and input._impl.dtype in ("uint8", "int8", "int16", "int32", "int64")
+
+
 def relu6(input, inplace=False):
+    if _is_integer_tensor(input):
+        return _integer_hardtanh(input, 0, 6, inplace)
     return _apply(Hardtanh, "relu6", input, (0.0, 6.0), inplace)
 
 
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
     if min_val > max_val:
         raise ValueError("min_val cannot be greater than max_val")
+    if _is_integer_tensor(input):
+        return _integer_hardtanh(input, min_val, max_val, inplace)
+    if isinstance(input, Tensor) and input._impl.dtype == "bool":
+        raise RuntimeError(f"Bool inputs not supported for hardtanh (input of shape {list(input.shape)})")
     return _apply(Hardtanh, "hardtanh", input, (float(min_val), float(max_val)), inplace)
 
 

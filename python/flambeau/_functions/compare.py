@@ -9,7 +9,7 @@ from .._promote import result_type_names, result_type_tensor_scalar, scalar_impl
 from .._tensor import Tensor, _wrap
 from ..autograd.function import Function
 from ..autograd.grad_mode import _state as _gs
-from ._dispatch import _as_tensor_operand, _devices_fixed, _write_out, _first_tensor, _cast
+from ._dispatch import _as_tensor_operand, _devices_fixed, _write_out, _first_tensor, _cast, _TORCH_TYPE_NAMES
 
 
 # ---------------------------------------------------------------- comparisons, logical, bitwise
@@ -49,7 +49,14 @@ _SWAPPED = {_C.lt: _C.gt, _C.gt: _C.lt, _C.le: _C.ge, _C.ge: _C.le}
 
 def _make_compare(cfn, name):
     def op(input, other, *, out=None):
-        r = _compare(input, other, cfn)
+        try:
+            r = _compare(input, other, cfn)
+        except TypeError as e:  # a complex operand of an ordering: PyTorch's words (not the kernel's)
+            for x in (input, other):
+                if isinstance(x, Tensor) and x._impl.dtype in ("complex64", "complex128"):
+                    raise NotImplementedError(f"\"{name}_cpu\" not implemented for "
+                                              f"'{_TORCH_TYPE_NAMES[x._impl.dtype]}'") from None
+            raise e from None
         if r is NotImplemented:
             raise TypeError(f"{name}(): argument 'other' must be Tensor or Number, not {type(other).__name__}")
         return _write_out(out, r) if out is not None else r
@@ -204,7 +211,11 @@ def isreal(input):
     return _wrap(_C.full(list(input._impl.shape), True, "bool", input._impl.device))
 
 
-def signbit(input):
+def signbit(input, *, out=None):
+    if out is not None:
+        if isinstance(out, Tensor) and out._impl.dtype != "bool":
+            raise RuntimeError(f"signbit does not support non-boolean outputs. (out= of dtype {out._impl.dtype})")
+        return _write_out(out, signbit(input))
     dt = input._impl.dtype
     if dt == "bool":
         return _wrap(_C.full(list(input._impl.shape), False, "bool", input._impl.device))
@@ -220,7 +231,8 @@ def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
     if not isinstance(other, Tensor):
         raise TypeError(f"isclose(): argument 'other' (position 2) must be Tensor, not {type(other).__name__}")
     if isinstance(other, Tensor) and input._impl.dtype != other._impl.dtype:
-        raise RuntimeError(f"{_BY_NAME[input._impl.dtype]} did not match {_BY_NAME[other._impl.dtype]}")
+        raise RuntimeError(f"{_TORCH_TYPE_NAMES[input._impl.dtype]} did not match "
+                           f"{_TORCH_TYPE_NAMES[other._impl.dtype]}")  # (PyTorch's words: Float did not match Long)
     if input._impl.dtype == "bool" or (input._impl.dtype in _INT and rtol == 0 and atol == 0):
         return eq(input, other)
     a = input if input._impl.dtype in _FLOAT else _cast(input, _default_dtype[0]._name)

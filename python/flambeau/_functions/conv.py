@@ -71,13 +71,25 @@ def _conv_apply(x, w, b, p):
         x, w, b = _amp_cast.lower(x, w, b)
     dt = x._impl.dtype
     if w._impl.dtype == dt and (b is None or b._impl.dtype == dt):  # (mixed dtypes: the kernel's error)
-        if x._impl.ndim == p.spatial + 2 and x._impl.shape[0] == 0 and w._impl.ndim == p.spatial + 2:
+        if x._impl.ndim == p.spatial + 2 and w._impl.ndim == p.spatial + 2 and (
+                x._impl.shape[0] == 0 or (p.transposed and 0 in _transposed_sizes(x, w, p))):
             return _empty_batch(x, w, b, p)
         if dt in _conv_integer.INTEGER:
             return _conv_integer.integer_conv(x, w, b, p, _fwd_impl)  # exact, wrapping: PyTorch's int convs
     if _gs.enabled and (x._rg or w._rg or (b is not None and b._rg)):
         return _Conv.apply(x, w, b, p)
     return _wrap(_fwd_impl(x._impl, w._impl, None if b is None else b._impl, p))
+
+
+def _transposed_sizes(x, w, p):
+    """A transposed convolution's output sizes (PyTorch returns an empty result where one is 0; the kernels
+    refuse it as too small)."""
+    S = p.spatial
+    per_dim = lambda v: list(v) * S if len(v) == 1 else list(v)  # noqa: E731
+    pad = per_dim(p.padding) if len(p.padding) != 2 * S else list(p.padding[0::2])
+    return [(n - 1) * s - 2 * a + d * (kk - 1) + o + 1 for n, s, a, d, kk, o in
+            zip(x._impl.shape[2:], per_dim(p.stride), pad, per_dim(p.dilation), w._impl.shape[2:],
+                per_dim(p.output_padding))]
 
 
 def _empty_batch(x, w, b, p):
@@ -128,7 +140,7 @@ def _empty_batch(x, w, b, p):
         raise RuntimeError(f"{op}: input {xs} with weight {ws} gives output size {out}, which is negative")
     if b is not None and (b._impl.ndim != 1 or b._impl.shape[0] != out_c):
         raise RuntimeError(f"{op}: bias {list(b._impl.shape)} should be 1-D with {out_c} elements (weight {ws})")
-    res = _wrap(_C.full([0, out_c] + out, 0, x._impl.dtype, x._impl.device))
+    res = _wrap(_C.full([xs[0], out_c] + out, 0, x._impl.dtype, x._impl.device))  # (xs[0]: 0, or an empty out)
     if _gs.enabled and (x._rg or w._rg or (b is not None and b._rg)):
         # joins the graph (the operands' gradients are zeros); adding to an empty tensor adds nothing
         res = res + (x.sum() + w.sum() + (0 if b is None else b.sum())) * 0

@@ -24,7 +24,8 @@ _on_host = HostRouted()  # the direct kernels are CPU only: CUDA tensors go thro
 
 _MODES = {"use_mm_for_euclid_dist_if_necessary": 0, "use_mm_for_euclid_dist": 1, "donot_use_mm_for_euclid_dist": 2}
 _TYPE_NAMES = {"float32": "Float", "float64": "Double", "int64": "Long", "bool": "Bool", "int32": "Int", "int16": "Short", "int8": "Char",
-               "uint8": "Byte", "float16": "Half", "bfloat16": "BFloat16"}
+               "uint8": "Byte", "float16": "Half", "bfloat16": "BFloat16", "complex64": "ComplexFloat",
+               "complex128": "ComplexDouble"}
 
 
 class Cdist(Function):

@@ -78,6 +78,11 @@ def _dropout(input, p, training, inplace, mode):
     _check_p(p)
     if not training or p == 0.0 or input._impl.numel == 0:
         return input
+    if p == 1.0 and input._impl.dtype not in ("float32", "float64", "float16", "bfloat16"):
+        # PyTorch's p == 1 is input * zeros_like(input), which any dtype can do (the kernels, which scale
+        # by 1/(1-p), are for floating types only)
+        zeros = input.new_zeros(input.shape)
+        return input.mul_(zeros) if inplace else input * zeros
     if _gs.enabled and input._rg:
         return Dropout.apply(input, p, mode, bool(inplace))
     xi = input._impl

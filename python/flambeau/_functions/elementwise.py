@@ -395,6 +395,8 @@ def _trunc_div(a, b):
         # refuses a zero divisor as PyTorch does (ZeroDivisionError).
         if not isinstance(a, Tensor):
             a = _wrap(scalar_impl(a, dt, b._impl.device))
+        elif a._impl.dtype == "bool":  # (a bool dividend: sub refuses bool, and the quotient is an integer)
+            a = _cast(a, dt)
         return floor_divide(sub(a, fmod(a, b)), b)
     q = div(a, b)
     r = trunc(q)
@@ -595,11 +597,22 @@ class Remainder(_Binary):
         return _remainder_backward(ctx, g, lambda a, b: div(a, b, rounding_mode="floor"))
 
 
+def _zero_division(name, input, other):
+    """The kernels' "ZeroDivisionError: integer division or remainder by zero", naming the op and shapes."""
+    shapes = " and ".join(str(list(x.shape)) if isinstance(x, Tensor) else repr(x) for x in (input, other))
+    return RuntimeError(f"ZeroDivisionError: {name} of integers by zero (operands {shapes})")
+
+
 def remainder(input, other, *, out=None):
-    if not isinstance(input, Tensor):
-        r = _rbinary(other, input, _C.remainder, Remainder)
-    else:
-        r = _binary(input, other, _C.remainder, Remainder)
+    try:
+        if not isinstance(input, Tensor):
+            r = _rbinary(other, input, _C.remainder, Remainder)
+        else:
+            r = _binary(input, other, _C.remainder, Remainder)
+    except RuntimeError as e:
+        if str(e).startswith("ZeroDivisionError"):
+            raise _zero_division("remainder", input, other) from None
+        raise
     return _write_out(out, r) if out is not None else r
 
 
@@ -619,10 +632,15 @@ class Fmod(_Binary):
 
 def fmod(input, other, *, out=None):
     """C-style remainder (sign of the dividend), as C's fmod."""
-    if not isinstance(input, Tensor):
-        r = _rbinary(other, input, _C.fmod, Fmod)
-    else:
-        r = _binary(input, other, _C.fmod, Fmod)
+    try:
+        if not isinstance(input, Tensor):
+            r = _rbinary(other, input, _C.fmod, Fmod)
+        else:
+            r = _binary(input, other, _C.fmod, Fmod)
+    except RuntimeError as e:
+        if str(e).startswith("ZeroDivisionError"):
+            raise _zero_division("fmod", input, other) from None
+        raise
     return _write_out(out, r) if out is not None else r
 
 
@@ -647,11 +665,17 @@ class _FloorDivide(Function):
 
 
 def floor_divide(input, other, *, out=None):
-    if not isinstance(input, Tensor):
-        t, s, _ = _first_tensor(input, other, "floor_divide")
-        r = _rbinary(t.detach(), s, _C.floor_divide, _NoGrad)
-    else:
-        r = _binary(input.detach(), other.detach() if isinstance(other, Tensor) else other, _C.floor_divide, _NoGrad)
+    try:
+        if not isinstance(input, Tensor):
+            t, s, _ = _first_tensor(input, other, "floor_divide")
+            r = _rbinary(t.detach(), s, _C.floor_divide, _NoGrad)
+        else:
+            r = _binary(input.detach(), other.detach() if isinstance(other, Tensor) else other, _C.floor_divide,
+                        _NoGrad)
+    except RuntimeError as e:
+        if str(e).startswith("ZeroDivisionError"):
+            raise _zero_division("floor_divide", input, other) from None
+        raise
     if _gs.enabled and r._impl.dtype in _FLOAT and any(isinstance(t, Tensor) and t._rg for t in (input, other)):
         r = _FloorDivide.apply(r, *(t for t in (input, other) if isinstance(t, Tensor)))
     return _write_out(out, r) if out is not None else r
@@ -866,7 +890,8 @@ def _make_unary(name, Fn, float_only=False, int_identity=False, on_bool=None):
         if dt not in _FLOAT:
             if float_only:
                 raise RuntimeError(f"result type {_TORCH_TYPE_NAMES[_default_dtype[0]._name]} can't be cast to the "
-                                   f"desired output type {_TORCH_TYPE_NAMES[dt]}")
+                                   f"desired output type {_TORCH_TYPE_NAMES[dt]} ({name}_ into a tensor of shape "
+                                   f"{list(xi.shape)})")
             if dt == "bool" and on_bool is not None:
                 if _bool_input(xi) is not None:
                     return input

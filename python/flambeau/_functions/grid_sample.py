@@ -150,7 +150,7 @@ def affine_grid(theta, size, align_corners=None):
     if not isinstance(theta, Tensor):
         raise TypeError(f"affine_grid(): argument 'theta' must be Tensor, not {type(theta).__name__}")
     if not theta.is_floating_point():
-        raise ValueError(f"Expected theta to have floating point type, but got {theta.dtype}")
+        raise ValueError(f"Expected theta to have floating point type, but got torch.{theta._impl.dtype}")  # (PyTorch's)
     shown = size  # messages print size as given, as PyTorch's do
     size = tuple(int(s) for s in size)
     if len(size) == 4:

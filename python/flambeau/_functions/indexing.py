@@ -318,7 +318,19 @@ def take_along_dim(input, indices, dim=None, *, axis=None):
     bi, bx = list(b), list(b)
     bi[d] = input._impl.shape[d]
     bx[d] = indices._impl.shape[d]
-    return gather(expand(input, bi), d, expand(indices, bx))
+    n = input._impl.shape[d]
+    if indices._impl.numel and indices._impl.dtype != "bool" and bool(cmp.lt(indices, 0).any().item()):
+        # a negative index counts from the end, as in PyTorch (and numpy's take_along_axis). PyTorch 2.13 takes
+        # every index modulo the size (take_along_dim(arange(5), tensor([100]), 0) gives element 0): a silently
+        # wrong element for an index out of range, which flambeau refuses as gather does.
+        if cmp.lt(indices, -n).any().item():
+            bad = int(indices.min().item())
+            raise IndexError(f"take_along_dim(): index {bad} is out of bounds for dimension {d} with size {n}")
+        indices = ew.add(indices, ew.mul(cmp.lt(indices, 0).to(indices.dtype), n))
+    try:
+        return gather(expand(input, bi), d, expand(indices, bx))
+    except IndexError as e:
+        raise IndexError(f"take_along_dim(): {e}".replace("gather: ", "")) from None
 
 
 def _scatter_add_impl(yi, d, ii, si):
@@ -506,6 +518,10 @@ def masked_fill(input, mask, value):
         if value._impl.ndim != 0:
             raise RuntimeError(f"masked_fill_ only supports a 0-dimensional value tensor, but got tensor with "
                                f"{value._impl.ndim} dimension(s).")
+        if value._impl.dtype != input._impl.dtype:
+            # PyTorch converts the value to input's type with its overflow check (a float inf into int64, 300
+            # into int8, 1e6 into float16 raise; the cast would store garbage or inf)
+            check_fits(value.item(), input._impl.dtype, wide=True)
         v = _to(value, input._impl.dtype, input._impl.device) if value._impl.dtype != input._impl.dtype \
             or value._impl.device != input._impl.device else value
     else:
@@ -514,12 +530,8 @@ def masked_fill(input, mask, value):
             pass  # PyTorch truncates silently here too
         check_fits(value, xi.dtype, wide=True)  # PyTorch's overflow check (uint8: 300 raises, -1 is 255)
         v = _wrap(scalar_impl(value if xi.dtype != "bool" else bool(value), xi.dtype, xi.device))
-    ms, xs = mask._impl.shape, input._impl.shape
-    if ms != xs:
-        from .shape import broadcast_shapes
-        if tuple(broadcast_shapes(ms, xs)) != tuple(xs):
-            raise RuntimeError(f"The size of tensor a ({xs[-1] if xs else 1}) must match the size of tensor b "
-                               f"({ms[-1] if ms else 1}) at non-singleton dimension")
+    # (out of place, mask and input broadcast together, as PyTorch's expand_outplace; masked_fill_ checks
+    # that the mask broadcasts to the input's own shape)
     # PyTorch fills a row-major clone of the input (masked_fill's result is contiguous whatever the
     # input's layout), while where() keeps its operands' layout: make it row-major when it isn't.
     if (input._rg or v._rg) and _gs.enabled:
@@ -531,6 +543,12 @@ def masked_fill(input, mask, value):
 
 def masked_fill_(input, mask, value):
     impl = input._impl
+    if isinstance(mask, Tensor) and mask._impl.shape != impl.shape:
+        from .shape import broadcast_shapes
+        b = tuple(broadcast_shapes(mask._impl.shape, impl.shape))
+        if b != tuple(impl.shape):
+            raise RuntimeError(f"masked_fill_: output with shape {list(impl.shape)} doesn't match the broadcast "
+                               f"shape {list(b)} (of the mask's {list(mask._impl.shape)})")
     shared = [d for d, (n, st) in enumerate(zip(impl.shape, impl.stride)) if st == 0 and n > 1]
     if shared and impl.numel and not (input._rg and _gs.enabled) and isinstance(mask, Tensor):
         # An expanded input: PyTorch fills each memory location that any of its aliases' mask entries

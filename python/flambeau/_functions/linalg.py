@@ -25,7 +25,8 @@ def _check_same_dtype(a, b, op):
         raise TypeError(f"{op}(): argument must be Tensor, not {type(bad).__name__}")
     da, db = a._impl.dtype, b._impl.dtype
     if da != db:
-        raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: {_TYPE_NAMES[da]} != {_TYPE_NAMES[db]}")
+        raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: {_TYPE_NAMES.get(da, da)} != "
+                           f"{_TYPE_NAMES.get(db, db)} ({op} of shapes {list(a.shape)} and {list(b.shape)})")
 
 
 class Mm(Function):
@@ -382,7 +383,13 @@ def einsum(equation, *operands):
         for c, s in zip(la, a._impl.shape):
             size[c] = s
         for c, s in zip(lb, b._impl.shape):
-            size[c] = builtins_max(size.get(c, 1), s)
+            # a size-1 dim broadcasts against the other operand's size, 0 included (max(1, 0) expanded
+            # a size-0 dim to 1)
+            p = size.get(c, 1)
+            if p != 1 and s != 1 and p != s:
+                raise RuntimeError(f"einsum(): subscript {c} has size {s} for operand {len(terms) - len(ops) + 1} "
+                                   f"which does not broadcast with previously seen size {p}")
+            size[c] = s if p == 1 else p
         A = permute(a, [la.index(c) for c in batch + fa + contract])
         B = permute(b, [lb.index(c) for c in batch + contract + fb])
         A = expand(A, [size[c] for c in batch + fa + contract])
@@ -432,10 +439,6 @@ def _expand_ellipsis(eq, operands):
             counts[c] = counts.get(c, 0) + 1
         rhs = ell + "".join(sorted(c for c, n in counts.items() if n == 1 and c not in ell))
     return ",".join(new_terms) + "->" + rhs
-
-
-def builtins_max(a, b):
-    return a if a >= b else b
 
 
 # ---------------------------------------------------------------- softmax
@@ -497,7 +500,14 @@ def _softmax_common(Fn, cfn, input, dim, dtype):
     d = wrap_dim(dim, nd)
     if input._rg and _gs.enabled:
         return Fn.apply(input, d)
-    return _wrap(cfn(input._impl, d))
+    if input._impl.numel == 0 and input._impl.dtype not in ("float32", "float64", "float16", "bfloat16"):
+        # PyTorch returns an empty input as it is, whatever its dtype (its kernels refuse integers only
+        # when there is something to compute)
+        return input.clone()
+    try:
+        return _wrap(cfn(input._impl, d))
+    except TypeError as e:  # (the kernel names its dtype; the shape tells which call it was)
+        raise TypeError(f"{e} (input of shape {list(input.shape)}, dim {d})") from None
 
 
 def softmax(input, dim=None, dtype=None, *, _stacklevel=3, axis=None):

@@ -443,6 +443,9 @@ class KlDiv(Function):
         return gx, gt, None, None
 
 
+_INTEGRAL = ("bool", "uint8", "int8", "int16", "int32", "int64")
+
+
 def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
     if _amp_cast.state[0] is not None:  # CPU autocast: PyTorch computes the losses in float32
         input, target = _amp_cast.to_float32(input, target)
@@ -456,6 +459,8 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
                       "'mean' will be changed to behave the same as 'batchmean' in the next major release.",
                       stacklevel=2)
     _check_reduction(reduction, ("none", "mean", "sum", "batchmean"))
+    if input._impl.dtype in _INTEGRAL or target._impl.dtype in _INTEGRAL:  # (PyTorch refuses them)
+        raise RuntimeError("kl_div: Integral inputs not supported.")
     input, target = _float_pair(input, target, "kl_div")
     if _needs(input, target):
         return KlDiv.apply(input, target, reduction, bool(log_target))

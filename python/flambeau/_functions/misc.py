@@ -28,7 +28,7 @@ from ..autograd.function import Function, _is_fw_leaf, _take_history
 from ..autograd.grad_mode import _state as _gs
 from . import elementwise as ew, pointwise as pw, compare as cmp, reduction as red, shape as sh
 from . import join as jn, indexing as ix, sorting as so, linalg as la
-from ._dispatch import _cast, _TORCH_TYPE_NAMES
+from ._dispatch import _cast, _TORCH_TYPE_NAMES, refuse_complex
 from ..amp import _cast as _amp_cast
 
 _TYPE = _TORCH_TYPE_NAMES  # 'float32' -> 'Float', as PyTorch names dtypes in messages
@@ -233,6 +233,8 @@ def diff(input, n=1, dim=-1, prepend=None, append=None, *, axis=None):
         raise RuntimeError("diff expects input to be at least one-dimensional")
     if n < 0:
         raise RuntimeError(f"order must be non-negative but got {n}")
+    if n == 0 and prepend is None and append is None:  # PyTorch returns the copy before looking at dim
+        return sh.clone(input)
     d = wrap_dim(dim, nd)
     x = input
     if prepend is not None or append is not None:
@@ -577,6 +579,7 @@ def mode(input, dim=-1, keepdim=False, *, axis=None, keepdims=None):
         dim = _np.numpy_dim("mode", dim, axis, -1)
         keepdim = _np.numpy_keepdim("mode", keepdim, keepdims)
     _check_tensor(input, "mode")
+    refuse_complex(input, '"mode_cpu" not implemented for \'{T}\'')
     nd = input._impl.ndim
     d = wrap_dim(dim, nd)
     if nd == 0:
@@ -589,7 +592,9 @@ def mode(input, dim=-1, keepdim=False, *, axis=None, keepdims=None):
     if n_out == 0:
         idx = np.zeros(out_shape, np.int64)
     else:
-        rows = np.moveaxis(so._host(input), d, -1).reshape(n_out, shape[d])
+        # (bfloat16, which numpy lacks, as float32: every value exact, so the same counts and order)
+        host = so._host(input if input._impl.dtype != "bfloat16" else sh._to(input, "float32", input._impl.device))
+        rows = np.moveaxis(host, d, -1).reshape(n_out, shape[d])
         idx = np.array([_mode_1d(row) for row in rows], dtype=np.int64).reshape(out_shape)
     idx_t = sh.unsqueeze(so._to_dev(idx, input), d)
     vals = ix.gather(input, d, idx_t)  # differentiable: the gradient goes to the chosen element

@@ -249,9 +249,24 @@ def _check_tensors(op, **named):
             raise TypeError(f"{op}(): argument '{name}' must be Tensor, not {type(t).__name__}")
 
 
+# PyTorch's clamp_ and lerp name types in C++'s words
+_C_INT_NAMES = {"bool": "bool", "uint8": "unsigned char", "int8": "signed char", "int16": "short int", "int32": "int",
+                "int64": "long int"}
+_C_FLOAT_NAMES = {"float32": "float", "float64": "double", "float16": "c10::Half", "bfloat16": "c10::BFloat16",
+                  "complex64": "c10::complex<float>", "complex128": "c10::complex<double>"}
+
+
 def lerp(input, end, weight, *, out=None):
     """input + weight * (end - input), rounded as PyTorch's CPU kernel."""
     _check_tensors("lerp", input=input, end=end)
+    # PyTorch takes no mixed dtypes here. flambeau promotes mixed numeric ones (a deliberate extension, see
+    # test_pointwise_ternary), but a bool end or weight is refused in PyTorch's words (it reached sub's
+    # "Subtraction ... with a bool tensor")
+    for what, x in (("end", end), ("weight", weight)):
+        if isinstance(x, Tensor) and x._impl.dtype == "bool" and input._impl.dtype != "bool":
+            names = {**_C_INT_NAMES, **_C_FLOAT_NAMES}
+            raise RuntimeError(f"expected dtype {names[input._impl.dtype]} for `{what}` but got dtype "
+                               f"{names[x._impl.dtype]}")
     r = _ternary(Lerp, _C.lerp, input, end, weight, (), out)
     if r is not None:
         return r
@@ -451,6 +466,8 @@ def clamp(input, min=None, max=None, *, out=None):  # noqa: A002
 clip = clamp
 
 
+
+
 def clamp_(input, min=None, max=None):  # noqa: A002
     if min is None and max is None:
         raise RuntimeError("clamp_: At least one of 'min' or 'max' must not be None")
@@ -463,7 +480,7 @@ def clamp_(input, min=None, max=None):  # noqa: A002
     xi = input._impl
     for v in (min, max):
         if v is not None and not can_cast_names(result_type_tensor_scalar(xi.dtype, v), xi.dtype):
-            raise RuntimeError(f"result type Float can't be cast to the desired output type {_BY_NAME[xi.dtype]}")
+            raise RuntimeError(f"result type Float can't be cast to the desired output type {_C_INT_NAMES[xi.dtype]}")
     _C.clamp(xi, min, max, out=xi)
     return input
 

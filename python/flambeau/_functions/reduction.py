@@ -161,6 +161,9 @@ def nanmean(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=N
     if axis is not None or keepdims is not None:
         dim = _np.numpy_dim("nanmean", dim, axis, None)
         keepdim = _np.numpy_keepdim("nanmean", keepdim, keepdims)
+    if input._impl.dtype not in ("float32", "float64", "float16", "bfloat16", "complex64", "complex128"):
+        raise RuntimeError(f"nanmean(): expected input to have floating point or complex dtype but got "
+                           f"{dsp._TORCH_TYPE_NAMES[input._impl.dtype]}")
     notnan = cmp.logical_not(cmp.isnan(input))
     return ew.div(nansum(input, dim, keepdim, dtype=dtype), sum(notnan, dim, keepdim))
 
@@ -428,6 +431,10 @@ def _max_min(input, dim, keepdim, out, name, AllFn, DimFn, cfn_all, cfn_dim, pai
     if isinstance(dim, Tensor):
         return pairwise(input, dim, out=out)
     if dim is None:
+        dsp.refuse_complex(input, f'"{name}_all" not implemented for \'{{T}}\'')
+    else:
+        dsp.refuse_complex(input, f"{name}(): does not support complex input", RuntimeError)
+    if dim is None:
         if keepdim:
             raise TypeError(f"{name}() received an invalid combination of arguments: keepdim requires dim")
         _check_nonempty(input, name, [])
@@ -468,6 +475,7 @@ def aminmax(input, *, dim=None, keepdim=False, axis=None, keepdims=None):
     if axis is not None or keepdims is not None:
         dim = _np.numpy_dim("aminmax", dim, axis, None)
         keepdim = _np.numpy_keepdim("aminmax", keepdim, keepdims)
+    dsp.refuse_complex(input, '"aminmax_cpu" not implemented for \'{T}\'')
     return return_types.aminmax(amin(input, () if dim is None else dim, keepdim),
                                 amax(input, () if dim is None else dim, keepdim))
 
@@ -476,6 +484,8 @@ def argmax(input, dim=None, keepdim=False, *, axis=None, keepdims=None):
     if axis is not None or keepdims is not None:
         dim = _np.numpy_dim("argmax", dim, axis, None)
         keepdim = _np.numpy_keepdim("argmax", keepdim, keepdims)
+    if input._impl.dtype == "bool":  # (PyTorch refuses it; the kernel answered)
+        raise RuntimeError("argmax(): does not support bool input")
     if dim is not None:
         dim = wrap_dim(dim, input._impl.ndim, "argmax")
     _check_nonempty(input, "argmax", [] if dim is None else [dim], IndexError)
@@ -486,6 +496,8 @@ def argmin(input, dim=None, keepdim=False, *, axis=None, keepdims=None):
     if axis is not None or keepdims is not None:
         dim = _np.numpy_dim("argmin", dim, axis, None)
         keepdim = _np.numpy_keepdim("argmin", keepdim, keepdims)
+    if input._impl.dtype == "bool":  # (PyTorch refuses it; the kernel answered)
+        raise RuntimeError("argmin(): does not support bool input")
     if dim is not None:
         dim = wrap_dim(dim, input._impl.ndim, "argmin")
     _check_nonempty(input, "argmin", [] if dim is None else [dim], IndexError)

@@ -140,6 +140,11 @@ def scatter_reduce(input, dim=_np.REQUIRED, index=_np.REQUIRED, src=_np.REQUIRED
         if input._impl.dtype not in ("float32", "float64", "float16", "bfloat16"):
             raise RuntimeError("scatter_reduce: only floating-point tensors can require gradients")
         r = ScatterReduce.apply(input, d, index, src, reduce, include_self)
+    elif input._impl.ndim == 0:
+        # a 0-d self, index and src: one element, reduced as the 1-element 1-d case (as PyTorch's)
+        from .shape import reshape
+        one = lambda t: reshape(t, (1,)) if t._impl.ndim == 0 else t  # noqa: E731
+        r = reshape(_wrap(_forward(one(input), 0, one(index), one(src), reduce, include_self)[0]), ())
     else:
         r = _wrap(_forward(input, d, index, src, reduce, include_self)[0])
     if out is not None:

@@ -246,6 +246,8 @@ def flatten(input, start_dim=0, end_dim=-1):
 
 def unflatten(input, dim, sizes):
     shape = input._impl.shape
+    if not shape:  # (indexing the empty shape raised a bare "tuple index out of range")
+        raise RuntimeError(f"unflatten: Dimension specified as {dim} but tensor has no dimensions")
     d = wrap_dim(dim, len(shape))
     sizes = tuple(sizes)
     if sizes.count(-1) > 1:

@@ -18,6 +18,7 @@ from .._utils import wrap_dim
 from ..autograd.function import Function
 from ..autograd.grad_mode import _state as _gs
 from .indexing import gather
+from . import _dispatch as dsp
 from .reduction import return_types
 from .shape import reshape, squeeze
 from .._dtype import bool as _BOOL, _BY_NAME
@@ -207,6 +208,9 @@ def median(input, dim=None, keepdim=False, *, out=None, axis=None, keepdims=None
     if axis is not None or keepdims is not None:
         dim = _np.numpy_dim("median", dim, axis, None)
         keepdim = _np.numpy_keepdim("median", keepdim, keepdims)
+    if dim is not None or input._impl.numel:  # (an empty one is NaN before PyTorch looks at the dtype)
+        dsp.refuse_complex(input, '"median_cpu" not implemented for \'{T}\'' if dim is None else
+                           '"median_out" not implemented for \'{T}\'')
     return _median(input, dim, keepdim, False)
 
 
@@ -216,6 +220,9 @@ def nanmedian(input, dim=None, keepdim=False, *, axis=None, keepdims=None):
     if axis is not None or keepdims is not None:
         dim = _np.numpy_dim("nanmedian", dim, axis, None)
         keepdim = _np.numpy_keepdim("nanmedian", keepdim, keepdims)
+    if dim is not None or input._impl.numel:  # (an empty one is NaN before PyTorch looks at the dtype)
+        dsp.refuse_complex(input, '"median_cpu" not implemented for \'{T}\'' if dim is None else
+                           '"median_out" not implemented for \'{T}\'')
     return _median(input, dim, keepdim, True)
 
 
@@ -364,8 +371,19 @@ def bucketize(input, boundaries, *, out_int32=False, right=False):
 
 
 def bincount(input, weights=None, minlength=0):
+    # PyTorch's checks and words (numpy's own errors, or a count of bools, came through before)
+    dt = input._impl.dtype
+    if dt not in ("uint8", "int8", "int16", "int32", "int64"):
+        raise NotImplementedError(f"\"bincount_cpu\" not implemented for '{dsp._TORCH_TYPE_NAMES[dt]}'")
+    if minlength < 0:
+        raise RuntimeError(f"minlength should be >= 0 (bincount got {minlength})")
+    if input._impl.ndim != 1:
+        raise RuntimeError(f"bincount only supports 1-d non-negative integral inputs. (got shape {list(input.shape)})")
+    if weights is not None and (weights._impl.ndim != 1 or weights._impl.shape[0] != input._impl.shape[0]):
+        raise RuntimeError(f"weights should be 1-d and have the same length as input (bincount of shape "
+                           f"{list(input.shape)} with weights of shape {list(weights.shape)})")
     arr = _host(input)
-    if arr.ndim != 1:
+    if arr.size and arr.min() < 0:
         raise RuntimeError("bincount only supports 1-d non-negative integral inputs.")
     w = _host(weights) if weights is not None else None
     res = np.bincount(arr, weights=w, minlength=minlength)

@@ -713,8 +713,12 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
             padding_idx = weight.size(0) + padding_idx
     if input.dtype != flambeau.int64:
         if input.is_floating_point() or input.dtype == flambeau.bool:
-            raise RuntimeError("Expected tensor for argument #1 'indices' to have one of the "
-                               f"following scalar types: Long, Int; but got {input.dtype} instead")
+            legacy = {"float32": "torch.FloatTensor", "float64": "torch.DoubleTensor", "float16": "torch.HalfTensor",
+                      "bfloat16": "CPUBFloat16Type", "bool": "CPUBoolType", "complex64": "CPUComplexFloatType",
+                      "complex128": "CPUComplexDoubleType"}  # PyTorch's names of these tensor types here
+            raise RuntimeError("Expected tensor for argument #1 'indices' to have one of the following scalar types: "
+                               f"Long, Int; but got {legacy.get(input._impl.dtype, input.dtype)} instead (while "
+                               f"checking arguments for embedding)")
         input = input.to(flambeau.int64)
     if max_norm is not None:
         _embedding_renorm_(weight, input, max_norm, norm_type)
@@ -2583,6 +2587,13 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
                          f"({list(input.shape)})")
     if weight.dim() != 2:
         raise ValueError(f"weight has to be a 2D Tensor, but got Tensor of dimension {weight.dim()}")
+    if weight._impl.dtype not in ("float16", "bfloat16", "float32", "float64"):  # (an integer weight was summed)
+        legacy = {"uint8": "torch.ByteTensor", "int8": "torch.CharTensor", "int16": "torch.ShortTensor",
+                  "int32": "torch.IntTensor", "int64": "torch.LongTensor", "bool": "CPUBoolType",
+                  "complex64": "CPUComplexFloatType", "complex128": "CPUComplexDoubleType"}
+        raise RuntimeError("Expected tensor for argument #1 'weight' to have one of the following scalar types: Half, "
+                           f"BFloat16, Float, Double; but got {legacy.get(weight._impl.dtype, weight.dtype)} instead "
+                           "(while checking arguments for embedding_bag)")
     if input.is_floating_point() or input.dtype == flambeau.bool:
         raise RuntimeError("embedding_bag: expected indices (argument 'input') of an integer type, "
                            f"but got {input.dtype}")
