@@ -13,7 +13,7 @@ import numbers
 import numpy as _np
 
 from . import _C
-from ._promote import check_fits, complex_as_real
+from ._promote import C_TYPE_NAMES as _C_TYPE_NAMES, check_fits, complex_as_real
 from ._tensor import Tensor, _wrap, _wrap_view
 from .autograd.function import Function
 from .autograd.grad_mode import _state as _gs
