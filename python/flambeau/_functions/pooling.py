@@ -15,6 +15,7 @@ from . import pooling_integer as _pooling_integer
 from .._tensor import Tensor, _wrap
 from ..autograd.function import Function
 from ..autograd.grad_mode import _state as _gs
+from .zero_link import link_zero
 from .shape import reshape
 from .indexing import gather
 
@@ -100,7 +101,7 @@ class _MaxPool(Function):
 
     @staticmethod
     def backward(ctx, g, *unused):
-        return _scatter_by_indices(g, ctx.indices, ctx.in_shape), None, None
+        return link_zero(_scatter_by_indices(g, ctx.indices, ctx.in_shape), ctx, {0: ctx.in_shape}), None, None
 
 
 class _AdaptiveMaxPool(_MaxPool):
@@ -194,7 +195,7 @@ class _AvgPool(Function):
 
     @staticmethod
     def backward(ctx, g):
-        return _avg_pool_backward(g, ctx.in_shape, ctx.args), None
+        return link_zero(_avg_pool_backward(g, ctx.in_shape, ctx.args), ctx, {0: ctx.in_shape}), None
 
 
 class _AvgPoolBackward(Function):
@@ -251,7 +252,7 @@ class _AdaptiveAvgPool(Function):
 
     @staticmethod
     def backward(ctx, g):
-        return _adaptive_avg_backward(g, ctx.in_shape), None
+        return link_zero(_adaptive_avg_backward(g, ctx.in_shape), ctx, {0: ctx.in_shape}), None
 
 
 class _AdaptiveAvgPoolBackward(Function):

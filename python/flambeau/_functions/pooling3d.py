@@ -14,6 +14,7 @@ from . import pooling_integer as _pooling_integer
 from .._tensor import Tensor, _wrap
 from ..autograd.function import Function
 from ..autograd.grad_mode import _state as _gs
+from .zero_link import link_zero
 from . import pooling as _p2
 from .pooling import _check_input, _as_int, _max_pool_common  # shared with 2-D pooling
 from .host_route import HostRouted
@@ -80,7 +81,7 @@ class _MaxPool(Function):
 
     @staticmethod
     def backward(ctx, g, *unused):
-        return _scatter_by_indices(g, ctx.indices, ctx.in_shape), None, None
+        return link_zero(_scatter_by_indices(g, ctx.indices, ctx.in_shape), ctx, {0: ctx.in_shape}), None, None
 
 
 class _AdaptiveMaxPool(_MaxPool):
@@ -162,7 +163,7 @@ class _AvgPool(Function):
 
     @staticmethod
     def backward(ctx, g):
-        return _avg_pool_backward(g, ctx.in_shape, ctx.args), None
+        return link_zero(_avg_pool_backward(g, ctx.in_shape, ctx.args), ctx, {0: ctx.in_shape}), None
 
 
 class _AvgPoolBackward(Function):
@@ -228,7 +229,7 @@ class _AdaptiveAvgPool(Function):
 
     @staticmethod
     def backward(ctx, g):
-        return _adaptive_avg_backward(g, ctx.in_shape), None
+        return link_zero(_adaptive_avg_backward(g, ctx.in_shape), ctx, {0: ctx.in_shape}), None
 
 
 class _AdaptiveAvgPoolBackward(Function):

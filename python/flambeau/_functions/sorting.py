@@ -254,7 +254,38 @@ def _unique_flat(input, return_inverse, return_counts):
     return tuple(out)
 
 
+class _NoDerivative(Function):
+    """Links unique's values to its input with PyTorch's "not implemented" derivative: there the values
+    require grad (so `.backward()` on them reaches the op and raises naming it, rather than failing
+    with "does not require grad"), as its derivatives.yaml declares `self: not_implemented(...)`."""
+
+    _builtin = True
+
+    @staticmethod
+    def forward(ctx, input, values, name):
+        ctx.name = name
+        return values
+
+    @staticmethod
+    def backward(ctx, g):
+        raise NotImplementedError(f"the derivative for '{ctx.name}' is not implemented.")
+
+
+def _link_values(input, res, name):
+    """res (values, or a tuple whose first item is the values) with the values joined to input's graph."""
+    if not (_gs.enabled and input._rg):
+        return res
+    if isinstance(res, tuple):
+        return (_NoDerivative.apply(input, res[0], name),) + tuple(res[1:])
+    return _NoDerivative.apply(input, res, name)
+
+
 def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=None):  # noqa: A002
+    return _link_values(input, _unique(input, return_inverse, return_counts, dim),
+                        "_unique2" if dim is None else "unique_dim")
+
+
+def _unique(input, return_inverse, return_counts, dim):
     # Large CPU inputs: flambeau's sort (np.unique of 64K int64: 0.42x PyTorch, this way 0.6x); small
     # ones and dim= through numpy, whose per-call cost is lower there. NaNs stay distinct either way.
     if dim is None and input._impl.device == "cpu" and input.numel() >= _UNIQUE_SORT_MIN:
@@ -276,6 +307,10 @@ def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=No
 
 
 def unique_consecutive(input, return_inverse=False, return_counts=False, dim=None):
+    return _link_values(input, _unique_consecutive(input, return_inverse, return_counts, dim), "unique_consecutive")
+
+
+def _unique_consecutive(input, return_inverse, return_counts, dim):
     if dim is not None:
         raise NotImplementedError("unique_consecutive(dim=...) is not supported by flambeau")
     arr = _host_float(input).reshape(-1)  # bfloat16 as float32: exact, and converted back below

@@ -1,0 +1,61 @@
+"""Zero-gradient links for backward formulas that read a forward input without depending on it.
+
+PyTorch computes, for instance, max pooling's gradient as max_pool2d_with_indices_backward(grad, self, ...)
+and relu's as threshold_backward(grad, result, 0): under create_graph=True that gradient requires grad
+whenever `self` (or `result`) does, even though it is linear in `grad` alone, and differentiating it
+gives `self` a zero gradient (derivatives.yaml: `self: zeros_like(self)`). Our backwards call the
+kernel on `grad` only, so with a constant grad_output their result did not require grad: a second
+`backward()` on it raised "does not require grad" where PyTorch's returns zeros.
+
+`link_zero(value, ctx, i, shape)` returns `value` joined in the graph to the edge of ctx's forward input
+i, with a zero gradient of `shape` for it. It is called only inside a backward with grad mode on
+(create_graph=True), so first-order training pays nothing; the edge is the one recorded at forward
+time, so nothing extra is kept alive either.
+"""
+from .. import _C
+from .._tensor import _wrap
+from ..autograd.function import Function, _NO_EDGE, _edge
+from ..autograd.grad_mode import _state as _gs
+
+
+class _ZeroLink(Function):
+    _builtin = True
+    _grad_fn_name = "ZeroLinkBackward0"
+
+    @staticmethod
+    def backward(ctx, g):
+        dt, dev = ctx.meta
+        return (g,) + tuple(_wrap(_C.full(list(s), 0, dt, dev)) for s in ctx.shapes)
+
+
+def link_zero(value, ctx, inputs):
+    """value, joined to the graph edges of ctx's forward inputs {index: shape} that require grad (zero
+    gradients of that shape and value's dtype); value itself when grad mode is off or none does."""
+    if not _gs.enabled or value is None:
+        return value
+    nig = ctx.needs_input_grad
+    picked = [(ctx.next_functions[i], s) for i, s in inputs.items() if i < len(nig) and nig[i]]
+    return _link(value, picked) if picked else value
+
+
+def link_zero_to(value, *tensors):
+    """value, joined with zero gradients to those of `tensors` that require grad (a backward formula's
+    saved tensors), when grad mode is on."""
+    if not _gs.enabled:
+        return value
+    picked = [(_edge(t), t._impl.shape) for t in tensors if t is not None and t._rg]
+    return _link(value, picked) if picked else value
+
+
+def _link(value, picked):
+    node = _ZeroLink._backward_cls()
+    node.meta = (value._impl.dtype, value._impl.device)
+    node.shapes = tuple(s for _, s in picked)
+    rg = value._rg
+    node.needs_input_grad = (rg,) + (True,) * len(picked)
+    node.next_functions = (_edge(value) if rg else _NO_EDGE,) + tuple(e for e, _ in picked)
+    out = _wrap(value._impl)
+    out._rg = True
+    out.grad_fn = node
+    out._output_nr = 0
+    return out
