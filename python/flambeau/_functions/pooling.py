@@ -15,7 +15,7 @@ from . import pooling_integer as _pooling_integer
 from .._tensor import Tensor, _wrap
 from ..autograd.function import Function
 from ..autograd.grad_mode import _state as _gs
-from .zero_link import link_zero
+from .zero_link import link_zero, link_zero_to
 from .shape import reshape
 from .indexing import gather
 
@@ -316,7 +316,7 @@ def adaptive_avg_route(input, o, op, kernel_name, run):
     out_shape = shape[:-dims] + list(o)
     if math.prod(out_shape) == 0 and dims == 2:  # PyTorch runs no kernel: any dtype, an empty result
         out = _wrap(_C.full(out_shape, 0, input._impl.dtype, input._impl.device))
-        return out + input.sum() * 0 if input.requires_grad else out  # joins the graph; adds nothing
+        return link_zero_to(out, input, twice="zeros")  # joins the graph: zero gradients (requiring grad, as PyTorch's)
     if input._impl.dtype in _DTYPE_NAMES:
         raise NotImplementedError(f"\"{kernel_name}\" not implemented for '{_DTYPE_NAMES[input._impl.dtype]}'")
     return run(input, o)

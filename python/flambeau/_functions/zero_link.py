@@ -24,8 +24,14 @@ class _ZeroLink(Function):
 
     @staticmethod
     def backward(ctx, g):
+        if ctx.twice is None:  # the operands of an empty result's gradients: none of their own (PyTorch's)
+            return (g,) + (None,) * len(ctx.shapes)
         dt, dev = ctx.meta
-        return (g,) + tuple(_wrap(_C.full(list(s), 0, dt, dev)) for s in ctx.shapes)
+        zeros = tuple(_wrap(_C.full(list(s), 0, dt, dev)) for s in ctx.shapes)
+        if ctx.twice and _gs.enabled:  # those zeros are a *_backward(grad, input)'s: they require grad too
+            edges = list(zip(ctx.next_functions[1:], ctx.shapes))
+            zeros = tuple(_link(z, edges, None if ctx.twice == "none" else False) for z in zeros)
+        return (g,) + zeros
 
 
 def link_zero(value, ctx, inputs):
@@ -38,17 +44,22 @@ def link_zero(value, ctx, inputs):
     return _link(value, picked) if picked else value
 
 
-def link_zero_to(value, *tensors):
+def link_zero_to(value, *tensors, twice=False):
     """value, joined with zero gradients to those of `tensors` that require grad (a backward formula's
-    saved tensors), when grad mode is on."""
+    saved tensors, or the operands of an op whose result is empty), when grad mode is on. twice="zeros" or
+    "none": those zero gradients are themselves joined to the operands under create_graph=True (an empty
+    pooling's or convolution's gradients, which PyTorch computes with the operands as arguments), and
+    differentiating them gives the operands zeros (pooling's `self: zeros_like(self)`) or no gradient
+    (convolution_backward's double backward on an empty batch)."""
     if not _gs.enabled:
         return value
     picked = [(_edge(t), t._impl.shape) for t in tensors if t is not None and t._rg]
-    return _link(value, picked) if picked else value
+    return _link(value, picked, twice) if picked else value
 
 
-def _link(value, picked):
+def _link(value, picked, twice=False):
     node = _ZeroLink._backward_cls()
+    node.twice = twice
     node.meta = (value._impl.dtype, value._impl.device)
     node.shapes = tuple(s for _, s in picked)
     rg = value._rg
