@@ -500,8 +500,8 @@ def cumprod(input, dim=_np.REQUIRED, *, dtype=None, axis=None):
 class Cumprod(Function):
     """y = cumprod(x) along d (CPU). Plain backward: `_C.cumprod_backward`, an O(n) recurrence that
     is exact where x has zeros. Double backward (create_graph): sum_{i>=k}(g*y)_i / x_k with
-    differentiable ops where x has no zeros (PyTorch's formula); with zeros the first-order
-    gradient is still exact but is not itself differentiated (no graph through it)."""
+    differentiable ops where x has no zeros, and PyTorch's O(n^2) product-omitting formula with them
+    (_cumprod_grad_with_zeros). One element or none along d: the gradient is g itself, as PyTorch's."""
     _builtin = True
     _grad_fn_name = "CumprodBackward0"
 
@@ -515,11 +515,40 @@ class Cumprod(Function):
     def backward(ctx, g):
         x, = ctx.saved_tensors
         d = ctx.d
-        if _gs.enabled and not _has_zero(x):
+        if x._impl.numel <= 1 or x._impl.shape[d] == 1:
+            return g, None
+        if _gs.enabled:
+            if _has_zero(x):
+                return _cumprod_grad_with_zeros(g, x, d), None
             from . import elementwise as ew
             gy = ew.mul(g, cumprod(x, d))
             return ew.div(_flip_cumsum(gy, d), x), None
         return _wrap(_C.cumprod_backward(g._impl, x._impl, d)), None
+
+
+def _cumprod_grad_with_zeros(g, x, d):
+    """cumprod's gradient where x has zeros, from differentiable ops (create_graph=True): PyTorch's
+    O(n^2) formula, gx_k = sum_{i>=k} g_i * prod_{j<=i, j!=k} x_j (conjugated for complex x)."""
+    from . import elementwise as ew
+    from .reduction import prod, sum as _sum
+    from .join import cat, stack
+    from .shape import narrow
+    if x.is_complex():
+        x = x.conj()
+    n = x._impl.shape[d]
+    cols = []
+    for k in range(n):
+        after = cumprod(narrow(x, d, k + 1, n - k - 1), d)     # prod_{k<j<=i} x_j for i > k
+        if k == 0:
+            shape = list(x._impl.shape)
+            shape[d] = 1
+            ones = _wrap(_C.full(shape, 1, x._impl.dtype, x._impl.device))
+            omitted = cat([ones, after], d)
+        else:
+            before = prod(narrow(x, d, 0, k), d, keepdim=True)  # prod_{j<k} x_j
+            omitted = cat([before, ew.mul(before, after)], d)
+        cols.append(_sum(ew.mul(narrow(g, d, k, n - k), omitted), d))
+    return stack(cols, d)
 
 
 def _has_zero(x):
