@@ -20,6 +20,7 @@ from .._tensor import Tensor, _wrap
 from ..autograd.function import Function
 from ..autograd.grad_mode import no_grad
 from ..autograd.grad_mode import _state as _gs
+from .._functions.zero_link import link_zero_to
 from .core import check_matrix, COMPLEX, COMPLEX_OF, REAL_OF, parts, make, is_complex_tensor
 from . import ops as _ops
 
@@ -500,7 +501,8 @@ def det(A, *, out=None):
     _check(A, "linalg.det")
     if A.shape[-1] == 0:
         f = _f()
-        return _ops._finish(f.ones(tuple(A.shape[:-2]), dtype=A.dtype, device=A.device), out)
+        ones = link_zero_to(f.ones(tuple(A.shape[:-2]), dtype=A.dtype, device=A.device), A)  # in A's graph
+        return _ops._finish(ones, out)
     if A.requires_grad and _gs.enabled:
         return _ops._finish(_Det.apply(A), out)
     return _ops._finish(_det_nograd(A), out)
