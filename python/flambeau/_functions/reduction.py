@@ -17,6 +17,7 @@ from .._tensor import Tensor, _wrap
 from .._utils import wrap_dim, wrap_dims
 from ..autograd.function import Function
 from ..autograd.grad_mode import _state as _gs
+from .zero_link import link_none_to
 from . import elementwise as ew, compare as cmp, pointwise as pw, _dispatch as dsp
 from .shape import _to, reshape, expand, unsqueeze
 from ..amp import _cast as _amp_cast
@@ -721,7 +722,8 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):  # noqa: A002
     if ord == 1:
         return sum(a, dims or None, keepdim)
     if ord == 0:
-        return sum(dsp._cast(cmp.ne(x, 0), x._impl.dtype), dims or None, keepdim)
+        # in x's graph with no gradient, as PyTorch's (its result requires grad)
+        return link_none_to(sum(dsp._cast(cmp.ne(x, 0), x._impl.dtype), dims or None, keepdim), x)
     if x._rg and _gs.enabled and x._impl.dtype[0] != "c":
         return NormP.apply(x, float(ord), dims, keepdim)
     return ew.pow(sum(ew.pow(a, ord), dims or None, keepdim), 1.0 / ord)

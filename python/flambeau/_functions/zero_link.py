@@ -57,6 +57,15 @@ def link_zero_to(value, *tensors, twice=False):
     return _link(value, picked, twice) if picked else value
 
 
+def link_none_to(value, *tensors):
+    """value, joined to those of `tensors` that require grad with no gradient for them (PyTorch's
+    derivatives that return an undefined gradient: vector_norm's for ord=0), when grad mode is on."""
+    if not _gs.enabled:
+        return value
+    picked = [(_edge(t), t._impl.shape) for t in tensors if t is not None and t._rg]
+    return _link(value, picked, None) if picked else value
+
+
 def _link(value, picked, twice=False):
     node = _ZeroLink._backward_cls()
     node.twice = twice

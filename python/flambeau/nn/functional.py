@@ -30,6 +30,7 @@ from .._functions.linear import linear as _linear_kernel
 from .._functions import activation as _A, loss as _L, conv as _Cv, pooling as _P
 from .._functions import normalization as _N, dropout as _D
 from .._functions.host_route import HostRouted
+from .._functions.zero_link import link_none_to as _link_none_to
 from .._functions.grid_sample import grid_sample, affine_grid  # kernel: _C.grid_sample; affine_grid composed
 from .._functions.ctc_loss import ctc_loss  # kernel: _C.ctc_loss / _C.ctc_loss_backward (CPU only)
 from .._functions.conv3d import conv3d, conv_transpose3d  # kernels: _C.conv3d / _C.conv_transpose3d (CPU only)
@@ -504,8 +505,10 @@ def _norm(x, p, dim, keepdim, eps=None):
     if p == math.inf or p == -math.inf:
         n = x.abs().amax(dim=dim, keepdim=keepdim) if p > 0 else x.abs().amin(dim=dim, keepdim=keepdim)
         return n.clamp(min=eps) if eps is not None else n
-    if p == 0:  # the number of non-zero entries (1 / p below would divide by zero); no gradient
+    if p == 0:  # the number of non-zero entries (1 / p below would divide by zero); no gradient, but in
+        # x's graph (PyTorch's vector_norm result requires grad, so input / norm's gradient does too)
         n = (x != 0).sum(dim=dim, keepdim=keepdim).to(x.real.dtype if x.is_complex() else x.dtype)
+        n = _link_none_to(n, x)
         return n.clamp(min=eps) if eps is not None else n
     s = x.abs().pow(p).sum(dim=dim, keepdim=keepdim)
     if eps is not None:
