@@ -32,6 +32,7 @@ from . import elementwise as ew, pointwise as pw, compare as cmp, reduction as r
 from . import join as jn, indexing as ix, linalg as la, sorting as so
 from ._dispatch import _cast, _TORCH_TYPE_NAMES
 from .misc import _inplace, _float_of, _check_tensor
+from .zero_link import LinkedIdentity
 
 _TYPE = _TORCH_TYPE_NAMES
 
@@ -227,6 +228,10 @@ def logcumsumexp(input, dim, *, out=None):
     if nd == 0:
         return _out(out, sh.clone(y))
     n = input.shape[d]
+    if input.numel() == 0:  # PyTorch's gradient is grad itself, with no graph
+        return _out(out, sh.clone(input))
+    if n == 1 and input.requires_grad and _gs.enabled:  # its gradient is grad, but in input's graph
+        return _out(out, LinkedIdentity.apply(input))
     k = 1
     while k < n:
         head = sh.narrow(y, d, 0, k)

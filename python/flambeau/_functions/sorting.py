@@ -18,6 +18,7 @@ from .._utils import wrap_dim
 from ..autograd.function import Function
 from ..autograd.grad_mode import _state as _gs
 from .indexing import gather
+from .zero_link import LinkedIdentity
 from .reduction import return_types
 from .shape import reshape, squeeze
 from .._dtype import bool as _BOOL, _BY_NAME
@@ -29,8 +30,11 @@ def _on_cpu(t):
 
 def _picked(input, d, idx, v_impl):
     """The values chosen by `idx` along `d`: through `gather` when autograd records (for the gradient),
-    else the kernel's own values."""
+    else the kernel's own values. An empty input: PyTorch's cummax/cummin backward returns the input
+    itself (so that gradient requires grad under create_graph=True)."""
     if input._rg and _gs.enabled:
+        if input._impl.numel == 0:
+            return LinkedIdentity.apply(input)
         return gather(input, d, idx)
     return _wrap(v_impl)
 

@@ -79,3 +79,21 @@ def _link(value, picked, twice=False):
     out.grad_fn = node
     out._output_nr = 0
     return out
+
+
+class LinkedIdentity(Function):
+    """A copy of x whose gradient is grad itself, joined to x's graph under create_graph=True: PyTorch's
+    result where its backward formula returns grad (or x) for a degenerate shape but reads x, e.g.
+    logcumsumexp along a dim of size 1, cummax/cummin of an empty input."""
+
+    _builtin = True
+    _grad_fn_name = "CloneBackward0"
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.shape = x._impl.shape
+        return _wrap(_C.clone(x._impl))
+
+    @staticmethod
+    def backward(ctx, g):
+        return link_zero(g, ctx, {0: ctx.shape})
