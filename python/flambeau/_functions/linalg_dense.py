@@ -816,9 +816,7 @@ class LinalgQr(Function):
         Q, R = (_wrap(t) for t in _on_host.linalg_qr(A._impl, mode))
         ctx.mode = mode
         ctx.set_materialize_grads(False)
-        if mode == "r":
-            ctx.mark_non_differentiable(Q)
-        ctx.save_for_backward(Q, R)
+        ctx.save_for_backward(Q, R)  # mode='r': the empty Q requires grad too, as PyTorch's
         return Q, R
 
     @staticmethod
