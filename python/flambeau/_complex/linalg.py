@@ -385,11 +385,10 @@ class _Qr(Function):
         m, n = Q.shape[-2], R.shape[-1]
         if mode == "complete" and m > n:
             raise RuntimeError("The QR decomposition is not differentiable when mode='complete' and nrows > ncols.")
-        if m < n:
-            raise NotImplementedError("linalg.qr: the gradient of a complex QR with more columns than rows is not "
-                                      "implemented in flambeau")
         if gQ is None and gR is None:
             return None, None
+        if m < n:
+            return _qr_wide_backward(Q, R, gQ, gR), None
         # PyTorch's linalg_qr_backward (m >= n): M = gR R^H - Q^H gQ, gA = (Q syminvadj(triu M) + gQ) R^-H,
         # syminvadj(X) = X + X^H with the real part of the diagonal halved
         if gQ is not None:
@@ -403,6 +402,24 @@ class _Qr(Function):
         if gQ is not None:
             b = _ops.add(b, gQ)
         return solve_triangular(R.mH, b, upper=False, left=False), None
+
+
+def _qr_wide_backward(Q, R, gQ, gR):
+    """PyTorch's linalg_qr_backward for m < n (A = Q [X | Y], X = Q U square): with M = gR R^H - Q^H gQ,
+    gA = [Q trilImInvAdjSkew(-M) U^-H | 0] + Q gR, trilImInvAdjSkew(S) = tril(S - S^H) with its (purely
+    imaginary) diagonal halved."""
+    f = _f()
+    m, n = Q.shape[-2], R.shape[-1]
+    if gQ is not None:
+        M = _ops.sub(_ops.matmul(gR, R.mH), _ops.matmul(Q.mH, gQ)) if gR is not None else \
+            _ops.neg(_ops.matmul(Q.mH, gQ))
+    else:
+        M = _ops.matmul(gR, R.mH)
+    S = _ops.sub(M.mH, M).tril()  # tril(-M - (-M)^H)
+    S = _ops.sub(S, _ops.mul(f.diag_embed(S.diagonal(0, -2, -1)), 0.5))
+    gX = solve_triangular(R[..., :, :m].mH, _ops.matmul(Q, S), upper=False, left=False)
+    gA = f.cat([gX, f.zeros(tuple(gX.shape[:-1]) + (n - m,), dtype=gX.dtype, device=gX.device)], -1)
+    return _ops.add(gA, _ops.matmul(Q, gR)) if gR is not None else gA
 
 
 def qr(A, mode="reduced", *, out=None):
