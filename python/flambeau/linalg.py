@@ -79,7 +79,7 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None):  # no
         from ._functions.shape import movedim
         sv = svdvals(movedim(A, (d0, d1), (-2, -1)))
         r = sv.sum(-1) if ord == "nuc" else (_max_of_nonnegative(sv, -1, False) if ord == 2 else sv.amin(-1))
-        r = r.detach() if ord == 2 and A.numel() == 0 else r
+        r = r.detach() if ord == 2 and (A.shape[d0] == 0 or A.shape[d1] == 0) else r
         if dtype is not None:
             r = r.to(dtype)
         if keepdim:
