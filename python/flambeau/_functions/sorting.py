@@ -18,7 +18,7 @@ from .._utils import wrap_dim
 from ..autograd.function import Function
 from ..autograd.grad_mode import _state as _gs
 from .indexing import gather
-from .zero_link import LinkedIdentity
+from .zero_link import LinkedIdentity, link_zero_to
 from .reduction import return_types
 from .shape import reshape, squeeze
 from .._dtype import bool as _BOOL, _BY_NAME
@@ -184,7 +184,8 @@ def _median(input, dim, keepdim, ignore_nan):
         if n == 0:  # NaN, converted to an integer dtype as x86 converts it (PyTorch fills NaN)
             from .. import _creation
             fill = _EMPTY_MEDIAN.get(input._impl.dtype, float("nan"))
-            return _creation.full((), fill, dtype=input.dtype, device=input.device)
+            # in input's graph (an empty gradient), as PyTorch's
+            return link_zero_to(_creation.full((), fill, dtype=input.dtype, device=input.device), input)
         if _gs.enabled and input._rg:
             return _EvenlyDistribute.apply(_median(input.detach(), None, keepdim, ignore_nan), input)
         if _on_cpu(input):

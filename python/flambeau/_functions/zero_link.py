@@ -26,10 +26,9 @@ class _ZeroLink(Function):
     def backward(ctx, g):
         if ctx.twice is None:  # the operands of an empty result's gradients: none of their own (PyTorch's)
             return (g,) + (None,) * len(ctx.shapes)
-        dt, dev = ctx.meta
-        zeros = tuple(_wrap(_C.full(list(s), 0, dt, dev)) for s in ctx.shapes)
+        zeros = tuple(_wrap(_C.full(list(s), 0, dt, ctx.device)) for s, dt in zip(ctx.shapes, ctx.dtypes))
         if ctx.twice and _gs.enabled:  # those zeros are a *_backward(grad, input)'s: they require grad too
-            edges = list(zip(ctx.next_functions[1:], ctx.shapes))
+            edges = list(zip(ctx.next_functions[1:], ctx.shapes, ctx.dtypes))
             zeros = tuple(_link(z, edges, None if ctx.twice == "none" else False) for z in zeros)
         return (g,) + zeros
 
@@ -40,20 +39,21 @@ def link_zero(value, ctx, inputs):
     if not _gs.enabled or value is None:
         return value
     nig = ctx.needs_input_grad
-    picked = [(ctx.next_functions[i], s) for i, s in inputs.items() if i < len(nig) and nig[i]]
+    dt = value._impl.dtype
+    picked = [(ctx.next_functions[i], s, dt) for i, s in inputs.items() if i < len(nig) and nig[i]]
     return _link(value, picked) if picked else value
 
 
 def link_zero_to(value, *tensors, twice=False):
-    """value, joined with zero gradients to those of `tensors` that require grad (a backward formula's
-    saved tensors, or the operands of an op whose result is empty), when grad mode is on. twice="zeros" or
-    "none": those zero gradients are themselves joined to the operands under create_graph=True (an empty
-    pooling's or convolution's gradients, which PyTorch computes with the operands as arguments), and
-    differentiating them gives the operands zeros (pooling's `self: zeros_like(self)`) or no gradient
-    (convolution_backward's double backward on an empty batch)."""
+    """value, joined with zero gradients (each of its tensor's dtype) to those of `tensors` that require
+    grad (a backward formula's saved tensors, or the operands of an op whose result is empty), when grad
+    mode is on. twice="zeros" or "none": those zero gradients are themselves joined to the operands
+    under create_graph=True (an empty pooling's or convolution's gradients, which PyTorch computes with
+    the operands as arguments), and differentiating them gives the operands zeros (pooling's
+    `self: zeros_like(self)`) or no gradient (convolution_backward's double backward on an empty batch)."""
     if not _gs.enabled:
         return value
-    picked = [(_edge(t), t._impl.shape) for t in tensors if t is not None and t._rg]
+    picked = [(_edge(t), t._impl.shape, t._impl.dtype) for t in tensors if t is not None and t._rg]
     return _link(value, picked, twice) if picked else value
 
 
@@ -62,18 +62,19 @@ def link_none_to(value, *tensors):
     derivatives that return an undefined gradient: vector_norm's for ord=0), when grad mode is on."""
     if not _gs.enabled:
         return value
-    picked = [(_edge(t), t._impl.shape) for t in tensors if t is not None and t._rg]
+    picked = [(_edge(t), t._impl.shape, t._impl.dtype) for t in tensors if t is not None and t._rg]
     return _link(value, picked, None) if picked else value
 
 
 def _link(value, picked, twice=False):
     node = _ZeroLink._backward_cls()
     node.twice = twice
-    node.meta = (value._impl.dtype, value._impl.device)
-    node.shapes = tuple(s for _, s in picked)
+    node.device = value._impl.device
+    node.shapes = tuple(s for _, s, _ in picked)
+    node.dtypes = tuple(d for _, _, d in picked)
     rg = value._rg
     node.needs_input_grad = (rg,) + (True,) * len(picked)
-    node.next_functions = (_edge(value) if rg else _NO_EDGE,) + tuple(e for e, _ in picked)
+    node.next_functions = (_edge(value) if rg else _NO_EDGE,) + tuple(e for e, _, _ in picked)
     out = _wrap(value._impl)
     out._rg = True
     out.grad_fn = node
