@@ -770,8 +770,9 @@ def _tanh_grad(g, y):
 
 
 def _relu_grad(g, y):
-    if _gs.enabled:  # PyTorch's threshold_backward(grad, result, 0): requires grad with the result
-        return link_zero_to(mul(g, _cast(gt(y, 0), y._impl.dtype)), y)
+    if _gs.enabled:  # PyTorch's threshold_backward(grad, result, 0): grad where not result <= 0 (NaN
+        # passes grad), and it requires grad with the result
+        return link_zero_to(_pw.where(le(y, 0), 0.0, g), y)
     return _wrap(_C.threshold_backward(g._impl, y._impl, 0))
 
 
