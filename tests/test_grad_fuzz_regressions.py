@@ -667,3 +667,15 @@ def test_relu_create_graph_gradient_at_nan_and_inf():
         x = leaf(L, [-1.0, 0.0, 2.0, float("nan")])
         return L.relu(x) * L.tensor([float("inf"), 1.0, 3.0, 4.0]), [x]
     check_flags(fn)
+
+
+@pytest.mark.parametrize("n", [1, 3])
+def test_complex_eigvalsh_second_order(n):
+    # Before: complex eigvalsh was the real eigvalsh of the 2n x 2n embedding, whose eigenvalues come in
+    # equal pairs: its second order divided by their zero differences (NaN; fuzz seeds 30-33: 13 cases).
+    # It goes through the complex eigh now, whose eigenvectors are saved as outputs (differentiated again).
+    a = _RNG20.standard_normal((2, n, n)) + 1j * _RNG20.standard_normal((2, n, n))  # read from one triangle
+    check(lambda L: (lambda x: (L.linalg.eigvalsh(x), [x]))(leaf(L, a, "complex128")), order2=True, rtol=1e-9,
+          atol=1e-9)
+    check(lambda L: (lambda x: (L.linalg.eigvalsh(x, UPLO="U") ** 2, [x]))(leaf(L, a, "complex128")), order2=True,
+          rtol=1e-9, atol=1e-9)

@@ -154,6 +154,12 @@ def _hermitian_from(A, uplo):
 
 def eigvalsh(A, UPLO="L", *, out=None):
     _check(A, "linalg.eigvalsh")
+    if A.requires_grad and _gs.enabled:
+        # through the complex eigh: the real embedding's eigenvalues come in equal pairs, so its second
+        # order (1 / (L_j - L_i)) was NaN; the complex eigenvectors give PyTorch's
+        if UPLO not in ("L", "U", "l", "u"):
+            raise RuntimeError(f"linalg.eigvalsh: Expected UPLO argument to be 'L' or 'U', but got {UPLO}")
+        return _ops._finish(_Eigh.apply(A, UPLO)[0], out)
     w = _real_linalg().eigvalsh(embed(_hermitian_from(A, UPLO)))
     return _ops._finish(_pair_mean(w), out)
 
@@ -207,15 +213,15 @@ class _Eigh(Function):
     @staticmethod
     def forward(ctx, A, uplo):
         L, V = _eigh_host(A, uplo)
-        ctx.L, ctx.V = L, V
-        return L, V
+        ctx.save_for_backward(L, V)  # as outputs: under create_graph=True the gradient is differentiated
+        return L, V                  # through them (eigvalsh's second order needs V's derivative)
 
     @staticmethod
     def backward(ctx, gL, gV):
         # PyTorch's linalg_eig_backward for Hermitian input: gA = V (skew(V^H gV) / E + diag(gL)) V^H,
         # E_ij = L_j - L_i, after checking that the loss does not depend on the eigenvectors' phases
         f = _f()
-        L, V = ctx.L, ctx.V
+        L, V = ctx.saved_tensors
         Vh = V.mH
         if gV is None:
             if gL is None:
