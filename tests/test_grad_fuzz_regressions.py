@@ -607,11 +607,12 @@ def test_norm_ord0_in_graph():
 
 @pytest.mark.parametrize("code,shape", [("L.logcumsumexp(x, 1)", (4, 1)), ("L.logcumsumexp(x, 0)", (3, 0)),
                                         ("L.cummax(x, 0)[0]", (3, 0)), ("L.cummin(x, -1)[0]", (0,)),
-                                        ("L.median(x)", (3, 0)), ("L.nanmedian(x)", (0,))])
+                                        ("L.median(x)", (3, 0)), ("L.nanmedian(x)", (0,)),
+                                        ("L.prod(x, dim=-1, keepdim=True)", ()), ("L.prod(x)", ())])
 def test_scans_and_medians_of_degenerate_shapes(code, shape):
     # Before: logcumsumexp along a size-1 dim, cummax/cummin of empty inputs: gradient outside the graph
     # (PyTorch's reads self: inside); logcumsumexp of empty: inside (PyTorch: grad itself); median of empty:
-    # result did not require grad.
+    # result did not require grad; prod of a 0-d input: gradient inside the graph (PyTorch: grad itself).
     check_flags(lambda L: (lambda x: (eval(code, {"L": L, "x": x}), [x]))(leaf(L, np.full(shape, 0.25), "float64")))
 
 

@@ -181,6 +181,8 @@ class Prod(Function):
     def backward(ctx, g):
         x, = ctx.saved_tensors
         shape, dims, keepdim = ctx.args
+        if not shape:  # a 0-d input: the gradient is grad itself, with no graph (PyTorch's prod_backward)
+            return g.reshape(()), None, None
         g = _expand_back(g, shape, dims, keepdim)
         # d prod / dx_i = product of the others. Without zeros that is prod / x_i; with exactly one
         # zero in a slice only the zero's position gets (the product of the rest); with more, all 0.
