@@ -608,7 +608,8 @@ def test_norm_ord0_in_graph():
 @pytest.mark.parametrize("code,shape", [("L.logcumsumexp(x, 1)", (4, 1)), ("L.logcumsumexp(x, 0)", (3, 0)),
                                         ("L.cummax(x, 0)[0]", (3, 0)), ("L.cummin(x, -1)[0]", (0,)),
                                         ("L.median(x)", (3, 0)), ("L.nanmedian(x)", (0,)),
-                                        ("L.prod(x, dim=-1, keepdim=True)", ()), ("L.prod(x)", ())])
+                                        ("L.prod(x, dim=-1, keepdim=True)", ()), ("L.prod(x)", ()),
+                                        ("L.median(x, dim=1)[0]", (0, 3)), ("L.cummax(x, 1)[0]", (0, 3))])
 def test_scans_and_medians_of_degenerate_shapes(code, shape):
     # Before: logcumsumexp along a size-1 dim, cummax/cummin of empty inputs: gradient outside the graph
     # (PyTorch's reads self: inside); logcumsumexp of empty: inside (PyTorch: grad itself); median of empty:

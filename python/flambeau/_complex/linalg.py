@@ -154,7 +154,7 @@ def _hermitian_from(A, uplo):
 
 def eigvalsh(A, UPLO="L", *, out=None):
     _check(A, "linalg.eigvalsh")
-    if A.requires_grad and _gs.enabled:
+    if A.requires_grad and _gs.enabled and A.numel():
         # through the complex eigh: the real embedding's eigenvalues come in equal pairs, so its second
         # order (1 / (L_j - L_i)) was NaN; the complex eigenvectors give PyTorch's
         if UPLO not in ("L", "U", "l", "u"):

@@ -30,13 +30,18 @@ def _on_cpu(t):
 
 def _picked(input, d, idx, v_impl):
     """The values chosen by `idx` along `d`: through `gather` when autograd records (for the gradient),
-    else the kernel's own values. An empty input: PyTorch's cummax/cummin backward returns the input
-    itself (so that gradient requires grad under create_graph=True)."""
+    else the kernel's own values."""
     if input._rg and _gs.enabled:
-        if input._impl.numel == 0:
-            return LinkedIdentity.apply(input)
         return gather(input, d, idx)
     return _wrap(v_impl)
+
+
+def _scan_picked(input, d, idx, v_impl):
+    """cummax/cummin's values (_picked); an empty input: PyTorch's backward returns the input itself,
+    so under create_graph=True that gradient requires grad (LinkedIdentity)."""
+    if input._rg and _gs.enabled and input._impl.numel == 0:
+        return LinkedIdentity.apply(input)
+    return _picked(input, d, idx, v_impl)
 
 
 def _host(t):
@@ -574,7 +579,7 @@ def cummax(input, dim=_np.REQUIRED, *, axis=None):
     if _on_cpu(input):
         v, i = _C.cummax(input._impl, d)
         idx = _wrap(i)
-        return return_types.cummax(_picked(input, d, idx, v), idx)
+        return return_types.cummax(_scan_picked(input, d, idx, v), idx)
     arr = _host(input)
     vals = np.maximum.accumulate(arr, axis=d)
     n = arr.shape[d]
@@ -592,7 +597,7 @@ def cummin(input, dim=_np.REQUIRED, *, axis=None):
     if _on_cpu(input):
         v, i = _C.cummin(input._impl, d)
         idx = _wrap(i)
-        return return_types.cummin(_picked(input, d, idx, v), idx)
+        return return_types.cummin(_scan_picked(input, d, idx, v), idx)
     arr = _host(input)
     vals = np.minimum.accumulate(arr, axis=d)
     n = arr.shape[d]
