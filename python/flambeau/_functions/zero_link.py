@@ -7,10 +7,12 @@ gives `self` a zero gradient (derivatives.yaml: `self: zeros_like(self)`). Our b
 kernel on `grad` only, so with a constant grad_output their result did not require grad: a second
 `backward()` on it raised "does not require grad" where PyTorch's returns zeros.
 
-`link_zero(value, ctx, i, shape)` returns `value` joined in the graph to the edge of ctx's forward input
-i, with a zero gradient of `shape` for it. It is called only inside a backward with grad mode on
-(create_graph=True), so first-order training pays nothing; the edge is the one recorded at forward
-time, so nothing extra is kept alive either.
+`link_zero(value, ctx, {i: shape})` returns `value` joined in the graph to the edge of ctx's forward
+input i, with a zero gradient of `shape` for it. It does something only inside a backward with grad mode
+on (create_graph=True), so first-order training pays one flag test; the edge is the one recorded at
+forward time, so nothing extra is kept alive either. The other helpers: link_zero_to (the same, to given
+tensors: a forward result that is empty, or a backward formula's saved tensors), link_none_to (joined
+with no gradient: vector_norm's ord=0), LinkedIdentity (a copy whose gradient is grad, linked).
 """
 from .. import _C
 from .._tensor import _wrap
