@@ -49,6 +49,11 @@ def _stride(stride, op, dims=2):
     return _int_list(stride, "stride", op, dims)
 
 
+def _linked(gx, ctx):
+    """gx joined to the forward input's edge under create_graph=True (zero_link.py); as is otherwise."""
+    return link_zero(gx, ctx, {0: ctx.in_shape}) if _gs.enabled else gx
+
+
 # ---------------------------------------------------------------------------------------------------
 # max pooling (and adaptive max pooling: same backward)
 
@@ -101,7 +106,7 @@ class _MaxPool(Function):
 
     @staticmethod
     def backward(ctx, g, *unused):
-        return link_zero(_scatter_by_indices(g, ctx.indices, ctx.in_shape), ctx, {0: ctx.in_shape}), None, None
+        return _linked(_scatter_by_indices(g, ctx.indices, ctx.in_shape), ctx), None, None
 
 
 class _AdaptiveMaxPool(_MaxPool):
@@ -195,7 +200,7 @@ class _AvgPool(Function):
 
     @staticmethod
     def backward(ctx, g):
-        return link_zero(_avg_pool_backward(g, ctx.in_shape, ctx.args), ctx, {0: ctx.in_shape}), None
+        return _linked(_avg_pool_backward(g, ctx.in_shape, ctx.args), ctx), None
 
 
 class _AvgPoolBackward(Function):
@@ -252,7 +257,7 @@ class _AdaptiveAvgPool(Function):
 
     @staticmethod
     def backward(ctx, g):
-        return link_zero(_adaptive_avg_backward(g, ctx.in_shape), ctx, {0: ctx.in_shape}), None
+        return _linked(_adaptive_avg_backward(g, ctx.in_shape), ctx), None
 
 
 class _AdaptiveAvgPoolBackward(Function):

@@ -38,6 +38,11 @@ def _gather_by_indices(gg, indices):
     return _p2._gather_by_indices(gg, indices, 3)
 
 
+def _linked(gx, ctx):
+    """gx joined to the forward input's edge under create_graph=True (zero_link.py); as is otherwise."""
+    return link_zero(gx, ctx, {0: ctx.in_shape}) if _gs.enabled else gx
+
+
 # ---------------------------------------------------------------------------------------------------
 # max pooling (and adaptive max pooling: same backward)
 
@@ -81,7 +86,7 @@ class _MaxPool(Function):
 
     @staticmethod
     def backward(ctx, g, *unused):
-        return link_zero(_scatter_by_indices(g, ctx.indices, ctx.in_shape), ctx, {0: ctx.in_shape}), None, None
+        return _linked(_scatter_by_indices(g, ctx.indices, ctx.in_shape), ctx), None, None
 
 
 class _AdaptiveMaxPool(_MaxPool):
@@ -163,7 +168,7 @@ class _AvgPool(Function):
 
     @staticmethod
     def backward(ctx, g):
-        return link_zero(_avg_pool_backward(g, ctx.in_shape, ctx.args), ctx, {0: ctx.in_shape}), None
+        return _linked(_avg_pool_backward(g, ctx.in_shape, ctx.args), ctx), None
 
 
 class _AvgPoolBackward(Function):
@@ -229,7 +234,7 @@ class _AdaptiveAvgPool(Function):
 
     @staticmethod
     def backward(ctx, g):
-        return link_zero(_adaptive_avg_backward(g, ctx.in_shape), ctx, {0: ctx.in_shape}), None
+        return _linked(_adaptive_avg_backward(g, ctx.in_shape), ctx), None
 
 
 class _AdaptiveAvgPoolBackward(Function):
