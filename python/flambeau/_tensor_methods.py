@@ -139,7 +139,10 @@ def _rtruediv(self, other):
 
 
 def _rfloordiv(self, other):
-    return dsp._rbinary(self.detach(), other, _C.floor_divide, ew._NoGrad)
+    r = dsp._rbinary(self.detach(), other, _C.floor_divide, ew._NoGrad)
+    if r is not NotImplemented and _gs.enabled and self._rg and r._impl.dtype in _FLOAT_DTYPES:
+        r = ew._FloorDivide.apply(r, self)  # requires grad; its backward raises, as PyTorch's
+    return r
 
 
 def _rmod(self, other):

@@ -253,7 +253,11 @@ def irfft(input, n=None, dim=-1, norm=None, *, out=None):
     X = _to_complex(input)
     d = wrap_dim(dim, X._impl.ndim)
     n = 2 * (X._impl.shape[d] - 1) if n is None else n
-    return _out(_irfft_dim(X, d, n, norm), out)
+    r = _irfft_dim(X, d, n, norm)
+    if X._impl.shape[d] == 0:  # (zeros padded from nothing): in input's graph, as PyTorch's
+        from ._functions.zero_link import link_zero_to
+        r = link_zero_to(r, input)
+    return _out(r, out)
 
 
 def hfft(input, n=None, dim=-1, norm=None, *, out=None):

@@ -65,16 +65,21 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None):  # no
     inf = float("inf")
     d0, d1 = dim
     a = _ew.abs(A)
+    # An empty max over the last reduced dim (or an empty matrix for ord=2) gives PyTorch a result
+    # outside the graph: detached here too.
     if ord in (1, -1):
         s = _red.sum(a, d0, True)
         r = _max_of_nonnegative(s, d1, True) if ord == 1 else _red.amin(s, d1, True)
+        r = r.detach() if A.shape[d1] == 0 else r
     elif ord in (inf, -inf):
         s = _red.sum(a, d1, True)
         r = _max_of_nonnegative(s, d0, True) if ord == inf else _red.amin(s, d0, True)
+        r = r.detach() if A.shape[d0] == 0 else r
     elif ord in (2, -2, "nuc"):
         from ._functions.shape import movedim
         sv = svdvals(movedim(A, (d0, d1), (-2, -1)))
         r = sv.sum(-1) if ord == "nuc" else (_max_of_nonnegative(sv, -1, False) if ord == 2 else sv.amin(-1))
+        r = r.detach() if ord == 2 and (A.shape[d0] == 0 or A.shape[d1] == 0) else r
         if dtype is not None:
             r = r.to(dtype)
         if keepdim:

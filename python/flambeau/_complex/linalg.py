@@ -20,6 +20,7 @@ from .._tensor import Tensor, _wrap
 from ..autograd.function import Function
 from ..autograd.grad_mode import no_grad
 from ..autograd.grad_mode import _state as _gs
+from .._functions.zero_link import link_zero_to
 from .core import check_matrix, COMPLEX, COMPLEX_OF, REAL_OF, parts, make, is_complex_tensor
 from . import ops as _ops
 
@@ -153,6 +154,12 @@ def _hermitian_from(A, uplo):
 
 def eigvalsh(A, UPLO="L", *, out=None):
     _check(A, "linalg.eigvalsh")
+    if A.requires_grad and _gs.enabled and A.numel():
+        # through the complex eigh: the real embedding's eigenvalues come in equal pairs, so its second
+        # order (1 / (L_j - L_i)) was NaN; the complex eigenvectors give PyTorch's
+        if UPLO not in ("L", "U", "l", "u"):
+            raise RuntimeError(f"linalg.eigvalsh: Expected UPLO argument to be 'L' or 'U', but got {UPLO}")
+        return _ops._finish(_Eigh.apply(A, UPLO)[0], out)
     w = _real_linalg().eigvalsh(embed(_hermitian_from(A, UPLO)))
     return _ops._finish(_pair_mean(w), out)
 
@@ -206,15 +213,15 @@ class _Eigh(Function):
     @staticmethod
     def forward(ctx, A, uplo):
         L, V = _eigh_host(A, uplo)
-        ctx.L, ctx.V = L, V
-        return L, V
+        ctx.save_for_backward(L, V)  # as outputs: under create_graph=True the gradient is differentiated
+        return L, V                  # through them (eigvalsh's second order needs V's derivative)
 
     @staticmethod
     def backward(ctx, gL, gV):
         # PyTorch's linalg_eig_backward for Hermitian input: gA = V (skew(V^H gV) / E + diag(gL)) V^H,
         # E_ij = L_j - L_i, after checking that the loss does not depend on the eigenvectors' phases
         f = _f()
-        L, V = ctx.L, ctx.V
+        L, V = ctx.saved_tensors
         Vh = V.mH
         if gV is None:
             if gL is None:
@@ -384,11 +391,10 @@ class _Qr(Function):
         m, n = Q.shape[-2], R.shape[-1]
         if mode == "complete" and m > n:
             raise RuntimeError("The QR decomposition is not differentiable when mode='complete' and nrows > ncols.")
-        if m < n:
-            raise NotImplementedError("linalg.qr: the gradient of a complex QR with more columns than rows is not "
-                                      "implemented in flambeau")
         if gQ is None and gR is None:
             return None, None
+        if m < n:
+            return _qr_wide_backward(Q, R, gQ, gR), None
         # PyTorch's linalg_qr_backward (m >= n): M = gR R^H - Q^H gQ, gA = (Q syminvadj(triu M) + gQ) R^-H,
         # syminvadj(X) = X + X^H with the real part of the diagonal halved
         if gQ is not None:
@@ -402,6 +408,24 @@ class _Qr(Function):
         if gQ is not None:
             b = _ops.add(b, gQ)
         return solve_triangular(R.mH, b, upper=False, left=False), None
+
+
+def _qr_wide_backward(Q, R, gQ, gR):
+    """PyTorch's linalg_qr_backward for m < n (A = Q [X | Y], X = Q U square): with M = gR R^H - Q^H gQ,
+    gA = [Q trilImInvAdjSkew(-M) U^-H | 0] + Q gR, trilImInvAdjSkew(S) = tril(S - S^H) with its (purely
+    imaginary) diagonal halved."""
+    f = _f()
+    m, n = Q.shape[-2], R.shape[-1]
+    if gQ is not None:
+        M = _ops.sub(_ops.matmul(gR, R.mH), _ops.matmul(Q.mH, gQ)) if gR is not None else \
+            _ops.neg(_ops.matmul(Q.mH, gQ))
+    else:
+        M = _ops.matmul(gR, R.mH)
+    S = _ops.sub(M.mH, M).tril()  # tril(-M - (-M)^H)
+    S = _ops.sub(S, _ops.mul(f.diag_embed(S.diagonal(0, -2, -1)), 0.5))
+    gX = solve_triangular(R[..., :, :m].mH, _ops.matmul(Q, S), upper=False, left=False)
+    gA = f.cat([gX, f.zeros(tuple(gX.shape[:-1]) + (n - m,), dtype=gX.dtype, device=gX.device)], -1)
+    return _ops.add(gA, _ops.matmul(Q, gR)) if gR is not None else gA
 
 
 def qr(A, mode="reduced", *, out=None):
@@ -500,7 +524,8 @@ def det(A, *, out=None):
     _check(A, "linalg.det")
     if A.shape[-1] == 0:
         f = _f()
-        return _ops._finish(f.ones(tuple(A.shape[:-2]), dtype=A.dtype, device=A.device), out)
+        ones = link_zero_to(f.ones(tuple(A.shape[:-2]), dtype=A.dtype, device=A.device), A)  # in A's graph
+        return _ops._finish(ones, out)
     if A.requires_grad and _gs.enabled:
         return _ops._finish(_Det.apply(A), out)
     return _ops._finish(_det_nograd(A), out)

@@ -375,8 +375,10 @@ def det_backward(g, d, A, lu, piv):
     from .svd import svd
     f = _f()
     n = A.shape[-1]
-    if n == 0:
+    if A.numel() == 0:
         return f.zeros_like(A)
+    if n == 1:  # det(A) = A: the gradient is g, with no graph to A (as PyTorch's)
+        return g.unsqueeze(-1).unsqueeze(-1)
     s = _ops.mul(g, _ops.conj(d))
     if not bool((_ops.abs(d) == 0).any()):
         if _gs.enabled:  # create_graph: differentiable ops

@@ -201,6 +201,8 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None, out=No
         # (a max over an empty dim is 0 here, the identity PyTorch's norms use; a min has none)
         r = sv.sum(-1) if ord == "nuc" or (ord == 2 and sv.shape[-1] == 0) else \
             (sv.amax(-1) if ord == 2 else sv.amin(-1))
+        if ord == 2 and sv.shape[-1] == 0:  # outside the graph, as PyTorch's
+            r = r.detach()
         if keepdim:
             for d in sorted((d0, d1)):
                 r = r.unsqueeze(d)
@@ -213,7 +215,8 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None, out=No
     s = _ops.abs(A).sum(d0 if ord in (1, -1) else d1, keepdim=True)
     other = d1 if ord in (1, -1) else d0
     if ord in (1, inf):
-        r = s.sum(other, keepdim=True) if s.shape[other] == 0 else s.amax(other, keepdim=True)
+        # (an empty max: 0, outside the graph, as PyTorch's)
+        r = s.sum(other, keepdim=True).detach() if s.shape[other] == 0 else s.amax(other, keepdim=True)
     else:
         r = s.amin(other, keepdim=True)
     if not keepdim:

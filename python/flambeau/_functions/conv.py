@@ -17,6 +17,7 @@ from .. import _C
 from .._tensor import Tensor, _wrap
 from ..autograd.function import Function
 from ..autograd.grad_mode import _state as _gs
+from .zero_link import link_zero_to
 from .shape import reshape, expand, unsqueeze, squeeze
 from ..amp import _cast as _amp_cast
 from .host_route import HostRouted
@@ -141,10 +142,9 @@ def _empty_batch(x, w, b, p):
     if b is not None and (b._impl.ndim != 1 or b._impl.shape[0] != out_c):
         raise RuntimeError(f"{op}: bias {list(b._impl.shape)} should be 1-D with {out_c} elements (weight {ws})")
     res = _wrap(_C.full([xs[0], out_c] + out, 0, x._impl.dtype, x._impl.device))  # (xs[0]: 0, or an empty out)
-    if _gs.enabled and (x._rg or w._rg or (b is not None and b._rg)):
-        # joins the graph (the operands' gradients are zeros); adding to an empty tensor adds nothing
-        res = res + (x.sum() + w.sum() + (0 if b is None else b.sum())) * 0
-    return res
+    # joins the graph: the operands' gradients are zeros, and under create_graph=True they require grad
+    # (PyTorch's come from convolution_backward(grad, input, weight))
+    return link_zero_to(res, x, w, b, twice="none")
 
 
 def _conv_grads(g, x, w, p, mask):

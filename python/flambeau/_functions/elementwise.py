@@ -19,6 +19,7 @@ from .._sparse import SparseCooTensor as _Sparse
 from ..autograd.function import Function, apply_unary
 from ..autograd.grad_mode import _state as _gs
 from .shape import _sum_to
+from .zero_link import link_zero_to
 from ._dispatch import (check_no_internal_overlap, _cast, _as_tensor_operand, _write_out, _binary, _rbinary,
                         _first_tensor, _snapshot, _rebase,
                         _check_inplace_leaf, _TORCH_TYPE_NAMES)
@@ -793,8 +794,9 @@ def _tanh_grad(g, y):
 
 
 def _relu_grad(g, y):
-    if _gs.enabled:
-        return mul(g, _cast(gt(y, 0), y._impl.dtype))
+    if _gs.enabled:  # PyTorch's threshold_backward(grad, result, 0): grad where not result <= 0 (NaN
+        # passes grad), and it requires grad with the result
+        return link_zero_to(_pw.where(le(y, 0), 0.0, g), y)
     return _wrap(_C.threshold_backward(g._impl, y._impl, 0))
 
 

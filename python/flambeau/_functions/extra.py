@@ -32,6 +32,7 @@ from . import elementwise as ew, pointwise as pw, compare as cmp, reduction as r
 from . import join as jn, indexing as ix, linalg as la, sorting as so
 from ._dispatch import _cast, _TORCH_TYPE_NAMES
 from .misc import _inplace, _float_of, _check_tensor
+from .zero_link import LinkedIdentity, link_zero_to
 
 _TYPE = _TORCH_TYPE_NAMES
 
@@ -227,6 +228,10 @@ def logcumsumexp(input, dim, *, out=None):
     if nd == 0:
         return _out(out, sh.clone(y))
     n = input.shape[d]
+    if input.numel() == 0:  # PyTorch's gradient is grad itself, with no graph
+        return _out(out, sh.clone(input))
+    if n == 1 and input.requires_grad and _gs.enabled:  # its gradient is grad, but in input's graph
+        return _out(out, LinkedIdentity.apply(input))
     k = 1
     while k < n:
         head = sh.narrow(y, d, 0, k)
@@ -383,8 +388,8 @@ def masked_scatter(input, mask, source):
     if count > source.numel():
         raise RuntimeError(f"masked_scatter: expected source to have at least {count} elements (the number of "
                            f"True entries in mask), but it has {source.numel()}")
-    if count == 0:
-        return sh.clone(x)
+    if count == 0:  # source still gets a (zero) gradient, as PyTorch's
+        return link_zero_to(sh.clone(x), source)
     pos = ew.sub(red.cumsum(_cast(flat_m, "int64"), 0), 1)
     pos = pw.clamp(pos, min=0)
     picked = sh.reshape(ix.index_select(sh.reshape(source, (-1,)), 0, pos), shape)

@@ -20,7 +20,8 @@ import numpy as np
 from .. import _C
 from .._tensor import Tensor, _wrap
 from ..autograd.function import Function
-from ..autograd.grad_mode import _state as _gs
+from ..autograd.grad_mode import _state as _gs, no_grad as _no_grad
+from .zero_link import link_zero_to
 from .host_route import HostRouted
 from ..amp import _cast as _amp_cast
 
@@ -110,8 +111,9 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
         # an empty batch: PyTorch's kernel has nothing to sample, so neither dtype is checked (the shapes are:
         # the float kernel runs on the empty operands)
         ft = idt if idt in _FLOATS else "float32"
-        out = grid_sample(_cast(input, ft), _cast(grid, ft), mode, padding_mode, align_corners)
-        return _cast(out, idt)
+        with _no_grad():
+            out = _cast(grid_sample(_cast(input, ft), _cast(grid, ft), mode, padding_mode, align_corners), idt)
+        return link_zero_to(out, input, grid, twice="zeros")  # in the operands' graph, as PyTorch's
     if _gs.enabled and (input._rg or grid._rg):
         cls = _GridSample3D if input.dim() == 5 else _GridSample
         return cls.apply(input, grid, mode, padding_mode, align_corners)

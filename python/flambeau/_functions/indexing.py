@@ -377,7 +377,8 @@ def scatter_add(input, dim=_np.REQUIRED, index=_np.REQUIRED, src=_np.REQUIRED, *
     d, index = _scatter_args(input, dim, index, src, "scatter_add")
     if not index._impl.numel and index._impl.ndim != input._impl.ndim:  # nothing to add (no shape checks)
         from .shape import clone
-        return clone(input)
+        from .zero_link import link_zero_to
+        return link_zero_to(clone(input), src)  # src still gets a (zero) gradient, as PyTorch's
     if (input._rg or src._rg) and _gs.enabled:
         return ScatterAdd.apply(input, d, index, src)
     y = _C.clone(input._impl)

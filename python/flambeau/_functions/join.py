@@ -51,6 +51,15 @@ def _promote_all(tensors, op):
     return [t if t._impl.dtype == dt else _to(t, dt, t._impl.device) for t in tensors]
 
 
+def _with_skipped(res, given, kept):
+    """res in the graph of the skipped 1-d empty inputs too: PyTorch gives them an (empty) gradient."""
+    if _gs.enabled and len(kept) < len(given):
+        from .zero_link import link_zero_to
+        kept_ids = {id(t) for t in kept}
+        return link_zero_to(res, *[t for t in given if id(t) not in kept_ids])
+    return res
+
+
 def cat(tensors, dim=0, *, out=None, axis=None):
     if axis is not None:
         dim = _np.numpy_dim("cat", dim, axis, 0)
@@ -66,16 +75,18 @@ def cat(tensors, dim=0, *, out=None, axis=None):
     if nd == 0:
         raise RuntimeError("zero-dimensional tensor (at position 0) cannot be concatenated")
     d = wrap_dim(dim, nd)
+    given = tensors
     tensors = [t for t in tensors if not (t._impl.ndim == 1 and t._impl.numel == 0)] or tensors[:1]
     # PyTorch's result layout: channels_last when every input looks channels_last, else row-major.
     from .. import _memory_format as _mf
     fmt = _mf.cat_memory_format([t._impl for t in tensors]) if nd in (4, 5) else _mf.contiguous_format
     if len(tensors) == 1 and out is None:
-        return clone(tensors[0], memory_format=fmt)
+        return _with_skipped(clone(tensors[0], memory_format=fmt), given, tensors)
     if _gs.enabled and any(t._rg for t in tensors):
         res = Cat.apply(d, *tensors)
     else:
         res = _wrap(_C.cat([t._impl for t in tensors], d))
+    res = _with_skipped(res, given, tensors)
     if fmt is not _mf.contiguous_format:
         res = contiguous(res, memory_format=fmt)  # the kernel writes row-major; relaid out (one copy)
     if out is not None:

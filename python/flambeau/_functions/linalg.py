@@ -267,6 +267,24 @@ def addbmm(input, batch1, batch2, *, beta=1, alpha=1):
 _INT_NAMES = frozenset(("uint8", "int8", "int16", "int32", "int64", "bool"))
 
 
+class _BetaZero(Function):
+    """result, with input in its graph: beta = 0 leaves input out of the value, but PyTorch still gives it
+    the gradient grad * beta (zeros; NaN where grad is NaN)."""
+
+    _builtin = True
+    _grad_fn_name = "AddmmBackward0"
+
+    @staticmethod
+    def forward(ctx, r, input):
+        ctx.shape = input._impl.shape
+        return _wrap(r._impl)
+
+    @staticmethod
+    def backward(ctx, g):
+        from .shape import _sum_to
+        return g, _sum_to(ew.mul(g, 0), ctx.shape)
+
+
 def _axpby(input, prod, beta, alpha):
     """beta * input + alpha * prod; beta == 0 ignores input entirely (NaNs included), as in PyTorch.
     Integer results take alpha and beta truncated to integers, as PyTorch converts them to the dtype
@@ -277,7 +295,10 @@ def _axpby(input, prod, beta, alpha):
         prod = ew.mul(prod, alpha)
     if beta == 0:
         shape = tuple(broadcast_shapes(input._impl.shape, prod._impl.shape))
-        return prod if prod._impl.shape == shape else expand(prod, shape).contiguous()
+        r = prod if prod._impl.shape == shape else expand(prod, shape).contiguous()
+        if _gs.enabled and isinstance(input, Tensor) and input._rg:
+            r = _BetaZero.apply(r, input)
+        return r
     return ew.add(ew.mul(input, beta) if beta != 1 else input, prod)
 
 

@@ -601,8 +601,10 @@ class LinalgDet(Function):
         A, d, LU, piv, info = ctx.saved_tensors
         singular = bool(np.any(to_numpy(info._impl)))
         n = _shape(A)[-1]
-        if n == 0:
-            return A * 0
+        if A._impl.numel == 0:  # PyTorch's gradient holds nothing and has no graph
+            return A.detach() * 0
+        if n == 1:  # det(A) = A: the gradient is g, with no graph to A (as PyTorch's)
+            return g.unsqueeze(-1).unsqueeze(-1)
         if singular:
             return g.unsqueeze(-1).unsqueeze(-1) * _det_cofactor_svd(A)
         gd = (g * d).unsqueeze(-1).unsqueeze(-1)
@@ -814,9 +816,7 @@ class LinalgQr(Function):
         Q, R = (_wrap(t) for t in _on_host.linalg_qr(A._impl, mode))
         ctx.mode = mode
         ctx.set_materialize_grads(False)
-        if mode == "r":
-            ctx.mark_non_differentiable(Q)
-        ctx.save_for_backward(Q, R)
+        ctx.save_for_backward(Q, R)  # mode='r': the empty Q requires grad too, as PyTorch's
         return Q, R
 
     @staticmethod

@@ -15,6 +15,7 @@ from . import pooling_integer as _pooling_integer
 from .._tensor import Tensor, _wrap
 from ..autograd.function import Function
 from ..autograd.grad_mode import _state as _gs
+from .zero_link import link_zero, link_zero_to
 from .shape import reshape
 from .indexing import gather
 
@@ -46,6 +47,11 @@ def _stride(stride, op, dims=2):
     if stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0):
         return None  # = kernel_size
     return _int_list(stride, "stride", op, dims)
+
+
+def _linked(gx, ctx):
+    """gx joined to the forward input's edge under create_graph=True (zero_link.py); as is otherwise."""
+    return link_zero(gx, ctx, {0: ctx.in_shape}) if _gs.enabled else gx
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -100,7 +106,7 @@ class _MaxPool(Function):
 
     @staticmethod
     def backward(ctx, g, *unused):
-        return _scatter_by_indices(g, ctx.indices, ctx.in_shape), None, None
+        return _linked(_scatter_by_indices(g, ctx.indices, ctx.in_shape), ctx), None, None
 
 
 class _AdaptiveMaxPool(_MaxPool):
@@ -194,7 +200,7 @@ class _AvgPool(Function):
 
     @staticmethod
     def backward(ctx, g):
-        return _avg_pool_backward(g, ctx.in_shape, ctx.args), None
+        return _linked(_avg_pool_backward(g, ctx.in_shape, ctx.args), ctx), None
 
 
 class _AvgPoolBackward(Function):
@@ -251,7 +257,7 @@ class _AdaptiveAvgPool(Function):
 
     @staticmethod
     def backward(ctx, g):
-        return _adaptive_avg_backward(g, ctx.in_shape), None
+        return _linked(_adaptive_avg_backward(g, ctx.in_shape), ctx), None
 
 
 class _AdaptiveAvgPoolBackward(Function):
@@ -315,7 +321,7 @@ def adaptive_avg_route(input, o, op, kernel_name, run):
     out_shape = shape[:-dims] + list(o)
     if math.prod(out_shape) == 0 and dims == 2:  # PyTorch runs no kernel: any dtype, an empty result
         out = _wrap(_C.full(out_shape, 0, input._impl.dtype, input._impl.device))
-        return out + input.sum() * 0 if input.requires_grad else out  # joins the graph; adds nothing
+        return link_zero_to(out, input, twice="zeros")  # joins the graph: zero gradients (requiring grad, as PyTorch's)
     if input._impl.dtype in _DTYPE_NAMES:
         raise NotImplementedError(f"\"{kernel_name}\" not implemented for '{_DTYPE_NAMES[input._impl.dtype]}'")
     return run(input, o)

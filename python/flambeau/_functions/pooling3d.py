@@ -14,6 +14,7 @@ from . import pooling_integer as _pooling_integer
 from .._tensor import Tensor, _wrap
 from ..autograd.function import Function
 from ..autograd.grad_mode import _state as _gs
+from .zero_link import link_zero
 from . import pooling as _p2
 from .pooling import _check_input, _as_int, _max_pool_common  # shared with 2-D pooling
 from .host_route import HostRouted
@@ -35,6 +36,11 @@ def _stride(stride, op):
 def _gather_by_indices(gg, indices):
     """gg (shape [..., D, H, W]) read at `indices` (flat positions in each volume; shape [..., d, h, w])."""
     return _p2._gather_by_indices(gg, indices, 3)
+
+
+def _linked(gx, ctx):
+    """gx joined to the forward input's edge under create_graph=True (zero_link.py); as is otherwise."""
+    return link_zero(gx, ctx, {0: ctx.in_shape}) if _gs.enabled else gx
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -80,7 +86,7 @@ class _MaxPool(Function):
 
     @staticmethod
     def backward(ctx, g, *unused):
-        return _scatter_by_indices(g, ctx.indices, ctx.in_shape), None, None
+        return _linked(_scatter_by_indices(g, ctx.indices, ctx.in_shape), ctx), None, None
 
 
 class _AdaptiveMaxPool(_MaxPool):
@@ -162,7 +168,7 @@ class _AvgPool(Function):
 
     @staticmethod
     def backward(ctx, g):
-        return _avg_pool_backward(g, ctx.in_shape, ctx.args), None
+        return _linked(_avg_pool_backward(g, ctx.in_shape, ctx.args), ctx), None
 
 
 class _AvgPoolBackward(Function):
@@ -228,7 +234,7 @@ class _AdaptiveAvgPool(Function):
 
     @staticmethod
     def backward(ctx, g):
-        return _adaptive_avg_backward(g, ctx.in_shape), None
+        return _linked(_adaptive_avg_backward(g, ctx.in_shape), ctx), None
 
 
 class _AdaptiveAvgPoolBackward(Function):

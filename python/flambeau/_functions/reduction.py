@@ -17,6 +17,7 @@ from .._tensor import Tensor, _wrap
 from .._utils import wrap_dim, wrap_dims
 from ..autograd.function import Function
 from ..autograd.grad_mode import _state as _gs
+from .zero_link import link_none_to
 from . import elementwise as ew, compare as cmp, pointwise as pw, _dispatch as dsp
 from .shape import _to, reshape, expand, unsqueeze
 from ..amp import _cast as _amp_cast
@@ -183,6 +184,8 @@ class Prod(Function):
     def backward(ctx, g):
         x, = ctx.saved_tensors
         shape, dims, keepdim = ctx.args
+        if not shape:  # a 0-d input: the gradient is grad itself, with no graph (PyTorch's prod_backward)
+            return g.reshape(()), None, None
         g = _expand_back(g, shape, dims, keepdim)
         # d prod / dx_i = product of the others. Without zeros that is prod / x_i; with exactly one
         # zero in a slice only the zero's position gets (the product of the rest); with more, all 0.
@@ -733,7 +736,8 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):  # noqa: A002
     if ord == 1:
         return sum(a, dims or None, keepdim)
     if ord == 0:
-        return sum(dsp._cast(cmp.ne(x, 0), x._impl.dtype), dims or None, keepdim)
+        # in x's graph with no gradient, as PyTorch's (its result requires grad)
+        return link_none_to(sum(dsp._cast(cmp.ne(x, 0), x._impl.dtype), dims or None, keepdim), x)
     if x._rg and _gs.enabled and x._impl.dtype[0] != "c":
         return NormP.apply(x, float(ord), dims, keepdim)
     return ew.pow(sum(ew.pow(a, ord), dims or None, keepdim), 1.0 / ord)

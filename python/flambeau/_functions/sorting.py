@@ -19,6 +19,7 @@ from ..autograd.function import Function
 from ..autograd.grad_mode import _state as _gs
 from .indexing import gather
 from . import _dispatch as dsp
+from .zero_link import LinkedIdentity, link_zero_to
 from .reduction import return_types
 from .shape import reshape, squeeze
 from .._dtype import bool as _BOOL, _BY_NAME
@@ -34,6 +35,14 @@ def _picked(input, d, idx, v_impl):
     if input._rg and _gs.enabled:
         return gather(input, d, idx)
     return _wrap(v_impl)
+
+
+def _scan_picked(input, d, idx, v_impl):
+    """cummax/cummin's values (_picked); an empty input: PyTorch's backward returns the input itself,
+    so under create_graph=True that gradient requires grad (LinkedIdentity)."""
+    if input._rg and _gs.enabled and input._impl.numel == 0:
+        return LinkedIdentity.apply(input)
+    return _picked(input, d, idx, v_impl)
 
 
 def _host(t):
@@ -181,7 +190,8 @@ def _median(input, dim, keepdim, ignore_nan):
         if n == 0:  # NaN, converted to an integer dtype as x86 converts it (PyTorch fills NaN)
             from .. import _creation
             fill = _EMPTY_MEDIAN.get(input._impl.dtype, float("nan"))
-            return _creation.full((), fill, dtype=input.dtype, device=input.device)
+            # in input's graph (an empty gradient), as PyTorch's
+            return link_zero_to(_creation.full((), fill, dtype=input.dtype, device=input.device), input)
         if _gs.enabled and input._rg:
             return _EvenlyDistribute.apply(_median(input.detach(), None, keepdim, ignore_nan), input)
         if _on_cpu(input):
@@ -261,7 +271,38 @@ def _unique_flat(input, return_inverse, return_counts):
     return tuple(out)
 
 
+class _NoDerivative(Function):
+    """Links unique's values to its input with PyTorch's "not implemented" derivative: there the values
+    require grad (so `.backward()` on them reaches the op and raises naming it, rather than failing
+    with "does not require grad"), as its derivatives.yaml declares `self: not_implemented(...)`."""
+
+    _builtin = True
+
+    @staticmethod
+    def forward(ctx, input, values, name):
+        ctx.name = name
+        return values
+
+    @staticmethod
+    def backward(ctx, g):
+        raise NotImplementedError(f"the derivative for '{ctx.name}' is not implemented.")
+
+
+def _link_values(input, res, name):
+    """res (values, or a tuple whose first item is the values) with the values joined to input's graph."""
+    if not (_gs.enabled and input._rg):
+        return res
+    if isinstance(res, tuple):
+        return (_NoDerivative.apply(input, res[0], name),) + tuple(res[1:])
+    return _NoDerivative.apply(input, res, name)
+
+
 def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=None):  # noqa: A002
+    return _link_values(input, _unique(input, return_inverse, return_counts, dim),
+                        "_unique2" if dim is None else "unique_dim")
+
+
+def _unique(input, return_inverse, return_counts, dim):
     # Large CPU inputs: flambeau's sort (np.unique of 64K int64: 0.42x PyTorch, this way 0.6x); small
     # ones and dim= through numpy, whose per-call cost is lower there. NaNs stay distinct either way.
     if dim is None and input._impl.device == "cpu" and input.numel() >= _UNIQUE_SORT_MIN:
@@ -283,6 +324,10 @@ def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=No
 
 
 def unique_consecutive(input, return_inverse=False, return_counts=False, dim=None):
+    return _link_values(input, _unique_consecutive(input, return_inverse, return_counts, dim), "unique_consecutive")
+
+
+def _unique_consecutive(input, return_inverse, return_counts, dim):
     if dim is not None:
         raise NotImplementedError("unique_consecutive(dim=...) is not supported by flambeau")
     arr = _host_float(input).reshape(-1)  # bfloat16 as float32: exact, and converted back below
@@ -483,8 +528,8 @@ def cumprod(input, dim=_np.REQUIRED, *, dtype=None, axis=None):
 class Cumprod(Function):
     """y = cumprod(x) along d (CPU). Plain backward: `_C.cumprod_backward`, an O(n) recurrence that
     is exact where x has zeros. Double backward (create_graph): sum_{i>=k}(g*y)_i / x_k with
-    differentiable ops where x has no zeros (PyTorch's formula); with zeros the first-order
-    gradient is still exact but is not itself differentiated (no graph through it)."""
+    differentiable ops where x has no zeros, and PyTorch's O(n^2) product-omitting formula with them
+    (_cumprod_grad_with_zeros). One element or none along d: the gradient is g itself, as PyTorch's."""
     _builtin = True
     _grad_fn_name = "CumprodBackward0"
 
@@ -498,11 +543,40 @@ class Cumprod(Function):
     def backward(ctx, g):
         x, = ctx.saved_tensors
         d = ctx.d
-        if _gs.enabled and not _has_zero(x):
+        if x._impl.numel <= 1 or x._impl.shape[d] == 1:
+            return g, None
+        if _gs.enabled:
+            if _has_zero(x):
+                return _cumprod_grad_with_zeros(g, x, d), None
             from . import elementwise as ew
             gy = ew.mul(g, cumprod(x, d))
             return ew.div(_flip_cumsum(gy, d), x), None
         return _wrap(_C.cumprod_backward(g._impl, x._impl, d)), None
+
+
+def _cumprod_grad_with_zeros(g, x, d):
+    """cumprod's gradient where x has zeros, from differentiable ops (create_graph=True): PyTorch's
+    O(n^2) formula, gx_k = sum_{i>=k} g_i * prod_{j<=i, j!=k} x_j (conjugated for complex x)."""
+    from . import elementwise as ew
+    from .reduction import prod, sum as _sum
+    from .join import cat, stack
+    from .shape import narrow
+    if x.is_complex():
+        x = x.conj()
+    n = x._impl.shape[d]
+    cols = []
+    for k in range(n):
+        after = cumprod(narrow(x, d, k + 1, n - k - 1), d)     # prod_{k<j<=i} x_j for i > k
+        if k == 0:
+            shape = list(x._impl.shape)
+            shape[d] = 1
+            ones = _wrap(_C.full(shape, 1, x._impl.dtype, x._impl.device))
+            omitted = cat([ones, after], d)
+        else:
+            before = prod(narrow(x, d, 0, k), d, keepdim=True)  # prod_{j<k} x_j
+            omitted = cat([before, ew.mul(before, after)], d)
+        cols.append(_sum(ew.mul(narrow(g, d, k, n - k), omitted), d))
+    return stack(cols, d)
 
 
 def _has_zero(x):
@@ -523,7 +597,7 @@ def cummax(input, dim=_np.REQUIRED, *, axis=None):
     if _on_cpu(input):
         v, i = _C.cummax(input._impl, d)
         idx = _wrap(i)
-        return return_types.cummax(_picked(input, d, idx, v), idx)
+        return return_types.cummax(_scan_picked(input, d, idx, v), idx)
     arr = _host(input)
     vals = np.maximum.accumulate(arr, axis=d)
     n = arr.shape[d]
@@ -541,7 +615,7 @@ def cummin(input, dim=_np.REQUIRED, *, axis=None):
     if _on_cpu(input):
         v, i = _C.cummin(input._impl, d)
         idx = _wrap(i)
-        return return_types.cummin(_picked(input, d, idx, v), idx)
+        return return_types.cummin(_scan_picked(input, d, idx, v), idx)
     arr = _host(input)
     vals = np.minimum.accumulate(arr, axis=d)
     n = arr.shape[d]

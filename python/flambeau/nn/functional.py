@@ -30,6 +30,7 @@ from .._functions.linear import linear as _linear_kernel
 from .._functions import activation as _A, loss as _L, conv as _Cv, pooling as _P
 from .._functions import normalization as _N, dropout as _D
 from .._functions.host_route import HostRouted
+from .._functions.zero_link import link_none_to as _link_none_to, link_zero as _link_zero
 from .._functions.grid_sample import grid_sample, affine_grid  # kernel: _C.grid_sample; affine_grid composed
 from .._functions.ctc_loss import ctc_loss  # kernel: _C.ctc_loss / _C.ctc_loss_backward (CPU only)
 from .._functions.conv3d import conv3d, conv_transpose3d  # kernels: _C.conv3d / _C.conv_transpose3d (CPU only)
@@ -504,8 +505,10 @@ def _norm(x, p, dim, keepdim, eps=None):
     if p == math.inf or p == -math.inf:
         n = x.abs().amax(dim=dim, keepdim=keepdim) if p > 0 else x.abs().amin(dim=dim, keepdim=keepdim)
         return n.clamp(min=eps) if eps is not None else n
-    if p == 0:  # the number of non-zero entries (1 / p below would divide by zero); no gradient
+    if p == 0:  # the number of non-zero entries (1 / p below would divide by zero); no gradient, but in
+        # x's graph (PyTorch's vector_norm result requires grad, so input / norm's gradient does too)
         n = (x != 0).sum(dim=dim, keepdim=keepdim).to(x.real.dtype if x.is_complex() else x.dtype)
+        n = _link_none_to(n, x)
         return n.clamp(min=eps) if eps is not None else n
     s = x.abs().pow(p).sum(dim=dim, keepdim=keepdim)
     if eps is not None:
@@ -1057,7 +1060,7 @@ def pad(input, pad, mode="constant", value=None):
         for j in range(k):
             dim = input.dim() - 1 - j
             maps[k - 1 - j] = _pad_indices(input.shape[dim], int(pad[2 * j]), int(pad[2 * j + 1]), mode).tolist()
-        return _PadGather.apply(input, maps)
+        return _PadGather.apply(input, maps, mode != "circular")
     for k in range(len(pad) // 2):  # other devices: an index_select per padded dim
         dim = input.dim() - 1 - k
         left, right = int(pad[2 * k]), int(pad[2 * k + 1])
@@ -1068,16 +1071,37 @@ def pad(input, pad, mode="constant", value=None):
 
 
 class _PadGather(Function):
-    """x's last len(maps) dims gathered through index maps (reflect/replicate/circular pads, CPU)."""
+    """x's last len(maps) dims gathered through index maps (reflect/replicate/circular pads, CPU). The
+    backward scatters (adds) g back through the maps; it is linear in g, and its own backward is the
+    gather again, so create_graph=True works. reads_self: PyTorch's reflection/replication_pad backward
+    kernels take the input, so under create_graph=True their gradient requires grad with it (a zero
+    link); its circular padding is composed from slices and does not."""
 
     @staticmethod
-    def forward(ctx, x, maps):
-        ctx.maps, ctx.shape = maps, list(x.shape)
+    def forward(ctx, x, maps, reads_self):
+        ctx.maps, ctx.shape, ctx.reads_self = maps, list(x.shape), reads_self
         return _wrap(_C.pad_gather(x._impl, maps))
 
     @staticmethod
     def backward(ctx, g):
-        return _wrap(_C.pad_gather_backward(g._impl, ctx.shape, ctx.maps)), None
+        if flambeau.is_grad_enabled():
+            gx = _PadGatherBackward.apply(g, ctx.shape, ctx.maps) if g.requires_grad else \
+                _wrap(_C.pad_gather_backward(g._impl, ctx.shape, ctx.maps))
+            return (_link_zero(gx, ctx, {0: tuple(ctx.shape)}) if ctx.reads_self else gx), None, None
+        return _wrap(_C.pad_gather_backward(g._impl, ctx.shape, ctx.maps)), None, None
+
+
+class _PadGatherBackward(Function):
+    """_PadGather's backward as a differentiable op: g -> the scatter-add of g through the maps."""
+
+    @staticmethod
+    def forward(ctx, g, shape, maps):
+        ctx.maps = maps
+        return _wrap(_C.pad_gather_backward(g._impl, shape, maps))
+
+    @staticmethod
+    def backward(ctx, gg):
+        return _PadGather.apply(gg, ctx.maps, False), None, None
 
 
 class _ConstantPad(Function):
