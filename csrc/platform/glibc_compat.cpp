@@ -10,13 +10,14 @@
 // The math functions: glibc 2.27 (float) and 2.29/2.35 (double) added new symbol versions only to drop
 // the SVID error-handling wrappers; the GLIBC_2.2.5 versions call the same implementation and return the
 // same values but for the sign of log's NaN (below; tests/test_wheel_portability.py compares the two on
-// special and random arguments).
-// On an older glibc they are that glibc's implementations.
+// special and random arguments). The module uses the newer versions where the running glibc has them
+// and the GLIBC_2.2.5 ones (that glibc's implementations) elsewhere.
 #if defined(__linux__) && defined(__x86_64__)
 
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
 #include <dlfcn.h>
 #include <fcntl.h>
@@ -43,28 +44,74 @@
 
 extern "C" {
 
-// ---- libm: versions that only dropped the SVID wrapper ------------------------------------------
-FLAMBEAU_FORWARD(exp, "GLIBC_2.2.5");
-FLAMBEAU_FORWARD(pow, "GLIBC_2.2.5");
-FLAMBEAU_FORWARD(hypot, "GLIBC_2.2.5");
-FLAMBEAU_FORWARD(expf, "GLIBC_2.2.5");
-FLAMBEAU_FORWARD(powf, "GLIBC_2.2.5");
+// ---- libm ------------------------------------------------------------------------------------------
+// __wrap_NAME jumps through flambeau_impl_NAME: the GLIBC_2.2.5 version (what glibc 2.17 has), replaced
+// when the module loads by the newer version where this glibc has it (pick_libm_versions below). The
+// GLIBC_2.2.5 versions of a newer glibc keep the SVID wrapper around the same implementation, and were
+// measured up to 1.5x slower on scalar expf (the CPU_CAPABILITY=default loops); the newer versions are
+// the very functions a module linked against this glibc would call.
+#define FLAMBEAU_DISPATCH(name)                                  \
+  __asm__(".pushsection .text\n"                                 \
+          ".globl __wrap_" #name "\n"                            \
+          ".hidden __wrap_" #name "\n"                           \
+          ".type __wrap_" #name ",@function\n"                   \
+          ".p2align 4\n"                                         \
+          "__wrap_" #name ":\n"                                  \
+          "  endbr64\n"                                          \
+          "  jmp *flambeau_impl_" #name "(%rip)\n"               \
+          ".size __wrap_" #name ",.-__wrap_" #name "\n"          \
+          ".popsection\n")
 
-// One difference: for x < 0 the old log/log2/logf/log2f (their SVID wrapper) return +NaN where the new
-// versions return the x86 default NaN, -NaN ((x - x) / (x - x), raising FE_INVALID). Those arguments are
-// answered here, so the module returns the same bits as it did when linked to the new versions.
+double flambeau_old_exp(double);
+double flambeau_old_pow(double, double);
+double flambeau_old_hypot(double, double);
 double flambeau_old_log(double);
 double flambeau_old_log2(double);
+float flambeau_old_expf(float);
+float flambeau_old_powf(float, float);
 float flambeau_old_logf(float);
 float flambeau_old_log2f(float);
+FLAMBEAU_OLD_SYMBOL(flambeau_old_exp, exp);
+FLAMBEAU_OLD_SYMBOL(flambeau_old_pow, pow);
+FLAMBEAU_OLD_SYMBOL(flambeau_old_hypot, hypot);
 FLAMBEAU_OLD_SYMBOL(flambeau_old_log, log);
 FLAMBEAU_OLD_SYMBOL(flambeau_old_log2, log2);
+FLAMBEAU_OLD_SYMBOL(flambeau_old_expf, expf);
+FLAMBEAU_OLD_SYMBOL(flambeau_old_powf, powf);
 FLAMBEAU_OLD_SYMBOL(flambeau_old_logf, logf);
 FLAMBEAU_OLD_SYMBOL(flambeau_old_log2f, log2f);
-double __wrap_log(double x) { return x < 0 ? (x - x) / (x - x) : flambeau_old_log(x); }
-double __wrap_log2(double x) { return x < 0 ? (x - x) / (x - x) : flambeau_old_log2(x); }
-float __wrap_logf(float x) { return x < 0 ? (x - x) / (x - x) : flambeau_old_logf(x); }
-float __wrap_log2f(float x) { return x < 0 ? (x - x) / (x - x) : flambeau_old_log2f(x); }
+
+// The old log/log2/logf/log2f (their SVID wrapper) return +NaN for x < 0 where the newer versions return
+// the x86 default NaN, -NaN ((x - x) / (x - x), raising FE_INVALID): answered here, so the module
+// returns the same bits with either.
+static double old_log(double x) { return x < 0 ? (x - x) / (x - x) : flambeau_old_log(x); }
+static double old_log2(double x) { return x < 0 ? (x - x) / (x - x) : flambeau_old_log2(x); }
+static float old_logf(float x) { return x < 0 ? (x - x) / (x - x) : flambeau_old_logf(x); }
+static float old_log2f(float x) { return x < 0 ? (x - x) / (x - x) : flambeau_old_log2f(x); }
+
+using MathD1 = double (*)(double);
+using MathD2 = double (*)(double, double);
+using MathF1 = float (*)(float);
+using MathF2 = float (*)(float, float);
+#define FLAMBEAU_IMPL(name, type, initial) __attribute__((visibility("hidden"))) type flambeau_impl_##name = initial
+FLAMBEAU_IMPL(exp, MathD1, flambeau_old_exp);
+FLAMBEAU_IMPL(pow, MathD2, flambeau_old_pow);
+FLAMBEAU_IMPL(hypot, MathD2, flambeau_old_hypot);
+FLAMBEAU_IMPL(log, MathD1, old_log);
+FLAMBEAU_IMPL(log2, MathD1, old_log2);
+FLAMBEAU_IMPL(expf, MathF1, flambeau_old_expf);
+FLAMBEAU_IMPL(powf, MathF2, flambeau_old_powf);
+FLAMBEAU_IMPL(logf, MathF1, old_logf);
+FLAMBEAU_IMPL(log2f, MathF1, old_log2f);
+FLAMBEAU_DISPATCH(exp);
+FLAMBEAU_DISPATCH(pow);
+FLAMBEAU_DISPATCH(hypot);
+FLAMBEAU_DISPATCH(log);
+FLAMBEAU_DISPATCH(log2);
+FLAMBEAU_DISPATCH(expf);
+FLAMBEAU_DISPATCH(powf);
+FLAMBEAU_DISPATCH(logf);
+FLAMBEAU_DISPATCH(log2f);
 
 // ---- libpthread / libdl / librt: glibc 2.34 moved them into libc.so.6 under new versions ----------
 // The old versions live in libpthread.so.0, libdl.so.2 and librt.so.1 on older glibc (all three are
@@ -200,6 +247,26 @@ int __wrap___cxa_thread_atexit_impl(void (*dtor)(void*), void* obj, void* dso_sy
   auto* head = static_cast<AtExitNode*>(__wrap_pthread_getspecific(atexit_key));
   auto* node = new AtExitNode{dtor, obj, head};  // newest first: destroyed in reverse order of construction
   return __wrap_pthread_setspecific(atexit_key, node);
+}
+
+// The newer libm versions where this glibc has them (the versions a build on glibc >= 2.35 links to).
+// Runs when the module is loaded, before any of its code can call them.
+__attribute__((constructor)) static void pick_libm_versions() {
+  void* libm = dlopen("libm.so.6", RTLD_NOW | RTLD_NOLOAD);  // loaded already: a DT_NEEDED of the module
+  if (libm == nullptr) return;
+  auto pick = [libm](auto& slot, const char* name, const char* version) {
+    if (void* f = dlvsym(libm, name, version)) slot = reinterpret_cast<std::remove_reference_t<decltype(slot)>>(f);
+  };
+  pick(flambeau_impl_exp, "exp", "GLIBC_2.29");
+  pick(flambeau_impl_pow, "pow", "GLIBC_2.29");
+  pick(flambeau_impl_log, "log", "GLIBC_2.29");
+  pick(flambeau_impl_log2, "log2", "GLIBC_2.29");
+  pick(flambeau_impl_hypot, "hypot", "GLIBC_2.35");
+  pick(flambeau_impl_expf, "expf", "GLIBC_2.27");
+  pick(flambeau_impl_powf, "powf", "GLIBC_2.27");
+  pick(flambeau_impl_logf, "logf", "GLIBC_2.27");
+  pick(flambeau_impl_log2f, "log2f", "GLIBC_2.27");
+  dlclose(libm);  // drops the reference RTLD_NOLOAD took; libm stays (the module needs it)
 }
 
 }  // extern "C"
