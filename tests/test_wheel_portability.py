@@ -6,9 +6,10 @@ across fork()."""
 import ctypes
 import importlib.util
 import math
-import multiprocessing
+import os
 import platform
 import struct
+import subprocess
 import sys
 from pathlib import Path
 
@@ -133,53 +134,80 @@ def test_old_libm_versions_give_the_same_values(name, arity):
         assert struct.pack(pack, a) == struct.pack(pack, b), f"{name}{args}: GLIBC_2.2.5 gives {a!r}, default {b!r}"
 
 
-def _parallel_sum_in_child(queue):
-    x = flambeau.arange(1 << 20, dtype=flambeau.float64)
-    queue.put(float((x * 2).sum()))
+# The module's own OpenMP runtime runs where no libgomp.so.1 is loaded (its users' processes); here PyTorch's
+# is, and the module forwards to it, so these run in a subprocess: FLAMBEAU_OWN_OPENMP=1 keeps the pool.
+_FORK_SCRIPT = r"""
+import os, sys
+import numpy as np
+import flambeau
+x = flambeau.arange(1 << 20, dtype=flambeau.float64)
+expect = float((x * 2).sum())  # a parallel reduction: the pool's (or libgomp's) threads now exist
+pid = os.fork()
+if pid == 0:
+    y = flambeau.arange(1 << 20, dtype=flambeau.float64)
+    os._exit(0 if float((y * 2).sum()) == expect else 3)
+_, status = os.waitpid(pid, 0)
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+_THREADS_SCRIPT = r"""
+import sys
+import numpy as np
+import torch
+import flambeau
+threads = int(sys.argv[1])
+flambeau.set_num_threads(threads)
+assert flambeau.get_num_threads() == threads
+rng = np.random.default_rng(threads)
+a = rng.standard_normal((301, 257)).astype(np.float32)
+b = rng.standard_normal((257, 199)).astype(np.float32)
+img = rng.standard_normal((3, 5, 37, 41)).astype(np.float32)
+w = rng.standard_normal((7, 5, 3, 3)).astype(np.float32)
+v = rng.standard_normal(1 << 18)
+got_mm = (flambeau.tensor(a) @ flambeau.tensor(b)).numpy()
+got_conv = flambeau.nn.functional.conv2d(flambeau.tensor(img), flambeau.tensor(w), padding=1).numpy()
+got_exp = flambeau.tensor(v).exp().numpy()
+got_sum = float(flambeau.tensor(v).sum())
+np.testing.assert_allclose(got_mm, (torch.tensor(a) @ torch.tensor(b)).numpy(), rtol=1e-4, atol=1e-4)
+np.testing.assert_allclose(got_conv, torch.nn.functional.conv2d(torch.tensor(img), torch.tensor(w), padding=1).numpy(),
+                           rtol=1e-4, atol=1e-4)
+np.testing.assert_allclose(got_exp, torch.tensor(v).exp().numpy(), rtol=1e-15, atol=0)
+np.testing.assert_allclose(got_sum, float(torch.tensor(v).sum()), rtol=1e-12)
+# The same bits with one thread: a parallel split may not change what each element computes.
+flambeau.set_num_threads(1)
+np.testing.assert_array_equal(flambeau.tensor(v).exp().numpy(), got_exp)
+np.testing.assert_array_equal((flambeau.tensor(a) @ flambeau.tensor(b)).numpy(), got_mm)
+"""
 
 
-def test_openmp_runtime_survives_fork():
-    # The parent's OpenMP threads do not exist in a forked child: its first parallel op must start new
-    # ones, not wait for the parent's forever.
-    if "fork" not in multiprocessing.get_all_start_methods():
-        pytest.skip("no fork on this platform")
-    x = flambeau.arange(1 << 20, dtype=flambeau.float64)
-    expect = float((x * 2).sum())
-    ctx = multiprocessing.get_context("fork")
-    queue = ctx.Queue()
-    child = ctx.Process(target=_parallel_sum_in_child, args=(queue,))
-    child.start()
-    child.join(60)
-    if child.is_alive():
-        child.kill()
+def _run(script, *args, own_openmp=True, timeout=180):
+    env = dict(os.environ)
+    env.pop("FLAMBEAU_OWN_OPENMP", None)
+    if own_openmp:
+        env["FLAMBEAU_OWN_OPENMP"] = "1"
+    # The same flambeau as this process (the in-tree build or the installed one).
+    env["PYTHONPATH"] = os.pathsep.join([str(Path(flambeau.__file__).parents[1])] + sys.path)
+    return subprocess.run([sys.executable, "-c", script, *args], env=env, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
+@pytest.mark.parametrize("own_openmp", [True, False], ids=["own_pool", "libgomp_loaded"])
+def test_openmp_after_fork(own_openmp):
+    # A forked child has none of its parent's threads: its first parallel op must start new ones, not wait
+    # for the parent's forever (libgomp's own regions do wait: with PyTorch's libgomp loaded, the module
+    # forwards to it in the parent and uses its own pool in the child).
+    script = ("import torch\n" if not own_openmp else "") + _FORK_SCRIPT
+    try:
+        r = _run(script, own_openmp=own_openmp, timeout=120)
+    except subprocess.TimeoutExpired:
         pytest.fail("a parallel op in a forked child hung")
-    assert child.exitcode == 0
-    assert queue.get(timeout=5) == expect
+    assert r.returncode == 0, r.stdout + r.stderr
 
 
 @pytest.mark.parametrize("threads", [1, 2, 3, 5])
-def test_openmp_runtime_thread_counts_match_torch(threads):
+def test_openmp_own_pool_thread_counts_match_torch(threads):
     # Thread counts other than the machine's (more threads than cores too): the parallel_for split, the
-    # GEMM's dynamic tile loop and barrier, and a convolution's dynamic loop, against PyTorch.
-    saved = flambeau.get_num_threads()
-    try:
-        flambeau.set_num_threads(threads)
-        assert flambeau.get_num_threads() == threads
-        rng = np.random.default_rng(threads)
-        a = rng.standard_normal((301, 257)).astype(np.float32)
-        b = rng.standard_normal((257, 199)).astype(np.float32)
-        img = rng.standard_normal((3, 5, 37, 41)).astype(np.float32)
-        w = rng.standard_normal((7, 5, 3, 3)).astype(np.float32)
-        v = rng.standard_normal(1 << 18)
-        got_mm = (flambeau.tensor(a) @ flambeau.tensor(b)).numpy()
-        got_conv = flambeau.nn.functional.conv2d(flambeau.tensor(img), flambeau.tensor(w), padding=1).numpy()
-        got_exp = flambeau.tensor(v).exp().numpy()
-        np.testing.assert_allclose(got_mm, (torch.tensor(a) @ torch.tensor(b)).numpy(), rtol=1e-4, atol=1e-4)
-        np.testing.assert_allclose(got_conv, torch.nn.functional.conv2d(torch.tensor(img), torch.tensor(w),
-                                                                        padding=1).numpy(), rtol=1e-4, atol=1e-4)
-        np.testing.assert_allclose(got_exp, torch.tensor(v).exp().numpy(), rtol=1e-15, atol=0)
-        # The same bits with one thread: a parallel split may not change what each element computes.
-        flambeau.set_num_threads(1)
-        np.testing.assert_array_equal(flambeau.tensor(v).exp().numpy(), got_exp)
-    finally:
-        flambeau.set_num_threads(saved)
+    # GEMM's dynamic tile loop and barrier, a convolution's dynamic loop and a reduction, against PyTorch.
+    r = _run(_THREADS_SCRIPT, str(threads))
+    assert r.returncode == 0, r.stdout + r.stderr

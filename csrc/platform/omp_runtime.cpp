@@ -12,6 +12,13 @@
 // Only what GCC emits for the constructs csrc/ uses is here; a construct that needs another GOMP_* entry
 // point leaves it undefined in _C.so, which tools/check_wheel_portability.py (and its test) reports.
 //
+// Sharing: when a libgomp.so.1 is already in the process (PyTorch's, imported for comparison), the entry
+// points forward to it instead, as the module did before by linking libgomp.so.1 by soname. Two pools on
+// the same cores take turns badly: libgomp's idle threads spin for milliseconds after each of its regions,
+// and flambeau ops interleaved with PyTorch ops ran 5-30x slower with a pool of their own (2 cores).
+// The check is made before top-level regions (at most every 50 ms until one is found); once found, it is
+// used for good. FLAMBEAU_OWN_OPENMP=1 keeps the module's own pool regardless (tests, benchmarks).
+//
 // Semantics kept from libgomp: nested parallel regions run with a team of one; nthreads-var comes from
 // OMP_NUM_THREADS or the CPUs in the affinity mask; idle workers spin briefly and then sleep on a futex.
 // Differences: omp_set_num_threads is process-wide (the project sets it from any Python thread as
@@ -23,6 +30,10 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
+#include <type_traits>
+
+#include <dlfcn.h>
 
 #include <linux/futex.h>
 #include <pthread.h>
@@ -208,15 +219,17 @@ void wait_workers(Pool& pool) {
 }
 
 // After fork() only the forking thread exists in the child: it starts a new pool (the parent's is
-// leaked on purpose: its lock may be held and its threads are gone).
-void forget_pool_in_child() {
-  pool_ptr = nullptr;
-  tls = ThreadState{};
+// leaked on purpose: its lock may be held and its threads are gone), also where the parent forwarded to
+// libgomp, whose parallel regions wait forever in a forked child for the parent's threads.
+void forget_pool_in_child();
+
+void ensure_atfork() {
+  static const bool registered = pthread_atfork(nullptr, nullptr, forget_pool_in_child) == 0;
+  (void)registered;
 }
 
 Pool& pool() {
-  static const bool registered = pthread_atfork(nullptr, nullptr, forget_pool_in_child) == 0;
-  (void)registered;
+  ensure_atfork();
   if (pool_ptr == nullptr) pool_ptr = new Pool();
   return *pool_ptr;
 }
@@ -275,15 +288,120 @@ bool next_chunk(WorkShare& s, long* istart, long* iend) {
 
 thread_local Team orphan_team;  // a loop met outside any region: this thread alone runs it
 
+// ---- forwarding to a libgomp.so.1 already in the process ------------------------------------------
+struct Libgomp {
+  void (*parallel)(void (*)(void*), void*, unsigned, unsigned);
+  void (*parallel_loop_nonmonotonic_dynamic)(void (*)(void*), void*, unsigned, long, long, long, long, unsigned);
+  void (*barrier)(void);
+  bool (*loop_nonmonotonic_dynamic_start)(long, long, long, long, long*, long*);
+  bool (*loop_nonmonotonic_dynamic_next)(long*, long*);
+  void (*loop_end_nowait)(void);
+  void (*loop_end)(void);
+  int (*get_max_threads)(void);
+  void (*set_num_threads)(int);
+  int (*get_thread_num)(void);
+  int (*get_num_threads)(void);
+  int (*in_parallel)(void);
+};
+Libgomp libgomp_table;
+std::atomic<const Libgomp*> libgomp{nullptr};
+std::atomic<long> libgomp_next_check_ns{0};
+std::atomic<bool> nthreads_set{false};  // omp_set_num_threads was called: passed on when forwarding starts
+std::atomic<bool> forked_child{false};  // libgomp's threads do not survive fork(): its children use ours
+
+const Libgomp* find_libgomp() {
+  void* h = dlopen("libgomp.so.1", RTLD_LAZY | RTLD_NOLOAD);
+  if (h == nullptr) return nullptr;
+  Libgomp t;
+  bool ok = true;
+  auto get = [&](auto& slot, const char* name) {
+    void* f = dlsym(h, name);
+    ok = ok && f != nullptr;
+    slot = reinterpret_cast<std::remove_reference_t<decltype(slot)>>(f);
+  };
+  get(t.parallel, "GOMP_parallel");
+  get(t.parallel_loop_nonmonotonic_dynamic, "GOMP_parallel_loop_nonmonotonic_dynamic");
+  get(t.barrier, "GOMP_barrier");
+  get(t.loop_nonmonotonic_dynamic_start, "GOMP_loop_nonmonotonic_dynamic_start");
+  get(t.loop_nonmonotonic_dynamic_next, "GOMP_loop_nonmonotonic_dynamic_next");
+  get(t.loop_end_nowait, "GOMP_loop_end_nowait");
+  get(t.loop_end, "GOMP_loop_end");
+  get(t.get_max_threads, "omp_get_max_threads");
+  get(t.set_num_threads, "omp_set_num_threads");
+  get(t.get_thread_num, "omp_get_thread_num");
+  get(t.get_num_threads, "omp_get_num_threads");
+  get(t.in_parallel, "omp_in_parallel");
+  if (!ok) return nullptr;  // an older libgomp without an entry point our code calls: keep our pool
+  libgomp_table = t;
+  return &libgomp_table;  // the handle's reference is kept: libgomp stays while we forward to it
+}
+
+bool own_openmp_forced() {
+  static const bool forced = [] {
+    const char* v = std::getenv("FLAMBEAU_OWN_OPENMP");
+    return v != nullptr && v[0] != '\0' && std::strcmp(v, "0") != 0;
+  }();
+  return forced;
+}
+
+// The libgomp to forward to, or nullptr; called at top level only (no region of ours on this thread).
+const Libgomp* libgomp_for_region() {
+  const Libgomp* g = libgomp.load(std::memory_order_acquire);
+  if (g != nullptr || own_openmp_forced() || forked_child.load(std::memory_order_relaxed)) return g;
+  timespec now;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+  long ns = now.tv_sec * 1000000000L + now.tv_nsec;
+  long next = libgomp_next_check_ns.load(std::memory_order_relaxed);
+  if (ns < next || !libgomp_next_check_ns.compare_exchange_strong(next, ns + 50000000L)) return nullptr;
+  Pool* p = pool_ptr;
+  if (p != nullptr) pthread_mutex_lock(&p->lock);  // no region of ours in flight while switching
+  g = libgomp.load(std::memory_order_acquire);
+  if (g == nullptr && (g = find_libgomp()) != nullptr) {
+    ensure_atfork();
+    if (nthreads_set.load()) g->set_num_threads(nthreads_var.load());
+    libgomp.store(g, std::memory_order_release);
+  }
+  if (p != nullptr) pthread_mutex_unlock(&p->lock);
+  return g;
+}
+
+void forget_pool_in_child() {
+  pool_ptr = nullptr;
+  tls = ThreadState{};
+  libgomp.store(nullptr);
+  forked_child.store(true);
+}
+
+// Outside any region of ours: the libgomp forwarded to, if any (no check for a new one).
+inline const Libgomp* forwarding() {
+  return tls.team == nullptr ? libgomp.load(std::memory_order_acquire) : nullptr;
+}
+
 }  // namespace
 
 extern "C" {
 
-int omp_get_max_threads(void) { return max_threads(); }
-void omp_set_num_threads(int n) { nthreads_var.store(clamp_threads(n)); }
-int omp_get_thread_num(void) { return tls.id; }
-int omp_get_num_threads(void) { return tls.nthreads; }
-int omp_in_parallel(void) { return tls.active; }
+int omp_get_max_threads(void) {
+  if (const Libgomp* g = forwarding()) return g->get_max_threads();
+  return max_threads();
+}
+void omp_set_num_threads(int n) {
+  nthreads_var.store(clamp_threads(n));
+  nthreads_set.store(true);
+  if (const Libgomp* g = forwarding()) g->set_num_threads(n);
+}
+int omp_get_thread_num(void) {
+  if (const Libgomp* g = forwarding()) return g->get_thread_num();
+  return tls.id;
+}
+int omp_get_num_threads(void) {
+  if (const Libgomp* g = forwarding()) return g->get_num_threads();
+  return tls.nthreads;
+}
+int omp_in_parallel(void) {
+  if (const Libgomp* g = forwarding()) return g->in_parallel();
+  return tls.active;
+}
 
 // A parallel region of `requested` threads (0: nthreads-var); `loop`: the bounds of the combined
 // `parallel for` loop GCC hands over with the region (GOMP_parallel_loop_*), set up before any thread runs.
@@ -325,12 +443,17 @@ static void run_parallel(void (*fn)(void*), void* data, unsigned requested, cons
   pthread_mutex_unlock(&p.lock);
 }
 
-void GOMP_parallel(void (*fn)(void*), void* data, unsigned num_threads, unsigned /*flags: proc_bind*/) {
+void GOMP_parallel(void (*fn)(void*), void* data, unsigned num_threads, unsigned flags) {
+  if (tls.team == nullptr)
+    if (const Libgomp* g = libgomp_for_region()) return g->parallel(fn, data, num_threads, flags);
   run_parallel(fn, data, num_threads, nullptr);
 }
 
 void GOMP_parallel_loop_nonmonotonic_dynamic(void (*fn)(void*), void* data, unsigned num_threads, long start,
-                                             long end, long incr, long chunk, unsigned /*flags*/) {
+                                             long end, long incr, long chunk, unsigned flags) {
+  if (tls.team == nullptr)
+    if (const Libgomp* g = libgomp_for_region())
+      return g->parallel_loop_nonmonotonic_dynamic(fn, data, num_threads, start, end, incr, chunk, flags);
   LoopBounds b{start, end, incr, chunk};
   run_parallel(fn, data, num_threads, &b);
 }
@@ -341,6 +464,7 @@ void GOMP_parallel_loop_dynamic(void (*fn)(void*), void* data, unsigned num_thre
 }
 
 void GOMP_barrier(void) {
+  if (const Libgomp* g = forwarding()) return g->barrier();
   Team* team = tls.team;
   if (team == nullptr || tls.nthreads <= 1) return;
   uint32_t gen = team->barrier_gen.load(std::memory_order_acquire);
@@ -353,6 +477,7 @@ void GOMP_barrier(void) {
 }
 
 bool GOMP_loop_nonmonotonic_dynamic_start(long start, long end, long incr, long chunk, long* istart, long* iend) {
+  if (const Libgomp* g = forwarding()) return g->loop_nonmonotonic_dynamic_start(start, end, incr, chunk, istart, iend);
   if (tls.team == nullptr) {
     orphan_team.reset(1);
     tls.team = &orphan_team;
@@ -371,25 +496,29 @@ bool GOMP_loop_dynamic_start(long start, long end, long incr, long chunk, long* 
 }
 
 bool GOMP_loop_nonmonotonic_dynamic_next(long* istart, long* iend) {
+  if (const Libgomp* g = forwarding()) return g->loop_nonmonotonic_dynamic_next(istart, iend);
   return tls.ws != nullptr && next_chunk(*tls.ws, istart, iend);
 }
 
 bool GOMP_loop_dynamic_next(long* istart, long* iend) { return GOMP_loop_nonmonotonic_dynamic_next(istart, iend); }
 
 void GOMP_loop_end_nowait(void) {
+  if (const Libgomp* g = forwarding()) return g->loop_end_nowait();
   if (tls.ws != nullptr) tls.ws->users.fetch_sub(1, std::memory_order_acq_rel);
   tls.ws = nullptr;
   if (tls.team == &orphan_team) tls = ThreadState{};
 }
 
 void GOMP_loop_end(void) {  // a loop without nowait: its implicit barrier
+  if (const Libgomp* g = forwarding()) return g->loop_end();
   bool orphan = tls.team == &orphan_team;
   GOMP_loop_end_nowait();
   if (!orphan) GOMP_barrier();
 }
 
 // `#pragma omp critical(name)`: GCC passes the address of a pointer-sized zeroed variable per name; its
-// first 4 bytes serve as the lock word.
+// first 4 bytes serve as the lock word. Never forwarded: the variable is the module's own, so one lock
+// serves threads of either runtime.
 void GOMP_critical_name_start(void** pptr) {
   auto* word = reinterpret_cast<std::atomic<int>*>(pptr);
   for (int spins = 0;; ++spins) {
