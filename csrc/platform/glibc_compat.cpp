@@ -27,20 +27,22 @@
 
 #define FLAMBEAU_OLD_SYMBOL(local, name) __asm__(".symver " #local "," #name "@GLIBC_2.2.5")
 
-// __wrap_NAME as a tail jump to NAME@VERSION: no signature needed, the arguments pass untouched.
-// Hidden like the rest of the module; endbr64 (a no-op without CET) keeps it a valid indirect-branch target.
-#define FLAMBEAU_FORWARD(name, version)                           \
-  __asm__(".symver flambeau_old_" #name "," #name "@" version "\n" \
-          ".pushsection .text\n"                                  \
-          ".globl __wrap_" #name "\n"                             \
-          ".hidden __wrap_" #name "\n"                            \
-          ".type __wrap_" #name ",@function\n"                    \
-          ".p2align 4\n"                                          \
-          "__wrap_" #name ":\n"                                   \
-          "  endbr64\n"                                           \
-          "  jmp flambeau_old_" #name "@PLT\n"                    \
-          ".size __wrap_" #name ",.-__wrap_" #name "\n"           \
+// __wrap_NAME as a tail jump to TARGET@VERSION (TARGET is NAME but for the C23 names below): no signature
+// needed, the arguments pass untouched. Hidden like the rest of the module; endbr64 (a no-op without
+// CET) keeps it a valid indirect-branch target.
+#define FLAMBEAU_FORWARD_AS(name, target, version)                 \
+  __asm__(".symver flambeau_old_" #name "," #target "@" version "\n" \
+          ".pushsection .text\n"                                    \
+          ".globl __wrap_" #name "\n"                               \
+          ".hidden __wrap_" #name "\n"                              \
+          ".type __wrap_" #name ",@function\n"                      \
+          ".p2align 4\n"                                            \
+          "__wrap_" #name ":\n"                                     \
+          "  endbr64\n"                                             \
+          "  jmp flambeau_old_" #name "@PLT\n"                      \
+          ".size __wrap_" #name ",.-__wrap_" #name "\n"             \
           ".popsection\n")
+#define FLAMBEAU_FORWARD(name, version) FLAMBEAU_FORWARD_AS(name, name, version)
 
 extern "C" {
 
@@ -165,6 +167,16 @@ FLAMBEAU_FORWARD(dlvsym, "GLIBC_2.2.5");
 FLAMBEAU_FORWARD(dlerror, "GLIBC_2.2.5");
 FLAMBEAU_FORWARD(dladdr, "GLIBC_2.2.5");
 FLAMBEAU_FORWARD(dlmopen, "GLIBC_2.3.4");
+
+// ---- glibc >= 2.38 headers: C23 strtol & co. ---------------------------------------------------------
+// With _GNU_SOURCE (g++ defines it) glibc 2.38's headers redirect strtol, sscanf, ... (std::stoi's
+// strtol among them) to __isoc23_* versions, which differ only in reading "0b" binary prefixes. Not
+// referenced when building on this machine's glibc 2.36; there for builders on newer ones.
+FLAMBEAU_FORWARD_AS(__isoc23_strtol, strtol, "GLIBC_2.2.5");
+FLAMBEAU_FORWARD_AS(__isoc23_strtoul, strtoul, "GLIBC_2.2.5");
+FLAMBEAU_FORWARD_AS(__isoc23_strtoll, strtoll, "GLIBC_2.2.5");
+FLAMBEAU_FORWARD_AS(__isoc23_strtoull, strtoull, "GLIBC_2.2.5");
+FLAMBEAU_FORWARD_AS(__isoc23_sscanf, sscanf, "GLIBC_2.2.5");
 
 // What the C++ below calls (the trampolines above).
 int __wrap_pthread_once(pthread_once_t*, void (*)(void));
