@@ -185,8 +185,9 @@ def _run(script, *args, own_openmp=True, timeout=180):
     env.pop("FLAMBEAU_OWN_OPENMP", None)
     if own_openmp:
         env["FLAMBEAU_OWN_OPENMP"] = "1"
-    # The same flambeau as this process (the in-tree build or the installed one).
-    env["PYTHONPATH"] = os.pathsep.join([str(Path(flambeau.__file__).parents[1])] + sys.path)
+    # The same flambeau as this process (the in-tree build or the installed one), and nothing else of this
+    # process's sys.path: tests/test_torch_alias.py leaves a `torch` that is flambeau on it.
+    env["PYTHONPATH"] = str(Path(flambeau.__file__).parents[1])
     return subprocess.run([sys.executable, "-c", script, *args], env=env, capture_output=True, text=True,
                           timeout=timeout)
 
