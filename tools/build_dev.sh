@@ -10,6 +10,7 @@ build=${FLAMBEAU_BUILD_DIR:-build/dev}
 if [ ! -f "$build/build.ninja" ]; then
   cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
     -DFLAMBEAU_CUDA="${FLAMBEAU_CUDA:-OFF}" -DFLAMBEAU_CUDA_ARCHS="${FLAMBEAU_CUDA_ARCHS:-90}" \
+    -DFLAMBEAU_PORTABLE_LINUX="${FLAMBEAU_PORTABLE_LINUX:-AUTO}" \
     -Dpybind11_DIR="$(python3 -m pybind11 --cmakedir)" >/dev/null
 fi
 ninja -C "$build" ${NINJA_FLAGS:-}
