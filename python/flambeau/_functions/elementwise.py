@@ -604,17 +604,23 @@ def _zero_division(name, input, other):
     return RuntimeError(f"ZeroDivisionError: {name} of integers by zero (operands {shapes})")
 
 
-def remainder(input, other, *, out=None):
+def _integer_division_op(name, kernel, fn, input, other, out):
+    """remainder/fmod: the binary op (a Python number first goes the reflected way), its integer division
+    by zero reported with the op's name and the shapes."""
     try:
         if not isinstance(input, Tensor):
-            r = _rbinary(other, input, _C.remainder, Remainder)
+            r = _rbinary(other, input, kernel, fn)
         else:
-            r = _binary(input, other, _C.remainder, Remainder)
+            r = _binary(input, other, kernel, fn)
     except RuntimeError as e:
         if str(e).startswith("ZeroDivisionError"):
-            raise _zero_division("remainder", input, other) from None
+            raise _zero_division(name, input, other) from None
         raise
     return _write_out(out, r) if out is not None else r
+
+
+def remainder(input, other, *, out=None):
+    return _integer_division_op("remainder", _C.remainder, Remainder, input, other, out)
 
 
 class Fmod(_Binary):
@@ -633,16 +639,7 @@ class Fmod(_Binary):
 
 def fmod(input, other, *, out=None):
     """C-style remainder (sign of the dividend), as C's fmod."""
-    try:
-        if not isinstance(input, Tensor):
-            r = _rbinary(other, input, _C.fmod, Fmod)
-        else:
-            r = _binary(input, other, _C.fmod, Fmod)
-    except RuntimeError as e:
-        if str(e).startswith("ZeroDivisionError"):
-            raise _zero_division("fmod", input, other) from None
-        raise
-    return _write_out(out, r) if out is not None else r
+    return _integer_division_op("fmod", _C.fmod, Fmod, input, other, out)
 
 
 class _NoGrad(Function):

@@ -95,13 +95,16 @@ class MNIST(Dataset):
 
     # ------------------------------------------------------------------ Dataset protocol
     def __getitem__(self, index):
-        img = self.data[index]
+        img = self._image(index)
         target = self._targets_list[index]
         if self.transform is not None:
             img = self.transform(img)
         if self.target_transform is not None:
             target = self.target_transform(target)
         return img, target
+
+    def _image(self, index):
+        return self.data[index]
 
     def __len__(self):
         return self.data.shape[0]

@@ -45,11 +45,7 @@ class FakeData(VisionDataset):
         if arr.shape[2] == 1:
             arr = arr[:, :, 0]
         arr = np.ascontiguousarray(arr)
-        if self.transform is not None:
-            arr = self.transform(arr)
-        if self.target_transform is not None:
-            target = self.target_transform(target)
-        return arr, target
+        return self._transformed(arr, target)
 
     def __len__(self):
         return self.size

@@ -26,14 +26,8 @@ class MNIST(_fd.MNIST):
         self._images = self.data  # numpy, indexed by __getitem__
         self.data = flambeau.from_numpy(self._images)
 
-    def __getitem__(self, index):
-        img = self._images[index]
-        target = self._targets_list[index]
-        if self.transform is not None:
-            img = self.transform(img)
-        if self.target_transform is not None:
-            target = self.target_transform(target)
-        return img, target
+    def _image(self, index):  # (the numpy image, as flambeau.datasets.MNIST gives; .data is a tensor here)
+        return self._images[index]
 
     @property
     def raw_folder(self):

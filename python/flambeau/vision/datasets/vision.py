@@ -29,6 +29,14 @@ class VisionDataset(Dataset):
     def __len__(self):
         raise NotImplementedError
 
+    def _transformed(self, sample, target):
+        """sample and target through transform / target_transform (what every dataset's __getitem__ ends with)."""
+        if self.transform is not None:
+            sample = self.transform(sample)
+        if self.target_transform is not None:
+            target = self.target_transform(target)
+        return sample, target
+
     def extra_repr(self):
         return ""
 
