@@ -27,21 +27,24 @@
 
 #define FLAMBEAU_OLD_SYMBOL(local, name) __asm__(".symver " #local "," #name "@GLIBC_2.2.5")
 
-// __wrap_NAME as a tail jump to TARGET@VERSION (TARGET is NAME but for the C23 names below): no signature
-// needed, the arguments pass untouched. Hidden like the rest of the module; endbr64 (a no-op without
-// CET) keeps it a valid indirect-branch target.
-#define FLAMBEAU_FORWARD_AS(name, target, version)                 \
-  __asm__(".symver flambeau_old_" #name "," #target "@" version "\n" \
-          ".pushsection .text\n"                                    \
-          ".globl __wrap_" #name "\n"                               \
-          ".hidden __wrap_" #name "\n"                              \
-          ".type __wrap_" #name ",@function\n"                      \
-          ".p2align 4\n"                                            \
-          "__wrap_" #name ":\n"                                     \
-          "  endbr64\n"                                             \
-          "  jmp flambeau_old_" #name "@PLT\n"                      \
-          ".size __wrap_" #name ",.-__wrap_" #name "\n"             \
+// __wrap_NAME: a hidden function whose body is one indirect-branch-safe tail jump, JUMP (endbr64, a no-op
+// without CET, keeps it a valid indirect-branch target). No signature needed: the arguments pass untouched.
+#define FLAMBEAU_WRAP_JUMP(name, jump)                   \
+  __asm__(".pushsection .text\n"                         \
+          ".globl __wrap_" #name "\n"                    \
+          ".hidden __wrap_" #name "\n"                   \
+          ".type __wrap_" #name ",@function\n"           \
+          ".p2align 4\n"                                 \
+          "__wrap_" #name ":\n"                          \
+          "  endbr64\n"                                  \
+          "  " jump "\n"                                 \
+          ".size __wrap_" #name ",.-__wrap_" #name "\n"  \
           ".popsection\n")
+
+// __wrap_NAME as a tail jump to TARGET@VERSION (TARGET is NAME but for the C23 names below).
+#define FLAMBEAU_FORWARD_AS(name, target, version)                   \
+  __asm__(".symver flambeau_old_" #name "," #target "@" version);    \
+  FLAMBEAU_WRAP_JUMP(name, "jmp flambeau_old_" #name "@PLT")
 #define FLAMBEAU_FORWARD(name, version) FLAMBEAU_FORWARD_AS(name, name, version)
 
 extern "C" {
@@ -52,17 +55,7 @@ extern "C" {
 // GLIBC_2.2.5 versions of a newer glibc keep the SVID wrapper around the same implementation, and were
 // measured up to 1.5x slower on scalar expf (the CPU_CAPABILITY=default loops); the newer versions are
 // the very functions a module linked against this glibc would call.
-#define FLAMBEAU_DISPATCH(name)                                  \
-  __asm__(".pushsection .text\n"                                 \
-          ".globl __wrap_" #name "\n"                            \
-          ".hidden __wrap_" #name "\n"                           \
-          ".type __wrap_" #name ",@function\n"                   \
-          ".p2align 4\n"                                         \
-          "__wrap_" #name ":\n"                                  \
-          "  endbr64\n"                                          \
-          "  jmp *flambeau_impl_" #name "(%rip)\n"               \
-          ".size __wrap_" #name ",.-__wrap_" #name "\n"          \
-          ".popsection\n")
+#define FLAMBEAU_DISPATCH(name) FLAMBEAU_WRAP_JUMP(name, "jmp *flambeau_impl_" #name "(%rip)")
 
 double flambeau_old_exp(double);
 double flambeau_old_pow(double, double);
