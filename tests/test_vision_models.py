@@ -129,6 +129,14 @@ def test_resnet_forward_is_torchvisions(name):
     np.testing.assert_allclose(ours, ref, rtol=1e-4, atol=1e-4 * np.abs(ref).max())
 
 
+def _torch_classifier(sd, h, linear_indices):
+    """VGG's/AlexNet's classifier (Linear + ReLU pairs, the last Linear alone) as PyTorch calls on sd's weights."""
+    for i in linear_indices:
+        h = TF.linear(h, _t(sd, f"classifier.{i}.weight"), _t(sd, f"classifier.{i}.bias"))
+        h = TF.relu(h) if i != linear_indices[-1] else h
+    return h
+
+
 def _torch_sequential_features(sd, x, kinds):
     """VGG/AlexNet `features`: kinds[i] is ('conv', padding, stride), 'bn', 'relu' or ('pool', k, s)."""
     for i, kind in enumerate(kinds):
@@ -156,9 +164,7 @@ def test_vgg11_bn_and_alexnet_forward_are_torchvisions():
     x = np.random.randn(1, 3, 40, 40).astype(np.float32)
     sd = vgg.state_dict()
     h = TF.adaptive_avg_pool2d(_torch_sequential_features(sd, torch.from_numpy(x), kinds), 7).flatten(1)
-    for i in (0, 3, 6):
-        h = TF.linear(h, _t(sd, f"classifier.{i}.weight"), _t(sd, f"classifier.{i}.bias"))
-        h = TF.relu(h) if i < 6 else h
+    h = _torch_classifier(sd, h, (0, 3, 6))
     np.testing.assert_allclose(vgg(flambeau.from_numpy(x)).detach().numpy(), h.numpy(), rtol=1e-4, atol=1e-6)
 
     alex = models.alexnet(num_classes=4).eval()
@@ -167,9 +173,7 @@ def test_vgg11_bn_and_alexnet_forward_are_torchvisions():
     x = np.random.randn(2, 3, 67, 71).astype(np.float32)
     sd = alex.state_dict()
     h = TF.adaptive_avg_pool2d(_torch_sequential_features(sd, torch.from_numpy(x), kinds), 6).flatten(1)
-    for i in (1, 4, 6):
-        h = TF.linear(h, _t(sd, f"classifier.{i}.weight"), _t(sd, f"classifier.{i}.bias"))
-        h = TF.relu(h) if i < 6 else h
+    h = _torch_classifier(sd, h, (1, 4, 6))
     np.testing.assert_allclose(alex(flambeau.from_numpy(x)).detach().numpy(), h.numpy(), rtol=1e-4, atol=1e-7)
 
 
