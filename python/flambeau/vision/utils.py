@@ -6,13 +6,12 @@ and raises a clear error when it is not.
 """
 import math
 import os
-import struct
-import zlib
 
 import numpy as np
 
 import flambeau
 from .._tensor import Tensor
+from ..utils._png import png_bytes
 
 __all__ = ["make_grid", "save_image", "write_png"]
 
@@ -78,31 +77,16 @@ def make_grid(tensor, nrow=8, padding=2, normalize=False, value_range=None, scal
     return grid
 
 
-def _png_chunk(kind, data):
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-
-
 def write_png(fp, array):
     """Writes a uint8 array (H, W), (H, W, 1), (H, W, 3) or (H, W, 4) as a PNG to a path or a binary file."""
     arr = np.asarray(array)
     if arr.dtype != np.uint8:
         raise TypeError(f"write_png: expected uint8 pixels, got {arr.dtype}")
-    if arr.ndim == 3 and arr.shape[2] == 1:
-        arr = arr[:, :, 0]
     if arr.ndim == 2:
-        color_type, channels = 0, 1
-    elif arr.ndim == 3 and arr.shape[2] in (3, 4):
-        color_type, channels = (2, 3) if arr.shape[2] == 3 else (6, 4)
-    else:
+        arr = arr[:, :, None]
+    if not (arr.ndim == 3 and arr.shape[2] in (1, 3, 4)):
         raise ValueError(f"write_png: cannot write an image of shape {arr.shape} (1, 3 or 4 channels)")
-    h, w = arr.shape[:2]
-    rows = np.ascontiguousarray(arr).reshape(h, w * channels)
-    # each scanline is preceded by its filter type: 0 (none)
-    raw = np.concatenate([np.zeros((h, 1), np.uint8), rows], axis=1).tobytes()
-    png = (b"\x89PNG\r\n\x1a\n"
-           + _png_chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, color_type, 0, 0, 0))
-           + _png_chunk(b"IDAT", zlib.compress(raw, 6))
-           + _png_chunk(b"IEND", b""))
+    png = png_bytes(arr)  # (the TensorBoard writer's encoder: filter 0, zlib level 6)
     if hasattr(fp, "write"):
         fp.write(png)
     else:

@@ -10,7 +10,7 @@ import warnings
 
 import numpy as np
 
-from ._png import encode_png
+from .._png import encode_png
 from ._summary import _make_grid
 
 

@@ -15,7 +15,7 @@ import numpy as np
 from . import _proto as P
 from ._convert import _is_tensor_like, make_np
 from ._gif import encode_gif
-from ._png import encode_png
+from .._png import encode_png
 
 # tensorboard/compat/proto/types.proto DataType values
 DT_FLOAT, DT_DOUBLE, DT_INT32, DT_UINT8, DT_INT16, DT_INT8, DT_STRING = 1, 2, 3, 4, 5, 6, 7

@@ -1,4 +1,5 @@
-"""Minimal PNG encoder (stdlib zlib only) for 8-bit images, what TensorBoard's image plugin shows.
+"""Minimal PNG encoder (stdlib zlib only) for 8-bit images: TensorBoard's image plugin (utils.tensorboard) and
+flambeau.vision.utils.save_image.
 
 Every scanline uses filter type 0 (None): the output is a valid PNG that any decoder reads to the
 same pixels; adaptive filtering would only make the file smaller.
@@ -26,6 +27,13 @@ def encode_png(hwc):
     h, w, c = hwc.shape
     if h == 0 or w == 0:
         raise ValueError(f"encode_png: an image needs at least one pixel, got shape {tuple(hwc.shape)}")
+    return png_bytes(hwc)
+
+
+def png_bytes(hwc):
+    """The PNG file of a uint8 (H, W, C) array, C in 1..4, unchecked (encode_png and
+    flambeau.vision.utils.write_png check their inputs each in their own words)."""
+    h, w, c = hwc.shape
     rows = np.zeros((h, 1 + w * c), dtype=np.uint8)  # column 0: the filter byte, 0 = None
     rows[:, 1:] = hwc.reshape(h, w * c)
     ihdr = struct.pack(">IIBBBBB", w, h, 8, _COLOR_TYPE[c], 0, 0, 0)
