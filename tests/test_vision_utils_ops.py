@@ -2,8 +2,6 @@
 flambeau.vision.ops (box_iou, box_convert, nms, batched_nms, ...) against brute-force Python and PyTorch."""
 import io
 import itertools
-import struct
-import zlib
 
 import numpy as np
 import pytest
@@ -12,6 +10,7 @@ import torch
 import flambeau
 from flambeau.vision import ops
 from flambeau.vision.utils import make_grid, save_image, write_png
+from png_decode import decode_png
 
 
 def _f(a):
@@ -59,34 +58,13 @@ def test_make_grid_normalize():
         make_grid(t, normalize=True, value_range=[0, 1])
 
 
-def _decode_png(data):
-    """A minimal decoder of the PNGs write_png makes (8-bit, filter 0), independent of it."""
-    assert data[:8] == b"\x89PNG\r\n\x1a\n"
-    pos, idat, ihdr = 8, b"", None
-    while pos < len(data):
-        (length,) = struct.unpack(">I", data[pos:pos + 4])
-        kind, body = data[pos + 4:pos + 8], data[pos + 8:pos + 8 + length]
-        (crc,) = struct.unpack(">I", data[pos + 8 + length:pos + 12 + length])
-        assert crc == zlib.crc32(kind + body) & 0xFFFFFFFF
-        if kind == b"IHDR":
-            ihdr = struct.unpack(">IIBBBBB", body)
-        elif kind == b"IDAT":
-            idat += body
-        pos += 12 + length
-    w, h, depth, color, _, _, _ = ihdr
-    ch = {0: 1, 2: 3, 6: 4}[color]
-    rows = np.frombuffer(zlib.decompress(idat), np.uint8).reshape(h, 1 + w * ch)
-    assert depth == 8 and (rows[:, 0] == 0).all()
-    return rows[:, 1:].reshape(h, w, ch)
-
-
 def test_save_image_rounds_like_torchvision_and_writes_png(tmp_path):
     # x * 255 + 0.5, clamped to [0, 255], truncated: 0.5 -> 128, 1/255 -> 1, 0.998 -> 254, out of range clamped
     vals = np.array([0.0, 0.5, 1 / 255, 0.998, -0.3, 1.7], dtype=np.float32)
     img = np.stack([vals.reshape(2, 3), vals[::-1].reshape(2, 3), np.zeros((2, 3), np.float32)])
     path = tmp_path / "g.png"
     save_image(_f(img), str(path))
-    pix = _decode_png(path.read_bytes())
+    pix = decode_png(path.read_bytes())
     expect = np.clip(np.float32(img) * np.float32(255) + np.float32(0.5), 0, 255).astype(np.uint8).transpose(1, 2, 0)
     assert pix.shape == (2, 3, 3) and np.array_equal(pix, expect)
     assert pix[0, 1, 0] == 128 and pix[0, 2, 0] == 1 and pix[1, 0, 0] == 254 and pix[1, 1, 0] == 0
@@ -95,7 +73,7 @@ def test_save_image_rounds_like_torchvision_and_writes_png(tmp_path):
     batch = np.random.rand(5, 1, 4, 3).astype(np.float32)
     save_image(_f(batch), buf, nrow=4, padding=1)
     grid = make_grid(_f(batch), nrow=4, padding=1).numpy()
-    pix = _decode_png(buf.getvalue())
+    pix = decode_png(buf.getvalue())
     assert pix.shape == (11, 17, 3) and np.array_equal(
         pix, np.clip(grid * np.float32(255) + np.float32(0.5), 0, 255).astype(np.uint8).transpose(1, 2, 0))
     # gray and RGBA arrays through write_png; PIL (when installed) reads the same pixels
@@ -103,7 +81,7 @@ def test_save_image_rounds_like_torchvision_and_writes_png(tmp_path):
         arr = np.random.randint(0, 256, shape, dtype=np.uint8)
         buf = io.BytesIO()
         write_png(buf, arr)
-        assert np.array_equal(_decode_png(buf.getvalue()).reshape(arr.shape), arr)
+        assert np.array_equal(decode_png(buf.getvalue()).reshape(arr.shape), arr)
         try:
             from PIL import Image
         except ImportError:
