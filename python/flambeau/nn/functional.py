@@ -2754,3 +2754,4 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
 
 from ._linear_cross_entropy import linear_cross_entropy  # noqa: E402,F401
 from .._functions.native_ops import conv_tbc  # noqa: E402,F401
+from . import grad  # noqa: E402,F401  (torch.nn.functional.grad is torch.nn.grad)
