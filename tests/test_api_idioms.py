@@ -198,3 +198,15 @@ def test_grad_fn_metadata_dict():
         y.grad_fn.metadata["tag"] = "exp"
         assert y.grad_fn.metadata["tag"] == "exp"
         assert y.grad_fn.next_functions[0][0].metadata == {}
+
+
+def test_torch_functional_module_names():
+    # `from torch.functional import einsum` and friends: the same functions as the top-level ones
+    from flambeau.functional import einsum, meshgrid
+    assert sorted(flambeau.functional.__all__) == sorted(torch.functional.__all__)
+    assert einsum is flambeau.einsum and meshgrid is flambeau.meshgrid
+    for name in flambeau.functional.__all__:
+        assert getattr(flambeau.functional, name) is getattr(flambeau, name)
+    a, b = flambeau.randn(2, 3), flambeau.randn(3, 4)
+    np.testing.assert_allclose(flambeau.functional.einsum("ij,jk->ik", a, b).numpy(), (a @ b).numpy(), rtol=1e-6)
+    assert flambeau.DisableTorchFunctionSubclass is flambeau._C.DisableTorchFunctionSubclass
