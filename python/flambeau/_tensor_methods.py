@@ -609,3 +609,17 @@ _extra.attach_methods()
 from ._functions import complex_on_real as _cor, buffer_and_static as _bas  # noqa: E402
 _cor.attach_methods()
 _bas.attach_methods()
+
+
+# ---------------------------------------------------------------- nn.Module.load_state_dict's hook for subclasses
+def _module_load(self, other, assign=False):
+    """What load_state_dict puts in place of this tensor under flambeau.__future__'s swap mode: `other`
+    detached if assign, else this tensor with other's values copied in, detached (a subclass overrides it to
+    say how a checkpoint's plain tensor becomes one of its own; it dispatches through __torch_function__ as
+    every method does once a subclass installs the protocol). PyTorch's Tensor.module_load."""
+    if assign:
+        return other.detach()
+    return self.copy_(other).detach()
+
+
+Tensor.module_load = _module_load

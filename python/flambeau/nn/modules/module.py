@@ -7,6 +7,7 @@ import weakref
 from collections import OrderedDict, namedtuple
 
 import flambeau
+from flambeau import __future__ as _future
 from flambeau._tensor import Tensor
 from ..parameter import Buffer, Parameter
 from ._backward_hooks import BackwardHook as _BackwardHook
@@ -549,22 +550,53 @@ class Module:
 
     def _apply(self, fn, recurse=True):
         # Like PyTorch: a converted parameter keeps its identity (param.data is replaced), so an
-        # optimizer built before model.to()/cuda()/double() still holds the model's parameters.
+        # optimizer built before model.to()/cuda()/double() still holds the model's parameters; unless
+        # flambeau.__future__ says to swap the contents (utils.swap_tensors: identity kept too) or to
+        # put new Parameter objects in the module.
         if recurse:
             for module in self.children():
                 module._apply(fn)
-        for param in self._parameters.values():
+        swap = _future.get_swap_module_params_on_conversion()
+        overwrite = _future.get_overwrite_module_params_on_conversion()
+        for key, param in self._parameters.items():
             if param is None:
                 continue
             with flambeau.no_grad():
                 param_applied = fn(param)
-            if param_applied is not param:
-                param.data = param_applied.detach()
-            if param.grad is not None:
-                with flambeau.no_grad():
-                    grad_applied = fn(param.grad)
-                if grad_applied is not param.grad:
-                    param.grad.data = grad_applied.detach()
+            param_grad = param.grad
+            if swap:
+                try:
+                    if param_grad is not None:
+                        param.grad = None
+                    flambeau.utils.swap_tensors(
+                        param, Parameter(param_applied, requires_grad=param.requires_grad))
+                except Exception as e:
+                    if param_grad is not None:
+                        param.grad = param_grad
+                    raise RuntimeError(f"_apply(): Couldn't swap {self._get_name()}.{key}") from e
+                out_param = param
+            elif overwrite:
+                out_param = Parameter(param_applied, param.requires_grad)
+                self._parameters[key] = out_param
+            else:
+                if param_applied is not param:
+                    param.data = param_applied.detach()
+                out_param = param
+            if param_grad is None:
+                continue
+            with flambeau.no_grad():
+                grad_applied = fn(param_grad)
+            if swap:
+                grad_applied.requires_grad_(param_grad.requires_grad)
+                try:
+                    flambeau.utils.swap_tensors(param_grad, grad_applied)
+                except Exception as e:
+                    raise RuntimeError(f"_apply(): Couldn't swap {self._get_name()}.{key}.grad") from e
+                out_param.grad = param_grad
+            elif overwrite:
+                out_param.grad = grad_applied.requires_grad_(param_grad.requires_grad)
+            elif grad_applied is not param_grad:
+                param_grad.data = grad_applied.detach()
         for key, buf in self._buffers.items():
             if buf is not None:
                 self._buffers[key] = fn(buf)
@@ -944,7 +976,9 @@ class Module:
                     continue
                 try:
                     with flambeau.no_grad():
-                        if assign:
+                        if _future.get_swap_module_params_on_conversion():
+                            self._swap_in_state(param, input_param, assign)
+                        elif assign:
                             if isinstance(param, Parameter):
                                 if not isinstance(input_param, Parameter):
                                     input_param = Parameter(input_param,
@@ -980,6 +1014,21 @@ class Module:
                             unexpected_keys.append(key)
                     elif input_name[0] not in local_state:
                         unexpected_keys.append(key)
+
+    @staticmethod
+    def _swap_in_state(param, input_param, assign):
+        """load_state_dict under flambeau.__future__.set_swap_module_params_on_conversion(True): the
+        module's tensor takes the contents of param.module_load(value) (a Parameter stays one)."""
+        new = param.module_load(input_param, assign=assign)
+        if new is input_param or new is param:
+            raise RuntimeError("module_load returned one of self or other, please .detach() the result if "
+                               "returning one of the inputs in module_load")
+        if isinstance(param, Parameter):
+            if not isinstance(new, Parameter):
+                new = Parameter(new, requires_grad=param.requires_grad)
+            else:
+                new.requires_grad_(param.requires_grad)
+        flambeau.utils.swap_tensors(param, new)
 
     def load_state_dict(self, state_dict, strict=True, assign=False):
         if not hasattr(state_dict, "keys") or not hasattr(state_dict, "__getitem__"):
