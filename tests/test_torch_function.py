@@ -410,3 +410,21 @@ def test_plain_tensors_carry_python_attributes_through_save_copy_and_pickle(tmp_
                 hasattr(x + 1, "note"), hasattr(x.detach(), "note"))
     want, got = _both(run)
     assert got == want
+
+
+def _subclass_parameter_scenario(lib):
+    class Tagged(lib.Tensor):
+        pass
+
+    p = lib.nn.Parameter(lib.ones(2, 3).as_subclass(Tagged))
+    m = lib.nn.Linear(3, 2)
+    m.weight = p
+    return [type(p).__name__, isinstance(p, lib.nn.Parameter), p.requires_grad, p.is_leaf,
+            [n for n, _ in m.named_parameters()], m.weight is p, sorted(m.state_dict()),
+            isinstance(lib.ones(2), lib.nn.Parameter), isinstance(Tagged(), lib.nn.Parameter),
+            type(lib.nn.Parameter(lib.ones(2))).__name__, lib.nn.Parameter(p, requires_grad=False).requires_grad]
+
+
+def test_parameter_of_a_subclass_keeps_the_subclass_like_pytorch():
+    # (the same scenario on both libraries)
+    assert _subclass_parameter_scenario(flambeau) == _subclass_parameter_scenario(torch)

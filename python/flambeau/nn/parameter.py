@@ -18,10 +18,26 @@ def _share_as(cls, data, requires_grad):
     return t
 
 
-class Parameter(Tensor):
+class _ParameterMeta(type):
+    """`isinstance(t, Parameter)` also holds for an instance of a user's Tensor subclass made a parameter by
+    Parameter(t) (flagged `_is_param`, as PyTorch's custom-tensor path does), so a Module registers it."""
+
+    def __instancecheck__(cls, instance):
+        t = type(instance)
+        if t is Tensor:  # (the common negative; a plain Tensor is never flagged)
+            return False
+        if type.__instancecheck__(cls, instance):
+            return True
+        if cls is Parameter and issubclass(t, Tensor):
+            return bool(instance.__dict__.get("_is_param", False))
+        return False
+
+
+class Parameter(Tensor, metaclass=_ParameterMeta):
     """A Tensor that is a module parameter: assigning one to a Module attribute registers it.
 
     Parameter(data=None, requires_grad=True) shares `data`'s memory and is a leaf of the autograd graph.
+    `data` of a user's Tensor subclass stays of that class (detached, flagged as a parameter), as in PyTorch.
     """
     __torch_function__ = _disabled_torch_function_impl  # ops on it return plain tensors (as PyTorch's)
 
@@ -30,7 +46,17 @@ class Parameter(Tensor):
             data = flambeau.empty(0)
         if not isinstance(data, Tensor):
             raise TypeError(f"Parameter: data must be a Tensor, got {type(data).__name__}")
-        return _share_as(cls, data, requires_grad)
+        if type(data) is Tensor or type(data) is Parameter or cls is not Parameter or \
+                getattr(type(data), "__torch_function__", None) is _disabled_torch_function_impl:
+            return _share_as(cls, data, requires_grad)
+        # a user's subclass: it stays what it is (PyTorch's path for custom tensors)
+        t = data.detach().requires_grad_(requires_grad)
+        if type(t) is not type(data):
+            raise RuntimeError(f"Creating a Parameter from an instance of type {type(data).__name__} requires "
+                               f"that detach() returns an instance of the same type, but return type "
+                               f"{type(t).__name__} was found instead.")
+        t._is_param = True
+        return t
 
     def __init__(self, data=None, requires_grad=True):
         pass
