@@ -198,3 +198,21 @@ def test_random_structured():
     assert (mask2 == 0).all(axis=1).sum() == 5 and np.all(mask2[dead] == 0)
     prune.remove(m, "weight")
     assert isinstance(m.weight, nn.Parameter)
+
+
+def _memory_format_scenario(lib):
+    nn = lib.nn
+    m = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Sequential(nn.ConvTranspose2d(4, 2, 2, groups=2)), nn.Linear(5, 5),
+                      nn.Conv3d(2, 3, (1, 2, 3)))
+    w0 = m[0].weight
+    out = lib.nn.utils.convert_conv2d_weight_memory_format(m, lib.channels_last)
+    seen = [out is m, m[0].weight is w0, m[0].weight.stride(), m[1][0].weight.stride(), m[2].weight.stride(),
+            m[3].weight.stride()]
+    lib.nn.utils.convert_conv3d_weight_memory_format(m, lib.channels_last_3d)
+    seen += [m[3].weight.stride(), m[0].weight.is_contiguous(memory_format=lib.channels_last),
+             m[0].weight.requires_grad, type(m[0].weight).__name__]
+    return seen
+
+
+def test_convert_conv_weight_memory_format_matches_pytorch():
+    assert _memory_format_scenario(flambeau) == _memory_format_scenario(torch)

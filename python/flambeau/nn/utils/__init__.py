@@ -8,6 +8,8 @@ from .convert_parameters import parameters_to_vector, vector_to_parameters  # no
 from .fusion import (fuse_conv_bn_eval, fuse_conv_bn_weights, fuse_linear_bn_eval,  # noqa: F401
                      fuse_linear_bn_weights)
 from .init import skip_init  # noqa: F401
+from . import memory_format  # noqa: F401
+from .memory_format import convert_conv2d_weight_memory_format, convert_conv3d_weight_memory_format  # noqa: F401
 # the functions shadow their submodules' names, as in PyTorch
 from .spectral_norm import spectral_norm, remove_spectral_norm  # noqa: F401
 from .weight_norm import weight_norm, remove_weight_norm  # noqa: F401
@@ -16,4 +18,5 @@ __all__ = ["prune", "parametrize", "parametrizations", "stateless", "fusion", "c
            "clip_grad_norm", "clip_grad_value_", "get_total_norm", "clip_grads_with_norm_",
            "parameters_to_vector", "vector_to_parameters", "fuse_conv_bn_eval", "fuse_conv_bn_weights",
            "fuse_linear_bn_eval", "fuse_linear_bn_weights", "skip_init", "spectral_norm",
-           "remove_spectral_norm", "weight_norm", "remove_weight_norm"]
+           "remove_spectral_norm", "weight_norm", "remove_weight_norm", "convert_conv2d_weight_memory_format",
+           "convert_conv3d_weight_memory_format"]
