@@ -570,3 +570,16 @@ def test_real_implementations_refuse_complex_operands():
                 continue
             expect = getattr(flambeau, name)._complex_route(*args)
             assert r.dtype is expect.dtype and np.allclose(npy(r), npy(expect)), (name, args)
+
+
+def _cfloat_cdouble_scenario(lib):
+    x = lib.tensor([[1.5, -2.0], [3.0, 4.0]])
+    a, b = x.cfloat(), x.t().cdouble()
+    return [str(a.dtype).split(".")[1], a.tolist(), str(b.dtype).split(".")[1], b.tolist(), a.cfloat() is a,
+            str(lib.tensor([1, 2]).cfloat().dtype).split(".")[1], b.is_contiguous(), b.stride(),
+            x.const_data_ptr() == x.data_ptr()]
+
+
+def test_cfloat_cdouble_const_data_ptr_match_pytorch():
+    import torch
+    assert _cfloat_cdouble_scenario(flambeau) == _cfloat_cdouble_scenario(torch)

@@ -623,3 +623,20 @@ def _module_load(self, other, assign=False):
 
 
 Tensor.module_load = _module_load
+
+
+# ---------------------------------------------------------------- complex casts and const_data_ptr
+def _cfloat(self, memory_format=None):
+    """self.to(complex64) (PyTorch's Tensor.cfloat)."""
+    from . import complex64
+    return self.to(complex64) if memory_format is None else self.to(complex64, memory_format=memory_format)
+
+
+def _cdouble(self, memory_format=None):
+    """self.to(complex128) (PyTorch's Tensor.cdouble)."""
+    from . import complex128
+    return self.to(complex128) if memory_format is None else self.to(complex128, memory_format=memory_format)
+
+
+Tensor.cfloat, Tensor.cdouble = _cfloat, _cdouble
+Tensor.const_data_ptr = Tensor.data_ptr  # (PyTorch's read-only pointer: the same address)
