@@ -279,3 +279,42 @@ def test_replace_all_batch_norm_modules_then_per_sample_grads():
     for k in tgrads:
         assert tuple(fgrads[k].shape) == tuple(tgrads[k].shape)
         np.testing.assert_allclose(fgrads[k].numpy(), tgrads[k].numpy(), rtol=1e-4, atol=1e-5)
+
+
+def _functionalize_scenario(lib):
+    from importlib import import_module
+    func = import_module(lib.__name__ + ".func")
+
+    def view_of_input(x):
+        return x.view(-1)
+
+    def writes_input(x):
+        x.add_(1)
+        return x
+
+    def mixed(x, d):
+        y = x[0]
+        y.mul_(3)
+        return {"a": y, "b": d["k"] + 1, "c": 5, "d": d["k"]}
+
+    seen = []
+    for rm in ("mutations", "mutations_and_views"):
+        x = lib.ones(2, 2)
+        o = func.functionalize(view_of_input, remove=rm)(x)
+        seen += [o.data_ptr() == x.data_ptr(), o.tolist()]
+        o = func.functionalize(writes_input, remove=rm)(x)
+        seen += [o is x, o.data_ptr() == x.data_ptr(), x.tolist(), o.tolist()]
+        k = lib.zeros(2)
+        r = func.functionalize(mixed, remove=rm)(x, {"k": k})
+        seen += [x.tolist(), r["a"].tolist(), r["a"].data_ptr() == x.data_ptr(), r["c"], r["d"] is k]
+    w = lib.tensor([1.0, 2.0, 3.0])
+    seen.append(func.grad(func.functionalize(lambda t: (t.clone().mul_(t)).sum()))(w).tolist())
+    seen.append(func.vmap(func.functionalize(lambda t: t.clone().add_(1)))(lib.ones(2, 3)).tolist())
+    seen.append(func.functionalize(writes_input).__name__)
+    return seen
+
+
+def test_functionalize_matches_pytorch_at_its_boundary():
+    assert _functionalize_scenario(flambeau) == _functionalize_scenario(torch)
+    with pytest.raises(RuntimeError, match="received invalid argument for remove=views"):
+        flambeau.func.functionalize(lambda x: x, remove="views")

@@ -5,10 +5,10 @@ from collections.abc import Sequence
 
 from ..nn.utils.stateless import _functional_call
 from ._transforms import grad, grad_and_value, vjp, jvp, jacrev, jacfwd, hessian, vmap  # noqa: F401
-from ._extras import linearize, replace_all_batch_norm_modules_  # noqa: F401
+from ._extras import linearize, replace_all_batch_norm_modules_, functionalize  # noqa: F401
 
 __all__ = ["functional_call", "stack_module_state", "grad", "grad_and_value", "vjp", "jvp", "jacrev", "jacfwd",
-           "hessian", "vmap", "linearize", "replace_all_batch_norm_modules_"]
+           "hessian", "vmap", "linearize", "replace_all_batch_norm_modules_", "functionalize"]
 
 
 def stack_module_state(models):

@@ -38,3 +38,47 @@ def replace_all_batch_norm_modules_(root):
     for module in root.modules():
         _batch_norm_without_running_stats(module)
     return root
+
+
+_FUNCTIONALIZE_REMOVE = ("mutations", "mutations_and_views")
+
+
+def functionalize(func, *, remove="mutations"):
+    """func with its mutations functionalized. Run eagerly, PyTorch's functionalize is observable only at
+    its boundary, which is what this reproduces: in-place changes to the inputs still reach them; an output
+    that is an input, or a view of one, comes back as a new tensor (a copy) when that input was written in
+    place, and unchanged otherwise; with remove='mutations_and_views' every view of an input is a copy
+    (view_copy semantics), while an unwritten input returned as it is stays the same object."""
+    if remove not in _FUNCTIONALIZE_REMOVE:
+        raise RuntimeError(
+            f"functionalize(f, remove='mutations'): received invalid argument for remove={remove}. Valid options "
+            "are:\n     remove='mutations': all inplace and out= operators will be removed from the program, and "
+            "replaced with their out-of-place equivalents.\n     remove='mutations_and_views': In addition to the "
+            "above, all aliasing operators {view} will be replaced with their non-aliasing counterparts, "
+            "{view}_copy.\n")
+    import functools
+    from .._tensor import Tensor
+    from ._pytree import tree_flatten, tree_map
+
+    @functools.wraps(func)
+    def functionalized(*args, **kwargs):
+        inputs = [a for a in tree_flatten((args, kwargs))[0] if isinstance(a, Tensor)]
+        versions = [a._version for a in inputs]
+        out = func(*args, **kwargs)
+        written = {id(a): a._version != v for a, v in zip(inputs, versions)}
+        by_storage = {}
+        for a in inputs:
+            ptr = a.untyped_storage().data_ptr()
+            by_storage[ptr] = by_storage.get(ptr, False) or written[id(a)]
+
+        def boundary(o):
+            if not isinstance(o, Tensor):
+                return o
+            if id(o) in written:
+                return o.clone() if written[id(o)] else o
+            ptr = o.untyped_storage().data_ptr()
+            if ptr in by_storage and (remove == "mutations_and_views" or by_storage[ptr]):
+                return o.clone()
+            return o
+        return tree_map(boundary, out)
+    return functionalized
