@@ -104,19 +104,7 @@ def _accumulate_node(t):
     node = t._acc
     if node is None:
         node = t._acc = AccumulateGrad(t)
-        _materialise_leaf_slots(t)
     return node
-
-
-def _materialise_leaf_slots(t):
-    """Sets the slots every backward pass reads on a leaf (grad, _hooks, _post_acc) to their
-    defaults when unset: an unset slot is read through Tensor.__getattr__, a Python call each time.
-    Values are unchanged (the defaults are what __getattr__ returns)."""
-    for name in ("grad", "_hooks", "_post_acc"):
-        try:
-            object.__getattribute__(t, name)
-        except AttributeError:
-            object.__setattr__(t, name, None)
 
 
 # Anomaly mode (autograd.detect_anomaly) on: every recorded node keeps the stack of the forward call
@@ -442,7 +430,6 @@ def _edge(t):
             fn = _refresh_view(t)
             return (fn, t._output_nr) if fn is not None else _NO_EDGE
         node = t._acc = AccumulateGrad(t)
-        _materialise_leaf_slots(t)
     return (node, 0)
 
 
