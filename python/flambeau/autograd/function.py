@@ -379,8 +379,10 @@ def _apply_builtin(cls, *args):
     ctx.next_functions = tuple(nexts)
     if _anomaly_enabled:
         ctx._fwd_trace = _forward_trace()
-    if out.__class__ is Tensor and ctx._dirty is None and ctx._non_diff is None and \
-            not any(out is a for a in args):
+    if out.__class__ is Tensor and ctx._dirty is None and ctx._non_diff is None:
+        for a in args:
+            if a is out:  # forward returned an input: _record_outputs makes the alias
+                return _record_outputs(ctx, args, out)
         out._rg = True
         out._gfn = ctx
         out._output_nr = 0
