@@ -241,6 +241,13 @@ def from_numpy(ndarray):
     if ndarray.dtype not in _NP_TO_NAME:
         raise TypeError(f"can't convert np.ndarray of type numpy.{ndarray.dtype.type.__name__}. The only supported "
                         "types are: float64, float32, int64, int32, int16, int8, uint8, and bool.")
+    isz = ndarray.itemsize
+    for s in ndarray.strides:  # (one plain loop for the usual case; the checks below name what is wrong)
+        if s < 0 or s % isz:
+            break
+    else:
+        if ndarray.dtype.isnative:
+            return _wrap(_C.from_numpy(ndarray))
     if any(s < 0 for s in ndarray.strides):
         raise ValueError("At least one stride in the given numpy array is negative, and tensors with negative "
                          "strides are not currently supported. (You can probably work around this by making a "

@@ -24,7 +24,7 @@ nearbyint rounds halves to even, which is what flambeau's round() does.
 
 import numpy as np
 
-from ._tensor import Tensor, _new, _disabled_torch_function_impl
+from ._tensor import Tensor, _blank, _disabled_torch_function_impl
 from ._meta_impl import MetaOnlyImpl
 from ._named_constant import NamedConstant
 from . import _C
@@ -70,11 +70,9 @@ class _QuantMeta(MetaOnlyImpl):
 
 
 def _make(q_int, qdtype, scheme, scale=None, zp=None, scales=None, zps=None, axis=None):
-    t = _new(QuantizedTensor)
+    t = _blank(QuantizedTensor)
     t._impl = _QuantMeta(tuple(q_int._impl.shape), qdtype, q_int._impl.device)
     t._rg = False
-    t.grad_fn = None
-    t._base = None
     t._q_int = q_int
     t._q_scheme = scheme
     t._q_scale = scale

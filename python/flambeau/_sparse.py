@@ -28,7 +28,7 @@ import math
 import numpy as np
 
 from . import _C
-from ._tensor import Tensor, _new, _wrap, _disabled_torch_function_impl
+from ._tensor import Tensor, _blank, _wrap, _disabled_torch_function_impl
 from ._meta_impl import MetaOnlyImpl
 from ._named_constant import NamedConstant
 from ._dtype import _BY_NAME
@@ -97,12 +97,10 @@ def _host(t):
 def _make(indices, values, shape, coalesced=None, requires_grad=False):
     """A SparseCooTensor around `indices` (int64, (sparse_dim, nnz)) and `values` ((nnz, *dense)),
     both plain tensors owned by it. The coalesced flag is PyTorch's: given, or nnz < 2."""
-    t = _new(SparseCooTensor)
+    t = _blank(SparseCooTensor)
     vi = values._impl
     t._impl = _SparseMeta(tuple(shape), vi.dtype, vi.device)
     t._rg = requires_grad
-    t.grad_fn = None
-    t._base = None
     t._sp_i = indices
     t._sp_v = values
     t._sp_c = (indices._impl.shape[1] < 2) if coalesced is None else bool(coalesced)

@@ -8,7 +8,7 @@ or dense dims, no CSC/BSR).
 """
 import numpy as np
 
-from ._tensor import Tensor, _new, _disabled_torch_function_impl
+from ._tensor import Tensor, _blank, _disabled_torch_function_impl
 from ._sparse import (_Layout, _SparseMeta, _make, _host, _long, _size_str, _layout_repr,
                       _INHERITED_OK, SparseCooTensor, _coalesce)
 from ._dtype import _BY_NAME
@@ -26,12 +26,10 @@ class _CsrMeta(_SparseMeta):
 
 
 def _make_csr(crow, col, values, shape, requires_grad=False):
-    t = _new(SparseCsrTensor)
+    t = _blank(SparseCsrTensor)
     vi = values._impl
     t._impl = _CsrMeta(tuple(shape), vi.dtype, vi.device)
     t._rg = requires_grad
-    t.grad_fn = None
-    t._base = None
     t._crow, t._col, t._vals = crow, col, values
     return t
 

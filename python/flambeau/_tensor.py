@@ -3,10 +3,12 @@
 Data lives in C++; this class only adds what autograd needs (requires_grad, grad, grad_fn) and
 PyTorch's surface. Per-op overhead matters (small-tensor code is dominated by it), hence
 __slots__, `_wrap` building results without __init__, and `_rg` read directly by hot paths
-instead of the `requires_grad` property. Attributes that are rarely set (grad, hooks, output_nr,
-the leaf's AccumulateGrad) are left unset and read through __getattr__'s defaults, so creating a
-tensor sets four slots (_impl, _rg, grad_fn, _base), not ten. `_base` is the tensor owning the
-storage when this tensor is a view (in-place ops on views must update the base's history).
+instead of the `requires_grad` property. Every slot is set when a tensor is made (`_wrap`, `_blank`),
+rarely used ones (grad, hooks, output_nr, the leaf's AccumulateGrad) to their defaults: Tensor has no
+__getattr__, which would keep CPython 3.11 from specialising attribute reads on its instances (~28 ns
+per read instead of ~4; twelve slot stores cost less than the reads of one op saved). `_base` is the
+tensor owning the storage when this tensor is a view (in-place ops on views must update the base's
+history).
 
 Most op methods are attached in `_tensor_methods.py` straight from the functional modules (so
 `t.exp()` and `flambeau.exp(t)` are the same function); what is here is what is not a plain op.
@@ -28,11 +30,6 @@ _FLOAT = frozenset(("float32", "float64", "float16", "bfloat16"))
 _COMPLEX = frozenset(("complex64", "complex128"))
 _GRAD_DTYPES = _FLOAT | _COMPLEX  # the dtypes that can require gradients
 
-# Values of slots that are usually left unset (see module docstring).
-_SLOT_DEFAULTS = {"grad": None, "_base": None, "_output_nr": 0, "_retains_grad": False, "_hooks": None, "_acc": None,
-                  "_post_acc": None, "_fw": None, "_vsrc": None}
-
-
 def _warn_non_leaf_grad():
     import warnings
     warnings.warn(
@@ -50,6 +47,32 @@ def _wrap(impl):
     t._rg = False
     t._gfn = None
     t._base = None
+    t._grad = None  # (the rest as _blank: inlined, this is the hot path)
+    t._output_nr = 0
+    t._retains_grad = False
+    t._hooks = None
+    t._acc = None
+    t._post_acc = None
+    t._fw = None
+    t._vsrc = None
+    return t
+
+
+def _blank(cls):
+    """A new `cls` instance (Tensor or a subclass) with every slot but `_impl` set to its default: no
+    data, no grad, no history. Every Tensor is made here or in _wrap/_wrap_view (see module docstring)."""
+    t = _new(cls)
+    t._rg = False
+    t._gfn = None
+    t._base = None
+    t._grad = None
+    t._output_nr = 0
+    t._retains_grad = False
+    t._hooks = None
+    t._acc = None
+    t._post_acc = None
+    t._fw = None
+    t._vsrc = None
     return t
 
 
@@ -71,13 +94,19 @@ def _wrap_view(impl, src):
         if r is False:
             b._rg = r = []
         t._rg = r
-        # (`_vsrc` left unset, read as None: the base has no history. An attribute read costs ~25 ns
-        # here, as Tensor's __getattr__ keeps CPython from specialising them, so this path reads two.)
+        t._vsrc = None  # (the base has no history)
     else:  # made without recording (no_grad, or inside a Function's forward that marks it next)
         t._rg = False
         t._vsrc = b._gfn  # the base's history the view derives from (autograd/function.py: _refresh_view)
     t._impl = impl
     t._gfn = None
+    t._grad = None  # (the other slots' defaults, as _wrap)
+    t._output_nr = 0
+    t._retains_grad = False
+    t._hooks = None
+    t._acc = None
+    t._post_acc = None
+    t._fw = None
     if _view_hook is not None:  # a forward-AD level is open (autograd/forward_ad.py)
         _view_hook(t)
     return t
@@ -114,7 +143,7 @@ def _disabled_torch_function_impl(func, types, args=(), kwargs=None):
 
 
 class Tensor:
-    __slots__ = ("_impl", "_rg", "_gfn", "_base", "grad", "_output_nr", "_retains_grad", "_hooks", "_acc",
+    __slots__ = ("_impl", "_rg", "_gfn", "_base", "_grad", "_output_nr", "_retains_grad", "_hooks", "_acc",
                  "_post_acc", "_fw", "_vsrc", "__weakref__", "__dict__")
 
     # numpy defers to our reflected operators (ndarray + tensor -> tensor.__radd__).
@@ -150,29 +179,15 @@ class Tensor:
             from ._utils import parse_size
             shape = parse_size(args, "Tensor") if args else (0,)
             impl = _C.empty(shape, dtype._name, _device_str(device) if device is not None else "cpu")
-        t = _new(cls)
+        t = _blank(cls)
         t._impl = impl
-        t._rg = False
-        t._gfn = None
-        t._base = None
         return t
-
-    def __getattr__(self, name):
-        if name == "grad" and self._gfn is not None and not self._retains_grad:
-            _warn_non_leaf_grad()  # PyTorch's warning: a non-leaf's .grad is never filled in
-        try:
-            return _SLOT_DEFAULTS[name]
-        except KeyError:
-            raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'") from None
 
     @staticmethod
     def _make_subclass(cls, data, require_grad=False):
         """An instance of Tensor subclass `cls` sharing `data`'s storage (used by nn.Parameter)."""
-        t = _new(cls)
+        t = _blank(cls)
         t._impl = data._impl
-        t._gfn = None
-        t._base = None
-        t._rg = False
         if require_grad:
             t.requires_grad = True
         return t
@@ -250,11 +265,10 @@ class Tensor:
         if not (isinstance(cls, type) and issubclass(cls, Tensor)):
             raise TypeError(f"as_subclass(): argument 'cls' must be a subclass of Tensor, not {cls!r}")
         alias = _alias(self)
-        t = _new(cls)
+        t = _blank(cls)
         t._impl, t._rg, t._gfn, t._base = alias._impl, alias._rg, alias.grad_fn, alias._base
         t._output_nr = alias._output_nr
-        if alias._base is not None:
-            t._vsrc = alias._vsrc
+        t._vsrc = alias._vsrc
         return t
 
     @property
@@ -372,6 +386,24 @@ class Tensor:
     @property
     def is_leaf(self):
         return self.grad_fn is None
+
+    @property
+    def grad(self):
+        """The gradient accumulated by backward (None until then). A property over the slot `_grad`, for
+        PyTorch's warning when a non-leaf's is read: it is never filled in. The engine and the optimizers
+        read and write `_grad` directly (a property costs ~60 ns a read, a slot ~4)."""
+        g = self._grad
+        if g is None and self._gfn is not None and not self._retains_grad:
+            _warn_non_leaf_grad()
+        return g
+
+    @grad.setter
+    def grad(self, value):
+        self._grad = value
+
+    @grad.deleter
+    def grad(self):
+        self._grad = None  # (as PyTorch: `del t.grad` clears it)
 
     @property
     def retains_grad(self):
@@ -511,6 +543,17 @@ class Tensor:
 
     def to(self, *args, **kwargs):
         """to(dtype), to(device, dtype=None), to(other), with copy=, non_blocking= (ignored)."""
+        if len(args) == 1 and not kwargs:
+            # x.to(device) / x.to(dtype) where x already is: self, as below, without parsing the overloads
+            # (every batch of a training loop does it; the general path costs ~0.5 us more)
+            a = args[0]
+            c = a.__class__
+            if c is _dtype_cls:
+                if a._name == self._impl.dtype:
+                    return self
+            elif c is _device_cls or c is str:
+                if _device_str(a) == self._impl.device:
+                    return self
         fmt = _mf.parse(kwargs.pop("memory_format", None), "to") if kwargs else _mf.preserve_format
         dt, dev, copy = _parse_to(args, kwargs)
         impl = self._impl
@@ -581,6 +624,8 @@ class Tensor:
         return self._cast("bool", memory_format)
 
     def cpu(self, memory_format=None):
+        if memory_format is None and self._impl.device == "cpu":
+            return self  # (what to() gives)
         return self.to("cpu", memory_format=memory_format)
 
     def cuda(self, device=None, non_blocking=False, memory_format=None):
@@ -674,10 +719,8 @@ class Tensor:
     def __deepcopy__(self, memo):
         if id(self) in memo:
             return memo[id(self)]
-        new = _new(type(self))
+        new = _blank(type(self))
         new._impl = _C.clone(self._impl)
-        new._gfn = None
-        new._base = None
         new._rg = bool(self._rg) and self.requires_grad
         memo[id(self)] = new
         if self.grad_fn is None and self.grad is not None:
@@ -714,10 +757,8 @@ def _rebuild_tensor(cls, arr, dt, dev, rg, state):
     impl = _C.from_numpy(arr)
     if dev != "cpu":
         impl = _C.to(impl, dt, dev, False)
-    t = _new(cls)
+    t = _blank(cls)
     t._impl = impl
-    t._gfn = None
-    t._base = None
     t._rg = rg
     if state:
         t.__dict__.update(state)

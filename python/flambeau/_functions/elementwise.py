@@ -16,7 +16,7 @@ from .._promote import result_type_names, result_type_tensor_scalar, scalar_impl
 from .._tensor import Tensor, _wrap
 from .. import _sparse
 from .._sparse import SparseCooTensor as _Sparse
-from ..autograd.function import Function, apply_unary
+from ..autograd.function import Function, apply_unary, apply_binary
 from ..autograd.grad_mode import _state as _gs
 from .shape import _sum_to
 from .zero_link import link_zero_to
@@ -111,6 +111,20 @@ class Div(_Binary):
         return ga, gb
 
 
+def _record_same_float(Fn, a, b):
+    """The recording hot path of a binary op on two plain tensors of one real floating dtype (at least one
+    requiring grad, grad mode on): what _binary ends with for them, without its promotion and operand
+    checks. None when the kernel refuses (devices, shapes): the general path then decides and raises the
+    error in its words (recording nothing twice: a failed attempt leaves no output)."""
+    dt = a._impl.dtype
+    if dt in _FLOAT and b._impl.dtype == dt:
+        try:
+            return apply_binary(Fn, a, b)
+        except Exception:
+            pass
+    return None
+
+
 def add(input, other, *, alpha=1, out=None):
     if other.__class__ is Tensor and input.__class__ is Tensor and out is None and alpha.__class__ is int and \
             alpha == 1:
@@ -122,6 +136,10 @@ def add(input, other, *, alpha=1, out=None):
                 return _wrap(_C.add(input._impl, other._impl))
             except Exception:
                 pass
+        else:
+            r = _record_same_float(Add, input, other)
+            if r is not None:
+                return r
     if other.__class__ is _Sparse or input.__class__ is _Sparse:  # dense + sparse, sparse + sparse
         return _write_out(out, _sparse.add(input, other, alpha=alpha)) if out is not None else \
             _sparse.add(input, other, alpha=alpha)
@@ -245,6 +263,10 @@ def sub(input, other, *, alpha=1, out=None):
                 return _wrap(_C.sub(input._impl, other._impl))
             except Exception:
                 pass
+        else:
+            r = _record_same_float(Sub, input, other)
+            if r is not None:
+                return r
     if other.__class__ is _Sparse or input.__class__ is _Sparse:  # dense - sparse, sparse - sparse
         return _write_out(out, _sparse.add(input, other, alpha=-alpha, name="sub")) if out is not None else \
             _sparse.add(input, other, alpha=-alpha, name="sub")
@@ -294,6 +316,10 @@ def mul(input, other, *, out=None):
                 return _wrap(_C.mul(input._impl, other._impl))
             except Exception:
                 pass
+        else:
+            r = _record_same_float(Mul, input, other)
+            if r is not None:
+                return r
     if out is not None:
         return _write_out(out, mul(input, other))
     if not isinstance(input, Tensor):

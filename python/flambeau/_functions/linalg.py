@@ -9,7 +9,7 @@ from . import _numpy_names as _np
 from .. import _C
 from .._tensor import Tensor, _wrap
 from .._utils import wrap_dim
-from ..autograd.function import Function
+from ..autograd.function import Function, apply_binary
 from ..autograd.grad_mode import _state as _gs
 from . import elementwise as ew, _dispatch as dsp
 from .shape import reshape, expand, transpose, unsqueeze, broadcast_shapes
@@ -77,11 +77,15 @@ def mm(input, mat2, *, out=None):
     if ai.shape[1] != bi.shape[0]:
         raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({ai.shape[0]}x{ai.shape[1]} and "
                            f"{bi.shape[0]}x{bi.shape[1]})")
-    if (input._rg or mat2._rg) and _gs.enabled:
-        r = Mm.apply(input, mat2)
-    else:
-        r = _wrap(_C.mm(ai, bi))
+    r = _mm_checked(input, mat2)
     return dsp._write_out(out, r) if out is not None else r
+
+
+def _mm_checked(input, mat2):
+    """mm of two matrices already checked (dtypes, shapes): what mm and matmul's 2-D case end with."""
+    if (input._rg or mat2._rg) and _gs.enabled:
+        return apply_binary(Mm, input, mat2)  # (Mm.apply's graph, without its generic argument loop)
+    return _wrap(_C.mm(input._impl, mat2._impl))
 
 
 def bmm(input, mat2, *, out=None):
@@ -120,7 +124,7 @@ def matmul(input, other, *, out=None):
         rb = sb if nb >= 2 else tuple(sb) + (1,)
         raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({ra[0]}x{ra[1]} and {rb[-2]}x{rb[-1]})")
     if na == 2 and nb == 2:
-        r = mm(input, other)
+        r = _mm_checked(input, other)  # (mm's checks are the ones just made)
     elif na == 1 and nb == 1:
         if (input._rg or other._rg) and _gs.enabled:
             r = reshape(mm(reshape(input, (1, sa[0])), reshape(other, (sb[0], 1))), ())

@@ -2,13 +2,16 @@
 (csrc/cpu/matmul.cpp), instead of a matmul followed by a broadcast add. Backward is two GEMMs and a
 column sum, written with differentiable ops so double backward works."""
 from .. import _C
-from .._tensor import Tensor, _wrap
+from .._tensor import Tensor, _wrap, _wrap_view
 from ..autograd.function import Function
+from ..autograd.grad_mode import _state as _gs
 from .linalg import mm
 from .shape import reshape, transpose, broadcast_shapes
 from ..amp import _cast as _amp_cast
 
 _INTEGER = frozenset(("int64", "int32", "int16", "int8", "uint8"))
+_FLOAT = frozenset(("float32", "float64", "float16", "bfloat16"))
+_DENSE = _C.TensorImpl
 
 
 class Linear(Function):
@@ -32,6 +35,41 @@ class Linear(Function):
 
 def linear(input, weight, bias=None):
     """y = input @ weight.T + bias, for input (*, in_features) and weight (out_features, in_features)."""
+    r = _linear_common(input, weight, bias)
+    return r if r is not None else _linear_general(input, weight, bias)
+
+
+def _linear_common(input, weight, bias):
+    """The common case of every Linear layer, with checks on the impls (the general path's Tensor.shape,
+    dim() and dtype reads cost ~3 us a call): dense float tensors of one dtype, a 2-D weight, a 1-D
+    bias or none, a 2-D input (or 1-D, not empty) whose features match, no autocast. The same result
+    and graph as _linear_general's; None when the case is not this one."""
+    try:
+        xi, wi = input._impl, weight._impl
+        bi = None if bias is None else bias._impl
+    except AttributeError:
+        return None  # (not tensors: the general path raises its error)
+    if type(xi) is not _DENSE or type(wi) is not _DENSE or _amp_cast.state[0] is not None:
+        return None
+    dt = xi.dtype
+    xs, ws = xi.shape, wi.shape
+    if len(ws) != 2 or wi.dtype != dt or dt not in _FLOAT or not xs or xs[-1] != ws[1]:
+        return None
+    if bi is not None and (type(bi) is not _DENSE or bi.dtype != dt or bi.shape != (ws[0],)):
+        return None
+    nd = len(xs)
+    if nd == 2:
+        if (input._rg or weight._rg or (bias is not None and bias._rg)) and _gs.enabled:
+            return Linear.apply(input, weight, bias)
+        return _wrap(_C.linear(xi, wi, bi))
+    if nd == 1 and xs[0] and not ((input._rg or weight._rg or (bias is not None and bias._rg)) and _gs.enabled):
+        # (a 1-D input is a 1-row batch, viewed back: the general path's reshapes, without a graph)
+        out = _wrap(_C.linear(_C.reshape(xi, (1, xs[0])), wi, bi))
+        return _wrap_view(_C.reshape(out._impl, (ws[0],)), out)
+    return None
+
+
+def _linear_general(input, weight, bias):
     if _amp_cast.state[0] is not None:  # CPU autocast: in its lower-precision dtype
         input, weight, bias = _amp_cast.lower(input, weight, bias)
     if not isinstance(input, Tensor) or not isinstance(weight, Tensor):

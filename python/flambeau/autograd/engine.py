@@ -293,9 +293,9 @@ def _run_accumulate(node, g, capture, results, accumulate, create_graph, owned):
             return
     if var is None:
         return  # the leaf is gone; nobody can read its gradient
-    cur = var.grad
+    cur = var._grad
     if g.__class__ is _Sparse or cur.__class__ is _Sparse or var.__class__ in _sparse.LEAF_CLASSES:
-        var.grad = _sparse.accumulate_grad(cur, g, create_graph)  # (nn.Embedding(sparse=True)'s weight)
+        var._grad = _sparse.accumulate_grad(cur, g, create_graph)  # (nn.Embedding(sparse=True)'s weight)
     elif cur is None:
         if not create_graph:
             laid = _grad_layout(g._impl, var._impl)
@@ -310,9 +310,9 @@ def _run_accumulate(node, g, capture, results, accumulate, create_graph, owned):
                 elif g.__class__ is not _tensor.Tensor:
                     g = _tensor._wrap(g._impl)
             owned.add(key)
-        var.grad = g
+        var._grad = g
     elif create_graph:
-        var.grad = cur + g
+        var._grad = cur + g
     else:
         ci, gi = cur._impl, g._impl
         if ci.shape == gi.shape and ci.dtype == gi.dtype:
@@ -320,7 +320,7 @@ def _run_accumulate(node, g, capture, results, accumulate, create_graph, owned):
                 ci, gi = _C.view_as_real(ci), _C.view_as_real(gi)
             _C.add(ci, gi, out=ci)  # in place, like PyTorch: .grad keeps its identity across backwards
         else:
-            var.grad = cur + g
+            var._grad = cur + g
     post = var._post_acc
     if post:
         for fn in list(post.values()):

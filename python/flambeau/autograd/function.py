@@ -104,19 +104,7 @@ def _accumulate_node(t):
     node = t._acc
     if node is None:
         node = t._acc = AccumulateGrad(t)
-        _materialise_leaf_slots(t)
     return node
-
-
-def _materialise_leaf_slots(t):
-    """Sets the slots every backward pass reads on a leaf (grad, _hooks, _post_acc) to their
-    defaults when unset: an unset slot is read through Tensor.__getattr__, a Python call each time.
-    Values are unchanged (the defaults are what __getattr__ returns)."""
-    for name in ("grad", "_hooks", "_post_acc"):
-        try:
-            object.__getattribute__(t, name)
-        except AttributeError:
-            object.__setattr__(t, name, None)
 
 
 # Anomaly mode (autograd.detect_anomaly) on: every recorded node keeps the stack of the forward call
@@ -391,8 +379,10 @@ def _apply_builtin(cls, *args):
     ctx.next_functions = tuple(nexts)
     if _anomaly_enabled:
         ctx._fwd_trace = _forward_trace()
-    if out.__class__ is Tensor and ctx._dirty is None and ctx._non_diff is None and \
-            not any(out is a for a in args):
+    if out.__class__ is Tensor and ctx._dirty is None and ctx._non_diff is None:
+        for a in args:
+            if a is out:  # forward returned an input: _record_outputs makes the alias
+                return _record_outputs(ctx, args, out)
         out._rg = True
         out._gfn = ctx
         out._output_nr = 0
@@ -442,7 +432,6 @@ def _edge(t):
             fn = _refresh_view(t)
             return (fn, t._output_nr) if fn is not None else _NO_EDGE
         node = t._acc = AccumulateGrad(t)
-        _materialise_leaf_slots(t)
     return (node, 0)
 
 

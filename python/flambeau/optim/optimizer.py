@@ -182,9 +182,9 @@ class Optimizer:
     def zero_grad(self, set_to_none=True):
         for group in self.param_groups:
             for p in group["params"]:
-                if p.grad is not None:
+                if p._grad is not None:  # (the slot under Tensor.grad: parameters are leaves)
                     if set_to_none:
-                        p.grad = None
+                        p._grad = None
                     else:
                         if p.grad.grad_fn is not None:
                             p.grad.detach_()
@@ -384,11 +384,11 @@ class Optimizer:
                 loss = closure()
         with flambeau.no_grad():
             for group in self.param_groups:
-                params = [p for p in group["params"] if p.grad is not None]
+                params = [p for p in group["params"] if p._grad is not None]  # (Tensor.grad's slot)
                 if not params:
                     continue
                 hp = self._group_scalars(group)
-                grads = [p.grad for p in params]
+                grads = [p._grad for p in params]
                 entry = self._kernel_path(group, params, grads, hp)
                 if entry is not None:
                     state_lists, steps = self._fused_state(group, params)

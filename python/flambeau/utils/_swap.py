@@ -11,7 +11,7 @@ _UNSET = object()
 
 def _get_slot(t, name):
     try:
-        return getattr(Tensor, name).__get__(t)  # the slot itself, not __getattr__'s default
+        return getattr(Tensor, name).__get__(t)  # the slot itself
     except AttributeError:
         return _UNSET
 
@@ -64,7 +64,7 @@ def swap_tensors(t1, t2):
                 acc = _get_slot(t, name)
                 if acc not in (_UNSET, None):
                     acc._ref = _poisoned
-                _set_slot(t, name, _UNSET)
+                _set_slot(t, name, None)
             continue
         v1, v2 = _get_slot(t1, name), _get_slot(t2, name)
         _set_slot(t1, name, v2)

@@ -57,9 +57,14 @@ def clip_grads_with_norm_(parameters, max_norm, total_norm, foreach=None):
         return
     clip_coef = float(max_norm) / (total_norm + 1e-6)
     clip_coef_clamped = clip_coef.clamp(max=1.0)
+    coefs = {}  # the coefficient on each (device, dtype) of the gradients, converted once
     with flambeau.no_grad():
         for g in grads:
-            g.mul_(clip_coef_clamped.to(device=g.device, dtype=g.dtype))
+            gi = g._impl
+            c = coefs.get((gi.device, gi.dtype))
+            if c is None:
+                c = coefs[gi.device, gi.dtype] = clip_coef_clamped.to(device=g.device, dtype=g.dtype)
+            g.mul_(c)
 
 
 def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False, foreach=None):
