@@ -1,7 +1,7 @@
 """The CPU ops that session 18 found behind PyTorch on the Sapphire Rapids guest (max/min with
 indices, fmod, float64 sin/sqrt, atan2, gather, scatter_add, prod, repeat_interleave, reflect pad,
 quantize_per_tensor, hypot; session 19: float64 erf/erfc, pdist forward and backward; session 20: float64
-exp and cos), flambeau beside PyTorch CPU in the same process, 2 threads for both,
+exp and cos; session 21: float64 erf in cache), flambeau beside PyTorch CPU in the same process, 2 threads for both,
 alternating the two. Each case: best of 7 rounds of as many calls as take ~20 ms, in us;
 ratio = PyTorch time / ours (> 1: we are faster).
 
@@ -110,6 +110,8 @@ def make(m, Fm, T):
         'f64 exp 64K': lambda: D64.exp(),
         'f64 sin 64K': lambda: D64.sin(),
         'f64 cos 64K': lambda: D64.cos(),
+        # session 21: float64 erf in cache beside the 1M case
+        'f64 erf 64K': lambda: D64.erf(),
     }
 
 

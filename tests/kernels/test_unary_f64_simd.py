@@ -10,7 +10,8 @@ round, trunc, relu, sign on contiguous float64, each vector CPU capability force
 - Every element gets the same bits wherever it sits (tails, thread chunks, offsets, in place).
 - The F.* activations on float64 (forward and backward, from the same leaves): both leaves give the
   same bits, within a few ulp of the scalar kernel (the portable capability), specials alike.
-- sin and cos near multiples of pi/2 (the reduction's deep stage), within half an ulp there.
+- sin and cos near multiples of pi/2 (the reduction's deep stage), within half an ulp there; lanes
+  beyond the reduction (libm's) in long streamed calls, in place and in pieces alike.
 - atan2 on float64 (within 1.5 ulp) and float32 (computed in float64: correctly rounded), C99's cases.
 - float32 x ** y (scalar and tensor exponents) computed in float64: correctly rounded on the sweep,
   C99's special cases as libm, both leaves alike, tails and in place.
@@ -270,6 +271,39 @@ def test_trig_near_multiples_of_half_pi(name, cap):
     ok = ref != 0
     ulp = np.abs(ours[ok].astype(np.longdouble) - refl[ok]) / np.spacing(np.abs(ref[ok])).astype(np.longdouble)
     assert ulp.max() <= 1.0, f"{name}: {float(ulp.max())} ulp at x={x[ok][ulp.argmax()]!r}"
+
+
+@pytest.mark.parametrize("cap", CAPS)
+@pytest.mark.parametrize("name", ["sin", "cos"])
+def test_trig_libm_lanes_in_long_calls(name, cap, rng):
+    # Lanes beyond the vector reduction (|x| > 823549.6, inf, NaN) get libm's value after each chunk's
+    # vector loop, from a copy of the input: in streamed (>= 4 MB, non-temporal) calls, in place and
+    # in short calls alike, the element's bits only depend on its value.
+    n = 600_001
+    x = rng.uniform(-10, 10, n)
+    at = rng.choice(n, 3000, replace=False)
+    x[at[:1000]] = rng.uniform(-1e22, 1e22, 1000)
+    x[at[1000:2000]] = np.array([np.inf, -np.inf, np.nan, 823549.7, -9e5])[rng.integers(0, 5, 1000)]
+    x[at[2000:]] = rng.choice([0.0, -0.0, 823549.6, -823549.6], 1000)
+
+    def run():
+        whole = _run(name, x)
+        t = flambeau.from_numpy(x.copy())
+        getattr(t, name + "_")()
+        return whole, t.numpy(), np.concatenate([_run(name, x[i:i + 4097]) for i in range(0, n, 4097)])
+
+    whole, inplace, parts = with_cpu_capability(cap, run)
+    np.testing.assert_array_equal(inplace.view(np.int64), whole.view(np.int64))
+    np.testing.assert_array_equal(parts.view(np.int64), whole.view(np.int64))
+    big = np.abs(x) > 823549.6
+    with np.errstate(invalid="ignore"):
+        ref = getattr(np, name)(x[big])  # libm's (numpy's own may differ in the last bit)
+    np.testing.assert_array_equal(np.isnan(whole[big]), np.isnan(ref))
+    fin = ~np.isnan(ref)
+    assert np.all(np.abs(whole[big][fin] - ref[fin]) <= np.spacing(np.abs(ref[fin]))), name
+    zero = x == 0
+    if name == "sin":
+        np.testing.assert_array_equal(np.signbit(whole[zero]), np.signbit(x[zero]))
 
 
 # ---------------------------------------------------------------- atan2 (float64, float32 through it)

@@ -30,6 +30,7 @@ inline vd mul(vd a, vd b) { return _mm256_mul_pd(a, b); }
 inline vd div_(vd a, vd b) { return _mm256_div_pd(a, b); }
 inline vd fma_(vd a, vd b, vd c) { return _mm256_fmadd_pd(a, b, c); }
 inline vd fnma_(vd a, vd b, vd c) { return _mm256_fnmadd_pd(a, b, c); }  // c - a b
+inline vd fms_(vd a, vd b, vd c) { return _mm256_fmsub_pd(a, b, c); }    // a b - c
 // If either operand is NaN, min/max return the second (b): callers pass x second to keep its NaN.
 inline vd vmin(vd a, vd b) { return _mm256_min_pd(a, b); }
 inline vd vmax(vd a, vd b) { return _mm256_max_pd(a, b); }
@@ -56,6 +57,12 @@ inline vm mor(vm a, vm b) { return _mm256_or_pd(a, b); }
 inline bool all_(vm a) { return _mm256_movemask_pd(a) == 0xF; }
 inline bool any_(vm a) { return _mm256_movemask_pd(a) != 0; }
 inline vd sel(vm m, vd a, vd b) { return _mm256_blendv_pd(b, a, m); }
+// sel between two constants as b ^ (m & (a ^ b)): two one-cycle logic ops, where vblendvpd is three
+// uops on Intel's recent cores (sin/cos pick their kernel's coefficients so, six per vector).
+inline vd pick(vm m, double a, double b) {
+  const vd d = _mm256_xor_pd(_mm256_set1_pd(a), _mm256_set1_pd(b));  // folded by the compiler
+  return _mm256_xor_pd(_mm256_set1_pd(b), _mm256_and_pd(m, d));
+}
 // For m = j + 1.5 2^52 (j integral, |j| < 2^51): the lanes whose j has bit b set (the low bits of
 // m's significand are j's two's complement bits), and v with its sign flipped where j has bit b set.
 inline vm jbit(vd m, int b) {

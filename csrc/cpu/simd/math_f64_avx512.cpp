@@ -28,6 +28,7 @@ inline vd mul(vd a, vd b) { return _mm512_mul_pd(a, b); }
 inline vd div_(vd a, vd b) { return _mm512_div_pd(a, b); }
 inline vd fma_(vd a, vd b, vd c) { return _mm512_fmadd_pd(a, b, c); }
 inline vd fnma_(vd a, vd b, vd c) { return _mm512_fnmadd_pd(a, b, c); }  // c - a b
+inline vd fms_(vd a, vd b, vd c) { return _mm512_fmsub_pd(a, b, c); }    // a b - c
 // If either operand is NaN, min/max return the second (b): callers pass x second to keep its NaN.
 inline vd vmin(vd a, vd b) { return _mm512_min_pd(a, b); }
 inline vd vmax(vd a, vd b) { return _mm512_max_pd(a, b); }
@@ -56,6 +57,7 @@ inline vm mor(vm a, vm b) { return (vm)(a | b); }
 inline bool all_(vm a) { return a == (vm)0xFF; }
 inline bool any_(vm a) { return a != 0; }
 inline vd sel(vm m, vd a, vd b) { return _mm512_mask_blend_pd(m, b, a); }
+inline vd pick(vm m, double a, double b) { return sel(m, set1(a), set1(b)); }  // sel between constants
 inline vm mnot(vm a) { return (vm)~a; }
 inline int64_t popcnt_(vm a) { return __builtin_popcount(a); }
 // Lane compaction for erf/erfc's range sort (math_f64_vec.inc, erf_run_compact): the lanes of m
