@@ -95,8 +95,25 @@ qint32 = dtype("qint32", False, True, 4, 4)
 _QUANTIZED = {"quint8": quint8, "qint8": qint8, "qint32": qint32}
 
 
+# dtypes flambeau names but does not compute in (no storage, no kernels): PyTorch's 8-bit floats and its wide
+# unsigned integers. Libraries put them in lookup tables at import time (transformers maps safetensors'
+# "F8_E4M3" to torch.float8_e4m3fn), so they exist as objects with PyTorch's properties; kept out of
+# _BY_NAME, so a factory or a conversion to one of them raises instead of computing.
+float8_e4m3fn = dtype("float8_e4m3fn", True, True, 1, 6)
+float8_e5m2 = dtype("float8_e5m2", True, True, 1, 6)
+float8_e4m3fnuz = dtype("float8_e4m3fnuz", True, True, 1, 6)
+float8_e5m2fnuz = dtype("float8_e5m2fnuz", True, True, 1, 6)
+uint16 = dtype("uint16", False, False, 2, 3)
+uint32 = dtype("uint32", False, False, 4, 4)
+uint64 = dtype("uint64", False, False, 8, 5)
+_NAMED_ONLY = {d._name: d for d in (float8_e4m3fn, float8_e5m2, float8_e4m3fnuz, float8_e5m2fnuz, uint16, uint32,
+                                    uint64)}
+
+
 def _dtype_from_name(name):
-    return _BY_NAME[name] if name in _BY_NAME else _QUANTIZED[name]
+    if name in _BY_NAME:
+        return _BY_NAME[name]
+    return _QUANTIZED[name] if name in _QUANTIZED else _NAMED_ONLY[name]
 
 
 def _to_dtype(obj):
