@@ -166,6 +166,13 @@ def get_default_complex_dtype():
     return complex128 if _default_dtype[0] is float64 else complex64
 
 
+# PyTorch's device types. Every one names a device object (libraries compare against device("meta") or
+# device("mps") without making tensors there); tensors live on cpu and cuda only, and asking for a tensor
+# anywhere else raises (_canonical).
+_DEVICE_TYPES = ("cpu", "cuda", "ipu", "xpu", "mkldnn", "opengl", "opencl", "ideep", "hip", "ve", "fpga", "maia",
+                 "xla", "lazy", "vulkan", "mps", "meta", "hpu", "mtia", "privateuseone")
+
+
 class device:
     """Where a tensor lives: device('cpu'), device('cuda'), device('cuda:1'), device('cuda', 1)."""
 
@@ -184,8 +191,9 @@ class device:
         if not isinstance(type, str):
             raise TypeError(f"device(): expected a string or device, got {type.__class__.__name__}")
         kind, sep, idx = type.partition(":")
-        if kind not in ("cpu", "cuda"):
-            raise RuntimeError(f"Expected one of cpu, cuda device type at start of device string: {type}")
+        if kind not in _DEVICE_TYPES:
+            raise RuntimeError(f"Expected one of {', '.join(_DEVICE_TYPES)} device type at start of device "
+                               f"string: {type}")
         if sep:
             if index is not None:
                 raise RuntimeError(f"type (string) must not include an index because index was passed explicitly: {type}")
@@ -254,6 +262,8 @@ def _device_str(d):
 def _canonical(d):
     if d.type == "cpu":
         return "cpu"
+    if d.type != "cuda":
+        raise RuntimeError(f"flambeau has no '{d.type}' device: tensors live on cpu or cuda (asked for {d})")
     if d.index is None:
         from . import cuda
         return f"cuda:{cuda.current_device()}"
