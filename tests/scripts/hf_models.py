@@ -3,7 +3,9 @@ generate; run once with PyTorch (`python3 hf_models.py MODEL OUT`) and once with
 alias (`python3 -m flambeau.run hf_models.py MODEL OUT`). The first run writes the initial weights
 (OUT/MODEL_init.npz), the second loads them, so both start from the same numbers; each writes what it saw
 to OUT/MODEL_<torch|flambeau>.npz: the loss and logits with labels, every parameter's gradient, the
-parameters after one AdamW step, the loss after it, and (for the generating models) greedy tokens.
+parameters after one AdamW step, the loss after it, (for the generating models) the tokens of greedy
+search and of beam search, then the losses of three steps with gradient checkpointing, clipping and a
+warmup schedule.
 tests/scripts/test_hf_transformers.py runs both and compares.
 """
 import os
@@ -72,6 +74,16 @@ def llama(rng):
     return model, dict(input_ids=ids, attention_mask=_padding_mask(2, 10), labels=ids), ids[:, :4]
 
 
+def mistral(rng):
+    # sliding-window attention (window 4 over 10 tokens) through the same mask functions
+    cfg = transformers.MistralConfig(vocab_size=VOCAB, hidden_size=32, intermediate_size=40, num_hidden_layers=2,
+                                     num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64,
+                                     sliding_window=4, pad_token_id=0, bos_token_id=1, eos_token_id=2)
+    model = transformers.MistralForCausalLM(cfg)
+    ids = _ids(rng, 2, 10)
+    return model, dict(input_ids=ids, attention_mask=_padding_mask(2, 10), labels=ids), ids[:, :4]
+
+
 def vit(rng):
     cfg = transformers.ViTConfig(image_size=16, patch_size=4, num_channels=3, hidden_size=32, num_hidden_layers=2,
                                  num_attention_heads=2, intermediate_size=37, hidden_dropout_prob=0.0,
@@ -82,7 +94,7 @@ def vit(rng):
     return model, dict(pixel_values=pixels, labels=labels), None
 
 
-MODELS = {f.__name__: f for f in (gpt2, gpt2_eager, bert, t5, llama, vit)}
+MODELS = {f.__name__: f for f in (gpt2, gpt2_eager, bert, t5, llama, mistral, vit)}
 
 
 def main(name, out):
@@ -112,8 +124,25 @@ def main(name, out):
     if prompt is not None:
         model.eval()
         with torch.no_grad():
-            tokens = model.generate(prompt, max_new_tokens=6, do_sample=False, pad_token_id=0)
-        rec["generate"] = tokens.numpy()
+            rec["generate"] = model.generate(prompt, max_new_tokens=6, do_sample=False, pad_token_id=0).numpy()
+            rec["generate_beams"] = model.generate(prompt, max_new_tokens=5, num_beams=3, do_sample=False,
+                                                   pad_token_id=0).numpy()
+    # a few more steps the way fine-tuning scripts take them: gradient checkpointing (non-reentrant),
+    # gradient clipping, and transformers' warmup-then-linear schedule over torch.optim.lr_scheduler.LambdaLR
+    model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    model.train()
+    sched = transformers.get_linear_schedule_with_warmup(opt, 2, 10)
+    losses = []
+    for _ in range(3):
+        loss = model(**inputs).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        opt.zero_grad()
+        losses.append(loss.detach().numpy())
+    rec["checkpointed_losses"] = np.stack(losses)
+    rec["lr"] = np.array(sched.get_last_lr())
     np.savez(os.path.join(out, f"{name}_{backend}.npz"), **rec)
     print(name, backend, "loss", float(rec["loss"]), "after step", float(rec["loss_after_step"]))
 
