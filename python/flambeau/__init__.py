@@ -256,6 +256,8 @@ from . import fft  # noqa: E402,F401  (torch.fft)
 _sparse._finish_setup()  # last: blocks every dense method attached to Tensor on sparse tensors
 from ._discrete_sampling import binomial  # noqa: E402,F401  (torch.binomial; poisson is in _random)
 from ._dtype import quint8, qint8, qint32  # noqa: E402,F401  (quantized dtypes)
+from ._dtype import (float8_e4m3fn, float8_e5m2, float8_e4m3fnuz, float8_e5m2fnuz, uint16, uint32,  # noqa: E402,F401
+                     uint64)  # named only: no kernels compute in them (_dtype.py)
 from ._quantized import (qscheme, per_tensor_affine, per_channel_affine, per_tensor_symmetric,  # noqa: E402,F401
                          per_channel_symmetric, per_channel_affine_float_qparams, quantize_per_tensor,
                          quantize_per_channel, dequantize)

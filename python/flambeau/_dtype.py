@@ -95,8 +95,25 @@ qint32 = dtype("qint32", False, True, 4, 4)
 _QUANTIZED = {"quint8": quint8, "qint8": qint8, "qint32": qint32}
 
 
+# dtypes flambeau names but does not compute in (no storage, no kernels): PyTorch's 8-bit floats and its wide
+# unsigned integers. Libraries put them in lookup tables at import time (transformers maps safetensors'
+# "F8_E4M3" to torch.float8_e4m3fn), so they exist as objects with PyTorch's properties; kept out of
+# _BY_NAME, so a factory or a conversion to one of them raises instead of computing.
+float8_e4m3fn = dtype("float8_e4m3fn", True, True, 1, 6)
+float8_e5m2 = dtype("float8_e5m2", True, True, 1, 6)
+float8_e4m3fnuz = dtype("float8_e4m3fnuz", True, True, 1, 6)
+float8_e5m2fnuz = dtype("float8_e5m2fnuz", True, True, 1, 6)
+uint16 = dtype("uint16", False, False, 2, 3)
+uint32 = dtype("uint32", False, False, 4, 4)
+uint64 = dtype("uint64", False, False, 8, 5)
+_NAMED_ONLY = {d._name: d for d in (float8_e4m3fn, float8_e5m2, float8_e4m3fnuz, float8_e5m2fnuz, uint16, uint32,
+                                    uint64)}
+
+
 def _dtype_from_name(name):
-    return _BY_NAME[name] if name in _BY_NAME else _QUANTIZED[name]
+    if name in _BY_NAME:
+        return _BY_NAME[name]
+    return _QUANTIZED[name] if name in _QUANTIZED else _NAMED_ONLY[name]
 
 
 def _to_dtype(obj):
@@ -149,6 +166,13 @@ def get_default_complex_dtype():
     return complex128 if _default_dtype[0] is float64 else complex64
 
 
+# PyTorch's device types. Every one names a device object (libraries compare against device("meta") or
+# device("mps") without making tensors there); tensors live on cpu and cuda only, and asking for a tensor
+# anywhere else raises (_canonical).
+_DEVICE_TYPES = ("cpu", "cuda", "ipu", "xpu", "mkldnn", "opengl", "opencl", "ideep", "hip", "ve", "fpga", "maia",
+                 "xla", "lazy", "vulkan", "mps", "meta", "hpu", "mtia", "privateuseone")
+
+
 class device:
     """Where a tensor lives: device('cpu'), device('cuda'), device('cuda:1'), device('cuda', 1)."""
 
@@ -167,8 +191,9 @@ class device:
         if not isinstance(type, str):
             raise TypeError(f"device(): expected a string or device, got {type.__class__.__name__}")
         kind, sep, idx = type.partition(":")
-        if kind not in ("cpu", "cuda"):
-            raise RuntimeError(f"Expected one of cpu, cuda device type at start of device string: {type}")
+        if kind not in _DEVICE_TYPES:
+            raise RuntimeError(f"Expected one of {', '.join(_DEVICE_TYPES)} device type at start of device "
+                               f"string: {type}")
         if sep:
             if index is not None:
                 raise RuntimeError(f"type (string) must not include an index because index was passed explicitly: {type}")
@@ -237,6 +262,8 @@ def _device_str(d):
 def _canonical(d):
     if d.type == "cpu":
         return "cpu"
+    if d.type != "cuda":
+        raise RuntimeError(f"flambeau has no '{d.type}' device: tensors live on cpu or cuda (asked for {d})")
     if d.index is None:
         from . import cuda
         return f"cuda:{cuda.current_device()}"
