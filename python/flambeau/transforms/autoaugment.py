@@ -74,8 +74,8 @@ def _linspace(start, end, steps):
         return [float(a)]
     step = (b - a) / f32(steps - 1)
     half = steps // 2
-    return [float(f32(float(step) * i + float(a))) if i < half else float(f32(-float(step) * (steps - 1 - i) + float(b)))
-            for i in range(steps)]
+    s, lo, hi = float(step), float(a), float(b)
+    return [float(f32(s * i + lo)) if i < half else float(f32(-s * (steps - 1 - i) + hi)) for i in range(steps)]
 
 
 def _posterize_bits(top, num_bins, span):

@@ -3,10 +3,10 @@ RandomResizedCrop, FiveCrop, TenCrop.
 
 A PIL image is resized by Pillow (Image.resize with the mode's filter, always antialiased), as
 torchvision does, and stays a PIL image. Otherwise resizing follows torchvision's tensor path
-(F.interpolate, antialiased for bilinear / bicubic by default): a tensor (..., C, H, W) is resized as is; a numpy image (H, W) or (H, W, C) -- flambeau's
-stand-in for a PIL image -- is resized as the tensor of its values and comes back as an array of its
-dtype (integer images rounded, and clamped for bicubic). PIL's own resampling differs from the
-tensor path by rounding (torchvision's documented caveat), so arrays follow the tensor numbers.
+(F.interpolate, antialiased for bilinear / bicubic by default): a tensor (..., C, H, W) is resized as
+is; a numpy image (H, W) or (H, W, C) is resized as the tensor of its values and comes back as an
+array of its dtype (integer images rounded, and clamped for bicubic). PIL's own resampling differs from
+the tensor path by rounding (torchvision's documented caveat), so arrays follow the tensor numbers.
 """
 import math
 import numbers

@@ -16,8 +16,8 @@ from flambeau._tensor import Tensor
 
 from . import _pil
 
-__all__ = ["Compose", "ToTensor", "PILToTensor", "ToPILImage", "Normalize", "RandomHorizontalFlip", "RandomVerticalFlip",
-           "RandomCrop", "CenterCrop", "Pad", "RandomErasing", "Lambda"]
+__all__ = ["Compose", "ToTensor", "PILToTensor", "ToPILImage", "Normalize", "RandomHorizontalFlip",
+           "RandomVerticalFlip", "RandomCrop", "CenterCrop", "Pad", "RandomErasing", "Lambda"]
 
 
 def _rand():
