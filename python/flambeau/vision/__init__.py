@@ -9,16 +9,19 @@
     models      resnet18/34/50, vgg11(_bn)/16(_bn), alexnet, mobilenet_v2 with torchvision's module and
                 state_dict names (weights come only from local checkpoint files)
     utils       make_grid, save_image (PNG written with zlib, no PIL needed)
+    io          read_file, write_file, decode_png, encode_png, read_image, decode_image, write_png,
+                decode_jpeg, encode_jpeg, write_jpeg, ImageReadMode (PNG without PIL; JPEG needs Pillow)
     ops         box_iou, box_area, box_convert, nms, batched_nms, clip_boxes_to_image, remove_small_boxes,
                 roi_align
 
-Images are numpy uint8 arrays (H, W) or (H, W, C) where torchvision gives PIL images: what
-flambeau.transforms take (see flambeau/transforms/transforms.py).
+The datasets give numpy uint8 arrays (H, W) or (H, W, C) where torchvision gives PIL images; the
+transforms take those, tensors, and PIL images (PIL in, PIL out, as torchvision) when Pillow is
+installed, so a dataset with a PIL loader works too.
 """
 import sys
 
 from .. import transforms  # noqa: F401  (flambeau.vision.transforms is flambeau.transforms)
-from . import datasets, models, ops, utils  # noqa: F401
+from . import datasets, io, models, ops, utils  # noqa: F401
 
 __version__ = "0.28.0+flambeau"  # the torchvision release whose names and layouts this follows
 
@@ -45,4 +48,4 @@ def set_image_backend(backend):
                          "pass loader= to ImageFolder for another image type")
 
 
-__all__ = ["datasets", "models", "ops", "transforms", "utils", "get_image_backend", "set_image_backend"]
+__all__ = ["datasets", "io", "models", "ops", "transforms", "utils", "get_image_backend", "set_image_backend"]
