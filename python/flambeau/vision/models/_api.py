@@ -38,7 +38,8 @@ class Weights:
         """torchvision's ImageClassification preset for these weights, as a Compose of flambeau.transforms
         (resize, center crop, to float in [0, 1], normalise with ImageNet's mean and std)."""
         from ... import transforms as T
-        return T.Compose([T.Resize(self.resize_size, T.InterpolationMode(self.interpolation)), T.CenterCrop(self.crop_size), T.ToTensor(),
+        return T.Compose([T.Resize(self.resize_size, T.InterpolationMode(self.interpolation)),
+                          T.CenterCrop(self.crop_size), T.ToTensor(),
                           T.Normalize(_IMAGENET_MEAN, _IMAGENET_STD)])
 
 

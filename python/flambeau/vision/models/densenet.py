@@ -109,7 +109,8 @@ class DenseNet121_Weights(WeightsEnum):
 
 # '.'s are no longer allowed in module names, but the released checkpoints have keys like
 # 'denselayer1.norm.1.weight' for 'denselayer1.norm1.weight'
-_OLD_KEY = re.compile(r"^(.*denselayer\d+\.(?:norm|relu|conv))\.((?:[12])\.(?:weight|bias|running_mean|running_var))$")
+_OLD_KEY = re.compile(r"^(.*denselayer\d+\.(?:norm|relu|conv))\."
+                      r"((?:[12])\.(?:weight|bias|running_mean|running_var|num_batches_tracked))$")
 
 
 class _RenamingDenseNet(DenseNet):

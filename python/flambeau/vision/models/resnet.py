@@ -1,6 +1,6 @@
-"""torchvision's ResNet (resnet18/34/50/101/152, resnext50_32x4d, wide_resnet50_2) with its module names, so state_dict keys
-(conv1, bn1, layer1.0.conv1, layer1.0.downsample.0, ..., fc) and `model.fc` / `model.layer4` are
-torchvision's, and its initialisation (kaiming_normal_ fan_out for convolutions, BatchNorm 1/0,
+"""torchvision's ResNet (resnet18/34/50/101/152, resnext50_32x4d, wide_resnet50_2) with its module
+names, so state_dict keys (conv1, bn1, layer1.0.conv1, layer1.0.downsample.0, ..., fc) and `model.fc` /
+`model.layer4` are torchvision's, and its initialisation (kaiming_normal_ fan_out for convolutions, BatchNorm 1/0,
 zero_init_residual)."""
 from ... import flatten
 from ... import nn
