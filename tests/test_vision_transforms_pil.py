@@ -236,3 +236,47 @@ def test_v2_to_image_takes_pil():
     assert tuple(t.shape) == (3, 5, 7)
     assert np.allclose(t.numpy(), np.asarray(im).transpose(2, 0, 1) / 255.0, atol=1e-7)
     assert isinstance(v2.RandAugment()(im), Image.Image)
+
+
+FINETUNE_SCRIPT = '''
+import sys
+import torch
+import torchvision
+from torchvision import datasets, io, models, transforms
+from PIL import Image
+
+def pil_loader(path):
+    with open(path, "rb") as f:
+        return Image.open(f).convert("RGB")
+
+train_tf = transforms.Compose([transforms.RandomResizedCrop(40), transforms.RandomHorizontalFlip(),
+                               transforms.TrivialAugmentWide(), transforms.ToTensor(),
+                               transforms.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])])
+data = datasets.ImageFolder(sys.argv[1], train_tf, loader=pil_loader)
+loader = torch.utils.data.DataLoader(data, batch_size=4, shuffle=True)
+model = models.squeezenet1_1(weights=None)
+model.classifier[1] = torch.nn.Conv2d(512, len(data.classes), kernel_size=1)
+opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+for images, labels in loader:
+    opt.zero_grad()
+    loss = torch.nn.functional.cross_entropy(model(images), labels)
+    loss.backward()
+    opt.step()
+img = io.read_image(data.samples[0][0], io.ImageReadMode.RGB)
+print(type(img).__module__.split(".")[0], tuple(img.shape), img.dtype, len(data), torch.isfinite(loss).item())
+'''
+
+
+def test_run_executes_a_fine_tuning_script_with_pil_images(tmp_path):
+    rng = np.random.default_rng(2)
+    for cls in ("ants", "bees"):
+        os.makedirs(tmp_path / "train" / cls)
+        for k in range(4):
+            img = Image.fromarray(rng.integers(0, 256, (48, 52, 3), dtype=np.uint8))
+            img.save(tmp_path / "train" / cls / f"{k}.png")
+    (tmp_path / "finetune.py").write_text(FINETUNE_SCRIPT)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    r = subprocess.run([sys.executable, "-m", "flambeau.run", "finetune.py", str(tmp_path / "train")],
+                       cwd=str(tmp_path), env=env, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert r.stdout.split() == ["flambeau", "(3,", "48,", "52)", "flambeau.uint8", "8", "True"]
