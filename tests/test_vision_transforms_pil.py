@@ -280,3 +280,45 @@ def test_run_executes_a_fine_tuning_script_with_pil_images(tmp_path):
                        cwd=str(tmp_path), env=env, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
     assert r.stdout.split() == ["flambeau", "(3,", "48,", "52)", "flambeau.uint8", "8", "True"]
+
+
+def test_pil_image_backend_makes_the_datasets_give_pil_images(tmp_path):
+    import pickle
+
+    import flambeau.vision as vision
+    from flambeau.datasets import write_idx
+    from flambeau.vision import datasets
+    rng = np.random.default_rng(4)
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    digits = rng.integers(0, 256, (3, 28, 28), dtype=np.uint8)
+    write_idx(str(raw / "train-images-idx3-ubyte"), digits)
+    write_idx(str(raw / "train-labels-idx1-ubyte"), np.array([1, 2, 3], np.uint8))
+    cifar = tmp_path / "cifar-10-batches-py"
+    cifar.mkdir()
+    pixels = rng.integers(0, 256, (2, 3072), dtype=np.uint8)
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        with open(cifar / name, "wb") as f:
+            pickle.dump({"data": pixels, "labels": [0, 1]}, f, protocol=2)
+    with open(cifar / "batches.meta", "wb") as f:
+        pickle.dump({"label_names": [str(i) for i in range(10)]}, f, protocol=2)
+    (tmp_path / "folder" / "a").mkdir(parents=True)
+    Image.fromarray(digits[0]).save(tmp_path / "folder" / "a" / "x.png")
+    assert vision.get_image_backend() == "numpy"
+    assert isinstance(datasets.MNIST(str(tmp_path))[0][0], np.ndarray)
+    vision.set_image_backend("PIL")
+    try:
+        img, label = datasets.MNIST(str(tmp_path))[1]
+        assert isinstance(img, Image.Image) and img.mode == "L" and np.array_equal(np.asarray(img), digits[1])
+        img, _ = datasets.CIFAR10(str(tmp_path))[1]
+        assert img.mode == "RGB" and np.array_equal(np.asarray(img), pixels[1].reshape(3, 32, 32).transpose(1, 2, 0))
+        img, _ = datasets.ImageFolder(str(tmp_path / "folder"))[0]
+        assert img.mode == "RGB" and np.array_equal(np.asarray(img)[:, :, 2], digits[0])
+        img, _ = datasets.FakeData(2, (3, 8, 6))[0]
+        assert isinstance(img, Image.Image) and img.size == (6, 8)
+        x, _ = datasets.MNIST(str(tmp_path), transform=T.Compose([T.RandomRotation(10), T.ToTensor()]))[0]
+        assert tuple(x.shape) == (1, 28, 28)
+    finally:
+        vision.set_image_backend("numpy")
+    with pytest.raises(ValueError, match="numpy' or 'PIL"):
+        vision.set_image_backend("accimage")

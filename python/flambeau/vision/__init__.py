@@ -12,16 +12,16 @@
     io          read_file, write_file, decode_png, encode_png, read_image, decode_image, write_png,
                 decode_jpeg, encode_jpeg, write_jpeg, ImageReadMode (PNG without PIL; JPEG needs Pillow)
     ops         box_iou, box_area, box_convert, nms, batched_nms, clip_boxes_to_image, remove_small_boxes,
-                roi_align
+                roi_align, roi_pool
 
-The datasets give numpy uint8 arrays (H, W) or (H, W, C) where torchvision gives PIL images; the
-transforms take those, tensors, and PIL images (PIL in, PIL out, as torchvision) when Pillow is
-installed, so a dataset with a PIL loader works too.
+The datasets give numpy uint8 arrays (H, W) or (H, W, C) where torchvision gives PIL images (or PIL images
+after set_image_backend('PIL')); the transforms take those, tensors, and PIL images (PIL in, PIL out, as
+torchvision) when Pillow is installed, so a dataset with a PIL loader works too.
 """
 import sys
 
 from .. import transforms  # noqa: F401  (flambeau.vision.transforms is flambeau.transforms)
-from . import datasets, io, models, ops, utils  # noqa: F401
+from . import _backend, datasets, io, models, ops, utils  # noqa: F401
 
 __version__ = "0.28.0+flambeau"  # the torchvision release whose names and layouts this follows
 
@@ -38,14 +38,14 @@ _alias_transforms()
 
 
 def get_image_backend():
-    """The image backend's name: flambeau's datasets give numpy arrays."""
-    return "numpy"
+    """The image type the datasets give: 'numpy' (the default) or 'PIL'."""
+    return _backend.get_backend()
 
 
 def set_image_backend(backend):
-    if backend != "numpy":
-        raise ValueError(f"set_image_backend: flambeau.vision gives numpy images only (got {backend!r}); "
-                         "pass loader= to ImageFolder for another image type")
+    """'PIL' makes MNIST & co., CIFAR, SVHN, FakeData and ImageFolder's default loader give PIL images, as
+    torchvision's do (needs Pillow); 'numpy' (the default) gives uint8 arrays."""
+    _backend.set_backend(backend)
 
 
 __all__ = ["datasets", "io", "models", "ops", "transforms", "utils", "get_image_backend", "set_image_backend"]

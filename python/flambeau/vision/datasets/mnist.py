@@ -14,6 +14,7 @@ import string
 
 import flambeau
 from ... import datasets as _fd
+from .. import _backend
 
 __all__ = ["MNIST", "FashionMNIST", "KMNIST", "EMNIST"]
 
@@ -30,7 +31,7 @@ class MNIST(_fd.MNIST):
         self.data = flambeau.from_numpy(self._images)
 
     def _image(self, index):  # (the numpy image, as flambeau.datasets.MNIST gives; .data is a tensor here)
-        return self._images[index]
+        return _backend.image(self._images[index])
 
     @property
     def raw_folder(self):

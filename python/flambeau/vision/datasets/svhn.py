@@ -8,6 +8,7 @@ import os
 
 import numpy as np
 
+from .. import _backend
 from ._mat import load_mat
 from .vision import VisionDataset
 
@@ -49,7 +50,7 @@ class SVHN(VisionDataset):
         self.labels = labels
 
     def __getitem__(self, index):
-        img = np.ascontiguousarray(np.transpose(self.data[index], (1, 2, 0)))
+        img = _backend.image(np.ascontiguousarray(np.transpose(self.data[index], (1, 2, 0))))
         return self._transformed(img, int(self.labels[index]))
 
     def __len__(self):
