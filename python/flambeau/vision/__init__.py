@@ -4,10 +4,12 @@
 `torchvision.*` to `flambeau.vision.*`).
 
     transforms  flambeau.transforms itself (the same module objects under both names)
-    datasets    MNIST, FashionMNIST, CIFAR10, CIFAR100, ImageFolder, DatasetFolder, FakeData (read from disk:
-                nothing is ever downloaded)
-    models      resnet18/34/50, vgg11(_bn)/16(_bn), alexnet, mobilenet_v2 with torchvision's module and
-                state_dict names (weights come only from local checkpoint files)
+    datasets    MNIST, FashionMNIST, KMNIST, EMNIST, CIFAR10, CIFAR100, SVHN, ImageFolder, DatasetFolder,
+                FakeData (read from disk: nothing is ever downloaded)
+    models      resnet18/34/50/101/152, resnext50_32x4d, wide_resnet50_2, vgg11(_bn)/16(_bn), alexnet,
+                mobilenet_v2, squeezenet1_0/1_1, shufflenet_v2_x0_5/x1_0, densenet121, efficientnet_b0,
+                vit_b_16 with torchvision's module and state_dict names (weights come only from local
+                checkpoint files)
     utils       make_grid, save_image (PNG written with zlib, no PIL needed)
     io          read_file, write_file, decode_png, encode_png, read_image, decode_image, write_png,
                 decode_jpeg, encode_jpeg, write_jpeg, ImageReadMode (PNG without PIL; JPEG needs Pillow)
