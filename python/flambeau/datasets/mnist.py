@@ -39,7 +39,7 @@ class MNIST(Dataset):
         self.target_transform = target_transform
         self.root = root
         folder = self._find_folder(root)
-        images_name, labels_name = _FILES[bool(train)]
+        images_name, labels_name = self._split_files(train)
         self.data = read_idx(_file_in(folder, images_name))
         targets = read_idx(_file_in(folder, labels_name))
         if self.data.ndim != 3:
@@ -53,6 +53,10 @@ class MNIST(Dataset):
         self.folder = folder
 
     # ------------------------------------------------------------------ locating the files
+    def _split_files(self, train):
+        """(images file, labels file) of the split, without .gz."""
+        return _FILES[bool(train)]
+
     @classmethod
     def _candidate_roots(cls):
         roots = []
@@ -85,8 +89,9 @@ class MNIST(Dataset):
         for r in roots:
             for folder in self._subfolders(r):
                 tried.append(folder)
-                if all(_file_in(folder, n, must_exist=False) for n in _FILES[True] + _FILES[False]) \
-                        or all(_file_in(folder, n, must_exist=False) for n in _FILES[bool(self.train)]):
+                both = self._split_files(True) + self._split_files(False)
+                if all(_file_in(folder, n, must_exist=False) for n in both) \
+                        or all(_file_in(folder, n, must_exist=False) for n in self._split_files(self.train)):
                     return folder
         never = ("download=True cannot help: flambeau never downloads data. "
                  if self.download else "")

@@ -6,7 +6,9 @@ shear), turns it into a sampling grid in normalised coordinates (its own _gen_af
 normalises after applying the matrix, so `expand=True` can cover a larger canvas) and samples the
 image with grid_sample (nearest or bilinear, zeros outside); the fill colour goes through an extra
 all-ones channel that marks which output pixels came from inside the image. Positive angles rotate
-counter-clockwise. Arrays (H, W[, C]) are warped as the tensor of their values and come back in
+counter-clockwise. A PIL image is warped by Pillow (Image.rotate / Image.transform with torchvision's
+matrix, which for PIL puts the default centre at (w/2, h/2) in pixel coordinates) and stays a PIL
+image. Arrays (H, W[, C]) are warped as the tensor of their values and come back in
 their dtype (integer images rounded).
 """
 import math
@@ -17,6 +19,7 @@ import numpy as np
 import flambeau
 from flambeau._tensor import Tensor
 
+from . import _pil
 from .resize import InterpolationMode, _interpolation
 from .transforms import _is_array, _rand
 
@@ -127,12 +130,16 @@ def _warp(img, matrix, mode, fill, expand=False):
 
 
 def _channels(img):
+    if _pil.is_pil(img):
+        return _pil.num_channels(img)
     if _is_array(img):
         return 1 if img.ndim == 2 else img.shape[2]
     return img.shape[-3]
 
 
 def _size_wh(img):
+    if _pil.is_pil(img):
+        return img.size
     if _is_array(img):
         return img.shape[1], img.shape[0]
     return img.shape[-1], img.shape[-2]
@@ -155,6 +162,10 @@ def _mode(interpolation):
 
 def rotate(img, angle, interpolation=InterpolationMode.NEAREST, expand=False, center=None, fill=None):
     """Rotate by `angle` degrees counter-clockwise about the centre (or `center`, in pixels)."""
+    if not isinstance(angle, (int, float)):
+        raise TypeError("Argument angle should be int or float")
+    if _pil.is_pil(img):
+        return _pil.rotate(img, angle, _interpolation(interpolation), expand, center, fill)
     # torchvision's rotate and affine disagree on the angle's direction: rotate passes -angle
     matrix = _get_inverse_affine_matrix(_center_f(img, center), -angle, [0.0, 0.0], 1.0, [0.0, 0.0])
     return _warp(img, matrix, _mode(interpolation), fill, expand)
@@ -175,6 +186,11 @@ def affine(img, angle, translate, scale, shear, interpolation=InterpolationMode.
         shear = [shear[0], shear[0]]
     if len(shear) != 2:
         raise ValueError(f"Shear should be a sequence containing two values. Got {shear}")
+    if _pil.is_pil(img):
+        width, height = img.size
+        pil_center = [width * 0.5, height * 0.5] if center is None else center
+        matrix = _get_inverse_affine_matrix(pil_center, float(angle), list(translate), float(scale), shear)
+        return _pil.affine(img, matrix, _interpolation(interpolation), fill)
     matrix = _get_inverse_affine_matrix(_center_f(img, center), float(angle), [1.0 * t for t in translate],
                                         float(scale), shear)
     return _warp(img, matrix, _mode(interpolation), fill)

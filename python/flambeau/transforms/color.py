@@ -5,7 +5,8 @@ adjust_gamma, RandomInvert, ConvertImageDtype.
 Images are tensors (..., C, H, W) or numpy arrays (H, W[, C]). The arithmetic is done in float; an
 integer image keeps torchvision's integer steps (a blend is clamped to [0, 255] and truncated as
 `.to(torch.uint8)` truncates, grayscale truncates, hue goes through convert_image_dtype), so a
-uint8 image gets the numbers torchvision gives a uint8 tensor.
+uint8 image gets the numbers torchvision gives a uint8 tensor. A PIL image goes through Pillow's
+ImageEnhance / convert calls, as torchvision's PIL path does, and stays a PIL image.
 """
 import numbers
 
@@ -14,6 +15,7 @@ import numpy as np
 import flambeau
 from flambeau._tensor import Tensor
 
+from . import _pil
 from .transforms import _is_array, _rand
 
 __all__ = ["Grayscale", "RandomGrayscale", "ColorJitter", "GaussianBlur", "ConvertImageDtype", "RandomInvert"]
@@ -79,6 +81,8 @@ def _gray(im, x):
 
 
 def rgb_to_grayscale(img, num_output_channels=1):
+    if _pil.is_pil(img):
+        return _pil.to_grayscale(img, num_output_channels)
     im = _Img(img)
     _channels(im.t, [1, 3])
     if num_output_channels not in (1, 3):
@@ -167,27 +171,37 @@ def _hue(im, x, factor):
 
 
 def adjust_brightness(img, brightness_factor):
+    if _pil.is_pil(img):
+        return _pil.adjust_brightness(img, brightness_factor)
     im = _Img(img)
     return im.out(_brightness(im, im.t, brightness_factor))
 
 
 def adjust_contrast(img, contrast_factor):
+    if _pil.is_pil(img):
+        return _pil.adjust_contrast(img, contrast_factor)
     im = _Img(img)
     return im.out(_contrast(im, im.t, contrast_factor))
 
 
 def adjust_saturation(img, saturation_factor):
+    if _pil.is_pil(img):
+        return _pil.adjust_saturation(img, saturation_factor)
     im = _Img(img)
     return im.out(_saturation(im, im.t, saturation_factor))
 
 
 def adjust_hue(img, hue_factor):
+    if _pil.is_pil(img):
+        return _pil.adjust_hue(img, hue_factor)
     im = _Img(img)
     return im.out(_hue(im, im.t, hue_factor))
 
 
 def invert(img):
     """bound - img (bound 255 for integer images, 1 for float)."""
+    if _pil.is_pil(img):
+        return _pil.invert(img)
     im = _Img(img)
     _channels(im.t, [1, 3])
     return im.out(im.bound - im.t)
@@ -197,6 +211,8 @@ def adjust_gamma(img, gamma, gain=1):
     """gain * img ** gamma on [0, 1] (integer images through convert_image_dtype)."""
     if gamma < 0:
         raise ValueError("Gamma should be a non-negative real number")
+    if _pil.is_pil(img):
+        return _pil.adjust_gamma(img, gamma, gain)
     im = _Img(img)
     x = im.t / 255.0 if im.integer else im.t
     out = (gain * x ** gamma).clamp(0, 1)
@@ -238,7 +254,10 @@ class RandomGrayscale:
         self.p = p
 
     def __call__(self, img):
-        c = img.shape[-1] if _is_array(img) and img.ndim == 3 else (1 if _is_array(img) else img.shape[-3])
+        if _pil.is_pil(img):
+            c = _pil.num_channels(img)
+        else:
+            c = img.shape[-1] if _is_array(img) and img.ndim == 3 else (1 if _is_array(img) else img.shape[-3])
         if _rand() < self.p:
             return rgb_to_grayscale(img, num_output_channels=c)
         return img
@@ -284,6 +303,14 @@ class ColorJitter:
 
     def __call__(self, img):
         fn_idx, b, c, s, h = self.get_params(self.brightness, self.contrast, self.saturation, self.hue)
+        if _pil.is_pil(img):
+            steps = {0: (_pil.adjust_brightness, b), 1: (_pil.adjust_contrast, c),
+                     2: (_pil.adjust_saturation, s), 3: (_pil.adjust_hue, h)}
+            for fn_id in fn_idx.tolist():
+                fn, factor = steps[fn_id]
+                if factor is not None:
+                    img = fn(img, factor)
+            return img
         im = _Img(img)
         x = im.t
         for fn_id in fn_idx.tolist():
@@ -318,6 +345,9 @@ def gaussian_blur(img, kernel_size, sigma=None):
         sigma = [ksize * 0.15 + 0.35 for ksize in kernel_size]
     if isinstance(sigma, numbers.Number):
         sigma = [float(sigma), float(sigma)]
+    if _pil.is_pil(img):  # torchvision blurs the tensor of the PIL image's values and converts back
+        out = gaussian_blur(np.array(img), kernel_size, sigma)
+        return _pil.from_array(out, mode=img.mode)
     im = _Img(img)
     x = im.t
     kx = _gaussian_kernel1d(kernel_size[0], sigma[0])

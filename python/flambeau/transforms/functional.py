@@ -10,16 +10,27 @@ from .color import (adjust_brightness, adjust_contrast, adjust_gamma, adjust_hue
                     adjust_saturation, gaussian_blur, invert, rgb_to_grayscale)
 from .affine import affine, rotate  # noqa: F401
 from .resize import InterpolationMode, _five_crop, resize  # noqa: F401
-from .transforms import CenterCrop, Normalize, ToTensor, _crop, _hflip, _pad, _vflip
+from .enhance import adjust_sharpness, autocontrast, equalize, posterize, solarize  # noqa: F401
+from .transforms import CenterCrop, Normalize, PILToTensor, ToTensor, _crop, _hflip, _pad, _to_pil_image, _vflip
+from . import _pil
 
 __all__ = ["InterpolationMode", "to_tensor", "normalize", "hflip", "vflip", "crop", "center_crop", "pad",
            "resize", "resized_crop", "five_crop", "ten_crop", "adjust_brightness", "adjust_contrast",
            "adjust_saturation", "adjust_hue", "rgb_to_grayscale", "to_grayscale", "gaussian_blur", "rotate", "affine", "invert", "adjust_gamma",
-           "get_dimensions", "get_image_size", "get_image_num_channels"]
+           "get_dimensions", "get_image_size", "get_image_num_channels", "to_pil_image", "pil_to_tensor",
+           "adjust_sharpness", "posterize", "solarize", "autocontrast", "equalize"]
 
 
 def to_tensor(pic):
     return ToTensor()(pic)
+
+
+def pil_to_tensor(pic):
+    return PILToTensor()(pic)
+
+
+def to_pil_image(pic, mode=None):
+    return _to_pil_image(pic, mode)
 
 
 def normalize(tensor, mean, std, inplace=False):
@@ -66,8 +77,10 @@ def to_grayscale(img, num_output_channels=1):
 
 
 def get_dimensions(img):
-    """[channels, height, width] of a tensor (..., C, H, W) or an array (H, W[, C])."""
+    """[channels, height, width] of a tensor (..., C, H, W), an array (H, W[, C]) or a PIL image."""
     from .transforms import _is_array
+    if _pil.is_pil(img):
+        return _pil.dimensions(img)
     if _is_array(img):
         return [1 if img.ndim == 2 else img.shape[2], img.shape[0], img.shape[1]]
     if img.dim() < 2:

@@ -1,11 +1,12 @@
 """Resizing transforms with torchvision's names and semantics: InterpolationMode, Resize,
 RandomResizedCrop, FiveCrop, TenCrop.
 
-Resizing follows torchvision's tensor path (F.interpolate, antialiased for bilinear / bicubic by
-default): a tensor (..., C, H, W) is resized as is; a numpy image (H, W) or (H, W, C) -- flambeau's
-stand-in for a PIL image -- is resized as the tensor of its values and comes back as an array of its
-dtype (integer images rounded, and clamped for bicubic). PIL's own resampling differs from the
-tensor path by rounding (torchvision's documented caveat), so arrays follow the tensor numbers.
+A PIL image is resized by Pillow (Image.resize with the mode's filter, always antialiased), as
+torchvision does, and stays a PIL image. Otherwise resizing follows torchvision's tensor path
+(F.interpolate, antialiased for bilinear / bicubic by default): a tensor (..., C, H, W) is resized as
+is; a numpy image (H, W) or (H, W, C) is resized as the tensor of its values and comes back as an
+array of its dtype (integer images rounded, and clamped for bicubic). PIL's own resampling differs from
+the tensor path by rounding (torchvision's documented caveat), so arrays follow the tensor numbers.
 """
 import math
 import numbers
@@ -16,6 +17,7 @@ import numpy as np
 import flambeau
 from flambeau._tensor import Tensor
 
+from . import _pil
 from .transforms import _crop, _hflip, _is_array, _rand, _randint, _setup_size, _size_hw, _vflip
 
 __all__ = ["InterpolationMode", "Resize", "RandomResizedCrop", "FiveCrop", "TenCrop"]
@@ -45,10 +47,19 @@ def _interpolation(mode):
     if not isinstance(mode, InterpolationMode):
         raise TypeError("Argument interpolation should be a InterpolationMode or a corresponding "
                         "Pillow integer constant")
+    return mode
+
+
+_PIL_ONLY = (InterpolationMode.BOX, InterpolationMode.HAMMING, InterpolationMode.LANCZOS)
+
+
+def _tensor_interpolation(mode):
+    """The mode, if the tensor path has it (BOX, HAMMING and LANCZOS are Pillow's filters only)."""
+    mode = _interpolation(mode)
     if mode not in (InterpolationMode.NEAREST, InterpolationMode.NEAREST_EXACT,
                     InterpolationMode.BILINEAR, InterpolationMode.BICUBIC):
-        raise NotImplementedError(f"flambeau.transforms: interpolation {mode} is not supported "
-                                  "(NEAREST, NEAREST_EXACT, BILINEAR, BICUBIC are)")
+        raise NotImplementedError(f"flambeau.transforms: interpolation {mode} needs a PIL image; tensors and "
+                                  "arrays have NEAREST, NEAREST_EXACT, BILINEAR, BICUBIC")
     return mode
 
 
@@ -110,11 +121,14 @@ def resize(img, size, interpolation=InterpolationMode.BILINEAR, max_size=None, a
     out_hw = _output_size(h, w, size, max_size)
     if tuple(out_hw) == (h, w):
         return img
+    if _pil.is_pil(img):
+        return _pil.resize(img, out_hw, mode)
+    mode = _tensor_interpolation(mode)
     if _is_array(img):
         return _resize_array(img, out_hw, mode, antialias)
     if isinstance(img, Tensor):
         return _resize_tensor(img, out_hw, mode, antialias)
-    raise TypeError(f"img should be a numpy array or a Tensor. Got {type(img)}")
+    raise TypeError(f"img should be a PIL Image, a numpy array or a Tensor. Got {type(img)}")
 
 
 class Resize:

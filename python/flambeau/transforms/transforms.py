@@ -1,9 +1,10 @@
 """Image transforms with torchvision's names and semantics.
 
-Images are numpy arrays (H, W) or (H, W, C) -- what flambeau.datasets return, where torchvision
-would give a PIL image -- or flambeau tensors (..., C, H, W). ToTensor turns an array into a float
-tensor (C, H, W), scaled to [0, 1] when the array is uint8. Random transforms draw from flambeau's
-global generator, so flambeau.manual_seed makes them reproducible.
+Images are PIL images (when Pillow is installed; a PIL image gives back a PIL image, through the
+Pillow calls torchvision makes: see _pil.py), numpy arrays (H, W) or (H, W, C) -- what
+flambeau.datasets return -- or flambeau tensors (..., C, H, W). ToTensor turns a PIL image or an array
+into a float tensor (C, H, W), scaled to [0, 1] when the data is uint8. Random transforms draw from
+flambeau's global generator, so flambeau.manual_seed makes them reproducible.
 """
 import math
 import numbers
@@ -13,8 +14,10 @@ import numpy as np
 import flambeau
 from flambeau._tensor import Tensor
 
-__all__ = ["Compose", "ToTensor", "Normalize", "RandomHorizontalFlip", "RandomVerticalFlip",
-           "RandomCrop", "CenterCrop", "Pad", "RandomErasing", "Lambda"]
+from . import _pil
+
+__all__ = ["Compose", "ToTensor", "PILToTensor", "ToPILImage", "Normalize", "RandomHorizontalFlip",
+           "RandomVerticalFlip", "RandomCrop", "CenterCrop", "Pad", "RandomErasing", "Lambda"]
 
 
 def _rand():
@@ -33,6 +36,8 @@ def _is_array(img):
 def _size_hw(img):
     if _is_array(img):
         return img.shape[0], img.shape[1]
+    if _pil.is_pil(img):
+        return _pil.size_hw(img)
     return img.shape[-2], img.shape[-1]
 
 
@@ -57,14 +62,16 @@ class Compose:
 
 
 class ToTensor:
-    """numpy array (H, W) or (H, W, C) -> float32 tensor (C, H, W); uint8 data is divided by
-    255."""
+    """PIL image or numpy array (H, W) or (H, W, C) -> tensor (C, H, W); uint8 data becomes float32
+    divided by 255 (a PIL image of mode 'I', 'I;16' or 'F' keeps int32, int16, float32 values)."""
 
     def __call__(self, pic):
         if isinstance(pic, Tensor):
-            raise TypeError("pic should be a numpy array (an image); got a Tensor")
+            raise TypeError("pic should be PIL Image or ndarray. Got a Tensor")
+        if _pil.is_pil(pic):
+            pic = _pil.to_array(pic)
         if not _is_array(pic):
-            raise TypeError(f"pic should be a numpy ndarray. Got {type(pic)}")
+            raise TypeError(f"pic should be PIL Image or ndarray. Got {type(pic)}")
         if pic.ndim not in (2, 3):
             raise ValueError(f"pic should be 2/3 dimensional. Got {pic.ndim} dimensions.")
         if pic.ndim == 2:
@@ -84,6 +91,51 @@ class ToTensor:
 
     def __repr__(self):
         return f"{self.__class__.__name__}()"
+
+
+class PILToTensor:
+    """PIL image -> tensor (C, H, W) of the same values and dtype (no scaling)."""
+
+    def __call__(self, pic):
+        if not _pil.is_pil(pic):
+            raise TypeError(f"pic should be PIL Image. Got {type(pic)}")
+        arr = np.array(pic, copy=True)
+        if arr.dtype == np.uint16:  # mode 'I;16': no uint16 tensors in flambeau; int32 keeps the values
+            arr = arr.astype(np.int32)
+        arr = arr.reshape(pic.size[1], pic.size[0], _pil.num_channels(pic))
+        return flambeau.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1)))
+
+    def __repr__(self):
+        return f"{self.__class__.__name__}()"
+
+
+def _to_pil_image(pic, mode=None):
+    if isinstance(pic, Tensor):
+        if pic.dim() not in (2, 3):
+            raise ValueError(f"pic should be 2/3 dimensional. Got {pic.dim()} dimensions.")
+        arr = pic.detach().cpu().numpy()
+        if arr.ndim == 3:
+            arr = arr.transpose(1, 2, 0)
+    elif _is_array(pic):
+        arr = pic
+    else:
+        raise TypeError(f"pic should be Tensor or ndarray. Got {type(pic)}.")
+    return _pil.from_array(arr, mode)
+
+
+class ToPILImage:
+    """Tensor (C, H, W) or array (H, W, C) -> PIL image; float data is multiplied by 255 and truncated
+    to uint8 unless mode='F'. The mode is inferred from the channels (L, LA, RGB, RGBA) and dtype
+    when not given. Needs Pillow."""
+
+    def __init__(self, mode=None):
+        self.mode = mode
+
+    def __call__(self, pic):
+        return _to_pil_image(pic, self.mode)
+
+    def __repr__(self):
+        return f"{self.__class__.__name__}(" + (f"mode={self.mode}" if self.mode is not None else "") + ")"
 
 
 class Normalize:
@@ -134,12 +186,16 @@ class Normalize:
 def _hflip(img):
     if _is_array(img):
         return np.ascontiguousarray(img[:, ::-1])
+    if _pil.is_pil(img):
+        return _pil.hflip(img)
     return img.flip(-1)  # one reversed-row copy (an arange and an index_select before)
 
 
 def _vflip(img):
     if _is_array(img):
         return np.ascontiguousarray(img[::-1])
+    if _pil.is_pil(img):
+        return _pil.vflip(img)
     return img.flip(-2)
 
 
@@ -207,6 +263,8 @@ def _pad(img, padding, fill=0, padding_mode="constant"):
     left, top, right, bottom = _parse_padding(padding)
     if padding_mode not in _NP_PAD_MODES:
         raise ValueError("Padding mode should be either constant, edge, reflect or symmetric")
+    if _pil.is_pil(img):
+        return _pil.pad(img, left, top, right, bottom, fill, padding_mode)
     if _is_array(img):
         if padding_mode == "constant" and min(left, top, right, bottom) >= 0:
             # A filled array and one slice assignment: np.pad took 35 us of RandomCrop(32, padding=4)'s 61.
@@ -237,6 +295,8 @@ def _pad(img, padding, fill=0, padding_mode="constant"):
 def _crop(img, top, left, height, width):
     if _is_array(img):
         return np.ascontiguousarray(img[top:top + height, left:left + width])
+    if _pil.is_pil(img):
+        return _pil.crop(img, top, left, height, width)
     return img[..., top:top + height, left:left + width]
 
 

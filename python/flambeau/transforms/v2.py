@@ -16,17 +16,23 @@ from flambeau._tensor import Tensor
 
 from . import functional  # noqa: F401
 from .affine import RandomAffine, RandomRotation  # noqa: F401
+from .autoaugment import AugMix, AutoAugment, AutoAugmentPolicy, RandAugment, TrivialAugmentWide  # noqa: F401
+from .enhance import (RandomAdjustSharpness, RandomAutocontrast, RandomEqualize, RandomPosterize,  # noqa: F401
+                      RandomSolarize)
+from . import _pil
 from .color import ColorJitter, GaussianBlur, Grayscale, RandomGrayscale, RandomInvert  # noqa: F401
 from .containers import RandomApply, RandomChoice, RandomOrder  # noqa: F401
 from .resize import FiveCrop, InterpolationMode, RandomResizedCrop, Resize, TenCrop  # noqa: F401
-from .transforms import (CenterCrop, Compose, Lambda, Normalize, Pad, RandomCrop,  # noqa: F401
-                         RandomErasing, RandomHorizontalFlip, RandomVerticalFlip)
+from .transforms import (CenterCrop, Compose, Lambda, Normalize, Pad, PILToTensor, RandomCrop,  # noqa: F401
+                         RandomErasing, RandomHorizontalFlip, RandomVerticalFlip, ToPILImage)
 
 __all__ = ["ToImage", "ToDtype", "ToPureTensor", "Compose", "Normalize", "Resize", "RandomResizedCrop",
            "RandomCrop", "CenterCrop", "Pad", "RandomHorizontalFlip", "RandomVerticalFlip", "RandomErasing",
            "Lambda", "ColorJitter", "GaussianBlur", "Grayscale", "RandomGrayscale", "RandomInvert",
            "RandomApply", "RandomChoice", "RandomOrder", "RandomAffine", "RandomRotation", "FiveCrop",
-           "TenCrop", "InterpolationMode"]
+           "TenCrop", "InterpolationMode", "AutoAugment", "AutoAugmentPolicy", "RandAugment", "TrivialAugmentWide",
+           "AugMix", "RandomAdjustSharpness", "RandomAutocontrast", "RandomEqualize", "RandomPosterize",
+           "RandomSolarize", "ToPILImage", "PILToTensor"]
 
 _MAX = {"uint8": 255, "int8": 127, "int16": 32767, "int32": 2147483647, "int64": 9223372036854775807}
 
@@ -36,13 +42,16 @@ def _name(dtype):
 
 
 class ToImage:
-    """numpy image (H, W) / (H, W, C) -> tensor (C, H, W), dtype unchanged; tensors pass through."""
+    """numpy image (H, W) / (H, W, C) or PIL image -> tensor (C, H, W), dtype unchanged; tensors pass
+    through."""
 
     def __call__(self, inpt):
         if isinstance(inpt, Tensor):
             return inpt
+        if _pil.is_pil(inpt):
+            return PILToTensor()(inpt)
         if not isinstance(inpt, np.ndarray):
-            raise TypeError(f"ToImage: expected a numpy image or a Tensor, got {type(inpt)}")
+            raise TypeError(f"ToImage: expected a PIL image, a numpy image or a Tensor, got {type(inpt)}")
         arr = inpt[:, :, None] if inpt.ndim == 2 else inpt
         if arr.ndim != 3:
             raise ValueError(f"ToImage: expected an image of 2 or 3 dimensions, got {inpt.ndim}")

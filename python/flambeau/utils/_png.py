@@ -30,12 +30,13 @@ def encode_png(hwc):
     return png_bytes(hwc)
 
 
-def png_bytes(hwc):
-    """The PNG file of a uint8 (H, W, C) array, C in 1..4, unchecked (encode_png and
-    flambeau.vision.utils.write_png check their inputs each in their own words)."""
+def png_bytes(hwc, compression_level=6):
+    """The PNG file of a uint8 (H, W, C) array, C in 1..4, unchecked (encode_png,
+    flambeau.vision.utils.write_png and flambeau.vision.io.encode_png check their inputs each in their
+    own words)."""
     h, w, c = hwc.shape
     rows = np.zeros((h, 1 + w * c), dtype=np.uint8)  # column 0: the filter byte, 0 = None
     rows[:, 1:] = hwc.reshape(h, w * c)
     ihdr = struct.pack(">IIBBBBB", w, h, 8, _COLOR_TYPE[c], 0, 0, 0)
     return (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr)
-            + _chunk(b"IDAT", zlib.compress(rows.tobytes(), 6)) + _chunk(b"IEND", b""))
+            + _chunk(b"IDAT", zlib.compress(rows.tobytes(), compression_level)) + _chunk(b"IEND", b""))

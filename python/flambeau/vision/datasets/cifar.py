@@ -13,6 +13,7 @@ import pickle
 
 import numpy as np
 
+from .. import _backend
 from .vision import VisionDataset
 
 __all__ = ["CIFAR10", "CIFAR100"]
@@ -76,7 +77,7 @@ class CIFAR10(VisionDataset):
         self.class_to_idx = {c: i for i, c in enumerate(self.classes)}
 
     def __getitem__(self, index):
-        img, target = self.data[index], self.targets[index]
+        img, target = _backend.image(self.data[index]), self.targets[index]
         return self._transformed(img, target)
 
     def __len__(self):

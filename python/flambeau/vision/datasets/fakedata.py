@@ -10,6 +10,7 @@ so the pixel values differ from torchvision's; the rules above are the same.
 import numpy as np
 
 import flambeau
+from .. import _backend
 from .vision import VisionDataset
 
 __all__ = ["FakeData"]
@@ -45,7 +46,7 @@ class FakeData(VisionDataset):
         if arr.shape[2] == 1:
             arr = arr[:, :, 0]
         arr = np.ascontiguousarray(arr)
-        return self._transformed(arr, target)
+        return self._transformed(_backend.image(arr), target)
 
     def __len__(self):
         return self.size

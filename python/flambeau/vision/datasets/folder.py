@@ -9,6 +9,7 @@ import os
 
 import numpy as np
 
+from .. import _backend
 from .vision import VisionDataset
 
 __all__ = ["DatasetFolder", "ImageFolder", "IMG_EXTENSIONS", "default_loader", "find_classes",
@@ -126,9 +127,14 @@ def pil_loader(path):
 
 
 def default_loader(path):
-    """A numpy uint8 (H, W, 3) RGB image: PIL reads it when installed, else numpy_loader."""
+    """A numpy uint8 (H, W, 3) RGB image: PIL reads it when installed, else numpy_loader. With
+    set_image_backend('PIL'), the PIL RGB image (torchvision's default_loader)."""
     if os.fspath(path).lower().endswith(".npy"):
-        return numpy_loader(path)
+        return _backend.image(numpy_loader(path))
+    if _backend.get_backend() == "PIL":
+        from PIL import Image
+        with open(path, "rb") as f:
+            return Image.open(f).convert("RGB")
     try:
         import PIL  # noqa: F401
     except ImportError:

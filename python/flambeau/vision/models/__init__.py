@@ -5,10 +5,18 @@ from .resnet import *  # noqa: F401,F403
 from .vgg import *  # noqa: F401,F403
 from .alexnet import *  # noqa: F401,F403
 from .mobilenetv2 import MobileNetV2, MobileNet_V2_Weights, mobilenet_v2  # noqa: F401
-from . import resnet, vgg, alexnet, mobilenetv2  # noqa: F401
+from .squeezenet import *  # noqa: F401,F403
+from .shufflenetv2 import *  # noqa: F401,F403
+from .densenet import *  # noqa: F401,F403
+from .efficientnet import *  # noqa: F401,F403
+from .vision_transformer import *  # noqa: F401,F403
+from . import (resnet, vgg, alexnet, mobilenetv2, squeezenet, shufflenetv2, densenet, efficientnet,  # noqa: F401
+               vision_transformer)
 
 _BUILDERS = {name: globals()[name] for name in (
-    "resnet18", "resnet34", "resnet50", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19",
+    "resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resnext50_32x4d", "wide_resnet50_2",
+    "squeezenet1_0", "squeezenet1_1", "shufflenet_v2_x0_5", "shufflenet_v2_x1_0", "densenet121", "efficientnet_b0",
+    "vit_b_16", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19",
     "vgg19_bn", "alexnet", "mobilenet_v2")}
 
 

@@ -23,10 +23,11 @@ class Weights:
     """One set of pretrained weights: its torchvision URL (for the file name), the input size its
     preprocessing resizes to, and the number of classes."""
 
-    def __init__(self, url, crop_size=224, resize_size=256, num_classes=1000):
+    def __init__(self, url, crop_size=224, resize_size=256, num_classes=1000, interpolation="bilinear"):
         self.url = url
         self.crop_size = crop_size
         self.resize_size = resize_size
+        self.interpolation = interpolation  # an InterpolationMode value
         self.meta = {"num_classes": num_classes}
 
     @property
@@ -37,7 +38,8 @@ class Weights:
         """torchvision's ImageClassification preset for these weights, as a Compose of flambeau.transforms
         (resize, center crop, to float in [0, 1], normalise with ImageNet's mean and std)."""
         from ... import transforms as T
-        return T.Compose([T.Resize(self.resize_size), T.CenterCrop(self.crop_size), T.ToTensor(),
+        return T.Compose([T.Resize(self.resize_size, T.InterpolationMode(self.interpolation)),
+                          T.CenterCrop(self.crop_size), T.ToTensor(),
                           T.Normalize(_IMAGENET_MEAN, _IMAGENET_STD)])
 
 
@@ -57,8 +59,10 @@ class WeightsEnum(enum.Enum):
 def get_weight(name):
     """'ResNet18_Weights.IMAGENET1K_V1' -> the enum member."""
     enum_name, _, member = name.partition(".")
-    from . import resnet, vgg, alexnet, mobilenetv2
-    for mod in (resnet, vgg, alexnet, mobilenetv2):
+    from . import (resnet, vgg, alexnet, mobilenetv2, squeezenet, shufflenetv2, densenet, efficientnet,
+                   vision_transformer)
+    for mod in (resnet, vgg, alexnet, mobilenetv2, squeezenet, shufflenetv2, densenet, efficientnet,
+                vision_transformer):
         if hasattr(mod, enum_name):
             return getattr(getattr(mod, enum_name), member)
     raise ValueError(f"get_weight: unknown weights {name!r}")

@@ -1,13 +1,14 @@
-"""torchvision's ResNet (resnet18, resnet34, resnet50) with its module names, so state_dict keys
-(conv1, bn1, layer1.0.conv1, layer1.0.downsample.0, ..., fc) and `model.fc` / `model.layer4` are
-torchvision's, and its initialisation (kaiming_normal_ fan_out for convolutions, BatchNorm 1/0,
+"""torchvision's ResNet (resnet18/34/50/101/152, resnext50_32x4d, wide_resnet50_2) with its module
+names, so state_dict keys (conv1, bn1, layer1.0.conv1, layer1.0.downsample.0, ..., fc) and `model.fc` /
+`model.layer4` are torchvision's, and its initialisation (kaiming_normal_ fan_out for convolutions, BatchNorm 1/0,
 zero_init_residual)."""
 from ... import flatten
 from ... import nn
 from ._api import Weights, WeightsEnum, checkpoint_path, load_weights, resolve
 
 __all__ = ["ResNet", "BasicBlock", "Bottleneck", "ResNet18_Weights", "ResNet34_Weights", "ResNet50_Weights",
-           "resnet18", "resnet34", "resnet50"]
+           "ResNet101_Weights", "ResNet152_Weights", "ResNeXt50_32X4D_Weights", "Wide_ResNet50_2_Weights",
+           "resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resnext50_32x4d", "wide_resnet50_2"]
 
 
 def conv3x3(in_planes, out_planes, stride=1, groups=1, dilation=1):
@@ -155,6 +156,30 @@ class ResNet50_Weights(WeightsEnum):
     DEFAULT = IMAGENET1K_V2
 
 
+class ResNet101_Weights(WeightsEnum):
+    IMAGENET1K_V1 = Weights(_URL + "resnet101-63fe2227.pth")
+    IMAGENET1K_V2 = Weights(_URL + "resnet101-cd907fc2.pth", resize_size=232)
+    DEFAULT = IMAGENET1K_V2
+
+
+class ResNet152_Weights(WeightsEnum):
+    IMAGENET1K_V1 = Weights(_URL + "resnet152-394f9c45.pth")
+    IMAGENET1K_V2 = Weights(_URL + "resnet152-f82ba261.pth", resize_size=232)
+    DEFAULT = IMAGENET1K_V2
+
+
+class ResNeXt50_32X4D_Weights(WeightsEnum):
+    IMAGENET1K_V1 = Weights(_URL + "resnext50_32x4d-7cdf4587.pth")
+    IMAGENET1K_V2 = Weights(_URL + "resnext50_32x4d-1a0047aa.pth", resize_size=232)
+    DEFAULT = IMAGENET1K_V2
+
+
+class Wide_ResNet50_2_Weights(WeightsEnum):
+    IMAGENET1K_V1 = Weights(_URL + "wide_resnet50_2-95faca4d.pth")
+    IMAGENET1K_V2 = Weights(_URL + "wide_resnet50_2-9ba9bcbe.pth", resize_size=232)
+    DEFAULT = IMAGENET1K_V2
+
+
 def _resnet(name, block, layers, weights_enum, weights, progress, kwargs):
     path = checkpoint_path(name, resolve(name, weights_enum, weights, kwargs))
     return load_weights(ResNet(block, layers, **kwargs), path)
@@ -174,3 +199,35 @@ def resnet34(*, weights=None, progress=True, **kwargs):
 def resnet50(*, weights=None, progress=True, **kwargs):
     """ResNet-50 (torchvision.models.resnet50, bottleneck blocks V1.5)."""
     return _resnet("resnet50", Bottleneck, [3, 4, 6, 3], ResNet50_Weights, weights, progress, kwargs)
+
+
+def resnet101(*, weights=None, progress=True, **kwargs):
+    """ResNet-101 (torchvision.models.resnet101)."""
+    return _resnet("resnet101", Bottleneck, [3, 4, 23, 3], ResNet101_Weights, weights, progress, kwargs)
+
+
+def resnet152(*, weights=None, progress=True, **kwargs):
+    """ResNet-152 (torchvision.models.resnet152)."""
+    return _resnet("resnet152", Bottleneck, [3, 8, 36, 3], ResNet152_Weights, weights, progress, kwargs)
+
+
+def _fixed(name, kwargs, **params):
+    """torchvision's _ovewrite_named_param: a builder's fixed argument may be passed again only with the
+    same value."""
+    for key, value in params.items():
+        if key in kwargs and kwargs[key] != value:
+            raise ValueError(f"{name}: the parameter '{key}' expected value {value} but got {kwargs[key]} instead")
+        kwargs[key] = value
+    return kwargs
+
+
+def resnext50_32x4d(*, weights=None, progress=True, **kwargs):
+    """ResNeXt-50 32x4d (torchvision.models.resnext50_32x4d): bottlenecks with 32 groups of width 4."""
+    kwargs = _fixed("resnext50_32x4d", kwargs, groups=32, width_per_group=4)
+    return _resnet("resnext50_32x4d", Bottleneck, [3, 4, 6, 3], ResNeXt50_32X4D_Weights, weights, progress, kwargs)
+
+
+def wide_resnet50_2(*, weights=None, progress=True, **kwargs):
+    """Wide ResNet-50-2 (torchvision.models.wide_resnet50_2): bottlenecks twice as wide inside."""
+    kwargs = _fixed("wide_resnet50_2", kwargs, width_per_group=64 * 2)
+    return _resnet("wide_resnet50_2", Bottleneck, [3, 4, 6, 3], Wide_ResNet50_2_Weights, weights, progress, kwargs)
