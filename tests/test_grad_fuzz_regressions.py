@@ -681,3 +681,70 @@ def test_complex_eigvalsh_second_order(n):
           atol=1e-9)
     check(lambda L: (lambda x: (L.linalg.eigvalsh(x, UPLO="U") ** 2, [x]))(leaf(L, a, "complex128")), order2=True,
           rtol=1e-9, atol=1e-9)
+
+
+# ---- session 21 (helper grads4): second order of prelu and of the 2-norm at zero
+
+def _orders3(lib, fn, arrays, dtype="float64"):
+    """First, second and third order gradients of fn(*leaves) (seeded grad_outputs), and which require grad."""
+    xs = [leaf(lib, a, dtype) for a in arrays]
+    out = fn(lib, *xs)
+    g1 = lib.autograd.grad(out, xs, _seeded(lib, out, 1), create_graph=True, allow_unused=True)
+    live = [g for g in g1 if g is not None and g.requires_grad]
+    g2 = lib.autograd.grad(live, xs, [_seeded(lib, g, 2 + k) for k, g in enumerate(live)], create_graph=True,
+                           allow_unused=True)
+    l3 = [g.abs().sum() for g in g2 if g is not None and g.requires_grad]
+    g3 = lib.autograd.grad(l3, xs, allow_unused=True) if l3 else []
+    return [[None if g is None else _np(g) for g in gs] for gs in (g1, g2, g3)], [g.requires_grad for g in live]
+
+
+def check_orders(fn, arrays, dtype="float64", tol=1e-12):
+    want, want_rg = _orders3(torch, fn, arrays, dtype)
+    got, got_rg = _orders3(flambeau, fn, arrays, dtype)
+    assert got_rg == want_rg
+    for order, (ws, gs) in enumerate(zip(want, got), 1):
+        assert [w is None for w in ws] == [g is None for g in gs], f"order {order}"
+        for w, g in zip(ws, gs):
+            if w is not None:
+                np.testing.assert_allclose(g, w, rtol=tol, atol=tol, equal_nan=True, err_msg=f"order {order}")
+
+
+_PRELU_X = np.array([[[-2.0, 0.0, 1.5], [0.0, -1.0, 3.0]], [[0.5, -0.5, 0.0], [2.0, 0.0, -3.0]]])
+
+
+@pytest.mark.parametrize("wshape", [(1,), (2,)])
+def test_prelu_second_order_at_zero(wshape):
+    # Before: the create_graph backward was where(x > 0, g, w g) differentiated, so at x == 0 the second
+    # order took the negative side; PyTorch's _prelu_kernel_backward derivatives test x >= 0 (fuzz seed 31
+    # #3335, 32 #3815). The first order keeps the kernel's values (x > 0) under create_graph.
+    w = np.linspace(0.1, 0.4, wshape[0])
+    check_orders(lambda L, x, a: L.nn.functional.prelu(x, a), [_PRELU_X, w])
+    check_orders(lambda L, x, a: L.nn.functional.prelu(x, a), [_PRELU_X[0, 0], w[:1]])  # 1-D input
+    x = flambeau.tensor(_PRELU_X + 0.25, requires_grad=True)  # away from the kink
+    a = flambeau.tensor(w, requires_grad=True)
+    assert flambeau.autograd.gradgradcheck(lambda x, a: flambeau.nn.functional.prelu(x, a), (x, a))
+
+
+_ZERO_ROW = np.array([[0.3, -1.2, 2.0, 0.5], [0.0, 0.0, 0.0, 0.0], [1.5, 0.25, -0.75, 1.0]])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "complex128"])
+@pytest.mark.parametrize("dim", [0, 1])
+def test_normalize_second_order_at_zero_slice(dtype, dim):
+    # Before: normalize's 2-norm under autograd was sqrt(clamp(sum(x * x), eps^2)), whose second order at an
+    # all-zero slice is 0; PyTorch's is norm(x).clamp_min(eps) with norm_backward
+    # grad * (x / norm).masked_fill_(norm == 0, 0), which gives NaN there (fuzz seed 30 #14192). And a float32
+    # zero slice got NaN at first order (the float32 range fix's sqrt(0) carried the gradient).
+    a = _ZERO_ROW.astype(np.complex128) * (1 + 0.5j) if dtype == "complex128" else _ZERO_ROW
+    check_orders(lambda L, x: L.nn.functional.normalize(x, p=2, dim=dim), [a], dtype,
+                 1e-5 if dtype == "float32" else 1e-12)
+    x = flambeau.tensor(_ZERO_ROW + 0.5, requires_grad=True)
+    assert flambeau.autograd.gradgradcheck(lambda x: flambeau.nn.functional.normalize(x, p=2, dim=dim), (x,))
+
+
+def test_vector_norm_float32_gradient_reads_pytorch_norm():
+    # Before: the gradient divided by the float64-accumulated norm (x / 2.2e-30) where PyTorch's float32 norm
+    # underflows to 0 and its gradient is masked to 0; and it was x * (g / norm), not PyTorch's g * (x / norm).
+    a = [[1e-30, 2e-30, 0.0], [3e-20, 4e-20, 0.0], [0.0, 0.0, 0.0], [1e-3, 2.0, 3.0], [1e30, 1.0, 1.0]]
+    check(lambda L: (lambda x: (L.linalg.vector_norm(x, 2, 1), [x]))(leaf(L, a)), rtol=0, atol=0)
+    check(lambda L: (lambda x: (L.linalg.vector_norm(x, 2, 1), [x]))(leaf(L, a)), order2=True, rtol=1e-6, atol=0)
