@@ -836,6 +836,18 @@ def _complex_unary(name):
     return dispatch.TRY.get(name)
 
 
+# What PyTorch says when these unary ops get a complex tensor (its NotImplementedError; flambeau's complex
+# routes, flambeau/_complex, take the ops that PyTorch computes).
+_COMPLEX_REFUSALS = {
+    "floor": "floor is not supported for complex inputs", "ceil": "ceil is not supported for complex inputs",
+    "trunc": "trunc is not supported for complex inputs", "fix": "trunc is not supported for complex inputs",
+    "round": "\"round_vml_cpu\" not implemented for '{T}'",
+    "sign": "Unlike NumPy, torch.sign is not intended to support complex numbers. Please use torch.sgn instead.",
+    "erf": "\"erf_vml_cpu\" not implemented for '{T}'", "erfinv": "\"erfinv_vml_cpu\" not implemented for '{T}'",
+    "lgamma": "\"lgamma_vml_cpu\" not implemented for '{T}'", "digamma": "\"digamma\" not implemented for '{T}'"}
+_TORCH_COMPLEX_NAMES = {"complex64": "ComplexFloat", "complex128": "ComplexDouble"}
+
+
 def _make_unary(name, Fn, float_only=False, int_identity=False, on_bool=None):
     """Builds op(input, *, out=None) and op_(input). float_only ops promote integer/bool inputs to
     the default dtype; int_identity ops (floor, ...) return integer inputs unchanged; on_bool
@@ -858,6 +870,9 @@ def _make_unary(name, Fn, float_only=False, int_identity=False, on_bool=None):
                 impl = _complex_unary(name)
                 if impl is not None:  # reached from inside a backward (Sub's neg(g) of a complex g, ...)
                     return impl(input) if out is None else impl(input, out=out)
+                msg = _COMPLEX_REFUSALS.get(name)
+                if msg is not None:  # PyTorch's words
+                    raise NotImplementedError(msg.format(T=_TORCH_COMPLEX_NAMES[dt]))
                 raise TypeError(f"{name}: not implemented for dtype {dt}")
             if float_only:
                 input = _wrap(_C.to(xi, _default_dtype[0]._name, xi.device, False))
@@ -887,6 +902,8 @@ def _make_unary(name, Fn, float_only=False, int_identity=False, on_bool=None):
         xi = input._impl
         dt = xi.dtype
         if dt not in _FLOAT:
+            if dt[0] == "c" and name in _COMPLEX_REFUSALS:  # PyTorch's words (others: flambeau/_complex's routes)
+                raise NotImplementedError(_COMPLEX_REFUSALS[name].format(T=_TORCH_COMPLEX_NAMES[dt]))
             if float_only:
                 raise RuntimeError(f"result type {_TORCH_TYPE_NAMES[_default_dtype[0]._name]} can't be cast to the "
                                    f"desired output type {_TORCH_TYPE_NAMES[dt]} ({name}_ into a tensor of shape "

@@ -1365,6 +1365,15 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
     if input.dim() not in (2, 3):
         raise NotImplementedError("Input Error: Only unbatched (2D) or batched (3D) input Tensors are supported "
                                   f"(got {input.dim()}D)")
+    dt = input._impl.dtype
+    if dt == "bool":  # PyTorch's col2im adds bools: a position is set when any block covering it is
+        return fold(input.to(flambeau.float32), output_size, kernel_size, dilation, padding, stride) != 0
+    if dt in _TORCH_INT_NAMES:  # its kernel takes floating, complex and bool tensors only, after the shape checks
+        fold(flambeau.zeros(tuple(input.shape)), output_size, kernel_size, dilation, padding, stride)
+        raise NotImplementedError(f"\"col2im_out_cpu\" not implemented for '{_TORCH_INT_NAMES[dt]}'")
+    if dt in ("complex64", "complex128"):  # linear: the parts folded apart
+        return flambeau.complex(fold(input.real, output_size, kernel_size, dilation, padding, stride),
+                                fold(input.imag, output_size, kernel_size, dilation, padding, stride))
     unbatched = input.dim() == 2
     if unbatched:
         input = input.unsqueeze(0)
