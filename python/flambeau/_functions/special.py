@@ -37,8 +37,13 @@ Atanh = _unary_class("Atanh", _C.atanh, lambda g, x: div(g, _one_minus_sq(x)), 1
 Erfc = _unary_class("Erfc", _C.erfc, lambda g, x: mul(g, mul(exp(neg(mul(x, x))), _MINUS_TWO_OVER_SQRT_PI)), 1)
 Erfinv = _unary_class("Erfinv", _C.erfinv, lambda g, y: mul(g, mul(exp(mul(y, y)), _SQRT_PI_HALF)), 2)
 Lgamma = _unary_class("Lgamma", _C.lgamma, lambda g, x: mul(g, digamma(x)), 1)
-Digamma = _unary_class("Digamma", _C.digamma, lambda g, x: mul(g, _trigamma(x)), 1)
+# (the derivative is polygamma(1, x) as PyTorch evaluates it: large and finite at the negative integers)
+Digamma = _unary_class("Digamma", _C.digamma, lambda g, x: mul(g, _polygamma1(x)), 1)
 Trigamma = _unary_class("Trigamma", _C.trigamma, lambda g, x: mul(g, _polygamma_zeta(2, x)), 1, "PolygammaBackward0")
+# polygamma(1, x): the kernel's trigamma with PyTorch's values at the poles, one node whose derivative is
+# polygamma(2, x) there too (-inf; a where() over the kernel's inf gave 0 * -inf = NaN)
+Polygamma1 = _unary_class("Polygamma1", lambda xi: _trigamma_poles(_wrap(xi), _wrap(_C.trigamma(xi)))._impl,
+                          lambda g, x: mul(g, _polygamma_zeta(2, x)), 1, "PolygammaBackward0")
 
 asin, asin_ = _make_unary("asin", Asin, True)
 acos, acos_ = _make_unary("acos", Acos, True)
@@ -53,6 +58,7 @@ erfinv, erfinv_ = _make_unary("erfinv", Erfinv, True)
 lgamma, lgamma_ = _make_unary("lgamma", Lgamma, True)
 digamma, digamma_ = _make_unary("digamma", Digamma, True)
 _trigamma, _trigamma_ = _make_unary("polygamma", Trigamma, True)
+_polygamma1, _ = _make_unary("polygamma", Polygamma1, True)
 
 arcsin, arcsin_ = asin, asin_
 arccos, arccos_ = acos, acos_
@@ -120,7 +126,7 @@ def polygamma(n, input, *, out=None):
     if n == 0:
         r = digamma(input)
     elif n == 1:
-        r = _trigamma_poles(input, _trigamma(input))
+        r = _polygamma1(input)
     else:
         r = _polygamma_zeta(n, input)
     if out is not None:
