@@ -760,3 +760,33 @@ def test_digamma_and_lgamma_derivatives_at_poles(dtype):
     check(lambda L: (lambda x: (L.digamma(x), [x]))(leaf(L, a, dtype)), order2=True, rtol=1e-6, atol=0)
     check(lambda L: (lambda x: (L.lgamma(x), [x]))(leaf(L, a, dtype)), order2=True, rtol=1e-6, atol=0)
     check(lambda L: (lambda x: (L.polygamma(1, x), [x]))(leaf(L, a, dtype)), order2=True, rtol=1e-6, atol=0)
+
+
+@pytest.mark.parametrize("code", [
+    # Before: nll_loss's create_graph gradient (the composed loss's, linear in the input) did not require grad
+    # where PyTorch's nll_loss_backward(grad, self, ...) does, with a zero second order (fuzz seeds 41-43: 7)
+    "L.nn.functional.nll_loss(x[0, 0, 0, :4], L.tensor(2), ignore_index=1)",
+    "L.nn.functional.nll_loss(x[0, 0, :3, :4], L.tensor([0, 3, 1]))",
+    # Before: complex prod over an empty dim did not require grad (seed 42 #11106)
+    "L.prod(x[:, :, :0].to(L.complex64), dim=-2)",
+    "L.prod(x[:, :0].to(L.complex64))",
+])
+def test_session21_degenerate_second_order_flags(code):
+    check_flags(lambda L: (lambda x: ([eval(code, {"L": L, "x": x})], [x]))(leaf(L, _X4, "float64")))
+
+
+@pytest.mark.parametrize("code", [
+    # Before: an empty index of another dtype or rank returned a clone with no path to src, whose PyTorch
+    # gradient is (empty) zeros (fuzz seeds 40-43: 6 cases)
+    "L.scatter_reduce(x, -1, L.zeros(0, 3, dtype=L.int64), s, 'sum', include_self=False)",
+    "L.scatter_reduce(x, 0, L.zeros(0, 3, dtype=L.int32), s, 'amax')",
+    # Before: complex cumprod of one or no element had a differentiable first order where PyTorch's backward
+    # returns grad itself (seed 43 #8930)
+    "L.cumprod(z[:, :0], -2)", "L.cumprod(z[:1, :1], 1)",
+])
+def test_session21_degenerate_leaves(code):
+    def fn(L):
+        x, s = leaf(L, _X3[0, 0, :6], "float64"), leaf(L, np.zeros((0, 3)), "float64")
+        z = leaf(L, _X3[0, :, :4] * (1 + 0.5j), "complex128")
+        return [eval(code, {"L": L, "x": x, "s": s, "z": z})], [x, s, z]
+    check_flags(fn)
