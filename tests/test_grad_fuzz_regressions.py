@@ -790,3 +790,14 @@ def test_session21_degenerate_leaves(code):
         z = leaf(L, _X3[0, :, :4] * (1 + 0.5j), "complex128")
         return [eval(code, {"L": L, "x": x, "s": s, "z": z})], [x, s, z]
     check_flags(fn)
+
+
+@pytest.mark.parametrize("which", [(True, True), (True, False), (False, True)])
+def test_grid_sample_empty_batch_mixed_dtypes_second_order(which):
+    # Before: the input got a zero second-order gradient also when only it required grad (PyTorch's comes
+    # through the grid's gradient only: None there; fuzz seed 43 #2120)
+    def fn(L):
+        x = L.zeros(0, 4, 2, 9, dtype=L.float64).requires_grad_(which[0])
+        g = L.zeros(0, 2, 3, 2).requires_grad_(which[1])
+        return L.nn.functional.grid_sample(x, g, align_corners=False), [t for t in (x, g) if t.requires_grad]
+    check_flags(fn)

@@ -128,7 +128,9 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
         ft = idt if idt in _FLOATS else "float32"
         with _no_grad():
             out = _cast(grid_sample(_cast(input, ft), _cast(grid, ft), mode, padding_mode, align_corners), idt)
-        return link_zero_to(out, input, grid, twice="zeros")  # in the operands' graph, as PyTorch's
+        # in the operands' graph, as PyTorch's; its double backward gives the input a (zero) gradient through
+        # the grid's only (the input gradient does not depend on the input)
+        return link_zero_to(out, input, grid, twice="zeros" if grid._rg else "none")
     if _gs.enabled and (input._rg or grid._rg):
         cls = _GridSample3D if input.dim() == 5 else _GridSample
         return cls.apply(input, grid, mode, padding_mode, align_corners)
