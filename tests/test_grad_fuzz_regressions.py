@@ -801,3 +801,19 @@ def test_grid_sample_empty_batch_mixed_dtypes_second_order(which):
         g = L.zeros(0, 2, 3, 2).requires_grad_(which[1])
         return L.nn.functional.grid_sample(x, g, align_corners=False), [t for t in (x, g) if t.requires_grad]
     check_flags(fn)
+
+
+@pytest.mark.parametrize("src_shape,index_shape", [((1,), (0,)), ((3,), (0,)), ((2, 3), (1, 2)), ((2, 0), (0, 0))])
+def test_scatter_add_src_gradient_of_a_smaller_index(src_shape, index_shape):
+    # PyTorch's src gradient is gather(grad, dim, index), of the index's shape, which its engine sums to src's
+    # shape where that broadcasts (src [1], index [0]: zeros) and refuses otherwise ("invalid gradient").
+    # Before: an expand error in backward for the first (fuzz seed 42 #13263) and the gather's shape returned
+    # for the others (seeds 40-41: class b).
+    def fn(L):
+        x = leaf(L, np.ones((3, 3)) if len(src_shape) == 2 else np.ones(3))
+        s = leaf(L, np.ones(src_shape))
+        return L.scatter_add(x, 0, L.zeros(index_shape, dtype=L.int64), s), [x, s]
+    from fuzz_parity import check as fuzz_check
+    fuzz_check(lambda L: [g.tolist() for g in _grads(fn, L)[0]],
+               lambda t, f: None if t == f else pytest.fail(f"{t} vs {f}"),
+               r"^Function ScatterAddBackward0 returned an invalid gradient at index 1")

@@ -349,6 +349,7 @@ class ScatterAdd(Function):
     @staticmethod
     def forward(ctx, x, dim, idx, src):
         ctx.dim = dim
+        ctx.src_shape = src._impl.shape
         ctx.save_for_backward(idx)
         y = _C.clone(x._impl)
         _scatter_add_impl(y, dim, idx._impl, src._impl)
@@ -358,8 +359,17 @@ class ScatterAdd(Function):
     def backward(ctx, g):
         idx, = ctx.saved_tensors
         nig = ctx.needs_input_grad
-        return (g if nig[0] else None, None, None,
-                gather(g, ctx.dim, idx) if nig[3] else None)
+        gs = gather(g, ctx.dim, idx) if nig[3] else None
+        if gs is not None and gs._impl.shape != ctx.src_shape:
+            # an index smaller than src: PyTorch's engine sums the gather to src's shape where src's dims
+            # broadcast to it (src [1], index [0]: zeros), and refuses otherwise
+            from .shape import _sum_to_or_none
+            r = _sum_to_or_none(gs, ctx.src_shape)
+            if r is None:
+                raise RuntimeError(f"Function ScatterAddBackward0 returned an invalid gradient at index 1 - got "
+                                   f"{list(gs._impl.shape)} but expected shape compatible with {list(ctx.src_shape)}")
+            gs = r
+        return (g if nig[0] else None, None, None, gs)
 
 
 def _scatter_args(input, dim, index, src, op):
