@@ -817,3 +817,11 @@ def test_scatter_add_src_gradient_of_a_smaller_index(src_shape, index_shape):
     fuzz_check(lambda L: [g.tolist() for g in _grads(fn, L)[0]],
                lambda t, f: None if t == f else pytest.fail(f"{t} vs {f}"),
                r"^Function ScatterAddBackward0 returned an invalid gradient at index 1")
+
+
+@pytest.mark.parametrize("e", [2 ** 40, 2 ** 40 + 1, -(2 ** 30) - 1])
+def test_pow_gradient_with_a_huge_integer_exponent(e):
+    # Before: e * x ** (e - 1) took the sign of an even exponent for odd e - 1 in float32 (fuzz seeds 41-43:
+    # pow/pow_/pow_operator, 5 cases)
+    check(lambda L: (lambda x: (x ** e, [x]))(leaf(L, [-1.5, -0.5, 0.5, 1.5, -1.0, 1.0])), order2=True, rtol=1e-6,
+          atol=0)

@@ -443,6 +443,18 @@ class Pow(_Binary):
         return ga, gb
 
 
+def _pow_scalar_impl(xi, c, dt):
+    """The kernel's x ** c for a Python number c, with PyTorch's sign for a float32 x and an odd integer c
+    beyond 2^24: its exponent stays a double there (-1 ** (2^40 - 1) is -1), while c as a float32 scalar
+    is even (the kernel gave 1)."""
+    r = _C.pow(xi, scalar_impl(c, dt, xi.device))
+    if dt == "float32" and not isinstance(c, (bool, complex)) and not -16777216 <= c <= 16777216 and \
+            math.isfinite(c) and math.fmod(float(c), 2.0) != 0:
+        from .misc import copysign
+        r = copysign(_wrap(r), _wrap(xi))._impl
+    return r
+
+
 class PowScalar(Function):
     """x ** c for a Python number c: the common case (x ** 2, x ** 0.5), with one saved tensor."""
     _builtin = True
@@ -453,7 +465,7 @@ class PowScalar(Function):
     def forward(ctx, x, c):
         ctx.save_for_backward(x)
         ctx.c = c
-        return _wrap(_C.pow(x._impl, scalar_impl(c, x._impl.dtype, x._impl.device)))
+        return _wrap(_pow_scalar_impl(x._impl, c, x._impl.dtype))
 
     @staticmethod
     def backward(ctx, g):
@@ -481,7 +493,7 @@ def pow(input, exponent, *, out=None):
         x = _cast(input, dt)
         if x._rg and _gs.enabled:
             return PowScalar.apply(x, exponent)
-        return _wrap(_C.pow(x._impl, scalar_impl(exponent, dt, ai.device)))
+        return _wrap(_pow_scalar_impl(x._impl, exponent, dt))
     return _binary(input, exponent, _C.pow, Pow)
 
 
