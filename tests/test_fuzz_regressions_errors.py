@@ -127,3 +127,32 @@ def test_refusals_that_protect_from_a_wrong_result():
     refuses(lambda L: L.mode(L.ones(3, dtype=L.complex64)), r"^\"mode_cpu\" not implemented for 'ComplexFloat'$")
     refuses(lambda L: L.nn.functional.embedding_bag(L.tensor([[0, 1]]), L.ones(3, 4, dtype=L.int32)),
             r"but got torch.IntTensor instead \(while checking arguments for embedding_bag\)$")
+
+
+def test_session21_refusals_in_pytorchs_words():
+    # (session 21, helper grads4) complex input of the unary ops PyTorch refuses: "trunc: not implemented for
+    # dtype complex64" (and floor, ceil, round, sign...) where PyTorch names its kernel or says why
+    z = lambda L: L.tensor([1.5 + 2.5j])  # noqa: E731
+    for op, pattern in (("trunc", r"^trunc is not supported for complex inputs$"),
+                        ("fix", r"^trunc is not supported for complex inputs$"),
+                        ("floor", r"^floor is not supported for complex inputs$"),
+                        ("ceil", r"^ceil is not supported for complex inputs$"),
+                        ("round", r"^\"round_vml_cpu\" not implemented for 'ComplexFloat'$"),
+                        ("sign", r"^Unlike NumPy, torch.sign is not intended to support complex numbers"),
+                        ("erf", r"^\"erf_vml_cpu\" not implemented for 'ComplexFloat'$"),
+                        ("lgamma", r"^\"lgamma_vml_cpu\" not implemented for 'ComplexFloat'$")):
+        fuzz_check(lambda L, op=op: getattr(L, op)(z(L)), lambda t, f: pytest.fail("both returned"), pattern,
+                   same_exception_type=True)
+        fuzz_check(lambda L, op=op: getattr(z(L), op + "_")(), lambda t, f: pytest.fail("both returned"), pattern,
+                   same_exception_type=True)
+    # tensor_split of a 0-d tensor: "IndexError: tuple index out of range"
+    refuses(lambda L: L.tensor_split(L.tensor(3.0), 2), r"^tensor_split expected at least a 1-dimensional tensor")
+    refuses(lambda L: L.tensor(3.0).tensor_split([1]), r"^tensor_split expected at least a 1-dimensional tensor")
+    # cummax/cummin of a 0-d tensor along a dim other than -1 or 0: returned (PyTorch refuses)
+    for op in ("cummax", "cummin"):
+        for d in (1, -2):
+            refuses(lambda L, op=op, d=d: getattr(L, op)(L.tensor(3.0), d),
+                    rf"^{op}\(\): Expected reduction dim -1 or 0 for scalar but got {d}$")
+    # fold of an integer tensor: "fold: expected a floating-point input, got int64"
+    refuses(lambda L: L.nn.functional.fold(L.ones(1, 4, 4, dtype=L.int64), (3, 3), 2),
+            r"^\"col2im_out_cpu\" not implemented for 'Long'$")

@@ -681,3 +681,147 @@ def test_complex_eigvalsh_second_order(n):
           atol=1e-9)
     check(lambda L: (lambda x: (L.linalg.eigvalsh(x, UPLO="U") ** 2, [x]))(leaf(L, a, "complex128")), order2=True,
           rtol=1e-9, atol=1e-9)
+
+
+# ---- session 21 (helper grads4): second order of prelu and of the 2-norm at zero
+
+def _orders3(lib, fn, arrays, dtype="float64"):
+    """First, second and third order gradients of fn(*leaves) (seeded grad_outputs), and which require grad."""
+    xs = [leaf(lib, a, dtype) for a in arrays]
+    out = fn(lib, *xs)
+    g1 = lib.autograd.grad(out, xs, _seeded(lib, out, 1), create_graph=True, allow_unused=True)
+    live = [g for g in g1 if g is not None and g.requires_grad]
+    g2 = lib.autograd.grad(live, xs, [_seeded(lib, g, 2 + k) for k, g in enumerate(live)], create_graph=True,
+                           allow_unused=True)
+    l3 = [g.abs().sum() for g in g2 if g is not None and g.requires_grad]
+    g3 = lib.autograd.grad(l3, xs, allow_unused=True) if l3 else []
+    return [[None if g is None else _np(g) for g in gs] for gs in (g1, g2, g3)], [g.requires_grad for g in live]
+
+
+def check_orders(fn, arrays, dtype="float64", tol=1e-12):
+    want, want_rg = _orders3(torch, fn, arrays, dtype)
+    got, got_rg = _orders3(flambeau, fn, arrays, dtype)
+    assert got_rg == want_rg
+    for order, (ws, gs) in enumerate(zip(want, got), 1):
+        assert [w is None for w in ws] == [g is None for g in gs], f"order {order}"
+        for w, g in zip(ws, gs):
+            if w is not None:
+                np.testing.assert_allclose(g, w, rtol=tol, atol=tol, equal_nan=True, err_msg=f"order {order}")
+
+
+_PRELU_X = np.array([[[-2.0, 0.0, 1.5], [0.0, -1.0, 3.0]], [[0.5, -0.5, 0.0], [2.0, 0.0, -3.0]]])
+
+
+@pytest.mark.parametrize("wshape", [(1,), (2,)])
+def test_prelu_second_order_at_zero(wshape):
+    # Before: the create_graph backward was where(x > 0, g, w g) differentiated, so at x == 0 the second
+    # order took the negative side; PyTorch's _prelu_kernel_backward derivatives test x >= 0 (fuzz seed 31
+    # #3335, 32 #3815). The first order keeps the kernel's values (x > 0) under create_graph.
+    w = np.linspace(0.1, 0.4, wshape[0])
+    check_orders(lambda L, x, a: L.nn.functional.prelu(x, a), [_PRELU_X, w])
+    check_orders(lambda L, x, a: L.nn.functional.prelu(x, a), [_PRELU_X[0, 0], w[:1]])  # 1-D input
+    x = flambeau.tensor(_PRELU_X + 0.25, requires_grad=True)  # away from the kink
+    a = flambeau.tensor(w, requires_grad=True)
+    assert flambeau.autograd.gradgradcheck(lambda x, a: flambeau.nn.functional.prelu(x, a), (x, a))
+
+
+_ZERO_ROW = np.array([[0.3, -1.2, 2.0, 0.5], [0.0, 0.0, 0.0, 0.0], [1.5, 0.25, -0.75, 1.0]])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "complex128"])
+@pytest.mark.parametrize("dim", [0, 1])
+def test_normalize_second_order_at_zero_slice(dtype, dim):
+    # Before: normalize's 2-norm under autograd was sqrt(clamp(sum(x * x), eps^2)), whose second order at an
+    # all-zero slice is 0; PyTorch's is norm(x).clamp_min(eps) with norm_backward
+    # grad * (x / norm).masked_fill_(norm == 0, 0), which gives NaN there (fuzz seed 30 #14192). And a float32
+    # zero slice got NaN at first order (the float32 range fix's sqrt(0) carried the gradient).
+    a = _ZERO_ROW.astype(np.complex128) * (1 + 0.5j) if dtype == "complex128" else _ZERO_ROW
+    check_orders(lambda L, x: L.nn.functional.normalize(x, p=2, dim=dim), [a], dtype,
+                 1e-5 if dtype == "float32" else 1e-12)
+    x = flambeau.tensor(_ZERO_ROW + 0.5, requires_grad=True)
+    assert flambeau.autograd.gradgradcheck(lambda x: flambeau.nn.functional.normalize(x, p=2, dim=dim), (x,))
+
+
+def test_vector_norm_float32_gradient_reads_pytorch_norm():
+    # Before: the gradient divided by the float64-accumulated norm (x / 2.2e-30) where PyTorch's float32 norm
+    # underflows to 0 and its gradient is masked to 0; and it was x * (g / norm), not PyTorch's g * (x / norm).
+    a = [[1e-30, 2e-30, 0.0], [3e-20, 4e-20, 0.0], [0.0, 0.0, 0.0], [1e-3, 2.0, 3.0], [1e30, 1.0, 1.0]]
+    check(lambda L: (lambda x: (L.linalg.vector_norm(x, 2, 1), [x]))(leaf(L, a)), rtol=0, atol=0)
+    check(lambda L: (lambda x: (L.linalg.vector_norm(x, 2, 1), [x]))(leaf(L, a)), order2=True, rtol=1e-6, atol=0)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_digamma_and_lgamma_derivatives_at_poles(dtype):
+    # Before: digamma's derivative was the trigamma kernel (inf at the negative integers) where PyTorch's is
+    # polygamma(1, x), large and finite there (1.29e15 at -1 in float32; fuzz seeds 41-43: digamma 5 cases,
+    # lgamma second order 2); and polygamma(1, x)'s own derivative at a pole was NaN (a where() over the
+    # kernel's inf) where PyTorch's is polygamma(2, x) = -inf.
+    a = [-1.0, -2.0, 0.0, -3.0, 2.5, -2.0000001, 7.0]
+    check(lambda L: (lambda x: (L.digamma(x), [x]))(leaf(L, a, dtype)), order2=True, rtol=1e-6, atol=0)
+    check(lambda L: (lambda x: (L.lgamma(x), [x]))(leaf(L, a, dtype)), order2=True, rtol=1e-6, atol=0)
+    check(lambda L: (lambda x: (L.polygamma(1, x), [x]))(leaf(L, a, dtype)), order2=True, rtol=1e-6, atol=0)
+
+
+@pytest.mark.parametrize("code", [
+    # Before: nll_loss's create_graph gradient (the composed loss's, linear in the input) did not require grad
+    # where PyTorch's nll_loss_backward(grad, self, ...) does, with a zero second order (fuzz seeds 41-43: 7)
+    "L.nn.functional.nll_loss(x[0, 0, 0, :4], L.tensor(2), ignore_index=1)",
+    "L.nn.functional.nll_loss(x[0, 0, :3, :4], L.tensor([0, 3, 1]))",
+    # Before: complex prod over an empty dim did not require grad (seed 42 #11106)
+    "L.prod(x[:, :, :0].to(L.complex64), dim=-2)",
+    "L.prod(x[:, :0].to(L.complex64))",
+])
+def test_session21_degenerate_second_order_flags(code):
+    check_flags(lambda L: (lambda x: ([eval(code, {"L": L, "x": x})], [x]))(leaf(L, _X4, "float64")))
+
+
+@pytest.mark.parametrize("code", [
+    # Before: an empty index of another dtype or rank returned a clone with no path to src, whose PyTorch
+    # gradient is (empty) zeros (fuzz seeds 40-43: 6 cases)
+    "L.scatter_reduce(x, -1, L.zeros(0, 3, dtype=L.int64), s, 'sum', include_self=False)",
+    "L.scatter_reduce(x, 0, L.zeros(0, 3, dtype=L.int32), s, 'amax')",
+    # Before: complex cumprod of one or no element had a differentiable first order where PyTorch's backward
+    # returns grad itself (seed 43 #8930)
+    "L.cumprod(z[:, :0], -2)", "L.cumprod(z[:1, :1], 1)",
+])
+def test_session21_degenerate_leaves(code):
+    def fn(L):
+        x, s = leaf(L, _X3[0, 0, :6], "float64"), leaf(L, np.zeros((0, 3)), "float64")
+        z = leaf(L, _X3[0, :, :4] * (1 + 0.5j), "complex128")
+        return [eval(code, {"L": L, "x": x, "s": s, "z": z})], [x, s, z]
+    check_flags(fn)
+
+
+@pytest.mark.parametrize("which", [(True, True), (True, False), (False, True)])
+def test_grid_sample_empty_batch_mixed_dtypes_second_order(which):
+    # Before: the input got a zero second-order gradient also when only it required grad (PyTorch's comes
+    # through the grid's gradient only: None there; fuzz seed 43 #2120)
+    def fn(L):
+        x = L.zeros(0, 4, 2, 9, dtype=L.float64).requires_grad_(which[0])
+        g = L.zeros(0, 2, 3, 2).requires_grad_(which[1])
+        return L.nn.functional.grid_sample(x, g, align_corners=False), [t for t in (x, g) if t.requires_grad]
+    check_flags(fn)
+
+
+@pytest.mark.parametrize("src_shape,index_shape", [((1,), (0,)), ((3,), (0,)), ((2, 3), (1, 2)), ((2, 0), (0, 0))])
+def test_scatter_add_src_gradient_of_a_smaller_index(src_shape, index_shape):
+    # PyTorch's src gradient is gather(grad, dim, index), of the index's shape, which its engine sums to src's
+    # shape where that broadcasts (src [1], index [0]: zeros) and refuses otherwise ("invalid gradient").
+    # Before: an expand error in backward for the first (fuzz seed 42 #13263) and the gather's shape returned
+    # for the others (seeds 40-41: class b).
+    def fn(L):
+        x = leaf(L, np.ones((3, 3)) if len(src_shape) == 2 else np.ones(3))
+        s = leaf(L, np.ones(src_shape))
+        return L.scatter_add(x, 0, L.zeros(index_shape, dtype=L.int64), s), [x, s]
+    from fuzz_parity import check as fuzz_check
+    fuzz_check(lambda L: [g.tolist() for g in _grads(fn, L)[0]],
+               lambda t, f: None if t == f else pytest.fail(f"{t} vs {f}"),
+               r"^Function ScatterAddBackward0 returned an invalid gradient at index 1")
+
+
+@pytest.mark.parametrize("e", [2 ** 40, 2 ** 40 + 1, -(2 ** 30) - 1])
+def test_pow_gradient_with_a_huge_integer_exponent(e):
+    # Before: e * x ** (e - 1) took the sign of an even exponent for odd e - 1 in float32 (fuzz seeds 41-43:
+    # pow/pow_/pow_operator, 5 cases)
+    check(lambda L: (lambda x: (x ** e, [x]))(leaf(L, [-1.5, -0.5, 0.5, 1.5, -1.0, 1.0])), order2=True, rtol=1e-6,
+          atol=0)

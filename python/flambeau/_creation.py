@@ -100,10 +100,22 @@ def _check_python_ints(data):
             todo.extend(x)
         elif isinstance(x, int) and not isinstance(x, bool):
             too_big = too_big or not -2 ** 63 <= x < 2 ** 63
-        elif isinstance(x, numbers.Real) and not isinstance(x, bool):
-            has_float = True  # the tensor is then floating: big ints are converted as doubles, as in PyTorch
+        elif isinstance(x, numbers.Complex) and not isinstance(x, bool):
+            has_float = True  # the tensor is then floating (or complex): big ints are converted as doubles, as in
+            # PyTorch
     if too_big and not has_float:
         raise ValueError("Overflow when unpacking long long")
+
+
+def _as_inexact(arr):
+    """An object array of numbers (Python ints beyond int64 among floats or complex numbers) as float64, or
+    complex128 where a complex number is among them; as it is when neither works (a ragged sequence)."""
+    for dt in (np.float64, np.complex128):
+        try:
+            return arr.astype(dt)
+        except (TypeError, ValueError):
+            pass
+    return arr
 
 
 def _to_array(data, float_target=False):
@@ -140,6 +152,8 @@ def _to_array(data, float_target=False):
             try:
                 # huge Python ints for a floating dtype: numpy keeps them as objects unless asked for floats
                 arr = np.array(_tensors_to_lists(data), dtype=np.float64 if float_target else None)
+                if arr.dtype == object:  # big ints beside floats or complex numbers (checked above): as those
+                    arr = _as_inexact(arr)
             except ValueError as e:
                 raise ValueError(f"expected sequence of equal lengths at every dim: {e}") from None
             if arr.dtype == object:
@@ -176,7 +190,8 @@ def tensor(data, dtype=None, device=None, requires_grad=False, pin_memory=False)
         data = data.detach().cpu().numpy()  # a torch tensor: go through numpy (copy below)
     # (a bool target takes any Python int, as PyTorch's: tensor([1 << 70], dtype=bool) is True)
     target = _dt(dtype) if dtype is not None else None
-    arr, inferred = _to_array(data, float_target=target in _FLOAT_NAMES or target == "bool")
+    inexact = target in _FLOAT_NAMES or target in _COMPLEX_NAMES or target == "bool"
+    arr, inferred = _to_array(data, float_target=inexact)
     dt = inferred if dtype is None else _dt(dtype)
     if inferred in _COMPLEX_NAMES and dt not in _COMPLEX_NAMES:
         raise TypeError("must be real number, not complex")  # PyTorch's: complex data into a real dtype

@@ -345,8 +345,10 @@ def _logical_inplace(fn):
 
 def _compare_inplace(fn, name):
     def op(self, other):
-        if isinstance(other, complex):
-            if name in ("eq", "ne"):  # x.eq_(1+2j): compared as complex numbers
+        cplx = self._impl.dtype in ("complex64", "complex128") or \
+            (isinstance(other, Tensor) and other._impl.dtype in ("complex64", "complex128"))
+        if isinstance(other, complex) or (cplx and name in ("eq", "ne")):
+            if name in ("eq", "ne"):  # x.eq_(1+2j), complex x.eq_(y): compared as complex numbers
                 from ._complex import ops as cx
                 return cmp._inplace_compare(self, getattr(cx, name)(self, other), other)
             ct = "ComplexDouble" if self._impl.dtype == "float64" else "ComplexFloat"  # (the promoted type)

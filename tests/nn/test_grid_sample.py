@@ -228,13 +228,97 @@ def test_grid_sample_gradcheck(mode):
             assert flambeau.autograd.gradcheck(fn, (x, g), eps=1e-6, atol=1e-6, rtol=1e-4), (pad, ac)
 
 
-def test_grid_sample_double_backward_raises():
-    x = flambeau.randn(1, 1, 3, 3, requires_grad=True)
-    g = flambeau.rand(1, 2, 2, 2, requires_grad=True)
-    out = F.grid_sample(x, g, align_corners=True)
-    (gx,) = flambeau.autograd.grad(out.sum(), [x], create_graph=True)
-    with pytest.raises(RuntimeError, match="not implemented"):
-        gx.sum().backward()
+@pytest.mark.parametrize("mode", MODES)
+def test_grid_sample_gradgradcheck(mode):
+    # Second order (PyTorch's GridSampler2DBackwardBackward0 is differentiable): float64 finite differences
+    # of the first-order gradients, away from the kinks.
+    rng = np.random.default_rng(8)
+    for pad in PADDINGS:
+        for ac in (False, True):
+            h, w = 4, 5
+            x = flambeau.tensor(rng.standard_normal((1, 2, h, w)), dtype=flambeau.float64, requires_grad=True)
+            g = flambeau.tensor(_smooth_grid(rng, 1, 2, 2, h, w, ac, pad), dtype=flambeau.float64,
+                                requires_grad=True)
+            fn = lambda a, b: F.grid_sample(a, b, mode=mode, padding_mode=pad, align_corners=ac)  # noqa: E731
+            assert flambeau.autograd.gradgradcheck(fn, (x, g), eps=1e-6, atol=1e-6, rtol=1e-4), (pad, ac)
+
+
+def _orders(lib, x, g, go, mode, pad, ac, which):
+    """First, second and third order gradients of grid_sample in lib (None where there is none), and
+    whether each first-order gradient requires grad."""
+    rng = np.random.default_rng(5)
+    xs = lib.tensor(x).requires_grad_(which[0])
+    gs = lib.tensor(g).requires_grad_(which[1])
+    leaves = [t for t, w in zip((xs, gs), which) if w]
+    out = lib.nn.functional.grid_sample(xs, gs, mode=mode, padding_mode=pad, align_corners=ac)
+    g1 = lib.autograd.grad(out, leaves, lib.tensor(go), create_graph=True)
+    live = [t for t in g1 if t.requires_grad]
+    g2 = lib.autograd.grad(live, leaves, [lib.tensor(rng.standard_normal(tuple(t.shape))) for t in live],
+                           allow_unused=True, create_graph=True)
+    l3 = [t.sum() for t in g2 if t is not None and t.requires_grad]
+    g3 = lib.autograd.grad(l3, leaves, allow_unused=True) if l3 else ()
+    snap = [[None if t is None else t.detach().numpy() for t in ts] for ts in (g1, g2, g3)]
+    return snap, [t.requires_grad for t in g1]
+
+
+@pytest.mark.parametrize("dims", [2, 3])
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("pad", PADDINGS)
+@pytest.mark.parametrize("ac", [False, True])
+def test_grid_sample_double_backward_matches_torch(dims, mode, pad, ac):
+    # Which operands require grad decides which gradients exist (nearest's input gradient gives the grid a
+    # zero second-order gradient, its grid gradient gives none); up to third order, float64.
+    if dims == 3 and mode == "bicubic":
+        pytest.skip("no bicubic for 5-D input")
+    rng = np.random.default_rng(dims * 100 + MODES.index(mode) * 10 + PADDINGS.index(pad) * 2 + ac)
+    spatial = (4, 5) if dims == 2 else (3, 4, 5)
+    for which in ((True, True), (True, False), (False, True)):
+        x = rng.standard_normal((2, 3) + spatial)
+        g = rng.uniform(-1.3, 1.3, (2, 3, 2) + (2,) * (dims - 2) + (dims,))
+        go = rng.standard_normal((2, 3, 3, 2) + (2,) * (dims - 2))
+        want, want_rg = _orders(torch, x, g, go, mode, pad, ac, which)
+        got, got_rg = _orders(flambeau, x, g, go, mode, pad, ac, which)
+        assert got_rg == want_rg, which
+        for order, (ws, gs) in enumerate(zip(want, got), 1):
+            assert [w is None for w in ws] == [t is None for t in gs], (which, order)
+            for w, t in zip(ws, gs):
+                if w is not None:
+                    np.testing.assert_allclose(t, w, rtol=1e-9, atol=1e-9, err_msg=f"{which} order {order}")
+
+
+@pytest.mark.parametrize("shapes", [((0, 1, 2, 2), (0, 2, 3, 2)), ((2, 1, 2, 2), (2, 0, 3, 2)),
+                                    ((2, 0, 2, 2), (2, 2, 3, 2)), ((1, 1, 2, 2, 2), (1, 2, 0, 3, 3))])
+@pytest.mark.parametrize("mode", ["bilinear", "nearest"])
+def test_grid_sample_double_backward_empty(shapes, mode):
+    # Nothing sampled: PyTorch's double backward still gives (empty) gradients where its formulas read an
+    # operand, and none where they do not.
+    x, g = (np.zeros(s) for s in shapes)
+    go = np.zeros(tuple(TF.grid_sample(torch.tensor(x), torch.tensor(g), align_corners=False).shape))
+    for which in ((True, True), (True, False), (False, True)):
+        want, want_rg = _orders(torch, x, g, go, mode, "zeros", False, which)
+        got, got_rg = _orders(flambeau, x, g, go, mode, "zeros", False, which)
+        assert got_rg == want_rg
+        for ws, gs in zip(want, got):
+            assert [None if w is None else w.shape for w in ws] == [None if t is None else t.shape for t in gs]
+
+
+def test_grid_sample_create_graph_keeps_kernel_values():
+    # Under create_graph the first-order gradients are still the kernel's (PyTorch's bits), not the composed
+    # version's.
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 3, 5, 6)).astype(np.float32)
+    g = rng.uniform(-1.2, 1.2, (2, 4, 3, 2)).astype(np.float32)
+    go = rng.standard_normal((2, 3, 4, 3)).astype(np.float32)
+    for mode in MODES:
+        res = []
+        for lib, cg in ((torch, False), (flambeau, True), (flambeau, False)):
+            xs, gs = lib.tensor(x, requires_grad=True), lib.tensor(g, requires_grad=True)
+            out = lib.nn.functional.grid_sample(xs, gs, mode=mode, align_corners=False)
+            res.append([t.detach().numpy() for t in lib.autograd.grad(out, (xs, gs), lib.tensor(go),
+                                                                      create_graph=cg)])
+        for a, b, c in zip(*res):
+            np.testing.assert_array_equal(b, c)
+            np.testing.assert_array_equal(b, a)
 
 
 # ---- affine_grid

@@ -22,9 +22,11 @@ def _prod_last(z):
     """Product over the last dim by halving (log2(n) complex multiplications, each a few real ops)."""
     from .._functions.join import cat
     n = z.shape[-1]
-    if n == 0:
+    if n == 0:  # ones, in z's graph with (empty) zero gradients of every order, as PyTorch's prod backward
         from .._creation import ones
-        return _ops._finish(make(ones(tuple(z.shape[:-1]), dtype=parts(z)[0].dtype, device=z.device), None), None)
+        from .._functions.zero_link import link_zero_to
+        r = make(ones(tuple(z.shape[:-1]), dtype=parts(z)[0].dtype, device=z.device), None)
+        return link_zero_to(r, z, twice="zeros")
     while n > 1:
         h = n // 2
         m = _ops.mul(z[..., :h], z[..., h:2 * h])
@@ -66,7 +68,9 @@ def cumprod(input, dim, *, dtype=None, out=None):
     """Hillis-Steele scan: log2(n) rounds, round k multiplying each element by the one 2^k before it."""
     from .._functions.join import cat
     z = _cast_dtype(input, dtype)
-    if z.ndim == 0:
+    if z.ndim == 0 or z.numel() <= 1:  # (PyTorch's backward returns grad itself there: a clone's)
+        if z.ndim:
+            _wrap_dim(dim, z.ndim)
         return _ops._finish(z.clone(), out)
     d = _wrap_dim(dim, z.ndim)
     x = z.movedim(d, -1)

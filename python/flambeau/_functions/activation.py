@@ -467,15 +467,38 @@ class PRelu(Function):
     @staticmethod
     def backward(ctx, g):
         x, w = ctx.saved_tensors
-        if _gs.enabled:  # double backward: piecewise linear in x, linear in w
-            pos = x > 0
-            wb = _prelu_weight_view(x, w)
-            gx = _where(pos, g, g * wb)
-            gw_full = _where(pos, _full_like(x, 0.0), x * g)
-            return gx, _reduce_to_weight(gw_full, x, w)
+        if _gs.enabled and (g._rg or x._rg or w._rg):  # create_graph=True: a node of its own, as PyTorch's
+            return PReluBackward.apply(g, x, w)
         gx, gw = _C.prelu_backward(g._impl, x._impl, w._impl)
         need_x, need_w = ctx.needs_input_grad
         return (_wrap(gx) if need_x else None), (_wrap(gw) if need_w else None)
+
+
+class PReluBackward(Function):
+    """PReLU's backward under create_graph (PyTorch's _prelu_kernel_backward): the kernel's gradients,
+    differentiated by derivatives.yaml's formulas, which test x >= 0 where the first order tests x > 0
+    (so at x == 0 the second order is PyTorch's, not the derivative of the first order's where)."""
+
+    _builtin = True
+    _grad_fn_name = "PreluKernelBackwardBackward0"
+
+    @staticmethod
+    def forward(ctx, g, x, w):
+        ctx.save_for_backward(g, x, w)
+        gx, gw = _C.prelu_backward(g._impl, x._impl, w._impl)
+        return _wrap(gx), _wrap(gw)
+
+    @staticmethod
+    def backward(ctx, ggx, ggw):
+        g, x, w = ctx.saved_tensors
+        nonneg = x >= 0
+        wb = _prelu_weight_view(x, w)
+        ggw = _prelu_weight_view(x, ggw)
+        zero = _full_like(x, 0.0)
+        d_g = _where(nonneg, ggx, ggx * wb + ggw * x)
+        d_x = _where(nonneg, zero, g * ggw)
+        d_w = _reduce_to_weight(_where(nonneg, zero, g * ggx), x, w)
+        return d_g, d_x, d_w
 
 
 def _prelu_weight_view(x, w):

@@ -469,6 +469,18 @@ class Pow(_Binary):
         return ga, gb
 
 
+def _pow_scalar_impl(xi, c, dt):
+    """The kernel's x ** c for a Python number c, with PyTorch's sign for a float32 x and an odd integer c
+    beyond 2^24: its exponent stays a double there (-1 ** (2^40 - 1) is -1), while c as a float32 scalar
+    is even (the kernel gave 1)."""
+    r = _C.pow(xi, scalar_impl(c, dt, xi.device))
+    if dt == "float32" and not isinstance(c, (bool, complex)) and not -16777216 <= c <= 16777216 and \
+            math.isfinite(c) and math.fmod(float(c), 2.0) != 0:
+        from .misc import copysign
+        r = copysign(_wrap(r), _wrap(xi))._impl
+    return r
+
+
 class PowScalar(Function):
     """x ** c for a Python number c: the common case (x ** 2, x ** 0.5), with one saved tensor."""
     _builtin = True
@@ -479,7 +491,7 @@ class PowScalar(Function):
     def forward(ctx, x, c):
         ctx.save_for_backward(x)
         ctx.c = c
-        return _wrap(_C.pow(x._impl, scalar_impl(c, x._impl.dtype, x._impl.device)))
+        return _wrap(_pow_scalar_impl(x._impl, c, x._impl.dtype))
 
     @staticmethod
     def backward(ctx, g):
@@ -507,7 +519,7 @@ def pow(input, exponent, *, out=None):
         x = _cast(input, dt)
         if x._rg and _gs.enabled:
             return PowScalar.apply(x, exponent)
-        return _wrap(_C.pow(x._impl, scalar_impl(exponent, dt, ai.device)))
+        return _wrap(_pow_scalar_impl(x._impl, exponent, dt))
     return _binary(input, exponent, _C.pow, Pow)
 
 
@@ -862,6 +874,18 @@ def _complex_unary(name):
     return dispatch.TRY.get(name)
 
 
+# What PyTorch says when these unary ops get a complex tensor (its NotImplementedError; flambeau's complex
+# routes, flambeau/_complex, take the ops that PyTorch computes).
+_COMPLEX_REFUSALS = {
+    "floor": "floor is not supported for complex inputs", "ceil": "ceil is not supported for complex inputs",
+    "trunc": "trunc is not supported for complex inputs", "fix": "trunc is not supported for complex inputs",
+    "round": "\"round_vml_cpu\" not implemented for '{T}'",
+    "sign": "Unlike NumPy, torch.sign is not intended to support complex numbers. Please use torch.sgn instead.",
+    "erf": "\"erf_vml_cpu\" not implemented for '{T}'", "erfinv": "\"erfinv_vml_cpu\" not implemented for '{T}'",
+    "lgamma": "\"lgamma_vml_cpu\" not implemented for '{T}'", "digamma": "\"digamma\" not implemented for '{T}'"}
+_TORCH_COMPLEX_NAMES = {"complex64": "ComplexFloat", "complex128": "ComplexDouble"}
+
+
 def _make_unary(name, Fn, float_only=False, int_identity=False, on_bool=None):
     """Builds op(input, *, out=None) and op_(input). float_only ops promote integer/bool inputs to
     the default dtype; int_identity ops (floor, ...) return integer inputs unchanged; on_bool
@@ -884,6 +908,9 @@ def _make_unary(name, Fn, float_only=False, int_identity=False, on_bool=None):
                 impl = _complex_unary(name)
                 if impl is not None:  # reached from inside a backward (Sub's neg(g) of a complex g, ...)
                     return impl(input) if out is None else impl(input, out=out)
+                msg = _COMPLEX_REFUSALS.get(name)
+                if msg is not None:  # PyTorch's words
+                    raise NotImplementedError(msg.format(T=_TORCH_COMPLEX_NAMES[dt]))
                 raise TypeError(f"{name}: not implemented for dtype {dt}")
             if float_only:
                 input = _wrap(_C.to(xi, _default_dtype[0]._name, xi.device, False))
@@ -913,6 +940,8 @@ def _make_unary(name, Fn, float_only=False, int_identity=False, on_bool=None):
         xi = input._impl
         dt = xi.dtype
         if dt not in _FLOAT:
+            if dt[0] == "c" and name in _COMPLEX_REFUSALS:  # PyTorch's words (others: flambeau/_complex's routes)
+                raise NotImplementedError(_COMPLEX_REFUSALS[name].format(T=_TORCH_COMPLEX_NAMES[dt]))
             if float_only:
                 raise RuntimeError(f"result type {_TORCH_TYPE_NAMES[_default_dtype[0]._name]} can't be cast to the "
                                    f"desired output type {_TORCH_TYPE_NAMES[dt]} ({name}_ into a tensor of shape "

@@ -3,10 +3,10 @@ csrc/cpu/grid_sample.cpp; argument checks in csrc/ops/grid_sample.cpp; CUDA tens
 host_route.py).
 
 grid_sample is one Function (PyTorch's GridSampler2DBackward0, or GridSampler3DBackward0 for 5-D
-input) whose backward calls the fused
-backward kernel once for the input and grid gradients together. As in PyTorch, that backward is not
-differentiable again: with create_graph=True its results carry a node that raises when something
-differentiates through it.
+input) whose backward calls the fused backward kernel once for the input and grid gradients together.
+With create_graph=True those gradients are differentiable again, as PyTorch's: their values are still
+the kernel's, their graph that of grid_sample_composed.py's version differentiated with a graph (any
+order; nothing of it runs in first-order training).
 
 affine_grid is composed: a constant base grid of normalized pixel coordinates (x, y, 1) times
 theta^T with bmm, which gives the theta gradient through bmm's backward. The base grid follows
@@ -22,6 +22,7 @@ from .._tensor import Tensor, _wrap
 from ..autograd.function import Function
 from ..autograd.grad_mode import _state as _gs, no_grad as _no_grad
 from .zero_link import link_zero_to
+from .grid_sample_composed import graph_of, grid_sample_composed
 from .host_route import HostRouted
 from ..amp import _cast as _amp_cast
 
@@ -52,11 +53,10 @@ class _GridSample(Function):
     def backward(ctx, g):
         input, grid = ctx.saved_tensors
         mask = [bool(ctx.needs_input_grad[0]), bool(ctx.needs_input_grad[1])]
-        if _gs.enabled and (g._rg or input._rg or grid._rg):
-            gi, gg = _GridSampleBackward.apply(g, input, grid, ctx.args, mask)
-        else:
-            gi, gg = (_opt_wrap(t) for t in _on_host.grid_sample_backward(g._impl, input._impl, grid._impl, *ctx.args,
-                                                                     mask))
+        gi, gg = (_opt_wrap(t) for t in _on_host.grid_sample_backward(g._impl, input._impl, grid._impl, *ctx.args,
+                                                                 mask))
+        if _gs.enabled and (g._rg or input._rg or grid._rg):  # create_graph=True
+            gi, gg = _differentiable(gi, gg, g, input, grid, ctx.args, mask)
         return gi, gg, None, None, None
 
 
@@ -64,20 +64,35 @@ class _GridSample3D(_GridSample):
     _grad_fn_name = "GridSampler3DBackward0"
 
 
-class _GridSampleBackward(Function):
-    """The backward as a graph node (create_graph=True); differentiating it raises, as in PyTorch."""
-
-    _builtin = True
-    _grad_fn_name = "GridSampler2DBackwardBackward0"
-
-    @staticmethod
-    def forward(ctx, g, input, grid, args, mask):
-        gi, gg = _on_host.grid_sample_backward(g._impl, input._impl, grid._impl, *args, mask)
-        return _opt_wrap(gi), _opt_wrap(gg)
-
-    @staticmethod
-    def backward(ctx, *grads):
-        raise RuntimeError("the derivative for 'grid_sampler_backward' is not implemented.")
+def _differentiable(gi, gg, g, input, grid, args, mask):
+    """The kernel's gradients gi, gg with the graph of the composed sampler's gradients (under
+    create_graph=True). As PyTorch's, both require grad whenever g, input or grid does; nearest's grid
+    gradient (zeros) has no gradient, its input gradient gives the grid a zero one."""
+    from ..autograd import grad as _grad
+    # A backward without create_graph inside a forward-AD level runs with the ops' gate open but no graph
+    # recorded (grad_mode's fw_gate): this path needs one, and its result is then detached (as loss.py's).
+    gate = _gs.fw_gate
+    _gs.fw_gate = False
+    try:
+        x = input.view_as(input) if mask[0] else input
+        gr = grid.view_as(grid) if mask[1] else grid
+        wanted = [v for v, m in zip((x, gr), mask) if m]
+        out = grid_sample_composed(x, gr, *args)
+        graphs = [None, None]
+        if out._rg:  # nearest with only the grid requiring grad: no path
+            got = iter(_grad(out, wanted, g, create_graph=True, allow_unused=True))
+            graphs = [next(got) if m else None for m in mask]
+    finally:
+        _gs.fw_gate = gate
+    if gate:
+        return gi, gg
+    if gi is not None:
+        gi = graph_of(gi, graphs[0], g, input, grid)
+        if args[0] == "nearest":  # PyTorch's double backward gives the grid zeros through the input gradient
+            gi = link_zero_to(gi, grid, twice="none")
+    if gg is not None:
+        gg = graph_of(gg, graphs[1], g, input, grid)
+    return gi, gg
 
 
 _FLOATS = ("float32", "float64", "float16", "bfloat16")
@@ -113,7 +128,9 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
         ft = idt if idt in _FLOATS else "float32"
         with _no_grad():
             out = _cast(grid_sample(_cast(input, ft), _cast(grid, ft), mode, padding_mode, align_corners), idt)
-        return link_zero_to(out, input, grid, twice="zeros")  # in the operands' graph, as PyTorch's
+        # in the operands' graph, as PyTorch's; its double backward gives the input a (zero) gradient through
+        # the grid's only (the input gradient does not depend on the input)
+        return link_zero_to(out, input, grid, twice="zeros" if grid._rg else "none")
     if _gs.enabled and (input._rg or grid._rg):
         cls = _GridSample3D if input.dim() == 5 else _GridSample
         return cls.apply(input, grid, mode, padding_mode, align_corners)

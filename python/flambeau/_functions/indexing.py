@@ -349,6 +349,7 @@ class ScatterAdd(Function):
     @staticmethod
     def forward(ctx, x, dim, idx, src):
         ctx.dim = dim
+        ctx.src_shape = src._impl.shape
         ctx.save_for_backward(idx)
         y = _C.clone(x._impl)
         _scatter_add_impl(y, dim, idx._impl, src._impl)
@@ -358,8 +359,17 @@ class ScatterAdd(Function):
     def backward(ctx, g):
         idx, = ctx.saved_tensors
         nig = ctx.needs_input_grad
-        return (g if nig[0] else None, None, None,
-                gather(g, ctx.dim, idx) if nig[3] else None)
+        gs = gather(g, ctx.dim, idx) if nig[3] else None
+        if gs is not None and gs._impl.shape != ctx.src_shape:
+            # an index smaller than src: PyTorch's engine sums the gather to src's shape where src's dims
+            # broadcast to it (src [1], index [0]: zeros), and refuses otherwise
+            from .shape import _sum_to_or_none
+            r = _sum_to_or_none(gs, ctx.src_shape)
+            if r is None:
+                raise RuntimeError(f"Function ScatterAddBackward0 returned an invalid gradient at index 1 - got "
+                                   f"{list(gs._impl.shape)} but expected shape compatible with {list(ctx.src_shape)}")
+            gs = r
+        return (g if nig[0] else None, None, None, gs)
 
 
 def _scatter_args(input, dim, index, src, op):
@@ -527,6 +537,10 @@ def masked_fill(input, mask, value):
             or value._impl.device != input._impl.device else value
     else:
         xi = input._impl
+        if isinstance(value, numbers.Complex) and not isinstance(value, numbers.Real):
+            # masked_fill_ on a real tensor (the complex dispatch takes complex ones): PyTorch's conversion
+            from .._promote import complex_as_real
+            value = complex_as_real(value, xi.dtype)
         if xi.dtype not in _FLOAT and isinstance(value, float) and not value.is_integer():
             pass  # PyTorch truncates silently here too
         check_fits(value, xi.dtype, wide=True)  # PyTorch's overflow check (uint8: 300 raises, -1 is 255)
@@ -747,6 +761,16 @@ def _check_fill_index(index):
         raise IndexError("index_fill_(): Expected dtype int64 for index.")
 
 
+def _complex_fill_value(input, value):
+    """A complex Python number for a complex tensor as a 0-d tensor of its dtype (the scalar path takes real
+    numbers only); anything else as it is."""
+    if isinstance(value, numbers.Complex) and not isinstance(value, numbers.Real) and \
+            input._impl.dtype in ("complex64", "complex128"):
+        from .._creation import tensor
+        return tensor(complex(value), dtype=input.dtype, device=input.device)
+    return value
+
+
 def index_fill(input, dim=_np.REQUIRED, index=_np.REQUIRED, value=_np.REQUIRED, *, axis=None):
     if axis is not None or dim is _np.REQUIRED or index is _np.REQUIRED or value is _np.REQUIRED:
         dim = _np.dim_args("index_fill", dim, axis, index=index, value=value)
@@ -757,6 +781,7 @@ def index_fill(input, dim=_np.REQUIRED, index=_np.REQUIRED, value=_np.REQUIRED, 
     _check_fill_index(index)
     idx, d = _dim_indices(input, dim, reshape(index, (-1,)))
     _check_index_op(input, d, index, None, "index_fill_", negative_ok=True)
+    value = _complex_fill_value(input, value)
     if isinstance(value, numbers.Number):
         check_fits(value, input._impl.dtype, wide=True)  # PyTorch: uint8 300 or float32 1e40 raises
     return _index_put(input, idx, value)
@@ -772,6 +797,7 @@ def index_fill_(input, dim=_np.REQUIRED, index=_np.REQUIRED, value=_np.REQUIRED,
     _check_fill_index(index)
     idx, d = _dim_indices(input, dim, reshape(index, (-1,)))
     _check_index_op(input, d, index, None, "index_fill_", negative_ok=True)
+    value = _complex_fill_value(input, value)
     if isinstance(value, numbers.Number):
         check_fits(value, input._impl.dtype, wide=True)  # PyTorch: uint8 300 or float32 1e40 raises
     return _index_put_(input, idx, value)

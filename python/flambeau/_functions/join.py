@@ -284,6 +284,8 @@ def chunk(input, chunks, dim=0, *, axis=None):
 
 def tensor_split(input, indices_or_sections, dim=0):
     shape = input._impl.shape
+    if not shape:
+        raise RuntimeError("tensor_split expected at least a 1-dimensional tensor, but got a tensor with 0 dims")
     d = wrap_dim(dim, len(shape))
     n = shape[d]
     if isinstance(indices_or_sections, numbers.Integral):

@@ -233,7 +233,10 @@ class NllLoss(Function):
         if _gs.enabled:  # double backward
             gx, _ = _grads_via_composed("nll_loss", g, (True, False), input, target, weight=ctx.weight,
                                         ignore_index=ignore_index, reduction=reduction)
-            return gx, None, None, None, None
+            # PyTorch's nll_loss_backward(grad, self, ...) reads self: it requires grad with self, whose own
+            # gradient is zeros (the composed version's does not depend on the input: linear in it)
+            from .zero_link import link_zero_to
+            return link_zero_to(gx, input) if gx is not None and not gx._rg else gx, None, None, None, None
         gx = _C.nll_loss_backward(g._impl, input._impl, target._impl, _impl(ctx.weight), reduction, ignore_index,
                                   ctx.tw)
         return _wrap(gx), None, None, None, None

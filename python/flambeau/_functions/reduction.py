@@ -16,7 +16,7 @@ from .._promote import _FLOAT
 from .._tensor import Tensor, _wrap
 from .._utils import wrap_dim, wrap_dims
 from ..autograd.function import Function
-from ..autograd.grad_mode import _state as _gs
+from ..autograd.grad_mode import _state as _gs, no_grad as _no_grad
 from .zero_link import link_none_to
 from . import elementwise as ew, compare as cmp, pointwise as pw, _dispatch as dsp
 from .shape import _to, reshape, expand, unsqueeze
@@ -701,7 +701,8 @@ class Norm2(Function):
     @staticmethod
     def forward(ctx, x, dims, keepdim):
         xi = x._impl
-        out = _wrap(_C.norm2(xi, dims, keepdim))
+        with _no_grad():  # PyTorch's float32 range (the backward reads this value: 0 where it underflows)
+            out = _float_norm2_range(x.detach(), _wrap(_C.norm2(xi, dims, keepdim)), dims, keepdim)
         ctx.args = (xi.shape, dims, keepdim)
         ctx.save_for_backward(x, out)
         return out
@@ -711,8 +712,10 @@ class Norm2(Function):
         x, out = ctx.saved_tensors
         shape, dims, keepdim = ctx.args
         o = _expand_back(out, shape, dims, keepdim)
-        scale = pw.where(cmp.eq(o, 0), 0.0, ew.div(_expand_back(g, shape, dims, keepdim), o))
-        return ew.mul(x, scale), None, None
+        # PyTorch's norm_backward: grad * (x / norm).masked_fill_(norm == 0, 0), in that order (its bits; and
+        # a NaN grad at a zero norm stays NaN, which its second order at a zero slice relies on)
+        unit = pw.where(cmp.eq(o, 0), 0.0, ew.div(x, o))
+        return ew.mul(_expand_back(g, shape, dims, keepdim), unit), None, None
 
 
 def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):  # noqa: A002
@@ -725,7 +728,7 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):  # noqa: A002
     inf = float("inf")
     if ord == 2:
         if x._rg and _gs.enabled:
-            return _float_norm2_range(x, Norm2.apply(x, dims, keepdim), dims, keepdim)
+            return Norm2.apply(x, dims, keepdim)
         # one pass, squares summed in float64
         return _float_norm2_range(x, _wrap(_C.norm2(x._impl, dims, keepdim)), dims, keepdim)
     a = ew.abs(x)

@@ -135,7 +135,8 @@ def scatter_reduce(input, dim=_np.REQUIRED, index=_np.REQUIRED, src=_np.REQUIRED
     if not index._impl.numel and (index._impl.dtype not in ("int64", "int32") or index.dim() != input.dim()):
         # PyTorch skips the index's dtype and shape checks when it is empty: nothing is written
         from .shape import clone
-        r = clone(input)
+        from .zero_link import link_zero_to
+        r = link_zero_to(clone(input), src)  # (PyTorch's src gradient: a gather with the empty index)
     elif (input._rg or src._rg) and _gs.enabled:
         if input._impl.dtype not in ("float32", "float64", "float16", "bfloat16"):
             raise RuntimeError("scatter_reduce: only floating-point tensors can require gradients")

@@ -590,10 +590,17 @@ def _flip_cumsum(t, d):
     return Cumsum.apply(t, d, True)
 
 
+def _scalar_dim(op, dim):
+    """A 0-d input's scan dim: PyTorch takes -1 or 0 only."""
+    if dim not in (-1, 0):
+        raise IndexError(f"{op}(): Expected reduction dim -1 or 0 for scalar but got {dim}")
+    return 0
+
+
 def cummax(input, dim=_np.REQUIRED, *, axis=None):
     if axis is not None or dim is _np.REQUIRED:
         dim = _np.numpy_dim("cummax", dim, axis, _np.REQUIRED)
-    d = wrap_dim(dim, input._impl.ndim) if input._impl.ndim else 0
+    d = wrap_dim(dim, input._impl.ndim) if input._impl.ndim else _scalar_dim("cummax", dim)
     if _on_cpu(input):
         v, i = _C.cummax(input._impl, d)
         idx = _wrap(i)
@@ -611,7 +618,7 @@ def cummax(input, dim=_np.REQUIRED, *, axis=None):
 def cummin(input, dim=_np.REQUIRED, *, axis=None):
     if axis is not None or dim is _np.REQUIRED:
         dim = _np.numpy_dim("cummin", dim, axis, _np.REQUIRED)
-    d = wrap_dim(dim, input._impl.ndim) if input._impl.ndim else 0
+    d = wrap_dim(dim, input._impl.ndim) if input._impl.ndim else _scalar_dim("cummin", dim)
     if _on_cpu(input):
         v, i = _C.cummin(input._impl, d)
         idx = _wrap(i)

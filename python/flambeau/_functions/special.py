@@ -17,6 +17,8 @@ from .elementwise import (_unary_class, _make_unary, add, sub, mul, div, neg, ex
                           log, sin)
 from .compare import eq, le, lt, logical_and, isfinite
 from .._tensor import _wrap
+from ..autograd.function import Function
+from ..autograd.grad_mode import _state as _gs, no_grad as _no_grad
 
 _SQRT_PI_HALF = math.sqrt(math.pi) / 2
 _MINUS_TWO_OVER_SQRT_PI = -2.0 / math.sqrt(math.pi)
@@ -37,8 +39,13 @@ Atanh = _unary_class("Atanh", _C.atanh, lambda g, x: div(g, _one_minus_sq(x)), 1
 Erfc = _unary_class("Erfc", _C.erfc, lambda g, x: mul(g, mul(exp(neg(mul(x, x))), _MINUS_TWO_OVER_SQRT_PI)), 1)
 Erfinv = _unary_class("Erfinv", _C.erfinv, lambda g, y: mul(g, mul(exp(mul(y, y)), _SQRT_PI_HALF)), 2)
 Lgamma = _unary_class("Lgamma", _C.lgamma, lambda g, x: mul(g, digamma(x)), 1)
-Digamma = _unary_class("Digamma", _C.digamma, lambda g, x: mul(g, _trigamma(x)), 1)
-Trigamma = _unary_class("Trigamma", _C.trigamma, lambda g, x: mul(g, _polygamma_zeta(2, x)), 1, "PolygammaBackward0")
+# (the derivative is polygamma(1, x) as PyTorch evaluates it: large and finite at the negative integers)
+Digamma = _unary_class("Digamma", _C.digamma, lambda g, x: mul(g, _polygamma1(x)), 1)
+Trigamma = _unary_class("Trigamma", _C.trigamma, lambda g, x: mul(g, _polygamma_n(2, x)), 1, "PolygammaBackward0")
+# polygamma(1, x): the kernel's trigamma with PyTorch's values at the poles, one node whose derivative is
+# polygamma(2, x) there too (-inf; a where() over the kernel's inf gave 0 * -inf = NaN)
+Polygamma1 = _unary_class("Polygamma1", lambda xi: _trigamma_poles(_wrap(xi), _wrap(_C.trigamma(xi)))._impl,
+                          lambda g, x: mul(g, _polygamma_n(2, x)), 1, "PolygammaBackward0")
 
 asin, asin_ = _make_unary("asin", Asin, True)
 acos, acos_ = _make_unary("acos", Acos, True)
@@ -53,6 +60,7 @@ erfinv, erfinv_ = _make_unary("erfinv", Erfinv, True)
 lgamma, lgamma_ = _make_unary("lgamma", Lgamma, True)
 digamma, digamma_ = _make_unary("digamma", Digamma, True)
 _trigamma, _trigamma_ = _make_unary("polygamma", Trigamma, True)
+_polygamma1, _ = _make_unary("polygamma", Polygamma1, True)
 
 arcsin, arcsin_ = asin, asin_
 arccos, arccos_ = acos, acos_
@@ -64,6 +72,31 @@ arctanh, arctanh_ = atanh, atanh_
 # B_2j / (2j)! for j = 1..8: the Euler-Maclaurin tail of the Hurwitz zeta.
 _BERNOULLI_OVER_FACT = [b / math.factorial(2 * j) for j, b in enumerate(
     [1 / 6, -1 / 30, 1 / 42, -1 / 30, 5 / 66, -691 / 2730, 7 / 6, -3617 / 510], start=1)]
+
+
+class _PolygammaN(Function):
+    """polygamma(n, x) for n >= 2 (_polygamma_zeta's values), whose derivative is polygamma(n + 1, x): at the
+    poles that is PyTorch's inf, where differentiating the composite's where() gave 0 * inf = NaN."""
+    _builtin = True
+    _grad_fn_name = "PolygammaBackward0"
+
+    @staticmethod
+    def forward(ctx, x, n):
+        ctx.n = n
+        ctx.save_for_backward(x)
+        with _no_grad():
+            return _polygamma_zeta(n, x.detach())
+
+    @staticmethod
+    def backward(ctx, g):
+        x, = ctx.saved_tensors
+        return mul(g, _polygamma_n(ctx.n + 1, x)), None
+
+
+def _polygamma_n(n, x):
+    if x._impl.dtype not in _FLOAT:
+        x = _cast(x, _default_dtype[0]._name)
+    return _PolygammaN.apply(x, n) if x._rg and _gs.enabled else _polygamma_zeta(n, x)
 
 
 def _polygamma_zeta(n, x):
@@ -120,9 +153,9 @@ def polygamma(n, input, *, out=None):
     if n == 0:
         r = digamma(input)
     elif n == 1:
-        r = _trigamma_poles(input, _trigamma(input))
+        r = _polygamma1(input)
     else:
-        r = _polygamma_zeta(n, input)
+        r = _polygamma_n(n, input)
     if out is not None:
         from ._dispatch import _write_out
         return _write_out(out, r)

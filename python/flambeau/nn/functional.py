@@ -525,9 +525,10 @@ def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
     if dt in _TORCH_INT_NAMES:  # PyTorch's denominator is linalg.vector_norm, which refuses these
         raise RuntimeError("linalg.vector_norm: Expected a floating point or complex tensor as input. "
                            f"Got {_TORCH_INT_NAMES[dt]}")
-    if p == 2 and not (input.requires_grad and flambeau.is_grad_enabled()):
-        # Without autograd, the 2-norm in one pass (the sum-of-squares loops) instead of x * x, a sum,
-        # a clamp and a sqrt (0.67x PyTorch on [4096, 1024]).
+    if p == 2:
+        # PyTorch's input.norm(p, dim, keepdim=True).clamp_min(eps): the 2-norm in one pass (the
+        # sum-of-squares loops) instead of x * x, a sum, a clamp and a sqrt (0.67x PyTorch on [4096, 1024]),
+        # and under autograd norm's backward, whose second order is PyTorch's (NaN at a zero slice).
         denom = input.norm(2, dim, keepdim=True).clamp(min=eps)
     else:
         denom = _norm(input, p, dim, True, eps)
@@ -1364,6 +1365,15 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
     if input.dim() not in (2, 3):
         raise NotImplementedError("Input Error: Only unbatched (2D) or batched (3D) input Tensors are supported "
                                   f"(got {input.dim()}D)")
+    dt = input._impl.dtype
+    if dt == "bool":  # PyTorch's col2im adds bools: a position is set when any block covering it is
+        return fold(input.to(flambeau.float32), output_size, kernel_size, dilation, padding, stride) != 0
+    if dt in _TORCH_INT_NAMES:  # its kernel takes floating, complex and bool tensors only, after the shape checks
+        fold(flambeau.zeros(tuple(input.shape)), output_size, kernel_size, dilation, padding, stride)
+        raise NotImplementedError(f"\"col2im_out_cpu\" not implemented for '{_TORCH_INT_NAMES[dt]}'")
+    if dt in ("complex64", "complex128"):  # linear: the parts folded apart
+        return flambeau.complex(fold(input.real, output_size, kernel_size, dilation, padding, stride),
+                                fold(input.imag, output_size, kernel_size, dilation, padding, stride))
     unbatched = input.dim() == 2
     if unbatched:
         input = input.unsqueeze(0)
