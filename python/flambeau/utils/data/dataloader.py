@@ -258,7 +258,7 @@ class _MultiProcessingDataLoaderIter:
         self._shutdown = False
         self._workers = []
         self._conns = []
-        self._socks = []
+        self._receivers = []
         ctx = loader.multiprocessing_context or multiprocessing.get_context()
         self._done_event = ctx.Event()
         try:
@@ -273,7 +273,7 @@ class _MultiProcessingDataLoaderIter:
                 theirs.close()  # the worker has its own copy: EOF here when it dies
                 self._workers.append(w)
                 self._conns.append(ours)
-                self._socks.append(sharing.socket_of(ours))
+                self._receivers.append(sharing.Receiver(ours))
         except BaseException:
             self._shutdown_workers()
             raise
@@ -336,7 +336,7 @@ class _MultiProcessingDataLoaderIter:
             for k, conn in enumerate(self._conns):
                 if conn in ready:
                     try:
-                        return sharing.recv(conn, self._socks[k])
+                        return self._receivers[k].recv()
                     except (EOFError, ConnectionResetError):
                         pass  # the worker died after its last message: its sentinel tells how
             dead = [w for w in self._workers if w.sentinel in ready]
@@ -429,8 +429,8 @@ class _MultiProcessingDataLoaderIter:
             if w.is_alive():
                 w.terminate()
                 w.join(timeout=1.0)
-        for s in self._socks:
-            s.close()
+        for r in self._receivers:
+            r.close()
         for conn in self._conns:
             conn.close()
 

@@ -149,7 +149,7 @@ def _worker_loop(dataset_kind, dataset, conn, done_event, auto_collation, collat
         flambeau.set_num_threads(1)
         seed = _seed_worker(base_seed, worker_id)
         _worker_info = WorkerInfo(id=worker_id, num_workers=num_workers, seed=seed, dataset=dataset)
-        sharing._segments = sharing._Segments()
+        sharing._files = sharing._WorkerFiles()
         sock = sharing.socket_of(conn)
         where = f"in DataLoader worker process {worker_id}"
 
