@@ -11,7 +11,8 @@ as they arrive). A worker's exception is re-raised here with its traceback; a wo
 reported with its signal or exit code; timeout bounds the wait for one batch.
 
 Why processes (they used to be threads): transforms that hold the GIL (PIL, numpy augmentation in
-Python) ran no faster with thread workers (benchmarks/bench_dataloader.py measures both).
+Python) ran no faster with thread workers; processes run them side by side (the "gil" case of
+benchmarks/bench_dataloader.py). No thread mode is kept: PyTorch's DataLoader has none either.
 pin_memory does not pin: flambeau has no page-locked host allocator yet, so batches stay in ordinary
 memory (same values).
 """
