@@ -123,7 +123,7 @@ def main():
         print(f"{case + f' {bs}/batch':<20}{f_rate:>13.1f}{t_rate:>10.1f}{f_rate / t_rate:>7.2f}"
               f"{f_first * 1e3:>13.0f} / {t_first * 1e3:<5.0f}{f_main:>11.2f} / {t_main:<5.2f}"
               f"{f_work:>13.2f} / {t_work:.2f}")
-    n, bs = 32 * 12, 32
+    n, bs = 32 * 40, 32
     for lib in (flambeau, torch):
         ds = make_dataset(lib, "gil", n)
         r0 = best(lib, ds, bs, 0, args.repeat)[1]
