@@ -1,5 +1,6 @@
 """flambeau.utils.data: datasets, random_split, samplers, collation and the DataLoader (coverage,
-determinism with a seeded generator, drop_last, batch_size=None, thread workers, errors)."""
+determinism with a seeded generator, drop_last, batch_size=None, worker processes, errors).
+More on worker processes: tests/test_dataloader_workers.py."""
 from collections import namedtuple
 
 import numpy as np
@@ -210,22 +211,27 @@ def test_iterable_dataset_single_and_workers():
 
 
 def test_workers_see_worker_info_and_init_fn_and_errors():
-    seen = set()
-
+    # Workers are processes: what a worker sees comes back in the samples (a set filled in the
+    # worker would stay empty here); worker_init_fn runs in the worker, on its copy of the dataset.
     class Probe(Dataset):
+        tag = None
+
         def __len__(self):
             return 8
 
         def __getitem__(self, i):
             info = get_worker_info()
-            seen.add((info.id, info.num_workers))
-            return i
+            return i, info.id, info.num_workers, info.dataset.tag
 
-    inits = []
-    dl = DataLoader(Probe(), batch_size=2, num_workers=2, worker_init_fn=inits.append)
-    assert [np_of(b).tolist() for b in dl] == [[0, 1], [2, 3], [4, 5], [6, 7]]
-    assert seen == {(0, 2), (1, 2)} and sorted(inits) == [0, 1]
-    assert get_worker_info() is None
+    def init(worker_id):
+        get_worker_info().dataset.tag = 10 + worker_id
+
+    batches = list(DataLoader(Probe(), batch_size=2, num_workers=2, worker_init_fn=init))
+    assert [np_of(b[0]).tolist() for b in batches] == [[0, 1], [2, 3], [4, 5], [6, 7]]
+    assert [np_of(b[1]).tolist() for b in batches] == [[0, 0], [1, 1], [0, 0], [1, 1]]
+    assert all(np_of(b[2]).tolist() == [2, 2] for b in batches)
+    assert [np_of(b[3]).tolist() for b in batches] == [[10, 10], [11, 11], [10, 10], [11, 11]]
+    assert get_worker_info() is None and Probe.tag is None
 
     class Broken(Dataset):
         def __len__(self):
@@ -236,7 +242,8 @@ def test_workers_see_worker_info_and_init_fn_and_errors():
                 raise KeyError("bad sample")
             return i
 
-    with pytest.raises(RuntimeError, match="KeyError in DataLoader worker"):
+    # As PyTorch: the worker's exception type, its traceback in the message.
+    with pytest.raises(KeyError, match="Caught KeyError in DataLoader worker process 0"):
         list(DataLoader(Broken(), batch_size=1, num_workers=2))
     with pytest.raises(KeyError):
         list(DataLoader(Broken(), batch_size=1))
@@ -263,7 +270,7 @@ def test_training_loop_over_a_dataloader():
 def test_tensor_dataset_batches_are_row_gathers(num_workers):
     # A TensorDataset with the default collate is batched by one row gather per tensor: the same
     # batches (values, dtypes, a list per batch) as collating the samples one by one, shuffled or not,
-    # with a partial last batch, a strided tensor among the dataset's tensors, and worker threads.
+    # with a partial last batch, a strided tensor among the dataset's tensors, and worker processes.
     rng = np.random.default_rng(0)
     x = flambeau.from_numpy(rng.standard_normal((103, 2, 3)).astype(np.float32))
     y = flambeau.from_numpy(rng.integers(0, 10, 103))

@@ -118,6 +118,12 @@ def collate(batch, *, collate_fn_map=None):
 
 
 def collate_tensor_fn(batch, *, collate_fn_map=None):
+    # In a DataLoader worker process a large batch is stacked straight into shared memory, which the
+    # main process then maps without a copy (as PyTorch's collate does in its workers).
+    from . import sharing
+    out = sharing.shared_empty_like_stack(batch)
+    if out is not None:
+        return out
     return flambeau.stack(list(batch), 0)
 
 
