@@ -96,18 +96,20 @@ class Div(_Binary):
     def forward(ctx, a, b):
         ai, bi = a._impl, b._impl
         ctx.shapes = (ai.shape, bi.shape)
-        out = _wrap(_C.div(ai, bi))
-        nig = ctx.needs_input_grad
-        ctx.save_for_backward(b, out if nig[1] else None)
-        return out
+        # The operands, not the result, as PyTorch's DivBackward0: writing into the result in place
+        # (y = a / b; y.add_(1)) leaves the gradient computable, and writing into a or b is caught
+        # by their version counters instead.
+        ctx.save_for_backward(a if ctx.needs_input_grad[1] else None, b)
+        return _wrap(_C.div(ai, bi))
 
     @staticmethod
     def backward(ctx, g):
-        b, out = ctx.saved_tensors
+        a, b = ctx.saved_tensors
         sa, sb = ctx.shapes
         nig = ctx.needs_input_grad
         ga = _sum_to(div(g, b), sa) if nig[0] else None
-        gb = _sum_to(neg(div(mul(g, out), b)), sb) if nig[1] else None
+        # PyTorch's div_tensor_other_backward: -grad * ((self / other) / other), rounded as it does
+        gb = _sum_to(mul(neg(g), div(div(a, b), b)), sb) if nig[1] else None
         return ga, gb
 
 
