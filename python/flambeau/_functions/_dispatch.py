@@ -10,7 +10,7 @@ import numbers
 from .. import _C
 from .._dtype import _default_dtype, _BY_NAME
 from .._promote import result_type_names, result_type_tensor_scalar, scalar_impl, can_cast_names, _FLOAT
-from .._tensor import MULTI_OUTPUT_VIEW, Tensor, _wrap, set_requires_grad
+from .._tensor import MULTI_OUTPUT_VIEW, NoGradView, Tensor, _wrap, set_requires_grad
 from ..autograd.function import Function, apply_binary, _is_fw_leaf, _is_fw_tracked, _take_history
 from ..autograd.grad_mode import _state as _gs
 from .shape import _to
@@ -320,6 +320,35 @@ _MULTI_OUTPUT_VIEW_MSG = (
     "allow the output views to be modified inplace. You should replace the inplace operation by an out-of-place one.")
 
 
+def no_grad_view_error(v, direct):
+    """PyTorch's error for a view made under no_grad / inference_mode (_tensor.NoGradView): written in place
+    with grad mode on (direct), or used by autograd after its storage was written (indirect)."""
+    mode, when = ("inference", "in normal mode") if v._vsrc.inference else ("no_grad", "with grad mode enabled")
+    fn = v._gfn
+    if fn is None:
+        who = f"A view was created in {mode} mode"
+    else:
+        import re
+        who = (f"Output {v._output_nr} of {re.sub(r'Backward[0-9]*$', '', type(fn).__name__)} is a view of a view "
+               f"which was created in {mode} mode")
+    what = "is being modified inplace" if direct else "its base or another view of its base has been modified inplace"
+    block = "inference_mode" if v._vsrc.inference else "no_grad"
+    return RuntimeError(f"{who} and {what} {when}. Given that this use case is ambiguous and error-prone, it is "
+                        f"forbidden. You can clarify your code by moving both the view and the inplace either both "
+                        f"inside the {block} block (if you don't want the inplace to be tracked) or both outside (if "
+                        f"you want the inplace to be tracked).")
+
+
+def _check_no_grad_view(v):
+    """The history of view v made under no_grad (its `_vsrc` a NoGradView): its own (None, or that of a
+    view taken of it with grad mode on), unless its storage was written since it was made while autograd
+    needs it (its base requires grad, or it has a history): PyTorch then raises."""
+    fn = v._gfn
+    if v._impl.version != v._vsrc.version and (fn is not None or v._base._rg):
+        raise no_grad_view_error(v, False)
+    return fn
+
+
 def refresh_stale_view(v):
     """Gives view v the history "a view of its base as the base is now" and returns its grad_fn (see
     autograd.function._refresh_view). A base without a history now (detach_()) leaves v as it was."""
@@ -327,6 +356,8 @@ def refresh_stale_view(v):
     from .shape import _ViewFn
     base = v._base
     fn = base._gfn
+    if v._vsrc.__class__ is NoGradView:
+        return _check_no_grad_view(v)
     if v._vsrc is MULTI_OUTPUT_VIEW:
         if fn is None:
             return v._gfn
@@ -345,6 +376,8 @@ def refresh_stale_view(v):
 
 
 def _rebase_view(v, base, r):
+    if v._vsrc.__class__ is NoGradView:
+        raise no_grad_view_error(v, True)
     if v._vsrc is MULTI_OUTPUT_VIEW:
         raise RuntimeError(_MULTI_OUTPUT_VIEW_MSG.replace(
             "its base or another view of its base has been modified inplace", "is being modified inplace"))
@@ -394,6 +427,8 @@ def check_no_internal_overlap(impl, op):
 def _check_inplace_leaf(a):
     # (fw_gate: no_grad in a forward-AD level; a forward-AD leaf does not require grad)
     if a._rg and a.grad_fn is None and not _gs.fw_gate and not _is_fw_leaf(a):
+        if a._base is not None and a._vsrc.__class__ is NoGradView:  # (no leaf: a view made under no_grad)
+            raise no_grad_view_error(a, True)
         raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
 
 
