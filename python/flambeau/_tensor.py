@@ -288,7 +288,10 @@ class Tensor:
     @property
     def _version(self):
         """How many in-place writes this tensor's storage has seen (shared with its views), as PyTorch's."""
-        return self._impl.version
+        impl = self._impl
+        if type(impl) is _C.TensorImpl and impl.is_inference:
+            raise RuntimeError("Inference tensors do not track version counter.")
+        return impl.version
 
     def as_subclass(self, cls):
         """A `cls` instance viewing this tensor's data, attached to its autograd graph (ops on it return

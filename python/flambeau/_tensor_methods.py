@@ -471,6 +471,11 @@ def resize_(self, *sizes, memory_format=None):
     from ._utils import parse_size
     shape = parse_size(sizes, "resize_")
     impl = self._impl
+    if type(impl) is _C.TensorImpl and impl.is_inference and tuple(shape) != tuple(impl.shape) and \
+            not _C._is_inference_mode_enabled():  # (PyTorch: resizing to the same shape is no write)
+        raise RuntimeError("Inplace update to inference tensor outside InferenceMode is not allowed.You can make a "
+                           "clone to get a normal tensor before doing inplace update.See "
+                           "https://github.com/pytorch/rfcs/pull/17 for more details.")
     n = 1
     for s in shape:
         n *= s
