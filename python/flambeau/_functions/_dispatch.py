@@ -48,10 +48,13 @@ def refuse_complex(x, message, exc=NotImplementedError):
         raise exc(message.format(T=_TORCH_TYPE_NAMES[x._impl.dtype]))
 
 
-def _write_out(out, res):
-    """Writes an op's result into a user-given out= tensor (resizing it like PyTorch if needed)."""
+def _write_out(out, res, *inputs, op="out=", partial=True):
+    """Writes an op's result into a user-given out= tensor (resizing it like PyTorch if needed). `inputs`:
+    the op's tensor inputs, checked as PyTorch checks them against out (check_overlap)."""
     if not isinstance(out, Tensor):
         raise TypeError(f"out must be a Tensor, got {type(out).__name__}")
+    if inputs:
+        check_overlap(out, inputs, op, partial)
     if res._fw is not None:
         raise NotImplementedError("Trying to use forward AD with an out= function that does not support it because "
                                   "it is an out= function")
@@ -409,6 +412,25 @@ def _is_primal_view(v):
     return forward_ad._current_level >= 0 and forward_ad.is_primal_view(v)
 
 
+def check_overlap(out, inputs, op, partial=True):
+    """PyTorch's refusal to write into `out` what overlaps one of `inputs` (`_C.assert_no_overlap`: partially
+    for elementwise ops and copy_, at all for index ops and cat), for the writes made from Python (out=, in-place
+    ops computed out of place: `_C` never sees both), and of an out with elements sharing memory (expanded).
+    Only tensors of one view family (the same `_base`, or out itself) can share memory here, so the common call
+    reads two slots per tensor and calls nothing (an alias made by detach() or .data is not checked: the result,
+    computed apart and copied, is still the well-defined one)."""
+    ob = out._base
+    root = out if ob is None else ob
+    if ob is not None:  # (only a view can have elements sharing memory)
+        check_no_internal_overlap(out._impl, op)
+    for x in inputs:
+        if isinstance(x, Tensor):
+            xb = x._base
+            if (x if xb is None else xb) is root and type(x._impl) is _C.TensorImpl and \
+                    type(out._impl) is _C.TensorImpl:
+                _C.assert_no_overlap(out._impl, x._impl, op, partial)
+
+
 def check_no_internal_overlap(impl, op):
     """PyTorch refuses to write into a tensor several of whose elements share one memory location (an
     expanded view): the result would depend on the order of the writes. Same message as its
@@ -463,6 +485,8 @@ def _inplace_binary(a, b, cfn, Fn):
         bi = scalar_impl(b, _scalar_dtype(cfn, da), ai.device)
     if (a._rg or (bt is not None and bt._rg)) and _gs.enabled:
         _check_inplace_leaf(a)
+        if bt is not None:  # (`_C` checks it on the path below)
+            _C.assert_no_overlap(ai, bt._impl, _op_name(cfn) + "_", True)
         src = _snapshot(a) if Fn._saves_self else a
         r = Fn.apply(src, bt if bt is not None else _wrap(bi))
         return _rebase(a, r)

@@ -134,7 +134,7 @@ def add(input, other, *, alpha=1, out=None):
             return _write_out(out, r) if out is not None else r
         other = _scaled_other(input, other, alpha)
     if out is not None:
-        return _write_out(out, add(input, other))
+        return _write_out(out, add(input, other), input, other, op="add")
     if input.__class__ is not Tensor and not isinstance(input, Tensor):
         return _rbinary(other, input, _C.add, Add)
     return _binary(input, other, _C.add, Add)
@@ -257,7 +257,7 @@ def sub(input, other, *, alpha=1, out=None):
             return _write_out(out, r) if out is not None else r
         other = _scaled_other(input, other, alpha)
     if out is not None:
-        return _write_out(out, sub(input, other))
+        return _write_out(out, sub(input, other), input, other, op="sub")
     _check_sub_bool(input, other)
     if not isinstance(input, Tensor):
         return _rbinary(other, input, _C.sub, Sub)
@@ -297,7 +297,7 @@ def mul(input, other, *, out=None):
             except Exception:
                 pass
     if out is not None:
-        return _write_out(out, mul(input, other))
+        return _write_out(out, mul(input, other), input, other, op="mul")
     if not isinstance(input, Tensor):
         return _binary(other, input, _C.mul, Mul) if isinstance(other, Tensor) else input * other
     return _binary(input, other, _C.mul, Mul)
@@ -325,7 +325,7 @@ def div(input, other, *, rounding_mode=None, out=None):
             except Exception:
                 pass  # e.g. a 0-dim CPU tensor with a CUDA one: the general path below decides
     if out is not None:
-        return _write_out(out, div(input, other, rounding_mode=rounding_mode))
+        return _write_out(out, div(input, other, rounding_mode=rounding_mode), input, other, op="div")
     if rounding_mode is not None:
         if rounding_mode == "floor":
             if _gs.enabled and any(isinstance(t, Tensor) and t._rg for t in (input, other)):
@@ -472,7 +472,7 @@ class PowScalar(Function):
 
 def pow(input, exponent, *, out=None):
     if out is not None:
-        return _write_out(out, pow(input, exponent))
+        return _write_out(out, pow(input, exponent), input, exponent, op="pow")
     if not isinstance(input, Tensor):
         return _rbinary(exponent, input, _C.pow, Pow)
     if isinstance(exponent, numbers.Number) and not isinstance(exponent, bool):
@@ -883,7 +883,7 @@ def _make_unary(name, Fn, float_only=False, int_identity=False, on_bool=None):
                     cfn(xi, oi)  # straight into out: no temporary and no second pass
                     return out
             r = _wrap(cfn(xi))
-        return _write_out(out, r) if out is not None else r
+        return _write_out(out, r, input, op=name) if out is not None else r
 
     def op_(input):
         xi = input._impl
