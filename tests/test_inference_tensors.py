@@ -114,6 +114,14 @@ def test_saving_error_message():
     ("inside inference_mode", lambda lib, x: _inference(lib, lambda: x.add_(1))),
     ("a normal tensor += an inference one", lambda lib, x: lib.ones(3).add_(x)),
     ("clone then add_", lambda lib, x: x.clone().add_(1)),
+    ("resize_ to its own shape", lambda lib, x: tuple(x.resize_(3).shape)),
+    ("resize_ to another shape", lambda lib, x: x.resize_(5)),
+    ("resize_as_", lambda lib, x: x.resize_as_(lib.ones(3, 1))),
+    ("clamp_", lambda lib, x: x.clamp_(0, 1)),
+    ("index_add_", lambda lib, x: x.index_add_(0, lib.tensor([0]), lib.ones(1))),
+    ("cat out=", lambda lib, x: lib.cat([lib.ones(1), lib.ones(2)], out=x)),
+    ("_version", lambda lib, x: x._version),
+    ("a view's _version", lambda lib, x: x[1:]._version),
 ])
 def test_in_place(name, fn):
     both(lambda lib: fn(lib, made_inside(lib, [1.0, 2.0, 3.0])))

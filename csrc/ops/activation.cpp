@@ -53,13 +53,14 @@ void check_params(Act op, const char* name, const ActParams& p) {
 Tensor activation(Act op, const char* name, const Tensor& x, const ActParams& p, const std::optional<Tensor>& out) {
   check_float(x, name);
   check_params(op, name, p);
+  if (out) assert_no_partial_overlap(*out, x, name);  // as PyTorch, before anything is written
   // A fresh output keeps x's layout (transposed, channels_last), as PyTorch's (core/layout.h).
   Tensor o = out ? *out : empty_elementwise(x.sizes, x.dtype, x.device(), {&x});
   if (out) check_out(o, x, name);
   if (o.numel() == 0) return o;
   // An output that overlaps the input other than exactly (same view) would be read after written.
   if (out && may_overlap(o, x) && !(o.storage == x.storage && o.offset == x.offset && o.strides == x.strides)) {
-    Tensor src = clone(x);
+    Tensor src = clone(x);  // (a strided overlap PyTorch cannot judge either; a partial one was refused above)
     FLB_BACKEND(x.device(), activation, op, o, src, p);
     return o;
   }

@@ -24,6 +24,42 @@ bool may_overlap(const Tensor& a, const Tensor& b) {
   return ra.first < rb.second && rb.first < ra.second;
 }
 
+MemOverlap overlap_status(const Tensor& a, const Tensor& b) {
+  if (a.storage != b.storage || a.numel() == 0 || b.numel() == 0) return MemOverlap::No;
+  if (a.offset == b.offset && a.sizes == b.sizes && a.strides == b.strides && a.dtype == b.dtype)
+    return MemOverlap::Full;  // (PyTorch: the same TensorImpl)
+  if (!is_non_overlapping_and_dense(a.sizes, a.strides) || !is_non_overlapping_and_dense(b.sizes, b.strides))
+    return MemOverlap::TooHard;
+  // Dense: each covers exactly [offset + lowest stride extent, ... + numel) of its elements, in bytes.
+  auto begin = [](const Tensor& t) {
+    int64_t lo = t.offset;
+    for (int64_t d = 0; d < t.dim(); ++d)
+      if (t.strides[d] < 0) lo += (t.sizes[d] - 1) * t.strides[d];
+    return lo * (int64_t)t.element_size();
+  };
+  int64_t ab = begin(a), bb = begin(b);
+  int64_t ae = ab + a.numel() * (int64_t)a.element_size(), be = bb + b.numel() * (int64_t)b.element_size();
+  if (ab == bb && ae == be) return a.strides == b.strides ? MemOverlap::Full : MemOverlap::Partial;
+  return ab < be && bb < ae ? MemOverlap::Partial : MemOverlap::No;
+}
+
+static void throw_overlap(const Tensor& out, const Tensor& in, const char* op) {
+  throw RuntimeError(str_cat(op, ": unsupported operation: some elements of the input tensor and the written-to tensor "
+                             "refer to a single memory location. Please clone() the tensor before performing the "
+                             "operation. (written-to tensor of shape ", shape_str(out.sizes), ", input of shape ",
+                             shape_str(in.sizes), ")"));
+}
+
+void assert_no_partial_overlap(const Tensor& out, const Tensor& in, const char* op) {
+  if (out.storage == in.storage && overlap_status(out, in) == MemOverlap::Partial) throw_overlap(out, in, op);
+}
+
+void assert_no_overlap(const Tensor& out, const Tensor& in, const char* op) {
+  if (out.storage != in.storage) return;
+  MemOverlap s = overlap_status(out, in);
+  if (s == MemOverlap::Partial || s == MemOverlap::Full) throw_overlap(out, in, op);
+}
+
 static bool same_view(const Tensor& a, const Tensor& b) {
   return a.storage == b.storage && a.offset == b.offset && a.sizes == b.sizes && a.strides == b.strides &&
          a.dtype == b.dtype;
@@ -31,10 +67,12 @@ static bool same_view(const Tensor& a, const Tensor& b) {
 
 void copy_(const Tensor& dst, const Tensor& src_in) {
   Tensor src = expand(src_in, dst.sizes);  // checks broadcastability, names expand
+  // Writing into memory we are about to read: PyTorch refuses it where it can tell (x[1:] = x[:-1]);
+  // where it cannot (strided views), we read from a private copy below.
+  assert_no_partial_overlap(dst, src_in, "copy_");
   dst.bump_version();
   if (dst.numel() == 0) return;
   if (same_view(dst, src)) return;
-  // Writing into memory we are about to read (x[1:] = x[:-1]): read from a private copy.
   if (may_overlap(dst, src)) src = clone(src);
   Device dd = dst.device(), sd = src.device();
   if (dd == sd) {

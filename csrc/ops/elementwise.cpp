@@ -99,6 +99,7 @@ static bool unary_float_only(UnaryOp op) {
 
 Tensor unary(UnaryOp op, const Tensor& a, const std::optional<Tensor>& out) {
   const char* name = op_name(op);
+  if (out) assert_no_partial_overlap(*out, a, name);  // as PyTorch, before anything is written
   if (unary_float_only(op))
     FLB_CHECK(is_floating(a.dtype), NotImplementedError, name, ": not implemented for ", dtype_name(a.dtype),
               " tensors (shape ", shape_str(a.sizes), "); expected a floating-point tensor");
@@ -113,7 +114,7 @@ Tensor unary(UnaryOp op, const Tensor& a, const std::optional<Tensor>& out) {
   Tensor o = prepare_out(out, a.sizes, rt, a.device(), name, {&a});
   if (o.numel() == 0) return o;
   if (out && may_overlap(o, a) && !(o.storage == a.storage && o.offset == a.offset && o.strides == a.strides)) {
-    Tensor src = clone(a);
+    Tensor src = clone(a);  // (a strided overlap PyTorch cannot judge either; a partial one was refused above)
     FLB_BACKEND(a.device(), unary, op, o, src);
     return o;
   }
@@ -124,6 +125,10 @@ Tensor unary(UnaryOp op, const Tensor& a, const std::optional<Tensor>& out) {
 
 Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b, const std::optional<Tensor>& out) {
   const char* name = op_name(op);
+  if (out) {  // as PyTorch, before anything is written
+    assert_no_partial_overlap(*out, a, name);
+    assert_no_partial_overlap(*out, b, name);
+  }
   check_same_device(a, b, name);
   check_same_dtype(a, b, name);
   bool is_float = is_floating(a.dtype);
@@ -165,7 +170,7 @@ Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b, const std::optional
   auto safe = [&](const Tensor& x) {
     if (!may_overlap(o, x)) return x;
     if (o.storage == x.storage && o.offset == x.offset && o.strides == x.strides && o.sizes == x.sizes) return x;
-    return clone(x);
+    return clone(x);  // (a strided overlap PyTorch cannot judge either; a partial one was refused above)
   };
   if (out) ea = expand(safe(a), shape), eb = expand(safe(b), shape);
   InMemoryOrder mo(o);
@@ -217,6 +222,11 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
 
 static Tensor ternary(TernaryOp op, const char* name, const Tensor& s, const Tensor& a, const Tensor& b, double value,
                       const std::optional<Tensor>& out) {
+  if (out) {  // as PyTorch, before anything is written
+    assert_no_partial_overlap(*out, s, name);
+    assert_no_partial_overlap(*out, a, name);
+    assert_no_partial_overlap(*out, b, name);
+  }
   check_same_device(s, a, name);
   check_same_device(s, b, name);
   check_same_dtype(s, a, name);
@@ -232,7 +242,7 @@ static Tensor ternary(TernaryOp op, const char* name, const Tensor& s, const Ten
   auto safe = [&](const Tensor& x) {
     if (!may_overlap(o, x)) return x;
     if (o.storage == x.storage && o.offset == x.offset && o.strides == x.strides && o.sizes == x.sizes) return x;
-    return clone(x);
+    return clone(x);  // (a strided overlap PyTorch cannot judge either; a partial one was refused above)
   };
   if (out) es = expand(safe(s), shape), ea = expand(safe(a), shape), eb = expand(safe(b), shape);
   InMemoryOrder mo(o);

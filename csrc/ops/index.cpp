@@ -168,7 +168,10 @@ Tensor& index_put_(Tensor& t, const std::vector<std::optional<Tensor>>& indices,
     return t;
   }
   Tensor v = expand(values, p.result_shape);  // checks shapes, e.g. "shape mismatch"
-  if (may_overlap(t, v)) v = clone(v);
+  if (may_overlap(t, v)) {
+    assert_no_overlap(t, values, "index_put_");  // (as PyTorch; a strided overlap it cannot judge: from a copy)
+    v = clone(v);
+  }
   // Into the permuted order: inverse of result_perm.
   std::vector<int64_t> inv(p.result_perm.size());
   for (size_t i = 0; i < p.result_perm.size(); ++i) inv[p.result_perm[i]] = (int64_t)i;
@@ -346,6 +349,7 @@ Tensor& scatter_add_(Tensor& t, int64_t dim, const Tensor& index, const Tensor& 
     copy_(t, w);
     return t;
   }
+  if (may_overlap(t, src)) assert_no_overlap(t, src, "scatter_add_");  // (as PyTorch; else from a copy)
   Tensor s = may_overlap(t, src) ? clone(src) : src;
   t.bump_version();
   if (idx.numel() > 0) FLB_BACKEND(t.device(), scatter_add, t, d, idx, s);
@@ -378,6 +382,7 @@ Tensor& scatter_reduce_(Tensor& t, int64_t dim, const Tensor& index, const Tenso
     copy_(t, w);
     return t;
   }
+  if (may_overlap(t, src)) assert_no_overlap(t, src, op);  // (as PyTorch; else from a copy)
   Tensor s = may_overlap(t, src) ? clone(src) : src;
   t.bump_version();
   if (idx.numel() > 0) FLB_BACKEND(t.device(), scatter_reduce, t, d, idx, s, r);

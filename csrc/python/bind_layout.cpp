@@ -14,6 +14,12 @@ void bind_layout(py::module_& m) {
   m.def("preserve_strides", &preserve_strides, arg("t"));
   m.def("is_non_overlapping_and_dense", [](const Tensor& t) { return is_non_overlapping_and_dense(t.sizes, t.strides); },
         arg("t"));
+  // PyTorch's memory-overlap checks (core/copy.h) for the ops whose writes Python makes (out=, in-place
+  // under autograd, index ops): partial=True for elementwise ops and copy_, False for index ops and cat.
+  m.def("assert_no_overlap", [](const Tensor& out, const Tensor& in, const std::string& op, bool partial) {
+    if (partial) assert_no_partial_overlap(out, in, op.c_str());
+    else assert_no_overlap(out, in, op.c_str());
+  }, arg("out"), arg("input"), arg("op"), arg("partial") = true);
   // A copy of t (cast and/or moved) that keeps t's layout: Tensor.to / clone with preserve_format.
   m.def("copy_preserve", [](const Tensor& t, const std::string& d, const std::string& device) {
     Tensor out = empty_preserve(t, dtype_from_name(d), device_from_string(device));

@@ -493,6 +493,10 @@ def setitem(t, idx, value):
         if not vt:
             from ._promote import scalar_impl
             value = _wrap(scalar_impl(value, impl.dtype, impl.device))
+        elif type(value._impl) is _C.TensorImpl and value._impl.same_storage(impl):
+            # the write goes to a copy here: PyTorch's overlap check (`_C` makes it on the path below)
+            _C.assert_no_overlap(plan.apply_impl(impl) if plan.ops else impl, value._impl,
+                                 "index_put_" if plan.adv else "copy_", not plan.adv)
         _rebase(t, SetItem.apply(t, value, plan))
         return
     target = plan.apply_impl(impl) if plan.ops else impl

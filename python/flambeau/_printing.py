@@ -224,9 +224,13 @@ def tensor_repr(t):
         if not has_default_dtype:
             suffixes.append("dtype=" + repr(_BY_NAME[dt]))
         tensor_str = _tensor_str(arr, indent, floating)
-    fn = t.grad_fn
+    try:
+        fn = t.grad_fn
+        fn_name = type(fn).__name__
+    except RuntimeError:  # a view made under no_grad whose base was written since (_dispatch.no_grad_view_error)
+        fn, fn_name = True, "Invalid"  # (PyTorch's repr says so too)
     if fn is not None:
-        suffixes.append(f"grad_fn=<{type(fn).__name__}>")
+        suffixes.append(f"grad_fn=<{fn_name}>")
     elif t.requires_grad:  # (not a leaf tracked only to carry a forward-AD tangent: forward_ad.py)
         suffixes.append("requires_grad=True")
     if t._fw is not None:  # a dual tensor shows its tangent, as PyTorch's

@@ -85,7 +85,12 @@ def _wrap_view(impl, src):
     its views) appends to it (`set_requires_grad`). Then every such view requires grad at once, and
     its history ("a view of the base as it is now") is made when it is next used (autograd/function.py:
     _edge), as PyTorch regenerates a view's grad_fn lazily. No list of views is kept: a registry on the
-    base cost ~0.35 us per view, the shared cell one slot read."""
+    base cost ~0.35 us per view, the shared cell one slot read.
+
+    A view made under no_grad / inference_mode is marked (NoGradView) for PyTorch's errors; so is a view of
+    such a view made with grad mode on, when the base requires grad (of a base that does not, it is not: that
+    would cost a slot read per view of a view, and such a view then follows its base's later history as an
+    ordinary one, where PyTorch raises)."""
     t = _new(Tensor)
     b = src._base
     t._base = b = src if b is None else b
@@ -95,9 +100,19 @@ def _wrap_view(impl, src):
             b._rg = r = []
         t._rg = r
         t._vsrc = None  # (the base has no history)
+        if _grad_off and _grad_off_here():  # made under no_grad / inference_mode (see NoGradView)
+            t._vsrc = NoGradView(impl.version, _inference_here())
     else:  # made without recording (no_grad, or inside a Function's forward that marks it next)
         t._rg = False
         t._vsrc = b._gfn  # the base's history the view derives from (autograd/function.py: _refresh_view)
+        if _grad_off and _grad_off_here():
+            # PyTorch: requires grad (through its base) but has no history and no gradient of its own
+            t._rg = True
+            t._vsrc = NoGradView(impl.version, _inference_here())
+        elif src is not b:
+            vs = src._vsrc
+            if vs.__class__ is NoGradView:  # a view of such a view inherits its creation mode
+                t._vsrc = NoGradView(impl.version, vs.inference)
     t._impl = impl
     t._gfn = None
     t._grad = None  # (the other slots' defaults, as _wrap)
@@ -113,6 +128,28 @@ def _wrap_view(impl, src):
 
 
 _view_hook = None
+# Nonzero while some thread may have grad mode off (autograd/grad_mode.py counts the switches no_grad,
+# set_grad_enabled and inference_mode make): _wrap_view asks that thread's mode (_grad_off_here, a
+# thread-local read, ~45 ns) only then, so a view made with grad mode on pays one global read for it.
+_grad_off = 0
+_grad_off_here = None  # set by autograd/grad_mode.py: () -> whether grad mode is off in this thread
+_inference_here = None  # () -> whether inference_mode is on in this thread
+
+
+class NoGradView:
+    """`_vsrc` of a view made under no_grad or inference_mode (PyTorch's CreationMeta NO_GRAD_MODE /
+    INFERENCE_MODE), and of a view taken of such a view with grad mode on (it inherits the mode). PyTorch
+    forbids writing such a view in place with grad mode on (the write would be recorded), and using it in
+    autograd once its storage was written after it was made (`version`: the shared version counter then)
+    while its base requires grad: it cannot tell whether that write should reach the view's history
+    (_functions/_dispatch.py: no_grad_view_error). A view of a base requiring grad made so requires grad,
+    as PyTorch's, but is a leaf without a gradient of its own (autograd/function.py: _edge)."""
+    __slots__ = ("version", "inference")
+
+    def __init__(self, version, inference):
+        self.version, self.inference = version, inference
+
+
 # Set by the modules that define them (imported after this one): the alias op as_subclass makes
 # (_functions/shape.py) and the default __torch_function__ (_torch_function.py).
 _alias = None
@@ -122,6 +159,15 @@ _default_torch_function = None
 # chunk, iteration): PyTorch refuses to regenerate their history once the base is written in place
 # (_dispatch.refresh_stale_view raises its error).
 MULTI_OUTPUT_VIEW = object()
+
+
+def mark_multi_output(views):
+    """Marks views made by one call returning several (MULTI_OUTPUT_VIEW), unless they were made under
+    no_grad: PyTorch's no_grad mark wins (its errors name no_grad)."""
+    if not (_grad_off and _grad_off_here()):
+        for v in views:
+            v._vsrc = MULTI_OUTPUT_VIEW
+    return views
 
 
 def set_requires_grad(t):
@@ -257,7 +303,10 @@ class Tensor:
     @property
     def _version(self):
         """How many in-place writes this tensor's storage has seen (shared with its views), as PyTorch's."""
-        return self._impl.version
+        impl = self._impl
+        if type(impl) is _C.TensorImpl and impl.is_inference:
+            raise RuntimeError("Inference tensors do not track version counter.")
+        return impl.version
 
     def as_subclass(self, cls):
         """A `cls` instance viewing this tensor's data, attached to its autograd graph (ops on it return
@@ -674,9 +723,7 @@ class Tensor:
             # No graph to record: plain select views are cheaper than unbind.
             impl = self._impl
             views = [_wrap_view(_C.select(impl, 0, i), self) for i in range(shape[0])]
-            for v in views:
-                v._vsrc = MULTI_OUTPUT_VIEW  # (PyTorch iterates with unbind)
-            return iter(views)
+            return iter(mark_multi_output(views))  # (PyTorch iterates with unbind)
         return iter(self.unbind(0))
 
     def __reversed__(self):

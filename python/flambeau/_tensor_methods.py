@@ -299,6 +299,7 @@ def _ternary_(self, cfn, a, b, extra):
 def lerp_(self, end, weight):
     if _ternary_(self, _C.lerp, end, weight, ()):
         return self
+    dsp.check_overlap(self, (end, weight), "lerp_")  # (_ternary_'s kernel checks its own write)
     if isinstance(weight, Tensor) and weight._rg and _gs.enabled:  # the weight's gradient reads the old self
         return _misc._inplace(self, pw.lerp, end, weight)
     return _assign_result(self, pw.lerp(self, end, weight))
@@ -307,12 +308,14 @@ def lerp_(self, end, weight):
 def addcmul_(self, tensor1, tensor2, *, value=1):
     if _ternary_(self, _C.addcmul, tensor1, tensor2, (float(value),)):
         return self
+    dsp.check_overlap(self, (tensor1, tensor2), "addcmul_")
     return _assign_result(self, pw.addcmul(self, tensor1, tensor2, value=value))
 
 
 def addcdiv_(self, tensor1, tensor2, *, value=1):
     if _ternary_(self, _C.addcdiv, tensor1, tensor2, (float(value),)):
         return self
+    dsp.check_overlap(self, (tensor1, tensor2), "addcdiv_")
     return _assign_result(self, pw.addcdiv(self, tensor1, tensor2, value=value))
 
 
@@ -463,6 +466,8 @@ def copy_(self, src, non_blocking=False):
         raise TypeError(f"copy_(): argument 'src' must be Tensor, not {type(src).__name__}")
     dsp.check_no_internal_overlap(self._impl, "copy_")
     if (self._rg or src._rg) and _gs.enabled:
+        if type(src._impl) is _C.TensorImpl and type(self._impl) is _C.TensorImpl:  # (`_C.copy_` checks below)
+            _C.assert_no_overlap(self._impl, src._impl, "copy_", True)
         _indexing.setitem(self, Ellipsis, src)
         return self
     _C.copy_(self._impl, src._impl)
@@ -473,6 +478,11 @@ def resize_(self, *sizes, memory_format=None):
     from ._utils import parse_size
     shape = parse_size(sizes, "resize_")
     impl = self._impl
+    if type(impl) is _C.TensorImpl and impl.is_inference and tuple(shape) != tuple(impl.shape) and \
+            not _C._is_inference_mode_enabled():  # (PyTorch: resizing to the same shape is no write)
+        raise RuntimeError("Inplace update to inference tensor outside InferenceMode is not allowed.You can make a "
+                           "clone to get a normal tensor before doing inplace update.See "
+                           "https://github.com/pytorch/rfcs/pull/17 for more details.")
     n = 1
     for s in shape:
         n *= s

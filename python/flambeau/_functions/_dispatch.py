@@ -10,7 +10,7 @@ import numbers
 from .. import _C
 from .._dtype import _default_dtype, _BY_NAME
 from .._promote import result_type_names, result_type_tensor_scalar, scalar_impl, can_cast_names, _FLOAT
-from .._tensor import MULTI_OUTPUT_VIEW, Tensor, _wrap, set_requires_grad
+from .._tensor import MULTI_OUTPUT_VIEW, NoGradView, Tensor, _wrap, set_requires_grad
 from ..autograd.function import Function, apply_binary, _is_fw_leaf, _is_fw_tracked, _take_history
 from ..autograd.grad_mode import _state as _gs
 from .shape import _to
@@ -48,10 +48,13 @@ def refuse_complex(x, message, exc=NotImplementedError):
         raise exc(message.format(T=_TORCH_TYPE_NAMES[x._impl.dtype]))
 
 
-def _write_out(out, res):
-    """Writes an op's result into a user-given out= tensor (resizing it like PyTorch if needed)."""
+def _write_out(out, res, *inputs, op="out=", partial=True):
+    """Writes an op's result into a user-given out= tensor (resizing it like PyTorch if needed). `inputs`:
+    the op's tensor inputs, checked as PyTorch checks them against out (check_overlap)."""
     if not isinstance(out, Tensor):
         raise TypeError(f"out must be a Tensor, got {type(out).__name__}")
+    if inputs:
+        check_overlap(out, inputs, op, partial)
     if res._fw is not None:
         raise NotImplementedError("Trying to use forward AD with an out= function that does not support it because "
                                   "it is an out= function")
@@ -320,6 +323,35 @@ _MULTI_OUTPUT_VIEW_MSG = (
     "allow the output views to be modified inplace. You should replace the inplace operation by an out-of-place one.")
 
 
+def no_grad_view_error(v, direct):
+    """PyTorch's error for a view made under no_grad / inference_mode (_tensor.NoGradView): written in place
+    with grad mode on (direct), or used by autograd after its storage was written (indirect)."""
+    mode, when = ("inference", "in normal mode") if v._vsrc.inference else ("no_grad", "with grad mode enabled")
+    fn = v._gfn
+    if fn is None:
+        who = f"A view was created in {mode} mode"
+    else:
+        import re
+        who = (f"Output {v._output_nr} of {re.sub(r'Backward[0-9]*$', '', type(fn).__name__)} is a view of a view "
+               f"which was created in {mode} mode")
+    what = "is being modified inplace" if direct else "its base or another view of its base has been modified inplace"
+    block = "inference_mode" if v._vsrc.inference else "no_grad"
+    return RuntimeError(f"{who} and {what} {when}. Given that this use case is ambiguous and error-prone, it is "
+                        f"forbidden. You can clarify your code by moving both the view and the inplace either both "
+                        f"inside the {block} block (if you don't want the inplace to be tracked) or both outside (if "
+                        f"you want the inplace to be tracked).")
+
+
+def _check_no_grad_view(v):
+    """The history of view v made under no_grad (its `_vsrc` a NoGradView): its own (None, or that of a
+    view taken of it with grad mode on), unless its storage was written since it was made while autograd
+    needs it (its base requires grad, or it has a history): PyTorch then raises."""
+    fn = v._gfn
+    if v._impl.version != v._vsrc.version and (fn is not None or v._base._rg):
+        raise no_grad_view_error(v, False)
+    return fn
+
+
 def refresh_stale_view(v):
     """Gives view v the history "a view of its base as the base is now" and returns its grad_fn (see
     autograd.function._refresh_view). A base without a history now (detach_()) leaves v as it was."""
@@ -327,6 +359,8 @@ def refresh_stale_view(v):
     from .shape import _ViewFn
     base = v._base
     fn = base._gfn
+    if v._vsrc.__class__ is NoGradView:
+        return _check_no_grad_view(v)
     if v._vsrc is MULTI_OUTPUT_VIEW:
         if fn is None:
             return v._gfn
@@ -345,6 +379,8 @@ def refresh_stale_view(v):
 
 
 def _rebase_view(v, base, r):
+    if v._vsrc.__class__ is NoGradView:
+        raise no_grad_view_error(v, True)
     if v._vsrc is MULTI_OUTPUT_VIEW:
         raise RuntimeError(_MULTI_OUTPUT_VIEW_MSG.replace(
             "its base or another view of its base has been modified inplace", "is being modified inplace"))
@@ -376,6 +412,25 @@ def _is_primal_view(v):
     return forward_ad._current_level >= 0 and forward_ad.is_primal_view(v)
 
 
+def check_overlap(out, inputs, op, partial=True):
+    """PyTorch's refusal to write into `out` what overlaps one of `inputs` (`_C.assert_no_overlap`: partially
+    for elementwise ops and copy_, at all for index ops and cat), for the writes made from Python (out=, in-place
+    ops computed out of place: `_C` never sees both), and of an out with elements sharing memory (expanded).
+    Only tensors of one view family (the same `_base`, or out itself) can share memory here, so the common call
+    reads two slots per tensor and calls nothing (an alias made by detach() or .data is not checked: the result,
+    computed apart and copied, is still the well-defined one)."""
+    ob = out._base
+    root = out if ob is None else ob
+    if ob is not None:  # (only a view can have elements sharing memory)
+        check_no_internal_overlap(out._impl, op)
+    for x in inputs:
+        if isinstance(x, Tensor):
+            xb = x._base
+            if (x if xb is None else xb) is root and type(x._impl) is _C.TensorImpl and \
+                    type(out._impl) is _C.TensorImpl:
+                _C.assert_no_overlap(out._impl, x._impl, op, partial)
+
+
 def check_no_internal_overlap(impl, op):
     """PyTorch refuses to write into a tensor several of whose elements share one memory location (an
     expanded view): the result would depend on the order of the writes. Same message as its
@@ -394,6 +449,8 @@ def check_no_internal_overlap(impl, op):
 def _check_inplace_leaf(a):
     # (fw_gate: no_grad in a forward-AD level; a forward-AD leaf does not require grad)
     if a._rg and a.grad_fn is None and not _gs.fw_gate and not _is_fw_leaf(a):
+        if a._base is not None and a._vsrc.__class__ is NoGradView:  # (no leaf: a view made under no_grad)
+            raise no_grad_view_error(a, True)
         raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
 
 
@@ -428,6 +485,8 @@ def _inplace_binary(a, b, cfn, Fn):
         bi = scalar_impl(b, _scalar_dtype(cfn, da), ai.device)
     if (a._rg or (bt is not None and bt._rg)) and _gs.enabled:
         _check_inplace_leaf(a)
+        if bt is not None:  # (`_C` checks it on the path below)
+            _C.assert_no_overlap(ai, bt._impl, _op_name(cfn) + "_", True)
         src = _snapshot(a) if Fn._saves_self else a
         r = Fn.apply(src, bt if bt is not None else _wrap(bi))
         return _rebase(a, r)

@@ -96,18 +96,20 @@ class Div(_Binary):
     def forward(ctx, a, b):
         ai, bi = a._impl, b._impl
         ctx.shapes = (ai.shape, bi.shape)
-        out = _wrap(_C.div(ai, bi))
-        nig = ctx.needs_input_grad
-        ctx.save_for_backward(b, out if nig[1] else None)
-        return out
+        # The operands, not the result, as PyTorch's DivBackward0: writing into the result in place
+        # (y = a / b; y.add_(1)) leaves the gradient computable, and writing into a or b is caught
+        # by their version counters instead.
+        ctx.save_for_backward(a if ctx.needs_input_grad[1] else None, b)
+        return _wrap(_C.div(ai, bi))
 
     @staticmethod
     def backward(ctx, g):
-        b, out = ctx.saved_tensors
+        a, b = ctx.saved_tensors
         sa, sb = ctx.shapes
         nig = ctx.needs_input_grad
         ga = _sum_to(div(g, b), sa) if nig[0] else None
-        gb = _sum_to(neg(div(mul(g, out), b)), sb) if nig[1] else None
+        # PyTorch's div_tensor_other_backward: -grad * ((self / other) / other), rounded as it does
+        gb = _sum_to(mul(neg(g), div(div(a, b), b)), sb) if nig[1] else None
         return ga, gb
 
 
@@ -150,7 +152,7 @@ def add(input, other, *, alpha=1, out=None):
             return _write_out(out, r) if out is not None else r
         other = _scaled_other(input, other, alpha)
     if out is not None:
-        return _write_out(out, add(input, other))
+        return _write_out(out, add(input, other), input, other, op="add")
     if input.__class__ is not Tensor and not isinstance(input, Tensor):
         return _rbinary(other, input, _C.add, Add)
     return _binary(input, other, _C.add, Add)
@@ -277,7 +279,7 @@ def sub(input, other, *, alpha=1, out=None):
             return _write_out(out, r) if out is not None else r
         other = _scaled_other(input, other, alpha)
     if out is not None:
-        return _write_out(out, sub(input, other))
+        return _write_out(out, sub(input, other), input, other, op="sub")
     _check_sub_bool(input, other)
     if not isinstance(input, Tensor):
         return _rbinary(other, input, _C.sub, Sub)
@@ -321,7 +323,7 @@ def mul(input, other, *, out=None):
             if r is not None:
                 return r
     if out is not None:
-        return _write_out(out, mul(input, other))
+        return _write_out(out, mul(input, other), input, other, op="mul")
     if not isinstance(input, Tensor):
         return _binary(other, input, _C.mul, Mul) if isinstance(other, Tensor) else input * other
     return _binary(input, other, _C.mul, Mul)
@@ -349,7 +351,7 @@ def div(input, other, *, rounding_mode=None, out=None):
             except Exception:
                 pass  # e.g. a 0-dim CPU tensor with a CUDA one: the general path below decides
     if out is not None:
-        return _write_out(out, div(input, other, rounding_mode=rounding_mode))
+        return _write_out(out, div(input, other, rounding_mode=rounding_mode), input, other, op="div")
     if rounding_mode is not None:
         if rounding_mode == "floor":
             if _gs.enabled and any(isinstance(t, Tensor) and t._rg for t in (input, other)):
@@ -508,7 +510,7 @@ class PowScalar(Function):
 
 def pow(input, exponent, *, out=None):
     if out is not None:
-        return _write_out(out, pow(input, exponent))
+        return _write_out(out, pow(input, exponent), input, exponent, op="pow")
     if not isinstance(input, Tensor):
         return _rbinary(exponent, input, _C.pow, Pow)
     if isinstance(exponent, numbers.Number) and not isinstance(exponent, bool):
@@ -934,7 +936,7 @@ def _make_unary(name, Fn, float_only=False, int_identity=False, on_bool=None):
                     cfn(xi, oi)  # straight into out: no temporary and no second pass
                     return out
             r = _wrap(cfn(xi))
-        return _write_out(out, r) if out is not None else r
+        return _write_out(out, r, input, op=name) if out is not None else r
 
     def op_(input):
         xi = input._impl

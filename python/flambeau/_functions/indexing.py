@@ -255,7 +255,7 @@ def index_select(input, dim=_np.REQUIRED, index=_np.REQUIRED, *, out=None, axis=
         r = IndexSelect.apply(input, d, index)
     else:
         r = _wrap(_C.index_select(input._impl, d, index._impl))
-    return dsp._write_out(out, r) if out is not None else r
+    return dsp._write_out(out, r, input, index, op="index_select", partial=False) if out is not None else r
 
 
 class Gather(Function):
@@ -295,7 +295,7 @@ def gather(input, dim=_np.REQUIRED, index=_np.REQUIRED, *, sparse_grad=False, ou
         r = Gather.apply(input, d, index)
     else:
         r = _wrap(_C.gather(input._impl, d, index._impl))
-    return dsp._write_out(out, r) if out is not None else r
+    return dsp._write_out(out, r, input, op="gather", partial=False) if out is not None else r
 
 
 def take_along_dim(input, indices, dim=None, *, axis=None):
@@ -403,6 +403,7 @@ def scatter_add_(input, dim=_np.REQUIRED, index=_np.REQUIRED, src=_np.REQUIRED, 
     if not index._impl.numel and index._impl.ndim != input._impl.ndim:  # nothing to add (no shape checks)
         return input
     dsp.check_no_internal_overlap(input._impl, "scatter_add_")
+    dsp.check_overlap(input, (index, src), "scatter_add_", partial=False)  # (PyTorch's assert_no_overlap)
     if (input._rg or src._rg) and _gs.enabled:
         dsp._check_inplace_leaf(input)
         return dsp._rebase(input, ScatterAdd.apply(input, d, index, src))
@@ -502,6 +503,7 @@ def scatter_(input, dim=_np.REQUIRED, index=_np.REQUIRED, src=None, *, value=Non
     if axis is not None or dim is _np.REQUIRED or index is _np.REQUIRED:
         dim = _np.dim_args("scatter_", dim, axis, index=index)
     dsp.check_no_internal_overlap(input._impl, "scatter_")
+    dsp.check_overlap(input, (index, src), "scatter_", partial=False)  # (computed out of place: `_C` never sees both)
     r = scatter(input, dim, index, src, value=value, reduce=reduce)
     return _assign(input, r)
 
@@ -729,6 +731,7 @@ def index_add_(input, dim=_np.REQUIRED, index=_np.REQUIRED, source=_np.REQUIRED,
         return input if True else reshape(r, ())
     idx, d = _dim_indices(input, dim, reshape(index, (-1,)))
     _check_index_op(input, d, index, source, "index_add_")
+    dsp.check_overlap(input, (index, source), "index_add_", partial=False)  # (PyTorch's assert_no_overlap)
     if alpha != 1:
         source = ew.mul(source, alpha)
     return _index_put_(input, idx, source, accumulate=True)
@@ -833,4 +836,5 @@ def index_copy_(input, dim=_np.REQUIRED, index=_np.REQUIRED, source=_np.REQUIRED
         return _on_0d(input, dim, index_copy_, index, source, True)
     idx, d = _dim_indices(input, dim, reshape(index, (-1,)))
     _check_index_op(input, d, index, source, "index_copy_")
+    dsp.check_overlap(input, (index, source), "index_copy_", partial=False)  # (PyTorch's assert_no_overlap)
     return _index_put_(input, idx, source)

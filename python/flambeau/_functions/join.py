@@ -9,7 +9,7 @@ from . import _numpy_names as _np
 from .. import _C
 from .. import _memory_format as _mf
 from .._promote import result_type_names
-from .._tensor import MULTI_OUTPUT_VIEW, Tensor, _wrap, _wrap_view
+from .._tensor import Tensor, _wrap, _wrap_view, mark_multi_output
 from .._utils import wrap_dim, parse_size
 from ..autograd.function import Function
 from ..autograd.grad_mode import _state as _gs
@@ -122,7 +122,7 @@ def cat(tensors, dim=0, *, out=None, axis=None):
         res = contiguous(res, memory_format=fmt)  # the kernel writes row-major; relaid out (one copy)
     if out is not None:
         from ._dispatch import _write_out
-        return _write_out(out, res)
+        return _write_out(out, res, *tensors, op="cat", partial=False)
     return res
 
 
@@ -234,11 +234,9 @@ def _split_sizes(input, sizes, dim):
     outs = []
     start = 0
     for n in sizes:
-        v = _wrap_view(_C.slice(xi, d, start, start + n, 1), input)
-        v._vsrc = MULTI_OUTPUT_VIEW  # (see _tensor.MULTI_OUTPUT_VIEW)
-        outs.append(v)
+        outs.append(_wrap_view(_C.slice(xi, d, start, start + n, 1), input))
         start += n
-    return tuple(outs)
+    return tuple(mark_multi_output(outs))
 
 
 def split(tensor, split_size_or_sections, dim=0):
@@ -333,10 +331,7 @@ def unbind(input, dim=0, *, axis=None):
         if shape[d] == 0:
             return ()
         return Unbind.apply(input, d)
-    outs = tuple([_wrap_view(v, input) for v in _C.unbind(input._impl, d)])
-    for v in outs:
-        v._vsrc = MULTI_OUTPUT_VIEW  # (see _tensor.MULTI_OUTPUT_VIEW)
-    return outs
+    return tuple(mark_multi_output([_wrap_view(v, input) for v in _C.unbind(input._impl, d)]))
 
 
 def repeat(input, *sizes, repeats=None):

@@ -49,9 +49,10 @@ def _inplace(self, fn, *args, **kwargs):
     self takes over the result's history, see _tensor_methods._assign_result). When a graph is recorded
     the op reads a snapshot of self, since its backward may need the value being overwritten."""
     from .._tensor_methods import _assign_result
-    from ._dispatch import _snapshot, _check_inplace_leaf, check_no_internal_overlap
+    from ._dispatch import _snapshot, _check_inplace_leaf, check_no_internal_overlap, check_overlap
     op = getattr(fn, "__name__", "in-place op").rstrip("_") + "_"
     check_no_internal_overlap(self._impl, op)  # before computing anything
+    check_overlap(self, args, op)  # (computed out of place: `_C` never sees both)
     if _gs.enabled and (self._rg or builtins.any(isinstance(a, Tensor) and a._rg for a in args)):
         _check_inplace_leaf(self)
         return _assign_result(self, fn(_snapshot(self), *args, **kwargs), op)

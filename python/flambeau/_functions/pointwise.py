@@ -449,7 +449,7 @@ def clamp(input, min=None, max=None, *, out=None):  # noqa: A002
             r = ClampTensor.apply(input, lo, hi)
         else:
             r = _clamp_values(input, lo, hi)
-        return _write_out(out, r) if out is not None else r
+        return _write_out(out, r, input, lo, hi, op="clamp") if out is not None else r
     xi = input._impl
     dt = xi.dtype
     for v in (min, max):
@@ -460,7 +460,7 @@ def clamp(input, min=None, max=None, *, out=None):  # noqa: A002
         r = Clamp.apply(x, min, max)
     else:
         r = _wrap(_C.clamp(x._impl, min, max))
-    return _write_out(out, r) if out is not None else r
+    return _write_out(out, r, input, op="clamp") if out is not None else r
 
 
 clip = clamp

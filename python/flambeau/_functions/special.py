@@ -24,6 +24,10 @@ _SQRT_PI_HALF = math.sqrt(math.pi) / 2
 _MINUS_TWO_OVER_SQRT_PI = -2.0 / math.sqrt(math.pi)
 
 
+def _sq(y):
+    return mul(y, y)
+
+
 def _one_minus_sq(x):
     return rsub(mul(x, x), 1.0)
 
@@ -37,7 +41,8 @@ Asinh = _unary_class("Asinh", _C.asinh, lambda g, x: mul(g, rsqrt(add(mul(x, x),
 Acosh = _unary_class("Acosh", _C.acosh, lambda g, x: mul(g, rsqrt(sub(mul(x, x), 1.0))), 1)
 Atanh = _unary_class("Atanh", _C.atanh, lambda g, x: div(g, _one_minus_sq(x)), 1)
 Erfc = _unary_class("Erfc", _C.erfc, lambda g, x: mul(g, mul(exp(neg(mul(x, x))), _MINUS_TWO_OVER_SQRT_PI)), 1)
-Erfinv = _unary_class("Erfinv", _C.erfinv, lambda g, y: mul(g, mul(exp(mul(y, y)), _SQRT_PI_HALF)), 2)
+# (from the input, erfinv recomputed, as PyTorch's formula: the result may be written in place before backward)
+Erfinv = _unary_class("Erfinv", _C.erfinv, lambda g, x: mul(g, mul(exp(_sq(erfinv(x))), _SQRT_PI_HALF)), 1)
 Lgamma = _unary_class("Lgamma", _C.lgamma, lambda g, x: mul(g, digamma(x)), 1)
 # (the derivative is polygamma(1, x) as PyTorch evaluates it: large and finite at the negative integers)
 Digamma = _unary_class("Digamma", _C.digamma, lambda g, x: mul(g, _polygamma1(x)), 1)

@@ -196,7 +196,7 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None,
     if _function._fw_hook is None:
         _gs.enabled = bool(create_graph)
     else:  # inside a forward-AD level the backward's ops must carry tangents (forward-over-reverse)
-        _set_grad_mode(bool(create_graph))
+        _set_grad_mode(bool(create_graph), counted=False)  # (views made in backward are ordinary ones)
     task = _task
     prev_task = (task.task_id, task.has_inputs, task.reachable, task.needed)
     task.task_id = next(_task_ids)

@@ -424,6 +424,11 @@ def _edge(t):
         return (fn, t._output_nr)
     node = t._acc
     if node is None:
+        if t._base is not None and t._vsrc.__class__ is _tensor.NoGradView:
+            # made under no_grad of a base requiring grad: no history and no gradient of its own (PyTorch's
+            # no_grad view), or PyTorch's error if its storage was written since
+            _refresh_view(t)
+            return _NO_EDGE
         if t._base is not None and t._rg.__class__ is list:
             # A view requiring grad without a history: its base was given one in place after the view
             # was made (the view's shared `_rg` cell flipped, _tensor._wrap_view). It becomes a view of

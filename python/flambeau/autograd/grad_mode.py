@@ -8,7 +8,7 @@ import functools
 import inspect
 import threading
 
-from .. import _C
+from .. import _C, _tensor
 
 
 class _GradState(threading.local):
@@ -31,14 +31,45 @@ def is_grad_enabled():
     return _state.enabled and not _state.fw_gate
 
 
-def _set_mode(enabled):
-    """Grad mode on or off; off inside a forward-AD level keeps the ops' gate open (see fw_gate)."""
+def _set_mode(enabled, counted=True):
+    """Grad mode on or off; off inside a forward-AD level keeps the ops' gate open (see fw_gate).
+    counted=False: a switch of the library's own (backward), not counted by _switch."""
+    switch = _switch if counted else _set_state
     if enabled or not _fw_open[0]:
-        _state.enabled = enabled
-        _state.fw_gate = False
+        switch(enabled, False)
     else:
-        _state.enabled = True
-        _state.fw_gate = True
+        switch(True, True)
+
+
+def _set_state(enabled, fw_gate):
+    _state.enabled = enabled
+    _state.fw_gate = fw_gate
+
+
+def _switch(enabled, fw_gate):
+    """Sets this thread's mode, counting in _tensor._grad_off the switches from on to off (+1) and back
+    (-1) that the user-facing modes make, so that views ask the thread-local mode only while some thread
+    may be in one (_tensor._wrap_view: views made under no_grad are PyTorch's no_grad views). The
+    library's own switches (backward, a custom Function's forward) set `_state` directly and are not
+    counted: views made there are ordinary views."""
+    was_off = not _state.enabled or _state.fw_gate
+    _state.enabled = enabled
+    _state.fw_gate = fw_gate
+    off = not enabled or fw_gate
+    if off is not was_off:
+        _tensor._grad_off += 1 if off else -1
+
+
+def _grad_off_here():
+    return not _state.enabled or _state.fw_gate
+
+
+def _inference_here():
+    return _state.inference
+
+
+_tensor._grad_off_here = _grad_off_here
+_tensor._inference_here = _inference_here
 
 
 def is_inference_mode_enabled():
@@ -104,7 +135,7 @@ class no_grad(_DecoratorContextManager):
         _set_mode(False)
 
     def __exit__(self, *exc):
-        _state.enabled, _state.fw_gate = self.prev
+        _switch(*self.prev)
 
 
 class enable_grad(_DecoratorContextManager):
@@ -123,7 +154,7 @@ class enable_grad(_DecoratorContextManager):
         _set_mode(True)
 
     def __exit__(self, *exc):
-        _state.enabled, _state.fw_gate = self.prev
+        _switch(*self.prev)
 
 
 class set_grad_enabled(_DecoratorContextManager):
@@ -139,14 +170,14 @@ class set_grad_enabled(_DecoratorContextManager):
 
     def __call__(self, func):
         # Used as a decorator: undo the immediate switch made by __init__.
-        _state.enabled, _state.fw_gate = self.prev
+        _switch(*self.prev)
         return super().__call__(func)
 
     def __enter__(self):
         _set_mode(self.mode)
 
     def __exit__(self, *exc):
-        _state.enabled, _state.fw_gate = self.prev
+        _switch(*self.prev)
 
     def clone(self):
         return self.__class__(self.mode)
@@ -174,11 +205,10 @@ class inference_mode(no_grad):
         _state.inference = self.mode
         _C._set_inference_mode(self.mode)
         if self.mode:  # (forward AD too is off in inference mode, as in PyTorch)
-            _state.enabled = False
-            _state.fw_gate = False
+            _switch(False, False)
 
     def __exit__(self, *exc):
-        _state.enabled, _state.fw_gate = self.prev
+        _switch(*self.prev)
         _state.inference = self.prev_inference
         _C._set_inference_mode(self.prev_inference)
 
