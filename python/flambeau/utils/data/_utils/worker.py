@@ -91,39 +91,12 @@ class _ResumeIteration:
 
 
 def _generate_state(base_seed, worker_id):
-    """numpy's seed for a worker: PyTorch's hash of (worker_id, base_seed) into 4 words (numpy's
-    SeedSequence scheme), so that the workers' numpy streams differ and match PyTorch's for a base seed."""
-    INIT_A, MULT_A, INIT_B, MULT_B = 0x43B0D7E5, 0x931E8875, 0x8B51F9DD, 0x58F38DED
-    MIX_MULT_L, MIX_MULT_R, XSHIFT, MASK32 = 0xCA01F9DD, 0x4973F715, 16, 0xFFFFFFFF
-    entropy = [worker_id, base_seed & MASK32, base_seed >> 32, 0]
-    pool = [0] * 4
-    hash_const_a = INIT_A
-
-    def hash_(value):
-        nonlocal hash_const_a
-        value = (value ^ hash_const_a) & MASK32
-        hash_const_a = (hash_const_a * MULT_A) & MASK32
-        value = (value * hash_const_a) & MASK32
-        return (value ^ (value >> XSHIFT)) & MASK32
-
-    def mix(x, y):
-        result = (((MIX_MULT_L * x) & MASK32) - ((MIX_MULT_R * y) & MASK32)) & MASK32
-        return (result ^ (result >> XSHIFT)) & MASK32
-
-    for i in range(4):
-        pool[i] = hash_(entropy[i])
-    for i_src in range(4):
-        for i_dst in range(4):
-            if i_src != i_dst:
-                pool[i_dst] = mix(pool[i_dst], hash_(pool[i_src]))
-    hash_const_b = INIT_B
-    state = []
-    for i_dst in range(4):
-        value = (pool[i_dst] ^ hash_const_b) & MASK32
-        hash_const_b = (hash_const_b * MULT_B) & MASK32
-        value = (value * hash_const_b) & MASK32
-        state.append((value ^ (value >> XSHIFT)) & MASK32)
-    return state
+    """numpy's seed for a worker, as PyTorch seeds it: numpy's own SeedSequence over the words (worker_id,
+    low and high halves of base_seed, 0), four 32-bit words of state (PyTorch writes the same hashing out
+    by hand, as numpy may be absent there); the workers' numpy streams differ and equal PyTorch's."""
+    import numpy as np
+    words = [worker_id, base_seed & 0xFFFFFFFF, base_seed >> 32, 0]
+    return [int(v) for v in np.random.SeedSequence(words).generate_state(4)]
 
 
 def _seed_worker(base_seed, worker_id):
