@@ -84,6 +84,9 @@ def test_to_meta_and_back():
             f(m)
         with pytest.raises(NotImplementedError, match="Cannot copy out of meta tensor; no data!"):
             f(tm)
+    with pytest.raises(NotImplementedError, match="Cannot copy out of meta tensor; no data!"):
+        fl.zeros(4, 5).copy_(m)
+    assert m.copy_(x) is m and [tuple(r.shape) for r in m] == [tuple(r.shape) for r in tm] == [(5,)] * 4
     with pytest.raises(RuntimeError, match="cannot be called on meta tensors"):
         fl.empty((), device="meta").item()
     with pytest.raises(TypeError, match="can't convert meta device type tensor to numpy"):

@@ -273,6 +273,13 @@ def _inplace(t, *args, **kwargs):
     return t
 
 
+def _copy_(dst, src, non_blocking=False):
+    if type(dst) is not MetaTensor:  # a real tensor would need the meta tensor's data
+        raise NotImplementedError(_NO_DATA)
+    _broadcast(dst._impl.shape, _shape_of(src))
+    return dst  # into a meta tensor: nothing to write (load_state_dict into a meta model, as PyTorch)
+
+
 def _to(t, *args, **kwargs):
     from ._tensor import _parse_to
     kwargs.pop("memory_format", None)
@@ -742,6 +749,7 @@ _RULES = {
     "float": _cast("float32"), "double": _cast("float64"), "half": _cast("float16"),
     "bfloat16": _cast("bfloat16"), "long": _cast("int64"), "int": _cast("int32"), "short": _cast("int16"),
     "char": _cast("int8"), "byte": _cast("uint8"), "bool": _cast("bool"),
+    "copy_": _copy_, "__iter__": lambda t: iter(_unbind(t)),
     "clone": _clone, "contiguous": _contiguous, "__setitem__": _setitem, "__getitem__": _getitem,
     "empty_like": like_factory("empty_like"), "zeros_like": like_factory("zeros_like"),
     "ones_like": like_factory("ones_like"), "full_like": like_factory("full_like"),
