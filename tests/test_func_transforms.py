@@ -185,7 +185,7 @@ def test_stack_module_state_ensemble():
     x = rand_array((5, 3), "float32")
     import copy
     base_t = copy.deepcopy(models_t[0]).to("meta")
-    base_f = models_f[0]
+    base_f = copy.deepcopy(models_f[0]).to("meta")  # as PyTorch: the parameters come from the call only
     out_t = tfunc.vmap(lambda p, b, xx: tfunc.functional_call(base_t, (p, b), (xx,)), in_dims=(0, 0, None))(
         pt, bt, torch.from_numpy(x))
     out_f = ffunc.vmap(lambda p, b, xx: ffunc.functional_call(base_f, (p, b), (xx,)), in_dims=(0, 0, None))(

@@ -11,7 +11,7 @@ import numpy as np
 
 from ._functions import _numpy_names as _np
 from . import _C
-from ._dtype import _BY_NAME, _default_dtype, _device_str, _to_dtype, dtype as _dtype_cls
+from ._dtype import _BY_NAME, _default_dtype, _device_str, _to_dtype, dtype as _dtype_cls, device as _device_cls
 from ._tensor import Tensor, _wrap, _FLOAT as _FLOAT_NAMES, _GRAD_DTYPES, _COMPLEX as _COMPLEX_NAMES
 from ._utils import parse_size
 
@@ -25,6 +25,14 @@ _NAME_TO_NP = {"float32": np.float32, "float64": np.float64, "int64": np.int64, 
                "complex128": np.complex128}
 _NARROW = frozenset(("int32", "int16", "int8", "uint8"))
 _default_device = ["cpu"]
+
+
+def _is_meta_request(device):
+    """device='meta' (or a meta device object): the factory gives a meta tensor (_meta.py, imported then)."""
+    c = device.__class__
+    if c is str:
+        return device == "meta" or device.startswith("meta:")
+    return c is _device_cls and device.type == "meta"
 
 
 def _dev(device):
@@ -311,6 +319,9 @@ def _out(out, impl):
 def empty(*sizes, out=None, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False,
           memory_format=None, size=None):
     size = sizes if size is None else _np.size_keyword(sizes, size, "empty", "size")
+    if device is not None and _is_meta_request(device):
+        from . import _meta
+        return _meta.factory("empty", parse_size(size, "empty"), dtype, None, requires_grad)
     shape = parse_size(size, "empty")
     if memory_format is None:
         impl = _C.empty(shape, _dt(dtype), _dev(device))
@@ -322,12 +333,18 @@ def empty(*sizes, out=None, dtype=None, layout=None, device=None, requires_grad=
 
 def zeros(*sizes, out=None, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False, size=None):
     size = sizes if size is None else _np.size_keyword(sizes, size, "zeros", "size")
+    if device is not None and _is_meta_request(device):
+        from . import _meta
+        return _meta.factory("zeros", parse_size(size, "zeros"), dtype, None, requires_grad)
     impl = _C.full(parse_size(size, "zeros"), 0, _dt(dtype), _dev(device))
     return _out(out, impl) or _finish(impl, requires_grad)
 
 
 def ones(*sizes, out=None, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False, size=None):
     size = sizes if size is None else _np.size_keyword(sizes, size, "ones", "size")
+    if device is not None and _is_meta_request(device):
+        from . import _meta
+        return _meta.factory("ones", parse_size(size, "ones"), dtype, None, requires_grad)
     impl = _C.full(parse_size(size, "ones"), 1, _dt(dtype), _dev(device))
     return _out(out, impl) or _finish(impl, requires_grad)
 
@@ -343,6 +360,10 @@ def _fill_dtype(fill_value):
 
 
 def full(size, fill_value, *, out=None, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False):
+    if device is not None and _is_meta_request(device):
+        from . import _meta
+        value = fill_value.item() if isinstance(fill_value, Tensor) else fill_value
+        return _meta.factory("full", parse_size((size,), "full"), dtype, _fill_dtype(value), requires_grad)
     if isinstance(fill_value, Tensor):
         fill_value = fill_value.item()
     dt = _dt(dtype, _fill_dtype(fill_value))
@@ -385,21 +406,33 @@ def _filled_like(input, value, dt, dev, memory_format, op):
 
 
 def empty_like(input, *, dtype=None, layout=None, device=None, requires_grad=False, memory_format=None):
+    if device is not None and _is_meta_request(device):
+        from . import _meta
+        return _meta.like_factory("empty_like")(input, dtype=dtype, requires_grad=requires_grad)
     shape, dt, dev = _like(input, dtype, device)
     return _finish(_like_impl(input, dt, dev, memory_format, "empty_like"), requires_grad)
 
 
 def zeros_like(input, *, dtype=None, layout=None, device=None, requires_grad=False, memory_format=None):
+    if device is not None and _is_meta_request(device):
+        from . import _meta
+        return _meta.like_factory("zeros_like")(input, dtype=dtype, requires_grad=requires_grad)
     shape, dt, dev = _like(input, dtype, device)
     return _finish(_filled_like(input, 0, dt, dev, memory_format, "zeros_like"), requires_grad)
 
 
 def ones_like(input, *, dtype=None, layout=None, device=None, requires_grad=False, memory_format=None):
+    if device is not None and _is_meta_request(device):
+        from . import _meta
+        return _meta.like_factory("ones_like")(input, dtype=dtype, requires_grad=requires_grad)
     shape, dt, dev = _like(input, dtype, device)
     return _finish(_filled_like(input, 1, dt, dev, memory_format, "ones_like"), requires_grad)
 
 
 def full_like(input, fill_value, *, dtype=None, layout=None, device=None, requires_grad=False, memory_format=None):
+    if device is not None and _is_meta_request(device):
+        from . import _meta
+        return _meta.like_factory("full_like")(input, fill_value, dtype=dtype, requires_grad=requires_grad)
     shape, dt, dev = _like(input, dtype, device)
     from ._promote import check_fits
     check_fits(fill_value, dt, wide=True)

@@ -9,7 +9,7 @@ import os
 
 from ._functions import _numpy_names as _np
 from . import _C
-from ._creation import _dt, _dev, _finish
+from ._creation import _dt, _dev, _finish, _is_meta_request
 from ._dtype import _BY_NAME
 from ._tensor import Tensor, _wrap
 from ._utils import parse_size
@@ -153,6 +153,9 @@ _TORCH = {"float32": "Float", "float64": "Double", "float16": "Half", "bfloat16"
 def rand(*sizes, generator=None, out=None, dtype=None, layout=None, device=None, requires_grad=False,
          pin_memory=False, size=None):
     size = sizes if size is None else _np.size_keyword(sizes, size, "rand", "size")
+    if device is not None and _is_meta_request(device):
+        from . import _meta
+        return _meta.factory("rand", parse_size(size, "rand"), dtype, None, requires_grad)
     if _dt(dtype) in ("complex64", "complex128"):  # each part uniform on [0, 1), as PyTorch
         from ._complex.creation import random_complex
         impl = random_complex(lambda s, d: _run(generator, _C.rand, s, d, _dev(device)), parse_size(size, "rand"),
@@ -166,6 +169,9 @@ def rand(*sizes, generator=None, out=None, dtype=None, layout=None, device=None,
 def randn(*sizes, generator=None, out=None, dtype=None, layout=None, device=None, requires_grad=False,
           pin_memory=False, size=None):
     size = sizes if size is None else _np.size_keyword(sizes, size, "randn", "size")
+    if device is not None and _is_meta_request(device):
+        from . import _meta
+        return _meta.factory("randn", parse_size(size, "randn"), dtype, None, requires_grad)
     if _dt(dtype) in ("complex64", "complex128"):  # each part with variance 1/2, as PyTorch
         from ._complex.creation import random_complex, RANDN_SCALE
         impl = random_complex(lambda s, d: _run(generator, _C.randn, s, d, _dev(device)), parse_size(size, "randn"),

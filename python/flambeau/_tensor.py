@@ -476,6 +476,11 @@ class Tensor:
         if not isinstance(value, Tensor):
             raise TypeError(f"data must be a Tensor, got {type(value).__name__}")
         impl = value._impl
+        if impl.device == "meta" or self._impl.device == "meta":  # onto or off the meta device: the class follows
+            from . import _meta
+            self._impl = impl
+            _meta.retag(self)
+            return
         # x keeps its own version (PyTorch's set_data keeps x's counter): a sparse/quantized stand-in has none
         self._impl = impl.with_own_version(self._impl.version) \
             if type(impl) is _C.TensorImpl and type(self._impl) is _C.TensorImpl else impl
@@ -601,12 +606,19 @@ class Tensor:
                 if a._name == self._impl.dtype:
                     return self
             elif c is _device_cls or c is str:
-                if _device_str(a) == self._impl.device:
+                try:  # (zero-cost unless it raises: "meta" has no _C string, it is handled below)
+                    d = _device_str(a)
+                except RuntimeError:
+                    d = None
+                if d == self._impl.device:
                     return self
         fmt = _mf.parse(kwargs.pop("memory_format", None), "to") if kwargs else _mf.preserve_format
         dt, dev, copy = _parse_to(args, kwargs)
         impl = self._impl
         dt_name = impl.dtype if dt is None else dt._name
+        if dev is not None and (dev == "meta" if dev.__class__ is str else getattr(dev, "type", None) == "meta"):
+            from . import _meta  # t.to("meta"): shape and dtype only (a meta tensor's own .to is _meta's)
+            return _meta.to_meta(self, dt_name)
         dev_str = impl.device if dev is None else _device_str(dev)
         if dt_name == impl.dtype and dev_str == impl.device and not copy and (
                 fmt is _mf.preserve_format or _mf.is_contiguous_as(impl, fmt)):

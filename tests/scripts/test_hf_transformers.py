@@ -61,3 +61,28 @@ def test_model_matches_pytorch(name, tmp_path):
             np.testing.assert_allclose(b[real], a[real], rtol=1e-5, atol=1e-6, err_msg=k)
         else:
             np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6 * max(_scale(a), 1.0), err_msg=k)
+
+
+PRETRAINED = os.path.join(HERE, "hf_pretrained.py")
+
+
+@pytest.mark.parametrize("fmt", ["safetensors", "bin"])
+@pytest.mark.parametrize("name", ["gpt2", "bert"])
+def test_from_pretrained_matches_pytorch(name, fmt, tmp_path):
+    """save_pretrained with PyTorch, then from_pretrained of that directory by both libraries (transformers
+    builds the model on the meta device and assigns the checkpoint's tensors): the same weights exactly, no
+    parameter left on meta, the same logits and greedy tokens."""
+    out = str(tmp_path)
+    _run([PRETRAINED, name, out, fmt], out)                       # PyTorch: saves, then loads
+    _run(["-m", "flambeau.run", PRETRAINED, name, out, fmt], out)  # flambeau loads the same directory
+    ref = np.load(os.path.join(out, f"{name}_{fmt}_torch.npz"))
+    got = np.load(os.path.join(out, f"{name}_{fmt}_flambeau.npz"))
+    assert sorted(ref.files) == sorted(got.files)
+    assert not got["is_meta"].any() and got["is_meta"].size == ref["is_meta"].size
+    for k in ref.files:
+        a, b = ref[k], got[k]
+        assert a.shape == b.shape and a.dtype == b.dtype, (k, a.shape, b.shape, a.dtype, b.dtype)
+        if k == "logits":
+            np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6 * max(_scale(a), 1.0), err_msg=k)
+        else:
+            np.testing.assert_array_equal(b, a, err_msg=k)

@@ -138,6 +138,8 @@ def _restore_location(t, location, map_location):
     target = str(target)
     if target == "cpu":
         return t
+    if target == "meta":  # shapes and dtypes only (transformers reads a checkpoint's keys so); _view follows
+        return t.to("meta")
     if target.startswith("cuda"):
         if not flambeau.cuda.is_available():
             raise RuntimeError(

@@ -93,6 +93,9 @@ def _view(storage, offset, size, stride, dtype_name=None):
     """A tensor viewing the storage as PyTorch's Tensor.set_(storage, offset, size, stride) does."""
     _check_geometry(storage, offset, size, stride, "_rebuild_tensor")
     whole = storage.tensor(dtype_name)
+    if whole._impl.device == "meta":  # map_location="meta"
+        from .. import _meta
+        return _meta.make(size, whole._impl.dtype, stride)
     try:
         return _wrap(_C.as_strided(whole._impl, list(size), list(stride), offset))
     except RuntimeError as e:

@@ -38,8 +38,9 @@ def skip_init(module_cls, *args, **kwargs):
     `device` (default 'cpu') but left uninitialised (their values are arbitrary). The class must
     accept a `device` argument.
 
-    PyTorch builds the module on the 'meta' device and calls to_empty(); flambeau has no meta
-    device, so the module is built on `device` while the nn.init initialisers are no-ops, then
+    PyTorch builds the module on the 'meta' device and calls to_empty(); here the module is built on
+    `device` while the nn.init initialisers are no-ops (flambeau's meta tensors answer only the ops
+    _meta.py has shape rules for, and a constructor may run others), then
     to_empty() gives it fresh uninitialised storage. Initialisation done without nn.init (a
     constructor filling a tensor itself) still runs but its values are discarded, as in PyTorch."""
     if not isinstance(module_cls, type) or not issubclass(module_cls, Module):
