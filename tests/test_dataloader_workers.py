@@ -20,7 +20,6 @@ import torch.utils.data
 import flambeau
 from flambeau.utils.data import DataLoader, Dataset, IterableDataset, get_worker_info
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _values(b):
@@ -442,7 +441,9 @@ def test_a_worker_killed_by_a_signal_or_exiting_is_reported():
 
 
 def _run_script(body, timeout=60):
-    env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "python"))
+    # the flambeau this test imported (the source tree's, or the installed one in CI's venv, where the source
+    # tree has no compiled module)
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(flambeau.__file__))))
     return subprocess.run([sys.executable, "-c", textwrap.dedent(body)], capture_output=True, text=True,
                           timeout=timeout, env=env)
 
