@@ -21,7 +21,7 @@ import math
 from ._meta_impl import MetaOnlyImpl
 from ._tensor import Tensor, _blank, _GRAD_DTYPES
 from ._dtype import _BY_NAME, _to_dtype, dtype as _dtype_cls
-from ._utils import wrap_dim
+from ._utils import wrap_dim, contiguous_strides as _contiguous_strides
 from . import _promote
 from ._creation import _is_meta_request as is_meta_device  # device='meta' / device('meta')
 from . import _torch_function as _tf
@@ -31,14 +31,6 @@ _ITEMSIZE = {"float32": 4, "float64": 8, "float16": 2, "bfloat16": 2, "int64": 8
 _FLOAT = ("float32", "float64", "float16", "bfloat16")
 _NO_DATA = "Cannot copy out of meta tensor; no data!"
 _TENSOR_NAMES = {}  # (see _name)
-
-
-def _contiguous_strides(shape):
-    st, acc = [], 1
-    for s in reversed(shape):
-        st.append(acc)
-        acc *= max(s, 1)
-    return tuple(reversed(st))
 
 
 class _MetaImpl(MetaOnlyImpl):

@@ -13,6 +13,7 @@ import warnings
 from . import _C
 from ._dtype import _BY_NAME, _device_from_str, _to_dtype, get_default_dtype
 from ._tensor import Tensor, _wrap
+from ._utils import contiguous_strides
 
 __all__ = ["UntypedStorage", "TypedStorage", "FloatStorage", "DoubleStorage", "HalfStorage", "BFloat16Storage",
            "LongStorage", "IntStorage", "ShortStorage", "CharStorage", "ByteStorage", "BoolStorage"]
@@ -416,14 +417,6 @@ def _tensor_untyped_storage(self):
     return UntypedStorage._from_impl(_C.storage_as(self._impl, "uint8"))
 
 
-def _contiguous_strides(size):
-    strides, acc = [], 1
-    for s in reversed(size):
-        strides.append(acc)
-        acc *= max(s, 1)
-    return list(reversed(strides))
-
-
 def _tensor_set_(self, source=None, storage_offset=0, size=None, stride=None):
     """set_(): empty; set_(tensor): share tensor's storage and geometry; set_(storage, storage_offset=0,
     size=None, stride=None): view `storage` (a TypedStorage of self's dtype or an UntypedStorage, read as
@@ -459,7 +452,7 @@ def _tensor_set_(self, source=None, storage_offset=0, size=None, stride=None):
             raise TypeError("set_(): size is required with storage_offset or stride")
         size = [base.numel]
     size = [int(s) for s in size]
-    stride = _contiguous_strides(size) if stride is None or len(stride) == 0 else [int(s) for s in stride]
+    stride = list(contiguous_strides(size)) if stride is None or len(stride) == 0 else [int(s) for s in stride]
     if len(stride) != len(size):
         raise RuntimeError(f"set_: sizes {size} and strides {stride} differ in length")
     if storage_offset < 0:

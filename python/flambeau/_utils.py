@@ -86,3 +86,13 @@ def infer_size(shape, numel, op="view"):
         if n != numel:
             raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {numel}")
     return tuple(shape)
+
+
+def contiguous_strides(shape):
+    """The row-major (contiguous) strides of `shape`, in elements, as a tuple (a 0 in shape counts as 1, as
+    PyTorch's)."""
+    strides, acc = [], 1
+    for s in reversed(shape):
+        strides.append(acc)
+        acc *= max(s, 1)
+    return tuple(reversed(strides))
