@@ -33,10 +33,15 @@ KEYS = {
 @pytest.mark.parametrize("name", sorted(KEYS))
 def test_state_dict_keys_and_shapes_are_torchvisions(name):
     kwargs = {"init_weights": False} if name.startswith("vgg") else {}  # the keys do not depend on it
-    model = getattr(models, name)(**kwargs)
+    assert_keys_are_torchvisions(getattr(models, name)(**kwargs), KEYS[name])
+
+
+def assert_keys_are_torchvisions(model, expected):
+    """model's state_dict against torchvision's (entries, parameters, digest of its "key (shape)" lines);
+    test_vision_models_more.py uses it too."""
     sd = model.state_dict()
     lines = "\n".join(f"{k} {tuple(v.shape)}" for k, v in sd.items())
-    n_entries, n_params, digest = KEYS[name]
+    n_entries, n_params, digest = expected
     assert len(sd) == n_entries
     assert sum(p.numel() for p in model.parameters()) == n_params
     assert hashlib.sha256(lines.encode()).hexdigest()[:16] == digest, lines[:2000]
@@ -73,12 +78,12 @@ def test_named_submodules_used_by_fine_tuning_scripts():
 
 
 def _t(sd, k):
-    return torch.from_numpy(sd[k].numpy().copy())
+    return torch.from_numpy(sd[k].detach().numpy().copy())
 
 
-def _bn(sd, x, p):
+def _bn(sd, x, p, eps=1e-5):
     return TF.batch_norm(x, _t(sd, p + ".running_mean"), _t(sd, p + ".running_var"), _t(sd, p + ".weight"),
-                         _t(sd, p + ".bias"), False, 0.0, 1e-5)
+                         _t(sd, p + ".bias"), False, 0.0, eps)
 
 
 def _torch_resnet(sd, x, bottleneck):

@@ -4,7 +4,6 @@ shufflenet_v2_x0_5/x1_0, densenet121, efficientnet_b0, vit_b_16.
 As in test_vision_models.py: the state_dict's "key (shape)" lines are checked against a digest of torchvision
 0.28's (derived once with torchvision installed), and the forward passes against each architecture written out
 in PyTorch functional calls over the same state_dict (eval mode, BatchNorm statistics randomised)."""
-import hashlib
 import math
 
 import numpy as np
@@ -14,6 +13,7 @@ import torch.nn.functional as TF
 
 import flambeau
 from flambeau.vision import models
+from test_vision_models import _bn, _t, assert_keys_are_torchvisions
 
 # name: (state_dict entries, parameters, sha256("\n".join(f"{key} {tuple(shape)}"))[:16]), torchvision 0.28
 KEYS = {
@@ -33,26 +33,11 @@ KEYS = {
 
 @pytest.mark.parametrize("name", sorted(KEYS))
 def test_state_dict_keys_and_shapes_are_torchvisions(name):
-    model = getattr(models, name)()
-    sd = model.state_dict()
-    lines = "\n".join(f"{k} {tuple(v.shape)}" for k, v in sd.items())
-    n_entries, n_params, digest = KEYS[name]
-    assert len(sd) == n_entries
-    assert sum(p.numel() for p in model.parameters()) == n_params
-    assert hashlib.sha256(lines.encode()).hexdigest()[:16] == digest, lines[:2000]
+    assert_keys_are_torchvisions(getattr(models, name)(), KEYS[name])
     assert name in models.list_models()
 
 
 # ---- the reference forwards, in PyTorch over the same state_dict ----------------------------------
-def _t(sd, key):
-    return torch.from_numpy(sd[key].detach().numpy().copy())
-
-
-def _bn(sd, x, p, eps=1e-5):
-    return TF.batch_norm(x, _t(sd, p + ".running_mean"), _t(sd, p + ".running_var"), _t(sd, p + ".weight"),
-                         _t(sd, p + ".bias"), False, 0.0, eps)
-
-
 def _conv(sd, x, p, bias=False, **kw):
     return TF.conv2d(x, _t(sd, p + ".weight"), _t(sd, p + ".bias") if bias else None, **kw)
 
