@@ -282,3 +282,12 @@ DisableTorchFunctionSubclass = _tfn.DisableTorchFunctionSubclass  # (torch's top
 DisableTorchFunction = _tfn.DisableTorchFunction
 from . import functional  # noqa: E402,F401  (torch.functional: einsum, stft, ... under that module's name)
 from ._torch_alias import install_torch_alias, uninstall_torch_alias  # noqa: E402,F401  (python -m flambeau.run)
+
+
+def __getattr__(name):
+    # torch.masked is imported on first use: its MaskedTensor is a Tensor subclass with __torch_function__,
+    # and defining one switches on the override checks every op then pays (_torch_function.py).
+    if name == "masked":
+        import importlib
+        return importlib.import_module(".masked", __name__)
+    raise AttributeError(f"module 'flambeau' has no attribute '{name}'")
