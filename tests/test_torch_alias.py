@@ -81,6 +81,35 @@ def test_alias_gives_the_same_module_objects_and_clear_errors():
     assert lines[1] == "False"
 
 
+def test_alias_answers_package_metadata_only_where_pytorch_is_not_installed():
+    # libraries (transformers, accelerate) test for torch with importlib.metadata.version("torch"): where no
+    # PyTorch distribution is installed (simulated by hiding it while the alias installs), the alias answers
+    # with the PyTorch API version flambeau follows; where one is installed (this test environment), its own
+    r = run_python(textwrap.dedent("""
+        import importlib.metadata as md
+        real_version = md.version("torch")
+        real = md.distribution
+        def hidden(name):
+            if name in ("torch", "torchvision"):
+                raise md.PackageNotFoundError(name)
+            return real(name)
+        md.distribution = hidden
+        import flambeau
+        flambeau.install_torch_alias()
+        md.distribution = real
+        print(md.version("torch"), md.version("torchvision"), md.metadata("torch")["Name"])
+        print(md.version("numpy") == __import__("numpy").__version__)
+        flambeau.uninstall_torch_alias()
+        print(md.version("torch") == real_version)
+        flambeau.install_torch_alias()
+        print(md.version("torch") == real_version)
+    """))
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.strip().splitlines()
+    assert lines[0] == f"2.13.0+flambeau.{flambeau.__version__} 0.28.0+flambeau.{flambeau.__version__} torch"
+    assert lines[1:] == ["True", "True", "True"]
+
+
 def test_alias_refuses_when_pytorch_is_imported():
     import torch  # noqa: F401  (this test process has the real PyTorch)
     with pytest.raises(RuntimeError, match="PyTorch is already imported"):

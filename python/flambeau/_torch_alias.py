@@ -14,11 +14,23 @@ when the real PyTorch is already imported: the two cannot share the name.
 `from torchvision import datasets, transforms` gives flambeau.vision.datasets and flambeau.transforms); the
 alias refuses to install when the real torchvision is imported. `torch.vision` is no PyTorch module and is
 not answered.
+
+Package metadata. Libraries decide whether torch is there from its distribution, not its module:
+transformers, accelerate and diffusers call `importlib.metadata.version("torch")` and disable every model
+when it raises. Where no PyTorch (torchvision) distribution is installed, the same finder answers those
+queries with a distribution named torch (torchvision) whose version is the PyTorch release whose API and
+numerics flambeau follows, tagged as flambeau's (`2.13.0+flambeau.0.1.0`: a PEP 440 local version, so
+version checks see 2.13.0). Where the real one is installed, its metadata is left as it is.
 """
 import importlib
 import importlib.abc
+import importlib.metadata
 import importlib.util
 import sys
+
+# The PyTorch / torchvision releases flambeau's API and tests follow (the oracle of tests/).
+TORCH_API_VERSION = "2.13.0"
+TORCHVISION_API_VERSION = "0.28.0"
 
 _PREFIX = "torch"
 # (name a script imports, flambeau module answering it); the longer name first, as the first match wins
@@ -36,7 +48,44 @@ class _AliasLoader(importlib.abc.Loader):
         pass  # already executed under its flambeau name
 
 
+class _AliasDistribution(importlib.metadata.Distribution):
+    """The metadata of the torch (torchvision) distribution flambeau stands in for: name and version only."""
+
+    def __init__(self, name, version):
+        self._text = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n" \
+                     f"Summary: flambeau under the name {name} (flambeau.install_torch_alias)\n"
+
+    def read_text(self, filename):
+        return self._text if filename in ("METADATA", "PKG-INFO") else None
+
+    def locate_file(self, path):
+        import flambeau
+        return importlib.metadata.PackagePath(flambeau.__file__).parent / path
+
+
+def _stand_in_distributions():
+    """{normalised name: distribution} for torch / torchvision where no real distribution is installed."""
+    import flambeau
+    out = {}
+    for name, api in (("torch", TORCH_API_VERSION), ("torchvision", TORCHVISION_API_VERSION)):
+        try:
+            importlib.metadata.distribution(name)
+        except importlib.metadata.PackageNotFoundError:
+            out[name] = _AliasDistribution(name, f"{api}+flambeau.{flambeau.__version__}")
+    return out
+
+
 class _TorchAliasFinder(importlib.abc.MetaPathFinder):
+    def __init__(self):
+        self._distributions = _stand_in_distributions()  # before the finder is on sys.meta_path
+
+    def find_distributions(self, context=importlib.metadata.DistributionFinder.Context()):
+        name = context.name
+        if name is None:
+            return iter(self._distributions.values())
+        key = name.lower().replace("-", "_").replace(".", "_")
+        return iter([self._distributions[key]] if key in self._distributions else [])
+
     def find_spec(self, fullname, path=None, target=None):
         real = _real_name(fullname)
         if real is None:
