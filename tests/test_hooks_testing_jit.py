@@ -452,8 +452,11 @@ def test_distributed_is_unavailable():
 
 
 # ---------------------------------------------------------------- flambeau.multiprocessing
-def _mp_worker(i, q, t):
+def _mp_worker(i, q, t, received):
     q.put((i, t * (i + 1)))
+    # A tensor on a Queue travels as a shared-memory file descriptor that the receiver fetches from this
+    # process (as PyTorch's): stay alive until it has (PyTorch's rule for producers)
+    received.wait(60)
 
 
 def _mp_failing_worker(i):
@@ -464,10 +467,13 @@ def test_multiprocessing_spawn_with_queue_and_tensors():
     mp = flambeau.multiprocessing
     assert mp.cpu_count() >= 1 and mp.get_context is not None and mp.Process is not None
     ctx = mp.get_context("spawn")
-    q = ctx.Queue()
+    q, received = ctx.Queue(), ctx.Event()
     t = flambeau.arange(3.0)
-    mp.spawn(_mp_worker, args=(q, t), nprocs=2)
+    procs = mp.spawn(_mp_worker, args=(q, t, received), nprocs=2, join=False)
     got = sorted(q.get(timeout=30) for _ in range(2))
+    received.set()
+    procs.join()
+    assert all(r.is_shared() for _, r in got) and t.is_shared()
     assert [i for i, _ in got] == [0, 1]
     for i, r in got:
         assert isinstance(r, flambeau.Tensor)

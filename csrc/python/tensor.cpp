@@ -1,4 +1,5 @@
 // TensorImpl: the C++ tensor as Python sees it (metadata only; ops live in ops.cpp).
+#include <cstring>
 #include "core/view.h"
 #include "python/bind.h"
 
@@ -136,6 +137,26 @@ void bind_tensor(py::module_& m) {
       .def_property_readonly("storage_nbytes", [](const Tensor& t) { return t.storage->nbytes; })
       // The storage's base address: identifies the storage while it is alive (autograd's aliasing check).
       .def_property_readonly("storage_ptr", [](const Tensor& t) { return (uintptr_t)t.storage->data; })
+      // Tensor.share_memory_(): the storage's bytes move, in place, into memory the caller mapped (a shared
+      // memory file of at least storage_nbytes bytes), so every tensor and view over this storage now reads and
+      // writes that memory. `owner` keeps the mapping alive; it is released under the GIL when the storage dies.
+      .def("move_storage_to", [](const Tensor& t, uintptr_t address, py::object owner) {
+        FLB_CHECK(t.device().is_cpu(), RuntimeError, "share_memory_: only CPU storages move to shared memory, got a ",
+                  t.device().str(), " tensor");
+        Storage& s = *t.storage;
+        void* dst = reinterpret_cast<void*>(address);
+        if (s.nbytes && dst != s.data) std::memcpy(dst, s.data, s.nbytes);
+        void* old = s.data;
+        auto old_deleter = std::move(s.deleter);
+        auto* keep = new py::object(std::move(owner));
+        s.data = dst;
+        s.deleter = [keep](void*) {
+          py::gil_scoped_acquire gil;
+          delete keep;
+        };
+        s.writes.fetch_add(1, std::memory_order_relaxed);  // caches keyed on the address see new memory
+        if (old_deleter) old_deleter(old);
+      })
       .def("is_contiguous", &Tensor::is_contiguous)
       .def("same_storage", [](const Tensor& a, const Tensor& b) { return a.storage == b.storage; })
       .def("__repr__", [](const Tensor& t) {

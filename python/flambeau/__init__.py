@@ -244,6 +244,7 @@ newaxis = None
 from ._storage import *  # noqa: E402,F401,F403  (UntypedStorage, TypedStorage, FloatStorage...; Tensor.storage, set_)
 from ._api_aliases import *  # noqa: E402,F401,F403  (set_warn_always, autocast flags, Event/Stream, ...)
 from ._aten_entry_points import *  # noqa: E402,F401,F403  (convolution, grid_sampler, sym_int, from_file, ...)
+from . import _shared_memory  # noqa: E402,F401  (share_memory_; registers multiprocessing's tensor pickling)
 from ._functions.native_ops import *  # noqa: E402,F401,F403  (native_layer_norm, conv_tbc, segment_reduce, ...)
 from ._functions.lowrank import svd_lowrank, pca_lowrank  # noqa: E402,F401
 from ._functions.histogramdd import histogramdd  # noqa: E402,F401

@@ -97,10 +97,14 @@ class _StorageBase:
     is_sparse = False
 
     def is_shared(self):
-        return False
+        from ._shared_memory import is_shared
+        return is_shared(self._tensor())
 
     def share_memory_(self):
-        return self  # one process: nothing to share (flambeau.multiprocessing shares through pickling)
+        """Moves the storage to memory shared with other processes, in place (_shared_memory.py)."""
+        from ._shared_memory import share_memory_
+        share_memory_(self._tensor())
+        return self
 
     def is_pinned(self, device="cuda"):
         return False

@@ -703,10 +703,13 @@ class Tensor:
         return False
 
     def share_memory_(self):
-        return self
+        """Moves this tensor's storage to memory shared with other processes, in place (_shared_memory.py)."""
+        from ._shared_memory import share_memory_
+        return share_memory_(self)
 
     def is_shared(self):
-        return False
+        from ._shared_memory import is_shared
+        return is_shared(self)
 
     # ------------------------------------------------------------------ Python protocol
     def __repr__(self, *, tensor_contents=None):

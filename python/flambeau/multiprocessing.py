@@ -7,11 +7,14 @@ makes the others terminate, and its exception reaches the parent as ``ProcessRai
 carrying the child's traceback (``ProcessExitedException`` when a child dies from a signal or
 exits with a non-zero code without raising).
 
-Difference from PyTorch: flambeau tensors cross process boundaries **by value**. They pickle (as
-their bytes, through numpy), so they can be passed as spawn args, put on a Queue or returned from
-a Pool, but the receiver gets a copy: there is no shared-memory reduction, ``Tensor.share_memory_()``
-is a no-op and ``is_shared()`` is False, so Hogwild-style training, where processes update one
-shared model in place, does not share anything. CUDA tensors are copied through host memory.
+Tensors cross process boundaries as PyTorch's do: pickled by multiprocessing (spawn/forkserver arguments,
+Queue, Pipe, Pool), a CPU tensor is moved to shared memory and the receiver maps the same pages, so its
+in-place writes are seen by the sender; ``Tensor.share_memory_()`` / ``Module.share_memory()`` do the move
+up front, so fork-started processes share too (Hogwild training; flambeau/_shared_memory.py). The memory
+travels as a file descriptor (PyTorch's "file_descriptor" strategy); "file_system" is accepted and
+recorded, and uses descriptors as well. As with PyTorch, a process that puts a tensor on a Queue must stay
+alive until the receiver has taken it (the receiver fetches the descriptor from the sender: "Connection
+refused" otherwise). CUDA tensors are copied through host memory.
 """
 import multiprocessing
 import multiprocessing.connection
@@ -33,7 +36,7 @@ _sharing_strategy = ["file_descriptor" if sys.platform.startswith("linux") else 
 
 
 def set_sharing_strategy(new_strategy):
-    """Recorded for get_sharing_strategy; flambeau shares no tensor memory between processes."""
+    """Recorded for get_sharing_strategy; shared tensors travel as file descriptors under either strategy."""
     if new_strategy not in _all_sharing_strategies:
         raise AssertionError(f"invalid sharing strategy {new_strategy!r}, expected one of {_all_sharing_strategies}")
     _sharing_strategy[0] = new_strategy

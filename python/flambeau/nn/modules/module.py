@@ -630,6 +630,20 @@ class Module:
     def cpu(self):
         return self._apply(lambda t: t.to("cpu"))
 
+    def share_memory(self):
+        """Moves every parameter, gradient and buffer to shared memory in place (Tensor.share_memory_), so
+        processes forked or handed this module through multiprocessing update the same tensors (Hogwild)."""
+        for t in list(self.parameters()) + list(self.buffers()):
+            t.share_memory_()
+            if t.grad is not None:
+                t.grad.share_memory_()
+        return self
+
+    def compile(self, *args, **kwargs):
+        """Module.compile: torch.compile(self.forward) in place. flambeau.compile runs eagerly (it checks its
+        arguments and returns the function), so calls are unchanged."""
+        flambeau.compile(self.forward, *args, **kwargs)
+
     def type(self, dst_type):
         return self._apply(lambda t: t.to(dst_type))
 
