@@ -88,3 +88,18 @@ def test_dynamo_config():
             lib._dynamo.config.no_such_option = 1
     import flambeau._dynamo.config as imported
     assert imported is cfg
+
+
+def test_module_compile_in_place_keeps_calls_and_checks_arguments():
+    rng = np.random.default_rng()
+    x = rng.standard_normal((3, 4)).astype(np.float32)
+    fm = flambeau.nn.Linear(4, 2)
+    before = fm(flambeau.tensor(x)).detach().numpy()
+    assert fm.compile(mode="reduce-overhead") is None  # in place, as torch.nn.Module.compile
+    np.testing.assert_array_equal(fm(flambeau.tensor(x)).detach().numpy(), before)
+    assert isinstance(fm, flambeau.nn.Linear)
+    with pytest.raises(RuntimeError, match="mode or options"):
+        fm.compile(mode="max-autotune", options={"a": 1})
+    tm = torch.nn.Linear(4, 2)
+    with pytest.raises(RuntimeError, match="mode or options"):
+        tm.compile(mode="max-autotune", options={"a": 1})
