@@ -19,7 +19,7 @@ mp.mp.dps = 40
 REF = {"special.erfcx": lambda x: mp.exp(x*x)*mp.erfc(x), "digamma": mp.digamma, "lgamma": lambda x: mp.log(abs(mp.gamma(x))),
        "special.i0e": lambda x: mp.besseli(0,x)*mp.exp(-abs(x)), "special.i1e": lambda x: mp.besseli(1,x)*mp.exp(-abs(x)),
        "special.i1": lambda x: mp.besseli(1,x), "i0": lambda x: mp.besseli(0,x),
-       "special.log_ndtr": lambda x: mp.log(mp.ncdf(x)), "special.ndtri": lambda p: mp.sqrt(2)*mp.erfinv(2*p-1),
+       "special.log_ndtr": lambda x: mp.log1p(-mp.ncdf(-x)) if x > 0 else mp.log(mp.ncdf(x)), "special.ndtri": lambda p: mp.sqrt(2)*mp.erfinv(2*p-1),
        "tanh": mp.tanh, "erfc": mp.erfc, "erf": mp.erf, "special.ndtr": mp.ncdf, "erfinv": mp.erfinv,
        "asinh": mp.asinh, "atanh": mp.atanh, "acosh": mp.acosh, "sigmoid": lambda x: 1/(1+mp.exp(-x)),
        "nn.functional.softplus": lambda x: mp.log(1+mp.exp(x)), "nn.functional.mish": lambda x: x*mp.tanh(mp.log(1+mp.exp(x))),
