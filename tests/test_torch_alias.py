@@ -97,7 +97,12 @@ def test_alias_answers_package_metadata_only_where_pytorch_is_not_installed():
         import flambeau
         flambeau.install_torch_alias()
         md.distribution = real
-        print(md.version("torch"), md.version("torchvision"), md.metadata("torch")["Name"])
+        try:
+            md.version("torchvision")
+            print("torchvision answered")
+        except md.PackageNotFoundError:
+            pass
+        print(md.version("torch"), md.metadata("torch")["Name"])
         print(md.version("numpy") == __import__("numpy").__version__)
         flambeau.uninstall_torch_alias()
         print(md.version("torch") == real_version)
@@ -106,7 +111,7 @@ def test_alias_answers_package_metadata_only_where_pytorch_is_not_installed():
     """))
     assert r.returncode == 0, r.stderr
     lines = r.stdout.strip().splitlines()
-    assert lines[0] == f"2.13.0+flambeau.{flambeau.__version__} 0.28.0+flambeau.{flambeau.__version__} torch"
+    assert lines[0] == f"2.13.0+flambeau.{flambeau.__version__} torch"  # torchvision: no stand-in
     assert lines[1:] == ["True", "True", "True"]
 
 

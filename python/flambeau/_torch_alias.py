@@ -17,10 +17,12 @@ not answered.
 
 Package metadata. Libraries decide whether torch is there from its distribution, not its module:
 transformers, accelerate and diffusers call `importlib.metadata.version("torch")` and disable every model
-when it raises. Where no PyTorch (torchvision) distribution is installed, the same finder answers those
-queries with a distribution named torch (torchvision) whose version is the PyTorch release whose API and
-numerics flambeau follows, tagged as flambeau's (`2.13.0+flambeau.0.1.0`: a PEP 440 local version, so
-version checks see 2.13.0). Where the real one is installed, its metadata is left as it is.
+when it raises. Where no PyTorch distribution is installed, the same finder answers those queries with a
+distribution named torch whose version is the PyTorch release whose API and numerics flambeau follows, tagged
+as flambeau's (`2.13.0+flambeau.0.1.0`: a PEP 440 local version, so version checks see 2.13.0). Where the real
+one is installed, its metadata is left as it is. torchvision gets no stand-in: a library that sees a
+torchvision distribution assumes its dependencies (Pillow) and its fast image paths, and transformers then
+fails to import where Pillow is missing; flambeau.vision still answers `import torchvision`.
 """
 import importlib
 import importlib.abc
@@ -28,9 +30,8 @@ import importlib.metadata
 import importlib.util
 import sys
 
-# The PyTorch / torchvision releases flambeau's API and tests follow (the oracle of tests/).
+# The PyTorch release flambeau's API and tests follow (the oracle of tests/).
 TORCH_API_VERSION = "2.13.0"
-TORCHVISION_API_VERSION = "0.28.0"
 
 _PREFIX = "torch"
 # (name a script imports, flambeau module answering it); the longer name first, as the first match wins
@@ -49,7 +50,7 @@ class _AliasLoader(importlib.abc.Loader):
 
 
 class _AliasDistribution(importlib.metadata.Distribution):
-    """The metadata of the torch (torchvision) distribution flambeau stands in for: name and version only."""
+    """The metadata of the torch distribution flambeau stands in for: name and version only."""
 
     def __init__(self, name, version):
         self._text = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n" \
@@ -64,15 +65,13 @@ class _AliasDistribution(importlib.metadata.Distribution):
 
 
 def _stand_in_distributions():
-    """{normalised name: distribution} for torch / torchvision where no real distribution is installed."""
+    """{normalised name: distribution}: torch's where no real PyTorch distribution is installed."""
     import flambeau
-    out = {}
-    for name, api in (("torch", TORCH_API_VERSION), ("torchvision", TORCHVISION_API_VERSION)):
-        try:
-            importlib.metadata.distribution(name)
-        except importlib.metadata.PackageNotFoundError:
-            out[name] = _AliasDistribution(name, f"{api}+flambeau.{flambeau.__version__}")
-    return out
+    try:
+        importlib.metadata.distribution("torch")
+        return {}
+    except importlib.metadata.PackageNotFoundError:
+        return {"torch": _AliasDistribution("torch", f"{TORCH_API_VERSION}+flambeau.{flambeau.__version__}")}
 
 
 class _TorchAliasFinder(importlib.abc.MetaPathFinder):

@@ -86,3 +86,16 @@ def test_from_pretrained_matches_pytorch(name, fmt, tmp_path):
             np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6 * max(_scale(a), 1.0), err_msg=k)
         else:
             np.testing.assert_array_equal(b, a, err_msg=k)
+
+
+def test_pipeline_and_tokenizer_match_pytorch(tmp_path):
+    """pipeline("text-classification") over a BertTokenizer and a model from config (padding, attention mask,
+    softmax over labels), then a training step on tokenized input: the same scores, loss and gradient."""
+    out = str(tmp_path)
+    script = os.path.join(HERE, "hf_pipeline.py")
+    _run([script, out], out)
+    _run(["-m", "flambeau.run", script, out], out)
+    ref = np.load(os.path.join(out, "pipeline_torch.npz"))
+    got = np.load(os.path.join(out, "pipeline_flambeau.npz"))
+    for k in ref.files:
+        np.testing.assert_allclose(got[k], ref[k], rtol=1e-5, atol=1e-6, err_msg=k)
