@@ -325,3 +325,46 @@ def test_transforms_inside_vmap():
                 tfunc.vmap(tfunc.jacrev(lambda x: x.sin() * x.sum()))(xt))
     _close_tree(ffunc.vmap(lambda x: ffunc.grad(lambda w: f(flambeau, w, x))(wf))(xf),
                 tfunc.vmap(lambda x: tfunc.grad(lambda w: f(torch, w, x))(wt))(xt))
+
+
+LOSSES = [
+    lambda lib, x, t: lib.nn.functional.cross_entropy(x, t),
+    lambda lib, x, t: lib.nn.functional.cross_entropy(x, t, reduction="sum", label_smoothing=0.1),
+    lambda lib, x, t: lib.nn.functional.cross_entropy(x, t, reduction="none", ignore_index=1),
+    lambda lib, x, t: lib.nn.functional.cross_entropy(x, t, ignore_index=2),
+    lambda lib, x, t: lib.nn.functional.nll_loss(x.log_softmax(-1), t),
+    lambda lib, x, t: lib.nn.functional.cross_entropy(x[0], t[0]),      # (C,) and a 0-d target
+    lambda lib, x, t: lib.nn.functional.mse_loss(x, x.flip(0) * 0.5),
+]
+
+
+@pytest.mark.parametrize("case", range(len(LOSSES)))
+def test_loss_rules(case, loops):
+    _check(LOSSES[case], [(5, 4, 3), (5, 4)], int_inputs=(1,), loops=loops)
+    _check(LOSSES[case], [(5, 4, 3), (4,)], in_dims=(0, None), int_inputs=(1,), loops=loops)
+
+
+def test_per_sample_gradients_in_one_batched_pass(loops):
+    # vmap(grad(loss)) over a small MLP: one forward and one backward for the whole batch, PyTorch's numbers
+    rng = np.random.default_rng(3)
+    arrs = {"w1": rng.standard_normal((16, 9)) * 0.3, "b1": rng.standard_normal(16) * 0.1,
+            "w2": rng.standard_normal((4, 16)) * 0.3, "b2": np.zeros(4)}
+    x, y = rng.standard_normal((6, 9)), rng.integers(0, 4, 6)
+
+    def run(lib, func):
+        F = lib.nn.functional
+        p = {k: lib.tensor(v) for k, v in arrs.items()}
+
+        def loss(p, xi, yi):
+            logits = F.linear(F.gelu(F.linear(xi[None], p["w1"], p["b1"])), p["w2"], p["b2"])
+            return F.cross_entropy(logits, yi[None]), logits.sum()
+        return func.vmap(func.grad_and_value(loss, has_aux=True), in_dims=(None, 0, 0))(p, lib.tensor(x), lib.tensor(y))
+    _close_tree(run(flambeau, ffunc), run(torch, tfunc))
+    assert loops == []
+
+
+def test_leading_dim_rules(loops):
+    F = lambda lib: lib.nn.functional  # noqa: E731
+    _check(lambda lib, x, w: F(lib).layer_norm(x, (4,), w, w * 0.5) + F(lib).pad(x, (1, 2), value=0.5)[..., 1:5],
+           [(5, 3, 4), (4,)], in_dims=(0, None), loops=loops)
+    _check(lambda lib, i, w: F(lib).embedding(i, w), [(5, 3), (4, 6)], in_dims=(0, None), int_inputs=(0,), loops=loops)

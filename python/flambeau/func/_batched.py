@@ -386,6 +386,31 @@ def _r_convert(func, name, args, kwargs, lvl):
     return wrap(func(args[0]._value, *args[1:], **kwargs), lvl)
 
 
+def _r_leading(func, name, args, kwargs, lvl):
+    """Ops on the trailing dims of their first argument that accept any leading dims (layer_norm, embedding,
+    constant padding): the batch is one more leading dim, when no other tensor argument is batched."""
+    x = args[0]
+    if not _is_b(x, lvl) or any(_is_b(a, lvl) for a in args[1:]) or any(_is_b(v, lvl) for v in kwargs.values()):
+        return NotImplemented
+    if name == "pad" and (args[2] if len(args) > 2 else kwargs.get("mode", "constant")) != "constant":
+        return NotImplemented
+    if name == "embedding" and (args[3] if len(args) > 3 else kwargs.get("max_norm")) is not None:
+        return NotImplemented  # max_norm renormalises the weight rows in place, sample by sample
+    return wrap(func(x._value, *args[1:], **kwargs), lvl)
+
+
+def _r_self(func, name, args, kwargs, lvl):
+    """requires_grad_ and friends: applied to the value, self returned."""
+    if not _is_b(args[0], lvl):
+        return NotImplemented
+    func(args[0]._value, *args[1:], **kwargs)
+    return args[0]
+
+
+def _r_format(func, name, args, kwargs, lvl):
+    return repr(args[0])
+
+
 def _r_new(func, name, args, kwargs, lvl):
     """new_ones / new_zeros / new_full / new_empty / new_tensor: an unbatched tensor; self gives dtype and device."""
     if not _is_b(args[0], lvl) or any(_is_b(a, lvl) for a in args[1:]) or any(_is_b(v, lvl) for v in kwargs.values()):
@@ -713,6 +738,48 @@ def _r_random(func, name, args, kwargs, lvl):
     return NotImplemented  # the loop: the same draws for every sample ('same'), by reseeding each
 
 
+def _r_class_loss(func, name, args, kwargs, lvl):
+    """cross_entropy / nll_loss with class-index targets, input (N, C) or (C,) per sample: one call over the
+    batch's B*N rows with reduction='none', then each sample's reduction (mean: over the rows whose target
+    is not ignore_index, as PyTorch divides)."""
+    if len(args) != 2 or not set(kwargs) <= {"reduction", "ignore_index", "label_smoothing"}:
+        return NotImplemented
+    x, t = args
+    if not isinstance(t, Tensor) or t.is_floating_point():
+        return NotImplemented
+    nx, nt = _ndim(x, lvl), _ndim(t, lvl)
+    if (nx, nt) not in ((2, 1), (1, 0)):
+        return NotImplemented
+    n = _bsize(lvl)
+    vx = x._value if _is_b(x, lvl) else x.unsqueeze(0).expand((n,) + tuple(x.shape))
+    vt = t._value if _is_b(t, lvl) else t.unsqueeze(0).expand((n,) + tuple(t.shape))
+    rows = vx.shape[1] if nx == 2 else 1
+    if nx == 2 and vt.shape[1] != rows:
+        return NotImplemented  # the op's own error, from the loop
+    reduction = kwargs.get("reduction", "mean")
+    ii = kwargs.get("ignore_index", -100)
+    k = {key: v for key, v in kwargs.items() if key != "reduction"}
+    losses = func(vx.reshape(n * rows, vx.shape[-1]), vt.reshape(n * rows), reduction="none", **k).reshape(n, rows)
+    if reduction == "none":
+        return wrap(losses if nx == 2 else losses.reshape(n), lvl)
+    if reduction == "sum":
+        return wrap(losses.sum(1), lvl)
+    if reduction != "mean":
+        return NotImplemented
+    return wrap(losses.sum(1) / (vt.reshape(n, rows) != ii).sum(1), lvl)
+
+
+def _r_mse(func, name, args, kwargs, lvl):
+    if len(args) != 2 or not set(kwargs) <= {"reduction"}:
+        return NotImplemented
+    x, t = args
+    if not isinstance(t, Tensor) or tuple(x.shape) != tuple(t.shape):
+        return NotImplemented  # broadcasting targets: PyTorch's warning and semantics, from the loop
+    r = (x - t) ** 2
+    red = kwargs.get("reduction", "mean")
+    return r.mean() if red == "mean" else r.sum() if red == "sum" else r if red == "none" else NotImplemented
+
+
 # ---------------------------------------------------------------- indexing
 def _basic(idx):
     return idx is None or idx is Ellipsis or isinstance(idx, (int, slice)) and not isinstance(idx, bool)
@@ -850,6 +917,9 @@ _POINTWISE = (
 _add(_POINTWISE, _r_pointwise)
 _add("where", _r_where)
 _add("masked_fill", _r_self_shaped)
+_add("layer_norm rms_norm embedding pad", _r_leading)
+_add("requires_grad_", _r_self)
+_add("__format__", _r_format)
 _add("to type type_as", _r_convert)
 _add("new_ones new_zeros new_full new_empty new_tensor", _r_new)
 _add("view reshape", _r_view)
@@ -879,6 +949,8 @@ _add("normalize", _dim_rule((2,), ("dim",), default=1))
 _add("matmul mm bmm mv dot __matmul__ __rmatmul__", _r_matmul)
 _add("linear", _r_linear)
 _add("einsum", _r_einsum)
+_add("cross_entropy nll_loss", _r_class_loss)
+_add("mse_loss", _r_mse)
 _add("cat concat concatenate stack", _r_cat)
 _add("__getitem__", _r_getitem)
 _add("__setitem__", _r_setitem)

@@ -11,11 +11,13 @@ How each is computed, and where that differs from functorch:
   a jvp) flambeau has no second level, so jvp falls back to the double-vjp trick (with u a dummy
   cotangent, J v = d/du <J^T u, v>, what torch.autograd.functional.jvp computes) and jacfwd to
   jacrev; the numbers are the same up to rounding.
-- vmap maps by running the function once per index of the mapped dim and stacking the results,
-  the semantics functorch's batching rules reproduce; it accepts more than functorch does (.item()
-  and data-dependent control flow inside the function work). randomness='error' (the default)
-  raises when a call drew from the default generator; 'same' gives every index the same draws;
-  'different' independent ones.
+- vmap runs the function once on the whole batch through batching rules, as functorch does
+  (_batched.py: BatchedTensor, the rules, the per-op loop for ops without one); .item() and
+  data-dependent control flow raise functorch's errors. grad/grad_and_value under one vmap run in
+  one batched pass too (each differentiated argument a leaf with a batch dim); other transforms on
+  batched arguments, and randomness='different', run once per sample. randomness='error' (the
+  default) raises when a call drew from the default generator; 'same' gives every index the same
+  draws; 'different' independent ones.
 """
 import functools
 import sys
@@ -128,9 +130,12 @@ def grad_and_value(func, argnums=0, has_aux=False):
     """grad_and_value(f)(*args) -> (gradient of f's scalar output w.r.t. args[argnums], f's output)."""
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
-        r = _per_sample(wrapper, args, kwargs)
-        if r is not None:
-            return r[0]
+        if "flambeau.func._batched" in sys.modules:
+            r = _grad_and_value_batched(func, args, kwargs, argnums, has_aux)
+            if r is None:
+                r = _per_sample(wrapper, args, kwargs)
+            if r is not None:
+                return r[0]
         nums = _argnums_tuple(argnums, len(args), "grad_and_value")
         with enable_grad():
             args, flat, specs, nested = _prepare(args, nums, "grad_and_value")
@@ -158,6 +163,77 @@ def grad_and_value(func, argnums=0, has_aux=False):
         return grads, value
 
     return wrapper
+
+
+def _grad_and_value_batched(func, args, kwargs, argnums, has_aux):
+    """grad_and_value under one vmap, for the whole batch in one pass: each differentiated argument becomes
+    a leaf with a batch dim (an unbatched one expanded: one copy per sample), f runs batched, and the
+    gradient of the sum of the per-sample outputs w.r.t. those leaves is, sample by sample, each sample's
+    gradient (samples do not mix under vmap). A 1-tuple (grads, value), or None where this does not apply
+    (no batched argument, nested vmaps or transforms: the caller loops per sample)."""
+    from . import _batched
+    if len(_batched._levels.active) != 1:
+        return None
+    lvl, n, _ = _batched._levels.active[0]
+    leaves_all = tree_flatten((args, kwargs))[0]
+    if not any(isinstance(x, _batched.BatchedTensor) for x in leaves_all):
+        return None
+    for x in leaves_all:
+        if isinstance(x, Tensor) and x.requires_grad:
+            return None  # a transform over this one: its graph must connect (the loop keeps it)
+        if isinstance(x, _batched.BatchedTensor) and (x._level != lvl or isinstance(x._value, _batched.BatchedTensor)):
+            return None
+    nums = _argnums_tuple(argnums, len(args), "grad_and_value")
+    args = list(args)
+    flat, specs = [], []
+    with enable_grad():
+        for k in nums:
+            leaves, spec = tree_flatten(args[k])
+            tracked = []
+            for x in leaves:
+                if not isinstance(x, Tensor):
+                    raise RuntimeError(f"grad_and_value: Expected all inputs to be Tensors, got {type(x).__name__}")
+                if not x.is_floating_point():
+                    raise RuntimeError("grad_and_value: only Tensors of floating point dtype can require gradients, "
+                                       f"got {x.dtype}")
+                if isinstance(x, _batched.BatchedTensor):
+                    p = x._value.detach()
+                else:
+                    p = x.detach().unsqueeze(0).expand((n,) + tuple(x.shape))
+                p.requires_grad_(True)
+                flat.append(p)
+                tracked.append(_batched.wrap(p, lvl))
+            args[k] = tree_unflatten(tracked, spec)
+            specs.append((spec, len(tracked)))
+        out = func(*args, **kwargs)
+        aux = None
+        if has_aux:
+            if not (isinstance(out, tuple) and len(out) == 2):
+                raise RuntimeError("grad_and_value(f)(*args): output of function f should be a tuple: "
+                                   "(output, aux) if has_aux is True")
+            out, aux = out
+        if not isinstance(out, Tensor):
+            raise RuntimeError(f"grad_and_value(f)(*args): Expected f(*args) to return a Tensor, got {type(out)}")
+        if out.dim() != 0:
+            raise RuntimeError("grad_and_value(f)(*args): Expected f(*args) to return a scalar Tensor, got "
+                               f"tensor with {out.dim()} dims. Maybe you wanted to use the vjp or jacrev "
+                               "APIs instead?")
+        if isinstance(out, _batched.BatchedTensor):
+            o = out._value
+            if isinstance(o, _batched.BatchedTensor):
+                return None
+        else:
+            o = out.unsqueeze(0).expand((n,))
+        if o.requires_grad:
+            from .._creation import ones_like
+            gs = _grads((o,), flat, (ones_like(o),), False)
+        else:
+            gs = _zeros_for(flat)
+    grads = _regroup([_batched.wrap(g, lvl) for g in gs], specs, argnums)
+    value = _batched.wrap(o.detach(), lvl)
+    if has_aux:
+        return ((grads, (value, _detach_tree(aux, False))),)
+    return ((grads, value),)
 
 
 def grad(func, argnums=0, has_aux=False):
