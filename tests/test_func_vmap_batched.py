@@ -368,3 +368,18 @@ def test_leading_dim_rules(loops):
     _check(lambda lib, x, w: F(lib).layer_norm(x, (4,), w, w * 0.5) + F(lib).pad(x, (1, 2), value=0.5)[..., 1:5],
            [(5, 3, 4), (4,)], in_dims=(0, None), loops=loops)
     _check(lambda lib, i, w: F(lib).embedding(i, w), [(5, 3), (4, 6)], in_dims=(0, None), int_inputs=(0,), loops=loops)
+
+
+GATHERS = [
+    (lambda lib, x, i: x.gather(1, i), [(4, 3, 4), (4, 3, 2)], 0),
+    (lambda lib, x, i: x.gather(-1, i), [(3, 4), (4, 3, 2)], (None, 0)),     # batched index, unbatched source
+    (lambda lib, x, i: lib.take_along_dim(x, i, 0), [(4, 3, 4), (2, 4)], (0, None)),
+    (lambda lib, x, i: lib.zeros(3, 4, dtype=x.dtype).scatter_add(1, i, x[:, :2]), [(4, 3, 4), (4, 3, 2)], 0),
+    (lambda lib, x, i: x.clone().scatter_(0, i, -1.0), [(4, 3, 4), (2, 4)], (0, None)),
+]
+
+
+@pytest.mark.parametrize("case", range(len(GATHERS)))
+def test_gather_scatter_rules(case, loops):
+    fn, shapes, dims = GATHERS[case]
+    _check(fn, shapes, in_dims=dims, loops=loops, int_inputs=(1,))

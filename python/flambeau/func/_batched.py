@@ -386,6 +386,31 @@ def _r_convert(func, name, args, kwargs, lvl):
     return wrap(func(args[0]._value, *args[1:], **kwargs), lvl)
 
 
+def _r_gather(func, name, args, kwargs, lvl):
+    """gather / scatter / scatter_add / scatter_reduce / take_along_dim: every tensor operand given the batch
+    (an unbatched one expanded: they index each other element by element), the dim shifted past it."""
+    p = 2 if name == "take_along_dim" else 1
+    if len(args) <= p or kwargs.get("out") is not None or "dim" in kwargs or not isinstance(args[p], int):
+        return NotImplemented
+    x = args[0]
+    inplace = _inplace(name)
+    if inplace and not _is_b(x, lvl):
+        raise _inplace_error(name)
+    nd = _ndim(x, lvl)
+    if nd == 0 or any(isinstance(a, Tensor) and _ndim(a, lvl) != nd for a in args):
+        return NotImplemented  # the op's own error (or a 0-d case), from the loop
+    n = _bsize(lvl)
+
+    def full(a):
+        if not isinstance(a, Tensor):
+            return a
+        return a._value if _is_b(a, lvl) else a.unsqueeze(0).expand((n,) + tuple(a.shape))
+    a = [full(v) for v in args]
+    a[p] = _wrap_dim(args[p], nd, name) + 1
+    r = func(*a, **kwargs)
+    return x if inplace else wrap(r, lvl)
+
+
 def _r_leading(func, name, args, kwargs, lvl):
     """Ops on the trailing dims of their first argument that accept any leading dims (layer_norm, embedding,
     constant padding): the batch is one more leading dim, when no other tensor argument is batched."""
@@ -918,6 +943,7 @@ _add(_POINTWISE, _r_pointwise)
 _add("where", _r_where)
 _add("masked_fill", _r_self_shaped)
 _add("layer_norm rms_norm embedding pad", _r_leading)
+_add("gather scatter scatter_add scatter_reduce take_along_dim scatter_ scatter_add_ scatter_reduce_", _r_gather)
 _add("requires_grad_", _r_self)
 _add("__format__", _r_format)
 _add("to type type_as", _r_convert)
