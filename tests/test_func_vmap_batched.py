@@ -383,3 +383,14 @@ GATHERS = [
 def test_gather_scatter_rules(case, loops):
     fn, shapes, dims = GATHERS[case]
     _check(fn, shapes, in_dims=dims, loops=loops, int_inputs=(1,))
+
+
+def test_inplace_view_ops(loops):
+    def f(lib, x):
+        y = x.clone()
+        y.unsqueeze_(0)
+        y.transpose_(0, 2)
+        return y.squeeze_(2) * 2 + x.t()
+    _check(f, [(5, 3, 4)], in_dims=1, loops=loops)
+    with pytest.raises(RuntimeError, match="resize_ is not supported"):
+        ffunc.vmap(lambda r: r.clone().resize_(2))(flambeau.ones(3, 2))

@@ -264,12 +264,6 @@ def _ndim(x, lvl):
     return len(_lshape(x)) if _is_b(x, lvl) else x.dim()
 
 
-def _phys_aligned(xs, lvl):
-    """The tensors of xs, batched ones as values padded to the largest logical rank among them."""
-    nd = max((_ndim(x, lvl) for x in xs if isinstance(x, Tensor)), default=0)
-    return [_pad(x._value, nd - len(_lshape(x))) if _is_b(x, lvl) else x for x in xs]
-
-
 def _wrap_dim(d, nd, name):
     n = max(nd, 1)
     if not -n <= d < n:
@@ -430,6 +424,22 @@ def _r_self(func, name, args, kwargs, lvl):
         return NotImplemented
     func(args[0]._value, *args[1:], **kwargs)
     return args[0]
+
+
+def _r_inplace_view(func, name, args, kwargs, lvl):
+    """unsqueeze_ / squeeze_ / t_ / transpose_ ...: change the batched tensor's own view of the batch (the
+    out-of-place rule's result becomes its value), as a BatchedTensor's metadata changes in functorch."""
+    x = args[0]
+    if not _is_b(x, lvl):
+        return NotImplemented
+    r = getattr(Tensor, name[:-1])(x, *args[1:], **kwargs)
+    x._value, x._lshape = r._value, None
+    return x
+
+
+def _r_no_batching(func, name, args, kwargs, lvl):
+    raise RuntimeError(f"vmap: {name} is not supported on a batched tensor (it changes the tensor's storage "
+                       "layout); use an out-of-place operation instead")
 
 
 def _r_format(func, name, args, kwargs, lvl):
@@ -938,7 +948,7 @@ _POINTWISE = (
     "__iadd__ __isub__ __imul__ __itruediv__ __ifloordiv__ __imod__ __ipow__ __iand__ __ior__ __ixor__ "
     "add_ sub_ mul_ div_ pow_ clamp_ clamp_min_ clamp_max_ neg_ abs_ exp_ log_ sqrt_ sigmoid_ tanh_ relu_ "
     "copy_ fill_ zero_ floor_ ceil_ round_ trunc_ lerp_ addcmul_ addcdiv_ logical_not_ masked_fill_ "
-    "tril triu")
+    "tril triu data real imag")
 _add(_POINTWISE, _r_pointwise)
 _add("where", _r_where)
 _add("masked_fill", _r_self_shaped)
@@ -946,6 +956,8 @@ _add("layer_norm rms_norm embedding pad", _r_leading)
 _add("gather scatter scatter_add scatter_reduce take_along_dim scatter_ scatter_add_ scatter_reduce_", _r_gather)
 _add("requires_grad_", _r_self)
 _add("__format__", _r_format)
+_add("unsqueeze_ squeeze_ t_ transpose_ swapdims_ swapaxes_", _r_inplace_view)
+_add("resize_ resize_as_ as_strided_ set_", _r_no_batching)
 _add("to type type_as", _r_convert)
 _add("new_ones new_zeros new_full new_empty new_tensor", _r_new)
 _add("view reshape", _r_view)
