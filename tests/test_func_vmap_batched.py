@@ -394,3 +394,13 @@ def test_inplace_view_ops(loops):
     _check(f, [(5, 3, 4)], in_dims=1, loops=loops)
     with pytest.raises(RuntimeError, match="resize_ is not supported"):
         ffunc.vmap(lambda r: r.clone().resize_(2))(flambeau.ones(3, 2))
+
+
+def test_type_promotion_of_per_sample_scalars():
+    # a batched 0-d-per-sample operand promotes as a 0-d tensor, as in torch.func.vmap
+    for lib, vm in ((torch, torch.vmap), (flambeau, flambeau.vmap)):
+        x = lib.ones(4, dtype=lib.float64)
+        y, i = lib.ones(3, dtype=lib.float32), lib.ones(3, dtype=lib.int64)
+        got = (vm(lambda a: a + y)(x).dtype, vm(lambda a: y * a)(x).dtype, vm(lambda a: (a < y).sum())(x).dtype,
+               vm(lambda a: a + i)(x).dtype, vm(lambda a: lib.where(a > 0, a, y))(x).dtype)
+        assert [str(d).split(".")[-1] for d in got] == ["float32", "float32", "int64", "float64", "float64"], lib

@@ -340,6 +340,8 @@ def _r_pointwise(func, name, args, kwargs, lvl):
     nd = max(_ndim(t, lvl) for t in tens)
     if inplace and nd > len(_lshape(args[0])):
         return NotImplemented  # the op's own broadcast error, from the loop
+    if len(tens) == 2 and nd > 0 and not inplace and name != "where":
+        args, kwargs = _promote_logical_scalar(tens, args, kwargs, lvl)
 
     def conv(a):
         if _is_b(a, lvl):
@@ -349,6 +351,25 @@ def _r_pointwise(func, name, args, kwargs, lvl):
     if inplace:
         return args[0]
     return _wrap_out(r, lvl)
+
+
+def _promote_logical_scalar(tens, args, kwargs, lvl):
+    """A batched operand that is 0-d per sample is physically 1-d, so it would take part in type promotion
+    as a dimensioned tensor; per sample (and in functorch's binary rule) a 0-d tensor does not lift a
+    dimensioned operand of its category (f64 scalar + f32 vector is f32). Cast it to the per-sample type."""
+    a, b = tens
+    sa, sb = _is_b(a, lvl) and not _lshape(a), _is_b(b, lvl) and not _lshape(b)
+    if sa == sb:
+        return args, kwargs
+    s, o = (a, b) if sa else (b, a)
+    if s.dtype == o.dtype:
+        return args, kwargs
+    from .. import empty, result_type
+    want = result_type(empty((), dtype=s.dtype), empty((1,), dtype=o.dtype))
+    if want == s.dtype:
+        return args, kwargs
+    c = wrap(s._value.to(want), lvl)
+    return (tuple(c if x is s else x for x in args), {k: (c if v is s else v) for k, v in kwargs.items()})
 
 
 def _r_self_shaped(func, name, args, kwargs, lvl):
