@@ -11,18 +11,36 @@ How each is computed, and where that differs from functorch:
   a jvp) flambeau has no second level, so jvp falls back to the double-vjp trick (with u a dummy
   cotangent, J v = d/du <J^T u, v>, what torch.autograd.functional.jvp computes) and jacfwd to
   jacrev; the numbers are the same up to rounding.
-- vmap maps by running the function once per index of the mapped dim and stacking the results,
-  the semantics functorch's batching rules reproduce; it accepts more than functorch does (.item()
-  and data-dependent control flow inside the function work). randomness='error' (the default)
-  raises when a call drew from the default generator; 'same' gives every index the same draws;
-  'different' independent ones.
+- vmap runs the function once on the whole batch through batching rules, as functorch does
+  (_batched.py: BatchedTensor, the rules, the per-op loop for ops without one); .item() and
+  data-dependent control flow raise functorch's errors. grad/grad_and_value under one vmap run in
+  one batched pass too (each differentiated argument a leaf with a batch dim); other transforms on
+  batched arguments, and randomness='different', run once per sample. randomness='error' (the
+  default) raises when a call drew from the default generator; 'same' gives every index the same
+  draws; 'different' independent ones.
 """
 import functools
+import sys
 
 from .. import _C
 from .._tensor import Tensor
 from ..autograd.grad_mode import enable_grad
 from ._pytree import tree_flatten, tree_unflatten, tree_map, broadcast_prefix
+
+
+def _per_sample(fn, args, kwargs):
+    """Under vmap, a transform called on batched arguments runs once per sample (_batched.per_sample):
+    a 1-tuple holding the stacked result, or None outside vmap."""
+    if "flambeau.func._batched" not in sys.modules:
+        return None
+    from ._batched import per_sample
+    return per_sample(fn, args, kwargs)
+
+
+def _check_unbatched(outputs):
+    if "flambeau.func._batched" in sys.modules:
+        from ._batched import check_unbatched
+        check_unbatched(outputs)
 
 
 def _argnums_tuple(argnums, nargs, name):
@@ -92,6 +110,7 @@ def _regroup(flat, specs, argnums):
 
 def _grads(outputs, inputs, grad_outputs, create):
     from ..autograd import grad as autograd_grad
+    _check_unbatched(outputs)
     from .._creation import zeros_like
     gs = autograd_grad(outputs, inputs, grad_outputs, retain_graph=True, create_graph=create, allow_unused=True)
     return [zeros_like(x) if g is None else g for g, x in zip(gs, inputs)]
@@ -111,6 +130,12 @@ def grad_and_value(func, argnums=0, has_aux=False):
     """grad_and_value(f)(*args) -> (gradient of f's scalar output w.r.t. args[argnums], f's output)."""
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
+        if "flambeau.func._batched" in sys.modules:
+            r = _grad_and_value_batched(func, args, kwargs, argnums, has_aux)
+            if r is None:
+                r = _per_sample(wrapper, args, kwargs)
+            if r is not None:
+                return r[0]
         nums = _argnums_tuple(argnums, len(args), "grad_and_value")
         with enable_grad():
             args, flat, specs, nested = _prepare(args, nums, "grad_and_value")
@@ -121,6 +146,7 @@ def grad_and_value(func, argnums=0, has_aux=False):
                     raise RuntimeError("grad_and_value(f)(*args): output of function f should be a tuple: "
                                        "(output, aux) if has_aux is True")
                 out, aux = out
+            _check_unbatched((out,))
             if not isinstance(out, Tensor):
                 raise RuntimeError("grad_and_value(f)(*args): Expected f(*args) to return a Tensor, got "
                                    f"{type(out)}")
@@ -139,6 +165,77 @@ def grad_and_value(func, argnums=0, has_aux=False):
     return wrapper
 
 
+def _grad_and_value_batched(func, args, kwargs, argnums, has_aux):
+    """grad_and_value under one vmap, for the whole batch in one pass: each differentiated argument becomes
+    a leaf with a batch dim (an unbatched one expanded: one copy per sample), f runs batched, and the
+    gradient of the sum of the per-sample outputs w.r.t. those leaves is, sample by sample, each sample's
+    gradient (samples do not mix under vmap). A 1-tuple (grads, value), or None where this does not apply
+    (no batched argument, nested vmaps or transforms: the caller loops per sample)."""
+    from . import _batched
+    if len(_batched._levels.active) != 1:
+        return None
+    lvl, n, _ = _batched._levels.active[0]
+    leaves_all = tree_flatten((args, kwargs))[0]
+    if not any(isinstance(x, _batched.BatchedTensor) for x in leaves_all):
+        return None
+    for x in leaves_all:
+        if isinstance(x, Tensor) and x.requires_grad:
+            return None  # a transform over this one: its graph must connect (the loop keeps it)
+        if isinstance(x, _batched.BatchedTensor) and (x._level != lvl or isinstance(x._value, _batched.BatchedTensor)):
+            return None
+    nums = _argnums_tuple(argnums, len(args), "grad_and_value")
+    args = list(args)
+    flat, specs = [], []
+    with enable_grad():
+        for k in nums:
+            leaves, spec = tree_flatten(args[k])
+            tracked = []
+            for x in leaves:
+                if not isinstance(x, Tensor):
+                    raise RuntimeError(f"grad_and_value: Expected all inputs to be Tensors, got {type(x).__name__}")
+                if not x.is_floating_point():
+                    raise RuntimeError("grad_and_value: only Tensors of floating point dtype can require gradients, "
+                                       f"got {x.dtype}")
+                if isinstance(x, _batched.BatchedTensor):
+                    p = x._value.detach()
+                else:
+                    p = x.detach().unsqueeze(0).expand((n,) + tuple(x.shape))
+                p.requires_grad_(True)
+                flat.append(p)
+                tracked.append(_batched.wrap(p, lvl))
+            args[k] = tree_unflatten(tracked, spec)
+            specs.append((spec, len(tracked)))
+        out = func(*args, **kwargs)
+        aux = None
+        if has_aux:
+            if not (isinstance(out, tuple) and len(out) == 2):
+                raise RuntimeError("grad_and_value(f)(*args): output of function f should be a tuple: "
+                                   "(output, aux) if has_aux is True")
+            out, aux = out
+        if not isinstance(out, Tensor):
+            raise RuntimeError(f"grad_and_value(f)(*args): Expected f(*args) to return a Tensor, got {type(out)}")
+        if out.dim() != 0:
+            raise RuntimeError("grad_and_value(f)(*args): Expected f(*args) to return a scalar Tensor, got "
+                               f"tensor with {out.dim()} dims. Maybe you wanted to use the vjp or jacrev "
+                               "APIs instead?")
+        if isinstance(out, _batched.BatchedTensor):
+            o = out._value
+            if isinstance(o, _batched.BatchedTensor):
+                return None
+        else:
+            o = out.unsqueeze(0).expand((n,))
+        if o.requires_grad:
+            from .._creation import ones_like
+            gs = _grads((o,), flat, (ones_like(o),), False)
+        else:
+            gs = _zeros_for(flat)
+    grads = _regroup([_batched.wrap(g, lvl) for g in gs], specs, argnums)
+    value = _batched.wrap(o.detach(), lvl)
+    if has_aux:
+        return ((grads, (value, _detach_tree(aux, False))),)
+    return ((grads, value),)
+
+
 def grad(func, argnums=0, has_aux=False):
     """grad(f)(*args): the gradient of f's scalar output w.r.t. args[argnums] (trees of tensors)."""
     gv = grad_and_value(func, argnums, has_aux)
@@ -154,6 +251,9 @@ def grad(func, argnums=0, has_aux=False):
 def vjp(func, *primals, has_aux=False):
     """(func(*primals), vjp_fn): vjp_fn(cotangents) gives the vector-Jacobian product for every primal."""
     nums = tuple(range(len(primals)))
+    if _per_sample(lambda *a: None, primals, {}) is not None:
+        from ._batched import NeedsLoop  # vjp_fn is a function: not a result the loop could stack
+        raise NeedsLoop("vjp of batched primals")
     with enable_grad():
         args, flat, specs, nested = _prepare(primals, nums, "vjp")
         out = func(*args)
@@ -170,6 +270,9 @@ def vjp(func, *primals, has_aux=False):
                                f"Python scalars as outputs, got {type(o).__name__}")
 
     def vjp_fn(*cotangents):
+        r = _per_sample(vjp_fn, cotangents, {})
+        if r is not None:
+            return r[0]
         ct = cotangents[0] if len(cotangents) == 1 else cotangents
         ct_leaves, _ = tree_flatten(ct)
         if len(ct_leaves) != len(out_leaves):
@@ -197,6 +300,9 @@ def vjp(func, *primals, has_aux=False):
 def jvp(func, primals, tangents, *, strict=False, has_aux=False):
     """(func(*primals), J @ tangents) by forward-mode AD (see the module docstring)."""
     from ..autograd import forward_ad
+    r = _per_sample(lambda p, t: jvp(func, p, t, strict=strict, has_aux=has_aux), (primals, tangents), {})
+    if r is not None:
+        return r[0]
     _check_jvp_args(primals, tangents)
     if forward_ad._current_level >= 0:
         return _jvp_double_vjp(func, primals, tangents, has_aux)
@@ -221,6 +327,7 @@ def jvp(func, primals, tangents, *, strict=False, has_aux=False):
             if not isinstance(o, Tensor):
                 raise RuntimeError("jvp(f, primals, tangents): expected f(*primals) to return only tensors, got "
                                    f"unsupported type {type(o).__name__}")
+            _check_unbatched((o,))
             p, t = forward_ad.unpack_dual(o)
             values.append(p)
             tans.append(zeros_like(p) if t is None else t)
@@ -294,6 +401,9 @@ def jacrev(func, argnums=0, *, has_aux=False, chunk_size=None, _preallocate_and_
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         from .._functions.join import stack
+        r = _per_sample(wrapper, args, kwargs)
+        if r is not None:
+            return r[0]
         nums = _argnums_tuple(argnums, len(args), "jacrev")
         with enable_grad():
             args, flat, specs, nested = _prepare(args, nums, "jacrev")
@@ -344,6 +454,9 @@ def jacfwd(func, argnums=0, has_aux=False, *, randomness="error"):
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         from ..autograd import forward_ad
+        r = _per_sample(wrapper, args, kwargs)
+        if r is not None:
+            return r[0]
         if forward_ad._current_level >= 0:
             return jacrev(func, argnums, has_aux=has_aux)(*args, **kwargs)
         from .._functions.join import stack
@@ -380,6 +493,7 @@ def jacfwd(func, argnums=0, has_aux=False, *, randomness="error"):
                 if not isinstance(o, Tensor):
                     raise RuntimeError(f"jacfwd(f, ...)(*args): expected f(*args) to return only tensors, got "
                                        f"unsupported type {type(o).__name__}")
+            _check_unbatched(leaves)
             pairs = [forward_ad.unpack_dual(o) for o in leaves]
             return [p for p, _ in pairs], [zeros_like(p) if t is None else t for p, t in pairs], spec, aux
 
@@ -483,39 +597,129 @@ def vmap(func, in_dims=0, out_dims=0, randomness="error", *, chunk_size=None):
             raise ValueError("vmap: Expected all tensors to have the same size in the mapped dimension, got "
                              f"sizes {got} for the mapped dimension")
         n = sizes.pop()
-        start = _rng_state()
-        results = []
-        for i in range(n):
-            if randomness == "same":
-                _C.set_rng_state(*start)
-            before = _rng_state()
-            sliced = [x if d is None else x.select(d, i) for x, d in zip(leaves, norm)]
-            out = func(*tree_unflatten(sliced, spec), **kwargs)
-            if randomness == "error" and _rng_state() != before:
-                raise RuntimeError("vmap: called random operation while in randomness error mode. Please either "
-                                   "use the 'same' or 'different' randomness flags on vmap or perform the "
-                                   "randomness operation out of vmap")
-            results.append(out)
         if n == 0:
             raise ValueError("vmap: the mapped dimension has size 0; flambeau's vmap needs at least one "
                              "element to know the output's structure")
-        out_leaves0, out_spec = tree_flatten(results[0])
-        per_sample = [tree_flatten(r)[0] for r in results]
-        odims = broadcast_prefix(out_dims, results[0], "vmap") if isinstance(out_dims, (tuple, list, dict)) \
-            else [out_dims] * len(out_leaves0)
-        stacked = []
-        for k, (o0, od) in enumerate(zip(out_leaves0, odims)):
-            vals = [ps[k] for ps in per_sample]
-            if od is None:
-                stacked.append(vals[0])
-                continue
-            if not isinstance(o0, Tensor):
-                raise ValueError(f"vmap(f, ...): `f` must only return Tensors, got type {type(o0)}. Did you mean "
-                                 "to set out_dims= to None for output?")
-            nd = vals[0].dim() + 1
-            if not -nd <= od < nd:
-                raise ValueError(f"vmap: out_dim={od} is out of range for an output of {nd - 1} dims")
-            stacked.append(stack(vals, dim=od % nd))
-        return tree_unflatten(stacked, out_spec)
+        if chunk_size is not None and chunk_size < n:
+            return _vmap_chunks(func, leaves, spec, norm, n, kwargs, out_dims, randomness, chunk_size)
+        return _vmap_call(func, leaves, spec, norm, n, kwargs, out_dims, randomness)
 
+    if chunk_size is not None and not (isinstance(chunk_size, int) and chunk_size > 0):
+        raise ValueError(f"vmap: chunk_size should be None or greater than 0. (got {chunk_size})")
     return wrapper
+
+
+def _vmap_call(func, leaves, spec, norm, n, kwargs, out_dims, randomness):
+    """One vmap call: batched (_batched.py), or once per sample for randomness='different' and where
+    batched execution gave up (NeedsLoop)."""
+    if randomness == "different":
+        return _vmap_loop(func, leaves, spec, norm, n, kwargs, out_dims, randomness)
+    from ._batched import NeedsLoop
+    start = _rng_state()
+    try:
+        return _vmap_batched(func, leaves, spec, norm, n, kwargs, out_dims, randomness)
+    except NeedsLoop:
+        _C.set_rng_state(*start)
+        return _vmap_loop(func, leaves, spec, norm, n, kwargs, out_dims, randomness)
+
+
+def _vmap_chunks(func, leaves, spec, norm, n, kwargs, out_dims, randomness, chunk_size):
+    """chunk_size: vmap over chunks of the batch one after the other, outputs concatenated."""
+    from .._functions.join import cat
+    parts = []
+    for s in range(0, n, chunk_size):
+        k = min(chunk_size, n - s)
+        sub = [x if d is None else x.narrow(d, s, k) for x, d in zip(leaves, norm)]
+        parts.append(_vmap_call(func, sub, spec, norm, k, kwargs, out_dims, randomness))
+    first, out_spec = tree_flatten(parts[0])
+    per = [tree_flatten(p)[0] for p in parts]
+    odims = _out_dims_for(out_dims, parts[0], len(first))
+    res = []
+    for k, (o0, od) in enumerate(zip(first, odims)):
+        if od is None:
+            res.append(o0)
+        else:
+            res.append(cat([p[k] for p in per], dim=od % o0.dim()))
+    return tree_unflatten(res, out_spec)
+
+
+def _out_dims_for(out_dims, out, count):
+    if isinstance(out_dims, (tuple, list, dict)):
+        return broadcast_prefix(out_dims, out, "vmap")
+    return [out_dims] * count
+
+
+def _non_tensor_output(o0):
+    return ValueError(f"vmap(f, ...): `f` must only return Tensors, got type {type(o0)}. Did you mean "
+                      "to set out_dims= to None for output?")
+
+
+def _vmap_batched(func, leaves, spec, norm, n, kwargs, out_dims, randomness):
+    from . import _batched
+    start = _rng_state()
+    lvl = _batched.push_level(n, randomness)
+    try:
+        args = [x if d is None else _batched.wrap(x if d == 0 else x.movedim(d, 0), lvl) for x, d in zip(leaves, norm)]
+        out = func(*tree_unflatten(args, spec), **kwargs)
+    finally:
+        _batched.pop_level(lvl)
+    if randomness == "error" and _rng_state() != start:
+        raise RuntimeError(_batched.RANDOM_ERROR)
+    out_leaves, out_spec = tree_flatten(out)
+    odims = _out_dims_for(out_dims, out, len(out_leaves))
+    res = []
+    for o, od in zip(out_leaves, odims):
+        batched = isinstance(o, _batched.BatchedTensor) and o._level == lvl
+        if od is None:
+            if batched:
+                raise ValueError("vmap: out_dims=None for an output that depends on the mapped inputs: it has a "
+                                 "value per sample (Cannot return a BatchedTensor when out_dim is None)")
+            res.append(o)
+            continue
+        if not isinstance(o, Tensor):
+            raise _non_tensor_output(o)
+        if batched:
+            v = o._value
+        else:  # the same for every sample: broadcast over the batch, as functorch does
+            v = o.unsqueeze(0).expand((n,) + tuple(o.shape))
+        nd = v.dim()
+        if not -nd <= od < nd:
+            raise ValueError(f"vmap: out_dim={od} is out of range for an output of {nd - 1} dims")
+        od = od % nd
+        res.append(v if od == 0 else v.movedim(0, od))
+    return tree_unflatten(res, out_spec)
+
+
+def _vmap_loop(func, leaves, spec, norm, n, kwargs, out_dims, randomness):
+    """vmap by calling func once per index and stacking the results."""
+    from .._functions.join import stack
+    start = _rng_state()
+    results = []
+    for i in range(n):
+        if randomness == "same":
+            _C.set_rng_state(*start)
+        before = _rng_state()
+        sliced = [x if d is None else x.select(d, i) for x, d in zip(leaves, norm)]
+        out = func(*tree_unflatten(sliced, spec), **kwargs)
+        if randomness == "error" and _rng_state() != before:
+            raise RuntimeError("vmap: called random operation while in randomness error mode. Please either "
+                               "use the 'same' or 'different' randomness flags on vmap or perform the "
+                               "randomness operation out of vmap")
+        results.append(out)
+    out_leaves0, out_spec = tree_flatten(results[0])
+    per_sample = [tree_flatten(r)[0] for r in results]
+    odims = broadcast_prefix(out_dims, results[0], "vmap") if isinstance(out_dims, (tuple, list, dict)) \
+        else [out_dims] * len(out_leaves0)
+    stacked = []
+    for k, (o0, od) in enumerate(zip(out_leaves0, odims)):
+        vals = [ps[k] for ps in per_sample]
+        if od is None:
+            stacked.append(vals[0])
+            continue
+        if not isinstance(o0, Tensor):
+            raise _non_tensor_output(o0)
+        nd = vals[0].dim() + 1
+        if not -nd <= od < nd:
+            raise ValueError(f"vmap: out_dim={od} is out of range for an output of {nd - 1} dims")
+        stacked.append(stack(vals, dim=od % nd))
+    return tree_unflatten(stacked, out_spec)
