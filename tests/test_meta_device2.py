@@ -102,3 +102,227 @@ def test_modules_built_in_meta_context():
     # and they can be materialised afterwards
     lin = ours[0].to_empty(device="cpu")
     assert lin.weight.device.type == "cpu" and lin(fl.ones(2, 5)).shape == (2, 3)
+
+
+# ---------------------------------------------------------------- shape rules
+def _ops(m, x4, w, i1, A, x3, v, idx, tgt):
+    """x4 (2, 3, 9, 10), w (4, 3, 3, 3), i1 int32 (5,), A (2, 4, 4), x3 (2, 3, 4), v (5, 4), idx int64 [0 2 1 2],
+    tgt int64 (2, 4) in [0, 3): all meta."""
+    F, L = m.nn.functional, m.linalg
+    x5 = x4.unsqueeze(2).expand(2, 3, 4, 9, 10)
+    q = x3.transpose(0, 1)[:, :, :4].repeat(1, 1, 2)
+    return {
+        "conv2d": lambda: F.conv2d(x4, w, None, 2, 1),
+        "conv2d_same": lambda: F.conv2d(x4, w, padding="same", dilation=2),
+        "conv2d_valid": lambda: F.conv2d(x4, w, w[:, 0, 0, 0], padding="valid"),
+        "conv2d_unbatched": lambda: F.conv2d(x4[0], w),
+        "conv2d_groups": lambda: F.conv2d(x4, w[:, :1].repeat(3, 1, 1, 1), groups=3, stride=(1, 2)),
+        "conv1d": lambda: F.conv1d(x3, w[:, :, 0], padding=1, stride=2),
+        "conv3d": lambda: F.conv3d(x5, w.unsqueeze(2), padding=(1, 0, 2)),
+        "conv_transpose2d": lambda: F.conv_transpose2d(x4, w.transpose(0, 1), stride=2, padding=1, output_padding=1),
+        "conv_transpose1d": lambda: F.conv_transpose1d(x3, w[:, :, 0].transpose(0, 1), stride=3, dilation=2),
+        "conv_transpose3d": lambda: F.conv_transpose3d(x5, w.transpose(0, 1).unsqueeze(2), stride=(1, 2, 2)),
+        "max_pool2d": lambda: F.max_pool2d(x4, 3, 2, 1),
+        "max_pool2d_ceil": lambda: F.max_pool2d(x4, 2, ceil_mode=True),
+        "max_pool2d_values": lambda: F.max_pool2d(x4, (2, 3), return_indices=True)[0],
+        "max_pool2d_indices": lambda: F.max_pool2d(x4, (2, 3), return_indices=True)[1],
+        "max_pool1d": lambda: F.max_pool1d(x3, 2, 1, dilation=2),
+        "max_pool3d": lambda: F.max_pool3d(x5, 2),
+        "avg_pool2d": lambda: F.avg_pool2d(x4, 3, 2, 1, ceil_mode=True),
+        "avg_pool1d": lambda: F.avg_pool1d(x3, 2),
+        "avg_pool3d": lambda: F.avg_pool3d(x5, (1, 2, 3)),
+        "adaptive_avg_pool2d": lambda: F.adaptive_avg_pool2d(x4, (1, None)),
+        "adaptive_avg_pool1d": lambda: F.adaptive_avg_pool1d(x3, 4),
+        "adaptive_max_pool2d": lambda: F.adaptive_max_pool2d(x4, 3),
+        "adaptive_max_pool2d_indices": lambda: F.adaptive_max_pool2d(x4, 3, return_indices=True)[1],
+        "lp_pool2d": lambda: F.lp_pool2d(x4, 2, 3),
+        "interpolate_scale": lambda: F.interpolate(x4, scale_factor=2.5, mode="bilinear"),
+        "interpolate_size": lambda: F.interpolate(x4, size=(5, 7)),
+        "interpolate_1d": lambda: F.interpolate(x3, scale_factor=3),
+        "pad": lambda: F.pad(x4, (1, 2, 0, 3)),
+        "pad_negative": lambda: F.pad(x4, (-1, 2)),
+        "pad_reflect": lambda: F.pad(x4, (1, 1, 2, 2), mode="reflect"),
+        "index_tensor": lambda: x3[idx[:2]],
+        "index_tensor_dim1": lambda: x3[:, idx],
+        "index_separated": lambda: x4[idx, :, idx],
+        "index_int_then_tensor": lambda: x4[0, :, idx],
+        "index_adjacent": lambda: x4[:, idx, idx[:1]],
+        "index_2d_tensor": lambda: x3[:, tgt],
+        "index_broadcast": lambda: x3[idx[:2, None], :, idx[None, :]],
+        "index_true": lambda: x3[True],
+        "index_none_ellipsis": lambda: x3[None, ..., idx[:2]],
+        "index_select": lambda: x3.index_select(2, idx),
+        "gather": lambda: m.gather(x3, 1, tgt[:, :2, None].expand(2, 2, 4)),
+        "scatter": lambda: x3.scatter(1, tgt[:, :2, None].expand(2, 2, 4), 1.0),
+        "scatter_add": lambda: x3.scatter_add(1, tgt[:, :2, None].expand(2, 2, 4), x3),
+        "index_add": lambda: x3.index_add(2, idx[:2], x3[:, :, :2]),
+        "index_fill": lambda: x3.index_fill(1, idx[:2], 0.5),
+        "take_along_dim": lambda: m.take_along_dim(x3, tgt[:, None, :1], 2),
+        "embedding_bag": lambda: F.embedding_bag(tgt.flatten(), v, idx[:3]),
+        "embedding_bag_2d": lambda: F.embedding_bag(tgt, v, mode="sum"),
+        "one_hot": lambda: F.one_hot(tgt, 5),
+        "sort_values": lambda: x3.sort(1)[0], "sort_indices": lambda: m.sort(x3, descending=True).indices,
+        "argsort": lambda: x3.argsort(0), "topk_values": lambda: x3.topk(3)[0],
+        "topk_indices": lambda: m.topk(x3, 2, dim=1).indices, "kthvalue": lambda: x3.kthvalue(2, 1).values,
+        "median_dim": lambda: x3.median(-1).indices, "median": lambda: x3.median(),
+        "mode": lambda: x3.mode(1, keepdim=True)[0],
+        "cumsum_int32": lambda: i1.cumsum(0), "cumsum": lambda: x3.cumsum(-1),
+        "cumprod_dtype": lambda: x3.cumprod(1, dtype=m.float64), "cummax": lambda: x3.cummax(2).indices,
+        "logcumsumexp": lambda: x3.logcumsumexp(0),
+        "inv": lambda: L.inv(A), "det": lambda: L.det(A), "slogdet": lambda: L.slogdet(A).logabsdet,
+        "solve": lambda: L.solve(A, A[..., :2]), "solve_vector": lambda: L.solve(A, A[0, 0]),
+        "qr_Q": lambda: L.qr(A[:, :, :3]).Q, "qr_complete_R": lambda: L.qr(A[:, :, :3], mode="complete").R,
+        "svd_U": lambda: L.svd(A[:, :3]).U, "svd_S": lambda: L.svd(A[:, :3], full_matrices=False).S,
+        "svd_Vh": lambda: L.svd(A[:, :3], full_matrices=False).Vh, "torch_svd_V": lambda: m.svd(A[:, :3])[2],
+        "svdvals": lambda: L.svdvals(A[:, :3]),
+        "eigh_values": lambda: L.eigh(A).eigenvalues, "eigh_vectors": lambda: L.eigh(A)[1],
+        "eigvalsh": lambda: L.eigvalsh(A), "eig": lambda: L.eig(A)[0], "eigvals": lambda: L.eigvals(A),
+        "cholesky": lambda: L.cholesky(A), "torch_cholesky": lambda: m.cholesky(A), "pinv": lambda: L.pinv(A[:, :2]),
+        "matrix_rank": lambda: L.matrix_rank(A), "matrix_exp": lambda: L.matrix_exp(A),
+        "matrix_power": lambda: L.matrix_power(A, 3), "vector_norm": lambda: L.vector_norm(x3, dim=1),
+        "matrix_norm": lambda: L.matrix_norm(A), "linalg_norm": lambda: L.norm(A, dim=(1, 2)),
+        "cross": lambda: L.cross(x3[:, :, :3], x3[:, :, 1:]), "inverse": lambda: m.inverse(A),
+        "logdet": lambda: m.logdet(A), "lu_factor_pivots": lambda: L.lu_factor(A).pivots,
+        "solve_triangular": lambda: L.solve_triangular(A, A[..., :1], upper=True),
+        "multi_dot": lambda: L.multi_dot([v, v.T, v]), "vecdot": lambda: L.vecdot(x3, x3),
+        "mv": lambda: m.mv(v, v[0]), "dot": lambda: m.dot(v[0], v[1]), "outer": lambda: m.outer(v[0], v[1, :3]),
+        "baddbmm": lambda: m.baddbmm(x3[:, :, :3], x3, x3.transpose(1, 2)[:, :, :3]),
+        "einsum": lambda: m.einsum("bij,bkj->bik", x3, x3), "einsum_ellipsis": lambda: m.einsum("...ij,jk", x3, v.T),
+        "einsum_implicit": lambda: m.einsum("ij,jk", v, v.T), "tensordot": lambda: m.tensordot(x3, v.T, 1),
+        "repeat": lambda: x3.repeat(2, 1, 1, 3), "tile": lambda: x3.tile((2,)),
+        "repeat_interleave": lambda: x3.repeat_interleave(2, 1), "unfold_view": lambda: x3.unfold(2, 2, 1),
+        "F_unfold": lambda: F.unfold(x4, 3, padding=1, stride=2), "F_fold": lambda: F.fold(F.unfold(x4, 2), (9, 10), 2),
+        "pixel_shuffle": lambda: F.pixel_shuffle(x4.repeat(1, 3, 1, 1)[:, :4], 2),
+        "pixel_unshuffle": lambda: F.pixel_unshuffle(x4[:, :, :8, :8], 2),
+        "diagonal": lambda: x3.diagonal(1, 1, 2), "diag_embed": lambda: m.diag_embed(x3), "diag": lambda: m.diag(v[0], 1),
+        "broadcast_to": lambda: m.broadcast_to(v[0], (3, 4)), "broadcast_tensors": lambda: m.broadcast_tensors(x3, v[0])[1],
+        "meshgrid": lambda: m.meshgrid(v[0], v[1, :3], indexing="xy")[0], "cdist": lambda: m.cdist(x3, x3),
+        "pairwise_distance": lambda: F.pairwise_distance(v, v), "cosine_similarity": lambda: F.cosine_similarity(x3, x3, 2),
+        "diff": lambda: m.diff(x3, 2, 1), "tensor_split": lambda: x3.tensor_split(3, 2)[2],
+        "split_sizes": lambda: x3.split([1, 3], 2)[1],
+        "cross_entropy": lambda: F.cross_entropy(x3, tgt[:, :4]),
+        "cross_entropy_none": lambda: F.cross_entropy(x3, tgt, reduction="none"),
+        "cross_entropy_probs": lambda: F.cross_entropy(x3, x3.softmax(1), reduction="none"),
+        "nll_loss": lambda: F.nll_loss(v, tgt[0, :4].repeat(2)[:5], reduction="sum"), "mse_loss": lambda: F.mse_loss(x3, x3),
+        "bce_logits_none": lambda: F.binary_cross_entropy_with_logits(x3, x3, reduction="none"),
+        "l1_loss": lambda: F.l1_loss(x3, x3),
+        "multi_head_attention": lambda: F.multi_head_attention_forward(
+            q, q, q, 8, 2, x3.new_empty(24, 8), x3.new_empty(24), None, None, False, 0.0, x3.new_empty(8, 8),
+            x3.new_empty(8), training=False)[0],
+        "batch_norm": lambda: F.batch_norm(x4, None, None, training=True), "group_norm": lambda: F.group_norm(x4, 3),
+        "layer_norm": lambda: F.layer_norm(x4, (9, 10)),
+    }
+
+
+def _inputs(m):
+    return (m.randn(2, 3, 9, 10), m.randn(4, 3, 3, 3), m.arange(5, dtype=m.int32), m.randn(2, 4, 4), m.randn(2, 3, 4),
+            m.randn(5, 4), m.tensor([0, 2, 1, 2]), m.tensor([[0, 1, 2, 0], [2, 2, 1, 0]]))
+
+
+def test_shape_rules_match_pytorch():
+    ours = _ops(fl, *(t.to("meta") for t in _inputs(fl)))
+    theirs = _ops(torch, *(t.to("meta") for t in _inputs(torch)))
+    assert ours.keys() == theirs.keys()
+    for name in ours:
+        a, b = ours[name](), theirs[name]()
+        try:
+            _same_meta(a, b)
+        except AssertionError as e:
+            raise AssertionError(f"{name}: {e}")
+
+
+def test_indexing_with_cpu_indices():
+    x, tx = fl.empty(3, 4, 5, device="meta"), torch.empty(3, 4, 5, device="meta")
+    mask = np.array([True, False, True])
+    _same_meta(x[fl.tensor(mask)], tx[torch.tensor(mask)])  # a cpu mask: its count is known
+    _same_meta(x[:, fl.tensor([[0, 1], [3, 3]])], tx[:, torch.tensor([[0, 1], [3, 3]])])
+    _same_meta(x[[0, 2], 1], tx[[0, 2], 1])
+    _same_meta(x[fl.tensor(1)], tx[torch.tensor(1)])
+    m2 = np.ones((3, 4), bool)
+    m2[0, 1] = False
+    _same_meta(x[fl.tensor(m2)], tx[torch.tensor(m2)])
+
+
+def test_data_dependent_ops_raise_as_pytorch():
+    x, tx = fl.empty(3, 4, device="meta"), torch.empty(3, 4, device="meta")
+    mask, tmask = x > 0, tx > 0
+    for ours, theirs in [(lambda: x[mask], lambda: tx[tmask]), (lambda: x.nonzero(), lambda: tx.nonzero()),
+                         (lambda: x.masked_select(mask), lambda: tx.masked_select(tmask)),
+                         (lambda: fl.unique(x), lambda: torch.unique(tx))]:
+        with pytest.raises(NotImplementedError):
+            theirs()
+        with pytest.raises(NotImplementedError, match="depends on the tensor's values"):
+            ours()
+
+
+def test_shape_rule_errors():
+    F = fl.nn.functional
+    x = fl.empty(2, 3, 8, 8, device="meta")
+    with pytest.raises(RuntimeError, match="expected input\\[2, 3, 8, 8\\] to have 2 channels"):
+        F.conv2d(x, fl.empty(4, 2, 3, 3, device="meta"))
+    with pytest.raises(RuntimeError, match="too small"):
+        F.conv2d(x, fl.empty(4, 3, 9, 9, device="meta"))
+    with pytest.raises(RuntimeError, match="too small"):
+        F.max_pool1d(fl.empty(2, 3, 4, device="meta"), 3, 2, dilation=2)
+    with pytest.raises(RuntimeError, match="square matrices"):
+        fl.linalg.inv(fl.empty(2, 3, device="meta"))
+    with pytest.raises(IndexError, match="out of range"):
+        fl.empty(2, 3, device="meta").sort(5)
+    with pytest.raises(IndexError, match="too many indices"):
+        fl.empty(2, 3, device="meta")[0, 1, 2]
+    with pytest.raises(IndexError, match="long, int, byte or bool"):
+        fl.empty(2, 3, device="meta")[fl.empty(2, device="meta")]
+    with pytest.raises(IndexError, match="could not be broadcast"):
+        fl.empty(4, 5, device="meta")[fl.tensor([0, 1]), fl.tensor([0, 1, 2])]
+    with pytest.raises(NotImplementedError, match="not supported on meta tensors"):
+        fl.nn.functional.ctc_loss(fl.empty(5, 2, 4, device="meta"), fl.zeros(2, 3, dtype=fl.int64, device="meta"),
+                                  (5, 5), (3, 3))
+
+
+# ---------------------------------------------------------------- models
+_VISION = ["resnet18", "vgg11", "densenet121", "mobilenet_v2", "squeezenet1_0", "shufflenet_v2_x0_5",
+           "efficientnet_b0", "alexnet", "vit_b_16"]
+
+
+@pytest.mark.parametrize("name", _VISION)
+def test_vision_model_on_meta_matches_cpu_shapes(name):
+    """The model on meta gives the output shape the same model computes on cpu (itself compared with
+    PyTorch's by the vision-model tests); built with the meta context so nothing is allocated."""
+    from flambeau.vision import models
+    with fl.device("meta"):
+        meta_model = getattr(models, name)(num_classes=7).eval()
+    size = 224 if name in ("vit_b_16", "alexnet") else 64
+    y = meta_model(fl.empty(2, 3, size, size, device="meta"))
+    assert y.is_meta and tuple(y.shape) == (2, 7) and y.dtype == fl.float32
+    if name in ("resnet18", "mobilenet_v2"):  # and the same model on cpu gives the same shape
+        fl.manual_seed(0)
+        cpu = getattr(models, name)(num_classes=7).eval()
+        with fl.no_grad():
+            assert cpu(fl.randn(2, 3, size, size)).shape == y.shape
+        # moving a cpu model to meta works too
+        assert cpu.to("meta")(fl.empty(1, 3, size, size, device="meta")).shape == (1, 7)
+
+
+def test_transformer_and_recurrent_models_match_pytorch():
+    torch.manual_seed(0)
+    pairs = []
+    for m in (fl, torch):
+        with m.device("meta"):
+            tr = m.nn.Transformer(16, 2, 2, 2, 32, batch_first=True)
+            enc = m.nn.TransformerEncoder(m.nn.TransformerEncoderLayer(16, 4, 32, norm_first=True), 2)
+            lstm = m.nn.LSTM(4, 6, num_layers=2, batch_first=True, bidirectional=True)
+            gru = m.nn.GRU(4, 5, num_layers=1)
+            rnn = m.nn.RNN(4, 3)
+            mha = m.nn.MultiheadAttention(16, 4, batch_first=True)
+            emb = m.nn.EmbeddingBag(10, 3, mode="max")
+            src, tgt = m.empty(3, 5, 16), m.empty(3, 4, 16)
+            seq = m.empty(3, 7, 4)
+            outs = [tr(src, tgt), enc(src.transpose(0, 1)), *lstm(seq)[1], lstm(seq)[0], gru(seq)[0], gru(seq)[1],
+                    rnn(seq)[0], *mha(src, src, src), mha(src, tgt, tgt, need_weights=False)[0],
+                    emb(m.zeros(3, 4, dtype=m.int64))]
+        pairs.append(outs)
+    for k, (a, b) in enumerate(zip(*pairs)):
+        try:
+            _same_meta(a, b)
+        except AssertionError as e:
+            raise AssertionError(f"output #{k}: {e}")

@@ -19,6 +19,7 @@ import collections
 import math
 
 from ._meta_impl import MetaOnlyImpl
+from . import _meta_rules
 from ._tensor import Tensor, _blank, _GRAD_DTYPES
 from ._dtype import _BY_NAME, _to_dtype, dtype as _dtype_cls
 from ._utils import wrap_dim, contiguous_strides as _contiguous_strides
@@ -57,6 +58,9 @@ class _MetaImpl(MetaOnlyImpl):
     def variable_data(self):
         return _MetaImpl(self.shape, self.dtype, self.stride, self.storage_offset)
 
+    # (read by code that picks a kernel: no meta tensor is on a GPU)
+    is_cuda = False
+
     def __getattr__(self, name):
         raise NotImplementedError(f"this operation needs a tensor's data ('{name}'), which a meta tensor "
                                   "(device='meta') does not have")
@@ -79,6 +83,8 @@ class MetaTensor(Tensor):
         try:
             if name in _METADATA:
                 return func(*args, **kwargs)
+            if rule is None and name in _meta_rules.COMPOSITE:
+                return _composite(name, func, args, kwargs)
             if rule is not None:
                 return _track(name, rule(*args, **kwargs), args, kwargs)
             if name.endswith("_") and not name.startswith("_") and args and isinstance(args[0], MetaTensor):
@@ -138,6 +144,22 @@ for _k, _v in Tensor.__dict__.items():
 # Ops whose results never require grad through their inputs (the factories set it from their argument).
 _NO_GRAD = frozenset(("detach", "data", "empty_like", "zeros_like", "ones_like", "full_like", "rand_like",
                       "randn_like", "new_empty", "new_zeros", "new_ones", "new_full", "__setitem__"))
+
+
+def _composite(name, func, args, kwargs):
+    """Runs a composite function's own body (_meta_rules.COMPOSITE) with dispatch on, so each op it calls
+    meets its meta rule; a kernel reached with a meta tensor is reported as this op's missing rule."""
+    st = _tf._local
+    saved = st.disabled
+    st.disabled = 0
+    try:
+        return _tf.unwrapped(func)(*args, **kwargs)
+    except TypeError as e:
+        if "incompatible function arguments" in str(e):
+            raise NotImplementedError(f"{name}: not supported on meta tensors (device='meta') by flambeau") from None
+        raise
+    finally:
+        st.disabled = saved
 
 
 def _track(name, result, args, kwargs):
@@ -537,34 +559,6 @@ def _clone(t, memory_format=None):
     return _like(t)
 
 
-def _getitem(t, idx):
-    shape = list(t._impl.shape)
-    if not isinstance(idx, tuple):
-        idx = (idx,)
-    n_real = sum(1 for i in idx if i is not None and i is not Ellipsis)
-    out, d = [], 0
-    for i in idx:
-        if i is Ellipsis:
-            k = len(shape) - n_real
-            out.extend(shape[d:d + k])
-            d += k
-        elif i is None:
-            out.append(1)
-        elif isinstance(i, bool) or not isinstance(i, (int, slice)):
-            raise NotImplementedError("__getitem__: indexing a meta tensor with tensors, lists or bools is not "
-                                      "supported by flambeau")
-        elif isinstance(i, int):
-            if d >= len(shape) or not -shape[d] <= i < shape[d]:
-                raise IndexError(f"index {i} is out of bounds for dimension {d} with size "
-                                 f"{shape[d] if d < len(shape) else 0}")
-            d += 1
-        else:
-            out.append(len(range(*i.indices(shape[d]))))
-            d += 1
-    out.extend(shape[d:])
-    return make(out, t._impl.dtype)
-
-
 def _setitem(t, idx, value):
     return None
 
@@ -742,7 +736,7 @@ _RULES = {
     "bfloat16": _cast("bfloat16"), "long": _cast("int64"), "int": _cast("int32"), "short": _cast("int16"),
     "char": _cast("int8"), "byte": _cast("uint8"), "bool": _cast("bool"),
     "copy_": _copy_, "__iter__": lambda t: iter(_unbind(t)),
-    "clone": _clone, "contiguous": _contiguous, "__setitem__": _setitem, "__getitem__": _getitem,
+    "clone": _clone, "contiguous": _contiguous, "__setitem__": _setitem,
     "empty_like": like_factory("empty_like"), "zeros_like": like_factory("zeros_like"),
     "ones_like": like_factory("ones_like"), "full_like": like_factory("full_like"),
     "rand_like": like_factory("rand_like"), "randn_like": like_factory("randn_like"),
@@ -762,4 +756,5 @@ _RULES = {
     "amax": _reduction("keep"), "amin": _reduction("keep"), "argmax": _reduction("index"),
     "argmin": _reduction("index"), "all": _reduction("bool"), "any": _reduction("bool"),
     "count_nonzero": _reduction("index"), "max": _minmax("max"), "min": _minmax("min"),
+    **_meta_rules.RULES,
 }
