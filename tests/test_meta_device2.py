@@ -326,3 +326,111 @@ def test_transformer_and_recurrent_models_match_pytorch():
             _same_meta(a, b)
         except AssertionError as e:
             raise AssertionError(f"output #{k}: {e}")
+
+
+# ---------------------------------------------------------------- autograd on meta
+def _graph(m):
+    """A few graphs on meta; returns tensors whose (shape, dtype, requires_grad, is_leaf, grad_fn name) are
+    compared."""
+    out = []
+    w = m.empty(3, 4, device="meta", requires_grad=True)
+    b = m.empty(3, device="meta", requires_grad=True)
+    x = m.empty(5, 4, device="meta")
+    y = m.nn.functional.linear(x, w, b)
+    loss = y.relu().sum()
+    out += [y, loss]
+    loss.backward()
+    out += [w.grad, b.grad]
+    assert x.grad is None
+    (x @ w.T + b).pow(2).mean().backward()  # accumulates into the same .grad
+    out += [w.grad, b.grad]
+    out.append(m.autograd.grad((w * 2).sum(), w)[0])
+    h = w * 2
+    h[0] = b.new_empty(4).requires_grad_()
+    out.append(h)
+    h.sum().backward()
+    with m.no_grad():
+        w.add_(1)
+    out.append(w)
+    z = m.empty(2, 3, device="meta", requires_grad=True)
+    v, i = z.max(1)
+    out += [v, i, z.detach(), *z.split(1, 1)]
+    z.split(1, 1)[0].sum().backward()
+    out.append(z.grad)
+    q = m.empty(2, 3, device="meta", requires_grad=True)
+    r = q.clone()
+    r.mul_(m.empty(3, device="meta", requires_grad=True))
+    out += [r, q.view(6), q[0], q[[0, 1]], q @ q.T, q.sum(1), q.mean(), q + 1, q.exp()]
+    return out
+
+
+def test_autograd_graph_on_meta_matches_pytorch():
+    ours, theirs = _graph(fl), _graph(torch)
+    assert len(ours) == len(theirs)
+    for k, (a, b) in enumerate(zip(ours, theirs)):
+        try:
+            _same_meta(a, b)
+            assert a.is_leaf == b.is_leaf
+            if b.grad_fn is not None and b.grad_fn.name() in ("AddBackward0", "MulBackward0", "SumBackward0",
+                                                              "SumBackward1", "ViewBackward0", "SelectBackward0",
+                                                              "IndexBackward0", "MmBackward0", "CopySlices",
+                                                              "MaxBackward0", "CloneBackward0", "ExpBackward0",
+                                                              "MeanBackward0", "SplitBackward0"):
+                assert a.grad_fn.name() == b.grad_fn.name()
+            assert (a.grad_fn is None) == (b.grad_fn is None)
+        except AssertionError as e:
+            raise AssertionError(f"tensor #{k}: {e} ({a.grad_fn}, {b.grad_fn})")
+
+
+def test_autograd_errors_on_meta_match_pytorch():
+    for m in (fl, torch):
+        w = m.empty(3, device="meta", requires_grad=True)
+        with pytest.raises(RuntimeError, match="a leaf Variable that requires grad is being used in an in-place"):
+            w.add_(1)
+        # a gradient for a tensor with data cannot come from a meta tensor
+        cpu = m.tensor(2.0, requires_grad=True)
+        with pytest.raises(NotImplementedError, match="Cannot copy out of meta tensor; no data!"):
+            (cpu * w).sum().backward()
+        with pytest.raises(RuntimeError, match="does not require grad"):
+            m.empty(3, device="meta").sum().backward()
+
+
+def test_double_backward_on_meta():
+    t = fl.empty(2, 3, device="meta", requires_grad=True)
+    g, = fl.autograd.grad(t.exp().sum(), t, create_graph=True)
+    assert g.requires_grad and g.grad_fn is not None and g.shape == (2, 3)
+    h, = fl.autograd.grad(g.sum(), t)
+    assert h.is_meta and h.shape == (2, 3)
+    w = fl.empty(4, 3, device="meta", requires_grad=True)  # a gradient penalty
+    x = fl.empty(5, 3, device="meta", requires_grad=True)
+    gx, = fl.autograd.grad((x @ w.T).tanh().sum(), x, create_graph=True)
+    (gx.norm() ** 2).backward()
+    assert w.grad.shape == (4, 3) and x.grad.shape == (5, 3) and w.grad.is_meta
+
+
+@pytest.mark.parametrize("build", [
+    lambda m: (m.vision.models.resnet18(num_classes=10) if m is fl else None, (4, 3, 64, 64)),
+    lambda m: (m.nn.Sequential(m.nn.Conv2d(3, 8, 3), m.nn.BatchNorm2d(8), m.nn.ReLU(), m.nn.MaxPool2d(2),
+                               m.nn.Flatten(), m.nn.Linear(8 * 7 * 7, 10)), (4, 3, 16, 16)),
+])
+def test_model_backward_on_meta_gives_every_parameter_a_meta_grad(build):
+    with fl.device("meta"):
+        model, shape = build(fl)
+        x, y = fl.empty(*shape), fl.zeros(shape[0], dtype=fl.int64)
+    loss = fl.nn.functional.cross_entropy(model(x), y)
+    assert loss.requires_grad and loss.grad_fn is not None
+    loss.backward()
+    for n, p in model.named_parameters():
+        assert p.grad is not None and p.grad.is_meta and p.grad.shape == p.shape and p.grad.dtype == p.dtype, n
+
+
+def test_recurrent_and_attention_backward_on_meta():
+    with fl.device("meta"):
+        tr = fl.nn.Transformer(16, 2, 1, 1, 32, batch_first=True)
+        lstm = fl.nn.LSTM(4, 6, batch_first=True, bidirectional=True)
+    tr(fl.empty(2, 5, 16, device="meta"), fl.empty(2, 3, 16, device="meta")).sum().backward()
+    o, (h, c) = lstm(fl.empty(3, 7, 4, device="meta"))
+    (o.sum() + h.sum() + c.mean()).backward()
+    for model in (tr, lstm):
+        for n, p in model.named_parameters():
+            assert p.grad is not None and p.grad.shape == p.shape and p.grad.is_meta, n

@@ -61,6 +61,10 @@ class _MetaImpl(MetaOnlyImpl):
     # (read by code that picks a kernel: no meta tensor is on a GPU)
     is_cuda = False
 
+    @property
+    def storage_ptr(self):
+        return id(self)  # (the backward engine's aliasing bookkeeping: no two meta tensors share data)
+
     def __getattr__(self, name):
         raise NotImplementedError(f"this operation needs a tensor's data ('{name}'), which a meta tensor "
                                   "(device='meta') does not have")
@@ -83,12 +87,18 @@ class MetaTensor(Tensor):
         try:
             if name in _METADATA:
                 return func(*args, **kwargs)
-            if rule is None and name in _meta_rules.COMPOSITE:
+            if rule is None and (name in _meta_rules.COMPOSITE or name == "backward"):
                 return _composite(name, func, args, kwargs)
+            if name in _INPLACE_RULES:
+                r = rule(*args, **kwargs)
+                _record_inplace(name, args[0], args, kwargs)
+                return r
             if rule is not None:
                 return _track(name, rule(*args, **kwargs), args, kwargs)
             if name.endswith("_") and not name.startswith("_") and args and isinstance(args[0], MetaTensor):
-                return _inplace(*args, **kwargs)  # the nn.init initialisers and friends: nothing to write
+                r = _inplace(*args, **kwargs)  # the nn.init initialisers and friends: nothing to write
+                _record_inplace(name, args[0], args, kwargs)
+                return r
             if name in _ELEMENTWISE:
                 return _track(name, _elementwise(name, args, kwargs), args, kwargs)
         finally:
@@ -144,6 +154,9 @@ for _k, _v in Tensor.__dict__.items():
 # Ops whose results never require grad through their inputs (the factories set it from their argument).
 _NO_GRAD = frozenset(("detach", "data", "empty_like", "zeros_like", "ones_like", "full_like", "rand_like",
                       "randn_like", "new_empty", "new_zeros", "new_ones", "new_full", "__setitem__"))
+# Rules of in-place ops: their target takes the history (_record_inplace), not a new result.
+_INPLACE_RULES = frozenset(["copy_", "__setitem__"] + [f"__i{op}__" for op in (
+    "add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "and", "or", "xor", "matmul", "lshift", "rshift")])
 
 
 def _composite(name, func, args, kwargs):
@@ -163,17 +176,114 @@ def _composite(name, func, args, kwargs):
 
 
 def _track(name, result, args, kwargs):
-    """A meta result requires grad when a floating input does and grad mode is on, as autograd would make it
-    (there is no graph: a meta tensor has nothing to differentiate, only the flag is kept)."""
+    """Records a meta op in the autograd graph, as PyTorch does on its meta device: when grad mode is on and
+    an input requires grad, the floating results require grad and get a grad_fn whose backward gives each
+    such input a meta gradient of its own shape and dtype (all a gradient of a tensor without data can be).
+    So requires_grad, grad_fn, is_leaf and .backward() behave as on real tensors; .grad is a meta tensor."""
     from .autograd.grad_mode import _state
     if not _state.enabled or name in _NO_GRAD:
         return result
-    if not any(getattr(a, "_rg", False) for a in _tensors_in(args, kwargs)):
+    ins = [a for a in _tensors_in(args, kwargs) if a._rg]
+    if not ins:
         return result
-    for r in (result if isinstance(result, tuple) else (result,)):
-        if type(r) is MetaTensor and r._impl.dtype in _GRAD_DTYPES and r is not args[0]:
+    outs = result if isinstance(result, tuple) else (result,)
+    first = args[0] if args else None
+    diff = [(i, r) for i, r in enumerate(outs)
+            if type(r) is MetaTensor and r._impl.dtype in _GRAD_DTYPES and r is not first]
+    if diff:
+        if name == "__getitem__":
+            name = _getitem_kind(args[1])
+        elif name in ("sum", "mean", "nansum") and (kwargs.get("dim") is not None or (
+                len(args) > 1 and args[1] is not None and not isinstance(args[1], bool))):
+            name += "_dim"  # PyTorch's SumBackward1/MeanBackward1
+        node = _node(name, ins, outs)
+        for i, r in diff:
             r._rg = True
+            r._gfn = node
+            r._output_nr = i
     return result
+
+
+def _record_inplace(name, t, args, kwargs):
+    """An in-place op (add_, mul_, copy_, t[i] = v, ...) on meta tensor t under grad mode: t takes a new grad_fn
+    leading to its previous history (not for copy_, which overwrites every value) and to the other operands
+    that require grad; a leaf that requires grad is refused, as PyTorch does. (Meta results are not views of
+    their base, so an in-place op on a view does not reach the base's history.)"""
+    from .autograd.grad_mode import _state
+    if not _state.enabled or type(t) is not MetaTensor:
+        return
+    others = [a for a in _tensors_in(args[1:], kwargs) if a._rg and a is not t]
+    if t._rg and t._gfn is None and t._base is None:
+        raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
+    if not others and not t._rg:
+        return
+    if t._impl.dtype not in _GRAD_DTYPES:
+        return
+    ins = ([t] if t._rg and name != "copy_" else []) + others
+    node = _node(name, ins, (t,))
+    t._rg = True
+    t._gfn = node
+    t._output_nr = 0
+
+
+def _getitem_kind(idx):
+    """PyTorch's grad_fn for t[idx]: IndexBackward0 with tensor/list indices, else the last basic step's."""
+    idx = idx if isinstance(idx, tuple) else (idx,)
+    if any(isinstance(i, (Tensor, list)) for i in idx):
+        return "getitem_index"
+    for i in reversed(idx):
+        if isinstance(i, int) and not isinstance(i, bool):
+            return "getitem_select"
+        if isinstance(i, slice):
+            return "getitem_slice"
+        if i is None:
+            return "getitem_unsqueeze"
+    return "getitem_alias"
+
+
+_NODE_CLASSES = {}
+# PyTorch's grad_fn names where ours would differ from the op's name (the rest: CamelCase of the name).
+_GRAD_NAMES = {"radd": "Add", "iadd": "Add", "rmul": "Mul", "imul": "Mul", "isub": "Sub", "rsub": "Rsub",
+               "truediv": "Div", "rtruediv": "Div", "itruediv": "Div", "true_divide": "Div", "matmul": "Mm",
+               "rmatmul": "Mm", "getitem_index": "Index", "getitem_select": "Select",
+               "getitem_slice": "Slice", "getitem_unsqueeze": "Unsqueeze", "getitem_alias": "Alias", "setitem": "CopySlices", "copy_": "Copy",
+               "linear": "Addmm", "layer_norm": "NativeLayerNorm", "batch_norm": "NativeBatchNorm",
+               "group_norm": "NativeGroupNorm", "reshape": "View", "flatten": "View", "contiguous": "Clone",
+               "conv1d": "Convolution", "conv2d": "Convolution", "conv3d": "Convolution",
+               "conv_transpose1d": "Convolution", "conv_transpose2d": "Convolution",
+               "conv_transpose3d": "Convolution", "t": "T", "mT": "Transpose", "T": "Permute"}
+
+
+def _node_class(name):
+    global _MetaGradFunction
+    cls = _NODE_CLASSES.get(name)
+    if cls is None:
+        if _MetaGradFunction is None:
+            _MetaGradFunction = _define_grad_function()
+        base = name.strip("_")
+        if name.startswith("__i") and name.endswith("__") or name.startswith("__r") and name.endswith("__"):
+            base = name[3:-2]
+        camel = _GRAD_NAMES.get(name.strip("_")) or _GRAD_NAMES.get(base) or \
+            "".join(w[:1].upper() + w[1:] for w in base.rstrip("_").split("_"))
+        full = camel if camel == "CopySlices" else camel + "Backward0"
+        if name.endswith("_dim"):
+            full = camel[:-3] + "Backward1"
+        cls = _NODE_CLASSES[name] = type(f"Meta{camel}", (_MetaGradFunction,), {
+            "_grad_fn_name": full, "_builtin": True})
+    return cls
+
+
+def _node(name, ins, outs):
+    """The grad_fn of a meta op: edges to the inputs that require grad, their shapes for the gradients."""
+    from .autograd import function as _fn
+    ctx = _node_class(name)._backward_cls()
+    ctx.next_functions = tuple(_fn._edge(a) for a in ins)
+    ctx.needs_input_grad = (True,) * len(ins)
+    ctx._meta_in = tuple((tuple(a._impl.shape), a._impl.dtype, a._impl.device == "meta") for a in ins)
+    ctx._n_outputs = len(outs)
+    ctx._out_meta = tuple((tuple(o._impl.shape), o._impl.dtype, "meta") if isinstance(o, Tensor) else None
+                          for o in outs)
+    return ctx
 
 
 def _tensors_in(args, kwargs):
@@ -182,6 +292,47 @@ def _tensors_in(args, kwargs):
             yield a
         elif isinstance(a, (list, tuple)):
             yield from (e for e in a if isinstance(e, Tensor))
+
+
+def _meta_grads(ctx, *grads):
+    """The backward of every meta node: a meta gradient shaped like each input. An input off the meta device
+    would need real values, which PyTorch reports the same way. Under create_graph the gradients get a node
+    of their own leading to the incoming gradients and to the op's inputs: a gradient may depend on both
+    (exp's does, add's does not; without values the dependence is taken to be there, so a second
+    derivative is a meta tensor wherever PyTorch's could be one, and never missing)."""
+    out = []
+    for shape, dt, on_meta in ctx._meta_in:
+        if not on_meta:
+            raise NotImplementedError(_NO_DATA)
+        out.append(make(shape, dt))
+    from .autograd.grad_mode import _state
+    if _state.enabled:  # create_graph=True
+        from .autograd import function as _fn
+        gin = [g for g in grads if isinstance(g, Tensor) and g._rg]
+        node = _node_class(ctx._name.rsplit("Backward", 1)[0] + "_backward")._backward_cls()
+        node.next_functions = tuple(ctx.next_functions) + tuple(_fn._edge(g) for g in gin)
+        node.needs_input_grad = (True,) * len(node.next_functions)
+        node._meta_in = tuple(ctx._meta_in) + tuple((tuple(g._impl.shape), g._impl.dtype, True) for g in gin)
+        node._n_outputs = len(out)
+        node._out_meta = tuple((tuple(o._impl.shape), o._impl.dtype, "meta") for o in out)
+        for k, o in enumerate(out):
+            if o._impl.dtype in _GRAD_DTYPES:
+                o._rg = True
+                o._gfn = node
+                o._output_nr = k
+    return tuple(out)
+
+
+def _define_grad_function():
+    from .autograd.function import Function
+
+    class MetaGrad(Function):
+        _builtin = True
+        backward = staticmethod(_meta_grads)
+    return MetaGrad
+
+
+_MetaGradFunction = None  # (defined on first use below: autograd imports after this module's top)
 
 
 def _rebuild(shape, dtype, requires_grad):
@@ -284,6 +435,12 @@ def _detach(t):
 
 
 def _inplace(t, *args, **kwargs):
+    return t
+
+
+def _detach_(t):
+    t._rg = False
+    t._gfn = None
     return t
 
 
@@ -731,7 +888,7 @@ _RULES = {
     "item": _item, "tolist": _data_error, "numpy": _numpy, "__array__": _numpy, "__float__": _item,
     "__int__": _item, "__index__": _item, "__complex__": _item, "__bool__": _item,
     "cpu": _data_error, "cuda": _data_error, "data_ptr": _data_error,
-    "detach": _detach, "data": _detach, "to": _to, "type": _type, "type_as": lambda t, o: _to(t, o.dtype),
+    "detach": _detach, "data": _detach, "detach_": _detach_, "to": _to, "type": _type, "type_as": lambda t, o: _to(t, o.dtype),
     "float": _cast("float32"), "double": _cast("float64"), "half": _cast("float16"),
     "bfloat16": _cast("bfloat16"), "long": _cast("int64"), "int": _cast("int32"), "short": _cast("int16"),
     "char": _cast("int8"), "byte": _cast("uint8"), "bool": _cast("bool"),
