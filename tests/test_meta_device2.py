@@ -434,3 +434,50 @@ def test_recurrent_and_attention_backward_on_meta():
     for model in (tr, lstm):
         for n, p in model.named_parameters():
             assert p.grad is not None and p.grad.shape == p.shape and p.grad.is_meta, n
+
+
+def _opt_states(m):
+    lin = m.nn.Linear(3, 2, device="meta")
+    lin(m.empty(4, 3, device="meta")).sum().backward()
+    out = []
+    for opt in (m.optim.SGD(lin.parameters(), lr=0.1, momentum=0.9), m.optim.Adam(lin.parameters()),
+                m.optim.AdamW(lin.parameters(), fused=False), m.optim.RMSprop(lin.parameters()),
+                m.optim.Adagrad(lin.parameters())):
+        opt.step()
+        opt.step()
+        assert lin.weight.is_meta and lin.weight.grad_fn is None and lin.weight.is_leaf
+        out.append(sorted((k, tuple(v.shape), str(v.device)) for k, v in opt.state[lin.weight].items()
+                          if isinstance(v, m.Tensor)))
+    lin.zero_grad()
+    out.append(lin.weight.grad)
+    return out
+
+
+def test_optimizer_steps_on_meta_match_pytorch():
+    assert _opt_states(fl) == _opt_states(torch)
+
+
+def test_setitem_on_meta():
+    for m in (fl, torch):
+        x = m.empty(3, 4, device="meta")
+        x[x > 0] = 1.0  # a mask on meta: accepted, as PyTorch's index_put
+        x[m.tensor([0, 1])] = m.empty(2, 4, device="meta")
+        x[:, 1] = m.empty(3, device="meta")
+        with pytest.raises(RuntimeError):
+            x[0] = m.empty(5, device="meta")
+        with pytest.raises(NotImplementedError, match="Cannot copy out of meta tensor; no data!"):
+            m.zeros(3)[0] = m.empty((), device="meta")
+        assert x.is_meta
+
+
+def test_to_meta_of_a_tensor_requiring_grad():
+    for m in (fl, torch):
+        x = m.randn(3, requires_grad=True)
+        y = x.to("meta")
+        assert y.is_meta and y.requires_grad and y.grad_fn.name() == "ToCopyBackward0"
+        with pytest.raises(NotImplementedError, match="Cannot copy out of meta tensor; no data!"):
+            y.sum().backward()
+        with m.no_grad():
+            assert not x.to("meta").requires_grad
+        lin = m.nn.Linear(2, 3).to("meta")
+        assert lin.weight.is_leaf and lin.weight.requires_grad and lin.weight.grad_fn is None

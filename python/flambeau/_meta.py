@@ -403,7 +403,8 @@ def factory(op, shape, dtype, default_dtype, requires_grad=False):
 def to_meta(t, dtype=None):
     """t.to('meta'): a meta tensor of t's shape (and dtype, or the one asked for)."""
     impl = t._impl
-    return make(impl.shape, impl.dtype if dtype is None else dtype, requires_grad=False)
+    r = make(impl.shape, impl.dtype if dtype is None else dtype, requires_grad=False)
+    return _track("_to_copy", r, (t,), {})  # (ToCopyBackward0; its backward raises: t has data, r none)
 
 
 # ---------------------------------------------------------------- rules
@@ -717,6 +718,25 @@ def _clone(t, memory_format=None):
 
 
 def _setitem(t, idx, value):
+    """t[idx] = value: nothing to write into a meta tensor; the value must broadcast to what idx selects (not
+    checked for a boolean mask on meta, whose count is unknown: PyTorch takes it as well). A tensor with data
+    cannot take a meta value."""
+    if type(t) is not MetaTensor:
+        raise NotImplementedError(_NO_DATA)
+    if isinstance(value, Tensor):
+        try:
+            target = _meta_rules.index_shape(tuple(t._impl.shape), idx, "__setitem__")
+        except NotImplementedError:
+            return None
+        vs = _shape_of(value)
+        if len(vs) > len(target) and any(d != 1 for d in vs[:len(vs) - len(target)]):
+            raise RuntimeError(f"shape mismatch: value tensor of shape {list(vs)} cannot be broadcast to indexing "
+                               f"result of shape {list(target)}")
+        vs = vs[len(vs) - len(target):] if len(vs) > len(target) else vs
+        for a, b in zip(vs[::-1], target[::-1]):
+            if a != 1 and a != b:
+                raise RuntimeError(f"shape mismatch: value tensor of shape {list(_shape_of(value))} cannot be "
+                                   f"broadcast to indexing result of shape {list(target)}")
     return None
 
 
