@@ -274,9 +274,8 @@ def test_shape_rule_errors():
         fl.empty(2, 3, device="meta")[fl.empty(2, device="meta")]
     with pytest.raises(IndexError, match="could not be broadcast"):
         fl.empty(4, 5, device="meta")[fl.tensor([0, 1]), fl.tensor([0, 1, 2])]
-    with pytest.raises(NotImplementedError, match="not supported on meta tensors"):
-        fl.nn.functional.ctc_loss(fl.empty(5, 2, 4, device="meta"), fl.zeros(2, 3, dtype=fl.int64, device="meta"),
-                                  (5, 5), (3, 3))
+    with pytest.raises(NotImplementedError, match="quantile: not supported on meta tensors"):
+        fl.quantile(fl.empty(5, 2, device="meta"), 0.5)
 
 
 # ---------------------------------------------------------------- models
@@ -481,3 +480,78 @@ def test_to_meta_of_a_tensor_requiring_grad():
             assert not x.to("meta").requires_grad
         lin = m.nn.Linear(2, 3).to("meta")
         assert lin.weight.is_leaf and lin.weight.requires_grad and lin.weight.grad_fn is None
+
+
+# ---------------------------------------------------------------- more ops
+def _more_ops(m):
+    """Elementwise, reduction, stacking, loss, sampling and module ops on meta inputs (PyTorch runs each)."""
+    x = m.empty(2, 3, 4, device="meta")
+    y = m.empty(3, 4, device="meta")
+    i = m.empty(2, 3, dtype=m.int64, device="meta")
+    b = m.empty(2, 3, 4, dtype=m.bool, device="meta")
+    F = m.nn.functional
+    return {
+      "clamp_min": lambda: x.clamp_min(0), "clamp_max": lambda: m.clamp_max(x, 1), "addcmul": lambda: m.addcmul(x, x, y),
+      "where_scalar": lambda: m.where(b, x, 0.0), 
+      "softmax_dtype": lambda: F.softmax(x, -1, dtype=m.float64), "normalize": lambda: F.normalize(x, dim=1),
+      "logsigmoid": lambda: F.logsigmoid(x), "erfinv": lambda: x.erfinv(), "rsqrt": lambda: x.rsqrt(),
+      "new_tensor": lambda: x.new_tensor([1, 2]), "roll": lambda: x.roll(1, 2), 
+      "sdpa_causal": lambda: F.scaled_dot_product_attention(x, x, x, is_causal=True), "hardswish": lambda: F.hardswish(x),
+      "mish": lambda: F.mish(x), "tanh_": lambda: x.clone().tanh_(), "log_softmax": lambda: x.log_softmax(1),
+      "argmax_keep": lambda: x.argmax(1, keepdim=True), "std_unb": lambda: x.std(1, unbiased=False), "var_corr": lambda: x.var(dim=1, correction=0),
+      "sum_dtype": lambda: i.sum(dtype=m.float32), "prod": lambda: i.prod(1), "mean_keep": lambda: x.mean((1, 2), keepdim=True),
+      "aminmax": lambda: m.aminmax(x, dim=1)[0], "logsumexp": lambda: x.logsumexp(2), "cumsum_dtype": lambda: i.cumsum(0, dtype=m.float32),
+      "flip": lambda: x.flip(0, 1), "rot90": lambda: m.rot90(x, 1, (1, 2)), "tril_k": lambda: y.tril(-1), "triu": lambda: y.triu(1),
+      "sign": lambda: x.sign(), "abs_i": lambda: i.abs(), "neg_i": lambda: -i, "bitwise_not": lambda: ~b, "floor_div": lambda: i // 2,
+      "div_floor": lambda: x.div(2, rounding_mode="floor"), "div_trunc_i": lambda: i.div(2, rounding_mode="trunc"),
+      "pow_t": lambda: x.pow(y), "rpow": lambda: 2 ** x, "fmod": lambda: x.fmod(2), "remainder_i": lambda: i % 3,
+      "isfinite": lambda: x.isfinite(), "nan_to_num": lambda: x.nan_to_num(), "lerp": lambda: m.lerp(x, y, 0.5), "lerp_t": lambda: m.lerp(x, y, x),
+      "atan2": lambda: m.atan2(x, y), "hypot": lambda: m.hypot(x, y), "maximum": lambda: m.maximum(x, y), "fmax": lambda: m.fmax(x, y),
+      "logaddexp": lambda: m.logaddexp(x, y), "xlogy": lambda: m.xlogy(x, y), "sigmoid_": lambda: x.clone().sigmoid_(),
+      "squeeze_dims": lambda: x.unsqueeze(0).squeeze((0, 1)), "stack_neg": lambda: m.stack([y, y], -1), "hstack": lambda: m.hstack([y, y]),
+      "vstack": lambda: m.vstack([y, y]), "dstack": lambda: m.dstack([y, y]), "column_stack": lambda: m.column_stack([y, y]),
+      "atleast_3d": lambda: m.atleast_3d(y), "ravel": lambda: x.ravel(), "view_as_shape": lambda: x.view(-1, 4),
+      "expand_neg": lambda: y.expand(2, -1, -1), "narrow_copy": lambda: x.narrow_copy(1, 0, 2),
+      "index_put": lambda: x.index_put((i[0],), m.empty(3, 3, 4, device="meta")), "masked_scatter": lambda: x.masked_scatter(b, x),
+      "type_float": lambda: i.type(m.float32), "to_dtype_copy": lambda: x.to(m.float64, copy=True), "half": lambda: x.half(),
+      "chunk_uneven": lambda: x.chunk(3, 2)[1], "unbind1": lambda: x.unbind(1)[0], "movedim": lambda: x.movedim((0, 1), (2, 0)),
+      "swapdims": lambda: x.swapdims(0, 2), "einsum_trace": lambda: m.einsum("ii", y[:, :3]), "trace": lambda: y.trace(),
+      "kron": lambda: m.kron(y, y), "block_diag": lambda: m.block_diag(y, y), "cartesian_prod": lambda: m.cartesian_prod(y[0], y[1]),
+      "count_nonzero": lambda: x.count_nonzero(1), 
+      "all_dim": lambda: b.all(1), "any_keep": lambda: b.any(2, keepdim=True), "bucketize": lambda: m.bucketize(x, y[0]),
+      "searchsorted": lambda: m.searchsorted(y, y), "histc": lambda: m.histc(x), "std_mean": lambda: m.std_mean(x, 1)[1],
+      "var_mean": lambda: m.var_mean(x, 1)[0], "nanmean": lambda: x.nanmean(1), 
+      "logit": lambda: m.logit(x), "frac": lambda: x.frac(), "heaviside": lambda: m.heaviside(x, y), "copysign": lambda: m.copysign(x, y),
+      "float_power": lambda: m.float_power(x, 2), "sinc": lambda: m.sinc(x), "deg2rad": lambda: m.deg2rad(x), "addbmm": lambda: m.addbmm(y[:, :3], x, x.transpose(1, 2)),
+      "chain_matmul": lambda: m.chain_matmul(y, y.T), "F_threshold": lambda: F.threshold(x, 0.1, 0.0), "F_hardshrink": lambda: F.hardshrink(x),
+      "F_softshrink": lambda: F.softshrink(x), "glu": lambda: F.glu(x, -1), "F_elu_": lambda: F.elu(x.clone(), inplace=True),
+      "relu_": lambda: F.relu(x.clone(), inplace=True), "dropout_train": lambda: F.dropout(x, 0.5, True), "F_embedding_maxnorm": lambda: F.embedding(i, y.T.contiguous(), max_norm=1.0),
+      "nll_2d": lambda: F.nll_loss(x.unsqueeze(-1), m.empty(2, 4, 1, dtype=m.int64, device="meta")),
+      "triplet": lambda: F.triplet_margin_loss(y, y, y), "margin_ranking": lambda: F.margin_ranking_loss(y[0], y[1], y[2]),
+ 
+      "ctc": lambda: F.ctc_loss(m.empty(5, 2, 4, device="meta"), m.empty(2, 3, dtype=m.int64, device="meta"), (5, 5), (3, 3)),
+      "grid_sample": lambda: F.grid_sample(x.unsqueeze(0), m.empty(1, 5, 6, 2, device="meta"), align_corners=False),
+      "affine_grid": lambda: F.affine_grid(m.empty(2, 2, 3, device="meta"), (2, 3, 5, 6), align_corners=False),
+      "upsample_nearest": lambda: F.upsample_nearest(x.unsqueeze(0), scale_factor=2), "channel_shuffle": lambda: F.channel_shuffle(x.unsqueeze(0).repeat(1, 2, 1, 1)[:, :4], 2),
+      "local_response_norm": lambda: F.local_response_norm(x, 2), "rms_norm": lambda: F.rms_norm(x, (4,)), "instance_norm": lambda: F.instance_norm(x),
+      "gumbel": lambda: F.gumbel_softmax(x, hard=True), "max_unpool": lambda: F.max_unpool2d(*F.max_pool2d(x.unsqueeze(0), 2, return_indices=True), 2),
+      "fractional": lambda: F.fractional_max_pool2d(x.unsqueeze(0), 2, output_size=1),
+      "interp_bicubic_ac": lambda: F.interpolate(x.unsqueeze(0), size=(5, 9), mode="bicubic", align_corners=True),
+      "interp_area": lambda: F.interpolate(x.unsqueeze(0), scale_factor=0.5, mode="area"),
+      "pad_circular": lambda: F.pad(x, (1, 1), mode="circular"), "pad_replicate": lambda: F.pad(x.unsqueeze(0), (1, 1, 2, 2), mode="replicate"),
+      "lstm_cell": lambda: m.nn.LSTMCell(4, 5, device="meta")(y), "gru_cell": lambda: m.nn.GRUCell(4, 5, device="meta")(y),
+      "conv_bn_eval": lambda: m.nn.BatchNorm1d(3, device="meta").eval()(x), "prelu": lambda: m.nn.PReLU(device="meta")(x),
+      "upsample_mod": lambda: m.nn.Upsample(scale_factor=2)(x.unsqueeze(0)), "flatten_mod": lambda: m.nn.Flatten(0)(x),
+      "unflatten_mod": lambda: m.nn.Unflatten(2, (2, 2))(x), "pixelshuffle_mod": lambda: m.nn.PixelShuffle(2)(x.unsqueeze(0).repeat(1, 4, 1, 1)[:, :4]),
+      "identity": lambda: m.nn.Identity()(x), "bilinear_mod": lambda: m.nn.Bilinear(4, 4, 2, device="meta")(y, y),
+    }
+
+def test_more_ops_match_pytorch():
+    ours, theirs = _more_ops(fl), _more_ops(torch)
+    for name in ours:
+        a, b = ours[name](), theirs[name]()
+        a, b = (a[0], b[0]) if isinstance(b, tuple) else (a, b)
+        try:
+            _same_meta(a, b)
+        except AssertionError as e:
+            raise AssertionError(f"{name}: {e}")

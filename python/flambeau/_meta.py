@@ -167,8 +167,8 @@ def _composite(name, func, args, kwargs):
     st.disabled = 0
     try:
         return _tf.unwrapped(func)(*args, **kwargs)
-    except TypeError as e:
-        if "incompatible function arguments" in str(e):
+    except (TypeError, RuntimeError) as e:  # (_C handed a meta tensor, or the meta device's name)
+        if "incompatible function arguments" in str(e) or "invalid device string 'meta'" in str(e):
             raise NotImplementedError(f"{name}: not supported on meta tensors (device='meta') by flambeau") from None
         raise
     finally:
@@ -534,18 +534,20 @@ for _n in ("add sub mul rsub __add__ __radd__ __sub__ __rsub__ __mul__ __rmul__ 
            "__rand__ __ror__ __rxor__ bitwise_and bitwise_or bitwise_xor bitwise_not __invert__ __mod__ remainder "
            "fmod __pow__ pow __rpow__ floor ceil round trunc sign masked_fill dropout alpha_dropout "
            "feature_alpha_dropout dropout1d dropout2d dropout3d square __floordiv__ floor_divide "
-           "__pos__ positive lerp addcmul addcdiv").split():
+           "__pos__ positive lerp addcmul addcdiv clamp_min clamp_max fmax fmin heaviside").split():
     _ELEMENTWISE[_n] = "same"
 for _n in ("div true_divide __truediv__ __rtruediv__ exp exp2 expm1 log log2 log10 log1p sqrt rsqrt sin cos tan "
            "tanh sigmoid erf erfc erfinv gelu silu mish softplus elu selu celu hardswish hardsigmoid "
            "logsigmoid softsign tanhshrink atan asin acos sinh cosh asinh acosh atanh reciprocal "
-           "softmax log_softmax atan2 hypot glu prelu rrelu").split():
+           "softmax log_softmax atan2 hypot glu prelu rrelu logaddexp logaddexp2 xlogy copysign sinc deg2rad "
+           "rad2deg logit").split():
     _ELEMENTWISE[_n] = "float"
 for _n in ("eq ne lt le gt ge __eq__ __ne__ __lt__ __le__ __gt__ __ge__ logical_and logical_or logical_not "
            "logical_xor isnan isinf isfinite isclose isneginf isposinf signbit").split():
     _ELEMENTWISE[_n] = "bool"
 for _n in ("layer_norm group_norm rms_norm batch_norm instance_norm normalize local_response_norm "
-           "tril triu cumsum cumprod roll flip fliplr flipud softmin masked_scatter").split():
+           "tril triu cumsum cumprod roll flip fliplr flipud softmin masked_scatter nan_to_num frac threshold "
+           "hardshrink softshrink").split():
     _ELEMENTWISE[_n] = "keep"
 
 
@@ -559,19 +561,22 @@ def _elementwise(name, args, kwargs):
                 and not (isinstance(a, bool) and name in ("softmax", "log_softmax"))]
     if name in ("softmax", "log_softmax", "glu", "prelu", "rrelu", "dropout", "alpha_dropout",
                 "feature_alpha_dropout", "dropout1d", "dropout2d", "dropout3d", "leaky_relu", "hardtanh", "elu",
-                "celu", "softplus", "gelu", "clamp", "clip", "relu6", "masked_fill", "lerp"):
+                "celu", "softplus", "gelu", "clamp", "clip", "relu6", "masked_fill", "lerp", "clamp_min", "clamp_max",
+                "logit"):
         operands = [a for a in args[:1] if isinstance(a, Tensor)] + \
                    [a for a in args[1:] if isinstance(a, Tensor) and name in ("masked_fill", "lerp", "clamp", "clip")]
     tensors = [a for a in operands if isinstance(a, Tensor)]
     shape = _broadcast(*(_shape_of(a) for a in tensors))
     if name == "where" and len(args) >= 1:
         dt = _promote.result_type_names(*[a for a in args[1:3]])
-    elif name in ("masked_fill", "clamp", "clip"):
+    elif name in ("masked_fill", "clamp", "clip", "clamp_min", "clamp_max"):
         dt = tensors[0]._impl.dtype
     else:
         dt = _promote.result_type_names(*operands)
     if kind == "bool":
         dt = "bool"
+    elif name in ("div", "true_divide") and kwargs.get("rounding_mode") is not None:
+        pass  # floor/trunc division keeps integers integral
     elif kind == "float" and dt not in _FLOAT and not dt.startswith("complex"):
         from ._dtype import get_default_dtype
         dt = get_default_dtype()._name

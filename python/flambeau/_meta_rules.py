@@ -748,6 +748,12 @@ def _baddbmm(input, batch1, batch2, *, beta=1, alpha=1, out=None):
                 _promote.result_type_names(batch1, batch2))
 
 
+def _addbmm(input, batch1, batch2, *, beta=1, alpha=1, out=None):
+    from ._meta import _matmul_shape
+    b = _matmul_shape(_shape(batch1), _shape(batch2), "addbmm")
+    return make(_m()._broadcast(_shape(input), b[-2:]), _promote.result_type_names(batch1, batch2))
+
+
 def _addmv(input, mat, vec, *, beta=1, alpha=1, out=None):
     return make(_m()._broadcast(_shape(input), _shape(_mv(mat, vec))), _promote.result_type_names(mat, vec))
 
@@ -1019,6 +1025,97 @@ def _loss(kind):
     return loss
 
 
+def _float_power(input, exponent, *, out=None):
+    from ._meta import _broadcast
+    cx = any(isinstance(a, complex) or (isinstance(a, Tensor) and a._impl.dtype.startswith("complex"))
+             for a in (input, exponent))
+    return make(_broadcast(_shape(input), _shape(exponent)), "complex128" if cx else "float64")
+
+
+def _new_tensor(t, data, *, dtype=None, device=None, requires_grad=False, **kwargs):
+    """t.new_tensor(data): data's shape, t's dtype unless one is given (as PyTorch's)."""
+    import flambeau
+    from ._meta import is_meta_device, _dt_name
+    shape = tuple(data._impl.shape) if isinstance(data, Tensor) else \
+        tuple(flambeau.tensor(data, device="cpu")._impl.shape)
+    dt = _dt_name(dtype, t._impl.dtype)
+    if device is not None and not is_meta_device(device):
+        return flambeau.tensor(data, dtype=flambeau._dtype._BY_NAME[dt], device=device, requires_grad=requires_grad)
+    return _m().make(shape, dt, requires_grad=requires_grad)
+
+
+def _trace(input):
+    x = _shape(input)
+    if len(x) != 2:
+        raise RuntimeError(f"trace: expected a matrix, but got tensor with dim {len(x)}")
+    dt = _dt(input)
+    return make((), "int64" if dt in ("bool", "uint8", "int8", "int16", "int32") else dt)
+
+
+def _stat_mean(input, dim=None, *args, keepdim=False, **kwargs):
+    from ._meta import _reduction
+    if args and isinstance(args[0], bool) and isinstance(dim, bool):  # std_mean(input, unbiased)
+        dim = None
+    r = _reduction("float")(input, dim, keepdim)
+    return r, make(tuple(r._impl.shape), r._impl.dtype)
+
+
+def _bucketize(input, boundaries, *, out_int32=False, right=False, out=None):
+    return make(_shape(input), "int32" if out_int32 else "int64")
+
+
+def _searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=None, sorter=None, out=None):
+    return make(_shape(input) if isinstance(input, Tensor) else (), "int32" if out_int32 else "int64")
+
+
+def _histc(input, bins=100, min=0, max=0, *, out=None):
+    return make((int(bins),), _dt(input))
+
+
+def _ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reduction="mean", zero_infinity=False):
+    x = _shape(log_probs)
+    if reduction == "none":
+        return make(x[1:2] if len(x) == 3 else (), _dt(log_probs))
+    return make((), _dt(log_probs))
+
+
+def _grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corners=None):
+    x, g = _shape(input), _shape(grid)
+    return make(x[:2] + g[1:-1], _dt(input))
+
+
+def _affine_grid(theta, size, align_corners=None):
+    size = tuple(size)
+    return make((size[0],) + size[2:] + (len(size) - 2,), _dt(theta))
+
+
+def _max_unpool(nd):
+    def rule(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+        x = _shape(input)
+        k = _tup(kernel_size, nd)
+        s = k if stride is None else _tup(stride, nd)
+        p = _tup(padding, nd)
+        if output_size is not None:
+            out = tuple(output_size)[-nd:]
+        else:
+            out = tuple((x[-nd + i] - 1) * s[i] - 2 * p[i] + k[i] for i in range(nd))
+        return make(x[:-nd] + out, _dt(input))
+    return rule
+
+
+def _fractional_max_pool(nd):
+    def rule(input, kernel_size, output_size=None, output_ratio=None, return_indices=False, _random_samples=None):
+        x = _shape(input)
+        if output_size is None:
+            ratio = tuple(output_ratio) if isinstance(output_ratio, (list, tuple)) else (output_ratio,) * nd
+            out = tuple(int(x[-nd + i] * ratio[i]) for i in range(nd))
+        else:
+            out = _tup(output_size, nd)
+        r = make(x[:-nd] + out, _dt(input))
+        return (r, make(x[:-nd] + out, "int64")) if return_indices else r
+    return rule
+
+
 # ---------------------------------------------------------------- the table
 RULES = {
     **{f"conv{n}d": _conv(n, False) for n in (1, 2, 3)},
@@ -1049,7 +1146,7 @@ RULES = {
     "lstsq": _lstsq, "solve_triangular": _solve_triangular, "lu_factor": _lu_factor, "lu": _lu,
     "vector_norm": _vector_norm, "matrix_norm": _matrix_norm, "cross": _cross, "linalg_cross": _cross,
     "multi_dot": _multi_dot, "vecdot": _vecdot,
-    "mv": _mv, "dot": _dot, "inner": None, "outer": _outer, "ger": _outer, "baddbmm": _baddbmm, "addmv": _addmv,
+    "mv": _mv, "dot": _dot, "inner": None, "outer": _outer, "ger": _outer, "baddbmm": _baddbmm, "addbmm": _addbmm, "addmv": _addmv,
     "einsum": _einsum, "tensordot": _tensordot, "repeat": _repeat, "tile": _tile,
     "repeat_interleave": _repeat_interleave, "unfold": None, "fold": _col2im, "pixel_shuffle": _pixel_shuffle,
     "pixel_unshuffle": _pixel_unshuffle, "diagonal": _diagonal, "diag_embed": _diag_embed, "diag": _diag,
@@ -1060,6 +1157,12 @@ RULES = {
     **{n: _loss("pointwise") for n in ("mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "binary_cross_entropy",
                                        "binary_cross_entropy_with_logits", "kl_div", "soft_margin_loss",
                                        "poisson_nll_loss", "hinge_embedding_loss")},
+    "float_power": _float_power, "new_tensor": _new_tensor, "bucketize": _bucketize,
+    "searchsorted": _searchsorted, "histc": _histc, "ctc_loss": _ctc_loss, "grid_sample": _grid_sample,
+    "affine_grid": _affine_grid, "trace": _trace, "std_mean": _stat_mean, "var_mean": _stat_mean,
+    "narrow_copy": lambda t, dim, start, length: _m()._narrow(t, dim, start, length),
+    **{f"max_unpool{n}d": _max_unpool(n) for n in (1, 2, 3)},
+    **{f"fractional_max_pool{n}d": _fractional_max_pool(n) for n in (2, 3)},
 }
 del RULES["inner"]
 RULES["unfold"] = None  # (set below: Tensor.unfold is a view, F.unfold im2col; told apart by their arity)
@@ -1078,5 +1181,9 @@ COMPOSITE = frozenset((
     "multi_head_attention_forward", "lp_pool1d", "lp_pool2d", "lp_pool3d", "max_pool1d_with_indices",
     "max_pool2d_with_indices", "max_pool3d_with_indices", "adaptive_max_pool1d_with_indices",
     "adaptive_max_pool2d_with_indices", "adaptive_max_pool3d_with_indices", "upsample_nearest",
-    "upsample_bilinear",
+    "upsample_bilinear", "rot90", "hstack", "vstack", "dstack", "column_stack", "row_stack", "atleast_1d",
+    "atleast_2d", "atleast_3d", "ravel", "kron", "block_diag", "cartesian_prod",
+    "aminmax", "chain_matmul", "triplet_margin_loss", "margin_ranking_loss",
+    "gaussian_nll_loss", "channel_shuffle", "gumbel_softmax",
+    "hinge_embedding_loss", "multilabel_soft_margin_loss", "multi_margin_loss", "soft_margin_loss",
 ))
