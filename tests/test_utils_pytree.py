@@ -202,3 +202,43 @@ def test_reached_as_torch_utils_pytree_under_the_alias():
                        env=dict(__import__("os").environ, PYTHONPATH=":".join(p for p in sys.path if p)))
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "2"
+
+
+def test_reachable_as_attribute_after_import_flambeau():
+    """`import torch; torch.utils._pytree` works in PyTorch without importing the submodule (fresh process:
+    this one imported it already)."""
+    from helpers import run_python
+    r = run_python("import flambeau as torch\n"
+                   "print(torch.utils._pytree.tree_leaves([1, (2, 3)]), hasattr(torch.utils, 'hooks'))\n"
+                   "print(hasattr(torch.utils, 'no_such_thing'))\n")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["[1,", "2,", "3]", "True", "False"]
+
+
+def test_fx_pytree_flatten_spec_matches_pytorch():
+    import torch.fx._pytree as tfp
+    import flambeau.fx._pytree as ffp
+    import flambeau.fx
+    assert flambeau.fx._pytree is ffp
+    for tree, other in [({"a": 1, "b": [2, 3]}, {"b": [5, 6], "a": 4}), ((1, [2]), (7, [8])),
+                        (Point(1, 2), Point(3, 4)), ([1, {"k": (2, 3)}], [9, {"k": (8, 7)}])]:
+        ours = ffp.tree_flatten_spec(other, fpt.tree_structure(tree))
+        assert ours == tfp.tree_flatten_spec(other, tpt.tree_structure(tree))
+    # a dict with more keys than the spec: the spec's keys only, as PyTorch
+    spec_f, spec_t = fpt.tree_structure({"a": 1}), tpt.tree_structure({"a": 1})
+    assert ffp.tree_flatten_spec({"a": 5, "z": 6}, spec_f) == tfp.tree_flatten_spec({"a": 5, "z": 6}, spec_t) == [5]
+    assert ffp._dict_flatten_spec_exact_match({"a": 5, "z": 6}, spec_f) is False
+
+    class Box:
+        def __init__(self, v):
+            self.v = v
+    fpt.register_pytree_node(Box, lambda b: ([b.v], None), lambda vs, c: Box(vs[0]))
+    try:
+        ffp.register_pytree_flatten_spec(Box, lambda b, spec: [b.v])
+        assert ffp.tree_flatten_spec(Box([1, 2]), fpt.tree_structure(Box([0, 0]))) == [1, 2]
+        ffp._deregister_pytree_flatten_spec(Box)
+        assert Box not in ffp.SUPPORTED_NODES
+    finally:
+        fpt._deregister_pytree_node(Box)
+    with pytest.raises(RuntimeError, match="is different from expected spec"):
+        ffp.tree_flatten_spec([1, 2, 3], fpt.tree_structure(deque([1, 2])))

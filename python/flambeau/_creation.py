@@ -35,6 +35,14 @@ def _is_meta_request(device):
     return c is _device_cls and device.type == "meta"
 
 
+def _wants_meta(device):
+    """Whether a factory given `device` makes a meta tensor: device='meta', or none given while the default
+    device is meta (set_default_device('meta'), `with device('meta'):`)."""
+    if device is None:
+        return _default_device[0] == "meta"
+    return _is_meta_request(device)
+
+
 def _dev(device):
     return _default_device[0] if device is None else _device_str(device)
 
@@ -46,7 +54,33 @@ def _dt(dtype, default=None):
 
 
 def set_default_device(device):
-    _default_device[0] = "cpu" if device is None else _device_str(device)
+    """The device of the factories' results (empty, zeros, tensor, arange, ...) when they are given none, as
+    PyTorch's: not the *_like functions (their input's) nor from_numpy (cpu). The meta device is kept by
+    name (the factories' meta paths test for it); the others as _C's canonical strings."""
+    if device is None:
+        _default_device[0] = "cpu"
+    elif _is_meta_request(device) or (isinstance(device, str) and device.startswith("meta")):
+        _default_device[0] = "meta"
+    else:
+        _default_device[0] = _device_str(device)
+
+
+# `with flambeau.device(...):` sets the default device for the block (dtype.device.__enter__/__exit__);
+# the devices it replaced, innermost last.
+_device_stack = []
+
+
+def _enter_device(device):
+    _device_stack.append(_default_device[0])
+    try:
+        set_default_device(device)
+    except BaseException:
+        _device_stack.pop()
+        raise
+
+
+def _exit_device():
+    _default_device[0] = _device_stack.pop()
 
 
 def get_default_device():
@@ -191,6 +225,9 @@ def _copy_of_tensor(data, dtype, device, requires_grad):
 
 def tensor(data, dtype=None, device=None, requires_grad=False, pin_memory=False):
     """A new tensor holding a copy of `data` (nested lists, numpy arrays, scalars or tensors)."""
+    if (_default_device[0] == "meta" if device is None else _is_meta_request(device)):
+        return _on_meta(tensor(data, dtype=dtype, device="cpu") if not _is_meta_tensor(data) else
+                        data.to(dtype=dtype), requires_grad)
     if isinstance(data, Tensor):
         _warn_copy_construct("torch.tensor(sourceTensor)")
         return _copy_of_tensor(data, dtype, device, requires_grad)
@@ -244,7 +281,11 @@ def _check_fits_array(arr, dt):
 def as_tensor(data, dtype=None, device=None):
     """Like tensor(), but shares memory with a Tensor or a numpy array when no conversion is needed."""
     if isinstance(data, Tensor):
+        if device is None and _default_device[0] == "meta":
+            device = "meta"
         return data.to(dtype=dtype, device=device) if (dtype is not None or device is not None) else data
+    if _wants_meta(device):
+        return tensor(data, dtype=dtype, device=device)
     if isinstance(data, np.ndarray) and data.dtype in _NP_TO_NAME and _dev(device) == "cpu":
         if dtype is None or _dt(dtype) == _NP_TO_NAME[data.dtype]:
             try:
@@ -319,7 +360,7 @@ def _out(out, impl):
 def empty(*sizes, out=None, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False,
           memory_format=None, size=None):
     size = sizes if size is None else _np.size_keyword(sizes, size, "empty", "size")
-    if device is not None and _is_meta_request(device):
+    if (_default_device[0] == "meta" if device is None else _is_meta_request(device)):
         from . import _meta
         return _meta.factory("empty", parse_size(size, "empty"), dtype, None, requires_grad)
     shape = parse_size(size, "empty")
@@ -333,7 +374,7 @@ def empty(*sizes, out=None, dtype=None, layout=None, device=None, requires_grad=
 
 def zeros(*sizes, out=None, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False, size=None):
     size = sizes if size is None else _np.size_keyword(sizes, size, "zeros", "size")
-    if device is not None and _is_meta_request(device):
+    if (_default_device[0] == "meta" if device is None else _is_meta_request(device)):
         from . import _meta
         return _meta.factory("zeros", parse_size(size, "zeros"), dtype, None, requires_grad)
     impl = _C.full(parse_size(size, "zeros"), 0, _dt(dtype), _dev(device))
@@ -342,7 +383,7 @@ def zeros(*sizes, out=None, dtype=None, layout=None, device=None, requires_grad=
 
 def ones(*sizes, out=None, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False, size=None):
     size = sizes if size is None else _np.size_keyword(sizes, size, "ones", "size")
-    if device is not None and _is_meta_request(device):
+    if (_default_device[0] == "meta" if device is None else _is_meta_request(device)):
         from . import _meta
         return _meta.factory("ones", parse_size(size, "ones"), dtype, None, requires_grad)
     impl = _C.full(parse_size(size, "ones"), 1, _dt(dtype), _dev(device))
@@ -360,7 +401,7 @@ def _fill_dtype(fill_value):
 
 
 def full(size, fill_value, *, out=None, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False):
-    if device is not None and _is_meta_request(device):
+    if (_default_device[0] == "meta" if device is None else _is_meta_request(device)):
         from . import _meta
         value = fill_value.item() if isinstance(fill_value, Tensor) else fill_value
         return _meta.factory("full", parse_size((size,), "full"), dtype, _fill_dtype(value), requires_grad)
@@ -439,7 +480,24 @@ def full_like(input, fill_value, *, dtype=None, layout=None, device=None, requir
     return _finish(_filled_like(input, fill_value, dt, dev, memory_format, "full_like"), requires_grad)
 
 
+def _is_meta_tensor(t):
+    return isinstance(t, Tensor) and t._impl.device == "meta"
+
+
+def _on_meta(t, requires_grad=False):
+    """A meta tensor describing cpu tensor t (the factories whose result's shape depends on their values
+    make it on cpu first: tensor(data), arange, linspace, ...; all small or as large as their input)."""
+    from . import _meta
+    if t._impl.device == "meta":
+        if requires_grad:
+            t.requires_grad_()
+        return t
+    return _meta.factory("tensor", tuple(t._impl.shape), _BY_NAME[t._impl.dtype], None, requires_grad)
+
+
 def scalar_tensor(s, *, dtype=None, device=None, requires_grad=False):
+    if _wants_meta(device):
+        return _on_meta(scalar_tensor(s, dtype=dtype, device="cpu"), requires_grad)
     return _finish(_C.scalar_tensor(s, _dt(dtype), _dev(device)), requires_grad)
 
 
@@ -449,6 +507,8 @@ def _num(v):
 
 
 def arange(start=0, end=None, step=1, *, out=None, dtype=None, layout=None, device=None, requires_grad=False):
+    if _wants_meta(device):
+        return _on_meta(arange(start, end, step, dtype=dtype, device="cpu"), requires_grad)
     start, end, step = _num(start), _num(end), _num(step)
     if end is None:
         start, end = 0, start
@@ -487,6 +547,8 @@ def range(start=0, end=None, step=1, *, dtype=None, device=None, requires_grad=F
 
 
 def linspace(start, end, steps, *, out=None, dtype=None, layout=None, device=None, requires_grad=False):
+    if _wants_meta(device):
+        return _on_meta(linspace(start, end, steps, dtype=dtype, device="cpu"), requires_grad)
     start, end = _num(start), _num(end)
     if steps < 0:
         raise RuntimeError("number of steps must be non-negative")
@@ -520,6 +582,8 @@ def _int_endpoint(v, dt):
 
 
 def logspace(start, end, steps, base=10.0, *, dtype=None, layout=None, device=None, requires_grad=False):
+    if _wants_meta(device):
+        return _on_meta(logspace(start, end, steps, base, dtype=dtype, device="cpu"), requires_grad)
     exps = linspace(start, end, steps, dtype=_BY_NAME["float64"], device=device)
     r = (exps * 0 + base) ** exps
     return _finish(r.to(_BY_NAME[_dt(dtype)])._impl, requires_grad)
@@ -530,6 +594,9 @@ def eye(n, m=None, *, out=None, dtype=None, layout=None, device=None, requires_g
         raise RuntimeError(f"n must be greater or equal to 0, got {n}")
     if m is not None and m < 0:
         raise RuntimeError(f"m must be greater or equal to 0, got {m}")
+    if _wants_meta(device):  # (not made on cpu: eye(10 ** 5) on meta costs nothing)
+        from . import _meta
+        return _meta.factory("eye", (int(n), int(n if m is None else m)), dtype, None, requires_grad)
     impl = _C.eye(int(n), int(n if m is None else m), _dt(dtype), _dev(device))
     return _out(out, impl) or _finish(impl, requires_grad)
 
@@ -585,6 +652,8 @@ def _check_row_col(row, col):
 
 def tril_indices(row, col, offset=0, *, dtype=None, device=None):
     _check_row_col(row, col)
+    if _wants_meta(device):  # (the count depends on row, col and offset only: made on cpu)
+        return _on_meta(tril_indices(row, col, offset, dtype=dtype, device="cpu"))
     r = arange(row, device=device).reshape(row, 1).expand(row, col)
     c = arange(col, device=device).reshape(1, col).expand(row, col)
     mask = (c - r) <= offset
@@ -593,6 +662,8 @@ def tril_indices(row, col, offset=0, *, dtype=None, device=None):
 
 def triu_indices(row, col, offset=0, *, dtype=None, device=None):
     _check_row_col(row, col)
+    if _wants_meta(device):  # (the count depends on row, col and offset only: made on cpu)
+        return _on_meta(triu_indices(row, col, offset, dtype=dtype, device="cpu"))
     r = arange(row, device=device).reshape(row, 1).expand(row, col)
     c = arange(col, device=device).reshape(1, col).expand(row, col)
     mask = (c - r) >= offset

@@ -230,6 +230,18 @@ class device:
     def __reduce__(self):
         return (device, (str(self),))
 
+    # `with flambeau.device("meta"):` the factories given no device make their tensors here (PyTorch's
+    # DeviceContext: the *_like functions and from_numpy excepted); the previous default comes back after.
+    def __enter__(self):
+        from ._creation import _enter_device
+        _enter_device(self)
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        from ._creation import _exit_device
+        _exit_device()
+        return False
+
 
 # The device strings `_C` reports are canonical ('cpu', 'cuda:0'); cache their objects.
 _DEVICE_CACHE = {}

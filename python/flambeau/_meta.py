@@ -19,6 +19,7 @@ import collections
 import math
 
 from ._meta_impl import MetaOnlyImpl
+from . import _meta_rules
 from ._tensor import Tensor, _blank, _GRAD_DTYPES
 from ._dtype import _BY_NAME, _to_dtype, dtype as _dtype_cls
 from ._utils import wrap_dim, contiguous_strides as _contiguous_strides
@@ -57,6 +58,13 @@ class _MetaImpl(MetaOnlyImpl):
     def variable_data(self):
         return _MetaImpl(self.shape, self.dtype, self.stride, self.storage_offset)
 
+    # (read by code that picks a kernel: no meta tensor is on a GPU)
+    is_cuda = False
+
+    @property
+    def storage_ptr(self):
+        return id(self)  # (the backward engine's aliasing bookkeeping: no two meta tensors share data)
+
     def __getattr__(self, name):
         raise NotImplementedError(f"this operation needs a tensor's data ('{name}'), which a meta tensor "
                                   "(device='meta') does not have")
@@ -79,10 +87,18 @@ class MetaTensor(Tensor):
         try:
             if name in _METADATA:
                 return func(*args, **kwargs)
+            if rule is None and (name in _meta_rules.COMPOSITE or name == "backward"):
+                return _composite(name, func, args, kwargs)
+            if name in _INPLACE_RULES:
+                r = rule(*args, **kwargs)
+                _record_inplace(name, args[0], args, kwargs)
+                return r
             if rule is not None:
                 return _track(name, rule(*args, **kwargs), args, kwargs)
             if name.endswith("_") and not name.startswith("_") and args and isinstance(args[0], MetaTensor):
-                return _inplace(*args, **kwargs)  # the nn.init initialisers and friends: nothing to write
+                r = _inplace(*args, **kwargs)  # the nn.init initialisers and friends: nothing to write
+                _record_inplace(name, args[0], args, kwargs)
+                return r
             if name in _ELEMENTWISE:
                 return _track(name, _elementwise(name, args, kwargs), args, kwargs)
         finally:
@@ -138,20 +154,137 @@ for _k, _v in Tensor.__dict__.items():
 # Ops whose results never require grad through their inputs (the factories set it from their argument).
 _NO_GRAD = frozenset(("detach", "data", "empty_like", "zeros_like", "ones_like", "full_like", "rand_like",
                       "randn_like", "new_empty", "new_zeros", "new_ones", "new_full", "__setitem__"))
+# Rules of in-place ops: their target takes the history (_record_inplace), not a new result.
+_INPLACE_RULES = frozenset(["copy_", "__setitem__"] + [f"__i{op}__" for op in (
+    "add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "and", "or", "xor", "matmul", "lshift", "rshift")])
+
+
+def _composite(name, func, args, kwargs):
+    """Runs a composite function's own body (_meta_rules.COMPOSITE) with dispatch on, so each op it calls
+    meets its meta rule; a kernel reached with a meta tensor is reported as this op's missing rule."""
+    st = _tf._local
+    saved = st.disabled
+    st.disabled = 0
+    try:
+        return _tf.unwrapped(func)(*args, **kwargs)
+    except (TypeError, RuntimeError) as e:  # (_C handed a meta tensor, or the meta device's name)
+        if "incompatible function arguments" in str(e) or "invalid device string 'meta'" in str(e):
+            raise NotImplementedError(f"{name}: not supported on meta tensors (device='meta') by flambeau") from None
+        raise
+    finally:
+        st.disabled = saved
 
 
 def _track(name, result, args, kwargs):
-    """A meta result requires grad when a floating input does and grad mode is on, as autograd would make it
-    (there is no graph: a meta tensor has nothing to differentiate, only the flag is kept)."""
+    """Records a meta op in the autograd graph, as PyTorch does on its meta device: when grad mode is on and
+    an input requires grad, the floating results require grad and get a grad_fn whose backward gives each
+    such input a meta gradient of its own shape and dtype (all a gradient of a tensor without data can be).
+    So requires_grad, grad_fn, is_leaf and .backward() behave as on real tensors; .grad is a meta tensor."""
     from .autograd.grad_mode import _state
     if not _state.enabled or name in _NO_GRAD:
         return result
-    if not any(getattr(a, "_rg", False) for a in _tensors_in(args, kwargs)):
+    ins = [a for a in _tensors_in(args, kwargs) if a._rg]
+    if not ins:
         return result
-    for r in (result if isinstance(result, tuple) else (result,)):
-        if type(r) is MetaTensor and r._impl.dtype in _GRAD_DTYPES and r is not args[0]:
+    outs = result if isinstance(result, tuple) else (result,)
+    first = args[0] if args else None
+    diff = [(i, r) for i, r in enumerate(outs)
+            if type(r) is MetaTensor and r._impl.dtype in _GRAD_DTYPES and r is not first]
+    if diff:
+        if name == "__getitem__":
+            name = _getitem_kind(args[1])
+        elif name in ("sum", "mean", "nansum") and (kwargs.get("dim") is not None or (
+                len(args) > 1 and args[1] is not None and not isinstance(args[1], bool))):
+            name += "_dim"  # PyTorch's SumBackward1/MeanBackward1
+        node = _node(name, ins, outs)
+        for i, r in diff:
             r._rg = True
+            r._gfn = node
+            r._output_nr = i
     return result
+
+
+def _record_inplace(name, t, args, kwargs):
+    """An in-place op (add_, mul_, copy_, t[i] = v, ...) on meta tensor t under grad mode: t takes a new grad_fn
+    leading to its previous history (not for copy_, which overwrites every value) and to the other operands
+    that require grad; a leaf that requires grad is refused, as PyTorch does. (Meta results are not views of
+    their base, so an in-place op on a view does not reach the base's history.)"""
+    from .autograd.grad_mode import _state
+    if not _state.enabled or type(t) is not MetaTensor:
+        return
+    others = [a for a in _tensors_in(args[1:], kwargs) if a._rg and a is not t]
+    if t._rg and t._gfn is None and t._base is None:
+        raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
+    if not others and not t._rg:
+        return
+    if t._impl.dtype not in _GRAD_DTYPES:
+        return
+    ins = ([t] if t._rg and name != "copy_" else []) + others
+    node = _node(name, ins, (t,))
+    t._rg = True
+    t._gfn = node
+    t._output_nr = 0
+
+
+def _getitem_kind(idx):
+    """PyTorch's grad_fn for t[idx]: IndexBackward0 with tensor/list indices, else the last basic step's."""
+    idx = idx if isinstance(idx, tuple) else (idx,)
+    if any(isinstance(i, (Tensor, list)) for i in idx):
+        return "getitem_index"
+    for i in reversed(idx):
+        if isinstance(i, int) and not isinstance(i, bool):
+            return "getitem_select"
+        if isinstance(i, slice):
+            return "getitem_slice"
+        if i is None:
+            return "getitem_unsqueeze"
+    return "getitem_alias"
+
+
+_NODE_CLASSES = {}
+# PyTorch's grad_fn names where ours would differ from the op's name (the rest: CamelCase of the name).
+_GRAD_NAMES = {"radd": "Add", "iadd": "Add", "rmul": "Mul", "imul": "Mul", "isub": "Sub", "rsub": "Rsub",
+               "truediv": "Div", "rtruediv": "Div", "itruediv": "Div", "true_divide": "Div", "matmul": "Mm",
+               "rmatmul": "Mm", "getitem_index": "Index", "getitem_select": "Select",
+               "getitem_slice": "Slice", "getitem_unsqueeze": "Unsqueeze", "getitem_alias": "Alias",
+               "setitem": "CopySlices", "copy_": "Copy",
+               "linear": "Addmm", "layer_norm": "NativeLayerNorm", "batch_norm": "NativeBatchNorm",
+               "group_norm": "NativeGroupNorm", "reshape": "View", "flatten": "View", "contiguous": "Clone",
+               "conv1d": "Convolution", "conv2d": "Convolution", "conv3d": "Convolution",
+               "conv_transpose1d": "Convolution", "conv_transpose2d": "Convolution",
+               "conv_transpose3d": "Convolution", "t": "T", "mT": "Transpose", "T": "Permute"}
+
+
+def _node_class(name):
+    global _MetaGradFunction
+    cls = _NODE_CLASSES.get(name)
+    if cls is None:
+        if _MetaGradFunction is None:
+            _MetaGradFunction = _define_grad_function()
+        base = name.strip("_")
+        if name.startswith("__i") and name.endswith("__") or name.startswith("__r") and name.endswith("__"):
+            base = name[3:-2]
+        camel = _GRAD_NAMES.get(name.strip("_")) or _GRAD_NAMES.get(base) or \
+            "".join(w[:1].upper() + w[1:] for w in base.rstrip("_").split("_"))
+        full = camel if camel == "CopySlices" else camel + "Backward0"
+        if name.endswith("_dim"):
+            full = camel[:-3] + "Backward1"
+        cls = _NODE_CLASSES[name] = type(f"Meta{camel}", (_MetaGradFunction,), {
+            "_grad_fn_name": full, "_builtin": True})
+    return cls
+
+
+def _node(name, ins, outs):
+    """The grad_fn of a meta op: edges to the inputs that require grad, their shapes for the gradients."""
+    from .autograd import function as _fn
+    ctx = _node_class(name)._backward_cls()
+    ctx.next_functions = tuple(_fn._edge(a) for a in ins)
+    ctx.needs_input_grad = (True,) * len(ins)
+    ctx._meta_in = tuple((tuple(a._impl.shape), a._impl.dtype, a._impl.device == "meta") for a in ins)
+    ctx._n_outputs = len(outs)
+    ctx._out_meta = tuple((tuple(o._impl.shape), o._impl.dtype, "meta") if isinstance(o, Tensor) else None
+                          for o in outs)
+    return ctx
 
 
 def _tensors_in(args, kwargs):
@@ -160,6 +293,47 @@ def _tensors_in(args, kwargs):
             yield a
         elif isinstance(a, (list, tuple)):
             yield from (e for e in a if isinstance(e, Tensor))
+
+
+def _meta_grads(ctx, *grads):
+    """The backward of every meta node: a meta gradient shaped like each input. An input off the meta device
+    would need real values, which PyTorch reports the same way. Under create_graph the gradients get a node
+    of their own leading to the incoming gradients and to the op's inputs: a gradient may depend on both
+    (exp's does, add's does not; without values the dependence is taken to be there, so a second
+    derivative is a meta tensor wherever PyTorch's could be one, and never missing)."""
+    out = []
+    for shape, dt, on_meta in ctx._meta_in:
+        if not on_meta:
+            raise NotImplementedError(_NO_DATA)
+        out.append(make(shape, dt))
+    from .autograd.grad_mode import _state
+    if _state.enabled:  # create_graph=True
+        from .autograd import function as _fn
+        gin = [g for g in grads if isinstance(g, Tensor) and g._rg]
+        node = _node_class(ctx._name.rsplit("Backward", 1)[0] + "_backward")._backward_cls()
+        node.next_functions = tuple(ctx.next_functions) + tuple(_fn._edge(g) for g in gin)
+        node.needs_input_grad = (True,) * len(node.next_functions)
+        node._meta_in = tuple(ctx._meta_in) + tuple((tuple(g._impl.shape), g._impl.dtype, True) for g in gin)
+        node._n_outputs = len(out)
+        node._out_meta = tuple((tuple(o._impl.shape), o._impl.dtype, "meta") for o in out)
+        for k, o in enumerate(out):
+            if o._impl.dtype in _GRAD_DTYPES:
+                o._rg = True
+                o._gfn = node
+                o._output_nr = k
+    return tuple(out)
+
+
+def _define_grad_function():
+    from .autograd.function import Function
+
+    class MetaGrad(Function):
+        _builtin = True
+        backward = staticmethod(_meta_grads)
+    return MetaGrad
+
+
+_MetaGradFunction = None  # (defined on first use below: autograd imports after this module's top)
 
 
 def _rebuild(shape, dtype, requires_grad):
@@ -230,7 +404,8 @@ def factory(op, shape, dtype, default_dtype, requires_grad=False):
 def to_meta(t, dtype=None):
     """t.to('meta'): a meta tensor of t's shape (and dtype, or the one asked for)."""
     impl = t._impl
-    return make(impl.shape, impl.dtype if dtype is None else dtype, requires_grad=False)
+    r = make(impl.shape, impl.dtype if dtype is None else dtype, requires_grad=False)
+    return _track("_to_copy", r, (t,), {})  # (ToCopyBackward0; its backward raises: t has data, r none)
 
 
 # ---------------------------------------------------------------- rules
@@ -262,6 +437,12 @@ def _detach(t):
 
 
 def _inplace(t, *args, **kwargs):
+    return t
+
+
+def _detach_(t):
+    t._rg = False
+    t._gfn = None
     return t
 
 
@@ -354,18 +535,20 @@ for _n in ("add sub mul rsub __add__ __radd__ __sub__ __rsub__ __mul__ __rmul__ 
            "__rand__ __ror__ __rxor__ bitwise_and bitwise_or bitwise_xor bitwise_not __invert__ __mod__ remainder "
            "fmod __pow__ pow __rpow__ floor ceil round trunc sign masked_fill dropout alpha_dropout "
            "feature_alpha_dropout dropout1d dropout2d dropout3d square __floordiv__ floor_divide "
-           "__pos__ positive lerp addcmul addcdiv").split():
+           "__pos__ positive lerp addcmul addcdiv clamp_min clamp_max fmax fmin heaviside").split():
     _ELEMENTWISE[_n] = "same"
 for _n in ("div true_divide __truediv__ __rtruediv__ exp exp2 expm1 log log2 log10 log1p sqrt rsqrt sin cos tan "
            "tanh sigmoid erf erfc erfinv gelu silu mish softplus elu selu celu hardswish hardsigmoid "
            "logsigmoid softsign tanhshrink atan asin acos sinh cosh asinh acosh atanh reciprocal "
-           "softmax log_softmax atan2 hypot glu prelu rrelu").split():
+           "softmax log_softmax atan2 hypot glu prelu rrelu logaddexp logaddexp2 xlogy copysign sinc deg2rad "
+           "rad2deg logit").split():
     _ELEMENTWISE[_n] = "float"
 for _n in ("eq ne lt le gt ge __eq__ __ne__ __lt__ __le__ __gt__ __ge__ logical_and logical_or logical_not "
            "logical_xor isnan isinf isfinite isclose isneginf isposinf signbit").split():
     _ELEMENTWISE[_n] = "bool"
 for _n in ("layer_norm group_norm rms_norm batch_norm instance_norm normalize local_response_norm "
-           "tril triu cumsum cumprod roll flip fliplr flipud softmin masked_scatter").split():
+           "tril triu cumsum cumprod roll flip fliplr flipud softmin masked_scatter nan_to_num frac threshold "
+           "hardshrink softshrink").split():
     _ELEMENTWISE[_n] = "keep"
 
 
@@ -379,19 +562,22 @@ def _elementwise(name, args, kwargs):
                 and not (isinstance(a, bool) and name in ("softmax", "log_softmax"))]
     if name in ("softmax", "log_softmax", "glu", "prelu", "rrelu", "dropout", "alpha_dropout",
                 "feature_alpha_dropout", "dropout1d", "dropout2d", "dropout3d", "leaky_relu", "hardtanh", "elu",
-                "celu", "softplus", "gelu", "clamp", "clip", "relu6", "masked_fill", "lerp"):
+                "celu", "softplus", "gelu", "clamp", "clip", "relu6", "masked_fill", "lerp", "clamp_min", "clamp_max",
+                "logit"):
         operands = [a for a in args[:1] if isinstance(a, Tensor)] + \
                    [a for a in args[1:] if isinstance(a, Tensor) and name in ("masked_fill", "lerp", "clamp", "clip")]
     tensors = [a for a in operands if isinstance(a, Tensor)]
     shape = _broadcast(*(_shape_of(a) for a in tensors))
     if name == "where" and len(args) >= 1:
         dt = _promote.result_type_names(*[a for a in args[1:3]])
-    elif name in ("masked_fill", "clamp", "clip"):
+    elif name in ("masked_fill", "clamp", "clip", "clamp_min", "clamp_max"):
         dt = tensors[0]._impl.dtype
     else:
         dt = _promote.result_type_names(*operands)
     if kind == "bool":
         dt = "bool"
+    elif name in ("div", "true_divide") and kwargs.get("rounding_mode") is not None:
+        pass  # floor/trunc division keeps integers integral
     elif kind == "float" and dt not in _FLOAT and not dt.startswith("complex"):
         from ._dtype import get_default_dtype
         dt = get_default_dtype()._name
@@ -537,35 +723,26 @@ def _clone(t, memory_format=None):
     return _like(t)
 
 
-def _getitem(t, idx):
-    shape = list(t._impl.shape)
-    if not isinstance(idx, tuple):
-        idx = (idx,)
-    n_real = sum(1 for i in idx if i is not None and i is not Ellipsis)
-    out, d = [], 0
-    for i in idx:
-        if i is Ellipsis:
-            k = len(shape) - n_real
-            out.extend(shape[d:d + k])
-            d += k
-        elif i is None:
-            out.append(1)
-        elif isinstance(i, bool) or not isinstance(i, (int, slice)):
-            raise NotImplementedError("__getitem__: indexing a meta tensor with tensors, lists or bools is not "
-                                      "supported by flambeau")
-        elif isinstance(i, int):
-            if d >= len(shape) or not -shape[d] <= i < shape[d]:
-                raise IndexError(f"index {i} is out of bounds for dimension {d} with size "
-                                 f"{shape[d] if d < len(shape) else 0}")
-            d += 1
-        else:
-            out.append(len(range(*i.indices(shape[d]))))
-            d += 1
-    out.extend(shape[d:])
-    return make(out, t._impl.dtype)
-
-
 def _setitem(t, idx, value):
+    """t[idx] = value: nothing to write into a meta tensor; the value must broadcast to what idx selects (not
+    checked for a boolean mask on meta, whose count is unknown: PyTorch takes it as well). A tensor with data
+    cannot take a meta value."""
+    if type(t) is not MetaTensor:
+        raise NotImplementedError(_NO_DATA)
+    if isinstance(value, Tensor):
+        try:
+            target = _meta_rules.index_shape(tuple(t._impl.shape), idx, "__setitem__")
+        except NotImplementedError:
+            return None
+        vs = _shape_of(value)
+        if len(vs) > len(target) and any(d != 1 for d in vs[:len(vs) - len(target)]):
+            raise RuntimeError(f"shape mismatch: value tensor of shape {list(vs)} cannot be broadcast to indexing "
+                               f"result of shape {list(target)}")
+        vs = vs[len(vs) - len(target):] if len(vs) > len(target) else vs
+        for a, b in zip(vs[::-1], target[::-1]):
+            if a != 1 and a != b:
+                raise RuntimeError(f"shape mismatch: value tensor of shape {list(_shape_of(value))} cannot be "
+                                   f"broadcast to indexing result of shape {list(target)}")
     return None
 
 
@@ -737,12 +914,13 @@ _RULES = {
     "item": _item, "tolist": _data_error, "numpy": _numpy, "__array__": _numpy, "__float__": _item,
     "__int__": _item, "__index__": _item, "__complex__": _item, "__bool__": _item,
     "cpu": _data_error, "cuda": _data_error, "data_ptr": _data_error,
-    "detach": _detach, "data": _detach, "to": _to, "type": _type, "type_as": lambda t, o: _to(t, o.dtype),
+    "detach": _detach, "data": _detach, "detach_": _detach_, "to": _to, "type": _type,
+    "type_as": lambda t, o: _to(t, o.dtype),
     "float": _cast("float32"), "double": _cast("float64"), "half": _cast("float16"),
     "bfloat16": _cast("bfloat16"), "long": _cast("int64"), "int": _cast("int32"), "short": _cast("int16"),
     "char": _cast("int8"), "byte": _cast("uint8"), "bool": _cast("bool"),
     "copy_": _copy_, "__iter__": lambda t: iter(_unbind(t)),
-    "clone": _clone, "contiguous": _contiguous, "__setitem__": _setitem, "__getitem__": _getitem,
+    "clone": _clone, "contiguous": _contiguous, "__setitem__": _setitem,
     "empty_like": like_factory("empty_like"), "zeros_like": like_factory("zeros_like"),
     "ones_like": like_factory("ones_like"), "full_like": like_factory("full_like"),
     "rand_like": like_factory("rand_like"), "randn_like": like_factory("randn_like"),
@@ -762,4 +940,5 @@ _RULES = {
     "amax": _reduction("keep"), "amin": _reduction("keep"), "argmax": _reduction("index"),
     "argmin": _reduction("index"), "all": _reduction("bool"), "any": _reduction("bool"),
     "count_nonzero": _reduction("index"), "max": _minmax("max"), "min": _minmax("min"),
+    **_meta_rules.RULES,
 }

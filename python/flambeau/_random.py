@@ -9,7 +9,7 @@ import os
 
 from ._functions import _numpy_names as _np
 from . import _C
-from ._creation import _dt, _dev, _finish, _is_meta_request
+from ._creation import _dt, _dev, _finish, _is_meta_request, _wants_meta
 from ._dtype import _BY_NAME
 from ._tensor import Tensor, _wrap
 from ._utils import parse_size
@@ -153,7 +153,7 @@ _TORCH = {"float32": "Float", "float64": "Double", "float16": "Half", "bfloat16"
 def rand(*sizes, generator=None, out=None, dtype=None, layout=None, device=None, requires_grad=False,
          pin_memory=False, size=None):
     size = sizes if size is None else _np.size_keyword(sizes, size, "rand", "size")
-    if device is not None and _is_meta_request(device):
+    if _wants_meta(device):
         from . import _meta
         return _meta.factory("rand", parse_size(size, "rand"), dtype, None, requires_grad)
     if _dt(dtype) in ("complex64", "complex128"):  # each part uniform on [0, 1), as PyTorch
@@ -169,7 +169,7 @@ def rand(*sizes, generator=None, out=None, dtype=None, layout=None, device=None,
 def randn(*sizes, generator=None, out=None, dtype=None, layout=None, device=None, requires_grad=False,
           pin_memory=False, size=None):
     size = sizes if size is None else _np.size_keyword(sizes, size, "randn", "size")
-    if device is not None and _is_meta_request(device):
+    if _wants_meta(device):
         from . import _meta
         return _meta.factory("randn", parse_size(size, "randn"), dtype, None, requires_grad)
     if _dt(dtype) in ("complex64", "complex128"):  # each part with variance 1/2, as PyTorch
@@ -208,6 +208,9 @@ def randint(*args, generator=None, out=None, dtype=None, layout=None, device=Non
     lo, hi = int(lo), int(hi)
     if lo >= hi:
         raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={lo} >= to={hi}")
+    if _wants_meta(device):  # (the generator is not advanced, as PyTorch's meta randint)
+        from . import _meta
+        return _meta.factory("randint", parse_size((shape,), "randint"), dtype, "int64", requires_grad)
     impl = _run(generator, _C.randint, lo, hi, list(parse_size((shape,), "randint")), _dev(device))
     dt = _dt(dtype, "int64")
     if dt != "int64":
@@ -219,6 +222,9 @@ def randperm(n, *, generator=None, out=None, dtype=None, layout=None, device=Non
              pin_memory=False):
     if n < 0:
         raise RuntimeError(f"randperm: n must be non-negative, got {n}")
+    if _wants_meta(device):
+        from . import _meta
+        return _meta.factory("randperm", (int(n),), dtype, "int64", requires_grad)
     impl = _run(generator, _C.randperm, int(n), _dev(device))
     dt = _dt(dtype, "int64")
     if dt != "int64":

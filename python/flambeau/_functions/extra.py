@@ -135,9 +135,9 @@ unsafe_split_with_sizes = jn.split_with_sizes
 
 def empty_strided(size, stride, *, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False):
     """An uninitialised tensor with the given sizes and strides, on a fresh storage just large enough."""
-    from .._creation import empty, _is_meta_request
+    from .._creation import empty, _wants_meta
     size, stride = [int(s) for s in size], [int(s) for s in stride]
-    if device is not None and _is_meta_request(device):
+    if _wants_meta(device):
         from .. import _meta
         t = _meta.factory("empty_strided", size, dtype, None, requires_grad)
         t._impl.stride = tuple(stride)

@@ -1030,8 +1030,10 @@ def _window_checks(name, window_length, dtype):
 
 
 def _window(name, window_length, periodic, dtype, device, requires_grad, body):
-    from .._creation import ones, arange, empty
+    from .._creation import ones, arange, empty, _wants_meta, _on_meta
     dt = _window_checks(name, window_length, dtype)
+    if _wants_meta(device):
+        return _on_meta(empty(window_length, dtype=dt, device="cpu"), requires_grad)
     if window_length == 0:
         r = empty(0, dtype=dt, device=device)
     elif window_length == 1:

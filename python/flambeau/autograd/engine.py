@@ -64,6 +64,8 @@ def _sum_grads(a, b):
     if _gs.enabled:
         return a + b
     ai, bi = a._impl, b._impl
+    if ai.device == "meta" or bi.device == "meta":
+        return a + b  # (meta gradients: the shape rule, no kernel)
     if ai.dtype[0] == "c" or bi.dtype[0] == "c":  # complex gradients: added as their (re, im) pairs
         if ai.dtype != bi.dtype or ai.shape != bi.shape:
             return a + b
@@ -87,7 +89,7 @@ def _make_root_grads(tensors, grad_tensors, is_grads_batched=False):
             if dt not in ("float32", "float64", "float16", "bfloat16"):
                 raise RuntimeError("grad can be implicitly created only for real scalar outputs but got "
                                    f"flambeau.{dt}")
-            g = _tensor._wrap(_C.full(ti.shape, 1.0, dt, ti.device))
+            g = _tensor._wrap(_C.full(ti.shape, 1.0, dt, ti.device)) if ti.device != "meta" else _meta_zeros(ti)
         else:
             if not isinstance(g, Tensor):
                 g = _tensor._wrap(_C.scalar_tensor(g, t._impl.dtype, t._impl.device))
@@ -99,6 +101,25 @@ def _make_root_grads(tensors, grad_tensors, is_grads_batched=False):
                 g = g.to(t.dtype)
         out.append(g)
     return out
+
+
+def _meta_zeros(impl, shape=None, dt=None):
+    """A meta gradient (meta tensors have no values: ones and zeros alike are just a shape)."""
+    from .. import _meta
+    return _meta.make(impl.shape if shape is None else shape, impl.dtype if dt is None else dt)
+
+
+def _accumulate_meta(var, cur, g):
+    """.grad of a leaf reached by a meta gradient: a fresh meta tensor the first time, then kept (in place, as
+    PyTorch keeps .grad's identity); a leaf with data cannot take a gradient that has none."""
+    if var._impl.device != "meta":
+        from .._meta import _NO_DATA
+        raise NotImplementedError(_NO_DATA)
+    if cur is None:
+        return _meta_zeros(g._impl)
+    if tuple(cur._impl.shape) != tuple(g._impl.shape):
+        return cur + g
+    return cur
 
 
 def run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=None, allow_unused=True,
@@ -294,7 +315,9 @@ def _run_accumulate(node, g, capture, results, accumulate, create_graph, owned):
     if var is None:
         return  # the leaf is gone; nobody can read its gradient
     cur = var._grad
-    if g.__class__ is _Sparse or cur.__class__ is _Sparse or var.__class__ in _sparse.LEAF_CLASSES:
+    if g.__class__ is not _tensor.Tensor and g._impl.device == "meta":
+        var._grad = _accumulate_meta(var, cur, g)
+    elif g.__class__ is _Sparse or cur.__class__ is _Sparse or var.__class__ in _sparse.LEAF_CLASSES:
         var._grad = _sparse.accumulate_grad(cur, g, create_graph)  # (nn.Embedding(sparse=True)'s weight)
     elif cur is None:
         if not create_graph:
@@ -349,7 +372,7 @@ def _run_node(node, buf, capture, results, retain_graph):
             g = buf[nr] if nr < len(buf) else None
             if t is not None and g is not None:
                 if t.grad is None:
-                    t.grad = _tensor._wrap(_C.clone(g._impl)) if not g._rg else g.clone()
+                    t.grad = _tensor._wrap(_C.clone(g._impl)) if not (g._rg or g._impl.device == "meta") else g.clone()
                 else:
                     t.grad = t.grad + g
     if capture is not None:
@@ -374,7 +397,7 @@ def _run_node(node, buf, capture, results, retain_graph):
         for i, g in enumerate(buf):
             if g is None and meta[i] is not None:
                 shape, dt, dev = meta[i]
-                buf[i] = _tensor._wrap(_C.full(shape, 0, dt, dev))
+                buf[i] = _tensor._wrap(_C.full(shape, 0, dt, dev)) if dev != "meta" else _meta_zeros(None, shape, dt)
     fwd = node._forward_cls
     if _PROFILER.recording:
         ev = _PROFILER.begin("autograd::engine::evaluate_function: " + type(node).__name__, "autograd")

@@ -9,6 +9,7 @@ from ._symbolic_trace import Tracer, symbolic_trace, wrap, is_fx_tracing
 from .interpreter import Interpreter, Transformer
 from .subgraph_rewriter import replace_pattern
 from . import passes  # noqa: F401
+from . import _pytree  # noqa: F401  (torch.fx._pytree, which transformers imports)
 
 __all__ = ["symbolic_trace", "Tracer", "wrap", "Graph", "GraphModule", "Interpreter", "Transformer", "Node",
            "Proxy", "replace_pattern", "has_side_effect", "map_arg", "is_fx_tracing"]

@@ -466,8 +466,8 @@ class Optimizer:
             if fused and not p.is_floating_point():
                 raise RuntimeError("`fused=True` requires all the params to be floating point Tensors of "
                                    f"supported devices: {_FUSED_DEVICES} but {p.dtype} and {p.device.type}")
-            if dt not in _FUSED_DTYPES or pi.device != device:
-                ok = False
+            if dt not in _FUSED_DTYPES or pi.device != device or device == "meta":
+                ok = False  # (meta parameters: the per-parameter path's tensor ops have shape rules)
             meta.append((dt, pi.shape))
         entry = cache[id(group)] = _GroupCache(group, impls, ok, meta, fused)
         return entry

@@ -112,13 +112,13 @@ def _grads_through(fn, inputs, grads):
 
 def _rnn_step(mode, xp, h, c, w_hh, b_hh, w_hr=None):
     """One time step given xp = x W_ih^T + b_ih: returns (h', c'). LSTM and GRU steps on the CPU run
-    the fused kernels; elsewhere (CUDA) the same step in tensor ops. w_hr: LSTM projection (h' = W_hr h)."""
+    the fused kernels; elsewhere (CUDA, meta) the same step in tensor ops. w_hr: LSTM projection (h' = W_hr h)."""
     hp = F.linear(h, w_hh, b_hh)
     if mode == "RNN_TANH":
         return flambeau.tanh(xp + hp), None
     if mode == "RNN_RELU":
         return F.relu(xp + hp), None
-    fused = not xp._impl.is_cuda
+    fused = xp._impl.device == "cpu"  # (cuda and meta: the tensor ops)
     if mode == "LSTM":
         h, c = _LSTMCellFn.apply(xp, hp, c) if fused else _lstm_composite(xp, hp, c)
         return (h if w_hr is None else F.linear(h, w_hr)), c
@@ -323,10 +323,11 @@ class RNNBase(Module):
                 # their backward joins the step gradients; xp[t] would add a zero-filled [L, N, G] per step).
                 xp = F.linear(x, w_ih, b_ih)
                 k = layer * dirs + d
-                if lstm and batch_sizes is None and w_hr is None and not xp._impl.is_cuda:
-                    # the whole sequence as one node (_lstm_layer.py): no per-step graph
+                if lstm and batch_sizes is None and w_hr is None and xp._impl.device == "cpu":
+                    # the whole sequence as one node (_lstm_layer.py): no per-step graph (cpu kernels only: not on
+                    # cuda, nor on meta, where the per-step ops below work out the shapes)
                     out, h, c = LSTMLayerFn.apply(xp, h0[k], c0[k], w_hh, b_hh, d == 1)
-                elif self.mode == "GRU" and batch_sizes is None and not xp._impl.is_cuda:
+                elif self.mode == "GRU" and batch_sizes is None and xp._impl.device == "cpu":
                     out, h = GRULayerFn.apply(xp, h0[k], w_hh, b_hh, d == 1)  # _gru_layer.py
                     c = None
                 else:
