@@ -363,9 +363,14 @@ def _export_bytes(model, args, kwargs, input_names, output_names, opset, dynamic
     # graph outputs under their names: the producing node's output renamed, or an Identity
     rename, out_vals = {}, []
     used = set(input_names)
-    for t, name in zip(outputs, output_names):
+    for t, t2, name in zip(outputs, outputs2, output_names):
         rec = tracer.names.get(id(t))
-        inner = g.env[rec] if rec is not None else g.v(Val(None, t))
+        if rec is None:
+            const = Val(None, t)
+            const.t2 = t2
+            inner = g.v(const)
+        else:
+            inner = g.env[rec]
         if inner in used or inner in g.inits or inner in rename:
             g.nodes.append(["Identity", [rename.get(inner, inner)], [name], {}])
         else:

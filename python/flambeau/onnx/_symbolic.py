@@ -229,7 +229,8 @@ def _masked_fill(g, n):
           "feature_alpha_dropout", "identity")
 def _cast_like(g, n):
     if n.op.endswith("dropout") and n.arg(2, "training", n.op != "dropout") and n.arg(1, "p", 0.5) > 0:
-        _unsupported(n, "in training mode cannot be exported (export runs the model in eval mode)")
+        _unsupported(n, "with training=True cannot be exported (export puts modules in eval mode; a "
+                          "functional call must pass training=False)")
     x = n.args[0]
     return g.cast(g.v(x), g.np_dtype(n.outs[0]), g.np_dtype(x))
 
@@ -249,7 +250,11 @@ def _fill_like(g, n):
 # ---------------------------------------------------------------------------------------------------------
 @register("view", "reshape", "flatten", "unflatten", "view_as", "reshape_as", "ravel")
 def _reshape(g, n):
-    return g.reshape(n.args[0], n.outs[0])
+    x = n.args[0]
+    if n.op == "flatten" and x.ndim > 2 and _norm(n.arg(1, "start_dim", 0), x.ndim) == 1 \
+            and _norm(n.arg(2, "end_dim", -1), x.ndim) == x.ndim - 1:
+        return g.op("Flatten", g.v(x), axis=1)   # (N, everything else): what PyTorch's exporter writes
+    return g.reshape(x, n.outs[0])
 
 
 @register("unsqueeze", "unsqueeze_")

@@ -160,11 +160,9 @@ class _Tracer(TorchFunctionMode):
                         f"{_describe(args, kwargs)}); flambeau.onnx supports: {', '.join(sorted(self.symbolics))}")
         return out
 
-    def module_forward(self, module, op):
-        """A forward for `module` that runs untraced and records the whole call as one node."""
-        orig = type(module).forward
-
-        def forward(*args, **kwargs):
+    def module_forward(self, orig, op):
+        """A forward (for a module class) that runs `orig` untraced and records the call as one node."""
+        def forward(module, *args, **kwargs):
             with _tf.DisableTorchFunction():
                 out = orig(module, *args, **kwargs)
             if self._uses_graph(args, kwargs):
@@ -188,14 +186,15 @@ def trace(model, args, kwargs, input_names, symbolics, whole_modules):
     tracer = _Tracer(symbolics, whole_modules)
     for t, n in zip(tensors_of(list(args)) + tensors_of(list(kwargs.values())), input_names):
         tracer.add_input(t, n)
-    patched, rebound = [], []
+    # modules recorded whole: their class's forward, for every instance the model reaches (a submodule or
+    # not); a subclass's forward that calls super().forward is recorded through it
+    patched = [(cls, cls.__dict__.get("forward")) for cls in whole_modules]
+    for cls, op in whole_modules.items():
+        cls.forward = tracer.module_forward(cls.forward, op)
+    rebound = []
     if hasattr(model, "modules"):
         wrappers = _api_wrappers()
         for m in model.modules():
-            op = whole_modules.get(type(m))
-            if op is not None:
-                m.__dict__["forward"] = tracer.module_forward(m, op)
-                patched.append(m)
             # a module attribute holding a plain API function (TransformerEncoderLayer.activation = F.relu,
             # taken before the protocol was installed) would run unseen: the wrapper stands in meanwhile
             for k, v in list(vars(m).items()):
@@ -207,8 +206,11 @@ def trace(model, args, kwargs, input_names, symbolics, whole_modules):
         with tracer:
             result = model(*args, **kwargs)
     finally:
-        for m in patched:
-            m.__dict__.pop("forward", None)
+        for cls, fwd in patched:
+            if fwd is None:
+                del cls.forward   # it was inherited
+            else:
+                cls.forward = fwd
         for m, k, v in rebound:
             m.__dict__[k] = v
     return tracer.nodes, result, tracer
