@@ -511,3 +511,90 @@ def test_node_types_match_pytorch_exporter(which):
     proto = _check(build(types.SimpleNamespace(nn=nn)), flambeau.randn(*shape), dynamic=False)
     ours = sorted(_op_types(proto))
     assert ours == theirs
+
+
+@pytest.mark.parametrize("kind", ["GRU", "RNN_tanh", "RNN_relu"])
+@pytest.mark.parametrize("batch_first,bidirectional,layers", [(True, False, 1), (False, True, 2)])
+def test_gru_and_rnn(kind, batch_first, bidirectional, layers):
+    flambeau.manual_seed(7)
+    if kind == "GRU":
+        rnn = nn.GRU(5, 6, num_layers=layers, batch_first=batch_first, bidirectional=bidirectional)
+    else:
+        rnn = nn.RNN(5, 6, num_layers=layers, nonlinearity=kind[4:], batch_first=batch_first,
+                     bidirectional=bidirectional)
+    x = flambeau.randn(3, 4, 5)
+    proto = _check(rnn, x, dynamic=batch_first)
+    assert _op_types(proto).count(kind[:3]) == layers
+    h0 = flambeau.randn(layers * (2 if bidirectional else 1), 4 if not batch_first else 3, 6)
+    _check(_Fn(lambda x, h: rnn(x, h), rnn), (x, h0), dynamic=False)
+
+
+def test_unbatched_lstm():
+    flambeau.manual_seed(8)
+    lstm = nn.LSTM(3, 4, num_layers=2, bidirectional=True)
+    _check(lstm, flambeau.randn(6, 3), dynamic=False)
+
+
+def test_vision_transformer_class_token_follows_the_batch():
+    """ViT expands its class token (a parameter) to the batch size read from the input: the Expand's size
+    comes from the input's shape, so another batch size works."""
+    from flambeau.vision.models.vision_transformer import VisionTransformer
+    flambeau.manual_seed(9)
+    model = VisionTransformer(image_size=32, patch_size=8, num_layers=2, num_heads=2, hidden_dim=16, mlp_dim=32,
+                              num_classes=5)
+    nn.init.normal_(model.heads.head.weight)   # torchvision initializes the head to zeros
+    nn.init.normal_(model.class_token)
+    proto = _check(model, flambeau.randn(2, 3, 32, 32), batches=(None, 4))
+    assert {"Shape", "Expand", "Conv"} <= set(_op_types(proto))
+
+
+class _PositionalEncoding(nn.Module):
+    def __init__(self, d, max_len=50):
+        super().__init__()
+        pos = flambeau.arange(max_len).float().unsqueeze(1)
+        div = flambeau.exp(flambeau.arange(0, d, 2).float() * (-math.log(10000.0) / d))
+        pe = flambeau.zeros(max_len, d)
+        pe[:, 0::2] = flambeau.sin(pos * div)
+        pe[:, 1::2] = flambeau.cos(pos * div)
+        self.register_buffer("pe", pe)
+        self.proj = nn.Linear(d, 3)
+
+    def forward(self, x):
+        return self.proj(x + self.pe[:x.size(1)])
+
+
+def test_dynamic_sequence_length_slices_a_buffer():
+    onnx, ort = _ort()
+    flambeau.manual_seed(10)
+    model = _PositionalEncoding(8).eval()
+    buf = io.BytesIO()
+    flambeau.onnx.export(model, (flambeau.randn(2, 7, 8),), buf, input_names=["x"], output_names=["y"],
+                         dynamic_axes={"x": {0: "batch", 1: "seq"}, "y": {0: "batch", 1: "seq"}})
+    proto = onnx.load_model_from_string(buf.getvalue())
+    onnx.checker.check_model(proto, full_check=True)
+    assert [d.dim_param for d in proto.graph.output[0].type.tensor_type.shape.dim[:2]] == ["batch", "seq"]
+    sess = ort.InferenceSession(buf.getvalue(), providers=["CPUExecutionProvider"])
+    for shape in [(2, 7, 8), (3, 11, 8), (1, 1, 8)]:
+        x = flambeau.randn(*shape)
+        with flambeau.no_grad():
+            want = model(x).numpy()
+        np.testing.assert_allclose(sess.run(None, {"x": x.numpy()})[0], want, atol=1e-5, rtol=1e-5)
+
+
+def test_constant_changed_in_place_after_use():
+    """A constant is written as it was when an op used it, not as the model left it."""
+    def fn(x):
+        m = flambeau.ones(3)
+        y = x + m
+        m.mul_(5.0)
+        return y + m
+    _check(fn, flambeau.randn(2, 3))
+
+
+def test_in_place_write_into_a_traced_value_is_refused():
+    def fn(x):
+        y = x * 2
+        y[:, 0] = 0.0
+        return y
+    with pytest.raises(flambeau.onnx.UnsupportedOperatorError, match="in-place 'setitem'"):
+        flambeau.onnx.export(fn, (flambeau.randn(2, 3),), io.BytesIO())

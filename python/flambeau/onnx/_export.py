@@ -26,7 +26,7 @@ DEFAULT_OPSET = 17
 _MIN_OPSET, _MAX_OPSET = 13, 20
 # the IR version each opset first appeared with (onnx/helper.py's table, from the spec's release notes)
 _IR_VERSION = {13: 7, 14: 7, 15: 8, 16: 8, 17: 8, 18: 8, 19: 9, 20: 9}
-_WHOLE_MODULES = {nn.LSTM: "lstm_module"}
+_WHOLE_MODULES = {nn.LSTM: "lstm_module", nn.GRU: "gru_module", nn.RNN: "rnn_module"}
 
 _in_export = False
 
@@ -122,15 +122,15 @@ class _Graph:
             raise UnsupportedOperatorError(f"onnx export: expected a tensor, got {val!r}")
         if val.name is not None:
             return self.env[val.name]
-        key = id(val.t)
+        key = id(val.t) if val.snap is None else (id(val.t), hash(val.snap.tobytes()))
         name = self.const_of.get(key)
         if name is None:
-            name = self.param_names.get(key)
+            name = self.param_names.get(id(val.t)) if val.snap is None else None
             if name is None and val.t2 is not None and val.t2 is not val.t:
                 self._check_constant(val)
             if name is None or name in self.inits:
                 name = self.fresh("onnx::Const")
-            self.inits[name] = np.array(val.t.detach().numpy(), copy=True)
+            self.inits[name] = val.snap if val.snap is not None else np.array(val.t.detach().numpy(), copy=True)
             self.const_of[key] = name
         return name
 
@@ -138,7 +138,8 @@ class _Graph:
     def _check_constant(val):
         """A tensor nothing recorded produced must be the same in both traces: one that changed with the
         inputs was computed from them by something the tracer did not see."""
-        a, b = val.t.detach().numpy(), val.t2.detach().numpy()
+        a = val.snap if val.snap is not None else val.t.detach().numpy()
+        b = val.snap2 if val.snap2 is not None else val.t2.detach().numpy()
         if a.shape != b.shape:
             raise UnsupportedOperatorError(
                 f"onnx export: a tensor the model builds without using its inputs has a shape that follows a "
@@ -213,8 +214,8 @@ class _Graph:
             src = next(((nm, ax) for nm, ax, x1, x2 in self.dyn_dims if (x1, x2) == (a, b)), None)
             if src is None:
                 raise UnsupportedOperatorError(
-                    f"onnx export: '{n.op if n else 'reshape'}' needs size {a} (then {b} in the second trace), which "
-                    f"follows a dynamic axis but is no input's size; not supported")
+                    f"onnx export: '{n.op if n else 'reshape'}' takes a size or index {a} (then {b} in the second "
+                    f"trace), which follows a dynamic axis but is no input's size; not supported")
             if static:
                 parts.append(self.ints(static))
                 static = []
@@ -268,7 +269,7 @@ def _pair_vals(a, b, where):
     if isinstance(a, Val):
         if not isinstance(b, Val):
             raise OnnxExporterError(f"onnx export: {where} differs between the two traces")
-        a.t2 = b.t
+        a.t2, a.snap2 = b.t, b.snap
     elif isinstance(a, (list, tuple)):
         if not isinstance(b, (list, tuple)) or len(a) != len(b):
             raise OnnxExporterError(f"onnx export: {where} differs between the two traces")
@@ -321,7 +322,7 @@ def _export_bytes(model, args, kwargs, input_names, output_names, opset, dynamic
 
     from .. import no_grad
     with no_grad():
-        nodes, result, tracer = trace(model, args, kwargs, input_names, SYMBOLICS, _WHOLE_MODULES)
+        nodes, result, tracer = trace(model, args, kwargs, input_names, SYMBOLICS, _WHOLE_MODULES, params)
         outputs = tensors_of(result)
         output_names = list(output_names or [])
         if len(output_names) > len(outputs):
@@ -332,7 +333,7 @@ def _export_bytes(model, args, kwargs, input_names, output_names, opset, dynamic
         # constants that follow the inputs from those that do not
         mapping, dyn_dims = _second_inputs(inputs, input_names, dyn)
         nodes2, result2, _ = trace(model, _replace(args, mapping), _replace(kwargs, mapping), input_names,
-                                   SYMBOLICS, _WHOLE_MODULES)
+                                   SYMBOLICS, _WHOLE_MODULES, params)
         if [n.op for n in nodes] != [n.op for n in nodes2]:
             raise OnnxExporterError(
                 "onnx export: the model runs different ops on other input values or sizes (Python control flow "

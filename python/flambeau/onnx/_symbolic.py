@@ -388,6 +388,7 @@ def _getitem(g, n):
         idx = idx[:k] + (slice(None),) * fill + idx[k + 1:]
         idx2 = idx2[:k] + (slice(None),) * fill + idx2[k + 1:]
     starts, ends, axes, steps, squeeze, unsqueeze, gathers = [], [], [], [], [], [], []
+    starts2, ends2 = [], []   # the bounds in the second trace: one that differs follows a dynamic axis
     d = 0     # input dim
     od = 0    # output dim (after the ints are squeezed away)
     for e, e2 in zip(idx, idx2):
@@ -402,6 +403,8 @@ def _getitem(g, n):
                 _unsupported(n, "with an index that depends on a dynamic axis is not supported")
             starts.append(e)
             ends.append(e + 1 if e != -1 else INT64_MAX)
+            starts2.append(starts[-1])
+            ends2.append(ends[-1])
             axes.append(d)
             steps.append(1)
             squeeze.append(d)
@@ -416,16 +419,13 @@ def _getitem(g, n):
             start2 = 0 if e2.start is None else e2.start
             stop = INT64_MAX if e.stop is None else e.stop
             stop2 = INT64_MAX if e2.stop is None else e2.stop
-            if start != start2:
-                _unsupported(n, "with a slice start that depends on a dynamic axis is not supported")
-            if stop != stop2:
-                if stop >= size and stop2 >= size2:
-                    stop = INT64_MAX
-                else:
-                    _unsupported(n, "with a slice stop that depends on a dynamic axis is not supported")
-            if not (start == 0 and stop == INT64_MAX and step == 1):
+            if stop != stop2 and stop >= size and stop2 >= size2:
+                stop = stop2 = INT64_MAX
+            if not (start == 0 and start2 == 0 and stop == INT64_MAX and stop2 == INT64_MAX and step == 1):
                 starts.append(start)
                 ends.append(stop)
+                starts2.append(start2)
+                ends2.append(stop2)
                 axes.append(d)
                 steps.append(step)
             d += 1
@@ -439,7 +439,8 @@ def _getitem(g, n):
         _unsupported(n, f"with index {e!r} is not supported (ints, slices, None, ... and one integer tensor are)")
     y = g.v(x)
     if starts:
-        y = g.op("Slice", y, g.ints(starts), g.ints(ends), g.ints(axes), g.ints(steps))
+        y = g.op("Slice", y, g.shape_tensor(starts, starts2, n), g.shape_tensor(ends, ends2, n), g.ints(axes),
+                 g.ints(steps))
     if len(gathers) > 1:
         _unsupported(n, "with more than one tensor index is not supported")
     if gathers:
@@ -725,11 +726,23 @@ def _sdpa(g, n):
     return g.op("MatMul", g.op("Softmax", s, axis=-1), g.v(v))
 
 
-@register("lstm_module")
-def _lstm(g, n):
-    """nn.LSTM as one ONNX LSTM per layer. ONNX's gate order is (input, output, forget, cell), PyTorch's
-    (input, forget, cell, output); its bias is the input and the recurrent biases concatenated; its
-    layout is sequence first with the directions as a separate axis: Y [seq, dirs, batch, hidden]."""
+def _gates(a, H, order):
+    """PyTorch's gate blocks of H rows, in ONNX's order (order: the PyTorch block index of each)."""
+    return np.concatenate([a[k * H:(k + 1) * H] for k in order], axis=0)
+
+
+# (ONNX op, gate count, the PyTorch gate of each ONNX gate): LSTM iofc <- ifgo, GRU zrh <- rzn
+_RNN_KINDS = {"lstm_module": ("LSTM", 4, (0, 3, 1, 2)), "gru_module": ("GRU", 3, (1, 0, 2)),
+              "rnn_module": ("RNN", 1, (0,))}
+
+
+@register("lstm_module", "gru_module", "rnn_module")
+def _rnn(g, n):
+    """nn.LSTM / nn.GRU / nn.RNN as one ONNX LSTM / GRU / RNN per layer, with PyTorch's gates reordered into
+    ONNX's, the bias as the input and recurrent biases concatenated, GRU with linear_before_reset=1 (PyTorch
+    applies the reset gate after the recurrent product), and ONNX's layout (sequence first, the directions
+    an axis of their own: Y [seq, dirs, batch, hidden]) turned back into PyTorch's."""
+    op_type, ngates, order = _RNN_KINDS[n.op]
     m, x = n.args[0], n.args[1]
     hx = n.args[2] if len(n.args) > 2 else n.kwargs.get("hx")
     if getattr(m, "proj_size", 0):
@@ -739,47 +752,47 @@ def _lstm(g, n):
     H, L = m.hidden_size, m.num_layers
     dirs = 2 if m.bidirectional else 1
     batched = x.ndim == 3
+    dt = g.np_dtype(x)
     y = g.v(x)
     if not batched:
         y = g.op("Unsqueeze", y, g.ints([1]))
     elif m.batch_first:
         y = g.op("Transpose", y, perm=[1, 0, 2])
-    dt = g.np_dtype(x)
-    order = lambda a: np.concatenate([a[0:H], a[3 * H:4 * H], a[H:2 * H], a[2 * H:3 * H]], axis=0)  # noqa: E731
-    h0 = c0 = None
+    states = []   # initial h (and c): [layers * dirs, batch, H]
     if hx is not None:
-        h0, c0 = g.v(hx[0]), g.v(hx[1])
-        if not batched:
-            h0, c0 = g.op("Unsqueeze", h0, g.ints([1])), g.op("Unsqueeze", c0, g.ints([1]))
-    hs, cs = [], []
+        for h in (hx if n.op == "lstm_module" else (hx,)):
+            h = g.v(h)
+            states.append(g.op("Unsqueeze", h, g.ints([1])) if not batched else h)
+    attrs = {"hidden_size": H, "direction": "bidirectional" if dirs == 2 else "forward"}
+    if op_type == "GRU":
+        attrs["linear_before_reset"] = 1
+    if op_type == "RNN":
+        attrs["activations"] = ["Relu" if m.nonlinearity == "relu" else "Tanh"] * dirs
+    finals = [[] for _ in range(2 if op_type == "LSTM" else 1)]
     for layer in range(L):
         Ws, Rs, Bs = [], [], []
         for d in range(dirs):
             sfx = f"_l{layer}" + ("_reverse" if d else "")
-            Ws.append(order(getattr(m, "weight_ih" + sfx).detach().numpy()))
-            Rs.append(order(getattr(m, "weight_hh" + sfx).detach().numpy()))
+            Ws.append(_gates(getattr(m, "weight_ih" + sfx).detach().numpy(), H, order))
+            Rs.append(_gates(getattr(m, "weight_hh" + sfx).detach().numpy(), H, order))
             if m.bias:
-                Bs.append(np.concatenate([order(getattr(m, "bias_ih" + sfx).detach().numpy()),
-                                          order(getattr(m, "bias_hh" + sfx).detach().numpy())]))
+                Bs.append(np.concatenate([_gates(getattr(m, "bias_ih" + sfx).detach().numpy(), H, order),
+                                          _gates(getattr(m, "bias_hh" + sfx).detach().numpy(), H, order)]))
             else:
-                Bs.append(np.zeros(8 * H, dt))
+                Bs.append(np.zeros(2 * ngates * H, dt))
         ins = [y, g.const(np.stack(Ws).astype(dt)), g.const(np.stack(Rs).astype(dt)),
                g.const(np.stack(Bs).astype(dt)), ""]
-        if h0 is not None:
-            sl = [layer * dirs], [(layer + 1) * dirs], [0]
-            ins += [g.op("Slice", h0, g.ints(sl[0]), g.ints(sl[1]), g.ints(sl[2])),
-                    g.op("Slice", c0, g.ints(sl[0]), g.ints(sl[1]), g.ints(sl[2]))]
-        Y, Yh, Yc = g.op("LSTM", *ins, outs=3, hidden_size=H,
-                         direction="bidirectional" if dirs == 2 else "forward")
-        hs.append(Yh)
-        cs.append(Yc)
+        for st in states:
+            ins.append(g.op("Slice", st, g.ints([layer * dirs]), g.ints([(layer + 1) * dirs]), g.ints([0])))
+        outs = g.op(op_type, *ins, outs=1 + len(finals), **attrs)
+        for f, o in zip(finals, outs[1:]):
+            f.append(o)
         # [seq, dirs, batch, H] -> [seq, batch, dirs * H]
-        y = g.op("Reshape", g.op("Transpose", Y, perm=[0, 2, 1, 3]), g.ints([0, 0, -1]))
-    h = hs[0] if L == 1 else g.op("Concat", *hs, axis=0)
-    c = cs[0] if L == 1 else g.op("Concat", *cs, axis=0)
+        y = g.op("Reshape", g.op("Transpose", outs[0], perm=[0, 2, 1, 3]), g.ints([0, 0, -1]))
+    finals = [f[0] if L == 1 else g.op("Concat", *f, axis=0) for f in finals]
     if not batched:
         y = g.op("Squeeze", y, g.ints([1]))
-        h, c = g.op("Squeeze", h, g.ints([1])), g.op("Squeeze", c, g.ints([1]))
+        finals = [g.op("Squeeze", f, g.ints([1])) for f in finals]
     elif m.batch_first:
         y = g.op("Transpose", y, perm=[1, 0, 2])
-    return [y, h, c]
+    return [y] + finals

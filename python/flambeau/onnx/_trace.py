@@ -13,6 +13,8 @@ recorded produced (a parameter, a buffer, a tensor the model built from constant
 becomes an initializer. Modules ONNX has one op for (nn.LSTM) are recorded whole, their forward run
 without tracing.
 """
+import numpy as np
+
 from .. import _torch_function as _tf
 from .._tensor import Tensor
 from ..overrides import TorchFunctionMode
@@ -31,12 +33,13 @@ _DUNDER = {"__add__": "add", "__radd__": "add", "__iadd__": "add_", "__sub__": "
 
 class Val:
     """A tensor in a recorded node: `name` is its graph value's name, or None for a constant (a parameter,
-    buffer or tensor built from constants: `t` is then its value). `t2` is the same tensor in the second
-    trace (dynamic axes), set when the two traces are matched."""
-    __slots__ = ("name", "t", "t2")
+    buffer or tensor built from constants: `t` is then its value; `snap` a copy of a constant that is no
+    parameter, taken when it was used, as the model may change it in place later). `t2` is the same tensor
+    in the second trace (snap2 its copy), set when the two traces are matched."""
+    __slots__ = ("name", "t", "t2", "snap", "snap2")
 
-    def __init__(self, name, t):
-        self.name, self.t, self.t2 = name, t, None
+    def __init__(self, name, t, snap=None):
+        self.name, self.t, self.t2, self.snap, self.snap2 = name, t, None, snap, None
 
     @property
     def shape(self):
@@ -89,8 +92,9 @@ def tensors_of(x):
 
 
 class _Tracer(TorchFunctionMode):
-    def __init__(self, symbolics, whole_modules):
+    def __init__(self, symbolics, whole_modules, params):
         super().__init__()
+        self.params = params                # ids of the model's parameters and buffers
         self.symbolics = symbolics
         self.whole_modules = whole_modules  # {module type: op name}
         self.nodes = []
@@ -118,7 +122,10 @@ class _Tracer(TorchFunctionMode):
     def _val(self, x):
         if isinstance(x, Tensor):
             self.keep.append(x)
-            return Val(self.names.get(id(x)), x)
+            name = self.names.get(id(x))
+            if name is None and id(x) not in self.params:
+                return Val(None, x, np.array(x.detach().numpy(), copy=True))
+            return Val(name, x)
         if isinstance(x, (list, tuple)) and any(isinstance(e, (Tensor, list, tuple)) for e in x):
             return type(x)(self._val(e) for e in x) if type(x) in (list, tuple) else [self._val(e) for e in x]
         if isinstance(x, dict):
@@ -128,8 +135,12 @@ class _Tracer(TorchFunctionMode):
     def _uses_graph(self, args, kwargs):
         return any(id(t) in self.names for t in tensors_of(list(args)) + tensors_of(list(kwargs.values())))
 
-    def record(self, op, args, kwargs, result):
-        a, kw = self._val(args), self._val(kwargs)
+    @staticmethod
+    def _has_tensor(args, kwargs):
+        return bool(tensors_of(list(args)) or tensors_of(list(kwargs.values())))
+
+    def record(self, op, a, kw, result):
+        """Records a call whose arguments were converted (_val) before it ran: an in-place op changes them."""
         outs = []
         for t in tensors_of(result):
             self.count += 1
@@ -144,12 +155,21 @@ class _Tracer(TorchFunctionMode):
         kwargs = kwargs or {}
         name = self.op_name(func)
         if name in self.symbolics:
+            # ops on constants too (class_token.expand(batch, -1, -1) must follow the batch size); only
+            # factories (no tensor argument) give constants
+            if not self._has_tensor(args, kwargs):
+                return func(*args, **kwargs)
+            a, kw = self._val(args), self._val(kwargs)
             out = func(*args, **kwargs)
-            if self._uses_graph(args, kwargs):
-                self.record(name, args, kwargs, out)
+            self.record(name, a, kw, out)
             return out
         if isinstance(getattr(func, "__self__", None), property):
             return func(*args, **kwargs)   # shape, dtype, device ... (tensor-valued ones have symbolics)
+        if (name == "setitem" or (name.endswith("_") and not name.startswith("_"))) and args \
+                and isinstance(args[0], Tensor) and id(args[0]) in self.names:
+            raise UnsupportedOperatorError(
+                f"onnx export: in-place '{name}' on a value computed from the inputs has no ONNX translation "
+                f"(called with {_describe(args, kwargs)}); write it out of place")
         with self:  # enter the call: a composite op is recorded as the ops it calls
             out = _tf.unwrapped(func)(*args, **kwargs)
         if self._uses_graph(args, kwargs):
@@ -163,10 +183,11 @@ class _Tracer(TorchFunctionMode):
     def module_forward(self, orig, op):
         """A forward (for a module class) that runs `orig` untraced and records the call as one node."""
         def forward(module, *args, **kwargs):
+            a, kw = self._val((module,) + tuple(args)), self._val(kwargs)
             with _tf.DisableTorchFunction():
                 out = orig(module, *args, **kwargs)
             if self._uses_graph(args, kwargs):
-                self.record(op, (module,) + tuple(args), kwargs, out)
+                self.record(op, a, kw, out)
             return out
         return forward
 
@@ -181,9 +202,10 @@ def _describe(args, kwargs):
     return ", ".join([d(a) for a in args] + [f"{k}={d(v)}" for k, v in kwargs.items()])
 
 
-def trace(model, args, kwargs, input_names, symbolics, whole_modules):
-    """Runs model(*args, **kwargs) under the tracer; returns (nodes, result, tracer)."""
-    tracer = _Tracer(symbolics, whole_modules)
+def trace(model, args, kwargs, input_names, symbolics, whole_modules, params=()):
+    """Runs model(*args, **kwargs) under the tracer; returns (nodes, result, tracer). params: the ids of the
+    model's parameters and buffers (constants that need no copy)."""
+    tracer = _Tracer(symbolics, whole_modules, params)
     for t, n in zip(tensors_of(list(args)) + tensors_of(list(kwargs.values())), input_names):
         tracer.add_input(t, n)
     # modules recorded whole: their class's forward, for every instance the model reaches (a submodule or
