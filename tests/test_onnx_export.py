@@ -197,10 +197,14 @@ def test_size_dependent_branching_is_refused():
                              dynamic_axes={"x": [0]})
 
 
-def test_torch_alias_answers_torch_onnx():
-    import importlib
-    assert importlib.import_module("flambeau.onnx").export is flambeau.onnx.export
+def test_functional_dropout_defaults_to_training():
+    """F.dropout(x) without training= drops at random (PyTorch's default): that is refused, while the
+    module in eval mode and training=False are identities."""
     assert "linear" in flambeau.onnx.SUPPORTED_OPS and "conv2d" in flambeau.onnx.SUPPORTED_OPS
+    with pytest.raises(flambeau.onnx.UnsupportedOperatorError, match="'dropout' with training=True"):
+        flambeau.onnx.export(lambda x: F.dropout(x, 0.3), (flambeau.randn(2, 3),), io.BytesIO())
+    flambeau.onnx.export(lambda x: F.dropout(x, 0.3, training=False) + F.alpha_dropout(x, 0.2),
+                         (flambeau.randn(2, 3),), io.BytesIO())
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -381,6 +385,8 @@ _CASES = [
      lambda: flambeau.randn(2, 4, 12)),
     ("activations", lambda: nn.Sequential(nn.SiLU(), nn.ELU(), nn.Softplus(), nn.GELU("tanh"), nn.Tanh(),
                                           nn.ReLU6(), nn.LogSoftmax(-1)), lambda: flambeau.randn(3, 9)),
+    ("softmax_dtype", lambda: _Fn(lambda x: (F.softmax(x, 1, dtype=flambeau.float64), x.log_softmax(-1, flambeau.float64),
+                                             F.softmax(x, 0, 3))), lambda: flambeau.randn(3, 9)),
     ("layernorm_3d", lambda: nn.Sequential(nn.Linear(6, 8), nn.LayerNorm(8), nn.Linear(8, 2)),
      lambda: flambeau.randn(2, 5, 6)),
     ("arith", lambda: _Fn(lambda x: ((x * 2 - 1) / 3 + 0.5) ** 2 - (1 - x) + 2 / (x.abs() + 1)

@@ -130,7 +130,7 @@ class _Graph:
                 self._check_constant(val)
             if name is None or name in self.inits:
                 name = self.fresh("onnx::Const")
-            self.inits[name] = val.snap if val.snap is not None else np.array(val.t.detach().numpy(), copy=True)
+            self.inits[name] = val.snap if val.snap is not None else np.array(val.t.detach().cpu().numpy(), copy=True)
             self.const_of[key] = name
         return name
 
@@ -138,8 +138,8 @@ class _Graph:
     def _check_constant(val):
         """A tensor nothing recorded produced must be the same in both traces: one that changed with the
         inputs was computed from them by something the tracer did not see."""
-        a = val.snap if val.snap is not None else val.t.detach().numpy()
-        b = val.snap2 if val.snap2 is not None else val.t2.detach().numpy()
+        a = val.snap if val.snap is not None else val.t.detach().cpu().numpy()
+        b = val.snap2 if val.snap2 is not None else val.t2.detach().cpu().numpy()
         if a.shape != b.shape:
             raise UnsupportedOperatorError(
                 f"onnx export: a tensor the model builds without using its inputs has a shape that follows a "
@@ -286,7 +286,7 @@ def _second_inputs(inputs, names, dyn):
     sizes, mapping, dyn_dims = {}, {}, []
     for t, name in zip(inputs, names):
         axes = dyn.get(name) or {}
-        a = t.detach().numpy()
+        a = t.detach().cpu().numpy()
         if np.issubdtype(a.dtype, np.floating):
             a = a * np.asarray(0.75, a.dtype) + np.asarray(0.125, a.dtype)
         for axis, sym in sorted(axes.items()):

@@ -200,10 +200,9 @@ def _softmax(g, n):
     dim = n.arg(1, "dim")
     if dim is None:
         _unsupported(n, "without dim is not supported")
-    y = g.v(x)
-    dtype = n.arg(2, "dtype")
-    if dtype is not None:
-        y = g.cast(y, g.np_dtype(n.outs[0]))
+    # a dtype= argument shows as the output's dtype (F.softmax's third parameter is _stacklevel, the
+    # method's is dtype: the output is the unambiguous witness)
+    y = g.cast(g.v(x), g.np_dtype(n.outs[0]), g.np_dtype(x))
     return g.op("Softmax" if n.op == "softmax" else "LogSoftmax", y, axis=_norm(dim, x.ndim))
 
 
@@ -228,7 +227,8 @@ def _masked_fill(g, n):
           "detach", "cpu", "data", "positive", "dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout",
           "feature_alpha_dropout", "identity")
 def _cast_like(g, n):
-    if n.op.endswith("dropout") and n.arg(2, "training", n.op != "dropout") and n.arg(1, "p", 0.5) > 0:
+    # F.dropout/dropout1d/2d/3d default to training=True, the alpha dropouts to False
+    if "dropout" in n.op and n.arg(2, "training", "alpha" not in n.op) and n.arg(1, "p", 0.5) > 0:
         _unsupported(n, "with training=True cannot be exported (export puts modules in eval mode; a "
                           "functional call must pass training=False)")
     x = n.args[0]
@@ -773,11 +773,11 @@ def _rnn(g, n):
         Ws, Rs, Bs = [], [], []
         for d in range(dirs):
             sfx = f"_l{layer}" + ("_reverse" if d else "")
-            Ws.append(_gates(getattr(m, "weight_ih" + sfx).detach().numpy(), H, order))
-            Rs.append(_gates(getattr(m, "weight_hh" + sfx).detach().numpy(), H, order))
+            Ws.append(_gates(getattr(m, "weight_ih" + sfx).detach().cpu().numpy(), H, order))
+            Rs.append(_gates(getattr(m, "weight_hh" + sfx).detach().cpu().numpy(), H, order))
             if m.bias:
-                Bs.append(np.concatenate([_gates(getattr(m, "bias_ih" + sfx).detach().numpy(), H, order),
-                                          _gates(getattr(m, "bias_hh" + sfx).detach().numpy(), H, order)]))
+                Bs.append(np.concatenate([_gates(getattr(m, "bias_ih" + sfx).detach().cpu().numpy(), H, order),
+                                          _gates(getattr(m, "bias_hh" + sfx).detach().cpu().numpy(), H, order)]))
             else:
                 Bs.append(np.zeros(2 * ngates * H, dt))
         ins = [y, g.const(np.stack(Ws).astype(dt)), g.const(np.stack(Rs).astype(dt)),

@@ -124,7 +124,7 @@ class _Tracer(TorchFunctionMode):
             self.keep.append(x)
             name = self.names.get(id(x))
             if name is None and id(x) not in self.params:
-                return Val(None, x, np.array(x.detach().numpy(), copy=True))
+                return Val(None, x, np.array(x.detach().cpu().numpy(), copy=True))
             return Val(name, x)
         if isinstance(x, (list, tuple)) and any(isinstance(e, (Tensor, list, tuple)) for e in x):
             return type(x)(self._val(e) for e in x) if type(x) in (list, tuple) else [self._val(e) for e in x]
