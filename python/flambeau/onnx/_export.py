@@ -76,11 +76,18 @@ def _np_dtype(dtype):
         raise UnsupportedOperatorError(f"onnx export: dtype {dtype} has no ONNX element type here") from None
 
 
+# ONNX ops a translation may apply to constants, computed with numpy instead (same dtype rules: both
+# operands already have the output's dtype)
+_FOLD = {"Add": np.add, "Sub": np.subtract, "Mul": np.multiply, "Neg": np.negative,
+         "Transpose": lambda x, perm=None: np.transpose(x, perm)}
+
+
 class _Graph:
     """The ONNX graph being built; the helpers the symbolic functions call."""
 
-    def __init__(self, opset, param_names, dyn_dims):
+    def __init__(self, opset, param_names, dyn_dims, fold=True):
         self.opset = opset
+        self.fold = fold                  # do_constant_folding
         self.param_names = param_names    # id(tensor) -> state_dict name
         self.dyn_dims = dyn_dims          # [(input name, axis, size in trace 1, size in trace 2)]
         self.nodes = []                   # [op_type, inputs, outputs, attrs]
@@ -95,10 +102,14 @@ class _Graph:
 
     # -- nodes and constants --------------------------------------------------------------------------
     def op(self, op_type, *inputs, outs=1, **attrs):
-        names = [self.fresh(op_type) for _ in range(outs)]
         inputs = list(inputs)
         while inputs and inputs[-1] == "":  # trailing optional inputs left out
             inputs.pop()
+        fold = _FOLD.get(op_type)
+        if self.fold and fold is not None and all(i in self.inits for i in inputs):
+            # a translation's own step on constants (baddbmm's beta * input): computed here
+            return self.const(np.asarray(fold(*[self.inits[i] for i in inputs], **attrs)))
+        names = [self.fresh(op_type) for _ in range(outs)]
         self.nodes.append([op_type, inputs, names, attrs])
         return names[0] if outs == 1 else names
 
@@ -167,9 +178,10 @@ class _Graph:
 
     def transposed(self, w):
         """w.T for a MatMul: folded into an initializer when w is a parameter or constant."""
-        if w.name is None:
-            return self.const(np.ascontiguousarray(self.inits[self.v(w)].T))
-        return self.op("Transpose", self.v(w), perm=[1, 0])
+        name = self.v(w)
+        if self.fold and name in self.inits:
+            return self.const(np.ascontiguousarray(self.inits[name].T))
+        return self.op("Transpose", name, perm=[1, 0])
 
     def reduce(self, op, x, axes, keepdims):
         """Reduce* over axes (None: all). ReduceSum takes axes as an input from opset 13, the others
@@ -303,8 +315,47 @@ def _second_inputs(inputs, names, dyn):
     return mapping, dyn_dims
 
 
+def _unchanged(val):
+    """Whether a constant node's output is the same in both traces."""
+    a, b = val.snap, val.snap2
+    if a is None or b is None or a.shape != b.shape or a.dtype != b.dtype:
+        return False
+    return bool(np.array_equal(a, b, equal_nan=np.issubdtype(a.dtype, np.floating)))
+
+
+def _fuse_conv_batchnorm(g, outputs):
+    """Conv followed by an inference BatchNormalization, both on constant weights, becomes one Conv with
+    w * s and (b - mean) * s + beta, s = gamma / sqrt(var + eps) (computed in float64), as PyTorch's
+    exporter does in eval mode. The Conv's output must feed nothing else."""
+    producer, uses = {}, {}
+    for i, (op, ins, outs, _) in enumerate(g.nodes):
+        for o in outs:
+            producer[o] = i
+        for x in ins:
+            uses[x] = uses.get(x, 0) + 1
+    drop = set()
+    for j, (op, ins, outs, attrs) in enumerate(g.nodes):
+        if op != "BatchNormalization" or len(outs) != 1 or ins[0] not in producer:
+            continue
+        i = producer[ins[0]]
+        cop, cins, couts, cattrs = g.nodes[i]
+        if cop != "Conv" or uses.get(ins[0]) != 1 or ins[0] in outputs or i in drop:
+            continue
+        if not all(x in g.inits for x in cins[1:] + ins[1:5]):
+            continue
+        w = g.inits[cins[1]]
+        gamma, beta, mean, var = (g.inits[x].astype(np.float64) for x in ins[1:5])
+        b = g.inits[cins[2]].astype(np.float64) if len(cins) > 2 else np.zeros(w.shape[0])
+        scale = gamma / np.sqrt(var + attrs.get("epsilon", 1e-5))
+        w2 = (w.astype(np.float64) * scale.reshape((-1,) + (1,) * (w.ndim - 1))).astype(w.dtype)
+        b2 = ((b - mean) * scale + beta).astype(w.dtype)
+        g.nodes[i] = [cop, [cins[0], g.const(w2), g.const(b2)], outs, cattrs]
+        drop.add(j)
+    g.nodes = [nd for k, nd in enumerate(g.nodes) if k not in drop]
+
+
 def _export_bytes(model, args, kwargs, input_names, output_names, opset, dynamic_axes, training,
-                  keep_initializers_as_inputs, verbose):
+                  keep_initializers_as_inputs, verbose, fold=True):
     args, kwargs = _flatten_args(args, kwargs)
     inputs = tensors_of(list(args)) + tensors_of(list(kwargs.values()))
     input_names = list(input_names or [])
@@ -346,12 +397,17 @@ def _export_bytes(model, args, kwargs, input_names, output_names, opset, dynamic
             a.args2, a.kwargs2, a.outs2 = b.args, b.kwargs, b.outs
         outputs2 = tensors_of(result2)
 
-    g = _Graph(opset, params, dyn_dims)
+    g = _Graph(opset, params, dyn_dims, fold)
     for name in input_names:
         g.env[name] = name
     for n in nodes:
         if verbose:
             print(f"onnx export: {n}")
+        if fold and n.const and all(_unchanged(v) for v in n.outs):
+            # computed from constants only, and the same in both traces: its value is the initializer
+            for val in n.outs:
+                g.env[val.name] = g.const(val.snap)
+            continue
         names = SYMBOLICS[n.op](g, n)
         if isinstance(names, str):
             names = [names]
@@ -381,6 +437,8 @@ def _export_bytes(model, args, kwargs, input_names, output_names, opset, dynamic
         node[1] = [rename.get(i, i) for i in node[1]]
         node[2] = [rename.get(o, o) for o in node[2]]
 
+    if fold:
+        _fuse_conv_batchnorm(g, set(output_names))
     # dead-code elimination (a traced composite may have computed things it did not return)
     needed, kept = set(output_names), []
     for node in reversed(g.nodes):
@@ -460,7 +518,7 @@ def export(model, args=(), f=None, *, kwargs=None, export_params=True, verbose=N
     _in_export = True
     try:
         data = _export_bytes(model, args, kwargs, input_names, output_names, opset, dynamic_axes, training,
-                             keep_initializers_as_inputs, verbose)
+                             keep_initializers_as_inputs, verbose, bool(do_constant_folding))
     finally:
         _in_export = False
         if is_module:

@@ -64,10 +64,11 @@ class Val:
 class Node:
     """One recorded call: the op's name, its arguments with tensors as Vals, and its output Vals (the
     result's tensors in order). args2/kwargs2/outs2: the same from the second trace, when there is one."""
-    __slots__ = ("op", "args", "kwargs", "outs", "result", "args2", "kwargs2", "outs2")
+    __slots__ = ("op", "args", "kwargs", "outs", "const", "args2", "kwargs2", "outs2")
 
-    def __init__(self, op, args, kwargs, outs, result):
-        self.op, self.args, self.kwargs, self.outs, self.result = op, args, kwargs, outs, result
+    def __init__(self, op, args, kwargs, outs, const):
+        self.op, self.args, self.kwargs, self.outs = op, args, kwargs, outs
+        self.const = const   # no input follows the model's inputs (outs carry copies: snap)
         self.args2, self.kwargs2, self.outs2 = args, kwargs, outs
 
     def arg(self, i, name, default=None, second=False):
@@ -78,6 +79,18 @@ class Node:
 
     def __repr__(self):
         return f"Node({self.op}, {self.args}, {self.kwargs}) -> {self.outs}"
+
+
+def vals_of(x):
+    """The Vals of a nested argument structure."""
+    if isinstance(x, Val):
+        yield x
+    elif isinstance(x, (list, tuple)):
+        for e in x:
+            yield from vals_of(e)
+    elif isinstance(x, dict):
+        for e in x.values():
+            yield from vals_of(e)
 
 
 def tensors_of(x):
@@ -100,6 +113,7 @@ class _Tracer(TorchFunctionMode):
         self.nodes = []
         self.names = {}   # id(tensor) -> current graph value name
         self.keep = []    # every tensor seen, alive until the trace ends (ids must not be reused)
+        self.const_names = set()  # outputs of nodes whose inputs are all constants
         self.count = 0
         self._attr_names = None
 
@@ -141,14 +155,17 @@ class _Tracer(TorchFunctionMode):
 
     def record(self, op, a, kw, result):
         """Records a call whose arguments were converted (_val) before it ran: an in-place op changes them."""
+        const = all(v.name is None or v.name in self.const_names for v in vals_of((a, kw)))
         outs = []
         for t in tensors_of(result):
             self.count += 1
             name = f"{op}_{self.count}"
             self.keep.append(t)
             self.names[id(t)] = name
-            outs.append(Val(name, t))
-        self.nodes.append(Node(op, a, kw, outs, result))
+            outs.append(Val(name, t, np.array(t.detach().cpu().numpy(), copy=True) if const else None))
+            if const:
+                self.const_names.add(name)
+        self.nodes.append(Node(op, a, kw, outs, const))
 
     # -- the mode ----------------------------------------------------------------------------------
     def __torch_function__(self, func, types, args=(), kwargs=None):
