@@ -3,6 +3,7 @@ onnxruntime equal flambeau's on fresh random inputs, at the traced batch size an
 batch axis is dynamic; node types as PyTorch's own exporter gives for the same model; clear errors for what
 cannot be exported. The wire-format tests decode the file with a reader written here, so they run without
 the onnx package (the onnxruntime tests skip where onnx/onnxruntime are not installed)."""
+import contextlib
 import io
 import math
 import struct
@@ -394,8 +395,9 @@ _CASES = [
      lambda: flambeau.randn(2, 4, 12)),
     ("activations", lambda: nn.Sequential(nn.SiLU(), nn.ELU(), nn.Softplus(), nn.GELU("tanh"), nn.Tanh(),
                                           nn.ReLU6(), nn.LogSoftmax(-1)), lambda: flambeau.randn(3, 9)),
-    ("softmax_dtype", lambda: _Fn(lambda x: (F.softmax(x, 1, dtype=flambeau.float64), x.log_softmax(-1, flambeau.float64),
-                                             F.softmax(x, 0, 3))), lambda: flambeau.randn(3, 9)),
+    ("softmax_dtype", lambda: _Fn(lambda x: (F.softmax(x, 1, dtype=flambeau.float64),
+                                             x.log_softmax(-1, flambeau.float64), F.softmax(x, 0, 3))),
+     lambda: flambeau.randn(3, 9)),
     ("layernorm_3d", lambda: nn.Sequential(nn.Linear(6, 8), nn.LayerNorm(8), nn.Linear(8, 2)),
      lambda: flambeau.randn(2, 5, 6)),
     ("arith", lambda: _Fn(lambda x: ((x * 2 - 1) / 3 + 0.5) ** 2 - (1 - x) + 2 / (x.abs() + 1)
@@ -606,6 +608,20 @@ def test_constant_changed_in_place_after_use():
     _check(fn, flambeau.randn(2, 3))
 
 
+def test_constants_computed_and_changed_in_forward():
+    """Constants the forward computes (ops on constants only), changes in place and runs an op without a
+    translation on: all folded into initializers with the values they had when used."""
+    w = flambeau.randn(3)
+
+    def fn(x):
+        c = w * 2            # a constant node
+        c[0] = 1.0           # changed in place: later uses see the new value
+        d = flambeau.cumsum(c, 0)   # no translation, but constants only
+        return x * c + d
+    proto = _check(fn, flambeau.randn(2, 3))
+    assert _op_types(proto) == ["Mul", "Add"]
+
+
 def test_in_place_write_into_a_traced_value_is_refused():
     def fn(x):
         y = x * 2
@@ -613,3 +629,26 @@ def test_in_place_write_into_a_traced_value_is_refused():
         return y
     with pytest.raises(flambeau.onnx.UnsupportedOperatorError, match="in-place 'setitem'"):
         flambeau.onnx.export(fn, (flambeau.randn(2, 3),), io.BytesIO())
+
+
+@pytest.mark.parametrize("opset", [13, 16, 18, 19, 20])
+def test_opset_dependent_forms(opset):
+    """Reduce* axes (attribute before opset 18, input from 18), LayerNormalization (17) or its decomposition,
+    Gelu (20) or its decomposition, Pad's circular mode (19)."""
+    ln = nn.LayerNorm(5)
+    nn.init.normal_(ln.weight)
+
+    def fn(x):
+        outs = [x.mean(1), x.sum((0, 2), keepdim=True), x.amax(-1), ln(x), F.gelu(x), F.gelu(x, approximate="tanh"),
+                x.max(dim=1)[0], x.prod(2)]
+        if opset >= 19:
+            outs.append(F.pad(x, (1, 2), mode="circular"))
+        return tuple(outs)
+    proto = _check(_Fn(fn, ln), flambeau.randn(2, 4, 5), opset=opset)
+    ops = set(_op_types(proto))
+    assert ("LayerNormalization" in ops) == (opset >= 17) and ("Gelu" in ops) == (opset >= 20)
+    assert proto.opset_import[0].version == opset
+    with pytest.raises(flambeau.onnx.UnsupportedOperatorError, match="circular.*opset") if opset < 19 else \
+            contextlib.nullcontext():
+        flambeau.onnx.export(lambda x: F.pad(x, (1, 1), mode="circular"), (flambeau.randn(1, 2, 3),), io.BytesIO(),
+                             opset_version=opset)

@@ -354,7 +354,7 @@ def _fuse_conv_batchnorm(g, outputs):
     g.nodes = [nd for k, nd in enumerate(g.nodes) if k not in drop]
 
 
-def _export_bytes(model, args, kwargs, input_names, output_names, opset, dynamic_axes, training,
+def _export_bytes(model, args, kwargs, input_names, output_names, opset, dynamic_axes,
                   keep_initializers_as_inputs, verbose, fold=True):
     args, kwargs = _flatten_args(args, kwargs)
     inputs = tensors_of(list(args)) + tensors_of(list(kwargs.values()))
@@ -418,7 +418,7 @@ def _export_bytes(model, args, kwargs, input_names, output_names, opset, dynamic
             g.env[val.name] = name
 
     # graph outputs under their names: the producing node's output renamed, or an Identity
-    rename, out_vals = {}, []
+    rename = {}
     used = set(input_names)
     for t, t2, name in zip(outputs, outputs2, output_names):
         rec = tracer.names.get(id(t))
@@ -467,7 +467,8 @@ def _export_bytes(model, args, kwargs, input_names, output_names, opset, dynamic
     inits = [(k, v) for k, v in g.inits.items() if k in needed]
     if keep_initializers_as_inputs:
         in_vi += [_proto.value_info(k, _proto.onnx_dtype(v.dtype), list(v.shape)) for k, v in inits]
-    node_msgs = [_proto.node(op, ins, outs, name=f"/{op}_{i}", **attrs) for i, (op, ins, outs, attrs) in enumerate(kept)]
+    node_msgs = [_proto.node(op, ins, outs, name=f"/{op}_{i}", **attrs)
+                 for i, (op, ins, outs, attrs) in enumerate(kept)]
     graph = _proto.graph(node_msgs, "main_graph", [_proto.tensor(k, v) for k, v in inits], in_vi, out_vi)
     from ..version import __version__
     return _proto.model(graph, opset, _IR_VERSION[opset], "flambeau", __version__).tobytes()
@@ -517,7 +518,7 @@ def export(model, args=(), f=None, *, kwargs=None, export_params=True, verbose=N
             model.train(True)
     _in_export = True
     try:
-        data = _export_bytes(model, args, kwargs, input_names, output_names, opset, dynamic_axes, training,
+        data = _export_bytes(model, args, kwargs, input_names, output_names, opset, dynamic_axes,
                              keep_initializers_as_inputs, verbose, bool(do_constant_folding))
     finally:
         _in_export = False

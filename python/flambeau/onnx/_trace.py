@@ -147,7 +147,12 @@ class _Tracer(TorchFunctionMode):
         return x
 
     def _uses_graph(self, args, kwargs):
-        return any(id(t) in self.names for t in tensors_of(list(args)) + tensors_of(list(kwargs.values())))
+        """Whether a tensor among the arguments follows the model's inputs (a constant node's output does not)."""
+        for t in tensors_of(list(args)) + tensors_of(list(kwargs.values())):
+            name = self.names.get(id(t))
+            if name is not None and name not in self.const_names:
+                return True
+        return False
 
     @staticmethod
     def _has_tensor(args, kwargs):
@@ -184,9 +189,11 @@ class _Tracer(TorchFunctionMode):
             return func(*args, **kwargs)   # shape, dtype, device ... (tensor-valued ones have symbolics)
         if (name == "setitem" or (name.endswith("_") and not name.startswith("_"))) and args \
                 and isinstance(args[0], Tensor) and id(args[0]) in self.names:
-            raise UnsupportedOperatorError(
-                f"onnx export: in-place '{name}' on a value computed from the inputs has no ONNX translation "
-                f"(called with {_describe(args, kwargs)}); write it out of place")
+            if self.names[id(args[0])] not in self.const_names:
+                raise UnsupportedOperatorError(
+                    f"onnx export: in-place '{name}' on a value computed from the inputs has no ONNX translation "
+                    f"(called with {_describe(args, kwargs)}); write it out of place")
+            del self.names[id(args[0])]   # a constant changed in place: its later uses see the new value
         with self:  # enter the call: a composite op is recorded as the ops it calls
             out = _tf.unwrapped(func)(*args, **kwargs)
         if self._uses_graph(args, kwargs):
