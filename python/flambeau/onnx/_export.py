@@ -311,7 +311,8 @@ def _second_inputs(inputs, names, dyn):
             n2 = sizes.setdefault(sym, n1 + 1 if n1 > 1 else 3)
             a = np.take(a, np.arange(n2) % n1, axis=axis)
             dyn_dims.append((name, axis, n1, n2))
-        mapping[id(t)] = from_numpy(np.ascontiguousarray(a))
+        t2 = from_numpy(np.ascontiguousarray(a))
+        mapping[id(t)] = t2 if t.device.type == "cpu" else t2.to(t.device)
     return mapping, dyn_dims
 
 
@@ -465,6 +466,10 @@ def _export_bytes(model, args, kwargs, input_names, output_names, opset, dynamic
     out_vi = [_proto.value_info(name, _proto.onnx_dtype(_np_dtype(t.dtype)), dims(t, t2, name))
               for t, t2, name in zip(outputs, outputs2, output_names)]
     inits = [(k, v) for k, v in g.inits.items() if k in needed]
+    total = sum(v.nbytes for _, v in inits)
+    if total >= 2 ** 31 - 2 ** 24:
+        raise OnnxExporterError(f"onnx export: the weights take {total / 2 ** 30:.2f} GiB; a protobuf file holds "
+                                f"less than 2 GiB and ONNX external data is not supported here")
     if keep_initializers_as_inputs:
         in_vi += [_proto.value_info(k, _proto.onnx_dtype(v.dtype), list(v.shape)) for k, v in inits]
     node_msgs = [_proto.node(op, ins, outs, name=f"/{op}_{i}", **attrs)
