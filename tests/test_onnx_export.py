@@ -88,6 +88,14 @@ def test_attribute_encoding():
         _proto.attribute("x", object())
 
 
+def test_tensor_encoding_keeps_scalars_zero_dimensional():
+    f = _fields(_proto.tensor("s", np.array(3, dtype=np.int64)).tobytes())
+    assert _get(f, 1) == [] and _get(f, 2) == [7] and np.frombuffer(_get(f, 9)[0], "<i8").tolist() == [3]
+    f = _fields(_proto.tensor("m", np.arange(6, dtype=np.float64).reshape(2, 3).T).tobytes())
+    assert _packed(_get(f, 1)[0]) == [3, 2] and _get(f, 2) == [11]
+    assert np.frombuffer(_get(f, 9)[0], "<f8").tolist() == [0, 3, 1, 4, 2, 5]   # row-major copy
+
+
 def _mlp():
     flambeau.manual_seed(0)
     return nn.Sequential(nn.Linear(5, 7), nn.ReLU(), nn.Dropout(0.5), nn.Linear(7, 3))
@@ -477,6 +485,10 @@ def test_plain_function_and_keyword_inputs():
                                atol=1e-6)
 
 
+def test_zero_dimensional_results():
+    _check(lambda x: ((x * 2).sum() + 1, x.mean() * x.amax(), x[0, 1] - 0.5), flambeau.randn(3, 4))
+
+
 def test_model_returning_its_input_and_a_constant():
     class M(nn.Module):
         def forward(self, x):
@@ -652,3 +664,42 @@ def test_opset_dependent_forms(opset):
             contextlib.nullcontext():
         flambeau.onnx.export(lambda x: F.pad(x, (1, 1), mode="circular"), (flambeau.randn(1, 2, 3),), io.BytesIO(),
                              opset_version=opset)
+
+
+class _TinyGPT(nn.Module):
+    """Token and position embeddings (positions from torch.arange of the sequence length), a causal
+    encoder layer with its mask built in forward, and zeros/ones/full sized from the input."""
+
+    def __init__(self, vocab=30, d=16, max_len=40):
+        super().__init__()
+        self.tok = nn.Embedding(vocab, d)
+        self.pos = nn.Embedding(max_len, d)
+        self.layer = nn.TransformerEncoderLayer(d, 2, 32, batch_first=True)
+        self.head = nn.Linear(d, vocab)
+
+    def forward(self, idx):
+        b, t = idx.shape
+        x = self.tok(idx) + self.pos(flambeau.arange(t))
+        x = x + flambeau.zeros(b, t, 1) + flambeau.full((1, t, 1), 0.5) - flambeau.ones(t, 1) * 0.5
+        return self.head(self.layer(x))
+
+
+def test_factories_sized_by_the_input():
+    onnx, ort = _ort()
+    flambeau.manual_seed(11)
+    model = _TinyGPT().eval()
+    buf = io.BytesIO()
+    flambeau.onnx.export(model, (flambeau.randint(0, 30, (2, 7)),), buf, input_names=["idx"],
+                         dynamic_axes={"idx": {0: "batch", 1: "seq"}})
+    proto = onnx.load_model_from_string(buf.getvalue())
+    onnx.checker.check_model(proto, full_check=True)
+    assert {"Range", "ConstantOfShape"} <= set(_op_types(proto))
+    sess = ort.InferenceSession(buf.getvalue(), providers=["CPUExecutionProvider"])
+    for shape in [(2, 7), (3, 12), (1, 1)]:
+        idx = flambeau.randint(0, 30, shape)
+        with flambeau.no_grad():
+            want = model(idx).numpy()
+        np.testing.assert_allclose(sess.run(None, {"idx": idx.numpy()})[0], want, atol=1e-5, rtol=1e-5)
+    # static sizes: the same factories are folded into initializers
+    proto = _check(model, flambeau.randint(0, 30, (2, 7)), dynamic=False)
+    assert not {"Range", "ConstantOfShape"} & set(_op_types(proto))

@@ -18,7 +18,7 @@ import numpy as np
 from .. import nn
 from .._tensor import Tensor
 from . import _proto
-from ._symbolic import SYMBOLICS
+from ._symbolic import FACTORIES, SYMBOLICS
 from ._trace import Val, tensors_of, trace
 from .errors import OnnxExporterError, UnsupportedOperatorError
 
@@ -215,6 +215,22 @@ class _Graph:
                 return self.op("Reshape", self.v(x), self.shape_tensor(s1, s2, None))
         return self.op("Reshape", self.v(x), self.ints(shape))
 
+    def size_scalar(self, a, b, n):
+        """A 0-d int64 size: a constant, or (a then b in the second trace) read from the input with that dynamic
+        axis by Shape and a scalar Gather (the form PyTorch writes; onnxruntime's fusions expect it)."""
+        if a == b:
+            return self.ints(a, scalar=True)
+        src = self._dyn_source(a, b, n)
+        return self.op("Gather", self.op("Shape", self.env[src[0]]), self.ints(src[1], scalar=True), axis=0)
+
+    def _dyn_source(self, a, b, n):
+        src = next(((nm, ax) for nm, ax, x1, x2 in self.dyn_dims if (x1, x2) == (a, b)), None)
+        if src is None:
+            raise UnsupportedOperatorError(
+                f"onnx export: '{n.op if n else 'reshape'}' takes a size or index {a} (then {b} in the second "
+                f"trace), which follows a dynamic axis but is no input's size; not supported")
+        return src
+
     def shape_tensor(self, s1, s2, n):
         """A 1-D int64 shape: static sizes as constants, a size that differs between the traces read from
         the model input whose dynamic axis has the same two sizes."""
@@ -223,11 +239,7 @@ class _Graph:
             if a == b:
                 static.append(a)
                 continue
-            src = next(((nm, ax) for nm, ax, x1, x2 in self.dyn_dims if (x1, x2) == (a, b)), None)
-            if src is None:
-                raise UnsupportedOperatorError(
-                    f"onnx export: '{n.op if n else 'reshape'}' takes a size or index {a} (then {b} in the second "
-                    f"trace), which follows a dynamic axis but is no input's size; not supported")
+            src = self._dyn_source(a, b, n)
             if static:
                 parts.append(self.ints(static))
                 static = []
@@ -374,7 +386,7 @@ def _export_bytes(model, args, kwargs, input_names, output_names, opset, dynamic
 
     from .. import no_grad
     with no_grad():
-        nodes, result, tracer = trace(model, args, kwargs, input_names, SYMBOLICS, _WHOLE_MODULES, params)
+        nodes, result, tracer = trace(model, args, kwargs, input_names, SYMBOLICS, _WHOLE_MODULES, params, FACTORIES)
         outputs = tensors_of(result)
         output_names = list(output_names or [])
         if len(output_names) > len(outputs):
@@ -385,7 +397,7 @@ def _export_bytes(model, args, kwargs, input_names, output_names, opset, dynamic
         # constants that follow the inputs from those that do not
         mapping, dyn_dims = _second_inputs(inputs, input_names, dyn)
         nodes2, result2, _ = trace(model, _replace(args, mapping), _replace(kwargs, mapping), input_names,
-                                   SYMBOLICS, _WHOLE_MODULES, params)
+                                   SYMBOLICS, _WHOLE_MODULES, params, FACTORIES)
         if [n.op for n in nodes] != [n.op for n in nodes2]:
             raise OnnxExporterError(
                 "onnx export: the model runs different ops on other input values or sizes (Python control flow "

@@ -89,9 +89,12 @@ class Message:
 
 def tensor(name, array):
     """TensorProto: dims=1, data_type=2, name=8, raw_data=9 (little-endian, row-major)."""
-    a = np.ascontiguousarray(array)
+    a = np.asarray(array)
+    if not a.flags.c_contiguous:   # (not np.ascontiguousarray: it makes a 0-d array 1-d)
+        a = a.copy(order="C")
     m = Message()
-    m.packed_ints(1, a.shape)
+    if a.ndim:
+        m.packed_ints(1, a.shape)
     m.int(2, onnx_dtype(a.dtype))
     if name:
         m.str(8, name)

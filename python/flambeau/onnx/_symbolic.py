@@ -245,6 +245,39 @@ def _fill_like(g, n):
     return g.op("ConstantOfShape", g.op("Shape", g.v(x)), value=np.array([value], dtype=dt))
 
 
+# Factories (no tensor argument) are recorded too, as constant nodes: written as their value unless their
+# size follows a dynamic axis (torch.arange(x.size(1)) for position ids), then built at run time.
+FACTORIES = frozenset(("arange", "zeros", "ones", "full"))
+
+
+@register("zeros", "ones", "full")
+def _constant_of_shape(g, n):
+    out = n.outs[0]
+    value = {"zeros": 0, "ones": 1}.get(n.op)
+    if value is None:
+        value = n.arg(1, "fill_value")
+        if value != n.arg(1, "fill_value", second=True):
+            _unsupported(n, "with a fill value that changes with the inputs is not supported")
+    return g.op("ConstantOfShape", g.shape_tensor(out.shape, out.shape2, n),
+                value=np.array([value], dtype=g.np_dtype(out)))
+
+
+@register("arange")
+def _arange(g, n):
+    nums = [a for a in n.args if isinstance(a, (int, float))]
+    nums2 = [a for a in n.args2 if isinstance(a, (int, float))]
+    for k in ("start", "end", "step"):
+        if k in n.kwargs:
+            _unsupported(n, f"with {k}= given by keyword and a size that follows a dynamic axis is not supported")
+    start, end, step = (0, nums[0], 1) if len(nums) == 1 else (nums + [1])[:3]
+    start2, end2, step2 = (0, nums2[0], 1) if len(nums2) == 1 else (nums2 + [1])[:3]
+    if (start, step) != (start2, step2) or not all(isinstance(v, int) for v in (start, end, step, end2)):
+        _unsupported(n, "whose start or step follows a dynamic axis (or with float bounds) is not supported")
+    limit = g.size_scalar(end, end2, n)
+    r = g.op("Range", g.ints(start, scalar=True), limit, g.ints(step, scalar=True))
+    return g.cast(r, g.np_dtype(n.outs[0]), np.int64)
+
+
 # ---------------------------------------------------------------------------------------------------------
 # shapes
 # ---------------------------------------------------------------------------------------------------------

@@ -105,8 +105,9 @@ def tensors_of(x):
 
 
 class _Tracer(TorchFunctionMode):
-    def __init__(self, symbolics, whole_modules, params):
+    def __init__(self, symbolics, whole_modules, params, factories=()):
         super().__init__()
+        self.factories = factories          # ops recorded without a tensor argument
         self.params = params                # ids of the model's parameters and buffers
         self.symbolics = symbolics
         self.whole_modules = whole_modules  # {module type: op name}
@@ -179,7 +180,7 @@ class _Tracer(TorchFunctionMode):
         if name in self.symbolics:
             # ops on constants too (class_token.expand(batch, -1, -1) must follow the batch size); only
             # factories (no tensor argument) give constants
-            if not self._has_tensor(args, kwargs):
+            if not self._has_tensor(args, kwargs) and name not in self.factories:
                 return func(*args, **kwargs)
             a, kw = self._val(args), self._val(kwargs)
             out = func(*args, **kwargs)
@@ -226,10 +227,10 @@ def _describe(args, kwargs):
     return ", ".join([d(a) for a in args] + [f"{k}={d(v)}" for k, v in kwargs.items()])
 
 
-def trace(model, args, kwargs, input_names, symbolics, whole_modules, params=()):
+def trace(model, args, kwargs, input_names, symbolics, whole_modules, params=(), factories=()):
     """Runs model(*args, **kwargs) under the tracer; returns (nodes, result, tracer). params: the ids of the
     model's parameters and buffers (constants that need no copy)."""
-    tracer = _Tracer(symbolics, whole_modules, params)
+    tracer = _Tracer(symbolics, whole_modules, params, factories)
     for t, n in zip(tensors_of(list(args)) + tensors_of(list(kwargs.values())), input_names):
         tracer.add_input(t, n)
     # modules recorded whole: their class's forward, for every instance the model reaches (a submodule or
