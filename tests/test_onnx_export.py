@@ -183,6 +183,8 @@ class _Fn(nn.Module):
 def test_unsupported_op_is_named():
     with pytest.raises(flambeau.onnx.UnsupportedOperatorError, match="'cumsum'"):
         flambeau.onnx.export(_Fn(lambda x: flambeau.cumsum(x, 1)), (flambeau.randn(2, 3),), io.BytesIO())
+    with pytest.raises(flambeau.onnx.UnsupportedOperatorError, match="'logaddexp' inside logcumsumexp"):
+        flambeau.onnx.export(_Fn(lambda x: flambeau.logcumsumexp(x, 1)), (flambeau.randn(2, 3),), io.BytesIO())
     with pytest.raises(flambeau.onnx.UnsupportedOperatorError, match="'lstm_module' with proj_size"):
         flambeau.onnx.export(nn.LSTM(3, 4, proj_size=2), (flambeau.randn(5, 2, 3),), io.BytesIO())
 
@@ -406,10 +408,20 @@ _CASES = [
     ("softmax_dtype", lambda: _Fn(lambda x: (F.softmax(x, 1, dtype=flambeau.float64),
                                              x.log_softmax(-1, flambeau.float64), F.softmax(x, 0, 3))),
      lambda: flambeau.randn(3, 9)),
+    ("hard_prelu", lambda: nn.Sequential(nn.Conv2d(2, 4, 1), nn.Hardswish(), nn.PReLU(4), nn.Hardsigmoid(),
+                                         nn.Flatten(), nn.PReLU()), lambda: flambeau.randn(2, 2, 3, 3)),
+    ("interpolate", lambda: _Fn(lambda x: (F.interpolate(x, scale_factor=2), F.interpolate(x, size=(5, 7)),
+                                           F.interpolate(x, scale_factor=2, mode="bilinear"),
+                                           F.interpolate(x, size=(4, 9), mode="bilinear", align_corners=True),
+                                           F.interpolate(x, size=(6, 5), mode="bicubic"),
+                                           nn.Upsample(scale_factor=3, mode="nearest")(x))),
+     lambda: flambeau.randn(2, 3, 4, 5)),
     ("layernorm_3d", lambda: nn.Sequential(nn.Linear(6, 8), nn.LayerNorm(8), nn.Linear(8, 2)),
      lambda: flambeau.randn(2, 5, 6)),
     ("arith", lambda: _Fn(lambda x: ((x * 2 - 1) / 3 + 0.5) ** 2 - (1 - x) + 2 / (x.abs() + 1)
                           + flambeau.sqrt(x.abs()) + flambeau.exp(-x) * flambeau.erf(x) + (x.abs() + 0.5).rsqrt()),
+     lambda: flambeau.randn(3, 4)),
+    ("addcmul", lambda: _Fn(lambda x: (flambeau.addcmul(x, x, x + 1, value=0.5), x.addcdiv(x, x.abs() + 1))),
      lambda: flambeau.randn(3, 4)),
     ("compare_where", lambda: _Fn(lambda x: flambeau.where(x > 0, x, x * 0.1).masked_fill(x < -1, 0.0)
                                   + (x >= 0.5).float() + x.clamp(-0.5, 0.5)),

@@ -79,7 +79,9 @@ def _np_dtype(dtype):
 # ONNX ops a translation may apply to constants, computed with numpy instead (same dtype rules: both
 # operands already have the output's dtype)
 _FOLD = {"Add": np.add, "Sub": np.subtract, "Mul": np.multiply, "Neg": np.negative,
-         "Transpose": lambda x, perm=None: np.transpose(x, perm)}
+         "Transpose": lambda x, perm=None: np.transpose(x, perm),
+         # (a 0 in the shape means "keep this dim" in ONNX: left to the runtime)
+         "Reshape": lambda x, shape: None if 0 in shape.tolist() else x.reshape(shape.tolist())}
 
 
 class _Graph:
@@ -108,7 +110,9 @@ class _Graph:
         fold = _FOLD.get(op_type)
         if self.fold and fold is not None and all(i in self.inits for i in inputs):
             # a translation's own step on constants (baddbmm's beta * input): computed here
-            return self.const(np.asarray(fold(*[self.inits[i] for i in inputs], **attrs)))
+            value = fold(*[self.inits[i] for i in inputs], **attrs)
+            if value is not None:
+                return self.const(np.asarray(value))
         names = [self.fresh(op_type) for _ in range(outs)]
         self.nodes.append([op_type, inputs, names, attrs])
         return names[0] if outs == 1 else names

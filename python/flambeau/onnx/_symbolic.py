@@ -88,6 +88,18 @@ def _div(g, n):
     _unsupported(n, f"with rounding_mode={mode!r} on {dt} is not supported")
 
 
+@register("addcmul", "addcdiv", "addcmul_", "addcdiv_")
+def _addcmul(g, n):
+    x, t1, t2, value = n.args[0], n.arg(1, "tensor1"), n.arg(2, "tensor2"), n.kwargs.get("value", 1)
+    if len(n.args) > 3:
+        value = n.args[3]
+    dt = g.np_dtype(n.outs[0])
+    p = g.op("Mul" if n.op.startswith("addcmul") else "Div", g.operand(t1, dt), g.operand(t2, dt))
+    if value != 1:
+        p = g.op("Mul", p, g.scalar(value, dt))
+    return g.op("Add", g.operand(x, dt), p)
+
+
 @register("pow", "pow_", "rpow")
 def _pow(g, n):
     a, b = n.args[0], n.arg(1, "exponent")
@@ -137,6 +149,25 @@ for _names, _op in ((("relu", "relu_"), "Relu"), (("sigmoid", "sigmoid_"), "Sigm
 @register("rsqrt")
 def _rsqrt(g, n):
     return g.op("Reciprocal", g.op("Sqrt", g.v(n.args[0])))
+
+
+@register("hardsigmoid", "hardsigmoid_")
+def _hardsigmoid(g, n):
+    return g.op("HardSigmoid", g.v(n.args[0]), alpha=1.0 / 6, beta=0.5)
+
+
+@register("hardswish", "hardswish_")
+def _hardswish(g, n):   # x * relu6(x + 3) / 6, PyTorch's definition (ONNX's HardSwish is the same)
+    return g.op("HardSwish", g.v(n.args[0]))
+
+
+@register("prelu")
+def _prelu(g, n):
+    x, w = n.args[0], n.arg(1, "weight")
+    slope = g.v(w)
+    if w.ndim == 1 and w.shape[0] > 1 and x.ndim > 2:   # one slope per channel (dim 1)
+        slope = g.op("Reshape", slope, g.ints([w.shape[0]] + [1] * (x.ndim - 2)))
+    return g.op("PRelu", g.v(x), slope)
 
 
 @register("silu")
@@ -398,6 +429,12 @@ def _narrow(g, n):
     x, dim, start, length = n.args[0], n.arg(1, "dim"), n.arg(2, "start"), n.arg(3, "length")
     dim = _norm(dim, x.ndim)
     return g.op("Slice", g.v(x), g.ints([start]), g.ints([start + length]), g.ints([dim]))
+
+
+@register("index_select")
+def _index_select(g, n):
+    x, dim, index = n.args[0], n.arg(1, "dim"), n.arg(2, "index")
+    return g.op("Gather", g.v(x), g.v(index), axis=_norm(dim, x.ndim))
 
 
 @register("select")

@@ -108,6 +108,7 @@ class _Tracer(TorchFunctionMode):
     def __init__(self, symbolics, whole_modules, params, factories=()):
         super().__init__()
         self.factories = factories          # ops recorded without a tensor argument
+        self.inside = []                    # the composite calls being entered (for error messages)
         self.params = params                # ids of the model's parameters and buffers
         self.symbolics = symbolics
         self.whole_modules = whole_modules  # {module type: op name}
@@ -195,13 +196,18 @@ class _Tracer(TorchFunctionMode):
                     f"onnx export: in-place '{name}' on a value computed from the inputs has no ONNX translation "
                     f"(called with {_describe(args, kwargs)}); write it out of place")
             del self.names[id(args[0])]   # a constant changed in place: its later uses see the new value
-        with self:  # enter the call: a composite op is recorded as the ops it calls
-            out = _tf.unwrapped(func)(*args, **kwargs)
+        self.inside.append(name)
+        try:
+            with self:  # enter the call: a composite op is recorded as the ops it calls
+                out = _tf.unwrapped(func)(*args, **kwargs)
+        finally:
+            self.inside.pop()
         if self._uses_graph(args, kwargs):
             for t in tensors_of(out):
                 if id(t) not in self.names:
+                    where = f" inside {' > '.join(self.inside)}" if self.inside else ""
                     raise UnsupportedOperatorError(
-                        f"onnx export: no ONNX translation for '{name}' (called with "
+                        f"onnx export: no ONNX translation for '{name}'{where} (called with "
                         f"{_describe(args, kwargs)}); flambeau.onnx supports: {', '.join(sorted(self.symbolics))}")
         return out
 
