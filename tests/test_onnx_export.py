@@ -189,6 +189,11 @@ def test_unsupported_op_is_named():
         flambeau.onnx.export(nn.LSTM(3, 4, proj_size=2), (flambeau.randn(5, 2, 3),), io.BytesIO())
 
 
+def test_tensor_property_without_translation_is_refused():
+    with pytest.raises(flambeau.onnx.UnsupportedOperatorError, match="property 'mH'"):
+        flambeau.onnx.export(lambda x: (x * 2).mH, (flambeau.randn(2, 3),), io.BytesIO())
+
+
 def test_computation_hidden_from_the_tracer_is_refused():
     """A tensor computed from the inputs by a call the tracer cannot see (here the plain function behind
     F.relu's dispatch wrapper) must not be frozen into a constant."""
@@ -400,6 +405,9 @@ def _conv_net():
 # (name, module factory, input factory): small graphs covering each translation
 _CASES = [
     ("conv_stack", _conv_net, lambda: flambeau.randn(2, 3, 17, 17)),
+    ("global_pools", lambda: _Fn(lambda x: (F.adaptive_max_pool2d(x, 1), nn.AdaptiveAvgPool2d(1)(x), x.type(),
+                                            F.adaptive_max_pool1d(x.flatten(2), 1))[::3]),
+     lambda: flambeau.randn(2, 3, 4, 5)),
     ("conv1d_pool", lambda: nn.Sequential(nn.Conv1d(4, 6, 3, padding=1), nn.BatchNorm1d(6), nn.Hardtanh(),
                                           nn.MaxPool1d(2), nn.AvgPool1d(2), nn.AdaptiveAvgPool1d(1), nn.Flatten()),
      lambda: flambeau.randn(2, 4, 12)),

@@ -697,13 +697,24 @@ def _adaptive_avg_pool(g, n):
     if x.ndim != k + 2:
         _unsupported(n, f"on an unbatched input of shape {x.shape} is not supported")
     ins, outs = x.shape[2:], out.shape[2:]
-    if all(o == 1 for o in outs) and x.shape2[2:] == ins or all(o == 1 for o in outs):
+    if all(o == 1 for o in outs):
         return g.op("GlobalAveragePool", g.v(x))
     if any(i % o for i, o in zip(ins, outs)) or x.shape2[2:] != ins:
         _unsupported(n, f"from {tuple(ins)} to {tuple(outs)} is not supported (only output size 1 or an "
                         f"exact divisor of a static input size)")
     kernel = [i // o for i, o in zip(ins, outs)]
     return g.op("AveragePool", g.v(x), kernel_shape=kernel, strides=kernel)
+
+
+@register("adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool3d")
+def _adaptive_max_pool(g, n):
+    x, out = n.args[0], n.outs[0]
+    if len(n.outs) != 1:
+        _unsupported(n, "with return_indices=True is not supported")
+    if x.ndim != int(n.op[-2]) + 2 or any(o != 1 for o in out.shape[2:]):
+        _unsupported(n, f"to {tuple(out.shape[2:])} on shape {x.shape} is not supported (only batched, output "
+                        f"size 1)")
+    return g.op("GlobalMaxPool", g.v(x))
 
 
 @register("batch_norm")

@@ -185,10 +185,14 @@ class _Tracer(TorchFunctionMode):
                 return func(*args, **kwargs)
             a, kw = self._val(args), self._val(kwargs)
             out = func(*args, **kwargs)
-            self.record(name, a, kw, out)
+            if tensors_of(out):   # (x.type() with no argument returns a str)
+                self.record(name, a, kw, out)
             return out
         if isinstance(getattr(func, "__self__", None), property):
-            return func(*args, **kwargs)   # shape, dtype, device ... (tensor-valued ones have symbolics)
+            out = func(*args, **kwargs)    # shape, dtype, device ...
+            if tensors_of(out) and self._uses_graph(args, kwargs):
+                raise UnsupportedOperatorError(f"onnx export: no ONNX translation for the Tensor property '{name}'")
+            return out
         if (name == "setitem" or (name.endswith("_") and not name.startswith("_"))) and args \
                 and isinstance(args[0], Tensor) and id(args[0]) in self.names:
             if self.names[id(args[0])] not in self.const_names:
