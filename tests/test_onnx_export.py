@@ -180,6 +180,12 @@ class _Fn(nn.Module):
         return self.fn(*args)
 
 
+def test_tensor_index_apart_from_an_int_is_refused():
+    with pytest.raises(flambeau.onnx.UnsupportedOperatorError, match="tensor index and ints separated"):
+        flambeau.onnx.export(lambda x, i: x[0, :, i], (flambeau.randn(2, 3, 4), flambeau.tensor([1, 0])),
+                             io.BytesIO())
+
+
 def test_unsupported_op_is_named():
     with pytest.raises(flambeau.onnx.UnsupportedOperatorError, match="'cumsum'"):
         flambeau.onnx.export(_Fn(lambda x: flambeau.cumsum(x, 1)), (flambeau.randn(2, 3),), io.BytesIO())
@@ -431,6 +437,9 @@ _CASES = [
      lambda: flambeau.randn(3, 4)),
     ("addcmul", lambda: _Fn(lambda x: (flambeau.addcmul(x, x, x + 1, value=0.5), x.addcdiv(x, x.abs() + 1))),
      lambda: flambeau.randn(3, 4)),
+    ("remainder", lambda: _Fn(lambda x: (x % 0.7, x // 0.3, flambeau.remainder(x, -0.6), (x * 5).long() % 3,
+                                         (x * 5).long() // 2, (x * 7).long() % -4, flambeau.floor_divide(x, -0.4))),
+     lambda: flambeau.randn(3, 5)),
     ("compare_where", lambda: _Fn(lambda x: flambeau.where(x > 0, x, x * 0.1).masked_fill(x < -1, 0.0)
                                   + (x >= 0.5).float() + x.clamp(-0.5, 0.5)),
      lambda: flambeau.randn(3, 4)),
@@ -450,13 +459,17 @@ _CASES = [
     ("matmuls", lambda: _Fn(lambda a, b: (a @ b, flambeau.bmm(a, b), flambeau.matmul(a, b[0]),
                                           flambeau.baddbmm(flambeau.ones(1, 3, 2), a, b, alpha=0.5, beta=2.0))),
      lambda: (flambeau.randn(2, 3, 4), flambeau.randn(2, 4, 2))),
+    ("constant_operands", lambda: _Fn(lambda x: (x + _EMB3.narrow(1, 2, 3)[0, 1], x * _EMB3[1, 3, None, :],
+                                                x - _EMB3.select(0, 1)[2].unsqueeze(0).squeeze(0))),
+     lambda: flambeau.randn(3, 3)),
     ("expand_repeat", lambda: _Fn(lambda x: (x[:, :1].expand(-1, 4), x.repeat(1, 2), flambeau.zeros_like(x) + 1,
                                              flambeau.ones_like(x) * x, x.expand(2, -1, -1).sum(0))),
      lambda: flambeau.randn(3, 4)),
     ("pad", lambda: _Fn(lambda x: (F.pad(x, (1, 2)), F.pad(x, (1, 1, 2, 0), value=0.5),
                                    F.pad(x, (1, 1, 1, 1), mode="reflect"), F.pad(x, (2, 1, 0, 1), mode="replicate"))),
      lambda: flambeau.randn(2, 3, 4, 5)),
-    ("embedding_gather", lambda: _Fn(lambda i: (F.embedding(i, _EMB), _EMB[i], _EMB[i[:, 0]])),
+    ("embedding_gather", lambda: _Fn(lambda i: (F.embedding(i, _EMB), _EMB[i], _EMB[i[:, 0]], _EMB3[1, i],
+                                                _EMB3[:, i % 3, 0], _EMB3[i[:, :2] % 2, :, None])),
      lambda: flambeau.randint(0, 7, (3, 4))),
     ("casts", lambda: _Fn(lambda x: ((x * 3).long(), (x * 3).long().float() / 2, x.double() * 2, x > 0,
                                      (x > 0).sum(1), x.to(flambeau.float64))),
@@ -468,6 +481,7 @@ _CASES = [
     ("multihead_attention", lambda: _MHA(), lambda: flambeau.randn(2, 5, 8)),
 ]
 _EMB = flambeau.randn(7, 3)
+_EMB3 = flambeau.randn(2, 7, 3)
 _MASK = flambeau.rand(5, 5) > 0.3
 _MASK[:, 0] = True
 

@@ -81,7 +81,21 @@ def _np_dtype(dtype):
 _FOLD = {"Add": np.add, "Sub": np.subtract, "Mul": np.multiply, "Neg": np.negative,
          "Transpose": lambda x, perm=None: np.transpose(x, perm),
          # (a 0 in the shape means "keep this dim" in ONNX: left to the runtime)
-         "Reshape": lambda x, shape: None if 0 in shape.tolist() else x.reshape(shape.tolist())}
+         "Reshape": lambda x, shape: None if 0 in shape.tolist() else x.reshape(shape.tolist()),
+         "Squeeze": lambda x, axes: np.squeeze(x, tuple(axes.tolist())),
+         "Unsqueeze": lambda x, axes: np.expand_dims(x, tuple(axes.tolist())),
+         "Slice": lambda x, starts, ends, axes=None, steps=None: x[_slices(x.ndim, starts, ends, axes, steps)]}
+
+
+def _slices(ndim, starts, ends, axes, steps):
+    """ONNX Slice's bounds as a numpy index (positive steps: Python clamps as ONNX does)."""
+    sl = [slice(None)] * ndim
+    starts, ends = starts.tolist(), ends.tolist()
+    axes = list(range(len(starts))) if axes is None else axes.tolist()
+    steps = [1] * len(starts) if steps is None else steps.tolist()
+    for s, e, a, st in zip(starts, ends, axes, steps):
+        sl[a] = slice(s, e, st)
+    return tuple(sl)
 
 
 class _Graph:

@@ -100,6 +100,25 @@ def _addcmul(g, n):
     return g.op("Add", g.operand(x, dt), p)
 
 
+def _remainder_of(g, x, y, dt):
+    """PyTorch's remainder (the divisor's sign, as Python's %): Mod for integers; a - floor(a / b) * b for
+    floats (ONNX's float Mod is C's fmod)."""
+    if np.issubdtype(dt, np.integer):
+        return g.op("Mod", x, y, fmod=0)
+    return g.op("Sub", x, g.op("Mul", g.op("Floor", g.op("Div", x, y)), y))
+
+
+@register("remainder", "floor_divide")
+def _remainder(g, n):
+    dt = g.np_dtype(n.outs[0])
+    x, y = g.operand(n.args[0], dt), g.operand(n.arg(1, "other"), dt)
+    if n.op == "remainder":
+        return _remainder_of(g, x, y, dt)
+    if np.issubdtype(dt, np.integer):   # (a - a mod b) / b divides exactly: ONNX's truncation is the floor
+        return g.op("Div", g.op("Sub", x, _remainder_of(g, x, y, dt)), y)
+    return g.op("Floor", g.op("Div", x, y))
+
+
 @register("pow", "pow_", "rpow")
 def _pow(g, n):
     a, b = n.args[0], n.arg(1, "exponent")
@@ -457,6 +476,10 @@ def _getitem(g, n):
         fill = x.ndim - sum(1 for e in idx if e is not None and e is not Ellipsis)
         idx = idx[:k] + (slice(None),) * fill + idx[k + 1:]
         idx2 = idx2[:k] + (slice(None),) * fill + idx2[k + 1:]
+    adv = [i for i, e in enumerate(idx) if isinstance(e, (int, Val)) and not isinstance(e, bool)]
+    if any(isinstance(e, Val) for e in idx) and adv != list(range(adv[0], adv[0] + len(adv))):
+        # PyTorch moves the indexed dims to the front when ints and a tensor index are not side by side
+        _unsupported(n, "with a tensor index and ints separated by a slice or None is not supported")
     starts, ends, axes, steps, squeeze, unsqueeze, gathers = [], [], [], [], [], [], []
     starts2, ends2 = [], []   # the bounds in the second trace: one that differs follows a dynamic axis
     d = 0     # input dim

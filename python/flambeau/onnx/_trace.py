@@ -24,7 +24,7 @@ from .errors import UnsupportedOperatorError
 _DUNDER = {"__add__": "add", "__radd__": "add", "__iadd__": "add_", "__sub__": "sub", "__rsub__": "rsub",
            "__isub__": "sub_", "__mul__": "mul", "__rmul__": "mul", "__imul__": "mul_", "__truediv__": "div",
            "__div__": "div", "__rtruediv__": "rdiv", "__rdiv__": "rdiv", "__itruediv__": "div_",
-           "__idiv__": "div_", "__pow__": "pow", "__rpow__": "rpow", "__matmul__": "matmul",
+           "__idiv__": "div_", "__pow__": "pow", "__mod__": "remainder", "__floordiv__": "floor_divide", "__rpow__": "rpow", "__matmul__": "matmul",
            "__rmatmul__": "rmatmul", "__neg__": "neg", "__abs__": "abs", "__getitem__": "getitem",
            "__setitem__": "setitem", "__gt__": "gt", "__lt__": "lt", "__ge__": "ge", "__le__": "le",
            "__eq__": "eq", "__ne__": "ne", "__and__": "logical_and", "__or__": "logical_or",
