@@ -186,6 +186,19 @@ def test_tensor_index_apart_from_an_int_is_refused():
                              io.BytesIO())
 
 
+def test_bitwise_ops_on_integers_are_refused():
+    with pytest.raises(flambeau.onnx.UnsupportedOperatorError, match="'bitwise_and' on integer"):
+        flambeau.onnx.export(lambda x: x & 3, (flambeau.tensor([1, 2, 7]),), io.BytesIO())
+    def iand(x):
+        y = x + 1
+        y &= 3
+        return y
+    with pytest.raises(flambeau.onnx.UnsupportedOperatorError, match="in-place 'bitwise_and_'"):
+        flambeau.onnx.export(iand, (flambeau.tensor([1, 2, 7]),), io.BytesIO())
+    with pytest.raises(flambeau.onnx.UnsupportedOperatorError, match="'bitwise_not' on integer"):
+        flambeau.onnx.export(lambda x: ~x, (flambeau.tensor([1, 2, 7]),), io.BytesIO())
+
+
 def test_unsupported_op_is_named():
     with pytest.raises(flambeau.onnx.UnsupportedOperatorError, match="'cumsum'"):
         flambeau.onnx.export(_Fn(lambda x: flambeau.cumsum(x, 1)), (flambeau.randn(2, 3),), io.BytesIO())
@@ -437,11 +450,14 @@ _CASES = [
      lambda: flambeau.randn(3, 4)),
     ("addcmul", lambda: _Fn(lambda x: (flambeau.addcmul(x, x, x + 1, value=0.5), x.addcdiv(x, x.abs() + 1))),
      lambda: flambeau.randn(3, 4)),
-    ("remainder", lambda: _Fn(lambda x: (x % 0.7, x // 0.3, flambeau.remainder(x, -0.6), (x * 5).long() % 3,
-                                         (x * 5).long() // 2, (x * 7).long() % -4, flambeau.floor_divide(x, -0.4))),
+    ("remainder", lambda: _Fn(lambda x: (x.clone().remainder_(0.3), x % 0.7, x // 0.3, flambeau.remainder(x, -0.6),
+                                         (x * 5).long() % 3, (x * 5).long() // 2, (x * 7).long() % -4,
+                                         flambeau.floor_divide(x, -0.4))),
      lambda: flambeau.randn(3, 5)),
-    ("compare_where", lambda: _Fn(lambda x: flambeau.where(x > 0, x, x * 0.1).masked_fill(x < -1, 0.0)
-                                  + (x >= 0.5).float() + x.clamp(-0.5, 0.5)),
+    ("compare_where", lambda: _Fn(lambda x: (flambeau.where(x > 0, x, x * 0.1).masked_fill(x < -1, 0.0)
+                                   + (x >= 0.5).float() + x.clamp(-0.5, 0.5), (x > 0) & (x < 1), (x > 1) | (x < 0),
+                                   ~(x > 0), x == x[:, :1], x != 0.5, flambeau.logical_not(x),
+                                   flambeau.logical_and(x, x > 0), (x > 0).logical_or(x < -1))),
      lambda: flambeau.randn(3, 4)),
     ("reductions", lambda: _Fn(lambda x: (x.mean(dim=(1, 2)), x.sum(-1, keepdim=True), x.amax(1), x.max(dim=2)[0],
                                           x.max(dim=2)[1], x.argmax(-1), x.sum(dim=1).log_softmax(-1))),

@@ -108,11 +108,11 @@ def _remainder_of(g, x, y, dt):
     return g.op("Sub", x, g.op("Mul", g.op("Floor", g.op("Div", x, y)), y))
 
 
-@register("remainder", "floor_divide")
+@register("remainder", "floor_divide", "remainder_", "floor_divide_")
 def _remainder(g, n):
     dt = g.np_dtype(n.outs[0])
     x, y = g.operand(n.args[0], dt), g.operand(n.arg(1, "other"), dt)
-    if n.op == "remainder":
+    if n.op.startswith("remainder"):
         return _remainder_of(g, x, y, dt)
     if np.issubdtype(dt, np.integer):   # (a - a mod b) / b divides exactly: ONNX's truncation is the floor
         return g.op("Div", g.op("Sub", x, _remainder_of(g, x, y, dt)), y)
@@ -144,10 +144,20 @@ for _names, _op, _neg in ((("eq",), "Equal", False), (("ne",), "Equal", True), (
     register(*_names)(_compare(_op, _neg))
 
 
-@register("logical_and", "logical_or")
+@register("logical_and", "logical_or", "bitwise_and", "bitwise_or")
 def _logical(g, n):
-    op = "And" if n.op == "logical_and" else "Or"
-    return g.op(op, g.operand(n.args[0], np.bool_), g.operand(n.args[1], np.bool_))
+    """logical_*: operands as bool. The bitwise forms (& and |) only on bool tensors, where they agree."""
+    if n.op.startswith("bitwise") and g.np_dtype(n.outs[0]) != np.bool_:
+        _unsupported(n, "on integer tensors is not supported")
+    op = "And" if n.op.endswith("and") else "Or"
+    return g.op(op, g.operand(n.args[0], np.bool_), g.operand(n.arg(1, "other"), np.bool_))
+
+
+@register("logical_not", "bitwise_not")
+def _not(g, n):
+    if n.op == "bitwise_not" and g.np_dtype(n.outs[0]) != np.bool_:
+        _unsupported(n, "on integer tensors is not supported")
+    return g.op("Not", g.operand(n.args[0], np.bool_))
 
 
 def _unary(op_type):
@@ -160,7 +170,7 @@ for _names, _op in ((("relu", "relu_"), "Relu"), (("sigmoid", "sigmoid_"), "Sigm
                     (("exp", "exp_"), "Exp"), (("log", "log_"), "Log"), (("sqrt", "sqrt_"), "Sqrt"),
                     (("abs", "abs_"), "Abs"), (("neg", "neg_", "negative"), "Neg"), (("erf", "erf_"), "Erf"),
                     (("sin",), "Sin"), (("cos",), "Cos"), (("floor",), "Floor"), (("ceil",), "Ceil"),
-                    (("reciprocal",), "Reciprocal"), (("logical_not",), "Not"), (("softsign",), "Softsign"),
+                    (("reciprocal",), "Reciprocal"), (("softsign",), "Softsign"),
                     (("sign",), "Sign")):
     register(*_names)(_unary(_op))
 

@@ -5,12 +5,17 @@ Every public API call the model makes (flambeau.*, nn.functional, Tensor methods
 recorded as one `Node`; any other call is entered (its plain implementation runs with the tracer still
 active), so a composite function such as multi_head_attention_forward is captured as the ops it is made of.
 A call that produced tensors from graph values without recording anything is an op without a translation:
-it raises UnsupportedOperatorError naming it. Calls that return no tensor (size, dim, shape) just run.
+it raises UnsupportedOperatorError naming it (and the composite it was inside). Calls that return no
+tensor (size, dim, shape) just run. In-place writes into a value computed from the inputs (setitem,
+fill_, ... without a translation) are refused: the graph would miss them.
 
 In the recorded nodes, tensors are replaced by `Val`s: a graph value (a model input or a recorded node's
 output, by its name at that point: an in-place op gives its tensor a new name) or, for a tensor nothing
 recorded produced (a parameter, a buffer, a tensor the model built from constants), a constant that
-becomes an initializer. Modules ONNX has one op for (nn.LSTM) are recorded whole, their forward run
+becomes an initializer (copied when used, unless it is a parameter or buffer). A node whose inputs are
+all constants is marked `const` and its outputs copied: export writes it as its value (constant folding)
+unless the value differs between the two traces. Factories (arange, zeros, ...) are recorded as such
+nodes. Modules ONNX has one op for (nn.LSTM, nn.GRU, nn.RNN) are recorded whole, their forward run
 without tracing.
 """
 import numpy as np
@@ -23,12 +28,15 @@ from .errors import UnsupportedOperatorError
 # Tensor operators under the PyTorch op names the symbolics use (the in-place forms end in "_").
 _DUNDER = {"__add__": "add", "__radd__": "add", "__iadd__": "add_", "__sub__": "sub", "__rsub__": "rsub",
            "__isub__": "sub_", "__mul__": "mul", "__rmul__": "mul", "__imul__": "mul_", "__truediv__": "div",
-           "__div__": "div", "__rtruediv__": "rdiv", "__rdiv__": "rdiv", "__itruediv__": "div_",
-           "__idiv__": "div_", "__pow__": "pow", "__mod__": "remainder", "__floordiv__": "floor_divide", "__rpow__": "rpow", "__matmul__": "matmul",
-           "__rmatmul__": "rmatmul", "__neg__": "neg", "__abs__": "abs", "__getitem__": "getitem",
-           "__setitem__": "setitem", "__gt__": "gt", "__lt__": "lt", "__ge__": "ge", "__le__": "le",
-           "__eq__": "eq", "__ne__": "ne", "__and__": "logical_and", "__or__": "logical_or",
-           "__invert__": "logical_not", "__pos__": "positive"}
+           "__div__": "div", "__rtruediv__": "rdiv", "__rdiv__": "rdiv", "__itruediv__": "div_", "__idiv__": "div_",
+           "__pow__": "pow", "__rpow__": "rpow", "__mod__": "remainder", "__floordiv__": "floor_divide",
+           "__matmul__": "matmul", "__rmatmul__": "rmatmul", "__neg__": "neg", "__abs__": "abs",
+           "__getitem__": "getitem", "__setitem__": "setitem", "__gt__": "gt", "__lt__": "lt", "__ge__": "ge",
+           "__le__": "le", "__ifloordiv__": "floor_divide_", "__imod__": "remainder_", "__ipow__": "pow_",
+           "__iand__": "bitwise_and_", "__ior__": "bitwise_or_", "__ixor__": "bitwise_xor_",
+           "__ilshift__": "bitwise_left_shift_", "__irshift__": "bitwise_right_shift_", "__eq__": "eq",
+           "__ne__": "ne", "__and__": "bitwise_and", "__or__": "bitwise_or", "__invert__": "bitwise_not",
+           "__pos__": "positive"}
 
 
 class Val:
