@@ -282,6 +282,7 @@ _C._is_torch_function_enabled = _tfn.is_torch_function_enabled
 DisableTorchFunctionSubclass = _tfn.DisableTorchFunctionSubclass  # (torch's top-level names for them)
 DisableTorchFunction = _tfn.DisableTorchFunction
 from . import functional  # noqa: E402,F401  (torch.functional: einsum, stft, ... under that module's name)
+from . import onnx  # noqa: E402,F401  (torch.onnx.export, written without the onnx package)
 from ._torch_alias import install_torch_alias, uninstall_torch_alias  # noqa: E402,F401  (python -m flambeau.run)
 
 
