@@ -46,6 +46,11 @@ class DistNetworkError(DistError):
     """A connection could not be made or was lost."""
 
 
+for _cls in (DistError, DistBackendError, DistStoreError, DistNetworkError):
+    _cls.__module__ = "flambeau.distributed"  # where users import them from
+del _cls
+
+
 def _to_bytes(value, what="value"):
     if isinstance(value, bytes):
         return value
