@@ -217,3 +217,46 @@ def _ddp_options(rank, n):
 
 def test_ddp_options_three_ranks():
     run_world(_ddp_options, 3)
+
+
+# ------------------------------------------------------------------------------------------------ SyncBatchNorm
+def _sync_bn(rank, n):
+    g = np.random.default_rng(7)
+    sizes = [3, 5, 4][:n]  # uneven shards
+    full = g.standard_normal((sum(sizes), 4, 3))
+    dy_full = g.standard_normal((sum(sizes), 4, 3))
+    lo = sum(sizes[:rank])
+    x = flambeau.from_numpy(full[lo:lo + sizes[rank]].copy()).requires_grad_()
+    dy = flambeau.from_numpy(dy_full[lo:lo + sizes[rank]].copy())
+    sbn = nn.SyncBatchNorm(4, momentum=0.3).double()
+    with flambeau.no_grad():
+        sbn.weight.copy_(flambeau.tensor([0.5, -1.0, 2.0, 1.5], dtype=flambeau.float64))
+        sbn.bias.copy_(flambeau.tensor([0.1, 0.2, -0.3, 0.0], dtype=flambeau.float64))
+    out = sbn(x)
+    out.backward(dy)
+    # the reference: BatchNorm1d over the whole batch in this process
+    bn = nn.BatchNorm1d(4, momentum=0.3).double()
+    with flambeau.no_grad():
+        bn.weight.copy_(sbn.weight)
+        bn.bias.copy_(sbn.bias)
+    xf = flambeau.from_numpy(full.copy()).requires_grad_()
+    outf = bn(xf)
+    outf.backward(flambeau.from_numpy(dy_full.copy()))
+    assert flambeau.allclose(out, outf[lo:lo + sizes[rank]], atol=1e-12)
+    assert flambeau.allclose(x.grad, xf.grad[lo:lo + sizes[rank]], atol=1e-12)
+    assert flambeau.allclose(sbn.running_mean, bn.running_mean, atol=1e-12)
+    assert flambeau.allclose(sbn.running_var, bn.running_var, atol=1e-12)
+    # grad_weight / grad_bias are local: their sum over the ranks is the whole batch's
+    gw = sbn.weight.grad.clone()
+    gb = sbn.bias.grad.clone()
+    dist.all_reduce(gw)
+    dist.all_reduce(gb)
+    assert flambeau.allclose(gw, bn.weight.grad, atol=1e-12) and flambeau.allclose(gb, bn.bias.grad, atol=1e-12)
+    # evaluation mode: the running statistics, no communication
+    sbn.eval()
+    bn.eval()
+    assert flambeau.allclose(sbn(x), bn(x), atol=1e-12)
+
+
+def test_sync_batch_norm_equals_batch_norm_on_the_whole_batch():
+    run_world(_sync_bn, 3)
