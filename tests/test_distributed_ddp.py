@@ -132,6 +132,13 @@ def test_launcher_environment_and_plain_mode(tmp):
     assert objs[0]["TORCHELASTIC_RUN_ID"] == objs[1]["TORCHELASTIC_RUN_ID"]
     r = run(launcher("--nproc_per_node=0", script))
     assert r.returncode == 2 and "--nproc_per_node must be at least 1" in r.stderr
+    # a worker without @record that dies: its stderr's last lines make the report
+    crash = os.path.join(tmp, "crash.py")
+    with open(crash, "w") as fh:
+        fh.write("import os, sys\nif os.environ['RANK'] == '0':\n    sys.exit('worker 0 gives up')\n")
+    r = run(launcher("--standalone", "--nproc_per_node=1", crash))
+    assert r.returncode == 1 and "the last lines of the worker's stderr" in r.stderr
+    assert "exitcode   : 1" in r.stderr and "    worker 0 gives up" in r.stderr
 
 
 # ------------------------------------------------------------------------------------------------ DDP options

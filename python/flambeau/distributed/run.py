@@ -21,8 +21,10 @@ Supported flags: --nproc_per_node (an int, or "cpu"/"auto": the number of cores)
 --nnodes must be a single number.
 
 A worker that fails ends the run: the others are terminated (SIGTERM, then SIGKILL after a grace period),
-the launcher prints which rank failed, its exit code and the last lines of its error output (the worker's
-stderr goes to the launcher's stderr as it is written), and exits with status 1, as torchrun does.
+the launcher prints which rank failed, its exit code and its error: the exception written by
+torch.distributed.elastic.multiprocessing.errors.record when the worker's entry point is decorated with it
+(TORCHELASTIC_ERROR_FILE, as torchrun), else the last lines of its stderr (which also goes to the launcher's
+stderr as it is written). It exits with status 1, as torchrun does.
 """
 import argparse
 import collections
@@ -31,9 +33,11 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
+import json
 
 __all__ = ["main", "get_args_parser", "parse_args", "run"]
 
@@ -175,7 +179,7 @@ def _terminate(workers, grace=5.0):
             w.proc.wait()
 
 
-def _start(args, cmd, nproc, world, master_addr, master_port, run_id, restart):
+def _start(args, cmd, nproc, world, master_addr, master_port, run_id, restart, error_dir):
     workers = []
     base = dict(os.environ)
     if nproc > 1 and "OMP_NUM_THREADS" not in base:
@@ -189,8 +193,12 @@ def _start(args, cmd, nproc, world, master_addr, master_port, run_id, restart):
                    MASTER_PORT=str(master_port), TORCHELASTIC_RUN_ID=run_id,
                    TORCHELASTIC_RESTART_COUNT=str(restart), TORCHELASTIC_MAX_RESTARTS=str(args.max_restarts),
                    TORCH_NCCL_ASYNC_ERROR_HANDLING=env.get("TORCH_NCCL_ASYNC_ERROR_HANDLING", "1"))
+        error_file = os.path.join(error_dir, str(restart), str(local_rank), "error.json")
+        os.makedirs(os.path.dirname(error_file), exist_ok=True)
+        env["TORCHELASTIC_ERROR_FILE"] = error_file  # @record writes the worker's exception there
         proc = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE)
         workers.append(_Worker(local_rank, rank, proc))
+        workers[-1].error_file = error_file
     return workers
 
 
@@ -216,10 +224,17 @@ def _report(w, script):
     code = w.proc.returncode
     how = f"exit code {code}" if code >= 0 else f"signal {signal.Signals(-code).name}"
     tail = "".join(w.tail).rstrip()
+    try:  # the exception @record wrote, when the worker's entry point is decorated
+        with open(w.error_file) as fh:
+            info = json.load(fh)["message"]
+        tail = info["extraInfo"]["py_callstack"].rstrip() or info["message"]
+        source = "source     : the exception @record wrote (error_file)"
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        source = "source     : the last lines of the worker's stderr (error_file: <N/A>, no @record)"
     bar = "=" * 60
     msg = (f"{bar}\n{script} FAILED\n{bar}\nRoot Cause (first observed failure):\n"
            f"  rank       : {w.rank} (local_rank: {w.local_rank})\n  exitcode   : {code} ({how})\n"
-           f"  pid        : {w.proc.pid}\n  error      :\n"
+           f"  pid        : {w.proc.pid}\n  {source}\n  error      :\n"
            + ("\n".join("    " + line for line in tail.splitlines()) if tail else "    (no error output)")
            + f"\n{bar}\n")
     sys.stderr.write(msg)
@@ -243,9 +258,14 @@ def run(args):
     world = nnodes * nproc
     cmd = _worker_command(args)
     run_id = args.rdzv_id if args.rdzv_id != "none" else uuid.uuid4().hex[:12]
+    with tempfile.TemporaryDirectory(prefix="flambeau_run_") as error_dir:
+        return _run_loop(args, cmd, nproc, world, master_addr, master_port, run_id, error_dir)
+
+
+def _run_loop(args, cmd, nproc, world, master_addr, master_port, run_id, error_dir):
     restart = 0
     while True:
-        workers = _start(args, cmd, nproc, world, master_addr, master_port, run_id, restart)
+        workers = _start(args, cmd, nproc, world, master_addr, master_port, run_id, restart, error_dir)
 
         def forward(signum, frame):
             for w in workers:
