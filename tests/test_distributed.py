@@ -112,6 +112,11 @@ def _collectives(rank, n):
     assert isinstance(work, dist.Work) and work.wait() is True and work.is_completed() and work.is_success()
     assert t.tolist() == [n * (n + 1) / 2] * 5 and work.result()[0] is t
     assert work.get_future().wait()[0] is t
+    # two async ops on one tensor run in issue order, the second reading the first's result
+    for t in (flambeau.full((4,), float(rank + 1)), flambeau.full((4, 2), float(rank + 1)).t()):
+        w1, w2 = dist.all_reduce(t, async_op=True), dist.all_reduce(t, async_op=True)
+        w2.wait()
+        assert w1.is_completed() and t.reshape(-1).tolist() == [n * n * (n + 1) / 2] * t.numel()
     # leaves that require grad: reduced in place, outside autograd
     p = flambeau.ones(3, requires_grad=True)
     dist.all_reduce(p)

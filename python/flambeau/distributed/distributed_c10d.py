@@ -7,8 +7,9 @@ so ranks match collectives by the order they issue them, as PyTorch requires of 
 
 Every collective runs on its group's worker thread, in issue order. async_op=True returns a Work at once
 (wait(), is_completed(), get_future()); without it the call waits for the Work. A collective reads its
-inputs when it is issued (so they may be changed after an async_op call returns) and writes its outputs in
-place when it completes.
+inputs when it runs (after the collectives issued before it: an async all_reduce issued twice on one tensor
+sums the first result) and writes its outputs in place when it completes; as in PyTorch, an input must not
+be changed before its Work completes. A contiguous CPU input is sent from its own memory, without a copy.
 
 Algorithms: each rank sends its contribution to each rank that needs it and every reduction is a left fold
 in group-rank order, ((x0 op x1) op x2) ..., computed by flambeau's own ops in the tensor's dtype. All
@@ -361,26 +362,29 @@ def _check_list(lst, op, what):
 
 
 def _pack(t):
-    """A bytes copy of t's values in row-major order (read now: the caller may change t afterwards)."""
+    """t's values in row-major order as a uint8 numpy array: a view of t's memory when t is a contiguous CPU
+    tensor (no copy), else a copy. As in PyTorch, an input must not be modified before its operation
+    completes (before wait() for async_op=True)."""
     c = t.detach()
     if c.device.type != "cpu":
         c = c.to("cpu")
     c = c.contiguous().reshape(-1)
     if c.dtype != flambeau.uint8:
         c = c.view(flambeau.uint8)
-    return c.numpy().tobytes()
+    return c.numpy()
 
 
 def _unpack(payload, like, op, src=None):
-    """A CPU tensor of like's dtype and shape from payload (a bytes-like the tensor may keep)."""
+    """A CPU tensor of like's dtype and shape over payload's bytes (a bytearray from the network, or the
+    numpy array of this rank's own _pack), without copying."""
     nbytes = like.numel() * like.element_size()
     if len(payload) != nbytes:
         who = "" if src is None else f" from rank {src}"
         raise DistBackendError(f"{op}: received {len(payload)} bytes{who} but the tensor here has shape "
                                f"{tuple(like.shape)} and dtype {like.dtype} ({nbytes} bytes): the ranks' tensors "
                                "must have the same size")
-    buf = payload if isinstance(payload, bytearray) else bytearray(payload)
-    flat = flambeau.from_numpy(np.frombuffer(buf, dtype=np.uint8))
+    arr = payload if isinstance(payload, np.ndarray) else np.frombuffer(payload, dtype=np.uint8)
+    flat = flambeau.from_numpy(arr)
     if like.dtype != flambeau.uint8:
         flat = flat.view(like.dtype)
     return flat.reshape(like.shape)
@@ -697,10 +701,10 @@ def all_reduce(tensor, op=ReduceOp.SUM, group=None, async_op=False):
     pg = _resolve(group, "all_reduce")
     if _not_in_group(pg, "all_reduce"):
         return None
-    mine = _pack(tensor)
     n, me = pg.size(), pg.rank()
 
     def run(key):
+        mine = _pack(tensor)  # read when the operation runs, in issue order
         for r in range(n):
             if r != me:
                 pg._send(r, key, mine)
@@ -718,10 +722,10 @@ def reduce(tensor, dst=None, op=ReduceOp.SUM, group=None, async_op=False, group_
     if _not_in_group(pg, "reduce"):
         return None
     root = _group_rank_of(pg, dst, group_dst, "reduce", "dst")
-    mine = _pack(tensor)
     n, me = pg.size(), pg.rank()
 
     def run(key):
+        mine = _pack(tensor)  # read when the operation runs, in issue order
         if me != root:
             pg._send(root, key, mine)
             return
@@ -738,10 +742,10 @@ def broadcast(tensor, src=None, group=None, async_op=False, group_src=None):
         return None
     root = _group_rank_of(pg, src, group_src, "broadcast", "src")
     n, me = pg.size(), pg.rank()
-    mine = _pack(tensor) if me == root else None
 
     def run(key):
         if me == root:
+            mine = _pack(tensor)
             for r in range(n):
                 if r != me:
                     pg._send(r, key, mine)
@@ -760,9 +764,9 @@ def all_gather(tensor_list, tensor, group=None, async_op=False):
     n, me = pg.size(), pg.rank()
     if len(tensor_list) != n:
         raise ValueError(f"all_gather: tensor_list has {len(tensor_list)} tensors, the group has {n} ranks")
-    mine = _pack(tensor)
 
     def run(key):
+        mine = _pack(tensor)  # read when the operation runs, in issue order
         for r in range(n):
             if r != me:
                 pg._send(r, key, mine)
@@ -823,9 +827,9 @@ def gather(tensor, gather_list=None, dst=None, group=None, async_op=False, group
             raise ValueError(f"gather: gather_list has {len(gather_list)} tensors, the group has {n} ranks")
     elif gather_list:
         raise ValueError("Argument ``gather_list`` must NOT be specified on non-destination ranks.")
-    mine = _pack(tensor)
 
     def run(key):
+        mine = _pack(tensor)  # read when the operation runs, in issue order
         if me != root:
             pg._send(root, key, mine)
             return
@@ -849,12 +853,12 @@ def scatter(tensor, scatter_list=None, src=None, group=None, async_op=False, gro
         _check_list(scatter_list, "scatter", "scatter_list")
         if len(scatter_list) != n:
             raise ValueError(f"scatter: scatter_list has {len(scatter_list)} tensors, the group has {n} ranks")
-        parts = [_pack(t) for t in scatter_list]
     elif scatter_list:
         raise ValueError("Argument ``scatter_list`` must NOT be specified on non-source ranks.")
 
     def run(key):
         if me == root:
+            parts = [_pack(t) for t in scatter_list]
             for r in range(n):
                 if r != me:
                     pg._send(r, key, parts[r])
@@ -876,9 +880,9 @@ def reduce_scatter(output, input_list, op=ReduceOp.SUM, group=None, async_op=Fal
     n, me = pg.size(), pg.rank()
     if len(input_list) != n:
         raise ValueError(f"reduce_scatter: input_list has {len(input_list)} tensors, the group has {n} ranks")
-    parts = [_pack(t) for t in input_list]
 
     def run(key):
+        parts = [_pack(t) for t in input_list]
         for r in range(n):
             if r != me:
                 pg._send(r, key, parts[r])
@@ -915,9 +919,9 @@ def all_to_all(output_tensor_list, input_tensor_list, group=None, async_op=False
     if len(output_tensor_list) != n or len(input_tensor_list) != n:
         raise ValueError(f"all_to_all: the tensor lists have {len(output_tensor_list)} and {len(input_tensor_list)} "
                          f"tensors, the group has {n} ranks")
-    parts = [_pack(t) for t in input_tensor_list]
 
     def run(key):
+        parts = [_pack(t) for t in input_tensor_list]
         for r in range(n):
             if r != me:
                 pg._send(r, key, parts[r])
