@@ -401,3 +401,22 @@ def test_file_store_and_prefix_store():
     p = dist.PrefixStore("pre", h)
     p.set("k", "v")
     assert h.get("pre/k") == b"v" and p.get("k") == b"v" and p.add("c", 1) == 1 and h.get("pre/c") == b"1"
+
+
+def test_tensor_parallel_names_exist_and_refuse():
+    # transformers imports these once torch.distributed.is_available() is True
+    from flambeau.distributed.tensor import DTensor, Placement, Replicate, Shard, Partial
+    from flambeau.distributed.tensor.placement_types import Shard as Shard2
+    from flambeau.distributed.device_mesh import init_device_mesh
+    assert Shard is Shard2 and Shard(0) == Shard(0) and Shard(0) != Shard(1) and Replicate().is_replicate()
+    assert isinstance(Shard(1), Placement) and Partial().is_partial() and not Replicate().is_shard()
+    assert not isinstance(flambeau.ones(2), DTensor)
+    for fn in (lambda: DTensor.from_local(flambeau.ones(2)), lambda: DTensor(), lambda: init_device_mesh("cpu", (2,))):
+        with pytest.raises(NotImplementedError, match="no DTensor / DeviceMesh tensor parallelism"):
+            fn()
+    from flambeau.distributed.fsdp import FullyShardedDataParallel, ShardingStrategy
+    from flambeau.distributed._tensor import DTensor as OldName
+    assert OldName is DTensor and not isinstance(flambeau.nn.Linear(2, 2), FullyShardedDataParallel)
+    assert ShardingStrategy.FULL_SHARD.name == "FULL_SHARD"
+    with pytest.raises(NotImplementedError, match="no fully sharded data parallelism"):
+        FullyShardedDataParallel(flambeau.nn.Linear(2, 2))
