@@ -267,3 +267,15 @@ def _sync_bn(rank, n):
 
 def test_sync_batch_norm_equals_batch_norm_on_the_whole_batch():
     run_world(_sync_bn, 3)
+
+
+def test_legacy_launch_passes_local_rank(tmp):
+    script = os.path.join(tmp, "lr.py")
+    with open(script, "w") as fh:
+        fh.write("import os, sys\nprint('ARGS', os.environ['LOCAL_RANK'], sys.argv[1:], flush=True)\n")
+    r = run([sys.executable, "-m", "flambeau.distributed.launch", "--nproc_per_node=2", "--standalone", script, "x"])
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert sorted(line for line in r.stdout.splitlines() if line.startswith("ARGS")) == [
+        "ARGS 0 ['--local-rank=0', 'x']", "ARGS 1 ['--local-rank=1', 'x']"]
+    r = run([sys.executable, "-m", "flambeau.distributed.launch", "--use-env", "--standalone", script, "x"])
+    assert r.returncode == 0 and "ARGS 0 ['x']" in r.stdout

@@ -196,7 +196,11 @@ def _start(args, cmd, nproc, world, master_addr, master_port, run_id, restart, e
         error_file = os.path.join(error_dir, str(restart), str(local_rank), "error.json")
         os.makedirs(os.path.dirname(error_file), exist_ok=True)
         env["TORCHELASTIC_ERROR_FILE"] = error_file  # @record writes the worker's exception there
-        proc = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE)
+        wcmd = cmd
+        if getattr(args, "_pass_local_rank", False):  # torch.distributed.launch without --use-env
+            at = len(cmd) - len(args.training_script_args)
+            wcmd = cmd[:at] + [f"--local-rank={local_rank}"] + cmd[at:]
+        proc = subprocess.Popen(wcmd, env=env, stderr=subprocess.PIPE)
         workers.append(_Worker(local_rank, rank, proc))
         workers[-1].error_file = error_file
     return workers
