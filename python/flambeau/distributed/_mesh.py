@@ -89,8 +89,12 @@ class Mesh:
                 listener.settimeout(self.timeout)
                 while len(accepted) < n_accept:
                     sock, _ = listener.accept()
-                    sock.settimeout(self.timeout)
-                    magic, peer = _HELLO.unpack(_recv_exact(sock, _HELLO.size))
+                    sock.settimeout(min(self.timeout, 30.0))  # a stray connection must not hold up the others
+                    try:
+                        magic, peer = _HELLO.unpack(_recv_exact(sock, _HELLO.size))
+                    except (OSError, ConnectionError):
+                        sock.close()
+                        continue
                     if magic != _MAGIC or not (self.rank < peer < self.world_size) or peer in accepted:
                         sock.close()  # not one of ours
                         continue
