@@ -7,7 +7,6 @@ import threading
 
 import numpy as np
 import pytest
-import torch
 
 import flambeau
 import flambeau.distributed as dist
@@ -52,6 +51,7 @@ def _fold_local(values, op, n):
 
 def _torch_fold(values, op, n):
     """The same fold with PyTorch's ops (the oracle), on float32 / float64 / int64 inputs."""
+    import torch  # here, not at the top: the spawned ranks import this module
     vs = [torch.from_numpy(v.numpy().copy()) for v in values]
     acc = vs[0]
     for v in vs[1:]:
