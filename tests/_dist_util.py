@@ -22,7 +22,7 @@ def free_port():
 def _entry(rank, fn, world_size, init_method, args):
     import flambeau.distributed as dist
     dist.init_process_group("gloo", init_method=init_method, rank=rank, world_size=world_size,
-                            timeout=datetime.timedelta(seconds=60))
+                            timeout=datetime.timedelta(seconds=180))  # generous: a loaded 2-core machine
     try:
         fn(rank, world_size, *args)
     finally:
