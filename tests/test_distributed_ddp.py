@@ -221,6 +221,28 @@ def _ddp_options(rank, n):
     with pytest.raises(RuntimeError, match="doesn't have any parameter that requires a gradient"):
         DDP(nn.ReLU())
 
+    # communication hooks: PyTorch's default ones give the default reduction (fp16: to its precision)
+    from flambeau.distributed.algorithms.ddp_comm_hooks import default_hooks
+    flambeau.manual_seed(0)
+    plain = DDP(_TwoBranch())
+    plain(x).sum().backward()
+    for hook, tol in ((default_hooks.allreduce_hook, 1e-6), (default_hooks.fp16_compress_hook, 2e-3),
+                      (default_hooks.bf16_compress_hook, 2e-2)):
+        flambeau.manual_seed(0)
+        hooked = DDP(_TwoBranch())
+        calls = []
+
+        def spy(state, bucket, hook=hook):
+            calls.append((bucket.index(), bucket.is_last(), len(bucket.parameters())))
+            return hook(state, bucket)
+        hooked.register_comm_hook(None, spy)
+        hooked(x).sum().backward()
+        assert calls and calls[-1][1] and sum(c[2] for c in calls) == 6
+        for p, q in zip(plain.module.parameters(), hooked.module.parameters()):
+            assert flambeau.allclose(p.grad, q.grad, atol=tol, rtol=tol)
+        with pytest.raises(RuntimeError, match="can only be called once"):
+            hooked.register_comm_hook(None, spy)
+
 
 def test_ddp_options_three_ranks():
     run_world(_ddp_options, 3)

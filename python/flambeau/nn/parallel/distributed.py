@@ -21,6 +21,8 @@ As PyTorch's:
   it does not use; they count as ready at once (contributing their current .grad or zeros), and a
   parameter no rank used keeps its .grad untouched. Without it, every parameter must receive a gradient
   in every synchronised backward, or the next forward raises PyTorch's error;
+- register_comm_hook(state, hook) replaces a bucket's all_reduce by hook(state, GradBucket) returning a
+  Future (PyTorch's default_hooks: allreduce, fp16/bf16 compression, in flambeau.distributed.algorithms);
 - `module` is the wrapped model and state_dict() keys carry the `module.` prefix.
 
 The decision to synchronise is taken in forward (as PyTorch's prepare_for_backward): backward after a
@@ -32,7 +34,7 @@ import flambeau
 from flambeau.autograd.function import AccumulateGrad
 from ..modules.module import Module
 
-__all__ = ["DistributedDataParallel"]
+__all__ = ["DistributedDataParallel", "GradBucket"]
 
 _MiB = 1024 * 1024
 _DEFAULT_FIRST_BUCKET_BYTES = 1 * _MiB
@@ -106,6 +108,54 @@ class _Bucket:
         self.flat = None
 
 
+class GradBucket:
+    """What a communication hook receives: one bucket's gradients flattened into buffer() (not yet divided by
+    the world size), in the bucket's parameter order."""
+
+    def __init__(self, index, buffer, params, is_last):
+        self._index, self._buffer, self._params, self._is_last = index, buffer, params, is_last
+
+    def index(self):
+        return self._index
+
+    def buffer(self):
+        return self._buffer
+
+    def set_buffer(self, buffer):
+        self._buffer = buffer
+
+    def parameters(self):
+        return list(self._params)
+
+    def gradients(self):
+        out, off = [], 0
+        for p in self._params:
+            n = p.numel()
+            out.append(self._buffer[off:off + n].view(p.shape))
+            off += n
+        return out
+
+    def is_last(self):
+        return self._is_last
+
+
+class _HookWork:
+    """The Future a comm hook returned, waited on like a Work."""
+
+    def __init__(self, bucket, future):
+        if not hasattr(future, "wait"):
+            raise TypeError(f"DDP communication hook must return a Future, got {type(future).__name__}")
+        self._future = future
+        self._value = None
+
+    def wait(self):
+        v = self._future.wait()
+        self._value = v[0] if isinstance(v, (list, tuple)) else v
+
+    def result_tensor(self):
+        return self._value
+
+
 class DistributedDataParallel(Module):
     """Wraps `module` for data-parallel training (see the module docstring)."""
 
@@ -159,6 +209,7 @@ class DistributedDataParallel(Module):
         self._next_launch = 0
         self._used_globally = None    # find_unused_parameters: flags of the parameters some rank used
         self._ready_flags = [False] * len(params)
+        self._comm_hook = None        # (state, hook) from register_comm_hook
         self._grad_hooks = [p.register_post_accumulate_grad_hook(self._make_hook(i)) for i, p in enumerate(params)]
 
     # ------------------------------------------------------------------ construction
@@ -270,9 +321,17 @@ class DistributedDataParallel(Module):
                 if g is None or (self._used_globally is not None and not self._used_globally[i]):
                     g = flambeau.zeros(p.shape, dtype=p.dtype, device=p.device)
                 parts.append(g.detach().reshape(-1))
-            flat = flambeau.cat(parts) * (1.0 / self._world)
-        b.flat = flat
-        b.work = dist.all_reduce(flat, group=self.process_group, async_op=True)
+            flat = flambeau.cat(parts)
+            if self._comm_hook is None:
+                flat = flat * (1.0 / self._world)
+        if self._comm_hook is None:
+            b.flat = flat
+            b.work = dist.all_reduce(flat, group=self.process_group, async_op=True)
+            return
+        state, hook = self._comm_hook
+        b.flat = None
+        b.work = _HookWork(b, hook(state, GradBucket(b.index, flat, [self._params[i] for i in b.params],
+                                                     b.index == len(self._buckets) - 1)))
 
     def _finish(self):
         self._armed = False
@@ -288,6 +347,8 @@ class DistributedDataParallel(Module):
                 if b.work is None:
                     continue
                 b.work.wait()
+                if isinstance(b.work, _HookWork):
+                    b.flat = b.work.result_tensor()
                 if write:
                     off = 0
                     for i in b.params:
@@ -303,6 +364,16 @@ class DistributedDataParallel(Module):
                 b.work = b.flat = None
 
     # ------------------------------------------------------------------ API
+    def register_comm_hook(self, state, hook):
+        """hook(state, bucket: GradBucket) -> Future whose value is the bucket's reduced (averaged) flat
+        gradient, replacing the default all_reduce, as PyTorch's (see
+        flambeau.distributed.algorithms.ddp_comm_hooks.default_hooks). Register once, before training."""
+        if not callable(hook):
+            raise TypeError("register_comm_hook: hook must be callable")
+        if self._comm_hook is not None:
+            raise RuntimeError("register_comm_hook or register_builtin_comm_hook can only be called once.")
+        self._comm_hook = (state, hook)
+
     @contextlib.contextmanager
     def no_sync(self):
         """Forwards (and their backwards) inside run without gradient communication."""
