@@ -1,4 +1,4 @@
-"""nn.Module backward hooks, flambeau.testing, flambeau.jit, flambeau.distributed and
+"""nn.Module backward hooks, flambeau.testing, flambeau.jit, flambeau.distributed (guards) and
 flambeau.multiprocessing, against PyTorch where PyTorch defines the behaviour."""
 import warnings
 
@@ -436,16 +436,18 @@ def test_jit_is_a_passthrough():
 
 
 # ---------------------------------------------------------------- flambeau.distributed
-def test_distributed_is_unavailable():
+def test_distributed_guards_before_init():
+    # flambeau.distributed is real now (tests/test_distributed*.py); before init_process_group the usual
+    # guards see an available, uninitialised package, and calls needing a group raise PyTorch's ValueError.
     dist = flambeau.distributed
-    assert dist.is_available() is False and dist.is_initialized() is False
-    assert not dist.is_nccl_available() and not dist.is_gloo_available()
-    for fn, args in ((dist.init_process_group, ("nccl",)), (dist.get_rank, ()), (dist.get_world_size, ()),
-                     (dist.barrier, ()), (dist.all_reduce, (flambeau.ones(1),)),
-                     (dist.broadcast, (flambeau.ones(1), 0))):
-        with pytest.raises(RuntimeError, match="flambeau has no distributed backend"):
+    assert dist.is_available() is True and dist.is_initialized() is False
+    assert dist.is_gloo_available() and not dist.is_nccl_available()
+    for fn, args in ((dist.get_rank, ()), (dist.get_world_size, ()), (dist.barrier, ()),
+                     (dist.all_reduce, (flambeau.ones(1),)), (dist.broadcast, (flambeau.ones(1), 0))):
+        with pytest.raises(ValueError, match="Default process group has not been initialized"):
             fn(*args)
-    # the usual guard
+    with pytest.raises(RuntimeError, match="doesn't have NCCL built in"):
+        dist.init_process_group("nccl")
     rank = dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
     assert rank == 0
     assert dist.ReduceOp.SUM is not None and dist.group.WORLD is None

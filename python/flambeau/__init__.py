@@ -230,7 +230,7 @@ from .func import vmap  # noqa: E402,F401  (torch.vmap)
 from .serialization import save, load, save_safetensors, load_safetensors  # noqa: E402,F401
 from ._functions.nn_toplevel import *  # noqa: E402,F401,F403  (torch.conv2d, torch.dropout, ...: after nn)
 from ._functions.foreach import *  # noqa: E402,F401,F403  (torch._foreach_add_, _foreach_lerp_, _foreach_norm, ...)
-from . import testing, jit, distributed, multiprocessing  # noqa: E402,F401  (jit/distributed: honest stubs)
+from . import testing, jit, distributed, multiprocessing  # noqa: E402,F401  (jit: honest stub; distributed: CPU backend)
 from . import accelerator  # noqa: E402,F401  (torch.accelerator: flambeau.cuda behind the device-agnostic API)
 from . import hub  # noqa: E402,F401  (weights download + cache; no hubconf code execution)
 from . import profiler  # noqa: E402,F401  (CPU time per op: torch.profiler's API)

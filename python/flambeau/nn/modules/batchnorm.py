@@ -1,9 +1,10 @@
 """torch.nn.modules.batchnorm's names (scripts test `isinstance(m, nn.modules.batchnorm._BatchNorm)`):
 the batch norms of normalization.py, and SyncBatchNorm.
 
-flambeau has no distributed backend (flambeau.distributed is never initialised), so SyncBatchNorm
-always takes the branch PyTorch takes without an initialised process group: plain batch norm over
-the local batch, with SyncBatchNorm's any-rank input check (at least 2-D) and its state_dict.
+SyncBatchNorm, in training mode with an initialised process group of more than one rank, normalises with
+the statistics of the whole batch across the ranks (_sync_batch_norm.py); otherwise (evaluation, one rank,
+no process group) it is plain batch norm over the local batch, as PyTorch's. Either way it has
+SyncBatchNorm's any-rank input check (at least 2-D) and its state_dict.
 """
 from .normalization import _BatchNorm, _NormBase, BatchNorm1d, BatchNorm2d, BatchNorm3d  # noqa: F401
 from .lazy import LazyBatchNorm1d, LazyBatchNorm2d, LazyBatchNorm3d  # noqa: F401
@@ -12,8 +13,8 @@ __all__ = ["SyncBatchNorm"]
 
 
 class SyncBatchNorm(_BatchNorm):
-    """Batch normalisation over (N, C, ...) input, synchronised across processes in PyTorch; in
-    flambeau (one process) the local-batch BatchNorm that PyTorch falls back to."""
+    """Batch normalisation over (N, C, ...) input with statistics over the ranks of process_group (the
+    default group when None) in training; the local-batch BatchNorm otherwise."""
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True,
                  process_group=None, device=None, dtype=None, *, bias=True):
@@ -29,7 +30,25 @@ class SyncBatchNorm(_BatchNorm):
         self._check_input_dim(input)
         if input.shape[1] == 0:
             raise ValueError("SyncBatchNorm number of input channels should be non-zero")
-        return super().forward(input)
+        if not self.training:
+            return super().forward(input)
+        from flambeau import distributed as dist
+        if not dist.is_initialized():
+            return super().forward(input)
+        pg = dist.group.WORLD if self.process_group is None else self.process_group
+        if dist.get_world_size(pg) <= 1:
+            return super().forward(input)
+        from ._sync_batch_norm import sync_batch_norm
+        factor = 0.0 if self.momentum is None else self.momentum
+        if self.track_running_stats and self.num_batches_tracked is not None:
+            import flambeau
+            with flambeau.no_grad():
+                self.num_batches_tracked.add_(1)
+            if self.momentum is None:
+                factor = 1.0 / float(self.num_batches_tracked)
+        track = self.track_running_stats
+        return sync_batch_norm(input, self.weight, self.bias, self.running_mean if track else None,
+                               self.running_var if track else None, self.eps, factor, pg)
 
     @classmethod
     def convert_sync_batchnorm(cls, module, process_group=None):

@@ -17,17 +17,13 @@ __all__ = ["DistributedSampler"]
 
 
 def _default_group():
-    """(world_size, rank) of an initialised flambeau.distributed, if such a runtime exists."""
-    try:
-        from ... import distributed as dist  # not part of flambeau today
-    except ImportError:
-        dist = None
-    if dist is not None and getattr(dist, "is_available", lambda: False)() and \
-            getattr(dist, "is_initialized", lambda: False)():
-        return dist.get_world_size(), dist.get_rank()
-    # PyTorch without an initialised process group raises this (a ValueError from get_world_size).
-    raise ValueError("Default process group has not been initialized, please make sure to call "
-                     "init_process_group.")
+    """(world_size, rank) of the initialised default process group (flambeau.distributed), as PyTorch's
+    sampler reads them when num_replicas / rank are not given."""
+    from ... import distributed as dist
+    if not dist.is_available():
+        raise RuntimeError("Requires distributed package to be available")
+    # PyTorch without an initialised process group raises this ValueError (from get_world_size).
+    return dist.get_world_size(), dist.get_rank()
 
 
 class DistributedSampler(Sampler):
