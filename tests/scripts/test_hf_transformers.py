@@ -99,3 +99,18 @@ def test_pipeline_and_tokenizer_match_pytorch(tmp_path):
     got = np.load(os.path.join(out, "pipeline_flambeau.npz"))
     for k in ref.files:
         np.testing.assert_allclose(got[k], ref[k], rtol=1e-5, atol=1e-6, err_msg=k)
+
+
+def test_trainer_matches_pytorch(tmp_path):
+    """transformers' Trainer over accelerate (AdamW, linear warmup schedule, weight decay, gradient clipping,
+    logging every 2 steps): the same logged losses and gradient norms, the same final classifier weights."""
+    pytest.importorskip("accelerate")
+    out = str(tmp_path)
+    script = os.path.join(HERE, "hf_trainer.py")
+    _run([script, out], out)
+    _run(["-m", "flambeau.run", script, out], out)
+    ref = np.load(os.path.join(out, "trainer_torch.npz"))
+    got = np.load(os.path.join(out, "trainer_flambeau.npz"))
+    assert ref["losses"].size == got["losses"].size == 6
+    for k in ref.files:
+        np.testing.assert_allclose(got[k], ref[k], rtol=1e-4, atol=1e-5, err_msg=k)

@@ -1,7 +1,7 @@
 """flambeau._dynamo: the parts of torch._dynamo that training scripts touch (config, reset, disable,
 allow_in_graph, mark_dynamic, ...). flambeau runs everything eagerly (see flambeau.compile), so these are
 PyTorch's eager semantics: decorators return their function, marks record nothing, reset forgets nothing."""
-from . import config  # noqa: F401
+from . import config, eval_frame  # noqa: F401
 from ..compiler import (allow_in_graph, assume_constant_result, disable, is_compiling, list_backends,  # noqa: F401
                         reset, set_stance)
 from .._compile import OptimizedModule  # noqa: F401

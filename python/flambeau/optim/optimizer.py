@@ -56,6 +56,7 @@ def _typename(obj):
 
 _global_step_pre_hooks = OrderedDict()
 _global_step_post_hooks = OrderedDict()
+_NO_HOOKS = OrderedDict()  # never written: what an optimizer without its own hook tables reads
 
 
 class Optimizer:
@@ -548,8 +549,10 @@ def _scalar_dtype():
 def _with_step_hooks(step):
     @functools.wraps(step)
     def wrapper(self, *args, **kwargs):
+        # (getattr: a subclass that never calls Optimizer.__init__, as accelerate's AcceleratedOptimizer
+        # wrapping another optimizer, has no hook tables; PyTorch does not wrap its step then)
         for pre_hook in chain(_global_step_pre_hooks.values(),
-                              self._optimizer_step_pre_hooks.values()):
+                              getattr(self, "_optimizer_step_pre_hooks", _NO_HOOKS).values()):
             result = pre_hook(self, args, kwargs)
             if result is not None:
                 if isinstance(result, tuple) and len(result) == 2:
@@ -565,7 +568,7 @@ def _with_step_hooks(step):
                 _PROFILER.end(ev)
         else:
             out = step(self, *args, **kwargs)
-        for post_hook in chain(self._optimizer_step_post_hooks.values(),
+        for post_hook in chain(getattr(self, "_optimizer_step_post_hooks", _NO_HOOKS).values(),
                                _global_step_post_hooks.values()):
             post_hook(self, args, kwargs)
         return out

@@ -7,7 +7,8 @@ import enum
 from ..device_mesh import _no_tensor_parallelism
 
 __all__ = ["FullyShardedDataParallel", "FSDPModule", "fully_shard", "ShardingStrategy", "BackwardPrefetch",
-           "CPUOffload", "MixedPrecision", "StateDictType"]
+           "CPUOffload", "MixedPrecision", "StateDictType", "FullStateDictConfig", "ShardedStateDictConfig",
+           "FullOptimStateDictConfig", "MixedPrecisionPolicy", "OffloadPolicy", "CPUOffloadPolicy"]
 
 
 def _no_fsdp(name):
@@ -57,6 +58,37 @@ class CPUOffload:
 class MixedPrecision:
     def __init__(self, param_dtype=None, reduce_dtype=None, buffer_dtype=None, **kwargs):
         self.param_dtype, self.reduce_dtype, self.buffer_dtype = param_dtype, reduce_dtype, buffer_dtype
+
+
+class FullStateDictConfig:
+    def __init__(self, offload_to_cpu=False, rank0_only=False):
+        self.offload_to_cpu, self.rank0_only = offload_to_cpu, rank0_only
+
+
+class FullOptimStateDictConfig(FullStateDictConfig):
+    pass
+
+
+class ShardedStateDictConfig:
+    def __init__(self, offload_to_cpu=False, _use_dtensor=False):
+        self.offload_to_cpu = offload_to_cpu
+
+
+class MixedPrecisionPolicy:
+    """fully_shard's (FSDP2) mixed-precision settings."""
+
+    def __init__(self, param_dtype=None, reduce_dtype=None, output_dtype=None, cast_forward_inputs=True):
+        self.param_dtype, self.reduce_dtype, self.output_dtype = param_dtype, reduce_dtype, output_dtype
+        self.cast_forward_inputs = cast_forward_inputs
+
+
+class OffloadPolicy:
+    pass
+
+
+class CPUOffloadPolicy(OffloadPolicy):
+    def __init__(self, pin_memory=True):
+        self.pin_memory = pin_memory
 
 
 del _no_tensor_parallelism
