@@ -112,6 +112,9 @@ Tensor& uniform_(Tensor& t, double low, double high);
 Tensor& normal_(Tensor& t, double mean, double std);
 Tensor bernoulli(const Tensor& p);
 Tensor bernoulli_scalar(const Shape& shape, double p, DType dtype, Device device);
+// torch.multinomial (ops/multinomial.cpp): int64 [n_sample] or [rows, n_sample] of category indices drawn
+// from the rows of `probs`; out_dtype is the dtype of an out= tensor (checked in PyTorch's order).
+Tensor multinomial(const Tensor& probs, int64_t n_sample, bool replacement, std::optional<DType> out_dtype);
 
 // Shared checks.
 void check_same_device(const Tensor& a, const Tensor& b, const char* op);
