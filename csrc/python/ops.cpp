@@ -253,6 +253,7 @@ void bind_ops(py::module_& m) {
   m.def("masked_select", &ops::masked_select);
   m.def("one_hot", &ops::one_hot);
   m.def("cat", &ops::cat);
+  m.def("stack", &ops::stack);
   m.def("index_select", &ops::index_select, py::arg("t"), py::arg("dim"), py::arg("index"),
         py::arg("allow_negative") = false);
   m.def("gather", &ops::gather);
