@@ -143,6 +143,18 @@ def case_rl_loop(lib):
     return step
 
 
+def case_categorical(lib):
+    """A policy's action draw: Categorical over 10 probabilities, one sample (multinomial underneath)."""
+    probs = lib.tensor(np.full(10, 0.1, np.float32))
+    dist = lib.distributions.Categorical(probs=probs)
+    return dist.sample
+
+
+def case_multinomial(lib):
+    p = lib.tensor(np.linspace(0.1, 1.0, 10).astype(np.float32))
+    return lambda: lib.multinomial(p, 1)
+
+
 CASES = [
     ("a + b (4)", lambda lib: case_add(lib, False), 20000),
     ("a + b (4, requires_grad)", lambda lib: case_add(lib, True), 20000),
@@ -165,6 +177,8 @@ CASES = [
     ("SGD(momentum).step(), 6 params", case_sgd_step, 3000),
     ("MLP 32x64 fwd+bwd+SGD step", case_mlp_step, 500),
     ("RL loop step (tiny policy)", case_rl_loop, 5000),
+    ("Categorical(10 probs).sample()", case_categorical, 20000),
+    ("multinomial(p of 10, 1)", case_multinomial, 20000),
 ]
 
 

@@ -112,5 +112,13 @@ void randn(const Tensor& out, uint64_t seed, uint64_t offset, double mean, doubl
 void randint(const Tensor& out, uint64_t seed, uint64_t offset, int64_t low, int64_t high);
 void bernoulli(const Tensor& out, const Tensor& p, uint64_t seed, uint64_t offset);
 void bernoulli_scalar(const Tensor& out, double p, uint64_t seed, uint64_t offset);
+// torch.multinomial (cpu/multinomial.cpp), probs contiguous float32/float64 [n] or [rows, n] with n >= 1 in
+// the sampling call. multinomial_check throws PyTorch's message for an inf, nan or negative entry or a
+// zero row (whole_tensor_first: its no-replacement / one-draw wording and order, else its kernel's);
+// multinomial fills out (contiguous int64 [rows, n_sample]) from 2 * rows * (replacement || n_sample == 1
+// ? n_sample : n) stream positions at offset.
+void multinomial_check(const Tensor& probs, bool whole_tensor_first);
+void multinomial(const Tensor& out, const Tensor& probs, int64_t n_sample, bool replacement, uint64_t seed,
+                 uint64_t offset);
 
 }  // namespace flambeau::cpu

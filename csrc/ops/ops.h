@@ -75,6 +75,9 @@ Tensor masked_select(const Tensor& x, const Tensor& mask);
 // F.one_hot on the CPU: int64 [..., num_classes] (-1: max + 1), the bounds checked in one pass.
 Tensor one_hot(const Tensor& t, int64_t num_classes);
 Tensor cat(const std::vector<Tensor>& ts, int64_t dim);
+// torch.stack without promotion: equal shapes and one dtype (else an error naming the entry), the cat of the
+// unsqueezed inputs.
+Tensor stack(const std::vector<Tensor>& ts, int64_t dim);
 Tensor index_select(const Tensor& t, int64_t dim, const Tensor& index, bool allow_negative = false);
 Tensor gather(const Tensor& t, int64_t dim, const Tensor& index);
 Tensor& scatter_add_(Tensor& t, int64_t dim, const Tensor& index, const Tensor& src);
@@ -112,6 +115,9 @@ Tensor& uniform_(Tensor& t, double low, double high);
 Tensor& normal_(Tensor& t, double mean, double std);
 Tensor bernoulli(const Tensor& p);
 Tensor bernoulli_scalar(const Shape& shape, double p, DType dtype, Device device);
+// torch.multinomial (ops/multinomial.cpp): int64 [n_sample] or [rows, n_sample] of category indices drawn
+// from the rows of `probs`; out_dtype is the dtype of an out= tensor (checked in PyTorch's order).
+Tensor multinomial(const Tensor& probs, int64_t n_sample, bool replacement, std::optional<DType> out_dtype);
 
 // Shared checks.
 void check_same_device(const Tensor& a, const Tensor& b, const char* op);

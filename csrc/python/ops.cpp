@@ -69,6 +69,13 @@ void bind_ops(py::module_& m) {
   m.def("bernoulli_scalar", [=](const Shape& s, double p, const std::string& d, const std::string& device) {
     return ops::bernoulli_scalar(s, p, dt(d), dev(device));
   });
+  // out_dtype: the dtype name of an out= tensor, for PyTorch's "expects Long tensor out" check.
+  m.def("multinomial", [=](const Tensor& probs, int64_t n_sample, bool replacement, std::optional<std::string> out_dtype) {
+    const int64_t work = probs.numel() + (probs.sizes.size() == 2 ? probs.sizes[0] : 1) * n_sample;
+    return nogil_if_big(work, [&] {
+      return ops::multinomial(probs, n_sample, replacement, out_dtype ? std::optional<DType>(dt(*out_dtype)) : std::nullopt);
+    });
+  });
 
   // ---- views and copies
   m.def("view", &view);
@@ -246,6 +253,7 @@ void bind_ops(py::module_& m) {
   m.def("masked_select", &ops::masked_select);
   m.def("one_hot", &ops::one_hot);
   m.def("cat", &ops::cat);
+  m.def("stack", &ops::stack);
   m.def("index_select", &ops::index_select, py::arg("t"), py::arg("dim"), py::arg("index"),
         py::arg("allow_negative") = false);
   m.def("gather", &ops::gather);

@@ -5,6 +5,7 @@ randperm/normal/bernoulli/multinomial and the in-place uniform_/normal_/bernoull
 gives the same numbers on both. A user Generator is just a saved (seed, offset) pair swapped into
 that stream around each call: cheap, and it keeps the default stream untouched.
 """
+import operator
 import os
 
 from ._functions import _numpy_names as _np
@@ -320,60 +321,19 @@ def poisson(input, generator=None):
 def multinomial(input, num_samples, replacement=False, *, generator=None, out=None):
     """Samples indices with probability proportional to `input` (1-D, or 2-D with one distribution per row).
 
-    With replacement: inverse-CDF sampling, one uniform per draw looked up in the row's cumulative sums
-    (float64) by one searchsorted over all rows, so 100k negative samples cost one pass, not 100k. Without replacement: the
-    exponential race PyTorch's CPU kernel uses, top-k of p / q with q ~ Exp(1) per category, which is
-    distributed as drawing one at a time and removing what was drawn (categories of probability 0 come last).
-    Bad distributions raise PyTorch's errors instead of returning indices that mean nothing."""
-    import flambeau
-    impl = input._impl
-    if impl.ndim not in (1, 2):
-        raise RuntimeError("prob_dist must be 1 or 2 dim")
-    if impl.dtype in ("float16", "bfloat16"):  # (PyTorch takes the half types too: drawn from float32 weights)
-        input = input.float()
-        impl = input._impl
-    if impl.dtype not in ("float32", "float64"):
-        raise RuntimeError(f"multinomial only supports floating-point dtypes for input, got: {impl.dtype}")
-    num_samples = int(num_samples)
-    if num_samples <= 0:
-        raise RuntimeError("cannot sample n_sample <= 0 samples")
-    n_cat = impl.shape[-1]
-    if not replacement and num_samples > n_cat:
-        raise RuntimeError("cannot sample n_sample > prob_dist.size(-1) samples without replacement")
-    rows = input.detach()
-    rows = rows.unsqueeze(0) if impl.ndim == 1 else rows
-    n_rows = rows.shape[0]
-    if n_rows == 0:
-        r = flambeau.empty((0, num_samples), dtype=flambeau.int64, device=input.device)
-    else:
-        if n_cat == 0:
-            raise RuntimeError("multinomial: cannot sample from an empty distribution (prob_dist.size(-1) == 0)")
-        if bool((~flambeau.isfinite(rows) | (rows < 0)).any()):
-            raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
-        if bool((rows.sum(-1) <= 0).any()):
-            raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
-        if replacement:
-            # Each row's normalised CDF is shifted into [i, i + 1] (row i), so that all rows are searched in one
-            # call over one increasing sequence; a uniform u + i can only land in row i.
-            cdf = flambeau.cumsum(rows.double(), -1)
-            shift = flambeau.arange(n_rows, dtype=flambeau.float64, device=input.device).unsqueeze(1)
-            flat_cdf = (cdf / cdf[:, -1:] + shift).reshape(-1)
-            u = rand(n_rows, num_samples, dtype=flambeau.float64, device=input.device, generator=generator) + shift
-            r = flambeau.searchsorted(flat_cdf, u.reshape(-1), right=True).reshape(n_rows, num_samples)
-            r = r - shift.to(flambeau.int64) * n_cat
-            # rounding can reach the row's end: fall back to its last category of nonzero probability
-            last_nonzero = (n_cat - 1) - flambeau.argmax((rows > 0).flip(-1).to(flambeau.int64), -1, keepdim=True)
-            r = flambeau.minimum(r, last_nonzero)
-        else:
-            u = rand(n_rows, n_cat, dtype=rows.dtype, device=input.device, generator=generator)
-            q = -flambeau.log(u.clamp(min=1e-30))  # Exp(1); rand may return 0
-            keys = rows / q
-            if num_samples == 1:
-                r = flambeau.argmax(keys, -1, keepdim=True)
-            else:
-                r = flambeau.topk(keys, num_samples, dim=-1).indices
-    if impl.ndim == 1:
-        r = r.reshape(num_samples)
+    One _C call (csrc/cpu/multinomial.cpp): with replacement or for one draw, inverse-CDF sampling (a binary
+    search of the row's running sums per draw); without replacement, the exponential race PyTorch's CPU
+    kernel uses (the k largest p / q with q ~ Exp(1), distributed as drawing one at a time and removing what
+    was drawn; zero-probability categories come last). Bad distributions raise PyTorch's errors, in its order."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"multinomial(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
+    if type(num_samples) is not int:
+        if isinstance(num_samples, (bool, float)):
+            raise TypeError(f"multinomial(): argument 'num_samples' (position 2) must be int, not "
+                            f"{type(num_samples).__name__}")
+        num_samples = operator.index(num_samples)
+    r = _wrap(_run(generator, _C.multinomial, input._impl, num_samples, bool(replacement),
+                   None if out is None else out._impl.dtype))
     if out is not None:
         from ._functions._dispatch import _write_out
         return _write_out(out, r)

@@ -16,7 +16,7 @@ from .._promote import result_type_names, result_type_tensor_scalar, scalar_impl
 from .._tensor import Tensor, _wrap
 from .. import _sparse
 from .._sparse import SparseCooTensor as _Sparse
-from ..autograd.function import Function, apply_unary, apply_binary
+from ..autograd.function import Function, apply_unary_kernel, apply_binary
 from ..autograd.grad_mode import _state as _gs
 from .shape import _sum_to
 from .zero_link import link_zero_to
@@ -76,8 +76,9 @@ class Mul(_Binary):
         ai, bi = a._impl, b._impl
         ctx.shapes = (ai.shape, bi.shape)
         nig = ctx.needs_input_grad
-        # Save only what the needed gradients use: d(ab)/da needs b, d(ab)/db needs a.
-        ctx.save_for_backward(a if nig[1] else None, b if nig[0] else None)
+        # Save only what the needed gradients use: d(ab)/da needs b, d(ab)/db needs a. (Set directly:
+        # save_for_backward's argument checks are for user Functions.)
+        ctx.to_save = (a if nig[1] else None, b if nig[0] else None)
         return _wrap(_C.mul(ai, bi))
 
     @staticmethod
@@ -893,7 +894,7 @@ def _make_unary(name, Fn, float_only=False, int_identity=False, on_bool=None):
     the default dtype; int_identity ops (floor, ...) return integer inputs unchanged; on_bool
     says what PyTorch does with a bool input when it differs: an exception to raise, 'identity',
     or a dtype name to promote to."""
-    cfn = Fn._cfn
+    cfn, save = Fn._cfn, Fn._save
 
     def _bool_input(xi):
         if isinstance(on_bool, BaseException):
@@ -928,7 +929,7 @@ def _make_unary(name, Fn, float_only=False, int_identity=False, on_bool=None):
                 r = _wrap(_C.clone(xi))  # floor/ceil/round/trunc of an integer is the integer
                 return _write_out(out, r) if out is not None else r
         if input._rg and _gs.enabled:
-            r = apply_unary(Fn, input)
+            r = apply_unary_kernel(Fn, input, cfn, save)
         else:
             if out is not None and isinstance(out, Tensor) and not out._rg:
                 oi = out._impl

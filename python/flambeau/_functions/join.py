@@ -63,29 +63,40 @@ def _with_skipped(res, given, kept):
 def _cat_common(tensors, dim):
     """cat's common case, checked on the impls: two or more plain tensors of one dtype, none of them 1-d
     and empty (the legacy skip), not 0-d nor 4-d/5-d (the memory-format rule), an int dim in range. The
-    general path's result and graph; None when the case is not this one (the general path then decides)."""
+    general path's result and graph; None when the case is not this one (the general path then decides).
+    Without autograd, the ndim, dim and shape checks are _C.cat's (it skips 1-d empty tensors as the
+    general path does): any error there sends the call to the general path for PyTorch's message."""
     if len(tensors) < 2:
         return None
     impls = []
-    dt = nd = None
+    dt = None
     rg = False
     for t in tensors:
         if t.__class__ is not Tensor:
             return None
         i = t._impl
         if dt is None:
-            dt, nd = i.dtype, i.ndim
-        elif i.dtype != dt or i.ndim != nd:
-            return None  # (promotion, or the legacy 1-d empty skip: the general path)
+            dt = i.dtype
+        elif i.dtype != dt:
+            return None  # (promotion: the general path)
         if t._rg:
             rg = True
         impls.append(i)
-    if nd == 0 or nd == 4 or nd == 5 or not (-nd <= dim < nd) or (nd == 1 and 0 in [i.numel for i in impls]):
+    i = impls[0]
+    nd = i.ndim
+    if nd == 0 or nd == 4 or nd == 5 or (nd == 1 and i.numel == 0):
         return None
-    d = dim + nd if dim < 0 else dim
     if rg and _gs.enabled:
-        return Cat.apply(d, *tensors)
-    return _wrap(_C.cat(impls, d))
+        if not (-nd <= dim < nd):
+            return None
+        for i in impls:
+            if i.ndim != nd or (nd == 1 and i.numel == 0):
+                return None  # (the legacy 1-d empty skip links the skipped inputs into the graph)
+        return Cat.apply(dim + nd if dim < 0 else dim, *tensors)
+    try:
+        return _wrap(_C.cat(impls, dim))
+    except (RuntimeError, IndexError, ValueError, TypeError):
+        return None
 
 
 def cat(tensors, dim=0, *, out=None, axis=None):
@@ -129,7 +140,27 @@ def cat(tensors, dim=0, *, out=None, axis=None):
 concat = concatenate = cat
 
 
+def _stack_common(tensors, dim):
+    """stack's common case without autograd: plain tensors of one dtype and shape, one _C call (the views
+    and the cat in C++). None when it is not this case; an error there sends the call to the general path
+    below for PyTorch's message."""
+    impls = []
+    grad = _gs.enabled
+    for t in tensors:
+        if t.__class__ is not Tensor or (grad and t._rg):
+            return None
+        impls.append(t._impl)
+    try:
+        return _wrap(_C.stack(impls, dim))
+    except (RuntimeError, IndexError, ValueError, TypeError):
+        return None
+
+
 def stack(tensors, dim=0, *, out=None, axis=None):
+    if out is None and axis is None and dim.__class__ is int and tensors.__class__ in (list, tuple) and tensors:
+        r = _stack_common(tensors, dim)
+        if r is not None:
+            return r
     if axis is not None:
         dim = _np.numpy_dim("stack", dim, axis, 0)
     tensors = list(tensors)

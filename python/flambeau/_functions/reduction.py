@@ -15,7 +15,7 @@ from .._dtype import _BY_NAME, _to_dtype
 from .._promote import _FLOAT
 from .._tensor import Tensor, _wrap
 from .._utils import wrap_dim, wrap_dims
-from ..autograd.function import Function
+from ..autograd.function import Function, apply_tensor_first
 from ..autograd.grad_mode import _state as _gs, no_grad as _no_grad
 from .zero_link import link_none_to
 from . import elementwise as ew, compare as cmp, pointwise as pw, _dispatch as dsp
@@ -96,6 +96,11 @@ def _narrow_dtype(r, dtype):
 
 
 def sum(input, dim=None, keepdim=False, *, dtype=None, out=None, axis=None, keepdims=None):  # noqa: A001
+    if dim is None and dtype is None and out is None and axis is None and keepdims is None and \
+            input.__class__ is Tensor:  # x.sum(), the common call: what the general path below does for it
+        if input._rg and _gs.enabled:
+            return apply_tensor_first(SumAll, input, [], keepdim)
+        return _wrap(_C.sum(input._impl, [], keepdim))
     if axis is not None or keepdims is not None:
         dim = _np.numpy_dim("sum", dim, axis, None)
         keepdim = _np.numpy_keepdim("sum", keepdim, keepdims)
