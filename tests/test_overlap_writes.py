@@ -53,6 +53,22 @@ CASES = {
     "index_select_out_overlap": lambda m, a: m.index_select(a, 0, m.tensor([1, 2, 3]), out=a[2:5]),
     "gather_out_overlap": lambda m, a: m.gather(a, 0, m.tensor([1, 2, 3]), out=a[2:5]),
     "index_fill__allowed": lambda m, a: a.index_fill_(0, m.tensor([1, 2]), 0),
+    # the ternary ops' out= (computed apart, then written: the check is made before)
+    "where_out_partial_input": lambda m, a: m.where(a[:5] > 2, a[1:], a[:5], out=a[:5]),
+    "where_out_partial_other": lambda m, a: m.where(a[:5] > 2, a[:5], a[1:], out=a[:5]),
+    "where_out_full_alias": lambda m, a: m.where(a > 2, a, a * 0, out=a),
+    "where_out_transposed": lambda m, a: m.where(a.view(2, 3) > 2, a.view(3, 2).t(), a.view(2, 3), out=a.view(2, 3)),
+    "addcmul_out_partial": lambda m, a: m.addcmul(a[:5], a[1:], a[:5], out=a[:5]),
+    "addcmul_out_partial_self": lambda m, a: m.addcmul(a[1:], a[:5], a[:5], out=a[:5]),
+    "addcmul_out_full_alias": lambda m, a: m.addcmul(a, a, a, value=2, out=a),
+    "addcmul_out_apart": lambda m, a: m.addcmul(a[:3], a[3:], a[3:], out=a[:3]),
+    "addcdiv_out_partial": lambda m, a: m.addcdiv(a[:5], a[:5], a[1:] + 1, out=a[:5]),
+    "addcdiv_out_partial_t1": lambda m, a: m.addcdiv(a[:5], a[1:], a[:5] + 1, out=a[:5]),
+    "addcdiv_out_full_alias": lambda m, a: m.addcdiv(a, a, a + 1, out=a),
+    "lerp_out_partial_end": lambda m, a: m.lerp(a[:5], a[1:], 0.5, out=a[:5]),
+    "lerp_out_partial_self": lambda m, a: m.lerp(a[1:], a[:5], 0.5, out=a[:5]),
+    "lerp_out_partial_weight": lambda m, a: m.lerp(a[:5], a[:5] * 2, a[1:], out=a[:5]),
+    "lerp_out_full_alias": lambda m, a: m.lerp(a, a, a, out=a),
 }
 
 EXPANDED = {
@@ -113,6 +129,17 @@ def test_message_names_op_and_shapes():
         a[1:].copy_(a[:-1])
     assert a.tolist() == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]  # refused before writing anything
     assert a._version == 0
+
+
+def test_where_out_takes_tensors_only():
+    # PyTorch's out= overload of where has no scalar operands
+    for m in (flambeau, torch):
+        c, x, o = m.tensor([True, False]), m.ones(2), m.empty(2)
+        with pytest.raises(TypeError, match=r"where\(\): argument 'other' .*must be Tensor, not float"):
+            m.where(c, x, 0.0, out=o)
+        with pytest.raises(TypeError, match=r"where\(\): argument 'input' .*must be Tensor, not float"):
+            m.where(c, 0.0, x, out=o)
+        assert m.where(c, x, 0.0).tolist() == [1.0, 0.0]
 
 
 def test_no_overlap_between_different_storages_or_empty():

@@ -316,6 +316,98 @@ def inference_mode_grad_view_written(m):
     u.mul_(2)
 
 
+def _nongrad_views(m):
+    b = m.zeros(3, dtype=m.float64)
+    with m.no_grad():
+        v = b[:2]
+    return b, v
+
+
+def grad_view_of_no_grad_view_of_nongrad_base_written(m):
+    # the view of the no_grad view inherits its mode though the base does not require grad
+    b, v = _nongrad_views(m)
+    w = v[:1]
+    w.mul_(m.ones(1, dtype=m.float64, requires_grad=True))
+
+
+def grad_view_of_view_of_no_grad_view_written(m):
+    b, v = _nongrad_views(m)
+    w = v.view(2)[:1]
+    w.mul_(m.ones(1, dtype=m.float64, requires_grad=True))
+
+
+def grad_view_of_no_grad_view_of_nongrad_base_after_base_written(m):
+    b, v = _nongrad_views(m)
+    w = v[:1]
+    b.mul_(m.ones(3, dtype=m.float64, requires_grad=True))
+    return w.grad_fn
+
+
+def grad_view_of_no_grad_view_of_nongrad_base_untouched(m):
+    b, v = _nongrad_views(m)
+    w = v[:1]
+    w.add_(1)  # nothing recorded: allowed
+    return w.requires_grad, w.is_leaf, b.tolist()
+
+
+def inference_view_of_nongrad_base_grad_view_written(m):
+    b = m.zeros(3, dtype=m.float64)
+    with m.inference_mode():
+        v = b[:2]
+    v[:1].mul_(m.ones(1, dtype=m.float64, requires_grad=True))
+
+
+def requires_grad_false_on_no_grad_view(m):
+    # a leaf view of a base requiring grad: PyTorch keeps it requiring grad (its flag is ORed with the base's)
+    x, y = _rg_base(m)
+    with m.no_grad():
+        v = x[:2]
+    v.requires_grad_(False)
+    v2 = y[1:]
+    with m.no_grad():
+        u = y[1:]
+    u.requires_grad = False
+    return v.requires_grad, v.is_leaf, (v * 2).requires_grad, u.requires_grad, v2.requires_grad
+
+
+def requires_grad_false_on_view_of_base_made_leaf_later(m):
+    b = m.zeros(3, dtype=m.float64)
+    v = b[:2]
+    b.requires_grad_()
+    v.requires_grad_(False)
+    return v.requires_grad, v.is_leaf
+
+
+def requires_grad_false_on_no_grad_view_of_nongrad_base(m):
+    b, v = _nongrad_views(m)
+    v.requires_grad_(True)
+    a = v.requires_grad
+    v.requires_grad_(False)
+    return a, v.requires_grad, v.is_leaf
+
+
+def requires_grad_false_on_grad_view_of_no_grad_view(m):
+    x, y = _rg_base(m)
+    with m.no_grad():
+        v = x[:2]
+    v[:1].requires_grad_(False)
+
+
+def detach__on_views(m):
+    # PyTorch refuses detach_() on every view, whatever the base or mode
+    out = []
+    for make in (lambda: m.zeros(3)[:2], lambda: m.zeros(3, dtype=m.int64)[:2],
+                 lambda: m.zeros(3, requires_grad=True)[:2], lambda: _nongrad_views(m)[1]):
+        try:
+            make().detach_()
+            out.append("ok")
+        except RuntimeError as e:
+            out.append(str(e)[:40])
+    t = m.zeros(3, requires_grad=True) * 2
+    t.detach_()  # not a view: allowed
+    return out, t.requires_grad, m.zeros(3).detach().detach_().requires_grad
+
+
 CASES = [state_of_view_of_nonleaf, state_of_view_of_leaf, view_kinds,
          *[inplace_outside(op) for op in (_mul_, _add_tensor_, _copy_, _zero_, _relu_, _masked_fill_, _index_put_)],
          inplace_outside_leaf_base, inplace_inside_then_backward, used_in_grad_op, base_written_recorded_then_used,
@@ -326,7 +418,12 @@ CASES = [state_of_view_of_nonleaf, state_of_view_of_leaf, view_kinds,
          grad_view_of_no_grad_view_written, grad_view_of_no_grad_view_base_written, split_under_no_grad_written,
          unbind_under_no_grad_written, detach_under_no_grad, set_grad_enabled_false, enable_grad_inside_no_grad,
          no_grad_decorator, inference_mode_view, inference_mode_view_written, inference_mode_view_base_written,
-         inference_mode_grad_view_written]
+         inference_mode_grad_view_written, grad_view_of_no_grad_view_of_nongrad_base_written,
+         grad_view_of_view_of_no_grad_view_written, grad_view_of_no_grad_view_of_nongrad_base_after_base_written,
+         grad_view_of_no_grad_view_of_nongrad_base_untouched, inference_view_of_nongrad_base_grad_view_written,
+         requires_grad_false_on_no_grad_view, requires_grad_false_on_view_of_base_made_leaf_later,
+         requires_grad_false_on_no_grad_view_of_nongrad_base, requires_grad_false_on_grad_view_of_no_grad_view,
+         detach__on_views]
 
 
 @pytest.mark.parametrize("fn", CASES, ids=lambda f: f.__name__)

@@ -88,9 +88,7 @@ def _wrap_view(impl, src):
     base cost ~0.35 us per view, the shared cell one slot read.
 
     A view made under no_grad / inference_mode is marked (NoGradView) for PyTorch's errors; so is a view of
-    such a view made with grad mode on, when the base requires grad (of a base that does not, it is not: that
-    would cost a slot read per view of a view, and such a view then follows its base's later history as an
-    ordinary one, where PyTorch raises)."""
+    such a view made with grad mode on (it inherits the mode: one slot read per view of a view)."""
     t = _new(Tensor)
     b = src._base
     t._base = b = src if b is None else b
@@ -102,6 +100,8 @@ def _wrap_view(impl, src):
         t._vsrc = None  # (the base has no history)
         if _grad_off and _grad_off_here():  # made under no_grad / inference_mode (see NoGradView)
             t._vsrc = NoGradView(impl.version, _inference_here())
+        elif src is not b and src._vsrc.__class__ is NoGradView:  # a view of such a view inherits its mode
+            t._vsrc = NoGradView(impl.version, src._vsrc.inference)
     else:  # made without recording (no_grad, or inside a Function's forward that marks it next)
         t._rg = False
         t._vsrc = b._gfn  # the base's history the view derives from (autograd/function.py: _refresh_view)
@@ -403,6 +403,8 @@ class Tensor:
             raise RuntimeError("Setting requires_grad=True on inference tensor outside InferenceMode is not allowed.")
         if value and self._base is None:
             set_requires_grad(self)  # (its views made earlier require grad too, as PyTorch's)
+        elif not value and self._base is not None and self._base.requires_grad:
+            return  # a leaf view (made under no_grad) of a base requiring grad: PyTorch's stays requiring grad
         else:
             self._rg = value
 
@@ -489,6 +491,12 @@ class Tensor:
         return _wrap(self._impl)
 
     def detach_(self):
+        if self._base is not None:  # as PyTorch, for every view (its history is its base's)
+            raise RuntimeError(
+                "Can't detach views in-place. Use detach() instead. If you are using DistributedDataParallel (DDP) "
+                "for training, and gradient_as_bucket_view is set as True, gradients are views of DDP buckets, and "
+                "hence detach_() cannot be called on these gradients. To fix this error, please refer to the "
+                "Optimizer.zero_grad() function in torch/optim/optimizer.py as the solution.")
         self._rg = False
         self._gfn = None
         if self._fw is not None:

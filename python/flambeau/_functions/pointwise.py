@@ -11,7 +11,8 @@ from .._tensor import Tensor, _wrap
 from ..autograd.function import Function
 from ..autograd.grad_mode import _state as _gs
 from .shape import _sum_to
-from ._dispatch import _cast, _write_out, _check_inplace_leaf, _snapshot, _rebase, _scalar_like, _TORCH_TYPE_NAMES
+from ._dispatch import (_cast, _write_out, check_overlap, _check_inplace_leaf, _snapshot, _rebase, _scalar_like,
+                        _TORCH_TYPE_NAMES)
 from .compare import eq, le, ge, gt, logical_and, logical_not, isnan, isinf, isposinf, isneginf, _inplace_nograd
 from .elementwise import (add, sub, rsub, mul, div, neg, exp, log, log1p, abs, sqrt, trunc, erf, pow, atan2,
                           maximum, minimum, hypot)
@@ -259,6 +260,8 @@ _C_FLOAT_NAMES = {"float32": "float", "float64": "double", "float16": "c10::Half
 def lerp(input, end, weight, *, out=None):
     """input + weight * (end - input), rounded as PyTorch's CPU kernel."""
     _check_tensors("lerp", input=input, end=end)
+    if isinstance(out, Tensor):  # an out partially overlapping an operand: PyTorch's refusal, before computing
+        check_overlap(out, (input, end, weight), "lerp")
     # PyTorch takes no mixed dtypes here. flambeau promotes mixed numeric ones (a deliberate extension, see
     # test_pointwise_ternary), but a bool end or weight is refused in PyTorch's words (it reached sub's
     # "Subtraction ... with a bool tensor")
@@ -292,6 +295,8 @@ def _common_float(input, tensor1, tensor2):
 
 def addcmul(input, tensor1, tensor2, *, value=1, out=None):
     _check_tensors("addcmul", input=input, tensor1=tensor1, tensor2=tensor2)
+    if isinstance(out, Tensor):
+        check_overlap(out, (input, tensor1, tensor2), "addcmul")
     r = _ternary(Addcmul, _C.addcmul, input, tensor1, tensor2, (float(value),), out)
     if r is not None:
         return r
@@ -314,6 +319,8 @@ def addcmul(input, tensor1, tensor2, *, value=1, out=None):
 
 def addcdiv(input, tensor1, tensor2, *, value=1, out=None):
     _check_tensors("addcdiv", input=input, tensor1=tensor1, tensor2=tensor2)
+    if isinstance(out, Tensor):
+        check_overlap(out, (input, tensor1, tensor2), "addcdiv")
     r = _ternary(Addcdiv, _C.addcdiv, input, tensor1, tensor2, (float(value),), out)
     if r is not None:
         return r
@@ -545,6 +552,11 @@ def where(condition, input=None, other=None, *, out=None):
                            f"{_TORCH_TYPE_NAMES[ci.dtype]}")
     ta = isinstance(input, Tensor)
     tb = isinstance(other, Tensor)
+    if out is not None:
+        # PyTorch's out= overload takes tensors only, and refuses an out partially overlapping an operand
+        _check_tensors("where", input=input, other=other)
+        if isinstance(out, Tensor):
+            check_overlap(out, (condition, input, other), "where")
     if ta and tb and input._impl.dtype == other._impl.dtype:
         dt = input._impl.dtype
     else:
