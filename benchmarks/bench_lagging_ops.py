@@ -1,7 +1,8 @@
 """The CPU ops that session 18 found behind PyTorch on the Sapphire Rapids guest (max/min with
 indices, fmod, float64 sin/sqrt, atan2, gather, scatter_add, prod, repeat_interleave, reflect pad,
 quantize_per_tensor, hypot; session 19: float64 erf/erfc, pdist forward and backward; session 20: float64
-exp and cos; session 21: float64 erf in cache), flambeau beside PyTorch CPU in the same process, 2 threads for both,
+exp and cos; session 21: float64 erf in cache; session 22: float64 |x|.sqrt(), mm 256, bincount, mv, vm, dot,
+the range factories), flambeau beside PyTorch CPU in the same process, 2 threads for both,
 alternating the two. Each case: best of 7 rounds of as many calls as take ~20 ms, in us;
 ratio = PyTorch time / ours (> 1: we are faster).
 
@@ -78,6 +79,9 @@ def make(m, Fm, T):
     PD = T(pd)
     D64 = T(d[:64])
     Z = m.zeros(1024, 1024)
+    A256, B256 = A[:256, :256], B[:256, :256]
+    A1M, B1M = A.reshape(-1), B.reshape(-1)
+    I512 = T(idx[0, :512].copy())
     return {
         'max(1) [1024,1024]': lambda: A.max(1),
         'min(1) [1024,1024]': lambda: A.min(1),
@@ -112,6 +116,18 @@ def make(m, Fm, T):
         'f64 cos 64K': lambda: D64.cos(),
         # session 21: float64 erf in cache beside the 1M case
         'f64 erf 64K': lambda: D64.erf(),
+        # session 22: the survey's remaining laggards (0.6-0.92x), and the range factories made bit-exact
+        'f64 |x|.sqrt()': lambda: D.abs().sqrt(),
+        'mm 256': lambda: A256 @ B256,
+        'bincount 512': lambda: m.bincount(I512),
+        'mv [1024,1024]': lambda: A @ B[0],
+        'vm [1024,1024]': lambda: B[0] @ A,
+        'dot 1M': lambda: A1M @ B1M,
+        'linspace 1M f32': lambda: m.linspace(-3.0, 7.0, 1 << 20),
+        'linspace 1M f64': lambda: m.linspace(-3.0, 7.0, 1 << 20, dtype=m.float64),
+        'arange 1M f32': lambda: m.arange(0.0, 1048576 * 0.37, 0.37),
+        'arange 1M f64': lambda: m.arange(0.0, 1048576 * 0.37, 0.37, dtype=m.float64),
+        'logspace 64K f32': lambda: m.logspace(-3.0, 3.0, 1 << 16),
     }
 
 

@@ -107,6 +107,13 @@ void scatter_reduce(const Tensor& self, int64_t dim, const Tensor& index, const 
 // every device).
 void arange(const Tensor& out, double start, double step);
 void linspace(const Tensor& out, double start, double end);
+// bincount of a contiguous 1-D integer tensor (bincount.cpp): the output length max(x) + 1 (0 when
+// empty), or -1 when a value is negative; then the counts into a contiguous int64 `out` of at least
+// that length.
+int64_t bincount_length(const Tensor& x);
+void bincount(const Tensor& out, const Tensor& x);
+// float32/float64 base ** linspace(start, end), as PyTorch's logspace (random.cpp says how)
+void logspace(const Tensor& out, double start, double end, double base);
 void rand(const Tensor& out, uint64_t seed, uint64_t offset, double low, double high);
 void randn(const Tensor& out, uint64_t seed, uint64_t offset, double mean, double std);
 void randint(const Tensor& out, uint64_t seed, uint64_t offset, int64_t low, int64_t high);

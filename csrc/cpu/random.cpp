@@ -11,6 +11,7 @@
 #include "cpu/parallel.h"
 #include "cpu/simd/act_simd.h"
 #include "cpu/simd/dropout_simd.h"
+#include "cpu/simd/range_simd.h"
 
 namespace flambeau::cpu {
 
@@ -31,30 +32,101 @@ void generate(const Tensor& out, F f) {
 }
 }  // namespace
 
+namespace {
+#include "cpu/simd/range_body.h"
+
+// The length of PyTorch's at::parallel_for chunks over an n-element range kernel (grain 32768, then
+// as many chunks as threads, OpenMP's team being the thread count flambeau.set_num_threads sets):
+// arange restarts its vector blocks at each (range_body.h).
+int64_t torch_chunk(int64_t n) {
+  const int64_t threads = max_threads();
+  if (n <= kGrain || threads <= 1) return n;
+  const int64_t nt = std::min<int64_t>(threads, (n + kGrain - 1) / kGrain);
+  return (n + nt - 1) / nt;
+}
+
+range_simd::Kernels range_kernels() {
+  if (capability() != Capability::Default) return range_simd::kernels_avx2();
+  return {&arange_fill<false, float>, &arange_fill<false, double>, &linspace_fill<false, float>,
+          &linspace_fill<false, double>};
+}
+}  // namespace
+
 void arange(const Tensor& out, double start, double step) {
+  const int64_t n = out.numel();
   if (out.dtype == DType::Int64) {
     const int64_t s = (int64_t)start, st = (int64_t)step;
     generate(out, [s, st](int64_t i) { return s + i * st; });
+    return;
+  }
+  if (out.dtype == DType::Float32 || out.dtype == DType::Float64) {
+    const range_simd::Kernels k = range_kernels();
+    const int64_t chunk = torch_chunk(n);
+    const bool f32 = out.dtype == DType::Float32;
+    void* const o = f32 ? (void*)out.data<float>() : (void*)out.data<double>();
+    parallel_for(n, 4096, [=](int64_t b, int64_t e) {
+      if (f32) k.arange_f32((float*)o, b, e, n, chunk, start, step);
+      else k.arange_f64((double*)o, b, e, n, chunk, start, step);
+    });
     return;
   }
   generate(out, [start, step](int64_t i) { return start + (double)i * step; });
 }
 
 void linspace(const Tensor& out, double start, double end) {
-  int64_t n = out.numel();
-  double step = n > 1 ? (end - start) / (double)(n - 1) : 0.0;
-  // As PyTorch: the first half counts up from start, the second half down from end (symmetric error).
-  int64_t half = n / 2;
-  if (out.dtype == DType::Int64) {
-    // Integer results truncate, so the last bit of the double matters: PyTorch's kernel (built with
-    // FMA contraction) rounds start + step * i once; two roundings made linspace(213, -171, 16) give
-    // -43 where PyTorch gives -42.
-    generate(out, [=](int64_t i) {
-      return (i < half || n == 1) ? std::fma(step, (double)i, start) : std::fma(-step, (double)(n - 1 - i), end);
-    });
+  const int64_t n = out.numel();
+  // PyTorch fills one step with start (its kernel would divide by zero steps - 1).
+  if (n == 1) {
+    generate(out, [start](int64_t) { return start; });
     return;
   }
-  generate(out, [=](int64_t i) { return (i < half || n == 1) ? start + step * (double)i : end - step * (double)(n - 1 - i); });
+  // As PyTorch: the first half counts up from start, the second half down from end (symmetric
+  // error), each element one multiply-add, fused where PyTorch's kernel is (range_body.h).
+  const int64_t half = n / 2;
+  const bool fused = capability() != Capability::Default;
+  if (out.dtype == DType::Float32 || out.dtype == DType::Float64) {
+    const range_simd::Kernels k = range_kernels();
+    if (out.dtype == DType::Float32) {
+      float* const o = out.data<float>();
+      const float s = (float)start, en = (float)end, step = (en - s) / (float)(n - 1);
+      parallel_for(n, 4096, [=](int64_t b, int64_t e) { k.linspace_f32(o, b, e, n, s, en, step); });
+    } else {
+      double* const o = out.data<double>();
+      const double step = (end - start) / (double)(n - 1);
+      parallel_for(n, 4096, [=](int64_t b, int64_t e) { k.linspace_f64(o, b, e, n, start, end, step); });
+    }
+    return;
+  }
+  // Integer results (int64; the narrow ones convert from it) truncate, so the last bit of the double
+  // matters: two roundings made linspace(213, -171, 16) give -43 where PyTorch's AVX2 build gives -42.
+  const double step = (end - start) / (double)(n - 1);
+  generate(out, [=](int64_t i) {
+    return i < half ? (fused ? std::fma(step, (double)i, start) : step * (double)i + start)
+                    : (fused ? std::fma(-step, (double)(n - 1 - i), end) : end - step * (double)(n - 1 - i));
+  });
+}
+
+// PyTorch's logspace (aten/src/ATen/native/RangeFactories.cpp, baseline code, no FMA): start and end
+// rounded to the dtype, step = (end - start) / (steps - 1) in double, element i = pow(base, start +
+// step * i) for the first half and pow(base, end - step * (steps - 1 - i)) after, in double (glibc's
+// pow, the same library PyTorch calls), stored in the dtype; one step is pow(base, start) unrounded.
+void logspace(const Tensor& out, double start, double end, double base) {
+  const int64_t n = out.numel();
+  auto fill = [&](auto* o, auto s, auto e) {
+    if (n == 1) {
+      o[0] = (decltype(s))std::pow(base, start);
+      return;
+    }
+    const double step = (double)(e - s) / (double)(n - 1);
+    const int64_t half = n / 2;
+    parallel_for(n, 2048, [=](int64_t b, int64_t en) {
+      for (int64_t i = b; i < en; ++i)
+        o[i] = (decltype(s))(i < half ? std::pow(base, (double)s + step * (double)i)
+                                      : std::pow(base, (double)e - step * (double)(n - 1 - i)));
+    });
+  };
+  if (out.dtype == DType::Float32) fill(out.data<float>(), (float)start, (float)end);
+  else fill(out.data<double>(), start, end);
 }
 
 namespace {

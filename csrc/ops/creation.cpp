@@ -1,6 +1,7 @@
 // Creation ops and the global random stream. One (seed, offset) pair serves every device: a draw
 // of n numbers takes stream positions [offset, offset + n) and advances offset (rounded up to a
 // whole Philox block), so the same seed gives the same numbers on the CPU and on CUDA.
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <mutex>
@@ -136,6 +137,34 @@ Tensor linspace(double start, double end, int64_t steps, DType dtype, Device dev
   Tensor t = empty({steps}, dtype, device);
   if (steps > 0) FLB_BACKEND(device, linspace, t, start, end);
   return t;
+}
+
+Tensor logspace(double start, double end, int64_t steps, double base, DType dtype, Device device) {
+  FLB_CHECK(steps >= 0, RuntimeError, "logspace: number of steps must be non-negative, got ", steps);
+  FLB_CHECK(dtype == DType::Float32 || dtype == DType::Float64, TypeError,
+            "logspace: expected float32 or float64, got ", dtype_name(dtype));
+  // PyTorch fills one step with base ** start in double, then converts it with an overflow check.
+  if (steps == 1 && dtype == DType::Float32) {
+    const double v = std::pow(base, start);
+    FLB_CHECK(!std::isfinite(v) || std::fabs(v) <= 3.4028234663852886e38, RuntimeError,
+              "value cannot be converted to type float without overflow");
+  }
+  Tensor host = empty({steps}, dtype, cpu_device());
+  if (steps > 0) cpu::logspace(host, start, end, base);
+  return device.is_cpu() ? host : to(host, dtype, device, false);
+}
+
+Tensor bincount(const Tensor& x, int64_t minlength) {
+  FLB_CHECK(x.device().is_cpu(), RuntimeError, "bincount: CPU only here, got a tensor on ", x.device().str());
+  FLB_CHECK(x.dim() == 1, RuntimeError, "bincount only supports 1-d non-negative integral inputs. (got shape ",
+            shape_str(x.sizes), ")");
+  FLB_CHECK(minlength >= 0, RuntimeError, "minlength should be >= 0 (bincount got ", minlength, ")");
+  const Tensor xc = contiguous(x);
+  const int64_t len = cpu::bincount_length(xc);
+  FLB_CHECK(len >= 0, RuntimeError, "bincount only supports 1-d non-negative integral inputs.");
+  Tensor out = empty({std::max(len, minlength)}, DType::Int64, cpu_device());
+  cpu::bincount(out, xc);
+  return out;
 }
 
 Tensor eye(int64_t n, int64_t m, DType dtype, Device device) {

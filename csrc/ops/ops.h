@@ -102,6 +102,10 @@ Tensor pad_gather(const Tensor& x, const std::vector<std::vector<int64_t>>& maps
 Tensor pad_gather_backward(const Tensor& grad, const Shape& input_shape, const std::vector<std::vector<int64_t>>& maps);
 Tensor arange(double start, double end, double step, DType dtype, Device device);
 Tensor linspace(double start, double end, int64_t steps, DType dtype, Device device);
+// bincount without weights, CPU: int64 counts of length max(max(x) + 1, minlength)
+Tensor bincount(const Tensor& x, int64_t minlength);
+// float32/float64 only (computed on the CPU, then moved to `device`)
+Tensor logspace(double start, double end, int64_t steps, double base, DType dtype, Device device);
 Tensor eye(int64_t n, int64_t m, DType dtype, Device device);
 void manual_seed(uint64_t seed);
 uint64_t initial_seed();

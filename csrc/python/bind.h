@@ -50,6 +50,7 @@ void bind_sort(py::module_& m);  // bind_sort.cpp: sort, topk, kthvalue, median,
 void bind_sparse(py::module_& m);  // bind_sparse.cpp: sparse (COO, CSR) matrix times dense matrix
 void bind_layout(py::module_& m);  // bind_layout.cpp: empty_strided, preserve_format copies
 void bind_complex(py::module_& m);  // bind_complex.cpp: view_as_real/view_as_complex, the FFT kernel
+void bind_image(py::module_& m);  // bind_image.cpp: image-codec byte helpers (PNG unfiltering)
 // half_compute.cpp: float16/bfloat16 through the float32 ops; called after every other binding.
 void bind_half_compute(py::module_& m);
 

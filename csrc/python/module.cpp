@@ -52,6 +52,7 @@ PYBIND11_MODULE(_C, m) {
   python::bind_sparse(m);
   python::bind_layout(m);
   python::bind_complex(m);
+  python::bind_image(m);
   python::bind_half_compute(m);  // last: it rebinds compute ops defined above
 
   m.def("_set_inference_mode", &set_inference_mode);

@@ -46,6 +46,10 @@ void bind_ops(py::module_& m) {
   m.def("linspace", [=](double a, double b, int64_t n, const std::string& d, const std::string& device) {
     return ops::linspace(a, b, n, dt(d), dev(device));
   });
+  m.def("logspace", [=](double a, double b, int64_t n, double base, const std::string& d, const std::string& device) {
+    return ops::logspace(a, b, n, base, dt(d), dev(device));
+  });
+  m.def("bincount", &ops::bincount);
   m.def("eye", [=](int64_t n, int64_t k, const std::string& d, const std::string& device) {
     return ops::eye(n, k, dt(d), dev(device));
   });

@@ -427,6 +427,9 @@ def bincount(input, weights=None, minlength=0):
     if weights is not None and (weights._impl.ndim != 1 or weights._impl.shape[0] != input._impl.shape[0]):
         raise RuntimeError(f"weights should be 1-d and have the same length as input (bincount of shape "
                            f"{list(input.shape)} with weights of shape {list(weights.shape)})")
+    if weights is None and input._impl.device == "cpu":
+        # one C++ pass (csrc/cpu/bincount.cpp): numpy's bincount, min() and the conversions were 2x PyTorch
+        return _wrap(_C.bincount(input._impl, minlength))
     arr = _host(input)
     if arr.size and arr.min() < 0:
         raise RuntimeError("bincount only supports 1-d non-negative integral inputs.")

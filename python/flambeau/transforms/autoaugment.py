@@ -64,18 +64,9 @@ def _apply_op(img, op_name, magnitude, interpolation, fill):
 
 
 def _linspace(start, end, steps):
-    """torch.linspace's float32 values, which torchvision's magnitude tables are: PyTorch's CPU kernel
-    computes start + step * i for the first half and end - step * (steps - 1 - i) for the rest, each
-    as one fused multiply-add (emulated in float64, where the float32 product is exact).
-    flambeau.linspace rounds differently, and one ulp can move int(magnitude) of a translation."""
-    f32 = np.float32
-    a, b = f32(start), f32(end)
-    if steps == 1:
-        return [float(a)]
-    step = (b - a) / f32(steps - 1)
-    half = steps // 2
-    s, lo, hi = float(step), float(a), float(b)
-    return [float(f32(s * i + lo)) if i < half else float(f32(-s * (steps - 1 - i) + hi)) for i in range(steps)]
+    """torch.linspace's float32 values, which torchvision's magnitude tables are (flambeau.linspace
+    gives PyTorch's CPU bits: one ulp can move int(magnitude) of a translation)."""
+    return flambeau.linspace(start, end, steps, dtype=flambeau.float32).tolist()
 
 
 def _posterize_bits(top, num_bins, span):

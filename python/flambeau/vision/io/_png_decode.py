@@ -1,16 +1,18 @@
-"""A PNG decoder in numpy and zlib: every colour type (grey, RGB, palette, grey+alpha, RGBA), bit depths
+"""A PNG decoder in numpy, zlib and one C++ helper: every colour type (grey, RGB, palette, grey+alpha, RGBA), bit depths
 1/2/4/8/16, non-interlaced and Adam7, chunks CRC-checked.
 
 It returns the samples as libpng hands them to torchvision's decode_png with no transformation
 requested, plus torchvision's conversions for the read modes (see decode in __init__.py): grey of
 depth < 8 scaled to 8 bits (png_set_expand_gray_1_2_4_to_8), a palette image as its indices unless
-a mode asks for colour. Scanline filters Sub and Up are whole-row numpy operations; Average and
-Paeth depend on the byte to their left, so they run as a Python loop over the row's bytes.
+a mode asks for colour. The scanline filters are undone in C++ (_C.png_unfilter: Sub, Average and
+Paeth depend on the byte to their left, a Python loop over each row's bytes before); inflate is zlib's.
 """
 import struct
 import zlib
 
 import numpy as np
+
+from ... import _C
 
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -92,43 +94,12 @@ def _read_chunks(data):
 
 
 def _unfilter(raw, rows, row_bytes, bpp):
-    """Undo the per-scanline filters of one (sub)image: raw holds rows * (1 + row_bytes) bytes."""
+    """Undo the per-scanline filters of one (sub)image: raw holds rows * (1 + row_bytes) bytes.
+    In C++ (csrc/cpu/png_filter.cpp): Sub, Average and Paeth chain byte by byte along the row."""
     if len(raw) < rows * (1 + row_bytes):
         _fail("not enough image data (truncated or corrupted image)")
-    lines = np.frombuffer(raw, np.uint8, rows * (1 + row_bytes)).reshape(rows, 1 + row_bytes)
-    out = np.zeros((rows, row_bytes), np.uint8)
-    prev = np.zeros(row_bytes, np.uint8)
-    for r in range(rows):
-        ftype, line = lines[r, 0], lines[r, 1:]
-        if ftype == 0:
-            cur = line.copy()
-        elif ftype == 1:  # Sub: a running sum, per byte position within the pixel, mod 256
-            pad = (-row_bytes) % bpp
-            ext = np.concatenate([line, np.zeros(pad, np.uint8)]).reshape(-1, bpp)
-            cur = np.cumsum(ext, axis=0, dtype=np.uint8).reshape(-1)[:row_bytes]
-        elif ftype == 2:  # Up
-            cur = line + prev
-        elif ftype in (3, 4):
-            x, p = line.tolist(), prev.tolist()
-            c = [0] * row_bytes
-            if ftype == 3:  # Average
-                for i in range(row_bytes):
-                    left = c[i - bpp] if i >= bpp else 0
-                    c[i] = (x[i] + ((left + p[i]) >> 1)) & 0xFF
-            else:  # Paeth
-                for i in range(row_bytes):
-                    a = c[i - bpp] if i >= bpp else 0
-                    b = p[i]
-                    cc = p[i - bpp] if i >= bpp else 0
-                    pa, pb, pc = abs(b - cc), abs(a - cc), abs(a + b - 2 * cc)
-                    pred = a if pa <= pb and pa <= pc else (b if pb <= pc else cc)
-                    c[i] = (x[i] + pred) & 0xFF
-            cur = np.array(c, np.uint8)
-        else:
-            _fail(f"unknown scanline filter type {ftype} (corrupted image)")
-        out[r] = cur
-        prev = cur
-    return out
+    out = _C.png_unfilter(raw, rows, row_bytes, bpp)
+    return np.frombuffer(out, np.uint8).reshape(rows, row_bytes)
 
 
 def _samples(rows, width, channels, depth):
