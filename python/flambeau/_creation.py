@@ -582,6 +582,8 @@ def _int_endpoint(v, dt):
 
 
 def logspace(start, end, steps, base=10.0, *, dtype=None, layout=None, device=None, requires_grad=False):
+    if _wants_meta(device):
+        return _on_meta(logspace(start, end, steps, base, dtype=dtype, device="cpu"), requires_grad)
     start, end = _num(start), _num(end)
     if steps < 0:
         raise RuntimeError("number of steps must be non-negative")
@@ -589,9 +591,6 @@ def logspace(start, end, steps, base=10.0, *, dtype=None, layout=None, device=No
     if dt in ("float32", "float64") and not any(isinstance(v, complex) for v in (start, end, base)):
         # PyTorch's formula and glibc's pow, element by element (csrc/cpu/random.cpp: logspace)
         return _finish(_C.logspace(float(start), float(end), int(steps), float(base), dt, _dev(device)), requires_grad)
-
-    if _wants_meta(device):
-        return _on_meta(logspace(start, end, steps, base, dtype=dtype, device="cpu"), requires_grad)
     exps = linspace(start, end, steps, dtype=_BY_NAME["float64"], device=device)
     r = (exps * 0 + base) ** exps
     return _finish(r.to(_BY_NAME[_dt(dtype)])._impl, requires_grad)
