@@ -8,10 +8,11 @@ import sys
 
 import numpy as np
 import torch
+from hf_shared_weights import library, share_initial_weights
 from transformers import BertConfig, BertForSequenceClassification, BertTokenizer, pipeline
 
 out = sys.argv[1]
-lib = "flambeau" if torch.__name__ == "flambeau" else "torch"
+lib = library()
 words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "cat", "sat", "on", "mat", "a", "dog", "ran"]
 os.makedirs(os.path.join(out, "tok"), exist_ok=True)
 with open(os.path.join(out, "tok", "vocab.txt"), "w") as f:
@@ -20,11 +21,7 @@ tok = BertTokenizer(os.path.join(out, "tok", "vocab.txt"))
 model = BertForSequenceClassification(BertConfig(vocab_size=len(words), hidden_size=32, num_hidden_layers=2,
                                                  num_attention_heads=2, intermediate_size=64, num_labels=3,
                                                  hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0))
-weights = os.path.join(out, "pipeline_weights.npz")
-if lib == "torch":
-    np.savez(weights, **{k: v.numpy() for k, v in model.state_dict().items()})
-else:
-    model.load_state_dict({k: torch.tensor(v) for k, v in np.load(weights).items()})
+share_initial_weights(model, out, "pipeline")
 model.eval()
 clf = pipeline("text-classification", model=model, tokenizer=tok, device="cpu", top_k=None)
 scores = clf(["the cat sat on the mat", "a dog ran", "the dog sat on a cat"])

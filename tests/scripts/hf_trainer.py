@@ -9,18 +9,15 @@ import sys
 
 import numpy as np
 import torch
+from hf_shared_weights import library, share_initial_weights
 from transformers import BertConfig, BertForSequenceClassification, Trainer, TrainingArguments
 
 out = sys.argv[1]
-lib = "flambeau" if torch.__name__ == "flambeau" else "torch"
+lib = library()
 model = BertForSequenceClassification(BertConfig(vocab_size=50, hidden_size=32, num_hidden_layers=2,
                                                  num_attention_heads=2, intermediate_size=64, num_labels=2,
                                                  hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0))
-weights = os.path.join(out, "trainer_weights.npz")
-if lib == "torch":
-    np.savez(weights, **{k: v.numpy() for k, v in model.state_dict().items()})
-else:
-    model.load_state_dict({k: torch.tensor(v) for k, v in np.load(weights).items()})
+share_initial_weights(model, out, "trainer")
 
 
 class Tokens(torch.utils.data.Dataset):

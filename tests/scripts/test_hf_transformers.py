@@ -88,15 +88,20 @@ def test_from_pretrained_matches_pytorch(name, fmt, tmp_path):
             np.testing.assert_array_equal(b, a, err_msg=k)
 
 
+def _both(script_name, out):
+    """Runs tests/scripts/<script_name> with PyTorch, then under flambeau.run (which loads the initial weights
+    the first run saved); returns the two runs' results (<stem>_torch.npz, <stem>_flambeau.npz)."""
+    script = os.path.join(HERE, script_name)
+    _run([script, out], out)
+    _run(["-m", "flambeau.run", script, out], out)
+    stem = script_name[len("hf_"):-len(".py")]
+    return (np.load(os.path.join(out, f"{stem}_torch.npz")), np.load(os.path.join(out, f"{stem}_flambeau.npz")))
+
+
 def test_pipeline_and_tokenizer_match_pytorch(tmp_path):
     """pipeline("text-classification") over a BertTokenizer and a model from config (padding, attention mask,
     softmax over labels), then a training step on tokenized input: the same scores, loss and gradient."""
-    out = str(tmp_path)
-    script = os.path.join(HERE, "hf_pipeline.py")
-    _run([script, out], out)
-    _run(["-m", "flambeau.run", script, out], out)
-    ref = np.load(os.path.join(out, "pipeline_torch.npz"))
-    got = np.load(os.path.join(out, "pipeline_flambeau.npz"))
+    ref, got = _both("hf_pipeline.py", str(tmp_path))
     for k in ref.files:
         np.testing.assert_allclose(got[k], ref[k], rtol=1e-5, atol=1e-6, err_msg=k)
 
@@ -105,12 +110,7 @@ def test_trainer_matches_pytorch(tmp_path):
     """transformers' Trainer over accelerate (AdamW, linear warmup schedule, weight decay, gradient clipping,
     logging every 2 steps): the same logged losses and gradient norms, the same final classifier weights."""
     pytest.importorskip("accelerate")
-    out = str(tmp_path)
-    script = os.path.join(HERE, "hf_trainer.py")
-    _run([script, out], out)
-    _run(["-m", "flambeau.run", script, out], out)
-    ref = np.load(os.path.join(out, "trainer_torch.npz"))
-    got = np.load(os.path.join(out, "trainer_flambeau.npz"))
+    ref, got = _both("hf_trainer.py", str(tmp_path))
     assert ref["losses"].size == got["losses"].size == 6
     for k in ref.files:
         np.testing.assert_allclose(got[k], ref[k], rtol=1e-4, atol=1e-5, err_msg=k)

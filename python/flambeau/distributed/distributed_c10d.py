@@ -811,6 +811,19 @@ def all_gather_into_tensor(output_tensor, input_tensor, group=None, async_op=Fal
     return None
 
 
+def _check_root_list(tensors, at_root, n, op, arg, role):
+    """gather's gather_list / scatter's scatter_list: one tensor per rank on the root (the `role` rank: the
+    destination or the source), nothing on the others (PyTorch's messages)."""
+    if at_root:
+        if tensors is None:
+            raise ValueError(f"{op}: {arg} must be given on the {role} rank")
+        _check_list(tensors, op, arg)
+        if len(tensors) != n:
+            raise ValueError(f"{op}: {arg} has {len(tensors)} tensors, the group has {n} ranks")
+    elif tensors:
+        raise ValueError(f"Argument ``{arg}`` must NOT be specified on non-{role} ranks.")
+
+
 def gather(tensor, gather_list=None, dst=None, group=None, async_op=False, group_dst=None):
     """On rank dst, gather_list[r] = rank r's tensor."""
     _check_tensor(tensor, "gather")
@@ -819,14 +832,7 @@ def gather(tensor, gather_list=None, dst=None, group=None, async_op=False, group
         return None
     root = _group_rank_of(pg, dst, group_dst, "gather", "dst", default=0)
     n, me = pg.size(), pg.rank()
-    if me == root:
-        if gather_list is None:
-            raise ValueError("gather: gather_list must be given on the destination rank")
-        _check_list(gather_list, "gather", "gather_list")
-        if len(gather_list) != n:
-            raise ValueError(f"gather: gather_list has {len(gather_list)} tensors, the group has {n} ranks")
-    elif gather_list:
-        raise ValueError("Argument ``gather_list`` must NOT be specified on non-destination ranks.")
+    _check_root_list(gather_list, me == root, n, "gather", "gather_list", "destination")
 
     def run(key):
         mine = _pack(tensor)  # read when the operation runs, in issue order
@@ -847,14 +853,7 @@ def scatter(tensor, scatter_list=None, src=None, group=None, async_op=False, gro
         return None
     root = _group_rank_of(pg, src, group_src, "scatter", "src", default=0)
     n, me = pg.size(), pg.rank()
-    if me == root:
-        if scatter_list is None:
-            raise ValueError("scatter: scatter_list must be given on the source rank")
-        _check_list(scatter_list, "scatter", "scatter_list")
-        if len(scatter_list) != n:
-            raise ValueError(f"scatter: scatter_list has {len(scatter_list)} tensors, the group has {n} ranks")
-    elif scatter_list:
-        raise ValueError("Argument ``scatter_list`` must NOT be specified on non-source ranks.")
+    _check_root_list(scatter_list, me == root, n, "scatter", "scatter_list", "source")
 
     def run(key):
         if me == root:
