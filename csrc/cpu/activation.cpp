@@ -58,11 +58,19 @@ inline T gelu_cdf(T x) {
   return x < T(0) ? T(0.5) * std::erfc(-x * T(M_SQRT1_2)) : T(0.5) * (T(1) + std::erf(x * T(M_SQRT1_2)));
 }
 
+// float32 tanh in double, rounded once: flambeau.tanh's bits (cpu/elementwise.cpp), where glibc's
+// tanhf is not correctly rounded.
+template <class T>
+inline auto wide(T x) {
+  if constexpr (std::is_same_v<T, float>) return double(x);
+  else return x;
+}
+
 // Forward f(x).
 template <Act OP, class T>
 inline T fwd(T x, const P<T>& p) {
   if constexpr (OP == Act::Sigmoid) return sigmoid_of(x);
-  else if constexpr (OP == Act::Tanh) return std::tanh(x);
+  else if constexpr (OP == Act::Tanh) return T(std::tanh(wide(x)));
   else if constexpr (OP == Act::Relu) return x < T(0) ? T(0) : x;  // NaN stays NaN
   else if constexpr (OP == Act::LeakyRelu) return x > T(0) ? x : x * p.a;
   else if constexpr (OP == Act::Elu)  // alpha, scale, input_scale
@@ -91,7 +99,7 @@ inline T fwd(T x, const P<T>& p) {
     return x * y / T(6);
   } else if constexpr (OP == Act::Hardshrink) return (x >= -p.a && x <= p.a) ? T(0) : x;
   else if constexpr (OP == Act::Softshrink) return x > p.a ? x - p.a : (x < -p.a ? x + p.a : T(0) * x);
-  else if constexpr (OP == Act::Tanhshrink) return x - std::tanh(x);
+  else if constexpr (OP == Act::Tanhshrink) return x - T(std::tanh(wide(x)));
   else if constexpr (OP == Act::Threshold) return x <= p.a ? p.b : x;
   else if constexpr (OP == Act::LogSigmoid) {
     T mn = x < T(0) ? x : T(0);
@@ -188,6 +196,26 @@ int64_t grain_of(Act op) {
 }
 
 // ---------------------------------------------------------------- loops
+// F.tanh and F.tanhshrink on float32 take flambeau.tanh's float64-evaluated tanh (cpu/simd/
+// math_f64_vec.inc, unary_f32): the same bits as torch.tanh, PyTorch's wherever its float32 tanh
+// rounds correctly (the float32 body of act_vec.inc was 2.1 ulp), and x - tanh(x) (exact in float
+// for |x| < 1.9, Sterbenz) never of the wrong sign (it was -2.9e-11 at x = 3.9e-4, where the float32
+// tanh rounded above x). False on the portable capability.
+bool tanh_f32_leaf(Act op, float* o, const float* x, int64_t n) {
+  const Capability cap = capability();
+  if (cap == Capability::Default) return false;
+  const simd::UnaryF32Fn fn = cap == Capability::AVX512 ? simd::unary_f32_f64_avx512() : simd::unary_f32_f64_avx2();
+  if (op == Act::Tanh) return fn(simd::kUTanh, o, x, n);
+  constexpr int64_t kB = 256;  // tanhshrink: tanh through a buffer (o may alias x)
+  float t[kB];
+  for (int64_t i = 0; i < n; i += kB) {
+    const int64_t m = n - i < kB ? n - i : kB;
+    fn(simd::kUTanh, t, x + i, m);
+    for (int64_t k = 0; k < m; ++k) o[i + k] = x[i + k] - t[k];
+  }
+  return true;
+}
+
 template <Act OP, class T>
 void fwd_loop(const Tensor& out, const Tensor& x, const ActParams& ap) {
   const P<T> p(ap);
@@ -201,6 +229,8 @@ void fwd_loop(const Tensor& out, const Tensor& x, const ActParams& ap) {
     const T* xi = reinterpret_cast<const T*>(ptr[1]);
     if (st[0] == (int64_t)sizeof(T) && st[1] == (int64_t)sizeof(T)) {
       if constexpr (std::is_same_v<T, float>) {
+        if constexpr (OP == Act::Tanh || OP == Act::Tanhshrink)
+          if (tanh_f32_leaf(OP, o, xi, n)) return;
         if (vf && vf((int)OP, ap.p, o, xi, n)) return;
       } else {
         if (vd && vd((int)OP, ap.p, o, xi, n)) return;

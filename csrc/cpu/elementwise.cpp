@@ -98,8 +98,15 @@ bool simd_unary(UnaryOp op, const Tensor& out, const Tensor& a) {
   const Capability cap = capability();
   if (cap == Capability::Default) return false;
   bool (*fn)(int, T*, const T*, int64_t);
-  if constexpr (std::is_same_v<T, float>) fn = cap == Capability::AVX512 ? simd::unary_f32_avx512() : simd::unary_f32_avx2();
-  else fn = cap == Capability::AVX512 ? simd::unary_f64_avx512() : simd::unary_f64_avx2();
+  if constexpr (std::is_same_v<T, float>) {
+    // The transcendental functions taken in float64 and rounded once (PyTorch's bits wherever
+    // PyTorch's float32 result is correctly rounded); the rest in the float32 leaf.
+    fn = cap == Capability::AVX512 ? simd::unary_f32_f64_avx512() : simd::unary_f32_f64_avx2();
+    if (!fn((int)op, nullptr, nullptr, 0))
+      fn = cap == Capability::AVX512 ? simd::unary_f32_avx512() : simd::unary_f32_avx2();
+  } else {
+    fn = cap == Capability::AVX512 ? simd::unary_f64_avx512() : simd::unary_f64_avx2();
+  }
   if (!fn((int)op, nullptr, nullptr, 0)) return false;  // no vector body for this op
   const Tensor ac = a.is_contiguous() ? a : contiguous(a);
   const Tensor oc = out.is_contiguous() ? out : empty(out.sizes, out.dtype, out.device());
@@ -278,35 +285,39 @@ void unary_typed(UnaryOp op, const Tensor& out, const Tensor& a) {
         default: throw TypeError(str_cat("unary op ", (int)op, " needs a floating-point tensor"));
       }
     } else {
+      using D = std::conditional_t<std::is_same_v<T, float>, double, T>;
       switch (op) {
-        case UnaryOp::Exp: return same([](T x) { return std::exp(x); });
-        case UnaryOp::Log: return same([](T x) { return std::log(x); });
-        case UnaryOp::Log2: return same([](T x) { return std::log2(x); });
-        case UnaryOp::Log10: return same([](T x) { return std::log10(x); });
-        case UnaryOp::Log1p: return same([](T x) { return std::log1p(x); });
-        case UnaryOp::Expm1: return same([](T x) { return std::expm1(x); });
+        // The float32 transcendental functions in double, rounded once, as the SIMD leaves'
+        // unary_f32 (correctly rounded but in rare near-ties; glibc's float versions of tanh, erf,
+        // erfc, sinh, cosh, atan are not).
+        case UnaryOp::Exp: return same([](T x) { return T(std::exp(D(x))); });
+        case UnaryOp::Log: return same([](T x) { return T(std::log(D(x))); });
+        case UnaryOp::Log2: return same([](T x) { return T(std::log2(D(x))); });
+        case UnaryOp::Log10: return same([](T x) { return T(std::log10(D(x))); });
+        case UnaryOp::Log1p: return same([](T x) { return T(std::log1p(D(x))); });
+        case UnaryOp::Expm1: return same([](T x) { return T(std::expm1(D(x))); });
         case UnaryOp::Sqrt: return same([](T x) { return std::sqrt(x); });
         case UnaryOp::Rsqrt: return same([](T x) { return T(1) / std::sqrt(x); });
-        case UnaryOp::Sin: return same([](T x) { return std::sin(x); });
-        case UnaryOp::Cos: return same([](T x) { return std::cos(x); });
+        case UnaryOp::Sin: return same([](T x) { return T(std::sin(D(x))); });
+        case UnaryOp::Cos: return same([](T x) { return T(std::cos(D(x))); });
         case UnaryOp::Tan: return same([](T x) { return std::tan(x); });
-        case UnaryOp::Tanh: return same([](T x) { return std::tanh(x); });
+        case UnaryOp::Tanh: return same([](T x) { return T(std::tanh(D(x))); });
         case UnaryOp::Sigmoid: return same([](T x) { return T(1) / (T(1) + std::exp(-x)); });
         case UnaryOp::Floor: return same([](T x) { return std::floor(x); });
         case UnaryOp::Ceil: return same([](T x) { return std::ceil(x); });
         case UnaryOp::Round: return same([](T x) { return std::nearbyint(x); });
         case UnaryOp::Trunc: return same([](T x) { return std::trunc(x); });
         case UnaryOp::Reciprocal: return same([](T x) { return T(1) / x; });
-        case UnaryOp::Erf: return same([](T x) { return std::erf(x); });
+        case UnaryOp::Erf: return same([](T x) { return T(std::erf(D(x))); });
         case UnaryOp::Asin: return same([](T x) { return std::asin(x); });
         case UnaryOp::Acos: return same([](T x) { return std::acos(x); });
-        case UnaryOp::Atan: return same([](T x) { return std::atan(x); });
-        case UnaryOp::Sinh: return same([](T x) { return std::sinh(x); });
-        case UnaryOp::Cosh: return same([](T x) { return std::cosh(x); });
+        case UnaryOp::Atan: return same([](T x) { return T(std::atan(D(x))); });
+        case UnaryOp::Sinh: return same([](T x) { return T(std::sinh(D(x))); });
+        case UnaryOp::Cosh: return same([](T x) { return T(std::cosh(D(x))); });
         case UnaryOp::Asinh: return same([](T x) { return std::asinh(x); });
         case UnaryOp::Acosh: return same([](T x) { return std::acosh(x); });
         case UnaryOp::Atanh: return same([](T x) { return std::atanh(x); });
-        case UnaryOp::Erfc: return same([](T x) { return std::erfc(x); });
+        case UnaryOp::Erfc: return same([](T x) { return T(std::erfc(D(x))); });
         // lgamma_r: std::lgamma writes the global signgam, a data race under OpenMP.
         case UnaryOp::Lgamma:
           if constexpr (std::is_same_v<T, float>) return same([](float x) { int s; return lgammaf_r(x, &s); });

@@ -95,6 +95,12 @@ BoxMullerFn box_muller_avx512();
 using UnaryF64Fn = bool (*)(int op, double* out, const double* x, int64_t n);
 UnaryF64Fn unary_f64_avx2();
 UnaryF64Fn unary_f64_avx512();
+// Float32 unary math taken in float64 and rounded once (the same leaves, math_f64_vec.inc's unary_f32):
+// exp, log, log2, log10, log1p, expm1, sin, cos, tanh, erf, erfc, atan, sinh, cosh, correctly rounded
+// but in rare near-ties; the UnaryF32Fn contract (false for any other op). The two leaves agree but
+// where tanh/sinh/cosh's float64 quotient lands within ~2^-26 ulp of a float midpoint.
+UnaryF32Fn unary_f32_f64_avx2();
+UnaryF32Fn unary_f32_f64_avx512();
 // The activations of ActFwdF32Fn / ActBwdF32Fn on contiguous float64, from the same leaves (every op
 // but gelu 'none', for which they return false).
 using ActFwdF64Fn = bool (*)(int op, const double* p, double* out, const double* x, int64_t n);

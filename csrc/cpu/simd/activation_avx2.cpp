@@ -74,17 +74,6 @@ inline vf ceil_(vf a) { return _mm256_round_ps(a, _MM_FROUND_TO_POS_INF | _MM_FR
 inline vf trunc_(vf a) { return _mm256_round_ps(a, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC); }
 inline vf sqrt_(vf a) { return _mm256_sqrt_ps(a); }  // correctly rounded, as std::sqrt
 inline vm eq(vf a, vf b) { return _mm256_cmp_ps(a, b, _CMP_EQ_OQ); }
-// x - j pi/2 for integral j, in float64 (pi/2 in two parts, each product rounded once by the fma),
-// then rounded to float: the argument reduction of sin/cos, accurate to half an ulp of the result.
-inline vf sub_pio2(vf x, vf j) {
-  auto half = [](__m256d xd, __m256d jd) {
-    xd = _mm256_fnmadd_pd(jd, _mm256_set1_pd(1.5707963267948966), xd);
-    return _mm256_cvtpd_ps(_mm256_fnmadd_pd(jd, _mm256_set1_pd(6.123233995736766e-17), xd));
-  };
-  __m128 lo = half(_mm256_cvtps_pd(_mm256_castps256_ps128(x)), _mm256_cvtps_pd(_mm256_castps256_ps128(j)));
-  __m128 hi = half(_mm256_cvtps_pd(_mm256_extractf128_ps(x, 1)), _mm256_cvtps_pd(_mm256_extractf128_ps(j, 1)));
-  return _mm256_insertf128_ps(_mm256_castps128_ps256(lo), hi, 1);
-}
 // y * 2^n in two steps (2^(n>>1) * 2^(n - (n>>1))), each factor a normal float for n in [-150, 128].
 inline vf scale2n(vf y, vf n) {
   __m256i ni = _mm256_cvtps_epi32(n);

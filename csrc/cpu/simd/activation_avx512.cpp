@@ -84,18 +84,6 @@ inline vf ceil_(vf a) { return _mm512_roundscale_ps(a, _MM_FROUND_TO_POS_INF | _
 inline vf trunc_(vf a) { return _mm512_roundscale_ps(a, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC); }
 inline vf sqrt_(vf a) { return _mm512_sqrt_ps(a); }  // correctly rounded, as std::sqrt
 inline vm eq(vf a, vf b) { return _mm512_cmp_ps_mask(a, b, _CMP_EQ_OQ); }
-// x - j pi/2 for integral j, in float64 (pi/2 in two parts, each product rounded once by the fma),
-// then rounded to float: the argument reduction of sin/cos, accurate to half an ulp of the result.
-inline vf sub_pio2(vf x, vf j) {
-  auto half = [](__m512d xd, __m512d jd) {
-    xd = _mm512_fnmadd_pd(jd, _mm512_set1_pd(1.5707963267948966), xd);
-    return _mm512_cvtpd_ps(_mm512_fnmadd_pd(jd, _mm512_set1_pd(6.123233995736766e-17), xd));
-  };
-  __m256 lo = half(_mm512_cvtps_pd(_mm512_castps512_ps256(x)), _mm512_cvtps_pd(_mm512_castps512_ps256(j)));
-  __m256 hi = half(_mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(x), 1))),
-                   _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(j), 1))));
-  return _mm512_insertf32x8(_mm512_castps256_ps512(lo), hi, 1);
-}
 inline vf scale2n(vf y, vf n) { return _mm512_scalef_ps(y, n); }
 inline vf scale2n_shifted(vf y, vf ns) {  // as AVX2's: ns = n + 1.5 * 2^23
   return _mm512_scalef_ps(y, _mm512_sub_ps(ns, _mm512_set1_ps(12582912.0f)));

@@ -74,6 +74,11 @@ inline vd flip_by_jbit(vd v, vd m, int b) {
   return _mm256_xor_pd(v, _mm256_castsi256_pd(s));
 }
 inline vd sqrt_(vd a) { return _mm256_sqrt_pd(a); }
+// 1/d to 12 bits from the float reciprocal (vrcpps; 0 for d beyond FLT_MAX), and the Newton steps
+// that take it to float64's last bits (AVX-512: vrcp14pd, one step less; the two leaves' quotients
+// may differ in float64's last bit, which changes a float32 result only in a near-tie).
+inline vd rcp_approx(vd d) { return _mm256_cvtps_pd(_mm_rcp_ps(_mm256_cvtpd_ps(d))); }
+constexpr int kRcpSteps = 3;
 inline vd roundn(vd a) { return _mm256_round_pd(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
 inline vd floor_(vd a) { return _mm256_round_pd(a, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC); }
 inline vd ceil_(vd a) { return _mm256_round_pd(a, _MM_FROUND_TO_POS_INF | _MM_FROUND_NO_EXC); }
@@ -115,6 +120,7 @@ inline vd frexp_(vd y, vd& e) {
 }  // namespace
 
 UnaryF64Fn unary_f64_avx2() { return &unary_math; }
+UnaryF32Fn unary_f32_f64_avx2() { return &unary_f32; }
 BoxMullerFn box_muller_avx2() { return &box_muller; }
 ActFwdF64Fn act_fwd_f64_avx2() { return &act_fwd; }
 ActBwdF64Fn act_bwd_f64_avx2() { return &act_bwd; }

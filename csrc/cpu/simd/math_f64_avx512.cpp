@@ -78,6 +78,9 @@ inline vd flip_by_jbit(vd v, vd m, int b) {
   return _mm512_castsi512_pd(_mm512_ternarylogic_epi64(_mm512_castpd_si512(v), s, _mm512_set1_epi64(1ll << 63), 0x78));
 }
 inline vd sqrt_(vd a) { return _mm512_sqrt_pd(a); }
+// 1/d to 14 bits (vrcp14pd; 0 for d = inf), and the Newton steps that take it to float64's last bits.
+inline vd rcp_approx(vd d) { return _mm512_rcp14_pd(d); }
+constexpr int kRcpSteps = 2;
 inline vd roundn(vd a) { return _mm512_roundscale_pd(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
 inline vd floor_(vd a) { return _mm512_roundscale_pd(a, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC); }
 inline vd ceil_(vd a) { return _mm512_roundscale_pd(a, _MM_FROUND_TO_POS_INF | _MM_FROUND_NO_EXC); }
@@ -104,6 +107,7 @@ inline vd frexp_(vd y, vd& e) {
 }  // namespace
 
 UnaryF64Fn unary_f64_avx512() { return &unary_math; }
+UnaryF32Fn unary_f32_f64_avx512() { return &unary_f32; }
 BoxMullerFn box_muller_avx512() { return &box_muller; }
 ActFwdF64Fn act_fwd_f64_avx512() { return &act_fwd; }
 ActBwdF64Fn act_bwd_f64_avx512() { return &act_bwd; }
