@@ -825,3 +825,31 @@ def test_pow_gradient_with_a_huge_integer_exponent(e):
     # pow/pow_/pow_operator, 5 cases)
     check(lambda L: (lambda x: (x ** e, [x]))(leaf(L, [-1.5, -0.5, 0.5, 1.5, -1.0, 1.0])), order2=True, rtol=1e-6,
           atol=0)
+
+
+def _exact(fn):
+    """fn's first-order gradients in both libraries, the same bits (NaN where PyTorch has NaN)."""
+    tg, _ = _grads(fn, torch)
+    fg, _ = _grads(fn, flambeau)
+    for t, f in zip(tg, fg):
+        np.testing.assert_array_equal(_np(f), _np(t))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("n", [3, 600, 40000])
+def test_cumprod_gradient_overflowing_product(dtype, n):
+    # the products overflow past ~n = 150 (float32): PyTorch's reversed_cumsum(g * y) / x gives inf - inf = NaN
+    # there, our O(n) recurrence in double gave inf or a finite value; now PyTorch's formula, its bits
+    def fn(lib):
+        a = np.random.default_rng(n).uniform(0.1, 3.0, (n, 3)) * np.where(np.arange(3) == 1, -1, 1)
+        x = lib.tensor(a).to(getattr(lib, dtype)).requires_grad_()
+        return lib.cumprod(x, 0), [x]
+    _exact(fn)
+
+
+def test_inv_ex_gradient_of_singular_matrix():
+    # -A^-T (g A^-T) in PyTorch's association: the other one, (A^-T g) A^-T, gave NaN where PyTorch has -inf
+    def fn(lib):
+        x = lib.tensor([[[0.0, -3.0, 4.0], [0.0, 2.0, -4.0], [0.0, 1.0, 1.0]]]).requires_grad_()  # (column 0 zero)
+        return lib.linalg.inv_ex(x)[0], [x]
+    _exact(fn)

@@ -521,7 +521,7 @@ class LinalgInvEx(Function):
     @staticmethod
     def backward(ctx, gY, _gi):
         Y, = ctx.saved_tensors
-        return -(Y.mT @ gY @ Y.mT), None
+        return -(Y.mT @ (gY @ Y.mT)), None  # (PyTorch's association: its inf and NaN where A is singular)
 
 
 def _inv_raw(A, err_op):

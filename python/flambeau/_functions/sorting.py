@@ -526,10 +526,11 @@ def cumprod(input, dim=_np.REQUIRED, *, dtype=None, axis=None):
 
 
 class Cumprod(Function):
-    """y = cumprod(x) along d (CPU). Plain backward: `_C.cumprod_backward`, an O(n) recurrence that
-    is exact where x has zeros. Double backward (create_graph): sum_{i>=k}(g*y)_i / x_k with
-    differentiable ops where x has no zeros, and PyTorch's O(n^2) product-omitting formula with them
-    (_cumprod_grad_with_zeros). One element or none along d: the gradient is g itself, as PyTorch's."""
+    """y = cumprod(x) along d (CPU). Where x has no zeros: PyTorch's sum_{i>=k}(g*y)_i / x_k (differentiable
+    ops; the same bits as PyTorch's, overflows included: the O(n) recurrence in double gave a finite or inf
+    gradient where PyTorch's is NaN). With zeros: `_C.cumprod_backward`, an O(n) recurrence that is exact
+    there, or under create_graph PyTorch's O(n^2) product-omitting formula (_cumprod_grad_with_zeros).
+    One element or none along d: the gradient is g itself, as PyTorch's."""
     _builtin = True
     _grad_fn_name = "CumprodBackward0"
 
@@ -545,9 +546,10 @@ class Cumprod(Function):
         d = ctx.d
         if x._impl.numel <= 1 or x._impl.shape[d] == 1:
             return g, None
-        if _gs.enabled:
-            if _has_zero(x):
-                return _cumprod_grad_with_zeros(g, x, d), None
+        zero = _has_zero(x)
+        if _gs.enabled and zero:
+            return _cumprod_grad_with_zeros(g, x, d), None
+        if not zero:  # PyTorch's formula, for its bits (an overflowing product gives its inf and NaN)
             from . import elementwise as ew
             gy = ew.mul(g, cumprod(x, d))
             return ew.div(_flip_cumsum(gy, d), x), None
