@@ -198,7 +198,7 @@ POLY_EDGE_N = [-3.0, -1.0, 0.0, 1.0, 2.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 2.5, 12.
 def test_polynomials_random_and_edges(name, dtype):
     """PyTorch's algorithm (recurrence, or the trigonometric form for |x| < 1 and large n): its values and
     its NaN/inf/overflow edges (float32 overflow, the Hermite degree limits 128 and 512, n < 0, NaN n)."""
-    rng = np.random.default_rng()
+    rng = np.random.default_rng(sorted(POLY_X).index(name) + 100 * (dtype == "float64"))
     lo, hi = POLY_X[name]
     x = rng.uniform(lo, hi, 3000)
     n = rng.integers(0, 40, 3000).astype(np.float64)
@@ -218,9 +218,10 @@ def test_polynomials_random_and_edges(name, dtype):
     np.testing.assert_array_equal(np.isnan(g), np.isnan(r))
     np.testing.assert_array_equal(g[np.isinf(r)], r[np.isinf(r)])
     if dtype == "float64":
-        # PyTorch's build contracts the recurrences' a*b - c into fma, ours (baseline x86-64) does not:
-        # near a root of a high-degree polynomial the last ~3 digits of the cancellation differ
-        assert_close(got, ref, rtol=1e-10, atol=1e-12)
+        # PyTorch's bits: its build contracts the recurrences' a*b - c into one fma, and so do we (before, near a
+        # root of a high-degree polynomial the plain product's cancellation differed in the last ~3 digits:
+        # H_126(-3.89) by 3e-10 relative, which the unseeded input of this test met now and then)
+        np.testing.assert_array_equal(g, r)
         return
     # float32: PyTorch's non-finite values (from its float evaluation, reproduced above), else the float64
     # value rounded once, which near a root (cancellation) is closer to the truth than PyTorch's float
@@ -238,7 +239,7 @@ def test_polynomials_random_and_edges(name, dtype):
 def test_polynomials_float32_overflow_pattern(name):
     """Where float32 overflows, PyTorch's result is +-inf (the last step overflowed) or NaN (inf - inf
     after an earlier one): the same inf/NaN at the same places."""
-    rng = np.random.default_rng()
+    rng = np.random.default_rng(sorted(POLY_X).index(name) + 200)
     lo, hi = POLY_X[name]
     scale = 1.0 if "chebyshev" in name else 12.0
     x = (rng.uniform(lo, hi, 6000) * scale).astype(np.float32)

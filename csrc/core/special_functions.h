@@ -563,14 +563,16 @@ FLB_HOST_DEVICE double igamma(double a, double x, bool upper) {
 // H_100(3) overflows float to inf and then inf - inf = NaN in PyTorch, where a float64 value rounded to
 // float32 would be inf (see binary() below).
 
-// a * b - c. In float: one fused multiply-add, as PyTorch's CPU build contracts its float recurrences
-// (its AVX2 kernels are compiled with FMA): without it a product overflows one step earlier and a
-// result PyTorch gives as +-inf (the last step's overflow) becomes inf - inf = NaN. The float pass only
-// decides non-finite results (see binary() below); float64 keeps the plain product.
+// a * b - c as one fused multiply-add fma(a, b, -c), as PyTorch's CPU build contracts its recurrences
+// (its AVX2/AVX-512 kernels are compiled with FMA; GCC fuses the a * b of `a * b - k * p`). In float:
+// without it a product overflows one step earlier and a result PyTorch gives as +-inf (the last step's
+// overflow) becomes inf - inf = NaN (the float pass only decides non-finite results, see binary()
+// below). In double it gives PyTorch's bits: near a root of a high-degree polynomial the cancellation
+// of the plain product differed from PyTorch's in the last ~3 digits (H_126(-3.89): 3e-10 relative).
 template <class T>
 FLB_HOST_DEVICE T mul_sub(T a, T b, T c) {
   if constexpr (sizeof(T) == 4) return fmaf(a, b, -c);
-  else return a * b - c;
+  else return fma(a, b, -c);
 }
 
 // n arrives as a T; PyTorch converts it to int64 with a C cast, which x86 turns into INT64_MIN for
