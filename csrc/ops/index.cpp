@@ -22,13 +22,15 @@ int64_t scalar_of(const Tensor& t) {
 }
 
 // A fresh contiguous int64 index of `shape`, bounds-checked against `size` and wrapped.
+// check = false: an index that no kernel will read (the indexing result is empty), left unchecked as
+// PyTorch leaves it (its bounds checks run inside the kernel's loop): zeros(3, 0)[tensor([7])] is [1, 0].
 Tensor prepare_index(const Tensor& idx, const Shape& shape, int64_t size, int64_t dim, bool allow_negative,
-                     const char* op, bool copy) {
+                     const char* op, bool copy, bool check = true) {
   // copy = false (gather, scatter_add: their kernels read any strides): the index itself, unless
   // negative entries must be wrapped into a copy (an 8 MB clone per gather of 1M elements was a third
   // of its time).
   Tensor c = copy ? clone(expand(idx, shape)) : expand(idx, shape);
-  if (c.numel() == 0) return c;
+  if (c.numel() == 0 || !check) return c;
   int64_t lo, hi;
   if (c.device().is_cpu() && c.is_contiguous()) {  // one pass for both (two reductions cost a fifth of a gather)
     std::tie(lo, hi) = cpu::index_range(c);
@@ -122,8 +124,17 @@ IndexPlan plan_index(const Tensor& t, const std::vector<std::optional<Tensor>>& 
   p.bshape = bshape;
   for (size_t j = 1; j < p.adv_dims.size(); ++j)
     if (p.adv_dims[j] != p.adv_dims[j - 1] + 1) p.adjacent = false;
+  // PyTorch checks the bounds in the kernel, which an empty result never runs: unchecked then, except
+  // for a nonempty index into a dim of size 0 (no index fits there; PyTorch checks that one up front).
+  int64_t result_numel = shape_numel(bshape), indexed_empty = 0;
+  for (int64_t d = 0; d < t.dim(); ++d) {
+    const bool adv = std::find(p.adv_dims.begin(), p.adv_dims.end(), d) != p.adv_dims.end();
+    if (!adv) result_numel *= t.sizes[d];
+    else if (t.sizes[d] == 0) indexed_empty = 1;
+  }
+  const bool check = result_numel > 0 || (indexed_empty && shape_numel(bshape) > 0);
   for (auto d : p.adv_dims)
-    p.idx.push_back(prepare_index(*full_idx[d], bshape, t.sizes[d], d, true, op, true));
+    p.idx.push_back(prepare_index(*full_idx[d], bshape, t.sizes[d], d, true, op, true, check));
   p.perm = p.adv_dims;
   for (int64_t d = 0; d < t.dim(); ++d)
     if (std::find(p.adv_dims.begin(), p.adv_dims.end(), d) == p.adv_dims.end()) p.perm.push_back(d);
@@ -285,8 +296,11 @@ Tensor index_select(const Tensor& t, int64_t dim, const Tensor& idx_in, bool all
   check_same_device(t, idx_t, "index_select");
   const int64_t d = wrap_dim(dim, t.dim(), "index_select");
   const int64_t size = t.dim() == 0 ? 1 : t.sizes[d];
-  // Negative entries are an error for index_select itself (as in PyTorch); x[idx] wraps them.
-  Tensor i1 = prepare_index(reshape(idx_t, {-1}), {idx_t.numel()}, size, d, allow_negative, "index_select", true);
+  // Negative entries are an error for index_select itself (as in PyTorch); x[idx] wraps them, and as an
+  // advanced index leaves them unchecked when the result is empty (see plan_index).
+  const bool check = !allow_negative || (t.numel() > 0 || size == 0);
+  Tensor i1 = prepare_index(reshape(idx_t, {-1}), {idx_t.numel()}, size, d, allow_negative, "index_select", true,
+                            check);
   if (t.dim() == 0) return reshape(index(reshape(t, {1}), {i1}), {});
   if (t.device().is_cpu()) {  // a copy of whole slices (the general advanced index was 0.13x PyTorch)
     Shape os = t.sizes;
@@ -300,9 +314,11 @@ Tensor index_select(const Tensor& t, int64_t dim, const Tensor& idx_in, bool all
   return index(t, idx);
 }
 
+// PyTorch's gather/scatter shape checks: none for an empty index; a 0-d index counts as 1-D.
 static void check_gather_shapes(const Tensor& t, int64_t d, const Tensor& index, const char* op) {
   FLB_CHECK(index.dtype == DType::Int64 || index.dtype == DType::Int32, TypeError, op,
             ": expected an int64 (or int32) index, got ", dtype_name(index.dtype));
+  if (index.numel() == 0) return;
   FLB_CHECK(index.dim() == t.dim(), RuntimeError, op, ": index tensor must have the same number of dimensions as input "
             "tensor (index shape ", shape_str(index.sizes), ", input shape ", shape_str(t.sizes), ")");
   for (int64_t j = 0; j < t.dim(); ++j)
@@ -318,6 +334,7 @@ Tensor gather(const Tensor& t, int64_t dim, const Tensor& index) {
     Tensor r = gather(reshape(t, {1}), 0, reshape(index, {-1}));
     return reshape(r, index.sizes);
   }
+  if (index.dim() == 0 && t.dim() == 1) return reshape(gather(t, d, reshape(index, {1})), {});
   check_gather_shapes(t, d, index, "gather");
   Tensor out = empty(index.sizes, t.dtype, t.device());
   if (t.device().is_cpu()) {
@@ -338,7 +355,15 @@ Tensor& scatter_add_(Tensor& t, int64_t dim, const Tensor& index, const Tensor& 
   check_same_dtype(t, src, "scatter_add_");
   FLB_CHECK(t.dim() > 0, RuntimeError, "scatter_add_: expected a tensor with at least one dim");
   int64_t d = wrap_dim(dim, t.dim(), "scatter_add_");
+  if (index.dim() == 0 && t.dim() == 1) {  // as a 1-element index (and src, if 0-d too)
+    Tensor s1 = src.dim() == 0 ? reshape(src, {1}) : src;
+    return scatter_add_(t, d, reshape(index, {1}), s1);
+  }
   check_gather_shapes(t, d, index, "scatter_add_");
+  if (index.numel() == 0) {  // nothing to write, no shape checks (as PyTorch; still a write for autograd)
+    t.bump_version();
+    return t;
+  }
   for (int64_t j = 0; j < t.dim(); ++j)
     FLB_CHECK(index.sizes[j] <= src.sizes[j], RuntimeError, "scatter_add_: index ", shape_str(index.sizes),
               " is larger than src ", shape_str(src.sizes), " at dimension ", j);
@@ -371,7 +396,15 @@ Tensor& scatter_reduce_(Tensor& t, int64_t dim, const Tensor& index, const Tenso
   FLB_CHECK(t.dtype != DType::Bool, NotImplementedError, op, ": not implemented for bool tensors");
   FLB_CHECK(t.dim() > 0, RuntimeError, op, ": expected a tensor with at least one dim");
   int64_t d = wrap_dim(dim, t.dim(), op);
+  if (index.dim() == 0 && t.dim() == 1) {  // as a 1-element index (and src, if 0-d too)
+    Tensor s1 = src.dim() == 0 ? reshape(src, {1}) : src;
+    return scatter_reduce_(t, d, reshape(index, {1}), s1, reduce);
+  }
   check_gather_shapes(t, d, index, op);
+  if (index.numel() == 0) {  // nothing to write, no shape checks (as PyTorch; still a write for autograd)
+    t.bump_version();
+    return t;
+  }
   for (int64_t j = 0; j < t.dim(); ++j)
     FLB_CHECK(index.sizes[j] <= src.sizes[j], RuntimeError, op, ": index ", shape_str(index.sizes),
               " is larger than src ", shape_str(src.sizes), " at dimension ", j);

@@ -286,6 +286,9 @@ def gather(input, dim=_np.REQUIRED, index=_np.REQUIRED, *, sparse_grad=False, ou
         dim = _np.dim_args("gather", dim, axis, index=index)
     index = _check_index(index, "gather", empty_any_dtype=True)
     d = wrap_dim(dim, input._impl.ndim)
+    if input._impl.ndim == 0 and index._impl.ndim > 1 and index._impl.numel:  # (a 0-d input counts as 1-D)
+        raise RuntimeError(f"gather(): Index tensor must have the same number of dimensions as input tensor "
+                           f"(index shape {list(index._impl.shape)}, input shape [])")
     if not index._impl.numel and index._impl.ndim != input._impl.ndim:
         # PyTorch skips the shape checks for an empty index: an empty result of its shape (sliced from
         # input, so a gradient of zeros reaches it)
@@ -441,7 +444,7 @@ def _check_scatter_index(input, d, index, src, op):
     ish, xsh = list(index._impl.shape), list(input._impl.shape)
     if not index._impl.numel:
         return
-    if len(ish) != len(xsh):
+    if max(len(ish), 1) != max(len(xsh), 1):  # (a 0-d index or self counts as 1-D, as PyTorch)
         raise RuntimeError(f"{op}(): Index tensor must have the same number of dimensions as self tensor "
                            f"(index {ish}, self {xsh})")
     for k, (i, x) in enumerate(zip(ish, xsh)):
@@ -484,9 +487,11 @@ def scatter(input, dim=_np.REQUIRED, index=_np.REQUIRED, src=None, *, value=None
     if not index._impl.numel and not (src is not None and src._rg and _gs.enabled):  # nothing to write
         from .shape import clone
         return clone(input)
+    one = lambda t: reshape(t, (1,)) if isinstance(t, Tensor) and t._impl.ndim == 0 else t  # noqa: E731
     if input._impl.ndim == 0:  # a 0-d self (and index): as the 1-element case
-        one = lambda t: reshape(t, (1,)) if isinstance(t, Tensor) else t  # noqa: E731
         return reshape(scatter(one(input), 0, one(index), one(src), value=value), ())
+    if index._impl.ndim == 0:  # a 0-d index into 1-D self: one element
+        return scatter(input, 0, one(index), one(src), value=value)
     coords = _scatter_coords(index, d)
     if src is not None:
         ishape = index._impl.shape
@@ -692,7 +697,12 @@ def _check_index_op(input, d, index, source, op, negative_ok=False):
     n = shape[d] if shape else 1
     if index._impl.ndim > 1:
         raise IndexError(f"{op}(): Index should have dimension 1 or 0 (got {index._impl.ndim})")
-    if index._impl.numel:
+    slices = 1  # elements written: PyTorch checks the indices inside its kernel, which never runs on none
+    for k, m in enumerate(shape):
+        slices *= m if k != d else 1
+    if op == "index_add_" and _nothing_to_add(input, index):
+        slices = 0
+    if index._impl.numel and slices:
         lo, hi = _index_range(index)
         bad = hi if hi >= n else (lo if lo < (-n if negative_ok else 0) else None)
         if bad is not None:
@@ -716,6 +726,10 @@ def index_add(input, dim=_np.REQUIRED, index=_np.REQUIRED, source=_np.REQUIRED, 
         return input if False else reshape(r, ())
     idx, d = _dim_indices(input, dim, reshape(index, (-1,)))
     _check_index_op(input, d, index, source, "index_add_")
+    if _nothing_to_add(input, index):
+        from .shape import clone
+        from .zero_link import link_zero_to
+        return link_zero_to(clone(input), source)
     if alpha != 1:
         source = ew.mul(source, alpha)
     return _index_put(input, idx, source, accumulate=True)
@@ -732,9 +746,17 @@ def index_add_(input, dim=_np.REQUIRED, index=_np.REQUIRED, source=_np.REQUIRED,
     idx, d = _dim_indices(input, dim, reshape(index, (-1,)))
     _check_index_op(input, d, index, source, "index_add_")
     dsp.check_overlap(input, (index, source), "index_add_", partial=False)  # (PyTorch's assert_no_overlap)
+    if _nothing_to_add(input, index):
+        return input
     if alpha != 1:
         source = ew.mul(source, alpha)
     return _index_put_(input, idx, source, accumulate=True)
+
+
+def _nothing_to_add(input, index):
+    """index_add into an empty self of 2+ dims writes nothing: PyTorch returns before any index check there
+    (zeros(3, 0).index_add(1, tensor([0]), zeros(3, 1)) is zeros(3, 0))."""
+    return input._impl.ndim > 1 and not input._impl.numel
 
 
 def _source_of_0d(source, index, dim):
