@@ -10,7 +10,9 @@ import flambeau
 import flambeau.multiprocessing as fmp
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PYTHON_DIR = os.path.join(ROOT, "python")
+# The folder holding the flambeau this test session imported: the repository's python/ in a developer tree,
+# site-packages where the package is installed (CI), whose python/ then has no compiled module
+PYTHON_DIR = os.path.dirname(os.path.dirname(os.path.abspath(flambeau.__file__)))
 
 
 def free_port():

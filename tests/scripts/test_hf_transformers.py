@@ -16,11 +16,13 @@ import sys
 import numpy as np
 import pytest
 
+import flambeau
+
 pytest.importorskip("transformers")
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SCRIPT = os.path.join(HERE, "hf_models.py")
-PYTHON_DIR = os.path.join(os.path.dirname(os.path.dirname(HERE)), "python")
+PYTHON_DIR = os.path.dirname(os.path.dirname(os.path.abspath(flambeau.__file__)))  # the imported flambeau's folder
 
 
 def _run(args, out):
