@@ -6,9 +6,9 @@ softmax, +inf for amin and softmin, ...) and the ordinary op runs on the result,
 (zero at masked-out elements) and the fully-masked cases are PyTorch's: a fully masked slice gives the identity
 (sum 0, amax -inf), nan for mean/var/std/median (no identity), and softmax over a fully masked row is nan.
 Integer and bool sums/prods accumulate in int64, as PyTorch's."""
-import builtins
 
 from .. import _C  # noqa: F401  (the extension is loaded before the ops below are used)
+from .._utils import wrap_dims
 
 __all__ = ["sum", "prod", "cumsum", "cumprod", "amax", "amin", "argmax", "argmin", "mean", "median", "logsumexp",
            "logaddexp", "norm", "var", "std", "softmax", "log_softmax", "softmin", "normalize"]
@@ -25,18 +25,7 @@ def _canonical_dim(dim, ndim, op):
     """dim (None, int or a sequence) as a sorted tuple of distinct non-negative dims; None is every dim."""
     if dim is None:
         return tuple(range(ndim))
-    dims = (dim,) if isinstance(dim, int) else tuple(dim)
-    rank = builtins.max(ndim, 1)
-    out = set()
-    for d in dims:
-        if not -rank <= d < rank:
-            raise IndexError(f"masked.{op}: dim {d} is out of range for a tensor of {ndim} dimensions "
-                             f"(expected to be in range of [{-rank}, {rank - 1}])")
-        d %= rank
-        if d in out:
-            raise RuntimeError(f"masked.{op}: dim={d} appears multiple times in the list of dims")
-        out.add(d)
-    return tuple(sorted(out))
+    return tuple(sorted(wrap_dims(dim, ndim, f"masked.{op}")))
 
 
 def _data_and_mask(input, mask):
