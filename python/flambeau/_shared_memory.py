@@ -34,6 +34,12 @@ __all__ = ["share_memory_", "is_shared"]
 _blocks = weakref.WeakValueDictionary()
 
 
+def mapping_address(mm):
+    """The address of an mmap's first byte (what a storage is repointed to; the DataLoader's shared batches
+    use it too)."""
+    return np.frombuffer(mm, dtype=np.uint8, count=0).__array_interface__["data"][0]
+
+
 class _SharedBlock:
     """A shared-memory file mapped into this process: the owner of a shared storage's memory."""
     __slots__ = ("fd", "mm", "nbytes", "address", "__weakref__")
@@ -42,7 +48,7 @@ class _SharedBlock:
         self.fd = fd
         self.nbytes = nbytes
         self.mm = mmap.mmap(fd, max(nbytes, 1), mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
-        self.address = np.frombuffer(self.mm, dtype=np.uint8, count=0).__array_interface__["data"][0]
+        self.address = mapping_address(self.mm)
 
     def __del__(self):
         try:
@@ -102,11 +108,11 @@ def _reduce_tensor(t):
     share_memory_(t)
     block = _block_of(impl)
     return (_rebuild_shared, (reduction.DupFd(block.fd), block.nbytes, impl.storage_offset, tuple(impl.shape),
-                              tuple(impl.stride), impl.dtype, bool(t.requires_grad), type(t),
+                              tuple(impl.stride), impl.dtype, bool(t.requires_grad),
                               getattr(t, "__dict__", None) or None))
 
 
-def _rebuild_shared(dupfd, nbytes, offset, shape, stride, dtype, requires_grad, cls, state):
+def _rebuild_shared(dupfd, nbytes, offset, shape, stride, dtype, requires_grad, state):
     """The receiving side: map the sender's file and view it as the sender's tensor (same offset, shape,
     strides), the mapping owned by the new storage."""
     from ._dtype import _dtype_from_name
@@ -116,12 +122,12 @@ def _rebuild_shared(dupfd, nbytes, offset, shape, stride, dtype, requires_grad, 
     raw._impl.move_storage_to(block.address, block)  # same address: the block becomes the memory's owner
     _blocks[block.address] = block
     t = raw.view(_dtype_from_name(dtype)).as_strided(shape, stride, offset)
-    if cls is not Tensor:
-        t = Tensor._make_subclass(cls, t)
     t._rg = requires_grad
     if state:
         t.__dict__.update(state)
     return t
 
 
+# Only plain tensors (ForkingPickler's table is keyed by exact type): a Parameter pickles as its plain .data
+# and is rebuilt around it; other subclasses keep their own __reduce_ex__ (by value).
 reduction.ForkingPickler.register(Tensor, _reduce_tensor)

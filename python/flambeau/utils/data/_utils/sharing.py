@@ -32,6 +32,7 @@ import numpy as np
 
 import flambeau
 from flambeau import _C
+from flambeau._shared_memory import mapping_address as _address
 from flambeau._tensor import Tensor
 
 __all__ = ["SHARE_THRESHOLD", "POOL_SLOTS", "shared_empty_like_stack", "send", "Receiver", "socket_of"]
@@ -44,10 +45,6 @@ POOL_BYTES = 256 << 20  # and at most this much memory in them (larger batches t
 
 _HEADER = struct.Struct("<II")  # descriptors sent after the message; 1 if the first is the control region
 _PID = "flambeau.shared_tensor"
-
-
-def _address(mm):
-    return np.frombuffer(mm, dtype=np.uint8, count=0).__array_interface__["data"][0]
 
 
 def _new_file(nbytes, name="flambeau-dataloader"):
