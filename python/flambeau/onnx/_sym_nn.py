@@ -81,8 +81,9 @@ def _conv_transpose(g, n):
                 dilations=dilation, group=int(groups), output_padding=output_padding)
 
 
-@register("max_pool1d", "max_pool2d", "max_pool3d")
-def _max_pool(g, n):
+def _pool_geometry(n):
+    """max/avg_pool{1,2,3}d's common arguments: (input, spatial rank, kernel, stride (the kernel when not
+    given), padding); a batch-less input is refused."""
     x = n.args[0]
     k = int(n.op[-2])
     if x.ndim != k + 2:
@@ -90,7 +91,13 @@ def _max_pool(g, n):
     kernel = _tuple(n.arg(1, "kernel_size"), k)
     stride = n.arg(2, "stride")
     stride = kernel if stride is None or stride == [] or stride == () else _tuple(stride, k)
-    padding, dilation = _tuple(n.arg(3, "padding", 0), k), _tuple(n.arg(4, "dilation", 1), k)
+    return x, k, kernel, stride, _tuple(n.arg(3, "padding", 0), k)
+
+
+@register("max_pool1d", "max_pool2d", "max_pool3d")
+def _max_pool(g, n):
+    x, k, kernel, stride, padding = _pool_geometry(n)
+    dilation = _tuple(n.arg(4, "dilation", 1), k)
     if n.arg(6, "return_indices", False):
         _unsupported(n, "with return_indices=True is not supported")
     return g.op("MaxPool", g.v(x), kernel_shape=kernel, strides=stride, pads=padding + padding,
@@ -99,14 +106,7 @@ def _max_pool(g, n):
 
 @register("avg_pool1d", "avg_pool2d", "avg_pool3d")
 def _avg_pool(g, n):
-    x = n.args[0]
-    k = int(n.op[-2])
-    if x.ndim != k + 2:
-        _unsupported(n, f"on an unbatched input of shape {x.shape} is not supported")
-    kernel = _tuple(n.arg(1, "kernel_size"), k)
-    stride = n.arg(2, "stride")
-    stride = kernel if stride is None or stride == [] or stride == () else _tuple(stride, k)
-    padding = _tuple(n.arg(3, "padding", 0), k)
+    x, _, kernel, stride, padding = _pool_geometry(n)
     if n.arg(6, "divisor_override") is not None:
         _unsupported(n, "with divisor_override is not supported")
     return g.op("AveragePool", g.v(x), kernel_shape=kernel, strides=stride, pads=padding + padding,
